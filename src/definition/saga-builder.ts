@@ -1,0 +1,247 @@
+import type { ZodType } from 'zod';
+import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js';
+import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
+import type { Saga, SagaPolicies, SagaStage } from './saga.js';
+import { shapeHash } from './shape-hash.js';
+import type { StageDefinition } from './stage-definition.js';
+import { validateSagaOptions, validateStages, type DeclaredStage } from './validate-definition.js';
+
+/**
+ * What the type system knows of a declared stage: its output and the union of its ancestors'
+ * names.
+ *
+ * @example
+ * ```ts
+ * import type { StageInfo } from 'sagaflow';
+ * type Debit = StageInfo & { output: { entryId: string }; ancestors: never };
+ * ```
+ */
+export interface StageInfo {
+  readonly output: unknown;
+  readonly ancestors: string;
+}
+
+/**
+ * The outputs a stage may read: those of its ancestors.
+ *
+ * @example
+ * ```ts
+ * import type { ResultsOf } from 'sagaflow';
+ * type R = ResultsOf<{ debit: { output: { entryId: string }; ancestors: never } }, 'debit'>; // { readonly debit: { entryId: string } }
+ * ```
+ */
+export type ResultsOf<TStages extends Record<string, StageInfo>, TAncestors extends string> = {
+  readonly [K in TAncestors & keyof TStages]: TStages[K]['output'];
+};
+
+/**
+ * The ancestors of a stage that runs after `TAfter`: those stages and their own ancestors.
+ *
+ * @example
+ * ```ts
+ * import type { AncestorsOf } from 'sagaflow';
+ * type A = AncestorsOf<{ a: { output: 1; ancestors: never }; b: { output: 2; ancestors: 'a' } }, ['b']>; // 'a' | 'b'
+ * ```
+ */
+export type AncestorsOf<TStages extends Record<string, StageInfo>, TAfter extends readonly string[]> =
+  | TAfter[number]
+  | TStages[TAfter[number] & keyof TStages]['ancestors'];
+
+type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/**
+ * The outputs of every stage of a builder, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { OutputsOf } from 'sagaflow';
+ * type O = OutputsOf<{ debit: { output: { entryId: string }; ancestors: never } }>; // { debit: { entryId: string } }
+ * ```
+ */
+export type OutputsOf<TStages extends Record<string, StageInfo>> = Simplify<{ [K in keyof TStages]: TStages[K]['output'] }>;
+
+interface StageNode {
+  readonly previous: StageNode | undefined;
+  readonly name: string;
+  readonly definition: StageDefinition<never, never, unknown, boolean>;
+}
+
+/**
+ * Builds a saga stage by stage. Made by {@link defineSaga}; finish with `.build()`.
+ *
+ * @remarks
+ * Builders are immutable: `.stage()` returns a new builder, so a partly built saga can be
+ * extended in two ways without interference. Types flow through the chain: each stage's
+ * `ctx.results` is typed with the outputs of its ancestors only.
+ *
+ * @typeParam TInput - the saga's validated input.
+ * @typeParam TStages - what the type system knows of each declared stage.
+ * @typeParam TLast - the name of the last declared stage (the default `after` of the next).
+ * @typeParam TRawInput - what callers pass to `start` (before the schema's defaults and transforms).
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { defineSaga } from 'sagaflow';
+ * const trip = defineSaga({ name: 'trip', input: z.object({ city: z.string() }) })
+ *   .stage('quote', { execute: async ({ input }) => ({ city: input.city, price: 100 }) })
+ *   .stage('flight', { execute: async ({ results }) => ({ pnr: `F-${results.quote.price}` }) })
+ *   .stage('hotel', { after: ['quote'], execute: async () => ({ booking: 'H-1' }) })
+ *   .stage('pay', { after: ['flight', 'hotel'], execute: async ({ results }) => `${results.flight.pnr}/${results.hotel.booking}` })
+ *   .build();
+ * ```
+ */
+export class SagaBuilder<
+  TInput,
+  TStages extends Record<string, StageInfo> = {},
+  TLast extends string = never,
+  TRawInput = TInput,
+> {
+  /** @internal */
+  private readonly options: SagaBuilderOptions;
+  /** @internal */
+  private readonly last: StageNode | undefined;
+
+  /** @internal Use {@link defineSaga}. */
+  constructor(options: SagaBuilderOptions, last?: StageNode) {
+    this.options = options;
+    this.last = last;
+  }
+
+  /**
+   * Declares a stage.
+   *
+   * @remarks
+   * `definition.after` lists the stages it depends on; omitted, it runs after the previously
+   * declared stage; `[]` makes it a root. Declare `execute` before `compensate` so that
+   * `compensate`'s `ctx.output` is typed from what `execute` returns. Problems are reported
+   * all at once by `.build()`.
+   *
+   * @param name - unique within the saga.
+   * @param definition - the stage (inline, or made by {@link defineStage}).
+   */
+  stage<
+    const TName extends string,
+    TOutput,
+    const TAfter extends readonly (keyof TStages & string)[] = [TLast],
+    TCompensateOnFailure extends boolean = false,
+  >(
+    name: TName,
+    definition: StageDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, TAfter>>, TOutput, TCompensateOnFailure> & {
+      readonly after?: TAfter;
+    },
+  ): SagaBuilder<
+    TInput,
+    TStages & { [K in TName]: { readonly output: TOutput; readonly ancestors: AncestorsOf<TStages, TAfter> } },
+    TName,
+    TRawInput
+  > {
+    return new SagaBuilder(this.options, {
+      previous: this.last,
+      name,
+      definition: definition as unknown as StageDefinition<never, never, unknown, boolean>,
+    });
+  }
+
+  /**
+   * Validates the whole definition and returns the frozen {@link Saga}.
+   *
+   * @throws {@link SagaDefinitionError} listing every problem: duplicate stage, unknown `after`,
+   * dependency cycle (with its path), invalid policy values, unknown fields.
+   */
+  build(): Saga<TInput, OutputsOf<TStages>, TRawInput> {
+    const nodes: StageNode[] = [];
+    for (let node = this.last; node !== undefined; node = node.previous) nodes.push(node);
+    nodes.reverse();
+
+    const declared: DeclaredStage[] = nodes.map((node, index) => ({
+      name: node.name,
+      definition: node.definition,
+      after: declaredAfter(node, index === 0 ? undefined : nodes[index - 1]?.name),
+    }));
+    const options = this.options as unknown;
+    const sagaName =
+      typeof this.options.name === 'string' && this.options.name.trim() !== '' ? this.options.name : '(unnamed)';
+    const issues: Issue[] = [...validateSagaOptions(options), ...validateStages(declared)];
+    if (issues.length > 0) throw new SagaDefinitionError(sagaName, issues);
+
+    const dependents = new Map<string, string[]>();
+    for (const stage of declared) dependents.set(stage.name as string, []);
+    for (const stage of declared) {
+      for (const parent of stage.after ?? []) dependents.get(parent)?.push(stage.name as string);
+    }
+    const stages: SagaStage[] = declared.map((stage, index) => {
+      const definition = nodes[index]?.definition as StageDefinition<never, never, unknown, boolean>;
+      const name = stage.name as string;
+      const compensationPolicy = definition.compensation;
+      return Object.freeze({
+        name,
+        index,
+        after: Object.freeze([...(stage.after ?? [])]),
+        dependents: Object.freeze(dependents.get(name) ?? []),
+        execute: definition.execute as SagaStage['execute'],
+        ...(definition.compensate === undefined
+          ? {}
+          : { compensate: definition.compensate as NonNullable<SagaStage['compensate']> }),
+        ...(definition.output === undefined ? {} : { output: definition.output as ZodType }),
+        retry: resolveRetryPolicy(definition.retry, EXECUTE_RETRY_DEFAULTS),
+        ...(definition.timeoutMs === undefined ? {} : { timeoutMs: definition.timeoutMs }),
+        compensation: Object.freeze({
+          retry: resolveRetryPolicy(compensationPolicy?.retry, COMPENSATE_RETRY_DEFAULTS),
+          ...(compensationPolicy?.timeoutMs === undefined ? {} : { timeoutMs: compensationPolicy.timeoutMs }),
+        }),
+        compensateOnFailure: definition.compensateOnFailure === true,
+      });
+    });
+    const byName = new Map(stages.map((stage) => [stage.name, stage]));
+    const policies: Required<SagaPolicies> = Object.freeze({
+      concurrency: this.options.concurrency ?? Infinity,
+      onFailure: this.options.onFailure ?? 'compensate',
+      onCancel: this.options.onCancel ?? 'compensate',
+      compensation: this.options.compensation ?? 'sequential',
+    });
+    return Object.freeze({
+      name: this.options.name,
+      version: this.options.version ?? '1',
+      shapeHash: shapeHash(
+        this.options.name,
+        stages.map((stage) => ({
+          name: stage.name,
+          after: stage.after,
+          compensates: stage.compensate !== undefined,
+          compensateOnFailure: stage.compensateOnFailure,
+        })),
+      ),
+      input: this.options.input as ZodType<TInput, TRawInput>,
+      stages: Object.freeze(stages),
+      policies,
+      stage: (name: string) => byName.get(name),
+    });
+  }
+}
+
+function declaredAfter(node: StageNode, previous: string | undefined): readonly string[] | undefined {
+  const after = (node.definition as { after?: unknown } | undefined)?.after;
+  if (after === undefined) return previous === undefined ? [] : [previous];
+  if (!Array.isArray(after) || !after.every((parent) => typeof parent === 'string')) return undefined;
+  return after as string[];
+}
+
+/**
+ * Options of {@link defineSaga}.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import type { SagaBuilderOptions } from 'sagaflow';
+ * const options: SagaBuilderOptions = { name: 'refund', version: '2', input: z.object({ orderId: z.string() }), onFailure: 'pause' };
+ * ```
+ */
+export interface SagaBuilderOptions extends SagaPolicies {
+  /** The saga's name: how runs, stores and workers refer to it. */
+  readonly name: string;
+  /** Default `'1'`. Recorded on every run. */
+  readonly version?: string;
+  /** zod schema of the input; `start` validates against it before anything is stored. */
+  readonly input: ZodType;
+}

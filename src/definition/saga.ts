@@ -1,0 +1,112 @@
+import type { ZodType } from 'zod';
+import type { ResolvedRetryPolicy } from './retry-policy.js';
+import type { CompensateContext, ExecuteContext } from './stage-definition.js';
+
+/**
+ * Policies of a saga, with their defaults.
+ *
+ * @example
+ * ```ts
+ * import type { SagaPolicies } from 'sagaflow';
+ * const careful: SagaPolicies = { concurrency: 4, onFailure: 'pause', compensation: 'parallel' };
+ * ```
+ */
+export interface SagaPolicies {
+  /** Max stages in flight within one run. Default `Infinity`. */
+  readonly concurrency?: number;
+  /** `'compensate'` (default): roll back after a failure. `'pause'`: keep outputs, wait for `redrive`/`compensate`. */
+  readonly onFailure?: 'compensate' | 'pause';
+  /** `'compensate'` (default): roll back a cancelled run. `'keep'`: stop, keep outputs, compensate nothing. */
+  readonly onCancel?: 'compensate' | 'keep';
+  /**
+   * `'sequential'` (default): one compensation at a time, in strict reverse completion order.
+   * `'parallel'`: a compensation starts once every completed stage depending on it is
+   * compensated; independent ones run concurrently.
+   */
+  readonly compensation?: 'sequential' | 'parallel';
+}
+
+/**
+ * A stage of a built saga: its definition, normalised, with every default filled in.
+ *
+ * @example
+ * ```ts
+ * import type { SagaStage } from 'sagaflow';
+ * const edges = (stage: SagaStage) => stage.after.map((parent) => `${parent} -> ${stage.name}`);
+ * ```
+ */
+export interface SagaStage {
+  readonly name: string;
+  /** Position in declaration order. */
+  readonly index: number;
+  /** The stages it depends on, after defaults (the previous stage when `after` was omitted). */
+  readonly after: readonly string[];
+  /** The stages that depend on it directly. */
+  readonly dependents: readonly string[];
+  readonly execute: (context: ExecuteContext<unknown, Record<string, unknown>>) => unknown;
+  readonly compensate?: (context: CompensateContext<unknown, Record<string, unknown>, unknown>) => unknown;
+  readonly output?: ZodType;
+  readonly retry: ResolvedRetryPolicy;
+  readonly timeoutMs?: number;
+  readonly compensation: { readonly retry: ResolvedRetryPolicy; readonly timeoutMs?: number };
+  readonly compensateOnFailure: boolean;
+}
+
+/**
+ * A validated, frozen saga: a named, versioned DAG of stages. Made by `defineSaga(…).build()`.
+ *
+ * @remarks
+ * Definitions are code and are never stored: a run records the saga's name, version and
+ * {@link Saga.shapeHash | shape hash}, and an orchestrator is given the definitions it may
+ * run or resume.
+ *
+ * @typeParam TInput - the validated input type.
+ * @typeParam TOutputs - the outputs of its stages, keyed by stage name.
+ * @typeParam TRawInput - what `start` accepts, before the schema's defaults and transforms.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { defineSaga, type Saga } from 'sagaflow';
+ * const ping: Saga<{ host: string }, { ping: number }> = defineSaga({ name: 'ping', input: z.object({ host: z.string() }) })
+ *   .stage('ping', { execute: async () => 42 })
+ *   .build();
+ * ```
+ */
+export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRawInput = TInput> {
+  readonly name: string;
+  readonly version: string;
+  /** sha-256 of the saga's shape: stage names, dependencies, which stages compensate. */
+  readonly shapeHash: string;
+  /** The input schema. `start` takes what it accepts (`TRawInput`); stages see what it returns (`TInput`). */
+  readonly input: ZodType<TInput, TRawInput>;
+  /** Stages in declaration order. */
+  readonly stages: readonly SagaStage[];
+  readonly policies: Required<SagaPolicies>;
+  /** Looks a stage up by name. */
+  readonly stage: (name: string) => SagaStage | undefined;
+  /** Type-only marker carrying the stage outputs; always undefined at run time. */
+  readonly __outputs?: TOutputs;
+}
+
+/**
+ * The input type of a saga.
+ *
+ * @example
+ * ```ts
+ * import type { Saga, SagaInput } from 'sagaflow';
+ * type TransferInput = SagaInput<Saga<{ cents: number }, {}>>; // { cents: number }
+ * ```
+ */
+export type SagaInput<TSaga> = TSaga extends Saga<infer TInput, infer _TOutputs, infer _TRawInput> ? TInput : never;
+
+/**
+ * The stage outputs of a saga, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { Saga, SagaOutputs } from 'sagaflow';
+ * type Outputs = SagaOutputs<Saga<unknown, { debit: { entryId: string } }>>; // { debit: { entryId: string } }
+ * ```
+ */
+export type SagaOutputs<TSaga> = TSaga extends Saga<infer _TInput, infer TOutputs, infer _TRawInput> ? TOutputs : never;

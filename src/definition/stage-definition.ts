@@ -1,0 +1,151 @@
+import type { ZodType } from 'zod';
+import type { RollbackCause } from '../journal/saga-event.js';
+import type { RetryPolicy } from './retry-policy.js';
+
+/**
+ * What `execute` receives.
+ *
+ * @remarks
+ * The functions on it do not depend on `this`: destructuring `({ cancel, signal })` works.
+ *
+ * @typeParam TInput - the saga's input.
+ * @typeParam TResults - the outputs of the stage's ancestors, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { ExecuteContext } from 'sagaflow';
+ * async function reserve({ input, idempotencyKey, signal }: ExecuteContext<{ sku: string }, {}>) {
+ *   return { holdId: `${input.sku}-${idempotencyKey}`, aborted: signal.aborted };
+ * }
+ * ```
+ */
+export interface ExecuteContext<TInput, TResults> {
+  readonly runId: string;
+  /** The saga's name. */
+  readonly saga: string;
+  /** This stage's name. */
+  readonly stage: string;
+  /** 1 for the first attempt; counts on across retries, resumes and redrives. */
+  readonly attempt: number;
+  /** The run's validated input. */
+  readonly input: TInput;
+  /**
+   * The outputs of this stage's ancestors (its `after` stages and theirs), all completed
+   * before it started. Reading any other stage throws a `StageResultAccessError`.
+   */
+  readonly results: Readonly<TResults>;
+  /**
+   * The same for every attempt of this stage in this run, across retries, crashes, resumes
+   * and redrives; different per stage and per run. Pass it to the outside system.
+   */
+  readonly idempotencyKey: string;
+  /** Aborted on this attempt's timeout, and when the run is cancelled or another branch failed. */
+  readonly signal: AbortSignal;
+  /**
+   * Stops the run gracefully (not an error): the run is cancelled and rolled back per its
+   * `onCancel` policy. It throws, so nothing after it runs.
+   */
+  readonly cancel: (reason: string) => never;
+}
+
+/**
+ * What `compensate` receives.
+ *
+ * @remarks
+ * `output` is `undefined` for a `compensateOnFailure` stage that failed, and for a stage whose
+ * outcome is unknown because the process stopped while the run was already stopping (contract
+ * rule 7): compensations must tolerate having nothing to undo. A run's cancellation never
+ * aborts `signal`; only the compensation's own timeout does.
+ *
+ * @typeParam TInput - the saga's input.
+ * @typeParam TResults - the outputs of the stage's ancestors.
+ * @typeParam TOutput - this stage's output.
+ *
+ * @example
+ * ```ts
+ * import type { CompensateContext } from 'sagaflow';
+ * async function release({ output, cause }: CompensateContext<{ sku: string }, {}, { holdId: string }>) {
+ *   console.log(`releasing ${output.holdId} because ${cause.kind}`);
+ * }
+ * ```
+ */
+export interface CompensateContext<TInput, TResults, TOutput> {
+  readonly runId: string;
+  readonly saga: string;
+  readonly stage: string;
+  /** 1 for the first attempt of this compensation; counts on across resumes and redrives. */
+  readonly attempt: number;
+  readonly input: TInput;
+  /** What this stage's `execute` returned (see remarks for when it is `undefined`). */
+  readonly output: TOutput;
+  readonly results: Readonly<TResults>;
+  /** Stable for this compensation, and different from the stage's execute key. */
+  readonly idempotencyKey: string;
+  /** Aborted on the compensation attempt's timeout only. */
+  readonly signal: AbortSignal;
+  /** Why the run is rolling back. */
+  readonly cause: RollbackCause;
+}
+
+/**
+ * Retry and timeout of a stage's `compensate`.
+ *
+ * @example
+ * ```ts
+ * import type { CompensationPolicy } from 'sagaflow';
+ * const policy: CompensationPolicy = { retry: { maxAttempts: 10 }, timeoutMs: 5_000 };
+ * ```
+ */
+export interface CompensationPolicy {
+  /** Default `{ maxAttempts: 5 }` with the usual backoff. */
+  readonly retry?: RetryPolicy;
+  /** Per attempt; no limit by default. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A stage: a paired `execute` / `compensate` and its policies.
+ *
+ * @typeParam TInput - the saga's input.
+ * @typeParam TResults - the outputs of the stage's ancestors.
+ * @typeParam TOutput - what `execute` returns.
+ * @typeParam TCompensateOnFailure - whether `compensateOnFailure` is set to `true`.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import type { StageDefinition } from 'sagaflow';
+ * const debit: StageDefinition<{ cents: number }, {}, { entryId: string }> = {
+ *   execute: async ({ input }) => ({ entryId: `debit-${input.cents}` }),
+ *   compensate: async ({ output }) => console.log('refund', output.entryId),
+ *   output: z.object({ entryId: z.string() }),
+ *   retry: { maxAttempts: 3 },
+ * };
+ * ```
+ */
+export interface StageDefinition<TInput = unknown, TResults = {}, TOutput = unknown, TCompensateOnFailure extends boolean = false> {
+  /**
+   * The stages this one depends on. Omitted: the previously declared stage (a chain).
+   * `[]`: a root. Fan-in: several names.
+   */
+  readonly after?: readonly string[];
+  /** Does the work. Its return value is the stage's output: plain JSON, or `undefined`. */
+  readonly execute: (context: ExecuteContext<TInput, TResults>) => TOutput | PromiseLike<TOutput>;
+  /** Undoes the work. Stages without it are passed over by the rollback. */
+  readonly compensate?: (
+    context: CompensateContext<TInput, TResults, TCompensateOnFailure extends true ? TOutput | undefined : TOutput>,
+  ) => unknown;
+  /** Validates (and may transform) what `execute` returns; a mismatch fails the stage, not retried. */
+  readonly output?: ZodType<TOutput>;
+  /** Retries of `execute`. Default: one attempt. */
+  readonly retry?: RetryPolicy;
+  /** Limit of each `execute` attempt, in ms. No limit by default. */
+  readonly timeoutMs?: number;
+  /** Retries and timeout of `compensate`. */
+  readonly compensation?: CompensationPolicy;
+  /**
+   * Also run this stage's own `compensate` after its final failure (with `output: undefined`),
+   * for side effects whose outcome is unknown, such as a timed-out payment call. Default false.
+   */
+  readonly compensateOnFailure?: TCompensateOnFailure;
+}

@@ -1,0 +1,186 @@
+import { z } from 'zod';
+import type { Issue } from '../errors/definition-errors.js';
+
+const isFunction = (value: unknown): boolean => typeof value === 'function';
+const isZodSchema = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function';
+
+const fn = z.custom<(...args: never[]) => unknown>(isFunction, { error: 'must be a function' });
+const zodSchema = z.custom<z.ZodType>(isZodSchema, { error: 'must be a zod schema' });
+const nonNegative = z.number({ error: 'must be a number' }).refine((value) => Number.isFinite(value) && value >= 0, {
+  error: 'must be a finite number >= 0',
+});
+const positiveDuration = z
+  .number({ error: 'must be a number' })
+  .refine((value) => Number.isFinite(value) && value > 0, { error: 'must be a finite number of milliseconds > 0' });
+
+const retryPolicySchema = z.strictObject(
+  {
+    maxAttempts: z
+      .number({ error: 'must be a number' })
+      .refine((value) => Number.isInteger(value) && value >= 1, { error: 'must be an integer >= 1' })
+      .optional(),
+    initialDelayMs: nonNegative.optional(),
+    backoffFactor: z
+      .number({ error: 'must be a number' })
+      .refine((value) => Number.isFinite(value) && value >= 1, { error: 'must be a finite number >= 1' })
+      .optional(),
+    maxDelayMs: nonNegative.optional(),
+    jitter: z.boolean({ error: 'must be a boolean' }).optional(),
+    retryable: fn.optional(),
+  },
+  { error: 'must be an object' },
+);
+
+const stageDefinitionSchema = z.strictObject(
+  {
+    after: z.array(z.string({ error: 'must be a stage name' }), { error: 'must be an array of stage names' }).optional(),
+    execute: fn,
+    compensate: fn.optional(),
+    output: zodSchema.optional(),
+    retry: retryPolicySchema.optional(),
+    timeoutMs: positiveDuration.optional(),
+    compensation: z
+      .strictObject({ retry: retryPolicySchema.optional(), timeoutMs: positiveDuration.optional() }, { error: 'must be an object' })
+      .optional(),
+    compensateOnFailure: z.boolean({ error: 'must be a boolean' }).optional(),
+  },
+  { error: 'must be an object with an execute function' },
+);
+
+const sagaOptionsSchema = z.strictObject(
+  {
+    name: z.string({ error: 'must be a non-empty string' }).refine((value) => value.trim() !== '', {
+      error: 'must be a non-empty string',
+    }),
+    version: z
+      .string({ error: 'must be a non-empty string' })
+      .refine((value) => value.trim() !== '', { error: 'must be a non-empty string' })
+      .optional(),
+    input: zodSchema,
+    concurrency: z
+      .number({ error: 'must be a number' })
+      .refine((value) => value === Infinity || (Number.isInteger(value) && value >= 1), {
+        error: 'must be an integer >= 1 or Infinity',
+      })
+      .optional(),
+    onFailure: z.enum(['compensate', 'pause'], { error: "must be 'compensate' or 'pause'" }).optional(),
+    onCancel: z.enum(['compensate', 'keep'], { error: "must be 'compensate' or 'keep'" }).optional(),
+    compensation: z.enum(['sequential', 'parallel'], { error: "must be 'sequential' or 'parallel'" }).optional(),
+  },
+  { error: 'must be an object' },
+);
+
+function toIssues(error: z.ZodError, prefix: string): Issue[] {
+  return error.issues.map((issue) => {
+    const path = [prefix, ...issue.path.map(String)].filter((part) => part !== '').join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return { path, message: `unknown field${issue.keys.length === 1 ? '' : 's'} ${issue.keys.map((key) => `'${key}'`).join(', ')}` };
+    }
+    return { path, message: issue.message };
+  });
+}
+
+/** Checks the options given to `defineSaga`. */
+export function validateSagaOptions(options: unknown): Issue[] {
+  const result = sagaOptionsSchema.safeParse(options);
+  return result.success ? [] : toIssues(result.error, '');
+}
+
+/** A declared stage, before graph checks. */
+export interface DeclaredStage {
+  readonly name: unknown;
+  readonly definition: unknown;
+  /** Dependencies after defaults; undefined when `after` itself is invalid. */
+  readonly after: readonly string[] | undefined;
+}
+
+/**
+ * Checks every stage and the graph they form: invalid fields, duplicate names, unknown and
+ * self references, cycles (each reported once, with its path).
+ */
+export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
+  const issues: Issue[] = [];
+  if (stages.length === 0) issues.push({ path: 'stages', message: 'a saga needs at least one stage' });
+  const names = new Set<string>();
+  for (const [index, stage] of stages.entries()) {
+    const label = typeof stage.name === 'string' && stage.name.trim() !== '' ? stage.name : `#${index}`;
+    if (typeof stage.name !== 'string' || stage.name.trim() === '') {
+      issues.push({ path: `stages.${label}`, message: 'a stage name must be a non-empty string' });
+    } else if (names.has(stage.name)) {
+      issues.push({ path: `stages.${label}`, message: `duplicate stage name '${stage.name}'` });
+    } else {
+      names.add(stage.name);
+    }
+    const result = stageDefinitionSchema.safeParse(stage.definition);
+    if (!result.success) issues.push(...toIssues(result.error, `stages.${label}`));
+  }
+  for (const stage of stages) {
+    if (typeof stage.name !== 'string' || stage.after === undefined) continue;
+    const seen = new Set<string>();
+    for (const parent of stage.after) {
+      if (parent === stage.name) {
+        issues.push({ path: `stages.${stage.name}.after`, message: `stage '${stage.name}' cannot depend on itself` });
+      } else if (!names.has(parent)) {
+        issues.push({ path: `stages.${stage.name}.after`, message: `unknown stage '${parent}'` });
+      } else if (seen.has(parent)) {
+        issues.push({ path: `stages.${stage.name}.after`, message: `'${parent}' is listed twice` });
+      }
+      seen.add(parent);
+    }
+  }
+  issues.push(...findCycles(stages, names));
+  return issues;
+}
+
+/** Depth-first search with an explicit stack (deep chains must not overflow the call stack). */
+function findCycles(stages: readonly DeclaredStage[], names: ReadonlySet<string>): Issue[] {
+  const parents = new Map<string, readonly string[]>();
+  for (const stage of stages) {
+    if (typeof stage.name === 'string' && !parents.has(stage.name)) {
+      parents.set(
+        stage.name,
+        (stage.after ?? []).filter((parent) => parent !== stage.name && names.has(parent)),
+      );
+    }
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const issues: Issue[] = [];
+  const reported = new Set<string>();
+  for (const root of parents.keys()) {
+    if (state.has(root)) continue;
+    const path: string[] = [];
+    const stack: Array<{ name: string; next: number }> = [{ name: root, next: 0 }];
+    state.set(root, 'visiting');
+    path.push(root);
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1] as { name: string; next: number };
+      const edges = parents.get(frame.name) ?? [];
+      if (frame.next >= edges.length) {
+        state.set(frame.name, 'done');
+        stack.pop();
+        path.pop();
+        continue;
+      }
+      const parent = edges[frame.next++] as string;
+      const seen = state.get(parent);
+      if (seen === 'visiting') {
+        // `path` runs from dependents to dependencies; a cycle reads best in execution order.
+        const cycle = path.slice(path.indexOf(parent)).reverse();
+        const key = [...cycle].sort().join('\u0000');
+        if (!reported.has(key)) {
+          reported.add(key);
+          issues.push({
+            path: `stages.${parent}.after`,
+            message: `dependency cycle: ${[...cycle, cycle[0]].join(' -> ')}`,
+          });
+        }
+      } else if (seen === undefined) {
+        state.set(parent, 'visiting');
+        path.push(parent);
+        stack.push({ name: parent, next: 0 });
+      }
+    }
+  }
+  return issues;
+}

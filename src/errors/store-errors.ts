@@ -1,0 +1,158 @@
+import { SagaError, SagaErrorCode } from './saga-error.js';
+
+/**
+ * An append found the journal longer than expected: another writer appended first.
+ *
+ * @remarks
+ * Stores append with optimistic concurrency: the writer says which `seq` it expects next.
+ * Two processes driving the same run is a bug outside sagaflow's guarantees (or, with
+ * workers, a lost lease: see {@link LeaseLostError}).
+ *
+ * @example
+ * ```ts
+ * import { StoreConflictError } from 'sagaflow';
+ * const lostRace = (error: unknown) => error instanceof StoreConflictError;
+ * ```
+ */
+export class StoreConflictError extends SagaError {
+  override readonly name = 'StoreConflictError';
+  readonly code = SagaErrorCode.StoreConflict;
+
+  /**
+   * @param runId - the run appended to.
+   * @param expectedSeq - the `seq` the writer expected to write next.
+   * @param actualSeq - the `seq` the store holds next.
+   */
+  constructor(
+    readonly runId: string,
+    readonly expectedSeq: number,
+    readonly actualSeq: number,
+  ) {
+    super(
+      `Append to run ${runId} expected to write seq ${expectedSeq}, but the journal's next seq is ${actualSeq}: another writer appended to this run.`,
+    );
+  }
+}
+
+/**
+ * A journal row read back from a store is not a valid event.
+ *
+ * @remarks
+ * Only the run named is affected; other runs stay usable. The message names the run and the
+ * sequence number of the bad row.
+ *
+ * @example
+ * ```ts
+ * import { StoreCorruptionError } from 'sagaflow';
+ * const badRow = (error: StoreCorruptionError) => `${error.runId}#${error.seq}`;
+ * ```
+ */
+export class StoreCorruptionError extends SagaError {
+  override readonly name = 'StoreCorruptionError';
+  readonly code = SagaErrorCode.StoreCorruption;
+
+  /**
+   * @param runId - the run whose journal is corrupt.
+   * @param seq - the sequence number of the bad row, when known.
+   * @param detail - what is wrong with it.
+   * @param options - `cause`: the parse or validation error.
+   */
+  constructor(
+    readonly runId: string,
+    readonly seq: number | undefined,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`The journal of run ${runId} is corrupt${seq === undefined ? '' : ` at seq ${seq}`}: ${detail}.`, options);
+  }
+}
+
+/**
+ * The store cannot be reached or opened (a locked or unreadable database file, a server that
+ * refuses connections).
+ *
+ * @remarks
+ * Nothing is lost: events are written before they are acted on, so the run can be resumed
+ * once the store is back.
+ *
+ * @example
+ * ```ts
+ * import { StoreUnavailableError } from 'sagaflow';
+ * const retryLater = (error: unknown) => error instanceof StoreUnavailableError;
+ * ```
+ */
+export class StoreUnavailableError extends SagaError {
+  override readonly name = 'StoreUnavailableError';
+  readonly code = SagaErrorCode.StoreUnavailable;
+
+  /**
+   * @param store - which store, e.g. `sqlite:/var/lib/app/sagas.db`.
+   * @param detail - what failed and what to do about it.
+   * @param options - `cause`: the driver's error.
+   */
+  constructor(
+    readonly store: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`The saga store ${store} is unavailable: ${detail}.`, options);
+  }
+}
+
+/**
+ * The store does not support an operation (for example worker queues on `MemoryStore`).
+ *
+ * @example
+ * ```ts
+ * import { StoreUnsupportedError } from 'sagaflow';
+ * const unsupported = (error: unknown) => error instanceof StoreUnsupportedError;
+ * ```
+ */
+export class StoreUnsupportedError extends SagaError {
+  override readonly name = 'StoreUnsupportedError';
+  readonly code = SagaErrorCode.StoreUnsupported;
+
+  /**
+   * @param store - the store's kind.
+   * @param operation - what was asked of it.
+   * @param hint - what to use instead.
+   */
+  constructor(
+    readonly store: string,
+    readonly operation: string,
+    hint: string,
+  ) {
+    super(`${store} does not support ${operation}: ${hint}.`);
+  }
+}
+
+/**
+ * A worker's lease on a run was taken over by another worker; its append was refused.
+ *
+ * @remarks
+ * The worker aborts the run's in-flight signals and writes nothing more for it. Work already
+ * in flight may still finish (at-least-once execution); idempotency keys are the guard.
+ *
+ * @example
+ * ```ts
+ * import { LeaseLostError } from 'sagaflow';
+ * const fenced = (error: unknown) => error instanceof LeaseLostError;
+ * ```
+ */
+export class LeaseLostError extends SagaError {
+  override readonly name = 'LeaseLostError';
+  readonly code = SagaErrorCode.LeaseLost;
+
+  /**
+   * @param runId - the run.
+   * @param owner - the worker that lost the lease.
+   * @param epoch - the stale epoch it wrote with.
+   */
+  constructor(
+    readonly runId: string,
+    readonly owner: string,
+    readonly epoch: number,
+  ) {
+    super(`Worker ${owner} lost its lease on run ${runId} (epoch ${epoch}): another worker took the run over.`);
+  }
+}

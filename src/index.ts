@@ -1,0 +1,97 @@
+/**
+ * sagaflow: journal-first saga orchestration for TypeScript.
+ *
+ * @remarks
+ * Declare each stage as a paired `execute` / `compensate`, wire stages into a DAG with
+ * {@link defineSaga}, and run it with {@link createOrchestrator}. Every run is an
+ * append-only journal of {@link SagaEvent}s; when a stage fails or the run is cancelled,
+ * in-flight branches are settled and completed stages are compensated in reverse completion
+ * order, and every completed stage's output stays on the {@link SagaOutcome}.
+ *
+ * @packageDocumentation
+ */
+
+// Defining sagas
+export { defineSaga } from './definition/define-saga.js';
+export { defineStage } from './definition/define-stage.js';
+export { SagaBuilder } from './definition/saga-builder.js';
+export type { AncestorsOf, OutputsOf, ResultsOf, SagaBuilderOptions, StageInfo } from './definition/saga-builder.js';
+export type { Saga, SagaInput, SagaOutputs, SagaPolicies, SagaStage } from './definition/saga.js';
+export type {
+  CompensateContext,
+  CompensationPolicy,
+  ExecuteContext,
+  StageDefinition,
+} from './definition/stage-definition.js';
+export type { ResolvedRetryPolicy, RetryPolicy } from './definition/retry-policy.js';
+
+// The journal
+export type {
+  CompensationCompletedEvent,
+  CompensationFailedEvent,
+  CompensationRetryingEvent,
+  CompensationStartedEvent,
+  ResumeMode,
+  RollbackCause,
+  RunCancelledEvent,
+  RunCancellingEvent,
+  RunCompensatedEvent,
+  RunCompensatingEvent,
+  RunCompensationFailedEvent,
+  RunCompletedEvent,
+  RunPausedEvent,
+  RunResumedEvent,
+  RunStartedEvent,
+  SagaEvent,
+  SagaEventBase,
+  SagaEventDraft,
+  SagaEventType,
+  StageCancelledEvent,
+  StageCompletedEvent,
+  StageFailedEvent,
+  StageRetryingEvent,
+  StageStartedEvent,
+} from './journal/saga-event.js';
+export { sagaEventSchema, sagaEventSchemas } from './journal/saga-event.js';
+export { foldJournal } from './journal/fold.js';
+export type {
+  CompensationState,
+  CompensationStatus,
+  ExecutionStatus,
+  RunState,
+  StageState,
+} from './journal/fold.js';
+export {
+  isSettledStatus,
+  SETTLED_RUN_STATUSES,
+  toOutcome,
+  UNFINISHED_RUN_STATUSES,
+} from './journal/outcome.js';
+export type { CompensationRecord, RunStatus, SagaOutcome, StageRecord, StageStatus } from './journal/outcome.js';
+
+// Stores
+export type { AppendRequest, LeaseToken, ListRunsQuery, RunSummary, SagaStore } from './stores/saga-store.js';
+export { MemoryStore } from './stores/memory-store.js';
+
+// Errors
+export { SagaError, SagaErrorCode } from './errors/saga-error.js';
+export { SagaCancelledError, SagaCompensationError, SagaFailedError, SagaRunError } from './errors/saga-run-error.js';
+export { SagaDefinitionError, SagaInputError } from './errors/definition-errors.js';
+export type { Issue } from './errors/definition-errors.js';
+export {
+  OrchestratorClosedError,
+  RunNotFoundError,
+  RunStateError,
+  SagaNotRegisteredError,
+  SagaShapeMismatchError,
+} from './errors/run-errors.js';
+export {
+  LeaseLostError,
+  StoreConflictError,
+  StoreCorruptionError,
+  StoreUnavailableError,
+  StoreUnsupportedError,
+} from './errors/store-errors.js';
+export { NonRetryableError, StageOutputError, StageResultAccessError, StageTimeoutError } from './errors/stage-errors.js';
+export { serializeError, serializedErrorSchema } from './errors/serialize-error.js';
+export type { SerializedError } from './errors/serialize-error.js';

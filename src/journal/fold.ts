@@ -1,0 +1,375 @@
+import type { SerializedError } from '../errors/serialize-error.js';
+import type { RollbackCause, ResumeMode, SagaEvent } from './saga-event.js';
+import type { RunStatus } from './outcome.js';
+
+/**
+ * Where a stage's `execute` stands, as folded from the journal.
+ *
+ * @example
+ * ```ts
+ * import type { ExecutionStatus } from 'sagaflow';
+ * const done = (status: ExecutionStatus) => status === 'completed';
+ * ```
+ */
+export type ExecutionStatus = 'not_started' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/**
+ * Where a stage's `compensate` stands, as folded from the journal. `pending` is a failed
+ * compensation that a redrive will retry.
+ *
+ * @example
+ * ```ts
+ * import type { CompensationStatus } from 'sagaflow';
+ * const settled = (status: CompensationStatus) => status === 'completed' || status === 'failed';
+ * ```
+ */
+export type CompensationStatus = 'pending' | 'running' | 'completed' | 'failed';
+
+/**
+ * The folded state of one compensation.
+ *
+ * @example
+ * ```ts
+ * import type { CompensationState } from 'sagaflow';
+ * const retried = (state: CompensationState) => state.attempts > 1;
+ * ```
+ */
+export interface CompensationState {
+  readonly status: CompensationStatus;
+  readonly attempts: number;
+  readonly error?: SerializedError;
+  readonly startedAt?: number;
+  readonly endedAt?: number;
+}
+
+/**
+ * The folded state of one stage.
+ *
+ * @example
+ * ```ts
+ * import type { StageState } from 'sagaflow';
+ * const failedAfter = (state: StageState) => (state.status === 'failed' ? state.attempts : 0);
+ * ```
+ */
+export interface StageState {
+  readonly status: ExecutionStatus;
+  readonly attempts: number;
+  /** The output, when `status` is `completed` (absent when the stage returned `undefined`). */
+  readonly output?: unknown;
+  readonly error?: SerializedError;
+  readonly startedAt?: number;
+  readonly endedAt?: number;
+  readonly cancelReason?: string;
+  /** The stage was in flight when the process stopped during a stop: it may or may not have taken effect. */
+  readonly outcomeUnknown: boolean;
+  readonly compensation?: CompensationState;
+}
+
+/**
+ * Everything the journal says about a run: the result of {@link foldJournal}.
+ *
+ * @remarks
+ * This is the only derived state in sagaflow: the outcome, `inspect`, resume, redrive,
+ * compensate and the CLI all read it.
+ *
+ * @example
+ * ```ts
+ * import { foldJournal, type SagaEvent } from 'sagaflow';
+ * declare const journal: SagaEvent[];
+ * const state = foldJournal(journal);
+ * state.completionOrder; // e.g. ['debit', 'credit']
+ * ```
+ */
+export interface RunState {
+  readonly runId: string;
+  readonly saga: string;
+  /** The saga version the run continues with (changed by a redrive with an explicit `saga`). */
+  readonly version: string;
+  /** The shape hash the run continues with. */
+  readonly shapeHash: string;
+  readonly input: unknown;
+  /** The saga's stage names, in declaration order, as recorded on `run.started`. */
+  readonly stageNames: readonly string[];
+  readonly submitted: boolean;
+  readonly status: RunStatus;
+  readonly stages: ReadonlyMap<string, StageState>;
+  readonly completionOrder: readonly string[];
+  /**
+   * Started stages in the order they settled (completed, failed or cancelled): the order a
+   * rollback walks backwards. A stage that is re-executed by a redrive moves to its new place.
+   */
+  readonly settleOrder: readonly string[];
+  readonly compensationOrder: readonly string[];
+  readonly failure?: { readonly stage: string; readonly error: SerializedError };
+  readonly cancellation?: { readonly reason: string; readonly by: string };
+  /** Why the run is rolling back, once it started to. */
+  readonly compensationCause?: RollbackCause;
+  /** A failure or cancellation is recorded and the run has not yet settled or paused. */
+  readonly stopping: boolean;
+  /** The last resume mode, if the run was ever resumed. */
+  readonly lastResumeMode?: ResumeMode;
+  /** `seq` of the last event. */
+  readonly lastSeq: number;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type MutableStage = Omit<Mutable<StageState>, 'compensation'> & { compensation?: Mutable<CompensationState> };
+
+/** The fold's working copy. It never escapes {@link foldJournal} or the runtime that owns it. */
+export interface MutableRunState extends Mutable<Omit<RunState, 'stages' | 'completionOrder' | 'settleOrder' | 'compensationOrder'>> {
+  stages: Map<string, MutableStage>;
+  completionOrder: string[];
+  settleOrder: string[];
+  compensationOrder: string[];
+}
+
+/**
+ * Folds a journal into the state of its run.
+ *
+ * @remarks
+ * A pure function of the events: the same journal always gives the same state, wherever it
+ * was read from. It is the only place state is derived. The journal must start with
+ * `run.started`.
+ *
+ * @throws `TypeError` when the journal is empty or does not start with `run.started`.
+ *
+ * @example
+ * ```ts
+ * import { foldJournal, toOutcome, type SagaEvent } from 'sagaflow';
+ * declare const journal: SagaEvent[];
+ * const outcome = toOutcome(foldJournal(journal));
+ * ```
+ */
+export function foldJournal(events: readonly SagaEvent[]): RunState {
+  const first = events[0];
+  if (first?.type !== 'run.started') {
+    throw new TypeError('A journal must start with a run.started event.');
+  }
+  const state = initialRunState(first);
+  for (let index = 1; index < events.length; index++) applyEvent(state, events[index] as SagaEvent);
+  return state;
+}
+
+/**
+ * Creates the working state for a run from its `run.started` event.
+ * Internal: the runtime keeps one per live run and feeds it events with {@link applyEvent},
+ * so following a run costs O(1) per event instead of a refold.
+ */
+export function initialRunState(started: Extract<SagaEvent, { type: 'run.started' }>): MutableRunState {
+  const stages = new Map<string, MutableStage>();
+  for (const name of started.stages) stages.set(name, { status: 'not_started', attempts: 0, outcomeUnknown: false });
+  return {
+    runId: started.runId,
+    saga: started.saga,
+    version: started.version,
+    shapeHash: started.shapeHash,
+    input: started.input,
+    stageNames: started.stages,
+    submitted: started.submitted === true,
+    status: started.submitted === true ? 'queued' : 'running',
+    stages,
+    completionOrder: [],
+    settleOrder: [],
+    compensationOrder: [],
+    stopping: false,
+    lastSeq: started.seq,
+    startedAt: started.at,
+    updatedAt: started.at,
+  };
+}
+
+function stageOf(state: MutableRunState, name: string): MutableStage {
+  let stage = state.stages.get(name);
+  if (stage === undefined) {
+    stage = { status: 'not_started', attempts: 0, outcomeUnknown: false };
+    state.stages.set(name, stage);
+  }
+  return stage;
+}
+
+const SETTLED_EXECUTION: ReadonlySet<ExecutionStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+/** Appends a stage to the settle order; only a stage settled twice (never in a sound journal) pays for a search. */
+function settle(state: MutableRunState, stage: MutableStage, name: string): void {
+  if (SETTLED_EXECUTION.has(stage.status)) {
+    const index = state.settleOrder.lastIndexOf(name);
+    if (index !== -1) state.settleOrder.splice(index, 1);
+  }
+  state.settleOrder.push(name);
+}
+
+/**
+ * Applies one event to a working state, in place: the single step of {@link foldJournal}.
+ * Internal to the fold and the runtime.
+ */
+export function applyEvent(state: MutableRunState, event: SagaEvent): void {
+  state.lastSeq = event.seq;
+  state.updatedAt = event.at;
+  if (state.status === 'queued' && event.type !== 'run.started') state.status = 'running';
+  switch (event.type) {
+    case 'run.started':
+      return;
+    case 'stage.started': {
+      const stage = stageOf(state, event.stage);
+      if (stage.status !== 'running') {
+        // A re-execution after a redrive: the stage leaves its old place in the rollback order.
+        if (stage.status !== 'not_started') {
+          const index = state.settleOrder.lastIndexOf(event.stage);
+          if (index !== -1) state.settleOrder.splice(index, 1);
+        }
+        stage.status = 'running';
+        delete stage.endedAt;
+        delete stage.cancelReason;
+        stage.outcomeUnknown = false;
+      }
+      stage.attempts = Math.max(stage.attempts, event.attempt);
+      stage.startedAt ??= event.at;
+      return;
+    }
+    case 'stage.retrying': {
+      const stage = stageOf(state, event.stage);
+      stage.error = event.error;
+      return;
+    }
+    case 'stage.completed': {
+      const stage = stageOf(state, event.stage);
+      if (stage.status !== 'completed') state.completionOrder.push(event.stage);
+      settle(state, stage, event.stage);
+      stage.status = 'completed';
+      stage.attempts = Math.max(stage.attempts, event.attempt);
+      if ('output' in event) stage.output = event.output;
+      delete stage.error;
+      stage.endedAt = event.at;
+      return;
+    }
+    case 'stage.failed': {
+      const stage = stageOf(state, event.stage);
+      settle(state, stage, event.stage);
+      stage.status = 'failed';
+      stage.attempts = Math.max(stage.attempts, event.attempt);
+      stage.error = event.error;
+      stage.endedAt = event.at;
+      state.failure ??= { stage: event.stage, error: event.error };
+      state.stopping = true;
+      return;
+    }
+    case 'stage.cancelled': {
+      const stage = stageOf(state, event.stage);
+      if (stage.attempts > 0) settle(state, stage, event.stage);
+      stage.status = 'cancelled';
+      stage.cancelReason = event.reason;
+      if (event.error !== undefined) stage.error = event.error;
+      if (event.outcomeUnknown === true) stage.outcomeUnknown = true;
+      stage.endedAt = event.at;
+      return;
+    }
+    case 'run.cancelling':
+      state.cancellation ??= { reason: event.reason, by: event.by };
+      state.stopping = true;
+      return;
+    case 'run.compensating':
+      state.status = 'compensating';
+      state.compensationCause = event.cause;
+      return;
+    case 'compensation.started': {
+      const stage = stageOf(state, event.stage);
+      const previous = stage.compensation;
+      stage.compensation = {
+        status: 'running',
+        attempts: Math.max(previous?.attempts ?? 0, event.attempt),
+        startedAt: previous?.startedAt ?? event.at,
+        ...(previous?.error === undefined ? {} : { error: previous.error }),
+      };
+      return;
+    }
+    case 'compensation.retrying': {
+      const compensation = stageOf(state, event.stage).compensation;
+      if (compensation !== undefined) compensation.error = event.error;
+      return;
+    }
+    case 'compensation.completed': {
+      const stage = stageOf(state, event.stage);
+      stage.compensation = {
+        status: 'completed',
+        attempts: Math.max(stage.compensation?.attempts ?? 0, event.attempt),
+        endedAt: event.at,
+        ...(stage.compensation?.startedAt === undefined ? {} : { startedAt: stage.compensation.startedAt }),
+      };
+      state.compensationOrder.push(event.stage);
+      return;
+    }
+    case 'compensation.failed': {
+      const stage = stageOf(state, event.stage);
+      stage.compensation = {
+        status: 'failed',
+        attempts: Math.max(stage.compensation?.attempts ?? 0, event.attempt),
+        error: event.error,
+        endedAt: event.at,
+        ...(stage.compensation?.startedAt === undefined ? {} : { startedAt: stage.compensation.startedAt }),
+      };
+      return;
+    }
+    case 'run.resumed':
+      applyResumed(state, event.mode);
+      if (event.version !== undefined) state.version = event.version;
+      if (event.shapeHash !== undefined) state.shapeHash = event.shapeHash;
+      return;
+    case 'run.paused':
+      state.status = 'paused';
+      state.stopping = false;
+      state.failure = event.failure;
+      return;
+    case 'run.completed':
+      state.status = 'completed';
+      state.stopping = false;
+      return;
+    case 'run.compensated':
+      state.status = 'compensated';
+      state.stopping = false;
+      return;
+    case 'run.cancelled':
+      state.status = 'cancelled';
+      state.stopping = false;
+      return;
+    case 'run.compensation_failed':
+      state.status = 'compensation_failed';
+      state.stopping = false;
+      return;
+    default:
+      return assertNever(event);
+  }
+}
+
+function applyResumed(state: MutableRunState, mode: ResumeMode): void {
+  state.lastResumeMode = mode;
+  switch (mode) {
+    case 'resume':
+      return;
+    case 'redrive':
+      if (state.status === 'paused') {
+        // Forward again from the failure point: the failure no longer describes the run.
+        state.status = 'running';
+        delete state.failure;
+        state.stopping = false;
+      } else if (state.status === 'compensation_failed') {
+        state.status = 'compensating';
+        state.stopping = true;
+        for (const stage of state.stages.values()) {
+          if (stage.compensation?.status === 'failed') stage.compensation.status = 'pending';
+        }
+      }
+      return;
+    case 'compensate':
+      state.stopping = true;
+      return;
+    default:
+      return assertNever(mode);
+  }
+}
+
+/** Exhaustiveness check for switches over discriminated unions. */
+export function assertNever(value: never): never {
+  throw new TypeError(`Unexpected value: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,255 @@
+import type { SerializedError } from '../errors/serialize-error.js';
+import { assertNever, type RunState, type StageState } from './fold.js';
+
+/**
+ * Where a run stands. The first five are endings a run stays in until an operator acts;
+ * `queued`, `running` and `compensating` are only seen while a run is live (from `inspect`).
+ *
+ * @remarks
+ * - `completed`: every stage completed.
+ * - `compensated`: a stage failed and the rollback succeeded.
+ * - `cancelled`: the run was cancelled (and rolled back, unless `onCancel: 'keep'`).
+ * - `compensation_failed`: at least one compensation exhausted its retries; `redrive` retries them.
+ * - `paused`: a stage failed under `onFailure: 'pause'`; `redrive` or `compensate` continues it.
+ *
+ * @example
+ * ```ts
+ * import type { RunStatus } from 'sagaflow';
+ * const needsOperator = (status: RunStatus) => status === 'paused' || status === 'compensation_failed';
+ * ```
+ */
+export type RunStatus =
+  | 'completed'
+  | 'compensated'
+  | 'cancelled'
+  | 'compensation_failed'
+  | 'paused'
+  | 'queued'
+  | 'running'
+  | 'compensating';
+
+/**
+ * The statuses a run settles in: it stays there until an operator redrives or compensates it.
+ *
+ * @example
+ * ```ts
+ * import { SETTLED_RUN_STATUSES } from 'sagaflow';
+ * SETTLED_RUN_STATUSES.includes('paused'); // true
+ * ```
+ */
+export const SETTLED_RUN_STATUSES: readonly RunStatus[] = Object.freeze([
+  'completed',
+  'compensated',
+  'cancelled',
+  'compensation_failed',
+  'paused',
+] as const);
+
+/**
+ * The statuses of a run that is still moving and should be resumed after a crash.
+ *
+ * @example
+ * ```ts
+ * import { UNFINISHED_RUN_STATUSES } from 'sagaflow';
+ * UNFINISHED_RUN_STATUSES; // ['running', 'compensating']
+ * ```
+ */
+export const UNFINISHED_RUN_STATUSES: readonly RunStatus[] = Object.freeze(['running', 'compensating'] as const);
+
+/**
+ * Tells whether a status is one a run settles in (see {@link SETTLED_RUN_STATUSES}).
+ *
+ * @example
+ * ```ts
+ * import { isSettledStatus } from 'sagaflow';
+ * isSettledStatus('running'); // false
+ * ```
+ */
+export function isSettledStatus(status: RunStatus): boolean {
+  return SETTLED_RUN_STATUSES.includes(status);
+}
+
+/**
+ * Where one stage of a run stands.
+ *
+ * @remarks
+ * A stage that completed and was then rolled back is `compensated`; its output is still on
+ * the outcome. A stage that rejected while the run was already stopping is `cancelled` (its
+ * error kept on its record).
+ *
+ * @example
+ * ```ts
+ * import type { StageStatus } from 'sagaflow';
+ * const undone = (status: StageStatus) => status === 'compensated';
+ * ```
+ */
+export type StageStatus =
+  | 'not_started'
+  | 'running'
+  | 'completed'
+  | 'failed'
+  | 'cancelled'
+  | 'compensating'
+  | 'compensated'
+  | 'compensation_failed';
+
+/**
+ * What the journal says about one compensation.
+ *
+ * @example
+ * ```ts
+ * import type { CompensationRecord } from 'sagaflow';
+ * const tries = (record: CompensationRecord) => record.attempts;
+ * ```
+ */
+export interface CompensationRecord {
+  /** Attempts of `compensate` so far, across resumes and redrives. */
+  readonly attempts: number;
+  /** The last error of `compensate`, if an attempt failed. */
+  readonly error?: SerializedError;
+  /** When the first attempt started (epoch ms). */
+  readonly startedAt?: number;
+  /** When the compensation completed or finally failed (epoch ms). */
+  readonly endedAt?: number;
+}
+
+/**
+ * What the journal says about one stage of a run.
+ *
+ * @example
+ * ```ts
+ * import type { StageRecord } from 'sagaflow';
+ * const summary = (name: string, record: StageRecord) => `${name}: ${record.status} after ${record.attempts} attempt(s)`;
+ * ```
+ */
+export interface StageRecord {
+  /** The stage's status (see {@link StageStatus}). */
+  readonly status: StageStatus;
+  /** Attempts of `execute` so far, across retries, resumes and redrives. */
+  readonly attempts: number;
+  /** The stage's output, when it completed with one. Kept after it is compensated. */
+  readonly output?: unknown;
+  /** The last error of `execute` (its final failure, or the error it rejected with while the run stopped). */
+  readonly error?: SerializedError;
+  /** When the stage's first attempt started (epoch ms). */
+  readonly startedAt?: number;
+  /** When the stage completed, failed or was cancelled (epoch ms). */
+  readonly endedAt?: number;
+  /** Why the stage was cancelled, when it was. */
+  readonly cancelReason?: string;
+  /** The compensation, once one started. */
+  readonly compensation?: CompensationRecord;
+}
+
+/**
+ * Everything known about a run, in the same shape for every ending.
+ *
+ * @remarks
+ * `outputs` holds the output of every stage that completed (parallel branches included),
+ * whether it was compensated or not, so no completed work is ever lost. A failed and a
+ * cancelled run have the same fields; `failure` or `cancellation` tells which it was.
+ *
+ * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { SagaOutcome } from 'sagaflow';
+ * function report(outcome: SagaOutcome) {
+ *   return `${outcome.saga} ${outcome.status}; rolled back: ${outcome.compensationOrder.join(', ') || 'nothing'}`;
+ * }
+ * ```
+ */
+export interface SagaOutcome<TOutputs = Record<string, unknown>> {
+  readonly runId: string;
+  readonly saga: string;
+  readonly version: string;
+  readonly status: RunStatus;
+  readonly input: unknown;
+  /** Every stage that completed, compensated or not. */
+  readonly outputs: Partial<TOutputs>;
+  /** Every stage of the saga, in declaration order. */
+  readonly stages: Readonly<Record<string, StageRecord>>;
+  /** Stages in the order they completed. */
+  readonly completionOrder: readonly string[];
+  /** Stages in the order their compensation completed. */
+  readonly compensationOrder: readonly string[];
+  /** The first final failure of a stage, when the run failed. */
+  readonly failure?: { readonly stage: string; readonly error: SerializedError };
+  /** Why and by whom the run was cancelled, when it was. */
+  readonly cancellation?: { readonly reason: string; readonly by: 'external' | (string & {}) };
+}
+
+/**
+ * Turns a folded run state into the run's {@link SagaOutcome}.
+ *
+ * @remarks
+ * The outcome is a snapshot: later events do not change it.
+ *
+ * @example
+ * ```ts
+ * import { foldJournal, toOutcome, type SagaEvent } from 'sagaflow';
+ * declare const journal: SagaEvent[];
+ * toOutcome(foldJournal(journal)).status;
+ * ```
+ */
+export function toOutcome<TOutputs = Record<string, unknown>>(state: RunState): SagaOutcome<TOutputs> {
+  const outputs: Record<string, unknown> = {};
+  const stages: Record<string, StageRecord> = {};
+  for (const [name, stage] of state.stages) {
+    if (stage.status === 'completed') outputs[name] = stage.output;
+    stages[name] = toStageRecord(stage);
+  }
+  return {
+    runId: state.runId,
+    saga: state.saga,
+    version: state.version,
+    status: state.status,
+    input: state.input,
+    outputs: outputs as Partial<TOutputs>,
+    stages,
+    completionOrder: [...state.completionOrder],
+    compensationOrder: [...state.compensationOrder],
+    ...(state.failure === undefined ? {} : { failure: state.failure }),
+    ...(state.cancellation === undefined ? {} : { cancellation: state.cancellation }),
+  };
+}
+
+function toStageRecord(stage: StageState): StageRecord {
+  const compensation = stage.compensation;
+  return {
+    status: publicStageStatus(stage),
+    attempts: stage.attempts,
+    ...(stage.status === 'completed' && stage.output !== undefined ? { output: stage.output } : {}),
+    ...(stage.error === undefined ? {} : { error: stage.error }),
+    ...(stage.startedAt === undefined ? {} : { startedAt: stage.startedAt }),
+    ...(stage.endedAt === undefined ? {} : { endedAt: stage.endedAt }),
+    ...(stage.cancelReason === undefined ? {} : { cancelReason: stage.cancelReason }),
+    ...(compensation === undefined
+      ? {}
+      : {
+          compensation: {
+            attempts: compensation.attempts,
+            ...(compensation.error === undefined ? {} : { error: compensation.error }),
+            ...(compensation.startedAt === undefined ? {} : { startedAt: compensation.startedAt }),
+            ...(compensation.endedAt === undefined ? {} : { endedAt: compensation.endedAt }),
+          },
+        }),
+  };
+}
+
+function publicStageStatus(stage: StageState): StageStatus {
+  const status = stage.compensation?.status;
+  switch (status) {
+    case 'running':
+      return 'compensating';
+    case 'completed':
+      return 'compensated';
+    case 'failed':
+      return 'compensation_failed';
+    case 'pending':
+    case undefined:
+      return stage.status;
+    default:
+      return assertNever(status);
+  }
+}

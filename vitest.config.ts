@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const src = (file: string): string => fileURLToPath(new URL(`./src/${file}`, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    // Tests import the package by its public name, exactly as users do.
+    alias: [
+      { find: /^sagaflow$/, replacement: src('index.ts') },
+      { find: /^sagaflow\/sqlite$/, replacement: src('sqlite.ts') },
+      { find: /^sagaflow\/postgres$/, replacement: src('postgres.ts') },
+      { find: /^sagaflow\/testing$/, replacement: src('testing.ts') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts'],
+    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
