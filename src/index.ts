@@ -95,3 +95,12 @@ export {
 export { NonRetryableError, StageOutputError, StageResultAccessError, StageTimeoutError } from './errors/stage-errors.js';
 export { serializeError, serializedErrorSchema } from './errors/serialize-error.js';
 export type { SerializedError } from './errors/serialize-error.js';
+export type {
+  ClaimedRun,
+  ClaimRequest,
+  HeartbeatResult,
+  LeaseInfo,
+  SagaRegistration,
+  WorkQueueStore,
+} from './stores/work-queue.js';
+export { supportsWorkers } from './stores/work-queue.js';

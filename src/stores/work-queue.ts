@@ -1,0 +1,133 @@
+import type { SagaEvent } from '../journal/saga-event.js';
+import type { AppendRequest, LeaseToken, SagaStore } from './saga-store.js';
+
+/**
+ * Which sagas a worker can run: a run is claimed only by a worker that registered its saga's
+ * name with the same shape hash.
+ *
+ * @example
+ * ```ts
+ * import type { SagaRegistration } from 'sagaflow';
+ * const registration: SagaRegistration = { name: 'money-transfer', shapeHash: 'ab12…' };
+ * ```
+ */
+export interface SagaRegistration {
+  readonly name: string;
+  readonly shapeHash: string;
+}
+
+/**
+ * A request to claim runs from the queue.
+ *
+ * @example
+ * ```ts
+ * import type { ClaimRequest } from 'sagaflow';
+ * const request: ClaimRequest = { owner: 'worker-1', sagas: [], limit: 10, leaseMs: 30_000 };
+ * ```
+ */
+export interface ClaimRequest {
+  /** The worker's id. */
+  readonly owner: string;
+  readonly sagas: readonly SagaRegistration[];
+  /** At most this many runs. */
+  readonly limit: number;
+  /** Lease length, counted on the database clock. */
+  readonly leaseMs: number;
+}
+
+/**
+ * A run a worker has claimed, with its journal.
+ *
+ * @example
+ * ```ts
+ * import type { ClaimedRun } from 'sagaflow';
+ * const isTakeover = (run: ClaimedRun) => run.lease.epoch > 1;
+ * ```
+ */
+export interface ClaimedRun {
+  readonly runId: string;
+  /** The new lease: every append for this run must carry it. */
+  readonly lease: LeaseToken;
+  readonly events: readonly SagaEvent[];
+  /** A cancellation requested by `orchestrator.cancel` that the worker must act on. */
+  readonly cancelRequest?: { readonly reason: string };
+}
+
+/**
+ * What a heartbeat learned.
+ *
+ * @example
+ * ```ts
+ * import type { HeartbeatResult } from 'sagaflow';
+ * const lostAny = (result: HeartbeatResult) => result.lost.length > 0;
+ * ```
+ */
+export interface HeartbeatResult {
+  /** Runs whose lease this worker no longer holds. */
+  readonly lost: readonly string[];
+  /** Cancellations requested for runs this worker holds. */
+  readonly cancelRequests: ReadonlyArray<{ readonly runId: string; readonly reason: string }>;
+}
+
+/**
+ * The lease on a run, as the store sees it now.
+ *
+ * @example
+ * ```ts
+ * import type { LeaseInfo } from 'sagaflow';
+ * const busy = (lease: LeaseInfo | undefined) => lease?.live === true;
+ * ```
+ */
+export interface LeaseInfo {
+  readonly owner: string;
+  readonly epoch: number;
+  /** The lease has not expired (by the database clock). */
+  readonly live: boolean;
+}
+
+/**
+ * A store that can share runs between worker processes: a queue, leases with fencing epochs,
+ * cancel requests and wake-ups. `PostgresStore` implements it.
+ *
+ * @example
+ * ```ts
+ * import { supportsWorkers, type SagaStore } from 'sagaflow';
+ * declare const store: SagaStore;
+ * if (supportsWorkers(store)) console.log('workers can share this store');
+ * ```
+ */
+export interface WorkQueueStore extends SagaStore {
+  /** Marks the store as worker-capable. */
+  readonly workQueue: true;
+  /** Appends a run's `run.started` (with `submitted: true`) and queues it, atomically; wakes workers. */
+  submit(request: AppendRequest): Promise<void>;
+  /**
+   * Claims up to `limit` runs that are queued, or unfinished with an expired lease, of the
+   * given sagas; bumps each run's epoch. Uses `FOR UPDATE SKIP LOCKED` so workers never
+   * block each other.
+   */
+  claim(request: ClaimRequest): Promise<readonly ClaimedRun[]>;
+  /** Extends the leases this worker holds; reports the ones it lost and pending cancel requests. */
+  heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult>;
+  /** Gives a lease up (the run settled, or the worker is stopping). */
+  release(runId: string, lease: LeaseToken): Promise<void>;
+  /** Records a cancellation for the run's owner to act on (within one heartbeat). */
+  requestCancel(runId: string, reason: string): Promise<void>;
+  /** The run's lease, if it has one. */
+  leaseOf(runId: string): Promise<LeaseInfo | undefined>;
+  /** Calls `listener` when new work may be claimable (LISTEN/NOTIFY); returns an unsubscribe function. */
+  onWork(listener: () => void): Promise<() => Promise<void>>;
+}
+
+/**
+ * Tells whether a store can share runs between workers (see {@link WorkQueueStore}).
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, supportsWorkers } from 'sagaflow';
+ * supportsWorkers(new MemoryStore()); // false
+ * ```
+ */
+export function supportsWorkers(store: SagaStore): store is WorkQueueStore {
+  return (store as Partial<WorkQueueStore>).workQueue === true;
+}
