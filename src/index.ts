@@ -25,6 +25,18 @@ export type {
 } from './definition/stage-definition.js';
 export type { ResolvedRetryPolicy, RetryPolicy } from './definition/retry-policy.js';
 
+// Running sagas
+export { createOrchestrator, runErrorFor } from './runtime/orchestrator.js';
+export type {
+  CloseOptions,
+  ContinueOptions,
+  Orchestrator,
+  OrchestratorOptions,
+  StartOptions,
+  WatchOptions,
+} from './runtime/orchestrator.js';
+export type { SagaRun } from './runtime/saga-run.js';
+
 // The journal
 export type {
   CompensationCompletedEvent,

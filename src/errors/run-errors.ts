@@ -39,6 +39,7 @@ export class RunStateError extends SagaError {
    * @param operation - what was asked (`redrive`, `compensate`, `resume`…).
    * @param status - the run's status.
    * @param allowed - the statuses that would allow it.
+   * @param detail - replaces the standard explanation when the status alone does not say why.
    */
   constructor(
     readonly saga: string,
@@ -46,9 +47,10 @@ export class RunStateError extends SagaError {
     readonly operation: string,
     readonly status: RunStatus,
     readonly allowed: readonly RunStatus[],
+    detail?: string,
   ) {
     super(
-      `Cannot ${operation} run ${runId} of saga '${saga}': it is ${status}, and ${operation} needs a run that is ${allowed.join(' or ')}.`,
+      `Cannot ${operation} run ${runId} of saga '${saga}': ${detail ?? `it is ${status}, and ${operation} needs a run that is ${allowed.join(' or ')}`}.`,
     );
   }
 }

@@ -1,0 +1,578 @@
+import { Observable, Subject, asyncScheduler, defer, exhaustMap, from, mergeMap, timer, type SchedulerLike } from 'rxjs';
+import { v7 as uuidv7 } from 'uuid';
+import type { Saga } from '../definition/saga.js';
+import { SagaInputError, type Issue } from '../errors/definition-errors.js';
+import {
+  OrchestratorClosedError,
+  RunNotFoundError,
+  RunStateError,
+  SagaNotRegisteredError,
+  SagaShapeMismatchError,
+} from '../errors/run-errors.js';
+import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
+import { StoreUnsupportedError } from '../errors/store-errors.js';
+import { foldJournal, type RunState } from '../journal/fold.js';
+import { toOutcome, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
+import type { SagaEvent } from '../journal/saga-event.js';
+import { MemoryStore } from '../stores/memory-store.js';
+import type { SagaStore } from '../stores/saga-store.js';
+import { supportsWorkers } from '../stores/work-queue.js';
+import { copyJson } from './json-value.js';
+import { RunDriver, type RunStartedDraft } from './run-driver.js';
+import { RunHandle, type SagaRun } from './saga-run.js';
+
+/**
+ * Options of {@link createOrchestrator}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore, type OrchestratorOptions } from 'sagaflow';
+ * const options: OrchestratorOptions = { store: new MemoryStore(), sagas: [] };
+ * ```
+ */
+export interface OrchestratorOptions {
+  /** Where journals live. Default: a new `MemoryStore` (nothing survives the process). */
+  readonly store?: SagaStore;
+  /**
+   * The sagas this orchestrator may resume, redrive, compensate and inspect by run id. Sagas
+   * passed to `start` are registered automatically. Several versions of one saga may be
+   * registered: a stored run continues with the one whose shape it was started with.
+   */
+  readonly sagas?: readonly Saga<never, never, never>[];
+  /**
+   * The clock and timers of retries and timeouts, and of event timestamps. Default: RxJS's
+   * `asyncScheduler` (real time). Tests pass a virtual-time scheduler from `sagaflow/testing`.
+   */
+  readonly scheduler?: SchedulerLike;
+  /** Source of retry jitter, numbers in [0, 1). Default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/**
+ * Options of {@link Orchestrator.start}.
+ *
+ * @example
+ * ```ts
+ * import type { StartOptions } from 'sagaflow';
+ * const options: StartOptions = { runId: 'order-1234', signal: AbortSignal.timeout(60_000) };
+ * ```
+ */
+export interface StartOptions {
+  /** The run's id. Default: a new uuid v7 (sortable by time). Must be unique in the store. */
+  readonly runId?: string;
+  /** Aborting it cancels the run, like `run.cancel(reason)`. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Options of {@link Orchestrator.resume}, {@link Orchestrator.redrive} and {@link Orchestrator.compensate}.
+ *
+ * @example
+ * ```ts
+ * import type { ContinueOptions, Saga } from 'sagaflow';
+ * declare const transferV2: Saga;
+ * const options: ContinueOptions = { saga: transferV2 };
+ * ```
+ */
+export interface ContinueOptions {
+  /**
+   * Continue with this definition even if its shape differs from the one the run was started
+   * with (contract rule 8). Without it, a run continues only with a registered definition of
+   * the same shape.
+   */
+  readonly saga?: Saga<never, never, never>;
+}
+
+/**
+ * Options of {@link Orchestrator.close}.
+ *
+ * @example
+ * ```ts
+ * import type { CloseOptions } from 'sagaflow';
+ * const options: CloseOptions = { timeoutMs: 10_000 };
+ * ```
+ */
+export interface CloseOptions {
+  /**
+   * Wait at most this long for active runs to settle; the rest are left in place (their
+   * journals stay in the store, resumable later) and their `outcome` rejects with an
+   * `OrchestratorClosedError`. Default: wait for every run.
+   */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Options of {@link Orchestrator.watch}.
+ *
+ * @example
+ * ```ts
+ * import type { WatchOptions } from 'sagaflow';
+ * const options: WatchOptions = { pollIntervalMs: 100 };
+ * ```
+ */
+export interface WatchOptions {
+  /** How often to read the store for new events of a run driven elsewhere. Default 250 ms. */
+  readonly pollIntervalMs?: number;
+}
+
+/**
+ * Runs sagas and keeps their journals: start, inspect, cancel, resume, redrive, compensate.
+ *
+ * @remarks
+ * Made by {@link createOrchestrator}. Each run is journaled in the store before anything is
+ * acted on, so a run that this process does not finish can be continued from its journal by
+ * another orchestrator on the same store.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { createOrchestrator, defineSaga } from 'sagaflow';
+ * const hello = defineSaga({ name: 'hello', input: z.object({ name: z.string() }) })
+ *   .stage('greet', { execute: async ({ input }) => `hello ${input.name}` })
+ *   .build();
+ * const orchestrator = createOrchestrator({ sagas: [hello] });
+ * const outputs = await orchestrator.run(hello, { name: 'Ada' }); // { greet: 'hello Ada' }
+ * await orchestrator.close();
+ * ```
+ */
+export interface Orchestrator {
+  /** The store journals are kept in. */
+  readonly store: SagaStore;
+  /** Every event of every run this orchestrator drives, live, once durable. */
+  readonly events$: Observable<SagaEvent>;
+  /**
+   * Starts a run and returns its handle at once.
+   *
+   * @throws {@link SagaInputError} when the input does not match the saga's schema or is not
+   * plain JSON; nothing is stored then.
+   * @throws {@link OrchestratorClosedError} after `close()`.
+   */
+  start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): SagaRun<TOutputs>;
+  /**
+   * Starts a run and waits for it: resolves with every stage's output when it completes.
+   *
+   * @throws {@link SagaFailedError} (compensated or paused after a failure),
+   * {@link SagaCancelledError}, {@link SagaCompensationError}: each carries `.outcome` and the
+   * `.outputs` of every stage that completed. {@link SagaInputError} for bad input.
+   */
+  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<TOutputs>;
+  /**
+   * Reads a run's journal from the store and folds it into its outcome. A live run shows
+   * `queued`, `running` or `compensating`.
+   *
+   * @throws {@link RunNotFoundError} for an unknown run id.
+   */
+  inspect(runId: string): Promise<SagaOutcome>;
+  /**
+   * Continues an unfinished (`running` or `compensating`) run from its journal, after a crash.
+   * A stage that started but did not complete is executed again (same idempotency key).
+   * Returns the existing handle if this orchestrator already drives the run.
+   */
+  resume(runId: string, options?: ContinueOptions): SagaRun;
+  /** Resumes every unfinished run in the store that this orchestrator has the saga for; returns their handles. */
+  recover(): Promise<SagaRun[]>;
+  /**
+   * Goes on from where a `paused` or `compensation_failed` run stopped: re-executes the stages
+   * that did not complete (same idempotency keys, a fresh retry budget), or retries only the
+   * failed compensations.
+   */
+  redrive(runId: string, options?: ContinueOptions): SagaRun;
+  /** Rolls back a `paused` run. */
+  compensate(runId: string, options?: ContinueOptions): SagaRun;
+  /**
+   * Cancels a run by id, wherever it is driven: here, by a worker (it acts within one
+   * heartbeat), or nowhere (a run left unfinished by a crashed process is resumed here and
+   * cancelled).
+   *
+   * @throws {@link RunNotFoundError}, or {@link RunStateError} when the run is not going forward.
+   */
+  cancel(runId: string, reason?: string): Promise<void>;
+  /**
+   * Queues a run for workers and returns its id; never executes it in this process.
+   *
+   * @throws {@link SagaInputError} for bad input; {@link StoreUnsupportedError} when the store
+   * cannot share runs with workers.
+   */
+  submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: { readonly runId?: string }): Promise<string>;
+  /**
+   * Streams a run's journal from the store — from its first event, then live — wherever it
+   * runs; completes when the run settles.
+   */
+  watch(runId: string, options?: WatchOptions): Observable<SagaEvent>;
+  /** Stops taking runs and waits for active runs to settle (see {@link CloseOptions}). */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+type AnySaga = Saga<never, never, never>;
+
+interface ActiveRun {
+  readonly handle: RunHandle<unknown>;
+  driver?: RunDriver;
+}
+
+const SETTLING_EVENTS = new Set<SagaEvent['type']>([
+  'run.completed',
+  'run.compensated',
+  'run.cancelled',
+  'run.compensation_failed',
+  'run.paused',
+]);
+
+/**
+ * Creates an {@link Orchestrator}.
+ *
+ * @example
+ * ```ts
+ * import { createOrchestrator, MemoryStore } from 'sagaflow';
+ * const orchestrator = createOrchestrator({ store: new MemoryStore(), sagas: [] });
+ * ```
+ */
+export function createOrchestrator(options: OrchestratorOptions = {}): Orchestrator {
+  return new SagaOrchestrator(options);
+}
+
+/**
+ * The error `orchestrator.run()` rejects with for an outcome that is not `completed`.
+ *
+ * @example
+ * ```ts
+ * import { runErrorFor, type SagaOutcome } from 'sagaflow';
+ * declare const outcome: SagaOutcome;
+ * if (outcome.status !== 'completed') throw runErrorFor(outcome);
+ * ```
+ */
+export function runErrorFor<TOutputs>(outcome: SagaOutcome<TOutputs>): SagaRunError<TOutputs> {
+  switch (outcome.status) {
+    case 'cancelled':
+      return new SagaCancelledError(outcome);
+    case 'compensation_failed':
+      return new SagaCompensationError(outcome);
+    default:
+      return new SagaFailedError(outcome);
+  }
+}
+
+class SagaOrchestrator implements Orchestrator {
+  readonly store: SagaStore;
+  readonly events$: Observable<SagaEvent>;
+  private readonly events = new Subject<SagaEvent>();
+  private readonly scheduler: SchedulerLike;
+  private readonly random: () => number;
+  private readonly registry = new Map<string, AnySaga[]>();
+  private readonly active = new Map<string, ActiveRun>();
+  private closed = false;
+
+  constructor(options: OrchestratorOptions) {
+    this.store = options.store ?? new MemoryStore();
+    this.scheduler = options.scheduler ?? asyncScheduler;
+    this.random = options.random ?? Math.random;
+    this.events$ = this.events.asObservable();
+    for (const saga of options.sagas ?? []) this.register(saga);
+  }
+
+  start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options: StartOptions = {}): SagaRun<TOutputs> {
+    if (this.closed) throw new OrchestratorClosedError(`start() of saga '${saga.name}' was called after close()`);
+    const started = this.prepareStart(saga, input, options.runId, false);
+    const handle = new RunHandle<TOutputs>(started.runId);
+    if (this.active.has(started.runId)) {
+      handle.fail(new RunStateError(saga.name, started.runId, 'start', 'running', [], `a run with id ${started.runId} is already active`));
+      return handle;
+    }
+    const signal = options.signal;
+    const onAbort = (): void => handle.cancel(abortReason(signal));
+    const driver = this.drive(saga as unknown as AnySaga, started, handle as RunHandle<unknown>, () => signal?.removeEventListener('abort', onAbort));
+    driver.start();
+    if (signal !== undefined) {
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
+    return handle;
+  }
+
+  async run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<TOutputs> {
+    const outcome = await this.start(saga, input, options).outcome;
+    if (outcome.status === 'completed') return outcome.outputs as TOutputs;
+    throw runErrorFor(outcome);
+  }
+
+  async inspect(runId: string): Promise<SagaOutcome> {
+    return toOutcome(await this.loadState(runId));
+  }
+
+  resume(runId: string, options: ContinueOptions = {}): SagaRun {
+    const existing = this.active.get(runId);
+    if (existing !== undefined) return existing.handle as RunHandle<Record<string, unknown>>;
+    return this.pickUp(runId, 'resume', options);
+  }
+
+  async recover(): Promise<SagaRun[]> {
+    const handles: SagaRun[] = [];
+    let afterRunId: string | undefined;
+    for (;;) {
+      const page = await this.store.listRuns({ status: ['running', 'compensating'], limit: 1_000, ...(afterRunId === undefined ? {} : { afterRunId }) });
+      for (const run of page) {
+        // Runs of sagas this process does not know belong to someone else sharing the store.
+        if (this.active.has(run.runId) || !this.registry.has(run.saga)) continue;
+        if (supportsWorkers(this.store) && (await this.store.leaseOf(run.runId))?.live === true) continue;
+        handles.push(this.pickUp(run.runId, 'resume', {}));
+      }
+      if (page.length < 1_000) break;
+      afterRunId = page[page.length - 1]?.runId;
+    }
+    return handles;
+  }
+
+  redrive(runId: string, options: ContinueOptions = {}): SagaRun {
+    return this.pickUp(runId, 'redrive', options);
+  }
+
+  compensate(runId: string, options: ContinueOptions = {}): SagaRun {
+    return this.pickUp(runId, 'compensate', options);
+  }
+
+  async cancel(runId: string, reason = 'cancelled'): Promise<void> {
+    const existing = this.active.get(runId);
+    if (existing !== undefined) {
+      existing.handle.cancel(reason);
+      return;
+    }
+    const state = await this.loadState(runId);
+    if (state.status !== 'running' && state.status !== 'queued') {
+      throw new RunStateError(state.saga, runId, 'cancel', state.status, ['queued', 'running']);
+    }
+    if (supportsWorkers(this.store) && (state.submitted || (await this.store.leaseOf(runId))?.live === true)) {
+      await this.store.requestCancel(runId, reason);
+      return;
+    }
+    // Nobody drives it: a process stopped while running it. Pick it up here and cancel it.
+    this.resume(runId).cancel(reason);
+  }
+
+  async submit<TInput, TOutputs, TRawInput>(
+    saga: Saga<TInput, TOutputs, TRawInput>,
+    input: TRawInput,
+    options: { readonly runId?: string } = {},
+  ): Promise<string> {
+    if (this.closed) throw new OrchestratorClosedError(`submit() of saga '${saga.name}' was called after close()`);
+    const started = this.prepareStart(saga, input, options.runId, true);
+    const store = this.store;
+    if (!supportsWorkers(store)) {
+      throw new StoreUnsupportedError(store.description, 'submit()', 'workers need a store they can share, such as PostgresStore; use start() to run in this process');
+    }
+    await store.submit({
+      runId: started.runId,
+      saga: saga.name,
+      expectedSeq: 0,
+      status: 'queued',
+      events: [{ ...started, seq: 0, at: this.scheduler.now() }],
+    });
+    return started.runId;
+  }
+
+  watch(runId: string, options: WatchOptions = {}): Observable<SagaEvent> {
+    const pollIntervalMs = options.pollIntervalMs ?? 250;
+    return defer(() => {
+      const local = this.active.get(runId);
+      if (local !== undefined) return local.handle.events$;
+      let nextSeq = 0;
+      return new Observable<SagaEvent>((subscriber) =>
+        timer(0, pollIntervalMs, this.scheduler)
+          .pipe(
+            exhaustMap(() => from(this.store.load(runId))),
+            mergeMap((journal) => {
+              if (journal === undefined) throw new RunNotFoundError(runId);
+              const fresh = journal.slice(nextSeq);
+              nextSeq = journal.length;
+              return fresh;
+            }),
+          )
+          .subscribe({
+            next: (event) => {
+              subscriber.next(event);
+              if (SETTLING_EVENTS.has(event.type)) subscriber.complete();
+            },
+            error: (error: unknown) => subscriber.error(error),
+          }),
+      );
+    });
+  }
+
+  async close(options: CloseOptions = {}): Promise<void> {
+    this.closed = true;
+    const settled = Promise.allSettled([...this.active.values()].map((run) => run.handle.outcome));
+    if (options.timeoutMs === undefined) {
+      await settled;
+    } else {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, options.timeoutMs);
+      });
+      await Promise.race([settled, timedOut]);
+      clearTimeout(timer);
+      for (const [runId, run] of [...this.active]) {
+        const error = new OrchestratorClosedError(
+          `run ${runId} was still active when close() timed out after ${options.timeoutMs} ms; it was left in place and can be resumed`,
+        );
+        if (run.driver === undefined) run.handle.fail(error);
+        else run.driver.detach(error);
+      }
+    }
+    this.events.complete();
+  }
+
+  // ---------------------------------------------------------------------------------------
+
+  private register(saga: AnySaga): void {
+    const versions = this.registry.get(saga.name);
+    if (versions === undefined) this.registry.set(saga.name, [saga]);
+    else if (!versions.includes(saga)) versions.push(saga);
+  }
+
+  private prepareStart<TInput, TOutputs, TRawInput>(
+    saga: Saga<TInput, TOutputs, TRawInput>,
+    input: TRawInput,
+    runId: string | undefined,
+    submitted: boolean,
+  ): RunStartedDraft {
+    if (runId !== undefined && (typeof runId !== 'string' || runId.trim() === '' || runId.length > 200)) {
+      throw new SagaInputError(saga.name, [{ path: 'options.runId', message: 'must be a non-empty string of at most 200 characters' }]);
+    }
+    const parsed = saga.input.safeParse(input);
+    if (!parsed.success) {
+      const issues: Issue[] = parsed.error.issues.map((issue) => ({
+        path: ['input', ...issue.path.map(String)].join('.'),
+        message: issue.message,
+      }));
+      throw new SagaInputError(saga.name, issues, { cause: parsed.error });
+    }
+    const copy = copyJson(parsed.data, 'input');
+    if (!copy.ok) throw new SagaInputError(saga.name, [{ path: copy.problem.path, message: copy.problem.problem }]);
+    this.register(saga as unknown as AnySaga);
+    return {
+      type: 'run.started',
+      runId: runId ?? uuidv7(),
+      saga: saga.name,
+      version: saga.version,
+      shapeHash: saga.shapeHash,
+      input: copy.value,
+      stages: saga.stages.map((stage) => stage.name),
+      ...(submitted ? { submitted: true } : {}),
+    };
+  }
+
+  /** Creates the driver of a run and wires it to its handle and to `events$`. */
+  private drive(saga: AnySaga, journal: RunStartedDraft | readonly SagaEvent[], handle: RunHandle<unknown>, onEnd?: () => void): RunDriver {
+    const active: ActiveRun = { handle };
+    this.active.set(handle.runId, active);
+    const driver = new RunDriver(
+      {
+        saga: saga as unknown as Saga,
+        store: this.store,
+        scheduler: this.scheduler,
+        random: this.random,
+        onEvent: (event) => {
+          handle.push(event);
+          this.events.next(event);
+        },
+        onSettled: (state) => {
+          this.active.delete(handle.runId);
+          onEnd?.();
+          handle.settle(toOutcome(state));
+        },
+        onHalted: (error) => {
+          this.active.delete(handle.runId);
+          onEnd?.();
+          handle.fail(error);
+        },
+      },
+      journal,
+    );
+    active.driver = driver;
+    handle.attach((reason) => driver.cancel(reason));
+    return driver;
+  }
+
+  private async loadState(runId: string): Promise<RunState> {
+    const journal = await this.store.load(runId);
+    if (journal === undefined || journal.length === 0) throw new RunNotFoundError(runId);
+    return foldJournal(journal);
+  }
+
+  /** Resume, redrive or compensate a stored run: checks, then drives it from its journal. */
+  private pickUp(runId: string, mode: 'resume' | 'redrive' | 'compensate', options: ContinueOptions): RunHandle<Record<string, unknown>> {
+    const handle = new RunHandle<Record<string, unknown>>(runId);
+    if (this.closed) {
+      handle.fail(new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`));
+      return handle;
+    }
+    const existing = this.active.get(runId);
+    if (existing !== undefined) {
+      const status: RunStatus = existing.driver?.state.status ?? 'running';
+      const saga = existing.driver?.state.saga ?? '?';
+      handle.fail(new RunStateError(saga, runId, mode, status, allowedStatuses(mode), `it is being driven by this orchestrator right now`));
+      return handle;
+    }
+    // Claim the id at once so that concurrent calls for the same run do not both pick it up.
+    this.active.set(runId, { handle: handle as RunHandle<unknown> });
+    void (async () => {
+      try {
+        const journal = await this.store.load(runId);
+        if (journal === undefined || journal.length === 0) throw new RunNotFoundError(runId);
+        const state = foldJournal(journal);
+        const allowed = allowedStatuses(mode);
+        if (!allowed.includes(state.status)) throw new RunStateError(state.saga, runId, mode, state.status, allowed);
+        if (supportsWorkers(this.store)) {
+          const lease = await this.store.leaseOf(runId);
+          if (lease?.live === true) {
+            throw new RunStateError(state.saga, runId, mode, state.status, allowed, `worker ${lease.owner} holds its lease; it is being driven there`);
+          }
+        }
+        const saga = this.sagaFor(state, options.saga);
+        if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
+        const change = saga.shapeHash === state.shapeHash && saga.version === state.version ? undefined : { version: saga.version, shapeHash: saga.shapeHash };
+        this.active.delete(runId);
+        handle.replay(journal);
+        this.drive(saga, journal, handle as RunHandle<unknown>).resume(mode, change);
+      } catch (error) {
+        if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
+        handle.fail(error);
+      }
+    })();
+    return handle;
+  }
+
+  private sagaFor(state: RunState, explicit: AnySaga | undefined): AnySaga {
+    if (explicit !== undefined) {
+      if (explicit.name !== state.saga) {
+        throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, `${explicit.version} of saga '${explicit.name}'`, explicit.shapeHash);
+      }
+      this.register(explicit);
+      return explicit;
+    }
+    const versions = this.registry.get(state.saga);
+    if (versions === undefined) throw new SagaNotRegisteredError(state.saga, state.runId, [...this.registry.keys()]);
+    const match = versions.find((saga) => saga.shapeHash === state.shapeHash);
+    if (match !== undefined) return match;
+    const registered = versions[versions.length - 1] as AnySaga;
+    throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, registered.version, registered.shapeHash);
+  }
+}
+
+function allowedStatuses(mode: 'resume' | 'redrive' | 'compensate'): RunStatus[] {
+  switch (mode) {
+    case 'resume':
+      return ['queued', 'running', 'compensating'];
+    case 'redrive':
+      return ['paused', 'compensation_failed'];
+    case 'compensate':
+      return ['paused'];
+  }
+}
+
+function abortReason(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  if (typeof reason === 'string' && reason !== '') return reason;
+  if (reason instanceof Error && reason.message !== '') return reason.message;
+  return 'the start signal was aborted';
+}
+

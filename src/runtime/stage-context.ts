@@ -1,0 +1,87 @@
+import type { Saga, SagaStage } from '../definition/saga.js';
+import type { RollbackCause } from '../journal/saga-event.js';
+import type { MutableRunState } from '../journal/fold.js';
+import { compensateKey, executeKey } from './idempotency-key.js';
+import { resultsView } from './results-view.js';
+
+/**
+ * Thrown by `ctx.cancel(reason)`: a stage-initiated, graceful stop. Internal; never retried and
+ * never recorded as a failure.
+ */
+export class StageCancelSignal extends Error {
+  override readonly name = 'StageCancelSignal';
+  constructor(readonly reason: string) {
+    super(`The stage cancelled the run: ${reason}`);
+  }
+}
+
+/** The fields shared by both contexts; getters are lazy so unused ones cost nothing. */
+abstract class BaseContext {
+  private resultsCache: Readonly<Record<string, unknown>> | undefined;
+  readonly runId: string;
+  readonly saga: string;
+  readonly stage: string;
+
+  constructor(
+    private readonly definition: Saga,
+    private readonly stageDefinition: SagaStage,
+    protected readonly state: MutableRunState,
+    readonly attempt: number,
+    readonly signal: AbortSignal,
+  ) {
+    this.runId = state.runId;
+    this.saga = definition.name;
+    this.stage = stageDefinition.name;
+  }
+
+  get input(): unknown {
+    return this.state.input;
+  }
+
+  get results(): Readonly<Record<string, unknown>> {
+    this.resultsCache ??= resultsView(this.definition, this.stageDefinition, this.state);
+    return this.resultsCache;
+  }
+}
+
+/** The `execute` context (see the public `ExecuteContext`). */
+export class ExecuteContextImpl extends BaseContext {
+  /** An own arrow function, so `({ cancel }) => cancel('…')` works. */
+  readonly cancel: (reason: string) => never;
+
+  constructor(saga: Saga, stage: SagaStage, state: MutableRunState, attempt: number, signal: AbortSignal, onCancel: (reason: string) => void) {
+    super(saga, stage, state, attempt, signal);
+    this.cancel = (reason: string): never => {
+      const text = typeof reason === 'string' && reason !== '' ? reason : `cancelled by stage '${stage.name}'`;
+      onCancel(text);
+      throw new StageCancelSignal(text);
+    };
+  }
+
+  get idempotencyKey(): string {
+    return executeKey(this.runId, this.stage);
+  }
+}
+
+/** The `compensate` context (see the public `CompensateContext`). */
+export class CompensateContextImpl extends BaseContext {
+  constructor(
+    saga: Saga,
+    stage: SagaStage,
+    state: MutableRunState,
+    attempt: number,
+    signal: AbortSignal,
+    readonly cause: RollbackCause,
+  ) {
+    super(saga, stage, state, attempt, signal);
+  }
+
+  get output(): unknown {
+    const record = this.state.stages.get(this.stage);
+    return record?.status === 'completed' ? record.output : undefined;
+  }
+
+  get idempotencyKey(): string {
+    return compensateKey(this.runId, this.stage);
+  }
+}
