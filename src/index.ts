@@ -14,6 +14,7 @@
 // Defining sagas
 export { defineSaga } from './definition/define-saga.js';
 export { defineStage } from './definition/define-stage.js';
+export type { ReusableStage } from './definition/define-stage.js';
 export { SagaBuilder } from './definition/saga-builder.js';
 export type { AncestorsOf, OutputsOf, ResultsOf, SagaBuilderOptions, StageInfo } from './definition/saga-builder.js';
 export type { Saga, SagaInput, SagaOutputs, SagaPolicies, SagaStage } from './definition/saga.js';

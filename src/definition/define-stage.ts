@@ -4,9 +4,10 @@ import type { StageDefinition } from './stage-definition.js';
  * Defines a reusable stage, to pass to `.stage(name, definition)` of one or more sagas.
  *
  * @remarks
- * Give the type parameters the input and results the stage needs; any saga whose input and
- * ancestors provide at least those can use it. Inline definitions in `.stage()` infer all of
- * this instead.
+ * Annotate `execute`'s context with the input and results the stage needs (or pass all three
+ * type parameters); any saga whose input and ancestors provide at least those can use it.
+ * Inline definitions in `.stage()` infer all of this instead. To place it in a graph, spread it:
+ * `.stage('notify', { ...notify, after: ['pay'] })`.
  *
  * @typeParam TInput - the part of the saga input the stage reads.
  * @typeParam TResults - the ancestor outputs the stage reads.
@@ -15,10 +16,10 @@ import type { StageDefinition } from './stage-definition.js';
  * @example
  * ```ts
  * import { z } from 'zod';
- * import { defineSaga, defineStage } from 'sagaflow';
+ * import { defineSaga, defineStage, type ExecuteContext } from 'sagaflow';
  *
- * const notify = defineStage<{ email: string }>({
- *   execute: async ({ input }) => ({ sentTo: input.email }),
+ * const notify = defineStage({
+ *   execute: async ({ input }: ExecuteContext<{ email: string }, {}>) => ({ sentTo: input.email }),
  * });
  *
  * const signup = defineSaga({ name: 'signup', input: z.object({ email: z.string() }) })
@@ -27,7 +28,22 @@ import type { StageDefinition } from './stage-definition.js';
  * ```
  */
 export function defineStage<TInput = unknown, TResults = {}, TOutput = unknown, TCompensateOnFailure extends boolean = false>(
-  definition: StageDefinition<TInput, TResults, TOutput, TCompensateOnFailure>,
-): StageDefinition<TInput, TResults, TOutput, TCompensateOnFailure> {
+  definition: ReusableStage<TInput, TResults, TOutput, TCompensateOnFailure>,
+): ReusableStage<TInput, TResults, TOutput, TCompensateOnFailure> {
   return definition;
 }
+
+/**
+ * A stage definition without `after`: where it sits in the graph is decided by each saga that
+ * uses it (`.stage(name, { ...stage, after: [...] })`).
+ *
+ * @example
+ * ```ts
+ * import type { ReusableStage } from 'sagaflow';
+ * const audit: ReusableStage<unknown, {}, void> = { execute: async () => undefined };
+ * ```
+ */
+export type ReusableStage<TInput = unknown, TResults = {}, TOutput = unknown, TCompensateOnFailure extends boolean = false> = Omit<
+  StageDefinition<TInput, TResults, TOutput, TCompensateOnFailure>,
+  'after'
+>;

@@ -144,6 +144,7 @@ function findCycles(stages: readonly DeclaredStage[], names: ReadonlySet<string>
       );
     }
   }
+  const order = new Map([...parents.keys()].map((name, index) => [name, index]));
   const state = new Map<string, 'visiting' | 'done'>();
   const issues: Issue[] = [];
   const reported = new Set<string>();
@@ -166,7 +167,10 @@ function findCycles(stages: readonly DeclaredStage[], names: ReadonlySet<string>
       const seen = state.get(parent);
       if (seen === 'visiting') {
         // `path` runs from dependents to dependencies; a cycle reads best in execution order.
-        const cycle = path.slice(path.indexOf(parent)).reverse();
+        const reversed = path.slice(path.indexOf(parent)).reverse();
+        // Start the reported cycle at its earliest declared stage, so it reads the same however it was found.
+        const first = reversed.reduce((best, name, index) => ((order.get(name) ?? 0) < (order.get(reversed[best] as string) ?? 0) ? index : best), 0);
+        const cycle = [...reversed.slice(first), ...reversed.slice(0, first)];
         const key = [...cycle].sort().join('\u0000');
         if (!reported.has(key)) {
           reported.add(key);

@@ -89,9 +89,9 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
     if (this.pendingCancel !== undefined) canceller(this.pendingCancel);
   }
 
-  /** Adds events that were already in the store when this handle picked the run up. */
+  /** Adds the events that were already in the store when this handle picked the run up. */
   replay(events: readonly SagaEvent[]): void {
-    for (const event of events) this.journal.push(event);
+    for (const event of events) this.push(event);
   }
 
   /** A durable event of the run. */

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineSaga, defineStage, SagaDefinitionError, type ExecuteContext } from 'sagaflow';
+
+const input = z.object({ id: z.string() });
+const noop = async (): Promise<void> => undefined;
+
+function definitionError(build: () => unknown): SagaDefinitionError {
+  try {
+    build();
+  } catch (error) {
+    expect(error).toBeInstanceOf(SagaDefinitionError);
+    return error as SagaDefinitionError;
+  }
+  throw new Error('expected build() to throw a SagaDefinitionError');
+}
+
+describe('defineSaga().build()', () => {
+  it('chains stages by default, makes `after: []` a root, and fills in policy defaults', () => {
+    const saga = defineSaga({ name: 'chain', input })
+      .stage('a', { execute: noop })
+      .stage('b', { execute: noop })
+      .stage('c', { after: [], execute: noop })
+      .stage('d', { after: ['b', 'c'], execute: noop })
+      .build();
+    expect(saga.stages.map((stage) => [stage.name, stage.after])).toEqual([
+      ['a', []],
+      ['b', ['a']],
+      ['c', []],
+      ['d', ['b', 'c']],
+    ]);
+    expect(saga.stage('a')?.dependents).toEqual(['b']);
+    expect(saga.version).toBe('1');
+    expect(saga.policies).toEqual({ concurrency: Infinity, onFailure: 'compensate', onCancel: 'compensate', compensation: 'sequential' });
+    expect(saga.stage('a')?.retry).toMatchObject({ maxAttempts: 1, initialDelayMs: 100, backoffFactor: 2, maxDelayMs: 30_000, jitter: true });
+    expect(saga.stage('a')?.compensation.retry.maxAttempts).toBe(5);
+    expect(Object.isFrozen(saga)).toBe(true);
+  });
+
+  it('accepts a reusable stage from defineStage in several sagas', () => {
+    const notify = defineStage({ execute: async ({ input: given }: ExecuteContext<{ id: string }, {}>) => ({ sent: given.id }) });
+    const one = defineSaga({ name: 'one', input }).stage('notify', notify).build();
+    const two = defineSaga({ name: 'two', input: z.object({ id: z.string(), extra: z.number() }) }).stage('notify', notify).build();
+    expect(one.stage('notify')?.execute).toBe(two.stage('notify')?.execute);
+  });
+
+  it('lists every problem at once: duplicate, unknown after, self dependency, bad policies, unknown fields', () => {
+    const error = definitionError(() =>
+      defineSaga({ name: 'broken', input, concurrency: 0 })
+        .stage('a', { execute: noop, retry: { maxAttempts: 0, initialDelayMs: -1, backoffFactor: 0.5, maxDelayMs: -5 } })
+        .stage('a', { execute: noop })
+        .stage('b', { after: ['nope' as 'a'], execute: noop, timeoutMs: 0 })
+        .stage('c', { after: ['c' as 'a'], execute: noop, compensation: { timeoutMs: -1 } })
+        .stage('d', { execute: noop, retries: 3 } as never)
+        .build(),
+    );
+    const lines = error.issues.map((issue) => `${issue.path}: ${issue.message}`);
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'concurrency: must be an integer >= 1 or Infinity',
+        'stages.a.retry.maxAttempts: must be an integer >= 1',
+        'stages.a.retry.initialDelayMs: must be a finite number >= 0',
+        'stages.a.retry.backoffFactor: must be a finite number >= 1',
+        'stages.a.retry.maxDelayMs: must be a finite number >= 0',
+        "stages.a: duplicate stage name 'a'",
+        "stages.b.after: unknown stage 'nope'",
+        'stages.b.timeoutMs: must be a finite number of milliseconds > 0',
+        "stages.c.after: stage 'c' cannot depend on itself",
+        'stages.c.compensation.timeoutMs: must be a finite number of milliseconds > 0',
+        "stages.d: unknown field 'retries'",
+      ]),
+    );
+    expect(error.saga).toBe('broken');
+    expect(error.code).toBe('SAGA_DEFINITION_INVALID');
+    expect(error.message).toMatch(/^Saga 'broken' has \d+ definition problems: /);
+  });
+
+  it('reports a dependency cycle with its path, once', () => {
+    const error = definitionError(() =>
+      defineSaga({ name: 'loop', input })
+        .stage('a', { after: ['c' as never], execute: noop })
+        .stage('b', { execute: noop })
+        .stage('c', { execute: noop })
+        .stage('d', { after: [], execute: noop })
+        .build(),
+    );
+    const cycles = error.issues.filter((issue) => issue.message.startsWith('dependency cycle'));
+    expect(cycles).toHaveLength(1);
+    expect(cycles[0]?.message).toBe('dependency cycle: a -> b -> c -> a');
+  });
+
+  it('rejects a non-function execute, a non-zod input, bad enums and an empty saga', () => {
+    const error = definitionError(() =>
+      defineSaga({ name: '', input: {} as never, onFailure: 'retry' as never, compensation: 'random' as never }).build(),
+    );
+    expect(error.issues.map((issue) => issue.path)).toEqual(expect.arrayContaining(['name', 'input', 'onFailure', 'compensation', 'stages']));
+    const noExecute = definitionError(() => defineSaga({ name: 'x', input }).stage('a', { execute: 'run' as never }).build());
+    expect(noExecute.issues).toContainEqual({ path: 'stages.a.execute', message: 'must be a function' });
+  });
+
+  it('detects a cycle in a deep chain without overflowing the stack', () => {
+    let builder = defineSaga({ name: 'deep', input }) as unknown as { stage(name: string, definition: object): typeof builder; build(): unknown };
+    for (let index = 0; index < 20_000; index++) builder = builder.stage(`s${index}`, { execute: noop });
+    builder = builder.stage('head', { after: ['s19999'], execute: noop });
+    expect(() => builder.build()).not.toThrow();
+    const cyclic = builder.stage('s-late', { after: ['s-late2'], execute: noop }).stage('s-late2', { execute: noop });
+    expect(definitionError(() => cyclic.build()).issues[0]?.message).toBe('dependency cycle: s-late -> s-late2 -> s-late');
+  });
+
+  it('hashes the shape: stable for the same graph, different when stages, edges or compensations change', () => {
+    const make = (withCompensate: boolean, extraEdge: boolean) =>
+      defineSaga({ name: 'shape', input, version: '7' })
+        .stage('a', { execute: noop, ...(withCompensate ? { compensate: noop } : {}) })
+        .stage('b', { after: extraEdge ? ['a'] : [], execute: noop, retry: { maxAttempts: 3 } })
+        .build();
+    expect(make(true, true).shapeHash).toBe(make(true, true).shapeHash);
+    expect(make(true, true).shapeHash).not.toBe(make(false, true).shapeHash);
+    expect(make(true, true).shapeHash).not.toBe(make(true, false).shapeHash);
+    expect(make(true, true).shapeHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('keeps builders immutable, so a partial saga can be extended two ways', () => {
+    const base = defineSaga({ name: 'base', input }).stage('a', { execute: noop });
+    const left = base.stage('b', { execute: noop }).build();
+    const right = base.stage('c', { execute: noop }).build();
+    expect(left.stages.map((stage) => stage.name)).toEqual(['a', 'b']);
+    expect(right.stages.map((stage) => stage.name)).toEqual(['a', 'c']);
+  });
+});

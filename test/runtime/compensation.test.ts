@@ -1,0 +1,217 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga, MemoryStore, SagaCompensationError, type SagaEvent } from 'sagaflow';
+import { collect, trace } from '../support/collect.js';
+import { deferred, type Deferred } from '../support/deferred.js';
+
+const input = z.object({ id: z.string() });
+
+describe('compensation: sequential (default)', () => {
+  it('runs one at a time in strict reverse completion order, across parallel branches', async () => {
+    // Root r fans out to x, y, z, which complete in the order the test releases them: z, x, y.
+    const release: Record<string, Deferred> = { x: deferred(), y: deferred(), z: deferred() };
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const compensate = (name: string) => async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await Promise.resolve();
+      inFlight--;
+      return name;
+    };
+    let builder = defineSaga({ name: 'seq', input }).stage('r', { execute: async () => 'r', compensate: compensate('r') });
+    for (const name of ['x', 'y', 'z'] as const) {
+      builder = builder.stage(name, {
+        after: ['r'],
+        execute: async () => {
+          await release[name]?.promise;
+          return name;
+        },
+        compensate: compensate(name),
+      }) as unknown as typeof builder;
+    }
+    const saga = builder
+      .stage('fail', {
+        after: ['x', 'y', 'z'] as never,
+        execute: async () => {
+          throw new Error('late failure');
+        },
+      })
+      .build();
+    const run = createOrchestrator().start(saga, { id: '1' });
+    const events = collect(run.events$);
+    const completed = (name: string) =>
+      new Promise<void>((resolve) =>
+        run.events$.subscribe((event) => {
+          if (event.type === 'stage.completed' && event.stage === name) resolve();
+        }),
+      );
+    release.z?.resolve();
+    await completed('z');
+    release.x?.resolve();
+    await completed('x');
+    release.y?.resolve();
+    const outcome = await run.outcome;
+    expect(outcome.completionOrder).toEqual(['r', 'z', 'x', 'y']);
+    expect(outcome.compensationOrder).toEqual(['y', 'x', 'z', 'r']);
+    expect(maxInFlight).toBe(1);
+    const rollback = trace(await events).filter((entry) => entry.startsWith('compensation.'));
+    expect(rollback).toEqual([
+      'compensation.started:y',
+      'compensation.completed:y',
+      'compensation.started:x',
+      'compensation.completed:x',
+      'compensation.started:z',
+      'compensation.completed:z',
+      'compensation.started:r',
+      'compensation.completed:r',
+    ]);
+  });
+
+  it('passes over stages without compensate: no events, status stays completed, not in compensationOrder', async () => {
+    const saga = defineSaga({ name: 'skip', input })
+      .stage('a', { execute: async () => 'A', compensate: async () => undefined })
+      .stage('log', { execute: async () => 'logged' })
+      .stage('c', {
+        execute: async () => {
+          throw new Error('no');
+        },
+      })
+      .build();
+    const run = createOrchestrator().start(saga, { id: '1' });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.stages.log?.status).toBe('completed');
+    expect(outcome.compensationOrder).toEqual(['a']);
+    expect(outcome.outputs).toEqual({ a: 'A', log: 'logged' });
+    expect(trace(events).filter((entry) => entry.endsWith(':log'))).toEqual(['stage.started:log', 'stage.completed:log']);
+  });
+
+  it('compensateOnFailure: the failed stage’s own compensate runs with output undefined, first, as if it completed when it failed', async () => {
+    const calls: Array<{ stage: string; output: unknown; cause: unknown }> = [];
+    const saga = defineSaga({ name: 'charge', input })
+      .stage('reserve', {
+        execute: async () => ({ holdId: 'h1' }),
+        compensate: async ({ stage, output, cause }) => void calls.push({ stage, output, cause }),
+      })
+      .stage('charge', {
+        compensateOnFailure: true,
+        execute: async (): Promise<{ chargeId: string }> => {
+          throw new Error('gateway timeout, charge state unknown');
+        },
+        compensate: async ({ stage, output, cause }) => void calls.push({ stage, output, cause }),
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: '1' }).outcome;
+    expect(calls.map((call) => [call.stage, call.output])).toEqual([
+      ['charge', undefined],
+      ['reserve', { holdId: 'h1' }],
+    ]);
+    expect(calls[0]?.cause).toMatchObject({ kind: 'failed', stage: 'charge', error: { message: 'gateway timeout, charge state unknown' } });
+    expect(outcome.stages.charge?.status).toBe('compensated');
+    expect(outcome.outputs).toEqual({ reserve: { holdId: 'h1' } });
+    expect(outcome.compensationOrder).toEqual(['charge', 'reserve']);
+  });
+});
+
+describe('compensation: parallel', () => {
+  it('starts a compensation only after every dependent’s settled; independent ones run concurrently', async () => {
+    // a → [b, c]; b → d. Rollback: d first, then b; c concurrently with d/b; a last.
+    const log: string[] = [];
+    const gates: Record<string, Deferred> = { c: deferred(), d: deferred() };
+    const compensate = (name: string) => async () => {
+      log.push(`start:${name}`);
+      if (name === 'd') gates.c?.resolve();
+      if (name === 'c') gates.d?.resolve();
+      await gates[name]?.promise;
+      log.push(`end:${name}`);
+    };
+    const saga = defineSaga({ name: 'par', input, compensation: 'parallel' })
+      .stage('a', { execute: async () => 'a', compensate: compensate('a') })
+      .stage('b', { after: ['a'], execute: async () => 'b', compensate: compensate('b') })
+      .stage('c', { after: ['a'], execute: async () => 'c', compensate: compensate('c') })
+      .stage('d', { after: ['b'], execute: async () => 'd', compensate: compensate('d') })
+      .stage('boom', {
+        after: ['c', 'd'],
+        execute: async () => {
+          throw new Error('boom');
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: '1' }).outcome;
+    const at = (entry: string) => log.indexOf(entry);
+    // Dependencies: a after b and c; b after d.
+    expect(at('start:a')).toBeGreaterThan(at('end:b'));
+    expect(at('start:a')).toBeGreaterThan(at('end:c'));
+    expect(at('start:b')).toBeGreaterThan(at('end:d'));
+    // Concurrency: c and d each waited for the other to start.
+    expect(at('start:c')).toBeLessThan(at('end:d'));
+    expect(at('start:d')).toBeLessThan(at('end:c'));
+    expect([...outcome.compensationOrder].sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(outcome.compensationOrder.at(-1)).toBe('a');
+  });
+
+  it('waits through stages that have nothing to compensate', async () => {
+    const log: string[] = [];
+    const saga = defineSaga({ name: 'par-skip', input, compensation: 'parallel' })
+      .stage('a', { execute: async () => 'a', compensate: async () => void log.push('a') })
+      .stage('b', { execute: async () => 'b' })
+      .stage('c', { execute: async () => 'c', compensate: async () => void log.push('c') })
+      .stage('boom', {
+        execute: async () => {
+          throw new Error('boom');
+        },
+      })
+      .build();
+    await createOrchestrator().start(saga, { id: '1' }).outcome;
+    expect(log).toEqual(['c', 'a']);
+  });
+});
+
+describe('a compensation that exhausts its retries', () => {
+  const build = (attemptsUntilHealthy: { remaining: number }, calls: string[]) =>
+    defineSaga({ name: 'stuck', input })
+      .stage('a', { execute: async () => 'A', compensate: async () => void calls.push('a') })
+      .stage('b', {
+        execute: async () => 'B',
+        compensation: { retry: { maxAttempts: 2, initialDelayMs: 0, jitter: false } },
+        compensate: async () => {
+          calls.push('b');
+          if (attemptsUntilHealthy.remaining-- > 0) throw new Error('refund service down');
+        },
+      })
+      .stage('c', {
+        execute: async () => {
+          throw new Error('c failed');
+        },
+      })
+      .build();
+
+  it('does not stop the others; the run ends compensation_failed; redrive retries only the failed one', async () => {
+    const calls: string[] = [];
+    const health = { remaining: 2 };
+    const store = new MemoryStore();
+    const saga = build(health, calls);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const error = await orchestrator.run(saga, { id: '1' }).catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(SagaCompensationError);
+    const outcome = (error as SagaCompensationError).outcome;
+    expect(outcome.status).toBe('compensation_failed');
+    expect(outcome.stages.b).toMatchObject({ status: 'compensation_failed', compensation: { attempts: 2, error: { message: 'refund service down' } } });
+    expect(outcome.stages.a?.status).toBe('compensated');
+    expect(outcome.compensationOrder).toEqual(['a']);
+    expect(calls).toEqual(['b', 'b', 'a']);
+    expect((error as Error).message).toBe(
+      `Saga 'stuck' run ${outcome.runId} failed at stage 'c' (Error: c failed), and its rollback failed: compensation of 'b' failed (rolled back 'a'); fix the cause and redrive it.`,
+    );
+
+    const redriven = orchestrator.redrive(outcome.runId);
+    const [after, events] = await Promise.all([redriven.outcome, collect(redriven.events$)]);
+    expect(after.status).toBe('compensated');
+    expect(after.compensationOrder).toEqual(['a', 'b']);
+    expect(after.stages.b?.compensation?.attempts).toBe(3);
+    expect(calls).toEqual(['b', 'b', 'a', 'b']);
+    const resumed = events.find((event): event is Extract<SagaEvent, { type: 'run.resumed' }> => event.type === 'run.resumed');
+    expect(resumed?.mode).toBe('redrive');
+    expect(after.failure?.stage).toBe('c');
+  });
+});

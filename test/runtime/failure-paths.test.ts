@@ -1,0 +1,280 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  createOrchestrator,
+  defineSaga,
+  MemoryStore,
+  SagaCancelledError,
+  SagaFailedError,
+  SagaRunError,
+  type SagaOutcome,
+} from 'sagaflow';
+import { collect, trace } from '../support/collect.js';
+import { aborted, deferred } from '../support/deferred.js';
+
+const input = z.object({ id: z.string() });
+
+async function rejection(promise: Promise<unknown>): Promise<SagaRunError> {
+  const error = await promise.then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(SagaRunError);
+  return error as SagaRunError;
+}
+
+describe('what the old pipeline framework lost', () => {
+  it('chain A→B with B failing: A’s output is on the error and on the outcome, and A is compensated', async () => {
+    const undone: string[] = [];
+    const saga = defineSaga({ name: 'chain', input })
+      .stage('a', { execute: async () => ({ reserved: 3 }), compensate: async ({ output }) => void undone.push(`a:${output.reserved}`) })
+      .stage('b', {
+        execute: async () => {
+          throw new Error('card declined');
+        },
+      })
+      .build();
+    const orchestrator = createOrchestrator();
+    const error = await rejection(orchestrator.run(saga, { id: '1' }));
+    expect(error).toBeInstanceOf(SagaFailedError);
+    expect(error.outputs).toEqual({ a: { reserved: 3 } });
+    expect(error.outcome.outputs).toEqual({ a: { reserved: 3 } });
+    expect(error.outcome.status).toBe('compensated');
+    expect(error.outcome.failure).toMatchObject({ stage: 'b', error: { name: 'Error', message: 'card declined' } });
+    expect(error.message).toBe(`Saga 'chain' run ${error.runId} failed at stage 'b' (Error: card declined); rolled back 'a'.`);
+    expect(undone).toEqual(['a:3']);
+  });
+
+  it('fan-out A→[B, C]: C completes, then B fails — C is kept and compensated before A', async () => {
+    const cDone = deferred();
+    const undone: string[] = [];
+    const saga = defineSaga({ name: 'fan', input })
+      .stage('a', { execute: async () => 'A', compensate: async () => void undone.push('a') })
+      .stage('b', {
+        after: ['a'],
+        execute: async () => {
+          await cDone.promise;
+          throw new Error('b broke');
+        },
+        compensate: async () => void undone.push('b'),
+      })
+      .stage('c', {
+        after: ['a'],
+        execute: async () => {
+          cDone.resolve();
+          return 'C';
+        },
+        compensate: async () => void undone.push('c'),
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: '1' }).outcome;
+    expect(outcome.outputs).toEqual({ a: 'A', c: 'C' });
+    expect(outcome.completionOrder).toEqual(['a', 'c']);
+    expect(outcome.compensationOrder).toEqual(['c', 'a']);
+    expect(undone).toEqual(['c', 'a']);
+    expect(outcome.stages.b).toMatchObject({ status: 'failed', attempts: 1 });
+  });
+
+  it('B fails while C is in flight; C sees its signal abort, completes anyway, is kept and compensated first', async () => {
+    const cStarted = deferred();
+    let cReason: unknown;
+    const saga = defineSaga({ name: 'settle', input })
+      .stage('a', { execute: async () => 'A', compensate: async () => undefined })
+      .stage('b', {
+        after: ['a'],
+        execute: async () => {
+          await cStarted.promise;
+          throw new Error('b broke');
+        },
+      })
+      .stage('c', {
+        after: ['a'],
+        execute: async ({ signal }) => {
+          cStarted.resolve();
+          cReason = await aborted(signal);
+          return 'C-late';
+        },
+        compensate: async () => undefined,
+      })
+      .stage('d', { after: ['c'], execute: async () => 'never' })
+      .build();
+    const run = createOrchestrator().start(saga, { id: '1' });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(cReason).toBeInstanceOf(DOMException);
+    expect((cReason as DOMException).name).toBe('AbortError');
+    expect((cReason as DOMException).message).toContain("stage 'b' failed");
+    expect(outcome.outputs).toEqual({ a: 'A', c: 'C-late' });
+    expect(outcome.compensationOrder).toEqual(['c', 'a']);
+    expect(outcome.stages.d?.status).toBe('not_started');
+    expect(trace(events)).not.toContain('stage.started:d');
+    // The failure is written before in-flight stages settle, and the rollback starts only after.
+    const order = trace(events);
+    expect(order.indexOf('stage.failed:b')).toBeLessThan(order.indexOf('stage.completed:c'));
+    expect(order.indexOf('stage.completed:c')).toBeLessThan(order.indexOf('run.compensating'));
+  });
+
+  it('a stage-initiated cancel and a failure give outcomes and errors of the same shape', async () => {
+    const build = (how: 'fail' | 'cancel') =>
+      defineSaga({ name: `same-${how}`, input })
+        .stage('a', { execute: async () => 'A', compensate: async () => undefined })
+        .stage('b', {
+          execute: async ({ cancel }) => {
+            if (how === 'cancel') cancel('customer changed their mind');
+            throw new Error('boom');
+          },
+        })
+        .build();
+    const orchestrator = createOrchestrator();
+    const failed = await rejection(orchestrator.run(build('fail'), { id: '1' }));
+    const cancelled = await rejection(orchestrator.run(build('cancel'), { id: '1' }));
+    expect(cancelled).toBeInstanceOf(SagaCancelledError);
+    expect(cancelled.outcome.cancellation).toEqual({ reason: 'customer changed their mind', by: 'b' });
+    expect(cancelled.outcome.stages.b?.status).toBe('cancelled');
+    const shape = (outcome: SagaOutcome) => ({
+      keys: Object.keys(outcome).filter((key) => key !== 'failure' && key !== 'cancellation').sort(),
+      outputs: outcome.outputs,
+      compensationOrder: outcome.compensationOrder,
+    });
+    expect(shape(cancelled.outcome)).toEqual(shape(failed.outcome));
+    for (const error of [failed, cancelled]) {
+      expect(error.outputs).toEqual({ a: 'A' });
+      expect(error.runId).toBe(error.outcome.runId);
+      expect(error.message).toMatch(/rolled back 'a'\.$/);
+    }
+    expect(cancelled.message).toContain(`was cancelled by stage 'b' ("customer changed their mind")`);
+  });
+});
+
+describe('cancellation', () => {
+  const build = (onCancel: 'compensate' | 'keep', hold: Promise<void>, running = deferred()) =>
+    defineSaga({ name: `cancel-${onCancel}`, input, onCancel })
+      .stage('a', { execute: async () => 'A', compensate: async () => undefined })
+      .stage('b', {
+        execute: async ({ signal }) => {
+          running.resolve();
+          await Promise.race([hold, aborted(signal)]);
+          throw new Error('aborted by the cancel');
+        },
+        compensate: async () => undefined,
+      })
+      .stage('c', { execute: async () => 'never' })
+      .build();
+
+  it('external cancel: in-flight stages settle as cancelled (error kept), completed ones are compensated, status cancelled', async () => {
+    const orchestrator = createOrchestrator();
+    const bRunning = deferred();
+    const run = orchestrator.start(build('compensate', new Promise(() => undefined), bRunning), { id: '1' });
+    await bRunning.promise;
+    run.cancel('operator said stop');
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('cancelled');
+    expect(outcome.cancellation).toEqual({ reason: 'operator said stop', by: 'external' });
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.stages.b).toMatchObject({ status: 'cancelled', error: { message: 'aborted by the cancel' } });
+    expect(outcome.compensationOrder).toEqual(['a']);
+    expect(outcome.outputs).toEqual({ a: 'A' });
+    expect(outcome.stages.c?.status).toBe('not_started');
+  });
+
+  it('the start signal cancels the run, and onCancel: keep stops without compensating', async () => {
+    const controller = new AbortController();
+    const orchestrator = createOrchestrator();
+    const bRunning = deferred();
+    const run = orchestrator.start(build('keep', new Promise(() => undefined), bRunning), { id: '1' }, { signal: controller.signal });
+    await bRunning.promise;
+    controller.abort('deadline passed');
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('cancelled');
+    expect(outcome.cancellation).toEqual({ reason: 'deadline passed', by: 'external' });
+    expect(outcome.compensationOrder).toEqual([]);
+    expect(outcome.stages.a?.status).toBe('completed');
+    expect(outcome.stages.b?.status).toBe('cancelled');
+    expect(outcome.outputs).toEqual({ a: 'A' });
+    const error = await rejection(Promise.reject(new SagaCancelledError(outcome)));
+    expect(error.message).toBe(`Saga 'cancel-keep' run ${outcome.runId} was cancelled ("deadline passed"); kept completed stage(s) 'a' without rolling back.`);
+  });
+
+  it('an already-aborted signal cancels before any stage runs', async () => {
+    let ran = false;
+    const saga = defineSaga({ name: 'pre-aborted', input })
+      .stage('a', {
+        execute: async () => {
+          ran = true;
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: '1' }, { signal: AbortSignal.abort(new Error('too late')) }).outcome;
+    expect(outcome.status).toBe('cancelled');
+    expect(outcome.cancellation).toEqual({ reason: 'too late', by: 'external' });
+    expect(ran).toBe(false);
+  });
+
+  it('a stage that has been announced but not yet invoked when the cancel lands is never invoked', async () => {
+    let invoked = false;
+    const saga = defineSaga({ name: 'announced', input })
+      .stage('a', {
+        execute: async () => {
+          invoked = true;
+        },
+      })
+      .build();
+    const run = createOrchestrator().start(saga, { id: '1' });
+    run.events$.subscribe((event) => {
+      if (event.type === 'stage.started') run.cancel('right now');
+    });
+    const outcome = await run.outcome;
+    expect(invoked).toBe(false);
+    expect(outcome.stages.a).toMatchObject({ status: 'cancelled', attempts: 1 });
+    expect(outcome.stages.a?.error).toBeUndefined();
+  });
+
+  it('cancel after the run settled does nothing; unsubscribing from events$ never cancels', async () => {
+    const saga = defineSaga({ name: 'quiet', input })
+      .stage('a', { execute: async () => 1 })
+      .stage('b', { execute: async () => 2 })
+      .build();
+    const run = createOrchestrator().start(saga, { id: '1' });
+    run.events$.subscribe().unsubscribe();
+    const outcome = await run.outcome;
+    run.cancel('too late');
+    expect(outcome.status).toBe('completed');
+    expect(await collect(run.events$)).toHaveLength(6);
+  });
+
+  it('orchestrator.cancel(runId) cancels a run this orchestrator drives', async () => {
+    const orchestrator = createOrchestrator();
+    const bRunning = deferred();
+    const run = orchestrator.start(build('compensate', new Promise(() => undefined), bRunning), { id: '1' });
+    await bRunning.promise;
+    await orchestrator.cancel(run.runId, 'by id');
+    expect((await run.outcome).cancellation).toEqual({ reason: 'by id', by: 'external' });
+  });
+});
+
+describe('only the first final failure is the run’s failure', () => {
+  it('a second stage rejecting while the run stops is recorded cancelled with its error kept', async () => {
+    const bFailed = deferred();
+    const saga = defineSaga({ name: 'two-failures', input })
+      .stage('b', {
+        after: [],
+        execute: async () => {
+          bFailed.resolve();
+          throw new Error('first');
+        },
+      })
+      .stage('c', {
+        after: [],
+        execute: async ({ signal }) => {
+          await bFailed.promise;
+          await aborted(signal);
+          throw new Error('second');
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator({ store: new MemoryStore() }).start(saga, { id: '1' }).outcome;
+    expect(outcome.failure?.stage).toBe('b');
+    expect(outcome.stages.b?.status).toBe('failed');
+    expect(outcome.stages.c).toMatchObject({ status: 'cancelled', error: { message: 'second' } });
+    expect(outcome.status).toBe('compensated');
+  });
+});

@@ -1,0 +1,261 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  createOrchestrator,
+  defineSaga,
+  MemoryStore,
+  RunNotFoundError,
+  RunStateError,
+  SagaFailedError,
+  SagaNotRegisteredError,
+  SagaShapeMismatchError,
+  type SagaEvent,
+  type SagaEventDraft,
+  type SagaStore,
+} from 'sagaflow';
+import { collect, trace } from '../support/collect.js';
+
+const input = z.object({ id: z.string() });
+
+/** Writes a journal by hand, as a process that crashed would have left it. */
+async function writeJournal(store: SagaStore, runId: string, saga: { name: string; version: string; shapeHash: string; stages: readonly { name: string }[] }, drafts: SagaEventDraft[]): Promise<void> {
+  const events = [
+    { type: 'run.started', version: saga.version, shapeHash: saga.shapeHash, input: { id: 'x' }, stages: saga.stages.map((stage) => stage.name) } as SagaEventDraft,
+    ...drafts,
+  ].map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: 1_000 + seq }) as SagaEvent);
+  await store.append({ runId, saga: saga.name, expectedSeq: 0, events, status: 'running' });
+}
+
+function recordingSaga(calls: string[], options: { failAt?: string; onFailure?: 'compensate' | 'pause' } = {}) {
+  const step = (name: string) => ({
+    execute: async ({ idempotencyKey, attempt }: { idempotencyKey: string; attempt: number }) => {
+      calls.push(`execute:${name}:${attempt}:${idempotencyKey}`);
+      if (options.failAt === name) throw new Error(`${name} is down`);
+      return `${name}-out`;
+    },
+    compensate: async ({ output, idempotencyKey }: { output: unknown; idempotencyKey: string }) => {
+      calls.push(`compensate:${name}:${String(output)}:${idempotencyKey}`);
+    },
+  });
+  return defineSaga({ name: 'journaled', input, ...(options.onFailure ? { onFailure: options.onFailure } : {}) })
+    .stage('a', step('a'))
+    .stage('b', step('b'))
+    .stage('c', step('c'))
+    .build();
+}
+
+describe('onFailure: pause, redrive and compensate (rule 6)', () => {
+  it('pauses with outputs; redrive re-executes only what did not complete, same key, attempts continuing, fresh budget', async () => {
+    const calls: string[] = [];
+    const store = new MemoryStore();
+    const broken = { down: true };
+    const saga = defineSaga({ name: 'pausing', input, onFailure: 'pause' })
+      .stage('a', { execute: async ({ idempotencyKey }) => void calls.push(`a:${idempotencyKey}`) ?? 'A' })
+      .stage('b', {
+        retry: { maxAttempts: 2, initialDelayMs: 0, jitter: false },
+        execute: async ({ idempotencyKey, attempt }) => {
+          calls.push(`b:${attempt}:${idempotencyKey}`);
+          if (broken.down) throw new Error('b is down');
+          return 'B';
+        },
+      })
+      .build();
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const error = await orchestrator.run(saga, { id: '1' }).catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(SagaFailedError);
+    const paused = (error as SagaFailedError).outcome;
+    expect(paused.status).toBe('paused');
+    expect(paused.outputs).toEqual({ a: 'A' });
+    expect(paused.failure?.stage).toBe('b');
+    expect((error as Error).message).toContain("is paused with completed stage(s) 'a' kept: redrive it to continue or compensate it to roll back.");
+    expect(await orchestrator.inspect(paused.runId)).toEqual(paused);
+
+    broken.down = false;
+    const outcome = await orchestrator.redrive(paused.runId).outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.outputs).toEqual({ a: 'A', b: 'B' });
+    expect(outcome.stages.b?.attempts).toBe(3);
+    const keysOfB = new Set(calls.filter((call) => call.startsWith('b:')).map((call) => call.split(':')[2]));
+    expect(keysOfB.size).toBe(1);
+    expect(calls.filter((call) => call.startsWith('a:'))).toHaveLength(1);
+    expect(calls.map((call) => call.split(':').slice(0, 2).join(':'))).toEqual(['a:' + calls[0]?.split(':')[1], 'b:1', 'b:2', 'b:3']);
+  });
+
+  it('compensate rolls a paused run back', async () => {
+    const calls: string[] = [];
+    const saga = recordingSaga(calls, { failAt: 'c', onFailure: 'pause' });
+    const orchestrator = createOrchestrator({ sagas: [saga] });
+    const paused = await orchestrator.start(saga, { id: '1' }).outcome;
+    expect(paused.status).toBe('paused');
+    const run = orchestrator.compensate(paused.runId);
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.compensationOrder).toEqual(['b', 'a']);
+    expect(trace(events).slice(0, 1)).toEqual(['run.started']);
+    expect(trace(events)).toContain('run.resumed');
+  });
+
+  it('refuses redrive of a completed run, compensate of a compensated run, and unknown ids, with named errors', async () => {
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    const orchestrator = createOrchestrator({ sagas: [saga] });
+    const done = await orchestrator.start(saga, { id: '1' }).outcome;
+    const redrive = await orchestrator.redrive(done.runId).outcome.catch((reason: unknown) => reason);
+    expect(redrive).toBeInstanceOf(RunStateError);
+    expect((redrive as Error).message).toBe(
+      `Cannot redrive run ${done.runId} of saga 'journaled': it is completed, and redrive needs a run that is paused or compensation_failed.`,
+    );
+    const missing = orchestrator.compensate('no-such-run');
+    expect(await missing.outcome.catch((reason: unknown) => reason)).toBeInstanceOf(RunNotFoundError);
+    expect(await collect(missing.events$)).toEqual([]);
+    await expect(orchestrator.inspect('no-such-run')).rejects.toThrow('No saga run with id no-such-run exists in this store.');
+  });
+});
+
+describe('resume after a crash (rule 7)', () => {
+  it('re-executes a stage that started but did not complete (same key, next attempt) and never a completed one', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    await writeJournal(store, 'crashed-1', saga, [
+      { type: 'stage.started', stage: 'a', attempt: 1 },
+      { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
+      { type: 'stage.started', stage: 'b', attempt: 1 },
+    ]);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const run = orchestrator.resume('crashed-1');
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('completed');
+    expect(calls.map((call) => call.split(':').slice(0, 3).join(':'))).toEqual(['execute:b:2', 'execute:c:1']);
+    // The key of the re-executed stage is the one any process derives for (run, stage).
+    const again = await createOrchestrator({ store: new MemoryStore(), sagas: [saga] }).start(saga, { id: 'x' }, { runId: 'crashed-1' }).outcome;
+    expect(again.status).toBe('completed');
+    expect(calls.filter((call) => call.startsWith('execute:b:')).map((call) => call.split(':')[3])).toEqual([calls[0]?.split(':')[3], calls[0]?.split(':')[3]]);
+    expect(trace(events).slice(0, 5)).toEqual(['run.started', 'stage.started:a', 'stage.completed:a', 'stage.started:b', 'run.resumed']);
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index));
+  });
+
+  it('settles a stage in flight while the run was stopping as unknown and compensates it with output undefined', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = defineSaga({ name: 'journaled', input })
+      .stage('a', { execute: async () => 'a-out', compensate: async ({ output }) => void calls.push(`compensate:a:${String(output)}`) })
+      .stage('b', { after: ['a'], execute: async () => 'b-out', compensate: async ({ output }) => void calls.push(`compensate:b:${String(output)}`) })
+      .stage('c', { after: ['a'], execute: async () => 'c-out', compensate: async () => void calls.push('compensate:c') })
+      .build();
+    await writeJournal(store, 'crashed-2', saga, [
+      { type: 'stage.started', stage: 'a', attempt: 1 },
+      { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
+      { type: 'stage.started', stage: 'b', attempt: 1 },
+      { type: 'stage.started', stage: 'c', attempt: 1 },
+      { type: 'stage.failed', stage: 'c', attempt: 1, error: { name: 'Error', message: 'c broke' } },
+    ]);
+    const outcome = await createOrchestrator({ store, sagas: [saga] }).resume('crashed-2').outcome;
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.stages.b?.status).toBe('compensated');
+    expect(outcome.stages.b?.cancelReason).toContain('outcome is unknown');
+    expect(calls).toEqual(['compensate:b:undefined', 'compensate:a:a-out']);
+  });
+
+  it('resumes an interrupted rollback: a completed compensation is never run again, the interrupted one is', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls, { failAt: 'c' });
+    await writeJournal(store, 'crashed-3', saga, [
+      { type: 'stage.started', stage: 'a', attempt: 1 },
+      { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
+      { type: 'stage.started', stage: 'b', attempt: 1 },
+      { type: 'stage.completed', stage: 'b', attempt: 1, output: 'b-out', durationMs: 1 },
+      { type: 'stage.started', stage: 'c', attempt: 1 },
+      { type: 'stage.failed', stage: 'c', attempt: 1, error: { name: 'Error', message: 'c is down' } },
+      { type: 'run.compensating', cause: { kind: 'failed', stage: 'c', error: { name: 'Error', message: 'c is down' } } },
+      { type: 'compensation.started', stage: 'b', attempt: 1 },
+      { type: 'compensation.completed', stage: 'b', attempt: 1, durationMs: 1 },
+      { type: 'compensation.started', stage: 'a', attempt: 1 },
+    ]);
+    const outcome = await createOrchestrator({ store, sagas: [saga] }).resume('crashed-3').outcome;
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.compensationOrder).toEqual(['b', 'a']);
+    expect(outcome.stages.a?.compensation?.attempts).toBe(2);
+    expect(calls.map((call) => call.split(':').slice(0, 3).join(':'))).toEqual(['compensate:a:a-out']);
+  });
+
+  it('recover() resumes every running or compensating run it has the saga for, and leaves settled ones alone', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    await writeJournal(store, 'r-1', saga, [{ type: 'stage.started', stage: 'a', attempt: 1 }]);
+    await writeJournal(store, 'r-2', saga, []);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const done = await orchestrator.start(saga, { id: 'done' }).outcome;
+    const handles = await orchestrator.recover();
+    expect(handles.map((handle) => handle.runId).sort()).toEqual(['r-1', 'r-2']);
+    const outcomes = await Promise.all(handles.map((handle) => handle.outcome));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['completed', 'completed']);
+    expect((await orchestrator.inspect(done.runId)).status).toBe('completed');
+    expect(await orchestrator.recover()).toEqual([]);
+  });
+
+  it('resume() of a run this orchestrator already drives returns the same handle', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    await writeJournal(store, 'dup', saga, []);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const first = orchestrator.resume('dup');
+    await Promise.resolve();
+    const second = orchestrator.resume('dup');
+    expect(second).toBe(first);
+    expect((await first.outcome).status).toBe('completed');
+  });
+});
+
+describe('definition shape (rule 8)', () => {
+  it('refuses to continue a run with a definition of another shape unless it is passed explicitly', async () => {
+    const store = new MemoryStore();
+    const v1 = defineSaga({ name: 'evolving', version: '1', input, onFailure: 'pause' })
+      .stage('a', { execute: async () => 'A' })
+      .stage('b', {
+        execute: async () => {
+          throw new Error('b down');
+        },
+      })
+      .build();
+    const v2 = defineSaga({ name: 'evolving', version: '2', input, onFailure: 'pause' })
+      .stage('a', { execute: async () => 'A' })
+      .stage('b2', { execute: async () => 'B2' })
+      .build();
+    const paused = await createOrchestrator({ store, sagas: [v1] }).start(v1, { id: '1' }).outcome;
+    const later = createOrchestrator({ store, sagas: [v2] });
+    const refused = await later.redrive(paused.runId).outcome.catch((reason: unknown) => reason);
+    expect(refused).toBeInstanceOf(SagaShapeMismatchError);
+    expect((refused as Error).message).toContain(`was started with version 1 (shape ${v1.shapeHash.slice(0, 12)})`);
+    expect((refused as Error).message).toContain(`registered definition is version 2 (shape ${v2.shapeHash.slice(0, 12)})`);
+
+    const run = later.redrive(paused.runId, { saga: v2 });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.version).toBe('2');
+    expect(events.find((event) => event.type === 'run.resumed')).toMatchObject({ mode: 'redrive', version: '2', shapeHash: v2.shapeHash });
+  });
+
+  it('with both versions registered, a run continues with the one it started with', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const v1 = recordingSaga(calls);
+    const v2 = defineSaga({ name: 'journaled', version: '2', input }).stage('only', { execute: async () => 'new' }).build();
+    await writeJournal(store, 'old-run', v1, []);
+    const outcome = await createOrchestrator({ store, sagas: [v2, v1] }).resume('old-run').outcome;
+    expect(outcome.completionOrder).toEqual(['a', 'b', 'c']);
+  });
+
+  it('names the missing saga when a run’s saga is not registered', async () => {
+    const store = new MemoryStore();
+    await writeJournal(store, 'orphan', recordingSaga([]), []);
+    const error = await createOrchestrator({ store }).resume('orphan').outcome.catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(SagaNotRegisteredError);
+    expect((error as Error).message).toBe(
+      "Run orphan belongs to saga 'journaled', which is not registered (registered: none): pass it in createOrchestrator({ sagas }).",
+    );
+  });
+});
