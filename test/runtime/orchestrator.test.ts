@@ -1,0 +1,311 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  createOrchestrator,
+  defineSaga,
+  MemoryStore,
+  OrchestratorClosedError,
+  SagaInputError,
+  type SagaEvent,
+} from 'sagaflow';
+import { collect, trace } from '../support/collect.js';
+import { deferred } from '../support/deferred.js';
+
+const input = z.object({ id: z.string(), cents: z.number().int().positive() });
+const one = (name = 'one') => defineSaga({ name, input }).stage('a', { execute: async ({ input: given }) => given.cents * 2 }).build();
+
+describe('input', () => {
+  it('throws SagaInputError naming the saga and every bad field, before anything is stored', async () => {
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store });
+    let error: unknown;
+    try {
+      orchestrator.start(one(), { id: 7, cents: -1 } as never);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(SagaInputError);
+    expect((error as SagaInputError).issues.map((issue) => issue.path)).toEqual(['input.id', 'input.cents']);
+    expect((error as Error).message).toMatch(/^Invalid input for saga 'one': input\.id: .+; input\.cents: .+\.$/);
+    await expect(orchestrator.run(one(), { id: 'x' } as never)).rejects.toBeInstanceOf(SagaInputError);
+    expect(await store.listRuns()).toEqual([]);
+  });
+
+  it('rejects input that is not plain JSON after parsing, naming the path', () => {
+    const saga = defineSaga({ name: 'dates', input: z.object({ when: z.date() }) }).stage('a', { execute: async () => 1 }).build();
+    expect(() => createOrchestrator().start(saga, { when: new Date(0) })).toThrow(
+      /^Invalid input for saga 'dates': input\.when: is a Date instance, which does not survive a JSON round-trip/,
+    );
+  });
+
+  it('applies the schema’s defaults and transforms, and stores the parsed input', async () => {
+    const saga = defineSaga({ name: 'defaults', input: z.object({ id: z.string(), currency: z.string().default('EUR') }) })
+      .stage('a', { execute: async ({ input: given }) => given.currency })
+      .build();
+    const orchestrator = createOrchestrator();
+    const run = orchestrator.start(saga, { id: 'x' });
+    const outcome = await run.outcome;
+    expect(outcome.outputs).toEqual({ a: 'EUR' });
+    expect(outcome.input).toEqual({ id: 'x', currency: 'EUR' });
+  });
+});
+
+describe('outputs (rule 9)', () => {
+  it.each([
+    ['a bigint', () => ({ total: 10n }), 'output.total', 'is a bigint'],
+    ['a Date', () => ({ at: new Date(0) }), 'output.at', 'is a Date instance'],
+    ['NaN', () => [1, Number.NaN], 'output[1]', 'is NaN'],
+    ['a function', () => ({ nested: { fn: () => 1 } }), 'output.nested.fn', 'is a function'],
+    ['a cycle', () => {
+      const node: Record<string, unknown> = { id: 1 };
+      node.self = node;
+      return node;
+    }, 'output.self', 'is a circular reference'],
+    ['a Map', () => new Map(), 'output', 'is a Map instance'],
+  ])('fails the stage, not retried, on %s, naming the stage and the path', async (_label, make, path, problem) => {
+    let calls = 0;
+    const saga = defineSaga({ name: 'bad-output', input })
+      .stage('s', {
+        retry: { maxAttempts: 3, initialDelayMs: 0 },
+        execute: async () => {
+          calls++;
+          return make() as unknown;
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: 'x', cents: 1 }).outcome;
+    expect(calls).toBe(1);
+    expect(outcome.failure?.error).toMatchObject({ name: 'StageOutputError', code: 'STAGE_OUTPUT_INVALID' });
+    expect(outcome.failure?.error.message).toContain(`Stage 's' of saga 'bad-output' run ${outcome.runId} returned an invalid output: ${path} ${problem}`);
+  });
+
+  it('validates with the output schema, keeps its parsed value, and copies outputs so later mutation cannot change the journal', async () => {
+    const shared = { id: 'k', tags: ['a'] };
+    const saga = defineSaga({ name: 'schema', input })
+      .stage('typed', { output: z.object({ id: z.string(), tags: z.array(z.string()) }).transform((value) => ({ ...value, checked: true })), execute: async () => shared })
+      .stage('wrong', { after: [], output: z.object({ id: z.string() }), execute: async () => ({ id: 42 }) as never })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: 'x', cents: 1 }).outcome;
+    shared.tags.push('mutated');
+    expect(outcome.outputs.typed).toEqual({ id: 'k', tags: ['a'], checked: true });
+    expect(outcome.failure?.error.message).toContain("output.id does not match the stage's output schema");
+  });
+
+  it('allows undefined (no output) and drops undefined object properties', async () => {
+    const saga = defineSaga({ name: 'undef', input })
+      .stage('nothing', { execute: async () => undefined })
+      .stage('sparse', { execute: async () => ({ kept: 1, dropped: undefined }) })
+      .build();
+    const run = createOrchestrator().start(saga, { id: 'x', cents: 1 });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.outputs).toEqual({ nothing: undefined, sparse: { kept: 1 } });
+    expect('nothing' in outcome.outputs).toBe(true);
+    expect(events.find((event) => event.type === 'stage.completed' && event.stage === 'nothing')).not.toHaveProperty('output');
+  });
+});
+
+describe('thrown values that are not errors', () => {
+  it.each([
+    ['a string', 'out of stock', 'A non-Error value was thrown: "out of stock"'],
+    ['undefined', undefined, 'A non-Error value was thrown: undefined'],
+    ['an object', { code: 42 }, 'A non-Error value was thrown: {"code":42}'],
+  ])('turns %s into a readable serialised error', async (_label, thrown, message) => {
+    const saga = defineSaga({ name: 'weird', input })
+      .stage('s', {
+        execute: async () => {
+          throw thrown;
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: 'x', cents: 1 }).outcome;
+    expect(outcome.failure?.error).toMatchObject({ name: 'NonErrorThrown', message });
+  });
+});
+
+describe('stage context', () => {
+  it('gives stable idempotency keys: same across attempts, different per stage, per run, and for compensation', async () => {
+    const keys: string[] = [];
+    const saga = defineSaga({ name: 'keys', input })
+      .stage('a', {
+        retry: { maxAttempts: 2, initialDelayMs: 0 },
+        execute: async ({ idempotencyKey, attempt }) => {
+          keys.push(`a-exec-${attempt}:${idempotencyKey}`);
+          if (attempt === 1) throw new Error('retry me');
+        },
+        compensate: async ({ idempotencyKey }) => void keys.push(`a-comp:${idempotencyKey}`),
+      })
+      .stage('b', {
+        execute: async ({ idempotencyKey }) => {
+          keys.push(`b-exec:${idempotencyKey}`);
+          throw new Error('fail');
+        },
+      })
+      .build();
+    const orchestrator = createOrchestrator();
+    const first = await orchestrator.start(saga, { id: 'x', cents: 1 }).outcome;
+    const key = (prefix: string) => keys.find((entry) => entry.startsWith(prefix))?.split(':')[1];
+    expect(key('a-exec-1')).toBe(key('a-exec-2'));
+    expect(new Set([key('a-exec-1'), key('b-exec'), key('a-comp')]).size).toBe(3);
+    const firstKey = key('a-exec-1');
+    keys.length = 0;
+    const second = await orchestrator.start(saga, { id: 'x', cents: 1 }).outcome;
+    expect(second.runId).not.toBe(first.runId);
+    expect(key('a-exec-1')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(key('a-exec-1')).not.toBe(firstKey);
+  });
+
+  it('passes runId, saga, stage and attempt, and works destructured (no `this`)', async () => {
+    const seen: unknown[] = [];
+    const saga = defineSaga({ name: 'ctx', input })
+      .stage('a', {
+        execute: ({ runId, saga: sagaName, stage, attempt, input: given }) => {
+          seen.push({ runId, saga: sagaName, stage, attempt, id: given.id });
+          return 1;
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: 'x', cents: 1 }, { runId: 'my-run-1' }).outcome;
+    expect(outcome.runId).toBe('my-run-1');
+    expect(seen).toEqual([{ runId: 'my-run-1', saga: 'ctx', stage: 'a', attempt: 1, id: 'x' }]);
+  });
+
+  it('throws a StageResultAccessError when a stage reads a stage that is not its ancestor', async () => {
+    const saga = defineSaga({ name: 'peek', input })
+      .stage('a', { after: [], execute: async () => 'A' })
+      .stage('b', { after: [], execute: async ({ results }) => (results as Record<string, unknown>).a })
+      .stage('c', { after: ['a'], execute: async ({ results }) => ({ keys: Object.keys(results), a: results.a }) })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: 'x', cents: 1 }).outcome;
+    expect(outcome.failure).toMatchObject({
+      stage: 'b',
+      error: {
+        name: 'StageResultAccessError',
+        message: "Stage 'b' of saga 'peek' read results.a, but 'a' is not an ancestor of 'b': add it to the stage's 'after' list.",
+      },
+    });
+  });
+
+  it('lets a stage read its transitive ancestors and enumerate them', async () => {
+    const saga = defineSaga({ name: 'ancestors', input })
+      .stage('a', { execute: async () => 'A' })
+      .stage('b', { execute: async () => 'B' })
+      .stage('c', { execute: async ({ results }) => ({ keys: Object.keys(results).sort(), a: results.a, spread: { ...results } }) })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: 'x', cents: 1 }).outcome;
+    expect(outcome.outputs.c).toEqual({ keys: ['a', 'b'], a: 'A', spread: { a: 'A', b: 'B' } });
+  });
+});
+
+describe('scheduling', () => {
+  it('never has more than `concurrency` stages in flight, and runs every stage', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    let builder = defineSaga({ name: 'bounded', input, concurrency: 2 }) as unknown as {
+      stage(name: string, definition: object): typeof builder;
+      build(): ReturnType<typeof one>;
+    };
+    for (let index = 0; index < 8; index++) {
+      builder = builder.stage(`s${index}`, {
+        after: [],
+        execute: async () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          await new Promise((resolve) => setImmediate(resolve));
+          inFlight--;
+        },
+      });
+    }
+    const outcome = await createOrchestrator().start(builder.build(), { id: 'x', cents: 1 }).outcome;
+    expect(peak).toBe(2);
+    expect(outcome.completionOrder).toHaveLength(8);
+  });
+
+  it('journals with contiguous seqs, write-ahead: subscribers see an event only after it is in the store', async () => {
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store });
+    const checks: Array<Promise<boolean>> = [];
+    const run = orchestrator.start(one(), { id: 'x', cents: 2 });
+    run.events$.subscribe((event) => {
+      checks.push(store.load(event.runId).then((journal) => journal?.some((stored) => stored.seq === event.seq) ?? false));
+    });
+    const outcome = await run.outcome;
+    expect(await Promise.all(checks)).toEqual(checks.map(() => true));
+    const journal = (await store.load(outcome.runId)) ?? [];
+    expect(journal.map((event) => event.seq)).toEqual([0, 1, 2, 3]);
+    expect(trace(journal)).toEqual(['run.started', 'stage.started:a', 'stage.completed:a', 'run.completed']);
+  });
+});
+
+describe('events$ and inspect', () => {
+  it('replays a finished run’s journal to late subscribers, and orchestrator.events$ carries every run live', async () => {
+    const orchestrator = createOrchestrator();
+    const all: SagaEvent[] = [];
+    const subscription = orchestrator.events$.subscribe((event) => all.push(event));
+    const first = orchestrator.start(one('first'), { id: 'x', cents: 1 });
+    const second = orchestrator.start(one('second'), { id: 'y', cents: 2 });
+    await Promise.all([first.outcome, second.outcome]);
+    subscription.unsubscribe();
+    expect(await collect(first.events$)).toEqual(all.filter((event) => event.runId === first.runId));
+    expect(new Set(all.map((event) => event.saga))).toEqual(new Set(['first', 'second']));
+  });
+
+  it('inspect folds the stored journal into the same outcome the run resolved with', async () => {
+    const orchestrator = createOrchestrator({ sagas: [] });
+    const outcome = await orchestrator.start(one(), { id: 'x', cents: 4 }).outcome;
+    expect(await orchestrator.inspect(outcome.runId)).toEqual(outcome);
+    expect(outcome.outputs).toEqual({ a: 8 });
+  });
+
+  it('inspect shows a live run as running', async () => {
+    const gate = deferred();
+    const saga = defineSaga({ name: 'live', input }).stage('wait', { execute: () => gate.promise }).build();
+    const orchestrator = createOrchestrator();
+    const run = orchestrator.start(saga, { id: 'x', cents: 1 });
+    await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'stage.started' && resolve()));
+    expect((await orchestrator.inspect(run.runId)).status).toBe('running');
+    gate.resolve();
+    expect((await run.outcome).status).toBe('completed');
+  });
+});
+
+describe('close', () => {
+  it('waits for active runs, then refuses new ones', async () => {
+    const gate = deferred();
+    const saga = defineSaga({ name: 'closing', input }).stage('wait', { execute: () => gate.promise }).build();
+    const orchestrator = createOrchestrator();
+    const run = orchestrator.start(saga, { id: 'x', cents: 1 });
+    const closed = orchestrator.close();
+    gate.resolve();
+    await closed;
+    expect((await run.outcome).status).toBe('completed');
+    expect(() => orchestrator.start(saga, { id: 'x', cents: 1 })).toThrow(OrchestratorClosedError);
+  });
+
+  it('with a timeout, leaves unfinished runs in place, resumable by another orchestrator', async () => {
+    const store = new MemoryStore();
+    const hang = deferred();
+    let calls = 0;
+    const saga = defineSaga({ name: 'left', input })
+      .stage('a', {
+        execute: async ({ signal }) => {
+          calls++;
+          if (calls === 1) {
+            await Promise.race([hang.promise, new Promise((resolve) => signal.addEventListener('abort', resolve))]);
+            return 'abandoned';
+          }
+          return 'resumed';
+        },
+      })
+      .build();
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const run = orchestrator.start(saga, { id: 'x', cents: 1 });
+    await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'stage.started' && resolve()));
+    await orchestrator.close({ timeoutMs: 10 });
+    const error = await run.outcome.catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(OrchestratorClosedError);
+    expect((error as Error).message).toContain('was left in place and can be resumed');
+    expect((await store.listRuns())[0]?.status).toBe('running');
+    const outcome = await createOrchestrator({ store, sagas: [saga] }).resume(run.runId).outcome;
+    expect(outcome.outputs).toEqual({ a: 'resumed' });
+  });
+});

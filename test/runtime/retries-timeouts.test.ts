@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga, NonRetryableError, StageTimeoutError, type SagaEvent } from 'sagaflow';
+import { createVirtualClock } from 'sagaflow/testing';
+import { collect } from '../support/collect.js';
+import { aborted } from '../support/deferred.js';
+
+const input = z.object({ id: z.string() });
+type Retrying = Extract<SagaEvent, { type: 'stage.retrying' }>;
+
+describe('retries (virtual time: no real waiting)', () => {
+  it('retries with exponential backoff capped at maxDelayMs, journaling each retry, then succeeds', async () => {
+    const clock = createVirtualClock({ now: 0 });
+    let calls = 0;
+    const saga = defineSaga({ name: 'backoff', input })
+      .stage('flaky', {
+        retry: { maxAttempts: 5, initialDelayMs: 1_000, backoffFactor: 3, maxDelayMs: 5_000, jitter: false },
+        execute: async ({ attempt }) => {
+          calls++;
+          if (attempt < 5) throw new Error(`attempt ${attempt} failed`);
+          return 'ok';
+        },
+      })
+      .build();
+    const run = createOrchestrator({ scheduler: clock }).start(saga, { id: '1' });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('completed');
+    expect(calls).toBe(5);
+    const retries = events.filter((event): event is Retrying => event.type === 'stage.retrying');
+    expect(retries.map((event) => [event.attempt, event.delayMs, event.error.message])).toEqual([
+      [1, 1_000, 'attempt 1 failed'],
+      [2, 3_000, 'attempt 2 failed'],
+      [3, 5_000, 'attempt 3 failed'],
+      [4, 5_000, 'attempt 4 failed'],
+    ]);
+    const starts = events.filter((event) => event.type === 'stage.started').map((event) => event.at);
+    expect(starts).toEqual([0, 1_000, 4_000, 9_000, 14_000]);
+    expect(outcome.stages.flaky?.attempts).toBe(5);
+  });
+
+  it('jitter draws each delay from the upper half of the backoff', async () => {
+    const clock = createVirtualClock({ now: 0 });
+    const draws = [0, 0.5, 0.999];
+    const saga = defineSaga({ name: 'jitter', input })
+      .stage('flaky', {
+        retry: { maxAttempts: 4, initialDelayMs: 1_000, backoffFactor: 2 },
+        execute: async ({ attempt }) => {
+          if (attempt < 4) throw new Error('again');
+        },
+      })
+      .build();
+    const run = createOrchestrator({ scheduler: clock, random: () => draws.shift() ?? 0 }).start(saga, { id: '1' });
+    const events = await collect(run.events$);
+    expect(events.filter((event): event is Retrying => event.type === 'stage.retrying').map((event) => event.delayMs)).toEqual([500, 1_500, 3_998]);
+  });
+
+  it('never retries a NonRetryableError, nor an error the policy’s retryable() rejects', async () => {
+    const clock = createVirtualClock();
+    const attempts: Record<string, number> = { typed: 0, predicate: 0 };
+    const saga = (name: 'typed' | 'predicate') =>
+      defineSaga({ name, input })
+        .stage('s', {
+          retry: { maxAttempts: 5, retryable: (error) => !(error instanceof RangeError) },
+          execute: async () => {
+            attempts[name] = (attempts[name] ?? 0) + 1;
+            throw name === 'typed' ? new NonRetryableError('card declined') : new RangeError('out of range');
+          },
+        })
+        .build();
+    const orchestrator = createOrchestrator({ scheduler: clock });
+    const typed = await orchestrator.start(saga('typed'), { id: '1' }).outcome;
+    const predicate = await orchestrator.start(saga('predicate'), { id: '1' }).outcome;
+    expect(attempts).toEqual({ typed: 1, predicate: 1 });
+    expect(typed.failure?.error).toMatchObject({ name: 'NonRetryableError', code: 'NON_RETRYABLE', message: 'card declined' });
+    expect(predicate.failure?.error.name).toBe('RangeError');
+  });
+
+  it('retries a compensation with its own policy', async () => {
+    const clock = createVirtualClock({ now: 0 });
+    let tries = 0;
+    const saga = defineSaga({ name: 'comp-retry', input })
+      .stage('a', {
+        execute: async () => 'A',
+        compensation: { retry: { maxAttempts: 3, initialDelayMs: 10_000, jitter: false } },
+        compensate: async () => {
+          if (++tries < 3) throw new Error('refund api 503');
+        },
+      })
+      .stage('b', {
+        execute: async () => {
+          throw new Error('b');
+        },
+      })
+      .build();
+    const run = createOrchestrator({ scheduler: clock }).start(saga, { id: '1' });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('compensated');
+    expect(events.filter((event) => event.type === 'compensation.retrying').map((event) => (event as Retrying).delayMs)).toEqual([10_000, 20_000]);
+    expect(outcome.stages.a?.compensation?.attempts).toBe(3);
+  });
+});
+
+describe('timeouts (virtual time)', () => {
+  it('fails a timed-out attempt at once with a StageTimeoutError, aborts its signal, ignores what it returns later, retries it', async () => {
+    const clock = createVirtualClock({ now: 0 });
+    const reasons: unknown[] = [];
+    const saga = defineSaga({ name: 'slow', input })
+      .stage('pay', {
+        timeoutMs: 2_000,
+        retry: { maxAttempts: 2, initialDelayMs: 500, jitter: false },
+        execute: async ({ signal, attempt }) => {
+          if (attempt === 1) {
+            reasons.push(await aborted(signal));
+            return 'too late';
+          }
+          await clock.sleep(1_000);
+          return 'paid';
+        },
+      })
+      .build();
+    const run = createOrchestrator({ scheduler: clock }).start(saga, { id: '1' });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs).toEqual({ pay: 'paid' });
+    expect(reasons[0]).toBeInstanceOf(StageTimeoutError);
+    const retry = events.find((event): event is Retrying => event.type === 'stage.retrying');
+    expect(retry?.error).toMatchObject({
+      name: 'StageTimeoutError',
+      code: 'STAGE_TIMEOUT',
+      message: `Stage 'pay' of saga 'slow' run ${outcome.runId} timed out after 2000 ms (attempt 1).`,
+    });
+    expect(retry?.at).toBe(2_000);
+    const completed = events.find((event) => event.type === 'stage.completed');
+    expect(completed).toMatchObject({ attempt: 2, at: 3_500, durationMs: 1_000 });
+  });
+
+  it('times a compensation out with its own timeout; the run’s cancellation never aborts it', async () => {
+    const clock = createVirtualClock({ now: 0 });
+    const seen: boolean[] = [];
+    const saga = defineSaga({ name: 'slow-undo', input })
+      .stage('a', {
+        execute: async () => 'A',
+        compensation: { timeoutMs: 100, retry: { maxAttempts: 1 } },
+        compensate: async ({ signal }) => {
+          await clock.sleep(50);
+          seen.push(signal.aborted);
+          await aborted(signal);
+        },
+      })
+      .stage('b', { execute: async ({ cancel }) => cancel('stop') })
+      .build();
+    const outcome = await createOrchestrator({ scheduler: clock }).start(saga, { id: '1' }).outcome;
+    expect(seen).toEqual([false]);
+    expect(outcome.status).toBe('compensation_failed');
+    expect(outcome.stages.a?.compensation?.error?.name).toBe('StageTimeoutError');
+    expect(outcome.cancellation).toEqual({ reason: 'stop', by: 'b' });
+  });
+
+  it('a run that starts stopping during a retry wait gives the retry up at once', async () => {
+    const clock = createVirtualClock({ now: 0 });
+    let flakyCalls = 0;
+    const saga = defineSaga({ name: 'give-up', input })
+      .stage('flaky', {
+        after: [],
+        retry: { maxAttempts: 3, initialDelayMs: 60_000, jitter: false },
+        execute: async () => {
+          flakyCalls++;
+          throw new Error('flaky');
+        },
+      })
+      .stage('broken', {
+        after: [],
+        execute: async () => {
+          await clock.sleep(10);
+          throw new NonRetryableError('broken');
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator({ scheduler: clock }).start(saga, { id: '1' }).outcome;
+    expect(flakyCalls).toBe(1);
+    expect(outcome.failure?.stage).toBe('broken');
+    expect(outcome.stages.flaky).toMatchObject({ status: 'cancelled', error: { message: 'flaky' } });
+    expect(clock.now()).toBeLessThan(60_000);
+  });
+});
