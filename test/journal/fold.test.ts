@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { foldJournal, sagaEventSchema, toOutcome, type SagaEvent, type SagaEventDraft } from 'sagaflow';
+
+const error = { name: 'Error', message: 'boom' };
+
+function journal(...drafts: SagaEventDraft[]): SagaEvent[] {
+  return [
+    { type: 'run.started', version: '3', shapeHash: 'h', input: { id: 1 }, stages: ['a', 'b', 'c'] } as SagaEventDraft,
+    ...drafts,
+  ].map((draft, seq) => ({ ...draft, runId: 'r', saga: 's', seq, at: 100 + seq }) as SagaEvent);
+}
+
+describe('foldJournal', () => {
+  it('starts every declared stage as not_started and the run as running (queued when submitted)', () => {
+    const state = foldJournal(journal());
+    expect(state.status).toBe('running');
+    expect([...state.stages.keys()]).toEqual(['a', 'b', 'c']);
+    expect(toOutcome(state).stages.c).toEqual({ status: 'not_started', attempts: 0 });
+    const submitted = journal();
+    submitted[0] = { ...(submitted[0] as Extract<SagaEvent, { type: 'run.started' }>), submitted: true };
+    expect(foldJournal(submitted).status).toBe('queued');
+    expect(foldJournal([...submitted, { type: 'stage.started', stage: 'a', attempt: 1, runId: 'r', saga: 's', seq: 1, at: 1 }]).status).toBe('running');
+  });
+
+  it('derives outputs, orders and failure from a failed-then-compensated journal', () => {
+    const state = foldJournal(
+      journal(
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.completed', stage: 'a', attempt: 1, output: { x: 1 }, durationMs: 3 },
+        { type: 'stage.started', stage: 'b', attempt: 1 },
+        { type: 'stage.retrying', stage: 'b', attempt: 1, error, delayMs: 10 },
+        { type: 'stage.started', stage: 'b', attempt: 2 },
+        { type: 'stage.failed', stage: 'b', attempt: 2, error },
+        { type: 'run.compensating', cause: { kind: 'failed', stage: 'b', error } },
+        { type: 'compensation.started', stage: 'a', attempt: 1 },
+        { type: 'compensation.completed', stage: 'a', attempt: 1, durationMs: 1 },
+        { type: 'run.compensated' },
+      ),
+    );
+    const outcome = toOutcome(state);
+    expect(outcome).toMatchObject({
+      status: 'compensated',
+      version: '3',
+      outputs: { a: { x: 1 } },
+      completionOrder: ['a'],
+      compensationOrder: ['a'],
+      failure: { stage: 'b', error },
+    });
+    expect(outcome.stages.a).toEqual({
+      status: 'compensated',
+      attempts: 1,
+      output: { x: 1 },
+      startedAt: 101,
+      endedAt: 102,
+      compensation: { attempts: 1, startedAt: 108, endedAt: 109 },
+    });
+    expect(outcome.stages.b).toMatchObject({ status: 'failed', attempts: 2, error, startedAt: 103, endedAt: 106 });
+    expect(state.settleOrder).toEqual(['a', 'b']);
+    expect(state.stopping).toBe(false);
+  });
+
+  it('a redrive clears the pause, moves a re-executed stage to its new place in the settle order', () => {
+    const state = foldJournal(
+      journal(
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.failed', stage: 'a', attempt: 1, error },
+        { type: 'run.paused', failure: { stage: 'a', error } },
+        { type: 'run.resumed', mode: 'redrive' },
+        { type: 'stage.started', stage: 'a', attempt: 2 },
+      ),
+    );
+    expect(state.status).toBe('running');
+    expect(state.failure).toBeUndefined();
+    expect(state.settleOrder).toEqual([]);
+    expect(state.stages.get('a')).toMatchObject({ status: 'running', attempts: 2, error });
+  });
+
+  it('a redrive of compensation_failed makes failed compensations pending again', () => {
+    const state = foldJournal(
+      journal(
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.completed', stage: 'a', attempt: 1, durationMs: 1 },
+        { type: 'run.cancelling', reason: 'stop', by: 'external' },
+        { type: 'run.compensating', cause: { kind: 'cancelled', reason: 'stop', by: 'external' } },
+        { type: 'compensation.started', stage: 'a', attempt: 1 },
+        { type: 'compensation.failed', stage: 'a', attempt: 1, error },
+        { type: 'run.compensation_failed' },
+        { type: 'run.resumed', mode: 'redrive' },
+      ),
+    );
+    expect(state.status).toBe('compensating');
+    expect(state.stages.get('a')?.compensation?.status).toBe('pending');
+    expect(toOutcome(state).stages.a?.status).toBe('completed');
+    expect(state.cancellation).toEqual({ reason: 'stop', by: 'external' });
+  });
+
+  it('is pure: the same journal always folds to equal states, and does not mutate its input', () => {
+    const events = journal({ type: 'stage.started', stage: 'a', attempt: 1 }, { type: 'stage.completed', stage: 'a', attempt: 1, output: [1], durationMs: 1 });
+    const copy = structuredClone(events);
+    expect(toOutcome(foldJournal(events))).toEqual(toOutcome(foldJournal(events)));
+    expect(events).toEqual(copy);
+  });
+
+  it('refuses a journal that does not start with run.started', () => {
+    expect(() => foldJournal([])).toThrow('A journal must start with a run.started event.');
+  });
+
+  it('has a zod schema for every event type that accepts the events the runtime writes', () => {
+    for (const event of journal(
+      { type: 'stage.cancelled', stage: 'a', reason: 'r', outcomeUnknown: true },
+      { type: 'run.resumed', mode: 'resume' },
+      { type: 'run.paused', failure: { stage: 'a', error } },
+    )) {
+      expect(sagaEventSchema.safeParse(event).success).toBe(true);
+    }
+    expect(sagaEventSchema.safeParse({ type: 'stage.started', runId: 'r', saga: 's', seq: -1, at: 0, stage: 'a', attempt: 1 }).success).toBe(false);
+  });
+});
