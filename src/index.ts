@@ -16,8 +16,8 @@ export { defineSaga } from './definition/define-saga.js';
 export { defineStage } from './definition/define-stage.js';
 export type { ReusableStage } from './definition/define-stage.js';
 export { SagaBuilder } from './definition/saga-builder.js';
-export type { AncestorsOf, OutputsOf, ResultsOf, SagaBuilderOptions, StageInfo } from './definition/saga-builder.js';
-export type { Saga, SagaInput, SagaOutputs, SagaPolicies, SagaStage } from './definition/saga.js';
+export type { AncestorsOf, DeclaredStageInfo, OutputsOf, ResultsOf, SagaBuilderOptions, StageInfo } from './definition/saga-builder.js';
+export type { AnySaga, ResolvedCompensationPolicy, Saga, SagaInput, SagaOutputs, SagaPolicies, SagaStage } from './definition/saga.js';
 export type {
   CompensateContext,
   CompensationPolicy,
@@ -40,6 +40,14 @@ export type { SagaRun } from './runtime/saga-run.js';
 
 // The journal
 export type {
+  Cancellation,
+  CancelledCause,
+  DurationFields,
+  ErrorFields,
+  FailedCause,
+  RetryFields,
+  StageAttemptFields,
+  StageFailure,
   CompensationCompletedEvent,
   CompensationFailedEvent,
   CompensationRetryingEvent,
@@ -109,6 +117,7 @@ export { NonRetryableError, StageOutputError, StageResultAccessError, StageTimeo
 export { serializeError, serializedErrorSchema } from './errors/serialize-error.js';
 export type { SerializedError } from './errors/serialize-error.js';
 export type {
+  CancelRequest,
   ClaimedRun,
   ClaimRequest,
   HeartbeatResult,

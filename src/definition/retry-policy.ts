@@ -39,11 +39,17 @@ export interface RetryPolicy {
  * ```
  */
 export interface ResolvedRetryPolicy {
+  /** Attempts in all, the first included. */
   readonly maxAttempts: number;
+  /** Delay before the first retry, in ms. */
   readonly initialDelayMs: number;
+  /** Multiplier of the delay after each retry. */
   readonly backoffFactor: number;
+  /** Upper bound of any delay, in ms. */
   readonly maxDelayMs: number;
+  /** Whether delays are spread over the upper half of the backoff. */
   readonly jitter: boolean;
+  /** Decides whether an error is worth another attempt. */
   readonly retryable?: (error: unknown) => boolean;
 }
 

@@ -17,7 +17,9 @@ import { validateSagaOptions, validateStages, type DeclaredStage } from './valid
  * ```
  */
 export interface StageInfo {
+  /** What the stage's `execute` returns. */
   readonly output: unknown;
+  /** The names of every stage it runs after, directly or transitively. */
   readonly ancestors: string;
 }
 
@@ -47,7 +49,21 @@ export type AncestorsOf<TStages extends Record<string, StageInfo>, TAfter extend
   | TAfter[number]
   | TStages[TAfter[number] & keyof TStages]['ancestors'];
 
-type Simplify<T> = { [K in keyof T]: T[K] } & {};
+/**
+ * The {@link StageInfo} of one declared stage.
+ *
+ * @example
+ * ```ts
+ * import type { DeclaredStageInfo } from 'sagaflow';
+ * type Debit = DeclaredStageInfo<{ entryId: string }, never>;
+ * ```
+ */
+export interface DeclaredStageInfo<TOutput, TAncestors extends string> extends StageInfo {
+  /** What the stage's `execute` returns. */
+  readonly output: TOutput;
+  /** The names of every stage it runs after. */
+  readonly ancestors: TAncestors;
+}
 
 /**
  * The outputs of every stage of a builder, keyed by stage name.
@@ -58,7 +74,7 @@ type Simplify<T> = { [K in keyof T]: T[K] } & {};
  * type O = OutputsOf<{ debit: { output: { entryId: string }; ancestors: never } }>; // { debit: { entryId: string } }
  * ```
  */
-export type OutputsOf<TStages extends Record<string, StageInfo>> = Simplify<{ [K in keyof TStages]: TStages[K]['output'] }>;
+export type OutputsOf<TStages extends Record<string, StageInfo>> = { [K in keyof TStages]: TStages[K]['output'] } & {};
 
 interface StageNode {
   readonly previous: StageNode | undefined;
@@ -132,7 +148,7 @@ export class SagaBuilder<
     },
   ): SagaBuilder<
     TInput,
-    TStages & { [K in TName]: { readonly output: TOutput; readonly ancestors: AncestorsOf<TStages, TAfter> } },
+    TStages & { [K in TName]: DeclaredStageInfo<TOutput, AncestorsOf<TStages, TAfter>> },
     TName,
     TRawInput
   > {
@@ -183,7 +199,7 @@ export class SagaBuilder<
         ...(definition.compensate === undefined
           ? {}
           : { compensate: definition.compensate as NonNullable<SagaStage['compensate']> }),
-        ...(definition.output === undefined ? {} : { output: definition.output as ZodType }),
+        ...(definition.output === undefined ? {} : { output: definition.output }),
         retry: resolveRetryPolicy(definition.retry, EXECUTE_RETRY_DEFAULTS),
         ...(definition.timeoutMs === undefined ? {} : { timeoutMs: definition.timeoutMs }),
         compensation: Object.freeze({
@@ -224,7 +240,7 @@ function declaredAfter(node: StageNode, previous: string | undefined): readonly 
   const after = (node.definition as { after?: unknown } | undefined)?.after;
   if (after === undefined) return previous === undefined ? [] : [previous];
   if (!Array.isArray(after) || !after.every((parent) => typeof parent === 'string')) return undefined;
-  return after as string[];
+  return after;
 }
 
 /**

@@ -27,6 +27,22 @@ export interface SagaPolicies {
 }
 
 /**
+ * The compensation policy of a built stage, defaults filled in.
+ *
+ * @example
+ * ```ts
+ * import type { ResolvedCompensationPolicy } from 'sagaflow';
+ * const patient = (policy: ResolvedCompensationPolicy) => policy.retry.maxAttempts > 3;
+ * ```
+ */
+export interface ResolvedCompensationPolicy {
+  /** Retries of `compensate` (default 5 attempts). */
+  readonly retry: ResolvedRetryPolicy;
+  /** Limit of each `compensate` attempt, in ms, if any. */
+  readonly timeoutMs?: number;
+}
+
+/**
  * A stage of a built saga: its definition, normalised, with every default filled in.
  *
  * @example
@@ -36,6 +52,7 @@ export interface SagaPolicies {
  * ```
  */
 export interface SagaStage {
+  /** The stage's name, unique within its saga. */
   readonly name: string;
   /** Position in declaration order. */
   readonly index: number;
@@ -43,12 +60,19 @@ export interface SagaStage {
   readonly after: readonly string[];
   /** The stages that depend on it directly. */
   readonly dependents: readonly string[];
+  /** Does the stage's work. */
   readonly execute: (context: ExecuteContext<unknown, Record<string, unknown>>) => unknown;
+  /** Undoes the stage's work; absent when the stage has nothing to undo. */
   readonly compensate?: (context: CompensateContext<unknown, Record<string, unknown>, unknown>) => unknown;
+  /** Validates what `execute` returns. */
   readonly output?: ZodType;
+  /** Retries of `execute`. */
   readonly retry: ResolvedRetryPolicy;
+  /** Limit of each `execute` attempt, in ms. */
   readonly timeoutMs?: number;
-  readonly compensation: { readonly retry: ResolvedRetryPolicy; readonly timeoutMs?: number };
+  /** Retries and per-attempt timeout of `compensate`. */
+  readonly compensation: ResolvedCompensationPolicy;
+  /** Whether `compensate` also runs after the stage's own final failure. */
   readonly compensateOnFailure: boolean;
 }
 
@@ -74,7 +98,9 @@ export interface SagaStage {
  * ```
  */
 export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRawInput = TInput> {
+  /** The saga's name: how runs, stores and workers refer to it. */
   readonly name: string;
+  /** The saga's version, recorded on every run. */
   readonly version: string;
   /** sha-256 of the saga's shape: stage names, dependencies, which stages compensate. */
   readonly shapeHash: string;
@@ -82,6 +108,7 @@ export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRaw
   readonly input: ZodType<TInput, TRawInput>;
   /** Stages in declaration order. */
   readonly stages: readonly SagaStage[];
+  /** The saga's policies, defaults filled in. */
   readonly policies: Required<SagaPolicies>;
   /** Looks a stage up by name. */
   readonly stage: (name: string) => SagaStage | undefined;
@@ -110,3 +137,16 @@ export type SagaInput<TSaga> = TSaga extends Saga<infer TInput, infer _TOutputs,
  * ```
  */
 export type SagaOutputs<TSaga> = TSaga extends Saga<infer _TInput, infer TOutputs, infer _TRawInput> ? TOutputs : never;
+
+/**
+ * Any saga, whatever its input and outputs: the element type of `createOrchestrator({ sagas })`
+ * and `createWorker({ sagas })`.
+ *
+ * @example
+ * ```ts
+ * import type { AnySaga } from 'sagaflow';
+ * const byName = (sagas: readonly AnySaga[]) => new Map(sagas.map((saga) => [saga.name, saga]));
+ * ```
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds sagas of every input and output type
+export type AnySaga = Saga<any, any, any>;

@@ -20,6 +20,7 @@ import type { RetryPolicy } from './retry-policy.js';
  * ```
  */
 export interface ExecuteContext<TInput, TResults> {
+  /** The run's id. */
   readonly runId: string;
   /** The saga's name. */
   readonly saga: string;
@@ -70,14 +71,19 @@ export interface ExecuteContext<TInput, TResults> {
  * ```
  */
 export interface CompensateContext<TInput, TResults, TOutput> {
+  /** The run's id. */
   readonly runId: string;
+  /** The saga's name. */
   readonly saga: string;
+  /** This stage's name. */
   readonly stage: string;
   /** 1 for the first attempt of this compensation; counts on across resumes and redrives. */
   readonly attempt: number;
+  /** The run's validated input. */
   readonly input: TInput;
   /** What this stage's `execute` returned (see remarks for when it is `undefined`). */
   readonly output: TOutput;
+  /** The outputs of this stage's ancestors. */
   readonly results: Readonly<TResults>;
   /** Stable for this compensation, and different from the stage's execute key. */
   readonly idempotencyKey: string;

@@ -35,6 +35,7 @@ function listIssues(issues: readonly Issue[]): string {
  * ```
  */
 export class SagaDefinitionError extends SagaError {
+  /** Always `'SagaDefinitionError'`. */
   override readonly name = 'SagaDefinitionError';
   readonly code = SagaErrorCode.DefinitionInvalid;
 
@@ -63,6 +64,7 @@ export class SagaDefinitionError extends SagaError {
  * ```
  */
 export class SagaInputError extends SagaError {
+  /** Always `'SagaInputError'`. */
   override readonly name = 'SagaInputError';
   readonly code = SagaErrorCode.InputInvalid;
 

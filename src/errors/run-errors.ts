@@ -11,6 +11,7 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
  * ```
  */
 export class RunNotFoundError extends SagaError {
+  /** Always `'RunNotFoundError'`. */
   override readonly name = 'RunNotFoundError';
   readonly code = SagaErrorCode.RunNotFound;
 
@@ -30,6 +31,7 @@ export class RunNotFoundError extends SagaError {
  * ```
  */
 export class RunStateError extends SagaError {
+  /** Always `'RunStateError'`. */
   override readonly name = 'RunStateError';
   readonly code = SagaErrorCode.RunState;
 
@@ -70,6 +72,7 @@ export class RunStateError extends SagaError {
  * ```
  */
 export class SagaShapeMismatchError extends SagaError {
+  /** Always `'SagaShapeMismatchError'`. */
   override readonly name = 'SagaShapeMismatchError';
   readonly code = SagaErrorCode.ShapeMismatch;
 
@@ -105,6 +108,7 @@ export class SagaShapeMismatchError extends SagaError {
  * ```
  */
 export class SagaNotRegisteredError extends SagaError {
+  /** Always `'SagaNotRegisteredError'`. */
   override readonly name = 'SagaNotRegisteredError';
   readonly code = SagaErrorCode.SagaNotRegistered;
 
@@ -135,6 +139,7 @@ export class SagaNotRegisteredError extends SagaError {
  * ```
  */
 export class OrchestratorClosedError extends SagaError {
+  /** Always `'OrchestratorClosedError'`. */
   override readonly name = 'OrchestratorClosedError';
   readonly code = SagaErrorCode.OrchestratorClosed;
 

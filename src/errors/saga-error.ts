@@ -12,24 +12,43 @@
  * ```
  */
 export const SagaErrorCode = {
+  /** {@link SagaDefinitionError}: `.build()` found problems in a definition. */
   DefinitionInvalid: 'SAGA_DEFINITION_INVALID',
+  /** {@link SagaInputError}: the input does not match the saga's schema. */
   InputInvalid: 'SAGA_INPUT_INVALID',
+  /** {@link SagaFailedError}: a stage failed; the run was rolled back or paused. */
   Failed: 'SAGA_FAILED',
+  /** {@link SagaCancelledError}: the run was cancelled. */
   Cancelled: 'SAGA_CANCELLED',
+  /** {@link SagaCompensationError}: a compensation exhausted its retries. */
   CompensationFailed: 'SAGA_COMPENSATION_FAILED',
+  /** {@link RunNotFoundError}: no journal for that run id. */
   RunNotFound: 'RUN_NOT_FOUND',
+  /** {@link RunStateError}: the run's status does not allow the operation. */
   RunState: 'RUN_STATE_INVALID',
+  /** {@link SagaShapeMismatchError}: the definition's shape differs from the run's. */
   ShapeMismatch: 'SAGA_SHAPE_MISMATCH',
+  /** {@link SagaNotRegisteredError}: the run's saga was not given to the orchestrator. */
   SagaNotRegistered: 'SAGA_NOT_REGISTERED',
+  /** {@link StoreConflictError}: another writer appended to the run first. */
   StoreConflict: 'STORE_CONFLICT',
+  /** {@link StoreCorruptionError}: a stored event is not valid. */
   StoreCorruption: 'STORE_CORRUPTION',
+  /** {@link StoreUnavailableError}: the store cannot be reached or opened. */
   StoreUnavailable: 'STORE_UNAVAILABLE',
+  /** {@link StoreUnsupportedError}: the store cannot do what was asked. */
   StoreUnsupported: 'STORE_UNSUPPORTED',
+  /** {@link LeaseLostError}: a worker lost its lease on a run. */
   LeaseLost: 'LEASE_LOST',
+  /** {@link StageTimeoutError}: an attempt ran past its timeout. */
   StageTimeout: 'STAGE_TIMEOUT',
+  /** {@link NonRetryableError}: user code said not to retry. */
   NonRetryable: 'NON_RETRYABLE',
+  /** {@link StageOutputError}: a stage returned an invalid output. */
   StageOutputInvalid: 'STAGE_OUTPUT_INVALID',
+  /** {@link StageResultAccessError}: a stage read a non-ancestor's result. */
   StageResultUnavailable: 'STAGE_RESULT_UNAVAILABLE',
+  /** {@link OrchestratorClosedError}: the orchestrator was closed. */
   OrchestratorClosed: 'ORCHESTRATOR_CLOSED',
 } as const;
 

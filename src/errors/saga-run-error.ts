@@ -50,6 +50,7 @@ export abstract class SagaRunError<TOutputs = Record<string, unknown>> extends S
  * ```
  */
 export class SagaFailedError<TOutputs = Record<string, unknown>> extends SagaRunError<TOutputs> {
+  /** Always `'SagaFailedError'`. */
   override readonly name = 'SagaFailedError';
   readonly code = SagaErrorCode.Failed;
 
@@ -70,6 +71,7 @@ export class SagaFailedError<TOutputs = Record<string, unknown>> extends SagaRun
  * ```
  */
 export class SagaCancelledError<TOutputs = Record<string, unknown>> extends SagaRunError<TOutputs> {
+  /** Always `'SagaCancelledError'`. */
   override readonly name = 'SagaCancelledError';
   readonly code = SagaErrorCode.Cancelled;
 
@@ -94,6 +96,7 @@ export class SagaCancelledError<TOutputs = Record<string, unknown>> extends Saga
  * ```
  */
 export class SagaCompensationError<TOutputs = Record<string, unknown>> extends SagaRunError<TOutputs> {
+  /** Always `'SagaCompensationError'`. */
   override readonly name = 'SagaCompensationError';
   readonly code = SagaErrorCode.CompensationFailed;
 

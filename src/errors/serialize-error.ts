@@ -91,7 +91,7 @@ function describeValue(value: unknown): string {
   if (typeof value === 'symbol' || typeof value === 'function') return String(value);
   try {
     const text = JSON.stringify(value);
-    if (text === undefined) return String(value);
+    if (text === undefined) return Object.prototype.toString.call(value);
     return text.length > 500 ? `${text.slice(0, 500)}…` : text;
   } catch {
     return Object.prototype.toString.call(value);

@@ -20,6 +20,7 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
  * ```
  */
 export class NonRetryableError extends SagaError {
+  /** Always `'NonRetryableError'`. */
   override readonly name: string = 'NonRetryableError';
   readonly code: SagaErrorCode = SagaErrorCode.NonRetryable;
 
@@ -46,6 +47,7 @@ export class NonRetryableError extends SagaError {
  * ```
  */
 export class StageTimeoutError extends SagaError {
+  /** Always `'StageTimeoutError'`. */
   override readonly name = 'StageTimeoutError';
   readonly code = SagaErrorCode.StageTimeout;
 
@@ -85,6 +87,7 @@ export class StageTimeoutError extends SagaError {
  * ```
  */
 export class StageOutputError extends NonRetryableError {
+  /** Always `'StageOutputError'`. */
   override readonly name = 'StageOutputError';
   override readonly code = SagaErrorCode.StageOutputInvalid;
 
@@ -120,6 +123,7 @@ export class StageOutputError extends NonRetryableError {
  * ```
  */
 export class StageResultAccessError extends NonRetryableError {
+  /** Always `'StageResultAccessError'`. */
   override readonly name = 'StageResultAccessError';
   override readonly code = SagaErrorCode.StageResultUnavailable;
 

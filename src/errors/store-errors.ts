@@ -15,6 +15,7 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
  * ```
  */
 export class StoreConflictError extends SagaError {
+  /** Always `'StoreConflictError'`. */
   override readonly name = 'StoreConflictError';
   readonly code = SagaErrorCode.StoreConflict;
 
@@ -48,6 +49,7 @@ export class StoreConflictError extends SagaError {
  * ```
  */
 export class StoreCorruptionError extends SagaError {
+  /** Always `'StoreCorruptionError'`. */
   override readonly name = 'StoreCorruptionError';
   readonly code = SagaErrorCode.StoreCorruption;
 
@@ -82,6 +84,7 @@ export class StoreCorruptionError extends SagaError {
  * ```
  */
 export class StoreUnavailableError extends SagaError {
+  /** Always `'StoreUnavailableError'`. */
   override readonly name = 'StoreUnavailableError';
   readonly code = SagaErrorCode.StoreUnavailable;
 
@@ -109,6 +112,7 @@ export class StoreUnavailableError extends SagaError {
  * ```
  */
 export class StoreUnsupportedError extends SagaError {
+  /** Always `'StoreUnsupportedError'`. */
   override readonly name = 'StoreUnsupportedError';
   readonly code = SagaErrorCode.StoreUnsupported;
 
@@ -140,6 +144,7 @@ export class StoreUnsupportedError extends SagaError {
  * ```
  */
 export class LeaseLostError extends SagaError {
+  /** Always `'LeaseLostError'`. */
   override readonly name = 'LeaseLostError';
   readonly code = SagaErrorCode.LeaseLost;
 

@@ -1,5 +1,5 @@
 import type { SerializedError } from '../errors/serialize-error.js';
-import type { RollbackCause, ResumeMode, SagaEvent } from './saga-event.js';
+import type { Cancellation, RollbackCause, ResumeMode, SagaEvent, StageFailure } from './saga-event.js';
 import type { RunStatus } from './outcome.js';
 
 /**
@@ -35,10 +35,15 @@ export type CompensationStatus = 'pending' | 'running' | 'completed' | 'failed';
  * ```
  */
 export interface CompensationState {
+  /** Where the compensation stands. */
   readonly status: CompensationStatus;
+  /** Attempts of `compensate` so far. */
   readonly attempts: number;
+  /** The last error of `compensate`, if an attempt failed. */
   readonly error?: SerializedError;
+  /** When the first attempt started (epoch ms). */
   readonly startedAt?: number;
+  /** When it completed or finally failed (epoch ms). */
   readonly endedAt?: number;
 }
 
@@ -52,16 +57,23 @@ export interface CompensationState {
  * ```
  */
 export interface StageState {
+  /** Where the stage's `execute` stands. */
   readonly status: ExecutionStatus;
+  /** Attempts of `execute` so far. */
   readonly attempts: number;
   /** The output, when `status` is `completed` (absent when the stage returned `undefined`). */
   readonly output?: unknown;
+  /** The last error of `execute`. */
   readonly error?: SerializedError;
+  /** When the first attempt started (epoch ms). */
   readonly startedAt?: number;
+  /** When the stage completed, failed or was cancelled (epoch ms). */
   readonly endedAt?: number;
+  /** Why the stage was cancelled, when it was. */
   readonly cancelReason?: string;
   /** The stage was in flight when the process stopped during a stop: it may or may not have taken effect. */
   readonly outcomeUnknown: boolean;
+  /** The compensation, once one started. */
   readonly compensation?: CompensationState;
 }
 
@@ -81,27 +93,37 @@ export interface StageState {
  * ```
  */
 export interface RunState {
+  /** The run's id. */
   readonly runId: string;
+  /** The saga's name. */
   readonly saga: string;
   /** The saga version the run continues with (changed by a redrive with an explicit `saga`). */
   readonly version: string;
   /** The shape hash the run continues with. */
   readonly shapeHash: string;
+  /** The run's validated input. */
   readonly input: unknown;
   /** The saga's stage names, in declaration order, as recorded on `run.started`. */
   readonly stageNames: readonly string[];
+  /** Whether the run was submitted to workers. */
   readonly submitted: boolean;
+  /** The run's status. */
   readonly status: RunStatus;
+  /** Every stage, in declaration order. */
   readonly stages: ReadonlyMap<string, StageState>;
+  /** Stages in the order they completed. */
   readonly completionOrder: readonly string[];
   /**
    * Started stages in the order they settled (completed, failed or cancelled): the order a
    * rollback walks backwards. A stage that is re-executed by a redrive moves to its new place.
    */
   readonly settleOrder: readonly string[];
+  /** Stages in the order their compensation completed. */
   readonly compensationOrder: readonly string[];
-  readonly failure?: { readonly stage: string; readonly error: SerializedError };
-  readonly cancellation?: { readonly reason: string; readonly by: string };
+  /** The run's failure: the first final failure of a stage. */
+  readonly failure?: StageFailure;
+  /** Why and by whom the run was cancelled. */
+  readonly cancellation?: Cancellation;
   /** Why the run is rolling back, once it started to. */
   readonly compensationCause?: RollbackCause;
   /** A failure or cancellation is recorded and the run has not yet settled or paused. */
@@ -110,7 +132,9 @@ export interface RunState {
   readonly lastResumeMode?: ResumeMode;
   /** `seq` of the last event. */
   readonly lastSeq: number;
+  /** `at` of `run.started`. */
   readonly startedAt: number;
+  /** `at` of the last event. */
   readonly updatedAt: number;
 }
 

@@ -1,5 +1,6 @@
 import type { SerializedError } from '../errors/serialize-error.js';
 import { assertNever, type RunState, type StageState } from './fold.js';
+import type { Cancellation, StageFailure } from './saga-event.js';
 
 /**
  * Where a run stands. The first five are endings a run stays in until an operator acts;
@@ -160,10 +161,15 @@ export interface StageRecord {
  * ```
  */
 export interface SagaOutcome<TOutputs = Record<string, unknown>> {
+  /** The run's id. */
   readonly runId: string;
+  /** The saga's name. */
   readonly saga: string;
+  /** The saga version the run ran with. */
   readonly version: string;
+  /** Where the run stands. */
   readonly status: RunStatus;
+  /** The run's validated input. */
   readonly input: unknown;
   /** Every stage that completed, compensated or not. */
   readonly outputs: Partial<TOutputs>;
@@ -174,9 +180,9 @@ export interface SagaOutcome<TOutputs = Record<string, unknown>> {
   /** Stages in the order their compensation completed. */
   readonly compensationOrder: readonly string[];
   /** The first final failure of a stage, when the run failed. */
-  readonly failure?: { readonly stage: string; readonly error: SerializedError };
+  readonly failure?: StageFailure;
   /** Why and by whom the run was cancelled, when it was. */
-  readonly cancellation?: { readonly reason: string; readonly by: 'external' | (string & {}) };
+  readonly cancellation?: Cancellation;
 }
 
 /**

@@ -14,9 +14,67 @@ import { serializedErrorSchema, type SerializedError } from '../errors/serialize
  *   cause.kind === 'failed' ? `stage ${cause.stage} failed` : `cancelled by ${cause.by}: ${cause.reason}`;
  * ```
  */
-export type RollbackCause =
-  | { readonly kind: 'failed'; readonly stage: string; readonly error: SerializedError }
-  | { readonly kind: 'cancelled'; readonly reason: string; readonly by: string };
+export type RollbackCause = FailedCause | CancelledCause;
+
+/**
+ * A stage's final failure, as recorded on the run.
+ *
+ * @example
+ * ```ts
+ * import type { StageFailure } from 'sagaflow';
+ * const where = (failure: StageFailure) => `${failure.stage}: ${failure.error.message}`;
+ * ```
+ */
+export interface StageFailure {
+  /** The stage that failed. */
+  readonly stage: string;
+  /** Its final error. */
+  readonly error: SerializedError;
+}
+
+/**
+ * The rollback cause of a run whose stage failed.
+ *
+ * @example
+ * ```ts
+ * import type { FailedCause } from 'sagaflow';
+ * const cause: FailedCause = { kind: 'failed', stage: 'credit', error: { name: 'Error', message: 'bank down' } };
+ * ```
+ */
+export interface FailedCause extends StageFailure {
+  /** Discriminant. */
+  readonly kind: 'failed';
+}
+
+/**
+ * Why and by whom a run was cancelled.
+ *
+ * @example
+ * ```ts
+ * import type { Cancellation } from 'sagaflow';
+ * const cancellation: Cancellation = { reason: 'customer request', by: 'external' };
+ * ```
+ */
+export interface Cancellation {
+  /** Why the run was cancelled. */
+  readonly reason: string;
+  /** `'external'` (run.cancel, the start signal, orchestrator.cancel), or the stage that called `ctx.cancel`. */
+  readonly by: 'external' | (string & {});
+}
+
+/**
+ * The rollback cause of a cancelled run.
+ *
+ * @example
+ * ```ts
+ * import type { CancelledCause } from 'sagaflow';
+ * const cause: CancelledCause = { kind: 'cancelled', reason: 'customer request', by: 'external' };
+ * ```
+ */
+export interface CancelledCause extends Cancellation {
+  /** Discriminant. */
+  readonly kind: 'cancelled';
+}
 
 /**
  * The fields every journal event has.
@@ -38,8 +96,67 @@ export interface SagaEventBase {
   readonly at: number;
 }
 
+/**
+ * The fields of every event about one attempt of a stage's `execute` or `compensate`.
+ *
+ * @example
+ * ```ts
+ * import type { StageAttemptFields } from 'sagaflow';
+ * const label = (event: StageAttemptFields) => `${event.stage}#${event.attempt}`;
+ * ```
+ */
+export interface StageAttemptFields {
+  /** The stage's name. */
+  readonly stage: string;
+  /** 1 for the first attempt; attempts keep counting across retries, resumes and redrives. */
+  readonly attempt: number;
+}
+
+/**
+ * The fields of an event that records an error.
+ *
+ * @example
+ * ```ts
+ * import type { ErrorFields } from 'sagaflow';
+ * const message = (event: ErrorFields) => event.error.message;
+ * ```
+ */
+export interface ErrorFields {
+  /** The error, serialised (see {@link SerializedError}). */
+  readonly error: SerializedError;
+}
+
+/**
+ * The fields of an event that schedules a retry.
+ *
+ * @example
+ * ```ts
+ * import type { RetryFields } from 'sagaflow';
+ * const wait = (event: RetryFields) => event.delayMs;
+ * ```
+ */
+export interface RetryFields extends ErrorFields {
+  /** How long the runtime waits before the next attempt, in ms. */
+  readonly delayMs: number;
+}
+
+/**
+ * The fields of an event that ends an attempt successfully.
+ *
+ * @example
+ * ```ts
+ * import type { DurationFields } from 'sagaflow';
+ * const slow = (event: DurationFields) => event.durationMs > 1_000;
+ * ```
+ */
+export interface DurationFields {
+  /** How long the successful attempt took, in ms. */
+  readonly durationMs: number;
+}
+
 /** A run was created. The first event of every journal. */
 export interface RunStartedEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.started';
   /** The saga version the run was started with. */
   readonly version: string;
@@ -54,37 +171,29 @@ export interface RunStartedEvent extends SagaEventBase {
 }
 
 /** An attempt of a stage's `execute` is about to be invoked. */
-export interface StageStartedEvent extends SagaEventBase {
+export interface StageStartedEvent extends SagaEventBase, StageAttemptFields {
+  /** Discriminant. */
   readonly type: 'stage.started';
-  readonly stage: string;
-  /** 1 for the first attempt; attempts keep counting across redrives. */
-  readonly attempt: number;
 }
 
 /** An attempt failed with a retryable error; the next attempt starts after `delayMs`. */
-export interface StageRetryingEvent extends SagaEventBase {
+export interface StageRetryingEvent extends SagaEventBase, StageAttemptFields, RetryFields {
+  /** Discriminant. */
   readonly type: 'stage.retrying';
-  readonly stage: string;
-  readonly attempt: number;
-  readonly error: SerializedError;
-  readonly delayMs: number;
 }
 
 /** A stage's `execute` returned. `output` is absent when it returned `undefined`. */
-export interface StageCompletedEvent extends SagaEventBase {
+export interface StageCompletedEvent extends SagaEventBase, StageAttemptFields, DurationFields {
+  /** Discriminant. */
   readonly type: 'stage.completed';
-  readonly stage: string;
-  readonly attempt: number;
+  /** What `execute` returned, as plain JSON. */
   readonly output?: unknown;
-  readonly durationMs: number;
 }
 
 /** A stage failed finally (retries exhausted or a non-retryable error). */
-export interface StageFailedEvent extends SagaEventBase {
+export interface StageFailedEvent extends SagaEventBase, StageAttemptFields, ErrorFields {
+  /** Discriminant. */
   readonly type: 'stage.failed';
-  readonly stage: string;
-  readonly attempt: number;
-  readonly error: SerializedError;
 }
 
 /**
@@ -92,8 +201,11 @@ export interface StageFailedEvent extends SagaEventBase {
  * cancelled the run itself with `ctx.cancel`.
  */
 export interface StageCancelledEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'stage.cancelled';
+  /** The stage's name. */
   readonly stage: string;
+  /** Why it was cancelled. */
   readonly reason: string;
   /** The error the stage rejected with while the run was stopping, if it rejected. */
   readonly error?: SerializedError;
@@ -106,7 +218,9 @@ export interface StageCancelledEvent extends SagaEventBase {
 
 /** A cancellation was accepted; in-flight stages are being aborted and settled. */
 export interface RunCancellingEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.cancelling';
+  /** Why the run is cancelled. */
   readonly reason: string;
   /** `'external'`, or the name of the stage that called `ctx.cancel`. */
   readonly by: string;
@@ -114,40 +228,34 @@ export interface RunCancellingEvent extends SagaEventBase {
 
 /** The run started rolling back. */
 export interface RunCompensatingEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.compensating';
+  /** Why the run rolls back. */
   readonly cause: RollbackCause;
 }
 
 /** An attempt of a stage's `compensate` is about to be invoked. */
-export interface CompensationStartedEvent extends SagaEventBase {
+export interface CompensationStartedEvent extends SagaEventBase, StageAttemptFields {
+  /** Discriminant. */
   readonly type: 'compensation.started';
-  readonly stage: string;
-  readonly attempt: number;
 }
 
 /** A compensation attempt failed with a retryable error; it is retried after `delayMs`. */
-export interface CompensationRetryingEvent extends SagaEventBase {
+export interface CompensationRetryingEvent extends SagaEventBase, StageAttemptFields, RetryFields {
+  /** Discriminant. */
   readonly type: 'compensation.retrying';
-  readonly stage: string;
-  readonly attempt: number;
-  readonly error: SerializedError;
-  readonly delayMs: number;
 }
 
 /** A stage's `compensate` returned. */
-export interface CompensationCompletedEvent extends SagaEventBase {
+export interface CompensationCompletedEvent extends SagaEventBase, StageAttemptFields, DurationFields {
+  /** Discriminant. */
   readonly type: 'compensation.completed';
-  readonly stage: string;
-  readonly attempt: number;
-  readonly durationMs: number;
 }
 
 /** A compensation failed finally; the other compensations still run. */
-export interface CompensationFailedEvent extends SagaEventBase {
+export interface CompensationFailedEvent extends SagaEventBase, StageAttemptFields, ErrorFields {
+  /** Discriminant. */
   readonly type: 'compensation.failed';
-  readonly stage: string;
-  readonly attempt: number;
-  readonly error: SerializedError;
 }
 
 /**
@@ -163,7 +271,9 @@ export type ResumeMode = 'resume' | 'redrive' | 'compensate';
 
 /** The run was picked up again: after a crash (`resume`), or by an operator (`redrive`, `compensate`). */
 export interface RunResumedEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.resumed';
+  /** How the run was picked up. */
   readonly mode: ResumeMode;
   /** Set when the run continues with another saga definition, passed explicitly (contract rule 8). */
   readonly version?: string;
@@ -173,27 +283,33 @@ export interface RunResumedEvent extends SagaEventBase {
 
 /** The run stopped after a failure with `onFailure: 'pause'`; it waits for `redrive` or `compensate`. */
 export interface RunPausedEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.paused';
-  readonly failure: { readonly stage: string; readonly error: SerializedError };
+  /** The failure the run paused on. */
+  readonly failure: StageFailure;
 }
 
 /** Every stage completed. */
 export interface RunCompletedEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.completed';
 }
 
 /** The rollback after a failure finished; every compensation succeeded. */
 export interface RunCompensatedEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.compensated';
 }
 
 /** The cancelled run finished stopping (and rolling back, unless `onCancel: 'keep'`). */
 export interface RunCancelledEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.cancelled';
 }
 
 /** The rollback finished with at least one failed compensation. */
 export interface RunCompensationFailedEvent extends SagaEventBase {
+  /** Discriminant. */
   readonly type: 'run.compensation_failed';
 }
 
@@ -274,20 +390,8 @@ const rollbackCauseSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('cancelled'), reason: z.string(), by: z.string().min(1) }),
 ]);
 
-/**
- * zod schemas of every {@link SagaEvent}, keyed by `type`.
- *
- * @remarks
- * Stores validate every row they read back with {@link sagaEventSchema}; a row that does not
- * match is reported as a `StoreCorruptionError` naming the run and sequence number.
- *
- * @example
- * ```ts
- * import { sagaEventSchemas } from 'sagaflow';
- * sagaEventSchemas['run.completed'].parse({ type: 'run.completed', runId: 'r', saga: 's', seq: 3, at: 0 });
- * ```
- */
-export const sagaEventSchemas = {
+/** The event schemas, with their inferred types (checked against the hand-written ones below). */
+const schemas = {
   'run.started': z.object({
     ...base,
     type: z.literal('run.started'),
@@ -367,6 +471,44 @@ export const sagaEventSchemas = {
 } as const;
 
 /**
+ * zod schemas of every {@link SagaEvent}, keyed by `type`.
+ *
+ * @remarks
+ * Stores validate every row they read back with {@link sagaEventSchema}; a row that does not
+ * match is reported as a `StoreCorruptionError` naming the run and sequence number.
+ *
+ * @example
+ * ```ts
+ * import { sagaEventSchemas } from 'sagaflow';
+ * schemas['run.completed'].parse({ type: 'run.completed', runId: 'r', saga: 's', seq: 3, at: 0 });
+ * ```
+ */
+export const sagaEventSchemas: Readonly<Record<SagaEventType, z.ZodType<SagaEvent>>> = schemas as unknown as Readonly<
+  Record<SagaEventType, z.ZodType<SagaEvent>>
+>;
+
+const eventSchema = z.discriminatedUnion('type', [
+  schemas['run.started'],
+  schemas['stage.started'],
+  schemas['stage.retrying'],
+  schemas['stage.completed'],
+  schemas['stage.failed'],
+  schemas['stage.cancelled'],
+  schemas['run.cancelling'],
+  schemas['run.compensating'],
+  schemas['compensation.started'],
+  schemas['compensation.retrying'],
+  schemas['compensation.completed'],
+  schemas['compensation.failed'],
+  schemas['run.resumed'],
+  schemas['run.paused'],
+  schemas['run.completed'],
+  schemas['run.compensated'],
+  schemas['run.cancelled'],
+  schemas['run.compensation_failed'],
+]);
+
+/**
  * zod schema of any {@link SagaEvent} (a discriminated union on `type`).
  *
  * @example
@@ -375,29 +517,10 @@ export const sagaEventSchemas = {
  * const result = sagaEventSchema.safeParse(JSON.parse('{"type":"run.completed","runId":"r","saga":"s","seq":1,"at":0}'));
  * ```
  */
-export const sagaEventSchema = z.discriminatedUnion('type', [
-  sagaEventSchemas['run.started'],
-  sagaEventSchemas['stage.started'],
-  sagaEventSchemas['stage.retrying'],
-  sagaEventSchemas['stage.completed'],
-  sagaEventSchemas['stage.failed'],
-  sagaEventSchemas['stage.cancelled'],
-  sagaEventSchemas['run.cancelling'],
-  sagaEventSchemas['run.compensating'],
-  sagaEventSchemas['compensation.started'],
-  sagaEventSchemas['compensation.retrying'],
-  sagaEventSchemas['compensation.completed'],
-  sagaEventSchemas['compensation.failed'],
-  sagaEventSchemas['run.resumed'],
-  sagaEventSchemas['run.paused'],
-  sagaEventSchemas['run.completed'],
-  sagaEventSchemas['run.compensated'],
-  sagaEventSchemas['run.cancelled'],
-  sagaEventSchemas['run.compensation_failed'],
-]);
+export const sagaEventSchema: z.ZodType<SagaEvent> = eventSchema as unknown as z.ZodType<SagaEvent>;
 
 // Compile-time proof that the schemas and the hand-written types describe the same events.
-type SchemaEvent = z.infer<typeof sagaEventSchema>;
+type SchemaEvent = z.infer<typeof eventSchema>;
 type Assert<T extends true> = T;
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
 type SchemasMatchTypes = Assert<

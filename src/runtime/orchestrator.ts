@@ -1,6 +1,6 @@
 import { Observable, Subject, asyncScheduler, defer, exhaustMap, from, mergeMap, timer, type SchedulerLike } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
-import type { Saga } from '../definition/saga.js';
+import type { AnySaga, Saga } from '../definition/saga.js';
 import { SagaInputError, type Issue } from '../errors/definition-errors.js';
 import {
   OrchestratorClosedError,
@@ -38,7 +38,7 @@ export interface OrchestratorOptions {
    * passed to `start` are registered automatically. Several versions of one saga may be
    * registered: a stored run continues with the one whose shape it was started with.
    */
-  readonly sagas?: readonly Saga<never, never, never>[];
+  readonly sagas?: readonly AnySaga[];
   /**
    * The clock and timers of retries and timeouts, and of event timestamps. Default: RxJS's
    * `asyncScheduler` (real time). Tests pass a virtual-time scheduler from `sagaflow/testing`.
@@ -80,7 +80,7 @@ export interface ContinueOptions {
    * with (contract rule 8). Without it, a run continues only with a registered definition of
    * the same shape.
    */
-  readonly saga?: Saga<never, never, never>;
+  readonly saga?: AnySaga;
 }
 
 /**
@@ -203,7 +203,6 @@ export interface Orchestrator {
   close(options?: CloseOptions): Promise<void>;
 }
 
-type AnySaga = Saga<never, never, never>;
 
 interface ActiveRun {
   readonly handle: RunHandle<unknown>;
@@ -280,7 +279,7 @@ class SagaOrchestrator implements Orchestrator {
     }
     const signal = options.signal;
     const onAbort = (): void => handle.cancel(abortReason(signal));
-    const driver = this.drive(saga as unknown as AnySaga, started, handle as RunHandle<unknown>, () => signal?.removeEventListener('abort', onAbort));
+    const driver = this.drive(saga, started, handle, () => signal?.removeEventListener('abort', onAbort));
     driver.start();
     if (signal !== undefined) {
       if (signal.aborted) onAbort();
@@ -301,7 +300,7 @@ class SagaOrchestrator implements Orchestrator {
 
   resume(runId: string, options: ContinueOptions = {}): SagaRun {
     const existing = this.active.get(runId);
-    if (existing !== undefined) return existing.handle as RunHandle<Record<string, unknown>>;
+    if (existing !== undefined) return existing.handle;
     return this.pickUp(runId, 'resume', options);
   }
 
@@ -447,7 +446,7 @@ class SagaOrchestrator implements Orchestrator {
     }
     const copy = copyJson(parsed.data, 'input');
     if (!copy.ok) throw new SagaInputError(saga.name, [{ path: copy.problem.path, message: copy.problem.problem }]);
-    this.register(saga as unknown as AnySaga);
+    this.register(saga);
     return {
       type: 'run.started',
       runId: runId ?? uuidv7(),
@@ -466,7 +465,7 @@ class SagaOrchestrator implements Orchestrator {
     this.active.set(handle.runId, active);
     const driver = new RunDriver(
       {
-        saga: saga as unknown as Saga,
+        saga: saga as Saga,
         store: this.store,
         scheduler: this.scheduler,
         random: this.random,
@@ -513,7 +512,7 @@ class SagaOrchestrator implements Orchestrator {
       return handle;
     }
     // Claim the id at once so that concurrent calls for the same run do not both pick it up.
-    this.active.set(runId, { handle: handle as RunHandle<unknown> });
+    this.active.set(runId, { handle: handle });
     void (async () => {
       try {
         const journal = await this.store.load(runId);
@@ -532,7 +531,7 @@ class SagaOrchestrator implements Orchestrator {
         const change = saga.shapeHash === state.shapeHash && saga.version === state.version ? undefined : { version: saga.version, shapeHash: saga.shapeHash };
         this.active.delete(runId);
         handle.replay(journal);
-        this.drive(saga, journal, handle as RunHandle<unknown>).resume(mode, change);
+        this.drive(saga, journal, handle).resume(mode, change);
       } catch (error) {
         if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
         handle.fail(error);

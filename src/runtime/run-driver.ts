@@ -345,7 +345,10 @@ export class RunDriver {
         try {
           pending = stage.execute(context);
         } catch (error) {
-          pending = Promise.reject(error);
+          subscriber.error(cancelReason === undefined ? error : new StageCancelSignal(cancelReason));
+          return () => {
+            this.executeControllers.delete(controller);
+          };
         }
         Promise.resolve(pending).then(
           (value) => {
@@ -484,7 +487,10 @@ export class RunDriver {
         try {
           pending = compensate?.(context);
         } catch (error) {
-          pending = Promise.reject(error);
+          subscriber.error(error);
+          return () => {
+            this.compensateControllers.delete(controller);
+          };
         }
         Promise.resolve(pending).then(
           () => {
@@ -578,7 +584,7 @@ export class RunDriver {
     if (this.halted !== undefined) return Promise.resolve(false);
     const at = this.now();
     const events = drafts.map(
-      (draft) => ({ ...draft, runId: this.state.runId, saga: this.state.saga, seq: this.nextSeq++, at }) as SagaEvent,
+      (draft) => ({ ...draft, runId: this.state.runId, saga: this.state.saga, seq: this.nextSeq++, at }),
     );
     for (const event of events) applyEvent(this.state, event);
     return new Promise<boolean>((done) => {

@@ -30,6 +30,7 @@ export interface LeaseToken {
  * ```
  */
 export interface AppendRequest {
+  /** The run to append to. */
   readonly runId: string;
   /** The saga's name, for listing and filtering. */
   readonly saga: string;
@@ -53,8 +54,11 @@ export interface AppendRequest {
  * ```
  */
 export interface RunSummary {
+  /** The run's id. */
   readonly runId: string;
+  /** The saga's name. */
   readonly saga: string;
+  /** The run's status after its last event. */
   readonly status: RunStatus;
   /** Number of events in the journal. */
   readonly events: number;

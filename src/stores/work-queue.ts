@@ -12,7 +12,9 @@ import type { AppendRequest, LeaseToken, SagaStore } from './saga-store.js';
  * ```
  */
 export interface SagaRegistration {
+  /** The saga's name. */
   readonly name: string;
+  /** The shape hash of the definition the worker has. */
   readonly shapeHash: string;
 }
 
@@ -28,11 +30,28 @@ export interface SagaRegistration {
 export interface ClaimRequest {
   /** The worker's id. */
   readonly owner: string;
+  /** The sagas the worker can run. */
   readonly sagas: readonly SagaRegistration[];
   /** At most this many runs. */
   readonly limit: number;
   /** Lease length, counted on the database clock. */
   readonly leaseMs: number;
+}
+
+/**
+ * A cancellation requested with `orchestrator.cancel(runId)` for the run's owner to act on.
+ *
+ * @example
+ * ```ts
+ * import type { CancelRequest } from 'sagaflow';
+ * const request: CancelRequest = { runId: 'r-1', reason: 'customer request' };
+ * ```
+ */
+export interface CancelRequest {
+  /** The run to cancel. */
+  readonly runId: string;
+  /** Why. */
+  readonly reason: string;
 }
 
 /**
@@ -45,12 +64,14 @@ export interface ClaimRequest {
  * ```
  */
 export interface ClaimedRun {
+  /** The claimed run. */
   readonly runId: string;
   /** The new lease: every append for this run must carry it. */
   readonly lease: LeaseToken;
+  /** The run's journal. */
   readonly events: readonly SagaEvent[];
   /** A cancellation requested by `orchestrator.cancel` that the worker must act on. */
-  readonly cancelRequest?: { readonly reason: string };
+  readonly cancelRequest?: CancelRequest;
 }
 
 /**
@@ -66,7 +87,7 @@ export interface HeartbeatResult {
   /** Runs whose lease this worker no longer holds. */
   readonly lost: readonly string[];
   /** Cancellations requested for runs this worker holds. */
-  readonly cancelRequests: ReadonlyArray<{ readonly runId: string; readonly reason: string }>;
+  readonly cancelRequests: readonly CancelRequest[];
 }
 
 /**
@@ -79,7 +100,9 @@ export interface HeartbeatResult {
  * ```
  */
 export interface LeaseInfo {
+  /** The worker holding the lease. */
   readonly owner: string;
+  /** The lease's epoch. */
   readonly epoch: number;
   /** The lease has not expired (by the database clock). */
   readonly live: boolean;

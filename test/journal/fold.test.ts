@@ -7,7 +7,7 @@ function journal(...drafts: SagaEventDraft[]): SagaEvent[] {
   return [
     { type: 'run.started', version: '3', shapeHash: 'h', input: { id: 1 }, stages: ['a', 'b', 'c'] } as SagaEventDraft,
     ...drafts,
-  ].map((draft, seq) => ({ ...draft, runId: 'r', saga: 's', seq, at: 100 + seq }) as SagaEvent);
+  ].map((draft, seq) => ({ ...draft, runId: 'r', saga: 's', seq, at: 100 + seq }));
 }
 
 describe('foldJournal', () => {

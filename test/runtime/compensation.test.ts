@@ -28,7 +28,7 @@ describe('compensation: sequential (default)', () => {
           return name;
         },
         compensate: compensate(name),
-      }) as unknown as typeof builder;
+      });
     }
     const saga = builder
       .stage('fail', {

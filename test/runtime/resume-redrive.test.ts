@@ -9,7 +9,6 @@ import {
   SagaFailedError,
   SagaNotRegisteredError,
   SagaShapeMismatchError,
-  type SagaEvent,
   type SagaEventDraft,
   type SagaStore,
 } from 'sagaflow';
@@ -22,7 +21,7 @@ async function writeJournal(store: SagaStore, runId: string, saga: { name: strin
   const events = [
     { type: 'run.started', version: saga.version, shapeHash: saga.shapeHash, input: { id: 'x' }, stages: saga.stages.map((stage) => stage.name) } as SagaEventDraft,
     ...drafts,
-  ].map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: 1_000 + seq }) as SagaEvent);
+  ].map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: 1_000 + seq }));
   await store.append({ runId, saga: saga.name, expectedSeq: 0, events, status: 'running' });
 }
 
@@ -50,7 +49,12 @@ describe('onFailure: pause, redrive and compensate (rule 6)', () => {
     const store = new MemoryStore();
     const broken = { down: true };
     const saga = defineSaga({ name: 'pausing', input, onFailure: 'pause' })
-      .stage('a', { execute: async ({ idempotencyKey }) => void calls.push(`a:${idempotencyKey}`) ?? 'A' })
+      .stage('a', {
+        execute: async ({ idempotencyKey }) => {
+          calls.push(`a:${idempotencyKey}`);
+          return 'A';
+        },
+      })
       .stage('b', {
         retry: { maxAttempts: 2, initialDelayMs: 0, jitter: false },
         execute: async ({ idempotencyKey, attempt }) => {
