@@ -26,6 +26,7 @@ export const SagaErrorCode = {
   StoreUnavailable: 'STORE_UNAVAILABLE',
   StoreUnsupported: 'STORE_UNSUPPORTED',
   LeaseLost: 'LEASE_LOST',
+  RunLeased: 'RUN_LEASED',
   StageTimeout: 'STAGE_TIMEOUT',
   NonRetryable: 'NON_RETRYABLE',
   StageOutputInvalid: 'STAGE_OUTPUT_INVALID',
