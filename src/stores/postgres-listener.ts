@@ -1,0 +1,192 @@
+import pg from 'pg';
+import type { WorkSignal, WorkSignalKind } from './work-queue.js';
+
+const SIGNAL_KINDS: ReadonlySet<string> = new Set<WorkSignalKind>(['submitted', 'requeued', 'cancel_requested', 'reconnected']);
+
+/** Settings of a {@link WorkListener}. Internal to the PostgreSQL store. */
+export interface WorkListenerOptions {
+  /** How to open the dedicated connection. */
+  readonly clientConfig: pg.ClientConfig;
+  /** The NOTIFY channel. */
+  readonly channel: string;
+  /** First reconnect delay; doubles per failed attempt. */
+  readonly initialRetryMs?: number;
+  /** Longest reconnect delay. */
+  readonly maxRetryMs?: number;
+}
+
+interface Subscription {
+  readonly listener: (signal: WorkSignal) => void;
+}
+
+/**
+ * One dedicated `LISTEN` connection shared by every `onWork` listener of a store.
+ * Internal to the PostgreSQL store.
+ *
+ * @remarks
+ * A pooled client cannot listen (the pool hands it to other queries), so this keeps its own.
+ * When the connection drops it reconnects with capped, jittered exponential backoff and then
+ * sends `reconnected`, because notifications sent while it was down are gone. It connects on the
+ * first subscription and disconnects after the last one leaves.
+ */
+export class WorkListener {
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly initialRetryMs: number;
+  private readonly maxRetryMs: number;
+  private wanted = false;
+  private client: pg.Client | undefined;
+  private starting: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+
+  constructor(private readonly options: WorkListenerOptions) {
+    this.initialRetryMs = options.initialRetryMs ?? 100;
+    this.maxRetryMs = options.maxRetryMs ?? 5_000;
+  }
+
+  /** Whether the connection is up and listening (for tests and diagnostics). */
+  get listening(): boolean {
+    return this.client !== undefined;
+  }
+
+  /**
+   * Adds a listener; resolves once the channel is listened to.
+   * Rejects with the pg error when the first connection cannot be made.
+   */
+  async subscribe(listener: (signal: WorkSignal) => void): Promise<() => Promise<void>> {
+    const subscription: Subscription = { listener };
+    this.subscriptions.add(subscription);
+    if (!this.wanted) {
+      this.wanted = true;
+      this.starting = this.open();
+    }
+    try {
+      await this.starting;
+    } catch (error) {
+      this.subscriptions.delete(subscription);
+      if (this.subscriptions.size === 0) await this.stop();
+      throw error;
+    }
+    let subscribed = true;
+    return async () => {
+      if (!subscribed) return;
+      subscribed = false;
+      this.subscriptions.delete(subscription);
+      if (this.subscriptions.size === 0) await this.stop();
+    };
+  }
+
+  /** Drops every listener and the connection. Idempotent. */
+  async close(): Promise<void> {
+    this.subscriptions.clear();
+    await this.stop();
+  }
+
+  private async stop(): Promise<void> {
+    this.wanted = false;
+    this.starting = undefined;
+    this.failures = 0;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async open(): Promise<void> {
+    const client = new pg.Client(this.options.clientConfig);
+    let current = false;
+    let gone = false;
+    const onGone = (): void => {
+      gone = true;
+      if (current) {
+        current = false;
+        this.connectionLost(client);
+      }
+    };
+    // Kept for the client's whole life: an 'error' event without a listener would crash the process.
+    client.on('error', onGone);
+    client.on('end', onGone);
+    client.on('notification', (message) => this.dispatch(message));
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.options.channel}"`);
+      if (gone) throw new Error('Connection terminated while starting to listen');
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    if (!this.wanted || this.client !== undefined) {
+      // Everyone unsubscribed while this connection was being made.
+      await client.end().catch(() => undefined);
+      return;
+    }
+    current = true;
+    this.client = client;
+  }
+
+  private connectionLost(client: pg.Client): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    client.end().catch(() => undefined);
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.wanted || this.retryTimer !== undefined) return;
+    const ceiling = Math.min(this.maxRetryMs, this.initialRetryMs * 2 ** this.failures);
+    // Jitter spreads the reconnects of many workers after a server restart.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.reconnect().catch(() => undefined);
+    }, delay);
+  }
+
+  private async reconnect(): Promise<void> {
+    if (!this.wanted) return;
+    try {
+      await this.open();
+    } catch {
+      this.failures++;
+      this.scheduleReconnect();
+      return;
+    }
+    this.failures = 0;
+    if (this.client !== undefined) this.emit({ kind: 'reconnected' });
+  }
+
+  private dispatch(message: pg.Notification): void {
+    if (message.channel !== this.options.channel) return;
+    const signal = parseSignal(message.payload);
+    if (signal !== undefined) this.emit(signal);
+  }
+
+  private emit(signal: WorkSignal): void {
+    for (const subscription of [...this.subscriptions]) {
+      try {
+        subscription.listener(signal);
+      } catch (error) {
+        // A listener's bug must not stop the others or kill the connection; surface it as the
+        // uncaught error it is rather than hide it.
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
+
+function parseSignal(payload: string | undefined): WorkSignal | undefined {
+  if (payload === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { kind, runId } = parsed as { kind?: unknown; runId?: unknown };
+  if (typeof kind !== 'string' || !SIGNAL_KINDS.has(kind)) return undefined;
+  return typeof runId === 'string' ? { kind: kind as WorkSignalKind, runId } : { kind: kind as WorkSignalKind };
+}
