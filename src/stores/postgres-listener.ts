@@ -13,6 +13,10 @@ export interface WorkListenerOptions {
   readonly initialRetryMs?: number;
   /** Longest reconnect delay. */
   readonly maxRetryMs?: number;
+  /** How often to check that the idle connection still answers. Default 30 000 ms. */
+  readonly pingIntervalMs?: number;
+  /** How long a check may take before the connection is given up for dead. Default 10 000 ms. */
+  readonly pingTimeoutMs?: number;
 }
 
 interface Subscription {
@@ -28,11 +32,18 @@ interface Subscription {
  * When the connection drops it reconnects with capped, jittered exponential backoff and then
  * sends `reconnected`, because notifications sent while it was down are gone. It connects on the
  * first subscription and disconnects after the last one leaves.
+ *
+ * A listening connection is idle for long stretches, and firewalls and NAT gateways drop idle
+ * connections without telling either end; TCP keepalive notices only after many minutes. So the
+ * listener pings the server every `pingIntervalMs` and reconnects when a ping does not answer.
  */
 export class WorkListener {
   private readonly subscriptions = new Set<Subscription>();
   private readonly initialRetryMs: number;
   private readonly maxRetryMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly pingTimeoutMs: number;
+  private pingTimer: NodeJS.Timeout | undefined;
   private wanted = false;
   private client: pg.Client | undefined;
   private starting: Promise<void> | undefined;
@@ -42,6 +53,8 @@ export class WorkListener {
   constructor(private readonly options: WorkListenerOptions) {
     this.initialRetryMs = options.initialRetryMs ?? 100;
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
+    this.pingIntervalMs = options.pingIntervalMs ?? 30_000;
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 10_000;
   }
 
   /** Whether the connection is up and listening (for tests and diagnostics). */
@@ -88,9 +101,10 @@ export class WorkListener {
     this.failures = 0;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.stopPinging();
     const client = this.client;
     this.client = undefined;
-    await client?.end().catch(() => undefined);
+    if (client !== undefined) await endWithin(client, 1_000);
   }
 
   private async open(): Promise<void> {
@@ -123,13 +137,41 @@ export class WorkListener {
     }
     current = true;
     this.client = client;
+    this.startPinging(client);
   }
 
   private connectionLost(client: pg.Client): void {
     if (this.client !== client) return;
     this.client = undefined;
+    this.stopPinging();
+    // With a query still pending (a ping that got no answer), pg destroys the socket rather than
+    // waiting for a goodbye that would never come.
     client.end().catch(() => undefined);
     this.scheduleReconnect();
+  }
+
+  private startPinging(client: pg.Client): void {
+    this.stopPinging();
+    let inFlight = false;
+    this.pingTimer = setInterval(() => {
+      if (inFlight || this.client !== client) return;
+      inFlight = true;
+      const deadline = setTimeout(() => this.connectionLost(client), this.pingTimeoutMs);
+      void client
+        .query('SELECT 1')
+        .catch(() => this.connectionLost(client))
+        .finally(() => {
+          clearTimeout(deadline);
+          inFlight = false;
+        });
+    }, this.pingIntervalMs);
+    // The connection itself keeps the process alive while listening; the check must not.
+    this.pingTimer.unref();
+  }
+
+  private stopPinging(): void {
+    if (this.pingTimer !== undefined) clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
   }
 
   private scheduleReconnect(): void {
@@ -175,6 +217,23 @@ export class WorkListener {
       }
     }
   }
+}
+
+/**
+ * Ends a client politely, or cuts its socket when the server does not answer the goodbye (a
+ * silently dropped connection would otherwise keep `close()` waiting until TCP gives up).
+ */
+async function endWithin(client: pg.Client, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timed out'>((resolve) => {
+    timer = setTimeout(() => resolve('timed out'), graceMs);
+  });
+  const ended = client.end().then(
+    () => 'ended' as const,
+    () => 'ended' as const,
+  );
+  if ((await Promise.race([ended, timedOut])) === 'timed out') client.connection.stream.destroy();
+  clearTimeout(timer);
 }
 
 function parseSignal(payload: string | undefined): WorkSignal | undefined {

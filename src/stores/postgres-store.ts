@@ -26,6 +26,10 @@ import type {
 /**
  * Settings shared by both ways of connecting a {@link PostgresStore}.
  *
+ * @remarks
+ * Every setting has a default that suits a service with a few workers. With `onWork`
+ * listeners, the store holds one connection more than its pool, for `LISTEN`.
+ *
  * @example
  * ```ts
  * import type { PostgresStoreSettings } from 'sagaflow/postgres';
@@ -44,6 +48,11 @@ export interface PostgresStoreSettings {
   readonly connectionTimeoutMs?: number;
   /** `application_name` of the store's connections, shown in `pg_stat_activity`. Default `sagaflow`. */
   readonly applicationName?: string;
+  /**
+   * How often the `LISTEN` connection checks that the server still answers, reconnecting when it
+   * does not within the same time (at most 10 s). Default 30 000 ms.
+   */
+  readonly listenerPingMs?: number;
 }
 
 /**
@@ -150,7 +159,12 @@ export class PostgresStore implements WorkQueueStore {
       this.pool = options.pool;
       this.ownsPool = false;
       this.description = describePool(options.pool.options);
-      listenConfig = { ...options.pool.options, application_name: applicationName, connectionTimeoutMillis };
+      const poolOptions = options.pool.options;
+      listenConfig = {
+        ...poolOptions,
+        application_name: options.applicationName ?? poolOptions.application_name ?? applicationName,
+        connectionTimeoutMillis: options.connectionTimeoutMs ?? poolOptions.connectionTimeoutMillis ?? connectionTimeoutMillis,
+      };
     } else {
       if (typeof options.connectionString !== 'string' || options.connectionString === '') {
         throw new TypeError('PostgresStore: pass a connectionString (postgres://user@host:5432/database) or a pg.Pool.');
@@ -171,7 +185,13 @@ export class PostgresStore implements WorkQueueStore {
     // crash the process unhandled. pg has already discarded the client; the next query opens a
     // fresh one, and a query that fails reports StoreUnavailableError.
     this.pool.on('error', ignoreIdleClientError);
-    this.listener = new WorkListener({ clientConfig: { ...listenConfig, keepAlive: true }, channel: this.channel });
+    const pingIntervalMs = options.listenerPingMs ?? 30_000;
+    this.listener = new WorkListener({
+      clientConfig: { ...listenConfig, keepAlive: true },
+      channel: this.channel,
+      pingIntervalMs,
+      pingTimeoutMs: Math.min(pingIntervalMs, 10_000),
+    });
   }
 
   /** {@inheritDoc SagaStore.append} */

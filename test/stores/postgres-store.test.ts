@@ -517,6 +517,30 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       }
     });
 
+    it('replaces a LISTEN connection that silently stops answering', async () => {
+      const target = new URL(url ?? '');
+      const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+      await proxy.up();
+      const proxied = new URL(target.href);
+      proxied.port = String(proxy.listenPort);
+      const store = new PostgresStore({ connectionString: proxied.href, schema, listenerPingMs: 150, connectionTimeoutMs: 1_000 });
+      const direct = open();
+      try {
+        const signals: WorkSignal[] = [];
+        await store.onWork((signal) => signals.push(signal));
+        // Like a firewall dropping an idle connection: no error, no close, just silence. Only the
+        // listener's ping can tell; after it, the listener reconnects through the healed network.
+        proxy.blackhole();
+        proxy.heal();
+        await nextSignal(signals, (signal) => signal.kind === 'reconnected');
+        const submitted = await submitRun(direct);
+        await nextSignal(signals, (signal) => signal.runId === submitted);
+      } finally {
+        await store.close();
+        await proxy.down();
+      }
+    });
+
     it('survives its backend being terminated in the middle of a transaction', async () => {
       const applicationName = `sagaflow_${schema}`.slice(0, 60);
       const store = open({ applicationName });

@@ -7,7 +7,9 @@ import net from 'node:net';
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private readonly pipes = new Set<{ readonly downstream: net.Socket; readonly upstream: net.Socket }>();
   private port = 0;
+  private blackholed = false;
 
   constructor(
     private readonly targetHost: string,
@@ -22,7 +24,13 @@ export class TcpProxy {
   /** Starts accepting connections (on the same port as before, after a `down`). */
   async up(): Promise<void> {
     const server = net.createServer((downstream) => {
+      this.sockets.add(downstream);
+      downstream.on('close', () => this.sockets.delete(downstream));
+      downstream.on('error', () => downstream.destroy());
+      // A black hole accepts connections and never answers.
+      if (this.blackholed) return;
       const upstream = net.connect(this.targetPort, this.targetHost);
+      this.pipes.add({ downstream, upstream });
       for (const socket of [downstream, upstream]) {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
@@ -43,12 +51,33 @@ export class TcpProxy {
     this.server = server;
   }
 
+  /**
+   * Stops moving bytes without closing anything, as a firewall dropping an idle connection
+   * does: nobody is told, requests just get no answer. New connections hang the same way.
+   */
+  blackhole(): void {
+    this.blackholed = true;
+    for (const { downstream, upstream } of this.pipes) {
+      downstream.unpipe(upstream);
+      upstream.unpipe(downstream);
+      downstream.pause();
+      upstream.pause();
+    }
+    this.pipes.clear();
+  }
+
+  /** Lets new connections through again (the black-holed ones stay dead). */
+  heal(): void {
+    this.blackholed = false;
+  }
+
   /** Refuses new connections and cuts every open one, as a crashed server would. */
   async down(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+    this.pipes.clear();
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
