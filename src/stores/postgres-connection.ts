@@ -9,6 +9,8 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * Internal to the PostgreSQL store.
  *
  * @throws TypeError naming the bad value.
+ *
+ * @internal
  */
 export function validateSchemaName(schema: string): string {
   if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema)) {
@@ -26,6 +28,8 @@ export function validateSchemaName(schema: string): string {
 /**
  * A connection string with its password replaced by `***`, for messages and `description`.
  * Internal to the PostgreSQL store.
+ *
+ * @internal
  */
 export function maskConnectionString(connectionString: string): string {
   try {
@@ -43,6 +47,8 @@ export function maskConnectionString(connectionString: string): string {
  * How a store built on an existing pool describes itself: the pool's connection string, masked,
  * or a URL rebuilt from its host, port, user and database.
  * Internal to the PostgreSQL store.
+ *
+ * @internal
  */
 export function describePool(options: pg.PoolConfig): string {
   if (options.connectionString !== undefined) return maskConnectionString(options.connectionString);
@@ -95,6 +101,8 @@ function diagnose(error: unknown): Diagnosis | undefined {
 /**
  * Tells whether an error from pg means the connection is gone or could not be made.
  * Internal to the PostgreSQL store.
+ *
+ * @internal
  */
 export function isConnectionError(error: unknown): boolean {
   return diagnose(error) !== undefined;
@@ -107,6 +115,8 @@ export function isConnectionError(error: unknown): boolean {
  *
  * @param store - the store's masked description.
  * @param operation - what the store was doing, e.g. `append to run 0190…`.
+ *
+ * @internal
  */
 export function toStoreError(error: unknown, store: string, operation: string): unknown {
   if (error instanceof SagaError) return error;

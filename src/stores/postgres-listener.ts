@@ -3,7 +3,7 @@ import type { WorkSignal, WorkSignalKind } from './work-queue.js';
 
 const SIGNAL_KINDS: ReadonlySet<string> = new Set<WorkSignalKind>(['submitted', 'requeued', 'cancel_requested', 'reconnected']);
 
-/** Settings of a {@link WorkListener}. Internal to the PostgreSQL store. */
+/** Settings of a {@link WorkListener}. Internal to the PostgreSQL store. @internal */
 export interface WorkListenerOptions {
   /** How to open the dedicated connection. */
   readonly clientConfig: pg.ClientConfig;
@@ -36,6 +36,8 @@ interface Subscription {
  * A listening connection is idle for long stretches, and firewalls and NAT gateways drop idle
  * connections without telling either end; TCP keepalive notices only after many minutes. So the
  * listener pings the server every `pingIntervalMs` and reconnects when a ping does not answer.
+ *
+ * @internal
  */
 export class WorkListener {
   private readonly subscriptions = new Set<Subscription>();

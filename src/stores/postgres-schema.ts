@@ -4,6 +4,8 @@ import { StoreUnavailableError } from '../errors/store-errors.js';
 /**
  * The statuses in which a submitted run is waiting for, or being run by, a worker.
  * Internal to the PostgreSQL store; kept in one place because the claim index depends on it.
+ *
+ * @internal
  */
 export const ACTIVE_STATUSES = ['queued', 'running', 'compensating'] as const;
 
@@ -54,7 +56,7 @@ function migrations(schema: string): ReadonlyArray<readonly string[]> {
   ];
 }
 
-/** The schema version this code writes and reads. */
+/** The schema version this code writes and reads. @internal */
 export const SCHEMA_VERSION = 1;
 
 // "SAGA": the first key of the two-int advisory lock, so ours cannot collide with an app's lock.
@@ -70,6 +72,8 @@ const ADVISORY_LOCK_CLASS = 0x53414741;
  * transaction under an advisory lock: a second process waits, then sees the tables made.
  *
  * @throws StoreUnavailableError when the schema was created by a newer sagaflow.
+ *
+ * @internal
  */
 export async function ensureSchema(client: pg.ClientBase, schema: string, store: string): Promise<void> {
   const current = await readVersion(client, schema);

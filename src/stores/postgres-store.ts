@@ -286,6 +286,8 @@ export class PostgresStore implements WorkQueueStore {
         `WITH candidates AS (
            SELECT run_id FROM ${this.t.runs}
            WHERE submitted AND status IN (${ACTIVE_SQL})
+             -- The ANY() conditions let the planner use runs_claimable_idx; the pair check is exact.
+             AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
              AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
              AND (lease_expires_at IS NULL OR lease_expires_at <= now())
            ORDER BY run_id
@@ -459,12 +461,13 @@ export class PostgresStore implements WorkQueueStore {
       return;
     }
     // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
-    if (lease !== undefined) {
-      if (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch) throw new LeaseLostError(runId, lease.owner, lease.epoch);
-    } else if (run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
-      throw new RunLeasedError(runId, run.lease_owner, run.lease_epoch);
+    if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
+      throw new LeaseLostError(runId, lease.owner, lease.epoch);
     }
     if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(runId, request.expectedSeq, run.next_seq);
+    if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
+      throw new RunLeasedError(runId, run.lease_owner, run.lease_epoch);
+    }
     const last = events[events.length - 1];
     if (last === undefined) return;
 

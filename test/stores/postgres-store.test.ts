@@ -258,6 +258,10 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       const mine = claimed.find((run) => run.runId === runId);
       expect(mine).toEqual({ runId, lease: { owner: 'w1', epoch: 1 }, events: [started(runId, { submitted: true })] });
       expect(await store.leaseOf(runId)).toEqual({ owner: 'w1', epoch: 1, live: true });
+      await expect(store.submit(request(runId, 0, [started(runId, { submitted: true })], 'queued'))).rejects.toMatchObject({
+        constructor: StoreConflictError,
+        actualSeq: 1,
+      });
     });
 
     it('claims only the registered saga name and shape hash, leaving the others queued', async () => {
