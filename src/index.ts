@@ -108,6 +108,7 @@ export {
 } from './errors/run-errors.js';
 export {
   LeaseLostError,
+  RunLeasedError,
   StoreConflictError,
   StoreCorruptionError,
   StoreUnavailableError,
@@ -124,5 +125,7 @@ export type {
   LeaseInfo,
   SagaRegistration,
   WorkQueueStore,
+  WorkSignal,
+  WorkSignalKind,
 } from './stores/work-queue.js';
 export { supportsWorkers } from './stores/work-queue.js';

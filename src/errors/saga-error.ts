@@ -40,6 +40,8 @@ export const SagaErrorCode = {
   StoreUnsupported: 'STORE_UNSUPPORTED',
   /** {@link LeaseLostError}: a worker lost its lease on a run. */
   LeaseLost: 'LEASE_LOST',
+  /** {@link RunLeasedError}: a worker's live lease owns the run. */
+  RunLeased: 'RUN_LEASED',
   /** {@link StageTimeoutError}: an attempt ran past its timeout. */
   StageTimeout: 'STAGE_TIMEOUT',
   /** {@link NonRetryableError}: user code said not to retry. */

@@ -161,3 +161,39 @@ export class LeaseLostError extends SagaError {
     super(`Worker ${owner} lost its lease on run ${runId} (epoch ${epoch}): another worker took the run over.`);
   }
 }
+
+/**
+ * An append without a lease was refused because a worker holds a live lease on the run.
+ *
+ * @remarks
+ * On a store shared with workers, a live lease means a worker owns the run: only appends that
+ * carry that worker's lease are accepted until the lease is released or expires, so a second
+ * process can never drive the run alongside it. To stop such a run, request a cancellation
+ * (`orchestrator.cancel(runId, reason)`); the owner acts on it within one heartbeat. Once the run
+ * has settled, or its lease has expired, appends without a lease are accepted again.
+ *
+ * @example
+ * ```ts
+ * import { RunLeasedError } from 'sagaflow';
+ * const ownedElsewhere = (error: unknown) => error instanceof RunLeasedError ? error.owner : undefined;
+ * ```
+ */
+export class RunLeasedError extends SagaError {
+  override readonly name = 'RunLeasedError';
+  readonly code = SagaErrorCode.RunLeased;
+
+  /**
+   * @param runId - the run.
+   * @param owner - the worker holding the live lease.
+   * @param epoch - the epoch of that lease.
+   */
+  constructor(
+    readonly runId: string,
+    readonly owner: string,
+    readonly epoch: number,
+  ) {
+    super(
+      `Run ${runId} is owned by worker ${owner} (lease epoch ${epoch}), so an append without that lease was refused: cancel the run with orchestrator.cancel(runId, reason) or wait until the worker releases it or its lease expires.`,
+    );
+  }
+}

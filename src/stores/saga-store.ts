@@ -110,6 +110,8 @@ export interface SagaStore {
    *
    * @throws `StoreConflictError` when `expectedSeq` is not the journal's length.
    * @throws `LeaseLostError` when `lease` is stale.
+   * @throws `RunLeasedError` when `lease` is absent and a worker holds a live lease on the
+   * unfinished run (stores shared with workers).
    */
   append(request: AppendRequest): Promise<void>;
   /**

@@ -109,6 +109,46 @@ export interface LeaseInfo {
 }
 
 /**
+ * Why a store woke its workers.
+ *
+ * @remarks
+ * - `submitted`: a run was submitted.
+ * - `requeued`: a submitted run became claimable again (a redrive or compensate of a settled run,
+ *   or a worker released an unfinished run).
+ * - `cancel_requested`: `requestCancel` was called for `runId`; its owner should heartbeat now
+ *   rather than wait for the next beat.
+ * - `reconnected`: the store's notification connection came back after a drop; notifications
+ *   sent meanwhile are lost, so look for work.
+ *
+ * @example
+ * ```ts
+ * import type { WorkSignalKind } from 'sagaflow';
+ * const urgent = (kind: WorkSignalKind) => kind === 'cancel_requested';
+ * ```
+ */
+export type WorkSignalKind = 'submitted' | 'requeued' | 'cancel_requested' | 'reconnected';
+
+/**
+ * A hint that work may be waiting, passed to {@link WorkQueueStore.onWork} listeners.
+ *
+ * @remarks
+ * A signal is a wake-up, never a promise: claim or heartbeat to find out what there is. Signals
+ * can be lost (a dropped connection) or arrive for work another worker already took, so workers
+ * also poll.
+ *
+ * @example
+ * ```ts
+ * import type { WorkSignal } from 'sagaflow';
+ * const onSignal = (signal: WorkSignal) => console.log(signal.kind, signal.runId ?? '');
+ * ```
+ */
+export interface WorkSignal {
+  readonly kind: WorkSignalKind;
+  /** The run concerned; absent for `reconnected`. */
+  readonly runId?: string;
+}
+
+/**
  * A store that can share runs between worker processes: a queue, leases with fencing epochs,
  * cancel requests and wake-ups. `PostgresStore` implements it.
  *
@@ -138,8 +178,14 @@ export interface WorkQueueStore extends SagaStore {
   requestCancel(runId: string, reason: string): Promise<void>;
   /** The run's lease, if it has one. */
   leaseOf(runId: string): Promise<LeaseInfo | undefined>;
-  /** Calls `listener` when new work may be claimable (LISTEN/NOTIFY); returns an unsubscribe function. */
-  onWork(listener: () => void): Promise<() => Promise<void>>;
+  /**
+   * Calls `listener` when new work may be claimable or a held run was asked to cancel
+   * (LISTEN/NOTIFY); resolves, once listening, to an unsubscribe function.
+   *
+   * @remarks
+   * A listener that ignores its argument (`() => void`) is fine: the signal only says why.
+   */
+  onWork(listener: (signal: WorkSignal) => void): Promise<() => Promise<void>>;
 }
 
 /**

@@ -1,0 +1,24 @@
+/**
+ * sagaflow/postgres: the PostgreSQL store, for durable journals shared by many processes and
+ * for distributed workers.
+ *
+ * @remarks
+ * {@link PostgresStore} keeps every run's journal in one schema (default `sagaflow`, created on
+ * first use) and implements the worker queue: `submit`, `claim` with `FOR UPDATE SKIP LOCKED`,
+ * leases with fencing epochs on the database clock, cancel requests and `LISTEN`/`NOTIFY`
+ * wake-ups. It needs the `pg` package (a dependency of sagaflow).
+ *
+ * @example
+ * ```ts
+ * import { PostgresStore } from 'sagaflow/postgres';
+ * const store = new PostgresStore({ connectionString: process.env['DATABASE_URL'] ?? 'postgres://localhost/app' });
+ * // Pass `store` to createOrchestrator and createWorker; every process sees the same runs.
+ * const stuck = await store.listRuns({ status: ['paused', 'compensation_failed'] });
+ * await store.close();
+ * ```
+ *
+ * @packageDocumentation
+ */
+
+export { PostgresStore } from './stores/postgres-store.js';
+export type { PostgresStoreOptions, PostgresStoreSettings } from './stores/postgres-store.js';

@@ -1,0 +1,116 @@
+import type pg from 'pg';
+import { StoreUnavailableError } from '../errors/store-errors.js';
+
+/**
+ * The statuses in which a submitted run is waiting for, or being run by, a worker.
+ * Internal to the PostgreSQL store; kept in one place because the claim index depends on it.
+ *
+ * @internal
+ */
+export const ACTIVE_STATUSES = ['queued', 'running', 'compensating'] as const;
+
+const activeList = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
+
+/**
+ * The schema's migrations, in order; entry `i` brings the schema to version `i + 1`.
+ *
+ * @remarks
+ * Never edit a shipped migration: append a new one. A store refuses to use a schema whose
+ * version is newer than the migrations it knows.
+ */
+function migrations(schema: string): ReadonlyArray<readonly string[]> {
+  const s = `"${schema}"`;
+  return [
+    [
+      // One row per run: the listing columns, the queue entry (submitted + status) and the lease.
+      // run_id and saga sort by code point ("C") so paging matches every other store.
+      `CREATE TABLE ${s}.runs (
+        run_id text COLLATE "C" PRIMARY KEY,
+        saga text COLLATE "C" NOT NULL,
+        shape_hash text COLLATE "C",
+        status text NOT NULL CHECK (status IN ('completed', 'compensated', 'cancelled', 'compensation_failed', 'paused', 'queued', 'running', 'compensating')),
+        next_seq integer NOT NULL CHECK (next_seq >= 0),
+        created_at double precision NOT NULL,
+        updated_at double precision NOT NULL,
+        submitted boolean NOT NULL DEFAULT false,
+        lease_owner text,
+        lease_epoch integer NOT NULL DEFAULT 0,
+        lease_expires_at timestamptz,
+        cancel_reason text,
+        cancel_requested_at timestamptz,
+        CHECK ((lease_owner IS NULL) = (lease_expires_at IS NULL))
+      )`,
+      // json, not jsonb: the journal keeps each event exactly as written (key order, and strings
+      // holding \u0000, which jsonb refuses).
+      `CREATE TABLE ${s}.events (
+        run_id text COLLATE "C" NOT NULL REFERENCES ${s}.runs (run_id) ON DELETE CASCADE,
+        seq integer NOT NULL CHECK (seq >= 0),
+        event json NOT NULL,
+        PRIMARY KEY (run_id, seq)
+      )`,
+      `CREATE INDEX runs_status_idx ON ${s}.runs (status, run_id)`,
+      `CREATE INDEX runs_saga_idx ON ${s}.runs (saga, status, run_id)`,
+      // The queue: only submitted runs that a worker may have to pick up.
+      `CREATE INDEX runs_claimable_idx ON ${s}.runs (saga, shape_hash, run_id) WHERE submitted AND status IN (${activeList})`,
+    ],
+  ];
+}
+
+/** The schema version this code writes and reads. @internal */
+export const SCHEMA_VERSION = 1;
+
+// "SAGA": the first key of the two-int advisory lock, so ours cannot collide with an app's lock.
+const ADVISORY_LOCK_CLASS = 0x53414741;
+
+/**
+ * Creates or upgrades the store's tables, once, even when several processes start together.
+ * Internal to the PostgreSQL store.
+ *
+ * @remarks
+ * A quick unlocked read skips everything when the schema is current, so a runtime user without
+ * CREATE privileges can use a schema an administrator prepared. Otherwise DDL runs in one
+ * transaction under an advisory lock: a second process waits, then sees the tables made.
+ *
+ * @throws StoreUnavailableError when the schema was created by a newer sagaflow.
+ *
+ * @internal
+ */
+export async function ensureSchema(client: pg.ClientBase, schema: string, store: string): Promise<void> {
+  const current = await readVersion(client, schema);
+  if (current === SCHEMA_VERSION) return;
+  if (current !== undefined && current > SCHEMA_VERSION) throw newerSchema(store, schema, current);
+
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_LOCK_CLASS, schema]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS "${schema}".schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const locked = (await readVersion(client, schema)) ?? 0;
+    if (locked > SCHEMA_VERSION) throw newerSchema(store, schema, locked);
+    const steps = migrations(schema);
+    for (let version = locked + 1; version <= SCHEMA_VERSION; version++) {
+      for (const statement of steps[version - 1] ?? []) await client.query(statement);
+      await client.query(`INSERT INTO "${schema}".schema_version (version) VALUES ($1)`, [version]);
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+async function readVersion(client: pg.ClientBase, schema: string): Promise<number | undefined> {
+  const table = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [`"${schema}".schema_version`]);
+  if (table.rows[0]?.exists !== true) return undefined;
+  const result = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM "${schema}".schema_version`);
+  return result.rows[0]?.version ?? undefined;
+}
+
+function newerSchema(store: string, schema: string, version: number): StoreUnavailableError {
+  return new StoreUnavailableError(
+    store,
+    `schema ${schema} is at version ${version}, written by a newer sagaflow than this one (which knows version ${SCHEMA_VERSION}); upgrade sagaflow in this process`,
+  );
+}

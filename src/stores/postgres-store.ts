@@ -1,0 +1,672 @@
+import pg from 'pg';
+import { RunNotFoundError } from '../errors/run-errors.js';
+import {
+  LeaseLostError,
+  RunLeasedError,
+  StoreConflictError,
+  StoreCorruptionError,
+  StoreUnavailableError,
+} from '../errors/store-errors.js';
+import { isSettledStatus, type RunStatus } from '../journal/outcome.js';
+import { sagaEventSchema, type SagaEvent } from '../journal/saga-event.js';
+import { describePool, isConnectionError, maskConnectionString, toStoreError, validateSchemaName } from './postgres-connection.js';
+import { WorkListener } from './postgres-listener.js';
+import { ACTIVE_STATUSES, ensureSchema } from './postgres-schema.js';
+import type { AppendRequest, LeaseToken, ListRunsQuery, RunSummary } from './saga-store.js';
+import type {
+  ClaimedRun,
+  ClaimRequest,
+  HeartbeatResult,
+  LeaseInfo,
+  WorkQueueStore,
+  WorkSignal,
+  WorkSignalKind,
+} from './work-queue.js';
+
+/**
+ * Settings shared by both ways of connecting a {@link PostgresStore}.
+ *
+ * @remarks
+ * Every setting has a default that suits a service with a few workers. With `onWork`
+ * listeners, the store holds one connection more than its pool, for `LISTEN`.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresStoreSettings } from 'sagaflow/postgres';
+ * const settings: PostgresStoreSettings = { schema: 'billing_sagas', maxConnections: 20 };
+ * ```
+ */
+export interface PostgresStoreSettings {
+  /**
+   * The schema holding the store's tables, created on first use. Default `sagaflow`.
+   * A plain identifier: 1–63 lowercase letters, digits and underscores, not starting with a digit.
+   */
+  readonly schema?: string;
+  /** Size of the pool the store creates from `connectionString`. Default 10. Ignored with `pool`. */
+  readonly maxConnections?: number;
+  /** How long to wait for a new connection before failing with `StoreUnavailableError`. Default 5 000 ms. */
+  readonly connectionTimeoutMs?: number;
+  /** `application_name` of the store's connections, shown in `pg_stat_activity`. Default `sagaflow`. */
+  readonly applicationName?: string;
+  /**
+   * How often the `LISTEN` connection checks that the server still answers, reconnecting when it
+   * does not within the same time (at most 10 s). Default 30 000 ms.
+   */
+  readonly listenerPingMs?: number;
+}
+
+/**
+ * How to create a {@link PostgresStore}: a connection string (the store owns its pool) or a
+ * `pg.Pool` you own.
+ *
+ * @remarks
+ * With `pool`, the store never ends the pool; it opens one extra connection, with the pool's
+ * settings, for `LISTEN` when workers subscribe to {@link PostgresStore.onWork}.
+ * `connectionTimeoutMs` and `applicationName` then apply to that connection only.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import type { PostgresStoreOptions } from 'sagaflow/postgres';
+ * const own: PostgresStoreOptions = { connectionString: 'postgres://app@db:5432/app' };
+ * const shared: PostgresStoreOptions = { pool: new pg.Pool({ max: 5 }), schema: 'sagas' };
+ * ```
+ */
+export type PostgresStoreOptions =
+  | (PostgresStoreSettings & { readonly connectionString: string; readonly pool?: never })
+  | (PostgresStoreSettings & { readonly pool: pg.Pool; readonly connectionString?: never });
+
+interface RunLockRow {
+  status: RunStatus;
+  next_seq: number;
+  submitted: boolean;
+  lease_owner: string | null;
+  lease_epoch: number;
+  lease_live: boolean | null;
+}
+
+interface EventRow {
+  run_id: string;
+  seq: number;
+  event: unknown;
+}
+
+const ACTIVE: ReadonlySet<RunStatus> = new Set<RunStatus>(ACTIVE_STATUSES);
+const ACTIVE_SQL = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
+
+/**
+ * Keeps journals in PostgreSQL and shares runs between worker processes: the distributed store.
+ *
+ * @remarks
+ * Tables live in one schema (default `sagaflow`) and are created on first use, safely when many
+ * processes start at once. Every append is one transaction that checks `expectedSeq`
+ * (optimistic concurrency) and, for workers, the lease (fencing) under a row lock on the run.
+ *
+ * Workers: `submit` queues a run, `claim` takes queued runs and runs whose lease expired
+ * (by the database clock) with `FOR UPDATE SKIP LOCKED`, bumping the run's epoch. Lease rules:
+ * - An append carrying `lease` is accepted only when that owner and epoch hold the run's lease;
+ *   an expired lease nobody took over is still held (the epoch, not the clock, is the fence).
+ * - An append without `lease` to a queued, running or compensating run with a live lease is
+ *   refused with `RunLeasedError`: a live lease means a worker owns the run. When the run has
+ *   settled or the lease expired, such an append is accepted and clears the lease, so the
+ *   former holder is fenced out.
+ * - A cancel request stays on the run until the run settles.
+ *
+ * Connection failures become `StoreUnavailableError` (the pg error as `cause`); the pool
+ * reconnects by itself when the server is back. A corrupt journal found by `claim` is left
+ * leased, and skipped, until its lease expires, so it cannot take a worker's every claim; `load`
+ * reports it as a `StoreCorruptionError`.
+ *
+ * @example
+ * ```ts
+ * import { PostgresStore } from 'sagaflow/postgres';
+ * const store = new PostgresStore({ connectionString: 'postgres://app:secret@db.internal:5432/app', schema: 'sagaflow' });
+ * store.description; // 'postgres://app:***@db.internal:5432/app'
+ * const running = await store.listRuns({ status: 'running', limit: 100 });
+ * await store.close();
+ * ```
+ */
+export class PostgresStore implements WorkQueueStore {
+  /** The connection string with its password masked, e.g. `postgres://app:***@db:5432/app`. */
+  readonly description: string;
+  /** Marks the store as worker-capable. */
+  readonly workQueue = true as const;
+  /** The schema holding the store's tables. */
+  readonly schema: string;
+
+  private readonly pool: pg.Pool;
+  private readonly ownsPool: boolean;
+  private readonly listener: WorkListener;
+  private readonly channel: string;
+  private readonly t: { readonly runs: string; readonly events: string };
+  private ready: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  /**
+   * @param options - a connection string or a pool, and the schema.
+   * @throws TypeError when `schema` is not a plain SQL identifier, or no connection is given.
+   */
+  constructor(options: PostgresStoreOptions) {
+    this.schema = validateSchemaName(options.schema ?? 'sagaflow');
+    this.t = { runs: `"${this.schema}".runs`, events: `"${this.schema}".events` };
+    // One channel per schema; NOTIFY refuses names over 63 bytes, LISTEN would silently truncate.
+    this.channel = `sagaflow_${this.schema}`.slice(0, 63);
+    const applicationName = options.applicationName ?? 'sagaflow';
+    const connectionTimeoutMillis = options.connectionTimeoutMs ?? 5_000;
+
+    let listenConfig: pg.ClientConfig;
+    if (options.pool !== undefined) {
+      this.pool = options.pool;
+      this.ownsPool = false;
+      this.description = describePool(options.pool.options);
+      const poolOptions = options.pool.options;
+      listenConfig = {
+        ...poolOptions,
+        application_name: options.applicationName ?? poolOptions.application_name ?? applicationName,
+        connectionTimeoutMillis: options.connectionTimeoutMs ?? poolOptions.connectionTimeoutMillis ?? connectionTimeoutMillis,
+      };
+    } else {
+      if (typeof options.connectionString !== 'string' || options.connectionString === '') {
+        throw new TypeError('PostgresStore: pass a connectionString (postgres://user@host:5432/database) or a pg.Pool.');
+      }
+      const config: pg.PoolConfig = {
+        connectionString: options.connectionString,
+        max: options.maxConnections ?? 10,
+        connectionTimeoutMillis,
+        application_name: applicationName,
+        keepAlive: true,
+      };
+      this.pool = new pg.Pool(config);
+      this.ownsPool = true;
+      this.description = maskConnectionString(options.connectionString);
+      listenConfig = config;
+    }
+    // Idle pooled clients report a dropped connection as a pool 'error' event, which would
+    // crash the process unhandled. pg has already discarded the client; the next query opens a
+    // fresh one, and a query that fails reports StoreUnavailableError.
+    this.pool.on('error', ignoreIdleClientError);
+    const pingIntervalMs = options.listenerPingMs ?? 30_000;
+    this.listener = new WorkListener({
+      clientConfig: { ...listenConfig, keepAlive: true },
+      channel: this.channel,
+      pingIntervalMs,
+      pingTimeoutMs: Math.min(pingIntervalMs, 10_000),
+    });
+  }
+
+  /** {@inheritDoc SagaStore.append} */
+  async append(request: AppendRequest): Promise<void> {
+    checkEvents(request);
+    await this.transaction(`append to run ${request.runId}`, (client) => this.appendIn(client, request));
+  }
+
+  /**
+   * Appends a run's `run.started` (with `submitted: true`) and queues it in one transaction,
+   * then wakes workers with `NOTIFY`.
+   *
+   * @throws StoreConflictError when the run already exists.
+   * @throws TypeError when the request is not a submitted run's first event.
+   */
+  async submit(request: AppendRequest): Promise<void> {
+    const first = request.events[0];
+    if (request.expectedSeq !== 0 || first?.type !== 'run.started' || first.submitted !== true) {
+      throw new TypeError(
+        `Submit run ${request.runId}: a submission is the run's run.started event at seq 0 with submitted: true.`,
+      );
+    }
+    await this.append(request);
+  }
+
+  /** {@inheritDoc SagaStore.load} */
+  async load(runId: string): Promise<readonly SagaEvent[] | undefined> {
+    const result = await this.query<EventRow>(`load run ${runId}`, `SELECT run_id, seq, event FROM ${this.t.events} WHERE run_id = $1 ORDER BY seq`, [
+      runId,
+    ]);
+    if (result.rows.length === 0) return undefined;
+    return parseJournal(runId, result.rows);
+  }
+
+  /** {@inheritDoc SagaStore.listRuns} */
+  async listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
+    const conditions: string[] = [];
+    const values: unknown[] = [];
+    if (query.status !== undefined) {
+      values.push(typeof query.status === 'string' ? [query.status] : [...query.status]);
+      conditions.push(`status = ANY($${values.length}::text[])`);
+    }
+    if (query.saga !== undefined) {
+      values.push(query.saga);
+      conditions.push(`saga = $${values.length}`);
+    }
+    if (query.afterRunId !== undefined) {
+      values.push(query.afterRunId);
+      conditions.push(`run_id > $${values.length}`);
+    }
+    let limit = '';
+    if (query.limit !== undefined) {
+      if (!Number.isInteger(query.limit) || query.limit < 0) {
+        throw new TypeError(`listRuns: limit must be a non-negative integer, got ${query.limit}.`);
+      }
+      values.push(query.limit);
+      limit = ` LIMIT $${values.length}`;
+    }
+    const where = conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
+    const result = await this.query<{
+      run_id: string;
+      saga: string;
+      status: RunStatus;
+      next_seq: number;
+      created_at: number;
+      updated_at: number;
+    }>('list runs', `SELECT run_id, saga, status, next_seq, created_at, updated_at FROM ${this.t.runs}${where} ORDER BY run_id${limit}`, values);
+    return result.rows.map((row) => ({
+      runId: row.run_id,
+      saga: row.saga,
+      status: row.status,
+      events: row.next_seq,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  /**
+   * {@inheritDoc WorkQueueStore.claim}
+   *
+   * @remarks
+   * Only runs of the registered (saga name, shape hash) pairs are looked at; others stay queued,
+   * untouched. Expiry is judged by the database clock, so workers' clocks do not matter.
+   */
+  async claim(request: ClaimRequest): Promise<readonly ClaimedRun[]> {
+    if (request.limit <= 0 || request.sagas.length === 0) return [];
+    const pairs = new Map(request.sagas.map((saga) => [`${saga.name}\u0000${saga.shapeHash}`, saga]));
+    const names = [...pairs.values()].map((saga) => saga.name);
+    const hashes = [...pairs.values()].map((saga) => saga.shapeHash);
+    return this.transaction(`claim runs for worker ${request.owner}`, async (client) => {
+      const claimed = await client.query<{ run_id: string; lease_epoch: number; cancel_reason: string | null }>(
+        `WITH candidates AS (
+           SELECT run_id FROM ${this.t.runs}
+           WHERE submitted AND status IN (${ACTIVE_SQL})
+             -- The ANY() conditions let the planner use runs_claimable_idx; the pair check is exact.
+             AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
+             AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+             AND (lease_expires_at IS NULL OR lease_expires_at <= now())
+           ORDER BY run_id
+           LIMIT $3
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE ${this.t.runs} AS runs
+         SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond'
+         FROM candidates WHERE runs.run_id = candidates.run_id
+         RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason`,
+        [names, hashes, request.limit, request.owner, request.leaseMs],
+      );
+      if (claimed.rows.length === 0) return [];
+      const events = await client.query<EventRow>(
+        `SELECT run_id, seq, event FROM ${this.t.events} WHERE run_id = ANY($1::text[]) ORDER BY run_id, seq`,
+        [claimed.rows.map((row) => row.run_id)],
+      );
+      const journals = groupByRun(events.rows);
+      const runs: ClaimedRun[] = [];
+      for (const row of claimed.rows.sort((left, right) => compareIds(left.run_id, right.run_id))) {
+        let journal: readonly SagaEvent[];
+        try {
+          journal = parseJournal(row.run_id, journals.get(row.run_id) ?? []);
+        } catch (error) {
+          if (error instanceof StoreCorruptionError) continue;
+          throw error;
+        }
+        runs.push({
+          runId: row.run_id,
+          lease: { owner: request.owner, epoch: row.lease_epoch },
+          events: journal,
+          ...(row.cancel_reason === null ? {} : { cancelRequest: { reason: row.cancel_reason } }),
+        });
+      }
+      return runs;
+    });
+  }
+
+  /**
+   * {@inheritDoc WorkQueueStore.heartbeat}
+   *
+   * @remarks
+   * A lease is extended while `owner` and its epoch still hold it, even if it ran out and nobody
+   * took the run over meanwhile; otherwise the run is reported `lost`.
+   */
+  async heartbeat(
+    owner: string,
+    runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>,
+    leaseMs: number,
+  ): Promise<HeartbeatResult> {
+    if (runs.length === 0) return { lost: [], cancelRequests: [] };
+    const result = await this.query<{ run_id: string; cancel_reason: string | null }>(
+      `heartbeat of worker ${owner}`,
+      `UPDATE ${this.t.runs} AS runs SET lease_expires_at = now() + $4 * interval '1 millisecond'
+       FROM unnest($2::text[], $3::integer[]) AS held(run_id, epoch)
+       WHERE runs.run_id = held.run_id AND runs.lease_owner = $1 AND runs.lease_epoch = held.epoch
+       RETURNING runs.run_id, runs.cancel_reason`,
+      [owner, runs.map((run) => run.runId), runs.map((run) => run.lease.epoch), leaseMs],
+    );
+    const held = new Map(result.rows.map((row) => [row.run_id, row.cancel_reason]));
+    return {
+      lost: runs.filter((run) => !held.has(run.runId)).map((run) => run.runId),
+      cancelRequests: result.rows.flatMap((row) => (row.cancel_reason === null ? [] : [{ runId: row.run_id, reason: row.cancel_reason }])),
+    };
+  }
+
+  /**
+   * {@inheritDoc WorkQueueStore.release}
+   *
+   * @remarks
+   * Does nothing when the lease is no longer this one. Releasing an unfinished submitted run
+   * (a worker stopping) makes it claimable at once and wakes the other workers.
+   */
+  async release(runId: string, lease: LeaseToken): Promise<void> {
+    await this.transaction(`release of run ${runId}`, async (client) => {
+      const released = await client.query<{ requeued: boolean }>(
+        `UPDATE ${this.t.runs} SET lease_owner = NULL, lease_expires_at = NULL
+         WHERE run_id = $1 AND lease_owner = $2 AND lease_epoch = $3
+         RETURNING submitted AND status IN (${ACTIVE_SQL}) AS requeued`,
+        [runId, lease.owner, lease.epoch],
+      );
+      if (released.rows[0]?.requeued === true) await this.notify(client, 'requeued', runId);
+    });
+  }
+
+  /**
+   * {@inheritDoc WorkQueueStore.requestCancel}
+   *
+   * @remarks
+   * The first reason is kept when cancellation is requested twice. Requests for a settled run
+   * are ignored (there is nothing to stop). A request is cleared when the run settles.
+   *
+   * @throws RunNotFoundError when no such run exists.
+   */
+  async requestCancel(runId: string, reason: string): Promise<void> {
+    await this.transaction(`cancel request for run ${runId}`, async (client) => {
+      const updated = await client.query(
+        `UPDATE ${this.t.runs} SET cancel_reason = COALESCE(cancel_reason, $2), cancel_requested_at = COALESCE(cancel_requested_at, now())
+         WHERE run_id = $1 AND status IN (${ACTIVE_SQL})`,
+        [runId, reason],
+      );
+      if (updated.rowCount !== 0) {
+        await this.notify(client, 'cancel_requested', runId);
+        return;
+      }
+      const exists = await client.query(`SELECT 1 FROM ${this.t.runs} WHERE run_id = $1`, [runId]);
+      if (exists.rowCount === 0) throw new RunNotFoundError(runId);
+    });
+  }
+
+  /** {@inheritDoc WorkQueueStore.leaseOf} */
+  async leaseOf(runId: string): Promise<LeaseInfo | undefined> {
+    const result = await this.query<{ lease_owner: string; lease_epoch: number; live: boolean }>(
+      `lease lookup of run ${runId}`,
+      `SELECT lease_owner, lease_epoch, lease_expires_at > now() AS live FROM ${this.t.runs} WHERE run_id = $1 AND lease_owner IS NOT NULL`,
+      [runId],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : { owner: row.lease_owner, epoch: row.lease_epoch, live: row.live };
+  }
+
+  /**
+   * {@inheritDoc WorkQueueStore.onWork}
+   *
+   * @remarks
+   * All listeners of a store share one dedicated `LISTEN` connection, opened by the first
+   * subscription and closed after the last unsubscribe or by {@link PostgresStore.close}. When it
+   * drops, it reconnects with backoff and then sends a `reconnected` signal.
+   *
+   * @throws StoreUnavailableError when the listening connection cannot be opened.
+   */
+  async onWork(listener: (signal: WorkSignal) => void): Promise<() => Promise<void>> {
+    this.assertOpen();
+    await this.ensureReady();
+    try {
+      return await this.listener.subscribe(listener);
+    } catch (error) {
+      throw toStoreError(error, this.description, 'listening for work');
+    }
+  }
+
+  /**
+   * Releases the store's connections. Idempotent.
+   *
+   * @remarks
+   * Ends the pool only when the store created it from a connection string; a pool passed in is
+   * left to its owner. Later calls on the store fail with `StoreUnavailableError`.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.listener.close();
+      if (this.ownsPool) {
+        await this.pool.end();
+      } else {
+        this.pool.off('error', ignoreIdleClientError);
+      }
+    })();
+    return this.closing;
+  }
+
+  private async appendIn(client: pg.PoolClient, request: AppendRequest): Promise<void> {
+    const { runId, events, lease } = request;
+    const locked = await client.query<RunLockRow>(
+      `SELECT status, next_seq, submitted, lease_owner, lease_epoch, lease_expires_at > now() AS lease_live
+       FROM ${this.t.runs} WHERE run_id = $1 FOR UPDATE`,
+      [runId],
+    );
+    const run = locked.rows[0];
+    if (run === undefined) {
+      await this.insertRun(client, request);
+      return;
+    }
+    // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
+    if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
+      throw new LeaseLostError(runId, lease.owner, lease.epoch);
+    }
+    if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(runId, request.expectedSeq, run.next_seq);
+    if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
+      throw new RunLeasedError(runId, run.lease_owner, run.lease_epoch);
+    }
+    const last = events[events.length - 1];
+    if (last === undefined) return;
+
+    await this.insertEvents(client, request);
+    const settled = isSettledStatus(request.status);
+    await client.query(
+      `UPDATE ${this.t.runs} SET
+         status = $2, next_seq = $3, updated_at = $4, shape_hash = COALESCE($5, shape_hash),
+         lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END,
+         lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END,
+         cancel_reason = CASE WHEN $7 THEN NULL ELSE cancel_reason END,
+         cancel_requested_at = CASE WHEN $7 THEN NULL ELSE cancel_requested_at END
+       WHERE run_id = $1`,
+      [runId, request.status, last.seq + 1, last.at, latestShapeHash(events) ?? null, lease === undefined && run.lease_owner !== null, settled],
+    );
+    // A redrive or compensate of a settled submitted run hands it back to the workers.
+    if (run.submitted && lease === undefined && !ACTIVE.has(run.status) && ACTIVE.has(request.status)) {
+      await this.notify(client, 'requeued', runId);
+    }
+  }
+
+  private async insertRun(client: pg.PoolClient, request: AppendRequest): Promise<void> {
+    const { runId, events, lease } = request;
+    if (lease !== undefined) throw new LeaseLostError(runId, lease.owner, lease.epoch);
+    if (request.expectedSeq !== 0) throw new StoreConflictError(runId, request.expectedSeq, 0);
+    const first = events[0];
+    const last = events[events.length - 1];
+    if (first === undefined || last === undefined) return;
+    const submitted = first.type === 'run.started' && first.submitted === true;
+    // ON CONFLICT waits for a concurrent creator of the same run; if it committed, we lost the race.
+    const inserted = await client.query(
+      `INSERT INTO ${this.t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING`,
+      [runId, request.saga, latestShapeHash(events) ?? null, request.status, last.seq + 1, first.at, last.at, submitted],
+    );
+    if (inserted.rowCount === 0) {
+      const current = await client.query<{ next_seq: number }>(`SELECT next_seq FROM ${this.t.runs} WHERE run_id = $1`, [runId]);
+      throw new StoreConflictError(runId, 0, current.rows[0]?.next_seq ?? 0);
+    }
+    await this.insertEvents(client, request);
+    if (submitted && ACTIVE.has(request.status)) await this.notify(client, 'submitted', runId);
+  }
+
+  private async insertEvents(client: pg.PoolClient, request: AppendRequest): Promise<void> {
+    await client.query(
+      `INSERT INTO ${this.t.events} (run_id, seq, event)
+       SELECT $1, $2 + position - 1, element FROM json_array_elements($3::json) WITH ORDINALITY AS batch(element, position)`,
+      [request.runId, request.expectedSeq, JSON.stringify(request.events)],
+    );
+  }
+
+  private async notify(client: pg.PoolClient, kind: WorkSignalKind, runId: string): Promise<void> {
+    // Delivered at commit, and not at all if the transaction rolls back.
+    await client.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ kind, runId })]);
+  }
+
+  private async query<TRow extends pg.QueryResultRow>(operation: string, text: string, values: unknown[]): Promise<pg.QueryResult<TRow>> {
+    this.assertOpen();
+    await this.ensureReady();
+    try {
+      return await this.pool.query<TRow>(text, values);
+    } catch (error) {
+      throw toStoreError(error, this.description, operation);
+    }
+  }
+
+  private async transaction<T>(operation: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    await this.ensureReady();
+    const client = await this.connect(operation);
+    let connectionError: unknown;
+    // A checked-out client whose socket dies emits 'error' even while a query is pending; with
+    // no listener that event would crash the process. The failing query reports it to us.
+    const onError = (error: unknown): void => {
+      connectionError = error;
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      if (connectionError === undefined && !isConnectionError(error)) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          connectionError = rollbackError;
+        });
+      } else {
+        connectionError ??= error;
+      }
+      throw toStoreError(error, this.description, operation);
+    } finally {
+      client.off('error', onError);
+      // Releasing with an error makes the pool discard the client instead of reusing it.
+      client.release(connectionError === undefined ? undefined : toError(connectionError));
+    }
+  }
+
+  private async connect(operation: string): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw toStoreError(error, this.description, operation);
+    }
+  }
+
+  private ensureReady(): Promise<void> {
+    this.ready ??= (async () => {
+      const client = await this.connect(`creating the tables in schema ${this.schema}`);
+      let connectionError: unknown;
+      const onError = (error: unknown): void => {
+        connectionError = error;
+      };
+      client.on('error', onError);
+      try {
+        await ensureSchema(client, this.schema, this.description);
+      } catch (error) {
+        if (isConnectionError(error)) connectionError ??= error;
+        throw toStoreError(error, this.description, `creating the tables in schema ${this.schema}`);
+      } finally {
+        client.off('error', onError);
+        client.release(connectionError === undefined ? undefined : toError(connectionError));
+      }
+    })().catch((error: unknown) => {
+      // Let the next call try again, e.g. once the server is back.
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
+  }
+
+  private assertOpen(): void {
+    if (this.closing !== undefined) {
+      throw new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database');
+    }
+  }
+}
+
+function ignoreIdleClientError(): void {
+  // See the constructor: the pool already dropped the client.
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+function compareIds(left: string, right: string): number {
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+function checkEvents(request: AppendRequest): void {
+  for (const [offset, event] of request.events.entries()) {
+    if (event.seq !== request.expectedSeq + offset || event.runId !== request.runId) {
+      throw new TypeError(
+        `Append to run ${request.runId}: event ${offset} has runId ${event.runId} and seq ${event.seq}, expected seq ${request.expectedSeq + offset}.`,
+      );
+    }
+  }
+}
+
+/** The shape hash the run continues with after these events, if they change it. */
+function latestShapeHash(events: readonly SagaEvent[]): string | undefined {
+  for (let index = events.length - 1; index >= 0; index--) {
+    const event = events[index];
+    if (event?.type === 'run.started' || (event?.type === 'run.resumed' && event.shapeHash !== undefined)) return event.shapeHash;
+  }
+  return undefined;
+}
+
+function groupByRun(rows: readonly EventRow[]): Map<string, EventRow[]> {
+  const journals = new Map<string, EventRow[]>();
+  for (const row of rows) {
+    const journal = journals.get(row.run_id);
+    if (journal === undefined) journals.set(row.run_id, [row]);
+    else journal.push(row);
+  }
+  return journals;
+}
+
+function parseJournal(runId: string, rows: readonly EventRow[]): SagaEvent[] {
+  const journal: SagaEvent[] = [];
+  for (const [index, row] of rows.entries()) {
+    if (row.seq !== index) throw new StoreCorruptionError(runId, index, `the row for seq ${index} is missing (the next row has seq ${row.seq})`);
+    const parsed = sagaEventSchema.safeParse(row.event);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
+      throw new StoreCorruptionError(runId, row.seq, `the stored event is not a valid saga event (${issue?.message ?? 'invalid'}${where})`, {
+        cause: parsed.error,
+      });
+    }
+    if (parsed.data.runId !== runId || parsed.data.seq !== row.seq) {
+      throw new StoreCorruptionError(
+        runId,
+        row.seq,
+        `the stored event says it is run ${parsed.data.runId} seq ${parsed.data.seq}`,
+      );
+    }
+    journal.push(parsed.data as SagaEvent);
+  }
+  return journal;
+}

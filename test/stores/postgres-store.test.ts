@@ -1,0 +1,573 @@
+import {
+  LeaseLostError,
+  RunLeasedError,
+  RunNotFoundError,
+  StoreConflictError,
+  StoreCorruptionError,
+  StoreUnavailableError,
+  type AppendRequest,
+  type RunStatus,
+  type SagaEvent,
+  type WorkSignal,
+} from 'sagaflow';
+import { PostgresStore } from 'sagaflow/postgres';
+import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dropSchemas, postgresForTests, uniqueSchema, withAdminClient } from '../support/postgres.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+
+const url = await postgresForTests();
+const schema = uniqueSchema('pg_store');
+const extraSchemas: string[] = [];
+const stores: PostgresStore[] = [];
+
+function open(options: { schema?: string; applicationName?: string; connectionString?: string } = {}): PostgresStore {
+  const store = new PostgresStore({
+    connectionString: options.connectionString ?? url ?? '',
+    schema: options.schema ?? schema,
+    ...(options.applicationName === undefined ? {} : { applicationName: options.applicationName }),
+  });
+  stores.push(store);
+  return store;
+}
+
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close()));
+  if (url !== undefined) await dropSchemas(url, schema, ...extraSchemas);
+});
+
+const SAGA = 'transfer';
+const SHAPE = 'shape-1';
+
+function started(runId: string, options: { saga?: string; shapeHash?: string; submitted?: boolean } = {}): SagaEvent {
+  return {
+    type: 'run.started',
+    runId,
+    saga: options.saga ?? SAGA,
+    seq: 0,
+    at: 1_000,
+    version: '1',
+    shapeHash: options.shapeHash ?? SHAPE,
+    input: { cents: 5, note: 'nul \u0000 and ünïcödé' },
+    stages: ['debit', 'credit'],
+    ...(options.submitted === true ? { submitted: true } : {}),
+  };
+}
+
+function stageStarted(runId: string, seq: number, saga = SAGA): SagaEvent {
+  return { type: 'stage.started', runId, saga, seq, at: 1_000 + seq, stage: 'debit', attempt: 1 };
+}
+
+function request(runId: string, expectedSeq: number, events: SagaEvent[], status: RunStatus, extra: Partial<AppendRequest> = {}): AppendRequest {
+  return { runId, saga: events[0]?.saga ?? SAGA, expectedSeq, events, status, ...extra };
+}
+
+async function submitRun(store: PostgresStore, options: { saga?: string; shapeHash?: string } = {}): Promise<string> {
+  const runId = uuidv7();
+  await store.submit(request(runId, 0, [started(runId, { ...options, submitted: true })], 'queued', options.saga === undefined ? {} : { saga: options.saga }));
+  return runId;
+}
+
+async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Resolves with the first signal matching `match`, from a listener subscribed before `act` runs. */
+function nextSignal(signals: WorkSignal[], match: (signal: WorkSignal) => boolean): Promise<WorkSignal> {
+  return (async () => {
+    let found: WorkSignal | undefined;
+    await waitFor('a work signal', () => (found = signals.find(match)) !== undefined);
+    return found as WorkSignal;
+  })();
+}
+
+describe('PostgresStore configuration', () => {
+  it('refuses a schema that is not a plain SQL identifier, naming it', () => {
+    for (const bad of ['Sagas', 'bad-name', '1abc', 'x'.repeat(64), 'a b', 'sagas;drop table x', '', 'pg_sagas']) {
+      expect(() => new PostgresStore({ connectionString: 'postgres://localhost/db', schema: bad })).toThrow(
+        new RegExp(`schema ${JSON.stringify(bad).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`),
+      );
+    }
+    for (const good of ['a', '_x1', 'sagaflow', 'x'.repeat(63), 'select']) {
+      expect(new PostgresStore({ connectionString: 'postgres://localhost/db', schema: good }).schema).toBe(good);
+    }
+  });
+
+  it('masks the password in its description', () => {
+    expect(new PostgresStore({ connectionString: 'postgres://app:s3cret@db:5432/app' }).description).toBe('postgres://app:***@db:5432/app');
+    expect(new PostgresStore({ connectionString: 'host=db user=app password=s3cret dbname=app' }).description).toBe(
+      'host=db user=app password=*** dbname=app',
+    );
+    expect(new PostgresStore({ connectionString: 'postgres://db/app?password=s3cret' }).description).not.toContain('s3cret');
+  });
+
+  it('fails fast with a clear StoreUnavailableError when the server cannot be reached', async () => {
+    const store = new PostgresStore({ connectionString: 'postgres://app:s3cret@127.0.0.1:1/app', connectionTimeoutMs: 2_000 });
+    const began = Date.now();
+    const error: unknown = await store.load('some-run').catch((caught: unknown) => caught);
+    expect(Date.now() - began).toBeLessThan(2_000);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    const unavailable = error as StoreUnavailableError;
+    expect(unavailable.message).toMatch(/^The saga store postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/app is unavailable: /);
+    expect(unavailable.message).toContain('ECONNREFUSED');
+    expect(unavailable.message).toContain('check that the server is running and reachable');
+    expect(unavailable.message).not.toContain('s3cret');
+    expect(unavailable.cause).toBeInstanceOf(Error);
+    await expect(store.onWork(() => undefined)).rejects.toBeInstanceOf(StoreUnavailableError);
+    await store.close();
+    await store.close();
+    await expect(store.load('some-run')).rejects.toThrow(/was closed/);
+  });
+});
+
+describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
+  it('creates its tables once when several stores race on first use', async () => {
+    const raceSchema = `${schema}_race`;
+    extraSchemas.push(raceSchema);
+    const racers = Array.from({ length: 4 }, () => open({ schema: raceSchema }));
+    const runIds = racers.map(() => uuidv7());
+    await Promise.all(racers.map((store, index) => store.append(request(runIds[index] ?? '', 0, [started(runIds[index] ?? '')], 'running'))));
+    const versions = await withAdminClient(url ?? '', async (client) => (await client.query(`SELECT version FROM "${raceSchema}".schema_version`)).rows);
+    expect(versions).toEqual([{ version: 1 }]);
+    expect((await racers[0]?.listRuns())?.map((run) => run.runId)).toEqual([...runIds].sort());
+  });
+
+  it('appends, loads in seq order, and refuses a stale expectedSeq', async () => {
+    const store = open();
+    const runId = uuidv7();
+    await store.append(request(runId, 0, [started(runId)], 'running'));
+    await store.append(request(runId, 1, [stageStarted(runId, 1), stageStarted(runId, 2)], 'running'));
+    expect(await store.load(runId)).toEqual([started(runId), stageStarted(runId, 1), stageStarted(runId, 2)]);
+    expect(await store.load(uuidv7())).toBeUndefined();
+
+    await expect(store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'))).rejects.toMatchObject({
+      constructor: StoreConflictError,
+      runId,
+      expectedSeq: 1,
+      actualSeq: 3,
+    });
+    const fresh = uuidv7();
+    await expect(store.append(request(fresh, 2, [stageStarted(fresh, 2)], 'running'))).rejects.toMatchObject({ expectedSeq: 2, actualSeq: 0 });
+    await expect(store.append(request(runId, 3, [stageStarted(runId, 4)], 'running'))).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('lets exactly one of two concurrent creators of a run win', async () => {
+    const [first, second] = [open(), open()];
+    const runId = uuidv7();
+    const results = await Promise.allSettled([first, second].map((store) => store.append(request(runId, 0, [started(runId)], 'running'))));
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.find((result) => result.status === 'rejected');
+    expect(rejected?.reason).toBeInstanceOf(StoreConflictError);
+    expect(await first.load(runId)).toHaveLength(1);
+  });
+
+  it('appends all or nothing', async () => {
+    const store = open();
+    const runId = uuidv7();
+    await store.append(request(runId, 0, [started(runId)], 'running'));
+    // A trigger that fails on the second event of a batch, after the first was inserted.
+    await withAdminClient(url ?? '', async (client) => {
+      await client.query(`CREATE FUNCTION "${schema}".explode() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.event->>'stage' = 'explode' THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END $$`);
+      await client.query(`CREATE TRIGGER explode BEFORE INSERT ON "${schema}".events FOR EACH ROW EXECUTE FUNCTION "${schema}".explode()`);
+    });
+    try {
+      const exploding: SagaEvent = { type: 'stage.started', runId, saga: SAGA, seq: 2, at: 2, stage: 'explode', attempt: 1 };
+      await expect(store.append(request(runId, 1, [stageStarted(runId, 1), exploding], 'running'))).rejects.toThrow(/boom/);
+      expect(await store.load(runId)).toHaveLength(1);
+      expect((await store.listRuns({ afterRunId: runId.slice(0, -1), limit: 1 }))[0]).toMatchObject({ runId, events: 1 });
+      await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'));
+    } finally {
+      await withAdminClient(url ?? '', (client) => client.query(`DROP TRIGGER explode ON "${schema}".events`));
+    }
+  });
+
+  it('lists runs by status, saga, limit and afterRunId, in id order, using its indexes', async () => {
+    const listSchema = `${schema}_list`;
+    extraSchemas.push(listSchema);
+    const store = open({ schema: listSchema });
+    const made: Array<{ runId: string; saga: string; status: RunStatus }> = [];
+    for (const [saga, status] of [
+      ['a', 'running'],
+      ['b', 'completed'],
+      ['a', 'paused'],
+      ['b', 'running'],
+      ['a', 'completed'],
+    ] as const) {
+      const runId = uuidv7();
+      await store.append(request(runId, 0, [started(runId, { saga })], status, { saga }));
+      await store.append(request(runId, 1, [stageStarted(runId, 1, saga)], status, { saga }));
+      made.push({ runId, saga, status });
+    }
+    const ids = (filter: (run: (typeof made)[number]) => boolean) => made.filter(filter).map((run) => run.runId);
+    expect((await store.listRuns()).map((run) => run.runId)).toEqual(ids(() => true));
+    expect((await store.listRuns({ status: 'running' })).map((run) => run.runId)).toEqual(ids((run) => run.status === 'running'));
+    expect((await store.listRuns({ status: ['paused', 'completed'], saga: 'a' })).map((run) => run.runId)).toEqual(
+      ids((run) => run.saga === 'a' && run.status !== 'running'),
+    );
+    expect(await store.listRuns({ status: [] })).toEqual([]);
+    const page = await store.listRuns({ limit: 2, afterRunId: made[1]?.runId ?? '' });
+    expect(page.map((run) => run.runId)).toEqual(ids(() => true).slice(2, 4));
+    expect(page[0]).toEqual({ runId: made[2]?.runId, saga: 'a', status: 'paused', events: 2, createdAt: 1_000, updatedAt: 1_001 });
+
+    const plans = await withAdminClient(url ?? '', async (client) => {
+      await client.query('SET enable_seqscan = off');
+      const plan = async (where: string) =>
+        (await client.query(`EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE ${where} ORDER BY run_id LIMIT 10`)).rows
+          .map((row: Record<string, string>) => Object.values(row).join(''))
+          .join('\n');
+      return { status: await plan(`status = 'running'`), saga: await plan(`saga = 'a'`) };
+    });
+    expect(plans.status).toContain('runs_status_idx');
+    expect(plans.saga).toContain('runs_saga_idx');
+  });
+
+  it('reports a corrupt row as StoreCorruptionError naming run and seq, while other runs still load', async () => {
+    const store = open();
+    const [bad, good] = [uuidv7(), uuidv7()];
+    for (const runId of [bad, good]) {
+      await store.append(request(runId, 0, [started(runId), stageStarted(runId, 1), stageStarted(runId, 2)], 'running'));
+    }
+    await withAdminClient(url ?? '', (client) =>
+      client.query(`UPDATE "${schema}".events SET event = '{"type":"stage.started","seq":1}' WHERE run_id = $1 AND seq = 1`, [bad]),
+    );
+    const error: unknown = await store.load(bad).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StoreCorruptionError);
+    expect(error).toMatchObject({ runId: bad, seq: 1 });
+    expect((error as Error).message).toContain(`run ${bad} is corrupt at seq 1`);
+    expect(await store.load(good)).toHaveLength(3);
+
+    await withAdminClient(url ?? '', (client) => client.query(`DELETE FROM "${schema}".events WHERE run_id = $1 AND seq = 1`, [good]));
+    await expect(store.load(good)).rejects.toMatchObject({ constructor: StoreCorruptionError, runId: good, seq: 1 });
+  });
+
+  describe('work queue', () => {
+    it('submits a queued run that a worker claims with epoch 1 and its journal', async () => {
+      const store = open();
+      const runId = await submitRun(store);
+      expect((await store.listRuns({ afterRunId: runId.slice(0, -1), limit: 1 }))[0]).toMatchObject({ runId, status: 'queued' });
+      expect(await store.leaseOf(runId)).toBeUndefined();
+      await expect(store.submit(request(runId, 0, [started(runId)], 'queued'))).rejects.toBeInstanceOf(TypeError);
+
+      const claimed = await store.claim({ owner: 'w1', sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 100, leaseMs: 60_000 });
+      const mine = claimed.find((run) => run.runId === runId);
+      expect(mine).toEqual({ runId, lease: { owner: 'w1', epoch: 1 }, events: [started(runId, { submitted: true })] });
+      expect(await store.leaseOf(runId)).toEqual({ owner: 'w1', epoch: 1, live: true });
+      await expect(store.submit(request(runId, 0, [started(runId, { submitted: true })], 'queued'))).rejects.toMatchObject({
+        constructor: StoreConflictError,
+        actualSeq: 1,
+      });
+    });
+
+    it('claims only the registered saga name and shape hash, leaving the others queued', async () => {
+      const queueSchema = `${schema}_shapes`;
+      extraSchemas.push(queueSchema);
+      const store = open({ schema: queueSchema });
+      const wanted = await submitRun(store, { saga: 'a', shapeHash: 'h1' });
+      const otherShape = await submitRun(store, { saga: 'a', shapeHash: 'h2' });
+      const otherSaga = await submitRun(store, { saga: 'b', shapeHash: 'h1' });
+      const notSubmitted = uuidv7();
+      await store.append(request(notSubmitted, 0, [started(notSubmitted, { saga: 'a', shapeHash: 'h1' })], 'running', { saga: 'a' }));
+
+      const claimed = await store.claim({ owner: 'w1', sagas: [{ name: 'a', shapeHash: 'h1' }, { name: 'a', shapeHash: 'h1' }], limit: 10, leaseMs: 60_000 });
+      expect(claimed.map((run) => run.runId)).toEqual([wanted]);
+      for (const runId of [otherShape, otherSaga, notSubmitted]) expect(await store.leaseOf(runId)).toBeUndefined();
+      // Claiming leaves the status to the journal: the worker's first append moves it to running.
+      expect((await store.listRuns({ status: 'queued' })).map((run) => run.runId)).toEqual([wanted, otherShape, otherSaga]);
+      expect(await store.claim({ owner: 'w1', sagas: [], limit: 10, leaseMs: 60_000 })).toEqual([]);
+    });
+
+    it('never hands the same run to two concurrent claimers, and skips rows locked by others', async () => {
+      const queueSchema = `${schema}_skip`;
+      extraSchemas.push(queueSchema);
+      const [first, second] = [open({ schema: queueSchema }), open({ schema: queueSchema })];
+      const submitted = new Set<string>();
+      for (let index = 0; index < 30; index++) submitted.add(await submitRun(first));
+
+      const claimAll = async (store: PostgresStore, owner: string): Promise<string[]> => {
+        const mine: string[] = [];
+        for (;;) {
+          const batch = await store.claim({ owner, sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 3, leaseMs: 60_000 });
+          if (batch.length === 0) return mine;
+          mine.push(...batch.map((run) => run.runId));
+        }
+      };
+      const [a, b] = await Promise.all([claimAll(first, 'w1'), claimAll(second, 'w2')]);
+      expect(new Set([...a, ...b]).size).toBe(a.length + b.length);
+      expect(new Set([...a, ...b])).toEqual(submitted);
+
+      // A run whose row another transaction holds is skipped, not waited for.
+      const [locked, free] = [await submitRun(first), await submitRun(first)];
+      await withAdminClient(url ?? '', async (client) => {
+        await client.query('BEGIN');
+        await client.query(`SELECT 1 FROM "${queueSchema}".runs WHERE run_id = $1 FOR UPDATE`, [locked]);
+        const claimed = await first.claim({ owner: 'w3', sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 10, leaseMs: 60_000 });
+        expect(claimed.map((run) => run.runId)).toEqual([free]);
+        await client.query('ROLLBACK');
+      });
+    });
+
+    it('lets another worker take over an expired lease by the database clock, and fences the old one out', async () => {
+      const store = open();
+      const runId = await submitRun(store);
+      const sagas = [{ name: SAGA, shapeHash: SHAPE }];
+      const [old] = (await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 150 })).filter((run) => run.runId === runId);
+      expect(old?.lease).toEqual({ owner: 'w1', epoch: 1 });
+      await expect(store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'))).rejects.toBeInstanceOf(RunLeasedError);
+
+      await waitFor('the lease to expire', async () => (await store.leaseOf(runId))?.live === false);
+      const takeover = (await store.claim({ owner: 'w2', sagas, limit: 1000, leaseMs: 60_000 })).find((run) => run.runId === runId);
+      expect(takeover?.lease).toEqual({ owner: 'w2', epoch: 2 });
+      expect(takeover?.events).toHaveLength(1);
+
+      // The same worker re-claiming after its lease expired gets a new epoch; the old one is dead.
+      const again = await submitRun(store);
+      await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 100 });
+      await waitFor('the lease to expire', async () => (await store.leaseOf(again))?.live === false);
+      const reclaimed = (await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 60_000 })).find((run) => run.runId === again);
+      expect(reclaimed?.lease).toEqual({ owner: 'w1', epoch: 2 });
+      await expect(store.append(request(again, 1, [stageStarted(again, 1)], 'running', { lease: { owner: 'w1', epoch: 1 } }))).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
+      expect(await store.heartbeat('w1', [{ runId: again, lease: { owner: 'w1', epoch: 1 } }], 60_000)).toEqual({ lost: [again], cancelRequests: [] });
+
+      // The old worker's next append would fit the journal (seq 1), yet its epoch is stale.
+      await expect(store.append(request(runId, 1, [stageStarted(runId, 1)], 'running', { lease: { owner: 'w1', epoch: 1 } }))).rejects.toMatchObject({
+        constructor: LeaseLostError,
+        runId,
+        owner: 'w1',
+        epoch: 1,
+      });
+      await expect(store.append(request(runId, 1, [stageStarted(runId, 1)], 'running', { lease: { owner: 'w1', epoch: 2 } }))).rejects.toBeInstanceOf(
+        LeaseLostError,
+      );
+      await expect(store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'))).rejects.toMatchObject({
+        constructor: RunLeasedError,
+        owner: 'w2',
+        epoch: 2,
+      });
+      await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running', { lease: { owner: 'w2', epoch: 2 } }));
+      expect(await store.heartbeat('w1', [{ runId, lease: { owner: 'w1', epoch: 1 } }], 60_000)).toEqual({ lost: [runId], cancelRequests: [] });
+
+      // Settled runs are never claimed again, whatever their lease.
+      const completed: SagaEvent = { type: 'run.completed', runId, saga: SAGA, seq: 2, at: 3_000 };
+      await store.append(request(runId, 2, [completed], 'completed', { lease: { owner: 'w2', epoch: 2 } }));
+      await store.release(runId, { owner: 'w2', epoch: 2 });
+      expect(await store.leaseOf(runId)).toBeUndefined();
+      expect((await store.claim({ owner: 'w3', sagas, limit: 1000, leaseMs: 60_000 })).map((run) => run.runId)).not.toContain(runId);
+    });
+
+    it('extends held leases on heartbeat and reports the lost ones', async () => {
+      const store = open();
+      const sagas = [{ name: SAGA, shapeHash: SHAPE }];
+      const runId = await submitRun(store);
+      const lease = (await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 1_000 })).find((run) => run.runId === runId)?.lease;
+      expect(lease).toBeDefined();
+      const expiry = () =>
+        withAdminClient(url ?? '', async (client) =>
+          Number((await client.query(`SELECT extract(epoch FROM lease_expires_at) AS at FROM "${schema}".runs WHERE run_id = $1`, [runId])).rows[0].at),
+        );
+      const before = await expiry();
+      const held = { runId, lease: lease ?? { owner: 'w1', epoch: 1 } };
+      const result = await store.heartbeat('w1', [held, { runId: 'no-such-run', lease: { owner: 'w1', epoch: 1 } }], 60_000);
+      expect(result).toEqual({ lost: ['no-such-run'], cancelRequests: [] });
+      expect((await expiry()) - before).toBeGreaterThan(50);
+      expect(await store.heartbeat('w2', [held], 60_000)).toEqual({ lost: [runId], cancelRequests: [] });
+      expect(await store.heartbeat('w1', [{ runId, lease: { owner: 'w1', epoch: 99 } }], 60_000)).toEqual({ lost: [runId], cancelRequests: [] });
+      expect(await store.heartbeat('w1', [], 60_000)).toEqual({ lost: [], cancelRequests: [] });
+    });
+
+    it('hands cancel requests to the claimer and to the holder on heartbeat, until the run settles', async () => {
+      const store = open();
+      const sagas = [{ name: SAGA, shapeHash: SHAPE }];
+      const early = await submitRun(store);
+      await store.requestCancel(early, 'customer changed their mind');
+      await store.requestCancel(early, 'second reason is ignored');
+      const claimed = (await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 60_000 })).find((run) => run.runId === early);
+      expect(claimed?.cancelRequest).toEqual({ reason: 'customer changed their mind' });
+
+      const late = await submitRun(store);
+      const lease = (await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 60_000 })).find((run) => run.runId === late)?.lease;
+      expect(lease).toBeDefined();
+      const held = { runId: late, lease: lease ?? { owner: 'w1', epoch: 0 } };
+      expect((await store.heartbeat('w1', [held], 60_000)).cancelRequests).toEqual([]);
+      await store.requestCancel(late, 'stop');
+      expect(await store.heartbeat('w1', [held], 60_000)).toEqual({ lost: [], cancelRequests: [{ runId: late, reason: 'stop' }] });
+
+      const cancelled: SagaEvent = { type: 'run.cancelled', runId: late, saga: SAGA, seq: 1, at: 2_000 };
+      await store.append(request(late, 1, [cancelled], 'cancelled', { lease: held.lease }));
+      expect((await store.heartbeat('w1', [held], 60_000)).cancelRequests).toEqual([]);
+      await store.requestCancel(late, 'too late');
+      expect((await store.heartbeat('w1', [held], 60_000)).cancelRequests).toEqual([]);
+      await expect(store.requestCancel(uuidv7(), 'x')).rejects.toBeInstanceOf(RunNotFoundError);
+    });
+
+    it('wakes onWork listeners on submit, cancel requests and re-queues, and stops after unsubscribe', async () => {
+      const [worker, client] = [open(), open()];
+      const signals: WorkSignal[] = [];
+      const other: WorkSignal[] = [];
+      const unsubscribe = await worker.onWork((signal) => signals.push(signal));
+      const unsubscribeOther = await worker.onWork((signal) => other.push(signal));
+
+      const runId = await submitRun(client);
+      expect(await nextSignal(signals, (signal) => signal.runId === runId)).toEqual({ kind: 'submitted', runId });
+
+      await client.requestCancel(runId, 'stop');
+      await nextSignal(signals, (signal) => signal.kind === 'cancel_requested' && signal.runId === runId);
+
+      // A worker that stops with the run unfinished hands it back to the queue.
+      const sagas = [{ name: SAGA, shapeHash: SHAPE }];
+      const lease = (await worker.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 60_000 })).find((run) => run.runId === runId)?.lease;
+      await worker.release(runId, lease ?? { owner: 'w1', epoch: 0 });
+      await nextSignal(signals, (signal) => signal.kind === 'requeued' && signal.runId === runId);
+
+      // An operator's redrive of a paused submitted run (an append without a lease) re-queues it too.
+      const paused = await submitRun(client);
+      const pausedEvent: SagaEvent = {
+        type: 'run.paused',
+        runId: paused,
+        saga: SAGA,
+        seq: 1,
+        at: 2_000,
+        failure: { stage: 'debit', error: { name: 'Error', message: 'down' } },
+      };
+      await client.append(request(paused, 1, [pausedEvent], 'paused'));
+      const redrive: SagaEvent = { type: 'run.resumed', runId: paused, saga: SAGA, seq: 2, at: 3_000, mode: 'redrive' };
+      await client.append(request(paused, 2, [redrive], 'running'));
+      await nextSignal(signals, (signal) => signal.kind === 'requeued' && signal.runId === paused);
+
+      await unsubscribe();
+      await unsubscribe();
+      const count = signals.length;
+      const last = await submitRun(client);
+      await nextSignal(other, (signal) => signal.runId === last);
+      expect(signals).toHaveLength(count);
+      await unsubscribeOther();
+    });
+
+    it('skips a run whose journal is corrupt when claiming, leaving it leased', async () => {
+      const queueSchema = `${schema}_corrupt`;
+      extraSchemas.push(queueSchema);
+      const store = open({ schema: queueSchema });
+      const [bad, good] = [await submitRun(store), await submitRun(store)];
+      await withAdminClient(url ?? '', (client) => client.query(`UPDATE "${queueSchema}".events SET event = '{}' WHERE run_id = $1`, [bad]));
+      const claimed = await store.claim({ owner: 'w1', sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 10, leaseMs: 60_000 });
+      expect(claimed.map((run) => run.runId)).toEqual([good]);
+      expect(await store.leaseOf(bad)).toMatchObject({ owner: 'w1', live: true });
+    });
+  });
+
+  describe('connection loss', () => {
+    it('turns a dropped server into StoreUnavailableError and recovers when it is back, listener included', async () => {
+      const target = new URL(url ?? '');
+      const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+      await proxy.up();
+      const proxied = new URL(target.href);
+      proxied.port = String(proxy.listenPort);
+      // A pool of our own, so the test can see its idle clients die; the store must guard it.
+      const applicationName = `proxied_${schema}`.slice(0, 60);
+      const pool = new pg.Pool({ connectionString: proxied.href, max: 3, application_name: applicationName });
+      const store = new PostgresStore({ pool, schema });
+      const direct = open();
+      try {
+        const runId = uuidv7();
+        await store.append(request(runId, 0, [started(runId)], 'running'));
+        const signals: WorkSignal[] = [];
+        await store.onWork((signal) => signals.push(signal));
+        await Promise.all([store.listRuns(), store.listRuns()]);
+        expect(pool.idleCount).toBe(2);
+
+        // The server goes away while one pooled client is inside a transaction (waiting on a
+        // row lock), one is idle, and the listener is listening: no crash, a clear error.
+        await withAdminClient(url ?? '', async (admin) => {
+          await admin.query('BEGIN');
+          await admin.query(`SELECT 1 FROM "${schema}".runs WHERE run_id = $1 FOR UPDATE`, [runId]);
+          const blocked = store.append(request(runId, 1, [stageStarted(runId, 1)], 'running')).catch((caught: unknown) => caught);
+          await waitFor('the append to wait on the row lock', async () => {
+            const rows = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [applicationName]);
+            return rows.rowCount === 1;
+          });
+          await proxy.down();
+          const lost = await blocked;
+          expect(lost).toBeInstanceOf(StoreUnavailableError);
+          expect((lost as Error).message).toContain(`the connection to the PostgreSQL server was lost during append to run ${runId}`);
+          await admin.query('ROLLBACK');
+        });
+        await waitFor('the idle client to notice', () => pool.idleCount === 0);
+        const error: unknown = await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running')).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as Error).message).toMatch(new RegExp(`append to run ${runId} could not connect to the PostgreSQL server \\(.*ECONNREFUSED`));
+        expect((error as Error).cause).toBeInstanceOf(Error);
+        await expect(store.listRuns()).rejects.toBeInstanceOf(StoreUnavailableError);
+
+        await proxy.up();
+        await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'));
+        expect(await store.load(runId)).toHaveLength(2);
+        await nextSignal(signals, (signal) => signal.kind === 'reconnected');
+        const submitted = await submitRun(direct);
+        await nextSignal(signals, (signal) => signal.runId === submitted);
+      } finally {
+        await store.close();
+        // A pool passed in stays its owner's: not ended, and the store's error handler removed.
+        expect(pool.ended).toBe(false);
+        expect(pool.listenerCount('error')).toBe(0);
+        await pool.end();
+        await proxy.down();
+      }
+    });
+
+    it('replaces a LISTEN connection that silently stops answering', async () => {
+      const target = new URL(url ?? '');
+      const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+      await proxy.up();
+      const proxied = new URL(target.href);
+      proxied.port = String(proxy.listenPort);
+      const store = new PostgresStore({ connectionString: proxied.href, schema, listenerPingMs: 150, connectionTimeoutMs: 1_000 });
+      const direct = open();
+      try {
+        const signals: WorkSignal[] = [];
+        await store.onWork((signal) => signals.push(signal));
+        // Like a firewall dropping an idle connection: no error, no close, just silence. Only the
+        // listener's ping can tell; after it, the listener reconnects through the healed network.
+        proxy.blackhole();
+        proxy.heal();
+        await nextSignal(signals, (signal) => signal.kind === 'reconnected');
+        const submitted = await submitRun(direct);
+        await nextSignal(signals, (signal) => signal.runId === submitted);
+      } finally {
+        await store.close();
+        await proxy.down();
+      }
+    });
+
+    it('survives its backend being terminated in the middle of a transaction', async () => {
+      const applicationName = `sagaflow_${schema}`.slice(0, 60);
+      const store = open({ applicationName });
+      const runId = uuidv7();
+      await store.append(request(runId, 0, [started(runId)], 'running'));
+      await withAdminClient(url ?? '', async (admin) => {
+        await admin.query('BEGIN');
+        await admin.query(`SELECT 1 FROM "${schema}".runs WHERE run_id = $1 FOR UPDATE`, [runId]);
+        const blocked = store.append(request(runId, 1, [stageStarted(runId, 1)], 'running')).catch((caught: unknown) => caught);
+        let pid: number | undefined;
+        await waitFor('the append to wait on the row lock', async () => {
+          const rows = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [applicationName]);
+          pid = rows.rows[0]?.pid as number | undefined;
+          return pid !== undefined;
+        });
+        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+        const error = await blocked;
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as Error).message).toContain('was lost during append to run');
+        await admin.query('ROLLBACK');
+      });
+      await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'));
+      expect(await store.load(runId)).toHaveLength(2);
+    });
+  });
+});
