@@ -18,4 +18,4 @@
  */
 
 export { SqliteStore } from './stores/sqlite-store.js';
-export type { SqliteDurability, SqliteStoreOptions, SqliteStoreStats } from './stores/sqlite-store.js';
+export type { SqliteDurability, SqliteStoreOptions, SqliteStoreSettings, SqliteStoreStats } from './stores/sqlite-store.js';

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreConflictError, StoreCorruptionError, StoreUnavailableError } from '../errors/store-errors.js';
@@ -68,6 +68,26 @@ export interface SqliteStoreStats {
   readonly events: number;
   /** `append` calls refused with `StoreConflictError`. */
   readonly conflicts: number;
+}
+
+/**
+ * The settings a {@link SqliteStore}'s connection actually runs with, read back from SQLite.
+ *
+ * @example
+ * ```ts
+ * import type { SqliteStoreSettings } from 'sagaflow/sqlite';
+ * const durable = (settings: SqliteStoreSettings) => settings.journalMode === 'wal' && settings.synchronous === 'full';
+ * ```
+ */
+export interface SqliteStoreSettings {
+  /** `PRAGMA journal_mode`: `'wal'` for a file, `'memory'` for `':memory:'`. */
+  readonly journalMode: string;
+  /** `PRAGMA synchronous`. */
+  readonly synchronous: 'off' | 'normal' | 'full' | 'extra';
+  /** `PRAGMA busy_timeout`, in milliseconds. */
+  readonly busyTimeoutMs: number;
+  /** The version of sagaflow's tables in this file. */
+  readonly schemaVersion: number;
 }
 
 /** The schema this code reads and writes; bump it with a migration in {@link migrate}. */
@@ -228,6 +248,36 @@ export class SqliteStore implements SagaStore {
       return Promise.resolve(this);
     } catch (error) {
       return Promise.reject(error as Error);
+    }
+  }
+
+  /**
+   * Reads back the settings the database connection runs with (opening it if needed).
+   *
+   * @remarks
+   * For diagnostics and tests: it shows what SQLite accepted, not what was asked for.
+   *
+   * @example
+   * ```ts
+   * import { SqliteStore } from 'sagaflow/sqlite';
+   * const store = new SqliteStore({ path: '.sagaflow/sagas.db', durability: 'normal' });
+   * console.log((await store.readSettings()).synchronous); // 'normal'
+   * ```
+   *
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be opened or read.
+   */
+  readSettings(): Promise<SqliteStoreSettings> {
+    try {
+      const { db } = this.connect();
+      const synchronous = (['off', 'normal', 'full', 'extra'] as const)[Number(db.pragma('synchronous', { simple: true }))];
+      return Promise.resolve({
+        journalMode: String(db.pragma('journal_mode', { simple: true })),
+        synchronous: synchronous ?? 'full',
+        busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
+        schemaVersion: Number(db.prepare('SELECT version FROM sagaflow_schema').pluck().get()),
+      });
+    } catch (error) {
+      return Promise.reject(this.unavailable(error));
     }
   }
 
@@ -409,25 +459,7 @@ export class SqliteStore implements SagaStore {
   }
 
   private openConnection(): Connection {
-    const inMemory = this.path === ':memory:';
-    const directory = dirname(resolvePath(this.path));
-    if (!inMemory && !existsSync(directory)) {
-      if (!this.createDirectory) {
-        throw new StoreUnavailableError(
-          this.description,
-          `the directory ${directory} does not exist: create it, or leave \`createDirectory\` on so the store creates it`,
-        );
-      }
-      try {
-        mkdirSync(directory, { recursive: true });
-      } catch (error) {
-        throw new StoreUnavailableError(
-          this.description,
-          `its directory ${directory} cannot be created (${(error as NodeJS.ErrnoException).code ?? String(error)}): choose a path in a writable directory`,
-          { cause: error },
-        );
-      }
-    }
+    if (this.path !== ':memory:') this.ensureDirectory(dirname(resolvePath(this.path)));
     let db: Database.Database | undefined;
     try {
       db = new Database(this.path, { timeout: this.busyTimeoutMs });
@@ -443,6 +475,31 @@ export class SqliteStore implements SagaStore {
       }
       throw this.unavailable(error);
     }
+  }
+
+  private ensureDirectory(directory: string): void {
+    const fail = (detail: string, cause?: unknown): never => {
+      throw new StoreUnavailableError(this.description, detail, cause === undefined ? undefined : { cause });
+    };
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(directory).isDirectory();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTDIR') return fail(`the path to ${directory} runs through a file: choose a path in a directory`, error);
+      if (code !== 'ENOENT') return fail(`its directory ${directory} cannot be reached (${code ?? String(error)}): check the path and its permissions`, error);
+      if (!this.createDirectory) {
+        return fail(`the directory ${directory} does not exist: create it, or leave \`createDirectory\` on so the store creates it`);
+      }
+      try {
+        mkdirSync(directory, { recursive: true });
+      } catch (mkdirError) {
+        const mkdirCode = (mkdirError as NodeJS.ErrnoException).code ?? String(mkdirError);
+        return fail(`its directory ${directory} cannot be created (${mkdirCode}): choose a path in a writable directory`, mkdirError);
+      }
+      return;
+    }
+    if (!isDirectory) fail(`${directory} is a file, not a directory: choose a path in a directory`);
   }
 
   private closedError(): StoreUnavailableError {
@@ -577,7 +634,8 @@ function parseJournal(runId: string, rows: readonly unknown[][], recorded: numbe
       );
     }
     if (typeof body !== 'string') {
-      throw new StoreCorruptionError(runId, index, `the row's body is a ${body === null ? 'null' : typeof body}, not JSON text`);
+      const kind = body === null ? 'null' : Buffer.isBuffer(body) ? 'a blob' : `a ${typeof body}`;
+      throw new StoreCorruptionError(runId, index, `the row's body is ${kind}, not JSON text`);
     }
     let parsed: unknown;
     try {

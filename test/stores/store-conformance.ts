@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreConflictError, type AppendRequest, type RunStatus, type SagaEvent, type SagaStore } from 'sagaflow';
+import { StoreConflictError, type AppendRequest, type RunStartedEvent, type RunStatus, type SagaEvent, type SagaStore } from 'sagaflow';
 
 /** What {@link describeStoreConformance} needs to get a fresh, empty store for one test. */
 export type OpenStore = () => Promise<{ store: SagaStore; cleanup?: () => Promise<void> }>;
@@ -8,7 +8,7 @@ export type OpenStore = () => Promise<{ store: SagaStore; cleanup?: () => Promis
 const T0 = 1_700_000_000_000;
 
 /** A `run.started` event, the first of every journal. */
-export function runStarted(runId: string, saga = 'conformance', input: unknown = { order: 1 }): SagaEvent {
+export function runStarted(runId: string, saga = 'conformance', input: unknown = { order: 1 }): RunStartedEvent {
   return { type: 'run.started', runId, saga, seq: 0, at: T0, version: '1', shapeHash: 'shape-1', input, stages: ['reserve', 'charge'] };
 }
 
