@@ -217,8 +217,19 @@ export class SqliteStore implements SagaStore {
   }
 
   /**
-   * What this store has committed so far, for metrics and for checking that group commit
-   * batches (`appends / transactions`).
+   * What this store has committed so far: a snapshot of {@link SqliteStoreStats}.
+   *
+   * @remarks
+   * For metrics, and to check that group commit batches: `appends / transactions` is the
+   * mean batch size. Counts this store object only, not other connections to the file.
+   *
+   * @example
+   * ```ts
+   * import { SqliteStore } from 'sagaflow/sqlite';
+   * const store = new SqliteStore({ path: '.sagaflow/sagas.db' });
+   * const { appends, transactions } = store.stats;
+   * console.log(`${appends / Math.max(1, transactions)} appends per commit`);
+   * ```
    */
   get stats(): SqliteStoreStats {
     return { ...this.counters };
@@ -243,12 +254,10 @@ export class SqliteStore implements SagaStore {
    * not a database, is locked, or was written by a newer sagaflow.
    */
   open(): Promise<this> {
-    try {
+    return settle(() => {
       this.connect();
-      return Promise.resolve(this);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+      return this;
+    });
   }
 
   /**
@@ -267,18 +276,15 @@ export class SqliteStore implements SagaStore {
    * @throws `StoreUnavailableError` (rejects) when the database cannot be opened or read.
    */
   readSettings(): Promise<SqliteStoreSettings> {
-    try {
-      const { db } = this.connect();
+    return settle(() => this.withDatabase(({ db }) => {
       const synchronous = (['off', 'normal', 'full', 'extra'] as const)[Number(db.pragma('synchronous', { simple: true }))];
-      return Promise.resolve({
+      return {
         journalMode: String(db.pragma('journal_mode', { simple: true })),
         synchronous: synchronous ?? 'full',
         busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
         schemaVersion: Number(db.prepare('SELECT version FROM sagaflow_schema').pluck().get()),
-      });
-    } catch (error) {
-      return Promise.reject(this.unavailable(error));
-    }
+      };
+    }));
   }
 
   /**
@@ -288,20 +294,20 @@ export class SqliteStore implements SagaStore {
    * Group-committed with the other appends of the same event-loop turn; appends to one run in
    * one turn are applied in call order.
    *
-   * @throws `StoreUnavailableError` (rejects) when the database cannot be written, or the
-   * store is closed. Nothing of that append was written.
+   * @throws `StoreConflictError` (rejects) when `expectedSeq` is not the journal's length;
+   * the other appends of the batch still commit.
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be written (locked
+   * past `busyTimeoutMs`, disk full…), or the store is closed. Nothing of that append was
+   * written; the whole batch failed with it.
+   * @throws `StoreCorruptionError` (rejects) when the run's rows disagree with its recorded
+   * length.
    * @throws `TypeError` (rejects) when the events are empty, not contiguous from
    * `expectedSeq`, of another run, or not JSON-serialisable.
    */
   append(request: AppendRequest): Promise<void> {
-    if (this.closed) return Promise.reject(this.closedError());
-    let bodies: string[];
-    try {
-      bodies = serializeEvents(request);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
     return new Promise<void>((resolve, reject) => {
+      if (this.closed) throw this.closedError();
+      const bodies = serializeEvents(request);
       this.pending.push({ request, bodies, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -310,20 +316,24 @@ export class SqliteStore implements SagaStore {
     });
   }
 
-  /** {@inheritDoc SagaStore.load} */
+  /**
+   * {@inheritDoc SagaStore.load}
+   *
+   * @remarks
+   * Every row is parsed and validated with `sagaEventSchema`, and checked against its run and
+   * position; a bad row fails only this run's load. Appends not yet committed (their promise
+   * still pending) are not seen.
+   *
+   * @throws `StoreCorruptionError` (rejects) naming the run and the seq of the first bad row:
+   * not JSON, not a valid event, of another run, or a gap in the sequence.
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store
+   * is closed.
+   */
   load(runId: string): Promise<readonly SagaEvent[] | undefined> {
-    if (this.closed) return Promise.reject(this.closedError());
-    let journal: { rows: unknown[][]; recorded: number | undefined };
-    try {
-      journal = this.connect().readJournal(runId);
-    } catch (error) {
-      return Promise.reject(this.unavailable(error));
-    }
-    try {
-      return Promise.resolve(parseJournal(runId, journal.rows, journal.recorded));
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    return settle(() => {
+      const { rows, recorded } = this.withDatabase((connection) => connection.readJournal(runId));
+      return parseJournal(runId, rows, recorded);
+    });
   }
 
   /**
@@ -337,13 +347,17 @@ export class SqliteStore implements SagaStore {
    * @throws `StoreUnavailableError` (rejects) when the database cannot be read.
    */
   listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
-    if (this.closed) return Promise.reject(this.closedError());
+    return settle(() => this.listRunsNow(query));
+  }
+
+  private listRunsNow(query: ListRunsQuery): RunSummary[] {
+    if (this.closed) throw this.closedError();
     const { limit } = query;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      return Promise.reject(new TypeError(`listRuns \`limit\` must be an integer >= 0, not ${String(limit)}.`));
+      throw new TypeError(`listRuns \`limit\` must be an integer >= 0, not ${String(limit)}.`);
     }
     const statuses = query.status === undefined ? undefined : [...new Set(typeof query.status === 'string' ? [query.status] : query.status)];
-    if (statuses?.length === 0 || limit === 0) return Promise.resolve([]);
+    if (statuses?.length === 0 || limit === 0) return [];
 
     const clauses: string[] = [];
     const parameters: Array<string | number> = [];
@@ -366,26 +380,20 @@ export class SqliteStore implements SagaStore {
       ' ORDER BY run_id' +
       (limit === undefined ? '' : ' LIMIT ?');
 
-    let rows: RunSummaryRow[];
-    try {
-      const connection = this.connect();
+    const rows = this.withDatabase((connection) => {
       let statement = connection.listStatements.get(sql);
       if (statement === undefined) {
         statement = connection.db.prepare<unknown[], RunSummaryRow>(sql);
         connection.listStatements.set(sql, statement);
       }
-      rows = statement.all(...parameters);
-    } catch (error) {
-      return Promise.reject(this.unavailable(error));
-    }
-    const summaries: RunSummary[] = [];
-    for (const row of rows) {
+      return statement.all(...parameters);
+    });
+    return rows.map((row) => {
       if (!RUN_STATUSES.has(row.status)) {
-        return Promise.reject(new StoreCorruptionError(row.runId, undefined, `its status ${JSON.stringify(row.status)} is not a run status`));
+        throw new StoreCorruptionError(row.runId, undefined, `its status ${JSON.stringify(row.status)} is not a run status`);
       }
-      summaries.push({ ...row, status: row.status as RunStatus });
-    }
-    return Promise.resolve(summaries);
+      return { ...row, status: row.status as RunStatus };
+    });
   }
 
   /**
@@ -402,12 +410,13 @@ export class SqliteStore implements SagaStore {
     this.closed = true;
     const connection = this.connection;
     this.connection = undefined;
-    try {
-      connection?.db.close();
-    } catch (error) {
-      return Promise.reject(this.unavailable(error));
-    }
-    return Promise.resolve();
+    return settle(() => {
+      try {
+        connection?.db.close();
+      } catch (error) {
+        throw this.unavailable(error);
+      }
+    });
   }
 
   /**
@@ -449,6 +458,15 @@ export class SqliteStore implements SagaStore {
         if (failure instanceof StoreConflictError) this.counters.conflicts++;
         item.reject(failure);
       }
+    }
+  }
+
+  /** Runs `work` on the open database, turning driver errors into `StoreUnavailableError`. */
+  private withDatabase<T>(work: (connection: Connection) => T): T {
+    try {
+      return work(this.connect());
+    } catch (error) {
+      throw this.unavailable(error);
     }
   }
 
@@ -510,6 +528,13 @@ export class SqliteStore implements SagaStore {
     if (error instanceof StoreUnavailableError || error instanceof StoreCorruptionError) return error;
     return new StoreUnavailableError(this.description, describeDriverError(error, this.busyTimeoutMs), { cause: error });
   }
+}
+
+/** Runs `work` now and wraps its result or its throw in a promise, so no method throws synchronously. */
+function settle<T>(work: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(work());
+  });
 }
 
 /** Checks an append's events and serialises each once; throws `TypeError` for a malformed request. */
