@@ -70,6 +70,25 @@ describe('SqliteStore', () => {
       for (const runId of runIds) expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, appendsPerRun));
     });
 
+    it('batches appends made from separate callbacks of one event-loop phase', async () => {
+      const store = openStore({ path: temp().path });
+      const runIds = Array.from({ length: 100 }, () => uuidv7());
+
+      // Each append comes from its own macrotask callback, as appends after stage I/O do; a
+      // flush on a microtask would commit each one alone.
+      await Promise.all(
+        runIds.map(
+          (runId) =>
+            new Promise<void>((resolve, reject) => {
+              setImmediate(() => store.append(appendOf([eventAt(runId, 0)])).then(resolve, reject));
+            }),
+        ),
+      );
+
+      expect(store.stats.appends).toBe(100);
+      expect(store.stats.transactions).toBeLessThanOrEqual(5);
+    });
+
     it('applies appends to one run in one batch in call order', async () => {
       const store = openStore({ path: temp().path });
       const runId = uuidv7();
