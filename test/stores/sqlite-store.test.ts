@@ -1,5 +1,8 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -384,6 +387,39 @@ describe('SqliteStore', () => {
       expect(await second.listRuns()).toEqual(listing);
       await second.append(appendOf([eventAt(b, 2)]));
       expect(await second.load(b)).toHaveLength(3);
+    });
+
+    it('keeps every resolved append when the process is killed without closing', async () => {
+      const { path } = temp();
+      const source = fileURLToPath(new URL('../../src/stores/sqlite-store.ts', import.meta.url));
+      // The child resolves 20 runs × 5 appends, says so, then dies without closing the store.
+      const script = `
+        import { SqliteStore } from ${JSON.stringify(source)};
+        const store = new SqliteStore({ path: ${JSON.stringify(path)} });
+        await Promise.all(Array.from({ length: 20 }, async (_, run) => {
+          const runId = 'run-' + String(run).padStart(2, '0');
+          for (let seq = 0; seq < 5; seq++) {
+            await store.append({ runId, saga: 'crash', expectedSeq: seq, status: 'running',
+              events: [{ type: 'stage.started', runId, saga: 'crash', seq, at: seq, stage: 'step-' + seq, attempt: 1 }] });
+          }
+        }));
+        process.stdout.write('committed ' + store.stats.appends + '\\n');
+        process.kill(process.pid, 'SIGKILL');
+      `;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const [, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+
+      expect(signal).toBe('SIGKILL');
+      expect(stdout).toBe('committed 100\n');
+      const store = openStore({ path });
+      const runs = await store.listRuns();
+      expect(runs).toHaveLength(20);
+      expect(runs.every((run) => run.events === 5)).toBe(true);
+      expect((await store.load('run-07'))?.map((event) => event.seq)).toEqual([0, 1, 2, 3, 4]);
     });
 
     it('commits requested appends on close, then refuses further calls; close is idempotent', async () => {
