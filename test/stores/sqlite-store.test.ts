@@ -83,7 +83,9 @@ describe('SqliteStore', () => {
         runIds.map(
           (runId) =>
             new Promise<void>((resolve, reject) => {
-              setImmediate(() => store.append(appendOf([eventAt(runId, 0)])).then(resolve, reject));
+              setImmediate(() => {
+                store.append(appendOf([eventAt(runId, 0)])).then(resolve, reject);
+              });
             }),
         ),
       );
