@@ -1,0 +1,490 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { v7 as uuidv7 } from 'uuid';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StoreConflictError, StoreCorruptionError, StoreUnavailableError, type SagaEvent } from 'sagaflow';
+import { SqliteStore, type SqliteStoreOptions } from 'sagaflow/sqlite';
+import { appendOf, describeStoreConformance, eventAt, eventsFrom, runStarted, seedRun } from './store-conformance.js';
+import { tempDatabase, type TempDatabase } from './sqlite-temp.js';
+
+describeStoreConformance('SqliteStore', () => {
+  const temp = tempDatabase();
+  return Promise.resolve({ store: new SqliteStore({ path: temp.path }), cleanup: temp.remove });
+});
+
+describe('SqliteStore', () => {
+  const disposers: Array<() => Promise<void> | void> = [];
+
+  afterEach(async () => {
+    // Last opened, first closed: connections before the directories holding their files.
+    for (const dispose of disposers.splice(0).reverse()) await dispose();
+  });
+
+  function temp(): TempDatabase {
+    const database = tempDatabase();
+    disposers.push(database.remove);
+    return database;
+  }
+
+  function openStore(options: SqliteStoreOptions): SqliteStore {
+    const store = new SqliteStore(options);
+    disposers.push(() => store.close());
+    return store;
+  }
+
+  /** A second, independent connection to the file, as another process would have. */
+  function rawConnection(path: string): Database.Database {
+    const db = new Database(path);
+    disposers.push(() => {
+      if (db.open) db.close();
+    });
+    return db;
+  }
+
+  describe('group commit', () => {
+    it('commits 100 concurrent appends in far fewer than 100 transactions', async () => {
+      const store = openStore({ path: temp().path });
+      const runIds = Array.from({ length: 100 }, () => uuidv7());
+
+      await Promise.all(runIds.map((runId) => store.append(appendOf([eventAt(runId, 0)]))));
+
+      expect(store.stats.appends).toBe(100);
+      expect(store.stats.transactions).toBeLessThanOrEqual(5);
+      for (const runId of runIds) expect(await store.load(runId)).toEqual([eventAt(runId, 0)]);
+    });
+
+    it('batches runs that append one event at a time, awaiting each', async () => {
+      const store = openStore({ path: temp().path });
+      const appendsPerRun = 10;
+      const runIds = Array.from({ length: 100 }, () => uuidv7());
+
+      await Promise.all(
+        runIds.map(async (runId) => {
+          for (let seq = 0; seq < appendsPerRun; seq++) await store.append(appendOf([eventAt(runId, seq)]));
+        }),
+      );
+
+      expect(store.stats.appends).toBe(1_000);
+      expect(store.stats.transactions).toBeLessThan(100);
+      for (const runId of runIds) expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, appendsPerRun));
+    });
+
+    it('batches appends made from separate callbacks of one event-loop phase', async () => {
+      const store = openStore({ path: temp().path });
+      const runIds = Array.from({ length: 100 }, () => uuidv7());
+
+      // Each append comes from its own macrotask callback, as appends after stage I/O do; a
+      // flush on a microtask would commit each one alone.
+      await Promise.all(
+        runIds.map(
+          (runId) =>
+            new Promise<void>((resolve, reject) => {
+              setImmediate(() => {
+                store.append(appendOf([eventAt(runId, 0)])).then(resolve, reject);
+              });
+            }),
+        ),
+      );
+
+      expect(store.stats.appends).toBe(100);
+      expect(store.stats.transactions).toBeLessThanOrEqual(5);
+    });
+
+    it('applies appends to one run in one batch in call order', async () => {
+      const store = openStore({ path: temp().path });
+      const runId = uuidv7();
+
+      await Promise.all([store.append(appendOf([eventAt(runId, 0)])), store.append(appendOf(eventsFrom(runId, 1, 2))), store.append(appendOf([eventAt(runId, 3)]))]);
+
+      expect(store.stats.transactions).toBe(1);
+      expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, 4));
+    });
+
+    it('fails only the conflicting append of a batch', async () => {
+      const store = openStore({ path: temp().path });
+      const [first, second, third] = [uuidv7(), uuidv7(), uuidv7()];
+      await seedRun(store, second, 3);
+      const before = store.stats.transactions;
+
+      const results = await Promise.allSettled([
+        store.append(appendOf([eventAt(first, 0)])),
+        store.append(appendOf([eventAt(second, 1)])),
+        store.append(appendOf([eventAt(third, 0)])),
+      ]);
+
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(results[1]?.status === 'rejected' ? results[1].reason : undefined).toBeInstanceOf(StoreConflictError);
+      expect(store.stats).toMatchObject({ transactions: before + 1, conflicts: 1 });
+      expect(await store.load(first)).toHaveLength(1);
+      expect(await store.load(second)).toHaveLength(3);
+      expect(await store.load(third)).toHaveLength(1);
+    });
+
+    it('fails only the malformed append when others are requested in the same turn', async () => {
+      const store = openStore({ path: temp().path });
+      const [good, bad] = [uuidv7(), uuidv7()];
+      const unserialisable: SagaEvent = { ...runStarted(bad), input: { amount: 10n } };
+
+      const results = await Promise.allSettled([store.append(appendOf([eventAt(good, 0)])), store.append(appendOf([unserialisable]))]);
+
+      expect(results[0]?.status).toBe('fulfilled');
+      expect(results[1]?.status === 'rejected' ? results[1].reason : undefined).toBeInstanceOf(TypeError);
+      expect(await store.load(bad)).toBeUndefined();
+      await expect(store.append({ runId: bad, saga: 's', expectedSeq: 0, events: [], status: 'running' })).rejects.toThrow(/no events/);
+    });
+
+    it('resolves an append only once another connection can read it', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      await store.open();
+      const reader = rawConnection(path);
+      const count = reader.prepare<[string], number>('SELECT count(*) FROM sagaflow_events WHERE run_id = ?').pluck();
+      const runId = uuidv7();
+
+      const appended = store.append(appendOf(eventsFrom(runId, 0, 3)));
+      expect(count.get(runId)).toBe(0);
+      await appended;
+      expect(count.get(runId)).toBe(3);
+    });
+  });
+
+  describe('corruption', () => {
+    const damage: ReadonlyArray<{ name: string; seq: number; message: RegExp; corrupt: (db: Database.Database, runId: string) => void }> = [
+      {
+        name: 'a row that is not JSON',
+        seq: 2,
+        message: /not valid JSON/,
+        corrupt: (db, runId) => db.prepare("UPDATE sagaflow_events SET body = '{\"type\": \"stage.compl' WHERE run_id = ? AND seq = 2").run(runId),
+      },
+      {
+        name: 'a row that is not an event',
+        seq: 3,
+        message: /not a valid event/,
+        corrupt: (db, runId) => db.prepare(`UPDATE sagaflow_events SET body = '{"type":"stage.exploded","seq":3}' WHERE run_id = ? AND seq = 3`).run(runId),
+      },
+      {
+        name: 'an event with a field of the wrong type',
+        seq: 1,
+        message: /not a valid event.*attempt/,
+        corrupt: (db, runId) =>
+          db.prepare("UPDATE sagaflow_events SET body = json_set(body, '$.attempt', 'one') WHERE run_id = ? AND seq = 1").run(runId),
+      },
+      {
+        name: 'a missing row (a seq gap)',
+        seq: 2,
+        message: /missing/,
+        corrupt: (db, runId) => db.prepare('DELETE FROM sagaflow_events WHERE run_id = ? AND seq = 2').run(runId),
+      },
+      {
+        name: 'a missing last row',
+        seq: 4,
+        message: /missing/,
+        corrupt: (db, runId) => db.prepare('DELETE FROM sagaflow_events WHERE run_id = ? AND seq = 4').run(runId),
+      },
+      {
+        name: "another run's event",
+        seq: 1,
+        message: /belongs to run other-run/,
+        corrupt: (db, runId) =>
+          db.prepare("UPDATE sagaflow_events SET body = json_set(body, '$.runId', 'other-run') WHERE run_id = ? AND seq = 1").run(runId),
+      },
+      {
+        name: 'an event whose seq disagrees with its row',
+        seq: 3,
+        message: /says seq 7/,
+        corrupt: (db, runId) => db.prepare("UPDATE sagaflow_events SET body = json_set(body, '$.seq', 7) WHERE run_id = ? AND seq = 3").run(runId),
+      },
+      {
+        name: 'a body that is not text',
+        seq: 0,
+        message: /is a blob, not JSON text/,
+        corrupt: (db, runId) => db.prepare("UPDATE sagaflow_events SET body = x'00ff' WHERE run_id = ? AND seq = 0").run(runId),
+      },
+    ];
+
+    it.each(damage)('reports $name as StoreCorruptionError naming the run and seq; other runs still load', async ({ seq, message, corrupt }) => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const [damaged, healthy] = [uuidv7(), uuidv7()];
+      await seedRun(store, damaged, 5);
+      const healthyEvents = await seedRun(store, healthy, 5);
+
+      corrupt(rawConnection(path), damaged);
+
+      const error: unknown = await store.load(damaged).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      expect(error).toBeInstanceOf(StoreCorruptionError);
+      expect(error).toMatchObject({ runId: damaged, seq, code: 'STORE_CORRUPTION' });
+      expect((error as Error).message).toContain(`run ${damaged}`);
+      expect((error as Error).message).toContain(`seq ${seq}`);
+      expect((error as Error).message).toMatch(message);
+      expect(await store.load(healthy)).toEqual(healthyEvents);
+      expect((await store.listRuns()).map((run) => run.runId)).toEqual([damaged, healthy]);
+      await store.append(appendOf([eventAt(healthy, 5)]));
+    });
+  });
+
+  describe('unavailable databases', () => {
+    async function rejection(promise: Promise<unknown>): Promise<StoreUnavailableError> {
+      const reason: unknown = await promise.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(reason).toBeInstanceOf(StoreUnavailableError);
+      return reason as StoreUnavailableError;
+    }
+
+    it('refuses a file that is not a database, from every method, chaining the driver error', async () => {
+      const { path } = temp();
+      writeFileSync(path, 'these are not the bytes of a SQLite database\n'.repeat(200));
+      const store = openStore({ path });
+
+      const error = await rejection(store.open());
+      expect(error.message).toBe(
+        `The saga store sqlite:${path} is unavailable: the file is not a SQLite database: point \`path\` at a sagaflow database or at a file that does not exist yet.`,
+      );
+      expect(error.cause).toMatchObject({ code: 'SQLITE_NOTADB' });
+      await rejection(store.load(uuidv7()));
+      await rejection(store.listRuns());
+      await rejection(store.append(appendOf([eventAt(uuidv7(), 0)])));
+    });
+
+    it('refuses a path that cannot be opened as a file', async () => {
+      const { directory } = temp();
+      const error = await rejection(openStore({ path: directory }).open());
+      expect(error.message).toMatch(/cannot be opened.*check the path and its permissions\.$/);
+      expect(error.cause).toMatchObject({ code: 'SQLITE_CANTOPEN' });
+    });
+
+    it('refuses a file it may not read (where permissions bind: not for root)', async () => {
+      const { directory, path } = temp();
+      await seedRun(openStore({ path }), uuidv7(), 1);
+      chmodSync(path, 0o000);
+      chmodSync(directory, 0o500);
+      disposers.push(() => chmodSync(directory, 0o700));
+      let rootCanReadAnyway = false;
+      try {
+        const probe = new Database(path);
+        probe.prepare('SELECT 1 FROM sagaflow_runs').get();
+        probe.close();
+        rootCanReadAnyway = true;
+      } catch {
+        // Expected for an ordinary user: the store must say the same, in its words.
+      }
+      const outcome = openStore({ path }).listRuns();
+      if (rootCanReadAnyway) {
+        // As root, permissions do not apply; the store must then simply work.
+        expect(await outcome).toHaveLength(1);
+      } else {
+        expect((await rejection(outcome)).message).toMatch(/permission/);
+      }
+    });
+
+    it('creates missing parent directories by default', async () => {
+      const { directory } = temp();
+      const path = join(directory, 'nested', 'deeper', 'sagas.db');
+      const store = openStore({ path });
+      const events = await seedRun(store, uuidv7(), 2);
+      expect(await store.load(events[0]?.runId ?? '')).toEqual(events);
+    });
+
+    it('refuses a missing directory when told not to create it', async () => {
+      const { directory } = temp();
+      const error = await rejection(openStore({ path: join(directory, 'absent', 'sagas.db'), createDirectory: false }).listRuns());
+      expect(error.message).toMatch(/absent does not exist: create it/);
+    });
+
+    it('says when the directory is a file, or its path runs through one', async () => {
+      const { directory } = temp();
+      const file = join(directory, 'a-file');
+      writeFileSync(file, '');
+
+      const isFile = await rejection(openStore({ path: join(file, 'sagas.db') }).open());
+      expect(isFile.message).toMatch(/a-file is a file, not a directory: choose a path in a directory\.$/);
+      const throughFile = await rejection(openStore({ path: join(file, 'sub', 'sagas.db') }).open());
+      expect(throughFile.message).toMatch(/runs through a file/);
+      expect(throughFile.cause).toMatchObject({ code: 'ENOTDIR' });
+    });
+
+    it('refuses a database whose schema is newer than it knows', async () => {
+      const { path } = temp();
+      await openStore({ path }).open();
+      rawConnection(path).prepare('UPDATE sagaflow_schema SET version = 99').run();
+
+      const error = await rejection(openStore({ path }).open());
+      expect(error.message).toMatch(/schema version 99, written by a newer sagaflow.*upgrade sagaflow/);
+    });
+
+    it('fails appends clearly while another connection holds the write lock, and loses nothing', async () => {
+      const { path } = temp();
+      const store = openStore({ path, busyTimeoutMs: 20 });
+      const runId = uuidv7();
+      const committed = await seedRun(store, runId, 3);
+      const other = rawConnection(path);
+      other.exec('BEGIN EXCLUSIVE');
+
+      const next = eventsFrom(runId, 3, 2);
+      const error = await rejection(store.append(appendOf(next)));
+      expect(error.message).toMatch(/locked by another connection.*busyTimeoutMs \(20 ms\)/);
+      expect(error.cause).toMatchObject({ code: 'SQLITE_BUSY' });
+      // WAL: readers are not blocked by the writer.
+      expect(await store.load(runId)).toEqual(committed);
+
+      other.exec('ROLLBACK');
+      await store.append(appendOf(next));
+      expect(await store.load(runId)).toEqual([...committed, ...next]);
+    });
+
+    it('fails to open a database locked by another connection, and opens once it is released', async () => {
+      const { path } = temp();
+      const other = rawConnection(path);
+      other.exec('CREATE TABLE unrelated (x); BEGIN EXCLUSIVE; INSERT INTO unrelated VALUES (1)');
+      const store = openStore({ path, busyTimeoutMs: 20 });
+
+      expect((await rejection(store.listRuns())).message).toMatch(/locked/);
+
+      other.exec('COMMIT');
+      expect(await store.listRuns()).toEqual([]);
+      expect(other.prepare('SELECT count(*) FROM unrelated').pluck().get()).toBe(1);
+    });
+  });
+
+  describe('settings and lifecycle', () => {
+    it('runs in WAL mode with synchronous FULL by default', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      expect(store.description).toBe(`sqlite:${path}`);
+      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, schemaVersion: 1 });
+    });
+
+    it('runs with synchronous NORMAL when durability is normal', async () => {
+      const store = openStore({ path: temp().path, durability: 'normal', busyTimeoutMs: 250 });
+      expect(await store.readSettings()).toMatchObject({ journalMode: 'wal', synchronous: 'normal', busyTimeoutMs: 250 });
+    });
+
+    it('refuses invalid options at construction', () => {
+      expect(() => new SqliteStore({ path: '' })).toThrow(TypeError);
+      expect(() => new SqliteStore({ path: 'x.db', durability: 'off' as 'full' })).toThrow(/durability/);
+      expect(() => new SqliteStore({ path: 'x.db', busyTimeoutMs: -1 })).toThrow(/busyTimeoutMs/);
+    });
+
+    it('keeps everything across close and reopen', async () => {
+      const { path } = temp();
+      const first = openStore({ path });
+      const [a, b] = [uuidv7(), uuidv7()];
+      const aEvents = await seedRun(first, a, 4, 'completed', 'one');
+      const bEvents = await seedRun(first, b, 2, 'running', 'two');
+      const listing = await first.listRuns();
+      await first.close();
+
+      const second = openStore({ path });
+      expect(await second.load(a)).toEqual(aEvents);
+      expect(await second.load(b)).toEqual(bEvents);
+      expect(await second.listRuns()).toEqual(listing);
+      await second.append(appendOf([eventAt(b, 2)]));
+      expect(await second.load(b)).toHaveLength(3);
+    });
+
+    it('keeps every resolved append when the process is killed without closing', async () => {
+      const { path } = temp();
+      const source = fileURLToPath(new URL('../../src/stores/sqlite-store.ts', import.meta.url));
+      // The child resolves 20 runs × 5 appends, says so, then dies without closing the store.
+      const script = `
+        import { SqliteStore } from ${JSON.stringify(source)};
+        const store = new SqliteStore({ path: ${JSON.stringify(path)} });
+        await Promise.all(Array.from({ length: 20 }, async (_, run) => {
+          const runId = 'run-' + String(run).padStart(2, '0');
+          for (let seq = 0; seq < 5; seq++) {
+            await store.append({ runId, saga: 'crash', expectedSeq: seq, status: 'running',
+              events: [{ type: 'stage.started', runId, saga: 'crash', seq, at: seq, stage: 'step-' + seq, attempt: 1 }] });
+          }
+        }));
+        process.stdout.write('committed ' + store.stats.appends + '\\n');
+        process.kill(process.pid, 'SIGKILL');
+      `;
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+      });
+      const [, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+
+      expect(signal).toBe('SIGKILL');
+      expect(stdout).toBe('committed 100\n');
+      const store = openStore({ path });
+      const runs = await store.listRuns();
+      expect(runs).toHaveLength(20);
+      expect(runs.every((run) => run.events === 5)).toBe(true);
+      expect((await store.load('run-07'))?.map((event) => event.seq)).toEqual([0, 1, 2, 3, 4]);
+    });
+
+    it('commits requested appends on close, then refuses further calls; close is idempotent', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const runId = uuidv7();
+
+      const appended = store.append(appendOf(eventsFrom(runId, 0, 2)));
+      await store.close();
+      await appended;
+      await store.close();
+
+      const afterClose = store.append(appendOf([eventAt(runId, 2)]));
+      await expect(afterClose).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(afterClose).rejects.toThrow(/closed/);
+      await expect(store.load(runId)).rejects.toThrow(/closed/);
+      await expect(store.listRuns()).rejects.toThrow(/closed/);
+      expect(await openStore({ path }).load(runId)).toEqual(eventsFrom(runId, 0, 2));
+    });
+
+    it('shares a file between two stores, as between two processes, with conflicts detected', async () => {
+      const { path } = temp();
+      const [left, right] = [openStore({ path }), openStore({ path })];
+      const runId = uuidv7();
+      await seedRun(left, runId, 2);
+
+      await expect(right.append(appendOf([eventAt(runId, 1)]))).rejects.toMatchObject({ name: 'StoreConflictError', actualSeq: 2 });
+      await right.append(appendOf([eventAt(runId, 2)]));
+      await expect(left.append(appendOf([eventAt(runId, 2)]))).rejects.toBeInstanceOf(StoreConflictError);
+      expect(await left.load(runId)).toEqual(eventsFrom(runId, 0, 3));
+    });
+
+    it('works in memory', async () => {
+      const store = openStore({ path: ':memory:' });
+      const events = await seedRun(store, uuidv7(), 3);
+      expect(await store.load(events[0]?.runId ?? '')).toEqual(events);
+      expect((await store.readSettings()).journalMode).toBe('memory');
+    });
+
+    it('creates its tables idempotently in a database that already has other tables', async () => {
+      const { path } = temp();
+      const app = rawConnection(path);
+      app.exec("CREATE TABLE events (id INTEGER PRIMARY KEY, what TEXT); INSERT INTO events (what) VALUES ('app data')");
+      await openStore({ path }).open();
+      const store = openStore({ path });
+      await seedRun(store, uuidv7(), 2);
+
+      expect(app.prepare('SELECT what FROM events').pluck().all()).toEqual(['app data']);
+      expect(app.prepare('SELECT version FROM sagaflow_schema').pluck().all()).toEqual([1]);
+    });
+  });
+
+  it('lists 10,000 runs by status and saga', async () => {
+    const store = openStore({ path: temp().path, durability: 'normal' });
+    const statuses = ['running', 'completed', 'compensating', 'paused'] as const;
+    const runIds = Array.from({ length: 10_000 }, () => uuidv7());
+    await Promise.all(
+      runIds.map((runId, index) => store.append(appendOf([eventAt(runId, 0, `saga-${index % 5}`)], statuses[index % 4]))),
+    );
+
+    const unfinished = await store.listRuns({ status: ['running', 'compensating'] });
+    expect(unfinished.map((run) => run.runId)).toEqual(runIds.filter((_, index) => index % 2 === 0));
+    const pausedOfSaga = await store.listRuns({ saga: 'saga-3', status: 'paused', limit: 100 });
+    expect(pausedOfSaga.map((run) => run.runId)).toEqual(runIds.filter((_, index) => index % 4 === 3 && index % 5 === 3).slice(0, 100));
+  });
+});
