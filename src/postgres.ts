@@ -21,4 +21,9 @@
  */
 
 export { PostgresStore } from './stores/postgres-store.js';
-export type { PostgresStoreOptions, PostgresStoreSettings } from './stores/postgres-store.js';
+export type {
+  PostgresConnectionStringOptions,
+  PostgresPoolOptions,
+  PostgresStoreOptions,
+  PostgresStoreSettings,
+} from './stores/postgres-store.js';

@@ -179,6 +179,7 @@ export class LeaseLostError extends SagaError {
  * ```
  */
 export class RunLeasedError extends SagaError {
+  /** Always `'RunLeasedError'`. */
   override readonly name = 'RunLeasedError';
   readonly code = SagaErrorCode.RunLeased;
 

@@ -28,7 +28,7 @@ export class MemoryStore implements SagaStore {
   readonly description = 'memory:';
   private readonly runs = new Map<string, MemoryRun>();
 
-  /** {@inheritDoc SagaStore.append} */
+  /** Appends events to a run's journal, all or nothing; resolves once they are durable. */
   append(request: AppendRequest): Promise<void> {
     const run = this.runs.get(request.runId);
     const length = run?.events.length ?? 0;
@@ -51,13 +51,13 @@ export class MemoryStore implements SagaStore {
     return Promise.resolve();
   }
 
-  /** {@inheritDoc SagaStore.load} */
+  /** Loads a run's journal in `seq` order, validating every event; `undefined` for an unknown run. */
   load(runId: string): Promise<readonly SagaEvent[] | undefined> {
     const run = this.runs.get(runId);
     return Promise.resolve(run === undefined ? undefined : [...run.events]);
   }
 
-  /** {@inheritDoc SagaStore.listRuns} */
+  /** Lists runs, filtered by status and saga, in run-id order. */
   listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
     const statuses = query.status === undefined ? undefined : new Set<RunStatus>(typeof query.status === 'string' ? [query.status] : query.status);
     const rows: RunSummary[] = [];
@@ -78,7 +78,7 @@ export class MemoryStore implements SagaStore {
     return Promise.resolve(query.limit === undefined ? rows : rows.slice(0, query.limit));
   }
 
-  /** {@inheritDoc SagaStore.close} */
+  /** Releases the store's resources. Idempotent. */
   close(): Promise<void> {
     return Promise.resolve();
   }

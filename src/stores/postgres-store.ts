@@ -72,9 +72,40 @@ export interface PostgresStoreSettings {
  * const shared: PostgresStoreOptions = { pool: new pg.Pool({ max: 5 }), schema: 'sagas' };
  * ```
  */
-export type PostgresStoreOptions =
-  | (PostgresStoreSettings & { readonly connectionString: string; readonly pool?: never })
-  | (PostgresStoreSettings & { readonly pool: pg.Pool; readonly connectionString?: never });
+export type PostgresStoreOptions = PostgresConnectionStringOptions | PostgresPoolOptions;
+
+/**
+ * {@link PostgresStoreOptions} for a store that opens its own pool.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresConnectionStringOptions } from 'sagaflow/postgres';
+ * const options: PostgresConnectionStringOptions = { connectionString: 'postgres://postgres@127.0.0.1:5432/test' };
+ * ```
+ */
+export interface PostgresConnectionStringOptions extends PostgresStoreSettings {
+  /** Where the server is, e.g. `postgres://user:password@host:5432/database`. */
+  readonly connectionString: string;
+  /** Not with `connectionString`. */
+  readonly pool?: never;
+}
+
+/**
+ * {@link PostgresStoreOptions} for a store that uses a pool the application owns (and ends).
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import type { PostgresPoolOptions } from 'sagaflow/postgres';
+ * const options: PostgresPoolOptions = { pool: new pg.Pool({ max: 5 }) };
+ * ```
+ */
+export interface PostgresPoolOptions extends PostgresStoreSettings {
+  /** The application's pool; the store never ends it. */
+  readonly pool: pg.Pool;
+  /** Not with `pool`. */
+  readonly connectionString?: never;
+}
 
 interface RunLockRow {
   status: RunStatus;
@@ -194,7 +225,7 @@ export class PostgresStore implements WorkQueueStore {
     });
   }
 
-  /** {@inheritDoc SagaStore.append} */
+  /** Appends events to a run's journal, all or nothing; resolves once they are durable. */
   async append(request: AppendRequest): Promise<void> {
     checkEvents(request);
     await this.transaction(`append to run ${request.runId}`, (client) => this.appendIn(client, request));
@@ -217,7 +248,7 @@ export class PostgresStore implements WorkQueueStore {
     await this.append(request);
   }
 
-  /** {@inheritDoc SagaStore.load} */
+  /** Loads a run's journal in `seq` order, validating every event; `undefined` for an unknown run. */
   async load(runId: string): Promise<readonly SagaEvent[] | undefined> {
     const result = await this.query<EventRow>(`load run ${runId}`, `SELECT run_id, seq, event FROM ${this.t.events} WHERE run_id = $1 ORDER BY seq`, [
       runId,
@@ -226,7 +257,7 @@ export class PostgresStore implements WorkQueueStore {
     return parseJournal(runId, result.rows);
   }
 
-  /** {@inheritDoc SagaStore.listRuns} */
+  /** Lists runs, filtered by status and saga, in run-id order. */
   async listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
     const conditions: string[] = [];
     const values: unknown[] = [];
@@ -270,7 +301,7 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /**
-   * {@inheritDoc WorkQueueStore.claim}
+   * Claims up to `limit` claimable runs of the registered sagas, bumping each run's epoch.
    *
    * @remarks
    * Only runs of the registered (saga name, shape hash) pairs are looked at; others stay queued,
@@ -319,7 +350,7 @@ export class PostgresStore implements WorkQueueStore {
           runId: row.run_id,
           lease: { owner: request.owner, epoch: row.lease_epoch },
           events: journal,
-          ...(row.cancel_reason === null ? {} : { cancelRequest: { reason: row.cancel_reason } }),
+          ...(row.cancel_reason === null ? {} : { cancelRequest: { runId: row.run_id, reason: row.cancel_reason } }),
         });
       }
       return runs;
@@ -327,7 +358,7 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /**
-   * {@inheritDoc WorkQueueStore.heartbeat}
+   * Extends this worker's live leases; reports lost ones and pending cancel requests.
    *
    * @remarks
    * A lease is extended while `owner` and its epoch still hold it, even if it ran out and nobody
@@ -355,7 +386,7 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /**
-   * {@inheritDoc WorkQueueStore.release}
+   * Gives a lease up if this owner and epoch still hold it.
    *
    * @remarks
    * Does nothing when the lease is no longer this one. Releasing an unfinished submitted run
@@ -374,7 +405,7 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /**
-   * {@inheritDoc WorkQueueStore.requestCancel}
+   * Records a cancellation for the run's owner to act on.
    *
    * @remarks
    * The first reason is kept when cancellation is requested twice. Requests for a settled run
@@ -398,7 +429,7 @@ export class PostgresStore implements WorkQueueStore {
     });
   }
 
-  /** {@inheritDoc WorkQueueStore.leaseOf} */
+  /** The run's lease as the database sees it now. */
   async leaseOf(runId: string): Promise<LeaseInfo | undefined> {
     const result = await this.query<{ lease_owner: string; lease_epoch: number; live: boolean }>(
       `lease lookup of run ${runId}`,
@@ -410,7 +441,7 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /**
-   * {@inheritDoc WorkQueueStore.onWork}
+   * Calls `listener` when work may be claimable or a cancel was requested; resolves to an unsubscribe function.
    *
    * @remarks
    * All listeners of a store share one dedicated `LISTEN` connection, opened by the first
@@ -666,7 +697,7 @@ function parseJournal(runId: string, rows: readonly EventRow[]): SagaEvent[] {
         `the stored event says it is run ${parsed.data.runId} seq ${parsed.data.seq}`,
       );
     }
-    journal.push(parsed.data as SagaEvent);
+    journal.push(parsed.data);
   }
   return journal;
 }

@@ -288,7 +288,7 @@ export class SqliteStore implements SagaStore {
   }
 
   /**
-   * {@inheritDoc SagaStore.append}
+   * Appends events to a run's journal, all or nothing; resolves once they are durable.
    *
    * @remarks
    * Group-committed with the other appends of the same event-loop turn; appends to one run in
@@ -317,7 +317,7 @@ export class SqliteStore implements SagaStore {
   }
 
   /**
-   * {@inheritDoc SagaStore.load}
+   * Loads a run's journal in `seq` order, validating every event; `undefined` for an unknown run.
    *
    * @remarks
    * Every row is parsed and validated with `sagaEventSchema`, and checked against its run and
@@ -337,7 +337,7 @@ export class SqliteStore implements SagaStore {
   }
 
   /**
-   * {@inheritDoc SagaStore.listRuns}
+   * Lists runs, filtered by status and saga, in run-id order.
    *
    * @remarks
    * Served by indexes on `(status, run_id)` and `(saga, status, run_id)`; page with
@@ -397,7 +397,7 @@ export class SqliteStore implements SagaStore {
   }
 
   /**
-   * {@inheritDoc SagaStore.close}
+   * Releases the store's resources. Idempotent.
    *
    * @remarks
    * Commits the appends already requested first, then closes the file. Every call after
@@ -692,7 +692,7 @@ function parseJournal(runId: string, rows: readonly unknown[][], recorded: numbe
         cause: result.error,
       });
     }
-    const event = result.data as SagaEvent;
+    const event = result.data;
     if (event.seq !== index) {
       throw new StoreCorruptionError(runId, index, `the row's event says seq ${event.seq}`);
     }

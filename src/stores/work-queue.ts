@@ -143,6 +143,7 @@ export type WorkSignalKind = 'submitted' | 'requeued' | 'cancel_requested' | 're
  * ```
  */
 export interface WorkSignal {
+  /** What happened. */
   readonly kind: WorkSignalKind;
   /** The run concerned; absent for `reconnected`. */
   readonly runId?: string;

@@ -389,7 +389,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       await store.requestCancel(early, 'customer changed their mind');
       await store.requestCancel(early, 'second reason is ignored');
       const claimed = (await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 60_000 })).find((run) => run.runId === early);
-      expect(claimed?.cancelRequest).toEqual({ reason: 'customer changed their mind' });
+      expect(claimed?.cancelRequest).toEqual({ runId: early, reason: 'customer changed their mind' });
 
       const late = await submitRun(store);
       const lease = (await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 60_000 })).find((run) => run.runId === late)?.lease;
