@@ -155,6 +155,15 @@ export class RunDriver {
     this.step();
   }
 
+  /**
+   * Drives a loaded run from its folded state without writing `run.resumed`: for a worker's
+   * first claim of a submitted run, whose journal holds only what the submitter wrote.
+   */
+  continue(): void {
+    this.seedReadyStages();
+    this.step();
+  }
+
   /** Accepts a cancellation if the run is still going forward; otherwise does nothing. */
   cancel(reason: string, by = 'external'): void {
     if (this.halted !== undefined || this.finishing || this.state.stopping) return;
