@@ -7,6 +7,7 @@ import {
   defineSaga,
   RunNotFoundError,
   RunStateError,
+  StoreConflictError,
   StoreCorruptionError,
   StoreUnavailableError,
   type Orchestrator,
@@ -225,5 +226,29 @@ describe('bad input and unavailable stores, through the orchestrator on SqliteSt
     await expect(orchestrator.inspect('any')).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(orchestrator.start(saga, { id: '1' }).outcome).rejects.toBeInstanceOf(StoreUnavailableError);
     expect(calls).toEqual([]);
+  });
+  it('lets only one of two orchestrators recovering the same file at once drive each run; the other is refused with StoreConflictError', async () => {
+    const path = temp();
+    const calls: string[] = [];
+    // A process that stopped with three runs in stage b.
+    const hold = { invoked: deferred(), release: new Promise<void>(() => undefined) };
+    const first = open({ path }, calls, hold);
+    for (let index = 0; index < 3; index++) {
+      first.orchestrator.start(first.saga, { id: String(index) });
+      await hold.invoked.promise;
+      hold.invoked = deferred();
+    }
+    await first.orchestrator.close({ timeoutMs: 0 });
+
+    const [left, right] = [open({ path }, calls), open({ path }, calls)];
+    const [fromLeft, fromRight] = await Promise.all([left.orchestrator.recover(), right.orchestrator.recover()]);
+    expect(fromLeft).toHaveLength(3);
+    expect(fromRight).toHaveLength(3);
+    const results = await Promise.allSettled([...fromLeft, ...fromRight].map((run) => run.outcome));
+    const completed = results.filter((result) => result.status === 'fulfilled' && result.value.status === 'completed');
+    const refused = results.filter((result) => result.status === 'rejected' && result.reason instanceof StoreConflictError);
+    expect([completed.length, refused.length]).toEqual([3, 3]);
+    // The refused side wrote nothing and called nothing: each stage ran once more, in one process.
+    expect(attempts(calls).sort()).toEqual(['a:1', 'a:1', 'a:1', 'b:1', 'b:1', 'b:1', 'b:2', 'b:2', 'b:2', 'c:1', 'c:1', 'c:1']);
   });
 });
