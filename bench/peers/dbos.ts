@@ -108,7 +108,7 @@ class DbosPeer implements SagaPeer {
       await DBOS.launch(); // creates the system database and its schema
       await this.selfCheck();
     } catch (error) {
-      await this.teardown();
+      await this.teardown().catch(() => undefined); // the setup error is the one worth reporting
       throw error;
     }
   }

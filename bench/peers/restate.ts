@@ -106,7 +106,7 @@ class RestatePeer implements SagaPeer {
       await this.selfCheck();
     } catch (error) {
       const tail = this.#server?.logTail(3_000);
-      await this.teardown();
+      await this.teardown().catch(() => undefined); // the setup error is the one worth reporting
       if (tail === undefined) throw error;
       const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       throw new Error(`restate: setup failed: ${message}\n--- restate-server log (tail) ---\n${tail}`, { cause: error });
