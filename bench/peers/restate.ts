@@ -123,6 +123,8 @@ class RestatePeer implements SagaPeer {
     endpoint.on('session', (session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
+      // A connection reset (e.g. the server stopping) must not become an unhandled 'error' event.
+      session.on('error', () => undefined);
     });
     return new Promise((resolve, reject) => {
       endpoint.once('error', reject);
