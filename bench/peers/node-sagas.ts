@@ -37,6 +37,8 @@ interface Params {
  */
 export function nodeSagasBuilder(effects: SagaEffects): SagaBuilder<Params> {
   const builder = new SagaBuilder<Params>();
+  // node-sagas types invoke/withCompensation callbacks as returning void, but awaits what they
+  // return (Step.invoke is `async invoke(p) { return this.invocation(p) }`): promises are fine.
   for (let step = 1; step <= STEP_COUNT; step++) {
     builder.step(`step-${step}`);
     if (step === FAILING_STEP) {
