@@ -82,10 +82,20 @@ export function outcomeSentence(outcome: SagaOutcome): string {
   return `✖ ${runErrorFor(outcome).message}`;
 }
 
-/** Prints how the run ended and what an operator can do next. */
-export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly storeArgument: string; readonly sagasModule?: string }): void {
+/**
+ * Prints how the run ended and what an operator can do next.
+ *
+ * @param hints - `store`: the store URL the run is in (`memory:` gets no follow-up commands:
+ * the run is gone with this process); `defaultStore`: whether it is the CLI's default, so
+ * the commands need no `--store`; `sagasModule`: the module for `--sagas`.
+ */
+export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly store: string; readonly defaultStore: boolean; readonly sagasModule?: string }): void {
+  if (hints.store.startsWith('memory:')) {
+    writeLines(io.stdout, [outcomeSentence(outcome), '  (the memory: store keeps the run only while this process lives)']);
+    return;
+  }
   const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${hints.sagasModule}`;
-  const store = hints.storeArgument;
+  const store = hints.defaultStore ? '' : ` --store ${hints.store}`;
   const lines = [outcomeSentence(outcome), `  timeline: sagaflow show ${outcome.runId}${store}`];
   switch (outcome.status) {
     case 'paused':

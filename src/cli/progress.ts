@@ -189,7 +189,7 @@ export class RunProgress {
         this.status = 'compensation failed';
         return [];
       case 'stage.started':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           if (line.phase !== 'running' && line.phase !== 'retrying') line.since = event.at;
           line.phase = 'running';
           line.attempt = event.attempt;
@@ -197,13 +197,13 @@ export class RunProgress {
           delete line.until;
         });
       case 'stage.retrying':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           line.phase = 'retrying';
           line.attempt = event.attempt;
           line.note = `${errorText(event.error)}; next attempt in ${formatDuration(event.delayMs)}`;
         });
       case 'stage.completed':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           line.phase = 'completed';
           line.attempt = event.attempt;
           line.since ??= event.at - event.durationMs;
@@ -211,20 +211,20 @@ export class RunProgress {
           line.note = '';
         });
       case 'stage.failed':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           line.phase = 'failed';
           line.attempt = event.attempt;
           line.until = event.at;
           line.note = errorText(event.error);
         });
       case 'stage.cancelled':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           line.phase = 'cancelled';
           line.until = event.at;
           line.note = event.error === undefined ? event.reason : `${event.reason}; ${errorText(event.error)}`;
         });
       case 'compensation.started':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           if (line.phase !== 'compensating') line.since = event.at;
           line.phase = 'compensating';
           line.attempt = event.attempt;
@@ -232,19 +232,19 @@ export class RunProgress {
           delete line.until;
         });
       case 'compensation.retrying':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           line.attempt = event.attempt;
           line.note = `${errorText(event.error)}; next attempt in ${formatDuration(event.delayMs)}`;
         });
       case 'compensation.completed':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           line.phase = 'compensated';
           line.attempt = event.attempt;
           line.until = event.at;
           line.note = '';
         });
       case 'compensation.failed':
-        return this.change(event.stage, (line) => {
+        return this.change(event.stage, event.at, (line) => {
           line.phase = 'compensation_failed';
           line.attempt = event.attempt;
           line.until = event.at;
@@ -253,22 +253,26 @@ export class RunProgress {
     }
   }
 
-  private change(stage: string, mutate: (line: StageLine) => void): string[] {
+  private change(stage: string, at: number, mutate: (line: StageLine) => void): string[] {
     let line = this.lines.get(stage);
     if (line === undefined) {
       line = { phase: 'pending', attempt: 0, note: '' };
       this.lines.set(stage, line);
     }
     mutate(line);
-    return [this.stageLine(stage, false, true)];
+    return [this.stageLine(stage, false, at)];
   }
 
-  /** One stage's line; `changeOnly` (plain output) leaves out the zero-ish duration of a phase that just began. */
-  private stageLine(name: string, color: boolean, changeOnly = false): string {
+  /**
+   * One stage's line. `changedAt` (plain output, one line per change) measures durations up to
+   * the event and leaves out the zero-ish duration of a phase that just began; without it, a
+   * running stage's duration runs to now.
+   */
+  private stageLine(name: string, color: boolean, changedAt?: number): string {
     const line = this.lines.get(name);
     if (line === undefined) return name;
-    const justBegan = changeOnly && (line.phase === 'running' || line.phase === 'compensating');
-    const end = justBegan ? undefined : (line.until ?? (ACTIVE.has(line.phase) ? this.now() : undefined));
+    const justBegan = changedAt !== undefined && (line.phase === 'running' || line.phase === 'compensating');
+    const end = justBegan ? undefined : (line.until ?? (ACTIVE.has(line.phase) ? (changedAt ?? this.now()) : undefined));
     const duration = line.since === undefined || end === undefined ? '' : formatDuration(end - line.since);
     const label = PHASE_LABEL[line.phase].padEnd(LABEL_WIDTH);
     const status = color ? `\u001b[${PHASE_COLOR[line.phase]}m${PHASE_ICON[line.phase]} ${label}\u001b[0m` : `${PHASE_ICON[line.phase]} ${label}`;

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
-import { moneyTransferDemo } from '../../sagas/money-transfer/demo.js';
+import { demo } from '../../sagas/catalog.js';
 import { createMoneyTransfer, createTransferWorld, SqlLedger, type TransferWorld } from '../../sagas/money-transfer/index.js';
 import { openDatabase, type SqlDatabase } from '../../sagas/support/sql-database.js';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
+
+const moneyTransferDemo = demo('money-transfer');
 
 const url = await postgresForTests();
 const schema = uniqueSchema('transfer');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createOrchestrator, MemoryStore, type SagaOutcome } from 'sagaflow';
-import { moneyTransferDemo } from '../../sagas/money-transfer/demo.js';
+import { demo } from '../../sagas/catalog.js';
 import {
   createMoneyTransfer,
   createTransferWorld,
@@ -12,6 +12,8 @@ import {
   type TransferWorld,
 } from '../../sagas/money-transfer/index.js';
 import { openDatabase } from '../../sagas/support/sql-database.js';
+
+const moneyTransferDemo = demo('money-transfer');
 
 const TRANSFER: TransferInput = { from: { bank: 'north', account: 'alice' }, to: { bank: 'south', account: 'bob' }, cents: 2_500 };
 const total = (balances: Readonly<Record<string, number>>): number => Object.values(balances).reduce((sum, cents) => sum + cents, 0);

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createOrchestrator, MemoryStore, type SagaOutcome } from 'sagaflow';
-import { orderFulfillmentDemo } from '../../sagas/order-fulfillment/demo.js';
+import { demo } from '../../sagas/catalog.js';
 import { createOrderFulfillment, createShop, type OrderInput, type Shop } from '../../sagas/order-fulfillment/index.js';
 import { openDatabase } from '../../sagas/support/sql-database.js';
+
+const orderFulfillmentDemo = demo('order-fulfillment');
 
 const ORDER: OrderInput = { orderId: 'order-1', customer: 'grace', lines: [{ sku: 'mug', quantity: 2 }, { sku: 'tea', quantity: 1 }] };
 

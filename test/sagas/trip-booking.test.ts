@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createOrchestrator, type SagaOutcome } from 'sagaflow';
 import { openDatabase } from '../../sagas/support/sql-database.js';
-import { tripBookingDemo } from '../../sagas/trip-booking/demo.js';
+import { demo } from '../../sagas/catalog.js';
 import { createTravelAgency, createTripBooking, quote, type TravelAgency, type TripInput } from '../../sagas/trip-booking/index.js';
+
+const tripBookingDemo = demo('trip-booking');
 
 const TRIP: TripInput = { traveller: 'ada', destination: 'Lisbon', nights: 3 };
 

@@ -56,7 +56,7 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     await orchestrator.close();
     if (!json) {
       io.stdout.write('\n');
-      printOutcome(io, outcome, { storeArgument: options.store === DEFAULT_STORE_URL ? '' : ` --store ${options.store}`, sagasModule: options.sagas });
+      printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: options.sagas });
     }
     return exitCodeFor(outcome.status);
   } finally {

@@ -1,12 +1,17 @@
-import { createOrchestrator, type RunStatus } from '../../index.js';
+import { isAbsolute, relative } from 'node:path';
+import type { RunStatus } from '../../index.js';
 import { loadDemos } from '../demo-catalog.js';
-import { driveRun, printOutcome } from '../drive-run.js';
 import { CliUsageError, ExitCode, exitCodeFor } from '../exit-codes.js';
 import { orList } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { parseRunStatus } from '../run-status.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
-import { openStore } from '../store-url.js';
+
+/** A path relative to the current directory when it is inside it, for commands to copy. */
+function shortPath(path: string): string {
+  const relativePath = relative(process.cwd(), path);
+  return relativePath.startsWith('..') || isAbsolute(relativePath) ? path : relativePath;
+}
 
 /** Options of `sagaflow demo`. */
 export interface DemoCommandOptions {
@@ -42,6 +47,12 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
   }
   const expected: RunStatus | undefined = options.expect === undefined ? undefined : parseRunStatus(options.expect, '--expect');
 
+  // Loaded once the arguments are known to be good, so that a usage error answers at once.
+  const [{ createOrchestrator }, { driveRun, printOutcome }, { openStore }] = await Promise.all([
+    import('../../index.js'),
+    import('../drive-run.js'),
+    import('../store-url.js'),
+  ]);
   const store = await openStore(options.store);
   try {
     let session;
@@ -75,7 +86,7 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
       const checks = await session.check(outcome);
       if (!json) {
         io.stdout.write('\n');
-        printOutcome(io, outcome, { storeArgument: options.store === DEFAULT_STORE_URL ? '' : ` --store ${options.store}`, sagasModule: demo.sagasModule });
+        printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: shortPath(demo.sagasModule) });
         writeLines(io.stdout, [
           '',
           'After:',
