@@ -48,10 +48,9 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
  * Loads a module and finds its exported sagas.
  *
  * @remarks
- * `.js` and `.mjs` load natively. A `.ts` module loads natively when the CLI already runs under
- * a TypeScript loader (`tsx`, or Node's own type stripping); otherwise the CLI registers `tsx`,
- * found from the current directory or next to the CLI, and says how to get it when it is not
- * installed.
+ * `.js` and `.mjs` load natively. For a `.ts` module the CLI registers `tsx` (found from the
+ * current directory, or next to the CLI) unless it already runs under a TypeScript loader; without
+ * tsx it tries Node's own type stripping (Node 23.6+), and says how to get tsx when that fails.
  *
  * @throws {@link CliUsageError} when the file is missing, fails to load, or exports no saga.
  */
@@ -79,17 +78,18 @@ export async function loadSagaModule(path: string): Promise<SagaModule> {
 }
 
 async function importModule(path: string, absolute: string): Promise<Record<string, unknown>> {
-  const url = pathToFileURL(absolute).href;
+  const typescript = TYPESCRIPT.has(extname(absolute));
+  // The CLI's own file is .ts only when it runs under a TypeScript loader already.
+  const loaderActive = import.meta.url.endsWith('.ts');
+  const tsxRegistered = typescript && !loaderActive ? await registerTypeScriptLoader() : false;
   try {
-    return (await import(url)) as Record<string, unknown>;
+    return (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
   } catch (error) {
-    if (TYPESCRIPT.has(extname(absolute)) && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
-      await registerTypeScriptLoader(path);
-      try {
-        return (await import(url)) as Record<string, unknown>;
-      } catch (retryError) {
-        throw loadFailure(path, retryError);
-      }
+    if (typescript && !tsxRegistered && (error as { code?: string }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw new CliUsageError(
+        `Cannot load the TypeScript module ${path}: install tsx (npm install --save-dev tsx) so the CLI can load .ts files, or compile the module to .js.`,
+        { cause: error },
+      );
     }
     throw loadFailure(path, error);
   }
@@ -100,8 +100,13 @@ function loadFailure(path: string, error: unknown): CliUsageError {
   return new CliUsageError(`Loading the module ${path} failed (${message}): fix the error, or run it with node to see the full trace.`, { cause: error });
 }
 
-/** Registers tsx's ESM loader, from the user's project or from next to the CLI. */
-async function registerTypeScriptLoader(path: string): Promise<void> {
+/**
+ * Registers tsx's ESM loader, from the user's project or from next to the CLI.
+ *
+ * @returns whether tsx was found (when it was not, Node may still load the file itself: it strips
+ * types natively from version 23.6).
+ */
+async function registerTypeScriptLoader(): Promise<boolean> {
   const candidates: string[] = [];
   try {
     candidates.push(pathToFileURL(createRequire(join(process.cwd(), 'package.json')).resolve('tsx/esm/api')).href);
@@ -116,13 +121,11 @@ async function registerTypeScriptLoader(path: string): Promise<void> {
       const register = api.register ?? api.default?.register;
       if (typeof register === 'function') {
         (register as () => unknown)();
-        return;
+        return true;
       }
     } catch {
       // try the next place
     }
   }
-  throw new CliUsageError(
-    `Cannot load the TypeScript module ${path}: install tsx (npm install --save-dev tsx) so the CLI can load .ts files, or compile the module to .js.`,
-  );
+  return false;
 }

@@ -145,8 +145,9 @@ function oneLine(text: string): string {
 
 function reportError(error: unknown, io: CliIo): ExitCode {
   if (error instanceof CommanderError) {
-    // Help and version were printed by commander; every other CommanderError is a usage error it already reported.
-    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? ExitCode.Completed : ExitCode.Usage;
+    // Commander already printed help, the version, or the one-line usage error. Help asked for
+    // exits 0; help shown because the command line was incomplete, and every error, exit 2.
+    return error.exitCode === 0 ? ExitCode.Completed : ExitCode.Usage;
   }
   if (error instanceof CliUsageError) {
     io.stderr.write(`error: ${oneLine(error.message)}\n`);

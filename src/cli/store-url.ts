@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { MemoryStore, SagaError, type SagaStore } from '../index.js';
+import type { SagaStore } from '../index.js';
 import { CliUsageError } from './exit-codes.js';
 
 /** A parsed store URL. */
@@ -48,7 +48,8 @@ export interface OpenStoreOptions {
 
 /**
  * Opens the store a URL names and checks that it answers, so that an unreachable database is
- * reported before anything runs.
+ * reported before anything runs. The library loads only once the URL is known to be good, so a
+ * bad one is reported at once.
  *
  * @throws {@link CliUsageError} for a bad URL, a missing file (with `mustExist`), or a store
  * that cannot be reached.
@@ -60,15 +61,21 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     await store.listRuns({ limit: 1 });
   } catch (error) {
     await store.close().catch(() => undefined);
-    throw new CliUsageError(storeProblem(url, error), { cause: error });
+    // The library is loaded by now (the store came from it).
+    const { SagaError } = await import('../index.js');
+    // A sagaflow error (StoreUnavailableError…) already says which store, what failed and what to do.
+    const message = error instanceof SagaError ? messageOf(error) : `The saga store ${url} cannot be opened: ${messageOf(error)}`;
+    throw new CliUsageError(message, { cause: error });
   }
   return store;
 }
 
 async function createStore(location: StoreLocation, url: string, options: OpenStoreOptions): Promise<SagaStore> {
   switch (location.kind) {
-    case 'memory':
+    case 'memory': {
+      const { MemoryStore } = await import('../index.js');
       return new MemoryStore();
+    }
     case 'sqlite': {
       if (options.mustExist === true && location.path !== ':memory:' && !existsSync(location.path)) {
         throw new CliUsageError(
@@ -87,12 +94,6 @@ async function createStore(location: StoreLocation, url: string, options: OpenSt
       }
     }
   }
-}
-
-/** One line on why a store could not be used. */
-function storeProblem(url: string, error: unknown): string {
-  if (error instanceof SagaError) return error.message;
-  return `The saga store ${url} cannot be opened: ${messageOf(error)}`;
 }
 
 function messageOf(error: unknown): string {

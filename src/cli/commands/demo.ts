@@ -5,6 +5,7 @@ import { CliUsageError, ExitCode, exitCodeFor } from '../exit-codes.js';
 import { orList } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { parseRunStatus } from '../run-status.js';
+import { parseStoreUrl } from '../store-url.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
 
 /** A path relative to the current directory when it is inside it, for commands to copy. */
@@ -46,6 +47,7 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
     throw new CliUsageError(`The ${demo.name} demo has no pause variant: --pause works with ${orList(pausable)}.`);
   }
   const expected: RunStatus | undefined = options.expect === undefined ? undefined : parseRunStatus(options.expect, '--expect');
+  parseStoreUrl(options.store);
 
   // Loaded once the arguments are known to be good, so that a usage error answers at once.
   const [{ createOrchestrator }, { driveRun, printOutcome }, { openStore }] = await Promise.all([
