@@ -22,8 +22,10 @@ export async function openMoneyTransferDemo(options: DemoOptions): Promise<DemoS
   const saga = createMoneyTransfer(() => Promise.resolve(world), options.failAt === undefined ? {} : { faults: { failAt: options.failAt } });
   const from = `${TRANSFER.from.bank}/${TRANSFER.from.account}`;
   const to = `${TRANSFER.to.bank}/${TRANSFER.to.account}`;
+  const systems: Readonly<Record<string, string>> = { debit: 'the north bank is down', credit: 'the south bank is down', notify: 'the notification service is down' };
   return {
     title: `Transfer ${formatCents(TRANSFER.cents)} from ${from} to ${to}`,
+    ...(options.failAt === undefined ? {} : { fault: `${systems[options.failAt] ?? 'an outage'}: every attempt of '${options.failAt}' fails` }),
     saga,
     input: TRANSFER,
     async describe() {

@@ -25,7 +25,13 @@ export async function openOrderFulfillmentDemo(options: DemoOptions): Promise<De
     `charges: ${state.charges.map((charge) => `${formatCents(charge.cents)} ${charge.status}`).join(', ') || 'none'}`,
     `shipments: ${state.shipments.map((shipment) => shipment.tracking).join(', ') || 'none'}`,
   ];
+  const faults: Readonly<Record<string, string>> = {
+    reserve: "the warehouse is down: every attempt of 'reserve' fails",
+    charge: "the payment gateway takes the charge, then its answer is lost: every attempt of 'charge' times out",
+    ship: "the carrier is down: every attempt of 'ship' fails",
+  };
   return {
+    ...(options.failAt === undefined ? {} : { fault: faults[options.failAt] ?? `every attempt of '${options.failAt}' fails` }),
     title: `Order ${ORDER.orderId} for ${ORDER.customer}: ${ORDER.lines.map((line) => `${line.sku} ×${line.quantity}`).join(', ')}, ${formatCents(TOTAL)}${options.pause === true ? ' (pauses on failure)' : ''}`,
     saga,
     input: ORDER,

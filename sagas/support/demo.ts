@@ -35,6 +35,8 @@ export interface DemoOptions {
 export interface DemoSession {
   /** One line: what this run does. */
   readonly title: string;
+  /** One line on the fault injected with `failAt`, if any. */
+  readonly fault?: string;
   /** The saga to run. */
   readonly saga: AnySaga;
   /** Its input. */

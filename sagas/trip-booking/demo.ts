@@ -13,7 +13,15 @@ export async function openTripBookingDemo(options: DemoOptions): Promise<DemoSes
   const agency = await createTravelAgency(await openDatabase(options.database));
   const saga = createTripBooking(() => Promise.resolve(agency), options.failAt === undefined ? {} : { faults: { failAt: options.failAt } });
   const price = quote(TRIP);
+  const systems: Readonly<Record<string, string>> = {
+    quote: 'the pricing service is down',
+    flight: 'the airline is down',
+    hotel: 'the hotel is down',
+    car: 'the car rental is down',
+    payment: 'the payment processor is down',
+  };
   return {
+    ...(options.failAt === undefined ? {} : { fault: `${systems[options.failAt] ?? 'an outage'}: every attempt of '${options.failAt}' fails` }),
     title: `Book ${TRIP.nights} nights in ${TRIP.destination} for ${TRIP.traveller}: flight ${formatCents(price.flightCents)}, hotel ${formatCents(price.hotelCents)}, car ${formatCents(price.carCents)}`,
     saga,
     input: TRIP,

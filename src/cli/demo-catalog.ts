@@ -24,6 +24,8 @@ export interface CliDemo {
 export interface CliDemoSession {
   /** What this run does, in one line. */
   readonly title: string;
+  /** The fault injected with `--fail-at`, in one line. */
+  readonly fault?: string;
   /** The saga to run (any input and outputs). */
   readonly saga: Saga<unknown, Record<string, unknown>, unknown>;
   /** Its input. */

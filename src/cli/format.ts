@@ -25,9 +25,9 @@ export function compactJson(value: unknown, max = 100): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-/** `Name: message` of a serialized error, on one line. */
+/** `Name: message` of a serialized error, on one line, without a closing period (more text may follow it). */
 export function errorText(error: SerializedError): string {
-  return `${error.name}: ${error.message}`.replace(/\s*\n\s*/g, ' ');
+  return `${error.name}: ${error.message}`.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
 }
 
 /** Lays rows out in columns, each as wide as its widest cell; the last column is not padded. */

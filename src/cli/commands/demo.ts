@@ -75,7 +75,8 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
       if (!json) {
         writeLines(io.stdout, [
           `${session.title}`,
-          `saga ${session.saga.name} · store ${store.description}${options.failAt === undefined ? '' : ` · every attempt of '${options.failAt}' fails (simulated outage)`}`,
+          `saga ${session.saga.name} · store ${store.description}`,
+          ...(session.fault === undefined ? [] : [`fault: ${session.fault}`]),
           '',
           'Before:',
           ...(await session.describe()).map((line) => `  ${line}`),
@@ -89,6 +90,9 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
       if (!json) {
         io.stdout.write('\n');
         printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: shortPath(demo.sagasModule) });
+        if (outcome.status === 'paused' && options.failAt !== undefined) {
+          writeLines(io.stdout, ["  (the simulated outage ends with this command: a redrive from now on finds the system back)"]);
+        }
         writeLines(io.stdout, [
           '',
           'After:',
