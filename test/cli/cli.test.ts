@@ -64,9 +64,10 @@ describe('sagaflow, run as a process', () => {
     expect(transfer.stderr).toBe('');
     expect(transfer.code).toBe(0);
     const output = lines(transfer.stdout);
-    expect(output.slice(0, 8)).toEqual([
+    expect(output.slice(0, 9)).toEqual([
       'Transfer 25.00 from north/alice to south/bob',
-      "saga money-transfer · store sqlite:.sagaflow/sagaflow.db · every attempt of 'credit' fails (simulated outage)",
+      'saga money-transfer · store sqlite:.sagaflow/sagaflow.db',
+      "fault: the south bank is down: every attempt of 'credit' fails",
       '',
       'Before:',
       '  north/alice      100.00',
