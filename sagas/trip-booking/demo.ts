@@ -15,9 +15,9 @@ export async function openTripBookingDemo(options: DemoOptions): Promise<DemoSes
   const price = quote(TRIP);
   const systems: Readonly<Record<string, string>> = {
     quote: 'the pricing service is down',
-    flight: 'the airline is down',
-    hotel: 'the hotel is down',
-    car: 'the car rental is down',
+    flight: 'the flight supplier is down',
+    hotel: 'the hotel supplier is down',
+    car: 'the car supplier is down',
     payment: 'the payment processor is down',
   };
   return {

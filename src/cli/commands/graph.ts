@@ -22,13 +22,13 @@ export async function graphCommand(modulePath: string, options: GraphCommandOpti
   const format = GRAPH_FORMATS.find((candidate) => candidate === options.format);
   if (format === undefined) throw new CliUsageError(`Unknown graph format '${options.format}': use ${orList(GRAPH_FORMATS)}.`);
   const module = await loadSagaModule(modulePath);
-  const listing = module.sagas.map((entry) => (entry.exportName === entry.saga.name ? entry.exportName : `${entry.exportName} (saga ${entry.saga.name})`));
+  const listing = module.sagas.map((entry) => (entry.exportName === entry.saga.name ? entry.exportName : `${entry.exportName}: saga ${entry.saga.name}`));
   let chosen = module.sagas[0];
   if (options.export !== undefined) {
     chosen = module.sagas.find((entry) => entry.exportName === options.export);
     if (chosen === undefined) throw new CliUsageError(`The module ${modulePath} has no saga export '${options.export}': it exports ${orList(listing)}.`);
   } else if (module.sagas.length > 1) {
-    throw new CliUsageError(`The module ${modulePath} exports ${module.sagas.length} sagas, ${orList(listing)}: pick one with --export NAME.`);
+    throw new CliUsageError(`The module ${modulePath} exports ${module.sagas.length} sagas (${listing.join(', ')}): pick one with --export NAME.`);
   }
   if (chosen === undefined) throw new CliUsageError(`The module ${modulePath} exports no saga.`);
   io.stdout.write(render(format, chosen.saga));
