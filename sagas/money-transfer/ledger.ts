@@ -64,6 +64,8 @@ export interface Ledger {
    * @returns the reversal, or `undefined` when there is no such entry (nothing to undo).
    */
   reverse(entryId: string, idempotencyKey: string): Promise<LedgerEntry | undefined>;
+  /** The entry made under an idempotency key, if any. */
+  entry(idempotencyKey: string): Promise<LedgerEntry | undefined>;
   /** The entries with this reference, oldest first. */
   entries(reference: string): Promise<LedgerEntry[]>;
   /** Every account's balance in cents. */
@@ -172,6 +174,12 @@ export class SqlLedger implements Ledger {
       const existing = await tx.query<EntryRow>(`SELECT * FROM ${this.ledger} WHERE reverses = ?`, [entryId]);
       return existing[0] === undefined ? undefined : this.toEntry(existing[0]);
     });
+  }
+
+  async entry(idempotencyKey: string): Promise<LedgerEntry | undefined> {
+    await this.ready();
+    const rows = await this.db.query<EntryRow>(`SELECT * FROM ${this.ledger} WHERE idempotency_key = ?`, [idempotencyKey]);
+    return rows[0] === undefined ? undefined : this.toEntry(rows[0]);
   }
 
   async entries(reference: string): Promise<LedgerEntry[]> {

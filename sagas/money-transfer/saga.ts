@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineSaga } from 'sagaflow';
 import { injectFault, type FaultPlan } from '../support/faults.js';
-import { formatCents } from './ledger.js';
+import { formatCents, type Ledger } from './ledger.js';
 import type { TransferWorld } from './world.js';
 
 /** An account at a bank. */
@@ -32,8 +32,8 @@ export interface MoneyTransferOptions {
  * - A failure at credit (after its retries) refunds the debit; a failure at notify reverses the
  *   credit, then refunds the debit (reverse completion order).
  * - Compensations reverse the entry a stage made. When a stage's outcome is unknown (the process
- *   stopped while the run was already rolling back, and `output` is `undefined`), they find its
- *   entry by its reference, `<runId>/<stage>`, and reverse that, if there is one.
+ *   stopped while the run was already rolling back, and `output` is `undefined`), they look the
+ *   entry up by the stage's execute key (`executeIdempotencyKey`), and reverse it if it exists.
  *
  * @param world - the banks and the outbox; called on first use, so a module can export the saga
  * without opening a database at import time.
@@ -50,9 +50,8 @@ export function createMoneyTransfer(world: () => Promise<TransferWorld>, options
         const entry = await ledger.debit({ account: input.from.account, cents: input.cents, idempotencyKey, reference: `${runId}/${stage}` });
         return { bank: entry.bank, entryId: entry.entryId };
       },
-      compensate: async ({ input, output, runId, stage, idempotencyKey }) => {
-        const ledger = (await world()).ledger(input.from.bank);
-        await reverseEntries(ledger, output?.entryId, `${runId}/${stage}`, idempotencyKey);
+      compensate: async ({ input, output, idempotencyKey, executeIdempotencyKey }) => {
+        await reverse((await world()).ledger(input.from.bank), output?.entryId, executeIdempotencyKey, idempotencyKey);
       },
     })
     .stage('credit', {
@@ -64,9 +63,8 @@ export function createMoneyTransfer(world: () => Promise<TransferWorld>, options
         const entry = await ledger.credit({ account: input.to.account, cents: input.cents, idempotencyKey, reference: `${runId}/${stage}` });
         return { bank: entry.bank, entryId: entry.entryId };
       },
-      compensate: async ({ input, output, runId, stage, idempotencyKey }) => {
-        const ledger = (await world()).ledger(input.to.bank);
-        await reverseEntries(ledger, output?.entryId, `${runId}/${stage}`, idempotencyKey);
+      compensate: async ({ input, output, idempotencyKey, executeIdempotencyKey }) => {
+        await reverse((await world()).ledger(input.to.bank), output?.entryId, executeIdempotencyKey, idempotencyKey);
       },
     })
     .stage('notify', {
@@ -81,15 +79,14 @@ export function createMoneyTransfer(world: () => Promise<TransferWorld>, options
     .build();
 }
 
-/** Reverses a stage's entry: the one in its output, or, when its outcome is unknown, the ones under its reference. */
-async function reverseEntries(
-  ledger: ReturnType<TransferWorld['ledger']>,
-  entryId: string | undefined,
-  reference: string,
-  idempotencyKey: string,
-): Promise<void> {
-  const targets = entryId !== undefined ? [entryId] : (await ledger.entries(reference)).filter((entry) => entry.kind !== 'reversal').map((entry) => entry.entryId);
-  for (const [index, target] of targets.entries()) await ledger.reverse(target, index === 0 ? idempotencyKey : `${idempotencyKey}/${index}`);
+/**
+ * Reverses a stage's entry: the one in its output or, when its outcome is unknown (`output` is
+ * `undefined`), the one the ledger holds under the stage's execute key, if the debit or credit
+ * went through at all.
+ */
+async function reverse(ledger: Ledger, entryId: string | undefined, executeKey: string, compensateKey: string): Promise<void> {
+  const target = entryId ?? (await ledger.entry(executeKey))?.entryId;
+  if (target !== undefined) await ledger.reverse(target, compensateKey);
 }
 
 /** The money-transfer saga's type. */

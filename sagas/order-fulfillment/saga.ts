@@ -36,7 +36,8 @@ export interface OrderFulfillmentOptions {
  * @remarks
  * `charge` is `compensateOnFailure`: a charge that timed out may have gone through at the
  * gateway, so after its final failure its own compensation runs too (with `output: undefined`)
- * and refunds whatever was charged under the stage's reference, `<runId>/charge`. The retry of
+ * and refunds whatever the gateway charged under the stage's execute key
+ * (`executeIdempotencyKey`). The retry of
  * a timed-out charge reuses the idempotency key, so the customer is charged once at most.
  *
  * @param shop - the warehouse, gateway and carrier; called on first use.
@@ -66,9 +67,9 @@ export function createOrderFulfillment(shop: () => Promise<Shop>, options: Order
         const charge = await (await shop()).charge(`${runId}/${stage}`, results.reserve.totalCents, idempotencyKey, lostAnswer);
         return { chargeId: charge.chargeId, cents: charge.cents };
       },
-      compensate: async ({ output, runId, stage }) => {
-        // No output: the charge timed out and may have gone through; refund whatever is there.
-        await (await shop()).refund(output === undefined ? { reference: `${runId}/${stage}` } : { chargeId: output.chargeId });
+      compensate: async ({ output, executeIdempotencyKey }) => {
+        // No output: the charge timed out and may have gone through; refund whatever the gateway holds under its key.
+        await (await shop()).refund(output === undefined ? { idempotencyKey: executeIdempotencyKey } : { chargeId: output.chargeId });
       },
     })
     .stage('ship', {

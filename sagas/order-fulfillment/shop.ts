@@ -74,8 +74,8 @@ export interface Shop {
    * answer returns (the demo's fault makes the answer get lost there).
    */
   charge(reference: string, cents: number, idempotencyKey: string, afterCharge?: () => Promise<void>): Promise<Charge>;
-  /** Refunds charges (idempotent): by id, or every charge under a reference. */
-  refund(target: { readonly chargeId: string } | { readonly reference: string }): Promise<void>;
+  /** Refunds a charge (idempotent): by id, or by the idempotency key it was made under. */
+  refund(target: { readonly chargeId: string } | { readonly idempotencyKey: string }): Promise<void>;
   /** Hands the parcel to the carrier; the held stock leaves the warehouse with it. */
   ship(reference: string, reservationIds: readonly string[], idempotencyKey: string): Promise<Shipment>;
   /** What the tables hold for references starting with `prefix` (the demo passes the run id). */
@@ -198,7 +198,9 @@ export async function createShop(db: SqlDatabase): Promise<Shop> {
       return toCharge(rows[0]);
     },
     async refund(target) {
-      if ('reference' in target) await db.query("UPDATE shop_charges SET status = 'refunded' WHERE reference = ? AND status = 'charged'", [target.reference]);
+      if ('idempotencyKey' in target) {
+        await db.query("UPDATE shop_charges SET status = 'refunded' WHERE idempotency_key = ? AND status = 'charged'", [target.idempotencyKey]);
+      }
       else await db.query("UPDATE shop_charges SET status = 'refunded' WHERE charge_id = ? AND status = 'charged'", [target.chargeId]);
     },
     ship(reference, reservationIds, idempotencyKey) {

@@ -152,6 +152,31 @@ describe('money-transfer: idempotency keys are the ledgers’ unique keys', () =
     expect(await north.balances()).toEqual({ alice: 10_000 });
   });
 
+  it('a compensation with an unknown outcome finds the entry by the execute key, and tolerates nothing to undo', async () => {
+    const banks = await world();
+    const debit = createMoneyTransfer(() => Promise.resolve(banks)).stage('debit');
+    await banks.ledger('north').debit({ account: 'alice', cents: 2_500, idempotencyKey: 'execute-1', reference: 'run-1/debit' });
+    const unknownOutcome = (executeIdempotencyKey: string) => ({
+      runId: 'run-1',
+      saga: 'money-transfer',
+      stage: 'debit',
+      attempt: 1,
+      input: TRANSFER,
+      output: undefined,
+      results: {},
+      idempotencyKey: `compensate-${executeIdempotencyKey}`,
+      executeIdempotencyKey,
+      signal: new AbortController().signal,
+      cause: { kind: 'failed' as const, stage: 'credit', error: { name: 'Error', message: 'down' } },
+    });
+    await debit?.compensate?.(unknownOutcome('execute-1'));
+    await debit?.compensate?.(unknownOutcome('execute-1'));
+    await debit?.compensate?.(unknownOutcome('never-executed'));
+    expect(await banks.balances()).toEqual({ 'north/alice': 10_000, 'south/bob': 500 });
+    expect((await banks.ledger('north').entries('run-1/debit')).map((entry) => entry.kind)).toEqual(['debit', 'reversal']);
+    await banks.close();
+  });
+
   it('a run resumed after a crash re-executes the started debit under the same key: alice is debited once', async () => {
     const banks = await world();
     const store = new MemoryStore();
@@ -168,6 +193,7 @@ describe('money-transfer: idempotency keys are the ledgers’ unique keys', () =
           openAccount: (account, cents) => real.openAccount(account, cents),
           credit: (movement) => real.credit(movement),
           reverse: (entryId, key) => real.reverse(entryId, key),
+          entry: (key) => real.entry(key),
           entries: (reference) => real.entries(reference),
           balances: () => real.balances(),
           debit: async (movement) => {
