@@ -28,8 +28,9 @@ export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<
   const { io, json } = options;
   const liveFromSeq = options.liveFromSeq ?? 0;
   const progress = json ? undefined : new RunProgress(io.stdout, options.stageNames, { tty: io.stdout.isTTY === true, liveFromSeq });
+  // events$ completes once the run settles (or is no longer driven here), which ends the subscription.
   const eventsDone = new Promise<void>((resolve) => {
-    const subscription = run.events$.subscribe({
+    run.events$.subscribe({
       next: (event: SagaEvent) => {
         if (progress !== undefined) progress.update(event);
         else if (event.seq >= liveFromSeq) io.stdout.write(`${JSON.stringify(event)}\n`);
@@ -37,8 +38,6 @@ export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<
       error: () => resolve(),
       complete: () => resolve(),
     });
-    // The outcome settles the run; the subscription ends with it either way.
-    void run.outcome.finally(() => setImmediate(() => subscription.unsubscribe())).catch(() => undefined);
   });
   const stopWatching = options.handleInterrupts === false ? () => undefined : watchInterrupts(run, io);
   try {
