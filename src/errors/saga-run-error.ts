@@ -107,6 +107,8 @@ export class SagaCompensationError<TOutputs = Record<string, unknown>> extends S
 }
 
 const quoted = (names: readonly string[]): string => names.map((name) => `'${name}'`).join(', ');
+/** An error message quoted inside a sentence: without its own final full stop. */
+const inner = (message: string): string => message.replace(/\.+$/, '');
 
 /**
  * One sentence naming the saga, the run, what stopped it and what was rolled back.
@@ -115,7 +117,7 @@ const quoted = (names: readonly string[]): string => names.map((name) => `'${nam
 export function describeOutcome(outcome: SagaOutcome<unknown>): string {
   const subject = `Saga '${outcome.saga}' run ${outcome.runId}`;
   const cause = outcome.failure
-    ? `failed at stage '${outcome.failure.stage}' (${outcome.failure.error.name}: ${outcome.failure.error.message})`
+    ? `failed at stage '${outcome.failure.stage}' (${outcome.failure.error.name}: ${inner(outcome.failure.error.message)})`
     : outcome.cancellation
       ? `was cancelled${outcome.cancellation.by === 'external' ? '' : ` by stage '${outcome.cancellation.by}'`} ("${outcome.cancellation.reason}")`
       : '';
