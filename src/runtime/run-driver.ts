@@ -24,7 +24,7 @@ import { retryDelayMs } from '../definition/retry-policy.js';
 import type { Saga, SagaStage } from '../definition/saga.js';
 import { serializeError } from '../errors/serialize-error.js';
 import { NonRetryableError, StageOutputError, StageTimeoutError } from '../errors/stage-errors.js';
-import { applyEvent, assertNever, initialRunState, type MutableRunState } from '../journal/fold.js';
+import { applyEvent, assertNever, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { createCompensationPlan, type CompensationPlan } from './compensation-plan.js';
@@ -135,22 +135,7 @@ export class RunDriver {
    * from the folded state.
    */
   resume(mode: 'resume' | 'redrive' | 'compensate', definitionChange?: { version: string; shapeHash: string }): void {
-    const drafts: EventDraft[] = [{ type: 'run.resumed', mode, ...(definitionChange ?? {}) }];
-    if (mode === 'resume' && this.state.stopping && this.state.status === 'running') {
-      // The process stopped while the run was already stopping: whatever was in flight may or
-      // may not have taken effect, so it is settled as unknown and compensated (rule 7).
-      for (const [name, stage] of this.state.stages) {
-        if (stage.status !== 'running') continue;
-        drafts.push({
-          type: 'stage.cancelled',
-          stage: name,
-          reason: 'the process stopped while this stage was in flight and the run was stopping; its outcome is unknown',
-          outcomeUnknown: true,
-        });
-      }
-    }
-    if (mode === 'compensate') drafts.push({ type: 'run.compensating', cause: this.rollbackCause() });
-    void this.append(drafts);
+    void this.append(resumeDrafts(this.state, mode, definitionChange));
     this.seedReadyStages();
     this.step();
   }
@@ -236,10 +221,7 @@ export class RunDriver {
   }
 
   private rollbackCause(): RollbackCause {
-    const { failure, cancellation } = this.state;
-    if (failure !== undefined) return { kind: 'failed', stage: failure.stage, error: failure.error };
-    if (cancellation !== undefined) return { kind: 'cancelled', reason: cancellation.reason, by: cancellation.by };
-    return { kind: 'cancelled', reason: 'compensated by an operator', by: 'external' };
+    return rollbackCauseOf(this.state);
   }
 
   private stopReason(): string {
@@ -651,6 +633,41 @@ export class RunDriver {
     for (const pending of this.writeQueue.splice(0)) pending.done(false);
     this.options.onHalted(error);
   }
+}
+
+/**
+ * What picking a stored run up writes first: `run.resumed`, plus what the mode implies. Shared by
+ * the driver and by the orchestrator's hand-back of a submitted run to the workers' queue.
+ */
+export function resumeDrafts(
+  state: RunState,
+  mode: 'resume' | 'redrive' | 'compensate',
+  definitionChange?: { version: string; shapeHash: string },
+): SagaEventDraft[] {
+  const drafts: SagaEventDraft[] = [{ type: 'run.resumed', mode, ...(definitionChange ?? {}) }];
+  if (mode === 'resume' && state.stopping && state.status === 'running') {
+    // The process stopped while the run was already stopping: whatever was in flight may or
+    // may not have taken effect, so it is settled as unknown and compensated (rule 7).
+    for (const [name, stage] of state.stages) {
+      if (stage.status !== 'running') continue;
+      drafts.push({
+        type: 'stage.cancelled',
+        stage: name,
+        reason: 'the process stopped while this stage was in flight and the run was stopping; its outcome is unknown',
+        outcomeUnknown: true,
+      });
+    }
+  }
+  if (mode === 'compensate') drafts.push({ type: 'run.compensating', cause: rollbackCauseOf(state) });
+  return drafts;
+}
+
+/** Why a run rolls back: its failure, its cancellation, or an operator's `compensate`. */
+function rollbackCauseOf(state: RunState): RollbackCause {
+  const { failure, cancellation } = state;
+  if (failure !== undefined) return { kind: 'failed', stage: failure.stage, error: failure.error };
+  if (cancellation !== undefined) return { kind: 'cancelled', reason: cancellation.reason, by: cancellation.by };
+  return { kind: 'cancelled', reason: 'compensated by an operator', by: 'external' };
 }
 
 /** The fields of `run.started` the orchestrator provides; the driver adds `runId`, `saga`, `seq` and `at`. */
