@@ -116,6 +116,22 @@ interface RunLockRow {
   lease_live: boolean | null;
 }
 
+/** What the one-statement append reports: the run's row as locked, and whether the events went in. */
+interface AppendRow {
+  status: RunStatus;
+  next_seq: number;
+  lease_owner: string | null;
+  lease_epoch: number;
+  lease_live: boolean | null;
+  appended: boolean;
+}
+
+/** One event of a claimed run, with the claim's columns repeated on each. */
+interface ClaimRow extends EventRow {
+  lease_epoch: number;
+  cancel_reason: string | null;
+}
+
 interface EventRow {
   run_id: string;
   seq: number;
@@ -144,7 +160,10 @@ const ACTIVE_SQL = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
  * - A cancel request stays on the run until the run settles.
  *
  * Connection failures become `StoreUnavailableError` (the pg error as `cause`); the pool
- * reconnects by itself when the server is back. A corrupt journal found by `claim` is left
+ * reconnects by itself when the server is back. Appends, claims and releases are single
+ * statements (one round trip each), so one whose connection dropped while it was in flight may
+ * still have been applied: reload the journal before trying again (the runtime does: a run
+ * whose append failed is resumed from its stored journal). A corrupt journal found by `claim` is left
  * leased, and skipped, until its lease expires, so it cannot take a worker's every claim; `load`
  * reports it as a `StoreCorruptionError`.
  *
@@ -170,6 +189,7 @@ export class PostgresStore implements WorkQueueStore {
   private readonly listener: WorkListener;
   private readonly channel: string;
   private readonly t: { readonly runs: string; readonly events: string };
+  private readonly sql: { readonly append: string; readonly create: string; readonly claim: string; readonly release: string };
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -182,6 +202,7 @@ export class PostgresStore implements WorkQueueStore {
     this.t = { runs: `"${this.schema}".runs`, events: `"${this.schema}".events` };
     // One channel per schema; NOTIFY refuses names over 63 bytes, LISTEN would silently truncate.
     this.channel = `sagaflow_${this.schema}`.slice(0, 63);
+    this.sql = statements(this.t, this.channel);
     const applicationName = options.applicationName ?? 'sagaflow';
     const connectionTimeoutMillis = options.connectionTimeoutMs ?? 5_000;
 
@@ -228,7 +249,72 @@ export class PostgresStore implements WorkQueueStore {
   /** Appends events to a run's journal, all or nothing; resolves once they are durable. */
   async append(request: AppendRequest): Promise<void> {
     checkEvents(request);
-    await this.transaction(`append to run ${request.runId}`, (client) => this.appendIn(client, request));
+    const operation = `append to run ${request.runId}`;
+    // Each path is one statement (one round trip, atomic on its own): on a busy host the round
+    // trips, not the database, bound how fast runs go.
+    if (request.expectedSeq === 0 && request.lease === undefined && request.events.length > 0) {
+      if (await this.createRun(operation, request)) return;
+    }
+    const result = await this.query<AppendRow>(operation, this.sql.append, [
+      request.runId,
+      request.expectedSeq,
+      JSON.stringify(request.events),
+      request.events.length,
+      request.status,
+      request.events[request.events.length - 1]?.at ?? null,
+      latestShapeHash(request.events) ?? null,
+      request.lease?.owner ?? null,
+      request.lease?.epoch ?? null,
+      isSettledStatus(request.status),
+      ACTIVE.has(request.status),
+    ]);
+    const run = result.rows[0];
+    if (run === undefined) {
+      // No such run: a lease cannot hold it, and its journal is empty.
+      if (request.lease !== undefined) throw new LeaseLostError(request.runId, request.lease.owner, request.lease.epoch);
+      if (request.expectedSeq !== 0 || request.events.length > 0) throw new StoreConflictError(request.runId, request.expectedSeq, 0);
+      return;
+    }
+    if (run.appended) return;
+    const { lease } = request;
+    // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
+    if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
+      throw new LeaseLostError(request.runId, lease.owner, lease.epoch);
+    }
+    if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(request.runId, request.expectedSeq, run.next_seq);
+    if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
+      throw new RunLeasedError(request.runId, run.lease_owner, run.lease_epoch);
+    }
+    // Accepted with nothing to write (an empty batch).
+  }
+
+  /** Creates a run with its first events; resolves to false when the run already exists. */
+  private async createRun(operation: string, request: AppendRequest): Promise<boolean> {
+    const first = request.events[0];
+    const last = request.events[request.events.length - 1];
+    if (first === undefined || last === undefined) return false;
+    const submitted = first.type === 'run.started' && first.submitted === true;
+    let result: pg.QueryResult<{ created: boolean }>;
+    try {
+      result = await this.query<{ created: boolean }>(operation, this.sql.create, [
+        request.runId,
+        request.saga,
+        latestShapeHash(request.events) ?? null,
+        request.status,
+        last.seq + 1,
+        first.at,
+        last.at,
+        submitted,
+        JSON.stringify(request.events),
+        submitted && ACTIVE.has(request.status),
+        JSON.stringify({ kind: 'submitted', runId: request.runId }),
+      ]);
+    } catch (error) {
+      // Two creators raced: the loser's events collide with the winner's; report the conflict.
+      if (isUniqueViolation(error)) return false;
+      throw error;
+    }
+    return result.rows[0]?.created === true;
   }
 
   /**
@@ -312,49 +398,32 @@ export class PostgresStore implements WorkQueueStore {
     const pairs = new Map(request.sagas.map((saga) => [`${saga.name}\u0000${saga.shapeHash}`, saga]));
     const names = [...pairs.values()].map((saga) => saga.name);
     const hashes = [...pairs.values()].map((saga) => saga.shapeHash);
-    return this.transaction(`claim runs for worker ${request.owner}`, async (client) => {
-      const claimed = await client.query<{ run_id: string; lease_epoch: number; cancel_reason: string | null }>(
-        `WITH candidates AS (
-           SELECT run_id FROM ${this.t.runs}
-           WHERE submitted AND status IN (${ACTIVE_SQL})
-             -- The ANY() conditions let the planner use runs_claimable_idx; the pair check is exact.
-             AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
-             AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-             AND (lease_expires_at IS NULL OR lease_expires_at <= now())
-           ORDER BY run_id
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED
-         )
-         UPDATE ${this.t.runs} AS runs
-         SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond'
-         FROM candidates WHERE runs.run_id = candidates.run_id
-         RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason`,
-        [names, hashes, request.limit, request.owner, request.leaseMs],
-      );
-      if (claimed.rows.length === 0) return [];
-      const events = await client.query<EventRow>(
-        `SELECT run_id, seq, event FROM ${this.t.events} WHERE run_id = ANY($1::text[]) ORDER BY run_id, seq`,
-        [claimed.rows.map((row) => row.run_id)],
-      );
-      const journals = groupByRun(events.rows);
-      const runs: ClaimedRun[] = [];
-      for (const row of claimed.rows.sort((left, right) => compareIds(left.run_id, right.run_id))) {
-        let journal: readonly SagaEvent[];
-        try {
-          journal = parseJournal(row.run_id, journals.get(row.run_id) ?? []);
-        } catch (error) {
-          if (error instanceof StoreCorruptionError) continue;
-          throw error;
-        }
-        runs.push({
-          runId: row.run_id,
-          lease: { owner: request.owner, epoch: row.lease_epoch },
-          events: journal,
-          ...(row.cancel_reason === null ? {} : { cancelRequest: { runId: row.run_id, reason: row.cancel_reason } }),
-        });
+    const result = await this.query<ClaimRow>(`claim runs for worker ${request.owner}`, this.sql.claim, [
+      names,
+      hashes,
+      request.limit,
+      request.owner,
+      request.leaseMs,
+    ]);
+    if (result.rows.length === 0) return [];
+    const runs: ClaimedRun[] = [];
+    for (const [runId, rows] of groupByRun(result.rows)) {
+      const claimed = rows[0] as ClaimRow;
+      let journal: readonly SagaEvent[];
+      try {
+        journal = parseJournal(runId, rows);
+      } catch (error) {
+        if (error instanceof StoreCorruptionError) continue;
+        throw error;
       }
-      return runs;
-    });
+      runs.push({
+        runId,
+        lease: { owner: request.owner, epoch: claimed.lease_epoch },
+        events: journal,
+        ...(claimed.cancel_reason === null ? {} : { cancelRequest: { runId, reason: claimed.cancel_reason } }),
+      });
+    }
+    return runs.sort((left, right) => compareIds(left.runId, right.runId));
   }
 
   /**
@@ -393,15 +462,7 @@ export class PostgresStore implements WorkQueueStore {
    * (a worker stopping) makes it claimable at once and wakes the other workers.
    */
   async release(runId: string, lease: LeaseToken): Promise<void> {
-    await this.transaction(`release of run ${runId}`, async (client) => {
-      const released = await client.query<{ requeued: boolean }>(
-        `UPDATE ${this.t.runs} SET lease_owner = NULL, lease_expires_at = NULL
-         WHERE run_id = $1 AND lease_owner = $2 AND lease_epoch = $3
-         RETURNING submitted AND status IN (${ACTIVE_SQL}) AS requeued`,
-        [runId, lease.owner, lease.epoch],
-      );
-      if (released.rows[0]?.requeued === true) await this.notify(client, 'requeued', runId);
-    });
+    await this.query(`release of run ${runId}`, this.sql.release, [runId, lease.owner, lease.epoch, JSON.stringify({ kind: 'requeued', runId })]);
   }
 
   /**
@@ -477,77 +538,6 @@ export class PostgresStore implements WorkQueueStore {
       }
     })();
     return this.closing;
-  }
-
-  private async appendIn(client: pg.PoolClient, request: AppendRequest): Promise<void> {
-    const { runId, events, lease } = request;
-    const locked = await client.query<RunLockRow>(
-      `SELECT status, next_seq, submitted, lease_owner, lease_epoch, lease_expires_at > now() AS lease_live
-       FROM ${this.t.runs} WHERE run_id = $1 FOR UPDATE`,
-      [runId],
-    );
-    const run = locked.rows[0];
-    if (run === undefined) {
-      await this.insertRun(client, request);
-      return;
-    }
-    // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
-    if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
-      throw new LeaseLostError(runId, lease.owner, lease.epoch);
-    }
-    if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(runId, request.expectedSeq, run.next_seq);
-    if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
-      throw new RunLeasedError(runId, run.lease_owner, run.lease_epoch);
-    }
-    const last = events[events.length - 1];
-    if (last === undefined) return;
-
-    await this.insertEvents(client, request);
-    const settled = isSettledStatus(request.status);
-    await client.query(
-      `UPDATE ${this.t.runs} SET
-         status = $2, next_seq = $3, updated_at = $4, shape_hash = COALESCE($5, shape_hash),
-         lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END,
-         lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END,
-         cancel_reason = CASE WHEN $7 THEN NULL ELSE cancel_reason END,
-         cancel_requested_at = CASE WHEN $7 THEN NULL ELSE cancel_requested_at END
-       WHERE run_id = $1`,
-      [runId, request.status, last.seq + 1, last.at, latestShapeHash(events) ?? null, lease === undefined && run.lease_owner !== null, settled],
-    );
-    // A redrive or compensate of a settled submitted run hands it back to the workers.
-    if (run.submitted && lease === undefined && !ACTIVE.has(run.status) && ACTIVE.has(request.status)) {
-      await this.notify(client, 'requeued', runId);
-    }
-  }
-
-  private async insertRun(client: pg.PoolClient, request: AppendRequest): Promise<void> {
-    const { runId, events, lease } = request;
-    if (lease !== undefined) throw new LeaseLostError(runId, lease.owner, lease.epoch);
-    if (request.expectedSeq !== 0) throw new StoreConflictError(runId, request.expectedSeq, 0);
-    const first = events[0];
-    const last = events[events.length - 1];
-    if (first === undefined || last === undefined) return;
-    const submitted = first.type === 'run.started' && first.submitted === true;
-    // ON CONFLICT waits for a concurrent creator of the same run; if it committed, we lost the race.
-    const inserted = await client.query(
-      `INSERT INTO ${this.t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING`,
-      [runId, request.saga, latestShapeHash(events) ?? null, request.status, last.seq + 1, first.at, last.at, submitted],
-    );
-    if (inserted.rowCount === 0) {
-      const current = await client.query<{ next_seq: number }>(`SELECT next_seq FROM ${this.t.runs} WHERE run_id = $1`, [runId]);
-      throw new StoreConflictError(runId, 0, current.rows[0]?.next_seq ?? 0);
-    }
-    await this.insertEvents(client, request);
-    if (submitted && ACTIVE.has(request.status)) await this.notify(client, 'submitted', runId);
-  }
-
-  private async insertEvents(client: pg.PoolClient, request: AppendRequest): Promise<void> {
-    await client.query(
-      `INSERT INTO ${this.t.events} (run_id, seq, event)
-       SELECT $1, $2 + position - 1, element FROM json_array_elements($3::json) WITH ORDINALITY AS batch(element, position)`,
-      [request.runId, request.expectedSeq, JSON.stringify(request.events)],
-    );
   }
 
   private async notify(client: pg.PoolClient, kind: WorkSignalKind, runId: string): Promise<void> {
@@ -635,6 +625,111 @@ export class PostgresStore implements WorkQueueStore {
       throw new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database');
     }
   }
+}
+
+/**
+ * The store's hot statements. Each does in one round trip what a transaction of four to six
+ * statements would: on a busy host every round trip costs the client a system call and a
+ * context switch, and those, not the database, bound throughput.
+ */
+function statements(t: { readonly runs: string; readonly events: string }, channel: string): {
+  readonly append: string;
+  readonly create: string;
+  readonly claim: string;
+  readonly release: string;
+} {
+  const notifyChannel = `'${channel}'`;
+  return {
+    // $1 run, $2 expectedSeq, $3 events json, $4 event count, $5 new status, $6 last at, $7 shape hash,
+    // $8 lease owner, $9 lease epoch, $10 settles the run, $11 new status is active.
+    // The row lock orders appends to one run; the checks are the same as the store's rules
+    // (fencing, expected seq, a live lease owns the run) and the caller reports a refusal from
+    // the locked row it gets back. A lease-less append clears the lease (fencing out a
+    // holder whose lease expired); one that moves a settled submitted run back to an active
+    // status re-queues it and wakes the workers.
+    append: `
+      WITH locked AS (
+        SELECT run_id, status, next_seq, submitted, lease_owner, lease_epoch, lease_expires_at > now() AS lease_live
+        FROM ${t.runs} WHERE run_id = $1 FOR UPDATE
+      ), accepted AS (
+        SELECT * FROM locked
+        WHERE ($8::text IS NULL OR (lease_owner = $8::text AND lease_epoch = $9::integer))
+          AND next_seq = $2::integer
+          AND ($8::text IS NOT NULL OR lease_owner IS NULL OR lease_live IS NOT TRUE OR status NOT IN (${ACTIVE_SQL}))
+          AND $4::integer > 0
+      ), inserted AS (
+        INSERT INTO ${t.events} (run_id, seq, event)
+        SELECT accepted.run_id, $2::integer + position - 1, element
+        FROM accepted, json_array_elements($3::json) WITH ORDINALITY AS batch(element, position)
+        RETURNING 1
+      ), updated AS (
+        UPDATE ${t.runs} AS runs SET
+          status = $5::text, next_seq = $2::integer + $4::integer, updated_at = $6::double precision,
+          shape_hash = COALESCE($7::text, runs.shape_hash),
+          lease_owner = CASE WHEN $8::text IS NULL THEN NULL ELSE runs.lease_owner END,
+          lease_expires_at = CASE WHEN $8::text IS NULL THEN NULL ELSE runs.lease_expires_at END,
+          cancel_reason = CASE WHEN $10::boolean THEN NULL ELSE runs.cancel_reason END,
+          cancel_requested_at = CASE WHEN $10::boolean THEN NULL ELSE runs.cancel_requested_at END
+        FROM accepted WHERE runs.run_id = accepted.run_id
+        RETURNING accepted.submitted, accepted.status AS previous_status
+      )
+      SELECT locked.status, locked.next_seq, locked.lease_owner, locked.lease_epoch, locked.lease_live,
+        EXISTS (SELECT 1 FROM updated) AS appended,
+        (SELECT pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', $1::text)::text) FROM updated
+          WHERE updated.submitted AND $8::text IS NULL AND updated.previous_status NOT IN (${ACTIVE_SQL}) AND $11::boolean) AS notified
+      FROM locked`,
+    // $1 run, $2 saga, $3 shape hash, $4 status, $5 next seq, $6 created at, $7 updated at,
+    // $8 submitted, $9 events json, $10 wake the workers, $11 the wake-up's payload.
+    // ON CONFLICT waits for a concurrent creator of the same run; if it committed, nothing is
+    // inserted here and the caller goes on as for an existing run.
+    create: `
+      WITH created AS (
+        INSERT INTO ${t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING
+        RETURNING run_id
+      ), inserted AS (
+        INSERT INTO ${t.events} (run_id, seq, event)
+        SELECT created.run_id, position - 1, element
+        FROM created, json_array_elements($9::json) WITH ORDINALITY AS batch(element, position)
+        RETURNING 1
+      )
+      SELECT EXISTS (SELECT 1 FROM created) AS created,
+        (SELECT pg_notify(${notifyChannel}, $11::text) FROM created WHERE $10::boolean) AS notified`,
+    // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms.
+    claim: `
+      WITH candidates AS (
+        SELECT run_id FROM ${t.runs}
+        WHERE submitted AND status IN (${ACTIVE_SQL})
+          -- The ANY() conditions let the planner use runs_claimable_idx; the pair check is exact.
+          AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
+          AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          AND (lease_expires_at IS NULL OR lease_expires_at <= now())
+        ORDER BY run_id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE ${t.runs} AS runs
+        SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond'
+        FROM candidates WHERE runs.run_id = candidates.run_id
+        RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason
+      )
+      SELECT claimed.run_id, claimed.lease_epoch, claimed.cancel_reason, events.seq, events.event
+      FROM claimed JOIN ${t.events} AS events ON events.run_id = claimed.run_id
+      ORDER BY claimed.run_id, events.seq`,
+    // $1 run, $2 owner, $3 epoch, $4 the wake-up's payload. Releasing an unfinished submitted
+    // run makes it claimable at once: wake the workers.
+    release: `
+      WITH released AS (
+        UPDATE ${t.runs} SET lease_owner = NULL, lease_expires_at = NULL
+        WHERE run_id = $1 AND lease_owner = $2 AND lease_epoch = $3
+        RETURNING submitted AND status IN (${ACTIVE_SQL}) AS requeued
+      )
+      SELECT (SELECT pg_notify(${notifyChannel}, $4::text) FROM released WHERE requeued) AS notified`,
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === '23505';
 }
 
 function ignoreIdleClientError(): void {
