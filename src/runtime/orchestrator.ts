@@ -519,7 +519,7 @@ class SagaOrchestrator implements Orchestrator {
         random: this.random,
         onEvent: (event) => {
           handle.push(event);
-          this.events.next(event);
+          if (this.events.observed) this.events.next(event);
         },
         onSettled: (state) => {
           this.active.delete(handle.runId);

@@ -1,24 +1,4 @@
-import {
-  EMPTY,
-  Observable,
-  Subject,
-  Subscription,
-  catchError,
-  defer,
-  finalize,
-  from,
-  identity,
-  ignoreElements,
-  mergeMap,
-  of,
-  race,
-  retry,
-  take,
-  throwError,
-  timeout,
-  timer,
-  type SchedulerLike,
-} from 'rxjs';
+import { Observable, Subject, Subscription, mergeMap, race, retry, take, throwError, timer, type SchedulerLike } from 'rxjs';
 import type { ResolvedRetryPolicy } from '../definition/retry-policy.js';
 import { retryDelayMs } from '../definition/retry-policy.js';
 import type { Saga, SagaStage } from '../definition/saga.js';
@@ -29,6 +9,7 @@ import type { RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-e
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { createCompensationPlan, type CompensationPlan } from './compensation-plan.js';
 import { copyJson } from './json-value.js';
+import { LazyAbort } from './lazy-abort.js';
 import { CompensateContextImpl, ExecuteContextImpl, StageCancelSignal } from './stage-context.js';
 
 /** What a driver needs from its orchestrator or worker. */
@@ -47,15 +28,26 @@ export interface RunDriverOptions {
   readonly onHalted: (error: Error) => void;
 }
 
-/** Thrown inside pipelines to unwind quietly once the driver has halted. */
-const HALTED = Symbol('halted');
+/** A control-flow signal of the driver, never shown to users. Made once: no stack per use. */
+class DriverSignal extends Error {
+  override readonly name = 'DriverSignal';
+}
+/** Thrown inside an attempt to unwind quietly once the driver has halted. */
+const HALTED = new DriverSignal('the run driver halted');
 /** Thrown by an attempt that must not invoke user code because the run is stopping. */
-const STOPPED = Symbol('stopped');
+const STOPPED = new DriverSignal('the run is stopping');
 
 interface PendingAppend {
   readonly events: SagaEvent[];
-  readonly done: (persisted: boolean) => void;
+  readonly then: (() => void) | undefined;
 }
+
+/** The outcome of one call of user code, or of one attempt. */
+type Result = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+type Settle = (result: Result) => void;
+const success = (value: unknown): Result => ({ ok: true, value });
+const failure = (error: unknown): Result => ({ ok: false, error });
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 type EventDraft = SagaEventDraft;
 
@@ -79,12 +71,13 @@ export class RunDriver {
   private finishing = false;
   private readonly subscription = new Subscription();
   private readonly ready$ = new Subject<SagaStage>();
-  private readonly compensate$ = new Subject<SagaStage>();
+  /** Made on the first compensation: most runs never roll back. */
+  private compensate$: Subject<SagaStage> | undefined;
   private readonly stop$ = new Subject<void>();
   private readonly scheduledStages = new Set<string>();
   private readonly pendingDependencies = new Map<string, number>();
-  private readonly executeControllers = new Set<AbortController>();
-  private readonly compensateControllers = new Set<AbortController>();
+  private readonly executeControllers = new Set<LazyAbort>();
+  private readonly compensateControllers = new Set<LazyAbort>();
   private compensationsInFlight = 0;
   private plan: CompensationPlan | undefined;
 
@@ -115,11 +108,6 @@ export class RunDriver {
         .pipe(mergeMap((stage) => this.executeStage(stage), this.saga.policies.concurrency))
         .subscribe({ error: (error: unknown) => this.halt(asError(error)) }),
     );
-    this.subscription.add(
-      this.compensate$
-        .pipe(mergeMap((stage) => this.compensateStage(stage)))
-        .subscribe({ error: (error: unknown) => this.halt(asError(error)) }),
-    );
   }
 
   /** Writes `run.started` (already folded by the constructor) and starts scheduling a new run. */
@@ -135,7 +123,7 @@ export class RunDriver {
    * from the folded state.
    */
   resume(mode: 'resume' | 'redrive' | 'compensate', definitionChange?: { version: string; shapeHash: string }): void {
-    void this.append(resumeDrafts(this.state, mode, definitionChange));
+    this.append(resumeDrafts(this.state, mode, definitionChange));
     this.seedReadyStages();
     this.step();
   }
@@ -153,8 +141,8 @@ export class RunDriver {
   cancel(reason: string, by = 'external'): void {
     if (this.halted !== undefined || this.finishing || this.state.stopping) return;
     if (this.state.status !== 'running' && this.state.status !== 'queued') return;
-    void this.append([{ type: 'run.cancelling', reason, by }]).then((persisted) => {
-      if (persisted) this.stopInFlight();
+    this.append([{ type: 'run.cancelling', reason, by }], () => {
+      this.stopInFlight();
       this.step();
     });
   }
@@ -190,7 +178,7 @@ export class RunDriver {
         } else if (state.failure === undefined && this.saga.policies.onCancel === 'keep') {
           this.finish([{ type: 'run.cancelled' }]);
         } else {
-          void this.append([{ type: 'run.compensating', cause: this.rollbackCause() }]);
+          this.append([{ type: 'run.compensating', cause: this.rollbackCause() }]);
           this.step();
         }
         return;
@@ -198,7 +186,7 @@ export class RunDriver {
         this.plan ??= createCompensationPlan(this.saga, state);
         for (const stage of this.plan.takeReady()) {
           this.compensationsInFlight++;
-          this.compensate$.next(stage);
+          this.compensations().next(stage);
         }
         if (this.compensationsInFlight === 0 && this.plan.exhausted) {
           let failed = false;
@@ -218,6 +206,19 @@ export class RunDriver {
       default:
         return assertNever(state.status);
     }
+  }
+
+  private compensations(): Subject<SagaStage> {
+    if (this.compensate$ === undefined) {
+      const compensate$ = new Subject<SagaStage>();
+      this.subscription.add(
+        compensate$
+          .pipe(mergeMap((stage) => this.compensateStage(stage)))
+          .subscribe({ error: (error: unknown) => this.halt(asError(error)) }),
+      );
+      this.compensate$ = compensate$;
+    }
+    return this.compensate$;
   }
 
   private rollbackCause(): RollbackCause {
@@ -263,8 +264,7 @@ export class RunDriver {
 
   private finish(drafts: EventDraft[]): void {
     this.finishing = true;
-    void this.append(drafts).then((persisted) => {
-      if (!persisted) return;
+    this.append(drafts, () => {
       this.subscription.unsubscribe();
       this.options.onSettled(this.state);
     });
@@ -272,107 +272,75 @@ export class RunDriver {
 
   /** Aborts every in-flight `execute` and cuts retry waits short (compensations are never aborted). */
   private stopInFlight(): void {
-    const reason = new DOMException(`Saga '${this.saga.name}' run ${this.state.runId} is stopping: ${this.stopReason()}.`, 'AbortError');
+    const reason = once(() => new DOMException(`Saga '${this.saga.name}' run ${this.state.runId} is stopping: ${this.stopReason()}.`, 'AbortError'));
     for (const controller of this.executeControllers) controller.abort(reason);
     this.stop$.next();
   }
 
   // ---------------------------------------------------------------------------------------
-  // Stage execution.
+  // Stage execution, in continuation-passing style: a plain attempt costs one event object per
+  // journal entry and one promise per user call, nothing more. RxJS adds `retry` and a timeout
+  // timer only where a policy asks for them.
 
   private executeStage(stage: SagaStage): Observable<never> {
-    return defer(() => {
-      if (this.state.stopping || this.halted !== undefined) return EMPTY;
-      let attempt = this.state.stages.get(stage.name)?.attempts ?? 0;
-      let startedAt = 0;
-      const attempt$ = defer(() => {
-        if (this.state.stopping) return throwError(() => STOPPED);
-        const thisAttempt = ++attempt;
-        return this.persist$([{ type: 'stage.started', stage: stage.name, attempt: thisAttempt }]).pipe(
-          mergeMap(() => {
-            if (this.state.stopping) return throwError(() => STOPPED);
-            startedAt = this.now();
-            return this.invokeExecute(stage, thisAttempt);
-          }),
-        );
-      });
-      return attempt$.pipe(
-        this.retryOperator(stage, stage.retry, 'execute', () => attempt),
-        mergeMap((output) =>
-          this.persist$([
-            {
-              type: 'stage.completed',
-              stage: stage.name,
-              attempt,
-              ...(output === undefined ? {} : { output }),
-              durationMs: this.now() - startedAt,
-            },
-          ]),
-        ),
-        mergeMap(() => {
-          this.onStageCompleted(stage);
-          return EMPTY;
-        }),
-        catchError((error: unknown) => this.onStageError(stage, error, attempt)),
-      );
-    }).pipe(
-      finalize(() => {
+    return new Observable<never>((subscriber) => {
+      this.runStage(stage, () => {
         this.scheduledStages.delete(stage.name);
+        subscriber.complete();
         this.step();
-      }),
-    );
+      });
+    });
   }
 
-  private invokeExecute(stage: SagaStage, attempt: number): Observable<unknown> {
-    return defer(() => {
-      const controller = new AbortController();
-      let cancelReason: string | undefined;
-      const call = new Observable<unknown>((subscriber) => {
-        this.executeControllers.add(controller);
-        const context = new ExecuteContextImpl(this.saga, stage, this.state, attempt, controller.signal, (reason) => {
-          cancelReason ??= reason;
-        });
-        let pending: unknown;
-        try {
-          pending = stage.execute(context);
-        } catch (error) {
-          subscriber.error(cancelReason === undefined ? error : new StageCancelSignal(cancelReason));
-          return () => {
-            this.executeControllers.delete(controller);
-          };
-        }
-        Promise.resolve(pending).then(
-          (value) => {
-            if (cancelReason !== undefined) return subscriber.error(new StageCancelSignal(cancelReason));
-            let output: unknown;
-            try {
-              output = this.checkOutput(stage, value);
-            } catch (error) {
-              return subscriber.error(error);
-            }
-            subscriber.next(output);
-            subscriber.complete();
-          },
-          (error: unknown) => subscriber.error(cancelReason === undefined ? error : new StageCancelSignal(cancelReason)),
-        );
-        return () => {
-          this.executeControllers.delete(controller);
-        };
+  private runStage(stage: SagaStage, done: () => void): void {
+    if (this.state.stopping || this.halted !== undefined) return done();
+    let attempt = this.state.stages.get(stage.name)?.attempts ?? 0;
+    let startedAt = 0;
+    const attemptOnce = (settle: Settle): void => {
+      if (this.state.stopping) return settle(failure(STOPPED));
+      const thisAttempt = ++attempt;
+      this.append([{ type: 'stage.started', stage: stage.name, attempt: thisAttempt }], () => {
+        if (this.state.stopping) return settle(failure(STOPPED));
+        startedAt = this.now();
+        this.invokeExecute(stage, thisAttempt, settle);
       });
-      if (stage.timeoutMs === undefined) return call;
-      const timeoutMs = stage.timeoutMs;
-      return call.pipe(
-        timeout({
-          first: timeoutMs,
-          scheduler: this.options.scheduler,
-          with: () => {
-            const error = new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'execute', attempt, timeoutMs);
-            controller.abort(error);
-            return throwError(() => error);
-          },
-        }),
+    };
+    this.withRetries(stage, stage.retry, 'execute', attemptOnce, () => attempt, (result) => {
+      if (!result.ok) return this.onStageError(stage, result.error, attempt, done);
+      const output = result.value;
+      this.append(
+        [{ type: 'stage.completed', stage: stage.name, attempt, ...(output === undefined ? {} : { output }), durationMs: this.now() - startedAt }],
+        () => {
+          this.onStageCompleted(stage);
+          done();
+        },
       );
     });
+  }
+
+  private invokeExecute(stage: SagaStage, attempt: number, settle: Settle): void {
+    const abort = new LazyAbort();
+    let cancelReason: string | undefined;
+    this.executeControllers.add(abort);
+    const context = new ExecuteContextImpl(this.saga, stage, this.state, attempt, abort, (reason) => {
+      cancelReason ??= reason;
+    });
+    const timeoutMs = stage.timeoutMs;
+    this.callUser(
+      () => stage.execute(context),
+      abort,
+      this.executeControllers,
+      timeoutMs === undefined ? undefined : { timeoutMs, error: () => new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'execute', attempt, timeoutMs) },
+      (result) => {
+        if (cancelReason !== undefined) return settle(failure(new StageCancelSignal(cancelReason)));
+        if (!result.ok) return settle(result);
+        try {
+          settle(success(this.checkOutput(stage, result.value)));
+        } catch (error) {
+          settle(failure(error));
+        }
+      },
+    );
   }
 
   private checkOutput(stage: SagaStage, value: unknown): unknown {
@@ -391,157 +359,192 @@ export class RunDriver {
     return copy.value;
   }
 
-  private onStageError(stage: SagaStage, error: unknown, attempt: number): Observable<never> {
-    if (this.halted !== undefined || error === HALTED) return EMPTY;
-    const record = this.state.stages.get(stage.name);
+  private onStageError(stage: SagaStage, error: unknown, attempt: number, done: () => void): void {
+    if (this.halted !== undefined || error === HALTED) return;
     if (error instanceof StageCancelSignal) {
-      if (this.state.stopping) {
-        return this.persist$([{ type: 'stage.cancelled', stage: stage.name, reason: error.reason }]).pipe(ignoreElements());
-      }
-      return this.persist$([
-        { type: 'run.cancelling', reason: error.reason, by: stage.name },
-        { type: 'stage.cancelled', stage: stage.name, reason: error.reason },
-      ]).pipe(
-        mergeMap(() => {
+      if (this.state.stopping) return this.append([{ type: 'stage.cancelled', stage: stage.name, reason: error.reason }], done);
+      return this.append(
+        [
+          { type: 'run.cancelling', reason: error.reason, by: stage.name },
+          { type: 'stage.cancelled', stage: stage.name, reason: error.reason },
+        ],
+        () => {
           this.stopInFlight();
-          return EMPTY;
-        }),
+          done();
+        },
       );
     }
     // Nothing was journaled for this stage yet (stopped before its first start): nothing to settle.
-    if (record?.status !== 'running') return EMPTY;
+    if (this.state.stages.get(stage.name)?.status !== 'running') return done();
     if (this.state.stopping) {
-      return this.persist$([
-        {
-          type: 'stage.cancelled',
-          stage: stage.name,
-          reason: this.stopReason(),
-          ...(error === STOPPED ? {} : { error: serializeError(error) }),
-        },
-      ]).pipe(ignoreElements());
+      return this.append(
+        [{ type: 'stage.cancelled', stage: stage.name, reason: this.stopReason(), ...(error === STOPPED ? {} : { error: serializeError(error) }) }],
+        done,
+      );
     }
-    return this.persist$([{ type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error) }]).pipe(
-      mergeMap(() => {
-        this.stopInFlight();
-        return EMPTY;
-      }),
-    );
+    this.append([{ type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error) }], () => {
+      this.stopInFlight();
+      done();
+    });
   }
 
   // ---------------------------------------------------------------------------------------
   // Compensation.
 
   private compensateStage(stage: SagaStage): Observable<never> {
-    return defer(() => {
-      let attempt = this.state.stages.get(stage.name)?.compensation?.attempts ?? 0;
-      let startedAt = 0;
-      const attempt$ = defer(() => {
-        const thisAttempt = ++attempt;
-        return this.persist$([{ type: 'compensation.started', stage: stage.name, attempt: thisAttempt }]).pipe(
-          mergeMap(() => {
-            startedAt = this.now();
-            return this.invokeCompensate(stage, thisAttempt);
-          }),
-        );
-      });
-      return attempt$.pipe(
-        this.retryOperator(stage, stage.compensation.retry, 'compensate', () => attempt),
-        mergeMap(() =>
-          this.persist$([{ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }]),
-        ),
-        ignoreElements(),
-        catchError((error: unknown) => {
-          if (this.halted !== undefined || error === HALTED) return EMPTY;
-          return this.persist$([{ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(error) }]).pipe(
-            ignoreElements(),
-          );
-        }),
-      );
-    }).pipe(
-      finalize(() => {
+    return new Observable<never>((subscriber) => {
+      this.runCompensation(stage, () => {
         this.compensationsInFlight--;
         this.plan?.settled(stage.name);
+        subscriber.complete();
         this.step();
-      }),
+      });
+    });
+  }
+
+  private runCompensation(stage: SagaStage, done: () => void): void {
+    let attempt = this.state.stages.get(stage.name)?.compensation?.attempts ?? 0;
+    let startedAt = 0;
+    const attemptOnce = (settle: Settle): void => {
+      const thisAttempt = ++attempt;
+      this.append([{ type: 'compensation.started', stage: stage.name, attempt: thisAttempt }], () => {
+        startedAt = this.now();
+        this.invokeCompensate(stage, thisAttempt, settle);
+      });
+    };
+    this.withRetries(stage, stage.compensation.retry, 'compensate', attemptOnce, () => attempt, (result) => {
+      if (result.ok) {
+        return this.append([{ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }], done);
+      }
+      if (this.halted !== undefined || result.error === HALTED) return;
+      this.append([{ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }], done);
+    });
+  }
+
+  private invokeCompensate(stage: SagaStage, attempt: number, settle: Settle): void {
+    const abort = new LazyAbort();
+    this.compensateControllers.add(abort);
+    const cause = this.state.compensationCause ?? this.rollbackCause();
+    const context = new CompensateContextImpl(this.saga, stage, this.state, attempt, abort, cause);
+    const timeoutMs = stage.compensation.timeoutMs;
+    this.callUser(
+      () => stage.compensate?.(context),
+      abort,
+      this.compensateControllers,
+      timeoutMs === undefined ? undefined : { timeoutMs, error: () => new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'compensate', attempt, timeoutMs) },
+      settle,
     );
   }
 
-  private invokeCompensate(stage: SagaStage, attempt: number): Observable<unknown> {
-    return defer(() => {
-      const controller = new AbortController();
-      const compensate = stage.compensate;
-      const call = new Observable<unknown>((subscriber) => {
-        this.compensateControllers.add(controller);
-        const cause = this.state.compensationCause ?? this.rollbackCause();
-        const context = new CompensateContextImpl(this.saga, stage, this.state, attempt, controller.signal, cause);
-        let pending: unknown;
-        try {
-          pending = compensate?.(context);
-        } catch (error) {
-          subscriber.error(error);
-          return () => {
-            this.compensateControllers.delete(controller);
-          };
-        }
-        Promise.resolve(pending).then(
-          () => {
-            subscriber.next(undefined);
-            subscriber.complete();
-          },
-          (error: unknown) => subscriber.error(error),
-        );
-        return () => {
-          this.compensateControllers.delete(controller);
-        };
+  // ---------------------------------------------------------------------------------------
+  // Calling user code, timeouts and retries (RxJS timers on the orchestrator's scheduler).
+
+  /**
+   * Calls `execute` or `compensate` and settles once: with its result, or with a timeout error
+   * (aborting the attempt's signal) when `limit` passes first — a late result is then ignored.
+   */
+  private callUser(
+    call: () => unknown,
+    abort: LazyAbort,
+    controllers: Set<LazyAbort>,
+    limit: { timeoutMs: number; error: () => Error } | undefined,
+    settle: Settle,
+  ): void {
+    let settled = false;
+    let timer$: Subscription | undefined;
+    const finish = (result: Result): void => {
+      if (settled) return;
+      settled = true;
+      controllers.delete(abort);
+      timer$?.unsubscribe();
+      settle(result);
+    };
+    let value: unknown;
+    try {
+      value = call();
+    } catch (error) {
+      return finish(failure(error));
+    }
+    if (!isThenable(value)) return finish(success(value));
+    value.then(
+      (resolved) => finish(success(resolved)),
+      (error: unknown) => finish(failure(error)),
+    );
+    if (limit !== undefined && !settled) {
+      timer$ = timer(limit.timeoutMs, this.options.scheduler).subscribe(() => {
+        const error = limit.error();
+        abort.abort(() => error);
+        finish(failure(error));
       });
-      const timeoutMs = stage.compensation.timeoutMs;
-      if (timeoutMs === undefined) return call;
-      return call.pipe(
-        timeout({
-          first: timeoutMs,
-          scheduler: this.options.scheduler,
-          with: () => {
-            const error = new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'compensate', attempt, timeoutMs);
-            controller.abort(error);
-            return throwError(() => error);
-          },
-        }),
+    }
+  }
+
+  /**
+   * Runs `attemptOnce`, retried per `policy` with RxJS `retry({ count, delay })`; settles once.
+   * The retry pipeline is built only after a first failure: most attempts succeed.
+   */
+  private withRetries(
+    stage: SagaStage,
+    policy: ResolvedRetryPolicy,
+    phase: 'execute' | 'compensate',
+    attemptOnce: (settle: Settle) => void,
+    currentAttempt: () => number,
+    settle: Settle,
+  ): void {
+    attemptOnce((first) => {
+      if (first.ok || policy.maxAttempts <= 1) return settle(first);
+      let replayFirst = true;
+      const attempt$ = new Observable<unknown>((subscriber) => {
+        if (replayFirst) {
+          // The first attempt already failed: hand its error to `retry`, which decides what next.
+          replayFirst = false;
+          return subscriber.error(first.error);
+        }
+        attemptOnce((result) => {
+          if (!result.ok) return subscriber.error(result.error);
+          subscriber.next(result.value);
+          subscriber.complete();
+        });
+      });
+      this.subscription.add(
+        attempt$
+          .pipe(
+            retry({
+              count: policy.maxAttempts - 1,
+              delay: (error: unknown, retryCount: number) => this.retryDelay$(stage, policy, phase, error, retryCount, currentAttempt()),
+            }),
+          )
+          .subscribe({ next: (value) => settle(success(value)), error: (error: unknown) => settle(failure(error)) }),
       );
     });
   }
 
-  // ---------------------------------------------------------------------------------------
-  // Retries.
-
-  private retryOperator<T>(
+  /** What `retry` waits for before the next attempt: the journaled `*.retrying` event, then the backoff. */
+  private retryDelay$(
     stage: SagaStage,
     policy: ResolvedRetryPolicy,
     phase: 'execute' | 'compensate',
-    currentAttempt: () => number,
-  ): (source: Observable<T>) => Observable<T> {
-    if (policy.maxAttempts <= 1) return identity;
-    return retry<T>({
-      count: policy.maxAttempts - 1,
-      delay: (error: unknown, retryCount: number) => {
-        if (!this.isRetryable(policy, error) || (phase === 'execute' && this.state.stopping)) return throwError(() => error);
-        const delayMs = retryDelayMs(policy, retryCount, this.options.random);
-        const retrying: EventDraft = {
-          type: phase === 'execute' ? 'stage.retrying' : 'compensation.retrying',
-          stage: stage.name,
-          attempt: currentAttempt(),
-          error: serializeError(error),
-          delayMs,
-        };
-        return this.persist$([retrying]).pipe(
-          mergeMap(() => {
-            if (phase === 'compensate') return timer(delayMs, this.options.scheduler);
-            if (this.state.stopping) return throwError(() => error);
-            // A run that starts stopping during the wait gives up the retry at once.
-            return race(timer(delayMs, this.options.scheduler), this.stop$.pipe(take(1), mergeMap(() => throwError(() => error))));
-          }),
-        );
-      },
-    });
+    error: unknown,
+    retryCount: number,
+    attempt: number,
+  ): Observable<unknown> {
+    if (!this.isRetryable(policy, error) || (phase === 'execute' && this.state.stopping)) return throwError(() => error);
+    const delayMs = retryDelayMs(policy, retryCount, this.options.random);
+    const retrying: EventDraft = {
+      type: phase === 'execute' ? 'stage.retrying' : 'compensation.retrying',
+      stage: stage.name,
+      attempt,
+      error: serializeError(error),
+      delayMs,
+    };
+    return this.persisted$([retrying]).pipe(
+      mergeMap(() => {
+        if (phase === 'compensate') return timer(delayMs, this.options.scheduler);
+        if (this.state.stopping) return throwError(() => error);
+        // A run that starts stopping during the wait gives the retry up at once.
+        return race(timer(delayMs, this.options.scheduler), this.stop$.pipe(take(1), mergeMap(() => throwError(() => error))));
+      }),
+    );
   }
 
   private isRetryable(policy: ResolvedRetryPolicy, error: unknown): boolean {
@@ -563,74 +566,87 @@ export class RunDriver {
     return this.options.scheduler.now();
   }
 
-  /** An observable that emits once the events are durable, or unwinds quietly if the driver halted. */
-  private persist$(drafts: EventDraft[]): Observable<void> {
-    return defer(() => from(this.append(drafts))).pipe(
-      mergeMap((persisted) => (persisted ? of(undefined) : throwError(() => HALTED))),
-    );
+  /** Emits once the events are durable; never emits if the driver halts first. */
+  private persisted$(drafts: EventDraft[]): Observable<void> {
+    return new Observable<void>((subscriber) => {
+      this.append(drafts, () => {
+        subscriber.next();
+        subscriber.complete();
+      });
+    });
   }
 
-  /** Queues events for writing and folds them into the state at once. Resolves to whether they were persisted. */
-  private append(drafts: EventDraft[]): Promise<boolean> {
-    if (this.halted !== undefined) return Promise.resolve(false);
+  /**
+   * Queues events for writing and folds them into the state at once; calls `then` once they
+   * are durable. If the driver halts first, `then` is never called: a halted driver does nothing.
+   */
+  private append(drafts: EventDraft[], then?: () => void): void {
+    if (this.halted !== undefined) return;
     const at = this.now();
-    const events = drafts.map(
-      (draft) => ({ ...draft, runId: this.state.runId, saga: this.state.saga, seq: this.nextSeq++, at }),
-    );
-    for (const event of events) applyEvent(this.state, event);
-    return new Promise<boolean>((done) => {
-      this.writeQueue.push({ events, done });
-      if (!this.writing) void this.flush();
-    });
+    const events: SagaEvent[] = [];
+    for (const draft of drafts) {
+      // Drafts are fresh literals made here in the driver: completing them in place is cheaper
+      // than copying (object spread of varying shapes is a hot spot).
+      const event = draft as Mutable<SagaEvent>;
+      event.runId = this.state.runId;
+      event.saga = this.state.saga;
+      event.seq = this.nextSeq++;
+      event.at = at;
+      applyEvent(this.state, event);
+      events.push(event);
+    }
+    this.writeQueue.push({ events, then });
+    this.flush();
   }
 
   /** For `start`: the `run.started` event is already folded by the constructor. */
   private enqueueWrite(events: SagaEvent[]): void {
-    this.writeQueue.push({ events, done: () => undefined });
-    if (!this.writing) void this.flush();
+    this.writeQueue.push({ events, then: undefined });
+    this.flush();
   }
 
-  private async flush(): Promise<void> {
+  private flush(): void {
+    if (this.writing || this.halted !== undefined || this.writeQueue.length === 0) return;
     this.writing = true;
+    const batch = this.writeQueue.splice(0);
+    const events = batch.length === 1 ? (batch[0] as PendingAppend).events : batch.flatMap((pending) => pending.events);
+    let written: Promise<void>;
     try {
-      while (this.writeQueue.length > 0 && this.halted === undefined) {
-        const batch = this.writeQueue.splice(0);
-        const events = batch.length === 1 ? (batch[0] as PendingAppend).events : batch.flatMap((pending) => pending.events);
-        try {
-          await this.options.store.append({
-            runId: this.state.runId,
-            saga: this.state.saga,
-            expectedSeq: (events[0] as SagaEvent).seq,
-            events,
-            status: this.state.status,
-            ...(this.options.lease === undefined ? {} : { lease: this.options.lease }),
-          });
-        } catch (error) {
-          for (const pending of batch) pending.done(false);
-          this.halt(asError(error));
-          break;
-        }
-        if (this.halted !== undefined) {
-          for (const pending of batch) pending.done(false);
-          break;
-        }
-        for (const event of events) this.options.onEvent(event);
-        for (const pending of batch) pending.done(true);
-      }
-    } finally {
+      written = this.options.store.append({
+        runId: this.state.runId,
+        saga: this.state.saga,
+        expectedSeq: (events[0] as SagaEvent).seq,
+        events,
+        status: this.state.status,
+        ...(this.options.lease === undefined ? {} : { lease: this.options.lease }),
+      });
+    } catch (error) {
       this.writing = false;
+      return this.halt(asError(error));
     }
-    if (this.halted !== undefined) for (const pending of this.writeQueue.splice(0)) pending.done(false);
+    written.then(
+      () => {
+        this.writing = false;
+        if (this.halted !== undefined) return;
+        for (const event of events) this.options.onEvent(event);
+        for (const pending of batch) pending.then?.();
+        this.flush();
+      },
+      (error: unknown) => {
+        this.writing = false;
+        this.halt(asError(error));
+      },
+    );
   }
 
   private halt(error: Error): void {
     if (this.halted !== undefined) return;
     this.halted = error;
-    const reason = new DOMException(`Saga '${this.saga.name}' run ${this.state.runId} stopped here: ${error.message}`, 'AbortError');
+    const reason = once(() => new DOMException(`Saga '${this.saga.name}' run ${this.state.runId} stopped here: ${error.message}`, 'AbortError'));
     for (const controller of this.executeControllers) controller.abort(reason);
     for (const controller of this.compensateControllers) controller.abort(reason);
     this.subscription.unsubscribe();
-    for (const pending of this.writeQueue.splice(0)) pending.done(false);
+    this.writeQueue.length = 0;
     this.options.onHalted(error);
   }
 }
@@ -672,6 +688,16 @@ function rollbackCauseOf(state: RunState): RollbackCause {
 
 /** The fields of `run.started` the orchestrator provides; the driver adds `runId`, `saga`, `seq` and `at`. */
 export type RunStartedDraft = Omit<Extract<SagaEvent, { type: 'run.started' }>, 'seq' | 'at'>;
+
+/** Memoises a reason factory, so every aborted signal of one stop shares the same reason. */
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
 
 function isJournal(journal: readonly SagaEvent[] | RunStartedDraft): journal is readonly SagaEvent[] {
   return Array.isArray(journal);

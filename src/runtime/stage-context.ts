@@ -2,6 +2,7 @@ import type { Saga, SagaStage } from '../definition/saga.js';
 import type { RollbackCause } from '../journal/saga-event.js';
 import type { MutableRunState } from '../journal/fold.js';
 import { compensateKey, executeKey } from './idempotency-key.js';
+import type { LazyAbort } from './lazy-abort.js';
 import { resultsView } from './results-view.js';
 
 /**
@@ -27,11 +28,15 @@ abstract class BaseContext {
     private readonly stageDefinition: SagaStage,
     protected readonly state: MutableRunState,
     readonly attempt: number,
-    readonly signal: AbortSignal,
+    private readonly abort: LazyAbort,
   ) {
     this.runId = state.runId;
     this.saga = definition.name;
     this.stage = stageDefinition.name;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
   }
 
   get input(): unknown {
@@ -49,8 +54,8 @@ export class ExecuteContextImpl extends BaseContext {
   /** An own arrow function, so `({ cancel }) => cancel('…')` works. */
   readonly cancel: (reason: string) => never;
 
-  constructor(saga: Saga, stage: SagaStage, state: MutableRunState, attempt: number, signal: AbortSignal, onCancel: (reason: string) => void) {
-    super(saga, stage, state, attempt, signal);
+  constructor(saga: Saga, stage: SagaStage, state: MutableRunState, attempt: number, abort: LazyAbort, onCancel: (reason: string) => void) {
+    super(saga, stage, state, attempt, abort);
     this.cancel = (reason: string): never => {
       const text = typeof reason === 'string' && reason !== '' ? reason : `cancelled by stage '${stage.name}'`;
       onCancel(text);
@@ -70,10 +75,10 @@ export class CompensateContextImpl extends BaseContext {
     stage: SagaStage,
     state: MutableRunState,
     attempt: number,
-    signal: AbortSignal,
+    abort: LazyAbort,
     readonly cause: RollbackCause,
   ) {
-    super(saga, stage, state, attempt, signal);
+    super(saga, stage, state, attempt, abort);
   }
 
   get output(): unknown {

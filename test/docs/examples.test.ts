@@ -1,0 +1,70 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import ts from 'typescript';
+import { afterAll, describe, expect, it } from 'vitest';
+
+/**
+ * Every ```ts block in README.md and docs/*.md must compile against the package, exactly as a
+ * user would write it. A block that deliberately does not compile is marked with an HTML
+ * comment on the line before it: `<!-- example: not compiled — <why> -->`.
+ */
+const root = join(import.meta.dirname, '..', '..');
+const workDir = join(root, 'test', '.examples');
+const SKIP_MARK = /<!--\s*example:\s*not compiled\b[^>]*-->\s*$/;
+
+interface Example {
+  readonly source: string;
+  readonly line: number;
+  readonly code: string;
+}
+
+function examplesOf(file: string): Example[] {
+  const lines = readFileSync(join(root, file), 'utf8').split('\n');
+  const examples: Example[] = [];
+  for (let index = 0; index < lines.length; index++) {
+    if (!/^```(ts|typescript)\s*$/.test(lines[index] ?? '')) continue;
+    const start = index;
+    const body: string[] = [];
+    for (index++; index < lines.length && !/^```\s*$/.test(lines[index] ?? ''); index++) body.push(lines[index] ?? '');
+    if (SKIP_MARK.test(lines[start - 1] ?? '')) continue;
+    examples.push({ source: file, line: start + 1, code: body.join('\n') });
+  }
+  return examples;
+}
+
+const markdown = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const examples = markdown.flatMap(examplesOf);
+
+afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+describe('documentation examples', () => {
+  it('finds examples to check', () => {
+    expect(examples.length).toBeGreaterThan(0);
+  });
+
+  it('type-check against the package', () => {
+    rmSync(workDir, { recursive: true, force: true });
+    mkdirSync(workDir, { recursive: true });
+    const files = examples.map((example, index) => {
+      const file = join(workDir, `example-${index}.ts`);
+      // `export {}` makes every block a module, so top-level await and names never collide.
+      writeFileSync(file, `${example.code}\nexport {};\n`);
+      return { file, example };
+    });
+    const configFile = ts.readConfigFile(join(root, 'tsconfig.json'), (path) => ts.sys.readFile(path));
+    const parsed = ts.parseJsonConfigFileContent(configFile.config, ts.sys, root);
+    const program = ts.createProgram(
+      files.map(({ file }) => file),
+      { ...parsed.options, noEmit: true, noUnusedLocals: false },
+    );
+    const problems = ts
+      .getPreEmitDiagnostics(program)
+      .filter((diagnostic) => diagnostic.file !== undefined && diagnostic.file.fileName.startsWith(workDir))
+      .map((diagnostic) => {
+        const { file, example } = files.find((entry) => entry.file === diagnostic.file?.fileName) ?? files[0]!;
+        const { line } = diagnostic.file!.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
+        return `${example.source}:${example.line + 1 + line} (${relative(root, file)}): ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`;
+      });
+    expect(problems).toEqual([]);
+  }, 120_000);
+});
