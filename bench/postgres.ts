@@ -172,7 +172,7 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
     };
   } finally {
     for (const child of children) if (child.connected) child.send({ type: 'stop' });
-    await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
+    await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
     await orchestrator.close();
     await store.close();
     const admin = new pg.Client({ connectionString: config.url });

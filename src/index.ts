@@ -40,7 +40,7 @@ export type { SagaRun } from './runtime/saga-run.js';
 
 // Distributed workers
 export { createWorker } from './worker/worker.js';
-export type { Worker, WorkerErrorContext, WorkerOperation, WorkerOptions, WorkerStopOptions } from './worker/worker.js';
+export type { Worker, WorkerErrorContext, WorkerOperation, WorkerOptions, WorkerRetryOptions, WorkerStopOptions } from './worker/worker.js';
 
 // The journal
 export type {

@@ -618,7 +618,7 @@ class SagaOrchestrator implements Orchestrator {
           ? undefined
           : { version: explicit.version, shapeHash: explicit.shapeHash };
       const at = this.scheduler.now();
-      written = resumeDrafts(state, mode, change).map((draft, offset) => ({ ...draft, runId: state.runId, saga: state.saga, seq: journal.length + offset, at }) as SagaEvent);
+      written = resumeDrafts(state, mode, change).map((draft, offset) => ({ ...draft, runId: state.runId, saga: state.saga, seq: journal.length + offset, at }));
       const next = foldJournal([...journal, ...written]);
       if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${state.runId} was called after close()`);
       await this.store.append({ runId: state.runId, saga: state.saga, expectedSeq: journal.length, events: written, status: next.status });

@@ -107,15 +107,6 @@ export interface PostgresPoolOptions extends PostgresStoreSettings {
   readonly connectionString?: never;
 }
 
-interface RunLockRow {
-  status: RunStatus;
-  next_seq: number;
-  submitted: boolean;
-  lease_owner: string | null;
-  lease_epoch: number;
-  lease_live: boolean | null;
-}
-
 /** What the one-statement append reports: the run's row as locked, and whether the events went in. */
 interface AppendRow {
   status: RunStatus;

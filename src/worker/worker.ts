@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   EMPTY,
-  Observable,
   Subject,
   Subscription,
   asyncScheduler,
@@ -15,6 +14,7 @@ import {
   takeUntil,
   tap,
   timer,
+  type Observable,
 } from 'rxjs';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { WorkerStoppedError } from '../errors/run-errors.js';
@@ -108,13 +108,30 @@ export interface WorkerOptions {
   /** The worker's id, stored as the lease owner. Default: host name, process id and a random suffix. */
   readonly workerId?: string;
   /** Backoff of retried store calls (claim, heartbeat, listen, release). Default 100 ms doubling to 5 000 ms. */
-  readonly retry?: { readonly initialDelayMs?: number; readonly maxDelayMs?: number };
+  readonly retry?: WorkerRetryOptions;
   /**
    * Called for every error the worker handles itself (it never throws them): a store call that
    * will be retried, a lost lease, a run released after a failed append. Default: one line on
    * `console.warn`.
    */
   readonly onError?: (error: Error, context: WorkerErrorContext) => void;
+}
+
+/**
+ * How a worker backs off between retries of a store call that failed: capped exponential, with
+ * jitter so that a fleet does not reconnect in one burst when the database comes back.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerRetryOptions } from 'sagaflow';
+ * const gentle: WorkerRetryOptions = { initialDelayMs: 250, maxDelayMs: 10_000 };
+ * ```
+ */
+export interface WorkerRetryOptions {
+  /** Delay ceiling of the first retry, in ms. Default 100. */
+  readonly initialDelayMs?: number;
+  /** Longest delay ceiling, in ms; the ceiling doubles per retry up to it. Default 5 000. */
+  readonly maxDelayMs?: number;
 }
 
 /**
@@ -392,8 +409,8 @@ class SagaWorker implements Worker {
       this.release(run.runId, run.lease);
       return;
     }
-    let held: HeldRun | undefined;
-    const driver = new RunDriver(
+    // The callbacks run only after the constructor returned: `driver` is set by then.
+    const driver: RunDriver = new RunDriver(
       {
         saga: saga as Saga,
         store: this.store,
@@ -402,18 +419,17 @@ class SagaWorker implements Worker {
         lease: run.lease,
         onEvent: (event) => this.events.next(event),
         onSettled: () => {
-          if (held !== undefined) this.forget(held);
+          this.forget(run.runId, driver);
           this.release(run.runId, run.lease);
         },
         onHalted: (error) => {
-          if (held !== undefined) this.forget(held);
+          this.forget(run.runId, driver);
           this.onHalted(run, error);
         },
       },
       run.events,
     );
-    held = { runId: run.runId, saga: first.saga, lease: run.lease, driver };
-    this.held.set(run.runId, held);
+    this.held.set(run.runId, { runId: run.runId, saga: first.saga, lease: run.lease, driver });
     const cancelReason = run.cancelRequest?.reason;
     if (run.lease.epoch === 1 && run.events.length === 1) {
       // The first claim of a submitted run: its journal is what the submitter wrote. A cancel
@@ -439,9 +455,9 @@ class SagaWorker implements Worker {
     this.release(run.runId, run.lease);
   }
 
-  private forget(held: HeldRun): void {
-    if (this.held.get(held.runId) !== held) return;
-    this.held.delete(held.runId);
+  private forget(runId: string, driver: RunDriver): void {
+    if (this.held.get(runId)?.driver !== driver) return;
+    this.held.delete(runId);
     if (this.held.size === 0) this.drained?.resolve();
     // Room for one more run.
     if (this.phase === 'running') this.wake$.next();
