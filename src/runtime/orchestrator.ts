@@ -2,6 +2,8 @@ import {
   EMPTY,
   NEVER,
   Observable,
+  catchError,
+  ignoreElements,
   Subject,
   asyncScheduler,
   defer,
@@ -131,8 +133,9 @@ export interface CloseOptions {
  */
 export interface WatchOptions {
   /**
-   * How often to read the store for new events of a run driven elsewhere, besides the store's
-   * notifications. Default 250 ms.
+   * How often to read the store for new events of a run driven elsewhere. Default 250 ms; 2 000 ms
+   * on a store that announces each append to a watched run (`PostgresStore`), where polling only
+   * makes up for lost notifications.
    */
   readonly pollIntervalMs?: number;
 }
@@ -244,9 +247,10 @@ export interface Orchestrator {
    *
    * @remarks
    * For a run this orchestrator drives, this is its handle's `events$`. Otherwise the journal
-   * is read from the store whenever the store announces something about the run (stores shared
-   * with workers notify), and every `pollIntervalMs` in any case; a store that is briefly
-   * unavailable is read again at the next poll. Each event is emitted once, in `seq` order.
+   * is read from the store whenever the store announces an append to the run (`PostgresStore`
+   * does, with `LISTEN`/`NOTIFY`, for runs someone watches), and every `pollIntervalMs` in any
+   * case, since notifications can be lost; a store that is briefly unavailable is read again at
+   * the next poll. Each event is emitted once, in `seq` order.
    *
    * @throws {@link RunNotFoundError} (as an error notification) for an unknown run id.
    */
@@ -260,6 +264,9 @@ interface ActiveRun {
   readonly handle: RunHandle<unknown>;
   driver?: RunDriver;
 }
+
+/** How often a follower renews its watch on a run (stores that announce appends to watched runs). */
+const WATCH_RENEW_MS = 10_000;
 
 const SETTLING_EVENTS = new Set<SagaEvent['type']>([
   'run.completed',
@@ -430,7 +437,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   watch(runId: string, options: WatchOptions = {}): Observable<SagaEvent> {
-    const pollIntervalMs = options.pollIntervalMs ?? 250;
+    const pollIntervalMs = options.pollIntervalMs ?? this.defaultPollIntervalMs();
     return defer(() => {
       const local = this.active.get(runId);
       if (local !== undefined) return local.handle.events$;
@@ -628,6 +635,11 @@ class SagaOrchestrator implements Orchestrator {
     this.follow(handle, [...journal, ...written]);
   }
 
+  /** With a store that announces appends, polling is only the fallback for lost notifications. */
+  private defaultPollIntervalMs(): number {
+    return supportsWorkers(this.store) && this.store.watchRun !== undefined ? 2_000 : 250;
+  }
+
   /** Feeds a handle from the store until the run settles. */
   private follow(handle: RunHandle<Record<string, unknown>>, journal: readonly SagaEvent[]): void {
     const runId = handle.runId;
@@ -637,7 +649,7 @@ class SagaOrchestrator implements Orchestrator {
     const stopFollowing = (): void => {
       if (this.followed.get(runId)?.handle === handle) this.followed.delete(runId);
     };
-    const subscription = this.followStore$(runId, journal.length, 250).subscribe({
+    const subscription = this.followStore$(runId, journal.length, this.defaultPollIntervalMs()).subscribe({
       next: (event) => {
         applyEvent(state, event);
         handle.push(event);
@@ -666,6 +678,16 @@ class SagaOrchestrator implements Orchestrator {
    */
   private followStore$(runId: string, fromSeq: number, pollIntervalMs: number): Observable<SagaEvent> {
     const store = this.store;
+    // Keeps appends to the run announced while we follow it (the store forgets after a while,
+    // so a follower that died costs nothing for long).
+    const watchRun = supportsWorkers(store) ? store.watchRun?.bind(store) : undefined;
+    const announced$ =
+      watchRun === undefined
+        ? EMPTY
+        : timer(0, WATCH_RENEW_MS, this.scheduler).pipe(
+            exhaustMap(() => from(watchRun(runId, WATCH_RENEW_MS * 3)).pipe(catchError(() => EMPTY))),
+            ignoreElements(),
+          );
     const wakeups$ = supportsWorkers(store)
       ? new Observable<void>((subscriber) => {
           let unsubscribe: (() => Promise<void>) | undefined;
@@ -697,7 +719,7 @@ class SagaOrchestrator implements Orchestrator {
       // A store that is briefly away (a database restart) does not end the watch.
       retry({ delay: (error: unknown) => (error instanceof StoreUnavailableError ? timer(pollIntervalMs, this.scheduler) : throwError(() => error)) }),
     );
-    return merge(timer(0, pollIntervalMs, this.scheduler), wakeups$).pipe(
+    return merge(timer(0, pollIntervalMs, this.scheduler), wakeups$, announced$).pipe(
       tap(() => {
         dirty = true;
       }),

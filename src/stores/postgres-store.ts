@@ -493,6 +493,22 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /**
+   * Asks for an `appended` wake-up on every append to the run for the next `forMs` milliseconds
+   * (database clock); `orchestrator.watch` renews it while it follows the run.
+   *
+   * @remarks
+   * Only watched runs notify on append: `NOTIFY` makes committing transactions take turns, a cost
+   * that every run should not pay for the few that someone watches. Does nothing for an unknown run.
+   */
+  async watchRun(runId: string, forMs: number): Promise<void> {
+    await this.query(
+      `watch of run ${runId}`,
+      `UPDATE ${this.t.runs} SET watched_until = GREATEST(COALESCE(watched_until, now()), now() + $2 * interval '1 millisecond') WHERE run_id = $1`,
+      [runId, forMs],
+    );
+  }
+
+  /**
    * Calls `listener` when work may be claimable or a cancel was requested; resolves to an unsubscribe function.
    *
    * @remarks
@@ -637,7 +653,8 @@ function statements(t: { readonly runs: string; readonly events: string }, chann
     // (fencing, expected seq, a live lease owns the run) and the caller reports a refusal from
     // the locked row it gets back. A lease-less append clears the lease (fencing out a
     // holder whose lease expired); one that moves a settled submitted run back to an active
-    // status re-queues it and wakes the workers.
+    // status re-queues it and wakes the workers. Appends to a watched run announce themselves
+    // (only those: NOTIFY serializes committing transactions, a price every append should not pay).
     append: `
       WITH locked AS (
         SELECT run_id, status, next_seq, submitted, lease_owner, lease_epoch, lease_expires_at > now() AS lease_live
@@ -662,12 +679,14 @@ function statements(t: { readonly runs: string; readonly events: string }, chann
           cancel_reason = CASE WHEN $10::boolean THEN NULL ELSE runs.cancel_reason END,
           cancel_requested_at = CASE WHEN $10::boolean THEN NULL ELSE runs.cancel_requested_at END
         FROM accepted WHERE runs.run_id = accepted.run_id
-        RETURNING accepted.submitted, accepted.status AS previous_status
+        RETURNING accepted.submitted, accepted.status AS previous_status, runs.watched_until > now() AS watched
       )
       SELECT locked.status, locked.next_seq, locked.lease_owner, locked.lease_epoch, locked.lease_live,
         EXISTS (SELECT 1 FROM updated) AS appended,
         (SELECT pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', $1::text)::text) FROM updated
-          WHERE updated.submitted AND $8::text IS NULL AND updated.previous_status NOT IN (${ACTIVE_SQL}) AND $11::boolean) AS notified
+          WHERE updated.submitted AND $8::text IS NULL AND updated.previous_status NOT IN (${ACTIVE_SQL}) AND $11::boolean) AS requeued,
+        (SELECT pg_notify(${notifyChannel}, json_build_object('kind', 'appended', 'runId', $1::text)::text) FROM updated
+          WHERE updated.watched) AS announced
       FROM locked`,
     // $1 run, $2 saga, $3 shape hash, $4 status, $5 next seq, $6 created at, $7 updated at,
     // $8 submitted, $9 events json, $10 wake the workers, $11 the wake-up's payload.

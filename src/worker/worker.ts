@@ -355,6 +355,9 @@ class SagaWorker implements Worker {
         // The signal has no reason; a heartbeat fetches it (and renews the lease while at it).
         if (signal.runId !== undefined && this.held.has(signal.runId)) this.beatNow$.next();
         return;
+      case 'appended':
+        // For watchers; a worker learns nothing from it.
+        return;
       default:
         return assertNever(signal.kind);
     }

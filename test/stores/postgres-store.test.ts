@@ -133,7 +133,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     const runIds = racers.map(() => uuidv7());
     await Promise.all(racers.map((store, index) => store.append(request(runIds[index] ?? '', 0, [started(runIds[index] ?? '')], 'running'))));
     const versions = await withAdminClient(url ?? '', async (client) => (await client.query(`SELECT version FROM "${raceSchema}".schema_version`)).rows);
-    expect(versions).toEqual([{ version: 1 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
     expect((await racers[0]?.listRuns())?.map((run) => run.runId)).toEqual([...runIds].sort());
   });
 

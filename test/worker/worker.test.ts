@@ -131,6 +131,23 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     await orchestrator.close();
   });
 
+  it('watch() follows a run live on the store\'s notifications, not on its polling', async () => {
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client });
+    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), { delayMs: 20 });
+    // A poll a minute apart: only append notifications can deliver this run's events in time.
+    const watched = firstValueFrom(orchestrator.watch(runId, { pollIntervalMs: 60_000 }).pipe(toArray()));
+    await waitFor('the watch to be registered', async () =>
+      Number((await pool.query(`SELECT count(*) AS n FROM "${schema}".runs WHERE run_id = $1 AND watched_until > now()`, [runId])).rows[0].n) === 1,
+    );
+    const w1 = worker({ id: 'w-watched' });
+    await w1.start();
+    const events = await watched;
+    expect(events).toEqual(await client.load(runId));
+    expect(events.at(-1)?.type).toBe('run.completed');
+    await orchestrator.close();
+  });
+
   it('keeps its lease through heartbeats while a stage outlives it: no takeover, no second execution', async () => {
     const client = open();
     const orchestrator = createOrchestrator({ store: client });
