@@ -18,7 +18,7 @@ afterAll(async () => {
   if (url !== undefined) await dropSchemas(url, schema);
 });
 
-describe.skipIf(url === undefined)('connection loss', () => {
+describe.skipIf(url === undefined)('connection loss', { timeout: 60_000 }, () => {
   it('finishes every run when the database drops all connections mid-load and comes back', async () => {
     await createLedger(url ?? '', schema);
     const pool = new pg.Pool({ connectionString: url, max: 4 });

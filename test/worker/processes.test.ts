@@ -52,7 +52,7 @@ afterAll(async () => {
   if (url !== undefined) await dropSchemas(url, schema);
 });
 
-describe.skipIf(url === undefined)('worker processes', () => {
+describe.skipIf(url === undefined)('worker processes', { timeout: 60_000 }, () => {
   it('three workers share 60 runs; one is SIGKILLed mid-load; every run settles, each effect once, rollbacks in reverse order', async () => {
     const fleet = ['fleet-1', 'fleet-2', 'fleet-3'].map((id) => spawn(id, { leaseMs: 1_200, concurrency: 6 }));
     await Promise.all(fleet.map((child) => child.ready()));
