@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { RunNotFoundError } from '../errors/run-errors.js';
 import {
@@ -180,7 +181,7 @@ export class PostgresStore implements WorkQueueStore {
   private readonly listener: WorkListener;
   private readonly channel: string;
   private readonly t: { readonly runs: string; readonly events: string };
-  private readonly sql: { readonly append: string; readonly create: string; readonly claim: string; readonly release: string };
+  private readonly sql: { readonly append: NamedStatement; readonly create: NamedStatement; readonly claim: NamedStatement; readonly release: NamedStatement };
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -552,11 +553,11 @@ export class PostgresStore implements WorkQueueStore {
     await client.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ kind, runId })]);
   }
 
-  private async query<TRow extends pg.QueryResultRow>(operation: string, text: string, values: unknown[]): Promise<pg.QueryResult<TRow>> {
+  private async query<TRow extends pg.QueryResultRow>(operation: string, statement: string | NamedStatement, values: unknown[]): Promise<pg.QueryResult<TRow>> {
     this.assertOpen();
     await this.ensureReady();
     try {
-      return await this.pool.query<TRow>(text, values);
+      return await this.pool.query<TRow>(typeof statement === 'string' ? { text: statement, values } : { ...statement, values });
     } catch (error) {
       throw toStoreError(error, this.description, operation);
     }
@@ -640,13 +641,13 @@ export class PostgresStore implements WorkQueueStore {
  * context switch, and those, not the database, bound throughput.
  */
 function statements(t: { readonly runs: string; readonly events: string }, channel: string): {
-  readonly append: string;
-  readonly create: string;
-  readonly claim: string;
-  readonly release: string;
+  readonly append: NamedStatement;
+  readonly create: NamedStatement;
+  readonly claim: NamedStatement;
+  readonly release: NamedStatement;
 } {
   const notifyChannel = `'${channel}'`;
-  return {
+  const texts = {
     // $1 run, $2 expectedSeq, $3 events json, $4 event count, $5 new status, $6 last at, $7 shape hash,
     // $8 lease owner, $9 lease epoch, $10 settles the run, $11 new status is active.
     // The row lock orders appends to one run; the checks are the same as the store's rules
@@ -736,6 +737,24 @@ function statements(t: { readonly runs: string; readonly events: string }, chann
       )
       SELECT (SELECT pg_notify(${notifyChannel}, $4::text) FROM released WHERE requeued) AS notified`,
   };
+  // Named, so each connection parses and plans them once rather than on every call; the name
+  // carries a hash of the text because two stores on different schemas share a pool's clients.
+  const named = (kind: string, text: string): NamedStatement => ({
+    name: `sagaflow_${kind}_${createHash('sha1').update(text).digest('hex').slice(0, 12)}`,
+    text,
+  });
+  return {
+    append: named('append', texts.append),
+    create: named('create', texts.create),
+    claim: named('claim', texts.claim),
+    release: named('release', texts.release),
+  };
+}
+
+/** A statement the pool's connections prepare once, by name. */
+interface NamedStatement {
+  readonly name: string;
+  readonly text: string;
 }
 
 function isUniqueViolation(error: unknown): boolean {
