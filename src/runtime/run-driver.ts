@@ -67,6 +67,8 @@ export class RunDriver {
   private nextSeq: number;
   private readonly writeQueue: PendingAppend[] = [];
   private writing = false;
+  /** Set while one decision queues several appends, so that they go out as one write. */
+  private holdFlush = false;
   private halted: Error | undefined;
   private finishing = false;
   private readonly subscription = new Subscription();
@@ -308,13 +310,17 @@ export class RunDriver {
     this.withRetries(stage, stage.retry, 'execute', attemptOnce, () => attempt, (result) => {
       if (!result.ok) return this.onStageError(stage, result.error, attempt, done);
       const output = result.value;
-      this.append(
-        [{ type: 'stage.completed', stage: stage.name, attempt, ...(output === undefined ? {} : { output }), durationMs: this.now() - startedAt }],
-        () => {
-          this.onStageCompleted(stage);
-          done();
-        },
-      );
+      // Hold the write until the dependents' stage.started (and run.completed) are queued too:
+      // one append instead of two or three. Their user code still runs only once it is durable.
+      this.holdFlush = true;
+      try {
+        this.append([{ type: 'stage.completed', stage: stage.name, attempt, ...(output === undefined ? {} : { output }), durationMs: this.now() - startedAt }]);
+        this.onStageCompleted(stage);
+        done();
+      } finally {
+        this.holdFlush = false;
+        this.flush();
+      }
     });
   }
 
@@ -606,7 +612,7 @@ export class RunDriver {
   }
 
   private flush(): void {
-    if (this.writing || this.halted !== undefined || this.writeQueue.length === 0) return;
+    if (this.holdFlush || this.writing || this.halted !== undefined || this.writeQueue.length === 0) return;
     this.writing = true;
     const batch = this.writeQueue.splice(0);
     const events = batch.length === 1 ? (batch[0] as PendingAppend).events : batch.flatMap((pending) => pending.events);
