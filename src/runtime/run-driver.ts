@@ -67,8 +67,8 @@ export class RunDriver {
   private nextSeq: number;
   private readonly writeQueue: PendingAppend[] = [];
   private writing = false;
-  /** Set while one decision queues several appends, so that they go out as one write. */
-  private holdFlush = false;
+  /** Non-zero while one decision queues several appends, so that they go out as one write. */
+  private flushHolds = 0;
   private halted: Error | undefined;
   private finishing = false;
   private readonly subscription = new Subscription();
@@ -312,15 +312,13 @@ export class RunDriver {
       const output = result.value;
       // Hold the write until the dependents' stage.started (and run.completed) are queued too:
       // one append instead of two or three. Their user code still runs only once it is durable.
-      this.holdFlush = true;
-      try {
-        this.append([{ type: 'stage.completed', stage: stage.name, attempt, ...(output === undefined ? {} : { output }), durationMs: this.now() - startedAt }]);
-        this.onStageCompleted(stage);
-        done();
-      } finally {
-        this.holdFlush = false;
-        this.flush();
-      }
+      this.appendAndGoOn(
+        [{ type: 'stage.completed', stage: stage.name, attempt, ...(output === undefined ? {} : { output }), durationMs: this.now() - startedAt }],
+        () => {
+          this.onStageCompleted(stage);
+          done();
+        },
+      );
     });
   }
 
@@ -388,7 +386,7 @@ export class RunDriver {
         done,
       );
     }
-    this.append([{ type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error) }], () => {
+    this.appendAndGoOn([{ type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error) }], () => {
       this.stopInFlight();
       done();
     });
@@ -420,10 +418,10 @@ export class RunDriver {
     };
     this.withRetries(stage, stage.compensation.retry, 'compensate', attemptOnce, () => attempt, (result) => {
       if (result.ok) {
-        return this.append([{ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }], done);
+        return this.appendAndGoOn([{ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }], done);
       }
       if (this.halted !== undefined || result.error === HALTED) return;
-      this.append([{ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }], done);
+      this.appendAndGoOn([{ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }], done);
     });
   }
 
@@ -605,6 +603,24 @@ export class RunDriver {
     this.flush();
   }
 
+  /**
+   * Queues events and goes on at once with what they decide (the next stages, the next
+   * compensation, the run's end), so that everything queued meanwhile goes out in the same write:
+   * one round trip instead of two or three. Safe because user code runs only once the event that
+   * announces it is durable, and that event comes after these in the journal.
+   */
+  private appendAndGoOn(drafts: EventDraft[], next: () => void): void {
+    if (this.halted !== undefined) return;
+    this.flushHolds++;
+    try {
+      this.append(drafts);
+      next();
+    } finally {
+      this.flushHolds--;
+      this.flush();
+    }
+  }
+
   /** For `start`: the `run.started` event is already folded by the constructor. */
   private enqueueWrite(events: SagaEvent[]): void {
     this.writeQueue.push({ events, then: undefined });
@@ -612,7 +628,7 @@ export class RunDriver {
   }
 
   private flush(): void {
-    if (this.holdFlush || this.writing || this.halted !== undefined || this.writeQueue.length === 0) return;
+    if (this.flushHolds > 0 || this.writing || this.halted !== undefined || this.writeQueue.length === 0) return;
     this.writing = true;
     const batch = this.writeQueue.splice(0);
     const events = batch.length === 1 ? (batch[0] as PendingAppend).events : batch.flatMap((pending) => pending.events);
