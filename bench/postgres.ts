@@ -123,6 +123,7 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
   await store.listRuns({ limit: 1 });
   const children: ChildProcess[] = [];
   const waiting = new Map<string, () => void>();
+  const settledEarly = new Set<string>();
   try {
     for (let index = 0; index < config.workers; index++) {
       const child = fork(workerScript, [], {
@@ -139,7 +140,10 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
       children.push(child);
       child.on('message', (message: { type: string; runIds?: string[] }) => {
         for (const runId of message.runIds ?? []) {
-          waiting.get(runId)?.();
+          const wake = waiting.get(runId);
+          // A run can settle before its submit() resolved here (a busy event loop).
+          if (wake === undefined) settledEarly.add(runId);
+          else wake();
           waiting.delete(runId);
         }
       });
@@ -154,6 +158,7 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
         while (submitted < count) {
           submitted++;
           const runId = await orchestrator.submit(benchSaga, input);
+          if (settledEarly.delete(runId)) continue;
           await new Promise<void>((resolve) => waiting.set(runId, resolve));
         }
       };
