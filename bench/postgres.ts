@@ -14,6 +14,7 @@
  * lease release; the workers tell the benchmark process over IPC which runs settled.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -50,6 +51,13 @@ export interface PostgresBenchResult {
   readonly runs: number;
   readonly seconds: number;
   readonly sagasPerSecond: number;
+  /**
+   * CPU time per saga, in ms, over the measured runs: the worker processes together, the
+   * submitting process, and the PostgreSQL server's processes (read from /proc; `undefined`
+   * elsewhere). Unlike sagas/s, these barely depend on what else the machine is doing, so they
+   * say what bounds throughput on a given number of cores.
+   */
+  readonly cpuMsPerSaga: { readonly workers: number; readonly submitter: number; readonly postgres: number | undefined };
 }
 
 const workerScript = fileURLToPath(new URL('./lib/postgres-worker.ts', import.meta.url));
@@ -89,6 +97,27 @@ export async function benchmarkPostgres(options: PostgresBenchOptions = {}): Pro
   return { autocommitInsertsPerSecond, results };
 }
 
+/** CPU time of every `postgres` process on this machine so far, in ms (Linux only). */
+function postgresCpuMs(): number | undefined {
+  let ticks = 0;
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
+        // Fields after the command: state is 0, utime 11, stime 12 (clock ticks, 100 per second).
+        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+        ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return ticks * 10;
+}
+
 async function autocommitInserts(url: string): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -124,6 +153,14 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
   const children: ChildProcess[] = [];
   const waiting = new Map<string, () => void>();
   const settledEarly = new Set<string>();
+  const cpuReplies = new Map<ChildProcess, (ms: number) => void>();
+  const workersCpuMs = async (): Promise<number> => {
+    const replies = children.map((child) => new Promise<number>((resolve) => {
+      cpuReplies.set(child, resolve);
+      child.send({ type: 'cpu' });
+    }));
+    return (await Promise.all(replies)).reduce((sum, ms) => sum + ms, 0);
+  };
   try {
     for (let index = 0; index < config.workers; index++) {
       const child = fork(workerScript, [], {
@@ -138,7 +175,8 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
       children.push(child);
-      child.on('message', (message: { type: string; runIds?: string[] }) => {
+      child.on('message', (message: { type: string; runIds?: string[]; ms?: number }) => {
+        if (message.type === 'cpu') cpuReplies.get(child)?.(message.ms ?? 0);
         for (const runId of message.runIds ?? []) {
           const wake = waiting.get(runId);
           // A run can settle before its submit() resolved here (a busy event loop).
@@ -166,7 +204,15 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
       return (performance.now() - started) / 1_000;
     };
     await batch(config.warmup);
+    const before = { workers: await workersCpuMs(), submitter: process.cpuUsage(), postgres: postgresCpuMs() };
     const seconds = await batch(config.runs);
+    const submitter = process.cpuUsage(before.submitter);
+    const postgresAfter = postgresCpuMs();
+    const cpuMsPerSaga = {
+      workers: ((await workersCpuMs()) - before.workers) / config.runs,
+      submitter: (submitter.user + submitter.system) / 1_000 / config.runs,
+      postgres: before.postgres === undefined || postgresAfter === undefined ? undefined : (postgresAfter - before.postgres) / config.runs,
+    };
     return {
       scenario: config.scenario,
       workers: config.workers,
@@ -174,6 +220,7 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
       runs: config.runs,
       seconds,
       sagasPerSecond: config.runs / seconds,
+      cpuMsPerSaga,
     };
   } finally {
     for (const child of children) if (child.connected) child.send({ type: 'stop' });
@@ -202,5 +249,14 @@ if (isMain) {
     ...(concurrency === undefined ? {} : { concurrency }),
   });
   console.log(`machine: ${Math.round(report.autocommitInsertsPerSecond)} single-connection autocommit INSERTs/s`);
-  console.table(report.results.map((result) => ({ ...result, seconds: Number(result.seconds.toFixed(2)), sagasPerSecond: Math.round(result.sagasPerSecond) })));
+  console.table(
+    report.results.map(({ cpuMsPerSaga, ...result }) => ({
+      ...result,
+      seconds: Number(result.seconds.toFixed(2)),
+      sagasPerSecond: Math.round(result.sagasPerSecond),
+      'cpu ms/saga: workers': Number(cpuMsPerSaga.workers.toFixed(2)),
+      submitter: Number(cpuMsPerSaga.submitter.toFixed(2)),
+      postgres: cpuMsPerSaga.postgres === undefined ? '-' : Number(cpuMsPerSaga.postgres.toFixed(2)),
+    })),
+  );
 }

@@ -31,6 +31,11 @@ worker.events$.subscribe((event) => {
 });
 
 process.on('message', (message: { type?: string }) => {
+  if (message.type === 'cpu') {
+    const usage = process.cpuUsage();
+    process.send?.({ type: 'cpu', ms: (usage.user + usage.system) / 1_000 });
+    return;
+  }
   if (message.type !== 'stop') return;
   void worker
     .stop({ timeoutMs: 2_000 })
