@@ -194,9 +194,9 @@ export interface Orchestrator {
    * Returns the existing handle if this orchestrator already drives the run.
    *
    * @remarks
-   * On a store shared with workers, a run under a live lease is refused (`RunStateError`: a
-   * worker drives it), and a submitted run is never driven here: workers own it (one takes it
-   * over once its lease expires), so the handle only follows it from the store until it settles.
+   * On a store shared with workers, a submitted run is never driven here: workers own it (one
+   * takes it over once its lease expires), so the handle only follows it from the store until it
+   * settles. Any other run under a live lease is refused with `RunStateError`.
    */
   resume(runId: string, options?: ContinueOptions): SagaRun;
   /**

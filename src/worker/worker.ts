@@ -306,6 +306,13 @@ class SagaWorker implements Worker {
     }
     this.phase = 'running';
     await this.listen();
+    if (this.phase !== 'running') {
+      // stop() came while we were subscribing: it found nothing to unsubscribe.
+      const unlisten = this.unlisten;
+      this.unlisten = undefined;
+      await unlisten?.().catch(() => undefined);
+      return;
+    }
     this.subscription.add(this.heartbeats$().subscribe());
     this.subscription.add(this.claims$().subscribe());
   }
