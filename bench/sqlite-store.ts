@@ -11,54 +11,20 @@
  * microtask, with and without the extra promise hops a runtime puts between two appends.
  * Numbers are medians over the rounds; files live in bench/.work (git-ignored).
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import type { SagaEvent } from '../src/journal/saga-event.js';
 import { SqliteStore, type SqliteDurability } from '../src/stores/sqlite-store.js';
+import {
+  benchDatabasePath,
+  formatNumber as format,
+  median,
+  numberArgument as argument,
+  printTable,
+  rawCommitsPerSecond,
+  removeDatabase,
+} from './lib/sqlite-bench.js';
 
-const argument = (name: string, fallback: number): number => {
-  const raw = process.argv.find((arg) => arg.startsWith(`--${name}=`))?.split('=')[1];
-  return raw === undefined ? fallback : Number(raw);
-};
 const DURATION_MS = argument('duration', 1_500);
 const ROUNDS = argument('rounds', 3);
-const WORK_DIR = fileURLToPath(new URL('./.work/', import.meta.url));
-
-let fileCounter = 0;
-function freshPath(label: string): string {
-  const path = `${WORK_DIR}${label}-${process.pid}-${fileCounter++}.db`;
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-  return path;
-}
-function removeDatabase(path: string): void {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-}
-
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
-};
-
-/** One committed single-row INSERT per transaction, as fast as the disk allows. */
-function rawCommitsPerSecond(synchronous: 'FULL' | 'NORMAL'): number {
-  const path = freshPath(`raw-${synchronous}`);
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
-  db.exec('CREATE TABLE events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run_id, seq))');
-  const insert = db.prepare('INSERT INTO events (run_id, seq, body) VALUES (?, ?, ?)');
-  const body = JSON.stringify(eventFor('raw', 1));
-  let commits = 0;
-  const started = performance.now();
-  while (performance.now() - started < DURATION_MS) insert.run('raw', commits++, body);
-  const elapsed = (performance.now() - started) / 1_000;
-  db.close();
-  removeDatabase(path);
-  return commits / elapsed;
-}
-
 function eventFor(runId: string, seq: number): SagaEvent {
   if (seq === 0) {
     return { type: 'run.started', runId, saga: 'bench', seq, at: Date.now(), version: '1', shapeHash: 'shape', input: { from: 'alice', to: 'bob', cents: 1_250 }, stages: ['debit', 'credit'] };
@@ -90,7 +56,7 @@ type Gap = 'none' | 'hops' | 'io';
 
 /** `appenders` runs, each appending one event at a time and awaiting it, for DURATION_MS. */
 async function storeRate(durability: SqliteDurability, appenders: number, flush: Flush = 'immediate', gap: Gap = 'none'): Promise<StoreResult> {
-  const path = freshPath(`store-${durability}-${appenders}-${flush}`);
+  const path = benchDatabasePath(`store-${durability}-${appenders}-${flush}`);
   const store = flush === 'immediate' ? new SqliteStore({ path, durability }) : new MicrotaskFlushStore({ path, durability });
   await store.open();
   const deadline = performance.now() + DURATION_MS;
@@ -112,10 +78,7 @@ async function storeRate(durability: SqliteDurability, appenders: number, flush:
   return { eventsPerSecond: events / elapsed, eventsPerTransaction: events / Math.max(1, transactions) };
 }
 
-const format = (value: number, digits = 0): string => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
 async function main(): Promise<void> {
-  mkdirSync(WORK_DIR, { recursive: true });
   console.log(`SqliteStore group commit: ${ROUNDS} round(s) of ${DURATION_MS} ms per measurement; medians over rounds.`);
   console.log('The disk is shared and noisy, so each round measures the raw rate right before the store and the ratio is taken per round.\n');
 
@@ -132,9 +95,9 @@ async function main(): Promise<void> {
   };
 
   for (let round = 0; round < ROUNDS; round++) {
-    const rawFull = rawCommitsPerSecond('FULL');
+    const rawFull = rawCommitsPerSecond('FULL', DURATION_MS);
     raw.full.push(rawFull);
-    raw.normal.push(rawCommitsPerSecond('NORMAL'));
+    raw.normal.push(rawCommitsPerSecond('NORMAL', DURATION_MS));
     for (const { durability, appenders } of configs) record(`${durability}-${appenders}`, await storeRate(durability, appenders), rawFull);
     for (const { gap, flush } of flushConfigs) record(`flush-${gap}-${flush}`, await storeRate('full', 100, flush, gap), rawFull);
     process.stdout.write(`round ${round + 1}/${ROUNDS} done\n`);
@@ -164,14 +127,6 @@ async function main(): Promise<void> {
   }
   console.log("Flush scheduling, 100 appenders, durability 'full':");
   printTable(flushRows);
-}
-
-function printTable(rows: readonly string[][]): void {
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  for (const [index, row] of rows.entries()) {
-    console.log(row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  '));
-    if (index === 0) console.log(widths.map((width) => '-'.repeat(width)).join('  '));
-  }
 }
 
 await main();

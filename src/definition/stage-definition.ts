@@ -87,6 +87,11 @@ export interface CompensateContext<TInput, TResults, TOutput> {
   readonly results: Readonly<TResults>;
   /** Stable for this compensation, and different from the stage's execute key. */
   readonly idempotencyKey: string;
+  /**
+   * The key the stage's `execute` used: find what it did by it when `output` is `undefined`
+   * (a `compensateOnFailure` stage, or an unknown outcome after a crash).
+   */
+  readonly executeIdempotencyKey: string;
   /** Aborted on the compensation attempt's timeout only. */
   readonly signal: AbortSignal;
   /** Why the run is rolling back. */

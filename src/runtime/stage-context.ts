@@ -89,4 +89,8 @@ export class CompensateContextImpl extends BaseContext {
   get idempotencyKey(): string {
     return compensateKey(this.runId, this.stage);
   }
+
+  get executeIdempotencyKey(): string {
+    return executeKey(this.runId, this.stage);
+  }
 }

@@ -6,7 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 /**
  * Every ```ts block in README.md and docs/*.md must compile against the package, exactly as a
  * user would write it. A block that deliberately does not compile is marked with an HTML
- * comment on the line before it: `<!-- example: not compiled — <why> -->`.
+ * comment on the line before it: `<!-- example: not compiled — <why> -->`. A block whose first
+ * line is a file name comment (`// trip.ts`) is written under that name, so later blocks of the
+ * same page can import it (`import { trip } from './trip.js'`).
  */
 const root = join(import.meta.dirname, '..', '..');
 const workDir = join(root, 'test', '.examples');
@@ -46,7 +48,10 @@ describe('documentation examples', () => {
     rmSync(workDir, { recursive: true, force: true });
     mkdirSync(workDir, { recursive: true });
     const files = examples.map((example, index) => {
-      const file = join(workDir, `example-${index}.ts`);
+      const page = join(workDir, example.source.replace(/[^\w]+/g, '-'));
+      mkdirSync(page, { recursive: true });
+      const named = /^\/\/ ([\w.-]+\.ts)\s*$/.exec(example.code.split('\n')[0] ?? '');
+      const file = join(page, named?.[1] ?? `example-${index}.ts`);
       // `export {}` makes every block a module, so top-level await and names never collide.
       writeFileSync(file, `${example.code}\nexport {};\n`);
       return { file, example };

@@ -132,7 +132,10 @@ describe('stage context', () => {
           keys.push(`a-exec-${attempt}:${idempotencyKey}`);
           if (attempt === 1) throw new Error('retry me');
         },
-        compensate: async ({ idempotencyKey }) => void keys.push(`a-comp:${idempotencyKey}`),
+        compensate: async ({ idempotencyKey, executeIdempotencyKey }) => {
+          keys.push(`a-comp:${idempotencyKey}`);
+          keys.push(`a-comp-exec:${executeIdempotencyKey}`);
+        },
       })
       .stage('b', {
         execute: async ({ idempotencyKey }) => {
@@ -146,6 +149,7 @@ describe('stage context', () => {
     const key = (prefix: string) => keys.find((entry) => entry.startsWith(prefix))?.split(':')[1];
     expect(key('a-exec-1')).toBe(key('a-exec-2'));
     expect(new Set([key('a-exec-1'), key('b-exec'), key('a-comp')]).size).toBe(3);
+    expect(key('a-comp-exec')).toBe(key('a-exec-1'));
     const firstKey = key('a-exec-1');
     keys.length = 0;
     const second = await orchestrator.start(saga, { id: 'x', cents: 1 }).outcome;

@@ -1,0 +1,110 @@
+import { SagaError, SagaErrorCode } from '../errors/saga-error.js';
+import { foldJournal } from '../journal/fold.js';
+import type { SagaEvent } from '../journal/saga-event.js';
+import type { AppendRequest, ListRunsQuery, RunSummary, SagaStore } from '../stores/saga-store.js';
+import type { CrashFault } from './faults.js';
+
+/**
+ * What a store wrapped by {@link crashingStore} rejects appends with once it has "crashed".
+ *
+ * @remarks
+ * The orchestrator treats it like any store failure: the run stops being driven, nothing more
+ * is written, and `outcome` rejects with it. The journal in the wrapped store ends exactly at
+ * the event the crash fault matched.
+ *
+ * @example
+ * ```ts
+ * import { SimulatedCrashError } from 'sagaflow/testing';
+ * const crashed = (error: unknown) => error instanceof SimulatedCrashError;
+ * ```
+ */
+export class SimulatedCrashError extends SagaError {
+  /** Always `'SimulatedCrashError'`. */
+  override readonly name = 'SimulatedCrashError';
+  /** Reuses the store-unavailable code: to the runtime, a crashed process's store is gone. */
+  readonly code = SagaErrorCode.StoreUnavailable;
+
+  /** @param event - the event the crash came right after. */
+  constructor(readonly event: SagaEvent) {
+    super(`Simulated crash right after event ${event.seq} (${event.type}) of run ${event.runId}: nothing more is written.`);
+  }
+}
+
+/**
+ * A store made by {@link crashingStore}.
+ *
+ * @example
+ * ```ts
+ * import type { CrashingStore } from 'sagaflow/testing';
+ * const hasCrashed = (store: CrashingStore) => store.crashed !== undefined;
+ * ```
+ */
+export interface CrashingStore extends SagaStore {
+  /** The crash, once it happened. */
+  readonly crashed: SimulatedCrashError | undefined;
+}
+
+/**
+ * A store that behaves like `inner` until an event matching one of the crash faults is
+ * persisted, then refuses every further append — a process crash, as the journal sees it.
+ *
+ * @remarks
+ * When the matching event is in the middle of an append, only the events up to and including it
+ * are written. Reads keep working, so a test can inspect the journal; resume with a new
+ * orchestrator on `inner`.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'sagaflow';
+ * import { crashAfter, crashingStore } from 'sagaflow/testing';
+ * const durable = new MemoryStore();
+ * const store = crashingStore(durable, [crashAfter((event) => event.type === 'stage.completed')]);
+ * ```
+ */
+export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): CrashingStore {
+  let crashed: SimulatedCrashError | undefined;
+  const journals = new Map<string, SagaEvent[]>();
+  const journalOf = async (runId: string): Promise<SagaEvent[]> => {
+    let journal = journals.get(runId);
+    if (journal === undefined) {
+      journal = [...((await inner.load(runId)) ?? [])];
+      journals.set(runId, journal);
+    }
+    return journal;
+  };
+  return {
+    get description(): string {
+      return `${inner.description} (with a simulated crash)`;
+    },
+    get crashed(): SimulatedCrashError | undefined {
+      return crashed;
+    },
+    async append(request: AppendRequest): Promise<void> {
+      if (crashed !== undefined) throw crashed;
+      const journal = await journalOf(request.runId);
+      let cut = request.events.length;
+      let matched: SagaEvent | undefined;
+      for (const [index, event] of request.events.entries()) {
+        const soFar = [...journal, ...request.events.slice(0, index + 1)];
+        if (faults.some((fault) => fault.predicate(event, soFar))) {
+          cut = index + 1;
+          matched = event;
+          break;
+        }
+      }
+      const written = request.events.slice(0, cut);
+      // A cut append records the status the written prefix folds to, as a real crash would leave it.
+      await inner.append(
+        cut === request.events.length ? request : { ...request, events: written, status: foldJournal([...journal, ...written]).status },
+      );
+      journal.push(...written);
+      if (matched !== undefined) {
+        crashed = new SimulatedCrashError(matched);
+        throw crashed;
+      }
+    },
+    load: (runId: string) => inner.load(runId),
+    listRuns: (query?: ListRunsQuery): Promise<readonly RunSummary[]> => inner.listRuns(query),
+    close: () => Promise.resolve(),
+  };
+}

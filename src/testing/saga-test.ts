@@ -1,0 +1,208 @@
+import type { AnySaga, Saga } from '../definition/saga.js';
+import { foldJournal } from '../journal/fold.js';
+import { toOutcome, type SagaOutcome } from '../journal/outcome.js';
+import type { SagaEvent } from '../journal/saga-event.js';
+import { createOrchestrator, type ContinueOptions, type Orchestrator, type StartOptions } from '../runtime/orchestrator.js';
+import type { SagaRun } from '../runtime/saga-run.js';
+import { MemoryStore } from '../stores/memory-store.js';
+import type { SagaStore } from '../stores/saga-store.js';
+import { crashingStore, SimulatedCrashError } from './crash-store.js';
+import { withFaults, type CrashFault, type Fault } from './faults.js';
+import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
+
+/**
+ * Options of {@link createSagaTest}.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'sagaflow';
+ * import { failStage, type SagaTestOptions } from 'sagaflow/testing';
+ * const options: SagaTestOptions = { store: new MemoryStore(), faults: [failStage('credit')] };
+ * ```
+ */
+export interface SagaTestOptions {
+  /** Sagas to register (for resume, redrive, compensate). Sagas passed to `run` are registered too. */
+  readonly sagas?: readonly AnySaga[];
+  /** Where journals live. Default: a new `MemoryStore`. Pass a `SqliteStore` to test durability. */
+  readonly store?: SagaStore;
+  /** The clock. Default: a new auto-advancing {@link VirtualClock}, so no test waits for real. */
+  readonly clock?: VirtualClock;
+  /** What goes wrong. Stage faults apply to every saga run through this harness. */
+  readonly faults?: readonly Fault[];
+  /** Source of retry jitter. Default: always 0.5, so delays are deterministic. */
+  readonly random?: () => number;
+}
+
+/**
+ * Everything a test wants to know about a run: its outcome, its journal, and whether the
+ * simulated crash stopped it.
+ *
+ * @typeParam TOutputs - the saga's stage outputs.
+ *
+ * @example
+ * ```ts
+ * import type { SagaTestResult } from 'sagaflow/testing';
+ * const undone = (result: SagaTestResult) => result.outcome.compensationOrder;
+ * ```
+ */
+export interface SagaTestResult<TOutputs = Record<string, unknown>> {
+  /** The run's id. */
+  readonly runId: string;
+  /** The outcome; for a crashed run, the outcome folded from what was persisted (status `running` or `compensating`). */
+  readonly outcome: SagaOutcome<TOutputs>;
+  /** The persisted journal. */
+  readonly journal: readonly SagaEvent[];
+  /** `type:stage` of every journal event, for readable order assertions. */
+  readonly trace: readonly string[];
+  /** Whether a `crashAfter` fault stopped the run. */
+  readonly crashed: boolean;
+}
+
+/**
+ * A test harness: an orchestrator on virtual time, with faults, whose runs resolve to a
+ * {@link SagaTestResult} for every ending (never rejecting for a failed or crashed run).
+ *
+ * @example
+ * ```ts
+ * import { createSagaTest } from 'sagaflow/testing';
+ * const harness = createSagaTest();
+ * await harness.close();
+ * ```
+ */
+export interface SagaTest {
+  /** The orchestrator runs go through. */
+  readonly orchestrator: Orchestrator;
+  /** The store journals are written to (the durable one, without the crash wrapper). */
+  readonly store: SagaStore;
+  /** The virtual clock. */
+  readonly clock: VirtualClock;
+  /** Starts a run and waits for it to settle (or crash). @throws `SagaInputError` for bad input. */
+  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<SagaTestResult<TOutputs>>;
+  /** Resumes a stored run (e.g. after a `crashAfter` in another harness on the same store). */
+  resume(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
+  /** Redrives a paused or compensation_failed run. */
+  redrive(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
+  /** Rolls back a paused run. */
+  compensate(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
+  /** Closes the orchestrator. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a {@link SagaTest} harness.
+ *
+ * @remarks
+ * Runs need no server, no Docker and no real waiting: retries and timeouts follow the virtual
+ * clock, faults are injected without editing the saga, and `crashAfter` stops the harness
+ * right after a chosen event so another harness on the same store can resume.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { defineSaga } from 'sagaflow';
+ * import { createSagaTest, failStage } from 'sagaflow/testing';
+ *
+ * const transfer = defineSaga({ name: 'transfer', input: z.object({ cents: z.number() }) })
+ *   .stage('debit', { execute: async () => ({ entry: 'd1' }), compensate: async () => undefined })
+ *   .stage('credit', { execute: async () => ({ entry: 'c1' }), retry: { maxAttempts: 3, initialDelayMs: 30_000 } })
+ *   .build();
+ *
+ * const harness = createSagaTest({ faults: [failStage('credit')] });
+ * const result = await harness.run(transfer, { cents: 100 });
+ * console.log(result.outcome.status, result.outcome.compensationOrder); // 'compensated' ['debit'], instantly
+ * ```
+ */
+export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
+  const clock = options.clock ?? createVirtualClock();
+  const durable = options.store ?? new MemoryStore();
+  const faults = options.faults ?? [];
+  const crashFaults = faults.filter((fault): fault is CrashFault => fault.kind === 'crash-after');
+  const store = crashFaults.length === 0 ? undefined : crashingStore(durable, crashFaults);
+  const faulty = new Map<AnySaga, AnySaga>();
+  const withInjected = <TSaga extends AnySaga>(saga: TSaga): TSaga => {
+    let wrapped = faulty.get(saga);
+    if (wrapped === undefined) {
+      wrapped = withFaults(saga, faults, clock);
+      faulty.set(saga, wrapped);
+    }
+    return wrapped as TSaga;
+  };
+  const orchestrator = createOrchestrator({
+    store: store ?? durable,
+    sagas: (options.sagas ?? []).map(withInjected),
+    scheduler: clock,
+    random: options.random ?? (() => 0.5),
+  });
+
+  const settle = async <TOutputs>(run: SagaRun<TOutputs>): Promise<SagaTestResult<TOutputs>> => {
+    let outcome: SagaOutcome<TOutputs> | undefined;
+    let crashed = false;
+    try {
+      outcome = await run.outcome;
+    } catch (error) {
+      if (!(error instanceof SimulatedCrashError)) throw error;
+      crashed = true;
+    }
+    const journal = (await durable.load(run.runId)) ?? [];
+    outcome ??= toOutcome<TOutputs>(foldJournal(journal));
+    return { runId: run.runId, outcome, journal, trace: traceOf(journal), crashed };
+  };
+
+  return {
+    orchestrator,
+    store: durable,
+    clock,
+    run: (saga, input, startOptions) => settle(orchestrator.start(withInjected(saga), input, startOptions)),
+    resume: (runId, continueOptions) => settle(orchestrator.resume(runId, withSaga(continueOptions, withInjected))),
+    redrive: (runId, continueOptions) => settle(orchestrator.redrive(runId, withSaga(continueOptions, withInjected))),
+    compensate: (runId, continueOptions) => settle(orchestrator.compensate(runId, withSaga(continueOptions, withInjected))),
+    close: () => orchestrator.close(),
+  };
+}
+
+function withSaga(options: ContinueOptions | undefined, inject: (saga: AnySaga) => AnySaga): ContinueOptions {
+  return options?.saga === undefined ? {} : { saga: inject(options.saga) };
+}
+
+/**
+ * A compact `type:stage` trace of a journal, for order assertions.
+ *
+ * @example
+ * ```ts
+ * import { traceOf } from 'sagaflow/testing';
+ * traceOf([]); // []
+ * ```
+ */
+export function traceOf(journal: readonly SagaEvent[]): string[] {
+  return journal.map((event) => ('stage' in event ? `${event.type}:${event.stage}` : event.type));
+}
+
+/**
+ * Checks the rollback invariant of a sequential saga: the stages compensated are exactly the
+ * completed stages that compensate, undone in reverse completion order. Returns a list of
+ * problems, empty when it holds.
+ *
+ * @param compensates - the stages that have a `compensate` (default: every completed stage).
+ *
+ * @example
+ * ```ts
+ * import type { SagaOutcome } from 'sagaflow';
+ * import { rollbackProblems } from 'sagaflow/testing';
+ * declare const outcome: SagaOutcome;
+ * if (rollbackProblems(outcome).length > 0) throw new Error(rollbackProblems(outcome).join('\n'));
+ * ```
+ */
+export function rollbackProblems(outcome: SagaOutcome<unknown>, compensates?: readonly string[]): string[] {
+  const expected = outcome.completionOrder.filter((stage) => compensates === undefined || compensates.includes(stage)).reverse();
+  const actual = outcome.compensationOrder;
+  const problems: string[] = [];
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    problems.push(`expected compensations ${JSON.stringify(expected)} (reverse completion order), got ${JSON.stringify(actual)}`);
+  }
+  for (const [stage, record] of Object.entries(outcome.stages)) {
+    if (record.status === 'completed' && outcome.status !== 'completed' && expected.includes(stage)) {
+      problems.push(`stage '${stage}' completed but was not compensated`);
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,150 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineSaga, MemoryStore, NonRetryableError, type SagaStore } from 'sagaflow';
+import { SqliteStore } from 'sagaflow/sqlite';
+import {
+  crashAfter,
+  createSagaTest,
+  createVirtualClock,
+  delayStage,
+  failCompensation,
+  failStage,
+  rollbackProblems,
+  withFaults,
+} from 'sagaflow/testing';
+
+const effects: string[] = [];
+const transfer = defineSaga({ name: 'kit-transfer', input: z.object({ cents: z.number() }) })
+  .stage('debit', {
+    execute: async ({ input, idempotencyKey }) => {
+      effects.push(`debit:${idempotencyKey}`);
+      return { entry: `d-${input.cents}` };
+    },
+    compensate: async ({ output }) => void effects.push(`refund:${output.entry}`),
+  })
+  .stage('credit', {
+    retry: { maxAttempts: 3, initialDelayMs: 30_000, jitter: false },
+    timeoutMs: 5_000,
+    execute: async ({ input }) => {
+      effects.push('credit');
+      return { entry: `c-${input.cents}` };
+    },
+    compensate: async () => void effects.push('reverse-credit'),
+  })
+  .stage('notify', {
+    execute: async () => {
+      effects.push('notify');
+    },
+  })
+  .build();
+
+const tempDirs: string[] = [];
+afterAll(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('fault injection', () => {
+  it('failStage below the retry budget: the run recovers, with retries journaled in virtual time', async () => {
+    effects.length = 0;
+    const harness = createSagaTest({ faults: [failStage('credit', { times: 2 })] });
+    const started = harness.clock.now();
+    const result = await harness.run(transfer, { cents: 5 });
+    expect(result.outcome.status).toBe('completed');
+    expect(result.outcome.stages.credit?.attempts).toBe(3);
+    expect(result.trace.filter((entry) => entry === 'stage.retrying:credit')).toHaveLength(2);
+    // Two backoffs of 30 s (the second capped by the default maxDelayMs of 30 s) passed on the
+    // virtual clock, none on the wall clock.
+    expect(harness.clock.now() - started).toBe(60_000);
+    expect(effects).toEqual([expect.stringMatching(/^debit:/), 'credit', 'notify']);
+    await harness.close();
+  });
+
+  it('failStage at or above the budget rolls back; a custom error is journaled as thrown', async () => {
+    const harness = createSagaTest({ faults: [failStage('credit', { error: () => new NonRetryableError('account closed') })] });
+    const result = await harness.run(transfer, { cents: 5 });
+    expect(result.outcome.status).toBe('compensated');
+    expect(result.outcome.stages.credit).toMatchObject({ attempts: 1, error: { name: 'NonRetryableError', message: 'account closed' } });
+    expect(rollbackProblems(result.outcome, ['debit', 'credit'])).toEqual([]);
+    expect(result.outcome.compensationOrder).toEqual(['debit']);
+  });
+
+  it('delayStage past timeoutMs times the attempt out; the next attempt runs undelayed', async () => {
+    const harness = createSagaTest({ faults: [delayStage('credit', 60_000, { times: 1 })] });
+    const result = await harness.run(transfer, { cents: 5 });
+    expect(result.outcome.status).toBe('completed');
+    const retry = result.journal.find((event) => event.type === 'stage.retrying');
+    expect(retry).toMatchObject({ stage: 'credit', attempt: 1, error: { name: 'StageTimeoutError' } });
+  });
+
+  it('failCompensation: recovers within the compensation budget, or ends compensation_failed', async () => {
+    const flaky = await createSagaTest({ faults: [failStage('notify'), failCompensation('debit', { times: 2 })] }).run(transfer, { cents: 5 });
+    expect(flaky.outcome.status).toBe('compensated');
+    expect(flaky.outcome.stages.debit?.compensation?.attempts).toBe(3);
+    const broken = await createSagaTest({ faults: [failStage('notify'), failCompensation('debit')] }).run(transfer, { cents: 5 });
+    expect(broken.outcome.status).toBe('compensation_failed');
+    expect(broken.outcome.compensationOrder).toEqual(['credit']);
+    expect(broken.outcome.stages.debit?.compensation?.attempts).toBe(5);
+  });
+
+  it('counts `times` per run, and refuses a fault naming an unknown stage', async () => {
+    const harness = createSagaTest({ faults: [failStage('credit', { times: 2 })] });
+    const first = await harness.run(transfer, { cents: 1 });
+    const second = await harness.run(transfer, { cents: 2 });
+    expect([first.outcome.stages.credit?.attempts, second.outcome.stages.credit?.attempts]).toEqual([3, 3]);
+    expect(() => withFaults(transfer, [failStage('wire')], createVirtualClock())).toThrow(
+      "A fail-stage fault names stage 'wire', but saga 'kit-transfer' has no such stage (stages: debit, credit, notify).",
+    );
+  });
+
+  it('keeps the shape hash: a faulty copy resumes as the original', () => {
+    expect(withFaults(transfer, [failStage('credit')], createVirtualClock()).shapeHash).toBe(transfer.shapeHash);
+  });
+});
+
+describe.each<[string, () => SagaStore]>([
+  ['MemoryStore', () => new MemoryStore()],
+  [
+    'SqliteStore',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sagaflow-kit-'));
+      tempDirs.push(dir);
+      return new SqliteStore({ path: join(dir, 'kit.db') });
+    },
+  ],
+])('crashAfter on %s', (_name, makeStore) => {
+  it('stops right after the matching event; another harness on the same store resumes without redoing completed work', async () => {
+    effects.length = 0;
+    const store = makeStore();
+    const crashing = createSagaTest({ store, faults: [crashAfter((event) => event.type === 'stage.completed' && event.stage === 'debit')] });
+    const crashed = await crashing.run(transfer, { cents: 7 });
+    expect(crashed.crashed).toBe(true);
+    expect(crashed.trace).toEqual(['run.started', 'stage.started:debit', 'stage.completed:debit']);
+    expect(crashed.outcome.status).toBe('running');
+    expect((await store.listRuns({ status: 'running' })).map((run) => run.runId)).toEqual([crashed.runId]);
+
+    const resumed = await createSagaTest({ store, sagas: [transfer] }).resume(crashed.runId);
+    expect(resumed.outcome.status).toBe('completed');
+    expect(resumed.trace.slice(3, 4)).toEqual(['run.resumed']);
+    expect(effects.filter((effect) => effect.startsWith('debit:'))).toHaveLength(1);
+    await store.close();
+  });
+
+  it('crashes in the middle of a rollback and resumes it in reverse completion order', async () => {
+    effects.length = 0;
+    const store = makeStore();
+    const crashing = createSagaTest({
+      store,
+      faults: [failStage('notify'), crashAfter((event) => event.type === 'compensation.completed' && event.stage === 'credit')],
+    });
+    const crashed = await crashing.run(transfer, { cents: 9 });
+    expect(crashed.outcome.status).toBe('compensating');
+    const resumed = await createSagaTest({ store, sagas: [transfer] }).resume(crashed.runId);
+    expect(resumed.outcome.status).toBe('compensated');
+    expect(resumed.outcome.compensationOrder).toEqual(['credit', 'debit']);
+    expect(effects.filter((effect) => effect === 'reverse-credit')).toHaveLength(1);
+    await store.close();
+  });
+});
