@@ -628,6 +628,10 @@ class SagaOrchestrator implements Orchestrator {
       written = resumeDrafts(state, mode, change).map((draft, offset) => ({ ...draft, runId: state.runId, saga: state.saga, seq: journal.length + offset, at }));
       const next = foldJournal([...journal, ...written]);
       if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${state.runId} was called after close()`);
+      // Watched before the workers can pick it up, so that each of their appends is announced.
+      if (supportsWorkers(this.store) && this.store.watchRun !== undefined) {
+        await this.store.watchRun(state.runId, WATCH_RENEW_MS * 3).catch(() => undefined);
+      }
       await this.store.append({ runId: state.runId, saga: state.saga, expectedSeq: journal.length, events: written, status: next.status });
     }
     if (this.active.get(state.runId)?.handle === handle) this.active.delete(state.runId);
@@ -698,8 +702,13 @@ class SagaOrchestrator implements Orchestrator {
             })
             .then(
               (stop) => {
-                if (closed) void stop().catch(() => undefined);
-                else unsubscribe = stop;
+                if (closed) {
+                  void stop().catch(() => undefined);
+                  return;
+                }
+                unsubscribe = stop;
+                // Whatever was appended before we listened was announced to nobody: read once more.
+                subscriber.next();
               },
               // No notifications: polling alone still follows the run.
               () => undefined,

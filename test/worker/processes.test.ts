@@ -126,7 +126,7 @@ describe.skipIf(url === undefined)('worker processes', { timeout: 60_000 }, () =
     const frozen = spawn('frozen', { leaseMs: 900 });
     await frozen.ready();
     const orchestrator = createOrchestrator({ store });
-    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'submitter'), { slowStage: 'b', slowMs: 500, slowOn: 'frozen' });
+    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'submitter'), { slowStage: 'b', slowMs: 1_500, slowOn: 'frozen' });
     await frozen.waitFor('stage b to start', (message) => isEvent(message) && message.runId === runId && message.event === 'stage.started' && message.stage === 'b');
     frozen.signal('SIGSTOP');
 

@@ -151,12 +151,12 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
   it('keeps its lease through heartbeats while a stage outlives it: no takeover, no second execution', async () => {
     const client = open();
     const orchestrator = createOrchestrator({ store: client });
-    const holder = worker({ id: 'w-holder', leaseMs: 600 });
+    const holder = worker({ id: 'w-holder', leaseMs: 1_200 });
     await holder.start();
-    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), { slowStage: 'b', slowMs: 2_000 });
+    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), { slowStage: 'b', slowMs: 3_000 });
     await waitFor('the holder to start stage b', async () => (await client.load(runId))?.some((event) => event.type === 'stage.started' && event.stage === 'b') === true);
     // A rival that polls often and would take the run over the moment its lease lapsed.
-    const rival = worker({ id: 'w-rival', leaseMs: 600, pollIntervalMs: 20 });
+    const rival = worker({ id: 'w-rival', leaseMs: 1_200, pollIntervalMs: 20 });
     await rival.start();
     const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];
     expectSoundJournal(journal);
