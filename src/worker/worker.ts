@@ -261,6 +261,8 @@ class SagaWorker implements Worker {
   private claiming: Promise<unknown> | undefined;
   /** A wake-up arrived while a claim was in flight: claim again after it. */
   private rewake = false;
+  /** The last claim filled every free slot, or a wake-up found none: runs may be queued for us. */
+  private backlog = false;
   private unlisten: (() => Promise<void>) | undefined;
   private phase: WorkerPhase = 'idle';
   private stopping: Promise<void> | undefined;
@@ -401,8 +403,15 @@ class SagaWorker implements Worker {
   private async claimOnce(): Promise<boolean> {
     this.rewake = false;
     const capacity = this.concurrency - this.held.size;
-    if (capacity <= 0 || this.phase !== 'running') return false;
+    if (this.phase !== 'running') return false;
+    if (capacity <= 0) {
+      // Woken while full: work may be waiting for the next free slot.
+      this.backlog = true;
+      return false;
+    }
     const claimed = await this.store.claim({ owner: this.id, sagas: this.registrations, limit: capacity, leaseMs: this.leaseMs });
+    // A claim that got less than it asked for emptied the queue (for us): new work will announce itself.
+    this.backlog = claimed.length === capacity;
     for (const run of claimed) this.adopt(run);
     return this.phase === 'running' && (claimed.length === capacity || this.rewake);
   }
@@ -469,8 +478,8 @@ class SagaWorker implements Worker {
     if (this.held.get(runId)?.driver !== driver) return;
     this.held.delete(runId);
     if (this.held.size === 0) this.drained?.resolve();
-    // Room for one more run.
-    if (this.phase === 'running') this.wake$.next();
+    // Room for one more run; worth a claim only if work may be waiting (polling covers the rest).
+    if (this.phase === 'running' && this.backlog) this.wake$.next();
   }
 
   // ---------------------------------------------------------------------------------------
