@@ -108,14 +108,21 @@ export interface PostgresPoolOptions extends PostgresStoreSettings {
   readonly connectionString?: never;
 }
 
-/** What the one-statement append reports: the run's row as locked, and whether the events went in. */
+/** What the append statement reports per run: its row as locked, and whether the events went in. */
 interface AppendRow {
+  run_id: string;
   status: RunStatus;
   next_seq: number;
   lease_owner: string | null;
   lease_epoch: number;
   lease_live: boolean | null;
   appended: boolean;
+}
+
+interface PendingAppend {
+  readonly request: AppendRequest;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
 }
 
 /** One event of a claimed run, with the claim's columns repeated on each. */
@@ -184,6 +191,8 @@ export class PostgresStore implements WorkQueueStore {
   private readonly sql: { readonly append: NamedStatement; readonly create: NamedStatement; readonly claim: NamedStatement; readonly release: NamedStatement };
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly appendQueue: PendingAppend[] = [];
+  private appendScheduled = false;
 
   /**
    * @param options - a connection string or a pool, and the schema.
@@ -238,46 +247,76 @@ export class PostgresStore implements WorkQueueStore {
     });
   }
 
-  /** Appends events to a run's journal, all or nothing; resolves once they are durable. */
+  /**
+   * Appends events to a run's journal, all or nothing; resolves once they are durable.
+   *
+   * @remarks
+   * Appends to different runs made in the same turn of the event loop go out as one statement
+   * (group commit, as `SqliteStore` does): a worker driving many runs pays one round trip for
+   * all of them. Each run is still checked, and appended or refused, on its own.
+   */
   async append(request: AppendRequest): Promise<void> {
     checkEvents(request);
-    const operation = `append to run ${request.runId}`;
-    // Each path is one statement (one round trip, atomic on its own): on a busy host the round
-    // trips, not the database, bound how fast runs go.
     if (request.expectedSeq === 0 && request.lease === undefined && request.events.length > 0) {
-      if (await this.createRun(operation, request)) return;
+      if (await this.createRun(`append to run ${request.runId}`, request)) return;
     }
-    const result = await this.query<AppendRow>(operation, this.sql.append, [
-      request.runId,
-      request.expectedSeq,
-      JSON.stringify(request.events),
-      request.events.length,
-      request.status,
-      request.events[request.events.length - 1]?.at ?? null,
-      latestShapeHash(request.events) ?? null,
-      request.lease?.owner ?? null,
-      request.lease?.epoch ?? null,
-      isSettledStatus(request.status),
-      ACTIVE.has(request.status),
-    ]);
-    const run = result.rows[0];
-    if (run === undefined) {
-      // No such run: a lease cannot hold it, and its journal is empty.
-      if (request.lease !== undefined) throw new LeaseLostError(request.runId, request.lease.owner, request.lease.epoch);
-      if (request.expectedSeq !== 0 || request.events.length > 0) throw new StoreConflictError(request.runId, request.expectedSeq, 0);
+    return new Promise<void>((resolve, reject) => {
+      this.appendQueue.push({ request, resolve, reject });
+      if (!this.appendScheduled) {
+        this.appendScheduled = true;
+        // setImmediate, not a microtask: it waits for every I/O callback of this turn, so the
+        // runs that a statement's results woke up all get into the next statement.
+        setImmediate(() => this.flushAppends());
+      }
+    });
+  }
+
+  private flushAppends(): void {
+    this.appendScheduled = false;
+    const batch: PendingAppend[] = [];
+    const later: PendingAppend[] = [];
+    const runs = new Set<string>();
+    for (const pending of this.appendQueue.splice(0)) {
+      // Two appends to one run (two writers racing) cannot share a statement: the row lock orders them.
+      if (runs.has(pending.request.runId)) later.push(pending);
+      else {
+        runs.add(pending.request.runId);
+        batch.push(pending);
+      }
+    }
+    if (later.length > 0) {
+      this.appendQueue.push(...later);
+      this.appendScheduled = true;
+      setImmediate(() => this.flushAppends());
+    }
+    void this.writeAppends(batch);
+  }
+
+  private async writeAppends(batch: readonly PendingAppend[]): Promise<void> {
+    const first = batch[0];
+    if (first === undefined) return;
+    const operation = batch.length === 1 ? `append to run ${first.request.runId}` : `append to runs ${first.request.runId} and ${batch.length - 1} more`;
+    let rows: Map<string, AppendRow>;
+    try {
+      const result = await this.query<AppendRow>(operation, this.sql.append, appendColumns(batch.map(({ request }) => request)));
+      rows = new Map(result.rows.map((row) => [row.run_id, row]));
+    } catch (error) {
+      if (batch.length > 1 && !(error instanceof StoreUnavailableError)) {
+        // One run's bad request must not fail the others: write each on its own.
+        await Promise.all(batch.map((pending) => this.writeAppends([pending])));
+        return;
+      }
+      for (const pending of batch) pending.reject(error);
       return;
     }
-    if (run.appended) return;
-    const { lease } = request;
-    // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
-    if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
-      throw new LeaseLostError(request.runId, lease.owner, lease.epoch);
+    for (const { request, resolve, reject } of batch) {
+      try {
+        checkAppended(request, rows.get(request.runId));
+        resolve();
+      } catch (error) {
+        reject(error);
+      }
     }
-    if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(request.runId, request.expectedSeq, run.next_seq);
-    if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
-      throw new RunLeasedError(request.runId, run.lease_owner, run.lease_epoch);
-    }
-    // Accepted with nothing to write (an empty batch).
   }
 
   /** Creates a run with its first events; resolves to false when the run already exists. */
@@ -648,47 +687,58 @@ function statements(t: { readonly runs: string; readonly events: string }, chann
 } {
   const notifyChannel = `'${channel}'`;
   const texts = {
-    // $1 run, $2 expectedSeq, $3 events json, $4 event count, $5 new status, $6 last at, $7 shape hash,
-    // $8 lease owner, $9 lease epoch, $10 settles the run, $11 new status is active.
-    // The row lock orders appends to one run; the checks are the same as the store's rules
-    // (fencing, expected seq, a live lease owns the run) and the caller reports a refusal from
-    // the locked row it gets back. A lease-less append clears the lease (fencing out a
-    // holder whose lease expired); one that moves a settled submitted run back to an active
-    // status re-queues it and wakes the workers. Appends to a watched run announce themselves
-    // (only those: NOTIFY serializes committing transactions, a price every append should not pay).
+    // $1…$11: one array per column (see appendColumns), one element per run, at most one per run.
+    // Arrays rather than one JSON document: a JSON document's strings would be decoded, and
+    // PostgreSQL refuses \u0000 in text; json[] elements keep each batch of events as written.
+    // Row locks, taken in run-id order so that concurrent statements cannot deadlock, order the
+    // appends to one run. Each run is checked on its own by the store's rules (fencing, expected
+    // seq, a live lease owns the run), and the caller reports a refusal from the locked row it
+    // gets back. A lease-less append clears the lease (fencing out a holder whose lease expired);
+    // one that moves a settled submitted run back to an active status re-queues it and wakes the
+    // workers. Appends to a watched run announce themselves (only those: NOTIFY serializes
+    // committing transactions, a price every append should not pay).
     append: `
-      WITH locked AS (
-        SELECT run_id, status, next_seq, submitted, lease_owner, lease_epoch, lease_expires_at > now() AS lease_live
-        FROM ${t.runs} WHERE run_id = $1 FOR UPDATE
+      WITH req AS (
+        SELECT * FROM unnest($1::text[], $2::integer[], $3::json[], $4::integer[], $5::text[], $6::double precision[],
+          $7::text[], $8::text[], $9::integer[], $10::boolean[], $11::boolean[])
+          AS r(run_id, expected_seq, events, event_count, status, last_at, shape_hash, lease_owner, lease_epoch, settles, active)
+      ), locked AS (
+        SELECT runs.run_id, runs.status, runs.next_seq, runs.submitted, runs.lease_owner, runs.lease_epoch,
+          runs.lease_expires_at > now() AS lease_live
+        FROM ${t.runs} AS runs WHERE runs.run_id IN (SELECT run_id FROM req)
+        ORDER BY runs.run_id
+        FOR UPDATE
       ), accepted AS (
-        SELECT * FROM locked
-        WHERE ($8::text IS NULL OR (lease_owner = $8::text AND lease_epoch = $9::integer))
-          AND next_seq = $2::integer
-          AND ($8::text IS NOT NULL OR lease_owner IS NULL OR lease_live IS NOT TRUE OR status NOT IN (${ACTIVE_SQL}))
-          AND $4::integer > 0
+        SELECT locked.run_id, locked.submitted, locked.status AS previous_status, req.expected_seq, req.events,
+          req.event_count, req.status, req.last_at, req.shape_hash, req.lease_owner AS writer, req.settles, req.active
+        FROM locked JOIN req ON req.run_id = locked.run_id
+        WHERE (req.lease_owner IS NULL OR (locked.lease_owner = req.lease_owner AND locked.lease_epoch = req.lease_epoch))
+          AND locked.next_seq = req.expected_seq
+          AND (req.lease_owner IS NOT NULL OR locked.lease_owner IS NULL OR locked.lease_live IS NOT TRUE OR locked.status NOT IN (${ACTIVE_SQL}))
+          AND req.event_count > 0
       ), inserted AS (
         INSERT INTO ${t.events} (run_id, seq, event)
-        SELECT accepted.run_id, $2::integer + position - 1, element
-        FROM accepted, json_array_elements($3::json) WITH ORDINALITY AS batch(element, position)
+        SELECT accepted.run_id, accepted.expected_seq + position - 1, element
+        FROM accepted, json_array_elements(accepted.events) WITH ORDINALITY AS batch(element, position)
         RETURNING 1
       ), updated AS (
         UPDATE ${t.runs} AS runs SET
-          status = $5::text, next_seq = $2::integer + $4::integer, updated_at = $6::double precision,
-          shape_hash = COALESCE($7::text, runs.shape_hash),
-          lease_owner = CASE WHEN $8::text IS NULL THEN NULL ELSE runs.lease_owner END,
-          lease_expires_at = CASE WHEN $8::text IS NULL THEN NULL ELSE runs.lease_expires_at END,
-          cancel_reason = CASE WHEN $10::boolean THEN NULL ELSE runs.cancel_reason END,
-          cancel_requested_at = CASE WHEN $10::boolean THEN NULL ELSE runs.cancel_requested_at END
+          status = accepted.status, next_seq = accepted.expected_seq + accepted.event_count, updated_at = accepted.last_at,
+          shape_hash = COALESCE(accepted.shape_hash, runs.shape_hash),
+          lease_owner = CASE WHEN accepted.writer IS NULL THEN NULL ELSE runs.lease_owner END,
+          lease_expires_at = CASE WHEN accepted.writer IS NULL THEN NULL ELSE runs.lease_expires_at END,
+          cancel_reason = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_reason END,
+          cancel_requested_at = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_requested_at END
         FROM accepted WHERE runs.run_id = accepted.run_id
-        RETURNING accepted.submitted, accepted.status AS previous_status, runs.watched_until > now() AS watched
+        RETURNING runs.run_id,
+          accepted.submitted AND accepted.writer IS NULL AND accepted.previous_status NOT IN (${ACTIVE_SQL}) AND accepted.active AS requeue,
+          runs.watched_until > now() AS watched
       )
-      SELECT locked.status, locked.next_seq, locked.lease_owner, locked.lease_epoch, locked.lease_live,
-        EXISTS (SELECT 1 FROM updated) AS appended,
-        (SELECT pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', $1::text)::text) FROM updated
-          WHERE updated.submitted AND $8::text IS NULL AND updated.previous_status NOT IN (${ACTIVE_SQL}) AND $11::boolean) AS requeued,
-        (SELECT pg_notify(${notifyChannel}, json_build_object('kind', 'appended', 'runId', $1::text)::text) FROM updated
-          WHERE updated.watched) AS announced
-      FROM locked`,
+      SELECT locked.run_id, locked.status, locked.next_seq, locked.lease_owner, locked.lease_epoch, locked.lease_live,
+        updated.run_id IS NOT NULL AS appended,
+        CASE WHEN updated.requeue THEN pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', locked.run_id)::text) END AS requeued,
+        CASE WHEN updated.watched THEN pg_notify(${notifyChannel}, json_build_object('kind', 'appended', 'runId', locked.run_id)::text) END AS announced
+      FROM locked LEFT JOIN updated ON updated.run_id = locked.run_id`,
     // $1 run, $2 saga, $3 shape hash, $4 status, $5 next seq, $6 created at, $7 updated at,
     // $8 submitted, $9 events json, $10 wake the workers, $11 the wake-up's payload.
     // ON CONFLICT waits for a concurrent creator of the same run; if it committed, nothing is
@@ -755,6 +805,49 @@ function statements(t: { readonly runs: string; readonly events: string }, chann
 interface NamedStatement {
   readonly name: string;
   readonly text: string;
+}
+
+/** The append statement's parameters: one array per column, one element per run. */
+function appendColumns(requests: readonly AppendRequest[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: 11 }, () => []);
+  for (const request of requests) {
+    const values = [
+      request.runId,
+      request.expectedSeq,
+      JSON.stringify(request.events),
+      request.events.length,
+      request.status,
+      request.events[request.events.length - 1]?.at ?? null,
+      latestShapeHash(request.events) ?? null,
+      request.lease?.owner ?? null,
+      request.lease?.epoch ?? null,
+      isSettledStatus(request.status),
+      ACTIVE.has(request.status),
+    ];
+    for (const [index, value] of values.entries()) columns[index]?.push(value);
+  }
+  return columns;
+}
+
+/** Turns the statement's verdict on one run into success or the store's error for it. */
+function checkAppended(request: AppendRequest, run: AppendRow | undefined): void {
+  const { lease } = request;
+  if (run === undefined) {
+    // No such run: a lease cannot hold it, and its journal is empty.
+    if (lease !== undefined) throw new LeaseLostError(request.runId, lease.owner, lease.epoch);
+    if (request.expectedSeq !== 0 || request.events.length > 0) throw new StoreConflictError(request.runId, request.expectedSeq, 0);
+    return;
+  }
+  if (run.appended) return;
+  // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
+  if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
+    throw new LeaseLostError(request.runId, lease.owner, lease.epoch);
+  }
+  if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(request.runId, request.expectedSeq, run.next_seq);
+  if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
+    throw new RunLeasedError(request.runId, run.lease_owner, run.lease_epoch);
+  }
+  // Accepted with nothing to write (an empty batch).
 }
 
 function isUniqueViolation(error: unknown): boolean {
