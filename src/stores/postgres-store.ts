@@ -192,6 +192,7 @@ export class PostgresStore implements WorkQueueStore {
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly appendQueue: PendingAppend[] = [];
+  private readonly releaseQueue: Array<{ runId: string; lease: LeaseToken; resolve: () => void; reject: (error: unknown) => void }> = [];
   private appendScheduled = false;
 
   /**
@@ -472,9 +473,17 @@ export class PostgresStore implements WorkQueueStore {
     if (runs.length === 0) return { lost: [], cancelRequests: [] };
     const result = await this.query<{ run_id: string; cancel_reason: string | null }>(
       `heartbeat of worker ${owner}`,
-      `UPDATE ${this.t.runs} AS runs SET lease_expires_at = now() + $4 * interval '1 millisecond'
-       FROM unnest($2::text[], $3::integer[]) AS held(run_id, epoch)
-       WHERE runs.run_id = held.run_id AND runs.lease_owner = $1 AND runs.lease_epoch = held.epoch
+      // Rows are locked in run-id order, as appends lock them, so the two cannot deadlock.
+      `WITH held AS (
+         SELECT * FROM unnest($2::text[], $3::integer[]) AS held(run_id, epoch)
+       ), locked AS (
+         SELECT runs.run_id FROM ${this.t.runs} AS runs JOIN held ON held.run_id = runs.run_id
+         WHERE runs.lease_owner = $1 AND runs.lease_epoch = held.epoch
+         ORDER BY runs.run_id
+         FOR UPDATE OF runs
+       )
+       UPDATE ${this.t.runs} AS runs SET lease_expires_at = now() + $4 * interval '1 millisecond'
+       FROM locked WHERE runs.run_id = locked.run_id
        RETURNING runs.run_id, runs.cancel_reason`,
       [owner, runs.map((run) => run.runId), runs.map((run) => run.lease.epoch), leaseMs],
     );
@@ -492,8 +501,30 @@ export class PostgresStore implements WorkQueueStore {
    * Does nothing when the lease is no longer this one. Releasing an unfinished submitted run
    * (a worker stopping) makes it claimable at once and wakes the other workers.
    */
-  async release(runId: string, lease: LeaseToken): Promise<void> {
-    await this.query(`release of run ${runId}`, this.sql.release, [runId, lease.owner, lease.epoch, JSON.stringify({ kind: 'requeued', runId })]);
+  release(runId: string, lease: LeaseToken): Promise<void> {
+    // Grouped like appends: a worker releasing many settled runs pays one round trip.
+    return new Promise<void>((resolve, reject) => {
+      this.releaseQueue.push({ runId, lease, resolve, reject });
+      if (this.releaseQueue.length === 1) setImmediate(() => void this.flushReleases());
+    });
+  }
+
+  private async flushReleases(): Promise<void> {
+    const batch = this.releaseQueue.splice(0);
+    const first = batch[0];
+    if (first === undefined) return;
+    const operation = batch.length === 1 ? `release of run ${first.runId}` : `release of runs ${first.runId} and ${batch.length - 1} more`;
+    try {
+      await this.query(operation, this.sql.release, [
+        batch.map((pending) => pending.runId),
+        batch.map((pending) => pending.lease.owner),
+        batch.map((pending) => pending.lease.epoch),
+      ]);
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const pending of batch) pending.resolve();
   }
 
   /**
@@ -777,15 +808,22 @@ function statements(t: { readonly runs: string; readonly events: string }, chann
       SELECT claimed.run_id, claimed.lease_epoch, claimed.cancel_reason, events.seq, events.event
       FROM claimed JOIN ${t.events} AS events ON events.run_id = claimed.run_id
       ORDER BY claimed.run_id, events.seq`,
-    // $1 run, $2 owner, $3 epoch, $4 the wake-up's payload. Releasing an unfinished submitted
-    // run makes it claimable at once: wake the workers.
+    // $1 runs, $2 owners, $3 epochs. Rows are locked in run-id order, as appends lock them.
+    // Releasing an unfinished submitted run makes it claimable at once: wake the workers.
     release: `
-      WITH released AS (
-        UPDATE ${t.runs} SET lease_owner = NULL, lease_expires_at = NULL
-        WHERE run_id = $1 AND lease_owner = $2 AND lease_epoch = $3
-        RETURNING submitted AND status IN (${ACTIVE_SQL}) AS requeued
+      WITH req AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[]) AS req(run_id, owner, epoch)
+      ), locked AS (
+        SELECT runs.run_id FROM ${t.runs} AS runs JOIN req ON req.run_id = runs.run_id
+        WHERE runs.lease_owner = req.owner AND runs.lease_epoch = req.epoch
+        ORDER BY runs.run_id
+        FOR UPDATE OF runs
+      ), released AS (
+        UPDATE ${t.runs} AS runs SET lease_owner = NULL, lease_expires_at = NULL
+        FROM locked WHERE runs.run_id = locked.run_id
+        RETURNING runs.run_id, runs.submitted AND runs.status IN (${ACTIVE_SQL}) AS requeued
       )
-      SELECT (SELECT pg_notify(${notifyChannel}, $4::text) FROM released WHERE requeued) AS notified`,
+      SELECT pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', run_id)::text) FROM released WHERE requeued`,
   };
   // Named, so each connection parses and plans them once rather than on every call; the name
   // carries a hash of the text because two stores on different schemas share a pool's clients.
