@@ -119,6 +119,12 @@ interface AppendRow {
   appended: boolean;
 }
 
+interface PendingCreate {
+  readonly request: AppendRequest;
+  readonly resolve: (created: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface PendingAppend {
   readonly request: AppendRequest;
   readonly resolve: () => void;
@@ -192,6 +198,7 @@ export class PostgresStore implements WorkQueueStore {
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private readonly appendQueue: PendingAppend[] = [];
+  private readonly createQueue: PendingCreate[] = [];
   private readonly releaseQueue: Array<{ runId: string; lease: LeaseToken; resolve: () => void; reject: (error: unknown) => void }> = [];
   private appendScheduled = false;
 
@@ -259,7 +266,7 @@ export class PostgresStore implements WorkQueueStore {
   async append(request: AppendRequest): Promise<void> {
     checkEvents(request);
     if (request.expectedSeq === 0 && request.lease === undefined && request.events.length > 0) {
-      if (await this.createRun(`append to run ${request.runId}`, request)) return;
+      if (await this.createRun(request)) return;
     }
     return new Promise<void>((resolve, reject) => {
       this.appendQueue.push({ request, resolve, reject });
@@ -321,32 +328,70 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /** Creates a run with its first events; resolves to false when the run already exists. */
-  private async createRun(operation: string, request: AppendRequest): Promise<boolean> {
-    const first = request.events[0];
-    const last = request.events[request.events.length - 1];
-    if (first === undefined || last === undefined) return false;
-    const submitted = first.type === 'run.started' && first.submitted === true;
-    let result: pg.QueryResult<{ created: boolean }>;
-    try {
-      result = await this.query<{ created: boolean }>(operation, this.sql.create, [
+  private createRun(request: AppendRequest): Promise<boolean> {
+    // Grouped like appends: concurrent submits share a statement.
+    return new Promise<boolean>((resolve, reject) => {
+      this.createQueue.push({ request, resolve, reject });
+      if (this.createQueue.length === 1) setImmediate(() => this.flushCreates());
+    });
+  }
+
+  private flushCreates(): void {
+    const batch: PendingCreate[] = [];
+    const later: PendingCreate[] = [];
+    const runs = new Set<string>();
+    for (const pending of this.createQueue.splice(0)) {
+      if (runs.has(pending.request.runId)) later.push(pending);
+      else {
+        runs.add(pending.request.runId);
+        batch.push(pending);
+      }
+    }
+    if (later.length > 0) {
+      this.createQueue.push(...later);
+      setImmediate(() => this.flushCreates());
+    }
+    void this.writeCreates(batch);
+  }
+
+  private async writeCreates(batch: readonly PendingCreate[]): Promise<void> {
+    const first = batch[0];
+    if (first === undefined) return;
+    const operation = batch.length === 1 ? `append to run ${first.request.runId}` : `append to runs ${first.request.runId} and ${batch.length - 1} more`;
+    const columns: unknown[][] = Array.from({ length: 10 }, () => []);
+    for (const { request } of batch) {
+      const head = request.events[0];
+      const submitted = head?.type === 'run.started' && head.submitted === true;
+      const values = [
         request.runId,
         request.saga,
         latestShapeHash(request.events) ?? null,
         request.status,
-        last.seq + 1,
-        first.at,
-        last.at,
+        request.expectedSeq + request.events.length,
+        head?.at ?? 0,
+        request.events[request.events.length - 1]?.at ?? 0,
         submitted,
         JSON.stringify(request.events),
         submitted && ACTIVE.has(request.status),
-        JSON.stringify({ kind: 'submitted', runId: request.runId }),
-      ]);
-    } catch (error) {
-      // Two creators raced: the loser's events collide with the winner's; report the conflict.
-      if (isUniqueViolation(error)) return false;
-      throw error;
+      ];
+      for (const [index, value] of values.entries()) columns[index]?.push(value);
     }
-    return result.rows[0]?.created === true;
+    let created: Set<string>;
+    try {
+      const result = await this.query<{ run_id: string }>(operation, this.sql.create, columns);
+      created = new Set(result.rows.map((row) => row.run_id));
+    } catch (error) {
+      if (batch.length > 1 && !(error instanceof StoreUnavailableError)) {
+        // One run's bad request must not fail the others: write each on its own.
+        await Promise.all(batch.map((pending) => this.writeCreates([pending])));
+        return;
+      }
+      // Two creators raced and the loser's events collided: the run exists, go on as for one.
+      if (isUniqueViolation(error)) for (const pending of batch) pending.resolve(false);
+      else for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const pending of batch) pending.resolve(created.has(pending.request.runId));
   }
 
   /**
@@ -770,23 +815,29 @@ function statements(t: { readonly runs: string; readonly events: string }, chann
         CASE WHEN updated.requeue THEN pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', locked.run_id)::text) END AS requeued,
         CASE WHEN updated.watched THEN pg_notify(${notifyChannel}, json_build_object('kind', 'appended', 'runId', locked.run_id)::text) END AS announced
       FROM locked LEFT JOIN updated ON updated.run_id = locked.run_id`,
-    // $1 run, $2 saga, $3 shape hash, $4 status, $5 next seq, $6 created at, $7 updated at,
-    // $8 submitted, $9 events json, $10 wake the workers, $11 the wake-up's payload.
-    // ON CONFLICT waits for a concurrent creator of the same run; if it committed, nothing is
-    // inserted here and the caller goes on as for an existing run.
+    // One array per column, one element per new run: $1 run, $2 saga, $3 shape hash, $4 status,
+    // $5 next seq, $6 created at, $7 updated at, $8 submitted, $9 events, $10 wake the workers.
+    // Returns the runs it created. ON CONFLICT waits for a concurrent creator of the same run; if
+    // it committed, that run is not created here and the caller goes on as for an existing run.
     create: `
-      WITH created AS (
+      WITH req AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::double precision[],
+          $7::double precision[], $8::boolean[], $9::json[], $10::boolean[])
+          AS req(run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted, events, wake)
+      ), created AS (
         INSERT INTO ${t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING
+        SELECT run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted FROM req ORDER BY run_id
+        ON CONFLICT (run_id) DO NOTHING
         RETURNING run_id
       ), inserted AS (
         INSERT INTO ${t.events} (run_id, seq, event)
-        SELECT created.run_id, position - 1, element
-        FROM created, json_array_elements($9::json) WITH ORDINALITY AS batch(element, position)
+        SELECT req.run_id, position - 1, element
+        FROM req JOIN created ON created.run_id = req.run_id, json_array_elements(req.events) WITH ORDINALITY AS batch(element, position)
         RETURNING 1
       )
-      SELECT EXISTS (SELECT 1 FROM created) AS created,
-        (SELECT pg_notify(${notifyChannel}, $11::text) FROM created WHERE $10::boolean) AS notified`,
+      SELECT created.run_id,
+        CASE WHEN req.wake THEN pg_notify(${notifyChannel}, json_build_object('kind', 'submitted', 'runId', created.run_id)::text) END AS notified
+      FROM created JOIN req ON req.run_id = created.run_id`,
     // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms.
     claim: `
       WITH candidates AS (
