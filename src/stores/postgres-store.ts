@@ -168,7 +168,12 @@ const ACTIVE_SQL = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
  * reconnects by itself when the server is back. Appends, claims and releases are single
  * statements (one round trip each), so one whose connection dropped while it was in flight may
  * still have been applied: reload the journal before trying again (the runtime does: a run
- * whose append failed is resumed from its stored journal). A corrupt journal found by `claim` is left
+ * whose append failed is resumed from its stored journal).
+ *
+ * Group commit: appends (and new runs, and releases) to different runs made in the same turn of
+ * the event loop share one statement, each run checked and appended or refused on its own. A
+ * worker driving many runs, or a service submitting many, pays one round trip and one commit
+ * for all of them; round trips, not the database, bound throughput on a busy host. A corrupt journal found by `claim` is left
  * leased, and skipped, until its lease expires, so it cannot take a worker's every claim; `load`
  * reports it as a `StoreCorruptionError`.
  *
