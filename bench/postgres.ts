@@ -21,6 +21,7 @@ import pg from 'pg';
 import { createOrchestrator } from '../src/index.js';
 import { PostgresStore } from '../src/postgres.js';
 import { benchSaga } from './lib/bench-saga.js';
+import { runPool } from './peers/peer.js';
 
 /** Which saga a configuration runs. */
 export type PostgresBenchScenario = 'success' | 'rollback';
@@ -189,18 +190,15 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
     await Promise.all(children.map((child) => new Promise<void>((resolve) => child.once('message', () => resolve()))));
 
     const input = { fail: config.scenario === 'rollback' };
+    // The same closed loop the peers are driven with (bench/peers/peer.ts), so that the loop's
+    // overhead is the same on both sides.
     const batch = async (count: number): Promise<number> => {
-      let submitted = 0;
       const started = performance.now();
-      const lane = async (): Promise<void> => {
-        while (submitted < count) {
-          submitted++;
-          const runId = await orchestrator.submit(benchSaga, input);
-          if (settledEarly.delete(runId)) continue;
-          await new Promise<void>((resolve) => waiting.set(runId, resolve));
-        }
-      };
-      await Promise.all(Array.from({ length: config.concurrency }, lane));
+      await runPool(count, config.concurrency, async () => {
+        const runId = await orchestrator.submit(benchSaga, input);
+        if (settledEarly.delete(runId)) return;
+        await new Promise<void>((resolve) => waiting.set(runId, resolve));
+      });
       return (performance.now() - started) / 1_000;
     };
     await batch(config.warmup);
