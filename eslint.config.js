@@ -19,6 +19,23 @@ export default tseslint.config(
     },
   },
   {
+    // cli/ only calls the public API (architecture rule): the entry points, never the internals.
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['definition', 'runtime', 'journal', 'stores', 'errors', 'worker', 'testing'].flatMap((folder) => [`../${folder}/*`, `../../${folder}/*`]),
+              message: 'src/cli only uses the public API: import from ../index.js, ../sqlite.js, ../postgres.js or ../testing.js.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Tests, benchmarks and demos poke at the API with loose values, and stages are often async without awaiting.
     files: ['test/**/*.ts', 'bench/**/*.ts', 'sagas/**/*.ts'],
     rules: {

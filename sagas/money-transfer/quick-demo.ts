@@ -1,6 +1,7 @@
 /**
  * The smallest failure-and-rollback demo: a transfer whose credit fails, on the embedded
- * SQLite store. `npm run demo` runs the full CLI demo; this file is the code to read first.
+ * SQLite store, with balances in a Map. `npm run demo` runs the full demo (real ledgers, through
+ * the CLI); this file is the code to read first. Run it with `npx tsx sagas/money-transfer/quick-demo.ts`.
  */
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, SagaFailedError } from 'sagaflow';
@@ -16,16 +17,16 @@ const transfer = defineSaga({
   input: z.object({ from: z.string(), to: z.string(), cents: z.number().int().positive() }),
 })
   .stage('debit', {
-    execute: async ({ input }) => {
+    execute: ({ input }) => {
       balances.set(input.from, (balances.get(input.from) ?? 0) - input.cents);
       return { account: input.from, cents: input.cents };
     },
-    compensate: async ({ output }) => {
+    compensate: ({ output }) => {
       balances.set(output.account, (balances.get(output.account) ?? 0) + output.cents);
     },
   })
   .stage('credit', {
-    execute: async ({ input }) => {
+    execute: ({ input }) => {
       throw new Error(`bank of ${input.to} is down`);
     },
   })

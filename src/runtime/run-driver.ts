@@ -4,6 +4,7 @@ import { retryDelayMs } from '../definition/retry-policy.js';
 import type { Saga, SagaStage } from '../definition/saga.js';
 import { serializeError } from '../errors/serialize-error.js';
 import { NonRetryableError, StageOutputError, StageTimeoutError } from '../errors/stage-errors.js';
+import { SagaErrorCode } from '../errors/saga-error.js';
 import { applyEvent, assertNever, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
@@ -552,7 +553,7 @@ export class RunDriver {
   }
 
   private isRetryable(policy: ResolvedRetryPolicy, error: unknown): boolean {
-    if (error === STOPPED || error === HALTED || error instanceof StageCancelSignal || error instanceof NonRetryableError) {
+    if (error === STOPPED || error === HALTED || error instanceof StageCancelSignal || isNonRetryable(error)) {
       return false;
     }
     if (policy.retryable === undefined) return true;
@@ -727,4 +728,12 @@ function isJournal(journal: readonly SagaEvent[] | RunStartedDraft): journal is 
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * A `NonRetryableError`, or a subclass, from this copy of sagaflow or another one (a saga module
+ * built against a second install): matched by class, else by its stable code.
+ */
+function isNonRetryable(error: unknown): boolean {
+  return error instanceof NonRetryableError || (error instanceof Error && (error as { code?: unknown }).code === SagaErrorCode.NonRetryable);
 }

@@ -75,6 +75,29 @@ describe('retries (virtual time: no real waiting)', () => {
     expect(predicate.failure?.error.name).toBe('RangeError');
   });
 
+  it('never retries a NonRetryableError thrown by another copy of sagaflow (matched by its code)', async () => {
+    // A saga module built against a second install (a global CLI running a project's sagas)
+    // throws that copy's NonRetryableError: not `instanceof` this copy's class, same code.
+    class ForeignNonRetryableError extends Error {
+      override readonly name = 'NonRetryableError';
+      readonly code = 'NON_RETRYABLE';
+    }
+    const clock = createVirtualClock();
+    let attempts = 0;
+    const saga = defineSaga({ name: 'foreign', input })
+      .stage('s', {
+        retry: { maxAttempts: 5 },
+        execute: async () => {
+          attempts++;
+          throw new ForeignNonRetryableError('card declined');
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator({ scheduler: clock }).start(saga, { id: '1' }).outcome;
+    expect(attempts).toBe(1);
+    expect(outcome.failure?.error).toMatchObject({ name: 'NonRetryableError', code: 'NON_RETRYABLE' });
+  });
+
   it('retries a compensation with its own policy', async () => {
     const clock = createVirtualClock({ now: 0 });
     let tries = 0;

@@ -1,0 +1,65 @@
+import { createOrchestrator, foldJournal, type ResumeMode } from '../../index.js';
+import { driveRun, printOutcome } from '../drive-run.js';
+import { CliUsageError, exitCodeFor, type ExitCode } from '../exit-codes.js';
+import { orList } from '../format.js';
+import type { CliIo } from '../io.js';
+import { loadSagaModule } from '../load-sagas.js';
+import { DEFAULT_STORE_URL } from '../defaults.js';
+import { openStore } from '../store-url.js';
+
+/** Options of `sagaflow resume | redrive | compensate`. */
+export interface ContinueCommandOptions {
+  /** The module exporting the run's saga. */
+  readonly sagas: string;
+  /** The store URL. */
+  readonly store: string;
+  /** NDJSON events instead of progress. */
+  readonly json?: boolean;
+}
+
+/**
+ * `sagaflow resume | redrive | compensate <runId> --sagas <module>`: continues a stored run with
+ * the saga definitions a module exports, and follows it to its end.
+ *
+ * @remarks
+ * - `resume`: a `running` or `compensating` run left behind by a stopped process.
+ * - `redrive`: a `paused` run (re-executes what did not complete) or a `compensation_failed`
+ *   run (retries the failed compensations).
+ * - `compensate`: rolls a `paused` run back.
+ *
+ * Before loading the module, the CLI sets `SAGAFLOW_STORE` to the store URL, so a module that
+ * wires its own dependencies from it (as the demos do) finds the same database.
+ *
+ * @throws {@link CliUsageError} for an unknown run, a module that does not export the run's
+ * saga, or a run whose status does not allow the operation.
+ */
+export async function continueCommand(mode: ResumeMode, runId: string, options: ContinueCommandOptions, io: CliIo): Promise<ExitCode> {
+  const store = await openStore(options.store, { mustExist: true });
+  try {
+    process.env['SAGAFLOW_STORE'] = options.store;
+    const module = await loadSagaModule(options.sagas);
+    const journal = await store.load(runId);
+    if (journal === undefined || journal.length === 0) {
+      throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'sagaflow runs', and pass --store if they are elsewhere.`);
+    }
+    const state = foldJournal(journal);
+    const saga = module.sagas.find((entry) => entry.saga.name === state.saga)?.saga;
+    if (saga === undefined) {
+      throw new CliUsageError(
+        `Run ${runId} belongs to saga '${state.saga}', which ${options.sagas} does not export (it exports ${orList(module.sagas.map((entry) => entry.saga.name))}): pass the module that defines it with --sagas.`,
+      );
+    }
+    const orchestrator = createOrchestrator({ store, sagas: module.sagas.map((entry) => entry.saga) });
+    const handle = mode === 'resume' ? orchestrator.resume(runId) : mode === 'redrive' ? orchestrator.redrive(runId) : orchestrator.compensate(runId);
+    const json = options.json === true;
+    const outcome = await driveRun(handle, { io, json, stageNames: saga.stages.map((stage) => stage.name), liveFromSeq: journal.length });
+    await orchestrator.close();
+    if (!json) {
+      io.stdout.write('\n');
+      printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: options.sagas });
+    }
+    return exitCodeFor(outcome.status);
+  } finally {
+    await store.close();
+  }
+}

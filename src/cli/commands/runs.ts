@@ -1,0 +1,81 @@
+import type { RunStatus, RunSummary } from '../../index.js';
+import { CliUsageError, ExitCode } from '../exit-codes.js';
+import { formatTime, orList, table } from '../format.js';
+import { writeLines, type CliIo } from '../io.js';
+import { parseRunStatus } from '../run-status.js';
+import { openStore } from '../store-url.js';
+
+/** Options of `sagaflow runs`. */
+export interface RunsCommandOptions {
+  /** The store URL. */
+  readonly store: string;
+  /** Only runs in these statuses (comma-separated). */
+  readonly status?: string;
+  /** Only runs of this saga. */
+  readonly saga?: string;
+  /** At most this many of the newest runs. */
+  readonly limit?: string;
+  /** NDJSON rows instead of a table. */
+  readonly json?: boolean;
+}
+
+const PAGE = 1_000;
+
+/**
+ * `sagaflow runs`: lists the runs in a store, oldest first, the newest `--limit` of them.
+ *
+ * @throws {@link CliUsageError} for an unknown status, a bad limit, or a missing store.
+ */
+export async function runsCommand(options: RunsCommandOptions, io: CliIo): Promise<ExitCode> {
+  const statuses: RunStatus[] | undefined = options.status?.split(',').map((value) => parseRunStatus(value.trim(), '--status'));
+  const limit = parseLimit(options.limit);
+  const store = await openStore(options.store, { mustExist: true });
+  try {
+    // Runs come back in id order (uuid v7: oldest first); keep the newest `limit`.
+    const runs: RunSummary[] = [];
+    let afterRunId: string | undefined;
+    for (;;) {
+      const page = await store.listRuns({
+        ...(statuses === undefined ? {} : { status: statuses }),
+        ...(options.saga === undefined ? {} : { saga: options.saga }),
+        limit: PAGE,
+        ...(afterRunId === undefined ? {} : { afterRunId }),
+      });
+      runs.push(...page);
+      if (runs.length > limit) runs.splice(0, runs.length - limit);
+      if (page.length < PAGE) break;
+      afterRunId = page[page.length - 1]?.runId;
+    }
+    if (options.json === true) {
+      writeLines(io.stdout, runs.map((run) => JSON.stringify(run)));
+      return ExitCode.Completed;
+    }
+    if (runs.length === 0) {
+      const filters = [
+        ...(options.saga === undefined ? [] : [`of saga '${options.saga}'`]),
+        ...(statuses === undefined ? [] : [`with status ${orList(statuses)}`]),
+      ];
+      writeLines(io.stdout, [`No runs${filters.length === 0 ? '' : ` ${filters.join(' ')}`} in ${store.description}.`]);
+      return ExitCode.Completed;
+    }
+    writeLines(
+      io.stdout,
+      table([
+        ['RUN ID', 'SAGA', 'STATUS', 'EVENTS', 'STARTED', 'LAST EVENT'],
+        ...runs.map((run) => [run.runId, run.saga, run.status, String(run.events), formatTime(run.createdAt), formatTime(run.updatedAt)]),
+      ]),
+    );
+    return ExitCode.Completed;
+  } finally {
+    await store.close();
+  }
+}
+
+function parseLimit(value: string | undefined): number {
+  if (value === undefined) return 100;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new CliUsageError(`--limit takes a whole number of runs (1 or more), not '${value}'.`);
+  }
+  return limit;
+}

@@ -1,0 +1,147 @@
+import { createOrchestrator, RunNotFoundError, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
+import { CliUsageError, ExitCode } from '../exit-codes.js';
+import { compactJson, errorText, formatDuration, formatOffset, formatTime, table } from '../format.js';
+import { writeLines, type CliIo } from '../io.js';
+import { openStore } from '../store-url.js';
+
+/** Options of `sagaflow show`. */
+export interface ShowCommandOptions {
+  /** The store URL. */
+  readonly store: string;
+  /** Print the run's journal as NDJSON events instead. */
+  readonly json?: boolean;
+}
+
+/**
+ * `sagaflow show <runId>`: the run's outcome (from `orchestrator.inspect`) and a timeline of
+ * every stage and compensation (from its journal).
+ *
+ * @throws {@link CliUsageError} for an unknown run id or a missing store.
+ */
+export async function showCommand(runId: string, options: ShowCommandOptions, io: CliIo): Promise<ExitCode> {
+  const store = await openStore(options.store, { mustExist: true });
+  try {
+    const orchestrator = createOrchestrator({ store });
+    let outcome: SagaOutcome;
+    try {
+      outcome = await orchestrator.inspect(runId);
+    } catch (error) {
+      if (error instanceof RunNotFoundError) {
+        throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'sagaflow runs', and pass --store if they are elsewhere.`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    const journal = (await store.load(runId)) ?? [];
+    await orchestrator.close();
+    if (options.json === true) {
+      writeLines(io.stdout, journal.map((event) => JSON.stringify(event)));
+      return ExitCode.Completed;
+    }
+    writeLines(io.stdout, [...header(outcome, journal), '', 'Timeline', ...timeline(journal), '', 'Stages', ...stageTable(outcome, journal)]);
+    return ExitCode.Completed;
+  } finally {
+    await store.close();
+  }
+}
+
+function header(outcome: SagaOutcome, journal: readonly SagaEvent[]): string[] {
+  const start = journal[0]?.at ?? 0;
+  const end = journal[journal.length - 1]?.at ?? start;
+  const rows: string[][] = [
+    ['saga', `${outcome.saga} v${outcome.version}`],
+    ['status', outcome.status],
+    ['started', `${formatTime(start)} (last event ${formatOffset(end, start)}, ${journal.length} events)`],
+    ['input', compactJson(outcome.input, 120)],
+  ];
+  if (outcome.failure !== undefined) rows.push(['failure', `${outcome.failure.stage}: ${errorText(outcome.failure.error)}`]);
+  if (outcome.cancellation !== undefined) {
+    rows.push(['cancelled', `${outcome.cancellation.reason}${outcome.cancellation.by === 'external' ? '' : ` (by stage ${outcome.cancellation.by})`}`]);
+  }
+  if (outcome.completionOrder.length > 0) rows.push(['completed', outcome.completionOrder.join(', ')]);
+  if (outcome.compensationOrder.length > 0) rows.push(['rolled back', outcome.compensationOrder.join(', ')]);
+  return [`Run ${outcome.runId}`, ...table(rows, '  ')];
+}
+
+/** One line per event, with its time from the run's start. */
+function timeline(journal: readonly SagaEvent[]): string[] {
+  const start = journal[0]?.at ?? 0;
+  return table(
+    journal.map((event) => {
+      const [subject, what] = describeEvent(event);
+      return [formatOffset(event.at, start), subject, what];
+    }),
+    '  ',
+  );
+}
+
+function describeEvent(event: SagaEvent): [string, string] {
+  switch (event.type) {
+    case 'run.started':
+      return ['run', `started (version ${event.version}${event.submitted === true ? ', queued for workers' : ''})`];
+    case 'run.resumed':
+      return ['run', `${event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriven' : 'compensation requested'}${event.version === undefined ? '' : ` with version ${event.version}`}`];
+    case 'run.cancelling':
+      return ['run', `cancelling: ${event.reason}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
+    case 'run.compensating':
+      return ['run', `rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled (${event.cause.reason})`}`];
+    case 'run.paused':
+      return ['run', `paused: ${event.failure.stage} failed`];
+    case 'run.completed':
+      return ['run', 'completed'];
+    case 'run.compensated':
+      return ['run', 'rolled back (compensated)'];
+    case 'run.cancelled':
+      return ['run', 'cancelled'];
+    case 'run.compensation_failed':
+      return ['run', 'compensation failed'];
+    case 'stage.started':
+      return [event.stage, `attempt ${event.attempt} started`];
+    case 'stage.retrying':
+      return [event.stage, `attempt ${event.attempt} failed, next in ${formatDuration(event.delayMs)}: ${errorText(event.error)}`];
+    case 'stage.completed':
+      return [event.stage, `attempt ${event.attempt} completed in ${formatDuration(event.durationMs)}${event.output === undefined ? '' : ` → ${compactJson(event.output, 90)}`}`];
+    case 'stage.failed':
+      return [event.stage, `attempt ${event.attempt} failed (final): ${errorText(event.error)}`];
+    case 'stage.cancelled':
+      return [event.stage, `cancelled: ${event.reason}${event.error === undefined ? '' : ` (${errorText(event.error)})`}${event.outcomeUnknown === true ? ', outcome unknown' : ''}`];
+    case 'compensation.started':
+      return [event.stage, `compensation attempt ${event.attempt} started`];
+    case 'compensation.retrying':
+      return [event.stage, `compensation attempt ${event.attempt} failed, next in ${formatDuration(event.delayMs)}: ${errorText(event.error)}`];
+    case 'compensation.completed':
+      return [event.stage, `compensated in ${formatDuration(event.durationMs)} (attempt ${event.attempt})`];
+    case 'compensation.failed':
+      return [event.stage, `compensation attempt ${event.attempt} failed (final): ${errorText(event.error)}`];
+  }
+}
+
+/** Per stage: status, attempts, start and end, output or error; its compensation below it. */
+function stageTable(outcome: SagaOutcome, journal: readonly SagaEvent[]): string[] {
+  const start = journal[0]?.at ?? 0;
+  const at = (time: number | undefined): string => (time === undefined ? '' : formatOffset(time, start));
+  const rows: string[][] = [['STAGE', 'STATUS', 'ATTEMPTS', 'STARTED', 'ENDED', 'OUTPUT / ERROR']];
+  for (const [name, record] of Object.entries(outcome.stages)) {
+    rows.push([name, record.status, String(record.attempts), at(record.startedAt), at(record.endedAt), detail(record)]);
+    const compensation = record.compensation;
+    if (compensation !== undefined) {
+      rows.push([
+        '',
+        '↳ compensation',
+        String(compensation.attempts),
+        at(compensation.startedAt),
+        at(compensation.endedAt),
+        compensation.error === undefined ? '' : errorText(compensation.error),
+      ]);
+    }
+  }
+  return table(rows, '  ');
+}
+
+function detail(record: StageRecord): string {
+  if (record.error !== undefined) return errorText(record.error);
+  if (record.cancelReason !== undefined) return `cancelled: ${record.cancelReason}`;
+  if (record.output !== undefined) return compactJson(record.output, 90);
+  return '';
+}

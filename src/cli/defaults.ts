@@ -1,0 +1,2 @@
+/** The store the CLI uses when neither `--store` nor `SAGAFLOW_STORE` names one. */
+export const DEFAULT_STORE_URL = 'sqlite:.sagaflow/sagaflow.db';

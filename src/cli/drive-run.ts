@@ -1,0 +1,117 @@
+import { runErrorFor, SagaError, type SagaEvent, type SagaOutcome, type SagaRun } from '../index.js';
+import { CliUsageError } from './exit-codes.js';
+import { writeLines, type CliIo } from './io.js';
+import { RunProgress } from './progress.js';
+
+/** Options of {@link driveRun}. */
+export interface DriveRunOptions {
+  /** Where to write. */
+  readonly io: CliIo;
+  /** Print the run's events as NDJSON instead of progress. */
+  readonly json: boolean;
+  /** The saga's stage names, in declaration order. */
+  readonly stageNames: readonly string[];
+  /** Events below this `seq` were already in the journal (resume, redrive, compensate): not printed as NDJSON, shown as "so far". */
+  readonly liveFromSeq?: number;
+  /** Watch for Ctrl-C: the first cancels the run, the second leaves it where it is. Default true. */
+  readonly handleInterrupts?: boolean;
+}
+
+/**
+ * Follows a run to its end: live progress (or NDJSON events), Ctrl-C to cancel.
+ *
+ * @returns the run's outcome.
+ * @throws {@link CliUsageError} when the run was refused (unknown run, wrong status, another
+ * definition) or the store failed, with the library's one-sentence message.
+ */
+export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<SagaOutcome> {
+  const { io, json } = options;
+  const liveFromSeq = options.liveFromSeq ?? 0;
+  const progress = json ? undefined : new RunProgress(io.stdout, options.stageNames, { tty: io.stdout.isTTY === true, liveFromSeq });
+  // events$ completes once the run settles (or is no longer driven here), which ends the subscription.
+  const eventsDone = new Promise<void>((resolve) => {
+    run.events$.subscribe({
+      next: (event: SagaEvent) => {
+        if (progress !== undefined) progress.update(event);
+        else if (event.seq >= liveFromSeq) io.stdout.write(`${JSON.stringify(event)}\n`);
+      },
+      error: () => resolve(),
+      complete: () => resolve(),
+    });
+  });
+  const stopWatching = options.handleInterrupts === false ? () => undefined : watchInterrupts(run, io);
+  try {
+    const outcome = await run.outcome;
+    await eventsDone;
+    return outcome;
+  } catch (error) {
+    if (error instanceof SagaError) throw new CliUsageError(error.message, { cause: error });
+    throw error;
+  } finally {
+    stopWatching();
+    progress?.finish();
+  }
+}
+
+/** First Ctrl-C (or SIGTERM): cancel the run and let it roll back. Second: leave at once; the journal keeps the run resumable. */
+function watchInterrupts(run: SagaRun, io: CliIo): () => void {
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted) {
+      io.stderr.write(`\nLeft run ${run.runId} as it is: continue it later with 'sagaflow resume ${run.runId} --sagas <module>'.\n`);
+      process.exit(130);
+    }
+    interrupted = true;
+    io.stderr.write(`\n${signal}: cancelling run ${run.runId} (press Ctrl-C again to leave it as it is)\n`);
+    run.cancel(`interrupted by the operator (${signal})`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/** The one sentence about how a run ended. */
+export function outcomeSentence(outcome: SagaOutcome): string {
+  if (outcome.status === 'completed') {
+    return `✔ Saga '${outcome.saga}' run ${outcome.runId} completed: ${outcome.completionOrder.join(' → ')}.`;
+  }
+  return `✖ ${runErrorFor(outcome).message}`;
+}
+
+/**
+ * Prints how the run ended and what an operator can do next.
+ *
+ * @param hints - `store`: the store URL the run is in (`memory:` gets no follow-up commands:
+ * the run is gone with this process); `defaultStore`: whether it is the CLI's default, so
+ * the commands need no `--store`; `sagasModule`: the module for `--sagas`.
+ */
+export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly store: string; readonly defaultStore: boolean; readonly sagasModule?: string }): void {
+  if (hints.store.startsWith('memory:')) {
+    writeLines(io.stdout, [outcomeSentence(outcome), '  (the memory: store keeps the run only while this process lives)']);
+    return;
+  }
+  const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${hints.sagasModule}`;
+  const store = hints.defaultStore ? '' : ` --store ${hints.store}`;
+  const lines = [outcomeSentence(outcome), `  timeline: sagaflow show ${outcome.runId}${store}`];
+  switch (outcome.status) {
+    case 'paused':
+      lines.push(`  continue: sagaflow redrive ${outcome.runId} ${sagas}${store}`, `  or undo:  sagaflow compensate ${outcome.runId} ${sagas}${store}`);
+      break;
+    case 'compensation_failed':
+      lines.push(`  once the cause is fixed: sagaflow redrive ${outcome.runId} ${sagas}${store}`);
+      break;
+    case 'queued':
+    case 'running':
+    case 'compensating':
+      lines.push(`  continue: sagaflow resume ${outcome.runId} ${sagas}${store}`);
+      break;
+    case 'completed':
+    case 'compensated':
+    case 'cancelled':
+      break;
+  }
+  writeLines(io.stdout, lines);
+}

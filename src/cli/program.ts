@@ -1,0 +1,160 @@
+import { createRequire } from 'node:module';
+import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
+import { CliUsageError, ExitCode } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { RUN_STATUSES } from './run-status.js';
+import { DEFAULT_STORE_URL } from './defaults.js';
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+const storeOption = (): Option =>
+  new Option('--store <url>', 'where runs are kept: memory:, sqlite:PATH or postgres://user@host/db[?schema=NAME]').env('SAGAFLOW_STORE').default(DEFAULT_STORE_URL);
+
+const HELP_FOOTER = `
+Store URLs: memory: (this process only), sqlite:PATH (a file; created on first use),
+postgres://user:password@host:5432/database (add ?schema=NAME to use a schema other than sagaflow).
+The default store is ${DEFAULT_STORE_URL}, or $SAGAFLOW_STORE when it is set.
+
+Exit codes: 0 the run completed (or the command did what was asked); 1 the run was rolled back,
+cancelled, paused or its compensation failed; 2 usage error or bad input (one line on stderr).`;
+
+/**
+ * Runs the `sagaflow` command line.
+ *
+ * @param argv - the arguments after the program name.
+ * @param io - where to write.
+ * @returns the process's exit code (see {@link ExitCode}).
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+  let exitCode: ExitCode = ExitCode.Completed;
+  const done = (code: ExitCode): void => {
+    exitCode = code;
+  };
+  const program = buildProgram(io, done);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
+  const program = new Command('sagaflow')
+    .description('Run the demos, and list, inspect, continue and repair saga runs.')
+    .version(version, '-V, --version')
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput(outputFor(io, 'sagaflow'))
+    .addHelpText('after', HELP_FOOTER);
+
+  command(program, io, 'demo')
+    .description('run a demo saga on real tables and show what it did to them')
+    .argument('<name>', 'money-transfer, trip-booking or order-fulfillment')
+    .option('--fail-at <stage>', 'make every attempt of this stage fail (a simulated outage)')
+    .option('--pause', "order-fulfillment only: the onFailure: 'pause' variant, left for redrive")
+    .addOption(storeOption())
+    .option('--json', 'print the run’s events as NDJSON instead of progress')
+    .option('--expect <status>', `exit 0 only if the run ends with this status (${RUN_STATUSES.slice(3).join(', ')})`)
+    .action(async (name: string, options: { failAt?: string; pause?: boolean; store: string; json?: boolean; expect?: string }) => {
+      const { demoCommand } = await import('./commands/demo.js');
+      done(await demoCommand(name, options, io));
+    });
+
+  command(program, io, 'runs')
+    .description('list the runs in a store, oldest first')
+    .option('--status <status>', `only runs in this status (comma-separate several): ${RUN_STATUSES.join(', ')}`)
+    .option('--saga <name>', 'only runs of this saga')
+    .option('--limit <n>', 'the newest n runs', '100')
+    .addOption(storeOption())
+    .option('--json', 'print one JSON object per run')
+    .action(async (options: { status?: string; saga?: string; limit?: string; store: string; json?: boolean }) => {
+      const { runsCommand } = await import('./commands/runs.js');
+      done(await runsCommand(options, io));
+    });
+
+  command(program, io, 'show')
+    .description('show a run: outcome, a timeline of every stage and compensation, outputs and errors')
+    .argument('<runId>', 'the run (see sagaflow runs)')
+    .addOption(storeOption())
+    .option('--json', 'print the run’s journal as NDJSON events')
+    .action(async (runId: string, options: { store: string; json?: boolean }) => {
+      const { showCommand } = await import('./commands/show.js');
+      done(await showCommand(runId, options, io));
+    });
+
+  command(program, io, 'graph')
+    .description("print a saga's stages and dependencies as a Mermaid flowchart or Graphviz DOT")
+    .argument('<module>', 'a .js, .mjs or .ts module exporting built sagas')
+    .option('--export <name>', 'the export to draw, when the module exports several sagas')
+    .option('--format <format>', 'mermaid or dot', 'mermaid')
+    .action(async (modulePath: string, options: { export?: string; format: string }) => {
+      const { graphCommand } = await import('./commands/graph.js');
+      done(await graphCommand(modulePath, options, io));
+    });
+
+  const continuations = [
+    ['resume', 'continue a running or compensating run left behind by a stopped process'],
+    ['redrive', 'go on with a paused run, or retry the failed compensations of a compensation_failed run'],
+    ['compensate', 'roll a paused run back'],
+  ] as const;
+  for (const [mode, description] of continuations) {
+    command(program, io, mode)
+      .description(description)
+      .argument('<runId>', 'the run (see sagaflow runs)')
+      .requiredOption('--sagas <module>', 'the .js, .mjs or .ts module exporting the run’s saga')
+      .addOption(storeOption())
+      .option('--json', 'print the events this command adds as NDJSON instead of progress')
+      .action(async (runId: string, options: { sagas: string; store: string; json?: boolean }) => {
+        const { continueCommand } = await import('./commands/continue-run.js');
+        done(await continueCommand(mode, runId, options, io));
+      });
+  }
+
+  command(program, io, 'worker')
+    .description('claim and drive queued runs of the given sagas until Ctrl-C (needs a postgres:// store)')
+    .requiredOption('--sagas <module>', 'the module exporting the sagas to work on')
+    .addOption(storeOption())
+    .option('--concurrency <n>', 'runs driven at once', '10')
+    .option('--lease-ms <ms>', 'lease length; heartbeats every third of it', '30000')
+    .action(async (options: { sagas: string; store: string; concurrency?: string; leaseMs?: string }) => {
+      const { workerCommand } = await import('./commands/worker.js');
+      done(await workerCommand(options, io));
+    });
+
+  return program;
+}
+
+/** Adds a subcommand whose usage errors name it. */
+function command(program: Command, io: CliIo, name: string): Command {
+  return program.command(name).configureOutput(outputFor(io, `sagaflow ${name}`)).addHelpText('after', HELP_FOOTER);
+}
+
+/** Commander's output: help on stdout, errors as one line on stderr with where to find the usage. */
+function outputFor(io: CliIo, usage: string): OutputConfiguration {
+  return {
+    writeOut: (text: string) => void io.stdout.write(text),
+    writeErr: (text: string) => void io.stderr.write(text),
+    outputError: (text: string, write: (text: string) => void) => write(`${oneLine(text)} (see '${usage} --help')\n`),
+  };
+}
+
+function oneLine(text: string): string {
+  return text.trim().replace(/\s*\n\s*/g, ' ');
+}
+
+function reportError(error: unknown, io: CliIo): ExitCode {
+  if (error instanceof CommanderError) {
+    // Commander already printed help, the version, or the one-line usage error. Help asked for
+    // exits 0; help shown because the command line was incomplete, and every error, exit 2.
+    return error.exitCode === 0 ? ExitCode.Completed : ExitCode.Usage;
+  }
+  if (error instanceof CliUsageError) {
+    io.stderr.write(`error: ${oneLine(error.message)}\n`);
+    return ExitCode.Usage;
+  }
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  io.stderr.write(`error: ${oneLine(message)}${process.env['SAGAFLOW_DEBUG'] === undefined ? ' (set SAGAFLOW_DEBUG=1 for the stack trace)' : ''}\n`);
+  if (process.env['SAGAFLOW_DEBUG'] !== undefined && error instanceof Error && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
+  return ExitCode.Usage;
+}

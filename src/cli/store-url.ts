@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import type { SagaStore } from '../index.js';
+import { CliUsageError } from './exit-codes.js';
+
+/** A parsed store URL. */
+export type StoreLocation =
+  | { readonly kind: 'memory' }
+  | { readonly kind: 'sqlite'; readonly path: string }
+  | { readonly kind: 'postgres'; readonly connectionString: string; readonly schema?: string };
+
+const STORE_URL_HELP = 'use memory:, sqlite:PATH (e.g. sqlite:.sagaflow/sagaflow.db) or postgres://user@host:5432/database';
+
+/**
+ * Parses a store URL: `memory:`, `sqlite:PATH`, or `postgres://…` / `postgresql://…` with an
+ * optional `?schema=NAME` (default `sagaflow`).
+ *
+ * @throws {@link CliUsageError} for anything else.
+ */
+export function parseStoreUrl(url: string): StoreLocation {
+  if (url === 'memory:' || url === 'memory://') return { kind: 'memory' };
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new CliUsageError(`The store URL '${url}' has no file path: write sqlite:PATH, e.g. sqlite:.sagaflow/sagaflow.db.`);
+    return { kind: 'sqlite', path };
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch (error) {
+      throw new CliUsageError(`The store URL '${url}' is not a valid URL: ${STORE_URL_HELP}.`, { cause: error });
+    }
+    const schema = parsed.searchParams.get('schema');
+    parsed.searchParams.delete('schema');
+    return { kind: 'postgres', connectionString: parsed.toString(), ...(schema === null ? {} : { schema }) };
+  }
+  throw new CliUsageError(`Unknown store URL '${url}': ${STORE_URL_HELP}.`);
+}
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  /**
+   * The store must already hold runs: a `sqlite:` file that does not exist is an error rather
+   * than a new, empty store (for commands that read runs).
+   */
+  readonly mustExist?: boolean;
+}
+
+/**
+ * Opens the store a URL names and checks that it answers, so that an unreachable database is
+ * reported before anything runs. The library loads only once the URL is known to be good, so a
+ * bad one is reported at once.
+ *
+ * @throws {@link CliUsageError} for a bad URL, a missing file (with `mustExist`), or a store
+ * that cannot be reached.
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<SagaStore> {
+  const location = parseStoreUrl(url);
+  const store = await createStore(location, url, options);
+  try {
+    await store.listRuns({ limit: 1 });
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    // The library is loaded by now (the store came from it).
+    const { SagaError } = await import('../index.js');
+    // A sagaflow error (StoreUnavailableError…) already says which store, what failed and what to do.
+    const message = error instanceof SagaError ? messageOf(error) : `The saga store ${url} cannot be opened: ${messageOf(error)}`;
+    throw new CliUsageError(message, { cause: error });
+  }
+  return store;
+}
+
+async function createStore(location: StoreLocation, url: string, options: OpenStoreOptions): Promise<SagaStore> {
+  switch (location.kind) {
+    case 'memory': {
+      const { MemoryStore } = await import('../index.js');
+      return new MemoryStore();
+    }
+    case 'sqlite': {
+      if (options.mustExist === true && location.path !== ':memory:' && !existsSync(location.path)) {
+        throw new CliUsageError(
+          `There is no saga store at ${url} (the file does not exist): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
+        );
+      }
+      const { SqliteStore } = await import('../sqlite.js');
+      return new SqliteStore({ path: location.path });
+    }
+    case 'postgres': {
+      const { PostgresStore } = await import('../postgres.js');
+      try {
+        return new PostgresStore({ connectionString: location.connectionString, ...(location.schema === undefined ? {} : { schema: location.schema }) });
+      } catch (error) {
+        throw new CliUsageError(`The store URL '${url}' is not usable: ${messageOf(error)}`, { cause: error });
+      }
+    }
+  }
+}
+
+function messageOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s*\n\s*/g, ' ');
+}

@@ -1,0 +1,142 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createOrchestrator, type SagaEvent } from 'sagaflow';
+import { SqliteStore } from 'sagaflow/sqlite';
+import type { CliIo } from '../../src/cli/io.js';
+import { runCli } from '../../src/cli/program.js';
+import { parseStoreUrl } from '../../src/cli/store-url.js';
+import { toDot } from '../../src/cli/graph-format.js';
+import { moneyTransfer } from '../../sagas/money-transfer/index.js';
+import { greeting } from './fixtures/greeting.mjs';
+import { fixture, ROOT } from './support/cli-process.js';
+
+/** Runs the CLI in this process with captured output: the same code as the binary, minus the process. */
+async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } };
+  const code = await runCli(argv, io);
+  return { code, stdout, stderr };
+}
+
+const source = (path: string): string => join(ROOT, path);
+
+let work: string;
+let storeUrl: string;
+let completedRunId: string;
+const savedStore = process.env['SAGAFLOW_STORE'];
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'sagaflow-program-'));
+  storeUrl = `sqlite:${join(work, 'runs.db')}`;
+  const store = new SqliteStore({ path: join(work, 'runs.db') });
+  const orchestrator = createOrchestrator({ store, sagas: [greeting] });
+  completedRunId = (await orchestrator.start(greeting, { name: 'Ada' }).outcome).runId;
+  await orchestrator.close();
+  await store.close();
+});
+
+afterEach(() => {
+  // resume/redrive/compensate hand their store to the loaded module through SAGAFLOW_STORE.
+  if (savedStore === undefined) delete process.env['SAGAFLOW_STORE'];
+  else process.env['SAGAFLOW_STORE'] = savedStore;
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('bad input: one line on stderr saying what is wrong and what to do, exit 2', () => {
+  const cases: Array<[string, () => string[], string | (() => string)]> = [
+    ['an unknown status', () => ['runs', '--status', 'finished', '--store', storeUrl], "error: Unknown run status 'finished' for --status: use queued, running, compensating, completed, compensated, cancelled, paused or compensation_failed."],
+    ['a bad limit', () => ['runs', '--limit', '0', '--store', storeUrl], "error: --limit takes a whole number of runs (1 or more), not '0'."],
+    ['--pause on a demo without that variant', () => ['demo', 'trip-booking', '--pause'], 'error: The trip-booking demo has no pause variant: --pause works with order-fulfillment.'],
+    ['an unknown --expect status', () => ['demo', 'money-transfer', '--expect', 'done'], "error: Unknown run status 'done' for --expect"],
+    ['a store URL without a path', () => ['runs', '--store', 'sqlite:'], "error: The store URL 'sqlite:' has no file path: write sqlite:PATH, e.g. sqlite:.sagaflow/sagaflow.db."],
+    ['an unknown run in an empty store', () => ['show', 'run-1', '--store', 'memory:'], "error: There is no run run-1 in memory:: list the runs with 'sagaflow runs', and pass --store if they are elsewhere."],
+    ['a module that throws while loading', () => ['graph', fixture('broken.mjs')], `error: Loading the module ${fixture('broken.mjs')} failed (Error: the database URL is not configured): fix the error, or run it with node to see the full trace.`],
+    ['a module that does not exist', () => ['graph', 'no/such/module.mjs'], 'error: Cannot find the module no/such/module.mjs: pass the path of a .js, .mjs or .ts file that exports your sagas.'],
+    ['several sagas and no --export', () => ['graph', source('sagas/order-fulfillment/index.ts')], 'exports 2 sagas (orderFulfillment: saga order-fulfillment, orderFulfillmentPausing: saga order-fulfillment-pausing): pick one with --export NAME.'],
+    ['an unknown --export', () => ['graph', source('sagas/trip-booking/index.ts'), '--export', 'hotel'], "has no saga export 'hotel': it exports tripBooking: saga trip-booking."],
+    ['an unknown graph format', () => ['graph', source('sagas/trip-booking/index.ts'), '--format', 'svg'], "error: Unknown graph format 'svg': use mermaid or dot."],
+    ['an unknown run to redrive', () => ['redrive', 'run-404', '--sagas', fixture('greeting.mjs'), '--store', storeUrl], () => `error: There is no run run-404 in ${storeUrl}: list the runs`],
+    ['a run whose status does not allow it', () => ['redrive', completedRunId, '--sagas', fixture('greeting.mjs'), '--store', storeUrl], () => `error: Cannot redrive run ${completedRunId} of saga 'greeting': it is completed, and redrive needs a run that is paused or compensation_failed.`],
+    ['a module without the run’s saga', () => ['compensate', completedRunId, '--sagas', source('sagas/money-transfer/index.ts'), '--store', storeUrl], () => `error: Run ${completedRunId} belongs to saga 'greeting', which ${source('sagas/money-transfer/index.ts')} does not export (it exports money-transfer): pass the module that defines it with --sagas.`],
+    ['a worker on a store it cannot share', () => ['worker', '--sagas', fixture('greeting.mjs'), '--store', storeUrl], () => `error: The worker needs a store it can share with other processes, and ${storeUrl} is not one: pass --store postgres://user@host:5432/database.`],
+    ['a bad worker concurrency', () => ['worker', '--sagas', fixture('greeting.mjs'), '--concurrency', '0'], "error: --concurrency takes a whole number of 1 or more, not '0'."],
+    ['an option without its value', () => ['demo', 'money-transfer', '--fail-at'], "error: option '--fail-at <stage>' argument missing (see 'sagaflow demo --help')"],
+    ['a misspelt option', () => ['demo', 'money-transfer', '--fial-at', 'credit'], "error: unknown option '--fial-at' (Did you mean --fail-at?) (see 'sagaflow demo --help')"],
+  ];
+
+  it.each(cases)('%s', async (_label, argv, message) => {
+    const result = await cli(...argv());
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.endsWith('\n')).toBe(true);
+    expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain(typeof message === 'string' ? message : message());
+    expect(result.stderr.startsWith('error: ')).toBe(true);
+  });
+
+  it('the bare command shows the usage and exits 2', async () => {
+    const result = await cli();
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Usage: sagaflow [options] [command]');
+  });
+});
+
+describe('commands, in process', () => {
+  it('--help lists the commands, store URLs and exit codes', async () => {
+    const help = await cli('--help');
+    expect(help.code).toBe(0);
+    for (const command of ['demo', 'runs', 'show', 'graph', 'resume', 'redrive', 'compensate', 'worker']) expect(help.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    expect(help.stdout).toContain('Exit codes: 0 the run completed');
+    expect((await cli('demo', '--help')).stdout).toContain('--fail-at <stage>');
+  });
+
+  it('--version prints the package version', async () => {
+    expect(await cli('--version')).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+
+  it('show --json prints the run’s journal as NDJSON events', async () => {
+    const result = await cli('show', completedRunId, '--json', '--store', storeUrl);
+    expect(result.code).toBe(0);
+    const events = result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as SagaEvent);
+    expect(events.map((event) => event.type)).toEqual(['run.started', 'stage.started', 'stage.completed', 'stage.started', 'stage.completed', 'run.completed']);
+    expect(events.map((event) => event.seq)).toEqual([0, 1, 2, 3, 4, 5]);
+  });
+
+  it('runs --json prints one summary per run', async () => {
+    const result = await cli('runs', '--json', '--store', storeUrl, '--saga', 'greeting');
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ runId: completedRunId, saga: 'greeting', status: 'completed', events: 6 });
+  });
+
+  it('graph --format dot prints the DOT of the chosen export', async () => {
+    const result = await cli('graph', source('sagas/money-transfer/index.ts'), '--format', 'dot');
+    expect(result).toEqual({ code: 0, stdout: toDot(moneyTransfer), stderr: '' });
+  });
+
+  it('lists runs with filters, and says so when none match', async () => {
+    expect((await cli('runs', '--store', storeUrl, '--status', 'paused,compensation_failed')).stdout).toBe(
+      `No runs with status paused or compensation_failed in ${storeUrl}.\n`,
+    );
+    const listed = await cli('runs', '--store', storeUrl);
+    expect(listed.stdout.split('\n')[0]).toMatch(/^RUN ID\s+SAGA\s+STATUS\s+EVENTS\s+STARTED\s+LAST EVENT$/);
+    expect(listed.stdout).toMatch(new RegExp(`^${completedRunId}\\s+greeting\\s+completed\\s+6\\s+`, 'm'));
+  });
+});
+
+describe('store URLs', () => {
+  it('parses memory:, sqlite:PATH and postgres:// with a schema', () => {
+    expect(parseStoreUrl('memory:')).toEqual({ kind: 'memory' });
+    expect(parseStoreUrl('sqlite:.sagaflow/x.db')).toEqual({ kind: 'sqlite', path: '.sagaflow/x.db' });
+    expect(parseStoreUrl('sqlite:///var/lib/x.db')).toEqual({ kind: 'sqlite', path: '/var/lib/x.db' });
+    expect(parseStoreUrl('postgres://app:secret@db:5432/app?schema=sagas&sslmode=require')).toEqual({
+      kind: 'postgres',
+      connectionString: 'postgres://app:secret@db:5432/app?sslmode=require',
+      schema: 'sagas',
+    });
+    expect(() => parseStoreUrl('mysql://db/app')).toThrow("Unknown store URL 'mysql://db/app'");
+  });
+});

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { SagaEvent, SagaEventDraft } from 'sagaflow';
+import { RunProgress, type TextSink } from '../../src/cli/progress.js';
+
+class Sink implements TextSink {
+  text = '';
+  constructor(
+    readonly isTTY: boolean,
+    readonly columns = 200,
+  ) {}
+  write(text: string): void {
+    this.text += text;
+  }
+}
+
+const error = { name: 'Error', message: 'bank is down' };
+
+/** A journal from drafts, 10 ms apart from t = 1000. */
+function journal(drafts: SagaEventDraft[]): SagaEvent[] {
+  return drafts.map((draft, seq) => ({ ...draft, runId: 'run-1', saga: 'transfer', seq, at: 1_000 + seq * 10 }));
+}
+
+const rollback = journal([
+  { type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['debit', 'credit'] },
+  { type: 'stage.started', stage: 'debit', attempt: 1 },
+  { type: 'stage.completed', stage: 'debit', attempt: 1, output: { id: 1 }, durationMs: 10 },
+  { type: 'stage.started', stage: 'credit', attempt: 1 },
+  { type: 'stage.retrying', stage: 'credit', attempt: 1, error, delayMs: 100 },
+  { type: 'stage.started', stage: 'credit', attempt: 2 },
+  { type: 'stage.failed', stage: 'credit', attempt: 2, error },
+  { type: 'run.compensating', cause: { kind: 'failed', stage: 'credit', error } },
+  { type: 'compensation.started', stage: 'debit', attempt: 1 },
+  { type: 'compensation.completed', stage: 'debit', attempt: 1, durationMs: 10 },
+  { type: 'run.compensated' },
+]);
+
+describe('live progress', () => {
+  it('prints one plain line per change when the output is not a terminal', () => {
+    const sink = new Sink(false);
+    const progress = new RunProgress(sink, ['debit', 'credit'], { tty: false, now: () => 5_000 });
+    for (const event of rollback) progress.update(event);
+    progress.finish();
+    expect(sink.text.split('\n')).toEqual([
+      'run run-1 started (saga transfer v1)',
+      '  debit   ▸ running              attempt 1',
+      '  debit   ✔ completed            attempt 1      10 ms',
+      '  credit  ▸ running              attempt 1',
+      '  credit  ↻ retrying             attempt 1      10 ms  Error: bank is down; next attempt in 100 ms',
+      '  credit  ▸ running              attempt 2',
+      '  credit  ✖ failed               attempt 2      30 ms  Error: bank is down',
+      'rolling back: credit failed',
+      '  debit   ↺ compensating         attempt 1',
+      '  debit   ↩ compensated          attempt 1      10 ms',
+      '',
+    ]);
+    expect(sink.text).not.toContain('\u001b');
+  });
+
+  it('on a terminal, redraws one line per stage in place, with running durations ticking', () => {
+    let now = 1_015;
+    const sink = new Sink(true);
+    const progress = new RunProgress(sink, ['debit', 'credit'], { tty: true, color: false, now: () => now, refreshMs: 1_000_000 });
+    const [started, debitStarted, debitCompleted] = rollback;
+    progress.update(started as SagaEvent);
+    expect(sink.text).toBe('\u001b[2Krun run-1  running\n\u001b[2K  debit   · pending\n\u001b[2K  credit  · pending\n');
+    sink.text = '';
+    progress.update(debitStarted as SagaEvent);
+    // Back up over the three lines drawn, then draw them again.
+    expect(sink.text.startsWith('\u001b[3F\u001b[2Krun run-1  running\n')).toBe(true);
+    expect(progress.snapshot()).toEqual(['  debit   ▸ running              attempt 1       5 ms', '  credit  · pending']);
+    now = 1_017;
+    expect(progress.snapshot()[0]).toBe('  debit   ▸ running              attempt 1       7 ms');
+    progress.update(debitCompleted as SagaEvent);
+    for (const event of rollback.slice(3)) progress.update(event);
+    progress.finish();
+    expect(progress.snapshot()).toEqual([
+      '  debit   ↩ compensated          attempt 1      10 ms',
+      '  credit  ✖ failed               attempt 2      30 ms  Error: bank is down',
+    ]);
+    expect(sink.text.split('\n').filter((line) => line.includes('rolled back'))).not.toHaveLength(0);
+  });
+
+  it('colours statuses on a terminal, and cuts lines to its width so they never wrap', () => {
+    const sink = new Sink(true, 40);
+    const progress = new RunProgress(sink, ['credit'], { tty: true, color: true });
+    progress.update(rollback[0] as SagaEvent);
+    progress.update({ ...(rollback[6] as SagaEvent) });
+    const lastFrame = sink.text.slice(sink.text.lastIndexOf('\u001b[2F'));
+    expect(lastFrame).toContain('\u001b[31m✖ failed');
+    for (const line of lastFrame.split('\n')) expect(line.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '').length).toBeLessThanOrEqual(40);
+  });
+
+  it('a run picked up from its journal shows the state so far, then only what happens now', () => {
+    const sink = new Sink(false);
+    const progress = new RunProgress(sink, ['debit', 'credit'], { tty: false, liveFromSeq: 7 });
+    for (const event of rollback.slice(0, 7)) progress.update(event);
+    expect(sink.text).toBe('');
+    progress.update(rollback[7] as SagaEvent);
+    expect(sink.text.split('\n')).toEqual(['  so far: debit completed, credit failed', 'rolling back: credit failed', '']);
+  });
+});
