@@ -38,6 +38,10 @@ export type {
 } from './runtime/orchestrator.js';
 export type { SagaRun } from './runtime/saga-run.js';
 
+// Distributed workers
+export { createWorker } from './worker/worker.js';
+export type { Worker, WorkerErrorContext, WorkerOperation, WorkerOptions, WorkerRetryOptions, WorkerStopOptions } from './worker/worker.js';
+
 // The journal
 export type {
   Cancellation,
@@ -105,6 +109,7 @@ export {
   RunStateError,
   SagaNotRegisteredError,
   SagaShapeMismatchError,
+  WorkerStoppedError,
 } from './errors/run-errors.js';
 export {
   LeaseLostError,

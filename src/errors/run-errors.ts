@@ -148,3 +148,36 @@ export class OrchestratorClosedError extends SagaError {
     super(`The orchestrator is closed: ${detail}.`);
   }
 }
+
+/**
+ * A worker stopped (its `stop({ timeoutMs })` ran out) while it still held a run.
+ *
+ * @remarks
+ * The run is not failed: the worker wrote nothing more for it and released its lease, so
+ * another worker claims it at once and resumes it from its journal (contract rule 7). It is
+ * the abort reason seen by that run's in-flight stages on the stopping worker.
+ *
+ * @example
+ * ```ts
+ * import { WorkerStoppedError } from 'sagaflow';
+ * const handedOver = (error: unknown) => error instanceof WorkerStoppedError;
+ * ```
+ */
+export class WorkerStoppedError extends SagaError {
+  /** Always `'WorkerStoppedError'`. */
+  override readonly name = 'WorkerStoppedError';
+  readonly code = SagaErrorCode.WorkerStopped;
+
+  /**
+   * @param workerId - the worker that stopped.
+   * @param saga - the saga of the run it held.
+   * @param runId - the run it held.
+   */
+  constructor(
+    readonly workerId: string,
+    readonly saga: string,
+    readonly runId: string,
+  ) {
+    super(`Worker ${workerId} stopped before run ${runId} of saga '${saga}' settled; it released the run for another worker to resume.`);
+  }
+}

@@ -52,6 +52,8 @@ export const SagaErrorCode = {
   StageResultUnavailable: 'STAGE_RESULT_UNAVAILABLE',
   /** {@link OrchestratorClosedError}: the orchestrator was closed. */
   OrchestratorClosed: 'ORCHESTRATOR_CLOSED',
+  /** {@link WorkerStoppedError}: a worker stopped before a run it held settled. */
+  WorkerStopped: 'WORKER_STOPPED',
 } as const;
 
 /** One of the values of {@link SagaErrorCode}. */

@@ -1,4 +1,25 @@
-import { Observable, Subject, asyncScheduler, defer, exhaustMap, from, mergeMap, timer, type SchedulerLike } from 'rxjs';
+import {
+  EMPTY,
+  NEVER,
+  Observable,
+  catchError,
+  ignoreElements,
+  Subject,
+  asyncScheduler,
+  defer,
+  exhaustMap,
+  expand,
+  from,
+  merge,
+  mergeMap,
+  retry,
+  takeWhile,
+  tap,
+  throwError,
+  timer,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { SagaInputError, type Issue } from '../errors/definition-errors.js';
@@ -10,15 +31,15 @@ import {
   SagaShapeMismatchError,
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
-import { StoreUnsupportedError } from '../errors/store-errors.js';
-import { foldJournal, type RunState } from '../journal/fold.js';
+import { StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
+import { applyEvent, foldJournal, initialRunState, type RunState } from '../journal/fold.js';
 import { toOutcome, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import { copyJson } from './json-value.js';
-import { RunDriver, type RunStartedDraft } from './run-driver.js';
+import { RunDriver, resumeDrafts, type RunStartedDraft } from './run-driver.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
 
 /**
@@ -111,7 +132,11 @@ export interface CloseOptions {
  * ```
  */
 export interface WatchOptions {
-  /** How often to read the store for new events of a run driven elsewhere. Default 250 ms. */
+  /**
+   * How often to read the store for new events of a run driven elsewhere. Default 250 ms; 2 000 ms
+   * on a store that announces each append to a watched run (`PostgresStore`), where polling only
+   * makes up for lost notifications.
+   */
   readonly pollIntervalMs?: number;
 }
 
@@ -167,17 +192,39 @@ export interface Orchestrator {
    * Continues an unfinished (`running` or `compensating`) run from its journal, after a crash.
    * A stage that started but did not complete is executed again (same idempotency key).
    * Returns the existing handle if this orchestrator already drives the run.
+   *
+   * @remarks
+   * On a store shared with workers, a submitted run is never driven here: workers own it (one
+   * takes it over once its lease expires), so the handle only follows it from the store until it
+   * settles. Any other run under a live lease is refused with `RunStateError`.
    */
   resume(runId: string, options?: ContinueOptions): SagaRun;
-  /** Resumes every unfinished run in the store that this orchestrator has the saga for; returns their handles. */
+  /**
+   * Resumes every unfinished run in the store that this orchestrator has the saga for; returns
+   * their handles.
+   *
+   * @remarks
+   * On a store shared with workers it leaves alone runs under a live lease and every submitted
+   * run (workers take those over), so it is safe to call at start-up next to a fleet.
+   */
   recover(): Promise<SagaRun[]>;
   /**
    * Goes on from where a `paused` or `compensation_failed` run stopped: re-executes the stages
    * that did not complete (same idempotency keys, a fresh retry budget), or retries only the
    * failed compensations.
+   *
+   * @remarks
+   * A submitted run is not driven here: `run.resumed` is written and the run goes back to the
+   * workers' queue; the handle follows it from the store and its `outcome` resolves when a
+   * worker settles it.
    */
   redrive(runId: string, options?: ContinueOptions): SagaRun;
-  /** Rolls back a `paused` run. */
+  /**
+   * Rolls back a `paused` run.
+   *
+   * @remarks
+   * A submitted run goes back to the workers' queue, as with {@link Orchestrator.redrive}.
+   */
   compensate(runId: string, options?: ContinueOptions): SagaRun;
   /**
    * Cancels a run by id, wherever it is driven: here, by a worker (it acts within one
@@ -196,7 +243,16 @@ export interface Orchestrator {
   submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: { readonly runId?: string }): Promise<string>;
   /**
    * Streams a run's journal from the store — from its first event, then live — wherever it
-   * runs; completes when the run settles.
+   * runs; completes when the run settles (or pauses).
+   *
+   * @remarks
+   * For a run this orchestrator drives, this is its handle's `events$`. Otherwise the journal
+   * is read from the store whenever the store announces an append to the run (`PostgresStore`
+   * does, with `LISTEN`/`NOTIFY`, for runs someone watches), and every `pollIntervalMs` in any
+   * case, since notifications can be lost; a store that is briefly unavailable is read again at
+   * the next poll. Each event is emitted once, in `seq` order.
+   *
+   * @throws {@link RunNotFoundError} (as an error notification) for an unknown run id.
    */
   watch(runId: string, options?: WatchOptions): Observable<SagaEvent>;
   /** Stops taking runs and waits for active runs to settle (see {@link CloseOptions}). */
@@ -208,6 +264,9 @@ interface ActiveRun {
   readonly handle: RunHandle<unknown>;
   driver?: RunDriver;
 }
+
+/** How often a follower renews its watch on a run (stores that announce appends to watched runs). */
+const WATCH_RENEW_MS = 10_000;
 
 const SETTLING_EVENTS = new Set<SagaEvent['type']>([
   'run.completed',
@@ -259,6 +318,8 @@ class SagaOrchestrator implements Orchestrator {
   private readonly random: () => number;
   private readonly registry = new Map<string, AnySaga[]>();
   private readonly active = new Map<string, ActiveRun>();
+  /** Submitted runs that a handle here follows from the store while workers drive them. */
+  private readonly followed = new Map<string, { readonly handle: RunHandle<unknown>; readonly subscription: Subscription }>();
   private closed = false;
 
   constructor(options: OrchestratorOptions) {
@@ -299,7 +360,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   resume(runId: string, options: ContinueOptions = {}): SagaRun {
-    const existing = this.active.get(runId);
+    const existing = this.active.get(runId) ?? this.followed.get(runId);
     if (existing !== undefined) return existing.handle;
     return this.pickUp(runId, 'resume', options);
   }
@@ -312,7 +373,14 @@ class SagaOrchestrator implements Orchestrator {
       for (const run of page) {
         // Runs of sagas this process does not know belong to someone else sharing the store.
         if (this.active.has(run.runId) || !this.registry.has(run.saga)) continue;
-        if (supportsWorkers(this.store) && (await this.store.leaseOf(run.runId))?.live === true) continue;
+        if (supportsWorkers(this.store)) {
+          // Workers own submitted runs, even with an expired lease: one of them takes it over.
+          // Driving one here too would race with that takeover.
+          if ((await this.store.leaseOf(run.runId))?.live === true) continue;
+          const journal = await this.store.load(run.runId);
+          const first = journal?.[0];
+          if (first?.type === 'run.started' && first.submitted === true) continue;
+        }
         handles.push(this.pickUp(run.runId, 'resume', {}));
       }
       if (page.length < 1_000) break;
@@ -369,35 +437,22 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   watch(runId: string, options: WatchOptions = {}): Observable<SagaEvent> {
-    const pollIntervalMs = options.pollIntervalMs ?? 250;
+    const pollIntervalMs = options.pollIntervalMs ?? this.defaultPollIntervalMs();
     return defer(() => {
       const local = this.active.get(runId);
       if (local !== undefined) return local.handle.events$;
-      let nextSeq = 0;
-      return new Observable<SagaEvent>((subscriber) =>
-        timer(0, pollIntervalMs, this.scheduler)
-          .pipe(
-            exhaustMap(() => from(this.store.load(runId))),
-            mergeMap((journal) => {
-              if (journal === undefined) throw new RunNotFoundError(runId);
-              const fresh = journal.slice(nextSeq);
-              nextSeq = journal.length;
-              return fresh;
-            }),
-          )
-          .subscribe({
-            next: (event) => {
-              subscriber.next(event);
-              if (SETTLING_EVENTS.has(event.type)) subscriber.complete();
-            },
-            error: (error: unknown) => subscriber.error(error),
-          }),
-      );
+      return this.followStore$(runId, 0, pollIntervalMs);
     });
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
     this.closed = true;
+    // Workers drive these: there is nothing here to wait for, only a view to stop.
+    for (const [runId, follower] of [...this.followed]) {
+      follower.subscription.unsubscribe();
+      follower.handle.fail(new OrchestratorClosedError(`this orchestrator stopped following run ${runId}; workers go on driving it (watch it from another orchestrator)`));
+    }
+    this.followed.clear();
     const settled = Promise.allSettled([...this.active.values()].map((run) => run.handle.outcome));
     if (options.timeoutMs === undefined) {
       await settled;
@@ -520,6 +575,10 @@ class SagaOrchestrator implements Orchestrator {
         const state = foldJournal(journal);
         const allowed = allowedStatuses(mode);
         if (!allowed.includes(state.status)) throw new RunStateError(state.saga, runId, mode, state.status, allowed);
+        if (state.submitted && supportsWorkers(this.store)) {
+          await this.handBack(state, journal, mode, options, handle);
+          return;
+        }
         if (supportsWorkers(this.store)) {
           const lease = await this.store.leaseOf(runId);
           if (lease?.live === true) {
@@ -538,6 +597,151 @@ class SagaOrchestrator implements Orchestrator {
       }
     })();
     return handle;
+  }
+
+  /**
+   * Workers own submitted runs: a resume leaves the run to them (a worker takes it over when its
+   * lease expires); a redrive or compensate writes `run.resumed` (and `run.compensating`) without
+   * a lease, which puts the run back in the queue and wakes the workers. Either way the handle
+   * follows the run from the store until it settles.
+   */
+  private async handBack(
+    state: RunState,
+    journal: readonly SagaEvent[],
+    mode: 'resume' | 'redrive' | 'compensate',
+    options: ContinueOptions,
+    handle: RunHandle<Record<string, unknown>>,
+  ): Promise<void> {
+    let written: readonly SagaEvent[] = [];
+    if (mode !== 'resume') {
+      const explicit = options.saga;
+      if (explicit !== undefined && explicit.name !== state.saga) {
+        throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, `${explicit.version} of saga '${explicit.name}'`, explicit.shapeHash);
+      }
+      // Without an explicit definition the run keeps its shape: workers claim it by that shape,
+      // whatever versions this process has registered.
+      const change =
+        explicit === undefined || (explicit.shapeHash === state.shapeHash && explicit.version === state.version)
+          ? undefined
+          : { version: explicit.version, shapeHash: explicit.shapeHash };
+      const at = this.scheduler.now();
+      written = resumeDrafts(state, mode, change).map((draft, offset) => ({ ...draft, runId: state.runId, saga: state.saga, seq: journal.length + offset, at }));
+      const next = foldJournal([...journal, ...written]);
+      if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${state.runId} was called after close()`);
+      // Watched before the workers can pick it up, so that each of their appends is announced.
+      if (supportsWorkers(this.store) && this.store.watchRun !== undefined) {
+        await this.store.watchRun(state.runId, WATCH_RENEW_MS * 3).catch(() => undefined);
+      }
+      await this.store.append({ runId: state.runId, saga: state.saga, expectedSeq: journal.length, events: written, status: next.status });
+    }
+    if (this.active.get(state.runId)?.handle === handle) this.active.delete(state.runId);
+    if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${state.runId} was called after close()`);
+    this.follow(handle, [...journal, ...written]);
+  }
+
+  /** With a store that announces appends, polling is only the fallback for lost notifications. */
+  private defaultPollIntervalMs(): number {
+    return supportsWorkers(this.store) && this.store.watchRun !== undefined ? 2_000 : 250;
+  }
+
+  /** Feeds a handle from the store until the run settles. */
+  private follow(handle: RunHandle<Record<string, unknown>>, journal: readonly SagaEvent[]): void {
+    const runId = handle.runId;
+    const state = initialRunState(journal[0] as Extract<SagaEvent, { type: 'run.started' }>);
+    for (const event of journal.slice(1)) applyEvent(state, event);
+    handle.replay(journal);
+    const stopFollowing = (): void => {
+      if (this.followed.get(runId)?.handle === handle) this.followed.delete(runId);
+    };
+    const subscription = this.followStore$(runId, journal.length, this.defaultPollIntervalMs()).subscribe({
+      next: (event) => {
+        applyEvent(state, event);
+        handle.push(event);
+        if (SETTLING_EVENTS.has(event.type)) {
+          stopFollowing();
+          handle.settle(toOutcome(state));
+        }
+      },
+      error: (error: unknown) => {
+        stopFollowing();
+        handle.fail(error);
+      },
+    });
+    if (handle.isEnded) return;
+    this.followed.set(runId, { handle, subscription });
+    // Cancelling the handle asks the owning worker to cancel, as orchestrator.cancel() does.
+    handle.attach((reason) => {
+      this.cancel(runId, reason).catch(() => undefined);
+    });
+  }
+
+  /**
+   * A run's events from `fromSeq` on, read from the store: on every notification about the run
+   * when the store has them (workers' stores), and every `pollIntervalMs` in any case, since
+   * notifications can be lost. Completes after the run's settling event.
+   */
+  private followStore$(runId: string, fromSeq: number, pollIntervalMs: number): Observable<SagaEvent> {
+    const store = this.store;
+    // Keeps appends to the run announced while we follow it (the store forgets after a while,
+    // so a follower that died costs nothing for long).
+    const watchRun = supportsWorkers(store) ? store.watchRun?.bind(store) : undefined;
+    const announced$ =
+      watchRun === undefined
+        ? EMPTY
+        : timer(0, WATCH_RENEW_MS, this.scheduler).pipe(
+            exhaustMap(() => from(watchRun(runId, WATCH_RENEW_MS * 3)).pipe(catchError(() => EMPTY))),
+            ignoreElements(),
+          );
+    const wakeups$ = supportsWorkers(store)
+      ? new Observable<void>((subscriber) => {
+          let unsubscribe: (() => Promise<void>) | undefined;
+          let closed = false;
+          store
+            .onWork((signal) => {
+              if (signal.runId === runId || signal.kind === 'reconnected') subscriber.next();
+            })
+            .then(
+              (stop) => {
+                if (closed) {
+                  void stop().catch(() => undefined);
+                  return;
+                }
+                unsubscribe = stop;
+                // Whatever was appended before we listened was announced to nobody: read once more.
+                subscriber.next();
+              },
+              // No notifications: polling alone still follows the run.
+              () => undefined,
+            );
+          return () => {
+            closed = true;
+            void unsubscribe?.().catch(() => undefined);
+          };
+        })
+      : NEVER;
+    let nextSeq = fromSeq;
+    let dirty = false;
+    const load$ = defer(() => {
+      dirty = false;
+      return from(store.load(runId));
+    }).pipe(
+      // A store that is briefly away (a database restart) does not end the watch.
+      retry({ delay: (error: unknown) => (error instanceof StoreUnavailableError ? timer(pollIntervalMs, this.scheduler) : throwError(() => error)) }),
+    );
+    return merge(timer(0, pollIntervalMs, this.scheduler), wakeups$, announced$).pipe(
+      tap(() => {
+        dirty = true;
+      }),
+      // One read at a time; a wake-up during a read leads to one more read after it.
+      exhaustMap(() => load$.pipe(expand(() => (dirty ? load$ : EMPTY)))),
+      mergeMap((journal) => {
+        if (journal === undefined) throw new RunNotFoundError(runId);
+        const fresh = journal.slice(nextSeq);
+        nextSeq = Math.max(nextSeq, journal.length);
+        return fresh;
+      }),
+      takeWhile((event) => !SETTLING_EVENTS.has(event.type), true),
+    );
   }
 
   private sagaFor(state: RunState, explicit: AnySaga | undefined): AnySaga {

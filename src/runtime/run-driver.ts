@@ -5,7 +5,7 @@ import type { Saga, SagaStage } from '../definition/saga.js';
 import { serializeError } from '../errors/serialize-error.js';
 import { NonRetryableError, StageOutputError, StageTimeoutError } from '../errors/stage-errors.js';
 import { SagaErrorCode } from '../errors/saga-error.js';
-import { applyEvent, assertNever, initialRunState, type MutableRunState } from '../journal/fold.js';
+import { applyEvent, assertNever, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { createCompensationPlan, type CompensationPlan } from './compensation-plan.js';
@@ -68,6 +68,8 @@ export class RunDriver {
   private nextSeq: number;
   private readonly writeQueue: PendingAppend[] = [];
   private writing = false;
+  /** Non-zero while one decision queues several appends, so that they go out as one write. */
+  private flushHolds = 0;
   private halted: Error | undefined;
   private finishing = false;
   private readonly subscription = new Subscription();
@@ -124,22 +126,7 @@ export class RunDriver {
    * from the folded state.
    */
   resume(mode: 'resume' | 'redrive' | 'compensate', definitionChange?: { version: string; shapeHash: string }): void {
-    const drafts: EventDraft[] = [{ type: 'run.resumed', mode, ...(definitionChange ?? {}) }];
-    if (mode === 'resume' && this.state.stopping && this.state.status === 'running') {
-      // The process stopped while the run was already stopping: whatever was in flight may or
-      // may not have taken effect, so it is settled as unknown and compensated (rule 7).
-      for (const [name, stage] of this.state.stages) {
-        if (stage.status !== 'running') continue;
-        drafts.push({
-          type: 'stage.cancelled',
-          stage: name,
-          reason: 'the process stopped while this stage was in flight and the run was stopping; its outcome is unknown',
-          outcomeUnknown: true,
-        });
-      }
-    }
-    if (mode === 'compensate') drafts.push({ type: 'run.compensating', cause: this.rollbackCause() });
-    this.append(drafts);
+    this.append(resumeDrafts(this.state, mode, definitionChange));
     this.seedReadyStages();
     this.step();
   }
@@ -238,10 +225,7 @@ export class RunDriver {
   }
 
   private rollbackCause(): RollbackCause {
-    const { failure, cancellation } = this.state;
-    if (failure !== undefined) return { kind: 'failed', stage: failure.stage, error: failure.error };
-    if (cancellation !== undefined) return { kind: 'cancelled', reason: cancellation.reason, by: cancellation.by };
-    return { kind: 'cancelled', reason: 'compensated by an operator', by: 'external' };
+    return rollbackCauseOf(this.state);
   }
 
   private stopReason(): string {
@@ -327,7 +311,9 @@ export class RunDriver {
     this.withRetries(stage, stage.retry, 'execute', attemptOnce, () => attempt, (result) => {
       if (!result.ok) return this.onStageError(stage, result.error, attempt, done);
       const output = result.value;
-      this.append(
+      // Hold the write until the dependents' stage.started (and run.completed) are queued too:
+      // one append instead of two or three. Their user code still runs only once it is durable.
+      this.appendAndGoOn(
         [{ type: 'stage.completed', stage: stage.name, attempt, ...(output === undefined ? {} : { output }), durationMs: this.now() - startedAt }],
         () => {
           this.onStageCompleted(stage);
@@ -401,7 +387,7 @@ export class RunDriver {
         done,
       );
     }
-    this.append([{ type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error) }], () => {
+    this.appendAndGoOn([{ type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error) }], () => {
       this.stopInFlight();
       done();
     });
@@ -433,10 +419,10 @@ export class RunDriver {
     };
     this.withRetries(stage, stage.compensation.retry, 'compensate', attemptOnce, () => attempt, (result) => {
       if (result.ok) {
-        return this.append([{ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }], done);
+        return this.appendAndGoOn([{ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }], done);
       }
       if (this.halted !== undefined || result.error === HALTED) return;
-      this.append([{ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }], done);
+      this.appendAndGoOn([{ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }], done);
     });
   }
 
@@ -618,6 +604,24 @@ export class RunDriver {
     this.flush();
   }
 
+  /**
+   * Queues events and goes on at once with what they decide (the next stages, the next
+   * compensation, the run's end), so that everything queued meanwhile goes out in the same write:
+   * one round trip instead of two or three. Safe because user code runs only once the event that
+   * announces it is durable, and that event comes after these in the journal.
+   */
+  private appendAndGoOn(drafts: EventDraft[], next: () => void): void {
+    if (this.halted !== undefined) return;
+    this.flushHolds++;
+    try {
+      this.append(drafts);
+      next();
+    } finally {
+      this.flushHolds--;
+      this.flush();
+    }
+  }
+
   /** For `start`: the `run.started` event is already folded by the constructor. */
   private enqueueWrite(events: SagaEvent[]): void {
     this.writeQueue.push({ events, then: undefined });
@@ -625,7 +629,7 @@ export class RunDriver {
   }
 
   private flush(): void {
-    if (this.writing || this.halted !== undefined || this.writeQueue.length === 0) return;
+    if (this.flushHolds > 0 || this.writing || this.halted !== undefined || this.writeQueue.length === 0) return;
     this.writing = true;
     const batch = this.writeQueue.splice(0);
     const events = batch.length === 1 ? (batch[0] as PendingAppend).events : batch.flatMap((pending) => pending.events);
@@ -668,6 +672,41 @@ export class RunDriver {
     this.writeQueue.length = 0;
     this.options.onHalted(error);
   }
+}
+
+/**
+ * What picking a stored run up writes first: `run.resumed`, plus what the mode implies. Shared by
+ * the driver and by the orchestrator's hand-back of a submitted run to the workers' queue.
+ */
+export function resumeDrafts(
+  state: RunState,
+  mode: 'resume' | 'redrive' | 'compensate',
+  definitionChange?: { version: string; shapeHash: string },
+): SagaEventDraft[] {
+  const drafts: SagaEventDraft[] = [{ type: 'run.resumed', mode, ...(definitionChange ?? {}) }];
+  if (mode === 'resume' && state.stopping && state.status === 'running') {
+    // The process stopped while the run was already stopping: whatever was in flight may or
+    // may not have taken effect, so it is settled as unknown and compensated (rule 7).
+    for (const [name, stage] of state.stages) {
+      if (stage.status !== 'running') continue;
+      drafts.push({
+        type: 'stage.cancelled',
+        stage: name,
+        reason: 'the process stopped while this stage was in flight and the run was stopping; its outcome is unknown',
+        outcomeUnknown: true,
+      });
+    }
+  }
+  if (mode === 'compensate') drafts.push({ type: 'run.compensating', cause: rollbackCauseOf(state) });
+  return drafts;
+}
+
+/** Why a run rolls back: its failure, its cancellation, or an operator's `compensate`. */
+function rollbackCauseOf(state: RunState): RollbackCause {
+  const { failure, cancellation } = state;
+  if (failure !== undefined) return { kind: 'failed', stage: failure.stage, error: failure.error };
+  if (cancellation !== undefined) return { kind: 'cancelled', reason: cancellation.reason, by: cancellation.by };
+  return { kind: 'cancelled', reason: 'compensated by an operator', by: 'external' };
 }
 
 /** The fields of `run.started` the orchestrator provides; the driver adds `runId`, `saga`, `seq` and `at`. */

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { WorkSignal, WorkSignalKind } from './work-queue.js';
 
-const SIGNAL_KINDS: ReadonlySet<string> = new Set<WorkSignalKind>(['submitted', 'requeued', 'cancel_requested', 'reconnected']);
+const SIGNAL_KINDS: ReadonlySet<string> = new Set<WorkSignalKind>(['submitted', 'requeued', 'cancel_requested', 'reconnected', 'appended']);
 
 /** Settings of a {@link WorkListener}. Internal to the PostgreSQL store. @internal */
 export interface WorkListenerOptions {

@@ -53,11 +53,15 @@ function migrations(schema: string): ReadonlyArray<readonly string[]> {
       // The queue: only submitted runs that a worker may have to pick up.
       `CREATE INDEX runs_claimable_idx ON ${s}.runs (saga, shape_hash, run_id) WHERE submitted AND status IN (${activeList})`,
     ],
+    [
+      // Until when someone follows the run (orchestrator.watch): appends to it NOTIFY then.
+      `ALTER TABLE ${s}.runs ADD COLUMN watched_until timestamptz`,
+    ],
   ];
 }
 
 /** The schema version this code writes and reads. @internal */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 // "SAGA": the first key of the two-int advisory lock, so ours cannot collide with an app's lock.
 const ADVISORY_LOCK_CLASS = 0x53414741;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { RunNotFoundError } from '../errors/run-errors.js';
 import {
@@ -107,13 +108,33 @@ export interface PostgresPoolOptions extends PostgresStoreSettings {
   readonly connectionString?: never;
 }
 
-interface RunLockRow {
+/** What the append statement reports per run: its row as locked, and whether the events went in. */
+interface AppendRow {
+  run_id: string;
   status: RunStatus;
   next_seq: number;
-  submitted: boolean;
   lease_owner: string | null;
   lease_epoch: number;
   lease_live: boolean | null;
+  appended: boolean;
+}
+
+interface PendingCreate {
+  readonly request: AppendRequest;
+  readonly resolve: (created: boolean) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface PendingAppend {
+  readonly request: AppendRequest;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One event of a claimed run, with the claim's columns repeated on each. */
+interface ClaimRow extends EventRow {
+  lease_epoch: number;
+  cancel_reason: string | null;
 }
 
 interface EventRow {
@@ -144,7 +165,15 @@ const ACTIVE_SQL = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
  * - A cancel request stays on the run until the run settles.
  *
  * Connection failures become `StoreUnavailableError` (the pg error as `cause`); the pool
- * reconnects by itself when the server is back. A corrupt journal found by `claim` is left
+ * reconnects by itself when the server is back. Appends, claims and releases are single
+ * statements (one round trip each), so one whose connection dropped while it was in flight may
+ * still have been applied: reload the journal before trying again (the runtime does: a run
+ * whose append failed is resumed from its stored journal).
+ *
+ * Group commit: appends (and new runs, and releases) to different runs made in the same turn of
+ * the event loop share one statement, each run checked and appended or refused on its own. A
+ * worker driving many runs, or a service submitting many, pays one round trip and one commit
+ * for all of them; round trips, not the database, bound throughput on a busy host. A corrupt journal found by `claim` is left
  * leased, and skipped, until its lease expires, so it cannot take a worker's every claim; `load`
  * reports it as a `StoreCorruptionError`.
  *
@@ -170,8 +199,13 @@ export class PostgresStore implements WorkQueueStore {
   private readonly listener: WorkListener;
   private readonly channel: string;
   private readonly t: { readonly runs: string; readonly events: string };
+  private readonly sql: { readonly append: NamedStatement; readonly create: NamedStatement; readonly claim: NamedStatement; readonly release: NamedStatement };
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  private readonly appendQueue: PendingAppend[] = [];
+  private readonly createQueue: PendingCreate[] = [];
+  private readonly releaseQueue: Array<{ runId: string; lease: LeaseToken; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private appendScheduled = false;
 
   /**
    * @param options - a connection string or a pool, and the schema.
@@ -182,6 +216,7 @@ export class PostgresStore implements WorkQueueStore {
     this.t = { runs: `"${this.schema}".runs`, events: `"${this.schema}".events` };
     // One channel per schema; NOTIFY refuses names over 63 bytes, LISTEN would silently truncate.
     this.channel = `sagaflow_${this.schema}`.slice(0, 63);
+    this.sql = statements(this.t, this.channel);
     const applicationName = options.applicationName ?? 'sagaflow';
     const connectionTimeoutMillis = options.connectionTimeoutMs ?? 5_000;
 
@@ -225,10 +260,143 @@ export class PostgresStore implements WorkQueueStore {
     });
   }
 
-  /** Appends events to a run's journal, all or nothing; resolves once they are durable. */
+  /**
+   * Appends events to a run's journal, all or nothing; resolves once they are durable.
+   *
+   * @remarks
+   * Appends to different runs made in the same turn of the event loop go out as one statement
+   * (group commit, as `SqliteStore` does): a worker driving many runs pays one round trip for
+   * all of them. Each run is still checked, and appended or refused, on its own.
+   */
   async append(request: AppendRequest): Promise<void> {
     checkEvents(request);
-    await this.transaction(`append to run ${request.runId}`, (client) => this.appendIn(client, request));
+    if (request.expectedSeq === 0 && request.lease === undefined && request.events.length > 0) {
+      if (await this.createRun(request)) return;
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.appendQueue.push({ request, resolve, reject });
+      if (!this.appendScheduled) {
+        this.appendScheduled = true;
+        // setImmediate, not a microtask: it waits for every I/O callback of this turn, so the
+        // runs that a statement's results woke up all get into the next statement.
+        setImmediate(() => this.flushAppends());
+      }
+    });
+  }
+
+  private flushAppends(): void {
+    this.appendScheduled = false;
+    const batch: PendingAppend[] = [];
+    const later: PendingAppend[] = [];
+    const runs = new Set<string>();
+    for (const pending of this.appendQueue.splice(0)) {
+      // Two appends to one run (two writers racing) cannot share a statement: the row lock orders them.
+      if (runs.has(pending.request.runId)) later.push(pending);
+      else {
+        runs.add(pending.request.runId);
+        batch.push(pending);
+      }
+    }
+    if (later.length > 0) {
+      this.appendQueue.push(...later);
+      this.appendScheduled = true;
+      setImmediate(() => this.flushAppends());
+    }
+    void this.writeAppends(batch);
+  }
+
+  private async writeAppends(batch: readonly PendingAppend[]): Promise<void> {
+    const first = batch[0];
+    if (first === undefined) return;
+    const operation = batch.length === 1 ? `append to run ${first.request.runId}` : `append to runs ${first.request.runId} and ${batch.length - 1} more`;
+    let rows: Map<string, AppendRow>;
+    try {
+      const result = await this.query<AppendRow>(operation, this.sql.append, appendColumns(batch.map(({ request }) => request)));
+      rows = new Map(result.rows.map((row) => [row.run_id, row]));
+    } catch (error) {
+      if (batch.length > 1 && !(error instanceof StoreUnavailableError)) {
+        // One run's bad request must not fail the others: write each on its own.
+        await Promise.all(batch.map((pending) => this.writeAppends([pending])));
+        return;
+      }
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const { request, resolve, reject } of batch) {
+      try {
+        checkAppended(request, rows.get(request.runId));
+        resolve();
+      } catch (error) {
+        reject(error);
+      }
+    }
+  }
+
+  /** Creates a run with its first events; resolves to false when the run already exists. */
+  private createRun(request: AppendRequest): Promise<boolean> {
+    // Grouped like appends: concurrent submits share a statement.
+    return new Promise<boolean>((resolve, reject) => {
+      this.createQueue.push({ request, resolve, reject });
+      if (this.createQueue.length === 1) setImmediate(() => this.flushCreates());
+    });
+  }
+
+  private flushCreates(): void {
+    const batch: PendingCreate[] = [];
+    const later: PendingCreate[] = [];
+    const runs = new Set<string>();
+    for (const pending of this.createQueue.splice(0)) {
+      if (runs.has(pending.request.runId)) later.push(pending);
+      else {
+        runs.add(pending.request.runId);
+        batch.push(pending);
+      }
+    }
+    if (later.length > 0) {
+      this.createQueue.push(...later);
+      setImmediate(() => this.flushCreates());
+    }
+    void this.writeCreates(batch);
+  }
+
+  private async writeCreates(batch: readonly PendingCreate[]): Promise<void> {
+    const first = batch[0];
+    if (first === undefined) return;
+    const operation = batch.length === 1 ? `append to run ${first.request.runId}` : `append to runs ${first.request.runId} and ${batch.length - 1} more`;
+    const columns: unknown[][] = Array.from({ length: 10 }, () => []);
+    for (const { request } of batch) {
+      const head = request.events[0];
+      const submitted = head?.type === 'run.started' && head.submitted === true;
+      const values = [
+        request.runId,
+        request.saga,
+        latestShapeHash(request.events) ?? null,
+        request.status,
+        request.expectedSeq + request.events.length,
+        head?.at ?? 0,
+        request.events[request.events.length - 1]?.at ?? 0,
+        submitted,
+        JSON.stringify(request.events),
+        submitted && ACTIVE.has(request.status),
+      ];
+      for (const [index, value] of values.entries()) columns[index]?.push(value);
+    }
+    let created: Set<string>;
+    try {
+      const result = await this.query<{ run_id: string }>(operation, this.sql.create, columns);
+      created = new Set(result.rows.map((row) => row.run_id));
+    } catch (error) {
+      if (batch.length > 1 && !(error instanceof StoreUnavailableError)) {
+        // One run's bad request must not fail the others: write each on its own.
+        await Promise.all(batch.map((pending) => this.writeCreates([pending])));
+        return;
+      }
+      // Two creators raced and the loser's events collided: the run exists, go on as for one.
+      if (isUniqueViolation(error)) for (const pending of batch) pending.resolve(false);
+      else for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const pending of batch) pending.resolve(created.has(pending.request.runId));
   }
 
   /**
@@ -312,49 +480,32 @@ export class PostgresStore implements WorkQueueStore {
     const pairs = new Map(request.sagas.map((saga) => [`${saga.name}\u0000${saga.shapeHash}`, saga]));
     const names = [...pairs.values()].map((saga) => saga.name);
     const hashes = [...pairs.values()].map((saga) => saga.shapeHash);
-    return this.transaction(`claim runs for worker ${request.owner}`, async (client) => {
-      const claimed = await client.query<{ run_id: string; lease_epoch: number; cancel_reason: string | null }>(
-        `WITH candidates AS (
-           SELECT run_id FROM ${this.t.runs}
-           WHERE submitted AND status IN (${ACTIVE_SQL})
-             -- The ANY() conditions let the planner use runs_claimable_idx; the pair check is exact.
-             AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
-             AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-             AND (lease_expires_at IS NULL OR lease_expires_at <= now())
-           ORDER BY run_id
-           LIMIT $3
-           FOR UPDATE SKIP LOCKED
-         )
-         UPDATE ${this.t.runs} AS runs
-         SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond'
-         FROM candidates WHERE runs.run_id = candidates.run_id
-         RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason`,
-        [names, hashes, request.limit, request.owner, request.leaseMs],
-      );
-      if (claimed.rows.length === 0) return [];
-      const events = await client.query<EventRow>(
-        `SELECT run_id, seq, event FROM ${this.t.events} WHERE run_id = ANY($1::text[]) ORDER BY run_id, seq`,
-        [claimed.rows.map((row) => row.run_id)],
-      );
-      const journals = groupByRun(events.rows);
-      const runs: ClaimedRun[] = [];
-      for (const row of claimed.rows.sort((left, right) => compareIds(left.run_id, right.run_id))) {
-        let journal: readonly SagaEvent[];
-        try {
-          journal = parseJournal(row.run_id, journals.get(row.run_id) ?? []);
-        } catch (error) {
-          if (error instanceof StoreCorruptionError) continue;
-          throw error;
-        }
-        runs.push({
-          runId: row.run_id,
-          lease: { owner: request.owner, epoch: row.lease_epoch },
-          events: journal,
-          ...(row.cancel_reason === null ? {} : { cancelRequest: { runId: row.run_id, reason: row.cancel_reason } }),
-        });
+    const result = await this.query<ClaimRow>(`claim runs for worker ${request.owner}`, this.sql.claim, [
+      names,
+      hashes,
+      request.limit,
+      request.owner,
+      request.leaseMs,
+    ]);
+    if (result.rows.length === 0) return [];
+    const runs: ClaimedRun[] = [];
+    for (const [runId, rows] of groupByRun(result.rows)) {
+      const claimed = rows[0] as ClaimRow;
+      let journal: readonly SagaEvent[];
+      try {
+        journal = parseJournal(runId, rows);
+      } catch (error) {
+        if (error instanceof StoreCorruptionError) continue;
+        throw error;
       }
-      return runs;
-    });
+      runs.push({
+        runId,
+        lease: { owner: request.owner, epoch: claimed.lease_epoch },
+        events: journal,
+        ...(claimed.cancel_reason === null ? {} : { cancelRequest: { runId, reason: claimed.cancel_reason } }),
+      });
+    }
+    return runs.sort((left, right) => compareIds(left.runId, right.runId));
   }
 
   /**
@@ -372,9 +523,17 @@ export class PostgresStore implements WorkQueueStore {
     if (runs.length === 0) return { lost: [], cancelRequests: [] };
     const result = await this.query<{ run_id: string; cancel_reason: string | null }>(
       `heartbeat of worker ${owner}`,
-      `UPDATE ${this.t.runs} AS runs SET lease_expires_at = now() + $4 * interval '1 millisecond'
-       FROM unnest($2::text[], $3::integer[]) AS held(run_id, epoch)
-       WHERE runs.run_id = held.run_id AND runs.lease_owner = $1 AND runs.lease_epoch = held.epoch
+      // Rows are locked in run-id order, as appends lock them, so the two cannot deadlock.
+      `WITH held AS (
+         SELECT * FROM unnest($2::text[], $3::integer[]) AS held(run_id, epoch)
+       ), locked AS (
+         SELECT runs.run_id FROM ${this.t.runs} AS runs JOIN held ON held.run_id = runs.run_id
+         WHERE runs.lease_owner = $1 AND runs.lease_epoch = held.epoch
+         ORDER BY runs.run_id
+         FOR UPDATE OF runs
+       )
+       UPDATE ${this.t.runs} AS runs SET lease_expires_at = now() + $4 * interval '1 millisecond'
+       FROM locked WHERE runs.run_id = locked.run_id
        RETURNING runs.run_id, runs.cancel_reason`,
       [owner, runs.map((run) => run.runId), runs.map((run) => run.lease.epoch), leaseMs],
     );
@@ -392,16 +551,30 @@ export class PostgresStore implements WorkQueueStore {
    * Does nothing when the lease is no longer this one. Releasing an unfinished submitted run
    * (a worker stopping) makes it claimable at once and wakes the other workers.
    */
-  async release(runId: string, lease: LeaseToken): Promise<void> {
-    await this.transaction(`release of run ${runId}`, async (client) => {
-      const released = await client.query<{ requeued: boolean }>(
-        `UPDATE ${this.t.runs} SET lease_owner = NULL, lease_expires_at = NULL
-         WHERE run_id = $1 AND lease_owner = $2 AND lease_epoch = $3
-         RETURNING submitted AND status IN (${ACTIVE_SQL}) AS requeued`,
-        [runId, lease.owner, lease.epoch],
-      );
-      if (released.rows[0]?.requeued === true) await this.notify(client, 'requeued', runId);
+  release(runId: string, lease: LeaseToken): Promise<void> {
+    // Grouped like appends: a worker releasing many settled runs pays one round trip.
+    return new Promise<void>((resolve, reject) => {
+      this.releaseQueue.push({ runId, lease, resolve, reject });
+      if (this.releaseQueue.length === 1) setImmediate(() => void this.flushReleases());
     });
+  }
+
+  private async flushReleases(): Promise<void> {
+    const batch = this.releaseQueue.splice(0);
+    const first = batch[0];
+    if (first === undefined) return;
+    const operation = batch.length === 1 ? `release of run ${first.runId}` : `release of runs ${first.runId} and ${batch.length - 1} more`;
+    try {
+      await this.query(operation, this.sql.release, [
+        batch.map((pending) => pending.runId),
+        batch.map((pending) => pending.lease.owner),
+        batch.map((pending) => pending.lease.epoch),
+      ]);
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    for (const pending of batch) pending.resolve();
   }
 
   /**
@@ -438,6 +611,22 @@ export class PostgresStore implements WorkQueueStore {
     );
     const row = result.rows[0];
     return row === undefined ? undefined : { owner: row.lease_owner, epoch: row.lease_epoch, live: row.live };
+  }
+
+  /**
+   * Asks for an `appended` wake-up on every append to the run for the next `forMs` milliseconds
+   * (database clock); `orchestrator.watch` renews it while it follows the run.
+   *
+   * @remarks
+   * Only watched runs notify on append: `NOTIFY` makes committing transactions take turns, a cost
+   * that every run should not pay for the few that someone watches. Does nothing for an unknown run.
+   */
+  async watchRun(runId: string, forMs: number): Promise<void> {
+    await this.query(
+      `watch of run ${runId}`,
+      `UPDATE ${this.t.runs} SET watched_until = GREATEST(COALESCE(watched_until, now()), now() + $2 * interval '1 millisecond') WHERE run_id = $1`,
+      [runId, forMs],
+    );
   }
 
   /**
@@ -479,87 +668,16 @@ export class PostgresStore implements WorkQueueStore {
     return this.closing;
   }
 
-  private async appendIn(client: pg.PoolClient, request: AppendRequest): Promise<void> {
-    const { runId, events, lease } = request;
-    const locked = await client.query<RunLockRow>(
-      `SELECT status, next_seq, submitted, lease_owner, lease_epoch, lease_expires_at > now() AS lease_live
-       FROM ${this.t.runs} WHERE run_id = $1 FOR UPDATE`,
-      [runId],
-    );
-    const run = locked.rows[0];
-    if (run === undefined) {
-      await this.insertRun(client, request);
-      return;
-    }
-    // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
-    if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
-      throw new LeaseLostError(runId, lease.owner, lease.epoch);
-    }
-    if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(runId, request.expectedSeq, run.next_seq);
-    if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
-      throw new RunLeasedError(runId, run.lease_owner, run.lease_epoch);
-    }
-    const last = events[events.length - 1];
-    if (last === undefined) return;
-
-    await this.insertEvents(client, request);
-    const settled = isSettledStatus(request.status);
-    await client.query(
-      `UPDATE ${this.t.runs} SET
-         status = $2, next_seq = $3, updated_at = $4, shape_hash = COALESCE($5, shape_hash),
-         lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END,
-         lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END,
-         cancel_reason = CASE WHEN $7 THEN NULL ELSE cancel_reason END,
-         cancel_requested_at = CASE WHEN $7 THEN NULL ELSE cancel_requested_at END
-       WHERE run_id = $1`,
-      [runId, request.status, last.seq + 1, last.at, latestShapeHash(events) ?? null, lease === undefined && run.lease_owner !== null, settled],
-    );
-    // A redrive or compensate of a settled submitted run hands it back to the workers.
-    if (run.submitted && lease === undefined && !ACTIVE.has(run.status) && ACTIVE.has(request.status)) {
-      await this.notify(client, 'requeued', runId);
-    }
-  }
-
-  private async insertRun(client: pg.PoolClient, request: AppendRequest): Promise<void> {
-    const { runId, events, lease } = request;
-    if (lease !== undefined) throw new LeaseLostError(runId, lease.owner, lease.epoch);
-    if (request.expectedSeq !== 0) throw new StoreConflictError(runId, request.expectedSeq, 0);
-    const first = events[0];
-    const last = events[events.length - 1];
-    if (first === undefined || last === undefined) return;
-    const submitted = first.type === 'run.started' && first.submitted === true;
-    // ON CONFLICT waits for a concurrent creator of the same run; if it committed, we lost the race.
-    const inserted = await client.query(
-      `INSERT INTO ${this.t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (run_id) DO NOTHING`,
-      [runId, request.saga, latestShapeHash(events) ?? null, request.status, last.seq + 1, first.at, last.at, submitted],
-    );
-    if (inserted.rowCount === 0) {
-      const current = await client.query<{ next_seq: number }>(`SELECT next_seq FROM ${this.t.runs} WHERE run_id = $1`, [runId]);
-      throw new StoreConflictError(runId, 0, current.rows[0]?.next_seq ?? 0);
-    }
-    await this.insertEvents(client, request);
-    if (submitted && ACTIVE.has(request.status)) await this.notify(client, 'submitted', runId);
-  }
-
-  private async insertEvents(client: pg.PoolClient, request: AppendRequest): Promise<void> {
-    await client.query(
-      `INSERT INTO ${this.t.events} (run_id, seq, event)
-       SELECT $1, $2 + position - 1, element FROM json_array_elements($3::json) WITH ORDINALITY AS batch(element, position)`,
-      [request.runId, request.expectedSeq, JSON.stringify(request.events)],
-    );
-  }
-
   private async notify(client: pg.PoolClient, kind: WorkSignalKind, runId: string): Promise<void> {
     // Delivered at commit, and not at all if the transaction rolls back.
     await client.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ kind, runId })]);
   }
 
-  private async query<TRow extends pg.QueryResultRow>(operation: string, text: string, values: unknown[]): Promise<pg.QueryResult<TRow>> {
+  private async query<TRow extends pg.QueryResultRow>(operation: string, statement: string | NamedStatement, values: unknown[]): Promise<pg.QueryResult<TRow>> {
     this.assertOpen();
     await this.ensureReady();
     try {
-      return await this.pool.query<TRow>(text, values);
+      return await this.pool.query<TRow>(typeof statement === 'string' ? { text: statement, values } : { ...statement, values });
     } catch (error) {
       throw toStoreError(error, this.description, operation);
     }
@@ -635,6 +753,199 @@ export class PostgresStore implements WorkQueueStore {
       throw new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database');
     }
   }
+}
+
+/**
+ * The store's hot statements. Each does in one round trip what a transaction of four to six
+ * statements would: on a busy host every round trip costs the client a system call and a
+ * context switch, and those, not the database, bound throughput.
+ */
+function statements(t: { readonly runs: string; readonly events: string }, channel: string): {
+  readonly append: NamedStatement;
+  readonly create: NamedStatement;
+  readonly claim: NamedStatement;
+  readonly release: NamedStatement;
+} {
+  const notifyChannel = `'${channel}'`;
+  const texts = {
+    // $1…$11: one array per column (see appendColumns), one element per run, at most one per run.
+    // Arrays rather than one JSON document: a JSON document's strings would be decoded, and
+    // PostgreSQL refuses \u0000 in text; json[] elements keep each batch of events as written.
+    // Row locks, taken in run-id order so that concurrent statements cannot deadlock, order the
+    // appends to one run. Each run is checked on its own by the store's rules (fencing, expected
+    // seq, a live lease owns the run), and the caller reports a refusal from the locked row it
+    // gets back. A lease-less append clears the lease (fencing out a holder whose lease expired);
+    // one that moves a settled submitted run back to an active status re-queues it and wakes the
+    // workers. Appends to a watched run announce themselves (only those: NOTIFY serializes
+    // committing transactions, a price every append should not pay).
+    append: `
+      WITH req AS (
+        SELECT * FROM unnest($1::text[], $2::integer[], $3::json[], $4::integer[], $5::text[], $6::double precision[],
+          $7::text[], $8::text[], $9::integer[], $10::boolean[], $11::boolean[])
+          AS r(run_id, expected_seq, events, event_count, status, last_at, shape_hash, lease_owner, lease_epoch, settles, active)
+      ), locked AS (
+        SELECT runs.run_id, runs.status, runs.next_seq, runs.submitted, runs.lease_owner, runs.lease_epoch,
+          runs.lease_expires_at > now() AS lease_live
+        FROM ${t.runs} AS runs WHERE runs.run_id IN (SELECT run_id FROM req)
+        ORDER BY runs.run_id
+        FOR UPDATE
+      ), accepted AS (
+        SELECT locked.run_id, locked.submitted, locked.status AS previous_status, req.expected_seq, req.events,
+          req.event_count, req.status, req.last_at, req.shape_hash, req.lease_owner AS writer, req.settles, req.active
+        FROM locked JOIN req ON req.run_id = locked.run_id
+        WHERE (req.lease_owner IS NULL OR (locked.lease_owner = req.lease_owner AND locked.lease_epoch = req.lease_epoch))
+          AND locked.next_seq = req.expected_seq
+          AND (req.lease_owner IS NOT NULL OR locked.lease_owner IS NULL OR locked.lease_live IS NOT TRUE OR locked.status NOT IN (${ACTIVE_SQL}))
+          AND req.event_count > 0
+      ), inserted AS (
+        INSERT INTO ${t.events} (run_id, seq, event)
+        SELECT accepted.run_id, accepted.expected_seq + position - 1, element
+        FROM accepted, json_array_elements(accepted.events) WITH ORDINALITY AS batch(element, position)
+        RETURNING 1
+      ), updated AS (
+        UPDATE ${t.runs} AS runs SET
+          status = accepted.status, next_seq = accepted.expected_seq + accepted.event_count, updated_at = accepted.last_at,
+          shape_hash = COALESCE(accepted.shape_hash, runs.shape_hash),
+          lease_owner = CASE WHEN accepted.writer IS NULL THEN NULL ELSE runs.lease_owner END,
+          lease_expires_at = CASE WHEN accepted.writer IS NULL THEN NULL ELSE runs.lease_expires_at END,
+          cancel_reason = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_reason END,
+          cancel_requested_at = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_requested_at END
+        FROM accepted WHERE runs.run_id = accepted.run_id
+        RETURNING runs.run_id,
+          accepted.submitted AND accepted.writer IS NULL AND accepted.previous_status NOT IN (${ACTIVE_SQL}) AND accepted.active AS requeue,
+          runs.watched_until > now() AS watched
+      )
+      SELECT locked.run_id, locked.status, locked.next_seq, locked.lease_owner, locked.lease_epoch, locked.lease_live,
+        updated.run_id IS NOT NULL AS appended,
+        CASE WHEN updated.requeue THEN pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', locked.run_id)::text) END AS requeued,
+        CASE WHEN updated.watched THEN pg_notify(${notifyChannel}, json_build_object('kind', 'appended', 'runId', locked.run_id)::text) END AS announced
+      FROM locked LEFT JOIN updated ON updated.run_id = locked.run_id`,
+    // One array per column, one element per new run: $1 run, $2 saga, $3 shape hash, $4 status,
+    // $5 next seq, $6 created at, $7 updated at, $8 submitted, $9 events, $10 wake the workers.
+    // Returns the runs it created. ON CONFLICT waits for a concurrent creator of the same run; if
+    // it committed, that run is not created here and the caller goes on as for an existing run.
+    create: `
+      WITH req AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::double precision[],
+          $7::double precision[], $8::boolean[], $9::json[], $10::boolean[])
+          AS req(run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted, events, wake)
+      ), created AS (
+        INSERT INTO ${t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
+        SELECT run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted FROM req ORDER BY run_id
+        ON CONFLICT (run_id) DO NOTHING
+        RETURNING run_id
+      ), inserted AS (
+        INSERT INTO ${t.events} (run_id, seq, event)
+        SELECT req.run_id, position - 1, element
+        FROM req JOIN created ON created.run_id = req.run_id, json_array_elements(req.events) WITH ORDINALITY AS batch(element, position)
+        RETURNING 1
+      )
+      SELECT created.run_id,
+        CASE WHEN req.wake THEN pg_notify(${notifyChannel}, json_build_object('kind', 'submitted', 'runId', created.run_id)::text) END AS notified
+      FROM created JOIN req ON req.run_id = created.run_id`,
+    // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms.
+    claim: `
+      WITH candidates AS (
+        SELECT run_id FROM ${t.runs}
+        WHERE submitted AND status IN (${ACTIVE_SQL})
+          -- The ANY() conditions let the planner use runs_claimable_idx; the pair check is exact.
+          AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
+          AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          AND (lease_expires_at IS NULL OR lease_expires_at <= now())
+        ORDER BY run_id
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+      ), claimed AS (
+        UPDATE ${t.runs} AS runs
+        SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond'
+        FROM candidates WHERE runs.run_id = candidates.run_id
+        RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason
+      )
+      SELECT claimed.run_id, claimed.lease_epoch, claimed.cancel_reason, events.seq, events.event
+      FROM claimed JOIN ${t.events} AS events ON events.run_id = claimed.run_id
+      ORDER BY claimed.run_id, events.seq`,
+    // $1 runs, $2 owners, $3 epochs. Rows are locked in run-id order, as appends lock them.
+    // Releasing an unfinished submitted run makes it claimable at once: wake the workers.
+    release: `
+      WITH req AS (
+        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[]) AS req(run_id, owner, epoch)
+      ), locked AS (
+        SELECT runs.run_id FROM ${t.runs} AS runs JOIN req ON req.run_id = runs.run_id
+        WHERE runs.lease_owner = req.owner AND runs.lease_epoch = req.epoch
+        ORDER BY runs.run_id
+        FOR UPDATE OF runs
+      ), released AS (
+        UPDATE ${t.runs} AS runs SET lease_owner = NULL, lease_expires_at = NULL
+        FROM locked WHERE runs.run_id = locked.run_id
+        RETURNING runs.run_id, runs.submitted AND runs.status IN (${ACTIVE_SQL}) AS requeued
+      )
+      SELECT pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', run_id)::text) FROM released WHERE requeued`,
+  };
+  // Named, so each connection parses and plans them once rather than on every call; the name
+  // carries a hash of the text because two stores on different schemas share a pool's clients.
+  const named = (kind: string, text: string): NamedStatement => ({
+    name: `sagaflow_${kind}_${createHash('sha1').update(text).digest('hex').slice(0, 12)}`,
+    text,
+  });
+  return {
+    append: named('append', texts.append),
+    create: named('create', texts.create),
+    claim: named('claim', texts.claim),
+    release: named('release', texts.release),
+  };
+}
+
+/** A statement the pool's connections prepare once, by name. */
+interface NamedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+/** The append statement's parameters: one array per column, one element per run. */
+function appendColumns(requests: readonly AppendRequest[]): unknown[][] {
+  const columns: unknown[][] = Array.from({ length: 11 }, () => []);
+  for (const request of requests) {
+    const values = [
+      request.runId,
+      request.expectedSeq,
+      JSON.stringify(request.events),
+      request.events.length,
+      request.status,
+      request.events[request.events.length - 1]?.at ?? null,
+      latestShapeHash(request.events) ?? null,
+      request.lease?.owner ?? null,
+      request.lease?.epoch ?? null,
+      isSettledStatus(request.status),
+      ACTIVE.has(request.status),
+    ];
+    for (const [index, value] of values.entries()) columns[index]?.push(value);
+  }
+  return columns;
+}
+
+/** Turns the statement's verdict on one run into success or the store's error for it. */
+function checkAppended(request: AppendRequest, run: AppendRow | undefined): void {
+  const { lease } = request;
+  if (run === undefined) {
+    // No such run: a lease cannot hold it, and its journal is empty.
+    if (lease !== undefined) throw new LeaseLostError(request.runId, lease.owner, lease.epoch);
+    if (request.expectedSeq !== 0 || request.events.length > 0) throw new StoreConflictError(request.runId, request.expectedSeq, 0);
+    return;
+  }
+  if (run.appended) return;
+  // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
+  if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
+    throw new LeaseLostError(request.runId, lease.owner, lease.epoch);
+  }
+  if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(request.runId, request.expectedSeq, run.next_seq);
+  if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
+    throw new RunLeasedError(request.runId, run.lease_owner, run.lease_epoch);
+  }
+  // Accepted with nothing to write (an empty batch).
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === '23505';
 }
 
 function ignoreIdleClientError(): void {

@@ -119,6 +119,8 @@ export interface LeaseInfo {
  *   rather than wait for the next beat.
  * - `reconnected`: the store's notification connection came back after a drop; notifications
  *   sent meanwhile are lost, so look for work.
+ * - `appended`: events were appended to `runId`, which someone watches (see
+ *   {@link WorkQueueStore.watchRun}); workers ignore it.
  *
  * @example
  * ```ts
@@ -126,7 +128,7 @@ export interface LeaseInfo {
  * const urgent = (kind: WorkSignalKind) => kind === 'cancel_requested';
  * ```
  */
-export type WorkSignalKind = 'submitted' | 'requeued' | 'cancel_requested' | 'reconnected';
+export type WorkSignalKind = 'submitted' | 'requeued' | 'cancel_requested' | 'reconnected' | 'appended';
 
 /**
  * A hint that work may be waiting, passed to {@link WorkQueueStore.onWork} listeners.
@@ -187,6 +189,11 @@ export interface WorkQueueStore extends SagaStore {
    * A listener that ignores its argument (`() => void`) is fine: the signal only says why.
    */
   onWork(listener: (signal: WorkSignal) => void): Promise<() => Promise<void>>;
+  /**
+   * Optional: asks for an `appended` signal on every append to the run during the next `forMs`
+   * milliseconds, so that `orchestrator.watch` follows it live rather than at its polling pace.
+   */
+  watchRun?(runId: string, forMs: number): Promise<void>;
 }
 
 /**

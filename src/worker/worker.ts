@@ -1,0 +1,595 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  EMPTY,
+  Subject,
+  Subscription,
+  asyncScheduler,
+  defer,
+  exhaustMap,
+  expand,
+  from,
+  merge,
+  retry,
+  takeUntil,
+  tap,
+  timer,
+  type Observable,
+} from 'rxjs';
+import type { AnySaga, Saga } from '../definition/saga.js';
+import { WorkerStoppedError } from '../errors/run-errors.js';
+import { LeaseLostError, StoreUnsupportedError } from '../errors/store-errors.js';
+import { assertNever } from '../journal/fold.js';
+import type { SagaEvent } from '../journal/saga-event.js';
+import { RunDriver } from '../runtime/run-driver.js';
+import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
+import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
+import { backoffNotifier, type BackoffPolicy } from './backoff.js';
+
+/**
+ * The store call a worker was making when something went wrong, passed to
+ * {@link WorkerOptions.onError}.
+ *
+ * @remarks
+ * - `listen`: subscribing to the store's wake-ups (`LISTEN`); retried with backoff, polling
+ *   carries on meanwhile.
+ * - `claim`, `heartbeat`: retried with backoff; the worker never stops for them.
+ * - `release`: giving a lease back; retried a few times, then left to expire.
+ * - `run`: a run stopped being driven here without settling: its lease was lost (another
+ *   worker took it over), or an append failed (the run is released for a worker to resume).
+ *
+ * @example
+ * ```ts
+ * import type { WorkerOperation } from 'sagaflow';
+ * const retried = (operation: WorkerOperation) => operation !== 'run';
+ * ```
+ */
+export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'run';
+
+/**
+ * Where a worker's error happened, passed to {@link WorkerOptions.onError}.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerErrorContext } from 'sagaflow';
+ * const line = (context: WorkerErrorContext) => `${context.operation} ${context.runId ?? ''} retry #${context.retryCount ?? 0}`;
+ * ```
+ */
+export interface WorkerErrorContext {
+  /** What the worker was doing. */
+  readonly operation: WorkerOperation;
+  /** The run concerned, for `release` and `run`. */
+  readonly runId?: string;
+  /** For a call that is retried: which retry comes next (1 for the first). */
+  readonly retryCount?: number;
+}
+
+/**
+ * Options of {@link createWorker}.
+ *
+ * @example
+ * ```ts
+ * import { PostgresStore } from 'sagaflow/postgres';
+ * import type { AnySaga, WorkerOptions } from 'sagaflow';
+ * declare const transfer: AnySaga;
+ * const options: WorkerOptions = {
+ *   store: new PostgresStore({ connectionString: 'postgres://app@db:5432/app' }),
+ *   sagas: [transfer],
+ *   concurrency: 20,
+ *   leaseMs: 15_000,
+ * };
+ * ```
+ */
+export interface WorkerOptions {
+  /**
+   * A store that shares runs between processes ({@link WorkQueueStore}, such as `PostgresStore`).
+   * Typed as any store so that a misconfigured one fails with a clear error rather than a type
+   * puzzle: `MemoryStore` and `SqliteStore` are refused with `StoreUnsupportedError`.
+   */
+  readonly store: SagaStore;
+  /**
+   * The sagas this worker runs. It claims only runs whose saga name and shape hash match one of
+   * them; runs of other sagas (or other shapes) stay queued for a worker that has them.
+   */
+  readonly sagas: readonly AnySaga[];
+  /** How many runs the worker drives at once. Default 10. */
+  readonly concurrency?: number;
+  /**
+   * How long a claim lasts without a heartbeat, on the database clock. The worker heartbeats
+   * every `leaseMs / 3`; a worker that stops heartbeating (crashed, frozen, cut off) loses its runs
+   * to other workers after at most `leaseMs`. Default 30 000.
+   */
+  readonly leaseMs?: number;
+  /**
+   * How often to look for claimable runs when no wake-up came: the fallback for lost
+   * notifications, and how runs whose lease expired are found. Default 1 000 ms.
+   */
+  readonly pollIntervalMs?: number;
+  /** The worker's id, stored as the lease owner. Default: host name, process id and a random suffix. */
+  readonly workerId?: string;
+  /** Backoff of retried store calls (claim, heartbeat, listen, release). Default 100 ms doubling to 5 000 ms. */
+  readonly retry?: WorkerRetryOptions;
+  /**
+   * Called for every error the worker handles itself (it never throws them): a store call that
+   * will be retried, a lost lease, a run released after a failed append. Default: one line on
+   * `console.warn`.
+   */
+  readonly onError?: (error: Error, context: WorkerErrorContext) => void;
+}
+
+/**
+ * How a worker backs off between retries of a store call that failed: capped exponential, with
+ * jitter so that a fleet does not reconnect in one burst when the database comes back.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerRetryOptions } from 'sagaflow';
+ * const gentle: WorkerRetryOptions = { initialDelayMs: 250, maxDelayMs: 10_000 };
+ * ```
+ */
+export interface WorkerRetryOptions {
+  /** Delay ceiling of the first retry, in ms. Default 100. */
+  readonly initialDelayMs?: number;
+  /** Longest delay ceiling, in ms; the ceiling doubles per retry up to it. Default 5 000. */
+  readonly maxDelayMs?: number;
+}
+
+/**
+ * Options of {@link Worker.stop}.
+ *
+ * @example
+ * ```ts
+ * import type { WorkerStopOptions } from 'sagaflow';
+ * const options: WorkerStopOptions = { timeoutMs: 20_000 };
+ * ```
+ */
+export interface WorkerStopOptions {
+  /**
+   * Wait at most this long for the runs the worker holds to settle; the rest are detached
+   * (nothing more is written for them here) and their leases released, so another worker
+   * resumes them at once. Default: wait for every run.
+   */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * A process's share of a fleet: claims submitted runs from a shared store and drives them
+ * under a lease.
+ *
+ * @remarks
+ * Made by {@link createWorker}. Runs reach workers through `orchestrator.submit(saga, input)`.
+ * A worker holds each run it claims under a lease that it renews by heartbeat; every append it
+ * makes carries the lease, so once another worker has taken a run over, the old holder's
+ * appends are refused (`LeaseLostError`) and it stops working on that run. A takeover resumes
+ * the run from its journal (contract rule 7). See `docs/distributed.md`.
+ *
+ * @example
+ * ```ts
+ * import { createWorker, type AnySaga } from 'sagaflow';
+ * import { PostgresStore } from 'sagaflow/postgres';
+ * declare const transfer: AnySaga;
+ * const store = new PostgresStore({ connectionString: 'postgres://app@db:5432/app' });
+ * const worker = createWorker({ store, sagas: [transfer] });
+ * await worker.start();
+ * process.once('SIGTERM', () => {
+ *   void worker.stop({ timeoutMs: 20_000 }).then(() => store.close());
+ * });
+ * ```
+ */
+export interface Worker {
+  /** The worker's id: the owner of its leases. */
+  readonly id: string;
+  /** The durable events of the runs this worker drives, live, in journal order per run. */
+  readonly events$: Observable<SagaEvent>;
+  /** The ids of the runs this worker holds right now. */
+  readonly activeRuns: readonly string[];
+  /**
+   * Starts listening for wake-ups and claiming runs; resolves once the worker is polling.
+   *
+   * @remarks
+   * An unreachable store does not make `start` fail: the worker reports the error to `onError`
+   * and keeps retrying with backoff, and starts working once the store answers.
+   *
+   * @throws Error when called after `stop()`.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops claiming, keeps heartbeating until the runs it holds settle (or `timeoutMs` passes),
+   * then detaches the rest and releases their leases. Idempotent. Does not close the store.
+   */
+  stop(options?: WorkerStopOptions): Promise<void>;
+}
+
+/**
+ * Creates a {@link Worker} that runs submitted sagas from a shared store.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { createOrchestrator, createWorker, defineSaga } from 'sagaflow';
+ * import { PostgresStore } from 'sagaflow/postgres';
+ * const greet = defineSaga({ name: 'greet', input: z.object({ name: z.string() }) })
+ *   .stage('hello', { execute: async ({ input }) => `hello ${input.name}` })
+ *   .build();
+ * const store = new PostgresStore({ connectionString: 'postgres://app@db:5432/app' });
+ * const worker = createWorker({ store, sagas: [greet], concurrency: 20 });
+ * await worker.start();
+ * const orchestrator = createOrchestrator({ store, sagas: [greet] });
+ * const runId = await orchestrator.submit(greet, { name: 'Ada' });
+ * orchestrator.watch(runId).subscribe((event) => console.log(event.type));
+ * ```
+ *
+ * @throws {@link StoreUnsupportedError} when the store cannot share runs between processes
+ * (`MemoryStore`, `SqliteStore`).
+ * @throws TypeError for options out of range (concurrency, leaseMs, pollIntervalMs, an empty
+ * `sagas`).
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  return new SagaWorker(options);
+}
+
+interface HeldRun {
+  readonly runId: string;
+  readonly saga: string;
+  readonly lease: LeaseToken;
+  readonly driver: RunDriver;
+}
+
+type WorkerPhase = 'idle' | 'running' | 'stopping' | 'stopped';
+
+class SagaWorker implements Worker {
+  readonly id: string;
+  readonly events$: Observable<SagaEvent>;
+  private readonly store: WorkQueueStore;
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly onError: (error: Error, context: WorkerErrorContext) => void;
+  private readonly registrations: readonly SagaRegistration[];
+  private readonly sagas = new Map<string, AnySaga>();
+  private readonly held = new Map<string, HeldRun>();
+  private readonly events = new Subject<SagaEvent>();
+  private readonly wake$ = new Subject<void>();
+  private readonly beatNow$ = new Subject<void>();
+  private readonly stopClaiming$ = new Subject<void>();
+  private readonly subscription = new Subscription();
+  /** Releases in progress; `stop()` waits for them. */
+  private readonly releases = new Set<Promise<void>>();
+  /** Resolved whenever a held run stops being held, so `stop()` can wait for the last one. */
+  private drained: { promise: Promise<void>; resolve: () => void } | undefined;
+  private claiming: Promise<unknown> | undefined;
+  /** A wake-up arrived while a claim was in flight: claim again after it. */
+  private rewake = false;
+  /** The last claim filled every free slot, or a wake-up found none: runs may be queued for us. */
+  private backlog = false;
+  private unlisten: (() => Promise<void>) | undefined;
+  private phase: WorkerPhase = 'idle';
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: WorkerOptions) {
+    if (!supportsWorkers(options.store)) {
+      throw new StoreUnsupportedError(
+        options.store.description,
+        'workers (createWorker)',
+        'workers claim runs from a store that several processes share, such as PostgresStore from sagaflow/postgres; to run sagas in this process, use createOrchestrator().start()',
+      );
+    }
+    this.store = options.store;
+    this.concurrency = positiveInteger('concurrency', options.concurrency ?? 10);
+    this.leaseMs = positiveInteger('leaseMs', options.leaseMs ?? 30_000);
+    this.pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 1_000);
+    const initialDelayMs = positiveInteger('retry.initialDelayMs', options.retry?.initialDelayMs ?? 100);
+    this.backoff = { initialDelayMs, maxDelayMs: Math.max(initialDelayMs, positiveInteger('retry.maxDelayMs', options.retry?.maxDelayMs ?? 5_000)) };
+    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    if (typeof this.id !== 'string' || this.id === '') throw new TypeError('createWorker: workerId must be a non-empty string.');
+    this.onError = options.onError ?? ((error, context) => console.warn(describeProblem(this.id, error, context)));
+    if (options.sagas.length === 0) throw new TypeError('createWorker: pass at least one saga in `sagas`; a worker claims only runs of the sagas it has.');
+    for (const saga of options.sagas) this.sagas.set(sagaKey(saga.name, saga.shapeHash), saga);
+    this.registrations = [...this.sagas.values()].map((saga) => ({ name: saga.name, shapeHash: saga.shapeHash }));
+    this.events$ = this.events.asObservable();
+  }
+
+  get activeRuns(): readonly string[] {
+    return [...this.held.keys()];
+  }
+
+  async start(): Promise<void> {
+    switch (this.phase) {
+      case 'idle':
+        break;
+      case 'running':
+        return;
+      case 'stopping':
+      case 'stopped':
+        throw new Error(`Worker ${this.id} was stopped; create a new worker to start again.`);
+      default:
+        return assertNever(this.phase);
+    }
+    this.phase = 'running';
+    await this.listen();
+    if (this.phase !== 'running') {
+      // stop() came while we were subscribing: it found nothing to unsubscribe.
+      const unlisten = this.unlisten;
+      this.unlisten = undefined;
+      await unlisten?.().catch(() => undefined);
+      return;
+    }
+    this.subscription.add(this.heartbeats$().subscribe());
+    this.subscription.add(this.claims$().subscribe());
+  }
+
+  stop(options: WorkerStopOptions = {}): Promise<void> {
+    this.stopping ??= this.shutDown(options.timeoutMs);
+    return this.stopping;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Wake-ups
+
+  /** Subscribes to the store's wake-ups; if the store is down, keeps trying in the background. */
+  private async listen(): Promise<void> {
+    try {
+      this.unlisten = await this.store.onWork((signal) => this.onSignal(signal));
+      return;
+    } catch (error) {
+      this.report(error, { operation: 'listen', retryCount: 1 });
+    }
+    this.subscription.add(
+      defer(() => from(this.store.onWork((signal) => this.onSignal(signal))))
+        .pipe(
+          retry({ delay: backoffNotifier(this.backoff, Math.random, asyncScheduler, (error, retryCount) => this.report(error, { operation: 'listen', retryCount: retryCount + 1 })) }),
+          takeUntil(this.stopClaiming$),
+        )
+        .subscribe((unlisten) => {
+          if (this.phase === 'running') {
+            this.unlisten = unlisten;
+            // Anything submitted while we could not listen was announced to nobody.
+            this.wake$.next();
+          } else {
+            void unlisten();
+          }
+        }),
+    );
+  }
+
+  private onSignal(signal: WorkSignal): void {
+    switch (signal.kind) {
+      case 'submitted':
+      case 'requeued':
+      case 'reconnected':
+        this.wake$.next();
+        return;
+      case 'cancel_requested':
+        // The signal has no reason; a heartbeat fetches it (and renews the lease while at it).
+        if (signal.runId !== undefined && this.held.has(signal.runId)) this.beatNow$.next();
+        return;
+      case 'appended':
+        // For watchers; a worker learns nothing from it.
+        return;
+      default:
+        return assertNever(signal.kind);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Claiming
+
+  private claims$(): Observable<unknown> {
+    return merge(timer(0, this.pollIntervalMs), this.wake$).pipe(
+      tap(() => {
+        this.rewake = true;
+      }),
+      takeUntil(this.stopClaiming$),
+      // One claim at a time; a wake-up during a claim leads to one more claim after it.
+      exhaustMap(() => this.claimRound$()),
+    );
+  }
+
+  private claimRound$(): Observable<boolean> {
+    const claimOnce$ = defer(() => this.track(this.claimOnce())).pipe(
+      retry({ delay: backoffNotifier(this.backoff, Math.random, asyncScheduler, (error, retryCount) => this.report(error, { operation: 'claim', retryCount })) }),
+      takeUntil(this.stopClaiming$),
+    );
+    return claimOnce$.pipe(expand((again) => (again ? claimOnce$ : EMPTY)));
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.claiming = promise.catch(() => undefined);
+    return promise;
+  }
+
+  /** Claims what fits; resolves to whether to claim again at once. */
+  private async claimOnce(): Promise<boolean> {
+    this.rewake = false;
+    const capacity = this.concurrency - this.held.size;
+    if (this.phase !== 'running') return false;
+    if (capacity <= 0) {
+      // Woken while full: work may be waiting for the next free slot.
+      this.backlog = true;
+      return false;
+    }
+    const claimed = await this.store.claim({ owner: this.id, sagas: this.registrations, limit: capacity, leaseMs: this.leaseMs });
+    // A claim that got less than it asked for emptied the queue (for us): new work will announce itself.
+    this.backlog = claimed.length === capacity;
+    for (const run of claimed) this.adopt(run);
+    return this.phase === 'running' && (claimed.length === capacity || this.rewake);
+  }
+
+  /** Starts driving a claimed run under its lease. */
+  private adopt(run: ClaimedRun): void {
+    const first = run.events[0];
+    const saga = first?.type === 'run.started' ? this.sagas.get(sagaKey(first.saga, currentShapeHash(run.events))) : undefined;
+    if (this.phase !== 'running' || saga === undefined || first === undefined) {
+      // Stopped while claiming, or a shape the store should not have handed us: give it back.
+      if (this.phase === 'running') {
+        this.report(new TypeError(`the store handed over run ${run.runId}, whose saga and shape this worker did not register`), { operation: 'claim', runId: run.runId });
+      }
+      this.release(run.runId, run.lease);
+      return;
+    }
+    // The callbacks run only after the constructor returned: `driver` is set by then.
+    const driver: RunDriver = new RunDriver(
+      {
+        saga: saga as Saga,
+        store: this.store,
+        scheduler: asyncScheduler,
+        random: Math.random,
+        lease: run.lease,
+        onEvent: (event) => this.events.next(event),
+        onSettled: () => {
+          this.forget(run.runId, driver);
+          this.release(run.runId, run.lease);
+        },
+        onHalted: (error) => {
+          this.forget(run.runId, driver);
+          this.onHalted(run, error);
+        },
+      },
+      run.events,
+    );
+    this.held.set(run.runId, { runId: run.runId, saga: first.saga, lease: run.lease, driver });
+    const cancelReason = run.cancelRequest?.reason;
+    if (run.lease.epoch === 1 && run.events.length === 1) {
+      // The first claim of a submitted run: its journal is what the submitter wrote. A cancel
+      // requested before the claim stops it before any stage starts.
+      if (cancelReason !== undefined) driver.cancel(cancelReason);
+      driver.continue();
+    } else {
+      // A takeover, or a run handed back to the queue: `run.resumed`, then rule 7.
+      driver.resume('resume');
+      if (cancelReason !== undefined) driver.cancel(cancelReason);
+    }
+  }
+
+  private onHalted(run: ClaimedRun, error: Error): void {
+    if (error instanceof LeaseLostError) {
+      // Another worker owns the run now; nothing of ours to give back.
+      this.report(error, { operation: 'run', runId: run.runId });
+      return;
+    }
+    if (!(error instanceof WorkerStoppedError)) this.report(error, { operation: 'run', runId: run.runId });
+    // An append failed (the store went away, or worse): hand the run back so that a worker
+    // resumes it from its journal as soon as the store answers, instead of after the lease.
+    this.release(run.runId, run.lease);
+  }
+
+  private forget(runId: string, driver: RunDriver): void {
+    if (this.held.get(runId)?.driver !== driver) return;
+    this.held.delete(runId);
+    if (this.held.size === 0) this.drained?.resolve();
+    // Room for one more run; worth a claim only if work may be waiting (polling covers the rest).
+    if (this.phase === 'running' && this.backlog) this.wake$.next();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Leases
+
+  private heartbeats$(): Observable<unknown> {
+    const everyMs = Math.max(1, Math.floor(this.leaseMs / 3));
+    const delayCap: BackoffPolicy = { initialDelayMs: Math.min(this.backoff.initialDelayMs, everyMs), maxDelayMs: Math.min(this.backoff.maxDelayMs, everyMs) };
+    return merge(timer(everyMs, everyMs), this.beatNow$).pipe(
+      exhaustMap(() =>
+        defer(() => this.beat()).pipe(
+          retry({ delay: backoffNotifier(delayCap, Math.random, asyncScheduler, (error, retryCount) => this.report(error, { operation: 'heartbeat', retryCount })) }),
+        ),
+      ),
+    );
+  }
+
+  private async beat(): Promise<void> {
+    const runs = [...this.held.values()];
+    if (runs.length === 0) return;
+    const result = await this.store.heartbeat(
+      this.id,
+      runs.map((run) => ({ runId: run.runId, lease: run.lease })),
+      this.leaseMs,
+    );
+    const sent = new Map(runs.map((run) => [run.runId, run]));
+    for (const runId of result.lost) {
+      const run = sent.get(runId);
+      // Only the run we beat for: it may have settled, or been re-claimed, meanwhile.
+      if (run !== undefined && this.held.get(runId) === run) run.driver.detach(new LeaseLostError(runId, this.id, run.lease.epoch));
+    }
+    for (const request of result.cancelRequests) this.held.get(request.runId)?.driver.cancel(request.reason);
+  }
+
+  /** Gives a lease back, retrying a few times; a lease that cannot be released simply expires. */
+  private release(runId: string, lease: LeaseToken): void {
+    const released = new Promise<void>((resolve) => {
+      defer(() => this.store.release(runId, lease))
+        .pipe(retry({ count: 6, delay: backoffNotifier(this.backoff, Math.random, asyncScheduler, (error, retryCount) => this.report(error, { operation: 'release', runId, retryCount })) }))
+        .subscribe({
+          complete: resolve,
+          error: (error: unknown) => {
+            this.report(error, { operation: 'release', runId });
+            resolve();
+          },
+        });
+    });
+    this.releases.add(released);
+    void released.then(() => this.releases.delete(released));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Stopping
+
+  private async shutDown(timeoutMs: number | undefined): Promise<void> {
+    const wasRunning = this.phase === 'running';
+    this.phase = 'stopping';
+    this.stopClaiming$.next();
+    if (wasRunning) {
+      await this.claiming;
+      if (this.held.size > 0) {
+        let resolve!: () => void;
+        const promise = new Promise<void>((done) => (resolve = done));
+        this.drained = { promise, resolve };
+        let timeout: NodeJS.Timeout | undefined;
+        const timedOut = timeoutMs === undefined ? new Promise<never>(() => undefined) : new Promise<void>((done) => (timeout = setTimeout(done, timeoutMs)));
+        await Promise.race([promise, timedOut]);
+        clearTimeout(timeout);
+        for (const run of [...this.held.values()]) run.driver.detach(new WorkerStoppedError(this.id, run.saga, run.runId));
+      }
+    }
+    this.subscription.unsubscribe();
+    const unlisten = this.unlisten;
+    this.unlisten = undefined;
+    await Promise.all([unlisten?.().catch(() => undefined), ...this.releases]);
+    this.phase = 'stopped';
+    this.events.complete();
+  }
+
+  private report(error: unknown, context: WorkerErrorContext): void {
+    try {
+      this.onError(error instanceof Error ? error : new Error(String(error)), context);
+    } catch {
+      // A throwing error handler must not take the worker down with it.
+    }
+  }
+}
+
+function sagaKey(name: string, shapeHash: string): string {
+  return `${name}\u0000${shapeHash}`;
+}
+
+/** The shape hash a run continues with: the last one its journal recorded. */
+function currentShapeHash(events: readonly SagaEvent[]): string {
+  for (let index = events.length - 1; index >= 0; index--) {
+    const event = events[index];
+    if (event?.type === 'run.started') return event.shapeHash;
+    if (event?.type === 'run.resumed' && event.shapeHash !== undefined) return event.shapeHash;
+  }
+  return '';
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`createWorker: ${name} must be a positive integer, got ${String(value)}.`);
+  return value;
+}
+
+function describeProblem(workerId: string, error: Error, context: WorkerErrorContext): string {
+  const about = context.runId === undefined ? '' : ` (run ${context.runId})`;
+  const retrying = context.retryCount === undefined ? '' : `; retry #${context.retryCount} with backoff`;
+  return `sagaflow worker ${workerId}: ${context.operation}${about} failed${retrying}: ${error.message}`;
+}
+

@@ -1,0 +1,328 @@
+import pg from 'pg';
+import { firstValueFrom, toArray } from 'rxjs';
+import {
+  createOrchestrator,
+  createWorker,
+  defineSaga,
+  foldJournal,
+  MemoryStore,
+  RunStateError,
+  StoreUnavailableError,
+  StoreUnsupportedError,
+  type SagaEvent,
+  type Worker,
+  type WorkerErrorContext,
+} from 'sagaflow';
+import { PostgresStore } from 'sagaflow/postgres';
+import { SqliteStore } from 'sagaflow/sqlite';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { trace } from '../support/collect.js';
+import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { createLedger, ledgerSaga } from './fixtures/ledger.js';
+import { expectSoundJournal, waitFor, waitForSettled } from './support.js';
+
+const url = await postgresForTests();
+const schema = uniqueSchema('worker');
+const stores: PostgresStore[] = [];
+const workers: Worker[] = [];
+let pool: pg.Pool;
+
+function open(connectionString = url ?? ''): PostgresStore {
+  const store = new PostgresStore({ connectionString, schema, maxConnections: 4 });
+  stores.push(store);
+  return store;
+}
+
+function worker(options: { store?: PostgresStore; leaseMs?: number; pollIntervalMs?: number; id: string; errors?: Array<{ error: Error; context: WorkerErrorContext }> }): Worker {
+  const made = createWorker({
+    store: options.store ?? open(),
+    sagas: [ledgerSaga(pool, schema, options.id)],
+    workerId: options.id,
+    leaseMs: options.leaseMs ?? 5_000,
+    pollIntervalMs: options.pollIntervalMs ?? 100,
+    retry: { initialDelayMs: 50, maxDelayMs: 400 },
+    onError: (error, context) => options.errors?.push({ error, context }),
+  });
+  workers.push(made);
+  return made;
+}
+
+async function ledgerRows(runId: string): Promise<Array<{ stage: string; kind: string; idempotency_key: string }>> {
+  return (await pool.query(`SELECT stage, kind, idempotency_key FROM "${schema}".ledger WHERE run_id = $1 ORDER BY position`, [runId])).rows;
+}
+
+async function calls(runId: string, stage: string): Promise<number> {
+  return Number((await pool.query(`SELECT count(*) AS n FROM "${schema}".calls WHERE run_id = $1 AND stage = $2 AND kind = 'execute'`, [runId, stage])).rows[0].n);
+}
+
+beforeAll(async () => {
+  if (url === undefined) return;
+  await createLedger(url, schema);
+  pool = new pg.Pool({ connectionString: url, max: 4 });
+});
+
+// Every test's workers stop with it, so that none claims the next test's runs.
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((made) => made.stop({ timeoutMs: 1_000 })));
+});
+
+afterAll(async () => {
+  await Promise.all(stores.map((store) => store.close()));
+  await pool?.end();
+  if (url !== undefined) await dropSchemas(url, schema);
+});
+
+describe('createWorker: bad input', () => {
+  it('refuses a store that cannot share runs between processes, saying what to use', () => {
+    const saga = ledgerSaga(new pg.Pool(), 'unused', 'w');
+    for (const store of [new MemoryStore(), new SqliteStore({ path: ':memory:' })]) {
+      let error: unknown;
+      try {
+        createWorker({ store, sagas: [saga] });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(StoreUnsupportedError);
+      expect((error as Error).message).toMatch(/^(memory:|sqlite:.*) does not support workers \(createWorker\): .*PostgresStore/);
+    }
+  });
+
+  it('refuses options out of range', async () => {
+    const store = new PostgresStore({ connectionString: 'postgres://127.0.0.1:1/none' });
+    const saga = ledgerSaga(new pg.Pool(), 'unused', 'w');
+    expect(() => createWorker({ store, sagas: [saga], concurrency: 0 })).toThrow(/concurrency must be a positive integer, got 0/);
+    expect(() => createWorker({ store, sagas: [saga], leaseMs: 1.5 })).toThrow(/leaseMs must be a positive integer/);
+    expect(() => createWorker({ store, sagas: [] })).toThrow(/at least one saga/);
+    await store.close();
+  });
+});
+
+describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
+  it('runs a submitted run: queued until claimed, then driven by a worker; watch() follows it from another store', async () => {
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client, sagas: [ledgerSaga(pool, schema, 'client')] });
+    const local: SagaEvent[] = [];
+    orchestrator.events$.subscribe((event) => local.push(event));
+    const saga = ledgerSaga(pool, schema, 'client');
+    const runId = await orchestrator.submit(saga, { delayMs: 5 });
+    expect((await orchestrator.inspect(runId)).status).toBe('queued');
+    expect(await client.leaseOf(runId)).toBeUndefined();
+
+    const watched = firstValueFrom(orchestrator.watch(runId).pipe(toArray()));
+    const w1 = worker({ id: 'w-basic' });
+    const workerEvents: SagaEvent[] = [];
+    w1.events$.subscribe((event) => workerEvents.push(event));
+    await w1.start();
+    const events = await watched;
+    const journal = (await client.load(runId)) ?? [];
+    expect(events).toEqual(journal);
+    expect(trace(events)).toEqual([
+      'run.started',
+      ...['a', 'b', 'c', 'd', 'e'].flatMap((stage) => [`stage.started:${stage}`, `stage.completed:${stage}`]),
+      'run.completed',
+    ]);
+    expect(workerEvents.filter((event) => event.runId === runId)).toEqual(journal.slice(1));
+    // This process only submitted: it drove nothing, so its events$ saw nothing.
+    expect(local).toEqual([]);
+    expect((await orchestrator.inspect(runId)).status).toBe('completed');
+    await waitFor('the lease to be released', async () => (await client.leaseOf(runId)) === undefined);
+    await orchestrator.close();
+  });
+
+  it('watch() follows a run live on the store\'s notifications, not on its polling', async () => {
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client });
+    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), { delayMs: 20 });
+    // A poll a minute apart: only append notifications can deliver this run's events in time.
+    const watched = firstValueFrom(orchestrator.watch(runId, { pollIntervalMs: 60_000 }).pipe(toArray()));
+    await waitFor('the watch to be registered', async () =>
+      Number((await pool.query(`SELECT count(*) AS n FROM "${schema}".runs WHERE run_id = $1 AND watched_until > now()`, [runId])).rows[0].n) === 1,
+    );
+    const w1 = worker({ id: 'w-watched' });
+    await w1.start();
+    const events = await watched;
+    expect(events).toEqual(await client.load(runId));
+    expect(events.at(-1)?.type).toBe('run.completed');
+    await orchestrator.close();
+  });
+
+  it('keeps its lease through heartbeats while a stage outlives it: no takeover, no second execution', async () => {
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client });
+    const holder = worker({ id: 'w-holder', leaseMs: 1_200 });
+    await holder.start();
+    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), { slowStage: 'b', slowMs: 3_000 });
+    await waitFor('the holder to start stage b', async () => (await client.load(runId))?.some((event) => event.type === 'stage.started' && event.stage === 'b') === true);
+    // A rival that polls often and would take the run over the moment its lease lapsed.
+    const rival = worker({ id: 'w-rival', leaseMs: 1_200, pollIntervalMs: 20 });
+    await rival.start();
+    const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];
+    expectSoundJournal(journal);
+    expect(foldJournal(journal).status).toBe('completed');
+    expect(journal.filter((event) => event.type === 'run.resumed')).toEqual([]);
+    expect(journal.filter((event) => event.type === 'stage.started').map((event) => event.type === 'stage.started' && event.attempt)).toEqual([1, 1, 1, 1, 1]);
+    expect(await calls(runId, 'b')).toBe(1);
+    expect(new Set((await ledgerRows(runId)).map((row) => row.kind))).toEqual(new Set(['execute']));
+    await orchestrator.close();
+  });
+
+  it('leaves a run of a saga no worker knows queued, and keeps working', async () => {
+    const client = open();
+    const stranger = defineSaga({ name: 'nobody-runs-this', input: z.object({}) })
+      .stage('x', { execute: async () => 'x' })
+      .build();
+    const orchestrator = createOrchestrator({ store: client });
+    const orphan = await orchestrator.submit(stranger, {});
+    const w1 = worker({ id: 'w-known' });
+    await w1.start();
+    // Claims go in run-id order: once this later run is done, the orphan was passed over.
+    const later = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), {});
+    await waitForSettled(client, [later]);
+    expect((await orchestrator.inspect(orphan)).status).toBe('queued');
+    expect(await client.leaseOf(orphan)).toBeUndefined();
+    expect((await client.listRuns({ status: 'queued', saga: 'nobody-runs-this' })).map((run) => run.runId)).toEqual([orphan]);
+    await orchestrator.close();
+  });
+
+  it('acts on a cancel requested before the claim: no stage runs', async () => {
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client });
+    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), {});
+    await orchestrator.cancel(runId, 'customer changed their mind');
+    const w1 = worker({ id: 'w-cancel-early' });
+    await w1.start();
+    const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];
+    expect(trace(journal)).toEqual(['run.started', 'run.cancelling', 'run.compensating', 'run.cancelled']);
+    const outcome = await orchestrator.inspect(runId);
+    expect(outcome).toMatchObject({ status: 'cancelled', cancellation: { reason: 'customer changed their mind', by: 'external' } });
+    await expect(orchestrator.cancel(runId)).rejects.toBeInstanceOf(RunStateError);
+    await orchestrator.close();
+  });
+
+  it('hands a paused submitted run back to the queue on redrive and compensate; the handles follow it to the end', async () => {
+    const client = open();
+    const broken = new Set(['pay']);
+    const executed: string[] = [];
+    const compensated: string[] = [];
+    const pausing = defineSaga({ name: 'pausing-order', input: z.object({ order: z.string() }), onFailure: 'pause' })
+      .stage('reserve', {
+        execute: async ({ input }) => {
+          executed.push(`reserve:${input.order}`);
+          return { hold: input.order };
+        },
+        compensate: async ({ input }) => {
+          compensated.push(`reserve:${input.order}`);
+        },
+      })
+      .stage('pay', {
+        execute: async ({ input }) => {
+          executed.push(`pay:${input.order}`);
+          if (broken.has('pay')) throw new Error('the payment provider is down');
+          return { paid: true };
+        },
+      })
+      .build();
+    const w1 = createWorker({ store: open(), sagas: [pausing], workerId: 'w-pausing', pollIntervalMs: 100, onError: () => undefined });
+    workers.push(w1);
+    await w1.start();
+    const orchestrator = createOrchestrator({ store: client });
+    const [first, second] = [await orchestrator.submit(pausing, { order: 'o-1' }), await orchestrator.submit(pausing, { order: 'o-2' })];
+    await waitForSettled(client, [first, second]);
+    expect((await orchestrator.inspect(first)).status).toBe('paused');
+
+    broken.clear();
+    // An operator's orchestrator needs no definition of the saga to hand a run back.
+    const operator = createOrchestrator({ store: open() });
+    const redriven = operator.redrive(first);
+    const compensating = operator.compensate(second);
+    const [redrive, compensate] = await Promise.all([redriven.outcome, compensating.outcome]);
+    expect(redrive).toMatchObject({ status: 'completed', outputs: { reserve: { hold: 'o-1' }, pay: { paid: true } } });
+    expect(compensate).toMatchObject({ status: 'compensated', compensationOrder: ['reserve'] });
+    expect(executed.filter((entry) => entry.endsWith('o-1'))).toEqual(['reserve:o-1', 'pay:o-1', 'pay:o-1']);
+    expect(compensated).toEqual(['reserve:o-2']);
+    const events = await firstValueFrom(redriven.events$.pipe(toArray()));
+    expect(events).toEqual(await client.load(first));
+    expect(trace(events).slice(-5)).toEqual(['run.resumed', 'run.resumed', 'stage.started:pay', 'stage.completed:pay', 'run.completed']);
+    await operator.close();
+    await orchestrator.close();
+  });
+
+  it('recover() and resume() leave submitted runs to the workers; resume() follows one to its end', async () => {
+    const client = open();
+    const saga = ledgerSaga(pool, schema, 'client');
+    const orchestrator = createOrchestrator({ store: client, sagas: [saga] });
+    const w1 = worker({ id: 'w-owner' });
+    await w1.start();
+    const runId = await orchestrator.submit(saga, { slowStage: 'b', slowMs: 600 });
+    await waitFor('the worker to hold the run', async () => (await client.leaseOf(runId))?.live === true);
+    const recovered = await orchestrator.recover();
+    expect(recovered.map((run) => run.runId)).not.toContain(runId);
+    const followed = orchestrator.resume(runId);
+    const outcome = await followed.outcome;
+    expect(outcome.status).toBe('completed');
+    const journal = (await client.load(runId)) ?? [];
+    expect(journal.filter((event) => event.type === 'run.resumed')).toEqual([]);
+    expect(await calls(runId, 'b')).toBe(1);
+    await orchestrator.close();
+  });
+
+  it('stop({ timeoutMs }) releases the runs it still holds; another worker resumes them (rule 7)', async () => {
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client });
+    const leaving = worker({ id: 'w-leaving', leaseMs: 60_000 });
+    await leaving.start();
+    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), { slowStage: 'c', slowMs: 30_000, abortable: true, slowOn: 'w-leaving' });
+    await waitFor('stage c to start', async () => (await client.load(runId))?.some((event) => event.type === 'stage.started' && event.stage === 'c') === true);
+    await leaving.stop({ timeoutMs: 50 });
+    expect(leaving.activeRuns).toEqual([]);
+    // Released, not expired: claimable at once although the lease was a minute long.
+    expect(await client.leaseOf(runId)).toBeUndefined();
+
+    const taker = worker({ id: 'w-taker' });
+    await taker.start();
+    const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];
+    expectSoundJournal(journal);
+    expect(foldJournal(journal).status).toBe('completed');
+    const resumedAt = journal.findIndex((event) => event.type === 'run.resumed');
+    expect(journal[resumedAt]).toMatchObject({ mode: 'resume' });
+    expect(trace(journal.slice(resumedAt))).toEqual(['run.resumed', 'stage.started:c', 'stage.completed:c', 'stage.started:d', 'stage.completed:d', 'stage.started:e', 'stage.completed:e', 'run.completed']);
+    // Re-executed at least once, under the same key: the ledger holds one effect per stage.
+    expect(await calls(runId, 'c')).toBe(2);
+    const rows = await ledgerRows(runId);
+    expect(rows.map((row) => row.stage)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    await orchestrator.close();
+  });
+
+  it('keeps retrying an unreachable store with backoff, and starts working once it answers', async () => {
+    const target = new URL(url ?? '');
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    await proxy.up();
+    await proxy.down();
+    const proxied = new URL(target.href);
+    proxied.port = String(proxy.listenPort);
+    const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
+    const remote = new PostgresStore({ connectionString: proxied.href, schema, connectionTimeoutMs: 1_000 });
+    stores.push(remote);
+    const w1 = worker({ id: 'w-unreachable', store: remote, errors });
+    try {
+      await w1.start();
+      await waitFor('claims to be retried', () => errors.filter((entry) => entry.context.operation === 'claim').length >= 3);
+      const claimErrors = errors.filter((entry) => entry.context.operation === 'claim');
+      expect(claimErrors[0]?.error).toBeInstanceOf(StoreUnavailableError);
+      expect(claimErrors[0]?.error.message).toContain('could not connect to the PostgreSQL server');
+      expect(claimErrors.map((entry) => entry.context.retryCount).slice(0, 3)).toEqual([1, 2, 3]);
+      expect(errors.some((entry) => entry.context.operation === 'listen' && entry.error instanceof StoreUnavailableError)).toBe(true);
+
+      await proxy.up();
+      const client = open();
+      const runId = await createOrchestrator({ store: client }).submit(ledgerSaga(pool, schema, 'client'), {});
+      await waitForSettled(client, [runId]);
+      expect((await client.load(runId))?.some((event) => event.type === 'run.completed')).toBe(true);
+    } finally {
+      await w1.stop();
+      await proxy.down();
+    }
+  });
+});
