@@ -7,7 +7,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as sagaflowApi from 'sagaflow';
 import { createOrchestrator, type SagaEvent } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
@@ -284,18 +283,7 @@ describe.skipIf(postgresUrl === undefined)('sagaflow on PostgreSQL, as a process
     await runs.close();
   });
 
-  const hasWorker = typeof (sagaflowApi as unknown as Record<string, unknown>)['createWorker'] === 'function';
-
-  it.skipIf(hasWorker)('worker refuses clearly while this build has no worker API', async () => {
-    const result = await sagaflow(['worker', '--store', store(), '--sagas', fixture('greeting.mjs')], { cwd: work });
-    expect(result).toEqual({
-      code: 2,
-      stdout: '',
-      stderr: 'error: The worker command is not available in this build of sagaflow (it has no createWorker): upgrade sagaflow, or drive runs in-process with resume/redrive.\n',
-    });
-  });
-
-  it.runIf(hasWorker)('worker claims a submitted run, drives it, and stops on Ctrl-C', async () => {
+  it('worker claims a submitted run, drives it, and stops on Ctrl-C', async () => {
     const queue = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
     const orchestrator = createOrchestrator({ store: queue, sagas: [greeting] });
     const runId = await orchestrator.submit(greeting, { name: 'Ada' });

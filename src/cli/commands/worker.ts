@@ -1,5 +1,4 @@
-import * as core from '../../index.js';
-import { supportsWorkers, type AnySaga, type SagaStore } from '../../index.js';
+import { createWorker, supportsWorkers } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
@@ -17,27 +16,6 @@ export interface WorkerCommandOptions {
   readonly leaseMs?: string;
 }
 
-/** The worker API of the contract (API.md, "Stores and workers"). */
-interface SagaWorker {
-  start(): Promise<void>;
-  stop(options?: { readonly timeoutMs?: number }): Promise<void>;
-}
-
-type CreateWorker = (options: { readonly store: SagaStore; readonly sagas: readonly AnySaga[]; readonly concurrency?: number; readonly leaseMs?: number }) => SagaWorker;
-
-/**
- * `createWorker` from the public API, if this build has it.
- *
- * @remarks
- * The worker is built alongside the CLI; looking it up by name keeps this command compiling
- * until it lands, and refusing clearly if it has not. Once `createWorker` is exported, this
- * can become a plain import.
- */
-function findCreateWorker(): CreateWorker | undefined {
-  const candidate = (core as unknown as Record<string, unknown>)['createWorker'];
-  return typeof candidate === 'function' ? (candidate as CreateWorker) : undefined;
-}
-
 const STOP_TIMEOUT_MS = 30_000;
 
 /**
@@ -46,19 +24,13 @@ const STOP_TIMEOUT_MS = 30_000;
  * settle (up to 30 s) and releases their leases.
  *
  * @throws {@link CliUsageError} for a store that cannot be shared with workers, bad numbers,
- * a module without sagas, or a build without the worker API.
+ * or a module without sagas.
  */
 export async function workerCommand(options: WorkerCommandOptions, io: CliIo): Promise<ExitCode> {
   const concurrency = positiveInteger(options.concurrency, '--concurrency', 10);
   const leaseMs = positiveInteger(options.leaseMs, '--lease-ms', 30_000);
   if (parseStoreUrl(options.store).kind !== 'postgres') {
     throw new CliUsageError(`The worker needs a store it can share with other processes, and ${options.store} is not one: pass --store postgres://user@host:5432/database.`);
-  }
-  const createWorker = findCreateWorker();
-  if (createWorker === undefined) {
-    throw new CliUsageError(
-      'The worker command is not available in this build of sagaflow (it has no createWorker): upgrade sagaflow, or drive runs in-process with resume/redrive.',
-    );
   }
   const store = await openStore(options.store);
   try {
