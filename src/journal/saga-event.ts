@@ -480,7 +480,7 @@ const schemas = {
  * @example
  * ```ts
  * import { sagaEventSchemas } from 'sagaflow';
- * schemas['run.completed'].parse({ type: 'run.completed', runId: 'r', saga: 's', seq: 3, at: 0 });
+ * sagaEventSchemas['run.completed'].parse({ type: 'run.completed', runId: 'r', saga: 's', seq: 3, at: 0 });
  * ```
  */
 export const sagaEventSchemas: Readonly<Record<SagaEventType, z.ZodType<SagaEvent>>> = schemas as unknown as Readonly<

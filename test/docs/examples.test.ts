@@ -34,14 +34,37 @@ function examplesOf(file: string): Example[] {
   return examples;
 }
 
+/** The ```ts blocks of every `@example` in the TSDoc of `src/`: the API reference's examples compile too. */
+function tsdocExamplesOf(file: string): Example[] {
+  const lines = readFileSync(join(root, file), 'utf8').split('\n');
+  const examples: Example[] = [];
+  for (let index = 0; index < lines.length; index++) {
+    if (!/^\s*\*\s*```(ts|typescript)\s*$/.test(lines[index] ?? '')) continue;
+    const start = index;
+    const body: string[] = [];
+    for (index++; index < lines.length && !/^\s*\*\s*```\s*$/.test(lines[index] ?? ''); index++) {
+      body.push((lines[index] ?? '').replace(/^\s*\* ?/, ''));
+    }
+    examples.push({ source: file, line: start + 1, code: body.join('\n') });
+  }
+  return examples;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sourceFiles(`${dir}/${entry.name}`) : entry.name.endsWith('.ts') ? [`${dir}/${entry.name}`] : [],
+  );
+}
+
 const markdown = ['README.md', ...readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
-const examples = markdown.flatMap(examplesOf);
+const examples = [...markdown.flatMap(examplesOf), ...sourceFiles('src').flatMap(tsdocExamplesOf)];
 
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
 describe('documentation examples', () => {
-  it('finds examples to check', () => {
-    expect(examples.length).toBeGreaterThan(0);
+  it('finds examples to check, in the guides and in the API reference', () => {
+    expect(examples.filter((example) => example.source.endsWith('.md')).length).toBeGreaterThan(20);
+    expect(examples.filter((example) => example.source.startsWith('src/')).length).toBeGreaterThan(100);
   });
 
   it('type-check against the package', () => {
