@@ -3,6 +3,13 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
 /**
  * One problem found in a saga definition or in a run's input.
  *
+ * @remarks
+ * Carried by {@link SagaDefinitionError.issues} and {@link SagaInputError.issues}; every problem
+ * is listed, not only the first. `path` is dotted from the root of what was checked:
+ * `stages.credit.retry.maxAttempts` or `concurrency` for a definition, `input.cents` for an
+ * input, `options.runId` for a bad run id. It is `''` only when the problem concerns the value as
+ * a whole.
+ *
  * @example
  * ```ts
  * import type { Issue } from 'sagaflow';
@@ -21,17 +28,33 @@ function listIssues(issues: readonly Issue[]): string {
 }
 
 /**
- * `.build()` found problems in a saga definition. `issues` lists every one of them.
+ * `.build()` found problems in a saga definition; `issues` lists every one of them.
  *
  * @remarks
- * Thrown for: duplicate stage names, unknown `after` references, dependency cycles (with
- * their path), invalid policy values (`maxAttempts` not an integer ≥ 1, negative delays,
- * `backoffFactor` < 1, `timeoutMs` ≤ 0, `concurrency` < 1), and misspelt fields.
+ * Thrown synchronously by `.build()`, so a bad definition fails where the saga is built
+ * (usually at module load), never in the middle of a run. Thrown for: a saga without stages,
+ * an empty or duplicate stage name, unknown or self `after` references, a stage listed twice in
+ * `after`, dependency cycles (with their path), invalid policy values (`maxAttempts` not an
+ * integer ≥ 1, negative delays, `backoffFactor` < 1, `timeoutMs` ≤ 0, `concurrency` not an
+ * integer ≥ 1 or `Infinity`), an empty `name` or `version`, a missing `execute` or input schema,
+ * and unknown (misspelt) fields.
+ * Fix the definition: there is nothing to retry.
  *
  * @example
  * ```ts
- * import { SagaDefinitionError } from 'sagaflow';
- * const paths = (error: SagaDefinitionError) => error.issues.map((issue) => issue.path);
+ * import { z } from 'zod';
+ * import { defineSaga, SagaDefinitionError } from 'sagaflow';
+ * try {
+ *   defineSaga({ name: 'broken', input: z.object({}) })
+ *     .stage('a', { execute: async () => 1, retry: { maxAttempts: 0 } })
+ *     .stage('b', { execute: async () => 2, timeoutMs: 0 })
+ *     .build();
+ * } catch (error) {
+ *   if (!(error instanceof SagaDefinitionError)) throw error;
+ *   for (const issue of error.issues) console.error(`${issue.path}: ${issue.message}`);
+ *   // stages.a.retry.maxAttempts: must be an integer >= 1
+ *   // stages.b.timeoutMs: must be a finite number of milliseconds > 0
+ * }
  * ```
  */
 export class SagaDefinitionError extends SagaError {
@@ -55,12 +78,30 @@ export class SagaDefinitionError extends SagaError {
 
 /**
  * The input given to `start`, `run` or `submit` does not match the saga's input schema, or is
- * not plain JSON. Thrown before anything is stored.
+ * not plain JSON.
+ *
+ * @remarks
+ * Raised before anything is stored, so no run exists and there is nothing to clean up: `start`
+ * throws it synchronously, `run` and `submit` reject with it. The input is checked after the
+ * schema's own transforms, so a schema that produces a `Date`, a `Map` or a bigint fails here
+ * (the journal keeps JSON). A `runId` in the options that is empty or longer than 200 characters
+ * is reported the same way, at path `options.runId`. `cause` is the zod error when the schema
+ * refused the input.
  *
  * @example
  * ```ts
- * import { SagaInputError } from 'sagaflow';
- * const fields = (error: SagaInputError) => error.issues.map((issue) => issue.path);
+ * import { z } from 'zod';
+ * import { createOrchestrator, defineSaga, SagaInputError } from 'sagaflow';
+ * const pay = defineSaga({ name: 'pay', input: z.object({ cents: z.number().int().positive() }) })
+ *   .stage('charge', { execute: async () => 'ok' })
+ *   .build();
+ * const orchestrator = createOrchestrator({ sagas: [pay] });
+ * try {
+ *   orchestrator.start(pay, { cents: -5 });
+ * } catch (error) {
+ *   if (!(error instanceof SagaInputError)) throw error;
+ *   console.error(error.issues); // [{ path: 'input.cents', message: 'Too small: expected number to be >0' }]
+ * }
  * ```
  */
 export class SagaInputError extends SagaError {

@@ -4,10 +4,25 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
 /**
  * No journal exists for the run id.
  *
+ * @remarks
+ * `inspect` and `cancel` reject with it, `watch` errors with it, and `resume`, `redrive` and
+ * `compensate` reject their handle's `outcome` with it. Check the id and the store: a
+ * `MemoryStore` (the default) forgets every run when its process exits, and each `MemoryStore`
+ * object has its own runs, so a run started by one orchestrator is unknown to an orchestrator
+ * given another store.
+ *
  * @example
  * ```ts
- * import { RunNotFoundError } from 'sagaflow';
- * const unknownRun = (error: unknown) => error instanceof RunNotFoundError;
+ * import { RunNotFoundError, type Orchestrator, type SagaOutcome } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * async function find(runId: string): Promise<SagaOutcome | undefined> {
+ *   try {
+ *     return await orchestrator.inspect(runId);
+ *   } catch (error) {
+ *     if (error instanceof RunNotFoundError) return undefined;
+ *     throw error;
+ *   }
+ * }
  * ```
  */
 export class RunNotFoundError extends SagaError {
@@ -23,6 +38,15 @@ export class RunNotFoundError extends SagaError {
 
 /**
  * The run's status does not allow the operation, e.g. redriving a completed run.
+ *
+ * @remarks
+ * Raised by `resume` (needs `queued`, `running` or `compensating`), `redrive` (`paused` or
+ * `compensation_failed`), `compensate` (`paused`) and, for a run not driven by this
+ * orchestrator, `cancel` (`queued` or `running`). It is also raised, whatever the status, when the
+ * run is already being driven: by this orchestrator (`resume` returns the existing handle
+ * instead), or by a worker holding a live lease on it; and by `start` when a run with the same
+ * `runId` is active here. `status` and `allowed` say what was found and what would have worked;
+ * `inspect` the run to decide what to do. Nothing was written.
  *
  * @example
  * ```ts
@@ -62,8 +86,12 @@ export class RunStateError extends SagaError {
  * compensations) from the one the run was started with.
  *
  * @remarks
- * Resuming a run with a different graph could skip or repeat work. Pass `{ saga }` explicitly
- * to `resume`/`redrive` to continue with the new definition on purpose.
+ * Resuming a run with a different graph could skip or repeat work, so `resume`, `redrive` and
+ * `compensate` reject the handle's `outcome` with it when no registered version of the saga has
+ * the run's shape hash. Register the original definition next to the new one (an orchestrator
+ * keeps several versions per saga name), or pass `{ saga }` explicitly to continue with the new
+ * definition on purpose: the run then records the new version and shape. An explicit `{ saga }`
+ * with another saga's name is refused with this error too.
  *
  * @example
  * ```ts
@@ -99,12 +127,24 @@ export class SagaShapeMismatchError extends SagaError {
 }
 
 /**
- * A stored run belongs to a saga this orchestrator or worker was not given.
+ * A stored run belongs to a saga this orchestrator was not given.
+ *
+ * @remarks
+ * Definitions are code and never stored, so picking a run up by id (`resume`, `redrive`,
+ * `compensate`) needs its saga: pass it in `createOrchestrator({ sagas })`, or as `{ saga }` to the
+ * call. The handle's `outcome` rejects with this error and nothing is written. `recover()` does not
+ * raise it: it passes over runs of sagas it was not given, which may belong to another service
+ * sharing the store.
  *
  * @example
  * ```ts
- * import { SagaNotRegisteredError } from 'sagaflow';
- * const missingDefinition = (error: SagaNotRegisteredError) => error.saga;
+ * import { SagaNotRegisteredError, type AnySaga, type Orchestrator } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * declare const transfer: AnySaga;
+ * const outcome = await orchestrator.redrive('0190c6d2-7b1e-7000-8000-000000000001').outcome.catch((error: unknown) => {
+ *   if (error instanceof SagaNotRegisteredError) return orchestrator.redrive(error.runId, { saga: transfer }).outcome;
+ *   throw error;
+ * });
  * ```
  */
 export class SagaNotRegisteredError extends SagaError {
@@ -131,6 +171,14 @@ export class SagaNotRegisteredError extends SagaError {
 /**
  * The orchestrator was closed: it takes no new runs, and runs it left in place at a close
  * timeout stop here (their journals stay in the store, resumable later).
+ *
+ * @remarks
+ * After `close()`, `start` throws it, `submit` rejects with it, and `resume`, `redrive` and
+ * `compensate` reject their handle's `outcome` with it. With `close({ timeoutMs })`, the runs
+ * still active at the timeout are detached: their in-flight signals are aborted, nothing more is
+ * written, and their `outcome` rejects with it. Handles that only followed a submitted run from the
+ * store reject with it at `close()`, while workers go on driving the run. Create a new
+ * orchestrator on the same store to resume or watch such runs.
  *
  * @example
  * ```ts

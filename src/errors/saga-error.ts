@@ -3,7 +3,11 @@
  *
  * @remarks
  * Match on `error.code` rather than on `instanceof` when errors cross a process or a bundle
- * boundary (two copies of the library, or an error read back from the journal).
+ * boundary (two copies of the library, or an error read back from the journal, where it is
+ * `SerializedError.code`). The one shared code is deliberate: `SimulatedCrashError` from
+ * `sagaflow/testing` reuses `StoreUnavailable`, because to the runtime a crashed process's store
+ * is simply gone. Subclasses of {@link NonRetryableError} that you write keep its code unless they
+ * override it.
  *
  * @example
  * ```ts
@@ -56,7 +60,29 @@ export const SagaErrorCode = {
   WorkerStopped: 'WORKER_STOPPED',
 } as const;
 
-/** One of the values of {@link SagaErrorCode}. */
+/**
+ * One of the values of {@link SagaErrorCode}: the type of every {@link SagaError.code}.
+ *
+ * @remarks
+ * A closed union of string literals, so a `switch` over `error.code` can be checked for
+ * exhaustiveness. Codes are stable across versions and survive serialisation (they are stored as
+ * `SerializedError.code` in the journal); class names and messages are for people.
+ *
+ * @example
+ * ```ts
+ * import type { SagaError, SagaErrorCode } from 'sagaflow';
+ * function retryLater(code: SagaErrorCode): boolean {
+ *   switch (code) {
+ *     case 'STORE_UNAVAILABLE':
+ *     case 'STORE_CONFLICT':
+ *       return true;
+ *     default:
+ *       return false;
+ *   }
+ * }
+ * const shouldRetry = (error: SagaError) => retryLater(error.code);
+ * ```
+ */
 export type SagaErrorCode = (typeof SagaErrorCode)[keyof typeof SagaErrorCode];
 
 /**

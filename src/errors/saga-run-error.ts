@@ -43,10 +43,25 @@ export abstract class SagaRunError<TOutputs = Record<string, unknown>> extends S
 /**
  * A stage failed finally; the run ended `compensated` (rolled back) or `paused`.
  *
+ * @remarks
+ * `orchestrator.run()` rejects with it; `outcome.failure` names the stage and its final error, and
+ * `outputs` keeps what completed. Tell the two endings apart by `outcome.status`: a `compensated`
+ * run is over, while a `paused` run (`onFailure: 'pause'`) still holds its outputs and waits for
+ * `orchestrator.redrive(runId)` or `orchestrator.compensate(runId)`. A failed run whose rollback
+ * also failed rejects with {@link SagaCompensationError} instead.
+ *
  * @example
  * ```ts
- * import { SagaFailedError } from 'sagaflow';
- * const failingStage = (error: SagaFailedError) => error.outcome.failure?.stage;
+ * import { SagaFailedError, type Orchestrator, type Saga } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * declare const order: Saga<{ sku: string }, { reserve: { holdId: string }; charge: { chargeId: string } }>;
+ * try {
+ *   await orchestrator.run(order, { sku: 'A1' });
+ * } catch (error) {
+ *   if (!(error instanceof SagaFailedError)) throw error;
+ *   console.error(`stage ${error.outcome.failure?.stage} failed: ${error.outcome.failure?.error.message}`);
+ *   if (error.outcome.status === 'paused') console.log('kept for a redrive:', error.outputs);
+ * }
  * ```
  */
 export class SagaFailedError<TOutputs = Record<string, unknown>> extends SagaRunError<TOutputs> {
@@ -64,10 +79,24 @@ export class SagaFailedError<TOutputs = Record<string, unknown>> extends SagaRun
  * The run was cancelled (by `run.cancel`, its `signal`, or a stage's `ctx.cancel`) and ended
  * `cancelled`.
  *
+ * @remarks
+ * `orchestrator.run()` rejects with it. `outcome.cancellation` says why and by whom (`'external'`,
+ * or the stage that called `ctx.cancel`). The run ends `cancelled` whether it was rolled back or,
+ * with `onCancel: 'keep'`, kept its completed stages: `outcome.compensationOrder` tells which. A
+ * cancelled run whose rollback failed rejects with {@link SagaCompensationError} instead.
+ *
  * @example
  * ```ts
- * import { SagaCancelledError } from 'sagaflow';
- * const who = (error: SagaCancelledError) => error.outcome.cancellation?.by;
+ * import { SagaCancelledError, type Orchestrator, type Saga } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * declare const order: Saga<{ sku: string }, { reserve: { holdId: string } }>;
+ * try {
+ *   await orchestrator.run(order, { sku: 'A1' }, { signal: AbortSignal.timeout(30_000) });
+ * } catch (error) {
+ *   if (!(error instanceof SagaCancelledError)) throw error;
+ *   const { reason, by } = error.outcome.cancellation ?? { reason: '?', by: '?' };
+ *   console.log(`cancelled by ${by} (${reason}); undone: ${error.outcome.compensationOrder.join(', ') || 'nothing'}`);
+ * }
  * ```
  */
 export class SagaCancelledError<TOutputs = Record<string, unknown>> extends SagaRunError<TOutputs> {
@@ -85,8 +114,11 @@ export class SagaCancelledError<TOutputs = Record<string, unknown>> extends Saga
  * At least one compensation exhausted its retries: the run ended `compensation_failed`.
  *
  * @remarks
- * Every other compensation still ran. `orchestrator.redrive(runId)` retries only the failed
- * ones.
+ * Every other compensation still ran. The rollback may have followed a failure or a
+ * cancellation: `outcome.failure` or `outcome.cancellation` says which. Fix what the compensation
+ * needs, then `orchestrator.redrive(runId)`: it retries only the failed compensations, each with a
+ * fresh retry budget, and the run ends as it would have (`compensated`, or `cancelled` for a
+ * cancelled run).
  *
  * @example
  * ```ts

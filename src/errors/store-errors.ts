@@ -6,7 +6,11 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
  * @remarks
  * Stores append with optimistic concurrency: the writer says which `seq` it expects next.
  * Two processes driving the same run is a bug outside sagaflow's guarantees (or, with
- * workers, a lost lease: see {@link LeaseLostError}).
+ * workers, a lost lease: see {@link LeaseLostError}). The run's driver stops at once and its
+ * handle's `outcome` rejects with this error; the journal holds the other writer's events, so
+ * `inspect` the run before doing anything else. It is also how `start` with a `runId` that
+ * already exists in the store fails: the new run's `outcome` rejects with it, and the stored
+ * run is untouched.
  *
  * @example
  * ```ts
@@ -75,7 +79,9 @@ export class StoreCorruptionError extends SagaError {
  *
  * @remarks
  * Nothing is lost: events are written before they are acted on, so the run can be resumed
- * once the store is back.
+ * once the store is back. A run whose append fails stops being driven (its in-flight signals
+ * are aborted) and its handle's `outcome` rejects with this error; call
+ * `orchestrator.resume(runId)` or `orchestrator.recover()` when the store answers again.
  *
  * @example
  * ```ts
@@ -105,10 +111,22 @@ export class StoreUnavailableError extends SagaError {
 /**
  * The store does not support an operation (for example worker queues on `MemoryStore`).
  *
+ * @remarks
+ * Raised when distributed work is asked of a store that cannot share runs between processes:
+ * `orchestrator.submit` rejects with it and `createWorker` throws it for `MemoryStore` and
+ * `SqliteStore`. It is a configuration error, not a transient one: use `PostgresStore` from
+ * `sagaflow/postgres` for workers, or `orchestrator.start` to run in this process. Check up front
+ * with {@link supportsWorkers}.
+ *
  * @example
  * ```ts
- * import { StoreUnsupportedError } from 'sagaflow';
- * const unsupported = (error: unknown) => error instanceof StoreUnsupportedError;
+ * import { StoreUnsupportedError, type AnySaga, type Orchestrator } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * declare const report: AnySaga;
+ * const runId = await orchestrator.submit(report, {}).catch((error: unknown) => {
+ *   if (error instanceof StoreUnsupportedError) return orchestrator.start(report, {}).runId; // no workers: run it here
+ *   throw error;
+ * });
  * ```
  */
 export class StoreUnsupportedError extends SagaError {
