@@ -37,10 +37,24 @@ export function defineStage<TInput = unknown, TResults = {}, TOutput = unknown, 
  * A stage definition without `after`: where it sits in the graph is decided by each saga that
  * uses it (`.stage(name, { ...stage, after: [...] })`).
  *
+ * @remarks
+ * What {@link defineStage} returns. `TInput` and `TResults` are what the stage needs, not what a
+ * saga has: a saga can use it when its input and its ancestors' outputs are assignable to them.
+ * The stage's name is given by each saga, so one definition can appear twice in a saga under two
+ * names (each with its own idempotency key).
+ *
  * @example
  * ```ts
- * import type { ReusableStage } from 'sagaflow';
- * const audit: ReusableStage<unknown, {}, void> = { execute: async () => undefined };
+ * import { z } from 'zod';
+ * import { defineSaga, type ReusableStage } from 'sagaflow';
+ * const audit: ReusableStage<{ orderId: string }, {}, void> = {
+ *   execute: async ({ input, stage }) => console.log(`audit ${stage} of ${input.orderId}`),
+ * };
+ * const order = defineSaga({ name: 'order', input: z.object({ orderId: z.string(), sku: z.string() }) })
+ *   .stage('auditStart', audit)
+ *   .stage('reserve', { execute: async ({ input }) => ({ holdId: `hold-${input.sku}` }) })
+ *   .stage('auditEnd', { ...audit, after: ['reserve'] })
+ *   .build();
  * ```
  */
 export type ReusableStage<TInput = unknown, TResults = {}, TOutput = unknown, TCompensateOnFailure extends boolean = false> = Omit<

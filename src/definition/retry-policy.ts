@@ -5,8 +5,12 @@
  * Delay before retry *n* (n = 1, 2, …) is `min(maxDelayMs, initialDelayMs × backoffFactor^(n-1))`;
  * with `jitter` it is drawn uniformly from the upper half of that value, so retries of many
  * runs spread out but never come back sooner than half the backoff. A `NonRetryableError`
- * is never retried, nor is anything `retryable` returns `false` for. A timed-out attempt
- * (`StageTimeoutError`) is retryable.
+ * is never retried (`retryable` is not even asked), nor is anything `retryable` returns `false`
+ * for or throws on. A timed-out attempt (`StageTimeoutError`) is retryable. Each retry is
+ * journaled (`stage.retrying` / `compensation.retrying`) before the wait, and the wait follows the
+ * orchestrator's scheduler. An `execute` retry is given up as soon as the run starts stopping; a
+ * compensation's retries always run to the end. Attempts are counted per call of the stage:
+ * a resume or redrive starts a fresh budget of `maxAttempts`.
  *
  * @example
  * ```ts
@@ -31,6 +35,11 @@ export interface RetryPolicy {
 
 /**
  * A {@link RetryPolicy} with every default filled in.
+ *
+ * @remarks
+ * What `.build()` stores on each {@link SagaStage} (`stage.retry`, `stage.compensation.retry`):
+ * `maxAttempts` 1 for `execute` and 5 for `compensate`, then 100 ms initial delay, factor 2,
+ * 30 000 ms cap, jitter on. Read it to show or test a saga's effective policy.
  *
  * @example
  * ```ts

@@ -10,6 +10,11 @@ import { validateSagaOptions, validateStages, type DeclaredStage } from './valid
  * What the type system knows of a declared stage: its output and the union of its ancestors'
  * names.
  *
+ * @remarks
+ * Type-level bookkeeping of {@link SagaBuilder}: the builder's `TStages` parameter maps each stage
+ * name to one of these, and `ctx.results` of the next stage is computed from it. It exists only at
+ * compile time; you need it only to write generic helpers over builders.
+ *
  * @example
  * ```ts
  * import type { StageInfo } from 'sagaflow';
@@ -26,6 +31,11 @@ export interface StageInfo {
 /**
  * The outputs a stage may read: those of its ancestors.
  *
+ * @remarks
+ * The type of `ctx.results` for a stage whose ancestors are `TAncestors`. Keys outside it are
+ * absent from the type, which is why reading a stage that is not an ancestor is a compile error
+ * (and, in untyped code, a `StageResultAccessError` at run time).
+ *
  * @example
  * ```ts
  * import type { ResultsOf } from 'sagaflow';
@@ -39,6 +49,10 @@ export type ResultsOf<TStages extends Record<string, StageInfo>, TAncestors exte
 /**
  * The ancestors of a stage that runs after `TAfter`: those stages and their own ancestors.
  *
+ * @remarks
+ * The transitive closure the builder computes at each `.stage()` call; it mirrors what the runtime
+ * allows in `ctx.results`, since every ancestor has completed before a stage starts.
+ *
  * @example
  * ```ts
  * import type { AncestorsOf } from 'sagaflow';
@@ -51,6 +65,10 @@ export type AncestorsOf<TStages extends Record<string, StageInfo>, TAfter extend
 
 /**
  * The {@link StageInfo} of one declared stage.
+ *
+ * @remarks
+ * What each `.stage()` call adds to the builder's `TStages`, with the output inferred from
+ * `execute` (or from the `output` schema) and the ancestors from `after`.
  *
  * @example
  * ```ts
@@ -67,6 +85,11 @@ export interface DeclaredStageInfo<TOutput, TAncestors extends string> extends S
 
 /**
  * The outputs of every stage of a builder, keyed by stage name.
+ *
+ * @remarks
+ * Becomes the `TOutputs` of the built {@link Saga}: what `orchestrator.run()` resolves with and
+ * what `SagaOutcome.outputs` holds (as a `Partial`, since a run that did not complete has only
+ * some of them). To get it from a built saga, use {@link SagaOutputs}.
  *
  * @example
  * ```ts
@@ -245,6 +268,14 @@ function declaredAfter(node: StageNode, previous: string | undefined): readonly 
 
 /**
  * Options of {@link defineSaga}.
+ *
+ * @remarks
+ * `name` identifies the saga in the store, in workers' claims and in the CLI: renaming a saga
+ * orphans its stored runs. `version` is recorded on every run for people; whether a stored run
+ * can continue with a definition is decided by its shape hash, not by its version. The policies
+ * (see {@link SagaPolicies}) default to `concurrency: Infinity`, `onFailure: 'compensate'`,
+ * `onCancel: 'compensate'`, `compensation: 'sequential'`. Unknown fields are reported by `.build()`
+ * as a {@link SagaDefinitionError}, so a misspelt policy never goes unnoticed.
  *
  * @example
  * ```ts

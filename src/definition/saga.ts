@@ -5,6 +5,20 @@ import type { CompensateContext, ExecuteContext } from './stage-definition.js';
 /**
  * Policies of a saga, with their defaults.
  *
+ * @remarks
+ * Part of {@link SagaBuilderOptions}; on a built saga, `saga.policies` has every default filled
+ * in. They interact as follows:
+ * - `concurrency` bounds the `execute` calls in flight in one run; compensations are not bounded
+ *   by it (in `parallel` mode every compensation that is ready runs at once).
+ * - `onFailure: 'pause'` applies to failures only; a cancelled run follows `onCancel`.
+ * - `onCancel: 'keep'` ends a cancelled run `cancelled` without compensating anything; its
+ *   completed outputs stay on the outcome.
+ * - `compensation` orders every rollback: after a failure, after a cancellation, and after an
+ *   operator's `compensate` of a paused run.
+ *
+ * Policies are not part of the shape hash: changing them keeps stored runs resumable, and a
+ * resumed run follows the policies of the definition it is resumed with.
+ *
  * @example
  * ```ts
  * import type { SagaPolicies } from 'sagaflow';
@@ -29,6 +43,11 @@ export interface SagaPolicies {
 /**
  * The compensation policy of a built stage, defaults filled in.
  *
+ * @remarks
+ * Found on {@link SagaStage.compensation}: the stage's {@link CompensationPolicy} resolved by
+ * `.build()`. Compensations default to five attempts because a rollback that gives up leaves the
+ * run `compensation_failed` for an operator; `timeoutMs` is absent when there is no limit.
+ *
  * @example
  * ```ts
  * import type { ResolvedCompensationPolicy } from 'sagaflow';
@@ -44,6 +63,12 @@ export interface ResolvedCompensationPolicy {
 
 /**
  * A stage of a built saga: its definition, normalised, with every default filled in.
+ *
+ * @remarks
+ * Read it from `saga.stages` (declaration order) or `saga.stage(name)` to inspect a graph: `after`
+ * and `dependents` give the edges both ways. It is frozen; call `execute` and `compensate`
+ * only through an orchestrator, which provides their context, journals them and applies the
+ * policies.
  *
  * @example
  * ```ts
@@ -102,7 +127,10 @@ export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRaw
   readonly name: string;
   /** The saga's version, recorded on every run. */
   readonly version: string;
-  /** sha-256 of the saga's shape: stage names, dependencies, which stages compensate. */
+  /**
+   * sha-256 of the saga's shape: its name and, in declaration order, each stage's name, its
+   * dependencies, whether it compensates and whether it sets `compensateOnFailure`.
+   */
   readonly shapeHash: string;
   /** The input schema. `start` takes what it accepts (`TRawInput`); stages see what it returns (`TInput`). */
   readonly input: ZodType<TInput, TRawInput>;
@@ -119,6 +147,11 @@ export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRaw
 /**
  * The input type of a saga.
  *
+ * @remarks
+ * The validated input, as stages see it in `ctx.input` (after the schema's defaults and
+ * transforms). What callers pass to `start` may differ when the schema transforms; that type is
+ * `z.input` of `saga.input`.
+ *
  * @example
  * ```ts
  * import type { Saga, SagaInput } from 'sagaflow';
@@ -129,6 +162,10 @@ export type SagaInput<TSaga> = TSaga extends Saga<infer TInput, infer _TOutputs,
 
 /**
  * The stage outputs of a saga, keyed by stage name.
+ *
+ * @remarks
+ * What `orchestrator.run(saga, input)` resolves with; `SagaOutcome<SagaOutputs<typeof saga>>`
+ * types an outcome's `outputs` (a `Partial` of it).
  *
  * @example
  * ```ts
@@ -141,6 +178,11 @@ export type SagaOutputs<TSaga> = TSaga extends Saga<infer _TInput, infer TOutput
 /**
  * Any saga, whatever its input and outputs: the element type of `createOrchestrator({ sagas })`
  * and `createWorker({ sagas })`.
+ *
+ * @remarks
+ * Its type parameters are `any` so that sagas of different types fit in one array. Prefer the
+ * precise `Saga<…>` type (or the inferred one) wherever one saga is used: `start` and `run` then
+ * type-check the input and the outputs.
  *
  * @example
  * ```ts

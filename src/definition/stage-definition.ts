@@ -7,6 +7,8 @@ import type { RetryPolicy } from './retry-policy.js';
  *
  * @remarks
  * The functions on it do not depend on `this`: destructuring `({ cancel, signal })` works.
+ * `results` and `input` are the run's own values, shared with its journal: read them, never
+ * mutate them (a change made in place would not be durable, and a resumed run would not see it).
  *
  * @typeParam TInput - the saga's input.
  * @typeParam TResults - the outputs of the stage's ancestors, keyed by stage name.
@@ -40,11 +42,16 @@ export interface ExecuteContext<TInput, TResults> {
    * and redrives; different per stage and per run. Pass it to the outside system.
    */
   readonly idempotencyKey: string;
-  /** Aborted on this attempt's timeout, and when the run is cancelled or another branch failed. */
+  /**
+   * Aborted on this attempt's timeout, when the run is cancelled or another branch failed, and
+   * when this process stops driving the run (a store failure, a lost lease, a `close` or `stop`
+   * timeout).
+   */
   readonly signal: AbortSignal;
   /**
    * Stops the run gracefully (not an error): the run is cancelled and rolled back per its
-   * `onCancel` policy. It throws, so nothing after it runs.
+   * `onCancel` policy. It throws, so nothing after it runs; catching what it throws does not undo
+   * the cancellation.
    */
   readonly cancel: (reason: string) => never;
 }
@@ -55,8 +62,10 @@ export interface ExecuteContext<TInput, TResults> {
  * @remarks
  * `output` is `undefined` for a `compensateOnFailure` stage that failed, and for a stage whose
  * outcome is unknown because the process stopped while the run was already stopping (contract
- * rule 7): compensations must tolerate having nothing to undo. A run's cancellation never
- * aborts `signal`; only the compensation's own timeout does.
+ * rule 7): compensations must tolerate having nothing to undo; `executeIdempotencyKey` finds
+ * what `execute` may have done. A run's cancellation never aborts `signal`: only the
+ * compensation's own timeout does, or this process stopping driving the run (the compensation
+ * then runs again where the run is resumed).
  *
  * @typeParam TInput - the saga's input.
  * @typeParam TResults - the outputs of the stage's ancestors.
@@ -92,7 +101,10 @@ export interface CompensateContext<TInput, TResults, TOutput> {
    * (a `compensateOnFailure` stage, or an unknown outcome after a crash).
    */
   readonly executeIdempotencyKey: string;
-  /** Aborted on the compensation attempt's timeout only. */
+  /**
+   * Aborted on the compensation attempt's timeout, and when this process stops driving the run
+   * (a store failure, a lost lease, a `close` or `stop` timeout); never by a cancellation.
+   */
   readonly signal: AbortSignal;
   /** Why the run is rolling back. */
   readonly cause: RollbackCause;
@@ -100,6 +112,12 @@ export interface CompensateContext<TInput, TResults, TOutput> {
 
 /**
  * Retry and timeout of a stage's `compensate`.
+ *
+ * @remarks
+ * Set as `compensation` on a stage definition. Unset fields of `retry` take the
+ * {@link RetryPolicy} defaults, except `maxAttempts`, which defaults to 5 (not 1) for
+ * compensations. A compensation that exhausts its attempts, or throws a `NonRetryableError`,
+ * fails: the other compensations still run and the run ends `compensation_failed`.
  *
  * @example
  * ```ts
@@ -116,6 +134,15 @@ export interface CompensationPolicy {
 
 /**
  * A stage: a paired `execute` / `compensate` and its policies.
+ *
+ * @remarks
+ * Passed inline to `.stage(name, definition)` (types inferred) or built with
+ * {@link defineStage}. `execute` must return plain JSON or `undefined`: anything else fails the
+ * stage with a non-retryable `StageOutputError`. `compensate` should be idempotent (use
+ * `ctx.idempotencyKey`): after a crash mid-rollback it runs again. A stage without `compensate` is
+ * passed over by the rollback. Declare `execute` before `compensate` in the object literal, so
+ * that `compensate`'s `ctx.output` is typed from what `execute` returns. Unknown fields are
+ * reported by `.build()`.
  *
  * @typeParam TInput - the saga's input.
  * @typeParam TResults - the outputs of the stage's ancestors.
