@@ -19,6 +19,12 @@ export type RollbackCause = FailedCause | CancelledCause;
 /**
  * A stage's final failure, as recorded on the run.
  *
+ * @remarks
+ * Found as `SagaOutcome.failure`, `RunState.failure` and `RunPausedEvent.failure`. It is the
+ * first final failure of the run's forward phase only: stages that rejected while the run was
+ * already stopping are `cancelled`, with their own error on their stage record. `error` is the
+ * serialised last error of the stage's last attempt.
+ *
  * @example
  * ```ts
  * import type { StageFailure } from 'sagaflow';
@@ -35,6 +41,11 @@ export interface StageFailure {
 /**
  * The rollback cause of a run whose stage failed.
  *
+ * @remarks
+ * The `{ kind: 'failed' }` branch of {@link RollbackCause}, seen by every `compensate` of a
+ * failed run as `ctx.cause`. A paused run rolled back by `orchestrator.compensate` also gets this
+ * cause, with the failure it paused on.
+ *
  * @example
  * ```ts
  * import type { FailedCause } from 'sagaflow';
@@ -48,6 +59,12 @@ export interface FailedCause extends StageFailure {
 
 /**
  * Why and by whom a run was cancelled.
+ *
+ * @remarks
+ * `SagaOutcome.cancellation` of a cancelled run: the first accepted cancel (later ones are
+ * ignored). `by` is a stage name when the stage called `ctx.cancel(reason)`; otherwise
+ * `'external'`, and `reason` is the string given to `cancel` (default `'cancelled'`), or the start
+ * signal's abort reason (its message when it is an `Error`).
  *
  * @example
  * ```ts
@@ -65,6 +82,11 @@ export interface Cancellation {
 /**
  * The rollback cause of a cancelled run.
  *
+ * @remarks
+ * The `{ kind: 'cancelled' }` branch of {@link RollbackCause}, seen by every `compensate` of a
+ * cancelled run as `ctx.cause` (with `onCancel: 'keep'` nothing is compensated, so nobody sees
+ * it). Its `reason` and `by` are the run's {@link Cancellation}.
+ *
  * @example
  * ```ts
  * import type { CancelledCause } from 'sagaflow';
@@ -78,6 +100,12 @@ export interface CancelledCause extends Cancellation {
 
 /**
  * The fields every journal event has.
+ *
+ * @remarks
+ * `seq` is the event's position in its run's journal: stores refuse an append whose `seq` does not
+ * follow the last one, so a journal never has gaps or duplicates. `at` comes from the writing
+ * process's scheduler clock (virtual in tests), and runs driven by several processes may see clocks
+ * disagree: order events by `seq`, never by `at`.
  *
  * @example
  * ```ts
@@ -99,6 +127,10 @@ export interface SagaEventBase {
 /**
  * The fields of every event about one attempt of a stage's `execute` or `compensate`.
  *
+ * @remarks
+ * Shared by the `stage.*` events (except `stage.cancelled`) and the `compensation.*` events.
+ * Execute and compensate attempts are numbered separately, each from 1.
+ *
  * @example
  * ```ts
  * import type { StageAttemptFields } from 'sagaflow';
@@ -115,6 +147,10 @@ export interface StageAttemptFields {
 /**
  * The fields of an event that records an error.
  *
+ * @remarks
+ * The error is serialised with {@link serializeError} when it is journaled, so it is plain data:
+ * match on `error.name` or `error.code`, never with `instanceof`.
+ *
  * @example
  * ```ts
  * import type { ErrorFields } from 'sagaflow';
@@ -128,6 +164,10 @@ export interface ErrorFields {
 
 /**
  * The fields of an event that schedules a retry.
+ *
+ * @remarks
+ * On `stage.retrying` and `compensation.retrying`: `error` is why the attempt failed and `delayMs`
+ * the backoff drawn from the {@link RetryPolicy}, jitter included.
  *
  * @example
  * ```ts
@@ -143,6 +183,10 @@ export interface RetryFields extends ErrorFields {
 /**
  * The fields of an event that ends an attempt successfully.
  *
+ * @remarks
+ * On `stage.completed` and `compensation.completed`: the time of the successful attempt only
+ * (failed attempts and retry waits are not included), measured on the orchestrator's scheduler.
+ *
  * @example
  * ```ts
  * import type { DurationFields } from 'sagaflow';
@@ -154,7 +198,27 @@ export interface DurationFields {
   readonly durationMs: number;
 }
 
-/** A run was created. The first event of every journal. */
+/**
+ * A run was created. The first event of every journal.
+ *
+ * @remarks
+ * Written at `seq` 0 by `orchestrator.start` (and `run`), or by `orchestrator.submit` with
+ * `submitted: true`, before any stage runs; nothing else is ever written at `seq` 0. `input` is
+ * the input after the schema's validation and transforms, as a JSON copy: what every stage sees
+ * as `ctx.input`. `version` and `shapeHash` identify the definition the run was started with; a
+ * `run.resumed` with an explicit definition may change them later (the fold tracks the current
+ * ones).
+ *
+ * @example
+ * ```ts
+ * import type { RunStartedEvent, SagaStore } from 'sagaflow';
+ * declare const store: SagaStore;
+ * const describe = (started: RunStartedEvent) =>
+ *   `${started.saga} v${started.version}${started.submitted === true ? ' (for workers)' : ''}: ${JSON.stringify(started.input)}`;
+ * const [first] = (await store.load('0190c6d2-7b1e-7000-8000-000000000001')) ?? [];
+ * if (first?.type === 'run.started') console.log(describe(first));
+ * ```
+ */
 export interface RunStartedEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.started';
@@ -170,19 +234,78 @@ export interface RunStartedEvent extends SagaEventBase {
   readonly submitted?: boolean;
 }
 
-/** An attempt of a stage's `execute` is about to be invoked. */
+/**
+ * An attempt of a stage's `execute` is about to be invoked.
+ *
+ * @remarks
+ * Durable before `execute` is called, so a journal that has a `stage.started` and nothing settling
+ * that stage means the attempt may have run: a resume executes it again with the same idempotency
+ * key (contract rule 7). `attempt` keeps counting across retries, resumes and redrives. If the run
+ * starts stopping between this write and the call, `execute` is not invoked and a
+ * `stage.cancelled` follows.
+ *
+ * @example
+ * ```ts
+ * import { filter, scan } from 'rxjs';
+ * import type { Orchestrator, SagaEvent, StageStartedEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const isStart = (event: SagaEvent): event is StageStartedEvent => event.type === 'stage.started';
+ * orchestrator.events$
+ *   .pipe(filter(isStart), scan((count, event) => (event.attempt > 1 ? count + 1 : count), 0))
+ *   .subscribe((reattempts) => console.log(`re-attempts so far: ${reattempts}`));
+ * ```
+ */
 export interface StageStartedEvent extends SagaEventBase, StageAttemptFields {
   /** Discriminant. */
   readonly type: 'stage.started';
 }
 
-/** An attempt failed with a retryable error; the next attempt starts after `delayMs`. */
+/**
+ * An attempt failed with a retryable error; the next attempt starts after `delayMs`.
+ *
+ * @remarks
+ * Written after the failed attempt and before the wait: `attempt` is the attempt that failed,
+ * `error` its error, and `delayMs` the backoff (jitter applied) before attempt `attempt + 1`. It
+ * is not written for the last allowed attempt, nor for a `NonRetryableError` (a `stage.failed`
+ * follows instead). If the run starts stopping during the wait, no further attempt is made and a
+ * `stage.cancelled` follows.
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import type { Orchestrator, SagaEvent, StageRetryingEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const isRetry = (event: SagaEvent): event is StageRetryingEvent => event.type === 'stage.retrying';
+ * orchestrator.events$.pipe(filter(isRetry)).subscribe((event) => {
+ *   console.warn(`${event.saga}/${event.stage} attempt ${event.attempt} failed (${event.error.message}); retrying in ${event.delayMs} ms`);
+ * });
+ * ```
+ */
 export interface StageRetryingEvent extends SagaEventBase, StageAttemptFields, RetryFields {
   /** Discriminant. */
   readonly type: 'stage.retrying';
 }
 
-/** A stage's `execute` returned. `output` is absent when it returned `undefined`. */
+/**
+ * A stage's `execute` returned. `output` is absent when it returned `undefined`.
+ *
+ * @remarks
+ * Written once the result passed the stage's `output` schema (if any) and the JSON check, so
+ * `output` is exactly what dependents read from `ctx.results` and what `SagaOutcome.outputs`
+ * holds; a redrive or resume never executes the stage again. `durationMs` is the successful
+ * attempt's time on the orchestrator's scheduler clock. A stage that completes after the run
+ * started stopping is still recorded here, counts as completed and is compensated (contract
+ * rule 1).
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import type { SagaEvent, SagaRun, StageCompletedEvent } from 'sagaflow';
+ * declare const run: SagaRun;
+ * const isCompleted = (event: SagaEvent): event is StageCompletedEvent => event.type === 'stage.completed';
+ * run.events$.pipe(filter(isCompleted)).subscribe((event) => console.log(`${event.stage} took ${event.durationMs} ms`, event.output));
+ * ```
+ */
 export interface StageCompletedEvent extends SagaEventBase, StageAttemptFields, DurationFields {
   /** Discriminant. */
   readonly type: 'stage.completed';
@@ -190,7 +313,28 @@ export interface StageCompletedEvent extends SagaEventBase, StageAttemptFields, 
   readonly output?: unknown;
 }
 
-/** A stage failed finally (retries exhausted or a non-retryable error). */
+/**
+ * A stage failed finally (retries exhausted or a non-retryable error).
+ *
+ * @remarks
+ * Written only while the run is going forward; the first one becomes the run's `failure` and
+ * starts the stop: no stage is scheduled any more and in-flight stages are aborted and awaited.
+ * A stage that rejects once the run is stopping is recorded `stage.cancelled` instead, so each
+ * forward phase has at most one `stage.failed` (a redrive starts a new phase). `error` is the
+ * last attempt's error; a `compensateOnFailure` stage is then compensated with `output:
+ * undefined`.
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import type { Orchestrator, SagaEvent, StageFailedEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const isFailure = (event: SagaEvent): event is StageFailedEvent => event.type === 'stage.failed';
+ * orchestrator.events$.pipe(filter(isFailure)).subscribe((event) => {
+ *   console.error(`run ${event.runId}: ${event.stage} failed after ${event.attempt} attempt(s): ${event.error.name}: ${event.error.message}`);
+ * });
+ * ```
+ */
 export interface StageFailedEvent extends SagaEventBase, StageAttemptFields, ErrorFields {
   /** Discriminant. */
   readonly type: 'stage.failed';
@@ -199,6 +343,24 @@ export interface StageFailedEvent extends SagaEventBase, StageAttemptFields, Err
 /**
  * A started stage ended without completing because the run was stopping, or the stage
  * cancelled the run itself with `ctx.cancel`.
+ *
+ * @remarks
+ * Written only for a stage that had a `stage.started`: when it rejected, or was not invoked, or
+ * gave up a retry, because the run was stopping (`error` holds what it rejected with, if it
+ * did); when it called `ctx.cancel` (after the `run.cancelling` it caused); and, on a resume of a
+ * run that was already stopping, for each stage that was in flight (`outcomeUnknown: true`). A
+ * cancelled stage is not compensated, except when its outcome is unknown, or when it sets
+ * `compensateOnFailure` and rejected. Its status in the outcome is `cancelled`.
+ *
+ * @example
+ * ```ts
+ * import type { SagaEvent, StageCancelledEvent } from 'sagaflow';
+ * declare const journal: readonly SagaEvent[];
+ * const unknown = journal
+ *   .filter((event): event is StageCancelledEvent => event.type === 'stage.cancelled')
+ *   .filter((event) => event.outcomeUnknown === true)
+ *   .map((event) => event.stage); // check these with the outside system: they may have taken effect
+ * ```
  */
 export interface StageCancelledEvent extends SagaEventBase {
   /** Discriminant. */
@@ -216,7 +378,26 @@ export interface StageCancelledEvent extends SagaEventBase {
   readonly outcomeUnknown?: boolean;
 }
 
-/** A cancellation was accepted; in-flight stages are being aborted and settled. */
+/**
+ * A cancellation was accepted; in-flight stages are being aborted and settled.
+ *
+ * @remarks
+ * Written at most once per run, when a cancel arrives while the run is going forward (`queued` or
+ * `running`, no failure yet): from `run.cancel`, the start `signal`, `orchestrator.cancel`, or a
+ * stage's `ctx.cancel` (then `by` is that stage). Cancels that arrive later, or once a stage has
+ * failed, are ignored. Its `reason` and `by` become the outcome's `cancellation`; what follows
+ * depends on `onCancel` (`run.compensating`, or straight to `run.cancelled` with `'keep'`).
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import type { RunCancellingEvent, SagaEvent, SagaRun } from 'sagaflow';
+ * declare const run: SagaRun;
+ * const isCancelling = (event: SagaEvent): event is RunCancellingEvent => event.type === 'run.cancelling';
+ * run.events$.pipe(filter(isCancelling)).subscribe((event) => console.log(`stopping: ${event.reason} (by ${event.by})`));
+ * run.cancel('customer changed their mind');
+ * ```
+ */
 export interface RunCancellingEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.cancelling';
@@ -226,7 +407,28 @@ export interface RunCancellingEvent extends SagaEventBase {
   readonly by: string;
 }
 
-/** The run started rolling back. */
+/**
+ * The run started rolling back.
+ *
+ * @remarks
+ * Written once the forward phase has settled (no stage in flight) and a rollback begins: after a
+ * failure with `onFailure: 'compensate'`, after a cancellation with `onCancel: 'compensate'`, or by
+ * an operator's `orchestrator.compensate` of a paused run. It is written even when no stage needs
+ * compensating. `cause` is what every `compensate` receives as `ctx.cause`. A redrive of a
+ * `compensation_failed` run does not write it again: its `run.resumed` puts the run back to
+ * `compensating`.
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import type { Orchestrator, RunCompensatingEvent, SagaEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const isRollback = (event: SagaEvent): event is RunCompensatingEvent => event.type === 'run.compensating';
+ * orchestrator.events$.pipe(filter(isRollback)).subscribe(({ runId, cause }) => {
+ *   console.warn(`rolling back ${runId}:`, cause.kind === 'failed' ? `stage ${cause.stage} failed` : `cancelled (${cause.reason})`);
+ * });
+ * ```
+ */
 export interface RunCompensatingEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.compensating';
@@ -234,25 +436,97 @@ export interface RunCompensatingEvent extends SagaEventBase {
   readonly cause: RollbackCause;
 }
 
-/** An attempt of a stage's `compensate` is about to be invoked. */
+/**
+ * An attempt of a stage's `compensate` is about to be invoked.
+ *
+ * @remarks
+ * Durable before `compensate` is called, so a `compensation.started` without a settling
+ * `compensation.completed` or `compensation.failed` means the attempt may have run: a resume runs
+ * the compensation again (with the same idempotency key). `attempt` keeps counting across
+ * retries, resumes and redrives.
+ *
+ * @example
+ * ```ts
+ * import type { CompensationStartedEvent, SagaEvent } from 'sagaflow';
+ * declare const journal: readonly SagaEvent[];
+ * const starts = journal.filter((event): event is CompensationStartedEvent => event.type === 'compensation.started');
+ * const interrupted = starts.filter(
+ *   (start) => !journal.some((event) => event.seq > start.seq && (event.type === 'compensation.completed' || event.type === 'compensation.failed') && event.stage === start.stage),
+ * );
+ * console.log('may have run, will run again:', interrupted.map((start) => start.stage));
+ * ```
+ */
 export interface CompensationStartedEvent extends SagaEventBase, StageAttemptFields {
   /** Discriminant. */
   readonly type: 'compensation.started';
 }
 
-/** A compensation attempt failed with a retryable error; it is retried after `delayMs`. */
+/**
+ * A compensation attempt failed with a retryable error; it is retried after `delayMs`.
+ *
+ * @remarks
+ * Like `stage.retrying`, for `compensate`: `attempt` is the attempt that failed and `delayMs` the
+ * backoff before the next. A cancellation never cuts the wait short; only this process stopping
+ * driving the run does (the compensation then resumes where the run is resumed).
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import type { CompensationRetryingEvent, Orchestrator, SagaEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const isRetry = (event: SagaEvent): event is CompensationRetryingEvent => event.type === 'compensation.retrying';
+ * orchestrator.events$.pipe(filter(isRetry)).subscribe((event) => {
+ *   console.warn(`undoing ${event.stage} of ${event.runId} failed (${event.error.message}); retry in ${event.delayMs} ms`);
+ * });
+ * ```
+ */
 export interface CompensationRetryingEvent extends SagaEventBase, StageAttemptFields, RetryFields {
   /** Discriminant. */
   readonly type: 'compensation.retrying';
 }
 
-/** A stage's `compensate` returned. */
+/**
+ * A stage's `compensate` returned.
+ *
+ * @remarks
+ * The stage joins `compensationOrder` and its status becomes `compensated`; its output stays on
+ * the outcome. A compensation that completed is never run again, by a resume or a redrive
+ * (contract rule 3). `durationMs` is the successful attempt's time.
+ *
+ * @example
+ * ```ts
+ * import type { CompensationCompletedEvent, SagaEvent } from 'sagaflow';
+ * declare const journal: readonly SagaEvent[];
+ * const undone = journal
+ *   .filter((event): event is CompensationCompletedEvent => event.type === 'compensation.completed')
+ *   .map((event) => `${event.stage} (${event.durationMs} ms, attempt ${event.attempt})`);
+ * ```
+ */
 export interface CompensationCompletedEvent extends SagaEventBase, StageAttemptFields, DurationFields {
   /** Discriminant. */
   readonly type: 'compensation.completed';
 }
 
-/** A compensation failed finally; the other compensations still run. */
+/**
+ * A compensation failed finally; the other compensations still run.
+ *
+ * @remarks
+ * Written when the compensation's retries are exhausted or it threw a `NonRetryableError`. The
+ * stage's status becomes `compensation_failed`; in `parallel` mode the stages it depends on are
+ * still compensated once it has settled (contract rule 3). The run ends `compensation_failed`,
+ * and `orchestrator.redrive(runId)` retries exactly the compensations that failed.
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import type { CompensationFailedEvent, Orchestrator, SagaEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const isStuck = (event: SagaEvent): event is CompensationFailedEvent => event.type === 'compensation.failed';
+ * orchestrator.events$.pipe(filter(isStuck)).subscribe((event) => {
+ *   console.error(`page on-call: could not undo ${event.stage} of run ${event.runId}: ${event.error.message}`);
+ * });
+ * ```
+ */
 export interface CompensationFailedEvent extends SagaEventBase, StageAttemptFields, ErrorFields {
   /** Discriminant. */
   readonly type: 'compensation.failed';
@@ -260,6 +534,11 @@ export interface CompensationFailedEvent extends SagaEventBase, StageAttemptFiel
 
 /**
  * How a stopped run was picked up again.
+ *
+ * @remarks
+ * The `mode` of `run.resumed`: `'resume'` continues an unfinished run after its process stopped
+ * (or on a worker's takeover); `'redrive'` goes on with a `paused` or `compensation_failed` run;
+ * `'compensate'` rolls a `paused` run back. `RunState.lastResumeMode` keeps the last one.
  *
  * @example
  * ```ts
@@ -269,7 +548,29 @@ export interface CompensationFailedEvent extends SagaEventBase, StageAttemptFiel
  */
 export type ResumeMode = 'resume' | 'redrive' | 'compensate';
 
-/** The run was picked up again: after a crash (`resume`), or by an operator (`redrive`, `compensate`). */
+/**
+ * The run was picked up again: after a crash (`resume`), or by an operator (`redrive`, `compensate`).
+ *
+ * @remarks
+ * The first event written when a stored run is picked up: by `orchestrator.resume` or `recover`
+ * (`'resume'`), `redrive`, `compensate`, and by a worker taking over a run (`'resume'`). A
+ * worker's first claim of a submitted run writes none, nor does `orchestrator.resume` of a
+ * submitted run (the workers own it). After a `'resume'` of a run that was
+ * already stopping, stages that were in flight are settled with `stage.cancelled` and
+ * `outcomeUnknown: true`; a `'redrive'` of a `paused` run clears its failure and goes forward
+ * again, one of a `compensation_failed` run retries the failed compensations; `'compensate'` is
+ * followed by `run.compensating`. `version` and `shapeHash` are set only when the caller passed
+ * a definition of another version or shape.
+ *
+ * @example
+ * ```ts
+ * import type { RunResumedEvent, SagaEvent } from 'sagaflow';
+ * declare const journal: readonly SagaEvent[];
+ * const pickups = journal.filter((event): event is RunResumedEvent => event.type === 'run.resumed');
+ * const crashes = pickups.filter((event) => event.mode === 'resume').length;
+ * const upgraded = pickups.find((event) => event.version !== undefined)?.version;
+ * ```
+ */
 export interface RunResumedEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.resumed';
@@ -281,7 +582,25 @@ export interface RunResumedEvent extends SagaEventBase {
   readonly shapeHash?: string;
 }
 
-/** The run stopped after a failure with `onFailure: 'pause'`; it waits for `redrive` or `compensate`. */
+/**
+ * The run stopped after a failure with `onFailure: 'pause'`; it waits for `redrive` or `compensate`.
+ *
+ * @remarks
+ * Written once the stages in flight at the failure have settled; nothing is compensated. It
+ * settles the run for now: `outcome` resolves with status `paused` and `orchestrator.run()`
+ * rejects with `SagaFailedError`. `failure` repeats the run's failure. `recover()` leaves paused
+ * runs alone; an operator decides.
+ *
+ * @example
+ * ```ts
+ * import type { Orchestrator, RunPausedEvent, SagaEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const isPaused = (event: SagaEvent): event is RunPausedEvent => event.type === 'run.paused';
+ * orchestrator.events$.subscribe((event) => {
+ *   if (isPaused(event)) console.warn(`run ${event.runId} paused at ${event.failure.stage}: redrive or compensate it`);
+ * });
+ * ```
+ */
 export interface RunPausedEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.paused';
@@ -289,25 +608,94 @@ export interface RunPausedEvent extends SagaEventBase {
   readonly failure: StageFailure;
 }
 
-/** Every stage completed. */
+/**
+ * Every stage completed.
+ *
+ * @remarks
+ * The last event of a successful run: nothing is written after it, and no operation applies to
+ * the run any more. The outcome's `outputs` holds every stage's output; `events$` completes right
+ * after it.
+ *
+ * @example
+ * ```ts
+ * import { filter, map } from 'rxjs';
+ * import type { Orchestrator, RunCompletedEvent, SagaEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const isDone = (event: SagaEvent): event is RunCompletedEvent => event.type === 'run.completed';
+ * orchestrator.events$.pipe(filter(isDone), map((event) => event.runId)).subscribe((runId) => console.log(`${runId} completed`));
+ * ```
+ */
 export interface RunCompletedEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.completed';
 }
 
-/** The rollback after a failure finished; every compensation succeeded. */
+/**
+ * The rollback after a failure finished; every compensation succeeded.
+ *
+ * @remarks
+ * The last event of a failed run that was rolled back, including one with nothing to
+ * compensate, and of a paused run rolled back by `orchestrator.compensate`. The outcome has
+ * status `compensated`, its `failure`, and every completed output, compensated or not.
+ *
+ * @example
+ * ```ts
+ * import type { RunCompensatedEvent, SagaEvent } from 'sagaflow';
+ * declare const journal: readonly SagaEvent[];
+ * const last = journal.at(-1);
+ * const rolledBack = (event: SagaEvent | undefined): event is RunCompensatedEvent => event?.type === 'run.compensated';
+ * if (rolledBack(last)) console.log(`run ${last.runId} failed and was rolled back`);
+ * ```
+ */
 export interface RunCompensatedEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.compensated';
 }
 
-/** The cancelled run finished stopping (and rolling back, unless `onCancel: 'keep'`). */
+/**
+ * The cancelled run finished stopping (and rolling back, unless `onCancel: 'keep'`).
+ *
+ * @remarks
+ * The last event of a cancelled run: after its rollback succeeded, at once with
+ * `onCancel: 'keep'`, or after a successful redrive of a cancelled run whose compensation had
+ * failed. The outcome has status `cancelled` and its `cancellation`; `compensationOrder` shows
+ * what was undone.
+ *
+ * @example
+ * ```ts
+ * import type { RunCancelledEvent, SagaEvent, SagaRun } from 'sagaflow';
+ * declare const run: SagaRun;
+ * const isCancelled = (event: SagaEvent): event is RunCancelledEvent => event.type === 'run.cancelled';
+ * run.events$.subscribe((event) => {
+ *   if (isCancelled(event)) console.log(`run ${event.runId} is cancelled (seq ${event.seq})`);
+ * });
+ * ```
+ */
 export interface RunCancelledEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.cancelled';
 }
 
-/** The rollback finished with at least one failed compensation. */
+/**
+ * The rollback finished with at least one failed compensation.
+ *
+ * @remarks
+ * Written after every other compensation has run (contract rule 4). The run waits for an
+ * operator: `recover()` leaves it alone, and `orchestrator.redrive(runId)` retries the failed
+ * compensations, appending after this event. The outcome has status `compensation_failed` and
+ * `orchestrator.run()` rejects with `SagaCompensationError`.
+ *
+ * @example
+ * ```ts
+ * import { filter } from 'rxjs';
+ * import type { Orchestrator, RunCompensationFailedEvent, SagaEvent } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const needsOperator = (event: SagaEvent): event is RunCompensationFailedEvent => event.type === 'run.compensation_failed';
+ * orchestrator.events$.pipe(filter(needsOperator)).subscribe((event) => {
+ *   console.error(`rollback of ${event.saga} run ${event.runId} failed: fix it, then redrive`);
+ * });
+ * ```
+ */
 export interface RunCompensationFailedEvent extends SagaEventBase {
   /** Discriminant. */
   readonly type: 'run.compensation_failed';
@@ -355,6 +743,12 @@ export type SagaEvent =
 /**
  * The `type` of every {@link SagaEvent}.
  *
+ * @remarks
+ * Events are namespaced: `run.*` for the run, `stage.*` for `execute`, `compensation.*` for
+ * `compensate`. A run settles with one of `run.completed`, `run.compensated`, `run.cancelled`,
+ * `run.compensation_failed` or `run.paused`; only the last two can be followed by more events (a
+ * `run.resumed` from a redrive or compensate).
+ *
  * @example
  * ```ts
  * import type { SagaEventType } from 'sagaflow';
@@ -365,6 +759,11 @@ export type SagaEventType = SagaEvent['type'];
 
 /**
  * An event before the journal gives it a place: what the runtime asks to append.
+ *
+ * @remarks
+ * A {@link SagaEvent} without `runId`, `saga`, `seq` and `at`, which the writer fills in when it
+ * appends. Useful to build test journals or custom tooling; applications never append events
+ * themselves.
  *
  * @example
  * ```ts
@@ -510,6 +909,12 @@ const eventSchema = z.discriminatedUnion('type', [
 
 /**
  * zod schema of any {@link SagaEvent} (a discriminated union on `type`).
+ *
+ * @remarks
+ * Use it to validate events that crossed a boundary: a journal exported as JSON, events read from
+ * your own store implementation (`SqliteStore` and `PostgresStore` already validate every row they
+ * load), or NDJSON printed by the CLI's `--json` option. It checks shapes, not history: a valid event can
+ * still be out of place in a journal.
  *
  * @example
  * ```ts
