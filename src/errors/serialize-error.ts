@@ -27,7 +27,21 @@ export interface SerializedError {
   readonly data?: Readonly<Record<string, unknown>>;
 }
 
-/** zod schema of {@link SerializedError}, used to validate events read back from a store. */
+/**
+ * zod schema of {@link SerializedError}, used to validate events read back from a store.
+ *
+ * @remarks
+ * Part of {@link sagaEventSchema}; use it on its own to validate an error that crossed a boundary
+ * outside a whole event (an error field exported from a journal, an HTTP payload). It checks the
+ * shape only: `data` may hold any JSON values.
+ *
+ * @example
+ * ```ts
+ * import { serializedErrorSchema } from 'sagaflow';
+ * const parsed = serializedErrorSchema.safeParse(JSON.parse('{"name":"StageTimeoutError","message":"timed out","code":"STAGE_TIMEOUT"}'));
+ * if (parsed.success && parsed.data.code === 'STAGE_TIMEOUT') console.log('the attempt timed out:', parsed.data.message);
+ * ```
+ */
 export const serializedErrorSchema: z.ZodType<SerializedError> = z.object({
   name: z.string(),
   message: z.string(),

@@ -5,6 +5,12 @@ import type { RunStatus } from './outcome.js';
 /**
  * Where a stage's `execute` stands, as folded from the journal.
  *
+ * @remarks
+ * The status of {@link StageState}, before compensation is taken into account; the public
+ * {@link StageStatus} of an outcome adds the compensation states on top of it. `running` means a
+ * `stage.started` with nothing settling it yet: after a crash, such a stage may or may not have
+ * taken effect. A completed stage stays `completed` in this status even once compensated.
+ *
  * @example
  * ```ts
  * import type { ExecutionStatus } from 'sagaflow';
@@ -14,8 +20,13 @@ import type { RunStatus } from './outcome.js';
 export type ExecutionStatus = 'not_started' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 /**
- * Where a stage's `compensate` stands, as folded from the journal. `pending` is a failed
- * compensation that a redrive will retry.
+ * Where a stage's `compensate` stands, as folded from the journal.
+ *
+ * @remarks
+ * `pending` is a failed compensation that a redrive put back in line; it runs again with a fresh
+ * retry budget. `running` means a `compensation.started` with nothing settling it yet (after a
+ * crash, it runs again on resume). `completed` is final: a completed compensation never runs
+ * again.
  *
  * @example
  * ```ts
@@ -28,6 +39,11 @@ export type CompensationStatus = 'pending' | 'running' | 'completed' | 'failed';
 /**
  * The folded state of one compensation.
  *
+ * @remarks
+ * Present on a {@link StageState} once its first `compensation.started` is folded; absent for
+ * stages that were never compensated (including those without `compensate`). `attempts` counts
+ * across resumes and redrives. The public view of it is {@link CompensationRecord}.
+ *
  * @example
  * ```ts
  * import type { CompensationState } from 'sagaflow';
@@ -39,7 +55,7 @@ export interface CompensationState {
   readonly status: CompensationStatus;
   /** Attempts of `compensate` so far. */
   readonly attempts: number;
-  /** The last error of `compensate`, if an attempt failed. */
+  /** The last error of `compensate` while it is retried or once it failed; dropped when it completes. */
   readonly error?: SerializedError;
   /** When the first attempt started (epoch ms). */
   readonly startedAt?: number;
@@ -49,6 +65,13 @@ export interface CompensationState {
 
 /**
  * The folded state of one stage.
+ *
+ * @remarks
+ * One entry of `RunState.stages`, the runtime's view of a stage: `status` is the
+ * {@link ExecutionStatus} of `execute`, and `compensation` sits beside it. {@link toOutcome}
+ * turns it into the public {@link StageRecord}, merging both into one {@link StageStatus}.
+ * `output` is kept after a compensation; `error` is the latest error of `execute` (a retried
+ * error is replaced by the next, and cleared when the stage completes).
  *
  * @example
  * ```ts

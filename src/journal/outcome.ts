@@ -30,7 +30,13 @@ export type RunStatus =
   | 'compensating';
 
 /**
- * The statuses a run settles in: it stays there until an operator redrives or compensates it.
+ * The statuses a run settles in: `completed`, `compensated`, `cancelled`,
+ * `compensation_failed` and `paused`.
+ *
+ * @remarks
+ * A run in one of them is driven by nobody: its handle's `outcome` has resolved and `events$` has
+ * completed. The first three are final. `paused` and `compensation_failed` stay put until an
+ * operator calls `redrive` (or `compensate` for a paused run); `recover()` leaves them alone.
  *
  * @example
  * ```ts
@@ -49,6 +55,11 @@ export const SETTLED_RUN_STATUSES: readonly RunStatus[] = Object.freeze([
 /**
  * The statuses of a run that is still moving and should be resumed after a crash.
  *
+ * @remarks
+ * `running` and `compensating`: what `orchestrator.recover()` looks for. A run that a process
+ * left in one of them (it crashed, or `close` timed out) continues from its journal with
+ * `orchestrator.resume(runId)`. `queued` is not among them: a queued run belongs to the workers.
+ *
  * @example
  * ```ts
  * import { UNFINISHED_RUN_STATUSES } from 'sagaflow';
@@ -59,6 +70,10 @@ export const UNFINISHED_RUN_STATUSES: readonly RunStatus[] = Object.freeze(['run
 
 /**
  * Tells whether a status is one a run settles in (see {@link SETTLED_RUN_STATUSES}).
+ *
+ * @remarks
+ * `true` for `paused` and `compensation_failed` too: settled means nobody drives the run now, not
+ * that it is finished for good. Use it to stop polling `inspect`.
  *
  * @example
  * ```ts
@@ -97,6 +112,12 @@ export type StageStatus =
 /**
  * What the journal says about one compensation.
  *
+ * @remarks
+ * `StageRecord.compensation`, present once a compensation has started. Whether it succeeded is
+ * in the stage's status (`compensating`, `compensated`, `compensation_failed`), not here. `error`
+ * is the latest error of `compensate` while it is retried or once it has failed; it is dropped
+ * when the compensation completes (the journal's `compensation.retrying` events keep every one).
+ *
  * @example
  * ```ts
  * import type { CompensationRecord } from 'sagaflow';
@@ -106,7 +127,7 @@ export type StageStatus =
 export interface CompensationRecord {
   /** Attempts of `compensate` so far, across resumes and redrives. */
   readonly attempts: number;
-  /** The last error of `compensate`, if an attempt failed. */
+  /** The last error of `compensate` while it is retried or once it failed; dropped when it completes. */
   readonly error?: SerializedError;
   /** When the first attempt started (epoch ms). */
   readonly startedAt?: number;
@@ -116,6 +137,12 @@ export interface CompensationRecord {
 
 /**
  * What the journal says about one stage of a run.
+ *
+ * @remarks
+ * One entry of `SagaOutcome.stages`, for every stage of the saga whether or not it ran. A
+ * stage that never started is `not_started` with `attempts: 0`. `output` stays after the stage
+ * is compensated. `error` of a `cancelled` stage is what it rejected with while the run was
+ * stopping, if anything. Times come from the journal's `at` (the scheduler's clock).
  *
  * @example
  * ```ts
