@@ -45,6 +45,14 @@ import { RunHandle, type SagaRun } from './saga-run.js';
 /**
  * Options of {@link createOrchestrator}.
  *
+ * @remarks
+ * Every option has a default: `createOrchestrator()` runs sagas in memory, in real time. For
+ * runs that survive a crash, pass a durable `store` (`SqliteStore`, `PostgresStore`) and every
+ * saga whose stored runs it may have to pick up in `sagas` (`start` registers the sagas it is given,
+ * but only for the life of this orchestrator). `scheduler` and `random` exist for tests:
+ * a virtual clock makes retries and timeouts instant, and a fixed `random` makes jitter
+ * deterministic.
+ *
  * @example
  * ```ts
  * import { MemoryStore, type OrchestratorOptions } from 'sagaflow';
@@ -72,6 +80,14 @@ export interface OrchestratorOptions {
 /**
  * Options of {@link Orchestrator.start}.
  *
+ * @remarks
+ * Also taken by {@link Orchestrator.run}. A `runId` of your own (1 to 200 characters) makes
+ * `start` idempotent per business key: a second `start` with an id that already exists in the
+ * store writes nothing and rejects its `outcome` with `StoreConflictError` (`RunStateError` if the
+ * run is active in this orchestrator), so check with `inspect` first if you may retry. Aborting
+ * `signal` cancels like `run.cancel(reason)`, using the signal's reason as the cancellation
+ * reason; with a signal already aborted, the run is cancelled before any `execute` is invoked.
+ *
  * @example
  * ```ts
  * import type { StartOptions } from 'sagaflow';
@@ -87,6 +103,12 @@ export interface StartOptions {
 
 /**
  * Options of {@link Orchestrator.resume}, {@link Orchestrator.redrive} and {@link Orchestrator.compensate}.
+ *
+ * @remarks
+ * Without `saga`, a stored run continues with the registered definition whose shape hash matches
+ * the run's, whatever its version. Pass `saga` to continue on purpose with a definition whose
+ * shape changed (an added or rewired stage): the run then records that definition's version and
+ * shape in its `run.resumed` event. It must have the run's saga name.
  *
  * @example
  * ```ts
@@ -107,6 +129,12 @@ export interface ContinueOptions {
 /**
  * Options of {@link Orchestrator.close}.
  *
+ * @remarks
+ * Use `timeoutMs` in a shutdown handler whose time is bounded (a container's grace period): runs
+ * not settled by then are detached, not failed. Their `execute` and `compensate` signals are
+ * aborted and nothing more is written for them, so another process resumes them from their
+ * journal, with the same idempotency keys.
+ *
  * @example
  * ```ts
  * import type { CloseOptions } from 'sagaflow';
@@ -124,6 +152,12 @@ export interface CloseOptions {
 
 /**
  * Options of {@link Orchestrator.watch}.
+ *
+ * @remarks
+ * Only matters for a run that this orchestrator does not drive: a run it drives streams its
+ * events as they become durable, with no polling. Lower `pollIntervalMs` for snappier progress on
+ * a store without notifications (`SqliteStore` shared by two processes), at the cost of one
+ * journal read per interval.
  *
  * @example
  * ```ts
@@ -168,8 +202,14 @@ export interface Orchestrator {
   /**
    * Starts a run and returns its handle at once.
    *
+   * @remarks
+   * The input is validated and `run.started` is queued before `start` returns; stages begin once it
+   * is durable. Other refusals arrive on the handle's `outcome`: `StoreConflictError` for a
+   * `runId` that already exists in the store, `RunStateError` for one active here, and store
+   * errors if the journal cannot be written.
+   *
    * @throws {@link SagaInputError} when the input does not match the saga's schema or is not
-   * plain JSON; nothing is stored then.
+   * plain JSON, or the `runId` is invalid; nothing is stored then.
    * @throws {@link OrchestratorClosedError} after `close()`.
    */
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): SagaRun<TOutputs>;
@@ -178,14 +218,18 @@ export interface Orchestrator {
    *
    * @throws {@link SagaFailedError} (compensated or paused after a failure),
    * {@link SagaCancelledError}, {@link SagaCompensationError}: each carries `.outcome` and the
-   * `.outputs` of every stage that completed. {@link SagaInputError} for bad input.
+   * `.outputs` of every stage that completed. {@link SagaInputError} for bad input,
+   * {@link OrchestratorClosedError} after `close()`, and whatever `start`'s `outcome` rejects with
+   * (a store error, `StoreConflictError` for an existing `runId`). Always a rejection, never a
+   * synchronous throw.
    */
   run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<TOutputs>;
   /**
    * Reads a run's journal from the store and folds it into its outcome. A live run shows
    * `queued`, `running` or `compensating`.
    *
-   * @throws {@link RunNotFoundError} for an unknown run id.
+   * @throws {@link RunNotFoundError} for an unknown run id; `StoreCorruptionError` or
+   * `StoreUnavailableError` when the store cannot give a valid journal (all as rejections).
    */
   inspect(runId: string): Promise<SagaOutcome>;
   /**
@@ -197,6 +241,10 @@ export interface Orchestrator {
    * On a store shared with workers, a submitted run is never driven here: workers own it (one
    * takes it over once its lease expires), so the handle only follows it from the store until it
    * settles. Any other run under a live lease is refused with `RunStateError`.
+   *
+   * Never throws: a refusal rejects the handle's `outcome` with `RunNotFoundError`,
+   * `RunStateError` (the run is settled or paused), `SagaNotRegisteredError`,
+   * `SagaShapeMismatchError` or `OrchestratorClosedError`, and nothing is written.
    */
   resume(runId: string, options?: ContinueOptions): SagaRun;
   /**
@@ -204,8 +252,15 @@ export interface Orchestrator {
    * their handles.
    *
    * @remarks
-   * On a store shared with workers it leaves alone runs under a live lease and every submitted
-   * run (workers take those over), so it is safe to call at start-up next to a fleet.
+   * Call it once at start-up, after registering every saga that may have unfinished runs. Runs of
+   * sagas this orchestrator was not given are passed over silently (they may belong to another
+   * service sharing the store); a run whose saga is registered but with another shape gets a handle
+   * whose `outcome` rejects with `SagaShapeMismatchError`. On a store shared with workers it leaves
+   * alone runs under a live lease and every submitted run (workers take those over), so it is
+   * safe to call at start-up next to a fleet. `paused` and `compensation_failed` runs wait for an
+   * operator and are not resumed.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the store cannot list or load runs.
    */
   recover(): Promise<SagaRun[]>;
   /**
@@ -217,13 +272,21 @@ export interface Orchestrator {
    * A submitted run is not driven here: `run.resumed` is written and the run goes back to the
    * workers' queue; the handle follows it from the store and its `outcome` resolves when a
    * worker settles it.
+   *
+   * Never throws: a refusal rejects the handle's `outcome` with `RunNotFoundError`,
+   * `RunStateError` (the run is neither `paused` nor `compensation_failed`),
+   * `SagaNotRegisteredError`, `SagaShapeMismatchError` or `OrchestratorClosedError`, and nothing is
+   * written.
    */
   redrive(runId: string, options?: ContinueOptions): SagaRun;
   /**
    * Rolls back a `paused` run.
    *
    * @remarks
-   * A submitted run goes back to the workers' queue, as with {@link Orchestrator.redrive}.
+   * Completed stages are compensated per the saga's `compensation` policy, with the run's failure
+   * as `ctx.cause`; the run ends `compensated` (or `compensation_failed`). A submitted run goes
+   * back to the workers' queue, as with {@link Orchestrator.redrive}. Never throws: a refusal
+   * rejects the handle's `outcome` as for `redrive` (`RunStateError` when the run is not `paused`).
    */
   compensate(runId: string, options?: ContinueOptions): SagaRun;
   /**
@@ -231,14 +294,27 @@ export interface Orchestrator {
    * heartbeat), or nowhere (a run left unfinished by a crashed process is resumed here and
    * cancelled).
    *
-   * @throws {@link RunNotFoundError}, or {@link RunStateError} when the run is not going forward.
+   * @remarks
+   * Resolves once the cancel is accepted or requested, not when the run has settled: follow it
+   * with `watch(runId)` or the run's handle. For a run this orchestrator drives, it is
+   * `handle.cancel(reason)`: it resolves and does nothing if that run is already stopping or
+   * rolling back. `reason` defaults to `'cancelled'`.
+   *
+   * @throws {@link RunNotFoundError}, or {@link RunStateError} when a run not driven here is not
+   * going forward (not `queued` or `running`); both as rejections.
    */
   cancel(runId: string, reason?: string): Promise<void>;
   /**
    * Queues a run for workers and returns its id; never executes it in this process.
    *
+   * @remarks
+   * Resolves once `run.started` (with `submitted: true`) and the queue entry are durable; a worker
+   * that registered the saga with the same shape picks it up. Follow it with `watch(runId)` and
+   * `inspect(runId)` (`queued` until a worker claims it), and cancel it with `cancel(runId)`.
+   *
    * @throws {@link SagaInputError} for bad input; {@link StoreUnsupportedError} when the store
-   * cannot share runs with workers.
+   * cannot share runs with workers; {@link OrchestratorClosedError} after `close()`;
+   * `StoreConflictError` when the `runId` exists already (all as rejections).
    */
   submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: { readonly runId?: string }): Promise<string>;
   /**
@@ -255,7 +331,14 @@ export interface Orchestrator {
    * @throws {@link RunNotFoundError} (as an error notification) for an unknown run id.
    */
   watch(runId: string, options?: WatchOptions): Observable<SagaEvent>;
-  /** Stops taking runs and waits for active runs to settle (see {@link CloseOptions}). */
+  /**
+   * Stops taking runs and waits for active runs to settle (see {@link CloseOptions}).
+   *
+   * @remarks
+   * `events$` completes once it resolves. It neither cancels runs nor closes the store: close the
+   * store yourself afterwards. Handles that only follow submitted runs from the store reject with
+   * `OrchestratorClosedError` at once; workers keep driving those runs.
+   */
   close(options?: CloseOptions): Promise<void>;
 }
 
@@ -279,10 +362,23 @@ const SETTLING_EVENTS = new Set<SagaEvent['type']>([
 /**
  * Creates an {@link Orchestrator}.
  *
+ * @remarks
+ * Cheap and synchronous: it opens nothing (a store connects on first use) and starts no run;
+ * call `recover()` to resume what a previous process left unfinished. Create one per process and
+ * store, and `close()` it on shutdown. Two orchestrators may share a store, but must not drive the
+ * same run: optimistic concurrency makes the second writer fail with `StoreConflictError`.
+ *
  * @example
  * ```ts
- * import { createOrchestrator, MemoryStore } from 'sagaflow';
- * const orchestrator = createOrchestrator({ store: new MemoryStore(), sagas: [] });
+ * import { createOrchestrator, type AnySaga } from 'sagaflow';
+ * import { SqliteStore } from 'sagaflow/sqlite';
+ * declare const transfer: AnySaga;
+ * const store = new SqliteStore({ path: '.sagaflow/sagas.db' });
+ * const orchestrator = createOrchestrator({ store, sagas: [transfer] });
+ * await orchestrator.recover(); // pick up what the last process left running
+ * process.once('SIGTERM', () => {
+ *   void orchestrator.close({ timeoutMs: 10_000 }).then(() => store.close());
+ * });
  * ```
  */
 export function createOrchestrator(options: OrchestratorOptions = {}): Orchestrator {
@@ -291,6 +387,12 @@ export function createOrchestrator(options: OrchestratorOptions = {}): Orchestra
 
 /**
  * The error `orchestrator.run()` rejects with for an outcome that is not `completed`.
+ *
+ * @remarks
+ * Use it to turn an outcome obtained another way (`run.outcome`, `inspect`, a test harness) into
+ * the same error `run()` would throw. `cancelled` gives a {@link SagaCancelledError},
+ * `compensation_failed` a {@link SagaCompensationError}, and any other status a
+ * {@link SagaFailedError}, including `completed` and the live statuses: check the status first.
  *
  * @example
  * ```ts

@@ -8,8 +8,9 @@ import type { SagaEvent } from '../journal/saga-event.js';
  * @remarks
  * `outcome` resolves for every saga-level ending — completed, compensated, cancelled,
  * compensation_failed, paused — and rejects only when the operation was refused
- * (`RunNotFoundError`, `RunStateError`, `SagaShapeMismatchError`) or the infrastructure
- * failed (store unreachable, lease lost, orchestrator closed with a timeout). `events$`
+ * (`RunNotFoundError`, `RunStateError`, `SagaShapeMismatchError`, `SagaNotRegisteredError`,
+ * `StoreConflictError` for a `runId` that already exists) or the infrastructure failed (store
+ * unreachable, orchestrator closed, or closed with a timeout). `events$`
  * replays the run's journal from its first event, then follows it live, and completes once
  * the run has settled (or stopped being driven here: see `outcome` for why). Unsubscribing
  * from `events$` never cancels the run: call `cancel`.
