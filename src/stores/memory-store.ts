@@ -15,8 +15,12 @@ interface MemoryRun {
  * need no durability.
  *
  * @remarks
- * Everything is lost when the process exits. Events are kept as given (they are plain JSON
- * copies made by the runtime). Use `SqliteStore` (`sagaflow/sqlite`) to survive a crash.
+ * Everything is lost when the process exits. Events are kept as given, by reference (they are
+ * plain JSON copies made by the runtime): treat events from `load` and `events$` as read-only,
+ * since changing one changes the journal. Each instance has its own runs; pass one instance to
+ * two orchestrators to test a resume in one process. It does not share runs with workers:
+ * `orchestrator.submit` and `createWorker` refuse it with `StoreUnsupportedError`. Use
+ * `SqliteStore` (`sagaflow/sqlite`) to survive a crash.
  *
  * @example
  * ```ts
@@ -28,7 +32,14 @@ export class MemoryStore implements SagaStore {
   readonly description = 'memory:';
   private readonly runs = new Map<string, MemoryRun>();
 
-  /** Appends events to a run's journal, all or nothing; resolves once they are durable. */
+  /**
+   * Appends events to a run's journal, all or nothing; resolves at once (memory is as durable as
+   * it gets here).
+   *
+   * @throws `StoreConflictError` (rejects) when `expectedSeq` is not the journal's length.
+   * @throws `TypeError` (rejects) when the events are not contiguous from `expectedSeq` or belong
+   * to another run.
+   */
   append(request: AppendRequest): Promise<void> {
     const run = this.runs.get(request.runId);
     const length = run?.events.length ?? 0;
@@ -51,7 +62,12 @@ export class MemoryStore implements SagaStore {
     return Promise.resolve();
   }
 
-  /** Loads a run's journal in `seq` order, validating every event; `undefined` for an unknown run. */
+  /**
+   * Loads a run's journal in `seq` order; `undefined` for an unknown run.
+   *
+   * @remarks
+   * Events are returned as they were appended, without validation: they never left this process.
+   */
   load(runId: string): Promise<readonly SagaEvent[] | undefined> {
     const run = this.runs.get(runId);
     return Promise.resolve(run === undefined ? undefined : [...run.events]);

@@ -4,6 +4,12 @@ import type { SagaEvent } from '../journal/saga-event.js';
 /**
  * A worker's claim on a run, carried by every append it makes (fencing).
  *
+ * @remarks
+ * Returned by {@link WorkQueueStore.claim}; only worker-capable stores look at it. The epoch, not
+ * the clock, is the fence: once another worker has claimed the run (bumping the epoch), appends
+ * with the old token are refused with `LeaseLostError`, even if the old holder's clock says its
+ * lease has not run out. You need it only to implement a store or a worker.
+ *
  * @example
  * ```ts
  * import type { LeaseToken } from 'sagaflow';
@@ -19,6 +25,12 @@ export interface LeaseToken {
 
 /**
  * One atomic append to a run's journal.
+ *
+ * @remarks
+ * What the runtime passes to {@link SagaStore.append}; you build one only to implement or test a
+ * store. A store must write all the events or none, refuse the request when `expectedSeq` is not
+ * the journal's current length (`StoreConflictError`), and keep `status` for
+ * {@link SagaStore.listRuns}. `expectedSeq: 0` creates the run.
  *
  * @example
  * ```ts
@@ -47,6 +59,12 @@ export interface AppendRequest {
 /**
  * One row of {@link SagaStore.listRuns}.
  *
+ * @remarks
+ * A summary kept by the store on every append, so listing never reads journals: use it to find
+ * runs (`sagaflow runs` prints these), then `orchestrator.inspect(runId)` for the full outcome.
+ * `status` is the status the runtime computed when it last appended; it is `queued` for a
+ * submitted run no worker has claimed yet.
+ *
  * @example
  * ```ts
  * import type { RunSummary } from 'sagaflow';
@@ -70,6 +88,12 @@ export interface RunSummary {
 
 /**
  * A filter for {@link SagaStore.listRuns}. Runs come back in id order (uuid v7: creation order).
+ *
+ * @remarks
+ * Filters combine with AND. Page through many runs with `limit` and `afterRunId` set to the last
+ * id of the previous page. Runs started with your own `runId`s sort by that id, not by creation
+ * time. `limit` must be an integer ≥ 0 (`SqliteStore` and `PostgresStore` reject anything else
+ * with a `TypeError`).
  *
  * @example
  * ```ts

@@ -5,10 +5,16 @@ import type { AppendRequest, LeaseToken, SagaStore } from './saga-store.js';
  * Which sagas a worker can run: a run is claimed only by a worker that registered its saga's
  * name with the same shape hash.
  *
+ * @remarks
+ * A worker builds these from its `sagas`; runs of other names or shapes stay queued, never
+ * failed, until a worker with a matching definition claims them. That is what makes rolling
+ * deploys safe: old workers keep finishing old-shape runs while new workers take new ones.
+ *
  * @example
  * ```ts
- * import type { SagaRegistration } from 'sagaflow';
- * const registration: SagaRegistration = { name: 'money-transfer', shapeHash: 'ab12…' };
+ * import type { AnySaga, SagaRegistration } from 'sagaflow';
+ * declare const sagas: readonly AnySaga[];
+ * const registrations: SagaRegistration[] = sagas.map((saga) => ({ name: saga.name, shapeHash: saga.shapeHash }));
  * ```
  */
 export interface SagaRegistration {
@@ -20,6 +26,11 @@ export interface SagaRegistration {
 
 /**
  * A request to claim runs from the queue.
+ *
+ * @remarks
+ * What a worker passes to {@link WorkQueueStore.claim}: `limit` is its free capacity
+ * (`concurrency` minus the runs it holds) and `leaseMs` its lease length. You build one only to
+ * implement or test a store.
  *
  * @example
  * ```ts
@@ -41,6 +52,10 @@ export interface ClaimRequest {
 /**
  * A cancellation requested with `orchestrator.cancel(runId)` for the run's owner to act on.
  *
+ * @remarks
+ * Stored on the run until it settles; the first reason wins. The owning worker receives it with
+ * its next heartbeat (or claim) and cancels the run as `run.cancel(reason)` would.
+ *
  * @example
  * ```ts
  * import type { CancelRequest } from 'sagaflow';
@@ -56,6 +71,12 @@ export interface CancelRequest {
 
 /**
  * A run a worker has claimed, with its journal.
+ *
+ * @remarks
+ * Returned by {@link WorkQueueStore.claim}, with the lease every later append for the run must
+ * carry. `lease.epoch` is 1 on the first claim of a submitted run; a higher epoch means the run
+ * was claimed before (a takeover after a lease expired, or a run handed back to the queue by a
+ * redrive, a compensate or a stopping worker), and the worker resumes it per contract rule 7.
  *
  * @example
  * ```ts
@@ -77,6 +98,11 @@ export interface ClaimedRun {
 /**
  * What a heartbeat learned.
  *
+ * @remarks
+ * Returned by {@link WorkQueueStore.heartbeat}. A worker stops driving each `lost` run at once (it
+ * aborts the run's signals and writes nothing more) and cancels each run named in
+ * `cancelRequests`.
+ *
  * @example
  * ```ts
  * import type { HeartbeatResult } from 'sagaflow';
@@ -92,6 +118,12 @@ export interface HeartbeatResult {
 
 /**
  * The lease on a run, as the store sees it now.
+ *
+ * @remarks
+ * Returned by {@link WorkQueueStore.leaseOf}; `undefined` there means no worker holds the run.
+ * `live` is judged by the database clock at the time of the call, so it can be stale by the time
+ * you read it: use it for decisions that tolerate that (the orchestrator uses it to leave a
+ * worker's runs alone), never as a lock.
  *
  * @example
  * ```ts
@@ -155,6 +187,13 @@ export interface WorkSignal {
  * A store that can share runs between worker processes: a queue, leases with fencing epochs,
  * cancel requests and wake-ups. `PostgresStore` implements it.
  *
+ * @remarks
+ * What `createWorker` and `orchestrator.submit` need; test a store with {@link supportsWorkers}.
+ * Its methods are for workers and the orchestrator, not for application code. An implementation
+ * must claim atomically (no run handed to two workers at once), bump the run's epoch on each
+ * claim, refuse appends with a stale lease (`LeaseLostError`), and refuse lease-less appends to an
+ * unfinished run under a live lease (`RunLeasedError`).
+ *
  * @example
  * ```ts
  * import { supportsWorkers, type SagaStore } from 'sagaflow';
@@ -198,6 +237,11 @@ export interface WorkQueueStore extends SagaStore {
 
 /**
  * Tells whether a store can share runs between workers (see {@link WorkQueueStore}).
+ *
+ * @remarks
+ * A type guard on the store's `workQueue` marker: `true` for `PostgresStore`, `false` for
+ * `MemoryStore` and `SqliteStore`. Check it before `orchestrator.submit` or `createWorker` to fall
+ * back to in-process runs instead of handling a `StoreUnsupportedError`.
  *
  * @example
  * ```ts
