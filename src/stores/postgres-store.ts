@@ -78,6 +78,11 @@ export type PostgresStoreOptions = PostgresConnectionStringOptions | PostgresPoo
 /**
  * {@link PostgresStoreOptions} for a store that opens its own pool.
  *
+ * @remarks
+ * The simple choice: the store creates a `pg.Pool` of `maxConnections` (default 10) from the
+ * connection string, with TCP keep-alive, and ends it in `close()`. The password never appears in
+ * `store.description` or in error messages (it is masked).
+ *
  * @example
  * ```ts
  * import type { PostgresConnectionStringOptions } from 'sagaflow/postgres';
@@ -93,6 +98,12 @@ export interface PostgresConnectionStringOptions extends PostgresStoreSettings {
 
 /**
  * {@link PostgresStoreOptions} for a store that uses a pool the application owns (and ends).
+ *
+ * @remarks
+ * Use it to share one pool, and its settings (TLS, credentials from a secret store), between
+ * sagaflow and the rest of the application. `maxConnections` is ignored; the store adds a listener
+ * for the pool's idle-client `error` events (and removes it in `close()`), so that a dropped idle
+ * connection cannot crash the process. End the pool yourself after `store.close()`.
  *
  * @example
  * ```ts
@@ -209,7 +220,7 @@ export class PostgresStore implements WorkQueueStore {
 
   /**
    * @param options - a connection string or a pool, and the schema.
-   * @throws TypeError when `schema` is not a plain SQL identifier, or no connection is given.
+   * @throws `TypeError` when `schema` is not a plain SQL identifier, or no connection is given.
    */
   constructor(options: PostgresStoreOptions) {
     this.schema = validateSchemaName(options.schema ?? 'sagaflow');
@@ -267,6 +278,15 @@ export class PostgresStore implements WorkQueueStore {
    * Appends to different runs made in the same turn of the event loop go out as one statement
    * (group commit, as `SqliteStore` does): a worker driving many runs pays one round trip for
    * all of them. Each run is still checked, and appended or refused, on its own.
+   *
+   * @throws `StoreConflictError` (rejects) when `expectedSeq` is not the journal's length.
+   * @throws `LeaseLostError` (rejects) when `lease` no longer holds the run.
+   * @throws `RunLeasedError` (rejects) when `lease` is absent and a worker holds a live lease on
+   * the unfinished run.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is
+   * closed; the append may or may not have been applied (reload the journal).
+   * @throws `TypeError` (rejects) when the events are not contiguous from `expectedSeq` or belong
+   * to another run.
    */
   async append(request: AppendRequest): Promise<void> {
     checkEvents(request);
@@ -403,8 +423,9 @@ export class PostgresStore implements WorkQueueStore {
    * Appends a run's `run.started` (with `submitted: true`) and queues it in one transaction,
    * then wakes workers with `NOTIFY`.
    *
-   * @throws StoreConflictError when the run already exists.
-   * @throws TypeError when the request is not a submitted run's first event.
+   * @throws `StoreConflictError` (rejects) when the run already exists.
+   * @throws `TypeError` (rejects) when the request is not a submitted run's first event.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async submit(request: AppendRequest): Promise<void> {
     const first = request.events[0];
@@ -416,7 +437,14 @@ export class PostgresStore implements WorkQueueStore {
     await this.append(request);
   }
 
-  /** Loads a run's journal in `seq` order, validating every event; `undefined` for an unknown run. */
+  /**
+   * Loads a run's journal in `seq` order, validating every event; `undefined` for an unknown run.
+   *
+   * @throws `StoreCorruptionError` (rejects) naming the run and the seq of the first bad row (a
+   * gap, an invalid event, an event of another run or position).
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is
+   * closed.
+   */
   async load(runId: string): Promise<readonly SagaEvent[] | undefined> {
     const result = await this.query<EventRow>(`load run ${runId}`, `SELECT run_id, seq, event FROM ${this.t.events} WHERE run_id = $1 ORDER BY seq`, [
       runId,
@@ -425,7 +453,13 @@ export class PostgresStore implements WorkQueueStore {
     return parseJournal(runId, result.rows);
   }
 
-  /** Lists runs, filtered by status and saga, in run-id order. */
+  /**
+   * Lists runs, filtered by status and saga, in run-id order.
+   *
+   * @throws `TypeError` (rejects) when `limit` is not an integer >= 0.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is
+   * closed.
+   */
   async listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
     const conditions: string[] = [];
     const values: unknown[] = [];
@@ -474,6 +508,8 @@ export class PostgresStore implements WorkQueueStore {
    * @remarks
    * Only runs of the registered (saga name, shape hash) pairs are looked at; others stay queued,
    * untouched. Expiry is judged by the database clock, so workers' clocks do not matter.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async claim(request: ClaimRequest): Promise<readonly ClaimedRun[]> {
     if (request.limit <= 0 || request.sagas.length === 0) return [];
@@ -514,6 +550,8 @@ export class PostgresStore implements WorkQueueStore {
    * @remarks
    * A lease is extended while `owner` and its epoch still hold it, even if it ran out and nobody
    * took the run over meanwhile; otherwise the run is reported `lost`.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async heartbeat(
     owner: string,
@@ -550,6 +588,8 @@ export class PostgresStore implements WorkQueueStore {
    * @remarks
    * Does nothing when the lease is no longer this one. Releasing an unfinished submitted run
    * (a worker stopping) makes it claimable at once and wakes the other workers.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   release(runId: string, lease: LeaseToken): Promise<void> {
     // Grouped like appends: a worker releasing many settled runs pays one round trip.
@@ -584,7 +624,8 @@ export class PostgresStore implements WorkQueueStore {
    * The first reason is kept when cancellation is requested twice. Requests for a settled run
    * are ignored (there is nothing to stop). A request is cleared when the run settles.
    *
-   * @throws RunNotFoundError when no such run exists.
+   * @throws `RunNotFoundError` (rejects) when no such run exists.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async requestCancel(runId: string, reason: string): Promise<void> {
     await this.transaction(`cancel request for run ${runId}`, async (client) => {
@@ -602,7 +643,11 @@ export class PostgresStore implements WorkQueueStore {
     });
   }
 
-  /** The run's lease as the database sees it now. */
+  /**
+   * The run's lease as the database sees it now; `undefined` when nobody holds it.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
+   */
   async leaseOf(runId: string): Promise<LeaseInfo | undefined> {
     const result = await this.query<{ lease_owner: string; lease_epoch: number; live: boolean }>(
       `lease lookup of run ${runId}`,
@@ -620,6 +665,8 @@ export class PostgresStore implements WorkQueueStore {
    * @remarks
    * Only watched runs notify on append: `NOTIFY` makes committing transactions take turns, a cost
    * that every run should not pay for the few that someone watches. Does nothing for an unknown run.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async watchRun(runId: string, forMs: number): Promise<void> {
     await this.query(
@@ -637,7 +684,7 @@ export class PostgresStore implements WorkQueueStore {
    * subscription and closed after the last unsubscribe or by {@link PostgresStore.close}. When it
    * drops, it reconnects with backoff and then sends a `reconnected` signal.
    *
-   * @throws StoreUnavailableError when the listening connection cannot be opened.
+   * @throws `StoreUnavailableError` (rejects) when the listening connection cannot be opened.
    */
   async onWork(listener: (signal: WorkSignal) => void): Promise<() => Promise<void>> {
     this.assertOpen();

@@ -27,6 +27,13 @@ export type SqliteDurability = 'full' | 'normal';
 /**
  * Options of {@link SqliteStore}.
  *
+ * @remarks
+ * Only `path` is required; the constructor checks the other values (a `TypeError` for a bad
+ * one) but touches no file. The defaults favour safety: `durability: 'full'` (an fsync per group
+ * commit), a 5-second `busyTimeoutMs`, and parent directories created as needed. A relative
+ * `path` is resolved against the process's working directory. Several processes may open one
+ * file; SQLite serialises their writes, each waiting up to `busyTimeoutMs`.
+ *
  * @example
  * ```ts
  * import type { SqliteStoreOptions } from 'sagaflow/sqlite';
@@ -53,6 +60,11 @@ export interface SqliteStoreOptions {
 /**
  * Counters of what a {@link SqliteStore} has committed since it was created.
  *
+ * @remarks
+ * Read with {@link SqliteStore.stats}, a snapshot. Counts this store object only, and only what
+ * committed (plus the refused `conflicts`): appends that failed with `StoreUnavailableError` are
+ * not counted. `appends / transactions` is the mean group-commit batch.
+ *
  * @example
  * ```ts
  * import type { SqliteStoreStats } from 'sagaflow/sqlite';
@@ -72,6 +84,11 @@ export interface SqliteStoreStats {
 
 /**
  * The settings a {@link SqliteStore}'s connection actually runs with, read back from SQLite.
+ *
+ * @remarks
+ * Returned by {@link SqliteStore.readSettings}: what SQLite accepted, which can differ from what
+ * was asked (an in-memory database has no WAL). Use it in a health check or a start-up log line
+ * to confirm that production runs with `journalMode: 'wal'` and `synchronous: 'full'`.
  *
  * @example
  * ```ts
@@ -344,7 +361,9 @@ export class SqliteStore implements SagaStore {
    * `afterRunId` set to the last id of the previous page.
    *
    * @throws `TypeError` (rejects) when `limit` is not an integer >= 0.
-   * @throws `StoreUnavailableError` (rejects) when the database cannot be read.
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store is
+   * closed.
+   * @throws `StoreCorruptionError` (rejects) when a run's stored status is not a run status.
    */
   listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
     return settle(() => this.listRunsNow(query));
