@@ -202,8 +202,10 @@ export class OrchestratorClosedError extends SagaError {
  *
  * @remarks
  * The run is not failed: the worker wrote nothing more for it and released its lease, so
- * another worker claims it at once and resumes it from its journal (contract rule 7). It is
- * the abort reason seen by that run's in-flight stages on the stopping worker.
+ * another worker claims it at once and resumes it from its journal (contract rule 7). It is not
+ * thrown to application code: it is why the stopping worker detached the run, and its message is
+ * part of the `AbortError` (a `DOMException`) that the run's in-flight `execute` and `compensate`
+ * signals are aborted with. `onError` is not called for it.
  *
  * @example
  * ```ts

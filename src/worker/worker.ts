@@ -49,6 +49,12 @@ export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'ru
 /**
  * Where a worker's error happened, passed to {@link WorkerOptions.onError}.
  *
+ * @remarks
+ * `retryCount` is set when the worker will try the call again after a backoff; a `run` error or
+ * the final failure of a `release` has none. Use `operation` to decide how loud to be: repeated
+ * `claim` or `heartbeat` errors mean the store is unreachable, while a `run` error with a
+ * `LeaseLostError` means another worker took that run over.
+ *
  * @example
  * ```ts
  * import type { WorkerErrorContext } from 'sagaflow';
@@ -66,6 +72,14 @@ export interface WorkerErrorContext {
 
 /**
  * Options of {@link createWorker}.
+ *
+ * @remarks
+ * Only `store` and `sagas` are required. `createWorker` checks the rest: `concurrency`,
+ * `leaseMs`, `pollIntervalMs` and the `retry` delays must be positive integers. `leaseMs` trades
+ * takeover speed against heartbeat load: a crashed worker's runs wait up to `leaseMs` before
+ * another worker takes them. Unlike an orchestrator, a worker always runs on real time
+ * (`asyncScheduler`, `Math.random`). `workerId` should be unique in the fleet: it is how logs and
+ * {@link LeaseInfo.owner} tell workers apart.
  *
  * @example
  * ```ts
@@ -121,6 +135,12 @@ export interface WorkerOptions {
  * How a worker backs off between retries of a store call that failed: capped exponential, with
  * jitter so that a fleet does not reconnect in one burst when the database comes back.
  *
+ * @remarks
+ * Applies to the worker's own store calls (listen, claim, heartbeat, release), never to stages:
+ * stage retries follow each stage's {@link RetryPolicy}. Heartbeat retries are also capped at
+ * `leaseMs / 3`, so that a lease is renewed in time once the store answers. A `maxDelayMs` below
+ * `initialDelayMs` is raised to it.
+ *
  * @example
  * ```ts
  * import type { WorkerRetryOptions } from 'sagaflow';
@@ -136,6 +156,13 @@ export interface WorkerRetryOptions {
 
 /**
  * Options of {@link Worker.stop}.
+ *
+ * @remarks
+ * Without `timeoutMs`, `stop` waits as long as the runs take, heartbeating meanwhile. With it, the
+ * runs still held at the timeout are handed over rather than failed: their signals are aborted
+ * (with an `AbortError` naming a {@link WorkerStoppedError}), their leases released, and another
+ * worker resumes them, re-executing any stage that was in flight (at least once, same
+ * idempotency key).
  *
  * @example
  * ```ts
@@ -202,6 +229,12 @@ export interface Worker {
 
 /**
  * Creates a {@link Worker} that runs submitted sagas from a shared store.
+ *
+ * @remarks
+ * Creating a worker does no I/O; `start()` begins claiming. Run one per process (its
+ * `concurrency` drives many runs at once), each with every saga it should serve, and keep an
+ * orchestrator in the processes that `submit` runs. Stop it on shutdown with `stop({ timeoutMs })`,
+ * then close the store.
  *
  * @example
  * ```ts
