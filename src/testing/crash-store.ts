@@ -33,10 +33,21 @@ export class SimulatedCrashError extends SagaError {
 /**
  * A store made by {@link crashingStore}.
  *
+ * @remarks
+ * A {@link SagaStore} for one orchestrator under test. Once `crashed` is set, every append
+ * rejects with that same {@link SimulatedCrashError}, for every run; reads go to the wrapped
+ * store. Its `close()` does nothing: close the wrapped store yourself.
+ *
  * @example
  * ```ts
- * import type { CrashingStore } from 'sagaflow/testing';
- * const hasCrashed = (store: CrashingStore) => store.crashed !== undefined;
+ * import { createOrchestrator, MemoryStore, type AnySaga } from 'sagaflow';
+ * import { crashAfter, crashingStore } from 'sagaflow/testing';
+ * declare const saga: AnySaga;
+ * const durable = new MemoryStore();
+ * const store = crashingStore(durable, [crashAfter((event) => event.type === 'compensation.started')]);
+ * const run = createOrchestrator({ store, sagas: [saga] }).start(saga, {});
+ * await run.outcome.catch(() => undefined);
+ * if (store.crashed !== undefined) await createOrchestrator({ store: durable, sagas: [saga] }).resume(run.runId).outcome;
  * ```
  */
 export interface CrashingStore extends SagaStore {

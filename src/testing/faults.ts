@@ -6,6 +6,12 @@ import type { SagaEvent } from '../journal/saga-event.js';
  * Something to go wrong in a test, without editing the saga: made by {@link failStage},
  * {@link delayStage}, {@link failCompensation} and {@link crashAfter}.
  *
+ * @remarks
+ * Pass a list to `createSagaTest({ faults })`: stage faults wrap the stages of every saga run
+ * through that harness, and crash faults wrap its store. Several faults on one stage apply in list
+ * order on each call (a delay, then a failure). Build them with the factory functions rather than
+ * by hand: they fill in defaults and check arguments.
+ *
  * @example
  * ```ts
  * import { failStage, type Fault } from 'sagaflow/testing';
@@ -16,6 +22,12 @@ export type Fault = StageFault | CrashFault;
 
 /**
  * A fault that wraps one stage's `execute` or `compensate`.
+ *
+ * @remarks
+ * `times` counts calls of the wrapped stage per run, made through one faulty copy of the saga
+ * (one per harness): a run resumed in a second harness starts counting again. The fault acts
+ * before the real `execute` or `compensate`, which is not called on an attempt that the fault
+ * fails.
  *
  * @example
  * ```ts
@@ -38,6 +50,11 @@ export interface StageFault {
 
 /**
  * A fault that stops the orchestrator right after a matching event is persisted.
+ *
+ * @remarks
+ * Made by {@link crashAfter}, applied by {@link crashingStore}. The predicate sees every event as
+ * it is about to be written, with the run's journal up to and including it; keep it pure, since it
+ * decides which events reach the store.
  *
  * @example
  * ```ts
@@ -80,11 +97,15 @@ export function failStage(stage: string, options: { readonly times?: number; rea
 
 /**
  * Delays a stage's `execute` by `ms` of the orchestrator's clock on its first `times` attempts
- * (default: every attempt). The delay ends early, rejecting, if the attempt's signal aborts.
+ * (default: every attempt).
  *
  * @remarks
  * With the kit's virtual clock, the delay costs no real time: use it with `timeoutMs` to test
- * timeouts, or to make one parallel branch finish after another.
+ * timeouts, or to make one parallel branch finish after another. The delay ends early, rejecting
+ * with the signal's reason, if the attempt's signal aborts (a timeout, a failure elsewhere, a
+ * cancellation); the real `execute` then never runs.
+ *
+ * @throws `RangeError` when `ms` is negative or not finite.
  *
  * @example
  * ```ts
@@ -122,8 +143,14 @@ export function failCompensation(stage: string, options: { readonly times?: numb
 
 /**
  * Stops the orchestrator right after the first event matching `predicate` is persisted, as a
- * process crash would: nothing more is written, for any run. Resume from the same store with a
- * new orchestrator (or `createSagaTest`).
+ * process crash would.
+ *
+ * @remarks
+ * Nothing more is written after it, for any run of that harness: its runs' `outcome` rejects
+ * with {@link SimulatedCrashError}, and `createSagaTest`'s `run` resolves with `crashed: true`.
+ * Resume from the same store with a new harness (or orchestrator) to test recovery: that is how
+ * rule 7 (re-execute what started but did not complete) and a rollback interrupted half-way are
+ * tested.
  *
  * @example
  * ```ts
@@ -136,9 +163,14 @@ export function crashAfter(predicate: (event: SagaEvent, journal: readonly SagaE
 }
 
 /**
- * Returns a copy of `saga` whose stages misbehave as the faults say. Its name, version and
- * shape hash are unchanged, so a run started with the faulty copy can be resumed with the
- * original (and the other way round).
+ * Returns a copy of `saga` whose stages misbehave as the faults say.
+ *
+ * @remarks
+ * Its name, version and shape hash are unchanged, so a run started with the faulty copy can be
+ * resumed with the original (and the other way round). `createSagaTest` calls it for you; use it
+ * directly to inject faults with your own orchestrator, for instance on a `SqliteStore`. Crash
+ * faults are ignored here (see {@link crashingStore}), and without stage faults the saga itself is
+ * returned.
  *
  * @param scheduler - the clock `delayStage` waits on; pass the orchestrator's (the virtual clock in tests).
  *

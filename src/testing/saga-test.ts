@@ -13,6 +13,12 @@ import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
 /**
  * Options of {@link createSagaTest}.
  *
+ * @remarks
+ * Everything is optional: the defaults are a fresh `MemoryStore`, an auto-advancing virtual
+ * clock, no faults, and jitter fixed at the middle of its range, so two runs of a test write the
+ * same journal. Share `store` (and `clock`) between two harnesses to crash in one and resume in
+ * the other. Pass the sagas a resume, redrive or compensate will need in `sagas`.
+ *
  * @example
  * ```ts
  * import { MemoryStore } from 'sagaflow';
@@ -36,6 +42,12 @@ export interface SagaTestOptions {
 /**
  * Everything a test wants to know about a run: its outcome, its journal, and whether the
  * simulated crash stopped it.
+ *
+ * @remarks
+ * `journal` is read back from the store after the run stopped, so it is exactly what a resume
+ * would see. Assert orders on `trace` (`'stage.completed:debit'`, `'run.compensated'`…) and
+ * endings on `outcome`; when `crashed` is true, `outcome` is folded from the journal and shows a
+ * live status.
  *
  * @typeParam TOutputs - the saga's stage outputs.
  *
@@ -62,11 +74,29 @@ export interface SagaTestResult<TOutputs = Record<string, unknown>> {
  * A test harness: an orchestrator on virtual time, with faults, whose runs resolve to a
  * {@link SagaTestResult} for every ending (never rejecting for a failed or crashed run).
  *
+ * @remarks
+ * `run`, `resume`, `redrive` and `compensate` resolve once the run settles or the simulated crash
+ * stops it; they reject only for what the orchestrator refuses (`RunNotFoundError`,
+ * `RunStateError`…) or a real store failure, and `run` throws `SagaInputError` synchronously for
+ * bad input. After a `crashAfter` fault has fired, the harness writes nothing more: continue in a
+ * new harness on the same `store`.
+ *
  * @example
  * ```ts
- * import { createSagaTest } from 'sagaflow/testing';
- * const harness = createSagaTest();
- * await harness.close();
+ * import { z } from 'zod';
+ * import { defineSaga } from 'sagaflow';
+ * import { crashAfter, createSagaTest } from 'sagaflow/testing';
+ *
+ * const saga = defineSaga({ name: 'two-steps', input: z.object({}) })
+ *   .stage('a', { execute: async () => 1 })
+ *   .stage('b', { execute: async () => 2 })
+ *   .build();
+ * const first = createSagaTest({ faults: [crashAfter((event) => event.type === 'stage.completed' && event.stage === 'a')] });
+ * const crashed = await first.run(saga, {});
+ * const second = createSagaTest({ store: first.store, sagas: [saga] });
+ * const resumed = await second.resume(crashed.runId);
+ * console.log(crashed.crashed, resumed.outcome.status); // true 'completed'
+ * await second.close();
  * ```
  */
 export interface SagaTest {
@@ -167,10 +197,18 @@ function withSaga(options: ContinueOptions | undefined, inject: (saga: AnySaga) 
 /**
  * A compact `type:stage` trace of a journal, for order assertions.
  *
+ * @remarks
+ * Events about a stage read `type:stage` (`'compensation.completed:debit'`); run events read as
+ * their type alone (`'run.compensating'`). Attempts, outputs and errors are left out: assert
+ * those on the outcome or the journal. `SagaTestResult.trace` is this, already computed.
+ *
  * @example
  * ```ts
+ * import type { SagaEvent } from 'sagaflow';
  * import { traceOf } from 'sagaflow/testing';
- * traceOf([]); // []
+ * declare const journal: readonly SagaEvent[];
+ * const rollback = traceOf(journal).filter((entry) => entry.startsWith('compensation.completed:'));
+ * // e.g. ['compensation.completed:credit', 'compensation.completed:debit']
  * ```
  */
 export function traceOf(journal: readonly SagaEvent[]): string[] {
@@ -179,8 +217,14 @@ export function traceOf(journal: readonly SagaEvent[]): string[] {
 
 /**
  * Checks the rollback invariant of a sequential saga: the stages compensated are exactly the
- * completed stages that compensate, undone in reverse completion order. Returns a list of
- * problems, empty when it holds.
+ * completed stages that compensate, undone in reverse completion order.
+ *
+ * @remarks
+ * Returns a list of problems, empty when it holds: meant for property tests over random failure
+ * points. It applies to `compensation: 'sequential'` sagas whose rollback completed; a
+ * `parallel` rollback, a `compensateOnFailure` stage, a run kept by `onCancel: 'keep'` or a
+ * completed run break its assumptions. Stages without `compensate` must be left out through
+ * `compensates`.
  *
  * @param compensates - the stages that have a `compensate` (default: every completed stage).
  *

@@ -3,6 +3,11 @@ import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 /**
  * Options of {@link createVirtualClock}.
  *
+ * @remarks
+ * The defaults suit `createSagaTest`: time jumps ahead whenever the test is idle. Turn
+ * `autoAdvance` off to look at a run in the middle of a backoff or a timeout, moving time yourself
+ * with `advanceBy`. A fixed `now` makes event timestamps (`at`) deterministic.
+ *
  * @example
  * ```ts
  * import type { VirtualClockOptions } from 'sagaflow/testing';
@@ -35,6 +40,28 @@ export interface VirtualClockOptions {
  * to the next due timer, so a test with a 30-second backoff and a 2-second timeout runs in
  * microseconds and in a deterministic order. Timers of user code (`setTimeout`) are not
  * virtual: in stages, wait with {@link VirtualClock.sleep} (or the `delayStage` fault) instead.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import { createOrchestrator, defineSaga } from 'sagaflow';
+ * import { createVirtualClock } from 'sagaflow/testing';
+ *
+ * const clock = createVirtualClock({ autoAdvance: false });
+ * const flaky = defineSaga({ name: 'flaky', input: z.object({}) })
+ *   .stage('call', {
+ *     execute: async ({ attempt }) => {
+ *       if (attempt === 1) throw new Error('busy');
+ *       return 'ok';
+ *     },
+ *     retry: { maxAttempts: 2, initialDelayMs: 10_000, jitter: false },
+ *   })
+ *   .build();
+ * const run = createOrchestrator({ scheduler: clock }).start(flaky, {});
+ * await clock.advanceBy(9_999); // the first attempt failed; the retry waits 10 virtual seconds
+ * await clock.advanceBy(1); // now the second attempt runs
+ * console.log((await run.outcome).status); // 'completed'
+ * ```
  */
 export interface VirtualClock extends SchedulerLike {
   /** The virtual time, in epoch ms. */
@@ -188,6 +215,11 @@ class VirtualClockImpl implements VirtualClock {
 
 /**
  * Creates a {@link VirtualClock}.
+ *
+ * @remarks
+ * Pass it as `createOrchestrator({ scheduler })`, or as `createSagaTest({ clock })` to share one
+ * clock between harnesses (a crash in one and a resume in the other). Use one clock per test:
+ * timers of a test that is over would otherwise keep firing in the next.
  *
  * @example
  * ```ts
