@@ -106,7 +106,7 @@ interface StageNode {
 }
 
 /**
- * Builds a saga stage by stage. Made by {@link defineSaga}; finish with `.build()`.
+ * Builds a saga stage by stage; made by {@link defineSaga}, finished with `.build()`.
  *
  * @remarks
  * Builders are immutable: `.stage()` returns a new builder, so a partly built saga can be

@@ -102,7 +102,7 @@ export interface SagaStage {
 }
 
 /**
- * A validated, frozen saga: a named, versioned DAG of stages. Made by `defineSaga(…).build()`.
+ * A validated, frozen saga, made by `defineSaga(…).build()`: a named, versioned DAG of stages.
  *
  * @remarks
  * Definitions are code and are never stored: a run records the saga's name, version and

@@ -37,8 +37,10 @@ export class NonRetryableError extends SagaError {
  * An attempt of `execute` or `compensate` ran past its `timeoutMs`.
  *
  * @remarks
- * The attempt's `signal` is aborted and whatever it returns later is ignored. The error is
- * retryable: with `retry.maxAttempts > 1` another attempt follows.
+ * The attempt's `signal` is aborted (with this error as its reason) and whatever it returns
+ * later is ignored, so pass the signal on to the I/O the stage does. The error is retryable:
+ * with `retry.maxAttempts > 1` another attempt follows. Only an asynchronous `execute` or
+ * `compensate` can time out: one that returns synchronously has settled before the timer starts.
  *
  * @example
  * ```ts

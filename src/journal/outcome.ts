@@ -3,10 +3,13 @@ import { assertNever, type RunState, type StageState } from './fold.js';
 import type { Cancellation, StageFailure } from './saga-event.js';
 
 /**
- * Where a run stands. The first five are endings a run stays in until an operator acts;
- * `queued`, `running` and `compensating` are only seen while a run is live (from `inspect`).
+ * Where a run stands: one of five settled statuses, or `queued`, `running` or `compensating`
+ * while it is live.
  *
  * @remarks
+ * The live statuses are only seen from `inspect` of a run that is being driven, or that a stopped
+ * process left behind; an outcome from `run.outcome` always has a settled status, one of:
+ *
  * - `completed`: every stage completed.
  * - `compensated`: a stage failed and the rollback succeeded.
  * - `cancelled`: the run was cancelled (and rolled back, unless `onCancel: 'keep'`).

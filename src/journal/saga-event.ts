@@ -199,7 +199,7 @@ export interface DurationFields {
 }
 
 /**
- * A run was created. The first event of every journal.
+ * A run was created: the first event of every journal.
  *
  * @remarks
  * Written at `seq` 0 by `orchestrator.start` (and `run`), or by `orchestrator.submit` with
@@ -287,7 +287,7 @@ export interface StageRetryingEvent extends SagaEventBase, StageAttemptFields, R
 }
 
 /**
- * A stage's `execute` returned. `output` is absent when it returned `undefined`.
+ * A stage's `execute` returned; `output` is absent when it returned `undefined`.
  *
  * @remarks
  * Written once the result passed the stage's `output` schema (if any) and the JSON check, so
@@ -762,8 +762,9 @@ export type SagaEventType = SagaEvent['type'];
  *
  * @remarks
  * A {@link SagaEvent} without `runId`, `saga`, `seq` and `at`, which the writer fills in when it
- * appends. Useful to build test journals or custom tooling; applications never append events
- * themselves.
+ * appends. Exported so that tooling can name what a writer decides; applications never append
+ * events themselves (the orchestrator and workers do), and a store only ever sees complete
+ * events.
  *
  * @example
  * ```ts
@@ -873,8 +874,10 @@ const schemas = {
  * zod schemas of every {@link SagaEvent}, keyed by `type`.
  *
  * @remarks
- * Stores validate every row they read back with {@link sagaEventSchema}; a row that does not
- * match is reported as a `StoreCorruptionError` naming the run and sequence number.
+ * `SqliteStore` and `PostgresStore` validate every row they read back with
+ * {@link sagaEventSchema}; a row that does not match is reported as a `StoreCorruptionError`
+ * naming the run and sequence number. Pick one schema by `type` to validate an event whose type
+ * you already know.
  *
  * @example
  * ```ts

@@ -87,7 +87,7 @@ export interface RunSummary {
 }
 
 /**
- * A filter for {@link SagaStore.listRuns}. Runs come back in id order (uuid v7: creation order).
+ * A filter for {@link SagaStore.listRuns}, whose runs come back in id order (uuid v7: creation order).
  *
  * @remarks
  * Filters combine with AND. Page through many runs with `limit` and `afterRunId` set to the last

@@ -184,8 +184,8 @@ export interface WorkSignal {
 }
 
 /**
- * A store that can share runs between worker processes: a queue, leases with fencing epochs,
- * cancel requests and wake-ups. `PostgresStore` implements it.
+ * A store that can share runs between worker processes (a queue, leases with fencing epochs,
+ * cancel requests, wake-ups), such as `PostgresStore`.
  *
  * @remarks
  * What `createWorker` and `orchestrator.submit` need; test a store with {@link supportsWorkers}.
@@ -204,7 +204,11 @@ export interface WorkSignal {
 export interface WorkQueueStore extends SagaStore {
   /** Marks the store as worker-capable. */
   readonly workQueue: true;
-  /** Appends a run's `run.started` (with `submitted: true`) and queues it, atomically; wakes workers. */
+  /**
+   * Appends a run's `run.started` (with `submitted: true`) and queues it, atomically; wakes workers.
+   *
+   * @throws `StoreConflictError` (rejects) when the run already exists.
+   */
   submit(request: AppendRequest): Promise<void>;
   /**
    * Claims up to `limit` runs that are queued, or unfinished with an expired lease, of the
@@ -216,7 +220,11 @@ export interface WorkQueueStore extends SagaStore {
   heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult>;
   /** Gives a lease up (the run settled, or the worker is stopping). */
   release(runId: string, lease: LeaseToken): Promise<void>;
-  /** Records a cancellation for the run's owner to act on (within one heartbeat). */
+  /**
+   * Records a cancellation for the run's owner to act on (within one heartbeat).
+   *
+   * @throws `RunNotFoundError` (rejects) when no such run exists.
+   */
   requestCancel(runId: string, reason: string): Promise<void>;
   /** The run's lease, if it has one. */
   leaseOf(runId: string): Promise<LeaseInfo | undefined>;
