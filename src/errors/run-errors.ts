@@ -95,8 +95,14 @@ export class RunStateError extends SagaError {
  *
  * @example
  * ```ts
- * import { SagaShapeMismatchError } from 'sagaflow';
- * const versions = (error: SagaShapeMismatchError) => `${error.runVersion} -> ${error.sagaVersion}`;
+ * import { SagaShapeMismatchError, type Orchestrator, type Saga } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * declare const transferV2: Saga;
+ * await orchestrator.redrive('0190c6d2-7b1e-7000-8000-000000000001').outcome.catch((error: unknown) => {
+ *   if (!(error instanceof SagaShapeMismatchError)) throw error;
+ *   console.warn(`run started as v${error.runVersion}; v${error.sagaVersion} has other stages`);
+ *   return orchestrator.redrive(error.runId, { saga: transferV2 }).outcome; // continue with the new graph, on purpose
+ * });
  * ```
  */
 export class SagaShapeMismatchError extends SagaError {

@@ -44,8 +44,16 @@ export class NonRetryableError extends SagaError {
  *
  * @example
  * ```ts
- * import { StageTimeoutError } from 'sagaflow';
- * const timedOut = (error: unknown) => error instanceof StageTimeoutError;
+ * import { z } from 'zod';
+ * import { defineSaga, StageTimeoutError } from 'sagaflow';
+ * declare function callBank(signal: AbortSignal): Promise<{ ref: string }>;
+ * const payout = defineSaga({ name: 'payout', input: z.object({}) })
+ *   .stage('transfer', {
+ *     execute: async ({ signal }) => callBank(signal), // aborted when the attempt times out
+ *     timeoutMs: 5_000,
+ *     retry: { maxAttempts: 3, retryable: (error) => error instanceof StageTimeoutError }, // retry timeouts only
+ *   })
+ *   .build();
  * ```
  */
 export class StageTimeoutError extends SagaError {

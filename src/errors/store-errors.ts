@@ -14,8 +14,15 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
  *
  * @example
  * ```ts
- * import { StoreConflictError } from 'sagaflow';
- * const lostRace = (error: unknown) => error instanceof StoreConflictError;
+ * import { StoreConflictError, type Orchestrator, type Saga } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * declare const order: Saga<{ orderId: string }>;
+ * // One run per order: a repeated request finds the existing run instead of starting another.
+ * const run = orchestrator.start(order, { orderId: 'o-42' }, { runId: 'order-o-42' });
+ * const outcome = await run.outcome.catch((error: unknown) => {
+ *   if (error instanceof StoreConflictError) return orchestrator.inspect(error.runId);
+ *   throw error;
+ * });
  * ```
  */
 export class StoreConflictError extends SagaError {
@@ -85,8 +92,17 @@ export class StoreCorruptionError extends SagaError {
  *
  * @example
  * ```ts
- * import { StoreUnavailableError } from 'sagaflow';
- * const retryLater = (error: unknown) => error instanceof StoreUnavailableError;
+ * import { StoreUnavailableError, type Orchestrator, type SagaRun } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * declare const run: SagaRun;
+ * try {
+ *   await run.outcome;
+ * } catch (error) {
+ *   if (!(error instanceof StoreUnavailableError)) throw error;
+ *   console.warn(error.message); // names the store and what to do about it
+ *   // Later, once the store answers again:
+ *   await orchestrator.resume(run.runId).outcome;
+ * }
  * ```
  */
 export class StoreUnavailableError extends SagaError {
@@ -157,8 +173,17 @@ export class StoreUnsupportedError extends SagaError {
  *
  * @example
  * ```ts
- * import { LeaseLostError } from 'sagaflow';
- * const fenced = (error: unknown) => error instanceof LeaseLostError;
+ * import { createWorker, LeaseLostError, type AnySaga } from 'sagaflow';
+ * import { PostgresStore } from 'sagaflow/postgres';
+ * declare const transfer: AnySaga;
+ * const worker = createWorker({
+ *   store: new PostgresStore({ connectionString: 'postgres://app@db:5432/app' }),
+ *   sagas: [transfer],
+ *   onError: (error, context) => {
+ *     if (error instanceof LeaseLostError) console.info(`run ${error.runId} moved to another worker`);
+ *     else console.warn(`${context.operation} failed: ${error.message}`);
+ *   },
+ * });
  * ```
  */
 export class LeaseLostError extends SagaError {
