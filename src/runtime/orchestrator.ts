@@ -172,7 +172,7 @@ export interface Orchestrator {
    * plain JSON; nothing is stored then.
    * @throws {@link OrchestratorClosedError} after `close()`.
    */
-  start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): SagaRun<TOutputs>;
+  start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): SagaRun<TOutputs>;
   /**
    * Starts a run and waits for it: resolves with every stage's output when it completes.
    *
@@ -180,7 +180,7 @@ export interface Orchestrator {
    * {@link SagaCancelledError}, {@link SagaCompensationError}: each carries `.outcome` and the
    * `.outputs` of every stage that completed. {@link SagaInputError} for bad input.
    */
-  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<TOutputs>;
+  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): Promise<TOutputs>;
   /**
    * Reads a run's journal from the store and folds it into its outcome. A live run shows
    * `queued`, `running` or `compensating`.
@@ -240,7 +240,7 @@ export interface Orchestrator {
    * @throws {@link SagaInputError} for bad input; {@link StoreUnsupportedError} when the store
    * cannot share runs with workers.
    */
-  submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: { readonly runId?: string }): Promise<string>;
+  submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: { readonly runId?: string }): Promise<string>;
   /**
    * Streams a run's journal from the store — from its first event, then live — wherever it
    * runs; completes when the run settles (or pauses).
