@@ -57,7 +57,12 @@ const TYPESCRIPT = new Set(['.ts', '.mts', '.cts']);
 export async function loadSagaModule(path: string): Promise<SagaModule> {
   const absolute = resolve(path);
   if (!existsSync(absolute)) {
-    throw new CliUsageError(`Cannot find the module ${path}: pass the path of a .js, .mjs or .ts file that exports your sagas.`);
+    const instead = sourceBeside(path);
+    throw new CliUsageError(
+      instead === undefined
+        ? `Cannot find the module ${path}: pass the path of a .js, .mjs or .ts file that exports your sagas.`
+        : `Cannot find the module ${path}, but there is ${instead}: pass that path (the CLI loads .ts files itself).`,
+    );
   }
   const namespace = await importModule(path, absolute);
   const seen = new Set<AnySaga>();
@@ -75,6 +80,14 @@ export async function loadSagaModule(path: string): Promise<SagaModule> {
     );
   }
   return { path, sagas };
+}
+
+/** Where a TypeScript project writes `./sagas.js` for `./sagas.ts` (or leaves the extension out), the file that does exist. */
+function sourceBeside(path: string): string | undefined {
+  const extension = extname(path);
+  const stem = extension === '' ? path : path.slice(0, -extension.length);
+  const alternatives: Record<string, readonly string[]> = { '': ['.ts', '.mts', '.js', '.mjs'], '.js': ['.ts'], '.mjs': ['.mts'], '.cjs': ['.cts'] };
+  return (alternatives[extension] ?? []).map((other) => stem + other).find((candidate) => existsSync(resolve(candidate)));
 }
 
 async function importModule(path: string, absolute: string): Promise<Record<string, unknown>> {

@@ -1,6 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { SagaStore } from '../index.js';
 import { CliUsageError } from './exit-codes.js';
+import { orList } from './format.js';
 
 /** A parsed store URL. */
 export type StoreLocation =
@@ -33,6 +35,10 @@ export function parseStoreUrl(url: string): StoreLocation {
     const schema = parsed.searchParams.get('schema');
     parsed.searchParams.delete('schema');
     return { kind: 'postgres', connectionString: parsed.toString(), ...(schema === null ? {} : { schema }) };
+  }
+  // A bare file path (no scheme) is almost always a SQLite file whose `sqlite:` was forgotten.
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+    throw new CliUsageError(`Unknown store URL '${url}': for a SQLite file write sqlite:${url} (store URLs are memory:, sqlite:PATH or postgres://user@host:5432/database).`);
   }
   throw new CliUsageError(`Unknown store URL '${url}': ${STORE_URL_HELP}.`);
 }
@@ -79,7 +85,7 @@ async function createStore(location: StoreLocation, url: string, options: OpenSt
     case 'sqlite': {
       if (options.mustExist === true && location.path !== ':memory:' && !existsSync(location.path)) {
         throw new CliUsageError(
-          `There is no saga store at ${url} (the file does not exist): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
+          `There is no saga store at ${url} (${missingFileDetail(location.path)}): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
         );
       }
       const { SqliteStore } = await import('../sqlite.js');
@@ -99,4 +105,29 @@ async function createStore(location: StoreLocation, url: string, options: OpenSt
 function messageOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/\s*\n\s*/g, ' ');
+}
+
+const SQLITE_FILE = /\.(db|sqlite3?)$/;
+
+/**
+ * Why a `sqlite:` path names no store: the absolute path that was looked for (a relative path is
+ * relative to the current directory, which is easy to get wrong), and the SQLite files that sit in
+ * that directory instead, as store URLs (an application that wrote its runs to
+ * `.sagaflow/app.db` while the CLI looks at its default `.sagaflow/sagaflow.db`).
+ */
+function missingFileDetail(path: string): string {
+  const absolute = resolve(path);
+  let beside: string[] = [];
+  try {
+    beside = readdirSync(dirname(absolute))
+      .filter((name) => SQLITE_FILE.test(name) && name !== basename(absolute))
+      .sort()
+      .slice(0, 3);
+  } catch {
+    // no such directory: nothing to suggest
+  }
+  const looked = `no file ${absolute}`;
+  if (beside.length === 0) return looked;
+  const urls = beside.map((name) => `sqlite:${join(dirname(path), name)}`);
+  return `${looked}; that directory holds ${orList(urls)}`;
 }

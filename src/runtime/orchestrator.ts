@@ -212,7 +212,7 @@ export interface Orchestrator {
    * plain JSON, or the `runId` is invalid; nothing is stored then.
    * @throws {@link OrchestratorClosedError} after `close()`.
    */
-  start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): SagaRun<TOutputs>;
+  start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): SagaRun<TOutputs>;
   /**
    * Starts a run and waits for it: resolves with every stage's output when it completes.
    *
@@ -223,7 +223,7 @@ export interface Orchestrator {
    * (a store error, `StoreConflictError` for an existing `runId`). Always a rejection, never a
    * synchronous throw.
    */
-  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<TOutputs>;
+  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): Promise<TOutputs>;
   /**
    * Reads a run's journal from the store and folds it into its outcome. A live run shows
    * `queued`, `running` or `compensating`.
@@ -316,7 +316,7 @@ export interface Orchestrator {
    * cannot share runs with workers; {@link OrchestratorClosedError} after `close()`;
    * `StoreConflictError` when the `runId` exists already (all as rejections).
    */
-  submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: { readonly runId?: string }): Promise<string>;
+  submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: { readonly runId?: string }): Promise<string>;
   /**
    * Streams a run's journal from the store — from its first event, then live — wherever it
    * runs; completes when the run settles (or pauses).

@@ -107,7 +107,7 @@ export interface SagaTest {
   /** The virtual clock. */
   readonly clock: VirtualClock;
   /** Starts a run and waits for it to settle (or crash). @throws `SagaInputError` for bad input. */
-  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<SagaTestResult<TOutputs>>;
+  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): Promise<SagaTestResult<TOutputs>>;
   /** Resumes a stored run (e.g. after a `crashAfter` in another harness on the same store). */
   resume(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
   /** Redrives a paused or compensation_failed run. */

@@ -3,7 +3,7 @@
  * and of a bad input of every kind. The many other bad inputs are checked in-process
  * (program.test.ts), through the same code.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -250,7 +250,11 @@ describe('sagaflow, run as a process', () => {
         () => ['runs', '--store', 'postgres://postgres@127.0.0.1:1/nowhere'],
         () => 'error: The saga store postgres://postgres@127.0.0.1:1/nowhere is unavailable: creating the tables in schema sagaflow could not connect to the PostgreSQL server (connect ECONNREFUSED 127.0.0.1:1); check that the server is running and reachable at that address, then retry.',
       ],
-      ['a store that does not exist', () => ['runs', '--store', 'sqlite:no-such.db'], () => 'error: There is no saga store at sqlite:no-such.db (the file does not exist): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.'],
+      [
+        'a store that does not exist',
+        () => ['runs', '--store', 'sqlite:nowhere/no-such.db'],
+        () => `error: There is no saga store at sqlite:nowhere/no-such.db (no file ${join(realpathSync(work), 'nowhere', 'no-such.db')}): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
+      ],
       ['an unknown run id', () => ['show', 'no-such-run'], () => "error: There is no run no-such-run in sqlite:.sagaflow/sagaflow.db: list the runs with 'sagaflow runs', and pass --store if they are elsewhere."],
       ['a module without sagas', () => ['graph', fixture('no-sagas.mjs')], () => `error: The module ${fixture('no-sagas.mjs')} exports no built saga (its exports: default, settings): export the result of defineSaga(…).build().`],
       [

@@ -4,12 +4,14 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator, type SagaEvent } from 'sagaflow';
 import { SqliteStore } from 'sagaflow/sqlite';
+import { createVirtualClock, failStage, withFaults } from 'sagaflow/testing';
 import type { CliIo } from '../../src/cli/io.js';
 import { runCli } from '../../src/cli/program.js';
 import { parseStoreUrl } from '../../src/cli/store-url.js';
 import { toDot } from '../../src/cli/graph-format.js';
 import { moneyTransfer } from '../../sagas/money-transfer/index.js';
 import { greeting } from './fixtures/greeting.mjs';
+import { pausing } from './fixtures/pausing.mjs';
 import { fixture, ROOT } from './support/cli-process.js';
 
 /** Runs the CLI in this process with captured output: the same code as the binary, minus the process. */
@@ -26,6 +28,8 @@ const source = (path: string): string => join(ROOT, path);
 let work: string;
 let storeUrl: string;
 let completedRunId: string;
+let pausedRunId: string;
+let pausedStoreUrl: string;
 const savedStore = process.env['SAGAFLOW_STORE'];
 
 beforeAll(async () => {
@@ -36,6 +40,14 @@ beforeAll(async () => {
   completedRunId = (await orchestrator.start(greeting, { name: 'Ada' }).outcome).runId;
   await orchestrator.close();
   await store.close();
+  // In a store of its own, so that the other tests see no paused run. The same shape as the
+  // fixture's saga, so the CLI continues it with the fixture module.
+  pausedStoreUrl = `sqlite:${join(work, 'paused.db')}`;
+  const pausedStore = new SqliteStore({ path: join(work, 'paused.db') });
+  const pausingOrchestrator = createOrchestrator({ store: pausedStore });
+  pausedRunId = (await pausingOrchestrator.start(withFaults(pausing, [failStage('ship')], createVirtualClock()), { name: 'Ada' }).outcome).runId;
+  await pausingOrchestrator.close();
+  await pausedStore.close();
 });
 
 afterEach(() => {
@@ -61,6 +73,21 @@ describe('bad input: one line on stderr saying what is wrong and what to do, exi
     ['an unknown graph format', () => ['graph', source('sagas/trip-booking/index.ts'), '--format', 'svg'], "error: Unknown graph format 'svg': use mermaid or dot."],
     ['an unknown run to redrive', () => ['redrive', 'run-404', '--sagas', fixture('greeting.mjs'), '--store', storeUrl], () => `error: There is no run run-404 in ${storeUrl}: list the runs`],
     ['a run whose status does not allow it', () => ['redrive', completedRunId, '--sagas', fixture('greeting.mjs'), '--store', storeUrl], () => `error: Cannot redrive run ${completedRunId} of saga 'greeting': it is completed, and redrive needs a run that is paused or compensation_failed.`],
+    [
+      'resume of a paused run names the commands that apply',
+      () => ['resume', pausedRunId, '--sagas', fixture('pausing.mjs'), '--store', pausedStoreUrl],
+      () =>
+        `error: Cannot resume run ${pausedRunId} of saga 'pausing': it is paused, and resume needs a run that is queued or running or compensating. ` +
+        `A paused run goes on with 'sagaflow redrive ${pausedRunId} --sagas ${fixture('pausing.mjs')} --store ${pausedStoreUrl}', or rolls back with 'sagaflow compensate ${pausedRunId} --sagas ${fixture('pausing.mjs')} --store ${pausedStoreUrl}'.`,
+    ],
+    ['a module path ending .js for a .ts file', () => ['graph', source('sagas/trip-booking/index.js')], () => `error: Cannot find the module ${source('sagas/trip-booking/index.js')}, but there is ${source('sagas/trip-booking/index.ts')}: pass that path (the CLI loads .ts files itself).`],
+    ['a module path without its extension', () => ['graph', source('sagas/trip-booking/index')], () => `error: Cannot find the module ${source('sagas/trip-booking/index')}, but there is ${source('sagas/trip-booking/index.ts')}: pass that path`],
+    ['a bare file path as the store', () => ['runs', '--store', '.sagaflow/app.db'], "error: Unknown store URL '.sagaflow/app.db': for a SQLite file write sqlite:.sagaflow/app.db (store URLs are memory:, sqlite:PATH or postgres://user@host:5432/database)."],
+    [
+      'a store file that does not exist, next to one that does',
+      () => ['runs', '--store', `sqlite:${join(work, 'app.db')}`],
+      () => `error: There is no saga store at sqlite:${join(work, 'app.db')} (no file ${join(work, 'app.db')}; that directory holds sqlite:${join(work, 'paused.db')} or sqlite:${join(work, 'runs.db')}): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
+    ],
     ['a module without the run’s saga', () => ['compensate', completedRunId, '--sagas', source('sagas/money-transfer/index.ts'), '--store', storeUrl], () => `error: Run ${completedRunId} belongs to saga 'greeting', which ${source('sagas/money-transfer/index.ts')} does not export (it exports money-transfer): pass the module that defines it with --sagas.`],
     ['a worker on a store it cannot share', () => ['worker', '--sagas', fixture('greeting.mjs'), '--store', storeUrl], () => `error: The worker needs a store it can share with other processes, and ${storeUrl} is not one: pass --store postgres://user@host:5432/database.`],
     ['a bad worker concurrency', () => ['worker', '--sagas', fixture('greeting.mjs'), '--concurrency', '0'], "error: --concurrency takes a whole number of 1 or more, not '0'."],

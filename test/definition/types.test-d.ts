@@ -1,6 +1,7 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, type SagaOutcome, type SagaRun } from 'sagaflow';
+import { createSagaTest } from 'sagaflow/testing';
 
 const input = z.object({ from: z.string(), cents: z.number().int(), note: z.string().default('none') });
 
@@ -18,6 +19,22 @@ describe('type inference', () => {
     expectTypeOf(orchestrator.start(saga, { from: 'x', cents: 1 })).toEqualTypeOf<SagaRun<{ a: number }>>();
     // @ts-expect-error cents is required
     orchestrator.start(saga, { from: 'x' });
+  });
+
+  it('checks the input against the schema, not against what was passed (an enum value is not widened)', async () => {
+    const saga = defineSaga({ name: 't', input: z.object({ tenant: z.string(), region: z.enum(['eu', 'us']) }) })
+      .stage('a', { execute: async () => 1 })
+      .build();
+    const orchestrator = createOrchestrator();
+    orchestrator.start(saga, { tenant: 'acme', region: 'eu' });
+    // @ts-expect-error 'asia' is not a region
+    orchestrator.start(saga, { tenant: 'acme', region: 'asia' });
+    // @ts-expect-error 'asia' is not a region
+    await orchestrator.run(saga, { tenant: 'acme', region: 'asia' }).catch(() => undefined);
+    // @ts-expect-error 'asia' is not a region
+    await orchestrator.submit(saga, { tenant: 'acme', region: 'asia' }).catch(() => undefined);
+    // @ts-expect-error 'asia' is not a region
+    await createSagaTest().run(saga, { tenant: 'acme', region: 'asia' });
   });
 
   it('types ctx.results with the outputs of ancestors only', () => {

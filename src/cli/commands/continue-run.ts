@@ -1,4 +1,4 @@
-import { createOrchestrator, foldJournal, type ResumeMode } from '../../index.js';
+import { createOrchestrator, foldJournal, RunStateError, type ResumeMode } from '../../index.js';
 import { driveRun, printOutcome } from '../drive-run.js';
 import { CliUsageError, exitCodeFor, type ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
@@ -52,7 +52,9 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     const orchestrator = createOrchestrator({ store, sagas: module.sagas.map((entry) => entry.saga) });
     const handle = mode === 'resume' ? orchestrator.resume(runId) : mode === 'redrive' ? orchestrator.redrive(runId) : orchestrator.compensate(runId);
     const json = options.json === true;
-    const outcome = await driveRun(handle, { io, json, stageNames: saga.stages.map((stage) => stage.name), liveFromSeq: journal.length });
+    const outcome = await driveRun(handle, { io, json, stageNames: saga.stages.map((stage) => stage.name), liveFromSeq: journal.length }).catch((error: unknown) => {
+      throw withNextStep(error, runId, options);
+    });
     await orchestrator.close();
     if (!json) {
       io.stdout.write('\n');
@@ -62,4 +64,22 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
   } finally {
     await store.close();
   }
+}
+
+/**
+ * A refusal because of the run's status says which command does apply: `resume` on a paused run
+ * is a natural first guess, and the library's sentence only says what `resume` needs.
+ */
+function withNextStep(error: unknown, runId: string, options: ContinueCommandOptions): unknown {
+  const refusal = error instanceof CliUsageError ? error.cause : undefined;
+  // A status that is allowed was refused for another reason (the run is being driven elsewhere).
+  if (!(refusal instanceof RunStateError) || refusal.allowed.includes(refusal.status)) return error;
+  const tail = `${runId} --sagas ${options.sagas}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${options.store}`}`;
+  const next =
+    refusal.status === 'paused'
+      ? `A paused run goes on with 'sagaflow redrive ${tail}', or rolls back with 'sagaflow compensate ${tail}'.`
+      : refusal.status === 'compensation_failed'
+        ? `Once the cause is fixed, 'sagaflow redrive ${tail}' retries its failed compensations.`
+        : undefined;
+  return next === undefined ? error : new CliUsageError(`${error instanceof Error ? error.message : String(error)} ${next}`, { cause: refusal });
 }
