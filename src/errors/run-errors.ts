@@ -1,6 +1,11 @@
 import type { RunStatus } from '../journal/outcome.js';
 import { SagaError, SagaErrorCode } from './saga-error.js';
 
+/** `a`, `a or b`, `a, b or c`. */
+function listOf(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? 'nothing') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1] ?? ''}`;
+}
+
 /**
  * No journal exists for the run id.
  *
@@ -76,7 +81,7 @@ export class RunStateError extends SagaError {
     detail?: string,
   ) {
     super(
-      `Cannot ${operation} run ${runId} of saga '${saga}': ${detail ?? `it is ${status}, and ${operation} needs a run that is ${allowed.join(' or ')}`}.`,
+      `Cannot ${operation} run ${runId} of saga '${saga}': ${detail ?? `it is ${status}, and ${operation} needs a run that is ${listOf(allowed)}`}.`,
     );
   }
 }

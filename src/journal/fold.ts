@@ -1,4 +1,5 @@
 import type { SerializedError } from '../errors/serialize-error.js';
+import { freezeJson } from './freeze-json.js';
 import type { Cancellation, RollbackCause, ResumeMode, SagaEvent, StageFailure } from './saga-event.js';
 import type { RunStatus } from './outcome.js';
 
@@ -212,7 +213,7 @@ export function initialRunState(started: Extract<SagaEvent, { type: 'run.started
     saga: started.saga,
     version: started.version,
     shapeHash: started.shapeHash,
-    input: started.input,
+    input: freezeJson(started.input),
     stageNames: started.stages,
     submitted: started.submitted === true,
     status: started.submitted === true ? 'queued' : 'running',
@@ -286,7 +287,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       settle(state, stage, event.stage);
       stage.status = 'completed';
       stage.attempts = Math.max(stage.attempts, event.attempt);
-      if ('output' in event) stage.output = event.output;
+      if ('output' in event) stage.output = freezeJson(event.output);
       delete stage.error;
       stage.endedAt = event.at;
       return;

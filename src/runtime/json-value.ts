@@ -16,7 +16,8 @@ const childPath = (path: string, key: string): string => (IDENTIFIER.test(key) ?
  * (prototype `Object.prototype` or `null`) of those. Object properties whose value is
  * `undefined` are dropped, as JSON drops them. Rejected: `undefined` in arrays, `NaN` and
  * `±Infinity`, bigints, symbols, functions, class instances (`Date`, `Map`, `Buffer`…) and
- * cycles. The copy isolates the journal from later mutation by user code.
+ * cycles. The copy is deeply frozen: it isolates the journal from later mutation by user code,
+ * and no stage can change what another stage returned through `ctx.results`.
  */
 export function copyJson(value: unknown, rootPath: string): { ok: true; value: unknown } | { ok: false; problem: JsonProblem } {
   const ancestors = new Set<object>();
@@ -61,7 +62,7 @@ export function copyJson(value: unknown, rootPath: string): { ok: true; value: u
             if (failure) return undefined;
           }
           ancestors.delete(current);
-          return copy;
+          return Object.freeze(copy);
         }
         const prototype: unknown = Object.getPrototypeOf(current);
         if (prototype !== Object.prototype && prototype !== null) {
@@ -85,7 +86,7 @@ export function copyJson(value: unknown, rootPath: string): { ok: true; value: u
           return undefined;
         }
         ancestors.delete(current);
-        return copy;
+        return Object.freeze(copy);
       }
       default:
         failure = { path, problem: 'is not JSON' };
@@ -97,3 +98,4 @@ export function copyJson(value: unknown, rootPath: string): { ok: true; value: u
   const copy = visit(value, rootPath);
   return failure === undefined ? { ok: true, value: copy } : { ok: false, problem: failure };
 }
+

@@ -506,8 +506,11 @@ class SagaOrchestrator implements Orchestrator {
       return;
     }
     const state = await this.loadState(runId);
+    // Already on its way to an ending (stopping after a failure or a cancel, or rolling back):
+    // a cancel has nothing left to do, as for a run driven here.
+    if (state.status === 'compensating' || ((state.status === 'running' || state.status === 'queued') && state.stopping)) return;
     if (state.status !== 'running' && state.status !== 'queued') {
-      throw new RunStateError(state.saga, runId, 'cancel', state.status, ['queued', 'running']);
+      throw new RunStateError(state.saga, runId, 'cancel', state.status, ['queued', 'running', 'compensating']);
     }
     if (supportsWorkers(this.store) && (state.submitted || (await this.store.leaseOf(runId))?.live === true)) {
       await this.store.requestCancel(runId, reason);

@@ -77,7 +77,7 @@ describe('bad input: one line on stderr saying what is wrong and what to do, exi
       'resume of a paused run names the commands that apply',
       () => ['resume', pausedRunId, '--sagas', fixture('pausing.mjs'), '--store', pausedStoreUrl],
       () =>
-        `error: Cannot resume run ${pausedRunId} of saga 'pausing': it is paused, and resume needs a run that is queued or running or compensating. ` +
+        `error: Cannot resume run ${pausedRunId} of saga 'pausing': it is paused, and resume needs a run that is queued, running or compensating. ` +
         `A paused run goes on with 'sagaflow redrive ${pausedRunId} --sagas ${fixture('pausing.mjs')} --store ${pausedStoreUrl}', or rolls back with 'sagaflow compensate ${pausedRunId} --sagas ${fixture('pausing.mjs')} --store ${pausedStoreUrl}'.`,
     ],
     ['a module path ending .js for a .ts file', () => ['graph', source('sagas/trip-booking/index.js')], () => `error: Cannot find the module ${source('sagas/trip-booking/index.js')}, but there is ${source('sagas/trip-booking/index.ts')}: pass that path (the CLI loads .ts files itself).`],

@@ -101,6 +101,13 @@ describe('foldJournal', () => {
     expect(events).toEqual(copy);
   });
 
+  it('freezes outputs and input read back from a store, so no stage can change them', () => {
+    const events = journal({ type: 'stage.started', stage: 'a', attempt: 1 }, { type: 'stage.completed', stage: 'a', attempt: 1, output: { deep: [1] }, durationMs: 1 });
+    const state = foldJournal(JSON.parse(JSON.stringify(events)) as SagaEvent[]);
+    const output = state.stages.get('a')?.output as { deep: number[] };
+    expect(Object.isFrozen(output) && Object.isFrozen(output.deep) && Object.isFrozen(state.input)).toBe(true);
+  });
+
   it('refuses a journal that does not start with run.started', () => {
     expect(() => foldJournal([])).toThrow('A journal must start with a run.started event.');
   });

@@ -313,3 +313,34 @@ describe('close', () => {
     expect(outcome.outputs).toEqual({ a: 'resumed' });
   });
 });
+
+describe('outputs and input are immutable', () => {
+  it('a stage cannot change an ancestor’s output or the input through ctx; the journal keeps what was returned', async () => {
+    const store = new MemoryStore();
+    const saga = defineSaga({ name: 'frozen', input: z.object({ id: z.string(), cents: z.number(), tags: z.array(z.string()).default([]) }) })
+      .stage('a', { execute: async () => ({ nested: { y: 1 } }) })
+      .stage('b', {
+        execute: async ({ results, input: given }) => {
+          const attempts: string[] = [];
+          try {
+            (results.a.nested).y = 99;
+          } catch (error) {
+            attempts.push((error as Error).name);
+          }
+          try {
+            (given.tags).push('x');
+          } catch (error) {
+            attempts.push((error as Error).name);
+          }
+          return attempts;
+        },
+      })
+      .build();
+    const orchestrator = createOrchestrator({ store });
+    const outcome = await orchestrator.start(saga, { id: 'x', cents: 1 }).outcome;
+    expect(outcome.outputs.b).toEqual(['TypeError', 'TypeError']);
+    expect(outcome.outputs.a).toEqual({ nested: { y: 1 } });
+    expect((await orchestrator.inspect(outcome.runId)).outputs.a).toEqual({ nested: { y: 1 } });
+    expect(outcome.input).toEqual({ id: 'x', cents: 1, tags: [] });
+  });
+});
