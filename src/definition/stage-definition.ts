@@ -7,8 +7,9 @@ import type { RetryPolicy } from './retry-policy.js';
  *
  * @remarks
  * The functions on it do not depend on `this`: destructuring `({ cancel, signal })` works.
- * `results` and `input` are the run's own values, shared with its journal: read them, never
- * mutate them (a change made in place would not be durable, and a resumed run would not see it).
+ * `results` and `input` are the run's own values, shared with its journal, and deeply frozen:
+ * changing them in place throws a `TypeError` (such a change would not be durable, and a resumed
+ * run would not see it). Copy what you need to modify.
  *
  * @typeParam TInput - the saga's input.
  * @typeParam TResults - the outputs of the stage's ancestors, keyed by stage name.
