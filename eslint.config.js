@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'docs/api/**', 'node_modules/**', 'bench/peers/**', 'coverage/**', '**/*.js'] },
+  { ignores: ['dist/**', 'docs/api/**', 'node_modules/**', 'bench/peers/**', 'bench/.work/**', 'coverage/**', '**/*.js'] },
   {
     files: ['**/*.ts'],
     extends: [tseslint.configs.recommendedTypeChecked],

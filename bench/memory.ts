@@ -15,7 +15,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, MemoryStore, NonRetryableError, type Orchestrator } from '../src/index.js';
+import { createOrchestrator, MemoryStore, NonRetryableError, type AnySaga, type Orchestrator } from '../src/index.js';
+import { looseSaga } from './lib/loose-builder.js';
 import { loadPeer, type SagaPeer } from './peers/index.js';
 import { CountingEffects, FAILING_STEP, STEP_COUNT, StepFailure, type SagaEffects } from './peers/peer.js';
 import { runHandWrittenSaga } from './peers/hand-written.js';
@@ -51,8 +52,8 @@ export interface MemoryBenchResult {
 }
 
 /** The benchmark saga on sagaflow: the steps call the same effects as the peers'. */
-export function sagaflowBenchSaga(effects: SagaEffects) {
-  let builder = defineSaga({ name: 'bench-memory', input: z.object({ fail: z.boolean() }) }).stage('s1', {
+export function sagaflowBenchSaga(effects: SagaEffects): AnySaga {
+  let builder = looseSaga({ name: 'bench-memory', input: z.object({ fail: z.boolean() }) }).stage('s1', {
     execute: async () => {
       await effects.execute(1);
       return 1;
@@ -62,7 +63,7 @@ export function sagaflowBenchSaga(effects: SagaEffects) {
   for (let step = 2; step <= STEP_COUNT; step++) {
     builder = builder.stage(`s${step}`, {
       after: [`s${step - 1}`],
-      execute: async ({ input }) => {
+      execute: async ({ input }: { input: { fail: boolean } }) => {
         await effects.execute(step);
         if (input.fail && step === FAILING_STEP) throw new NonRetryableError(`step ${step} fails on purpose`);
         return step;

@@ -1,0 +1,60 @@
+// Smoke test of the benchmark runner (bench/run.ts): it runs end to end at tiny sizes and
+// prints one JSON object with every fixed key. Figures are not checked: this is not a benchmark.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { scalingChart } from '../../bench/lib/chart.js';
+import { postgresForTests } from '../support/postgres.js';
+
+const run = promisify(execFile);
+const root = new URL('../../', import.meta.url);
+
+/** The value at a dotted path such as `memory.ratioVsHandWritten`. */
+function at(object: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], object);
+}
+
+const url = await postgresForTests();
+
+describe('bench/run.ts', () => {
+  it.runIf(url !== undefined)('runs every section at smoke sizes and prints the fixed JSON keys', { timeout: 180_000 }, async () => {
+    const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/run.ts', '--smoke', '--json', '--skip-install'], {
+      cwd: root,
+      env: { ...process.env, SAGAFLOW_BENCH_POSTGRES_URL: url },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const results: unknown = JSON.parse(stdout);
+    expect(at(results, 'mode')).toBe('smoke');
+    // Measured by sagaflow alone: always numbers.
+    for (const key of ['memory.ratioVsHandWritten', 'scaling.stagesRatio', 'scaling.runsRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback']) {
+      const value = at(results, key);
+      expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key} = ${String(value)}`).toBe(true);
+    }
+    // Against a peer: a positive number, or null with the reason the peer could not run.
+    const peerKeys = [
+      ['memory.ratioVsNodeSagas', 'memory.reason'],
+      ['sqlite.ratioVsDbos', 'sqlite.reason'],
+      ['postgres.ratioVsDbos', 'postgres.reasons.dbos'],
+      ['postgres.ratioVsRestate', 'postgres.reasons.restate'],
+    ] as const;
+    for (const [key, reasonKey] of peerKeys) {
+      const value = at(results, key);
+      if (value === null) expect(at(results, reasonKey), `${key} is null without a reason`).toMatch(/\S/);
+      else expect(typeof value === 'number' && value > 0, `${key} = ${String(value)}`).toBe(true);
+    }
+  });
+});
+
+describe('scalingChart', () => {
+  it('draws one line and one legend entry per series, on a log axis labelled by powers of ten', () => {
+    const svg = scalingChart('title <&>', [
+      { label: 'chain', color: '#111', points: [{ size: 10, usPerStage: 5 }, { size: 10_000, usPerStage: 6 }] },
+      { label: 'runs', color: '#222', points: [{ size: 1, usPerStage: 9 }, { size: 100, usPerStage: 8 }] },
+    ]);
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.match(/<polyline /g)).toHaveLength(2);
+    expect(svg).toContain('title &lt;&amp;&gt;');
+    for (const tick of ['>1<', '>10<', '>100<', '>1,000<', '>10,000<']) expect(svg).toContain(tick);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+  });
+});
