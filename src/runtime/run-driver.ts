@@ -48,6 +48,26 @@ const success = (value: unknown): Result => ({ ok: true, value });
 const failure = (error: unknown): Result => ({ ok: false, error });
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** One call of `execute` or `compensate` that has not settled yet: it settles once, whatever comes first. */
+class UserCall {
+  settled = false;
+  timer$: Subscription | undefined;
+
+  constructor(
+    private readonly abort: LazyAbort,
+    private readonly aborts: LazyAbort[],
+    private readonly settle: Settle,
+  ) {}
+
+  finish(result: Result): void {
+    if (this.settled) return;
+    this.settled = true;
+    removeFrom(this.aborts, this.abort);
+    this.timer$?.unsubscribe();
+    this.settle(result);
+  }
+}
+
 type EventDraft = SagaEventDraft;
 
 /**
@@ -320,31 +340,36 @@ export class RunDriver {
     if (this.state.stopping || this.halted !== undefined) return done();
     let attempt = this.state.stages.get(stage.name)?.attempts ?? 0;
     let startedAt = 0;
-    const attemptOnce = (settle: Settle): void => {
-      if (this.state.stopping) return settle(failure(STOPPED));
-      const thisAttempt = ++attempt;
-      this.appendOne({ type: 'stage.started', stage: stage.name, attempt: thisAttempt }, () => {
+    this.withRetries(
+      stage,
+      stage.retry,
+      'execute',
+      (settle) => {
         if (this.state.stopping) return settle(failure(STOPPED));
-        startedAt = this.now();
-        this.invokeExecute(stage, thisAttempt, settle);
-      });
-    };
-    this.withRetries(stage, stage.retry, 'execute', attemptOnce, (result) => {
-      if (!result.ok) return this.onStageError(stage, result.error, attempt, done);
-      const output = result.value;
-      const durationMs = this.now() - startedAt;
-      // Hold the write until the dependents' stage.started (and run.completed) are queued too:
-      // one append instead of two or three. Their user code still runs only once it is durable.
-      this.appendAndGoOn(
-        output === undefined
-          ? { type: 'stage.completed', stage: stage.name, attempt, durationMs }
-          : { type: 'stage.completed', stage: stage.name, attempt, output, durationMs },
-        () => {
-          this.onStageCompleted(stage);
-          done();
-        },
-      );
-    });
+        const thisAttempt = ++attempt;
+        this.appendOne({ type: 'stage.started', stage: stage.name, attempt: thisAttempt }, () => {
+          if (this.state.stopping) return settle(failure(STOPPED));
+          startedAt = this.now();
+          this.invokeExecute(stage, thisAttempt, settle);
+        });
+      },
+      (result) => {
+        if (!result.ok) return this.onStageError(stage, result.error, attempt, done);
+        const output = result.value;
+        const durationMs = this.now() - startedAt;
+        // Hold the write until the dependents' stage.started (and run.completed) are queued too:
+        // one append instead of two or three. Their user code still runs only once it is durable.
+        this.appendAndGoOn(
+          output === undefined
+            ? { type: 'stage.completed', stage: stage.name, attempt, durationMs }
+            : { type: 'stage.completed', stage: stage.name, attempt, output, durationMs },
+          () => {
+            this.onStageCompleted(stage);
+            done();
+          },
+        );
+      },
+    );
   }
 
   private invokeExecute(stage: SagaStage, attempt: number, settle: Settle): void {
@@ -360,13 +385,13 @@ export class RunDriver {
       this.executeAborts,
       timeoutMs === undefined ? undefined : { timeoutMs, error: () => new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'execute', attempt, timeoutMs) },
       (result) => {
-        if (context.cancelReason !== undefined) return settle(failure(new StageCancelSignal(context.cancelReason)));
-        if (!result.ok) return settle(result);
-        try {
-          settle(success(this.checkOutput(stage, result.value)));
-        } catch (error) {
-          settle(failure(error));
-        }
+          if (context.cancelReason !== undefined) return settle(failure(new StageCancelSignal(context.cancelReason)));
+          if (!result.ok) return settle(result);
+          try {
+            settle(success(this.checkOutput(stage, result.value)));
+          } catch (error) {
+            settle(failure(error));
+          }
       },
     );
   }
@@ -435,20 +460,25 @@ export class RunDriver {
   private runCompensation(stage: SagaStage, done: () => void): void {
     let attempt = this.state.stages.get(stage.name)?.compensation?.attempts ?? 0;
     let startedAt = 0;
-    const attemptOnce = (settle: Settle): void => {
-      const thisAttempt = ++attempt;
-      this.appendOne({ type: 'compensation.started', stage: stage.name, attempt: thisAttempt }, () => {
-        startedAt = this.now();
-        this.invokeCompensate(stage, thisAttempt, settle);
-      });
-    };
-    this.withRetries(stage, stage.compensation.retry, 'compensate', attemptOnce, (result) => {
-      if (result.ok) {
-        return this.appendAndGoOn({ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }, done);
-      }
-      if (this.halted !== undefined || result.error === HALTED) return;
-      this.appendAndGoOn({ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }, done);
-    });
+    this.withRetries(
+      stage,
+      stage.compensation.retry,
+      'compensate',
+      (settle) => {
+        const thisAttempt = ++attempt;
+        this.appendOne({ type: 'compensation.started', stage: stage.name, attempt: thisAttempt }, () => {
+          startedAt = this.now();
+          this.invokeCompensate(stage, thisAttempt, settle);
+        });
+      },
+      (result) => {
+        if (result.ok) {
+          return this.appendAndGoOn({ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }, done);
+        }
+        if (this.halted !== undefined || result.error === HALTED) return;
+        this.appendAndGoOn({ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }, done);
+      },
+    );
   }
 
   private invokeCompensate(stage: SagaStage, attempt: number, settle: Settle): void {
@@ -485,31 +515,23 @@ export class RunDriver {
     limit: { timeoutMs: number; error: () => Error } | undefined,
     settle: Settle,
   ): void {
-    let settled = false;
-    let timer$: Subscription | undefined;
-    const finish = (result: Result): void => {
-      if (settled) return;
-      settled = true;
-      removeFrom(aborts, abort);
-      timer$?.unsubscribe();
-      settle(result);
-    };
+    const pending = new UserCall(abort, aborts, settle);
     let value: unknown;
     try {
       value = call?.call(stage, context);
     } catch (error) {
-      return finish(failure(error));
+      return pending.finish(failure(error));
     }
-    if (!isThenable(value)) return finish(success(value));
+    if (!isThenable(value)) return pending.finish(success(value));
     value.then(
-      (resolved) => finish(success(resolved)),
-      (error: unknown) => finish(failure(error)),
+      (resolved) => pending.finish(success(resolved)),
+      (error: unknown) => pending.finish(failure(error)),
     );
-    if (limit !== undefined && !settled) {
-      timer$ = timer(limit.timeoutMs, this.options.scheduler).subscribe(() => {
+    if (limit !== undefined && !pending.settled) {
+      pending.timer$ = timer(limit.timeoutMs, this.options.scheduler).subscribe(() => {
         const error = limit.error();
         abort.abort(() => error);
-        finish(failure(error));
+        pending.finish(failure(error));
       });
     }
   }
