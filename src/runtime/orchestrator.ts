@@ -4,7 +4,6 @@ import {
   Observable,
   catchError,
   ignoreElements,
-  Subject,
   asyncScheduler,
   defer,
   exhaustMap,
@@ -38,6 +37,7 @@ import type { SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
+import { EventStream } from './event-stream.js';
 import { copyJson } from './json-value.js';
 import { RunDriver, resumeDrafts, type RunDriverOptions, type RunStartedDraft } from './run-driver.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
@@ -415,7 +415,7 @@ export function runErrorFor<TOutputs>(outcome: SagaOutcome<TOutputs>): SagaRunEr
 class SagaOrchestrator implements Orchestrator {
   readonly store: SagaStore;
   readonly events$: Observable<SagaEvent>;
-  private readonly events = new Subject<SagaEvent>();
+  private readonly events = new EventStream<SagaEvent>();
   private readonly scheduler: SchedulerLike;
   private readonly random: () => number;
   private readonly registry = new Map<string, AnySaga[]>();
@@ -428,7 +428,7 @@ class SagaOrchestrator implements Orchestrator {
     this.store = options.store ?? new MemoryStore();
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.random = options.random ?? Math.random;
-    this.events$ = this.events.asObservable();
+    this.events$ = this.events.observable$;
     for (const saga of options.sagas ?? []) this.register(saga);
   }
 
@@ -852,7 +852,7 @@ class DrivenRun implements RunDriverOptions {
     readonly store: SagaStore,
     readonly scheduler: SchedulerLike,
     readonly random: () => number,
-    private readonly events: Subject<SagaEvent>,
+    private readonly events: EventStream<SagaEvent>,
     private readonly active: Map<string, ActiveRun>,
     private readonly handle: RunHandle<unknown>,
     private readonly onEnd: (() => void) | undefined,
