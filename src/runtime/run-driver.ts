@@ -265,14 +265,19 @@ export class RunDriver {
   /** Counts unfinished dependencies and schedules every stage that can run now. */
   private seedReadyStages(): void {
     if (this.state.status !== 'running' && this.state.status !== 'queued') return;
+    // Index loops: the definition's arrays are frozen, and for-of over them allocates an iterator.
+    const stages = this.saga.stages;
     const ready: SagaStage[] = [];
-    for (const stage of this.saga.stages) {
+    for (let index = 0; index < stages.length; index++) {
+      const stage = stages[index] as SagaStage;
       let waiting = 0;
-      for (const parent of stage.after) if (this.state.stages.get(parent)?.status !== 'completed') waiting++;
+      for (let parent = 0; parent < stage.after.length; parent++) {
+        if (this.state.stages.get(stage.after[parent] as string)?.status !== 'completed') waiting++;
+      }
       this.pendingDependencies[stage.index] = waiting;
       if (waiting === 0 && this.state.stages.get(stage.name)?.status !== 'completed') ready.push(stage);
     }
-    for (const stage of ready) this.schedule(stage);
+    for (let index = 0; index < ready.length; index++) this.schedule(ready[index] as SagaStage);
   }
 
   private schedule(stage: SagaStage): void {
@@ -297,7 +302,8 @@ export class RunDriver {
   }
 
   private onStageCompleted(stage: SagaStage): void {
-    for (const name of stage.dependents) {
+    for (let index = 0; index < stage.dependents.length; index++) {
+      const name = stage.dependents[index] as string;
       const dependent = this.saga.stage(name);
       if (dependent === undefined) continue;
       const waiting = (this.pendingDependencies[dependent.index] ?? 1) - 1;
