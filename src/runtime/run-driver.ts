@@ -362,7 +362,8 @@ export class RunDriver {
       (result) => {
         if (!result.ok) return this.onStageError(stage, result.error, attempt, done);
         const output = result.value;
-        const durationMs = this.now() - startedAt;
+        const at = this.now();
+        const durationMs = at - startedAt;
         // Hold the write until the dependents' stage.started (and run.completed) are queued too:
         // one append instead of two or three. Their user code still runs only once it is durable.
         this.appendAndGoOn(
@@ -373,6 +374,7 @@ export class RunDriver {
             this.onStageCompleted(stage);
             done();
           },
+          at,
         );
       },
     );
@@ -479,7 +481,8 @@ export class RunDriver {
       },
       (result) => {
         if (result.ok) {
-          return this.appendAndGoOn({ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }, done);
+          const at = this.now();
+          return this.appendAndGoOn({ type: 'compensation.completed', stage: stage.name, attempt, durationMs: at - startedAt }, done, at);
         }
         if (this.halted !== undefined || result.error === HALTED) return;
         this.appendAndGoOn({ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }, done);
@@ -647,10 +650,10 @@ export class RunDriver {
     this.flush();
   }
 
-  /** {@link RunDriver.append} of one event: most decisions write one. */
-  private appendOne(draft: EventDraft, then?: Durable): void {
+  /** {@link RunDriver.append} of one event (most decisions write one), stamped `at` or now. */
+  private appendOne(draft: EventDraft, then?: Durable, at = this.now()): void {
     if (this.halted !== undefined) return;
-    this.enqueue(draft, this.now());
+    this.enqueue(draft, at);
     if (then !== undefined) this.queuedThens.push(then);
     this.flush();
   }
@@ -674,11 +677,11 @@ export class RunDriver {
    * one round trip instead of two or three. Safe because user code runs only once the event that
    * announces it is durable, and that event comes after this one in the journal.
    */
-  private appendAndGoOn(draft: EventDraft, next: () => void): void {
+  private appendAndGoOn(draft: EventDraft, next: () => void, at?: number): void {
     if (this.halted !== undefined) return;
     this.flushHolds++;
     try {
-      this.appendOne(draft);
+      this.appendOne(draft, undefined, at);
       next();
     } finally {
       this.flushHolds--;
