@@ -61,7 +61,8 @@ export function sagaflowBenchSaga(effects: SagaEffects) {
   });
   for (let step = 2; step <= STEP_COUNT; step++) {
     builder = builder.stage(`s${step}`, {
-      after: [`s${step - 1}`],
+      // The builder's type only knows 's1' across loop iterations; the names are right at run time.
+      after: [`s${step - 1}` as 's1'],
       execute: async ({ input }) => {
         await effects.execute(step);
         if (input.fail && step === FAILING_STEP) throw new NonRetryableError(`step ${step} fails on purpose`);
