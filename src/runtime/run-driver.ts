@@ -68,7 +68,13 @@ class UserCall {
   }
 }
 
-type EventDraft = SagaEventDraft;
+/**
+ * What the driver appends: a draft that `enqueue` completes in place, or, on the hot path, a whole
+ * event literal whose `seq` and `at` are placeholders. A literal with all its fields is one
+ * allocation with one hidden class; completing a draft adds a property backing store and map
+ * transitions to an object the store keeps for good.
+ */
+type EventDraft = SagaEventDraft | SagaEvent;
 
 /**
  * Drives one run: appends to its journal (write-ahead), folds each event into its state, and
@@ -134,7 +140,13 @@ export class RunDriver {
       for (let index = 1; index < journal.length; index++) applyEvent(this.state, journal[index] as SagaEvent);
       this.nextSeq = journal.length;
     } else {
-      const started: Extract<SagaEvent, { type: 'run.started' }> = { ...journal, seq: 0, at: this.now() };
+      const { runId, saga, version, shapeHash, input, stages } = journal;
+      const at = this.now();
+      // Whole literals (see EventDraft): a spread of the draft is slow, and the store keeps this event.
+      const started: Extract<SagaEvent, { type: 'run.started' }> =
+        journal.submitted === undefined
+          ? { type: 'run.started', runId, saga, version, shapeHash, input, stages, seq: 0, at }
+          : { type: 'run.started', runId, saga, version, shapeHash, input, stages, submitted: journal.submitted, seq: 0, at };
       this.state = initialRunState(started);
       this.startedEvent = started;
       this.nextSeq = 1;
@@ -216,7 +228,7 @@ export class RunDriver {
       case 'running':
         if (!state.stopping) {
           if (this.scheduledCount === 0 && state.completionOrder.length >= this.saga.stages.length) {
-            this.finish({ type: 'run.completed' });
+            this.finish({ type: 'run.completed', runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 });
           }
           return;
         }
@@ -226,7 +238,7 @@ export class RunDriver {
         } else if (state.failure === undefined && this.saga.policies.onCancel === 'keep') {
           this.finish({ type: 'run.cancelled' });
         } else {
-          this.appendOne({ type: 'run.compensating', cause: this.rollbackCause() });
+          this.appendOne({ type: 'run.compensating', cause: this.rollbackCause(), runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 });
           this.step();
         }
         return;
@@ -236,7 +248,8 @@ export class RunDriver {
         if (this.compensationsInFlight === 0 && this.plan.exhausted) {
           let failed = false;
           for (const stage of state.stages.values()) if (stage.compensation?.status === 'failed') failed = true;
-          this.finish({ type: failed ? 'run.compensation_failed' : state.failure === undefined ? 'run.cancelled' : 'run.compensated' });
+          const type = failed ? 'run.compensation_failed' : state.failure === undefined ? 'run.cancelled' : 'run.compensated';
+          this.finish({ type, runId: state.runId, saga: state.saga, seq: 0, at: 0 });
         }
         return;
       }
@@ -353,7 +366,7 @@ export class RunDriver {
       (settle) => {
         if (this.state.stopping) return settle(failure(STOPPED));
         const thisAttempt = ++attempt;
-        this.appendOne({ type: 'stage.started', stage: stage.name, attempt: thisAttempt }, () => {
+        this.appendOne({ type: 'stage.started', stage: stage.name, attempt: thisAttempt, runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 }, () => {
           if (this.state.stopping) return settle(failure(STOPPED));
           startedAt = this.now();
           this.invokeExecute(stage, thisAttempt, settle);
@@ -368,8 +381,8 @@ export class RunDriver {
         // one append instead of two or three. Their user code still runs only once it is durable.
         this.appendAndGoOn(
           output === undefined
-            ? { type: 'stage.completed', stage: stage.name, attempt, durationMs }
-            : { type: 'stage.completed', stage: stage.name, attempt, output, durationMs },
+            ? { type: 'stage.completed', stage: stage.name, attempt, durationMs, runId: this.state.runId, saga: this.state.saga, seq: 0, at }
+            : { type: 'stage.completed', stage: stage.name, attempt, output, durationMs, runId: this.state.runId, saga: this.state.saga, seq: 0, at },
           () => {
             this.onStageCompleted(stage);
             done();
@@ -443,7 +456,8 @@ export class RunDriver {
         done,
       );
     }
-    this.appendAndGoOn({ type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error) }, () => {
+    const failed = { type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error), runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 } as const;
+    this.appendAndGoOn(failed, () => {
       this.stopInFlight();
       done();
     });
@@ -474,7 +488,7 @@ export class RunDriver {
       'compensate',
       (settle) => {
         const thisAttempt = ++attempt;
-        this.appendOne({ type: 'compensation.started', stage: stage.name, attempt: thisAttempt }, () => {
+        this.appendOne({ type: 'compensation.started', stage: stage.name, attempt: thisAttempt, runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 }, () => {
           startedAt = this.now();
           this.invokeCompensate(stage, thisAttempt, settle);
         });
@@ -482,7 +496,8 @@ export class RunDriver {
       (result) => {
         if (result.ok) {
           const at = this.now();
-          return this.appendAndGoOn({ type: 'compensation.completed', stage: stage.name, attempt, durationMs: at - startedAt }, done, at);
+          const completed = { type: 'compensation.completed', stage: stage.name, attempt, durationMs: at - startedAt, runId: this.state.runId, saga: this.state.saga, seq: 0, at } as const;
+          return this.appendAndGoOn(completed, done, at);
         }
         if (this.halted !== undefined || result.error === HALTED) return;
         this.appendAndGoOn({ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }, done);
@@ -591,7 +606,7 @@ export class RunDriver {
     // The attempt that failed is the last one the fold counted.
     const record = this.state.stages.get(stage.name);
     const attempt = (phase === 'execute' ? record?.attempts : record?.compensation?.attempts) ?? 0;
-    const retrying: EventDraft = {
+    const retrying: SagaEventDraft = {
       type: phase === 'execute' ? 'stage.retrying' : 'compensation.retrying',
       stage: stage.name,
       attempt,
