@@ -48,21 +48,27 @@ const success = (value: unknown): Result => ({ ok: true, value });
 const failure = (error: unknown): Result => ({ ok: false, error });
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** One call of `execute` or `compensate` that has not settled yet: it settles once, whatever comes first. */
-class UserCall {
+/**
+ * One call of `execute` or `compensate`: its signal (it is the attempt's {@link LazyAbort}, one
+ * object instead of two), listed among the in-flight calls until it settles, once, whatever
+ * comes first.
+ */
+class UserCall extends LazyAbort {
   settled = false;
   timer$: Subscription | undefined;
 
   constructor(
-    private readonly abort: LazyAbort,
-    private readonly aborts: LazyAbort[],
+    private readonly inFlight: LazyAbort[],
     private readonly settle: Settle,
-  ) {}
+  ) {
+    super();
+    inFlight.push(this);
+  }
 
   finish(result: Result): void {
     if (this.settled) return;
     this.settled = true;
-    removeFrom(this.aborts, this.abort);
+    removeFrom(this.inFlight, this);
     this.timer$?.unsubscribe();
     this.settle(result);
   }
@@ -394,26 +400,24 @@ export class RunDriver {
   }
 
   private invokeExecute(stage: SagaStage, attempt: number, settle: Settle): void {
-    const abort = new LazyAbort();
-    this.executeAborts.push(abort);
-    const context = new ExecuteContextImpl(this.saga, stage, this.state, attempt, abort);
+    const call = new UserCall(this.executeAborts, (result) => {
+      if (context.cancelReason !== undefined) return settle(failure(new StageCancelSignal(context.cancelReason)));
+      if (!result.ok) return settle(result);
+      try {
+        const output = this.checkOutput(stage, result.value);
+        settle(output === result.value ? result : success(output));
+      } catch (error) {
+        settle(failure(error));
+      }
+    });
+    const context = new ExecuteContextImpl(this.saga, stage, this.state, attempt, call);
     const timeoutMs = stage.timeoutMs;
     this.callUser(
       stage.execute,
       stage,
       context,
-      abort,
-      this.executeAborts,
+      call,
       timeoutMs === undefined ? undefined : { timeoutMs, error: () => new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'execute', attempt, timeoutMs) },
-      (result) => {
-          if (context.cancelReason !== undefined) return settle(failure(new StageCancelSignal(context.cancelReason)));
-          if (!result.ok) return settle(result);
-          try {
-            settle(success(this.checkOutput(stage, result.value)));
-          } catch (error) {
-            settle(failure(error));
-          }
-      },
     );
   }
 
@@ -506,19 +510,16 @@ export class RunDriver {
   }
 
   private invokeCompensate(stage: SagaStage, attempt: number, settle: Settle): void {
-    const abort = new LazyAbort();
-    this.compensateAborts.push(abort);
+    const call = new UserCall(this.compensateAborts, settle);
     const cause = this.state.compensationCause ?? this.rollbackCause();
-    const context = new CompensateContextImpl(this.saga, stage, this.state, attempt, abort, cause);
+    const context = new CompensateContextImpl(this.saga, stage, this.state, attempt, call, cause);
     const timeoutMs = stage.compensation.timeoutMs;
     this.callUser(
       stage.compensate,
       stage,
       context,
-      abort,
-      this.compensateAborts,
+      call,
       timeoutMs === undefined ? undefined : { timeoutMs, error: () => new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'compensate', attempt, timeoutMs) },
-      settle,
     );
   }
 
@@ -534,12 +535,9 @@ export class RunDriver {
     call: ((context: TContext) => unknown) | undefined,
     stage: SagaStage,
     context: TContext,
-    abort: LazyAbort,
-    aborts: LazyAbort[],
+    pending: UserCall,
     limit: { timeoutMs: number; error: () => Error } | undefined,
-    settle: Settle,
   ): void {
-    const pending = new UserCall(abort, aborts, settle);
     let value: unknown;
     try {
       value = call?.call(stage, context);
@@ -554,7 +552,7 @@ export class RunDriver {
     if (limit !== undefined && !pending.settled) {
       pending.timer$ = timer(limit.timeoutMs, this.options.scheduler).subscribe(() => {
         const error = limit.error();
-        abort.abort(() => error);
+        pending.abort(() => error);
         pending.finish(failure(error));
       });
     }
