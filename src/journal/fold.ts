@@ -237,11 +237,9 @@ function stageOf(state: MutableRunState, name: string): MutableStage {
   return stage;
 }
 
-const SETTLED_EXECUTION: ReadonlySet<ExecutionStatus> = new Set(['completed', 'failed', 'cancelled']);
-
 /** Appends a stage to the settle order; only a stage settled twice (never in a sound journal) pays for a search. */
 function settle(state: MutableRunState, stage: MutableStage, name: string): void {
-  if (SETTLED_EXECUTION.has(stage.status)) {
+  if (stage.status === 'completed' || stage.status === 'failed' || stage.status === 'cancelled') {
     const index = state.settleOrder.lastIndexOf(name);
     if (index !== -1) state.settleOrder.splice(index, 1);
   }
@@ -324,12 +322,13 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     case 'compensation.started': {
       const stage = stageOf(state, event.stage);
       const previous = stage.compensation;
-      stage.compensation = {
+      const compensation: Mutable<CompensationState> = {
         status: 'running',
         attempts: Math.max(previous?.attempts ?? 0, event.attempt),
         startedAt: previous?.startedAt ?? event.at,
-        ...(previous?.error === undefined ? {} : { error: previous.error }),
       };
+      if (previous?.error !== undefined) compensation.error = previous.error;
+      stage.compensation = compensation;
       return;
     }
     case 'compensation.retrying': {
@@ -339,24 +338,13 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     }
     case 'compensation.completed': {
       const stage = stageOf(state, event.stage);
-      stage.compensation = {
-        status: 'completed',
-        attempts: Math.max(stage.compensation?.attempts ?? 0, event.attempt),
-        endedAt: event.at,
-        ...(stage.compensation?.startedAt === undefined ? {} : { startedAt: stage.compensation.startedAt }),
-      };
+      stage.compensation = settledCompensation('completed', stage.compensation, event.attempt, event.at);
       state.compensationOrder.push(event.stage);
       return;
     }
     case 'compensation.failed': {
       const stage = stageOf(state, event.stage);
-      stage.compensation = {
-        status: 'failed',
-        attempts: Math.max(stage.compensation?.attempts ?? 0, event.attempt),
-        error: event.error,
-        endedAt: event.at,
-        ...(stage.compensation?.startedAt === undefined ? {} : { startedAt: stage.compensation.startedAt }),
-      };
+      stage.compensation = settledCompensation('failed', stage.compensation, event.attempt, event.at, event.error);
       return;
     }
     case 'run.resumed':
@@ -388,6 +376,21 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     default:
       return assertNever(event);
   }
+}
+
+/** A compensation's state once it completed or finally failed: the error is kept only for a failure. */
+function settledCompensation(
+  status: 'completed' | 'failed',
+  previous: CompensationState | undefined,
+  attempt: number,
+  at: number,
+  error?: SerializedError,
+): Mutable<CompensationState> {
+  const compensation: Mutable<CompensationState> = { status, attempts: Math.max(previous?.attempts ?? 0, attempt) };
+  if (error !== undefined) compensation.error = error;
+  compensation.endedAt = at;
+  if (previous?.startedAt !== undefined) compensation.startedAt = previous.startedAt;
+  return compensation;
 }
 
 function applyResumed(state: MutableRunState, mode: ResumeMode): void {

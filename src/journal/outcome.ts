@@ -231,46 +231,45 @@ export interface SagaOutcome<TOutputs = Record<string, unknown>> {
 export function toOutcome<TOutputs = Record<string, unknown>>(state: RunState): SagaOutcome<TOutputs> {
   const outputs: Record<string, unknown> = {};
   const stages: Record<string, StageRecord> = {};
-  for (const [name, stage] of state.stages) {
+  state.stages.forEach((stage, name) => {
     if (stage.status === 'completed') outputs[name] = stage.output;
     stages[name] = toStageRecord(stage);
-  }
-  return {
+  });
+  const outcome: Mutable<SagaOutcome> = {
     runId: state.runId,
     saga: state.saga,
     version: state.version,
     status: state.status,
     input: state.input,
-    outputs: outputs as Partial<TOutputs>,
+    outputs,
     stages,
-    completionOrder: [...state.completionOrder],
-    compensationOrder: [...state.compensationOrder],
-    ...(state.failure === undefined ? {} : { failure: state.failure }),
-    ...(state.cancellation === undefined ? {} : { cancellation: state.cancellation }),
+    completionOrder: state.completionOrder.slice(),
+    compensationOrder: state.compensationOrder.slice(),
   };
+  if (state.failure !== undefined) outcome.failure = state.failure;
+  if (state.cancellation !== undefined) outcome.cancellation = state.cancellation;
+  return outcome as SagaOutcome<TOutputs>;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The public view of a stage: optional fields are set only when present, in a fixed order. */
 function toStageRecord(stage: StageState): StageRecord {
+  const record: Mutable<StageRecord> = { status: publicStageStatus(stage), attempts: stage.attempts };
+  if (stage.status === 'completed' && stage.output !== undefined) record.output = stage.output;
+  if (stage.error !== undefined) record.error = stage.error;
+  if (stage.startedAt !== undefined) record.startedAt = stage.startedAt;
+  if (stage.endedAt !== undefined) record.endedAt = stage.endedAt;
+  if (stage.cancelReason !== undefined) record.cancelReason = stage.cancelReason;
   const compensation = stage.compensation;
-  return {
-    status: publicStageStatus(stage),
-    attempts: stage.attempts,
-    ...(stage.status === 'completed' && stage.output !== undefined ? { output: stage.output } : {}),
-    ...(stage.error === undefined ? {} : { error: stage.error }),
-    ...(stage.startedAt === undefined ? {} : { startedAt: stage.startedAt }),
-    ...(stage.endedAt === undefined ? {} : { endedAt: stage.endedAt }),
-    ...(stage.cancelReason === undefined ? {} : { cancelReason: stage.cancelReason }),
-    ...(compensation === undefined
-      ? {}
-      : {
-          compensation: {
-            attempts: compensation.attempts,
-            ...(compensation.error === undefined ? {} : { error: compensation.error }),
-            ...(compensation.startedAt === undefined ? {} : { startedAt: compensation.startedAt }),
-            ...(compensation.endedAt === undefined ? {} : { endedAt: compensation.endedAt }),
-          },
-        }),
-  };
+  if (compensation !== undefined) {
+    const view: Mutable<CompensationRecord> = { attempts: compensation.attempts };
+    if (compensation.error !== undefined) view.error = compensation.error;
+    if (compensation.startedAt !== undefined) view.startedAt = compensation.startedAt;
+    if (compensation.endedAt !== undefined) view.endedAt = compensation.endedAt;
+    record.compensation = view;
+  }
+  return record;
 }
 
 function publicStageStatus(stage: StageState): StageStatus {

@@ -6,7 +6,89 @@ export interface JsonProblem {
 }
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-const childPath = (path: string, key: string): string => (IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`);
+const keySegment = (key: string): string => (IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
+
+/** What {@link JsonCopier.visit} returns when the value is not JSON; the copier says why and where. */
+const NOT_JSON: unique symbol = Symbol('not JSON');
+
+/**
+ * One deep copy. Paths are only built for a failure, segment by segment on the way back up, so a
+ * value that is JSON costs no strings.
+ */
+class JsonCopier {
+  private ancestors: Set<object> | undefined;
+  problem = '';
+  /** The failing value's path segments, innermost first. */
+  readonly segments: string[] = [];
+
+  private fail(problem: string): typeof NOT_JSON {
+    this.problem = problem;
+    return NOT_JSON;
+  }
+
+  visit(current: unknown): unknown {
+    switch (typeof current) {
+      case 'string':
+      case 'boolean':
+        return current;
+      case 'number':
+        return Number.isFinite(current) ? current : this.fail(`is ${String(current)}, which JSON cannot represent`);
+      case 'bigint':
+        return this.fail('is a bigint, which JSON cannot represent (convert it to a string)');
+      case 'symbol':
+        return this.fail('is a symbol, which JSON cannot represent');
+      case 'function':
+        return this.fail('is a function, which JSON cannot represent');
+      case 'undefined':
+        return this.fail('is undefined inside an array, which JSON turns into null');
+      case 'object':
+        return current === null ? null : this.visitObject(current);
+      default:
+        return this.fail('is not JSON');
+    }
+  }
+
+  private visitObject(current: object): unknown {
+    const ancestors = (this.ancestors ??= new Set<object>());
+    if (ancestors.has(current)) return this.fail('is a circular reference');
+    if (Array.isArray(current)) {
+      ancestors.add(current);
+      const copy: unknown[] = new Array<unknown>(current.length);
+      for (let index = 0; index < current.length; index++) {
+        const child = index in current ? this.visit(current[index]) : this.fail('is a hole in a sparse array, which JSON turns into null');
+        if (child === NOT_JSON) {
+          this.segments.push(`[${index}]`);
+          return NOT_JSON;
+        }
+        copy[index] = child;
+      }
+      ancestors.delete(current);
+      return Object.freeze(copy);
+    }
+    const prototype: unknown = Object.getPrototypeOf(current);
+    if (prototype !== Object.prototype && prototype !== null) {
+      const kind = (current as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+      return this.fail(
+        `is a ${kind} instance, which does not survive a JSON round-trip (return plain objects${kind === 'Date' ? '; use an ISO string or epoch ms for dates' : ''})`,
+      );
+    }
+    ancestors.add(current);
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(current)) {
+      const value = (current as Record<string, unknown>)[key];
+      if (value === undefined) continue;
+      const child = this.visit(value);
+      if (child === NOT_JSON) {
+        this.segments.push(keySegment(key));
+        return NOT_JSON;
+      }
+      copy[key] = child;
+    }
+    if (Object.getOwnPropertySymbols(current).length > 0) return this.fail('has symbol keys, which JSON drops');
+    ancestors.delete(current);
+    return Object.freeze(copy);
+  }
+}
 
 /**
  * Copies a value that must survive a JSON round-trip unchanged, or says where it would not.
@@ -20,82 +102,11 @@ const childPath = (path: string, key: string): string => (IDENTIFIER.test(key) ?
  * and no stage can change what another stage returned through `ctx.results`.
  */
 export function copyJson(value: unknown, rootPath: string): { ok: true; value: unknown } | { ok: false; problem: JsonProblem } {
-  const ancestors = new Set<object>();
-  let failure: JsonProblem | undefined;
-
-  const visit = (current: unknown, path: string): unknown => {
-    switch (typeof current) {
-      case 'string':
-      case 'boolean':
-        return current;
-      case 'number':
-        if (Number.isFinite(current)) return current;
-        failure = { path, problem: `is ${String(current)}, which JSON cannot represent` };
-        return undefined;
-      case 'bigint':
-        failure = { path, problem: 'is a bigint, which JSON cannot represent (convert it to a string)' };
-        return undefined;
-      case 'symbol':
-        failure = { path, problem: 'is a symbol, which JSON cannot represent' };
-        return undefined;
-      case 'function':
-        failure = { path, problem: 'is a function, which JSON cannot represent' };
-        return undefined;
-      case 'undefined':
-        failure = { path, problem: 'is undefined inside an array, which JSON turns into null' };
-        return undefined;
-      case 'object': {
-        if (current === null) return null;
-        if (ancestors.has(current)) {
-          failure = { path, problem: 'is a circular reference' };
-          return undefined;
-        }
-        if (Array.isArray(current)) {
-          ancestors.add(current);
-          const copy: unknown[] = new Array<unknown>(current.length);
-          for (let index = 0; index < current.length; index++) {
-            if (!(index in current)) {
-              failure = { path: `${path}[${index}]`, problem: 'is a hole in a sparse array, which JSON turns into null' };
-              return undefined;
-            }
-            copy[index] = visit(current[index], `${path}[${index}]`);
-            if (failure) return undefined;
-          }
-          ancestors.delete(current);
-          return Object.freeze(copy);
-        }
-        const prototype: unknown = Object.getPrototypeOf(current);
-        if (prototype !== Object.prototype && prototype !== null) {
-          const kind = (current as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-          failure = {
-            path,
-            problem: `is a ${kind} instance, which does not survive a JSON round-trip (return plain objects${kind === 'Date' ? '; use an ISO string or epoch ms for dates' : ''})`,
-          };
-          return undefined;
-        }
-        ancestors.add(current);
-        const copy: Record<string, unknown> = {};
-        for (const key of Object.keys(current)) {
-          const child = (current as Record<string, unknown>)[key];
-          if (child === undefined) continue;
-          copy[key] = visit(child, childPath(path, key));
-          if (failure) return undefined;
-        }
-        if (Object.getOwnPropertySymbols(current).length > 0) {
-          failure = { path, problem: 'has symbol keys, which JSON drops' };
-          return undefined;
-        }
-        ancestors.delete(current);
-        return Object.freeze(copy);
-      }
-      default:
-        failure = { path, problem: 'is not JSON' };
-        return undefined;
-    }
-  };
-
-  if (value === undefined) return { ok: true, value: undefined };
-  const copy = visit(value, rootPath);
-  return failure === undefined ? { ok: true, value: copy } : { ok: false, problem: failure };
+  if (value === undefined || value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+    return { ok: true, value };
+  }
+  const copier = new JsonCopier();
+  const copy = copier.visit(value);
+  if (copy !== NOT_JSON) return { ok: true, value: copy };
+  return { ok: false, problem: { path: rootPath + copier.segments.reverse().join(''), problem: copier.problem } };
 }
-

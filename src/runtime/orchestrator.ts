@@ -4,7 +4,6 @@ import {
   Observable,
   catchError,
   ignoreElements,
-  Subject,
   asyncScheduler,
   defer,
   exhaustMap,
@@ -32,14 +31,15 @@ import {
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
 import { StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
-import { applyEvent, foldJournal, initialRunState, type RunState } from '../journal/fold.js';
+import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import { toOutcome, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
+import { EventStream } from './event-stream.js';
 import { copyJson } from './json-value.js';
-import { RunDriver, resumeDrafts, type RunStartedDraft } from './run-driver.js';
+import { RunDriver, resumeDrafts, type RunDriverOptions, type RunStartedDraft } from './run-driver.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
 
 /**
@@ -415,7 +415,7 @@ export function runErrorFor<TOutputs>(outcome: SagaOutcome<TOutputs>): SagaRunEr
 class SagaOrchestrator implements Orchestrator {
   readonly store: SagaStore;
   readonly events$: Observable<SagaEvent>;
-  private readonly events = new Subject<SagaEvent>();
+  private readonly events = new EventStream<SagaEvent>();
   private readonly scheduler: SchedulerLike;
   private readonly random: () => number;
   private readonly registry = new Map<string, AnySaga[]>();
@@ -428,7 +428,7 @@ class SagaOrchestrator implements Orchestrator {
     this.store = options.store ?? new MemoryStore();
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.random = options.random ?? Math.random;
-    this.events$ = this.events.asObservable();
+    this.events$ = this.events.observable$;
     for (const saga of options.sagas ?? []) this.register(saga);
   }
 
@@ -441,13 +441,14 @@ class SagaOrchestrator implements Orchestrator {
       return handle;
     }
     const signal = options.signal;
-    const onAbort = (): void => handle.cancel(abortReason(signal));
-    const driver = this.drive(saga, started, handle, () => signal?.removeEventListener('abort', onAbort));
-    driver.start();
-    if (signal !== undefined) {
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+    if (signal === undefined) {
+      this.drive(saga, started, handle).start();
+      return handle;
     }
+    const onAbort = (): void => handle.cancel(abortReason(signal));
+    this.drive(saga, started, handle, () => signal.removeEventListener('abort', onAbort)).start();
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     return handle;
   }
 
@@ -623,29 +624,7 @@ class SagaOrchestrator implements Orchestrator {
   private drive(saga: AnySaga, journal: RunStartedDraft | readonly SagaEvent[], handle: RunHandle<unknown>, onEnd?: () => void): RunDriver {
     const active: ActiveRun = { handle };
     this.active.set(handle.runId, active);
-    const driver = new RunDriver(
-      {
-        saga: saga as Saga,
-        store: this.store,
-        scheduler: this.scheduler,
-        random: this.random,
-        onEvent: (event) => {
-          handle.push(event);
-          if (this.events.observed) this.events.next(event);
-        },
-        onSettled: (state) => {
-          this.active.delete(handle.runId);
-          onEnd?.();
-          handle.settle(toOutcome(state));
-        },
-        onHalted: (error) => {
-          this.active.delete(handle.runId);
-          onEnd?.();
-          handle.fail(error);
-        },
-      },
-      journal,
-    );
+    const driver = new RunDriver(new DrivenRun(saga as Saga, this.store, this.scheduler, this.random, this.events, this.active, handle, onEnd), journal);
     active.driver = driver;
     handle.attach((reason) => driver.cancel(reason));
     return driver;
@@ -863,6 +842,37 @@ class SagaOrchestrator implements Orchestrator {
     if (match !== undefined) return match;
     const registered = versions[versions.length - 1] as AnySaga;
     throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, registered.version, registered.shapeHash);
+  }
+}
+
+/** What the driver of a run started or picked up here reports to: the run's handle and `events$`. */
+class DrivenRun implements RunDriverOptions {
+  constructor(
+    readonly saga: Saga,
+    readonly store: SagaStore,
+    readonly scheduler: SchedulerLike,
+    readonly random: () => number,
+    private readonly events: EventStream<SagaEvent>,
+    private readonly active: Map<string, ActiveRun>,
+    private readonly handle: RunHandle<unknown>,
+    private readonly onEnd: (() => void) | undefined,
+  ) {}
+
+  onEvent(event: SagaEvent): void {
+    this.handle.push(event);
+    if (this.events.observed) this.events.next(event);
+  }
+
+  onSettled(state: MutableRunState): void {
+    this.active.delete(this.handle.runId);
+    this.onEnd?.();
+    this.handle.settle(toOutcome(state));
+  }
+
+  onHalted(error: Error): void {
+    this.active.delete(this.handle.runId);
+    this.onEnd?.();
+    this.handle.fail(error);
   }
 }
 

@@ -7,7 +7,7 @@ import { NonRetryableError, StageOutputError, StageTimeoutError } from '../error
 import { SagaErrorCode } from '../errors/saga-error.js';
 import { applyEvent, assertNever, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
-import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
+import type { AppendRequest, LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { createCompensationPlan, type CompensationPlan } from './compensation-plan.js';
 import { copyJson } from './json-value.js';
 import { LazyAbort } from './lazy-abort.js';
@@ -38,10 +38,8 @@ const HALTED = new DriverSignal('the run driver halted');
 /** Thrown by an attempt that must not invoke user code because the run is stopping. */
 const STOPPED = new DriverSignal('the run is stopping');
 
-interface PendingAppend {
-  readonly events: SagaEvent[];
-  readonly then: (() => void) | undefined;
-}
+/** What runs once the events queued with it are durable. */
+type Durable = () => void;
 
 /** The outcome of one call of user code, or of one attempt. */
 type Result = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
@@ -50,7 +48,39 @@ const success = (value: unknown): Result => ({ ok: true, value });
 const failure = (error: unknown): Result => ({ ok: false, error });
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-type EventDraft = SagaEventDraft;
+/**
+ * One call of `execute` or `compensate`: its signal (it is the attempt's {@link LazyAbort}, one
+ * object instead of two), listed among the in-flight calls until it settles, once, whatever
+ * comes first.
+ */
+class UserCall extends LazyAbort {
+  settled = false;
+  timer$: Subscription | undefined;
+
+  constructor(
+    private readonly inFlight: LazyAbort[],
+    private readonly settle: Settle,
+  ) {
+    super();
+    inFlight.push(this);
+  }
+
+  finish(result: Result): void {
+    if (this.settled) return;
+    this.settled = true;
+    removeFrom(this.inFlight, this);
+    this.timer$?.unsubscribe();
+    this.settle(result);
+  }
+}
+
+/**
+ * What the driver appends: a draft that `enqueue` completes in place, or, on the hot path, a whole
+ * event literal whose `seq` and `at` are placeholders. A literal with all its fields is one
+ * allocation with one hidden class; completing a draft adds a property backing store and map
+ * transitions to an object the store keeps for good.
+ */
+type EventDraft = SagaEventDraft | SagaEvent;
 
 /**
  * Drives one run: appends to its journal (write-ahead), folds each event into its state, and
@@ -66,23 +96,38 @@ export class RunDriver {
   readonly state: MutableRunState;
   private readonly saga: Saga;
   private nextSeq: number;
-  private readonly writeQueue: PendingAppend[] = [];
-  private writing = false;
+  /** Events queued for the next write, and what runs once they are durable, in queue order. */
+  private queuedEvents: SagaEvent[] = [];
+  private queuedThens: Durable[] = [];
+  /** The write in flight (one at a time): its events and continuations. */
+  private writingEvents: SagaEvent[] | undefined;
+  private writingThens: Durable[] | undefined;
   /** Non-zero while one decision queues several appends, so that they go out as one write. */
   private flushHolds = 0;
   private halted: Error | undefined;
   private finishing = false;
   private readonly subscription = new Subscription();
-  private readonly ready$ = new Subject<SagaStage>();
-  /** Made on the first compensation: most runs never roll back. */
-  private compensate$: Subject<SagaStage> | undefined;
-  private readonly stop$ = new Subject<void>();
-  private readonly scheduledStages = new Set<string>();
-  private readonly pendingDependencies = new Map<string, number>();
-  private readonly executeControllers = new Set<LazyAbort>();
-  private readonly compensateControllers = new Set<LazyAbort>();
+  /**
+   * Stages waiting for a slot under a bounded `concurrency` (RxJS `mergeMap` bounds them). Absent
+   * when the saga's concurrency is unbounded: a stage then starts as soon as it is ready, with no
+   * per-stage subscription.
+   */
+  private readonly ready$: Subject<SagaStage> | undefined;
+  /** Made on the first retry wait that listens to it: most runs never wait to retry. */
+  private stop$: Subject<void> | undefined;
+  /** By stage index: the stage is scheduled and has not settled yet. */
+  private readonly scheduled: boolean[] = [];
+  private scheduledCount = 0;
+  /** By stage index: the stage's parents that have not completed yet. */
+  private readonly pendingDependencies: number[] = [];
+  /** In-flight attempts' abort controllers, in the order their attempts started. */
+  private readonly executeAborts: LazyAbort[] = [];
+  private readonly compensateAborts: LazyAbort[] = [];
   private compensationsInFlight = 0;
   private plan: CompensationPlan | undefined;
+  /** The write callbacks, made once per run rather than once per write. */
+  private readonly onWritten: () => void;
+  private readonly onWriteFailed: (error: unknown) => void;
 
   /** The `run.started` event of a new run, written by {@link RunDriver.start}. */
   private readonly startedEvent: SagaEvent | undefined;
@@ -101,22 +146,40 @@ export class RunDriver {
       for (let index = 1; index < journal.length; index++) applyEvent(this.state, journal[index] as SagaEvent);
       this.nextSeq = journal.length;
     } else {
-      const started: Extract<SagaEvent, { type: 'run.started' }> = { ...journal, seq: 0, at: this.now() };
+      const { runId, saga, version, shapeHash, input, stages } = journal;
+      const at = this.now();
+      // Whole literals (see EventDraft): a spread of the draft is slow, and the store keeps this event.
+      const started: Extract<SagaEvent, { type: 'run.started' }> =
+        journal.submitted === undefined
+          ? { type: 'run.started', runId, saga, version, shapeHash, input, stages, seq: 0, at }
+          : { type: 'run.started', runId, saga, version, shapeHash, input, stages, submitted: journal.submitted, seq: 0, at };
       this.state = initialRunState(started);
       this.startedEvent = started;
       this.nextSeq = 1;
     }
-    this.subscription.add(
-      this.ready$
-        .pipe(mergeMap((stage) => this.executeStage(stage), this.saga.policies.concurrency))
-        .subscribe({ error: (error: unknown) => this.halt(asError(error)) }),
-    );
+    this.onWritten = () => this.written();
+    this.onWriteFailed = (error: unknown) => {
+      this.writingEvents = undefined;
+      this.writingThens = undefined;
+      this.halt(asError(error));
+    };
+    const concurrency = this.saga.policies.concurrency;
+    if (concurrency !== Infinity) {
+      const ready$ = new Subject<SagaStage>();
+      this.subscription.add(
+        ready$
+          .pipe(mergeMap((stage) => this.executeStage(stage), concurrency))
+          .subscribe({ error: (error: unknown) => this.halt(asError(error)) }),
+      );
+      this.ready$ = ready$;
+    }
   }
 
   /** Writes `run.started` (already folded by the constructor) and starts scheduling a new run. */
   start(): void {
     if (this.startedEvent === undefined) throw new TypeError('start() is only for a new run; use resume() for a loaded one.');
-    this.enqueueWrite([this.startedEvent]);
+    this.queuedEvents.push(this.startedEvent);
+    this.flush();
     this.seedReadyStages();
     this.step();
   }
@@ -144,7 +207,7 @@ export class RunDriver {
   cancel(reason: string, by = 'external'): void {
     if (this.halted !== undefined || this.finishing || this.state.stopping) return;
     if (this.state.status !== 'running' && this.state.status !== 'queued') return;
-    this.append([{ type: 'run.cancelling', reason, by }], () => {
+    this.appendOne({ type: 'run.cancelling', reason, by }, () => {
       this.stopInFlight();
       this.step();
     });
@@ -170,33 +233,29 @@ export class RunDriver {
       case 'queued':
       case 'running':
         if (!state.stopping) {
-          if (this.scheduledStages.size === 0 && state.completionOrder.length >= this.saga.stages.length) {
-            this.finish([{ type: 'run.completed' }]);
+          if (this.scheduledCount === 0 && state.completionOrder.length >= this.saga.stages.length) {
+            this.finish({ type: 'run.completed', runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 });
           }
           return;
         }
-        if (this.scheduledStages.size > 0) return;
+        if (this.scheduledCount > 0) return;
         if (state.failure !== undefined && this.saga.policies.onFailure === 'pause') {
-          this.finish([{ type: 'run.paused', failure: state.failure }]);
+          this.finish({ type: 'run.paused', failure: state.failure });
         } else if (state.failure === undefined && this.saga.policies.onCancel === 'keep') {
-          this.finish([{ type: 'run.cancelled' }]);
+          this.finish({ type: 'run.cancelled' });
         } else {
-          this.append([{ type: 'run.compensating', cause: this.rollbackCause() }]);
+          this.appendOne({ type: 'run.compensating', cause: this.rollbackCause(), runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 });
           this.step();
         }
         return;
       case 'compensating': {
         this.plan ??= createCompensationPlan(this.saga, state);
-        for (const stage of this.plan.takeReady()) {
-          this.compensationsInFlight++;
-          this.compensations().next(stage);
-        }
+        for (const stage of this.plan.takeReady()) this.startCompensation(stage);
         if (this.compensationsInFlight === 0 && this.plan.exhausted) {
           let failed = false;
           for (const stage of state.stages.values()) if (stage.compensation?.status === 'failed') failed = true;
-          this.finish([
-            { type: failed ? 'run.compensation_failed' : state.failure === undefined ? 'run.cancelled' : 'run.compensated' },
-          ]);
+          const type = failed ? 'run.compensation_failed' : state.failure === undefined ? 'run.cancelled' : 'run.compensated';
+          this.finish({ type, runId: state.runId, saga: state.saga, seq: 0, at: 0 });
         }
         return;
       }
@@ -209,19 +268,6 @@ export class RunDriver {
       default:
         return assertNever(state.status);
     }
-  }
-
-  private compensations(): Subject<SagaStage> {
-    if (this.compensate$ === undefined) {
-      const compensate$ = new Subject<SagaStage>();
-      this.subscription.add(
-        compensate$
-          .pipe(mergeMap((stage) => this.compensateStage(stage)))
-          .subscribe({ error: (error: unknown) => this.halt(asError(error)) }),
-      );
-      this.compensate$ = compensate$;
-    }
-    return this.compensate$;
   }
 
   private rollbackCause(): RollbackCause {
@@ -238,36 +284,56 @@ export class RunDriver {
   /** Counts unfinished dependencies and schedules every stage that can run now. */
   private seedReadyStages(): void {
     if (this.state.status !== 'running' && this.state.status !== 'queued') return;
+    // Index loops: the definition's arrays are frozen, and for-of over them allocates an iterator.
+    const stages = this.saga.stages;
     const ready: SagaStage[] = [];
-    for (const stage of this.saga.stages) {
+    for (let index = 0; index < stages.length; index++) {
+      const stage = stages[index] as SagaStage;
       let waiting = 0;
-      for (const parent of stage.after) if (this.state.stages.get(parent)?.status !== 'completed') waiting++;
-      this.pendingDependencies.set(stage.name, waiting);
+      for (let parent = 0; parent < stage.after.length; parent++) {
+        if (this.state.stages.get(stage.after[parent] as string)?.status !== 'completed') waiting++;
+      }
+      this.pendingDependencies[stage.index] = waiting;
       if (waiting === 0 && this.state.stages.get(stage.name)?.status !== 'completed') ready.push(stage);
     }
-    for (const stage of ready) this.schedule(stage);
+    for (let index = 0; index < ready.length; index++) this.schedule(ready[index] as SagaStage);
   }
 
   private schedule(stage: SagaStage): void {
-    if (this.state.stopping || this.scheduledStages.has(stage.name)) return;
-    this.scheduledStages.add(stage.name);
-    this.ready$.next(stage);
-  }
-
-  private onStageCompleted(stage: SagaStage): void {
-    for (const name of stage.dependents) {
-      const waiting = (this.pendingDependencies.get(name) ?? 1) - 1;
-      this.pendingDependencies.set(name, waiting);
-      if (waiting === 0 && this.state.stages.get(name)?.status !== 'completed') {
-        const dependent = this.saga.stage(name);
-        if (dependent !== undefined) this.schedule(dependent);
-      }
+    if (this.state.stopping || this.scheduled[stage.index] === true) return;
+    this.scheduled[stage.index] = true;
+    this.scheduledCount++;
+    if (this.ready$ !== undefined) return this.ready$.next(stage);
+    try {
+      this.runStage(stage, () => {
+        this.unschedule(stage);
+        this.step();
+      });
+    } catch (error) {
+      // What mergeMap would do with an error thrown while starting a stage.
+      this.halt(asError(error));
     }
   }
 
-  private finish(drafts: EventDraft[]): void {
+  private unschedule(stage: SagaStage): void {
+    this.scheduled[stage.index] = false;
+    this.scheduledCount--;
+  }
+
+  private onStageCompleted(stage: SagaStage): void {
+    for (let index = 0; index < stage.dependents.length; index++) {
+      const name = stage.dependents[index] as string;
+      const dependent = this.saga.stage(name);
+      if (dependent === undefined) continue;
+      const waiting = (this.pendingDependencies[dependent.index] ?? 1) - 1;
+      this.pendingDependencies[dependent.index] = waiting;
+      if (waiting === 0 && this.state.stages.get(name)?.status !== 'completed') this.schedule(dependent);
+    }
+  }
+
+  private finish(draft: EventDraft): void {
     this.finishing = true;
-    this.append(drafts, () => {
+    this.appendOne(draft, () => {
       this.subscription.unsubscribe();
       this.options.onSettled(this.state);
     });
@@ -276,19 +342,19 @@ export class RunDriver {
   /** Aborts every in-flight `execute` and cuts retry waits short (compensations are never aborted). */
   private stopInFlight(): void {
     const reason = once(() => new DOMException(`Saga '${this.saga.name}' run ${this.state.runId} is stopping: ${this.stopReason()}.`, 'AbortError'));
-    for (const controller of this.executeControllers) controller.abort(reason);
-    this.stop$.next();
+    for (const controller of [...this.executeAborts]) controller.abort(reason);
+    this.stop$?.next();
   }
 
   // ---------------------------------------------------------------------------------------
   // Stage execution, in continuation-passing style: a plain attempt costs one event object per
   // journal entry and one promise per user call, nothing more. RxJS adds `retry` and a timeout
-  // timer only where a policy asks for them.
+  // timer only where a policy asks for them, and `mergeMap` only under a bounded concurrency.
 
   private executeStage(stage: SagaStage): Observable<never> {
     return new Observable<never>((subscriber) => {
       this.runStage(stage, () => {
-        this.scheduledStages.delete(stage.name);
+        this.unschedule(stage);
         subscriber.complete();
         this.step();
       });
@@ -299,52 +365,59 @@ export class RunDriver {
     if (this.state.stopping || this.halted !== undefined) return done();
     let attempt = this.state.stages.get(stage.name)?.attempts ?? 0;
     let startedAt = 0;
-    const attemptOnce = (settle: Settle): void => {
-      if (this.state.stopping) return settle(failure(STOPPED));
-      const thisAttempt = ++attempt;
-      this.append([{ type: 'stage.started', stage: stage.name, attempt: thisAttempt }], () => {
+    this.withRetries(
+      stage,
+      stage.retry,
+      'execute',
+      (settle) => {
         if (this.state.stopping) return settle(failure(STOPPED));
-        startedAt = this.now();
-        this.invokeExecute(stage, thisAttempt, settle);
-      });
-    };
-    this.withRetries(stage, stage.retry, 'execute', attemptOnce, () => attempt, (result) => {
-      if (!result.ok) return this.onStageError(stage, result.error, attempt, done);
-      const output = result.value;
-      // Hold the write until the dependents' stage.started (and run.completed) are queued too:
-      // one append instead of two or three. Their user code still runs only once it is durable.
-      this.appendAndGoOn(
-        [{ type: 'stage.completed', stage: stage.name, attempt, ...(output === undefined ? {} : { output }), durationMs: this.now() - startedAt }],
-        () => {
-          this.onStageCompleted(stage);
-          done();
-        },
-      );
-    });
+        const thisAttempt = ++attempt;
+        this.appendOne({ type: 'stage.started', stage: stage.name, attempt: thisAttempt, runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 }, () => {
+          if (this.state.stopping) return settle(failure(STOPPED));
+          startedAt = this.now();
+          this.invokeExecute(stage, thisAttempt, settle);
+        });
+      },
+      (result) => {
+        if (!result.ok) return this.onStageError(stage, result.error, attempt, done);
+        const output = result.value;
+        const at = this.now();
+        const durationMs = at - startedAt;
+        // Hold the write until the dependents' stage.started (and run.completed) are queued too:
+        // one append instead of two or three. Their user code still runs only once it is durable.
+        this.appendAndGoOn(
+          output === undefined
+            ? { type: 'stage.completed', stage: stage.name, attempt, durationMs, runId: this.state.runId, saga: this.state.saga, seq: 0, at }
+            : { type: 'stage.completed', stage: stage.name, attempt, output, durationMs, runId: this.state.runId, saga: this.state.saga, seq: 0, at },
+          () => {
+            this.onStageCompleted(stage);
+            done();
+          },
+          at,
+        );
+      },
+    );
   }
 
   private invokeExecute(stage: SagaStage, attempt: number, settle: Settle): void {
-    const abort = new LazyAbort();
-    let cancelReason: string | undefined;
-    this.executeControllers.add(abort);
-    const context = new ExecuteContextImpl(this.saga, stage, this.state, attempt, abort, (reason) => {
-      cancelReason ??= reason;
+    const call = new UserCall(this.executeAborts, (result) => {
+      if (context.cancelReason !== undefined) return settle(failure(new StageCancelSignal(context.cancelReason)));
+      if (!result.ok) return settle(result);
+      try {
+        const output = this.checkOutput(stage, result.value);
+        settle(output === result.value ? result : success(output));
+      } catch (error) {
+        settle(failure(error));
+      }
     });
+    const context = new ExecuteContextImpl(this.saga, stage, this.state, attempt, call);
     const timeoutMs = stage.timeoutMs;
     this.callUser(
-      () => stage.execute(context),
-      abort,
-      this.executeControllers,
+      stage.execute,
+      stage,
+      context,
+      call,
       timeoutMs === undefined ? undefined : { timeoutMs, error: () => new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'execute', attempt, timeoutMs) },
-      (result) => {
-        if (cancelReason !== undefined) return settle(failure(new StageCancelSignal(cancelReason)));
-        if (!result.ok) return settle(result);
-        try {
-          settle(success(this.checkOutput(stage, result.value)));
-        } catch (error) {
-          settle(failure(error));
-        }
-      },
     );
   }
 
@@ -367,7 +440,7 @@ export class RunDriver {
   private onStageError(stage: SagaStage, error: unknown, attempt: number, done: () => void): void {
     if (this.halted !== undefined || error === HALTED) return;
     if (error instanceof StageCancelSignal) {
-      if (this.state.stopping) return this.append([{ type: 'stage.cancelled', stage: stage.name, reason: error.reason }], done);
+      if (this.state.stopping) return this.appendOne({ type: 'stage.cancelled', stage: stage.name, reason: error.reason }, done);
       return this.append(
         [
           { type: 'run.cancelling', reason: error.reason, by: stage.name },
@@ -382,62 +455,71 @@ export class RunDriver {
     // Nothing was journaled for this stage yet (stopped before its first start): nothing to settle.
     if (this.state.stages.get(stage.name)?.status !== 'running') return done();
     if (this.state.stopping) {
-      return this.append(
-        [{ type: 'stage.cancelled', stage: stage.name, reason: this.stopReason(), ...(error === STOPPED ? {} : { error: serializeError(error) }) }],
+      return this.appendOne(
+        { type: 'stage.cancelled', stage: stage.name, reason: this.stopReason(), ...(error === STOPPED ? {} : { error: serializeError(error) }) },
         done,
       );
     }
-    this.appendAndGoOn([{ type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error) }], () => {
+    const failed = { type: 'stage.failed', stage: stage.name, attempt, error: serializeError(error), runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 } as const;
+    this.appendAndGoOn(failed, () => {
       this.stopInFlight();
       done();
     });
   }
 
   // ---------------------------------------------------------------------------------------
-  // Compensation.
+  // Compensation: the plan decides how many run at once, so each starts as soon as it is handed out.
 
-  private compensateStage(stage: SagaStage): Observable<never> {
-    return new Observable<never>((subscriber) => {
+  private startCompensation(stage: SagaStage): void {
+    this.compensationsInFlight++;
+    try {
       this.runCompensation(stage, () => {
         this.compensationsInFlight--;
         this.plan?.settled(stage.name);
-        subscriber.complete();
         this.step();
       });
-    });
+    } catch (error) {
+      this.halt(asError(error));
+    }
   }
 
   private runCompensation(stage: SagaStage, done: () => void): void {
     let attempt = this.state.stages.get(stage.name)?.compensation?.attempts ?? 0;
     let startedAt = 0;
-    const attemptOnce = (settle: Settle): void => {
-      const thisAttempt = ++attempt;
-      this.append([{ type: 'compensation.started', stage: stage.name, attempt: thisAttempt }], () => {
-        startedAt = this.now();
-        this.invokeCompensate(stage, thisAttempt, settle);
-      });
-    };
-    this.withRetries(stage, stage.compensation.retry, 'compensate', attemptOnce, () => attempt, (result) => {
-      if (result.ok) {
-        return this.appendAndGoOn([{ type: 'compensation.completed', stage: stage.name, attempt, durationMs: this.now() - startedAt }], done);
-      }
-      if (this.halted !== undefined || result.error === HALTED) return;
-      this.appendAndGoOn([{ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }], done);
-    });
+    this.withRetries(
+      stage,
+      stage.compensation.retry,
+      'compensate',
+      (settle) => {
+        const thisAttempt = ++attempt;
+        this.appendOne({ type: 'compensation.started', stage: stage.name, attempt: thisAttempt, runId: this.state.runId, saga: this.state.saga, seq: 0, at: 0 }, () => {
+          startedAt = this.now();
+          this.invokeCompensate(stage, thisAttempt, settle);
+        });
+      },
+      (result) => {
+        if (result.ok) {
+          const at = this.now();
+          const completed = { type: 'compensation.completed', stage: stage.name, attempt, durationMs: at - startedAt, runId: this.state.runId, saga: this.state.saga, seq: 0, at } as const;
+          return this.appendAndGoOn(completed, done, at);
+        }
+        if (this.halted !== undefined || result.error === HALTED) return;
+        this.appendAndGoOn({ type: 'compensation.failed', stage: stage.name, attempt, error: serializeError(result.error) }, done);
+      },
+    );
   }
 
   private invokeCompensate(stage: SagaStage, attempt: number, settle: Settle): void {
-    const abort = new LazyAbort();
-    this.compensateControllers.add(abort);
+    const call = new UserCall(this.compensateAborts, settle);
     const cause = this.state.compensationCause ?? this.rollbackCause();
-    const context = new CompensateContextImpl(this.saga, stage, this.state, attempt, abort, cause);
+    const context = new CompensateContextImpl(this.saga, stage, this.state, attempt, call, cause);
     const timeoutMs = stage.compensation.timeoutMs;
     this.callUser(
-      () => stage.compensate?.(context),
-      abort,
-      this.compensateControllers,
+      stage.compensate,
+      stage,
+      context,
+      call,
       timeoutMs === undefined ? undefined : { timeoutMs, error: () => new StageTimeoutError(this.saga.name, this.state.runId, stage.name, 'compensate', attempt, timeoutMs) },
-      settle,
     );
   }
 
@@ -445,41 +527,33 @@ export class RunDriver {
   // Calling user code, timeouts and retries (RxJS timers on the orchestrator's scheduler).
 
   /**
-   * Calls `execute` or `compensate` and settles once: with its result, or with a timeout error
-   * (aborting the attempt's signal) when `limit` passes first — a late result is then ignored.
+   * Calls `execute` or `compensate` (as a method of its stage) and settles once: with its result,
+   * or with a timeout error (aborting the attempt's signal) when `limit` passes first — a late
+   * result is then ignored.
    */
-  private callUser(
-    call: () => unknown,
-    abort: LazyAbort,
-    controllers: Set<LazyAbort>,
+  private callUser<TContext>(
+    call: ((context: TContext) => unknown) | undefined,
+    stage: SagaStage,
+    context: TContext,
+    pending: UserCall,
     limit: { timeoutMs: number; error: () => Error } | undefined,
-    settle: Settle,
   ): void {
-    let settled = false;
-    let timer$: Subscription | undefined;
-    const finish = (result: Result): void => {
-      if (settled) return;
-      settled = true;
-      controllers.delete(abort);
-      timer$?.unsubscribe();
-      settle(result);
-    };
     let value: unknown;
     try {
-      value = call();
+      value = call?.call(stage, context);
     } catch (error) {
-      return finish(failure(error));
+      return pending.finish(failure(error));
     }
-    if (!isThenable(value)) return finish(success(value));
+    if (!isThenable(value)) return pending.finish(success(value));
     value.then(
-      (resolved) => finish(success(resolved)),
-      (error: unknown) => finish(failure(error)),
+      (resolved) => pending.finish(success(resolved)),
+      (error: unknown) => pending.finish(failure(error)),
     );
-    if (limit !== undefined && !settled) {
-      timer$ = timer(limit.timeoutMs, this.options.scheduler).subscribe(() => {
+    if (limit !== undefined && !pending.settled) {
+      pending.timer$ = timer(limit.timeoutMs, this.options.scheduler).subscribe(() => {
         const error = limit.error();
-        abort.abort(() => error);
-        finish(failure(error));
+        pending.abort(() => error);
+        pending.finish(failure(error));
       });
     }
   }
@@ -493,7 +567,6 @@ export class RunDriver {
     policy: ResolvedRetryPolicy,
     phase: 'execute' | 'compensate',
     attemptOnce: (settle: Settle) => void,
-    currentAttempt: () => number,
     settle: Settle,
   ): void {
     attemptOnce((first) => {
@@ -516,7 +589,7 @@ export class RunDriver {
           .pipe(
             retry({
               count: policy.maxAttempts - 1,
-              delay: (error: unknown, retryCount: number) => this.retryDelay$(stage, policy, phase, error, retryCount, currentAttempt()),
+              delay: (error: unknown, retryCount: number) => this.retryDelay$(stage, policy, phase, error, retryCount),
             }),
           )
           .subscribe({ next: (value) => settle(success(value)), error: (error: unknown) => settle(failure(error)) }),
@@ -525,28 +598,25 @@ export class RunDriver {
   }
 
   /** What `retry` waits for before the next attempt: the journaled `*.retrying` event, then the backoff. */
-  private retryDelay$(
-    stage: SagaStage,
-    policy: ResolvedRetryPolicy,
-    phase: 'execute' | 'compensate',
-    error: unknown,
-    retryCount: number,
-    attempt: number,
-  ): Observable<unknown> {
+  private retryDelay$(stage: SagaStage, policy: ResolvedRetryPolicy, phase: 'execute' | 'compensate', error: unknown, retryCount: number): Observable<unknown> {
     if (!this.isRetryable(policy, error) || (phase === 'execute' && this.state.stopping)) return throwError(() => error);
     const delayMs = retryDelayMs(policy, retryCount, this.options.random);
-    const retrying: EventDraft = {
+    // The attempt that failed is the last one the fold counted.
+    const record = this.state.stages.get(stage.name);
+    const attempt = (phase === 'execute' ? record?.attempts : record?.compensation?.attempts) ?? 0;
+    const retrying: SagaEventDraft = {
       type: phase === 'execute' ? 'stage.retrying' : 'compensation.retrying',
       stage: stage.name,
       attempt,
       error: serializeError(error),
       delayMs,
     };
-    return this.persisted$([retrying]).pipe(
+    return this.persisted$(retrying).pipe(
       mergeMap(() => {
         if (phase === 'compensate') return timer(delayMs, this.options.scheduler);
         if (this.state.stopping) return throwError(() => error);
         // A run that starts stopping during the wait gives the retry up at once.
+        this.stop$ ??= new Subject<void>();
         return race(timer(delayMs, this.options.scheduler), this.stop$.pipe(take(1), mergeMap(() => throwError(() => error))));
       }),
     );
@@ -571,10 +641,10 @@ export class RunDriver {
     return this.options.scheduler.now();
   }
 
-  /** Emits once the events are durable; never emits if the driver halts first. */
-  private persisted$(drafts: EventDraft[]): Observable<void> {
+  /** Emits once the event is durable; never emits if the driver halts first. */
+  private persisted$(draft: EventDraft): Observable<void> {
     return new Observable<void>((subscriber) => {
-      this.append(drafts, () => {
+      this.appendOne(draft, () => {
         subscriber.next();
         subscriber.complete();
       });
@@ -585,36 +655,46 @@ export class RunDriver {
    * Queues events for writing and folds them into the state at once; calls `then` once they
    * are durable. If the driver halts first, `then` is never called: a halted driver does nothing.
    */
-  private append(drafts: EventDraft[], then?: () => void): void {
+  private append(drafts: EventDraft[], then?: Durable): void {
     if (this.halted !== undefined) return;
     const at = this.now();
-    const events: SagaEvent[] = [];
-    for (const draft of drafts) {
-      // Drafts are fresh literals made here in the driver: completing them in place is cheaper
-      // than copying (object spread of varying shapes is a hot spot).
-      const event = draft as Mutable<SagaEvent>;
-      event.runId = this.state.runId;
-      event.saga = this.state.saga;
-      event.seq = this.nextSeq++;
-      event.at = at;
-      applyEvent(this.state, event);
-      events.push(event);
-    }
-    this.writeQueue.push({ events, then });
+    for (const draft of drafts) this.enqueue(draft, at);
+    if (then !== undefined) this.queuedThens.push(then);
     this.flush();
   }
 
+  /** {@link RunDriver.append} of one event (most decisions write one), stamped `at` or now. */
+  private appendOne(draft: EventDraft, then?: Durable, at = this.now()): void {
+    if (this.halted !== undefined) return;
+    this.enqueue(draft, at);
+    if (then !== undefined) this.queuedThens.push(then);
+    this.flush();
+  }
+
+  /** Completes a draft into the next event, folds it, and queues it for the next write. */
+  private enqueue(draft: EventDraft, at: number): void {
+    // Drafts are fresh literals made here in the driver: completing them in place is cheaper
+    // than copying (object spread of varying shapes is a hot spot).
+    const event = draft as Mutable<SagaEvent>;
+    event.runId = this.state.runId;
+    event.saga = this.state.saga;
+    event.seq = this.nextSeq++;
+    event.at = at;
+    applyEvent(this.state, event);
+    this.queuedEvents.push(event);
+  }
+
   /**
-   * Queues events and goes on at once with what they decide (the next stages, the next
+   * Queues an event and goes on at once with what it decides (the next stages, the next
    * compensation, the run's end), so that everything queued meanwhile goes out in the same write:
    * one round trip instead of two or three. Safe because user code runs only once the event that
-   * announces it is durable, and that event comes after these in the journal.
+   * announces it is durable, and that event comes after this one in the journal.
    */
-  private appendAndGoOn(drafts: EventDraft[], next: () => void): void {
+  private appendAndGoOn(draft: EventDraft, next: () => void, at?: number): void {
     if (this.halted !== undefined) return;
     this.flushHolds++;
     try {
-      this.append(drafts);
+      this.appendOne(draft, undefined, at);
       next();
     } finally {
       this.flushHolds--;
@@ -622,54 +702,56 @@ export class RunDriver {
     }
   }
 
-  /** For `start`: the `run.started` event is already folded by the constructor. */
-  private enqueueWrite(events: SagaEvent[]): void {
-    this.writeQueue.push({ events, then: undefined });
-    this.flush();
-  }
-
   private flush(): void {
-    if (this.flushHolds > 0 || this.writing || this.halted !== undefined || this.writeQueue.length === 0) return;
-    this.writing = true;
-    const batch = this.writeQueue.splice(0);
-    const events = batch.length === 1 ? (batch[0] as PendingAppend).events : batch.flatMap((pending) => pending.events);
+    if (this.flushHolds > 0 || this.writingEvents !== undefined || this.halted !== undefined || this.queuedEvents.length === 0) return;
+    const events = this.queuedEvents;
+    const thens = this.queuedThens;
+    this.queuedEvents = [];
+    this.writingEvents = events;
+    if (thens.length > 0) {
+      this.writingThens = thens;
+      this.queuedThens = [];
+    }
+    const request: Mutable<AppendRequest> = {
+      runId: this.state.runId,
+      saga: this.state.saga,
+      expectedSeq: (events[0] as SagaEvent).seq,
+      events,
+      status: this.state.status,
+    };
+    if (this.options.lease !== undefined) request.lease = this.options.lease;
     let written: Promise<void>;
     try {
-      written = this.options.store.append({
-        runId: this.state.runId,
-        saga: this.state.saga,
-        expectedSeq: (events[0] as SagaEvent).seq,
-        events,
-        status: this.state.status,
-        ...(this.options.lease === undefined ? {} : { lease: this.options.lease }),
-      });
+      written = this.options.store.append(request);
     } catch (error) {
-      this.writing = false;
+      this.writingEvents = undefined;
+      this.writingThens = undefined;
       return this.halt(asError(error));
     }
-    written.then(
-      () => {
-        this.writing = false;
-        if (this.halted !== undefined) return;
-        for (const event of events) this.options.onEvent(event);
-        for (const pending of batch) pending.then?.();
-        this.flush();
-      },
-      (error: unknown) => {
-        this.writing = false;
-        this.halt(asError(error));
-      },
-    );
+    written.then(this.onWritten, this.onWriteFailed);
+  }
+
+  /** The write in flight is durable: announce its events, run what waited for them, write what queued meanwhile. */
+  private written(): void {
+    const events = this.writingEvents ?? [];
+    const thens = this.writingThens;
+    this.writingEvents = undefined;
+    this.writingThens = undefined;
+    if (this.halted !== undefined) return;
+    for (const event of events) this.options.onEvent(event);
+    if (thens !== undefined) for (const then of thens) then();
+    this.flush();
   }
 
   private halt(error: Error): void {
     if (this.halted !== undefined) return;
     this.halted = error;
     const reason = once(() => new DOMException(`Saga '${this.saga.name}' run ${this.state.runId} stopped here: ${error.message}`, 'AbortError'));
-    for (const controller of this.executeControllers) controller.abort(reason);
-    for (const controller of this.compensateControllers) controller.abort(reason);
+    for (const controller of [...this.executeAborts]) controller.abort(reason);
+    for (const controller of [...this.compensateAborts]) controller.abort(reason);
     this.subscription.unsubscribe();
-    this.writeQueue.length = 0;
+    this.queuedEvents.length = 0;
+    this.queuedThens.length = 0;
     this.options.onHalted(error);
   }
 }
@@ -724,6 +806,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 function isJournal(journal: readonly SagaEvent[] | RunStartedDraft): journal is readonly SagaEvent[] {
   return Array.isArray(journal);
+}
+
+/** Removes an item from a short list, keeping the order of the rest. */
+function removeFrom<T>(list: T[], item: T): void {
+  const index = list.lastIndexOf(item);
+  if (index === list.length - 1) list.pop();
+  else if (index !== -1) list.splice(index, 1);
 }
 
 function asError(error: unknown): Error {

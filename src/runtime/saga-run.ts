@@ -47,8 +47,10 @@ export interface SagaRun<TOutputs = Record<string, unknown>> {
 export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TOutputs> {
   readonly outcome: Promise<SagaOutcome<TOutputs>>;
   readonly events$: Observable<SagaEvent>;
+  readonly cancel: (reason?: string) => void;
   private readonly journal: SagaEvent[] = [];
-  private readonly subscribers = new Set<Subscriber<SagaEvent>>();
+  /** Made for the first live subscriber: most handles are only awaited. */
+  private subscribers: Set<Subscriber<SagaEvent>> | undefined;
   private ended = false;
   private resolveOutcome!: (outcome: SagaOutcome<TOutputs>) => void;
   private rejectOutcome!: (error: unknown) => void;
@@ -71,18 +73,18 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
         subscriber.complete();
         return undefined;
       }
-      this.subscribers.add(subscriber);
+      (this.subscribers ??= new Set()).add(subscriber);
       return () => {
-        this.subscribers.delete(subscriber);
+        this.subscribers?.delete(subscriber);
       };
     });
+    // An own function, so that `const { cancel } = run` works.
+    this.cancel = (reason = 'cancelled'): void => {
+      if (this.ended) return;
+      if (this.canceller === undefined) this.pendingCancel ??= reason;
+      else this.canceller(reason);
+    };
   }
-
-  cancel = (reason = 'cancelled'): void => {
-    if (this.ended) return;
-    if (this.canceller === undefined) this.pendingCancel ??= reason;
-    else this.canceller(reason);
-  };
 
   /** Connects the handle to whatever drives the run; replays a cancel requested before that. */
   attach(canceller: (reason: string) => void): void {
@@ -98,7 +100,7 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   /** A durable event of the run. */
   push(event: SagaEvent): void {
     this.journal.push(event);
-    for (const subscriber of this.subscribers) subscriber.next(event);
+    if (this.subscribers !== undefined) for (const subscriber of this.subscribers) subscriber.next(event);
   }
 
   settle(outcome: SagaOutcome<TOutputs>): void {
@@ -120,6 +122,7 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   private end(): void {
     this.ended = true;
     this.canceller = undefined;
+    if (this.subscribers === undefined) return;
     for (const subscriber of this.subscribers) subscriber.complete();
     this.subscribers.clear();
   }

@@ -51,16 +51,18 @@ abstract class BaseContext {
 
 /** The `execute` context (see the public `ExecuteContext`). */
 export class ExecuteContextImpl extends BaseContext {
-  /** An own arrow function, so `({ cancel }) => cancel('…')` works. */
-  readonly cancel: (reason: string) => never;
+  /** The reason of the first `cancel` call, if the stage called it. */
+  cancelReason: string | undefined;
+  private cancelFunction: ((reason: string) => never) | undefined;
 
-  constructor(saga: Saga, stage: SagaStage, state: MutableRunState, attempt: number, abort: LazyAbort, onCancel: (reason: string) => void) {
-    super(saga, stage, state, attempt, abort);
-    this.cancel = (reason: string): never => {
-      const text = typeof reason === 'string' && reason !== '' ? reason : `cancelled by stage '${stage.name}'`;
-      onCancel(text);
+  /** Made on first read and bound to this context, so `({ cancel }) => cancel('…')` works. */
+  get cancel(): (reason: string) => never {
+    this.cancelFunction ??= (reason: string): never => {
+      const text = typeof reason === 'string' && reason !== '' ? reason : `cancelled by stage '${this.stage}'`;
+      this.cancelReason ??= text;
       throw new StageCancelSignal(text);
     };
+    return this.cancelFunction;
   }
 
   get idempotencyKey(): string {

@@ -3,6 +3,9 @@ import type { RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import type { AppendRequest, ListRunsQuery, RunSummary, SagaStore } from './saga-store.js';
 
+/** Every append settles at once: one shared promise instead of one per call. */
+const SETTLED: Promise<void> = Promise.resolve();
+
 interface MemoryRun {
   readonly runId: string;
   readonly saga: string;
@@ -46,7 +49,9 @@ export class MemoryStore implements SagaStore {
     if (request.expectedSeq !== length) {
       return Promise.reject(new StoreConflictError(request.runId, request.expectedSeq, length));
     }
-    for (const [offset, event] of request.events.entries()) {
+    const events = request.events;
+    for (let offset = 0; offset < events.length; offset++) {
+      const event = events[offset] as SagaEvent;
       if (event.seq !== request.expectedSeq + offset || event.runId !== request.runId) {
         return Promise.reject(
           new TypeError(`Append to run ${request.runId}: event ${offset} has runId ${event.runId} and seq ${event.seq}, expected seq ${request.expectedSeq + offset}.`),
@@ -54,12 +59,12 @@ export class MemoryStore implements SagaStore {
       }
     }
     if (run === undefined) {
-      this.runs.set(request.runId, { runId: request.runId, saga: request.saga, status: request.status, events: [...request.events] });
+      this.runs.set(request.runId, { runId: request.runId, saga: request.saga, status: request.status, events: [...events] });
     } else {
-      for (const event of request.events) run.events.push(event);
+      for (let index = 0; index < events.length; index++) run.events.push(events[index] as SagaEvent);
       run.status = request.status;
     }
-    return Promise.resolve();
+    return SETTLED;
   }
 
   /**
