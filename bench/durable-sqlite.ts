@@ -25,8 +25,8 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, type AnySaga, type SagaEventDraft } from '../src/index.js';
-import { SqliteStore, type SqliteDurability } from '../src/sqlite.js';
+import { createOrchestrator, defineSaga, type AnySaga, type SagaEventDraft } from '../dist/index.js';
+import { SqliteStore, type SqliteDurability } from '../dist/sqlite.js';
 import { benchDatabasePath, formatNumber, median, numberArgument, printTable, rawCommitsPerSecond, removeDatabase } from './lib/sqlite-bench.js';
 
 /** Options of {@link runDurableSqliteBenchmark}. */

@@ -15,7 +15,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { createOrchestrator, MemoryStore, NonRetryableError, type AnySaga, type Orchestrator } from '../src/index.js';
+import { createOrchestrator, MemoryStore, NonRetryableError, type AnySaga, type Orchestrator } from '../dist/index.js';
 import { looseSaga } from './lib/loose-builder.js';
 import { loadPeer, type SagaPeer } from './peers/index.js';
 import { CountingEffects, FAILING_STEP, STEP_COUNT, StepFailure, type SagaEffects } from './peers/peer.js';

@@ -18,8 +18,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { createOrchestrator } from '../src/index.js';
-import { PostgresStore } from '../src/postgres.js';
+import { createOrchestrator } from '../dist/index.js';
+import { PostgresStore } from '../dist/postgres.js';
 import { benchSaga } from './lib/bench-saga.js';
 import { runPool } from './peers/peer.js';
 

@@ -16,7 +16,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, MemoryStore, type AnySaga, type Orchestrator } from '../src/index.js';
+import { createOrchestrator, defineSaga, MemoryStore, type AnySaga, type Orchestrator } from '../dist/index.js';
 import { looseSaga } from './lib/loose-builder.js';
 import { median } from './lib/sqlite-bench.js';
 

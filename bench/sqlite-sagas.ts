@@ -4,8 +4,8 @@
  * loop keeping `concurrency` runs in flight (`runPool` of bench/peers/peer.ts). This is the
  * figure `sqlite.ratioVsDbos` puts next to DBOS on PostgreSQL, same saga, same concurrency.
  */
-import { createOrchestrator } from '../src/index.js';
-import { SqliteStore, type SqliteDurability } from '../src/sqlite.js';
+import { createOrchestrator } from '../dist/index.js';
+import { SqliteStore, type SqliteDurability } from '../dist/sqlite.js';
 import { benchSaga } from './lib/bench-saga.js';
 import { benchDatabasePath, removeDatabase } from './lib/sqlite-bench.js';
 import { runPool } from './peers/peer.js';

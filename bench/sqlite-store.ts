@@ -11,8 +11,8 @@
  * microtask, with and without the extra promise hops a runtime puts between two appends.
  * Numbers are medians over the rounds; files live in bench/.work (git-ignored).
  */
-import type { SagaEvent } from '../src/journal/saga-event.js';
-import { SqliteStore, type SqliteDurability } from '../src/stores/sqlite-store.js';
+import type { SagaEvent } from '../dist/index.js';
+import { SqliteStore, type SqliteDurability } from '../dist/sqlite.js';
 import {
   benchDatabasePath,
   formatNumber as format,

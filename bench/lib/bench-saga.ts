@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineSaga, NonRetryableError } from '../../src/index.js';
+import { defineSaga, NonRetryableError } from '../../dist/index.js';
 
 /**
  * The benchmark's saga: five trivial stages, each with a compensation; with `fail: true` the

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { defineSaga, type AnySaga, type SagaBuilderOptions } from '../../src/index.js';
+import { defineSaga, type AnySaga, type SagaBuilderOptions } from '../../dist/index.js';
 
 /**
  * A saga builder without per-stage types, for sagas whose stage names are computed in a loop

@@ -1,7 +1,7 @@
 // A benchmark worker process (started by bench/postgres.ts with `node --import tsx`): drives
 // the bench saga and tells the parent over IPC which runs settled, in small batches.
-import { createWorker } from '../../src/index.js';
-import { PostgresStore } from '../../src/postgres.js';
+import { createWorker } from '../../dist/index.js';
+import { PostgresStore } from '../../dist/postgres.js';
 import { benchSaga } from './bench-saga.js';
 
 const url = process.env['BENCH_PG_URL'] ?? '';

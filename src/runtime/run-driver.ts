@@ -58,17 +58,17 @@ class UserCall extends LazyAbort {
   timer$: Subscription | undefined;
 
   constructor(
-    private readonly inFlight: LazyAbort[],
+    private readonly inFlight: Set<LazyAbort>,
     private readonly settle: Settle,
   ) {
     super();
-    inFlight.push(this);
+    inFlight.add(this);
   }
 
   finish(result: Result): void {
     if (this.settled) return;
     this.settled = true;
-    removeFrom(this.inFlight, this);
+    this.inFlight.delete(this);
     this.timer$?.unsubscribe();
     this.settle(result);
   }
@@ -121,8 +121,8 @@ export class RunDriver {
   /** By stage index: the stage's parents that have not completed yet. */
   private readonly pendingDependencies: number[] = [];
   /** In-flight attempts' abort controllers, in the order their attempts started. */
-  private readonly executeAborts: LazyAbort[] = [];
-  private readonly compensateAborts: LazyAbort[] = [];
+  private readonly executeAborts = new Set<LazyAbort>();
+  private readonly compensateAborts = new Set<LazyAbort>();
   private compensationsInFlight = 0;
   private plan: CompensationPlan | undefined;
   /** The write callbacks, made once per run rather than once per write. */
@@ -809,12 +809,6 @@ function isJournal(journal: readonly SagaEvent[] | RunStartedDraft): journal is 
 }
 
 /** Removes an item from a short list, keeping the order of the rest. */
-function removeFrom<T>(list: T[], item: T): void {
-  const index = list.lastIndexOf(item);
-  if (index === list.length - 1) list.pop();
-  else if (index !== -1) list.splice(index, 1);
-}
-
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
