@@ -119,7 +119,8 @@ export async function benchmarkMemory(options: MemoryBenchOptions = {}): Promise
 
   let nodeSagas: SagaPeer | undefined;
   let reason: string | undefined;
-  if (options.nodeSagas ?? true) {
+  if (options.nodeSagas === false) reason = 'node-sagas was not measured: bench/peers is not installed (npm ci --prefix bench/peers)';
+  else {
     try {
       nodeSagas = await loadPeer('node-sagas');
       await nodeSagas.setup();

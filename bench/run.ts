@@ -174,14 +174,7 @@ async function peerRate(peer: SagaPeer, count: number, fail: boolean): Promise<n
 /** The durable comparisons: sagaflow on PostgreSQL (1 and 3 workers) and on SQLite, DBOS, Restate; interleaved rounds. */
 async function measureDurable(sizes: (typeof SIZES)[Mode]): Promise<{ sqlite: Pick<BenchResults['sqlite'], 'sagasPerSecond' | 'ratioVsDbos' | 'ratioVsDbosRollback' | 'reason'>; postgres: BenchResults['postgres']; autocommit: number | null }> {
   const concurrency = 16;
-  let reasonInstall: string | undefined;
-  if (!peersInstalled()) {
-    if (flags['skip-install'] || mode === 'smoke') reasonInstall = 'bench/peers is not installed (npm ci --prefix bench/peers)';
-    else {
-      log('installing the peers (npm ci --prefix bench/peers)…');
-      await installPeers().catch((error: unknown) => void (reasonInstall = `installing bench/peers failed: ${errorMessage(error)}`));
-    }
-  }
+  const reasonInstall = installFailure;
   const dbos = reasonInstall === undefined ? await durablePeer('dbos') : { reason: reasonInstall };
   const restate = reasonInstall === undefined ? await durablePeer('restate') : { reason: reasonInstall };
   if (dbos.reason !== undefined) log(dbos.reason);
@@ -278,8 +271,23 @@ async function measureDurable(sizes: (typeof SIZES)[Mode]): Promise<{ sqlite: Pi
   };
 }
 
+/** Why the peers are not installed, once {@link installPeersOnce} ran; undefined when they are. */
+let installFailure: string | undefined;
+
+/** Installs bench/peers unless it is there, or the mode or a flag says not to. */
+async function installPeersOnce(): Promise<void> {
+  if (peersInstalled()) return;
+  if (flags['skip-install'] || mode === 'smoke') {
+    installFailure = 'bench/peers is not installed (npm ci --prefix bench/peers)';
+    return;
+  }
+  log('installing the peers (npm ci --prefix bench/peers)…');
+  await installPeers().catch((error: unknown) => void (installFailure = `installing bench/peers failed: ${errorMessage(error)}`));
+}
+
 async function measureAll(): Promise<BenchResults> {
   const sizes = SIZES[mode];
+  await installPeersOnce();
   const loadBefore = loadavg()[0] ?? 0;
   log(`sagaflow benchmarks (${mode}), load average ${loadBefore.toFixed(2)} on ${cpus().length} cores`);
   log('in-memory overhead…');
