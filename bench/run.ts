@@ -3,11 +3,10 @@
  * object on stdout, progress on stderr), `--quick` (a reduced set, the same keys, under 2
  * minutes), `--smoke` (tiny sizes, no peer install: checks the runner works, not figures),
  * `--from=FILE` (re-render a saved result without measuring), `--skip-build` (measure dist/ as
- * it is), `--skip-install` (do not install bench/peers: the peers it needs are reported as not run),
- * `--write` / `--no-write` is not supported by Node 20's parseArgs: use `--write` to write the
- * files after a quick run.
+ * it is), `--skip-install` (do not install bench/peers: the peers it needs are reported as not
+ * run, with the reason), `--write` (write the files below after a --quick run too).
  *
- * A full run (not --quick/--smoke) writes bench/results/latest.json, bench/scaling.svg and the
+ * A full run (and `--from`) writes bench/results/latest.json, bench/scaling.svg and the
  * generated section of bench/README.md. Every comparison is measured in this run, interleaved
  * over rounds; ratios are medians of per-round ratios. See bench/README.md for the method.
  */
