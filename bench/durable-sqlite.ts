@@ -27,7 +27,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, type AnySaga, type SagaEventDraft } from '../dist/index.js';
 import { SqliteStore, type SqliteDurability } from '../dist/sqlite.js';
-import { benchDatabasePath, formatNumber, median, numberArgument, printTable, rawCommitsPerSecond, removeDatabase } from './lib/sqlite-bench.js';
+import { benchDatabasePath, formatNumber, numberArgument, printTable, rawCommitsPerSecond, removeDatabase } from './lib/sqlite-bench.js';
+import { median } from './lib/stats.js';
 
 /** Options of {@link runDurableSqliteBenchmark}. */
 export interface DurableSqliteBenchmarkOptions {

@@ -14,13 +14,13 @@
  * alone costs.
  */
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
-import { createOrchestrator, MemoryStore, NonRetryableError, type AnySaga, type Orchestrator } from '../dist/index.js';
-import { looseSaga } from './lib/loose-builder.js';
+import { createOrchestrator, MemoryStore, type Orchestrator } from '../dist/index.js';
+import { createBenchSaga } from './lib/bench-saga.js';
 import { loadPeer, type SagaPeer } from './peers/index.js';
 import { CountingEffects, FAILING_STEP, STEP_COUNT, StepFailure, type SagaEffects } from './peers/peer.js';
 import { runHandWrittenSaga } from './peers/hand-written.js';
-import { median, numberArgument } from './lib/sqlite-bench.js';
+import { numberArgument } from './lib/sqlite-bench.js';
+import { median, medianOfRatios } from './lib/stats.js';
 
 /** Options of {@link benchmarkMemory}. */
 export interface MemoryBenchOptions {
@@ -49,29 +49,6 @@ export interface MemoryBenchResult {
   /** node-sagas ÷ hand-written, measured in the same rounds. */
   readonly nodeSagasVsHandWritten: number | null;
   readonly reason?: string;
-}
-
-/** The benchmark saga on sagaflow: the steps call the same effects as the peers'. */
-export function sagaflowBenchSaga(effects: SagaEffects): AnySaga {
-  let builder = looseSaga({ name: 'bench-memory', input: z.object({ fail: z.boolean() }) }).stage('s1', {
-    execute: async () => {
-      await effects.execute(1);
-      return 1;
-    },
-    compensate: async () => effects.compensate(1),
-  });
-  for (let step = 2; step <= STEP_COUNT; step++) {
-    builder = builder.stage(`s${step}`, {
-      after: [`s${step - 1}`],
-      execute: async ({ input }: { input: { fail: boolean } }) => {
-        await effects.execute(step);
-        if (input.fail && step === FAILING_STEP) throw new NonRetryableError(`step ${step} fails on purpose`);
-        return step;
-      },
-      compensate: async () => effects.compensate(step),
-    });
-  }
-  return builder.build();
 }
 
 /** The hand-written saga, plus a journal of the same events sagaflow writes (21 for a failing run). */
@@ -112,7 +89,7 @@ export async function benchmarkMemory(options: MemoryBenchOptions = {}): Promise
   const rounds = options.rounds ?? 7;
   const count = options.count ?? 5_000;
   const effects = new CountingEffects();
-  const saga = sagaflowBenchSaga(effects);
+  const saga = createBenchSaga(effects);
   const orchestrator: Orchestrator = createOrchestrator({ store: new MemoryStore() });
   let streamed = 0;
   const subscription = orchestrator.events$.subscribe(() => void streamed++);
@@ -164,8 +141,7 @@ export async function benchmarkMemory(options: MemoryBenchOptions = {}): Promise
   }
   if (streamed !== 21 * count * (rounds + 1)) throw new Error(`sagaflow streamed ${streamed} events, expected ${21 * count * (rounds + 1)}`);
 
-  const perRound = (numerator: Variant, denominator: Variant): number | null =>
-    us[numerator].length === 0 || us[denominator].length === 0 ? null : median(us[numerator].map((value, round) => value / (us[denominator][round] ?? NaN)));
+  const perRound = (numerator: Variant, denominator: Variant): number | null => medianOfRatios(us[numerator], us[denominator]);
   return {
     rounds,
     count,

@@ -20,7 +20,7 @@ import { benchmarkMemory, type MemoryBenchResult } from './memory.js';
 import { benchmarkScaling, type ScalingBenchResult } from './scaling.js';
 import { sqliteSagasPerSecond } from './sqlite-sagas.js';
 import { scalingChart } from './lib/chart.js';
-import { median } from './lib/sqlite-bench.js';
+import { median, medianOfRatios } from './lib/stats.js';
 import { installPeers, loadPeer, peersInstalled, type SagaPeer } from './peers/index.js';
 
 const { values: flags } = parseArgs({
@@ -228,13 +228,7 @@ async function measureDurable(sizes: (typeof SIZES)[Mode]): Promise<{ sqlite: Pi
 
   const rate = (key: string): number => median(samples.get(key) ?? [Number.NaN]);
   const perScenario = (prefix: string): PerScenario => ({ success: rate(`${prefix}-success`), rollback: rate(`${prefix}-rollback`) });
-  /** Median over rounds of the per-round ratio of two series. */
-  const ratio = (numerator: string, denominator: string): number | null => {
-    const top = samples.get(numerator);
-    const bottom = samples.get(denominator);
-    if (top === undefined || bottom === undefined) return null;
-    return median(top.map((value, round) => value / (bottom[round] ?? Number.NaN)));
-  };
+  const ratio = (numerator: string, denominator: string): number | null => medianOfRatios(samples.get(numerator), samples.get(denominator));
   const ratios: Record<string, number | null> = {};
   for (const peer of ['dbos', 'restate']) {
     for (const workers of [1, 3]) for (const scenario of ['success', 'rollback']) ratios[`${peer}.workers${workers}.${scenario}`] = ratio(`pg-${workers}-${scenario}`, `${peer}-${scenario}`);

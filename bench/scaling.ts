@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, MemoryStore, type AnySaga, type Orchestrator } from '../dist/index.js';
 import { looseSaga } from './lib/loose-builder.js';
-import { median } from './lib/sqlite-bench.js';
+import { median } from './lib/stats.js';
 
 /** Options of {@link benchmarkScaling}. */
 export interface ScalingBenchOptions {

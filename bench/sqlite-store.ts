@@ -16,12 +16,12 @@ import { SqliteStore, type SqliteDurability } from '../dist/sqlite.js';
 import {
   benchDatabasePath,
   formatNumber as format,
-  median,
   numberArgument as argument,
   printTable,
   rawCommitsPerSecond,
   removeDatabase,
 } from './lib/sqlite-bench.js';
+import { median } from './lib/stats.js';
 
 const DURATION_MS = argument('duration', 1_500);
 const ROUNDS = argument('rounds', 3);

@@ -1,6 +1,6 @@
 /**
  * Shared by the SQLite benchmarks: scratch database files, the raw commit rate they are
- * measured against, medians and tables.
+ * measured against, and tables.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,12 +22,6 @@ export function benchDatabasePath(label: string): string {
 /** Deletes a database file with its WAL and shared-memory files. */
 export function removeDatabase(path: string): void {
   for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-}
-
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((left, right) => left - right);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 /** A journal row of typical size: what one raw commit writes. */
