@@ -66,6 +66,7 @@ export type {
   RunCompletedEvent,
   RunPausedEvent,
   RunResumedEvent,
+  RecordedStageShape,
   RunStartedEvent,
   SagaEvent,
   SagaEventBase,
@@ -95,7 +96,20 @@ export {
 export type { CompensationRecord, RunStatus, SagaOutcome, StageRecord, StageStatus } from './journal/outcome.js';
 
 // Stores
-export type { AppendRequest, LeaseToken, ListRunsQuery, RunSummary, SagaStore } from './stores/saga-store.js';
+export type {
+  AcquireRequest,
+  AcquireResult,
+  AppendRequest,
+  CancelRequest,
+  CreateRunRequest,
+  HeartbeatResult,
+  LeaseInfo,
+  LeaseToken,
+  ListRunsQuery,
+  PruneOptions,
+  RunSummary,
+  SagaStore,
+} from './stores/saga-store.js';
 export { MemoryStore } from './stores/memory-store.js';
 
 // Errors
@@ -105,6 +119,7 @@ export { SagaDefinitionError, SagaInputError } from './errors/definition-errors.
 export type { Issue } from './errors/definition-errors.js';
 export {
   OrchestratorClosedError,
+  RunAlreadyExistsError,
   RunNotFoundError,
   RunStateError,
   SagaNotRegisteredError,
@@ -123,11 +138,8 @@ export { NonRetryableError, StageOutputError, StageResultAccessError, StageTimeo
 export { serializeError, serializedErrorSchema } from './errors/serialize-error.js';
 export type { SerializedError } from './errors/serialize-error.js';
 export type {
-  CancelRequest,
   ClaimedRun,
   ClaimRequest,
-  HeartbeatResult,
-  LeaseInfo,
   SagaRegistration,
   WorkQueueStore,
   WorkSignal,

@@ -42,6 +42,44 @@ export class RunNotFoundError extends SagaError {
 }
 
 /**
+ * A run with this id already exists in the store: `start` or `submit` with a `runId` of your own
+ * was called twice.
+ *
+ * @remarks
+ * Nothing was written: the stored run and its journal are untouched. Ids of your own make
+ * starting idempotent per business key, so this usually means the work was already started:
+ * `inspect(error.runId)` tells how it went (`error.status` is its status when the store refused).
+ *
+ * @example
+ * ```ts
+ * import { RunAlreadyExistsError, type Orchestrator, type Saga } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * declare const order: Saga<{ orderId: string }>;
+ * const run = orchestrator.start(order, { orderId: 'o-42' }, { runId: 'order-o-42' });
+ * const outcome = await run.outcome.catch((error: unknown) => {
+ *   if (error instanceof RunAlreadyExistsError) return orchestrator.inspect(error.runId);
+ *   throw error;
+ * });
+ * ```
+ */
+export class RunAlreadyExistsError extends SagaError {
+  /** Always `'RunAlreadyExistsError'`. */
+  override readonly name = 'RunAlreadyExistsError';
+  readonly code = SagaErrorCode.RunAlreadyExists;
+
+  /**
+   * @param runId - the id that is taken.
+   * @param status - the existing run's status.
+   */
+  constructor(
+    readonly runId: string,
+    readonly status: RunStatus,
+  ) {
+    super(`Run ${runId} already exists (${status}); nothing was written: inspect it, or start with another runId.`);
+  }
+}
+
+/**
  * The run's status does not allow the operation, e.g. redriving a completed run.
  *
  * @remarks

@@ -28,6 +28,8 @@ export const SagaErrorCode = {
   CompensationFailed: 'SAGA_COMPENSATION_FAILED',
   /** {@link RunNotFoundError}: no journal for that run id. */
   RunNotFound: 'RUN_NOT_FOUND',
+  /** {@link RunAlreadyExistsError}: a run with that id is already in the store. */
+  RunAlreadyExists: 'RUN_ALREADY_EXISTS',
   /** {@link RunStateError}: the run's status does not allow the operation. */
   RunState: 'RUN_STATE_INVALID',
   /** {@link SagaShapeMismatchError}: the definition's shape differs from the run's. */

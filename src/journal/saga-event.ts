@@ -230,8 +230,39 @@ export interface RunStartedEvent extends SagaEventBase {
   readonly input: unknown;
   /** The saga's stage names, in declaration order. */
   readonly stages: readonly string[];
+  /**
+   * The definition's shape: each stage's dependencies and whether it compensates. Absent in
+   * journals written before sagaflow recorded it. Lets a continuation on a changed definition
+   * say exactly what changed, and refuse one that would leave a completed stage un-undone.
+   */
+  readonly shape?: readonly RecordedStageShape[];
   /** True when the run was submitted to a worker queue rather than started in-process. */
   readonly submitted?: boolean;
+}
+
+/**
+ * One stage of a definition's shape, as journaled on `run.started` and `run.resumed`.
+ *
+ * @remarks
+ * The parts of a stage that its saga's shape hash covers. Recorded so that a run continued on
+ * another definition (`resume`/`redrive` with `{ saga }`) can be compared with the one it ran on:
+ * stages added, removed or rewired, and completed stages that the new definition could not undo.
+ *
+ * @example
+ * ```ts
+ * import type { RecordedStageShape } from 'sagaflow';
+ * const debit: RecordedStageShape = { name: 'debit', after: [], compensates: true, compensateOnFailure: false };
+ * ```
+ */
+export interface RecordedStageShape {
+  /** The stage's name. */
+  readonly name: string;
+  /** The stages it depends on. */
+  readonly after: readonly string[];
+  /** Whether it has a `compensate`. */
+  readonly compensates: boolean;
+  /** Whether its `compensate` also runs after its own final failure. */
+  readonly compensateOnFailure: boolean;
 }
 
 /**
@@ -580,6 +611,8 @@ export interface RunResumedEvent extends SagaEventBase {
   readonly version?: string;
   /** Set together with `version`. */
   readonly shapeHash?: string;
+  /** Set together with `version`: the new definition's shape (see {@link RunStartedEvent.shape}). */
+  readonly shape?: readonly RecordedStageShape[];
 }
 
 /**
@@ -785,6 +818,13 @@ const attempt = z.number().int().positive();
 const durationMs = z.number().nonnegative();
 const delayMs = z.number().nonnegative();
 
+const stageShapeSchema = z.object({
+  name: stage,
+  after: z.array(stage),
+  compensates: z.boolean(),
+  compensateOnFailure: z.boolean(),
+});
+
 const rollbackCauseSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('failed'), stage, error: serializedErrorSchema }),
   z.object({ kind: z.literal('cancelled'), reason: z.string(), by: z.string().min(1) }),
@@ -799,6 +839,7 @@ const schemas = {
     shapeHash: z.string().min(1),
     input: z.unknown(),
     stages: z.array(stage),
+    shape: z.array(stageShapeSchema).optional(),
     submitted: z.boolean().optional(),
   }),
   'stage.started': z.object({ ...base, type: z.literal('stage.started'), stage, attempt }),
@@ -858,6 +899,7 @@ const schemas = {
     mode: z.enum(['resume', 'redrive', 'compensate']),
     version: z.string().min(1).optional(),
     shapeHash: z.string().min(1).optional(),
+    shape: z.array(stageShapeSchema).optional(),
   }),
   'run.paused': z.object({
     ...base,

@@ -1,5 +1,5 @@
 import type { SagaEvent } from '../journal/saga-event.js';
-import type { AppendRequest, LeaseToken, SagaStore } from './saga-store.js';
+import type { CancelRequest, CreateRunRequest, LeaseToken, SagaStore } from './saga-store.js';
 
 /**
  * Which sagas a worker can run: a run is claimed only by a worker that registered its saga's
@@ -50,26 +50,6 @@ export interface ClaimRequest {
 }
 
 /**
- * A cancellation requested with `orchestrator.cancel(runId)` for the run's owner to act on.
- *
- * @remarks
- * Stored on the run until it settles; the first reason wins. The owning worker receives it with
- * its next heartbeat (or claim) and cancels the run as `run.cancel(reason)` would.
- *
- * @example
- * ```ts
- * import type { CancelRequest } from 'sagaflow';
- * const request: CancelRequest = { runId: 'r-1', reason: 'customer request' };
- * ```
- */
-export interface CancelRequest {
-  /** The run to cancel. */
-  readonly runId: string;
-  /** Why. */
-  readonly reason: string;
-}
-
-/**
  * A run a worker has claimed, with its journal.
  *
  * @remarks
@@ -93,51 +73,6 @@ export interface ClaimedRun {
   readonly events: readonly SagaEvent[];
   /** A cancellation requested by `orchestrator.cancel` that the worker must act on. */
   readonly cancelRequest?: CancelRequest;
-}
-
-/**
- * What a heartbeat learned.
- *
- * @remarks
- * Returned by {@link WorkQueueStore.heartbeat}. A worker stops driving each `lost` run at once (it
- * aborts the run's signals and writes nothing more) and cancels each run named in
- * `cancelRequests`.
- *
- * @example
- * ```ts
- * import type { HeartbeatResult } from 'sagaflow';
- * const lostAny = (result: HeartbeatResult) => result.lost.length > 0;
- * ```
- */
-export interface HeartbeatResult {
-  /** Runs whose lease this worker no longer holds. */
-  readonly lost: readonly string[];
-  /** Cancellations requested for runs this worker holds. */
-  readonly cancelRequests: readonly CancelRequest[];
-}
-
-/**
- * The lease on a run, as the store sees it now.
- *
- * @remarks
- * Returned by {@link WorkQueueStore.leaseOf}; `undefined` there means no worker holds the run.
- * `live` is judged by the database clock at the time of the call, so it can be stale by the time
- * you read it: use it for decisions that tolerate that (the orchestrator uses it to leave a
- * worker's runs alone), never as a lock.
- *
- * @example
- * ```ts
- * import type { LeaseInfo } from 'sagaflow';
- * const busy = (lease: LeaseInfo | undefined) => lease?.live === true;
- * ```
- */
-export interface LeaseInfo {
-  /** The worker holding the lease. */
-  readonly owner: string;
-  /** The lease's epoch. */
-  readonly epoch: number;
-  /** The lease has not expired (by the database clock). */
-  readonly live: boolean;
 }
 
 /**
@@ -184,15 +119,15 @@ export interface WorkSignal {
 }
 
 /**
- * A store that can share runs between worker processes (a queue, leases with fencing epochs,
- * cancel requests, wake-ups), such as `PostgresStore`.
+ * A store that can share runs between worker processes (a queue, claims, wake-ups), such as
+ * `PostgresStore`.
  *
  * @remarks
  * What `createWorker` and `orchestrator.submit` need; test a store with {@link supportsWorkers}.
+ * Leases, fencing and cancel requests are every store's ({@link SagaStore}); this adds the queue.
  * Its methods are for workers and the orchestrator, not for application code. An implementation
- * must claim atomically (no run handed to two workers at once), bump the run's epoch on each
- * claim, refuse appends with a stale lease (`LeaseLostError`), and refuse lease-less appends to an
- * unfinished run under a live lease (`RunLeasedError`).
+ * must claim atomically (no run handed to two workers at once) and bump the run's epoch on each
+ * claim.
  *
  * @example
  * ```ts
@@ -205,29 +140,18 @@ export interface WorkQueueStore extends SagaStore {
   /** Marks the store as worker-capable. */
   readonly workQueue: true;
   /**
-   * Appends a run's `run.started` (with `submitted: true`) and queues it, atomically; wakes workers.
+   * Creates a submitted run (no owner) and queues it, atomically; wakes workers. The same as
+   * {@link SagaStore.create} without `owner`.
    *
-   * @throws `StoreConflictError` (rejects) when the run already exists.
+   * @throws `RunAlreadyExistsError` (rejects) when the run already exists.
    */
-  submit(request: AppendRequest): Promise<void>;
+  submit(request: CreateRunRequest): Promise<void>;
   /**
    * Claims up to `limit` runs that are queued, or unfinished with an expired lease, of the
    * given sagas; bumps each run's epoch. Uses `FOR UPDATE SKIP LOCKED` so workers never
    * block each other.
    */
   claim(request: ClaimRequest): Promise<readonly ClaimedRun[]>;
-  /** Extends the leases this worker holds; reports the ones it lost and pending cancel requests. */
-  heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult>;
-  /** Gives a lease up (the run settled, or the worker is stopping). */
-  release(runId: string, lease: LeaseToken): Promise<void>;
-  /**
-   * Records a cancellation for the run's owner to act on (within one heartbeat).
-   *
-   * @throws `RunNotFoundError` (rejects) when no such run exists.
-   */
-  requestCancel(runId: string, reason: string): Promise<void>;
-  /** The run's lease, if it has one. */
-  leaseOf(runId: string): Promise<LeaseInfo | undefined>;
   /**
    * Calls `listener` when new work may be claimable or a held run was asked to cancel
    * (LISTEN/NOTIFY); resolves, once listening, to an unsubscribe function.
