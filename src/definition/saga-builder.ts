@@ -239,18 +239,21 @@ export class SagaBuilder<
       onCancel: this.options.onCancel ?? 'compensate',
       compensation: this.options.compensation ?? 'sequential',
     });
-    return Object.freeze({
-      name: this.options.name,
-      version: this.options.version ?? '1',
-      shapeHash: shapeHash(
-        this.options.name,
-        stages.map((stage) => ({
+    const shape = Object.freeze(
+      stages.map((stage) =>
+        Object.freeze({
           name: stage.name,
           after: stage.after,
           compensates: stage.compensate !== undefined,
           compensateOnFailure: stage.compensateOnFailure,
-        })),
+        }),
       ),
+    );
+    return Object.freeze({
+      name: this.options.name,
+      version: this.options.version ?? '1',
+      shapeHash: shapeHash(this.options.name, shape),
+      shape,
       input: this.options.input as ZodType<TInput, TRawInput>,
       stages: Object.freeze(stages),
       policies,

@@ -1,6 +1,7 @@
 import type { ZodType } from 'zod';
 import type { ResolvedRetryPolicy } from './retry-policy.js';
 import type { CompensateContext, ExecuteContext } from './stage-definition.js';
+import type { RecordedStageShape } from '../journal/saga-event.js';
 
 /**
  * Policies of a saga, with their defaults.
@@ -132,6 +133,11 @@ export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRaw
    * dependencies, whether it compensates and whether it sets `compensateOnFailure`.
    */
   readonly shapeHash: string;
+  /**
+   * The shape the hash covers, stage by stage (dependencies, whether each compensates). Journaled
+   * on every run's `run.started`, so a run continued on another definition can say what changed.
+   */
+  readonly shape: readonly RecordedStageShape[];
   /** The input schema. `start` takes what it accepts (`TRawInput`); stages see what it returns (`TInput`). */
   readonly input: ZodType<TInput, TRawInput>;
   /** Stages in declaration order. */

@@ -68,6 +68,7 @@ export class StageTimeoutError extends SagaError {
    * @param phase - `execute` or `compensate`.
    * @param attempt - the attempt number.
    * @param timeoutMs - the limit that was exceeded.
+   * @param clockNote - what clock measured it, when not real time (e.g. `of virtual time`).
    */
   constructor(
     readonly saga: string,
@@ -76,9 +77,10 @@ export class StageTimeoutError extends SagaError {
     readonly phase: 'execute' | 'compensate',
     readonly attempt: number,
     readonly timeoutMs: number,
+    clockNote?: string,
   ) {
     super(
-      `${phase === 'execute' ? 'Stage' : 'Compensation of stage'} '${stage}' of saga '${saga}' run ${runId} timed out after ${timeoutMs} ms (attempt ${attempt}).`,
+      `${phase === 'execute' ? 'Stage' : 'Compensation of stage'} '${stage}' of saga '${saga}' run ${runId} timed out after ${timeoutMs} ms${clockNote === undefined ? '' : ` ${clockNote}`} (attempt ${attempt}).`,
     );
   }
 }

@@ -206,14 +206,15 @@ export class LeaseLostError extends SagaError {
 }
 
 /**
- * An append without a lease was refused because a worker holds a live lease on the run.
+ * Another live process owns the run (it holds the run's lease), so what was asked was refused.
  *
  * @remarks
- * On a store shared with workers, a live lease means a worker owns the run: only appends that
- * carry that worker's lease are accepted until the lease is released or expires, so a second
- * process can never drive the run alongside it. To stop such a run, request a cancellation
- * (`orchestrator.cancel(runId, reason)`); the owner acts on it within one heartbeat. Once the run
- * has settled, or its lease has expired, appends without a lease are accepted again.
+ * Every run is owned by the process driving it — an orchestrator that started or picked it up, or
+ * a worker that claimed it — through a lease it heartbeats. Until that lease is released or
+ * expires, nobody else writes to the run or takes it over: `resume`, `redrive` and `compensate`
+ * of such a run reject with this error (and `recover()` passes it over), and a store refuses an
+ * append without that lease. To stop such a run, request a cancellation
+ * (`orchestrator.cancel(runId, reason)`); the owner carries it out within one heartbeat.
  *
  * @example
  * ```ts
@@ -228,16 +229,18 @@ export class RunLeasedError extends SagaError {
 
   /**
    * @param runId - the run.
-   * @param owner - the worker holding the live lease.
+   * @param owner - the process holding the live lease.
    * @param epoch - the epoch of that lease.
+   * @param refused - what was refused, e.g. `resume()`.
    */
   constructor(
     readonly runId: string,
     readonly owner: string,
     readonly epoch: number,
+    refused = 'an append without that lease',
   ) {
     super(
-      `Run ${runId} is owned by worker ${owner} (lease epoch ${epoch}), so an append without that lease was refused: cancel the run with orchestrator.cancel(runId, reason) or wait until the worker releases it or its lease expires.`,
+      `Run ${runId} is owned by ${owner} (lease epoch ${epoch}), a live process, so ${refused} was refused: cancel the run with orchestrator.cancel(runId, reason), which its owner carries out, or wait until the owner releases it or its lease expires.`,
     );
   }
 }

@@ -1,7 +1,9 @@
 import type { SerializedError } from '../errors/serialize-error.js';
+import { StoreCorruptionError } from '../errors/store-errors.js';
 import { freezeJson } from './freeze-json.js';
-import type { Cancellation, RollbackCause, ResumeMode, SagaEvent, StageFailure } from './saga-event.js';
+import type { Cancellation, RecordedStageShape, RollbackCause, ResumeMode, SagaEvent, StageFailure } from './saga-event.js';
 import type { RunStatus } from './outcome.js';
+import { recordedTopology, type Topology } from './topology.js';
 
 /**
  * Where a stage's `execute` stands, as folded from the journal.
@@ -62,6 +64,14 @@ export interface CompensationState {
   readonly startedAt?: number;
   /** When it completed or finally failed (epoch ms). */
   readonly endedAt?: number;
+  /** When the current attempt started (`at` of its `compensation.started`). */
+  readonly attemptStartedAt?: number;
+  /** While waiting to retry: when the next attempt is due (epoch ms, `at + delayMs` of `compensation.retrying`). */
+  readonly retryAt?: number;
+  /** How long the successful attempt took (`durationMs` of `compensation.completed`). */
+  readonly durationMs?: number;
+  /** Attempts made before the current retry budget began (a resume or redrive grants a fresh one). */
+  readonly retryBase: number;
 }
 
 /**
@@ -99,6 +109,45 @@ export interface StageState {
   readonly outcomeUnknown: boolean;
   /** The compensation, once one started. */
   readonly compensation?: CompensationState;
+  /** For a stage not completed yet: how many of its dependencies have not completed (0: it may start). */
+  readonly waitingOn: number;
+  /** When the current attempt started (`at` of its `stage.started`). */
+  readonly attemptStartedAt?: number;
+  /** While waiting to retry: when the next attempt is due (epoch ms, `at + delayMs` of `stage.retrying`). */
+  readonly retryAt?: number;
+  /** How long the successful attempt took (`durationMs` of `stage.completed`). */
+  readonly durationMs?: number;
+  /** Attempts made before the current retry budget began (a resume or redrive grants a fresh one). */
+  readonly retryBase: number;
+}
+
+/**
+ * Where a rollback stands, as folded from the journal: which compensations remain and which may
+ * start now.
+ *
+ * @remarks
+ * Present on {@link RunState} from `run.compensating` on. `order` lists the stages to compensate
+ * in reverse settle order (reverse completion order, with `compensateOnFailure` and outcome-unknown
+ * stages where they settled). A sequential rollback takes them one at a time from `next`; a
+ * parallel one starts each stage in `ready`, whose dependents' compensations have all settled.
+ *
+ * @example
+ * ```ts
+ * import type { RollbackState } from 'sagaflow';
+ * const left = (rollback: RollbackState) => `${rollback.unsettled} compensation(s) to go, ${rollback.inFlight} running`;
+ * ```
+ */
+export interface RollbackState {
+  /** Stages to compensate, in sequential order (reverse settle order). */
+  readonly order: readonly string[];
+  /** Sequential rollback: the index in `order` of the next compensation to start. */
+  readonly next: number;
+  /** Parallel rollback: compensations whose dependents' compensations have all settled, not started yet. */
+  readonly ready: ReadonlySet<string>;
+  /** Compensations in `order` that have neither completed nor finally failed. */
+  readonly unsettled: number;
+  /** Compensations started and not settled (running or waiting to retry). */
+  readonly inFlight: number;
 }
 
 /**
@@ -129,6 +178,8 @@ export interface RunState {
   readonly input: unknown;
   /** The saga's stage names, in declaration order, as recorded on `run.started`. */
   readonly stageNames: readonly string[];
+  /** The shape of the definition the run continues with, when the journal records it. */
+  readonly shape?: readonly RecordedStageShape[];
   /** Whether the run was submitted to workers. */
   readonly submitted: boolean;
   /** The run's status. */
@@ -152,6 +203,14 @@ export interface RunState {
   readonly compensationCause?: RollbackCause;
   /** A failure or cancellation is recorded and the run has not yet settled or paused. */
   readonly stopping: boolean;
+  /** Stages whose dependencies have all completed and that have not started yet, in the order they became ready. */
+  readonly readyStages: ReadonlySet<string>;
+  /** Stages started and not settled: an attempt in flight, or a wait before the next one. */
+  readonly inFlight: number;
+  /** Stages of the definition that have not completed. */
+  readonly remaining: number;
+  /** The rollback, once the run started compensating. */
+  readonly rollback?: RollbackState;
   /** The last resume mode, if the run was ever resumed. */
   readonly lastResumeMode?: ResumeMode;
   /** `seq` of the last event. */
@@ -163,14 +222,56 @@ export interface RunState {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type MutableStage = Omit<Mutable<StageState>, 'compensation'> & { compensation?: Mutable<CompensationState> };
+type MutableCompensation = Mutable<CompensationState>;
+type MutableStage = Omit<Mutable<StageState>, 'compensation'> & { compensation?: MutableCompensation };
+
+/**
+ * The rollback's working copy. Both plans are kept (the policy is the definition's, not the
+ * journal's; the decider reads the one its saga asks for): the sequential cursor, and for a
+ * parallel rollback, per stage, the dependents whose compensation has not settled.
+ */
+interface MutableRollback extends Mutable<Omit<RollbackState, 'ready'>> {
+  ready: Set<string>;
+  /** By stage name, dependents not yet done (compensated, failed, or with nothing to compensate); absent without a shape. */
+  readonly waiting: Map<string, number> | undefined;
+  /** The stages of `order` that still have to settle. */
+  readonly pending: Set<string>;
+}
 
 /** The fold's working copy. It never escapes {@link foldJournal} or the runtime that owns it. */
-export interface MutableRunState extends Mutable<Omit<RunState, 'stages' | 'completionOrder' | 'settleOrder' | 'compensationOrder'>> {
+export interface MutableRunState
+  extends Mutable<Omit<RunState, 'stages' | 'completionOrder' | 'settleOrder' | 'compensationOrder' | 'readyStages' | 'rollback'>> {
   stages: Map<string, MutableStage>;
   completionOrder: string[];
   settleOrder: string[];
   compensationOrder: string[];
+  readyStages: Set<string>;
+  rollback?: MutableRollback;
+  /** The definition's shape, indexed; absent only for a journal that records no shape and was folded without one. */
+  topology: Topology | undefined;
+  /** Whether `stages` lists every stage an event may name (false after a definition change that did not record its shape). */
+  namesKnown: boolean;
+}
+
+/**
+ * Options of {@link foldJournal}.
+ *
+ * @remarks
+ * Journals written by sagaflow 0.1 do not record their definition's shape. Folding one with the
+ * shape of the definition it ran on (`shapeOf(saga)`) adds what only the shape can tell: which
+ * stages may start (`readyStages`), and the rollback plan.
+ *
+ * @example
+ * ```ts
+ * import { foldJournal, type FoldOptions, type SagaEvent } from 'sagaflow';
+ * declare const journal: SagaEvent[];
+ * declare const options: FoldOptions;
+ * const state = foldJournal(journal, options);
+ * ```
+ */
+export interface FoldOptions {
+  /** The shape to use when the journal does not record one. */
+  readonly shape?: readonly RecordedStageShape[];
 }
 
 /**
@@ -178,10 +279,13 @@ export interface MutableRunState extends Mutable<Omit<RunState, 'stages' | 'comp
  *
  * @remarks
  * A pure function of the events: the same journal always gives the same state, wherever it
- * was read from. It is the only place state is derived. The journal must start with
+ * was read from. It is the only place state is derived: the outcome, `inspect`, resume, the
+ * decider that drives a run, the CLI and the inspector all read it. The journal must start with
  * `run.started`.
  *
  * @throws `TypeError` when the journal is empty or does not start with `run.started`.
+ * @throws `StoreCorruptionError` when an event names a stage the run's definition does not have
+ * (a hand-edited journal), naming the run and the event's `seq`.
  *
  * @example
  * ```ts
@@ -190,12 +294,12 @@ export interface MutableRunState extends Mutable<Omit<RunState, 'stages' | 'comp
  * const outcome = toOutcome(foldJournal(journal));
  * ```
  */
-export function foldJournal(events: readonly SagaEvent[]): RunState {
+export function foldJournal(events: readonly SagaEvent[], options: FoldOptions = {}): RunState {
   const first = events[0];
   if (first?.type !== 'run.started') {
     throw new TypeError('A journal must start with a run.started event.');
   }
-  const state = initialRunState(first);
+  const state = initialRunState(first, options.shape === undefined ? undefined : recordedTopology(first.shapeHash, options.shape), options.shape);
   for (let index = 1; index < events.length; index++) applyEvent(state, events[index] as SagaEvent);
   return state;
 }
@@ -204,17 +308,34 @@ export function foldJournal(events: readonly SagaEvent[]): RunState {
  * Creates the working state for a run from its `run.started` event.
  * Internal: the runtime keeps one per live run and feeds it events with {@link applyEvent},
  * so following a run costs O(1) per event instead of a refold.
+ *
+ * @param topology - the definition's indexed shape when the caller has it (a built saga's own):
+ *   saves the lookup of the journaled one. Used only when it describes the same stages.
+ * @param fallbackShape - the shape to assume when the event records none (older journals).
  */
-export function initialRunState(started: Extract<SagaEvent, { type: 'run.started' }>): MutableRunState {
+export function initialRunState(
+  started: Extract<SagaEvent, { type: 'run.started' }>,
+  topology?: Topology,
+  fallbackShape?: readonly RecordedStageShape[],
+): MutableRunState {
+  const shape = started.shape ?? fallbackShape;
+  const index = shape === undefined ? undefined : topology !== undefined && sameStages(topology, shape) ? topology : recordedTopology(started.shapeHash, shape);
   const stages = new Map<string, MutableStage>();
-  for (const name of started.stages) stages.set(name, { status: 'not_started', attempts: 0, outcomeUnknown: false });
-  return {
+  const readyStages = new Set<string>();
+  const names = started.stages;
+  for (let position = 0; position < names.length; position++) {
+    const name = names[position] as string;
+    const waitingOn = index?.parents[index.indexOf.get(name) ?? -1]?.length ?? 0;
+    stages.set(name, { status: 'not_started', attempts: 0, outcomeUnknown: false, waitingOn, retryBase: 0 });
+    if (index !== undefined && waitingOn === 0) readyStages.add(name);
+  }
+  const state: MutableRunState = {
     runId: started.runId,
     saga: started.saga,
     version: started.version,
     shapeHash: started.shapeHash,
     input: freezeJson(started.input),
-    stageNames: started.stages,
+    stageNames: names,
     submitted: started.submitted === true,
     status: started.submitted === true ? 'queued' : 'running',
     stages,
@@ -222,19 +343,39 @@ export function initialRunState(started: Extract<SagaEvent, { type: 'run.started
     settleOrder: [],
     compensationOrder: [],
     stopping: false,
+    readyStages,
+    inFlight: 0,
+    remaining: names.length,
     lastSeq: started.seq,
     startedAt: started.at,
     updatedAt: started.at,
+    topology: index,
+    namesKnown: true,
   };
+  if (shape !== undefined) state.shape = shape;
+  return state;
 }
 
-function stageOf(state: MutableRunState, name: string): MutableStage {
-  let stage = state.stages.get(name);
-  if (stage === undefined) {
-    stage = { status: 'not_started', attempts: 0, outcomeUnknown: false };
-    state.stages.set(name, stage);
+function sameStages(topology: Topology, shape: readonly RecordedStageShape[]): boolean {
+  if (topology.names.length !== shape.length) return false;
+  for (let index = 0; index < shape.length; index++) if (topology.names[index] !== shape[index]?.name) return false;
+  return true;
+}
+
+/** The stage an event names; a stage the definition does not have means the journal was edited by hand. */
+function stageOf(state: MutableRunState, event: SagaEvent & { readonly stage: string }): MutableStage {
+  const stage = state.stages.get(event.stage);
+  if (stage !== undefined) return stage;
+  if (state.namesKnown) {
+    throw new StoreCorruptionError(
+      state.runId,
+      event.seq,
+      `${event.type} names stage '${event.stage}', which the run's definition does not have (stages: ${[...state.stages.keys()].join(', ')})`,
+    );
   }
-  return stage;
+  const added: MutableStage = { status: 'not_started', attempts: 0, outcomeUnknown: false, waitingOn: 0, retryBase: 0 };
+  state.stages.set(event.stage, added);
+  return added;
 }
 
 /** Appends a stage to the settle order; only a stage settled twice (never in a sound journal) pays for a search. */
@@ -246,9 +387,17 @@ function settle(state: MutableRunState, stage: MutableStage, name: string): void
   state.settleOrder.push(name);
 }
 
+/** A stage's attempt or retry wait ended: it no longer counts as in flight. */
+function leaveFlight(state: MutableRunState, stage: MutableStage): void {
+  if (stage.status === 'running') state.inFlight--;
+  delete stage.retryAt;
+}
+
 /**
  * Applies one event to a working state, in place: the single step of {@link foldJournal}.
  * Internal to the fold and the runtime.
+ *
+ * @throws `StoreCorruptionError` when the event names a stage the run's definition does not have.
  */
 export function applyEvent(state: MutableRunState, event: SagaEvent): void {
   state.lastSeq = event.seq;
@@ -258,7 +407,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     case 'run.started':
       return;
     case 'stage.started': {
-      const stage = stageOf(state, event.stage);
+      const stage = stageOf(state, event);
       if (stage.status !== 'running') {
         // A re-execution after a redrive: the stage leaves its old place in the rollback order.
         if (stage.status !== 'not_started') {
@@ -266,32 +415,42 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
           if (index !== -1) state.settleOrder.splice(index, 1);
         }
         stage.status = 'running';
+        state.inFlight++;
+        state.readyStages.delete(event.stage);
         delete stage.endedAt;
         delete stage.cancelReason;
         stage.outcomeUnknown = false;
       }
       stage.attempts = Math.max(stage.attempts, event.attempt);
       stage.startedAt ??= event.at;
+      stage.attemptStartedAt = event.at;
+      delete stage.retryAt;
       return;
     }
     case 'stage.retrying': {
-      const stage = stageOf(state, event.stage);
+      const stage = stageOf(state, event);
       stage.error = event.error;
+      stage.retryAt = event.at + event.delayMs;
       return;
     }
     case 'stage.completed': {
-      const stage = stageOf(state, event.stage);
-      if (stage.status !== 'completed') state.completionOrder.push(event.stage);
+      const stage = stageOf(state, event);
+      const first = stage.status !== 'completed';
+      leaveFlight(state, stage);
+      if (first) state.completionOrder.push(event.stage);
       settle(state, stage, event.stage);
       stage.status = 'completed';
       stage.attempts = Math.max(stage.attempts, event.attempt);
       if ('output' in event) stage.output = freezeJson(event.output);
       delete stage.error;
       stage.endedAt = event.at;
+      stage.durationMs = event.durationMs;
+      if (first) completed(state, event.stage);
       return;
     }
     case 'stage.failed': {
-      const stage = stageOf(state, event.stage);
+      const stage = stageOf(state, event);
+      leaveFlight(state, stage);
       settle(state, stage, event.stage);
       stage.status = 'failed';
       stage.attempts = Math.max(stage.attempts, event.attempt);
@@ -302,7 +461,8 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       return;
     }
     case 'stage.cancelled': {
-      const stage = stageOf(state, event.stage);
+      const stage = stageOf(state, event);
+      leaveFlight(state, stage);
       if (stage.attempts > 0) settle(state, stage, event.stage);
       stage.status = 'cancelled';
       stage.cancelReason = event.reason;
@@ -318,39 +478,65 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     case 'run.compensating':
       state.status = 'compensating';
       state.compensationCause = event.cause;
+      state.rollback = planRollback(state);
       return;
     case 'compensation.started': {
-      const stage = stageOf(state, event.stage);
+      const stage = stageOf(state, event);
       const previous = stage.compensation;
-      const compensation: Mutable<CompensationState> = {
+      const compensation: MutableCompensation = {
         status: 'running',
         attempts: Math.max(previous?.attempts ?? 0, event.attempt),
         startedAt: previous?.startedAt ?? event.at,
+        attemptStartedAt: event.at,
+        retryBase: previous?.retryBase ?? 0,
       };
       if (previous?.error !== undefined) compensation.error = previous.error;
       stage.compensation = compensation;
+      const rollback = state.rollback;
+      if (rollback !== undefined && previous?.status !== 'running') {
+        rollback.inFlight++;
+        rollback.ready.delete(event.stage);
+        advanceSequential(state, rollback);
+      }
       return;
     }
     case 'compensation.retrying': {
-      const compensation = stageOf(state, event.stage).compensation;
-      if (compensation !== undefined) compensation.error = event.error;
+      const compensation = stageOf(state, event).compensation;
+      if (compensation !== undefined) {
+        compensation.error = event.error;
+        compensation.retryAt = event.at + event.delayMs;
+      }
       return;
     }
-    case 'compensation.completed': {
-      const stage = stageOf(state, event.stage);
-      stage.compensation = settledCompensation('completed', stage.compensation, event.attempt, event.at);
-      state.compensationOrder.push(event.stage);
-      return;
-    }
+    case 'compensation.completed':
     case 'compensation.failed': {
-      const stage = stageOf(state, event.stage);
-      stage.compensation = settledCompensation('failed', stage.compensation, event.attempt, event.at, event.error);
+      const stage = stageOf(state, event);
+      const previous = stage.compensation;
+      const compensation: MutableCompensation = {
+        status: event.type === 'compensation.completed' ? 'completed' : 'failed',
+        attempts: Math.max(previous?.attempts ?? 0, event.attempt),
+        endedAt: event.at,
+        retryBase: previous?.retryBase ?? 0,
+      };
+      if (event.type === 'compensation.failed') compensation.error = event.error;
+      else compensation.durationMs = event.durationMs;
+      if (previous?.startedAt !== undefined) compensation.startedAt = previous.startedAt;
+      if (previous?.attemptStartedAt !== undefined) compensation.attemptStartedAt = previous.attemptStartedAt;
+      stage.compensation = compensation;
+      if (event.type === 'compensation.completed') state.compensationOrder.push(event.stage);
+      const rollback = state.rollback;
+      if (rollback !== undefined) {
+        if (previous?.status === 'running') rollback.inFlight--;
+        if (rollback.pending.delete(event.stage)) {
+          rollback.unsettled--;
+          if (rollback.waiting !== undefined) releaseParents(state, rollback, [event.stage]);
+        }
+        advanceSequential(state, rollback);
+      }
       return;
     }
     case 'run.resumed':
-      applyResumed(state, event.mode);
-      if (event.version !== undefined) state.version = event.version;
-      if (event.shapeHash !== undefined) state.shapeHash = event.shapeHash;
+      applyResumed(state, event);
       return;
     case 'run.paused':
       state.status = 'paused';
@@ -378,24 +564,50 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
   }
 }
 
-/** A compensation's state once it completed or finally failed: the error is kept only for a failure. */
-function settledCompensation(
-  status: 'completed' | 'failed',
-  previous: CompensationState | undefined,
-  attempt: number,
-  at: number,
-  error?: SerializedError,
-): Mutable<CompensationState> {
-  const compensation: Mutable<CompensationState> = { status, attempts: Math.max(previous?.attempts ?? 0, attempt) };
-  if (error !== undefined) compensation.error = error;
-  compensation.endedAt = at;
-  if (previous?.startedAt !== undefined) compensation.startedAt = previous.startedAt;
-  return compensation;
+/** A stage completed for the first time: its dependents wait on one stage fewer. */
+function completed(state: MutableRunState, name: string): void {
+  const topology = state.topology;
+  if (topology === undefined) return;
+  const index = topology.indexOf.get(name);
+  if (index === undefined) return;
+  state.remaining--;
+  const dependents = topology.dependents[index] as readonly string[];
+  for (let position = 0; position < dependents.length; position++) {
+    const dependent = dependents[position] as string;
+    const record = state.stages.get(dependent);
+    if (record === undefined) continue;
+    record.waitingOn--;
+    if (record.waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') state.readyStages.add(dependent);
+  }
 }
 
-function applyResumed(state: MutableRunState, mode: ResumeMode): void {
-  state.lastResumeMode = mode;
-  switch (mode) {
+function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 'run.resumed' }>): void {
+  state.lastResumeMode = event.mode;
+  if (event.version !== undefined) state.version = event.version;
+  if (event.shapeHash !== undefined) {
+    state.shapeHash = event.shapeHash;
+    if (event.shape === undefined) {
+      // A definition change from before shapes were journaled: which stages it has is unknown.
+      state.namesKnown = false;
+      state.topology = undefined;
+      delete state.shape;
+    } else {
+      state.shape = event.shape;
+      state.topology = recordedTopology(event.shapeHash, event.shape);
+      for (const stage of event.shape) {
+        if (!state.stages.has(stage.name)) {
+          state.stages.set(stage.name, { status: 'not_started', attempts: 0, outcomeUnknown: false, waitingOn: 0, retryBase: 0 });
+        }
+      }
+    }
+    recountForward(state);
+  }
+  // A fresh retry budget for whatever runs next.
+  for (const stage of state.stages.values()) {
+    stage.retryBase = stage.attempts;
+    if (stage.compensation !== undefined) stage.compensation.retryBase = stage.compensation.attempts;
+  }
+  switch (event.mode) {
     case 'resume':
       return;
     case 'redrive':
@@ -404,19 +616,129 @@ function applyResumed(state: MutableRunState, mode: ResumeMode): void {
         state.status = 'running';
         delete state.failure;
         state.stopping = false;
+        recountForward(state);
       } else if (state.status === 'compensation_failed') {
         state.status = 'compensating';
         state.stopping = true;
         for (const stage of state.stages.values()) {
           if (stage.compensation?.status === 'failed') stage.compensation.status = 'pending';
         }
+        state.rollback = planRollback(state);
       }
       return;
     case 'compensate':
       state.stopping = true;
       return;
     default:
-      return assertNever(mode);
+      return assertNever(event.mode);
+  }
+}
+
+/** Recomputes, from the stages' statuses, which stages wait on what and which may start. */
+function recountForward(state: MutableRunState): void {
+  const topology = state.topology;
+  state.readyStages.clear();
+  state.remaining = 0;
+  if (topology === undefined) return;
+  for (let index = 0; index < topology.names.length; index++) {
+    const name = topology.names[index] as string;
+    const record = state.stages.get(name);
+    if (record === undefined || record.status === 'completed') continue;
+    state.remaining++;
+    let waitingOn = 0;
+    for (const parent of topology.parents[index] as readonly string[]) if (state.stages.get(parent)?.status !== 'completed') waitingOn++;
+    record.waitingOn = waitingOn;
+    if (waitingOn === 0 && record.status !== 'running') state.readyStages.add(name);
+  }
+}
+
+/**
+ * What a rollback must compensate, from the settle order: completed stages that have a
+ * `compensate`, plus stages whose outcome is unknown and `compensateOnFailure` stages that failed,
+ * each where it settled.
+ */
+function rollbackCandidates(state: MutableRunState, topology: Topology): string[] {
+  const candidates: string[] = [];
+  for (const name of state.settleOrder) {
+    const index = topology.indexOf.get(name);
+    const record = state.stages.get(name);
+    if (index === undefined || record === undefined || topology.compensates[index] !== true) continue;
+    const failedForCompensation =
+      topology.compensateOnFailure[index] === true && (record.status === 'failed' || (record.status === 'cancelled' && record.error !== undefined));
+    if (record.status === 'completed' || record.outcomeUnknown || failedForCompensation) candidates.push(name);
+  }
+  return candidates;
+}
+
+function isSettledCompensation(record: MutableStage | undefined): boolean {
+  const status = record?.compensation?.status;
+  return status === 'completed' || status === 'failed';
+}
+
+/** The rollback plan, made when the run starts (or, after a redrive, restarts) compensating. */
+function planRollback(state: MutableRunState): MutableRollback {
+  const topology = state.topology;
+  const order = topology === undefined ? [] : rollbackCandidates(state, topology).reverse();
+  const pending = new Set<string>();
+  let inFlight = 0;
+  for (const name of order) {
+    const record = state.stages.get(name);
+    if (isSettledCompensation(record)) continue;
+    pending.add(name);
+    if (record?.compensation?.status === 'running') inFlight++;
+  }
+  const rollback: MutableRollback = {
+    order,
+    next: 0,
+    ready: new Set(),
+    unsettled: pending.size,
+    inFlight,
+    waiting: topology === undefined ? undefined : new Map(),
+    pending,
+  };
+  if (rollback.waiting !== undefined && topology !== undefined) {
+    for (let index = 0; index < topology.names.length; index++) rollback.waiting.set(topology.names[index] as string, (topology.dependents[index] as readonly string[]).length);
+    releaseParents(state, rollback, [], topology.names.filter((_, index) => (topology.dependents[index] as readonly string[]).length === 0));
+  }
+  advanceSequential(state, rollback);
+  return rollback;
+}
+
+/** Sequential: moves `next` past compensations that started or settled. */
+function advanceSequential(state: MutableRunState, rollback: MutableRollback): void {
+  while (rollback.next < rollback.order.length) {
+    const record = state.stages.get(rollback.order[rollback.next] as string);
+    const status = record?.compensation?.status;
+    if (status !== 'running' && status !== 'completed' && status !== 'failed') return;
+    rollback.next++;
+  }
+}
+
+/**
+ * Parallel: marks stages done (their compensation settled, or they have nothing to compensate)
+ * and releases parents whose dependents are all done; `roots` are stages with no dependents at
+ * all. Iterative, as chains can be deep.
+ */
+function releaseParents(state: MutableRunState, rollback: MutableRollback, done: readonly string[], roots: readonly string[] = []): void {
+  const topology = state.topology;
+  const waiting = rollback.waiting;
+  if (topology === undefined || waiting === undefined) return;
+  const work = [...done];
+  const offer = (name: string): void => {
+    if (rollback.pending.has(name)) {
+      if (state.stages.get(name)?.compensation?.status !== 'running') rollback.ready.add(name);
+    } else work.push(name);
+  };
+  for (const root of roots) offer(root);
+  while (work.length > 0) {
+    const name = work.pop() as string;
+    const index = topology.indexOf.get(name);
+    if (index === undefined) continue;
+    for (const parent of topology.parents[index] as readonly string[]) {
+      const left = (waiting.get(parent) ?? 0) - 1;
+      waiting.set(parent, left);
+      if (left === 0) offer(parent);
+    }
   }
 }
 

@@ -976,3 +976,22 @@ type Assert<T extends true> = T;
 type SchemasMatchTypes = Assert<
   SchemaEvent['type'] extends SagaEventType ? (SagaEventType extends SchemaEvent['type'] ? true : false) : false
 >;
+
+/** The events that settle a run (it is then driven by nobody until an operator continues it). */
+const SETTLING_EVENT_TYPES: ReadonlySet<SagaEventType> = new Set<SagaEventType>([
+  'run.completed',
+  'run.compensated',
+  'run.cancelled',
+  'run.compensation_failed',
+  'run.paused',
+]);
+
+/**
+ * Whether an event settles its run: `run.completed`, `run.compensated`, `run.cancelled`,
+ * `run.compensation_failed` or `run.paused`. Internal.
+ *
+ * @internal
+ */
+export function isSettlingEvent(event: SagaEvent): boolean {
+  return SETTLING_EVENT_TYPES.has(event.type);
+}

@@ -1,46 +1,35 @@
-import {
-  EMPTY,
-  NEVER,
-  Observable,
-  catchError,
-  ignoreElements,
-  asyncScheduler,
-  defer,
-  exhaustMap,
-  expand,
-  from,
-  merge,
-  mergeMap,
-  retry,
-  takeWhile,
-  tap,
-  throwError,
-  timer,
-  type SchedulerLike,
-  type Subscription,
-} from 'rxjs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { asyncScheduler, defer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
+import { identifierProblem } from '../definition/identifier.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { SagaInputError, type Issue } from '../errors/definition-errors.js';
 import {
   OrchestratorClosedError,
+  RunAlreadyExistsError,
   RunNotFoundError,
   RunStateError,
   SagaNotRegisteredError,
   SagaShapeMismatchError,
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
-import { StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
-import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
-import { toOutcome, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
-import type { SagaEvent } from '../journal/saga-event.js';
+import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
+import { applyEvent, foldJournal, initialRunState, type RunState } from '../journal/fold.js';
+import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
+import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
-import type { SagaStore } from '../stores/saga-store.js';
+import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
+import { resumeEvents } from './decider.js';
 import { EventStream } from './event-stream.js';
+import type { Instrumentation } from './instrumentation.js';
+import { RunInterpreter } from './interpreter.js';
 import { copyJson } from './json-value.js';
-import { RunDriver, resumeDrafts, type RunDriverOptions, type RunStartedDraft } from './run-driver.js';
+import { LeaseKeeper, type KeptRun } from './lease-keeper.js';
+import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
+import { settleWithin } from './settle-within.js';
 
 /**
  * Options of {@link createOrchestrator}.
@@ -75,7 +64,95 @@ export interface OrchestratorOptions {
   readonly scheduler?: SchedulerLike;
   /** Source of retry jitter, numbers in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
+  /**
+   * How long this process's ownership of a run lasts without a heartbeat, in ms. Default 30 000.
+   * Every run this orchestrator drives holds a lease in the store, renewed every `leaseMs / 3`;
+   * if this process dies, another one may take the run over (`recover()`) once it has expired.
+   * Shorter means faster takeover after a crash, and more heartbeat writes.
+   */
+  readonly leaseMs?: number;
+  /** This process's id as the owner of its leases. Default: host name, process id and a random suffix. */
+  readonly ownerId?: string;
+  /** Hooks around runs and attempts, for tracing and metrics (see {@link Instrumentation}). */
+  readonly instrumentation?: Instrumentation;
+  /**
+   * Called with problems that do not stop a run: an `events$` subscriber or an instrumentation
+   * hook that threw, a heartbeat that failed and is retried. Default: `console.warn`.
+   */
+  readonly onError?: (error: Error, context: OrchestratorErrorContext) => void;
 }
+
+/**
+ * What an orchestrator was doing when a problem reported to `onError` happened.
+ *
+ * @remarks
+ * None of these stop a run: a subscriber that throws is isolated, a failing heartbeat is retried
+ * (its lease lasts `leaseMs`), a throwing instrumentation hook is ignored.
+ *
+ * @example
+ * ```ts
+ * import type { OrchestratorErrorContext } from 'sagaflow';
+ * const label = (context: OrchestratorErrorContext) => `${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`}`;
+ * ```
+ */
+export interface OrchestratorErrorContext {
+  /** What failed. */
+  readonly operation: 'subscriber' | 'instrumentation' | 'heartbeat' | 'listen' | 'release';
+  /** The run concerned, when there is one. */
+  readonly runId?: string;
+  /** For a call that is retried: which retry comes next (1 for the first). */
+  readonly retryCount?: number;
+}
+
+/**
+ * A run that {@link Orchestrator.recover} passed over, and why.
+ *
+ * @remarks
+ * - `owned`: a live process holds its lease (it is being driven right now; `detail` names the owner).
+ * - `submitted`: workers own it (a worker takes it over once its lease expires).
+ * - `saga_not_registered`: this orchestrator was not given its saga (it may belong to another service).
+ * - `shape_mismatch`: its saga is registered, but not with the shape the run was started with.
+ * - `unreadable`: its journal could not be read (`detail` says why).
+ *
+ * @example
+ * ```ts
+ * import type { SkippedRun } from 'sagaflow';
+ * const line = (skipped: SkippedRun) => `${skipped.runId} (${skipped.saga}): ${skipped.reason} — ${skipped.detail}`;
+ * ```
+ */
+export interface SkippedRun {
+  /** The run. */
+  readonly runId: string;
+  /** Its saga's name. */
+  readonly saga: string;
+  /** Why it was not resumed. */
+  readonly reason: 'owned' | 'submitted' | 'saga_not_registered' | 'shape_mismatch' | 'unreadable';
+  /** One sentence saying so. */
+  readonly detail: string;
+}
+
+/**
+ * What {@link Orchestrator.recover} returns: the handles of the runs it resumed, and the runs it
+ * passed over with the reason.
+ *
+ * @remarks
+ * An array of handles (iterate it, `await Promise.all(handles.map((run) => run.outcome))`) that
+ * also carries `skipped`. Log `skipped` at start-up: a run passed over because its saga is not
+ * registered, or registered with another shape, stays unfinished until a process that has the
+ * right definition recovers it.
+ *
+ * @example
+ * ```ts
+ * import type { Orchestrator } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const recovered = await orchestrator.recover();
+ * for (const skipped of recovered.skipped) console.warn(`not resumed: ${skipped.runId}: ${skipped.detail}`);
+ * ```
+ */
+export type RecoverResult = SagaRun[] & {
+  /** Unfinished runs this call did not resume, with the reason. */
+  readonly skipped: readonly SkippedRun[];
+};
 
 /**
  * Options of {@link Orchestrator.start}.
@@ -83,8 +160,9 @@ export interface OrchestratorOptions {
  * @remarks
  * Also taken by {@link Orchestrator.run}. A `runId` of your own (1 to 200 characters) makes
  * `start` idempotent per business key: a second `start` with an id that already exists in the
- * store writes nothing and rejects its `outcome` with `StoreConflictError` (`RunStateError` if the
- * run is active in this orchestrator), so check with `inspect` first if you may retry. Aborting
+ * store writes nothing and rejects its `outcome` with `RunAlreadyExistsError` (naming the existing
+ * run's status; `RunStateError` if the run is active in this orchestrator). Ids must be
+ * well-formed Unicode without NUL. Aborting
  * `signal` cancels like `run.cancel(reason)`, using the signal's reason as the cancellation
  * reason; with a signal already aborted, the run is cancelled before any `execute` is invoked.
  *
@@ -120,8 +198,9 @@ export interface StartOptions {
 export interface ContinueOptions {
   /**
    * Continue with this definition even if its shape differs from the one the run was started
-   * with (contract rule 8). Without it, a run continues only with a registered definition of
-   * the same shape.
+   * with. Without it, a run continues only with a registered definition of the same shape. A
+   * definition that lacks (or no longer compensates) a stage the run completed is refused with
+   * `SagaShapeMismatchError` naming the stages: continuing would leave them un-undone.
    */
   readonly saga?: AnySaga;
 }
@@ -144,8 +223,9 @@ export interface ContinueOptions {
 export interface CloseOptions {
   /**
    * Wait at most this long for active runs to settle; the rest are left in place (their
-   * journals stay in the store, resumable later) and their `outcome` rejects with an
-   * `OrchestratorClosedError`. Default: wait for every run.
+   * journals stay in the store and their leases are released, so another process's `recover()`
+   * takes them over at once) and their `outcome` rejects with an `OrchestratorClosedError`.
+   * Default: wait for every run.
    */
   readonly timeoutMs?: number;
 }
@@ -204,7 +284,8 @@ export interface Orchestrator {
    *
    * @remarks
    * The input is validated and `run.started` is queued before `start` returns; stages begin once it
-   * is durable. Other refusals arrive on the handle's `outcome`: `StoreConflictError` for a
+   * is durable, and this process owns the run (a lease in the store, heartbeated) until it
+   * settles. Other refusals arrive on the handle's `outcome`: `RunAlreadyExistsError` for a
    * `runId` that already exists in the store, `RunStateError` for one active here, and store
    * errors if the journal cannot be written.
    *
@@ -220,7 +301,7 @@ export interface Orchestrator {
    * {@link SagaCancelledError}, {@link SagaCompensationError}: each carries `.outcome` and the
    * `.outputs` of every stage that completed. {@link SagaInputError} for bad input,
    * {@link OrchestratorClosedError} after `close()`, and whatever `start`'s `outcome` rejects with
-   * (a store error, `StoreConflictError` for an existing `runId`). Always a rejection, never a
+   * (a store error, `RunAlreadyExistsError` for an existing `runId`). Always a rejection, never a
    * synchronous throw.
    */
   run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): Promise<TOutputs>;
@@ -238,9 +319,12 @@ export interface Orchestrator {
    * Returns the existing handle if this orchestrator already drives the run.
    *
    * @remarks
-   * On a store shared with workers, a submitted run is never driven here: workers own it (one
-   * takes it over once its lease expires), so the handle only follows it from the store until it
-   * settles. Any other run under a live lease is refused with `RunStateError`.
+   * A run is taken over only when nobody holds a live lease on it: a run another process is
+   * driving right now (its heartbeats keep its lease alive) is refused with `RunStateError` naming
+   * that owner, and nothing is written. A stage that was in flight when its last owner stopped is
+   * executed again, unless the run was already stopping: then its outcome is unknown, and it is
+   * compensated with `output: undefined`. On a store shared with workers, a submitted run is never
+   * driven here: workers own it, so the handle only follows it from the store until it settles.
    *
    * Never throws: a refusal rejects the handle's `outcome` with `RunNotFoundError`,
    * `RunStateError` (the run is settled or paused), `SagaNotRegisteredError`,
@@ -248,21 +332,20 @@ export interface Orchestrator {
    */
   resume(runId: string, options?: ContinueOptions): SagaRun;
   /**
-   * Resumes every unfinished run in the store that this orchestrator has the saga for; returns
-   * their handles.
+   * Resumes every unfinished run in the store that nobody drives and this orchestrator has the
+   * saga for; returns their handles, and says which runs it passed over and why.
    *
    * @remarks
-   * Call it once at start-up, after registering every saga that may have unfinished runs. Runs of
-   * sagas this orchestrator was not given are passed over silently (they may belong to another
-   * service sharing the store); a run whose saga is registered but with another shape gets a handle
-   * whose `outcome` rejects with `SagaShapeMismatchError`. On a store shared with workers it leaves
-   * alone runs under a live lease and every submitted run (workers take those over), so it is
-   * safe to call at start-up next to a fleet. `paused` and `compensation_failed` runs wait for an
-   * operator and are not resumed.
+   * Call it at start-up, after registering every saga that may have unfinished runs, and again
+   * whenever you like: it takes over only runs whose lease has expired (their process died), so it
+   * is safe next to other live processes and workers on the same store. It passes over, and lists
+   * in `skipped`: runs a live process owns, submitted runs (workers own them), runs of sagas not
+   * registered here, and runs whose saga is registered with another shape. `paused` and
+   * `compensation_failed` runs wait for an operator and are not looked at.
    *
-   * @throws `StoreUnavailableError` (rejects) when the store cannot list or load runs.
+   * @throws `StoreUnavailableError` (rejects) when the store cannot list runs.
    */
-  recover(): Promise<SagaRun[]>;
+  recover(): Promise<RecoverResult>;
   /**
    * Goes on from where a `paused` or `compensation_failed` run stopped: re-executes the stages
    * that did not complete (same idempotency keys, a fresh retry budget), or retries only the
@@ -290,13 +373,16 @@ export interface Orchestrator {
    */
   compensate(runId: string, options?: ContinueOptions): SagaRun;
   /**
-   * Cancels a run by id, wherever it is driven: here, by a worker (it acts within one
-   * heartbeat), or nowhere (a run left unfinished by a crashed process is resumed here and
-   * cancelled).
+   * Cancels a run by id, wherever it is driven: here, by another live process (an orchestrator or
+   * a worker: it carries the cancel out within one heartbeat), or nowhere (a run whose process died
+   * is taken over here and cancelled).
    *
    * @remarks
-   * Resolves once the cancel is accepted or requested, not when the run has settled: follow it
-   * with `watch(runId)` or the run's handle. For a run this orchestrator drives, it is
+   * A run another process owns is never touched from here: a cancel request is recorded in the
+   * store, and its owner settles its in-flight stages and rolls back (or keeps, per `onCancel`)
+   * itself, so no stage is ever compensated while it is still executing somewhere. Resolves once
+   * the cancel is accepted or requested, not when the run has settled: follow it with
+   * `watch(runId)` or the run's handle. For a run this orchestrator drives, it is
    * `handle.cancel(reason)`: it resolves and does nothing if that run is already stopping or
    * rolling back. `reason` defaults to `'cancelled'`.
    *
@@ -314,7 +400,7 @@ export interface Orchestrator {
    *
    * @throws {@link SagaInputError} for bad input; {@link StoreUnsupportedError} when the store
    * cannot share runs with workers; {@link OrchestratorClosedError} after `close()`;
-   * `StoreConflictError` when the `runId` exists already (all as rejections).
+   * `RunAlreadyExistsError` when the `runId` exists already (all as rejections).
    */
   submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: { readonly runId?: string }): Promise<string>;
   /**
@@ -343,21 +429,16 @@ export interface Orchestrator {
 }
 
 
+/** A run this orchestrator drives: its handle and interpreter (absent while it is being picked up). */
 interface ActiveRun {
   readonly handle: RunHandle<unknown>;
-  driver?: RunDriver;
+  interpreter?: RunInterpreter;
 }
 
-/** How often a follower renews its watch on a run (stores that announce appends to watched runs). */
-const WATCH_RENEW_MS = 10_000;
-
-const SETTLING_EVENTS = new Set<SagaEvent['type']>([
-  'run.completed',
-  'run.compensated',
-  'run.cancelled',
-  'run.compensation_failed',
-  'run.paused',
-]);
+/** What picking a stored run up found. */
+type PickUp =
+  | { readonly kind: 'driven'; readonly handle: RunHandle<Record<string, unknown>> }
+  | { readonly kind: 'skipped'; readonly skipped: SkippedRun };
 
 /**
  * Creates an {@link Orchestrator}.
@@ -365,8 +446,9 @@ const SETTLING_EVENTS = new Set<SagaEvent['type']>([
  * @remarks
  * Cheap and synchronous: it opens nothing (a store connects on first use) and starts no run;
  * call `recover()` to resume what a previous process left unfinished. Create one per process and
- * store, and `close()` it on shutdown. Two orchestrators may share a store, but must not drive the
- * same run: optimistic concurrency makes the second writer fail with `StoreConflictError`.
+ * store, and `close()` it on shutdown. Several orchestrators (and workers) may share a store:
+ * each run is owned by the process driving it, through a lease in the store, and nobody else
+ * acts on it until that lease expires.
  *
  * @example
  * ```ts
@@ -375,7 +457,8 @@ const SETTLING_EVENTS = new Set<SagaEvent['type']>([
  * declare const transfer: AnySaga;
  * const store = new SqliteStore({ path: '.sagaflow/sagas.db' });
  * const orchestrator = createOrchestrator({ store, sagas: [transfer] });
- * await orchestrator.recover(); // pick up what the last process left running
+ * const recovered = await orchestrator.recover(); // pick up what a dead process left running
+ * for (const skipped of recovered.skipped) console.warn(skipped.detail);
  * process.once('SIGTERM', () => {
  *   void orchestrator.close({ timeoutMs: 10_000 }).then(() => store.close());
  * });
@@ -412,12 +495,19 @@ export function runErrorFor<TOutputs>(outcome: SagaOutcome<TOutputs>): SagaRunEr
   }
 }
 
+const DEFAULT_LEASE_MS = 30_000;
+
 class SagaOrchestrator implements Orchestrator {
   readonly store: SagaStore;
   readonly events$: Observable<SagaEvent>;
   private readonly events = new EventStream<SagaEvent>();
   private readonly scheduler: SchedulerLike;
   private readonly random: () => number;
+  private readonly owner: string;
+  private readonly leaseMs: number;
+  private readonly instrumentation: Instrumentation | undefined;
+  private readonly onError: (error: Error, context: OrchestratorErrorContext) => void;
+  private readonly keeper: LeaseKeeper;
   private readonly registry = new Map<string, AnySaga[]>();
   private readonly active = new Map<string, ActiveRun>();
   /** Submitted runs that a handle here follows from the store while workers drive them. */
@@ -428,6 +518,14 @@ class SagaOrchestrator implements Orchestrator {
     this.store = options.store ?? new MemoryStore();
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.random = options.random ?? Math.random;
+    this.leaseMs = positiveInteger('leaseMs', options.leaseMs ?? DEFAULT_LEASE_MS);
+    this.owner = options.ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    if (identifierProblem(this.owner) !== undefined) throw new TypeError(`createOrchestrator: ownerId ${identifierProblem(this.owner) ?? ''}.`);
+    this.instrumentation = options.instrumentation;
+    this.onError = options.onError ?? ((error, context) => console.warn(`sagaflow: ${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`} failed: ${error.message}`));
+    this.keeper = new LeaseKeeper(this.store, this.owner, this.leaseMs, this.scheduler, { initialDelayMs: 100, maxDelayMs: 5_000 }, this.random, (error, context) =>
+      this.report(error, context),
+    );
     this.events$ = this.events.observable$;
     for (const saga of options.sagas ?? []) this.register(saga);
   }
@@ -437,18 +535,17 @@ class SagaOrchestrator implements Orchestrator {
     const started = this.prepareStart(saga, input, options.runId, false);
     const handle = new RunHandle<TOutputs>(started.runId);
     if (this.active.has(started.runId)) {
-      handle.fail(new RunStateError(saga.name, started.runId, 'start', 'running', [], `a run with id ${started.runId} is already active`));
+      handle.fail(new RunStateError(saga.name, started.runId, 'start', 'running', [], `a run with id ${started.runId} is already active here`));
       return handle;
     }
     const signal = options.signal;
-    if (signal === undefined) {
-      this.drive(saga, started, handle).start();
-      return handle;
-    }
     const onAbort = (): void => handle.cancel(abortReason(signal));
-    this.drive(saga, started, handle, () => signal.removeEventListener('abort', onAbort)).start();
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
+    const interpreter = this.drive(saga as Saga, [started], { owner: this.owner, epoch: 1 }, handle, () => signal?.removeEventListener('abort', onAbort));
+    interpreter.create(this.leaseMs);
+    if (signal !== undefined) {
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
     return handle;
   }
 
@@ -459,45 +556,56 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async inspect(runId: string): Promise<SagaOutcome> {
-    return toOutcome(await this.loadState(runId));
+    return toOutcome((await this.load(runId)).state);
   }
 
   resume(runId: string, options: ContinueOptions = {}): SagaRun {
     const existing = this.active.get(runId) ?? this.followed.get(runId);
     if (existing !== undefined) return existing.handle;
-    return this.pickUp(runId, 'resume', options);
+    return this.continueRun(runId, 'resume', options);
   }
 
-  async recover(): Promise<SagaRun[]> {
+  async recover(): Promise<RecoverResult> {
     const handles: SagaRun[] = [];
+    const skipped: SkippedRun[] = [];
     let afterRunId: string | undefined;
     for (;;) {
-      const page = await this.store.listRuns({ status: ['running', 'compensating'], limit: 1_000, ...(afterRunId === undefined ? {} : { afterRunId }) });
+      const page = await this.store.listRuns({ status: UNFINISHED_RUN_STATUSES, limit: 1_000, ...(afterRunId === undefined ? {} : { afterRunId }) });
       for (const run of page) {
-        // Runs of sagas this process does not know belong to someone else sharing the store.
-        if (this.active.has(run.runId) || !this.registry.has(run.saga)) continue;
-        if (supportsWorkers(this.store)) {
-          // Workers own submitted runs, even with an expired lease: one of them takes it over.
-          // Driving one here too would race with that takeover.
-          if ((await this.store.leaseOf(run.runId))?.live === true) continue;
-          const journal = await this.store.load(run.runId);
-          const first = journal?.[0];
-          if (first?.type === 'run.started' && first.submitted === true) continue;
+        if (this.closed) break;
+        if (this.active.has(run.runId) || this.followed.has(run.runId)) continue;
+        if (!this.registry.has(run.saga)) {
+          skipped.push({ runId: run.runId, saga: run.saga, reason: 'saga_not_registered', detail: `run ${run.runId} of saga '${run.saga}' was passed over: this orchestrator was not given saga '${run.saga}'` });
+          continue;
         }
-        handles.push(this.pickUp(run.runId, 'resume', {}));
+        if (run.submitted && supportsWorkers(this.store)) {
+          skipped.push({ runId: run.runId, saga: run.saga, reason: 'submitted', detail: `run ${run.runId} of saga '${run.saga}' was passed over: it was submitted, so workers own it` });
+          continue;
+        }
+        const handle = new RunHandle<Record<string, unknown>>(run.runId);
+        this.active.set(run.runId, { handle });
+        try {
+          const picked = await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true });
+          if (picked.kind === 'driven') handles.push(picked.handle);
+          else skipped.push(picked.skipped);
+        } catch (error) {
+          if (this.active.get(run.runId)?.handle === handle) this.active.delete(run.runId);
+          if (error instanceof StoreUnavailableError) throw error;
+          skipped.push({ runId: run.runId, saga: run.saga, reason: 'unreadable', detail: `run ${run.runId} of saga '${run.saga}' was passed over: ${errorMessage(error)}` });
+        }
       }
-      if (page.length < 1_000) break;
+      if (page.length < 1_000 || this.closed) break;
       afterRunId = page[page.length - 1]?.runId;
     }
-    return handles;
+    return Object.assign(handles, { skipped });
   }
 
   redrive(runId: string, options: ContinueOptions = {}): SagaRun {
-    return this.pickUp(runId, 'redrive', options);
+    return this.continueRun(runId, 'redrive', options);
   }
 
   compensate(runId: string, options: ContinueOptions = {}): SagaRun {
-    return this.pickUp(runId, 'compensate', options);
+    return this.continueRun(runId, 'compensate', options);
   }
 
   async cancel(runId: string, reason = 'cancelled'): Promise<void> {
@@ -506,19 +614,32 @@ class SagaOrchestrator implements Orchestrator {
       existing.handle.cancel(reason);
       return;
     }
-    const state = await this.loadState(runId);
+    const { state } = await this.load(runId);
     // Already on its way to an ending (stopping after a failure or a cancel, or rolling back):
     // a cancel has nothing left to do, as for a run driven here.
     if (state.status === 'compensating' || ((state.status === 'running' || state.status === 'queued') && state.stopping)) return;
     if (state.status !== 'running' && state.status !== 'queued') {
       throw new RunStateError(state.saga, runId, 'cancel', state.status, ['queued', 'running', 'compensating']);
     }
-    if (supportsWorkers(this.store) && (state.submitted || (await this.store.leaseOf(runId))?.live === true)) {
+    const lease = await this.store.leaseOf(runId);
+    if (lease?.live === true || (state.submitted && supportsWorkers(this.store))) {
+      // Its owner carries it out (contract: nobody acts on a run under a live lease).
       await this.store.requestCancel(runId, reason);
       return;
     }
-    // Nobody drives it: a process stopped while running it. Pick it up here and cancel it.
-    this.resume(runId).cancel(reason);
+    // Nobody drives it: its process stopped. Take it over here and cancel it as it is picked up.
+    if (this.active.has(runId)) return this.cancel(runId, reason);
+    const handle = new RunHandle<Record<string, unknown>>(runId);
+    this.active.set(runId, { handle });
+    try {
+      await this.pickUp(runId, 'resume', {}, handle, { cancel: reason });
+    } catch (error) {
+      if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
+      handle.fail(error);
+      // Taken over meanwhile by another live process: ask it instead.
+      if (error instanceof RunLeasedError) return this.store.requestCancel(runId, reason);
+      throw error;
+    }
   }
 
   async submit<TInput, TOutputs, TRawInput>(
@@ -532,22 +653,16 @@ class SagaOrchestrator implements Orchestrator {
     if (!supportsWorkers(store)) {
       throw new StoreUnsupportedError(store.description, 'submit()', 'workers need a store they can share, such as PostgresStore; use start() to run in this process');
     }
-    await store.submit({
-      runId: started.runId,
-      saga: saga.name,
-      expectedSeq: 0,
-      status: 'queued',
-      events: [{ ...started, seq: 0, at: this.scheduler.now() }],
-    });
+    await store.submit({ event: started });
     return started.runId;
   }
 
   watch(runId: string, options: WatchOptions = {}): Observable<SagaEvent> {
-    const pollIntervalMs = options.pollIntervalMs ?? this.defaultPollIntervalMs();
+    const pollIntervalMs = options.pollIntervalMs ?? defaultPollIntervalMs(this.store);
     return defer(() => {
       const local = this.active.get(runId);
       if (local !== undefined) return local.handle.events$;
-      return this.followStore$(runId, 0, pollIntervalMs);
+      return followRun$(this.store, runId, 0, pollIntervalMs, this.scheduler);
     });
   }
 
@@ -560,27 +675,21 @@ class SagaOrchestrator implements Orchestrator {
     }
     this.followed.clear();
     const settled = Promise.allSettled([...this.active.values()].map((run) => run.handle.outcome));
-    if (options.timeoutMs === undefined) {
-      await settled;
-    } else {
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, options.timeoutMs);
-      });
-      await Promise.race([settled, timedOut]);
-      clearTimeout(timer);
+    const inTime = await settleWithin(settled, options.timeoutMs);
+    if (!inTime) {
       for (const [runId, run] of [...this.active]) {
         const error = new OrchestratorClosedError(
-          `run ${runId} was still active when close() timed out after ${options.timeoutMs} ms; it was left in place and can be resumed`,
+          `run ${runId} was still active when close() timed out after ${options.timeoutMs ?? 0} ms; it was left in place and can be resumed`,
         );
-        if (run.driver === undefined) run.handle.fail(error);
-        else run.driver.detach(error);
+        if (run.interpreter === undefined) run.handle.fail(error);
+        else run.interpreter.detach(error);
       }
     }
+    await this.keeper.stop();
     this.events.complete();
   }
 
-  // ---------------------------------------------------------------------------------------
+  // ---------------------------------------------------------------------------------------------
 
   private register(saga: AnySaga): void {
     const versions = this.registry.get(saga.name);
@@ -588,15 +697,22 @@ class SagaOrchestrator implements Orchestrator {
     else if (!versions.includes(saga)) versions.push(saga);
   }
 
+  private report(error: unknown, context: OrchestratorErrorContext): void {
+    try {
+      this.onError(error instanceof Error ? error : new Error(String(error)), context);
+    } catch {
+      // An onError that throws has nowhere left to report to.
+    }
+  }
+
   private prepareStart<TInput, TOutputs, TRawInput>(
     saga: Saga<TInput, TOutputs, TRawInput>,
     input: TRawInput,
     runId: string | undefined,
     submitted: boolean,
-  ): RunStartedDraft {
-    if (runId !== undefined && (typeof runId !== 'string' || runId.trim() === '' || runId.length > 200)) {
-      throw new SagaInputError(saga.name, [{ path: 'options.runId', message: 'must be a non-empty string of at most 200 characters' }]);
-    }
+  ): Extract<SagaEvent, { type: 'run.started' }> {
+    const idProblem = runId === undefined ? undefined : identifierProblem(runId);
+    if (idProblem !== undefined) throw new SagaInputError(saga.name, [{ path: 'options.runId', message: idProblem }]);
     const parsed = saga.input.safeParse(input);
     if (!parsed.success) {
       const issues: Issue[] = parsed.error.issues.map((issue) => ({
@@ -608,36 +724,88 @@ class SagaOrchestrator implements Orchestrator {
     const copy = copyJson(parsed.data, 'input');
     if (!copy.ok) throw new SagaInputError(saga.name, [{ path: copy.problem.path, message: copy.problem.problem }]);
     this.register(saga);
-    return {
+    const started: Extract<SagaEvent, { type: 'run.started' }> = {
       type: 'run.started',
       runId: runId ?? uuidv7(),
       saga: saga.name,
+      seq: 0,
+      at: this.scheduler.now(),
       version: saga.version,
       shapeHash: saga.shapeHash,
       input: copy.value,
       stages: saga.stages.map((stage) => stage.name),
-      ...(submitted ? { submitted: true } : {}),
+      shape: saga.shape,
     };
+    return submitted ? { ...started, submitted: true } : started;
   }
 
-  /** Creates the driver of a run and wires it to its handle and to `events$`. */
-  private drive(saga: AnySaga, journal: RunStartedDraft | readonly SagaEvent[], handle: RunHandle<unknown>, onEnd?: () => void): RunDriver {
+  /** Creates the interpreter of a run owned here and wires it to its handle, `events$` and the lease keeper. */
+  private drive(saga: Saga, journal: readonly SagaEvent[], lease: LeaseToken, handle: RunHandle<unknown>, onEnd?: () => void): RunInterpreter {
+    const runId = handle.runId;
     const active: ActiveRun = { handle };
-    this.active.set(handle.runId, active);
-    const driver = new RunDriver(new DrivenRun(saga as Saga, this.store, this.scheduler, this.random, this.events, this.active, handle, onEnd), journal);
-    active.driver = driver;
-    handle.attach((reason) => driver.cancel(reason));
-    return driver;
+    this.active.set(runId, active);
+    let kept: KeptRun | undefined;
+    const end = (): void => {
+      if (this.active.get(runId) === active) this.active.delete(runId);
+      if (kept !== undefined) this.keeper.drop(runId, kept);
+      onEnd?.();
+    };
+    const interpreter: RunInterpreter = new RunInterpreter(
+      {
+        saga,
+        store: this.store,
+        lease,
+        scheduler: this.scheduler,
+        random: this.random,
+        instrumentation: this.instrumentation,
+        report: (error, id) => this.report(error, { operation: 'instrumentation', runId: id }),
+        host: {
+          event: (event) => {
+            // The lease exists once the run does: keep it from its first durable event on.
+            if (kept === undefined) {
+              kept = {
+                runId,
+                lease,
+                lost: (error) => interpreter.detach(error),
+                cancelRequested: (reason) => interpreter.cancel(reason),
+              };
+              this.keeper.hold(kept);
+            }
+            handle.push(event);
+            if (this.events.observed) this.events.next(event);
+          },
+          settled: (state) => {
+            end();
+            handle.settle(toOutcome(state));
+          },
+          halted: (error) => {
+            end();
+            // Give the run back at once, so that another process can take it over without waiting
+            // for the lease to expire — unless it already belongs to someone else.
+            if (!(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError) && kept !== undefined) {
+              this.store.release(runId, lease).catch((releaseError: unknown) => this.report(releaseError, { operation: 'release', runId }));
+            }
+            handle.fail(error);
+          },
+        },
+      },
+      journal,
+    );
+    active.interpreter = interpreter;
+    handle.attach((reason) => interpreter.cancel(reason));
+    return interpreter;
   }
 
-  private async loadState(runId: string): Promise<RunState> {
+  private async load(runId: string): Promise<{ readonly journal: readonly SagaEvent[]; readonly state: RunState }> {
     const journal = await this.store.load(runId);
     if (journal === undefined || journal.length === 0) throw new RunNotFoundError(runId);
-    return foldJournal(journal);
+    const first = journal[0] as SagaEvent;
+    const registered = first.type === 'run.started' ? this.registry.get(first.saga)?.find((saga) => saga.shapeHash === first.shapeHash) : undefined;
+    return { journal, state: foldJournal(journal, registered === undefined ? {} : { shape: registered.shape }) };
   }
 
-  /** Resume, redrive or compensate a stored run: checks, then drives it from its journal. */
-  private pickUp(runId: string, mode: 'resume' | 'redrive' | 'compensate', options: ContinueOptions): RunHandle<Record<string, unknown>> {
+  /** Resume, redrive or compensate a stored run: a handle at once, the checks and the takeover in the background. */
+  private continueRun(runId: string, mode: ResumeMode, options: ContinueOptions): RunHandle<Record<string, unknown>> {
     const handle = new RunHandle<Record<string, unknown>>(runId);
     if (this.closed) {
       handle.fail(new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`));
@@ -645,42 +813,80 @@ class SagaOrchestrator implements Orchestrator {
     }
     const existing = this.active.get(runId);
     if (existing !== undefined) {
-      const status: RunStatus = existing.driver?.state.status ?? 'running';
-      const saga = existing.driver?.state.saga ?? '?';
+      const status: RunStatus = existing.interpreter?.state.status ?? 'running';
+      const saga = existing.interpreter?.state.saga ?? '?';
       handle.fail(new RunStateError(saga, runId, mode, status, allowedStatuses(mode), `it is being driven by this orchestrator right now`));
       return handle;
     }
     // Claim the id at once so that concurrent calls for the same run do not both pick it up.
-    this.active.set(runId, { handle: handle });
-    void (async () => {
-      try {
-        const journal = await this.store.load(runId);
-        if (journal === undefined || journal.length === 0) throw new RunNotFoundError(runId);
-        const state = foldJournal(journal);
-        const allowed = allowedStatuses(mode);
-        if (!allowed.includes(state.status)) throw new RunStateError(state.saga, runId, mode, state.status, allowed);
-        if (state.submitted && supportsWorkers(this.store)) {
-          await this.handBack(state, journal, mode, options, handle);
-          return;
-        }
-        if (supportsWorkers(this.store)) {
-          const lease = await this.store.leaseOf(runId);
-          if (lease?.live === true) {
-            throw new RunStateError(state.saga, runId, mode, state.status, allowed, `worker ${lease.owner} holds its lease; it is being driven there`);
-          }
-        }
-        const saga = this.sagaFor(state, options.saga);
-        if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
-        const change = saga.shapeHash === state.shapeHash && saga.version === state.version ? undefined : { version: saga.version, shapeHash: saga.shapeHash };
-        this.active.delete(runId);
-        handle.replay(journal);
-        this.drive(saga, journal, handle).resume(mode, change);
-      } catch (error) {
-        if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
-        handle.fail(error);
-      }
-    })();
+    this.active.set(runId, { handle });
+    this.pickUp(runId, mode, options, handle, {}).catch((error: unknown) => {
+      if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
+      handle.fail(error);
+    });
     return handle;
+  }
+
+  /**
+   * Checks a stored run, takes it over (its lease, bumping the epoch) and drives it. The run's
+   * id is reserved in `active` by the caller. Nothing is written before the takeover succeeds,
+   * and the takeover succeeds only when nobody holds a live lease on the run.
+   */
+  private async pickUp(
+    runId: string,
+    mode: ResumeMode,
+    options: ContinueOptions,
+    handle: RunHandle<Record<string, unknown>>,
+    how: { readonly recovering?: boolean; readonly cancel?: string },
+  ): Promise<PickUp> {
+    const loaded = await this.load(runId);
+    const allowed = allowedStatuses(mode);
+    const check = (state: RunState): void => {
+      if (!allowed.includes(state.status)) throw new RunStateError(state.saga, runId, mode, state.status, allowed);
+    };
+    check(loaded.state);
+    if (loaded.state.submitted && supportsWorkers(this.store)) {
+      if (how.recovering === true) {
+        this.active.delete(runId);
+        return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason: 'submitted', detail: `run ${runId} of saga '${loaded.state.saga}' was passed over: it was submitted, so workers own it` } };
+      }
+      await this.handBack(loaded.state, loaded.journal, mode, options, handle);
+      return { kind: 'driven', handle };
+    }
+    let saga: AnySaga;
+    try {
+      saga = this.sagaFor(loaded.state, options.saga);
+    } catch (error) {
+      if (how.recovering !== true || !(error instanceof SagaShapeMismatchError || error instanceof SagaNotRegisteredError)) throw error;
+      this.active.delete(runId);
+      const reason = error instanceof SagaShapeMismatchError ? 'shape_mismatch' : 'saga_not_registered';
+      return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason, detail: `run ${runId} of saga '${loaded.state.saga}' was passed over: ${error.message}` } };
+    }
+    if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
+    const acquired = await this.store.acquire({ runId, owner: this.owner, leaseMs: this.leaseMs });
+    if (!acquired.acquired) {
+      const { owner, epoch } = acquired.heldBy;
+      const error = new RunLeasedError(runId, owner, epoch, `${mode}()`);
+      if (how.recovering !== true) throw error;
+      this.active.delete(runId);
+      return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason: 'owned', detail: error.message } };
+    }
+    const lease = acquired.lease;
+    try {
+      // The journal may have grown between the first read and the takeover: decide on the new one.
+      const state = foldJournal(acquired.events, { shape: saga.shape });
+      check(state);
+      const change = saga.shapeHash === state.shapeHash && saga.version === state.version ? undefined : { version: saga.version, shapeHash: saga.shapeHash, shape: saga.shape };
+      if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
+      this.active.delete(runId);
+      handle.replay(acquired.events);
+      const cancel = how.cancel ?? acquired.cancelRequest?.reason;
+      this.drive(saga as Saga, acquired.events, lease, handle).resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
+      return { kind: 'driven', handle };
+    } catch (error) {
+      await this.store.release(runId, lease).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -692,7 +898,7 @@ class SagaOrchestrator implements Orchestrator {
   private async handBack(
     state: RunState,
     journal: readonly SagaEvent[],
-    mode: 'resume' | 'redrive' | 'compensate',
+    mode: ResumeMode,
     options: ContinueOptions,
     handle: RunHandle<Record<string, unknown>>,
   ): Promise<void> {
@@ -707,10 +913,9 @@ class SagaOrchestrator implements Orchestrator {
       const change =
         explicit === undefined || (explicit.shapeHash === state.shapeHash && explicit.version === state.version)
           ? undefined
-          : { version: explicit.version, shapeHash: explicit.shapeHash };
-      const at = this.scheduler.now();
-      written = resumeDrafts(state, mode, change).map((draft, offset) => ({ ...draft, runId: state.runId, saga: state.saga, seq: journal.length + offset, at }));
-      const next = foldJournal([...journal, ...written]);
+          : { version: explicit.version, shapeHash: explicit.shapeHash, shape: explicit.shape };
+      written = resumeEvents(state, { type: 'resume', mode, ...(change === undefined ? {} : { change }) }, this.scheduler.now());
+      const next = foldJournal([...journal, ...written], explicit === undefined ? {} : { shape: explicit.shape });
       if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${state.runId} was called after close()`);
       // Watched before the workers can pick it up, so that each of their appends is announced.
       if (supportsWorkers(this.store) && this.store.watchRun !== undefined) {
@@ -723,11 +928,6 @@ class SagaOrchestrator implements Orchestrator {
     this.follow(handle, [...journal, ...written]);
   }
 
-  /** With a store that announces appends, polling is only the fallback for lost notifications. */
-  private defaultPollIntervalMs(): number {
-    return supportsWorkers(this.store) && this.store.watchRun !== undefined ? 2_000 : 250;
-  }
-
   /** Feeds a handle from the store until the run settles. */
   private follow(handle: RunHandle<Record<string, unknown>>, journal: readonly SagaEvent[]): void {
     const runId = handle.runId;
@@ -737,11 +937,11 @@ class SagaOrchestrator implements Orchestrator {
     const stopFollowing = (): void => {
       if (this.followed.get(runId)?.handle === handle) this.followed.delete(runId);
     };
-    const subscription = this.followStore$(runId, journal.length, this.defaultPollIntervalMs()).subscribe({
+    const subscription = followRun$(this.store, runId, journal.length, defaultPollIntervalMs(this.store), this.scheduler).subscribe({
       next: (event) => {
         applyEvent(state, event);
         handle.push(event);
-        if (SETTLING_EVENTS.has(event.type)) {
+        if (isSettlingEvent(event)) {
           stopFollowing();
           handle.settle(toOutcome(state));
         }
@@ -757,75 +957,6 @@ class SagaOrchestrator implements Orchestrator {
     handle.attach((reason) => {
       this.cancel(runId, reason).catch(() => undefined);
     });
-  }
-
-  /**
-   * A run's events from `fromSeq` on, read from the store: on every notification about the run
-   * when the store has them (workers' stores), and every `pollIntervalMs` in any case, since
-   * notifications can be lost. Completes after the run's settling event.
-   */
-  private followStore$(runId: string, fromSeq: number, pollIntervalMs: number): Observable<SagaEvent> {
-    const store = this.store;
-    // Keeps appends to the run announced while we follow it (the store forgets after a while,
-    // so a follower that died costs nothing for long).
-    const watchRun = supportsWorkers(store) ? store.watchRun?.bind(store) : undefined;
-    const announced$ =
-      watchRun === undefined
-        ? EMPTY
-        : timer(0, WATCH_RENEW_MS, this.scheduler).pipe(
-            exhaustMap(() => from(watchRun(runId, WATCH_RENEW_MS * 3)).pipe(catchError(() => EMPTY))),
-            ignoreElements(),
-          );
-    const wakeups$ = supportsWorkers(store)
-      ? new Observable<void>((subscriber) => {
-          let unsubscribe: (() => Promise<void>) | undefined;
-          let closed = false;
-          store
-            .onWork((signal) => {
-              if (signal.runId === runId || signal.kind === 'reconnected') subscriber.next();
-            })
-            .then(
-              (stop) => {
-                if (closed) {
-                  void stop().catch(() => undefined);
-                  return;
-                }
-                unsubscribe = stop;
-                // Whatever was appended before we listened was announced to nobody: read once more.
-                subscriber.next();
-              },
-              // No notifications: polling alone still follows the run.
-              () => undefined,
-            );
-          return () => {
-            closed = true;
-            void unsubscribe?.().catch(() => undefined);
-          };
-        })
-      : NEVER;
-    let nextSeq = fromSeq;
-    let dirty = false;
-    const load$ = defer(() => {
-      dirty = false;
-      return from(store.load(runId));
-    }).pipe(
-      // A store that is briefly away (a database restart) does not end the watch.
-      retry({ delay: (error: unknown) => (error instanceof StoreUnavailableError ? timer(pollIntervalMs, this.scheduler) : throwError(() => error)) }),
-    );
-    return merge(timer(0, pollIntervalMs, this.scheduler), wakeups$, announced$).pipe(
-      tap(() => {
-        dirty = true;
-      }),
-      // One read at a time; a wake-up during a read leads to one more read after it.
-      exhaustMap(() => load$.pipe(expand(() => (dirty ? load$ : EMPTY)))),
-      mergeMap((journal) => {
-        if (journal === undefined) throw new RunNotFoundError(runId);
-        const fresh = journal.slice(nextSeq);
-        nextSeq = Math.max(nextSeq, journal.length);
-        return fresh;
-      }),
-      takeWhile((event) => !SETTLING_EVENTS.has(event.type), true),
-    );
   }
 
   private sagaFor(state: RunState, explicit: AnySaga | undefined): AnySaga {
@@ -845,38 +976,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 }
 
-/** What the driver of a run started or picked up here reports to: the run's handle and `events$`. */
-class DrivenRun implements RunDriverOptions {
-  constructor(
-    readonly saga: Saga,
-    readonly store: SagaStore,
-    readonly scheduler: SchedulerLike,
-    readonly random: () => number,
-    private readonly events: EventStream<SagaEvent>,
-    private readonly active: Map<string, ActiveRun>,
-    private readonly handle: RunHandle<unknown>,
-    private readonly onEnd: (() => void) | undefined,
-  ) {}
-
-  onEvent(event: SagaEvent): void {
-    this.handle.push(event);
-    if (this.events.observed) this.events.next(event);
-  }
-
-  onSettled(state: MutableRunState): void {
-    this.active.delete(this.handle.runId);
-    this.onEnd?.();
-    this.handle.settle(toOutcome(state));
-  }
-
-  onHalted(error: Error): void {
-    this.active.delete(this.handle.runId);
-    this.onEnd?.();
-    this.handle.fail(error);
-  }
-}
-
-function allowedStatuses(mode: 'resume' | 'redrive' | 'compensate'): RunStatus[] {
+function allowedStatuses(mode: ResumeMode): RunStatus[] {
   switch (mode) {
     case 'resume':
       return ['queued', 'running', 'compensating'];
@@ -894,3 +994,11 @@ function abortReason(signal: AbortSignal | undefined): string {
   return 'the start signal was aborted';
 }
 
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`createOrchestrator: ${name} must be a positive integer, got ${String(value)}.`);
+  return value;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

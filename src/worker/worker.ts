@@ -15,16 +15,20 @@ import {
   tap,
   timer,
   type Observable,
+  type SchedulerLike,
 } from 'rxjs';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { WorkerStoppedError } from '../errors/run-errors.js';
 import { LeaseLostError, StoreUnsupportedError } from '../errors/store-errors.js';
-import { assertNever } from '../journal/fold.js';
+import { assertNever, foldJournal } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
-import { RunDriver } from '../runtime/run-driver.js';
+import { backoffNotifier, type BackoffPolicy } from '../runtime/backoff.js';
+import type { Instrumentation } from '../runtime/instrumentation.js';
+import { RunInterpreter } from '../runtime/interpreter.js';
+import { LeaseKeeper, type KeptRun } from '../runtime/lease-keeper.js';
+import { settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
-import { backoffNotifier, type BackoffPolicy } from './backoff.js';
 
 /**
  * The store call a worker was making when something went wrong, passed to
@@ -44,7 +48,7 @@ import { backoffNotifier, type BackoffPolicy } from './backoff.js';
  * const retried = (operation: WorkerOperation) => operation !== 'run';
  * ```
  */
-export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'run';
+export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'run' | 'subscriber' | 'instrumentation';
 
 /**
  * Where a worker's error happened, passed to {@link WorkerOptions.onError}.
@@ -123,6 +127,14 @@ export interface WorkerOptions {
   readonly workerId?: string;
   /** Backoff of retried store calls (claim, heartbeat, listen, release). Default 100 ms doubling to 5 000 ms. */
   readonly retry?: WorkerRetryOptions;
+  /**
+   * The clock of everything the worker times: polling, heartbeats, backoff, and its runs' retries
+   * and timeouts. Default: RxJS's `asyncScheduler` (real time). Lease expiry is always judged by
+   * the database's clock.
+   */
+  readonly scheduler?: SchedulerLike;
+  /** Hooks around the runs the worker drives and every attempt in them (tracing, metrics). */
+  readonly instrumentation?: Instrumentation;
   /**
    * Called for every error the worker handles itself (it never throws them): a store call that
    * will be retried, a lost lease, a run released after a failed append. Default: one line on
@@ -261,11 +273,9 @@ export function createWorker(options: WorkerOptions): Worker {
   return new SagaWorker(options);
 }
 
-interface HeldRun {
-  readonly runId: string;
+interface HeldRun extends KeptRun {
   readonly saga: string;
-  readonly lease: LeaseToken;
-  readonly driver: RunDriver;
+  readonly interpreter: RunInterpreter;
 }
 
 type WorkerPhase = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -284,7 +294,9 @@ class SagaWorker implements Worker {
   private readonly held = new Map<string, HeldRun>();
   private readonly events = new Subject<SagaEvent>();
   private readonly wake$ = new Subject<void>();
-  private readonly beatNow$ = new Subject<void>();
+  private readonly scheduler: SchedulerLike;
+  private readonly instrumentation: Instrumentation | undefined;
+  private readonly keeper: LeaseKeeper;
   private readonly stopClaiming$ = new Subject<void>();
   private readonly subscription = new Subscription();
   /** Releases in progress; `stop()` waits for them. */
@@ -321,6 +333,9 @@ class SagaWorker implements Worker {
     for (const saga of options.sagas) this.sagas.set(sagaKey(saga.name, saga.shapeHash), saga);
     this.registrations = [...this.sagas.values()].map((saga) => ({ name: saga.name, shapeHash: saga.shapeHash }));
     this.events$ = this.events.asObservable();
+    this.scheduler = options.scheduler ?? asyncScheduler;
+    this.instrumentation = options.instrumentation;
+    this.keeper = new LeaseKeeper(this.store, this.id, this.leaseMs, this.scheduler, this.backoff, Math.random, (error, context) => this.report(error, context));
   }
 
   get activeRuns(): readonly string[] {
@@ -348,7 +363,6 @@ class SagaWorker implements Worker {
       await unlisten?.().catch(() => undefined);
       return;
     }
-    this.subscription.add(this.heartbeats$().subscribe());
     this.subscription.add(this.claims$().subscribe());
   }
 
@@ -371,7 +385,7 @@ class SagaWorker implements Worker {
     this.subscription.add(
       defer(() => from(this.store.onWork((signal) => this.onSignal(signal))))
         .pipe(
-          retry({ delay: backoffNotifier(this.backoff, Math.random, asyncScheduler, (error, retryCount) => this.report(error, { operation: 'listen', retryCount: retryCount + 1 })) }),
+          retry({ delay: backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'listen', retryCount: retryCount + 1 })) }),
           takeUntil(this.stopClaiming$),
         )
         .subscribe((unlisten) => {
@@ -395,7 +409,7 @@ class SagaWorker implements Worker {
         return;
       case 'cancel_requested':
         // The signal has no reason; a heartbeat fetches it (and renews the lease while at it).
-        if (signal.runId !== undefined && this.held.has(signal.runId)) this.beatNow$.next();
+        if (signal.runId !== undefined && this.held.has(signal.runId)) this.keeper.beatNow();
         return;
       case 'appended':
         // For watchers; a worker learns nothing from it.
@@ -409,7 +423,7 @@ class SagaWorker implements Worker {
   // Claiming
 
   private claims$(): Observable<unknown> {
-    return merge(timer(0, this.pollIntervalMs), this.wake$).pipe(
+    return merge(timer(0, this.pollIntervalMs, this.scheduler), this.wake$).pipe(
       tap(() => {
         this.rewake = true;
       }),
@@ -421,7 +435,7 @@ class SagaWorker implements Worker {
 
   private claimRound$(): Observable<boolean> {
     const claimOnce$ = defer(() => this.track(this.claimOnce())).pipe(
-      retry({ delay: backoffNotifier(this.backoff, Math.random, asyncScheduler, (error, retryCount) => this.report(error, { operation: 'claim', retryCount })) }),
+      retry({ delay: backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'claim', retryCount })) }),
       takeUntil(this.stopClaiming$),
     );
     return claimOnce$.pipe(expand((again) => (again ? claimOnce$ : EMPTY)));
@@ -451,47 +465,63 @@ class SagaWorker implements Worker {
 
   /** Starts driving a claimed run under its lease. */
   private adopt(run: ClaimedRun): void {
-    const first = run.events[0];
-    const saga = first?.type === 'run.started' ? this.sagas.get(sagaKey(first.saga, currentShapeHash(run.events))) : undefined;
+    let saga: AnySaga | undefined;
+    let first: SagaEvent | undefined;
+    try {
+      const state = foldJournal(run.events);
+      first = run.events[0];
+      saga = this.sagas.get(sagaKey(state.saga, state.shapeHash));
+    } catch (error) {
+      this.report(error, { operation: 'run', runId: run.runId });
+    }
     if (this.phase !== 'running' || saga === undefined || first === undefined) {
-      // Stopped while claiming, or a shape the store should not have handed us: give it back.
-      if (this.phase === 'running') {
+      // Stopped while claiming, or a run the store should not have handed us: give it back.
+      if (this.phase === 'running' && saga === undefined) {
         this.report(new TypeError(`the store handed over run ${run.runId}, whose saga and shape this worker did not register`), { operation: 'claim', runId: run.runId });
       }
       this.release(run.runId, run.lease);
       return;
     }
-    // The callbacks run only after the constructor returned: `driver` is set by then.
-    const driver: RunDriver = new RunDriver(
+    const runId = run.runId;
+    const interpreter: RunInterpreter = new RunInterpreter(
       {
         saga: saga as Saga,
         store: this.store,
-        scheduler: asyncScheduler,
-        random: Math.random,
         lease: run.lease,
-        onEvent: (event) => this.events.next(event),
-        onSettled: () => {
-          this.forget(run.runId, driver);
-          this.release(run.runId, run.lease);
-        },
-        onHalted: (error) => {
-          this.forget(run.runId, driver);
-          this.onHalted(run, error);
+        scheduler: this.scheduler,
+        random: Math.random,
+        instrumentation: this.instrumentation,
+        report: (error, id) => this.report(error, { operation: 'instrumentation', runId: id }),
+        host: {
+          event: (event) => this.events.next(event),
+          settled: () => this.forget(held),
+          halted: (error) => {
+            this.forget(held);
+            this.onHalted(run, error);
+          },
         },
       },
       run.events,
     );
-    this.held.set(run.runId, { runId: run.runId, saga: first.saga, lease: run.lease, driver });
-    const cancelReason = run.cancelRequest?.reason;
+    const held: HeldRun = {
+      runId,
+      saga: saga.name,
+      lease: run.lease,
+      interpreter,
+      lost: (error) => interpreter.detach(error),
+      cancelRequested: (reason) => interpreter.cancel(reason),
+    };
+    this.held.set(runId, held);
+    this.keeper.hold(held);
+    const cancel = run.cancelRequest === undefined ? undefined : { reason: run.cancelRequest.reason, by: 'external' };
     if (run.lease.epoch === 1 && run.events.length === 1) {
       // The first claim of a submitted run: its journal is what the submitter wrote. A cancel
       // requested before the claim stops it before any stage starts.
-      if (cancelReason !== undefined) driver.cancel(cancelReason);
-      driver.continue();
+      interpreter.begin('claim', cancel === undefined ? { type: 'start' } : { type: 'cancel', ...cancel });
     } else {
-      // A takeover, or a run handed back to the queue: `run.resumed`, then rule 7.
-      driver.resume('resume');
-      if (cancelReason !== undefined) driver.cancel(cancelReason);
+      // A takeover, or a run handed back to the queue: `run.resumed`, then what was in flight
+      // runs again (or, if the run was stopping, is settled as outcome-unknown).
+      interpreter.resume('resume', undefined, cancel);
     }
   }
 
@@ -507,9 +537,10 @@ class SagaWorker implements Worker {
     this.release(run.runId, run.lease);
   }
 
-  private forget(runId: string, driver: RunDriver): void {
-    if (this.held.get(runId)?.driver !== driver) return;
-    this.held.delete(runId);
+  private forget(run: HeldRun): void {
+    if (this.held.get(run.runId) !== run) return;
+    this.held.delete(run.runId);
+    this.keeper.drop(run.runId, run);
     if (this.held.size === 0) this.drained?.resolve();
     // Room for one more run; worth a claim only if work may be waiting (polling covers the rest).
     if (this.phase === 'running' && this.backlog) this.wake$.next();
@@ -518,40 +549,11 @@ class SagaWorker implements Worker {
   // ---------------------------------------------------------------------------------------
   // Leases
 
-  private heartbeats$(): Observable<unknown> {
-    const everyMs = Math.max(1, Math.floor(this.leaseMs / 3));
-    const delayCap: BackoffPolicy = { initialDelayMs: Math.min(this.backoff.initialDelayMs, everyMs), maxDelayMs: Math.min(this.backoff.maxDelayMs, everyMs) };
-    return merge(timer(everyMs, everyMs), this.beatNow$).pipe(
-      exhaustMap(() =>
-        defer(() => this.beat()).pipe(
-          retry({ delay: backoffNotifier(delayCap, Math.random, asyncScheduler, (error, retryCount) => this.report(error, { operation: 'heartbeat', retryCount })) }),
-        ),
-      ),
-    );
-  }
-
-  private async beat(): Promise<void> {
-    const runs = [...this.held.values()];
-    if (runs.length === 0) return;
-    const result = await this.store.heartbeat(
-      this.id,
-      runs.map((run) => ({ runId: run.runId, lease: run.lease })),
-      this.leaseMs,
-    );
-    const sent = new Map(runs.map((run) => [run.runId, run]));
-    for (const runId of result.lost) {
-      const run = sent.get(runId);
-      // Only the run we beat for: it may have settled, or been re-claimed, meanwhile.
-      if (run !== undefined && this.held.get(runId) === run) run.driver.detach(new LeaseLostError(runId, this.id, run.lease.epoch));
-    }
-    for (const request of result.cancelRequests) this.held.get(request.runId)?.driver.cancel(request.reason);
-  }
-
   /** Gives a lease back, retrying a few times; a lease that cannot be released simply expires. */
   private release(runId: string, lease: LeaseToken): void {
     const released = new Promise<void>((resolve) => {
       defer(() => this.store.release(runId, lease))
-        .pipe(retry({ count: 6, delay: backoffNotifier(this.backoff, Math.random, asyncScheduler, (error, retryCount) => this.report(error, { operation: 'release', runId, retryCount })) }))
+        .pipe(retry({ count: 6, delay: backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'release', runId, retryCount })) }))
         .subscribe({
           complete: resolve,
           error: (error: unknown) => {
@@ -577,14 +579,12 @@ class SagaWorker implements Worker {
         let resolve!: () => void;
         const promise = new Promise<void>((done) => (resolve = done));
         this.drained = { promise, resolve };
-        let timeout: NodeJS.Timeout | undefined;
-        const timedOut = timeoutMs === undefined ? new Promise<never>(() => undefined) : new Promise<void>((done) => (timeout = setTimeout(done, timeoutMs)));
-        await Promise.race([promise, timedOut]);
-        clearTimeout(timeout);
-        for (const run of [...this.held.values()]) run.driver.detach(new WorkerStoppedError(this.id, run.saga, run.runId));
+        await settleWithin(promise, timeoutMs);
+        for (const run of [...this.held.values()]) run.interpreter.detach(new WorkerStoppedError(this.id, run.saga, run.runId));
       }
     }
     this.subscription.unsubscribe();
+    await this.keeper.stop();
     const unlisten = this.unlisten;
     this.unlisten = undefined;
     await Promise.all([unlisten?.().catch(() => undefined), ...this.releases]);
@@ -603,16 +603,6 @@ class SagaWorker implements Worker {
 
 function sagaKey(name: string, shapeHash: string): string {
   return `${name}\u0000${shapeHash}`;
-}
-
-/** The shape hash a run continues with: the last one its journal recorded. */
-function currentShapeHash(events: readonly SagaEvent[]): string {
-  for (let index = events.length - 1; index >= 0; index--) {
-    const event = events[index];
-    if (event?.type === 'run.started') return event.shapeHash;
-    if (event?.type === 'run.resumed' && event.shapeHash !== undefined) return event.shapeHash;
-  }
-  return '';
 }
 
 function positiveInteger(name: string, value: number): number {

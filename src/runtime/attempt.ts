@@ -1,0 +1,220 @@
+import type { SchedulerLike, Subscription } from 'rxjs';
+import type { ResolvedRetryPolicy } from '../definition/retry-policy.js';
+import type { Saga, SagaStage } from '../definition/saga.js';
+import { SagaErrorCode } from '../errors/saga-error.js';
+import { serializeError, type SerializedError } from '../errors/serialize-error.js';
+import { NonRetryableError, StageOutputError, StageTimeoutError } from '../errors/stage-errors.js';
+import type { MutableRunState } from '../journal/fold.js';
+import type { AttemptPhase, AttemptResult } from './decider.js';
+import type { AttemptScope, DriveScope } from './instrumentation.js';
+import { copyJson } from './json-value.js';
+import { LazyAbort } from './lazy-abort.js';
+import { CompensateContextImpl, ExecuteContextImpl, StageCancelSignal } from './stage-context.js';
+
+/** What an attempt needs from the run that makes it. */
+export interface AttemptEnvironment {
+  readonly saga: Saga;
+  readonly state: MutableRunState;
+  readonly scheduler: SchedulerLike;
+  /** The drive's instrumentation, if any. */
+  readonly scope: DriveScope | undefined;
+  /** Reports a problem with instrumentation (it never breaks the attempt). */
+  readonly report: (error: unknown) => void;
+}
+
+/**
+ * One call of a stage's `execute` or `compensate`: its signal (it is the call's {@link LazyAbort}),
+ * its timeout, and its result, reported once as plain data whatever comes first — the call's
+ * settlement, its timeout, or an abort before it was invoked.
+ *
+ * @remarks
+ * Everything that touches a user value happens here: the output schema and the JSON copy, the
+ * error's serialisation, the retry policy's `retryable`. Each is guarded, so a hostile value (a
+ * throwing getter, a revoked proxy) becomes a failed attempt with a readable error, never an
+ * exception in the runtime.
+ */
+export class Attempt extends LazyAbort {
+  private settled = false;
+  private timeout: Subscription | undefined;
+  private context: ExecuteContextImpl | CompensateContextImpl | undefined;
+  private instrumented: AttemptScope | undefined;
+  private startedAt = 0;
+
+  constructor(
+    private readonly environment: AttemptEnvironment,
+    readonly stage: SagaStage,
+    readonly phase: AttemptPhase,
+    readonly attempt: number,
+    private readonly onSettled: (attempt: Attempt, result: AttemptResult) => void,
+  ) {
+    super();
+  }
+
+  /** Calls the user's function, unless the attempt was aborted first. */
+  invoke(): void {
+    if (this.aborted) return this.finish({ ok: false, retryable: false, invoked: false });
+    const { saga, state, scheduler } = this.environment;
+    const stage = this.stage;
+    const execute = this.phase === 'execute';
+    const context = execute
+      ? new ExecuteContextImpl(saga, stage, state, this.attempt, this)
+      : new CompensateContextImpl(saga, stage, state, this.attempt, this, state.compensationCause ?? { kind: 'cancelled', reason: 'compensated by an operator', by: 'external' });
+    this.context = context;
+    this.instrumented = this.instrument(context.idempotencyKey);
+    this.startedAt = scheduler.now();
+    let value: unknown;
+    try {
+      const call = execute ? () => stage.execute(context as ExecuteContextImpl) : () => stage.compensate?.(context as CompensateContextImpl);
+      value = this.instrumented === undefined ? call() : this.instrumented.invoke(call);
+    } catch (error) {
+      return this.fail(error);
+    }
+    if (!isThenable(value)) return this.succeed(value);
+    try {
+      value.then(
+        (resolved) => this.succeed(resolved),
+        (error: unknown) => this.fail(error),
+      );
+    } catch (error) {
+      // A thenable whose `then` throws.
+      return this.fail(error);
+    }
+    const timeoutMs = execute ? stage.timeoutMs : stage.compensation.timeoutMs;
+    if (timeoutMs !== undefined && !this.settled) {
+      this.timeout = scheduler.schedule(() => {
+        const error = new StageTimeoutError(saga.name, state.runId, stage.name, this.phase, this.attempt, timeoutMs, clockNote(scheduler));
+        this.abort(() => error);
+        this.fail(error);
+      }, timeoutMs);
+    }
+  }
+
+  /** Ends the attempt now, for a run this process stops driving: the late result is ignored. */
+  cancel(): void {
+    this.settled = true;
+    this.timeout?.unsubscribe();
+  }
+
+  private succeed(value: unknown): void {
+    if (this.settled) return;
+    const context = this.context;
+    if (context instanceof ExecuteContextImpl && context.cancelReason !== undefined) return this.fail(new StageCancelSignal(context.cancelReason));
+    if (this.phase === 'compensate') return this.finish({ ok: true, output: undefined, durationMs: this.duration() });
+    let output: unknown;
+    try {
+      output = checkOutput(this.environment.saga, this.environment.state.runId, this.stage, value);
+    } catch (error) {
+      return this.fail(error);
+    }
+    this.finish({ ok: true, output, durationMs: this.duration() });
+  }
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    const context = this.context;
+    const cancel = error instanceof StageCancelSignal ? error.reason : context instanceof ExecuteContextImpl ? context.cancelReason : undefined;
+    if (cancel !== undefined) return this.finish({ ok: false, retryable: false, cancel, invoked: true, error: journalError(error) });
+    const policy = this.phase === 'execute' ? this.stage.retry : this.stage.compensation.retry;
+    this.finish({ ok: false, retryable: isRetryable(policy, error), invoked: true, error: journalError(error) });
+  }
+
+  private finish(result: AttemptResult): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.timeout?.unsubscribe();
+    const instrumented = this.instrumented;
+    if (instrumented !== undefined) {
+      try {
+        instrumented.end(result);
+      } catch (error) {
+        this.environment.report(error);
+      }
+    }
+    this.onSettled(this, result);
+  }
+
+  private duration(): number {
+    return this.environment.scheduler.now() - this.startedAt;
+  }
+
+  private instrument(idempotencyKey: string): AttemptScope | undefined {
+    const scope = this.environment.scope;
+    if (scope?.attempt === undefined) return undefined;
+    try {
+      return scope.attempt({
+        runId: this.environment.state.runId,
+        saga: this.environment.saga.name,
+        stage: this.stage.name,
+        phase: this.phase,
+        attempt: this.attempt,
+        idempotencyKey,
+      });
+    } catch (error) {
+      this.environment.report(error);
+      return undefined;
+    }
+  }
+}
+
+/** What the stage returned, checked against its output schema and copied as plain JSON. */
+function checkOutput(saga: Saga, runId: string, stage: SagaStage, value: unknown): unknown {
+  let output = value;
+  if (stage.output !== undefined) {
+    const parsed = stage.output.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const path = ['output', ...(issue?.path ?? []).map(String)].join('.');
+      throw new StageOutputError(saga.name, runId, stage.name, path, `does not match the stage's output schema: ${issue?.message ?? 'invalid'}`);
+    }
+    output = parsed.data;
+  }
+  const copy = copyJson(output, 'output');
+  if (!copy.ok) throw new StageOutputError(saga.name, runId, stage.name, copy.problem.path, copy.problem.problem);
+  return copy.value;
+}
+
+/** The error as the journal keeps it. Never throws: an unreadable error still becomes one. */
+function journalError(error: unknown): SerializedError {
+  try {
+    return serializeError(error);
+  } catch {
+    return { name: 'UnreadableError', message: 'the thrown value could not be read' };
+  }
+}
+
+function isRetryable(policy: ResolvedRetryPolicy, error: unknown): boolean {
+  if (isNonRetryable(error)) return false;
+  if (policy.retryable === undefined) return true;
+  try {
+    return policy.retryable(error) === true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A `NonRetryableError`, or a subclass, from this copy of sagaflow or another one (a saga module
+ * built against a second install): matched by class, else by its stable code.
+ */
+function isNonRetryable(error: unknown): boolean {
+  if (error instanceof NonRetryableError) return true;
+  try {
+    return error instanceof Error && (error as { code?: unknown }).code === SagaErrorCode.NonRetryable;
+  } catch {
+    return false;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  try {
+    return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
+  }
+}
+
+/** How a scheduler that is not real time describes its clock in a timeout message (the test kit's virtual clock does). */
+function clockNote(scheduler: SchedulerLike): string | undefined {
+  const note = (scheduler as { timeoutNote?: unknown }).timeoutNote;
+  return typeof note === 'string' ? note : undefined;
+}

@@ -1,0 +1,423 @@
+import type { ResolvedRetryPolicy } from '../definition/retry-policy.js';
+import { retryDelayMs } from '../definition/retry-policy.js';
+import type { Saga } from '../definition/saga.js';
+import type { SerializedError } from '../errors/serialize-error.js';
+import { assertNever, type RunState, type StageState } from '../journal/fold.js';
+import type { RecordedStageShape, ResumeMode, RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
+
+/** Which of a stage's functions an attempt calls. */
+export type AttemptPhase = 'execute' | 'compensate';
+
+/**
+ * How one attempt of user code ended, as plain data: the interpreter calls the user's function,
+ * checks and copies its output, serialises its error and asks the retry policy, so the decider
+ * never touches a user value.
+ */
+export type AttemptResult =
+  | {
+      readonly ok: true;
+      /** The checked JSON copy of what `execute` returned (`undefined` for none, and for `compensate`). */
+      readonly output: unknown;
+      /** How long the attempt took, on the interpreter's clock. */
+      readonly durationMs: number;
+    }
+  | {
+      readonly ok: false;
+      /** The error, serialised and redacted; absent when the attempt was never invoked. */
+      readonly error?: SerializedError;
+      /** Whether the retry policy allows another attempt after this error. */
+      readonly retryable: boolean;
+      /** Set when `execute` called `ctx.cancel(reason)`. */
+      readonly cancel?: string;
+      /** False when the attempt was aborted before its function was called. */
+      readonly invoked: boolean;
+    };
+
+/** A definition change that a continuation (resume, redrive, compensate) records. */
+export interface DefinitionChange {
+  readonly version: string;
+  readonly shapeHash: string;
+  readonly shape: readonly RecordedStageShape[];
+}
+
+/** Something that happened to a run: what {@link decide} reacts to. */
+export type Trigger =
+  /** A new run was created, or a submitted run was claimed for the first time. */
+  | { readonly type: 'start' }
+  /** A stored run was picked up: after a crash (`resume`), or by an operator. */
+  | {
+      readonly type: 'resume';
+      readonly mode: ResumeMode;
+      readonly change?: DefinitionChange;
+      /** A cancellation requested while nobody drove the run: it stops as it is picked up. */
+      readonly cancel?: { readonly reason: string; readonly by: string };
+    }
+  /** An attempt settled; `jitter` is a random number in [0, 1) for a retry delay. */
+  | {
+      readonly type: 'settled';
+      readonly phase: AttemptPhase;
+      readonly stage: string;
+      readonly attempt: number;
+      readonly result: AttemptResult;
+      readonly jitter: number;
+    }
+  /** A retry delay elapsed. */
+  | { readonly type: 'timer'; readonly phase: AttemptPhase; readonly stage: string }
+  /** A cancellation: `by` is `'external'` or the stage that called `ctx.cancel`. */
+  | { readonly type: 'cancel'; readonly reason: string; readonly by: string }
+  /** Re-evaluates the state after the last decision's events were folded. */
+  | { readonly type: 'step' };
+
+/** What the interpreter must do, as plain data, in order. */
+export type Command =
+  /** Fold this event into the state and write it to the journal. */
+  | { readonly type: 'append'; readonly event: SagaEvent }
+  /** Call the stage's `execute` or `compensate`, once every event appended before is durable. */
+  | { readonly type: 'attempt'; readonly phase: AttemptPhase; readonly stage: string; readonly attempt: number }
+  /** Abort the signal of every `execute` attempt in flight, and never invoke one not called yet. */
+  | { readonly type: 'abort'; readonly reason: string }
+  /** Fire a `timer` trigger for the stage after `delayMs`. */
+  | { readonly type: 'timer'; readonly phase: AttemptPhase; readonly stage: string; readonly delayMs: number }
+  /** Forget the stage's pending timer. */
+  | { readonly type: 'clear-timer'; readonly phase: AttemptPhase; readonly stage: string }
+  /** The run has settled (its last event is durable): report the outcome. */
+  | { readonly type: 'finish' };
+
+/** The step trigger, shared: it carries nothing. */
+export const STEP: Trigger = Object.freeze({ type: 'step' });
+
+/**
+ * Decides what a run does next: a pure function of the saga definition, the run's folded state and
+ * what just happened.
+ *
+ * @remarks
+ * Every rule of a saga run lives here and nowhere else: which stages start, retries and their
+ * delays, what a failure or a cancellation stops, when the rollback starts and in what order
+ * compensations run, how a run picked up after a crash goes on, and how it ends. It reads the
+ * state and never changes it; the events it returns are numbered after the state's last one.
+ * The interpreter folds them, carries out the commands, and calls `decide` again with
+ * {@link STEP} until a decision appends nothing: a trigger's own decision handles the edge (an
+ * attempt settled), the step the level (what the state now allows).
+ *
+ * @param now - the time to stamp the events with (epoch ms).
+ */
+export function decide(saga: Saga, state: RunState, trigger: Trigger, now: number): Command[] {
+  const decision = new Decision(state, now);
+  switch (trigger.type) {
+    case 'start':
+    case 'step':
+      step(saga, state, decision);
+      break;
+    case 'resume':
+      resume(state, trigger, decision);
+      break;
+    case 'settled':
+      if (trigger.phase === 'execute') executeSettled(saga, state, trigger, decision);
+      else compensateSettled(saga, state, trigger, decision);
+      break;
+    case 'timer':
+      timerFired(state, trigger, decision);
+      break;
+    case 'cancel':
+      cancel(state, trigger.reason, trigger.by, decision);
+      break;
+    default:
+      return assertNever(trigger);
+  }
+  return decision.commands;
+}
+
+/** The commands of one decision, with the events numbered after the state's last one. */
+class Decision {
+  readonly commands: Command[] = [];
+  private nextSeq: number;
+
+  constructor(
+    private readonly state: RunState,
+    readonly now: number,
+  ) {
+    this.nextSeq = state.lastSeq + 1;
+  }
+
+  append(draft: SagaEventDraft): void {
+    const event = { ...draft, runId: this.state.runId, saga: this.state.saga, seq: this.nextSeq++, at: this.now } as SagaEvent;
+    this.commands.push({ type: 'append', event });
+  }
+
+  startStage(name: string, record: StageState): void {
+    const attempt = record.attempts + 1;
+    this.append({ type: 'stage.started', stage: name, attempt });
+    this.commands.push({ type: 'attempt', phase: 'execute', stage: name, attempt });
+  }
+
+  startCompensation(name: string, record: StageState): void {
+    const attempt = (record.compensation?.attempts ?? 0) + 1;
+    this.append({ type: 'compensation.started', stage: name, attempt });
+    this.commands.push({ type: 'attempt', phase: 'compensate', stage: name, attempt });
+  }
+
+  push(command: Command): void {
+    this.commands.push(command);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The level: what the state allows now.
+
+function step(saga: Saga, state: RunState, decision: Decision): void {
+  switch (state.status) {
+    case 'queued':
+    case 'running':
+      if (!state.stopping) return goForward(saga, state, decision);
+      if (state.inFlight > 0) return;
+      // The forward phase has settled: pause, keep, or roll back.
+      if (state.failure !== undefined && saga.policies.onFailure === 'pause') {
+        decision.append({ type: 'run.paused', failure: state.failure });
+        decision.push({ type: 'finish' });
+      } else if (state.failure === undefined && saga.policies.onCancel === 'keep') {
+        decision.append({ type: 'run.cancelled' });
+        decision.push({ type: 'finish' });
+      } else {
+        decision.append({ type: 'run.compensating', cause: rollbackCause(state) });
+      }
+      return;
+    case 'compensating':
+      return rollBack(saga, state, decision);
+    case 'completed':
+    case 'compensated':
+    case 'cancelled':
+    case 'compensation_failed':
+    case 'paused':
+      return;
+    default:
+      return assertNever(state.status);
+  }
+}
+
+function goForward(saga: Saga, state: RunState, decision: Decision): void {
+  if (state.remaining === 0) {
+    if (state.inFlight === 0) {
+      decision.append({ type: 'run.completed' });
+      decision.push({ type: 'finish' });
+    }
+    return;
+  }
+  let slots = saga.policies.concurrency - state.inFlight;
+  for (const name of state.readyStages) {
+    if (slots <= 0) return;
+    const record = state.stages.get(name);
+    if (record === undefined || saga.stage(name) === undefined) continue;
+    decision.startStage(name, record);
+    slots--;
+  }
+}
+
+function rollBack(saga: Saga, state: RunState, decision: Decision): void {
+  const rollback = state.rollback;
+  if (rollback === undefined) throw new TypeError(`Run ${state.runId} is compensating without a rollback plan: its journal records no shape and none was given.`);
+  if (rollback.unsettled === 0 && rollback.inFlight === 0) {
+    let failed = false;
+    for (const record of state.stages.values()) if (record.compensation?.status === 'failed') failed = true;
+    decision.append({ type: failed ? 'run.compensation_failed' : state.failure === undefined ? 'run.cancelled' : 'run.compensated' });
+    decision.push({ type: 'finish' });
+    return;
+  }
+  if (saga.policies.compensation === 'parallel') {
+    for (const name of rollback.ready) {
+      const record = state.stages.get(name);
+      if (record !== undefined) decision.startCompensation(name, record);
+    }
+    return;
+  }
+  if (rollback.inFlight > 0) return;
+  const name = rollback.order[rollback.next];
+  const record = name === undefined ? undefined : state.stages.get(name);
+  if (name !== undefined && record !== undefined) decision.startCompensation(name, record);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The edges: what one trigger changes.
+
+/**
+ * The events that pick a stored run up, as {@link decide} writes them for a `resume` trigger. For
+ * an operator's hand-back of a submitted run to the workers' queue, which needs no definition.
+ */
+export function resumeEvents(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, now: number): SagaEvent[] {
+  const decision = new Decision(state, now);
+  resume(state, trigger, decision);
+  return decision.commands.flatMap((command) => (command.type === 'append' ? [command.event] : []));
+}
+
+function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, decision: Decision): void {
+  const change = trigger.change;
+  decision.append(
+    change === undefined
+      ? { type: 'run.resumed', mode: trigger.mode }
+      : { type: 'run.resumed', mode: trigger.mode, version: change.version, shapeHash: change.shapeHash, shape: change.shape },
+  );
+  switch (trigger.mode) {
+    case 'resume':
+      return pickUpInterrupted(state, trigger.cancel, decision);
+    case 'redrive':
+      return;
+    case 'compensate':
+      decision.append({ type: 'run.compensating', cause: rollbackCause(state) });
+      return;
+    default:
+      return assertNever(trigger.mode);
+  }
+}
+
+/**
+ * After a crash: what was in flight in the process that stopped is in flight nowhere. An attempt
+ * that had started runs again (same idempotency key), unless the run was already stopping: then
+ * nobody knows whether it took effect, and it is settled as outcome-unknown, to be compensated
+ * with no output. A wait before a retry goes on for what is left of it.
+ */
+function pickUpInterrupted(state: RunState, cancelRequest: { readonly reason: string; readonly by: string } | undefined, decision: Decision): void {
+  if (state.status === 'queued' || state.status === 'running') {
+    let stopping = state.stopping;
+    if (!stopping && cancelRequest !== undefined) {
+      decision.append({ type: 'run.cancelling', reason: cancelRequest.reason, by: cancelRequest.by });
+      stopping = true;
+    }
+    const reason = stopping ? stopReason(state, cancelRequest?.reason) : '';
+    for (const [name, record] of state.stages) {
+      if (record.status !== 'running') continue;
+      if (record.retryAt !== undefined) {
+        if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
+        else decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: Math.max(0, record.retryAt - decision.now) });
+      } else if (stopping) {
+        decision.append({
+          type: 'stage.cancelled',
+          stage: name,
+          reason: 'the process stopped while this stage was in flight and the run was stopping; its outcome is unknown',
+          outcomeUnknown: true,
+        });
+      } else {
+        decision.startStage(name, record);
+      }
+    }
+    return;
+  }
+  if (state.status === 'compensating') {
+    for (const [name, record] of state.stages) {
+      const compensation = record.compensation;
+      if (compensation?.status !== 'running') continue;
+      if (compensation.retryAt !== undefined) {
+        decision.push({ type: 'timer', phase: 'compensate', stage: name, delayMs: Math.max(0, compensation.retryAt - decision.now) });
+      } else {
+        decision.startCompensation(name, record);
+      }
+    }
+  }
+}
+
+function executeSettled(saga: Saga, state: RunState, trigger: Extract<Trigger, { type: 'settled' }>, decision: Decision): void {
+  const { stage: name, attempt, result } = trigger;
+  const record = state.stages.get(name);
+  // A result for an attempt the journal does not have in flight (a late one) changes nothing.
+  if (record === undefined || record.status !== 'running' || record.attempts !== attempt || record.retryAt !== undefined) return;
+  if (result.ok) {
+    decision.append(
+      result.output === undefined
+        ? { type: 'stage.completed', stage: name, attempt, durationMs: result.durationMs }
+        : { type: 'stage.completed', stage: name, attempt, output: result.output, durationMs: result.durationMs },
+    );
+    return;
+  }
+  if (result.cancel !== undefined && !state.stopping) {
+    decision.append({ type: 'run.cancelling', reason: result.cancel, by: name });
+    decision.append({ type: 'stage.cancelled', stage: name, reason: result.cancel });
+    stopOthers(state, name, result.cancel, decision);
+    return;
+  }
+  if (state.stopping) {
+    const reason = result.cancel ?? stopReason(state);
+    decision.append(
+      result.invoked && result.error !== undefined && result.cancel === undefined
+        ? { type: 'stage.cancelled', stage: name, reason, error: result.error }
+        : { type: 'stage.cancelled', stage: name, reason },
+    );
+    return;
+  }
+  const error = result.error ?? { name: 'Error', message: `stage '${name}' was not invoked` };
+  const policy = saga.stage(name)?.retry;
+  if (policy !== undefined && mayRetry(policy, result.retryable, attempt - record.retryBase)) {
+    const delayMs = retryDelayMs(policy, attempt - record.retryBase, () => trigger.jitter);
+    decision.append({ type: 'stage.retrying', stage: name, attempt, error, delayMs });
+    decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs });
+    return;
+  }
+  decision.append({ type: 'stage.failed', stage: name, attempt, error });
+  stopOthers(state, name, `stage '${name}' failed`, decision);
+}
+
+function compensateSettled(saga: Saga, state: RunState, trigger: Extract<Trigger, { type: 'settled' }>, decision: Decision): void {
+  const { stage: name, attempt, result } = trigger;
+  const compensation = state.stages.get(name)?.compensation;
+  if (compensation === undefined || compensation.status !== 'running' || compensation.attempts !== attempt || compensation.retryAt !== undefined) return;
+  if (result.ok) {
+    decision.append({ type: 'compensation.completed', stage: name, attempt, durationMs: result.durationMs });
+    return;
+  }
+  const error = result.error ?? { name: 'Error', message: `the compensation of stage '${name}' was not invoked` };
+  const policy = saga.stage(name)?.compensation.retry;
+  if (policy !== undefined && mayRetry(policy, result.retryable, attempt - compensation.retryBase)) {
+    const delayMs = retryDelayMs(policy, attempt - compensation.retryBase, () => trigger.jitter);
+    decision.append({ type: 'compensation.retrying', stage: name, attempt, error, delayMs });
+    decision.push({ type: 'timer', phase: 'compensate', stage: name, delayMs });
+    return;
+  }
+  decision.append({ type: 'compensation.failed', stage: name, attempt, error });
+}
+
+function timerFired(state: RunState, trigger: Extract<Trigger, { type: 'timer' }>, decision: Decision): void {
+  const record = state.stages.get(trigger.stage);
+  if (record === undefined) return;
+  if (trigger.phase === 'compensate') {
+    if (record.compensation?.status === 'running' && record.compensation.retryAt !== undefined) decision.startCompensation(trigger.stage, record);
+    return;
+  }
+  if (record.status !== 'running' || record.retryAt === undefined) return;
+  if (state.stopping) decision.append({ type: 'stage.cancelled', stage: trigger.stage, reason: stopReason(state) });
+  else decision.startStage(trigger.stage, record);
+}
+
+function cancel(state: RunState, reason: string, by: string, decision: Decision): void {
+  if (state.stopping || (state.status !== 'running' && state.status !== 'queued')) return;
+  decision.append({ type: 'run.cancelling', reason, by });
+  stopOthers(state, undefined, `the run was cancelled: ${reason}`, decision);
+}
+
+/**
+ * The run starts stopping (contract rule 1): abort every `execute` in flight, whose results are
+ * then awaited, and give up every wait before a retry at once.
+ */
+function stopOthers(state: RunState, except: string | undefined, reason: string, decision: Decision): void {
+  decision.push({ type: 'abort', reason });
+  for (const [name, record] of state.stages) {
+    if (name === except || record.status !== 'running' || record.retryAt === undefined) continue;
+    decision.push({ type: 'clear-timer', phase: 'execute', stage: name });
+    decision.append({ type: 'stage.cancelled', stage: name, reason });
+  }
+}
+
+function mayRetry(policy: ResolvedRetryPolicy, retryable: boolean, attemptsThisBudget: number): boolean {
+  return retryable && attemptsThisBudget < policy.maxAttempts;
+}
+
+/** Why a run rolls back: its failure, its cancellation, or an operator's `compensate`. */
+export function rollbackCause(state: RunState): RollbackCause {
+  const { failure, cancellation } = state;
+  if (failure !== undefined) return { kind: 'failed', stage: failure.stage, error: failure.error };
+  if (cancellation !== undefined) return { kind: 'cancelled', reason: cancellation.reason, by: cancellation.by };
+  return { kind: 'cancelled', reason: 'compensated by an operator', by: 'external' };
+}
+
+function stopReason(state: RunState, cancelReason?: string): string {
+  if (state.failure !== undefined) return `stage '${state.failure.stage}' failed`;
+  const reason = state.cancellation?.reason ?? cancelReason;
+  if (reason !== undefined) return `the run was cancelled: ${reason}`;
+  return 'the run is stopping';
+}

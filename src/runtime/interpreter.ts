@@ -1,0 +1,364 @@
+import type { SchedulerLike, Subscription } from 'rxjs';
+import type { Saga } from '../definition/saga.js';
+import { applyEvent, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
+import type { SagaEvent } from '../journal/saga-event.js';
+import { topologyOf } from '../journal/topology.js';
+import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
+import { Attempt } from './attempt.js';
+import { decide, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Trigger } from './decider.js';
+import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
+
+/** Where a driven run reports: the run's handle (an orchestrator) or a worker. */
+export interface RunHost {
+  /** An event of the run is durable; called in journal order. */
+  event(event: SagaEvent): void;
+  /** The run settled: its last event is durable. Called once. */
+  settled(state: RunState): void;
+  /** This process stopped driving the run without settling it (store failure, lost lease, detach). Called once. */
+  halted(error: Error): void;
+}
+
+/** What an interpreter needs: the definition, the store and lease, the clock, and where to report. */
+export interface InterpreterOptions {
+  readonly saga: Saga;
+  readonly store: SagaStore;
+  readonly lease: LeaseToken;
+  readonly scheduler: SchedulerLike;
+  readonly random: () => number;
+  readonly host: RunHost;
+  readonly instrumentation: Instrumentation | undefined;
+  /** Reports a problem that does not stop the run (a throwing instrumentation hook). */
+  readonly report: (error: unknown, runId: string) => void;
+}
+
+/** A command waiting for the events appended before it to be durable. */
+interface Deferred {
+  readonly afterSeq: number;
+  readonly command: Command;
+}
+
+/**
+ * Drives one run: carries out the decider's commands — appends (write-ahead, in order, batched
+ * while a write is in flight), attempts of user code, aborts, timers — and feeds what happens back
+ * to the decider as triggers.
+ *
+ * @remarks
+ * The only place with I/O and time for a run. Decisions are the decider's ({@link decide}); state
+ * is the fold's. Two rules make it safe: an event is folded as soon as it is decided and written
+ * in decision order, and a command other than an append waits until every event appended before
+ * it is durable, so user code runs only once the event announcing it is in the journal, and the
+ * run's host hears only of durable events. Every append carries the run's lease: a process that
+ * lost the run writes nothing more.
+ */
+export class RunInterpreter {
+  readonly state: MutableRunState;
+  readonly runId: string;
+  private readonly saga: Saga;
+  private readonly pendingTriggers: Trigger[] = [];
+  private reacting = false;
+  /** Events folded and not yet written. */
+  private queued: SagaEvent[] = [];
+  private writing = false;
+  private durableSeq: number;
+  private lastQueuedSeq: number;
+  private readonly deferred: Deferred[] = [];
+  private readonly attempts = new Set<Attempt>();
+  private readonly timers = new Map<string, Subscription>();
+  private ended: 'settled' | 'halted' | undefined;
+  private scope: DriveScope | undefined;
+  private readonly onAttemptSettled: (attempt: Attempt, result: AttemptResult) => void;
+
+  /**
+   * @param journal - the run's journal so far: `[run.started]` for a new run (written by
+   *   {@link RunInterpreter.create}), or everything stored for a run picked up.
+   */
+  constructor(
+    private readonly options: InterpreterOptions,
+    private readonly journal: readonly SagaEvent[],
+  ) {
+    const saga = options.saga;
+    this.saga = saga;
+    const first = journal[0];
+    if (first?.type !== 'run.started') throw new TypeError('A journal must start with a run.started event.');
+    this.runId = first.runId;
+    this.state = initialRunState(first, topologyOf(saga.shape), saga.shape);
+    for (let index = 1; index < journal.length; index++) applyEvent(this.state, journal[index] as SagaEvent);
+    this.durableSeq = this.state.lastSeq;
+    this.lastQueuedSeq = this.state.lastSeq;
+    this.onAttemptSettled = (attempt, result) => {
+      this.attempts.delete(attempt);
+      if (this.ended !== undefined) return;
+      this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: this.options.random() });
+    };
+  }
+
+  /** Whether this process still drives the run. */
+  get active(): boolean {
+    return this.ended === undefined;
+  }
+
+  /** Writes a new run's `run.started` with this process's lease, then starts it. */
+  create(leaseMs: number): void {
+    const started = this.journal[0] as Extract<SagaEvent, { type: 'run.started' }>;
+    this.begin('start');
+    this.writing = true;
+    this.guard(
+      this.options.store.create({ event: started, owner: { owner: this.options.lease.owner, leaseMs } }),
+      () => {
+        this.writing = false;
+        this.announce(started);
+        this.react({ type: 'start' });
+      },
+    );
+  }
+
+  /** Starts driving a stored run that has not started yet (a worker's first claim of a submitted run). */
+  begin(reason: DriveInfo['reason'], trigger?: Trigger): void {
+    this.scope = this.instrument(reason);
+    if (trigger !== undefined) this.react(trigger);
+  }
+
+  /** Picks a stored run up: `run.resumed`, then whatever its state allows. */
+  resume(mode: 'resume' | 'redrive' | 'compensate', change?: DefinitionChange, cancel?: { reason: string; by: string }): void {
+    this.begin(mode, {
+      type: 'resume',
+      mode,
+      ...(change === undefined ? {} : { change }),
+      ...(cancel === undefined ? {} : { cancel }),
+    });
+  }
+
+  /** Cancels the run if it is still going forward (`by`: `'external'` or a stage). */
+  cancel(reason: string, by = 'external'): void {
+    this.react({ type: 'cancel', reason, by });
+  }
+
+  /** Stops driving the run without settling it: nothing more is written; the journal stays resumable. */
+  detach(error: Error): void {
+    this.halt(error);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reacting: one trigger at a time, then steps until a decision appends nothing.
+
+  private react(trigger: Trigger): void {
+    if (this.ended !== undefined) return;
+    this.pendingTriggers.push(trigger);
+    if (this.reacting) return;
+    this.reacting = true;
+    try {
+      for (let next = this.pendingTriggers.shift(); next !== undefined && this.ended === undefined; next = this.pendingTriggers.shift()) {
+        let current: Trigger = next;
+        for (;;) {
+          const commands = decide(this.saga, this.state, current, this.options.scheduler.now());
+          if (commands.length === 0) break;
+          const appended = this.execute(commands);
+          if (!appended || this.ended !== undefined) break;
+          current = STEP;
+        }
+      }
+    } catch (error) {
+      this.halt(error instanceof Error ? error : new Error(String(error)));
+    } finally {
+      this.reacting = false;
+    }
+    this.flush();
+  }
+
+  /** Carries out a decision's commands; returns whether it appended anything. */
+  private execute(commands: readonly Command[]): boolean {
+    let appended = false;
+    for (let index = 0; index < commands.length; index++) {
+      const command = commands[index] as Command;
+      if (command.type === 'append') {
+        applyEvent(this.state, command.event);
+        this.queued.push(command.event);
+        this.lastQueuedSeq = command.event.seq;
+        appended = true;
+      } else if (this.lastQueuedSeq <= this.durableSeq) {
+        this.perform(command);
+      } else {
+        this.deferred.push({ afterSeq: this.lastQueuedSeq, command });
+      }
+    }
+    return appended;
+  }
+
+  private perform(command: Command): void {
+    switch (command.type) {
+      case 'append':
+        throw new TypeError('appends are folded, not performed');
+      case 'attempt':
+        return this.startAttempt(command.phase, command.stage, command.attempt);
+      case 'abort':
+        return this.abortExecutes(command.reason);
+      case 'timer':
+        return this.startTimer(command.phase, command.stage, command.delayMs);
+      case 'clear-timer':
+        return this.clearTimer(command.phase, command.stage);
+      case 'finish':
+        return this.finish();
+      default: {
+        const unknown: never = command;
+        throw new TypeError(`Unknown command ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+
+  private startAttempt(phase: AttemptPhase, name: string, number: number): void {
+    const stage = this.saga.stage(name);
+    if (stage === undefined) throw new TypeError(`Saga '${this.saga.name}' has no stage '${name}'.`);
+    const attempt = new Attempt(
+      { saga: this.saga, state: this.state, scheduler: this.options.scheduler, scope: this.scope, report: (error) => this.options.report(error, this.runId) },
+      stage,
+      phase,
+      number,
+      this.onAttemptSettled,
+    );
+    this.attempts.add(attempt);
+    // `execute` is never invoked once the run is stopping (the decision that stopped it may have
+    // been folded while this attempt waited for its stage.started to be durable).
+    if (phase === 'execute' && this.state.stopping) attempt.abort(() => undefined);
+    attempt.invoke();
+  }
+
+  private abortExecutes(reason: string): void {
+    let error: DOMException | undefined;
+    const make = (): DOMException => (error ??= new DOMException(`Saga '${this.saga.name}' run ${this.runId} is stopping: ${reason}.`, 'AbortError'));
+    for (const attempt of [...this.attempts]) if (attempt.phase === 'execute') attempt.abort(make);
+  }
+
+  private startTimer(phase: AttemptPhase, stage: string, delayMs: number): void {
+    const key = `${phase}:${stage}`;
+    this.timers.get(key)?.unsubscribe();
+    this.timers.set(
+      key,
+      this.options.scheduler.schedule(() => {
+        this.timers.delete(key);
+        this.react({ type: 'timer', phase, stage });
+      }, delayMs),
+    );
+  }
+
+  private clearTimer(phase: AttemptPhase, stage: string): void {
+    const key = `${phase}:${stage}`;
+    this.timers.get(key)?.unsubscribe();
+    this.timers.delete(key);
+  }
+
+  private finish(): void {
+    if (this.ended !== undefined) return;
+    this.ended = 'settled';
+    this.clearTimers();
+    this.endScope({ kind: 'settled', state: this.state });
+    this.options.host.settled(this.state);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The journal: write-ahead appends, one write in flight, the rest batched behind it.
+
+  private flush(): void {
+    if (this.writing || this.ended !== undefined || this.queued.length === 0) return;
+    const events = this.queued;
+    this.queued = [];
+    this.writing = true;
+    this.guard(
+      this.options.store.append({
+        runId: this.runId,
+        saga: this.state.saga,
+        expectedSeq: (events[0] as SagaEvent).seq,
+        events,
+        status: this.state.status,
+        lease: this.options.lease,
+      }),
+      () => this.written(events),
+    );
+  }
+
+  /** A write is durable: announce its events, perform what waited for them, write what queued meanwhile. */
+  private written(events: readonly SagaEvent[]): void {
+    this.writing = false;
+    if (this.ended !== undefined) return;
+    for (let index = 0; index < events.length; index++) this.announce(events[index] as SagaEvent);
+    this.durableSeq = (events[events.length - 1] as SagaEvent).seq;
+    try {
+      while (this.deferred.length > 0 && (this.deferred[0] as Deferred).afterSeq <= this.durableSeq && this.ended === undefined) {
+        this.perform((this.deferred.shift() as Deferred).command);
+      }
+    } catch (error) {
+      this.halt(error instanceof Error ? error : new Error(String(error)));
+    }
+    this.flush();
+  }
+
+  private announce(event: SagaEvent): void {
+    this.options.host.event(event);
+    const scope = this.scope;
+    if (scope?.event === undefined) return;
+    try {
+      scope.event(event, this.state);
+    } catch (error) {
+      this.options.report(error, this.runId);
+    }
+  }
+
+  /** Waits for a store call; a rejection stops driving the run (the journal stays as it was). */
+  private guard(write: Promise<void>, then: () => void): void {
+    write.then(
+      () => {
+        try {
+          then();
+        } catch (error) {
+          this.halt(error instanceof Error ? error : new Error(String(error)));
+        }
+      },
+      (error: unknown) => {
+        this.writing = false;
+        this.halt(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  private halt(error: Error): void {
+    if (this.ended !== undefined) return;
+    this.ended = 'halted';
+    let reason: DOMException | undefined;
+    const make = (): DOMException => (reason ??= new DOMException(`Saga '${this.saga.name}' run ${this.runId} stopped here: ${error.message}`, 'AbortError'));
+    for (const attempt of this.attempts) {
+      attempt.abort(make);
+      attempt.cancel();
+    }
+    this.attempts.clear();
+    this.clearTimers();
+    this.queued = [];
+    this.deferred.length = 0;
+    this.endScope({ kind: 'halted', error });
+    this.options.host.halted(error);
+  }
+
+  private clearTimers(): void {
+    for (const timer of this.timers.values()) timer.unsubscribe();
+    this.timers.clear();
+  }
+
+  private instrument(reason: DriveInfo['reason']): DriveScope | undefined {
+    const instrumentation = this.options.instrumentation;
+    if (instrumentation?.drive === undefined) return undefined;
+    try {
+      return instrumentation.drive({ runId: this.runId, saga: this.saga.name, version: this.state.version, reason, journal: this.journal });
+    } catch (error) {
+      this.options.report(error, this.runId);
+      return undefined;
+    }
+  }
+
+  private endScope(end: Parameters<NonNullable<DriveScope['end']>>[0]): void {
+    const scope = this.scope;
+    if (scope?.end === undefined) return;
+    try {
+      scope.end(end);
+    } catch (error) {
+      this.options.report(error, this.runId);
+    }
+  }
+}
