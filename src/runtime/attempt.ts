@@ -10,6 +10,7 @@ import type { AttemptScope, DriveScope } from './instrumentation.js';
 import { copyJson } from './json-value.js';
 import { LazyAbort } from './lazy-abort.js';
 import { CompensateContextImpl, ExecuteContextImpl, StageCancelSignal } from './stage-context.js';
+import { timeHoldingClock, type TimeHold } from './time-hold.js';
 
 /** What an attempt needs from the run that makes it. */
 export interface AttemptEnvironment {
@@ -38,6 +39,7 @@ export class Attempt extends LazyAbort {
   private timeout: Subscription | undefined;
   private context: ExecuteContextImpl | CompensateContextImpl | undefined;
   private instrumented: AttemptScope | undefined;
+  private hold: TimeHold | undefined;
   private startedAt = 0;
 
   constructor(
@@ -61,10 +63,14 @@ export class Attempt extends LazyAbort {
       : new CompensateContextImpl(saga, stage, state, this.attempt, this, state.compensationCause ?? { kind: 'cancelled', reason: 'compensated by an operator', by: 'external' });
     this.context = context;
     this.instrumented = this.instrument(context.idempotencyKey);
+    // A test clock must not move on while the call is in flight (see TimeHoldingClock).
+    const hold = timeHoldingClock(scheduler)?.holdTime();
+    this.hold = hold;
     this.startedAt = scheduler.now();
     let value: unknown;
     try {
-      const call = execute ? () => stage.execute(context as ExecuteContextImpl) : () => stage.compensate?.(context as CompensateContextImpl);
+      const user = execute ? () => stage.execute(context as ExecuteContextImpl) : () => stage.compensate?.(context as CompensateContextImpl);
+      const call = hold === undefined ? user : () => hold.run(user);
       value = this.instrumented === undefined ? call() : this.instrumented.invoke(call);
     } catch (error) {
       return this.fail(error);
@@ -93,6 +99,7 @@ export class Attempt extends LazyAbort {
   cancel(): void {
     this.settled = true;
     this.timeout?.unsubscribe();
+    this.hold?.release();
   }
 
   private succeed(value: unknown): void {
@@ -122,6 +129,7 @@ export class Attempt extends LazyAbort {
     if (this.settled) return;
     this.settled = true;
     this.timeout?.unsubscribe();
+    this.hold?.release();
     const instrumented = this.instrumented;
     if (instrumented !== undefined) {
       try {
@@ -215,6 +223,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 /** How a scheduler that is not real time describes its clock in a timeout message (the test kit's virtual clock does). */
 function clockNote(scheduler: SchedulerLike): string | undefined {
-  const note = (scheduler as { timeoutNote?: unknown }).timeoutNote;
+  const note = timeHoldingClock(scheduler)?.timeoutNote;
   return typeof note === 'string' ? note : undefined;
 }

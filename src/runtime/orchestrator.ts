@@ -597,7 +597,8 @@ class SagaOrchestrator implements Orchestrator {
       if (page.length < 1_000 || this.closed) break;
       afterRunId = page[page.length - 1]?.runId;
     }
-    return Object.assign(handles, { skipped });
+    // Not enumerable: the result stays an array of handles to anything that compares or prints it.
+    return Object.defineProperty(handles, 'skipped', { value: Object.freeze(skipped), enumerable: false }) as RecoverResult;
   }
 
   redrive(runId: string, options: ContinueOptions = {}): SagaRun {

@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import type { TimeHold, TimeHoldingClock } from '../runtime/time-hold.js';
 
 /**
  * Options of {@link createVirtualClock}.
@@ -29,6 +31,16 @@ export interface VirtualClockOptions {
    * takes). Raise it if stages do real I/O that must finish before time moves on.
    */
   readonly idleTurns?: number;
+  /**
+   * How long, in real milliseconds, a pending call of user code holds virtual time. Default 2 000.
+   *
+   * While an `execute` or `compensate` call is in flight, virtual time stands still (a stage
+   * awaiting real I/O must not time out in virtual time meanwhile), unless the call is itself
+   * waiting on this clock (`sleep`, the `delayStage` fault). A call still pending after this long
+   * is taken to hang, and time moves on, so that its timeout fires; the timeout's message then
+   * says so. Raise it for stages doing slow real I/O; `0` never holds time.
+   */
+  readonly realTimeHoldMs?: number;
 }
 
 /**
@@ -36,10 +48,14 @@ export interface VirtualClockOptions {
  * delay, timeout and event timestamp follows it instead of the wall clock.
  *
  * @remarks
- * Time only moves forward when the program is idle (no pending promise work), jumping straight
- * to the next due timer, so a test with a 30-second backoff and a 2-second timeout runs in
- * microseconds and in a deterministic order. Timers of user code (`setTimeout`) are not
- * virtual: in stages, wait with {@link VirtualClock.sleep} (or the `delayStage` fault) instead.
+ * Time only moves forward when the program is idle (no pending promise work) and no call of user
+ * code is in flight, jumping straight to the next due timer, so a test with a 30-second backoff
+ * and a 2-second timeout runs in microseconds and in a deterministic order, while a stage that
+ * reads a file or calls a local server finishes before any virtual time passes (as Temporal's
+ * test server stops skipping time while an activity runs). A stage that waits on this clock
+ * ({@link VirtualClock.sleep}, the `delayStage` fault) lets time move; a call pending for longer
+ * than `realTimeHoldMs` of real time is taken to hang, and time moves on. Timers of user code
+ * (`setTimeout`) are not virtual.
  *
  * @example
  * ```ts
@@ -106,8 +122,36 @@ class VirtualAction<T> extends Subscription implements SchedulerAction<T> {
   }
 }
 
-class VirtualClockImpl implements VirtualClock {
+/** One call of user code holding virtual time (see {@link VirtualClockOptions.realTimeHoldMs}). */
+class Hold implements TimeHold {
+  /** Real time the hold began (or last resumed). */
+  since = Date.now();
+  /** Timers of this clock the held call is waiting on: while any is pending, the hold does not block. */
+  waitingOnClock = 0;
+  released = false;
+
+  constructor(private readonly clock: VirtualClockImpl) {}
+
+  run<T>(call: () => T): T {
+    return holdContext.run(this, call);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.clock.holdChanged(this);
+  }
+}
+
+/** The hold whose call is running, so that timers it sets on the clock suspend it. */
+const holdContext = new AsyncLocalStorage<Hold>();
+
+class VirtualClockImpl implements VirtualClock, TimeHoldingClock {
   private time: number;
+  private readonly holds = new Set<Hold>();
+  private readonly realTimeHoldMs: number;
+  private heldTooLong = false;
+  private wakeHolds: (() => void) | undefined;
   private readonly queue: VirtualAction<unknown>[] = [];
   private sequence = 0;
   private looping = false;
@@ -119,6 +163,58 @@ class VirtualClockImpl implements VirtualClock {
     this.time = options.now ?? Date.UTC(2026, 0, 1);
     this.autoAdvance = options.autoAdvance ?? true;
     this.idleTurns = Math.max(1, options.idleTurns ?? 3);
+    this.realTimeHoldMs = Math.max(0, options.realTimeHoldMs ?? 2_000);
+  }
+
+  holdTime(): TimeHold {
+    const hold = new Hold(this);
+    if (this.realTimeHoldMs > 0) this.holds.add(hold);
+    return hold;
+  }
+
+  get timeoutNote(): string {
+    return this.heldTooLong
+      ? `of virtual time (a call of user code was still pending after ${this.realTimeHoldMs} ms of real time, so the test clock moved on; raise createVirtualClock({ realTimeHoldMs }) for slow real I/O)`
+      : 'of virtual time';
+  }
+
+  /** A hold was released, or began or stopped waiting on this clock. */
+  holdChanged(hold: Hold): void {
+    if (hold.released) this.holds.delete(hold);
+    if (this.holds.size === 0) this.heldTooLong = false;
+    this.wakeHolds?.();
+  }
+
+  /** Real ms until the oldest blocking hold expires; 0 when nothing blocks time. */
+  private heldFor(): number {
+    let wait = 0;
+    const now = Date.now();
+    for (const hold of this.holds) {
+      if (hold.waitingOnClock > 0) continue;
+      const left = hold.since + this.realTimeHoldMs - now;
+      if (left <= 0) {
+        this.heldTooLong = true;
+        continue;
+      }
+      wait = Math.max(wait, left);
+    }
+    return wait;
+  }
+
+  /** Waits until no call of user code holds time (released, waiting on this clock, or held too long). */
+  private async whileHeld(): Promise<void> {
+    for (let wait = this.heldFor(); wait > 0; wait = this.heldFor()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, wait);
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.wakeHolds = done;
+      });
+      this.wakeHolds = undefined;
+      await this.settle();
+    }
   }
 
   now = (): number => this.time;
@@ -128,7 +224,25 @@ class VirtualClockImpl implements VirtualClock {
   }
 
   schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay = 0, state?: T): Subscription {
-    return new VirtualAction<T>(this, work).schedule(state, delay);
+    const hold = holdContext.getStore();
+    if (hold === undefined || hold.released) return new VirtualAction<T>(this, work).schedule(state, delay);
+    // A held call waits on this clock: time may move until the timer fires (or is dropped).
+    hold.waitingOnClock++;
+    this.holdChanged(hold);
+    let waiting = true;
+    const resume = (): void => {
+      if (!waiting) return;
+      waiting = false;
+      hold.waitingOnClock--;
+      hold.since = Date.now();
+      this.holdChanged(hold);
+    };
+    const action = new VirtualAction<T>(this, function (this: SchedulerAction<T>, value?: T) {
+      resume();
+      work.call(this, value);
+    });
+    action.add(resume);
+    return action.schedule(state, delay);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- actions of every state type share one queue
@@ -160,6 +274,7 @@ class VirtualClockImpl implements VirtualClock {
     const target = this.time + ms;
     await this.settle();
     for (;;) {
+      await this.whileHeld();
       const next = this.queue[0];
       if (next === undefined || next.due > target) break;
       this.runNext();
@@ -171,6 +286,8 @@ class VirtualClockImpl implements VirtualClock {
   async runAll(maxTimers = 100_000): Promise<void> {
     await this.settle();
     for (let ran = 0; ran < maxTimers && this.queue.length > 0; ran++) {
+      await this.whileHeld();
+      if (this.queue.length === 0) break;
       this.runNext();
       await this.settle();
     }
@@ -204,6 +321,8 @@ class VirtualClockImpl implements VirtualClock {
     try {
       await this.settle();
       while (this.queue.length > 0) {
+        await this.whileHeld();
+        if (this.queue.length === 0) break;
         this.runNext();
         await this.settle();
       }

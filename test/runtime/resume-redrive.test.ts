@@ -9,10 +9,12 @@ import {
   SagaFailedError,
   SagaNotRegisteredError,
   SagaShapeMismatchError,
+  type SagaEvent,
   type SagaEventDraft,
   type SagaStore,
 } from 'sagaflow';
 import { collect, trace } from '../support/collect.js';
+import { storeOrphanedJournal } from '../support/journal.js';
 
 const input = z.object({ id: z.string() });
 
@@ -21,8 +23,8 @@ async function writeJournal(store: SagaStore, runId: string, saga: { name: strin
   const events = [
     { type: 'run.started', version: saga.version, shapeHash: saga.shapeHash, input: { id: 'x' }, stages: saga.stages.map((stage) => stage.name) } as SagaEventDraft,
     ...drafts,
-  ].map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: 1_000 + seq }));
-  await store.append({ runId, saga: saga.name, expectedSeq: 0, events, status: 'running' });
+  ].map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: 1_000 + seq }) as SagaEvent);
+  await storeOrphanedJournal(store, events);
 }
 
 function recordingSaga(calls: string[], options: { failAt?: string; onFailure?: 'compensate' | 'pause' } = {}) {

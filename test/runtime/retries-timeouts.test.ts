@@ -125,7 +125,8 @@ describe('retries (virtual time: no real waiting)', () => {
 
 describe('timeouts (virtual time)', () => {
   it('fails a timed-out attempt at once with a StageTimeoutError, aborts its signal, ignores what it returns later, retries it', async () => {
-    const clock = createVirtualClock({ now: 0 });
+    // The first attempt hangs until aborted: after 50 ms of real time the clock takes it to hang and moves on.
+    const clock = createVirtualClock({ now: 0, realTimeHoldMs: 50 });
     const reasons: unknown[] = [];
     const saga = defineSaga({ name: 'slow', input })
       .stage('pay', {
@@ -150,7 +151,7 @@ describe('timeouts (virtual time)', () => {
     expect(retry?.error).toMatchObject({
       name: 'StageTimeoutError',
       code: 'STAGE_TIMEOUT',
-      message: `Stage 'pay' of saga 'slow' run ${outcome.runId} timed out after 2000 ms (attempt 1).`,
+      message: `Stage 'pay' of saga 'slow' run ${outcome.runId} timed out after 2000 ms of virtual time (a call of user code was still pending after 50 ms of real time, so the test clock moved on; raise createVirtualClock({ realTimeHoldMs }) for slow real I/O) (attempt 1).`,
     });
     expect(retry?.at).toBe(2_000);
     const completed = events.find((event) => event.type === 'stage.completed');
@@ -158,7 +159,8 @@ describe('timeouts (virtual time)', () => {
   });
 
   it('times a compensation out with its own timeout; the run’s cancellation never aborts it', async () => {
-    const clock = createVirtualClock({ now: 0 });
+    // The compensation hangs until aborted: after 50 ms of real time the clock takes it to hang and moves on.
+    const clock = createVirtualClock({ now: 0, realTimeHoldMs: 50 });
     const seen: boolean[] = [];
     const saga = defineSaga({ name: 'slow-undo', input })
       .stage('a', {
