@@ -23,7 +23,7 @@ async function writeJournal(store: SagaStore, runId: string, saga: { name: strin
   const events = [
     { type: 'run.started', version: saga.version, shapeHash: saga.shapeHash, input: { id: 'x' }, stages: saga.stages.map((stage) => stage.name) } as SagaEventDraft,
     ...drafts,
-  ].map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: 1_000 + seq }) as SagaEvent);
+  ].map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: 1_000 + seq }));
   await storeOrphanedJournal(store, events);
 }
 
