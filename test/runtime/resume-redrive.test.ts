@@ -9,7 +9,6 @@ import {
   SagaFailedError,
   SagaNotRegisteredError,
   SagaShapeMismatchError,
-  type SagaEvent,
   type SagaEventDraft,
   type SagaStore,
 } from 'sagaflow';
