@@ -79,11 +79,13 @@ export type {
   StageStartedEvent,
 } from './journal/saga-event.js';
 export { sagaEventSchema, sagaEventSchemas } from './journal/saga-event.js';
-export { foldJournal } from './journal/fold.js';
+export { foldJournal, JournalFold } from './journal/fold.js';
 export type {
   CompensationState,
   CompensationStatus,
   ExecutionStatus,
+  FoldOptions,
+  RollbackState,
   RunState,
   StageState,
 } from './journal/fold.js';

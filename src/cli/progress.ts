@@ -1,4 +1,5 @@
-import type { SagaEvent } from '../index.js';
+import { JournalFold, type SagaEvent, type StageState } from '../index.js';
+import { describeEvent } from './describe-event.js';
 import { errorText, formatDuration, visibleLength } from './format.js';
 
 /** Where progress is written: `process.stdout`, or a fake in tests. */
@@ -39,14 +40,6 @@ export interface RunProgressOptions {
   readonly liveFromSeq?: number;
   /** How often a terminal view refreshes running durations. Default 100 ms. */
   readonly refreshMs?: number;
-}
-
-interface StageLine {
-  phase: StagePhase;
-  attempt: number;
-  since?: number;
-  until?: number;
-  note: string;
 }
 
 const PHASE_LABEL: Readonly<Record<StagePhase, string>> = {
@@ -98,7 +91,9 @@ const ACTIVE: ReadonlySet<StagePhase> = new Set(['running', 'retrying', 'compens
  * once the run settles.
  */
 export class RunProgress {
-  private readonly lines = new Map<string, StageLine>();
+  /** The run as the journal says: every line below is read from it. */
+  private readonly fold = new JournalFold();
+  private readonly stageNames: string[];
   private readonly width: number;
   private readonly now: () => number;
   private readonly color: boolean;
@@ -118,7 +113,7 @@ export class RunProgress {
     stageNames: readonly string[],
     private readonly options: RunProgressOptions,
   ) {
-    for (const name of stageNames) this.lines.set(name, { phase: 'pending', attempt: 0, note: '' });
+    this.stageNames = [...stageNames];
     this.width = Math.max(5, ...stageNames.map((name) => name.length));
     this.now = options.now ?? Date.now;
     this.color = options.tty && (options.color ?? process.env['NO_COLOR'] === undefined);
@@ -128,12 +123,14 @@ export class RunProgress {
   /** Applies one event of the run and shows it. */
   update(event: SagaEvent): void {
     this.runId = event.runId;
+    if (this.fold.state !== undefined || event.type === 'run.started') this.fold.push(event);
+    if ('stage' in event && !this.stageNames.includes(event.stage)) this.stageNames.push(event.stage);
     const live = event.seq >= (this.options.liveFromSeq ?? 0);
     if (live && !this.caughtUp) {
       this.caughtUp = true;
       if (!this.options.tty) this.printSoFar();
     }
-    const changed = this.apply(event);
+    const changed = this.linesFor(event);
     if (this.options.tty) {
       this.redraw();
       this.scheduleRefresh();
@@ -151,145 +148,97 @@ export class RunProgress {
 
   /** The stages' current lines, as a terminal shows them (without colour). */
   snapshot(): string[] {
-    return [...this.lines.keys()].map((name) => this.stageLine(name, false));
+    return this.stageNames.map((name) => this.stageLine(name, false));
   }
 
   // -------------------------------------------------------------------------------------
 
-  /** Updates the state; returns the plain lines this event deserves. */
-  private apply(event: SagaEvent): string[] {
+  /** The plain lines an event deserves: its stage's new line, or the run's news. */
+  private linesFor(event: SagaEvent): string[] {
+    if ('stage' in event) return [this.stageLine(event.stage, false, event.at)];
+    const [, what] = describeEvent(event);
+    this.status = runStatusText(event, this.status);
     switch (event.type) {
       case 'run.started':
-        this.status = 'running';
-        return [`run ${event.runId} started (saga ${event.saga} v${event.version})`];
+        return [`run ${event.runId} ${what}`];
       case 'run.resumed':
-        this.status = event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriving' : 'compensating';
-        return [`${event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriving' : 'rolling back'} run ${event.runId} from its journal`];
       case 'run.cancelling':
-        this.status = `cancelling (${event.reason})`;
-        return [`cancelling: ${event.reason}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
-      case 'run.compensating': {
-        const why = event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${event.cause.reason}`;
-        this.status = `rolling back (${why})`;
-        return [`rolling back: ${why}`];
-      }
+      case 'run.compensating':
       case 'run.paused':
-        this.status = `paused (${event.failure.stage} failed)`;
-        return [`paused: ${event.failure.stage} failed; the completed stages are kept`];
+        return [event.type === 'run.resumed' ? `run ${event.runId} ${what}` : what];
       case 'run.completed':
-        this.status = 'completed';
-        return [];
       case 'run.compensated':
-        this.status = 'rolled back';
-        return [];
       case 'run.cancelled':
-        this.status = 'cancelled';
-        return [];
       case 'run.compensation_failed':
-        this.status = 'compensation failed';
         return [];
-      case 'stage.started':
-        return this.change(event.stage, event.at, (line) => {
-          if (line.phase !== 'running' && line.phase !== 'retrying') line.since = event.at;
-          line.phase = 'running';
-          line.attempt = event.attempt;
-          line.note = '';
-          delete line.until;
-        });
-      case 'stage.retrying':
-        return this.change(event.stage, event.at, (line) => {
-          line.phase = 'retrying';
-          line.attempt = event.attempt;
-          line.note = `${errorText(event.error)}; next attempt in ${formatDuration(event.delayMs)}`;
-        });
-      case 'stage.completed':
-        return this.change(event.stage, event.at, (line) => {
-          line.phase = 'completed';
-          line.attempt = event.attempt;
-          line.since ??= event.at - event.durationMs;
-          line.until = event.at;
-          line.note = '';
-        });
-      case 'stage.failed':
-        return this.change(event.stage, event.at, (line) => {
-          line.phase = 'failed';
-          line.attempt = event.attempt;
-          line.until = event.at;
-          line.note = errorText(event.error);
-        });
-      case 'stage.cancelled':
-        return this.change(event.stage, event.at, (line) => {
-          line.phase = 'cancelled';
-          line.until = event.at;
-          line.note = event.error === undefined ? event.reason : `${event.reason}; ${errorText(event.error)}`;
-        });
-      case 'compensation.started':
-        return this.change(event.stage, event.at, (line) => {
-          if (line.phase !== 'compensating') line.since = event.at;
-          line.phase = 'compensating';
-          line.attempt = event.attempt;
-          line.note = '';
-          delete line.until;
-        });
-      case 'compensation.retrying':
-        return this.change(event.stage, event.at, (line) => {
-          line.attempt = event.attempt;
-          line.note = `${errorText(event.error)}; next attempt in ${formatDuration(event.delayMs)}`;
-        });
-      case 'compensation.completed':
-        return this.change(event.stage, event.at, (line) => {
-          line.phase = 'compensated';
-          line.attempt = event.attempt;
-          line.until = event.at;
-          line.note = '';
-        });
-      case 'compensation.failed':
-        return this.change(event.stage, event.at, (line) => {
-          line.phase = 'compensation_failed';
-          line.attempt = event.attempt;
-          line.until = event.at;
-          line.note = errorText(event.error);
-        });
     }
-  }
-
-  private change(stage: string, at: number, mutate: (line: StageLine) => void): string[] {
-    let line = this.lines.get(stage);
-    if (line === undefined) {
-      line = { phase: 'pending', attempt: 0, note: '' };
-      this.lines.set(stage, line);
-    }
-    mutate(line);
-    return [this.stageLine(stage, false, at)];
   }
 
   /**
-   * One stage's line. `changedAt` (plain output, one line per change) measures durations up to
-   * the event and leaves out the zero-ish duration of a phase that just began; without it, a
-   * running stage's duration runs to now.
+   * One stage's line, read from the fold. `changedAt` (plain output, one line per change) leaves
+   * out the zero-ish duration of an attempt that just began; without it, a running attempt's
+   * duration runs to now. Durations are the journal's: the attempt shown, from its own events.
    */
   private stageLine(name: string, color: boolean, changedAt?: number): string {
-    const line = this.lines.get(name);
-    if (line === undefined) return name;
-    const justBegan = changedAt !== undefined && (line.phase === 'running' || line.phase === 'compensating');
-    const end = justBegan ? undefined : (line.until ?? (ACTIVE.has(line.phase) ? (changedAt ?? this.now()) : undefined));
-    const duration = line.since === undefined || end === undefined ? '' : formatDuration(end - line.since);
-    const label = PHASE_LABEL[line.phase].padEnd(LABEL_WIDTH);
-    const status = color ? `\u001b[${PHASE_COLOR[line.phase]}m${PHASE_ICON[line.phase]} ${label}\u001b[0m` : `${PHASE_ICON[line.phase]} ${label}`;
-    const attempt = line.attempt === 0 ? '' : `attempt ${line.attempt}`;
-    return `  ${name.padEnd(this.width)}  ${status}  ${attempt.padEnd(10)}  ${duration.padStart(8)}  ${line.note}`.trimEnd();
+    const record = this.fold.state?.stages.get(name);
+    const phase = record === undefined ? 'pending' : phaseOf(record);
+    const { attempt, duration, note } = record === undefined ? { attempt: 0, duration: undefined, note: '' } : this.details(record, phase, changedAt);
+    const label = PHASE_LABEL[phase].padEnd(LABEL_WIDTH);
+    const status = color ? `\u001b[${PHASE_COLOR[phase]}m${PHASE_ICON[phase]} ${label}\u001b[0m` : `${PHASE_ICON[phase]} ${label}`;
+    const attemptText = attempt === 0 ? '' : `attempt ${attempt}`;
+    const durationText = duration === undefined ? '' : formatDuration(duration);
+    return `  ${name.padEnd(this.width)}  ${status}  ${attemptText.padEnd(10)}  ${durationText.padStart(8)}  ${note}`.trimEnd();
+  }
+
+  private details(record: StageState, phase: StagePhase, changedAt: number | undefined): { attempt: number; duration: number | undefined; note: string } {
+    const compensation = record.compensation;
+    const span = (from: number | undefined, to: number | undefined): number | undefined => (from === undefined || to === undefined ? undefined : to - from);
+    const running = (from: number | undefined): number | undefined => (changedAt !== undefined ? undefined : span(from, this.now()));
+    switch (phase) {
+      case 'pending':
+        return { attempt: 0, duration: undefined, note: '' };
+      case 'running':
+        return { attempt: record.attempts, duration: running(record.attemptStartedAt), note: '' };
+      case 'retrying':
+        return { attempt: record.attempts, duration: span(record.attemptStartedAt, record.attemptEndedAt), note: retryNote(record) };
+      case 'completed':
+        return { attempt: record.attempts, duration: record.durationMs, note: '' };
+      case 'failed':
+        return { attempt: record.attempts, duration: span(record.attemptStartedAt, record.endedAt), note: record.error === undefined ? '' : errorText(record.error) };
+      case 'cancelled': {
+        const why = record.cancelReason ?? '';
+        const note = record.error === undefined ? why : `${why}; ${errorText(record.error)}`;
+        return { attempt: record.attempts, duration: span(record.attemptStartedAt, record.endedAt), note };
+      }
+      case 'compensating':
+        return compensation?.retryAt !== undefined
+          ? { attempt: compensation.attempts, duration: span(compensation.attemptStartedAt, compensation.attemptEndedAt), note: retryNote(compensation) }
+          : { attempt: compensation?.attempts ?? 0, duration: running(compensation?.attemptStartedAt), note: '' };
+      case 'compensated':
+        return { attempt: compensation?.attempts ?? 0, duration: compensation?.durationMs, note: '' };
+      case 'compensation_failed':
+        return {
+          attempt: compensation?.attempts ?? 0,
+          duration: span(compensation?.attemptStartedAt, compensation?.endedAt),
+          note: compensation?.error === undefined ? '' : errorText(compensation.error),
+        };
+    }
   }
 
   private printSoFar(): void {
-    const started = [...this.lines].filter(([, line]) => line.phase !== 'pending');
-    const summary = started.map(([name, line]) => `${name} ${PHASE_LABEL[line.phase]}`).join(', ');
+    const started = this.stageNames.flatMap((name) => {
+      const record = this.fold.state?.stages.get(name);
+      const phase = record === undefined ? 'pending' : phaseOf(record);
+      return phase === 'pending' ? [] : [`${name} ${PHASE_LABEL[phase]}`];
+    });
+    const summary = started.join(', ');
     this.sink.write(`  so far: ${summary === '' ? 'no stage has started' : summary}\n`);
   }
 
   private redraw(): void {
     const columns = this.sink.columns ?? 120;
     const header = `run ${this.runId}  ${this.status}`;
-    const rows = [header, ...[...this.lines.keys()].map((name) => this.stageLine(name, this.color))].map((row) => fit(row, columns));
+    const rows = [header, ...this.stageNames.map((name) => this.stageLine(name, this.color))].map((row) => fit(row, columns));
     // Back to the first line of the block drawn last time, then overwrite it line by line.
     let text = this.drawn > 0 ? `\u001b[${this.drawn}F` : '';
     for (const row of rows) text += `\u001b[2K${row}\n`;
@@ -298,7 +247,10 @@ export class RunProgress {
   }
 
   private scheduleRefresh(): void {
-    const active = [...this.lines.values()].some((line) => ACTIVE.has(line.phase));
+    const active = this.stageNames.some((name) => {
+      const record = this.fold.state?.stages.get(name);
+      return record !== undefined && ACTIVE.has(phaseOf(record));
+    });
     if (active && this.timer === undefined) {
       this.timer = setInterval(() => this.redraw(), this.options.refreshMs ?? 100);
       this.timer.unref();
@@ -306,6 +258,63 @@ export class RunProgress {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+  }
+}
+
+/** Where a stage stands, as the progress view shows it, from its folded state. */
+function phaseOf(record: StageState): StagePhase {
+  switch (record.compensation?.status) {
+    case 'running':
+      return 'compensating';
+    case 'completed':
+      return 'compensated';
+    case 'failed':
+      return 'compensation_failed';
+    case 'pending':
+    case undefined:
+      break;
+  }
+  switch (record.status) {
+    case 'not_started':
+      return 'pending';
+    case 'running':
+      return record.retryAt === undefined ? 'running' : 'retrying';
+    case 'completed':
+    case 'failed':
+    case 'cancelled':
+      return record.status;
+  }
+}
+
+/** The last error, and when the next attempt is due. */
+function retryNote(record: { readonly error?: StageState['error']; readonly retryAt?: number; readonly attemptEndedAt?: number }): string {
+  const next = record.retryAt === undefined || record.attemptEndedAt === undefined ? '' : `; next attempt in ${formatDuration(record.retryAt - record.attemptEndedAt)}`;
+  return `${record.error === undefined ? '' : errorText(record.error)}${next}`;
+}
+
+/** The run's status line on a terminal, after an event. */
+function runStatusText(event: SagaEvent, previous: string): string {
+  switch (event.type) {
+    case 'run.started':
+      return 'running';
+    case 'run.resumed':
+      return event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriving' : 'compensating';
+    case 'run.cancelling':
+      return `cancelling (${event.reason})`;
+    case 'run.compensating':
+      return `rolling back (${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${event.cause.reason}`})`;
+    case 'run.paused':
+      return `paused (${event.failure.stage} failed)`;
+    case 'run.completed':
+      return 'completed';
+    case 'run.compensated':
+      return 'rolled back';
+    case 'run.cancelled':
+      return 'cancelled';
+    case 'run.compensation_failed':
+      return 'compensation failed';
+    default:
+      return previous;
   }
 }
 

@@ -66,6 +66,8 @@ export interface CompensationState {
   readonly endedAt?: number;
   /** When the current attempt started (`at` of its `compensation.started`). */
   readonly attemptStartedAt?: number;
+  /** While waiting to retry: when the failed attempt ended (`at` of `compensation.retrying`). */
+  readonly attemptEndedAt?: number;
   /** While waiting to retry: when the next attempt is due (epoch ms, `at + delayMs` of `compensation.retrying`). */
   readonly retryAt?: number;
   /** How long the successful attempt took (`durationMs` of `compensation.completed`). */
@@ -113,6 +115,8 @@ export interface StageState {
   readonly waitingOn: number;
   /** When the current attempt started (`at` of its `stage.started`). */
   readonly attemptStartedAt?: number;
+  /** While waiting to retry: when the failed attempt ended (`at` of `stage.retrying`). */
+  readonly attemptEndedAt?: number;
   /** While waiting to retry: when the next attempt is due (epoch ms, `at + delayMs` of `stage.retrying`). */
   readonly retryAt?: number;
   /** How long the successful attempt took (`durationMs` of `stage.completed`). */
@@ -305,6 +309,55 @@ export function foldJournal(events: readonly SagaEvent[], options: FoldOptions =
 }
 
 /**
+ * Folds a run's events one at a time: the state of a run you follow live.
+ *
+ * @remarks
+ * The same fold as {@link foldJournal}, O(1) per event: for views that follow a run as its events
+ * arrive (`run.events$`, `orchestrator.watch(runId)`) and would otherwise refold the whole journal
+ * on every event. Push the events in journal order, starting with `run.started`; `state` is
+ * `undefined` until then. The state it gives is the fold's own: read it, never change it.
+ *
+ * @example
+ * ```ts
+ * import { JournalFold, type SagaRun } from 'sagaflow';
+ * declare const run: SagaRun;
+ * const fold = new JournalFold();
+ * run.events$.subscribe((event) => {
+ *   const state = fold.push(event);
+ *   console.log(`${state.completionOrder.length} stage(s) completed, ${state.inFlight} in flight`);
+ * });
+ * ```
+ */
+export class JournalFold {
+  private working: MutableRunState | undefined;
+
+  /** @param options - as for {@link foldJournal}. */
+  constructor(private readonly options: FoldOptions = {}) {}
+
+  /** The state after the events pushed so far; `undefined` before `run.started`. */
+  get state(): RunState | undefined {
+    return this.working;
+  }
+
+  /**
+   * Folds the next event in; returns the state after it.
+   *
+   * @throws `TypeError` when the first event is not `run.started`; `StoreCorruptionError` as for
+   * {@link foldJournal}.
+   */
+  push(event: SagaEvent): RunState {
+    if (this.working === undefined) {
+      if (event.type !== 'run.started') throw new TypeError('A journal must start with a run.started event.');
+      const shape = this.options.shape;
+      this.working = initialRunState(event, shape === undefined ? undefined : recordedTopology(event.shapeHash, shape), shape);
+    } else {
+      applyEvent(this.working, event);
+    }
+    return this.working;
+  }
+}
+
+/**
  * Creates the working state for a run from its `run.started` event.
  * Internal: the runtime keeps one per live run and feeds it events with {@link applyEvent},
  * so following a run costs O(1) per event instead of a refold.
@@ -391,6 +444,7 @@ function settle(state: MutableRunState, stage: MutableStage, name: string): void
 function leaveFlight(state: MutableRunState, stage: MutableStage): void {
   if (stage.status === 'running') state.inFlight--;
   delete stage.retryAt;
+  delete stage.attemptEndedAt;
 }
 
 /**
@@ -425,11 +479,13 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       stage.startedAt ??= event.at;
       stage.attemptStartedAt = event.at;
       delete stage.retryAt;
+      delete stage.attemptEndedAt;
       return;
     }
     case 'stage.retrying': {
       const stage = stageOf(state, event);
       stage.error = event.error;
+      stage.attemptEndedAt = event.at;
       stage.retryAt = event.at + event.delayMs;
       return;
     }
@@ -504,6 +560,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       const compensation = stageOf(state, event).compensation;
       if (compensation !== undefined) {
         compensation.error = event.error;
+        compensation.attemptEndedAt = event.at;
         compensation.retryAt = event.at + event.delayMs;
       }
       return;

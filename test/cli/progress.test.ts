@@ -47,7 +47,8 @@ describe('live progress', () => {
       '  credit  ▸ running              attempt 1',
       '  credit  ↻ retrying             attempt 1      10 ms  Error: bank is down; next attempt in 100 ms',
       '  credit  ▸ running              attempt 2',
-      '  credit  ✖ failed               attempt 2      30 ms  Error: bank is down',
+      // The attempt shown, timed by its own events (seq 5 → 6), not from the stage's first start.
+      '  credit  ✖ failed               attempt 2      10 ms  Error: bank is down',
       'rolling back: credit failed',
       '  debit   ↺ compensating         attempt 1',
       '  debit   ↩ compensated          attempt 1      10 ms',
@@ -75,7 +76,7 @@ describe('live progress', () => {
     progress.finish();
     expect(progress.snapshot()).toEqual([
       '  debit   ↩ compensated          attempt 1      10 ms',
-      '  credit  ✖ failed               attempt 2      30 ms  Error: bank is down',
+      '  credit  ✖ failed               attempt 2      10 ms  Error: bank is down',
     ]);
     expect(sink.text.split('\n').filter((line) => line.includes('rolled back'))).not.toHaveLength(0);
   });
@@ -97,5 +98,20 @@ describe('live progress', () => {
     expect(sink.text).toBe('');
     progress.update(rollback[7] as SagaEvent);
     expect(sink.text.split('\n')).toEqual(['  so far: debit completed, credit failed', 'rolling back: credit failed', '']);
+  });
+
+  it('after a resume, a stage’s duration is its own attempt’s, as the journal says, not the time since its first start', () => {
+    const sink = new Sink(false);
+    const resumed: SagaEvent[] = [
+      { type: 'run.started', runId: 'run-1', saga: 'transfer', seq: 0, at: 1_000, version: '1', shapeHash: 'h', input: {}, stages: ['debit'] },
+      { type: 'stage.started', runId: 'run-1', saga: 'transfer', seq: 1, at: 1_000, stage: 'debit', attempt: 1 },
+      // The process died here; another one resumed the run 3.67 s later.
+      { type: 'run.resumed', runId: 'run-1', saga: 'transfer', seq: 2, at: 4_670, mode: 'resume' },
+      { type: 'stage.started', runId: 'run-1', saga: 'transfer', seq: 3, at: 4_670, stage: 'debit', attempt: 2 },
+      { type: 'stage.completed', runId: 'run-1', saga: 'transfer', seq: 4, at: 4_682, stage: 'debit', attempt: 2, durationMs: 12 },
+    ];
+    const progress = new RunProgress(sink, ['debit'], { tty: false, liveFromSeq: 2 });
+    for (const event of resumed) progress.update(event);
+    expect(sink.text.split('\n')).toContain('  debit  ✔ completed            attempt 2      12 ms');
   });
 });

@@ -1,6 +1,7 @@
 import { createOrchestrator, RunNotFoundError, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
-import { compactJson, errorText, formatDuration, formatOffset, formatTime, table } from '../format.js';
+import { compactJson, errorText, formatOffset, formatTime, table } from '../format.js';
+import { describeEvent } from '../describe-event.js';
 import { writeLines, type CliIo } from '../io.js';
 import { openStore } from '../store-url.js';
 
@@ -74,47 +75,6 @@ function timeline(journal: readonly SagaEvent[]): string[] {
     }),
     '  ',
   );
-}
-
-function describeEvent(event: SagaEvent): [string, string] {
-  switch (event.type) {
-    case 'run.started':
-      return ['run', `started (version ${event.version}${event.submitted === true ? ', queued for workers' : ''})`];
-    case 'run.resumed':
-      return ['run', `${event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriven' : 'compensation requested'}${event.version === undefined ? '' : ` with version ${event.version}`}`];
-    case 'run.cancelling':
-      return ['run', `cancelling: ${event.reason}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
-    case 'run.compensating':
-      return ['run', `rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled (${event.cause.reason})`}`];
-    case 'run.paused':
-      return ['run', `paused: ${event.failure.stage} failed`];
-    case 'run.completed':
-      return ['run', 'completed'];
-    case 'run.compensated':
-      return ['run', 'rolled back (compensated)'];
-    case 'run.cancelled':
-      return ['run', 'cancelled'];
-    case 'run.compensation_failed':
-      return ['run', 'compensation failed'];
-    case 'stage.started':
-      return [event.stage, `attempt ${event.attempt} started`];
-    case 'stage.retrying':
-      return [event.stage, `attempt ${event.attempt} failed, next in ${formatDuration(event.delayMs)}: ${errorText(event.error)}`];
-    case 'stage.completed':
-      return [event.stage, `attempt ${event.attempt} completed in ${formatDuration(event.durationMs)}${event.output === undefined ? '' : ` → ${compactJson(event.output, 90)}`}`];
-    case 'stage.failed':
-      return [event.stage, `attempt ${event.attempt} failed (final): ${errorText(event.error)}`];
-    case 'stage.cancelled':
-      return [event.stage, `cancelled: ${event.reason}${event.error === undefined ? '' : ` (${errorText(event.error)})`}${event.outcomeUnknown === true ? ', outcome unknown' : ''}`];
-    case 'compensation.started':
-      return [event.stage, `compensation attempt ${event.attempt} started`];
-    case 'compensation.retrying':
-      return [event.stage, `compensation attempt ${event.attempt} failed, next in ${formatDuration(event.delayMs)}: ${errorText(event.error)}`];
-    case 'compensation.completed':
-      return [event.stage, `compensated in ${formatDuration(event.durationMs)} (attempt ${event.attempt})`];
-    case 'compensation.failed':
-      return [event.stage, `compensation attempt ${event.attempt} failed (final): ${errorText(event.error)}`];
-  }
 }
 
 /** Per stage: status, attempts, start and end, output or error; its compensation below it. */
