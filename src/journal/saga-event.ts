@@ -969,12 +969,34 @@ const eventSchema = z.discriminatedUnion('type', [
  */
 export const sagaEventSchema: z.ZodType<SagaEvent> = eventSchema as unknown as z.ZodType<SagaEvent>;
 
-// Compile-time proof that the schemas and the hand-written types describe the same events.
+// Compile-time proof, field by field, that the schemas and the documented types describe the same
+// events: the same event types, and for each, the same required and optional fields with the same
+// value types (nested objects included). A field added to one and not the other fails the build.
 type SchemaEvent = z.infer<typeof eventSchema>;
+type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+type OptionalKeys<T> = Exclude<keyof T, RequiredKeys<T>>;
+/** Without `readonly`, and optional fields without `| undefined`, recursively: what both sides must agree on. */
+type Normalized<T> = unknown extends T
+  ? T
+  : T extends string | number | boolean | null | undefined
+    ? T
+  : T extends readonly (infer E)[]
+    ? Normalized<E>[]
+    : T extends object
+      ? { -readonly [K in RequiredKeys<T>]: Normalized<T[K]> } & { -readonly [K in OptionalKeys<T>]?: Normalized<Exclude<T[K], undefined>> }
+      : T;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type SameFields<A, B> = Same<RequiredKeys<A>, RequiredKeys<B>> extends true
+  ? Same<OptionalKeys<A>, OptionalKeys<B>> extends true
+    ? Same<Normalized<A>, Normalized<B>>
+    : false
+  : false;
 type Assert<T extends true> = T;
 // eslint-disable-next-line @typescript-eslint/no-unused-vars
-type SchemasMatchTypes = Assert<
-  SchemaEvent['type'] extends SagaEventType ? (SagaEventType extends SchemaEvent['type'] ? true : false) : false
+type SchemasMatchTypes = Assert<Same<SchemaEvent['type'], SagaEventType>>;
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+type FieldsMatch = Assert<
+  { [T in SagaEventType]: SameFields<Extract<SchemaEvent, { type: T }>, Extract<SagaEvent, { type: T }>> }[SagaEventType]
 >;
 
 /** The events that settle a run (it is then driven by nobody until an operator continues it). */
