@@ -1,0 +1,281 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { SagaEvent, SagaStore } from 'sagaflow';
+import { PostgresStore } from 'sagaflow/postgres';
+import { SqliteStore } from 'sagaflow/sqlite';
+import { dropSchemas, postgresForTests, uniqueSchema, withAdminClient } from '../support/postgres.js';
+import { tempDatabase, type TempDatabase } from '../stores/sqlite-temp.js';
+import type { OwnerCommand, OwnerConfig, OwnerReport } from './owner-process.js';
+
+const script = fileURLToPath(new URL('./owner-process.ts', import.meta.url));
+const LEASE_MS = 1_200;
+
+/** A process owning runs on the shared store, and everything it reported. */
+class Owner {
+  readonly reports: OwnerReport[] = [];
+  private readonly child: ChildProcess;
+  private readonly waiters = new Set<() => void>();
+  private readonly exited: Promise<void>;
+
+  constructor(
+    readonly name: string,
+    store: OwnerConfig['store'],
+  ) {
+    const config: OwnerConfig = { name, store, leaseMs: LEASE_MS };
+    this.child = fork(script, [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, SAGAFLOW_OWNER: JSON.stringify(config) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (report: OwnerReport) => {
+      this.reports.push(report);
+      for (const waiter of [...this.waiters]) waiter();
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+  }
+
+  send(command: OwnerCommand): void {
+    this.child.send(command);
+  }
+
+  /** The first report (past or future) matching `match`. */
+  waitFor<T extends OwnerReport>(what: string, match: (report: OwnerReport) => report is T, timeoutMs = 20_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = this.reports.find(match);
+        if (found === undefined) return;
+        cleanup();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${this.name}: ${what}. Reports: ${JSON.stringify(this.reports)}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** Sends a command and waits for the next report of `type`. */
+  async ask<T extends OwnerReport['type']>(command: OwnerCommand, type: T): Promise<Extract<OwnerReport, { type: T }>> {
+    const seen = this.reports.length;
+    this.send(command);
+    const report = await this.waitFor(type, (candidate): candidate is Extract<OwnerReport, { type: T }> => candidate.type === type && this.reports.indexOf(candidate) >= seen);
+    return report;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.send({ type: 'exit' } satisfies OwnerCommand, () => undefined);
+      const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+const isReport =
+  <T extends OwnerReport['type']>(type: T, runId?: string) =>
+  (report: OwnerReport): report is Extract<OwnerReport, { type: T }> =>
+    report.type === type && (runId === undefined || ('runId' in report && report.runId === runId));
+
+interface Backend {
+  readonly store: OwnerConfig['store'];
+  /** A store in the test process, to read journals. */
+  readonly reader: SagaStore;
+  /** Every effect so far, in the order it happened. */
+  effects(): Promise<Array<{ runId: string; kind: string; process: string }>>;
+  dispose(): Promise<void>;
+}
+
+const postgresUrl = await postgresForTests();
+
+const backends: Array<[string, (() => Promise<Backend>) | undefined]> = [
+  [
+    'SqliteStore (two processes on one file)',
+    async () => {
+      const database: TempDatabase = tempDatabase();
+      const reader = new SqliteStore({ path: database.path });
+      await reader.listRuns({ limit: 1 });
+      return {
+        store: { kind: 'sqlite', path: database.path },
+        reader,
+        effects: () => {
+          const db = new Database(database.path, { readonly: true });
+          try {
+            const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'effects'").get();
+            if (exists === undefined) return Promise.resolve([]);
+            return Promise.resolve(db.prepare('SELECT run_id AS runId, kind, process FROM effects ORDER BY id').all() as Array<{ runId: string; kind: string; process: string }>);
+          } finally {
+            db.close();
+          }
+        },
+        dispose: async () => {
+          await reader.close();
+          await database.remove();
+        },
+      };
+    },
+  ],
+  [
+    'PostgresStore (two processes on one schema)',
+    postgresUrl === undefined
+      ? undefined
+      : async () => {
+          const url = postgresUrl;
+          const schema = uniqueSchema('ownership');
+          const reader = new PostgresStore({ connectionString: url, schema });
+          await reader.listRuns({ limit: 1 });
+          return {
+            store: { kind: 'postgres', url, schema },
+            reader,
+            effects: () =>
+              withAdminClient(url, async (client) => {
+                const exists = await client.query('SELECT to_regclass($1) IS NOT NULL AS exists', [`"${schema}".effects`]);
+                if (exists.rows[0]?.exists !== true) return [];
+                const result = await client.query<{ runId: string; kind: string; process: string }>(`SELECT run_id AS "runId", kind, process FROM "${schema}".effects ORDER BY id`);
+                return result.rows;
+              }),
+            dispose: async () => {
+              await reader.close();
+              await dropSchemas(url, schema);
+            },
+          };
+        },
+  ],
+];
+
+describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend) => {
+  let backend: Backend;
+  const owners: Owner[] = [];
+  const owner = (name: string): Owner => {
+    const started = new Owner(name, backend.store);
+    owners.push(started);
+    return started;
+  };
+  const journal = async (runId: string): Promise<readonly SagaEvent[]> => (await backend.reader.load(runId)) ?? [];
+
+  beforeAll(async () => {
+    if (makeBackend === undefined) return;
+    backend = await makeBackend();
+  });
+  afterEach(async () => {
+    await Promise.all(owners.splice(0).map((started) => started.stop()));
+  });
+  afterAll(async () => {
+    await backend?.dispose();
+  });
+
+  it.runIf(makeBackend !== undefined)('a cancel from another process is a request the owner carries out: nothing is undone while the charge is still in flight', async () => {
+    const a = owner('process-a');
+    const b = owner('process-b');
+    await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
+    const runId = 'cancel-from-elsewhere';
+    a.send({ type: 'start', runId });
+    await a.waitFor('the charge in flight', isReport('waiting', runId));
+
+    // B asks; it records a request and returns; it compensates nothing itself.
+    await b.ask({ type: 'cancel', runId, reason: 'customer asked' }, 'cancelled');
+    // The owner carries it out within one heartbeat: the run is stopping while the charge runs on.
+    await expect.poll(async () => (await journal(runId)).some((event) => event.type === 'run.cancelling'), { timeout: 10_000, interval: 50 }).toBe(true);
+    expect((await backend.effects()).map((effect) => effect.kind)).toEqual(['reserve']);
+
+    // The charge lands; only then is it refunded, by the owner.
+    a.send({ type: 'open', gate: `charge:${runId}` });
+    const outcome = await a.waitFor('the outcome', isReport('outcome', runId));
+    expect(outcome).toMatchObject({ status: 'cancelled', compensationOrder: ['charge', 'reserve'] });
+    expect(await backend.effects()).toEqual([
+      { runId, kind: 'reserve', process: 'process-a' },
+      { runId, kind: 'charge', process: 'process-a' },
+      { runId, kind: 'refund', process: 'process-a' },
+      { runId, kind: 'release', process: 'process-a' },
+    ]);
+    expect(a.reports.filter((report) => report.type === 'failed')).toEqual([]);
+    const cancelling = (await journal(runId)).find((event) => event.type === 'run.cancelling');
+    expect(cancelling).toMatchObject({ reason: 'customer asked', by: 'external' });
+  });
+
+  it.runIf(makeBackend !== undefined)('recover() next to a live process takes none of its runs, and says why', async () => {
+    const a = owner('process-a');
+    const b = owner('process-b');
+    await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
+    const runIds = Array.from({ length: 6 }, (_, index) => `live-${index}`);
+    for (const runId of runIds) a.send({ type: 'start', runId });
+    await Promise.all(runIds.map((runId) => a.waitFor(`${runId} in flight`, isReport('waiting', runId))));
+
+    const recovered = await b.ask({ type: 'recover' }, 'recovered');
+    expect(recovered.runIds).toEqual([]);
+    expect(recovered.skipped.filter((skipped) => runIds.includes(skipped.runId)).map((skipped) => [skipped.runId, skipped.reason])).toEqual(runIds.map((runId) => [runId, 'owned']));
+    expect(recovered.skipped[0]?.detail).toContain('process-a');
+
+    for (const runId of runIds) a.send({ type: 'open', gate: `charge:${runId}` });
+    const outcomes = await Promise.all(runIds.map((runId) => a.waitFor(`${runId} settled`, isReport('outcome', runId))));
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(runIds.map(() => 'completed'));
+    const charges = (await backend.effects()).filter((effect) => effect.kind === 'charge' && runIds.includes(effect.runId));
+    expect(charges.map((effect) => [effect.runId, effect.process]).sort()).toEqual(runIds.map((runId) => [runId, 'process-a']).sort());
+    expect([...a.reports, ...b.reports].filter((report) => report.type === 'failed' || report.type === 'error')).toEqual([]);
+  });
+
+  it.runIf(makeBackend !== undefined)('after its owner dies, a run is taken over only once the lease has expired; the stage in flight runs again', async () => {
+    const a = owner('process-a');
+    const b = owner('process-b');
+    await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
+    const runId = 'owner-died';
+    a.send({ type: 'start', runId });
+    await a.waitFor('the charge in flight', isReport('waiting', runId));
+    a.signal('SIGKILL');
+
+    // Its lease outlives it: nobody takes the run over yet.
+    const early = await b.ask({ type: 'recover' }, 'recovered');
+    expect(early.runIds).not.toContain(runId);
+    expect(early.skipped.find((skipped) => skipped.runId === runId)?.reason).toBe('owned');
+
+    // Once it has expired, recover() takes it over.
+    await expect
+      .poll(async () => (await b.ask({ type: 'recover' }, 'recovered')).runIds.includes(runId), { timeout: LEASE_MS * 10, interval: LEASE_MS / 4 })
+      .toBe(true);
+    await b.waitFor('the charge in flight again', isReport('waiting', runId));
+    b.send({ type: 'open', gate: `charge:${runId}` });
+    expect(await b.waitFor('the outcome', isReport('outcome', runId))).toMatchObject({ status: 'completed' });
+    const events = await journal(runId);
+    expect(events.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
+    expect(events.filter((event) => event.type === 'stage.started' && event.stage === 'charge').map((event) => ('attempt' in event ? event.attempt : 0))).toEqual([1, 2]);
+    expect((await backend.effects()).filter((effect) => effect.runId === runId).map((effect) => `${effect.kind}@${effect.process}`)).toEqual(['reserve@process-a', 'charge@process-b']);
+  });
+
+  it.runIf(makeBackend !== undefined)('a frozen owner whose run was taken over writes nothing more: its appends are fenced', async () => {
+    const a = owner('process-a');
+    const b = owner('process-b');
+    await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
+    const runId = 'owner-frozen';
+    a.send({ type: 'start', runId });
+    await a.waitFor('the charge in flight', isReport('waiting', runId));
+    a.signal('SIGSTOP');
+    try {
+      await expect
+        .poll(async () => (await b.ask({ type: 'recover' }, 'recovered')).runIds.includes(runId), { timeout: LEASE_MS * 10, interval: LEASE_MS / 4 })
+        .toBe(true);
+      b.send({ type: 'open', gate: `charge:${runId}` });
+      expect(await b.waitFor('the outcome', isReport('outcome', runId))).toMatchObject({ status: 'completed' });
+    } finally {
+      a.signal('SIGCONT');
+    }
+    const settled = await journal(runId);
+    // The old owner wakes up, its charge completes, and the store refuses what it writes.
+    a.send({ type: 'open', gate: `charge:${runId}` });
+    const failed = await a.waitFor('the old owner gives up', isReport('failed', runId));
+    expect(failed.name).toBe('LeaseLostError');
+    expect(await journal(runId)).toEqual(settled);
+    expect(settled[settled.length - 1]?.type).toBe('run.completed');
+  });
+});
