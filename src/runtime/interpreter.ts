@@ -103,7 +103,7 @@ export class RunInterpreter {
     this.begin('start');
     this.writing = true;
     this.guard(
-      this.options.store.create({ event: started, owner: { owner: this.options.lease.owner, leaseMs } }),
+      () => this.options.store.create({ event: started, owner: { owner: this.options.lease.owner, leaseMs } }),
       () => {
         this.writing = false;
         this.announce(started);
@@ -262,7 +262,7 @@ export class RunInterpreter {
     const events = this.queued;
     this.queued = [];
     this.writing = true;
-    this.guard(
+    this.guard(() =>
       this.options.store.append({
         runId: this.runId,
         saga: this.state.saga,
@@ -302,8 +302,15 @@ export class RunInterpreter {
     }
   }
 
-  /** Waits for a store call; a rejection stops driving the run (the journal stays as it was). */
-  private guard(write: Promise<void>, then: () => void): void {
+  /** Waits for a store call; a failure stops driving the run (the journal stays as it was). */
+  private guard(call: () => Promise<void>, then: () => void): void {
+    let write: Promise<void>;
+    try {
+      write = call();
+    } catch (error) {
+      // A store that throws instead of rejecting.
+      write = Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     write.then(
       () => {
         try {
