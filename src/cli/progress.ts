@@ -287,7 +287,7 @@ function phaseOf(record: StageState): StagePhase {
 }
 
 /** The last error, and when the next attempt is due. */
-function retryNote(record: { readonly error?: StageState['error']; readonly retryAt?: number; readonly attemptEndedAt?: number }): string {
+function retryNote(record: Pick<StageState, "error" | "retryAt" | "attemptEndedAt">): string {
   const next = record.retryAt === undefined || record.attemptEndedAt === undefined ? '' : `; next attempt in ${formatDuration(record.retryAt - record.attemptEndedAt)}`;
   return `${record.error === undefined ? '' : errorText(record.error)}${next}`;
 }

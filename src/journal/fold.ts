@@ -59,19 +59,19 @@ export interface CompensationState {
   /** Attempts of `compensate` so far. */
   readonly attempts: number;
   /** The last error of `compensate` while it is retried or once it failed; dropped when it completes. */
-  readonly error?: SerializedError;
+  readonly error?: SerializedError | undefined;
   /** When the first attempt started (epoch ms). */
-  readonly startedAt?: number;
+  readonly startedAt?: number | undefined;
   /** When it completed or finally failed (epoch ms). */
-  readonly endedAt?: number;
+  readonly endedAt?: number | undefined;
   /** When the current attempt started (`at` of its `compensation.started`). */
-  readonly attemptStartedAt?: number;
+  readonly attemptStartedAt?: number | undefined;
   /** While waiting to retry: when the failed attempt ended (`at` of `compensation.retrying`). */
-  readonly attemptEndedAt?: number;
+  readonly attemptEndedAt?: number | undefined;
   /** While waiting to retry: when the next attempt is due (epoch ms, `at + delayMs` of `compensation.retrying`). */
-  readonly retryAt?: number;
+  readonly retryAt?: number | undefined;
   /** How long the successful attempt took (`durationMs` of `compensation.completed`). */
-  readonly durationMs?: number;
+  readonly durationMs?: number | undefined;
   /** Attempts made before the current retry budget began (a resume or redrive grants a fresh one). */
   readonly retryBase: number;
 }
@@ -100,27 +100,27 @@ export interface StageState {
   /** The output, when `status` is `completed` (absent when the stage returned `undefined`). */
   readonly output?: unknown;
   /** The last error of `execute`. */
-  readonly error?: SerializedError;
+  readonly error?: SerializedError | undefined;
   /** When the first attempt started (epoch ms). */
-  readonly startedAt?: number;
+  readonly startedAt?: number | undefined;
   /** When the stage completed, failed or was cancelled (epoch ms). */
-  readonly endedAt?: number;
+  readonly endedAt?: number | undefined;
   /** Why the stage was cancelled, when it was. */
-  readonly cancelReason?: string;
+  readonly cancelReason?: string | undefined;
   /** The stage was in flight when the process stopped during a stop: it may or may not have taken effect. */
   readonly outcomeUnknown: boolean;
   /** The compensation, once one started. */
-  readonly compensation?: CompensationState;
+  readonly compensation?: CompensationState | undefined;
   /** For a stage not completed yet: how many of its dependencies have not completed (0: it may start). */
   readonly waitingOn: number;
   /** When the current attempt started (`at` of its `stage.started`). */
-  readonly attemptStartedAt?: number;
+  readonly attemptStartedAt?: number | undefined;
   /** While waiting to retry: when the failed attempt ended (`at` of `stage.retrying`). */
-  readonly attemptEndedAt?: number;
+  readonly attemptEndedAt?: number | undefined;
   /** While waiting to retry: when the next attempt is due (epoch ms, `at + delayMs` of `stage.retrying`). */
-  readonly retryAt?: number;
+  readonly retryAt?: number | undefined;
   /** How long the successful attempt took (`durationMs` of `stage.completed`). */
-  readonly durationMs?: number;
+  readonly durationMs?: number | undefined;
   /** Attempts made before the current retry budget began (a resume or redrive grants a fresh one). */
   readonly retryBase: number;
 }
@@ -226,20 +226,151 @@ export interface RunState {
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-type MutableCompensation = Mutable<CompensationState>;
-type MutableStage = Omit<Mutable<StageState>, 'compensation'> & { compensation?: MutableCompensation };
+/** Every optional field present (possibly `undefined`), so that records keep one shape and are never deleted from. */
+type Present<T> = { -readonly [K in keyof T]-?: T[K] | undefined };
+type MutableCompensation = Present<CompensationState> & Mutable<Pick<CompensationState, 'status' | 'attempts' | 'retryBase'>>;
+type MutableStage = Present<Omit<StageState, 'compensation'>> &
+  Mutable<Pick<StageState, 'status' | 'attempts' | 'outcomeUnknown' | 'waitingOn' | 'retryBase'>> & { compensation: MutableCompensation | undefined };
+
+/** A stage that has not started, with every field in place. */
+function newStage(waitingOn: number): MutableStage {
+  return {
+    status: 'not_started',
+    attempts: 0,
+    output: undefined,
+    error: undefined,
+    startedAt: undefined,
+    endedAt: undefined,
+    cancelReason: undefined,
+    outcomeUnknown: false,
+    compensation: undefined,
+    waitingOn,
+    attemptStartedAt: undefined,
+    attemptEndedAt: undefined,
+    retryAt: undefined,
+    durationMs: undefined,
+    retryBase: 0,
+  };
+}
+
+/** A compensation record, with every field in place. */
+function newCompensation(
+  status: CompensationStatus,
+  attempts: number,
+  previous: MutableCompensation | undefined,
+): MutableCompensation {
+  return {
+    status,
+    attempts,
+    error: previous?.error,
+    startedAt: previous?.startedAt,
+    endedAt: undefined,
+    attemptStartedAt: previous?.attemptStartedAt,
+    attemptEndedAt: undefined,
+    retryAt: undefined,
+    durationMs: undefined,
+    retryBase: previous?.retryBase ?? 0,
+  };
+}
 
 /**
  * The rollback's working copy. Both plans are kept (the policy is the definition's, not the
- * journal's; the decider reads the one its saga asks for): the sequential cursor, and for a
- * parallel rollback, per stage, the dependents whose compensation has not settled.
+ * journal's; the decider reads the one its saga asks for): the sequential cursor, kept as events
+ * arrive, and the parallel one — per stage, the dependents whose compensation has not settled —
+ * built on first read of `ready`, so a sequential rollback never pays for it.
  */
-interface MutableRollback extends Mutable<Omit<RollbackState, 'ready'>> {
-  ready: Set<string>;
-  /** By stage name, dependents not yet done (compensated, failed, or with nothing to compensate); absent without a shape. */
-  readonly waiting: Map<string, number> | undefined;
-  /** The stages of `order` that still have to settle. */
-  readonly pending: Set<string>;
+class RollbackPlan implements RollbackState {
+  next = 0;
+  unsettled: number;
+  inFlight: number;
+  /** By stage name, dependents not yet done (compensated, failed, or with nothing to compensate). */
+  private waiting: Map<string, number> | undefined;
+  private readySet: Set<string> | undefined;
+
+  constructor(
+    private readonly state: MutableRunState,
+    readonly order: readonly string[],
+    /** The stages of `order` that still have to settle. */
+    readonly pending: Set<string>,
+    inFlight: number,
+  ) {
+    this.unsettled = pending.size;
+    this.inFlight = inFlight;
+    this.advance();
+  }
+
+  get ready(): ReadonlySet<string> {
+    if (this.readySet === undefined) {
+      this.readySet = new Set();
+      const topology = this.state.topology;
+      if (topology !== undefined) {
+        this.waiting = new Map();
+        const roots: string[] = [];
+        for (let index = 0; index < topology.names.length; index++) {
+          const count = (topology.dependents[index] as readonly string[]).length;
+          this.waiting.set(topology.names[index] as string, count);
+          if (count === 0) roots.push(topology.names[index] as string);
+        }
+        this.release([], roots);
+      }
+    }
+    return this.readySet;
+  }
+
+  /** A compensation started (or started again). */
+  started(name: string, again: boolean): void {
+    if (!again) this.inFlight++;
+    this.readySet?.delete(name);
+    this.advance();
+  }
+
+  /** A compensation completed or finally failed. */
+  settled(name: string, wasRunning: boolean): void {
+    if (wasRunning) this.inFlight--;
+    if (this.pending.delete(name)) {
+      this.unsettled--;
+      if (this.waiting !== undefined) this.release([name]);
+    }
+    this.advance();
+  }
+
+  /** Sequential: moves `next` past compensations that started or settled. */
+  private advance(): void {
+    while (this.next < this.order.length) {
+      const status = this.state.stages.get(this.order[this.next] as string)?.compensation?.status;
+      if (status !== 'running' && status !== 'completed' && status !== 'failed') return;
+      this.next++;
+    }
+  }
+
+  /**
+   * Parallel: marks stages done (their compensation settled, or they have nothing to compensate)
+   * and releases parents whose dependents are all done; `roots` are stages with no dependents at
+   * all. Iterative, as chains can be deep.
+   */
+  private release(done: readonly string[], roots: readonly string[] = []): void {
+    const topology = this.state.topology;
+    const waiting = this.waiting;
+    const ready = this.readySet;
+    if (topology === undefined || waiting === undefined || ready === undefined) return;
+    const work = [...done];
+    const offer = (name: string): void => {
+      if (this.pending.has(name)) {
+        if (this.state.stages.get(name)?.compensation?.status !== 'running') ready.add(name);
+      } else work.push(name);
+    };
+    for (const root of roots) offer(root);
+    while (work.length > 0) {
+      const name = work.pop() as string;
+      const index = topology.indexOf.get(name);
+      if (index === undefined) continue;
+      for (const parent of topology.parents[index] as readonly string[]) {
+        const left = (waiting.get(parent) ?? 0) - 1;
+        waiting.set(parent, left);
+        if (left === 0) offer(parent);
+      }
+    }
+  }
 }
 
 /** The fold's working copy. It never escapes {@link foldJournal} or the runtime that owns it. */
@@ -250,7 +381,7 @@ export interface MutableRunState
   settleOrder: string[];
   compensationOrder: string[];
   readyStages: Set<string>;
-  rollback?: MutableRollback;
+  rollback?: RollbackPlan;
   /** The definition's shape, indexed; absent only for a journal that records no shape and was folded without one. */
   topology: Topology | undefined;
   /** Whether `stages` lists every stage an event may name (false after a definition change that did not record its shape). */
@@ -379,7 +510,7 @@ export function initialRunState(
   for (let position = 0; position < names.length; position++) {
     const name = names[position] as string;
     const waitingOn = index?.parents[index.indexOf.get(name) ?? -1]?.length ?? 0;
-    stages.set(name, { status: 'not_started', attempts: 0, outcomeUnknown: false, waitingOn, retryBase: 0 });
+    stages.set(name, newStage(waitingOn));
     if (index !== undefined && waitingOn === 0) readyStages.add(name);
   }
   const state: MutableRunState = {
@@ -426,7 +557,7 @@ function stageOf(state: MutableRunState, event: SagaEvent & { readonly stage: st
       `${event.type} names stage '${event.stage}', which the run's definition does not have (stages: ${[...state.stages.keys()].join(', ')})`,
     );
   }
-  const added: MutableStage = { status: 'not_started', attempts: 0, outcomeUnknown: false, waitingOn: 0, retryBase: 0 };
+  const added = newStage(0);
   state.stages.set(event.stage, added);
   return added;
 }
@@ -443,8 +574,8 @@ function settle(state: MutableRunState, stage: MutableStage, name: string): void
 /** A stage's attempt or retry wait ended: it no longer counts as in flight. */
 function leaveFlight(state: MutableRunState, stage: MutableStage): void {
   if (stage.status === 'running') state.inFlight--;
-  delete stage.retryAt;
-  delete stage.attemptEndedAt;
+  stage.retryAt = undefined;
+  stage.attemptEndedAt = undefined;
 }
 
 /**
@@ -471,15 +602,15 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
         stage.status = 'running';
         state.inFlight++;
         state.readyStages.delete(event.stage);
-        delete stage.endedAt;
-        delete stage.cancelReason;
+        stage.endedAt = undefined;
+        stage.cancelReason = undefined;
         stage.outcomeUnknown = false;
       }
       stage.attempts = Math.max(stage.attempts, event.attempt);
       stage.startedAt ??= event.at;
       stage.attemptStartedAt = event.at;
-      delete stage.retryAt;
-      delete stage.attemptEndedAt;
+      stage.retryAt = undefined;
+      stage.attemptEndedAt = undefined;
       return;
     }
     case 'stage.retrying': {
@@ -498,7 +629,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       stage.status = 'completed';
       stage.attempts = Math.max(stage.attempts, event.attempt);
       if ('output' in event) stage.output = freezeJson(event.output);
-      delete stage.error;
+      stage.error = undefined;
       stage.endedAt = event.at;
       stage.durationMs = event.durationMs;
       if (first) completed(state, event.stage);
@@ -539,21 +670,11 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     case 'compensation.started': {
       const stage = stageOf(state, event);
       const previous = stage.compensation;
-      const compensation: MutableCompensation = {
-        status: 'running',
-        attempts: Math.max(previous?.attempts ?? 0, event.attempt),
-        startedAt: previous?.startedAt ?? event.at,
-        attemptStartedAt: event.at,
-        retryBase: previous?.retryBase ?? 0,
-      };
-      if (previous?.error !== undefined) compensation.error = previous.error;
+      const compensation = newCompensation('running', Math.max(previous?.attempts ?? 0, event.attempt), previous);
+      compensation.startedAt ??= event.at;
+      compensation.attemptStartedAt = event.at;
       stage.compensation = compensation;
-      const rollback = state.rollback;
-      if (rollback !== undefined && previous?.status !== 'running') {
-        rollback.inFlight++;
-        rollback.ready.delete(event.stage);
-        advanceSequential(state, rollback);
-      }
+      state.rollback?.started(event.stage, previous?.status === 'running');
       return;
     }
     case 'compensation.retrying': {
@@ -569,27 +690,16 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     case 'compensation.failed': {
       const stage = stageOf(state, event);
       const previous = stage.compensation;
-      const compensation: MutableCompensation = {
-        status: event.type === 'compensation.completed' ? 'completed' : 'failed',
-        attempts: Math.max(previous?.attempts ?? 0, event.attempt),
-        endedAt: event.at,
-        retryBase: previous?.retryBase ?? 0,
-      };
+      const compensation = newCompensation(event.type === 'compensation.completed' ? 'completed' : 'failed', Math.max(previous?.attempts ?? 0, event.attempt), previous);
+      compensation.endedAt = event.at;
       if (event.type === 'compensation.failed') compensation.error = event.error;
-      else compensation.durationMs = event.durationMs;
-      if (previous?.startedAt !== undefined) compensation.startedAt = previous.startedAt;
-      if (previous?.attemptStartedAt !== undefined) compensation.attemptStartedAt = previous.attemptStartedAt;
+      else {
+        compensation.error = undefined;
+        compensation.durationMs = event.durationMs;
+      }
       stage.compensation = compensation;
       if (event.type === 'compensation.completed') state.compensationOrder.push(event.stage);
-      const rollback = state.rollback;
-      if (rollback !== undefined) {
-        if (previous?.status === 'running') rollback.inFlight--;
-        if (rollback.pending.delete(event.stage)) {
-          rollback.unsettled--;
-          if (rollback.waiting !== undefined) releaseParents(state, rollback, [event.stage]);
-        }
-        advanceSequential(state, rollback);
-      }
+      state.rollback?.settled(event.stage, previous?.status === 'running');
       return;
     }
     case 'run.resumed':
@@ -653,7 +763,7 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
       state.topology = recordedTopology(event.shapeHash, event.shape);
       for (const stage of event.shape) {
         if (!state.stages.has(stage.name)) {
-          state.stages.set(stage.name, { status: 'not_started', attempts: 0, outcomeUnknown: false, waitingOn: 0, retryBase: 0 });
+          state.stages.set(stage.name, newStage(0));
         }
       }
     }
@@ -733,7 +843,7 @@ function isSettledCompensation(record: MutableStage | undefined): boolean {
 }
 
 /** The rollback plan, made when the run starts (or, after a redrive, restarts) compensating. */
-function planRollback(state: MutableRunState): MutableRollback {
+function planRollback(state: MutableRunState): RollbackPlan {
   const topology = state.topology;
   const order = topology === undefined ? [] : rollbackCandidates(state, topology).reverse();
   const pending = new Set<string>();
@@ -744,59 +854,7 @@ function planRollback(state: MutableRunState): MutableRollback {
     pending.add(name);
     if (record?.compensation?.status === 'running') inFlight++;
   }
-  const rollback: MutableRollback = {
-    order,
-    next: 0,
-    ready: new Set(),
-    unsettled: pending.size,
-    inFlight,
-    waiting: topology === undefined ? undefined : new Map(),
-    pending,
-  };
-  if (rollback.waiting !== undefined && topology !== undefined) {
-    for (let index = 0; index < topology.names.length; index++) rollback.waiting.set(topology.names[index] as string, (topology.dependents[index] as readonly string[]).length);
-    releaseParents(state, rollback, [], topology.names.filter((_, index) => (topology.dependents[index] as readonly string[]).length === 0));
-  }
-  advanceSequential(state, rollback);
-  return rollback;
-}
-
-/** Sequential: moves `next` past compensations that started or settled. */
-function advanceSequential(state: MutableRunState, rollback: MutableRollback): void {
-  while (rollback.next < rollback.order.length) {
-    const record = state.stages.get(rollback.order[rollback.next] as string);
-    const status = record?.compensation?.status;
-    if (status !== 'running' && status !== 'completed' && status !== 'failed') return;
-    rollback.next++;
-  }
-}
-
-/**
- * Parallel: marks stages done (their compensation settled, or they have nothing to compensate)
- * and releases parents whose dependents are all done; `roots` are stages with no dependents at
- * all. Iterative, as chains can be deep.
- */
-function releaseParents(state: MutableRunState, rollback: MutableRollback, done: readonly string[], roots: readonly string[] = []): void {
-  const topology = state.topology;
-  const waiting = rollback.waiting;
-  if (topology === undefined || waiting === undefined) return;
-  const work = [...done];
-  const offer = (name: string): void => {
-    if (rollback.pending.has(name)) {
-      if (state.stages.get(name)?.compensation?.status !== 'running') rollback.ready.add(name);
-    } else work.push(name);
-  };
-  for (const root of roots) offer(root);
-  while (work.length > 0) {
-    const name = work.pop() as string;
-    const index = topology.indexOf.get(name);
-    if (index === undefined) continue;
-    for (const parent of topology.parents[index] as readonly string[]) {
-      const left = (waiting.get(parent) ?? 0) - 1;
-      waiting.set(parent, left);
-      if (left === 0) offer(parent);
-    }
-  }
+  return new RollbackPlan(state, order, pending, inFlight);
 }
 
 /** Exhaustiveness check for switches over discriminated unions. */

@@ -62,16 +62,20 @@ export class Attempt extends LazyAbort {
       ? new ExecuteContextImpl(saga, stage, state, this.attempt, this)
       : new CompensateContextImpl(saga, stage, state, this.attempt, this, state.compensationCause ?? { kind: 'cancelled', reason: 'compensated by an operator', by: 'external' });
     this.context = context;
-    this.instrumented = this.instrument(context.idempotencyKey);
+    this.instrumented = this.instrument(context);
     // A test clock must not move on while the call is in flight (see TimeHoldingClock).
     const hold = timeHoldingClock(scheduler)?.holdTime();
     this.hold = hold;
     this.startedAt = scheduler.now();
     let value: unknown;
     try {
-      const user = execute ? () => stage.execute(context as ExecuteContextImpl) : () => stage.compensate?.(context as CompensateContextImpl);
-      const call = hold === undefined ? user : () => hold.run(user);
-      value = this.instrumented === undefined ? call() : this.instrumented.invoke(call);
+      // The plain call on the hot path; closures only when a hook or a test clock wraps it.
+      if (this.instrumented === undefined && hold === undefined) value = execute ? stage.execute(context as ExecuteContextImpl) : stage.compensate?.(context as CompensateContextImpl);
+      else {
+        const user = execute ? () => stage.execute(context as ExecuteContextImpl) : () => stage.compensate?.(context as CompensateContextImpl);
+        const call = hold === undefined ? user : () => hold.run(user);
+        value = this.instrumented === undefined ? call() : this.instrumented.invoke(call);
+      }
     } catch (error) {
       return this.fail(error);
     }
@@ -145,7 +149,7 @@ export class Attempt extends LazyAbort {
     return this.environment.scheduler.now() - this.startedAt;
   }
 
-  private instrument(idempotencyKey: string): AttemptScope | undefined {
+  private instrument(context: ExecuteContextImpl | CompensateContextImpl): AttemptScope | undefined {
     const scope = this.environment.scope;
     if (scope?.attempt === undefined) return undefined;
     try {
@@ -155,7 +159,7 @@ export class Attempt extends LazyAbort {
         stage: this.stage.name,
         phase: this.phase,
         attempt: this.attempt,
-        idempotencyKey,
+        idempotencyKey: context.idempotencyKey,
       });
     } catch (error) {
       this.environment.report(error);

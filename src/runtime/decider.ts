@@ -68,11 +68,15 @@ export type Trigger =
   /** Re-evaluates the state after the last decision's events were folded. */
   | { readonly type: 'step' };
 
-/** What the interpreter must do, as plain data, in order. */
-export type Command =
-  /** Fold this event into the state and write it to the journal. */
-  | { readonly type: 'append'; readonly event: SagaEvent }
-  /** Call the stage's `execute` or `compensate`, once every event appended before is durable. */
+/**
+ * What the interpreter must do, as plain data, in order: an event to append (fold it into the
+ * state and write it to the journal), or an {@link Effect}.
+ */
+export type Command = SagaEvent | Effect;
+
+/** A command other than an append; it waits until every event appended before it is durable. */
+export type Effect =
+  /** Call the stage's `execute` or `compensate`. */
   | { readonly type: 'attempt'; readonly phase: AttemptPhase; readonly stage: string; readonly attempt: number }
   /** Abort the signal of every `execute` attempt in flight, and never invoke one not called yet. */
   | { readonly type: 'abort'; readonly reason: string }
@@ -127,38 +131,91 @@ export function decide(saga: Saga, state: RunState, trigger: Trigger, now: numbe
   return decision.commands;
 }
 
-/** The commands of one decision, with the events numbered after the state's last one. */
+/** No commands: shared, so that a decision with nothing to do allocates nothing. */
+const NONE: Command[] = [];
+
+/**
+ * The commands of one decision, with the events numbered after the state's last one. Events on
+ * the hot path are built as whole literals (one allocation, one hidden class per type); the rest
+ * from drafts.
+ */
 class Decision {
-  readonly commands: Command[] = [];
+  private list: Command[] | undefined;
   private nextSeq: number;
+  private readonly runId: string;
+  private readonly saga: string;
 
   constructor(
-    private readonly state: RunState,
+    state: RunState,
     readonly now: number,
   ) {
     this.nextSeq = state.lastSeq + 1;
+    this.runId = state.runId;
+    this.saga = state.saga;
+  }
+
+  get commands(): Command[] {
+    return this.list ?? NONE;
+  }
+
+  push(command: Command): void {
+    (this.list ??= []).push(command);
   }
 
   append(draft: SagaEventDraft): void {
-    const event = { ...draft, runId: this.state.runId, saga: this.state.saga, seq: this.nextSeq++, at: this.now } as SagaEvent;
-    this.commands.push({ type: 'append', event });
+    this.event({ ...draft, runId: this.runId, saga: this.saga, seq: this.nextSeq, at: this.now });
   }
 
   startStage(name: string, record: StageState): void {
     const attempt = record.attempts + 1;
-    this.append({ type: 'stage.started', stage: name, attempt });
-    this.commands.push({ type: 'attempt', phase: 'execute', stage: name, attempt });
+    this.event({ type: 'stage.started', runId: this.runId, saga: this.saga, seq: this.nextSeq, at: this.now, stage: name, attempt });
+    this.push({ type: 'attempt', phase: 'execute', stage: name, attempt });
   }
 
   startCompensation(name: string, record: StageState): void {
     const attempt = (record.compensation?.attempts ?? 0) + 1;
-    this.append({ type: 'compensation.started', stage: name, attempt });
-    this.commands.push({ type: 'attempt', phase: 'compensate', stage: name, attempt });
+    this.event({ type: 'compensation.started', runId: this.runId, saga: this.saga, seq: this.nextSeq, at: this.now, stage: name, attempt });
+    this.push({ type: 'attempt', phase: 'compensate', stage: name, attempt });
   }
 
-  push(command: Command): void {
-    this.commands.push(command);
+  stageCompleted(stage: string, attempt: number, output: unknown, durationMs: number): void {
+    const { runId, saga, nextSeq: seq, now: at } = this;
+    this.event(
+      output === undefined
+        ? { type: 'stage.completed', runId, saga, seq, at, stage, attempt, durationMs }
+        : { type: 'stage.completed', runId, saga, seq, at, stage, attempt, output, durationMs },
+    );
   }
+
+  stageFailed(stage: string, attempt: number, error: SerializedError): void {
+    this.event({ type: 'stage.failed', runId: this.runId, saga: this.saga, seq: this.nextSeq, at: this.now, stage, attempt, error });
+  }
+
+  compensationCompleted(stage: string, attempt: number, durationMs: number): void {
+    this.event({ type: 'compensation.completed', runId: this.runId, saga: this.saga, seq: this.nextSeq, at: this.now, stage, attempt, durationMs });
+  }
+
+  compensating(cause: RollbackCause): void {
+    this.event({ type: 'run.compensating', runId: this.runId, saga: this.saga, seq: this.nextSeq, at: this.now, cause });
+  }
+
+  /** A settling event that carries nothing else, then `finish`. */
+  settle(type: 'run.completed' | 'run.compensated' | 'run.cancelled' | 'run.compensation_failed'): void {
+    this.event({ type, runId: this.runId, saga: this.saga, seq: this.nextSeq, at: this.now });
+    this.push(FINISH);
+  }
+
+  private event(event: SagaEvent): void {
+    this.nextSeq++;
+    this.push(event);
+  }
+}
+
+const FINISH: Effect = Object.freeze({ type: 'finish' });
+
+/** Whether a command is an event to append (events have a `seq`; effects do not). */
+export function isAppend(command: Command): command is SagaEvent {
+  return 'seq' in command;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -173,12 +230,11 @@ function step(saga: Saga, state: RunState, decision: Decision): void {
       // The forward phase has settled: pause, keep, or roll back.
       if (state.failure !== undefined && saga.policies.onFailure === 'pause') {
         decision.append({ type: 'run.paused', failure: state.failure });
-        decision.push({ type: 'finish' });
+        decision.push(FINISH);
       } else if (state.failure === undefined && saga.policies.onCancel === 'keep') {
-        decision.append({ type: 'run.cancelled' });
-        decision.push({ type: 'finish' });
+        decision.settle('run.cancelled');
       } else {
-        decision.append({ type: 'run.compensating', cause: rollbackCause(state) });
+        decision.compensating(rollbackCause(state));
       }
       return;
     case 'compensating':
@@ -196,10 +252,7 @@ function step(saga: Saga, state: RunState, decision: Decision): void {
 
 function goForward(saga: Saga, state: RunState, decision: Decision): void {
   if (state.remaining === 0) {
-    if (state.inFlight === 0) {
-      decision.append({ type: 'run.completed' });
-      decision.push({ type: 'finish' });
-    }
+    if (state.inFlight === 0) decision.settle('run.completed');
     return;
   }
   let slots = saga.policies.concurrency - state.inFlight;
@@ -218,8 +271,7 @@ function rollBack(saga: Saga, state: RunState, decision: Decision): void {
   if (rollback.unsettled === 0 && rollback.inFlight === 0) {
     let failed = false;
     for (const record of state.stages.values()) if (record.compensation?.status === 'failed') failed = true;
-    decision.append({ type: failed ? 'run.compensation_failed' : state.failure === undefined ? 'run.cancelled' : 'run.compensated' });
-    decision.push({ type: 'finish' });
+    decision.settle(failed ? 'run.compensation_failed' : state.failure === undefined ? 'run.cancelled' : 'run.compensated');
     return;
   }
   if (saga.policies.compensation === 'parallel') {
@@ -245,7 +297,7 @@ function rollBack(saga: Saga, state: RunState, decision: Decision): void {
 export function resumeEvents(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, now: number): SagaEvent[] {
   const decision = new Decision(state, now);
   resume(state, trigger, decision);
-  return decision.commands.flatMap((command) => (command.type === 'append' ? [command.event] : []));
+  return decision.commands.filter(isAppend);
 }
 
 function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, decision: Decision): void {
@@ -261,7 +313,7 @@ function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, 
     case 'redrive':
       return;
     case 'compensate':
-      decision.append({ type: 'run.compensating', cause: rollbackCause(state) });
+      decision.compensating(rollbackCause(state));
       return;
     default:
       return assertNever(trigger.mode);
@@ -319,11 +371,7 @@ function executeSettled(saga: Saga, state: RunState, trigger: Extract<Trigger, {
   // A result for an attempt the journal does not have in flight (a late one) changes nothing.
   if (record === undefined || record.status !== 'running' || record.attempts !== attempt || record.retryAt !== undefined) return;
   if (result.ok) {
-    decision.append(
-      result.output === undefined
-        ? { type: 'stage.completed', stage: name, attempt, durationMs: result.durationMs }
-        : { type: 'stage.completed', stage: name, attempt, output: result.output, durationMs: result.durationMs },
-    );
+    decision.stageCompleted(name, attempt, result.output, result.durationMs);
     return;
   }
   if (result.cancel !== undefined && !state.stopping) {
@@ -349,7 +397,7 @@ function executeSettled(saga: Saga, state: RunState, trigger: Extract<Trigger, {
     decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs });
     return;
   }
-  decision.append({ type: 'stage.failed', stage: name, attempt, error });
+  decision.stageFailed(name, attempt, error);
   stopOthers(state, name, `stage '${name}' failed`, decision);
 }
 
@@ -358,7 +406,7 @@ function compensateSettled(saga: Saga, state: RunState, trigger: Extract<Trigger
   const compensation = state.stages.get(name)?.compensation;
   if (compensation === undefined || compensation.status !== 'running' || compensation.attempts !== attempt || compensation.retryAt !== undefined) return;
   if (result.ok) {
-    decision.append({ type: 'compensation.completed', stage: name, attempt, durationMs: result.durationMs });
+    decision.compensationCompleted(name, attempt, result.durationMs);
     return;
   }
   const error = result.error ?? { name: 'Error', message: `the compensation of stage '${name}' was not invoked` };

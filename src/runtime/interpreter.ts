@@ -4,8 +4,8 @@ import { applyEvent, initialRunState, type MutableRunState, type RunState } from
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
-import { Attempt } from './attempt.js';
-import { decide, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Trigger } from './decider.js';
+import { Attempt, type AttemptEnvironment } from './attempt.js';
+import { decide, isAppend, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
 
 /** Where a driven run reports: the run's handle (an orchestrator) or a worker. */
@@ -29,12 +29,6 @@ export interface InterpreterOptions {
   readonly instrumentation: Instrumentation | undefined;
   /** Reports a problem that does not stop the run (a throwing instrumentation hook). */
   readonly report: (error: unknown, runId: string) => void;
-}
-
-/** A command waiting for the events appended before it to be durable. */
-interface Deferred {
-  readonly afterSeq: number;
-  readonly command: Command;
 }
 
 /**
@@ -61,12 +55,21 @@ export class RunInterpreter {
   private writing = false;
   private durableSeq: number;
   private lastQueuedSeq: number;
-  private readonly deferred: Deferred[] = [];
+  /** Effects waiting for the events appended before them to be durable, and the seq each waits for. */
+  private readonly deferred: Effect[] = [];
+  private readonly deferredAfter: number[] = [];
   private readonly attempts = new Set<Attempt>();
   private readonly timers = new Map<string, Subscription>();
   private ended: 'settled' | 'halted' | undefined;
   private scope: DriveScope | undefined;
   private readonly onAttemptSettled: (attempt: Attempt, result: AttemptResult) => void;
+  /** What every attempt of this drive shares; made with the first attempt. */
+  private environment: AttemptEnvironment | undefined;
+  /** The events of the write in flight. */
+  private inWrite: SagaEvent[] | undefined;
+  /** The write callbacks, made once per run rather than once per write. */
+  private readonly onWritten: () => void;
+  private readonly onWriteFailed: (error: unknown) => void;
 
   /**
    * @param journal - the run's journal so far: `[run.started]` for a new run (written by
@@ -85,6 +88,12 @@ export class RunInterpreter {
     for (let index = 1; index < journal.length; index++) applyEvent(this.state, journal[index] as SagaEvent);
     this.durableSeq = this.state.lastSeq;
     this.lastQueuedSeq = this.state.lastSeq;
+    this.onWritten = () => this.written();
+    this.onWriteFailed = (error) => {
+      this.writing = false;
+      this.inWrite = undefined;
+      this.halt(asError(error));
+    };
     this.onAttemptSettled = (attempt, result) => {
       this.attempts.delete(attempt);
       if (this.ended !== undefined) return;
@@ -102,14 +111,22 @@ export class RunInterpreter {
     const started = this.journal[0] as Extract<SagaEvent, { type: 'run.started' }>;
     this.begin('start');
     this.writing = true;
-    this.guard(
-      () => this.options.store.create({ event: started, owner: { owner: this.options.lease.owner, leaseMs } }),
-      () => {
-        this.writing = false;
+    let created: Promise<void>;
+    try {
+      created = this.options.store.create({ event: started, owner: { owner: this.options.lease.owner, leaseMs } });
+    } catch (error) {
+      created = Promise.reject(asError(error));
+    }
+    created.then(() => {
+      this.writing = false;
+      if (this.ended !== undefined) return;
+      try {
         this.announce(started);
-        this.react({ type: 'start' });
-      },
-    );
+      } catch (error) {
+        return this.halt(asError(error));
+      }
+      this.react({ type: 'start' });
+    }, this.onWriteFailed);
   }
 
   /** Starts driving a stored run that has not started yet (a worker's first claim of a submitted run). */
@@ -143,22 +160,21 @@ export class RunInterpreter {
 
   private react(trigger: Trigger): void {
     if (this.ended !== undefined) return;
-    this.pendingTriggers.push(trigger);
-    if (this.reacting) return;
+    if (this.reacting) {
+      this.pendingTriggers.push(trigger);
+      return;
+    }
     this.reacting = true;
     try {
-      for (let next = this.pendingTriggers.shift(); next !== undefined && this.ended === undefined; next = this.pendingTriggers.shift()) {
-        let current: Trigger = next;
-        for (;;) {
-          const commands = decide(this.saga, this.state, current, this.options.scheduler.now());
-          if (commands.length === 0) break;
-          const appended = this.execute(commands);
-          if (!appended || this.ended !== undefined) break;
-          current = STEP;
+      const now = this.options.scheduler.now();
+      for (let next: Trigger | undefined = trigger; next !== undefined && this.ended === undefined; next = this.pendingTriggers.shift()) {
+        for (let current: Trigger | undefined = next; current !== undefined; ) {
+          const commands = decide(this.saga, this.state, current, now);
+          current = this.execute(commands) && this.ended === undefined ? STEP : undefined;
         }
       }
     } catch (error) {
-      this.halt(error instanceof Error ? error : new Error(String(error)));
+      this.halt(asError(error));
     } finally {
       this.reacting = false;
     }
@@ -170,24 +186,23 @@ export class RunInterpreter {
     let appended = false;
     for (let index = 0; index < commands.length; index++) {
       const command = commands[index] as Command;
-      if (command.type === 'append') {
-        applyEvent(this.state, command.event);
-        this.queued.push(command.event);
-        this.lastQueuedSeq = command.event.seq;
+      if (isAppend(command)) {
+        applyEvent(this.state, command);
+        this.queued.push(command);
+        this.lastQueuedSeq = command.seq;
         appended = true;
       } else if (this.lastQueuedSeq <= this.durableSeq) {
         this.perform(command);
       } else {
-        this.deferred.push({ afterSeq: this.lastQueuedSeq, command });
+        this.deferred.push(command);
+        this.deferredAfter.push(this.lastQueuedSeq);
       }
     }
     return appended;
   }
 
-  private perform(command: Command): void {
+  private perform(command: Effect): void {
     switch (command.type) {
-      case 'append':
-        throw new TypeError('appends are folded, not performed');
       case 'attempt':
         return this.startAttempt(command.phase, command.stage, command.attempt);
       case 'abort':
@@ -209,7 +224,7 @@ export class RunInterpreter {
     const stage = this.saga.stage(name);
     if (stage === undefined) throw new TypeError(`Saga '${this.saga.name}' has no stage '${name}'.`);
     const attempt = new Attempt(
-      { saga: this.saga, state: this.state, scheduler: this.options.scheduler, scope: this.scope, report: (error) => this.options.report(error, this.runId) },
+      (this.environment ??= { saga: this.saga, state: this.state, scheduler: this.options.scheduler, scope: this.scope, report: (error) => this.options.report(error, this.runId) }),
       stage,
       phase,
       number,
@@ -262,31 +277,42 @@ export class RunInterpreter {
     const events = this.queued;
     this.queued = [];
     this.writing = true;
-    this.guard(() =>
-      this.options.store.append({
+    this.inWrite = events;
+    let write: Promise<void>;
+    try {
+      write = this.options.store.append({
         runId: this.runId,
         saga: this.state.saga,
         expectedSeq: (events[0] as SagaEvent).seq,
         events,
         status: this.state.status,
         lease: this.options.lease,
-      }),
-      () => this.written(events),
-    );
+      });
+    } catch (error) {
+      // A store that throws instead of rejecting.
+      return this.onWriteFailed(error);
+    }
+    write.then(this.onWritten, this.onWriteFailed);
   }
 
   /** A write is durable: announce its events, perform what waited for them, write what queued meanwhile. */
-  private written(events: readonly SagaEvent[]): void {
+  private written(): void {
+    const events = this.inWrite;
+    this.inWrite = undefined;
     this.writing = false;
-    if (this.ended !== undefined) return;
-    for (let index = 0; index < events.length; index++) this.announce(events[index] as SagaEvent);
-    this.durableSeq = (events[events.length - 1] as SagaEvent).seq;
+    if (this.ended !== undefined || events === undefined) return;
     try {
-      while (this.deferred.length > 0 && (this.deferred[0] as Deferred).afterSeq <= this.durableSeq && this.ended === undefined) {
-        this.perform((this.deferred.shift() as Deferred).command);
+      for (let index = 0; index < events.length; index++) this.announce(events[index] as SagaEvent);
+      this.durableSeq = (events[events.length - 1] as SagaEvent).seq;
+      let ready = 0;
+      while (ready < this.deferred.length && (this.deferredAfter[ready] as number) <= this.durableSeq) ready++;
+      if (ready > 0) {
+        const effects = this.deferred.splice(0, ready);
+        this.deferredAfter.splice(0, ready);
+        for (let index = 0; index < effects.length && this.ended === undefined; index++) this.perform(effects[index] as Effect);
       }
     } catch (error) {
-      this.halt(error instanceof Error ? error : new Error(String(error)));
+      this.halt(asError(error));
     }
     this.flush();
   }
@@ -302,30 +328,6 @@ export class RunInterpreter {
     }
   }
 
-  /** Waits for a store call; a failure stops driving the run (the journal stays as it was). */
-  private guard(call: () => Promise<void>, then: () => void): void {
-    let write: Promise<void>;
-    try {
-      write = call();
-    } catch (error) {
-      // A store that throws instead of rejecting.
-      write = Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
-    write.then(
-      () => {
-        try {
-          then();
-        } catch (error) {
-          this.halt(error instanceof Error ? error : new Error(String(error)));
-        }
-      },
-      (error: unknown) => {
-        this.writing = false;
-        this.halt(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  }
-
   private halt(error: Error): void {
     if (this.ended !== undefined) return;
     this.ended = 'halted';
@@ -339,6 +341,7 @@ export class RunInterpreter {
     this.clearTimers();
     this.queued = [];
     this.deferred.length = 0;
+    this.deferredAfter.length = 0;
     this.endScope({ kind: 'halted', error });
     this.options.host.halted(error);
   }
@@ -368,4 +371,8 @@ export class RunInterpreter {
       this.options.report(error, this.runId);
     }
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

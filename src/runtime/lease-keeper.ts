@@ -1,8 +1,9 @@
-import { defer, exhaustMap, merge, retry, Subject, timer, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { retryDelayMs } from '../definition/retry-policy.js';
 import { LeaseLostError } from '../errors/store-errors.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
-import { backoffNotifier, type BackoffPolicy } from './backoff.js';
+import type { BackoffPolicy } from './backoff.js';
 
 /** A run whose lease a process keeps, and what it does when the lease is lost or a cancel is requested. */
 export interface KeptRun {
@@ -14,25 +15,35 @@ export interface KeptRun {
   cancelRequested(reason: string): void;
 }
 
-/** What the keeper reports: a heartbeat that failed (it is retried). */
+/** What the keeper reports: a heartbeat that failed (it is retried), or listening that failed. */
 export type LeaseProblemReporter = (error: unknown, context: { readonly operation: 'heartbeat' | 'listen'; readonly retryCount?: number }) => void;
+
+/** A pending timer of the keeper. */
+interface Tick {
+  cancel(): void;
+}
 
 /**
  * Keeps the leases of every run one owner (an orchestrator or a worker) drives: heartbeats every
  * `leaseMs / 3` while it holds any, reports lost leases and carries cancel requests to their runs.
  *
  * @remarks
- * One heartbeat call covers every held run. The beat runs only while runs are held, so an idle
- * orchestrator has no timer keeping the process alive. On a store that announces cancel requests
- * (`PostgresStore`), an announcement triggers a beat at once, so a cancel from another process is
- * carried out within a round trip rather than a heartbeat period.
+ * One heartbeat call covers every held run. The beat is one timer, armed while runs are held and
+ * left to lapse once none is; in real time it never keeps the process alive on its own (a run in
+ * flight does that), so a script that forgets `close()` still exits. A failed beat is retried
+ * with backoff within the period, so a lease is never left to run out while a beat waits. On a
+ * store that announces cancel requests (`PostgresStore`), an announcement triggers a beat at once,
+ * so a cancel from another process is carried out within a round trip.
  */
 export class LeaseKeeper {
   private readonly held = new Map<string, KeptRun>();
-  private readonly beatNow$ = new Subject<void>();
-  private beating: Subscription | undefined;
+  private tick: Tick | undefined;
+  private beating = false;
+  private again = false;
+  private failures = 0;
   private unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
   private stopped = false;
+  private readonly everyMs: number;
 
   constructor(
     private readonly store: SagaStore,
@@ -42,7 +53,9 @@ export class LeaseKeeper {
     private readonly backoff: BackoffPolicy,
     private readonly random: () => number,
     private readonly report: LeaseProblemReporter,
-  ) {}
+  ) {
+    this.everyMs = Math.max(1, Math.floor(leaseMs / 3));
+  }
 
   /** The runs held now. */
   get runs(): readonly string[] {
@@ -53,56 +66,101 @@ export class LeaseKeeper {
   hold(run: KeptRun): void {
     if (this.stopped) return;
     this.held.set(run.runId, run);
-    if (this.beating === undefined) this.startBeating();
+    if (this.tick === undefined && !this.beating) this.arm(this.everyMs);
+    if (this.unlisten === undefined) this.listen();
   }
 
   /** Stops keeping a run's lease (it settled, or this process stopped driving it). */
   drop(runId: string, run?: KeptRun): void {
     if (run !== undefined && this.held.get(runId) !== run) return;
     this.held.delete(runId);
-    if (this.held.size === 0) this.stopBeating();
+    // A test clock must not be left with a heartbeat to jump to; real time lets the timer lapse.
+    if (this.held.size === 0 && this.scheduler !== asyncScheduler) {
+      this.tick?.cancel();
+      this.tick = undefined;
+    }
   }
 
   /** Beats now rather than at the next period. */
   beatNow(): void {
-    this.beatNow$.next();
+    if (this.stopped || this.held.size === 0) return;
+    if (this.beating) {
+      this.again = true;
+      return;
+    }
+    this.tick?.cancel();
+    this.tick = undefined;
+    void this.beat();
   }
 
   /** Stops beating and listening for good. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.held.clear();
-    this.stopBeating();
+    this.tick?.cancel();
+    this.tick = undefined;
     const unlisten = await this.unlisten;
     this.unlisten = undefined;
     await unlisten?.().catch(() => undefined);
   }
 
-  private startBeating(): void {
-    const everyMs = Math.max(1, Math.floor(this.leaseMs / 3));
-    // Retries stay within one period, so a lease is never left to run out while a beat waits.
-    const cap: BackoffPolicy = { initialDelayMs: Math.min(this.backoff.initialDelayMs, everyMs), maxDelayMs: Math.min(this.backoff.maxDelayMs, everyMs) };
-    this.beating = merge(timer(everyMs, everyMs, this.scheduler), this.beatNow$)
-      .pipe(
-        exhaustMap(() =>
-          defer(() => this.beat()).pipe(
-            retry({ delay: backoffNotifier(cap, this.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'heartbeat', retryCount })) }),
-          ),
-        ),
-      )
-      .subscribe();
-    this.listen();
+  private arm(delayMs: number): void {
+    this.tick = later(this.scheduler, delayMs, () => {
+      this.tick = undefined;
+      // Nothing held any more: let the timer lapse; the next hold arms it again.
+      if (this.held.size > 0) void this.beat();
+    });
   }
 
-  private stopBeating(): void {
-    this.beating?.unsubscribe();
-    this.beating = undefined;
+  private async beat(): Promise<void> {
+    this.beating = true;
+    let nextMs = this.everyMs;
+    try {
+      await this.beatOnce();
+      this.failures = 0;
+    } catch (error) {
+      this.failures++;
+      this.report(error, { operation: 'heartbeat', retryCount: this.failures });
+      // The same backoff as every retry, capped at the period: the lease must not run out meanwhile.
+      const policy = { maxAttempts: Infinity, initialDelayMs: this.backoff.initialDelayMs, backoffFactor: 2, maxDelayMs: this.backoff.maxDelayMs, jitter: true };
+      nextMs = Math.min(this.everyMs, retryDelayMs(policy, this.failures, this.random));
+    } finally {
+      this.beating = false;
+    }
+    if (this.stopped || this.held.size === 0) return;
+    if (this.again) {
+      this.again = false;
+      nextMs = 0;
+    }
+    this.arm(nextMs);
+  }
+
+  private async beatOnce(): Promise<void> {
+    const runs = [...this.held.values()];
+    if (runs.length === 0) return;
+    const result = await this.store.heartbeat(
+      this.owner,
+      runs.map((run) => ({ runId: run.runId, lease: run.lease })),
+      this.leaseMs,
+    );
+    const sent = new Map(runs.map((run) => [run.runId, run]));
+    for (const runId of result.lost) {
+      const run = sent.get(runId);
+      // Only the run we beat for: it may have settled, or been picked up again, meanwhile.
+      if (run === undefined || this.held.get(runId) !== run) continue;
+      this.held.delete(runId);
+      run.lost(new LeaseLostError(runId, this.owner, run.lease.epoch));
+    }
+    for (const request of result.cancelRequests) this.held.get(request.runId)?.cancelRequested(request.reason);
   }
 
   /** On a store that announces cancel requests, beat as soon as one is announced for a held run. */
   private listen(): void {
     const store = this.store;
-    if (this.unlisten !== undefined || !supportsWorkers(store)) return;
+    if (!supportsWorkers(store)) {
+      this.unlisten = Promise.resolve(undefined);
+      return;
+    }
     this.unlisten = store
       .onWork((signal) => {
         if (signal.kind === 'cancel_requested' && signal.runId !== undefined && this.held.has(signal.runId)) this.beatNow();
@@ -120,24 +178,18 @@ export class LeaseKeeper {
         },
       );
   }
+}
 
-  private async beat(): Promise<void> {
-    const runs = [...this.held.values()];
-    if (runs.length === 0) return;
-    const result = await this.store.heartbeat(
-      this.owner,
-      runs.map((run) => ({ runId: run.runId, lease: run.lease })),
-      this.leaseMs,
-    );
-    const sent = new Map(runs.map((run) => [run.runId, run]));
-    for (const runId of result.lost) {
-      const run = sent.get(runId);
-      // Only the run we beat for: it may have settled, or been picked up again, meanwhile.
-      if (run === undefined || this.held.get(runId) !== run) continue;
-      this.held.delete(runId);
-      run.lost(new LeaseLostError(runId, this.owner, run.lease.epoch));
-    }
-    for (const request of result.cancelRequests) this.held.get(request.runId)?.cancelRequested(request.reason);
-    if (this.held.size === 0) this.stopBeating();
+/**
+ * Runs `work` after `delayMs` on the scheduler. In real time (RxJS's `asyncScheduler`) the timer
+ * is unreferenced: a heartbeat alone never keeps a process alive.
+ */
+function later(scheduler: SchedulerLike, delayMs: number, work: () => void): Tick {
+  if (scheduler === asyncScheduler) {
+    const timer = setTimeout(work, delayMs);
+    timer.unref();
+    return { cancel: () => clearTimeout(timer) };
   }
+  const subscription = scheduler.schedule(work, delayMs);
+  return { cancel: () => subscription.unsubscribe() };
 }

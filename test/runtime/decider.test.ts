@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { defineSaga, foldJournal, sagaEventSchema, type AnySaga, type RunState, type SagaEvent, type SagaEventDraft } from 'sagaflow';
 import { applyEvent, initialRunState } from '../../src/journal/fold.js';
 import { topologyOf } from '../../src/journal/topology.js';
-import { decide, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
+import { decide, isAppend, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
 import type { Saga } from '../../src/definition/saga.js';
 
 const input = z.object({});
@@ -33,14 +33,14 @@ function stateOf(saga: AnySaga, ...drafts: SagaEventDraft[]): RunState {
     stages: saga.stages.map((stage) => stage.name),
     shape: saga.shape,
   };
-  return foldJournal([started, ...drafts.map((draft, index) => ({ ...draft, runId: 'r', saga: saga.name, seq: index + 1, at: 1_000 + index }) as SagaEvent)]);
+  return foldJournal([started, ...drafts.map((draft, index) => ({ ...draft, runId: 'r', saga: saga.name, seq: index + 1, at: 1_000 + index }))]);
 }
 
 /** Commands, with each appended event reduced to its type and the fields a reader checks. */
 function summary(commands: readonly Command[]): unknown[] {
   return commands.map((command) => {
-    if (command.type !== 'append') return command;
-    const { runId: _runId, saga: _saga, at: _at, ...rest } = command.event;
+    if (!isAppend(command)) return command;
+    const { runId: _runId, saga: _saga, at: _at, ...rest } = command;
     return rest;
   });
 }
@@ -355,15 +355,15 @@ function apply(world: World, trigger: Trigger, now: number): void {
     const commands = decide(world.saga, world.state, current, now);
     let appended = false;
     for (const command of commands) {
+      if (isAppend(command)) {
+        expect(sagaEventSchema.safeParse(command).success).toBe(true);
+        expect(command.seq).toBe(world.journal.length);
+        applyEvent(world.state, command);
+        world.journal.push(command);
+        appended = true;
+        continue;
+      }
       switch (command.type) {
-        case 'append': {
-          expect(sagaEventSchema.safeParse(command.event).success).toBe(true);
-          expect(command.event.seq).toBe(world.journal.length);
-          applyEvent(world.state, command.event);
-          world.journal.push(command.event);
-          appended = true;
-          break;
-        }
         case 'attempt':
           world.inFlight.push({ phase: command.phase, stage: command.stage, attempt: command.attempt, aborted: false });
           break;
