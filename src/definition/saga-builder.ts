@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
 import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js';
+import { identifierProblem, quoteIdentifier } from './identifier.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash } from './shape-hash.js';
@@ -199,8 +200,13 @@ export class SagaBuilder<
       after: declaredAfter(node, index === 0 ? undefined : nodes[index - 1]?.name),
     }));
     const options = this.options as unknown;
+    const name: unknown = this.options.name;
     const sagaName =
-      typeof this.options.name === 'string' && this.options.name.trim() !== '' ? this.options.name : '(unnamed)';
+      typeof name !== 'string' || name.trim() === ''
+        ? '(unnamed)'
+        : identifierProblem(name) === undefined
+          ? name
+          : quoteIdentifier(name);
     const issues: Issue[] = [...validateSagaOptions(options), ...validateStages(declared)];
     if (issues.length > 0) throw new SagaDefinitionError(sagaName, issues);
 
