@@ -122,13 +122,13 @@ export type OutputsOf<TStages extends Record<string, StageInfo>> = { [K in keyof
  * ```
  */
 export type KnownAfter<TAfter extends readonly string[], TDeclared extends string, TName extends string> = {
-  readonly [I in keyof TAfter]: KnownStage<TAfter[I], TDeclared, TName>;
+  // `infer` makes the check distributive over a union of names, so editors still offer the declared ones.
+  readonly [I in keyof TAfter]: TAfter[I] extends infer TStage
+    ? TStage extends TDeclared
+      ? TStage
+      : TStage & { readonly [K in `stage '${TStage & string}' is not declared before '${TName}'`]: true }
+    : never;
 };
-
-/** One entry of {@link KnownAfter}; distributive, so that editors still offer the declared names. */
-type KnownStage<TStage, TDeclared extends string, TName extends string> = TStage extends TDeclared
-  ? TStage
-  : TStage & { readonly [K in `stage '${TStage & string}' is not declared before '${TName}'`]: true };
 
 /**
  * The stages a stage runs after, as the type system sees them: `TAfter` as written, or, when
