@@ -1,6 +1,8 @@
-// Builds dist/ (the library, the CLI and the demos) when it is missing or older than a source:
-// `npm run demo` runs it first, so `npm ci && npm run demo` works on a fresh clone without a
-// `prepare` script (which would also run, and warn, in every project that installs sagaflow).
+// Builds dist/ (the library, the CLI and the demos) when it is missing or older than a source.
+// `npm run demo`, `npm run check` (so `npm test`: the benchmarks it type-checks import dist/) and
+// `npm run bench` run it first, so `npm ci && npm run demo` and `npm ci && npm test` work on a
+// fresh clone without a `prepare` script (which would also run, and warn, in every project that
+// installs sagaflow).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
