@@ -7,19 +7,21 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
  * @remarks
  * Every subclass carries the full {@link SagaOutcome} and, as `.outputs`, the output of every
  * stage that completed (parallel branches included), so no completed work is lost. Failure
- * and cancellation have the same shape.
+ * and cancellation have the same shape. `instanceof` cannot know which saga failed, so its
+ * `outputs` are untyped there: narrow with `isRunError(saga, error)` to type them with the saga's
+ * stages.
  *
  * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
  *
  * @example
  * ```ts
- * import { SagaRunError, type Orchestrator, type Saga } from 'sagaflow';
+ * import { isRunError, type Orchestrator, type Saga } from 'sagaflow';
  * declare const orchestrator: Orchestrator;
  * declare const saga: Saga<{ id: string }, { reserve: { holdId: string } }>;
  * try {
  *   await orchestrator.run(saga, { id: 'o-1' });
  * } catch (error) {
- *   if (error instanceof SagaRunError) console.log(error.outcome.status, error.outputs);
+ *   if (isRunError(saga, error)) console.log(error.outcome.status, error.outputs.reserve?.holdId);
  * }
  * ```
  */
