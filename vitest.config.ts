@@ -5,11 +5,13 @@ const src = (file: string): string => fileURLToPath(new URL(`./src/${file}`, imp
 
 export default defineConfig({
   resolve: {
-    // Tests import the package by its public name, exactly as users do.
+    // Tests import the package by its public name, exactly as users do: the modules package.json's
+    // `exports` runs (the SQLite and PostgreSQL entries load their store behind a peer check; their
+    // types, from tsconfig.json's paths, are those of sqlite.ts and postgres.ts).
     alias: [
       { find: /^sagaflow$/, replacement: src('index.ts') },
-      { find: /^sagaflow\/sqlite$/, replacement: src('sqlite.ts') },
-      { find: /^sagaflow\/postgres$/, replacement: src('postgres.ts') },
+      { find: /^sagaflow\/sqlite$/, replacement: src('sqlite-runtime.ts') },
+      { find: /^sagaflow\/postgres$/, replacement: src('postgres-runtime.ts') },
       { find: /^sagaflow\/testing$/, replacement: src('testing.ts') },
     ],
   },

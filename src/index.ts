@@ -16,12 +16,15 @@ export { defineSaga } from './definition/define-saga.js';
 export { defineStage } from './definition/define-stage.js';
 export type { ReusableStage } from './definition/define-stage.js';
 export { SagaBuilder } from './definition/saga-builder.js';
-export type { AncestorsOf, DeclaredStageInfo, OutputsOf, ResultsOf, SagaBuilderOptions, StageInfo } from './definition/saga-builder.js';
+export type { AncestorsOf, DeclaredStageInfo, KnownAfter, OutputsOf, ResultsOf, SagaBuilderOptions, StageAfter, StageInfo } from './definition/saga-builder.js';
 export type { AnySaga, ResolvedCompensationPolicy, Saga, SagaInput, SagaOutputs, SagaPolicies, SagaStage } from './definition/saga.js';
 export type {
   CompensateContext,
+  CompensateContextBase,
+  CompensateOutput,
   CompensationPolicy,
   ExecuteContext,
+  ReadonlyResults,
   StageDefinition,
 } from './definition/stage-definition.js';
 export type { ResolvedRetryPolicy, RetryPolicy } from './definition/retry-policy.js';
@@ -96,7 +99,16 @@ export {
   toOutcome,
   UNFINISHED_RUN_STATUSES,
 } from './journal/outcome.js';
-export type { CompensationRecord, RunStatus, SagaOutcome, StageRecord, StageStatus } from './journal/outcome.js';
+export type {
+  CompensationRecord,
+  CompletedSagaOutcome,
+  RunStatus,
+  SagaOutcome,
+  SagaOutcomeBase,
+  StageRecord,
+  StageStatus,
+  UnfinishedSagaOutcome,
+} from './journal/outcome.js';
 
 // Stores
 export type {
@@ -120,6 +132,8 @@ export { runIdProblem } from './stores/run-id.js';
 // Errors
 export { SagaError, SagaErrorCode } from './errors/saga-error.js';
 export { SagaCancelledError, SagaCompensationError, SagaFailedError, SagaRunError } from './errors/saga-run-error.js';
+export type { AnyRunError } from './errors/saga-run-error.js';
+export { isRunError } from './errors/is-run-error.js';
 export { SagaDefinitionError, SagaInputError } from './errors/definition-errors.js';
 export type { Issue } from './errors/definition-errors.js';
 export {

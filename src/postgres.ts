@@ -6,7 +6,10 @@
  * {@link PostgresStore} keeps every run's journal in one schema (default `sagaflow`, created on
  * first use) and implements the worker queue: `submit`, `claim` with `FOR UPDATE SKIP LOCKED`,
  * leases with fencing epochs on the database clock, cancel requests and `LISTEN`/`NOTIFY`
- * wake-ups. It needs the `pg` package (a dependency of sagaflow).
+ * wake-ups. It needs the `pg` package, an optional peer dependency of sagaflow:
+ * `npm install pg`, and for TypeScript `npm install --save-dev @types/pg` (the store's options
+ * accept a `pg.Pool` of your own). Importing `sagaflow/postgres` without `pg` fails with an error
+ * that says so.
  *
  * @example
  * ```ts

@@ -5,7 +5,9 @@
  * {@link SqliteStore} keeps every run's journal in one database file (WAL mode, group
  * commit), so runs survive a crash and `orchestrator.recover()` picks them up on restart.
  * It suits one process, or a few on one machine; share runs between machines with
- * `sagaflow/postgres`.
+ * `sagaflow/postgres`. It needs the `better-sqlite3` package, an optional peer dependency of
+ * sagaflow: `npm install better-sqlite3` (importing `sagaflow/sqlite` without it fails with an
+ * error that says so).
  *
  * @example
  * ```ts

@@ -21,8 +21,10 @@ const transfer = defineSaga({
       balances.set(input.from, (balances.get(input.from) ?? 0) - input.cents);
       return { account: input.from, cents: input.cents };
     },
-    compensate: ({ output }) => {
-      balances.set(output.account, (balances.get(output.account) ?? 0) + output.cents);
+    compensate: ({ outcome, output }) => {
+      // The debit runs synchronously, so it completed whenever it is compensated; a real ledger would
+      // look an unknown debit up by `executeIdempotencyKey`.
+      if (outcome === 'completed') balances.set(output.account, (balances.get(output.account) ?? 0) + output.cents);
     },
   })
   .stage('credit', {

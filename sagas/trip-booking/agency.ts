@@ -36,10 +36,14 @@ export interface TravelAgency {
   book(kind: BookingKind, trip: string, cents: number, idempotencyKey: string): Promise<Booking>;
   /** Cancels a booking (idempotent); returns whether there was one. */
   cancel(bookingId: string): Promise<boolean>;
+  /** Cancels the booking made with an idempotency key, if one was made (idempotent); returns whether there was one. */
+  cancelByKey(idempotencyKey: string): Promise<boolean>;
   /** Captures a payment; a repeated idempotency key returns the first payment. */
   capture(trip: string, cents: number, idempotencyKey: string): Promise<Payment>;
   /** Refunds a payment (idempotent). */
   refund(paymentId: string): Promise<boolean>;
+  /** Refunds the payment captured with an idempotency key, if one was (idempotent). */
+  refundByKey(idempotencyKey: string): Promise<boolean>;
   /** The bookings of a trip. */
   bookings(trip: string): Promise<Booking[]>;
   /** The payments of a trip. */
@@ -100,6 +104,10 @@ export async function createTravelAgency(db: SqlDatabase): Promise<TravelAgency>
       const rows = await db.query("UPDATE trip_bookings SET status = 'cancelled' WHERE booking_id = ? RETURNING booking_id", [bookingId]);
       return rows.length > 0;
     },
+    async cancelByKey(idempotencyKey) {
+      const rows = await db.query("UPDATE trip_bookings SET status = 'cancelled' WHERE idempotency_key = ? RETURNING booking_id", [idempotencyKey]);
+      return rows.length > 0;
+    },
     async capture(trip, cents, idempotencyKey) {
       await db.query(
         `INSERT INTO trip_payments (payment_id, idempotency_key, trip, cents, status) VALUES (?, ?, ?, ?, 'captured')
@@ -112,6 +120,10 @@ export async function createTravelAgency(db: SqlDatabase): Promise<TravelAgency>
     },
     async refund(paymentId) {
       const rows = await db.query("UPDATE trip_payments SET status = 'refunded' WHERE payment_id = ? RETURNING payment_id", [paymentId]);
+      return rows.length > 0;
+    },
+    async refundByKey(idempotencyKey) {
+      const rows = await db.query("UPDATE trip_payments SET status = 'refunded' WHERE idempotency_key = ? RETURNING payment_id", [idempotencyKey]);
       return rows.length > 0;
     },
     async bookings(trip) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineSaga } from 'sagaflow';
+import { defineSaga, type CompensateOutput } from 'sagaflow';
 import { injectFault, latency, type FaultPlan } from '../support/faults.js';
 import type { BookingKind, TravelAgency } from './agency.js';
 
@@ -42,8 +42,10 @@ export function createTripBooking(agency: () => Promise<TravelAgency>, options: 
     const made = await (await agency()).book(kind, runId, results.quote[`${kind}Cents`], idempotencyKey);
     return { bookingId: made.bookingId };
   };
-  const cancel = async ({ output }: { readonly output: { readonly bookingId: string } }) => {
-    await (await agency()).cancel(output.bookingId);
+  /** Cancels the booking; when the stage's outcome is unknown (see `CompensateOutput`), the one made under its key, if any. */
+  const cancel = async (context: CancelContext) => {
+    if (context.outcome === 'completed') await (await agency()).cancel(context.output.bookingId);
+    else await (await agency()).cancelByKey(context.executeIdempotencyKey);
   };
   return defineSaga({ name: 'trip-booking', input: tripInput })
     .stage('quote', {
@@ -62,8 +64,9 @@ export function createTripBooking(agency: () => Promise<TravelAgency>, options: 
         const payment = await (await agency()).capture(runId, results.quote.totalCents, idempotencyKey);
         return { paymentId: payment.paymentId, cents: payment.cents };
       },
-      compensate: async ({ output }) => {
-        await (await agency()).refund(output.paymentId);
+      compensate: async ({ outcome, output, executeIdempotencyKey }) => {
+        if (outcome === 'completed') await (await agency()).refund(output.paymentId);
+        else await (await agency()).refundByKey(executeIdempotencyKey);
       },
     })
     .build();
@@ -77,6 +80,9 @@ interface BookingContext {
   readonly signal: AbortSignal;
   readonly results: { readonly quote: Quote };
 }
+
+/** What a booking's compensation reads from its context. */
+type CancelContext = CompensateOutput<{ readonly bookingId: string }> & { readonly executeIdempotencyKey: string };
 
 /** The prices of a trip, in cents. */
 export interface Quote {

@@ -23,7 +23,10 @@ import { SagaBuilder, type SagaBuilderOptions } from './saga-builder.js';
  * })
  *   .stage('debit', {
  *     execute: async ({ input }) => ({ entryId: `debit:${input.from}:${input.cents}` }),
- *     compensate: async ({ output }) => console.log('refund', output.entryId),
+ *     // Check the outcome first: 'unknown' when the process died while the run was stopping.
+ *     compensate: async ({ outcome, output }) => {
+ *       if (outcome === 'completed') console.log('refund', output.entryId);
+ *     },
  *   })
  *   .stage('credit', {
  *     execute: async ({ input, results }) => ({ entryId: `credit:${input.to}:${results.debit.entryId}` }),

@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
 import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js';
+import { identifierProblem, quoteIdentifier } from './identifier.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash } from './shape-hash.js';
@@ -44,7 +45,7 @@ export interface StageInfo {
  */
 export type ResultsOf<TStages extends Record<string, StageInfo>, TAncestors extends string> = {
   readonly [K in TAncestors & keyof TStages]: TStages[K]['output'];
-};
+} & {};
 
 /**
  * The ancestors of a stage that runs after `TAfter`: those stages and their own ancestors.
@@ -98,6 +99,58 @@ export interface DeclaredStageInfo<TOutput, TAncestors extends string> extends S
  * ```
  */
 export type OutputsOf<TStages extends Record<string, StageInfo>> = { [K in keyof TStages]: TStages[K]['output'] } & {};
+
+/**
+ * The type an `after` list must have: each entry a stage declared before, or, for a name that is
+ * not, a message saying so.
+ *
+ * @remarks
+ * Type-level bookkeeping of {@link SagaBuilder.stage}: a stage may only run after stages declared
+ * before it, so `.stage('a', { after: ['b'] })` before `b` is declared fails to compile with
+ * `Type '"b"' is not assignable to type '"b" & { readonly "stage 'b' is not declared before 'a'": true; }'`:
+ * the name, branded with what is wrong with it.
+ *
+ * @typeParam TAfter - the `after` list as written.
+ * @typeParam TDeclared - the names of the stages declared so far.
+ * @typeParam TName - the stage being declared.
+ *
+ * @example
+ * ```ts
+ * import type { KnownAfter } from 'sagaflow';
+ * type Checked = KnownAfter<['quote', 'car'], 'quote', 'pay'>;
+ * // readonly ['quote', 'car' & { readonly "stage 'car' is not declared before 'pay'": true }]
+ * ```
+ */
+export type KnownAfter<TAfter extends readonly string[], TDeclared extends string, TName extends string> = {
+  // `infer` makes the check distributive over a union of names, so editors still offer the declared ones.
+  readonly [I in keyof TAfter]: TAfter[I] extends infer TStage
+    ? TStage extends TDeclared
+      ? TStage
+      : TStage & { readonly [K in `stage '${TStage & string}' is not declared before '${TName}'`]: true }
+    : never;
+};
+
+/**
+ * The stages a stage runs after, as the type system sees them: `TAfter` as written, or, when
+ * `after` is omitted, the previously declared stage `TLast`.
+ *
+ * @remarks
+ * Type-level bookkeeping of {@link SagaBuilder.stage}. When `after` is omitted, `TAfter` is left
+ * at its constraint (an array of any name), which is told apart from a written list because a
+ * written list is a tuple of names.
+ *
+ * @example
+ * ```ts
+ * import type { StageAfter } from 'sagaflow';
+ * type Written = StageAfter<['quote'], 'flight'>; // ['quote']
+ * type Omitted = StageAfter<readonly string[], 'flight'>; // ['flight']
+ * ```
+ */
+export type StageAfter<TAfter extends readonly string[], TLast extends string> = number extends TAfter['length']
+  ? string extends TAfter[number]
+    ? [TLast]
+    : TAfter
+  : TAfter;
 
 interface StageNode {
   readonly previous: StageNode | undefined;
@@ -162,16 +215,19 @@ export class SagaBuilder<
   stage<
     const TName extends string,
     TOutput,
-    const TAfter extends readonly (keyof TStages & string)[] = [TLast],
+    // `string & {}` accepts any name, so that an undeclared one gets the readable message of
+    // `KnownAfter` instead of `not assignable to type 'never'`, while editors still complete the
+    // declared names. No default: an omitted `after` leaves it at this constraint (see `StageAfter`).
+    const TAfter extends readonly ((keyof TStages & string) | (string & {}))[],
     TCompensateOnFailure extends boolean = false,
   >(
     name: TName,
-    definition: StageDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, TAfter>>, TOutput, TCompensateOnFailure> & {
-      readonly after?: TAfter;
+    definition: StageDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, StageAfter<TAfter, TLast>>>, TOutput, TCompensateOnFailure> & {
+      readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
     },
   ): SagaBuilder<
     TInput,
-    TStages & { [K in TName]: DeclaredStageInfo<TOutput, AncestorsOf<TStages, TAfter>> },
+    TStages & { [K in TName]: DeclaredStageInfo<TOutput, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
     TName,
     TRawInput
   > {
@@ -199,8 +255,13 @@ export class SagaBuilder<
       after: declaredAfter(node, index === 0 ? undefined : nodes[index - 1]?.name),
     }));
     const options = this.options as unknown;
+    const name: unknown = this.options.name;
     const sagaName =
-      typeof this.options.name === 'string' && this.options.name.trim() !== '' ? this.options.name : '(unnamed)';
+      typeof name !== 'string' || name.trim() === ''
+        ? '(unnamed)'
+        : identifierProblem(name) === undefined
+          ? name
+          : quoteIdentifier(name);
     const issues: Issue[] = [...validateSagaOptions(options), ...validateStages(declared)];
     if (issues.length > 0) throw new SagaDefinitionError(sagaName, issues);
 

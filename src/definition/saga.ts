@@ -1,6 +1,6 @@
 import type { ZodType } from 'zod';
 import type { ResolvedRetryPolicy } from './retry-policy.js';
-import type { CompensateContext, ExecuteContext } from './stage-definition.js';
+import type { CompensateContextBase, ExecuteContext } from './stage-definition.js';
 import type { RecordedStageShape } from '../journal/saga-event.js';
 
 /**
@@ -88,8 +88,13 @@ export interface SagaStage {
   readonly dependents: readonly string[];
   /** Does the stage's work. */
   readonly execute: (context: ExecuteContext<unknown, Record<string, unknown>>) => unknown;
-  /** Undoes the stage's work; absent when the stage has nothing to undo. */
-  readonly compensate?: (context: CompensateContext<unknown, Record<string, unknown>, unknown>) => unknown;
+  /**
+   * Undoes the stage's work; absent when the stage has nothing to undo. Its context is the
+   * stage's `CompensateContext` with the output type erased.
+   */
+  readonly compensate?: (
+    context: CompensateContextBase<unknown, Record<string, unknown>> & { readonly outcome: 'completed' | 'unknown'; readonly output: unknown },
+  ) => unknown;
   /** Validates what `execute` returns. */
   readonly output?: ZodType;
   /** Retries of `execute`. */

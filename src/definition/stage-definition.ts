@@ -37,7 +37,7 @@ export interface ExecuteContext<TInput, TResults> {
    * The outputs of this stage's ancestors (its `after` stages and theirs), all completed
    * before it started. Reading any other stage throws a `StageResultAccessError`.
    */
-  readonly results: Readonly<TResults>;
+  readonly results: ReadonlyResults<TResults>;
   /**
    * The same for every attempt of this stage in this run, across retries, crashes, resumes
    * and redrives; different per stage and per run. Pass it to the outside system.
@@ -58,29 +58,25 @@ export interface ExecuteContext<TInput, TResults> {
 }
 
 /**
- * What `compensate` receives.
+ * The fields of what `compensate` receives, apart from the stage's outcome and output.
  *
  * @remarks
- * `output` is `undefined` for a `compensateOnFailure` stage that failed, and for a stage whose
- * outcome is unknown because the process stopped while the run was already stopping (contract
- * rule 7): compensations must tolerate having nothing to undo; `executeIdempotencyKey` finds
- * what `execute` may have done. A run's cancellation never aborts `signal`: only the
- * compensation's own timeout does, or this process stopping driving the run (the compensation
- * then runs again where the run is resumed).
+ * {@link CompensateContext} is this plus {@link CompensateOutput}: whether the stage's `execute`
+ * is known to have completed, and its output when it did. A run's cancellation never aborts
+ * `signal`: only the compensation's own timeout does, or this process stopping driving the run
+ * (the compensation then runs again where the run is resumed).
  *
  * @typeParam TInput - the saga's input.
  * @typeParam TResults - the outputs of the stage's ancestors.
- * @typeParam TOutput - this stage's output.
  *
  * @example
  * ```ts
- * import type { CompensateContext } from 'sagaflow';
- * async function release({ output, cause }: CompensateContext<{ sku: string }, {}, { holdId: string }>) {
- *   console.log(`releasing ${output.holdId} because ${cause.kind}`);
- * }
+ * import type { CompensateContextBase } from 'sagaflow';
+ * const describe = ({ stage, attempt, cause }: CompensateContextBase<unknown, {}>) =>
+ *   `undoing ${stage} (attempt ${attempt}) because the run ${cause.kind === 'failed' ? `failed at ${cause.stage}` : 'was cancelled'}`;
  * ```
  */
-export interface CompensateContext<TInput, TResults, TOutput> {
+export interface CompensateContextBase<TInput, TResults> {
   /** The run's id. */
   readonly runId: string;
   /** The saga's name. */
@@ -91,15 +87,14 @@ export interface CompensateContext<TInput, TResults, TOutput> {
   readonly attempt: number;
   /** The run's validated input. */
   readonly input: TInput;
-  /** What this stage's `execute` returned (see remarks for when it is `undefined`). */
-  readonly output: TOutput;
   /** The outputs of this stage's ancestors. */
-  readonly results: Readonly<TResults>;
+  readonly results: ReadonlyResults<TResults>;
   /** Stable for this compensation, and different from the stage's execute key. */
   readonly idempotencyKey: string;
   /**
-   * The key the stage's `execute` used: find what it did by it when `output` is `undefined`
-   * (a `compensateOnFailure` stage, or an unknown outcome after a crash).
+   * The key the stage's `execute` used: find what it did by it when its outcome is `'unknown'`
+   * (a `compensateOnFailure` stage that failed, or a stage in flight when a stopping run's process
+   * stopped).
    */
   readonly executeIdempotencyKey: string;
   /**
@@ -110,6 +105,98 @@ export interface CompensateContext<TInput, TResults, TOutput> {
   /** Why the run is rolling back. */
   readonly cause: RollbackCause;
 }
+
+/**
+ * What `compensate` knows of its stage's `execute`: `{ outcome: 'completed', output }`, or
+ * `{ outcome: 'unknown', output: undefined }`.
+ *
+ * @remarks
+ * A stage's outcome is `'unknown'` in two cases:
+ * - it sets `compensateOnFailure: true` and failed: its call may have taken effect anyway (a
+ *   payment that timed out may have charged the card);
+ * - it was in flight when its run was already stopping (a failure elsewhere or a cancel) and the
+ *   process died before the stage settled: when the run is resumed the stage is not executed
+ *   again, and whether it took effect is unknown.
+ *
+ * Check `outcome === 'completed'` before reading `output`: TypeScript then types `output` with
+ * the stage's output, and otherwise as `undefined`. When the outcome is `'unknown'`, find what
+ * `execute` did by its idempotency key (`ctx.executeIdempotencyKey`), or do nothing.
+ *
+ * The check is required for every stage, not only for `compensateOnFailure` ones, because the
+ * second case can happen to any stage: a cancel can be accepted while any stage is in flight, and
+ * a process can die at any moment. Typing `output` as always present for the other stages would
+ * hold in every test and fail in production after the first crash during a rollback. A stage
+ * whose output is `undefined` anyway (`execute` returns nothing) needs no check.
+ *
+ * @typeParam TOutput - the stage's output.
+ *
+ * @example
+ * ```ts
+ * import type { CompensateOutput } from 'sagaflow';
+ * declare const refund: (entryId: string) => Promise<void>;
+ * async function undo(context: CompensateOutput<{ entryId: string }>) {
+ *   if (context.outcome === 'completed') await refund(context.output.entryId);
+ * }
+ * ```
+ */
+export type CompensateOutput<TOutput> =
+  | {
+      /** `execute` completed: `output` is what it returned. */
+      readonly outcome: 'completed';
+      /** What this stage's `execute` returned. */
+      readonly output: TOutput;
+    }
+  | {
+      /** Whether `execute` took effect is unknown: see the type's remarks. */
+      readonly outcome: 'unknown';
+      /** Nothing: `execute` did not complete, or its process died before it was recorded. */
+      readonly output: undefined;
+    };
+
+/**
+ * What `compensate` receives: the run's context and what is known of the stage's `execute`.
+ *
+ * @remarks
+ * `ctx.outcome` says whether the stage's `execute` is known to have completed. When it is
+ * `'completed'`, `ctx.output` is what it returned, typed with the stage's output; when it is
+ * `'unknown'` (a `compensateOnFailure` stage that failed, or a stage that was in flight when the
+ * process stopped while its run was already stopping), `ctx.output` is `undefined`: see
+ * {@link CompensateOutput} for why every stage must check. Compensations must tolerate having
+ * nothing to undo; `executeIdempotencyKey` finds what `execute` may have done. The check narrows
+ * when the context is destructured too: `({ outcome, output }) => outcome === 'completed' ? … : …`.
+ *
+ * @typeParam TInput - the saga's input.
+ * @typeParam TResults - the outputs of the stage's ancestors.
+ * @typeParam TOutput - this stage's output.
+ *
+ * @example
+ * ```ts
+ * import type { CompensateContext } from 'sagaflow';
+ * async function release({ outcome, output, executeIdempotencyKey, cause }: CompensateContext<{ sku: string }, {}, { holdId: string }>) {
+ *   const hold = outcome === 'completed' ? output.holdId : `the hold made with key ${executeIdempotencyKey}, if any`;
+ *   console.log(`releasing ${hold} because ${cause.kind}`);
+ * }
+ * ```
+ */
+export type CompensateContext<TInput, TResults, TOutput> = CompensateContextBase<TInput, TResults> & CompensateOutput<TOutput>;
+
+/**
+ * The outputs a stage reads in `ctx.results`, read-only.
+ *
+ * @remarks
+ * `Readonly<TResults>`, written as a plain object type so that editors show
+ * `{ readonly debit: { entryId: string } }` rather than the computation behind it. The objects are
+ * deeply frozen at run time: copy what you need to modify.
+ *
+ * @typeParam TResults - the outputs of the stage's ancestors, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { ReadonlyResults } from 'sagaflow';
+ * type R = ReadonlyResults<{ debit: { entryId: string } }>; // { readonly debit: { entryId: string } }
+ * ```
+ */
+export type ReadonlyResults<TResults> = { readonly [K in keyof TResults]: TResults[K] } & {};
 
 /**
  * Retry and timeout of a stage's `compensate`.
@@ -148,7 +235,8 @@ export interface CompensationPolicy {
  * @typeParam TInput - the saga's input.
  * @typeParam TResults - the outputs of the stage's ancestors.
  * @typeParam TOutput - what `execute` returns.
- * @typeParam TCompensateOnFailure - whether `compensateOnFailure` is set to `true`.
+ * @typeParam TCompensateOnFailure - whether `compensateOnFailure` is set to `true` (kept for
+ * compatibility: it no longer changes `compensate`'s context, where every stage checks `ctx.outcome`).
  *
  * @example
  * ```ts
@@ -156,7 +244,7 @@ export interface CompensationPolicy {
  * import type { StageDefinition } from 'sagaflow';
  * const debit: StageDefinition<{ cents: number }, {}, { entryId: string }> = {
  *   execute: async ({ input }) => ({ entryId: `debit-${input.cents}` }),
- *   compensate: async ({ output }) => console.log('refund', output.entryId),
+ *   compensate: async ({ outcome, output }) => console.log('refund', outcome === 'completed' ? output.entryId : 'by key, if any'),
  *   output: z.object({ entryId: z.string() }),
  *   retry: { maxAttempts: 3 },
  * };
@@ -170,10 +258,11 @@ export interface StageDefinition<TInput = unknown, TResults = {}, TOutput = unkn
   readonly after?: readonly string[];
   /** Does the work. Its return value is the stage's output: plain JSON, or `undefined`. */
   readonly execute: (context: ExecuteContext<TInput, TResults>) => TOutput | PromiseLike<TOutput>;
-  /** Undoes the work. Stages without it are passed over by the rollback. */
-  readonly compensate?: (
-    context: CompensateContext<TInput, TResults, TCompensateOnFailure extends true ? TOutput | undefined : TOutput>,
-  ) => unknown;
+  /**
+   * Undoes the work. Stages without it are passed over by the rollback. Check `ctx.outcome`
+   * before reading `ctx.output` (see {@link CompensateOutput}).
+   */
+  readonly compensate?: (context: CompensateContext<TInput, TResults, TOutput>) => unknown;
   /** Validates (and may transform) what `execute` returns; a mismatch fails the stage, not retried. */
   readonly output?: ZodType<TOutput>;
   /** Retries of `execute`. Default: one attempt. */
@@ -183,8 +272,9 @@ export interface StageDefinition<TInput = unknown, TResults = {}, TOutput = unkn
   /** Retries and timeout of `compensate`. */
   readonly compensation?: CompensationPolicy;
   /**
-   * Also run this stage's own `compensate` after its final failure (with `output: undefined`),
-   * for side effects whose outcome is unknown, such as a timed-out payment call. Default false.
+   * Also run this stage's own `compensate` after its final failure (with `outcome: 'unknown'` and
+   * `output: undefined`), for side effects whose outcome is unknown, such as a timed-out payment
+   * call. Default false.
    */
   readonly compensateOnFailure?: TCompensateOnFailure;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Issue } from '../errors/definition-errors.js';
+import { identifierProblem, quoteIdentifier } from './identifier.js';
 
 const isFunction = (value: unknown): boolean => typeof value === 'function';
 const isZodSchema = (value: unknown): boolean =>
@@ -48,15 +49,16 @@ const stageDefinitionSchema = z.strictObject(
   { error: 'must be an object with an execute function' },
 );
 
+/** A saga name, version or stage name: stored, hashed and part of idempotency keys. */
+const identifier = z.string({ error: 'must be a non-empty string' }).superRefine((value, context) => {
+  const problem = identifierProblem(value);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
+
 const sagaOptionsSchema = z.strictObject(
   {
-    name: z.string({ error: 'must be a non-empty string' }).refine((value) => value.trim() !== '', {
-      error: 'must be a non-empty string',
-    }),
-    version: z
-      .string({ error: 'must be a non-empty string' })
-      .refine((value) => value.trim() !== '', { error: 'must be a non-empty string' })
-      .optional(),
+    name: identifier,
+    version: identifier.optional(),
     input: zodSchema,
     concurrency: z
       .number({ error: 'must be a number' })
@@ -103,12 +105,18 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
   const issues: Issue[] = [];
   if (stages.length === 0) issues.push({ path: 'stages', message: 'a saga needs at least one stage' });
   const names = new Set<string>();
+  /** Stages declared again under a name already taken: their own checks are about that second declaration. */
+  const duplicates = new Set<DeclaredStage>();
   for (const [index, stage] of stages.entries()) {
-    const label = typeof stage.name === 'string' && stage.name.trim() !== '' ? stage.name : `#${index}`;
+    const problem = identifierProblem(stage.name);
+    const label = stageLabel(stage.name, index);
     if (typeof stage.name !== 'string' || stage.name.trim() === '') {
       issues.push({ path: `stages.${label}`, message: 'a stage name must be a non-empty string' });
+    } else if (problem !== undefined) {
+      issues.push({ path: `stages.${label}`, message: `the stage name ${problem}` });
     } else if (names.has(stage.name)) {
       issues.push({ path: `stages.${label}`, message: `duplicate stage name '${stage.name}'` });
+      duplicates.add(stage);
     } else {
       names.add(stage.name);
     }
@@ -116,13 +124,17 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
     if (!result.success) issues.push(...toIssues(result.error, `stages.${label}`));
   }
   for (const stage of stages) {
-    if (typeof stage.name !== 'string' || stage.after === undefined) continue;
+    if (typeof stage.name !== 'string' || identifierProblem(stage.name) !== undefined || stage.after === undefined) continue;
     const seen = new Set<string>();
     for (const parent of stage.after) {
-      if (parent === stage.name) {
+      // A duplicate's `after` naming its own name (by default: the previous stage, the first
+      // declaration) points at the other declaration, not at itself: the duplicate is the problem.
+      if (parent === stage.name && duplicates.has(stage)) {
+        continue;
+      } else if (parent === stage.name) {
         issues.push({ path: `stages.${stage.name}.after`, message: `stage '${stage.name}' cannot depend on itself` });
       } else if (!names.has(parent)) {
-        issues.push({ path: `stages.${stage.name}.after`, message: `unknown stage '${parent}'` });
+        issues.push({ path: `stages.${stage.name}.after`, message: `unknown stage ${identifierProblem(parent) === undefined ? `'${parent}'` : quoteIdentifier(parent)}` });
       } else if (seen.has(parent)) {
         issues.push({ path: `stages.${stage.name}.after`, message: `'${parent}' is listed twice` });
       }
@@ -131,6 +143,12 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
   }
   issues.push(...findCycles(stages, names));
   return issues;
+}
+
+/** How a stage is named in an issue's path: its name, JSON-escaped if it is not a valid one, or its position. */
+function stageLabel(name: unknown, index: number): string {
+  if (typeof name !== 'string' || name.trim() === '') return `#${index}`;
+  return identifierProblem(name) === undefined ? name : quoteIdentifier(name);
 }
 
 /** Depth-first search with an explicit stack (deep chains must not overflow the call stack). */

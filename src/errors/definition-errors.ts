@@ -36,8 +36,10 @@ function listIssues(issues: readonly Issue[]): string {
  * an empty or duplicate stage name, unknown or self `after` references, a stage listed twice in
  * `after`, dependency cycles (with their path), invalid policy values (`maxAttempts` not an
  * integer ≥ 1, negative delays, `backoffFactor` < 1, `timeoutMs` ≤ 0, `concurrency` not an
- * integer ≥ 1 or `Infinity`), an empty `name` or `version`, a missing `execute` or input schema,
- * and unknown (misspelt) fields.
+ * integer ≥ 1 or `Infinity`), an empty `name` or `version`, a saga name, version or stage name
+ * that holds a NUL character or ill-formed Unicode (a lone surrogate) or is longer than 200
+ * characters (they are stored and hashed), a missing `execute` or input schema, and unknown
+ * (misspelt) fields.
  * Fix the definition: there is nothing to retry.
  *
  * @example

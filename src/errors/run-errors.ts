@@ -251,7 +251,8 @@ export class OrchestratorClosedError extends SagaError {
  *
  * @remarks
  * The run is not failed: the worker wrote nothing more for it and released its lease, so
- * another worker claims it at once and resumes it from its journal (contract rule 7). It is not
+ * another worker claims it at once and resumes it from its journal, as after a crash (a stage that
+ * started but did not complete is executed again with the same idempotency key). It is not
  * thrown to application code: it is why the stopping worker detached the run, and its message is
  * part of the `AbortError` (a `DOMException`) that the run's in-flight `execute` and `compensate`
  * signals are aborted with. `onError` is not called for it.

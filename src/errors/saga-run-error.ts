@@ -1,4 +1,4 @@
-import type { SagaOutcome } from '../journal/outcome.js';
+import type { SagaOutcome, SagaOutcomeBase } from '../journal/outcome.js';
 import { SagaError, SagaErrorCode } from './saga-error.js';
 
 /**
@@ -7,19 +7,21 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
  * @remarks
  * Every subclass carries the full {@link SagaOutcome} and, as `.outputs`, the output of every
  * stage that completed (parallel branches included), so no completed work is lost. Failure
- * and cancellation have the same shape.
+ * and cancellation have the same shape. `instanceof` cannot know which saga failed, so its
+ * `outputs` are untyped there: narrow with `isRunError(saga, error)` to type them with the saga's
+ * stages.
  *
  * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
  *
  * @example
  * ```ts
- * import { SagaRunError, type Orchestrator, type Saga } from 'sagaflow';
+ * import { isRunError, type Orchestrator, type Saga } from 'sagaflow';
  * declare const orchestrator: Orchestrator;
  * declare const saga: Saga<{ id: string }, { reserve: { holdId: string } }>;
  * try {
  *   await orchestrator.run(saga, { id: 'o-1' });
  * } catch (error) {
- *   if (error instanceof SagaRunError) console.log(error.outcome.status, error.outputs);
+ *   if (isRunError(saga, error)) console.log(error.outcome.status, error.outputs.reserve?.holdId);
  * }
  * ```
  */
@@ -29,7 +31,7 @@ export abstract class SagaRunError<TOutputs = Record<string, unknown>> extends S
   /** The saga's name. */
   readonly saga: string;
   /** Every stage that completed, compensated or not (= `outcome.outputs`). */
-  readonly outputs: Partial<TOutputs>;
+  readonly outputs: SagaOutcomeBase<TOutputs>['outputs'];
 
   /** @param outcome - the run's outcome. */
   protected constructor(readonly outcome: SagaOutcome<TOutputs>) {
@@ -138,6 +140,29 @@ export class SagaCompensationError<TOutputs = Record<string, unknown>> extends S
   }
 }
 
+/**
+ * One of the three errors `orchestrator.run()` rejects with for a run that did not complete,
+ * typed with the saga's outputs: what {@link isRunError} narrows to.
+ *
+ * @remarks
+ * A union, so that `instanceof SagaFailedError` (or a check of `error.code` or `error.name`) after
+ * `isRunError` keeps the saga's output types, where `instanceof` on an unknown value alone gives
+ * untyped outputs.
+ *
+ * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import { SagaCancelledError, type AnyRunError } from 'sagaflow';
+ * const reason = (error: AnyRunError<{ reserve: { holdId: string } }>) =>
+ *   error instanceof SagaCancelledError ? error.outcome.cancellation?.reason : error.outcome.failure?.stage;
+ * ```
+ */
+export type AnyRunError<TOutputs = Record<string, unknown>> =
+  | SagaFailedError<TOutputs>
+  | SagaCancelledError<TOutputs>
+  | SagaCompensationError<TOutputs>;
+
 const quoted = (names: readonly string[]): string => names.map((name) => `'${name}'`).join(', ');
 /** An error message quoted inside a sentence: without its own final full stop. */
 const inner = (message: string): string => message.replace(/\.+$/, '');
@@ -156,9 +181,14 @@ export function describeOutcome(outcome: SagaOutcome<unknown>): string {
   const rolledBack = outcome.compensationOrder;
   const failedCompensations = Object.entries(outcome.stages)
     .filter(([, stage]) => stage.status === 'compensation_failed')
-    .map(([name]) => name);
+    .map(([name, stage]) => {
+      const attempts = stage.compensation?.attempts ?? 0;
+      const error = stage.compensation?.error;
+      return `'${name}' failed after ${attempts} attempt${attempts === 1 ? '' : 's'}${error === undefined ? '' : ` (${error.name}: ${inner(error.message)})`}`;
+    });
   const kept = outcome.completionOrder.filter((name) => !rolledBack.includes(name));
-  switch (outcome.status) {
+  const status = outcome.status;
+  switch (status) {
     case 'completed':
       return `${subject} completed ${outcome.completionOrder.length} stage(s).`;
     case 'paused':
@@ -173,15 +203,15 @@ export function describeOutcome(outcome: SagaOutcome<unknown>): string {
             : 'nothing needed rolling back'
       }.`;
     case 'compensation_failed':
-      return `${subject} ${cause}, and its rollback failed: compensation of ${quoted(failedCompensations)} failed${
-        rolledBack.length > 0 ? ` (rolled back ${quoted(rolledBack)})` : ''
+      return `${subject} ${cause}, and its rollback failed: compensation of ${failedCompensations.join(', ')}${
+        rolledBack.length > 0 ? `; rolled back ${quoted(rolledBack)}` : ''
       }; fix the cause and redrive it.`;
     case 'queued':
     case 'running':
     case 'compensating':
-      return `${subject} is ${outcome.status}${cause === '' ? '' : ` and ${cause}`}.`;
+      return `${subject} is ${status}${cause === '' ? '' : ` and ${cause}`}.`;
     default: {
-      const unreachable: never = outcome.status;
+      const unreachable: never = status;
       return `${subject} is ${String(unreachable)}.`;
     }
   }

@@ -189,24 +189,22 @@ export interface StageRecord {
 }
 
 /**
- * Everything known about a run, in the same shape for every ending.
+ * The fields every {@link SagaOutcome} has, whatever the run's status.
  *
  * @remarks
- * `outputs` holds the output of every stage that completed (parallel branches included),
- * whether it was compensated or not, so no completed work is ever lost. A failed and a
- * cancelled run have the same fields; `failure` or `cancellation` tells which it was.
+ * `SagaOutcome` is this with `status` and `outputs` tied together: {@link CompletedSagaOutcome}
+ * (every output present) or {@link UnfinishedSagaOutcome} (some). Use it to type code that reads
+ * only the common fields of an outcome of any saga.
  *
  * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
  *
  * @example
  * ```ts
- * import type { SagaOutcome } from 'sagaflow';
- * function report(outcome: SagaOutcome) {
- *   return `${outcome.saga} ${outcome.status}; rolled back: ${outcome.compensationOrder.join(', ') || 'nothing'}`;
- * }
+ * import type { SagaOutcomeBase } from 'sagaflow';
+ * const label = (outcome: SagaOutcomeBase) => `${outcome.saga} v${outcome.version} ${outcome.runId}: ${outcome.status}`;
  * ```
  */
-export interface SagaOutcome<TOutputs = Record<string, unknown>> {
+export interface SagaOutcomeBase<TOutputs = Record<string, unknown>> {
   /** The run's id. */
   readonly runId: string;
   /** The saga's name. */
@@ -218,7 +216,7 @@ export interface SagaOutcome<TOutputs = Record<string, unknown>> {
   /** The run's validated input. */
   readonly input: unknown;
   /** Every stage that completed, compensated or not. */
-  readonly outputs: Partial<TOutputs>;
+  readonly outputs: { [K in keyof TOutputs]?: TOutputs[K] } & {};
   /** Every stage of the saga, in declaration order. */
   readonly stages: Readonly<Record<string, StageRecord>>;
   /** Stages in the order they completed. */
@@ -230,6 +228,82 @@ export interface SagaOutcome<TOutputs = Record<string, unknown>> {
   /** Why and by whom the run was cancelled, when it was. */
   readonly cancellation?: Cancellation;
 }
+
+/**
+ * The outcome of a run that completed: every stage's output is present.
+ *
+ * @remarks
+ * What `outcome.status === 'completed'` narrows a {@link SagaOutcome} to: `outputs` is then the
+ * saga's full outputs type, as `orchestrator.run()` resolves with, not a `Partial` of it.
+ *
+ * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { CompletedSagaOutcome } from 'sagaflow';
+ * const receipt = (outcome: CompletedSagaOutcome<{ charge: { chargeId: string } }>) => outcome.outputs.charge.chargeId;
+ * ```
+ */
+export interface CompletedSagaOutcome<TOutputs = Record<string, unknown>> extends SagaOutcomeBase<TOutputs> {
+  /** Every stage completed. */
+  readonly status: 'completed';
+  /**
+   * The output of every stage. (`any` only for `CompletedSagaOutcome<unknown>`, so that an
+   * outcome of any saga can be handled as `SagaOutcome<unknown>` and back.)
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above; never `any` for a typed saga
+  readonly outputs: unknown extends TOutputs ? any : TOutputs;
+}
+
+/**
+ * The outcome of a run that did not complete (or not yet): only the stages that completed have
+ * an output.
+ *
+ * @remarks
+ * What a {@link SagaOutcome} is when `status` is not `'completed'`: `compensated`, `cancelled`,
+ * `compensation_failed`, `paused`, or, from `inspect` of a live run, `queued`, `running`,
+ * `compensating`. `outputs` keeps every stage that completed, compensated or not.
+ *
+ * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { UnfinishedSagaOutcome } from 'sagaflow';
+ * const kept = (outcome: UnfinishedSagaOutcome) => Object.keys(outcome.outputs);
+ * ```
+ */
+export interface UnfinishedSagaOutcome<TOutputs = Record<string, unknown>> extends SagaOutcomeBase<TOutputs> {
+  /** Any status but `completed`. */
+  readonly status: Exclude<RunStatus, 'completed'>;
+}
+
+/**
+ * Everything known about a run, in the same shape for every ending.
+ *
+ * @remarks
+ * `outputs` holds the output of every stage that completed (parallel branches included),
+ * whether it was compensated or not, so no completed work is ever lost. A failed and a
+ * cancelled run have the same fields; `failure` or `cancellation` tells which it was.
+ *
+ * It is a union on `status`: checking `outcome.status === 'completed'` narrows `outputs` from a
+ * `Partial` of the saga's outputs to all of them ({@link CompletedSagaOutcome}).
+ *
+ * `run.outcome` (from `start`) **resolves** with it for every ending, failed, cancelled and paused
+ * ones included: check `status` before treating the run as done. `orchestrator.run()` resolves
+ * only for `completed` and rejects with a `SagaRunError` that carries this outcome otherwise.
+ *
+ * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { SagaOutcome } from 'sagaflow';
+ * function report(outcome: SagaOutcome<{ charge: { chargeId: string } }>) {
+ *   if (outcome.status === 'completed') return `charged ${outcome.outputs.charge.chargeId}`;
+ *   return `${outcome.saga} ${outcome.status}; rolled back: ${outcome.compensationOrder.join(', ') || 'nothing'}`;
+ * }
+ * ```
+ */
+export type SagaOutcome<TOutputs = Record<string, unknown>> = CompletedSagaOutcome<TOutputs> | UnfinishedSagaOutcome<TOutputs>;
 
 /**
  * Turns a folded run state into the run's {@link SagaOutcome}.
@@ -251,7 +325,7 @@ export function toOutcome<TOutputs = Record<string, unknown>>(state: RunState): 
     if (stage.status === 'completed') outputs[name] = stage.output;
     stages[name] = toStageRecord(stage);
   });
-  const outcome: Mutable<SagaOutcome> = {
+  const outcome: Mutable<SagaOutcomeBase> = {
     runId: state.runId,
     saga: state.saga,
     version: state.version,

@@ -224,7 +224,7 @@ export interface RunStartedEvent extends SagaEventBase {
   readonly type: 'run.started';
   /** The saga version the run was started with. */
   readonly version: string;
-  /** Hash of the saga's shape (stages, dependencies, which stages compensate); see contract rule 8. */
+  /** Hash of the saga's shape (stages, dependencies, which stages compensate); a run is resumed or redriven only with a definition of the same shape, unless another one is passed explicitly. */
   readonly shapeHash: string;
   /** The validated input. */
   readonly input: unknown;
@@ -271,7 +271,7 @@ export interface RecordedStageShape {
  * @remarks
  * Durable before `execute` is called, so a journal that has a `stage.started` and nothing settling
  * that stage means the attempt may have run: a resume executes it again with the same idempotency
- * key (contract rule 7). `attempt` keeps counting across retries, resumes and redrives. If the run
+ * key (a stage that started is executed at least once). `attempt` keeps counting across retries, resumes and redrives. If the run
  * starts stopping between this write and the call, `execute` is not invoked and a
  * `stage.cancelled` follows.
  *
@@ -325,8 +325,8 @@ export interface StageRetryingEvent extends SagaEventBase, StageAttemptFields, R
  * `output` is exactly what dependents read from `ctx.results` and what `SagaOutcome.outputs`
  * holds; a redrive or resume never executes the stage again. `durationMs` is the successful
  * attempt's time on the orchestrator's scheduler clock. A stage that completes after the run
- * started stopping is still recorded here, counts as completed and is compensated (contract
- * rule 1).
+ * started stopping is still recorded here, counts as completed and is compensated like any
+ * other.
  *
  * @example
  * ```ts
@@ -352,8 +352,8 @@ export interface StageCompletedEvent extends SagaEventBase, StageAttemptFields, 
  * starts the stop: no stage is scheduled any more and in-flight stages are aborted and awaited.
  * A stage that rejects once the run is stopping is recorded `stage.cancelled` instead, so each
  * forward phase has at most one `stage.failed` (a redrive starts a new phase). `error` is the
- * last attempt's error; a `compensateOnFailure` stage is then compensated with `output:
- * undefined`.
+ * last attempt's error; a `compensateOnFailure` stage is then compensated with `outcome:
+ * 'unknown'` and `output: undefined`.
  *
  * @example
  * ```ts
@@ -404,7 +404,8 @@ export interface StageCancelledEvent extends SagaEventBase {
   readonly error?: SerializedError;
   /**
    * True when the process stopped while this stage was in flight and the run was already
-   * stopping: nobody knows whether it took effect, so it is compensated with `output: undefined`.
+   * stopping: nobody knows whether it took effect, so it is compensated with `outcome: 'unknown'`
+   * and `output: undefined`.
    */
   readonly outcomeUnknown?: boolean;
 }
@@ -521,8 +522,8 @@ export interface CompensationRetryingEvent extends SagaEventBase, StageAttemptFi
  *
  * @remarks
  * The stage joins `compensationOrder` and its status becomes `compensated`; its output stays on
- * the outcome. A compensation that completed is never run again, by a resume or a redrive
- * (contract rule 3). `durationMs` is the successful attempt's time.
+ * the outcome. A compensation that completed is never run again, by a resume or a redrive (each
+ * compensation runs at most once to success). `durationMs` is the successful attempt's time.
  *
  * @example
  * ```ts
@@ -544,7 +545,7 @@ export interface CompensationCompletedEvent extends SagaEventBase, StageAttemptF
  * @remarks
  * Written when the compensation's retries are exhausted or it threw a `NonRetryableError`. The
  * stage's status becomes `compensation_failed`; in `parallel` mode the stages it depends on are
- * still compensated once it has settled (contract rule 3). The run ends `compensation_failed`,
+ * still compensated once it has settled, whether it succeeded or failed. The run ends `compensation_failed`,
  * and `orchestrator.redrive(runId)` retries exactly the compensations that failed.
  *
  * @example
@@ -607,7 +608,7 @@ export interface RunResumedEvent extends SagaEventBase {
   readonly type: 'run.resumed';
   /** How the run was picked up. */
   readonly mode: ResumeMode;
-  /** Set when the run continues with another saga definition, passed explicitly (contract rule 8). */
+  /** Set when the run continues with another saga definition, passed explicitly as `{ saga }` (its shape may differ from the run's). */
   readonly version?: string;
   /** Set together with `version`. */
   readonly shapeHash?: string;
@@ -713,7 +714,7 @@ export interface RunCancelledEvent extends SagaEventBase {
  * The rollback finished with at least one failed compensation.
  *
  * @remarks
- * Written after every other compensation has run (contract rule 4). The run waits for an
+ * Written after every other compensation has run: a failed compensation does not stop the others. The run waits for an
  * operator: `recover()` leaves it alone, and `orchestrator.redrive(runId)` retries the failed
  * compensations, appending after this event. The outcome has status `compensation_failed` and
  * `orchestrator.run()` rejects with `SagaCompensationError`.

@@ -283,11 +283,16 @@ export interface Orchestrator {
    * Starts a run and returns its handle at once.
    *
    * @remarks
+   * **`outcome` resolves for every ending, failed and cancelled ones included**: check
+   * `outcome.status` (`'completed'` narrows `outputs` to every stage). Use {@link Orchestrator.run}
+   * to get a rejection instead for every ending but `completed`.
+   *
    * The input is validated and `run.started` is queued before `start` returns; stages begin once it
    * is durable, and this process owns the run (a lease in the store, heartbeated) until it
-   * settles. Other refusals arrive on the handle's `outcome`: `RunAlreadyExistsError` for a
-   * `runId` that already exists in the store, `RunStateError` for one active here, and store
-   * errors if the journal cannot be written.
+   * settles. Returning a handle, it throws synchronously for what is wrong with the call itself
+   * (bad input, a bad `runId`, a closed orchestrator); other refusals arrive on the handle's
+   * `outcome`: `RunAlreadyExistsError` for a `runId` that already exists in the store,
+   * `RunStateError` for one active here, and store errors if the journal cannot be written.
    *
    * @throws {@link SagaInputError} when the input does not match the saga's schema or is not
    * plain JSON, or the `runId` is invalid; nothing is stored then.
@@ -295,7 +300,12 @@ export interface Orchestrator {
    */
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): SagaRun<TOutputs>;
   /**
-   * Starts a run and waits for it: resolves with every stage's output when it completes.
+   * Starts a run and waits for it: resolves with every stage's output when it completes, and
+   * **rejects for every other ending** (compensated, paused, cancelled, compensation_failed).
+   *
+   * @remarks
+   * `start(…).outcome` resolves instead, for every ending. Narrow a rejection to the saga's types
+   * with `isRunError(saga, error)`.
    *
    * @throws {@link SagaFailedError} (compensated or paused after a failure),
    * {@link SagaCancelledError}, {@link SagaCompensationError}: each carries `.outcome` and the

@@ -33,7 +33,11 @@ export interface SagaRun<TOutputs = Record<string, unknown>> {
   readonly runId: string;
   /** The run's journal from its first event, then live; completes after the run settles. */
   readonly events$: Observable<SagaEvent>;
-  /** Resolves with the run's outcome once it settles. */
+  /**
+   * Resolves with the run's outcome once it settles, **for every ending**: a failed, cancelled
+   * or paused run resolves too, so check `status` (unlike `orchestrator.run()`, which rejects for
+   * every ending but `completed`).
+   */
   readonly outcome: Promise<SagaOutcome<TOutputs>>;
   /**
    * Cancels the run: in-flight stages are aborted and settled, then completed stages are

@@ -88,6 +88,11 @@ export class CompensateContextImpl extends BaseContext {
     return record?.status === 'completed' ? record.output : undefined;
   }
 
+  /** `'completed'` when the journal says `execute` completed; otherwise its effect is unknown. */
+  get outcome(): 'completed' | 'unknown' {
+    return this.state.stages.get(this.stage)?.status === 'completed' ? 'completed' : 'unknown';
+  }
+
   get idempotencyKey(): string {
     return compensateKey(this.runId, this.stage);
   }

@@ -77,8 +77,9 @@ export interface SagaTestResult<TOutputs = Record<string, unknown>> {
  * @remarks
  * `run`, `resume`, `redrive` and `compensate` resolve once the run settles or the simulated crash
  * stops it; they reject only for what the orchestrator refuses (`RunNotFoundError`,
- * `RunStateError`…) or a real store failure, and `run` throws `SagaInputError` synchronously for
- * bad input. After a `crashAfter` fault has fired, the harness writes nothing more: continue in a
+ * `RunStateError`…), bad input (`SagaInputError`) or a real store failure. Like every sagaflow
+ * function that returns a promise, they never throw synchronously: `await expect(harness.run(saga,
+ * bad)).rejects.toThrow(SagaInputError)` works. After a `crashAfter` fault has fired, the harness writes nothing more: continue in a
  * new harness on the same `store`.
  *
  * @example
@@ -106,7 +107,7 @@ export interface SagaTest {
   readonly store: SagaStore;
   /** The virtual clock. */
   readonly clock: VirtualClock;
-  /** Starts a run and waits for it to settle (or crash). @throws `SagaInputError` for bad input. */
+  /** Starts a run and waits for it to settle (or crash). Rejects with `SagaInputError` for bad input. */
   run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): Promise<SagaTestResult<TOutputs>>;
   /** Resumes a stored run (e.g. after a `crashAfter` in another harness on the same store). */
   resume(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
@@ -182,10 +183,12 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
     orchestrator,
     store: durable,
     clock,
-    run: (saga, input, startOptions) => settle(orchestrator.start(withInjected(saga), input, startOptions)),
-    resume: (runId, continueOptions) => settle(orchestrator.resume(runId, withSaga(continueOptions, withInjected))),
-    redrive: (runId, continueOptions) => settle(orchestrator.redrive(runId, withSaga(continueOptions, withInjected))),
-    compensate: (runId, continueOptions) => settle(orchestrator.compensate(runId, withSaga(continueOptions, withInjected))),
+    // `async`: a function that returns a promise reports every error as a rejection, bad input
+    // included (what `start` throws synchronously), so `await expect(h.run(…)).rejects` works.
+    run: async (saga, input, startOptions) => settle(orchestrator.start(withInjected(saga), input, startOptions)),
+    resume: async (runId, continueOptions) => settle(orchestrator.resume(runId, withSaga(continueOptions, withInjected))),
+    redrive: async (runId, continueOptions) => settle(orchestrator.redrive(runId, withSaga(continueOptions, withInjected))),
+    compensate: async (runId, continueOptions) => settle(orchestrator.compensate(runId, withSaga(continueOptions, withInjected))),
     close: () => orchestrator.close(),
   };
 }

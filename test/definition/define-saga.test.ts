@@ -75,6 +75,49 @@ describe('defineSaga().build()', () => {
     expect(error.message).toMatch(/^Saga 'broken' has \d+ definition problems: /);
   });
 
+  it('reports a duplicate stage name once, without a false self-dependency for the chained duplicate', () => {
+    const error = definitionError(() =>
+      defineSaga({ name: 'dup', input })
+        .stage('a', { execute: noop })
+        .stage('a', { execute: noop })
+        .stage('b', { execute: noop })
+        .build(),
+    );
+    expect(error.issues).toEqual([{ path: 'stages.a', message: "duplicate stage name 'a'" }]);
+    expect(error.message).toBe("Saga 'dup' has 1 definition problem: stages.a: duplicate stage name 'a'.");
+  });
+
+  it('still reports a real self-dependency', () => {
+    const error = definitionError(() => defineSaga({ name: 'self', input }).stage('a', { after: ['a' as never], execute: noop }).build());
+    expect(error.issues).toEqual([{ path: 'stages.a.after', message: "stage 'a' cannot depend on itself" }]);
+  });
+
+  it('refuses saga names, versions and stage names holding NUL or ill-formed Unicode', () => {
+    const error = definitionError(() =>
+      defineSaga({ name: 'pay\u0000ment', version: 'v\uD800', input })
+        .stage('ok', { execute: noop })
+        .stage('de\u0000bit', { execute: noop })
+        .stage('cred\uDC00it', { after: ['ok'], execute: noop })
+        .build(),
+    );
+    expect(error.issues).toEqual([
+      { path: 'name', message: 'must not contain NUL (\\u0000)' },
+      { path: 'version', message: 'must be well-formed Unicode (it holds a lone surrogate)' },
+      { path: 'stages."de\\u0000bit"', message: 'the stage name must not contain NUL (\\u0000)' },
+      { path: 'stages."cred\\udc00it"', message: 'the stage name must be well-formed Unicode (it holds a lone surrogate)' },
+    ]);
+    expect(error.saga).toBe('"pay\\u0000ment"');
+    expect(error.message).not.toContain('\u0000');
+    expect(error.message.isWellFormed()).toBe(true);
+    expect(error).toBeInstanceOf(SagaDefinitionError);
+  });
+
+  it('refuses a stage name longer than 200 characters', () => {
+    const long = 'x'.repeat(201);
+    const error = definitionError(() => defineSaga({ name: 'long', input }).stage(long, { execute: noop }).build());
+    expect(error.issues).toEqual([{ path: `stages."${'x'.repeat(80)}…"`, message: 'the stage name must be at most 200 characters (got 201)' }]);
+  });
+
   it('reports a dependency cycle with its path, once', () => {
     const error = definitionError(() =>
       defineSaga({ name: 'loop', input })

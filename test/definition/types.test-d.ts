@@ -1,6 +1,20 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, type SagaOutcome, type SagaRun } from 'sagaflow';
+import {
+  createOrchestrator,
+  defineSaga,
+  isRunError,
+  runErrorFor,
+  type AnyRunError,
+  SagaFailedError,
+  type CompensateContext,
+  type CompletedSagaOutcome,
+  type KnownAfter,
+  type RunStatus,
+  type SagaOutcome,
+  type SagaRun,
+  type SagaRunError,
+} from 'sagaflow';
 import { createSagaTest } from 'sagaflow/testing';
 
 const input = z.object({ from: z.string(), cents: z.number().int(), note: z.string().default('none') });
@@ -76,13 +90,45 @@ describe('type inference', () => {
       .stage('b', { after: ['nope'], execute: () => 2 });
   });
 
-  it('types ctx.output in compensate with the stage output, optional for compensateOnFailure stages', () => {
+  it('says which stage is not declared before which, for a forward reference', () => {
+    type Checked = KnownAfter<['b'], never, 'a'>;
+    expectTypeOf<Checked[0]>().toEqualTypeOf<'b' & { readonly "stage 'b' is not declared before 'a'": true }>();
+    expectTypeOf<KnownAfter<['x', 'b'], 'x', 'a'>[0]>().toEqualTypeOf<'x'>();
+    defineSaga({ name: 't', input })
+      // @ts-expect-error stage 'b' is not declared before 'a'
+      .stage('a', { after: ['b'], execute: () => 1 })
+      .stage('b', { execute: () => 2 });
+  });
+
+  it('accepts an after list chosen at run time (a union of tuples), a root, and the default chain', () => {
+    const extraEdge = Math.random() > 0.5;
+    defineSaga({ name: 't', input })
+      .stage('a', { execute: () => ({ a: 1 }) })
+      .stage('b', { after: [], execute: ({ results }) => expectTypeOf(results).toEqualTypeOf<{}>() })
+      .stage('c', { after: extraEdge ? ['a'] : [], execute: () => 3 })
+      .stage('d', { execute: ({ results }) => expectTypeOf(results.c).toEqualTypeOf<number>() })
+      .build();
+  });
+
+  it("types ctx.output in compensate with the stage output only once ctx.outcome is 'completed'", () => {
     defineSaga({ name: 't', input })
       .stage('debit', {
         execute: async () => ({ entryId: 'e1' }),
-        compensate: async ({ output, cause }) => {
-          expectTypeOf(output).toEqualTypeOf<{ entryId: string }>();
-          expectTypeOf(cause.kind).toEqualTypeOf<'failed' | 'cancelled'>();
+        compensate: async (context) => {
+          expectTypeOf(context.outcome).toEqualTypeOf<'completed' | 'unknown'>();
+          expectTypeOf(context.output).toEqualTypeOf<{ entryId: string } | undefined>();
+          expectTypeOf(context.cause.kind).toEqualTypeOf<'failed' | 'cancelled'>();
+          // @ts-expect-error the outcome may be unknown: output may be undefined
+          void context.output.entryId;
+          if (context.outcome === 'completed') expectTypeOf(context.output).toEqualTypeOf<{ entryId: string }>();
+          else expectTypeOf(context.output).toEqualTypeOf<undefined>();
+        },
+      })
+      .stage('refund', {
+        execute: async () => ({ refundId: 'r1' }),
+        // Destructured, the check narrows too.
+        compensate: async ({ outcome, output }) => {
+          if (outcome === 'completed') expectTypeOf(output).toEqualTypeOf<{ refundId: string }>();
         },
       })
       .stage('charge', {
@@ -90,9 +136,28 @@ describe('type inference', () => {
         compensateOnFailure: true,
         compensate: async ({ output }) => {
           expectTypeOf(output).toEqualTypeOf<{ chargeId: string } | undefined>();
+          // @ts-expect-error output may be undefined
+          void output.chargeId;
+        },
+      })
+      .stage('log', {
+        // A stage that returns nothing needs no check.
+        execute: async () => undefined,
+        compensate: async ({ output }) => {
+          expectTypeOf(output).toEqualTypeOf<undefined>();
         },
       })
       .build();
+  });
+
+  it('types the context of a compensation written apart, with CompensateContext', () => {
+    const refund = async (context: CompensateContext<{ from: string }, {}, { entryId: string }>): Promise<string> =>
+      context.outcome === 'completed' ? context.output.entryId : context.executeIdempotencyKey;
+    defineSaga({ name: 't', input })
+      .stage('debit', { execute: async () => ({ entryId: 'e1' }), compensate: refund })
+      .build();
+    // @ts-expect-error the stage's output has no entryId
+    defineSaga({ name: 't', input }).stage('debit', { execute: async () => ({ other: 1 }), compensate: refund });
   });
 
   it('types run() outputs and outcome outputs by stage', async () => {
@@ -105,6 +170,56 @@ describe('type inference', () => {
     const run = orchestrator.start(saga, { from: 'a', cents: 1 });
     expectTypeOf(run.outcome).toEqualTypeOf<Promise<SagaOutcome<{ a: { x: number }; b: 'done' }>>>();
     expectTypeOf((await run.outcome).outputs.a).toEqualTypeOf<{ x: number } | undefined>();
+  });
+
+  it("narrows outcome.outputs to every stage's output once status is 'completed'", async () => {
+    const saga = defineSaga({ name: 't', input })
+      .stage('a', { execute: async () => ({ x: 1 }) })
+      .stage('b', { execute: () => 'done' as const })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { from: 'a', cents: 1 }).outcome;
+    // @ts-expect-error before the check, a stage may not have completed
+    void outcome.outputs.a.x;
+    if (outcome.status === 'completed') {
+      expectTypeOf(outcome).toEqualTypeOf<CompletedSagaOutcome<{ a: { x: number }; b: 'done' }>>();
+      expectTypeOf(outcome.outputs).toEqualTypeOf<{ a: { x: number }; b: 'done' }>();
+    } else {
+      expectTypeOf(outcome.status).toEqualTypeOf<Exclude<RunStatus, 'completed'>>();
+      expectTypeOf(outcome.outputs.b).toEqualTypeOf<'done' | undefined>();
+    }
+    // An outcome of any saga still fits the untyped SagaOutcome, and back through unknown.
+    const untyped: SagaOutcome = outcome;
+    const anySaga: SagaOutcome<unknown> = untyped;
+    void anySaga;
+  });
+
+  it('types a run error of a saga with isRunError, where instanceof alone cannot', async () => {
+    const saga = defineSaga({ name: 'order', input })
+      .stage('reserveInventory', { execute: async () => ({ reservationId: 'r' }) })
+      .stage('charge', { execute: async () => ({ chargeId: 'c' }) })
+      .build();
+    try {
+      await createOrchestrator().run(saga, { from: 'a', cents: 1 });
+    } catch (error) {
+      if (isRunError(saga, error)) {
+        expectTypeOf(error).toEqualTypeOf<AnyRunError<{ reserveInventory: { reservationId: string }; charge: { chargeId: string } }>>();
+        expectTypeOf(error).toExtend<SagaRunError<{ reserveInventory: { reservationId: string }; charge: { chargeId: string } }>>();
+        expectTypeOf(error.outputs.reserveInventory).toEqualTypeOf<{ reservationId: string } | undefined>();
+        // @ts-expect-error a misspelt stage name
+        void error.outputs.reserveInventroy;
+        if (error instanceof SagaFailedError) expectTypeOf(error.outputs.charge).toEqualTypeOf<{ chargeId: string } | undefined>();
+      }
+      if (error instanceof SagaFailedError) {
+        // instanceof alone cannot know the saga: its outputs are untyped.
+        expectTypeOf(error.outputs.reserveInventroy).toBeAny();
+      }
+    }
+  });
+
+  it('types runErrorFor with the outcome it is given', async () => {
+    const saga = defineSaga({ name: 'order', input }).stage('a', { execute: async () => 1 }).build();
+    const outcome = await createOrchestrator().start(saga, { from: 'a', cents: 1 }).outcome;
+    expectTypeOf(runErrorFor(outcome).outputs).toEqualTypeOf<{ a?: number }>();
   });
 
   it('infers the output type from an output schema', () => {

@@ -201,7 +201,7 @@ describe('a compensation that exhausts its retries', () => {
     expect(outcome.compensationOrder).toEqual(['a']);
     expect(calls).toEqual(['b', 'b', 'a']);
     expect((error as Error).message).toBe(
-      `Saga 'stuck' run ${outcome.runId} failed at stage 'c' (Error: c failed), and its rollback failed: compensation of 'b' failed (rolled back 'a'); fix the cause and redrive it.`,
+      `Saga 'stuck' run ${outcome.runId} failed at stage 'c' (Error: c failed), and its rollback failed: compensation of 'b' failed after 2 attempts (Error: refund service down); rolled back 'a'; fix the cause and redrive it.`,
     );
 
     const redriven = orchestrator.redrive(outcome.runId);

@@ -27,7 +27,7 @@ describe('what the old pipeline framework lost', () => {
   it('chain A→B with B failing: A’s output is on the error and on the outcome, and A is compensated', async () => {
     const undone: string[] = [];
     const saga = defineSaga({ name: 'chain', input })
-      .stage('a', { execute: async () => ({ reserved: 3 }), compensate: async ({ output }) => void undone.push(`a:${output.reserved}`) })
+      .stage('a', { execute: async () => ({ reserved: 3 }), compensate: async ({ output }) => void undone.push(`a:${output?.reserved}`) })
       .stage('b', {
         execute: async () => {
           throw new Error('card declined');

@@ -162,6 +162,7 @@ describe('money-transfer: idempotency keys are the ledgers’ unique keys', () =
       stage: 'debit',
       attempt: 1,
       input: TRANSFER,
+      outcome: 'unknown' as const,
       output: undefined,
       results: {},
       idempotencyKey: `compensate-${executeIdempotencyKey}`,

@@ -71,6 +71,33 @@ describe('trip-booking', () => {
     await agency.close();
   });
 
+  it('a compensation with an unknown outcome cancels the booking made under the execute key, and tolerates none', async () => {
+    const agency = await createTravelAgency(await openDatabase('memory:'));
+    const saga = createTripBooking(() => Promise.resolve(agency));
+    await agency.book('hotel', 'trip-1', 33_000, 'execute-hotel');
+    await agency.capture('trip-1', 99_000, 'execute-payment');
+    const unknownOutcome = (stage: string, executeIdempotencyKey: string) => ({
+      runId: 'trip-1',
+      saga: 'trip-booking',
+      stage,
+      attempt: 1,
+      input: TRIP,
+      outcome: 'unknown' as const,
+      output: undefined,
+      results: {},
+      idempotencyKey: `compensate-${executeIdempotencyKey}`,
+      executeIdempotencyKey,
+      signal: new AbortController().signal,
+      cause: { kind: 'cancelled' as const, reason: 'customer left', by: 'external' },
+    });
+    await saga.stage('hotel')?.compensate?.(unknownOutcome('hotel', 'execute-hotel'));
+    await saga.stage('flight')?.compensate?.(unknownOutcome('flight', 'never-booked'));
+    await saga.stage('payment')?.compensate?.(unknownOutcome('payment', 'execute-payment'));
+    expect((await agency.bookings('trip-1')).map((booking) => [booking.kind, booking.status])).toEqual([['hotel', 'cancelled']]);
+    expect((await agency.payments('trip-1')).map((payment) => payment.status)).toEqual(['refunded']);
+    await agency.close();
+  });
+
   it('the demo checks its invariants at every failure point', async () => {
     for (const failAt of [undefined, ...tripBookingDemo.failurePoints]) {
       const session = await tripBookingDemo.open({ database: 'memory:', ...(failAt === undefined ? {} : { failAt }) });

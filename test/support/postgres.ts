@@ -5,22 +5,32 @@ import pg from 'pg';
 export const POSTGRES_URL = process.env['SAGAFLOW_TEST_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /**
- * Checks that the test server answers. Resolves to its URL, or to `undefined` after a loud
- * warning so the caller can skip; in CI (`CI=true`) an unreachable server fails the run instead,
- * because silently skipped database tests prove nothing.
+ * Whether the tests run in CI: `CI` set to anything but empty, `false` or `0` (CI services set
+ * `CI=true`, `CI=1` or their own value).
  */
-export async function postgresForTests(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 3_000 });
+export function isCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = (env['CI'] ?? '').trim().toLowerCase();
+  return value !== '' && value !== 'false' && value !== '0';
+}
+
+/**
+ * Checks that the test server answers. Resolves to its URL, or to `undefined` after a loud
+ * warning so the caller can skip; in CI (see {@link isCi}) an unreachable server fails the run
+ * instead, because silently skipped database tests prove nothing.
+ */
+export async function postgresForTests(options: { readonly url?: string; readonly env?: NodeJS.ProcessEnv } = {}): Promise<string | undefined> {
+  const url = options.url ?? POSTGRES_URL;
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
   client.on('error', () => undefined);
   try {
     await client.connect();
     await client.query('SELECT 1');
-    return POSTGRES_URL;
+    return url;
   } catch (error) {
     const message =
-      `PostgreSQL is not reachable at ${POSTGRES_URL} (${error instanceof Error ? error.message || error.name : String(error)}): ` +
+      `PostgreSQL is not reachable at ${url} (${error instanceof Error ? error.message || error.name : String(error)}): ` +
       'start it (pg_ctlcluster <version> main start) or point SAGAFLOW_TEST_POSTGRES_URL at a server.';
-    if (process.env['CI'] === 'true') throw new Error(message, { cause: error });
+    if (isCi(options.env)) throw new Error(`${message} (CI is set, so a missing server fails the run)`, { cause: error });
     const bar = '!'.repeat(100);
     console.warn(`\n${bar}\nSKIPPING the PostgreSQL tests: ${message}\n${bar}\n`);
     return undefined;

@@ -23,7 +23,7 @@ const transfer = defineSaga({ name: 'kit-transfer', input: z.object({ cents: z.n
       effects.push(`debit:${idempotencyKey}`);
       return { entry: `d-${input.cents}` };
     },
-    compensate: async ({ output }) => void effects.push(`refund:${output.entry}`),
+    compensate: async ({ output }) => void effects.push(`refund:${output?.entry}`),
   })
   .stage('credit', {
     retry: { maxAttempts: 3, initialDelayMs: 30_000, jitter: false },

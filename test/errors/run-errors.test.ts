@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  defineSaga,
+  isRunError,
+  runErrorFor,
+  SagaCancelledError,
+  SagaCompensationError,
+  SagaFailedError,
+  type SagaOutcome,
+  type StageRecord,
+} from 'sagaflow';
+
+const saga = defineSaga({ name: 'order', input: z.object({}) })
+  .stage('reserve', { execute: async () => ({ reservationId: 'r-1' }), compensate: async () => undefined })
+  .stage('charge', { execute: async () => ({ chargeId: 'c-1' }), compensate: async () => undefined })
+  .stage('ship', { execute: async () => ({ trackingId: 't-1' }) })
+  .build();
+
+function outcome(status: SagaOutcome['status'], stages: Record<string, StageRecord>, extra: Partial<SagaOutcome> = {}): SagaOutcome {
+  return {
+    runId: 'run-1',
+    saga: 'order',
+    version: '1',
+    status,
+    input: {},
+    outputs: { reserve: { reservationId: 'r-1' }, charge: { chargeId: 'c-1' } },
+    stages,
+    completionOrder: ['reserve', 'charge'],
+    compensationOrder: [],
+    ...extra,
+  };
+}
+
+const failure = { stage: 'ship', error: { name: 'Error', message: 'carrier down.' } };
+
+describe('SagaCompensationError', () => {
+  it('names each failed compensation with its attempts and error, and what was rolled back', () => {
+    const error = new SagaCompensationError(
+      outcome(
+        'compensation_failed',
+        {
+          reserve: { status: 'compensated', attempts: 1, compensation: { attempts: 1 } },
+          charge: {
+            status: 'compensation_failed',
+            attempts: 1,
+            compensation: { attempts: 5, error: { name: 'TypeError', message: "Cannot read properties of undefined (reading 'chargeId')" } },
+          },
+          ship: { status: 'failed', attempts: 1 },
+        },
+        { failure, compensationOrder: ['reserve'] },
+      ),
+    );
+    expect(error.message).toBe(
+      "Saga 'order' run run-1 failed at stage 'ship' (Error: carrier down), and its rollback failed: compensation of 'charge' failed after 5 attempts (TypeError: Cannot read properties of undefined (reading 'chargeId')); rolled back 'reserve'; fix the cause and redrive it.",
+    );
+  });
+
+  it('lists several failed compensations, after a cancellation', () => {
+    const error = new SagaCompensationError(
+      outcome(
+        'compensation_failed',
+        {
+          reserve: { status: 'compensation_failed', attempts: 1, compensation: { attempts: 1, error: { name: 'NonRetryableError', message: 'gone' } } },
+          charge: { status: 'compensation_failed', attempts: 1, compensation: { attempts: 3, error: { name: 'Error', message: 'refunds closed' } } },
+          ship: { status: 'cancelled', attempts: 1 },
+        },
+        { cancellation: { reason: 'customer left', by: 'external' } },
+      ),
+    );
+    expect(error.message).toBe(
+      "Saga 'order' run run-1 was cancelled (\"customer left\"), and its rollback failed: compensation of 'reserve' failed after 1 attempt (NonRetryableError: gone), 'charge' failed after 3 attempts (Error: refunds closed); fix the cause and redrive it.",
+    );
+  });
+});
+
+describe('isRunError', () => {
+  it('accepts a run error of the saga, whatever its kind, and refuses others', () => {
+    const failed = runErrorFor(outcome('compensated', {}, { failure, compensationOrder: ['charge', 'reserve'] }));
+    expect(failed).toBeInstanceOf(SagaFailedError);
+    expect(isRunError(saga, failed)).toBe(true);
+    expect(isRunError(saga, runErrorFor(outcome('cancelled', {}, { cancellation: { reason: 'x', by: 'external' } })))).toBe(true);
+    expect(isRunError(saga, new SagaCancelledError(outcome('cancelled', {})))).toBe(true);
+    const otherSaga = defineSaga({ name: 'other', input: z.object({}) }).stage('a', { execute: async () => 1 }).build();
+    expect(isRunError(otherSaga, failed)).toBe(false);
+    expect(isRunError(saga, new Error('boom'))).toBe(false);
+    expect(isRunError(saga, undefined)).toBe(false);
+    expect(isRunError(saga, { saga: 'order', outputs: {} })).toBe(false);
+  });
+
+  it('types outputs with the saga stages once narrowed', () => {
+    const error: unknown = runErrorFor(outcome('compensated', {}, { failure }));
+    if (!isRunError(saga, error)) throw new Error('expected a run error of the saga');
+    expect(error.outputs.reserve?.reservationId).toBe('r-1');
+    expect(error.outputs.ship).toBeUndefined();
+  });
+});
