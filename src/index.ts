@@ -135,8 +135,8 @@ export {
   StoreUnsupportedError,
 } from './errors/store-errors.js';
 export { NonRetryableError, StageOutputError, StageResultAccessError, StageTimeoutError } from './errors/stage-errors.js';
-export { serializeError, serializedErrorSchema } from './errors/serialize-error.js';
-export type { SerializedError } from './errors/serialize-error.js';
+export { SERIALIZATION_NOTES_KEY, serializeError, serializedErrorSchema } from './errors/serialize-error.js';
+export type { SerializationNotes, SerializedError } from './errors/serialize-error.js';
 export type {
   ClaimedRun,
   ClaimRequest,
