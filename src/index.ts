@@ -137,6 +137,8 @@ export {
 export { NonRetryableError, StageOutputError, StageResultAccessError, StageTimeoutError } from './errors/stage-errors.js';
 export { SERIALIZATION_NOTES_KEY, serializeError, serializedErrorSchema } from './errors/serialize-error.js';
 export type { SerializationNotes, SerializedError } from './errors/serialize-error.js';
+export { REDACTED, redactSerializedError } from './errors/redact-error.js';
+export type { ErrorRedactionContext, ErrorRedactor } from './errors/redact-error.js';
 export type {
   ClaimedRun,
   ClaimRequest,

@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
 import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js';
+import type { ErrorRedactor } from '../errors/redact-error.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash } from './shape-hash.js';
@@ -255,6 +256,7 @@ export class SagaBuilder<
       stages: Object.freeze(stages),
       policies,
       stage: (name: string) => byName.get(name),
+      ...(this.options.redactError === undefined ? {} : { redactError: this.options.redactError }),
     });
   }
 }
@@ -274,7 +276,8 @@ function declaredAfter(node: StageNode, previous: string | undefined): readonly 
  * orphans its stored runs. `version` is recorded on every run for people; whether a stored run
  * can continue with a definition is decided by its shape hash, not by its version. The policies
  * (see {@link SagaPolicies}) default to `concurrency: Infinity`, `onFailure: 'compensate'`,
- * `onCancel: 'compensate'`, `compensation: 'sequential'`. Unknown fields are reported by `.build()`
+ * `onCancel: 'compensate'`, `compensation: 'sequential'`. `redactError` removes secrets from
+ * the errors the saga's stages throw before they are journaled ({@link ErrorRedactor}). Unknown fields are reported by `.build()`
  * as a {@link SagaDefinitionError}, so a misspelt policy never goes unnoticed.
  *
  * @example
@@ -291,4 +294,9 @@ export interface SagaBuilderOptions extends SagaPolicies {
   readonly version?: string;
   /** zod schema of the input; `start` validates against it before anything is stored. */
   readonly input: ZodType;
+  /**
+   * Removes secrets from thrown errors before they are journaled, after the default redaction
+   * (see {@link ErrorRedactor}). Must be a function.
+   */
+  readonly redactError?: ErrorRedactor;
 }
