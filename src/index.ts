@@ -37,6 +37,7 @@ export type {
   WatchOptions,
 } from './runtime/orchestrator.js';
 export type { SagaRun } from './runtime/saga-run.js';
+export type { SubscriberErrorContext, SubscriberErrorHandler } from './runtime/safe-observable.js';
 
 // Distributed workers
 export { createWorker } from './worker/worker.js';
