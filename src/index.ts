@@ -25,6 +25,9 @@ export type {
   StageDefinition,
 } from './definition/stage-definition.js';
 export type { ResolvedRetryPolicy, RetryPolicy } from './definition/retry-policy.js';
+export { shapeOf } from './definition/shape-hash.js';
+export { continuationProblems, describeShapeChanges, diffShapes } from './definition/shape-diff.js';
+export type { ContinuationProblem, ShapeChanges } from './definition/shape-diff.js';
 
 // Running sagas
 export { createOrchestrator, runErrorFor } from './runtime/orchestrator.js';
@@ -127,6 +130,7 @@ export {
   SagaShapeMismatchError,
   WorkerStoppedError,
 } from './errors/run-errors.js';
+export type { SagaShapeMismatchDetails } from './errors/run-errors.js';
 export {
   LeaseLostError,
   RunLeasedError,

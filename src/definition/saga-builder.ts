@@ -3,7 +3,7 @@ import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js'
 import type { ErrorRedactor } from '../errors/redact-error.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { Saga, SagaPolicies, SagaStage } from './saga.js';
-import { shapeHash } from './shape-hash.js';
+import { shapeHash, shapeOf } from './shape-hash.js';
 import type { StageDefinition } from './stage-definition.js';
 import { validateSagaOptions, validateStages, type DeclaredStage } from './validate-definition.js';
 
@@ -243,15 +243,7 @@ export class SagaBuilder<
     return Object.freeze({
       name: this.options.name,
       version: this.options.version ?? '1',
-      shapeHash: shapeHash(
-        this.options.name,
-        stages.map((stage) => ({
-          name: stage.name,
-          after: stage.after,
-          compensates: stage.compensate !== undefined,
-          compensateOnFailure: stage.compensateOnFailure,
-        })),
-      ),
+      shapeHash: shapeHash(this.options.name, shapeOf({ stages })),
       input: this.options.input as ZodType<TInput, TRawInput>,
       stages: Object.freeze(stages),
       policies,
