@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { CliUsageError, ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
+import { maskingIo, secretsOf, storeUrlsOf } from './mask-secrets.js';
 import { RUN_STATUSES } from './run-status.js';
 import { DEFAULT_STORE_URL } from './defaults.js';
 
@@ -22,10 +23,12 @@ cancelled, paused or its compensation failed; 2 usage error or bad input (one li
  * Runs the `sagaflow` command line.
  *
  * @param argv - the arguments after the program name.
- * @param io - where to write.
+ * @param rawIo - where to write (through a filter that masks the passwords of store URLs).
  * @returns the process's exit code (see {@link ExitCode}).
  */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+export async function runCli(argv: readonly string[], rawIo: CliIo): Promise<ExitCode> {
+  // The error boundary for secrets: whatever is printed, by whom, never shows a store password.
+  const io = maskingIo(rawIo, storeUrlsOf(argv, process.env).flatMap(secretsOf));
   let exitCode: ExitCode = ExitCode.Completed;
   const done = (code: ExitCode): void => {
     exitCode = code;
