@@ -27,13 +27,25 @@ export interface ShapeChanges {
   /** Stages only in the old shape, in its declaration order. */
   readonly removed: readonly string[];
   /** Stages in both whose dependencies changed. */
-  readonly rewired: ReadonlyArray<{ readonly stage: string; readonly before: readonly string[]; readonly after: readonly string[] }>;
+  readonly rewired: ReadonlyArray<{
+    /** The stage. */
+    readonly stage: string;
+    /** Its dependencies in the old shape, sorted. */
+    readonly before: readonly string[];
+    /** Its dependencies in the new shape, sorted. */
+    readonly after: readonly string[];
+  }>;
   /** Stages in both that have a `compensate` now and had none. */
   readonly compensationAdded: readonly string[];
   /** Stages in both that had a `compensate` and have none now. */
   readonly compensationRemoved: readonly string[];
   /** Stages in both whose `compensateOnFailure` changed, with its new value. */
-  readonly compensateOnFailureChanged: ReadonlyArray<{ readonly stage: string; readonly now: boolean }>;
+  readonly compensateOnFailureChanged: ReadonlyArray<{
+    /** The stage. */
+    readonly stage: string;
+    /** Its `compensateOnFailure` in the new shape. */
+    readonly now: boolean;
+  }>;
   /** The stages they share are declared in another order (the shape hash covers the order). */
   readonly reordered: boolean;
 }

@@ -222,7 +222,8 @@ class GuardSubscriber<T> extends Subscriber<T> {
     private readonly downstream: Subscriber<T>,
     private readonly owner: SafeObservable<T>,
   ) {
-    super();
+    // Chained to the subscriber: once it is closed (take(1) during a replay), so is this guard.
+    super(downstream);
   }
 
   override next(value: T): void {
