@@ -28,6 +28,9 @@ export type {
   StageDefinition,
 } from './definition/stage-definition.js';
 export type { ResolvedRetryPolicy, RetryPolicy } from './definition/retry-policy.js';
+export { shapeOf } from './definition/shape-hash.js';
+export { continuationProblems, describeShapeChanges, diffShapes } from './definition/shape-diff.js';
+export type { ContinuationProblem, ShapeChanges } from './definition/shape-diff.js';
 
 // Running sagas
 export { createOrchestrator, runErrorFor } from './runtime/orchestrator.js';
@@ -40,6 +43,7 @@ export type {
   WatchOptions,
 } from './runtime/orchestrator.js';
 export type { SagaRun } from './runtime/saga-run.js';
+export type { SubscriberErrorContext, SubscriberErrorHandler } from './runtime/safe-observable.js';
 
 // Distributed workers
 export { createWorker } from './worker/worker.js';
@@ -145,6 +149,7 @@ export {
   SagaShapeMismatchError,
   WorkerStoppedError,
 } from './errors/run-errors.js';
+export type { SagaShapeMismatchDetails } from './errors/run-errors.js';
 export {
   LeaseLostError,
   RunLeasedError,
@@ -154,8 +159,10 @@ export {
   StoreUnsupportedError,
 } from './errors/store-errors.js';
 export { NonRetryableError, StageOutputError, StageResultAccessError, StageTimeoutError } from './errors/stage-errors.js';
-export { serializeError, serializedErrorSchema } from './errors/serialize-error.js';
-export type { SerializedError } from './errors/serialize-error.js';
+export { SERIALIZATION_NOTES_KEY, serializeError, serializedErrorSchema } from './errors/serialize-error.js';
+export type { SerializationNotes, SerializedError } from './errors/serialize-error.js';
+export { REDACTED, redactSerializedError } from './errors/redact-error.js';
+export type { ErrorRedactionContext, ErrorRedactor } from './errors/redact-error.js';
 export type {
   ClaimedRun,
   ClaimRequest,

@@ -1,6 +1,7 @@
 import { runErrorFor, SagaError, type SagaEvent, type SagaOutcome, type SagaRun } from '../index.js';
 import { CliUsageError } from './exit-codes.js';
 import { writeLines, type CliIo } from './io.js';
+import { maskUrl } from './mask-secrets.js';
 import { RunProgress } from './progress.js';
 
 /** Options of {@link driveRun}. */
@@ -94,7 +95,7 @@ export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly 
     return;
   }
   const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${hints.sagasModule}`;
-  const store = hints.defaultStore ? '' : ` --store ${hints.store}`;
+  const store = hints.defaultStore ? '' : ` --store ${maskUrl(hints.store)}`;
   const lines = [outcomeSentence(outcome), `  timeline: sagaflow show ${outcome.runId}${store}`];
   switch (outcome.status) {
     case 'paused':

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, Option, type OutputConfiguration } from 'commander';
 import { CliUsageError, ExitCode } from './exit-codes.js';
 import type { CliIo } from './io.js';
+import { maskingIo, secretsOf, storeUrlsOf } from './mask-secrets.js';
 import { RUN_STATUSES } from './run-status.js';
 import { DEFAULT_STORE_URL } from './defaults.js';
 
@@ -11,8 +12,9 @@ const storeOption = (): Option =>
   new Option('--store <url>', 'where runs are kept: memory:, sqlite:PATH or postgres://user@host/db[?schema=NAME]').env('SAGAFLOW_STORE').default(DEFAULT_STORE_URL);
 
 const HELP_FOOTER = `
-Store URLs: memory: (this process only), sqlite:PATH (a file; created on first use),
-postgres://user:password@host:5432/database (add ?schema=NAME to use a schema other than sagaflow).
+Store URLs: memory: (this process only), sqlite:PATH (a file: demo and start create it; runs, show,
+prune, cancel, resume, redrive and compensate need it to exist), postgres://user:password@host:5432/database
+(add ?schema=NAME to use a schema other than sagaflow; tables are created on first use).
 The default store is ${DEFAULT_STORE_URL}, or $SAGAFLOW_STORE when it is set.
 
 Exit codes: 0 the run completed (or the command did what was asked); 1 the run was rolled back,
@@ -22,10 +24,12 @@ cancelled, paused or its compensation failed; 2 usage error or bad input (one li
  * Runs the `sagaflow` command line.
  *
  * @param argv - the arguments after the program name.
- * @param io - where to write.
+ * @param rawIo - where to write (through a filter that masks the passwords of store URLs).
  * @returns the process's exit code (see {@link ExitCode}).
  */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCode> {
+export async function runCli(argv: readonly string[], rawIo: CliIo): Promise<ExitCode> {
+  // The error boundary for secrets: whatever is printed, by whom, never shows a store password.
+  const io = maskingIo(rawIo, storeUrlsOf(argv, process.env).flatMap(secretsOf));
   let exitCode: ExitCode = ExitCode.Completed;
   const done = (code: ExitCode): void => {
     exitCode = code;
@@ -41,7 +45,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<ExitCo
 
 function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
   const program = new Command('sagaflow')
-    .description('Run the demos, and list, inspect, continue and repair saga runs.')
+    .description('Run the demos; start, list, inspect, cancel, continue, repair and prune saga runs.')
     .version(version, '-V, --version')
     .exitOverride()
     .showSuggestionAfterError(true)
@@ -81,6 +85,46 @@ function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
     .action(async (runId: string, options: { store: string; json?: boolean }) => {
       const { showCommand } = await import('./commands/show.js');
       done(await showCommand(runId, options, io));
+    });
+
+  command(program, io, 'start')
+    .description('start a run of a saga a module exports, and follow it to its end (or --detach: hand it to workers)')
+    .argument('<saga>', 'the saga’s name (or its export’s name)')
+    .argument('[input]', 'the input as JSON (quoted for the shell), or @FILE to read it from a JSON file; default {}')
+    .requiredOption('--sagas <module>', 'the .js, .mjs or .ts module exporting the saga')
+    .addOption(storeOption())
+    .option('--run-id <id>', 'the run’s id (default: a new uuid v7); a run id that exists already is refused')
+    .option('--saga-version <version>', 'which version, when the module exports several of the saga')
+    .option('--detach', 'submit the run to workers and print its id at once (needs a postgres:// store and a running worker)')
+    .option('--json', 'print the run’s events as NDJSON instead of progress (with --detach: one JSON line)')
+    .action(async (saga: string, input: string | undefined, options: { sagas: string; store: string; runId?: string; sagaVersion?: string; detach?: boolean; json?: boolean }) => {
+      const { startCommand } = await import('./commands/start.js');
+      done(await startCommand(saga, input, options, io));
+    });
+
+  command(program, io, 'cancel')
+    .description('cancel a run wherever it is driven, and follow it until it settles')
+    .argument('<runId>', 'the run (see sagaflow runs)')
+    .argument('[reason]', 'why, recorded on the run')
+    .option('--sagas <module>', 'the module exporting the run’s saga: needed only when no live process drives the run, as this command then rolls it back itself')
+    .addOption(storeOption())
+    .option('--no-wait', 'return once the cancel is recorded, without following the run')
+    .option('--json', 'print the run’s new events as NDJSON instead of progress')
+    .action(async (runId: string, reason: string | undefined, options: { sagas?: string; store: string; wait?: boolean; json?: boolean }) => {
+      const { cancelCommand } = await import('./commands/cancel.js');
+      done(await cancelCommand(runId, reason, options, io));
+    });
+
+  command(program, io, 'prune')
+    .description('delete finished runs last written before a cut-off, with their journals')
+    .requiredOption('--older-than <age>', 'a duration back from now (30d, 12h, 90m, 45s) or an ISO date (2026-01-31, 2026-01-31T12:00:00Z)')
+    .option('--status <status>', 'only runs in this status (comma-separate several): completed, compensated, cancelled (the default), paused, compensation_failed')
+    .option('--dry-run', 'list the runs that would be deleted, and delete nothing')
+    .addOption(storeOption())
+    .option('--json', 'print one JSON line: the count deleted (with --dry-run: one RunSummary per line)')
+    .action(async (options: { olderThan: string; status?: string; dryRun?: boolean; store: string; json?: boolean }) => {
+      const { pruneCommand } = await import('./commands/prune.js');
+      done(await pruneCommand(options, io));
     });
 
   command(program, io, 'graph')

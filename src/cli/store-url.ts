@@ -3,6 +3,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { SagaStore } from '../index.js';
 import { CliUsageError } from './exit-codes.js';
 import { orList } from './format.js';
+import { maskUrl } from './mask-secrets.js';
 
 /** A parsed store URL. */
 export type StoreLocation =
@@ -22,7 +23,7 @@ export function parseStoreUrl(url: string): StoreLocation {
   if (url === 'memory:' || url === 'memory://') return { kind: 'memory' };
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (path === '') throw new CliUsageError(`The store URL '${url}' has no file path: write sqlite:PATH, e.g. sqlite:.sagaflow/sagaflow.db.`);
+    if (path === '') throw new CliUsageError(`The store URL '${maskUrl(url)}' has no file path: write sqlite:PATH, e.g. sqlite:.sagaflow/sagaflow.db.`);
     return { kind: 'sqlite', path };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
@@ -30,7 +31,7 @@ export function parseStoreUrl(url: string): StoreLocation {
     try {
       parsed = new URL(url);
     } catch (error) {
-      throw new CliUsageError(`The store URL '${url}' is not a valid URL: ${STORE_URL_HELP}.`, { cause: error });
+      throw new CliUsageError(`The store URL '${maskUrl(url)}' is not a valid URL: ${STORE_URL_HELP}.`, { cause: error });
     }
     const schema = parsed.searchParams.get('schema');
     parsed.searchParams.delete('schema');
@@ -38,9 +39,9 @@ export function parseStoreUrl(url: string): StoreLocation {
   }
   // A bare file path (no scheme) is almost always a SQLite file whose `sqlite:` was forgotten.
   if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) {
-    throw new CliUsageError(`Unknown store URL '${url}': for a SQLite file write sqlite:${url} (store URLs are memory:, sqlite:PATH or postgres://user@host:5432/database).`);
+    throw new CliUsageError(`Unknown store URL '${maskUrl(url)}': for a SQLite file write sqlite:${maskUrl(url)} (store URLs are memory:, sqlite:PATH or postgres://user@host:5432/database).`);
   }
-  throw new CliUsageError(`Unknown store URL '${url}': ${STORE_URL_HELP}.`);
+  throw new CliUsageError(`Unknown store URL '${maskUrl(url)}': ${STORE_URL_HELP}.`);
 }
 
 /** Options of {@link openStore}. */
@@ -70,7 +71,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
     // The library is loaded by now (the store came from it).
     const { SagaError } = await import('../index.js');
     // A sagaflow error (StoreUnavailableError…) already says which store, what failed and what to do.
-    const message = error instanceof SagaError ? messageOf(error) : `The saga store ${url} cannot be opened: ${messageOf(error)}`;
+    const message = error instanceof SagaError ? messageOf(error) : `The saga store ${maskUrl(url)} cannot be opened: ${messageOf(error)}`;
     throw new CliUsageError(message, { cause: error });
   }
   return store;
@@ -85,7 +86,7 @@ async function createStore(location: StoreLocation, url: string, options: OpenSt
     case 'sqlite': {
       if (options.mustExist === true && location.path !== ':memory:' && !existsSync(location.path)) {
         throw new CliUsageError(
-          `There is no saga store at ${url} (${missingFileDetail(location.path)}): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
+          `There is no saga store at ${maskUrl(url)} (${missingFileDetail(location.path)}): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
         );
       }
       const { SqliteStore } = await import('../sqlite.js');
@@ -96,7 +97,7 @@ async function createStore(location: StoreLocation, url: string, options: OpenSt
       try {
         return new PostgresStore({ connectionString: location.connectionString, ...(location.schema === undefined ? {} : { schema: location.schema }) });
       } catch (error) {
-        throw new CliUsageError(`The store URL '${url}' is not usable: ${messageOf(error)}`, { cause: error });
+        throw new CliUsageError(`The store URL '${maskUrl(url)}' is not usable: ${messageOf(error)}`, { cause: error });
       }
     }
   }

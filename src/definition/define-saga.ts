@@ -10,7 +10,8 @@ import { SagaBuilder, type SagaBuilderOptions } from './saga-builder.js';
  *
  * @param options - name, version (default `'1'`), input schema and policies:
  * `concurrency` (default `Infinity`), `onFailure` (`'compensate'` | `'pause'`), `onCancel`
- * (`'compensate'` | `'keep'`), `compensation` (`'sequential'` | `'parallel'`).
+ * (`'compensate'` | `'keep'`), `compensation` (`'sequential'` | `'parallel'`), and `redactError`
+ * (a hook that removes secrets from thrown errors before they are journaled).
  *
  * @example
  * ```ts

@@ -1,9 +1,10 @@
 import type { ZodType } from 'zod';
 import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js';
+import type { ErrorRedactor } from '../errors/redact-error.js';
 import { identifierProblem, quoteIdentifier } from './identifier.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { Saga, SagaPolicies, SagaStage } from './saga.js';
-import { shapeHash } from './shape-hash.js';
+import { shapeHash, shapeOf } from './shape-hash.js';
 import type { StageDefinition } from './stage-definition.js';
 import { validateSagaOptions, validateStages, type DeclaredStage } from './validate-definition.js';
 
@@ -300,16 +301,8 @@ export class SagaBuilder<
       onCancel: this.options.onCancel ?? 'compensate',
       compensation: this.options.compensation ?? 'sequential',
     });
-    const shape = Object.freeze(
-      stages.map((stage) =>
-        Object.freeze({
-          name: stage.name,
-          after: stage.after,
-          compensates: stage.compensate !== undefined,
-          compensateOnFailure: stage.compensateOnFailure,
-        }),
-      ),
-    );
+    // One frozen shape per definition: journaled on every run, and the key of its shared index.
+    const shape = Object.freeze(shapeOf({ stages }).map((stage) => Object.freeze({ ...stage, after: Object.freeze(stage.after) })));
     return Object.freeze({
       name: this.options.name,
       version: this.options.version ?? '1',
@@ -319,6 +312,7 @@ export class SagaBuilder<
       stages: Object.freeze(stages),
       policies,
       stage: (name: string) => byName.get(name),
+      ...(this.options.redactError === undefined ? {} : { redactError: this.options.redactError }),
     });
   }
 }
@@ -338,7 +332,8 @@ function declaredAfter(node: StageNode, previous: string | undefined): readonly 
  * orphans its stored runs. `version` is recorded on every run for people; whether a stored run
  * can continue with a definition is decided by its shape hash, not by its version. The policies
  * (see {@link SagaPolicies}) default to `concurrency: Infinity`, `onFailure: 'compensate'`,
- * `onCancel: 'compensate'`, `compensation: 'sequential'`. Unknown fields are reported by `.build()`
+ * `onCancel: 'compensate'`, `compensation: 'sequential'`. `redactError` removes secrets from
+ * the errors the saga's stages throw before they are journaled ({@link ErrorRedactor}). Unknown fields are reported by `.build()`
  * as a {@link SagaDefinitionError}, so a misspelt policy never goes unnoticed.
  *
  * @example
@@ -355,4 +350,9 @@ export interface SagaBuilderOptions extends SagaPolicies {
   readonly version?: string;
   /** zod schema of the input; `start` validates against it before anything is stored. */
   readonly input: ZodType;
+  /**
+   * Removes secrets from thrown errors before they are journaled, after the default redaction
+   * (see {@link ErrorRedactor}). Must be a function.
+   */
+  readonly redactError?: ErrorRedactor;
 }

@@ -1,4 +1,5 @@
 import type { ZodType } from 'zod';
+import type { ErrorRedactor } from '../errors/redact-error.js';
 import type { ResolvedRetryPolicy } from './retry-policy.js';
 import type { CompensateContextBase, ExecuteContext } from './stage-definition.js';
 import type { RecordedStageShape } from '../journal/saga-event.js';
@@ -151,6 +152,11 @@ export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRaw
   readonly policies: Required<SagaPolicies>;
   /** Looks a stage up by name. */
   readonly stage: (name: string) => SagaStage | undefined;
+  /**
+   * The saga's hook that removes secrets from thrown errors before they are journaled, after the
+   * default redaction; absent when the saga has none (the default redaction still applies).
+   */
+  readonly redactError?: ErrorRedactor;
   /** Type-only marker carrying the stage outputs; always undefined at run time. */
   readonly __outputs?: TOutputs;
 }

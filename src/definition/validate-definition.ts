@@ -69,6 +69,7 @@ const sagaOptionsSchema = z.strictObject(
     onFailure: z.enum(['compensate', 'pause'], { error: "must be 'compensate' or 'pause'" }).optional(),
     onCancel: z.enum(['compensate', 'keep'], { error: "must be 'compensate' or 'keep'" }).optional(),
     compensation: z.enum(['sequential', 'parallel'], { error: "must be 'sequential' or 'parallel'" }).optional(),
+    redactError: fn.optional(),
   },
   { error: 'must be an object' },
 );

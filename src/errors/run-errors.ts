@@ -1,3 +1,4 @@
+import { describeContinuationProblems, describeShapeChanges, hasShapeChanges, type ContinuationProblem, type ShapeChanges } from '../definition/shape-diff.js';
 import type { RunStatus } from '../journal/outcome.js';
 import { SagaError, SagaErrorCode } from './saga-error.js';
 
@@ -125,8 +126,30 @@ export class RunStateError extends SagaError {
 }
 
 /**
+ * What a {@link SagaShapeMismatchError} knows beyond the two hashes.
+ *
+ * @remarks
+ * `changes`: how the definition's shape differs from the run's (from `diffShapes`).
+ * `uncompensatable`: the run's stages that continuing with the definition would leave un-undone
+ * (from `continuationProblems`); when it is not empty, the error is that refusal.
+ *
+ * @example
+ * ```ts
+ * import type { SagaShapeMismatchDetails } from 'sagaflow';
+ * const details: SagaShapeMismatchDetails = { uncompensatable: [{ stage: 'b', state: 'completed', reason: 'removed' }] };
+ * ```
+ */
+export interface SagaShapeMismatchDetails {
+  /** How the shapes differ. */
+  readonly changes?: ShapeChanges;
+  /** Stages the definition could not compensate. */
+  readonly uncompensatable?: readonly ContinuationProblem[];
+}
+
+/**
  * The saga definition given for a stored run has a different shape (stages, dependencies,
- * compensations) from the one the run was started with.
+ * compensations) from the one the run was started with, or one that could not undo what the run
+ * did.
  *
  * @remarks
  * Resuming a run with a different graph could skip or repeat work, so `resume`, `redrive` and
@@ -134,7 +157,11 @@ export class RunStateError extends SagaError {
  * the run's shape hash. Register the original definition next to the new one (an orchestrator
  * keeps several versions per saga name), or pass `{ saga }` explicitly to continue with the new
  * definition on purpose: the run then records the new version and shape. An explicit `{ saga }`
- * with another saga's name is refused with this error too.
+ * with another saga's name is refused with this error too, and so is one that lacks a stage, or
+ * a stage's `compensate`, that the run still needs undone (a completed stage not compensated yet,
+ * a stage whose outcome is unknown): continuing would leave its effect in place, so
+ * `uncompensatable` names those stages. `changes` says what differs between the shapes, when the
+ * run recorded its shape.
  *
  * @example
  * ```ts
@@ -143,7 +170,8 @@ export class RunStateError extends SagaError {
  * declare const transferV2: Saga;
  * await orchestrator.redrive('0190c6d2-7b1e-7000-8000-000000000001').outcome.catch((error: unknown) => {
  *   if (!(error instanceof SagaShapeMismatchError)) throw error;
- *   console.warn(`run started as v${error.runVersion}; v${error.sagaVersion} has other stages`);
+ *   console.warn(`run started as v${error.runVersion}; v${error.sagaVersion} differs: ${error.message}`);
+ *   if (error.uncompensatable.length > 0) throw error; // v2 could not undo what the run did
  *   return orchestrator.redrive(error.runId, { saga: transferV2 }).outcome; // continue with the new graph, on purpose
  * });
  * ```
@@ -152,14 +180,19 @@ export class SagaShapeMismatchError extends SagaError {
   /** Always `'SagaShapeMismatchError'`. */
   override readonly name = 'SagaShapeMismatchError';
   readonly code = SagaErrorCode.ShapeMismatch;
+  /** How the definition's shape differs from the run's, when known. */
+  readonly changes: ShapeChanges | undefined;
+  /** The run's stages the definition could not compensate; empty unless that is why it was refused. */
+  readonly uncompensatable: readonly ContinuationProblem[];
 
   /**
    * @param saga - the saga's name.
    * @param runId - the run.
    * @param runVersion - the version the run was started with.
    * @param runShapeHash - the shape hash the run was started with.
-   * @param sagaVersion - the version of the registered definition.
-   * @param sagaShapeHash - the shape hash of the registered definition.
+   * @param sagaVersion - the version of the registered (or given) definition.
+   * @param sagaShapeHash - the shape hash of the registered (or given) definition.
+   * @param details - what differs, and what could not be compensated.
    */
   constructor(
     readonly saga: string,
@@ -168,10 +201,18 @@ export class SagaShapeMismatchError extends SagaError {
     readonly runShapeHash: string,
     readonly sagaVersion: string,
     readonly sagaShapeHash: string,
+    details: SagaShapeMismatchDetails = {},
   ) {
+    const changes = details.changes;
+    const uncompensatable = details.uncompensatable ?? [];
+    const differences = changes !== undefined && hasShapeChanges(changes) ? describeShapeChanges(changes) : undefined;
     super(
-      `Run ${runId} of saga '${saga}' was started with version ${runVersion} (shape ${runShapeHash.slice(0, 12)}), but the registered definition is version ${sagaVersion} (shape ${sagaShapeHash.slice(0, 12)}) with different stages: register the original definition, or pass { saga } explicitly to continue with the new one.`,
+      uncompensatable.length > 0
+        ? `Run ${runId} of saga '${saga}' cannot continue with version ${sagaVersion} (shape ${sagaShapeHash.slice(0, 12)}): ${describeContinuationProblems(uncompensatable)} could then never be compensated${differences === undefined ? '' : ` (${differences})`}; continue it with a definition that keeps ${uncompensatable.length === 1 ? 'that stage and its' : 'those stages and their'} compensate, or roll it back with the definition it ran on.`
+        : `Run ${runId} of saga '${saga}' was started with version ${runVersion} (shape ${runShapeHash.slice(0, 12)}), but the registered definition is version ${sagaVersion} (shape ${sagaShapeHash.slice(0, 12)}) with different stages${differences === undefined ? '' : ` (${differences})`}: register the original definition, or pass { saga } explicitly to continue with the new one.`,
     );
+    this.changes = changes;
+    this.uncompensatable = uncompensatable;
   }
 }
 

@@ -1,49 +1,39 @@
-import { Observable, type Subscriber } from 'rxjs';
+import { Subject } from 'rxjs';
+import { SafeObservable, type SafeObservableOptions } from './safe-observable.js';
 
 /**
- * A hot stream of values for any number of subscribers, like a private `Subject` behind
- * `asObservable()`, without a `Subject`'s per-value work.
+ * A hot stream of values for any number of subscribers: a private RxJS `Subject` behind a
+ * {@link SafeObservable}, so that no subscriber can crash the process or the producer.
  *
  * @remarks
- * The orchestrator's `events$` emits every event of every run it drives: a `Subject` allocates
- * per emitted value (an error-context closure and an iterator in RxJS's CommonJS build). Here
- * subscribers are kept in an array that is replaced, never changed, when one joins or leaves,
- * so an emission walks a snapshot, as a `Subject`'s does: a subscriber that joins during an
- * emission gets the next value, not this one. After `complete`, a new subscriber completes at once.
+ * What `orchestrator.events$` and `worker.events$` are made of. A subscriber that throws (in
+ * `next`, in an operator of its `pipe`, in `complete`) is reported to `options.onError` and the
+ * others still receive every value; `next` and `complete` never throw. A subscriber that joins
+ * during an emission gets the next value, not this one; after `complete`, a new subscriber
+ * completes at once. Check {@link EventStream.observed} before building a value nobody may want.
  */
 export class EventStream<T> {
-  readonly observable$: Observable<T>;
-  private subscribers: readonly Subscriber<T>[] = [];
-  private completed = false;
+  /** The stream, for subscribers. */
+  readonly observable$: SafeObservable<T>;
+  private readonly subject = new Subject<T>();
 
-  constructor() {
-    this.observable$ = new Observable<T>((subscriber) => {
-      if (this.completed) {
-        subscriber.complete();
-        return undefined;
-      }
-      this.subscribers = [...this.subscribers, subscriber];
-      return () => {
-        this.subscribers = this.subscribers.filter((other) => other !== subscriber);
-      };
-    });
+  /** @param options - where subscriber errors go, and which run a value belongs to. */
+  constructor(options: SafeObservableOptions<T> = {}) {
+    this.observable$ = SafeObservable.from(this.subject, options);
   }
 
   /** Whether anyone listens: emitting costs nothing then. */
   get observed(): boolean {
-    return this.subscribers.length > 0;
+    return this.subject.observed;
   }
 
+  /** Emits a value to every current subscriber. */
   next(value: T): void {
-    const subscribers = this.subscribers;
-    for (let index = 0; index < subscribers.length; index++) (subscribers[index] as Subscriber<T>).next(value);
+    if (this.subject.observed) this.subject.next(value);
   }
 
+  /** Completes every subscriber, and every later one at once. Idempotent. */
   complete(): void {
-    if (this.completed) return;
-    this.completed = true;
-    const subscribers = this.subscribers;
-    this.subscribers = [];
-    for (const subscriber of subscribers) subscriber.complete();
+    this.subject.complete();
   }
 }

@@ -1,3 +1,5 @@
+import { describeThrown } from '../errors/safe-read.js';
+
 /** Where a value stops being plain JSON, and why. */
 export interface JsonProblem {
   /** Path from the root, e.g. `output.items[2].at`. */
@@ -8,6 +10,12 @@ export interface JsonProblem {
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const keySegment = (key: string): string => (IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
 
+/**
+ * Levels of nesting a value may have: `JSON.stringify` itself overflows the stack a few thousand
+ * levels down, so deeper values would not survive the store.
+ */
+const MAX_DEPTH = 1_000;
+
 /** What {@link JsonCopier.visit} returns when the value is not JSON; the copier says why and where. */
 const NOT_JSON: unique symbol = Symbol('not JSON');
 
@@ -17,6 +25,7 @@ const NOT_JSON: unique symbol = Symbol('not JSON');
  */
 class JsonCopier {
   private ancestors: Set<object> | undefined;
+  private depth = 0;
   problem = '';
   /** The failing value's path segments, innermost first. */
   readonly segments: string[] = [];
@@ -32,7 +41,8 @@ class JsonCopier {
       case 'boolean':
         return current;
       case 'number':
-        return Number.isFinite(current) ? current : this.fail(`is ${String(current)}, which JSON cannot represent`);
+        // -0 is written as 0: the copy is what the store will give back.
+        return Number.isFinite(current) ? (current === 0 ? 0 : current) : this.fail(`is ${String(current)}, which JSON cannot represent`);
       case 'bigint':
         return this.fail('is a bigint, which JSON cannot represent (convert it to a string)');
       case 'symbol':
@@ -42,7 +52,17 @@ class JsonCopier {
       case 'undefined':
         return this.fail('is undefined inside an array, which JSON turns into null');
       case 'object':
-        return current === null ? null : this.visitObject(current);
+        if (current === null) return null;
+        if (this.depth >= MAX_DEPTH) return this.fail(`is nested more than ${MAX_DEPTH} levels deep, more than JSON can reliably hold`);
+        // A getter or a Proxy trap may throw (a revoked Proxy throws on every look): say where.
+        this.depth++;
+        try {
+          return this.visitObject(current);
+        } catch (error) {
+          return this.fail(`could not be read: looking at it threw ${describeThrown(error)}`);
+        } finally {
+          this.depth--;
+        }
       default:
         return this.fail('is not JSON');
     }
@@ -55,7 +75,12 @@ class JsonCopier {
       ancestors.add(current);
       const copy: unknown[] = new Array<unknown>(current.length);
       for (let index = 0; index < current.length; index++) {
-        const child = index in current ? this.visit(current[index]) : this.fail('is a hole in a sparse array, which JSON turns into null');
+        let child: unknown;
+        try {
+          child = index in current ? this.visit(current[index]) : this.fail('is a hole in a sparse array, which JSON turns into null');
+        } catch (error) {
+          child = this.fail(`could not be read: reading it threw ${describeThrown(error)}`);
+        }
         if (child === NOT_JSON) {
           this.segments.push(`[${index}]`);
           return NOT_JSON;
@@ -67,7 +92,7 @@ class JsonCopier {
     }
     const prototype: unknown = Object.getPrototypeOf(current);
     if (prototype !== Object.prototype && prototype !== null) {
-      const kind = (current as { constructor?: { name?: string } }).constructor?.name ?? 'object';
+      const kind = constructorName(prototype);
       return this.fail(
         `is a ${kind} instance, which does not survive a JSON round-trip (return plain objects${kind === 'Date' ? '; use an ISO string or epoch ms for dates' : ''})`,
       );
@@ -75,7 +100,13 @@ class JsonCopier {
     ancestors.add(current);
     const copy: Record<string, unknown> = {};
     for (const key of Object.keys(current)) {
-      const value = (current as Record<string, unknown>)[key];
+      let value: unknown;
+      try {
+        value = (current as Record<string, unknown>)[key];
+      } catch (error) {
+        this.segments.push(keySegment(key));
+        return this.fail(`could not be read: reading it threw ${describeThrown(error)}`);
+      }
       if (value === undefined) continue;
       const child = this.visit(value);
       if (child === NOT_JSON) {
@@ -100,13 +131,26 @@ class JsonCopier {
  * `±Infinity`, bigints, symbols, functions, class instances (`Date`, `Map`, `Buffer`…) and
  * cycles. The copy is deeply frozen: it isolates the journal from later mutation by user code,
  * and no stage can change what another stage returned through `ctx.results`.
+ *
+ * It never throws: a getter or a Proxy trap that throws (a revoked Proxy), a `toJSON` is not
+ * called (a class instance is refused before), and a value nested deeper than 1,000 levels are
+ * all reported as a problem at their path (`output.body: could not be read: TypeError: …`).
  */
 export function copyJson(value: unknown, rootPath: string): { ok: true; value: unknown } | { ok: false; problem: JsonProblem } {
-  if (value === undefined || value === null || typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
-    return { ok: true, value };
-  }
+  if (value === undefined || value === null || typeof value === 'string' || typeof value === 'boolean') return { ok: true, value };
+  if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, value: value === 0 ? 0 : value };
   const copier = new JsonCopier();
   const copy = copier.visit(value);
   if (copy !== NOT_JSON) return { ok: true, value: copy };
   return { ok: false, problem: { path: rootPath + copier.segments.reverse().join(''), problem: copier.problem } };
+}
+
+/** The name of the class whose prototype this is, read without letting a getter throw. */
+function constructorName(prototype: unknown): string {
+  try {
+    const name: unknown = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name !== '' ? name : 'object';
+  } catch {
+    return 'object';
+  }
 }

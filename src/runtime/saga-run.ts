@@ -1,6 +1,7 @@
-import { Observable, type Subscriber } from 'rxjs';
+import { ReplaySubject, type Observable } from 'rxjs';
 import type { SagaOutcome } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
+import { SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 
 /**
  * A handle on one run, returned synchronously by `start`, `resume`, `redrive` and `compensate`.
@@ -13,7 +14,10 @@ import type { SagaEvent } from '../journal/saga-event.js';
  * unreachable, orchestrator closed, or closed with a timeout). `events$`
  * replays the run's journal from its first event, then follows it live, and completes once
  * the run has settled (or stopped being driven here: see `outcome` for why). Unsubscribing
- * from `events$` never cancels the run: call `cancel`.
+ * from `events$` never cancels the run: call `cancel`. A subscriber that throws (in `next`,
+ * `complete`, or an operator of its `pipe`) never reaches the run or the process: the error is
+ * reported to a {@link SubscriberErrorHandler} and every other subscriber still receives every
+ * event.
  *
  * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
  *
@@ -31,7 +35,7 @@ import type { SagaEvent } from '../journal/saga-event.js';
 export interface SagaRun<TOutputs = Record<string, unknown>> {
   /** The run's id (uuid v7 unless given to `start`). */
   readonly runId: string;
-  /** The run's journal from its first event, then live; completes after the run settles. */
+  /** The run's journal from its first event, then live; completes after the run settles. Subscribers that throw are isolated. */
   readonly events$: Observable<SagaEvent>;
   /**
    * Resolves with the run's outcome once it settles, **for every ending**: a failed, cancelled
@@ -47,21 +51,43 @@ export interface SagaRun<TOutputs = Record<string, unknown>> {
   cancel(reason?: string): void;
 }
 
-/** The runtime's side of a {@link SagaRun}. */
+/** Options of a {@link RunHandle}. */
+export interface RunHandleOptions {
+  /** Where an `events$` subscriber's error goes. Default: {@link reportSubscriberError}. */
+  readonly onError?: SubscriberErrorHandler;
+}
+
+/**
+ * The runtime's side of a {@link SagaRun}.
+ *
+ * @remarks
+ * `events$` is a {@link SafeObservable} over a `ReplaySubject`: every subscriber gets the
+ * journal from its first event, then the live events, then completion once the handle has
+ * settled or failed; a subscriber that throws is reported to `onError` and never reaches the
+ * runtime or the other subscribers. The `ReplaySubject` is made for the first subscriber: most
+ * handles are only awaited, and until then `push` only appends to an array.
+ */
 export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TOutputs> {
   readonly outcome: Promise<SagaOutcome<TOutputs>>;
   readonly events$: Observable<SagaEvent>;
   readonly cancel: (reason?: string) => void;
-  private readonly journal: SagaEvent[] = [];
-  /** Made for the first live subscriber: most handles are only awaited. */
-  private subscribers: Set<Subscriber<SagaEvent>> | undefined;
+  /** The events so far, until the first subscriber; then the subject holds them. */
+  private journal: SagaEvent[] = [];
+  private subject: ReplaySubject<SagaEvent> | undefined;
   private ended = false;
   private resolveOutcome!: (outcome: SagaOutcome<TOutputs>) => void;
   private rejectOutcome!: (error: unknown) => void;
   private canceller: ((reason: string) => void) | undefined;
   private pendingCancel: string | undefined;
 
-  constructor(readonly runId: string) {
+  /**
+   * @param runId - the run's id.
+   * @param options - where `events$` subscriber errors go.
+   */
+  constructor(
+    readonly runId: string,
+    options: RunHandleOptions = {},
+  ) {
     this.outcome = new Promise<SagaOutcome<TOutputs>>((resolve, reject) => {
       this.resolveOutcome = resolve;
       this.rejectOutcome = reject;
@@ -69,19 +95,10 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
     // A caller who never looks at `outcome` must not crash the process with an unhandled
     // rejection; awaiting it still rejects.
     this.outcome.catch(() => undefined);
-    this.events$ = new Observable<SagaEvent>((subscriber) => {
-      for (let index = 0; index < this.journal.length && !subscriber.closed; index++) {
-        subscriber.next(this.journal[index] as SagaEvent);
-      }
-      if (this.ended) {
-        subscriber.complete();
-        return undefined;
-      }
-      (this.subscribers ??= new Set()).add(subscriber);
-      return () => {
-        this.subscribers?.delete(subscriber);
-      };
-    });
+    this.events$ = SafeObservable.from<SagaEvent>(
+      { subscribe: (observer) => this.replaySubject().subscribe(observer) },
+      { runId, ...(options.onError === undefined ? {} : { onError: options.onError }) },
+    );
     // An own function, so that `const { cancel } = run` works.
     this.cancel = (reason = 'cancelled'): void => {
       if (this.ended) return;
@@ -103,22 +120,25 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
 
   /** A durable event of the run. */
   push(event: SagaEvent): void {
-    this.journal.push(event);
-    if (this.subscribers !== undefined) for (const subscriber of this.subscribers) subscriber.next(event);
+    if (this.subject === undefined) this.journal.push(event);
+    else this.subject.next(event);
   }
 
+  /** Resolves `outcome` and completes `events$`; does nothing once the handle has ended. */
   settle(outcome: SagaOutcome<TOutputs>): void {
     if (this.ended) return;
     this.end();
     this.resolveOutcome(outcome);
   }
 
+  /** Rejects `outcome` and completes `events$`; does nothing once the handle has ended. */
   fail(error: unknown): void {
     if (this.ended) return;
     this.end();
     this.rejectOutcome(error);
   }
 
+  /** Whether the handle has settled or failed. */
   get isEnded(): boolean {
     return this.ended;
   }
@@ -126,8 +146,18 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   private end(): void {
     this.ended = true;
     this.canceller = undefined;
-    if (this.subscribers === undefined) return;
-    for (const subscriber of this.subscribers) subscriber.complete();
-    this.subscribers.clear();
+    this.subject?.complete();
+  }
+
+  /** The subject of `events$`, made (with the journal so far) for the first subscriber. */
+  private replaySubject(): ReplaySubject<SagaEvent> {
+    if (this.subject === undefined) {
+      const subject = new ReplaySubject<SagaEvent>();
+      for (const event of this.journal) subject.next(event);
+      if (this.ended) subject.complete();
+      this.subject = subject;
+      this.journal = [];
+    }
+    return this.subject;
   }
 }

@@ -5,6 +5,7 @@ import { orList } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
+import { maskUrl } from '../mask-secrets.js';
 import { openStore } from '../store-url.js';
 
 /** Options of `sagaflow resume | redrive | compensate`. */
@@ -74,7 +75,7 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
   const refusal = error instanceof CliUsageError ? error.cause : undefined;
   // A status that is allowed was refused for another reason (the run is being driven elsewhere).
   if (!(refusal instanceof RunStateError) || refusal.allowed.includes(refusal.status)) return error;
-  const tail = `${runId} --sagas ${options.sagas}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${options.store}`}`;
+  const tail = `${runId} --sagas ${options.sagas}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`}`;
   const next =
     refusal.status === 'paused'
       ? `A paused run goes on with 'sagaflow redrive ${tail}', or rolls back with 'sagaflow compensate ${tail}'.`

@@ -2,6 +2,7 @@ import { createWorker, supportsWorkers } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
+import { maskUrl } from '../mask-secrets.js';
 import { openStore, parseStoreUrl } from '../store-url.js';
 
 /** Options of `sagaflow worker`. */
@@ -30,7 +31,7 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIo): P
   const concurrency = positiveInteger(options.concurrency, '--concurrency', 10);
   const leaseMs = positiveInteger(options.leaseMs, '--lease-ms', 30_000);
   if (parseStoreUrl(options.store).kind !== 'postgres') {
-    throw new CliUsageError(`The worker needs a store it can share with other processes, and ${options.store} is not one: pass --store postgres://user@host:5432/database.`);
+    throw new CliUsageError(`The worker needs a store it can share with other processes, and ${maskUrl(options.store)} is not one: pass --store postgres://user@host:5432/database.`);
   }
   const store = await openStore(options.store);
   try {

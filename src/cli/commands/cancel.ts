@@ -1,0 +1,100 @@
+import { lastValueFrom, shareReplay } from 'rxjs';
+import { createOrchestrator, foldJournal, SagaError, SagaNotRegisteredError, type SagaRun } from '../../index.js';
+import { DEFAULT_STORE_URL } from '../defaults.js';
+import { driveRun, printOutcome } from '../drive-run.js';
+import { CliUsageError, ExitCode } from '../exit-codes.js';
+import { writeLines, type CliIo } from '../io.js';
+import { loadSagaModule } from '../load-sagas.js';
+import { maskUrl } from '../mask-secrets.js';
+import { openStore } from '../store-url.js';
+
+/** Options of `sagaflow cancel`. */
+export interface CancelCommandOptions {
+  /** The store URL. */
+  readonly store: string;
+  /** The module exporting the run's saga: needed only for a run no live process drives. */
+  readonly sagas?: string;
+  /** Follow the run until it settles (default); `false` with `--no-wait`. */
+  readonly wait?: boolean;
+  /** NDJSON events instead of progress. */
+  readonly json?: boolean;
+}
+
+/** The reason recorded when none is given. */
+export const DEFAULT_CANCEL_REASON = 'cancelled by an operator (sagaflow cancel)';
+
+/**
+ * `sagaflow cancel <runId> [reason]`: cancels a run wherever it is driven, with
+ * `orchestrator.cancel`, then follows it until it settles.
+ *
+ * @remarks
+ * For a run a live process drives (an application, a worker, another `sagaflow start`), the cancel
+ * is recorded in the store and that process carries it out within one heartbeat: it settles the
+ * stages in flight, then compensates (or keeps, per `onCancel`). For a run nobody drives any more
+ * (its process died and its lease ran out), this command takes it over and rolls it back itself,
+ * which needs the saga's code: `--sagas <module>`. Exit 0 when the run ends `cancelled`, 1 when it
+ * ended otherwise (it completed first, or a compensation failed); with `--no-wait`, 0 once the
+ * cancel is recorded.
+ *
+ * @throws {@link CliUsageError} for an unknown run, a run that is not going forward, or a run
+ * nobody drives when `--sagas` is missing.
+ */
+export async function cancelCommand(runId: string, reason: string | undefined, options: CancelCommandOptions, io: CliIo): Promise<ExitCode> {
+  const store = await openStore(options.store, { mustExist: true });
+  try {
+    const journal = await store.load(runId);
+    if (journal === undefined || journal.length === 0) {
+      throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'sagaflow runs', and pass --store if they are elsewhere.`);
+    }
+    if (options.sagas !== undefined) process.env['SAGAFLOW_STORE'] = options.store;
+    const sagas = options.sagas === undefined ? [] : (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);
+    const orchestrator = createOrchestrator({ store, sagas });
+    const why = reason ?? DEFAULT_CANCEL_REASON;
+    const json = options.json === true;
+    const storeHint = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+    try {
+      await orchestrator.cancel(runId, why);
+    } catch (error) {
+      await orchestrator.close();
+      if (error instanceof SagaNotRegisteredError) {
+        throw new CliUsageError(
+          `No live process drives run ${runId} of saga '${error.saga}', so this command must roll it back itself, and needs the saga's code: pass --sagas <module> (the module that defines '${error.saga}').`,
+          { cause: error },
+        );
+      }
+      throw error instanceof SagaError ? new CliUsageError(error.message, { cause: error }) : error;
+    }
+    if (options.wait === false) {
+      // A run this process took over is rolled back before close() resolves.
+      await orchestrator.close();
+      writeLines(
+        io.stdout,
+        json ? [JSON.stringify({ runId, cancelRequested: true, reason: why })] : [`cancel of run ${runId} recorded (${why}); follow it with 'sagaflow show ${runId}${storeHint}'`],
+      );
+      return ExitCode.Completed;
+    }
+    if (!json) writeLines(io.stdout, [`cancelling run ${runId} (${why})`]);
+    const events$ = orchestrator.watch(runId).pipe(shareReplay());
+    const followed: SagaRun = {
+      runId,
+      events$,
+      outcome: lastValueFrom(events$, { defaultValue: undefined }).then(() => orchestrator.inspect(runId)),
+      cancel: () => undefined,
+    };
+    const outcome = await driveRun(followed, {
+      io,
+      json,
+      stageNames: foldJournal(journal).stageNames,
+      liveFromSeq: journal.length,
+      handleInterrupts: false,
+    });
+    await orchestrator.close();
+    if (!json) {
+      io.stdout.write('\n');
+      printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
+    }
+    return outcome.status === 'cancelled' ? ExitCode.Completed : ExitCode.NotCompleted;
+  } finally {
+    await store.close();
+  }
+}

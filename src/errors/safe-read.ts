@@ -1,0 +1,102 @@
+import { types } from 'node:util';
+
+/**
+ * Reading values that user code hands the engine: every read may run a getter or a Proxy trap,
+ * so every read may throw. These helpers never throw.
+ *
+ * Internal: used by the error serialiser and by the JSON copier of inputs and outputs.
+ */
+
+/** What {@link readProperty} returns when the read threw. */
+export interface ReadFailure {
+  readonly failed: true;
+  /** What the read threw, described in one short line. */
+  readonly reason: string;
+}
+
+/** Reads `target[key]`; a throwing getter or Proxy trap gives a {@link ReadFailure} instead. */
+export function readProperty(target: object, key: PropertyKey): { readonly failed: false; readonly value: unknown } | ReadFailure {
+  try {
+    return { failed: false, value: (target as Record<PropertyKey, unknown>)[key] };
+  } catch (error) {
+    return { failed: true, reason: describeThrown(error) };
+  }
+}
+
+/**
+ * Tells whether a value is an `Error`, from this realm or another, without running user code
+ * that may throw: a revoked Proxy or a Proxy whose `getPrototypeOf` trap throws is not one.
+ */
+export function isErrorLike(value: unknown): value is Error {
+  if (typeof value !== 'object' || value === null) return false;
+  if (types.isNativeError(value)) return true;
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+const MAX_REASON_CHARS = 300;
+
+/**
+ * One short line describing a thrown value, for messages about a read that failed: `TypeError:
+ * Cannot perform 'get' on a proxy that has been revoked`. Never throws, whatever was thrown
+ * (including another revoked Proxy).
+ */
+export function describeThrown(thrown: unknown): string {
+  try {
+    if (typeof thrown !== 'object' || thrown === null) return clip(describePrimitive(thrown));
+    if (types.isProxy(thrown)) return 'a Proxy object';
+    const name = readString(thrown, 'name');
+    const message = readString(thrown, 'message');
+    if (name === undefined && message === undefined) return 'an object that is not an Error';
+    return clip(message === undefined || message === '' ? (name ?? 'Error') : `${name ?? 'Error'}: ${message}`);
+  } catch {
+    return 'an unreadable value';
+  }
+}
+
+/** A primitive (or a function) as text, for messages. Never throws. */
+export function describePrimitive(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'bigint':
+      return `${value.toString()}n`;
+    case 'symbol':
+      return symbolText(value);
+    case 'function':
+      return functionText(value);
+    case 'undefined':
+      return 'undefined';
+    case 'number':
+    case 'boolean':
+      return String(value);
+    case 'object':
+      return value === null ? 'null' : 'an object';
+  }
+}
+
+/** `Symbol(description)`, without calling anything a user could have replaced. */
+export function symbolText(value: symbol): string {
+  const description = value.description;
+  return description === undefined ? 'Symbol()' : `Symbol(${clip(description)})`;
+}
+
+/** `[function name]`: a function's name, read safely (a Proxy of a function may trap the read). */
+export function functionText(value: unknown): string {
+  if (types.isProxy(value)) return '[function]';
+  const name = typeof value === 'function' ? readString(value, 'name') : undefined;
+  return name === undefined || name === '' ? '[function]' : `[function ${clip(name)}]`;
+}
+
+/** `target[key]` when it is a string; `undefined` when it is not or the read throws. */
+export function readString(target: object, key: PropertyKey): string | undefined {
+  const read = readProperty(target, key);
+  return read.failed || typeof read.value !== 'string' ? undefined : read.value;
+}
+
+function clip(text: string): string {
+  return text.length <= MAX_REASON_CHARS ? text : `${text.slice(0, MAX_REASON_CHARS)}…`;
+}

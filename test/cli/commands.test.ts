@@ -1,0 +1,163 @@
+/**
+ * `sagaflow start`, `cancel` and `prune` as real processes (issues 12 and 14): a run started from
+ * the command line, cancelled from another process while the first one drives it, and pruned.
+ *
+ * Needs the merged runtime (store ownership, cancel requests, prune).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrchestrator, type SagaEvent } from 'sagaflow';
+import { PostgresStore } from 'sagaflow/postgres';
+import { SqliteStore } from 'sagaflow/sqlite';
+import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
+import { ensureBuilt, fixture, sagaflow, type CliResult } from './support/cli-process.js';
+
+const postgresUrl = await postgresForTests();
+const schema = uniqueSchema('cli_start');
+let work: string;
+
+beforeAll(() => {
+  ensureBuilt();
+  work = mkdtempSync(join(tmpdir(), 'sagaflow-commands-'));
+}, 240_000);
+
+afterAll(async () => {
+  rmSync(work, { recursive: true, force: true });
+  if (postgresUrl !== undefined) await dropSchemas(postgresUrl, schema);
+});
+
+const runIdOf = (result: CliResult): string => /run (\S+) (?:started|submitted)/.exec(result.stdout)?.[1] ?? /"runId":"([^"]+)"/.exec(result.stdout)?.[1] ?? 'no run id';
+
+async function journalOf(path: string, runId: string): Promise<readonly SagaEvent[]> {
+  const store = new SqliteStore({ path });
+  try {
+    return (await store.load(runId)) ?? [];
+  } finally {
+    await store.close();
+  }
+}
+
+describe('sagaflow start', () => {
+  it('starts a run of a module’s saga with JSON input and follows it to completion (exit 0)', async () => {
+    const store = `sqlite:${join(work, 'start.db')}`;
+    const result = await sagaflow(['start', 'greeting', '{"name":"Ada"}', '--sagas', fixture('greeting.mjs'), '--store', store, '--run-id', 'greet-ada'], { cwd: work });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('run greet-ada started (saga greeting v1)');
+    expect(result.stdout).toContain("✔ Saga 'greeting' run greet-ada completed: hello → goodbye.");
+    const journal = await journalOf(join(work, 'start.db'), 'greet-ada');
+    expect(journal.find((event) => event.type === 'stage.completed' && event.stage === 'hello')).toMatchObject({ output: 'hello Ada' });
+  });
+
+  it('a second start with the same run id is refused in one line (exit 2), the journal untouched', async () => {
+    const store = `sqlite:${join(work, 'start.db')}`;
+    const before = await journalOf(join(work, 'start.db'), 'greet-ada');
+    const again = await sagaflow(['start', 'greeting', '{"name":"Bo"}', '--sagas', fixture('greeting.mjs'), '--store', store, '--run-id', 'greet-ada'], { cwd: work });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/^error: Run greet-ada already exists \(completed\)/);
+    expect(await journalOf(join(work, 'start.db'), 'greet-ada')).toEqual(before);
+  });
+
+  it('input from a file, bad input reported with the schema’s issues, a paused run exits 1, --json prints NDJSON', async () => {
+    const store = `sqlite:${join(work, 'start.db')}`;
+    const bad = await sagaflow(['start', 'greeting', '{"name":42}', '--sagas', fixture('greeting.mjs'), '--store', store], { cwd: work });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: Invalid input for saga 'greeting': input\.name/);
+
+    const json = await sagaflow(['start', 'greeting', '{"name":"Cy"}', '--sagas', fixture('greeting.mjs'), '--store', store, '--json'], { cwd: work });
+    expect(json.code).toBe(0);
+    const events = json.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as SagaEvent);
+    expect(events[0]?.type).toBe('run.started');
+    expect(events[events.length - 1]?.type).toBe('run.completed');
+  });
+
+  it.runIf(postgresUrl !== undefined)('--detach submits the run to workers and prints its id at once', async () => {
+    const url = `${postgresUrl ?? ''}?schema=${schema}`;
+    const result = await sagaflow(['start', 'greeting', '{"name":"Di"}', '--sagas', fixture('greeting.mjs'), '--store', url, '--detach', '--json'], { cwd: work });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const line = JSON.parse(result.stdout) as { runId: string; status: string };
+    expect(line.status).toBe('queued');
+    const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+    try {
+      const outcome = await createOrchestrator({ store }).inspect(line.runId);
+      expect(outcome.status).toBe('queued');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('sagaflow cancel', () => {
+  it('cancels a run that another sagaflow process is driving: the owner settles it, rolls back, ends cancelled', async () => {
+    const path = join(work, 'cancel.db');
+    const store = `sqlite:${path}`;
+    let started: (runId: string) => void = () => undefined;
+    const holding = new Promise<string>((resolve) => (started = resolve));
+    let output = '';
+    const owner = sagaflow(['start', 'slow', '--sagas', fixture('slow.mjs'), '--store', store], {
+      cwd: work,
+      onStdout: (chunk) => {
+        output += chunk;
+        const runId = /run (\S+) started/.exec(output)?.[1];
+        if (runId !== undefined && /hold +▸ running/.test(output)) started(runId);
+      },
+    });
+    const runId = await holding;
+    const cancel = await sagaflow(['cancel', runId, 'the customer changed their mind', '--store', store], { cwd: work });
+    const ownerResult = await owner;
+    expect(cancel.stderr).toBe('');
+    expect(cancel.code).toBe(0);
+    expect(cancel.stdout).toContain(`cancelling run ${runId} (the customer changed their mind)`);
+    expect(ownerResult.code).toBe(1);
+    const outcome = await (async () => {
+      const sqlite = new SqliteStore({ path });
+      try {
+        return await createOrchestrator({ store: sqlite }).inspect(runId);
+      } finally {
+        await sqlite.close();
+      }
+    })();
+    expect(outcome.status).toBe('cancelled');
+    expect(outcome.cancellation).toEqual({ reason: 'the customer changed their mind', by: 'external' });
+    expect(outcome.compensationOrder).toEqual(['book']);
+    // Only the owner wrote the rollback: one compensation of 'book', not two.
+    const journal = await journalOf(path, runId);
+    expect(journal.filter((event) => event.type === 'compensation.started')).toHaveLength(1);
+  }, 60_000);
+
+  it('a settled run cannot be cancelled (exit 2, the library’s sentence)', async () => {
+    const store = `sqlite:${join(work, 'start.db')}`;
+    const result = await sagaflow(['cancel', 'greet-ada', '--store', store], { cwd: work });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^error: Cannot cancel run greet-ada of saga 'greeting': it is completed/);
+  });
+});
+
+describe('sagaflow prune', () => {
+  it('--dry-run lists the finished runs it would delete; then prune deletes them and keeps the paused one', async () => {
+    const path = join(work, 'prune.db');
+    const store = `sqlite:${path}`;
+    for (const name of ['Ada', 'Bo']) {
+      expect((await sagaflow(['start', 'greeting', JSON.stringify({ name }), '--sagas', fixture('greeting.mjs'), '--store', store], { cwd: work })).code).toBe(0);
+    }
+    const paused = await sagaflow(['start', 'stuck', '{"name":"Cy"}', '--sagas', fixture('stuck.mjs'), '--store', store], { cwd: work });
+    expect(paused.code).toBe(1);
+
+    const dryRun = await sagaflow(['prune', '--older-than', '0s', '--dry-run', '--json', '--store', store], { cwd: work });
+    expect(dryRun.code).toBe(0);
+    const listed = dryRun.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { status: string });
+    expect(listed.map((run) => run.status)).toEqual(['completed', 'completed']);
+
+    const pruned = await sagaflow(['prune', '--older-than', '0s', '--store', store], { cwd: work });
+    expect(pruned.code).toBe(0);
+    expect(pruned.stdout).toMatch(/^Pruned 2 runs \(completed, compensated or cancelled runs last written before .*\) from sqlite:/);
+    const left = await sagaflow(['runs', '--json', '--store', store], { cwd: work });
+    expect(left.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { runId: string }).runId)).toEqual([runIdOf(paused)]);
+
+    const again = await sagaflow(['prune', '--older-than', '0s', '--status', 'paused', '--json', '--store', store], { cwd: work });
+    expect(JSON.parse(again.stdout)).toMatchObject({ pruned: 1, statuses: ['paused'] });
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * RunHandle, the runtime's side of a SagaRun: replay to late subscribers, completion after
+ * settle, cancel before attach, and subscribers that cannot reach the runtime.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { config, filter, map } from 'rxjs';
+import type { SagaEvent, SagaOutcome } from 'sagaflow';
+import { RunHandle } from '../../src/runtime/saga-run.js';
+import type { SubscriberErrorContext } from '../../src/runtime/safe-observable.js';
+
+const RUN = 'run-1';
+const event = (seq: number): SagaEvent =>
+  seq === 0
+    ? { type: 'run.started', runId: RUN, saga: 's', seq, at: seq, version: '1', shapeHash: 'h', input: {}, stages: ['a'] }
+    : { type: 'stage.started', runId: RUN, saga: 's', seq, at: seq, stage: 'a', attempt: seq };
+const outcome = { runId: RUN, status: 'completed' } as unknown as SagaOutcome;
+
+let unhandled: unknown[];
+let previous: typeof config.onUnhandledError;
+beforeEach(() => {
+  unhandled = [];
+  previous = config.onUnhandledError;
+  config.onUnhandledError = (error) => void unhandled.push(error);
+});
+afterEach(() => {
+  config.onUnhandledError = previous;
+});
+const afterTimers = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+
+function record(handle: RunHandle): { seqs: number[]; completed: () => boolean } {
+  const seqs: number[] = [];
+  let completed = false;
+  handle.events$.subscribe({ next: (received) => seqs.push(received.seq), complete: () => (completed = true) });
+  return { seqs, completed: () => completed };
+}
+
+describe('RunHandle.events$', () => {
+  it('replays the journal from the first event to a subscriber that comes late, then follows it live, then completes after settle', async () => {
+    const handle = new RunHandle(RUN);
+    handle.replay([event(0), event(1)]);
+    const early = record(handle);
+    handle.push(event(2));
+    const late = record(handle);
+    handle.push(event(3));
+    expect(early.seqs).toEqual([0, 1, 2, 3]);
+    expect(late.seqs).toEqual([0, 1, 2, 3]);
+    expect(early.completed()).toBe(false);
+    handle.settle(outcome);
+    expect(early.completed()).toBe(true);
+    expect(late.completed()).toBe(true);
+    const afterSettle = record(handle);
+    expect(afterSettle.seqs).toEqual([0, 1, 2, 3]);
+    expect(afterSettle.completed()).toBe(true);
+    expect(handle.isEnded).toBe(true);
+    await expect(handle.outcome).resolves.toBe(outcome);
+  });
+
+  it('a handle nobody subscribed to replays everything once someone does, even after it ended', () => {
+    const handle = new RunHandle(RUN);
+    for (let seq = 0; seq < 5; seq++) handle.push(event(seq));
+    handle.settle(outcome);
+    const late = record(handle);
+    expect(late.seqs).toEqual([0, 1, 2, 3, 4]);
+    expect(late.completed()).toBe(true);
+  });
+
+  it('fail() rejects outcome and completes events$; settle after fail does nothing', async () => {
+    const handle = new RunHandle(RUN);
+    const watcher = record(handle);
+    handle.push(event(0));
+    handle.fail(new Error('store down'));
+    handle.settle(outcome);
+    expect(watcher.completed()).toBe(true);
+    await expect(handle.outcome).rejects.toThrow('store down');
+  });
+
+  it('subscribers that throw in next, in an operator and in complete: reported with the run id, the others get every event, push never throws', async () => {
+    const reports: Array<{ message: string; context: SubscriberErrorContext }> = [];
+    const handle = new RunHandle(RUN, { onError: (error, context) => reports.push({ message: (error as Error).message, context }) });
+    handle.events$.subscribe(() => {
+      throw new Error('next failed');
+    });
+    handle.events$
+      .pipe(
+        map((received) => {
+          if (received.seq === 1) throw new Error('operator failed');
+          return received.seq;
+        }),
+      )
+      .subscribe(() => undefined);
+    handle.events$.pipe(filter((received) => received.seq === 2)).subscribe({
+      complete: () => {
+        throw new Error('complete failed');
+      },
+    });
+    const watcher = record(handle);
+    expect(() => {
+      for (let seq = 0; seq < 3; seq++) handle.push(event(seq));
+      handle.settle(outcome);
+    }).not.toThrow();
+    await afterTimers();
+    expect(watcher.seqs).toEqual([0, 1, 2]);
+    expect(watcher.completed()).toBe(true);
+    expect(reports).toEqual([
+      { message: 'next failed', context: { operation: 'subscriber', runId: RUN } },
+      { message: 'next failed', context: { operation: 'subscriber', runId: RUN } },
+      { message: 'operator failed', context: { operation: 'subscriber', runId: RUN } },
+      { message: 'next failed', context: { operation: 'subscriber', runId: RUN } },
+      { message: 'complete failed', context: { operation: 'subscriber', runId: RUN } },
+    ]);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a late subscriber that throws during the replay does not stop the replay to others', async () => {
+    const reports: unknown[] = [];
+    const handle = new RunHandle(RUN, { onError: (error) => reports.push(error) });
+    for (let seq = 0; seq < 3; seq++) handle.push(event(seq));
+    handle.events$.subscribe(() => {
+      throw new Error('replay subscriber failed');
+    });
+    const watcher = record(handle);
+    expect(watcher.seqs).toEqual([0, 1, 2]);
+    expect(reports).toHaveLength(3);
+    await afterTimers();
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('RunHandle.cancel', () => {
+  it('a cancel before attach is handed to the canceller when it attaches; cancel after the end does nothing', () => {
+    const handle = new RunHandle(RUN);
+    const { cancel } = handle;
+    cancel('too slow');
+    cancel('second reason');
+    const requested: string[] = [];
+    handle.attach((reason) => requested.push(reason));
+    handle.cancel();
+    handle.settle(outcome);
+    handle.cancel('after the end');
+    expect(requested).toEqual(['too slow', 'cancelled']);
+  });
+});
