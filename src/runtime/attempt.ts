@@ -2,6 +2,7 @@ import type { SchedulerLike, Subscription } from 'rxjs';
 import type { ResolvedRetryPolicy } from '../definition/retry-policy.js';
 import type { Saga, SagaStage } from '../definition/saga.js';
 import { SagaErrorCode } from '../errors/saga-error.js';
+import { redactSerializedError } from '../errors/redact-error.js';
 import { serializeError, type SerializedError } from '../errors/serialize-error.js';
 import { NonRetryableError, StageOutputError, StageTimeoutError } from '../errors/stage-errors.js';
 import type { MutableRunState } from '../journal/fold.js';
@@ -124,9 +125,28 @@ export class Attempt extends LazyAbort {
     if (this.settled) return;
     const context = this.context;
     const cancel = error instanceof StageCancelSignal ? error.reason : context instanceof ExecuteContextImpl ? context.cancelReason : undefined;
-    if (cancel !== undefined) return this.finish({ ok: false, retryable: false, cancel, invoked: true, error: journalError(error) });
+    if (cancel !== undefined) return this.finish({ ok: false, retryable: false, cancel, invoked: true, error: this.journalError(error) });
     const policy = this.phase === 'execute' ? this.stage.retry : this.stage.compensation.retry;
-    this.finish({ ok: false, retryable: isRetryable(policy, error), invoked: true, error: journalError(error) });
+    this.finish({ ok: false, retryable: isRetryable(policy, error), invoked: true, error: this.journalError(error) });
+  }
+
+  /**
+   * The error as the journal keeps it: serialised (never throws: an unreadable error still
+   * becomes one), with a hint when user code tried to change its frozen input or results, then
+   * redacted (secrets by default, then the saga's `redactError`).
+   */
+  private journalError(error: unknown): SerializedError {
+    let serialized: SerializedError;
+    try {
+      serialized = serializeError(error);
+    } catch {
+      serialized = { name: 'UnreadableError', message: 'the thrown value could not be read' };
+    }
+    if (serialized.name === 'TypeError' && FROZEN_WRITE.test(serialized.message)) {
+      serialized = { ...serialized, message: `${serialized.message} (ctx.input and ctx.results are frozen: copy what you change, e.g. structuredClone(ctx.input))` };
+    }
+    const saga = this.environment.saga;
+    return redactSerializedError(serialized, { saga: saga.name, stage: this.stage.name, phase: this.phase }, saga.redactError);
   }
 
   private finish(result: AttemptResult): void {
@@ -185,14 +205,8 @@ function checkOutput(saga: Saga, runId: string, stage: SagaStage, value: unknown
   return copy.value;
 }
 
-/** The error as the journal keeps it. Never throws: an unreadable error still becomes one. */
-function journalError(error: unknown): SerializedError {
-  try {
-    return serializeError(error);
-  } catch {
-    return { name: 'UnreadableError', message: 'the thrown value could not be read' };
-  }
-}
+/** V8's messages for a write to a frozen object (strict mode, as ES modules are). */
+const FROZEN_WRITE = /object is not extensible|read[- ]only property|Cannot assign to read only|Cannot delete property|Cannot add property/;
 
 function isRetryable(policy: ResolvedRetryPolicy, error: unknown): boolean {
   if (isNonRetryable(error)) return false;

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { asyncScheduler, defer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
 import { identifierProblem } from '../definition/identifier.js';
+import { continuationProblems, diffShapes } from '../definition/shape-diff.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { SagaInputError, type Issue } from '../errors/definition-errors.js';
 import {
@@ -28,6 +29,7 @@ import { RunInterpreter } from './interpreter.js';
 import { copyJson } from './json-value.js';
 import { LeaseKeeper, type KeptRun } from './lease-keeper.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
+import { reportSubscriberError, type SubscriberErrorHandler } from './safe-observable.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
 import { settleWithin } from './settle-within.js';
 
@@ -510,7 +512,9 @@ const DEFAULT_LEASE_MS = 30_000;
 class SagaOrchestrator implements Orchestrator {
   readonly store: SagaStore;
   readonly events$: Observable<SagaEvent>;
-  private readonly events = new EventStream<SagaEvent>();
+  private readonly events: EventStream<SagaEvent>;
+  /** Where a throwing `events$` subscriber is reported: this orchestrator's `onError`. */
+  private readonly onSubscriberError: SubscriberErrorHandler;
   private readonly scheduler: SchedulerLike;
   private readonly random: () => number;
   private readonly owner: string;
@@ -532,7 +536,9 @@ class SagaOrchestrator implements Orchestrator {
     this.owner = options.ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     if (identifierProblem(this.owner) !== undefined) throw new TypeError(`createOrchestrator: ownerId ${identifierProblem(this.owner) ?? ''}.`);
     this.instrumentation = options.instrumentation;
-    this.onError = options.onError ?? ((error, context) => console.warn(`sagaflow: ${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`} failed: ${error.message}`));
+    this.onError = options.onError ?? defaultOnError;
+    this.onSubscriberError = (error, context) => this.report(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
+    this.events = new EventStream<SagaEvent>({ onError: this.onSubscriberError, runIdOf: (event) => event.runId });
     this.keeper = new LeaseKeeper(this.store, this.owner, this.leaseMs, this.scheduler, { initialDelayMs: 100, maxDelayMs: 5_000 }, this.random, (error, context) =>
       this.report(error, context),
     );
@@ -543,7 +549,7 @@ class SagaOrchestrator implements Orchestrator {
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options: StartOptions = {}): SagaRun<TOutputs> {
     if (this.closed) throw new OrchestratorClosedError(`start() of saga '${saga.name}' was called after close()`);
     const started = this.prepareStart(saga, input, options.runId, false);
-    const handle = new RunHandle<TOutputs>(started.runId);
+    const handle = new RunHandle<TOutputs>(started.runId, { onError: this.onSubscriberError });
     if (this.active.has(started.runId)) {
       handle.fail(new RunStateError(saga.name, started.runId, 'start', 'running', [], `a run with id ${started.runId} is already active here`));
       return handle;
@@ -561,7 +567,7 @@ class SagaOrchestrator implements Orchestrator {
 
   async run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<TOutputs> {
     const outcome = await this.start(saga, input, options).outcome;
-    if (outcome.status === 'completed') return outcome.outputs as TOutputs;
+    if (outcome.status === 'completed') return outcome.outputs;
     throw runErrorFor(outcome);
   }
 
@@ -592,7 +598,7 @@ class SagaOrchestrator implements Orchestrator {
           skipped.push({ runId: run.runId, saga: run.saga, reason: 'submitted', detail: `run ${run.runId} of saga '${run.saga}' was passed over: it was submitted, so workers own it` });
           continue;
         }
-        const handle = new RunHandle<Record<string, unknown>>(run.runId);
+        const handle = new RunHandle<Record<string, unknown>>(run.runId, { onError: this.onSubscriberError });
         this.active.set(run.runId, { handle });
         try {
           const picked = await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true });
@@ -640,7 +646,7 @@ class SagaOrchestrator implements Orchestrator {
     }
     // Nobody drives it: its process stopped. Take it over here and cancel it as it is picked up.
     if (this.active.has(runId)) return this.cancel(runId, reason);
-    const handle = new RunHandle<Record<string, unknown>>(runId);
+    const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
     this.active.set(runId, { handle });
     try {
       await this.pickUp(runId, 'resume', {}, handle, { cancel: reason });
@@ -724,7 +730,13 @@ class SagaOrchestrator implements Orchestrator {
   ): Extract<SagaEvent, { type: 'run.started' }> {
     const idProblem = runId === undefined ? undefined : identifierProblem(runId);
     if (idProblem !== undefined) throw new SagaInputError(saga.name, [{ path: 'options.runId', message: idProblem }]);
-    const parsed = saga.input.safeParse(input);
+    let parsed: ReturnType<typeof saga.input.safeParse>;
+    try {
+      parsed = saga.input.safeParse(input);
+    } catch (error) {
+      // A hostile value (a throwing getter, a revoked proxy) that the schema could not read.
+      throw new SagaInputError(saga.name, [{ path: 'input', message: `could not be read: ${errorMessage(error)}` }], { cause: error });
+    }
     if (!parsed.success) {
       const issues: Issue[] = parsed.error.issues.map((issue) => ({
         path: ['input', ...issue.path.map(String)].join('.'),
@@ -817,7 +829,7 @@ class SagaOrchestrator implements Orchestrator {
 
   /** Resume, redrive or compensate a stored run: a handle at once, the checks and the takeover in the background. */
   private continueRun(runId: string, mode: ResumeMode, options: ContinueOptions): RunHandle<Record<string, unknown>> {
-    const handle = new RunHandle<Record<string, unknown>>(runId);
+    const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
     if (this.closed) {
       handle.fail(new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`));
       return handle;
@@ -885,9 +897,10 @@ class SagaOrchestrator implements Orchestrator {
     const lease = acquired.lease;
     try {
       // The journal may have grown between the first read and the takeover: decide on the new one.
-      const state = foldJournal(acquired.events, { shape: saga.shape });
+      const state = foldJournal(acquired.events, saga.shapeHash === loaded.state.shapeHash ? { shape: saga.shape } : {});
       check(state);
       const change = saga.shapeHash === state.shapeHash && saga.version === state.version ? undefined : { version: saga.version, shapeHash: saga.shapeHash, shape: saga.shape };
+      if (change !== undefined && saga.shapeHash !== state.shapeHash) refuseUnsafeChange(state, saga);
       if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
       this.active.delete(runId);
       handle.replay(acquired.events);
@@ -925,6 +938,7 @@ class SagaOrchestrator implements Orchestrator {
         explicit === undefined || (explicit.shapeHash === state.shapeHash && explicit.version === state.version)
           ? undefined
           : { version: explicit.version, shapeHash: explicit.shapeHash, shape: explicit.shape };
+      if (explicit !== undefined && explicit.shapeHash !== state.shapeHash) refuseUnsafeChange(state, explicit);
       written = resumeEvents(state, { type: 'resume', mode, ...(change === undefined ? {} : { change }) }, this.scheduler.now());
       const next = foldJournal([...journal, ...written], explicit === undefined ? {} : { shape: explicit.shape });
       if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${state.runId} was called after close()`);
@@ -983,8 +997,24 @@ class SagaOrchestrator implements Orchestrator {
     const match = versions.find((saga) => saga.shapeHash === state.shapeHash);
     if (match !== undefined) return match;
     const registered = versions[versions.length - 1] as AnySaga;
-    throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, registered.version, registered.shapeHash);
+    throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, registered.version, registered.shapeHash, {
+      changes: diffShapes(state.shape, registered.shape),
+    });
   }
+}
+
+/**
+ * Refuses to continue a run on a definition that could not undo what the run did: a completed (or
+ * outcome-unknown) stage that the new definition lacks, or no longer compensates, would never be
+ * compensated. Says what changed either way.
+ */
+function refuseUnsafeChange(state: RunState, saga: AnySaga): void {
+  const problems = continuationProblems(state.shape, state.stages, saga);
+  if (problems.length === 0) return;
+  throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, saga.version, saga.shapeHash, {
+    changes: diffShapes(state.shape, saga.shape),
+    uncompensatable: problems,
+  });
 }
 
 function allowedStatuses(mode: ResumeMode): RunStatus[] {
@@ -1003,6 +1033,16 @@ function abortReason(signal: AbortSignal | undefined): string {
   if (typeof reason === 'string' && reason !== '') return reason;
   if (reason instanceof Error && reason.message !== '') return reason.message;
   return 'the start signal was aborted';
+}
+
+/** The default `onError`: a subscriber's error with its stack on stderr, anything else as one line. */
+function defaultOnError(error: Error, context: OrchestratorErrorContext): void {
+  if (context.operation === 'subscriber') {
+    reportSubscriberError(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
+    return;
+  }
+  const retry = context.retryCount === undefined ? '' : ` (retry ${context.retryCount} follows)`;
+  console.warn(`sagaflow: ${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`} failed${retry}: ${error.message}`);
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -23,6 +23,7 @@ import { LeaseLostError, StoreUnsupportedError } from '../errors/store-errors.js
 import { assertNever, foldJournal } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { backoffNotifier, type BackoffPolicy } from '../runtime/backoff.js';
+import { EventStream } from '../runtime/event-stream.js';
 import type { Instrumentation } from '../runtime/instrumentation.js';
 import { RunInterpreter } from '../runtime/interpreter.js';
 import { LeaseKeeper, type KeptRun } from '../runtime/lease-keeper.js';
@@ -292,7 +293,7 @@ class SagaWorker implements Worker {
   private readonly registrations: readonly SagaRegistration[];
   private readonly sagas = new Map<string, AnySaga>();
   private readonly held = new Map<string, HeldRun>();
-  private readonly events = new Subject<SagaEvent>();
+  private readonly events: EventStream<SagaEvent>;
   private readonly wake$ = new Subject<void>();
   private readonly scheduler: SchedulerLike;
   private readonly instrumentation: Instrumentation | undefined;
@@ -332,7 +333,12 @@ class SagaWorker implements Worker {
     if (options.sagas.length === 0) throw new TypeError('createWorker: pass at least one saga in `sagas`; a worker claims only runs of the sagas it has.');
     for (const saga of options.sagas) this.sagas.set(sagaKey(saga.name, saga.shapeHash), saga);
     this.registrations = [...this.sagas.values()].map((saga) => ({ name: saga.name, shapeHash: saga.shapeHash }));
-    this.events$ = this.events.asObservable();
+    // A subscriber that throws is reported to onError and never reaches the runs this worker drives.
+    this.events = new EventStream<SagaEvent>({
+      onError: (error, context) => this.report(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId }),
+      runIdOf: (event) => event.runId,
+    });
+    this.events$ = this.events.observable$;
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.instrumentation = options.instrumentation;
     this.keeper = new LeaseKeeper(this.store, this.id, this.leaseMs, this.scheduler, this.backoff, Math.random, (error, context) => this.report(error, context));
