@@ -18,14 +18,14 @@ export interface RunHost {
   halted(error: Error): void;
 }
 
-/** What an interpreter needs: the definition, the store and lease, the clock, and where to report. */
-export interface InterpreterOptions {
-  readonly saga: Saga;
+/**
+ * What every run an orchestrator or a worker drives shares: the store, the clock, jitter, the
+ * instrumentation, and where problems that do not stop a run are reported.
+ */
+export interface InterpreterEnvironment {
   readonly store: SagaStore;
-  readonly lease: LeaseToken;
   readonly scheduler: SchedulerLike;
   readonly random: () => number;
-  readonly host: RunHost;
   readonly instrumentation: Instrumentation | undefined;
   /** Reports a problem that does not stop the run (a throwing instrumentation hook). */
   readonly report: (error: unknown, runId: string) => void;
@@ -47,7 +47,6 @@ export interface InterpreterOptions {
 export class RunInterpreter {
   readonly state: MutableRunState;
   readonly runId: string;
-  private readonly saga: Saga;
   private readonly pendingTriggers: Trigger[] = [];
   private reacting = false;
   /** Events folded and not yet written. */
@@ -76,11 +75,12 @@ export class RunInterpreter {
    *   {@link RunInterpreter.create}), or everything stored for a run picked up.
    */
   constructor(
-    private readonly options: InterpreterOptions,
+    private readonly options: InterpreterEnvironment,
+    private readonly saga: Saga,
+    private readonly lease: LeaseToken,
+    private readonly host: RunHost,
     private readonly journal: readonly SagaEvent[],
   ) {
-    const saga = options.saga;
-    this.saga = saga;
     const first = journal[0];
     if (first?.type !== 'run.started') throw new TypeError('A journal must start with a run.started event.');
     this.runId = first.runId;
@@ -113,7 +113,7 @@ export class RunInterpreter {
     this.writing = true;
     let created: Promise<void>;
     try {
-      created = this.options.store.create({ event: started, owner: { owner: this.options.lease.owner, leaseMs } });
+      created = this.options.store.create({ event: started, owner: { owner: this.lease.owner, leaseMs } });
     } catch (error) {
       created = Promise.reject(asError(error));
     }
@@ -266,7 +266,7 @@ export class RunInterpreter {
     this.ended = 'settled';
     this.clearTimers();
     this.endScope({ kind: 'settled', state: this.state });
-    this.options.host.settled(this.state);
+    this.host.settled(this.state);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ export class RunInterpreter {
         expectedSeq: (events[0] as SagaEvent).seq,
         events,
         status: this.state.status,
-        lease: this.options.lease,
+        lease: this.lease,
       });
     } catch (error) {
       // A store that throws instead of rejecting.
@@ -318,7 +318,7 @@ export class RunInterpreter {
   }
 
   private announce(event: SagaEvent): void {
-    this.options.host.event(event);
+    this.host.event(event);
     const scope = this.scope;
     if (scope?.event === undefined) return;
     try {
@@ -343,7 +343,7 @@ export class RunInterpreter {
     this.deferred.length = 0;
     this.deferredAfter.length = 0;
     this.endScope({ kind: 'halted', error });
-    this.options.host.halted(error);
+    this.host.halted(error);
   }
 
   private clearTimers(): void {

@@ -25,7 +25,7 @@ import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
 import { EventStream } from './event-stream.js';
 import type { Instrumentation } from './instrumentation.js';
-import { RunInterpreter } from './interpreter.js';
+import { RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
 import { copyJson } from './json-value.js';
 import { LeaseKeeper, type KeptRun } from './lease-keeper.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
@@ -444,7 +444,63 @@ export interface Orchestrator {
 /** A run this orchestrator drives: its handle and interpreter (absent while it is being picked up). */
 interface ActiveRun {
   readonly handle: RunHandle<unknown>;
-  interpreter?: RunInterpreter;
+  interpreter?: RunInterpreter | undefined;
+}
+
+/**
+ * A run driven here, as its interpreter's host and its lease keeper's entry: one object per run
+ * that reports durable events to the handle and `events$`, keeps the lease while the run is owned
+ * here, and forgets the run when it ends.
+ */
+class DrivenRun implements ActiveRun, RunHost, KeptRun {
+  interpreter: RunInterpreter | undefined;
+  held = false;
+  readonly runId: string;
+  /** The handle's canceller (an own function: the handle calls it detached). */
+  readonly cancel = (reason: string): void => this.interpreter?.cancel(reason);
+
+  constructor(
+    private readonly orchestrator: SagaOrchestrator,
+    readonly handle: RunHandle<unknown>,
+    readonly lease: LeaseToken,
+    private readonly onEnd: (() => void) | undefined,
+  ) {
+    this.runId = handle.runId;
+  }
+
+  event(event: SagaEvent): void {
+    // The lease exists once the run does: keep it from its first durable event on.
+    if (!this.held) {
+      this.held = true;
+      this.orchestrator.owned(this);
+    }
+    this.orchestrator.announce(this, event);
+  }
+
+  settled(state: RunState): void {
+    this.end();
+    this.handle.settle(toOutcome(state));
+  }
+
+  halted(error: Error): void {
+    this.end();
+    // Give the run back at once, unless it already belongs to someone else.
+    if (this.held && !(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError)) this.orchestrator.giveBack(this.runId, this.lease);
+    this.handle.fail(error);
+  }
+
+  lost(error: LeaseLostError): void {
+    this.interpreter?.detach(error);
+  }
+
+  cancelRequested(reason: string): void {
+    this.interpreter?.cancel(reason);
+  }
+
+  private end(): void {
+    this.orchestrator.ended(this);
+    this.onEnd?.();
+  }
 }
 
 /** What picking a stored run up found. */
@@ -522,6 +578,8 @@ class SagaOrchestrator implements Orchestrator {
   private readonly instrumentation: Instrumentation | undefined;
   private readonly onError: (error: Error, context: OrchestratorErrorContext) => void;
   private readonly keeper: LeaseKeeper;
+  /** What every run driven here shares. */
+  private readonly environment: InterpreterEnvironment;
   private readonly registry = new Map<string, AnySaga[]>();
   private readonly active = new Map<string, ActiveRun>();
   /** Submitted runs that a handle here follows from the store while workers drive them. */
@@ -539,6 +597,13 @@ class SagaOrchestrator implements Orchestrator {
     this.onError = options.onError ?? defaultOnError;
     this.onSubscriberError = (error, context) => this.report(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
     this.events = new EventStream<SagaEvent>({ onError: this.onSubscriberError, runIdOf: (event) => event.runId });
+    this.environment = {
+      store: this.store,
+      scheduler: this.scheduler,
+      random: this.random,
+      instrumentation: this.instrumentation,
+      report: (error, runId) => this.report(error, { operation: 'instrumentation', runId }),
+    };
     this.keeper = new LeaseKeeper(this.store, this.owner, this.leaseMs, this.scheduler, { initialDelayMs: 100, maxDelayMs: 5_000 }, this.random, (error, context) =>
       this.report(error, context),
     );
@@ -764,59 +829,35 @@ class SagaOrchestrator implements Orchestrator {
 
   /** Creates the interpreter of a run owned here and wires it to its handle, `events$` and the lease keeper. */
   private drive(saga: Saga, journal: readonly SagaEvent[], lease: LeaseToken, handle: RunHandle<unknown>, onEnd?: () => void): RunInterpreter {
-    const runId = handle.runId;
-    const active: ActiveRun = { handle };
-    this.active.set(runId, active);
-    let kept: KeptRun | undefined;
-    const end = (): void => {
-      if (this.active.get(runId) === active) this.active.delete(runId);
-      if (kept !== undefined) this.keeper.drop(runId, kept);
-      onEnd?.();
-    };
-    const interpreter: RunInterpreter = new RunInterpreter(
-      {
-        saga,
-        store: this.store,
-        lease,
-        scheduler: this.scheduler,
-        random: this.random,
-        instrumentation: this.instrumentation,
-        report: (error, id) => this.report(error, { operation: 'instrumentation', runId: id }),
-        host: {
-          event: (event) => {
-            // The lease exists once the run does: keep it from its first durable event on.
-            if (kept === undefined) {
-              kept = {
-                runId,
-                lease,
-                lost: (error) => interpreter.detach(error),
-                cancelRequested: (reason) => interpreter.cancel(reason),
-              };
-              this.keeper.hold(kept);
-            }
-            handle.push(event);
-            if (this.events.observed) this.events.next(event);
-          },
-          settled: (state) => {
-            end();
-            handle.settle(toOutcome(state));
-          },
-          halted: (error) => {
-            end();
-            // Give the run back at once, so that another process can take it over without waiting
-            // for the lease to expire — unless it already belongs to someone else.
-            if (!(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError) && kept !== undefined) {
-              this.store.release(runId, lease).catch((releaseError: unknown) => this.report(releaseError, { operation: 'release', runId }));
-            }
-            handle.fail(error);
-          },
-        },
-      },
-      journal,
-    );
-    active.interpreter = interpreter;
-    handle.attach((reason) => interpreter.cancel(reason));
+    const run = new DrivenRun(this, handle, lease, onEnd);
+    this.active.set(handle.runId, run);
+    const interpreter = new RunInterpreter(this.environment, saga, lease, run, journal);
+    run.interpreter = interpreter;
+    handle.attach(run.cancel);
     return interpreter;
+  }
+
+  /** A run driven here has ended (settled or halted): forget it, and its lease. */
+  ended(run: DrivenRun): void {
+    const runId = run.handle.runId;
+    if (this.active.get(runId) === run) this.active.delete(runId);
+    if (run.held) this.keeper.drop(runId, run);
+  }
+
+  /** A run driven here has its first durable event: keep its lease from now on. */
+  owned(run: DrivenRun): void {
+    this.keeper.hold(run);
+  }
+
+  /** A durable event of a run driven here: to its handle, and to `events$`. */
+  announce(run: DrivenRun, event: SagaEvent): void {
+    run.handle.push(event);
+    if (this.events.observed) this.events.next(event);
+  }
+
+  /** Gives a halted run's lease back, so that another process can take it over without waiting for it to expire. */
+  giveBack(runId: string, lease: LeaseToken): void {
+    this.store.release(runId, lease).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
   }
 
   private async load(runId: string): Promise<{ readonly journal: readonly SagaEvent[]; readonly state: RunState }> {

@@ -25,7 +25,7 @@ import type { SagaEvent } from '../journal/saga-event.js';
 import { backoffNotifier, type BackoffPolicy } from '../runtime/backoff.js';
 import { EventStream } from '../runtime/event-stream.js';
 import type { Instrumentation } from '../runtime/instrumentation.js';
-import { RunInterpreter } from '../runtime/interpreter.js';
+import { RunInterpreter, type InterpreterEnvironment, type RunHost } from '../runtime/interpreter.js';
 import { LeaseKeeper, type KeptRun } from '../runtime/lease-keeper.js';
 import { settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
@@ -274,9 +274,9 @@ export function createWorker(options: WorkerOptions): Worker {
   return new SagaWorker(options);
 }
 
-interface HeldRun extends KeptRun {
+interface HeldRun extends KeptRun, RunHost {
   readonly saga: string;
-  readonly interpreter: RunInterpreter;
+  interpreter: RunInterpreter;
 }
 
 type WorkerPhase = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -296,7 +296,7 @@ class SagaWorker implements Worker {
   private readonly events: EventStream<SagaEvent>;
   private readonly wake$ = new Subject<void>();
   private readonly scheduler: SchedulerLike;
-  private readonly instrumentation: Instrumentation | undefined;
+  private readonly environment: InterpreterEnvironment;
   private readonly keeper: LeaseKeeper;
   private readonly stopClaiming$ = new Subject<void>();
   private readonly subscription = new Subscription();
@@ -340,7 +340,13 @@ class SagaWorker implements Worker {
     });
     this.events$ = this.events.observable$;
     this.scheduler = options.scheduler ?? asyncScheduler;
-    this.instrumentation = options.instrumentation;
+    this.environment = {
+      store: this.store,
+      scheduler: this.scheduler,
+      random: Math.random,
+      instrumentation: options.instrumentation,
+      report: (error, runId) => this.report(error, { operation: 'instrumentation', runId }),
+    };
     this.keeper = new LeaseKeeper(this.store, this.id, this.leaseMs, this.scheduler, this.backoff, Math.random, (error, context) => this.report(error, context));
   }
 
@@ -489,34 +495,22 @@ class SagaWorker implements Worker {
       return;
     }
     const runId = run.runId;
-    const interpreter: RunInterpreter = new RunInterpreter(
-      {
-        saga: saga as Saga,
-        store: this.store,
-        lease: run.lease,
-        scheduler: this.scheduler,
-        random: Math.random,
-        instrumentation: this.instrumentation,
-        report: (error, id) => this.report(error, { operation: 'instrumentation', runId: id }),
-        host: {
-          event: (event) => this.events.next(event),
-          settled: () => this.forget(held),
-          halted: (error) => {
-            this.forget(held);
-            this.onHalted(run, error);
-          },
-        },
-      },
-      run.events,
-    );
     const held: HeldRun = {
       runId,
       saga: saga.name,
       lease: run.lease,
-      interpreter,
-      lost: (error) => interpreter.detach(error),
-      cancelRequested: (reason) => interpreter.cancel(reason),
+      interpreter: undefined as unknown as RunInterpreter,
+      lost: (error) => held.interpreter.detach(error),
+      cancelRequested: (reason) => held.interpreter.cancel(reason),
+      event: (event) => this.events.next(event),
+      settled: () => this.forget(held),
+      halted: (error) => {
+        this.forget(held);
+        this.onHalted(run, error);
+      },
     };
+    const interpreter = new RunInterpreter(this.environment, saga as Saga, run.lease, held, run.events);
+    held.interpreter = interpreter;
     this.held.set(runId, held);
     this.keeper.hold(held);
     const cancel = run.cancelRequest === undefined ? undefined : { reason: run.cancelRequest.reason, by: 'external' };
