@@ -88,6 +88,7 @@ export type {
   StageState,
 } from './journal/fold.js';
 export {
+  ACTIVE_RUN_STATUSES,
   isSettledStatus,
   SETTLED_RUN_STATUSES,
   toOutcome,
@@ -111,6 +112,8 @@ export type {
   SagaStore,
 } from './stores/saga-store.js';
 export { MemoryStore } from './stores/memory-store.js';
+export type { MemoryStoreOptions } from './stores/memory-store.js';
+export { runIdProblem } from './stores/run-id.js';
 
 // Errors
 export { SagaError, SagaErrorCode } from './errors/saga-error.js';

@@ -72,6 +72,22 @@ export const SETTLED_RUN_STATUSES: readonly RunStatus[] = Object.freeze([
 export const UNFINISHED_RUN_STATUSES: readonly RunStatus[] = Object.freeze(['running', 'compensating'] as const);
 
 /**
+ * The statuses of a run that someone drives or will drive: `queued`, `running` and `compensating`.
+ *
+ * @remarks
+ * The complement of {@link SETTLED_RUN_STATUSES}. Stores keep a lease and a cancel request only
+ * while a run is in one of these; an append that moves a run out of them ends its lease. Unlike
+ * {@link UNFINISHED_RUN_STATUSES} it includes `queued`: a submitted run waiting for a worker.
+ *
+ * @example
+ * ```ts
+ * import { ACTIVE_RUN_STATUSES } from 'sagaflow';
+ * ACTIVE_RUN_STATUSES.includes('queued'); // true
+ * ```
+ */
+export const ACTIVE_RUN_STATUSES: readonly RunStatus[] = Object.freeze(['queued', 'running', 'compensating'] as const);
+
+/**
  * Tells whether a status is one a run settles in (see {@link SETTLED_RUN_STATUSES}).
  *
  * @remarks

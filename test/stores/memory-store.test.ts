@@ -1,4 +1,86 @@
-import { MemoryStore } from 'sagaflow';
+import { v7 as uuidv7 } from 'uuid';
+import { describe, expect, it } from 'vitest';
+import { MemoryStore, RunNotFoundError } from 'sagaflow';
+import { appendOf, createRun, eventAt, LEASE, OWNER, runStarted, seedRun } from './store-conformance.js';
 import { describeStoreConformance } from './store-conformance.js';
 
-describeStoreConformance('MemoryStore', () => Promise.resolve({ store: new MemoryStore() }));
+describeStoreConformance('MemoryStore', () => {
+  let clock = Date.now();
+  return Promise.resolve({ store: new MemoryStore({ now: () => clock }), advanceClock: (ms: number) => void (clock += ms) });
+});
+
+describe('MemoryStore', () => {
+  describe('retention', () => {
+    it('keeps at most maxSettledRuns settled runs, forgetting the one that settled longest ago', async () => {
+      const store = new MemoryStore({ maxSettledRuns: 3 });
+      const runIds = Array.from({ length: 5 }, () => uuidv7());
+      for (const runId of runIds) await seedRun(store, runId, 2, 'running');
+      // Settled in another order than created: retention follows settling.
+      for (const index of [2, 0, 4, 1]) {
+        const runId = runIds[index] ?? '';
+        await store.append(appendOf([{ type: 'run.completed', runId, saga: 'conformance', seq: 2, at: 3 }], 'completed'));
+      }
+
+      expect(await store.countRuns()).toEqual({ completed: 3, running: 1 });
+      expect(await store.load(runIds[2] ?? '')).toBeUndefined();
+      await expect(store.acquire({ runId: runIds[2] ?? '', owner: OWNER, leaseMs: 1_000 })).rejects.toBeInstanceOf(RunNotFoundError);
+      expect((await store.listRuns()).map((run) => run.runId)).toEqual([runIds[0], runIds[1], runIds[3], runIds[4]]);
+    });
+
+    it('never forgets a run that is still moving, and counts a redriven run as settling anew', async () => {
+      const store = new MemoryStore({ maxSettledRuns: 1 });
+      const [paused, completed, moving] = [uuidv7(), uuidv7(), uuidv7()];
+      await seedRun(store, paused, 2, 'paused');
+      await seedRun(store, moving, 2, 'running');
+      // The redrive takes the paused run out of the settled ones...
+      const redrive = await store.acquire({ runId: paused, owner: 'operator', leaseMs: 60_000 });
+      expect(redrive.acquired).toBe(true);
+      await store.append({ ...appendOf([{ type: 'run.resumed', runId: paused, saga: 'conformance', seq: 2, at: 3, mode: 'redrive' }]), lease: { owner: 'operator', epoch: 2 } });
+      await seedRun(store, completed, 3, 'completed');
+      expect(await store.countRuns()).toEqual({ running: 2, completed: 1 });
+      // ...and its settling again makes it the newest settled run.
+      await store.append({ ...appendOf([{ type: 'run.completed', runId: paused, saga: 'conformance', seq: 3, at: 4 }], 'completed'), lease: { owner: 'operator', epoch: 2 } });
+      expect((await store.listRuns({ status: 'completed' })).map((run) => run.runId)).toEqual([paused]);
+      expect(await store.load(moving)).toHaveLength(2);
+    });
+
+    it('keeps 10,000 settled runs by default, so 50,000 runs leave memory bounded', async () => {
+      const store = new MemoryStore();
+      for (let index = 0; index < 50_000; index++) {
+        const runId = `run-${String(index).padStart(5, '0')}`;
+        await createRun(store, runStarted(runId));
+        await store.append(appendOf([{ type: 'run.completed', runId, saga: 'conformance', seq: 1, at: index }], 'completed'));
+      }
+      expect(await store.countRuns()).toEqual({ completed: 10_000 });
+      expect((await store.listRuns({ limit: 1 }))[0]?.runId).toBe('run-40000');
+    });
+
+    it('keeps every run with Infinity', async () => {
+      const store = new MemoryStore({ maxSettledRuns: Infinity });
+      for (let index = 0; index < 50; index++) await seedRun(store, uuidv7(), 3, 'completed');
+      expect(await store.countRuns()).toEqual({ completed: 50 });
+    });
+
+    it('refuses a bound that is not an integer >= 0 or Infinity', () => {
+      for (const bad of [-1, 1.5, Number.NaN]) expect(() => new MemoryStore({ maxSettledRuns: bad })).toThrow(/maxSettledRuns/);
+    });
+  });
+
+  describe('ownership in one process', () => {
+    it('fences two owners sharing one store, on the injected clock', async () => {
+      let clock = 1_000;
+      const store = new MemoryStore({ now: () => clock });
+      const runId = uuidv7();
+      await createRun(store, runStarted(runId), OWNER, 500);
+      expect(await store.acquire({ runId, owner: 'second', leaseMs: 500 })).toMatchObject({ acquired: false, heldBy: { owner: OWNER, expiresAt: 1_500 } });
+
+      clock = 1_499;
+      expect((await store.leaseOf(runId))?.live).toBe(true);
+      clock = 1_500;
+      expect(await store.leaseOf(runId)).toEqual({ owner: OWNER, epoch: 1, live: false, expiresAt: 1_500 });
+      const taken = await store.acquire({ runId, owner: 'second', leaseMs: 500 });
+      expect(taken).toMatchObject({ acquired: true, lease: { owner: 'second', epoch: 2 } });
+      await expect(store.append(appendOf([eventAt(runId, 1)], 'running', LEASE))).rejects.toMatchObject({ name: 'LeaseLostError' });
+    });
+  });
+});
