@@ -25,7 +25,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { v7 as uuidv7 } from 'uuid';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, type AnySaga, type SagaEventDraft } from '../dist/index.js';
+import { createOrchestrator, defineSaga, type AnySaga, type RunStartedEvent, type SagaEventDraft } from '../dist/index.js';
 import { SqliteStore, type SqliteDurability } from '../dist/sqlite.js';
 import { benchDatabasePath, formatNumber, numberArgument, printTable, rawCommitsPerSecond, removeDatabase } from './lib/sqlite-bench.js';
 import { median } from './lib/stats.js';
@@ -176,10 +176,14 @@ async function seedUnfinishedRuns(saga: AnySaga, runs: number): Promise<string> 
   ];
   const at = Date.now();
   await Promise.all(
-    Array.from({ length: runs }, () => {
+    Array.from({ length: runs }, async () => {
       const runId = uuidv7();
-      const events = drafts.map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: at + seq }));
-      return seeding.append({ runId, saga: saga.name, expectedSeq: 0, events, status: 'running' });
+      const [started, ...rest] = drafts.map((draft, seq) => ({ ...draft, runId, saga: saga.name, seq, at: at + seq }));
+      // Created owned, then released: a dead process's runs, which recover() may take at once.
+      const lease = { owner: 'seed', epoch: 1 };
+      await seeding.create({ event: started as RunStartedEvent, owner: { owner: lease.owner, leaseMs: 60_000 } });
+      await seeding.append({ runId, saga: saga.name, expectedSeq: 1, events: rest, status: 'running', lease });
+      await seeding.release(runId, lease);
     }),
   );
   await seeding.close(); // checkpoints the WAL: the copies below are complete files

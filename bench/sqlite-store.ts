@@ -11,7 +11,7 @@
  * microtask, with and without the extra promise hops a runtime puts between two appends.
  * Numbers are medians over the rounds; files live in bench/.work (git-ignored).
  */
-import type { SagaEvent } from '../dist/index.js';
+import type { RunStartedEvent, SagaEvent } from '../dist/index.js';
 import { SqliteStore, type SqliteDurability } from '../dist/sqlite.js';
 import {
   benchDatabasePath,
@@ -64,8 +64,10 @@ async function storeRate(durability: SqliteDurability, appenders: number, flush:
   await Promise.all(
     Array.from({ length: appenders }, async (_, appender) => {
       const runId = `run-${String(appender).padStart(4, '0')}`;
-      for (let seq = 0; performance.now() < deadline; seq++) {
-        await store.append({ runId, saga: 'bench', expectedSeq: seq, events: [eventFor(runId, seq)], status: 'running' });
+      const lease = { owner: 'bench', epoch: 1 };
+      await store.create({ event: eventFor(runId, 0) as RunStartedEvent, owner: { owner: lease.owner, leaseMs: 600_000 } });
+      for (let seq = 1; performance.now() < deadline; seq++) {
+        await store.append({ runId, saga: 'bench', expectedSeq: seq, events: [eventFor(runId, seq)], status: 'running', lease });
         if (gap === 'hops') for (let hop = 0; hop < 5; hop++) await Promise.resolve();
         if (gap === 'io') await new Promise<void>((resolve) => setImmediate(resolve));
       }

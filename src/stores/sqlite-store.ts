@@ -1,10 +1,48 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreConflictError, StoreCorruptionError, StoreUnavailableError } from '../errors/store-errors.js';
-import type { RunStatus } from '../journal/outcome.js';
-import { sagaEventSchema, type SagaEvent } from '../journal/saga-event.js';
-import type { AppendRequest, ListRunsQuery, RunSummary, SagaStore } from './saga-store.js';
+import { RunAlreadyExistsError, RunNotFoundError } from '../errors/run-errors.js';
+import { SagaError } from '../errors/saga-error.js';
+import {
+  LeaseLostError,
+  RunLeasedError,
+  StoreConflictError,
+  StoreCorruptionError,
+  StoreUnavailableError,
+  StoreUnsupportedError,
+} from '../errors/store-errors.js';
+import { ACTIVE_RUN_STATUSES, type RunStatus } from '../journal/outcome.js';
+import type { RunStartedEvent, SagaEvent } from '../journal/saga-event.js';
+import { GroupCommit, type QueuedWrite } from './group-commit.js';
+import { parseJournalRows } from './journal-rows.js';
+import { assertStorableRunId } from './run-id.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  AppendRequest,
+  CancelRequest,
+  CreateRunRequest,
+  HeartbeatResult,
+  LeaseInfo,
+  LeaseToken,
+  ListRunsQuery,
+  PruneOptions,
+  RunSummary,
+  SagaStore,
+} from './saga-store.js';
+import {
+  checkAppend,
+  checkCreate,
+  checkLeaseMs,
+  checkListQuery,
+  checkOwner,
+  checkReason,
+  isActiveStatus,
+  isRunStatus,
+  pruneCriteria,
+  rejectWith,
+  type PruneCriteria,
+} from './store-requests.js';
 
 /**
  * How hard a {@link SqliteStore} works to keep a committed append across a power loss.
@@ -62,8 +100,8 @@ export interface SqliteStoreOptions {
  *
  * @remarks
  * Read with {@link SqliteStore.stats}, a snapshot. Counts this store object only, and only what
- * committed (plus the refused `conflicts`): appends that failed with `StoreUnavailableError` are
- * not counted. `appends / transactions` is the mean group-commit batch.
+ * committed (plus the refused `conflicts`): writes that failed with `StoreUnavailableError` are
+ * not counted. `(creates + appends) / transactions` is the mean group-commit batch.
  *
  * @example
  * ```ts
@@ -74,9 +112,11 @@ export interface SqliteStoreOptions {
 export interface SqliteStoreStats {
   /** Write transactions committed: one per group-commit batch. */
   readonly transactions: number;
+  /** `create` calls that committed. */
+  readonly creates: number;
   /** `append` calls that committed. */
   readonly appends: number;
-  /** Events committed. */
+  /** Events committed, each run's `run.started` included. */
   readonly events: number;
   /** `append` calls refused with `StoreConflictError`. */
   readonly conflicts: number;
@@ -107,13 +147,20 @@ export interface SqliteStoreSettings {
   readonly schemaVersion: number;
 }
 
-/** The schema this code reads and writes; bump it with a migration in {@link migrate}. */
-const SCHEMA_VERSION = 1;
+/** The schema this code reads and writes: the number of {@link MIGRATIONS}. */
+const SCHEMA_VERSION = 2;
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
-// Prefixed names, so that pointing the store at an application's own database cannot collide
-// with tables such as `events`.
-const SCHEMA_V1 = `
+/** SQLite's clock in epoch milliseconds: the one clock of a SQLite store's leases. */
+const NOW_MS = "(unixepoch('subsec') * 1000)";
+
+/**
+ * The schema's migrations, in order; entry `i` brings the tables to version `i + 1`. Never edit a
+ * shipped one: append a new one. Names are prefixed so that pointing the store at an
+ * application's own database cannot collide with tables such as `events`.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
   CREATE TABLE IF NOT EXISTS sagaflow_runs (
     run_id     TEXT    NOT NULL PRIMARY KEY,
     saga       TEXT    NOT NULL,
@@ -131,43 +178,66 @@ const SCHEMA_V1 = `
     body   TEXT    NOT NULL,
     PRIMARY KEY (run_id, seq)
   );
-`;
+  `,
+  // Ownership: the lease (owner, epoch, expiry in ms on SQLite's clock) and the cancel request
+  // a run keeps while it is active; the age index serves prune.
+  `
+  ALTER TABLE sagaflow_runs ADD COLUMN submitted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE sagaflow_runs ADD COLUMN lease_owner TEXT;
+  ALTER TABLE sagaflow_runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE sagaflow_runs ADD COLUMN lease_expires_at REAL;
+  ALTER TABLE sagaflow_runs ADD COLUMN cancel_reason TEXT;
+  CREATE INDEX IF NOT EXISTS sagaflow_runs_by_age ON sagaflow_runs (status, updated_at);
+  `,
+];
 
-const RUN_STATUSES: ReadonlySet<string> = new Set<RunStatus>([
-  'completed',
-  'compensated',
-  'cancelled',
-  'compensation_failed',
-  'paused',
-  'queued',
-  'running',
-  'compensating',
-]);
+/** What the group commit writes: a new run, an append, or a lease given up (kept in call order with appends). */
+type SqliteWrite =
+  | { readonly kind: 'create'; readonly event: RunStartedEvent; readonly status: RunStatus; readonly owner: string; readonly leaseMs: number; readonly body: string }
+  | { readonly kind: 'append'; readonly request: AppendRequest; readonly bodies: readonly string[] }
+  | { readonly kind: 'release'; readonly runId: string; readonly lease: LeaseToken };
 
-interface PendingAppend {
-  readonly request: AppendRequest;
-  /** Each event serialised once, at call time, so a later mutation by the caller cannot leak in. */
-  readonly bodies: readonly string[];
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+type QueuedSqliteWrite = QueuedWrite<SqliteWrite, void>;
+
+/** `sagaflow_runs` as read for an append: length, status, lease owner, epoch, whether the lease is live. */
+type RunRow = [events: number, status: string, leaseOwner: string | null, leaseEpoch: number, live: number | null];
+
+interface LeaseRow {
+  readonly owner: string | null;
+  readonly epoch: number;
+  readonly expiresAt: number | null;
+  readonly live: number | null;
+  readonly cancelReason: string | null;
+  readonly events: number;
 }
 
 interface RunSummaryRow {
-  readonly runId: string;
-  readonly saga: string;
-  readonly status: string;
-  readonly events: number;
-  readonly createdAt: number;
-  readonly updatedAt: number;
+  readonly runId: unknown;
+  readonly saga: unknown;
+  readonly status: unknown;
+  readonly events: unknown;
+  readonly createdAt: unknown;
+  readonly updatedAt: unknown;
+  readonly submitted: unknown;
 }
+
+/** What {@link Connection.acquire} found. */
+type AcquireOutcome = { readonly found: false } | { readonly found: true; readonly result: AcquireResult };
 
 /** An open database with its prepared statements. */
 interface Connection {
   readonly db: Database.Database;
-  /** Applies a batch in one IMMEDIATE transaction; fills `failures` for the requests refused alone. */
-  readonly writeBatch: (batch: readonly PendingAppend[], failures: Array<Error | undefined>) => void;
+  /** Applies a batch in one IMMEDIATE transaction; returns, per item, the error it was refused with. */
+  readonly writeBatch: (batch: readonly QueuedSqliteWrite[]) => Array<Error | undefined>;
   /** Reads a journal's rows and the run's recorded length in one snapshot. */
   readonly readJournal: (runId: string) => { rows: unknown[][]; recorded: number | undefined };
+  readonly acquire: (request: AcquireRequest) => AcquireOutcome;
+  readonly heartbeat: (owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number) => HeartbeatResult;
+  /** Records a cancel request; `false` when the run does not exist. */
+  readonly requestCancel: (runId: string, reason: string) => boolean;
+  readonly leaseOf: (runId: string) => LeaseRow | undefined;
+  readonly prune: (criteria: PruneCriteria) => number;
+  readonly countRuns: (saga: string | undefined) => Array<{ status: unknown; count: number }>;
   readonly listStatements: Map<string, Database.Statement<unknown[], RunSummaryRow>>;
 }
 
@@ -181,13 +251,16 @@ interface Connection {
  * the constructor does no I/O and never throws for an unusable path: that surfaces as a
  * rejected `StoreUnavailableError` from the first call.
  *
- * Appends are group-committed: every `append` requested within one turn of the event loop
- * is written in a single transaction (one fsync), so throughput grows with the number of
- * concurrent runs. Each promise still resolves only once its own events are committed, and
- * a conflicting append fails alone. better-sqlite3 is synchronous, so a commit blocks the
- * event loop for the length of its fsync; that pause is what lets the next batch fill up.
+ * Writes are group-committed: every `create`, `append` and `release` requested within one turn
+ * of the event loop is written in a single transaction (one fsync), so throughput grows with the
+ * number of concurrent runs. Each promise still resolves only once its own write is committed,
+ * and a refused one fails alone. better-sqlite3 is synchronous, so a commit blocks the event
+ * loop for the length of its fsync; that pause is what lets the next batch fill up.
  *
- * Worker queues are not supported: `lease` on an append is ignored.
+ * Ownership: every run has a lease (owner, epoch, expiry) kept in the file and measured on
+ * SQLite's own clock (`unixepoch('subsec')`), so processes on one machine sharing the file fence
+ * each other: an append is checked against the lease in its write transaction. Worker queues are
+ * not supported (`create` without an owner is refused).
  *
  * @example
  * ```ts
@@ -206,9 +279,11 @@ export class SqliteStore implements SagaStore {
   private readonly createDirectory: boolean;
   private connection: Connection | undefined;
   private closed = false;
-  private pending: PendingAppend[] = [];
-  private flushScheduled = false;
-  private readonly counters = { transactions: 0, appends: 0, events: 0, conflicts: 0 };
+  private readonly writes = new GroupCommit<SqliteWrite>({
+    write: (batch) => this.writeBatch(batch),
+    schedule: (flush) => this.scheduleFlush(flush),
+  });
+  private readonly counters = { transactions: 0, creates: 0, appends: 0, events: 0, conflicts: 0 };
 
   /**
    * @param options - the file and how to treat it; see {@link SqliteStoreOptions}.
@@ -237,8 +312,8 @@ export class SqliteStore implements SagaStore {
    * What this store has committed so far: a snapshot of {@link SqliteStoreStats}.
    *
    * @remarks
-   * For metrics, and to check that group commit batches: `appends / transactions` is the
-   * mean batch size. Counts this store object only, not other connections to the file.
+   * For metrics, and to check that group commit batches: `(creates + appends) / transactions`
+   * is the mean batch size. Counts this store object only, not other connections to the file.
    *
    * @example
    * ```ts
@@ -293,26 +368,57 @@ export class SqliteStore implements SagaStore {
    * @throws `StoreUnavailableError` (rejects) when the database cannot be opened or read.
    */
   readSettings(): Promise<SqliteStoreSettings> {
-    return settle(() => this.withDatabase(({ db }) => {
-      const synchronous = (['off', 'normal', 'full', 'extra'] as const)[Number(db.pragma('synchronous', { simple: true }))];
-      return {
-        journalMode: String(db.pragma('journal_mode', { simple: true })),
-        synchronous: synchronous ?? 'full',
-        busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
-        schemaVersion: Number(db.prepare('SELECT version FROM sagaflow_schema').pluck().get()),
-      };
-    }));
+    return settle(() =>
+      this.withDatabase(({ db }) => {
+        const synchronous = (['off', 'normal', 'full', 'extra'] as const)[Number(db.pragma('synchronous', { simple: true }))];
+        return {
+          journalMode: String(db.pragma('journal_mode', { simple: true })),
+          synchronous: synchronous ?? 'full',
+          busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
+          schemaVersion: Number(db.prepare('SELECT version FROM sagaflow_schema').pluck().get()),
+        };
+      }),
+    );
+  }
+
+  /**
+   * Creates a run owned by `request.owner` (lease epoch 1, expiring `leaseMs` from now on
+   * SQLite's clock); resolves once it is committed, group-committed with the writes of this turn.
+   *
+   * @throws `RunAlreadyExistsError` (rejects) when a run with this id exists; nothing is changed.
+   * @throws `StoreUnsupportedError` (rejects) for a run without owner: SQLite has no worker queue.
+   * @throws `TypeError` (rejects) when the event is not a `run.started` at seq 0, or its run id
+   * cannot be stored (empty, over 200 characters, NUL, ill-formed Unicode).
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be written, or the store is closed.
+   */
+  create(request: CreateRunRequest): Promise<void> {
+    try {
+      if (this.closed) throw this.closedError();
+      const status = checkCreate(request);
+      const { event, owner } = request;
+      if (owner === undefined) {
+        throw new StoreUnsupportedError('SqliteStore', 'submitted runs', 'workers need a PostgresStore; start the run in this process instead');
+      }
+      const body = serializeEvent(event.runId, event);
+      return this.writes.enqueue({ kind: 'create', event, status, owner: owner.owner, leaseMs: owner.leaseMs, body });
+    } catch (error) {
+      return rejectWith(error);
+    }
   }
 
   /**
    * Appends events to a run's journal, all or nothing; resolves once they are durable.
    *
    * @remarks
-   * Group-committed with the other appends of the same event-loop turn; appends to one run in
-   * one turn are applied in call order.
+   * Group-committed with the other writes of the same event-loop turn; writes to one run in
+   * one turn are applied in call order. The lease is checked in the write transaction, against
+   * what other processes sharing the file have committed.
    *
+   * @throws `RunNotFoundError` (rejects) when the run does not exist.
+   * @throws `LeaseLostError` (rejects) when `lease` no longer holds the run.
    * @throws `StoreConflictError` (rejects) when `expectedSeq` is not the journal's length;
-   * the other appends of the batch still commit.
+   * the other writes of the batch still commit.
+   * @throws `RunLeasedError` (rejects) when `lease` is absent and someone holds a live lease.
    * @throws `StoreUnavailableError` (rejects) when the database cannot be written (locked
    * past `busyTimeoutMs`, disk full…), or the store is closed. Nothing of that append was
    * written; the whole batch failed with it.
@@ -322,15 +428,14 @@ export class SqliteStore implements SagaStore {
    * `expectedSeq`, of another run, or not JSON-serialisable.
    */
   append(request: AppendRequest): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    try {
       if (this.closed) throw this.closedError();
-      const bodies = serializeEvents(request);
-      this.pending.push({ request, bodies, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        this.scheduleFlush(() => this.flush());
-      }
-    });
+      checkAppend(request);
+      const bodies = request.events.map((event) => serializeEvent(request.runId, event));
+      return this.writes.enqueue({ kind: 'append', request, bodies });
+    } catch (error) {
+      return rejectWith(error);
+    }
   }
 
   /**
@@ -338,32 +443,35 @@ export class SqliteStore implements SagaStore {
    *
    * @remarks
    * Every row is parsed and validated with `sagaEventSchema`, and checked against its run and
-   * position; a bad row fails only this run's load. Appends not yet committed (their promise
+   * position; a bad row fails only this run's load. Writes not yet committed (their promise
    * still pending) are not seen.
    *
    * @throws `StoreCorruptionError` (rejects) naming the run and the seq of the first bad row:
    * not JSON, not a valid event, of another run, or a gap in the sequence.
    * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store
    * is closed.
+   * @throws `TypeError` (rejects) when the run id cannot be stored (so no run can have it).
    */
   load(runId: string): Promise<readonly SagaEvent[] | undefined> {
     return settle(() => {
+      assertStorableRunId(runId, 'Load');
       const { rows, recorded } = this.withDatabase((connection) => connection.readJournal(runId));
-      return parseJournal(runId, rows, recorded);
+      return parseJournalRows(runId, rows, recorded);
     });
   }
 
   /**
-   * Lists runs, filtered by status and saga, in run-id order.
+   * Lists runs, filtered, in run-id order (`order: 'desc'` for newest first).
    *
    * @remarks
    * Served by indexes on `(status, run_id)` and `(saga, status, run_id)`; page with
-   * `afterRunId` set to the last id of the previous page.
+   * `afterRunId` set to the last id of the previous page. A run whose summary row cannot be
+   * read (a status that is no run status, a length that is no number: a hand edit) is left out,
+   * so one bad row never hides the others.
    *
-   * @throws `TypeError` (rejects) when `limit` is not an integer >= 0.
+   * @throws `TypeError` (rejects) when `limit` is not an integer >= 0 or `order` is unknown.
    * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store is
    * closed.
-   * @throws `StoreCorruptionError` (rejects) when a run's stored status is not a run status.
    */
   listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
     return settle(() => this.listRunsNow(query));
@@ -371,11 +479,8 @@ export class SqliteStore implements SagaStore {
 
   private listRunsNow(query: ListRunsQuery): RunSummary[] {
     if (this.closed) throw this.closedError();
+    const { statuses, descending } = checkListQuery(query);
     const { limit } = query;
-    if (limit !== undefined && (!Number.isInteger(limit) || limit < 0)) {
-      throw new TypeError(`listRuns \`limit\` must be an integer >= 0, not ${String(limit)}.`);
-    }
-    const statuses = query.status === undefined ? undefined : [...new Set(typeof query.status === 'string' ? [query.status] : query.status)];
     if (statuses?.length === 0 || limit === 0) return [];
 
     const clauses: string[] = [];
@@ -388,30 +493,155 @@ export class SqliteStore implements SagaStore {
       clauses.push('saga = ?');
       parameters.push(query.saga);
     }
-    if (query.afterRunId !== undefined) {
-      clauses.push('run_id > ?');
-      parameters.push(query.afterRunId);
+    if (query.runIdPrefix !== undefined && query.runIdPrefix !== '') {
+      // A range the primary key serves, then an exact, case-sensitive prefix check (substr counts
+      // characters, as the spread counts code points): no LIKE, so no wildcard to escape.
+      clauses.push('run_id >= ? AND substr(run_id, 1, ?) = ?');
+      parameters.push(query.runIdPrefix, [...query.runIdPrefix].length, query.runIdPrefix);
     }
-    if (limit !== undefined) parameters.push(limit);
-    const sql =
-      'SELECT run_id AS runId, saga, status, events, created_at AS createdAt, updated_at AS updatedAt FROM sagaflow_runs' +
-      (clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`) +
-      ' ORDER BY run_id' +
-      (limit === undefined ? '' : ' LIMIT ?');
+    // Paging: `run_id > ?` (`<` newest first), from afterRunId, then on past each page, so
+    // that rows left out as unreadable do not cut the listing short.
+    const statementFor = (cursor: boolean): Database.Statement<unknown[], RunSummaryRow> => {
+      const where = cursor ? [...clauses, descending ? 'run_id < ?' : 'run_id > ?'] : clauses;
+      const sql =
+        'SELECT run_id AS runId, saga, status, events, created_at AS createdAt, updated_at AS updatedAt, submitted FROM sagaflow_runs' +
+        (where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`) +
+        ` ORDER BY run_id ${descending ? 'DESC' : 'ASC'} LIMIT ?`;
+      return this.withDatabase((connection) => {
+        let prepared = connection.listStatements.get(sql);
+        if (prepared === undefined) {
+          prepared = connection.db.prepare<unknown[], RunSummaryRow>(sql);
+          connection.listStatements.set(sql, prepared);
+        }
+        return prepared;
+      });
+    };
+    let after: string | undefined = query.afterRunId;
+    const wanted = limit ?? Infinity;
+    const pageSize = Math.min(wanted, 1_000);
+    const runs: RunSummary[] = [];
+    for (;;) {
+      const rows = this.withDatabase(() =>
+        after === undefined ? statementFor(false).all(...parameters, pageSize) : statementFor(true).all(...parameters, after, pageSize),
+      );
+      for (const row of rows) {
+        const summary = readSummary(row);
+        if (summary !== undefined) runs.push(summary);
+        if (runs.length === wanted) return runs;
+      }
+      const last = rows[rows.length - 1];
+      if (rows.length < pageSize || last === undefined || typeof last.runId !== 'string') return runs;
+      after = last.runId;
+    }
+  }
 
-    const rows = this.withDatabase((connection) => {
-      let statement = connection.listStatements.get(sql);
-      if (statement === undefined) {
-        statement = connection.db.prepare<unknown[], RunSummaryRow>(sql);
-        connection.listStatements.set(sql, statement);
+  /**
+   * Counts runs per status, optionally of one saga; unreadable statuses are not counted.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store is closed.
+   */
+  countRuns(query: { readonly saga?: string } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
+    return settle(() => {
+      if (this.closed) throw this.closedError();
+      const counts: Partial<Record<RunStatus, number>> = {};
+      for (const { status, count } of this.withDatabase((connection) => connection.countRuns(query.saga))) {
+        if (isRunStatus(status)) counts[status] = count;
       }
-      return statement.all(...parameters);
+      return counts;
     });
-    return rows.map((row) => {
-      if (!RUN_STATUSES.has(row.status)) {
-        throw new StoreCorruptionError(row.runId, undefined, `its status ${JSON.stringify(row.status)} is not a run status`);
-      }
-      return { ...row, status: row.status as RunStatus };
+  }
+
+  /**
+   * Takes a run over when nobody holds a live lease on it (by SQLite's clock): bumps its epoch
+   * and makes the caller its owner in one write transaction, or reports the live owner.
+   *
+   * @throws `RunNotFoundError` (rejects) when the run does not exist.
+   * @throws `StoreCorruptionError` (rejects) when its journal cannot be read; the lease is not taken.
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be written, or the store is closed.
+   * @throws `TypeError` (rejects) when the run id, owner or lease length is invalid.
+   */
+  acquire(request: AcquireRequest): Promise<AcquireResult> {
+    return settle(() => {
+      const operation = `Acquire run ${request.runId}`;
+      assertStorableRunId(request.runId, 'Acquire');
+      checkOwner(request.owner, operation);
+      checkLeaseMs(request.leaseMs, operation);
+      const outcome = this.withDatabase((connection) => connection.acquire(request));
+      if (!outcome.found) throw new RunNotFoundError(request.runId);
+      return outcome.result;
+    });
+  }
+
+  /**
+   * Extends the leases `owner` still holds (to `leaseMs` from now, SQLite's clock) in one write
+   * transaction; reports the lost ones and pending cancel requests.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be written, or the store is closed.
+   */
+  heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult> {
+    return settle(() => {
+      checkLeaseMs(leaseMs, `Heartbeat of ${owner}`);
+      if (runs.length === 0) return { lost: [], cancelRequests: [] };
+      return this.withDatabase((connection) => connection.heartbeat(owner, runs, leaseMs));
+    });
+  }
+
+  /**
+   * Gives a lease up if this owner and epoch still hold it; otherwise does nothing. Committed in
+   * call order with the appends of the same turn.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be written, or the store is closed.
+   */
+  release(runId: string, lease: LeaseToken): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    return this.writes.enqueue({ kind: 'release', runId, lease });
+  }
+
+  /**
+   * Records a cancellation for the run's owner (one statement); the first reason is kept, a
+   * settled run ignores it.
+   *
+   * @throws `RunNotFoundError` (rejects) when the run does not exist.
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be written, or the store is closed.
+   */
+  requestCancel(runId: string, reason: string): Promise<void> {
+    return settle(() => {
+      assertStorableRunId(runId, 'Cancel request');
+      checkReason(runId, reason);
+      if (!this.withDatabase((connection) => connection.requestCancel(runId, reason))) throw new RunNotFoundError(runId);
+    });
+  }
+
+  /**
+   * The run's lease, if anybody holds it (live or expired by SQLite's clock).
+   *
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store is closed.
+   */
+  leaseOf(runId: string): Promise<LeaseInfo | undefined> {
+    return settle(() => {
+      assertStorableRunId(runId, 'Lease lookup');
+      const row = this.withDatabase((connection) => connection.leaseOf(runId));
+      if (row?.owner === undefined || row.owner === null) return undefined;
+      return { owner: row.owner, epoch: row.epoch, live: row.live === 1, expiresAt: row.expiresAt ?? 0 };
+    });
+  }
+
+  /**
+   * Deletes settled runs last written before `olderThan` (by their last event's `at`), oldest
+   * first, with their journals, in one write transaction.
+   *
+   * @remarks
+   * better-sqlite3 is synchronous: deleting many thousands of runs blocks the event loop for
+   * that long. Prune in slices with `limit` (say 1,000 per call) on a busy process.
+   *
+   * @throws `TypeError` (rejects) when `statuses` names an unfinished status or `limit` is not an integer >= 0.
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be written, or the store is closed.
+   */
+  prune(options: PruneOptions): Promise<number> {
+    return settle(() => {
+      const criteria = pruneCriteria(options);
+      if (criteria.limit === 0) return 0;
+      return this.withDatabase((connection) => connection.prune(criteria));
     });
   }
 
@@ -419,13 +649,13 @@ export class SqliteStore implements SagaStore {
    * Releases the store's resources. Idempotent.
    *
    * @remarks
-   * Commits the appends already requested first, then closes the file. Every call after
+   * Commits the writes already requested first, then closes the file. Every call after
    * `close` rejects with `StoreUnavailableError`.
    */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
-    // Synchronous from here on, so no append can slip in between the flush and the close.
-    this.flush();
+    // Synchronous from here on, so no write can slip in between the flush and the close.
+    this.writes.flush();
     this.closed = true;
     const connection = this.connection;
     this.connection = undefined;
@@ -439,7 +669,7 @@ export class SqliteStore implements SagaStore {
   }
 
   /**
-   * Runs `flush` once the appends of this event-loop turn are collected.
+   * Runs `flush` once the writes of this event-loop turn are collected.
    *
    * @remarks
    * `setImmediate` rather than a microtask: Node drains microtasks after every I/O callback,
@@ -455,31 +685,34 @@ export class SqliteStore implements SagaStore {
     setImmediate(flush);
   }
 
-  /** Commits every pending append in one transaction. Never throws: failures reject the appends. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.pending;
-    if (batch.length === 0) return;
-    this.pending = [];
-    const failures = new Array<Error | undefined>(batch.length).fill(undefined);
+  /** Commits one batch in one transaction, then settles each write. Never throws: failures reject the writes. */
+  private writeBatch(batch: readonly QueuedSqliteWrite[]): void {
+    let failures: Array<Error | undefined>;
     try {
-      this.connect().writeBatch(batch, failures);
+      failures = this.connect().writeBatch(batch);
     } catch (error) {
       const failure = this.unavailable(error);
       for (const item of batch) item.reject(failure);
       return;
     }
     this.counters.transactions++;
-    for (const [index, item] of batch.entries()) {
+    for (let index = 0; index < batch.length; index++) {
+      const item = batch[index] as QueuedSqliteWrite;
       const failure = failures[index];
-      if (failure === undefined) {
-        this.counters.appends++;
-        this.counters.events += item.request.events.length;
-        item.resolve();
-      } else {
+      if (failure !== undefined) {
         if (failure instanceof StoreConflictError) this.counters.conflicts++;
         item.reject(failure);
+        continue;
       }
+      const write = item.request;
+      if (write.kind === 'append') {
+        this.counters.appends++;
+        this.counters.events += write.request.events.length;
+      } else if (write.kind === 'create') {
+        this.counters.creates++;
+        this.counters.events++;
+      }
+      item.resolve();
     }
   }
 
@@ -547,7 +780,7 @@ export class SqliteStore implements SagaStore {
   }
 
   private unavailable(error: unknown): Error {
-    if (error instanceof StoreUnavailableError || error instanceof StoreCorruptionError) return error;
+    if (error instanceof SagaError || error instanceof TypeError) return error;
     return new StoreUnavailableError(this.description, describeDriverError(error, this.busyTimeoutMs), { cause: error });
   }
 }
@@ -559,29 +792,21 @@ function settle<T>(work: () => T): Promise<T> {
   });
 }
 
-/** Checks an append's events and serialises each once; throws `TypeError` for a malformed request. */
-function serializeEvents(request: AppendRequest): string[] {
-  const { runId, expectedSeq, events } = request;
-  if (!Number.isInteger(expectedSeq) || expectedSeq < 0) {
-    throw new TypeError(`Append to run ${runId}: expectedSeq must be an integer >= 0, not ${String(expectedSeq)}.`);
+/** Serialises one event, once, at call time, so a later mutation by the caller cannot leak in. */
+function serializeEvent(runId: string, event: SagaEvent): string {
+  try {
+    return JSON.stringify(event);
+  } catch (error) {
+    throw new TypeError(`Append to run ${runId}: event ${event.seq} (${event.type}) is not JSON-serialisable.`, { cause: error });
   }
-  if (events.length === 0) {
-    throw new TypeError(`Append to run ${runId}: there are no events to append.`);
-  }
-  const bodies: string[] = [];
-  for (const [offset, event] of events.entries()) {
-    if (event.seq !== expectedSeq + offset || event.runId !== runId) {
-      throw new TypeError(
-        `Append to run ${runId}: event ${offset} has runId ${event.runId} and seq ${event.seq}, expected seq ${expectedSeq + offset}.`,
-      );
-    }
-    try {
-      bodies.push(JSON.stringify(event));
-    } catch (error) {
-      throw new TypeError(`Append to run ${runId}: event ${event.seq} (${event.type}) is not JSON-serialisable.`, { cause: error });
-    }
-  }
-  return bodies;
+}
+
+/** A summary row as the listing returns it, or `undefined` when it cannot be read. */
+function readSummary(row: RunSummaryRow): RunSummary | undefined {
+  const { runId, saga, status, events, createdAt, updatedAt, submitted } = row;
+  if (typeof runId !== 'string' || typeof saga !== 'string' || !isRunStatus(status)) return undefined;
+  if (typeof events !== 'number' || typeof createdAt !== 'number' || typeof updatedAt !== 'number') return undefined;
+  return { runId, saga, status, events, createdAt, updatedAt, submitted: submitted === 1 };
 }
 
 /** Creates or upgrades the tables. Takes the write lock only when there is something to do. */
@@ -604,8 +829,9 @@ function migrate(db: Database.Database, description: string): void {
   if (check(readVersion())) return;
   db.transaction(() => {
     // Another process may have migrated between the read above and taking the lock.
-    if (check(readVersion())) return;
-    db.exec(SCHEMA_V1);
+    const version = readVersion();
+    if (check(version)) return;
+    for (let step = version ?? 0; step < SCHEMA_VERSION; step++) db.exec(MIGRATIONS[step] ?? '');
     db.exec('CREATE TABLE IF NOT EXISTS sagaflow_schema (version INTEGER NOT NULL)');
     db.exec('DELETE FROM sagaflow_schema');
     db.prepare('INSERT INTO sagaflow_schema (version) VALUES (?)').run(SCHEMA_VERSION);
@@ -614,12 +840,14 @@ function migrate(db: Database.Database, description: string): void {
 
 function prepare(db: Database.Database): Connection {
   const lengthOf = db.prepare<[string], number>('SELECT events FROM sagaflow_runs WHERE run_id = ?').pluck();
-  const insertEvent = db.prepare<[string, number, string, string], unknown>(
-    'INSERT INTO sagaflow_events (run_id, seq, type, body) VALUES (?, ?, ?, ?)',
-  );
-  const runOf = db.prepare<[string], [number, string]>('SELECT events, status FROM sagaflow_runs WHERE run_id = ?').raw();
-  const insertRun = db.prepare<[string, string, string, number, number, number], unknown>(
-    'INSERT INTO sagaflow_runs (run_id, saga, status, events, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+  const insertEvent = db.prepare<[string, number, string, string], unknown>('INSERT INTO sagaflow_events (run_id, seq, type, body) VALUES (?, ?, ?, ?)');
+  const runOf = db
+    .prepare<[string], RunRow>(`SELECT events, status, lease_owner, lease_epoch, lease_expires_at > ${NOW_MS} FROM sagaflow_runs WHERE run_id = ?`)
+    .raw();
+  const statusOf = db.prepare<[string], string>('SELECT status FROM sagaflow_runs WHERE run_id = ?').pluck();
+  const insertRun = db.prepare<[string, string, string, number, number, number, string, number], unknown>(
+    `INSERT INTO sagaflow_runs (run_id, saga, status, events, created_at, updated_at, submitted, lease_owner, lease_epoch, lease_expires_at)
+     VALUES (?, ?, ?, 1, ?, ?, ?, ?, 1, ${NOW_MS} + ?)`,
   );
   // Most appends leave the status alone; not naming it in SET spares rewriting the two
   // status indexes, which is fewer pages in the WAL and so a cheaper fsync.
@@ -627,109 +855,160 @@ function prepare(db: Database.Database): Connection {
   const extendRunWithStatus = db.prepare<[string, number, number, string], unknown>(
     'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ? WHERE run_id = ?',
   );
+  // A settled status ends the lease and the cancel request in the same write.
+  const settleRun = db.prepare<[string, number, number, string], unknown>(
+    'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL, cancel_reason = NULL WHERE run_id = ?',
+  );
+  const clearLease = db.prepare<[string], unknown>('UPDATE sagaflow_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?');
+  const releaseLease = db.prepare<[string, string, number], unknown>(
+    'UPDATE sagaflow_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ?',
+  );
   const selectRows = db.prepare<[string], unknown[]>('SELECT seq, body FROM sagaflow_events WHERE run_id = ? ORDER BY seq').raw();
+  const leaseRow = db.prepare<[string], LeaseRow>(
+    `SELECT lease_owner AS owner, lease_epoch AS epoch, lease_expires_at AS expiresAt, lease_expires_at > ${NOW_MS} AS live,
+       cancel_reason AS cancelReason, events FROM sagaflow_runs WHERE run_id = ?`,
+  );
+  const takeLease = db.prepare<[string, number, string], unknown>(
+    `UPDATE sagaflow_runs SET lease_owner = ?, lease_epoch = lease_epoch + 1, lease_expires_at = ${NOW_MS} + ? WHERE run_id = ?`,
+  );
+  const renewLease = db.prepare<[number, string, string, number], { cancelReason: string | null }>(
+    `UPDATE sagaflow_runs SET lease_expires_at = ${NOW_MS} + ? WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ? RETURNING cancel_reason AS cancelReason`,
+  );
+  const cancelRun = db.prepare<[string, string], unknown>(
+    `UPDATE sagaflow_runs SET cancel_reason = COALESCE(cancel_reason, ?) WHERE run_id = ? AND status IN (${sqlList(ACTIVE_RUN_STATUSES)})`,
+  );
+  const deleteEvents = db.prepare<[string], unknown>('DELETE FROM sagaflow_events WHERE run_id = ?');
+  const deleteRun = db.prepare<[string], unknown>('DELETE FROM sagaflow_runs WHERE run_id = ?');
+  const countAll = db.prepare<[], { status: unknown; count: number }>('SELECT status, count(*) AS count FROM sagaflow_runs GROUP BY status');
+  const countOfSaga = db.prepare<[string], { status: unknown; count: number }>(
+    'SELECT status, count(*) AS count FROM sagaflow_runs WHERE saga = ? GROUP BY status',
+  );
 
-  // Nested in `writeBatch`'s transaction, better-sqlite3 runs this one as a SAVEPOINT, so a
-  // request that fails half-way is undone alone.
-  const writeOne = db.transaction((item: PendingAppend, previousStatus: string | undefined): void => {
-    const { request, bodies } = item;
-    for (const [offset, event] of request.events.entries()) {
+  // Nested in `writeBatch`'s transaction, better-sqlite3 runs these as SAVEPOINTs, so a write
+  // that fails half-way is undone alone.
+  const writeCreate = db.transaction((write: Extract<SqliteWrite, { kind: 'create' }>): void => {
+    const { event } = write;
+    insertRun.run(event.runId, event.saga, write.status, event.at, event.at, event.submitted === true ? 1 : 0, write.owner, write.leaseMs);
+    insertEvent.run(event.runId, 0, event.type, write.body);
+  });
+  const writeAppend = db.transaction((write: Extract<SqliteWrite, { kind: 'append' }>, run: RunRow): void => {
+    const { request, bodies } = write;
+    const events = request.events;
+    for (let offset = 0; offset < events.length; offset++) {
+      const event = events[offset] as SagaEvent;
       insertEvent.run(request.runId, event.seq, event.type, bodies[offset] ?? '');
     }
-    const length = request.expectedSeq + request.events.length;
-    const updatedAt = request.events[request.events.length - 1]?.at ?? 0;
-    if (previousStatus === undefined) {
-      insertRun.run(request.runId, request.saga, request.status, length, request.events[0]?.at ?? 0, updatedAt);
-    } else if (previousStatus === request.status) {
-      extendRun.run(length, updatedAt, request.runId);
-    } else {
-      extendRunWithStatus.run(request.status, length, updatedAt, request.runId);
-    }
+    const length = request.expectedSeq + events.length;
+    const updatedAt = events[events.length - 1]?.at ?? 0;
+    if (!isActiveStatus(request.status)) settleRun.run(request.status, length, updatedAt, request.runId);
+    else if (run[1] === request.status) extendRun.run(length, updatedAt, request.runId);
+    else extendRunWithStatus.run(request.status, length, updatedAt, request.runId);
+    // Accepted without a lease once the lease ran out: the former holder is fenced out.
+    if (request.lease === undefined && run[2] !== null) clearLease.run(request.runId);
   });
 
-  const writeBatch = db.transaction((batch: readonly PendingAppend[], failures: Array<Error | undefined>): void => {
-    for (const [index, item] of batch.entries()) {
-      const { runId, expectedSeq } = item.request;
-      // Read inside the write transaction: earlier requests of this batch are visible, and no
-      // other process can append in between.
-      const run = runOf.get(runId);
-      const length = run?.[0] ?? 0;
-      if (length !== expectedSeq) {
-        failures[index] = new StoreConflictError(runId, expectedSeq, length);
-        continue;
-      }
+  /** Why the store refuses an append to this run as it stands, if it does: the rules of every store, in their order. */
+  const refusal = (request: AppendRequest, run: RunRow | undefined): Error | undefined => {
+    if (run === undefined) return new RunNotFoundError(request.runId);
+    const [length, , owner, epoch, live] = run;
+    const { lease } = request;
+    if (lease !== undefined && (owner !== lease.owner || epoch !== lease.epoch)) return new LeaseLostError(request.runId, lease.owner, lease.epoch);
+    if (length !== request.expectedSeq) return new StoreConflictError(request.runId, request.expectedSeq, length);
+    if (lease === undefined && owner !== null && live === 1) return new RunLeasedError(request.runId, owner, epoch);
+    return undefined;
+  };
+
+  const writeBatch = db.transaction((batch: readonly QueuedSqliteWrite[]): Array<Error | undefined> => {
+    const failures = new Array<Error | undefined>(batch.length);
+    for (let index = 0; index < batch.length; index++) {
+      const write = (batch[index] as QueuedSqliteWrite).request;
+      // Read inside the write transaction: earlier writes of this batch are visible, and no
+      // other process can write in between.
       try {
-        writeOne(item, run?.[1]);
+        if (write.kind === 'append') {
+          const run = runOf.get(write.request.runId);
+          const refused = refusal(write.request, run);
+          if (refused !== undefined) failures[index] = refused;
+          else writeAppend(write, run as RunRow);
+        } else if (write.kind === 'create') {
+          const existing = statusOf.get(write.event.runId);
+          if (existing !== undefined) failures[index] = new RunAlreadyExistsError(write.event.runId, isRunStatus(existing) ? existing : 'running');
+          else writeCreate(write);
+        } else {
+          releaseLease.run(write.runId, write.lease.owner, write.lease.epoch);
+        }
       } catch (error) {
-        if (!isConstraintError(error)) throw error;
+        if (!isConstraintError(error) || write.kind !== 'append') throw error;
         // The run's recorded length says the slot is free but a row occupies it.
-        failures[index] = new StoreCorruptionError(runId, expectedSeq, 'a row already holds a seq past the recorded end of the journal', {
+        failures[index] = new StoreCorruptionError(write.request.runId, write.request.expectedSeq, 'a row already holds a seq past the recorded end of the journal', {
           cause: error,
         });
       }
     }
+    return failures;
   });
 
   const readJournal = db.transaction((runId: string) => ({ rows: selectRows.all(runId), recorded: lengthOf.get(runId) }));
 
+  const acquire = db.transaction((request: AcquireRequest): AcquireOutcome => {
+    const row = leaseRow.get(request.runId);
+    if (row === undefined) return { found: false };
+    if (row.owner !== null && row.live === 1) {
+      return { found: true, result: { acquired: false, heldBy: { owner: row.owner, epoch: row.epoch, live: true, expiresAt: row.expiresAt ?? 0 } } };
+    }
+    // Parsed before the lease is taken: a throw rolls the takeover back.
+    const events = parseJournalRows(request.runId, selectRows.all(request.runId), row.events) ?? [];
+    takeLease.run(request.owner, request.leaseMs, request.runId);
+    const lease: LeaseToken = { owner: request.owner, epoch: row.epoch + 1 };
+    const cancelRequest = row.cancelReason === null ? undefined : { runId: request.runId, reason: row.cancelReason };
+    return { found: true, result: { acquired: true, lease, events, ...(cancelRequest === undefined ? {} : { cancelRequest }) } };
+  });
+
+  const heartbeat = db.transaction((owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): HeartbeatResult => {
+    const lost: string[] = [];
+    const cancelRequests: CancelRequest[] = [];
+    for (const { runId, lease } of runs) {
+      const renewed = renewLease.get(leaseMs, runId, owner, lease.epoch);
+      if (renewed === undefined) lost.push(runId);
+      else if (renewed.cancelReason !== null) cancelRequests.push({ runId, reason: renewed.cancelReason });
+    }
+    return { lost, cancelRequests };
+  });
+
+  const requestCancel = (runId: string, reason: string): boolean => cancelRun.run(reason, runId).changes > 0 || lengthOf.get(runId) !== undefined;
+
+  const prune = db.transaction((criteria: PruneCriteria): number => {
+    const select = db
+      .prepare<unknown[], string>(
+        `SELECT run_id FROM sagaflow_runs WHERE status IN (${criteria.statuses.map(() => '?').join(', ')}) AND updated_at < ?
+         ORDER BY updated_at, run_id${criteria.limit === undefined ? '' : ' LIMIT ?'}`,
+      )
+      .pluck();
+    const runIds = select.all(...criteria.statuses, criteria.olderThan, ...(criteria.limit === undefined ? [] : [criteria.limit]));
+    for (const runId of runIds) {
+      deleteEvents.run(runId);
+      deleteRun.run(runId);
+    }
+    return runIds.length;
+  });
+
   return {
     db,
-    writeBatch: (batch, failures) => writeBatch.immediate(batch, failures),
+    writeBatch: (batch) => writeBatch.immediate(batch),
     readJournal: (runId) => readJournal.deferred(runId),
+    acquire: (request) => acquire.immediate(request),
+    heartbeat: (owner, runs, leaseMs) => heartbeat.immediate(owner, runs, leaseMs),
+    requestCancel,
+    leaseOf: (runId) => leaseRow.get(runId),
+    prune: (criteria) => prune.immediate(criteria),
+    countRuns: (saga) => (saga === undefined ? countAll.all() : countOfSaga.all(saga)),
     listStatements: new Map(),
   };
 }
 
-/** Turns stored rows back into events, validating each; throws `StoreCorruptionError` at the first bad one. */
-function parseJournal(runId: string, rows: readonly unknown[][], recorded: number | undefined): SagaEvent[] | undefined {
-  if (rows.length === 0 && recorded === undefined) return undefined;
-  const events: SagaEvent[] = [];
-  for (const [index, row] of rows.entries()) {
-    const [seq, body] = row;
-    if (seq !== index) {
-      throw new StoreCorruptionError(
-        runId,
-        index,
-        typeof seq === 'number' && seq > index ? `the event is missing (the next row has seq ${seq})` : `the row has seq ${String(seq)}`,
-      );
-    }
-    if (typeof body !== 'string') {
-      const kind = body === null ? 'null' : Buffer.isBuffer(body) ? 'a blob' : `a ${typeof body}`;
-      throw new StoreCorruptionError(runId, index, `the row's body is ${kind}, not JSON text`);
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch (error) {
-      throw new StoreCorruptionError(runId, index, 'the row is not valid JSON', { cause: error });
-    }
-    const result = sagaEventSchema.safeParse(parsed);
-    if (!result.success) {
-      const issue = result.error.issues[0];
-      const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
-      throw new StoreCorruptionError(runId, index, `the row is not a valid event (${issue?.message ?? 'invalid'}${where})`, {
-        cause: result.error,
-      });
-    }
-    const event = result.data;
-    if (event.seq !== index) {
-      throw new StoreCorruptionError(runId, index, `the row's event says seq ${event.seq}`);
-    }
-    if (event.runId !== runId) {
-      throw new StoreCorruptionError(runId, index, `the row's event belongs to run ${event.runId}`);
-    }
-    events.push(event);
-  }
-  if (recorded === undefined) {
-    throw new StoreCorruptionError(runId, undefined, 'it has events but no entry in sagaflow_runs');
-  }
-  if (recorded > rows.length) {
-    throw new StoreCorruptionError(runId, rows.length, `the event is missing (the run records ${recorded} events, ${rows.length} rows remain)`);
-  }
-  if (recorded < rows.length) {
-    throw new StoreCorruptionError(runId, recorded, `the row lies past the end of the journal (the run records ${recorded} events)`);
-  }
-  return events;
+/** `'a', 'b'`: statuses spliced into SQL (constants, never user input). */
+function sqlList(values: readonly string[]): string {
+  return values.map((value) => `'${value}'`).join(', ');
 }
 
 function isConstraintError(error: unknown): boolean {

@@ -230,3 +230,13 @@ export function compareRunIds(left: string, right: string): number {
   }
   return left.length - right.length;
 }
+
+/**
+ * A promise rejected with `error` (an `Error` as thrown by the checks above), for methods that
+ * must not throw synchronously.
+ *
+ * @internal
+ */
+export function rejectWith(error: unknown): Promise<never> {
+  return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+}

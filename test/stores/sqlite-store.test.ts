@@ -6,14 +6,28 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StoreConflictError, StoreCorruptionError, StoreUnavailableError, type SagaEvent } from 'sagaflow';
+import { RunNotFoundError, StoreConflictError, StoreCorruptionError, StoreUnavailableError, type RunStartedEvent } from 'sagaflow';
 import { SqliteStore, type SqliteStoreOptions } from 'sagaflow/sqlite';
-import { appendOf, describeStoreConformance, eventAt, eventsFrom, runStarted, seedRun } from './store-conformance.js';
+import { appendOf, createRun, describeStoreConformance, eventAt, eventsFrom, LEASE, runStarted, seedRun } from './store-conformance.js';
 import { tempDatabase, type TempDatabase } from './sqlite-temp.js';
+import { StoreProcess } from './store-process.js';
 
 describeStoreConformance('SqliteStore', () => {
   const temp = tempDatabase();
-  return Promise.resolve({ store: new SqliteStore({ path: temp.path }), cleanup: temp.remove });
+  return Promise.resolve({
+    store: new SqliteStore({ path: temp.path }),
+    cleanup: temp.remove,
+    openPeer: () => new SqliteStore({ path: temp.path }),
+    corruptSummary: (runId: string) => {
+      const db = new Database(temp.path);
+      try {
+        db.prepare("UPDATE sagaflow_runs SET status = 'exploded' WHERE run_id = ?").run(runId);
+      } finally {
+        db.close();
+      }
+      return Promise.resolve();
+    },
+  });
 });
 
 describe('SqliteStore', () => {
@@ -46,15 +60,18 @@ describe('SqliteStore', () => {
   }
 
   describe('group commit', () => {
-    it('commits 100 concurrent appends in far fewer than 100 transactions', async () => {
+    it('commits 100 concurrent creates, then 100 concurrent appends, in far fewer than 200 transactions', async () => {
       const store = openStore({ path: temp().path });
       const runIds = Array.from({ length: 100 }, () => uuidv7());
 
-      await Promise.all(runIds.map((runId) => store.append(appendOf([eventAt(runId, 0)]))));
-
-      expect(store.stats.appends).toBe(100);
+      await Promise.all(runIds.map((runId) => createRun(store, runStarted(runId))));
+      expect(store.stats).toMatchObject({ creates: 100, appends: 0, events: 100 });
       expect(store.stats.transactions).toBeLessThanOrEqual(5);
-      for (const runId of runIds) expect(await store.load(runId)).toEqual([eventAt(runId, 0)]);
+      await Promise.all(runIds.map((runId) => store.append(appendOf([eventAt(runId, 1)]))));
+
+      expect(store.stats).toMatchObject({ creates: 100, appends: 100, events: 200 });
+      expect(store.stats.transactions).toBeLessThanOrEqual(10);
+      for (const runId of runIds) expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, 2));
     });
 
     it('batches runs that append one event at a time, awaiting each', async () => {
@@ -64,13 +81,14 @@ describe('SqliteStore', () => {
 
       await Promise.all(
         runIds.map(async (runId) => {
-          for (let seq = 0; seq < appendsPerRun; seq++) await store.append(appendOf([eventAt(runId, seq)]));
+          await createRun(store, runStarted(runId));
+          for (let seq = 1; seq <= appendsPerRun; seq++) await store.append(appendOf([eventAt(runId, seq)]));
         }),
       );
 
       expect(store.stats.appends).toBe(1_000);
-      expect(store.stats.transactions).toBeLessThan(100);
-      for (const runId of runIds) expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, appendsPerRun));
+      expect(store.stats.transactions).toBeLessThan(110);
+      for (const runId of runIds) expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, appendsPerRun + 1));
     });
 
     it('batches appends made from separate callbacks of one event-loop phase', async () => {
@@ -79,29 +97,37 @@ describe('SqliteStore', () => {
 
       // Each append comes from its own macrotask callback, as appends after stage I/O do; a
       // flush on a microtask would commit each one alone.
+      await Promise.all(runIds.map((runId) => createRun(store, runStarted(runId))));
+      const before = store.stats.transactions;
       await Promise.all(
         runIds.map(
           (runId) =>
             new Promise<void>((resolve, reject) => {
               setImmediate(() => {
-                store.append(appendOf([eventAt(runId, 0)])).then(resolve, reject);
+                store.append(appendOf([eventAt(runId, 1)])).then(resolve, reject);
               });
             }),
         ),
       );
 
       expect(store.stats.appends).toBe(100);
-      expect(store.stats.transactions).toBeLessThanOrEqual(5);
+      expect(store.stats.transactions - before).toBeLessThanOrEqual(5);
     });
 
-    it('applies appends to one run in one batch in call order', async () => {
+    it('applies writes to one run in one batch in call order: create, appends, release', async () => {
       const store = openStore({ path: temp().path });
       const runId = uuidv7();
 
-      await Promise.all([store.append(appendOf([eventAt(runId, 0)])), store.append(appendOf(eventsFrom(runId, 1, 2))), store.append(appendOf([eventAt(runId, 3)]))]);
+      await Promise.all([
+        createRun(store, runStarted(runId)),
+        store.append(appendOf(eventsFrom(runId, 1, 2))),
+        store.append(appendOf([eventAt(runId, 3)])),
+        store.release(runId, LEASE),
+      ]);
 
       expect(store.stats.transactions).toBe(1);
       expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, 4));
+      expect(await store.leaseOf(runId)).toBeUndefined();
     });
 
     it('fails only the conflicting append of a batch', async () => {
@@ -111,13 +137,17 @@ describe('SqliteStore', () => {
       const before = store.stats.transactions;
 
       const results = await Promise.allSettled([
-        store.append(appendOf([eventAt(first, 0)])),
+        createRun(store, runStarted(first)),
         store.append(appendOf([eventAt(second, 1)])),
-        store.append(appendOf([eventAt(third, 0)])),
+        createRun(store, runStarted(third)),
+        store.append(appendOf([eventAt(uuidv7(), 1)])),
+        createRun(store, runStarted(second)),
       ]);
 
-      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected']);
       expect(results[1]?.status === 'rejected' ? results[1].reason : undefined).toBeInstanceOf(StoreConflictError);
+      expect(results[3]?.status === 'rejected' ? results[3].reason : undefined).toBeInstanceOf(RunNotFoundError);
+      expect(results[4]?.status === 'rejected' ? results[4].reason : undefined).toMatchObject({ name: 'RunAlreadyExistsError', status: 'running' });
       expect(store.stats).toMatchObject({ transactions: before + 1, conflicts: 1 });
       expect(await store.load(first)).toHaveLength(1);
       expect(await store.load(second)).toHaveLength(3);
@@ -127,9 +157,9 @@ describe('SqliteStore', () => {
     it('fails only the malformed append when others are requested in the same turn', async () => {
       const store = openStore({ path: temp().path });
       const [good, bad] = [uuidv7(), uuidv7()];
-      const unserialisable: SagaEvent = { ...runStarted(bad), input: { amount: 10n } };
+      const unserialisable: RunStartedEvent = { ...runStarted(bad), input: { amount: 10n } };
 
-      const results = await Promise.allSettled([store.append(appendOf([eventAt(good, 0)])), store.append(appendOf([unserialisable]))]);
+      const results = await Promise.allSettled([createRun(store, runStarted(good)), createRun(store, unserialisable)]);
 
       expect(results[0]?.status).toBe('fulfilled');
       expect(results[1]?.status === 'rejected' ? results[1].reason : undefined).toBeInstanceOf(TypeError);
@@ -145,10 +175,11 @@ describe('SqliteStore', () => {
       const count = reader.prepare<[string], number>('SELECT count(*) FROM sagaflow_events WHERE run_id = ?').pluck();
       const runId = uuidv7();
 
-      const appended = store.append(appendOf(eventsFrom(runId, 0, 3)));
-      expect(count.get(runId)).toBe(0);
+      await createRun(store, runStarted(runId));
+      const appended = store.append(appendOf(eventsFrom(runId, 1, 3)));
+      expect(count.get(runId)).toBe(1);
       await appended;
-      expect(count.get(runId)).toBe(3);
+      expect(count.get(runId)).toBe(4);
     });
   });
 
@@ -252,7 +283,8 @@ describe('SqliteStore', () => {
       expect(error.cause).toMatchObject({ code: 'SQLITE_NOTADB' });
       await rejection(store.load(uuidv7()));
       await rejection(store.listRuns());
-      await rejection(store.append(appendOf([eventAt(uuidv7(), 0)])));
+      await rejection(createRun(store, runStarted(uuidv7())));
+      await rejection(store.append(appendOf([eventAt(uuidv7(), 1)])));
     });
 
     it('refuses a path that cannot be opened as a file', async () => {
@@ -360,7 +392,7 @@ describe('SqliteStore', () => {
       const { path } = temp();
       const store = openStore({ path });
       expect(store.description).toBe(`sqlite:${path}`);
-      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, schemaVersion: 1 });
+      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, schemaVersion: 2 });
     });
 
     it('runs with synchronous NORMAL when durability is normal', async () => {
@@ -400,12 +432,14 @@ describe('SqliteStore', () => {
         const store = new SqliteStore({ path: ${JSON.stringify(path)} });
         await Promise.all(Array.from({ length: 20 }, async (_, run) => {
           const runId = 'run-' + String(run).padStart(2, '0');
-          for (let seq = 0; seq < 5; seq++) {
-            await store.append({ runId, saga: 'crash', expectedSeq: seq, status: 'running',
+          await store.create({ owner: { owner: 'child', leaseMs: 60000 },
+            event: { type: 'run.started', runId, saga: 'crash', seq: 0, at: 0, version: '1', shapeHash: 'h', input: {}, stages: [] } });
+          for (let seq = 1; seq < 5; seq++) {
+            await store.append({ runId, saga: 'crash', expectedSeq: seq, status: 'running', lease: { owner: 'child', epoch: 1 },
               events: [{ type: 'stage.started', runId, saga: 'crash', seq, at: seq, stage: 'step-' + seq, attempt: 1 }] });
           }
         }));
-        process.stdout.write('committed ' + store.stats.appends + '\\n');
+        process.stdout.write('committed ' + (store.stats.creates + store.stats.appends) + '\\n');
         process.kill(process.pid, 'SIGKILL');
       `;
       const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -429,7 +463,7 @@ describe('SqliteStore', () => {
       const store = openStore({ path });
       const runId = uuidv7();
 
-      const appended = store.append(appendOf(eventsFrom(runId, 0, 2)));
+      const appended = Promise.all([createRun(store, runStarted(runId)), store.append(appendOf(eventsFrom(runId, 1, 1)))]);
       await store.close();
       await appended;
       await store.close();
@@ -439,6 +473,8 @@ describe('SqliteStore', () => {
       await expect(afterClose).rejects.toThrow(/closed/);
       await expect(store.load(runId)).rejects.toThrow(/closed/);
       await expect(store.listRuns()).rejects.toThrow(/closed/);
+      await expect(store.acquire({ runId, owner: 'x', leaseMs: 1_000 })).rejects.toThrow(/closed/);
+      await expect(store.release(runId, LEASE)).rejects.toThrow(/closed/);
       expect(await openStore({ path }).load(runId)).toEqual(eventsFrom(runId, 0, 2));
     });
 
@@ -470,7 +506,95 @@ describe('SqliteStore', () => {
       await seedRun(store, uuidv7(), 2);
 
       expect(app.prepare('SELECT what FROM events').pluck().all()).toEqual(['app data']);
-      expect(app.prepare('SELECT version FROM sagaflow_schema').pluck().all()).toEqual([1]);
+      expect(app.prepare('SELECT version FROM sagaflow_schema').pluck().all()).toEqual([2]);
+    });
+  });
+
+  describe('ownership between processes on one file', () => {
+    it('fences a process whose lease ran out while it was frozen: the other takes the run over only then, and the frozen one writes nothing more', async () => {
+      const { path } = temp();
+      await openStore({ path }).open();
+      const [a, b] = [new StoreProcess(path), new StoreProcess(path)];
+      disposers.push(() => a.stop(), () => b.stop());
+      const runId = uuidv7();
+      const leaseA = { owner: 'process-a', epoch: 1 };
+
+      await a.ok('create', { event: runStarted(runId), owner: { owner: 'process-a', leaseMs: 600 } });
+      await a.ok('append', appendOf([eventAt(runId, 1)], 'running', leaseA));
+
+      // While A's lease is live, B can neither take the run nor write to it.
+      expect(await b.ok('acquire', { runId, owner: 'process-b', leaseMs: 60_000 })).toMatchObject({
+        acquired: false,
+        heldBy: { owner: 'process-a', epoch: 1, live: true },
+      });
+      expect(await b.call('append', appendOf([eventAt(runId, 2)], 'running', null))).toMatchObject({ error: { name: 'RunLeasedError', owner: 'process-a' } });
+      expect(await b.call('append', appendOf([eventAt(runId, 2)], 'running', { owner: 'process-b', epoch: 1 }))).toMatchObject({
+        error: { name: 'LeaseLostError' },
+      });
+
+      // A freezes (a GC pause, a stopped container) past its lease, as SQLite's clock counts.
+      process.kill(a.pid, 'SIGSTOP');
+      const reader = openStore({ path });
+      for (let live = true; live; ) {
+        live = (await reader.leaseOf(runId))?.live ?? false;
+        if (live) await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      const takeover = await b.ok('acquire', { runId, owner: 'process-b', leaseMs: 60_000 });
+      expect(takeover).toEqual({ acquired: true, lease: { owner: 'process-b', epoch: 2 }, events: eventsFrom(runId, 0, 2) });
+      process.kill(a.pid, 'SIGCONT');
+
+      // A wakes up and carries on where it was: its next append fits the journal, yet is refused.
+      expect(await a.call('append', appendOf([eventAt(runId, 2)], 'running', leaseA))).toMatchObject({
+        error: { name: 'LeaseLostError', runId, owner: 'process-a', epoch: 1 },
+      });
+      expect(await a.ok('heartbeat', 'process-a', [{ runId, lease: leaseA }], 60_000)).toEqual({ lost: [runId], cancelRequests: [] });
+      expect(await a.call('acquire', { runId, owner: 'process-a', leaseMs: 60_000 })).toMatchObject({ result: { acquired: false, heldBy: { owner: 'process-b' } } });
+      await b.ok('append', appendOf([eventAt(runId, 2)], 'running', { owner: 'process-b', epoch: 2 }));
+
+      expect(await reader.load(runId)).toEqual(eventsFrom(runId, 0, 3));
+      expect(await reader.leaseOf(runId)).toMatchObject({ owner: 'process-b', epoch: 2, live: true });
+    });
+
+    it('hands a cancel request from one process to the owner in another with its next heartbeat', async () => {
+      const { path } = temp();
+      await openStore({ path }).open();
+      const [owner, canceller] = [new StoreProcess(path), new StoreProcess(path)];
+      disposers.push(() => owner.stop(), () => canceller.stop());
+      const runId = uuidv7();
+      const lease = { owner: 'owner', epoch: 1 };
+      await owner.ok('create', { event: runStarted(runId), owner: { owner: 'owner', leaseMs: 60_000 } });
+
+      await canceller.ok('requestCancel', runId, 'customer request');
+      expect(await canceller.call('requestCancel', uuidv7(), 'x')).toMatchObject({ error: { name: 'RunNotFoundError' } });
+      expect(await owner.ok('heartbeat', 'owner', [{ runId, lease }], 60_000)).toEqual({ lost: [], cancelRequests: [{ runId, reason: 'customer request' }] });
+    });
+  });
+
+  describe('schema upgrade', () => {
+    it('upgrades a version 1 file in place: its runs load, are unowned, and can be acquired', async () => {
+      const { path } = temp();
+      const old = rawConnection(path);
+      old.exec(`
+        CREATE TABLE sagaflow_runs (run_id TEXT NOT NULL PRIMARY KEY, saga TEXT NOT NULL, status TEXT NOT NULL, events INTEGER NOT NULL,
+          created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX sagaflow_runs_by_status ON sagaflow_runs (status, run_id);
+        CREATE INDEX sagaflow_runs_by_saga ON sagaflow_runs (saga, status, run_id);
+        CREATE TABLE sagaflow_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+        CREATE TABLE sagaflow_schema (version INTEGER NOT NULL);
+        INSERT INTO sagaflow_schema (version) VALUES (1);
+      `);
+      const runId = uuidv7();
+      const events = eventsFrom(runId, 0, 3);
+      for (const event of events) old.prepare('INSERT INTO sagaflow_events VALUES (?, ?, ?, ?)').run(runId, event.seq, event.type, JSON.stringify(event));
+      old.prepare("INSERT INTO sagaflow_runs VALUES (?, 'conformance', 'running', 3, ?, ?)").run(runId, events[0]?.at, events[2]?.at);
+      old.close();
+
+      const store = openStore({ path });
+      expect((await store.readSettings()).schemaVersion).toBe(2);
+      expect(await store.load(runId)).toEqual(events);
+      expect(await store.listRuns()).toEqual([expect.objectContaining({ runId, status: 'running', events: 3, submitted: false })]);
+      expect(await store.leaseOf(runId)).toBeUndefined();
+      expect(await store.acquire({ runId, owner: 'recoverer', leaseMs: 60_000 })).toEqual({ acquired: true, lease: { owner: 'recoverer', epoch: 1 }, events });
     });
   });
 
@@ -478,8 +602,9 @@ describe('SqliteStore', () => {
     const store = openStore({ path: temp().path, durability: 'normal' });
     const statuses = ['running', 'completed', 'compensating', 'paused'] as const;
     const runIds = Array.from({ length: 10_000 }, () => uuidv7());
+    await Promise.all(runIds.map((runId, index) => createRun(store, runStarted(runId, `saga-${index % 5}`))));
     await Promise.all(
-      runIds.map((runId, index) => store.append(appendOf([eventAt(runId, 0, `saga-${index % 5}`)], statuses[index % 4]))),
+      runIds.map((runId, index) => store.append(appendOf([eventAt(runId, 1, `saga-${index % 5}`)], statuses[index % 4]))),
     );
 
     const unfinished = await store.listRuns({ status: ['running', 'compensating'] });
