@@ -1,5 +1,5 @@
 import { RunAlreadyExistsError, RunNotFoundError } from '../errors/run-errors.js';
-import { LeaseLostError, RunLeasedError, StoreConflictError, StoreUnsupportedError } from '../errors/store-errors.js';
+import { StoreUnsupportedError } from '../errors/store-errors.js';
 import type { RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { assertStorableRunId } from './run-id.js';
@@ -17,6 +17,7 @@ import type {
   SagaStore,
 } from './saga-store.js';
 import {
+  appendRefusal,
   checkAppend,
   checkCreate,
   checkLeaseMs,
@@ -173,16 +174,11 @@ export class MemoryStore implements SagaStore {
     const run = this.runs.get(request.runId);
     if (run === undefined) return Promise.reject(this.unknownRun(request));
     const lease = request.lease;
-    if (lease !== undefined) {
-      if (run.leaseOwner !== lease.owner || run.leaseEpoch !== lease.epoch) {
-        return Promise.reject(new LeaseLostError(request.runId, lease.owner, lease.epoch));
-      }
-    }
     const length = run.events.length;
-    if (request.expectedSeq !== length) return Promise.reject(new StoreConflictError(request.runId, request.expectedSeq, length));
-    if (lease === undefined && run.leaseOwner !== undefined && this.now() < run.leaseExpiresAt) {
-      return Promise.reject(new RunLeasedError(request.runId, run.leaseOwner, run.leaseEpoch));
-    }
+    // The clock is read only for a lease-less append to a leased run, the one rule that needs it.
+    const live = lease === undefined && run.leaseOwner !== undefined && this.now() < run.leaseExpiresAt;
+    const refused = appendRefusal(request, length, run.leaseOwner, run.leaseEpoch, live);
+    if (refused !== undefined) return Promise.reject(refused);
     const events = request.events;
     if (events.length === 0) return Promise.reject(new TypeError(`Append to run ${request.runId}: there are no events to append.`));
     for (let offset = 0; offset < events.length; offset++) {

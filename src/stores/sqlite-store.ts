@@ -4,8 +4,6 @@ import Database from 'better-sqlite3';
 import { RunAlreadyExistsError, RunNotFoundError } from '../errors/run-errors.js';
 import { SagaError } from '../errors/saga-error.js';
 import {
-  LeaseLostError,
-  RunLeasedError,
   StoreConflictError,
   StoreCorruptionError,
   StoreUnavailableError,
@@ -31,17 +29,20 @@ import type {
   SagaStore,
 } from './saga-store.js';
 import {
+  appendRefusal,
   checkAppend,
   checkCreate,
   checkLeaseMs,
   checkListQuery,
   checkOwner,
   checkReason,
+  collectSummaries,
   isActiveStatus,
   isRunStatus,
   pruneCriteria,
   rejectWith,
   type PruneCriteria,
+  type SummaryRow,
 } from './store-requests.js';
 
 /**
@@ -211,16 +212,6 @@ interface LeaseRow {
   readonly events: number;
 }
 
-interface RunSummaryRow {
-  readonly runId: unknown;
-  readonly saga: unknown;
-  readonly status: unknown;
-  readonly events: unknown;
-  readonly createdAt: unknown;
-  readonly updatedAt: unknown;
-  readonly submitted: unknown;
-}
-
 /** What {@link Connection.acquire} found. */
 type AcquireOutcome = { readonly found: false } | { readonly found: true; readonly result: AcquireResult };
 
@@ -238,7 +229,7 @@ interface Connection {
   readonly leaseOf: (runId: string) => LeaseRow | undefined;
   readonly prune: (criteria: PruneCriteria) => number;
   readonly countRuns: (saga: string | undefined) => Array<{ status: unknown; count: number }>;
-  readonly listStatements: Map<string, Database.Statement<unknown[], RunSummaryRow>>;
+  readonly listStatements: Map<string, Database.Statement<unknown[], SummaryRow>>;
 }
 
 /**
@@ -473,16 +464,10 @@ export class SqliteStore implements SagaStore {
    * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store is
    * closed.
    */
-  listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
-    return settle(() => this.listRunsNow(query));
-  }
-
-  private listRunsNow(query: ListRunsQuery): RunSummary[] {
+  async listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
     if (this.closed) throw this.closedError();
     const { statuses, descending } = checkListQuery(query);
-    const { limit } = query;
-    if (statuses?.length === 0 || limit === 0) return [];
-
+    if (statuses?.length === 0) return [];
     const clauses: string[] = [];
     const parameters: Array<string | number> = [];
     if (statuses !== undefined) {
@@ -499,9 +484,7 @@ export class SqliteStore implements SagaStore {
       clauses.push('run_id >= ? AND substr(run_id, 1, ?) = ?');
       parameters.push(query.runIdPrefix, [...query.runIdPrefix].length, query.runIdPrefix);
     }
-    // Paging: `run_id > ?` (`<` newest first), from afterRunId, then on past each page, so
-    // that rows left out as unreadable do not cut the listing short.
-    const statementFor = (cursor: boolean): Database.Statement<unknown[], RunSummaryRow> => {
+    const statementFor = (cursor: boolean): Database.Statement<unknown[], SummaryRow> => {
       const where = cursor ? [...clauses, descending ? 'run_id < ?' : 'run_id > ?'] : clauses;
       const sql =
         'SELECT run_id AS runId, saga, status, events, created_at AS createdAt, updated_at AS updatedAt, submitted FROM sagaflow_runs' +
@@ -510,29 +493,15 @@ export class SqliteStore implements SagaStore {
       return this.withDatabase((connection) => {
         let prepared = connection.listStatements.get(sql);
         if (prepared === undefined) {
-          prepared = connection.db.prepare<unknown[], RunSummaryRow>(sql);
+          prepared = connection.db.prepare<unknown[], SummaryRow>(sql);
           connection.listStatements.set(sql, prepared);
         }
         return prepared;
       });
     };
-    let after: string | undefined = query.afterRunId;
-    const wanted = limit ?? Infinity;
-    const pageSize = Math.min(wanted, 1_000);
-    const runs: RunSummary[] = [];
-    for (;;) {
-      const rows = this.withDatabase(() =>
-        after === undefined ? statementFor(false).all(...parameters, pageSize) : statementFor(true).all(...parameters, after, pageSize),
-      );
-      for (const row of rows) {
-        const summary = readSummary(row);
-        if (summary !== undefined) runs.push(summary);
-        if (runs.length === wanted) return runs;
-      }
-      const last = rows[rows.length - 1];
-      if (rows.length < pageSize || last === undefined || typeof last.runId !== 'string') return runs;
-      after = last.runId;
-    }
+    return collectSummaries(query.limit, query.afterRunId, (after, size) =>
+      this.withDatabase(() => (after === undefined ? statementFor(false).all(...parameters, size) : statementFor(true).all(...parameters, after, size))),
+    );
   }
 
   /**
@@ -801,14 +770,6 @@ function serializeEvent(runId: string, event: SagaEvent): string {
   }
 }
 
-/** A summary row as the listing returns it, or `undefined` when it cannot be read. */
-function readSummary(row: RunSummaryRow): RunSummary | undefined {
-  const { runId, saga, status, events, createdAt, updatedAt, submitted } = row;
-  if (typeof runId !== 'string' || typeof saga !== 'string' || !isRunStatus(status)) return undefined;
-  if (typeof events !== 'number' || typeof createdAt !== 'number' || typeof updatedAt !== 'number') return undefined;
-  return { runId, saga, status, events, createdAt, updatedAt, submitted: submitted === 1 };
-}
-
 /** Creates or upgrades the tables. Takes the write lock only when there is something to do. */
 function migrate(db: Database.Database, description: string): void {
   const readVersion = (): number | undefined => {
@@ -907,17 +868,6 @@ function prepare(db: Database.Database): Connection {
     if (request.lease === undefined && run[2] !== null) clearLease.run(request.runId);
   });
 
-  /** Why the store refuses an append to this run as it stands, if it does: the rules of every store, in their order. */
-  const refusal = (request: AppendRequest, run: RunRow | undefined): Error | undefined => {
-    if (run === undefined) return new RunNotFoundError(request.runId);
-    const [length, , owner, epoch, live] = run;
-    const { lease } = request;
-    if (lease !== undefined && (owner !== lease.owner || epoch !== lease.epoch)) return new LeaseLostError(request.runId, lease.owner, lease.epoch);
-    if (length !== request.expectedSeq) return new StoreConflictError(request.runId, request.expectedSeq, length);
-    if (lease === undefined && owner !== null && live === 1) return new RunLeasedError(request.runId, owner, epoch);
-    return undefined;
-  };
-
   const writeBatch = db.transaction((batch: readonly QueuedSqliteWrite[]): Array<Error | undefined> => {
     const failures = new Array<Error | undefined>(batch.length);
     for (let index = 0; index < batch.length; index++) {
@@ -927,7 +877,7 @@ function prepare(db: Database.Database): Connection {
       try {
         if (write.kind === 'append') {
           const run = runOf.get(write.request.runId);
-          const refused = refusal(write.request, run);
+          const refused = appendRefusal(write.request, run?.[0], run?.[2], run?.[3] ?? 0, run?.[4] === 1);
           if (refused !== undefined) failures[index] = refused;
           else writeAppend(write, run as RunRow);
         } else if (write.kind === 'create') {

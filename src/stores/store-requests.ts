@@ -1,7 +1,9 @@
+import { RunNotFoundError } from '../errors/run-errors.js';
+import { LeaseLostError, RunLeasedError, StoreConflictError } from '../errors/store-errors.js';
 import { ACTIVE_RUN_STATUSES, SETTLED_RUN_STATUSES, type RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { assertStorableRunId, assertStorableText } from './run-id.js';
-import type { AppendRequest, CreateRunRequest, ListRunsQuery, PruneOptions } from './saga-store.js';
+import type { AppendRequest, CreateRunRequest, ListRunsQuery, PruneOptions, RunSummary } from './saga-store.js';
 
 // The checks every store makes on what it is asked, in one place so that all stores refuse the
 // same requests with the same words. Internal to the stores.
@@ -239,4 +241,93 @@ export function compareRunIds(left: string, right: string): number {
  */
 export function rejectWith(error: unknown): Promise<never> {
   return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+}
+
+/**
+ * Why a store refuses an append to a run as it stands, or `undefined` when it accepts it: the
+ * rules every store applies, in one order. Fencing first (a stale owner learns it lost the run
+ * even when its seq would fit), then the expected seq, then a live lease against a lease-less
+ * writer.
+ *
+ * @param length - the journal's length; `undefined` when the run does not exist.
+ * @param owner - the lease holder, `undefined` or `null` when nobody holds the run.
+ * @param epoch - the run's lease epoch.
+ * @param live - whether that lease is live now (by the store's clock); only read for a lease-less append.
+ *
+ * @internal
+ */
+export function appendRefusal(
+  request: AppendRequest,
+  length: number | undefined,
+  owner: string | null | undefined,
+  epoch: number,
+  live: boolean,
+): Error | undefined {
+  if (length === undefined) return new RunNotFoundError(request.runId);
+  const { lease } = request;
+  if (lease !== undefined) {
+    if (owner !== lease.owner || epoch !== lease.epoch) return new LeaseLostError(request.runId, lease.owner, lease.epoch);
+  }
+  if (length !== request.expectedSeq) return new StoreConflictError(request.runId, request.expectedSeq, length);
+  if (lease === undefined && owner !== undefined && owner !== null && live) return new RunLeasedError(request.runId, owner, epoch);
+  return undefined;
+}
+
+/**
+ * A run's summary as a SQL store reads it, columns not yet trusted.
+ *
+ * @internal
+ */
+export interface SummaryRow {
+  readonly runId: unknown;
+  readonly saga: unknown;
+  readonly status: unknown;
+  readonly events: unknown;
+  readonly createdAt: unknown;
+  readonly updatedAt: unknown;
+  readonly submitted: unknown;
+}
+
+/**
+ * A summary row as `listRuns` returns it, or `undefined` when it cannot be read (a hand edit, a
+ * bug): such a row is left out rather than failing the listing of every other run.
+ *
+ * @internal
+ */
+export function summaryOfRow(row: SummaryRow): RunSummary | undefined {
+  const { runId, saga, status, events, createdAt, updatedAt, submitted } = row;
+  if (typeof runId !== 'string' || typeof saga !== 'string' || !isRunStatus(status)) return undefined;
+  if (typeof events !== 'number' || typeof createdAt !== 'number' || typeof updatedAt !== 'number') return undefined;
+  return { runId, saga, status, events, createdAt, updatedAt, submitted: submitted === true || submitted === 1 };
+}
+
+/**
+ * Collects up to `limit` readable summaries, page by page from `after`, so that unreadable rows
+ * left out never cut a listing short.
+ *
+ * @param fetch - the next page of at most `size` rows whose ids come after `after` in the
+ * listing's order (all from the start when `after` is `undefined`).
+ *
+ * @internal
+ */
+export async function collectSummaries(
+  limit: number | undefined,
+  after: string | undefined,
+  fetch: (after: string | undefined, size: number) => readonly SummaryRow[] | Promise<readonly SummaryRow[]>,
+): Promise<RunSummary[]> {
+  const wanted = limit ?? Infinity;
+  const size = Math.min(wanted, 1_000);
+  const runs: RunSummary[] = [];
+  if (size === 0) return runs;
+  for (let cursor = after; ; ) {
+    const rows = await fetch(cursor, size);
+    for (const row of rows) {
+      const summary = summaryOfRow(row);
+      if (summary !== undefined) runs.push(summary);
+      if (runs.length === wanted) return runs;
+    }
+    const last = rows[rows.length - 1]?.runId;
+    if (rows.length < size || typeof last !== 'string') return runs;
+    cursor = last;
+  }
 }
