@@ -188,7 +188,7 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE sagaflow_runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE sagaflow_runs ADD COLUMN lease_expires_at REAL;
   ALTER TABLE sagaflow_runs ADD COLUMN cancel_reason TEXT;
-  CREATE INDEX IF NOT EXISTS sagaflow_runs_by_age ON sagaflow_runs (status, updated_at);
+  CREATE INDEX IF NOT EXISTS sagaflow_runs_by_age ON sagaflow_runs (updated_at, status);
   `,
 ];
 
