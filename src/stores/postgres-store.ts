@@ -76,7 +76,7 @@ export interface PostgresStoreSettings {
   readonly listenerPingMs?: number;
   /**
    * The longest a statement about one run waits for that run's row while another client holds it
-   * (PostgreSQL's `lock_timeout`), in ms; `0` waits for ever. Default 1 000.
+   * (PostgreSQL's `lock_timeout`), in ms; `0` leaves the server's own setting. Default 1 000.
    *
    * @remarks
    * Keep it a small fraction of your leases. Statements that touch many runs (batched appends,
@@ -88,7 +88,7 @@ export interface PostgresStoreSettings {
   readonly lockTimeoutMs?: number;
   /**
    * The longest any of the store's statements may run (PostgreSQL's `statement_timeout`), in ms;
-   * `0` for no limit. Default 15 000. Applied to the pool the store creates; with a `pool` of your
+   * `0` leaves the server's own setting. Default 15 000. Applied to the pool the store creates; with a `pool` of your
    * own, set `statement_timeout` in its config.
    */
   readonly statementTimeoutMs?: number;
