@@ -324,10 +324,17 @@ export class MemoryStore implements SagaStore {
     });
   }
 
-  /** The run's lease, if anybody holds it (live or expired by this store's clock). */
+  /**
+   * The run's lease, if anybody holds it (live or expired by this store's clock).
+   *
+   * @throws `TypeError` (rejects) when the run id cannot be stored (so no run can have it).
+   */
   leaseOf(runId: string): Promise<LeaseInfo | undefined> {
-    const run = this.runs.get(runId);
-    return Promise.resolve(run?.leaseOwner === undefined ? undefined : leaseInfo(run, this.now()));
+    return settle(() => {
+      const run = this.runs.get(runId);
+      if (run === undefined) assertStorableRunId(runId, 'Lease lookup');
+      return run?.leaseOwner === undefined ? undefined : leaseInfo(run, this.now());
+    });
   }
 
   /**

@@ -35,6 +35,7 @@ import {
   compareRunIds,
   isActiveStatus,
   isRunStatus,
+  isStorableRunId,
   pruneCriteria,
   rejectWith,
   shapeHashAfter,
@@ -659,11 +660,13 @@ export class PostgresStore implements WorkQueueStore {
    */
   async heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult> {
     checkLeaseMs(leaseMs, `Heartbeat of ${owner}`);
-    if (runs.length === 0) return { lost: [], cancelRequests: [] };
+    // An id no run can have is lost; PostgreSQL would refuse the whole statement for a NUL.
+    const held = runs.filter(({ runId }) => isStorableRunId(runId));
+    if (held.length === 0) return { lost: runs.map(({ runId }) => runId), cancelRequests: [] };
     const result = await this.query<{ run_id: string; renewed: boolean; cancel_reason: string | null; held: boolean }>(
       `heartbeat of ${owner}`,
       this.sql.heartbeat,
-      [owner, runs.map((run) => run.runId), runs.map((run) => run.lease.epoch), leaseMs],
+      [owner, held.map((run) => run.runId), held.map((run) => run.lease.epoch), leaseMs],
     );
     const byRun = new Map(result.rows.map((row) => [row.run_id, row]));
     const lost: string[] = [];
@@ -692,6 +695,7 @@ export class PostgresStore implements WorkQueueStore {
   release(runId: string, lease: LeaseToken): Promise<void> {
     try {
       this.assertOpen();
+      if (!isStorableRunId(runId)) return Promise.resolve();
       return this.releases.enqueue({ runId, lease });
     } catch (error) {
       return rejectWith(error);

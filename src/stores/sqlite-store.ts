@@ -39,6 +39,7 @@ import {
   collectSummaries,
   isActiveStatus,
   isRunStatus,
+  isStorableRunId,
   pruneCriteria,
   rejectWith,
   type PruneCriteria,
@@ -550,8 +551,12 @@ export class SqliteStore implements SagaStore {
   heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult> {
     return settle(() => {
       checkLeaseMs(leaseMs, `Heartbeat of ${owner}`);
-      if (runs.length === 0) return { lost: [], cancelRequests: [] };
-      return this.withDatabase((connection) => connection.heartbeat(owner, runs, leaseMs));
+      // An id no run can have is lost; SQLite would bind it changed (a lone surrogate as U+FFFD).
+      const lost = runs.filter(({ runId }) => !isStorableRunId(runId)).map(({ runId }) => runId);
+      const held = lost.length === 0 ? runs : runs.filter(({ runId }) => isStorableRunId(runId));
+      if (held.length === 0) return { lost, cancelRequests: [] };
+      const result = this.withDatabase((connection) => connection.heartbeat(owner, held, leaseMs));
+      return lost.length === 0 ? result : { lost: [...lost, ...result.lost], cancelRequests: result.cancelRequests };
     });
   }
 
@@ -563,6 +568,7 @@ export class SqliteStore implements SagaStore {
    */
   release(runId: string, lease: LeaseToken): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
+    if (!isStorableRunId(runId)) return Promise.resolve();
     return this.writes.enqueue({ kind: 'release', runId, lease });
   }
 
