@@ -241,10 +241,18 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         (await client.query(`EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE ${where} ORDER BY run_id LIMIT 10`)).rows
           .map((row: Record<string, string>) => Object.values(row).join(''))
           .join('\n');
-      return { status: await plan(`status = 'running'`), saga: await plan(`saga = 'a'`) };
+      const prune = (
+        await client.query(
+          `EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE status = ANY('{completed,cancelled}') AND updated_at < 5000 ORDER BY updated_at, run_id LIMIT 10`,
+        )
+      ).rows
+        .map((row: Record<string, string>) => Object.values(row).join(''))
+        .join('\n');
+      return { status: await plan(`status = 'running'`), saga: await plan(`saga = 'a'`), prune };
     });
     expect(plans.status).toContain('runs_status_idx');
     expect(plans.saga).toContain('runs_saga_idx');
+    expect(plans.prune).toContain('runs_age_idx');
   });
 
   it('reports a corrupt row as StoreCorruptionError naming run and seq, while other runs still load', async () => {
