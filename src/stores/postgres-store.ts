@@ -255,12 +255,17 @@ export class PostgresStore implements WorkQueueStore {
   private readonly sql: PostgresStatements;
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
+  /** Set once the pool is about to end: nothing more may be sent. */
+  private ended = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The last append asked for per run, until it settles. */
+  private readonly appending = new Map<string, Promise<void>>();
   // Two writes to one run cannot share a statement (the row lock orders them): the later waits
   // for the next batch.
-  private readonly appends = new GroupCommit<AppendRequest>({ write: (batch) => this.writeAppends(batch, batch.length === 1), keyOf: (request) => request.runId });
-  private readonly creates = new GroupCommit<CreateWrite>({ write: (batch) => this.writeCreates(batch), keyOf: ({ request }) => request.event.runId });
+  private readonly appends = new GroupCommit<AppendRequest>({ write: (batch) => this.track(this.writeAppends(batch, batch.length === 1)), keyOf: (request) => request.runId });
+  private readonly creates = new GroupCommit<CreateWrite>({ write: (batch) => this.track(this.writeCreates(batch)), keyOf: ({ request }) => request.event.runId });
   private readonly releases = new GroupCommit<{ readonly runId: string; readonly lease: LeaseToken }>({
-    write: (batch) => this.writeReleases(batch, batch.length === 1),
+    write: (batch) => this.track(this.writeReleases(batch, batch.length === 1)),
     keyOf: ({ runId }) => runId,
   });
 
@@ -383,7 +388,14 @@ export class PostgresStore implements WorkQueueStore {
     try {
       this.assertOpen();
       checkAppend(request);
-      return this.appends.enqueue(request);
+      const appended = this.appends.enqueue(request);
+      // A release of the run waits for it: the two go out in different statements.
+      this.appending.set(request.runId, appended);
+      const done = (): void => {
+        if (this.appending.get(request.runId) === appended) this.appending.delete(request.runId);
+      };
+      appended.then(done, done);
+      return appended;
     } catch (error) {
       return rejectWith(error);
     }
@@ -485,6 +497,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `TypeError` (rejects) when the run id cannot be stored (so no run can have it).
    */
   async load(runId: string): Promise<readonly SagaEvent[] | undefined> {
+    this.assertOpen();
     assertStorableRunId(runId, 'Load');
     const result = await this.query<{ recorded: number; seq: number | null; body: string | null }>(`load of run ${runId}`, this.sql.load, [runId]);
     const head = result.rows[0];
@@ -505,6 +518,7 @@ export class PostgresStore implements WorkQueueStore {
    * closed.
    */
   async listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
+    this.assertOpen();
     const { statuses, descending } = checkListQuery(query);
     if (statuses?.length === 0) return [];
     const conditions: string[] = [];
@@ -547,6 +561,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is closed.
    */
   async countRuns(query: { readonly saga?: string } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
+    this.assertOpen();
     if (query.saga !== undefined) assertStorableText(query.saga, 'countRuns `saga`');
     const result = await this.query<{ status: string; count: number }>(
       'count runs',
@@ -568,6 +583,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async claim(request: ClaimRequest): Promise<readonly ClaimedRun[]> {
+    this.assertOpen();
     if (request.limit <= 0 || request.sagas.length === 0) return [];
     checkLeaseMs(request.leaseMs, `Claim for ${request.owner}`);
     const pairs = new Map(request.sagas.map((saga) => [`${saga.name}\u0000${saga.shapeHash}`, saga]));
@@ -617,6 +633,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `TypeError` (rejects) when the run id, owner or lease length is invalid.
    */
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    this.assertOpen();
     const operation = `Acquire run ${request.runId}`;
     assertStorableRunId(request.runId, 'Acquire');
     checkOwner(request.owner, operation);
@@ -659,6 +676,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult> {
+    this.assertOpen();
     checkLeaseMs(leaseMs, `Heartbeat of ${owner}`);
     // An id no run can have is lost; PostgreSQL would refuse the whole statement for a NUL.
     const held = runs.filter(({ runId }) => isStorableRunId(runId));
@@ -696,7 +714,11 @@ export class PostgresStore implements WorkQueueStore {
     try {
       this.assertOpen();
       if (!isStorableRunId(runId)) return Promise.resolve();
-      return this.releases.enqueue({ runId, lease });
+      const appending = this.appending.get(runId);
+      if (appending === undefined) return this.releases.enqueue({ runId, lease });
+      // In call order with the run's append still on its way, as one queue would keep them.
+      const after = (): Promise<void> => this.releases.enqueue({ runId, lease });
+      return appending.then(after, after);
     } catch (error) {
       return rejectWith(error);
     }
@@ -732,6 +754,7 @@ export class PostgresStore implements WorkQueueStore {
    * held the run's row for longer than `lockTimeoutMs` (nothing was recorded: retry).
    */
   async requestCancel(runId: string, reason: string): Promise<void> {
+    this.assertOpen();
     assertStorableRunId(runId, 'Cancel request');
     checkReason(runId, reason);
     const result = await this.query<{ found: boolean }>(`cancel request for run ${runId}`, this.sql.requestCancel, [runId, reason]);
@@ -744,6 +767,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async leaseOf(runId: string): Promise<LeaseInfo | undefined> {
+    this.assertOpen();
     assertStorableRunId(runId, 'Lease lookup');
     const result = await this.query<{ lease_owner: string; lease_epoch: number; live: boolean; expires_at: number }>(
       `lease lookup of run ${runId}`,
@@ -766,6 +790,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async prune(options: PruneOptions): Promise<number> {
+    this.assertOpen();
     const { olderThan, statuses, limit } = pruneCriteria(options);
     if (limit === 0) return 0;
     const result = await this.query(
@@ -792,6 +817,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async watchRun(runId: string, forMs: number): Promise<void> {
+    this.assertOpen();
     await this.query(
       `watch of run ${runId}`,
       `UPDATE ${this.t.runs} SET watched_until = GREATEST(COALESCE(watched_until, now()), now() + $2 * interval '1 millisecond') WHERE run_id = $1`,
@@ -828,6 +854,16 @@ export class PostgresStore implements WorkQueueStore {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Writes already asked for go out and finish (their retries, and releases waiting for an
+      // append, included) before the pool ends.
+      for (;;) {
+        this.creates.flush();
+        this.appends.flush();
+        this.releases.flush();
+        if (this.inFlight.size === 0) break;
+        await Promise.allSettled(this.inFlight);
+      }
+      this.ended = true;
       await this.listener.close();
       if (this.ownsPool) {
         await this.pool.end();
@@ -839,7 +875,7 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   private async query<TRow extends pg.QueryResultRow>(operation: string, statement: string | NamedStatement, values: unknown[]): Promise<pg.QueryResult<TRow>> {
-    this.assertOpen();
+    if (this.ended) throw this.closedError();
     await this.ensureReady();
     try {
       return await this.pool.query<TRow>(typeof statement === 'string' ? { text: statement, values } : { ...statement, values });
@@ -881,10 +917,23 @@ export class PostgresStore implements WorkQueueStore {
     return this.ready;
   }
 
+  /** Refuses new calls once `close()` was called (writes asked for before it still finish). */
   private assertOpen(): void {
-    if (this.closing !== undefined) {
-      throw new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database');
-    }
+    if (this.closing !== undefined) throw this.closedError();
+  }
+
+  private closedError(): StoreUnavailableError {
+    return new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database');
+  }
+
+  /** Counts a batch write as in flight until it settles, so that `close()` can wait for it. */
+  private track(write: Promise<void>): Promise<void> {
+    this.inFlight.add(write);
+    const done = (): void => {
+      this.inFlight.delete(write);
+    };
+    write.then(done, done);
+    return write;
   }
 }
 

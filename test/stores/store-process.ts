@@ -23,6 +23,8 @@ export class StoreProcess {
   constructor(spec: StoreSpec) {
     this.child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(spec)], { cwd: repositoryRoot, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    // Writes to a killed process fail with EPIPE: each call's write callback reports that.
+    this.child.stdin.on('error', () => undefined);
     createInterface({ input: this.child.stdout }).on('line', (line) => {
       this.replies++;
       this.waiting.shift()?.(JSON.parse(line) as Reply);
@@ -49,6 +51,14 @@ export class StoreProcess {
     const reply = await this.call(method, ...args);
     if ('error' in reply) throw new Error(`${method} failed in process ${this.pid}: ${reply.error.name}: ${reply.error.message}`);
     return reply.result;
+  }
+
+  /** Kills the process at once (SIGKILL) and waits for it to exit. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = once(this.child, 'exit');
+    this.child.kill('SIGKILL');
+    await exited;
   }
 
   /** Ends the process (closing its store) and waits for it to exit. */
