@@ -402,9 +402,8 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   private async writeAppends(batch: readonly QueuedAppend[], wait: boolean): Promise<void> {
-    const first = batch[0];
-    if (first === undefined) return;
-    const operation = batch.length === 1 ? `append to run ${first.request.runId}` : `append to runs ${first.request.runId} and ${batch.length - 1} more`;
+    const operation = batchOperation('append to', batch.map((item) => item.request.runId));
+    if (operation === undefined) return;
     let rows: Map<string, AppendRow>;
     try {
       const result = await this.query<AppendRow>(operation, wait ? this.sql.appendWaiting : this.sql.appendSkipping, appendColumns(batch));
@@ -430,9 +429,8 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   private async writeCreates(batch: readonly QueuedCreate[]): Promise<void> {
-    const first = batch[0];
-    if (first === undefined) return;
-    const operation = batch.length === 1 ? `create of run ${first.request.request.event.runId}` : `create of runs ${first.request.request.event.runId} and ${batch.length - 1} more`;
+    const operation = batchOperation('create of', batch.map((item) => item.request.request.event.runId));
+    if (operation === undefined) return;
     const columns: unknown[][] = Array.from({ length: 9 }, () => []);
     for (const { request: write } of batch) {
       const { event, owner } = write.request;
@@ -725,9 +723,8 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   private async writeReleases(batch: readonly QueuedRelease[], wait: boolean): Promise<void> {
-    const first = batch[0];
-    if (first === undefined) return;
-    const operation = batch.length === 1 ? `release of run ${first.request.runId}` : `release of runs ${first.request.runId} and ${batch.length - 1} more`;
+    const operation = batchOperation('release of', batch.map((item) => item.request.runId));
+    if (operation === undefined) return;
     const result = await this.query<{ run_id: string; skipped: boolean }>(operation, wait ? this.sql.releaseWaiting : this.sql.releaseSkipping, [
       batch.map((item) => item.request.runId),
       batch.map((item) => item.request.lease.owner),
@@ -968,6 +965,13 @@ function refusalOf(request: AppendRequest, row: AppendRow | undefined): Error {
     // The row allowed it, yet nothing was written: the statement and the rules disagree.
     new StoreUnavailableError('PostgreSQL', `the append to run ${request.runId} was not applied for no reason the store knows: reload the run and retry`)
   );
+}
+
+/** What a batch statement does, for messages: `append to run r1`, `append to runs r1 and 4 more`. */
+function batchOperation(what: string, runIds: readonly string[]): string | undefined {
+  const [first] = runIds;
+  if (first === undefined) return undefined;
+  return runIds.length === 1 ? `${what} run ${first}` : `${what} runs ${first} and ${runIds.length - 1} more`;
 }
 
 function checkTimeout(name: string, value: number): number {
