@@ -44,7 +44,7 @@ export const SagaErrorCode = {
   StoreUnavailable: 'STORE_UNAVAILABLE',
   /** {@link StoreUnsupportedError}: the store cannot do what was asked. */
   StoreUnsupported: 'STORE_UNSUPPORTED',
-  /** {@link LeaseLostError}: a worker lost its lease on a run. */
+  /** {@link LeaseLostError}: a process lost its lease on a run. */
   LeaseLost: 'LEASE_LOST',
   /** {@link RunLeasedError}: a worker's live lease owns the run. */
   RunLeased: 'RUN_LEASED',

@@ -5,24 +5,16 @@ import { SagaError, SagaErrorCode } from './saga-error.js';
  *
  * @remarks
  * Stores append with optimistic concurrency: the writer says which `seq` it expects next.
- * Two processes driving the same run is a bug outside sagaflow's guarantees (or, with
- * workers, a lost lease: see {@link LeaseLostError}). The run's driver stops at once and its
- * handle's `outcome` rejects with this error; the journal holds the other writer's events, so
- * `inspect` the run before doing anything else. It is also how `start` with a `runId` that
- * already exists in the store fails: the new run's `outcome` rejects with it, and the stored
- * run is untouched.
+ * Leases keep two processes from driving one run (a stale owner gets {@link LeaseLostError}
+ * first), so this means two writers raced under one lease, a bug outside sagaflow's guarantees.
+ * The run's driver stops at once and its handle's `outcome` rejects with this error; the journal
+ * holds the other writer's events, so `inspect` the run before doing anything else. A `start`
+ * with a `runId` that already exists fails with `RunAlreadyExistsError` instead.
  *
  * @example
  * ```ts
- * import { StoreConflictError, type Orchestrator, type Saga } from 'sagaflow';
- * declare const orchestrator: Orchestrator;
- * declare const order: Saga<{ orderId: string }>;
- * // One run per order: a repeated request finds the existing run instead of starting another.
- * const run = orchestrator.start(order, { orderId: 'o-42' }, { runId: 'order-o-42' });
- * const outcome = await run.outcome.catch((error: unknown) => {
- *   if (error instanceof StoreConflictError) return orchestrator.inspect(error.runId);
- *   throw error;
- * });
+ * import { StoreConflictError } from 'sagaflow';
+ * const describe = (error: StoreConflictError) => `${error.runId}: expected seq ${error.expectedSeq}, found ${error.actualSeq}`;
  * ```
  */
 export class StoreConflictError extends SagaError {
@@ -165,11 +157,13 @@ export class StoreUnsupportedError extends SagaError {
 }
 
 /**
- * A worker's lease on a run was taken over by another worker; its append was refused.
+ * A process's lease on a run was taken over by another process; its write was refused.
  *
  * @remarks
- * The worker aborts the run's in-flight signals and writes nothing more for it. Work already
- * in flight may still finish (at-least-once execution); idempotency keys are the guard.
+ * Every process that drives a run (an orchestrator's `start`, `resume`, `redrive`, `compensate`,
+ * `recover`, or a worker's claim) holds its lease. One that paused past the lease and was taken
+ * over aborts the run's in-flight signals and writes nothing more for it. Work already in flight
+ * may still finish (at-least-once execution); idempotency keys are the guard.
  *
  * @example
  * ```ts
@@ -193,7 +187,7 @@ export class LeaseLostError extends SagaError {
 
   /**
    * @param runId - the run.
-   * @param owner - the worker that lost the lease.
+   * @param owner - the orchestrator or worker that lost the lease.
    * @param epoch - the stale epoch it wrote with.
    */
   constructor(
@@ -201,7 +195,7 @@ export class LeaseLostError extends SagaError {
     readonly owner: string,
     readonly epoch: number,
   ) {
-    super(`Worker ${owner} lost its lease on run ${runId} (epoch ${epoch}): another worker took the run over.`);
+    super(`Owner ${owner} lost its lease on run ${runId} (epoch ${epoch}): another process took the run over.`);
   }
 }
 

@@ -68,6 +68,8 @@ interface MemoryRun {
   readonly saga: string;
   readonly submitted: boolean;
   status: RunStatus;
+  /** Whether `status` is one someone drives (kept with it, so appends need no lookup). */
+  active: boolean;
   readonly events: SagaEvent[];
   /** The lease holder; `undefined` when nobody holds the run. */
   leaseOwner: string | undefined;
@@ -149,6 +151,7 @@ export class MemoryStore implements SagaStore {
         saga: event.saga,
         submitted: event.submitted === true,
         status,
+        active: true,
         events: [event],
         leaseOwner: owner.owner,
         leaseEpoch: 1,
@@ -175,10 +178,14 @@ export class MemoryStore implements SagaStore {
     if (run === undefined) return Promise.reject(this.unknownRun(request));
     const lease = request.lease;
     const length = run.events.length;
-    // The clock is read only for a lease-less append to a leased run, the one rule that needs it.
-    const live = lease === undefined && run.leaseOwner !== undefined && this.now() < run.leaseExpiresAt;
-    const refused = appendRefusal(request, length, run.leaseOwner, run.leaseEpoch, live);
-    if (refused !== undefined) return Promise.reject(refused);
+    // The usual case (the holder appending at the journal's end) is decided inline; anything else
+    // goes through the rules every store shares. The clock is read only for a lease-less append to
+    // a leased run, the one rule that needs it.
+    if (lease === undefined || run.leaseOwner !== lease.owner || run.leaseEpoch !== lease.epoch || request.expectedSeq !== length) {
+      const live = lease === undefined && run.leaseOwner !== undefined && this.now() < run.leaseExpiresAt;
+      const refused = appendRefusal(request, length, run.leaseOwner, run.leaseEpoch, live);
+      if (refused !== undefined) return Promise.reject(refused);
+    }
     const events = request.events;
     if (events.length === 0) return Promise.reject(new TypeError(`Append to run ${request.runId}: there are no events to append.`));
     for (let offset = 0; offset < events.length; offset++) {
@@ -189,7 +196,7 @@ export class MemoryStore implements SagaStore {
     // Accepted without a lease once the lease ran out: the former holder is fenced out.
     if (lease === undefined) run.leaseOwner = undefined;
     if (request.status !== run.status) this.moveTo(run, request.status);
-    else if (run.leaseOwner !== undefined && !isActiveStatus(request.status)) this.endLease(run);
+    else if (!run.active && run.leaseOwner !== undefined) this.endLease(run);
     return SETTLED;
   }
 
@@ -317,10 +324,17 @@ export class MemoryStore implements SagaStore {
     });
   }
 
-  /** The run's lease, if anybody holds it (live or expired by this store's clock). */
+  /**
+   * The run's lease, if anybody holds it (live or expired by this store's clock).
+   *
+   * @throws `TypeError` (rejects) when the run id cannot be stored (so no run can have it).
+   */
   leaseOf(runId: string): Promise<LeaseInfo | undefined> {
-    const run = this.runs.get(runId);
-    return Promise.resolve(run?.leaseOwner === undefined ? undefined : leaseInfo(run, this.now()));
+    return settle(() => {
+      const run = this.runs.get(runId);
+      if (run === undefined) assertStorableRunId(runId, 'Lease lookup');
+      return run?.leaseOwner === undefined ? undefined : leaseInfo(run, this.now());
+    });
   }
 
   /**
@@ -351,7 +365,8 @@ export class MemoryStore implements SagaStore {
   /** A run moves to another status: a settled one ends its lease and cancel request, and counts for retention. */
   private moveTo(run: MemoryRun, status: RunStatus): void {
     run.status = status;
-    if (isActiveStatus(status)) {
+    run.active = isActiveStatus(status);
+    if (run.active) {
       this.settled.delete(run);
       return;
     }

@@ -120,6 +120,20 @@ export function isConnectionError(error: unknown): boolean {
  */
 export function toStoreError(error: unknown, store: string, operation: string): unknown {
   if (error instanceof SagaError) return error;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  // The statement was cancelled and rolled back: nothing of it was applied, so it can be retried.
+  if (code === '55P03') {
+    return new StoreUnavailableError(
+      store,
+      `${operation} waited longer than its lock_timeout for a row another client holds (an open transaction, a frozen process); nothing was written: retry, and look for the client holding the lock in pg_stat_activity`,
+      { cause: error },
+    );
+  }
+  if (code === '57014') {
+    return new StoreUnavailableError(store, `${operation} was cancelled (it ran longer than its statement_timeout, or an operator cancelled it); nothing was written: retry`, {
+      cause: error,
+    });
+  }
   const diagnosis = diagnose(error);
   if (diagnosis === undefined) return error;
   const reason = describeCause(error);

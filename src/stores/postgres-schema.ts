@@ -1,15 +1,9 @@
 import type pg from 'pg';
 import { StoreUnavailableError } from '../errors/store-errors.js';
+import { ACTIVE_RUN_STATUSES } from '../journal/outcome.js';
 
-/**
- * The statuses in which a submitted run is waiting for, or being run by, a worker.
- * Internal to the PostgreSQL store; kept in one place because the claim index depends on it.
- *
- * @internal
- */
-export const ACTIVE_STATUSES = ['queued', 'running', 'compensating'] as const;
-
-const activeList = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
+// The claim index's predicate: migration 1 spelled these out, and must keep meaning what it meant.
+const activeList = ACTIVE_RUN_STATUSES.map((status) => `'${status}'`).join(', ');
 
 /**
  * The schema's migrations, in order; entry `i` brings the schema to version `i + 1`.
@@ -57,11 +51,18 @@ function migrations(schema: string): ReadonlyArray<readonly string[]> {
       // Until when someone follows the run (orchestrator.watch): appends to it NOTIFY then.
       `ALTER TABLE ${s}.runs ADD COLUMN watched_until timestamptz`,
     ],
+    [
+      // prune: runs by age (not led by status, which would lure listings by status away from runs_status_idx).
+      `CREATE INDEX runs_age_idx ON ${s}.runs (updated_at, status)`,
+      // Every run is owned now, and a settled status ends its lease in the same write: end the
+      // leases that settled runs kept before.
+      `UPDATE ${s}.runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL AND status NOT IN (${activeList})`,
+    ],
   ];
 }
 
 /** The schema version this code writes and reads. @internal */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 // "SAGA": the first key of the two-int advisory lock, so ours cannot collide with an app's lock.
 const ADVISORY_LOCK_CLASS = 0x53414741;
@@ -86,6 +87,10 @@ export async function ensureSchema(client: pg.ClientBase, schema: string, store:
 
   await client.query('BEGIN');
   try {
+    // DDL waits for other sessions (the advisory lock of a concurrent migration, running
+    // statements on the tables): the store's short lock and statement timeouts are for its runs.
+    await client.query("SET LOCAL lock_timeout = '60s'");
+    await client.query('SET LOCAL statement_timeout = 0');
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_LOCK_CLASS, schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(

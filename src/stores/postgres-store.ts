@@ -1,35 +1,56 @@
-import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { RunNotFoundError } from '../errors/run-errors.js';
-import {
-  LeaseLostError,
-  RunLeasedError,
-  StoreConflictError,
-  StoreCorruptionError,
-  StoreUnavailableError,
-} from '../errors/store-errors.js';
-import { isSettledStatus, type RunStatus } from '../journal/outcome.js';
-import { sagaEventSchema, type SagaEvent } from '../journal/saga-event.js';
+import { RunAlreadyExistsError, RunNotFoundError } from '../errors/run-errors.js';
+import { StoreCorruptionError, StoreUnavailableError } from '../errors/store-errors.js';
+import type { RunStatus } from '../journal/outcome.js';
+import type { SagaEvent } from '../journal/saga-event.js';
+import { GroupCommit, type QueuedWrite } from './group-commit.js';
+import { parseJournalRows } from './journal-rows.js';
 import { describePool, isConnectionError, maskConnectionString, toStoreError, validateSchemaName } from './postgres-connection.js';
 import { WorkListener } from './postgres-listener.js';
-import { ACTIVE_STATUSES, ensureSchema } from './postgres-schema.js';
-import type { AppendRequest, LeaseToken, ListRunsQuery, RunSummary } from './saga-store.js';
+import { ensureSchema } from './postgres-schema.js';
+import { postgresStatements, type NamedStatement, type PostgresStatements } from './postgres-statements.js';
+import { assertStorableRunId, assertStorableText } from './run-id.js';
 import type {
-  ClaimedRun,
-  ClaimRequest,
+  AcquireRequest,
+  AcquireResult,
+  AppendRequest,
+  CancelRequest,
+  CreateRunRequest,
   HeartbeatResult,
   LeaseInfo,
-  WorkQueueStore,
-  WorkSignal,
-  WorkSignalKind,
-} from './work-queue.js';
+  LeaseToken,
+  ListRunsQuery,
+  PruneOptions,
+  RunSummary,
+} from './saga-store.js';
+import {
+  appendRefusal,
+  checkAppend,
+  checkCreate,
+  checkLeaseMs,
+  checkListQuery,
+  checkOwner,
+  checkReason,
+  collectSummaries,
+  compareRunIds,
+  isActiveStatus,
+  isRunStatus,
+  isStorableRunId,
+  pruneCriteria,
+  rejectWith,
+  shapeHashAfter,
+  type SummaryRow,
+} from './store-requests.js';
+import type { ClaimedRun, ClaimRequest, WorkQueueStore, WorkSignal } from './work-queue.js';
 
 /**
  * Settings shared by both ways of connecting a {@link PostgresStore}.
  *
  * @remarks
  * Every setting has a default that suits a service with a few workers. With `onWork`
- * listeners, the store holds one connection more than its pool, for `LISTEN`.
+ * listeners, the store holds one connection more than its pool, for `LISTEN`. The two timeouts
+ * keep one client's lock (a canceller that froze mid-statement, an operator's open transaction)
+ * from stalling the store: see `lockTimeoutMs`.
  *
  * @example
  * ```ts
@@ -54,6 +75,24 @@ export interface PostgresStoreSettings {
    * does not within the same time (at most 10 s). Default 30 000 ms.
    */
   readonly listenerPingMs?: number;
+  /**
+   * The longest a statement about one run waits for that run's row while another client holds it
+   * (PostgreSQL's `lock_timeout`), in ms; `0` leaves the server's own setting. Default 1 000.
+   *
+   * @remarks
+   * Keep it a small fraction of your leases. Statements that touch many runs (batched appends,
+   * heartbeats, claims, prune) never wait for a row another client holds: they skip it. A
+   * statement that gives up fails with a `StoreUnavailableError` saying so; nothing of it was
+   * written. Applied to the pool the store creates; with a `pool` of your own, set `lock_timeout`
+   * in its config.
+   */
+  readonly lockTimeoutMs?: number;
+  /**
+   * The longest any of the store's statements may run (PostgreSQL's `statement_timeout`), in ms;
+   * `0` leaves the server's own setting. Default 15 000. Applied to the pool the store creates; with a `pool` of your
+   * own, set `statement_timeout` in its config.
+   */
+  readonly statementTimeoutMs?: number;
 }
 
 /**
@@ -63,14 +102,16 @@ export interface PostgresStoreSettings {
  * @remarks
  * With `pool`, the store never ends the pool; it opens one extra connection, with the pool's
  * settings, for `LISTEN` when workers subscribe to {@link PostgresStore.onWork}.
- * `connectionTimeoutMs` and `applicationName` then apply to that connection only.
+ * `connectionTimeoutMs` and `applicationName` then apply to that connection only, and
+ * `lockTimeoutMs` / `statementTimeoutMs` not at all: set `lock_timeout` and `statement_timeout`
+ * in your pool's config (the store never changes your pool's sessions).
  *
  * @example
  * ```ts
  * import pg from 'pg';
  * import type { PostgresStoreOptions } from 'sagaflow/postgres';
  * const own: PostgresStoreOptions = { connectionString: 'postgres://app@db:5432/app' };
- * const shared: PostgresStoreOptions = { pool: new pg.Pool({ max: 5 }), schema: 'sagas' };
+ * const shared: PostgresStoreOptions = { pool: new pg.Pool({ max: 5, lock_timeout: 1_000, statement_timeout: 15_000 }), schema: 'sagas' };
  * ```
  */
 export type PostgresStoreOptions = PostgresConnectionStringOptions | PostgresPoolOptions;
@@ -122,71 +163,72 @@ export interface PostgresPoolOptions extends PostgresStoreSettings {
 /** What the append statement reports per run: its row as locked, and whether the events went in. */
 interface AppendRow {
   run_id: string;
-  status: RunStatus;
-  next_seq: number;
+  next_seq: number | null;
   lease_owner: string | null;
-  lease_epoch: number;
+  lease_epoch: number | null;
   lease_live: boolean | null;
   appended: boolean;
+  skipped: boolean;
 }
 
-interface PendingCreate {
-  readonly request: AppendRequest;
-  readonly resolve: (created: boolean) => void;
-  readonly reject: (error: unknown) => void;
-}
-
-interface PendingAppend {
-  readonly request: AppendRequest;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+/** A new run, checked, for the create statement. */
+interface CreateWrite {
+  readonly request: CreateRunRequest;
+  readonly status: RunStatus;
 }
 
 /** One event of a claimed run, with the claim's columns repeated on each. */
-interface ClaimRow extends EventRow {
+interface ClaimRow {
+  run_id: string;
   lease_epoch: number;
   cancel_reason: string | null;
-}
-
-interface EventRow {
-  run_id: string;
+  next_seq: number;
   seq: number;
-  event: unknown;
+  body: string;
 }
 
-const ACTIVE: ReadonlySet<RunStatus> = new Set<RunStatus>(ACTIVE_STATUSES);
-const ACTIVE_SQL = ACTIVE_STATUSES.map((status) => `'${status}'`).join(', ');
+type QueuedAppend = QueuedWrite<AppendRequest, void>;
+type QueuedCreate = QueuedWrite<CreateWrite, void>;
+type QueuedRelease = QueuedWrite<{ readonly runId: string; readonly lease: LeaseToken }, void>;
+
+const DEFAULT_LOCK_TIMEOUT_MS = 1_000;
+const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 
 /**
  * Keeps journals in PostgreSQL and shares runs between worker processes: the distributed store.
  *
  * @remarks
  * Tables live in one schema (default `sagaflow`) and are created on first use, safely when many
- * processes start at once. Every append is one transaction that checks `expectedSeq`
- * (optimistic concurrency) and, for workers, the lease (fencing) under a row lock on the run.
+ * processes start at once. Every write is one statement that checks `expectedSeq` (optimistic
+ * concurrency) and the lease (fencing) under a row lock on the run.
  *
- * Workers: `submit` queues a run, `claim` takes queued runs and runs whose lease expired
- * (by the database clock) with `FOR UPDATE SKIP LOCKED`, bumping the run's epoch. Lease rules:
+ * Ownership: a run is created with its owner's lease (`create`), or queued without one
+ * (`submit`); `acquire` and a worker's `claim` take over runs whose lease expired, by the
+ * database clock, bumping the run's epoch. Lease rules:
  * - An append carrying `lease` is accepted only when that owner and epoch hold the run's lease;
  *   an expired lease nobody took over is still held (the epoch, not the clock, is the fence).
- * - An append without `lease` to a queued, running or compensating run with a live lease is
- *   refused with `RunLeasedError`: a live lease means a worker owns the run. When the run has
- *   settled or the lease expired, such an append is accepted and clears the lease, so the
- *   former holder is fenced out.
- * - A cancel request stays on the run until the run settles.
+ * - An append without `lease` is refused with `RunLeasedError` while anyone holds a live lease;
+ *   once the lease expired it is accepted and ends the lease, so the former holder is fenced out.
+ * - A settled status ends the lease and the cancel request in the same statement.
+ *
+ * Locks: no statement that writes many runs waits for a row another client holds (a frozen
+ * canceller, an operator's open transaction). Batched appends and releases skip such a run and
+ * retry it alone; heartbeats skip it (neither renewed nor lost: tried again next beat). A
+ * statement about one run waits at most `lockTimeoutMs` (default 1 s), then fails with a
+ * `StoreUnavailableError` saying so; nothing of it was written, so it can simply be retried.
+ * `requestCancel` is one statement, its `NOTIFY` included, so it never leaves a lock behind.
  *
  * Connection failures become `StoreUnavailableError` (the pg error as `cause`); the pool
- * reconnects by itself when the server is back. Appends, claims and releases are single
- * statements (one round trip each), so one whose connection dropped while it was in flight may
- * still have been applied: reload the journal before trying again (the runtime does: a run
- * whose append failed is resumed from its stored journal).
+ * reconnects by itself when the server is back. Every write is a single statement (one round
+ * trip), so one whose connection dropped while it was in flight may still have been applied:
+ * reload the journal before trying again (the runtime does: a run whose append failed is
+ * resumed from its stored journal).
  *
- * Group commit: appends (and new runs, and releases) to different runs made in the same turn of
- * the event loop share one statement, each run checked and appended or refused on its own. A
- * worker driving many runs, or a service submitting many, pays one round trip and one commit
- * for all of them; round trips, not the database, bound throughput on a busy host. A corrupt journal found by `claim` is left
- * leased, and skipped, until its lease expires, so it cannot take a worker's every claim; `load`
- * reports it as a `StoreCorruptionError`.
+ * Group commit: creates, appends and releases of different runs made in the same turn of the
+ * event loop share one statement each, every run checked and written or refused on its own. A
+ * worker driving many runs, or a service submitting many, pays one round trip and one commit for
+ * all of them. A corrupt journal found by `claim` is left leased, and skipped, until its lease
+ * expires, so it cannot take a worker's every claim; `load` reports it as a `StoreCorruptionError`.
  *
  * @example
  * ```ts
@@ -210,26 +252,38 @@ export class PostgresStore implements WorkQueueStore {
   private readonly listener: WorkListener;
   private readonly channel: string;
   private readonly t: { readonly runs: string; readonly events: string };
-  private readonly sql: { readonly append: NamedStatement; readonly create: NamedStatement; readonly claim: NamedStatement; readonly release: NamedStatement };
+  private readonly sql: PostgresStatements;
   private ready: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private readonly appendQueue: PendingAppend[] = [];
-  private readonly createQueue: PendingCreate[] = [];
-  private readonly releaseQueue: Array<{ runId: string; lease: LeaseToken; resolve: () => void; reject: (error: unknown) => void }> = [];
-  private appendScheduled = false;
+  /** Set once the pool is about to end: nothing more may be sent. */
+  private ended = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The last append asked for per run, until it settles. */
+  private readonly appending = new Map<string, Promise<void>>();
+  // Two writes to one run cannot share a statement (the row lock orders them): the later waits
+  // for the next batch.
+  private readonly appends = new GroupCommit<AppendRequest>({ write: (batch) => this.track(this.writeAppends(batch, batch.length === 1)), keyOf: (request) => request.runId });
+  private readonly creates = new GroupCommit<CreateWrite>({ write: (batch) => this.track(this.writeCreates(batch)), keyOf: ({ request }) => request.event.runId });
+  private readonly releases = new GroupCommit<{ readonly runId: string; readonly lease: LeaseToken }>({
+    write: (batch) => this.track(this.writeReleases(batch, batch.length === 1)),
+    keyOf: ({ runId }) => runId,
+  });
 
   /**
    * @param options - a connection string or a pool, and the schema.
-   * @throws `TypeError` when `schema` is not a plain SQL identifier, or no connection is given.
+   * @throws `TypeError` when `schema` is not a plain SQL identifier, a timeout is not an integer
+   * >= 0, or no connection is given.
    */
   constructor(options: PostgresStoreOptions) {
     this.schema = validateSchemaName(options.schema ?? 'sagaflow');
     this.t = { runs: `"${this.schema}".runs`, events: `"${this.schema}".events` };
     // One channel per schema; NOTIFY refuses names over 63 bytes, LISTEN would silently truncate.
     this.channel = `sagaflow_${this.schema}`.slice(0, 63);
-    this.sql = statements(this.t, this.channel);
+    this.sql = postgresStatements(this.t, this.channel);
     const applicationName = options.applicationName ?? 'sagaflow';
     const connectionTimeoutMillis = options.connectionTimeoutMs ?? 5_000;
+    const lockTimeoutMs = checkTimeout('lockTimeoutMs', options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS);
+    const statementTimeoutMs = checkTimeout('statementTimeoutMs', options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS);
 
     let listenConfig: pg.ClientConfig;
     if (options.pool !== undefined) {
@@ -252,6 +306,9 @@ export class PostgresStore implements WorkQueueStore {
         connectionTimeoutMillis,
         application_name: applicationName,
         keepAlive: true,
+        // Session settings sent with the connection's start-up: no extra round trip.
+        lock_timeout: lockTimeoutMs,
+        statement_timeout: statementTimeoutMs,
       };
       this.pool = new pg.Pool(config);
       this.ownsPool = true;
@@ -272,169 +329,160 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /**
+   * Creates a run: owned by `request.owner` (lease epoch 1, expiring `leaseMs` from now by the
+   * database clock), or, without an owner, queued for workers (and the workers woken).
+   *
+   * @remarks
+   * Creates of the same event-loop turn share one statement.
+   *
+   * @throws `RunAlreadyExistsError` (rejects) when a run with this id exists; nothing is changed.
+   * @throws `TypeError` (rejects) when the event is not a `run.started` at seq 0, a run without
+   * owner does not say `submitted: true`, or the run id cannot be stored (empty, over 200
+   * characters, NUL, ill-formed Unicode).
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is closed.
+   */
+  create(request: CreateRunRequest): Promise<void> {
+    try {
+      this.assertOpen();
+      return this.creates.enqueue({ request, status: checkCreate(request) });
+    } catch (error) {
+      return rejectWith(error);
+    }
+  }
+
+  /**
+   * Creates a submitted run (no owner) and queues it, atomically; wakes workers. The same as
+   * {@link PostgresStore.create} without `owner`.
+   *
+   * @throws `RunAlreadyExistsError` (rejects) when the run already exists.
+   * @throws `TypeError` (rejects) when the request has an owner or its event lacks `submitted: true`.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
+   */
+  submit(request: CreateRunRequest): Promise<void> {
+    if (request.owner !== undefined) {
+      return rejectWith(new TypeError(`Submit run ${request.event.runId}: a submitted run has no owner; use create to start one owned.`));
+    }
+    return this.create(request);
+  }
+
+  /**
    * Appends events to a run's journal, all or nothing; resolves once they are durable.
    *
    * @remarks
    * Appends to different runs made in the same turn of the event loop go out as one statement
-   * (group commit, as `SqliteStore` does): a worker driving many runs pays one round trip for
-   * all of them. Each run is still checked, and appended or refused, on its own.
+   * (group commit, as `SqliteStore` does). Each run is still checked, and appended or refused,
+   * on its own; a run whose row another client holds is left out of the statement and retried
+   * alone, so it never holds the others up.
    *
-   * @throws `StoreConflictError` (rejects) when `expectedSeq` is not the journal's length.
+   * @throws `RunNotFoundError` (rejects) when the run does not exist.
    * @throws `LeaseLostError` (rejects) when `lease` no longer holds the run.
-   * @throws `RunLeasedError` (rejects) when `lease` is absent and a worker holds a live lease on
-   * the unfinished run.
-   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is
-   * closed; the append may or may not have been applied (reload the journal).
-   * @throws `TypeError` (rejects) when the events are not contiguous from `expectedSeq` or belong
-   * to another run.
+   * @throws `StoreConflictError` (rejects) when `expectedSeq` is not the journal's length.
+   * @throws `RunLeasedError` (rejects) when `lease` is absent and someone holds a live lease.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached or the store is
+   * closed (the append may or may not have been applied: reload the journal), or when another
+   * client held the run's row for longer than `lockTimeoutMs` (nothing was written: retry).
+   * @throws `TypeError` (rejects) when there are no events, they are not contiguous from
+   * `expectedSeq`, or they belong to another run.
    */
-  async append(request: AppendRequest): Promise<void> {
-    checkEvents(request);
-    if (request.expectedSeq === 0 && request.lease === undefined && request.events.length > 0) {
-      if (await this.createRun(request)) return;
+  append(request: AppendRequest): Promise<void> {
+    try {
+      this.assertOpen();
+      checkAppend(request);
+      const appended = this.appends.enqueue(request);
+      // A release of the run waits for it: the two go out in different statements.
+      this.appending.set(request.runId, appended);
+      const done = (): void => {
+        if (this.appending.get(request.runId) === appended) this.appending.delete(request.runId);
+      };
+      appended.then(done, done);
+      return appended;
+    } catch (error) {
+      return rejectWith(error);
     }
-    return new Promise<void>((resolve, reject) => {
-      this.appendQueue.push({ request, resolve, reject });
-      if (!this.appendScheduled) {
-        this.appendScheduled = true;
-        // setImmediate, not a microtask: it waits for every I/O callback of this turn, so the
-        // runs that a statement's results woke up all get into the next statement.
-        setImmediate(() => this.flushAppends());
-      }
-    });
   }
 
-  private flushAppends(): void {
-    this.appendScheduled = false;
-    const batch: PendingAppend[] = [];
-    const later: PendingAppend[] = [];
-    const runs = new Set<string>();
-    for (const pending of this.appendQueue.splice(0)) {
-      // Two appends to one run (two writers racing) cannot share a statement: the row lock orders them.
-      if (runs.has(pending.request.runId)) later.push(pending);
-      else {
-        runs.add(pending.request.runId);
-        batch.push(pending);
-      }
-    }
-    if (later.length > 0) {
-      this.appendQueue.push(...later);
-      this.appendScheduled = true;
-      setImmediate(() => this.flushAppends());
-    }
-    void this.writeAppends(batch);
-  }
-
-  private async writeAppends(batch: readonly PendingAppend[]): Promise<void> {
-    const first = batch[0];
-    if (first === undefined) return;
-    const operation = batch.length === 1 ? `append to run ${first.request.runId}` : `append to runs ${first.request.runId} and ${batch.length - 1} more`;
+  private async writeAppends(batch: readonly QueuedAppend[], wait: boolean): Promise<void> {
+    const operation = batchOperation('append to', batch.map((item) => item.request.runId));
+    if (operation === undefined) return;
     let rows: Map<string, AppendRow>;
     try {
-      const result = await this.query<AppendRow>(operation, this.sql.append, appendColumns(batch.map(({ request }) => request)));
+      const result = await this.query<AppendRow>(operation, wait ? this.sql.appendWaiting : this.sql.appendSkipping, appendColumns(batch));
       rows = new Map(result.rows.map((row) => [row.run_id, row]));
     } catch (error) {
       if (batch.length > 1 && !(error instanceof StoreUnavailableError)) {
         // One run's bad request must not fail the others: write each on its own.
-        await Promise.all(batch.map((pending) => this.writeAppends([pending])));
+        await Promise.all(batch.map((item) => this.writeAppends([item], true)));
         return;
       }
-      for (const pending of batch) pending.reject(error);
+      for (const item of batch) item.reject(error);
       return;
     }
-    for (const { request, resolve, reject } of batch) {
-      try {
-        checkAppended(request, rows.get(request.runId));
-        resolve();
-      } catch (error) {
-        reject(error);
-      }
+    const skipped: QueuedAppend[] = [];
+    for (const item of batch) {
+      const row = rows.get(item.request.runId);
+      if (row?.appended === true) item.resolve();
+      else if (row?.skipped === true) skipped.push(item);
+      else item.reject(refusalOf(item.request, row));
     }
+    // Runs whose row another client holds: each alone, waiting at most lock_timeout for it.
+    await Promise.all(skipped.map((item) => this.writeAppends([item], true)));
   }
 
-  /** Creates a run with its first events; resolves to false when the run already exists. */
-  private createRun(request: AppendRequest): Promise<boolean> {
-    // Grouped like appends: concurrent submits share a statement.
-    return new Promise<boolean>((resolve, reject) => {
-      this.createQueue.push({ request, resolve, reject });
-      if (this.createQueue.length === 1) setImmediate(() => this.flushCreates());
-    });
-  }
-
-  private flushCreates(): void {
-    const batch: PendingCreate[] = [];
-    const later: PendingCreate[] = [];
-    const runs = new Set<string>();
-    for (const pending of this.createQueue.splice(0)) {
-      if (runs.has(pending.request.runId)) later.push(pending);
-      else {
-        runs.add(pending.request.runId);
-        batch.push(pending);
-      }
-    }
-    if (later.length > 0) {
-      this.createQueue.push(...later);
-      setImmediate(() => this.flushCreates());
-    }
-    void this.writeCreates(batch);
-  }
-
-  private async writeCreates(batch: readonly PendingCreate[]): Promise<void> {
-    const first = batch[0];
-    if (first === undefined) return;
-    const operation = batch.length === 1 ? `append to run ${first.request.runId}` : `append to runs ${first.request.runId} and ${batch.length - 1} more`;
-    const columns: unknown[][] = Array.from({ length: 10 }, () => []);
-    for (const { request } of batch) {
-      const head = request.events[0];
-      const submitted = head?.type === 'run.started' && head.submitted === true;
+  private async writeCreates(batch: readonly QueuedCreate[]): Promise<void> {
+    const operation = batchOperation('create of', batch.map((item) => item.request.request.event.runId));
+    if (operation === undefined) return;
+    const columns: unknown[][] = Array.from({ length: 9 }, () => []);
+    for (const { request: write } of batch) {
+      const { event, owner } = write.request;
       const values = [
-        request.runId,
-        request.saga,
-        latestShapeHash(request.events) ?? null,
-        request.status,
-        request.expectedSeq + request.events.length,
-        head?.at ?? 0,
-        request.events[request.events.length - 1]?.at ?? 0,
-        submitted,
-        JSON.stringify(request.events),
-        submitted && ACTIVE.has(request.status),
+        event.runId,
+        event.saga,
+        event.shapeHash,
+        write.status,
+        event.at,
+        event.submitted === true,
+        JSON.stringify(event),
+        owner?.owner ?? null,
+        owner?.leaseMs ?? null,
       ];
-      for (const [index, value] of values.entries()) columns[index]?.push(value);
+      for (let index = 0; index < values.length; index++) columns[index]?.push(values[index]);
     }
-    let created: Set<string>;
+    let rows: Array<{ run_id: string; created: boolean; existing_status: string | null }>;
     try {
-      const result = await this.query<{ run_id: string }>(operation, this.sql.create, columns);
-      created = new Set(result.rows.map((row) => row.run_id));
+      rows = (await this.query<{ run_id: string; created: boolean; existing_status: string | null }>(operation, this.sql.create, columns)).rows;
     } catch (error) {
       if (batch.length > 1 && !(error instanceof StoreUnavailableError)) {
-        // One run's bad request must not fail the others: write each on its own.
-        await Promise.all(batch.map((pending) => this.writeCreates([pending])));
+        await Promise.all(batch.map((item) => this.writeCreates([item])));
         return;
       }
-      // Two creators raced and the loser's events collided: the run exists, go on as for one.
-      if (isUniqueViolation(error)) for (const pending of batch) pending.resolve(false);
-      else for (const pending of batch) pending.reject(error);
+      for (const item of batch) item.reject(error);
       return;
     }
-    for (const pending of batch) pending.resolve(created.has(pending.request.runId));
-  }
-
-  /**
-   * Appends a run's `run.started` (with `submitted: true`) and queues it in one transaction,
-   * then wakes workers with `NOTIFY`.
-   *
-   * @throws `StoreConflictError` (rejects) when the run already exists.
-   * @throws `TypeError` (rejects) when the request is not a submitted run's first event.
-   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
-   */
-  async submit(request: AppendRequest): Promise<void> {
-    const first = request.events[0];
-    if (request.expectedSeq !== 0 || first?.type !== 'run.started' || first.submitted !== true) {
-      throw new TypeError(
-        `Submit run ${request.runId}: a submission is the run's run.started event at seq 0 with submitted: true.`,
-      );
+    const byRun = new Map(rows.map((row) => [row.run_id, row]));
+    const raced: QueuedCreate[] = [];
+    for (const item of batch) {
+      const row = byRun.get(item.request.request.event.runId);
+      if (row?.created === true) item.resolve();
+      else if (row !== undefined && isRunStatus(row.existing_status)) item.reject(new RunAlreadyExistsError(row.run_id, row.existing_status));
+      else raced.push(item);
     }
-    await this.append(request);
+    if (raced.length === 0) return;
+    // Created by a concurrent statement committed after this one's snapshot: read its status now.
+    try {
+      const now = await this.query<{ run_id: string; status: string }>(
+        `status of runs ${raced.map((item) => item.request.request.event.runId).join(', ')}`,
+        `SELECT run_id, status FROM ${this.t.runs} WHERE run_id = ANY($1::text[])`,
+        [raced.map((item) => item.request.request.event.runId)],
+      );
+      const statuses = new Map(now.rows.map((row) => [row.run_id, row.status]));
+      for (const item of raced) {
+        const runId = item.request.request.event.runId;
+        const status = statuses.get(runId);
+        item.reject(new RunAlreadyExistsError(runId, isRunStatus(status) ? status : 'running'));
+      }
+    } catch (error) {
+      for (const item of raced) item.reject(error);
+    }
   }
 
   /**
@@ -444,62 +492,83 @@ export class PostgresStore implements WorkQueueStore {
    * gap, an invalid event, an event of another run or position).
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is
    * closed.
+   * @throws `TypeError` (rejects) when the run id cannot be stored (so no run can have it).
    */
   async load(runId: string): Promise<readonly SagaEvent[] | undefined> {
-    const result = await this.query<EventRow>(`load run ${runId}`, `SELECT run_id, seq, event FROM ${this.t.events} WHERE run_id = $1 ORDER BY seq`, [
-      runId,
-    ]);
-    if (result.rows.length === 0) return undefined;
-    return parseJournal(runId, result.rows);
+    this.assertOpen();
+    assertStorableRunId(runId, 'Load');
+    const result = await this.query<{ recorded: number; seq: number | null; body: string | null }>(`load of run ${runId}`, this.sql.load, [runId]);
+    const head = result.rows[0];
+    if (head === undefined) return undefined;
+    const rows = result.rows.filter((row) => row.seq !== null).map((row) => [row.seq, row.body]);
+    return parseJournalRows(runId, rows, head.recorded);
   }
 
   /**
-   * Lists runs, filtered by status and saga, in run-id order.
+   * Lists runs, filtered, in run-id order (`order: 'desc'` for newest first).
    *
-   * @throws `TypeError` (rejects) when `limit` is not an integer >= 0.
+   * @remarks
+   * `runIdPrefix` is matched literally (`%` and `_` are escaped) and case-sensitively, served by
+   * the primary key. A row that cannot be read is left out, so it never hides the others.
+   *
+   * @throws `TypeError` (rejects) when `limit` is not an integer >= 0, or `order` is unknown.
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is
    * closed.
    */
   async listRuns(query: ListRunsQuery = {}): Promise<readonly RunSummary[]> {
+    this.assertOpen();
+    const { statuses, descending } = checkListQuery(query);
+    if (statuses?.length === 0) return [];
     const conditions: string[] = [];
     const values: unknown[] = [];
-    if (query.status !== undefined) {
-      values.push(typeof query.status === 'string' ? [query.status] : [...query.status]);
+    if (statuses !== undefined) {
+      values.push(statuses);
       conditions.push(`status = ANY($${values.length}::text[])`);
     }
     if (query.saga !== undefined) {
+      assertStorableText(query.saga, 'listRuns `saga`');
       values.push(query.saga);
       conditions.push(`saga = $${values.length}`);
     }
-    if (query.afterRunId !== undefined) {
-      values.push(query.afterRunId);
-      conditions.push(`run_id > $${values.length}`);
+    if (query.runIdPrefix !== undefined && query.runIdPrefix !== '') {
+      values.push(`${query.runIdPrefix.replace(/[\\%_]/g, '\\$&')}%`);
+      conditions.push(`run_id LIKE $${values.length} ESCAPE '\\'`);
     }
-    let limit = '';
-    if (query.limit !== undefined) {
-      if (!Number.isInteger(query.limit) || query.limit < 0) {
-        throw new TypeError(`listRuns: limit must be a non-negative integer, got ${query.limit}.`);
+    return collectSummaries(query.limit, query.afterRunId, async (after, size) => {
+      const parameters = [...values];
+      const where = [...conditions];
+      if (after !== undefined) {
+        parameters.push(after);
+        where.push(`run_id ${descending ? '<' : '>'} $${parameters.length}`);
       }
-      values.push(query.limit);
-      limit = ` LIMIT $${values.length}`;
-    }
-    const where = conditions.length === 0 ? '' : ` WHERE ${conditions.join(' AND ')}`;
-    const result = await this.query<{
-      run_id: string;
-      saga: string;
-      status: RunStatus;
-      next_seq: number;
-      created_at: number;
-      updated_at: number;
-    }>('list runs', `SELECT run_id, saga, status, next_seq, created_at, updated_at FROM ${this.t.runs}${where} ORDER BY run_id${limit}`, values);
-    return result.rows.map((row) => ({
-      runId: row.run_id,
-      saga: row.saga,
-      status: row.status,
-      events: row.next_seq,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    }));
+      parameters.push(size);
+      const result = await this.query<SummaryRow>(
+        'list runs',
+        `SELECT run_id AS "runId", saga, status, next_seq AS events, created_at AS "createdAt", updated_at AS "updatedAt", submitted
+         FROM ${this.t.runs}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`}
+         ORDER BY run_id ${descending ? 'DESC' : 'ASC'} LIMIT $${parameters.length}`,
+        parameters,
+      );
+      return result.rows;
+    });
+  }
+
+  /**
+   * Counts runs per status, optionally of one saga.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is closed.
+   */
+  async countRuns(query: { readonly saga?: string } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
+    this.assertOpen();
+    if (query.saga !== undefined) assertStorableText(query.saga, 'countRuns `saga`');
+    const result = await this.query<{ status: string; count: number }>(
+      'count runs',
+      `SELECT status, count(*)::integer AS count FROM ${this.t.runs}${query.saga === undefined ? '' : ' WHERE saga = $1'} GROUP BY status`,
+      query.saga === undefined ? [] : [query.saga],
+    );
+    const counts: Partial<Record<RunStatus, number>> = {};
+    for (const { status, count } of result.rows) if (isRunStatus(status)) counts[status] = count;
+    return counts;
   }
 
   /**
@@ -512,24 +581,31 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async claim(request: ClaimRequest): Promise<readonly ClaimedRun[]> {
+    this.assertOpen();
     if (request.limit <= 0 || request.sagas.length === 0) return [];
+    checkLeaseMs(request.leaseMs, `Claim for ${request.owner}`);
     const pairs = new Map(request.sagas.map((saga) => [`${saga.name}\u0000${saga.shapeHash}`, saga]));
     const names = [...pairs.values()].map((saga) => saga.name);
     const hashes = [...pairs.values()].map((saga) => saga.shapeHash);
-    const result = await this.query<ClaimRow>(`claim runs for worker ${request.owner}`, this.sql.claim, [
+    const result = await this.query<ClaimRow>(`claim of runs for worker ${request.owner}`, this.sql.claim, [
       names,
       hashes,
       request.limit,
       request.owner,
       request.leaseMs,
     ]);
-    if (result.rows.length === 0) return [];
+    const journals = new Map<string, ClaimRow[]>();
+    for (const row of result.rows) {
+      const rows = journals.get(row.run_id);
+      if (rows === undefined) journals.set(row.run_id, [row]);
+      else rows.push(row);
+    }
     const runs: ClaimedRun[] = [];
-    for (const [runId, rows] of groupByRun(result.rows)) {
+    for (const [runId, rows] of journals) {
       const claimed = rows[0] as ClaimRow;
-      let journal: readonly SagaEvent[];
+      let events: readonly SagaEvent[];
       try {
-        journal = parseJournal(runId, rows);
+        events = parseJournalRows(runId, rows.map((row) => [row.seq, row.body]), claimed.next_seq) ?? [];
       } catch (error) {
         if (error instanceof StoreCorruptionError) continue;
         throw error;
@@ -537,110 +613,149 @@ export class PostgresStore implements WorkQueueStore {
       runs.push({
         runId,
         lease: { owner: request.owner, epoch: claimed.lease_epoch },
-        events: journal,
+        events,
         ...(claimed.cancel_reason === null ? {} : { cancelRequest: { runId, reason: claimed.cancel_reason } }),
       });
     }
-    return runs.sort((left, right) => compareIds(left.runId, right.runId));
+    return runs.sort((left, right) => compareRunIds(left.runId, right.runId));
   }
 
   /**
-   * Extends this worker's live leases; reports lost ones and pending cancel requests.
+   * Takes a run over when nobody holds a live lease on it (by the database clock): bumps its
+   * epoch and makes the caller its owner, in one statement; or reports the live owner.
+   *
+   * @throws `RunNotFoundError` (rejects) when the run does not exist.
+   * @throws `StoreCorruptionError` (rejects) when its journal cannot be read; the lease taken is given back.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or another client
+   * held the run's row for longer than `lockTimeoutMs` (nothing changed).
+   * @throws `TypeError` (rejects) when the run id, owner or lease length is invalid.
+   */
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    this.assertOpen();
+    const operation = `Acquire run ${request.runId}`;
+    assertStorableRunId(request.runId, 'Acquire');
+    checkOwner(request.owner, operation);
+    checkLeaseMs(request.leaseMs, operation);
+    const result = await this.query<{
+      lease_owner: string | null;
+      lease_epoch: number;
+      live: boolean | null;
+      expires_at: number | null;
+      taken_epoch: number | null;
+      cancel_reason: string | null;
+      next_seq: number | null;
+    }>(`takeover of run ${request.runId}`, this.sql.acquire, [request.runId, request.owner, request.leaseMs]);
+    const row = result.rows[0];
+    if (row === undefined) throw new RunNotFoundError(request.runId);
+    if (row.taken_epoch === null) {
+      return { acquired: false, heldBy: { owner: row.lease_owner ?? '', epoch: row.lease_epoch, live: row.live === true, expiresAt: row.expires_at ?? 0 } };
+    }
+    const lease: LeaseToken = { owner: request.owner, epoch: row.taken_epoch };
+    // Read after the takeover committed: from now on only this lease can append to the run.
+    let events: readonly SagaEvent[];
+    try {
+      events = (await this.load(request.runId)) ?? [];
+      if (events.length !== row.next_seq) throw new StoreCorruptionError(request.runId, events.length, `the journal has ${events.length} events, the run records ${String(row.next_seq)}`);
+    } catch (error) {
+      await this.release(request.runId, lease).catch(() => undefined);
+      throw error;
+    }
+    return { acquired: true, lease, events, ...(row.cancel_reason === null ? {} : { cancelRequest: { runId: request.runId, reason: row.cancel_reason } }) };
+  }
+
+  /**
+   * Extends this owner's leases; reports lost ones and pending cancel requests.
    *
    * @remarks
    * A lease is extended while `owner` and its epoch still hold it, even if it ran out and nobody
-   * took the run over meanwhile; otherwise the run is reported `lost`.
+   * took the run over meanwhile; otherwise the run is reported `lost`. A run whose row another
+   * client holds right now is skipped: neither renewed nor lost, tried again at the next beat.
    *
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
-  async heartbeat(
-    owner: string,
-    runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>,
-    leaseMs: number,
-  ): Promise<HeartbeatResult> {
-    if (runs.length === 0) return { lost: [], cancelRequests: [] };
-    const result = await this.query<{ run_id: string; cancel_reason: string | null }>(
-      `heartbeat of worker ${owner}`,
-      // Rows are locked in run-id order, as appends lock them, so the two cannot deadlock.
-      `WITH held AS (
-         SELECT * FROM unnest($2::text[], $3::integer[]) AS held(run_id, epoch)
-       ), locked AS (
-         SELECT runs.run_id FROM ${this.t.runs} AS runs JOIN held ON held.run_id = runs.run_id
-         WHERE runs.lease_owner = $1 AND runs.lease_epoch = held.epoch
-         ORDER BY runs.run_id
-         FOR UPDATE OF runs
-       )
-       UPDATE ${this.t.runs} AS runs SET lease_expires_at = now() + $4 * interval '1 millisecond'
-       FROM locked WHERE runs.run_id = locked.run_id
-       RETURNING runs.run_id, runs.cancel_reason`,
-      [owner, runs.map((run) => run.runId), runs.map((run) => run.lease.epoch), leaseMs],
+  async heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult> {
+    this.assertOpen();
+    checkLeaseMs(leaseMs, `Heartbeat of ${owner}`);
+    // An id no run can have is lost; PostgreSQL would refuse the whole statement for a NUL.
+    const held = runs.filter(({ runId }) => isStorableRunId(runId));
+    if (held.length === 0) return { lost: runs.map(({ runId }) => runId), cancelRequests: [] };
+    const result = await this.query<{ run_id: string; renewed: boolean; cancel_reason: string | null; held: boolean }>(
+      `heartbeat of ${owner}`,
+      this.sql.heartbeat,
+      [owner, held.map((run) => run.runId), held.map((run) => run.lease.epoch), leaseMs],
     );
-    const held = new Map(result.rows.map((row) => [row.run_id, row.cancel_reason]));
-    return {
-      lost: runs.filter((run) => !held.has(run.runId)).map((run) => run.runId),
-      cancelRequests: result.rows.flatMap((row) => (row.cancel_reason === null ? [] : [{ runId: row.run_id, reason: row.cancel_reason }])),
-    };
+    const byRun = new Map(result.rows.map((row) => [row.run_id, row]));
+    const lost: string[] = [];
+    const cancelRequests: CancelRequest[] = [];
+    for (const { runId } of runs) {
+      const row = byRun.get(runId);
+      if (row?.renewed === true) {
+        if (row.cancel_reason !== null) cancelRequests.push({ runId, reason: row.cancel_reason });
+      } else if (row?.held !== true) {
+        lost.push(runId);
+      }
+    }
+    return { lost, cancelRequests };
   }
 
   /**
-   * Gives a lease up if this owner and epoch still hold it.
+   * Gives a lease up if this owner and epoch still hold it; otherwise does nothing.
    *
    * @remarks
-   * Does nothing when the lease is no longer this one. Releasing an unfinished submitted run
-   * (a worker stopping) makes it claimable at once and wakes the other workers.
+   * Releases of one turn share a statement. Releasing an unfinished submitted run (a worker
+   * stopping) makes it claimable at once and wakes the other workers.
    *
-   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or another client
+   * held the run's row for longer than `lockTimeoutMs`.
    */
   release(runId: string, lease: LeaseToken): Promise<void> {
-    // Grouped like appends: a worker releasing many settled runs pays one round trip.
-    return new Promise<void>((resolve, reject) => {
-      this.releaseQueue.push({ runId, lease, resolve, reject });
-      if (this.releaseQueue.length === 1) setImmediate(() => void this.flushReleases());
-    });
+    try {
+      this.assertOpen();
+      if (!isStorableRunId(runId)) return Promise.resolve();
+      const appending = this.appending.get(runId);
+      if (appending === undefined) return this.releases.enqueue({ runId, lease });
+      // In call order with the run's append still on its way, as one queue would keep them.
+      const after = (): Promise<void> => this.releases.enqueue({ runId, lease });
+      return appending.then(after, after);
+    } catch (error) {
+      return rejectWith(error);
+    }
   }
 
-  private async flushReleases(): Promise<void> {
-    const batch = this.releaseQueue.splice(0);
-    const first = batch[0];
-    if (first === undefined) return;
-    const operation = batch.length === 1 ? `release of run ${first.runId}` : `release of runs ${first.runId} and ${batch.length - 1} more`;
-    try {
-      await this.query(operation, this.sql.release, [
-        batch.map((pending) => pending.runId),
-        batch.map((pending) => pending.lease.owner),
-        batch.map((pending) => pending.lease.epoch),
-      ]);
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
-      return;
+  private async writeReleases(batch: readonly QueuedRelease[], wait: boolean): Promise<void> {
+    const operation = batchOperation('release of', batch.map((item) => item.request.runId));
+    if (operation === undefined) return;
+    const result = await this.query<{ run_id: string; skipped: boolean }>(operation, wait ? this.sql.releaseWaiting : this.sql.releaseSkipping, [
+      batch.map((item) => item.request.runId),
+      batch.map((item) => item.request.lease.owner),
+      batch.map((item) => item.request.lease.epoch),
+    ]);
+    const skipped = new Set(result.rows.filter((row) => row.skipped).map((row) => row.run_id));
+    const retried: QueuedRelease[] = [];
+    for (const item of batch) {
+      if (skipped.has(item.request.runId)) retried.push(item);
+      else item.resolve();
     }
-    for (const pending of batch) pending.resolve();
+    await Promise.all(retried.map((item) => this.writeReleases([item], true).catch((error: unknown) => item.reject(error))));
   }
 
   /**
-   * Records a cancellation for the run's owner to act on.
+   * Records a cancellation for the run's owner to act on, in one statement that also wakes it.
    *
    * @remarks
    * The first reason is kept when cancellation is requested twice. Requests for a settled run
    * are ignored (there is nothing to stop). A request is cleared when the run settles.
    *
    * @throws `RunNotFoundError` (rejects) when no such run exists.
-   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or another client
+   * held the run's row for longer than `lockTimeoutMs` (nothing was recorded: retry).
    */
   async requestCancel(runId: string, reason: string): Promise<void> {
-    await this.transaction(`cancel request for run ${runId}`, async (client) => {
-      const updated = await client.query(
-        `UPDATE ${this.t.runs} SET cancel_reason = COALESCE(cancel_reason, $2), cancel_requested_at = COALESCE(cancel_requested_at, now())
-         WHERE run_id = $1 AND status IN (${ACTIVE_SQL})`,
-        [runId, reason],
-      );
-      if (updated.rowCount !== 0) {
-        await this.notify(client, 'cancel_requested', runId);
-        return;
-      }
-      const exists = await client.query(`SELECT 1 FROM ${this.t.runs} WHERE run_id = $1`, [runId]);
-      if (exists.rowCount === 0) throw new RunNotFoundError(runId);
-    });
+    this.assertOpen();
+    assertStorableRunId(runId, 'Cancel request');
+    checkReason(runId, reason);
+    const result = await this.query<{ found: boolean }>(`cancel request for run ${runId}`, this.sql.requestCancel, [runId, reason]);
+    if (result.rows[0]?.found !== true) throw new RunNotFoundError(runId);
   }
 
   /**
@@ -649,13 +764,43 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async leaseOf(runId: string): Promise<LeaseInfo | undefined> {
-    const result = await this.query<{ lease_owner: string; lease_epoch: number; live: boolean }>(
+    this.assertOpen();
+    assertStorableRunId(runId, 'Lease lookup');
+    const result = await this.query<{ lease_owner: string; lease_epoch: number; live: boolean; expires_at: number }>(
       `lease lookup of run ${runId}`,
-      `SELECT lease_owner, lease_epoch, lease_expires_at > now() AS live FROM ${this.t.runs} WHERE run_id = $1 AND lease_owner IS NOT NULL`,
+      this.sql.leaseOf,
       [runId],
     );
     const row = result.rows[0];
-    return row === undefined ? undefined : { owner: row.lease_owner, epoch: row.lease_epoch, live: row.live };
+    return row === undefined ? undefined : { owner: row.lease_owner, epoch: row.lease_epoch, live: row.live, expiresAt: row.expires_at };
+  }
+
+  /**
+   * Deletes settled runs last written before `olderThan` (by their last event's `at`), oldest
+   * first, with their journals; one statement.
+   *
+   * @remarks
+   * Rows another client holds right now are skipped (pruned by a later call). Served by an index
+   * on `(status, updated_at)`; prune a large backlog in slices with `limit`.
+   *
+   * @throws `TypeError` (rejects) when `statuses` names an unfinished status or `limit` is not an integer >= 0.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
+   */
+  async prune(options: PruneOptions): Promise<number> {
+    this.assertOpen();
+    const { olderThan, statuses, limit } = pruneCriteria(options);
+    if (limit === 0) return 0;
+    const result = await this.query(
+      'prune',
+      `WITH doomed AS (
+         SELECT run_id FROM ${this.t.runs} WHERE status = ANY($1::text[]) AND updated_at < $2
+         ORDER BY updated_at, run_id LIMIT $3
+         FOR UPDATE SKIP LOCKED
+       )
+       DELETE FROM ${this.t.runs} AS runs USING doomed WHERE runs.run_id = doomed.run_id`,
+      [statuses, olderThan, limit ?? null],
+    );
+    return result.rowCount ?? 0;
   }
 
   /**
@@ -669,6 +814,7 @@ export class PostgresStore implements WorkQueueStore {
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
    */
   async watchRun(runId: string, forMs: number): Promise<void> {
+    this.assertOpen();
     await this.query(
       `watch of run ${runId}`,
       `UPDATE ${this.t.runs} SET watched_until = GREATEST(COALESCE(watched_until, now()), now() + $2 * interval '1 millisecond') WHERE run_id = $1`,
@@ -705,6 +851,16 @@ export class PostgresStore implements WorkQueueStore {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // Writes already asked for go out and finish (their retries, and releases waiting for an
+      // append, included) before the pool ends.
+      for (;;) {
+        this.creates.flush();
+        this.appends.flush();
+        this.releases.flush();
+        if (this.inFlight.size === 0) break;
+        await Promise.allSettled(this.inFlight);
+      }
+      this.ended = true;
       await this.listener.close();
       if (this.ownsPool) {
         await this.pool.end();
@@ -715,50 +871,13 @@ export class PostgresStore implements WorkQueueStore {
     return this.closing;
   }
 
-  private async notify(client: pg.PoolClient, kind: WorkSignalKind, runId: string): Promise<void> {
-    // Delivered at commit, and not at all if the transaction rolls back.
-    await client.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ kind, runId })]);
-  }
-
   private async query<TRow extends pg.QueryResultRow>(operation: string, statement: string | NamedStatement, values: unknown[]): Promise<pg.QueryResult<TRow>> {
-    this.assertOpen();
+    if (this.ended) throw this.closedError();
     await this.ensureReady();
     try {
       return await this.pool.query<TRow>(typeof statement === 'string' ? { text: statement, values } : { ...statement, values });
     } catch (error) {
       throw toStoreError(error, this.description, operation);
-    }
-  }
-
-  private async transaction<T>(operation: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    this.assertOpen();
-    await this.ensureReady();
-    const client = await this.connect(operation);
-    let connectionError: unknown;
-    // A checked-out client whose socket dies emits 'error' even while a query is pending; with
-    // no listener that event would crash the process. The failing query reports it to us.
-    const onError = (error: unknown): void => {
-      connectionError = error;
-    };
-    client.on('error', onError);
-    try {
-      await client.query('BEGIN');
-      const result = await work(client);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      if (connectionError === undefined && !isConnectionError(error)) {
-        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-          connectionError = rollbackError;
-        });
-      } else {
-        connectionError ??= error;
-      }
-      throw toStoreError(error, this.description, operation);
-    } finally {
-      client.off('error', onError);
-      // Releasing with an error makes the pool discard the client instead of reusing it.
-      client.release(connectionError === undefined ? undefined : toError(connectionError));
     }
   }
 
@@ -795,163 +914,31 @@ export class PostgresStore implements WorkQueueStore {
     return this.ready;
   }
 
+  /** Refuses new calls once `close()` was called (writes asked for before it still finish). */
   private assertOpen(): void {
-    if (this.closing !== undefined) {
-      throw new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database');
-    }
+    if (this.closing !== undefined) throw this.closedError();
+  }
+
+  private closedError(): StoreUnavailableError {
+    return new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database');
+  }
+
+  /** Counts a batch write as in flight until it settles, so that `close()` can wait for it. */
+  private track(write: Promise<void>): Promise<void> {
+    this.inFlight.add(write);
+    const done = (): void => {
+      this.inFlight.delete(write);
+    };
+    write.then(done, done);
+    return write;
   }
 }
 
-/**
- * The store's hot statements. Each does in one round trip what a transaction of four to six
- * statements would: on a busy host every round trip costs the client a system call and a
- * context switch, and those, not the database, bound throughput.
- */
-function statements(t: { readonly runs: string; readonly events: string }, channel: string): {
-  readonly append: NamedStatement;
-  readonly create: NamedStatement;
-  readonly claim: NamedStatement;
-  readonly release: NamedStatement;
-} {
-  const notifyChannel = `'${channel}'`;
-  const texts = {
-    // $1…$11: one array per column (see appendColumns), one element per run, at most one per run.
-    // Arrays rather than one JSON document: a JSON document's strings would be decoded, and
-    // PostgreSQL refuses \u0000 in text; json[] elements keep each batch of events as written.
-    // Row locks, taken in run-id order so that concurrent statements cannot deadlock, order the
-    // appends to one run. Each run is checked on its own by the store's rules (fencing, expected
-    // seq, a live lease owns the run), and the caller reports a refusal from the locked row it
-    // gets back. A lease-less append clears the lease (fencing out a holder whose lease expired);
-    // one that moves a settled submitted run back to an active status re-queues it and wakes the
-    // workers. Appends to a watched run announce themselves (only those: NOTIFY serializes
-    // committing transactions, a price every append should not pay).
-    append: `
-      WITH req AS (
-        SELECT * FROM unnest($1::text[], $2::integer[], $3::json[], $4::integer[], $5::text[], $6::double precision[],
-          $7::text[], $8::text[], $9::integer[], $10::boolean[], $11::boolean[])
-          AS r(run_id, expected_seq, events, event_count, status, last_at, shape_hash, lease_owner, lease_epoch, settles, active)
-      ), locked AS (
-        SELECT runs.run_id, runs.status, runs.next_seq, runs.submitted, runs.lease_owner, runs.lease_epoch,
-          runs.lease_expires_at > now() AS lease_live
-        FROM ${t.runs} AS runs WHERE runs.run_id IN (SELECT run_id FROM req)
-        ORDER BY runs.run_id
-        FOR UPDATE
-      ), accepted AS (
-        SELECT locked.run_id, locked.submitted, locked.status AS previous_status, req.expected_seq, req.events,
-          req.event_count, req.status, req.last_at, req.shape_hash, req.lease_owner AS writer, req.settles, req.active
-        FROM locked JOIN req ON req.run_id = locked.run_id
-        WHERE (req.lease_owner IS NULL OR (locked.lease_owner = req.lease_owner AND locked.lease_epoch = req.lease_epoch))
-          AND locked.next_seq = req.expected_seq
-          AND (req.lease_owner IS NOT NULL OR locked.lease_owner IS NULL OR locked.lease_live IS NOT TRUE OR locked.status NOT IN (${ACTIVE_SQL}))
-          AND req.event_count > 0
-      ), inserted AS (
-        INSERT INTO ${t.events} (run_id, seq, event)
-        SELECT accepted.run_id, accepted.expected_seq + position - 1, element
-        FROM accepted, json_array_elements(accepted.events) WITH ORDINALITY AS batch(element, position)
-        RETURNING 1
-      ), updated AS (
-        UPDATE ${t.runs} AS runs SET
-          status = accepted.status, next_seq = accepted.expected_seq + accepted.event_count, updated_at = accepted.last_at,
-          shape_hash = COALESCE(accepted.shape_hash, runs.shape_hash),
-          lease_owner = CASE WHEN accepted.writer IS NULL THEN NULL ELSE runs.lease_owner END,
-          lease_expires_at = CASE WHEN accepted.writer IS NULL THEN NULL ELSE runs.lease_expires_at END,
-          cancel_reason = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_reason END,
-          cancel_requested_at = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_requested_at END
-        FROM accepted WHERE runs.run_id = accepted.run_id
-        RETURNING runs.run_id,
-          accepted.submitted AND accepted.writer IS NULL AND accepted.previous_status NOT IN (${ACTIVE_SQL}) AND accepted.active AS requeue,
-          runs.watched_until > now() AS watched
-      )
-      SELECT locked.run_id, locked.status, locked.next_seq, locked.lease_owner, locked.lease_epoch, locked.lease_live,
-        updated.run_id IS NOT NULL AS appended,
-        CASE WHEN updated.requeue THEN pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', locked.run_id)::text) END AS requeued,
-        CASE WHEN updated.watched THEN pg_notify(${notifyChannel}, json_build_object('kind', 'appended', 'runId', locked.run_id)::text) END AS announced
-      FROM locked LEFT JOIN updated ON updated.run_id = locked.run_id`,
-    // One array per column, one element per new run: $1 run, $2 saga, $3 shape hash, $4 status,
-    // $5 next seq, $6 created at, $7 updated at, $8 submitted, $9 events, $10 wake the workers.
-    // Returns the runs it created. ON CONFLICT waits for a concurrent creator of the same run; if
-    // it committed, that run is not created here and the caller goes on as for an existing run.
-    create: `
-      WITH req AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::double precision[],
-          $7::double precision[], $8::boolean[], $9::json[], $10::boolean[])
-          AS req(run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted, events, wake)
-      ), created AS (
-        INSERT INTO ${t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
-        SELECT run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted FROM req ORDER BY run_id
-        ON CONFLICT (run_id) DO NOTHING
-        RETURNING run_id
-      ), inserted AS (
-        INSERT INTO ${t.events} (run_id, seq, event)
-        SELECT req.run_id, position - 1, element
-        FROM req JOIN created ON created.run_id = req.run_id, json_array_elements(req.events) WITH ORDINALITY AS batch(element, position)
-        RETURNING 1
-      )
-      SELECT created.run_id,
-        CASE WHEN req.wake THEN pg_notify(${notifyChannel}, json_build_object('kind', 'submitted', 'runId', created.run_id)::text) END AS notified
-      FROM created JOIN req ON req.run_id = created.run_id`,
-    // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms.
-    claim: `
-      WITH candidates AS (
-        SELECT run_id FROM ${t.runs}
-        WHERE submitted AND status IN (${ACTIVE_SQL})
-          -- The ANY() conditions let the planner use runs_claimable_idx; the pair check is exact.
-          AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
-          AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-          AND (lease_expires_at IS NULL OR lease_expires_at <= now())
-        ORDER BY run_id
-        LIMIT $3
-        FOR UPDATE SKIP LOCKED
-      ), claimed AS (
-        UPDATE ${t.runs} AS runs
-        SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond'
-        FROM candidates WHERE runs.run_id = candidates.run_id
-        RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason
-      )
-      SELECT claimed.run_id, claimed.lease_epoch, claimed.cancel_reason, events.seq, events.event
-      FROM claimed JOIN ${t.events} AS events ON events.run_id = claimed.run_id
-      ORDER BY claimed.run_id, events.seq`,
-    // $1 runs, $2 owners, $3 epochs. Rows are locked in run-id order, as appends lock them.
-    // Releasing an unfinished submitted run makes it claimable at once: wake the workers.
-    release: `
-      WITH req AS (
-        SELECT * FROM unnest($1::text[], $2::text[], $3::integer[]) AS req(run_id, owner, epoch)
-      ), locked AS (
-        SELECT runs.run_id FROM ${t.runs} AS runs JOIN req ON req.run_id = runs.run_id
-        WHERE runs.lease_owner = req.owner AND runs.lease_epoch = req.epoch
-        ORDER BY runs.run_id
-        FOR UPDATE OF runs
-      ), released AS (
-        UPDATE ${t.runs} AS runs SET lease_owner = NULL, lease_expires_at = NULL
-        FROM locked WHERE runs.run_id = locked.run_id
-        RETURNING runs.run_id, runs.submitted AND runs.status IN (${ACTIVE_SQL}) AS requeued
-      )
-      SELECT pg_notify(${notifyChannel}, json_build_object('kind', 'requeued', 'runId', run_id)::text) FROM released WHERE requeued`,
-  };
-  // Named, so each connection parses and plans them once rather than on every call; the name
-  // carries a hash of the text because two stores on different schemas share a pool's clients.
-  const named = (kind: string, text: string): NamedStatement => ({
-    name: `sagaflow_${kind}_${createHash('sha1').update(text).digest('hex').slice(0, 12)}`,
-    text,
-  });
-  return {
-    append: named('append', texts.append),
-    create: named('create', texts.create),
-    claim: named('claim', texts.claim),
-    release: named('release', texts.release),
-  };
-}
-
-/** A statement the pool's connections prepare once, by name. */
-interface NamedStatement {
-  readonly name: string;
-  readonly text: string;
-}
 
 /** The append statement's parameters: one array per column, one element per run. */
-function appendColumns(requests: readonly AppendRequest[]): unknown[][] {
+function appendColumns(batch: readonly QueuedAppend[]): unknown[][] {
   const columns: unknown[][] = Array.from({ length: 11 }, () => []);
-  for (const request of requests) {
+  for (const { request } of batch) {
     const values = [
       request.runId,
       request.expectedSeq,
@@ -959,40 +946,37 @@ function appendColumns(requests: readonly AppendRequest[]): unknown[][] {
       request.events.length,
       request.status,
       request.events[request.events.length - 1]?.at ?? null,
-      latestShapeHash(request.events) ?? null,
+      shapeHashAfter(request.events) ?? null,
       request.lease?.owner ?? null,
       request.lease?.epoch ?? null,
-      isSettledStatus(request.status),
-      ACTIVE.has(request.status),
+      !isActiveStatus(request.status),
+      isActiveStatus(request.status),
     ];
-    for (const [index, value] of values.entries()) columns[index]?.push(value);
+    for (let index = 0; index < values.length; index++) columns[index]?.push(values[index]);
   }
   return columns;
 }
 
-/** Turns the statement's verdict on one run into success or the store's error for it. */
-function checkAppended(request: AppendRequest, run: AppendRow | undefined): void {
-  const { lease } = request;
-  if (run === undefined) {
-    // No such run: a lease cannot hold it, and its journal is empty.
-    if (lease !== undefined) throw new LeaseLostError(request.runId, lease.owner, lease.epoch);
-    if (request.expectedSeq !== 0 || request.events.length > 0) throw new StoreConflictError(request.runId, request.expectedSeq, 0);
-    return;
-  }
-  if (run.appended) return;
-  // Fencing first: a stale worker learns it lost the run even when its seq would still fit.
-  if (lease !== undefined && (run.lease_owner !== lease.owner || run.lease_epoch !== lease.epoch)) {
-    throw new LeaseLostError(request.runId, lease.owner, lease.epoch);
-  }
-  if (run.next_seq !== request.expectedSeq) throw new StoreConflictError(request.runId, request.expectedSeq, run.next_seq);
-  if (lease === undefined && run.lease_owner !== null && run.lease_live === true && ACTIVE.has(run.status)) {
-    throw new RunLeasedError(request.runId, run.lease_owner, run.lease_epoch);
-  }
-  // Accepted with nothing to write (an empty batch).
+/** Why the statement did not append: the store's rules applied to the row as it was locked. */
+function refusalOf(request: AppendRequest, row: AppendRow | undefined): Error {
+  const length = row?.next_seq ?? undefined;
+  return (
+    appendRefusal(request, length, row?.lease_owner, row?.lease_epoch ?? 0, row?.lease_live === true) ??
+    // The row allowed it, yet nothing was written: the statement and the rules disagree.
+    new StoreUnavailableError('PostgreSQL', `the append to run ${request.runId} was not applied for no reason the store knows: reload the run and retry`)
+  );
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === '23505';
+/** What a batch statement does, for messages: `append to run r1`, `append to runs r1 and 4 more`. */
+function batchOperation(what: string, runIds: readonly string[]): string | undefined {
+  const [first] = runIds;
+  if (first === undefined) return undefined;
+  return runIds.length === 1 ? `${what} run ${first}` : `${what} runs ${first} and ${runIds.length - 1} more`;
+}
+
+function checkTimeout(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new TypeError(`PostgresStore \`${name}\` must be an integer >= 0 (milliseconds), not ${String(value)}.`);
+  return value;
 }
 
 function ignoreIdleClientError(): void {
@@ -1001,61 +985,4 @@ function ignoreIdleClientError(): void {
 
 function toError(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));
-}
-
-function compareIds(left: string, right: string): number {
-  return left < right ? -1 : left > right ? 1 : 0;
-}
-
-function checkEvents(request: AppendRequest): void {
-  for (const [offset, event] of request.events.entries()) {
-    if (event.seq !== request.expectedSeq + offset || event.runId !== request.runId) {
-      throw new TypeError(
-        `Append to run ${request.runId}: event ${offset} has runId ${event.runId} and seq ${event.seq}, expected seq ${request.expectedSeq + offset}.`,
-      );
-    }
-  }
-}
-
-/** The shape hash the run continues with after these events, if they change it. */
-function latestShapeHash(events: readonly SagaEvent[]): string | undefined {
-  for (let index = events.length - 1; index >= 0; index--) {
-    const event = events[index];
-    if (event?.type === 'run.started' || (event?.type === 'run.resumed' && event.shapeHash !== undefined)) return event.shapeHash;
-  }
-  return undefined;
-}
-
-function groupByRun(rows: readonly EventRow[]): Map<string, EventRow[]> {
-  const journals = new Map<string, EventRow[]>();
-  for (const row of rows) {
-    const journal = journals.get(row.run_id);
-    if (journal === undefined) journals.set(row.run_id, [row]);
-    else journal.push(row);
-  }
-  return journals;
-}
-
-function parseJournal(runId: string, rows: readonly EventRow[]): SagaEvent[] {
-  const journal: SagaEvent[] = [];
-  for (const [index, row] of rows.entries()) {
-    if (row.seq !== index) throw new StoreCorruptionError(runId, index, `the row for seq ${index} is missing (the next row has seq ${row.seq})`);
-    const parsed = sagaEventSchema.safeParse(row.event);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue === undefined || issue.path.length === 0 ? '' : ` at ${issue.path.join('.')}`;
-      throw new StoreCorruptionError(runId, row.seq, `the stored event is not a valid saga event (${issue?.message ?? 'invalid'}${where})`, {
-        cause: parsed.error,
-      });
-    }
-    if (parsed.data.runId !== runId || parsed.data.seq !== row.seq) {
-      throw new StoreCorruptionError(
-        runId,
-        row.seq,
-        `the stored event says it is run ${parsed.data.runId} seq ${parsed.data.seq}`,
-      );
-    }
-    journal.push(parsed.data);
-  }
-  return journal;
 }

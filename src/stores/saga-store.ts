@@ -86,7 +86,12 @@ export interface CreateRunRequest {
   /** The run's first event (`seq` 0). */
   readonly event: Extract<SagaEvent, { type: 'run.started' }>;
   /** Who drives the run, and for how long its first lease lasts. Absent: a submitted run. */
-  readonly owner?: { readonly owner: string; readonly leaseMs: number };
+  readonly owner?: {
+    /** The owner's id (an orchestrator's). */
+    readonly owner: string;
+    /** How long the first lease lasts, counted on the store's clock. */
+    readonly leaseMs: number;
+  };
 }
 
 /**

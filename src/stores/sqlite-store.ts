@@ -39,6 +39,7 @@ import {
   collectSummaries,
   isActiveStatus,
   isRunStatus,
+  isStorableRunId,
   pruneCriteria,
   rejectWith,
   type PruneCriteria,
@@ -188,7 +189,7 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE sagaflow_runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE sagaflow_runs ADD COLUMN lease_expires_at REAL;
   ALTER TABLE sagaflow_runs ADD COLUMN cancel_reason TEXT;
-  CREATE INDEX IF NOT EXISTS sagaflow_runs_by_age ON sagaflow_runs (status, updated_at);
+  CREATE INDEX IF NOT EXISTS sagaflow_runs_by_age ON sagaflow_runs (updated_at, status);
   `,
 ];
 
@@ -200,8 +201,8 @@ type SqliteWrite =
 
 type QueuedSqliteWrite = QueuedWrite<SqliteWrite, void>;
 
-/** `sagaflow_runs` as read for an append: length, status, lease owner, epoch, whether the lease is live. */
-type RunRow = [events: number, status: string, leaseOwner: string | null, leaseEpoch: number, live: number | null];
+/** `sagaflow_runs` as read for an append: length, status, lease owner, epoch. */
+type RunRow = [events: number, status: string, leaseOwner: string | null, leaseEpoch: number];
 
 interface LeaseRow {
   readonly owner: string | null;
@@ -550,8 +551,12 @@ export class SqliteStore implements SagaStore {
   heartbeat(owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): Promise<HeartbeatResult> {
     return settle(() => {
       checkLeaseMs(leaseMs, `Heartbeat of ${owner}`);
-      if (runs.length === 0) return { lost: [], cancelRequests: [] };
-      return this.withDatabase((connection) => connection.heartbeat(owner, runs, leaseMs));
+      // An id no run can have is lost; SQLite would bind it changed (a lone surrogate as U+FFFD).
+      const lost = runs.filter(({ runId }) => !isStorableRunId(runId)).map(({ runId }) => runId);
+      const held = lost.length === 0 ? runs : runs.filter(({ runId }) => isStorableRunId(runId));
+      if (held.length === 0) return { lost, cancelRequests: [] };
+      const result = this.withDatabase((connection) => connection.heartbeat(owner, held, leaseMs));
+      return lost.length === 0 ? result : { lost: [...lost, ...result.lost], cancelRequests: result.cancelRequests };
     });
   }
 
@@ -563,6 +568,7 @@ export class SqliteStore implements SagaStore {
    */
   release(runId: string, lease: LeaseToken): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
+    if (!isStorableRunId(runId)) return Promise.resolve();
     return this.writes.enqueue({ kind: 'release', runId, lease });
   }
 
@@ -802,9 +808,9 @@ function migrate(db: Database.Database, description: string): void {
 function prepare(db: Database.Database): Connection {
   const lengthOf = db.prepare<[string], number>('SELECT events FROM sagaflow_runs WHERE run_id = ?').pluck();
   const insertEvent = db.prepare<[string, number, string, string], unknown>('INSERT INTO sagaflow_events (run_id, seq, type, body) VALUES (?, ?, ?, ?)');
-  const runOf = db
-    .prepare<[string], RunRow>(`SELECT events, status, lease_owner, lease_epoch, lease_expires_at > ${NOW_MS} FROM sagaflow_runs WHERE run_id = ?`)
-    .raw();
+  const runOf = db.prepare<[string], RunRow>('SELECT events, status, lease_owner, lease_epoch FROM sagaflow_runs WHERE run_id = ?').raw();
+  // Read only for a lease-less append to a leased run, the one rule that needs the clock.
+  const leaseLive = db.prepare<[string], number>(`SELECT lease_expires_at > ${NOW_MS} FROM sagaflow_runs WHERE run_id = ?`).pluck();
   const statusOf = db.prepare<[string], string>('SELECT status FROM sagaflow_runs WHERE run_id = ?').pluck();
   const insertRun = db.prepare<[string, string, string, number, number, number, string, number], unknown>(
     `INSERT INTO sagaflow_runs (run_id, saga, status, events, created_at, updated_at, submitted, lease_owner, lease_epoch, lease_expires_at)
@@ -876,8 +882,10 @@ function prepare(db: Database.Database): Connection {
       // other process can write in between.
       try {
         if (write.kind === 'append') {
-          const run = runOf.get(write.request.runId);
-          const refused = appendRefusal(write.request, run?.[0], run?.[2], run?.[3] ?? 0, run?.[4] === 1);
+          const { request } = write;
+          const run = runOf.get(request.runId);
+          const live = request.lease === undefined && run !== undefined && run[2] !== null && leaseLive.get(request.runId) === 1;
+          const refused = appendRefusal(request, run?.[0], run?.[2], run?.[3] ?? 0, live);
           if (refused !== undefined) failures[index] = refused;
           else writeAppend(write, run as RunRow);
         } else if (write.kind === 'create') {

@@ -2,7 +2,7 @@ import { RunNotFoundError } from '../errors/run-errors.js';
 import { LeaseLostError, RunLeasedError, StoreConflictError } from '../errors/store-errors.js';
 import { ACTIVE_RUN_STATUSES, SETTLED_RUN_STATUSES, type RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
-import { assertStorableRunId, assertStorableText } from './run-id.js';
+import { assertStorableRunId, assertStorableText, runIdProblem } from './run-id.js';
 import type { AppendRequest, CreateRunRequest, ListRunsQuery, PruneOptions, RunSummary } from './saga-store.js';
 
 // The checks every store makes on what it is asked, in one place so that all stores refuse the
@@ -62,6 +62,7 @@ export function checkCreate(request: CreateRunRequest): RunStatus {
   if (event.type !== 'run.started' || event.seq !== 0) {
     throw new TypeError(`Create run ${runId}: a run is created with its run.started event at seq 0, not ${String(event.type)} at seq ${String(event.seq)}.`);
   }
+  assertStorableText(event.saga, `Create run ${runId}: the saga name`);
   if (owner === undefined) {
     if (event.submitted !== true) {
       throw new TypeError(`Create run ${runId}: a run without an owner is a submitted run, whose run.started says submitted: true.`);
@@ -330,4 +331,14 @@ export async function collectSummaries(
     if (rows.length < size || typeof last !== 'string') return runs;
     cursor = last;
   }
+}
+
+/**
+ * Tells whether a run id can be stored, so could name a run (see {@link runIdProblem}): the SQL
+ * stores leave other ids out of heartbeats (reported lost) and releases (nothing to release).
+ *
+ * @internal
+ */
+export function isStorableRunId(runId: string): boolean {
+  return runIdProblem(runId) === undefined;
 }

@@ -1,7 +1,7 @@
 import { SagaError, SagaErrorCode } from '../errors/saga-error.js';
 import { foldJournal } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
-import type { AppendRequest, ListRunsQuery, RunSummary, SagaStore } from '../stores/saga-store.js';
+import type { AppendRequest, CreateRunRequest, LeaseToken, SagaStore } from '../stores/saga-store.js';
 import type { CrashFault } from './faults.js';
 
 /**
@@ -34,9 +34,11 @@ export class SimulatedCrashError extends SagaError {
  * A store made by {@link crashingStore}.
  *
  * @remarks
- * A {@link SagaStore} for one orchestrator under test. Once `crashed` is set, every append
- * rejects with that same {@link SimulatedCrashError}, for every run; reads go to the wrapped
- * store. Its `close()` does nothing: close the wrapped store yourself.
+ * A {@link SagaStore} for one orchestrator under test. Once `crashed` is set, every write
+ * (create, append, acquire, heartbeat, release, cancel request, prune) rejects with that same
+ * {@link SimulatedCrashError}, for every run, and the leases the crashed "process" held are
+ * given up; reads go to the wrapped store. Its `close()` does nothing: close the wrapped store
+ * yourself.
  *
  * @example
  * ```ts
@@ -62,7 +64,8 @@ export interface CrashingStore extends SagaStore {
  * @remarks
  * When the matching event is in the middle of an append, only the events up to and including it
  * are written. Reads keep working, so a test can inspect the journal; resume with a new
- * orchestrator on `inner`.
+ * orchestrator on `inner`: the leases of the crashed one were released at the crash, as they
+ * would have expired after a real crash, so the new orchestrator can take its runs over at once.
  *
  * @example
  * ```ts
@@ -75,6 +78,8 @@ export interface CrashingStore extends SagaStore {
 export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): CrashingStore {
   let crashed: SimulatedCrashError | undefined;
   const journals = new Map<string, SagaEvent[]>();
+  // The leases this "process" holds, so that the crash can give them up.
+  const leases = new Map<string, LeaseToken>();
   const journalOf = async (runId: string): Promise<SagaEvent[]> => {
     let journal = journals.get(runId);
     if (journal === undefined) {
@@ -83,6 +88,19 @@ export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): 
     }
     return journal;
   };
+  const alive = (): void => {
+    if (crashed !== undefined) throw crashed;
+  };
+  const crash = async (event: SagaEvent): Promise<never> => {
+    crashed = new SimulatedCrashError(event);
+    // A real crashed process's leases expire after leaseMs; the simulation gives them up at
+    // once, so that the test's next orchestrator can take the runs over without waiting.
+    const held = [...leases.entries()];
+    leases.clear();
+    await Promise.all(held.map(([runId, lease]) => inner.release(runId, lease).catch(() => undefined)));
+    throw crashed;
+  };
+  const matches = (event: SagaEvent, soFar: readonly SagaEvent[]): boolean => faults.some((fault) => fault.predicate(event, soFar));
   return {
     get description(): string {
       return `${inner.description} (with a simulated crash)`;
@@ -90,14 +108,22 @@ export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): 
     get crashed(): SimulatedCrashError | undefined {
       return crashed;
     },
+    async create(request: CreateRunRequest): Promise<void> {
+      alive();
+      await inner.create(request);
+      const { event, owner } = request;
+      journals.set(event.runId, [event]);
+      if (owner !== undefined) leases.set(event.runId, { owner: owner.owner, epoch: 1 });
+      if (matches(event, [event])) await crash(event);
+    },
     async append(request: AppendRequest): Promise<void> {
-      if (crashed !== undefined) throw crashed;
+      alive();
       const journal = await journalOf(request.runId);
       let cut = request.events.length;
       let matched: SagaEvent | undefined;
       for (const [index, event] of request.events.entries()) {
         const soFar = [...journal, ...request.events.slice(0, index + 1)];
-        if (faults.some((fault) => fault.predicate(event, soFar))) {
+        if (matches(event, soFar)) {
           cut = index + 1;
           matched = event;
           break;
@@ -109,13 +135,39 @@ export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): 
         cut === request.events.length ? request : { ...request, events: written, status: foldJournal([...journal, ...written]).status },
       );
       journal.push(...written);
-      if (matched !== undefined) {
-        crashed = new SimulatedCrashError(matched);
-        throw crashed;
-      }
+      if (request.lease !== undefined) leases.set(request.runId, request.lease);
+      if (matched !== undefined) await crash(matched);
     },
-    load: (runId: string) => inner.load(runId),
-    listRuns: (query?: ListRunsQuery): Promise<readonly RunSummary[]> => inner.listRuns(query),
+    async acquire(request) {
+      alive();
+      const result = await inner.acquire(request);
+      if (result.acquired) {
+        leases.set(request.runId, result.lease);
+        journals.set(request.runId, [...result.events]);
+      }
+      return result;
+    },
+    async heartbeat(owner, runs, leaseMs) {
+      alive();
+      return inner.heartbeat(owner, runs, leaseMs);
+    },
+    async release(runId, lease) {
+      alive();
+      await inner.release(runId, lease);
+      if (leases.get(runId)?.epoch === lease.epoch) leases.delete(runId);
+    },
+    async requestCancel(runId, reason) {
+      alive();
+      return inner.requestCancel(runId, reason);
+    },
+    async prune(options) {
+      alive();
+      return inner.prune(options);
+    },
+    load: (runId) => inner.load(runId),
+    listRuns: (query) => inner.listRuns(query),
+    countRuns: (query) => inner.countRuns(query),
+    leaseOf: (runId) => inner.leaseOf(runId),
     close: () => Promise.resolve(),
   };
 }

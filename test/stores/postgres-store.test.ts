@@ -1,11 +1,14 @@
 import {
   LeaseLostError,
+  RunAlreadyExistsError,
   RunLeasedError,
   RunNotFoundError,
   StoreConflictError,
   StoreCorruptionError,
   StoreUnavailableError,
   type AppendRequest,
+  type LeaseToken,
+  type RunStartedEvent,
   type RunStatus,
   type SagaEvent,
   type WorkSignal,
@@ -16,17 +19,19 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchemas, postgresForTests, uniqueSchema, withAdminClient } from '../support/postgres.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { StoreProcess } from './store-process.js';
 
 const url = await postgresForTests();
 const schema = uniqueSchema('pg_store');
 const extraSchemas: string[] = [];
 const stores: PostgresStore[] = [];
 
-function open(options: { schema?: string; applicationName?: string; connectionString?: string } = {}): PostgresStore {
+function open(options: { schema?: string; applicationName?: string; connectionString?: string; lockTimeoutMs?: number } = {}): PostgresStore {
   const store = new PostgresStore({
     connectionString: options.connectionString ?? url ?? '',
     schema: options.schema ?? schema,
     ...(options.applicationName === undefined ? {} : { applicationName: options.applicationName }),
+    ...(options.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: options.lockTimeoutMs }),
   });
   stores.push(store);
   return store;
@@ -40,7 +45,7 @@ afterAll(async () => {
 const SAGA = 'transfer';
 const SHAPE = 'shape-1';
 
-function started(runId: string, options: { saga?: string; shapeHash?: string; submitted?: boolean } = {}): SagaEvent {
+function started(runId: string, options: { saga?: string; shapeHash?: string; submitted?: boolean } = {}): RunStartedEvent {
   return {
     type: 'run.started',
     runId,
@@ -59,13 +64,27 @@ function stageStarted(runId: string, seq: number, saga = SAGA): SagaEvent {
   return { type: 'stage.started', runId, saga, seq, at: 1_000 + seq, stage: 'debit', attempt: 1 };
 }
 
+/** The lease of runs the tests create with {@link createOwned}. */
+const APP: LeaseToken = { owner: 'app', epoch: 1 };
+
+/** An append request; in-process runs carry {@link APP}'s lease unless `extra` says otherwise. */
 function request(runId: string, expectedSeq: number, events: SagaEvent[], status: RunStatus, extra: Partial<AppendRequest> = {}): AppendRequest {
   return { runId, saga: events[0]?.saga ?? SAGA, expectedSeq, events, status, ...extra };
 }
 
+/** An append request under {@link APP}'s lease. */
+function owned(runId: string, expectedSeq: number, events: SagaEvent[], status: RunStatus = 'running'): AppendRequest {
+  return request(runId, expectedSeq, events, status, { lease: APP });
+}
+
+/** Creates a run owned by {@link APP}, as an orchestrator's start does. */
+function createOwned(store: PostgresStore, runId: string, options: { saga?: string; shapeHash?: string } = {}): Promise<void> {
+  return store.create({ event: started(runId, options), owner: { owner: APP.owner, leaseMs: 60_000 } });
+}
+
 async function submitRun(store: PostgresStore, options: { saga?: string; shapeHash?: string } = {}): Promise<string> {
   const runId = uuidv7();
-  await store.submit(request(runId, 0, [started(runId, { ...options, submitted: true })], 'queued', options.saga === undefined ? {} : { saga: options.saga }));
+  await store.submit({ event: started(runId, { ...options, submitted: true }) });
   return runId;
 }
 
@@ -131,45 +150,46 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     extraSchemas.push(raceSchema);
     const racers = Array.from({ length: 4 }, () => open({ schema: raceSchema }));
     const runIds = racers.map(() => uuidv7());
-    await Promise.all(racers.map((store, index) => store.append(request(runIds[index] ?? '', 0, [started(runIds[index] ?? '')], 'running'))));
-    const versions = await withAdminClient(url ?? '', async (client) => (await client.query(`SELECT version FROM "${raceSchema}".schema_version`)).rows);
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }]);
+    await Promise.all(racers.map((store, index) => createOwned(store, runIds[index] ?? '')));
+    const versions = await withAdminClient(url ?? '', async (client) => (await client.query(`SELECT version FROM "${raceSchema}".schema_version ORDER BY version`)).rows);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
     expect((await racers[0]?.listRuns())?.map((run) => run.runId)).toEqual([...runIds].sort());
   });
 
   it('appends, loads in seq order, and refuses a stale expectedSeq', async () => {
     const store = open();
     const runId = uuidv7();
-    await store.append(request(runId, 0, [started(runId)], 'running'));
-    await store.append(request(runId, 1, [stageStarted(runId, 1), stageStarted(runId, 2)], 'running'));
+    await createOwned(store, runId);
+    await store.append(owned(runId, 1, [stageStarted(runId, 1), stageStarted(runId, 2)]));
     expect(await store.load(runId)).toEqual([started(runId), stageStarted(runId, 1), stageStarted(runId, 2)]);
     expect(await store.load(uuidv7())).toBeUndefined();
 
-    await expect(store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'))).rejects.toMatchObject({
+    await expect(store.append(owned(runId, 1, [stageStarted(runId, 1)]))).rejects.toMatchObject({
       constructor: StoreConflictError,
       runId,
       expectedSeq: 1,
       actualSeq: 3,
     });
     const fresh = uuidv7();
-    await expect(store.append(request(fresh, 2, [stageStarted(fresh, 2)], 'running'))).rejects.toMatchObject({ expectedSeq: 2, actualSeq: 0 });
-    await expect(store.append(request(runId, 3, [stageStarted(runId, 4)], 'running'))).rejects.toBeInstanceOf(TypeError);
+    await expect(store.append(owned(fresh, 2, [stageStarted(fresh, 2)]))).rejects.toMatchObject({ constructor: RunNotFoundError, runId: fresh });
+    await expect(store.append(owned(runId, 3, [stageStarted(runId, 4)]))).rejects.toBeInstanceOf(TypeError);
   });
 
   it('lets exactly one of two concurrent creators of a run win', async () => {
     const [first, second] = [open(), open()];
     const runId = uuidv7();
-    const results = await Promise.allSettled([first, second].map((store) => store.append(request(runId, 0, [started(runId)], 'running'))));
+    const results = await Promise.allSettled([first, second].map((store) => createOwned(store, runId)));
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
     const rejected = results.find((result) => result.status === 'rejected');
-    expect(rejected?.reason).toBeInstanceOf(StoreConflictError);
+    expect(rejected?.reason).toBeInstanceOf(RunAlreadyExistsError);
+    expect(rejected?.reason).toMatchObject({ runId, status: 'running' });
     expect(await first.load(runId)).toHaveLength(1);
   });
 
   it('appends all or nothing', async () => {
     const store = open();
     const runId = uuidv7();
-    await store.append(request(runId, 0, [started(runId)], 'running'));
+    await createOwned(store, runId);
     // A trigger that fails on the second event of a batch, after the first was inserted.
     await withAdminClient(url ?? '', async (client) => {
       await client.query(`CREATE FUNCTION "${schema}".explode() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -178,10 +198,10 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     });
     try {
       const exploding: SagaEvent = { type: 'stage.started', runId, saga: SAGA, seq: 2, at: 2, stage: 'explode', attempt: 1 };
-      await expect(store.append(request(runId, 1, [stageStarted(runId, 1), exploding], 'running'))).rejects.toThrow(/boom/);
+      await expect(store.append(owned(runId, 1, [stageStarted(runId, 1), exploding]))).rejects.toThrow(/boom/);
       expect(await store.load(runId)).toHaveLength(1);
       expect((await store.listRuns({ afterRunId: runId.slice(0, -1), limit: 1 }))[0]).toMatchObject({ runId, events: 1 });
-      await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'));
+      await store.append(owned(runId, 1, [stageStarted(runId, 1)]));
     } finally {
       await withAdminClient(url ?? '', (client) => client.query(`DROP TRIGGER explode ON "${schema}".events`));
     }
@@ -200,8 +220,8 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       ['a', 'completed'],
     ] as const) {
       const runId = uuidv7();
-      await store.append(request(runId, 0, [started(runId, { saga })], status, { saga }));
-      await store.append(request(runId, 1, [stageStarted(runId, 1, saga)], status, { saga }));
+      await createOwned(store, runId, { saga });
+      await store.append(request(runId, 1, [stageStarted(runId, 1, saga)], status, { saga, lease: APP }));
       made.push({ runId, saga, status });
     }
     const ids = (filter: (run: (typeof made)[number]) => boolean) => made.filter(filter).map((run) => run.runId);
@@ -213,7 +233,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     expect(await store.listRuns({ status: [] })).toEqual([]);
     const page = await store.listRuns({ limit: 2, afterRunId: made[1]?.runId ?? '' });
     expect(page.map((run) => run.runId)).toEqual(ids(() => true).slice(2, 4));
-    expect(page[0]).toEqual({ runId: made[2]?.runId, saga: 'a', status: 'paused', events: 2, createdAt: 1_000, updatedAt: 1_001 });
+    expect(page[0]).toEqual({ runId: made[2]?.runId, saga: 'a', status: 'paused', events: 2, createdAt: 1_000, updatedAt: 1_001, submitted: false });
 
     const plans = await withAdminClient(url ?? '', async (client) => {
       await client.query('SET enable_seqscan = off');
@@ -221,17 +241,41 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         (await client.query(`EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE ${where} ORDER BY run_id LIMIT 10`)).rows
           .map((row: Record<string, string>) => Object.values(row).join(''))
           .join('\n');
-      return { status: await plan(`status = 'running'`), saga: await plan(`saga = 'a'`) };
+      const prune = (
+        await client.query(
+          `EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE status = ANY('{completed,cancelled}') AND updated_at < 5000 ORDER BY updated_at, run_id LIMIT 10`,
+        )
+      ).rows
+        .map((row: Record<string, string>) => Object.values(row).join(''))
+        .join('\n');
+      return { status: await plan(`status = 'running'`), saga: await plan(`saga = 'a'`), prune };
     });
     expect(plans.status).toContain('runs_status_idx');
     expect(plans.saga).toContain('runs_saga_idx');
+    expect(plans.prune).toContain('runs_age_idx');
+  });
+
+  it('finishes the writes asked for before close, then refuses every call', async () => {
+    const store = new PostgresStore({ connectionString: url ?? '', schema });
+    const [runId, next] = [uuidv7(), uuidv7()];
+    await createOwned(store, runId);
+    const written = Promise.all([store.append(owned(runId, 1, [stageStarted(runId, 1)])), createOwned(store, next), store.release(runId, APP)]);
+    await store.close();
+    await written;
+    await expect(store.load(runId)).rejects.toThrow(/was closed/);
+    await expect(store.append(owned(next, 1, [stageStarted(next, 1)]))).rejects.toBeInstanceOf(StoreUnavailableError);
+    const reader = open();
+    expect(await reader.load(runId)).toEqual([started(runId), stageStarted(runId, 1)]);
+    expect(await reader.leaseOf(runId)).toBeUndefined();
+    expect(await reader.load(next)).toEqual([started(next)]);
   });
 
   it('reports a corrupt row as StoreCorruptionError naming run and seq, while other runs still load', async () => {
     const store = open();
     const [bad, good] = [uuidv7(), uuidv7()];
     for (const runId of [bad, good]) {
-      await store.append(request(runId, 0, [started(runId), stageStarted(runId, 1), stageStarted(runId, 2)], 'running'));
+      await createOwned(store, runId);
+      await store.append(owned(runId, 1, [stageStarted(runId, 1), stageStarted(runId, 2)]));
     }
     await withAdminClient(url ?? '', (client) =>
       client.query(`UPDATE "${schema}".events SET event = '{"type":"stage.started","seq":1}' WHERE run_id = $1 AND seq = 1`, [bad]),
@@ -252,15 +296,17 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       const runId = await submitRun(store);
       expect((await store.listRuns({ afterRunId: runId.slice(0, -1), limit: 1 }))[0]).toMatchObject({ runId, status: 'queued' });
       expect(await store.leaseOf(runId)).toBeUndefined();
-      await expect(store.submit(request(runId, 0, [started(runId)], 'queued'))).rejects.toBeInstanceOf(TypeError);
+      await expect(store.submit({ event: started(runId) })).rejects.toBeInstanceOf(TypeError);
+      await expect(store.submit({ event: started(runId, { submitted: true }), owner: { owner: 'app', leaseMs: 1_000 } })).rejects.toBeInstanceOf(TypeError);
 
       const claimed = await store.claim({ owner: 'w1', sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 100, leaseMs: 60_000 });
       const mine = claimed.find((run) => run.runId === runId);
       expect(mine).toEqual({ runId, lease: { owner: 'w1', epoch: 1 }, events: [started(runId, { submitted: true })] });
-      expect(await store.leaseOf(runId)).toEqual({ owner: 'w1', epoch: 1, live: true });
-      await expect(store.submit(request(runId, 0, [started(runId, { submitted: true })], 'queued'))).rejects.toMatchObject({
-        constructor: StoreConflictError,
-        actualSeq: 1,
+      expect(await store.leaseOf(runId)).toMatchObject({ owner: 'w1', epoch: 1, live: true });
+      await expect(store.submit({ event: started(runId, { submitted: true }) })).rejects.toMatchObject({
+        constructor: RunAlreadyExistsError,
+        runId,
+        status: 'queued',
       });
     });
 
@@ -272,7 +318,9 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       const otherShape = await submitRun(store, { saga: 'a', shapeHash: 'h2' });
       const otherSaga = await submitRun(store, { saga: 'b', shapeHash: 'h1' });
       const notSubmitted = uuidv7();
-      await store.append(request(notSubmitted, 0, [started(notSubmitted, { saga: 'a', shapeHash: 'h1' })], 'running', { saga: 'a' }));
+      await createOwned(store, notSubmitted, { saga: 'a', shapeHash: 'h1' });
+      // Its owner lets it go: still not the workers' to claim.
+      await store.release(notSubmitted, APP);
 
       const claimed = await store.claim({ owner: 'w1', sagas: [{ name: 'a', shapeHash: 'h1' }, { name: 'a', shapeHash: 'h1' }], limit: 10, leaseMs: 60_000 });
       expect(claimed.map((run) => run.runId)).toEqual([wanted]);
@@ -462,6 +510,143 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     });
   });
 
+  describe("another client's row locks", () => {
+    /** Holds `runId`'s row locked, as a client frozen inside a transaction would, while `work` runs. */
+    async function whileLocked<T>(runId: string, work: () => Promise<T>): Promise<T> {
+      return withAdminClient(url ?? '', async (admin) => {
+        await admin.query('BEGIN');
+        await admin.query(`SELECT 1 FROM "${schema}".runs WHERE run_id = $1 FOR UPDATE`, [runId]);
+        try {
+          return await work();
+        } finally {
+          await admin.query('ROLLBACK');
+        }
+      });
+    }
+
+    it('lets heartbeats, batched appends, releases and cancel requests of other runs proceed, and neither renews nor loses the locked run', async () => {
+      // A lock wait would last a minute: everything below that resolves while the lock is held did not wait.
+      const store = open({ lockTimeoutMs: 60_000 });
+      const [held, free, other, released] = [uuidv7(), uuidv7(), uuidv7(), uuidv7()];
+      for (const runId of [held, free, other, released]) await createOwned(store, runId);
+      const heldExpiry = (await store.leaseOf(held))?.expiresAt ?? 0;
+
+      let heldAppended = false;
+      const { heldAppend } = await whileLocked(held, async () => {
+        const beat = await store.heartbeat('app', [held, free, other].map((runId) => ({ runId, lease: APP })), 600_000);
+        expect(beat).toEqual({ lost: [], cancelRequests: [] });
+        expect((await store.leaseOf(held))?.expiresAt).toBe(heldExpiry);
+        expect((await store.leaseOf(free))?.expiresAt).toBeGreaterThan(heldExpiry + 300_000);
+
+        // One turn: one statement for the three appends and one for the two releases; the locked run waits alone.
+        const appended = store.append(owned(held, 1, [stageStarted(held, 1)])).then(() => {
+          heldAppended = true;
+        });
+        await Promise.all([
+          store.append(owned(free, 1, [stageStarted(free, 1)])),
+          store.append(owned(other, 1, [stageStarted(other, 1)])),
+          store.release(released, APP),
+          store.requestCancel(other, 'stop'),
+        ]);
+        expect(heldAppended).toBe(false);
+        expect(await store.leaseOf(released)).toBeUndefined();
+        expect(await store.heartbeat('app', [{ runId: other, lease: APP }], 60_000)).toEqual({ lost: [], cancelRequests: [{ runId: other, reason: 'stop' }] });
+        // Wrapped: returning the promise itself would wait for it, inside the lock.
+        return { heldAppend: appended };
+      });
+      await heldAppend;
+      expect(heldAppended).toBe(true);
+      expect(await store.load(held)).toEqual([started(held), stageStarted(held, 1)]);
+      expect(await store.heartbeat('app', [{ runId: held, lease: APP }], 60_000)).toEqual({ lost: [], cancelRequests: [] });
+    });
+
+    it('fails a write about one run whose row stays locked past lockTimeoutMs with a StoreUnavailableError that says so, writing nothing', async () => {
+      const store = open({ lockTimeoutMs: 150 });
+      const runId = uuidv7();
+      await createOwned(store, runId);
+
+      await whileLocked(runId, async () => {
+        for (const write of [
+          () => store.append(owned(runId, 1, [stageStarted(runId, 1)])),
+          () => store.requestCancel(runId, 'stop'),
+          () => store.acquire({ runId, owner: 'other', leaseMs: 1_000 }),
+        ]) {
+          const error: unknown = await write().then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
+          expect(error).toBeInstanceOf(StoreUnavailableError);
+          expect((error as Error).message).toMatch(/waited longer than its lock_timeout for a row another client holds .*nothing was written: retry/);
+          expect((error as Error).cause).toMatchObject({ code: '55P03' });
+        }
+      });
+      expect(await store.load(runId)).toEqual([started(runId)]);
+      expect(await store.leaseOf(runId)).toMatchObject({ owner: 'app', epoch: 1 });
+      await store.append(owned(runId, 1, [stageStarted(runId, 1)]));
+      await store.requestCancel(runId, 'stop');
+    });
+
+    it('leaves no row lock behind when a process calling requestCancel freezes, wherever it freezes', async () => {
+      const store = open({ lockTimeoutMs: 500 });
+      const runId = uuidv7();
+      await createOwned(store, runId);
+      for (let trial = 0; trial < 6; trial++) {
+        const canceller = new StoreProcess({ postgres: url ?? '', schema });
+        try {
+          await canceller.ok('leaseOf', runId);
+          const answered = canceller.replies;
+          // Not awaited: the process is killed with most of them unanswered.
+          for (let index = 0; index < 3_000; index++) canceller.call('requestCancel', runId, `reason ${trial}.${index}`).catch(() => undefined);
+          // Freeze it part-way through the requests, at a different point each trial.
+          await waitFor('some requests to be answered', () => canceller.replies >= answered + 20 + trial * 17, 20_000);
+          process.kill(canceller.pid, 'SIGSTOP');
+          expect(canceller.replies).toBeLessThan(answered + 3_000);
+          // The owner still writes to the run: no lock outlived a statement of the frozen process.
+          await store.append(owned(runId, 1 + trial, [stageStarted(runId, 1 + trial)]));
+          // (A statement the frozen process sent may still be running on the server: a heartbeat
+          // that finds the row locked skips it, but never reports it lost.)
+          expect((await store.heartbeat('app', [{ runId, lease: APP }], 60_000)).lost).toEqual([]);
+        } finally {
+          await canceller.kill();
+        }
+      }
+      expect(await store.heartbeat('app', [{ runId, lease: APP }], 60_000)).toEqual({ lost: [], cancelRequests: [{ runId, reason: 'reason 0.0' }] });
+    });
+  });
+
+  it('never queues a query behind another on one pg client (no pg deprecation warning) under concurrent load', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      if (warning.name === 'DeprecationWarning') warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    const store = open();
+    const unsubscribe = await store.onWork(() => undefined);
+    try {
+      const runIds = Array.from({ length: 60 }, () => uuidv7());
+      const submitted = await Promise.all(Array.from({ length: 20 }, () => submitRun(store)));
+      await Promise.all(runIds.map((runId) => createOwned(store, runId)));
+      await Promise.all([
+        ...runIds.map((runId) => store.append(owned(runId, 1, [stageStarted(runId, 1)]))),
+        store.heartbeat('app', runIds.map((runId) => ({ runId, lease: APP })), 60_000),
+        store.claim({ owner: 'w', sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 10, leaseMs: 60_000 }),
+        ...submitted.map((runId) => store.requestCancel(runId, 'stop')),
+        ...runIds.slice(0, 10).map((runId) => store.acquire({ runId, owner: 'other', leaseMs: 1_000 })),
+        ...runIds.slice(10, 20).map((runId) => store.leaseOf(runId)),
+        store.listRuns({ limit: 10 }),
+        store.countRuns(),
+        store.prune({ olderThan: 0 }),
+      ]);
+      await Promise.all(runIds.map((runId) => store.release(runId, APP)));
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await unsubscribe();
+    }
+  });
+
   describe('connection loss', () => {
     it('turns a dropped server into StoreUnavailableError and recovers when it is back, listener included', async () => {
       const target = new URL(url ?? '');
@@ -476,7 +661,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       const direct = open();
       try {
         const runId = uuidv7();
-        await store.append(request(runId, 0, [started(runId)], 'running'));
+        await createOwned(store, runId);
         const signals: WorkSignal[] = [];
         await store.onWork((signal) => signals.push(signal));
         await Promise.all([store.listRuns(), store.listRuns()]);
@@ -487,7 +672,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         await withAdminClient(url ?? '', async (admin) => {
           await admin.query('BEGIN');
           await admin.query(`SELECT 1 FROM "${schema}".runs WHERE run_id = $1 FOR UPDATE`, [runId]);
-          const blocked = store.append(request(runId, 1, [stageStarted(runId, 1)], 'running')).catch((caught: unknown) => caught);
+          const blocked = store.append(owned(runId, 1, [stageStarted(runId, 1)])).catch((caught: unknown) => caught);
           await waitFor('the append to wait on the row lock', async () => {
             const rows = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [applicationName]);
             return rows.rowCount === 1;
@@ -499,7 +684,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
           await admin.query('ROLLBACK');
         });
         await waitFor('the idle client to notice', () => pool.idleCount === 0);
-        const error: unknown = await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running')).catch((caught: unknown) => caught);
+        const error: unknown = await store.append(owned(runId, 1, [stageStarted(runId, 1)])).catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(StoreUnavailableError);
         expect((error as Error).message).toMatch(new RegExp(`append to run ${runId} could not connect to the PostgreSQL server \\(.*ECONNREFUSED`));
         expect((error as Error).cause).toBeInstanceOf(Error);
@@ -516,7 +701,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         );
         const reloaded = (await store.load(runId)) ?? [];
         expect(reloaded.length === 1 || reloaded.length === 2).toBe(true);
-        if (reloaded.length === 1) await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'));
+        if (reloaded.length === 1) await store.append(owned(runId, 1, [stageStarted(runId, 1)]));
         expect(await store.load(runId)).toHaveLength(2);
         await nextSignal(signals, (signal) => signal.kind === 'reconnected');
         const submitted = await submitRun(direct);
@@ -557,13 +742,14 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
 
     it('survives its backend being terminated in the middle of a transaction', async () => {
       const applicationName = `sagaflow_${schema}`.slice(0, 60);
-      const store = open({ applicationName });
+      // A long lock_timeout: the append must still be waiting when its backend is terminated.
+      const store = open({ applicationName, lockTimeoutMs: 60_000 });
       const runId = uuidv7();
-      await store.append(request(runId, 0, [started(runId)], 'running'));
+      await createOwned(store, runId);
       await withAdminClient(url ?? '', async (admin) => {
         await admin.query('BEGIN');
         await admin.query(`SELECT 1 FROM "${schema}".runs WHERE run_id = $1 FOR UPDATE`, [runId]);
-        const blocked = store.append(request(runId, 1, [stageStarted(runId, 1)], 'running')).catch((caught: unknown) => caught);
+        const blocked = store.append(owned(runId, 1, [stageStarted(runId, 1)])).catch((caught: unknown) => caught);
         let pid: number | undefined;
         await waitFor('the append to wait on the row lock', async () => {
           const rows = await admin.query(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`, [applicationName]);
@@ -576,7 +762,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         expect((error as Error).message).toContain('was lost during append to run');
         await admin.query('ROLLBACK');
       });
-      await store.append(request(runId, 1, [stageStarted(runId, 1)], 'running'));
+      await store.append(owned(runId, 1, [stageStarted(runId, 1)]));
       expect(await store.load(runId)).toHaveLength(2);
     });
   });

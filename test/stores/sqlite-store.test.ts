@@ -514,7 +514,7 @@ describe('SqliteStore', () => {
     it('fences a process whose lease ran out while it was frozen: the other takes the run over only then, and the frozen one writes nothing more', async () => {
       const { path } = temp();
       await openStore({ path }).open();
-      const [a, b] = [new StoreProcess(path), new StoreProcess(path)];
+      const [a, b] = [new StoreProcess({ sqlite: path }), new StoreProcess({ sqlite: path })];
       disposers.push(() => a.stop(), () => b.stop());
       const runId = uuidv7();
       const leaseA = { owner: 'process-a', epoch: 1 };
@@ -558,7 +558,7 @@ describe('SqliteStore', () => {
     it('hands a cancel request from one process to the owner in another with its next heartbeat', async () => {
       const { path } = temp();
       await openStore({ path }).open();
-      const [owner, canceller] = [new StoreProcess(path), new StoreProcess(path)];
+      const [owner, canceller] = [new StoreProcess({ sqlite: path }), new StoreProcess({ sqlite: path })];
       disposers.push(() => owner.stop(), () => canceller.stop());
       const runId = uuidv7();
       const lease = { owner: 'owner', epoch: 1 };

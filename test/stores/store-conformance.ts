@@ -240,7 +240,13 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
         await expect(store.acquire({ runId: id, owner: OWNER, leaseMs: 1_000 })).rejects.toBeInstanceOf(TypeError);
         await expect(store.requestCancel(id, 'stop')).rejects.toBeInstanceOf(TypeError);
         await expect(store.load(id)).rejects.toBeInstanceOf(TypeError);
-        expect(await store.listRuns()).toEqual([]);
+        await expect(store.leaseOf(id)).rejects.toBeInstanceOf(TypeError);
+        // No run can have the id: a heartbeat reports it lost, a release has nothing to do.
+        const held = uuidv7();
+        await createRun(store, runStarted(held));
+        expect(await store.heartbeat(OWNER, [{ runId: id, lease: LEASE }, { runId: held, lease: LEASE }], LONG_LEASE_MS)).toEqual({ lost: [id], cancelRequests: [] });
+        await store.release(id, LEASE);
+        expect((await store.listRuns()).map((run) => run.runId)).toEqual([held]);
       });
 
       it('keeps ids of up to 200 characters, astral characters included, exactly', async () => {
