@@ -580,6 +580,8 @@ class SagaOrchestrator implements Orchestrator {
   private readonly keeper: LeaseKeeper;
   /** What every run driven here shares. */
   private readonly environment: InterpreterEnvironment;
+  /** Leases being given back; `close()` waits for them, so that another process can take those runs at once. */
+  private readonly releases = new Set<Promise<void>>();
   private readonly registry = new Map<string, AnySaga[]>();
   private readonly active = new Map<string, ActiveRun>();
   /** Submitted runs that a handle here follows from the store while workers drive them. */
@@ -767,6 +769,7 @@ class SagaOrchestrator implements Orchestrator {
         else run.interpreter.detach(error);
       }
     }
+    await Promise.all([...this.releases]);
     await this.keeper.stop();
     this.events.complete();
   }
@@ -857,7 +860,9 @@ class SagaOrchestrator implements Orchestrator {
 
   /** Gives a halted run's lease back, so that another process can take it over without waiting for it to expire. */
   giveBack(runId: string, lease: LeaseToken): void {
-    this.store.release(runId, lease).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
+    const released = this.store.release(runId, lease).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
+    this.releases.add(released);
+    void released.then(() => this.releases.delete(released));
   }
 
   private async load(runId: string): Promise<{ readonly journal: readonly SagaEvent[]; readonly state: RunState }> {
@@ -927,7 +932,13 @@ class SagaOrchestrator implements Orchestrator {
       return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason, detail: `run ${runId} of saga '${loaded.state.saga}' was passed over: ${error.message}` } };
     }
     if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
-    const acquired = await this.store.acquire({ runId, owner: this.owner, leaseMs: this.leaseMs });
+    let acquired = await this.store.acquire({ runId, owner: this.owner, leaseMs: this.leaseMs });
+    if (!acquired.acquired && acquired.heldBy.owner === this.owner && this.active.get(runId)?.handle === handle) {
+      // This process owns the run but no longer drives it (it halted it, say on a store failure,
+      // and could not give the lease back): take it back.
+      await this.store.release(runId, { owner: this.owner, epoch: acquired.heldBy.epoch });
+      acquired = await this.store.acquire({ runId, owner: this.owner, leaseMs: this.leaseMs });
+    }
     if (!acquired.acquired) {
       const { owner, epoch } = acquired.heldBy;
       const error = new RunLeasedError(runId, owner, epoch, `${mode}()`);

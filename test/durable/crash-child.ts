@@ -9,21 +9,28 @@
  */
 import {
   createOrchestrator,
-  foldJournal,
   MemoryStore,
+  type AcquireRequest,
+  type AcquireResult,
   type AppendRequest,
+  type CreateRunRequest,
+  type LeaseToken,
   type ListRunsQuery,
+  type PruneOptions,
   type RunSummary,
   type SagaEvent,
   type SagaRun,
   type SagaStore,
 } from 'sagaflow';
 import { SqliteStore } from 'sagaflow/sqlite';
+import { storeOrphanedJournal } from '../support/journal.js';
 import type { CrashChildConfig, CrashChildMessage, KillSpec, NewRun } from './crash-protocol.js';
 import { buildCrashSagas, noEffects, type EffectHooks } from './crash-sagas.js';
 import { Ledger } from './ledger.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as CrashChildConfig;
+/** Short leases: after each SIGKILL, the next process waits for them to expire before taking the runs over. */
+const LEASE_MS = 400;
 
 function say(message: CrashChildMessage): void {
   // stdout is a pipe: writes are synchronous on Linux, so nothing is lost to the SIGKILL.
@@ -50,12 +57,44 @@ class FreezingStore implements SagaStore {
     return this.inner.append(request);
   }
 
+  create(request: CreateRunRequest): Promise<void> {
+    return this.inner.create(request);
+  }
+
   load(runId: string): Promise<readonly SagaEvent[] | undefined> {
     return this.inner.load(runId);
   }
 
   listRuns(query?: ListRunsQuery): Promise<readonly RunSummary[]> {
     return this.inner.listRuns(query);
+  }
+
+  countRuns(query?: { readonly saga?: string }): ReturnType<SagaStore['countRuns']> {
+    return this.inner.countRuns(query);
+  }
+
+  acquire(request: AcquireRequest): Promise<AcquireResult> {
+    return this.inner.acquire(request);
+  }
+
+  heartbeat(...args: Parameters<SagaStore['heartbeat']>): ReturnType<SagaStore['heartbeat']> {
+    return this.inner.heartbeat(...args);
+  }
+
+  release(runId: string, lease: LeaseToken): Promise<void> {
+    return this.inner.release(runId, lease);
+  }
+
+  requestCancel(runId: string, reason: string): Promise<void> {
+    return this.inner.requestCancel(runId, reason);
+  }
+
+  leaseOf(runId: string): ReturnType<SagaStore['leaseOf']> {
+    return this.inner.leaseOf(runId);
+  }
+
+  prune(options: PruneOptions): Promise<number> {
+    return this.inner.prune(options);
   }
 
   close(): Promise<void> {
@@ -68,10 +107,7 @@ async function dryRunLengths(journals: ReadonlyMap<string, readonly SagaEvent[]>
   const memory = new MemoryStore();
   const sagas = buildCrashSagas(noEffects);
   const dry = createOrchestrator({ store: memory, sagas: Object.values(sagas) });
-  for (const [runId, journal] of journals) {
-    const saga = journal[0]?.saga ?? '';
-    await memory.append({ runId, saga, expectedSeq: 0, events: journal, status: foldJournal(journal).status });
-  }
+  for (const journal of journals.values()) await storeOrphanedJournal(memory, journal);
   const runs: SagaRun[] = [
     ...[...journals.keys()].map((runId) => dry.resume(runId)),
     ...newRuns.map((run) => dry.start(sagas[run.saga], { plan: run.plan }, { runId: run.runId })),
@@ -120,7 +156,7 @@ async function main(): Promise<void> {
     for (const run of config.start) arm(run.runId, 0, run.kill);
   }
 
-  const orchestrator = createOrchestrator({ store: new FreezingStore(store, killAfterSeq), sagas: Object.values(sagas) });
+  const orchestrator = createOrchestrator({ store: new FreezingStore(store, killAfterSeq), sagas: Object.values(sagas), leaseMs: LEASE_MS });
   const tracked: string[] = [];
   const settled = new Set<string>();
   let armed = false;
@@ -142,7 +178,14 @@ async function main(): Promise<void> {
     }
   });
 
-  const runs = await orchestrator.recover();
+  // The killed process's leases outlive it: take its runs over as each lease expires.
+  const runs: SagaRun[] = [];
+  for (;;) {
+    const recovered = await orchestrator.recover();
+    runs.push(...recovered);
+    if (!recovered.skipped.some((skipped) => skipped.reason === 'owned')) break;
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS / 4));
+  }
   const recovered = runs.map((run) => run.runId);
   for (const run of config.start) runs.push(orchestrator.start(sagas[run.saga], { plan: run.plan }, { runId: run.runId }));
   tracked.push(...runs.map((run) => run.runId));
