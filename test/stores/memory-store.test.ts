@@ -7,7 +7,7 @@ import { describeStoreConformance } from './store-conformance.js';
 describeStoreConformance('MemoryStore', () => {
   let clock = Date.now();
   return Promise.resolve({ store: new MemoryStore({ now: () => clock }), advanceClock: (ms: number) => void (clock += ms) });
-});
+}, false);
 
 describe('MemoryStore', () => {
   describe('retention', () => {

@@ -140,7 +140,7 @@ describe.skipIf(url === undefined)('worker processes', { timeout: 60_000 }, () =
     frozen.signal('SIGCONT');
     const lost = await frozen.waitFor('the frozen worker to learn it lost the run', (message) => message.type === 'error' && message.runId === runId);
     expect(lost).toMatchObject({ name: 'LeaseLostError', operation: 'run' });
-    expect(lost.type === 'error' && lost.message).toContain(`Worker frozen lost its lease on run ${runId} (epoch 1)`);
+    expect(lost.type === 'error' && lost.message).toContain(`Owner frozen lost its lease on run ${runId} (epoch 1)`);
     const after = (await store.load(runId)) ?? [];
     expect(after).toEqual(journal);
     expectSoundJournal(after);
