@@ -38,11 +38,16 @@ export type {
   CloseOptions,
   ContinueOptions,
   Orchestrator,
+  OrchestratorErrorContext,
   OrchestratorOptions,
+  RecoverResult,
+  SkippedRun,
   StartOptions,
   WatchOptions,
 } from './runtime/orchestrator.js';
 export type { SagaRun } from './runtime/saga-run.js';
+export type { AttemptPhase, AttemptResult } from './runtime/decider.js';
+export type { AttemptInfo, AttemptScope, DriveInfo, DriveScope, Instrumentation } from './runtime/instrumentation.js';
 export type { SubscriberErrorContext, SubscriberErrorHandler } from './runtime/safe-observable.js';
 
 // Distributed workers

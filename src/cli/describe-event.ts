@@ -3,23 +3,24 @@ import { compactJson, errorText, formatDuration } from './format.js';
 
 /**
  * One event in words, as `[subject, what happened]`: the run or the stage it concerns, and a
- * phrase. The only place the CLI words events; `show`'s timeline and the live progress read it.
+ * phrase, for `show`'s timeline. (Live progress words a stage by its state in the fold, and the
+ * run's news in its own, more conversational, phrases.)
  */
 export function describeEvent(event: SagaEvent): [string, string] {
   switch (event.type) {
     case 'run.started':
-      return ['run', `started (saga ${event.saga} v${event.version}${event.submitted === true ? ', queued for workers' : ''})`];
+      return ['run', `started (version ${event.version}${event.submitted === true ? ', queued for workers' : ''})`];
     case 'run.resumed':
       return [
         'run',
-        `${event.mode === 'resume' ? 'resumed from its journal' : event.mode === 'redrive' ? 'redriven from its journal' : 'rolled back by an operator'}${event.version === undefined ? '' : ` with version ${event.version}`}`,
+        `${event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriven' : 'compensation requested'}${event.version === undefined ? '' : ` with version ${event.version}`}`,
       ];
     case 'run.cancelling':
       return ['run', `cancelling: ${event.reason}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
     case 'run.compensating':
       return ['run', `rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled (${event.cause.reason})`}`];
     case 'run.paused':
-      return ['run', `paused: ${event.failure.stage} failed; the completed stages are kept`];
+      return ['run', `paused: ${event.failure.stage} failed`];
     case 'run.completed':
       return ['run', 'completed'];
     case 'run.compensated':

@@ -1,5 +1,4 @@
 import { JournalFold, type SagaEvent, type StageState } from '../index.js';
-import { describeEvent } from './describe-event.js';
 import { errorText, formatDuration, visibleLength } from './format.js';
 
 /** Where progress is written: `process.stdout`, or a fake in tests. */
@@ -156,16 +155,18 @@ export class RunProgress {
   /** The plain lines an event deserves: its stage's new line, or the run's news. */
   private linesFor(event: SagaEvent): string[] {
     if ('stage' in event) return [this.stageLine(event.stage, false, event.at)];
-    const [, what] = describeEvent(event);
     this.status = runStatusText(event, this.status);
     switch (event.type) {
       case 'run.started':
-        return [`run ${event.runId} ${what}`];
+        return [`run ${event.runId} started (saga ${event.saga} v${event.version})`];
       case 'run.resumed':
+        return [`${event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriving' : 'rolling back'} run ${event.runId} from its journal`];
       case 'run.cancelling':
+        return [`cancelling: ${event.reason}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
       case 'run.compensating':
+        return [`rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${event.cause.reason}`}`];
       case 'run.paused':
-        return [event.type === 'run.resumed' ? `run ${event.runId} ${what}` : what];
+        return [`paused: ${event.failure.stage} failed; the completed stages are kept`];
       case 'run.completed':
       case 'run.compensated':
       case 'run.cancelled':

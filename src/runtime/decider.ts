@@ -5,16 +5,39 @@ import type { SerializedError } from '../errors/serialize-error.js';
 import { assertNever, type RunState, type StageState } from '../journal/fold.js';
 import type { RecordedStageShape, ResumeMode, RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
 
-/** Which of a stage's functions an attempt calls. */
+/**
+ * Which of a stage's functions an attempt calls: `execute` or `compensate`.
+ *
+ * @remarks
+ * Attempts are numbered per phase, each from 1, across retries, resumes and redrives.
+ *
+ * @example
+ * ```ts
+ * import type { AttemptPhase } from 'sagaflow';
+ * const verb = (phase: AttemptPhase) => (phase === 'execute' ? 'doing' : 'undoing');
+ * ```
+ */
 export type AttemptPhase = 'execute' | 'compensate';
 
 /**
- * How one attempt of user code ended, as plain data: the interpreter calls the user's function,
- * checks and copies its output, serialises its error and asks the retry policy, so the decider
- * never touches a user value.
+ * How one attempt of user code ended, as plain data.
+ *
+ * @remarks
+ * The runtime calls the user's function, checks and copies its output, serialises (and redacts)
+ * its error and asks the retry policy whether it may run again; what comes out is this, which is
+ * what the decider reads (it never touches a user value) and what an {@link AttemptScope} is told.
+ * `invoked: false` is an attempt aborted before its function was called (the run started
+ * stopping while its `stage.started` was being written).
+ *
+ * @example
+ * ```ts
+ * import type { AttemptResult } from 'sagaflow';
+ * const label = (result: AttemptResult) => (result.ok ? 'ok' : result.cancel !== undefined ? `cancelled: ${result.cancel}` : (result.error?.message ?? 'not invoked'));
+ * ```
  */
 export type AttemptResult =
   | {
+      /** The attempt succeeded. */
       readonly ok: true;
       /** The checked JSON copy of what `execute` returned (`undefined` for none, and for `compensate`). */
       readonly output: unknown;
@@ -22,6 +45,7 @@ export type AttemptResult =
       readonly durationMs: number;
     }
   | {
+      /** The attempt failed (or was cancelled, or never invoked). */
       readonly ok: false;
       /** The error, serialised and redacted; absent when the attempt was never invoked. */
       readonly error?: SerializedError;

@@ -12,6 +12,7 @@ import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { orderFulfillment } from '../../sagas/order-fulfillment/index.js';
 import { tripBooking } from '../../sagas/trip-booking/index.js';
+import { storeOrphanedJournal } from '../support/journal.js';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { greeting } from './fixtures/greeting.mjs';
 import { builtSagas, ensureBuilt, fixture, ROOT, sagaflow, type CliResult } from './support/cli-process.js';
@@ -208,7 +209,8 @@ describe('sagaflow, run as a process', () => {
         { type: 'run.started', version: greeting.version, shapeHash: greeting.shapeHash, input: { name: 'Ada' }, stages: greeting.stages.map((stage) => stage.name) },
         { type: 'stage.started', stage: 'hello', attempt: 1 },
       ].map((draft, seq) => ({ ...draft, runId, saga: greeting.name, seq, at: Date.now() }) as SagaEvent);
-      await store.append({ runId, saga: greeting.name, expectedSeq: 0, events, status: 'running' });
+      // Written as a process that then died left it: its lease gone.
+      await storeOrphanedJournal(store, events);
       await store.close();
 
       const resumed = await sagaflow(['resume', runId, '--sagas', fixture('greeting.mjs'), '--store', `sqlite:${path}`], { cwd: work });
