@@ -294,7 +294,7 @@ function rollBack(saga: Saga, state: RunState, decision: Decision): void {
   if (rollback === undefined) throw new TypeError(`Run ${state.runId} is compensating without a rollback plan: its journal records no shape and none was given.`);
   if (rollback.unsettled === 0 && rollback.inFlight === 0) {
     let failed = false;
-    for (const record of state.stages.values()) if (record.compensation?.status === 'failed') failed = true;
+    for (const name of rollback.order) if (state.stages.get(name)?.compensation?.status === 'failed') failed = true;
     decision.settle(failed ? 'run.compensation_failed' : state.failure === undefined ? 'run.cancelled' : 'run.compensated');
     return;
   }
@@ -468,6 +468,8 @@ function cancel(state: RunState, reason: string, by: string, decision: Decision)
  */
 function stopOthers(state: RunState, except: string | undefined, reason: string, decision: Decision): void {
   decision.push({ type: 'abort', reason });
+  // Only stages in flight can be waiting to retry: most stops find none without looking further.
+  if (state.inFlight <= (except === undefined ? 0 : 1)) return;
   for (const [name, record] of state.stages) {
     if (name === except || record.status !== 'running' || record.retryAt === undefined) continue;
     decision.push({ type: 'clear-timer', phase: 'execute', stage: name });

@@ -57,8 +57,10 @@ export class RunInterpreter {
   /** Effects waiting for the events appended before them to be durable, and the seq each waits for. */
   private readonly deferred: Effect[] = [];
   private readonly deferredAfter: number[] = [];
-  private readonly attempts = new Set<Attempt>();
-  private readonly timers = new Map<string, Subscription>();
+  /** Attempts in flight (a handful at most per run: an array, removed from by swapping). */
+  private readonly attempts: Attempt[] = [];
+  /** Pending retry timers by `phase:stage`; made for the first one. */
+  private timers: Map<string, Subscription> | undefined;
   private ended: 'settled' | 'halted' | undefined;
   private scope: DriveScope | undefined;
   private readonly onAttemptSettled: (attempt: Attempt, result: AttemptResult) => void;
@@ -95,7 +97,12 @@ export class RunInterpreter {
       this.halt(asError(error));
     };
     this.onAttemptSettled = (attempt, result) => {
-      this.attempts.delete(attempt);
+      const attempts = this.attempts;
+      const index = attempts.indexOf(attempt);
+      if (index !== -1) {
+        attempts[index] = attempts[attempts.length - 1] as Attempt;
+        attempts.pop();
+      }
       if (this.ended !== undefined) return;
       this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: this.options.random() });
     };
@@ -230,7 +237,7 @@ export class RunInterpreter {
       number,
       this.onAttemptSettled,
     );
-    this.attempts.add(attempt);
+    this.attempts.push(attempt);
     // `execute` is never invoked once the run is stopping (the decision that stopped it may have
     // been folded while this attempt waited for its stage.started to be durable).
     if (phase === 'execute' && this.state.stopping) attempt.abort(() => undefined);
@@ -240,16 +247,17 @@ export class RunInterpreter {
   private abortExecutes(reason: string): void {
     let error: DOMException | undefined;
     const make = (): DOMException => (error ??= new DOMException(`Saga '${this.saga.name}' run ${this.runId} is stopping: ${reason}.`, 'AbortError'));
-    for (const attempt of [...this.attempts]) if (attempt.phase === 'execute') attempt.abort(make);
+    for (const attempt of this.attempts.slice()) if (attempt.phase === 'execute') attempt.abort(make);
   }
 
   private startTimer(phase: AttemptPhase, stage: string, delayMs: number): void {
     const key = `${phase}:${stage}`;
-    this.timers.get(key)?.unsubscribe();
-    this.timers.set(
+    const timers = (this.timers ??= new Map<string, Subscription>());
+    timers.get(key)?.unsubscribe();
+    timers.set(
       key,
       this.options.scheduler.schedule(() => {
-        this.timers.delete(key);
+        timers.delete(key);
         this.react({ type: 'timer', phase, stage });
       }, delayMs),
     );
@@ -257,8 +265,8 @@ export class RunInterpreter {
 
   private clearTimer(phase: AttemptPhase, stage: string): void {
     const key = `${phase}:${stage}`;
-    this.timers.get(key)?.unsubscribe();
-    this.timers.delete(key);
+    this.timers?.get(key)?.unsubscribe();
+    this.timers?.delete(key);
   }
 
   private finish(): void {
@@ -304,12 +312,10 @@ export class RunInterpreter {
     try {
       for (let index = 0; index < events.length; index++) this.announce(events[index] as SagaEvent);
       this.durableSeq = (events[events.length - 1] as SagaEvent).seq;
-      let ready = 0;
-      while (ready < this.deferred.length && (this.deferredAfter[ready] as number) <= this.durableSeq) ready++;
-      if (ready > 0) {
-        const effects = this.deferred.splice(0, ready);
-        this.deferredAfter.splice(0, ready);
-        for (let index = 0; index < effects.length && this.ended === undefined; index++) this.perform(effects[index] as Effect);
+      // In order; an effect performed here may defer more behind the next write, never before these.
+      while (this.deferred.length > 0 && (this.deferredAfter[0] as number) <= this.durableSeq && this.ended === undefined) {
+        this.deferredAfter.shift();
+        this.perform(this.deferred.shift() as Effect);
       }
     } catch (error) {
       this.halt(asError(error));
@@ -337,7 +343,7 @@ export class RunInterpreter {
       attempt.abort(make);
       attempt.cancel();
     }
-    this.attempts.clear();
+    this.attempts.length = 0;
     this.clearTimers();
     this.queued = [];
     this.deferred.length = 0;
@@ -347,6 +353,7 @@ export class RunInterpreter {
   }
 
   private clearTimers(): void {
+    if (this.timers === undefined) return;
     for (const timer of this.timers.values()) timer.unsubscribe();
     this.timers.clear();
   }

@@ -622,13 +622,14 @@ class SagaOrchestrator implements Orchestrator {
       return handle;
     }
     const signal = options.signal;
-    const onAbort = (): void => handle.cancel(abortReason(signal));
-    const interpreter = this.drive(saga as Saga, [started], { owner: this.owner, epoch: 1 }, handle, () => signal?.removeEventListener('abort', onAbort));
-    interpreter.create(this.leaseMs);
-    if (signal !== undefined) {
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+    if (signal === undefined) {
+      this.drive(saga as Saga, [started], { owner: this.owner, epoch: 1 }, handle).create(this.leaseMs);
+      return handle;
     }
+    const onAbort = (): void => handle.cancel(abortReason(signal));
+    this.drive(saga as Saga, [started], { owner: this.owner, epoch: 1 }, handle, () => signal.removeEventListener('abort', onAbort)).create(this.leaseMs);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
     return handle;
   }
 

@@ -69,8 +69,10 @@ export interface RunHandleOptions {
  */
 export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TOutputs> {
   readonly outcome: Promise<SagaOutcome<TOutputs>>;
-  readonly events$: Observable<SagaEvent>;
   readonly cancel: (reason?: string) => void;
+  /** Made on first read: most handles are only awaited. */
+  private observable$: Observable<SagaEvent> | undefined;
+  private readonly onError: SubscriberErrorHandler | undefined;
   /** The events so far, until the first subscriber; then the subject holds them. */
   private journal: SagaEvent[] = [];
   private subject: ReplaySubject<SagaEvent> | undefined;
@@ -94,17 +96,23 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
     });
     // A caller who never looks at `outcome` must not crash the process with an unhandled
     // rejection; awaiting it still rejects.
-    this.outcome.catch(() => undefined);
-    this.events$ = SafeObservable.from<SagaEvent>(
-      { subscribe: (observer) => this.replaySubject().subscribe(observer) },
-      { runId, ...(options.onError === undefined ? {} : { onError: options.onError }) },
-    );
+    this.outcome.catch(ignore);
+    this.onError = options.onError;
     // An own function, so that `const { cancel } = run` works.
     this.cancel = (reason = 'cancelled'): void => {
       if (this.ended) return;
       if (this.canceller === undefined) this.pendingCancel ??= reason;
       else this.canceller(reason);
     };
+  }
+
+  /** The run's journal from its first event, then live; completes after the run settles. */
+  get events$(): Observable<SagaEvent> {
+    this.observable$ ??= SafeObservable.from<SagaEvent>(
+      { subscribe: (observer) => this.replaySubject().subscribe(observer) },
+      { runId: this.runId, ...(this.onError === undefined ? {} : { onError: this.onError }) },
+    );
+    return this.observable$;
   }
 
   /** Connects the handle to whatever drives the run; replays a cancel requested before that. */
@@ -160,4 +168,9 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
     }
     return this.subject;
   }
+}
+
+/** What a handle's `outcome` is given so that an unobserved rejection is never unhandled: one function for all. */
+function ignore(): void {
+  // Nothing: awaiting `outcome` still rejects.
 }
