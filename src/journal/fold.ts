@@ -183,7 +183,7 @@ export interface RunState {
   /** The saga's stage names, in declaration order, as recorded on `run.started`. */
   readonly stageNames: readonly string[];
   /** The shape of the definition the run continues with, when the journal records it. */
-  readonly shape?: readonly RecordedStageShape[];
+  readonly shape?: readonly RecordedStageShape[] | undefined;
   /** Whether the run was submitted to workers. */
   readonly submitted: boolean;
   /** The run's status. */
@@ -200,23 +200,23 @@ export interface RunState {
   /** Stages in the order their compensation completed. */
   readonly compensationOrder: readonly string[];
   /** The run's failure: the first final failure of a stage. */
-  readonly failure?: StageFailure;
+  readonly failure?: StageFailure | undefined;
   /** Why and by whom the run was cancelled. */
-  readonly cancellation?: Cancellation;
+  readonly cancellation?: Cancellation | undefined;
   /** Why the run is rolling back, once it started to. */
-  readonly compensationCause?: RollbackCause;
+  readonly compensationCause?: RollbackCause | undefined;
   /** A failure or cancellation is recorded and the run has not yet settled or paused. */
   readonly stopping: boolean;
   /** Stages whose dependencies have all completed and that have not started yet, in the order they became ready. */
-  readonly readyStages: ReadonlySet<string>;
+  readonly readyStages: readonly string[];
   /** Stages started and not settled: an attempt in flight, or a wait before the next one. */
   readonly inFlight: number;
   /** Stages of the definition that have not completed. */
   readonly remaining: number;
   /** The rollback, once the run started compensating. */
-  readonly rollback?: RollbackState;
+  readonly rollback?: RollbackState | undefined;
   /** The last resume mode, if the run was ever resumed. */
-  readonly lastResumeMode?: ResumeMode;
+  readonly lastResumeMode?: ResumeMode | undefined;
   /** `seq` of the last event. */
   readonly lastSeq: number;
   /** `at` of `run.started`. */
@@ -225,12 +225,14 @@ export interface RunState {
   readonly updatedAt: number;
 }
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-/** Every optional field present (possibly `undefined`), so that records keep one shape and are never deleted from. */
-type Present<T> = { -readonly [K in keyof T]-?: T[K] | undefined };
-type MutableCompensation = Present<CompensationState> & Mutable<Pick<CompensationState, 'status' | 'attempts' | 'retryBase'>>;
-type MutableStage = Present<Omit<StageState, 'compensation'>> &
-  Mutable<Pick<StageState, 'status' | 'attempts' | 'outcomeUnknown' | 'waitingOn' | 'retryBase'>> & { compensation: MutableCompensation | undefined };
+type OptionalKeysOf<T> = { [K in keyof T]-?: object extends Pick<T, K> ? K : never }[keyof T];
+/**
+ * The fold's working copy of a record: every field writable, and every optional field present
+ * (possibly `undefined`), so that records keep one shape and are never deleted from.
+ */
+type Working<T> = { -readonly [K in keyof T]-?: K extends OptionalKeysOf<T> ? T[K] | undefined : T[K] };
+type MutableCompensation = Working<CompensationState>;
+type MutableStage = Working<Omit<StageState, 'compensation'>> & { compensation: MutableCompensation | undefined };
 
 /** A stage that has not started, with every field in place. */
 function newStage(waitingOn: number): MutableStage {
@@ -374,14 +376,13 @@ class RollbackPlan implements RollbackState {
 }
 
 /** The fold's working copy. It never escapes {@link foldJournal} or the runtime that owns it. */
-export interface MutableRunState
-  extends Mutable<Omit<RunState, 'stages' | 'completionOrder' | 'settleOrder' | 'compensationOrder' | 'readyStages' | 'rollback'>> {
+export interface MutableRunState extends Working<Omit<RunState, 'stages' | 'completionOrder' | 'settleOrder' | 'compensationOrder' | 'readyStages' | 'rollback'>> {
   stages: Map<string, MutableStage>;
   completionOrder: string[];
   settleOrder: string[];
   compensationOrder: string[];
-  readyStages: Set<string>;
-  rollback?: RollbackPlan;
+  readyStages: string[];
+  rollback: RollbackPlan | undefined;
   /** The definition's shape, indexed; absent only for a journal that records no shape and was folded without one. */
   topology: Topology | undefined;
   /** Whether `stages` lists every stage an event may name (false after a definition change that did not record its shape). */
@@ -503,16 +504,18 @@ export function initialRunState(
   fallbackShape?: readonly RecordedStageShape[],
 ): MutableRunState {
   const shape = started.shape ?? fallbackShape;
-  const index = shape === undefined ? undefined : topology !== undefined && sameStages(topology, shape) ? topology : recordedTopology(started.shapeHash, shape);
+  const index =
+    shape === undefined ? undefined : topology !== undefined && (topology.shape === shape || sameStages(topology, shape)) ? topology : recordedTopology(started.shapeHash, shape);
   const stages = new Map<string, MutableStage>();
-  const readyStages = new Set<string>();
+  const readyStages: string[] = [];
   const names = started.stages;
   for (let position = 0; position < names.length; position++) {
     const name = names[position] as string;
     const waitingOn = index?.parents[index.indexOf.get(name) ?? -1]?.length ?? 0;
     stages.set(name, newStage(waitingOn));
-    if (index !== undefined && waitingOn === 0) readyStages.add(name);
+    if (index !== undefined && waitingOn === 0) readyStages.push(name);
   }
+  // Every field in place from the start: one hidden class for every run's state.
   const state: MutableRunState = {
     runId: started.runId,
     saga: started.saga,
@@ -520,23 +523,28 @@ export function initialRunState(
     shapeHash: started.shapeHash,
     input: freezeJson(started.input),
     stageNames: names,
+    shape,
     submitted: started.submitted === true,
     status: started.submitted === true ? 'queued' : 'running',
     stages,
     completionOrder: [],
     settleOrder: [],
     compensationOrder: [],
+    failure: undefined,
+    cancellation: undefined,
+    compensationCause: undefined,
     stopping: false,
     readyStages,
     inFlight: 0,
     remaining: names.length,
+    rollback: undefined,
+    lastResumeMode: undefined,
     lastSeq: started.seq,
     startedAt: started.at,
     updatedAt: started.at,
     topology: index,
     namesKnown: true,
   };
-  if (shape !== undefined) state.shape = shape;
   return state;
 }
 
@@ -601,7 +609,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
         }
         stage.status = 'running';
         state.inFlight++;
-        state.readyStages.delete(event.stage);
+        removeReady(state.readyStages, event.stage);
         stage.endedAt = undefined;
         stage.cancelReason = undefined;
         stage.outcomeUnknown = false;
@@ -731,6 +739,14 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
   }
 }
 
+/** A stage started: it is no longer waiting to. Stages start in the order they became ready, so it is found at the front. */
+function removeReady(ready: string[], name: string): void {
+  const index = ready.indexOf(name);
+  if (index === -1) return;
+  ready.copyWithin(index, index + 1);
+  ready.length--;
+}
+
 /** A stage completed for the first time: its dependents wait on one stage fewer. */
 function completed(state: MutableRunState, name: string): void {
   const topology = state.topology;
@@ -744,7 +760,7 @@ function completed(state: MutableRunState, name: string): void {
     const record = state.stages.get(dependent);
     if (record === undefined) continue;
     record.waitingOn--;
-    if (record.waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') state.readyStages.add(dependent);
+    if (record.waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') state.readyStages.push(dependent);
   }
 }
 
@@ -757,7 +773,7 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
       // A definition change from before shapes were journaled: which stages it has is unknown.
       state.namesKnown = false;
       state.topology = undefined;
-      delete state.shape;
+      state.shape = undefined;
     } else {
       state.shape = event.shape;
       state.topology = recordedTopology(event.shapeHash, event.shape);
@@ -781,7 +797,7 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
       if (state.status === 'paused') {
         // Forward again from the failure point: the failure no longer describes the run.
         state.status = 'running';
-        delete state.failure;
+        state.failure = undefined;
         state.stopping = false;
         recountForward(state);
       } else if (state.status === 'compensation_failed') {
@@ -804,7 +820,7 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
 /** Recomputes, from the stages' statuses, which stages wait on what and which may start. */
 function recountForward(state: MutableRunState): void {
   const topology = state.topology;
-  state.readyStages.clear();
+  state.readyStages.length = 0;
   state.remaining = 0;
   if (topology === undefined) return;
   for (let index = 0; index < topology.names.length; index++) {
@@ -815,7 +831,7 @@ function recountForward(state: MutableRunState): void {
     let waitingOn = 0;
     for (const parent of topology.parents[index] as readonly string[]) if (state.stages.get(parent)?.status !== 'completed') waitingOn++;
     record.waitingOn = waitingOn;
-    if (waitingOn === 0 && record.status !== 'running') state.readyStages.add(name);
+    if (waitingOn === 0 && record.status !== 'running') state.readyStages.push(name);
   }
 }
 

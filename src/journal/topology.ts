@@ -10,6 +10,8 @@ import type { RecordedStageShape } from './saga-event.js';
  * no index of its own.
  */
 export interface Topology {
+  /** The shape it indexes. */
+  readonly shape: readonly RecordedStageShape[];
   /** Stage names, in declaration order. */
   readonly names: readonly string[];
   /** Stage index by name. */
@@ -45,6 +47,7 @@ function buildTopology(shape: readonly RecordedStageShape[]): Topology {
     for (const parent of stage.after) dependents[indexOf.get(parent) ?? -1]?.push(stage.name);
   }
   return Object.freeze({
+    shape,
     names: Object.freeze(names),
     indexOf,
     parents: Object.freeze(shape.map((stage) => Object.freeze([...stage.after]))),

@@ -237,9 +237,11 @@ class Decision {
 
 const FINISH: Effect = Object.freeze({ type: 'finish' });
 
-/** Whether a command is an event to append (events have a `seq`; effects do not). */
+/** Whether a command is an event to append (anything but the five effects). */
 export function isAppend(command: Command): command is SagaEvent {
-  return 'seq' in command;
+  // By tag: a property load, where `'seq' in command` over twenty shapes takes V8's slow path.
+  const type = command.type;
+  return type !== 'attempt' && type !== 'abort' && type !== 'timer' && type !== 'clear-timer' && type !== 'finish';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,8 +282,10 @@ function goForward(saga: Saga, state: RunState, decision: Decision): void {
     return;
   }
   let slots = saga.policies.concurrency - state.inFlight;
-  for (const name of state.readyStages) {
+  const ready = state.readyStages;
+  for (let index = 0; index < ready.length; index++) {
     if (slots <= 0) return;
+    const name = ready[index] as string;
     const record = state.stages.get(name);
     if (record === undefined || saga.stage(name) === undefined) continue;
     decision.startStage(name, record);

@@ -17,6 +17,7 @@ import {
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type RunState } from '../journal/fold.js';
+import { freezeJson } from '../journal/freeze-json.js';
 import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
@@ -815,6 +816,8 @@ class SagaOrchestrator implements Orchestrator {
     }
     const copy = copyJson(parsed.data, 'input');
     if (!copy.ok) throw new SagaInputError(saga.name, [{ path: copy.problem.path, message: copy.problem.problem }]);
+    // Frozen once here: every stage reads it, and the fold finds it frozen already.
+    freezeJson(copy.value);
     this.register(saga);
     const started: Extract<SagaEvent, { type: 'run.started' }> = {
       type: 'run.started',

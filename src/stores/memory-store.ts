@@ -77,6 +77,8 @@ interface MemoryRun {
   leaseEpoch: number;
   leaseExpiresAt: number;
   cancelReason: string | undefined;
+  /** While settled: the number of its entry in the retention queue (0 when not settled). */
+  settledAs: number;
 }
 
 /**
@@ -108,8 +110,17 @@ interface MemoryRun {
 export class MemoryStore implements SagaStore {
   readonly description = 'memory:';
   private readonly runs = new Map<string, MemoryRun>();
-  /** Settled runs, in the order they settled: the first is the next to be forgotten. */
-  private readonly settled = new Set<MemoryRun>();
+  /**
+   * Settled runs, in the order they settled, as a queue with lazy deletion: an entry whose run is
+   * no longer settled under that number (it moved again, or was pruned) is skipped when reached.
+   * Cheaper than a `Set` evicted from the front, which leaves holes that every walk from the
+   * front must step over.
+   */
+  private settledRuns: MemoryRun[] = [];
+  private settledNumbers: number[] = [];
+  private settledHead = 0;
+  private settledCount = 0;
+  private settledSequence = 0;
   private readonly maxSettledRuns: number;
   private readonly now: () => number;
 
@@ -157,6 +168,7 @@ export class MemoryStore implements SagaStore {
         leaseEpoch: 1,
         leaseExpiresAt: this.now() + owner.leaseMs,
         cancelReason: undefined,
+        settledAs: 0,
       });
     });
   }
@@ -367,20 +379,35 @@ export class MemoryStore implements SagaStore {
     run.status = status;
     run.active = isActiveStatus(status);
     if (run.active) {
-      this.settled.delete(run);
+      this.unsettle(run);
       return;
     }
     this.endLease(run);
-    // Re-inserted: a run that settles again (a redrive) is the newest settled one.
-    this.settled.delete(run);
-    this.settled.add(run);
-    if (this.settled.size > this.maxSettledRuns) {
-      for (const oldest of this.settled) {
-        this.forget(oldest);
-        if (this.settled.size <= this.maxSettledRuns) break;
-      }
+    // Re-queued: a run that settles again (a redrive) is the newest settled one.
+    if (run.settledAs === 0) this.settledCount++;
+    run.settledAs = ++this.settledSequence;
+    this.settledRuns.push(run);
+    this.settledNumbers.push(run.settledAs);
+    while (this.settledCount > this.maxSettledRuns && this.settledHead < this.settledRuns.length) {
+      const oldest = this.settledRuns[this.settledHead] as MemoryRun;
+      const number = this.settledNumbers[this.settledHead] as number;
+      this.settledHead++;
+      if (oldest.settledAs === number) this.forget(oldest);
+    }
+    if (this.settledHead > 1_024 && this.settledHead * 2 > this.settledRuns.length) {
+      this.settledRuns = this.settledRuns.slice(this.settledHead);
+      this.settledNumbers = this.settledNumbers.slice(this.settledHead);
+      this.settledHead = 0;
     }
   }
+
+  /** A run no longer counts as settled (it moves again, or is forgotten): its queue entry goes stale. */
+  private unsettle(run: MemoryRun): void {
+    if (run.settledAs === 0) return;
+    run.settledAs = 0;
+    this.settledCount--;
+  }
+
 
   private endLease(run: MemoryRun): void {
     run.leaseOwner = undefined;
@@ -389,8 +416,9 @@ export class MemoryStore implements SagaStore {
 
   private forget(run: MemoryRun): void {
     this.runs.delete(run.runId);
-    this.settled.delete(run);
+    this.unsettle(run);
   }
+
 
   private runOrThrow(runId: string, operation: string): MemoryRun {
     const run = this.runs.get(runId);
