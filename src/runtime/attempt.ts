@@ -124,7 +124,8 @@ export class Attempt extends LazyAbort {
   private fail(error: unknown): void {
     if (this.settled) return;
     const context = this.context;
-    const cancel = error instanceof StageCancelSignal ? error.reason : context instanceof ExecuteContextImpl ? context.cancelReason : undefined;
+    // `instanceof` asks the value for its prototype, which a revoked Proxy refuses with a throw.
+    const cancel = isInstance(error, StageCancelSignal) ? error.reason : context instanceof ExecuteContextImpl ? context.cancelReason : undefined;
     if (cancel !== undefined) return this.finish({ ok: false, retryable: false, cancel, invoked: true, error: this.journalError(error) });
     const policy = this.phase === 'execute' ? this.stage.retry : this.stage.compensation.retry;
     this.finish({ ok: false, retryable: isRetryable(policy, error), invoked: true, error: this.journalError(error) });
@@ -223,9 +224,18 @@ function isRetryable(policy: ResolvedRetryPolicy, error: unknown): boolean {
  * built against a second install): matched by class, else by its stable code.
  */
 function isNonRetryable(error: unknown): boolean {
-  if (error instanceof NonRetryableError) return true;
+  if (isInstance(error, NonRetryableError)) return true;
   try {
     return error instanceof Error && (error as { code?: unknown }).code === SagaErrorCode.NonRetryable;
+  } catch {
+    return false;
+  }
+}
+
+/** `value instanceof type`, false for a value that refuses to be asked (a revoked Proxy). */
+function isInstance<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof type;
   } catch {
     return false;
   }

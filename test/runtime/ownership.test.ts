@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  createOrchestrator,
+  defineSaga,
+  MemoryStore,
+  RunAlreadyExistsError,
+  RunLeasedError,
+  SagaInputError,
+  StoreCorruptionError,
+  type SagaEvent,
+} from 'sagaflow';
+import { deferred } from '../support/deferred.js';
+import { storeOrphanedJournal } from '../support/journal.js';
+
+const input = z.object({ id: z.string() });
+
+function gatedSaga(name: string, gate: { opened: Promise<void>; entered: () => void }) {
+  return defineSaga({ name, input })
+    .stage('reserve', { execute: () => 'R', compensate: () => undefined })
+    .stage('charge', {
+      execute: async () => {
+        gate.entered();
+        await gate.opened;
+        return 'C';
+      },
+      compensate: () => undefined,
+    })
+    .build();
+}
+
+describe('runs have owners (in one process, on one MemoryStore)', () => {
+  it('a second start with the same run id is refused with RunAlreadyExistsError naming the run and its status; the journal is untouched', async () => {
+    const saga = defineSaga({ name: 'once', input }).stage('a', { execute: () => 'A' }).build();
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store });
+    await orchestrator.run(saga, { id: '1' }, { runId: 'order-42' });
+    const before = await store.load('order-42');
+    const error = await orchestrator.run(saga, { id: '2' }, { runId: 'order-42' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(RunAlreadyExistsError);
+    expect((error as Error).message).toBe('Run order-42 already exists (completed); nothing was written: inspect it, or start with another runId.');
+    expect(await store.load('order-42')).toEqual(before);
+  });
+
+  it('refuses run ids with NUL or ill-formed Unicode before anything is written', async () => {
+    const saga = defineSaga({ name: 'ids', input }).stage('a', { execute: () => 'A' }).build();
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store });
+    for (const runId of ['order\u000042', 'order-\ud800', '', ' ']) {
+      expect(() => orchestrator.start(saga, { id: '1' }, { runId })).toThrow(SagaInputError);
+      await expect(orchestrator.run(saga, { id: '1' }, { runId })).rejects.toBeInstanceOf(SagaInputError);
+    }
+    expect(await store.listRuns()).toEqual([]);
+  });
+
+  it('another orchestrator cannot take over a run a live one drives: resume() is refused, recover() passes it over and says why, cancel() asks the owner', async () => {
+    const entered = deferred();
+    const opened = deferred();
+    const saga = gatedSaga('owned', { opened: opened.promise, entered: () => entered.resolve() });
+    const store = new MemoryStore();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 300, ownerId: 'owner' });
+    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 300, ownerId: 'other' });
+    const run = owner.start(saga, { id: '1' });
+    await entered.promise;
+
+    const resumed = await other.resume(run.runId).outcome.catch((caught: unknown) => caught);
+    expect(resumed).toBeInstanceOf(RunLeasedError);
+    expect((resumed as Error).message).toContain(`Run ${run.runId} is owned by owner`);
+    const recovered = await other.recover();
+    expect(recovered).toEqual([]);
+    expect(recovered.skipped).toEqual([{ runId: run.runId, saga: 'owned', reason: 'owned', detail: expect.stringContaining('owned by owner') as unknown }]);
+
+    // The cancel is a request: the owner carries it out (rule 1: the charge in flight settles first).
+    await other.cancel(run.runId, 'customer asked');
+    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'run.cancelling'), { timeout: 5_000, interval: 20 }).toBe(true);
+    expect((await store.load(run.runId))?.some((event) => event.type === 'compensation.started')).toBe(false);
+    opened.resolve();
+    const outcome = await run.outcome;
+    expect(outcome).toMatchObject({ status: 'cancelled', cancellation: { reason: 'customer asked', by: 'external' }, compensationOrder: ['charge', 'reserve'] });
+    await owner.close();
+    await other.close();
+  });
+
+  it('recover() says which runs it passed over: saga not registered, another shape', async () => {
+    const v1 = defineSaga({ name: 'shaped', input }).stage('a', { execute: () => 'A' }).stage('b', { execute: () => 'B' }).build();
+    const v2 = defineSaga({ name: 'shaped', version: '2', input }).stage('a', { execute: () => 'A' }).stage('c', { execute: () => 'C' }).build();
+    const stranger = defineSaga({ name: 'stranger', input }).stage('x', { execute: () => 'X' }).build();
+    const store = new MemoryStore();
+    const orphan = (saga: typeof v1 | typeof stranger, runId: string): SagaEvent[] => [
+      { type: 'run.started', runId, saga: saga.name, seq: 0, at: 1, version: saga.version, shapeHash: saga.shapeHash, input: { id: '1' }, stages: saga.stages.map((stage) => stage.name), shape: saga.shape },
+      { type: 'stage.started', runId, saga: saga.name, seq: 1, at: 2, stage: saga.stages[0]?.name ?? '', attempt: 1 },
+    ];
+    await storeOrphanedJournal(store, orphan(v1, 'old-shape'));
+    await storeOrphanedJournal(store, orphan(stranger, 'not-mine'));
+    const orchestrator = createOrchestrator({ store, sagas: [v2] });
+    const recovered = await orchestrator.recover();
+    expect(recovered).toEqual([]);
+    expect(recovered.skipped.map(({ runId, reason }) => [runId, reason])).toEqual([
+      ['not-mine', 'saga_not_registered'],
+      ['old-shape', 'shape_mismatch'],
+    ]);
+    expect(recovered.skipped.find((skipped) => skipped.reason === 'shape_mismatch')?.detail).toContain("stage 'b' removed");
+  });
+
+  it('an event naming a stage the definition does not have (a hand-edited journal) is a StoreCorruptionError naming the run and seq', async () => {
+    const saga = defineSaga({ name: 'edited', input }).stage('a', { execute: () => 'A' }).build();
+    const store = new MemoryStore();
+    await storeOrphanedJournal(store, [
+      { type: 'run.started', runId: 'edited-1', saga: 'edited', seq: 0, at: 1, version: '1', shapeHash: saga.shapeHash, input: { id: '1' }, stages: ['a'], shape: saga.shape },
+      { type: 'stage.started', runId: 'edited-1', saga: 'edited', seq: 1, at: 2, stage: 'a-typo', attempt: 1 },
+    ]);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const error = await orchestrator.inspect('edited-1').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StoreCorruptionError);
+    expect(error).toMatchObject({ runId: 'edited-1', seq: 1 });
+    expect((error as Error).message).toContain("names stage 'a-typo', which the run's definition does not have");
+    await expect(orchestrator.resume('edited-1').outcome).rejects.toBeInstanceOf(StoreCorruptionError);
+  });
+});
