@@ -10,8 +10,9 @@ import { SafeObservable, type SubscriberErrorHandler } from './safe-observable.j
  * `outcome` resolves for every saga-level ending — completed, compensated, cancelled,
  * compensation_failed, paused — and rejects only when the operation was refused
  * (`RunNotFoundError`, `RunStateError`, `SagaShapeMismatchError`, `SagaNotRegisteredError`,
- * `StoreConflictError` for a `runId` that already exists) or the infrastructure failed (store
- * unreachable, orchestrator closed, or closed with a timeout). `events$`
+ * `RunAlreadyExistsError` for a `runId` that already exists, `RunLeasedError` for a run another
+ * live process drives) or the run stopped being driven here (store unreachable, its lease lost to
+ * another process — `LeaseLostError` —, orchestrator closed, or closed with a timeout). `events$`
  * replays the run's journal from its first event, then follows it live, and completes once
  * the run has settled (or stopped being driven here: see `outcome` for why). Unsubscribing
  * from `events$` never cancels the run: call `cancel`. A subscriber that throws (in `next`,
