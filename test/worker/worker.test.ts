@@ -14,6 +14,7 @@ import {
   type WorkerErrorContext,
 } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
+import { createVirtualClock } from 'sagaflow/testing';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -128,6 +129,35 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     expect(local).toEqual([]);
     expect((await orchestrator.inspect(runId)).status).toBe('completed');
     await waitFor('the lease to be released', async () => (await client.leaseOf(runId)) === undefined);
+    await orchestrator.close();
+  });
+
+  it('runs on the scheduler it is given: a retry ten virtual minutes away comes at once on a virtual clock', async () => {
+    const clock = createVirtualClock();
+    const flaky = defineSaga({ name: 'worker-virtual-time', input: z.object({}) })
+      .stage('call', {
+        retry: { maxAttempts: 2, initialDelayMs: 600_000, maxDelayMs: 600_000, jitter: false },
+        execute: ({ attempt }) => {
+          if (attempt === 1) throw new Error('busy, try again in ten minutes');
+          return 'done';
+        },
+      })
+      .build();
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client, sagas: [flaky] });
+    const runId = await orchestrator.submit(flaky, {});
+    const virtual = createWorker({ store: open(), sagas: [flaky], workerId: 'w-virtual', scheduler: clock, onError: () => undefined });
+    workers.push(virtual);
+    const begun = clock.now();
+    await virtual.start();
+    const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];
+    expect(foldJournal(journal).status).toBe('completed');
+    const retrying = journal.find((event) => event.type === 'stage.retrying');
+    expect(retrying).toMatchObject({ delayMs: 600_000 });
+    // The events are stamped on the worker's clock: ten virtual minutes between the attempts.
+    const starts = journal.filter((event) => event.type === 'stage.started').map((event) => event.at);
+    expect((starts[1] ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(600_000);
+    expect(clock.now() - begun).toBeGreaterThanOrEqual(600_000);
     await orchestrator.close();
   });
 
