@@ -105,6 +105,7 @@ export {
   ACTIVE_RUN_STATUSES,
   isSettledStatus,
   SETTLED_RUN_STATUSES,
+  stageStatusOf,
   toOutcome,
   UNFINISHED_RUN_STATUSES,
 } from './journal/outcome.js';

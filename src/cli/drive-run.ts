@@ -1,5 +1,5 @@
 import { runErrorFor, SagaError, type SagaEvent, type SagaOutcome, type SagaRun } from '../index.js';
-import { CliUsageError } from './exit-codes.js';
+import { CliUsageError, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { writeLines, type CliIo } from './io.js';
 import { maskUrl } from './mask-secrets.js';
 import { RunProgress } from './progress.js';
@@ -115,4 +115,16 @@ export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly 
       break;
   }
   writeLines(io.stdout, lines);
+}
+
+/**
+ * How a command that drove a run to its end finishes: unless it printed NDJSON, a blank line and
+ * the outcome with what to do next; then the exit code for the run's status.
+ */
+export function finishRun(io: CliIo, outcome: SagaOutcome, json: boolean, hints: Parameters<typeof printOutcome>[2]): ExitCode {
+  if (!json) {
+    io.stdout.write('\n');
+    printOutcome(io, outcome, hints);
+  }
+  return exitCodeFor(outcome.status);
 }

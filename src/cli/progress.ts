@@ -1,4 +1,4 @@
-import { JournalFold, type SagaEvent, type StageState } from '../index.js';
+import { JournalFold, stageStatusOf, type SagaEvent, type StageState } from '../index.js';
 import { errorText, formatDuration, visibleLength } from './format.js';
 
 /** Where progress is written: `process.stdout`, or a fake in tests. */
@@ -262,33 +262,16 @@ export class RunProgress {
   }
 }
 
-/** Where a stage stands, as the progress view shows it, from its folded state. */
+/** Where a stage stands, as the progress view shows it: its status, a retry wait told apart. */
 function phaseOf(record: StageState): StagePhase {
-  switch (record.compensation?.status) {
-    case 'running':
-      return 'compensating';
-    case 'completed':
-      return 'compensated';
-    case 'failed':
-      return 'compensation_failed';
-    case 'pending':
-    case undefined:
-      break;
-  }
-  switch (record.status) {
-    case 'not_started':
-      return 'pending';
-    case 'running':
-      return record.retryAt === undefined ? 'running' : 'retrying';
-    case 'completed':
-    case 'failed':
-    case 'cancelled':
-      return record.status;
-  }
+  const status = stageStatusOf(record);
+  if (status === 'not_started') return 'pending';
+  if (status === 'running' && record.retryAt !== undefined) return 'retrying';
+  return status;
 }
 
 /** The last error, and when the next attempt is due. */
-function retryNote(record: Pick<StageState, "error" | "retryAt" | "attemptEndedAt">): string {
+function retryNote(record: Pick<StageState, 'error' | 'retryAt' | 'attemptEndedAt'>): string {
   const next = record.retryAt === undefined || record.attemptEndedAt === undefined ? '' : `; next attempt in ${formatDuration(record.retryAt - record.attemptEndedAt)}`;
   return `${record.error === undefined ? '' : errorText(record.error)}${next}`;
 }

@@ -345,7 +345,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The public view of a stage: optional fields are set only when present, in a fixed order. */
 function toStageRecord(stage: StageState): StageRecord {
-  const record: Mutable<StageRecord> = { status: publicStageStatus(stage), attempts: stage.attempts };
+  const record: Mutable<StageRecord> = { status: stageStatusOf(stage), attempts: stage.attempts };
   if (stage.status === 'completed' && stage.output !== undefined) record.output = stage.output;
   if (stage.error !== undefined) record.error = stage.error;
   if (stage.startedAt !== undefined) record.startedAt = stage.startedAt;
@@ -362,7 +362,25 @@ function toStageRecord(stage: StageState): StageRecord {
   return record;
 }
 
-function publicStageStatus(stage: StageState): StageStatus {
+/**
+ * Where a folded stage stands, as one {@link StageStatus}: its execute status, with its
+ * compensation's on top (`compensating`, `compensated`, `compensation_failed`).
+ *
+ * @remarks
+ * What `StageRecord.status` of an outcome says, for a {@link StageState} read from the fold (a
+ * {@link JournalFold} following a live run, say). A compensation that a redrive put back in line
+ * (`pending`) shows the stage's execute status again until it runs.
+ *
+ * @example
+ * ```ts
+ * import { JournalFold, stageStatusOf, type SagaEvent } from 'sagaflow';
+ * declare const events: SagaEvent[];
+ * const fold = new JournalFold();
+ * for (const event of events) fold.push(event);
+ * for (const [name, stage] of fold.state?.stages ?? []) console.log(name, stageStatusOf(stage));
+ * ```
+ */
+export function stageStatusOf(stage: StageState): StageStatus {
   const status = stage.compensation?.status;
   switch (status) {
     case 'running':

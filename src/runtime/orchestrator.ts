@@ -28,7 +28,8 @@ import { EventStream } from './event-stream.js';
 import type { Instrumentation } from './instrumentation.js';
 import { RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
 import { copyJson } from './json-value.js';
-import { LeaseKeeper, type KeptRun } from './lease-keeper.js';
+import type { KeptRun, LeaseKeeper } from './lease-keeper.js';
+import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { reportSubscriberError, type SubscriberErrorHandler } from './safe-observable.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
@@ -600,16 +601,18 @@ class SagaOrchestrator implements Orchestrator {
     this.onError = options.onError ?? defaultOnError;
     this.onSubscriberError = (error, context) => this.report(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
     this.events = new EventStream<SagaEvent>({ onError: this.onSubscriberError, runIdOf: (event) => event.runId });
-    this.environment = {
+    const owner = new RunOwner({
       store: this.store,
+      owner: this.owner,
+      leaseMs: this.leaseMs,
       scheduler: this.scheduler,
       random: this.random,
+      backoff: { initialDelayMs: 100, maxDelayMs: 5_000 },
       instrumentation: this.instrumentation,
-      report: (error, runId) => this.report(error, { operation: 'instrumentation', runId }),
-    };
-    this.keeper = new LeaseKeeper(this.store, this.owner, this.leaseMs, this.scheduler, { initialDelayMs: 100, maxDelayMs: 5_000 }, this.random, (error, context) =>
-      this.report(error, context),
-    );
+      report: (error, context) => this.report(error, context),
+    });
+    this.environment = owner.environment;
+    this.keeper = owner.keeper;
     this.events$ = this.events.observable$;
     for (const saga of options.sagas ?? []) this.register(saga);
   }

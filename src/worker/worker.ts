@@ -26,7 +26,8 @@ import { backoffNotifier, type BackoffPolicy } from '../runtime/backoff.js';
 import { EventStream } from '../runtime/event-stream.js';
 import type { Instrumentation } from '../runtime/instrumentation.js';
 import { RunInterpreter, type InterpreterEnvironment, type RunHost } from '../runtime/interpreter.js';
-import { LeaseKeeper, type KeptRun } from '../runtime/lease-keeper.js';
+import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
+import { RunOwner } from '../runtime/run-owner.js';
 import { settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
@@ -340,14 +341,18 @@ class SagaWorker implements Worker {
     });
     this.events$ = this.events.observable$;
     this.scheduler = options.scheduler ?? asyncScheduler;
-    this.environment = {
+    const owner = new RunOwner({
       store: this.store,
+      owner: this.id,
+      leaseMs: this.leaseMs,
       scheduler: this.scheduler,
       random: Math.random,
+      backoff: this.backoff,
       instrumentation: options.instrumentation,
-      report: (error, runId) => this.report(error, { operation: 'instrumentation', runId }),
-    };
-    this.keeper = new LeaseKeeper(this.store, this.id, this.leaseMs, this.scheduler, this.backoff, Math.random, (error, context) => this.report(error, context));
+      report: (error, context) => this.report(error, context),
+    });
+    this.environment = owner.environment;
+    this.keeper = owner.keeper;
   }
 
   get activeRuns(): readonly string[] {

@@ -1,6 +1,6 @@
 import { createOrchestrator, foldJournal, RunStateError, type ResumeMode } from '../../index.js';
-import { driveRun, printOutcome } from '../drive-run.js';
-import { CliUsageError, exitCodeFor, type ExitCode } from '../exit-codes.js';
+import { driveRun, finishRun } from '../drive-run.js';
+import { CliUsageError, type ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
 import type { CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
@@ -57,11 +57,7 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
       throw withNextStep(error, runId, options);
     });
     await orchestrator.close();
-    if (!json) {
-      io.stdout.write('\n');
-      printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: options.sagas });
-    }
-    return exitCodeFor(outcome.status);
+    return finishRun(io, outcome, json, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
   } finally {
     await store.close();
   }

@@ -1,7 +1,7 @@
 import { createOrchestrator, SagaError, supportsWorkers, type AnySaga, type SagaRun } from '../../index.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
-import { driveRun, printOutcome } from '../drive-run.js';
-import { CliUsageError, ExitCode, exitCodeFor } from '../exit-codes.js';
+import { driveRun, finishRun } from '../drive-run.js';
+import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { parseJsonInput } from '../json-input.js';
@@ -75,11 +75,7 @@ export async function startCommand(sagaName: string, inputText: string | undefin
     }
     const outcome = await driveRun(run, { io, json, stageNames: saga.stages.map((stage) => stage.name) });
     await orchestrator.close();
-    if (!json) {
-      io.stdout.write('\n');
-      printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: options.sagas });
-    }
-    return exitCodeFor(outcome.status);
+    return finishRun(io, outcome, json, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
   } finally {
     await store.close();
   }
