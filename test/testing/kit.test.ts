@@ -148,3 +148,41 @@ describe.each<[string, () => SagaStore]>([
     await store.close();
   });
 });
+
+describe('virtual time and real I/O', () => {
+  const io = async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { createServer } = await import('node:http');
+    const server = createServer((_request, response) => setTimeout(() => response.end('pong'), 20));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const saga = defineSaga({ name: 'real-io', input: z.object({}) })
+      .stage('readFile', { timeoutMs: 5_000, execute: async () => (await readFile('package.json', 'utf8')).length })
+      .stage('fetch', { timeoutMs: 5_000, execute: async () => (await fetch(`http://127.0.0.1:${port}/`)).text() })
+      .stage('tick', { timeoutMs: 5_000, execute: () => new Promise((resolve) => setTimeout(() => resolve('ticked'), 0)) })
+      .build();
+    return { saga, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  };
+
+  it('a stage doing real I/O (a file, a local HTTP call, setTimeout 0) never times out in virtual time: the clock stands still while it runs', async () => {
+    const { saga, close } = await io();
+    try {
+      const { outcome } = await createSagaTest().run(saga, {});
+      expect(outcome.status).toBe('completed');
+      expect(outcome.outputs).toMatchObject({ fetch: 'pong', tick: 'ticked' });
+    } finally {
+      await close();
+    }
+  });
+
+  it('without the hold (realTimeHoldMs: 0) the same stages time out at once, and the message says it was virtual time', async () => {
+    const { saga, close } = await io();
+    try {
+      const { outcome } = await createSagaTest({ clock: createVirtualClock({ realTimeHoldMs: 0 }) }).run(saga, {});
+      expect(outcome.status).toBe('compensated');
+      expect(outcome.failure?.error.message).toMatch(/timed out after 5000 ms of virtual time/);
+    } finally {
+      await close();
+    }
+  });
+});
