@@ -89,11 +89,11 @@ async function createStore(location: StoreLocation, url: string, options: OpenSt
           `There is no saga store at ${maskUrl(url)} (${missingFileDetail(location.path)}): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
         );
       }
-      const { SqliteStore } = await import('../sqlite.js');
+      const { SqliteStore } = await import('../sqlite-runtime.js');
       return new SqliteStore({ path: location.path });
     }
     case 'postgres': {
-      const { PostgresStore } = await import('../postgres.js');
+      const { PostgresStore } = await import('../postgres-runtime.js');
       try {
         return new PostgresStore({ connectionString: location.connectionString, ...(location.schema === undefined ? {} : { schema: location.schema }) });
       } catch (error) {

@@ -467,7 +467,7 @@ function cancel(state: RunState, reason: string, by: string, decision: Decision)
 }
 
 /**
- * The run starts stopping (contract rule 1): abort every `execute` in flight, whose results are
+ * The run starts stopping: abort every `execute` in flight, whose results are
  * then awaited, and give up every wait before a retry at once.
  */
 function stopOthers(state: RunState, except: string | undefined, reason: string, decision: Decision): void {

@@ -56,7 +56,7 @@ export interface ClaimRequest {
  * Returned by {@link WorkQueueStore.claim}, with the lease every later append for the run must
  * carry. `lease.epoch` is 1 on the first claim of a submitted run; a higher epoch means the run
  * was claimed before (a takeover after a lease expired, or a run handed back to the queue by a
- * redrive, a compensate or a stopping worker), and the worker resumes it per contract rule 7.
+ * redrive, a compensate or a stopping worker), and the worker resumes it as after a crash: what had started and not completed runs again, unless the run was already stopping (then its outcome is unknown and it is compensated).
  *
  * @example
  * ```ts

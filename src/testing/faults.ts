@@ -149,7 +149,7 @@ export function failCompensation(stage: string, options: { readonly times?: numb
  * Nothing more is written after it, for any run of that harness: its runs' `outcome` rejects
  * with {@link SimulatedCrashError}, and `createSagaTest`'s `run` resolves with `crashed: true`.
  * Resume from the same store with a new harness (or orchestrator) to test recovery: that is how
- * rule 7 (re-execute what started but did not complete) and a rollback interrupted half-way are
+ * the resume rule (re-execute what started but did not complete) and a rollback interrupted half-way are
  * tested.
  *
  * @example

@@ -202,7 +202,7 @@ export interface WorkerStopOptions {
  * A worker holds each run it claims under a lease that it renews by heartbeat; every append it
  * makes carries the lease, so once another worker has taken a run over, the old holder's
  * appends are refused (`LeaseLostError`) and it stops working on that run. A takeover resumes
- * the run from its journal (contract rule 7). See `docs/distributed.md`.
+ * the run from its journal, as after a crash. See `docs/distributed.md`.
  *
  * @example
  * ```ts
