@@ -78,7 +78,11 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   private journal: SagaEvent[] = [];
   private subject: ReplaySubject<SagaEvent> | undefined;
   private ended = false;
-  private resolveOutcome!: (outcome: SagaOutcome<TOutputs>) => void;
+  /**
+   * Typed with `unknown` outputs, so that the handle stays covariant in `TOutputs` (a handle of a
+   * saga is a handle of unknown outputs, as the runtime keeps them): `settle` takes the typed outcome.
+   */
+  private resolveOutcome!: (outcome: SagaOutcome<unknown>) => void;
   private rejectOutcome!: (error: unknown) => void;
   private canceller: ((reason: string) => void) | undefined;
   private pendingCancel: string | undefined;
