@@ -129,7 +129,7 @@ export const STEP: Trigger = Object.freeze({ type: 'step' });
  *
  * @param now - the time to stamp the events with (epoch ms).
  */
-export function decide(saga: Saga, state: RunState, trigger: Trigger, now: number): Command[] {
+export function decide(saga: Saga, state: RunState, trigger: Trigger, now: number): readonly Command[] {
   const decision = new Decision(state, now);
   switch (trigger.type) {
     case 'start':
@@ -156,7 +156,7 @@ export function decide(saga: Saga, state: RunState, trigger: Trigger, now: numbe
 }
 
 /** No commands: shared, so that a decision with nothing to do allocates nothing. */
-const NONE: Command[] = [];
+const NONE: readonly Command[] = Object.freeze([]);
 
 /**
  * The commands of one decision, with the events numbered after the state's last one. Events on
@@ -178,7 +178,7 @@ class Decision {
     this.saga = state.saga;
   }
 
-  get commands(): Command[] {
+  get commands(): readonly Command[] {
     return this.list ?? NONE;
   }
 
