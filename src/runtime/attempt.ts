@@ -36,6 +36,8 @@ export interface AttemptEnvironment {
  * exception in the runtime.
  */
 export class Attempt extends LazyAbort {
+  /** Its index among its run's attempts in flight (kept by the interpreter). */
+  slot = 0;
   private settled = false;
   private timeout: Subscription | undefined;
   private context: ExecuteContextImpl | CompensateContextImpl | undefined;
