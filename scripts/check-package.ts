@@ -7,8 +7,8 @@
  * 2. An empty project installs the tarball with `zod` and `rxjs` (peer dependencies), then
  *    `typescript` and `@types/node`; a saga using the public API (an rxjs operator on `events$`,
  *    `ctx.outcome` in `compensate`, `isRunError`, `outcome.status`) type-checks with `tsc` and runs.
- * 3. Without the optional peers, `import('sagaflow/sqlite')` and `import('sagaflow/postgres')` fail
- *    with an error naming the package to install.
+ * 3. Without the optional peers, `import('sagaflow/sqlite')`, `import('sagaflow/postgres')` and
+ *    `import('sagaflow/otel')` fail with an error naming the package to install.
  * 4. With `pg` and `@types/pg`, `import { PostgresStore } from 'sagaflow/postgres'` type-checks.
  * 5. With `--sqlite`, `better-sqlite3` is installed too (it may compile: a minute or more) and a
  *    saga runs on `SqliteStore`.
@@ -145,10 +145,11 @@ try {
     check(JSON.stringify(lines) === JSON.stringify(EXPECTED_OUTPUT), `the app printed ${JSON.stringify(lines)}, expected ${JSON.stringify(EXPECTED_OUTPUT)}`);
   });
 
-  step('without the optional peers: sagaflow/sqlite and sagaflow/postgres name the package to install', () => {
+  step('without the optional peers: sagaflow/sqlite, sagaflow/postgres and sagaflow/otel name the package to install', () => {
     for (const [entry, command] of [
       ['sagaflow/sqlite', 'npm install better-sqlite3'],
       ['sagaflow/postgres', 'npm install pg'],
+      ['sagaflow/otel', 'npm install @opentelemetry/api'],
     ] as const) {
       const message = run(process.execPath, ['--input-type=module', '-e', `await import('${entry}').then(() => console.log('loaded'), (error) => console.log(error.message))`], app);
       check(message.includes(command), `import('${entry}') said: ${message}`);
