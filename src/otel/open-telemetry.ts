@@ -426,11 +426,12 @@ class DriveTrace implements DriveScope {
         [STAGE_NAME]: info.stage,
         [ATTEMPT_PHASE]: info.phase,
         [ATTEMPT_NUMBER]: info.attempt,
-        [IDEMPOTENCY_KEY]: info.idempotencyKey,
       },
       { name, runId: info.runId, saga: info.saga, input: this.input, stage: info.stage, attempt: info.attempt },
     );
     const span = this.owner.tracer.startSpan(`${name} ${info.stage}`, { attributes }, parent);
+    // The key is a hash, derived on first read: only for a span that keeps it.
+    if (span.isRecording()) span.setAttribute(IDEMPOTENCY_KEY, info.idempotencyKey);
     const active = trace.setSpan(parent, span);
     const startedAt = performance.now();
     return {

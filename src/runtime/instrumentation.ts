@@ -214,7 +214,7 @@ export interface AttemptInfo {
   readonly phase: AttemptPhase;
   /** The attempt's number. */
   readonly attempt: number;
-  /** The idempotency key the user code sees. */
+  /** The idempotency key the user code sees (derived when first read: a hook that does not need it does not pay for it). */
   readonly idempotencyKey: string;
 }
 

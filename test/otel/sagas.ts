@@ -69,3 +69,16 @@ export const booking = defineSaga({ name: 'otel-booking', input: z.object({ trip
     },
   })
   .build();
+
+/** `confirm` fails while `provider.down` (the run pauses); a redrive after it is back completes the run. */
+export function pausingSaga(provider: { down: boolean }) {
+  return defineSaga({ name: 'pausing', input: z.object({ id: z.string() }), onFailure: 'pause' })
+    .stage('prepare', { execute: async () => ({ prepared: true }) })
+    .stage('confirm', {
+      execute: async () => {
+        if (provider.down) throw new Error('the provider is down');
+        return { confirmed: true };
+      },
+    })
+    .build();
+}
