@@ -319,11 +319,15 @@ class OpenTelemetryInstrumentation implements Instrumentation {
   }
 }
 
-/** An attempt whose user call ended, waiting for the journal event that says what came of it. */
-interface EndedAttempt {
+/** An attempt in flight: its span, and when its call began. */
+interface AttemptSpan {
   readonly info: AttemptInfo;
   readonly span: Span;
   readonly startedAt: number;
+}
+
+/** An attempt whose user call ended, waiting for the journal event that says what came of it. */
+interface EndedAttempt extends AttemptSpan {
   readonly endedAt: number;
 }
 
@@ -335,6 +339,8 @@ class DriveTrace implements DriveScope {
   private readonly version: string;
   private rollback: { readonly span: Span; readonly context: Context } | undefined;
   private state: RunState | undefined;
+  /** Attempts whose call has not ended: a drive that stops ends their spans (its `halt` ends no attempt). */
+  private readonly inFlight = new Set<AttemptSpan>();
   /** Ended attempts by `phase:stage` (a stage has at most one attempt per phase at a time). */
   private readonly ended = new Map<string, EndedAttempt>();
 
@@ -433,18 +439,19 @@ class DriveTrace implements DriveScope {
     // The key is a hash, derived on first read: only for a span that keeps it.
     if (span.isRecording()) span.setAttribute(IDEMPOTENCY_KEY, info.idempotencyKey);
     const active = trace.setSpan(parent, span);
-    const startedAt = performance.now();
+    const attempt: AttemptSpan = { info, span, startedAt: performance.now() };
+    this.inFlight.add(attempt);
     return {
       invoke: (call) => contextApi.with(active, call),
-      end: (result) => this.attemptEnded(info, span, startedAt, result),
+      end: (result) => this.attemptEnded(attempt, result),
     };
   }
 
   end(end: { readonly kind: 'settled'; readonly state: RunState } | { readonly kind: 'halted'; readonly error: Error }): void {
-    for (const key of [...this.ended.keys()]) {
-      const attempt = this.ended.get(key);
-      if (attempt !== undefined) this.finishAttempt(key, attempt, 'interrupted');
-    }
+    const now = performance.now();
+    for (const attempt of this.inFlight) this.finishAttempt(undefined, { ...attempt, endedAt: now }, 'interrupted');
+    this.inFlight.clear();
+    for (const [key, attempt] of [...this.ended]) this.finishAttempt(key, attempt, 'interrupted');
     const instruments = this.owner.instruments;
     const saga = this.run.saga;
     instruments.runsActive.add(-1, { [SAGA_NAME]: saga });
@@ -500,14 +507,16 @@ class DriveTrace implements DriveScope {
     return this.rollback.context;
   }
 
-  private attemptEnded(info: AttemptInfo, span: Span, startedAt: number, result: AttemptResult): void {
+  private attemptEnded(attempt: AttemptSpan, result: AttemptResult): void {
     const endedAt = performance.now();
+    if (!this.inFlight.delete(attempt)) return;
+    const { info, span } = attempt;
     if (!result.ok) {
       if (result.cancel !== undefined) span.setAttribute(CANCEL_REASON, result.cancel);
       const error = result.error;
       if (error !== undefined && result.cancel === undefined) recordError(span, error);
     }
-    this.ended.set(attemptKey(info.phase, info.stage), { info, span, startedAt, endedAt });
+    this.ended.set(attemptKey(info.phase, info.stage), { ...attempt, endedAt });
   }
 
   /** The journal said what came of a stage's attempt: its span ends (when the call did), and is counted. */
@@ -519,8 +528,8 @@ class DriveTrace implements DriveScope {
     this.finishAttempt(key, ended, outcome);
   }
 
-  private finishAttempt(key: string, ended: EndedAttempt, outcome: AttemptOutcome): void {
-    this.ended.delete(key);
+  private finishAttempt(key: string | undefined, ended: EndedAttempt, outcome: AttemptOutcome): void {
+    if (key !== undefined) this.ended.delete(key);
     ended.span.setAttribute(ATTEMPT_OUTCOME, outcome);
     ended.span.end(ended.endedAt);
     const instruments = this.owner.instruments;

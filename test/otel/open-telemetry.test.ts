@@ -1,7 +1,10 @@
 import { SpanKind, SpanStatusCode, trace, TraceFlags, type TextMapPropagator } from '@opentelemetry/api';
+import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createOrchestrator, MemoryStore, type Instrumentation, type OrchestratorErrorContext, type RunStartedEvent } from 'sagaflow';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga, MemoryStore, type Instrumentation, type OrchestratorErrorContext, type RunStartedEvent } from 'sagaflow';
 import { openTelemetry } from 'sagaflow/otel';
+import { deferred } from '../support/deferred.js';
 import { pausingSaga, refundSaga, shipment } from './sagas.js';
 import { childrenOf, count, only, testTelemetry, useAsyncContext, type SpanRecord, type TestTelemetry } from './support.js';
 
@@ -241,6 +244,35 @@ describe('sagaflow/otel: a paused run redriven by an operator in the same proces
     expect(count(metrics, 'sagaflow.runs.started')).toBe(1);
     expect(count(metrics, 'sagaflow.runs.ended', { 'sagaflow.run.status': 'paused' })).toBe(1);
     expect(count(metrics, 'sagaflow.runs.ended', { 'sagaflow.run.status': 'completed' })).toBe(1);
+  });
+});
+
+describe('sagaflow/otel: a drive that stops without settling its run', () => {
+  it('ends the attempt in flight as interrupted and the run span as halted; a graceful hand-over is no error', async () => {
+    const release = deferred<void>();
+    const saga = defineSaga({ name: 'slow', input: z.object({}) })
+      .stage('wait', { execute: () => release.promise })
+      .build();
+    const orchestrator = createOrchestrator({ instrumentation: openTelemetry({ meterProvider: telemetry.meterProvider }) });
+    const run = orchestrator.start(saga, {});
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started')));
+    await orchestrator.close({ timeoutMs: 1 });
+    release.resolve();
+
+    const spans = telemetry.spans();
+    const runSpan = only(spans, 'saga.run slow');
+    expect(runSpan.attributes['sagaflow.drive.halted']).toBe(true);
+    expect(runSpan.attributes['sagaflow.run.status']).toBeUndefined();
+    expect(runSpan.status).toEqual({ code: SpanStatusCode.UNSET });
+    expect(runSpan.events.map((event) => [event.name, event.attributes['exception.type']])).toEqual([['exception', 'OrchestratorClosedError']]);
+    const attempt = only(spans, 'saga.stage wait');
+    expect(attempt.parentSpanId).toBe(runSpan.spanId);
+    expect(attempt.attributes['sagaflow.attempt.outcome']).toBe('interrupted');
+    const metrics = await telemetry.metrics();
+    expect(count(metrics, 'sagaflow.runs.halted', { 'sagaflow.saga.name': 'slow', 'error.type': 'ORCHESTRATOR_CLOSED' })).toBe(1);
+    expect(count(metrics, 'sagaflow.stage.attempts', { 'sagaflow.attempt.outcome': 'interrupted' })).toBe(1);
+    expect(count(metrics, 'sagaflow.runs.active')).toBe(0);
+    expect(count(metrics, 'sagaflow.runs.ended')).toBe(0);
   });
 });
 
