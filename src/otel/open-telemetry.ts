@@ -141,8 +141,9 @@ export interface OpenTelemetryOptions {
  * workers `sagaflow.worker.claims`, `sagaflow.worker.leases.lost`, `sagaflow.worker.releases`,
  * `sagaflow.worker.errors`. Durations are in seconds. See `docs/observability.md` for each.
  *
- * The same instance may be shared by an orchestrator and a worker of one process. Without it,
- * nothing of OpenTelemetry is loaded and the runtime does no work for it.
+ * The same instance may be shared by an orchestrator and a worker of one process, and its hooks
+ * are plain functions: spread it into an `Instrumentation` of your own to add to a hook. Without
+ * it, nothing of OpenTelemetry is loaded and the runtime does no work for it.
  *
  * @example
  * ```ts
@@ -157,7 +158,13 @@ export interface OpenTelemetryOptions {
  * ```
  */
 export function openTelemetry(options: OpenTelemetryOptions = {}): Instrumentation {
-  return new OpenTelemetryInstrumentation(options);
+  const instrumentation = new OpenTelemetryInstrumentation(options);
+  // Plain functions, so that the hooks survive being spread into another Instrumentation.
+  return {
+    carrier: (started) => instrumentation.carrier(started),
+    drive: (run) => instrumentation.drive(run),
+    worker: (activity) => instrumentation.worker(activity),
+  };
 }
 
 // -----------------------------------------------------------------------------------------------
