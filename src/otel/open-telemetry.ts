@@ -248,6 +248,8 @@ class OpenTelemetryInstrumentation implements Instrumentation {
   private lazyInstruments: Instruments | undefined;
   /** The last `saga.run` span context of runs whose drive here ended unsettled or paused, oldest first. */
   private readonly lastDrives = new Map<string, SpanContext>();
+  /** By saga, stage and outcome (bounded by the definitions this process runs). */
+  private readonly metricAttributes = new Map<string, Map<string, Map<AttemptOutcome, Attributes>>>();
 
   constructor(options: OpenTelemetryOptions) {
     this.tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, SAGAFLOW_VERSION);
@@ -267,7 +269,7 @@ class OpenTelemetryInstrumentation implements Instrumentation {
     const active = contextApi.active();
     const span = this.tracer.startSpan(
       `${name} ${started.saga}`,
-      { kind: submitted ? SpanKind.PRODUCER : SpanKind.INTERNAL, attributes: this.attributes(runAttributes(started.saga, started.version, started.runId), { name, runId: started.runId, saga: started.saga, input: started.input }) },
+      { kind: submitted ? SpanKind.PRODUCER : SpanKind.INTERNAL, attributes: this.attributes(runAttributes(started.saga, started.version, started.runId), () => ({ name, runId: started.runId, saga: started.saga, input: started.input })) },
       active,
     );
     span.end();
@@ -301,12 +303,23 @@ class OpenTelemetryInstrumentation implements Instrumentation {
     }
   }
 
-  /** `base` plus what the user's hook adds for this span. */
-  attributes(base: Attributes, target: SagaSpanTarget): Attributes {
+  /** `base` plus what the user's hook adds for this span (the target is built only for a hook). */
+  attributes(base: Attributes, target: () => SagaSpanTarget): Attributes {
     const hook = this.attributesHook;
     if (hook === undefined) return base;
-    const added = hook(target);
+    const added = hook(target());
     return added === undefined ? base : { ...added, ...base };
+  }
+
+  /** The attributes of an attempt's metrics, made once per saga, stage and outcome. */
+  attemptMetricAttributes(saga: string, stage: string, outcome: AttemptOutcome): Attributes {
+    let stages = this.metricAttributes.get(saga);
+    if (stages === undefined) this.metricAttributes.set(saga, (stages = new Map<string, Map<AttemptOutcome, Attributes>>()));
+    let outcomes = stages.get(stage);
+    if (outcomes === undefined) stages.set(stage, (outcomes = new Map<AttemptOutcome, Attributes>()));
+    let attributes = outcomes.get(outcome);
+    if (attributes === undefined) outcomes.set(outcome, (attributes = { [SAGA_NAME]: saga, [STAGE_NAME]: stage, [ATTEMPT_OUTCOME]: outcome }));
+    return attributes;
   }
 
   /** The span context of this run's last drive here, if this process remembers one. */
@@ -326,16 +339,29 @@ class OpenTelemetryInstrumentation implements Instrumentation {
   }
 }
 
-/** An attempt in flight: its span, and when its call began. */
-interface AttemptSpan {
-  readonly info: AttemptInfo;
-  readonly span: Span;
-  readonly startedAt: number;
-}
+/**
+ * One attempt: its span (none in a drive that is not traced), the context its call runs in, and
+ * when the call began and ended. Once the call ended, it waits for the journal event that says
+ * what came of it.
+ */
+class AttemptTrace implements AttemptScope {
+  readonly startedAt = performance.now();
+  endedAt = 0;
 
-/** An attempt whose user call ended, waiting for the journal event that says what came of it. */
-interface EndedAttempt extends AttemptSpan {
-  readonly endedAt: number;
+  constructor(
+    private readonly drive: DriveTrace,
+    readonly info: AttemptInfo,
+    readonly span: Span | undefined,
+    private readonly active: Context,
+  ) {}
+
+  invoke<T>(call: () => T): T {
+    return contextApi.with(this.active, call);
+  }
+
+  end(result: AttemptResult): void {
+    this.drive.attemptEnded(this, result);
+  }
 }
 
 /** One drive of a run: its `saga.run` span, the rollback's span, and the attempts' spans. */
@@ -344,12 +370,13 @@ class DriveTrace implements DriveScope {
   private readonly context: Context;
   private readonly input: unknown;
   private readonly version: string;
+  private readonly recording: boolean;
   private rollback: { readonly span: Span; readonly context: Context } | undefined;
   private state: RunState | undefined;
   /** Attempts whose call has not ended: a drive that stops ends their spans (its `halt` ends no attempt). */
-  private readonly inFlight = new Set<AttemptSpan>();
+  private readonly inFlight = new Set<AttemptTrace>();
   /** Ended attempts by `phase:stage` (a stage has at most one attempt per phase at a time). */
-  private readonly ended = new Map<string, EndedAttempt>();
+  private readonly ended = new Map<string, AttemptTrace>();
 
   constructor(
     private readonly owner: OpenTelemetryInstrumentation,
@@ -376,10 +403,13 @@ class DriveTrace implements DriveScope {
     }
     const attributes = owner.attributes(
       { ...runAttributes(run.saga, run.version, run.runId), [DRIVE_REASON]: run.reason },
-      { name: 'saga.run', runId: run.runId, saga: run.saga, input: this.input },
+      () => ({ name: 'saga.run', runId: run.runId, saga: run.saga, input: this.input }),
     );
     this.span = owner.tracer.startSpan(`saga.run ${run.saga}`, { kind: run.reason === 'claim' ? SpanKind.CONSUMER : SpanKind.INTERNAL, attributes, links }, parent);
     this.context = trace.setSpan(parent, this.span);
+    // A drive that is not traced (no SDK, or not sampled) makes no attempt or rollback spans: they
+    // would not be recorded either; its metrics are.
+    this.recording = this.span.isRecording();
     const instruments = owner.instruments;
     instruments.runsActive.add(1, { [SAGA_NAME]: run.saga });
     if (run.reason === 'start' || run.reason === 'claim') instruments.runsStarted.add(1, { [SAGA_NAME]: run.saga });
@@ -428,35 +458,39 @@ class DriveTrace implements DriveScope {
   }
 
   attempt(info: AttemptInfo): AttemptScope {
-    const compensate = info.phase === 'compensate';
-    const parent = compensate ? this.openRollback(this.state) : this.context;
-    const name: SagaSpanName = compensate ? 'saga.compensate' : 'saga.stage';
-    const attributes = this.owner.attributes(
-      {
-        [SAGA_NAME]: info.saga,
-        [SAGA_VERSION]: this.version,
-        [RUN_ID]: info.runId,
-        [STAGE_NAME]: info.stage,
-        [ATTEMPT_PHASE]: info.phase,
-        [ATTEMPT_NUMBER]: info.attempt,
-      },
-      { name, runId: info.runId, saga: info.saga, input: this.input, stage: info.stage, attempt: info.attempt },
-    );
-    const span = this.owner.tracer.startSpan(`${name} ${info.stage}`, { attributes }, parent);
-    // The key is a hash, derived on first read: only for a span that keeps it.
-    if (span.isRecording()) span.setAttribute(IDEMPOTENCY_KEY, info.idempotencyKey);
-    const active = trace.setSpan(parent, span);
-    const attempt: AttemptSpan = { info, span, startedAt: performance.now() };
+    let span: Span | undefined;
+    let active = this.context;
+    if (this.recording) {
+      const compensate = info.phase === 'compensate';
+      const parent = compensate ? this.openRollback(this.state) : this.context;
+      const name: SagaSpanName = compensate ? 'saga.compensate' : 'saga.stage';
+      const attributes = this.owner.attributes(
+        {
+          [SAGA_NAME]: info.saga,
+          [SAGA_VERSION]: this.version,
+          [RUN_ID]: info.runId,
+          [STAGE_NAME]: info.stage,
+          [ATTEMPT_PHASE]: info.phase,
+          [ATTEMPT_NUMBER]: info.attempt,
+        },
+        () => ({ name, runId: info.runId, saga: info.saga, input: this.input, stage: info.stage, attempt: info.attempt }),
+      );
+      span = this.owner.tracer.startSpan(`${name} ${info.stage}`, { attributes }, parent);
+      // The key is a hash, derived on first read: only for a span that keeps it.
+      if (span.isRecording()) span.setAttribute(IDEMPOTENCY_KEY, info.idempotencyKey);
+      active = trace.setSpan(parent, span);
+    }
+    const attempt = new AttemptTrace(this, info, span, active);
     this.inFlight.add(attempt);
-    return {
-      invoke: (call) => contextApi.with(active, call),
-      end: (result) => this.attemptEnded(attempt, result),
-    };
+    return attempt;
   }
 
   end(end: { readonly kind: 'settled'; readonly state: RunState } | { readonly kind: 'halted'; readonly error: Error }): void {
     const now = performance.now();
-    for (const attempt of this.inFlight) this.finishAttempt(undefined, { ...attempt, endedAt: now }, 'interrupted');
+    for (const attempt of this.inFlight) {
+      attempt.endedAt = now;
+      this.finishAttempt(undefined, attempt, 'interrupted');
+    }
     this.inFlight.clear();
     for (const [key, attempt] of [...this.ended]) this.finishAttempt(key, attempt, 'interrupted');
     const instruments = this.owner.instruments;
@@ -495,6 +529,7 @@ class DriveTrace implements DriveScope {
   /** The rollback's span, opened once per drive: at `run.compensating`, or at the first compensation of a rollback picked up. */
   private openRollback(state: RunState | undefined): Context {
     if (this.rollback !== undefined) return this.rollback.context;
+    if (!this.recording) return this.context;
     const cause = state?.compensationCause;
     const attributes: Attributes = { ...runAttributes(this.run.saga, this.version, this.run.runId) };
     if (cause !== undefined) {
@@ -507,23 +542,24 @@ class DriveTrace implements DriveScope {
     }
     const span = this.owner.tracer.startSpan(
       `saga.rollback ${this.run.saga}`,
-      { attributes: this.owner.attributes(attributes, { name: 'saga.rollback', runId: this.run.runId, saga: this.run.saga, input: this.input }) },
+      { attributes: this.owner.attributes(attributes, () => ({ name: 'saga.rollback', runId: this.run.runId, saga: this.run.saga, input: this.input })) },
       this.context,
     );
     this.rollback = { span, context: trace.setSpan(this.context, span) };
     return this.rollback.context;
   }
 
-  private attemptEnded(attempt: AttemptSpan, result: AttemptResult): void {
-    const endedAt = performance.now();
+  /** An attempt's call ended (its scope's `end`). */
+  attemptEnded(attempt: AttemptTrace, result: AttemptResult): void {
+    attempt.endedAt = performance.now();
     if (!this.inFlight.delete(attempt)) return;
     const { info, span } = attempt;
-    if (!result.ok) {
+    if (span !== undefined && !result.ok) {
       if (result.cancel !== undefined) span.setAttribute(CANCEL_REASON, result.cancel);
       const error = result.error;
       if (error !== undefined && result.cancel === undefined) recordError(span, error);
     }
-    this.ended.set(attemptKey(info.phase, info.stage), { ...attempt, endedAt });
+    this.ended.set(attemptKey(info.phase, info.stage), attempt);
   }
 
   /** The journal said what came of a stage's attempt: its span ends (when the call did), and is counted. */
@@ -531,16 +567,18 @@ class DriveTrace implements DriveScope {
     const key = attemptKey(phase, stage);
     const ended = this.ended.get(key);
     if (ended === undefined || (attempt !== undefined && ended.info.attempt !== attempt)) return;
-    if (delayMs !== undefined) ended.span.setAttribute(RETRY_DELAY, delayMs);
+    if (delayMs !== undefined) ended.span?.setAttribute(RETRY_DELAY, delayMs);
     this.finishAttempt(key, ended, outcome);
   }
 
-  private finishAttempt(key: string | undefined, ended: EndedAttempt, outcome: AttemptOutcome): void {
+  private finishAttempt(key: string | undefined, ended: AttemptTrace, outcome: AttemptOutcome): void {
     if (key !== undefined) this.ended.delete(key);
-    ended.span.setAttribute(ATTEMPT_OUTCOME, outcome);
-    ended.span.end(ended.endedAt);
+    if (ended.span !== undefined) {
+      ended.span.setAttribute(ATTEMPT_OUTCOME, outcome);
+      ended.span.end(ended.endedAt);
+    }
     const instruments = this.owner.instruments;
-    const attributes = { [SAGA_NAME]: ended.info.saga, [STAGE_NAME]: ended.info.stage, [ATTEMPT_OUTCOME]: outcome };
+    const attributes = this.owner.attemptMetricAttributes(ended.info.saga, ended.info.stage, outcome);
     const seconds = (ended.endedAt - ended.startedAt) / 1_000;
     if (ended.info.phase === 'execute') {
       instruments.stageAttempts.add(1, attributes);

@@ -1,4 +1,5 @@
 import { SpanKind, SpanStatusCode, trace, TraceFlags, type TextMapPropagator } from '@opentelemetry/api';
+import { AlwaysOffSampler, BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -285,6 +286,22 @@ describe('sagaflow/otel: zero cost and no harm', () => {
     await orchestrator.close();
     expect('context' in ((await store.load(run.runId))?.[0] ?? {})).toBe(false);
     expect(telemetry.spans().filter((span) => span.name.startsWith('saga.'))).toEqual([]);
+  });
+
+  it('makes no span for a run that is not sampled, journals the decision, and still records its metrics', async () => {
+    const store = new MemoryStore();
+    const unsampled = new BasicTracerProvider({ sampler: new AlwaysOffSampler(), spanProcessors: [new SimpleSpanProcessor(telemetry.spanExporter)] });
+    const orchestrator = createOrchestrator({ store, instrumentation: openTelemetry({ tracerProvider: unsampled, meterProvider: telemetry.meterProvider }) });
+    const run = orchestrator.start(refundSaga({ hold: 1 }), { cents: 1 });
+    expect((await run.outcome).status).toBe('compensated');
+    await orchestrator.close();
+    expect(telemetry.spans()).toEqual([]);
+    // The sampling decision (flags 00) travels with the run, so every later drive makes the same one.
+    expect(((await store.load(run.runId))?.[0] as RunStartedEvent).context?.['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    const metrics = await telemetry.metrics();
+    expect(count(metrics, 'sagaflow.stage.attempts', { 'sagaflow.stage.name': 'charge', 'sagaflow.attempt.outcome': 'retrying' })).toBe(2);
+    expect(count(metrics, 'sagaflow.compensation.attempts', { 'sagaflow.attempt.outcome': 'completed' })).toBe(2);
+    expect(count(metrics, 'sagaflow.runs.ended', { 'sagaflow.run.status': 'compensated' })).toBe(1);
   });
 
   it('reports a carrier hook that returns anything but strings to onError, and journals nothing', async () => {
