@@ -132,7 +132,9 @@ export interface OpenTelemetryOptions {
  * and `compensate`, the active context is the attempt's span, so the spans of an instrumented HTTP
  * or database client called there are its children. A failed attempt has error status and an
  * `exception` event (`exception.type`, `exception.message`, `exception.stacktrace`) from the
- * journaled (redacted) error.
+ * journaled (redacted) error. A drive whose `saga.run` span is not recording (no SDK registered,
+ * or the run not sampled: the decision is made once, at `start` / `submit`, and journaled with the
+ * run) makes no attempt or rollback spans, and still records every metric.
  *
  * Metrics: `sagaflow.runs.submitted`, `sagaflow.runs.started`, `sagaflow.runs.ended`
  * (`sagaflow.run.status`), `sagaflow.runs.halted`, `sagaflow.runs.active`,
