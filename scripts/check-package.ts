@@ -9,7 +9,8 @@
  *    `ctx.outcome` in `compensate`, `isRunError`, `outcome.status`) type-checks with `tsc` and runs.
  * 3. Without the optional peers, `import('sagaflow/sqlite')`, `import('sagaflow/postgres')` and
  *    `import('sagaflow/otel')` fail with an error naming the package to install.
- * 4. With `pg` and `@types/pg`, `import { PostgresStore } from 'sagaflow/postgres'` type-checks.
+ * 4. With `pg` and `@types/pg`, `import { PostgresStore } from 'sagaflow/postgres'` type-checks;
+ *    with `@opentelemetry/api`, a run instrumented by `sagaflow/otel` type-checks and runs.
  * 5. With `--sqlite`, `better-sqlite3` is installed too (it may compile: a minute or more) and a
  *    saga runs on `SqliteStore`.
  *
@@ -94,6 +95,19 @@ try {
 await orchestrator.close();
 `;
 
+/** A run instrumented by sagaflow/otel with no SDK registered (the API's no-ops): it must load from the package and run. */
+const OTEL_APP = `import { z } from 'zod';
+import { createOrchestrator, defineSaga, type Instrumentation } from 'sagaflow';
+import { openTelemetry } from 'sagaflow/otel';
+
+const saga = defineSaga({ name: 'traced', input: z.object({}) }).stage('one', { execute: async () => 1 }).build();
+const instrumentation: Instrumentation = openTelemetry();
+const orchestrator = createOrchestrator({ instrumentation });
+const outcome = await orchestrator.start(saga, {}).outcome;
+console.log(outcome.status, typeof instrumentation.drive);
+await orchestrator.close();
+`;
+
 const EXPECTED_OUTPUT = ['completed reserve', 'release r-A1', 'status compensated', 'charged c-r-B2', 'release r-C3', 'rejected compensated r-C3'];
 
 try {
@@ -164,6 +178,15 @@ try {
     run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.pg.json'], app);
     const loaded = run(process.execPath, ['--input-type=module', '-e', "const { PostgresStore } = await import('sagaflow/postgres'); console.log(typeof PostgresStore)"], app);
     check(loaded.trim() === 'function', `sagaflow/postgres exported ${loaded}`);
+  });
+
+  step('with @opentelemetry/api: sagaflow/otel type-checks, loads and instruments a run', () => {
+    npmInstall(['@opentelemetry/api']);
+    writeFileSync(join(app, 'otel-app.ts'), OTEL_APP);
+    writeFileSync(join(app, 'tsconfig.otel.json'), TSCONFIG.replace(' }\n', ', "files": ["otel-app.ts"] }\n'));
+    run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.otel.json', '--noEmit', 'false', '--outDir', 'build-otel'], app);
+    const printed = run(process.execPath, ['build-otel/otel-app.js'], app).trim();
+    check(printed === 'completed function', `the OpenTelemetry app printed ${printed}`);
   });
 
   if (withSqlite) {
