@@ -6,13 +6,14 @@ const src = (file: string): string => fileURLToPath(new URL(`./src/${file}`, imp
 export default defineConfig({
   resolve: {
     // Tests import the package by its public name, exactly as users do: the modules package.json's
-    // `exports` runs (the SQLite and PostgreSQL entries load their store behind a peer check; their
-    // types, from tsconfig.json's paths, are those of sqlite.ts and postgres.ts).
+    // `exports` runs (the SQLite, PostgreSQL and OpenTelemetry entries load their code behind a peer check;
+    // their types, from tsconfig.json's paths, are those of sqlite.ts, postgres.ts and otel.ts).
     alias: [
       { find: /^sagaflow$/, replacement: src('index.ts') },
       { find: /^sagaflow\/sqlite$/, replacement: src('sqlite-runtime.ts') },
       { find: /^sagaflow\/postgres$/, replacement: src('postgres-runtime.ts') },
       { find: /^sagaflow\/testing$/, replacement: src('testing.ts') },
+      { find: /^sagaflow\/otel$/, replacement: src('otel-runtime.ts') },
     ],
   },
   test: {

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { benchmarkPostgres, type PostgresBenchResult } from './postgres.js';
 import { runDurableSqliteBenchmark, type DurableSqliteBenchmarkResult } from './durable-sqlite.js';
 import { benchmarkMemory, type MemoryBenchResult } from './memory.js';
+import { benchmarkOtel, OTEL_SIZES, otelReport, type OtelBenchResult } from './otel.js';
 import { benchmarkScaling, type ScalingBenchResult } from './scaling.js';
 import { sqliteSagasPerSecond } from './sqlite-sagas.js';
 import { scalingChart } from './lib/chart.js';
@@ -89,6 +90,7 @@ interface BenchResults {
     readonly postgresAutocommitInsertsPerSecond: number | null;
   };
   readonly memory: MemoryBenchResult; // ratioVsHandWritten, ratioVsNodeSagas
+  readonly otel?: OtelBenchResult; // ratioNoop, ratioSdk: what sagaflow/otel costs (absent in results saved before it)
   readonly scaling: ScalingBenchResult; // stagesRatio, runsRatio
   readonly sqlite: Omit<DurableSqliteBenchmarkResult, `recover${string}`> & {
     readonly sagasPerSecond: PerScenario;
@@ -285,6 +287,8 @@ async function measureAll(): Promise<BenchResults> {
   log(`sagaflow benchmarks (${mode}), load average ${loadBefore.toFixed(2)} on ${cpus().length} cores`);
   log('in-memory overhead…');
   const memory = await benchmarkMemory({ ...sizes.memory, nodeSagas: peersInstalled() });
+  log('OpenTelemetry instrumentation cost…');
+  const otel = await benchmarkOtel(OTEL_SIZES[mode]);
   log('scaling…');
   const scaling = await benchmarkScaling(sizes.scaling);
   log('SQLite group commit and recovery…');
@@ -298,6 +302,7 @@ async function measureAll(): Promise<BenchResults> {
     mode,
     machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadBefore, loadAfter: loadavg()[0] ?? 0, postgresAutocommitInsertsPerSecond: durable.autocommit },
     memory,
+    otel,
     scaling,
     sqlite: { ...sqlite, ...durable.sqlite },
     postgres: durable.postgres,
@@ -395,6 +400,7 @@ function report(results: BenchResults): string {
       .map(([key, value]) => `${key} ${fmt(value)}`)
       .join(', ')}.`,
   );
+  lines.push(...otelReport(results.otel));
   for (const reason of [postgres.reasons.dbos, postgres.reasons.restate, memory.reason]) if (reason !== undefined) lines.push('', `Not measured: ${reason}`);
   return lines.join('\n');
 }

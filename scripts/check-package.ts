@@ -7,9 +7,10 @@
  * 2. An empty project installs the tarball with `zod` and `rxjs` (peer dependencies), then
  *    `typescript` and `@types/node`; a saga using the public API (an rxjs operator on `events$`,
  *    `ctx.outcome` in `compensate`, `isRunError`, `outcome.status`) type-checks with `tsc` and runs.
- * 3. Without the optional peers, `import('sagaflow/sqlite')` and `import('sagaflow/postgres')` fail
- *    with an error naming the package to install.
- * 4. With `pg` and `@types/pg`, `import { PostgresStore } from 'sagaflow/postgres'` type-checks.
+ * 3. Without the optional peers, `import('sagaflow/sqlite')`, `import('sagaflow/postgres')` and
+ *    `import('sagaflow/otel')` fail with an error naming the package to install.
+ * 4. With `pg` and `@types/pg`, `import { PostgresStore } from 'sagaflow/postgres'` type-checks;
+ *    with `@opentelemetry/api`, a run instrumented by `sagaflow/otel` type-checks and runs.
  * 5. With `--sqlite`, `better-sqlite3` is installed too (it may compile: a minute or more) and a
  *    saga runs on `SqliteStore`.
  *
@@ -94,6 +95,19 @@ try {
 await orchestrator.close();
 `;
 
+/** A run instrumented by sagaflow/otel with no SDK registered (the API's no-ops): it must load from the package and run. */
+const OTEL_APP = `import { z } from 'zod';
+import { createOrchestrator, defineSaga, type Instrumentation } from 'sagaflow';
+import { openTelemetry } from 'sagaflow/otel';
+
+const saga = defineSaga({ name: 'traced', input: z.object({}) }).stage('one', { execute: async () => 1 }).build();
+const instrumentation: Instrumentation = openTelemetry();
+const orchestrator = createOrchestrator({ instrumentation });
+const outcome = await orchestrator.start(saga, {}).outcome;
+console.log(outcome.status, typeof instrumentation.drive);
+await orchestrator.close();
+`;
+
 const EXPECTED_OUTPUT = ['completed reserve', 'release r-A1', 'status compensated', 'charged c-r-B2', 'release r-C3', 'rejected compensated r-C3'];
 
 try {
@@ -145,10 +159,11 @@ try {
     check(JSON.stringify(lines) === JSON.stringify(EXPECTED_OUTPUT), `the app printed ${JSON.stringify(lines)}, expected ${JSON.stringify(EXPECTED_OUTPUT)}`);
   });
 
-  step('without the optional peers: sagaflow/sqlite and sagaflow/postgres name the package to install', () => {
+  step('without the optional peers: sagaflow/sqlite, sagaflow/postgres and sagaflow/otel name the package to install', () => {
     for (const [entry, command] of [
       ['sagaflow/sqlite', 'npm install better-sqlite3'],
       ['sagaflow/postgres', 'npm install pg'],
+      ['sagaflow/otel', 'npm install @opentelemetry/api'],
     ] as const) {
       const message = run(process.execPath, ['--input-type=module', '-e', `await import('${entry}').then(() => console.log('loaded'), (error) => console.log(error.message))`], app);
       check(message.includes(command), `import('${entry}') said: ${message}`);
@@ -163,6 +178,15 @@ try {
     run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.pg.json'], app);
     const loaded = run(process.execPath, ['--input-type=module', '-e', "const { PostgresStore } = await import('sagaflow/postgres'); console.log(typeof PostgresStore)"], app);
     check(loaded.trim() === 'function', `sagaflow/postgres exported ${loaded}`);
+  });
+
+  step('with @opentelemetry/api: sagaflow/otel type-checks, loads and instruments a run', () => {
+    npmInstall(['@opentelemetry/api']);
+    writeFileSync(join(app, 'otel-app.ts'), OTEL_APP);
+    writeFileSync(join(app, 'tsconfig.otel.json'), TSCONFIG.replace(' }\n', ', "files": ["otel-app.ts"] }\n'));
+    run(process.execPath, [join(app, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.otel.json', '--noEmit', 'false', '--outDir', 'build-otel'], app);
+    const printed = run(process.execPath, ['build-otel/otel-app.js'], app).trim();
+    check(printed === 'completed function', `the OpenTelemetry app printed ${printed}`);
   });
 
   if (withSqlite) {

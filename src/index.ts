@@ -47,7 +47,7 @@ export type {
 } from './runtime/orchestrator.js';
 export type { SagaRun } from './runtime/saga-run.js';
 export type { AttemptPhase, AttemptResult } from './runtime/decider.js';
-export type { AttemptInfo, AttemptScope, DriveInfo, DriveScope, Instrumentation } from './runtime/instrumentation.js';
+export type { AttemptInfo, AttemptScope, DriveInfo, DriveScope, Instrumentation, WorkerActivity } from './runtime/instrumentation.js';
 export type { SubscriberErrorContext, SubscriberErrorHandler } from './runtime/safe-observable.js';
 
 // Distributed workers

@@ -238,6 +238,14 @@ export interface RunStartedEvent extends SagaEventBase {
   readonly shape?: readonly RecordedStageShape[];
   /** True when the run was submitted to a worker queue rather than started in-process. */
   readonly submitted?: boolean;
+  /**
+   * A propagation carrier: the trace context of the `start` or `submit` call, as text fields
+   * (with the OpenTelemetry instrumentation of `sagaflow/otel`, W3C `traceparent` and
+   * `tracestate`). Written by {@link Instrumentation.carrier} and read back by every process that
+   * later drives the run, so that they all continue one trace. Absent when no instrumentation
+   * gave one. sagaflow itself never reads it.
+   */
+  readonly context?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -842,6 +850,7 @@ const schemas = {
     stages: z.array(stage),
     shape: z.array(stageShapeSchema).optional(),
     submitted: z.boolean().optional(),
+    context: z.record(z.string(), z.string()).optional(),
   }),
   'stage.started': z.object({ ...base, type: z.literal('stage.started'), stage, attempt }),
   'stage.retrying': z.object({

@@ -182,7 +182,10 @@ export class Attempt extends LazyAbort {
         stage: this.stage.name,
         phase: this.phase,
         attempt: this.attempt,
-        idempotencyKey: context.idempotencyKey,
+        // Derived (a hash) only if the hook reads it.
+        get idempotencyKey() {
+          return context.idempotencyKey;
+        },
       });
     } catch (error) {
       this.environment.report(error);

@@ -1,5 +1,6 @@
-import type { SagaEvent } from '../journal/saga-event.js';
+import type { RunStartedEvent, SagaEvent } from '../journal/saga-event.js';
 import type { RunState } from '../journal/fold.js';
+import type { WorkerOperation } from '../worker/worker.js';
 import type { AttemptPhase, AttemptResult } from './decider.js';
 
 /**
@@ -12,7 +13,9 @@ import type { AttemptPhase, AttemptResult } from './decider.js';
  * orchestrator's or worker's `onError` and otherwise ignored, so instrumentation can never break a
  * run. `drive` is called each time this process begins driving a run (a start, a resume after a
  * crash, a redrive, a worker's claim): one run driven by three processes over its life has three
- * drives.
+ * drives. `carrier` lets a tracer journal its context with a new run (so that every drive continues
+ * one trace), and `worker` hears of a worker's claims and leases. `sagaflow/otel` builds one for
+ * OpenTelemetry.
  *
  * @example
  * ```ts
@@ -33,6 +36,110 @@ import type { AttemptPhase, AttemptResult } from './decider.js';
 export interface Instrumentation {
   /** This process begins driving a run; the scope returned follows this drive. */
   drive?(run: DriveInfo): DriveScope | undefined;
+  /**
+   * A run is being created by `start` or `submit`: returns the propagation carrier to journal with
+   * it, as {@link RunStartedEvent.context} (for tracing, the caller's trace context).
+   *
+   * @remarks
+   * Called synchronously inside `start` / `submit`, in the caller's context, once the input is
+   * valid and before anything is stored; `started` is the event about to be written (without its
+   * `context`). Return text fields (such as W3C `traceparent`), or `undefined` for none. Every
+   * process that later drives the run finds the carrier in {@link DriveInfo.journal}'s first event,
+   * which is how one trace follows a run across processes and restarts. A hook that throws, or
+   * returns anything but an object of strings, is reported to `onError` and nothing is journaled.
+   */
+  carrier?(started: RunStartedEvent): Readonly<Record<string, string>> | undefined;
+  /**
+   * Something happened to a worker's claims and leases (workers only; see {@link WorkerActivity}).
+   *
+   * @remarks
+   * For metrics on a fleet: runs claimed (new or resumed), leases lost to another worker, runs
+   * handed back, and the store calls that failed and are retried (the errors also reported to the
+   * worker's `onError`). Called synchronously; a hook that throws is ignored.
+   */
+  worker?(activity: WorkerActivity): void;
+}
+
+/**
+ * What a worker tells {@link Instrumentation.worker}: a claim, a lost lease, a run handed back,
+ * a failed store call.
+ *
+ * @remarks
+ * - `claimed`: the worker took a run from the queue. `resumed` is false for the first claim of a
+ *   submitted run, true for a run that was driven before (taken over after its lease expired, or
+ *   handed back to the queue by a worker or an operator's redrive).
+ * - `lease_lost`: another process took the run over; this worker stopped driving it.
+ * - `released`: the worker gave a run's lease back (after a failed append, or when `stop` timed
+ *   out), so that another worker resumes it at once.
+ * - `error`: a store call failed (`listen`, `claim`, `heartbeat`, `release`, or a `run` that
+ *   stopped being driven here); the same error goes to the worker's `onError`.
+ *
+ * @example
+ * ```ts
+ * import type { Instrumentation } from 'sagaflow';
+ * let takeovers = 0;
+ * const counting: Instrumentation = {
+ *   worker: (activity) => {
+ *     if (activity.type === 'claimed' && activity.resumed) takeovers++;
+ *   },
+ * };
+ * ```
+ */
+export type WorkerActivity =
+  | {
+      /** Discriminant. */
+      readonly type: 'claimed';
+      /** The worker's id. */
+      readonly workerId: string;
+      /** The run claimed. */
+      readonly runId: string;
+      /** The run's saga. */
+      readonly saga: string;
+      /** Whether the run was driven before this claim. */
+      readonly resumed: boolean;
+    }
+  | {
+      /** Discriminant. */
+      readonly type: 'lease_lost' | 'released';
+      /** The worker's id. */
+      readonly workerId: string;
+      /** The run concerned. */
+      readonly runId: string;
+    }
+  | {
+      /** Discriminant. */
+      readonly type: 'error';
+      /** The worker's id. */
+      readonly workerId: string;
+      /** The store call that failed. */
+      readonly operation: WorkerOperation;
+      /** The run concerned, when there is one. */
+      readonly runId?: string;
+      /** Set when the call is retried after a backoff: which retry comes next. */
+      readonly retryCount?: number;
+      /** What failed. */
+      readonly error: Error;
+    };
+
+/**
+ * Checks what an {@link Instrumentation.carrier} hook returned: `undefined` for nothing to
+ * journal, else a frozen copy holding only string fields.
+ *
+ * @throws TypeError when the hook returned something other than an object of strings.
+ *
+ * @internal
+ */
+export function propagationCarrier(value: unknown): Readonly<Record<string, string>> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError(`Instrumentation.carrier returned ${Array.isArray(value) ? 'an array' : typeof value}, not an object of strings.`);
+  const copy: Record<string, string> = {};
+  let fields = 0;
+  for (const [key, field] of Object.entries(value)) {
+    if (typeof field !== 'string') throw new TypeError(`Instrumentation.carrier returned a non-string field '${key}' (${typeof field}).`);
+    copy[key] = field;
+    fields++;
+  }
+  return fields === 0 ? undefined : Object.freeze(copy);
 }
 
 /**
@@ -107,7 +214,7 @@ export interface AttemptInfo {
   readonly phase: AttemptPhase;
   /** The attempt's number. */
   readonly attempt: number;
-  /** The idempotency key the user code sees. */
+  /** The idempotency key the user code sees (derived when first read: a hook that does not need it does not pay for it). */
   readonly idempotencyKey: string;
 }
 

@@ -25,7 +25,7 @@ import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
 import { EventStream } from './event-stream.js';
-import type { Instrumentation } from './instrumentation.js';
+import { propagationCarrier, type Instrumentation } from './instrumentation.js';
 import { RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
 import { copyJson } from './json-value.js';
 import type { KeptRun, LeaseKeeper } from './lease-keeper.js';
@@ -834,7 +834,21 @@ class SagaOrchestrator implements Orchestrator {
       stages: saga.stages.map((stage) => stage.name),
       shape: saga.shape,
     };
-    return submitted ? { ...started, submitted: true } : started;
+    const event = submitted ? { ...started, submitted: true } : started;
+    const context = this.carrierFor(event);
+    return context === undefined ? event : { ...event, context };
+  }
+
+  /** The propagation carrier the instrumentation journals with a new run (its trace context), if any. */
+  private carrierFor(started: Extract<SagaEvent, { type: 'run.started' }>): Readonly<Record<string, string>> | undefined {
+    const instrumentation = this.instrumentation;
+    if (instrumentation?.carrier === undefined) return undefined;
+    try {
+      return propagationCarrier(instrumentation.carrier(started));
+    } catch (error) {
+      this.report(error, { operation: 'instrumentation', runId: started.runId });
+      return undefined;
+    }
   }
 
   /** Creates the interpreter of a run owned here and wires it to its handle, `events$` and the lease keeper. */

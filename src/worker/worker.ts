@@ -24,7 +24,7 @@ import { assertNever, foldJournal } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { backoffNotifier, type BackoffPolicy } from '../runtime/backoff.js';
 import { EventStream } from '../runtime/event-stream.js';
-import type { Instrumentation } from '../runtime/instrumentation.js';
+import type { Instrumentation, WorkerActivity } from '../runtime/instrumentation.js';
 import { RunInterpreter, type InterpreterEnvironment, type RunHost } from '../runtime/interpreter.js';
 import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
 import { RunOwner } from '../runtime/run-owner.js';
@@ -291,6 +291,7 @@ class SagaWorker implements Worker {
   private readonly pollIntervalMs: number;
   private readonly backoff: BackoffPolicy;
   private readonly onError: (error: Error, context: WorkerErrorContext) => void;
+  private readonly instrumentation: Instrumentation | undefined;
   private readonly registrations: readonly SagaRegistration[];
   private readonly sagas = new Map<string, AnySaga>();
   private readonly held = new Map<string, HeldRun>();
@@ -341,6 +342,7 @@ class SagaWorker implements Worker {
     });
     this.events$ = this.events.observable$;
     this.scheduler = options.scheduler ?? asyncScheduler;
+    this.instrumentation = options.instrumentation;
     const owner = new RunOwner({
       store: this.store,
       owner: this.id,
@@ -519,7 +521,9 @@ class SagaWorker implements Worker {
     this.held.set(runId, held);
     this.keeper.hold(held);
     const cancel = run.cancelRequest === undefined ? undefined : { reason: run.cancelRequest.reason, by: 'external' };
-    if (run.lease.epoch === 1 && run.events.length === 1) {
+    const firstClaim = run.lease.epoch === 1 && run.events.length === 1;
+    this.tell({ type: 'claimed', workerId: this.id, runId, saga: saga.name, resumed: !firstClaim });
+    if (firstClaim) {
       // The first claim of a submitted run: its journal is what the submitter wrote. A cancel
       // requested before the claim stops it before any stage starts.
       interpreter.begin('claim', cancel === undefined ? { type: 'start' } : { type: 'cancel', ...cancel });
@@ -533,6 +537,7 @@ class SagaWorker implements Worker {
   private onHalted(run: ClaimedRun, error: Error): void {
     if (error instanceof LeaseLostError) {
       // Another worker owns the run now; nothing of ours to give back.
+      this.tell({ type: 'lease_lost', workerId: this.id, runId: run.runId });
       this.report(error, { operation: 'run', runId: run.runId });
       return;
     }
@@ -556,6 +561,7 @@ class SagaWorker implements Worker {
 
   /** Gives a lease back, retrying a few times; a lease that cannot be released simply expires. */
   private release(runId: string, lease: LeaseToken): void {
+    this.tell({ type: 'released', workerId: this.id, runId });
     const released = new Promise<void>((resolve) => {
       defer(() => this.store.release(runId, lease))
         .pipe(retry({ count: 6, delay: backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'release', runId, retryCount })) }))
@@ -598,10 +604,24 @@ class SagaWorker implements Worker {
   }
 
   private report(error: unknown, context: WorkerErrorContext): void {
+    const reported = error instanceof Error ? error : new Error(String(error));
+    // A problem of the instrumentation itself is not told back to it.
+    if (context.operation !== 'instrumentation' && context.operation !== 'subscriber') this.tell({ type: 'error', workerId: this.id, ...context, error: reported });
     try {
-      this.onError(error instanceof Error ? error : new Error(String(error)), context);
+      this.onError(reported, context);
     } catch {
       // A throwing error handler must not take the worker down with it.
+    }
+  }
+
+  /** Tells the instrumentation of a claim, a lease or a failed store call; a hook that throws is reported to `onError`. */
+  private tell(activity: WorkerActivity): void {
+    const instrumentation = this.instrumentation;
+    if (instrumentation?.worker === undefined) return;
+    try {
+      instrumentation.worker(activity);
+    } catch (error) {
+      this.report(error, { operation: 'instrumentation', ...(activity.type === 'error' ? {} : { runId: activity.runId }) });
     }
   }
 }

@@ -26,7 +26,7 @@ describe('bench/run.ts', () => {
     const results: unknown = JSON.parse(stdout);
     expect(at(results, 'mode')).toBe('smoke');
     // Measured by sagaflow alone: always numbers.
-    for (const key of ['memory.ratioVsHandWritten', 'scaling.stagesRatio', 'scaling.runsRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback']) {
+    for (const key of ['memory.ratioVsHandWritten', 'scaling.stagesRatio', 'scaling.runsRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk']) {
       const value = at(results, key);
       expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key} = ${String(value)}`).toBe(true);
     }

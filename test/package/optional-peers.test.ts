@@ -7,11 +7,12 @@ function nodeMissingPackage(name: string): Error {
   return Object.assign(error, { code: 'ERR_MODULE_NOT_FOUND' });
 }
 
-describe('optional peer dependencies (better-sqlite3, pg)', () => {
+describe('optional peer dependencies (better-sqlite3, pg, @opentelemetry/api)', () => {
   it('the runtime entries export the same values as the typed entries they stand for', async () => {
     const pairs = [
       [await import('../../src/sqlite.js'), await import('../../src/sqlite-runtime.js')],
       [await import('../../src/postgres.js'), await import('../../src/postgres-runtime.js')],
+      [await import('../../src/otel.js'), await import('../../src/otel-runtime.js')],
     ] as const;
     for (const [typed, runtime] of pairs) {
       expect(Object.keys(runtime).sort()).toEqual(Object.keys(typed).sort());
