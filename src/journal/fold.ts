@@ -234,45 +234,63 @@ type Working<T> = { -readonly [K in keyof T]-?: K extends OptionalKeysOf<T> ? T[
 type MutableCompensation = Working<CompensationState>;
 type MutableStage = Working<Omit<StageState, 'compensation'>> & { compensation: MutableCompensation | undefined };
 
-/** A stage that has not started, with every field in place. */
-function newStage(waitingOn: number): MutableStage {
-  return {
-    status: 'not_started',
-    attempts: 0,
-    output: undefined,
-    error: undefined,
-    startedAt: undefined,
-    endedAt: undefined,
-    cancelReason: undefined,
-    outcomeUnknown: false,
-    compensation: undefined,
-    waitingOn,
-    attemptStartedAt: undefined,
-    attemptEndedAt: undefined,
-    retryAt: undefined,
-    durationMs: undefined,
-    retryBase: 0,
-  };
+/**
+ * A stage's working record, every field in place. A class, not an object literal, on purpose: V8
+ * pretenures the objects of a literal site whose objects it sees survive scavenges, and a run's
+ * records live as long as its run, so a busy process would allocate every record straight into
+ * the old generation — several times slower to make, and old-generation garbage once the run
+ * ends. Instances of a class are not pretenured.
+ */
+class StageRecord implements MutableStage {
+  status: ExecutionStatus = 'not_started';
+  attempts = 0;
+  output: unknown = undefined;
+  error: SerializedError | undefined = undefined;
+  startedAt: number | undefined = undefined;
+  endedAt: number | undefined = undefined;
+  cancelReason: string | undefined = undefined;
+  outcomeUnknown = false;
+  compensation: MutableCompensation | undefined = undefined;
+  attemptStartedAt: number | undefined = undefined;
+  attemptEndedAt: number | undefined = undefined;
+  retryAt: number | undefined = undefined;
+  durationMs: number | undefined = undefined;
+  retryBase = 0;
+
+  constructor(public waitingOn: number) {}
 }
 
-/** A compensation record, with every field in place. */
-function newCompensation(
-  status: CompensationStatus,
-  attempts: number,
-  previous: MutableCompensation | undefined,
-): MutableCompensation {
-  return {
-    status,
-    attempts,
-    error: previous?.error,
-    startedAt: previous?.startedAt,
-    endedAt: undefined,
-    attemptStartedAt: previous?.attemptStartedAt,
-    attemptEndedAt: undefined,
-    retryAt: undefined,
-    durationMs: undefined,
-    retryBase: previous?.retryBase ?? 0,
-  };
+/** A stage that has not started. */
+function newStage(waitingOn: number): MutableStage {
+  return new StageRecord(waitingOn);
+}
+
+/** A compensation's working record, every field in place (a class, for the reason {@link StageRecord} is). */
+class CompensationRecord implements MutableCompensation {
+  error: SerializedError | undefined;
+  startedAt: number | undefined;
+  endedAt: number | undefined = undefined;
+  attemptStartedAt: number | undefined;
+  attemptEndedAt: number | undefined = undefined;
+  retryAt: number | undefined = undefined;
+  durationMs: number | undefined = undefined;
+  retryBase: number;
+
+  constructor(
+    public status: CompensationStatus,
+    public attempts: number,
+    previous: MutableCompensation | undefined,
+  ) {
+    this.error = previous?.error;
+    this.startedAt = previous?.startedAt;
+    this.attemptStartedAt = previous?.attemptStartedAt;
+    this.retryBase = previous?.retryBase ?? 0;
+  }
+}
+
+/** A compensation record, carrying over what the previous attempts recorded. */
+function newCompensation(status: CompensationStatus, attempts: number, previous: MutableCompensation | undefined): MutableCompensation {
+  return new CompensationRecord(status, attempts, previous);
 }
 
 /**
@@ -387,6 +405,59 @@ export interface MutableRunState extends Working<Omit<RunState, 'stages' | 'comp
   topology: Topology | undefined;
   /** Whether `stages` lists every stage an event may name (false after a definition change that did not record its shape). */
   namesKnown: boolean;
+}
+
+/**
+ * A run's working state, every field in place from the start: one hidden class for every run. A
+ * class, not an object literal, so that V8 does not pretenure it (see {@link StageRecord}).
+ */
+class WorkingRunState implements MutableRunState {
+  runId: string;
+  saga: string;
+  version: string;
+  shapeHash: string;
+  input: unknown;
+  stageNames: readonly string[];
+  shape: readonly RecordedStageShape[] | undefined;
+  submitted: boolean;
+  status: RunStatus;
+  completionOrder: string[] = [];
+  settleOrder: string[] = [];
+  compensationOrder: string[] = [];
+  failure: StageFailure | undefined = undefined;
+  cancellation: Cancellation | undefined = undefined;
+  compensationCause: RollbackCause | undefined = undefined;
+  stopping = false;
+  inFlight = 0;
+  remaining: number;
+  rollback: RollbackPlan | undefined = undefined;
+  lastResumeMode: ResumeMode | undefined = undefined;
+  lastSeq: number;
+  startedAt: number;
+  updatedAt: number;
+  namesKnown = true;
+
+  constructor(
+    started: Extract<SagaEvent, { type: 'run.started' }>,
+    shape: readonly RecordedStageShape[] | undefined,
+    public topology: Topology | undefined,
+    public stages: Map<string, MutableStage>,
+    public readyStages: string[],
+  ) {
+    this.runId = started.runId;
+    this.saga = started.saga;
+    this.version = started.version;
+    this.shapeHash = started.shapeHash;
+    this.input = freezeJson(started.input);
+    this.stageNames = started.stages;
+    this.shape = shape;
+    this.submitted = started.submitted === true;
+    this.status = started.submitted === true ? 'queued' : 'running';
+    this.remaining = started.stages.length;
+    this.lastSeq = started.seq;
+    this.startedAt = started.at;
+    this.updatedAt = started.at;
+  }
 }
 
 /**
@@ -515,36 +586,7 @@ export function initialRunState(
     stages.set(name, newStage(waitingOn));
     if (index !== undefined && waitingOn === 0) readyStages.push(name);
   }
-  // Every field in place from the start: one hidden class for every run's state.
-  const state: MutableRunState = {
-    runId: started.runId,
-    saga: started.saga,
-    version: started.version,
-    shapeHash: started.shapeHash,
-    input: freezeJson(started.input),
-    stageNames: names,
-    shape,
-    submitted: started.submitted === true,
-    status: started.submitted === true ? 'queued' : 'running',
-    stages,
-    completionOrder: [],
-    settleOrder: [],
-    compensationOrder: [],
-    failure: undefined,
-    cancellation: undefined,
-    compensationCause: undefined,
-    stopping: false,
-    readyStages,
-    inFlight: 0,
-    remaining: names.length,
-    rollback: undefined,
-    lastResumeMode: undefined,
-    lastSeq: started.seq,
-    startedAt: started.at,
-    updatedAt: started.at,
-    topology: index,
-    namesKnown: true,
-  };
+  const state = new WorkingRunState(started, shape, index, stages, readyStages);
   return state;
 }
 
