@@ -13,6 +13,7 @@ export default defineConfig({
       { find: /^sagaflow\/sqlite$/, replacement: src('sqlite-runtime.ts') },
       { find: /^sagaflow\/postgres$/, replacement: src('postgres-runtime.ts') },
       { find: /^sagaflow\/testing$/, replacement: src('testing.ts') },
+      { find: /^sagaflow\/inspector$/, replacement: src('inspector.ts') },
     ],
   },
   test: {
