@@ -17,15 +17,21 @@ const FAVICON =
 
 const clientDir = new URL('./client/', import.meta.url);
 
+/** The stylesheet and the icon, by file name. */
+export const STATIC_ASSETS: ReadonlyMap<string, Asset> = new Map([
+  ['inspector.css', asset('text/css; charset=utf-8', INSPECTOR_CSS)],
+  ['favicon.svg', asset('image/svg+xml', FAVICON)],
+]);
+
 /**
- * The page's script modules and stylesheet, by file name, served from memory.
+ * The page's script modules, by file name, served from memory.
  *
  * @remarks
  * The built package serves `dist/inspector/client/*.js`, compiled by `tsc` with the rest. Run from
  * its sources (tests, `tsx`), there is no `.js` beside this file, so the TypeScript of each module
  * is transpiled once with `typescript` (a development dependency, there wherever the sources run).
  */
-export async function loadAssets(): Promise<ReadonlyMap<string, Asset>> {
+export async function loadScripts(): Promise<ReadonlyMap<string, Asset>> {
   const files = readdirSync(clientDir);
   const scripts = new Map<string, string>();
   if (files.includes('run-page.js')) {
@@ -44,8 +50,6 @@ export async function loadAssets(): Promise<ReadonlyMap<string, Asset>> {
   }
   const assets = new Map<string, Asset>();
   for (const [name, text] of scripts) assets.set(name, asset('text/javascript; charset=utf-8', text));
-  assets.set('inspector.css', asset('text/css; charset=utf-8', INSPECTOR_CSS));
-  assets.set('favicon.svg', asset('image/svg+xml', FAVICON));
   return assets;
 }
 

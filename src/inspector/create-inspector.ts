@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createOrchestrator, supportsWorkers, type AnySaga, type Orchestrator, type RunStatus, type SagaStore } from '../index.js';
 import { Access } from './access.js';
 import { parseActionRequest, performAction } from './actions.js';
-import { loadAssets, type Asset } from './assets.js';
+import { loadScripts, STATIC_ASSETS, type Asset } from './assets.js';
 import { readBody, send, sendJson, sendText } from './http.js';
 import { messagePage, runPage, runsListPage } from './pages.js';
 import { streamRun } from './run-stream.js';
@@ -115,7 +115,7 @@ export function createInspector(options: InspectorOptions): Inspector {
   const sagaNames = new Set(sagas.map((saga) => saga.name));
   const actions = { readOnly, drives: (saga: string) => sagaNames.has(saga), workers: supportsWorkers(store) };
   const open = new Set<ServerResponse>();
-  let assets: Promise<ReadonlyMap<string, Asset>> | undefined;
+  let scripts: Promise<ReadonlyMap<string, Asset>> | undefined;
   let closed = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -164,9 +164,8 @@ export function createInspector(options: InspectorOptions): Inspector {
         return;
       }
       case 'asset': {
-        assets ??= loadAssets();
         const name = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
-        const asset = (await assets).get(name);
+        const asset = STATIC_ASSETS.get(name) ?? (name.endsWith('.js') ? (await (scripts ??= loadScripts())).get(name) : undefined);
         if (asset === undefined) return sendText(res, 404, `No asset ${name}.`);
         if (req.headers['if-none-match'] === asset.etag) {
           res.writeHead(304, { etag: asset.etag });
