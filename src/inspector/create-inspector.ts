@@ -27,23 +27,23 @@ export interface InspectorOptions {
   /** Where the runs are kept. The inspector never closes it: close it after {@link Inspector.close}. */
   readonly store: SagaStore;
   /** The sagas whose runs the inspector may redrive, roll back, or cancel when no live process drives them. */
-  readonly sagas?: readonly AnySaga[];
+  readonly sagas?: readonly AnySaga[] | undefined;
   /** Refuse every action (redrive, compensate, cancel): the pages only show runs. Default `false`. */
-  readonly readOnly?: boolean;
+  readonly readOnly?: boolean | undefined;
   /**
    * A secret every request must prove: opening the page once with `?token=TOKEN` (kept in an
    * HTTP-only cookie from then on), or `Authorization: Bearer TOKEN`. Needed whenever the server
    * can be reached from other machines. Default: none.
    */
-  readonly token?: string;
+  readonly token?: string | undefined;
   /**
    * The only host names (without port) the inspector answers for, e.g. `['localhost', '127.0.0.1']`:
    * a page of another site whose name was pointed at this machine (DNS rebinding) gets nothing.
    * Default: any host (rely on `token` when the server is reachable from other machines).
    */
-  readonly allowedHosts?: readonly string[];
+  readonly allowedHosts?: readonly string[] | undefined;
   /** Where problems go that no request can report (a redriven run whose store fails). Default: `console.warn`. */
-  readonly onError?: (error: Error) => void;
+  readonly onError?: ((error: Error) => void) | undefined;
 }
 
 /**

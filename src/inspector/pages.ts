@@ -126,7 +126,10 @@ export interface RunPageModel {
  */
 export function runPage(model: RunPageModel): string {
   const head = html`<meta name="sagaflow-csrf" content="${model.csrfToken}">
-<script type="module" src="assets/run-page.js"></script>`;
+<script type="module" src="assets/run-page.js"></script>
+<link rel="modulepreload" href="assets/dag.js">
+<link rel="modulepreload" href="assets/gantt.js">
+<link rel="modulepreload" href="assets/dom.js">`;
   const body = html`<header class="top">
 <p><a href="./">← All runs</a></p>
 <h1>Run <code id="run-id">${model.runId}</code></h1>

@@ -115,13 +115,17 @@ ${['not_started', 'running', 'retrying', 'completed', 'failed', 'cancelled', 'co
 .mark text { font-size: 11px; }
 .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 16px; }
 pre.json { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: 8px; overflow: auto; max-height: 40vh; margin: 0; white-space: pre-wrap; word-break: break-word; }
-.outputs details, .journal details { border-bottom: 1px solid #eef0f3; }
 .journal { list-style: none; padding: 0; margin: 0; border: 1px solid var(--line); border-radius: 6px; max-height: 60vh; overflow: auto; }
-.journal summary, #outputs summary { cursor: pointer; padding: 3px 8px; display: flex; gap: 10px; }
-.journal summary .seq { color: var(--muted); min-width: 3ch; text-align: right; }
-.journal summary .at { color: var(--muted); }
+/* Entries out of view are neither laid out nor painted: a journal of thousands draws as fast as a short one. */
+.journal > li, #outputs > .disclosure { content-visibility: auto; contain-intrinsic-size: auto 27px; border-bottom: 1px solid #eef0f3; }
+.disclose { display: flex; gap: 10px; width: 100%; text-align: left; border: 0; border-radius: 0; background: none; padding: 3px 8px; cursor: pointer; }
+.disclose::before { content: "▸"; color: var(--muted); }
+.disclose[aria-expanded="true"]::before { content: "▾"; }
+.disclose:hover { background: var(--panel); }
+.journal .seq { color: var(--muted); min-width: 4ch; text-align: right; }
+.journal .at { color: var(--muted); min-width: 8ch; }
 .journal pre, #outputs pre { margin: 0 8px 6px; }
-.journal li.fresh summary { animation: fresh 1.2s ease-out; }
+.journal li.fresh .disclose { animation: fresh 1.2s ease-out; }
 @keyframes fresh { from { background: #fef08a; } to { background: transparent; } }
 .live-dot { display: inline-block; width: 8px; height: 8px; border-radius: 50%; background: #16a34a; margin-right: 4px; animation: pulse 1.5s infinite; }
 @keyframes pulse { 50% { opacity: .3; } }

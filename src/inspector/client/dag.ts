@@ -32,7 +32,7 @@ interface DrawnNode {
  */
 export class DagView {
   private readonly nodes = new Map<string, DrawnNode>();
-  /** The rollback's path, under the boxes; its numbered badges, over them. */
+  /** The rollback's path and its numbered badges, over the boxes. */
   private readonly rollbackPath = s('g', { class: 'rollback' });
   private readonly rollbackSteps = s('g', { class: 'rollback' });
   private selected: string | undefined;
@@ -42,7 +42,9 @@ export class DagView {
     layout: LayoutView,
     private readonly onSelect: (stage: string) => void,
   ) {
-    const svg = s('svg', { width: layout.width, height: layout.height, viewBox: `0 0 ${layout.width} ${layout.height}`, role: 'group', 'aria-label': 'Stages and their dependencies' });
+    // Room on the right for the rollback path's bow round the last column.
+    const width = layout.width + 56;
+    const svg = s('svg', { width, height: layout.height, viewBox: `0 0 ${width} ${layout.height}`, role: 'group', 'aria-label': 'Stages and their dependencies' });
     svg.append(
       s(
         'defs',
@@ -56,7 +58,7 @@ export class DagView {
       const d = edge.points.map((point, index) => `${index === 0 ? 'M' : 'L'}${point.x},${point.y}`).join(' ');
       edges.append(s('path', { d, class: 'edge', 'marker-end': 'url(#arrow)' }));
     }
-    svg.append(edges, this.rollbackPath);
+    svg.append(edges);
     const boxes = s('g');
     for (const node of layout.nodes) {
       const title = s('title');
@@ -79,7 +81,7 @@ export class DagView {
       boxes.append(group);
       this.nodes.set(node.name, { group, status, title, box: node });
     }
-    svg.append(boxes, this.rollbackSteps);
+    svg.append(boxes, this.rollbackPath, this.rollbackSteps);
     container.replaceChildren(svg);
   }
 
@@ -113,19 +115,19 @@ export class DagView {
       .sort((a, b) => (a.rollbackStep ?? 0) - (b.rollbackStep ?? 0));
     const paths: SVGElement[] = [];
     const badges: SVGElement[] = [];
-    const centre = (name: string): { x: number; y: number } | undefined => {
+    // The path runs from badge to badge (the boxes' top-right corners), bowed out to the right
+    // of both boxes, so that it stays visible whichever way the stages are stacked.
+    const corner = (name: string): { x: number; y: number } | undefined => {
       const box = this.nodes.get(name)?.box;
-      return box === undefined ? undefined : { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+      return box === undefined ? undefined : { x: box.x + box.width - 2, y: box.y + 2 };
     };
     for (let index = 1; index < steps.length; index++) {
-      const from = centre(steps[index - 1]?.name ?? '');
-      const to = centre(steps[index]?.name ?? '');
+      const from = corner(steps[index - 1]?.name ?? '');
+      const to = corner(steps[index]?.name ?? '');
       if (from === undefined || to === undefined) continue;
-      // A gentle curve, so that the path does not hide the dependency arrows it crosses.
-      const bend = 28;
-      const mx = (from.x + to.x) / 2 + (to.y - from.y === 0 ? 0 : bend);
-      const my = (from.y + to.y) / 2 - bend;
-      paths.push(s('path', { d: `M${from.x},${from.y} Q${mx},${my} ${to.x},${to.y}`, class: 'rollback-path', 'marker-end': 'url(#rollback-arrow)', 'aria-hidden': 'true' }));
+      const cx = Math.max(from.x, to.x) + 24 + Math.abs(to.y - from.y) * 0.25;
+      const cy = (from.y + to.y) / 2;
+      paths.push(s('path', { d: `M${from.x + 10},${from.y} Q${cx},${cy} ${to.x + 10},${to.y}`, class: 'rollback-path', 'marker-end': 'url(#rollback-arrow)', 'aria-hidden': 'true' }));
     }
     for (const stage of steps) {
       const box = this.nodes.get(stage.name)?.box;

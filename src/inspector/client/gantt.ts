@@ -23,7 +23,7 @@ const OUTCOME_WORD: Readonly<Record<TimelineBar['outcome'], string>> = {
  * per wait before a retry, and the run's moments (cancel, rollback, pause, resume, end) as lines
  * across.
  */
-export function drawTimeline(container: HTMLElement, timeline: TimelineView): void {
+export function drawTimeline(container: HTMLElement, timeline: TimelineView, containerWidth: number): void {
   const rows: { key: string; label: string; lane: TimelineBar['lane']; bars: TimelineBar[] }[] = [];
   const rowOf = new Map<string, (typeof rows)[number]>();
   for (const bar of timeline.bars) {
@@ -37,7 +37,7 @@ export function drawTimeline(container: HTMLElement, timeline: TimelineView): vo
     row.bars.push(bar);
   }
   const span = Math.max(1, timeline.end - timeline.start);
-  const chartWidth = Math.max(480, container.clientWidth - LABEL_WIDTH - 24);
+  const chartWidth = Math.max(480, containerWidth - LABEL_WIDTH - 24);
   const width = LABEL_WIDTH + chartWidth + 12;
   const rowsBottom = TOP + rows.length * ROW_HEIGHT;
   const height = rowsBottom + (timeline.marks.length === 0 ? 8 : MARK_LABELS);

@@ -1,5 +1,5 @@
 import { DagView, describe, TONE_LABEL } from './dag.js';
-import { byId, clock, duration, h, json } from './dom.js';
+import { byId, clock, disclosure, duration, h, json } from './dom.js';
 import { drawTimeline } from './gantt.js';
 import type { ActionName, ActionResult, ErrorView, RunUpdate, RunView, StageTone, StageView } from './view-model.js';
 
@@ -69,6 +69,8 @@ function merge(earlier: RunUpdate, later: RunUpdate): RunUpdate {
 }
 
 function apply(update: RunUpdate): void {
+  // Read before anything changes, so that measuring does not lay the whole page out mid-update.
+  const timelineWidth = byId('timeline').clientWidth;
   view = update.view;
   if (update.layout !== undefined) dag = new DagView(byId('dag'), update.layout, selectStage);
   dag?.update(view);
@@ -80,7 +82,7 @@ function apply(update: RunUpdate): void {
   appendJournal(update.events);
   drawSummary(view);
   drawOutcome(view);
-  drawTimeline(byId('timeline'), view.timeline);
+  drawTimeline(byId('timeline'), view.timeline, timelineWidth);
   drawActions(view);
   if (selected !== undefined) drawStage(selected);
   setLive();
@@ -141,7 +143,7 @@ function drawOutputs(): void {
     return;
   }
   container.replaceChildren(
-    ...names.map((name) => h('details', { open: names.length <= 12, 'data-stage': name }, h('summary', {}, h('code', {}, name)), h('pre', { class: 'json' }, json(outputs[name])))),
+    ...names.map((name) => disclosure([h('code', {}, name)], () => h('pre', { class: 'json' }, json(outputs[name])), { open: names.length <= 12, attributes: { 'data-stage': name } })),
   );
 }
 
@@ -153,23 +155,17 @@ function appendJournal(events: readonly unknown[]): void {
     const event = raw as { seq: number; at: number; type: string; stage?: string; attempt?: number };
     if (event.seq <= lastSeq) continue;
     lastSeq = event.seq;
-    const details = h(
-      'details',
-      {},
-      h(
-        'summary',
-        {},
+    // The event's JSON is written when it is first opened: a long journal draws at once.
+    const entry = disclosure(
+      [
         h('span', { class: 'seq' }, `#${event.seq}`),
         h('span', { class: 'at' }, `+${duration(event.at - start)}`),
         h('code', {}, event.type),
         event.stage === undefined ? '' : h('span', {}, `${event.stage}${event.attempt === undefined ? '' : ` (attempt ${event.attempt})`}`),
-      ),
+      ],
+      () => h('pre', { class: 'json' }, json(raw)),
     );
-    // The event's JSON is written when it is first opened: a long journal draws at once.
-    details.addEventListener('toggle', () => {
-      if (details.open && details.querySelector('pre') === null) details.append(h('pre', { class: 'json' }, json(raw)));
-    });
-    items.push(h('li', { class: lastSeq > 0 && list.childElementCount > 0 ? 'fresh' : '' }, details));
+    items.push(h('li', { class: lastSeq > 0 && list.childElementCount > 0 ? 'fresh' : '' }, entry));
   }
   list.append(...items);
   byId('journal-count').textContent = `(${list.childElementCount} events)`;
