@@ -136,7 +136,7 @@ describe.skipIf(!hasBrowser)('the inspector in a real browser (headless Chromium
     for (const stage of ['reserve', 'flight', 'hotel', 'car']) expect(await page.locator(`.node[data-stage="${stage}"]`).getAttribute('class')).toContain('compensated');
     expect(await page.locator('#outcome').textContent()).toContain('Failed at stage confirm');
     expect(await page.locator('#outcome').textContent()).toContain('no seats left on SF-101');
-    expect(await page.locator('#outputs details').evaluateAll((items) => items.map((item) => item.getAttribute('data-stage')))).toEqual(tripRun.completionOrder);
+    expect(await page.locator('#outputs .disclosure').evaluateAll((items) => items.map((item) => item.getAttribute('data-stage')))).toEqual(tripRun.completionOrder);
     expect(await page.locator('#outputs').textContent()).toContain('"hotel": "Grand"');
     // The timeline: five execute attempts, four compensations, the rollback's start and the end.
     expect(await page.locator('.bar.execute').count()).toBe(5);
@@ -144,7 +144,7 @@ describe.skipIf(!hasBrowser)('the inspector in a real browser (headless Chromium
     expect(await page.locator('.mark.rollback').count()).toBe(1);
     const journal = (await store.load(tripRun.runId)) ?? [];
     expect(await page.locator('#journal > li').count()).toBe(journal.length);
-    await page.locator('#journal > li').nth(2).locator('summary').click();
+    await page.locator('#journal > li').nth(2).locator('.disclose').click();
     expect(JSON.parse((await page.locator('#journal > li').nth(2).locator('pre').textContent()) ?? '')).toEqual(journal[2]);
     expect(pageErrors).toEqual([]);
   });
@@ -219,7 +219,7 @@ describe.skipIf(!hasBrowser)('the inspector in a real browser (headless Chromium
     expect(await page.locator('#outcome').textContent()).toContain(`bad template ${HOSTILE}`);
     await page.locator('.node[data-stage="render"]').click();
     expect(await page.locator('#stage').textContent()).toContain(JSON.stringify(HOSTILE));
-    await page.locator('#journal summary', { hasText: 'stage.completed' }).click();
+    await page.locator('#journal .disclose', { hasText: 'stage.completed' }).click();
     expect(await page.locator('#journal pre').first().textContent()).toContain('onerror=\\"window.__pwned = 2\\"');
     const dom = await page.evaluate(() => ({
       pwned: window['__pwned'],
@@ -236,7 +236,7 @@ describe.skipIf(!hasBrowser)('the inspector in a real browser (headless Chromium
     expect(await unreachedByTab(page)).toEqual([]);
 
     await openRun(keptPausedRun.runId);
-    await page.locator('#outputs details').first().waitFor();
+    await page.locator('#outputs .disclosure').first().waitFor();
     expect(await unreachedByTab(page)).toEqual([]);
 
     await page.locator('.node[data-stage="charge"]').focus();
