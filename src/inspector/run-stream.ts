@@ -86,8 +86,15 @@ export function streamRun(req: IncomingMessage, res: ServerResponse, runId: stri
   let keepAlive: NodeJS.Timeout | undefined;
   const subscription = context.orchestrator.watch(runId).subscribe({
     next: (event) => {
+      if (ended || event.seq <= (state?.lastSeq ?? -1)) return;
+      try {
+        state = fold.push(event);
+      } catch (error) {
+        // A journal the fold refuses (a hand-edited store): say so rather than throw into RxJS.
+        finish('problem', { message: `The run's journal cannot be read: ${error instanceof Error ? error.message : String(error)}` });
+        return;
+      }
       journal.push(event);
-      state = fold.push(event);
       schedule();
     },
     complete: () => finish('end', {}),

@@ -210,6 +210,28 @@ describe.skipIf(!hasBrowser)('the inspector in a real browser (headless Chromium
     expect(pageErrors).toEqual([]);
   });
 
+  it('cancels a run another process drives, with the reason asked for, and draws the cancel on the timeline', async () => {
+    // Another process owns the run: the inspector records a request that the owner's next heartbeat carries out.
+    const owner = createOrchestrator({ store, sagas: SAGAS, leaseMs: 1_500 });
+    gates.set('cancel', deferred<string>());
+    const handle = owner.start(slow, { gate: 'cancel' });
+    await firstValueFrom(handle.events$.pipe(filter((event) => event.type === 'stage.started' && event.stage === 'wait')));
+    await openRun(handle.runId);
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.locator('#reason').fill('the customer changed their mind');
+    await page.locator('#confirm-go').click();
+    await page.locator('#status.cancelled').waitFor({ timeout: 10_000 });
+    expect(await page.locator('#action-note').textContent()).toBe('Cancel requested: the run stops, settling its stages first.');
+    const outcome = await handle.outcome;
+    expect(outcome).toMatchObject({ status: 'cancelled', cancellation: { reason: 'the customer changed their mind', by: 'external' }, compensationOrder: ['prepare'] });
+    expect(await page.locator('.mark.cancel').textContent()).toBe('cancel: the customer changed their mind');
+    expect(await page.locator('#outcome').textContent()).toContain('the customer changed their mind');
+    expect(await page.locator('.node[data-stage="wait"]').getAttribute('class')).toContain('cancelled');
+    expect(await page.locator('.step').allTextContents()).toEqual(['1']);
+    await owner.close();
+    expect(pageErrors).toEqual([]);
+  });
+
   it('shows markup from the journal as text and never runs it', async () => {
     expect(hostileRun.status).toBe('compensated');
     await openRun(hostileRun.runId);
