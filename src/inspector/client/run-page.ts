@@ -68,24 +68,44 @@ function merge(earlier: RunUpdate, later: RunUpdate): RunUpdate {
   };
 }
 
+/** The timeline, outputs and journal of an update whose stages are drawn and painted already. */
+let deferred: (() => void) | undefined;
+
+/**
+ * Draws an update. A big one (a long run's first message) is drawn in two frames: the run's
+ * picture (status, actions, failure, the DAG and its rollback) first, so that it is on screen at
+ * once, then the timeline, outputs and journal.
+ */
 function apply(update: RunUpdate): void {
+  deferred?.();
   // Read before anything changes, so that measuring does not lay the whole page out mid-update.
   const timelineWidth = byId('timeline').clientWidth;
-  view = update.view;
+  const run = update.view;
+  view = run;
   if (update.layout !== undefined) dag = new DagView(byId('dag'), update.layout, selectStage);
-  dag?.update(view);
-  if (update.input !== undefined) byId('input').textContent = json(update.input);
-  if (update.outputs !== undefined) {
-    outputs = update.outputs;
-    drawOutputs();
-  }
-  appendJournal(update.events);
-  drawSummary(view);
-  drawOutcome(view);
-  drawTimeline(byId('timeline'), view.timeline, timelineWidth);
-  drawActions(view);
-  if (selected !== undefined) drawStage(selected);
+  dag?.update(run);
+  drawSummary(run);
+  drawOutcome(run);
+  drawActions(run);
   setLive();
+  const rest = (): void => {
+    deferred = undefined;
+    if (update.input !== undefined) byId('input').textContent = json(update.input);
+    if (update.outputs !== undefined) {
+      outputs = update.outputs;
+      drawOutputs();
+    }
+    appendJournal(update.events, run.startedAt);
+    drawTimeline(byId('timeline'), run.timeline, timelineWidth);
+    if (selected !== undefined) drawStage(selected);
+  };
+  if (update.events.length < 200) {
+    rest();
+    return;
+  }
+  deferred = rest;
+  // After the next paint: a task queued from an animation frame runs once that frame is drawn.
+  requestAnimationFrame(() => setTimeout(() => deferred === rest && rest(), 0));
 }
 
 function setLive(): void {
@@ -147,9 +167,8 @@ function drawOutputs(): void {
   );
 }
 
-function appendJournal(events: readonly unknown[]): void {
+function appendJournal(events: readonly unknown[], start: number): void {
   const list = byId('journal');
-  const start = view?.startedAt ?? 0;
   const items: HTMLElement[] = [];
   for (const raw of events) {
     const event = raw as { seq: number; at: number; type: string; stage?: string; attempt?: number };
