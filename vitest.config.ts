@@ -14,6 +14,7 @@ export default defineConfig({
       { find: /^sagaflow\/postgres$/, replacement: src('postgres-runtime.ts') },
       { find: /^sagaflow\/testing$/, replacement: src('testing.ts') },
       { find: /^sagaflow\/otel$/, replacement: src('otel-runtime.ts') },
+      { find: /^sagaflow\/inspector$/, replacement: src('inspector.ts') },
     ],
   },
   test: {

@@ -45,7 +45,7 @@ export async function runCli(argv: readonly string[], rawIo: CliIo): Promise<Exi
 
 function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
   const program = new Command('sagaflow')
-    .description('Run the demos; start, list, inspect, cancel, continue, repair and prune saga runs.')
+    .description('Run the demos; start, list, inspect, cancel, continue, repair and prune saga runs; inspect them in the browser.')
     .version(version, '-V, --version')
     .exitOverride()
     .showSuggestionAfterError(true)
@@ -154,6 +154,19 @@ function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
         done(await continueCommand(mode, runId, options, io));
       });
   }
+
+  command(program, io, 'ui')
+    .description('serve the run inspector in the browser: runs, DAG, rollback, timeline, journal, live; redrive, compensate, cancel')
+    .addOption(storeOption())
+    .option('--port <n>', 'the port to listen on (0: any free port)', '4000')
+    .option('--host <address>', 'the address to listen on; anything but a loopback address needs --token', '127.0.0.1')
+    .option('--read-only', 'show runs only: refuse redrive, compensate and cancel')
+    .option('--sagas <module>', 'the module exporting the sagas whose runs the inspector may redrive or roll back')
+    .option('--token <secret>', 'a secret every request must prove (open the page once with ?token=SECRET); also $SAGAFLOW_UI_TOKEN')
+    .action(async (options: { store: string; port?: string; host?: string; readOnly?: boolean; sagas?: string; token?: string }) => {
+      const { uiCommand } = await import('./commands/ui.js');
+      done(await uiCommand(options, io));
+    });
 
   command(program, io, 'worker')
     .description('claim and drive queued runs of the given sagas until Ctrl-C (needs a postgres:// store)')

@@ -8,6 +8,7 @@ import {
   expand,
   from,
   ignoreElements,
+  map,
   merge,
   mergeMap,
   retry,
@@ -91,8 +92,11 @@ export function followRun$(store: SagaStore, runId: string, fromSeq: number, pol
       if (journal === undefined) throw new RunNotFoundError(runId);
       const fresh = journal.slice(nextSeq);
       nextSeq = Math.max(nextSeq, journal.length);
-      return fresh;
+      return fresh.map((event) => ({ event, last: event.seq === journal.length - 1 }));
     }),
-    takeWhile((event) => !isSettlingEvent(event), true),
+    // Only a settling event that ends the journal ends the run: a pause (or a failed rollback) that
+    // a redrive went on from is history, and the events after it still come.
+    takeWhile(({ event, last }) => !(last && isSettlingEvent(event)), true),
+    map(({ event }) => event),
   );
 }

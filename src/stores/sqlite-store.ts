@@ -480,10 +480,13 @@ export class SqliteStore implements SagaStore {
       parameters.push(query.saga);
     }
     if (query.runIdPrefix !== undefined && query.runIdPrefix !== '') {
-      // A range the primary key serves, then an exact, case-sensitive prefix check (substr counts
-      // characters, as the spread counts code points): no LIKE, so no wildcard to escape.
-      clauses.push('run_id >= ? AND substr(run_id, 1, ?) = ?');
-      parameters.push(query.runIdPrefix, [...query.runIdPrefix].length, query.runIdPrefix);
+      // A range an index serves, closed above by the first text past every id with the prefix (so
+      // a search that matches few runs stops there instead of reading on to the last id), then an
+      // exact, case-sensitive prefix check (substr counts characters, as the spread counts code
+      // points): no LIKE, so no wildcard to escape.
+      const end = prefixEnd(query.runIdPrefix);
+      clauses.push(end === undefined ? 'run_id >= ?' : 'run_id >= ? AND run_id < ?', 'substr(run_id, 1, ?) = ?');
+      parameters.push(query.runIdPrefix, ...(end === undefined ? [] : [end]), [...query.runIdPrefix].length, query.runIdPrefix);
     }
     const statementFor = (cursor: boolean): Database.Statement<unknown[], SummaryRow> => {
       const where = cursor ? [...clauses, descending ? 'run_id < ?' : 'run_id > ?'] : clauses;
@@ -1005,4 +1008,22 @@ function describeDriverError(error: unknown, busyTimeoutMs: number): string {
     return `the disk reported an I/O error (${code}): check the disk and the file, then retry`;
   }
   return `the SQLite driver failed (${code}: ${error.message})`;
+}
+
+/**
+ * The least text greater than every text that starts with `prefix`, in SQLite's binary order
+ * (UTF-8 bytes, which is code point order): the prefix with its last code point raised by one;
+ * `undefined` when there is none (a prefix of U+10FFFF only).
+ */
+function prefixEnd(prefix: string): string | undefined {
+  const points = [...prefix].map((char) => char.codePointAt(0) ?? 0);
+  while (points.length > 0) {
+    const last = points.pop() ?? 0;
+    if (last < 0x10ffff) {
+      // Surrogate code points are never stored (run ids are well-formed Unicode): skip over them.
+      points.push(last === 0xd7ff ? 0xe000 : last + 1);
+      return String.fromCodePoint(...points);
+    }
+  }
+  return undefined;
 }

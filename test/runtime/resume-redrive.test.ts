@@ -87,6 +87,24 @@ describe('onFailure: pause, redrive and compensate (rule 6)', () => {
     expect(calls.map((call) => call.split(':').slice(0, 2).join(':'))).toEqual(['a:' + calls[0]?.split(':')[1], 'b:1', 'b:2', 'b:3']);
   });
 
+  it('watch() of a run redriven by another orchestrator goes on past the pause it went on from, to its end', async () => {
+    const calls: string[] = [];
+    const store = new MemoryStore();
+    const saga = recordingSaga(calls, { failAt: 'c', onFailure: 'pause' });
+    const first = createOrchestrator({ store, sagas: [saga] });
+    const paused = await first.start(saga, { id: '1' }).outcome;
+    expect(paused.status).toBe('paused');
+    const other = createOrchestrator({ store, sagas: [saga] });
+    const rolledBack = await other.compensate(paused.runId).outcome;
+    expect(rolledBack.status).toBe('compensated');
+    // `first` drives nothing now: it reads the journal from the store, pause and all.
+    const watched = await collect(first.watch(paused.runId, { pollIntervalMs: 5 }));
+    expect(watched.map((event) => event.seq)).toEqual([...Array(watched.length).keys()]);
+    expect(trace(watched)).toContain('run.paused');
+    expect(watched.at(-1)?.type).toBe('run.compensated');
+    await Promise.all([first.close(), other.close()]);
+  });
+
   it('compensate rolls a paused run back', async () => {
     const calls: string[] = [];
     const saga = recordingSaga(calls, { failAt: 'c', onFailure: 'pause' });

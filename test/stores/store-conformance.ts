@@ -807,6 +807,15 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         expect(await listed('_')).toEqual([]);
       });
 
+      it('stops at the first id past the prefix, in both orders, whatever the last character', async () => {
+        for (const runId of ['order.', 'order-', 'k\u{D7FF}z', 'k\u{E000}', 'm\u{10FFFF}', 'm\u{10FFFF}a', 'n']) await seedRun(store, runId, 1);
+        expect(await listed('order-')).toEqual(['order-', 'order-1', 'order-10', 'order-2', 'order-🚀']);
+        expect(await listed('order-', 'desc')).toEqual(['order-🚀', 'order-2', 'order-10', 'order-1', 'order-']);
+        expect(await listed('k\u{D7FF}')).toEqual(['k\u{D7FF}z']);
+        expect(await listed('m\u{10FFFF}', 'desc')).toEqual(['m\u{10FFFF}a', 'm\u{10FFFF}']);
+        expect(await listed('\u{10FFFF}')).toEqual([]);
+      });
+
       it('combines with afterRunId and limit', async () => {
         const page = await store.listRuns({ runIdPrefix: 'order-', afterRunId: 'order-1', limit: 2 });
         expect(page.map((run) => run.runId)).toEqual(['order-10', 'order-2']);

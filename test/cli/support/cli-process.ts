@@ -20,7 +20,7 @@ function newest(path: string): number {
 }
 
 /**
- * Builds `dist/` (the library, the CLI and the demos) when a source is newer than the build.
+ * Builds `dist/` (the library, the CLI, the inspector's page and the demos) when a source is newer than the build.
  * After `npm ci` (whose `prepare` builds) nothing needs doing; after an edit, the tests run the
  * CLI that the edit produces rather than a stale one.
  */
@@ -30,10 +30,10 @@ export function ensureBuilt(): void {
     newest(join(ROOT, 'sagas')),
     ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'tsconfig.sagas.json'].map((file) => newest(join(ROOT, file))),
   );
-  const outputs = ['dist/index.js', 'dist/cli/main.js', 'dist/cli/program.js', 'dist/sagas/catalog.js'].map((file) => newest(join(ROOT, file)));
+  const outputs = ['dist/index.js', 'dist/cli/main.js', 'dist/cli/program.js', 'dist/sagas/catalog.js', 'dist/inspector/client/run-page.js'].map((file) => newest(join(ROOT, file)));
   if (Math.min(...outputs) >= sources) return;
   const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-  for (const project of ['tsconfig.build.json', 'tsconfig.sagas.json']) execFileSync(process.execPath, [tsc, '-p', project], { cwd: ROOT, stdio: 'pipe' });
+  for (const project of ['tsconfig.build.json', 'tsconfig.sagas.json', 'src/inspector/client/tsconfig.json']) execFileSync(process.execPath, [tsc, '-p', project], { cwd: ROOT, stdio: 'pipe' });
 }
 
 /** What a CLI process did. */

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga, foldJournal, MemoryStore, NonRetryableError, type SagaEvent } from 'sagaflow';
+import { layoutOf } from '../../src/inspector/dag-layout.js';
+import { escapeHtml, html } from '../../src/inspector/html.js';
+import { runViewOf, type ActionContext } from '../../src/inspector/run-view.js';
+import { timelineOf } from '../../src/inspector/timeline.js';
+
+const drivesAll: ActionContext = { readOnly: false, drives: () => true, workers: false };
+
+describe('the run view, read from the fold', () => {
+  it('numbers the rollback in reverse completion order, marks the failing stage, and draws every attempt and wait', async () => {
+    let flaky = 0;
+    const saga = defineSaga({ name: 'view', input: z.object({}) })
+      .stage('a', { execute: async () => 'A', compensate: async () => undefined })
+      .stage('b', {
+        after: ['a'],
+        retry: { maxAttempts: 3, initialDelayMs: 1, jitter: false },
+        execute: async () => {
+          flaky += 1;
+          if (flaky < 3) throw new Error(`try ${flaky}`);
+          return 'B';
+        },
+        compensate: async () => undefined,
+      })
+      .stage('c', { after: ['a'], execute: async () => 'C' })
+      .stage('d', { after: ['b', 'c'], execute: async (): Promise<string> => Promise.reject(new NonRetryableError('d is broken')) })
+      .build();
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const outcome = await orchestrator.start(saga, {}).outcome;
+    const journal = (await store.load(outcome.runId)) ?? [];
+    const view = runViewOf(foldJournal(journal), journal, drivesAll, Date.now());
+    expect(view.status).toBe('compensated');
+    expect(view.rollbackOrder).toEqual(outcome.compensationOrder);
+    expect(
+      view.stages
+        .filter((stage) => stage.rollbackStep !== undefined)
+        .map((stage) => [stage.name, stage.rollbackStep])
+        .sort((left, right) => Number(left[1]) - Number(right[1])),
+    ).toEqual(
+      outcome.compensationOrder.map((name, index) => [name, index + 1]),
+    );
+    expect(view.stages.filter((stage) => stage.failing).map((stage) => stage.name)).toEqual(['d']);
+    expect(view.stages.find((stage) => stage.name === 'c')?.tone).toBe('completed'); // no compensate: left as it is
+    const b = view.timeline.bars.filter((bar) => bar.stage === 'b' && bar.lane === 'execute');
+    expect(b.map((bar) => `${bar.kind}:${bar.attempt}:${bar.outcome}`)).toEqual([
+      'attempt:1:retried',
+      'retry-wait:1:waiting',
+      'attempt:2:retried',
+      'retry-wait:2:waiting',
+      'attempt:3:completed',
+    ]);
+    expect(b[0]?.note).toBe('try 1');
+    expect(view.timeline.bars.filter((bar) => bar.lane === 'compensate').map((bar) => bar.stage)).toEqual(outcome.compensationOrder);
+    expect(view.timeline.marks.map((mark) => mark.kind)).toEqual(['rollback', 'settled']);
+    expect(view.actions).toEqual({
+      redrive: { enabled: false, reason: 'only a paused or compensation_failed run can be redriven; this one is compensated' },
+      compensate: { enabled: false, reason: 'only a paused run can be rolled back; this one is compensated' },
+      cancel: { enabled: false, reason: 'only a queued or running run can be cancelled; this one is compensated' },
+    });
+    const layout = layoutOf(view.shapeHash, foldJournal(journal).shape ?? []);
+    expect(layout.nodes.map((node) => node.name)).toEqual(['a', 'b', 'c', 'd']);
+    expect(layout.edges.map((edge) => `${edge.from}->${edge.to}`).sort()).toEqual(['a->b', 'a->c', 'b->d', 'c->d']);
+    const x = (name: string): number => layout.nodes.find((node) => node.name === name)?.x ?? Number.NaN;
+    expect(x('a')).toBeLessThan(x('b'));
+    expect(x('b')).toBeLessThan(x('d'));
+    expect(layoutOf(view.shapeHash, foldJournal(journal).shape ?? [])).toBe(layout);
+    await orchestrator.close();
+  });
+
+  it('ends an attempt its process never settled where the run was picked up again; keeps a live one open', () => {
+    const base = { runId: 'r', saga: 's' };
+    const journal = [
+      { ...base, seq: 0, at: 100, type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['a'] },
+      { ...base, seq: 1, at: 110, type: 'stage.started', stage: 'a', attempt: 1 },
+      { ...base, seq: 2, at: 500, type: 'run.resumed', mode: 'resume' },
+      { ...base, seq: 3, at: 510, type: 'stage.started', stage: 'a', attempt: 2 },
+    ] as SagaEvent[];
+    const live = timelineOf(journal, true, 900);
+    expect(live.bars.map((bar) => [bar.attempt, bar.outcome, bar.start, bar.end])).toEqual([
+      [1, 'interrupted', 110, 510],
+      [2, 'running', 510, undefined],
+    ]);
+    expect(live.end).toBe(900);
+    expect(live.marks).toEqual([{ at: 500, kind: 'resumed', label: 'resume' }]);
+    const stopped = timelineOf(journal, false, 900);
+    expect(stopped.bars[1]).toMatchObject({ outcome: 'interrupted', end: 510 });
+    expect(stopped.end).toBe(510);
+  });
+
+  it('offers actions by status, saga and read-only', async () => {
+    const saga = defineSaga({ name: 'pause-me', input: z.object({}), onFailure: 'pause' })
+      .stage('a', { execute: async (): Promise<string> => Promise.reject(new NonRetryableError('down')) })
+      .build();
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const outcome = await orchestrator.start(saga, {}).outcome;
+    const journal = (await store.load(outcome.runId)) ?? [];
+    const state = foldJournal(journal);
+    expect(runViewOf(state, journal, drivesAll, 0).actions).toMatchObject({ redrive: { enabled: true }, compensate: { enabled: true }, cancel: { enabled: false } });
+    expect(runViewOf(state, journal, { ...drivesAll, drives: () => false }, 0).actions.redrive).toEqual({
+      enabled: false,
+      reason: "the inspector was not given saga 'pause-me' (start it with --sagas MODULE)",
+    });
+    expect(runViewOf(state, journal, { ...drivesAll, readOnly: true }, 0).actions.compensate).toEqual({ enabled: false, reason: 'the inspector is read-only' });
+    await orchestrator.close();
+  });
+});
+
+describe('server-side HTML', () => {
+  it('escapes every interpolation that is not markup made by html``', () => {
+    const name = `<img src=x onerror="alert('1')">&`;
+    expect(escapeHtml(name)).toBe('&lt;img src=x onerror=&quot;alert(&#39;1&#39;)&quot;&gt;&amp;');
+    expect(html`<p title="${name}">${[name, html`<b>${name}</b>`]}${undefined}${false}${3}</p>`.text).toBe(
+      `<p title="${escapeHtml(name)}">${escapeHtml(name)}<b>${escapeHtml(name)}</b>3</p>`,
+    );
+  });
+});
