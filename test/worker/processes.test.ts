@@ -178,6 +178,8 @@ describe.skipIf(url === undefined)('worker processes', { timeout: 60_000 }, () =
       compensationOrder: ['b', 'a'],
     });
     expect(outcome.stages['c']?.status).toBe('cancelled');
+    // The owner reports its events over IPC, which may trail the store: wait for its last one.
+    await owner.waitFor('the owner to report the run cancelled', (message) => message.type === 'event' && message.runId === runId && message.event === 'run.cancelled');
     expect(owner.events(runId).map((event) => event.seq)).toEqual(journal.slice(1).map((event) => event.seq));
     const compensations = await pool.query(`SELECT stage FROM "${schema}".ledger WHERE run_id = $1 AND kind = 'compensate' ORDER BY position`, [runId]);
     expect(compensations.rows.map((row: { stage: string }) => row.stage)).toEqual(['b', 'a']);
