@@ -41,7 +41,7 @@ class Owner {
   }
 
   /** The first report (past or future) matching `match`. */
-  waitFor<T extends OwnerReport>(what: string, match: (report: OwnerReport) => report is T, timeoutMs = 20_000): Promise<T> {
+  waitFor<T extends OwnerReport>(what: string, match: (report: OwnerReport) => report is T, timeoutMs = 60_000): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         const found = this.reports.find(match);
@@ -278,4 +278,4 @@ describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend
     expect(await journal(runId)).toEqual(settled);
     expect(settled[settled.length - 1]?.type).toBe('run.completed');
   });
-});
+}, 120_000);
