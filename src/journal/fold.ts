@@ -421,9 +421,10 @@ class WorkingRunState implements MutableRunState {
   shape: readonly RecordedStageShape[] | undefined;
   submitted: boolean;
   status: RunStatus;
-  completionOrder: string[] = [];
-  settleOrder: string[] = [];
-  compensationOrder: string[] = [];
+  // `new Array()`, not `[]`: array literals are allocation sites V8 may pretenure (see StageRecord).
+  completionOrder = new Array<string>();
+  settleOrder = new Array<string>();
+  compensationOrder = new Array<string>();
   failure: StageFailure | undefined = undefined;
   cancellation: Cancellation | undefined = undefined;
   compensationCause: RollbackCause | undefined = undefined;
@@ -578,7 +579,7 @@ export function initialRunState(
   const index =
     shape === undefined ? undefined : topology !== undefined && (topology.shape === shape || sameStages(topology, shape)) ? topology : recordedTopology(started.shapeHash, shape);
   const stages = new Map<string, MutableStage>();
-  const readyStages: string[] = [];
+  const readyStages = new Array<string>();
   const names = started.stages;
   for (let position = 0; position < names.length; position++) {
     const name = names[position] as string;

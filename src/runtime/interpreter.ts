@@ -47,18 +47,20 @@ export interface InterpreterEnvironment {
 export class RunInterpreter {
   readonly state: MutableRunState;
   readonly runId: string;
-  private readonly pendingTriggers: Trigger[] = [];
+  // `new Array()` rather than `[]` for what lives as long as the run: array literals are allocation
+  // sites V8 may pretenure into the old generation (see the fold's StageRecord).
+  private readonly pendingTriggers = new Array<Trigger>();
   private reacting = false;
   /** Events folded and not yet written. */
-  private queued: SagaEvent[] = [];
+  private queued = new Array<SagaEvent>();
   private writing = false;
   private durableSeq: number;
   private lastQueuedSeq: number;
   /** Effects waiting for the events appended before them to be durable, and the seq each waits for. */
-  private readonly deferred: Effect[] = [];
-  private readonly deferredAfter: number[] = [];
+  private readonly deferred = new Array<Effect>();
+  private readonly deferredAfter = new Array<number>();
   /** Attempts in flight, each knowing its slot (an array: cheaper than a Set for the usual handful). */
-  private readonly attempts: Attempt[] = [];
+  private readonly attempts = new Array<Attempt>();
   /** Pending retry timers by `phase:stage`; made for the first one. */
   private timers: Map<string, Subscription> | undefined;
   private ended: 'settled' | 'halted' | undefined;
@@ -287,7 +289,7 @@ export class RunInterpreter {
   private flush(): void {
     if (this.writing || this.ended !== undefined || this.queued.length === 0) return;
     const events = this.queued;
-    this.queued = [];
+    this.queued = new Array<SagaEvent>();
     this.writing = true;
     this.inWrite = events;
     let write: Promise<void>;
@@ -349,7 +351,7 @@ export class RunInterpreter {
     }
     this.attempts.length = 0;
     this.clearTimers();
-    this.queued = [];
+    this.queued = new Array<SagaEvent>();
     this.deferred.length = 0;
     this.deferredAfter.length = 0;
     this.endScope({ kind: 'halted', error });

@@ -75,7 +75,7 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   private observable$: Observable<SagaEvent> | undefined;
   private readonly onError: SubscriberErrorHandler | undefined;
   /** The events so far, until the first subscriber; then the subject holds them. */
-  private journal: SagaEvent[] = [];
+  private journal = new Array<SagaEvent>();
   private subject: ReplaySubject<SagaEvent> | undefined;
   private ended = false;
   /**
@@ -169,7 +169,7 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
       for (const event of this.journal) subject.next(event);
       if (this.ended) subject.complete();
       this.subject = subject;
-      this.journal = [];
+      this.journal = new Array<SagaEvent>();
     }
     return this.subject;
   }
