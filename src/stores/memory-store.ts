@@ -149,7 +149,8 @@ export class MemoryStore implements SagaStore {
    * cannot be stored (empty, over 200 characters, NUL, ill-formed Unicode).
    */
   create(request: CreateRunRequest): Promise<void> {
-    return settle(() => {
+    // Once per run: checked and stored without a closure or a promise of its own.
+    try {
       const status = checkCreate(request);
       const { event, owner } = request;
       if (owner === undefined) {
@@ -170,8 +171,12 @@ export class MemoryStore implements SagaStore {
         cancelReason: undefined,
         settledAs: 0,
       });
-    });
+      return SETTLED;
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   }
+
 
   /**
    * Appends events to a run's journal, all or nothing; resolves at once (memory is as durable as
