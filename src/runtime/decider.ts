@@ -352,7 +352,8 @@ function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, 
  * After a crash: what was in flight in the process that stopped is in flight nowhere. An attempt
  * that had started runs again (same idempotency key), unless the run was already stopping: then
  * nobody knows whether it took effect, and it is settled as outcome-unknown, to be compensated
- * with no output. A wait before a retry goes on for what is left of it.
+ * with no output. A wait before a retry goes on for what is left of it; one already over starts
+ * its attempt in this decision, so that it is under way before anything else can settle the run.
  */
 function pickUpInterrupted(state: RunState, cancelRequest: { readonly reason: string; readonly by: string } | undefined, decision: Decision): void {
   if (state.status === 'queued' || state.status === 'running') {
@@ -364,9 +365,9 @@ function pickUpInterrupted(state: RunState, cancelRequest: { readonly reason: st
     const reason = stopping ? stopReason(state, cancelRequest?.reason) : '';
     for (const [name, record] of state.stages) {
       if (record.status !== 'running') continue;
-      if (record.retryAt !== undefined) {
+      if (record.retryAt !== undefined && (stopping || record.retryAt > decision.now)) {
         if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
-        else decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: Math.max(0, record.retryAt - decision.now) });
+        else decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: record.retryAt - decision.now });
       } else if (stopping) {
         decision.append({
           type: 'stage.cancelled',
@@ -384,8 +385,8 @@ function pickUpInterrupted(state: RunState, cancelRequest: { readonly reason: st
     for (const [name, record] of state.stages) {
       const compensation = record.compensation;
       if (compensation?.status !== 'running') continue;
-      if (compensation.retryAt !== undefined) {
-        decision.push({ type: 'timer', phase: 'compensate', stage: name, delayMs: Math.max(0, compensation.retryAt - decision.now) });
+      if (compensation.retryAt !== undefined && compensation.retryAt > decision.now) {
+        decision.push({ type: 'timer', phase: 'compensate', stage: name, delayMs: compensation.retryAt - decision.now });
       } else {
         decision.startCompensation(name, record);
       }

@@ -265,6 +265,26 @@ describe('decide: state × trigger → commands', () => {
       ],
     },
     {
+      name: 'after a crash during a retry wait that is already over, the attempt starts in the same decision',
+      state: stateOf(
+        fanOut,
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.completed', stage: 'a', attempt: 1, durationMs: 1 },
+        { type: 'stage.started', stage: 'b', attempt: 1 },
+        { type: 'stage.retrying', stage: 'b', attempt: 1, error, delayMs: 100 },
+        { type: 'stage.started', stage: 'c', attempt: 1 },
+      ),
+      trigger: { type: 'resume', mode: 'resume' },
+      // Due at 1 103, now is 10 000: a timer would let c settle (and perhaps stop the run) first.
+      commands: [
+        { type: 'run.resumed', seq: 6, mode: 'resume' },
+        { type: 'stage.started', seq: 7, stage: 'b', attempt: 2 },
+        { type: 'attempt', phase: 'execute', stage: 'b', attempt: 2 },
+        { type: 'stage.started', seq: 8, stage: 'c', attempt: 2 },
+        { type: 'attempt', phase: 'execute', stage: 'c', attempt: 2 },
+      ],
+    },
+    {
       name: 'a run picked up with a cancel request stops as it is picked up: nothing runs again',
       state: stateOf(fanOut, { type: 'stage.started', stage: 'a', attempt: 1 }),
       trigger: { type: 'resume', mode: 'resume', cancel: { reason: 'from elsewhere', by: 'external' } },
