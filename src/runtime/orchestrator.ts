@@ -31,7 +31,7 @@ import { copyJson } from './json-value.js';
 import type { KeptRun, LeaseKeeper } from './lease-keeper.js';
 import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
-import { reportSubscriberError, type SubscriberErrorHandler } from './safe-observable.js';
+import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
 import { settleWithin } from './settle-within.js';
 
@@ -426,7 +426,8 @@ export interface Orchestrator {
    * is read from the store whenever the store announces an append to the run (`PostgresStore`
    * does, with `LISTEN`/`NOTIFY`, for runs someone watches), and every `pollIntervalMs` in any
    * case, since notifications can be lost; a store that is briefly unavailable is read again at
-   * the next poll. Each event is emitted once, in `seq` order.
+   * the next poll. Each event is emitted once, in `seq` order. As on `events$`, a subscriber
+   * that throws is reported to `onError` and never reaches the process or the run.
    *
    * @throws {@link RunNotFoundError} (as an error notification) for an unknown run id.
    */
@@ -748,11 +749,12 @@ class SagaOrchestrator implements Orchestrator {
 
   watch(runId: string, options: WatchOptions = {}): Observable<SagaEvent> {
     const pollIntervalMs = options.pollIntervalMs ?? defaultPollIntervalMs(this.store);
-    return defer(() => {
+    const journal$ = defer(() => {
       const local = this.active.get(runId);
       if (local !== undefined) return local.handle.events$;
       return followRun$(this.store, runId, 0, pollIntervalMs, this.scheduler);
     });
+    return SafeObservable.from(journal$, { onError: this.onSubscriberError, runId });
   }
 
   async close(options: CloseOptions = {}): Promise<void> {

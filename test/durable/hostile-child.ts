@@ -5,16 +5,20 @@
  * that throws on every event. It reports each run's outcome and exits 0 — if the engine let any of
  * it escape, the process would die instead (an uncaught exception or unhandled rejection).
  *
- * Usage: `node --import tsx hostile-child.ts '{"databasePath": "...", "mode": "run" | "recover"}'`
+ * Usage: `node --import tsx hostile-child.ts '{"databasePath": "...", "mode": "run" | "recover"}'`, or
+ * `'{"postgres": {"url": "...", "schema": "..."}, "mode": "worker"}'`: the same sagas submitted to
+ * PostgreSQL and driven by a worker in this process, whose `events$` subscriber throws too.
  */
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, type SagaRun } from 'sagaflow';
+import { createOrchestrator, createWorker, defineSaga, type SagaOutcome, type SagaRun, type SagaStore } from 'sagaflow';
+import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { revokedProxy, withThrowingGetter } from '../support/hostile.js';
 
 interface Config {
-  readonly databasePath: string;
-  readonly mode: 'run' | 'recover';
+  readonly databasePath?: string;
+  readonly postgres?: { readonly url: string; readonly schema: string };
+  readonly mode: 'run' | 'recover' | 'worker';
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
@@ -49,24 +53,45 @@ const revoked = hostile('revoked-proxy', () => {
 });
 const badOutput = hostile('bad-output', () => withThrowingGetter({ id: 1 }, 'total', new Error('not loaded')));
 
-const store = new SqliteStore({ path: config.databasePath });
+const store: SagaStore =
+  config.postgres === undefined
+    ? new SqliteStore({ path: config.databasePath ?? '' })
+    : new PostgresStore({ connectionString: config.postgres.url, schema: config.postgres.schema });
 const reported: string[] = [];
-const orchestrator = createOrchestrator({
-  store,
-  sagas: [lazyBody, revoked, badOutput],
-  leaseMs: 300,
-  onError: (error, context) => reported.push(`${context.operation}: ${error.message}`),
-});
-orchestrator.events$.subscribe(() => {
+const onError = (error: Error, context: { readonly operation: string }): void => void reported.push(`${context.operation}: ${error.message}`);
+const orchestrator = createOrchestrator({ store, sagas: [lazyBody, revoked, badOutput], leaseMs: 300, onError });
+const throwOnEvery = (): never => {
   throw new Error('a subscriber that throws on every event');
-});
+};
+orchestrator.events$.subscribe(throwOnEvery);
 
-const runs: SagaRun[] =
-  config.mode === 'run'
-    ? [orchestrator.start(lazyBody, {}), orchestrator.start(revoked, {}), orchestrator.start(badOutput, {})]
-    : await orchestrator.recover();
-for (const run of runs) run.events$.subscribe({ complete: () => { throw new Error('a completion handler that throws'); } });
-const outcomes = await Promise.all(runs.map((run) => run.outcome));
+let outcomes: SagaOutcome[];
+if (config.mode === 'worker') {
+  const worker = createWorker({ store, sagas: [lazyBody, revoked, badOutput], leaseMs: 1_000, pollIntervalMs: 200, onError });
+  worker.events$.subscribe(throwOnEvery);
+  await worker.start();
+  const runIds = [await orchestrator.submit(lazyBody, {}), await orchestrator.submit(revoked, {}), await orchestrator.submit(badOutput, {})];
+  // Followed to the end (a watch completes when its run settles), with a completion handler that throws.
+  await Promise.all(
+    runIds.map(
+      (runId) =>
+        new Promise<void>((resolve, reject) => {
+          const watch = orchestrator.watch(runId);
+          watch.subscribe({ complete: () => { throw new Error('a completion handler that throws'); } });
+          watch.subscribe({ complete: resolve, error: reject });
+        }),
+    ),
+  );
+  outcomes = await Promise.all(runIds.map((runId) => orchestrator.inspect(runId)));
+  await worker.stop();
+} else {
+  const runs: SagaRun[] =
+    config.mode === 'run'
+      ? [orchestrator.start(lazyBody, {}), orchestrator.start(revoked, {}), orchestrator.start(badOutput, {})]
+      : await orchestrator.recover();
+  for (const run of runs) run.events$.subscribe({ complete: () => { throw new Error('a completion handler that throws'); } });
+  outcomes = await Promise.all(runs.map((run) => run.outcome));
+}
 for (const outcome of outcomes) {
   say({ type: 'outcome', saga: outcome.saga, status: outcome.status, failure: outcome.failure?.error ?? null, compensationOrder: outcome.compensationOrder });
 }

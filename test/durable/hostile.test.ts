@@ -2,9 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { serializedErrorSchema } from 'sagaflow';
 import { tempDatabase } from '../stores/sqlite-temp.js';
+import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { runChild } from './child-process.js';
 
 const child = fileURLToPath(new URL('./hostile-child.ts', import.meta.url));
+const postgresUrl = await postgresForTests();
 
 interface Message {
   readonly type: 'outcome' | 'done' | 'uncaught' | 'unhandled';
@@ -46,5 +48,25 @@ describe('values user code hands the engine cannot break it (a real process on S
     const result = await runChild<Message>(child, { databasePath: database.path, mode: 'recover' }, 60_000);
     expect(result.code, result.output).toBe(0);
     expect(result.messages.filter((message) => message.type === 'outcome')).toEqual([]);
+  });
+});
+
+describe.runIf(postgresUrl !== undefined)('the same values in a PostgreSQL worker (a real process; its events$ subscriber throws too)', () => {
+  const schema = uniqueSchema('hostile');
+  afterAll(() => dropSchemas(postgresUrl ?? '', schema));
+
+  it('the worker lives, every run is rolled back, every throwing subscriber is reported to onError', async () => {
+    const result = await runChild<Message>(child, { postgres: { url: postgresUrl, schema }, mode: 'worker' }, 60_000);
+    expect(result.messages.filter((message) => message.type === 'uncaught' || message.type === 'unhandled')).toEqual([]);
+    expect(result.code, result.output).toBe(0);
+    const outcomes = result.messages.filter((message) => message.type === 'outcome');
+    expect(outcomes.map((outcome) => [outcome.saga, outcome.status, outcome.compensationOrder])).toEqual([
+      ['lazy-body', 'compensated', ['charge']],
+      ['revoked-proxy', 'compensated', ['charge']],
+      ['bad-output', 'compensated', ['charge']],
+    ]);
+    const done = result.messages.find((message) => message.type === 'done');
+    expect(done?.undone?.sort()).toEqual(['bad-output:charge', 'lazy-body:charge', 'revoked-proxy:charge']);
+    expect(done?.subscriberErrors).toBeGreaterThan(0);
   });
 });

@@ -187,3 +187,37 @@ describe('EventStream: subscribers that throw', () => {
     expect(reports).toEqual([]);
   });
 });
+
+describe('orchestrator.watch(runId): subscribers that throw', () => {
+  it('a throwing next and complete on a watched run are reported to onError with the run; an unknown run is an error notification, not a crash', async () => {
+    const { createOrchestrator, defineSaga, MemoryStore, RunNotFoundError } = await import('sagaflow');
+    const { z } = await import('zod');
+    const saga = defineSaga({ name: 'watched', input: z.object({}) }).stage('a', { execute: () => 1 }).build();
+    const reports: Array<{ message: string; runId: string | undefined }> = [];
+    const store = new MemoryStore();
+    const driver = createOrchestrator({ store, sagas: [saga] });
+    const watcher = createOrchestrator({ store, onError: (error, context) => void reports.push({ message: error.message, runId: context.runId }) });
+    const run = driver.start(saga, {});
+    await run.outcome;
+    const seen = await new Promise<number>((resolve) => {
+      let count = 0;
+      watcher.watch(run.runId).subscribe({
+        next: () => {
+          count++;
+          throw new Error('next throws');
+        },
+        complete: () => {
+          resolve(count);
+          throw new Error('complete throws');
+        },
+      });
+    });
+    const missing = await firstValueFrom(watcher.watch('no-such-run')).catch((error: unknown) => error);
+    await afterTimers();
+    expect(seen).toBe(4);
+    expect(reports).toEqual([...Array.from({ length: 4 }, () => ({ message: 'next throws', runId: run.runId })), { message: 'complete throws', runId: run.runId }]);
+    expect(missing).toBeInstanceOf(RunNotFoundError);
+    expect(unhandled).toEqual([]);
+    await Promise.all([driver.close(), watcher.close()]);
+  });
+});
