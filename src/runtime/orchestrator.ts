@@ -21,7 +21,7 @@ import { freezeJson } from '../journal/freeze-json.js';
 import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
-import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
+import type { LeaseToken, RunSummary, SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
 import { EventStream } from './event-stream.js';
@@ -567,6 +567,8 @@ export function runErrorFor<TOutputs>(outcome: SagaOutcome<TOutputs>): SagaRunEr
 }
 
 const DEFAULT_LEASE_MS = 30_000;
+/** Runs `recover()` lists, and picks up together, at a time. */
+const RECOVER_PAGE = 1_000;
 
 class SagaOrchestrator implements Orchestrator {
   readonly store: SagaStore;
@@ -659,35 +661,38 @@ class SagaOrchestrator implements Orchestrator {
     const skipped: SkippedRun[] = [];
     let afterRunId: string | undefined;
     for (;;) {
-      const page = await this.store.listRuns({ status: UNFINISHED_RUN_STATUSES, limit: 1_000, ...(afterRunId === undefined ? {} : { afterRunId }) });
-      for (const run of page) {
-        if (this.closed) break;
-        if (this.active.has(run.runId) || this.followed.has(run.runId)) continue;
-        if (!this.registry.has(run.saga)) {
-          skipped.push({ runId: run.runId, saga: run.saga, reason: 'saga_not_registered', detail: `run ${run.runId} of saga '${run.saga}' was passed over: this orchestrator was not given saga '${run.saga}'` });
-          continue;
-        }
-        if (run.submitted && supportsWorkers(this.store)) {
-          skipped.push({ runId: run.runId, saga: run.saga, reason: 'submitted', detail: `run ${run.runId} of saga '${run.saga}' was passed over: it was submitted, so workers own it` });
-          continue;
-        }
-        const handle = new RunHandle<Record<string, unknown>>(run.runId, { onError: this.onSubscriberError });
-        this.active.set(run.runId, { handle });
-        try {
-          const picked = await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true });
-          if (picked.kind === 'driven') handles.push(picked.handle);
-          else skipped.push(picked.skipped);
-        } catch (error) {
-          if (this.active.get(run.runId)?.handle === handle) this.active.delete(run.runId);
-          if (error instanceof StoreUnavailableError) throw error;
-          skipped.push({ runId: run.runId, saga: run.saga, reason: 'unreadable', detail: `run ${run.runId} of saga '${run.saga}' was passed over: ${errorMessage(error)}` });
-        }
+      const page = await this.store.listRuns({ status: UNFINISHED_RUN_STATUSES, limit: RECOVER_PAGE, ...(afterRunId === undefined ? {} : { afterRunId }) });
+      // A page is picked up at once: the store can batch its takeovers (one commit on SQLite).
+      const picked = await Promise.all(page.map((run) => this.recoverOne(run)));
+      for (const pick of picked) {
+        if (pick?.kind === 'driven') handles.push(pick.handle);
+        else if (pick?.kind === 'skipped') skipped.push(pick.skipped);
       }
-      if (page.length < 1_000 || this.closed) break;
+      if (page.length < RECOVER_PAGE || this.closed) break;
       afterRunId = page[page.length - 1]?.runId;
     }
     // Not enumerable: the result stays an array of handles to anything that compares or prints it.
     return Object.defineProperty(handles, 'skipped', { value: Object.freeze(skipped), enumerable: false }) as RecoverResult;
+  }
+
+  /** One run of a `recover()` page: picked up, passed over with the reason, or left (this process has it, or closed). */
+  private async recoverOne(run: RunSummary): Promise<PickUp | undefined> {
+    if (this.closed || this.active.has(run.runId) || this.followed.has(run.runId)) return undefined;
+    if (!this.registry.has(run.saga)) {
+      return { kind: 'skipped', skipped: { runId: run.runId, saga: run.saga, reason: 'saga_not_registered', detail: `run ${run.runId} of saga '${run.saga}' was passed over: this orchestrator was not given saga '${run.saga}'` } };
+    }
+    if (run.submitted && supportsWorkers(this.store)) {
+      return { kind: 'skipped', skipped: { runId: run.runId, saga: run.saga, reason: 'submitted', detail: `run ${run.runId} of saga '${run.saga}' was passed over: it was submitted, so workers own it` } };
+    }
+    const handle = new RunHandle<Record<string, unknown>>(run.runId, { onError: this.onSubscriberError });
+    this.active.set(run.runId, { handle });
+    try {
+      return await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true });
+    } catch (error) {
+      if (this.active.get(run.runId)?.handle === handle) this.active.delete(run.runId);
+      if (error instanceof StoreUnavailableError) throw error;
+      return { kind: 'skipped', skipped: { runId: run.runId, saga: run.saga, reason: 'unreadable', detail: `run ${run.runId} of saga '${run.saga}' was passed over: ${errorMessage(error)}` } };
+    }
   }
 
   redrive(runId: string, options: ContinueOptions = {}): SagaRun {

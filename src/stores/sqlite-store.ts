@@ -112,7 +112,7 @@ export interface SqliteStoreOptions {
  * ```
  */
 export interface SqliteStoreStats {
-  /** Write transactions committed: one per group-commit batch. */
+  /** Write transactions committed: one per group-commit batch of writes, and one per batch of takeovers (`acquire`). */
   readonly transactions: number;
   /** `create` calls that committed. */
   readonly creates: number;
@@ -213,7 +213,7 @@ interface LeaseRow {
   readonly events: number;
 }
 
-/** What {@link Connection.acquire} found. */
+/** What a takeover in {@link Connection.acquireBatch} found. */
 type AcquireOutcome = { readonly found: false } | { readonly found: true; readonly result: AcquireResult };
 
 /** An open database with its prepared statements. */
@@ -223,7 +223,8 @@ interface Connection {
   readonly writeBatch: (batch: readonly QueuedSqliteWrite[]) => Array<Error | undefined>;
   /** Reads a journal's rows and the run's recorded length in one snapshot. */
   readonly readJournal: (runId: string) => { rows: unknown[][]; recorded: number | undefined };
-  readonly acquire: (request: AcquireRequest) => AcquireOutcome;
+  /** Takes over each run it can, in one IMMEDIATE transaction; per request its outcome or the error it failed with. */
+  readonly acquireBatch: (batch: ReadonlyArray<QueuedWrite<AcquireRequest, AcquireResult>>) => Array<AcquireOutcome | Error>;
   readonly heartbeat: (owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number) => HeartbeatResult;
   /** Records a cancel request; `false` when the run does not exist. */
   readonly requestCancel: (runId: string, reason: string) => boolean;
@@ -273,6 +274,11 @@ export class SqliteStore implements SagaStore {
   private closed = false;
   private readonly writes = new GroupCommit<SqliteWrite>({
     write: (batch) => this.writeBatch(batch),
+    schedule: (flush) => this.scheduleFlush(flush),
+  });
+  /** Takeovers asked for in one turn (a `recover()` of many runs) share one transaction, so one fsync. */
+  private readonly acquires = new GroupCommit<AcquireRequest, AcquireResult>({
+    write: (batch) => this.acquireBatch(batch),
     schedule: (flush) => this.scheduleFlush(flush),
   });
   private readonly counters = { transactions: 0, creates: 0, appends: 0, events: 0, conflicts: 0 };
@@ -526,7 +532,9 @@ export class SqliteStore implements SagaStore {
 
   /**
    * Takes a run over when nobody holds a live lease on it (by SQLite's clock): bumps its epoch
-   * and makes the caller its owner in one write transaction, or reports the live owner.
+   * and makes the caller its owner in one write transaction, or reports the live owner. The
+   * takeovers asked for in one turn (as `recover()` asks for a page of runs) share that
+   * transaction, so a recovery of many runs pays for one commit, not one per run.
    *
    * @throws `RunNotFoundError` (rejects) when the run does not exist.
    * @throws `StoreCorruptionError` (rejects) when its journal cannot be read; the lease is not taken.
@@ -534,15 +542,16 @@ export class SqliteStore implements SagaStore {
    * @throws `TypeError` (rejects) when the run id, owner or lease length is invalid.
    */
   acquire(request: AcquireRequest): Promise<AcquireResult> {
-    return settle(() => {
+    try {
       const operation = `Acquire run ${request.runId}`;
       assertStorableRunId(request.runId, 'Acquire');
       checkOwner(request.owner, operation);
       checkLeaseMs(request.leaseMs, operation);
-      const outcome = this.withDatabase((connection) => connection.acquire(request));
-      if (!outcome.found) throw new RunNotFoundError(request.runId);
-      return outcome.result;
-    });
+      if (this.closed) throw this.closedError();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
+    }
+    return this.acquires.enqueue(request);
   }
 
   /**
@@ -691,6 +700,26 @@ export class SqliteStore implements SagaStore {
         this.counters.events++;
       }
       item.resolve();
+    }
+  }
+
+  /** Commits the takeovers of one turn in one transaction, then settles each. Never throws. */
+  private acquireBatch(batch: ReadonlyArray<QueuedWrite<AcquireRequest, AcquireResult>>): void {
+    let outcomes: Array<AcquireOutcome | Error>;
+    try {
+      outcomes = this.connect().acquireBatch(batch);
+    } catch (error) {
+      const failure = this.unavailable(error);
+      for (const item of batch) item.reject(failure);
+      return;
+    }
+    this.counters.transactions++;
+    for (let index = 0; index < batch.length; index++) {
+      const item = batch[index] as QueuedWrite<AcquireRequest, AcquireResult>;
+      const outcome = outcomes[index] as AcquireOutcome | Error;
+      if (outcome instanceof Error) item.reject(outcome);
+      else if (!outcome.found) item.reject(new RunNotFoundError(item.request.runId));
+      else item.resolve(outcome.result);
     }
   }
 
@@ -925,6 +954,19 @@ function prepare(db: Database.Database): Connection {
     return { found: true, result: { acquired: true, lease, events, ...(cancelRequest === undefined ? {} : { cancelRequest }) } };
   });
 
+  // Each takeover of a batch is a SAVEPOINT of its own: a journal that cannot be read fails
+  // (and rolls back) that one alone.
+  const acquireBatch = db.transaction((batch: ReadonlyArray<QueuedWrite<AcquireRequest, AcquireResult>>): Array<AcquireOutcome | Error> =>
+    batch.map(({ request }) => {
+      try {
+        return acquire(request);
+      } catch (error) {
+        if (error instanceof Database.SqliteError) throw error;
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    }),
+  );
+
   const heartbeat = db.transaction((owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): HeartbeatResult => {
     const lost: string[] = [];
     const cancelRequests: CancelRequest[] = [];
@@ -957,7 +999,7 @@ function prepare(db: Database.Database): Connection {
     db,
     writeBatch: (batch) => writeBatch.immediate(batch),
     readJournal: (runId) => readJournal.deferred(runId),
-    acquire: (request) => acquire.immediate(request),
+    acquireBatch: (batch) => acquireBatch.immediate(batch),
     heartbeat: (owner, runs, leaseMs) => heartbeat.immediate(owner, runs, leaseMs),
     requestCancel,
     leaseOf: (runId) => leaseRow.get(runId),

@@ -74,6 +74,25 @@ describe('SqliteStore', () => {
       for (const runId of runIds) expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, 2));
     });
 
+    it('takes over 100 runs asked for in one turn in one transaction (a recover() pays one commit); a corrupt journal among them fails alone', async () => {
+      const path = temp().path;
+      const store = openStore({ path });
+      const runIds = Array.from({ length: 100 }, () => uuidv7());
+      await Promise.all(runIds.map((runId) => createRun(store, runStarted(runId))));
+      await Promise.all(runIds.map((runId) => store.release(runId, LEASE)));
+      rawConnection(path).prepare("UPDATE sagaflow_events SET body = '{\"type\": \"run.sta' WHERE run_id = ? AND seq = 0").run(runIds[7]);
+      const before = store.stats.transactions;
+
+      const results = await Promise.allSettled(runIds.map((runId) => store.acquire({ runId, owner: 'next-process', leaseMs: 60_000 })));
+
+      expect(store.stats.transactions - before).toBe(1);
+      expect(results[7]).toMatchObject({ status: 'rejected', reason: { constructor: StoreCorruptionError, runId: runIds[7] } });
+      const taken = results.filter((result, index) => index !== 7);
+      expect(taken.every((result) => result.status === 'fulfilled' && result.value.acquired && result.value.lease.epoch === LEASE.epoch + 1)).toBe(true);
+      // The corrupt run's takeover was rolled back alone: nobody holds it.
+      expect((await store.leaseOf(runIds[7] as string))?.owner).not.toBe('next-process');
+    });
+
     it('batches runs that append one event at a time, awaiting each', async () => {
       const store = openStore({ path: temp().path });
       const appendsPerRun = 10;
