@@ -7,7 +7,8 @@
  *
  * Method: every round runs `count` sagas one after the other (concurrency 1) on each
  * implementation, in a rotating order so that none always runs first; the ratio is taken per
- * round, and the results are medians over the rounds. Each implementation is warmed up first.
+ * round, and the results are medians over the rounds, timed in CPU time (see `cpuStopwatch` in
+ * lib/stats.ts). Each implementation is warmed up first.
  * sagaflow journals every event in the MemoryStore and streams it on `orchestrator.events$`
  * (the benchmark subscribes and counts); the hand-written saga does neither, so two more
  * variants, hand-written plus an in-memory journal of the same 21 events written as plain
@@ -23,7 +24,7 @@ import { loadPeer, type SagaPeer } from './peers/index.js';
 import { CountingEffects, FAILING_STEP, STEP_COUNT, StepFailure, type SagaEffects } from './peers/peer.js';
 import { runHandWrittenSaga } from './peers/hand-written.js';
 import { numberArgument } from './lib/sqlite-bench.js';
-import { median, medianOfRatios } from './lib/stats.js';
+import { cpuStopwatch, median, medianOfRatios } from './lib/stats.js';
 
 /** Options of {@link benchmarkMemory}. */
 export interface MemoryBenchOptions {
@@ -35,7 +36,7 @@ export interface MemoryBenchOptions {
   readonly nodeSagas?: boolean;
 }
 
-/** What {@link benchmarkMemory} measured: µs per failing saga (medians) and per-round ratios (medians). */
+/** What {@link benchmarkMemory} measured: CPU µs per failing saga (medians; see `cpuStopwatch`) and per-round ratios (medians). */
 export interface MemoryBenchResult {
   readonly rounds: number;
   readonly count: number;
@@ -180,9 +181,9 @@ export async function benchmarkMemory(options: MemoryBenchOptions = {}): Promise
     for (let round = 0; round < rounds; round++) {
       for (let index = 0; index < variants.length; index++) {
         const variant = variants[(index + round) % variants.length] as Variant;
-        const started = performance.now();
+        const elapsed = cpuStopwatch();
         await runners[variant]?.(count);
-        us[variant].push(((performance.now() - started) * 1_000) / count);
+        us[variant].push(elapsed() / count);
         if (variant === 'sagaflow') await prune();
       }
     }

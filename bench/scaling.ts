@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, MemoryStore, type AnySaga, type Orchestrator } from '../dist/index.js';
 import { looseSaga } from './lib/loose-builder.js';
-import { median } from './lib/stats.js';
+import { cpuStopwatch, median } from './lib/stats.js';
 
 /** Options of {@link benchmarkScaling}. */
 export interface ScalingBenchOptions {
@@ -91,9 +91,9 @@ async function sample(saga: AnySaga, concurrent: number, stagesPerSample: number
   const stagesPerBatch = saga.stages.length * concurrent;
   const batches = Math.max(1, Math.round(stagesPerSample / stagesPerBatch));
   try {
-    const started = performance.now();
+    const elapsed = cpuStopwatch();
     for (let batch = 0; batch < batches; batch++) await runOnce(orchestrator, saga, concurrent);
-    return ((performance.now() - started) * 1_000) / (batches * stagesPerBatch);
+    return elapsed() / (batches * stagesPerBatch);
   } finally {
     await orchestrator.close();
   }
