@@ -24,7 +24,7 @@ import { loadPeer, type SagaPeer } from './peers/index.js';
 import { CountingEffects, FAILING_STEP, STEP_COUNT, StepFailure, type SagaEffects } from './peers/peer.js';
 import { runHandWrittenSaga } from './peers/hand-written.js';
 import { numberArgument } from './lib/sqlite-bench.js';
-import { cpuStopwatch, median, medianOfRatios } from './lib/stats.js';
+import { cpuStopwatch, median, medianOfRatios, withoutSourceMaps } from './lib/stats.js';
 
 /** Options of {@link benchmarkMemory}. */
 export interface MemoryBenchOptions {
@@ -117,8 +117,12 @@ const ALLOCATION_SAGAS = 200;
 
 type Variant = 'sagaflow' | 'hand-written' | 'hand-written+journal' | 'hand-written+kept journal' | 'node-sagas';
 
-/** Measures the four variants, interleaved; see the module comment. */
+/** Measures the variants, interleaved; see the module comment. */
 export async function benchmarkMemory(options: MemoryBenchOptions = {}): Promise<MemoryBenchResult> {
+  return withoutSourceMaps(() => measureMemory(options)); // as `node app.js` runs: see withoutSourceMaps
+}
+
+async function measureMemory(options: MemoryBenchOptions): Promise<MemoryBenchResult> {
   const rounds = options.rounds ?? 7;
   const count = options.count ?? 5_000;
   const effects = new CountingEffects();

@@ -24,7 +24,7 @@ import { createOrchestrator, MemoryStore, type AnySaga, type Instrumentation, ty
 import { openTelemetry } from '../dist/otel-runtime.js';
 import { createBenchSaga } from './lib/bench-saga.js';
 import { numberArgument } from './lib/sqlite-bench.js';
-import { cpuStopwatch, median, medianOfRatios } from './lib/stats.js';
+import { cpuStopwatch, median, medianOfRatios, withoutSourceMaps } from './lib/stats.js';
 
 /** Options of {@link benchmarkOtel}. */
 export interface OtelBenchOptions {
@@ -60,6 +60,10 @@ type Variant = 'off' | 'noop' | 'sdk';
 
 /** Measures the three variants, interleaved; see the module comment. */
 export async function benchmarkOtel(options: OtelBenchOptions = {}): Promise<OtelBenchResult> {
+  return withoutSourceMaps(() => measureOtel(options)); // as `node app.js` runs: see withoutSourceMaps
+}
+
+async function measureOtel(options: OtelBenchOptions): Promise<OtelBenchResult> {
   const rounds = options.rounds ?? 7;
   const count = options.count ?? 2_000;
   const saga = createBenchSaga();

@@ -33,3 +33,19 @@ export function cpuStopwatch(): () => number {
     return spent.user + spent.system;
   };
 }
+
+/**
+ * Runs `measure` with Node's source-mapped stack traces off, as `node app.js` runs by default.
+ * The benchmarks run under tsx, which turns them on for the whole process; then every read of an
+ * error's `stack` (sagaflow journals the failing stage's; the hand-written baselines read it too)
+ * maps each frame through dist/'s source maps, a cost no user running the built package pays.
+ */
+export async function withoutSourceMaps<T>(measure: () => Promise<T>): Promise<T> {
+  const enabled = process.sourceMapsEnabled;
+  process.setSourceMapsEnabled(false);
+  try {
+    return await measure();
+  } finally {
+    process.setSourceMapsEnabled(enabled);
+  }
+}
