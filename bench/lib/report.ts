@@ -142,6 +142,22 @@ function markdownTable(rows: readonly (readonly string[])[]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...body.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 }
 
+/** The measured lower bound under the in-memory table: what the journal alone costs next to node-sagas, and allocations next to the journaled baseline. */
+function lowerBound(memory: BenchResults['memory']): string {
+  const kept = memory.usHandWrittenJournalKept;
+  const nodeSagas = memory.usNodeSagas;
+  const sagaflow = memory.allocations?.sagaflow;
+  const journaled = memory.allocations?.['hand-written+journal'];
+  const parts: string[] = [];
+  if (kept !== undefined && nodeSagas !== null)
+    parts.push(
+      `the hand-written saga with the same journal kept as MemoryStore keeps it takes ${fmt(kept / nodeSagas)} × node-sagas' time, with the journal dropped after each saga ${fmt(memory.usHandWrittenJournaled / nodeSagas)} × (ratios of the medians)`,
+    );
+  if (sagaflow !== null && sagaflow !== undefined && journaled !== null && journaled !== undefined)
+    parts.push(`sagaflow allocates ${fmt(sagaflow.objects / journaled.objects)} × the objects and ${fmt(sagaflow.bytes / journaled.bytes)} × the bytes of the journaled baseline`);
+  return parts.length === 0 ? '' : `Lower bounds measured in the same rounds: ${parts.join('; ')}.`;
+}
+
 /** "x.xx (key)" for the headline: the figure and the JSON key it is. */
 const keyed = (results: BenchResults, key: string, digits = 2): string => `\`${key}\` ${fmt(valueAt(results, key), digits)}`;
 
@@ -192,6 +208,8 @@ export function report(results: BenchResults, quick?: BenchResults): string {
       ['the same, every journal kept until the batch ends (as MemoryStore keeps them)', fmt(memory.usHandWrittenJournalKept), fmt(memory.ratioVsHandWrittenJournalKept), fmt(allocations?.['hand-written+kept journal']?.objects, 0), fmt(allocations === undefined || allocations['hand-written+kept journal'] === null ? undefined : allocations['hand-written+kept journal'].bytes / 1_024, 1)],
       ['node-sagas 0.0.6 (no journal)', fmt(memory.usNodeSagas), fmt(memory.ratioVsNodeSagas), fmt(allocations?.['node-sagas']?.objects, 0), fmt(allocations === undefined || allocations['node-sagas'] === null ? undefined : allocations['node-sagas'].bytes / 1_024, 1)],
     ]),
+    '',
+    lowerBound(memory),
     '',
     `**Scaling** (MemoryStore; CPU µs per executed stage, medians; heap with every run held inside its first stage${scaling.heapExact ? ', after a forced GC' : ''})`,
     '',
