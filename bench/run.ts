@@ -57,11 +57,13 @@ const SIZES = {
     // The in-memory parts are cheap (seconds): the same batch sizes as the full run, fewer rounds,
     // so that a JIT-heavy engine is as warm as in the full run and the ratios agree.
     memory: { rounds: 5, count: 5_000 },
-    scaling: { rounds: 3 },
-    sqlite: { durationMs: 600, rounds: 1, recoveryRuns: 10_000, recoveryRepeats: 1 },
-    durableRounds: 2,
-    postgres: { runs: 300 },
-    peerRuns: 200,
+    scaling: { rounds: 5 },
+    // The durable parts: as many rounds as the full run (a median of per-round ratios needs
+    // them on a loaded machine), smaller batches; the same warm-up before every batch.
+    sqlite: { durationMs: 800, rounds: 2, recoveryRuns: 10_000, recoveryRepeats: 2 },
+    durableRounds: 3,
+    postgres: { runs: 200 },
+    peerRuns: 150,
     sqliteRuns: 300,
     durableWarmup: 100,
   },

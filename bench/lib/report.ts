@@ -211,7 +211,7 @@ export function report(results: BenchResults, quick?: BenchResults): string {
     '',
     lowerBound(memory),
     '',
-    `**Scaling** (MemoryStore; CPU µs per executed stage, medians; heap with every run held inside its first stage${scaling.heapExact ? ', after a forced GC' : ''})`,
+    `**Scaling** (MemoryStore; CPU µs per executed stage, the fastest of the rounds; heap with every run held inside its first stage${scaling.heapExact ? ', after a forced GC' : ''})`,
     '',
     markdownTable([
       ['size', 'chain µs/stage', 'fan-out µs/stage', 'concurrent runs µs/stage', 'heap KB per in-flight run'],
