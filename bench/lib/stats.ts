@@ -23,7 +23,7 @@ export function medianOfRatios(numerator: readonly number[] | undefined, denomin
  * count), in µs. The in-memory benchmarks time with it rather than with the wall clock: on a
  * shared 2-core machine another engineer's test run takes the cores away for whole time slices,
  * which the wall clock counts and CPU time does not (at load average 8, wall-clock samples of the
- * same batch varied 3×, CPU time ±15 %). The work measured is one thread's, so on an idle machine
+ * same batch varied 2–5×, CPU time about ±15 %). The work measured is one thread's, so on an idle machine
  * both agree.
  */
 export function cpuStopwatch(): () => number {
