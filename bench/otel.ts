@@ -24,7 +24,7 @@ import { createOrchestrator, MemoryStore, type AnySaga, type Instrumentation, ty
 import { openTelemetry } from '../dist/otel-runtime.js';
 import { createBenchSaga } from './lib/bench-saga.js';
 import { numberArgument } from './lib/sqlite-bench.js';
-import { median, medianOfRatios } from './lib/stats.js';
+import { cpuStopwatch, median, medianOfRatios, withoutSourceMaps } from './lib/stats.js';
 
 /** Options of {@link benchmarkOtel}. */
 export interface OtelBenchOptions {
@@ -37,7 +37,7 @@ export interface OtelBenchOptions {
 /** Sizes per runner mode (bench/run.ts): the full set, the reduced set, a smoke test's. */
 export const OTEL_SIZES = {
   full: { rounds: 7, count: 2_000 },
-  quick: { rounds: 3, count: 1_000 },
+  quick: { rounds: 5, count: 2_000 },
   smoke: { rounds: 1, count: 50 },
 } as const satisfies Record<string, OtelBenchOptions>;
 
@@ -60,6 +60,10 @@ type Variant = 'off' | 'noop' | 'sdk';
 
 /** Measures the three variants, interleaved; see the module comment. */
 export async function benchmarkOtel(options: OtelBenchOptions = {}): Promise<OtelBenchResult> {
+  return withoutSourceMaps(() => measureOtel(options)); // as `node app.js` runs: see withoutSourceMaps
+}
+
+async function measureOtel(options: OtelBenchOptions): Promise<OtelBenchResult> {
   const rounds = options.rounds ?? 7;
   const count = options.count ?? 2_000;
   const saga = createBenchSaga();
@@ -98,9 +102,9 @@ export async function benchmarkOtel(options: OtelBenchOptions = {}): Promise<Ote
     for (let round = 0; round < rounds; round++) {
       for (let index = 0; index < variants.length; index++) {
         const variant = variants[(index + round) % variants.length] as Variant;
-        const started = performance.now();
+        const elapsed = cpuStopwatch();
         await runBatch(variant);
-        us[variant].push(((performance.now() - started) * 1_000) / count);
+        us[variant].push(elapsed() / count);
       }
     }
   } finally {
@@ -127,21 +131,6 @@ async function runSagas(orchestrator: Orchestrator, saga: AnySaga, count: number
   }
 }
 
-/** The Markdown lines bench/run.ts prints and writes to bench/README.md. */
-export function otelReport(result: OtelBenchResult | undefined): string[] {
-  if (result === undefined) return [];
-  const fmt = (value: number): string => (Number.isNaN(value) ? '—' : value.toFixed(2));
-  return [
-    '',
-    `**OpenTelemetry** (\`sagaflow/otel\`; the in-memory saga above, ${fmt(result.spansPerSaga)} spans per saga with the SDK; median µs per saga over ${result.rounds} rounds of ${result.count.toLocaleString('en-US')}, cost = per-round ratio to no instrumentation)`,
-    '',
-    '| instrumentation | µs per saga | ÷ none |',
-    '|---|---|---|',
-    `| none | ${fmt(result.usOff)} | 1 |`,
-    `| \`openTelemetry()\`, no SDK registered (no-op API) | ${fmt(result.usNoop)} | ${fmt(result.ratioNoop)} |`,
-    `| \`openTelemetry()\`, SDK: in-memory span exporter, metrics, AsyncLocalStorage context | ${fmt(result.usSdk)} | ${fmt(result.ratioSdk)} |`,
-  ];
-}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(await benchmarkOtel({ rounds: numberArgument('rounds', 7), count: numberArgument('count', 2_000) }));

@@ -14,7 +14,7 @@
  * lease release; the workers tell the benchmark process over IPC which runs settled.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -54,8 +54,8 @@ export interface PostgresBenchResult {
   readonly sagasPerSecond: number;
   /**
    * CPU time per saga, in ms, over the measured runs: the worker processes together, the
-   * submitting process, and the PostgreSQL server's processes (read from /proc; `undefined`
-   * elsewhere). Unlike sagas/s, these barely depend on what else the machine is doing, so they
+   * submitting process, and the PostgreSQL backends serving their connections (read from /proc
+   * by pid, see `backendCpu`; `undefined` where /proc cannot be read). Unlike sagas/s, these barely depend on what else the machine is doing, so they
    * say what bounds throughput on a given number of cores.
    */
   readonly cpuMsPerSaga: { readonly workers: number; readonly submitter: number; readonly postgres: number | undefined };
@@ -98,25 +98,45 @@ export async function benchmarkPostgres(options: PostgresBenchOptions = {}): Pro
   return { autocommitInsertsPerSecond, results };
 }
 
-/** CPU time of every `postgres` process on this machine so far, in ms (Linux only). */
-function postgresCpuMs(): number | undefined {
-  let ticks = 0;
-  try {
-    for (const pid of readdirSync('/proc')) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue;
-        // Fields after the command: state is 0, utime 11, stime 12 (clock ticks, 100 per second).
-        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-        ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-      } catch {
-        // The process ended meanwhile.
-      }
+/** CPU time so far of each backend process, by `pid:start time` (so a reused pid is another backend), in ms. */
+type BackendCpu = Map<string, number>;
+
+/**
+ * CPU time so far of the PostgreSQL backends serving the connections named `applicationName`
+ * (every connection of this configuration's store and workers carries it), read from
+ * `/proc/<pid>/stat`; `undefined` where /proc cannot be read (not Linux, or another machine).
+ *
+ * Per backend, not per machine or per server: other engineers' sessions on the same server are
+ * not counted, and a difference of two samples ({@link backendCpuDelta}) cannot go negative, unlike
+ * a sum over whichever `postgres` processes happen to be alive at each sample.
+ */
+async function backendCpu(admin: pg.Client, applicationName: string): Promise<BackendCpu | undefined> {
+  const { rows } = await admin.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+  const cpu: BackendCpu = new Map();
+  for (const { pid } of rows) {
+    try {
+      // Fields after the command: state is 0, utime 11, stime 12 (clock ticks, 100 per second), starttime 19.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      cpu.set(`${pid}:${fields[19] ?? ''}`, (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10);
+    } catch {
+      if (!existsSync('/proc/self/stat')) return undefined; // no /proc here
+      // Else the backend ended meanwhile.
     }
-  } catch {
-    return undefined;
   }
-  return ticks * 10;
+  return cpu;
+}
+
+/**
+ * CPU spent between two samples by the backends of the second: a backend alive at both counts its
+ * difference, one that started in between counts all of its time. A backend that ended in between
+ * is missed (its last slice of CPU); the pools keep their connections open while measuring, so
+ * that does not happen here. Never negative.
+ */
+function backendCpuDelta(before: BackendCpu | undefined, after: BackendCpu | undefined): number | undefined {
+  if (before === undefined || after === undefined) return undefined;
+  let ms = 0;
+  for (const [backend, total] of after) ms += Math.max(0, total - (before.get(backend) ?? 0));
+  return ms;
 }
 
 async function autocommitInserts(url: string): Promise<number> {
@@ -147,7 +167,14 @@ interface Configuration {
 
 async function measure(config: Configuration): Promise<PostgresBenchResult> {
   const schema = `bench_pg_${randomBytes(4).toString('hex')}`;
-  const store = new PostgresStore({ connectionString: config.url, schema, maxConnections: config.concurrency });
+  // Every connection of this configuration (the submitter's store, the workers') is named after
+  // its schema, so that the CPU of exactly its PostgreSQL backends can be read (backendCpu).
+  const url = new URL(config.url);
+  url.searchParams.set('application_name', schema);
+  const connectionString = url.toString();
+  const monitor = new pg.Client({ connectionString: config.url });
+  await monitor.connect();
+  const store = new PostgresStore({ connectionString, schema, maxConnections: config.concurrency });
   const orchestrator = createOrchestrator({ store, sagas: [benchSaga] });
   // Create the tables before the workers race to.
   await store.listRuns({ limit: 1 });
@@ -168,7 +195,7 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
         execArgv: ['--import', 'tsx'],
         env: {
           ...process.env,
-          BENCH_PG_URL: config.url,
+          BENCH_PG_URL: connectionString,
           BENCH_PG_SCHEMA: schema,
           BENCH_PG_POOL: String(config.poolSize),
           BENCH_WORKER_CONCURRENCY: String(config.concurrency),
@@ -202,14 +229,14 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
       return (performance.now() - started) / 1_000;
     };
     await batch(config.warmup);
-    const before = { workers: await workersCpuMs(), submitter: process.cpuUsage(), postgres: postgresCpuMs() };
+    const before = { workers: await workersCpuMs(), postgres: await backendCpu(monitor, schema), submitter: process.cpuUsage() };
     const seconds = await batch(config.runs);
     const submitter = process.cpuUsage(before.submitter);
-    const postgresAfter = postgresCpuMs();
+    const postgresMs = backendCpuDelta(before.postgres, await backendCpu(monitor, schema));
     const cpuMsPerSaga = {
       workers: ((await workersCpuMs()) - before.workers) / config.runs,
       submitter: (submitter.user + submitter.system) / 1_000 / config.runs,
-      postgres: before.postgres === undefined || postgresAfter === undefined ? undefined : (postgresAfter - before.postgres) / config.runs,
+      postgres: postgresMs === undefined ? undefined : postgresMs / config.runs,
     };
     return {
       scenario: config.scenario,
@@ -225,6 +252,7 @@ async function measure(config: Configuration): Promise<PostgresBenchResult> {
     await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
     await orchestrator.close();
     await store.close();
+    await monitor.end();
     const admin = new pg.Client({ connectionString: config.url });
     await admin.connect();
     await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);

@@ -47,6 +47,23 @@ function databaseUrl(admin: string, database: string): string {
   return url.toString();
 }
 
+/**
+ * The system database's URL, with DBOS's default `idle_in_transaction_session_timeout` (60 s) set
+ * as a connection start-up option.
+ *
+ * Without it, DBOS 5.3 sets the timeout from its pool's `connect` listener
+ * (`client.query('SET idle_in_transaction_session_timeout = …')`, not awaited), so the
+ * borrower's first query is queued behind it on the same client and pg 8.23 warns "Calling
+ * client.query() when the client is already executing a query is deprecated". DBOS skips the
+ * listener when the URL's `options` already set the timeout (`setsIdleTransactionTimeout` in its
+ * system_database.js): same setting, no concurrent queries, no warning.
+ */
+function systemDatabaseUrl(admin: string, database: string): string {
+  const url = new URL(databaseUrl(admin, database));
+  url.searchParams.set('options', '-c idle_in_transaction_session_timeout=60000');
+  return url.toString();
+}
+
 /** Runs `sql` on the admin database, one connection, closed afterwards. */
 async function adminQuery(admin: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: admin, connectionTimeoutMillis: 5_000 });
@@ -102,7 +119,7 @@ class DbosPeer implements SagaPeer {
       this.#workflow = this.#register();
       DBOS.setConfig({
         name: 'sagaflow-bench',
-        systemDatabaseUrl: databaseUrl(this.#admin, this.#systemDatabase),
+        systemDatabaseUrl: systemDatabaseUrl(this.#admin, this.#systemDatabase),
         logLevel: 'warn',
       });
       await DBOS.launch(); // creates the system database and its schema

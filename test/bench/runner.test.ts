@@ -1,9 +1,11 @@
 // Smoke test of the benchmark runner (bench/run.ts): it runs end to end at tiny sizes and
 // prints one JSON object with every fixed key. Figures are not checked: this is not a benchmark.
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { scalingChart } from '../../bench/lib/chart.js';
+import { README_END, README_START, report, targets, valueAt, type BenchResults } from '../../bench/lib/report.js';
 import { postgresForTests } from '../support/postgres.js';
 
 const run = promisify(execFile);
@@ -26,7 +28,7 @@ describe('bench/run.ts', () => {
     const results: unknown = JSON.parse(stdout);
     expect(at(results, 'mode')).toBe('smoke');
     // Measured by sagaflow alone: always numbers.
-    for (const key of ['memory.ratioVsHandWritten', 'scaling.stagesRatio', 'scaling.runsRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk']) {
+    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'scaling.stagesRatio', 'scaling.runsRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk']) {
       const value = at(results, key);
       expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key} = ${String(value)}`).toBe(true);
     }
@@ -41,6 +43,35 @@ describe('bench/run.ts', () => {
       const value = at(results, key);
       if (value === null) expect(at(results, reasonKey), `${key} is null without a reason`).toMatch(/\S/);
       else expect(typeof value === 'number' && value > 0, `${key} = ${String(value)}`).toBe(true);
+    }
+  });
+});
+
+describe('bench/README.md', () => {
+  const readResults = (name: string): BenchResults | undefined => {
+    const path = new URL(`bench/results/${name}`, root);
+    return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as BenchResults) : undefined;
+  };
+  const latest = readResults('latest.json');
+  const readme = readFileSync(new URL('bench/README.md', root), 'utf8');
+  const generated = readme.slice(readme.indexOf(README_START) + README_START.length, readme.indexOf(README_END));
+
+  it('has its results section generated from bench/results/latest.json (and quick.json), not edited by hand', () => {
+    expect(latest?.mode).toBe('full');
+    if (latest === undefined) return;
+    expect(generated.trim()).toBe(`${report(latest, readResults('quick.json'))}\n\n![Scaling curves](scaling.svg)`);
+  });
+
+  it('names the machine, and quotes each headline key with the value latest.json holds', () => {
+    if (latest === undefined) return;
+    expect(generated).toContain(`${latest.machine.cpus} × ${latest.machine.cpuModel}, Node ${latest.machine.node}`);
+    const headline = generated.split('\n').find((line) => line.startsWith('**Headline**')) ?? '';
+    const quoted = [...headline.matchAll(/`([a-zA-Z0-9.]+)` ([0-9.,—]+)/g)];
+    expect(quoted.length).toBeGreaterThanOrEqual(targets(latest).length);
+    for (const [, key = '', text = ''] of quoted) {
+      const value = valueAt(latest, key);
+      if (value === null) expect(text).toBe('—');
+      else expect(Number(text.replace(/,/g, '')), key).toBeCloseTo(value, key === 'recovery.ms10k' ? -1 : 1);
     }
   });
 });
