@@ -166,4 +166,12 @@ describe('store URLs', () => {
     });
     expect(() => parseStoreUrl('mysql://db/app')).toThrow("Unknown store URL 'mysql://db/app'");
   });
+
+  it('refuses sqlite:// with two slashes, saying how to write a relative or an absolute path', () => {
+    // Read as a path, sqlite://.sagaflow/app.db would be /.sagaflow/app.db: not what was meant.
+    expect(() => parseStoreUrl('sqlite://.sagaflow/app.db')).toThrow(
+      "The store URL 'sqlite://.sagaflow/app.db' has two slashes after sqlite:, which sagaflow does not read as a path: write sqlite:.sagaflow/app.db for a file relative to the current directory, or sqlite:/.sagaflow/app.db for an absolute path.",
+    );
+    expect(parseStoreUrl('sqlite:/var/lib/x.db')).toEqual({ kind: 'sqlite', path: '/var/lib/x.db' });
+  });
 });
