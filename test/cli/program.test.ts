@@ -12,6 +12,7 @@ import { toDot } from '../../src/cli/graph-format.js';
 import { moneyTransfer } from '../../sagas/money-transfer/index.js';
 import { greeting } from './fixtures/greeting.mjs';
 import { pausing } from './fixtures/pausing.mjs';
+import { slow } from './fixtures/slow.mjs';
 import { fixture, ROOT } from './support/cli-process.js';
 
 /** Runs the CLI in this process with captured output: the same code as the binary, minus the process. */
@@ -151,6 +152,32 @@ describe('commands, in process', () => {
     const listed = await cli('runs', '--store', storeUrl);
     expect(listed.stdout.split('\n')[0]).toMatch(/^RUN ID\s+SAGA\s+STATUS\s+EVENTS\s+STARTED\s+LAST EVENT$/);
     expect(listed.stdout).toMatch(new RegExp(`^${completedRunId}\\s+greeting\\s+completed\\s+6\\s+`, 'm'));
+  });
+});
+
+describe('resume of a run another process drives', () => {
+  it('says so in commands: sagaflow cancel if that process is alive, the same command again once its lease expires if it died', async () => {
+    const path = join(work, 'owned', 'runs.db'); // a directory of its own: other tests list the SQLite files in `work`
+    const store = new SqliteStore({ path });
+    const owner = createOrchestrator({ store, sagas: [slow], ownerId: 'app-1' });
+    const run = owner.start(slow, {});
+    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'stage.started' && event.stage === 'hold'), { timeout: 5_000 }).toBe(true);
+    try {
+      const result = await cli('resume', run.runId, '--sagas', fixture('slow.mjs'), '--store', `sqlite:${path}`);
+      expect(result.code).toBe(2);
+      const held = /\(lease epoch 1, held until (\S+Z)\)/.exec(result.stderr)?.[1] ?? '';
+      expect(Date.parse(held)).toBeGreaterThan(Date.now());
+      expect(result.stderr).toBe(
+        `error: Run ${run.runId} is owned by app-1 (lease epoch 1, held until ${held}), so it cannot be continued from here. ` +
+          `If that process is alive, it is driving the run: stop it with 'sagaflow cancel ${run.runId} --store sqlite:${path}', which its owner carries out. ` +
+          'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires: run this command again then.\n',
+      );
+    } finally {
+      run.cancel('test over');
+      await run.outcome;
+      await owner.close();
+      await store.close();
+    }
   });
 });
 
