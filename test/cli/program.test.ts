@@ -181,6 +181,28 @@ describe('resume of a run another process drives', () => {
   });
 });
 
+describe('cancel of a run another process drives', () => {
+  it('says that process carries it out at its next heartbeat, before waiting for it', async () => {
+    const path = join(work, 'cancelled', 'runs.db'); // a directory of its own, as above
+    const store = new SqliteStore({ path });
+    const owner = createOrchestrator({ store, sagas: [slow], ownerId: 'app-2', leaseMs: 900 });
+    const run = owner.start(slow, {});
+    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'stage.started' && event.stage === 'hold'), { timeout: 5_000 }).toBe(true);
+    try {
+      const result = await cli('cancel', run.runId, 'the customer changed their mind', '--store', `sqlite:${path}`);
+      expect(result.stdout.split('\n').slice(0, 2)).toEqual([
+        `cancelling run ${run.runId} (the customer changed their mind)`,
+        '  app-2 drives it, and carries the cancel out at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)',
+      ]);
+      expect(result.code).toBe(0);
+      expect((await run.outcome).status).toBe('cancelled');
+    } finally {
+      await owner.close();
+      await store.close();
+    }
+  });
+});
+
 describe('store URLs', () => {
   it('parses memory:, sqlite:PATH and postgres:// with a schema', () => {
     expect(parseStoreUrl('memory:')).toEqual({ kind: 'memory' });
