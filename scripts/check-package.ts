@@ -122,7 +122,7 @@ try {
     mkdirSync(extracted, { recursive: true });
     run('tar', ['-xzf', tarball, '-C', extracted], work);
     const pkg = join(extracted, 'package');
-    for (const file of ['LICENSE', 'README.md', 'docs/reference/README.md', 'docs/reference/index/functions/isRunError.md', 'dist/sqlite-runtime.js', 'src/index.ts']) {
+    for (const file of ['LICENSE', 'README.md', 'docs/reference/README.md', 'docs/reference/sagaflow/functions/isRunError.md', 'docs/reference/sagaflow/sqlite/classes/SqliteStore.md', 'dist/sqlite-runtime.js', 'src/index.ts']) {
       check(existsSync(join(pkg, file)), `the tarball has no ${file}`);
     }
     check(!existsSync(join(pkg, 'test')), 'the tarball ships the tests');

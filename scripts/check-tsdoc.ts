@@ -94,7 +94,12 @@ function kindName(kind: number): string {
 function entryPointNames(configPath: string): string[] {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as { entryPoints?: unknown };
   if (!Array.isArray(config.entryPoints)) throw new TypeError(`${configPath} has no entryPoints array.`);
-  return config.entryPoints.map((entry) => String(entry).replace(/^.*\//, '').replace(/\.[cm]?tsx?$/, ''));
+  // Each entry point names its module after its import path (`@module sagaflow/sqlite`), so that
+  // the reference is organised as users import it: src/index.ts is `sagaflow`, src/sqlite.ts `sagaflow/sqlite`.
+  return config.entryPoints.map((entry) => {
+    const file = String(entry).replace(/^.*\//, '').replace(/\.[cm]?tsx?$/, '');
+    return file === 'index' ? 'sagaflow' : `sagaflow/${file}`;
+  });
 }
 
 function main(): void {

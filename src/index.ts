@@ -9,6 +9,7 @@
  * order, and every completed stage's output stays on the {@link SagaOutcome}.
  *
  * @packageDocumentation
+ * @module sagaflow
  */
 
 // Defining sagas

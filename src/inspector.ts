@@ -9,6 +9,7 @@
  * handler on 127.0.0.1.
  *
  * @packageDocumentation
+ * @module sagaflow/inspector
  */
 
 export { createInspector } from './inspector/create-inspector.js';

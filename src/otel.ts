@@ -18,6 +18,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module sagaflow/otel
  */
 
 export { openTelemetry } from './otel/open-telemetry.js';

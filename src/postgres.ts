@@ -21,6 +21,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module sagaflow/postgres
  */
 
 export { PostgresStore } from './stores/postgres-store.js';

@@ -17,6 +17,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module sagaflow/sqlite
  */
 
 export { SqliteStore } from './stores/sqlite-store.js';

@@ -21,6 +21,7 @@
  * ```
  *
  * @packageDocumentation
+ * @module sagaflow/testing
  */
 export { createVirtualClock } from './testing/virtual-clock.js';
 export type { VirtualClock, VirtualClockOptions } from './testing/virtual-clock.js';

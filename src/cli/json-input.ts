@@ -9,10 +9,11 @@ import { CliUsageError } from './exit-codes.js';
 export function parseJsonInput(text: string | undefined): unknown {
   if (text === undefined) return {};
   let json = text;
-  let from = 'the input argument';
+  // The text as received: the shell may have eaten the quotes JSON needs (`{"a":1}` unquoted is `{a:1}`).
+  let subject = `The input argument (as received: ${text.length > 80 ? `${text.slice(0, 77)}...` : text})`;
   if (text.startsWith('@')) {
     const path = text.slice(1);
-    from = `the file ${path}`;
+    subject = `The input in the file ${path}`;
     try {
       json = readFileSync(path, 'utf8');
     } catch (error) {
@@ -25,7 +26,7 @@ export function parseJsonInput(text: string | undefined): unknown {
     return JSON.parse(json) as unknown;
   } catch (error) {
     throw new CliUsageError(
-      `The input in ${from} is not JSON (${error instanceof Error ? error.message : String(error)}): pass it as JSON, e.g. '{"orderId":"o-1"}' (quoted for the shell), or as @PATH of a JSON file.`,
+      `${subject} is not JSON (${error instanceof Error ? error.message : String(error)}): pass it as JSON, e.g. '{"orderId":"o-1"}' (quoted for the shell), or as @PATH of a JSON file.`,
       { cause: error },
     );
   }

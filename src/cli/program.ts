@@ -206,12 +206,18 @@ function reportError(error: unknown, io: CliIo): ExitCode {
     // exits 0; help shown because the command line was incomplete, and every error, exit 2.
     return error.exitCode === 0 ? ExitCode.Completed : ExitCode.Usage;
   }
-  if (error instanceof CliUsageError) {
-    io.stderr.write(`error: ${oneLine(error.message)}\n`);
+  if (error instanceof CliUsageError || isMissingPeer(error)) {
+    // A missing optional peer (`pg` for a postgres:// store) says what to install: no stack needed.
+    io.stderr.write(`error: ${oneLine((error as Error).message)}\n`);
     return ExitCode.Usage;
   }
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   io.stderr.write(`error: ${oneLine(message)}${process.env['SAGAFLOW_DEBUG'] === undefined ? ' (set SAGAFLOW_DEBUG=1 for the stack trace)' : ''}\n`);
   if (process.env['SAGAFLOW_DEBUG'] !== undefined && error instanceof Error && error.stack !== undefined) io.stderr.write(`${error.stack}\n`);
   return ExitCode.Usage;
+}
+
+/** The error a store's entry point throws when its optional peer dependency is not installed. */
+function isMissingPeer(error: unknown): boolean {
+  return error instanceof Error && (error as Error & { code?: unknown }).code === 'SAGAFLOW_MISSING_PEER_DEPENDENCY';
 }

@@ -24,6 +24,14 @@ export function parseStoreUrl(url: string): StoreLocation {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '') throw new CliUsageError(`The store URL '${maskUrl(url)}' has no file path: write sqlite:PATH, e.g. sqlite:.sagaflow/sagaflow.db.`);
+    // `sqlite://x` (two slashes, as in postgres://) is neither a relative path nor `sqlite:///x`:
+    // reading it as the absolute `//x` would look for a file at the root of the disk.
+    if (path.startsWith('//')) {
+      const rest = maskUrl(path.slice(2));
+      throw new CliUsageError(
+        `The store URL '${maskUrl(url)}' has two slashes after sqlite:, which sagaflow does not read as a path: write sqlite:${rest} for a file relative to the current directory, or sqlite:/${rest} for an absolute path.`,
+      );
+    }
     return { kind: 'sqlite', path };
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {

@@ -226,15 +226,22 @@ export class RunLeasedError extends SagaError {
    * @param owner - the process holding the live lease.
    * @param epoch - the epoch of that lease.
    * @param refused - what was refused, e.g. `resume()`.
+   * @param expiresAt - when that lease expires unless its owner renews it (epoch ms, on the store's clock), when known.
    */
   constructor(
     readonly runId: string,
     readonly owner: string,
     readonly epoch: number,
     refused = 'an append without that lease',
+    readonly expiresAt?: number,
   ) {
+    // The store cannot tell a live owner from one that died a moment ago (SIGKILL, a crash): both
+    // hold a lease that has not expired yet. Say what to do in either case.
+    const until = expiresAt === undefined || !Number.isFinite(expiresAt) ? '' : `, held until ${new Date(expiresAt).toISOString()}`;
     super(
-      `Run ${runId} is owned by ${owner} (lease epoch ${epoch}), a live process, so ${refused} was refused: cancel the run with orchestrator.cancel(runId, reason), which its owner carries out, or wait until the owner releases it or its lease expires.`,
+      `Run ${runId} is owned by ${owner} (lease epoch ${epoch}${until}), so ${refused} was refused. ` +
+        'If that process is alive, cancel the run with orchestrator.cancel(runId, reason), which its owner carries out, or wait until it releases the run. ' +
+        'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires (leaseMs after its last heartbeat, 30 s by default): recover() or resume() it then.',
     );
   }
 }

@@ -968,8 +968,8 @@ class SagaOrchestrator implements Orchestrator {
       acquired = await this.store.acquire({ runId, owner: this.owner, leaseMs: this.leaseMs });
     }
     if (!acquired.acquired) {
-      const { owner, epoch } = acquired.heldBy;
-      const error = new RunLeasedError(runId, owner, epoch, `${mode}()`);
+      const { owner, epoch, expiresAt } = acquired.heldBy;
+      const error = new RunLeasedError(runId, owner, epoch, `${mode}()`, expiresAt);
       if (how.recovering !== true) throw error;
       this.active.delete(runId);
       return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason: 'owned', detail: error.message } };

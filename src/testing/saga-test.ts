@@ -2,7 +2,8 @@ import type { AnySaga, Saga } from '../definition/saga.js';
 import { foldJournal } from '../journal/fold.js';
 import { toOutcome, type SagaOutcome } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
-import { createOrchestrator, type ContinueOptions, type Orchestrator, type StartOptions } from '../runtime/orchestrator.js';
+import { createOrchestrator, type ContinueOptions, type Orchestrator, type OrchestratorErrorContext, type StartOptions } from '../runtime/orchestrator.js';
+import { reportSubscriberError } from '../runtime/safe-observable.js';
 import type { SagaRun } from '../runtime/saga-run.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { SagaStore } from '../stores/saga-store.js';
@@ -163,6 +164,7 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
     sagas: (options.sagas ?? []).map(withInjected),
     scheduler: clock,
     random: options.random ?? (() => 0.5),
+    onError: reportUnlessSimulatedCrash,
   });
 
   const settle = async <TOutputs>(run: SagaRun<TOutputs>): Promise<SagaTestResult<TOutputs>> => {
@@ -191,6 +193,22 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
     compensate: async (runId, continueOptions) => settle(orchestrator.compensate(runId, withSaga(continueOptions, withInjected))),
     close: () => orchestrator.close(),
   };
+}
+
+/**
+ * The harness's `onError`: the orchestrator's default report (a subscriber's error with its stack,
+ * anything else as one line on stderr), except for the simulated crash itself. After `crashAfter`
+ * the store refuses the lease's release too, as a dead process would never send it; that is the
+ * crash the test asked for, not a problem to print in the middle of the test's output.
+ */
+function reportUnlessSimulatedCrash(error: Error, context: OrchestratorErrorContext): void {
+  if (error instanceof SimulatedCrashError) return;
+  if (context.operation === 'subscriber') {
+    reportSubscriberError(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
+    return;
+  }
+  const retry = context.retryCount === undefined ? '' : ` (retry ${context.retryCount} follows)`;
+  console.warn(`sagaflow: ${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`} failed${retry}: ${error.message}`);
 }
 
 function withSaga(options: ContinueOptions | undefined, inject: (saga: AnySaga) => AnySaga): ContinueOptions {

@@ -248,6 +248,11 @@ describe('sagaflow, run as a process', () => {
       ['an unknown stage', () => ['demo', 'money-transfer', '--fail-at', 'refund'], () => "error: The money-transfer demo has no stage 'refund': --fail-at takes debit, credit or notify."],
       ['an unknown store URL', () => ['demo', 'money-transfer', '--store', 'mysql://db/app'], () => "error: Unknown store URL 'mysql://db/app': use memory:, sqlite:PATH (e.g. sqlite:.sagaflow/sagaflow.db) or postgres://user@host:5432/database."],
       [
+        'a sqlite:// URL with two slashes',
+        () => ['runs', '--store', 'sqlite://.sagaflow/app.db'],
+        () => "error: The store URL 'sqlite://.sagaflow/app.db' has two slashes after sqlite:, which sagaflow does not read as a path: write sqlite:.sagaflow/app.db for a file relative to the current directory, or sqlite:/.sagaflow/app.db for an absolute path.",
+      ],
+      [
         'an unreachable database',
         () => ['runs', '--store', 'postgres://postgres@127.0.0.1:1/nowhere'],
         () => 'error: The saga store postgres://postgres@127.0.0.1:1/nowhere is unavailable: creating the tables in schema sagaflow could not connect to the PostgreSQL server (connect ECONNREFUSED 127.0.0.1:1); check that the server is running and reachable at that address, then retry.',

@@ -12,6 +12,7 @@ import { toDot } from '../../src/cli/graph-format.js';
 import { moneyTransfer } from '../../sagas/money-transfer/index.js';
 import { greeting } from './fixtures/greeting.mjs';
 import { pausing } from './fixtures/pausing.mjs';
+import { slow } from './fixtures/slow.mjs';
 import { fixture, ROOT } from './support/cli-process.js';
 
 /** Runs the CLI in this process with captured output: the same code as the binary, minus the process. */
@@ -154,6 +155,54 @@ describe('commands, in process', () => {
   });
 });
 
+describe('resume of a run another process drives', () => {
+  it('says so in commands: sagaflow cancel if that process is alive, the same command again once its lease expires if it died', async () => {
+    const path = join(work, 'owned', 'runs.db'); // a directory of its own: other tests list the SQLite files in `work`
+    const store = new SqliteStore({ path });
+    const owner = createOrchestrator({ store, sagas: [slow], ownerId: 'app-1' });
+    const run = owner.start(slow, {});
+    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'stage.started' && event.stage === 'hold'), { timeout: 5_000 }).toBe(true);
+    try {
+      const result = await cli('resume', run.runId, '--sagas', fixture('slow.mjs'), '--store', `sqlite:${path}`);
+      expect(result.code).toBe(2);
+      const held = /\(lease epoch 1, held until (\S+Z)\)/.exec(result.stderr)?.[1] ?? '';
+      expect(Date.parse(held)).toBeGreaterThan(Date.now());
+      expect(result.stderr).toBe(
+        `error: Run ${run.runId} is owned by app-1 (lease epoch 1, held until ${held}), so it cannot be continued from here. ` +
+          `If that process is alive, it is driving the run: stop it with 'sagaflow cancel ${run.runId} --store sqlite:${path}', which its owner carries out. ` +
+          'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires: run this command again then.\n',
+      );
+    } finally {
+      run.cancel('test over');
+      await run.outcome;
+      await owner.close();
+      await store.close();
+    }
+  });
+});
+
+describe('cancel of a run another process drives', () => {
+  it('says that process carries it out at its next heartbeat, before waiting for it', async () => {
+    const path = join(work, 'cancelled', 'runs.db'); // a directory of its own, as above
+    const store = new SqliteStore({ path });
+    const owner = createOrchestrator({ store, sagas: [slow], ownerId: 'app-2', leaseMs: 900 });
+    const run = owner.start(slow, {});
+    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'stage.started' && event.stage === 'hold'), { timeout: 5_000 }).toBe(true);
+    try {
+      const result = await cli('cancel', run.runId, 'the customer changed their mind', '--store', `sqlite:${path}`);
+      expect(result.stdout.split('\n').slice(0, 2)).toEqual([
+        `cancelling run ${run.runId} (the customer changed their mind)`,
+        '  app-2 drives it, and carries the cancel out at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)',
+      ]);
+      expect(result.code).toBe(0);
+      expect((await run.outcome).status).toBe('cancelled');
+    } finally {
+      await owner.close();
+      await store.close();
+    }
+  });
+});
+
 describe('store URLs', () => {
   it('parses memory:, sqlite:PATH and postgres:// with a schema', () => {
     expect(parseStoreUrl('memory:')).toEqual({ kind: 'memory' });
@@ -165,5 +214,13 @@ describe('store URLs', () => {
       schema: 'sagas',
     });
     expect(() => parseStoreUrl('mysql://db/app')).toThrow("Unknown store URL 'mysql://db/app'");
+  });
+
+  it('refuses sqlite:// with two slashes, saying how to write a relative or an absolute path', () => {
+    // Read as a path, sqlite://.sagaflow/app.db would be /.sagaflow/app.db: not what was meant.
+    expect(() => parseStoreUrl('sqlite://.sagaflow/app.db')).toThrow(
+      "The store URL 'sqlite://.sagaflow/app.db' has two slashes after sqlite:, which sagaflow does not read as a path: write sqlite:.sagaflow/app.db for a file relative to the current directory, or sqlite:/.sagaflow/app.db for an absolute path.",
+    );
+    expect(parseStoreUrl('sqlite:/var/lib/x.db')).toEqual({ kind: 'sqlite', path: '/var/lib/x.db' });
   });
 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineSaga, MemoryStore, NonRetryableError, type SagaStore } from 'sagaflow';
 import { SqliteStore } from 'sagaflow/sqlite';
@@ -130,6 +130,23 @@ describe.each<[string, () => SagaStore]>([
     expect(resumed.trace.slice(3, 4)).toEqual(['run.resumed']);
     expect(effects.filter((effect) => effect.startsWith('debit:'))).toHaveLength(1);
     await store.close();
+  });
+
+  it('prints nothing about the simulated crash itself (the lease release it refuses)', async () => {
+    const store = makeStore();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const crashing = createSagaTest({ store, faults: [crashAfter((event) => event.type === 'stage.completed' && event.stage === 'debit')] });
+      const crashed = await crashing.run(transfer, { cents: 3 });
+      expect(crashed.crashed).toBe(true);
+      await crashing.close();
+      expect([...warn.mock.calls, ...error.mock.calls]).toEqual([]);
+    } finally {
+      warn.mockRestore();
+      error.mockRestore();
+      await store.close();
+    }
   });
 
   it('crashes in the middle of a rollback and resumes it in reverse completion order', async () => {

@@ -52,6 +52,9 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
     const why = reason ?? DEFAULT_CANCEL_REASON;
     const json = options.json === true;
     const storeHint = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+    // Read before the cancel: a live lease means another process drives the run and carries the
+    // cancel out itself, at its next heartbeat, so the wait that follows is not a hang.
+    const lease = await store.leaseOf(runId).catch(() => undefined);
     try {
       await orchestrator.cancel(runId, why);
     } catch (error) {
@@ -73,7 +76,14 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
       );
       return ExitCode.Completed;
     }
-    if (!json) writeLines(io.stdout, [`cancelling run ${runId} (${why})`]);
+    if (!json) {
+      writeLines(io.stdout, [
+        `cancelling run ${runId} (${why})`,
+        ...(lease?.live === true
+          ? [`  ${lease.owner} drives it, and carries the cancel out at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)`]
+          : []),
+      ]);
+    }
     const events$ = orchestrator.watch(runId).pipe(shareReplay());
     const followed: SagaRun = {
       runId,

@@ -1,4 +1,4 @@
-import { createOrchestrator, foldJournal, RunStateError, type ResumeMode } from '../../index.js';
+import { createOrchestrator, foldJournal, RunLeasedError, RunStateError, type ResumeMode } from '../../index.js';
 import { driveRun, finishRun } from '../drive-run.js';
 import { CliUsageError, type ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
@@ -68,7 +68,18 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
  * is a natural first guess, and the library's sentence only says what `resume` needs.
  */
 function withNextStep(error: unknown, runId: string, options: ContinueCommandOptions): unknown {
-  const refusal = error instanceof CliUsageError ? error.cause : undefined;
+  const refusal = error instanceof CliUsageError ? error.cause : error;
+  if (refusal instanceof RunLeasedError) {
+    // The library's sentence speaks of orchestrator.cancel() and recover(): say it in commands.
+    const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+    const until = refusal.expiresAt === undefined ? '' : `, held until ${new Date(refusal.expiresAt).toISOString()}`;
+    return new CliUsageError(
+      `Run ${runId} is owned by ${refusal.owner} (lease epoch ${refusal.epoch}${until}), so it cannot be continued from here. ` +
+        `If that process is alive, it is driving the run: stop it with 'sagaflow cancel ${runId}${store}', which its owner carries out. ` +
+        'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires: run this command again then.',
+      { cause: refusal },
+    );
+  }
   // A status that is allowed was refused for another reason (the run is being driven elsewhere).
   if (!(refusal instanceof RunStateError) || refusal.allowed.includes(refusal.status)) return error;
   const tail = `${runId} --sagas ${options.sagas}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`}`;
