@@ -674,15 +674,8 @@ export class SqliteStore implements SagaStore {
 
   /** Commits one batch in one transaction, then settles each write. Never throws: failures reject the writes. */
   private writeBatch(batch: readonly QueuedSqliteWrite[]): void {
-    let failures: Array<Error | undefined>;
-    try {
-      failures = this.connect().writeBatch(batch);
-    } catch (error) {
-      const failure = this.unavailable(error);
-      for (const item of batch) item.reject(failure);
-      return;
-    }
-    this.counters.transactions++;
+    const failures = this.commit(batch, (connection) => connection.writeBatch(batch));
+    if (failures === undefined) return;
     for (let index = 0; index < batch.length; index++) {
       const item = batch[index] as QueuedSqliteWrite;
       const failure = failures[index];
@@ -705,15 +698,8 @@ export class SqliteStore implements SagaStore {
 
   /** Commits the takeovers of one turn in one transaction, then settles each. Never throws. */
   private acquireBatch(batch: ReadonlyArray<QueuedWrite<AcquireRequest, AcquireResult>>): void {
-    let outcomes: Array<AcquireOutcome | Error>;
-    try {
-      outcomes = this.connect().acquireBatch(batch);
-    } catch (error) {
-      const failure = this.unavailable(error);
-      for (const item of batch) item.reject(failure);
-      return;
-    }
-    this.counters.transactions++;
+    const outcomes = this.commit(batch, (connection) => connection.acquireBatch(batch));
+    if (outcomes === undefined) return;
     for (let index = 0; index < batch.length; index++) {
       const item = batch[index] as QueuedWrite<AcquireRequest, AcquireResult>;
       const outcome = outcomes[index] as AcquireOutcome | Error;
@@ -721,6 +707,20 @@ export class SqliteStore implements SagaStore {
       else if (!outcome.found) item.reject(new RunNotFoundError(item.request.runId));
       else item.resolve(outcome.result);
     }
+  }
+
+  /** Runs one batch's transaction and counts it; when it cannot commit, rejects every item of the batch and returns `undefined`. */
+  private commit<TResult>(batch: ReadonlyArray<{ readonly reject: (error: unknown) => void }>, transaction: (connection: Connection) => TResult): TResult | undefined {
+    let result: TResult;
+    try {
+      result = transaction(this.connect());
+    } catch (error) {
+      const failure = this.unavailable(error);
+      for (const item of batch) item.reject(failure);
+      return undefined;
+    }
+    this.counters.transactions++;
+    return result;
   }
 
   /** Runs `work` on the open database, turning driver errors into `StoreUnavailableError`. */

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { serializedErrorSchema } from 'sagaflow';
 import { tempDatabase } from '../stores/sqlite-temp.js';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
-import { runChild } from './child-process.js';
+import { runChild, type ChildResult } from './child-process.js';
 
 const child = fileURLToPath(new URL('./hostile-child.ts', import.meta.url));
 const postgresUrl = await postgresForTests();
@@ -18,20 +18,26 @@ interface Message {
   readonly subscriberErrors?: number;
 }
 
+/** The child lived (nothing uncaught, exit 0) and each hostile saga was rolled back: its outcomes. */
+function expectEveryRunRolledBack(result: ChildResult<Message>): Message[] {
+  expect(result.messages.filter((message) => message.type === 'uncaught' || message.type === 'unhandled')).toEqual([]);
+  expect(result.code, result.output).toBe(0);
+  const outcomes = result.messages.filter((message) => message.type === 'outcome');
+  expect(outcomes.map((outcome) => [outcome.saga, outcome.status, outcome.compensationOrder])).toEqual([
+    ['lazy-body', 'compensated', ['charge']],
+    ['revoked-proxy', 'compensated', ['charge']],
+    ['bad-output', 'compensated', ['charge']],
+  ]);
+  return outcomes;
+}
+
 describe('values user code hands the engine cannot break it (a real process on SQLite)', () => {
   const database = tempDatabase();
   afterAll(() => database.remove());
 
   it('a thrown error with a throwing getter, a thrown revoked Proxy, an unreadable output and throwing subscribers: every run is rolled back, the process lives', async () => {
     const result = await runChild<Message>(child, { databasePath: database.path, mode: 'run' }, 60_000);
-    expect(result.messages.filter((message) => message.type === 'uncaught' || message.type === 'unhandled')).toEqual([]);
-    expect(result.code, result.output).toBe(0);
-    const outcomes = result.messages.filter((message) => message.type === 'outcome');
-    expect(outcomes.map((outcome) => [outcome.saga, outcome.status, outcome.compensationOrder])).toEqual([
-      ['lazy-body', 'compensated', ['charge']],
-      ['revoked-proxy', 'compensated', ['charge']],
-      ['bad-output', 'compensated', ['charge']],
-    ]);
+    const outcomes = expectEveryRunRolledBack(result);
     const [lazyBody, revoked, badOutput] = outcomes.map((outcome) => serializedErrorSchema.parse(outcome.failure));
     // The readable part is kept, the unreadable one said so.
     expect(lazyBody).toMatchObject({ name: 'Error', message: 'Request failed with status code 502', data: { status: 502 } });
@@ -57,14 +63,7 @@ describe.runIf(postgresUrl !== undefined)('the same values in a PostgreSQL worke
 
   it('the worker lives, every run is rolled back, every throwing subscriber is reported to onError', async () => {
     const result = await runChild<Message>(child, { postgres: { url: postgresUrl, schema }, mode: 'worker' }, 60_000);
-    expect(result.messages.filter((message) => message.type === 'uncaught' || message.type === 'unhandled')).toEqual([]);
-    expect(result.code, result.output).toBe(0);
-    const outcomes = result.messages.filter((message) => message.type === 'outcome');
-    expect(outcomes.map((outcome) => [outcome.saga, outcome.status, outcome.compensationOrder])).toEqual([
-      ['lazy-body', 'compensated', ['charge']],
-      ['revoked-proxy', 'compensated', ['charge']],
-      ['bad-output', 'compensated', ['charge']],
-    ]);
+    expectEveryRunRolledBack(result);
     const done = result.messages.find((message) => message.type === 'done');
     expect(done?.undone?.sort()).toEqual(['bad-output:charge', 'lazy-body:charge', 'revoked-proxy:charge']);
     expect(done?.subscriberErrors).toBeGreaterThan(0);
