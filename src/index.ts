@@ -28,6 +28,7 @@ export type {
   StageDefinition,
 } from './definition/stage-definition.js';
 export type { ResolvedRetryPolicy, RetryPolicy } from './definition/retry-policy.js';
+export type { SleepDefinition, WaitForSignalDefinition, WaitSpec } from './definition/wait-stage.js';
 export { shapeOf } from './definition/shape-hash.js';
 export { continuationProblems, describeShapeChanges, diffShapes } from './definition/shape-diff.js';
 export type { ContinuationProblem, ShapeChanges } from './definition/shape-diff.js';
@@ -89,6 +90,8 @@ export type {
   StageFailedEvent,
   StageRetryingEvent,
   StageStartedEvent,
+  SignalReceivedEvent,
+  WaitStartedEvent,
 } from './journal/saga-event.js';
 export { sagaEventSchema, sagaEventSchemas } from './journal/saga-event.js';
 export { foldJournal, JournalFold } from './journal/fold.js';
@@ -97,9 +100,11 @@ export type {
   CompensationStatus,
   ExecutionStatus,
   FoldOptions,
+  ReceivedSignal,
   RollbackState,
   RunState,
   StageState,
+  WaitState,
 } from './journal/fold.js';
 export {
   ACTIVE_RUN_STATUSES,
