@@ -47,6 +47,7 @@ export type {
   WatchOptions,
 } from './runtime/orchestrator.js';
 export type { SagaRun } from './runtime/saga-run.js';
+export type { SignalOptions, SignalResult } from './runtime/signal-delivery.js';
 export type { AttemptPhase, AttemptResult } from './runtime/decider.js';
 export type { AttemptInfo, AttemptScope, DriveInfo, DriveScope, Instrumentation, WorkerActivity } from './runtime/instrumentation.js';
 export type { SubscriberErrorContext, SubscriberErrorHandler } from './runtime/safe-observable.js';
@@ -161,6 +162,7 @@ export {
   WorkerStoppedError,
 } from './errors/run-errors.js';
 export type { SagaShapeMismatchDetails } from './errors/run-errors.js';
+export { SignalPayloadError, UnknownSignalError } from './errors/signal-errors.js';
 export {
   LeaseLostError,
   RunLeasedError,
