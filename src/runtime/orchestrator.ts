@@ -771,6 +771,9 @@ class SagaOrchestrator implements Orchestrator {
     const saga = this.sagaFor(state, undefined) as Saga;
     const prepared = prepareSignal(saga, state, name, payload, signalId);
     if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
+    if (state.submitted && supportsWorkers(this.store)) {
+      throw new StoreUnsupportedError(this.store.description, 'signal() of a run submitted to workers', 'delivering signals to workers is not built yet; start the run in-process to signal it');
+    }
     const lease = await this.store.leaseOf(runId);
     if (lease?.live === true) throw new RunLeasedError(runId, lease.owner, lease.epoch, 'signal()');
     if (this.active.has(runId)) return this.signal(runId, name, payload, { signalId });
