@@ -140,6 +140,7 @@ export type {
   PruneOptions,
   RunSummary,
   SagaStore,
+  SignalRequest,
 } from './stores/saga-store.js';
 export { MemoryStore } from './stores/memory-store.js';
 export type { MemoryStoreOptions } from './stores/memory-store.js';

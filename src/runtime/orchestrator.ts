@@ -21,7 +21,7 @@ import { freezeJson } from '../journal/freeze-json.js';
 import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
-import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
+import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
 import { EventStream } from './event-stream.js';
@@ -413,10 +413,11 @@ export interface Orchestrator {
    * @remarks
    * Idempotent per `options.signalId`: a signal id the run journaled before is a no-op, reported
    * as `{ accepted: false, duplicate: true }`. Resolves once the signal is durable. A run driven
-   * here gets it at once; a run nobody drives (its process stopped) is taken over here and
-   * continues in this process. A run another live process owns is refused with a
-   * `RunLeasedError` (delivery through the store to a live owner is not built yet: see
-   * `docs/waits.md`). See {@link SignalResult} and `docs/waits.md`.
+   * here gets it at once; a run another live process owns gets it through the store
+   * (`SagaStore.requestSignal`: its owner delivers it with its next heartbeat, and this resolves
+   * once it is journaled; a store without `requestSignal`, such as `PostgresStore` for now, refuses
+   * with `RunLeasedError`); a run nobody drives (its process stopped) is taken over here and
+   * continues in this process. See {@link SignalResult} and `docs/waits.md`.
    *
    * @throws {@link RunNotFoundError}; {@link UnknownSignalError} when no stage of the run's saga
    * waits for `name`; {@link SignalPayloadError} for a payload its schema refuses;
@@ -517,6 +518,10 @@ class DrivenRun implements ActiveRun, RunHost, KeptRun {
 
   cancelRequested(reason: string): void {
     this.interpreter?.cancel(reason);
+  }
+
+  signalRequested(request: SignalRequest): void {
+    this.interpreter?.signal(request.signal, request.signalId, request.payload);
   }
 
   private end(): void {
@@ -754,7 +759,12 @@ class SagaOrchestrator implements Orchestrator {
   async signal(runId: string, name: string, payload?: unknown, options: SignalOptions = {}): Promise<SignalResult> {
     const signalId = options.signalId ?? uuidv7();
     if (typeof signalId !== 'string' || signalId === '') throw new TypeError(`signal() of run ${runId}: signalId must be a non-empty string.`);
-    const local = this.active.get(runId);
+    let local = this.active.get(runId);
+    if (local !== undefined && local.interpreter === undefined) {
+      // Being picked up here: the run is driven once its journal is replayed to its handle.
+      await firstValueFrom(local.handle.events$, { defaultValue: undefined });
+      local = this.active.get(runId);
+    }
     if (local !== undefined) {
       const interpreter = local.interpreter;
       if (interpreter === undefined || !interpreter.active) {
@@ -775,7 +785,22 @@ class SagaOrchestrator implements Orchestrator {
       throw new StoreUnsupportedError(this.store.description, 'signal() of a run submitted to workers', 'delivering signals to workers is not built yet; start the run in-process to signal it');
     }
     const lease = await this.store.leaseOf(runId);
-    if (lease?.live === true) throw new RunLeasedError(runId, lease.owner, lease.epoch, 'signal()');
+    if (lease?.live === true) {
+      // Its owner delivers it (contract: nobody acts on a run under a live lease).
+      if (this.store.requestSignal === undefined) throw new RunLeasedError(runId, lease.owner, lease.epoch, 'signal()');
+      const journaled = firstValueFrom(
+        this.watch(runId).pipe(filter((event) => event.type === 'signal.received' && event.signalId === signalId)),
+        { defaultValue: undefined },
+      );
+      await this.store.requestSignal({ runId, signal: prepared.signal, signalId, ...(prepared.payload === undefined ? {} : { payload: prepared.payload }) });
+      if ((await journaled) === undefined) {
+        const after = (await this.load(runId)).state;
+        if (after.signals?.has(signalId) !== true) {
+          throw new RunStateError(after.saga, runId, 'signal', after.status, ['running'], `the run stopped going forward before signal ${signalId} could be journaled`);
+        }
+      }
+      return { accepted: true, signalId, delivered: prepared.delivered };
+    }
     if (this.active.has(runId)) return this.signal(runId, name, payload, { signalId });
     // Nobody drives it: take it over here, and deliver the signal as it is picked up.
     const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
@@ -1051,6 +1076,7 @@ class SagaOrchestrator implements Orchestrator {
       const cancel = how.cancel ?? acquired.cancelRequest?.reason;
       const interpreter = this.drive(saga as Saga, acquired.events, lease, handle);
       interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
+      for (const request of acquired.signalRequests ?? []) interpreter.signal(request.signal, request.signalId, request.payload);
       if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
       return { kind: 'driven', handle };
     } catch (error) {

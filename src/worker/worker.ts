@@ -509,6 +509,7 @@ class SagaWorker implements Worker {
       interpreter: undefined as unknown as RunInterpreter,
       lost: (error) => held.interpreter.detach(error),
       cancelRequested: (reason) => held.interpreter.cancel(reason),
+      signalRequested: (request) => held.interpreter.signal(request.signal, request.signalId, request.payload),
       event: (event) => this.events.next(event),
       settled: () => this.forget(held),
       halted: (error) => {

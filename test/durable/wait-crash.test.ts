@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createOrchestrator } from 'sagaflow';
+import { filter, firstValueFrom } from 'rxjs';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga } from 'sagaflow';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { createVirtualClock } from 'sagaflow/testing';
 import { runChild } from './child-process.js';
@@ -49,4 +51,31 @@ describe('a timer wait across a SIGKILL (SQLite)', () => {
       await store.close();
     }
   }, 90_000);
+});
+
+describe('a signal to a run another live owner drives (SQLite)', () => {
+  it('is recorded in the store and delivered by the owner with its next heartbeat; the sender resolves once it is journaled', async () => {
+    const saga = defineSaga({ name: 'approval', input: z.object({ cents: z.number() }) })
+      .stage('hold', { execute: ({ input }) => ({ held: input.cents }), compensate: () => undefined })
+      .waitForSignal('approve', { signal: 'approved', schema: z.object({ by: z.string() }) })
+      .stage('pay', { execute: ({ results }) => `approved by ${results.approve.by}` })
+      .build();
+    const path = join(work, 'remote-signal.db');
+    const ownerStore = new SqliteStore({ path });
+    const senderStore = new SqliteStore({ path });
+    try {
+      const owner = createOrchestrator({ store: ownerStore, sagas: [saga], leaseMs: 600 });
+      const sender = createOrchestrator({ store: senderStore, sagas: [saga] });
+      const run = owner.start(saga, { cents: 10 }, { runId: 'remote-1' });
+      await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
+      await expect(sender.signal('remote-1', 'approved', { by: 'ops' }, { signalId: 'ops-1' })).resolves.toEqual({ accepted: true, signalId: 'ops-1', delivered: 'waiting' });
+      const outcome = await run.outcome;
+      expect(outcome.outputs.pay).toBe('approved by ops');
+      // The owner drove it to the end: the sender never took it over.
+      expect((await ownerStore.load('remote-1'))?.filter((event) => event.type === 'run.resumed')).toEqual([]);
+      await Promise.all([owner.close(), sender.close()]);
+    } finally {
+      await Promise.all([ownerStore.close(), senderStore.close()]);
+    }
+  }, 60_000);
 });

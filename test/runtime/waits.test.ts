@@ -172,6 +172,29 @@ describe('signal waits', () => {
   });
 });
 
+describe('signals across orchestrators', () => {
+  it('a signal sent by a process that does not own the run is recorded in the store, and its owner delivers it', async () => {
+    const { saga } = approvalSaga();
+    const store = new MemoryStore();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 300 });
+    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 300 });
+    const run = owner.start(saga, { cents: 5 });
+    await waitStarted(run);
+    await expect(other.signal(run.runId, 'approved', { by: 'remote' }, { signalId: 'remote-1' })).resolves.toEqual({
+      accepted: true,
+      signalId: 'remote-1',
+      delivered: 'waiting',
+    });
+    const outcome = await run.outcome;
+    expect(outcome.outputs.approval).toEqual({ by: 'remote' });
+    const received = (await collect(run.events$)).filter((event) => event.type === 'signal.received');
+    // Redelivered with every heartbeat until the run settled, journaled once.
+    expect(received).toHaveLength(1);
+    await expect(other.signal(run.runId, 'approved', { by: 'remote' }, { signalId: 'remote-1' })).resolves.toMatchObject({ duplicate: true });
+    await Promise.all([owner.close(), other.close()]);
+  });
+});
+
 describe('timer waits', () => {
   it('sleeps for a duration or until an instant computed from the input, on the virtual clock', async () => {
     const clock = createVirtualClock({ now: 1_000 });
