@@ -415,8 +415,8 @@ export interface Orchestrator {
    * as `{ accepted: false, duplicate: true }`. Resolves once the signal is durable. A run driven
    * here gets it at once; a run another live process owns gets it through the store
    * (`SagaStore.requestSignal`: its owner delivers it with its next heartbeat, and this resolves
-   * once it is journaled; a store without `requestSignal`, such as `PostgresStore` for now, refuses
-   * with `RunLeasedError`); a run nobody drives (its process stopped) is taken over here and
+   * once it is journaled; a store without `requestSignal` refuses with `RunLeasedError`), and so does
+   * a run submitted to workers; a run nobody drives (its process stopped) is taken over here and
    * continues in this process. See {@link SignalResult} and `docs/waits.md`.
    *
    * @throws {@link RunNotFoundError}; {@link UnknownSignalError} when no stage of the run's saga
@@ -781,13 +781,14 @@ class SagaOrchestrator implements Orchestrator {
     const saga = this.sagaFor(state, undefined) as Saga;
     const prepared = prepareSignal(saga, state, name, payload, signalId);
     if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
-    if (state.submitted && supportsWorkers(this.store)) {
-      throw new StoreUnsupportedError(this.store.description, 'signal() of a run submitted to workers', 'delivering signals to workers is not built yet; start the run in-process to signal it');
-    }
-    const lease = await this.store.leaseOf(runId);
-    if (lease?.live === true) {
-      // Its owner delivers it (contract: nobody acts on a run under a live lease).
-      if (this.store.requestSignal === undefined) throw new RunLeasedError(runId, lease.owner, lease.epoch, 'signal()');
+    const toWorkers = state.submitted && supportsWorkers(this.store);
+    const lease = toWorkers ? undefined : await this.store.leaseOf(runId);
+    if (toWorkers || lease?.live === true) {
+      // Its owner delivers it (contract: nobody acts on a run under a live lease; workers own submitted runs).
+      if (this.store.requestSignal === undefined) {
+        if (lease === undefined) throw new StoreUnsupportedError(this.store.description, 'signal() of a run submitted to workers', 'the store cannot record signal requests');
+        throw new RunLeasedError(runId, lease.owner, lease.epoch, 'signal()');
+      }
       const journaled = firstValueFrom(
         this.watch(runId).pipe(filter((event) => event.type === 'signal.received' && event.signalId === signalId)),
         { defaultValue: undefined },

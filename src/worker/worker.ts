@@ -533,6 +533,8 @@ class SagaWorker implements Worker {
       // runs again (or, if the run was stopping, is settled as outcome-unknown).
       interpreter.resume('resume', undefined, cancel);
     }
+    // Signals sent while nobody drove the run: journaled once each (the run dedups by id).
+    for (const request of run.signalRequests ?? []) interpreter.signal(request.signal, request.signalId, request.payload);
   }
 
   private onHalted(run: ClaimedRun, error: Error): void {
