@@ -29,6 +29,7 @@ export type {
   StageDefinition,
 } from './definition/stage-definition.js';
 export type { ResolvedRetryPolicy, RetryPolicy } from './definition/retry-policy.js';
+export type { SleepDefinition, WaitForSignalDefinition, WaitSpec } from './definition/wait-stage.js';
 export { shapeOf } from './definition/shape-hash.js';
 export { continuationProblems, describeShapeChanges, diffShapes } from './definition/shape-diff.js';
 export type { ContinuationProblem, ShapeChanges } from './definition/shape-diff.js';
@@ -47,6 +48,7 @@ export type {
   WatchOptions,
 } from './runtime/orchestrator.js';
 export type { SagaRun } from './runtime/saga-run.js';
+export type { SignalOptions, SignalResult } from './runtime/signal-delivery.js';
 export type { AttemptPhase, AttemptResult } from './runtime/decider.js';
 export type { AttemptInfo, AttemptScope, DriveInfo, DriveScope, Instrumentation, WorkerActivity } from './runtime/instrumentation.js';
 export type { SubscriberErrorContext, SubscriberErrorHandler } from './runtime/safe-observable.js';
@@ -90,6 +92,8 @@ export type {
   StageFailedEvent,
   StageRetryingEvent,
   StageStartedEvent,
+  SignalReceivedEvent,
+  WaitStartedEvent,
 } from './journal/saga-event.js';
 export { sagaEventSchema, sagaEventSchemas } from './journal/saga-event.js';
 export { foldJournal, JournalFold } from './journal/fold.js';
@@ -98,9 +102,11 @@ export type {
   CompensationStatus,
   ExecutionStatus,
   FoldOptions,
+  ReceivedSignal,
   RollbackState,
   RunState,
   StageState,
+  WaitState,
 } from './journal/fold.js';
 export {
   ACTIVE_RUN_STATUSES,
@@ -135,6 +141,7 @@ export type {
   PruneOptions,
   RunSummary,
   SagaStore,
+  SignalRequest,
 } from './stores/saga-store.js';
 export { MemoryStore } from './stores/memory-store.js';
 export type { MemoryStoreOptions } from './stores/memory-store.js';
@@ -157,6 +164,7 @@ export {
   WorkerStoppedError,
 } from './errors/run-errors.js';
 export type { SagaShapeMismatchDetails } from './errors/run-errors.js';
+export { SignalPayloadError, UnknownSignalError } from './errors/signal-errors.js';
 export {
   LeaseLostError,
   RunLeasedError,

@@ -7,6 +7,7 @@ import { defaultDatabaseUrl, openDatabase } from '../support/sql-database.js';
 import { createMoneyTransfer } from './saga.js';
 import { createTransferWorld, type TransferWorld } from './world.js';
 
+export { approvalDecision, createApprovedTransfer, type ApprovedTransferOptions, type ApprovedTransferSaga } from './approved-transfer.js';
 export { createMoneyTransfer, transferInput, type MoneyTransferOptions, type MoneyTransferSaga, type TransferInput } from './saga.js';
 export { createTransferWorld, BANKS, UnknownBankError, type Notification, type TransferWorld } from './world.js';
 export { SqlLedger, InsufficientFundsError, UnknownAccountError, IdempotencyKeyReusedError, formatCents, type Ledger, type LedgerEntry, type Movement } from './ledger.js';
@@ -18,7 +19,13 @@ let world: Promise<TransferWorld> | undefined;
  * `sqlite:.sagaflow/sagaflow.db`, the CLI's default store), opened on first use. This is the
  * saga `sagaflow resume|redrive|compensate --sagas …/money-transfer/index.js` continues runs with.
  */
-export const moneyTransfer = createMoneyTransfer(() => {
+export const moneyTransfer = createMoneyTransfer(() => demoBanks());
+
+/**
+ * The banks in the database of `SAGAFLOW_STORE`, opened once, on first use: shared by this
+ * module's saga and `approval.ts`'s.
+ */
+export function demoBanks(): Promise<TransferWorld> {
   world ??= openDatabase(defaultDatabaseUrl())
     .then(createTransferWorld)
     .catch((error: unknown) => {
@@ -26,4 +33,4 @@ export const moneyTransfer = createMoneyTransfer(() => {
       throw error;
     });
   return world;
-});
+}

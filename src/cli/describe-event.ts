@@ -39,6 +39,16 @@ export function describeEvent(event: SagaEvent): [string, string] {
       return [event.stage, `attempt ${event.attempt} failed (final): ${errorText(event.error)}`];
     case 'stage.cancelled':
       return [event.stage, cancelledText(event)];
+    case 'wait.started':
+      return [
+        event.stage,
+        `${event.kind === 'signal' ? `waiting for signal '${event.signal ?? '?'}'` : 'sleeping'}${event.dueAt === undefined ? '' : ` until ${new Date(event.dueAt).toISOString()}`}${event.signalId === undefined ? '' : ` (satisfied at once by buffered signal ${event.signalId})`}`,
+      ];
+    case 'signal.received':
+      return [
+        event.stage ?? 'run',
+        `signal '${event.signal}' received (${event.signalId})${event.stage === undefined ? ', buffered' : ''}${event.payload === undefined ? '' : ` → ${compactJson(event.payload, 90)}`}`,
+      ];
     case 'compensation.started':
       return [event.stage, `compensation attempt ${event.attempt} started`];
     case 'compensation.retrying':

@@ -115,6 +115,20 @@ function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
       done(await cancelCommand(runId, reason, options, io));
     });
 
+  command(program, io, 'signal')
+    .description('send a signal to a run waiting for it (or buffered until it does); the payload is validated by the saga’s wait stage')
+    .argument('<runId>', 'the run (see sagaflow runs)')
+    .argument('<name>', 'the signal’s name, as the saga’s waitForSignal stage names it')
+    .argument('[json]', 'the payload, as JSON (default: none)')
+    .requiredOption('--sagas <module>', 'the module exporting the run’s saga (its schema validates the payload)')
+    .addOption(storeOption())
+    .option('--signal-id <id>', 'an id of your own: sending the same id again is a no-op')
+    .option('--json', 'print the result as one JSON line')
+    .action(async (runId: string, name: string, json: string | undefined, options: { sagas: string; store: string; signalId?: string; json?: boolean }) => {
+      const { signalCommand } = await import('./commands/signal.js');
+      done(await signalCommand(runId, name, json, options, io));
+    });
+
   command(program, io, 'prune')
     .description('delete finished runs last written before a cut-off, with their journals')
     .requiredOption('--older-than <age>', 'a duration back from now (30d, 12h, 90m, 45s) or an ISO date (2026-01-31, 2026-01-31T12:00:00Z)')

@@ -167,6 +167,8 @@ export class RunProgress {
         return [`rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${event.cause.reason}`}`];
       case 'run.paused':
         return [`paused: ${event.failure.stage} failed; the completed stages are kept`];
+      case 'signal.received':
+        return [`signal '${event.signal}' received (${event.signalId}); buffered until a stage waits for it`];
       case 'run.completed':
       case 'run.compensated':
       case 'run.cancelled':

@@ -6,6 +6,7 @@ import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy }
 import type { Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash, shapeOf } from './shape-hash.js';
 import type { StageDefinition } from './stage-definition.js';
+import { waitDefinitionProblems, waitStage, type SleepDefinition, type WaitForSignalDefinition, type WaitSpec } from './wait-stage.js';
 import { validateSagaOptions, validateStages, type DeclaredStage } from './validate-definition.js';
 
 /**
@@ -157,6 +158,8 @@ interface StageNode {
   readonly previous: StageNode | undefined;
   readonly name: string;
   readonly definition: StageDefinition<never, never, unknown, boolean>;
+  /** For a wait stage: what it waits for, and its definition as given (checked by `.build()`). */
+  readonly wait?: { readonly spec: WaitSpec; readonly given: unknown };
 }
 
 /**
@@ -240,6 +243,98 @@ export class SagaBuilder<
   }
 
   /**
+   * Declares a wait stage that waits for a named signal; its output is the signal's payload.
+   *
+   * @remarks
+   * The run waits holding no attempt: the wait is journaled (`wait.started`), survives crashes,
+   * and ends when `orchestrator.signal(runId, definition.signal, payload)` delivers a payload that
+   * `definition.schema` accepts, or at `timeoutMs` (a failure that rolls the saga back, unless
+   * `onTimeout` gives the output to complete with). A signal sent before the wait is reached is
+   * buffered. `after` works as for {@link SagaBuilder.stage}. See `docs/waits.md`.
+   *
+   * @param name - unique within the saga.
+   * @param definition - the signal's name, its payload schema, and an optional timeout.
+   *
+   * @example
+   * ```ts
+   * import { z } from 'zod';
+   * import { defineSaga } from 'sagaflow';
+   * const payout = defineSaga({ name: 'payout', input: z.object({ cents: z.number() }) })
+   *   .stage('hold', { execute: async ({ input }) => ({ holdId: `h-${input.cents}` }), compensate: async () => undefined })
+   *   .waitForSignal('approval', { signal: 'approved', schema: z.object({ by: z.string() }), timeoutMs: 60_000 })
+   *   .stage('pay', { execute: async ({ results }) => `paid, approved by ${results.approval.by}` })
+   *   .build();
+   * ```
+   */
+  waitForSignal<
+    const TName extends string,
+    TOutput,
+    const TAfter extends readonly ((keyof TStages & string) | (string & {}))[],
+  >(
+    name: TName,
+    definition: WaitForSignalDefinition<TOutput> & {
+      readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
+    },
+  ): SagaBuilder<
+    TInput,
+    TStages & { [K in TName]: DeclaredStageInfo<TOutput, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
+    TName,
+    TRawInput
+  > {
+    return this.waitNode(name, 'signal', definition);
+  }
+
+  /**
+   * Declares a wait stage that waits for time: a duration, or an instant computed from the input
+   * and its ancestors' results. Its output is `undefined`.
+   *
+   * @remarks
+   * The wake-up time is computed once, when the wait starts, and journaled (`wait.started`): a run
+   * recovered after a crash waits only for what is left, and a run waiting holds no attempt.
+   * `after` works as for {@link SagaBuilder.stage}. See `docs/waits.md`.
+   *
+   * @param name - unique within the saga.
+   * @param definition - `{ durationMs }` or `{ until: (ctx) => Date | number }`.
+   *
+   * @example
+   * ```ts
+   * import { z } from 'zod';
+   * import { defineSaga } from 'sagaflow';
+   * const reservation = defineSaga({ name: 'reservation', input: z.object({ seat: z.string() }) })
+   *   .stage('reserve', { execute: async ({ input }) => ({ seat: input.seat }), compensate: async () => undefined })
+   *   .sleep('cool-off', { durationMs: 15 * 60_000 })
+   *   .stage('confirm', { execute: async ({ results }) => `confirmed ${results.reserve.seat}` })
+   *   .build();
+   * ```
+   */
+  sleep<const TName extends string, const TAfter extends readonly ((keyof TStages & string) | (string & {}))[]>(
+    name: TName,
+    definition: SleepDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, StageAfter<TAfter, TLast>>>> & {
+      readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
+    },
+  ): SagaBuilder<
+    TInput,
+    TStages & { [K in TName]: DeclaredStageInfo<undefined, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
+    TName,
+    TRawInput
+  > {
+    return this.waitNode(name, 'timer', definition);
+  }
+
+  /** A wait stage's node: a stage whose `execute` only says when the wait ends. */
+  private waitNode<TNext>(name: string, kind: WaitSpec['kind'], definition: object): TNext {
+    const given = definition as Parameters<typeof waitStage>[1] & { readonly after?: readonly string[] };
+    const { spec, execute } = waitStage(kind, given);
+    const stageDefinition = given.after === undefined ? { execute } : { execute, after: given.after };
+    return new SagaBuilder(this.options, {
+      previous: this.last,
+      name,
+      definition: stageDefinition as unknown as StageDefinition<never, never, unknown, boolean>,
+      wait: { spec, given: definition },
+    }) as TNext;
+  }
+
+  /**
    * Validates the whole definition and returns the frozen {@link Saga}.
    *
    * @throws {@link SagaDefinitionError} listing every problem: duplicate stage, unknown `after`,
@@ -264,6 +359,12 @@ export class SagaBuilder<
           ? name
           : quoteIdentifier(name);
     const issues: Issue[] = [...validateSagaOptions(options), ...validateStages(declared)];
+    for (const node of nodes) {
+      if (node.wait === undefined) continue;
+      for (const [path, message] of waitDefinitionProblems(node.wait.spec.kind, node.wait.given)) {
+        issues.push({ path: ['stages', node.name, path].filter((part) => part !== '').join('.'), message });
+      }
+    }
     if (issues.length > 0) throw new SagaDefinitionError(sagaName, issues);
 
     const dependents = new Map<string, string[]>();
@@ -292,6 +393,7 @@ export class SagaBuilder<
           ...(compensationPolicy?.timeoutMs === undefined ? {} : { timeoutMs: compensationPolicy.timeoutMs }),
         }),
         compensateOnFailure: definition.compensateOnFailure === true,
+        ...(nodes[index]?.wait === undefined ? {} : { wait: nodes[index].wait.spec }),
       });
     });
     const byName = new Map(stages.map((stage) => [stage.name, stage]));

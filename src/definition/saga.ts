@@ -2,6 +2,7 @@ import type { ZodType } from 'zod';
 import type { ErrorRedactor } from '../errors/redact-error.js';
 import type { ResolvedRetryPolicy } from './retry-policy.js';
 import type { CompensateContextBase, ExecuteContext } from './stage-definition.js';
+import type { WaitSpec } from './wait-stage.js';
 import type { RecordedStageShape } from '../journal/saga-event.js';
 
 /**
@@ -106,6 +107,8 @@ export interface SagaStage {
   readonly compensation: ResolvedCompensationPolicy;
   /** Whether `compensate` also runs after the stage's own final failure. */
   readonly compensateOnFailure: boolean;
+  /** For a wait stage (`.waitForSignal`, `.sleep`): what it waits for. Its `execute` only computes when the wait ends. */
+  readonly wait?: WaitSpec;
 }
 
 /**

@@ -8,6 +8,7 @@ export interface StageShape {
   readonly after: readonly string[];
   readonly compensates: boolean;
   readonly compensateOnFailure: boolean;
+  readonly wait?: string;
 }
 
 /**
@@ -16,7 +17,12 @@ export interface StageShape {
  * `execute` keeps runs resumable; adding, removing or rewiring stages does not.
  */
 export function shapeHash(sagaName: string, stages: readonly StageShape[]): string {
-  const shape = stages.map((stage) => [stage.name, [...stage.after].sort(), stage.compensates, stage.compensateOnFailure]);
+  // A wait stage's kind is hashed only when present, so that the hashes of sagas without waits stay as they were.
+  const shape = stages.map((stage) => {
+    const fields: unknown[] = [stage.name, [...stage.after].sort(), stage.compensates, stage.compensateOnFailure];
+    if (stage.wait !== undefined) fields.push(stage.wait);
+    return fields;
+  });
   return createHash('sha256').update(JSON.stringify([sagaName, shape])).digest('hex');
 }
 
@@ -45,5 +51,6 @@ export function shapeOf(saga: Pick<Saga, 'stages'>): RecordedStageShape[] {
     after: [...stage.after],
     compensates: stage.compensate !== undefined,
     compensateOnFailure: stage.compensateOnFailure,
+    ...(stage.wait === undefined ? {} : { wait: stage.wait.kind === 'signal' ? `signal:${stage.wait.signal}` : 'timer' }),
   }));
 }

@@ -60,6 +60,10 @@ export const SagaErrorCode = {
   OrchestratorClosed: 'ORCHESTRATOR_CLOSED',
   /** {@link WorkerStoppedError}: a worker stopped before a run it held settled. */
   WorkerStopped: 'WORKER_STOPPED',
+  /** {@link UnknownSignalError}: no stage of the run's saga waits for a signal of that name. */
+  SignalUnknown: 'SIGNAL_UNKNOWN',
+  /** {@link SignalPayloadError}: a signal's payload does not match its wait stage's schema. */
+  SignalPayloadInvalid: 'SIGNAL_PAYLOAD_INVALID',
 } as const;
 
 /**

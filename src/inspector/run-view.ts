@@ -36,6 +36,7 @@ export function runViewOf(state: RunState, journal: readonly SagaEvent[], contex
     const retrying = record?.status === 'running' && stage.retryAt !== undefined;
     const step = rollbackOrder.indexOf(name);
     const compensation = stage.compensation;
+    const wait = state.waits?.get(name);
     stages.push({
       name,
       tone: retrying ? 'retrying' : ((record?.status ?? 'not_started') satisfies StageTone),
@@ -51,6 +52,15 @@ export function runViewOf(state: RunState, journal: readonly SagaEvent[], contex
       ...(stage.endedAt === undefined ? {} : { endedAt: stage.endedAt }),
       ...(stage.durationMs === undefined ? {} : { durationMs: stage.durationMs }),
       ...(stage.retryAt === undefined ? {} : { retryAt: stage.retryAt }),
+      ...(wait === undefined
+        ? {}
+        : {
+            waiting: {
+              kind: wait.kind,
+              ...(wait.signal === undefined ? {} : { signal: wait.signal }),
+              ...(wait.dueAt === undefined ? {} : { dueAt: wait.dueAt }),
+            },
+          }),
       ...(compensation === undefined
         ? {}
         : {

@@ -69,6 +69,16 @@ export function timelineOf(journal: readonly SagaEvent[], live: boolean, now: nu
       case 'stage.cancelled':
         close('execute', event.stage, event.at, 'cancelled', event.reason);
         break;
+      case 'wait.started': {
+        // A wait stage's bar spans its wait: it stays open until the signal, the time or the stop.
+        const bar = open.get(key('execute', event.stage));
+        if (bar !== undefined) {
+          bar.note = `${event.kind === 'signal' ? `waits for signal '${event.signal ?? '?'}'` : 'sleeps'}${event.dueAt === undefined ? '' : ` until ${new Date(event.dueAt).toISOString()}`}`;
+        }
+        break;
+      }
+      case 'signal.received':
+        break;
       case 'compensation.started':
         start('compensate', event.stage, event.attempt, event.at);
         break;

@@ -126,6 +126,56 @@ export interface StageState {
 }
 
 /**
+ * What a wait stage is waiting for, as folded from its `wait.started`.
+ *
+ * @remarks
+ * One entry of `RunState.waits` per stage waiting now; it goes once the stage settles (the
+ * signal came, the time was reached, the wait timed out, or the run stopped).
+ *
+ * @example
+ * ```ts
+ * import type { WaitState } from 'sagaflow';
+ * const describe = (wait: WaitState) => `${wait.kind === 'signal' ? `signal '${wait.signal ?? ''}'` : 'time'}${wait.dueAt === undefined ? '' : ` until ${new Date(wait.dueAt).toISOString()}`}`;
+ * ```
+ */
+export interface WaitState {
+  /** `'signal'` or `'timer'`. */
+  readonly kind: 'signal' | 'timer';
+  /** The signal's name, for a signal wait. */
+  readonly signal?: string | undefined;
+  /** When the wait ends or times out (epoch ms), if it does. */
+  readonly dueAt?: number | undefined;
+  /** When the wait started (epoch ms). */
+  readonly since: number;
+}
+
+/**
+ * A signal the run received, as folded from its `signal.received`.
+ *
+ * @remarks
+ * `stage` is the wait stage it satisfied; absent while it is buffered (sent before any stage
+ * waited for it).
+ *
+ * @example
+ * ```ts
+ * import type { ReceivedSignal } from 'sagaflow';
+ * const buffered = (signal: ReceivedSignal) => signal.stage === undefined;
+ * ```
+ */
+export interface ReceivedSignal {
+  /** The signal's name. */
+  readonly signal: string;
+  /** Its id (unique per run). */
+  readonly signalId: string;
+  /** Its validated payload. */
+  readonly payload?: unknown;
+  /** When it was journaled (epoch ms). */
+  readonly at: number;
+  /** The wait stage it satisfied, once it did. */
+  readonly stage?: string | undefined;
+}
+
+/**
  * Where a rollback stands, as folded from the journal: which compensations remain and which may
  * start now.
  *
@@ -217,6 +267,10 @@ export interface RunState {
   readonly rollback?: RollbackState | undefined;
   /** The last resume mode, if the run was ever resumed. */
   readonly lastResumeMode?: ResumeMode | undefined;
+  /** Wait stages waiting now, by stage name; `undefined` until the run's first wait. */
+  readonly waits?: ReadonlyMap<string, WaitState> | undefined;
+  /** Every signal received, by `signalId`, in arrival order; `undefined` until the first. */
+  readonly signals?: ReadonlyMap<string, ReceivedSignal> | undefined;
   /** `seq` of the last event. */
   readonly lastSeq: number;
   /** `at` of `run.started`. */
@@ -394,7 +448,10 @@ class RollbackPlan implements RollbackState {
 }
 
 /** The fold's working copy. It never escapes {@link foldJournal} or the runtime that owns it. */
-export interface MutableRunState extends Working<Omit<RunState, 'stages' | 'completionOrder' | 'settleOrder' | 'compensationOrder' | 'readyStages' | 'rollback'>> {
+export interface MutableRunState
+  extends Working<Omit<RunState, 'stages' | 'completionOrder' | 'settleOrder' | 'compensationOrder' | 'readyStages' | 'rollback' | 'waits' | 'signals'>> {
+  waits: Map<string, WaitState> | undefined;
+  signals: Map<string, { -readonly [K in keyof ReceivedSignal]: ReceivedSignal[K] }> | undefined;
   stages: Map<string, MutableStage>;
   completionOrder: string[];
   settleOrder: string[];
@@ -433,6 +490,8 @@ class WorkingRunState implements MutableRunState {
   remaining: number;
   rollback: RollbackPlan | undefined = undefined;
   lastResumeMode: ResumeMode | undefined = undefined;
+  waits: Map<string, WaitState> | undefined = undefined;
+  signals: Map<string, { -readonly [K in keyof ReceivedSignal]: ReceivedSignal[K] }> | undefined = undefined;
   lastSeq: number;
   startedAt: number;
   updatedAt: number;
@@ -673,6 +732,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     }
     case 'stage.completed': {
       const stage = stageOf(state, event);
+      if (state.waits !== undefined) state.waits.delete(event.stage);
       const first = stage.status !== 'completed';
       leaveFlight(state, stage);
       if (first) state.completionOrder.push(event.stage);
@@ -688,6 +748,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     }
     case 'stage.failed': {
       const stage = stageOf(state, event);
+      if (state.waits !== undefined) state.waits.delete(event.stage);
       leaveFlight(state, stage);
       settle(state, stage, event.stage);
       stage.status = 'failed';
@@ -700,6 +761,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     }
     case 'stage.cancelled': {
       const stage = stageOf(state, event);
+      if (state.waits !== undefined) state.waits.delete(event.stage);
       leaveFlight(state, stage);
       if (stage.attempts > 0) settle(state, stage, event.stage);
       stage.status = 'cancelled';
@@ -707,6 +769,21 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       if (event.error !== undefined) stage.error = event.error;
       if (event.outcomeUnknown === true) stage.outcomeUnknown = true;
       stage.endedAt = event.at;
+      return;
+    }
+    case 'wait.started': {
+      const stage = stageOf(state, event);
+      if (stage.status !== 'running') return;
+      (state.waits ??= new Map()).set(event.stage, { kind: event.kind, signal: event.signal, dueAt: event.dueAt, since: event.at });
+      const consumed = event.signalId === undefined ? undefined : state.signals?.get(event.signalId);
+      if (consumed !== undefined) consumed.stage = event.stage;
+      return;
+    }
+    case 'signal.received': {
+      const signals = (state.signals ??= new Map());
+      if (!signals.has(event.signalId)) {
+        signals.set(event.signalId, { signal: event.signal, signalId: event.signalId, payload: freezeJson(event.payload), at: event.at, stage: event.stage });
+      }
       return;
     }
     case 'run.cancelling':

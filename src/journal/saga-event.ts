@@ -271,6 +271,8 @@ export interface RecordedStageShape {
   readonly compensates: boolean;
   /** Whether its `compensate` also runs after its own final failure. */
   readonly compensateOnFailure: boolean;
+  /** For a wait stage: `'timer'`, or `'signal:'` and the signal's name. */
+  readonly wait?: string;
 }
 
 /**
@@ -416,6 +418,70 @@ export interface StageCancelledEvent extends SagaEventBase {
    * and `output: undefined`.
    */
   readonly outcomeUnknown?: boolean;
+}
+
+/**
+ * A wait stage started waiting: for a signal, for a time, or for a signal until a time.
+ *
+ * @remarks
+ * Written once a wait stage's `stage.started` is durable and its wake-up time is computed. The
+ * run then holds no attempt: it is woken by a `signal.received` naming `signal`, or when
+ * `dueAt` (epoch ms, journaled so that a recovered run waits only for what is left) has passed.
+ * A signal wait with a `signalId` here was satisfied at once by a signal buffered before the
+ * wait was reached; a `stage.completed` follows in the same decision. See `docs/waits.md`.
+ *
+ * @example
+ * ```ts
+ * import type { SagaEvent, WaitStartedEvent } from 'sagaflow';
+ * declare const journal: readonly SagaEvent[];
+ * const waits = journal.filter((event): event is WaitStartedEvent => event.type === 'wait.started');
+ * for (const wait of waits) console.log(`${wait.stage} waits for ${wait.signal ?? 'time'} until ${wait.dueAt ?? 'forever'}`);
+ * ```
+ */
+export interface WaitStartedEvent extends SagaEventBase {
+  /** Discriminant. */
+  readonly type: 'wait.started';
+  /** The wait stage. */
+  readonly stage: string;
+  /** `'signal'`: waits for a named signal (until `dueAt`, when it has a timeout). `'timer'`: waits until `dueAt`. */
+  readonly kind: 'signal' | 'timer';
+  /** The signal's name, for a signal wait. */
+  readonly signal?: string;
+  /** When the wait ends (a timer) or times out (a signal wait with `timeoutMs`), epoch ms. */
+  readonly dueAt?: number;
+  /** The buffered signal that satisfied the wait at once, if one had arrived before it. */
+  readonly signalId?: string;
+}
+
+/**
+ * A signal was accepted for the run: journaled before anything acts on it.
+ *
+ * @remarks
+ * `orchestrator.signal(runId, name, payload)` validates the payload against the schema of the
+ * wait stage that waits for `signal` and appends this event; `signalId` makes it idempotent
+ * (a second signal with the same id is a no-op). When a stage is waiting for it, `stage` names
+ * it and a `stage.completed` with the payload as output follows; otherwise the signal is
+ * buffered until a stage waiting for that name is reached (see `wait.started`'s `signalId`).
+ *
+ * @example
+ * ```ts
+ * import type { SagaEvent, SignalReceivedEvent } from 'sagaflow';
+ * declare const journal: readonly SagaEvent[];
+ * const signals = journal.filter((event): event is SignalReceivedEvent => event.type === 'signal.received');
+ * const buffered = signals.filter((event) => event.stage === undefined).map((event) => event.signal);
+ * ```
+ */
+export interface SignalReceivedEvent extends SagaEventBase {
+  /** Discriminant. */
+  readonly type: 'signal.received';
+  /** The signal's name. */
+  readonly signal: string;
+  /** The signal's id: a second signal with the same id is ignored. */
+  readonly signalId: string;
+  /** The validated payload (what the schema returned), plain JSON. */
+  readonly payload?: unknown;
+  /** The wait stage it was delivered to; absent while it is buffered. */
+  readonly stage?: string;
 }
 
 /**
@@ -769,6 +835,8 @@ export type SagaEvent =
   | StageCompletedEvent
   | StageFailedEvent
   | StageCancelledEvent
+  | WaitStartedEvent
+  | SignalReceivedEvent
   | RunCancellingEvent
   | RunCompensatingEvent
   | CompensationStartedEvent
@@ -832,6 +900,7 @@ const stageShapeSchema = z.object({
   after: z.array(stage),
   compensates: z.boolean(),
   compensateOnFailure: z.boolean(),
+  wait: z.string().min(1).optional(),
 });
 
 const rollbackCauseSchema = z.discriminatedUnion('kind', [
@@ -877,6 +946,23 @@ const schemas = {
     reason: z.string(),
     error: serializedErrorSchema.optional(),
     outcomeUnknown: z.boolean().optional(),
+  }),
+  'wait.started': z.object({
+    ...base,
+    type: z.literal('wait.started'),
+    stage,
+    kind: z.enum(['signal', 'timer']),
+    signal: z.string().min(1).optional(),
+    dueAt: z.number().finite().optional(),
+    signalId: z.string().min(1).optional(),
+  }),
+  'signal.received': z.object({
+    ...base,
+    type: z.literal('signal.received'),
+    signal: z.string().min(1),
+    signalId: z.string().min(1),
+    payload: z.unknown().optional(),
+    stage: stage.optional(),
   }),
   'run.cancelling': z.object({ ...base, type: z.literal('run.cancelling'), reason: z.string(), by: z.string().min(1) }),
   'run.compensating': z.object({ ...base, type: z.literal('run.compensating'), cause: rollbackCauseSchema }),
@@ -948,6 +1034,8 @@ const eventSchema = z.discriminatedUnion('type', [
   schemas['stage.completed'],
   schemas['stage.failed'],
   schemas['stage.cancelled'],
+  schemas['wait.started'],
+  schemas['signal.received'],
   schemas['run.cancelling'],
   schemas['run.compensating'],
   schemas['compensation.started'],

@@ -446,6 +446,12 @@ class DriveTrace implements DriveScope {
       case 'run.resumed':
         this.span.addEvent('sagaflow.run.resumed', { 'sagaflow.resume.mode': event.mode });
         return;
+      case 'wait.started':
+        this.span.addEvent('sagaflow.wait.started', { [STAGE_NAME]: event.stage, 'sagaflow.wait.kind': event.kind, ...(event.signal === undefined ? {} : { 'sagaflow.signal.name': event.signal }) });
+        return;
+      case 'signal.received':
+        this.span.addEvent('sagaflow.signal.received', { 'sagaflow.signal.name': event.signal, 'sagaflow.signal.id': event.signalId });
+        return;
       case 'run.started':
       case 'stage.started':
       case 'compensation.started':

@@ -1,8 +1,9 @@
 import type { ResolvedRetryPolicy } from '../definition/retry-policy.js';
 import { retryDelayMs } from '../definition/retry-policy.js';
 import type { Saga } from '../definition/saga.js';
+import type { WaitPlan, WaitSpec } from '../definition/wait-stage.js';
 import type { SerializedError } from '../errors/serialize-error.js';
-import { assertNever, type RunState, type StageState } from '../journal/fold.js';
+import { assertNever, type RunState, type StageState, type WaitState } from '../journal/fold.js';
 import type { RecordedStageShape, ResumeMode, RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
 
 /**
@@ -87,6 +88,8 @@ export type Trigger =
     }
   /** A retry delay elapsed. */
   | { readonly type: 'timer'; readonly phase: AttemptPhase; readonly stage: string }
+  /** A signal for the run, its payload already validated (see `orchestrator.signal`). */
+  | { readonly type: 'signal'; readonly signal: string; readonly signalId: string; readonly payload: unknown }
   /** A cancellation: `by` is `'external'` or the stage that called `ctx.cancel`. */
   | { readonly type: 'cancel'; readonly reason: string; readonly by: string }
   /** Re-evaluates the state after the last decision's events were folded. */
@@ -144,7 +147,10 @@ export function decide(saga: Saga, state: RunState, trigger: Trigger, now: numbe
       else compensateSettled(saga, state, trigger, decision);
       break;
     case 'timer':
-      timerFired(state, trigger, decision);
+      timerFired(saga, state, trigger, decision);
+      break;
+    case 'signal':
+      signalReceived(state, trigger, decision);
       break;
     case 'cancel':
       cancel(state, trigger.reason, trigger.by, decision);
@@ -365,7 +371,12 @@ function pickUpInterrupted(state: RunState, cancelRequest: { readonly reason: st
     const reason = stopping ? stopReason(state, cancelRequest?.reason) : '';
     for (const [name, record] of state.stages) {
       if (record.status !== 'running') continue;
-      if (record.retryAt !== undefined && (stopping || record.retryAt > decision.now)) {
+      const wait = state.waits?.get(name);
+      if (wait !== undefined) {
+        // A wait goes on for what is left of it; it holds no attempt to re-run.
+        if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
+        else if (wait.dueAt !== undefined) decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: Math.max(0, wait.dueAt - decision.now) });
+      } else if (record.retryAt !== undefined && (stopping || record.retryAt > decision.now)) {
         if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
         else decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: record.retryAt - decision.now });
       } else if (stopping) {
@@ -400,7 +411,10 @@ function executeSettled(saga: Saga, state: RunState, trigger: Extract<Trigger, {
   // A result for an attempt the journal does not have in flight (a late one) changes nothing.
   if (record === undefined || record.status !== 'running' || record.attempts !== attempt || record.retryAt !== undefined) return;
   if (result.ok) {
-    decision.stageCompleted(name, attempt, result.output, result.durationMs);
+    const wait = saga.stage(name)?.wait;
+    if (wait === undefined) decision.stageCompleted(name, attempt, result.output, result.durationMs);
+    else if (state.stopping) decision.append({ type: 'stage.cancelled', stage: name, reason: stopReason(state) });
+    else beginWait(state, name, attempt, wait, result.output as WaitPlan | undefined, decision);
     return;
   }
   if (result.cancel !== undefined && !state.stopping) {
@@ -449,9 +463,11 @@ function compensateSettled(saga: Saga, state: RunState, trigger: Extract<Trigger
   decision.append({ type: 'compensation.failed', stage: name, attempt, error });
 }
 
-function timerFired(state: RunState, trigger: Extract<Trigger, { type: 'timer' }>, decision: Decision): void {
+function timerFired(saga: Saga, state: RunState, trigger: Extract<Trigger, { type: 'timer' }>, decision: Decision): void {
   const record = state.stages.get(trigger.stage);
   if (record === undefined) return;
+  const wait = trigger.phase === 'execute' ? state.waits?.get(trigger.stage) : undefined;
+  if (wait !== undefined) return waitDue(saga, state, trigger.stage, record, wait, decision);
   if (trigger.phase === 'compensate') {
     if (record.compensation?.status === 'running' && record.compensation.retryAt !== undefined) decision.startCompensation(trigger.stage, record);
     return;
@@ -475,11 +491,105 @@ function stopOthers(state: RunState, except: string | undefined, reason: string,
   decision.push({ type: 'abort', reason });
   // Only stages in flight can be waiting to retry: most stops find none without looking further.
   if (state.inFlight <= (except === undefined ? 0 : 1)) return;
+  const waits = state.waits;
   for (const [name, record] of state.stages) {
-    if (name === except || record.status !== 'running' || record.retryAt === undefined) continue;
+    if (name === except || record.status !== 'running' || (record.retryAt === undefined && waits?.has(name) !== true)) continue;
     decision.push({ type: 'clear-timer', phase: 'execute', stage: name });
     decision.append({ type: 'stage.cancelled', stage: name, reason });
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Waits: a wait stage's attempt only computes when its wait ends; the wait itself is journaled.
+
+/** The error a signal wait without a fallback fails with when it times out. */
+function waitTimeoutError(stage: string, signal: string, timeoutMs: number | undefined): SerializedError {
+  return {
+    name: 'WaitTimeoutError',
+    code: 'WAIT_TIMEOUT',
+    message: `Stage '${stage}' waited ${timeoutMs === undefined ? '' : `${timeoutMs} ms `}for signal '${signal}', which did not come.`,
+  };
+}
+
+/** The first signal of that name received before any stage waited for it. */
+function bufferedSignal(state: RunState, signal: string): { readonly signalId: string; readonly payload?: unknown } | undefined {
+  const signals = state.signals;
+  if (signals === undefined) return undefined;
+  for (const received of signals.values()) if (received.stage === undefined && received.signal === signal) return received;
+  return undefined;
+}
+
+/**
+ * A wait stage's attempt said when its wait ends: journal the wait, and arm its timer; a signal
+ * already buffered, or a time already past, ends it at once.
+ */
+function beginWait(state: RunState, name: string, attempt: number, wait: WaitSpec, plan: WaitPlan | undefined, decision: Decision): void {
+  const dueAt = plan?.dueAt ?? (plan?.delayMs === undefined ? undefined : decision.now + plan.delayMs);
+  if (wait.kind === 'timer') {
+    const at = dueAt ?? decision.now;
+    decision.append({ type: 'wait.started', stage: name, kind: 'timer', dueAt: at });
+    if (at <= decision.now) decision.stageCompleted(name, attempt, undefined, 0);
+    else decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: at - decision.now });
+    return;
+  }
+  const buffered = bufferedSignal(state, wait.signal);
+  if (buffered !== undefined) {
+    decision.append({ type: 'wait.started', stage: name, kind: 'signal', signal: wait.signal, signalId: buffered.signalId });
+    decision.stageCompleted(name, attempt, buffered.payload, 0);
+    return;
+  }
+  decision.append(dueAt === undefined ? { type: 'wait.started', stage: name, kind: 'signal', signal: wait.signal } : { type: 'wait.started', stage: name, kind: 'signal', signal: wait.signal, dueAt });
+  if (dueAt !== undefined) decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: Math.max(0, dueAt - decision.now) });
+}
+
+/** A wait's time came: a timer completes its stage; a signal wait times out (its fallback, or a failure). */
+function waitDue(saga: Saga, state: RunState, name: string, record: StageState, wait: WaitState, decision: Decision): void {
+  if (record.status !== 'running') return;
+  if (state.stopping) {
+    decision.append({ type: 'stage.cancelled', stage: name, reason: stopReason(state) });
+    return;
+  }
+  const durationMs = decision.now - wait.since;
+  if (wait.kind === 'timer') {
+    decision.stageCompleted(name, record.attempts, undefined, durationMs);
+    return;
+  }
+  const spec = saga.stage(name)?.wait;
+  if (spec?.kind === 'signal' && spec.onTimeout !== undefined) {
+    decision.stageCompleted(name, record.attempts, spec.onTimeout.output, durationMs);
+    return;
+  }
+  decision.stageFailed(name, record.attempts, waitTimeoutError(name, wait.signal ?? '?', spec?.kind === 'signal' ? spec.timeoutMs : undefined));
+  stopOthers(state, name, `stage '${name}' failed`, decision);
+}
+
+/**
+ * A signal: journaled once per `signalId` while the run goes forward, and delivered to the first
+ * stage waiting for its name, or buffered until one does.
+ */
+function signalReceived(state: RunState, trigger: Extract<Trigger, { type: 'signal' }>, decision: Decision): void {
+  if (state.signals?.has(trigger.signalId) === true) return;
+  if (state.stopping || (state.status !== 'running' && state.status !== 'queued')) return;
+  const { signal, signalId, payload } = trigger;
+  let waiting: string | undefined;
+  let wait: WaitState | undefined;
+  if (state.waits !== undefined) {
+    for (const [name, candidate] of state.waits) {
+      if (candidate.kind === 'signal' && candidate.signal === signal) {
+        waiting = name;
+        wait = candidate;
+        break;
+      }
+    }
+  }
+  const record = waiting === undefined ? undefined : state.stages.get(waiting);
+  if (waiting === undefined || wait === undefined || record === undefined) {
+    decision.append(payload === undefined ? { type: 'signal.received', signal, signalId } : { type: 'signal.received', signal, signalId, payload });
+    return;
+  }
+  decision.append(payload === undefined ? { type: 'signal.received', signal, signalId, stage: waiting } : { type: 'signal.received', signal, signalId, payload, stage: waiting });
+  if (wait.dueAt !== undefined) decision.push({ type: 'clear-timer', phase: 'execute', stage: waiting });
+  decision.stageCompleted(waiting, record.attempts, payload, decision.now - wait.since);
 }
 
 function mayRetry(policy: ResolvedRetryPolicy, retryable: boolean, attemptsThisBudget: number): boolean {

@@ -80,7 +80,8 @@ export class RunInterpreter {
    */
   constructor(
     private readonly options: InterpreterEnvironment,
-    private readonly saga: Saga,
+    /** The definition the run is driven by. */
+    readonly saga: Saga,
     private readonly lease: LeaseToken,
     private readonly host: RunHost,
     private readonly journal: readonly SagaEvent[],
@@ -160,6 +161,11 @@ export class RunInterpreter {
   /** Cancels the run if it is still going forward (`by`: `'external'` or a stage). */
   cancel(reason: string, by = 'external'): void {
     this.react({ type: 'cancel', reason, by });
+  }
+
+  /** Delivers a signal whose payload is already validated (see `prepareSignal`). */
+  signal(signal: string, signalId: string, payload: unknown): void {
+    this.react({ type: 'signal', signal, signalId, payload });
   }
 
   /** Stops driving the run without settling it: nothing more is written; the journal stays resumable. */

@@ -1,7 +1,7 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { retryDelayMs } from '../definition/retry-policy.js';
 import { LeaseLostError } from '../errors/store-errors.js';
-import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
+import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import type { BackoffPolicy } from './backoff.js';
 
@@ -13,6 +13,8 @@ export interface KeptRun {
   lost(error: LeaseLostError): void;
   /** `orchestrator.cancel(runId)` was called elsewhere: cancel the run. */
   cancelRequested(reason: string): void;
+  /** `orchestrator.signal(runId, …)` was called elsewhere: deliver the signal (the run dedups it by id). */
+  signalRequested?(request: SignalRequest): void;
 }
 
 /** What the keeper reports: a heartbeat that failed (it is retried), or listening that failed. */
@@ -152,6 +154,8 @@ export class LeaseKeeper {
       run.lost(new LeaseLostError(runId, this.owner, run.lease.epoch));
     }
     for (const request of result.cancelRequests) this.held.get(request.runId)?.cancelRequested(request.reason);
+    const signals = result.signalRequests;
+    if (signals !== undefined) for (const request of signals) this.held.get(request.runId)?.signalRequested?.(request);
   }
 
   /** On a store that announces cancel requests, beat as soon as one is announced for a held run. */

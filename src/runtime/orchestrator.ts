@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { asyncScheduler, defer, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, defer, filter, firstValueFrom, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
 import { identifierProblem } from '../definition/identifier.js';
 import { continuationProblems, diffShapes } from '../definition/shape-diff.js';
@@ -21,7 +21,7 @@ import { freezeJson } from '../journal/freeze-json.js';
 import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
-import type { LeaseToken, RunSummary, SagaStore } from '../stores/saga-store.js';
+import type { LeaseToken, RunSummary, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
 import { EventStream } from './event-stream.js';
@@ -34,6 +34,7 @@ import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-followe
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
 import { settleWithin } from './settle-within.js';
+import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
 
 /**
  * Options of {@link createOrchestrator}.
@@ -405,6 +406,26 @@ export interface Orchestrator {
    */
   cancel(runId: string, reason?: string): Promise<void>;
   /**
+   * Sends a signal to a run: the payload is validated against the schema of the wait stage that
+   * waits for `name`, journaled (`signal.received`), and completes that stage if it is waiting,
+   * or is buffered until it is reached.
+   *
+   * @remarks
+   * Idempotent per `options.signalId`: a signal id the run journaled before is a no-op, reported
+   * as `{ accepted: false, duplicate: true }`. Resolves once the signal is durable. A run driven
+   * here gets it at once; a run another live process owns gets it through the store
+   * (`SagaStore.requestSignal`: its owner delivers it with its next heartbeat, and this resolves
+   * once it is journaled; a store without `requestSignal` refuses with `RunLeasedError`), and so does
+   * a run submitted to workers; a run nobody drives (its process stopped) is taken over here and
+   * continues in this process. See {@link SignalResult} and `docs/waits.md`.
+   *
+   * @throws {@link RunNotFoundError}; {@link UnknownSignalError} when no stage of the run's saga
+   * waits for `name`; {@link SignalPayloadError} for a payload its schema refuses;
+   * {@link RunStateError} for a run that is not going forward (settled, stopping, rolling back);
+   * {@link RunLeasedError}; all as rejections.
+   */
+  signal(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult>;
+  /**
    * Queues a run for workers and returns its id; never executes it in this process.
    *
    * @remarks
@@ -498,6 +519,10 @@ class DrivenRun implements ActiveRun, RunHost, KeptRun {
 
   cancelRequested(reason: string): void {
     this.interpreter?.cancel(reason);
+  }
+
+  signalRequested(request: SignalRequest): void {
+    this.interpreter?.signal(request.signal, request.signalId, request.payload);
   }
 
   private end(): void {
@@ -737,6 +762,78 @@ class SagaOrchestrator implements Orchestrator {
     }
   }
 
+  async signal(runId: string, name: string, payload?: unknown, options: SignalOptions = {}): Promise<SignalResult> {
+    const signalId = options.signalId ?? uuidv7();
+    if (typeof signalId !== 'string' || signalId === '') throw new TypeError(`signal() of run ${runId}: signalId must be a non-empty string.`);
+    let local = this.active.get(runId);
+    if (local !== undefined && local.interpreter === undefined) {
+      // Being picked up here: the run is driven once its journal is replayed to its handle.
+      await firstValueFrom(local.handle.events$, { defaultValue: undefined });
+      local = this.active.get(runId);
+    }
+    if (local !== undefined) {
+      const interpreter = local.interpreter;
+      if (interpreter === undefined || !interpreter.active) {
+        throw new RunStateError(interpreter?.saga.name ?? '?', runId, 'signal', interpreter?.state.status ?? 'running', ['running'], 'it is being picked up by this orchestrator right now; send the signal again');
+      }
+      const prepared = prepareSignal(interpreter.saga, interpreter.state, name, payload, signalId);
+      if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
+      const durable = this.signalJournaled(local.handle, runId, signalId);
+      interpreter.signal(prepared.signal, signalId, prepared.payload);
+      await durable;
+      return { accepted: true, signalId, delivered: prepared.delivered };
+    }
+    const { state } = await this.load(runId);
+    const saga = this.sagaFor(state, undefined) as Saga;
+    const prepared = prepareSignal(saga, state, name, payload, signalId);
+    if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
+    const toWorkers = state.submitted && supportsWorkers(this.store);
+    const lease = toWorkers ? undefined : await this.store.leaseOf(runId);
+    if (toWorkers || lease?.live === true) {
+      // Its owner delivers it (contract: nobody acts on a run under a live lease; workers own submitted runs).
+      if (this.store.requestSignal === undefined) {
+        if (lease === undefined) throw new StoreUnsupportedError(this.store.description, 'signal() of a run submitted to workers', 'the store cannot record signal requests');
+        throw new RunLeasedError(runId, lease.owner, lease.epoch, 'signal()');
+      }
+      const journaled = firstValueFrom(
+        this.watch(runId).pipe(filter((event) => event.type === 'signal.received' && event.signalId === signalId)),
+        { defaultValue: undefined },
+      );
+      await this.store.requestSignal({ runId, signal: prepared.signal, signalId, ...(prepared.payload === undefined ? {} : { payload: prepared.payload }) });
+      if ((await journaled) === undefined) {
+        const after = (await this.load(runId)).state;
+        if (after.signals?.has(signalId) !== true) {
+          throw new RunStateError(after.saga, runId, 'signal', after.status, ['running'], `the run stopped going forward before signal ${signalId} could be journaled`);
+        }
+      }
+      return { accepted: true, signalId, delivered: prepared.delivered };
+    }
+    if (this.active.has(runId)) return this.signal(runId, name, payload, { signalId });
+    // Nobody drives it: take it over here, and deliver the signal as it is picked up.
+    const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
+    this.active.set(runId, { handle });
+    const durable = this.signalJournaled(handle, runId, signalId);
+    try {
+      await this.pickUp(runId, 'resume', {}, handle, { signal: { signal: prepared.signal, signalId, payload: prepared.payload } });
+    } catch (error) {
+      if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
+      handle.fail(error);
+      throw error;
+    }
+    await durable;
+    return { accepted: true, signalId, delivered: prepared.delivered };
+  }
+
+  /** Resolves once the run's `signal.received` with this id is durable; rejects if the run ends without it. */
+  private async signalJournaled(handle: RunHandle<unknown>, runId: string, signalId: string): Promise<void> {
+    const journaled = await firstValueFrom(handle.events$.pipe(filter((event) => event.type === 'signal.received' && event.signalId === signalId)), { defaultValue: undefined });
+    if (journaled === undefined) {
+      const state = (await this.load(runId)).state;
+      if (state.signals?.has(signalId) === true) return;
+      throw new RunStateError(state.saga, runId, 'signal', state.status, ['running'], `the run stopped going forward before signal ${signalId} could be journaled`);
+    }
+  }
+
   async submit<TInput, TOutputs, TRawInput>(
     saga: Saga<TInput, TOutputs, TRawInput>,
     input: TRawInput,
@@ -934,7 +1031,7 @@ class SagaOrchestrator implements Orchestrator {
     mode: ResumeMode,
     options: ContinueOptions,
     handle: RunHandle<Record<string, unknown>>,
-    how: { readonly recovering?: boolean; readonly cancel?: string },
+    how: { readonly recovering?: boolean; readonly cancel?: string; readonly signal?: { readonly signal: string; readonly signalId: string; readonly payload: unknown } },
   ): Promise<PickUp> {
     const loaded = await this.load(runId);
     const allowed = allowedStatuses(mode);
@@ -985,7 +1082,10 @@ class SagaOrchestrator implements Orchestrator {
       this.active.delete(runId);
       handle.replay(acquired.events);
       const cancel = how.cancel ?? acquired.cancelRequest?.reason;
-      this.drive(saga as Saga, acquired.events, lease, handle).resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
+      const interpreter = this.drive(saga as Saga, acquired.events, lease, handle);
+      interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
+      for (const request of acquired.signalRequests ?? []) interpreter.signal(request.signal, request.signalId, request.payload);
+      if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
       return { kind: 'driven', handle };
     } catch (error) {
       await this.store.release(runId, lease).catch(() => undefined);

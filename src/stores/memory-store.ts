@@ -9,6 +9,7 @@ import type {
   AppendRequest,
   CreateRunRequest,
   HeartbeatResult,
+  SignalRequest,
   LeaseInfo,
   LeaseToken,
   ListRunsQuery,
@@ -77,6 +78,8 @@ interface MemoryRun {
   leaseEpoch: number;
   leaseExpiresAt: number;
   cancelReason: string | undefined;
+  /** Signals sent through the store while the run is active, for its owner to deliver. */
+  signalRequests: SignalRequest[] | undefined;
   /** While settled: the number of its entry in the retention queue (0 when not settled). */
   settledAs: number;
 }
@@ -169,6 +172,7 @@ export class MemoryStore implements SagaStore {
         leaseEpoch: 1,
         leaseExpiresAt: this.now() + owner.leaseMs,
         cancelReason: undefined,
+        signalRequests: undefined,
         settledAs: 0,
       });
       return SETTLED;
@@ -297,6 +301,7 @@ export class MemoryStore implements SagaStore {
         lease,
         events: [...run.events],
         ...(run.cancelReason === undefined ? {} : { cancelRequest: { runId: run.runId, reason: run.cancelReason } }),
+        ...(run.signalRequests === undefined ? {} : { signalRequests: [...run.signalRequests] }),
       };
     });
   }
@@ -307,6 +312,7 @@ export class MemoryStore implements SagaStore {
       checkLeaseMs(leaseMs, `Heartbeat of ${owner}`);
       const lost: string[] = [];
       const cancelRequests: Array<{ runId: string; reason: string }> = [];
+      let signalRequests: SignalRequest[] | undefined;
       const expiresAt = this.now() + leaseMs;
       for (const { runId, lease } of runs) {
         const run = this.runs.get(runId);
@@ -316,8 +322,9 @@ export class MemoryStore implements SagaStore {
         }
         run.leaseExpiresAt = expiresAt;
         if (run.cancelReason !== undefined) cancelRequests.push({ runId, reason: run.cancelReason });
+        if (run.signalRequests !== undefined) (signalRequests ??= []).push(...run.signalRequests);
       }
-      return { lost, cancelRequests };
+      return signalRequests === undefined ? { lost, cancelRequests } : { lost, cancelRequests, signalRequests };
     });
   }
 
@@ -338,6 +345,19 @@ export class MemoryStore implements SagaStore {
       checkReason(runId, reason);
       const run = this.runOrThrow(runId, 'Cancel request');
       if (isActiveStatus(run.status)) run.cancelReason ??= reason;
+    });
+  }
+
+  /**
+   * Records a signal for the run's owner to deliver with its next heartbeat; a settled run ignores
+   * it.
+   *
+   * @throws `RunNotFoundError` (rejects) when the run does not exist.
+   */
+  requestSignal(request: SignalRequest): Promise<void> {
+    return settle(() => {
+      const run = this.runOrThrow(request.runId, 'Signal request');
+      if (isActiveStatus(run.status)) (run.signalRequests ??= []).push(request);
     });
   }
 
@@ -417,6 +437,7 @@ export class MemoryStore implements SagaStore {
   private endLease(run: MemoryRun): void {
     run.leaseOwner = undefined;
     run.cancelReason = undefined;
+    run.signalRequests = undefined;
   }
 
   private forget(run: MemoryRun): void {

@@ -58,11 +58,15 @@ function migrations(schema: string): ReadonlyArray<readonly string[]> {
       // leases that settled runs kept before.
       `UPDATE ${s}.runs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner IS NOT NULL AND status NOT IN (${activeList})`,
     ],
+    [
+      // Durable waits: signals sent through the store while the run is active, for its owner to deliver.
+      `ALTER TABLE ${s}.runs ADD COLUMN signal_requests jsonb`,
+    ],
   ];
 }
 
 /** The schema version this code writes and reads. @internal */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 // "SAGA": the first key of the two-int advisory lock, so ours cannot collide with an app's lock.
 const ADVISORY_LOCK_CLASS = 0x53414741;

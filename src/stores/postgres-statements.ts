@@ -42,6 +42,7 @@ export interface PostgresStatements {
   readonly heartbeat: NamedStatement;
   readonly acquire: NamedStatement;
   readonly requestCancel: NamedStatement;
+  readonly requestSignal: NamedStatement;
   readonly load: NamedStatement;
   readonly leaseOf: NamedStatement;
 }
@@ -98,7 +99,8 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         lease_owner = CASE WHEN accepted.writer IS NULL OR accepted.settles THEN NULL ELSE runs.lease_owner END,
         lease_expires_at = CASE WHEN accepted.writer IS NULL OR accepted.settles THEN NULL ELSE runs.lease_expires_at END,
         cancel_reason = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_reason END,
-        cancel_requested_at = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_requested_at END
+        cancel_requested_at = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_requested_at END,
+        signal_requests = CASE WHEN accepted.settles THEN NULL ELSE runs.signal_requests END
       FROM accepted WHERE runs.run_id = accepted.run_id
       RETURNING runs.run_id, accepted.submitted AND accepted.writer IS NULL AND accepted.active AS requeue,
         runs.watched_until > now() AS watched
@@ -190,9 +192,10 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         UPDATE ${t.runs} AS runs
         SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond'
         FROM candidates WHERE runs.run_id = candidates.run_id
-        RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason, runs.next_seq
+        RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason, runs.signal_requests, runs.next_seq
       )
-      SELECT claimed.run_id, claimed.lease_epoch, claimed.cancel_reason, claimed.next_seq, events.seq, events.event::text AS body
+      SELECT claimed.run_id, claimed.lease_epoch, claimed.cancel_reason, claimed.signal_requests::text AS signal_requests, claimed.next_seq,
+        events.seq, events.event::text AS body
       FROM claimed JOIN ${t.events} AS events ON events.run_id = claimed.run_id
       ORDER BY claimed.run_id, events.seq`,
     releaseSkipping: release(true),
@@ -210,12 +213,12 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
       ), renewed AS (
         UPDATE ${t.runs} AS runs SET lease_expires_at = now() + $4 * interval '1 millisecond'
         FROM locked WHERE runs.run_id = locked.run_id
-        RETURNING runs.run_id, runs.cancel_reason
+        RETURNING runs.run_id, runs.cancel_reason, runs.signal_requests::text AS signal_requests
       ), held AS (
         SELECT runs.run_id FROM ${t.runs} AS runs JOIN req ON req.run_id = runs.run_id
         WHERE runs.lease_owner = $1 AND runs.lease_epoch = req.epoch
       )
-      SELECT DISTINCT req.run_id, renewed.run_id IS NOT NULL AS renewed, renewed.cancel_reason, held.run_id IS NOT NULL AS held
+      SELECT DISTINCT req.run_id, renewed.run_id IS NOT NULL AS renewed, renewed.cancel_reason, renewed.signal_requests, held.run_id IS NOT NULL AS held
       FROM req LEFT JOIN renewed ON renewed.run_id = req.run_id LEFT JOIN held ON held.run_id = req.run_id`,
     // $1 run, $2 owner, $3 lease ms: takes the run when nobody holds a live lease on it.
     acquire: `
@@ -227,16 +230,26 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         UPDATE ${t.runs} AS runs
         SET lease_owner = $2, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $3 * interval '1 millisecond'
         FROM current WHERE runs.run_id = current.run_id AND (current.lease_owner IS NULL OR current.live IS NOT TRUE)
-        RETURNING runs.lease_epoch, runs.cancel_reason, runs.next_seq
+        RETURNING runs.lease_epoch, runs.cancel_reason, runs.signal_requests::text AS signal_requests, runs.next_seq
       )
       SELECT current.lease_owner, current.lease_epoch, current.live, ${epochMs('current.lease_expires_at')} AS expires_at,
-        taken.lease_epoch AS taken_epoch, taken.cancel_reason, taken.next_seq
+        taken.lease_epoch AS taken_epoch, taken.cancel_reason, taken.signal_requests, taken.next_seq
       FROM current LEFT JOIN taken ON true`,
     // $1 run, $2 reason: one statement, NOTIFY included, so no transaction stays open between the
     // UPDATE and its COMMIT. `found` tells an unknown run from a settled one (which is ignored).
     requestCancel: `
       WITH updated AS (
         UPDATE ${t.runs} SET cancel_reason = COALESCE(cancel_reason, $2), cancel_requested_at = COALESCE(cancel_requested_at, now())
+        WHERE run_id = $1 AND status IN (${ACTIVE_SQL})
+        RETURNING run_id
+      )
+      SELECT EXISTS (SELECT 1 FROM ${t.runs} WHERE run_id = $1) AS found,
+        (SELECT ${notify('cancel_requested', 'run_id')} FROM updated) AS notified`,
+    // $1 run, $2 the request (JSON): appended to the run's pending signals, with the owner woken as
+    // for a cancel request, in one statement. `found` tells an unknown run from a settled one.
+    requestSignal: `
+      WITH updated AS (
+        UPDATE ${t.runs} SET signal_requests = COALESCE(signal_requests, '[]'::jsonb) || jsonb_build_array($2::jsonb)
         WHERE run_id = $1 AND status IN (${ACTIVE_SQL})
         RETURNING run_id
       )

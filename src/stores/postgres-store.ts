@@ -22,7 +22,9 @@ import type {
   ListRunsQuery,
   PruneOptions,
   RunSummary,
+  SignalRequest,
 } from './saga-store.js';
+import { parseSignalRequests } from './signal-requests.js';
 import {
   appendRefusal,
   checkAppend,
@@ -182,6 +184,7 @@ interface ClaimRow {
   run_id: string;
   lease_epoch: number;
   cancel_reason: string | null;
+  signal_requests: string | null;
   next_seq: number;
   seq: number;
   body: string;
@@ -615,6 +618,7 @@ export class PostgresStore implements WorkQueueStore {
         lease: { owner: request.owner, epoch: claimed.lease_epoch },
         events,
         ...(claimed.cancel_reason === null ? {} : { cancelRequest: { runId, reason: claimed.cancel_reason } }),
+        ...(claimed.signal_requests === null ? {} : { signalRequests: parseSignalRequests(runId, claimed.signal_requests) }),
       });
     }
     return runs.sort((left, right) => compareRunIds(left.runId, right.runId));
@@ -643,6 +647,7 @@ export class PostgresStore implements WorkQueueStore {
       expires_at: number | null;
       taken_epoch: number | null;
       cancel_reason: string | null;
+      signal_requests: string | null;
       next_seq: number | null;
     }>(`takeover of run ${request.runId}`, this.sql.acquire, [request.runId, request.owner, request.leaseMs]);
     const row = result.rows[0];
@@ -660,7 +665,13 @@ export class PostgresStore implements WorkQueueStore {
       await this.release(request.runId, lease).catch(() => undefined);
       throw error;
     }
-    return { acquired: true, lease, events, ...(row.cancel_reason === null ? {} : { cancelRequest: { runId: request.runId, reason: row.cancel_reason } }) };
+    return {
+      acquired: true,
+      lease,
+      events,
+      ...(row.cancel_reason === null ? {} : { cancelRequest: { runId: request.runId, reason: row.cancel_reason } }),
+      ...(row.signal_requests === null ? {} : { signalRequests: parseSignalRequests(request.runId, row.signal_requests) }),
+    };
   }
 
   /**
@@ -679,7 +690,7 @@ export class PostgresStore implements WorkQueueStore {
     // An id no run can have is lost; PostgreSQL would refuse the whole statement for a NUL.
     const held = runs.filter(({ runId }) => isStorableRunId(runId));
     if (held.length === 0) return { lost: runs.map(({ runId }) => runId), cancelRequests: [] };
-    const result = await this.query<{ run_id: string; renewed: boolean; cancel_reason: string | null; held: boolean }>(
+    const result = await this.query<{ run_id: string; renewed: boolean; cancel_reason: string | null; signal_requests: string | null; held: boolean }>(
       `heartbeat of ${owner}`,
       this.sql.heartbeat,
       [owner, held.map((run) => run.runId), held.map((run) => run.lease.epoch), leaseMs],
@@ -687,15 +698,17 @@ export class PostgresStore implements WorkQueueStore {
     const byRun = new Map(result.rows.map((row) => [row.run_id, row]));
     const lost: string[] = [];
     const cancelRequests: CancelRequest[] = [];
+    let signalRequests: SignalRequest[] | undefined;
     for (const { runId } of runs) {
       const row = byRun.get(runId);
       if (row?.renewed === true) {
         if (row.cancel_reason !== null) cancelRequests.push({ runId, reason: row.cancel_reason });
+        if (row.signal_requests !== null) (signalRequests ??= []).push(...parseSignalRequests(runId, row.signal_requests));
       } else if (row?.held !== true) {
         lost.push(runId);
       }
     }
-    return { lost, cancelRequests };
+    return signalRequests === undefined ? { lost, cancelRequests } : { lost, cancelRequests, signalRequests };
   }
 
   /**
@@ -756,6 +769,24 @@ export class PostgresStore implements WorkQueueStore {
     checkReason(runId, reason);
     const result = await this.query<{ found: boolean }>(`cancel request for run ${runId}`, this.sql.requestCancel, [runId, reason]);
     if (result.rows[0]?.found !== true) throw new RunNotFoundError(runId);
+  }
+
+  /**
+   * Records a signal for the run's owner (a worker or an orchestrator) to deliver, and wakes the
+   * owner as a cancel request does, in one statement.
+   *
+   * @remarks
+   * Kept on the run until it settles; the owner receives it with every heartbeat and on takeover
+   * or claim, and journals it once (by `signalId`). A request for a settled run is ignored.
+   *
+   * @throws `RunNotFoundError` (rejects) when no such run exists.
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
+   */
+  async requestSignal(request: SignalRequest): Promise<void> {
+    this.assertOpen();
+    assertStorableRunId(request.runId, 'Signal request');
+    const result = await this.query<{ found: boolean }>(`signal request for run ${request.runId}`, this.sql.requestSignal, [request.runId, JSON.stringify(request)]);
+    if (result.rows[0]?.found !== true) throw new RunNotFoundError(request.runId);
   }
 
   /**

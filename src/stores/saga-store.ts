@@ -141,6 +141,8 @@ export type AcquireResult =
       readonly events: readonly SagaEvent[];
       /** A cancellation requested before the takeover, for the new owner to carry out. */
       readonly cancelRequest?: CancelRequest;
+      /** Signals sent to the run through the store (see {@link SagaStore.requestSignal}), for the new owner to deliver. */
+      readonly signalRequests?: readonly SignalRequest[];
     }
   | {
       /** A live lease holds the run; nothing was changed. */
@@ -170,6 +172,32 @@ export interface CancelRequest {
 }
 
 /**
+ * A signal sent with `orchestrator.signal(runId, …)` from a process that does not own the run, for
+ * its owner to deliver.
+ *
+ * @remarks
+ * The sender has validated the payload against the saga's wait stage. The store keeps the request
+ * on the run until the run settles; the owner receives it with every heartbeat (and its takeover of
+ * the run) and journals it once: the run's journal dedups by `signalId`.
+ *
+ * @example
+ * ```ts
+ * import type { SignalRequest } from 'sagaflow';
+ * const request: SignalRequest = { runId: 'r-1', signal: 'approval', signalId: 'ticket-9', payload: { approved: true } };
+ * ```
+ */
+export interface SignalRequest {
+  /** The run to signal. */
+  readonly runId: string;
+  /** The signal's name. */
+  readonly signal: string;
+  /** The signal's id: the run journals it once. */
+  readonly signalId: string;
+  /** The validated payload (plain JSON); absent for none. */
+  readonly payload?: unknown;
+}
+
+/**
  * What a heartbeat learned.
  *
  * @remarks
@@ -189,6 +217,8 @@ export interface HeartbeatResult {
   readonly lost: readonly string[];
   /** Cancellations requested for runs this owner holds. */
   readonly cancelRequests: readonly CancelRequest[];
+  /** Signals sent through the store to runs this owner holds (absent from stores that do not take them). */
+  readonly signalRequests?: readonly SignalRequest[];
 }
 
 /**
@@ -382,6 +412,14 @@ export interface SagaStore {
    * @throws `RunNotFoundError` (rejects) when no such run exists.
    */
   requestCancel(runId: string, reason: string): Promise<void>;
+  /**
+   * Records a signal for the run's owner to deliver (within one heartbeat). Optional: a store
+   * without it cannot carry signals to runs another process owns (`signal()` then refuses with
+   * `RunLeasedError`). A request for a settled run is ignored.
+   *
+   * @throws `RunNotFoundError` (rejects) when no such run exists.
+   */
+  requestSignal?(request: SignalRequest): Promise<void>;
   /** The run's lease, if anybody holds it (live or expired). */
   leaseOf(runId: string): Promise<LeaseInfo | undefined>;
   /**

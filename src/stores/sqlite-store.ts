@@ -27,7 +27,9 @@ import type {
   PruneOptions,
   RunSummary,
   SagaStore,
+  SignalRequest,
 } from './saga-store.js';
+import { parseSignalRequests } from './signal-requests.js';
 import {
   appendRefusal,
   checkAppend,
@@ -150,7 +152,7 @@ export interface SqliteStoreSettings {
 }
 
 /** The schema this code reads and writes: the number of {@link MIGRATIONS}. */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 /** SQLite's clock in epoch milliseconds: the one clock of a SQLite store's leases. */
@@ -191,6 +193,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE sagaflow_runs ADD COLUMN cancel_reason TEXT;
   CREATE INDEX IF NOT EXISTS sagaflow_runs_by_age ON sagaflow_runs (updated_at, status);
   `,
+  // Durable waits: signals sent through the store (a JSON array) while the run is active.
+  `
+  ALTER TABLE sagaflow_runs ADD COLUMN signal_requests TEXT;
+  `,
 ];
 
 /** What the group commit writes: a new run, an append, or a lease given up (kept in call order with appends). */
@@ -210,6 +216,7 @@ interface LeaseRow {
   readonly expiresAt: number | null;
   readonly live: number | null;
   readonly cancelReason: string | null;
+  readonly signalRequests: string | null;
   readonly events: number;
 }
 
@@ -228,6 +235,7 @@ interface Connection {
   readonly heartbeat: (owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number) => HeartbeatResult;
   /** Records a cancel request; `false` when the run does not exist. */
   readonly requestCancel: (runId: string, reason: string) => boolean;
+  readonly requestSignal: (request: SignalRequest) => boolean;
   readonly leaseOf: (runId: string) => LeaseRow | undefined;
   readonly prune: (criteria: PruneCriteria) => number;
   readonly countRuns: (saga: string | undefined) => Array<{ status: unknown; count: number }>;
@@ -600,6 +608,20 @@ export class SqliteStore implements SagaStore {
   }
 
   /**
+   * Records a signal for the run's owner to deliver with its next heartbeat (one statement); a
+   * settled run ignores it.
+   *
+   * @throws `RunNotFoundError` (rejects) when the run does not exist.
+   * @throws `StoreUnavailableError` (rejects) when the database cannot be written, or the store is closed.
+   */
+  requestSignal(request: SignalRequest): Promise<void> {
+    return settle(() => {
+      assertStorableRunId(request.runId, 'Signal request');
+      if (!this.withDatabase((connection) => connection.requestSignal(request))) throw new RunNotFoundError(request.runId);
+    });
+  }
+
+  /**
    * The run's lease, if anybody holds it (live or expired by SQLite's clock).
    *
    * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store is closed.
@@ -856,7 +878,7 @@ function prepare(db: Database.Database): Connection {
   );
   // A settled status ends the lease and the cancel request in the same write.
   const settleRun = db.prepare<[string, number, number, string], unknown>(
-    'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL, cancel_reason = NULL WHERE run_id = ?',
+    'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL, cancel_reason = NULL, signal_requests = NULL WHERE run_id = ?',
   );
   const clearLease = db.prepare<[string], unknown>('UPDATE sagaflow_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?');
   const releaseLease = db.prepare<[string, string, number], unknown>(
@@ -865,13 +887,18 @@ function prepare(db: Database.Database): Connection {
   const selectRows = db.prepare<[string], unknown[]>('SELECT seq, body FROM sagaflow_events WHERE run_id = ? ORDER BY seq').raw();
   const leaseRow = db.prepare<[string], LeaseRow>(
     `SELECT lease_owner AS owner, lease_epoch AS epoch, lease_expires_at AS expiresAt, lease_expires_at > ${NOW_MS} AS live,
-       cancel_reason AS cancelReason, events FROM sagaflow_runs WHERE run_id = ?`,
+       cancel_reason AS cancelReason, signal_requests AS signalRequests, events FROM sagaflow_runs WHERE run_id = ?`,
   );
   const takeLease = db.prepare<[string, number, string], unknown>(
     `UPDATE sagaflow_runs SET lease_owner = ?, lease_epoch = lease_epoch + 1, lease_expires_at = ${NOW_MS} + ? WHERE run_id = ?`,
   );
-  const renewLease = db.prepare<[number, string, string, number], { cancelReason: string | null }>(
-    `UPDATE sagaflow_runs SET lease_expires_at = ${NOW_MS} + ? WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ? RETURNING cancel_reason AS cancelReason`,
+  const renewLease = db.prepare<[number, string, string, number], { cancelReason: string | null; signalRequests: string | null }>(
+    `UPDATE sagaflow_runs SET lease_expires_at = ${NOW_MS} + ? WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ?
+     RETURNING cancel_reason AS cancelReason, signal_requests AS signalRequests`,
+  );
+  const addSignalRequest = db.prepare<[string, string], unknown>(
+    `UPDATE sagaflow_runs SET signal_requests = json_insert(COALESCE(signal_requests, '[]'), '$[#]', json(?))
+     WHERE run_id = ? AND status IN (${sqlList(ACTIVE_RUN_STATUSES)})`,
   );
   const cancelRun = db.prepare<[string, string], unknown>(
     `UPDATE sagaflow_runs SET cancel_reason = COALESCE(cancel_reason, ?) WHERE run_id = ? AND status IN (${sqlList(ACTIVE_RUN_STATUSES)})`,
@@ -951,7 +978,11 @@ function prepare(db: Database.Database): Connection {
     takeLease.run(request.owner, request.leaseMs, request.runId);
     const lease: LeaseToken = { owner: request.owner, epoch: row.epoch + 1 };
     const cancelRequest = row.cancelReason === null ? undefined : { runId: request.runId, reason: row.cancelReason };
-    return { found: true, result: { acquired: true, lease, events, ...(cancelRequest === undefined ? {} : { cancelRequest }) } };
+    const signalRequests = row.signalRequests === null ? undefined : parseSignalRequests(request.runId, row.signalRequests);
+    return {
+      found: true,
+      result: { acquired: true, lease, events, ...(cancelRequest === undefined ? {} : { cancelRequest }), ...(signalRequests === undefined ? {} : { signalRequests }) },
+    };
   });
 
   // Each takeover of a batch is a SAVEPOINT of its own: a journal that cannot be read fails
@@ -970,15 +1001,22 @@ function prepare(db: Database.Database): Connection {
   const heartbeat = db.transaction((owner: string, runs: ReadonlyArray<{ readonly runId: string; readonly lease: LeaseToken }>, leaseMs: number): HeartbeatResult => {
     const lost: string[] = [];
     const cancelRequests: CancelRequest[] = [];
+    let signalRequests: SignalRequest[] | undefined;
     for (const { runId, lease } of runs) {
       const renewed = renewLease.get(leaseMs, runId, owner, lease.epoch);
-      if (renewed === undefined) lost.push(runId);
-      else if (renewed.cancelReason !== null) cancelRequests.push({ runId, reason: renewed.cancelReason });
+      if (renewed === undefined) {
+        lost.push(runId);
+        continue;
+      }
+      if (renewed.cancelReason !== null) cancelRequests.push({ runId, reason: renewed.cancelReason });
+      if (renewed.signalRequests !== null) (signalRequests ??= []).push(...parseSignalRequests(runId, renewed.signalRequests));
     }
-    return { lost, cancelRequests };
+    return signalRequests === undefined ? { lost, cancelRequests } : { lost, cancelRequests, signalRequests };
   });
 
   const requestCancel = (runId: string, reason: string): boolean => cancelRun.run(reason, runId).changes > 0 || lengthOf.get(runId) !== undefined;
+  const requestSignal = (request: SignalRequest): boolean =>
+    addSignalRequest.run(JSON.stringify(request), request.runId).changes > 0 || lengthOf.get(request.runId) !== undefined;
 
   const prune = db.transaction((criteria: PruneCriteria): number => {
     const select = db
@@ -1002,6 +1040,7 @@ function prepare(db: Database.Database): Connection {
     acquireBatch: (batch) => acquireBatch.immediate(batch),
     heartbeat: (owner, runs, leaseMs) => heartbeat.immediate(owner, runs, leaseMs),
     requestCancel,
+    requestSignal,
     leaseOf: (runId) => leaseRow.get(runId),
     prune: (criteria) => prune.immediate(criteria),
     countRuns: (saga) => (saga === undefined ? countAll.all() : countOfSaga.all(saga)),

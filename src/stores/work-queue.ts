@@ -1,5 +1,5 @@
 import type { SagaEvent } from '../journal/saga-event.js';
-import type { CancelRequest, CreateRunRequest, LeaseToken, SagaStore } from './saga-store.js';
+import type { CancelRequest, CreateRunRequest, LeaseToken, SagaStore, SignalRequest } from './saga-store.js';
 
 /**
  * Which sagas a worker can run: a run is claimed only by a worker that registered its saga's
@@ -73,6 +73,8 @@ export interface ClaimedRun {
   readonly events: readonly SagaEvent[];
   /** A cancellation requested by `orchestrator.cancel` that the worker must act on. */
   readonly cancelRequest?: CancelRequest;
+  /** Signals sent with `orchestrator.signal` before the claim, for the worker to deliver. */
+  readonly signalRequests?: readonly SignalRequest[];
 }
 
 /**
@@ -82,7 +84,7 @@ export interface ClaimedRun {
  * - `submitted`: a run was submitted.
  * - `requeued`: a submitted run became claimable again (a redrive or compensate of a settled run,
  *   or a worker released an unfinished run).
- * - `cancel_requested`: `requestCancel` was called for `runId`; its owner should heartbeat now
+ * - `cancel_requested`: `requestCancel` or `requestSignal` was called for `runId`; its owner should heartbeat now
  *   rather than wait for the next beat.
  * - `reconnected`: the store's notification connection came back after a drop; notifications
  *   sent meanwhile are lost, so look for work.

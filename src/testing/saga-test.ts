@@ -5,6 +5,7 @@ import type { SagaEvent } from '../journal/saga-event.js';
 import { createOrchestrator, type ContinueOptions, type Orchestrator, type OrchestratorErrorContext, type StartOptions } from '../runtime/orchestrator.js';
 import { reportSubscriberError } from '../runtime/safe-observable.js';
 import type { SagaRun } from '../runtime/saga-run.js';
+import type { SignalOptions, SignalResult } from '../runtime/signal-delivery.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { SagaStore } from '../stores/saga-store.js';
 import { crashingStore, SimulatedCrashError } from './crash-store.js';
@@ -72,6 +73,26 @@ export interface SagaTestResult<TOutputs = Record<string, unknown>> {
 }
 
 /**
+ * Options of {@link SagaTest.run}: the orchestrator's start options, and the signals to answer
+ * the run's waits with.
+ *
+ * @remarks
+ * `signals` maps a signal's name to its payload. The harness sends it when the run's
+ * `wait.started` for that name is durable, synchronously, so an auto-advancing virtual clock
+ * cannot fire the wait's timeout first. Leave a name out to test the timeout.
+ *
+ * @example
+ * ```ts
+ * import type { SagaTestRunOptions } from 'sagaflow/testing';
+ * const options: SagaTestRunOptions = { signals: { approval: { approved: true, by: 'ann' } } };
+ * ```
+ */
+export interface SagaTestRunOptions extends StartOptions {
+  /** Payloads by signal name, sent as soon as a stage waits for that signal. */
+  readonly signals?: Readonly<Record<string, unknown>>;
+}
+
+/**
  * A test harness: an orchestrator on virtual time, with faults, whose runs resolve to a
  * {@link SagaTestResult} for every ending (never rejecting for a failed or crashed run).
  *
@@ -108,8 +129,14 @@ export interface SagaTest {
   readonly store: SagaStore;
   /** The virtual clock. */
   readonly clock: VirtualClock;
-  /** Starts a run and waits for it to settle (or crash). Rejects with `SagaInputError` for bad input. */
-  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): Promise<SagaTestResult<TOutputs>>;
+  /**
+   * Starts a run and waits for it to settle (or crash). Rejects with `SagaInputError` for bad input.
+   * `options.signals` answers the run's signal waits: each signal named there is sent (once) the
+   * moment a stage starts waiting for it, before virtual time can move on to the wait's timeout.
+   */
+  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: SagaTestRunOptions): Promise<SagaTestResult<TOutputs>>;
+  /** Sends a signal to a run (`orchestrator.signal`): a stored one, or one a `run` is driving. */
+  signal(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult>;
   /** Resumes a stored run (e.g. after a `crashAfter` in another harness on the same store). */
   resume(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
   /** Redrives a paused or compensation_failed run. */
@@ -187,7 +214,13 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
     clock,
     // `async`: a function that returns a promise reports every error as a rejection, bad input
     // included (what `start` throws synchronously), so `await expect(h.run(…)).rejects` works.
-    run: async (saga, input, startOptions) => settle(orchestrator.start(withInjected(saga), input, startOptions)),
+    run: async (saga, input, runOptions) => {
+      const { signals, ...startOptions } = runOptions ?? {};
+      const run = orchestrator.start(withInjected(saga), input, startOptions);
+      if (signals !== undefined) answerSignals(orchestrator, run, signals);
+      return settle(run);
+    },
+    signal: (runId, name, payload, signalOptions) => orchestrator.signal(runId, name, payload, signalOptions),
     resume: async (runId, continueOptions) => settle(orchestrator.resume(runId, withSaga(continueOptions, withInjected))),
     redrive: async (runId, continueOptions) => settle(orchestrator.redrive(runId, withSaga(continueOptions, withInjected))),
     compensate: async (runId, continueOptions) => settle(orchestrator.compensate(runId, withSaga(continueOptions, withInjected))),
@@ -209,6 +242,14 @@ function reportUnlessSimulatedCrash(error: Error, context: OrchestratorErrorCont
   }
   const retry = context.retryCount === undefined ? '' : ` (retry ${context.retryCount} follows)`;
   console.warn(`sagaflow: ${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`} failed${retry}: ${error.message}`);
+}
+
+/** Sends each named signal once a stage waits for it; a refusal shows in the run's outcome (the wait times out or never ends). */
+function answerSignals(orchestrator: Orchestrator, run: SagaRun<unknown>, signals: Readonly<Record<string, unknown>>): void {
+  run.events$.subscribe((event) => {
+    if (event.type !== 'wait.started' || event.signal === undefined || event.signalId !== undefined || !Object.hasOwn(signals, event.signal)) return;
+    orchestrator.signal(run.runId, event.signal, signals[event.signal], { signalId: `test-${event.stage}-${event.seq}` }).catch(() => undefined);
+  });
 }
 
 function withSaga(options: ContinueOptions | undefined, inject: (saga: AnySaga) => AnySaga): ContinueOptions {

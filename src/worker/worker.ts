@@ -509,6 +509,7 @@ class SagaWorker implements Worker {
       interpreter: undefined as unknown as RunInterpreter,
       lost: (error) => held.interpreter.detach(error),
       cancelRequested: (reason) => held.interpreter.cancel(reason),
+      signalRequested: (request) => held.interpreter.signal(request.signal, request.signalId, request.payload),
       event: (event) => this.events.next(event),
       settled: () => this.forget(held),
       halted: (error) => {
@@ -532,6 +533,8 @@ class SagaWorker implements Worker {
       // runs again (or, if the run was stopping, is settled as outcome-unknown).
       interpreter.resume('resume', undefined, cancel);
     }
+    // Signals sent while nobody drove the run: journaled once each (the run dedups by id).
+    for (const request of run.signalRequests ?? []) interpreter.signal(request.signal, request.signalId, request.payload);
   }
 
   private onHalted(run: ClaimedRun, error: Error): void {

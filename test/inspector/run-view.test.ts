@@ -9,6 +9,29 @@ import { timelineOf } from '../../src/inspector/timeline.js';
 const drivesAll: ActionContext = { readOnly: false, drives: () => true, workers: false };
 
 describe('the run view, read from the fold', () => {
+  it('says what a waiting stage waits for and until when, and notes it on the timeline', async () => {
+    const saga = defineSaga({ name: 'view-wait', input: z.object({}) })
+      .stage('hold', { execute: () => 'held' })
+      .waitForSignal('approval', { signal: 'approved', schema: z.object({ by: z.string() }), timeoutMs: 60_000 })
+      .build();
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const run = orchestrator.start(saga, {});
+    const waited = await new Promise<SagaEvent>((resolve) => {
+      run.events$.subscribe((event) => {
+        if (event.type === 'wait.started') resolve(event);
+      });
+    });
+    const journal = (await store.load(run.runId)) ?? [];
+    const view = runViewOf(foldJournal(journal), journal, drivesAll, Date.now());
+    const dueAt = (waited as { dueAt: number }).dueAt;
+    expect(view.stages.find((stage) => stage.name === 'approval')?.waiting).toEqual({ kind: 'signal', signal: 'approved', dueAt });
+    expect(view.stages.find((stage) => stage.name === 'hold')).not.toHaveProperty('waiting');
+    expect(view.timeline.bars.find((bar) => bar.stage === 'approval')?.note).toBe(`waits for signal 'approved' until ${new Date(dueAt).toISOString()}`);
+    await orchestrator.signal(run.runId, 'approved', { by: 'ann' });
+    await run.outcome;
+  });
+
   it('numbers the rollback in reverse completion order, marks the failing stage, and draws every attempt and wait', async () => {
     let flaky = 0;
     const saga = defineSaga({ name: 'view', input: z.object({}) })

@@ -152,7 +152,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     const runIds = racers.map(() => uuidv7());
     await Promise.all(racers.map((store, index) => createOwned(store, runIds[index] ?? '')));
     const versions = await withAdminClient(url ?? '', async (client) => (await client.query(`SELECT version FROM "${raceSchema}".schema_version ORDER BY version`)).rows);
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
     expect((await racers[0]?.listRuns())?.map((run) => run.runId)).toEqual([...runIds].sort());
   });
 

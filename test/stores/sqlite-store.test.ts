@@ -411,7 +411,7 @@ describe('SqliteStore', () => {
       const { path } = temp();
       const store = openStore({ path });
       expect(store.description).toBe(`sqlite:${path}`);
-      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, schemaVersion: 2 });
+      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, schemaVersion: 3 });
     });
 
     it('runs with synchronous NORMAL when durability is normal', async () => {
@@ -525,7 +525,7 @@ describe('SqliteStore', () => {
       await seedRun(store, uuidv7(), 2);
 
       expect(app.prepare('SELECT what FROM events').pluck().all()).toEqual(['app data']);
-      expect(app.prepare('SELECT version FROM sagaflow_schema').pluck().all()).toEqual([2]);
+      expect(app.prepare('SELECT version FROM sagaflow_schema').pluck().all()).toEqual([3]);
     });
   });
 
@@ -609,7 +609,7 @@ describe('SqliteStore', () => {
       old.close();
 
       const store = openStore({ path });
-      expect((await store.readSettings()).schemaVersion).toBe(2);
+      expect((await store.readSettings()).schemaVersion).toBe(3);
       expect(await store.load(runId)).toEqual(events);
       expect(await store.listRuns()).toEqual([expect.objectContaining({ runId, status: 'running', events: 3, submitted: false })]);
       expect(await store.leaseOf(runId)).toBeUndefined();

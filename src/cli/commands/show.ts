@@ -1,4 +1,4 @@
-import { createOrchestrator, RunNotFoundError, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
+import { createOrchestrator, foldJournal, RunNotFoundError, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { compactJson, errorText, formatOffset, formatTime, table } from '../format.js';
 import { describeEvent } from '../describe-event.js';
@@ -60,9 +60,25 @@ function header(outcome: SagaOutcome, journal: readonly SagaEvent[]): string[] {
   if (outcome.cancellation !== undefined) {
     rows.push(['cancelled', `${outcome.cancellation.reason}${outcome.cancellation.by === 'external' ? '' : ` (by stage ${outcome.cancellation.by})`}`]);
   }
+  rows.push(...waitRows(journal));
   if (outcome.completionOrder.length > 0) rows.push(['completed', outcome.completionOrder.join(', ')]);
   if (outcome.compensationOrder.length > 0) rows.push(['rolled back', outcome.compensationOrder.join(', ')]);
   return [`Run ${outcome.runId}`, ...table(rows, '  ')];
+}
+
+/** What the run waits for and until when, and the signals it holds buffered: read from the fold. */
+function waitRows(journal: readonly SagaEvent[]): string[][] {
+  if (journal[0]?.type !== 'run.started') return [];
+  const state = foldJournal(journal);
+  const rows: string[][] = [];
+  for (const [stage, wait] of state.waits ?? []) {
+    const what = wait.kind === 'signal' ? `signal '${wait.signal ?? '?'}'` : 'time';
+    rows.push(['waiting', `${stage} waits for ${what}${wait.dueAt === undefined ? ' (no time limit)' : ` until ${new Date(wait.dueAt).toISOString()}`}`]);
+  }
+  for (const signal of state.signals?.values() ?? []) {
+    if (signal.stage === undefined) rows.push(['buffered', `signal '${signal.signal}' (${signal.signalId}), received ${formatTime(signal.at)}`]);
+  }
+  return rows;
 }
 
 /** One line per event, with its time from the run's start. */

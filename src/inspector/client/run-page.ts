@@ -210,6 +210,10 @@ function drawStage(name: string): void {
   if (stage.endedAt !== undefined) rows.push(['ended', clock(stage.endedAt)]);
   if (stage.durationMs !== undefined) rows.push(['last attempt took', duration(stage.durationMs)]);
   if (stage.retryAt !== undefined && stage.tone === 'retrying') rows.push(['next attempt', clock(stage.retryAt)]);
+  if (stage.waiting !== undefined) {
+    const what = stage.waiting.kind === 'signal' ? `signal '${stage.waiting.signal ?? '?'}'` : 'time';
+    rows.push(['waits for', stage.waiting.dueAt === undefined ? `${what} (no time limit)` : `${what}, until ${clock(stage.waiting.dueAt)}`]);
+  }
   if (stage.cancelReason !== undefined) rows.push(['cancelled', stage.cancelReason]);
   if (stage.error !== undefined) rows.push(['error', errorBlock(stage.error)]);
   if (name in outputs) rows.push(['output', h('pre', { class: 'json' }, json(outputs[name]))]);

@@ -53,6 +53,8 @@ export interface StageView {
   readonly durationMs?: number;
   /** While waiting to retry: when the next attempt is due. */
   readonly retryAt?: number;
+  /** A wait stage waiting now: for a signal (its name) or for time, and until when. */
+  readonly waiting?: { readonly kind: 'signal' | 'timer'; readonly signal?: string; readonly dueAt?: number };
   readonly compensation?: {
     readonly status: 'pending' | 'running' | 'completed' | 'failed';
     readonly attempts: number;

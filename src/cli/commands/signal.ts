@@ -1,0 +1,67 @@
+import { createOrchestrator, SagaError } from '../../index.js';
+import { CliUsageError, ExitCode } from '../exit-codes.js';
+import { writeLines, type CliIo } from '../io.js';
+import { loadSagaModule } from '../load-sagas.js';
+import { openStore } from '../store-url.js';
+
+/** Options of `sagaflow signal`. */
+export interface SignalCommandOptions {
+  /** The store URL. */
+  readonly store: string;
+  /** The module exporting the run's saga: its wait stage's schema validates the payload. */
+  readonly sagas: string;
+  /** The signal's id, for an idempotent send (default: a new uuid). */
+  readonly signalId?: string;
+  /** One JSON line instead of a sentence. */
+  readonly json?: boolean;
+}
+
+/**
+ * `sagaflow signal <runId> <name> [json]`: sends a signal to a run with `orchestrator.signal`.
+ *
+ * @remarks
+ * The payload (JSON, default none) is validated against the schema of the saga's wait stage for
+ * `name`, so the saga's code is needed: `--sagas <module>`. A run this process drives nobody else
+ * drives (its process stopped) is taken over, gets the signal, and is driven here until it
+ * settles. Exit 0 when the signal is journaled or was a duplicate; 2 for a bad payload, an
+ * unknown run or signal, or a run that is not going forward.
+ *
+ * @throws {@link CliUsageError} for JSON that does not parse and every refusal of `signal()`.
+ */
+export async function signalCommand(runId: string, name: string, payloadText: string | undefined, options: SignalCommandOptions, io: CliIo): Promise<ExitCode> {
+  let payload: unknown;
+  if (payloadText !== undefined) {
+    try {
+      payload = JSON.parse(payloadText) as unknown;
+    } catch (error) {
+      throw new CliUsageError(`The payload of signal '${name}' is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+  const store = await openStore(options.store, { mustExist: true });
+  try {
+    process.env['SAGAFLOW_STORE'] = options.store;
+    const sagas = (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);
+    const orchestrator = createOrchestrator({ store, sagas });
+    try {
+      const result = await orchestrator.signal(runId, name, payload, options.signalId === undefined ? {} : { signalId: options.signalId });
+      writeLines(
+        io.stdout,
+        options.json === true
+          ? [JSON.stringify({ runId, signal: name, ...result })]
+          : [
+              result.accepted
+                ? `signal '${name}' (${result.signalId}) journaled for run ${runId}: ${result.delivered === 'waiting' ? 'the stage waiting for it goes on' : 'buffered until a stage waits for it'}`
+                : `signal ${result.signalId} was already received by run ${runId}: nothing changed`,
+            ],
+      );
+      return ExitCode.Completed;
+    } catch (error) {
+      throw error instanceof SagaError ? new CliUsageError(error.message, { cause: error }) : error;
+    } finally {
+      // A run taken over here goes on here until it settles.
+      await orchestrator.close();
+    }
+  } finally {
+    await store.close();
+  }
+}

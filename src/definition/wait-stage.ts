@@ -1,0 +1,201 @@
+import type { ZodType } from 'zod';
+import { z } from 'zod';
+import { NonRetryableError } from '../errors/stage-errors.js';
+import type { ExecuteContext } from './stage-definition.js';
+
+/**
+ * A wait stage that waits for a named signal: what `.waitForSignal(name, definition)` takes.
+ *
+ * @remarks
+ * The stage completes when `orchestrator.signal(runId, signal, payload)` delivers a payload that
+ * `schema` accepts: the stage's output is what the schema returns. With `timeoutMs`, a wait that
+ * is not signalled in time fails the stage (a `WaitTimeoutError`, code `WAIT_TIMEOUT`), which
+ * starts the saga's usual failure path (the rollback, or a pause); with `onTimeout` it completes
+ * with `onTimeout.output` instead. A signal sent before the wait is reached is journaled and
+ * buffered, and satisfies the wait as soon as it starts. A wait stage has nothing to compensate.
+ *
+ * @typeParam TOutput - the payload, as the schema returns it: the stage's output.
+ *
+ * @example
+ * ```ts
+ * import { z } from 'zod';
+ * import type { WaitForSignalDefinition } from 'sagaflow';
+ * const approval: WaitForSignalDefinition<{ approved: boolean }> = {
+ *   signal: 'approval',
+ *   schema: z.object({ approved: z.boolean() }),
+ *   timeoutMs: 15 * 60_000,
+ * };
+ * ```
+ */
+export interface WaitForSignalDefinition<TOutput> {
+  /** The signal's name, as `orchestrator.signal` and `sagaflow signal` send it. */
+  readonly signal: string;
+  /** Validates (and may transform) the payload; a payload it refuses is refused by `signal()`. */
+  readonly schema: ZodType<TOutput>;
+  /** How long to wait, in ms, from when the wait starts. No limit by default. */
+  readonly timeoutMs?: number;
+  /** Completes the stage with this output when the wait times out, instead of failing it. */
+  readonly onTimeout?: {
+    /** The stage's output when the wait times out. */
+    readonly output: TOutput;
+  };
+}
+
+/**
+ * A wait stage that waits for time: what `.sleep(name, definition)` takes.
+ *
+ * @remarks
+ * Either `durationMs` from when the wait starts, or `until`, an instant computed from the run's
+ * input and its ancestors' results (a `Date` or epoch ms). The wake-up time is journaled when the
+ * wait starts, so a run recovered after a crash waits only for what is left; an instant in the
+ * past completes the stage at once. Its output is `undefined`; it has nothing to compensate.
+ *
+ * @typeParam TInput - the saga's input.
+ * @typeParam TResults - the outputs of the stage's ancestors.
+ *
+ * @example
+ * ```ts
+ * import type { SleepDefinition } from 'sagaflow';
+ * const coolOff: SleepDefinition<{ releaseAt: string }, {}> = { until: ({ input }) => new Date(input.releaseAt) };
+ * ```
+ */
+export type SleepDefinition<TInput, TResults> =
+  | {
+      /** How long to wait, in ms. */
+      readonly durationMs: number;
+      /** Not with `durationMs`. */
+      readonly until?: never;
+    }
+  | {
+      /** Not with `until`. */
+      readonly durationMs?: never;
+      /** When to wake up: computed once, when the wait starts, and journaled. */
+      readonly until: (context: ExecuteContext<TInput, TResults>) => Date | number;
+    };
+
+/**
+ * What a built saga's wait stage waits for: `SagaStage.wait`.
+ *
+ * @remarks
+ * `signal`: a named signal, its payload schema, and its timeout and fallback, if any. `timer`: a
+ * time, computed by the stage's `execute` when the wait starts. Read by the decider, by
+ * `orchestrator.signal` (which validates payloads with `schema`) and by the views.
+ *
+ * @example
+ * ```ts
+ * import type { WaitSpec } from 'sagaflow';
+ * const describe = (wait: WaitSpec) => (wait.kind === 'signal' ? `signal '${wait.signal}'` : 'a timer');
+ * ```
+ */
+export type WaitSpec =
+  | {
+      /** Waits for a signal. */
+      readonly kind: 'signal';
+      /** The signal's name. */
+      readonly signal: string;
+      /** The payload's schema. */
+      readonly schema: ZodType;
+      /** The wait's limit, in ms. */
+      readonly timeoutMs?: number;
+      /** The output on timeout, instead of a failure. */
+      readonly onTimeout?: {
+        /** The stage's output on timeout. */
+        readonly output: unknown;
+      };
+    }
+  | {
+      /** Waits for time. */
+      readonly kind: 'timer';
+    };
+
+/**
+ * What a wait stage's `execute` returns to the decider: when the wait ends. Internal.
+ *
+ * @internal
+ */
+export interface WaitPlan {
+  /** Wait this long from now. */
+  readonly delayMs?: number;
+  /** Wait until this instant (epoch ms). */
+  readonly dueAt?: number;
+}
+
+const isZodSchema = (value: unknown): boolean =>
+  typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function';
+const positiveDuration = z
+  .number({ error: 'must be a number' })
+  .refine((value) => Number.isFinite(value) && value > 0, { error: 'must be a finite number of milliseconds > 0' });
+
+const signalWaitSchema = z.strictObject(
+  {
+    after: z.unknown().optional(),
+    signal: z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' }),
+    schema: z.custom<ZodType>(isZodSchema, { error: 'must be a zod schema' }),
+    timeoutMs: positiveDuration.optional(),
+    onTimeout: z.strictObject({ output: z.unknown() }, { error: 'must be an object { output }' }).optional(),
+  },
+  { error: 'must be an object with a signal name and a schema' },
+);
+
+const sleepSchema = z
+  .strictObject(
+    {
+      after: z.unknown().optional(),
+      durationMs: z
+        .number({ error: 'must be a number' })
+        .refine((value) => Number.isFinite(value) && value >= 0, { error: 'must be a finite number of milliseconds >= 0' })
+        .optional(),
+      until: z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', { error: 'must be a function' }).optional(),
+    },
+    { error: 'must be an object with durationMs or until' },
+  )
+  .refine((value) => (value.durationMs === undefined) !== (value.until === undefined), { error: 'give exactly one of durationMs and until' });
+
+/**
+ * Checks a wait stage's definition; returns zod's issues as `[path, message]` pairs. Internal.
+ *
+ * @internal
+ */
+export function waitDefinitionProblems(kind: WaitSpec['kind'], definition: unknown): Array<readonly [string, string]> {
+  const result = (kind === 'signal' ? signalWaitSchema : sleepSchema).safeParse(definition);
+  if (result.success) return [];
+  return result.error.issues.map((issue) => [issue.path.map(String).join('.'), issue.message] as const);
+}
+
+/**
+ * The resolved spec and the `execute` of a wait stage: `execute` only computes when the wait ends
+ * (the decider does the waiting, from the journal). Internal to the builder.
+ *
+ * @internal
+ */
+export function waitStage(
+  kind: WaitSpec['kind'],
+  definition: Partial<WaitForSignalDefinition<unknown>> & { readonly durationMs?: number; readonly until?: (context: never) => Date | number },
+): { readonly spec: WaitSpec; readonly execute: (context: ExecuteContext<unknown, Record<string, unknown>>) => WaitPlan | undefined } {
+  if (kind === 'signal') {
+    const spec: WaitSpec = Object.freeze({
+      kind: 'signal',
+      signal: definition.signal as string,
+      schema: definition.schema as ZodType,
+      ...(definition.timeoutMs === undefined ? {} : { timeoutMs: definition.timeoutMs }),
+      ...(definition.onTimeout === undefined ? {} : { onTimeout: Object.freeze({ output: definition.onTimeout.output }) }),
+    });
+    const timeoutMs = definition.timeoutMs;
+    return { spec, execute: () => (timeoutMs === undefined ? undefined : { delayMs: timeoutMs }) };
+  }
+  const spec: WaitSpec = Object.freeze({ kind: 'timer' });
+  const { durationMs, until } = definition;
+  if (until === undefined) return { spec, execute: () => ({ delayMs: durationMs ?? 0 }) };
+  const compute = until as (context: ExecuteContext<unknown, Record<string, unknown>>) => Date | number;
+  return {
+    spec,
+    execute: (context) => {
+      const instant = compute(context);
+      const dueAt = instant instanceof Date ? instant.getTime() : instant;
+      if (typeof dueAt !== 'number' || !Number.isFinite(dueAt)) {
+        throw new NonRetryableError(`until() of wait stage '${context.stage}' returned ${String(instant)}, not a valid Date or epoch ms`);
+      }
+      return { dueAt };
+    },
+  };
+}

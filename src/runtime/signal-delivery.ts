@@ -1,0 +1,111 @@
+import type { Saga } from '../definition/saga.js';
+import type { Issue } from '../errors/definition-errors.js';
+import { RunStateError } from '../errors/run-errors.js';
+import { SignalPayloadError, UnknownSignalError } from '../errors/signal-errors.js';
+import type { RunState } from '../journal/fold.js';
+import { copyJson } from './json-value.js';
+
+/**
+ * What `orchestrator.signal` did with a signal.
+ *
+ * @remarks
+ * `accepted: true`: the signal is journaled (`signal.received`); `delivered` says whether a stage
+ * was waiting for it (`'waiting'`: that stage completed with the payload) or it was buffered until
+ * a stage waits for it (`'buffered'`). `accepted: false, duplicate: true`: a signal with this
+ * `signalId` was journaled before; nothing changed (send the same id again, safely, after a
+ * timeout or a crash).
+ *
+ * @example
+ * ```ts
+ * import type { Orchestrator, SignalResult } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * const result: SignalResult = await orchestrator.signal('0190c6d2-7b1e-7000-8000-000000000001', 'approval', { approved: true }, { signalId: 'ticket-42' });
+ * if (!result.accepted) console.log(`signal ${result.signalId} was already received`);
+ * ```
+ */
+export type SignalResult =
+  | {
+      /** The signal is journaled. */
+      readonly accepted: true;
+      /** The signal's id (the one given, or a new uuid). */
+      readonly signalId: string;
+      /** `'waiting'`: a stage was waiting for it and completed; `'buffered'`: kept until a stage waits for it. */
+      readonly delivered: 'waiting' | 'buffered';
+    }
+  | {
+      /** A signal with this id was journaled before: nothing changed. */
+      readonly accepted: false;
+      /** The signal's id. */
+      readonly signalId: string;
+      /** Always true. */
+      readonly duplicate: true;
+    };
+
+/**
+ * Options of `orchestrator.signal`.
+ *
+ * @remarks
+ * Give a `signalId` of your own (a webhook's delivery id, a ticket number) to make sending the
+ * signal idempotent: the run journals a signal id once, and a second send is a no-op reported as
+ * `{ accepted: false, duplicate: true }`. Without one, each call is a new signal.
+ *
+ * @example
+ * ```ts
+ * import type { SignalOptions } from 'sagaflow';
+ * const options: SignalOptions = { signalId: 'webhook-delivery-8812' };
+ * ```
+ */
+export interface SignalOptions {
+  /** The signal's id, unique per run; default a new uuid. */
+  readonly signalId?: string;
+}
+
+/** A signal checked against the run's saga and state, ready to be decided on. */
+export type PreparedSignal =
+  | { readonly kind: 'deliver'; readonly signal: string; readonly signalId: string; readonly payload: unknown; readonly delivered: 'waiting' | 'buffered' }
+  | { readonly kind: 'duplicate'; readonly signalId: string };
+
+/**
+ * Checks a signal for a run: the saga has a stage waiting for that name, the payload matches
+ * that stage's schema (and is plain JSON), the run goes forward; a signal id already journaled is
+ * a duplicate. Pure: the caller journals it.
+ *
+ * @throws {@link UnknownSignalError}, {@link SignalPayloadError}, {@link RunStateError}.
+ */
+export function prepareSignal(saga: Saga, state: RunState, signal: string, payload: unknown, signalId: string): PreparedSignal {
+  const waiting = saga.stages.filter((stage) => stage.wait?.kind === 'signal' && stage.wait.signal === signal);
+  if (waiting.length === 0) {
+    const known = saga.stages.flatMap((stage) => (stage.wait?.kind === 'signal' ? [{ signal: stage.wait.signal, stage: stage.name }] : []));
+    throw new UnknownSignalError(saga.name, state.runId, signal, known);
+  }
+  if (state.signals?.has(signalId) === true) return { kind: 'duplicate', signalId };
+  if (state.stopping || (state.status !== 'running' && state.status !== 'queued')) {
+    throw new RunStateError(
+      saga.name,
+      state.runId,
+      'signal',
+      state.status,
+      ['queued', 'running'],
+      state.stopping ? `it is stopping (${state.failure === undefined ? 'cancelled' : `stage '${state.failure.stage}' failed`}), and a signal needs a run that goes forward` : undefined,
+    );
+  }
+  // The stage the signal is for: the one waiting now, else the first not completed yet.
+  const target =
+    waiting.find((stage) => state.waits?.get(stage.name) !== undefined) ?? waiting.find((stage) => state.stages.get(stage.name)?.status !== 'completed') ?? waiting[0];
+  const spec = target?.wait;
+  if (target === undefined || spec?.kind !== 'signal') throw new TypeError(`Saga '${saga.name}' lost its wait for signal '${signal}'.`);
+  let parsed: ReturnType<typeof spec.schema.safeParse>;
+  try {
+    parsed = spec.schema.safeParse(payload);
+  } catch (error) {
+    throw new SignalPayloadError(saga.name, state.runId, signal, target.name, [{ path: 'payload', message: `could not be read: ${String(error)}` }], { cause: error });
+  }
+  if (!parsed.success) {
+    const issues: Issue[] = parsed.error.issues.map((issue) => ({ path: ['payload', ...issue.path.map(String)].join('.'), message: issue.message }));
+    throw new SignalPayloadError(saga.name, state.runId, signal, target.name, issues, { cause: parsed.error });
+  }
+  const copy = copyJson(parsed.data, 'payload');
+  if (!copy.ok) throw new SignalPayloadError(saga.name, state.runId, signal, target.name, [{ path: copy.problem.path, message: copy.problem.problem }]);
+  const delivered = state.waits?.get(target.name)?.kind === 'signal' ? 'waiting' : 'buffered';
+  return { kind: 'deliver', signal, signalId, payload: copy.value, delivered };
+}

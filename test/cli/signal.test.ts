@@ -1,0 +1,62 @@
+/**
+ * `sagaflow signal` and `sagaflow show` as real processes: a run left waiting in a SQLite file by
+ * a process that let it go is shown waiting, refused a bad payload, then signalled, taken over
+ * and driven to completion by the command.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { filter, firstValueFrom } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrchestrator } from 'sagaflow';
+import { SqliteStore } from 'sagaflow/sqlite';
+import { approval } from './fixtures/approval.mjs';
+import { ensureBuilt, fixture, sagaflow } from './support/cli-process.js';
+
+let work: string;
+beforeAll(() => {
+  ensureBuilt();
+  work = mkdtempSync(join(tmpdir(), 'sagaflow-signal-'));
+}, 240_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('sagaflow signal', () => {
+  it('shows what a run waits for, refuses a bad payload, and delivers a good one: the run completes', async () => {
+    const path = join(work, 'signal.db');
+    const store = new SqliteStore({ path });
+    const orchestrator = createOrchestrator({ store, sagas: [approval] });
+    const run = orchestrator.start(approval, { cents: 700 }, { runId: 'wait-1' });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
+    // This process lets the waiting run go (its lease released): nobody drives it now.
+    await orchestrator.close({ timeoutMs: 0 });
+    await store.close();
+    const url = `sqlite:${path}`;
+
+    const shown = await sagaflow(['show', 'wait-1', '--store', url], { cwd: work });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/waiting +approve waits for signal 'approved' until \d{4}-\d\d-\d\dT/);
+    expect(shown.stdout).toContain("waiting for signal 'approved' until");
+
+    const bad = await sagaflow(['signal', 'wait-1', 'approved', '{"by":""}', '--sagas', fixture('approval.mjs'), '--store', url], { cwd: work });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: Invalid payload for signal 'approved' to run wait-1 of saga 'approval' \(stage 'approve'\): payload\.by/);
+
+    const sent = await sagaflow(['signal', 'wait-1', 'approved', '{"by":"ann"}', '--sagas', fixture('approval.mjs'), '--store', url, '--signal-id', 'ticket-9'], { cwd: work });
+    expect(sent.stderr).toBe('');
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toContain("signal 'approved' (ticket-9) journaled for run wait-1: the stage waiting for it goes on");
+
+    const again = await sagaflow(['signal', 'wait-1', 'approved', '{"by":"bob"}', '--sagas', fixture('approval.mjs'), '--store', url, '--signal-id', 'ticket-9', '--json'], { cwd: work });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({ runId: 'wait-1', signal: 'approved', accepted: false, signalId: 'ticket-9', duplicate: true });
+
+    const reader = new SqliteStore({ path });
+    try {
+      const outcome = await createOrchestrator({ store: reader }).inspect('wait-1');
+      expect(outcome.status).toBe('completed');
+      expect(outcome.outputs.pay).toBe('paid 700, approved by ann');
+    } finally {
+      await reader.close();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,9 @@
+import { z } from 'zod';
+import { defineSaga } from 'sagaflow';
+
+/** hold → cool-off (a minute) → release: a timer wait across processes. */
+export const coolOff = defineSaga({ name: 'cool-off', input: z.object({ cents: z.number() }) })
+  .stage('hold', { execute: ({ input }) => ({ held: input.cents }), compensate: () => undefined })
+  .sleep('cool', { durationMs: 60_000 })
+  .stage('release', { execute: ({ results }) => ({ released: results.hold.held }) })
+  .build();

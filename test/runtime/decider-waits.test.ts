@@ -1,0 +1,222 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineSaga, foldJournal, sagaEventSchema, SagaDefinitionError, type AnySaga, type RunState, type SagaEvent, type SagaEventDraft } from 'sagaflow';
+import { decide, isAppend, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
+import type { Saga } from '../../src/definition/saga.js';
+
+const input = z.object({});
+const noop = async (): Promise<void> => undefined;
+const NOW = 10_000;
+
+/** hold → approval (signal, 60 s) → pay; hold compensates. */
+const approval = defineSaga({ name: 'approval', input })
+  .stage('hold', { execute: noop, compensate: noop })
+  .waitForSignal('approval', { signal: 'approved', schema: z.object({ by: z.string() }), timeoutMs: 60_000 })
+  .stage('pay', { execute: noop })
+  .build() as unknown as Saga;
+
+/** The same with a fallback on timeout. */
+const lenient = defineSaga({ name: 'lenient', input })
+  .stage('hold', { execute: noop, compensate: noop })
+  .waitForSignal('approval', { signal: 'approved', schema: z.object({ by: z.string() }), timeoutMs: 60_000, onTimeout: { output: { by: 'nobody' } } })
+  .build() as unknown as Saga;
+
+/** hold → cool-off (timer) */
+const sleeper = defineSaga({ name: 'sleeper', input })
+  .stage('hold', { execute: noop, compensate: noop })
+  .sleep('cool-off', { durationMs: 5_000 })
+  .build() as unknown as Saga;
+
+function stateOf(saga: AnySaga, ...drafts: SagaEventDraft[]): RunState {
+  const started: SagaEvent = {
+    type: 'run.started',
+    runId: 'r',
+    saga: saga.name,
+    seq: 0,
+    at: 0,
+    version: saga.version,
+    shapeHash: saga.shapeHash,
+    input: {},
+    stages: saga.stages.map((stage) => stage.name),
+    shape: saga.shape,
+  };
+  const journal = [started, ...drafts.map((draft, index) => ({ ...draft, runId: 'r', saga: saga.name, seq: index + 1, at: 1_000 + index }))];
+  for (const event of journal) expect(sagaEventSchema.safeParse(event).success).toBe(true);
+  return foldJournal(journal);
+}
+
+function summary(commands: readonly Command[]): unknown[] {
+  return commands.map((command) => {
+    if (!isAppend(command)) return command;
+    const { runId: _runId, saga: _saga, at: _at, seq: _seq, ...rest } = command;
+    return rest;
+  });
+}
+
+const ok = (output?: unknown): AttemptResult => ({ ok: true, output, durationMs: 5 });
+const settled = (stage: string, result: AttemptResult): Trigger => ({ type: 'settled', phase: 'execute', stage, attempt: 1, result, jitter: 0.5 });
+const signal = (signalId: string, payload: unknown = { by: 'ann' }, name = 'approved'): Trigger => ({ type: 'signal', signal: name, signalId, payload });
+
+const holdDone: SagaEventDraft[] = [
+  { type: 'stage.started', stage: 'hold', attempt: 1 },
+  { type: 'stage.completed', stage: 'hold', attempt: 1, output: { holdId: 'h' }, durationMs: 1 },
+];
+const waiting: SagaEventDraft[] = [
+  ...holdDone,
+  { type: 'stage.started', stage: 'approval', attempt: 1 },
+  { type: 'wait.started', stage: 'approval', kind: 'signal', signal: 'approved', dueAt: 61_000 },
+];
+
+describe('wait stages: state × trigger → commands', () => {
+  it('a signal wait starts like a stage: stage.started and its attempt (which only computes the wait)', () => {
+    expect(summary(decide(approval, stateOf(approval, ...holdDone), STEP, NOW))).toEqual([
+      { type: 'stage.started', stage: 'approval', attempt: 1 },
+      { type: 'attempt', phase: 'execute', stage: 'approval', attempt: 1 },
+    ]);
+  });
+
+  it('its attempt settled: the wait is journaled with its due time and a timer armed for it', () => {
+    const state = stateOf(approval, ...holdDone, { type: 'stage.started', stage: 'approval', attempt: 1 });
+    expect(summary(decide(approval, state, settled('approval', ok({ delayMs: 60_000 })), NOW))).toEqual([
+      { type: 'wait.started', stage: 'approval', kind: 'signal', signal: 'approved', dueAt: NOW + 60_000 },
+      { type: 'timer', phase: 'execute', stage: 'approval', delayMs: 60_000 },
+    ]);
+  });
+
+  it('the fold says what the run waits for and until when; the stage stays running, in flight', () => {
+    const state = stateOf(approval, ...waiting);
+    expect(state.waits?.get('approval')).toEqual({ kind: 'signal', signal: 'approved', dueAt: 61_000, since: 1_003 });
+    expect(state.stages.get('approval')?.status).toBe('running');
+    expect(state.inFlight).toBe(1);
+    expect(summary(decide(approval, state, STEP, NOW))).toEqual([]);
+  });
+
+  it('a signal for the wait is journaled, clears the timeout and completes the stage with the payload', () => {
+    expect(summary(decide(approval, stateOf(approval, ...waiting), signal('s1'), NOW))).toEqual([
+      { type: 'signal.received', signal: 'approved', signalId: 's1', payload: { by: 'ann' }, stage: 'approval' },
+      { type: 'clear-timer', phase: 'execute', stage: 'approval' },
+      { type: 'stage.completed', stage: 'approval', attempt: 1, output: { by: 'ann' }, durationMs: NOW - 1_003 },
+    ]);
+  });
+
+  it('a duplicate signal id changes nothing, before or after the wait', () => {
+    const delivered = stateOf(approval, ...waiting, { type: 'signal.received', signal: 'approved', signalId: 's1', payload: { by: 'ann' }, stage: 'approval' });
+    expect(decide(approval, delivered, signal('s1', { by: 'bob' }), NOW)).toEqual([]);
+    const buffered = stateOf(approval, { type: 'signal.received', signal: 'approved', signalId: 's1', payload: { by: 'ann' } });
+    expect(decide(approval, buffered, signal('s1', { by: 'bob' }), NOW)).toEqual([]);
+  });
+
+  it('a signal before the wait is buffered, and satisfies the wait at once when it is reached', () => {
+    const early = stateOf(approval);
+    expect(summary(decide(approval, early, signal('s1'), NOW))).toEqual([{ type: 'signal.received', signal: 'approved', signalId: 's1', payload: { by: 'ann' } }]);
+    const buffered: SagaEventDraft = { type: 'signal.received', signal: 'approved', signalId: 's1', payload: { by: 'ann' } };
+    const state = stateOf(approval, buffered, ...holdDone, { type: 'stage.started', stage: 'approval', attempt: 1 });
+    expect(state.signals?.get('s1')?.stage).toBeUndefined();
+    const commands = decide(approval, state, settled('approval', ok({ delayMs: 60_000 })), NOW);
+    expect(summary(commands)).toEqual([
+      { type: 'wait.started', stage: 'approval', kind: 'signal', signal: 'approved', signalId: 's1' },
+      { type: 'stage.completed', stage: 'approval', attempt: 1, output: { by: 'ann' }, durationMs: 0 },
+    ]);
+    const after = stateOf(approval, buffered, ...holdDone, { type: 'stage.started', stage: 'approval', attempt: 1 }, ...(commands.filter(isAppend) as SagaEventDraft[]));
+    expect(after.signals?.get('s1')?.stage).toBe('approval');
+    expect(after.stages.get('approval')?.output).toEqual({ by: 'ann' });
+    expect(after.waits?.size).toBe(0);
+  });
+
+  it('a timed-out signal wait fails the stage with WAIT_TIMEOUT, which starts the rollback', () => {
+    const state = stateOf(approval, ...waiting);
+    const commands = decide(approval, state, { type: 'timer', phase: 'execute', stage: 'approval' }, NOW + 60_000);
+    expect(summary(commands)).toEqual([
+      {
+        type: 'stage.failed',
+        stage: 'approval',
+        attempt: 1,
+        error: { name: 'WaitTimeoutError', code: 'WAIT_TIMEOUT', message: "Stage 'approval' waited 60000 ms for signal 'approved', which did not come." },
+      },
+      { type: 'abort', reason: "stage 'approval' failed" },
+    ]);
+    const failed = stateOf(approval, ...waiting, ...(commands.filter(isAppend) as SagaEventDraft[]));
+    expect(summary(decide(approval, failed, STEP, NOW))).toEqual([{ type: 'run.compensating', cause: expect.objectContaining({ kind: 'failed', stage: 'approval' }) as unknown }]);
+  });
+
+  it('a timed-out wait with onTimeout completes with the fallback', () => {
+    const state = stateOf(lenient, ...waiting);
+    expect(summary(decide(lenient, state, { type: 'timer', phase: 'execute', stage: 'approval' }, NOW))).toEqual([
+      { type: 'stage.completed', stage: 'approval', attempt: 1, output: { by: 'nobody' }, durationMs: NOW - 1_003 },
+    ]);
+  });
+
+  it('a cancel during a wait cancels the waiting stage and clears its timer; the rollback follows', () => {
+    const commands = decide(approval, stateOf(approval, ...waiting), { type: 'cancel', reason: 'customer withdrew', by: 'external' }, NOW);
+    expect(summary(commands)).toEqual([
+      { type: 'run.cancelling', reason: 'customer withdrew', by: 'external' },
+      { type: 'abort', reason: 'the run was cancelled: customer withdrew' },
+      { type: 'clear-timer', phase: 'execute', stage: 'approval' },
+      { type: 'stage.cancelled', stage: 'approval', reason: 'the run was cancelled: customer withdrew' },
+    ]);
+    const stopped = stateOf(approval, ...waiting, ...(commands.filter(isAppend) as SagaEventDraft[]));
+    expect(stopped.inFlight).toBe(0);
+    expect(summary(decide(approval, stopped, STEP, NOW))).toEqual([{ type: 'run.compensating', cause: { kind: 'cancelled', reason: 'customer withdrew', by: 'external' } }]);
+  });
+
+  it('a signal to a stopping or settled run is not journaled', () => {
+    const stopping = stateOf(approval, ...waiting, { type: 'run.cancelling', reason: 'x', by: 'external' });
+    expect(decide(approval, stopping, signal('s2'), NOW)).toEqual([]);
+  });
+
+  it('resumed after a crash, a wait goes on for what is left of it, and is not re-run', () => {
+    expect(summary(decide(approval, stateOf(approval, ...waiting), { type: 'resume', mode: 'resume' }, NOW))).toEqual([
+      { type: 'run.resumed', mode: 'resume' },
+      { type: 'timer', phase: 'execute', stage: 'approval', delayMs: 61_000 - NOW },
+    ]);
+    expect(summary(decide(approval, stateOf(approval, ...waiting), { type: 'resume', mode: 'resume' }, 70_000))).toEqual([
+      { type: 'run.resumed', mode: 'resume' },
+      { type: 'timer', phase: 'execute', stage: 'approval', delayMs: 0 },
+    ]);
+  });
+
+  it('a timer wait completes when due; one already past completes at once', () => {
+    const started: SagaEventDraft[] = [...holdDone, { type: 'stage.started', stage: 'cool-off', attempt: 1 }];
+    expect(summary(decide(sleeper, stateOf(sleeper, ...started), settled('cool-off', ok({ delayMs: 5_000 })), NOW))).toEqual([
+      { type: 'wait.started', stage: 'cool-off', kind: 'timer', dueAt: NOW + 5_000 },
+      { type: 'timer', phase: 'execute', stage: 'cool-off', delayMs: 5_000 },
+    ]);
+    expect(summary(decide(sleeper, stateOf(sleeper, ...started), settled('cool-off', ok({ dueAt: NOW - 1 })), NOW))).toEqual([
+      { type: 'wait.started', stage: 'cool-off', kind: 'timer', dueAt: NOW - 1 },
+      { type: 'stage.completed', stage: 'cool-off', attempt: 1, durationMs: 0 },
+    ]);
+    const sleeping = stateOf(sleeper, ...started, { type: 'wait.started', stage: 'cool-off', kind: 'timer', dueAt: NOW });
+    expect(summary(decide(sleeper, sleeping, { type: 'timer', phase: 'execute', stage: 'cool-off' }, NOW))).toEqual([
+      { type: 'stage.completed', stage: 'cool-off', attempt: 1, durationMs: NOW - 1_003 },
+    ]);
+  });
+});
+
+describe('wait stages in the definition', () => {
+  it('the shape records what a stage waits for, and the hash tells a wait from a stage', () => {
+    expect(approval.shape[1]).toEqual({ name: 'approval', after: ['hold'], compensates: false, compensateOnFailure: false, wait: 'signal:approved' });
+    expect(sleeper.shape[1]?.wait).toBe('timer');
+    const plain = defineSaga({ name: 'approval', input })
+      .stage('hold', { execute: noop, compensate: noop })
+      .stage('approval', { execute: noop })
+      .stage('pay', { execute: noop })
+      .build();
+    expect(plain.shape[1]).not.toHaveProperty('wait');
+    expect(plain.shapeHash).not.toBe(approval.shapeHash);
+  });
+
+  it('.build() reports bad wait definitions with their paths', () => {
+    const build = (): unknown =>
+      defineSaga({ name: 'bad', input })
+        .waitForSignal('w', { signal: '', schema: 'nope' as unknown as z.ZodType<unknown>, timeoutMs: -1 })
+        .sleep('s', { durationMs: Number.NaN })
+        .build();
+    expect(build).toThrow(SagaDefinitionError);
+    try {
+      build();
+    } catch (error) {
+      const paths = (error as SagaDefinitionError).issues.map((issue) => issue.path);
+      expect(paths).toEqual(expect.arrayContaining(['stages.w.signal', 'stages.w.schema', 'stages.w.timeoutMs', 'stages.s.durationMs']));
+    }
+  });
+});

@@ -1,0 +1,232 @@
+import { filter, firstValueFrom } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  createOrchestrator,
+  defineSaga,
+  MemoryStore,
+  RunNotFoundError,
+  RunStateError,
+  SignalPayloadError,
+  UnknownSignalError,
+  type SagaEvent,
+  type SagaRun,
+} from 'sagaflow';
+import { createVirtualClock } from 'sagaflow/testing';
+import { collect, trace } from '../support/collect.js';
+import { deferred } from '../support/deferred.js';
+
+const input = z.object({ cents: z.number() });
+
+/** hold (compensates) → approval (signal 'approved', 60 s) → pay */
+function approvalSaga(options: { hold?: () => Promise<void>; onTimeout?: { output: { by: string } } } = {}) {
+  const log: string[] = [];
+  const saga = defineSaga({ name: 'approval', input })
+    .stage('hold', {
+      execute: async ({ input }) => {
+        await options.hold?.();
+        log.push(`hold ${input.cents}`);
+        return { holdId: `h-${input.cents}` };
+      },
+      compensate: async ({ output }) => {
+        log.push(`release ${output?.holdId ?? '?'}`);
+      },
+    })
+    .waitForSignal('approval', {
+      signal: 'approved',
+      schema: z.object({ by: z.string().min(1) }),
+      timeoutMs: 60_000,
+      ...(options.onTimeout === undefined ? {} : { onTimeout: options.onTimeout }),
+    })
+    .stage('pay', {
+      execute: async ({ results }) => {
+        log.push(`pay, approved by ${results.approval.by}`);
+        return `paid (${results.approval.by})`;
+      },
+    })
+    .build();
+  return { saga, log };
+}
+
+/** Resolves once the run's wait is journaled (durable). */
+function waitStarted(run: SagaRun): Promise<SagaEvent> {
+  return firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
+}
+
+describe('signal waits', () => {
+  it('a signal sent once the wait is reached completes the wait stage with its payload; later stages read it', async () => {
+    const { saga, log } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 500 });
+    await waitStarted(run);
+    expect((await orchestrator.inspect(run.runId)).status).toBe('running');
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'ticket-1' })).resolves.toEqual({
+      accepted: true,
+      signalId: 'ticket-1',
+      delivered: 'waiting',
+    });
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs).toEqual({ hold: { holdId: 'h-500' }, approval: { by: 'ann' }, pay: 'paid (ann)' });
+    expect(log).toEqual(['hold 500', 'pay, approved by ann']);
+    expect(trace(await collect(run.events$))).toEqual([
+      'run.started',
+      'stage.started:hold',
+      'stage.completed:hold',
+      'stage.started:approval',
+      'wait.started:approval',
+      'signal.received:approval',
+      'stage.completed:approval',
+      'stage.started:pay',
+      'stage.completed:pay',
+      'run.completed',
+    ]);
+  });
+
+  it('a signal sent before the wait is reached is journaled, buffered, and satisfies the wait as it starts', async () => {
+    const gate = deferred();
+    const { saga } = approvalSaga({ hold: () => gate.promise });
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 7 });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started')));
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'early' })).resolves.toMatchObject({ accepted: true, delivered: 'buffered' });
+    gate.resolve();
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs.approval).toEqual({ by: 'early' });
+    const events = await collect(run.events$);
+    const received = events.find((event) => event.type === 'signal.received');
+    const wait = events.find((event) => event.type === 'wait.started');
+    expect(received).not.toHaveProperty('stage');
+    expect(wait).toMatchObject({ kind: 'signal', signal: 'approved', signalId: (received as { signalId: string }).signalId });
+  });
+
+  it('a duplicate signalId is a no-op: journaled once, reported as a duplicate', async () => {
+    const { saga } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 1 });
+    await waitStarted(run);
+    await orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'webhook-1' });
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'bob' }, { signalId: 'webhook-1' })).resolves.toEqual({ accepted: false, signalId: 'webhook-1', duplicate: true });
+    const outcome = await run.outcome;
+    // Settled, the run still knows the id: the same signal again is a duplicate, not an error.
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'bob' }, { signalId: 'webhook-1' })).resolves.toMatchObject({ duplicate: true });
+    expect(outcome.outputs.approval).toEqual({ by: 'ann' });
+    expect((await collect(run.events$)).filter((event) => event.type === 'signal.received')).toHaveLength(1);
+  });
+
+  it('refuses clearly: a bad payload (naming the field), an unknown signal (naming what the saga waits for), an unknown run, a settled run', async () => {
+    const { saga } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 1 });
+    await waitStarted(run);
+    const bad = await orchestrator.signal(run.runId, 'approved', { by: 42 }).catch((error: unknown) => error);
+    expect(bad).toBeInstanceOf(SignalPayloadError);
+    expect((bad as SignalPayloadError).issues.map((issue) => issue.path)).toEqual(['payload.by']);
+    expect((bad as SignalPayloadError).message).toMatch(/signal 'approved' to run .* of saga 'approval' \(stage 'approval'\)/);
+    const unknown = await orchestrator.signal(run.runId, 'aproved', { by: 'ann' }).catch((error: unknown) => error);
+    expect(unknown).toBeInstanceOf(UnknownSignalError);
+    expect((unknown as UnknownSignalError).message).toContain("it waits for 'approved' (stage 'approval')");
+    await expect(orchestrator.signal('no-such-run', 'approved', { by: 'ann' })).rejects.toBeInstanceOf(RunNotFoundError);
+    expect((await orchestrator.store.load(run.runId))?.filter((event) => event.type === 'signal.received')).toEqual([]);
+    expect((await orchestrator.inspect(run.runId)).stages.approval?.status).toBe('running');
+    await orchestrator.signal(run.runId, 'approved', { by: 'ann' });
+    await run.outcome;
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'again' })).rejects.toBeInstanceOf(RunStateError);
+  });
+
+  it('a wait that times out fails its stage and rolls back the stages before it', async () => {
+    const clock = createVirtualClock({ now: 0, autoAdvance: false });
+    const { saga, log } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: clock });
+    const run = orchestrator.start(saga, { cents: 900 });
+    await waitStarted(run);
+    await clock.advanceBy(59_999);
+    expect((await orchestrator.inspect(run.runId)).status).toBe('running');
+    await clock.advanceBy(1);
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.failure).toMatchObject({ stage: 'approval', error: { name: 'WaitTimeoutError', code: 'WAIT_TIMEOUT' } });
+    expect(outcome.compensationOrder).toEqual(['hold']);
+    expect(log).toEqual(['hold 900', 'release h-900']);
+  });
+
+  it('with onTimeout, a wait that times out completes with the fallback', async () => {
+    const { saga } = approvalSaga({ onTimeout: { output: { by: 'nobody' } } });
+    const outcome = await createOrchestrator({ sagas: [saga], scheduler: createVirtualClock() }).start(saga, { cents: 3 }).outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs.pay).toBe('paid (nobody)');
+  });
+
+  it('cancel during a wait settles the wait and compensates the stages before it', async () => {
+    const { saga, log } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 40 });
+    await waitStarted(run);
+    await orchestrator.cancel(run.runId, 'customer withdrew');
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('cancelled');
+    expect(outcome.stages.approval?.status).toBe('cancelled');
+    expect(outcome.compensationOrder).toEqual(['hold']);
+    expect(log).toEqual(['hold 40', 'release h-40']);
+  });
+});
+
+describe('signals across orchestrators', () => {
+  it('a signal sent by a process that does not own the run is recorded in the store, and its owner delivers it', async () => {
+    const { saga } = approvalSaga();
+    const store = new MemoryStore();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 300 });
+    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 300 });
+    const run = owner.start(saga, { cents: 5 });
+    await waitStarted(run);
+    await expect(other.signal(run.runId, 'approved', { by: 'remote' }, { signalId: 'remote-1' })).resolves.toEqual({
+      accepted: true,
+      signalId: 'remote-1',
+      delivered: 'waiting',
+    });
+    const outcome = await run.outcome;
+    expect(outcome.outputs.approval).toEqual({ by: 'remote' });
+    const received = (await collect(run.events$)).filter((event) => event.type === 'signal.received');
+    // Redelivered with every heartbeat until the run settled, journaled once.
+    expect(received).toHaveLength(1);
+    await expect(other.signal(run.runId, 'approved', { by: 'remote' }, { signalId: 'remote-1' })).resolves.toMatchObject({ duplicate: true });
+    await Promise.all([owner.close(), other.close()]);
+  });
+});
+
+describe('timer waits', () => {
+  it('sleeps for a duration or until an instant computed from the input, on the virtual clock', async () => {
+    const clock = createVirtualClock({ now: 1_000 });
+    const saga = defineSaga({ name: 'cool-off', input: z.object({ releaseAt: z.number() }) })
+      .sleep('short', { durationMs: 5_000 })
+      .sleep('until', { until: ({ input }) => new Date(input.releaseAt) })
+      .stage('after', { execute: async () => 'done' })
+      .build();
+    const run = createOrchestrator({ sagas: [saga], scheduler: clock }).start(saga, { releaseAt: 60_000 });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('completed');
+    const waits = events.filter((event) => event.type === 'wait.started');
+    expect(waits.map((event) => [event.stage, event.dueAt])).toEqual([
+      ['short', 6_000],
+      ['until', 60_000],
+    ]);
+    expect(events.find((event) => event.type === 'stage.started' && event.stage === 'after')?.at).toBe(60_000);
+  });
+});
+
+describe('many waiting runs', () => {
+  it('10,000 runs waiting at once are all woken by a burst of signals', async () => {
+    const saga = defineSaga({ name: 'burst', input: z.object({ n: z.number() }) })
+      .waitForSignal('go', { signal: 'go', schema: z.object({ n: z.number() }) })
+      .stage('done', { execute: async ({ results }) => results.go.n })
+      .build();
+    const orchestrator = createOrchestrator({ sagas: [saga], store: new MemoryStore() });
+    const runs = Array.from({ length: 10_000 }, (_, n) => orchestrator.start(saga, { n }));
+    await Promise.all(runs.map((run) => waitStarted(run)));
+    const results = await Promise.all(runs.map((run, n) => orchestrator.signal(run.runId, 'go', { n })));
+    expect(results.every((result) => result.accepted && result.delivered === 'waiting')).toBe(true);
+    const outcomes = await Promise.all(runs.map((run) => run.outcome));
+    expect(outcomes.every((outcome, n) => outcome.status === 'completed' && outcome.outputs.done === n)).toBe(true);
+  }, 60_000);
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineSaga, MemoryStore } from 'sagaflow';
+import { crashAfter, createSagaTest } from 'sagaflow/testing';
+
+const released: string[] = [];
+const approval = defineSaga({ name: 'kit-approval', input: z.object({ cents: z.number() }) })
+  .stage('hold', { execute: ({ input }) => ({ held: input.cents }), compensate: ({ output }) => void released.push(`release ${output?.held ?? '?'}`) })
+  .waitForSignal('approve', { signal: 'approved', schema: z.object({ by: z.string() }), timeoutMs: 15 * 60_000 })
+  .sleep('cool-off', { durationMs: 60_000 })
+  .stage('pay', { execute: ({ results }) => `paid, approved by ${results.approve.by}` })
+  .build();
+
+describe('sagaflow/testing and waits', () => {
+  it('run(…, { signals }) answers a wait as it starts, before virtual time reaches its timeout; the timer wait then elapses at once', async () => {
+    const h = createSagaTest();
+    const result = await h.run(approval, { cents: 10 }, { signals: { approved: { by: 'ann' } } });
+    expect(result.outcome.status).toBe('completed');
+    expect(result.outcome.outputs.pay).toBe('paid, approved by ann');
+    const wait = result.journal.find((event) => event.type === 'wait.started' && event.stage === 'cool-off');
+    const woke = result.journal.find((event) => event.type === 'stage.completed' && event.stage === 'cool-off');
+    expect(woke?.at).toBe((wait?.at ?? 0) + 60_000);
+  });
+
+  it('when every run waits, virtual time jumps to the next due timer: an unanswered wait times out and rolls back', async () => {
+    released.length = 0;
+    const h = createSagaTest();
+    const started = h.clock.now();
+    const result = await h.run(approval, { cents: 20 });
+    expect(result.outcome.status).toBe('compensated');
+    expect(result.outcome.failure?.error.code).toBe('WAIT_TIMEOUT');
+    expect(released).toEqual(['release 20']);
+    expect(h.clock.now() - started).toBe(15 * 60_000);
+  });
+
+  it('crashAfter works across a wait: a second harness on the same store resumes it, and a signal sent then completes it', async () => {
+    const store = new MemoryStore();
+    const first = createSagaTest({ store, faults: [crashAfter((event) => event.type === 'wait.started')] });
+    const crashed = await first.run(approval, { cents: 30 });
+    expect(crashed.crashed).toBe(true);
+    expect(crashed.trace.at(-1)).toBe('wait.started:approve');
+    const second = createSagaTest({ store, sagas: [approval] });
+    const resumed = second.resume(crashed.runId);
+    await expect(second.signal(crashed.runId, 'approved', { by: 'bob' })).resolves.toMatchObject({ accepted: true, delivered: 'waiting' });
+    const result = await resumed;
+    expect(result.outcome.status).toBe('completed');
+    expect(result.outcome.outputs.pay).toBe('paid, approved by bob');
+    expect(result.journal.filter((event) => event.type === 'wait.started' && event.stage === 'approve')).toHaveLength(1);
+  });
+});
