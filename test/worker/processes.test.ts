@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { trace } from '../support/collect.js';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { createLedger, ledgerSaga } from './fixtures/ledger.js';
+import { sleepySaga } from './fixtures/sleepy.js';
 import { WorkerProcess, type WorkerMessage } from './fixtures/processes.js';
 import { expectSoundJournal, waitFor, waitForSettled } from './support.js';
 
@@ -120,6 +121,32 @@ describe.skipIf(url === undefined)('worker processes', { timeout: 60_000 }, () =
     );
     expect(keysPerStage.rows).toEqual([]);
     await orchestrator.close();
+  });
+
+  it('a timer wait survives a SIGKILL of its worker: another worker takes the run over and wakes it at the journaled time, not before and not anew', async () => {
+    const first = spawn('sleeper-1', { leaseMs: 1_000 });
+    await first.ready();
+    const orchestrator = createOrchestrator({ store });
+    const wakeAt = Date.now() + 4_000;
+    const runId = await orchestrator.submit(sleepySaga, { wakeAt });
+    await first.waitFor('the run sleeps', () => first.events().some((event) => event.runId === runId && event.event === 'wait.started'));
+    await first.kill();
+
+    const second = spawn('sleeper-2', { leaseMs: 1_000 });
+    await second.ready();
+    const journal = (await waitForSettled(store, [runId], 30_000)).get(runId) ?? [];
+    expectSoundJournal(journal);
+    const state = foldJournal(journal);
+    expect(state.status).toBe('completed');
+    // The wait was journaled once, with its due time, and carried over: not restarted by the new worker.
+    const waits = journal.filter((event) => event.type === 'wait.started');
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toMatchObject({ stage: 'nap', kind: 'timer', dueAt: wakeAt });
+    expect(journal.filter((event) => event.type === 'stage.started' && event.stage === 'before')).toHaveLength(1);
+    // Woken by the second worker, at the journaled time (by the clocks of one machine).
+    expect(second.events().some((event) => event.runId === runId && event.event === 'stage.completed' && event.stage === 'nap')).toBe(true);
+    const after = journal.find((event) => event.type === 'stage.completed' && event.stage === 'after');
+    expect(after?.type === 'stage.completed' ? after.output : undefined).toBeGreaterThanOrEqual(wakeAt);
   });
 
   it('fences out a frozen worker: after a takeover, its appends are refused and the journal stays sound', async () => {
