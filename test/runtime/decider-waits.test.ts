@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineSaga, foldJournal, sagaEventSchema, SagaDefinitionError, type AnySaga, type RunState, type SagaEvent, type SagaEventDraft } from 'sagaflow';
+import { defineSaga, SagaDefinitionError, type SagaEventDraft } from 'sagaflow';
+import { stateOf } from '../support/run-state.js';
 import { decide, isAppend, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
 import type { Saga } from '../../src/definition/saga.js';
 
@@ -26,24 +27,6 @@ const sleeper = defineSaga({ name: 'sleeper', input })
   .stage('hold', { execute: noop, compensate: noop })
   .sleep('cool-off', { durationMs: 5_000 })
   .build() as unknown as Saga;
-
-function stateOf(saga: AnySaga, ...drafts: SagaEventDraft[]): RunState {
-  const started: SagaEvent = {
-    type: 'run.started',
-    runId: 'r',
-    saga: saga.name,
-    seq: 0,
-    at: 0,
-    version: saga.version,
-    shapeHash: saga.shapeHash,
-    input: {},
-    stages: saga.stages.map((stage) => stage.name),
-    shape: saga.shape,
-  };
-  const journal = [started, ...drafts.map((draft, index) => ({ ...draft, runId: 'r', saga: saga.name, seq: index + 1, at: 1_000 + index }))];
-  for (const event of journal) expect(sagaEventSchema.safeParse(event).success).toBe(true);
-  return foldJournal(journal);
-}
 
 function summary(commands: readonly Command[]): unknown[] {
   return commands.map((command) => {

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineSaga, foldJournal, sagaEventSchema, type AnySaga, type RunState, type SagaEvent, type SagaEventDraft } from 'sagaflow';
+import { defineSaga, foldJournal, sagaEventSchema, type RunState, type SagaEvent } from 'sagaflow';
 import { applyEvent, initialRunState } from '../../src/journal/fold.js';
 import { topologyOf } from '../../src/journal/topology.js';
+import { stateOf } from '../support/run-state.js';
 import { decide, isAppend, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
 import type { Saga } from '../../src/definition/saga.js';
 
@@ -18,23 +19,6 @@ const fanOut = defineSaga({ name: 'fan', input })
   .stage('b', { after: ['a'], execute: noop, compensate: noop, retry: { maxAttempts: 2, initialDelayMs: 100, jitter: false } })
   .stage('c', { after: ['a'], execute: noop, compensate: noop })
   .build() as unknown as Saga;
-
-/** The state of `saga` after these events (numbered from seq 1, after run.started). */
-function stateOf(saga: AnySaga, ...drafts: SagaEventDraft[]): RunState {
-  const started: SagaEvent = {
-    type: 'run.started',
-    runId: 'r',
-    saga: saga.name,
-    seq: 0,
-    at: 0,
-    version: saga.version,
-    shapeHash: saga.shapeHash,
-    input: {},
-    stages: saga.stages.map((stage) => stage.name),
-    shape: saga.shape,
-  };
-  return foldJournal([started, ...drafts.map((draft, index) => ({ ...draft, runId: 'r', saga: saga.name, seq: index + 1, at: 1_000 + index }))]);
-}
 
 /** Commands, with each appended event reduced to its type and the fields a reader checks. */
 function summary(commands: readonly Command[]): unknown[] {
