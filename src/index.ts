@@ -97,6 +97,7 @@ export type {
 } from './journal/saga-event.js';
 export { sagaEventSchema, sagaEventSchemas } from './journal/saga-event.js';
 export { foldJournal, JournalFold } from './journal/fold.js';
+export { describeWait } from './journal/describe-wait.js';
 export type {
   CompensationState,
   CompensationStatus,

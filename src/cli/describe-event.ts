@@ -1,5 +1,6 @@
 import type { SagaEvent } from '../index.js';
 import { compactJson, errorText, formatDuration } from './format.js';
+import { describeWait } from '../index.js';
 
 /**
  * One event in words, as `[subject, what happened]`: the run or the stage it concerns, and a
@@ -42,7 +43,7 @@ export function describeEvent(event: SagaEvent): [string, string] {
     case 'wait.started':
       return [
         event.stage,
-        `${event.kind === 'signal' ? `waiting for signal '${event.signal ?? '?'}'` : 'sleeping'}${event.dueAt === undefined ? '' : ` until ${new Date(event.dueAt).toISOString()}`}${event.signalId === undefined ? '' : ` (satisfied at once by buffered signal ${event.signalId})`}`,
+        `waiting for ${describeWait(event)}${event.signalId === undefined ? '' : ` (satisfied at once by buffered signal ${event.signalId})`}`,
       ];
     case 'signal.received':
       return [

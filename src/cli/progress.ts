@@ -1,4 +1,4 @@
-import { JournalFold, stageStatusOf, type SagaEvent, type StageState } from '../index.js';
+import { JournalFold, stageStatusOf, type SagaEvent, type StageState, type StageStatus } from '../index.js';
 import { errorText, formatDuration, visibleLength } from './format.js';
 
 /** Where progress is written: `process.stdout`, or a fake in tests. */
@@ -11,17 +11,8 @@ export interface TextSink {
   readonly columns?: number;
 }
 
-/** Where one stage stands, as the progress view shows it. */
-export type StagePhase =
-  | 'pending'
-  | 'running'
-  | 'retrying'
-  | 'completed'
-  | 'failed'
-  | 'cancelled'
-  | 'compensating'
-  | 'compensated'
-  | 'compensation_failed';
+/** Where one stage stands, as the progress view shows it: the fold's stage status, `pending` for `not_started`, and `retrying` while a retry waits. */
+export type StagePhase = Exclude<StageStatus, 'not_started'> | 'pending' | 'retrying';
 
 /** Options of {@link RunProgress}. */
 export interface RunProgressOptions {

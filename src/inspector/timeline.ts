@@ -1,5 +1,6 @@
 import type { SagaEvent } from '../index.js';
 import type { BarOutcome, TimelineBar, TimelineMark, TimelineView } from './client/view-model.js';
+import { describeWait } from '../journal/describe-wait.js';
 
 type Lane = TimelineBar['lane'];
 type MutableBar = { -readonly [K in keyof TimelineBar]: TimelineBar[K] };
@@ -73,7 +74,7 @@ export function timelineOf(journal: readonly SagaEvent[], live: boolean, now: nu
         // A wait stage's bar spans its wait: it stays open until the signal, the time or the stop.
         const bar = open.get(key('execute', event.stage));
         if (bar !== undefined) {
-          bar.note = `${event.kind === 'signal' ? `waits for signal '${event.signal ?? '?'}'` : 'sleeps'}${event.dueAt === undefined ? '' : ` until ${new Date(event.dueAt).toISOString()}`}`;
+          bar.note = `waits for ${describeWait(event)}`;
         }
         break;
       }

@@ -1,4 +1,4 @@
-import { createOrchestrator, foldJournal, RunNotFoundError, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
+import { createOrchestrator, describeWait, foldJournal, RunNotFoundError, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { compactJson, errorText, formatOffset, formatTime, table } from '../format.js';
 import { describeEvent } from '../describe-event.js';
@@ -72,8 +72,7 @@ function waitRows(journal: readonly SagaEvent[]): string[][] {
   const state = foldJournal(journal);
   const rows: string[][] = [];
   for (const [stage, wait] of state.waits ?? []) {
-    const what = wait.kind === 'signal' ? `signal '${wait.signal ?? '?'}'` : 'time';
-    rows.push(['waiting', `${stage} waits for ${what}${wait.dueAt === undefined ? ' (no time limit)' : ` until ${new Date(wait.dueAt).toISOString()}`}`]);
+    rows.push(['waiting', `${stage} waits for ${describeWait(wait)}`]);
   }
   for (const signal of state.signals?.values() ?? []) {
     if (signal.stage === undefined) rows.push(['buffered', `signal '${signal.signal}' (${signal.signalId}), received ${formatTime(signal.at)}`]);
