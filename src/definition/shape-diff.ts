@@ -1,4 +1,4 @@
-import type { StageState } from '../journal/fold.js';
+import type { StageState, WaitState } from '../journal/fold.js';
 import type { RecordedStageShape } from '../journal/saga-event.js';
 import type { Saga } from './saga.js';
 
@@ -176,10 +176,10 @@ export function describeShapeChanges(changes: ShapeChanges): string {
 export interface ContinuationProblem {
   /** The stage. */
   readonly stage: string;
-  /** What the journal says of it. */
-  readonly state: 'completed' | 'outcome_unknown' | 'failed';
-  /** What the new definition lacks. */
-  readonly reason: 'removed' | 'not_compensated';
+  /** What the journal says of it: `waiting` for a wait stage waiting now. */
+  readonly state: 'completed' | 'outcome_unknown' | 'failed' | 'waiting';
+  /** What the new definition lacks: the stage, its `compensate`, or (for a waiting stage) the same wait. */
+  readonly reason: 'removed' | 'not_compensated' | 'wait_changed';
 }
 
 /**
@@ -214,9 +214,16 @@ export function continuationProblems(
   previousShape: readonly RecordedStageShape[] | undefined,
   stages: ReadonlyMap<string, StageState>,
   next: Pick<Saga, 'stage'>,
+  waits?: ReadonlyMap<string, WaitState>,
 ): ContinuationProblem[] {
   const previous = previousShape === undefined ? undefined : new Map(previousShape.map((stage) => [stage.name, stage]));
   const problems: ContinuationProblem[] = [];
+  // A stage waiting now must go on waiting for the same thing, or nothing would ever end its wait.
+  for (const [name, wait] of waits ?? []) {
+    const now = next.stage(name)?.wait;
+    if (now === undefined) problems.push({ stage: name, state: 'waiting', reason: next.stage(name) === undefined ? 'removed' : 'wait_changed' });
+    else if (now.kind !== wait.kind || (now.kind === 'signal' && now.signal !== wait.signal)) problems.push({ stage: name, state: 'waiting', reason: 'wait_changed' });
+  }
   for (const [name, record] of stages) {
     if (record.compensation?.status === 'completed') continue;
     const state = effectOf(record);
@@ -250,8 +257,17 @@ function effectOf(record: StageState): ContinuationProblem['state'] | undefined 
  */
 export function describeContinuationProblems(problems: readonly ContinuationProblem[]): string {
   const phrases = problems.map((problem) => {
-    const why = problem.reason === 'removed' ? 'removed' : problem.state === 'failed' ? 'no compensateOnFailure any more' : 'no compensate any more';
+    const why =
+      problem.reason === 'removed'
+        ? 'removed'
+        : problem.reason === 'wait_changed'
+          ? 'its wait changed'
+          : problem.state === 'failed'
+            ? 'no compensateOnFailure any more'
+            : 'no compensate any more';
     switch (problem.state) {
+      case 'waiting':
+        return `waiting stage '${problem.stage}' (${why}: nothing would end its wait)`;
       case 'completed':
         return `completed stage '${problem.stage}' (${why})`;
       case 'outcome_unknown':

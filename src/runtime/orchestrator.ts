@@ -1189,7 +1189,7 @@ class SagaOrchestrator implements Orchestrator {
  * compensated. Says what changed either way.
  */
 function refuseUnsafeChange(state: RunState, saga: AnySaga): void {
-  const problems = continuationProblems(state.shape, state.stages, saga);
+  const problems = continuationProblems(state.shape, state.stages, saga, state.waits);
   if (problems.length === 0) return;
   throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, saga.version, saga.shapeHash, {
     changes: diffShapes(state.shape, saga.shape),

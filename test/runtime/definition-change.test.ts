@@ -99,3 +99,32 @@ describe('continuing a run on a definition that lost a stage (issue 12, item 4)'
     await later.close();
   });
 });
+
+describe('continuing a waiting run on a definition that changed its wait', () => {
+  const hold = { execute: () => 'held', compensate: () => undefined };
+  const v1 = defineSaga({ name: 'held', version: '1', input }).stage('hold', hold).waitForSignal('approval', { signal: 'approve', schema: z.object({ ok: z.boolean() }) }).stage('pay', { execute: () => 'paid' }).build();
+  const renamed = defineSaga({ name: 'held', version: '2', input }).stage('hold', hold).waitForSignal('approval', { signal: 'approved', schema: z.object({ ok: z.boolean() }) }).stage('pay', { execute: () => 'paid' }).build();
+  const removed = defineSaga({ name: 'held', version: '3', input }).stage('hold', hold).stage('pay', { execute: () => 'paid' }).build();
+
+  it.each([
+    ['its signal renamed', renamed, /waiting stage 'approval' \(its wait changed: nothing would end its wait\)/],
+    ['the wait stage removed', removed, /waiting stage 'approval' \(removed: nothing would end its wait\)/],
+  ])('resume with %s is refused naming the waiting stage; nothing is written; v1 still delivers the signal', async (_label, next, message) => {
+    const store = new MemoryStore();
+    const first = createOrchestrator({ store, sagas: [v1] });
+    const run = first.start(v1, {});
+    await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'wait.started' && resolve()));
+    await first.close({ timeoutMs: 0 });
+    const length = (await store.load(run.runId))?.length;
+
+    const second = createOrchestrator({ store, sagas: [v1, next] });
+    const refused = await second.resume(run.runId, { saga: next }).outcome.catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(SagaShapeMismatchError);
+    expect((refused as Error).message).toMatch(message);
+    expect((await store.load(run.runId))?.length).toBe(length);
+
+    await second.signal(run.runId, 'approve', { ok: true });
+    await expect.poll(async () => (await second.inspect(run.runId)).status).toBe('completed');
+    await second.close();
+  });
+});
