@@ -1,6 +1,7 @@
 import type { Saga } from '../definition/saga.js';
 import type { Issue } from '../errors/definition-errors.js';
 import { RunStateError } from '../errors/run-errors.js';
+import { describeThrown } from '../errors/safe-read.js';
 import { SignalPayloadError, UnknownSignalError } from '../errors/signal-errors.js';
 import type { RunState } from '../journal/fold.js';
 import { copyJson } from './json-value.js';
@@ -98,7 +99,7 @@ export function prepareSignal(saga: Saga, state: RunState, signal: string, paylo
   try {
     parsed = spec.schema.safeParse(payload);
   } catch (error) {
-    throw new SignalPayloadError(saga.name, state.runId, signal, target.name, [{ path: 'payload', message: `could not be read: ${String(error)}` }], { cause: error });
+    throw new SignalPayloadError(saga.name, state.runId, signal, target.name, [{ path: 'payload', message: `could not be read: ${describeThrown(error)}` }], { cause: error });
   }
   if (!parsed.success) {
     const issues: Issue[] = parsed.error.issues.map((issue) => ({ path: ['payload', ...issue.path.map(String)].join('.'), message: issue.message }));

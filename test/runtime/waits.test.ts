@@ -124,6 +124,12 @@ describe('signal waits', () => {
     expect(bad).toBeInstanceOf(SignalPayloadError);
     expect((bad as SignalPayloadError).issues.map((issue) => issue.path)).toEqual(['payload.by']);
     expect((bad as SignalPayloadError).message).toMatch(/signal 'approved' to run .* of saga 'approval' \(stage 'approval'\)/);
+    // A payload that throws when read, with a thrown value that throws when printed: still a SignalPayloadError.
+    const unprintable = { toString: () => { throw new Error('toString threw'); } };
+    const hostile = Object.defineProperty({}, 'by', { enumerable: true, get: () => { throw unprintable; } });
+    const unreadable = await orchestrator.signal(run.runId, 'approved', hostile).catch((error: unknown) => error);
+    expect(unreadable).toBeInstanceOf(SignalPayloadError);
+    expect((unreadable as SignalPayloadError).issues[0]?.message).toMatch(/^could not be read: /);
     const unknown = await orchestrator.signal(run.runId, 'aproved', { by: 'ann' }).catch((error: unknown) => error);
     expect(unknown).toBeInstanceOf(UnknownSignalError);
     expect((unknown as UnknownSignalError).message).toContain("it waits for 'approved' (stage 'approval')");
