@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Subscription } from 'rxjs';
+import { describeThrown } from '../errors/safe-read.js';
 import { JournalFold, RunNotFoundError, type Orchestrator, type RunState, type SagaEvent } from '../index.js';
 import type { RunUpdate } from './client/view-model.js';
 import { layoutOf } from './dag-layout.js';
@@ -49,8 +51,19 @@ export function streamRun(req: IncomingMessage, res: ServerResponse, runId: stri
   const write = (text: string): void => {
     if (!ended) res.write(text);
   };
+  // Runs from a timer: anything it throws would reach the process, so it ends this stream instead.
   const flush = (): void => {
     timer = undefined;
+    try {
+      send();
+    } catch (error) {
+      write(`event: problem\ndata: ${JSON.stringify({ message: `This run's view could not be sent: ${describeThrown(error)}` })}\n\n`);
+      stop();
+      subscription?.unsubscribe();
+      res.end();
+    }
+  };
+  const send = (): void => {
     if (state === undefined || ended) return;
     lastFlush = Date.now();
     const view = runViewOf(state, journal, context.actions, lastFlush);
@@ -84,7 +97,8 @@ export function streamRun(req: IncomingMessage, res: ServerResponse, runId: stri
   };
 
   let keepAlive: NodeJS.Timeout | undefined;
-  const subscription = context.orchestrator.watch(runId).subscribe({
+  let subscription: Subscription | undefined = undefined;
+  subscription = context.orchestrator.watch(runId).subscribe({
     next: (event) => {
       if (ended || event.seq <= (state?.lastSeq ?? -1)) return;
       try {
@@ -121,6 +135,6 @@ export function streamRun(req: IncomingMessage, res: ServerResponse, runId: stri
   }
   res.on('close', () => {
     stop();
-    subscription.unsubscribe();
+    subscription?.unsubscribe();
   });
 }
