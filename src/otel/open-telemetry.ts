@@ -3,6 +3,7 @@ import {
   context as contextApi,
   defaultTextMapGetter,
   defaultTextMapSetter,
+  diag,
   isSpanContextValid,
   metrics,
   ROOT_CONTEXT,
@@ -24,6 +25,7 @@ import {
   type UpDownCounter,
 } from '@opentelemetry/api';
 import { SagaErrorCode } from '../errors/saga-error.js';
+import { describeThrown } from '../errors/safe-read.js';
 import type { SerializedError } from '../errors/serialize-error.js';
 import type { RunState } from '../journal/fold.js';
 import type { RunStartedEvent, SagaEvent } from '../journal/saga-event.js';
@@ -94,8 +96,9 @@ export interface SagaSpanTarget {
  * with each run to continue its trace elsewhere: W3C Trace Context (`traceparent`, `tracestate`)
  * by default, whatever the process registered globally, so that every process reads what the
  * others wrote. `attributes` adds attributes to every span sagaflow starts (not to metrics, whose
- * attributes stay few so that their cardinality stays low); one that throws is reported to the
- * orchestrator's or worker's `onError` and that span is not made.
+ * attributes stay few so that their cardinality stays low); a hook that throws, or returns anything
+ * but an object, is reported through OpenTelemetry's `diag` logger and the span gets sagaflow's own
+ * attributes only — the span, the run's trace and the metrics are never lost to it.
  *
  * @example
  * ```ts
@@ -309,8 +312,21 @@ class OpenTelemetryInstrumentation implements Instrumentation {
   attributes(base: Attributes, target: () => SagaSpanTarget): Attributes {
     const hook = this.attributesHook;
     if (hook === undefined) return base;
-    const added = hook(target());
-    return added === undefined ? base : { ...added, ...base };
+    // A hook that throws, or returns anything but an object, costs its own attributes only: the
+    // span, its trace and the metrics go on (OpenTelemetry's diag logger says what happened).
+    let added: unknown;
+    try {
+      added = hook(target());
+    } catch (error) {
+      diag.error(`sagaflow/otel: the attributes hook threw (${describeThrown(error)}); the span has sagaflow's attributes only`);
+      return base;
+    }
+    if (added === undefined) return base;
+    if (typeof added !== 'object' || added === null || Array.isArray(added)) {
+      diag.error(`sagaflow/otel: the attributes hook returned ${Array.isArray(added) ? 'an array' : typeof added}, not an object of attributes; ignored`);
+      return base;
+    }
+    return { ...(added as Attributes), ...base };
   }
 
   /** The attributes of an attempt's metrics, made once per saga, stage and outcome. */

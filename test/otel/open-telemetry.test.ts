@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, trace, TraceFlags, type TextMapPropagator } from '@opentelemetry/api';
+import { diag, DiagLogLevel, SpanKind, SpanStatusCode, trace, TraceFlags, type TextMapPropagator } from '@opentelemetry/api';
 import { AlwaysOffSampler, BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -142,6 +142,40 @@ describe('sagaflow/otel: a completed run', () => {
     for (const span of telemetry.spans().filter((span) => span.name.startsWith('saga.'))) {
       expect(span.attributes['app.order']).toBe('o-10');
       expect(span.attributes['sagaflow.run.id']).toBe(runId);
+    }
+  });
+});
+
+describe('sagaflow/otel: an attributes hook that misbehaves', () => {
+  it('a hook that throws (an unprintable value) or returns a non-object costs its attributes only: every span, the trace and the metrics are kept, and diag says why', async () => {
+    const logged: string[] = [];
+    diag.setLogger({ error: (message: string) => void logged.push(message), warn: () => undefined, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.ERROR);
+    const unprintable = { toString: () => { throw new Error('toString threw'); } };
+    let calls = 0;
+    const reports: string[] = [];
+    try {
+      const orchestrator = createOrchestrator({
+        onError: (error) => void reports.push(error.message),
+        instrumentation: openTelemetry({
+          meterProvider: telemetry.meterProvider,
+          attributes: () => {
+            calls++;
+            if (calls % 2 === 0) return 'not attributes' as never;
+            throw unprintable;
+          },
+        }),
+      });
+      const outcome = await orchestrator.start(shipment, { orderId: 'o-11' }).outcome;
+      await orchestrator.close();
+      expect(outcome.status).toBe('completed');
+      const names = telemetry.spans().filter((span) => span.name.startsWith('saga.')).map((span) => span.name);
+      expect(names.sort()).toEqual(['saga.run shipment', 'saga.stage label', 'saga.stage reserve', 'saga.start shipment'].sort());
+      expect(new Set(telemetry.spans().filter((span) => span.name.startsWith('saga.')).map((span) => span.traceId)).size).toBe(1);
+      expect(logged.some((line) => line.includes('the attributes hook threw'))).toBe(true);
+      expect(logged.some((line) => line.includes('returned string, not an object'))).toBe(true);
+      expect(reports).toEqual([]);
+    } finally {
+      diag.disable();
     }
   });
 });
