@@ -359,10 +359,22 @@ export class SagaBuilder<
           ? name
           : quoteIdentifier(name);
     const issues: Issue[] = [...validateSagaOptions(options), ...validateStages(declared)];
+    // One payload schema per signal name: whichever wait a signal ends, it was checked against it.
+    const schemaOfSignal = new Map<string, { readonly stage: string; readonly schema: unknown }>();
     for (const node of nodes) {
       if (node.wait === undefined) continue;
       for (const [path, message] of waitDefinitionProblems(node.wait.spec.kind, node.wait.given)) {
         issues.push({ path: ['stages', node.name, path].filter((part) => part !== '').join('.'), message });
+      }
+      const spec = node.wait.spec;
+      if (spec.kind !== 'signal') continue;
+      const first = schemaOfSignal.get(spec.signal);
+      if (first === undefined) schemaOfSignal.set(spec.signal, { stage: node.name, schema: spec.schema });
+      else if (first.schema !== spec.schema) {
+        issues.push({
+          path: `stages.${node.name}.schema`,
+          message: `signal '${spec.signal}' is also waited for by stage '${first.stage}' with another schema: a signal has one payload schema per saga, so pass the same schema object to both`,
+        });
       }
     }
     if (issues.length > 0) throw new SagaDefinitionError(sagaName, issues);

@@ -1,6 +1,8 @@
 import type { ZodType } from 'zod';
 import { z } from 'zod';
 import { NonRetryableError } from '../errors/stage-errors.js';
+import { freezeJson } from '../journal/freeze-json.js';
+import { copyJson } from '../runtime/json-value.js';
 import type { ExecuteContext } from './stage-definition.js';
 
 /**
@@ -158,8 +160,15 @@ const sleepSchema = z
  */
 export function waitDefinitionProblems(kind: WaitSpec['kind'], definition: unknown): Array<readonly [string, string]> {
   const result = (kind === 'signal' ? signalWaitSchema : sleepSchema).safeParse(definition);
-  if (result.success) return [];
-  return result.error.issues.map((issue) => [issue.path.map(String).join('.'), issue.message] as const);
+  if (!result.success) return result.error.issues.map((issue) => [issue.path.map(String).join('.'), issue.message] as const);
+  const given = definition as Partial<WaitForSignalDefinition<unknown>>;
+  if (kind !== 'signal' || given.onTimeout === undefined) return [];
+  // The fallback is the stage's output, as a payload would be: journaled JSON of the schema's type.
+  const copy = copyJson(given.onTimeout.output, 'onTimeout.output');
+  if (!copy.ok) return [[copy.problem.path, `is not plain JSON: ${copy.problem.problem}`]];
+  const parsed = (given.schema as ZodType).safeParse(copy.value);
+  if (parsed.success) return [];
+  return parsed.error.issues.map((issue) => [['onTimeout', 'output', ...issue.path.map(String)].join('.'), `does not match the signal's schema: ${issue.message}`] as const);
 }
 
 /**
@@ -178,7 +187,7 @@ export function waitStage(
       signal: definition.signal as string,
       schema: definition.schema as ZodType,
       ...(definition.timeoutMs === undefined ? {} : { timeoutMs: definition.timeoutMs }),
-      ...(definition.onTimeout === undefined ? {} : { onTimeout: Object.freeze({ output: definition.onTimeout.output }) }),
+      ...(definition.onTimeout === undefined ? {} : { onTimeout: Object.freeze({ output: frozenCopy(definition.onTimeout.output) }) }),
     });
     const timeoutMs = definition.timeoutMs;
     return { spec, execute: () => (timeoutMs === undefined ? undefined : { delayMs: timeoutMs }) };
@@ -198,4 +207,10 @@ export function waitStage(
       return { dueAt };
     },
   };
+}
+
+/** A deep-frozen JSON copy of a fallback output (the value itself when it is not JSON: `build()` refuses it). */
+function frozenCopy(value: unknown): unknown {
+  const copy = copyJson(value, 'onTimeout.output');
+  return copy.ok ? freezeJson(copy.value) : value;
 }

@@ -202,4 +202,32 @@ describe('wait stages in the definition', () => {
       expect(paths).toEqual(expect.arrayContaining(['stages.w.signal', 'stages.w.schema', 'stages.w.timeoutMs', 'stages.s.durationMs']));
     }
   });
+
+  it('one payload schema per signal name, and an onTimeout output that is JSON of that schema', () => {
+    const problemsOf = (build: () => unknown): Array<[string, string]> => {
+      try {
+        build();
+      } catch (error) {
+        expect(error).toBeInstanceOf(SagaDefinitionError);
+        return (error as SagaDefinitionError).issues.map((issue) => [issue.path, issue.message]);
+      }
+      return [];
+    };
+    const twoSchemas = problemsOf(() =>
+      defineSaga({ name: 'twice', input })
+        .waitForSignal('first', { signal: 'note', schema: z.object({ n: z.number() }) })
+        .waitForSignal('second', { signal: 'note', schema: z.object({ text: z.string() }) })
+        .build(),
+    );
+    expect(twoSchemas).toEqual([['stages.second.schema', expect.stringContaining("signal 'note' is also waited for by stage 'first' with another schema") as string]]);
+    const shared = z.object({ n: z.number() });
+    expect(problemsOf(() => defineSaga({ name: 'shared', input }).waitForSignal('first', { signal: 'note', schema: shared }).waitForSignal('second', { signal: 'note', schema: shared }).build())).toEqual([]);
+    const badFallbacks = problemsOf(() =>
+      defineSaga({ name: 'fallbacks', input })
+        .waitForSignal('typed', { signal: 'a', schema: z.object({ by: z.string() }), timeoutMs: 1, onTimeout: { output: { by: 42 } as never } })
+        .waitForSignal('dated', { signal: 'b', schema: z.unknown(), timeoutMs: 1, onTimeout: { output: new Date(0) } })
+        .build(),
+    );
+    expect(badFallbacks.map(([path]) => path)).toEqual(['stages.typed.onTimeout.output.by', 'stages.dated.onTimeout.output']);
+  });
 });
