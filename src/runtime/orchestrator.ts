@@ -778,10 +778,9 @@ class SagaOrchestrator implements Orchestrator {
       }
       const prepared = prepareSignal(interpreter.saga, interpreter.state, name, payload, signalId);
       if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
-      const durable = this.signalJournaled(local.handle, runId, signalId);
+      const durable = this.signalJournaled(local.handle.events$, runId, signalId);
       interpreter.signal(prepared.signal, signalId, prepared.payload);
-      await durable;
-      return { accepted: true, signalId, delivered: prepared.delivered };
+      return await durable;
     }
     const { state } = await this.load(runId);
     const saga = this.sagaFor(state, undefined) as Saga;
@@ -795,24 +794,16 @@ class SagaOrchestrator implements Orchestrator {
         if (lease === undefined) throw new StoreUnsupportedError(this.store.description, 'signal() of a run submitted to workers', 'the store cannot record signal requests');
         throw new RunLeasedError(runId, lease.owner, lease.epoch, 'signal()');
       }
-      const journaled = firstValueFrom(
-        this.watch(runId).pipe(filter((event) => event.type === 'signal.received' && event.signalId === signalId)),
-        { defaultValue: undefined },
-      );
+      // Followed from the end of the journal just read: the owner's appends only, not the whole journal again.
+      const journaled = this.signalJournaled(followRun$(this.store, runId, state.lastSeq + 1, defaultPollIntervalMs(this.store), this.scheduler), runId, signalId);
       await this.store.requestSignal({ runId, signal: prepared.signal, signalId, ...(prepared.payload === undefined ? {} : { payload: prepared.payload }) });
-      if ((await journaled) === undefined) {
-        const after = (await this.load(runId)).state;
-        if (after.signals?.has(signalId) !== true) {
-          throw new RunStateError(after.saga, runId, 'signal', after.status, ['running'], `the run stopped going forward before signal ${signalId} could be journaled`);
-        }
-      }
-      return { accepted: true, signalId, delivered: prepared.delivered };
+      return await journaled;
     }
     if (this.active.has(runId)) return this.signal(runId, name, payload, { signalId });
     // Nobody drives it: take it over here, and deliver the signal as it is picked up.
     const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
     this.active.set(runId, { handle });
-    const durable = this.signalJournaled(handle, runId, signalId);
+    const durable = this.signalJournaled(handle.events$, runId, signalId);
     try {
       await this.pickUp(runId, 'resume', {}, handle, { signal: { signal: prepared.signal, signalId, payload: prepared.payload } });
     } catch (error) {
@@ -820,18 +811,19 @@ class SagaOrchestrator implements Orchestrator {
       handle.fail(error);
       throw error;
     }
-    await durable;
-    return { accepted: true, signalId, delivered: prepared.delivered };
+    return await durable;
   }
 
-  /** Resolves once the run's `signal.received` with this id is durable; rejects if the run ends without it. */
-  private async signalJournaled(handle: RunHandle<unknown>, runId: string, signalId: string): Promise<void> {
-    const journaled = await firstValueFrom(handle.events$.pipe(filter((event) => event.type === 'signal.received' && event.signalId === signalId)), { defaultValue: undefined });
-    if (journaled === undefined) {
-      const state = (await this.load(runId)).state;
-      if (state.signals?.has(signalId) === true) return;
-      throw new RunStateError(state.saga, runId, 'signal', state.status, ['running'], `the run stopped going forward before signal ${signalId} could be journaled`);
-    }
+  /**
+   * Resolves once the run's `signal.received` with this id is durable, saying what the journal
+   * did with it (a waiting stage took it, or it is buffered); rejects if the run ends without it.
+   */
+  private async signalJournaled(events$: Observable<SagaEvent>, runId: string, signalId: string): Promise<SignalResult> {
+    const journaled = await firstValueFrom(events$.pipe(filter((event) => event.type === 'signal.received' && event.signalId === signalId)), { defaultValue: undefined });
+    const received = journaled?.type === 'signal.received' ? journaled : (await this.load(runId)).state.signals?.get(signalId);
+    if (received !== undefined) return { accepted: true, signalId, delivered: received.stage === undefined ? 'buffered' : 'waiting' };
+    const state = (await this.load(runId)).state;
+    throw new RunStateError(state.saga, runId, 'signal', state.status, ['running'], `the run stopped going forward before signal ${signalId} could be journaled`);
   }
 
   async submit<TInput, TOutputs, TRawInput>(

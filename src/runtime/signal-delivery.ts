@@ -30,7 +30,7 @@ export type SignalResult =
       readonly accepted: true;
       /** The signal's id (the one given, or a new uuid). */
       readonly signalId: string;
-      /** `'waiting'`: a stage was waiting for it and completed; `'buffered'`: kept until a stage waits for it. */
+      /** What the journal did with it: `'waiting'`, a stage was waiting for it and completed; `'buffered'`, kept until a stage waits for it. */
       readonly delivered: 'waiting' | 'buffered';
     }
   | {
@@ -63,7 +63,7 @@ export interface SignalOptions {
 
 /** A signal checked against the run's saga and state, ready to be decided on. */
 export type PreparedSignal =
-  | { readonly kind: 'deliver'; readonly signal: string; readonly signalId: string; readonly payload: unknown; readonly delivered: 'waiting' | 'buffered' }
+  | { readonly kind: 'deliver'; readonly signal: string; readonly signalId: string; readonly payload: unknown }
   | { readonly kind: 'duplicate'; readonly signalId: string };
 
 /**
@@ -107,6 +107,5 @@ export function prepareSignal(saga: Saga, state: RunState, signal: string, paylo
   }
   const copy = copyJson(parsed.data, 'payload');
   if (!copy.ok) throw new SignalPayloadError(saga.name, state.runId, signal, target.name, [{ path: copy.problem.path, message: copy.problem.problem }]);
-  const delivered = state.waits?.get(target.name)?.kind === 'signal' ? 'waiting' : 'buffered';
-  return { kind: 'deliver', signal, signalId, payload: copy.value, delivered };
+  return { kind: 'deliver', signal, signalId, payload: copy.value };
 }
