@@ -100,3 +100,12 @@ export function readString(target: object, key: PropertyKey): string | undefined
 function clip(text: string): string {
   return text.length <= MAX_REASON_CHARS ? text : `${text.slice(0, MAX_REASON_CHARS)}…`;
 }
+
+/**
+ * Sets an own data property, whatever the key: a field named `__proto__` (an own key of a parsed
+ * HTTP body, say) stays a field instead of replacing the copy's prototype.
+ */
+export function setField(into: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
+  else into[key] = value;
+}

@@ -1,6 +1,6 @@
 import { types } from 'node:util';
 import { z } from 'zod';
-import { describePrimitive, describeThrown, functionText, isErrorLike, readProperty, symbolText } from './safe-read.js';
+import { describePrimitive, describeThrown, functionText, isErrorLike, readProperty, setField, symbolText } from './safe-read.js';
 
 /**
  * An error as it is stored in the journal: plain JSON, so it survives a store round-trip.
@@ -294,7 +294,7 @@ class ErrorSerializer {
   }
 
   private put(into: Record<string, unknown>, key: string, value: unknown): void {
-    if (value !== undefined) into[key] = value;
+    if (value !== undefined) setField(into, key, value);
   }
 
   private copyFields(source: object, keys: readonly string[], into: Record<string, unknown>, dataDepth: number, ancestors: readonly object[]): void {
@@ -310,7 +310,7 @@ class ErrorSerializer {
       const read = readProperty(source, key);
       const value = read.failed ? marker(`could not be read: ${read.reason}`) : this.copyField(read.value, dataDepth, ancestors);
       if (value !== undefined) {
-        into[key] = value;
+        setField(into, key, value);
         this.budget.chars += key.length;
         copied++;
       }
@@ -401,7 +401,7 @@ class ErrorSerializer {
       const read = readProperty(value, key);
       const child = read.failed ? marker(`could not be read: ${read.reason}`) : this.copy(read.value, depth + 1, inner);
       if (child !== undefined) {
-        copy[key] = child;
+        setField(copy, key, child);
         this.budget.chars += key.length + 3;
       }
     }
@@ -521,3 +521,4 @@ function showValue(thrown: unknown, copy: unknown): string {
   const text = JSON.stringify(copy) ?? 'an object';
   return text.length > 500 ? `${text.slice(0, 500)}…` : text;
 }
+

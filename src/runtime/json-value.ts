@@ -1,4 +1,4 @@
-import { describeThrown } from '../errors/safe-read.js';
+import { describeThrown, setField } from '../errors/safe-read.js';
 
 /** Where a value stops being plain JSON, and why. */
 export interface JsonProblem {
@@ -113,7 +113,7 @@ class JsonCopier {
         this.segments.push(keySegment(key));
         return NOT_JSON;
       }
-      copy[key] = child;
+      setField(copy, key, child);
     }
     if (Object.getOwnPropertySymbols(current).length > 0) return this.fail('has symbol keys, which JSON drops');
     ancestors.delete(current);

@@ -197,3 +197,16 @@ describe('serializeError: hostile values', () => {
     expect(serialized(badName).name).toBe('an object that is not an Error');
   });
 });
+
+describe('serializeError: a field named __proto__', () => {
+  it('is kept as a field of data (and of nested values), never as the prototype of the copy', () => {
+    const body = JSON.parse('{"__proto__": ["not", "a", "prototype"], "status": 502}') as object;
+    const error = Object.assign(new Error('Request failed'), { response: body });
+    Object.defineProperty(error, '__proto__', { value: { nested: true }, enumerable: true, configurable: true, writable: true });
+    const result = serializeError(error);
+    expect(isPlainJson(result)).toBe(true);
+    expect(serializedErrorSchema.safeParse(result).success).toBe(true);
+    expect(Object.keys(result.data ?? {})).toEqual(expect.arrayContaining(['__proto__', 'response']));
+    expect(JSON.parse(JSON.stringify(result)).data.response).toEqual({ ['__proto__']: ['not', 'a', 'prototype'], status: 502 });
+  });
+});

@@ -82,3 +82,16 @@ describe('copyJson', () => {
     );
   });
 });
+
+describe('copyJson: a key named __proto__', () => {
+  it('stays an own field of the copy (as JSON.parse made it), and the copy keeps a plain prototype', () => {
+    const parsed = JSON.parse('{"__proto__": {"admin": true}, "a": 1}') as object;
+    const copy = copyJson(parsed, 'output');
+    expect(copy.ok).toBe(true);
+    const value = (copy as { ok: true; value: object }).value;
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(Object.keys(value)).toEqual(['__proto__', 'a']);
+    expect(JSON.stringify(value)).toBe('{"__proto__":{"admin":true},"a":1}');
+    expect(isPlainJson(value)).toBe(true);
+  });
+});
