@@ -18,6 +18,7 @@ import { benchmarkPostgres, type PostgresBenchResult } from './postgres.js';
 import { runDurableSqliteBenchmark } from './durable-sqlite.js';
 import { benchmarkMemory } from './memory.js';
 import { benchmarkOtel, OTEL_SIZES } from './otel.js';
+import { benchmarkWaits } from './waits.js';
 import { benchmarkScaling } from './scaling.js';
 import { sqliteSagasPerSecond } from './sqlite-sagas.js';
 import { chart, README_END, README_START, report, type BenchResults, type Mode, type PerScenario, type Scenario } from './lib/report.js';
@@ -52,6 +53,7 @@ const SIZES = {
     peerRuns: 500,
     sqliteRuns: 1_000,
     durableWarmup: 100,
+    waits: 100_000,
   },
   quick: {
     // The in-memory parts are cheap (seconds): the same batch sizes as the full run, fewer rounds,
@@ -66,6 +68,7 @@ const SIZES = {
     peerRuns: 150,
     sqliteRuns: 300,
     durableWarmup: 100,
+    waits: 10_000,
   },
   smoke: {
     memory: { rounds: 1, count: 100 },
@@ -76,6 +79,7 @@ const SIZES = {
     peerRuns: 20,
     sqliteRuns: 20,
     durableWarmup: 5,
+    waits: 200,
   },
 } as const;
 
@@ -235,6 +239,8 @@ async function measureAll(): Promise<BenchResults> {
     await runDurableSqliteBenchmark({ ...sizes.sqlite, log: (line) => log(`  ${line}`) });
   log('durable throughput against the peers…');
   const durable = await measureDurable(sizes);
+  log(`waiting runs (${sizes.waits.toLocaleString('en-US')} at once)…`);
+  const waits = await benchmarkWaits({ count: sizes.waits, log });
   return {
     version: 1,
     at: new Date().toISOString(),
@@ -245,6 +251,7 @@ async function measureAll(): Promise<BenchResults> {
     scaling,
     sqlite: { ...sqlite, ...durable.sqlite },
     postgres: durable.postgres,
+    waits,
     recovery: {
       ms10k: recoveryMs10k,
       runs: sizes.sqlite.recoveryRuns,

@@ -50,7 +50,7 @@ export type {
 export type { SagaRun } from './runtime/saga-run.js';
 export type { SignalOptions, SignalResult } from './runtime/signal-delivery.js';
 export type { AttemptPhase, AttemptResult } from './runtime/decider.js';
-export type { AttemptInfo, AttemptScope, DriveInfo, DriveScope, Instrumentation, WorkerActivity } from './runtime/instrumentation.js';
+export type { AttemptInfo, AttemptScope, DriveEnd, DriveInfo, DriveScope, Instrumentation, WorkerActivity } from './runtime/instrumentation.js';
 export type { SubscriberErrorContext, SubscriberErrorHandler } from './runtime/safe-observable.js';
 
 // Distributed workers
@@ -182,6 +182,8 @@ export type { ErrorRedactionContext, ErrorRedactor } from './errors/redact-error
 export type {
   ClaimedRun,
   ClaimRequest,
+  ParkRequest,
+  ParkResult,
   SagaRegistration,
   WorkQueueStore,
   WorkSignal,

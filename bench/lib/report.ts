@@ -9,6 +9,7 @@ import type { MemoryBenchResult } from '../memory.js';
 import type { OtelBenchResult } from '../otel.js';
 import type { PostgresBenchResult } from '../postgres.js';
 import type { ScalingBenchResult } from '../scaling.js';
+import type { WaitsBenchResult } from '../waits.js';
 import { scalingChart } from './chart.js';
 
 /** How a result was measured: the full set, the reduced set (same keys), or a smoke test. */
@@ -52,6 +53,8 @@ export interface BenchResults {
     readonly ratios: Record<string, number | null>;
     readonly reasons: { readonly dbos?: string; readonly restate?: string };
   };
+  /** Runs waiting for a signal: in process, and parked on PostgreSQL (absent in results saved before it). */
+  readonly waits?: WaitsBenchResult;
   readonly recovery: {
     readonly ms10k: number;
     readonly runs: number;
@@ -269,6 +272,7 @@ export function report(results: BenchResults, quick?: BenchResults): string {
       .join(', ')}.`,
   );
   lines.push(...otelReport(results.otel));
+  lines.push(...waitsReport(results.waits));
   if (agreements !== undefined && quick !== undefined) {
     lines.push(
       '',
@@ -300,6 +304,33 @@ export function chart(results: BenchResults): string {
 }
 
 /** The Markdown lines bench/run.ts prints and writes to bench/README.md. */
+/** The waiting runs section: what a waiting run costs, in process and parked on PostgreSQL. */
+export function waitsReport(result: WaitsBenchResult | undefined): string[] {
+  if (result === undefined) return [];
+  const count = result.count.toLocaleString('en-US');
+  const pg = result.postgres;
+  return [
+    '',
+    `**Waiting runs** (\`bench/waits.ts\`; ${count} runs waiting for a signal at once, no timeout)`,
+    '',
+    markdownTable([
+      ['measure', 'value'],
+      ['in one process (MemoryStore): heap per waiting run, journal included', `${fmt(result.memory.bytesPerWaitingRun, 0)} bytes`],
+      [`in one process: a burst of ${count} signals, signals/s until every run completed`, fmt(result.memory.signalsPerSecond, 0)],
+      ...(pg === null
+        ? [['PostgreSQL', `not measured: ${result.reason ?? 'unknown reason'}`]]
+        : [
+            ['PostgreSQL, one worker (concurrency 50): runs parked per second (claimed, run to the wait, lease given back)', fmt(pg.parksPerSecond, 0)],
+            ['  runs the worker holds once every run is parked', fmt(pg.heldWhileParked, 0)],
+            ['  the worker process heap per parked run (after a full GC)', `${fmt(pg.workerBytesPerParkedRun, 0)} bytes`],
+            [`  a claim with ${count} runs parked ÷ on an empty queue (median time)`, fmt(pg.claimRatioParked)],
+            ['  buffers a claim touches with every run parked: after a vacuum / right after the parks', `${fmt(pg.claimBuffersParked, 0)} / ${fmt(pg.claimBuffersBeforeVacuum, 0)}`],
+            [`  a burst of ${count} signal requests (64 at a time): signals/s until every run completed`, fmt(pg.signalsPerSecond, 0)],
+          ]),
+    ]),
+  ];
+}
+
 export function otelReport(result: OtelBenchResult | undefined): string[] {
   if (result === undefined) return [];
   const fmt = (value: number): string => (Number.isNaN(value) ? '—' : value.toFixed(2));

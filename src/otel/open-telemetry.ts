@@ -30,7 +30,7 @@ import type { SerializedError } from '../errors/serialize-error.js';
 import type { RunState } from '../journal/fold.js';
 import type { RunStartedEvent, SagaEvent } from '../journal/saga-event.js';
 import type { AttemptPhase, AttemptResult } from '../runtime/decider.js';
-import type { AttemptInfo, AttemptScope, DriveInfo, DriveScope, Instrumentation, WorkerActivity } from '../runtime/instrumentation.js';
+import type { AttemptInfo, AttemptScope, DriveEnd, DriveInfo, DriveScope, Instrumentation, WorkerActivity } from '../runtime/instrumentation.js';
 import { w3cTraceContext } from './trace-context.js';
 
 const { version: SAGAFLOW_VERSION } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -144,7 +144,7 @@ export interface OpenTelemetryOptions {
  * `sagaflow.run.duration`, `sagaflow.stage.attempts` and `sagaflow.compensation.attempts`
  * (`sagaflow.attempt.outcome`), `sagaflow.stage.duration`, `sagaflow.compensation.duration`, and on
  * workers `sagaflow.worker.claims`, `sagaflow.worker.leases.lost`, `sagaflow.worker.releases`,
- * `sagaflow.worker.errors`. Durations are in seconds. See `docs/observability.md` for each.
+ * `sagaflow.worker.parks`, `sagaflow.worker.errors`. Durations are in seconds. See `docs/observability.md` for each.
  *
  * The same instance may be shared by an orchestrator and a worker of one process, and its hooks
  * are plain functions: spread it into an `Instrumentation` of your own to add to a hook. Without
@@ -220,6 +220,7 @@ interface Instruments {
   readonly workerClaims: Counter;
   readonly workerLeasesLost: Counter;
   readonly workerReleases: Counter;
+  readonly workerParks: Counter;
   readonly workerErrors: Counter;
 }
 
@@ -241,6 +242,7 @@ function createInstruments(meter: Meter): Instruments {
     workerClaims: runs('sagaflow.worker.claims', 'Runs a worker claimed from the queue (sagaflow.claim.resumed: taken over or handed back).'),
     workerLeasesLost: runs('sagaflow.worker.leases.lost', 'Runs a worker stopped driving because another process took its lease over.'),
     workerReleases: runs('sagaflow.worker.releases', 'Runs a worker handed back to the queue (after a failed append, or a stop that timed out).'),
+    workerParks: runs('sagaflow.worker.parks', 'Waiting runs a worker parked: lease given back until the wait is due or a signal or cancel arrives.'),
     workerErrors: meter.createCounter('sagaflow.worker.errors', { description: 'Failed store calls of a worker, by operation (most are retried).', unit: '{error}' }),
   };
 }
@@ -299,6 +301,9 @@ class OpenTelemetryInstrumentation implements Instrumentation {
         return;
       case 'released':
         instruments.workerReleases.add(1);
+        return;
+      case 'parked':
+        instruments.workerParks.add(1);
         return;
       case 'error':
         instruments.workerErrors.add(1, { 'sagaflow.worker.operation': activity.operation, [ERROR_TYPE]: errorType(activity.error) });
@@ -509,7 +514,7 @@ class DriveTrace implements DriveScope {
     return attempt;
   }
 
-  end(end: { readonly kind: 'settled'; readonly state: RunState } | { readonly kind: 'halted'; readonly error: Error }): void {
+  end(end: DriveEnd): void {
     const now = performance.now();
     for (const attempt of this.inFlight) {
       attempt.endedAt = now;
@@ -534,6 +539,12 @@ class DriveTrace implements DriveScope {
       instruments.runDuration.record(Math.max(0, state.updatedAt - state.startedAt) / 1_000, { [SAGA_NAME]: saga, [RUN_STATUS]: status });
       // Paused and compensation_failed runs wait for an operator: a later drive here links to this one.
       this.owner.rememberDrive(this.run.runId, status === 'paused' || status === 'compensation_failed' ? this.span.spanContext() : undefined);
+    } else if (end.kind === 'parked') {
+      // Waiting, with nothing held: the drive that claims it again links to this one.
+      this.span.setAttribute('sagaflow.drive.parked', true);
+      if (end.wakeAt !== null) this.span.setAttribute('sagaflow.drive.wake_at', new Date(end.wakeAt).toISOString());
+      this.rollback?.span.end();
+      this.owner.rememberDrive(this.run.runId, this.span.spanContext());
     } else {
       const { error } = end;
       const type = errorType(error);

@@ -250,6 +250,25 @@ export function isAppend(command: Command): command is SagaEvent {
   return type !== 'attempt' && type !== 'abort' && type !== 'timer' && type !== 'clear-timer' && type !== 'finish';
 }
 
+/**
+ * Whether the run has nothing to do but wait, and until when: the earliest `dueAt` of its waits
+ * (epoch ms), `null` when only a signal (or a cancel) can wake it, `undefined` when it is busy.
+ *
+ * @remarks
+ * A run rests when it goes forward, is not stopping, has no stage ready to start, and every stage
+ * in flight is a wait (no attempt running, no retry pending). A worker parks such a run: it gives
+ * its lease back and forgets it until the store hands it out again (the due time, a signal, a
+ * cancel request). Pure: a function of the fold's state only.
+ */
+export function restingUntil(state: RunState): number | null | undefined {
+  const waits = state.waits;
+  if (waits === undefined || waits.size === 0 || state.stopping || state.status !== 'running') return undefined;
+  if (state.readyStages.length > 0 || state.inFlight !== waits.size) return undefined;
+  let until: number | null = null;
+  for (const wait of waits.values()) if (wait.dueAt !== undefined && (until === null || wait.dueAt < until)) until = wait.dueAt;
+  return until;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The level: what the state allows now.
 

@@ -71,6 +71,8 @@ export interface Instrumentation {
  * - `lease_lost`: another process took the run over; this worker stopped driving it.
  * - `released`: the worker gave a run's lease back (after a failed append, or when `stop` timed
  *   out), so that another worker resumes it at once.
+ * - `parked`: a run had nothing to do but wait, so the worker gave its lease back and forgot it;
+ *   the store hands it out again at `wakeAt` or when a signal or a cancel arrives.
  * - `error`: a store call failed (`listen`, `claim`, `heartbeat`, `release`, or a `run` that
  *   stopped being driven here); the same error goes to the worker's `onError`.
  *
@@ -105,6 +107,16 @@ export type WorkerActivity =
       readonly workerId: string;
       /** The run concerned. */
       readonly runId: string;
+    }
+  | {
+      /** Discriminant. */
+      readonly type: 'parked';
+      /** The worker's id. */
+      readonly workerId: string;
+      /** The run parked. */
+      readonly runId: string;
+      /** When it is due again (epoch ms), or `null`: when a signal or a cancel arrives. */
+      readonly wakeAt: number | null;
     }
   | {
       /** Discriminant. */
@@ -187,9 +199,47 @@ export interface DriveScope {
   event?(event: SagaEvent, state: RunState): void;
   /** An attempt is about to call user code: the scope returned runs the call and learns how it ended. */
   attempt?(attempt: AttemptInfo): AttemptScope | undefined;
-  /** The drive ended: the run settled (`settled`), or this process stopped driving it (`halted`). */
-  end?(end: { readonly kind: 'settled'; readonly state: RunState } | { readonly kind: 'halted'; readonly error: Error }): void;
+  /** The drive ended: the run settled, this process stopped driving it, or parked it while it waits (see {@link DriveEnd}). */
+  end?(end: DriveEnd): void;
 }
+
+/**
+ * How a drive of a run ended, passed to {@link DriveScope.end}.
+ *
+ * @remarks
+ * - `settled`: the run reached a settled status (`state` is its final state).
+ * - `halted`: this process stopped driving the run without settling it: its lease was lost, an
+ *   append failed, the process is shutting down. Another drive picks the run up later.
+ * - `parked`: the run had nothing to do but wait, and a worker gave it back to the store until
+ *   `wakeAt` (epoch ms; `null`: until a signal or a cancel). The next drive begins when a worker
+ *   claims it again. See the waits guide.
+ *
+ * @example
+ * ```ts
+ * import type { DriveEnd } from 'sagaflow';
+ * const describe = (end: DriveEnd): string =>
+ *   end.kind === 'settled' ? end.state.status : end.kind === 'halted' ? end.error.message : `parked until ${end.wakeAt ?? 'a signal'}`;
+ * ```
+ */
+export type DriveEnd =
+  | {
+      /** Discriminant. */
+      readonly kind: 'settled';
+      /** The run's final state. */
+      readonly state: RunState;
+    }
+  | {
+      /** Discriminant. */
+      readonly kind: 'halted';
+      /** Why this process stopped driving the run. */
+      readonly error: Error;
+    }
+  | {
+      /** Discriminant. */
+      readonly kind: 'parked';
+      /** When the run is due again (epoch ms), or `null`: when a signal or a cancel arrives. */
+      readonly wakeAt: number | null;
+    };
 
 /**
  * One attempt of user code, as passed to {@link DriveScope.attempt}.

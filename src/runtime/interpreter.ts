@@ -5,7 +5,7 @@ import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
 import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
 import { Attempt, type AttemptEnvironment } from './attempt.js';
-import { decide, isAppend, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
+import { decide, isAppend, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
 
 /** Where a driven run reports: the run's handle (an orchestrator) or a worker. */
@@ -16,6 +16,12 @@ export interface RunHost {
   settled(state: RunState): void;
   /** This process stopped driving the run without settling it (store failure, lost lease, detach). Called once. */
   halted(error: Error): void;
+  /**
+   * The run has nothing to do but wait (see {@link restingUntil}), and everything it decided is
+   * durable: the host may {@link RunInterpreter.park} it. `wakeAt` is the earliest due time of its
+   * waits (epoch ms on the scheduler's clock), `null` when only a signal or a cancel wakes it.
+   */
+  resting?(wakeAt: number | null): void;
 }
 
 /**
@@ -63,7 +69,7 @@ export class RunInterpreter {
   private readonly attempts = new Array<Attempt>();
   /** Pending retry timers by `phase:stage`; made for the first one. */
   private timers: Map<string, Subscription> | undefined;
-  private ended: 'settled' | 'halted' | undefined;
+  private ended: 'settled' | 'halted' | 'parked' | undefined;
   private scope: DriveScope | undefined;
   private readonly onAttemptSettled: (attempt: Attempt, result: AttemptResult) => void;
   /** What every attempt of this drive shares; made with the first attempt. */
@@ -171,6 +177,17 @@ export class RunInterpreter {
   /** Stops driving the run without settling it: nothing more is written; the journal stays resumable. */
   detach(error: Error): void {
     this.halt(error);
+  }
+
+  /**
+   * Stops driving a resting run (see {@link RunHost.resting}): its wait timers are dropped, and
+   * nothing more is written; the host gives the run back to the store, due at its wake time.
+   */
+  park(wakeAt: number | null): void {
+    if (this.ended !== undefined) return;
+    this.ended = 'parked';
+    this.clearTimers();
+    this.endScope({ kind: 'parked', wakeAt });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -333,6 +350,19 @@ export class RunInterpreter {
       this.halt(asError(error));
     }
     this.flush();
+    if (this.host.resting !== undefined) this.offerRest();
+  }
+
+  /**
+   * Tells the host if the run rests (see {@link RunHost.resting}): every decision durable, no
+   * attempt running, and nothing to do but wait. Called after each write, and by a host that
+   * wants to know now (a worker stopping).
+   */
+  offerRest(): void {
+    const host = this.host;
+    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts.length > 0 || this.deferred.length > 0 || this.queued.length > 0) return;
+    const wakeAt = restingUntil(this.state);
+    if (wakeAt !== undefined) host.resting(wakeAt);
   }
 
   private announce(event: SagaEvent): void {

@@ -62,11 +62,20 @@ function migrations(schema: string): ReadonlyArray<readonly string[]> {
       // Durable waits: signals sent through the store while the run is active, for its owner to deliver.
       `ALTER TABLE ${s}.runs ADD COLUMN signal_requests jsonb`,
     ],
+    [
+      // Parked runs: waiting, with no lease, until wake_at ('infinity': until a signal or a cancel).
+      `ALTER TABLE ${s}.runs ADD COLUMN wake_at timestamptz`,
+      // The queue splits in two: runs ready now, and parked runs by due time, so that claims never
+      // walk past the parked ones, however many wait.
+      `CREATE INDEX runs_ready_idx ON ${s}.runs (saga, shape_hash, run_id) WHERE submitted AND status IN (${activeList}) AND wake_at IS NULL`,
+      `CREATE INDEX runs_wake_idx ON ${s}.runs (wake_at) WHERE wake_at IS NOT NULL`,
+      `DROP INDEX ${s}.runs_claimable_idx`,
+    ],
   ];
 }
 
 /** The schema version this code writes and reads. @internal */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 // "SAGA": the first key of the two-int advisory lock, so ours cannot collide with an app's lock.
 const ADVISORY_LOCK_CLASS = 0x53414741;

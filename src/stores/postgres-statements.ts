@@ -39,6 +39,10 @@ export interface PostgresStatements {
   readonly releaseSkipping: NamedStatement;
   /** One release, waiting for the run's row. */
   readonly releaseWaiting: NamedStatement;
+  /** A batch of parks (a lease given back until a due time or a signal), skipping rows another client holds. */
+  readonly parkSkipping: NamedStatement;
+  /** One park, waiting for the run's row. */
+  readonly parkWaiting: NamedStatement;
   readonly heartbeat: NamedStatement;
   readonly acquire: NamedStatement;
   readonly requestCancel: NamedStatement;
@@ -100,7 +104,15 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         lease_expires_at = CASE WHEN accepted.writer IS NULL OR accepted.settles THEN NULL ELSE runs.lease_expires_at END,
         cancel_reason = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_reason END,
         cancel_requested_at = CASE WHEN accepted.settles THEN NULL ELSE runs.cancel_requested_at END,
-        signal_requests = CASE WHEN accepted.settles THEN NULL ELSE runs.signal_requests END
+        -- A request is done with once its signal.received is journaled: heartbeats stop carrying it.
+        signal_requests = CASE WHEN accepted.settles OR runs.signal_requests IS NULL THEN NULL ELSE (
+          SELECT jsonb_agg(pending.value) FROM jsonb_array_elements(runs.signal_requests) AS pending
+          WHERE NOT EXISTS (
+            SELECT 1 FROM json_array_elements(accepted.events) AS event
+            WHERE event.value->>'type' = 'signal.received' AND event.value->>'signalId' = pending.value->>'signalId'
+          )
+        ) END,
+        wake_at = NULL
       FROM accepted WHERE runs.run_id = accepted.run_id
       RETURNING runs.run_id, accepted.submitted AND accepted.writer IS NULL AND accepted.active AS requeue,
         runs.watched_until > now() AS watched
@@ -120,6 +132,13 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
     FROM req LEFT JOIN locked ON locked.run_id = req.run_id LEFT JOIN updated ON updated.run_id = req.run_id
       ${skipLocked ? 'LEFT JOIN present ON present.run_id = req.run_id' : ''}`;
 
+  // For a statement that skips locked rows, about runs held by (req.owner, req.epoch): the
+  // statement's snapshot, unlocked, tells a skipped row from one the owner no longer holds.
+  const stillHeld = `, held AS (
+      SELECT runs.run_id FROM ${t.runs} AS runs JOIN req ON req.run_id = runs.run_id
+      WHERE runs.lease_owner = req.owner AND runs.lease_epoch = req.epoch
+    )`;
+
   // Releases, $1 runs, $2 owners, $3 epochs, in run-id order as appends lock. Releasing an
   // unfinished submitted run makes it claimable at once: wake the workers.
   const release = (skipLocked: boolean): string => `
@@ -134,18 +153,44 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
       UPDATE ${t.runs} AS runs SET lease_owner = NULL, lease_expires_at = NULL
       FROM locked WHERE runs.run_id = locked.run_id
       RETURNING runs.run_id, runs.submitted AND runs.status IN (${ACTIVE_SQL}) AS requeued
-    )${
-      skipLocked
-        ? `, held AS (
-      SELECT runs.run_id FROM ${t.runs} AS runs JOIN req ON req.run_id = runs.run_id
-      WHERE runs.lease_owner = req.owner AND runs.lease_epoch = req.epoch
-    )`
-        : ''
-    }
+    )${skipLocked ? stillHeld : ''}
     SELECT req.run_id,
       ${skipLocked ? 'held.run_id IS NOT NULL AND released.run_id IS NULL' : 'false'} AS skipped,
       CASE WHEN released.requeued THEN ${notify('requeued', 'req.run_id')} END AS requeued
     FROM req LEFT JOIN released ON released.run_id = req.run_id
+      ${skipLocked ? 'LEFT JOIN held ON held.run_id = req.run_id' : ''}`;
+
+  // Parks, $1 runs, $2 owners, $3 epochs, $4 delays in ms (NULL: until a signal or a cancel),
+  // $5 the signal ids each owner has journaled (a JSON array per run). A parked run has no lease
+  // and a wake_at: claim hands it out again once wake_at has passed; a signal or cancel request
+  // clears wake_at (and wakes the workers). Requests the owner has journaled are dropped; one it
+  // has not seen yet, or a pending cancel, leaves the run claimable at once instead (requeued).
+  // The delay runs on the database's clock, like leases.
+  const park = (skipLocked: boolean): string => `
+    WITH req AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::double precision[], $5::json[]) AS req(run_id, owner, epoch, delay_ms, handled)
+    ), locked AS (
+      SELECT runs.run_id, runs.signal_requests, runs.cancel_reason FROM ${t.runs} AS runs JOIN req ON req.run_id = runs.run_id
+      WHERE runs.lease_owner = req.owner AND runs.lease_epoch = req.epoch
+      ORDER BY runs.run_id
+      FOR UPDATE OF runs${skipLocked ? ' SKIP LOCKED' : ''}
+    ), remaining AS (
+      SELECT locked.run_id, locked.cancel_reason, req.delay_ms,
+        (SELECT jsonb_agg(pending.value) FROM jsonb_array_elements(locked.signal_requests) AS pending
+          WHERE NOT EXISTS (SELECT 1 FROM json_array_elements_text(req.handled) AS done WHERE done.value = pending.value->>'signalId')) AS requests
+      FROM locked JOIN req ON req.run_id = locked.run_id
+    ), parked AS (
+      UPDATE ${t.runs} AS runs SET lease_owner = NULL, lease_expires_at = NULL, signal_requests = remaining.requests,
+        wake_at = CASE WHEN remaining.requests IS NOT NULL OR remaining.cancel_reason IS NOT NULL THEN NULL
+                       WHEN remaining.delay_ms IS NULL THEN 'infinity'::timestamptz
+                       ELSE now() + remaining.delay_ms * interval '1 millisecond' END
+      FROM remaining WHERE runs.run_id = remaining.run_id
+      RETURNING runs.run_id, runs.wake_at IS NULL AS requeued
+    )${skipLocked ? stillHeld : ''}
+    SELECT req.run_id, parked.run_id IS NOT NULL AS parked, parked.requeued IS TRUE AS requeued,
+      ${skipLocked ? 'held.run_id IS NOT NULL AND parked.run_id IS NULL' : 'false'} AS skipped,
+      CASE WHEN parked.requeued THEN ${notify('requeued', 'req.run_id')} END AS notified
+    FROM req LEFT JOIN parked ON parked.run_id = req.run_id
       ${skipLocked ? 'LEFT JOIN held ON held.run_id = req.run_id' : ''}`;
 
   const texts: Record<keyof PostgresStatements, string> = {
@@ -176,21 +221,34 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
       SELECT req.run_id, created.run_id IS NOT NULL AS created, existing.status AS existing_status,
         CASE WHEN created.run_id IS NOT NULL AND req.owner IS NULL THEN ${notify('submitted', 'req.run_id')} END AS notified
       FROM req LEFT JOIN created ON created.run_id = req.run_id LEFT JOIN ${t.runs} AS existing ON existing.run_id = req.run_id`,
-    // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms.
+    // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms. Runs ready now first (never
+    // parked: wake_at NULL), then parked runs that are due, earliest first; each from its own
+    // partial index, so that any number of parked runs costs a claim nothing.
     claim: `
-      WITH candidates AS (
+      WITH ready AS (
         SELECT run_id FROM ${t.runs}
-        WHERE submitted AND status IN (${ACTIVE_SQL})
-          -- The ANY() conditions let the planner use runs_claimable_idx; the pair check is exact.
+        WHERE submitted AND status IN (${ACTIVE_SQL}) AND wake_at IS NULL
+          -- The ANY() conditions let the planner use runs_ready_idx; the pair check is exact.
           AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
           AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
           AND (lease_expires_at IS NULL OR lease_expires_at <= now())
         ORDER BY run_id
         LIMIT $3
         FOR UPDATE SKIP LOCKED
+      ), due AS (
+        SELECT run_id, wake_at FROM ${t.runs}
+        WHERE wake_at <= now() AND submitted AND status IN (${ACTIVE_SQL}) AND lease_owner IS NULL
+          AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+        ORDER BY wake_at
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED
+      ), candidates AS (
+        SELECT run_id FROM (SELECT run_id, 0 AS rank, NULL::timestamptz AS wake_at FROM ready UNION ALL SELECT run_id, 1, wake_at FROM due) AS both_kinds
+        ORDER BY rank, wake_at, run_id
+        LIMIT $3
       ), claimed AS (
         UPDATE ${t.runs} AS runs
-        SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond'
+        SET lease_owner = $4, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $5 * interval '1 millisecond', wake_at = NULL
         FROM candidates WHERE runs.run_id = candidates.run_id
         RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason, runs.signal_requests, runs.next_seq
       )
@@ -200,6 +258,8 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
       ORDER BY claimed.run_id, events.seq`,
     releaseSkipping: release(true),
     releaseWaiting: release(false),
+    parkSkipping: park(true),
+    parkWaiting: park(false),
     // $1 owner, $2 runs, $3 epochs, $4 lease ms. Rows another client holds are skipped, neither
     // renewed nor lost: `held` (the statement's snapshot, unlocked) tells them from lost ones.
     heartbeat: `
@@ -228,7 +288,7 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         FOR UPDATE
       ), taken AS (
         UPDATE ${t.runs} AS runs
-        SET lease_owner = $2, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $3 * interval '1 millisecond'
+        SET lease_owner = $2, lease_epoch = runs.lease_epoch + 1, lease_expires_at = now() + $3 * interval '1 millisecond', wake_at = NULL
         FROM current WHERE runs.run_id = current.run_id AND (current.lease_owner IS NULL OR current.live IS NOT TRUE)
         RETURNING runs.lease_epoch, runs.cancel_reason, runs.signal_requests::text AS signal_requests, runs.next_seq
       )
@@ -237,24 +297,32 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
       FROM current LEFT JOIN taken ON true`,
     // $1 run, $2 reason: one statement, NOTIFY included, so no transaction stays open between the
     // UPDATE and its COMMIT. `found` tells an unknown run from a settled one (which is ignored).
+    // A parked run becomes claimable at once (the workers are woken); otherwise its owner is.
     requestCancel: `
-      WITH updated AS (
-        UPDATE ${t.runs} SET cancel_reason = COALESCE(cancel_reason, $2), cancel_requested_at = COALESCE(cancel_requested_at, now())
-        WHERE run_id = $1 AND status IN (${ACTIVE_SQL})
-        RETURNING run_id
+      WITH prior AS (
+        SELECT run_id, wake_at IS NOT NULL AS parked FROM ${t.runs} WHERE run_id = $1 AND status IN (${ACTIVE_SQL}) FOR UPDATE
+      ), updated AS (
+        UPDATE ${t.runs} AS runs SET cancel_reason = COALESCE(cancel_reason, $2), cancel_requested_at = COALESCE(cancel_requested_at, now()), wake_at = NULL
+        FROM prior WHERE runs.run_id = prior.run_id
+        RETURNING runs.run_id, prior.parked
       )
       SELECT EXISTS (SELECT 1 FROM ${t.runs} WHERE run_id = $1) AS found,
-        (SELECT ${notify('cancel_requested', 'run_id')} FROM updated) AS notified`,
-    // $1 run, $2 the request (JSON): appended to the run's pending signals, with the owner woken as
-    // for a cancel request, in one statement. `found` tells an unknown run from a settled one.
+        (SELECT CASE WHEN parked THEN ${notify('requeued', 'run_id')} ELSE ${notify('cancel_requested', 'run_id')} END FROM updated) AS notified`,
+    // $1 run, $2 the request (JSON): appended to the run's pending signals unless one with its
+    // signalId is pending already, with the owner woken as for a cancel request (or, for a parked
+    // run, the workers), in one statement. `found` tells an unknown run from a settled one.
     requestSignal: `
-      WITH updated AS (
-        UPDATE ${t.runs} SET signal_requests = COALESCE(signal_requests, '[]'::jsonb) || jsonb_build_array($2::jsonb)
-        WHERE run_id = $1 AND status IN (${ACTIVE_SQL})
-        RETURNING run_id
+      WITH prior AS (
+        SELECT run_id, wake_at IS NOT NULL AS parked FROM ${t.runs} WHERE run_id = $1 AND status IN (${ACTIVE_SQL}) FOR UPDATE
+      ), updated AS (
+        UPDATE ${t.runs} AS runs SET wake_at = NULL, signal_requests = CASE
+          WHEN runs.signal_requests @> jsonb_build_array(jsonb_build_object('signalId', $2::jsonb->'signalId')) THEN runs.signal_requests
+          ELSE COALESCE(runs.signal_requests, '[]'::jsonb) || jsonb_build_array($2::jsonb) END
+        FROM prior WHERE runs.run_id = prior.run_id
+        RETURNING runs.run_id, prior.parked
       )
       SELECT EXISTS (SELECT 1 FROM ${t.runs} WHERE run_id = $1) AS found,
-        (SELECT ${notify('cancel_requested', 'run_id')} FROM updated) AS notified`,
+        (SELECT CASE WHEN parked THEN ${notify('requeued', 'run_id')} ELSE ${notify('cancel_requested', 'run_id')} END FROM updated) AS notified`,
     // The run's recorded length with its rows, in one snapshot; no row: no such run.
     load: `
       SELECT runs.next_seq AS recorded, events.seq, events.event::text AS body

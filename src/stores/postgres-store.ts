@@ -43,7 +43,7 @@ import {
   shapeHashAfter,
   type SummaryRow,
 } from './store-requests.js';
-import type { ClaimedRun, ClaimRequest, WorkQueueStore, WorkSignal } from './work-queue.js';
+import type { ClaimedRun, ClaimRequest, ParkRequest, ParkResult, WorkQueueStore, WorkSignal } from './work-queue.js';
 
 /**
  * Settings shared by both ways of connecting a {@link PostgresStore}.
@@ -193,6 +193,7 @@ interface ClaimRow {
 type QueuedAppend = QueuedWrite<AppendRequest, void>;
 type QueuedCreate = QueuedWrite<CreateWrite, void>;
 type QueuedRelease = QueuedWrite<{ readonly runId: string; readonly lease: LeaseToken }, void>;
+type QueuedPark = QueuedWrite<ParkRequest, ParkResult>;
 
 const DEFAULT_LOCK_TIMEOUT_MS = 1_000;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
@@ -269,6 +270,10 @@ export class PostgresStore implements WorkQueueStore {
   private readonly creates = new GroupCommit<CreateWrite>({ write: (batch) => this.track(this.writeCreates(batch)), keyOf: ({ request }) => request.event.runId });
   private readonly releases = new GroupCommit<{ readonly runId: string; readonly lease: LeaseToken }>({
     write: (batch) => this.track(this.writeReleases(batch, batch.length === 1)),
+    keyOf: ({ runId }) => runId,
+  });
+  private readonly parks = new GroupCommit<ParkRequest, ParkResult>({
+    write: (batch) => this.track(this.writeParks(batch, batch.length === 1)),
     keyOf: ({ runId }) => runId,
   });
 
@@ -753,6 +758,58 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   /**
+   * Gives a waiting run's lease back until it is due again (see {@link ParkRequest}): the run
+   * keeps no worker, no memory and no timer while it waits.
+   *
+   * @remarks
+   * Parks of one turn share a statement. A parked run has a `wake_at` (database clock) and no
+   * lease; `claim` hands it out once due, from an index of parked runs by due time, so that any
+   * number of them costs a claim nothing. A signal or cancel request clears `wake_at` and wakes
+   * the workers.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or another client
+   * held the run's row for longer than `lockTimeoutMs`.
+   * @throws `TypeError` (rejects) when `wakeInMs` is neither `null` nor a number >= 0.
+   */
+  park(request: ParkRequest): Promise<ParkResult> {
+    try {
+      this.assertOpen();
+      const { runId, wakeInMs } = request;
+      if (wakeInMs !== null && !(typeof wakeInMs === 'number' && wakeInMs >= 0 && Number.isFinite(wakeInMs))) {
+        throw new TypeError(`Park of run ${runId}: wakeInMs must be null or a finite number >= 0, got ${String(wakeInMs)}.`);
+      }
+      if (!isStorableRunId(runId)) return Promise.resolve('lost');
+      const appending = this.appending.get(runId);
+      if (appending === undefined) return this.parks.enqueue(request);
+      // After the run's last append, as for a release.
+      const after = (): Promise<ParkResult> => this.parks.enqueue(request);
+      return appending.then(after, after);
+    } catch (error) {
+      return rejectWith(error);
+    }
+  }
+
+  private async writeParks(batch: readonly QueuedPark[], wait: boolean): Promise<void> {
+    const operation = batchOperation('park of', batch.map((item) => item.request.runId));
+    if (operation === undefined) return;
+    const result = await this.query<{ run_id: string; parked: boolean; requeued: boolean; skipped: boolean }>(operation, wait ? this.sql.parkWaiting : this.sql.parkSkipping, [
+      batch.map((item) => item.request.runId),
+      batch.map((item) => item.request.lease.owner),
+      batch.map((item) => item.request.lease.epoch),
+      batch.map((item) => item.request.wakeInMs),
+      batch.map((item) => JSON.stringify(item.request.handledSignals)),
+    ]);
+    const byRun = new Map(result.rows.map((row) => [row.run_id, row]));
+    const retried: QueuedPark[] = [];
+    for (const item of batch) {
+      const row = byRun.get(item.request.runId);
+      if (row?.skipped === true) retried.push(item);
+      else item.resolve(row?.parked !== true ? 'lost' : row.requeued ? 'requeued' : 'parked');
+    }
+    await Promise.all(retried.map((item) => this.writeParks([item], true).catch((error: unknown) => item.reject(error))));
+  }
+
+  /**
    * Records a cancellation for the run's owner to act on, in one statement that also wakes it.
    *
    * @remarks
@@ -888,6 +945,7 @@ export class PostgresStore implements WorkQueueStore {
         this.creates.flush();
         this.appends.flush();
         this.releases.flush();
+        this.parks.flush();
         if (this.inFlight.size === 0) break;
         await Promise.allSettled(this.inFlight);
       }

@@ -78,12 +78,58 @@ export interface ClaimedRun {
 }
 
 /**
+ * A run a worker gives back to the store while it waits, passed to {@link WorkQueueStore.park}.
+ *
+ * @remarks
+ * The worker holds the run's lease and has journaled everything it decided; the run has nothing
+ * to do but wait (for a timer, a signal, or both). `wakeInMs` counts on the store's clock from
+ * when the store records the park, so a clock skew between processes cannot wake it early or
+ * late. `handledSignals` are the signal ids the run's journal already holds: pending requests with
+ * those ids are done with; any other pending request (or a cancel request) leaves the run
+ * claimable at once instead.
+ *
+ * @example
+ * ```ts
+ * import type { ParkRequest } from 'sagaflow';
+ * const park: ParkRequest = { runId: 'order-42', lease: { owner: 'worker-1', epoch: 3 }, wakeInMs: 86_400_000, handledSignals: [] };
+ * ```
+ */
+export interface ParkRequest {
+  /** The run. */
+  readonly runId: string;
+  /** The lease the worker holds; a park under a lost lease changes nothing. */
+  readonly lease: LeaseToken;
+  /** In how many ms the run is due again; `null`: only when a signal or a cancel arrives. */
+  readonly wakeInMs: number | null;
+  /** Signal ids already journaled for the run. */
+  readonly handledSignals: readonly string[];
+}
+
+/**
+ * What became of a {@link ParkRequest}.
+ *
+ * @remarks
+ * - `parked`: the lease is given back; the run is claimable again once due, or when a signal or a
+ *   cancel is requested for it.
+ * - `requeued`: the lease is given back, but a signal or cancel request the worker had not seen
+ *   was pending: the run is claimable at once (the workers are woken).
+ * - `lost`: the lease no longer held the run; nothing changed.
+ *
+ * @example
+ * ```ts
+ * import type { ParkResult } from 'sagaflow';
+ * const holdsNothing = (result: ParkResult) => result !== 'lost';
+ * ```
+ */
+export type ParkResult = 'parked' | 'requeued' | 'lost';
+
+/**
  * Why a store woke its workers.
  *
  * @remarks
  * - `submitted`: a run was submitted.
  * - `requeued`: a submitted run became claimable again (a redrive or compensate of a settled run,
- *   or a worker released an unfinished run).
+ *   a worker released an unfinished run, or a parked run got a signal or a cancel request).
  * - `cancel_requested`: `requestCancel` or `requestSignal` was called for `runId`; its owner should heartbeat now
  *   rather than wait for the next beat.
  * - `reconnected`: the store's notification connection came back after a drop; notifications
@@ -162,6 +208,16 @@ export interface WorkQueueStore extends SagaStore {
    * A listener that ignores its argument (`() => void`) is fine: the signal only says why.
    */
   onWork(listener: (signal: WorkSignal) => void): Promise<() => Promise<void>>;
+  /**
+   * Optional: gives a waiting run's lease back until it is due again ({@link ParkRequest}), so
+   * that a run waiting for days holds no worker, no memory and no timer anywhere. Without it,
+   * workers keep waiting runs (and their leases) until the wait ends.
+   *
+   * @remarks
+   * `claim` hands a parked run out once `wakeInMs` has passed (at the next claim after it); a
+   * signal or cancel request makes it claimable at once and wakes the workers.
+   */
+  park?(request: ParkRequest): Promise<ParkResult>;
   /**
    * Optional: asks for an `appended` signal on every append to the run during the next `forMs`
    * milliseconds, so that `orchestrator.watch` follows it live rather than at its polling pace.

@@ -41,6 +41,8 @@ import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueue
  *   carries on meanwhile.
  * - `claim`, `heartbeat`: retried with backoff; the worker never stops for them.
  * - `release`: giving a lease back; retried a few times, then left to expire.
+ * - `park`: giving a waiting run's lease back until its wait is due; retried a few times, then
+ *   left to expire (another worker resumes the run after `leaseMs`).
  * - `run`: a run stopped being driven here without settling: its lease was lost (another
  *   worker took it over), or an append failed (the run is released for a worker to resume).
  *
@@ -50,7 +52,7 @@ import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueue
  * const retried = (operation: WorkerOperation) => operation !== 'run';
  * ```
  */
-export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'run' | 'subscriber' | 'instrumentation';
+export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'park' | 'run' | 'subscriber' | 'instrumentation';
 
 /**
  * Where a worker's error happened, passed to {@link WorkerOptions.onError}.
@@ -125,6 +127,15 @@ export interface WorkerOptions {
    * notifications, and how runs whose lease expired are found. Default 1 000 ms.
    */
   readonly pollIntervalMs?: number;
+  /**
+   * A run that has nothing to do but wait (wait stages only: a timer, a signal) is parked when its
+   * next due time is more than this many ms away, or when only a signal can wake it: the worker
+   * gives its lease back and forgets it, so a run waiting for days holds no worker slot, no memory
+   * and no timer anywhere. The store hands it out again when it is due (at the next claim after
+   * that: within `pollIntervalMs`) or as soon as a signal or cancel is requested for it. Shorter
+   * waits are kept, timed here. `0` parks every wait; `Infinity` never parks. Default 2 000.
+   */
+  readonly parkThresholdMs?: number;
   /** The worker's id, stored as the lease owner. Default: host name, process id and a random suffix. */
   readonly workerId?: string;
   /** Backoff of retried store calls (claim, heartbeat, listen, release). Default 100 ms doubling to 5 000 ms. */
@@ -289,6 +300,7 @@ class SagaWorker implements Worker {
   private readonly concurrency: number;
   private readonly leaseMs: number;
   private readonly pollIntervalMs: number;
+  private readonly parkThresholdMs: number;
   private readonly backoff: BackoffPolicy;
   private readonly onError: (error: Error, context: WorkerErrorContext) => void;
   private readonly instrumentation: Instrumentation | undefined;
@@ -327,6 +339,10 @@ class SagaWorker implements Worker {
     this.concurrency = positiveInteger('concurrency', options.concurrency ?? 10);
     this.leaseMs = positiveInteger('leaseMs', options.leaseMs ?? 30_000);
     this.pollIntervalMs = positiveInteger('pollIntervalMs', options.pollIntervalMs ?? 1_000);
+    this.parkThresholdMs = options.parkThresholdMs ?? 2_000;
+    if (typeof this.parkThresholdMs !== 'number' || Number.isNaN(this.parkThresholdMs) || this.parkThresholdMs < 0) {
+      throw new TypeError(`createWorker: parkThresholdMs must be a number >= 0 (Infinity: never park), got ${String(options.parkThresholdMs)}.`);
+    }
     const initialDelayMs = positiveInteger('retry.initialDelayMs', options.retry?.initialDelayMs ?? 100);
     this.backoff = { initialDelayMs, maxDelayMs: Math.max(initialDelayMs, positiveInteger('retry.maxDelayMs', options.retry?.maxDelayMs ?? 5_000)) };
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -511,6 +527,7 @@ class SagaWorker implements Worker {
       cancelRequested: (reason) => held.interpreter.cancel(reason),
       signalRequested: (request) => held.interpreter.signal(request.signal, request.signalId, request.payload),
       event: (event) => this.events.next(event),
+      resting: (wakeAt) => this.rest(held, wakeAt),
       settled: () => this.forget(held),
       halted: (error) => {
         this.forget(held);
@@ -535,6 +552,33 @@ class SagaWorker implements Worker {
     }
     // Signals sent while nobody drove the run: journaled once each (the run dedups by id).
     for (const request of run.signalRequests ?? []) interpreter.signal(request.signal, request.signalId, request.payload);
+  }
+
+  /**
+   * A held run has nothing to do but wait, everything it decided durable: park it (lease back,
+   * forgotten here) unless it is due again soon. While the worker stops, every resting run is
+   * parked: it is handed back in a state another worker picks up exactly when it is due.
+   */
+  private rest(run: HeldRun, wakeAt: number | null): void {
+    const store = this.store;
+    if (store.park === undefined || this.phase === 'stopped' || this.held.get(run.runId) !== run) return;
+    const wakeInMs = wakeAt === null ? null : Math.max(0, wakeAt - this.scheduler.now());
+    if (this.phase === 'running' && wakeInMs !== null && wakeInMs <= this.parkThresholdMs) return;
+    const { runId, lease } = run;
+    const handledSignals = [...(run.interpreter.state.signals?.keys() ?? [])];
+    run.interpreter.park(wakeAt);
+    this.forget(run);
+    this.tell({ type: 'parked', workerId: this.id, runId, wakeAt });
+    this.settleStoreCall(
+      'park',
+      runId,
+      defer(() => (store.park as NonNullable<WorkQueueStore['park']>).call(store, { runId, lease, wakeInMs, handledSignals })).pipe(
+        // Requests this worker had not seen were pending: the run is claimable now, by anyone.
+        tap((result) => {
+          if (result === 'requeued' && this.phase === 'running') this.wake$.next();
+        }),
+      ),
+    );
   }
 
   private onHalted(run: ClaimedRun, error: Error): void {
@@ -565,19 +609,27 @@ class SagaWorker implements Worker {
   /** Gives a lease back, retrying a few times; a lease that cannot be released simply expires. */
   private release(runId: string, lease: LeaseToken): void {
     this.tell({ type: 'released', workerId: this.id, runId });
-    const released = new Promise<void>((resolve) => {
-      defer(() => this.store.release(runId, lease))
-        .pipe(retry({ count: 6, delay: backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'release', runId, retryCount })) }))
+    this.settleStoreCall('release', runId, defer(() => this.store.release(runId, lease)));
+  }
+
+  /**
+   * Carries out a store call that gives a lease back (a release, a park), retrying a few times;
+   * `stop()` waits for it. One that keeps failing is reported: the lease simply expires.
+   */
+  private settleStoreCall(operation: 'release' | 'park', runId: string, call$: Observable<unknown>): void {
+    const settled = new Promise<void>((resolve) => {
+      call$
+        .pipe(retry({ count: 6, delay: backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation, runId, retryCount })) }))
         .subscribe({
           complete: resolve,
           error: (error: unknown) => {
-            this.report(error, { operation: 'release', runId });
+            this.report(error, { operation, runId });
             resolve();
           },
         });
     });
-    this.releases.add(released);
-    void released.then(() => this.releases.delete(released));
+    this.releases.add(settled);
+    void settled.then(() => this.releases.delete(settled));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -589,6 +641,8 @@ class SagaWorker implements Worker {
     this.stopClaiming$.next();
     if (wasRunning) {
       await this.claiming;
+      // Runs that only wait are parked rather than waited for: another worker picks each up when due.
+      for (const run of [...this.held.values()]) run.interpreter.offerRest();
       if (this.held.size > 0) {
         let resolve!: () => void;
         const promise = new Promise<void>((done) => (resolve = done));

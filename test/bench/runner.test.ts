@@ -27,8 +27,10 @@ describe('bench/run.ts', () => {
     });
     const results: unknown = JSON.parse(stdout);
     expect(at(results, 'mode')).toBe('smoke');
+    // Parked runs are held by nobody.
+    expect(at(results, 'waits.postgres.heldWhileParked')).toBe(0);
     // Measured by sagaflow alone: always numbers.
-    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'scaling.stagesRatio', 'scaling.runsRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk']) {
+    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'scaling.stagesRatio', 'scaling.runsRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk', 'waits.memory.bytesPerWaitingRun', 'waits.postgres.parksPerSecond', 'waits.postgres.claimBuffersParked', 'waits.postgres.signalsPerSecond']) {
       const value = at(results, key);
       expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key} = ${String(value)}`).toBe(true);
     }

@@ -1,11 +1,20 @@
 // The worker's generic hook (Instrumentation.worker) and what sagaflow/otel counts from it.
-import { afterEach, describe, expect, it } from 'vitest';
-import { createWorker, type Instrumentation, type WorkerActivity } from 'sagaflow';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createOrchestrator, createWorker, defineSaga, type Instrumentation, type WorkerActivity } from 'sagaflow';
 import { openTelemetry } from 'sagaflow/otel';
 import { PostgresStore } from 'sagaflow/postgres';
 import { deferred } from '../support/deferred.js';
+import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
+import { waitFor, waitForSettled } from '../worker/support.js';
 import { booking } from './sagas.js';
 import { count, testTelemetry, type TestTelemetry } from './support.js';
+
+const url = await postgresForTests();
+const schema = uniqueSchema('otel_park');
+afterAll(async () => {
+  if (url !== undefined) await dropSchemas(url, schema);
+});
 
 let telemetry: TestTelemetry | undefined;
 afterEach(async () => {
@@ -59,5 +68,34 @@ describe('Instrumentation.worker', () => {
     expect(count(metrics, 'sagaflow.worker.claims', { 'sagaflow.claim.resumed': true })).toBe(1);
     expect(count(metrics, 'sagaflow.worker.leases.lost')).toBe(1);
     expect(count(metrics, 'sagaflow.worker.releases')).toBe(1);
+  });
+
+  it.runIf(url !== undefined)('a parked run: the drive ends parked (no error, its due time), the worker counts the park, and the drive that claims it again links to it', async () => {
+    telemetry = testTelemetry();
+    const instrumentation = openTelemetry({ tracerProvider: telemetry.tracerProvider, meterProvider: telemetry.meterProvider });
+    const approval = defineSaga({ name: 'otel-park', input: z.object({}) })
+      .waitForSignal('approve', { signal: 'approved', schema: z.object({}), timeoutMs: 600_000 })
+      .build();
+    const store = new PostgresStore({ connectionString: url ?? '', schema, maxConnections: 3 });
+    const orchestrator = createOrchestrator({ store, sagas: [approval], instrumentation });
+    const worker = createWorker({ store, sagas: [approval], instrumentation, pollIntervalMs: 100 });
+    try {
+      await worker.start();
+      const runId = await orchestrator.submit(approval, {});
+      await waitFor('the run is parked', async () => count((await telemetry?.metrics()) ?? {}, 'sagaflow.worker.parks') === 1);
+      await orchestrator.signal(runId, 'approved', {});
+      await waitForSettled(store, [runId]);
+    } finally {
+      await worker.stop({ timeoutMs: 1_000 });
+      await orchestrator.close();
+      await store.close();
+    }
+    const drives = telemetry.spans().filter((span) => span.name === 'saga.run otel-park');
+    const parked = drives.find((span) => span.attributes['sagaflow.drive.parked'] === true);
+    expect(parked?.status.code).toBe(0);
+    expect(Date.parse(String(parked?.attributes['sagaflow.drive.wake_at'])) - Date.now()).toBeGreaterThan(500_000);
+    const woken = drives.find((span) => span !== parked && span.traceId === parked?.traceId && span.attributes['sagaflow.drive.parked'] === undefined);
+    expect(woken?.links.map((link) => link.spanId)).toContain(parked?.spanId);
+    expect(count(await telemetry.metrics(), 'sagaflow.worker.parks')).toBe(1);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineSaga, SagaDefinitionError, type SagaEventDraft } from 'sagaflow';
 import { stateOf } from '../support/run-state.js';
-import { decide, isAppend, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
+import { decide, isAppend, restingUntil, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
 import type { Saga } from '../../src/definition/saga.js';
 
 const input = z.object({});
@@ -229,5 +229,35 @@ describe('wait stages in the definition', () => {
         .build(),
     );
     expect(badFallbacks.map(([path]) => path)).toEqual(['stages.typed.onTimeout.output.by', 'stages.dated.onTimeout.output']);
+  });
+});
+
+describe('restingUntil: when a run has nothing to do but wait', () => {
+  /** Two waits side by side after hold: a signal without timeout, a timer. */
+  const both = defineSaga({ name: 'both', input })
+    .stage('hold', { execute: noop, compensate: noop })
+    .waitForSignal('approval', { signal: 'approved', schema: z.object({ by: z.string() }), after: ['hold'] })
+    .sleep('cool-off', { durationMs: 5_000, after: ['hold'] })
+    .build() as unknown as Saga;
+
+  it('rests until the earliest due time of its waits, or null when only a signal can end them', () => {
+    expect(restingUntil(stateOf(approval, ...waiting))).toBe(61_000);
+    const signalOnly: SagaEventDraft[] = [...holdDone, { type: 'stage.started', stage: 'approval', attempt: 1 }, { type: 'wait.started', stage: 'approval', kind: 'signal', signal: 'approved' }];
+    expect(restingUntil(stateOf(both, ...signalOnly))).toBeUndefined(); // cool-off is ready to start
+    const twoWaits: SagaEventDraft[] = [
+      ...signalOnly,
+      { type: 'stage.started', stage: 'cool-off', attempt: 1 },
+      { type: 'wait.started', stage: 'cool-off', kind: 'timer', dueAt: 15_000 },
+    ];
+    expect(restingUntil(stateOf(both, ...twoWaits))).toBe(15_000);
+    expect(restingUntil(stateOf(approval, ...signalOnly))).toBeNull();
+  });
+
+  it('is busy while an attempt runs, a stage is ready, a retry is pending, or the run is stopping', () => {
+    // The wait stage's own attempt (computing the wait) is in flight: not yet a wait.
+    expect(restingUntil(stateOf(approval, ...holdDone, { type: 'stage.started', stage: 'approval', attempt: 1 }))).toBeUndefined();
+    expect(restingUntil(stateOf(approval, ...holdDone))).toBeUndefined();
+    expect(restingUntil(stateOf(approval))).toBeUndefined();
+    expect(restingUntil(stateOf(approval, ...waiting, { type: 'run.cancelling', reason: 'stop', by: 'external' }))).toBeUndefined();
   });
 });

@@ -152,8 +152,32 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     const runIds = racers.map(() => uuidv7());
     await Promise.all(racers.map((store, index) => createOwned(store, runIds[index] ?? '')));
     const versions = await withAdminClient(url ?? '', async (client) => (await client.query(`SELECT version FROM "${raceSchema}".schema_version ORDER BY version`)).rows);
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
     expect((await racers[0]?.listRuns())?.map((run) => run.runId)).toEqual([...runIds].sort());
+  });
+
+  it('upgrades a version-4 schema in place: its queued runs stay claimable, and parking works after the upgrade', async () => {
+    const oldSchema = uniqueSchema('pg_v4');
+    extraSchemas.push(oldSchema);
+    const first = open({ schema: oldSchema });
+    const runId = await submitRun(first);
+    await first.close();
+    // Back to what version 4 made: no wake_at, the one claim index.
+    await withAdminClient(url ?? '', async (client) => {
+      await client.query(`ALTER TABLE "${oldSchema}".runs DROP COLUMN wake_at`);
+      await client.query(`CREATE INDEX runs_claimable_idx ON "${oldSchema}".runs (saga, shape_hash, run_id) WHERE submitted AND status IN ('queued', 'running', 'compensating')`);
+      await client.query(`DELETE FROM "${oldSchema}".schema_version WHERE version = 5`);
+    });
+    const upgraded = open({ schema: oldSchema });
+    const [claimed] = await upgraded.claim({ owner: 'after-upgrade', sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 5, leaseMs: 30_000 });
+    expect(claimed?.runId).toBe(runId);
+    await expect(upgraded.park({ runId, lease: claimed?.lease ?? { owner: '', epoch: 0 }, wakeInMs: 0, handledSignals: [] })).resolves.toBe('parked');
+    // Due at once: the next claim hands it out again.
+    const [again] = await upgraded.claim({ owner: 'after-park', sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 5, leaseMs: 30_000 });
+    expect(again).toMatchObject({ runId, lease: { owner: 'after-park', epoch: (claimed?.lease.epoch ?? 0) + 1 } });
+    const indexes = await withAdminClient(url ?? '', async (client) => (await client.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [oldSchema])).rows.map((row) => row.indexname));
+    expect(indexes).toEqual(expect.arrayContaining(['runs_ready_idx', 'runs_wake_idx']));
+    expect(indexes).not.toContain('runs_claimable_idx');
   });
 
   it('appends, loads in seq order, and refuses a stale expectedSeq', async () => {

@@ -19,13 +19,14 @@ let pool: pg.Pool;
 const processes: WorkerProcess[] = [];
 const inProcess: Worker[] = [];
 
-function spawn(workerId: string, options: { leaseMs: number; concurrency?: number }): WorkerProcess {
+function spawn(workerId: string, options: { leaseMs: number; concurrency?: number; parkThresholdMs?: number }): WorkerProcess {
   const child = new WorkerProcess(workerId, {
     SAGAFLOW_WORKER_URL: url ?? '',
     SAGAFLOW_WORKER_SCHEMA: schema,
     SAGAFLOW_WORKER_LEASE_MS: String(options.leaseMs),
     SAGAFLOW_WORKER_CONCURRENCY: String(options.concurrency ?? 10),
     SAGAFLOW_WORKER_POLL_MS: '100',
+    ...(options.parkThresholdMs === undefined ? {} : { SAGAFLOW_WORKER_PARK_MS: String(options.parkThresholdMs) }),
   });
   processes.push(child);
   return child;
@@ -124,7 +125,8 @@ describe.skipIf(url === undefined)('worker processes', { timeout: 60_000 }, () =
   });
 
   it('a timer wait survives a SIGKILL of its worker: another worker takes the run over and wakes it at the journaled time, not before and not anew', async () => {
-    const first = spawn('sleeper-1', { leaseMs: 1_000 });
+    // This worker keeps its waiting runs (never parks): it dies holding the wait.
+    const first = spawn('sleeper-1', { leaseMs: 1_000, parkThresholdMs: Number.POSITIVE_INFINITY });
     await first.ready();
     const orchestrator = createOrchestrator({ store });
     const wakeAt = Date.now() + 4_000;
@@ -147,6 +149,34 @@ describe.skipIf(url === undefined)('worker processes', { timeout: 60_000 }, () =
     expect(second.events().some((event) => event.runId === runId && event.event === 'stage.completed' && event.stage === 'nap')).toBe(true);
     const after = journal.find((event) => event.type === 'stage.completed' && event.stage === 'after');
     expect(after?.type === 'stage.completed' ? after.output : undefined).toBeGreaterThanOrEqual(wakeAt);
+  });
+
+  it('a parked timer wait outlives the worker that parked it: SIGKILLed while holding nothing, the run is claimed by another worker when due, not before', async () => {
+    const first = spawn('parker-1', { leaseMs: 30_000, parkThresholdMs: 0 });
+    await first.ready();
+    const orchestrator = createOrchestrator({ store });
+    const wakeAt = Date.now() + 3_000;
+    const runId = await orchestrator.submit(sleepySaga, { wakeAt });
+    // Parked: no lease (a 30 s lease would otherwise hold the run long past its due time), a due time.
+    await waitFor('the run is parked', async () => {
+      const row = await pool.query<{ lease_owner: string | null; wake_at: Date | null }>(`SELECT lease_owner, wake_at FROM "${schema}".runs WHERE run_id = $1`, [runId]);
+      return row.rows[0]?.lease_owner === null && row.rows[0]?.wake_at !== null;
+    });
+    await first.kill();
+
+    const second = spawn('parker-2', { leaseMs: 30_000, parkThresholdMs: 0 });
+    await second.ready();
+    const journal = (await waitForSettled(store, [runId], 30_000)).get(runId) ?? [];
+    expectSoundJournal(journal);
+    expect(foldJournal(journal).status).toBe('completed');
+    expect(journal.filter((event) => event.type === 'wait.started')).toHaveLength(1);
+    expect(journal.filter((event) => event.type === 'stage.started' && event.stage === 'before')).toHaveLength(1);
+    // Claimed again only once due: the resume that woke it is not earlier than the journaled due time.
+    const resumed = journal.filter((event) => event.type === 'run.resumed');
+    expect(resumed).toHaveLength(1);
+    expect(resumed[0]?.at).toBeGreaterThanOrEqual(wakeAt);
+    expect(second.events().some((event) => event.runId === runId && event.event === 'stage.completed' && event.stage === 'nap')).toBe(true);
+    await orchestrator.close();
   });
 
   it('fences out a frozen worker: after a takeover, its appends are refused and the journal stays sound', async () => {
