@@ -214,6 +214,8 @@ export class MemoryStore implements SagaStore {
       if (event.seq !== length + offset || event.runId !== request.runId) return Promise.reject(misplacedEvent(request, offset));
     }
     for (let index = 0; index < events.length; index++) run.events.push(events[index] as SagaEvent);
+    // A request is done with once its signal.received is journaled: heartbeats stop carrying it.
+    if (run.signalRequests !== undefined) dropJournaledSignals(run, events);
     // Accepted without a lease once the lease ran out: the former holder is fenced out.
     if (lease === undefined) run.leaseOwner = undefined;
     if (request.status !== run.status) this.moveTo(run, request.status);
@@ -357,7 +359,8 @@ export class MemoryStore implements SagaStore {
   requestSignal(request: SignalRequest): Promise<void> {
     return settle(() => {
       const run = this.runOrThrow(request.runId, 'Signal request');
-      if (isActiveStatus(run.status)) (run.signalRequests ??= []).push(request);
+      // One pending request per signalId: a second with the same id is a no-op.
+      if (isActiveStatus(run.status) && run.signalRequests?.some((pending) => pending.signalId === request.signalId) !== true) (run.signalRequests ??= []).push(request);
     });
   }
 
@@ -489,4 +492,13 @@ function settle<T>(work: () => T): Promise<T> {
   return new Promise<T>((resolve) => {
     resolve(work());
   });
+}
+
+/** Drops the pending signal requests whose `signal.received` these events journal. */
+function dropJournaledSignals(run: { signalRequests: SignalRequest[] | undefined }, events: readonly SagaEvent[]): void {
+  const journaled = new Set<string>();
+  for (const event of events) if (event.type === 'signal.received') journaled.add(event.signalId);
+  if (journaled.size === 0) return;
+  const pending = (run.signalRequests ?? []).filter((request) => !journaled.has(request.signalId));
+  run.signalRequests = pending.length === 0 ? undefined : pending;
 }

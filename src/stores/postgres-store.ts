@@ -833,8 +833,10 @@ export class PostgresStore implements WorkQueueStore {
    * owner as a cancel request does, in one statement.
    *
    * @remarks
-   * Kept on the run until it settles; the owner receives it with every heartbeat and on takeover
-   * or claim, and journals it once (by `signalId`). A request for a settled run is ignored.
+   * Kept on the run until an append journals its `signal.received` (or the run settles); the
+   * owner receives it with every heartbeat and on takeover or claim, and journals it once (by
+   * `signalId`). One request per `signalId` is kept; a request for a settled run is ignored. A
+   * parked run becomes claimable at once, and the workers are woken instead of an owner.
    *
    * @throws `RunNotFoundError` (rejects) when no such run exists.
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.

@@ -415,7 +415,8 @@ export interface SagaStore {
   /**
    * Records a signal for the run's owner to deliver (within one heartbeat). Optional: a store
    * without it cannot carry signals to runs another process owns (`signal()` then refuses with
-   * `RunLeasedError`). A request for a settled run is ignored.
+   * `RunLeasedError`). A request for a settled run is ignored; one whose `signalId` is already
+   * pending is a no-op; a request is dropped once an append journals its `signal.received`.
    *
    * @throws `RunNotFoundError` (rejects) when no such run exists.
    */

@@ -896,9 +896,19 @@ function prepare(db: Database.Database): Connection {
     `UPDATE sagaflow_runs SET lease_expires_at = ${NOW_MS} + ? WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ?
      RETURNING cancel_reason AS cancelReason, signal_requests AS signalRequests`,
   );
-  const addSignalRequest = db.prepare<[string, string], unknown>(
+  // One pending request per signalId: a second with the same id is a no-op.
+  const addSignalRequest = db.prepare<[string, string, string], unknown>(
     `UPDATE sagaflow_runs SET signal_requests = json_insert(COALESCE(signal_requests, '[]'), '$[#]', json(?))
-     WHERE run_id = ? AND status IN (${sqlList(ACTIVE_RUN_STATUSES)})`,
+     WHERE run_id = ? AND status IN (${sqlList(ACTIVE_RUN_STATUSES)})
+       AND NOT EXISTS (SELECT 1 FROM json_each(COALESCE(signal_requests, '[]')) AS pending WHERE json_extract(pending.value, '$.signalId') = ?)`,
+  );
+  // A request is done with once its signal.received is journaled: heartbeats stop carrying it.
+  const dropSignalRequests = db.prepare<[string, string], unknown>(
+    `UPDATE sagaflow_runs SET signal_requests = (
+       SELECT CASE WHEN count(*) = 0 THEN NULL ELSE json_group_array(json(pending.value)) END
+       FROM json_each(sagaflow_runs.signal_requests) AS pending
+       WHERE json_extract(pending.value, '$.signalId') NOT IN (SELECT value FROM json_each(?))
+     ) WHERE run_id = ? AND signal_requests IS NOT NULL`,
   );
   const cancelRun = db.prepare<[string, string], unknown>(
     `UPDATE sagaflow_runs SET cancel_reason = COALESCE(cancel_reason, ?) WHERE run_id = ? AND status IN (${sqlList(ACTIVE_RUN_STATUSES)})`,
@@ -920,10 +930,13 @@ function prepare(db: Database.Database): Connection {
   const writeAppend = db.transaction((write: Extract<SqliteWrite, { kind: 'append' }>, run: RunRow): void => {
     const { request, bodies } = write;
     const events = request.events;
+    let journaledSignals: string[] | undefined;
     for (let offset = 0; offset < events.length; offset++) {
       const event = events[offset] as SagaEvent;
       insertEvent.run(request.runId, event.seq, event.type, bodies[offset] ?? '');
+      if (event.type === 'signal.received') (journaledSignals ??= []).push(event.signalId);
     }
+    if (journaledSignals !== undefined) dropSignalRequests.run(JSON.stringify(journaledSignals), request.runId);
     const length = request.expectedSeq + events.length;
     const updatedAt = events[events.length - 1]?.at ?? 0;
     if (!isActiveStatus(request.status)) settleRun.run(request.status, length, updatedAt, request.runId);
@@ -1016,7 +1029,7 @@ function prepare(db: Database.Database): Connection {
 
   const requestCancel = (runId: string, reason: string): boolean => cancelRun.run(reason, runId).changes > 0 || lengthOf.get(runId) !== undefined;
   const requestSignal = (request: SignalRequest): boolean =>
-    addSignalRequest.run(JSON.stringify(request), request.runId).changes > 0 || lengthOf.get(request.runId) !== undefined;
+    addSignalRequest.run(JSON.stringify(request), request.runId, request.signalId).changes > 0 || lengthOf.get(request.runId) !== undefined;
 
   const prune = db.transaction((criteria: PruneCriteria): number => {
     const select = db

@@ -634,6 +634,28 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
       });
     });
 
+    describe('signal requests', () => {
+      it('keeps one request per signalId, hands them to the holder on heartbeat, and drops one once its signal.received is journaled', async () => {
+        const runId = uuidv7();
+        await createRun(store, runStarted(runId));
+        const requestSignal = (signalId: string, payload: unknown): Promise<void> =>
+          (peer().requestSignal ?? (() => Promise.reject(new Error(`${name} has no requestSignal`)))).call(peer(), { runId, signal: 'approved', signalId, payload });
+        await requestSignal('s-1', { by: 'ann' });
+        await requestSignal('s-1', { by: 'a duplicate' });
+        await requestSignal('s-2', { by: 'bob' });
+        const beat = async () => (await store.heartbeat(OWNER, [{ runId, lease: LEASE }], LONG_LEASE_MS)).signalRequests?.map((request) => [request.signalId, request.payload]);
+        expect(await beat()).toEqual([
+          ['s-1', { by: 'ann' }],
+          ['s-2', { by: 'bob' }],
+        ]);
+        const received: SagaEvent = { type: 'signal.received', runId, saga: 'conformance', seq: 1, at: 2_000, signal: 'approved', signalId: 's-1', payload: { by: 'ann' } };
+        await store.append(appendOf([received]));
+        expect(await beat()).toEqual([['s-2', { by: 'bob' }]]);
+        await store.append(appendOf([{ ...received, seq: 2, signalId: 's-2', payload: { by: 'bob' } }]));
+        expect(await beat()).toBeUndefined();
+      });
+    });
+
     describe('listRuns', () => {
       // Ids in creation order; statuses and sagas mixed so every filter has something to drop.
       const fixture: ReadonlyArray<{ saga: string; status: RunStatus; events: number }> = [
