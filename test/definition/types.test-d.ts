@@ -14,6 +14,7 @@ import {
   type SagaOutcome,
   type SagaRun,
   type SagaRunError,
+  type UniqueStageName,
 } from 'sagaflow';
 import { createSagaTest } from 'sagaflow/testing';
 
@@ -88,6 +89,29 @@ describe('type inference', () => {
       .stage('a', { execute: () => 1 })
       // @ts-expect-error 'nope' is not a declared stage
       .stage('b', { after: ['nope'], execute: () => 2 });
+  });
+
+  it('rejects a stage name declared before, saying which, for stages and wait stages alike', () => {
+    type Checked = UniqueStageName<'car', 'quote' | 'car'>;
+    expectTypeOf<Checked>().toEqualTypeOf<'car' & { readonly "stage 'car' is already declared": true }>();
+    expectTypeOf<UniqueStageName<'pay', 'quote' | 'car'>>().toEqualTypeOf<'pay'>();
+    // A name only known at run time is left to .build().
+    expectTypeOf<UniqueStageName<'pay', string>>().toEqualTypeOf<'pay'>();
+    const base = defineSaga({ name: 't', input })
+      .stage('quote', { execute: () => 1 })
+      .stage('car', { execute: () => 2 });
+    // @ts-expect-error stage 'car' is already declared
+    base.stage('car', { execute: () => 3 });
+    // @ts-expect-error stage 'quote' is already declared, even far back and with another `after`
+    base.stage('quote', { after: [], execute: () => 3 });
+    // @ts-expect-error stage 'car' is already declared
+    base.waitForSignal('car', { signal: 'go', schema: z.object({}) });
+    // @ts-expect-error stage 'quote' is already declared
+    base.sleep('quote', { durationMs: 1 });
+    // Fresh names still compile, and so do names chosen at run time.
+    base.stage('pay', { execute: () => 4 }).sleep('cool-off', { durationMs: 1 }).build();
+    const dynamic: string = 'x';
+    base.stage(dynamic, { execute: () => 5 }).stage('again', { execute: () => 6 });
   });
 
   it('says which stage is not declared before which, for a forward reference', () => {
