@@ -154,6 +154,34 @@ export type StageAfter<TAfter extends readonly string[], TLast extends string> =
     : TAfter
   : TAfter;
 
+/**
+ * The type a stage's name must have: a name not declared before in the saga, or, for one that
+ * is, the name branded with a message saying so.
+ *
+ * @remarks
+ * Type-level bookkeeping of {@link SagaBuilder.stage} (and of `waitForSignal` and `sleep`):
+ * `.stage('car', …)` after a stage `'car'` fails to compile with
+ * `Argument of type '"car"' is not assignable to parameter of type '"car" & NoInfer<"car" & { readonly "stage 'car' is already declared": true; }>'`.
+ * `.build()` still reports a duplicate at run time (`SagaDefinitionError`), for names that are
+ * not known at compile time: when a name declared so far is a plain `string`, nothing is checked
+ * here.
+ *
+ * @typeParam TName - the stage being declared.
+ * @typeParam TDeclared - the names of the stages declared so far.
+ *
+ * @example
+ * ```ts
+ * import type { UniqueStageName } from 'sagaflow';
+ * type Fresh = UniqueStageName<'pay', 'quote' | 'car'>; // 'pay'
+ * type Taken = UniqueStageName<'car', 'quote' | 'car'>; // 'car' & { readonly "stage 'car' is already declared": true }
+ * ```
+ */
+export type UniqueStageName<TName extends string, TDeclared extends string> = string extends TDeclared
+  ? TName
+  : TName extends TDeclared
+    ? TName & { readonly [K in `stage '${TName}' is already declared`]: true }
+    : TName;
+
 interface StageNode {
   readonly previous: StageNode | undefined;
   readonly name: string;
@@ -213,7 +241,7 @@ export class SagaBuilder<
    * `compensate`'s `ctx.output` is typed from what `execute` returns. Problems are reported
    * all at once by `.build()`.
    *
-   * @param name - unique within the saga.
+   * @param name - unique within the saga: a name declared before is a compile error (see {@link UniqueStageName}) and a `.build()` error.
    * @param definition - the stage (inline, or made by {@link defineStage}).
    */
   stage<
@@ -225,7 +253,7 @@ export class SagaBuilder<
     const TAfter extends readonly ((keyof TStages & string) | (string & {}))[],
     TCompensateOnFailure extends boolean = false,
   >(
-    name: TName,
+    name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
     definition: StageDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, StageAfter<TAfter, TLast>>>, TOutput, TCompensateOnFailure> & {
       readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
     },
@@ -252,7 +280,7 @@ export class SagaBuilder<
    * `onTimeout` gives the output to complete with). A signal sent before the wait is reached is
    * buffered. `after` works as for {@link SagaBuilder.stage}. See `docs/waits.md`.
    *
-   * @param name - unique within the saga.
+   * @param name - unique within the saga: a name declared before is a compile error (see {@link UniqueStageName}) and a `.build()` error.
    * @param definition - the signal's name, its payload schema, and an optional timeout.
    *
    * @example
@@ -271,7 +299,7 @@ export class SagaBuilder<
     TOutput,
     const TAfter extends readonly ((keyof TStages & string) | (string & {}))[],
   >(
-    name: TName,
+    name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
     definition: WaitForSignalDefinition<TOutput> & {
       readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
     },
@@ -293,7 +321,7 @@ export class SagaBuilder<
    * recovered after a crash waits only for what is left, and a run waiting holds no attempt.
    * `after` works as for {@link SagaBuilder.stage}. See `docs/waits.md`.
    *
-   * @param name - unique within the saga.
+   * @param name - unique within the saga: a name declared before is a compile error (see {@link UniqueStageName}) and a `.build()` error.
    * @param definition - `{ durationMs }` or `{ until: (ctx) => Date | number }`.
    *
    * @example
@@ -308,7 +336,7 @@ export class SagaBuilder<
    * ```
    */
   sleep<const TName extends string, const TAfter extends readonly ((keyof TStages & string) | (string & {}))[]>(
-    name: TName,
+    name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
     definition: SleepDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, StageAfter<TAfter, TLast>>>> & {
       readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
     },

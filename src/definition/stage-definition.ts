@@ -1,5 +1,6 @@
 import type { ZodType } from 'zod';
 import type { RollbackCause } from '../journal/saga-event.js';
+import type { DeepReadonly } from './deep-readonly.js';
 import type { RetryPolicy } from './retry-policy.js';
 
 /**
@@ -8,8 +9,9 @@ import type { RetryPolicy } from './retry-policy.js';
  * @remarks
  * The functions on it do not depend on `this`: destructuring `({ cancel, signal })` works.
  * `results` and `input` are the run's own values, shared with its journal, and deeply frozen:
- * changing them in place throws a `TypeError` (such a change would not be durable, and a resumed
- * run would not see it). Copy what you need to modify.
+ * they are typed read-only at every depth ({@link DeepReadonly}), and changing them in place
+ * anyway throws a `TypeError` (such a change would not be durable, and a resumed run would not see
+ * it). Copy what you need to modify.
  *
  * @typeParam TInput - the saga's input.
  * @typeParam TResults - the outputs of the stage's ancestors, keyed by stage name.
@@ -31,8 +33,8 @@ export interface ExecuteContext<TInput, TResults> {
   readonly stage: string;
   /** 1 for the first attempt; counts on across retries, resumes and redrives. */
   readonly attempt: number;
-  /** The run's validated input. */
-  readonly input: TInput;
+  /** The run's validated input, deeply frozen: read-only at every depth (see {@link DeepReadonly}). */
+  readonly input: DeepReadonly<TInput>;
   /**
    * The outputs of this stage's ancestors (its `after` stages and theirs), all completed
    * before it started. Reading any other stage throws a `StageResultAccessError`.
@@ -85,8 +87,8 @@ export interface CompensateContextBase<TInput, TResults> {
   readonly stage: string;
   /** 1 for the first attempt of this compensation; counts on across resumes and redrives. */
   readonly attempt: number;
-  /** The run's validated input. */
-  readonly input: TInput;
+  /** The run's validated input, deeply frozen: read-only at every depth (see {@link DeepReadonly}). */
+  readonly input: DeepReadonly<TInput>;
   /** The outputs of this stage's ancestors. */
   readonly results: ReadonlyResults<TResults>;
   /** Stable for this compensation, and different from the stage's execute key. */
@@ -181,22 +183,22 @@ export type CompensateOutput<TOutput> =
 export type CompensateContext<TInput, TResults, TOutput> = CompensateContextBase<TInput, TResults> & CompensateOutput<TOutput>;
 
 /**
- * The outputs a stage reads in `ctx.results`, read-only.
+ * The outputs a stage reads in `ctx.results`, read-only at every depth.
  *
  * @remarks
- * `Readonly<TResults>`, written as a plain object type so that editors show
- * `{ readonly debit: { entryId: string } }` rather than the computation behind it. The objects are
- * deeply frozen at run time: copy what you need to modify.
+ * Each output as {@link DeepReadonly}, written as a plain object type so that editors show
+ * `{ readonly debit: { readonly entryId: string } }` rather than the computation behind it. The
+ * objects are deeply frozen at run time: copy what you need to modify.
  *
  * @typeParam TResults - the outputs of the stage's ancestors, keyed by stage name.
  *
  * @example
  * ```ts
  * import type { ReadonlyResults } from 'sagaflow';
- * type R = ReadonlyResults<{ debit: { entryId: string } }>; // { readonly debit: { entryId: string } }
+ * type R = ReadonlyResults<{ debit: { entryId: string } }>; // { readonly debit: { readonly entryId: string } }
  * ```
  */
-export type ReadonlyResults<TResults> = { readonly [K in keyof TResults]: TResults[K] } & {};
+export type ReadonlyResults<TResults> = { readonly [K in keyof TResults]: DeepReadonly<TResults[K]> } & {};
 
 /**
  * Retry and timeout of a stage's `compensate`.

@@ -195,6 +195,10 @@ export function describeOutcome(outcome: SagaOutcome<unknown>): string {
       return `${subject} ${cause} and is paused with ${kept.length === 0 ? 'no completed stages' : `completed stage(s) ${quoted(kept)} kept`}: redrive it to continue or compensate it to roll back.`;
     case 'compensated':
     case 'cancelled':
+      // Cancelled before any stage completed: say so, rather than that a rollback found nothing.
+      if (status === 'cancelled' && outcome.completionOrder.length === 0 && rolledBack.length === 0) {
+        return `${subject} ${cause} before any stage completed, so nothing needed undoing.`;
+      }
       return `${subject} ${cause}; ${
         rolledBack.length > 0
           ? `rolled back ${quoted(rolledBack)}`

@@ -55,36 +55,36 @@ import { prepareSignal, type SignalOptions, type SignalResult } from './signal-d
  */
 export interface OrchestratorOptions {
   /** Where journals live. Default: a new `MemoryStore` (nothing survives the process). */
-  readonly store?: SagaStore;
+  readonly store?: SagaStore | undefined;
   /**
    * The sagas this orchestrator may resume, redrive, compensate and inspect by run id. Sagas
    * passed to `start` are registered automatically. Several versions of one saga may be
    * registered: a stored run continues with the one whose shape it was started with.
    */
-  readonly sagas?: readonly AnySaga[];
+  readonly sagas?: readonly AnySaga[] | undefined;
   /**
    * The clock and timers of retries and timeouts, and of event timestamps. Default: RxJS's
    * `asyncScheduler` (real time). Tests pass a virtual-time scheduler from `sagaflow/testing`.
    */
-  readonly scheduler?: SchedulerLike;
+  readonly scheduler?: SchedulerLike | undefined;
   /** Source of retry jitter, numbers in [0, 1). Default `Math.random`. */
-  readonly random?: () => number;
+  readonly random?: (() => number) | undefined;
   /**
    * How long this process's ownership of a run lasts without a heartbeat, in ms. Default 30 000.
    * Every run this orchestrator drives holds a lease in the store, renewed every `leaseMs / 3`;
    * if this process dies, another one may take the run over (`recover()`) once it has expired.
    * Shorter means faster takeover after a crash, and more heartbeat writes.
    */
-  readonly leaseMs?: number;
+  readonly leaseMs?: number | undefined;
   /** This process's id as the owner of its leases. Default: host name, process id and a random suffix. */
-  readonly ownerId?: string;
+  readonly ownerId?: string | undefined;
   /** Hooks around runs and attempts, for tracing and metrics (see {@link Instrumentation}). */
-  readonly instrumentation?: Instrumentation;
+  readonly instrumentation?: Instrumentation | undefined;
   /**
    * Called with problems that do not stop a run: an `events$` subscriber or an instrumentation
    * hook that threw, a heartbeat that failed and is retried. Default: `console.warn`.
    */
-  readonly onError?: (error: Error, context: OrchestratorErrorContext) => void;
+  readonly onError?: ((error: Error, context: OrchestratorErrorContext) => void) | undefined;
 }
 
 /**
@@ -179,9 +179,9 @@ export type RecoverResult = SagaRun[] & {
  */
 export interface StartOptions {
   /** The run's id. Default: a new uuid v7 (sortable by time). Must be unique in the store. */
-  readonly runId?: string;
+  readonly runId?: string | undefined;
   /** Aborting it cancels the run, like `run.cancel(reason)`. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -207,7 +207,7 @@ export interface ContinueOptions {
    * definition that lacks (or no longer compensates) a stage the run completed is refused with
    * `SagaShapeMismatchError` naming the stages: continuing would leave them un-undone.
    */
-  readonly saga?: AnySaga;
+  readonly saga?: AnySaga | undefined;
 }
 
 /**
@@ -232,7 +232,7 @@ export interface CloseOptions {
    * takes them over at once) and their `outcome` rejects with an `OrchestratorClosedError`.
    * Default: wait for every run.
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /**
@@ -256,7 +256,7 @@ export interface WatchOptions {
    * on a store that announces each append to a watched run (`PostgresStore`), where polling only
    * makes up for lost notifications.
    */
-  readonly pollIntervalMs?: number;
+  readonly pollIntervalMs?: number | undefined;
 }
 
 /**
@@ -437,7 +437,7 @@ export interface Orchestrator {
    * cannot share runs with workers; {@link OrchestratorClosedError} after `close()`;
    * `RunAlreadyExistsError` when the `runId` exists already (all as rejections).
    */
-  submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: { readonly runId?: string }): Promise<string>;
+  submit<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: { readonly runId?: string | undefined }): Promise<string>;
   /**
    * Streams a run's journal from the store — from its first event, then live — wherever it
    * runs; completes when the run settles (or pauses).
@@ -829,7 +829,7 @@ class SagaOrchestrator implements Orchestrator {
   async submit<TInput, TOutputs, TRawInput>(
     saga: Saga<TInput, TOutputs, TRawInput>,
     input: TRawInput,
-    options: { readonly runId?: string } = {},
+    options: { readonly runId?: string | undefined } = {},
   ): Promise<string> {
     if (this.closed) throw new OrchestratorClosedError(`submit() of saga '${saga.name}' was called after close()`);
     const started = this.prepareStart(saga, input, options.runId, true);

@@ -58,7 +58,7 @@ export type SignalResult =
  */
 export interface SignalOptions {
   /** The signal's id, unique per run; default a new uuid. */
-  readonly signalId?: string;
+  readonly signalId?: string | undefined;
 }
 
 /** A signal checked against the run's saga and state, ready to be decided on. */

@@ -115,18 +115,18 @@ export interface WorkerOptions {
    */
   readonly sagas: readonly AnySaga[];
   /** How many runs the worker drives at once. Default 10. */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /**
    * How long a claim lasts without a heartbeat, on the database clock. The worker heartbeats
    * every `leaseMs / 3`; a worker that stops heartbeating (crashed, frozen, cut off) loses its runs
    * to other workers after at most `leaseMs`. Default 30 000.
    */
-  readonly leaseMs?: number;
+  readonly leaseMs?: number | undefined;
   /**
    * How often to look for claimable runs when no wake-up came: the fallback for lost
    * notifications, and how runs whose lease expired are found. Default 1 000 ms.
    */
-  readonly pollIntervalMs?: number;
+  readonly pollIntervalMs?: number | undefined;
   /**
    * A run that has nothing to do but wait (wait stages only: a timer, a signal) is parked when its
    * next due time is more than this many ms away, or when only a signal can wake it: the worker
@@ -135,25 +135,25 @@ export interface WorkerOptions {
    * that: within `pollIntervalMs`) or as soon as a signal or cancel is requested for it. Shorter
    * waits are kept, timed here. `0` parks every wait; `Infinity` never parks. Default 2 000.
    */
-  readonly parkThresholdMs?: number;
+  readonly parkThresholdMs?: number | undefined;
   /** The worker's id, stored as the lease owner. Default: host name, process id and a random suffix. */
-  readonly workerId?: string;
+  readonly workerId?: string | undefined;
   /** Backoff of retried store calls (claim, heartbeat, listen, release). Default 100 ms doubling to 5 000 ms. */
-  readonly retry?: WorkerRetryOptions;
+  readonly retry?: WorkerRetryOptions | undefined;
   /**
    * The clock of everything the worker times: polling, heartbeats, backoff, and its runs' retries
    * and timeouts. Default: RxJS's `asyncScheduler` (real time). Lease expiry is always judged by
    * the database's clock.
    */
-  readonly scheduler?: SchedulerLike;
+  readonly scheduler?: SchedulerLike | undefined;
   /** Hooks around the runs the worker drives and every attempt in them (tracing, metrics). */
-  readonly instrumentation?: Instrumentation;
+  readonly instrumentation?: Instrumentation | undefined;
   /**
    * Called for every error the worker handles itself (it never throws them): a store call that
    * will be retried, a lost lease, a run released after a failed append. Default: one line on
    * `console.warn`.
    */
-  readonly onError?: (error: Error, context: WorkerErrorContext) => void;
+  readonly onError?: ((error: Error, context: WorkerErrorContext) => void) | undefined;
 }
 
 /**
@@ -174,9 +174,9 @@ export interface WorkerOptions {
  */
 export interface WorkerRetryOptions {
   /** Delay ceiling of the first retry, in ms. Default 100. */
-  readonly initialDelayMs?: number;
+  readonly initialDelayMs?: number | undefined;
   /** Longest delay ceiling, in ms; the ceiling doubles per retry up to it. Default 5 000. */
-  readonly maxDelayMs?: number;
+  readonly maxDelayMs?: number | undefined;
 }
 
 /**
@@ -201,7 +201,7 @@ export interface WorkerStopOptions {
    * (nothing more is written for them here) and their leases released, so another worker
    * resumes them at once. Default: wait for every run.
    */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /**

@@ -48,6 +48,7 @@ describe('defineSaga().build()', () => {
     const error = definitionError(() =>
       defineSaga({ name: 'broken', input, concurrency: 0 })
         .stage('a', { execute: noop, retry: { maxAttempts: 0, initialDelayMs: -1, backoffFactor: 0.5, maxDelayMs: -5 } })
+        // @ts-expect-error stage 'a' is already declared (a compile error too; the runtime check is for untyped code)
         .stage('a', { execute: noop })
         .stage('b', { after: ['nope' as 'a'], execute: noop, timeoutMs: 0 })
         .stage('c', { after: ['c' as 'a'], execute: noop, compensation: { timeoutMs: -1 } })
@@ -79,6 +80,7 @@ describe('defineSaga().build()', () => {
     const error = definitionError(() =>
       defineSaga({ name: 'dup', input })
         .stage('a', { execute: noop })
+        // @ts-expect-error stage 'a' is already declared
         .stage('a', { execute: noop })
         .stage('b', { execute: noop })
         .build(),

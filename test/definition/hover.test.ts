@@ -71,11 +71,12 @@ describe('hover in an editor', () => {
     expect(diagnostics).toEqual([]);
   });
 
-  it('shows ctx.results as a plain object type, not the computation behind it', () => {
-    expect(hover('results')).toBe('(parameter) results: { readonly debit: { entryId: string; cents: number; }; }');
+  it('shows ctx.results and ctx.input as plain object types, read-only at every depth, not the computation behind them', () => {
+    expect(hover('results')).toBe('(parameter) results: { readonly debit: { readonly entryId: string; readonly cents: number; }; }');
     expect(hover('notifyResults')).toBe(
-      '(parameter) notifyResults: { readonly debit: { entryId: string; cents: number; }; readonly credit: { entryId: string; }; }',
+      '(parameter) notifyResults: { readonly debit: { readonly entryId: string; readonly cents: number; }; readonly credit: { readonly entryId: string; }; }',
     );
+    expect(hover('input', 1)).toBe('(parameter) input: { readonly cents: number; }');
   });
 
   it("names the compensate context by its public type, with the stage's output", () => {
@@ -93,7 +94,8 @@ describe('hover in an editor', () => {
 
   it('never mentions the builder bookkeeping types', () => {
     for (const word of ['results', 'notifyResults', 'compensateContext', 'runOutputs']) {
-      expect(hover(word)).not.toMatch(/ResultsOf|AncestorsOf|DeclaredStageInfo|StageAfter|ReadonlyResults|Readonly</);
+      expect(hover(word)).not.toMatch(/ResultsOf|AncestorsOf|DeclaredStageInfo|StageAfter|ReadonlyResults|Readonly<|DeepReadonly/);
     }
+    expect(hover('input', 1)).not.toMatch(/Readonly/);
   });
 });

@@ -9,11 +9,13 @@ import {
   SagaFailedError,
   type CompensateContext,
   type CompletedSagaOutcome,
+  type DeepReadonly,
   type KnownAfter,
   type RunStatus,
   type SagaOutcome,
   type SagaRun,
   type SagaRunError,
+  type UniqueStageName,
 } from 'sagaflow';
 import { createSagaTest } from 'sagaflow/testing';
 
@@ -24,7 +26,7 @@ describe('type inference', () => {
     const saga = defineSaga({ name: 't', input })
       .stage('a', {
         execute: ({ input: given }) => {
-          expectTypeOf(given).toEqualTypeOf<{ from: string; cents: number; note: string }>();
+          expectTypeOf(given).toEqualTypeOf<{ readonly from: string; readonly cents: number; readonly note: string }>();
           return 1;
         },
       })
@@ -56,14 +58,14 @@ describe('type inference', () => {
       .stage('quote', { execute: async () => ({ price: 10 }) })
       .stage('flight', {
         execute: async ({ results }) => {
-          expectTypeOf(results).toEqualTypeOf<{ readonly quote: { price: number } }>();
+          expectTypeOf(results).toEqualTypeOf<{ readonly quote: { readonly price: number } }>();
           return { pnr: 'F1' };
         },
       })
       .stage('hotel', {
         after: ['quote'],
         execute: async ({ results }) => {
-          expectTypeOf(results.quote).toEqualTypeOf<{ price: number }>();
+          expectTypeOf(results.quote).toEqualTypeOf<{ readonly price: number }>();
           // @ts-expect-error flight is not an ancestor of hotel
           void results.flight;
           return { booking: 'H1' };
@@ -73,9 +75,9 @@ describe('type inference', () => {
         after: ['flight', 'hotel'],
         execute: async ({ results }) => {
           expectTypeOf(results).toEqualTypeOf<{
-            readonly flight: { pnr: string };
-            readonly hotel: { booking: string };
-            readonly quote: { price: number };
+            readonly flight: { readonly pnr: string };
+            readonly hotel: { readonly booking: string };
+            readonly quote: { readonly price: number };
           }>();
           return results.flight.pnr + results.hotel.booking;
         },
@@ -83,11 +85,86 @@ describe('type inference', () => {
       .build();
   });
 
+  it('types ctx.input and ctx.results read-only at every depth, as they are frozen at run time', () => {
+    const order = z.object({ amount: z.number(), customer: z.object({ id: z.string() }), lines: z.array(z.object({ sku: z.string() })) });
+    defineSaga({ name: 't', input: order })
+      .stage('quote', { execute: async () => ({ price: 10, items: [{ sku: 'a' }], at: { day: 1 } }) })
+      .stage('pay', {
+        execute: async ({ input: given, results }) => {
+          // @ts-expect-error ctx.input is read-only
+          given.amount = 0;
+          // @ts-expect-error ... at every depth
+          given.customer.id = 'other';
+          // @ts-expect-error ... arrays included
+          given.lines.push({ sku: 'b' });
+          // @ts-expect-error ... and their elements
+          given.lines[0]!.sku = 'b';
+          // @ts-expect-error ctx.results is read-only
+          results.quote.price = 0;
+          // @ts-expect-error ... at every depth
+          results.quote.items[0]!.sku = 'b';
+          // @ts-expect-error ... arrays included
+          results.quote.items.length = 0;
+          // @ts-expect-error ... nested objects too
+          results.quote.at.day = 2;
+          expectTypeOf(given.lines).toEqualTypeOf<readonly { readonly sku: string }[]>();
+          expectTypeOf(results.quote.items).toEqualTypeOf<readonly { readonly sku: string }[]>();
+          // Reading, and copying to change, still work: a spread copy is mutable at its level.
+          const copy = { ...given, lines: [...given.lines] };
+          copy.amount = 0;
+          copy.lines.push({ sku: 'b' });
+          return { total: given.amount + results.quote.price, skus: given.lines.map((line) => line.sku) };
+        },
+        compensate: async ({ input: given, results }) => {
+          // @ts-expect-error read-only in compensate too
+          given.customer.id = 'other';
+          // @ts-expect-error read-only in compensate too
+          results.quote.price = 0;
+        },
+      })
+      .sleep('later', {
+        until: ({ input: given }) => {
+          // @ts-expect-error read-only in a sleep's `until` too
+          given.amount = 0;
+          return Date.now();
+        },
+      })
+      .build();
+    // Functions are left as they are (a stage can still call them), and optional values keep `undefined`.
+    expectTypeOf<DeepReadonly<{ f: (x: number[]) => void; n: number | undefined }>>().toEqualTypeOf<{
+      readonly f: (x: number[]) => void;
+      readonly n: number | undefined;
+    }>();
+  });
+
   it('rejects an `after` naming an undeclared stage', () => {
     defineSaga({ name: 't', input })
       .stage('a', { execute: () => 1 })
       // @ts-expect-error 'nope' is not a declared stage
       .stage('b', { after: ['nope'], execute: () => 2 });
+  });
+
+  it('rejects a stage name declared before, saying which, for stages and wait stages alike', () => {
+    type Checked = UniqueStageName<'car', 'quote' | 'car'>;
+    expectTypeOf<Checked>().toEqualTypeOf<'car' & { readonly "stage 'car' is already declared": true }>();
+    expectTypeOf<UniqueStageName<'pay', 'quote' | 'car'>>().toEqualTypeOf<'pay'>();
+    // A name only known at run time is left to .build().
+    expectTypeOf<UniqueStageName<'pay', string>>().toEqualTypeOf<'pay'>();
+    const base = defineSaga({ name: 't', input })
+      .stage('quote', { execute: () => 1 })
+      .stage('car', { execute: () => 2 });
+    // @ts-expect-error stage 'car' is already declared
+    base.stage('car', { execute: () => 3 });
+    // @ts-expect-error stage 'quote' is already declared, even far back and with another `after`
+    base.stage('quote', { after: [], execute: () => 3 });
+    // @ts-expect-error stage 'car' is already declared
+    base.waitForSignal('car', { signal: 'go', schema: z.object({}) });
+    // @ts-expect-error stage 'quote' is already declared
+    base.sleep('quote', { durationMs: 1 });
+    // Fresh names still compile, and so do names chosen at run time.
+    base.stage('pay', { execute: () => 4 }).sleep('cool-off', { durationMs: 1 }).build();
+    const dynamic: string = 'x';
+    base.stage(dynamic, { execute: () => 5 }).stage('again', { execute: () => 6 });
   });
 
   it('says which stage is not declared before which, for a forward reference', () => {
@@ -227,7 +304,7 @@ describe('type inference', () => {
       .stage('a', { output: z.object({ id: z.string() }), execute: async () => ({ id: 'x' }) })
       .stage('b', {
         execute: ({ results }) => {
-          expectTypeOf(results.a).toEqualTypeOf<{ id: string }>();
+          expectTypeOf(results.a).toEqualTypeOf<{ readonly id: string }>();
         },
       });
   });

@@ -9,7 +9,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, type SagaStore } from 'sagaflow';
+import { createOrchestrator, defineSaga, type SagaEvent, type SagaStore } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
 
@@ -37,6 +37,7 @@ export type OwnerReport =
   | { readonly type: 'recovered'; readonly runIds: readonly string[]; readonly skipped: ReadonlyArray<{ runId: string; reason: string; detail: string }> }
   | { readonly type: 'cancelled'; readonly runId: string }
   | { readonly type: 'waiting'; readonly runId: string; readonly gate: string }
+  | { readonly type: 'event'; readonly runId: string; readonly event: SagaEvent['type'] }
   | { readonly type: 'error'; readonly name: string; readonly message: string };
 
 const config = JSON.parse(process.env['SAGAFLOW_OWNER'] ?? '{}') as OwnerConfig;
@@ -113,6 +114,8 @@ const payment = defineSaga({ name: 'payment', input: z.object({ cents: z.number(
 const store: SagaStore =
   config.store.kind === 'sqlite' ? new SqliteStore({ path: config.store.path }) : new PostgresStore({ connectionString: config.store.url, schema: config.store.schema });
 const orchestrator = createOrchestrator({ store, sagas: [payment], leaseMs: config.leaseMs, ownerId: config.name, onError: () => undefined });
+// Every event this process appended, as it is appended: the parent awaits them instead of polling the store.
+orchestrator.events$.subscribe((event) => send({ type: 'event', runId: event.runId, event: event.type }));
 
 function follow(runId: string, outcome: Promise<{ status: string; compensationOrder: readonly string[] }>): void {
   outcome.then(

@@ -10,7 +10,14 @@ import { tempDatabase, type TempDatabase } from '../stores/sqlite-temp.js';
 import type { OwnerCommand, OwnerConfig, OwnerReport } from './owner-process.js';
 
 const script = fileURLToPath(new URL('./owner-process.ts', import.meta.url));
+/** The lease of owners whose runs another process takes over once it expires: short, so the tests are quick. */
 const LEASE_MS = 1_200;
+/**
+ * The lease of owners that must stay live for the whole test (a cancel or a recover next to a live
+ * owner): long enough that a loaded machine delaying a heartbeat cannot make the lease look expired,
+ * which would let the other process take the run over and turn the test into another one.
+ */
+const LIVE_LEASE_MS = 9_000;
 
 /** A process owning runs on the shared store, and everything it reported. */
 class Owner {
@@ -22,8 +29,9 @@ class Owner {
   constructor(
     readonly name: string,
     store: OwnerConfig['store'],
+    leaseMs: number,
   ) {
-    const config: OwnerConfig = { name, store, leaseMs: LEASE_MS };
+    const config: OwnerConfig = { name, store, leaseMs };
     this.child = fork(script, [], {
       execArgv: ['--import', 'tsx'],
       env: { ...process.env, SAGAFLOW_OWNER: JSON.stringify(config) },
@@ -40,10 +48,20 @@ class Owner {
     this.child.send(command);
   }
 
-  /** The first report (past or future) matching `match`. */
-  waitFor<T extends OwnerReport>(what: string, match: (report: OwnerReport) => report is T, timeoutMs = 60_000): Promise<T> {
+  /**
+   * The first report (past or future) matching `match`; rejects at once on a report matching
+   * `failure` (one that means `match` will never come), rather than at the timeout.
+   */
+  waitFor<T extends OwnerReport>(what: string, match: (report: OwnerReport) => report is T, options: { readonly failure?: (report: OwnerReport) => boolean; readonly timeoutMs?: number } = {}): Promise<T> {
+    const { failure, timeoutMs = 60_000 } = options;
     return new Promise((resolve, reject) => {
       const check = (): void => {
+        const failed = failure === undefined ? undefined : this.reports.find(failure);
+        if (failed !== undefined) {
+          cleanup();
+          reject(new Error(`${this.name} reported ${JSON.stringify(failed)} while the test waited for ${what}. Reports: ${JSON.stringify(this.reports)}`));
+          return;
+        }
         const found = this.reports.find(match);
         if (found === undefined) return;
         cleanup();
@@ -63,10 +81,13 @@ class Owner {
   }
 
   /** Sends a command and waits for the next report of `type`. */
-  async ask<T extends OwnerReport['type']>(command: OwnerCommand, type: T): Promise<Extract<OwnerReport, { type: T }>> {
+  async ask<T extends OwnerReport['type']>(command: OwnerCommand, type: T, options: { readonly failure?: (report: OwnerReport) => boolean } = {}): Promise<Extract<OwnerReport, { type: T }>> {
     const seen = this.reports.length;
     this.send(command);
-    const report = await this.waitFor(type, (candidate): candidate is Extract<OwnerReport, { type: T }> => candidate.type === type && this.reports.indexOf(candidate) >= seen);
+    const { failure } = options;
+    const report = await this.waitFor(type, (candidate): candidate is Extract<OwnerReport, { type: T }> => candidate.type === type && this.reports.indexOf(candidate) >= seen, {
+      ...(failure === undefined ? {} : { failure: (candidate: OwnerReport) => failure(candidate) && this.reports.indexOf(candidate) >= seen }),
+    });
     return report;
   }
 
@@ -88,6 +109,12 @@ const isReport =
   <T extends OwnerReport['type']>(type: T, runId?: string) =>
   (report: OwnerReport): report is Extract<OwnerReport, { type: T }> =>
     report.type === type && (runId === undefined || ('runId' in report && report.runId === runId));
+
+/** A report that the owner emitted an event of `type` for `runId` on its `events$`. */
+const isEvent =
+  (type: SagaEvent['type'], runId: string) =>
+  (report: OwnerReport): report is Extract<OwnerReport, { type: 'event' }> =>
+    report.type === 'event' && report.event === type && report.runId === runId;
 
 interface Backend {
   readonly store: OwnerConfig['store'];
@@ -158,8 +185,8 @@ const backends: Array<[string, (() => Promise<Backend>) | undefined]> = [
 describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend) => {
   let backend: Backend;
   const owners: Owner[] = [];
-  const owner = (name: string): Owner => {
-    const started = new Owner(name, backend.store);
+  const owner = (name: string, leaseMs = LEASE_MS): Owner => {
+    const started = new Owner(name, backend.store, leaseMs);
     owners.push(started);
     return started;
   };
@@ -177,22 +204,22 @@ describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend
   });
 
   it.runIf(makeBackend !== undefined)('a cancel from another process is a request the owner carries out: nothing is undone while the charge is still in flight', async () => {
-    const a = owner('process-a');
-    const b = owner('process-b');
+    const a = owner('process-a', LIVE_LEASE_MS);
+    const b = owner('process-b', LIVE_LEASE_MS);
     await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
     const runId = 'cancel-from-elsewhere';
     a.send({ type: 'start', runId });
     await a.waitFor('the charge in flight', isReport('waiting', runId));
 
     // B asks; it records a request and returns; it compensates nothing itself.
-    await b.ask({ type: 'cancel', runId, reason: 'customer asked' }, 'cancelled');
-    // The owner carries it out within one heartbeat: the run is stopping while the charge runs on.
-    await expect.poll(async () => (await journal(runId)).some((event) => event.type === 'run.cancelling'), { timeout: 10_000, interval: 50 }).toBe(true);
+    await b.ask({ type: 'cancel', runId, reason: 'customer asked' }, 'cancelled', { failure: isReport('error') });
+    // The owner carries it out at its next heartbeat: it writes run.cancelling while the charge runs on.
+    await a.waitFor('run.cancelling, written by the owner', isEvent('run.cancelling', runId), { failure: isReport('failed', runId) });
     expect((await backend.effects()).map((effect) => effect.kind)).toEqual(['reserve']);
 
     // The charge lands; only then is it refunded, by the owner.
     a.send({ type: 'open', gate: `charge:${runId}` });
-    const outcome = await a.waitFor('the outcome', isReport('outcome', runId));
+    const outcome = await a.waitFor('the outcome', isReport('outcome', runId), { failure: isReport('failed', runId) });
     expect(outcome).toMatchObject({ status: 'cancelled', compensationOrder: ['charge', 'reserve'] });
     expect(await backend.effects()).toEqual([
       { runId, kind: 'reserve', process: 'process-a' },
@@ -206,8 +233,8 @@ describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend
   });
 
   it.runIf(makeBackend !== undefined)('recover() next to a live process takes none of its runs, and says why', async () => {
-    const a = owner('process-a');
-    const b = owner('process-b');
+    const a = owner('process-a', LIVE_LEASE_MS);
+    const b = owner('process-b', LIVE_LEASE_MS);
     await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
     const runIds = Array.from({ length: 6 }, (_, index) => `live-${index}`);
     for (const runId of runIds) a.send({ type: 'start', runId });

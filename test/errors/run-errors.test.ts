@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
+  createOrchestrator,
   defineSaga,
   isRunError,
   runErrorFor,
@@ -70,6 +71,36 @@ describe('SagaCompensationError', () => {
     );
     expect(error.message).toBe(
       "Saga 'order' run run-1 was cancelled (\"customer left\"), and its rollback failed: compensation of 'reserve' failed after 1 attempt (NonRetryableError: gone), 'charge' failed after 3 attempts (Error: refunds closed); fix the cause and redrive it.",
+    );
+  });
+});
+
+describe('SagaCancelledError', () => {
+  it('says plainly that a run cancelled before any stage completed had nothing to undo', async () => {
+    const run = createOrchestrator().start(saga, {}, { signal: AbortSignal.abort('customer left') });
+    const settled = await run.outcome;
+    expect(settled).toMatchObject({ status: 'cancelled', completionOrder: [], compensationOrder: [] });
+    expect(runErrorFor(settled).message).toBe(
+      `Saga 'order' run ${run.runId} was cancelled ("customer left") before any stage completed, so nothing needed undoing.`,
+    );
+    // The same sentence for a stage's own ctx.cancel, with `onCancel: 'keep'` too.
+    const keep = defineSaga({ name: 'order', input: z.object({}), onCancel: 'keep' })
+      .stage('reserve', { execute: ({ cancel }) => cancel('out of stock') })
+      .build();
+    const cancelled = await createOrchestrator().run(keep, {}).catch((error: unknown) => error);
+    expect(cancelled).toBeInstanceOf(SagaCancelledError);
+    expect((cancelled as SagaCancelledError).message).toBe(
+      `Saga 'order' run ${(cancelled as SagaCancelledError).runId} was cancelled by stage 'reserve' ("out of stock") before any stage completed, so nothing needed undoing.`,
+    );
+  });
+
+  it('still names what was rolled back, or kept, once a stage had completed', () => {
+    const cancellation = { reason: 'customer left', by: 'external' };
+    expect(new SagaCancelledError(outcome('cancelled', {}, { cancellation, compensationOrder: ['charge', 'reserve'] })).message).toBe(
+      "Saga 'order' run run-1 was cancelled (\"customer left\"); rolled back 'charge', 'reserve'.",
+    );
+    expect(new SagaCancelledError(outcome('cancelled', {}, { cancellation })).message).toBe(
+      "Saga 'order' run run-1 was cancelled (\"customer left\"); kept completed stage(s) 'reserve', 'charge' without rolling back.",
     );
   });
 });

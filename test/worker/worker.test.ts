@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { firstValueFrom, toArray } from 'rxjs';
+import { filter, firstValueFrom, takeWhile, toArray } from 'rxjs';
 import {
   createOrchestrator,
   createWorker,
@@ -113,8 +113,15 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
 
     const watched = firstValueFrom(orchestrator.watch(runId).pipe(toArray()));
     const w1 = worker({ id: 'w-basic' });
-    const workerEvents: SagaEvent[] = [];
-    w1.events$.subscribe((event) => workerEvents.push(event));
+    // What the worker emits for the run, up to its settling event: awaited as such, not read at
+    // whatever moment the watch above happens to finish.
+    const workerEvents = firstValueFrom(
+      w1.events$.pipe(
+        filter((event) => event.runId === runId),
+        takeWhile((event) => event.type !== 'run.completed', true),
+        toArray(),
+      ),
+    );
     await w1.start();
     const events = await watched;
     const journal = (await client.load(runId)) ?? [];
@@ -124,11 +131,12 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
       ...['a', 'b', 'c', 'd', 'e'].flatMap((stage) => [`stage.started:${stage}`, `stage.completed:${stage}`]),
       'run.completed',
     ]);
-    expect(workerEvents.filter((event) => event.runId === runId)).toEqual(journal.slice(1));
+    expect(await workerEvents).toEqual(journal.slice(1));
     // This process only submitted: it drove nothing, so its events$ saw nothing.
     expect(local).toEqual([]);
     expect((await orchestrator.inspect(runId)).status).toBe('completed');
-    await waitFor('the lease to be released', async () => (await client.leaseOf(runId)) === undefined);
+    // The settling append ended the lease in the same statement: released as soon as the run settled.
+    expect(await client.leaseOf(runId)).toBeUndefined();
     await orchestrator.close();
   });
 
