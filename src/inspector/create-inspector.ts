@@ -136,7 +136,12 @@ export function createInspector(options: InspectorOptions): Inspector {
       const refusal = access.checkAction(req, admission.session);
       if (refusal !== undefined) return sendJson(res, 403, { ok: false, message: `Refused: ${refusal}.` });
       if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return sendJson(res, 415, { ok: false, message: 'Send the action as application/json.' });
-      const request = parseActionRequest(await readBody(req));
+      const body = await readBody(req);
+      if (body.kind === 'too-large') {
+        // The body is not read any further: close the connection once the answer is out.
+        return sendJson(res, 413, { ok: false, message: `The action request is larger than ${body.limit} bytes: send only the action, the run id and a reason of at most 500 characters.` }, { connection: 'close' });
+      }
+      const request = parseActionRequest(body.text);
       if (typeof request === 'string') return sendJson(res, 400, { ok: false, message: `Bad action request: ${request}.` });
       const { status, result } = await performAction(orchestrator, store, request, onError);
       return sendJson(res, status, result);

@@ -31,6 +31,15 @@ async function readStream(url: string): Promise<{ updates: RunUpdate[]; ending: 
   return { updates, ending };
 }
 
+/** A page session's credentials for actions: its cookie, its token and its origin. */
+async function actionSession(siteUrl: string, runId: string): Promise<(body: string) => Promise<Response>> {
+  const page = await fetch(`${siteUrl}run?id=${runId}`);
+  const cookie = (page.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
+  const csrf = /name="sagaflow-csrf" content="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+  const headers = { 'content-type': 'application/json', cookie, 'x-sagaflow-csrf': csrf, origin: new URL(siteUrl).origin };
+  return (body) => fetch(`${siteUrl}api/action`, { method: 'POST', headers, body });
+}
+
 describe('the inspector over HTTP: who gets in, which actions pass, what the stream carries', () => {
   let db: TempDatabase;
   let store: SqliteStore;
@@ -94,6 +103,17 @@ describe('the inspector over HTTP: who gets in, which actions pass, what the str
       });
     expect(await statusFor(`attacker.example:${port}`)).toBe(421);
     expect(await statusFor(`localhost:${port}`)).toBe(200);
+  });
+
+  it('refuses an oversized action request with 413 and says why, and takes the next request', async () => {
+    const post = await actionSession(openSite.url, paused.runId);
+    const oversized = await post(JSON.stringify({ action: 'cancel', runId: paused.runId, reason: 'x'.repeat(20_000) }));
+    expect(oversized.status).toBe(413);
+    expect(await oversized.json()).toEqual({
+      ok: false,
+      message: 'The action request is larger than 16384 bytes: send only the action, the run id and a reason of at most 500 characters.',
+    });
+    expect((await post('{"action":"drop"}')).status).toBe(400);
   });
 
   it('takes an action only with the session’s token, from its own origin, as JSON', async () => {
