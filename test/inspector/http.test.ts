@@ -116,6 +116,27 @@ describe('the inspector over HTTP: who gets in, which actions pass, what the str
     expect((await post('{"action":"drop"}')).status).toBe(400);
   });
 
+  it('answers 409 with who owns the run, until when and what to do, when another live process holds its lease', async () => {
+    const held = await orchestrator.start(pausing, { order: 'leased' }).outcome;
+    expect(held.status).toBe('paused');
+    // Another process is taking the paused run over right now (say, a redrive from the CLI).
+    const taken = await store.acquire({ runId: held.runId, owner: 'billing-worker-7', leaseMs: 60_000 });
+    if (!taken.acquired) throw new Error('the lease was not taken');
+    const lease = await store.leaseOf(held.runId);
+    const post = await actionSession(openSite.url, held.runId);
+    const refused = await post(JSON.stringify({ action: 'redrive', runId: held.runId }));
+    expect(refused.status).toBe(409);
+    const { message } = (await refused.json()) as { message: string };
+    expect(message).toBe(
+      `Run ${held.runId} cannot be redriven from here right now: another live process, billing-worker-7, owns it (lease epoch ${taken.lease.epoch}) ` +
+        `until ${new Date(lease?.expiresAt ?? Number.NaN).toISOString()} unless it renews its lease. This page follows the run, so what that process does shows here. ` +
+        'If that process is still working on the run, let it finish or cancel the run; if it died, try again once its lease has expired.',
+    );
+    expect(message).not.toContain('recover()');
+    await store.release(held.runId, taken.lease);
+    expect((await orchestrator.inspect(held.runId)).status).toBe('paused');
+  });
+
   it('takes an action only with the session’s token, from its own origin, as JSON', async () => {
     const page = await fetch(`${openSite.url}run?id=${paused.runId}`);
     const cookie = (page.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
