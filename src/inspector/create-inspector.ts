@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createOrchestrator, supportsWorkers, type AnySaga, type Orchestrator, type RunStatus, type SagaStore } from '../index.js';
+import { createOrchestrator, RUN_STATUSES, supportsWorkers, type AnySaga, type Orchestrator, type RunStatus, type SagaStore } from '../index.js';
 import { Access } from './access.js';
 import { parseActionRequest, performAction } from './actions.js';
 import { loadScripts, STATIC_ASSETS, type Asset } from './assets.js';
 import { readBody, send, sendJson, sendText } from './http.js';
 import { messagePage, runPage, runsListPage } from './pages.js';
 import { streamRun } from './run-stream.js';
-import { ALL_RUN_STATUSES, readRunsPage, type RunsCursor, type RunsFilter } from './runs-query.js';
+import { readRunsPage, type RunsCursor, type RunsFilter } from './runs-query.js';
 
 /**
  * Options of {@link createInspector}.
@@ -231,7 +231,7 @@ function filterOf(params: URLSearchParams): RunsFilter {
   const saga = textParam(params, 'saga');
   const prefix = textParam(params, 'q');
   return {
-    ...(ALL_RUN_STATUSES.includes(status as RunStatus) ? { status: status as RunStatus } : {}),
+    ...(RUN_STATUSES.includes(status as RunStatus) ? { status: status as RunStatus } : {}),
     ...(saga === undefined ? {} : { saga }),
     ...(prefix === undefined ? {} : { runIdPrefix: prefix }),
   };
