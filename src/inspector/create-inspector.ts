@@ -5,6 +5,7 @@ import { parseActionRequest, performAction } from './actions.js';
 import { loadScripts, STATIC_ASSETS, type Asset } from './assets.js';
 import { readBody, send, sendJson, sendText } from './http.js';
 import { messagePage, runPage, runsListPage } from './pages.js';
+import { POLL_INTERVAL_MS } from './journal-feed.js';
 import { streamRun } from './run-stream.js';
 import { readRunsPage, type RunsCursor, type RunsFilter } from './runs-query.js';
 
@@ -87,7 +88,8 @@ const MAX_TEXT = 200;
  *
  * @remarks
  * One more reader of the journal: every page is drawn from the fold of a run's events, read from
- * `store`; a live run's page follows `orchestrator.watch(runId)` over server-sent events. Runs are
+ * `store`; a run's page follows its journal in the store over server-sent events, for as long as
+ * an action can still move the run (a redrive from another process shows too). Runs are
  * listed newest first with keyset paging on the run id, so a page costs the same with 100,000 runs
  * as with ten. Actions need a same-origin request carrying the page's per-session token; with
  * `readOnly` they are refused. Everything from a journal is written into pages as text.
@@ -165,7 +167,7 @@ export function createInspector(options: InspectorOptions): Inspector {
         if (runId === undefined) return sendText(res, 400, 'Which run? Pass ?id=RUN_ID.');
         if (closed) return sendText(res, 503, 'The inspector is closing.');
         const after = Number(url.searchParams.get('after') ?? '-1');
-        streamRun(req, res, runId, Number.isInteger(after) ? after : -1, { orchestrator, actions, open });
+        streamRun(req, res, runId, Number.isInteger(after) ? after : -1, { store, actions, open, pollIntervalMs: POLL_INTERVAL_MS });
         return;
       }
       case 'asset': {

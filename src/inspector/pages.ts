@@ -137,6 +137,7 @@ export function runPage(model: RunPageModel): string {
 </header>
 <main id="main" data-run-id="${model.runId}" data-read-only="${model.readOnly ? 'true' : 'false'}">
 <section id="problem" class="problem" hidden role="alert"></section>
+<section id="store-state" class="problem" hidden role="status"></section>
 <section aria-labelledby="actions-title" class="actions">
 <h2 id="actions-title" class="visually-hidden">Actions</h2>
 <button type="button" id="action-redrive" data-action="redrive" disabled>Redrive</button>

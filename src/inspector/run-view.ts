@@ -1,4 +1,4 @@
-import { ACTIVE_RUN_STATUSES, RUN_ACTION_STATUSES, toOutcome, type RunState, type SagaEvent, type SerializedError } from '../index.js';
+import { ACTIVE_RUN_STATUSES, RUN_ACTION_STATUSES, toOutcome, type RunState, type RunStatus, type SagaEvent, type SerializedError } from '../index.js';
 import type { ActionName, ActionView, ErrorView, RunView, StageTone, StageView } from './client/view-model.js';
 import { timelineOf } from './timeline.js';
 
@@ -81,6 +81,7 @@ export function runViewOf(state: RunState, journal: readonly SagaEvent[], contex
     status: state.status,
     submitted: state.submitted,
     live,
+    followed: isFollowed(state.status),
     stopping: state.stopping,
     startedAt: state.startedAt,
     updatedAt: state.updatedAt,
@@ -94,6 +95,11 @@ export function runViewOf(state: RunState, journal: readonly SagaEvent[], contex
     timeline: timelineOf(journal, live, now),
     actions: actionsOf(state, context),
   };
+}
+
+/** Some action can still move a run in this status (see `RunView.followed`). */
+function isFollowed(status: RunStatus): boolean {
+  return Object.values(RUN_ACTION_STATUSES).some((statuses) => statuses.includes(status));
 }
 
 /**

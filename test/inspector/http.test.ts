@@ -197,7 +197,7 @@ describe.skipIf(postgres === undefined)('the inspector on PostgreSQL', () => {
       const { updates, ending } = await readStream(`${site.url}api/stream?id=${outcome.runId}`);
       expect(ending).toBe('end {}');
       expect(updates.at(-1)?.view.rollbackOrder).toEqual(outcome.compensationOrder);
-      expect(updates.at(-1)?.view.stages.find((stage) => stage.failing)?.name).toBe('confirm');
+      expect(updates.at(-1)?.stages.find((stage) => stage.failing)?.name).toBe('confirm');
     } finally {
       await site.close();
       await inspector.close();
