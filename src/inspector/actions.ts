@@ -1,5 +1,6 @@
 import { filter, firstValueFrom } from 'rxjs';
 import {
+  foldJournal,
   OrchestratorClosedError,
   RunLeasedError,
   RunNotFoundError,
@@ -54,8 +55,14 @@ export function parseActionRequest(body: string): ActionRequest | string {
 export async function performAction(orchestrator: Orchestrator, store: SagaStore, request: ActionRequest, onError: (error: Error) => void): Promise<{ status: number; result: ActionResult }> {
   try {
     if (request.action === 'cancel') {
+      const journal = await store.load(request.runId);
+      if (journal === undefined) throw new RunNotFoundError(request.runId);
+      // The orchestrator accepts a cancel of a run already on its way to an ending, and does nothing with it.
+      const before = foldJournal(journal);
+      const already = before.status === 'compensating' ? 'rolling back' : before.stopping ? 'stopping' : undefined;
       await orchestrator.cancel(request.runId, request.reason ?? 'cancelled from the inspector');
-      return { status: 202, result: { ok: true, message: 'Cancel requested: the run stops, settling its stages first.' } };
+      const message = already === undefined ? 'Cancel requested: the run stops, settling its stages first.' : `The run is already ${already}: the cancel changes nothing, and the run ends as it was going to.`;
+      return { status: 202, result: { ok: true, message } };
     }
     const before = (await store.load(request.runId))?.length;
     if (before === undefined) throw new RunNotFoundError(request.runId);

@@ -17,6 +17,7 @@ import {
   type SagaRun,
 } from 'sagaflow';
 import type { ActionName } from '../../src/inspector/client/view-model.js';
+import { performAction } from '../../src/inspector/actions.js';
 import { layoutOf } from '../../src/inspector/dag-layout.js';
 import { escapeHtml, html } from '../../src/inspector/html.js';
 import { runsListPage } from '../../src/inspector/pages.js';
@@ -266,5 +267,32 @@ describe('the actions a run page offers are those the orchestrator accepts', () 
     for (const gate of gates.values()) gate.resolve();
     await driver.close();
     await checker.close();
+  });
+});
+
+describe('an action the orchestrator accepts but that changes nothing', () => {
+  it('a cancel of a run that is rolling back is accepted, and the page is told it changes nothing', async () => {
+    const gate = deferred();
+    const saga = defineSaga({ name: 'undoing', input: z.object({}) })
+      .stage('a', { execute: async () => 'A', compensate: () => gate.promise })
+      .stage('b', {
+        execute: async (): Promise<void> => {
+          throw new NonRetryableError('b failed');
+        },
+      })
+      .build();
+    const store = new MemoryStore();
+    const driver = createOrchestrator({ store, sagas: [saga] });
+    const inspector = createOrchestrator({ store });
+    const run = driver.start(saga, {});
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'compensation.started')));
+    const answer = await performAction(inspector, store, { action: 'cancel', runId: run.runId }, (error) => {
+      throw error;
+    });
+    expect(answer).toEqual({ status: 202, result: { ok: true, message: 'The run is already rolling back: the cancel changes nothing, and the run ends as it was going to.' } });
+    gate.resolve();
+    expect((await run.outcome).status).toBe('compensated');
+    await driver.close();
+    await inspector.close();
   });
 });
