@@ -105,6 +105,9 @@ function watchedStore(store: MemoryStore): { store: SagaStore; reads: { looks: n
   return { store: wrapped, reads, outage: state };
 }
 
+/** Room for a loaded machine: each poll still ends as soon as its condition holds. */
+const POLL = { timeout: 5_000 };
+
 const drives: ActionContext = { readOnly: false, workers: false, drives: () => true };
 
 function open(store: SagaStore, runId: string): FakeResponse {
@@ -123,21 +126,21 @@ describe('a run page\'s stream follows the journal from where it is', () => {
     const { store, reads } = watchedStore(memory);
     const driver = createOrchestrator({ store: memory, sagas: [slow] });
     const run = driver.start(slow, { gate: 'incremental' });
-    await expect.poll(async () => started((await memory.load(run.runId)) ?? [], 'wait')).toBe(true);
+    await expect.poll(async () => started((await memory.load(run.runId)) ?? [], 'wait'), POLL).toBe(true);
     const res = open(store, run.runId);
-    await expect.poll(() => messagesOf(res).updates.length).toBe(1);
+    await expect.poll(() => messagesOf(res).updates.length, POLL).toBe(1);
     const [first] = messagesOf(res).updates;
     expect(first?.stages.map((stage) => stage.name)).toEqual(['prepare', 'wait', 'finish']);
     expect(first?.outputs).toEqual({ prepare: 'ready' });
     // Nothing is appended: the stream looks at the run's summary, and never reads the journal again.
     const idle = { ...reads };
-    await expect.poll(() => reads.looks).toBeGreaterThan(idle.looks + 5);
+    await expect.poll(() => reads.looks, POLL).toBeGreaterThan(idle.looks + 5);
     expect(reads.loads).toBe(idle.loads);
     expect(messagesOf(res).updates).toHaveLength(1);
 
     gates.get('incremental')?.resolve('opened');
     await run.outcome;
-    await expect.poll(() => messagesOf(res).ending).toBe('end {}');
+    await expect.poll(() => messagesOf(res).ending, POLL).toBe('end {}');
     const { updates } = messagesOf(res);
     const journal = (await memory.load(run.runId)) ?? [];
     expect(updates.flatMap((update) => update.events.map((event) => (event as SagaEvent).seq))).toEqual(journal.map((event) => event.seq));
@@ -159,10 +162,10 @@ describe('a run page\'s stream follows the journal from where it is', () => {
       const paused = await first.start(pausing, { order: 'elsewhere' }).outcome;
       expect(paused.status).toBe('paused');
       const res = open(store, paused.runId);
-      await expect.poll(() => messagesOf(res).updates.at(-1)?.view.status).toBe('paused');
+      await expect.poll(() => messagesOf(res).updates.at(-1)?.view.status, POLL).toBe('paused');
       expect(messagesOf(res).updates.at(-1)?.view.followed).toBe(true);
       const looks = reads.looks;
-      await expect.poll(() => reads.looks).toBeGreaterThan(looks + 3);
+      await expect.poll(() => reads.looks, POLL).toBeGreaterThan(looks + 3);
       expect(messagesOf(res).ending).toBeUndefined();
       expect(res.ended).toBe(false);
 
@@ -170,7 +173,7 @@ describe('a run page\'s stream follows the journal from where it is', () => {
       outage.charge = false;
       const other = createOrchestrator({ store: memory, sagas: [pausing] });
       expect((await other.redrive(paused.runId).outcome).status).toBe('completed');
-      await expect.poll(() => messagesOf(res).ending).toBe('end {}');
+      await expect.poll(() => messagesOf(res).ending, POLL).toBe('end {}');
       const { updates } = messagesOf(res);
       expect(updates.at(-1)?.view.status).toBe('completed');
       expect(updates.flatMap((update) => update.events.map((event) => (event as SagaEvent).type))).toContain('run.resumed');
@@ -187,12 +190,12 @@ describe('a run page\'s stream follows the journal from where it is', () => {
     const { store, outage: database } = watchedStore(memory);
     const driver = createOrchestrator({ store: memory, sagas: [slow] });
     const run = driver.start(slow, { gate: 'outage' });
-    await expect.poll(async () => started((await memory.load(run.runId)) ?? [], 'wait')).toBe(true);
+    await expect.poll(async () => started((await memory.load(run.runId)) ?? [], 'wait'), POLL).toBe(true);
     const res = open(store, run.runId);
-    await expect.poll(() => messagesOf(res).updates.length).toBe(1);
+    await expect.poll(() => messagesOf(res).updates.length, POLL).toBe(1);
 
     database.down = true;
-    await expect.poll(() => messagesOf(res).store).toEqual([
+    await expect.poll(() => messagesOf(res).store, POLL).toEqual([
       { available: false, message: `The saga store ${memory.description} is unavailable: the database is restarting.`, retryMs: 10 },
     ]);
     // The run goes on meanwhile; the page cannot see it yet.
@@ -202,7 +205,7 @@ describe('a run page\'s stream follows the journal from where it is', () => {
     expect(res.ended).toBe(false);
 
     database.down = false;
-    await expect.poll(() => messagesOf(res).ending).toBe('end {}');
+    await expect.poll(() => messagesOf(res).ending, POLL).toBe('end {}');
     const { updates, store: states } = messagesOf(res);
     expect(states.at(-1)).toEqual({ available: true });
     expect(updates.at(-1)?.view.status).toBe('completed');
