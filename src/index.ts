@@ -118,6 +118,8 @@ export {
   toOutcome,
   UNFINISHED_RUN_STATUSES,
 } from './journal/outcome.js';
+export { RUN_ACTION_STATUSES, RUN_STATUSES } from './journal/run-actions.js';
+export type { RunAction } from './journal/run-actions.js';
 export type {
   CompensationRecord,
   CompletedSagaOutcome,

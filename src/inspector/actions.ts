@@ -1,5 +1,6 @@
 import { filter, firstValueFrom } from 'rxjs';
 import {
+  foldJournal,
   OrchestratorClosedError,
   RunLeasedError,
   RunNotFoundError,
@@ -48,13 +49,20 @@ export function parseActionRequest(body: string): ActionRequest | string {
  * A redrive or rollback of a run this process picks up is driven here until it settles (on a
  * workers' store, a submitted run goes back to the workers instead). Refusals come back with the
  * library's sentence and an HTTP status: 404 unknown run, 409 the run's status or owner forbids it
- * or its saga is not registered here.
+ * or its saga is not registered here (a run owned by another process with a sentence of the
+ * inspector's own: see {@link leasedMessage}).
  */
 export async function performAction(orchestrator: Orchestrator, store: SagaStore, request: ActionRequest, onError: (error: Error) => void): Promise<{ status: number; result: ActionResult }> {
   try {
     if (request.action === 'cancel') {
+      const journal = await store.load(request.runId);
+      if (journal === undefined) throw new RunNotFoundError(request.runId);
+      // The orchestrator accepts a cancel of a run already on its way to an ending, and does nothing with it.
+      const before = foldJournal(journal);
+      const already = before.status === 'compensating' ? 'rolling back' : before.stopping ? 'stopping' : undefined;
       await orchestrator.cancel(request.runId, request.reason ?? 'cancelled from the inspector');
-      return { status: 202, result: { ok: true, message: 'Cancel requested: the run stops, settling its stages first.' } };
+      const message = already === undefined ? 'Cancel requested: the run stops, settling its stages first.' : `The run is already ${already}: the cancel changes nothing, and the run ends as it was going to.`;
+      return { status: 202, result: { ok: true, message } };
     }
     const before = (await store.load(request.runId))?.length;
     if (before === undefined) throw new RunNotFoundError(request.runId);
@@ -69,9 +77,9 @@ export async function performAction(orchestrator: Orchestrator, store: SagaStore
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof RunNotFoundError) return { status: 404, result: { ok: false, message } };
+    if (error instanceof RunLeasedError) return { status: 409, result: { ok: false, message: leasedMessage(request, error) } };
     if (
       error instanceof RunStateError ||
-      error instanceof RunLeasedError ||
       error instanceof SagaNotRegisteredError ||
       error instanceof SagaShapeMismatchError ||
       error instanceof OrchestratorClosedError
@@ -81,4 +89,18 @@ export async function performAction(orchestrator: Orchestrator, store: SagaStore
     onError(error instanceof Error ? error : new Error(message));
     return { status: 500, result: { ok: false, message } };
   }
+}
+
+/**
+ * What a user of the page is told when another live process holds the run's lease: who, until
+ * when, and what to do, in the page's words rather than the library's (which speaks of `recover()`).
+ */
+export function leasedMessage(request: ActionRequest, error: RunLeasedError): string {
+  const verb = request.action === 'redrive' ? 'redriven' : request.action === 'compensate' ? 'rolled back' : 'cancelled';
+  const until = error.expiresAt === undefined || !Number.isFinite(error.expiresAt) ? 'until it lets the run go' : `until ${new Date(error.expiresAt).toISOString()} unless it renews its lease`;
+  return (
+    `Run ${error.runId} cannot be ${verb} from here right now: another live process, ${error.owner}, owns it (lease epoch ${error.epoch}) ${until}. ` +
+    'This page follows the run, so what that process does shows here. ' +
+    'If that process is still working on the run, let it finish or cancel the run; if it died, try again once its lease has expired.'
+  );
 }

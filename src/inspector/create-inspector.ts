@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createOrchestrator, supportsWorkers, type AnySaga, type Orchestrator, type RunStatus, type SagaStore } from '../index.js';
+import { createOrchestrator, RUN_STATUSES, supportsWorkers, type AnySaga, type Orchestrator, type RunStatus, type SagaStore } from '../index.js';
 import { Access } from './access.js';
 import { parseActionRequest, performAction } from './actions.js';
 import { loadScripts, STATIC_ASSETS, type Asset } from './assets.js';
 import { readBody, send, sendJson, sendText } from './http.js';
 import { messagePage, runPage, runsListPage } from './pages.js';
+import { POLL_INTERVAL_MS } from './journal-feed.js';
 import { streamRun } from './run-stream.js';
-import { ALL_RUN_STATUSES, readRunsPage, type RunsCursor, type RunsFilter } from './runs-query.js';
+import { readRunsPage, type RunsCursor, type RunsFilter } from './runs-query.js';
 
 /**
  * Options of {@link createInspector}.
@@ -87,7 +88,8 @@ const MAX_TEXT = 200;
  *
  * @remarks
  * One more reader of the journal: every page is drawn from the fold of a run's events, read from
- * `store`; a live run's page follows `orchestrator.watch(runId)` over server-sent events. Runs are
+ * `store`; a run's page follows its journal in the store over server-sent events, for as long as
+ * an action can still move the run (a redrive from another process shows too). Runs are
  * listed newest first with keyset paging on the run id, so a page costs the same with 100,000 runs
  * as with ten. Actions need a same-origin request carrying the page's per-session token; with
  * `readOnly` they are refused. Everything from a journal is written into pages as text.
@@ -136,7 +138,12 @@ export function createInspector(options: InspectorOptions): Inspector {
       const refusal = access.checkAction(req, admission.session);
       if (refusal !== undefined) return sendJson(res, 403, { ok: false, message: `Refused: ${refusal}.` });
       if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return sendJson(res, 415, { ok: false, message: 'Send the action as application/json.' });
-      const request = parseActionRequest(await readBody(req));
+      const body = await readBody(req);
+      if (body.kind === 'too-large') {
+        // The body is not read any further: close the connection once the answer is out.
+        return sendJson(res, 413, { ok: false, message: `The action request is larger than ${body.limit} bytes: send only the action, the run id and a reason of at most 500 characters.` }, { connection: 'close' });
+      }
+      const request = parseActionRequest(body.text);
       if (typeof request === 'string') return sendJson(res, 400, { ok: false, message: `Bad action request: ${request}.` });
       const { status, result } = await performAction(orchestrator, store, request, onError);
       return sendJson(res, status, result);
@@ -160,7 +167,7 @@ export function createInspector(options: InspectorOptions): Inspector {
         if (runId === undefined) return sendText(res, 400, 'Which run? Pass ?id=RUN_ID.');
         if (closed) return sendText(res, 503, 'The inspector is closing.');
         const after = Number(url.searchParams.get('after') ?? '-1');
-        streamRun(req, res, runId, Number.isInteger(after) ? after : -1, { orchestrator, actions, open });
+        streamRun(req, res, runId, Number.isInteger(after) ? after : -1, { store, actions, open, pollIntervalMs: POLL_INTERVAL_MS });
         return;
       }
       case 'asset': {
@@ -226,7 +233,7 @@ function filterOf(params: URLSearchParams): RunsFilter {
   const saga = textParam(params, 'saga');
   const prefix = textParam(params, 'q');
   return {
-    ...(ALL_RUN_STATUSES.includes(status as RunStatus) ? { status: status as RunStatus } : {}),
+    ...(RUN_STATUSES.includes(status as RunStatus) ? { status: status as RunStatus } : {}),
     ...(saga === undefined ? {} : { saga }),
     ...(prefix === undefined ? {} : { runIdPrefix: prefix }),
   };

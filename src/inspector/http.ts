@@ -45,25 +45,36 @@ export function startEventStream(res: ServerResponse): void {
 /** A request body larger than this is refused: actions carry a run id and a reason. */
 const BODY_LIMIT = 16 * 1024;
 
+/** A request body read whole, or refused for its size (then the request is answered 413). */
+export type RequestBody = { readonly kind: 'text'; readonly text: string } | { readonly kind: 'too-large'; readonly limit: number };
+
 /**
- * Reads a request body as text, up to 16 KiB.
+ * Reads a request body as text, up to {@link BODY_LIMIT} bytes.
  *
- * @throws `RangeError` (rejects) for a larger body.
+ * @remarks
+ * A larger body (by its `Content-Length`, or as it arrives) is not kept: the rest of it is drained
+ * so that the connection can still carry the 413 answer, which should close it.
  */
-export function readBody(req: IncomingMessage): Promise<string> {
+export function readBody(req: IncomingMessage): Promise<RequestBody> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > BODY_LIMIT) {
+    req.resume();
+    return Promise.resolve({ kind: 'too-large', limit: BODY_LIMIT });
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
+      if (size > BODY_LIMIT) return;
       size += chunk.length;
       if (size > BODY_LIMIT) {
-        reject(new RangeError(`The request body is larger than ${BODY_LIMIT} bytes.`));
-        req.destroy();
+        chunks.length = 0;
+        resolve({ kind: 'too-large', limit: BODY_LIMIT });
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve({ kind: 'text', text: Buffer.concat(chunks).toString('utf8') }));
     req.on('error', reject);
   });
 }

@@ -1,6 +1,6 @@
-import type { RunStatus, RunSummary } from '../index.js';
+import { RUN_STATUSES, type RunStatus, type RunSummary } from '../index.js';
 import { html, type SafeHtml } from './html.js';
-import { ALL_RUN_STATUSES, type RunsFilter, type RunsPage } from './runs-query.js';
+import type { RunsFilter, RunsPage } from './runs-query.js';
 
 /** A whole page around its body: the inspector's stylesheet, and its script when it has one. */
 function page(title: string, body: SafeHtml, head: SafeHtml = html``): string {
@@ -37,7 +37,7 @@ export interface RunsListModel {
 /** The runs list: counts per status, the filters, a page of runs newest first, and paging. */
 export function runsListPage(model: RunsListModel): string {
   const { filter, page: runs, counts } = model;
-  const total = ALL_RUN_STATUSES.reduce((sum, status) => sum + (counts[status] ?? 0), 0);
+  const total = RUN_STATUSES.reduce((sum, status) => sum + (counts[status] ?? 0), 0);
   const query = (changes: Readonly<Record<string, string | undefined>>): string => {
     const params = new URLSearchParams();
     const merged: Record<string, string | undefined> = { status: filter.status, saga: filter.saga, q: filter.runIdPrefix, ...changes };
@@ -54,12 +54,12 @@ export function runsListPage(model: RunsListModel): string {
 <main id="main">
 <nav aria-label="Runs by status"><ul class="chips">
 ${chip(undefined, filter.saga === undefined ? 'all runs' : `all runs of ${filter.saga}`, total)}
-${ALL_RUN_STATUSES.filter((status) => (counts[status] ?? 0) > 0 || status === filter.status).map((status) => chip(status, status.replace('_', ' '), counts[status] ?? 0))}
+${RUN_STATUSES.filter((status) => (counts[status] ?? 0) > 0 || status === filter.status).map((status) => chip(status, status.replace('_', ' '), counts[status] ?? 0))}
 </ul></nav>
 <form class="filters" method="get" action="./" role="search" aria-label="Filter runs">
 <label>Status <select name="status">
 <option value="">any</option>
-${ALL_RUN_STATUSES.map((status) => html`<option value="${status}" ${filter.status === status ? html`selected` : undefined}>${status}</option>`)}
+${RUN_STATUSES.map((status) => html`<option value="${status}" ${filter.status === status ? html`selected` : undefined}>${status}</option>`)}
 </select></label>
 <label>Saga <input name="saga" list="saga-names" value="${filter.saga ?? ''}" autocomplete="off" spellcheck="false"></label>
 <datalist id="saga-names">${model.sagas.map((name) => html`<option value="${name}"></option>`)}</datalist>
@@ -137,6 +137,7 @@ export function runPage(model: RunPageModel): string {
 </header>
 <main id="main" data-run-id="${model.runId}" data-read-only="${model.readOnly ? 'true' : 'false'}">
 <section id="problem" class="problem" hidden role="alert"></section>
+<section id="store-state" class="problem" hidden role="status"></section>
 <section aria-labelledby="actions-title" class="actions">
 <h2 id="actions-title" class="visually-hidden">Actions</h2>
 <button type="button" id="action-redrive" data-action="redrive" disabled>Redrive</button>

@@ -1,4 +1,4 @@
-import { ACTIVE_RUN_STATUSES, toOutcome, type RunState, type SagaEvent, type SerializedError } from '../index.js';
+import { ACTIVE_RUN_STATUSES, RUN_ACTION_STATUSES, toOutcome, type RunState, type RunStatus, type SagaEvent, type SerializedError } from '../index.js';
 import type { ActionName, ActionView, ErrorView, RunView, StageTone, StageView } from './client/view-model.js';
 import { timelineOf } from './timeline.js';
 
@@ -81,6 +81,7 @@ export function runViewOf(state: RunState, journal: readonly SagaEvent[], contex
     status: state.status,
     submitted: state.submitted,
     live,
+    followed: isFollowed(state.status),
     stopping: state.stopping,
     startedAt: state.startedAt,
     updatedAt: state.updatedAt,
@@ -94,6 +95,11 @@ export function runViewOf(state: RunState, journal: readonly SagaEvent[], contex
     timeline: timelineOf(journal, live, now),
     actions: actionsOf(state, context),
   };
+}
+
+/** Some action can still move a run in this status (see `RunView.followed`). */
+function isFollowed(status: RunStatus): boolean {
+  return Object.values(RUN_ACTION_STATUSES).some((statuses) => statuses.includes(status));
 }
 
 /**
@@ -116,6 +122,10 @@ function errorView(error: SerializedError): ErrorView {
   };
 }
 
+/**
+ * The actions on offer: those the orchestrator accepts in the run's status
+ * (`RUN_ACTION_STATUSES`, the table it decides with), when this inspector can carry them out.
+ */
 function actionsOf(state: RunState, context: ActionContext): Record<ActionName, ActionView> {
   const refused = (reason: string): ActionView => ({ enabled: false, reason });
   if (context.readOnly) {
@@ -125,19 +135,16 @@ function actionsOf(state: RunState, context: ActionContext): Record<ActionName, 
   const status = state.status;
   // A submitted run on a workers' store goes back to the queue; any other run is driven here.
   const canDrive = (state.submitted && context.workers) || context.drives(state.saga);
-  const notGiven = refused(`the inspector was not given saga '${state.saga}' (start it with --sagas MODULE)`);
-  const redrive =
-    status !== 'paused' && status !== 'compensation_failed'
-      ? refused(`only a paused or compensation_failed run can be redriven; this one is ${status}`)
-      : canDrive
-        ? { enabled: true }
-        : notGiven;
-  const compensate = status !== 'paused' ? refused(`only a paused run can be rolled back; this one is ${status}`) : canDrive ? { enabled: true } : notGiven;
-  const cancel =
-    status !== 'queued' && status !== 'running'
-      ? refused(`only a queued or running run can be cancelled; this one is ${status}`)
-      : state.stopping
-        ? refused('the run is already stopping')
-        : { enabled: true };
-  return { redrive, compensate, cancel };
+  const offer = (action: ActionName, what: string, needsSaga: boolean): ActionView => {
+    const allowed = RUN_ACTION_STATUSES[action];
+    if (!allowed.includes(status)) return refused(`only a run that is ${listOf(allowed)} can be ${what}; this one is ${status}`);
+    if (needsSaga && !canDrive) return refused(`the inspector was not given saga '${state.saga}' (start it with --sagas MODULE)`);
+    return { enabled: true };
+  };
+  return { redrive: offer('redrive', 'redriven', true), compensate: offer('compensate', 'rolled back', true), cancel: offer('cancel', 'cancelled', false) };
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+function listOf(words: readonly string[]): string {
+  return words.length <= 1 ? (words[0] ?? '') : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1] ?? ''}`;
 }

@@ -1,7 +1,4 @@
-import { ACTIVE_RUN_STATUSES, SETTLED_RUN_STATUSES, type ListRunsQuery, type RunStatus, type RunSummary, type SagaStore } from '../index.js';
-
-/** Every run status, the live ones first. */
-export const ALL_RUN_STATUSES: readonly RunStatus[] = [...ACTIVE_RUN_STATUSES, ...SETTLED_RUN_STATUSES];
+import { RUN_STATUSES, type ListRunsQuery, type RunStatus, type RunSummary, type SagaStore } from '../index.js';
 
 /** Which runs the list shows. */
 export interface RunsFilter {
@@ -49,7 +46,7 @@ export async function readRunsPage(store: SagaStore, filter: RunsFilter, cursor:
   if (filter.status !== undefined || filter.saga === undefined) {
     rows = [...(await store.listRuns({ ...base, ...(filter.status === undefined ? {} : { status: filter.status }) }))];
   } else {
-    const perStatus = await Promise.all(ALL_RUN_STATUSES.map((status) => store.listRuns({ ...base, status })));
+    const perStatus = await Promise.all(RUN_STATUSES.map((status) => store.listRuns({ ...base, status })));
     rows = perStatus
       .flat()
       .sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0) * (towardNewer ? 1 : -1))

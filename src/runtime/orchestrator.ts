@@ -19,6 +19,7 @@ import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupported
 import { applyEvent, foldJournal, initialRunState, type RunState } from '../journal/fold.js';
 import { freezeJson } from '../journal/freeze-json.js';
 import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
+import { RUN_ACTION_STATUSES } from '../journal/run-actions.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { LeaseToken, RunSummary, SagaStore, SignalRequest } from '../stores/saga-store.js';
@@ -739,7 +740,7 @@ class SagaOrchestrator implements Orchestrator {
     // a cancel has nothing left to do, as for a run driven here.
     if (state.status === 'compensating' || ((state.status === 'running' || state.status === 'queued') && state.stopping)) return;
     if (state.status !== 'running' && state.status !== 'queued') {
-      throw new RunStateError(state.saga, runId, 'cancel', state.status, ['queued', 'running', 'compensating']);
+      throw new RunStateError(state.saga, runId, 'cancel', state.status, RUN_ACTION_STATUSES.cancel);
     }
     const lease = await this.store.leaseOf(runId);
     if (lease?.live === true || (state.submitted && supportsWorkers(this.store))) {
@@ -1001,7 +1002,7 @@ class SagaOrchestrator implements Orchestrator {
     if (existing !== undefined) {
       const status: RunStatus = existing.interpreter?.state.status ?? 'running';
       const saga = existing.interpreter?.state.saga ?? '?';
-      handle.fail(new RunStateError(saga, runId, mode, status, allowedStatuses(mode), `it is being driven by this orchestrator right now`));
+      handle.fail(new RunStateError(saga, runId, mode, status, RUN_ACTION_STATUSES[mode], `it is being driven by this orchestrator right now`));
       return handle;
     }
     // Claim the id at once so that concurrent calls for the same run do not both pick it up.
@@ -1026,7 +1027,7 @@ class SagaOrchestrator implements Orchestrator {
     how: { readonly recovering?: boolean; readonly cancel?: string; readonly signal?: { readonly signal: string; readonly signalId: string; readonly payload: unknown } },
   ): Promise<PickUp> {
     const loaded = await this.load(runId);
-    const allowed = allowedStatuses(mode);
+    const allowed = RUN_ACTION_STATUSES[mode];
     const check = (state: RunState): void => {
       if (!allowed.includes(state.status)) throw new RunStateError(state.saga, runId, mode, state.status, allowed);
     };
@@ -1187,17 +1188,6 @@ function refuseUnsafeChange(state: RunState, saga: AnySaga): void {
     changes: diffShapes(state.shape, saga.shape),
     uncompensatable: problems,
   });
-}
-
-function allowedStatuses(mode: ResumeMode): RunStatus[] {
-  switch (mode) {
-    case 'resume':
-      return ['queued', 'running', 'compensating'];
-    case 'redrive':
-      return ['paused', 'compensation_failed'];
-    case 'compensate':
-      return ['paused'];
-  }
 }
 
 function abortReason(signal: AbortSignal | undefined): string {

@@ -31,6 +31,15 @@ async function readStream(url: string): Promise<{ updates: RunUpdate[]; ending: 
   return { updates, ending };
 }
 
+/** A page session's credentials for actions: its cookie, its token and its origin. */
+async function actionSession(siteUrl: string, runId: string): Promise<(body: string) => Promise<Response>> {
+  const page = await fetch(`${siteUrl}run?id=${runId}`);
+  const cookie = (page.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
+  const csrf = /name="sagaflow-csrf" content="([^"]+)"/.exec(await page.text())?.[1] ?? '';
+  const headers = { 'content-type': 'application/json', cookie, 'x-sagaflow-csrf': csrf, origin: new URL(siteUrl).origin };
+  return (body) => fetch(`${siteUrl}api/action`, { method: 'POST', headers, body });
+}
+
 describe('the inspector over HTTP: who gets in, which actions pass, what the stream carries', () => {
   let db: TempDatabase;
   let store: SqliteStore;
@@ -96,6 +105,38 @@ describe('the inspector over HTTP: who gets in, which actions pass, what the str
     expect(await statusFor(`localhost:${port}`)).toBe(200);
   });
 
+  it('refuses an oversized action request with 413 and says why, and takes the next request', async () => {
+    const post = await actionSession(openSite.url, paused.runId);
+    const oversized = await post(JSON.stringify({ action: 'cancel', runId: paused.runId, reason: 'x'.repeat(20_000) }));
+    expect(oversized.status).toBe(413);
+    expect(await oversized.json()).toEqual({
+      ok: false,
+      message: 'The action request is larger than 16384 bytes: send only the action, the run id and a reason of at most 500 characters.',
+    });
+    expect((await post('{"action":"drop"}')).status).toBe(400);
+  });
+
+  it('answers 409 with who owns the run, until when and what to do, when another live process holds its lease', async () => {
+    const held = await orchestrator.start(pausing, { order: 'leased' }).outcome;
+    expect(held.status).toBe('paused');
+    // Another process is taking the paused run over right now (say, a redrive from the CLI).
+    const taken = await store.acquire({ runId: held.runId, owner: 'billing-worker-7', leaseMs: 60_000 });
+    if (!taken.acquired) throw new Error('the lease was not taken');
+    const lease = await store.leaseOf(held.runId);
+    const post = await actionSession(openSite.url, held.runId);
+    const refused = await post(JSON.stringify({ action: 'redrive', runId: held.runId }));
+    expect(refused.status).toBe(409);
+    const { message } = (await refused.json()) as { message: string };
+    expect(message).toBe(
+      `Run ${held.runId} cannot be redriven from here right now: another live process, billing-worker-7, owns it (lease epoch ${taken.lease.epoch}) ` +
+        `until ${new Date(lease?.expiresAt ?? Number.NaN).toISOString()} unless it renews its lease. This page follows the run, so what that process does shows here. ` +
+        'If that process is still working on the run, let it finish or cancel the run; if it died, try again once its lease has expired.',
+    );
+    expect(message).not.toContain('recover()');
+    await store.release(held.runId, taken.lease);
+    expect((await orchestrator.inspect(held.runId)).status).toBe('paused');
+  });
+
   it('takes an action only with the session’s token, from its own origin, as JSON', async () => {
     const page = await fetch(`${openSite.url}run?id=${paused.runId}`);
     const cookie = (page.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
@@ -156,7 +197,7 @@ describe.skipIf(postgres === undefined)('the inspector on PostgreSQL', () => {
       const { updates, ending } = await readStream(`${site.url}api/stream?id=${outcome.runId}`);
       expect(ending).toBe('end {}');
       expect(updates.at(-1)?.view.rollbackOrder).toEqual(outcome.compensationOrder);
-      expect(updates.at(-1)?.view.stages.find((stage) => stage.failing)?.name).toBe('confirm');
+      expect(updates.at(-1)?.stages.find((stage) => stage.failing)?.name).toBe('confirm');
     } finally {
       await site.close();
       await inspector.close();

@@ -1,7 +1,7 @@
 import { filter, firstValueFrom } from 'rxjs';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrchestrator, type Orchestrator, type SagaOutcome } from 'sagaflow';
+import { createOrchestrator, StoreUnavailableError, type Orchestrator, type SagaOutcome } from 'sagaflow';
 import { createInspector, type Inspector } from 'sagaflow/inspector';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { deferred } from '../support/deferred.js';
@@ -230,6 +230,54 @@ describe.skipIf(!hasBrowser)('the inspector in a real browser (headless Chromium
     expect(await page.locator('.step').allTextContents()).toEqual(['1']);
     await owner.close();
     expect(pageErrors).toEqual([]);
+  });
+
+  it('follows a paused run through a redrive made by another process, and says so while the store does not answer', async () => {
+    // The same SQLite file, read through a store whose reads fail while `down` is set (a database restart).
+    const down = { on: false };
+    const flaky = new Proxy(store, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]): unknown =>
+          down.on && (property === 'listRuns' || property === 'load')
+            ? Promise.reject(new StoreUnavailableError(target.description, 'the database is restarting'))
+            : (value as (...all: unknown[]) => unknown).apply(target, args);
+      },
+    });
+    const watching = createInspector({ store: flaky, sagas: SAGAS });
+    const watchingSite = await serve(watching);
+    outage.charge = true;
+    const paused = await orchestrator.start(pausing, { order: 'o-3' }).outcome;
+    try {
+      await openRun(paused.runId, watchingSite.url);
+      await page.locator('#status.paused').waitFor();
+      expect(await page.locator('#live').textContent()).toContain('following');
+
+      down.on = true;
+      await page.locator('#store-state:not([hidden])').waitFor({ timeout: 5_000 });
+      expect(await page.locator('#store-state').textContent()).toBe(
+        `The store is unavailable, retrying every 250 ms: The saga store ${store.description} is unavailable: the database is restarting.`,
+      );
+      down.on = false;
+      await page.locator('#store-state').waitFor({ state: 'hidden', timeout: 5_000 });
+
+      // Another process redrives it: the page, still open, follows.
+      outage.charge = false;
+      const other = createOrchestrator({ store, sagas: SAGAS });
+      expect((await other.redrive(paused.runId).outcome).status).toBe('completed');
+      await other.close();
+      await page.locator('#status.completed').waitFor({ timeout: 10_000 });
+      expect(await page.locator('#journal > li').count()).toBe(((await store.load(paused.runId)) ?? []).length);
+      expect(await page.locator('.node[data-stage="charge"]').getAttribute('class')).toContain('completed');
+      expect(await page.locator('#outputs').textContent()).toContain('1250');
+      expect(await page.locator('#live').textContent()).toBe('not live');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      down.on = false;
+      await watchingSite.close();
+      await watching.close();
+    }
   });
 
   it('shows markup from the journal as text and never runs it', async () => {

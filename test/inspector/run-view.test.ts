@@ -1,10 +1,29 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, foldJournal, MemoryStore, NonRetryableError, type SagaEvent } from 'sagaflow';
+import {
+  createOrchestrator,
+  defineSaga,
+  foldJournal,
+  ACTIVE_RUN_STATUSES,
+  MemoryStore,
+  NonRetryableError,
+  SETTLED_RUN_STATUSES,
+  RUN_STATUSES,
+  RunStateError,
+  SagaNotRegisteredError,
+  type RunStatus,
+  type SagaEvent,
+  type SagaRun,
+} from 'sagaflow';
+import type { ActionName } from '../../src/inspector/client/view-model.js';
+import { performAction } from '../../src/inspector/actions.js';
 import { layoutOf } from '../../src/inspector/dag-layout.js';
 import { escapeHtml, html } from '../../src/inspector/html.js';
+import { runsListPage } from '../../src/inspector/pages.js';
 import { runViewOf, type ActionContext } from '../../src/inspector/run-view.js';
 import { timelineOf } from '../../src/inspector/timeline.js';
+import { deferred, type Deferred } from '../support/deferred.js';
 
 const drivesAll: ActionContext = { readOnly: false, drives: () => true, workers: false };
 
@@ -78,9 +97,9 @@ describe('the run view, read from the fold', () => {
     expect(view.timeline.bars.filter((bar) => bar.lane === 'compensate').map((bar) => bar.stage)).toEqual(outcome.compensationOrder);
     expect(view.timeline.marks.map((mark) => mark.kind)).toEqual(['rollback', 'settled']);
     expect(view.actions).toEqual({
-      redrive: { enabled: false, reason: 'only a paused or compensation_failed run can be redriven; this one is compensated' },
-      compensate: { enabled: false, reason: 'only a paused run can be rolled back; this one is compensated' },
-      cancel: { enabled: false, reason: 'only a queued or running run can be cancelled; this one is compensated' },
+      redrive: { enabled: false, reason: 'only a run that is paused or compensation_failed can be redriven; this one is compensated' },
+      compensate: { enabled: false, reason: 'only a run that is paused can be rolled back; this one is compensated' },
+      cancel: { enabled: false, reason: 'only a run that is queued, running or compensating can be cancelled; this one is compensated' },
     });
     const layout = layoutOf(view.shapeHash, foldJournal(journal).shape ?? []);
     expect(layout.nodes.map((node) => node.name)).toEqual(['a', 'b', 'c', 'd']);
@@ -138,5 +157,142 @@ describe('server-side HTML', () => {
     expect(html`<p title="${name}">${[name, html`<b>${name}</b>`]}${undefined}${false}${3}</p>`.text).toBe(
       `<p title="${escapeHtml(name)}">${escapeHtml(name)}<b>${escapeHtml(name)}</b>3</p>`,
     );
+  });
+});
+
+describe('the actions a run page offers are those the orchestrator accepts', () => {
+  const gates = new Map<string, Deferred<void>>();
+  const hold = (key: string, signal?: AbortSignal): Promise<void> => {
+    const gate = gates.get(key) ?? deferred();
+    gates.set(key, gate);
+    signal?.addEventListener('abort', () => gate.reject(signal.reason), { once: true });
+    return gate.promise;
+  };
+  const plan = z.object({ key: z.string(), fail: z.boolean().default(false), holdExecute: z.boolean().default(false), holdUndo: z.boolean().default(false), undoFails: z.boolean().default(false) });
+  const stages = (name: string, onFailure: 'compensate' | 'pause') =>
+    defineSaga({ name, input: plan, onFailure })
+      .stage('a', {
+        execute: async ({ input, signal }) => {
+          if (input.holdExecute) await hold(input.key, signal);
+          return 'A';
+        },
+        compensate: async ({ input }) => {
+          if (input.holdUndo) await hold(input.key);
+          if (input.undoFails) throw new NonRetryableError('the refund was refused');
+        },
+        compensation: { retry: { maxAttempts: 1 } },
+      })
+      .stage('b', {
+        execute: async ({ input }) => {
+          if (input.fail) throw new NonRetryableError('b failed');
+          return 'B';
+        },
+      })
+      .build();
+  const byStatus = stages('by-status', 'compensate');
+  const pauses = stages('pauses', 'pause');
+
+  it('RUN_STATUSES is every status once, the one list the runs page filters by', () => {
+    expect([...RUN_STATUSES].sort()).toEqual([...ACTIVE_RUN_STATUSES, ...SETTLED_RUN_STATUSES].sort());
+    expect(new Set(RUN_STATUSES).size).toBe(8);
+    const page = runsListPage({ store: 'memory:', filter: {}, page: { runs: [] }, counts: {}, sagas: [], readOnly: false });
+    expect([...page.matchAll(/<option value="(\w+)"/g)].map((match) => match[1])).toEqual(RUN_STATUSES);
+  });
+
+  it('for every status a run can be in here, each action is offered exactly when the orchestrator takes it', async () => {
+    const store = new MemoryStore();
+    const driver = createOrchestrator({ store, sagas: [byStatus, pauses] });
+    // Knows no saga: a redrive or rollback it accepts by status stops at SagaNotRegisteredError and changes nothing.
+    const checker = createOrchestrator({ store });
+    let count = 0;
+    const until = (run: SagaRun, type: SagaEvent['type']): Promise<unknown> => firstValueFrom(run.events$.pipe(filter((event) => event.type === type)));
+    const runIn = async (status: RunStatus): Promise<string> => {
+      const key = `run-${count++}`;
+      switch (status) {
+        case 'completed':
+          return (await driver.start(byStatus, { key }).outcome).runId;
+        case 'compensated':
+          return (await driver.start(byStatus, { key, fail: true }).outcome).runId;
+        case 'compensation_failed':
+          return (await driver.start(byStatus, { key, fail: true, undoFails: true }).outcome).runId;
+        case 'paused':
+          return (await driver.start(pauses, { key, fail: true }).outcome).runId;
+        case 'cancelled': {
+          const run = driver.start(byStatus, { key, holdExecute: true });
+          await until(run, 'stage.started');
+          run.cancel('enough');
+          return (await run.outcome).runId;
+        }
+        case 'running': {
+          const run = driver.start(byStatus, { key, holdExecute: true });
+          await until(run, 'stage.started');
+          return run.runId;
+        }
+        case 'compensating': {
+          const run = driver.start(byStatus, { key, fail: true, holdUndo: true });
+          await until(run, 'compensation.started');
+          return run.runId;
+        }
+        case 'queued':
+          throw new Error('a MemoryStore queues no runs');
+      }
+    };
+    const accepts = async (action: ActionName, runId: string): Promise<boolean> => {
+      try {
+        if (action === 'cancel') await checker.cancel(runId, 'checking');
+        else await (action === 'redrive' ? checker.redrive(runId) : checker.compensate(runId)).outcome;
+        return true;
+      } catch (error) {
+        if (error instanceof RunStateError) return false;
+        if (error instanceof SagaNotRegisteredError) return true;
+        throw error;
+      }
+    };
+    const offered: Record<string, Record<string, boolean>> = {};
+    const accepted: Record<string, Record<string, boolean>> = {};
+    // A MemoryStore shares no runs with workers: `queued` is the one status it cannot hold.
+    for (const status of RUN_STATUSES.filter((candidate) => candidate !== 'queued')) {
+      for (const action of ['redrive', 'compensate', 'cancel'] as const) {
+        const runId = await runIn(status);
+        const journal = (await store.load(runId)) ?? [];
+        const state = foldJournal(journal);
+        expect(state.status).toBe(status);
+        (offered[status] ??= {})[action] = runViewOf(state, journal, drivesAll, Date.now()).actions[action].enabled;
+        (accepted[status] ??= {})[action] = await accepts(action, runId);
+      }
+    }
+    expect(offered).toEqual(accepted);
+    // Cancelling a run that is rolling back is accepted (it changes nothing): the page offers it too.
+    expect(offered['compensating']?.['cancel']).toBe(true);
+    for (const gate of gates.values()) gate.resolve();
+    await driver.close();
+    await checker.close();
+  });
+});
+
+describe('an action the orchestrator accepts but that changes nothing', () => {
+  it('a cancel of a run that is rolling back is accepted, and the page is told it changes nothing', async () => {
+    const gate = deferred();
+    const saga = defineSaga({ name: 'undoing', input: z.object({}) })
+      .stage('a', { execute: async () => 'A', compensate: () => gate.promise })
+      .stage('b', {
+        execute: async (): Promise<void> => {
+          throw new NonRetryableError('b failed');
+        },
+      })
+      .build();
+    const store = new MemoryStore();
+    const driver = createOrchestrator({ store, sagas: [saga] });
+    const inspector = createOrchestrator({ store });
+    const run = driver.start(saga, {});
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'compensation.started')));
+    const answer = await performAction(inspector, store, { action: 'cancel', runId: run.runId }, (error) => {
+      throw error;
+    });
+    expect(answer).toEqual({ status: 202, result: { ok: true, message: 'The run is already rolling back: the cancel changes nothing, and the run ends as it was going to.' } });
+    gate.resolve();
+    expect((await run.outcome).status).toBe('compensated');
+    await driver.close();
+    await inspector.close();
   });
 });

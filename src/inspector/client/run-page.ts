@@ -1,7 +1,7 @@
 import { DagView, describe, TONE_LABEL } from './dag.js';
 import { byId, clock, disclosure, duration, h, json } from './dom.js';
 import { drawTimeline } from './gantt.js';
-import type { ActionName, ActionResult, ErrorView, RunUpdate, RunView, StageTone, StageView } from './view-model.js';
+import type { ActionName, ActionResult, ErrorView, RunUpdate, RunView, StageTone, StageView, StoreState } from './view-model.js';
 
 // The run page: everything it shows comes from the run's event stream (one message per batch of
 // journal events, with the server's view of the fold), written into the page as text.
@@ -15,6 +15,8 @@ let dag: DagView | undefined;
 let lastSeq = -1;
 let selected: string | undefined;
 let outputs: Readonly<Record<string, unknown>> = {};
+/** Every stage's view, in the run's stage order: messages carry only the stages that changed. */
+const stageViews = new Map<string, StageView>();
 let source: EventSource | undefined;
 let pending: RunUpdate | undefined;
 
@@ -45,6 +47,13 @@ function connect(): void {
     if (source === stream) source = undefined;
     setLive();
   });
+  stream.addEventListener('store', (message: MessageEvent<string>) => {
+    const state = JSON.parse(message.data) as StoreState;
+    const banner = byId('store-state');
+    banner.textContent = state.available ? '' : `The store is unavailable, retrying every ${duration(state.retryMs)}: ${state.message}`;
+    banner.hidden = state.available;
+    setLive();
+  });
   stream.addEventListener('problem', (message: MessageEvent<string>) => {
     stream.close();
     if (source === stream) source = undefined;
@@ -57,13 +66,17 @@ function connect(): void {
   stream.onerror = () => setLive();
 }
 
+/** Two messages as one: each carries only what changed, so the later one's stages and outputs add to the earlier one's. */
 function merge(earlier: RunUpdate, later: RunUpdate): RunUpdate {
+  const stages = new Map([...earlier.stages, ...later.stages].map((stage) => [stage.name, stage]));
+  const outputs = earlier.outputs === undefined && later.outputs === undefined ? {} : { outputs: { ...earlier.outputs, ...later.outputs } };
   return {
     ...earlier,
     ...later,
+    stages: [...stages.values()],
     events: [...earlier.events, ...later.events],
     ...(later.layout === undefined && earlier.layout !== undefined ? { layout: earlier.layout } : {}),
-    ...(later.outputs === undefined && earlier.outputs !== undefined ? { outputs: earlier.outputs } : {}),
+    ...outputs,
     ...(earlier.input === undefined ? {} : { input: earlier.input }),
   };
 }
@@ -80,7 +93,8 @@ function apply(update: RunUpdate): void {
   deferred?.();
   // Read before anything changes, so that measuring does not lay the whole page out mid-update.
   const timelineWidth = byId('timeline').clientWidth;
-  const run = update.view;
+  for (const stage of update.stages) stageViews.set(stage.name, stage);
+  const run: RunView = { ...update.view, stages: [...stageViews.values()] };
   view = run;
   if (update.layout !== undefined) dag = new DagView(byId('dag'), update.layout, selectStage);
   dag?.update(run);
@@ -92,7 +106,7 @@ function apply(update: RunUpdate): void {
     deferred = undefined;
     if (update.input !== undefined) byId('input').textContent = json(update.input);
     if (update.outputs !== undefined) {
-      outputs = update.outputs;
+      outputs = { ...outputs, ...update.outputs };
       drawOutputs();
     }
     appendJournal(update.events, run.startedAt);
@@ -110,8 +124,9 @@ function apply(update: RunUpdate): void {
 
 function setLive(): void {
   const live = byId('live');
-  if (view?.live === true && source !== undefined) {
-    live.replaceChildren(h('span', { class: 'live-dot', 'aria-hidden': 'true' }), source.readyState === EventSource.OPEN ? 'live' : 'reconnecting…');
+  if (view !== undefined && source !== undefined) {
+    const following = view.live ? 'live' : 'following: a redrive or rollback shows here';
+    live.replaceChildren(h('span', { class: 'live-dot', 'aria-hidden': 'true' }), source.readyState === EventSource.OPEN ? following : 'reconnecting…');
   } else {
     live.textContent = view === undefined ? '' : 'not live';
   }

@@ -121,8 +121,13 @@ export interface RunView {
   readonly shapeHash: string;
   readonly status: string;
   readonly submitted: boolean;
-  /** The run goes on (queued, running, compensating): the page stays subscribed. */
+  /** The run goes on (queued, running, compensating): its timeline runs up to now. */
   readonly live: boolean;
+  /**
+   * An action can still move the run (it is live, or paused, or its rollback failed): the stream
+   * follows it, and a redrive from anywhere shows. Otherwise the stream ends.
+   */
+  readonly followed: boolean;
   readonly stopping: boolean;
   readonly startedAt: number;
   readonly updatedAt: number;
@@ -138,18 +143,33 @@ export interface RunView {
   readonly actions: Readonly<Record<ActionName, ActionView>>;
 }
 
-/** One message of a run's event stream (and the first one: everything). */
+/** A run's view without its stages: what every message of the stream carries whole. */
+export type RunViewHead = Omit<RunView, 'stages'>;
+
+/**
+ * One message of a run's event stream: what changed since the previous message (the first one of
+ * a stream carries everything, or what changed since `Last-Event-ID` / `after` for a page that
+ * reconnects).
+ */
 export interface RunUpdate {
-  readonly view: RunView;
+  readonly view: RunViewHead;
+  /** The stages whose view changed, in the run's stage order (every stage in a first message). */
+  readonly stages: readonly StageView[];
   /** Journal events not sent before, in `seq` order. */
   readonly events: readonly unknown[];
   /** The DAG's layout: in the first message, and again when the run's shape changes. */
   readonly layout?: LayoutView;
-  /** The run's input: in the first message only. */
+  /** The run's input: in a first message only. */
   readonly input?: unknown;
-  /** Every completed stage's output: in the first message, and again when a stage completes. */
+  /** The outputs of the stages that completed since the previous message (every one in a first message). */
   readonly outputs?: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * Whether the stream can read the run's store (the `store` event): sent when reads start failing,
+ * and again when the store answers.
+ */
+export type StoreState = { readonly available: true } | { readonly available: false; readonly message: string; readonly retryMs: number };
 
 /** What an action request answers. */
 export interface ActionResult {
