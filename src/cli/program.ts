@@ -188,7 +188,8 @@ function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
     .addOption(storeOption())
     .option('--concurrency <n>', 'runs driven at once', '10')
     .option('--lease-ms <ms>', 'lease length; heartbeats every third of it', '30000')
-    .action(async (options: { sagas: string; store: string; concurrency?: string; leaseMs?: string }) => {
+    .option('--park-threshold-ms <ms>', "park a run that only waits, for longer than this (0: every wait; 'never')", '2000')
+    .action(async (options: { sagas: string; store: string; concurrency?: string; leaseMs?: string; parkThresholdMs?: string }) => {
       const { workerCommand } = await import('./commands/worker.js');
       done(await workerCommand(options, io));
     });

@@ -311,6 +311,7 @@ describe.skipIf(postgresUrl === undefined)('sagaflow on PostgreSQL, as a process
       },
     });
     expect(result.code).toBe(0);
+    expect(result.stdout).toContain('waits over 2000 ms parked');
     expect(result.stdout).toContain('worker stopped');
     await orchestrator.close();
     await queue.close();

@@ -92,6 +92,7 @@ describe('bad input: one line on stderr saying what is wrong and what to do, exi
     ['a module without the run’s saga', () => ['compensate', completedRunId, '--sagas', source('sagas/money-transfer/index.ts'), '--store', storeUrl], () => `error: Run ${completedRunId} belongs to saga 'greeting', which ${source('sagas/money-transfer/index.ts')} does not export (it exports money-transfer): pass the module that defines it with --sagas.`],
     ['a worker on a store it cannot share', () => ['worker', '--sagas', fixture('greeting.mjs'), '--store', storeUrl], () => `error: The worker needs a store it can share with other processes, and ${storeUrl} is not one: pass --store postgres://user@host:5432/database.`],
     ['a bad worker concurrency', () => ['worker', '--sagas', fixture('greeting.mjs'), '--concurrency', '0'], "error: --concurrency takes a whole number of 1 or more, not '0'."],
+    ['a bad worker park threshold', () => ['worker', '--sagas', fixture('greeting.mjs'), '--park-threshold-ms', 'soon'], "error: --park-threshold-ms takes a whole number of 0 or more, or 'never', not 'soon'."],
     ['an option without its value', () => ['demo', 'money-transfer', '--fail-at'], "error: option '--fail-at <stage>' argument missing (see 'sagaflow demo --help')"],
     ['a misspelt option', () => ['demo', 'money-transfer', '--fial-at', 'credit'], "error: unknown option '--fial-at' (Did you mean --fail-at?) (see 'sagaflow demo --help')"],
   ];

@@ -15,6 +15,8 @@ export interface WorkerCommandOptions {
   readonly concurrency?: string;
   /** Lease length in ms. */
   readonly leaseMs?: string;
+  /** Park waits longer than this many ms (`never`: keep every wait). */
+  readonly parkThresholdMs?: string;
 }
 
 const STOP_TIMEOUT_MS = 30_000;
@@ -30,6 +32,7 @@ const STOP_TIMEOUT_MS = 30_000;
 export async function workerCommand(options: WorkerCommandOptions, io: CliIo): Promise<ExitCode> {
   const concurrency = positiveInteger(options.concurrency, '--concurrency', 10);
   const leaseMs = positiveInteger(options.leaseMs, '--lease-ms', 30_000);
+  const parkThresholdMs = parkThreshold(options.parkThresholdMs);
   if (parseStoreUrl(options.store).kind !== 'postgres') {
     throw new CliUsageError(`The worker needs a store it can share with other processes, and ${maskUrl(options.store)} is not one: pass --store postgres://user@host:5432/database.`);
   }
@@ -41,10 +44,10 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIo): P
     process.env['SAGAFLOW_STORE'] = options.store;
     const module = await loadSagaModule(options.sagas);
     const sagas = module.sagas.map((entry) => entry.saga);
-    const worker = createWorker({ store, sagas, concurrency, leaseMs });
+    const worker = createWorker({ store, sagas, concurrency, leaseMs, parkThresholdMs });
     await worker.start();
     writeLines(io.stdout, [
-      `worker polling ${store.description} for ${sagas.map((saga) => `${saga.name} v${saga.version}`).join(', ')} (concurrency ${concurrency}, lease ${leaseMs} ms); Ctrl-C to stop`,
+      `worker polling ${store.description} for ${sagas.map((saga) => `${saga.name} v${saga.version}`).join(', ')} (concurrency ${concurrency}, lease ${leaseMs} ms, ${parkThresholdMs === Number.POSITIVE_INFINITY ? 'waiting runs kept' : `waits over ${parkThresholdMs} ms parked`}); Ctrl-C to stop`,
     ]);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);
@@ -63,5 +66,13 @@ function positiveInteger(value: string | undefined, option: string, fallback: nu
   if (value === undefined) return fallback;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new CliUsageError(`${option} takes a whole number of 1 or more, not '${value}'.`);
+  return parsed;
+}
+
+function parkThreshold(value: string | undefined): number {
+  if (value === undefined) return 2_000;
+  if (value === 'never') return Number.POSITIVE_INFINITY;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new CliUsageError(`--park-threshold-ms takes a whole number of 0 or more, or 'never', not '${value}'.`);
   return parsed;
 }
