@@ -1,12 +1,14 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { Saga } from '../definition/saga.js';
+import { RunStateError } from '../errors/run-errors.js';
 import { applyEvent, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
-import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
+import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { Attempt, type AttemptEnvironment } from './attempt.js';
 import { decide, isAppend, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
+import { prepareSignal } from './signal-delivery.js';
 
 /** Where a driven run reports: the run's handle (an orchestrator) or a worker. */
 export interface RunHost {
@@ -70,6 +72,8 @@ export class RunInterpreter {
   /** Pending retry timers by `phase:stage`; made for the first one. */
   private timers: Map<string, Subscription> | undefined;
   private ended: 'settled' | 'halted' | 'parked' | undefined;
+  /** Signal requests from the store this definition refused; made for the first. */
+  private refusedSignals: Set<string> | undefined;
   private scope: DriveScope | undefined;
   private readonly onAttemptSettled: (attempt: Attempt, result: AttemptResult) => void;
   /** What every attempt of this drive shares; made with the first attempt. */
@@ -172,6 +176,34 @@ export class RunInterpreter {
   /** Delivers a signal whose payload is already validated (see `prepareSignal`). */
   signal(signal: string, signalId: string, payload: unknown): void {
     this.react({ type: 'signal', signal, signalId, payload });
+  }
+
+  /** The signal ids done with: journaled, or refused by this definition (see {@link RunInterpreter.signalRequested}). */
+  handledSignals(): string[] {
+    const handled = [...(this.state.signals?.keys() ?? [])];
+    if (this.refusedSignals !== undefined) handled.push(...this.refusedSignals);
+    return handled;
+  }
+
+  /**
+   * Delivers a signal another process recorded in the store, checked again against this
+   * process's definition and the run's state now (it was checked by the sender's): a duplicate
+   * is dropped, and so is a request this definition refuses — an unknown signal, a payload not of
+   * its schema, a run no longer going forward — which is returned for the host to report.
+   */
+  signalRequested(request: SignalRequest): Error | undefined {
+    // A refused request stays in the store (it comes back with every heartbeat): told once per drive.
+    if (this.ended !== undefined || this.refusedSignals?.has(request.signalId) === true) return undefined;
+    let prepared: ReturnType<typeof prepareSignal>;
+    try {
+      prepared = prepareSignal(this.saga, this.state, request.signal, request.payload, request.signalId);
+    } catch (error) {
+      (this.refusedSignals ??= new Set()).add(request.signalId);
+      // A run that no longer goes forward ignores signals, as the decider would: nothing to tell.
+      return error instanceof RunStateError ? undefined : asError(error);
+    }
+    if (prepared.kind === 'deliver') this.signal(prepared.signal, prepared.signalId, prepared.payload);
+    return undefined;
   }
 
   /** Stops driving the run without settling it: nothing more is written; the journal stays resumable. */

@@ -93,7 +93,9 @@ export interface OrchestratorOptions {
  *
  * @remarks
  * None of these stop a run: a subscriber that throws is isolated, a failing heartbeat is retried
- * (its lease lasts `leaseMs`), a throwing instrumentation hook is ignored.
+ * (its lease lasts `leaseMs`), a throwing instrumentation hook is ignored, a signal request
+ * recorded by another process that this orchestrator's definition refuses (`signal`: unknown
+ * signal, payload not of its schema, run no longer going forward) is not journaled.
  *
  * @example
  * ```ts
@@ -103,7 +105,7 @@ export interface OrchestratorOptions {
  */
 export interface OrchestratorErrorContext {
   /** What failed. */
-  readonly operation: 'subscriber' | 'instrumentation' | 'heartbeat' | 'listen' | 'release';
+  readonly operation: 'subscriber' | 'instrumentation' | 'heartbeat' | 'listen' | 'release' | 'signal';
   /** The run concerned, when there is one. */
   readonly runId?: string;
   /** For a call that is retried: which retry comes next (1 for the first). */
@@ -523,7 +525,8 @@ class DrivenRun implements ActiveRun, RunHost, KeptRun {
   }
 
   signalRequested(request: SignalRequest): void {
-    this.interpreter?.signal(request.signal, request.signalId, request.payload);
+    const interpreter = this.interpreter;
+    if (interpreter !== undefined) this.orchestrator.deliverRequested(interpreter, request);
   }
 
   private end(): void {
@@ -958,6 +961,12 @@ class SagaOrchestrator implements Orchestrator {
     return interpreter;
   }
 
+  /** Delivers a signal request another process recorded; one this definition refuses is reported, not journaled. */
+  deliverRequested(interpreter: RunInterpreter, request: SignalRequest): void {
+    const refused = interpreter.signalRequested(request);
+    if (refused !== undefined) this.report(refused, { operation: 'signal', runId: request.runId });
+  }
+
   /** A run driven here has ended (settled or halted): forget it, and its lease. */
   ended(run: DrivenRun): void {
     const runId = run.handle.runId;
@@ -1077,7 +1086,7 @@ class SagaOrchestrator implements Orchestrator {
       const cancel = how.cancel ?? acquired.cancelRequest?.reason;
       const interpreter = this.drive(saga as Saga, acquired.events, lease, handle);
       interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
-      for (const request of acquired.signalRequests ?? []) interpreter.signal(request.signal, request.signalId, request.payload);
+      for (const request of acquired.signalRequests ?? []) this.deliverRequested(interpreter, request);
       if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
       return { kind: 'driven', handle };
     } catch (error) {

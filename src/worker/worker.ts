@@ -29,7 +29,7 @@ import { RunInterpreter, type InterpreterEnvironment, type RunHost } from '../ru
 import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
 import { RunOwner } from '../runtime/run-owner.js';
 import { settleWithin } from '../runtime/settle-within.js';
-import type { LeaseToken, SagaStore } from '../stores/saga-store.js';
+import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
 
 /**
@@ -43,6 +43,9 @@ import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueue
  * - `release`: giving a lease back; retried a few times, then left to expire.
  * - `park`: giving a waiting run's lease back until its wait is due; retried a few times, then
  *   left to expire (another worker resumes the run after `leaseMs`).
+ * - `signal`: a signal request recorded by another process that this worker's definition of the
+ *   saga refuses (unknown signal, payload not of its schema, a run no longer going forward): it
+ *   is not journaled; the run goes on.
  * - `run`: a run stopped being driven here without settling: its lease was lost (another
  *   worker took it over), or an append failed (the run is released for a worker to resume).
  *
@@ -52,7 +55,7 @@ import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueue
  * const retried = (operation: WorkerOperation) => operation !== 'run';
  * ```
  */
-export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'park' | 'run' | 'subscriber' | 'instrumentation';
+export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'park' | 'run' | 'signal' | 'subscriber' | 'instrumentation';
 
 /**
  * Where a worker's error happened, passed to {@link WorkerOptions.onError}.
@@ -525,7 +528,7 @@ class SagaWorker implements Worker {
       interpreter: undefined as unknown as RunInterpreter,
       lost: (error) => held.interpreter.detach(error),
       cancelRequested: (reason) => held.interpreter.cancel(reason),
-      signalRequested: (request) => held.interpreter.signal(request.signal, request.signalId, request.payload),
+      signalRequested: (request) => this.deliver(held.interpreter, request),
       event: (event) => this.events.next(event),
       resting: (wakeAt) => this.rest(held, wakeAt),
       settled: () => this.forget(held),
@@ -551,7 +554,7 @@ class SagaWorker implements Worker {
       interpreter.resume('resume', undefined, cancel);
     }
     // Signals sent while nobody drove the run: journaled once each (the run dedups by id).
-    for (const request of run.signalRequests ?? []) interpreter.signal(request.signal, request.signalId, request.payload);
+    for (const request of run.signalRequests ?? []) this.deliver(interpreter, request);
   }
 
   /**
@@ -565,7 +568,8 @@ class SagaWorker implements Worker {
     const wakeInMs = wakeAt === null ? null : Math.max(0, wakeAt - this.scheduler.now());
     if (this.phase === 'running' && wakeInMs !== null && wakeInMs <= this.parkThresholdMs) return;
     const { runId, lease } = run;
-    const handledSignals = [...(run.interpreter.state.signals?.keys() ?? [])];
+    // Journaled or refused here: a park drops them from the store (another would wake it again).
+    const handledSignals = run.interpreter.handledSignals();
     run.interpreter.park(wakeAt);
     this.forget(run);
     this.tell({ type: 'parked', workerId: this.id, runId, wakeAt });
@@ -579,6 +583,12 @@ class SagaWorker implements Worker {
         }),
       ),
     );
+  }
+
+  /** Delivers a signal request from the store; one this definition refuses is reported, not journaled. */
+  private deliver(interpreter: RunInterpreter, request: SignalRequest): void {
+    const refused = interpreter.signalRequested(request);
+    if (refused !== undefined) this.report(refused, { operation: 'signal', runId: request.runId });
   }
 
   private onHalted(run: ClaimedRun, error: Error): void {

@@ -162,6 +162,42 @@ describe.runIf(url !== undefined)('parked runs on PostgreSQL', { timeout: 60_000
     await submitter.close();
   });
 
+  it('a signal request this worker\u2019s definition refuses (a payload not of its schema) is reported once, never journaled, and does not wake the run again and again', async () => {
+    const activities: WorkerActivity[] = [];
+    const refused: Array<[string, string | undefined, string]> = [];
+    const w = createWorker({
+      store: open(),
+      sagas: [forever],
+      workerId: 'park-w5',
+      leaseMs: 30_000,
+      pollIntervalMs: 100,
+      instrumentation: { worker: (activity) => activities.push(activity) },
+      onError: (error, context) => refused.push([context.operation, context.runId, error.name]),
+    });
+    await w.start();
+    const store = open();
+    const sender = createOrchestrator({ store, sagas: [forever] });
+    try {
+      const runId = await sender.submit(forever, { n: 1 });
+      const parks = () => activities.filter((activity) => activity.type === 'parked' && activity.runId === runId).length;
+      await waitFor('the run is parked', async () => parks() === 1 && (await rowOf(runId))?.wake_at !== null);
+      // As if sent by a process whose schema differed: straight to the store, unchecked.
+      await store.requestSignal({ runId, signal: 'go', signalId: 'bad', payload: { n: 'not a number' } });
+      await waitFor('the run is parked again', async () => parks() === 2 && (await rowOf(runId))?.wake_at !== null);
+      expect(refused).toEqual([['signal', runId, 'SignalPayloadError']]);
+      const row = await rowOf(runId);
+      expect(row).toMatchObject({ lease_owner: null, wake_at: 'infinity', signal_requests: null });
+      expect(((await store.load(runId)) ?? []).filter((event) => event.type === 'signal.received')).toEqual([]);
+      await sender.signal(runId, 'go', { n: 2 }, { signalId: 'good' });
+      const journal = (await waitForSettled(store, [runId])).get(runId) ?? [];
+      expect(foldJournal(journal).stages.get('done')?.output).toBe(2);
+      expect(parks()).toBe(2);
+    } finally {
+      await w.stop({ timeoutMs: 1_000 });
+      await sender.close();
+    }
+  });
+
   it('600 runs waiting at once hold nothing in a worker of concurrency 10, and a burst of signals wakes every one', async () => {
     const count = 600;
     const activities: WorkerActivity[] = [];
