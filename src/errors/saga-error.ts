@@ -64,6 +64,8 @@ export const SagaErrorCode = {
   SignalUnknown: 'SIGNAL_UNKNOWN',
   /** {@link SignalPayloadError}: a signal's payload does not match its wait stage's schema. */
   SignalPayloadInvalid: 'SIGNAL_PAYLOAD_INVALID',
+  /** {@link WaitTimeoutError}: a signal wait's `timeoutMs` passed without its signal. */
+  WaitTimeout: 'WAIT_TIMEOUT',
 } as const;
 
 /**

@@ -7,8 +7,13 @@ import {
   MemoryStore,
   RunNotFoundError,
   RunStateError,
+  SagaError,
+  SagaErrorCode,
+  SagaFailedError,
+  serializeError,
   SignalPayloadError,
   UnknownSignalError,
+  WaitTimeoutError,
   type SagaEvent,
   type SagaRun,
 } from 'sagaflow';
@@ -155,6 +160,22 @@ describe('signal waits', () => {
     expect(outcome.failure).toMatchObject({ stage: 'approval', error: { name: 'WaitTimeoutError', code: 'WAIT_TIMEOUT' } });
     expect(outcome.compensationOrder).toEqual(['hold']);
     expect(log).toEqual(['hold 900', 'release h-900']);
+  });
+
+  it('a timed-out wait fails with the exported WaitTimeoutError: its code, its message naming saga, run, stage and signal, its fields as data', async () => {
+    const { saga } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock() });
+    const failed = await orchestrator.run(saga, { cents: 7 }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(SagaFailedError);
+    const { outcome } = failed as SagaFailedError;
+    const expected = new WaitTimeoutError('approval', outcome.runId, 'approval', 'approved', 60_000);
+    expect(expected).toBeInstanceOf(SagaError);
+    expect(expected.code).toBe(SagaErrorCode.WaitTimeout);
+    const { stack: _stack, ...journaled } = serializeError(expected);
+    expect(outcome.failure?.error).toEqual(journaled);
+    expect(outcome.failure?.error.code).toBe(SagaErrorCode.WaitTimeout);
+    expect(outcome.failure?.error.message).toBe(`Stage 'approval' of saga 'approval' run ${outcome.runId} waited 60000 ms for signal 'approved', which did not come.`);
+    expect(outcome.stages.approval?.error).toEqual(journaled);
   });
 
   it('with onTimeout, a wait that times out completes with the fallback', async () => {
