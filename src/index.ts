@@ -166,7 +166,7 @@ export {
 } from './errors/run-errors.js';
 export type { SagaShapeMismatchDetails } from './errors/run-errors.js';
 export { SignalPayloadError, UnknownSignalError } from './errors/signal-errors.js';
-export { WaitTimeoutError } from './errors/wait-errors.js';
+export { WaitTimeoutError, WaitUntilError } from './errors/wait-errors.js';
 export {
   LeaseLostError,
   RunLeasedError,

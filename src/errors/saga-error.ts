@@ -66,6 +66,8 @@ export const SagaErrorCode = {
   SignalPayloadInvalid: 'SIGNAL_PAYLOAD_INVALID',
   /** {@link WaitTimeoutError}: a signal wait's `timeoutMs` passed without its signal. */
   WaitTimeout: 'WAIT_TIMEOUT',
+  /** {@link WaitUntilError}: a sleep's `until()` returned something that is not an instant. */
+  WaitUntilInvalid: 'WAIT_UNTIL_INVALID',
 } as const;
 
 /**

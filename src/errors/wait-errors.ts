@@ -1,5 +1,6 @@
 import { SagaError, SagaErrorCode } from './saga-error.js';
 import type { SerializedError } from './serialize-error.js';
+import { NonRetryableError } from './stage-errors.js';
 
 /**
  * A `.waitForSignal` stage's `timeoutMs` passed before its signal came, and it has no `onTimeout`
@@ -60,4 +61,40 @@ export function journaledWaitTimeout(saga: string, runId: string, stage: string,
 
 function waitTimeoutMessage(saga: string, runId: string, stage: string, signal: string, timeoutMs: number): string {
   return `Stage '${stage}' of saga '${saga}' run ${runId} waited ${timeoutMs} ms for signal '${signal}', which did not come.`;
+}
+
+/**
+ * A `.sleep` stage's `until()` returned something that is not an instant: not a valid `Date` nor
+ * a finite number of epoch ms (`NaN`, an invalid `Date`, a string, a Proxy, a revoked Proxy…).
+ *
+ * @remarks
+ * The stage fails at once, without retries, since `until()` would compute the same thing again;
+ * the saga's failure path runs. `problem` says what was returned. An error thrown by `until()`
+ * itself is the stage's error as usual, not this one.
+ *
+ * @example
+ * ```ts
+ * import { SagaErrorCode, type SagaOutcome } from 'sagaflow';
+ * const badInstant = (outcome: SagaOutcome) => outcome.failure?.error.code === SagaErrorCode.WaitUntilInvalid;
+ * ```
+ */
+export class WaitUntilError extends NonRetryableError {
+  /** Always `'WaitUntilError'`. */
+  override readonly name = 'WaitUntilError';
+  override readonly code = SagaErrorCode.WaitUntilInvalid;
+
+  /**
+   * @param saga - the saga's name.
+   * @param runId - the run.
+   * @param stage - the sleep stage whose `until()` returned it.
+   * @param problem - what was returned, and why it is not an instant.
+   */
+  constructor(
+    readonly saga: string,
+    readonly runId: string,
+    readonly stage: string,
+    readonly problem: string,
+  ) {
+    super(`until() of wait stage '${stage}' of saga '${saga}' run ${runId} returned ${problem}, not a valid Date or a finite number of epoch ms.`);
+  }
 }

@@ -5,6 +5,7 @@ import {
   createOrchestrator,
   defineSaga,
   MemoryStore,
+  NonRetryableError,
   RunNotFoundError,
   RunStateError,
   SagaError,
@@ -14,6 +15,7 @@ import {
   SignalPayloadError,
   UnknownSignalError,
   WaitTimeoutError,
+  WaitUntilError,
   type SagaEvent,
   type SagaRun,
 } from 'sagaflow';
@@ -239,6 +241,54 @@ describe('timer waits', () => {
       ['until', 60_000],
     ]);
     expect(events.find((event) => event.type === 'stage.started' && event.stage === 'after')?.at).toBe(60_000);
+  });
+});
+
+describe("a sleep's until() that returns no instant", () => {
+  const { proxy: revoked, revoke } = Proxy.revocable(new Date(0), {});
+  revoke();
+  const cases: Array<[string, () => unknown, string]> = [
+    ['a revoked Proxy', () => revoked, 'a Proxy'],
+    ['a Proxy of a Date', () => new Proxy(new Date(0), {}), 'a Proxy'],
+    ['NaN', () => Number.NaN, 'NaN'],
+    ['Infinity', () => Infinity, 'Infinity'],
+    ['an invalid Date', () => new Date('not a date'), 'an invalid Date'],
+    ['a string', () => '2030-01-01', '"2030-01-01"'],
+    ['undefined', () => undefined, 'undefined'],
+    ['an object', () => ({ getTime: () => 0 }), 'an object that is not a Date'],
+  ];
+
+  it.each(cases)('%s fails the stage at once, not retryable, naming saga, stage and what came back', async (_label, until, problem) => {
+    const log: string[] = [];
+    const retryable: boolean[] = [];
+    const saga = defineSaga({ name: 'cool-off', input: z.object({}) })
+      .stage('hold', { execute: async () => 'held', compensate: async () => void log.push('released') })
+      .sleep('until', { until: until as () => Date })
+      .stage('after', { execute: async () => 'done' })
+      .build();
+    const orchestrator = createOrchestrator({
+      sagas: [saga],
+      scheduler: createVirtualClock(),
+      instrumentation: { drive: () => ({ attempt: (info) => (info.stage === 'until' ? { invoke: (call) => call(), end: (result) => void (result.ok || retryable.push(result.retryable)) } : undefined) }) },
+    });
+    const run = orchestrator.start(saga, {});
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.failure?.stage).toBe('until');
+    expect(outcome.failure?.error).toMatchObject({ name: 'WaitUntilError', code: SagaErrorCode.WaitUntilInvalid });
+    expect(outcome.failure?.error.message).toBe(
+      `until() of wait stage 'until' of saga 'cool-off' run ${run.runId} returned ${problem}, not a valid Date or a finite number of epoch ms.`,
+    );
+    expect(retryable).toEqual([false]);
+    expect(events.filter((event) => event.type === 'stage.retrying' || event.type === 'wait.started')).toEqual([]);
+    expect(log).toEqual(['released']);
+  });
+
+  it('WaitUntilError is a NonRetryableError with a code of its own', () => {
+    const error = new WaitUntilError('cool-off', 'run-1', 'until', 'NaN');
+    expect(error).toBeInstanceOf(NonRetryableError);
+    expect(error.code).toBe('WAIT_UNTIL_INVALID');
+    expect(error.message).toBe("until() of wait stage 'until' of saga 'cool-off' run run-1 returned NaN, not a valid Date or a finite number of epoch ms.");
   });
 });
 
