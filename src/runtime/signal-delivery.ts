@@ -51,15 +51,25 @@ export type SignalResult =
  * signal idempotent: the run journals a signal id once, and a second send is a no-op reported as
  * `{ accepted: false, duplicate: true }`. Without one, each call is a new signal.
  *
+ * `timeoutMs` bounds how long `signal()` waits for another process to journal the signal (a run
+ * another live process owns, or one submitted to workers): after it, `signal()` rejects with a
+ * `SignalTimeoutError`, and the signal's request stays recorded in the store, to be journaled by
+ * whoever drives the run next. Without it, `signal()` waits until the signal is journaled: by the
+ * owner, by a worker, or here, when the owner's lease lapses (its process died) and this
+ * orchestrator takes the run over. A run driven in this process, or by nobody, is signalled here
+ * and does not wait on anyone else.
+ *
  * @example
  * ```ts
  * import type { SignalOptions } from 'sagaflow';
- * const options: SignalOptions = { signalId: 'webhook-delivery-8812' };
+ * const options: SignalOptions = { signalId: 'webhook-delivery-8812', timeoutMs: 10_000 };
  * ```
  */
 export interface SignalOptions {
   /** The signal's id, unique per run; default a new uuid. */
   readonly signalId?: string;
+  /** The longest wait, in ms, for another process to journal the signal; no limit by default. */
+  readonly timeoutMs?: number;
 }
 
 /** A signal checked against the run's saga and state, ready to be decided on. */

@@ -222,6 +222,19 @@ describe('signals across orchestrators', () => {
     await expect(other.signal(run.runId, 'approved', { by: 'remote' }, { signalId: 'remote-1' })).resolves.toMatchObject({ duplicate: true });
     await Promise.all([owner.close(), other.close()]);
   });
+
+  it('refuses a timeoutMs that is not a finite number of milliseconds > 0, before anything is recorded', async () => {
+    const { saga } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 1 });
+    await waitStarted(run);
+    for (const timeoutMs of [0, -1, Number.NaN, Infinity, '5' as unknown as number]) {
+      await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { timeoutMs })).rejects.toThrow(/timeoutMs must be a finite number of milliseconds > 0/);
+    }
+    expect((await orchestrator.inspect(run.runId)).stages.approval?.status).toBe('running');
+    run.cancel('done');
+    await run.outcome;
+  });
 });
 
 describe('timer waits', () => {
