@@ -168,7 +168,8 @@ export {
   WorkerStoppedError,
 } from './errors/run-errors.js';
 export type { SagaShapeMismatchDetails } from './errors/run-errors.js';
-export { SignalPayloadError, UnknownSignalError } from './errors/signal-errors.js';
+export { SignalPayloadError, SignalTimeoutError, UnknownSignalError } from './errors/signal-errors.js';
+export { WaitTimeoutError, WaitUntilError } from './errors/wait-errors.js';
 export {
   LeaseLostError,
   RunLeasedError,

@@ -1,6 +1,8 @@
+import { types } from 'node:util';
 import type { ZodType } from 'zod';
 import { z } from 'zod';
-import { NonRetryableError } from '../errors/stage-errors.js';
+import { describePrimitive } from '../errors/safe-read.js';
+import { WaitUntilError } from '../errors/wait-errors.js';
 import { freezeJson } from '../journal/freeze-json.js';
 import { copyJson } from '../runtime/json-value.js';
 import type { ExecuteContext } from './stage-definition.js';
@@ -51,6 +53,8 @@ export interface WaitForSignalDefinition<TOutput> {
  * input and its ancestors' results (a `Date` or epoch ms). The wake-up time is journaled when the
  * wait starts, so a run recovered after a crash waits only for what is left; an instant in the
  * past completes the stage at once. Its output is `undefined`; it has nothing to compensate.
+ * An `until` that returns no instant (`NaN`, an invalid `Date`, a Proxy…) fails the stage at once,
+ * not retried, with a `WaitUntilError` (code `WAIT_UNTIL_INVALID`).
  *
  * @typeParam TInput - the saga's input.
  * @typeParam TResults - the outputs of the stage's ancestors.
@@ -199,14 +203,26 @@ export function waitStage(
   return {
     spec,
     execute: (context) => {
-      const instant = compute(context);
-      const dueAt = instant instanceof Date ? instant.getTime() : instant;
-      if (typeof dueAt !== 'number' || !Number.isFinite(dueAt)) {
-        throw new NonRetryableError(`until() of wait stage '${context.stage}' returned ${String(instant)}, not a valid Date or epoch ms`);
-      }
-      return { dueAt };
+      const instant = instantOf(compute(context));
+      if (!instant.ok) throw new WaitUntilError(context.saga, context.runId, context.stage, instant.problem);
+      return { dueAt: instant.dueAt };
     },
   };
+}
+
+/**
+ * What `until()` returned, as epoch ms, or what is wrong with it. Never throws: a Date is read
+ * with the intrinsic `Date.prototype.getTime` (so a Proxy, revoked or not, or a subclass
+ * overriding `getTime` is refused, never asked), and a refused value is described without
+ * calling into it.
+ */
+function instantOf(value: unknown): { readonly ok: true; readonly dueAt: number } | { readonly ok: false; readonly problem: string } {
+  if (typeof value === 'number') return Number.isFinite(value) ? { ok: true, dueAt: value } : { ok: false, problem: String(value) };
+  if (typeof value !== 'object' || value === null) return { ok: false, problem: describePrimitive(value) };
+  if (types.isProxy(value)) return { ok: false, problem: 'a Proxy' };
+  if (!types.isDate(value)) return { ok: false, problem: 'an object that is not a Date' };
+  const dueAt = Date.prototype.getTime.call(value);
+  return Number.isFinite(dueAt) ? { ok: true, dueAt } : { ok: false, problem: 'an invalid Date' };
 }
 
 /** A deep-frozen JSON copy of a fallback output (the value itself when it is not JSON: `build()` refuses it). */

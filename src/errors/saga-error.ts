@@ -64,6 +64,12 @@ export const SagaErrorCode = {
   SignalUnknown: 'SIGNAL_UNKNOWN',
   /** {@link SignalPayloadError}: a signal's payload does not match its wait stage's schema. */
   SignalPayloadInvalid: 'SIGNAL_PAYLOAD_INVALID',
+  /** {@link SignalTimeoutError}: `signal()` gave up waiting, after its `timeoutMs`, for another process to journal a signal. */
+  SignalTimeout: 'SIGNAL_TIMEOUT',
+  /** {@link WaitTimeoutError}: a signal wait's `timeoutMs` passed without its signal. */
+  WaitTimeout: 'WAIT_TIMEOUT',
+  /** {@link WaitUntilError}: a sleep's `until()` returned something that is not an instant. */
+  WaitUntilInvalid: 'WAIT_UNTIL_INVALID',
 } as const;
 
 /**

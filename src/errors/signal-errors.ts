@@ -94,3 +94,51 @@ export class SignalPayloadError extends SagaError {
     );
   }
 }
+
+/**
+ * `orchestrator.signal(…, { timeoutMs })` waited `timeoutMs` for another process (the run's
+ * owner, or the worker that claims it) to journal the signal, and gave up.
+ *
+ * @remarks
+ * Nothing is lost: the signal's request stays recorded in the store, and whoever drives the run
+ * next (its owner at its next heartbeat, a worker's claim, a takeover by `recover()`, `resume()`
+ * or another `signal()`) journals it, once. To learn what became of it, send it again with the
+ * same `signalId` (this error carries it, also when it was drawn for you): a signal already
+ * journaled is reported as `{ accepted: false, duplicate: true }`.
+ *
+ * @example
+ * ```ts
+ * import { SignalTimeoutError, type Orchestrator } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * await orchestrator.signal('0190c6d2-7b1e-7000-8000-000000000001', 'approval', { approved: true }, { timeoutMs: 5_000 }).catch((error: unknown) => {
+ *   if (error instanceof SignalTimeoutError) console.warn(`still pending; resend with signalId ${error.signalId}`);
+ *   else throw error;
+ * });
+ * ```
+ */
+export class SignalTimeoutError extends SagaError {
+  /** Always `'SignalTimeoutError'`. */
+  override readonly name = 'SignalTimeoutError';
+  readonly code = SagaErrorCode.SignalTimeout;
+
+  /**
+   * @param saga - the run's saga.
+   * @param runId - the run.
+   * @param signal - the signal's name.
+   * @param signalId - the signal's id (send it again with this id).
+   * @param timeoutMs - how long `signal()` waited.
+   * @param owner - who was expected to journal it (a lease owner, or `'a worker'`).
+   */
+  constructor(
+    readonly saga: string,
+    readonly runId: string,
+    readonly signal: string,
+    readonly signalId: string,
+    readonly timeoutMs: number,
+    readonly owner: string,
+  ) {
+    super(
+      `Signal '${signal}' (id ${signalId}) to run ${runId} of saga '${saga}' was not journaled by ${owner} within ${timeoutMs} ms; its request stays recorded in the store and is journaled when the run is next driven (send it again with signalId ${signalId} to learn its result).`,
+    );
+  }
+}

@@ -3,6 +3,7 @@ import { retryDelayMs } from '../definition/retry-policy.js';
 import type { Saga } from '../definition/saga.js';
 import type { WaitPlan, WaitSpec } from '../definition/wait-stage.js';
 import type { SerializedError } from '../errors/serialize-error.js';
+import { journaledWaitTimeout } from '../errors/wait-errors.js';
 import { assertNever, type RunState, type StageState, type WaitState } from '../journal/fold.js';
 import type { RecordedStageShape, ResumeMode, RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
 
@@ -521,15 +522,6 @@ function stopOthers(state: RunState, except: string | undefined, reason: string,
 // ---------------------------------------------------------------------------------------------
 // Waits: a wait stage's attempt only computes when its wait ends; the wait itself is journaled.
 
-/** The error a signal wait without a fallback fails with when it times out. */
-function waitTimeoutError(stage: string, signal: string, timeoutMs: number | undefined): SerializedError {
-  return {
-    name: 'WaitTimeoutError',
-    code: 'WAIT_TIMEOUT',
-    message: `Stage '${stage}' waited ${timeoutMs === undefined ? '' : `${timeoutMs} ms `}for signal '${signal}', which did not come.`,
-  };
-}
-
 /** The first signal of that name received before any stage waited for it. */
 function bufferedSignal(state: RunState, signal: string): { readonly signalId: string; readonly payload?: unknown } | undefined {
   const signals = state.signals;
@@ -578,7 +570,8 @@ function waitDue(saga: Saga, state: RunState, name: string, record: StageState, 
     decision.stageCompleted(name, record.attempts, spec.onTimeout.output, durationMs);
     return;
   }
-  decision.stageFailed(name, record.attempts, waitTimeoutError(name, wait.signal ?? '?', spec?.kind === 'signal' ? spec.timeoutMs : undefined));
+  const timeoutMs = (spec?.kind === 'signal' ? spec.timeoutMs : undefined) ?? (wait.dueAt ?? decision.now) - wait.since;
+  decision.stageFailed(name, record.attempts, journaledWaitTimeout(saga.name, state.runId, name, wait.signal ?? '?', timeoutMs));
   stopOthers(state, name, `stage '${name}' failed`, decision);
 }
 

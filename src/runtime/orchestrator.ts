@@ -1,6 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { asyncScheduler, defer, filter, firstValueFrom, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import {
+  asyncScheduler,
+  defer,
+  EMPTY,
+  exhaustMap,
+  filter,
+  firstValueFrom,
+  from,
+  ignoreElements,
+  merge,
+  takeWhile,
+  throwError,
+  timeout,
+  type Observable,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
 import { v7 as uuidv7 } from 'uuid';
 import { identifierProblem } from '../definition/identifier.js';
 import { continuationProblems, diffShapes } from '../definition/shape-diff.js';
@@ -15,6 +31,7 @@ import {
   SagaShapeMismatchError,
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
+import { SignalTimeoutError } from '../errors/signal-errors.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type RunState } from '../journal/fold.js';
 import { freezeJson } from '../journal/freeze-json.js';
@@ -30,6 +47,7 @@ import { propagationCarrier, type Instrumentation } from './instrumentation.js';
 import { RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
 import { copyJson } from './json-value.js';
 import type { KeptRun, LeaseKeeper } from './lease-keeper.js';
+import { leaseLapses$ } from './lease-lapse.js';
 import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
@@ -415,17 +433,24 @@ export interface Orchestrator {
    *
    * @remarks
    * Idempotent per `options.signalId`: a signal id the run journaled before is a no-op, reported
-   * as `{ accepted: false, duplicate: true }`. Resolves once the signal is durable. A run driven
+   * as `{ accepted: false, duplicate: true }`. Resolves once the signal is journaled. A run driven
    * here gets it at once; a run another live process owns gets it through the store
    * (`SagaStore.requestSignal`: its owner delivers it with its next heartbeat, and this resolves
    * once it is journaled; a store without `requestSignal` refuses with `RunLeasedError`), and so does
    * a run submitted to workers; a run nobody drives (its process stopped) is taken over here and
-   * continues in this process. See {@link SignalResult} and `docs/waits.md`.
+   * continues in this process. If the owner dies before it journals the signal, this takes the run
+   * over (as `recover()` would) once the owner's lease lapses, and delivers the recorded request
+   * here: the call never hangs on a dead owner. A submitted run is left to workers (a worker that
+   * claims it delivers the request). `options.timeoutMs` bounds the wait for another process: then
+   * it rejects with {@link SignalTimeoutError}, and the request stays recorded. See
+   * {@link SignalResult} and `docs/waits.md`.
    *
    * @throws {@link RunNotFoundError}; {@link UnknownSignalError} when no stage of the run's saga
    * waits for `name`; {@link SignalPayloadError} for a payload its schema refuses;
    * {@link RunStateError} for a run that is not going forward (settled, stopping, rolling back);
-   * {@link RunLeasedError}; all as rejections.
+   * {@link RunLeasedError}; {@link SignalTimeoutError} after `options.timeoutMs`; all as
+   * rejections. `TypeError` (rejects) for an empty `signalId` or a `timeoutMs` that is not a
+   * finite number > 0.
    */
   signal(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult>;
   /**
@@ -769,6 +794,10 @@ class SagaOrchestrator implements Orchestrator {
   async signal(runId: string, name: string, payload?: unknown, options: SignalOptions = {}): Promise<SignalResult> {
     const signalId = options.signalId ?? uuidv7();
     if (typeof signalId !== 'string' || signalId === '') throw new TypeError(`signal() of run ${runId}: signalId must be a non-empty string.`);
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
+      throw new TypeError(`signal() of run ${runId}: timeoutMs must be a finite number of milliseconds > 0.`);
+    }
     let local = this.active.get(runId);
     if (local !== undefined && local.interpreter === undefined) {
       // Being picked up here: the run is driven once its journal is replayed to its handle.
@@ -790,6 +819,7 @@ class SagaOrchestrator implements Orchestrator {
     const saga = this.sagaFor(state, undefined) as Saga;
     const prepared = prepareSignal(saga, state, name, payload, signalId);
     if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
+    const request: SignalRequest = { runId, signal: prepared.signal, signalId, ...(prepared.payload === undefined ? {} : { payload: prepared.payload }) };
     const toWorkers = state.submitted && supportsWorkers(this.store);
     const lease = toWorkers ? undefined : await this.store.leaseOf(runId);
     if (toWorkers || lease?.live === true) {
@@ -798,24 +828,69 @@ class SagaOrchestrator implements Orchestrator {
         if (lease === undefined) throw new StoreUnsupportedError(this.store.description, 'signal() of a run submitted to workers', 'the store cannot record signal requests');
         throw new RunLeasedError(runId, lease.owner, lease.epoch, 'signal()');
       }
-      // Followed from the end of the journal just read: the owner's appends only, not the whole journal again.
-      const journaled = this.signalJournaled(followRun$(this.store, runId, state.lastSeq + 1, defaultPollIntervalMs(this.store), this.scheduler), runId, signalId);
-      await this.store.requestSignal({ runId, signal: prepared.signal, signalId, ...(prepared.payload === undefined ? {} : { payload: prepared.payload }) });
-      return await journaled;
+      await this.store.requestSignal(request);
+      return await this.requestedSignalJournaled(state, request, lease?.owner, timeoutMs);
     }
-    if (this.active.has(runId)) return this.signal(runId, name, payload, { signalId });
+    if (this.active.has(runId)) return this.signal(runId, name, payload, { ...options, signalId });
     // Nobody drives it: take it over here, and deliver the signal as it is picked up.
+    const handle = await this.takeOverForSignal(request);
+    return await this.signalJournaled(handle.events$, runId, signalId);
+  }
+
+  /**
+   * Resolves once a signal requested through the store is journaled by whoever drives the run.
+   * Waiting on another process must not outlive it: a run another process owns (`owner`) is taken
+   * over here once that lease lapses (the owner died, so nobody else would deliver it soon), as
+   * `recover()` would, and the recorded request is delivered as it is picked up. A run submitted
+   * to workers (`owner` undefined) is left to them. Rejects with {@link SignalTimeoutError} after
+   * `timeoutMs`; the request stays recorded either way.
+   */
+  private requestedSignalJournaled(state: RunState, request: SignalRequest, owner: string | undefined, timeoutMs: number | undefined): Promise<SignalResult> {
+    const { runId, signalId } = request;
+    const pollIntervalMs = defaultPollIntervalMs(this.store);
+    // Followed from the end of the journal already read: the owner's appends only, not the whole journal again.
+    const journaled$ = defer(() => this.signalJournaled(followRun$(this.store, runId, state.lastSeq + 1, pollIntervalMs, this.scheduler), runId, signalId));
+    const takeOver = async (): Promise<'driven' | 'leased' | 'settled'> => {
+      // Picked up by this process meanwhile (a recover(), say): it delivers the recorded request.
+      if (this.active.has(runId)) return 'driven';
+      try {
+        await this.takeOverForSignal(request);
+        return 'driven';
+      } catch (error) {
+        // Someone faster took it over: that owner delivers the request; watch its lease instead.
+        if (error instanceof RunLeasedError) return 'leased';
+        // It settled meanwhile: the journal says whether the signal made it in.
+        if (error instanceof RunStateError) return 'settled';
+        throw error;
+      }
+    };
+    const takenOver$ =
+      owner === undefined
+        ? EMPTY
+        : leaseLapses$(this.store, runId, pollIntervalMs, this.scheduler).pipe(
+            exhaustMap(() => from(takeOver())),
+            takeWhile((result) => result === 'leased'),
+            ignoreElements(),
+          );
+    const delivered$ = merge(journaled$, takenOver$);
+    if (timeoutMs === undefined) return firstValueFrom(delivered$);
+    const timedOut = (): Observable<never> => throwError(() => new SignalTimeoutError(state.saga, runId, request.signal, signalId, timeoutMs, owner ?? 'a worker'));
+    return firstValueFrom(delivered$.pipe(timeout({ first: timeoutMs, scheduler: this.scheduler, with: timedOut })));
+  }
+
+  /** Takes a run nobody drives over here (its lease, an epoch bump, `run.resumed`), delivering the signal as it is picked up. */
+  private async takeOverForSignal(request: SignalRequest): Promise<RunHandle<Record<string, unknown>>> {
+    const { runId } = request;
     const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
     this.active.set(runId, { handle });
-    const durable = this.signalJournaled(handle.events$, runId, signalId);
     try {
-      await this.pickUp(runId, 'resume', {}, handle, { signal: { signal: prepared.signal, signalId, payload: prepared.payload } });
+      await this.pickUp(runId, 'resume', {}, handle, { signal: { signal: request.signal, signalId: request.signalId, payload: request.payload } });
     } catch (error) {
       if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
       handle.fail(error);
       throw error;
     }
-    return await durable;
+    return handle;
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { Saga } from '../definition/saga.js';
+import { signalWaitsOf } from '../definition/signal-waits.js';
 import type { Issue } from '../errors/definition-errors.js';
 import { RunStateError } from '../errors/run-errors.js';
 import { describeThrown } from '../errors/safe-read.js';
@@ -50,15 +51,25 @@ export type SignalResult =
  * signal idempotent: the run journals a signal id once, and a second send is a no-op reported as
  * `{ accepted: false, duplicate: true }`. Without one, each call is a new signal.
  *
+ * `timeoutMs` bounds how long `signal()` waits for another process to journal the signal (a run
+ * another live process owns, or one submitted to workers): after it, `signal()` rejects with a
+ * `SignalTimeoutError`, and the signal's request stays recorded in the store, to be journaled by
+ * whoever drives the run next. Without it, `signal()` waits until the signal is journaled: by the
+ * owner, by a worker, or here, when the owner's lease lapses (its process died) and this
+ * orchestrator takes the run over. A run driven in this process, or by nobody, is signalled here
+ * and does not wait on anyone else.
+ *
  * @example
  * ```ts
  * import type { SignalOptions } from 'sagaflow';
- * const options: SignalOptions = { signalId: 'webhook-delivery-8812' };
+ * const options: SignalOptions = { signalId: 'webhook-delivery-8812', timeoutMs: 10_000 };
  * ```
  */
 export interface SignalOptions {
   /** The signal's id, unique per run; default a new uuid. */
   readonly signalId?: string | undefined;
+  /** The longest wait, in ms, for another process to journal the signal; no limit by default. */
+  readonly timeoutMs?: number | undefined;
 }
 
 /** A signal checked against the run's saga and state, ready to be decided on. */
@@ -74,11 +85,9 @@ export type PreparedSignal =
  * @throws {@link UnknownSignalError}, {@link SignalPayloadError}, {@link RunStateError}.
  */
 export function prepareSignal(saga: Saga, state: RunState, signal: string, payload: unknown, signalId: string): PreparedSignal {
-  const waiting = saga.stages.filter((stage) => stage.wait?.kind === 'signal' && stage.wait.signal === signal);
-  if (waiting.length === 0) {
-    const known = saga.stages.flatMap((stage) => (stage.wait?.kind === 'signal' ? [{ signal: stage.wait.signal, stage: stage.name }] : []));
-    throw new UnknownSignalError(saga.name, state.runId, signal, known);
-  }
+  const { bySignal, known } = signalWaitsOf(saga);
+  const waits = bySignal.get(signal);
+  if (waits === undefined) throw new UnknownSignalError(saga.name, state.runId, signal, known);
   if (state.signals?.has(signalId) === true) return { kind: 'duplicate', signalId };
   if (state.stopping || (state.status !== 'running' && state.status !== 'queued')) {
     throw new RunStateError(
@@ -90,14 +99,15 @@ export function prepareSignal(saga: Saga, state: RunState, signal: string, paylo
       state.stopping ? `it is stopping (${state.failure === undefined ? 'cancelled' : `stage '${state.failure.stage}' failed`}), and a signal needs a run that goes forward` : undefined,
     );
   }
-  // The stage the signal is for: the one waiting now, else the first not completed yet.
+  // The stage the signal is for (named in a refusal): the one waiting now, else the first not completed yet.
+  const waiting = waits.stages;
   const target =
     waiting.find((stage) => state.waits?.get(stage.name) !== undefined) ?? waiting.find((stage) => state.stages.get(stage.name)?.status !== 'completed') ?? waiting[0];
-  const spec = target?.wait;
-  if (target === undefined || spec?.kind !== 'signal') throw new TypeError(`Saga '${saga.name}' lost its wait for signal '${signal}'.`);
-  let parsed: ReturnType<typeof spec.schema.safeParse>;
+  if (target === undefined) throw new TypeError(`Saga '${saga.name}' lost its wait for signal '${signal}'.`);
+  const schema = waits.schema;
+  let parsed: ReturnType<typeof schema.safeParse>;
   try {
-    parsed = spec.schema.safeParse(payload);
+    parsed = schema.safeParse(payload);
   } catch (error) {
     throw new SignalPayloadError(saga.name, state.runId, signal, target.name, [{ path: 'payload', message: `could not be read: ${describeThrown(error)}` }], { cause: error });
   }

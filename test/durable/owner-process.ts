@@ -3,15 +3,19 @@
  * driven by its parent over IPC. Its `payment` saga records every effect (charge, refund) in a
  * table of the same database, so the parent can check what happened, in what order, and by whom.
  *
- * Commands (parent → child): start, recover, cancel, open (a gate a stage waits on), exit.
- * Reports (child → parent): ready, started, outcome, failed, recovered, cancelled, error, event.
+ * Its `approval` saga (from wait-sagas.ts, which the parent registers too) waits for a signal.
+ *
+ * Commands (parent → child): start, start-approval, recover, cancel, open (a gate a stage waits on), exit.
+ * Reports (child → parent): ready, started, wait-started, outcome, failed, recovered, cancelled, error, event.
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { z } from 'zod';
+import { filter, firstValueFrom } from 'rxjs';
 import { createOrchestrator, defineSaga, type SagaEvent, type SagaStore } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
+import { approval } from './wait-sagas.js';
 
 /** What the parent passes in SAGAFLOW_OWNER (JSON). */
 export interface OwnerConfig {
@@ -23,6 +27,7 @@ export interface OwnerConfig {
 /** A command from the parent. */
 export type OwnerCommand =
   | { readonly type: 'start'; readonly runId: string }
+  | { readonly type: 'start-approval'; readonly runId: string }
   | { readonly type: 'recover' }
   | { readonly type: 'cancel'; readonly runId: string; readonly reason: string }
   | { readonly type: 'open'; readonly gate: string }
@@ -32,6 +37,7 @@ export type OwnerCommand =
 export type OwnerReport =
   | { readonly type: 'ready' }
   | { readonly type: 'started'; readonly runId: string }
+  | { readonly type: 'wait-started'; readonly runId: string }
   | { readonly type: 'outcome'; readonly runId: string; readonly status: string; readonly compensationOrder: readonly string[] }
   | { readonly type: 'failed'; readonly runId: string; readonly name: string; readonly message: string }
   | { readonly type: 'recovered'; readonly runIds: readonly string[]; readonly skipped: ReadonlyArray<{ runId: string; reason: string; detail: string }> }
@@ -113,7 +119,7 @@ const payment = defineSaga({ name: 'payment', input: z.object({ cents: z.number(
 
 const store: SagaStore =
   config.store.kind === 'sqlite' ? new SqliteStore({ path: config.store.path }) : new PostgresStore({ connectionString: config.store.url, schema: config.store.schema });
-const orchestrator = createOrchestrator({ store, sagas: [payment], leaseMs: config.leaseMs, ownerId: config.name, onError: () => undefined });
+const orchestrator = createOrchestrator({ store, sagas: [payment, approval], leaseMs: config.leaseMs, ownerId: config.name, onError: () => undefined });
 // Every event this process appended, as it is appended: the parent awaits them instead of polling the store.
 orchestrator.events$.subscribe((event) => send({ type: 'event', runId: event.runId, event: event.type }));
 
@@ -132,6 +138,14 @@ process.on('message', (command: OwnerCommand) => {
           const run = orchestrator.start(payment, { cents: 2_500 }, { runId: command.runId });
           send({ type: 'started', runId: run.runId });
           follow(run.runId, run.outcome);
+          return;
+        }
+        case 'start-approval': {
+          const run = orchestrator.start(approval, { cents: 700 }, { runId: command.runId });
+          follow(run.runId, run.outcome);
+          // Reported once the wait is durable: the run then waits for its signal, holding its lease.
+          await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
+          send({ type: 'wait-started', runId: run.runId });
           return;
         }
         case 'recover': {

@@ -2,12 +2,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { SagaEvent, SagaStore } from 'sagaflow';
+import { createOrchestrator, SignalTimeoutError, type SagaEvent, type SagaStore } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { dropSchemas, postgresForTests, uniqueSchema, withAdminClient } from '../support/postgres.js';
 import { tempDatabase, type TempDatabase } from '../stores/sqlite-temp.js';
+import { deferred } from '../support/deferred.js';
 import type { OwnerCommand, OwnerConfig, OwnerReport } from './owner-process.js';
+import { approval } from './wait-sagas.js';
 
 const script = fileURLToPath(new URL('./owner-process.ts', import.meta.url));
 /** The lease of owners whose runs another process takes over once it expires: short, so the tests are quick. */
@@ -115,6 +117,24 @@ const isEvent =
   (type: SagaEvent['type'], runId: string) =>
   (report: OwnerReport): report is Extract<OwnerReport, { type: 'event' }> =>
     report.type === 'event' && report.event === type && report.runId === runId;
+
+/** Another store on the owners' database, for an orchestrator in the test process. */
+function openStore(config: OwnerConfig['store']): SagaStore {
+  return config.kind === 'sqlite' ? new SqliteStore({ path: config.path }) : new PostgresStore({ connectionString: config.url, schema: config.schema });
+}
+
+/** `promise`, or a rejection saying what did not happen within `timeoutMs` (a deadline, not a sleep). */
+async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 interface Backend {
   readonly store: OwnerConfig['store'];
@@ -279,6 +299,80 @@ describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend
     expect(events.filter((event) => event.type === 'stage.started' && event.stage === 'charge').map((event) => ('attempt' in event ? event.attempt : 0))).toEqual([1, 2]);
     expect((await backend.effects()).filter((effect) => effect.runId === runId).map((effect) => `${effect.kind}@${effect.process}`)).toEqual(['reserve@process-a', 'charge@process-b']);
   });
+
+  it.runIf(makeBackend !== undefined)(
+    'signal() to a run whose owner is SIGKILLed after signal() found its live lease does not hang: once the lease lapses, it takes the run over and delivers the signal',
+    async () => {
+      const a = owner('process-a');
+      await a.waitFor('ready', isReport('ready'));
+      const runId = 'signal-owner-died';
+      await a.ask({ type: 'start-approval', runId }, 'wait-started');
+      // Frozen, the owner delivers nothing; then it dies, its lease still live.
+      a.signal('SIGSTOP');
+      const store = openStore(backend.store);
+      const recorded = deferred();
+      const requestSignal = store.requestSignal?.bind(store);
+      // signal() records its request only after it found the owner's live lease.
+      store.requestSignal = async (request) => {
+        await requestSignal?.(request);
+        recorded.resolve();
+      };
+      const sender = createOrchestrator({ store, sagas: [approval], leaseMs: LEASE_MS, ownerId: 'sender', onError: () => undefined });
+      try {
+        const sent = sender.signal(runId, 'approved', { by: 'ops' }, { signalId: 'ops-1' });
+        await recorded.promise;
+        a.signal('SIGKILL');
+        await expect(within(sent, LEASE_MS * 15, 'signal() had not resolved')).resolves.toEqual({ accepted: true, signalId: 'ops-1', delivered: 'waiting' });
+        // The sender drives the run now; close() waits for it to settle.
+        await sender.close();
+        const outcome = await sender.inspect(runId);
+        expect(outcome).toMatchObject({ status: 'completed', outputs: { approve: { by: 'ops' }, pay: 'approved by ops' } });
+        const events = await journal(runId);
+        expect(events.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
+        expect(events.flatMap((event) => (event.type === 'signal.received' ? [[event.signalId, event.stage]] : []))).toEqual([['ops-1', 'approve']]);
+      } finally {
+        await sender.close();
+        await store.close();
+      }
+    },
+  );
+
+  it.runIf(makeBackend !== undefined)(
+    'with timeoutMs, signal() to a frozen owner rejects with SignalTimeoutError naming run and signal; the request stays recorded and the next owner journals it',
+    async () => {
+      const a = owner('process-a');
+      const b = owner('process-b');
+      await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
+      const runId = 'signal-timed-out';
+      await a.ask({ type: 'start-approval', runId }, 'wait-started');
+      a.signal('SIGSTOP');
+      const store = openStore(backend.store);
+      const sender = createOrchestrator({ store, sagas: [approval], leaseMs: LEASE_MS, ownerId: 'sender', onError: () => undefined });
+      try {
+        const failed = await sender.signal(runId, 'approved', { by: 'ops' }, { signalId: 'ops-2', timeoutMs: 200 }).catch((error: unknown) => error);
+        expect(failed).toBeInstanceOf(SignalTimeoutError);
+        expect(failed).toMatchObject({ code: 'SIGNAL_TIMEOUT', saga: 'approval', runId, signal: 'approved', signalId: 'ops-2', timeoutMs: 200, owner: 'process-a' });
+        expect((failed as Error).message).toBe(
+          `Signal 'approved' (id ops-2) to run ${runId} of saga 'approval' was not journaled by process-a within 200 ms; its request stays recorded in the store and is journaled when the run is next driven (send it again with signalId ops-2 to learn its result).`,
+        );
+        a.signal('SIGKILL');
+        // Another process takes the run over once the lease has lapsed, and journals the recorded request.
+        await expect
+          .poll(async () => (await b.ask({ type: 'recover' }, 'recovered')).runIds.includes(runId), { timeout: LEASE_MS * 10, interval: LEASE_MS / 4 })
+          .toBe(true);
+        expect(await b.waitFor('the outcome', isReport('outcome', runId))).toMatchObject({ status: 'completed' });
+        const events = await journal(runId);
+        expect(events.flatMap((event) => (event.type === 'signal.received' ? [[event.signalId, event.stage]] : []))).toEqual([['ops-2', 'approve']]);
+        // The sender gave up waiting and took nothing over: one takeover, by process-b.
+        expect(events.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
+        expect(await sender.inspect(runId)).toMatchObject({ status: 'completed', outputs: { pay: 'approved by ops' } });
+        await expect(sender.signal(runId, 'approved', { by: 'ops' }, { signalId: 'ops-2' })).resolves.toEqual({ accepted: false, signalId: 'ops-2', duplicate: true });
+      } finally {
+        await sender.close();
+        await store.close();
+      }
+    },
+  );
 
   it.runIf(makeBackend !== undefined)('a frozen owner whose run was taken over writes nothing more: its appends are fenced', async () => {
     const a = owner('process-a');

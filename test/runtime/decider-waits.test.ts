@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineSaga, SagaDefinitionError, type SagaEventDraft } from 'sagaflow';
+import { defineSaga, SagaDefinitionError, SagaErrorCode, serializeError, WaitTimeoutError, type SagaEventDraft, type SerializedError } from 'sagaflow';
 import { stateOf } from '../support/run-state.js';
 import { decide, isAppend, restingUntil, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
 import type { Saga } from '../../src/definition/saga.js';
@@ -34,6 +34,10 @@ function summary(commands: readonly Command[]): unknown[] {
     const { runId: _runId, saga: _saga, at: _at, seq: _seq, ...rest } = command;
     return rest;
   });
+}
+
+function withoutStack({ stack: _stack, ...rest }: SerializedError): SerializedError {
+  return rest;
 }
 
 const ok = (output?: unknown): AttemptResult => ({ ok: true, output, durationMs: 5 });
@@ -114,12 +118,26 @@ describe('wait stages: state × trigger → commands', () => {
         type: 'stage.failed',
         stage: 'approval',
         attempt: 1,
-        error: { name: 'WaitTimeoutError', code: 'WAIT_TIMEOUT', message: "Stage 'approval' waited 60000 ms for signal 'approved', which did not come." },
+        // What serializeError makes of the exported class, minus a stack (the decider is pure).
+        error: withoutStack(serializeError(new WaitTimeoutError('approval', state.runId, 'approval', 'approved', 60_000))),
       },
       { type: 'abort', reason: "stage 'approval' failed" },
     ]);
     const failed = stateOf(approval, ...waiting, ...(commands.filter(isAppend) as SagaEventDraft[]));
     expect(summary(decide(approval, failed, STEP, NOW))).toEqual([{ type: 'run.compensating', cause: expect.objectContaining({ kind: 'failed', stage: 'approval' }) as unknown }]);
+    expect(failed.failure?.error).toMatchObject({
+      name: 'WaitTimeoutError',
+      code: SagaErrorCode.WaitTimeout,
+      message: `Stage 'approval' of saga 'approval' run ${state.runId} waited 60000 ms for signal 'approved', which did not come.`,
+      data: { saga: 'approval', runId: state.runId, stage: 'approval', signal: 'approved', timeoutMs: 60_000 },
+    });
+  });
+
+  it('a journal written before WaitTimeoutError existed (no data, the old message) still folds to the same failure code', () => {
+    const old = { name: 'WaitTimeoutError', code: 'WAIT_TIMEOUT', message: "Stage 'approval' waited 60000 ms for signal 'approved', which did not come." };
+    const failed = stateOf(approval, ...waiting, { type: 'stage.failed', stage: 'approval', attempt: 1, error: old });
+    expect(failed.failure).toEqual({ stage: 'approval', error: old });
+    expect(failed.failure?.error.code).toBe(new WaitTimeoutError('approval', 'r', 'approval', 'approved', 1).code);
   });
 
   it('a timed-out wait with onTimeout completes with the fallback', () => {

@@ -5,10 +5,17 @@ import {
   createOrchestrator,
   defineSaga,
   MemoryStore,
+  NonRetryableError,
   RunNotFoundError,
   RunStateError,
+  SagaError,
+  SagaErrorCode,
+  SagaFailedError,
+  serializeError,
   SignalPayloadError,
   UnknownSignalError,
+  WaitTimeoutError,
+  WaitUntilError,
   type SagaEvent,
   type SagaRun,
 } from 'sagaflow';
@@ -157,6 +164,22 @@ describe('signal waits', () => {
     expect(log).toEqual(['hold 900', 'release h-900']);
   });
 
+  it('a timed-out wait fails with the exported WaitTimeoutError: its code, its message naming saga, run, stage and signal, its fields as data', async () => {
+    const { saga } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock() });
+    const failed = await orchestrator.run(saga, { cents: 7 }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(SagaFailedError);
+    const { outcome } = failed as SagaFailedError;
+    const expected = new WaitTimeoutError('approval', outcome.runId, 'approval', 'approved', 60_000);
+    expect(expected).toBeInstanceOf(SagaError);
+    expect(expected.code).toBe(SagaErrorCode.WaitTimeout);
+    const { stack: _stack, ...journaled } = serializeError(expected);
+    expect(outcome.failure?.error).toEqual(journaled);
+    expect(outcome.failure?.error.code).toBe(SagaErrorCode.WaitTimeout);
+    expect(outcome.failure?.error.message).toBe(`Stage 'approval' of saga 'approval' run ${outcome.runId} waited 60000 ms for signal 'approved', which did not come.`);
+    expect(outcome.stages.approval?.error).toEqual(journaled);
+  });
+
   it('with onTimeout, a wait that times out completes with the fallback', async () => {
     const { saga } = approvalSaga({ onTimeout: { output: { by: 'nobody' } } });
     const outcome = await createOrchestrator({ sagas: [saga], scheduler: createVirtualClock() }).start(saga, { cents: 3 }).outcome;
@@ -199,6 +222,19 @@ describe('signals across orchestrators', () => {
     await expect(other.signal(run.runId, 'approved', { by: 'remote' }, { signalId: 'remote-1' })).resolves.toMatchObject({ duplicate: true });
     await Promise.all([owner.close(), other.close()]);
   });
+
+  it('refuses a timeoutMs that is not a finite number of milliseconds > 0, before anything is recorded', async () => {
+    const { saga } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 1 });
+    await waitStarted(run);
+    for (const timeoutMs of [0, -1, Number.NaN, Infinity, '5' as unknown as number]) {
+      await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { timeoutMs })).rejects.toThrow(/timeoutMs must be a finite number of milliseconds > 0/);
+    }
+    expect((await orchestrator.inspect(run.runId)).stages.approval?.status).toBe('running');
+    run.cancel('done');
+    await run.outcome;
+  });
 });
 
 describe('timer waits', () => {
@@ -218,6 +254,54 @@ describe('timer waits', () => {
       ['until', 60_000],
     ]);
     expect(events.find((event) => event.type === 'stage.started' && event.stage === 'after')?.at).toBe(60_000);
+  });
+});
+
+describe("a sleep's until() that returns no instant", () => {
+  const { proxy: revoked, revoke } = Proxy.revocable(new Date(0), {});
+  revoke();
+  const cases: Array<[string, () => unknown, string]> = [
+    ['a revoked Proxy', () => revoked, 'a Proxy'],
+    ['a Proxy of a Date', () => new Proxy(new Date(0), {}), 'a Proxy'],
+    ['NaN', () => Number.NaN, 'NaN'],
+    ['Infinity', () => Infinity, 'Infinity'],
+    ['an invalid Date', () => new Date('not a date'), 'an invalid Date'],
+    ['a string', () => '2030-01-01', '"2030-01-01"'],
+    ['undefined', () => undefined, 'undefined'],
+    ['an object', () => ({ getTime: () => 0 }), 'an object that is not a Date'],
+  ];
+
+  it.each(cases)('%s fails the stage at once, not retryable, naming saga, stage and what came back', async (_label, until, problem) => {
+    const log: string[] = [];
+    const retryable: boolean[] = [];
+    const saga = defineSaga({ name: 'cool-off', input: z.object({}) })
+      .stage('hold', { execute: async () => 'held', compensate: async () => void log.push('released') })
+      .sleep('until', { until: until as () => Date })
+      .stage('after', { execute: async () => 'done' })
+      .build();
+    const orchestrator = createOrchestrator({
+      sagas: [saga],
+      scheduler: createVirtualClock(),
+      instrumentation: { drive: () => ({ attempt: (info) => (info.stage === 'until' ? { invoke: (call) => call(), end: (result) => void (result.ok || retryable.push(result.retryable)) } : undefined) }) },
+    });
+    const run = orchestrator.start(saga, {});
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.failure?.stage).toBe('until');
+    expect(outcome.failure?.error).toMatchObject({ name: 'WaitUntilError', code: SagaErrorCode.WaitUntilInvalid });
+    expect(outcome.failure?.error.message).toBe(
+      `until() of wait stage 'until' of saga 'cool-off' run ${run.runId} returned ${problem}, not a valid Date or a finite number of epoch ms.`,
+    );
+    expect(retryable).toEqual([false]);
+    expect(events.filter((event) => event.type === 'stage.retrying' || event.type === 'wait.started')).toEqual([]);
+    expect(log).toEqual(['released']);
+  });
+
+  it('WaitUntilError is a NonRetryableError with a code of its own', () => {
+    const error = new WaitUntilError('cool-off', 'run-1', 'until', 'NaN');
+    expect(error).toBeInstanceOf(NonRetryableError);
+    expect(error.code).toBe('WAIT_UNTIL_INVALID');
+    expect(error.message).toBe("until() of wait stage 'until' of saga 'cool-off' run run-1 returned NaN, not a valid Date or a finite number of epoch ms.");
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, createWorker, defineSaga, type Worker } from 'sagaflow';
+import { createOrchestrator, createWorker, defineSaga, SignalTimeoutError, type Worker } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { waitFor, waitForSettled } from './support.js';
@@ -56,6 +56,26 @@ describe.runIf(url !== undefined)('waits with workers on PostgreSQL', () => {
       expect(await outcome(early)).toMatchObject({ pay: 'approved by early' });
       expect(await outcome(late)).toMatchObject({ pay: 'approved by ops' });
       for (const journal of journals.values()) expect(journal.filter((event) => event.type === 'signal.received')).toHaveLength(1);
+    } finally {
+      await w.stop({ timeoutMs: 1_000 });
+      await sender.close();
+    }
+  }, 60_000);
+
+  it('with timeoutMs, a signal to a submitted run no worker serves rejects with SignalTimeoutError; the recorded request reaches the worker that claims it', async () => {
+    const store = open();
+    const sender = createOrchestrator({ store, sagas: [approval] });
+    const runId = await sender.submit(approval, { cents: 4 });
+    const failed = await sender.signal(runId, 'approved', { by: 'ops' }, { signalId: 'unserved-1', timeoutMs: 300 }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(SignalTimeoutError);
+    expect(failed).toMatchObject({ code: 'SIGNAL_TIMEOUT', runId, signal: 'approved', signalId: 'unserved-1', owner: 'a worker' });
+    expect((await sender.inspect(runId)).status).toBe('queued');
+    const w = worker('waits-w4');
+    await w.start();
+    try {
+      const journal = (await waitForSettled(store, [runId])).get(runId) ?? [];
+      expect(journal.flatMap((event) => (event.type === 'signal.received' ? [event.signalId] : []))).toEqual(['unserved-1']);
+      expect((await sender.inspect(runId)).outputs).toMatchObject({ pay: 'approved by ops' });
     } finally {
       await w.stop({ timeoutMs: 1_000 });
       await sender.close();
