@@ -123,8 +123,9 @@ function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
     .requiredOption('--sagas <module>', 'the module exporting the run’s saga (its schema validates the payload)')
     .addOption(storeOption())
     .option('--signal-id <id>', 'an id of your own: sending the same id again is a no-op')
+    .option('--timeout-ms <ms>', 'give up waiting for another process to journal it after this long (the request stays recorded)')
     .option('--json', 'print the result as one JSON line')
-    .action(async (runId: string, name: string, json: string | undefined, options: { sagas: string; store: string; signalId?: string; json?: boolean }) => {
+    .action(async (runId: string, name: string, json: string | undefined, options: { sagas: string; store: string; signalId?: string; timeoutMs?: string; json?: boolean }) => {
       const { signalCommand } = await import('./commands/signal.js');
       done(await signalCommand(runId, name, json, options, io));
     });

@@ -9,16 +9,23 @@ import { join } from 'node:path';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator } from 'sagaflow';
+import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
+import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { approval } from './fixtures/approval.mjs';
 import { ensureBuilt, fixture, sagaflow } from './support/cli-process.js';
 
+const postgresUrl = await postgresForTests();
+const schema = uniqueSchema('cli_signal');
 let work: string;
 beforeAll(() => {
   ensureBuilt();
   work = mkdtempSync(join(tmpdir(), 'sagaflow-signal-'));
 }, 240_000);
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(async () => {
+  rmSync(work, { recursive: true, force: true });
+  if (postgresUrl !== undefined) await dropSchemas(postgresUrl, schema);
+});
 
 describe('sagaflow signal', () => {
   it('shows what a run waits for, refuses a bad payload, and delivers a good one: the run completes', async () => {
@@ -57,6 +64,26 @@ describe('sagaflow signal', () => {
       expect(outcome.outputs.pay).toBe('paid 700, approved by ann');
     } finally {
       await reader.close();
+    }
+  }, 120_000);
+
+  it.runIf(postgresUrl !== undefined)('with --timeout-ms, gives up waiting for a worker that does not come, says the request stays recorded, and a worker delivers it later', async () => {
+    const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+    const orchestrator = createOrchestrator({ store, sagas: [approval] });
+    try {
+      const runId = await orchestrator.submit(approval, { cents: 80 });
+      const url = new URL(postgresUrl ?? '');
+      url.searchParams.set('schema', schema);
+      const late = await sagaflow(['signal', runId, 'approved', '{"by":"ann"}', '--sagas', fixture('approval.mjs'), '--store', url.toString(), '--signal-id', 'late-1', '--timeout-ms', '300'], { cwd: work });
+      expect(late.code).toBe(2);
+      expect(late.stderr).toMatch(/^error: .*late-1.*300 ms/);
+      expect(late.stderr).toMatch(/recorded/);
+      // Recorded: the first worker to claim the run delivers it.
+      const [claimed] = await store.claim({ owner: 'later', sagas: [{ name: approval.name, shapeHash: approval.shapeHash }], limit: 1, leaseMs: 30_000 });
+      expect(claimed?.signalRequests?.map((request) => [request.signalId, request.payload])).toEqual([['late-1', { by: 'ann' }]]);
+    } finally {
+      await orchestrator.close();
+      await store.close();
     }
   }, 120_000);
 });

@@ -12,6 +12,8 @@ export interface SignalCommandOptions {
   readonly sagas: string;
   /** The signal's id, for an idempotent send (default: a new uuid). */
   readonly signalId?: string;
+  /** The longest wait, in ms, for another process to journal the signal. */
+  readonly timeoutMs?: string;
   /** One JSON line instead of a sentence. */
   readonly json?: boolean;
 }
@@ -24,7 +26,8 @@ export interface SignalCommandOptions {
  * `name`, so the saga's code is needed: `--sagas <module>`. A run this process drives nobody else
  * drives (its process stopped) is taken over, gets the signal, and is driven here until it
  * settles. Exit 0 when the signal is journaled or was a duplicate; 2 for a bad payload, an
- * unknown run or signal, or a run that is not going forward.
+ * unknown run or signal, a run that is not going forward, or `--timeout-ms` passed before another
+ * process journaled it (the request stays recorded for the run's owner).
  *
  * @throws {@link CliUsageError} for JSON that does not parse and every refusal of `signal()`.
  */
@@ -37,13 +40,17 @@ export async function signalCommand(runId: string, name: string, payloadText: st
       throw new CliUsageError(`The payload of signal '${name}' is not valid JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
+  const timeoutMs = options.timeoutMs === undefined ? undefined : Number(options.timeoutMs);
+  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs >= 1)) {
+    throw new CliUsageError(`--timeout-ms takes a whole number of 1 or more, not '${options.timeoutMs ?? ''}'.`);
+  }
   const store = await openStore(options.store, { mustExist: true });
   try {
     process.env['SAGAFLOW_STORE'] = options.store;
     const sagas = (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);
     const orchestrator = createOrchestrator({ store, sagas });
     try {
-      const result = await orchestrator.signal(runId, name, payload, options.signalId === undefined ? {} : { signalId: options.signalId });
+      const result = await orchestrator.signal(runId, name, payload, { signalId: options.signalId, timeoutMs });
       writeLines(
         io.stdout,
         options.json === true
