@@ -16,7 +16,7 @@
  *   the worker started); what a claim costs with every run parked against an empty queue
  *   (`claimRatioParked`: ~1 means parked runs cost a claim nothing, as the partial indexes
  *   promise); then a burst of `count` signal requests (64 at a time) and the time until every run
- *   completed (woken by NOTIFY and claims).
+ *   completed (woken by NOTIFY and claims) — of all of them, or of `burst` of them.
  */
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -29,6 +29,8 @@ import { numberArgument } from './lib/sqlite-bench.js';
 export interface WaitsBenchOptions {
   /** Runs waiting at once, in each setting. Default 100,000. */
   readonly count?: number;
+  /** How many of the parked runs the PostgreSQL signal burst wakes (the rest stay parked). Default: all. */
+  readonly burst?: number;
   /** The PostgreSQL server. Default: SAGAFLOW_BENCH_POSTGRES_URL, else the tests' server. */
   readonly url?: string;
   /** Progress lines. */
@@ -38,6 +40,8 @@ export interface WaitsBenchOptions {
 /** What {@link benchmarkWaits} measured. */
 export interface WaitsBenchResult {
   readonly count: number;
+  /** Runs the PostgreSQL signal burst woke, out of `count` parked. */
+  readonly burst?: number;
   readonly memory: {
     /** Heap per waiting run, journals included, in the process that drives them. */
     readonly bytesPerWaitingRun: number;
@@ -139,7 +143,7 @@ async function claimBuffers(client: pg.Client, schema: string): Promise<number> 
   }
 }
 
-async function onPostgres(count: number, url: string, log: (line: string) => void): Promise<NonNullable<WaitsBenchResult['postgres']>> {
+async function onPostgres(count: number, burst: number, url: string, log: (line: string) => void): Promise<NonNullable<WaitsBenchResult['postgres']>> {
   const schema = `bench_waits_${process.pid}`;
   const emptySchema = `${schema}_empty`;
   const admin = new pg.Client({ connectionString: url });
@@ -187,8 +191,8 @@ async function onPostgres(count: number, url: string, log: (line: string) => voi
     log(`  parked: ${Math.round(count / (parkMs / 1_000))}/s; claim ${withParked.toFixed(2)} ms (${buffersBeforeVacuum} buffers, ${buffers} after a vacuum) with every run parked, ${withNone.toFixed(2)} ms on an empty queue; the signal burst…`);
 
     const signalled = performance.now();
-    await bounded(count, 64, (n) => store.requestSignal({ runId: runIds[n] ?? '', signal: 'go', signalId: `go-${n}`, payload: { n } }));
-    while (((await store.countRuns({ saga: waiting.name })).completed ?? 0) < count) await new Promise((resolve) => setTimeout(resolve, 100));
+    await bounded(burst, 64, (n) => store.requestSignal({ runId: runIds[n] ?? '', signal: 'go', signalId: `go-${n}`, payload: { n } }));
+    while (((await store.countRuns({ saga: waiting.name })).completed ?? 0) < burst) await new Promise((resolve) => setTimeout(resolve, 100));
     const wakeMs = performance.now() - signalled;
     await worker.stop({ timeoutMs: 5_000 });
     await submitter.close();
@@ -199,7 +203,7 @@ async function onPostgres(count: number, url: string, log: (line: string) => voi
       claimRatioParked: withParked / withNone,
       claimBuffersParked: buffers,
       claimBuffersBeforeVacuum: buffersBeforeVacuum,
-      signalsPerSecond: Math.round(count / (wakeMs / 1_000)),
+      signalsPerSecond: Math.round(burst / (wakeMs / 1_000)),
     };
   } finally {
     await store.close();
@@ -213,18 +217,19 @@ async function onPostgres(count: number, url: string, log: (line: string) => voi
 /** Runs both settings; PostgreSQL is skipped (with a reason) when it cannot be reached. */
 export async function benchmarkWaits(options: WaitsBenchOptions = {}): Promise<WaitsBenchResult> {
   const count = options.count ?? 100_000;
+  const burst = Math.min(count, options.burst ?? count);
   const log = options.log ?? (() => undefined);
   const url = options.url ?? process.env['SAGAFLOW_BENCH_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
   log(`  ${count.toLocaleString('en-US')} runs waiting in one process (MemoryStore)…`);
   const memory = await inProcess(count);
   try {
-    return { count, memory, postgres: await onPostgres(count, url, log) };
+    return { count, burst, memory, postgres: await onPostgres(count, burst, url, log) };
   } catch (error) {
-    return { count, memory, postgres: null, reason: `PostgreSQL: ${error instanceof Error ? error.message : String(error)}` };
+    return { count, burst, memory, postgres: null, reason: `PostgreSQL: ${error instanceof Error ? error.message : String(error)}` };
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const result = await benchmarkWaits({ count: numberArgument('count', 100_000), log: (line) => process.stderr.write(`${line}\n`) });
+  const result = await benchmarkWaits({ count: numberArgument('count', 100_000), burst: numberArgument('burst', 100_000), log: (line) => process.stderr.write(`${line}\n`) });
   console.log(JSON.stringify({ gcExposed: gc !== undefined, ...result }, null, 2));
 }

@@ -325,7 +325,7 @@ export function waitsReport(result: WaitsBenchResult | undefined): string[] {
             ['  the worker process heap per parked run (after a full GC)', `${fmt(pg.workerBytesPerParkedRun, 0)} bytes`],
             [`  a claim with ${count} runs parked ÷ on an empty queue (median time)`, fmt(pg.claimRatioParked)],
             ['  buffers a claim touches with every run parked: after a vacuum / right after the parks', `${fmt(pg.claimBuffersParked, 0)} / ${fmt(pg.claimBuffersBeforeVacuum, 0)}`],
-            [`  a burst of ${count} signal requests (64 at a time): signals/s until every run completed`, fmt(pg.signalsPerSecond, 0)],
+            [`  a burst of ${(result.burst ?? result.count).toLocaleString('en-US')} signal requests to parked runs (64 at a time): signals/s until every one completed`, fmt(pg.signalsPerSecond, 0)],
           ]),
     ]),
   ];
