@@ -156,13 +156,12 @@ export function redactSerializedError(error: SerializedError, context: ErrorReda
 
 /** The default redaction alone (see {@link redactSerializedError}). */
 function redactSecrets(error: SerializedError): SerializedError {
-  return {
-    name: error.name,
-    message: redactText(error.message),
-    ...(error.code === undefined ? {} : { code: error.code }),
-    ...(error.stack === undefined ? {} : { stack: redactText(error.stack) }),
-    ...(error.data === undefined ? {} : { data: redactRecord(error.data) }),
-  };
+  // Field by field rather than spreads of `{}`: one object per failed attempt instead of four.
+  const redacted: { -readonly [K in keyof SerializedError]: SerializedError[K] } = { name: error.name, message: redactText(error.message) };
+  if (error.code !== undefined) redacted.code = error.code;
+  if (error.stack !== undefined) redacted.stack = redactText(error.stack);
+  if (error.data !== undefined) redacted.data = redactRecord(error.data);
+  return redacted;
 }
 
 function redactRecord(record: Readonly<Record<string, unknown>>): Record<string, unknown> {

@@ -319,32 +319,38 @@ function newStage(waitingOn: number): MutableStage {
   return new StageRecord(waitingOn);
 }
 
-/** A compensation's working record, every field in place (a class, for the reason {@link StageRecord} is). */
+/**
+ * A compensation's working record, every field in place (a class, for the reason {@link StageRecord}
+ * is). Made by a stage's first `compensation.started` and changed in place by the events after it,
+ * as the stage's own record is: one object per compensation instead of one per event.
+ */
 class CompensationRecord implements MutableCompensation {
-  error: SerializedError | undefined;
-  startedAt: number | undefined;
+  status: CompensationStatus = 'running';
+  attempts = 0;
+  error: SerializedError | undefined = undefined;
+  startedAt: number | undefined = undefined;
   endedAt: number | undefined = undefined;
-  attemptStartedAt: number | undefined;
+  attemptStartedAt: number | undefined = undefined;
   attemptEndedAt: number | undefined = undefined;
   retryAt: number | undefined = undefined;
   durationMs: number | undefined = undefined;
-  retryBase: number;
-
-  constructor(
-    public status: CompensationStatus,
-    public attempts: number,
-    previous: MutableCompensation | undefined,
-  ) {
-    this.error = previous?.error;
-    this.startedAt = previous?.startedAt;
-    this.attemptStartedAt = previous?.attemptStartedAt;
-    this.retryBase = previous?.retryBase ?? 0;
-  }
+  retryBase = 0;
 }
 
-/** A compensation record, carrying over what the previous attempts recorded. */
-function newCompensation(status: CompensationStatus, attempts: number, previous: MutableCompensation | undefined): MutableCompensation {
-  return new CompensationRecord(status, attempts, previous);
+/**
+ * A stage's compensation record with a new status, keeping what the previous attempts recorded
+ * (the error, when it first started, its retry budget) and clearing what only the previous attempt
+ * or settlement had (its end, its retry wait, its duration).
+ */
+function compensationNow(stage: MutableStage, status: CompensationStatus, attempt: number): MutableCompensation {
+  const compensation = (stage.compensation ??= new CompensationRecord());
+  compensation.status = status;
+  compensation.attempts = Math.max(compensation.attempts, attempt);
+  compensation.endedAt = undefined;
+  compensation.attemptEndedAt = undefined;
+  compensation.retryAt = undefined;
+  compensation.durationMs = undefined;
+  return compensation;
 }
 
 /**
@@ -797,12 +803,11 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       return;
     case 'compensation.started': {
       const stage = stageOf(state, event);
-      const previous = stage.compensation;
-      const compensation = newCompensation('running', Math.max(previous?.attempts ?? 0, event.attempt), previous);
+      const again = stage.compensation?.status === 'running';
+      const compensation = compensationNow(stage, 'running', event.attempt);
       compensation.startedAt ??= event.at;
       compensation.attemptStartedAt = event.at;
-      stage.compensation = compensation;
-      state.rollback?.started(event.stage, previous?.status === 'running');
+      state.rollback?.started(event.stage, again);
       return;
     }
     case 'compensation.retrying': {
@@ -817,17 +822,16 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     case 'compensation.completed':
     case 'compensation.failed': {
       const stage = stageOf(state, event);
-      const previous = stage.compensation;
-      const compensation = newCompensation(event.type === 'compensation.completed' ? 'completed' : 'failed', Math.max(previous?.attempts ?? 0, event.attempt), previous);
+      const wasRunning = stage.compensation?.status === 'running';
+      const compensation = compensationNow(stage, event.type === 'compensation.completed' ? 'completed' : 'failed', event.attempt);
       compensation.endedAt = event.at;
       if (event.type === 'compensation.failed') compensation.error = event.error;
       else {
         compensation.error = undefined;
         compensation.durationMs = event.durationMs;
       }
-      stage.compensation = compensation;
       if (event.type === 'compensation.completed') state.compensationOrder.push(event.stage);
-      state.rollback?.settled(event.stage, previous?.status === 'running');
+      state.rollback?.settled(event.stage, wasRunning);
       return;
     }
     case 'run.resumed':

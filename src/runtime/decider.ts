@@ -134,7 +134,11 @@ export const STEP: Trigger = Object.freeze({ type: 'step' });
  * @param now - the time to stamp the events with (epoch ms).
  */
 export function decide(saga: Saga, state: RunState, trigger: Trigger, now: number): readonly Command[] {
-  const decision = new Decision(state, now);
+  // A run makes about thirty decisions: one scratch Decision serves them all, taken while in use
+  // so that a decision made meanwhile (re-entered through a user's retry hook) gets its own.
+  const decision = spareDecision ?? new Decision();
+  spareDecision = undefined;
+  decision.begin(state, now);
   switch (trigger.type) {
     case 'start':
     case 'step':
@@ -159,8 +163,13 @@ export function decide(saga: Saga, state: RunState, trigger: Trigger, now: numbe
     default:
       return assertNever(trigger);
   }
-  return decision.commands;
+  const commands = decision.take();
+  spareDecision = decision;
+  return commands;
 }
+
+/** The Decision {@link decide} reuses; `undefined` while a decision is being made. */
+let spareDecision: Decision | undefined;
 
 /** No commands: shared, so that a decision with nothing to do allocates nothing. */
 const NONE: readonly Command[] = Object.freeze([]);
@@ -171,22 +180,27 @@ const NONE: readonly Command[] = Object.freeze([]);
  * from drafts.
  */
 class Decision {
-  private list: Command[] | undefined;
-  private nextSeq: number;
-  private readonly runId: string;
-  private readonly saga: string;
+  private list: Command[] | undefined = undefined;
+  private nextSeq = 0;
+  private runId = '';
+  private saga = '';
+  now = 0;
 
-  constructor(
-    state: RunState,
-    readonly now: number,
-  ) {
+  /** Starts a decision about `state`, its events stamped `now`. */
+  begin(state: RunState, now: number): this {
+    this.list = undefined;
     this.nextSeq = state.lastSeq + 1;
     this.runId = state.runId;
     this.saga = state.saga;
+    this.now = now;
+    return this;
   }
 
-  get commands(): readonly Command[] {
-    return this.list ?? NONE;
+  /** The decision's commands; the Decision is ready for another {@link Decision.begin}. */
+  take(): readonly Command[] {
+    const commands = this.list ?? NONE;
+    this.list = undefined;
+    return commands;
   }
 
   push(command: Command): void {
@@ -349,9 +363,9 @@ function rollBack(saga: Saga, state: RunState, decision: Decision): void {
  * an operator's hand-back of a submitted run to the workers' queue, which needs no definition.
  */
 export function resumeEvents(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, now: number): SagaEvent[] {
-  const decision = new Decision(state, now);
+  const decision = new Decision().begin(state, now);
   resume(state, trigger, decision);
-  return decision.commands.filter(isAppend);
+  return decision.take().filter(isAppend);
 }
 
 function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, decision: Decision): void {
