@@ -54,8 +54,13 @@ export interface WaitsBenchResult {
     readonly workerBytesPerParkedRun: number;
     /** Runs the worker held once every run was parked (0: none counts against its concurrency). */
     readonly heldWhileParked: number;
-    /** A claim's time with `count` runs parked ÷ with none (medians of 41): ~1, no cost per parked run. */
+    /**
+     * A claim's time with `count` runs parked ÷ with none (medians of 41), once a vacuum removed
+     * the row versions the parks left behind (what autovacuum restores): ~1, no cost per parked run.
+     */
     readonly claimRatioParked: number;
+    /** The same right after the parks, before any vacuum: a claim walks the dead row versions. */
+    readonly claimRatioBeforeVacuum: number;
     /**
      * Buffers (8 KB pages) the claim statement touches with every run parked, by EXPLAIN ANALYZE,
      * once (auto)vacuum has cleaned the row versions the parks left behind: a handful, whatever
@@ -182,10 +187,11 @@ async function onPostgres(count: number, burst: number, url: string, log: (line:
     }
     const heldWhileParked = worker.activeRuns.length;
     const workerBytes = (heap() - before) / count;
-    const withParked = await claimMs(store, 41);
+    const beforeVacuum = await claimMs(store, 41);
     const buffersBeforeVacuum = await claimBuffers(admin, schema);
     await admin.query(`VACUUM (ANALYZE) "${schema}".runs`);
     const buffers = await claimBuffers(admin, schema);
+    const withParked = await claimMs(store, 41);
     await empty.countRuns();
     const withNone = await claimMs(empty, 41);
     log(`  parked: ${Math.round(count / (parkMs / 1_000))}/s; claim ${withParked.toFixed(2)} ms (${buffersBeforeVacuum} buffers, ${buffers} after a vacuum) with every run parked, ${withNone.toFixed(2)} ms on an empty queue; the signal burst…`);
@@ -201,6 +207,7 @@ async function onPostgres(count: number, burst: number, url: string, log: (line:
       workerBytesPerParkedRun: Math.round(workerBytes),
       heldWhileParked,
       claimRatioParked: withParked / withNone,
+      claimRatioBeforeVacuum: beforeVacuum / withNone,
       claimBuffersParked: buffers,
       claimBuffersBeforeVacuum: buffersBeforeVacuum,
       signalsPerSecond: Math.round(burst / (wakeMs / 1_000)),

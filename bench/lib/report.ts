@@ -323,7 +323,7 @@ export function waitsReport(result: WaitsBenchResult | undefined): string[] {
             ['PostgreSQL, one worker (concurrency 50): runs parked per second (claimed, run to the wait, lease given back)', fmt(pg.parksPerSecond, 0)],
             ['  runs the worker holds once every run is parked', fmt(pg.heldWhileParked, 0)],
             ['  the worker process heap per parked run (after a full GC)', `${fmt(pg.workerBytesPerParkedRun, 0)} bytes`],
-            [`  a claim with ${count} runs parked ÷ on an empty queue (median time)`, fmt(pg.claimRatioParked)],
+            [`  a claim with ${count} runs parked ÷ on an empty queue (median time): after a vacuum / right after the parks`, `${fmt(pg.claimRatioParked)} / ${fmt(pg.claimRatioBeforeVacuum)}`],
             ['  buffers a claim touches with every run parked: after a vacuum / right after the parks', `${fmt(pg.claimBuffersParked, 0)} / ${fmt(pg.claimBuffersBeforeVacuum, 0)}`],
             [`  a burst of ${(result.burst ?? result.count).toLocaleString('en-US')} signal requests to parked runs (64 at a time): signals/s until every one completed`, fmt(pg.signalsPerSecond, 0)],
           ]),
