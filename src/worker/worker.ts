@@ -283,7 +283,8 @@ export interface Worker {
  * @throws {@link StoreUnsupportedError} when the store cannot share runs between processes
  * (`MemoryStore`, `SqliteStore`).
  * @throws `TypeError` for options out of range: `concurrency`, `leaseMs`, `pollIntervalMs` or a
- * `retry` delay that is not a positive integer, an empty `sagas`, an empty `workerId`.
+ * `retry` delay that is not a positive integer, a `parkThresholdMs` below 0 or NaN, an empty
+ * `sagas`, an empty `workerId`.
  */
 export function createWorker(options: WorkerOptions): Worker {
   return new SagaWorker(options);

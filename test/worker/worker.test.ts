@@ -95,6 +95,8 @@ describe('createWorker: bad input', () => {
     const saga = ledgerSaga(new pg.Pool(), 'unused', 'w');
     expect(() => createWorker({ store, sagas: [saga], concurrency: 0 })).toThrow(/concurrency must be a positive integer, got 0/);
     expect(() => createWorker({ store, sagas: [saga], leaseMs: 1.5 })).toThrow(/leaseMs must be a positive integer/);
+    expect(() => createWorker({ store, sagas: [saga], parkThresholdMs: -1 })).toThrow(/parkThresholdMs must be a number >= 0 \(Infinity: never park\), got -1/);
+    expect(() => createWorker({ store, sagas: [saga], parkThresholdMs: Number.NaN })).toThrow(/parkThresholdMs must be a number >= 0/);
     expect(() => createWorker({ store, sagas: [] })).toThrow(/at least one saga/);
     await store.close();
   });
