@@ -198,6 +198,54 @@ describe.runIf(url !== undefined)('parked runs on PostgreSQL', { timeout: 60_000
     }
   });
 
+  it('a park the store refuses is retried, and one that keeps failing leaves the run to be claimed again once its lease lapses: no wait is lost', async () => {
+    const real = open();
+    let failures = Number.POSITIVE_INFINITY;
+    const errors: string[] = [];
+    // The worker's store, with park failing as a database that went away would.
+    const flaky = new Proxy(real, {
+      get(target, key, receiver) {
+        if (key === 'park') {
+          return (request: Parameters<PostgresStore['park']>[0]) => {
+            if (failures-- > 0) return Promise.reject(new Error('connection terminated'));
+            return target.park(request);
+          };
+        }
+        const value: unknown = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const activities: WorkerActivity[] = [];
+    const w = createWorker({
+      store: flaky,
+      sagas: [forever],
+      workerId: 'park-w6',
+      leaseMs: 1_500,
+      pollIntervalMs: 100,
+      retry: { initialDelayMs: 5, maxDelayMs: 20 },
+      instrumentation: { worker: (activity) => activities.push(activity) },
+      onError: (error, context) => errors.push(`${context.operation} ${error.message}`),
+    });
+    await w.start();
+    const sender = createOrchestrator({ store: real, sagas: [forever] });
+    try {
+      const runId = await sender.submit(forever, { n: 3 });
+      // Every retry of the first park fails: the worker reports it and lets the lease lapse.
+      await waitFor('the park is given up', () => errors.filter((line) => line.startsWith('park ')).length >= 7);
+      failures = 0;
+      // Claimed again after the lease ran out, run to its wait again, and parked this time.
+      await waitFor('the run is parked', async () => activities.filter((activity) => activity.type === 'parked' && activity.runId === runId).length >= 2 && (await rowOf(runId))?.wake_at === 'infinity');
+      const journal = (await real.load(runId)) ?? [];
+      expect(journal.filter((event) => event.type === 'wait.started')).toHaveLength(1);
+      await sender.signal(runId, 'go', { n: 4 });
+      const settled = (await waitForSettled(real, [runId])).get(runId) ?? [];
+      expect(foldJournal(settled).stages.get('done')?.output).toBe(4);
+    } finally {
+      await w.stop({ timeoutMs: 1_000 });
+      await sender.close();
+    }
+  });
+
   it('600 runs waiting at once hold nothing in a worker of concurrency 10, and a burst of signals wakes every one', async () => {
     const count = 600;
     const activities: WorkerActivity[] = [];
