@@ -78,7 +78,7 @@ export type Trigger =
       /** A cancellation requested while nobody drove the run: it stops as it is picked up. */
       readonly cancel?: { readonly reason: string; readonly by: string };
     }
-  /** An attempt settled; `jitter` is a random number in [0, 1) for a retry delay. */
+  /** An attempt settled; `jitter` is a random number in [0, 1) for a retry delay (drawn only for a failed attempt, 0 otherwise). */
   | {
       readonly type: 'settled';
       readonly phase: AttemptPhase;

@@ -120,7 +120,7 @@ export class RunInterpreter {
         }
       }
       if (this.ended !== undefined) return;
-      this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: this.options.random() });
+      this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() });
     };
   }
 

@@ -17,7 +17,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { v7 as uuidv7 } from 'uuid';
+import { timeOrderedId } from './time-ordered-id.js';
 import { identifierProblem } from '../definition/identifier.js';
 import { continuationProblems, diffShapes } from '../definition/shape-diff.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
@@ -792,7 +792,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async signal(runId: string, name: string, payload?: unknown, options: SignalOptions = {}): Promise<SignalResult> {
-    const signalId = options.signalId ?? uuidv7();
+    const signalId = options.signalId ?? timeOrderedId();
     if (typeof signalId !== 'string' || signalId === '') throw new TypeError(`signal() of run ${runId}: signalId must be a non-empty string.`);
     const timeoutMs = options.timeoutMs;
     if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
@@ -999,7 +999,7 @@ class SagaOrchestrator implements Orchestrator {
     this.register(saga);
     const started: Extract<SagaEvent, { type: 'run.started' }> = {
       type: 'run.started',
-      runId: runId ?? uuidv7(),
+      runId: runId ?? timeOrderedId(),
       saga: saga.name,
       seq: 0,
       at: this.scheduler.now(),
