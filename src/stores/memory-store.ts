@@ -114,16 +114,16 @@ export class MemoryStore implements SagaStore {
   readonly description = 'memory:';
   private readonly runs = new Map<string, MemoryRun>();
   /**
-   * Settled runs, in the order they settled, as a queue with lazy deletion: an entry whose run is
-   * no longer settled under that number (it moved again, or was pruned) is skipped when reached.
-   * Cheaper than a `Set` evicted from the front, which leaves holes that every walk from the
-   * front must step over.
+   * Settled runs, in the order they settled: a queue whose slot of a run that is no longer
+   * settled (it moved again, or was pruned or forgotten) is emptied at once, so the queue never
+   * keeps a forgotten run's journal reachable. A run's `settledAs` is its position,
+   * `settledBase + index`. The front is cut off as it empties; holes left behind a run that stays
+   * are squeezed out once they outnumber the settled runs.
    */
-  private settledRuns: MemoryRun[] = [];
-  private settledNumbers: number[] = [];
+  private settledQueue: Array<MemoryRun | undefined> = [];
+  private settledBase = 1;
   private settledHead = 0;
   private settledCount = 0;
-  private settledSequence = 0;
   private readonly maxSettledRuns: number;
   private readonly now: () => number;
 
@@ -413,18 +413,39 @@ export class MemoryStore implements SagaStore {
     this.endLease(run);
     // Re-queued: a run that settles again (a redrive) is the newest settled one.
     if (run.settledAs === 0) this.settledCount++;
-    run.settledAs = ++this.settledSequence;
-    this.settledRuns.push(run);
-    this.settledNumbers.push(run.settledAs);
-    while (this.settledCount > this.maxSettledRuns && this.settledHead < this.settledRuns.length) {
-      const oldest = this.settledRuns[this.settledHead] as MemoryRun;
-      const number = this.settledNumbers[this.settledHead] as number;
-      this.settledHead++;
-      if (oldest.settledAs === number) this.forget(oldest);
+    else this.settledQueue[run.settledAs - this.settledBase] = undefined;
+    run.settledAs = this.settledBase + this.settledQueue.length;
+    this.settledQueue.push(run);
+    while (this.settledCount > this.maxSettledRuns && this.settledHead < this.settledQueue.length) {
+      const oldest = this.settledQueue[this.settledHead];
+      if (oldest === undefined) this.settledHead++;
+      else this.forget(oldest);
     }
-    if (this.settledHead > 1_024 && this.settledHead * 2 > this.settledRuns.length) {
-      this.settledRuns = this.settledRuns.slice(this.settledHead);
-      this.settledNumbers = this.settledNumbers.slice(this.settledHead);
+    this.trimSettledQueue();
+  }
+
+  /** Cuts the queue's empty front off, and squeezes out holes once they outnumber the settled runs. */
+  private trimSettledQueue(): void {
+    const queue = this.settledQueue;
+    while (this.settledHead < queue.length && queue[this.settledHead] === undefined) this.settledHead++;
+    const length = queue.length - this.settledHead;
+    if (length === 0) {
+      this.settledBase += queue.length;
+      this.settledQueue = [];
+      this.settledHead = 0;
+    } else if (this.settledHead > 1_024 && this.settledHead * 2 > queue.length) {
+      this.settledQueue = queue.slice(this.settledHead);
+      this.settledBase += this.settledHead;
+      this.settledHead = 0;
+    } else if (length > 1_024 && length > 2 * this.settledCount) {
+      const kept: MemoryRun[] = [];
+      for (let index = this.settledHead; index < queue.length; index++) {
+        const run = queue[index];
+        if (run !== undefined) kept.push(run);
+      }
+      this.settledBase += queue.length;
+      for (let index = 0; index < kept.length; index++) (kept[index] as MemoryRun).settledAs = this.settledBase + index;
+      this.settledQueue = kept;
       this.settledHead = 0;
     }
   }
@@ -432,8 +453,10 @@ export class MemoryStore implements SagaStore {
   /** A run no longer counts as settled (it moves again, or is forgotten): its queue entry goes stale. */
   private unsettle(run: MemoryRun): void {
     if (run.settledAs === 0) return;
+    this.settledQueue[run.settledAs - this.settledBase] = undefined;
     run.settledAs = 0;
     this.settledCount--;
+    this.trimSettledQueue();
   }
 
 

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore, RunNotFoundError } from 'sagaflow';
@@ -53,6 +55,45 @@ describe('MemoryStore', () => {
       }
       expect(await store.countRuns()).toEqual({ completed: 10_000 });
       expect((await store.listRuns({ limit: 1 }))[0]?.runId).toBe('run-40000');
+    });
+
+    it('lets go of every forgotten or pruned run at once: nothing of its journal stays reachable', async () => {
+      // A full GC, to see what the store still reaches (vitest's workers run without --expose-gc).
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      const collected = async (refs: ReadonlyArray<WeakRef<object>>): Promise<number> => {
+        await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target until the job ends
+        gc();
+        return refs.filter((ref) => ref.deref() === undefined).length;
+      };
+      const journalOf = async (store: MemoryStore, runId: string): Promise<WeakRef<object>> => new WeakRef((await store.load(runId))?.[0] as object);
+
+      // Forgotten by retention: 300 runs settle with room for 10.
+      const bounded = new MemoryStore({ maxSettledRuns: 10 });
+      const forgotten: Array<WeakRef<object>> = [];
+      for (let index = 0; index < 300; index++) {
+        const runId = `bounded-${index}`;
+        await seedRun(bounded, runId, 2, 'completed');
+        if (index < 290) forgotten.push(await journalOf(bounded, runId));
+      }
+      expect(await collected(forgotten)).toBe(290);
+
+      // Pruned while far below the bound (the case where no retention ever runs), some runs kept.
+      const pruned = new MemoryStore({ maxSettledRuns: 3_000 });
+      const gone: Array<WeakRef<object>> = [];
+      for (let index = 0; index < 3_000; index++) {
+        const runId = `pruned-${index}`;
+        await seedRun(pruned, runId, 2, index % 100 === 0 ? 'compensated' : 'completed');
+        if (index % 100 !== 0) gone.push(await journalOf(pruned, runId));
+      }
+      expect(await pruned.prune({ olderThan: Number.MAX_SAFE_INTEGER, statuses: ['completed'] })).toBe(gone.length);
+      expect(await collected(gone)).toBe(gone.length);
+      // The kept runs are still there, and retention still forgets them in the order they settled.
+      expect(await pruned.countRuns()).toEqual({ compensated: 30 });
+      for (let index = 0; index < 2_971; index++) await seedRun(pruned, `later-${index}`, 2, 'completed');
+      expect(await pruned.load('pruned-0')).toBeUndefined();
+      expect(await pruned.load('pruned-100')).toHaveLength(2);
+      expect(await pruned.countRuns()).toEqual({ compensated: 29, completed: 2_971 });
     });
 
     it('keeps every run with Infinity', async () => {
