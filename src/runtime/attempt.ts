@@ -25,6 +25,22 @@ export interface AttemptEnvironment {
 }
 
 /**
+ * The {@link AttemptEnvironment} of a drive. A class, not an object literal: it points to the
+ * run's state for as long as the run lasts, and a literal's allocation site may be pretenured
+ * by V8, which would keep each finished run's state alive through young collections (see
+ * `youngArray` in young-array.ts).
+ */
+export class DriveEnvironment implements AttemptEnvironment {
+  constructor(
+    readonly saga: Saga,
+    readonly state: MutableRunState,
+    readonly scheduler: SchedulerLike,
+    readonly scope: DriveScope | undefined,
+    readonly report: (error: unknown) => void,
+  ) {}
+}
+
+/**
  * One call of a stage's `execute` or `compensate`: its signal (it is the call's {@link LazyAbort}),
  * its timeout, and its result, reported once as plain data whatever comes first — the call's
  * settlement, its timeout, or an abort before it was invoked.

@@ -4,6 +4,7 @@ import type { Saga } from '../definition/saga.js';
 import type { WaitPlan, WaitSpec } from '../definition/wait-stage.js';
 import type { SerializedError } from '../errors/serialize-error.js';
 import { journaledWaitTimeout } from '../errors/wait-errors.js';
+import { youngArray } from './young-array.js';
 import { assertNever, type RunState, type StageState, type WaitState } from '../journal/fold.js';
 import type { RecordedStageShape, ResumeMode, RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
 
@@ -204,7 +205,7 @@ class Decision {
   }
 
   push(command: Command): void {
-    (this.list ??= []).push(command);
+    (this.list ??= youngArray<Command>()).push(command);
   }
 
   append(draft: SagaEventDraft): void {

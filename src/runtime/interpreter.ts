@@ -5,10 +5,11 @@ import { applyEvent, initialRunState, type MutableRunState, type RunState } from
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
-import { Attempt, type AttemptEnvironment } from './attempt.js';
+import { Attempt, DriveEnvironment } from './attempt.js';
 import { decide, isAppend, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
 import { prepareSignal } from './signal-delivery.js';
+import { youngArray } from './young-array.js';
 
 /** Where a driven run reports: the run's handle (an orchestrator) or a worker. */
 export interface RunHost {
@@ -55,20 +56,19 @@ export interface InterpreterEnvironment {
 export class RunInterpreter {
   readonly state: MutableRunState;
   readonly runId: string;
-  // `new Array()` rather than `[]` for what lives as long as the run: array literals are allocation
-  // sites V8 may pretenure into the old generation (see the fold's StageRecord).
-  private readonly pendingTriggers = new Array<Trigger>();
+  // Arrays that live as long as the run and hold its short-lived objects: never pretenured (see youngArray).
+  private readonly pendingTriggers = youngArray<Trigger>();
   private reacting = false;
   /** Events folded and not yet written. */
-  private queued = new Array<SagaEvent>();
+  private queued = youngArray<SagaEvent>();
   private writing = false;
   private durableSeq: number;
   private lastQueuedSeq: number;
   /** Effects waiting for the events appended before them to be durable, and the seq each waits for. */
-  private readonly deferred = new Array<Effect>();
-  private readonly deferredAfter = new Array<number>();
+  private readonly deferred = youngArray<Effect>();
+  private readonly deferredAfter = youngArray<number>();
   /** Attempts in flight, each knowing its slot (an array: cheaper than a Set for the usual handful). */
-  private readonly attempts = new Array<Attempt>();
+  private readonly attempts = youngArray<Attempt>();
   /** Pending retry timers by `phase:stage`; made for the first one. */
   private timers: Map<string, Subscription> | undefined;
   private ended: 'settled' | 'halted' | 'parked' | undefined;
@@ -77,7 +77,7 @@ export class RunInterpreter {
   private scope: DriveScope | undefined;
   private readonly onAttemptSettled: (attempt: Attempt, result: AttemptResult) => void;
   /** What every attempt of this drive shares; made with the first attempt. */
-  private environment: AttemptEnvironment | undefined;
+  private environment: DriveEnvironment | undefined;
   /** The events of the write in flight. */
   private inWrite: SagaEvent[] | undefined;
   /** The write callbacks, made once per run rather than once per write. */
@@ -291,7 +291,7 @@ export class RunInterpreter {
     const stage = this.saga.stage(name);
     if (stage === undefined) throw new TypeError(`Saga '${this.saga.name}' has no stage '${name}'.`);
     const attempt = new Attempt(
-      (this.environment ??= { saga: this.saga, state: this.state, scheduler: this.options.scheduler, scope: this.scope, report: (error) => this.options.report(error, this.runId) }),
+      (this.environment ??= new DriveEnvironment(this.saga, this.state, this.options.scheduler, this.scope, (error) => this.options.report(error, this.runId))),
       stage,
       phase,
       number,
@@ -344,7 +344,7 @@ export class RunInterpreter {
   private flush(): void {
     if (this.writing || this.ended !== undefined || this.queued.length === 0) return;
     const events = this.queued;
-    this.queued = new Array<SagaEvent>();
+    this.queued = youngArray<SagaEvent>();
     this.writing = true;
     this.inWrite = events;
     let write: Promise<void>;
@@ -419,7 +419,7 @@ export class RunInterpreter {
     }
     this.attempts.length = 0;
     this.clearTimers();
-    this.queued = new Array<SagaEvent>();
+    this.queued = youngArray<SagaEvent>();
     this.deferred.length = 0;
     this.deferredAfter.length = 0;
     this.endScope({ kind: 'halted', error });
