@@ -57,6 +57,12 @@ describe('foldJournal', () => {
     expect(outcome.stages.b).toMatchObject({ status: 'failed', attempts: 2, error, startedAt: 103, endedAt: 106 });
     expect(state.settleOrder).toEqual(['a', 'b']);
     expect(state.stopping).toBe(false);
+    // A plain object, as a literal would be: its prototype, its keys in order, JSON, spread.
+    expect(Object.getPrototypeOf(outcome)).toBe(Object.prototype);
+    expect(outcome.constructor).toBe(Object);
+    expect(Object.keys(outcome)).toEqual(['runId', 'saga', 'version', 'status', 'input', 'outputs', 'stages', 'completionOrder', 'compensationOrder', 'failure']);
+    expect(outcome).toStrictEqual({ ...outcome });
+    expect(JSON.parse(JSON.stringify(outcome))).toEqual(outcome);
   });
 
   it('a redrive clears the pause, moves a re-executed stage to its new place in the settle order', () => {
