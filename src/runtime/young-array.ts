@@ -1,5 +1,8 @@
-/** Never written to: {@link youngArray} copies it. */
-const EMPTY: readonly never[] = Object.freeze([]);
+/**
+ * Never written to: {@link youngArray} copies it. Not frozen: `slice` of a frozen array leaves the
+ * fast path (about 5 times slower).
+ */
+const EMPTY: readonly never[] = [];
 
 /**
  * A new, empty array that V8 allocates in the young generation, always.
