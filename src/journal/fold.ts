@@ -484,7 +484,7 @@ class WorkingRunState implements MutableRunState {
   shape: readonly RecordedStageShape[] | undefined;
   submitted: boolean;
   status: RunStatus;
-  // `new Array()`, not `[]`: array literals are allocation sites V8 may pretenure (see StageRecord).
+  // Stage names only: even pretenured, these arrays keep nothing young alive (see youngArray in runtime/young-array.ts).
   completionOrder = new Array<string>();
   settleOrder = new Array<string>();
   compensationOrder = new Array<string>();

@@ -4,9 +4,9 @@ import type { Saga } from '../definition/saga.js';
 import type { WaitPlan, WaitSpec } from '../definition/wait-stage.js';
 import type { SerializedError } from '../errors/serialize-error.js';
 import { journaledWaitTimeout } from '../errors/wait-errors.js';
-import { youngArray } from './young-array.js';
 import { assertNever, type RunState, type StageState, type WaitState } from '../journal/fold.js';
 import type { RecordedStageShape, ResumeMode, RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
+import { youngArray } from './young-array.js';
 
 /**
  * Which of a stage's functions an attempt calls: `execute` or `compensate`.
