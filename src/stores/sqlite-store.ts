@@ -34,6 +34,7 @@ import {
   appendRefusal,
   checkAppend,
   checkCreate,
+  checkKnownEvents,
   checkLeaseMs,
   checkListQuery,
   checkOwner,
@@ -44,6 +45,7 @@ import {
   isStorableRunId,
   pruneCriteria,
   rejectWith,
+  takeoverReadsFrom,
   type PruneCriteria,
   type SummaryRow,
 } from './store-requests.js';
@@ -555,6 +557,7 @@ export class SqliteStore implements SagaStore {
       assertStorableRunId(request.runId, 'Acquire');
       checkOwner(request.owner, operation);
       checkLeaseMs(request.leaseMs, operation);
+      checkKnownEvents(request, operation);
       if (this.closed) throw this.closedError();
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
@@ -885,6 +888,7 @@ function prepare(db: Database.Database): Connection {
     'UPDATE sagaflow_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ?',
   );
   const selectRows = db.prepare<[string], unknown[]>('SELECT seq, body FROM sagaflow_events WHERE run_id = ? ORDER BY seq').raw();
+  const selectRowsFrom = db.prepare<[string, number], unknown[]>('SELECT seq, body FROM sagaflow_events WHERE run_id = ? AND seq >= ? ORDER BY seq').raw();
   const leaseRow = db.prepare<[string], LeaseRow>(
     `SELECT lease_owner AS owner, lease_epoch AS epoch, lease_expires_at AS expiresAt, lease_expires_at > ${NOW_MS} AS live,
        cancel_reason AS cancelReason, signal_requests AS signalRequests, events FROM sagaflow_runs WHERE run_id = ?`,
@@ -986,8 +990,11 @@ function prepare(db: Database.Database): Connection {
     if (row.owner !== null && row.live === 1) {
       return { found: true, result: { acquired: false, heldBy: { owner: row.owner, epoch: row.epoch, live: true, expiresAt: row.expiresAt ?? 0 } } };
     }
-    // Parsed before the lease is taken: a throw rolls the takeover back.
-    const events = parseJournalRows(request.runId, selectRows.all(request.runId), row.events) ?? [];
+    // Parsed before the lease is taken: a throw rolls the takeover back. Only what the caller has
+    // not read yet: journals only grow.
+    const from = takeoverReadsFrom(request, row.events);
+    const rows = from === 0 ? selectRows.all(request.runId) : selectRowsFrom.all(request.runId, from);
+    const events = parseJournalRows(request.runId, rows, row.events, from) ?? [];
     takeLease.run(request.owner, request.leaseMs, request.runId);
     const lease: LeaseToken = { owner: request.owner, epoch: row.epoch + 1 };
     const cancelRequest = row.cancelReason === null ? undefined : { runId: request.runId, reason: row.cancelReason };
