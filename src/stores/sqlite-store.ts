@@ -918,26 +918,37 @@ function prepare(db: Database.Database): Connection {
     `UPDATE sagaflow_runs SET cancel_reason = COALESCE(cancel_reason, ?) WHERE run_id = ? AND status IN (${sqlList(ACTIVE_RUN_STATUSES)})`,
   );
   const deleteEvents = db.prepare<[string], unknown>('DELETE FROM sagaflow_events WHERE run_id = ?');
+  const deleteEventsBetween = db.prepare<[string, number, number], unknown>('DELETE FROM sagaflow_events WHERE run_id = ? AND seq >= ? AND seq < ?');
   const deleteRun = db.prepare<[string], unknown>('DELETE FROM sagaflow_runs WHERE run_id = ?');
   const countAll = db.prepare<[], { status: unknown; count: number }>('SELECT status, count(*) AS count FROM sagaflow_runs GROUP BY status');
   const countOfSaga = db.prepare<[string], { status: unknown; count: number }>(
     'SELECT status, count(*) AS count FROM sagaflow_runs WHERE saga = ? GROUP BY status',
   );
 
-  // Nested in `writeBatch`'s transaction, better-sqlite3 runs these as SAVEPOINTs, so a write
+  // Nested in `writeBatch`'s transaction, better-sqlite3 runs this as a SAVEPOINT, so a write
   // that fails half-way is undone alone.
   const writeCreate = db.transaction((write: Extract<SqliteWrite, { kind: 'create' }>): void => {
     const { event } = write;
     insertRun.run(event.runId, event.saga, write.status, event.at, event.at, event.submitted === true ? 1 : 0, write.owner, write.leaseMs);
     insertEvent.run(event.runId, 0, event.type, write.body);
   });
-  const writeAppend = db.transaction((write: Extract<SqliteWrite, { kind: 'append' }>, run: RunRow): void => {
+  // Without a SAVEPOINT of its own (a statement pair more for every append of every batch): the
+  // one failure a batch outlives is a row already at one of the append's seqs (see writeBatch),
+  // and the rows the append wrote before it are then deleted, so it is still all or nothing.
+  // Any other failure rolls the whole batch back.
+  const writeAppend = (write: Extract<SqliteWrite, { kind: 'append' }>, run: RunRow): void => {
     const { request, bodies } = write;
     const events = request.events;
     let journaledSignals: string[] | undefined;
     for (let offset = 0; offset < events.length; offset++) {
       const event = events[offset] as SagaEvent;
-      insertEvent.run(request.runId, event.seq, event.type, bodies[offset] ?? '');
+      try {
+        insertEvent.run(request.runId, event.seq, event.type, bodies[offset] ?? '');
+      } catch (error) {
+        // Rows at the earlier seqs were free (or their insert would have failed first): this append's.
+        if (offset > 0 && isConstraintError(error)) deleteEventsBetween.run(request.runId, request.expectedSeq, event.seq);
+        throw error;
+      }
       if (event.type === 'signal.received') (journaledSignals ??= []).push(event.signalId);
     }
     if (journaledSignals !== undefined) dropSignalRequests.run(JSON.stringify(journaledSignals), request.runId);
@@ -948,7 +959,7 @@ function prepare(db: Database.Database): Connection {
     else extendRunWithStatus.run(request.status, length, updatedAt, request.runId);
     // Accepted without a lease once the lease ran out: the former holder is fenced out.
     if (request.lease === undefined && run[2] !== null) clearLease.run(request.runId);
-  });
+  };
 
   const writeBatch = db.transaction((batch: readonly QueuedSqliteWrite[]): Array<Error | undefined> => {
     const failures = new Array<Error | undefined>(batch.length);
