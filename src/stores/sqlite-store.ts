@@ -995,29 +995,30 @@ function prepare(db: Database.Database): Connection {
 
   const readJournal = db.transaction((runId: string) => ({ rows: selectRows.all(runId), recorded: lengthOf.get(runId) }));
 
-  const acquire = db.transaction((request: AcquireRequest): AcquireOutcome => {
+  // Everything that can fail is read and parsed before the one write (the lease), so a takeover
+  // that fails has written nothing: it needs no SAVEPOINT of its own in its batch.
+  const acquire = (request: AcquireRequest): AcquireOutcome => {
     const row = leaseRow.get(request.runId);
     if (row === undefined) return { found: false };
     if (row.owner !== null && row.live === 1) {
       return { found: true, result: { acquired: false, heldBy: { owner: row.owner, epoch: row.epoch, live: true, expiresAt: row.expiresAt ?? 0 } } };
     }
-    // Parsed before the lease is taken: a throw rolls the takeover back. Only what the caller has
-    // not read yet: journals only grow.
+    // Only what the caller has not read yet: journals only grow.
     const from = takeoverReadsFrom(request, row.events);
     const rows = from === 0 ? selectRows.all(request.runId) : selectRowsFrom.all(request.runId, from);
     const events = parseJournalRows(request.runId, rows, row.events, from) ?? [];
+    const signalRequests = row.signalRequests === null ? undefined : parseSignalRequests(request.runId, row.signalRequests);
     takeLease.run(request.owner, request.leaseMs, request.runId);
     const lease: LeaseToken = { owner: request.owner, epoch: row.epoch + 1 };
     const cancelRequest = row.cancelReason === null ? undefined : { runId: request.runId, reason: row.cancelReason };
-    const signalRequests = row.signalRequests === null ? undefined : parseSignalRequests(request.runId, row.signalRequests);
     return {
       found: true,
       result: { acquired: true, lease, events, ...(cancelRequest === undefined ? {} : { cancelRequest }), ...(signalRequests === undefined ? {} : { signalRequests }) },
     };
-  });
+  };
 
-  // Each takeover of a batch is a SAVEPOINT of its own: a journal that cannot be read fails
-  // (and rolls back) that one alone.
+  // A journal that cannot be read fails that takeover alone (see `acquire`); a database error
+  // rolls the whole batch back.
   const acquireBatch = db.transaction((batch: ReadonlyArray<QueuedWrite<AcquireRequest, AcquireResult>>): Array<AcquireOutcome | Error> =>
     batch.map(({ request }) => {
       try {

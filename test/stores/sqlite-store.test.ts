@@ -93,6 +93,23 @@ describe('SqliteStore', () => {
       expect((await store.leaseOf(runIds[7] as string))?.owner).not.toBe('next-process');
     });
 
+    it('fails a takeover whose pending signal requests cannot be read alone, leaving its lease untaken; the rest of its batch is taken over', async () => {
+      const path = temp().path;
+      const store = openStore({ path });
+      const [damaged, healthy] = [uuidv7(), uuidv7()];
+      for (const runId of [damaged, healthy]) {
+        await createRun(store, runStarted(runId));
+        await store.release(runId, LEASE);
+      }
+      rawConnection(path).prepare("UPDATE sagaflow_runs SET signal_requests = '[{' WHERE run_id = ?").run(damaged);
+
+      const [refused, taken] = await Promise.allSettled([damaged, healthy].map((runId) => store.acquire({ runId, owner: 'next-process', leaseMs: 60_000, knownEvents: 1 })));
+
+      expect(refused).toMatchObject({ status: 'rejected', reason: { constructor: StoreCorruptionError, runId: damaged } });
+      expect(taken).toMatchObject({ status: 'fulfilled', value: { acquired: true, lease: { owner: 'next-process', epoch: 2 }, events: [] } });
+      expect(await store.leaseOf(damaged)).toBeUndefined();
+    });
+
     it('fails an append that meets a row past the recorded end of its journal alone, writing none of its events; the rest of its batch commits', async () => {
       const path = temp().path;
       const store = openStore({ path });
