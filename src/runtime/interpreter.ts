@@ -87,6 +87,9 @@ export class RunInterpreter {
   /**
    * @param journal - the run's journal so far: `[run.started]` for a new run (written by
    *   {@link RunInterpreter.create}), or everything stored for a run picked up.
+   * @param folded - `foldForDrive(journal, saga)` when the caller has already folded it (a run
+   *   picked up was folded to check it): taken over, not folded again. Never read or changed by
+   *   anyone else afterwards.
    */
   constructor(
     private readonly options: InterpreterEnvironment,
@@ -95,12 +98,10 @@ export class RunInterpreter {
     private readonly lease: LeaseToken,
     private readonly host: RunHost,
     private readonly journal: readonly SagaEvent[],
+    folded?: MutableRunState,
   ) {
-    const first = journal[0];
-    if (first?.type !== 'run.started') throw new TypeError('A journal must start with a run.started event.');
-    this.runId = first.runId;
-    this.state = initialRunState(first, topologyOf(saga.shape), saga.shape);
-    for (let index = 1; index < journal.length; index++) applyEvent(this.state, journal[index] as SagaEvent);
+    this.state = folded ?? foldForDrive(journal, saga);
+    this.runId = this.state.runId;
     this.durableSeq = this.state.lastSeq;
     this.lastQueuedSeq = this.state.lastSeq;
     this.onWritten = () => this.written();
@@ -452,6 +453,22 @@ export class RunInterpreter {
       this.options.report(error, this.runId);
     }
   }
+}
+
+/**
+ * The state a run is driven from: its journal folded with the shape of `saga` (assumed for a
+ * journal that records none), whose indexed topology every run of the definition shares. With no
+ * definition, the plain fold (`foldJournal(journal)`). The fold goes on in place as the run's
+ * events are decided.
+ *
+ * @throws TypeError when the journal does not start with `run.started`.
+ */
+export function foldForDrive(journal: readonly SagaEvent[], saga: Pick<Saga, 'shape'> | undefined): MutableRunState {
+  const first = journal[0];
+  if (first?.type !== 'run.started') throw new TypeError('A journal must start with a run.started event.');
+  const state = saga === undefined ? initialRunState(first) : initialRunState(first, topologyOf(saga.shape), saga.shape);
+  for (let index = 1; index < journal.length; index++) applyEvent(state, journal[index] as SagaEvent);
+  return state;
 }
 
 function asError(error: unknown): Error {

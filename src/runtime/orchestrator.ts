@@ -33,7 +33,7 @@ import {
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
 import { SignalTimeoutError } from '../errors/signal-errors.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
-import { applyEvent, foldJournal, initialRunState, type RunState } from '../journal/fold.js';
+import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import { freezeJson } from '../journal/freeze-json.js';
 import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import { RUN_ACTION_STATUSES } from '../journal/run-actions.js';
@@ -44,7 +44,7 @@ import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
 import { EventStream } from './event-stream.js';
 import { propagationCarrier, type Instrumentation } from './instrumentation.js';
-import { RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
+import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
 import { copyJson } from './json-value.js';
 import type { KeptRun, LeaseKeeper } from './lease-keeper.js';
 import { leaseLapses$ } from './lease-lapse.js';
@@ -53,6 +53,7 @@ import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-followe
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 import { RunHandle, type SagaRun } from './saga-run.js';
 import { settleWithin } from './settle-within.js';
+import { journalAfterTakeover } from './takeover-journal.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
 
 /**
@@ -565,6 +566,15 @@ type PickUp =
   | { readonly kind: 'driven'; readonly handle: RunHandle<Record<string, unknown>> }
   | { readonly kind: 'skipped'; readonly skipped: SkippedRun };
 
+/** A stored run as read before a takeover. */
+interface LoadedRun {
+  readonly journal: readonly SagaEvent[];
+  /** Its fold (`foldForDrive`), with the shape of {@link LoadedRun.foldedFor}; nobody else holds it. */
+  readonly state: MutableRunState;
+  /** The registered definition the run started on (same name and shape hash), if any. */
+  readonly foldedFor: AnySaga | undefined;
+}
+
 /**
  * Creates an {@link Orchestrator}.
  *
@@ -688,7 +698,7 @@ class SagaOrchestrator implements Orchestrator {
       return handle;
     }
     const onAbort = (): void => handle.cancel(abortReason(signal));
-    this.drive(saga as Saga, [started], { owner: this.owner, epoch: 1 }, handle, () => signal.removeEventListener('abort', onAbort)).create(this.leaseMs);
+    this.drive(saga as Saga, [started], { owner: this.owner, epoch: 1 }, handle, undefined, () => signal.removeEventListener('abort', onAbort)).create(this.leaseMs);
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     return handle;
@@ -1027,10 +1037,10 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   /** Creates the interpreter of a run owned here and wires it to its handle, `events$` and the lease keeper. */
-  private drive(saga: Saga, journal: readonly SagaEvent[], lease: LeaseToken, handle: RunHandle<unknown>, onEnd?: () => void): RunInterpreter {
+  private drive(saga: Saga, journal: readonly SagaEvent[], lease: LeaseToken, handle: RunHandle<unknown>, folded?: MutableRunState, onEnd?: () => void): RunInterpreter {
     const run = new DrivenRun(this, handle, lease, onEnd);
     this.active.set(handle.runId, run);
-    const interpreter = new RunInterpreter(this.environment, saga, lease, run, journal);
+    const interpreter = new RunInterpreter(this.environment, saga, lease, run, journal, folded);
     run.interpreter = interpreter;
     handle.attach(run.cancel);
     return interpreter;
@@ -1067,12 +1077,13 @@ class SagaOrchestrator implements Orchestrator {
     void released.then(() => this.releases.delete(released));
   }
 
-  private async load(runId: string): Promise<{ readonly journal: readonly SagaEvent[]; readonly state: RunState }> {
+  /** Reads and folds a stored run, with the shape of the registered definition it started on (if any): see {@link LoadedRun}. */
+  private async load(runId: string): Promise<LoadedRun> {
     const journal = await this.store.load(runId);
     if (journal === undefined || journal.length === 0) throw new RunNotFoundError(runId);
     const first = journal[0] as SagaEvent;
     const registered = first.type === 'run.started' ? this.registry.get(first.saga)?.find((saga) => saga.shapeHash === first.shapeHash) : undefined;
-    return { journal, state: foldJournal(journal, registered === undefined ? {} : { shape: registered.shape }) };
+    return { journal, state: foldForDrive(journal, registered), foldedFor: registered };
   }
 
   /** Resume, redrive or compensate a stored run: a handle at once, the checks and the takeover in the background. */
@@ -1134,12 +1145,14 @@ class SagaOrchestrator implements Orchestrator {
       return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason, detail: `run ${runId} of saga '${loaded.state.saga}' was passed over: ${error.message}` } };
     }
     if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
-    let acquired = await this.store.acquire({ runId, owner: this.owner, leaseMs: this.leaseMs });
+    // Only what the read above did not see comes back: the journal is read and validated once.
+    const takeover = { runId, owner: this.owner, leaseMs: this.leaseMs, knownEvents: loaded.journal.length };
+    let acquired = await this.store.acquire(takeover);
     if (!acquired.acquired && acquired.heldBy.owner === this.owner && this.active.get(runId)?.handle === handle) {
       // This process owns the run but no longer drives it (it halted it, say on a store failure,
       // and could not give the lease back): take it back.
       await this.store.release(runId, { owner: this.owner, epoch: acquired.heldBy.epoch });
-      acquired = await this.store.acquire({ runId, owner: this.owner, leaseMs: this.leaseMs });
+      acquired = await this.store.acquire(takeover);
     }
     if (!acquired.acquired) {
       const { owner, epoch, expiresAt } = acquired.heldBy;
@@ -1151,15 +1164,15 @@ class SagaOrchestrator implements Orchestrator {
     const lease = acquired.lease;
     try {
       // The journal may have grown between the first read and the takeover: decide on the new one.
-      const state = foldJournal(acquired.events, saga.shapeHash === loaded.state.shapeHash ? { shape: saga.shape } : {});
+      const { journal, state, folded } = this.continueFold(runId, loaded, acquired.events, saga);
       check(state);
       const change = saga.shapeHash === state.shapeHash && saga.version === state.version ? undefined : { version: saga.version, shapeHash: saga.shapeHash, shape: saga.shape };
       if (change !== undefined && saga.shapeHash !== state.shapeHash) refuseUnsafeChange(state, saga);
       if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
       this.active.delete(runId);
-      handle.replay(acquired.events);
+      handle.replay(journal);
       const cancel = how.cancel ?? acquired.cancelRequest?.reason;
-      const interpreter = this.drive(saga as Saga, acquired.events, lease, handle);
+      const interpreter = this.drive(saga as Saga, journal, lease, handle, folded);
       interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
       for (const request of acquired.signalRequests ?? []) this.deliverRequested(interpreter, request);
       if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
@@ -1168,6 +1181,29 @@ class SagaOrchestrator implements Orchestrator {
       await this.store.release(runId, lease).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The journal and state of a run just taken over, from its read before the takeover and what
+   * the takeover returned (see {@link journalAfterTakeover}). The fold of the read goes on with
+   * the events added since, and is handed to the interpreter (`folded`), when it was folded as
+   * the interpreter would and as the checks need: with the shape of `saga`, which is the run's
+   * definition. Otherwise (a definition change, a store that returned the whole journal) the
+   * journal is folded again, with the shape of `saga` only if the run is of that shape.
+   */
+  private continueFold(
+    runId: string,
+    loaded: LoadedRun,
+    returned: readonly SagaEvent[],
+    saga: AnySaga,
+  ): { readonly journal: readonly SagaEvent[]; readonly state: RunState; readonly folded: MutableRunState | undefined } {
+    const { journal, added } = journalAfterTakeover(runId, loaded.journal, returned);
+    if (added !== undefined && loaded.foldedFor === saga && saga.shapeHash === loaded.state.shapeHash) {
+      const state = loaded.state;
+      for (const event of added) applyEvent(state, event);
+      return { journal, state, folded: state };
+    }
+    return { journal, state: foldJournal(journal, saga.shapeHash === loaded.state.shapeHash ? { shape: saga.shape } : {}), folded: undefined };
   }
 
   /**

@@ -10,34 +10,37 @@ import { sagaEventSchema, type SagaEvent } from '../journal/saga-event.js';
  * fails the load with a `StoreCorruptionError` naming the run and its seq: a gap, a body that
  * is not text or not JSON, not a valid event, or an event of another run or position.
  * `recorded` is the journal length the run's summary row records (`undefined`: no such row);
- * rows and summary must agree.
+ * rows and summary must agree. With `from` (a takeover of a journal the caller has read up to
+ * there), the rows are the journal's from that `seq` on.
  *
  * @returns the events; `undefined` when the run has neither rows nor a summary row.
  * @throws StoreCorruptionError at the first row that is not the event it should be.
  *
  * @internal
  */
-export function parseJournalRows(runId: string, rows: readonly (readonly unknown[])[], recorded: number | undefined): SagaEvent[] | undefined {
+export function parseJournalRows(runId: string, rows: readonly (readonly unknown[])[], recorded: number | undefined, from = 0): SagaEvent[] | undefined {
   if (rows.length === 0 && recorded === undefined) return undefined;
   const events: SagaEvent[] = [];
   for (let index = 0; index < rows.length; index++) {
+    const expected = from + index;
     const [seq, body] = rows[index] ?? [];
-    if (seq !== index) {
+    if (seq !== expected) {
       throw new StoreCorruptionError(
         runId,
-        index,
-        typeof seq === 'number' && seq > index ? `the event is missing (the next row has seq ${seq})` : `the row has seq ${String(seq)}`,
+        expected,
+        typeof seq === 'number' && seq > expected ? `the event is missing (the next row has seq ${seq})` : `the row has seq ${String(seq)}`,
       );
     }
-    events.push(parseEventRow(runId, index, body));
+    events.push(parseEventRow(runId, expected, body));
   }
+  const end = from + rows.length;
   if (recorded === undefined) {
     throw new StoreCorruptionError(runId, undefined, 'it has events but no entry in the table of runs');
   }
-  if (recorded > rows.length) {
-    throw new StoreCorruptionError(runId, rows.length, `the event is missing (the run records ${recorded} events, ${rows.length} rows remain)`);
+  if (recorded > end) {
+    throw new StoreCorruptionError(runId, end, `the event is missing (the run records ${recorded} events, ${end} rows remain)`);
   }
-  if (recorded < rows.length) {
+  if (recorded < end) {
     throw new StoreCorruptionError(runId, recorded, `the row lies past the end of the journal (the run records ${recorded} events)`);
   }
   return events;

@@ -21,6 +21,7 @@ import {
   appendRefusal,
   checkAppend,
   checkCreate,
+  checkKnownEvents,
   checkLeaseMs,
   checkListQuery,
   checkOwner,
@@ -29,6 +30,7 @@ import {
   isActiveStatus,
   misplacedEvent,
   pruneCriteria,
+  takeoverReadsFrom,
 } from './store-requests.js';
 
 /** Every append settles at once: one shared promise instead of one per call. */
@@ -289,6 +291,7 @@ export class MemoryStore implements SagaStore {
       const operation = `Acquire run ${request.runId}`;
       checkOwner(request.owner, operation);
       checkLeaseMs(request.leaseMs, operation);
+      checkKnownEvents(request, operation);
       const run = this.runOrThrow(request.runId, 'Acquire');
       const now = this.now();
       if (run.leaseOwner !== undefined && now < run.leaseExpiresAt) {
@@ -301,7 +304,7 @@ export class MemoryStore implements SagaStore {
       return {
         acquired: true,
         lease,
-        events: [...run.events],
+        events: run.events.slice(takeoverReadsFrom(request, run.events.length)),
         ...(run.cancelReason === undefined ? {} : { cancelRequest: { runId: run.runId, reason: run.cancelReason } }),
         ...(run.signalRequests === undefined ? {} : { signalRequests: [...run.signalRequests] }),
       };

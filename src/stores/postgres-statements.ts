@@ -48,6 +48,8 @@ export interface PostgresStatements {
   readonly requestCancel: NamedStatement;
   readonly requestSignal: NamedStatement;
   readonly load: NamedStatement;
+  /** A journal from a seq on (with the run's recorded length): what a takeover adds to a journal its caller has read. */
+  readonly loadFrom: NamedStatement;
   readonly leaseOf: NamedStatement;
 }
 
@@ -327,6 +329,12 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
     load: `
       SELECT runs.next_seq AS recorded, events.seq, events.event::text AS body
       FROM ${t.runs} AS runs LEFT JOIN ${t.events} AS events ON events.run_id = runs.run_id
+      WHERE runs.run_id = $1
+      ORDER BY events.seq`,
+    // The same from seq $2 on: what a takeover adds to a journal its caller has read up to there.
+    loadFrom: `
+      SELECT runs.next_seq AS recorded, events.seq, events.event::text AS body
+      FROM ${t.runs} AS runs LEFT JOIN ${t.events} AS events ON events.run_id = runs.run_id AND events.seq >= $2
       WHERE runs.run_id = $1
       ORDER BY events.seq`,
     leaseOf: `

@@ -29,6 +29,7 @@ import {
   appendRefusal,
   checkAppend,
   checkCreate,
+  checkKnownEvents,
   checkLeaseMs,
   checkListQuery,
   checkOwner,
@@ -41,6 +42,7 @@ import {
   pruneCriteria,
   rejectWith,
   shapeHashAfter,
+  takeoverReadsFrom,
   type SummaryRow,
 } from './store-requests.js';
 import type { ClaimedRun, ClaimRequest, ParkRequest, ParkResult, WorkQueueStore, WorkSignal } from './work-queue.js';
@@ -505,11 +507,20 @@ export class PostgresStore implements WorkQueueStore {
   async load(runId: string): Promise<readonly SagaEvent[] | undefined> {
     this.assertOpen();
     assertStorableRunId(runId, 'Load');
-    const result = await this.query<{ recorded: number; seq: number | null; body: string | null }>(`load of run ${runId}`, this.sql.load, [runId]);
+    return this.readJournal(runId, 0);
+  }
+
+  /** A run's journal from seq `from` on (0: all of it), validated as {@link PostgresStore.load} says; `undefined` for an unknown run. */
+  private async readJournal(runId: string, from: number): Promise<readonly SagaEvent[] | undefined> {
+    const result = await this.query<{ recorded: number; seq: number | null; body: string | null }>(
+      `load of run ${runId}`,
+      from === 0 ? this.sql.load : this.sql.loadFrom,
+      from === 0 ? [runId] : [runId, from],
+    );
     const head = result.rows[0];
     if (head === undefined) return undefined;
     const rows = result.rows.filter((row) => row.seq !== null).map((row) => [row.seq, row.body]);
-    return parseJournalRows(runId, rows, head.recorded);
+    return parseJournalRows(runId, rows, head.recorded, from);
   }
 
   /**
@@ -649,6 +660,7 @@ export class PostgresStore implements WorkQueueStore {
     assertStorableRunId(request.runId, 'Acquire');
     checkOwner(request.owner, operation);
     checkLeaseMs(request.leaseMs, operation);
+    checkKnownEvents(request, operation);
     const result = await this.query<{
       lease_owner: string | null;
       lease_epoch: number;
@@ -668,8 +680,11 @@ export class PostgresStore implements WorkQueueStore {
     // Read after the takeover committed: from now on only this lease can append to the run.
     let events: readonly SagaEvent[];
     try {
-      events = (await this.load(request.runId)) ?? [];
-      if (events.length !== row.next_seq) throw new StoreCorruptionError(request.runId, events.length, `the journal has ${events.length} events, the run records ${String(row.next_seq)}`);
+      // Only what the caller has not read yet: journals only grow.
+      const from = takeoverReadsFrom(request, row.next_seq ?? 0);
+      events = (await this.readJournal(request.runId, from)) ?? [];
+      const length = from + events.length;
+      if (length !== row.next_seq) throw new StoreCorruptionError(request.runId, length, `the journal has ${length} events, the run records ${String(row.next_seq)}`);
     } catch (error) {
       await this.release(request.runId, lease).catch(() => undefined);
       throw error;

@@ -114,6 +114,14 @@ export interface AcquireRequest {
   readonly owner: string;
   /** Lease length, counted on the store's clock. */
   readonly leaseMs: number;
+  /**
+   * How many of the journal's first events the caller has already read and validated (with
+   * {@link SagaStore.load}, just before): the store then returns only the events from that `seq`
+   * on, so that a takeover does not read and validate the journal a second time. Absent or 0:
+   * the whole journal. Journals only grow, so what the caller read is still their beginning; a
+   * journal now shorter than that is returned whole.
+   */
+  readonly knownEvents?: number;
 }
 
 /**
@@ -121,7 +129,8 @@ export interface AcquireRequest {
  *
  * @remarks
  * `acquired: true` carries the new lease (its epoch one above the last), the journal as it was at
- * that moment, and any cancel request pending for the run. `acquired: false` names the live
+ * that moment (or what it gained since the caller's read, see {@link AcquireRequest.knownEvents}),
+ * and any cancel request pending for the run. `acquired: false` names the live
  * owner; nothing was changed.
  *
  * @example
@@ -137,7 +146,11 @@ export type AcquireResult =
       readonly acquired: true;
       /** The new lease: every append for the run must carry it. */
       readonly lease: LeaseToken;
-      /** The run's journal. */
+      /**
+       * The run's journal; with {@link AcquireRequest.knownEvents}, only its events from that `seq`
+       * on (none if it has not grown). A store may return the whole journal anyway: tell the two
+       * apart by the first event's `seq` (0 for the whole journal).
+       */
       readonly events: readonly SagaEvent[];
       /** A cancellation requested before the takeover, for the new owner to carry out. */
       readonly cancelRequest?: CancelRequest;

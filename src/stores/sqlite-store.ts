@@ -34,6 +34,7 @@ import {
   appendRefusal,
   checkAppend,
   checkCreate,
+  checkKnownEvents,
   checkLeaseMs,
   checkListQuery,
   checkOwner,
@@ -44,6 +45,7 @@ import {
   isStorableRunId,
   pruneCriteria,
   rejectWith,
+  takeoverReadsFrom,
   type PruneCriteria,
   type SummaryRow,
 } from './store-requests.js';
@@ -555,6 +557,7 @@ export class SqliteStore implements SagaStore {
       assertStorableRunId(request.runId, 'Acquire');
       checkOwner(request.owner, operation);
       checkLeaseMs(request.leaseMs, operation);
+      checkKnownEvents(request, operation);
       if (this.closed) throw this.closedError();
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new TypeError(String(error)));
@@ -885,6 +888,7 @@ function prepare(db: Database.Database): Connection {
     'UPDATE sagaflow_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ?',
   );
   const selectRows = db.prepare<[string], unknown[]>('SELECT seq, body FROM sagaflow_events WHERE run_id = ? ORDER BY seq').raw();
+  const selectRowsFrom = db.prepare<[string, number], unknown[]>('SELECT seq, body FROM sagaflow_events WHERE run_id = ? AND seq >= ? ORDER BY seq').raw();
   const leaseRow = db.prepare<[string], LeaseRow>(
     `SELECT lease_owner AS owner, lease_epoch AS epoch, lease_expires_at AS expiresAt, lease_expires_at > ${NOW_MS} AS live,
        cancel_reason AS cancelReason, signal_requests AS signalRequests, events FROM sagaflow_runs WHERE run_id = ?`,
@@ -914,26 +918,37 @@ function prepare(db: Database.Database): Connection {
     `UPDATE sagaflow_runs SET cancel_reason = COALESCE(cancel_reason, ?) WHERE run_id = ? AND status IN (${sqlList(ACTIVE_RUN_STATUSES)})`,
   );
   const deleteEvents = db.prepare<[string], unknown>('DELETE FROM sagaflow_events WHERE run_id = ?');
+  const deleteEventsBetween = db.prepare<[string, number, number], unknown>('DELETE FROM sagaflow_events WHERE run_id = ? AND seq >= ? AND seq < ?');
   const deleteRun = db.prepare<[string], unknown>('DELETE FROM sagaflow_runs WHERE run_id = ?');
   const countAll = db.prepare<[], { status: unknown; count: number }>('SELECT status, count(*) AS count FROM sagaflow_runs GROUP BY status');
   const countOfSaga = db.prepare<[string], { status: unknown; count: number }>(
     'SELECT status, count(*) AS count FROM sagaflow_runs WHERE saga = ? GROUP BY status',
   );
 
-  // Nested in `writeBatch`'s transaction, better-sqlite3 runs these as SAVEPOINTs, so a write
+  // Nested in `writeBatch`'s transaction, better-sqlite3 runs this as a SAVEPOINT, so a write
   // that fails half-way is undone alone.
   const writeCreate = db.transaction((write: Extract<SqliteWrite, { kind: 'create' }>): void => {
     const { event } = write;
     insertRun.run(event.runId, event.saga, write.status, event.at, event.at, event.submitted === true ? 1 : 0, write.owner, write.leaseMs);
     insertEvent.run(event.runId, 0, event.type, write.body);
   });
-  const writeAppend = db.transaction((write: Extract<SqliteWrite, { kind: 'append' }>, run: RunRow): void => {
+  // Without a SAVEPOINT of its own (a statement pair more for every append of every batch): the
+  // one failure a batch outlives is a row already at one of the append's seqs (see writeBatch),
+  // and the rows the append wrote before it are then deleted, so it is still all or nothing.
+  // Any other failure rolls the whole batch back.
+  const writeAppend = (write: Extract<SqliteWrite, { kind: 'append' }>, run: RunRow): void => {
     const { request, bodies } = write;
     const events = request.events;
     let journaledSignals: string[] | undefined;
     for (let offset = 0; offset < events.length; offset++) {
       const event = events[offset] as SagaEvent;
-      insertEvent.run(request.runId, event.seq, event.type, bodies[offset] ?? '');
+      try {
+        insertEvent.run(request.runId, event.seq, event.type, bodies[offset] ?? '');
+      } catch (error) {
+        // Rows at the earlier seqs were free (or their insert would have failed first): this append's.
+        if (offset > 0 && isConstraintError(error)) deleteEventsBetween.run(request.runId, request.expectedSeq, event.seq);
+        throw error;
+      }
       if (event.type === 'signal.received') (journaledSignals ??= []).push(event.signalId);
     }
     if (journaledSignals !== undefined) dropSignalRequests.run(JSON.stringify(journaledSignals), request.runId);
@@ -944,7 +959,7 @@ function prepare(db: Database.Database): Connection {
     else extendRunWithStatus.run(request.status, length, updatedAt, request.runId);
     // Accepted without a lease once the lease ran out: the former holder is fenced out.
     if (request.lease === undefined && run[2] !== null) clearLease.run(request.runId);
-  });
+  };
 
   const writeBatch = db.transaction((batch: readonly QueuedSqliteWrite[]): Array<Error | undefined> => {
     const failures = new Array<Error | undefined>(batch.length);
@@ -980,26 +995,30 @@ function prepare(db: Database.Database): Connection {
 
   const readJournal = db.transaction((runId: string) => ({ rows: selectRows.all(runId), recorded: lengthOf.get(runId) }));
 
-  const acquire = db.transaction((request: AcquireRequest): AcquireOutcome => {
+  // Everything that can fail is read and parsed before the one write (the lease), so a takeover
+  // that fails has written nothing: it needs no SAVEPOINT of its own in its batch.
+  const acquire = (request: AcquireRequest): AcquireOutcome => {
     const row = leaseRow.get(request.runId);
     if (row === undefined) return { found: false };
     if (row.owner !== null && row.live === 1) {
       return { found: true, result: { acquired: false, heldBy: { owner: row.owner, epoch: row.epoch, live: true, expiresAt: row.expiresAt ?? 0 } } };
     }
-    // Parsed before the lease is taken: a throw rolls the takeover back.
-    const events = parseJournalRows(request.runId, selectRows.all(request.runId), row.events) ?? [];
+    // Only what the caller has not read yet: journals only grow.
+    const from = takeoverReadsFrom(request, row.events);
+    const rows = from === 0 ? selectRows.all(request.runId) : selectRowsFrom.all(request.runId, from);
+    const events = parseJournalRows(request.runId, rows, row.events, from) ?? [];
+    const signalRequests = row.signalRequests === null ? undefined : parseSignalRequests(request.runId, row.signalRequests);
     takeLease.run(request.owner, request.leaseMs, request.runId);
     const lease: LeaseToken = { owner: request.owner, epoch: row.epoch + 1 };
     const cancelRequest = row.cancelReason === null ? undefined : { runId: request.runId, reason: row.cancelReason };
-    const signalRequests = row.signalRequests === null ? undefined : parseSignalRequests(request.runId, row.signalRequests);
     return {
       found: true,
       result: { acquired: true, lease, events, ...(cancelRequest === undefined ? {} : { cancelRequest }), ...(signalRequests === undefined ? {} : { signalRequests }) },
     };
-  });
+  };
 
-  // Each takeover of a batch is a SAVEPOINT of its own: a journal that cannot be read fails
-  // (and rolls back) that one alone.
+  // A journal that cannot be read fails that takeover alone (see `acquire`); a database error
+  // rolls the whole batch back.
   const acquireBatch = db.transaction((batch: ReadonlyArray<QueuedWrite<AcquireRequest, AcquireResult>>): Array<AcquireOutcome | Error> =>
     batch.map(({ request }) => {
       try {

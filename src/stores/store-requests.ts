@@ -3,7 +3,7 @@ import { LeaseLostError, RunLeasedError, StoreConflictError } from '../errors/st
 import { ACTIVE_RUN_STATUSES, SETTLED_RUN_STATUSES, type RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { assertStorableRunId, assertStorableText, runIdProblem } from './run-id.js';
-import type { AppendRequest, CreateRunRequest, ListRunsQuery, PruneOptions, RunSummary } from './saga-store.js';
+import type { AcquireRequest, AppendRequest, CreateRunRequest, ListRunsQuery, PruneOptions, RunSummary } from './saga-store.js';
 
 // The checks every store makes on what it is asked, in one place so that all stores refuse the
 // same requests with the same words. Internal to the stores.
@@ -118,6 +118,33 @@ export function checkLeaseMs(leaseMs: number, operation: string): void {
   if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
     throw new TypeError(`${operation}: leaseMs must be a finite number of milliseconds > 0, not ${String(leaseMs)}.`);
   }
+}
+
+/**
+ * Checks a takeover's {@link AcquireRequest.knownEvents}.
+ *
+ * @throws TypeError unless it is absent or an integer >= 0.
+ *
+ * @internal
+ */
+export function checkKnownEvents(request: AcquireRequest, operation: string): void {
+  const known = request.knownEvents;
+  if (known !== undefined && (!Number.isInteger(known) || known < 0)) {
+    throw new TypeError(`${operation}: knownEvents must be an integer >= 0, not ${String(known)}.`);
+  }
+}
+
+/**
+ * Where a takeover reads the journal from: the caller's {@link AcquireRequest.knownEvents}, or 0
+ * (the whole journal) when it asks for none or the journal is now shorter than what it read.
+ *
+ * @param recorded - the journal's length now, as the store records it.
+ *
+ * @internal
+ */
+export function takeoverReadsFrom(request: AcquireRequest, recorded: number): number {
+  const known = request.knownEvents ?? 0;
+  return known <= recorded ? known : 0;
 }
 
 /**

@@ -143,7 +143,9 @@ export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): 
       const result = await inner.acquire(request);
       if (result.acquired) {
         leases.set(request.runId, result.lease);
-        journals.set(request.runId, [...result.events]);
+        // Only the journal's end when the caller said what it had read: loaded again on the next append.
+        if (result.events[0]?.seq === 0) journals.set(request.runId, [...result.events]);
+        else journals.delete(request.runId);
       }
       return result;
     },

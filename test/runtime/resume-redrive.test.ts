@@ -26,6 +26,13 @@ async function writeJournal(store: SagaStore, runId: string, saga: { name: strin
   await storeOrphanedJournal(store, events);
 }
 
+/** A journal's events after run.started: `a` completed, `b` started and never settled. */
+const B_IN_FLIGHT: SagaEventDraft[] = [
+  { type: 'stage.started', stage: 'a', attempt: 1 },
+  { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
+  { type: 'stage.started', stage: 'b', attempt: 1 },
+];
+
 function recordingSaga(calls: string[], options: { failAt?: string; onFailure?: 'compensate' | 'pause' } = {}) {
   const step = (name: string) => ({
     execute: async ({ idempotencyKey, attempt }: { idempotencyKey: string; attempt: number }) => {
@@ -141,11 +148,7 @@ describe('resume after a crash (rule 7)', () => {
     const store = new MemoryStore();
     const calls: string[] = [];
     const saga = recordingSaga(calls);
-    await writeJournal(store, 'crashed-1', saga, [
-      { type: 'stage.started', stage: 'a', attempt: 1 },
-      { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
-      { type: 'stage.started', stage: 'b', attempt: 1 },
-    ]);
+    await writeJournal(store, 'crashed-1', saga, B_IN_FLIGHT);
     const orchestrator = createOrchestrator({ store, sagas: [saga] });
     const run = orchestrator.resume('crashed-1');
     const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
@@ -218,6 +221,37 @@ describe('resume after a crash (rule 7)', () => {
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['completed', 'completed']);
     expect((await orchestrator.inspect(done.runId)).status).toBe('completed');
     expect(await orchestrator.recover()).toEqual([]);
+  });
+
+  it.each([
+    ['only the events it had not read', true],
+    ['the whole journal, from a store that ignores knownEvents', false],
+  ])('recover() decides on the journal as the takeover found it, grown since the read: %s', async (_, honoursKnownEvents) => {
+    const inner = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    await writeJournal(inner, 'grown-1', saga, B_IN_FLIGHT);
+    const asked: Array<number | undefined> = [];
+    // Between recover()'s read and its takeover, another process (its lease gone) journals b's completion.
+    const store: SagaStore = Object.assign(Object.create(inner) as MemoryStore, {
+      async acquire(request: Parameters<SagaStore['acquire']>[0]) {
+        asked.push(request.knownEvents);
+        const seq = (await inner.load(request.runId))?.length ?? 0;
+        const completed = { type: 'stage.completed', runId: request.runId, saga: saga.name, seq, at: 2_000, stage: 'b', attempt: 1, output: 'b-elsewhere', durationMs: 1 } as const;
+        await inner.append({ runId: request.runId, saga: saga.name, expectedSeq: seq, events: [completed], status: 'running' });
+        const { knownEvents: _ignored, ...whole } = request;
+        return inner.acquire(honoursKnownEvents ? request : whole);
+      },
+    });
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const [handle] = await orchestrator.recover();
+    const [outcome, events] = await Promise.all([handle?.outcome, handle === undefined ? [] : collect(handle.events$)]);
+    expect(asked).toEqual([4]);
+    expect(outcome).toMatchObject({ status: 'completed', outputs: { a: 'a-out', b: 'b-elsewhere', c: 'c-out' } });
+    expect(calls.map((call) => call.split(':').slice(0, 3).join(':'))).toEqual(['execute:c:1']);
+    expect(trace(events).slice(0, 6)).toEqual(['run.started', 'stage.started:a', 'stage.completed:a', 'stage.started:b', 'stage.completed:b', 'run.resumed']);
+    expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index));
+    expect(await inner.load('grown-1')).toEqual(events);
   });
 
   it('resume() of a run this orchestrator already drives returns the same handle', async () => {

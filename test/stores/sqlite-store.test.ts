@@ -93,6 +93,44 @@ describe('SqliteStore', () => {
       expect((await store.leaseOf(runIds[7] as string))?.owner).not.toBe('next-process');
     });
 
+    it('fails a takeover whose pending signal requests cannot be read alone, leaving its lease untaken; the rest of its batch is taken over', async () => {
+      const path = temp().path;
+      const store = openStore({ path });
+      const [damaged, healthy] = [uuidv7(), uuidv7()];
+      for (const runId of [damaged, healthy]) {
+        await createRun(store, runStarted(runId));
+        await store.release(runId, LEASE);
+      }
+      rawConnection(path).prepare("UPDATE sagaflow_runs SET signal_requests = '[{' WHERE run_id = ?").run(damaged);
+
+      const [refused, taken] = await Promise.allSettled([damaged, healthy].map((runId) => store.acquire({ runId, owner: 'next-process', leaseMs: 60_000, knownEvents: 1 })));
+
+      expect(refused).toMatchObject({ status: 'rejected', reason: { constructor: StoreCorruptionError, runId: damaged } });
+      expect(taken).toMatchObject({ status: 'fulfilled', value: { acquired: true, lease: { owner: 'next-process', epoch: 2 }, events: [] } });
+      expect(await store.leaseOf(damaged)).toBeUndefined();
+    });
+
+    it('fails an append that meets a row past the recorded end of its journal alone, writing none of its events; the rest of its batch commits', async () => {
+      const path = temp().path;
+      const store = openStore({ path });
+      const [damaged, healthy] = [uuidv7(), uuidv7()];
+      await seedRun(store, damaged, 2);
+      await seedRun(store, healthy, 2);
+      // A stray row where the damaged run's append will put its second event.
+      rawConnection(path).prepare("INSERT INTO sagaflow_events (run_id, seq, type, body) VALUES (?, 3, 'stage.started', '{}')").run(damaged);
+      const before = store.stats.transactions;
+
+      const [refused, accepted] = await Promise.allSettled([store.append(appendOf(eventsFrom(damaged, 2, 2))), store.append(appendOf([eventAt(healthy, 2)]))]);
+
+      expect(store.stats.transactions - before).toBe(1);
+      expect(refused).toMatchObject({ status: 'rejected', reason: { constructor: StoreCorruptionError, runId: damaged, seq: 2 } });
+      expect(accepted.status).toBe('fulfilled');
+      const rows = rawConnection(path).prepare('SELECT seq FROM sagaflow_events WHERE run_id = ? ORDER BY seq').pluck().all(damaged);
+      expect(rows).toEqual([0, 1, 3]);
+      expect((await store.listRuns()).find((run) => run.runId === damaged)?.events).toBe(2);
+      expect(await store.load(healthy)).toEqual(eventsFrom(healthy, 0, 3));
+    });
+
     it('batches runs that append one event at a time, awaiting each', async () => {
       const store = openStore({ path: temp().path });
       const appendsPerRun = 10;

@@ -534,6 +534,27 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         await store.release(uuidv7(), LEASE);
       });
 
+      it('returns only the events past knownEvents to a takeover (none if the journal has not grown), the whole journal if it is shorter', async () => {
+        const runId = uuidv7();
+        await seedRun(store, runId, 3);
+        await store.release(runId, LEASE);
+        const grown = await peer().acquire({ runId, owner: 'next', leaseMs: LONG_LEASE_MS, knownEvents: 2 });
+        expect(grown).toEqual({ acquired: true, lease: { owner: 'next', epoch: 2 }, events: eventsFrom(runId, 2, 1) });
+
+        await store.release(runId, { owner: 'next', epoch: 2 });
+        const same = await peer().acquire({ runId, owner: 'next', leaseMs: LONG_LEASE_MS, knownEvents: 3 });
+        expect(same).toEqual({ acquired: true, lease: { owner: 'next', epoch: 3 }, events: [] });
+
+        await store.release(runId, { owner: 'next', epoch: 3 });
+        const shorter = await peer().acquire({ runId, owner: 'next', leaseMs: LONG_LEASE_MS, knownEvents: 4 });
+        expect(shorter).toEqual({ acquired: true, lease: { owner: 'next', epoch: 4 }, events: eventsFrom(runId, 0, 3) });
+
+        for (const knownEvents of [-1, 1.5, Number.NaN]) {
+          await expect(store.acquire({ runId, owner: 'next', leaseMs: LONG_LEASE_MS, knownEvents })).rejects.toBeInstanceOf(TypeError);
+        }
+        expect(await store.leaseOf(runId)).toMatchObject({ owner: 'next', epoch: 4 });
+      });
+
       it('accepts an append without lease once the lease ran out, and fences the expired holder out', async () => {
         const runId = uuidv7();
         await createRun(store, runStarted(runId), OWNER, SHORT_LEASE_MS);
