@@ -226,27 +226,49 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
     // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms. Runs ready now first (never
     // parked: wake_at NULL), then parked runs that are due, earliest first; each from its own
     // partial index, so that any number of parked runs costs a claim nothing.
+    //
+    // Named, so parsed once per connection and, after a few calls, run from a cached generic plan
+    // (planning it at every call cost ~1 ms of database CPU per claim, and claims are one at a time
+    // per worker). That plan is made with whatever statistics the table has then (none while
+    // autovacuum is off, an empty table on a fresh schema) and kept until the next ANALYZE, so
+    // every part of the text leaves the planner one sensible choice whatever it estimates:
+    // - the ready runs are read per (saga, shape) pair, equality on both, so that runs_ready_idx
+    //   returns them in run_id order and LIMIT stops the scan (ORDER BY run_id over ANY() lured
+    //   plans into walking runs_pkey past every parked run);
+    // - the pairs are passed through sub-selects, so a custom plan estimates as the generic one
+    //   does and the cheaper generic plan is the one kept;
+    // - the chosen ids go through an array, which the planner takes for a handful of rows, so the
+    //   UPDATE probes runs_pkey instead of joining a guessed 10 % of the due runs by a sequential
+    //   scan;
+    // - each claimed run's journal is read by its own events_pkey range (OFFSET 0 keeps it a
+    //   subquery: as a join it could become a hash join over all of events).
+    // Its generic plan is checked against four states of the queue in the store's tests.
     claim: `
-      WITH ready AS (
-        SELECT run_id FROM ${t.runs}
-        WHERE submitted AND status IN (${ACTIVE_SQL}) AND wake_at IS NULL
-          -- The ANY() conditions let the planner use runs_ready_idx; the pair check is exact.
-          AND saga = ANY($1::text[]) AND shape_hash = ANY($2::text[])
-          AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-          AND (lease_expires_at IS NULL OR lease_expires_at <= now())
-        ORDER BY run_id
-        LIMIT $3
-        FOR UPDATE SKIP LOCKED
+      WITH pair AS (
+        SELECT DISTINCT * FROM unnest((SELECT $1::text[]), (SELECT $2::text[])) AS pair(saga, shape_hash)
+      ), ready AS (
+        SELECT pending.run_id FROM pair CROSS JOIN LATERAL (
+          SELECT runs.run_id FROM ${t.runs} AS runs
+          WHERE runs.saga = pair.saga AND runs.shape_hash = pair.shape_hash
+            AND runs.submitted AND runs.status IN (${ACTIVE_SQL}) AND runs.wake_at IS NULL
+            AND (runs.lease_expires_at IS NULL OR runs.lease_expires_at <= now())
+          ORDER BY runs.run_id
+          LIMIT $3
+          FOR UPDATE SKIP LOCKED
+        ) AS pending
       ), due AS (
         SELECT run_id, wake_at FROM ${t.runs}
         WHERE wake_at <= now() AND submitted AND status IN (${ACTIVE_SQL}) AND lease_owner IS NULL
-          AND (saga, shape_hash) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          AND (saga, shape_hash) IN (SELECT saga, shape_hash FROM pair)
         ORDER BY wake_at
         LIMIT $3
         FOR UPDATE SKIP LOCKED
       ), candidates AS (
-        SELECT run_id FROM (SELECT run_id, 0 AS rank, NULL::timestamptz AS wake_at FROM ready UNION ALL SELECT run_id, 1, wake_at FROM due) AS both_kinds
-        ORDER BY rank, wake_at, run_id
+        SELECT picked.run_id FROM unnest(ARRAY(
+          SELECT run_id FROM (SELECT run_id, 0 AS rank, NULL::timestamptz AS wake_at FROM ready UNION ALL SELECT run_id, 1, wake_at FROM due) AS both_kinds
+          ORDER BY rank, wake_at, run_id
+          LIMIT $3
+        )) AS picked(run_id)
         LIMIT $3
       ), claimed AS (
         UPDATE ${t.runs} AS runs
@@ -255,9 +277,12 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         RETURNING runs.run_id, runs.lease_epoch, runs.cancel_reason, runs.signal_requests, runs.next_seq
       )
       SELECT claimed.run_id, claimed.lease_epoch, claimed.cancel_reason, claimed.signal_requests::text AS signal_requests, claimed.next_seq,
-        events.seq, events.event::text AS body
-      FROM claimed JOIN ${t.events} AS events ON events.run_id = claimed.run_id
-      ORDER BY claimed.run_id, events.seq`,
+        journal.seq, journal.event::text AS body
+      FROM claimed CROSS JOIN LATERAL (
+        -- OFFSET 0: kept a subquery, so never flattened into a join the planner could hash.
+        SELECT events.seq, events.event FROM ${t.events} AS events WHERE events.run_id = claimed.run_id OFFSET 0
+      ) AS journal
+      ORDER BY claimed.run_id, journal.seq`,
     releaseSkipping: release(true),
     releaseWaiting: release(false),
     parkSkipping: park(true),

@@ -17,6 +17,7 @@ import { PostgresStore } from 'sagaflow/postgres';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, describe, expect, it } from 'vitest';
+import { postgresStatements } from '../../src/stores/postgres-statements.js';
 import { dropSchemas, postgresForTests, uniqueSchema, withAdminClient } from '../support/postgres.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { StoreProcess } from './store-process.js';
@@ -352,6 +353,54 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       // Claiming leaves the status to the journal: the worker's first append moves it to running.
       expect((await store.listRuns({ status: 'queued' })).map((run) => run.runId)).toEqual([wanted, otherShape, otherSaga]);
       expect(await store.claim({ owner: 'w1', sagas: [], limit: 10, leaseMs: 60_000 })).toEqual([]);
+    });
+
+    it('claims from a cached generic plan that stays on the queue indexes, however many runs are parked, ready or due', async () => {
+      // The claim is a named statement: after a few calls a connection runs it from one generic
+      // plan, made with whatever statistics there were. No state of the queue may turn that plan
+      // into a walk of runs_pkey past every parked run, or a sequential scan of runs or events.
+      const planSchema = `${schema}_plan`;
+      extraSchemas.push(planSchema);
+      await open({ schema: planSchema }).listRuns({ limit: 1 });
+      const { text } = postgresStatements({ runs: `"${planSchema}".runs`, events: `"${planSchema}".events` }, 'sagaflow_plan_test').claim;
+      const insert = (prefix: string, count: number, status: string, wakeAt: string): string =>
+        `INSERT INTO "${planSchema}".runs (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted, wake_at)
+         SELECT '${prefix}' || lpad(g::text, 6, '0'), '${SAGA}', '${SHAPE}', '${status}', 1, 0, 0, true, ${wakeAt} FROM generate_series(1, ${count}) AS g`;
+      const plans = await withAdminClient(url ?? '', async (client) => {
+        const generic = async (): Promise<string> => {
+          await client.query('BEGIN');
+          try {
+            await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+            await client.query(`PREPARE plan_test_claim (text[], text[], integer, text, double precision) AS ${text}`);
+            const explained = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_test_claim ('{${SAGA}}', '{${SHAPE}}', 16, 'w', 30000)`);
+            return explained.rows.map((row) => row['QUERY PLAN']).join('\n');
+          } finally {
+            await client.query('ROLLBACK');
+            await client.query('DEALLOCATE ALL');
+          }
+        };
+        const seen: string[] = [];
+        // Never analyzed (autovacuum may be off), then analyzed while empty and grown without a new ANALYZE.
+        seen.push(await generic());
+        await client.query(`ANALYZE "${planSchema}".runs`);
+        await client.query(insert('p', 5_000, 'running', "'infinity'"));
+        await client.query(`INSERT INTO "${planSchema}".events (run_id, seq, event) SELECT run_id, 0, '{}' FROM "${planSchema}".runs`);
+        seen.push(await generic());
+        // Analyzed with thousands parked, then with a backlog of ready and due runs.
+        await client.query(`ANALYZE "${planSchema}".runs`);
+        seen.push(await generic());
+        await client.query(insert('q', 5_000, 'queued', 'NULL'));
+        await client.query(insert('d', 5_000, 'running', "now() - interval '1 minute'"));
+        await client.query(`ANALYZE "${planSchema}".runs`);
+        seen.push(await generic());
+        return seen;
+      });
+      for (const plan of plans) {
+        expect(plan).toContain('runs_ready_idx');
+        expect(plan).toContain('runs_wake_idx');
+        expect(plan).toContain('events_pkey');
+        expect(plan).not.toMatch(/Seq Scan|Index Scan using runs_pkey on runs (?!runs_)/);
+      }
     });
 
     it('never hands the same run to two concurrent claimers, and skips rows locked by others', async () => {
