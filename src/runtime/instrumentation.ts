@@ -264,7 +264,7 @@ export interface AttemptInfo {
   readonly phase: AttemptPhase;
   /** The attempt's number. */
   readonly attempt: number;
-  /** The idempotency key the user code sees (derived when first read: a hook that does not need it does not pay for it). */
+  /** The idempotency key the user code sees: a getter, derived when first read (a hook that does not need it does not pay for it; a spread or `JSON.stringify` of the info leaves it out). */
   readonly idempotencyKey: string;
 }
 
