@@ -17,7 +17,6 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { timeOrderedId } from './time-ordered-id.js';
 import { identifierProblem } from '../definition/identifier.js';
 import { continuationProblems, diffShapes } from '../definition/shape-diff.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
@@ -54,6 +53,7 @@ import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } fr
 import { RunHandle, type SagaRun } from './saga-run.js';
 import { settleWithin } from './settle-within.js';
 import { journalAfterTakeover } from './takeover-journal.js';
+import { timeOrderedId } from './time-ordered-id.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
 
 /**

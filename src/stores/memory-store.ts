@@ -82,7 +82,7 @@ interface MemoryRun {
   cancelReason: string | undefined;
   /** Signals sent through the store while the run is active, for its owner to deliver. */
   signalRequests: SignalRequest[] | undefined;
-  /** While settled: the number of its entry in the retention queue (0 when not settled). */
+  /** While settled: its position in the retention queue (see `settledQueue`; 0 when not settled). */
   settledAs: number;
 }
 
@@ -453,7 +453,7 @@ export class MemoryStore implements SagaStore {
     }
   }
 
-  /** A run no longer counts as settled (it moves again, or is forgotten): its queue entry goes stale. */
+  /** A run no longer counts as settled (it moves again, or is forgotten): its queue slot is emptied. */
   private unsettle(run: MemoryRun): void {
     if (run.settledAs === 0) return;
     this.settledQueue[run.settledAs - this.settledBase] = undefined;
