@@ -568,11 +568,24 @@ export interface FoldOptions {
  * ```
  */
 export function foldJournal(events: readonly SagaEvent[], options: FoldOptions = {}): RunState {
+  return foldEvents(events, undefined, options.shape);
+}
+
+/**
+ * The fold of {@link foldJournal}, into working state the runtime goes on folding in place, with
+ * the indexed topology of a definition's shape when the caller has one (every run of the
+ * definition shares it; without it, the shape's topology is looked up by its hash).
+ *
+ * @throws TypeError when the journal does not start with `run.started`.
+ *
+ * @internal
+ */
+export function foldEvents(events: readonly SagaEvent[], topology: Topology | undefined, fallbackShape: readonly RecordedStageShape[] | undefined): MutableRunState {
   const first = events[0];
   if (first?.type !== 'run.started') {
     throw new TypeError('A journal must start with a run.started event.');
   }
-  const state = initialRunState(first, options.shape === undefined ? undefined : recordedTopology(first.shapeHash, options.shape), options.shape);
+  const state = initialRunState(first, topology, fallbackShape);
   for (let index = 1; index < events.length; index++) applyEvent(state, events[index] as SagaEvent);
   return state;
 }

@@ -1,7 +1,7 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { Saga } from '../definition/saga.js';
 import { RunStateError } from '../errors/run-errors.js';
-import { applyEvent, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
+import { applyEvent, foldEvents, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
@@ -464,11 +464,7 @@ export class RunInterpreter {
  * @throws TypeError when the journal does not start with `run.started`.
  */
 export function foldForDrive(journal: readonly SagaEvent[], saga: Pick<Saga, 'shape'> | undefined): MutableRunState {
-  const first = journal[0];
-  if (first?.type !== 'run.started') throw new TypeError('A journal must start with a run.started event.');
-  const state = saga === undefined ? initialRunState(first) : initialRunState(first, topologyOf(saga.shape), saga.shape);
-  for (let index = 1; index < journal.length; index++) applyEvent(state, journal[index] as SagaEvent);
-  return state;
+  return saga === undefined ? foldEvents(journal, undefined, undefined) : foldEvents(journal, topologyOf(saga.shape), saga.shape);
 }
 
 function asError(error: unknown): Error {
