@@ -20,12 +20,12 @@ import {
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { WorkerStoppedError } from '../errors/run-errors.js';
 import { LeaseLostError, StoreUnsupportedError } from '../errors/store-errors.js';
-import { assertNever, foldJournal } from '../journal/fold.js';
+import { assertNever, type MutableRunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { backoffNotifier, type BackoffPolicy } from '../runtime/backoff.js';
 import { EventStream } from '../runtime/event-stream.js';
 import type { Instrumentation, WorkerActivity } from '../runtime/instrumentation.js';
-import { RunInterpreter, type InterpreterEnvironment, type RunHost } from '../runtime/interpreter.js';
+import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost } from '../runtime/interpreter.js';
 import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
 import { RunOwner } from '../runtime/run-owner.js';
 import { settleWithin } from '../runtime/settle-within.js';
@@ -506,10 +506,15 @@ class SagaWorker implements Worker {
   private adopt(run: ClaimedRun): void {
     let saga: AnySaga | undefined;
     let first: SagaEvent | undefined;
+    let folded: MutableRunState | undefined;
     try {
-      const state = foldJournal(run.events);
+      // Folded once: the state names the run's saga and shape, and goes on to drive it when the
+      // journal records its shape (it has since shapes were journaled; an older journal is folded
+      // again with the definition's).
+      const state = foldForDrive(run.events, undefined);
       first = run.events[0];
       saga = this.sagas.get(sagaKey(state.saga, state.shapeHash));
+      if (state.topology !== undefined) folded = state;
     } catch (error) {
       this.report(error, { operation: 'run', runId: run.runId });
     }
@@ -538,7 +543,7 @@ class SagaWorker implements Worker {
         this.onHalted(run, error);
       },
     };
-    const interpreter = new RunInterpreter(this.environment, saga as Saga, run.lease, held, run.events);
+    const interpreter = new RunInterpreter(this.environment, saga as Saga, run.lease, held, run.events, folded);
     held.interpreter = interpreter;
     this.held.set(runId, held);
     this.keeper.hold(held);
