@@ -13,7 +13,8 @@
  * in a rotating order; the cost is the median over rounds of each round's ratio to the variant
  * without instrumentation. The SDK's context manager is enabled only around the SDK variant
  * (AsyncLocalStorage's promise hooks slow every promise of the process once enabled, which the
- * other variants must not pay); the exporter and the metrics are reset after each of its rounds.
+ * other variants must not pay); the exporter and the metrics are reset after each of its rounds,
+ * and each variant's store is pruned after each of its batches (untimed), as in bench/memory.ts.
  */
 import { pathToFileURL } from 'node:url';
 import { context, metrics as metricsApi, trace } from '@opentelemetry/api';
@@ -74,11 +75,12 @@ async function measureOtel(options: OtelBenchOptions): Promise<OtelBenchResult> 
   const meterProvider = new MeterProvider({ readers: [metricReader] });
   const contextManager = new AsyncLocalStorageContextManager();
 
+  const stores: Record<Variant, MemoryStore> = { off: new MemoryStore(), noop: new MemoryStore(), sdk: new MemoryStore() };
   const orchestrators: Record<Variant, Orchestrator> = {
-    off: createOrchestrator({ store: new MemoryStore() }),
+    off: createOrchestrator({ store: stores.off }),
     // Nothing registered: the API's globals are no-ops.
-    noop: createOrchestrator({ store: new MemoryStore(), instrumentation: openTelemetry({ tracerProvider: trace.getTracerProvider(), meterProvider: metricsApi.getMeterProvider() }) }),
-    sdk: createOrchestrator({ store: new MemoryStore(), instrumentation: openTelemetry({ tracerProvider, meterProvider }) satisfies Instrumentation }),
+    noop: createOrchestrator({ store: stores.noop, instrumentation: openTelemetry({ tracerProvider: trace.getTracerProvider(), meterProvider: metricsApi.getMeterProvider() }) }),
+    sdk: createOrchestrator({ store: stores.sdk, instrumentation: openTelemetry({ tracerProvider, meterProvider }) satisfies Instrumentation }),
   };
   let spans = 0;
   const runBatch = async (variant: Variant): Promise<void> => {
@@ -98,13 +100,19 @@ async function measureOtel(options: OtelBenchOptions): Promise<OtelBenchResult> 
   const variants: Variant[] = ['off', 'noop', 'sdk'];
   const us: Record<Variant, number[]> = { off: [], noop: [], sdk: [] };
   try {
-    for (const variant of variants) await runBatch(variant); // warm-up
+    for (const variant of variants) {
+      await runBatch(variant); // warm-up
+      await stores[variant].prune({ olderThan: Date.now() + 1 });
+    }
     for (let round = 0; round < rounds; round++) {
       for (let index = 0; index < variants.length; index++) {
         const variant = variants[(index + round) % variants.length] as Variant;
         const elapsed = cpuStopwatch();
         await runBatch(variant);
         us[variant].push(elapsed() / count);
+        // As bench/memory.ts: MemoryStore keeps every journal until pruned; pruned after each batch,
+        // untimed, so every batch starts from the same heap and later rounds do not pay for earlier ones.
+        await stores[variant].prune({ olderThan: Date.now() + 1 });
       }
     }
   } finally {
