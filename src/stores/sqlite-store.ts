@@ -154,7 +154,7 @@ export interface SqliteStoreSettings {
 }
 
 /** The schema this code reads and writes: the number of {@link MIGRATIONS}. */
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 /** SQLite's clock in epoch milliseconds: the one clock of a SQLite store's leases. */
@@ -198,6 +198,15 @@ const MIGRATIONS: readonly string[] = [
   // Durable waits: signals sent through the store (a JSON array) while the run is active.
   `
   ALTER TABLE sagaflow_runs ADD COLUMN signal_requests TEXT;
+  `,
+  // Prune finds settled runs by when they settled (settled_at: updated_at as of the write that
+  // settled the run; NULL while it is active). The age index was on updated_at, which every append
+  // moves, so every append rewrote an index entry that only prune reads.
+  `
+  ALTER TABLE sagaflow_runs ADD COLUMN settled_at INTEGER;
+  UPDATE sagaflow_runs SET settled_at = updated_at WHERE status NOT IN ('queued', 'running', 'compensating');
+  DROP INDEX IF EXISTS sagaflow_runs_by_age;
+  CREATE INDEX IF NOT EXISTS sagaflow_runs_by_settled_at ON sagaflow_runs (settled_at, status);
   `,
 ];
 
@@ -876,12 +885,14 @@ function prepare(db: Database.Database): Connection {
   // Most appends leave the status alone; not naming it in SET spares rewriting the two
   // status indexes, which is fewer pages in the WAL and so a cheaper fsync.
   const extendRun = db.prepare<[number, number, string], unknown>('UPDATE sagaflow_runs SET events = ?, updated_at = ? WHERE run_id = ?');
+  // To another active status (a settled run redriven, a rollback begun): not settled any more.
   const extendRunWithStatus = db.prepare<[string, number, number, string], unknown>(
-    'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ? WHERE run_id = ?',
+    'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, settled_at = NULL WHERE run_id = ?',
   );
-  // A settled status ends the lease and the cancel request in the same write.
-  const settleRun = db.prepare<[string, number, number, string], unknown>(
-    'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, lease_owner = NULL, lease_expires_at = NULL, cancel_reason = NULL, signal_requests = NULL WHERE run_id = ?',
+  // A settled status ends the lease and the cancel request in the same write, and dates the
+  // settlement for prune (settled_at, indexed: the only append that writes it).
+  const settleRun = db.prepare<[string, number, number, number, string], unknown>(
+    'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, settled_at = ?, lease_owner = NULL, lease_expires_at = NULL, cancel_reason = NULL, signal_requests = NULL WHERE run_id = ?',
   );
   const clearLease = db.prepare<[string], unknown>('UPDATE sagaflow_runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?');
   const releaseLease = db.prepare<[string, string, number], unknown>(
@@ -954,7 +965,7 @@ function prepare(db: Database.Database): Connection {
     if (journaledSignals !== undefined) dropSignalRequests.run(JSON.stringify(journaledSignals), request.runId);
     const length = request.expectedSeq + events.length;
     const updatedAt = events[events.length - 1]?.at ?? 0;
-    if (!isActiveStatus(request.status)) settleRun.run(request.status, length, updatedAt, request.runId);
+    if (!isActiveStatus(request.status)) settleRun.run(request.status, length, updatedAt, updatedAt, request.runId);
     else if (run[1] === request.status) extendRun.run(length, updatedAt, request.runId);
     else extendRunWithStatus.run(request.status, length, updatedAt, request.runId);
     // Accepted without a lease once the lease ran out: the former holder is fenced out.
@@ -1053,8 +1064,8 @@ function prepare(db: Database.Database): Connection {
   const prune = db.transaction((criteria: PruneCriteria): number => {
     const select = db
       .prepare<unknown[], string>(
-        `SELECT run_id FROM sagaflow_runs WHERE status IN (${criteria.statuses.map(() => '?').join(', ')}) AND updated_at < ?
-         ORDER BY updated_at, run_id${criteria.limit === undefined ? '' : ' LIMIT ?'}`,
+        `SELECT run_id FROM sagaflow_runs WHERE status IN (${criteria.statuses.map(() => '?').join(', ')}) AND settled_at < ?
+         ORDER BY settled_at, run_id${criteria.limit === undefined ? '' : ' LIMIT ?'}`,
       )
       .pluck();
     const runIds = select.all(...criteria.statuses, criteria.olderThan, ...(criteria.limit === undefined ? [] : [criteria.limit]));
