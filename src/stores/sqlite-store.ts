@@ -885,6 +885,11 @@ function prepare(db: Database.Database): Connection {
   // Most appends leave the status alone; not naming it in SET spares rewriting the two
   // status indexes, which is fewer pages in the WAL and so a cheaper fsync.
   const extendRun = db.prepare<[number, number, string], unknown>('UPDATE sagaflow_runs SET events = ?, updated_at = ? WHERE run_id = ?');
+  // The common append, checked by its own WHERE: the run is held with this lease, the journal is
+  // the expected length, and the (active) status stays. No change: see appendHeld.
+  const extendHeldRun = db.prepare<[number, number, string, number, string, number, string], unknown>(
+    'UPDATE sagaflow_runs SET events = ?, updated_at = ? WHERE run_id = ? AND events = ? AND lease_owner = ? AND lease_epoch = ? AND status = ?',
+  );
   // To another active status (a settled run redriven, a rollback begun): not settled any more.
   const extendRunWithStatus = db.prepare<[string, number, number, string], unknown>(
     'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, settled_at = NULL WHERE run_id = ?',
@@ -950,7 +955,6 @@ function prepare(db: Database.Database): Connection {
   const writeAppend = (write: Extract<SqliteWrite, { kind: 'append' }>, run: RunRow): void => {
     const { request, bodies } = write;
     const events = request.events;
-    let journaledSignals: string[] | undefined;
     for (let offset = 0; offset < events.length; offset++) {
       const event = events[offset] as SagaEvent;
       try {
@@ -960,9 +964,8 @@ function prepare(db: Database.Database): Connection {
         if (offset > 0 && isConstraintError(error)) deleteEventsBetween.run(request.runId, request.expectedSeq, event.seq);
         throw error;
       }
-      if (event.type === 'signal.received') (journaledSignals ??= []).push(event.signalId);
     }
-    if (journaledSignals !== undefined) dropSignalRequests.run(JSON.stringify(journaledSignals), request.runId);
+    dropJournaledSignals(request);
     const length = request.expectedSeq + events.length;
     const updatedAt = events[events.length - 1]?.at ?? 0;
     if (!isActiveStatus(request.status)) settleRun.run(request.status, length, updatedAt, updatedAt, request.runId);
@@ -970,6 +973,44 @@ function prepare(db: Database.Database): Connection {
     else extendRunWithStatus.run(request.status, length, updatedAt, request.runId);
     // Accepted without a lease once the lease ran out: the former holder is fenced out.
     if (request.lease === undefined && run[2] !== null) clearLease.run(request.runId);
+  };
+
+  // A signal request is done with once its signal.received is journaled.
+  const dropJournaledSignals = (request: AppendRequest): void => {
+    let journaledSignals: string[] | undefined;
+    for (const event of request.events) if (event.type === 'signal.received') (journaledSignals ??= []).push(event.signalId);
+    if (journaledSignals !== undefined) dropSignalRequests.run(JSON.stringify(journaledSignals), request.runId);
+  };
+
+  // The append of a run held with a lease, staying in its active status (nearly every append):
+  // its rows, then the run row extended only if the lease, the length and the status are as the
+  // append expects, which is exactly when appendRefusal accepts it and writeAppend would extend
+  // the row. Two statements for a one-event append instead of three (no read of the run row
+  // first). Anything else (a refusal, a status change, a row already at one of its seqs) undoes
+  // the rows it wrote, so nothing of it is left, and returns false: writeAppend's way decides.
+  const appendHeld = (write: Extract<SqliteWrite, { kind: 'append' }>, lease: LeaseToken): boolean => {
+    const { request, bodies } = write;
+    const events = request.events;
+    let inserted = 0;
+    try {
+      for (; inserted < events.length; inserted++) {
+        const event = events[inserted] as SagaEvent;
+        insertEvent.run(request.runId, event.seq, event.type, bodies[inserted] ?? '');
+      }
+    } catch (error) {
+      if (!isConstraintError(error)) throw error;
+    }
+    if (inserted === events.length) {
+      const length = request.expectedSeq + events.length;
+      const updatedAt = events[events.length - 1]?.at ?? 0;
+      if (extendHeldRun.run(length, updatedAt, request.runId, request.expectedSeq, lease.owner, lease.epoch, request.status).changes === 1) {
+        dropJournaledSignals(request);
+        return true;
+      }
+    }
+    // The seqs it wrote were free before (their inserts succeeded): only this append's rows go.
+    if (inserted > 0) deleteEventsBetween.run(request.runId, request.expectedSeq, request.expectedSeq + inserted);
+    return false;
   };
 
   const writeBatch = db.transaction((batch: readonly QueuedSqliteWrite[]): Array<Error | undefined> => {
@@ -981,6 +1022,7 @@ function prepare(db: Database.Database): Connection {
       try {
         if (write.kind === 'append') {
           const { request } = write;
+          if (request.lease !== undefined && isActiveStatus(request.status) && appendHeld(write, request.lease)) continue;
           const run = runOf.get(request.runId);
           const live = request.lease === undefined && run !== undefined && run[2] !== null && leaseLive.get(request.runId) === 1;
           const refused = appendRefusal(request, run?.[0], run?.[2], run?.[3] ?? 0, live);

@@ -224,6 +224,30 @@ describe('SqliteStore', () => {
       await expect(store.append({ runId: bad, saga: 's', expectedSeq: 0, events: [], status: 'running' })).rejects.toThrow(/no events/);
     });
 
+    it('leaves no row of a leased append it refuses in a batch, and applies the others of the batch', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const [runId, other] = [uuidv7(), uuidv7()];
+      await seedRun(store, runId, 2);
+      await seedRun(store, other, 2);
+      // One turn, one transaction: a lost lease at free seqs, a stale length, then two that fit
+      // (one changing the status, one of two events).
+      const results = await Promise.allSettled([
+        store.append(appendOf(eventsFrom(runId, 5, 2), 'running', { owner: LEASE.owner, epoch: 7 })),
+        store.append(appendOf([eventAt(runId, 1)], 'running')),
+        store.append(appendOf([eventAt(runId, 2)], 'compensating')),
+        store.append(appendOf(eventsFrom(other, 2, 2))),
+      ]);
+      expect(results.map((result) => (result.status === 'rejected' ? (result.reason as Error).name : 'ok'))).toEqual(['LeaseLostError', 'StoreConflictError', 'ok', 'ok']);
+      expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, 3));
+      expect(await store.load(other)).toEqual(eventsFrom(other, 0, 4));
+      expect(await store.listRuns()).toEqual(
+        expect.arrayContaining([expect.objectContaining({ runId, status: 'compensating', events: 3 }), expect.objectContaining({ runId: other, status: 'running', events: 4 })]),
+      );
+      const rows = rawConnection(path).prepare<[string], number>('SELECT count(*) FROM sagaflow_events WHERE run_id = ?').pluck();
+      expect(rows.get(runId)).toBe(3);
+    });
+
     it('resolves an append only once another connection can read it', async () => {
       const { path } = temp();
       const store = openStore({ path });
