@@ -149,6 +149,8 @@ export interface SqliteStoreSettings {
   readonly synchronous: 'off' | 'normal' | 'full' | 'extra';
   /** `PRAGMA busy_timeout`, in milliseconds. */
   readonly busyTimeoutMs: number;
+  /** `PRAGMA wal_autocheckpoint`: the WAL pages after which a commit checkpoints them into the file (4,000). */
+  readonly walAutocheckpointPages: number;
   /** The version of sagaflow's tables in this file. */
   readonly schemaVersion: number;
 }
@@ -156,6 +158,14 @@ export interface SqliteStoreSettings {
 /** The schema this code reads and writes: the number of {@link MIGRATIONS}. */
 const SCHEMA_VERSION = 4;
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
+/**
+ * WAL pages after which a commit checkpoints (SQLite's default is 1,000). Many runs in flight
+ * rewrite the same few pages (the tails of the tables and indexes) in every commit, so a longer
+ * WAL checkpoints each of them once for more commits, with fewer fsyncs: ~8 % less CPU per event
+ * at 100 concurrent runs (bench/README.md). The WAL file grows to about 16 MB (4,000 pages of 4
+ * KiB) and stays that size.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 4_000;
 
 /** SQLite's clock in epoch milliseconds: the one clock of a SQLite store's leases. */
 const NOW_MS = "(unixepoch('subsec') * 1000)";
@@ -392,6 +402,7 @@ export class SqliteStore implements SagaStore {
           journalMode: String(db.pragma('journal_mode', { simple: true })),
           synchronous: synchronous ?? 'full',
           busyTimeoutMs: Number(db.pragma('busy_timeout', { simple: true })),
+          walAutocheckpointPages: Number(db.pragma('wal_autocheckpoint', { simple: true })),
           schemaVersion: Number(db.prepare('SELECT version FROM sagaflow_schema').pluck().get()),
         };
       }),
@@ -779,6 +790,7 @@ export class SqliteStore implements SagaStore {
       db = new Database(this.path, { timeout: this.busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.durability === 'full' ? 'FULL' : 'NORMAL'}`);
+      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       migrate(db, this.description);
       return prepare(db);
     } catch (error) {
@@ -941,13 +953,13 @@ function prepare(db: Database.Database): Connection {
     'SELECT status, count(*) AS count FROM sagaflow_runs WHERE saga = ? GROUP BY status',
   );
 
-  // Nested in `writeBatch`'s transaction, better-sqlite3 runs this as a SAVEPOINT, so a write
-  // that fails half-way is undone alone.
-  const writeCreate = db.transaction((write: Extract<SqliteWrite, { kind: 'create' }>): void => {
+  // Without a SAVEPOINT of its own (it had one, a statement pair more per new run): a create
+  // that fails here (the run was checked to be new) fails the whole batch, which is rolled back.
+  const writeCreate = (write: Extract<SqliteWrite, { kind: 'create' }>): void => {
     const { event } = write;
     insertRun.run(event.runId, event.saga, write.status, event.at, event.at, event.submitted === true ? 1 : 0, write.owner, write.leaseMs);
     insertEvent.run(event.runId, 0, event.type, write.body);
-  });
+  };
   // Without a SAVEPOINT of its own (a statement pair more for every append of every batch): the
   // one failure a batch outlives is a row already at one of the append's seqs (see writeBatch),
   // and the rows the append wrote before it are then deleted, so it is still all or nothing.
