@@ -380,6 +380,15 @@ export interface Orchestrator {
    * registered here, and runs whose saga is registered with another shape. `paused` and
    * `compensation_failed` runs wait for an operator and are not looked at.
    *
+   * It reads, checks and takes over the runs a page of 1,000 at a time (one store transaction per
+   * page on SQLite), and holds the runs it took over until it has taken over the rest, then
+   * drives them all: recovered runs go on together, and the last run is owned again as soon as
+   * possible, instead of the first pages' next stages competing with the takeover of the later
+   * ones. A run is held for at most a third of `leaseMs` (its lease is heartbeated only once it
+   * is driven); a longer recovery drives what it holds at that point and goes on. A `close()`
+   * during the recovery gives the held runs' leases back, unresumed (their handles fail with
+   * `OrchestratorClosedError`).
+   *
    * @throws `StoreUnavailableError` (rejects) when the store cannot list runs.
    */
   recover(): Promise<RecoverResult>;
@@ -723,24 +732,40 @@ class SagaOrchestrator implements Orchestrator {
   async recover(): Promise<RecoverResult> {
     const handles: SagaRun[] = [];
     const skipped: SkippedRun[] = [];
+    // Runs taken over but not driven yet: every page is taken over before the runs go on, for at
+    // most a third of a lease (a run's lease is heartbeated only once it is driven).
+    const held: Array<() => void> = [];
+    let holdingSince = performance.now();
+    const startHeld = (): void => {
+      for (const start of held.splice(0)) start();
+    };
     let afterRunId: string | undefined;
-    for (;;) {
-      const page = await this.store.listRuns({ status: UNFINISHED_RUN_STATUSES, limit: RECOVER_PAGE, ...(afterRunId === undefined ? {} : { afterRunId }) });
-      // A page is picked up at once: the store can batch its takeovers (one commit on SQLite).
-      const picked = await Promise.all(page.map((run) => this.recoverOne(run)));
-      for (const pick of picked) {
-        if (pick?.kind === 'driven') handles.push(pick.handle);
-        else if (pick?.kind === 'skipped') skipped.push(pick.skipped);
+    try {
+      for (;;) {
+        const page = await this.store.listRuns({ status: UNFINISHED_RUN_STATUSES, limit: RECOVER_PAGE, ...(afterRunId === undefined ? {} : { afterRunId }) });
+        // A page is picked up at once: the store can batch its takeovers (one commit on SQLite).
+        const picked = await Promise.all(page.map((run) => this.recoverOne(run, held)));
+        for (const pick of picked) {
+          if (pick?.kind === 'driven') handles.push(pick.handle);
+          else if (pick?.kind === 'skipped') skipped.push(pick.skipped);
+        }
+        if (page.length < RECOVER_PAGE || this.closed) break;
+        afterRunId = page[page.length - 1]?.runId;
+        if (performance.now() - holdingSince >= this.leaseMs / 3) {
+          startHeld();
+          holdingSince = performance.now();
+        }
       }
-      if (page.length < RECOVER_PAGE || this.closed) break;
-      afterRunId = page[page.length - 1]?.runId;
+    } finally {
+      // Also when a page could not be listed: what was taken over goes on (or gives its lease back).
+      startHeld();
     }
     // Not enumerable: the result stays an array of handles to anything that compares or prints it.
     return Object.defineProperty(handles, 'skipped', { value: Object.freeze(skipped), enumerable: false }) as RecoverResult;
   }
 
   /** One run of a `recover()` page: picked up, passed over with the reason, or left (this process has it, or closed). */
-  private async recoverOne(run: RunSummary): Promise<PickUp | undefined> {
+  private async recoverOne(run: RunSummary, held: Array<() => void>): Promise<PickUp | undefined> {
     if (this.closed || this.active.has(run.runId) || this.followed.has(run.runId)) return undefined;
     if (!this.registry.has(run.saga)) {
       return { kind: 'skipped', skipped: { runId: run.runId, saga: run.saga, reason: 'saga_not_registered', detail: `run ${run.runId} of saga '${run.saga}' was passed over: this orchestrator was not given saga '${run.saga}'` } };
@@ -751,7 +776,7 @@ class SagaOrchestrator implements Orchestrator {
     const handle = new RunHandle<Record<string, unknown>>(run.runId, { onError: this.onSubscriberError });
     this.active.set(run.runId, { handle });
     try {
-      return await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true });
+      return await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true, held });
     } catch (error) {
       if (this.active.get(run.runId)?.handle === handle) this.active.delete(run.runId);
       if (error instanceof StoreUnavailableError) throw error;
@@ -1119,7 +1144,13 @@ class SagaOrchestrator implements Orchestrator {
     mode: ResumeMode,
     options: ContinueOptions,
     handle: RunHandle<Record<string, unknown>>,
-    how: { readonly recovering?: boolean; readonly cancel?: string; readonly signal?: { readonly signal: string; readonly signalId: string; readonly payload: unknown } },
+    how: {
+      readonly recovering?: boolean;
+      /** Where a recovery collects the runs it took over, to drive them once it has taken over the rest (see `recover()`). */
+      readonly held?: Array<() => void>;
+      readonly cancel?: string;
+      readonly signal?: { readonly signal: string; readonly signalId: string; readonly payload: unknown };
+    },
   ): Promise<PickUp> {
     const loaded = await this.load(runId);
     const allowed = RUN_ACTION_STATUSES[mode];
@@ -1169,13 +1200,24 @@ class SagaOrchestrator implements Orchestrator {
       const change = saga.shapeHash === state.shapeHash && saga.version === state.version ? undefined : { version: saga.version, shapeHash: saga.shapeHash, shape: saga.shape };
       if (change !== undefined && saga.shapeHash !== state.shapeHash) refuseUnsafeChange(state, saga);
       if (this.closed) throw new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`);
-      this.active.delete(runId);
-      handle.replay(journal);
-      const cancel = how.cancel ?? acquired.cancelRequest?.reason;
-      const interpreter = this.drive(saga as Saga, journal, lease, handle, folded);
-      interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
-      for (const request of acquired.signalRequests ?? []) this.deliverRequested(interpreter, request);
-      if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
+      const start = (): void => {
+        if (this.closed) {
+          // Closed while the recovery held it: not driven, so its lease is given back at once.
+          if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
+          this.giveBack(runId, lease);
+          handle.fail(new OrchestratorClosedError(`run ${runId} was taken over by recover() but not resumed: close() was called first; it can be resumed`));
+          return;
+        }
+        this.active.delete(runId);
+        handle.replay(journal);
+        const cancel = how.cancel ?? acquired.cancelRequest?.reason;
+        const interpreter = this.drive(saga as Saga, journal, lease, handle, folded);
+        interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
+        for (const request of acquired.signalRequests ?? []) this.deliverRequested(interpreter, request);
+        if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
+      };
+      if (how.held === undefined) start();
+      else how.held.push(start);
       return { kind: 'driven', handle };
     } catch (error) {
       await this.store.release(runId, lease).catch(() => undefined);

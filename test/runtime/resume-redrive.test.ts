@@ -4,6 +4,7 @@ import {
   createOrchestrator,
   defineSaga,
   MemoryStore,
+  OrchestratorClosedError,
   RunNotFoundError,
   RunStateError,
   SagaFailedError,
@@ -221,6 +222,66 @@ describe('resume after a crash (rule 7)', () => {
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['completed', 'completed']);
     expect((await orchestrator.inspect(done.runId)).status).toBe('completed');
     expect(await orchestrator.recover()).toEqual([]);
+  });
+
+  it('recover() takes over every page of runs before any of them goes on, then drives them all: nothing lost, nothing run twice', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    // More than one page of recover() (1,000 runs a page).
+    const runIds = Array.from({ length: 1_201 }, (_, index) => `paged-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    let acquires = 0;
+    const observed: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      acquire(request: Parameters<SagaStore['acquire']>[0]) {
+        acquires++;
+        return store.acquire(request);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: observed, sagas: [saga] });
+    const takenOverAtFirstEvent: number[] = [];
+    const subscription = orchestrator.events$.subscribe(() => {
+      if (takenOverAtFirstEvent.length === 0) takenOverAtFirstEvent.push(acquires);
+    });
+    const handles = await orchestrator.recover();
+    const outcomes = await Promise.all(handles.map((handle) => handle.outcome));
+    subscription.unsubscribe();
+    expect(takenOverAtFirstEvent).toEqual([runIds.length]);
+    expect(handles.map((handle) => handle.runId).sort()).toEqual(runIds);
+    expect(outcomes.every((outcome) => outcome.status === 'completed')).toBe(true);
+    // b and c once per run, a never again.
+    expect(calls.filter((call) => call.startsWith('execute:b:')).length).toBe(runIds.length);
+    expect(calls.filter((call) => call.startsWith('execute:c:')).length).toBe(runIds.length);
+    expect(calls.some((call) => call.startsWith('execute:a:'))).toBe(false);
+  });
+
+  it('a close() while recover() holds runs it took over gives their leases back and journals nothing: another process recovers them', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `held-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    let closing: Promise<void> | undefined;
+    let lists = 0;
+    const closesOnSecondPage: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        // The first page is taken over (and held); the process is stopped before the second.
+        if (++lists === 2) closing = orchestrator.close();
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: closesOnSecondPage, sagas: [saga] });
+    const handles = await orchestrator.recover();
+    await closing;
+    expect(handles).toHaveLength(1_000);
+    const failures = await Promise.all(handles.map((handle) => handle.outcome.then(() => undefined, (error: unknown) => error)));
+    expect(failures.every((error) => error instanceof OrchestratorClosedError)).toBe(true);
+    for (const runId of runIds) {
+      expect((await store.load(runId))?.length).toBe(4);
+      expect(await store.leaseOf(runId)).toBeUndefined();
+    }
+    const next = await createOrchestrator({ store, sagas: [saga] }).recover();
+    expect(next).toHaveLength(runIds.length);
+    expect((await Promise.all(next.map((handle) => handle.outcome))).every((outcome) => outcome.status === 'completed')).toBe(true);
   });
 
   it.each([

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunNotFoundError, StoreConflictError, StoreCorruptionError, StoreUnavailableError, type RunStartedEvent } from 'sagaflow';
+import { RunNotFoundError, StoreConflictError, StoreCorruptionError, StoreUnavailableError, type RunStartedEvent, type SagaEvent } from 'sagaflow';
 import { SqliteStore, type SqliteStoreOptions } from 'sagaflow/sqlite';
 import { appendOf, createRun, describeStoreConformance, eventAt, eventsFrom, LEASE, runStarted, seedRun } from './store-conformance.js';
 import { tempDatabase, type TempDatabase } from './sqlite-temp.js';
@@ -222,6 +222,30 @@ describe('SqliteStore', () => {
       expect(results[1]?.status === 'rejected' ? results[1].reason : undefined).toBeInstanceOf(TypeError);
       expect(await store.load(bad)).toBeUndefined();
       await expect(store.append({ runId: bad, saga: 's', expectedSeq: 0, events: [], status: 'running' })).rejects.toThrow(/no events/);
+    });
+
+    it('leaves no row of a leased append it refuses in a batch, and applies the others of the batch', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const [runId, other] = [uuidv7(), uuidv7()];
+      await seedRun(store, runId, 2);
+      await seedRun(store, other, 2);
+      // One turn, one transaction: a lost lease at free seqs, a stale length, then two that fit
+      // (one changing the status, one of two events).
+      const results = await Promise.allSettled([
+        store.append(appendOf(eventsFrom(runId, 5, 2), 'running', { owner: LEASE.owner, epoch: 7 })),
+        store.append(appendOf([eventAt(runId, 1)], 'running')),
+        store.append(appendOf([eventAt(runId, 2)], 'compensating')),
+        store.append(appendOf(eventsFrom(other, 2, 2))),
+      ]);
+      expect(results.map((result) => (result.status === 'rejected' ? (result.reason as Error).name : 'ok'))).toEqual(['LeaseLostError', 'StoreConflictError', 'ok', 'ok']);
+      expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, 3));
+      expect(await store.load(other)).toEqual(eventsFrom(other, 0, 4));
+      expect(await store.listRuns()).toEqual(
+        expect.arrayContaining([expect.objectContaining({ runId, status: 'compensating', events: 3 }), expect.objectContaining({ runId: other, status: 'running', events: 4 })]),
+      );
+      const rows = rawConnection(path).prepare<[string], number>('SELECT count(*) FROM sagaflow_events WHERE run_id = ?').pluck();
+      expect(rows.get(runId)).toBe(3);
     });
 
     it('resolves an append only once another connection can read it', async () => {
@@ -449,7 +473,7 @@ describe('SqliteStore', () => {
       const { path } = temp();
       const store = openStore({ path });
       expect(store.description).toBe(`sqlite:${path}`);
-      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, schemaVersion: 3 });
+      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, walAutocheckpointPages: 4_000, schemaVersion: 4 });
     });
 
     it('runs with synchronous NORMAL when durability is normal', async () => {
@@ -563,7 +587,7 @@ describe('SqliteStore', () => {
       await seedRun(store, uuidv7(), 2);
 
       expect(app.prepare('SELECT what FROM events').pluck().all()).toEqual(['app data']);
-      expect(app.prepare('SELECT version FROM sagaflow_schema').pluck().all()).toEqual([3]);
+      expect(app.prepare('SELECT version FROM sagaflow_schema').pluck().all()).toEqual([4]);
     });
   });
 
@@ -647,11 +671,69 @@ describe('SqliteStore', () => {
       old.close();
 
       const store = openStore({ path });
-      expect((await store.readSettings()).schemaVersion).toBe(3);
+      expect((await store.readSettings()).schemaVersion).toBe(4);
       expect(await store.load(runId)).toEqual(events);
       expect(await store.listRuns()).toEqual([expect.objectContaining({ runId, status: 'running', events: 3, submitted: false })]);
       expect(await store.leaseOf(runId)).toBeUndefined();
       expect(await store.acquire({ runId, owner: 'recoverer', leaseMs: 60_000 })).toEqual({ acquired: true, lease: { owner: 'recoverer', epoch: 1 }, events });
+    });
+  });
+
+  describe('schema upgrade from version 3', () => {
+    /** A file as the version 3 schema left it: a run whose process died mid-saga, one settled long ago. */
+    function versionThreeFile(path: string, running: string, settled: string): SagaEvent[] {
+      const old = rawConnection(path);
+      old.exec(`
+        CREATE TABLE sagaflow_runs (run_id TEXT NOT NULL PRIMARY KEY, saga TEXT NOT NULL, status TEXT NOT NULL, events INTEGER NOT NULL,
+          created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX sagaflow_runs_by_status ON sagaflow_runs (status, run_id);
+        CREATE INDEX sagaflow_runs_by_saga ON sagaflow_runs (saga, status, run_id);
+        CREATE TABLE sagaflow_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+        ALTER TABLE sagaflow_runs ADD COLUMN submitted INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sagaflow_runs ADD COLUMN lease_owner TEXT;
+        ALTER TABLE sagaflow_runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE sagaflow_runs ADD COLUMN lease_expires_at REAL;
+        ALTER TABLE sagaflow_runs ADD COLUMN cancel_reason TEXT;
+        CREATE INDEX sagaflow_runs_by_age ON sagaflow_runs (updated_at, status);
+        ALTER TABLE sagaflow_runs ADD COLUMN signal_requests TEXT;
+        CREATE TABLE sagaflow_schema (version INTEGER NOT NULL);
+        INSERT INTO sagaflow_schema (version) VALUES (3);
+      `);
+      const events = eventsFrom(running, 0, 3);
+      const insertEvent = old.prepare('INSERT INTO sagaflow_events VALUES (?, ?, ?, ?)');
+      for (const event of events) insertEvent.run(running, event.seq, event.type, JSON.stringify(event));
+      // Its owner's lease ran out long ago (epoch 1, expired at 1 ms).
+      old.prepare("INSERT INTO sagaflow_runs (run_id, saga, status, events, created_at, updated_at, lease_owner, lease_epoch, lease_expires_at) VALUES (?, 'conformance', 'running', 3, ?, ?, 'dead', 1, 1)")
+        .run(running, events[0]?.at, events[2]?.at);
+      insertEvent.run(settled, 0, 'run.started', JSON.stringify(runStarted(settled)));
+      old.prepare("INSERT INTO sagaflow_runs (run_id, saga, status, events, created_at, updated_at) VALUES (?, 'conformance', 'completed', 1, 10, 10)").run(settled);
+      old.close();
+      return events;
+    }
+
+    it('upgrades in place: the unfinished run is taken over and goes on, and prune still finds the settled run by age', async () => {
+      const { path } = temp();
+      const [running, settled] = [uuidv7(), uuidv7()];
+      const events = versionThreeFile(path, running, settled);
+
+      const store = openStore({ path });
+      expect((await store.readSettings()).schemaVersion).toBe(4);
+      expect(await store.load(running)).toEqual(events);
+      expect(await store.listRuns({ status: 'running' })).toEqual([expect.objectContaining({ runId: running, events: 3 })]);
+      expect(await store.acquire({ runId: running, owner: 'recoverer', leaseMs: 60_000 })).toEqual({ acquired: true, lease: { owner: 'recoverer', epoch: 2 }, events });
+      await store.append(appendOf([eventAt(running, 3)], 'running', { owner: 'recoverer', epoch: 2 }));
+      expect(await store.load(running)).toEqual(eventsFrom(running, 0, 4));
+
+      const reader = rawConnection(path);
+      const indexes = reader.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sagaflow_runs' AND sql IS NOT NULL ORDER BY name").pluck().all();
+      expect(indexes).toEqual(['sagaflow_runs_by_saga', 'sagaflow_runs_by_settled_at', 'sagaflow_runs_by_status']);
+      // Dated by the upgrade from updated_at: the settled run only.
+      const settledAt = reader.prepare('SELECT settled_at FROM sagaflow_runs WHERE run_id = ?').pluck();
+      expect([settledAt.get(running), settledAt.get(settled)]).toEqual([null, 10]);
+      reader.close();
+      expect(await store.prune({ olderThan: 1_000, statuses: ['completed'] })).toBe(1);
+      expect(await store.load(settled)).toBeUndefined();
+      expect(await store.load(running)).toEqual(eventsFrom(running, 0, 4));
     });
   });
 

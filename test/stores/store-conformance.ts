@@ -902,6 +902,19 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         expect(await store.prune({ olderThan: T0 + 2_000 })).toBe(0);
       });
 
+      it('dates a run by its last write: one that settled long ago, was redriven and settled again recently is kept', async () => {
+        const runId = uuidv7();
+        await runLastWrittenAt(runId, T0 + 1_000, 'paused');
+        // Redriven (a settled run has no lease: the append takes none).
+        await store.append(appendOf([{ ...eventAt(runId, 2), at: T0 + 3_000 }], 'running', null));
+        expect(await store.prune({ olderThan: T0 + 4_000, statuses: ['paused', 'completed'] })).toBe(0);
+        await store.append(appendOf([{ ...eventAt(runId, 3), at: T0 + 5_000 }], 'completed', null));
+        expect(await store.prune({ olderThan: T0 + 4_000, statuses: ['paused', 'completed'] })).toBe(0);
+        expect(await store.prune({ olderThan: T0 + 6_000, statuses: ['paused'] })).toBe(0);
+        expect(await store.prune({ olderThan: T0 + 6_000, statuses: ['completed'] })).toBe(1);
+        expect(await store.load(runId)).toBeUndefined();
+      });
+
       it('deletes the oldest first within a limit', async () => {
         const ids = Array.from({ length: 5 }, () => uuidv7());
         // Written in reverse age order: ids[4] is the oldest.
