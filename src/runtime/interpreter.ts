@@ -6,7 +6,7 @@ import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { Attempt, DriveEnvironment } from './attempt.js';
-import { decide, isAppend, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
+import { decide, isAppend, recycleCommands, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
 import { prepareSignal } from './signal-delivery.js';
 import { youngArray } from './young-array.js';
@@ -238,7 +238,9 @@ export class RunInterpreter {
       for (let next: Trigger | undefined = trigger; next !== undefined && this.ended === undefined; next = this.pendingTriggers.shift()) {
         for (let current: Trigger | undefined = next; current !== undefined; ) {
           const commands = decide(this.saga, this.state, current, now);
-          current = this.execute(commands) && this.ended === undefined ? STEP : undefined;
+          const appended = this.execute(commands);
+          recycleCommands(commands);
+          current = appended && this.ended === undefined ? STEP : undefined;
         }
       }
     } catch (error) {
