@@ -5,7 +5,7 @@ import { applyEvent, foldEvents, type MutableRunState, type RunState } from '../
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
-import { Attempt, DriveEnvironment } from './attempt.js';
+import { Attempt, DriveEnvironment, type AttemptOwner } from './attempt.js';
 import { decide, isAppend, recycleCommands, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
 import { prepareSignal } from './signal-delivery.js';
@@ -53,7 +53,7 @@ export interface InterpreterEnvironment {
  * run's host hears only of durable events. Every append carries the run's lease: a process that
  * lost the run writes nothing more.
  */
-export class RunInterpreter {
+export class RunInterpreter implements AttemptOwner {
   readonly state: MutableRunState;
   readonly runId: string;
   // Arrays that live as long as the run and hold its short-lived objects: never pretenured (see youngArray).
@@ -75,7 +75,6 @@ export class RunInterpreter {
   /** Signal requests from the store this definition refused; made for the first. */
   private refusedSignals: Set<string> | undefined;
   private scope: DriveScope | undefined;
-  private readonly onAttemptSettled: (attempt: Attempt, result: AttemptResult) => void;
   /** What every attempt of this drive shares; made with the first attempt. */
   private environment: DriveEnvironment | undefined;
   /** The events of the write in flight. */
@@ -110,19 +109,26 @@ export class RunInterpreter {
       this.inWrite = undefined;
       this.halt(asError(error));
     };
-    this.onAttemptSettled = (attempt, result) => {
-      // Swap-remove by the slot it was given: O(1), also for a fan-out of thousands.
-      const attempts = this.attempts;
-      if (attempts[attempt.slot] === attempt) {
-        const last = attempts.pop() as Attempt;
-        if (last !== attempt) {
-          attempts[attempt.slot] = last;
-          last.slot = attempt.slot;
-        }
+  }
+
+  /** An attempt of this run settled (its {@link DriveEnvironment} calls this; see {@link AttemptOwner}). */
+  attemptSettled(attempt: Attempt, result: AttemptResult): void {
+    // Swap-remove by the slot it was given: O(1), also for a fan-out of thousands.
+    const attempts = this.attempts;
+    if (attempts[attempt.slot] === attempt) {
+      const last = attempts.pop() as Attempt;
+      if (last !== attempt) {
+        attempts[attempt.slot] = last;
+        last.slot = attempt.slot;
       }
-      if (this.ended !== undefined) return;
-      this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() });
-    };
+    }
+    if (this.ended !== undefined) return;
+    this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() });
+  }
+
+  /** An instrumentation hook of an attempt threw: reported, never breaking the attempt (see {@link AttemptOwner}). */
+  attemptProblem(error: unknown): void {
+    this.options.report(error, this.runId);
   }
 
   /** Whether this process still drives the run. */
@@ -293,13 +299,8 @@ export class RunInterpreter {
   private startAttempt(phase: AttemptPhase, name: string, number: number): void {
     const stage = this.saga.stage(name);
     if (stage === undefined) throw new TypeError(`Saga '${this.saga.name}' has no stage '${name}'.`);
-    const attempt = new Attempt(
-      (this.environment ??= new DriveEnvironment(this.saga, this.state, this.options.scheduler, this.scope, (error) => this.options.report(error, this.runId))),
-      stage,
-      phase,
-      number,
-      this.onAttemptSettled,
-    );
+    // No closure here: one would make this function allocate a context on every call.
+    const attempt = new Attempt((this.environment ??= new DriveEnvironment(this.saga, this.state, this.options.scheduler, this.scope, this)), stage, phase, number);
     attempt.slot = this.attempts.length;
     this.attempts.push(attempt);
     // `execute` is never invoked once the run is stopping (the decision that stopped it may have
