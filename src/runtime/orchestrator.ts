@@ -509,8 +509,6 @@ class DrivenRun implements ActiveRun, RunHost, KeptRun {
   interpreter: RunInterpreter | undefined;
   held = false;
   readonly runId: string;
-  /** The handle's canceller (an own function: the handle calls it detached). */
-  readonly cancel = (reason: string): void => this.interpreter?.cancel(reason);
 
   constructor(
     private readonly orchestrator: SagaOrchestrator,
@@ -1042,7 +1040,7 @@ class SagaOrchestrator implements Orchestrator {
     this.active.set(handle.runId, run);
     const interpreter = new RunInterpreter(this.environment, saga, lease, run, journal, folded);
     run.interpreter = interpreter;
-    handle.attach(run.cancel);
+    handle.attach(run);
     return interpreter;
   }
 
@@ -1272,8 +1270,10 @@ class SagaOrchestrator implements Orchestrator {
     if (handle.isEnded) return;
     this.followed.set(runId, { handle, subscription });
     // Cancelling the handle asks the owning worker to cancel, as orchestrator.cancel() does.
-    handle.attach((reason) => {
-      this.cancel(runId, reason).catch(() => undefined);
+    handle.attach({
+      cancelRequested: (reason) => {
+        this.cancel(runId, reason).catch(() => undefined);
+      },
     });
   }
 
