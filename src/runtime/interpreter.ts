@@ -59,16 +59,18 @@ export class RunInterpreter implements AttemptOwner {
   // Arrays that live as long as the run and hold its short-lived objects: never pretenured (see youngArray).
   private readonly pendingTriggers = youngArray<Trigger>();
   private reacting = false;
-  /** Events folded and not yet written. */
-  private queued = youngArray<SagaEvent>();
+  /** Events folded and not yet written; made for the first (a run waiting on user code holds none). */
+  private queued: SagaEvent[] | undefined;
   private writing = false;
   private durableSeq: number;
   private lastQueuedSeq: number;
-  /** Effects waiting for the events appended before them to be durable, and the seq each waits for. */
-  private readonly deferred = youngArray<Effect>();
-  private readonly deferredAfter = youngArray<number>();
+  /**
+   * Effects waiting for the events appended before them to be durable, each after the seq it
+   * waits for: `[seq, effect, seq, effect, …]` (one array, not two: it lives as long as the run).
+   */
+  private readonly deferred = youngArray<number | Effect>(4);
   /** Attempts in flight, each knowing its slot (an array: cheaper than a Set for the usual handful). */
-  private readonly attempts = youngArray<Attempt>();
+  private readonly attempts = youngArray<Attempt>(1);
   /** Pending retry timers by `phase:stage`; made for the first one. */
   private timers: Map<string, Subscription> | undefined;
   private ended: 'settled' | 'halted' | 'parked' | undefined;
@@ -264,14 +266,13 @@ export class RunInterpreter implements AttemptOwner {
       const command = commands[index] as Command;
       if (isAppend(command)) {
         applyEvent(this.state, command);
-        this.queued.push(command);
+        (this.queued ??= youngArray<SagaEvent>(QUEUED_ROOM)).push(command);
         this.lastQueuedSeq = command.seq;
         appended = true;
       } else if (this.lastQueuedSeq <= this.durableSeq) {
         this.perform(command);
       } else {
-        this.deferred.push(command);
-        this.deferredAfter.push(this.lastQueuedSeq);
+        this.deferred.push(this.lastQueuedSeq, command);
       }
     }
     return appended;
@@ -346,9 +347,9 @@ export class RunInterpreter implements AttemptOwner {
   // The journal: write-ahead appends, one write in flight, the rest batched behind it.
 
   private flush(): void {
-    if (this.writing || this.ended !== undefined || this.queued.length === 0) return;
     const events = this.queued;
-    this.queued = youngArray<SagaEvent>();
+    if (this.writing || this.ended !== undefined || events === undefined) return;
+    this.queued = undefined;
     this.writing = true;
     this.inWrite = events;
     let write: Promise<void>;
@@ -378,9 +379,10 @@ export class RunInterpreter implements AttemptOwner {
       for (let index = 0; index < events.length; index++) this.announce(events[index] as SagaEvent);
       this.durableSeq = (events[events.length - 1] as SagaEvent).seq;
       // In order; an effect performed here may defer more behind the next write, never before these.
-      while (this.deferred.length > 0 && (this.deferredAfter[0] as number) <= this.durableSeq && this.ended === undefined) {
-        this.deferredAfter.shift();
-        this.perform(this.deferred.shift() as Effect);
+      const deferred = this.deferred;
+      while (deferred.length > 0 && (deferred[0] as number) <= this.durableSeq && this.ended === undefined) {
+        deferred.shift();
+        this.perform(deferred.shift() as Effect);
       }
     } catch (error) {
       this.halt(asError(error));
@@ -396,7 +398,7 @@ export class RunInterpreter implements AttemptOwner {
    */
   offerRest(): void {
     const host = this.host;
-    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts.length > 0 || this.deferred.length > 0 || this.queued.length > 0) return;
+    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts.length > 0 || this.deferred.length > 0 || this.queued !== undefined) return;
     const wakeAt = restingUntil(this.state);
     if (wakeAt !== undefined) host.resting(wakeAt);
   }
@@ -423,9 +425,8 @@ export class RunInterpreter implements AttemptOwner {
     }
     this.attempts.length = 0;
     this.clearTimers();
-    this.queued = youngArray<SagaEvent>();
+    this.queued = undefined;
     this.deferred.length = 0;
-    this.deferredAfter.length = 0;
     this.endScope({ kind: 'halted', error });
     this.host.halted(error);
   }
@@ -457,6 +458,9 @@ export class RunInterpreter implements AttemptOwner {
     }
   }
 }
+
+/** Room for the events of one write, made with the array: a decision appends one to three. */
+const QUEUED_ROOM = 4;
 
 /**
  * The state a run is driven from: its journal folded with the shape of `saga` (assumed for a
