@@ -81,6 +81,8 @@ export class RunInterpreter implements AttemptOwner {
   private environment: DriveEnvironment | undefined;
   /** The events of the write in flight. */
   private inWrite: SagaEvent[] | undefined;
+  /** The journal the run was picked up with, until {@link RunInterpreter.begin} hands it to the instrumentation. */
+  private journal: readonly SagaEvent[] | undefined;
   /** The write callbacks, made once per run rather than once per write. */
   private readonly onWritten: () => void;
   private readonly onWriteFailed: (error: unknown) => void;
@@ -98,9 +100,10 @@ export class RunInterpreter implements AttemptOwner {
     readonly saga: Saga,
     private readonly lease: LeaseToken,
     private readonly host: RunHost,
-    private readonly journal: readonly SagaEvent[],
+    journal: readonly SagaEvent[],
     folded?: MutableRunState,
   ) {
+    this.journal = journal;
     this.state = folded ?? foldForDrive(journal, saga);
     this.runId = this.state.runId;
     this.durableSeq = this.state.lastSeq;
@@ -140,7 +143,7 @@ export class RunInterpreter implements AttemptOwner {
 
   /** Writes a new run's `run.started` with this process's lease, then starts it. */
   create(leaseMs: number): void {
-    const started = this.journal[0] as Extract<SagaEvent, { type: 'run.started' }>;
+    const started = this.journal?.[0] as Extract<SagaEvent, { type: 'run.started' }>;
     this.begin('start');
     this.writing = true;
     let created: Promise<void>;
@@ -163,7 +166,10 @@ export class RunInterpreter implements AttemptOwner {
 
   /** Starts driving a stored run that has not started yet (a worker's first claim of a submitted run). */
   begin(reason: DriveInfo['reason'], trigger?: Trigger): void {
-    this.scope = this.instrument(reason);
+    const journal = this.journal ?? [];
+    // Read once, here: not kept for as long as the run lasts.
+    this.journal = undefined;
+    this.scope = this.instrument(reason, journal);
     if (trigger !== undefined) this.react(trigger);
   }
 
@@ -437,11 +443,11 @@ export class RunInterpreter implements AttemptOwner {
     this.timers.clear();
   }
 
-  private instrument(reason: DriveInfo['reason']): DriveScope | undefined {
+  private instrument(reason: DriveInfo['reason'], journal: readonly SagaEvent[]): DriveScope | undefined {
     const instrumentation = this.options.instrumentation;
     if (instrumentation?.drive === undefined) return undefined;
     try {
-      return instrumentation.drive({ runId: this.runId, saga: this.saga.name, version: this.state.version, reason, journal: this.journal });
+      return instrumentation.drive({ runId: this.runId, saga: this.saga.name, version: this.state.version, reason, journal });
     } catch (error) {
       this.options.report(error, this.runId);
       return undefined;
