@@ -37,6 +37,7 @@ import { freezeJson } from '../journal/freeze-json.js';
 import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import { RUN_ACTION_STATUSES } from '../journal/run-actions.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
+import { topologyOf } from '../journal/topology.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { LeaseToken, RunSummary, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
@@ -1014,7 +1015,8 @@ class SagaOrchestrator implements Orchestrator {
       version: saga.version,
       shapeHash: saga.shapeHash,
       input: copy.value,
-      stages: saga.stages.map((stage) => stage.name),
+      // The names every run of the definition shares (frozen, made once per shape), not a copy per run.
+      stages: topologyOf(saga.shape).names,
       shape: saga.shape,
     };
     const event = submitted ? { ...started, submitted: true } : started;
