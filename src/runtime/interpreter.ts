@@ -385,10 +385,20 @@ export class RunInterpreter implements AttemptOwner {
       for (let index = 0; index < events.length; index++) this.announce(events[index] as SagaEvent);
       this.durableSeq = (events[events.length - 1] as SagaEvent).seq;
       // In order; an effect performed here may defer more behind the next write, never before these.
+      // Read with a cursor and cut once: shift() is O(1) only while V8 can trim the array's front
+      // in place, which it cannot once the array is in the large-object space (a fan-out of
+      // thousands of stages defers twice as many entries); emptied with pop(), which keeps its room.
       const deferred = this.deferred;
-      while (deferred.length > 0 && (deferred[0] as number) <= this.durableSeq && this.ended === undefined) {
-        deferred.shift();
-        this.perform(deferred.shift() as Effect);
+      let next = 0;
+      try {
+        while (next < deferred.length && (deferred[next] as number) <= this.durableSeq && this.ended === undefined) {
+          const effect = deferred[next + 1] as Effect;
+          next += 2;
+          this.perform(effect);
+        }
+      } finally {
+        if (next >= deferred.length) while (deferred.length > 0) deferred.pop();
+        else if (next > 0) deferred.splice(0, next);
       }
     } catch (error) {
       this.halt(asError(error));
