@@ -314,9 +314,42 @@ class StageRecord implements MutableStage {
   constructor(public waitingOn: number) {}
 }
 
-/** A stage that has not started. */
+/** A stage that has not started, its own record (for a stage an event names). */
 function newStage(waitingOn: number): MutableStage {
   return new StageRecord(waitingOn);
+}
+
+/**
+ * Records of stages that have not started, shared by every run, by `waitingOn`; frozen, so that a
+ * write the fold forgot to route through {@link ownStage} throws rather than changes every run.
+ * A run's stages start out as these and get a record of their own when an event first names them
+ * (see {@link stageOf}): a run in flight holds records only for the stages it reached (each is
+ * 144 bytes).
+ */
+const NOT_STARTED: MutableStage[] = [];
+
+/** The shared record of a stage that has not started and waits on `waitingOn` stages. */
+function notStarted(waitingOn: number): MutableStage {
+  return (NOT_STARTED[waitingOn] ??= Object.freeze(new StageRecord(waitingOn)));
+}
+
+/** Whether `record` is a shared {@link notStarted} record (never written to). */
+function isShared(record: MutableStage): boolean {
+  return NOT_STARTED[record.waitingOn] === record;
+}
+
+/** The run's own record of stage `name`, made from the shared one on the first write. */
+function ownStage(state: MutableRunState, name: string, record: MutableStage): MutableStage {
+  if (!isShared(record)) return record;
+  const own = newStage(record.waitingOn);
+  state.stages.set(name, own);
+  return own;
+}
+
+/** Sets how many stages `name` waits on (a shared record is swapped for the shared one of that count). */
+function setWaitingOn(state: MutableRunState, name: string, record: MutableStage, waitingOn: number): void {
+  if (isShared(record)) state.stages.set(name, notStarted(waitingOn));
+  else record.waitingOn = waitingOn;
 }
 
 /**
@@ -662,7 +695,7 @@ export function initialRunState(
   for (let position = 0; position < names.length; position++) {
     const name = names[position] as string;
     const waitingOn = index?.parents[index.indexOf.get(name) ?? -1]?.length ?? 0;
-    stages.set(name, newStage(waitingOn));
+    stages.set(name, notStarted(waitingOn));
     if (index !== undefined && waitingOn === 0) readyStages.push(name);
   }
   const state = new WorkingRunState(started, shape, index, stages, readyStages);
@@ -678,7 +711,7 @@ function sameStages(topology: Topology, shape: readonly RecordedStageShape[]): b
 /** The stage an event names; a stage the definition does not have means the journal was edited by hand. */
 function stageOf(state: MutableRunState, event: SagaEvent & { readonly stage: string }): MutableStage {
   const stage = state.stages.get(event.stage);
-  if (stage !== undefined) return stage;
+  if (stage !== undefined) return ownStage(state, event.stage, stage);
   if (state.namesKnown) {
     throw new StoreCorruptionError(
       state.runId,
@@ -899,8 +932,9 @@ function completed(state: MutableRunState, name: string): void {
     const dependent = dependents[position] as string;
     const record = state.stages.get(dependent);
     if (record === undefined) continue;
-    record.waitingOn--;
-    if (record.waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') state.readyStages.push(dependent);
+    const waitingOn = record.waitingOn - 1;
+    setWaitingOn(state, dependent, record, waitingOn);
+    if (waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') state.readyStages.push(dependent);
   }
 }
 
@@ -919,7 +953,7 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
       state.topology = recordedTopology(event.shapeHash, event.shape);
       for (const stage of event.shape) {
         if (!state.stages.has(stage.name)) {
-          state.stages.set(stage.name, newStage(0));
+          state.stages.set(stage.name, notStarted(0));
         }
       }
     }
@@ -927,6 +961,7 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
   }
   // A fresh retry budget for whatever runs next.
   for (const stage of state.stages.values()) {
+    if (isShared(stage)) continue; // no attempts, no compensation: nothing to reset
     stage.retryBase = stage.attempts;
     if (stage.compensation !== undefined) stage.compensation.retryBase = stage.compensation.attempts;
   }
@@ -970,7 +1005,7 @@ function recountForward(state: MutableRunState): void {
     state.remaining++;
     let waitingOn = 0;
     for (const parent of topology.parents[index] as readonly string[]) if (state.stages.get(parent)?.status !== 'completed') waitingOn++;
-    record.waitingOn = waitingOn;
+    setWaitingOn(state, name, record, waitingOn);
     if (waitingOn === 0 && record.status !== 'running') state.readyStages.push(name);
   }
 }

@@ -1,5 +1,5 @@
 import type { SerializedError } from '../errors/serialize-error.js';
-import { assertNever, type RunState, type StageState } from './fold.js';
+import { assertNever, type CompensationState, type RunState, type StageState } from './fold.js';
 import type { Cancellation, StageFailure } from './saga-event.js';
 
 /**
@@ -355,24 +355,39 @@ const PlainOutcome = function PlainOutcome(this: Mutable<SagaOutcomeBase>, state
 } as unknown as new (state: RunState, outputs: Record<string, unknown>, stages: Record<string, StageRecord>) => Mutable<SagaOutcomeBase>;
 PlainOutcome.prototype = Object.prototype;
 
-/** The public view of a stage: optional fields are set only when present, in a fixed order. */
+/**
+ * The public view of a stage: optional fields are set only when present, in a fixed order.
+ *
+ * @remarks
+ * Made by constructors (plain objects, as {@link PlainOutcome}): a literal gets room for the
+ * properties it names and no more, so each optional field added after it went into a separate
+ * property array, grown again by the fourth (about two more objects per record); a constructor's
+ * objects keep room for the fields its first objects were given.
+ */
 function toStageRecord(stage: StageState): StageRecord {
-  const record: Mutable<StageRecord> = { status: stageStatusOf(stage), attempts: stage.attempts };
-  if (stage.status === 'completed' && stage.output !== undefined) record.output = stage.output;
-  if (stage.error !== undefined) record.error = stage.error;
-  if (stage.startedAt !== undefined) record.startedAt = stage.startedAt;
-  if (stage.endedAt !== undefined) record.endedAt = stage.endedAt;
-  if (stage.cancelReason !== undefined) record.cancelReason = stage.cancelReason;
-  const compensation = stage.compensation;
-  if (compensation !== undefined) {
-    const view: Mutable<CompensationRecord> = { attempts: compensation.attempts };
-    if (compensation.error !== undefined) view.error = compensation.error;
-    if (compensation.startedAt !== undefined) view.startedAt = compensation.startedAt;
-    if (compensation.endedAt !== undefined) view.endedAt = compensation.endedAt;
-    record.compensation = view;
-  }
-  return record;
+  return new PlainStageRecord(stage);
 }
+
+const PlainStageRecord = function PlainStageRecord(this: Mutable<StageRecord>, stage: StageState): void {
+  this.status = stageStatusOf(stage);
+  this.attempts = stage.attempts;
+  if (stage.status === 'completed' && stage.output !== undefined) this.output = stage.output;
+  if (stage.error !== undefined) this.error = stage.error;
+  if (stage.startedAt !== undefined) this.startedAt = stage.startedAt;
+  if (stage.endedAt !== undefined) this.endedAt = stage.endedAt;
+  if (stage.cancelReason !== undefined) this.cancelReason = stage.cancelReason;
+  const compensation = stage.compensation;
+  if (compensation !== undefined) this.compensation = new PlainCompensationRecord(compensation);
+} as unknown as new (stage: StageState) => StageRecord;
+PlainStageRecord.prototype = Object.prototype;
+
+const PlainCompensationRecord = function PlainCompensationRecord(this: Mutable<CompensationRecord>, compensation: CompensationState): void {
+  this.attempts = compensation.attempts;
+  if (compensation.error !== undefined) this.error = compensation.error;
+  if (compensation.startedAt !== undefined) this.startedAt = compensation.startedAt;
+  if (compensation.endedAt !== undefined) this.endedAt = compensation.endedAt;
+} as unknown as new (compensation: CompensationState) => CompensationRecord;
+PlainCompensationRecord.prototype = Object.prototype;
 
 /**
  * Where a folded stage stands, as one {@link StageStatus}: its execute status, with its

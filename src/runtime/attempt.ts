@@ -21,14 +21,25 @@ export interface AttemptEnvironment {
   /** The drive's instrumentation, if any. */
   readonly scope: DriveScope | undefined;
   /** Reports a problem with instrumentation (it never breaks the attempt). */
-  readonly report: (error: unknown) => void;
+  report(error: unknown): void;
+  /** Takes an attempt's result, once: the attempt is over. */
+  settled(attempt: Attempt, result: AttemptResult): void;
+}
+
+/** Who drives the attempts of a {@link DriveEnvironment}: the run's interpreter. */
+export interface AttemptOwner {
+  /** An attempt of the run settled (see {@link AttemptEnvironment.settled}). */
+  attemptSettled(attempt: Attempt, result: AttemptResult): void;
+  /** A problem with instrumentation, which never breaks the attempt. */
+  attemptProblem(error: unknown): void;
 }
 
 /**
  * The {@link AttemptEnvironment} of a drive. A class, not an object literal: it points to the
  * run's state for as long as the run lasts, and a literal's allocation site may be pretenured
  * by V8, which would keep each finished run's state alive through young collections (see
- * `youngArray` in young-array.ts).
+ * `youngArray` in young-array.ts). It calls its owner's methods rather than holding callbacks:
+ * no closures (and their contexts) per run.
  */
 export class DriveEnvironment implements AttemptEnvironment {
   constructor(
@@ -36,8 +47,16 @@ export class DriveEnvironment implements AttemptEnvironment {
     readonly state: MutableRunState,
     readonly scheduler: SchedulerLike,
     readonly scope: DriveScope | undefined,
-    readonly report: (error: unknown) => void,
+    private readonly owner: AttemptOwner,
   ) {}
+
+  report(error: unknown): void {
+    this.owner.attemptProblem(error);
+  }
+
+  settled(attempt: Attempt, result: AttemptResult): void {
+    this.owner.attemptSettled(attempt, result);
+  }
 }
 
 /**
@@ -92,7 +111,6 @@ export class Attempt extends LazyAbort {
     readonly stage: SagaStage,
     readonly phase: AttemptPhase,
     readonly attempt: number,
-    private readonly onSettled: (attempt: Attempt, result: AttemptResult) => void,
   ) {
     super();
   }
@@ -116,32 +134,49 @@ export class Attempt extends LazyAbort {
     try {
       // The plain call on the hot path; closures only when a hook or a test clock wraps it.
       if (this.instrumented === undefined && hold === undefined) value = execute ? stage.execute(context as ExecuteContextImpl) : stage.compensate?.(context as CompensateContextImpl);
-      else {
-        const user = execute ? () => stage.execute(context as ExecuteContextImpl) : () => stage.compensate?.(context as CompensateContextImpl);
-        const call = hold === undefined ? user : () => hold.run(user);
-        value = this.instrumented === undefined ? call() : this.instrumented.invoke(call);
-      }
+      else value = this.wrappedCall(context, hold);
     } catch (error) {
       return this.fail(error);
     }
     if (!isThenable(value)) return this.succeed(value);
     try {
-      value.then(
-        (resolved) => this.succeed(resolved),
-        (error: unknown) => this.fail(error),
-      );
+      this.awaitResult(value);
     } catch (error) {
       // A thenable whose `then` throws.
       return this.fail(error);
     }
     const timeoutMs = execute ? stage.timeoutMs : stage.compensation.timeoutMs;
-    if (timeoutMs !== undefined && !this.settled) {
-      this.timeout = scheduler.schedule(() => {
-        const error = new StageTimeoutError(saga.name, state.runId, stage.name, this.phase, this.attempt, timeoutMs, clockNote(scheduler));
-        this.abort(() => error);
-        this.fail(error);
-      }, timeoutMs);
-    }
+    if (timeoutMs !== undefined && !this.settled) this.armTimeout(timeoutMs);
+  }
+
+  // The closures an attempt needs are made in the small methods below, not in `invoke`: V8 gives a
+  // function whose variables a closure captures a context on every call, holding all of them, and
+  // the result callbacks keep it as long as the call is in flight.
+
+  /** Settles the attempt with what the thenable its call returned settles with. */
+  private awaitResult(value: PromiseLike<unknown>): void {
+    value.then(
+      (resolved) => this.succeed(resolved),
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  /** The user call wrapped by the instrumentation hook and/or the test clock's hold. */
+  private wrappedCall(context: ExecuteContextImpl | CompensateContextImpl, hold: TimeHold | undefined): unknown {
+    const stage = this.stage;
+    const user = this.phase === 'execute' ? () => stage.execute(context as ExecuteContextImpl) : () => stage.compensate?.(context as CompensateContextImpl);
+    const call = hold === undefined ? user : () => hold.run(user);
+    return this.instrumented === undefined ? call() : this.instrumented.invoke(call);
+  }
+
+  /** Fails (and aborts) the attempt if it has not settled within `timeoutMs`. */
+  private armTimeout(timeoutMs: number): void {
+    const { saga, state, scheduler } = this.environment;
+    this.timeout = scheduler.schedule(() => {
+      const error = new StageTimeoutError(saga.name, state.runId, this.stage.name, this.phase, this.attempt, timeoutMs, clockNote(scheduler));
+      this.abort(() => error);
+      this.fail(error);
+    }, timeoutMs);
   }
 
   /** Ends the attempt now, for a run this process stops driving: the late result is ignored. */
@@ -207,7 +242,7 @@ export class Attempt extends LazyAbort {
         this.environment.report(error);
       }
     }
-    this.onSettled(this, result);
+    this.environment.settled(this, result);
   }
 
   private duration(): number {

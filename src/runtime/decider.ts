@@ -176,6 +176,29 @@ let spareDecision: Decision | undefined;
 const NONE: readonly Command[] = Object.freeze([]);
 
 /**
+ * A command list handed back by {@link recycleCommands}, emptied, for the next decision to fill;
+ * `undefined` while a decision holds it (a decision made meanwhile gets a list of its own).
+ */
+let spareList: Command[] | undefined;
+
+/**
+ * Hands a list {@link decide} returned back to it, once the caller is done reading it: the next
+ * decision fills it again instead of making a new array (a run makes about thirty decisions).
+ *
+ * @remarks
+ * For a caller that reads a decision's commands at once and keeps none of the list (the
+ * interpreter); the commands themselves are not touched. A caller that keeps the list, or never
+ * calls this, loses nothing: `decide` then makes a new list. Emptied with `pop()`, which keeps the
+ * array's capacity (setting `length = 0` would drop it).
+ */
+export function recycleCommands(commands: readonly Command[]): void {
+  if (commands === NONE || spareList !== undefined) return;
+  const list = commands as Command[];
+  while (list.length > 0) list.pop();
+  spareList = list;
+}
+
+/**
  * The commands of one decision, with the events numbered after the state's last one. Events on
  * the hot path are built as whole literals (one allocation, one hidden class per type); the rest
  * from drafts.
@@ -205,7 +228,13 @@ class Decision {
   }
 
   push(command: Command): void {
-    (this.list ??= youngArray<Command>()).push(command);
+    let list = this.list;
+    if (list === undefined) {
+      list = spareList ?? youngArray<Command>();
+      spareList = undefined;
+      this.list = list;
+    }
+    list.push(command);
   }
 
   append(draft: SagaEventDraft): void {

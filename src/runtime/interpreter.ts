@@ -5,8 +5,8 @@ import { applyEvent, foldEvents, type MutableRunState, type RunState } from '../
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
-import { Attempt, DriveEnvironment } from './attempt.js';
-import { decide, isAppend, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
+import { Attempt, DriveEnvironment, type AttemptOwner } from './attempt.js';
+import { decide, isAppend, recycleCommands, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
 import { prepareSignal } from './signal-delivery.js';
 import { youngArray } from './young-array.js';
@@ -53,33 +53,36 @@ export interface InterpreterEnvironment {
  * run's host hears only of durable events. Every append carries the run's lease: a process that
  * lost the run writes nothing more.
  */
-export class RunInterpreter {
+export class RunInterpreter implements AttemptOwner {
   readonly state: MutableRunState;
   readonly runId: string;
   // Arrays that live as long as the run and hold its short-lived objects: never pretenured (see youngArray).
   private readonly pendingTriggers = youngArray<Trigger>();
   private reacting = false;
-  /** Events folded and not yet written. */
-  private queued = youngArray<SagaEvent>();
+  /** Events folded and not yet written; made for the first (a run waiting on user code holds none). */
+  private queued: SagaEvent[] | undefined;
   private writing = false;
   private durableSeq: number;
   private lastQueuedSeq: number;
-  /** Effects waiting for the events appended before them to be durable, and the seq each waits for. */
-  private readonly deferred = youngArray<Effect>();
-  private readonly deferredAfter = youngArray<number>();
+  /**
+   * Effects waiting for the events appended before them to be durable, each after the seq it
+   * waits for: `[seq, effect, seq, effect, …]` (one array, not two: it lives as long as the run).
+   */
+  private readonly deferred = youngArray<number | Effect>(4);
   /** Attempts in flight, each knowing its slot (an array: cheaper than a Set for the usual handful). */
-  private readonly attempts = youngArray<Attempt>();
+  private readonly attempts = youngArray<Attempt>(1);
   /** Pending retry timers by `phase:stage`; made for the first one. */
   private timers: Map<string, Subscription> | undefined;
   private ended: 'settled' | 'halted' | 'parked' | undefined;
   /** Signal requests from the store this definition refused; made for the first. */
   private refusedSignals: Set<string> | undefined;
   private scope: DriveScope | undefined;
-  private readonly onAttemptSettled: (attempt: Attempt, result: AttemptResult) => void;
   /** What every attempt of this drive shares; made with the first attempt. */
   private environment: DriveEnvironment | undefined;
   /** The events of the write in flight. */
   private inWrite: SagaEvent[] | undefined;
+  /** The journal the run was picked up with, until {@link RunInterpreter.begin} hands it to the instrumentation. */
+  private journal: readonly SagaEvent[] | undefined;
   /** The write callbacks, made once per run rather than once per write. */
   private readonly onWritten: () => void;
   private readonly onWriteFailed: (error: unknown) => void;
@@ -97,9 +100,10 @@ export class RunInterpreter {
     readonly saga: Saga,
     private readonly lease: LeaseToken,
     private readonly host: RunHost,
-    private readonly journal: readonly SagaEvent[],
+    journal: readonly SagaEvent[],
     folded?: MutableRunState,
   ) {
+    this.journal = journal;
     this.state = folded ?? foldForDrive(journal, saga);
     this.runId = this.state.runId;
     this.durableSeq = this.state.lastSeq;
@@ -110,19 +114,26 @@ export class RunInterpreter {
       this.inWrite = undefined;
       this.halt(asError(error));
     };
-    this.onAttemptSettled = (attempt, result) => {
-      // Swap-remove by the slot it was given: O(1), also for a fan-out of thousands.
-      const attempts = this.attempts;
-      if (attempts[attempt.slot] === attempt) {
-        const last = attempts.pop() as Attempt;
-        if (last !== attempt) {
-          attempts[attempt.slot] = last;
-          last.slot = attempt.slot;
-        }
+  }
+
+  /** An attempt of this run settled (its {@link DriveEnvironment} calls this; see {@link AttemptOwner}). */
+  attemptSettled(attempt: Attempt, result: AttemptResult): void {
+    // Swap-remove by the slot it was given: O(1), also for a fan-out of thousands.
+    const attempts = this.attempts;
+    if (attempts[attempt.slot] === attempt) {
+      const last = attempts.pop() as Attempt;
+      if (last !== attempt) {
+        attempts[attempt.slot] = last;
+        last.slot = attempt.slot;
       }
-      if (this.ended !== undefined) return;
-      this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() });
-    };
+    }
+    if (this.ended !== undefined) return;
+    this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() });
+  }
+
+  /** An instrumentation hook of an attempt threw: reported, never breaking the attempt (see {@link AttemptOwner}). */
+  attemptProblem(error: unknown): void {
+    this.options.report(error, this.runId);
   }
 
   /** Whether this process still drives the run. */
@@ -132,7 +143,7 @@ export class RunInterpreter {
 
   /** Writes a new run's `run.started` with this process's lease, then starts it. */
   create(leaseMs: number): void {
-    const started = this.journal[0] as Extract<SagaEvent, { type: 'run.started' }>;
+    const started = this.journal?.[0] as Extract<SagaEvent, { type: 'run.started' }>;
     this.begin('start');
     this.writing = true;
     let created: Promise<void>;
@@ -155,7 +166,10 @@ export class RunInterpreter {
 
   /** Starts driving a stored run that has not started yet (a worker's first claim of a submitted run). */
   begin(reason: DriveInfo['reason'], trigger?: Trigger): void {
-    this.scope = this.instrument(reason);
+    const journal = this.journal ?? [];
+    // Read once, here: not kept for as long as the run lasts.
+    this.journal = undefined;
+    this.scope = this.instrument(reason, journal);
     if (trigger !== undefined) this.react(trigger);
   }
 
@@ -238,7 +252,9 @@ export class RunInterpreter {
       for (let next: Trigger | undefined = trigger; next !== undefined && this.ended === undefined; next = this.pendingTriggers.shift()) {
         for (let current: Trigger | undefined = next; current !== undefined; ) {
           const commands = decide(this.saga, this.state, current, now);
-          current = this.execute(commands) && this.ended === undefined ? STEP : undefined;
+          const appended = this.execute(commands);
+          recycleCommands(commands);
+          current = appended && this.ended === undefined ? STEP : undefined;
         }
       }
     } catch (error) {
@@ -256,14 +272,13 @@ export class RunInterpreter {
       const command = commands[index] as Command;
       if (isAppend(command)) {
         applyEvent(this.state, command);
-        this.queued.push(command);
+        (this.queued ??= youngArray<SagaEvent>(QUEUED_ROOM)).push(command);
         this.lastQueuedSeq = command.seq;
         appended = true;
       } else if (this.lastQueuedSeq <= this.durableSeq) {
         this.perform(command);
       } else {
-        this.deferred.push(command);
-        this.deferredAfter.push(this.lastQueuedSeq);
+        this.deferred.push(this.lastQueuedSeq, command);
       }
     }
     return appended;
@@ -291,13 +306,8 @@ export class RunInterpreter {
   private startAttempt(phase: AttemptPhase, name: string, number: number): void {
     const stage = this.saga.stage(name);
     if (stage === undefined) throw new TypeError(`Saga '${this.saga.name}' has no stage '${name}'.`);
-    const attempt = new Attempt(
-      (this.environment ??= new DriveEnvironment(this.saga, this.state, this.options.scheduler, this.scope, (error) => this.options.report(error, this.runId))),
-      stage,
-      phase,
-      number,
-      this.onAttemptSettled,
-    );
+    // No closure here: one would make this function allocate a context on every call.
+    const attempt = new Attempt((this.environment ??= new DriveEnvironment(this.saga, this.state, this.options.scheduler, this.scope, this)), stage, phase, number);
     attempt.slot = this.attempts.length;
     this.attempts.push(attempt);
     // `execute` is never invoked once the run is stopping (the decision that stopped it may have
@@ -343,9 +353,9 @@ export class RunInterpreter {
   // The journal: write-ahead appends, one write in flight, the rest batched behind it.
 
   private flush(): void {
-    if (this.writing || this.ended !== undefined || this.queued.length === 0) return;
     const events = this.queued;
-    this.queued = youngArray<SagaEvent>();
+    if (this.writing || this.ended !== undefined || events === undefined) return;
+    this.queued = undefined;
     this.writing = true;
     this.inWrite = events;
     let write: Promise<void>;
@@ -375,9 +385,20 @@ export class RunInterpreter {
       for (let index = 0; index < events.length; index++) this.announce(events[index] as SagaEvent);
       this.durableSeq = (events[events.length - 1] as SagaEvent).seq;
       // In order; an effect performed here may defer more behind the next write, never before these.
-      while (this.deferred.length > 0 && (this.deferredAfter[0] as number) <= this.durableSeq && this.ended === undefined) {
-        this.deferredAfter.shift();
-        this.perform(this.deferred.shift() as Effect);
+      // Read with a cursor and cut once: shift() is O(1) only while V8 can trim the array's front
+      // in place, which it cannot once the array is in the large-object space (a fan-out of
+      // thousands of stages defers twice as many entries); emptied with pop(), which keeps its room.
+      const deferred = this.deferred;
+      let next = 0;
+      try {
+        while (next < deferred.length && (deferred[next] as number) <= this.durableSeq && this.ended === undefined) {
+          const effect = deferred[next + 1] as Effect;
+          next += 2;
+          this.perform(effect);
+        }
+      } finally {
+        if (next >= deferred.length) while (deferred.length > 0) deferred.pop();
+        else if (next > 0) deferred.splice(0, next);
       }
     } catch (error) {
       this.halt(asError(error));
@@ -393,7 +414,7 @@ export class RunInterpreter {
    */
   offerRest(): void {
     const host = this.host;
-    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts.length > 0 || this.deferred.length > 0 || this.queued.length > 0) return;
+    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts.length > 0 || this.deferred.length > 0 || this.queued !== undefined) return;
     const wakeAt = restingUntil(this.state);
     if (wakeAt !== undefined) host.resting(wakeAt);
   }
@@ -420,9 +441,8 @@ export class RunInterpreter {
     }
     this.attempts.length = 0;
     this.clearTimers();
-    this.queued = youngArray<SagaEvent>();
+    this.queued = undefined;
     this.deferred.length = 0;
-    this.deferredAfter.length = 0;
     this.endScope({ kind: 'halted', error });
     this.host.halted(error);
   }
@@ -433,11 +453,11 @@ export class RunInterpreter {
     this.timers.clear();
   }
 
-  private instrument(reason: DriveInfo['reason']): DriveScope | undefined {
+  private instrument(reason: DriveInfo['reason'], journal: readonly SagaEvent[]): DriveScope | undefined {
     const instrumentation = this.options.instrumentation;
     if (instrumentation?.drive === undefined) return undefined;
     try {
-      return instrumentation.drive({ runId: this.runId, saga: this.saga.name, version: this.state.version, reason, journal: this.journal });
+      return instrumentation.drive({ runId: this.runId, saga: this.saga.name, version: this.state.version, reason, journal });
     } catch (error) {
       this.options.report(error, this.runId);
       return undefined;
@@ -454,6 +474,9 @@ export class RunInterpreter {
     }
   }
 }
+
+/** Room for the events of one write, made with the array: a decision appends one to three. */
+const QUEUED_ROOM = 4;
 
 /**
  * The state a run is driven from: its journal folded with the shape of `saga` (assumed for a

@@ -37,6 +37,7 @@ import { freezeJson } from '../journal/freeze-json.js';
 import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import { RUN_ACTION_STATUSES } from '../journal/run-actions.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
+import { topologyOf } from '../journal/topology.js';
 import { MemoryStore } from '../stores/memory-store.js';
 import type { LeaseToken, RunSummary, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
@@ -518,8 +519,6 @@ class DrivenRun implements ActiveRun, RunHost, KeptRun {
   interpreter: RunInterpreter | undefined;
   held = false;
   readonly runId: string;
-  /** The handle's canceller (an own function: the handle calls it detached). */
-  readonly cancel = (reason: string): void => this.interpreter?.cancel(reason);
 
   constructor(
     private readonly orchestrator: SagaOrchestrator,
@@ -1041,7 +1040,8 @@ class SagaOrchestrator implements Orchestrator {
       version: saga.version,
       shapeHash: saga.shapeHash,
       input: copy.value,
-      stages: saga.stages.map((stage) => stage.name),
+      // The names every run of the definition shares (frozen, made once per shape), not a copy per run.
+      stages: topologyOf(saga.shape).names,
       shape: saga.shape,
     };
     const event = submitted ? { ...started, submitted: true } : started;
@@ -1067,7 +1067,7 @@ class SagaOrchestrator implements Orchestrator {
     this.active.set(handle.runId, run);
     const interpreter = new RunInterpreter(this.environment, saga, lease, run, journal, folded);
     run.interpreter = interpreter;
-    handle.attach(run.cancel);
+    handle.attach(run);
     return interpreter;
   }
 
@@ -1314,8 +1314,10 @@ class SagaOrchestrator implements Orchestrator {
     if (handle.isEnded) return;
     this.followed.set(runId, { handle, subscription });
     // Cancelling the handle asks the owning worker to cancel, as orchestrator.cancel() does.
-    handle.attach((reason) => {
-      this.cancel(runId, reason).catch(() => undefined);
+    handle.attach({
+      cancelRequested: (reason) => {
+        this.cancel(runId, reason).catch(() => undefined);
+      },
     });
   }
 

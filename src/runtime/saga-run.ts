@@ -58,6 +58,12 @@ export interface RunHandleOptions {
   readonly onError?: SubscriberErrorHandler;
 }
 
+/** What drives a run, as its {@link RunHandle} reaches it to cancel the run. */
+export interface RunCanceller {
+  /** Cancels the run (`reason` as given to `cancel`). */
+  cancelRequested(reason: string): void;
+}
+
 /**
  * The runtime's side of a {@link SagaRun}.
  *
@@ -70,7 +76,6 @@ export interface RunHandleOptions {
  */
 export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TOutputs> {
   readonly outcome: Promise<SagaOutcome<TOutputs>>;
-  readonly cancel: (reason?: string) => void;
   /** Made on first read: most handles are only awaited. */
   private observable$: Observable<SagaEvent> | undefined;
   private readonly onError: SubscriberErrorHandler | undefined;
@@ -84,7 +89,9 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
    */
   private resolveOutcome!: (outcome: SagaOutcome<unknown>) => void;
   private rejectOutcome!: (error: unknown) => void;
-  private canceller: ((reason: string) => void) | undefined;
+  private canceller: RunCanceller | undefined;
+  /** `cancel`, made when first read. */
+  private cancelFunction: ((reason?: string) => void) | undefined;
   private pendingCancel: string | undefined;
 
   /**
@@ -103,11 +110,22 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
     // rejection; awaiting it still rejects.
     this.outcome.catch(ignore);
     this.onError = options.onError;
-    // An own function, so that `const { cancel } = run` works.
-    this.cancel = (reason = 'cancelled'): void => {
+  }
+
+  /**
+   * Cancels the run (see {@link SagaRun.cancel}). A function bound to the handle, so that
+   * `const { cancel } = run` works; made when first read, not for every run (a closure and its
+   * context, about 100 bytes per run in flight).
+   */
+  get cancel(): (reason?: string) => void {
+    return (this.cancelFunction ??= this.bindCancel());
+  }
+
+  private bindCancel(): (reason?: string) => void {
+    return (reason = 'cancelled'): void => {
       if (this.ended) return;
       if (this.canceller === undefined) this.pendingCancel ??= reason;
-      else this.canceller(reason);
+      else this.canceller.cancelRequested(reason);
     };
   }
 
@@ -121,9 +139,9 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   }
 
   /** Connects the handle to whatever drives the run; replays a cancel requested before that. */
-  attach(canceller: (reason: string) => void): void {
+  attach(canceller: RunCanceller): void {
     this.canceller = canceller;
-    if (this.pendingCancel !== undefined) canceller(this.pendingCancel);
+    if (this.pendingCancel !== undefined) canceller.cancelRequested(this.pendingCancel);
   }
 
   /** Adds the events that were already in the store when this handle picked the run up. */

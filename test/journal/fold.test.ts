@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { foldJournal, sagaEventSchema, toOutcome, type SagaEvent, type SagaEventDraft } from 'sagaflow';
+import { foldJournal, JournalFold, sagaEventSchema, toOutcome, type SagaEvent, type SagaEventDraft } from 'sagaflow';
 
 const error = { name: 'Error', message: 'boom' };
 
@@ -112,6 +112,48 @@ describe('foldJournal', () => {
     const state = foldJournal(JSON.parse(JSON.stringify(events)) as SagaEvent[]);
     const output = state.stages.get('a')?.output as { deep: number[] };
     expect(Object.isFrozen(output) && Object.isFrozen(output.deep) && Object.isFrozen(state.input)).toBe(true);
+  });
+
+  it('folds each run on its own: advancing one run never changes the stages of another that has not reached them', () => {
+    const shape = [
+      { name: 'a', after: [], compensates: true, compensateOnFailure: false },
+      { name: 'b', after: ['a'], compensates: true, compensateOnFailure: false },
+      { name: 'c', after: ['a', 'b'], compensates: true, compensateOnFailure: false },
+    ];
+    const runOf = (runId: string): JournalFold => {
+      const fold = new JournalFold({ shape });
+      fold.push({ type: 'run.started', runId, saga: 's', seq: 0, at: 1, version: '1', shapeHash: 'h', input: {}, stages: ['a', 'b', 'c'] });
+      return fold;
+    };
+    const view = (fold: JournalFold): unknown => [...(fold.state?.stages ?? [])].map(([name, stage]) => [name, stage.status, stage.attempts, stage.waitingOn]);
+    const first = runOf('r1');
+    const second = runOf('r2');
+    const untouched = view(second);
+    expect(untouched).toEqual([
+      ['a', 'not_started', 0, 0],
+      ['b', 'not_started', 0, 1],
+      ['c', 'not_started', 0, 2],
+    ]);
+    first.push({ type: 'stage.started', runId: 'r1', saga: 's', seq: 1, at: 2, stage: 'a', attempt: 1 });
+    first.push({ type: 'stage.completed', runId: 'r1', saga: 's', seq: 2, at: 3, stage: 'a', attempt: 1, durationMs: 1 });
+    first.push({ type: 'stage.started', runId: 'r1', saga: 's', seq: 3, at: 4, stage: 'b', attempt: 1 });
+    expect(view(first)).toEqual([
+      ['a', 'completed', 1, 0],
+      ['b', 'running', 1, 0],
+      ['c', 'not_started', 0, 1],
+    ]);
+    expect(first.state?.readyStages).toEqual([]);
+    expect(view(second)).toEqual(untouched);
+    expect(second.state?.readyStages).toEqual(['a']);
+    second.push({ type: 'stage.started', runId: 'r2', saga: 's', seq: 1, at: 2, stage: 'a', attempt: 1 });
+    second.push({ type: 'stage.retrying', runId: 'r2', saga: 's', seq: 2, at: 3, stage: 'a', attempt: 1, error, delayMs: 5 });
+    expect(view(first)).toEqual([
+      ['a', 'completed', 1, 0],
+      ['b', 'running', 1, 0],
+      ['c', 'not_started', 0, 1],
+    ]);
+    expect(second.state?.stages.get('a')?.retryAt).toBe(8);
+    expect(first.state?.stages.get('a')?.retryAt).toBeUndefined();
   });
 
   it('refuses a journal that does not start with run.started', () => {

@@ -5,7 +5,7 @@ import { defineSaga, foldJournal, sagaEventSchema, type RunState, type SagaEvent
 import { applyEvent, initialRunState } from '../../src/journal/fold.js';
 import { topologyOf } from '../../src/journal/topology.js';
 import { stateOf } from '../support/run-state.js';
-import { decide, isAppend, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
+import { decide, isAppend, recycleCommands, STEP, type AttemptResult, type Command, type Trigger } from '../../src/runtime/decider.js';
 import type { Saga } from '../../src/definition/saga.js';
 
 const input = z.object({});
@@ -482,5 +482,30 @@ describe('decide (property)', () => {
       ),
       { numRuns: 400 },
     );
+  });
+});
+
+describe('recycleCommands', () => {
+  it('lets the next decision refill a list its caller is done with, and never touches a list kept', () => {
+    const start = stateOf(fanOut);
+    const kept = decide(fanOut, start, { type: 'start' }, NOW);
+    const keptCopy = [...kept];
+    const handedBack = decide(fanOut, start, { type: 'start' }, NOW);
+    recycleCommands(handedBack);
+    expect(handedBack).toEqual([]);
+    const next = decide(fanOut, stateOf(fanOut, { type: 'stage.started', stage: 'a', attempt: 1 }), settled('a', 1, ok({ id: 1 })), NOW);
+    expect(next).toBe(handedBack);
+    expect(summary(next)).toEqual([{ type: 'stage.completed', seq: 2, stage: 'a', attempt: 1, output: { id: 1 }, durationMs: 5 }]);
+    // A list not handed back is the caller's: later decisions make lists of their own.
+    expect(decide(fanOut, start, { type: 'start' }, NOW)).not.toBe(kept);
+    expect(kept).toEqual(keptCopy);
+    // Handing back the shared empty list of a decision with nothing to do changes nothing.
+    const none = decide(fanOut, stateOf(fanOut, { type: 'stage.started', stage: 'a', attempt: 1 }), STEP, NOW);
+    expect(none).toEqual([]);
+    recycleCommands(none);
+    expect(summary(decide(fanOut, start, { type: 'start' }, NOW))).toEqual([
+      { type: 'stage.started', seq: 1, stage: 'a', attempt: 1 },
+      { type: 'attempt', phase: 'execute', stage: 'a', attempt: 1 },
+    ]);
   });
 });

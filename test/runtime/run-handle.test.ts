@@ -133,7 +133,8 @@ describe('RunHandle.cancel', () => {
     cancel('too slow');
     cancel('second reason');
     const requested: string[] = [];
-    handle.attach((reason) => requested.push(reason));
+    handle.attach({ cancelRequested: (reason) => void requested.push(reason) });
+    expect(handle.cancel).toBe(cancel);
     handle.cancel();
     handle.settle(outcome);
     handle.cancel('after the end');

@@ -13,4 +13,16 @@ describe('youngArray', () => {
     expect(youngArray()).toEqual([]);
     expect(Object.isFrozen(first)).toBe(false);
   });
+
+  it('with room: still a new, empty, writable array each time, that grows past its room', () => {
+    const first = youngArray<number>(4);
+    const second = youngArray<number>(4);
+    expect(first).toEqual([]);
+    expect(first).not.toBe(second);
+    first.push(1, 2, 3, 4, 5, 6);
+    expect(first).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(second).toEqual([]);
+    expect(youngArray(1)).toEqual([]);
+    expect(youngArray(16)).toHaveLength(0);
+  });
 });
