@@ -475,6 +475,51 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       }
     });
 
+    it('appends and creates from cached generic plans that probe runs_pkey per run, never scanning every run', async () => {
+      // Named statements too, planned for a batch of unknown size: a join of the batch to runs
+      // must not become a hash join over a sequential scan of runs, a cost every batch would pay.
+      const planSchema = `${schema}_batchplan`;
+      extraSchemas.push(planSchema);
+      await open({ schema: planSchema }).listRuns({ limit: 1 });
+      const statements = postgresStatements({ runs: `"${planSchema}".runs`, events: `"${planSchema}".events` }, 'sagaflow_plan_test');
+      const plans = await withAdminClient(url ?? '', async (client) => {
+        const generic = async (): Promise<string[]> => {
+          const explained: string[] = [];
+          for (const kind of ['appendSkipping', 'appendWaiting', 'create'] as const) {
+            const { text } = statements[kind];
+            const parameters = Math.max(...[...text.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])));
+            await client.query('BEGIN');
+            try {
+              await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+              await client.query(`PREPARE plan_test_batch AS ${text}`);
+              const rows = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_test_batch (${Array.from({ length: parameters }, () => 'NULL').join(', ')})`);
+              explained.push(`${kind}\n${rows.rows.map((row) => row['QUERY PLAN']).join('\n')}`);
+            } finally {
+              await client.query('ROLLBACK');
+              await client.query('DEALLOCATE ALL');
+            }
+          }
+          return explained;
+        };
+        const seen: string[] = [];
+        // Never analyzed, then grown to thousands of runs without an ANALYZE, then analyzed.
+        seen.push(...(await generic()));
+        await client.query(
+          `INSERT INTO "${planSchema}".runs (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
+           SELECT 'r' || lpad(g::text, 6, '0'), '${SAGA}', '${SHAPE}', 'running', 1, 0, 0, true FROM generate_series(1, 5000) AS g`,
+        );
+        seen.push(...(await generic()));
+        await client.query(`ANALYZE "${planSchema}".runs`);
+        seen.push(...(await generic()));
+        return seen;
+      });
+      expect(plans).toHaveLength(9);
+      for (const plan of plans) {
+        expect(plan).toContain('runs_pkey');
+        expect(plan).not.toMatch(/Seq Scan on runs/);
+      }
+    });
+
     it('never hands the same run to two concurrent claimers, and skips rows locked by others', async () => {
       const queueSchema = `${schema}_skip`;
       extraSchemas.push(queueSchema);
