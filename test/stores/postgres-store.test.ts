@@ -251,6 +251,33 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     expect(await store.load(kept)).toEqual([started(kept), stageStarted(kept, 1)]);
   });
 
+  it('deletes the journals of a slice of runs by events_pkey, never scanning every journal', async () => {
+    const sliceSchema = `${schema}_slice`;
+    extraSchemas.push(sliceSchema);
+    await open({ schema: sliceSchema }).listRuns({ limit: 1 });
+    const { plans, left } = await withAdminClient(url ?? '', async (client) => {
+      await client.query(
+        `INSERT INTO "${sliceSchema}".runs (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, settled_at, submitted)
+         SELECT 'r' || lpad(g::text, 6, '0'), '${SAGA}', '${SHAPE}', 'completed', 10, g, g, g, true FROM generate_series(1, 5000) AS g`,
+      );
+      await client.query(`INSERT INTO "${sliceSchema}".events (run_id, seq, event) SELECT run_id, seq, '{}' FROM "${sliceSchema}".runs, generate_series(0, 9) AS seq`);
+      const logged: string[] = [];
+      client.on('notice', (notice) => logged.push(String(notice.message)));
+      await client.query("LOAD 'auto_explain'");
+      await client.query('SET auto_explain.log_min_duration = 0');
+      await client.query('SET auto_explain.log_nested_statements = on');
+      await client.query('SET client_min_messages = log');
+      await client.query(`DELETE FROM "${sliceSchema}".runs WHERE run_id <= 'r000020'`);
+      await client.query('SET client_min_messages = notice');
+      const rows = await client.query<{ count: number }>(`SELECT count(*)::integer AS count FROM "${sliceSchema}".events WHERE run_id <= 'r000020'`);
+      return { plans: logged.filter((message) => message.includes('Delete on events')), left: rows.rows[0]?.count };
+    });
+    expect(left).toBe(0);
+    expect(plans).toHaveLength(1);
+    expect(plans[0]).toContain('events_pkey');
+    expect(plans[0]).not.toContain('Seq Scan');
+  });
+
   it('appends, loads in seq order, and refuses a stale expectedSeq', async () => {
     const store = open();
     const runId = uuidv7();
