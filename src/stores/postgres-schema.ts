@@ -76,11 +76,40 @@ function migrations(schema: string): ReadonlyArray<readonly string[]> {
       // default 20 %, so that a burst of parks is cleaned up within a minute or so.
       `ALTER TABLE ${s}.runs SET (autovacuum_vacuum_scale_factor = 0.01, autovacuum_vacuum_threshold = 1000, autovacuum_analyze_scale_factor = 0.02)`,
     ],
+    [
+      // Cheap appends. A run's row is rewritten by every append; PostgreSQL can do that in place
+      // (a heap-only tuple: no new entry in any index) only when no indexed column changes and the
+      // page has room. updated_at changed at every append and runs_age_idx indexed it, so every
+      // append added an entry to each of the five indexes. Prune now reads settled_at, which is
+      // updated_at while the run is settled and NULL while it is active, so only an append that
+      // changes the status (and so the indexes anyway) touches it; and each page keeps room for
+      // the new versions of its rows.
+      `ALTER TABLE ${s}.runs SET (fillfactor = 70)`,
+      `ALTER TABLE ${s}.runs ADD COLUMN settled_at double precision`,
+      `UPDATE ${s}.runs SET settled_at = updated_at WHERE status NOT IN (${activeList})`,
+      `CREATE INDEX runs_settled_idx ON ${s}.runs (settled_at, status) WHERE settled_at IS NOT NULL`,
+      `DROP INDEX ${s}.runs_age_idx`,
+      // The foreign key checked every journaled event with a query of its own (a trigger per row).
+      // Events are only ever inserted by statements that hold the run's row (append) or have just
+      // inserted it (create), so the check can never fail; what the key also did, deleting a run's
+      // events with the run (prune, or an operator's DELETE), a trigger per DELETE statement does.
+      // Its runs go through an array so that events_pkey serves it (a join with the deleted rows
+      // was planned as a sequential scan of every event, at every prune).
+      `ALTER TABLE ${s}.events DROP CONSTRAINT events_run_id_fkey`,
+      `CREATE FUNCTION ${s}.delete_events_of_deleted_runs() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          DELETE FROM ${s}.events WHERE run_id = ANY (ARRAY(SELECT run_id FROM deleted));
+          RETURN NULL;
+        END
+      $$`,
+      `CREATE TRIGGER runs_delete_events AFTER DELETE ON ${s}.runs REFERENCING OLD TABLE AS deleted
+        FOR EACH STATEMENT EXECUTE FUNCTION ${s}.delete_events_of_deleted_runs()`,
+    ],
   ];
 }
 
 /** The schema version this code writes and reads. @internal */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 // "SAGA": the first key of the two-int advisory lock, so ours cannot collide with an app's lock.
 const ADVISORY_LOCK_CLASS = 0x53414741;

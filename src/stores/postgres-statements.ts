@@ -61,6 +61,15 @@ const ACTIVE_SQL = ACTIVE_RUN_STATUSES.map((status) => `'${status}'`).join(', ')
  * @internal
  */
 export function postgresStatements(t: { readonly runs: string; readonly events: string }, channel: string): PostgresStatements {
+  // The runs of a batch, each looked up by its own probe of runs_pkey, in run-id order (the order
+  // every statement locks in): `<source> CROSS JOIN LATERAL (… one run …) AS runs`. Written so
+  // because these statements are named, so run from a cached generic plan, and a plain join of the
+  // batch to runs is planned (for the batch's estimated 10 rows, with no statistics) as a hash join
+  // over a sequential scan of every run: a cost that grows with the table, paid by every batch.
+  // OFFSET 0 keeps the lookup a subquery of its own, planned for one run, where the index wins.
+  const byRunId = (source: string, columns: string): string =>
+    `(SELECT * FROM ${source} ORDER BY ${source}.run_id COLLATE "C") AS ${source}
+      CROSS JOIN LATERAL (SELECT ${columns} FROM ${t.runs} AS runs WHERE runs.run_id = ${source}.run_id OFFSET 0) AS runs`;
   const notify = (kind: string, runId: string): string => `pg_notify('${channel}', json_build_object('kind', '${kind}', 'runId', ${runId})::text)`;
   // Times in epoch ms, as double precision (numeric would come back as a string).
   const epochMs = (column: string): string => `(extract(epoch FROM ${column}) * 1000)::double precision`;
@@ -83,9 +92,9 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
     ), locked AS (
       SELECT runs.run_id, runs.status, runs.next_seq, runs.submitted, runs.lease_owner, runs.lease_epoch,
         runs.lease_expires_at > now() AS lease_live
-      FROM ${t.runs} AS runs WHERE runs.run_id IN (SELECT run_id FROM req)
+      FROM ${byRunId('req', 'runs.*')}
       ORDER BY runs.run_id
-      FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}
+      FOR UPDATE OF runs${skipLocked ? ' SKIP LOCKED' : ''}
     ), accepted AS (
       SELECT locked.run_id, locked.submitted, req.expected_seq, req.events, req.event_count, req.status, req.last_at,
         req.shape_hash, req.lease_owner AS writer, req.settles, req.active
@@ -101,6 +110,8 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
     ), updated AS (
       UPDATE ${t.runs} AS runs SET
         status = accepted.status, next_seq = accepted.expected_seq + accepted.event_count, updated_at = accepted.last_at,
+        -- Only a settled run's: an active run's stays NULL, so that its appends change no indexed column.
+        settled_at = CASE WHEN accepted.settles THEN accepted.last_at END,
         shape_hash = COALESCE(accepted.shape_hash, runs.shape_hash),
         lease_owner = CASE WHEN accepted.writer IS NULL OR accepted.settles THEN NULL ELSE runs.lease_owner END,
         lease_expires_at = CASE WHEN accepted.writer IS NULL OR accepted.settles THEN NULL ELSE runs.lease_expires_at END,
@@ -118,21 +129,15 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
       FROM accepted WHERE runs.run_id = accepted.run_id
       RETURNING runs.run_id, accepted.submitted AND accepted.writer IS NULL AND accepted.active AS requeue,
         runs.watched_until > now() AS watched
-    )${
-      skipLocked
-        ? `, present AS (
-      -- The statement's snapshot, unlocked: a row here but not in locked was skipped.
-      SELECT run_id FROM ${t.runs} WHERE run_id IN (SELECT run_id FROM req)
-    )`
-        : ''
-    }
+    )
     SELECT req.run_id, locked.next_seq, locked.lease_owner, locked.lease_epoch, locked.lease_live,
       updated.run_id IS NOT NULL AS appended,
-      ${skipLocked ? 'present.run_id IS NOT NULL AND locked.run_id IS NULL' : 'false'} AS skipped,
+      -- A row in the statement's snapshot, unlocked, that is not in locked was skipped (looked up
+      -- only for a run not locked: the rare case).
+      ${skipLocked ? `CASE WHEN locked.run_id IS NULL THEN (SELECT true FROM ${t.runs} AS present WHERE present.run_id = req.run_id) IS NOT NULL ELSE false END` : 'false'} AS skipped,
       CASE WHEN updated.requeue THEN ${notify('requeued', 'req.run_id')} END AS requeued,
       CASE WHEN updated.watched THEN ${notify('appended', 'req.run_id')} END AS announced
-    FROM req LEFT JOIN locked ON locked.run_id = req.run_id LEFT JOIN updated ON updated.run_id = req.run_id
-      ${skipLocked ? 'LEFT JOIN present ON present.run_id = req.run_id' : ''}`;
+    FROM req LEFT JOIN locked ON locked.run_id = req.run_id LEFT JOIN updated ON updated.run_id = req.run_id`;
 
   // For a statement that skips locked rows, about runs held by (req.owner, req.epoch): the
   // statement's snapshot, unlocked, tells a skipped row from one the owner no longer holds.
@@ -208,8 +213,8 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
           $8::text[], $9::double precision[])
           AS req(run_id, saga, shape_hash, status, created_at, submitted, event, owner, lease_ms)
       ), created AS (
-        INSERT INTO ${t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted, lease_owner, lease_epoch, lease_expires_at)
-        SELECT run_id, saga, shape_hash, status, 1, created_at, created_at, submitted, owner,
+        INSERT INTO ${t.runs} (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, settled_at, submitted, lease_owner, lease_epoch, lease_expires_at)
+        SELECT run_id, saga, shape_hash, status, 1, created_at, created_at, CASE WHEN status IN (${ACTIVE_SQL}) THEN NULL ELSE created_at END, submitted, owner,
           CASE WHEN owner IS NULL THEN 0 ELSE 1 END,
           CASE WHEN owner IS NULL THEN NULL ELSE now() + lease_ms * interval '1 millisecond' END
         FROM req ORDER BY run_id
@@ -220,9 +225,11 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         SELECT req.run_id, 0, req.event FROM req JOIN created ON created.run_id = req.run_id
         RETURNING 1
       )
-      SELECT req.run_id, created.run_id IS NOT NULL AS created, existing.status AS existing_status,
+      SELECT req.run_id, created.run_id IS NOT NULL AS created,
+        -- Looked up only for a run not created (the rare case), by its own probe of runs_pkey.
+        CASE WHEN created.run_id IS NULL THEN (SELECT existing.status FROM ${t.runs} AS existing WHERE existing.run_id = req.run_id) END AS existing_status,
         CASE WHEN created.run_id IS NOT NULL AND req.owner IS NULL THEN ${notify('submitted', 'req.run_id')} END AS notified
-      FROM req LEFT JOIN created ON created.run_id = req.run_id LEFT JOIN ${t.runs} AS existing ON existing.run_id = req.run_id`,
+      FROM req LEFT JOIN created ON created.run_id = req.run_id`,
     // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms. Runs ready now first (never
     // parked: wake_at NULL), then parked runs that are due, earliest first; each from its own
     // partial index, so that any number of parked runs costs a claim nothing.

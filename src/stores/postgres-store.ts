@@ -889,7 +889,9 @@ export class PostgresStore implements WorkQueueStore {
    *
    * @remarks
    * Rows another client holds right now are skipped (pruned by a later call). Served by an index
-   * on `(status, updated_at)`; prune a large backlog in slices with `limit`.
+   * of the settled runs by their last write; prune a large backlog in slices with `limit`. The
+   * journals go with their runs (a trigger on the runs table deletes them in the same statement,
+   * as it does for any `DELETE` of runs).
    *
    * @throws `TypeError` (rejects) when `statuses` names an unfinished status or `limit` is not an integer >= 0.
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached.
@@ -901,8 +903,8 @@ export class PostgresStore implements WorkQueueStore {
     const result = await this.query(
       'prune',
       `WITH doomed AS (
-         SELECT run_id FROM ${this.t.runs} WHERE status = ANY($1::text[]) AND updated_at < $2
-         ORDER BY updated_at, run_id LIMIT $3
+         SELECT run_id FROM ${this.t.runs} WHERE status = ANY($1::text[]) AND settled_at < $2
+         ORDER BY settled_at, run_id LIMIT $3
          FOR UPDATE SKIP LOCKED
        )
        DELETE FROM ${this.t.runs} AS runs USING doomed WHERE runs.run_id = doomed.run_id`,

@@ -487,6 +487,10 @@ class SagaWorker implements Worker {
 
   /** Claims what fits; resolves to whether to claim again at once. */
   private async claimOnce(): Promise<boolean> {
+    // One turn of the event loop first, so that a burst of wake-ups (runs settling in one append
+    // statement, a batch of submits announced together) makes one claim for every slot it frees
+    // rather than one claim for the first slot and another for the rest.
+    await nextTurn();
     this.rewake = false;
     const capacity = this.concurrency - this.held.size;
     if (this.phase !== 'running') return false;
@@ -697,6 +701,10 @@ class SagaWorker implements Worker {
       this.report(error, { operation: 'instrumentation', ...(activity.type === 'error' ? {} : { runId: activity.runId }) });
     }
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function sagaKey(name: string, shapeHash: string): string {

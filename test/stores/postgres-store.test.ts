@@ -79,6 +79,19 @@ function owned(runId: string, expectedSeq: number, events: SagaEvent[], status: 
 }
 
 /** Creates a run owned by {@link APP}, as an orchestrator's start does. */
+/** Undoes migration 6, leaving the schema as version 5 made it. */
+async function backToVersion5(client: pg.ClientBase, name: string): Promise<void> {
+  const s = `"${name}"`;
+  await client.query(`DROP TRIGGER runs_delete_events ON ${s}.runs`);
+  await client.query(`DROP FUNCTION ${s}.delete_events_of_deleted_runs()`);
+  await client.query(`ALTER TABLE ${s}.events ADD CONSTRAINT events_run_id_fkey FOREIGN KEY (run_id) REFERENCES ${s}.runs (run_id) ON DELETE CASCADE`);
+  await client.query(`DROP INDEX ${s}.runs_settled_idx`);
+  await client.query(`ALTER TABLE ${s}.runs DROP COLUMN settled_at`);
+  await client.query(`CREATE INDEX runs_age_idx ON ${s}.runs (updated_at, status)`);
+  await client.query(`ALTER TABLE ${s}.runs RESET (fillfactor)`);
+  await client.query(`DELETE FROM ${s}.schema_version WHERE version = 6`);
+}
+
 function createOwned(store: PostgresStore, runId: string, options: { saga?: string; shapeHash?: string } = {}): Promise<void> {
   return store.create({ event: started(runId, options), owner: { owner: APP.owner, leaseMs: 60_000 } });
 }
@@ -153,7 +166,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     const runIds = racers.map(() => uuidv7());
     await Promise.all(racers.map((store, index) => createOwned(store, runIds[index] ?? '')));
     const versions = await withAdminClient(url ?? '', async (client) => (await client.query(`SELECT version FROM "${raceSchema}".schema_version ORDER BY version`)).rows);
-    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }]);
+    expect(versions).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }, { version: 5 }, { version: 6 }]);
     expect((await racers[0]?.listRuns())?.map((run) => run.runId)).toEqual([...runIds].sort());
   });
 
@@ -165,6 +178,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     await first.close();
     // Back to what version 4 made: no wake_at, the one claim index.
     await withAdminClient(url ?? '', async (client) => {
+      await backToVersion5(client, oldSchema);
       await client.query(`ALTER TABLE "${oldSchema}".runs DROP COLUMN wake_at`);
       await client.query(`CREATE INDEX runs_claimable_idx ON "${oldSchema}".runs (saga, shape_hash, run_id) WHERE submitted AND status IN ('queued', 'running', 'compensating')`);
       await client.query(`DELETE FROM "${oldSchema}".schema_version WHERE version = 5`);
@@ -179,6 +193,89 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     const indexes = await withAdminClient(url ?? '', async (client) => (await client.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname`, [oldSchema])).rows.map((row) => row.indexname));
     expect(indexes).toEqual(expect.arrayContaining(['runs_ready_idx', 'runs_wake_idx']));
     expect(indexes).not.toContain('runs_claimable_idx');
+  });
+
+  it('upgrades a version-5 schema in place: settled runs are pruned with their journals, active runs go on', async () => {
+    const oldSchema = uniqueSchema('pg_v5');
+    extraSchemas.push(oldSchema);
+    const first = open({ schema: oldSchema });
+    const [settled, active] = [uuidv7(), uuidv7()];
+    await createOwned(first, settled);
+    await first.append(owned(settled, 1, [stageStarted(settled, 1)], 'completed'));
+    await createOwned(first, active);
+    await first.close();
+    await withAdminClient(url ?? '', (client) => backToVersion5(client, oldSchema));
+
+    const upgraded = open({ schema: oldSchema });
+    await upgraded.append(owned(active, 1, [stageStarted(active, 1)]));
+    const schemaOf = await withAdminClient(url ?? '', async (client) => ({
+      versions: (await client.query<{ version: number }>(`SELECT version FROM "${oldSchema}".schema_version ORDER BY version`)).rows.map((row) => row.version),
+      foreignKeys: (await client.query<{ count: number }>(`SELECT count(*)::integer AS count FROM pg_constraint WHERE conrelid = '"${oldSchema}".events'::regclass AND contype = 'f'`)).rows[0]?.count,
+      settledAt: (await client.query<{ run_id: string; settled_at: number | null }>(`SELECT run_id, settled_at FROM "${oldSchema}".runs ORDER BY run_id`)).rows,
+      options: (await client.query<{ reloptions: string[] }>(`SELECT reloptions FROM pg_class WHERE oid = '"${oldSchema}".runs'::regclass`)).rows[0]?.reloptions,
+    }));
+    expect(schemaOf.versions).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(schemaOf.foreignKeys).toBe(0);
+    expect(schemaOf.options).toContain('fillfactor=70');
+    // The settled run's settled_at is its last write (the stage event's at); the active run has none.
+    expect(schemaOf.settledAt).toEqual([
+      { run_id: settled, settled_at: 1_001 },
+      { run_id: active, settled_at: null },
+    ].sort((left, right) => (left.run_id < right.run_id ? -1 : 1)));
+    await expect(upgraded.prune({ olderThan: Number.MAX_SAFE_INTEGER })).resolves.toBe(1);
+    expect(await upgraded.load(settled)).toBeUndefined();
+    // The journal went with its run, as the foreign key's cascade had it.
+    const orphans = await withAdminClient(url ?? '', async (client) => (await client.query(`SELECT seq FROM "${oldSchema}".events WHERE run_id = $1`, [settled])).rows);
+    expect(orphans).toEqual([]);
+    // The active run settles after the upgrade and is pruned then.
+    await upgraded.append(owned(active, 2, [stageStarted(active, 2)], 'completed'));
+    await expect(upgraded.prune({ olderThan: Number.MAX_SAFE_INTEGER })).resolves.toBe(1);
+    expect(await upgraded.load(active)).toBeUndefined();
+  });
+
+  it('deletes a run\'s journal with the run, whoever deletes it', async () => {
+    const store = open();
+    const [gone, kept] = [uuidv7(), uuidv7()];
+    await createOwned(store, gone);
+    await createOwned(store, kept);
+    await store.append(owned(gone, 1, [stageStarted(gone, 1)]));
+    await store.append(owned(kept, 1, [stageStarted(kept, 1)]));
+    const left = await withAdminClient(url ?? '', async (client) => {
+      await client.query(`DELETE FROM "${schema}".runs WHERE run_id = $1`, [gone]);
+      return (await client.query<{ run_id: string; seq: number }>(`SELECT run_id, seq FROM "${schema}".events WHERE run_id = ANY($1::text[]) ORDER BY run_id, seq`, [[gone, kept]])).rows;
+    });
+    expect(left).toEqual([
+      { run_id: kept, seq: 0 },
+      { run_id: kept, seq: 1 },
+    ]);
+    expect(await store.load(kept)).toEqual([started(kept), stageStarted(kept, 1)]);
+  });
+
+  it('deletes the journals of a slice of runs by events_pkey, never scanning every journal', async () => {
+    const sliceSchema = `${schema}_slice`;
+    extraSchemas.push(sliceSchema);
+    await open({ schema: sliceSchema }).listRuns({ limit: 1 });
+    const { plans, left } = await withAdminClient(url ?? '', async (client) => {
+      await client.query(
+        `INSERT INTO "${sliceSchema}".runs (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, settled_at, submitted)
+         SELECT 'r' || lpad(g::text, 6, '0'), '${SAGA}', '${SHAPE}', 'completed', 10, g, g, g, true FROM generate_series(1, 5000) AS g`,
+      );
+      await client.query(`INSERT INTO "${sliceSchema}".events (run_id, seq, event) SELECT run_id, seq, '{}' FROM "${sliceSchema}".runs, generate_series(0, 9) AS seq`);
+      const logged: string[] = [];
+      client.on('notice', (notice) => logged.push(String(notice.message)));
+      await client.query("LOAD 'auto_explain'");
+      await client.query('SET auto_explain.log_min_duration = 0');
+      await client.query('SET auto_explain.log_nested_statements = on');
+      await client.query('SET client_min_messages = log');
+      await client.query(`DELETE FROM "${sliceSchema}".runs WHERE run_id <= 'r000020'`);
+      await client.query('SET client_min_messages = notice');
+      const rows = await client.query<{ count: number }>(`SELECT count(*)::integer AS count FROM "${sliceSchema}".events WHERE run_id <= 'r000020'`);
+      return { plans: logged.filter((message) => message.includes('Delete on events')), left: rows.rows[0]?.count };
+    });
+    expect(left).toBe(0);
+    expect(plans).toHaveLength(1);
+    expect(plans[0]).toContain('events_pkey');
+    expect(plans[0]).not.toContain('Seq Scan');
   });
 
   it('appends, loads in seq order, and refuses a stale expectedSeq', async () => {
@@ -266,9 +363,11 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         (await client.query(`EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE ${where} ORDER BY run_id LIMIT 10`)).rows
           .map((row: Record<string, string>) => Object.values(row).join(''))
           .join('\n');
+      // On a table this small a bitmap scan of runs_status_idx costs less; prune's own index must serve once it does not.
+      await client.query('SET enable_bitmapscan = off');
       const prune = (
         await client.query(
-          `EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE status = ANY('{completed,cancelled}') AND updated_at < 5000 ORDER BY updated_at, run_id LIMIT 10`,
+          `EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE status = ANY('{completed,cancelled}') AND settled_at < 5000 ORDER BY settled_at, run_id LIMIT 10`,
         )
       ).rows
         .map((row: Record<string, string>) => Object.values(row).join(''))
@@ -277,7 +376,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     });
     expect(plans.status).toContain('runs_status_idx');
     expect(plans.saga).toContain('runs_saga_idx');
-    expect(plans.prune).toContain('runs_age_idx');
+    expect(plans.prune).toContain('runs_settled_idx');
   });
 
   it('finishes the writes asked for before close, then refuses every call', async () => {
@@ -400,6 +499,51 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         expect(plan).toContain('runs_wake_idx');
         expect(plan).toContain('events_pkey');
         expect(plan).not.toMatch(/Seq Scan|Index Scan using runs_pkey on runs (?!runs_)/);
+      }
+    });
+
+    it('appends and creates from cached generic plans that probe runs_pkey per run, never scanning every run', async () => {
+      // Named statements too, planned for a batch of unknown size: a join of the batch to runs
+      // must not become a hash join over a sequential scan of runs, a cost every batch would pay.
+      const planSchema = `${schema}_batchplan`;
+      extraSchemas.push(planSchema);
+      await open({ schema: planSchema }).listRuns({ limit: 1 });
+      const statements = postgresStatements({ runs: `"${planSchema}".runs`, events: `"${planSchema}".events` }, 'sagaflow_plan_test');
+      const plans = await withAdminClient(url ?? '', async (client) => {
+        const generic = async (): Promise<string[]> => {
+          const explained: string[] = [];
+          for (const kind of ['appendSkipping', 'appendWaiting', 'create'] as const) {
+            const { text } = statements[kind];
+            const parameters = Math.max(...[...text.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])));
+            await client.query('BEGIN');
+            try {
+              await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+              await client.query(`PREPARE plan_test_batch AS ${text}`);
+              const rows = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_test_batch (${Array.from({ length: parameters }, () => 'NULL').join(', ')})`);
+              explained.push(`${kind}\n${rows.rows.map((row) => row['QUERY PLAN']).join('\n')}`);
+            } finally {
+              await client.query('ROLLBACK');
+              await client.query('DEALLOCATE ALL');
+            }
+          }
+          return explained;
+        };
+        const seen: string[] = [];
+        // Never analyzed, then grown to thousands of runs without an ANALYZE, then analyzed.
+        seen.push(...(await generic()));
+        await client.query(
+          `INSERT INTO "${planSchema}".runs (run_id, saga, shape_hash, status, next_seq, created_at, updated_at, submitted)
+           SELECT 'r' || lpad(g::text, 6, '0'), '${SAGA}', '${SHAPE}', 'running', 1, 0, 0, true FROM generate_series(1, 5000) AS g`,
+        );
+        seen.push(...(await generic()));
+        await client.query(`ANALYZE "${planSchema}".runs`);
+        seen.push(...(await generic()));
+        return seen;
+      });
+      expect(plans).toHaveLength(9);
+      for (const plan of plans) {
+        expect(plan).toContain('runs_pkey');
+        expect(plan).not.toMatch(/Seq Scan on runs/);
       }
     });
 

@@ -12,6 +12,7 @@ import {
   type SagaEvent,
   type Worker,
   type WorkerErrorContext,
+  type WorkSignal,
 } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { createVirtualClock } from 'sagaflow/testing';
@@ -72,7 +73,7 @@ afterEach(async () => {
 afterAll(async () => {
   await Promise.all(stores.map((store) => store.close()));
   await pool?.end();
-  if (url !== undefined) await dropSchemas(url, schema);
+  if (url !== undefined) await dropSchemas(url, schema, `${schema}_burst`);
 });
 
 describe('createWorker: bad input', () => {
@@ -103,6 +104,45 @@ describe('createWorker: bad input', () => {
 });
 
 describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
+  it('makes one claim for a burst of wake-ups, not one for the first and another for the rest', async () => {
+    // A schema of its own: nothing to claim, so every claim returns empty and only wake-ups cause them.
+    const quiet = new PostgresStore({ connectionString: url ?? '', schema: `${schema}_burst`, maxConnections: 2 });
+    stores.push(quiet);
+    let wake: ((signal: WorkSignal) => void) | undefined;
+    const claims: Array<Promise<unknown>> = [];
+    const spy = new Proxy(quiet, {
+      get(target, key) {
+        if (key === 'onWork') {
+          return (listener: (signal: WorkSignal) => void) => {
+            wake = listener;
+            return target.onWork(listener);
+          };
+        }
+        if (key === 'claim') {
+          return (request: Parameters<PostgresStore['claim']>[0]) => {
+            const claimed = target.claim(request);
+            claims.push(claimed);
+            return claimed;
+          };
+        }
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const made = createWorker({ store: spy, sagas: [ledgerSaga(pool, schema, 'burst')], workerId: 'burst', pollIntervalMs: 600_000 });
+    workers.push(made);
+    await made.start();
+    await waitFor('the first claim', () => claims.length === 1);
+    await claims[0];
+    // Three wake-ups in one turn, as a batch of submits announced by one commit arrives.
+    for (let index = 0; index < 3; index++) wake?.({ kind: 'submitted' });
+    await waitFor('a claim for the wake-ups', () => claims.length === 2);
+    await claims[1];
+    await new Promise((resolve) => setImmediate(resolve));
+    await made.stop();
+    expect(claims).toHaveLength(2);
+  });
+
   it('runs a submitted run: queued until claimed, then driven by a worker; watch() follows it from another store', async () => {
     const client = open();
     const orchestrator = createOrchestrator({ store: client, sagas: [ledgerSaga(pool, schema, 'client')] });
