@@ -651,16 +651,21 @@ describe('SqliteStore', () => {
     });
   });
 
+  /** The tables as schema version 1 made them (later versions altered them in place). */
+  const VERSION_ONE_TABLES = `
+    CREATE TABLE sagaflow_runs (run_id TEXT NOT NULL PRIMARY KEY, saga TEXT NOT NULL, status TEXT NOT NULL, events INTEGER NOT NULL,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE INDEX sagaflow_runs_by_status ON sagaflow_runs (status, run_id);
+    CREATE INDEX sagaflow_runs_by_saga ON sagaflow_runs (saga, status, run_id);
+    CREATE TABLE sagaflow_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+  `;
+
   describe('schema upgrade', () => {
     it('upgrades a version 1 file in place: its runs load, are unowned, and can be acquired', async () => {
       const { path } = temp();
       const old = rawConnection(path);
       old.exec(`
-        CREATE TABLE sagaflow_runs (run_id TEXT NOT NULL PRIMARY KEY, saga TEXT NOT NULL, status TEXT NOT NULL, events INTEGER NOT NULL,
-          created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
-        CREATE INDEX sagaflow_runs_by_status ON sagaflow_runs (status, run_id);
-        CREATE INDEX sagaflow_runs_by_saga ON sagaflow_runs (saga, status, run_id);
-        CREATE TABLE sagaflow_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+        ${VERSION_ONE_TABLES}
         CREATE TABLE sagaflow_schema (version INTEGER NOT NULL);
         INSERT INTO sagaflow_schema (version) VALUES (1);
       `);
@@ -684,11 +689,7 @@ describe('SqliteStore', () => {
     function versionThreeFile(path: string, running: string, settled: string): SagaEvent[] {
       const old = rawConnection(path);
       old.exec(`
-        CREATE TABLE sagaflow_runs (run_id TEXT NOT NULL PRIMARY KEY, saga TEXT NOT NULL, status TEXT NOT NULL, events INTEGER NOT NULL,
-          created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
-        CREATE INDEX sagaflow_runs_by_status ON sagaflow_runs (status, run_id);
-        CREATE INDEX sagaflow_runs_by_saga ON sagaflow_runs (saga, status, run_id);
-        CREATE TABLE sagaflow_events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (run_id, seq));
+        ${VERSION_ONE_TABLES}
         ALTER TABLE sagaflow_runs ADD COLUMN submitted INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE sagaflow_runs ADD COLUMN lease_owner TEXT;
         ALTER TABLE sagaflow_runs ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
