@@ -743,10 +743,13 @@ class SagaOrchestrator implements Orchestrator {
       for (;;) {
         const page = await this.store.listRuns({ status: UNFINISHED_RUN_STATUSES, limit: RECOVER_PAGE, ...(afterRunId === undefined ? {} : { afterRunId }) });
         // A page is picked up at once: the store can batch its takeovers (one commit on SQLite).
-        const picked = await Promise.all(page.map((run) => this.recoverOne(run, held)));
+        // Every run of the page settled before a failure is thrown: a takeover that finished after
+        // it would otherwise be held where nobody drives it (its lease kept by nobody, its handle never settled).
+        const picked = await Promise.allSettled(page.map((run) => this.recoverOne(run, held)));
         for (const pick of picked) {
-          if (pick?.kind === 'driven') handles.push(pick.handle);
-          else if (pick?.kind === 'skipped') skipped.push(pick.skipped);
+          if (pick.status === 'rejected') throw pick.reason;
+          if (pick.value?.kind === 'driven') handles.push(pick.value.handle);
+          else if (pick.value?.kind === 'skipped') skipped.push(pick.value.skipped);
         }
         if (page.length < RECOVER_PAGE || this.closed) break;
         afterRunId = page[page.length - 1]?.runId;
@@ -1096,8 +1099,10 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   /** Gives a halted run's lease back, so that another process can take it over without waiting for it to expire. */
-  giveBack(runId: string, lease: LeaseToken): void {
-    const released = this.store.release(runId, lease).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
+  giveBack(runId: string, lease: LeaseToken, cancel?: string): void {
+    // A cancel asked of the run and not carried out here is recorded first, so that it is not lost with the lease.
+    const recorded = cancel === undefined ? Promise.resolve() : this.store.requestCancel(runId, cancel).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
+    const released = recorded.then(() => this.store.release(runId, lease)).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
     this.releases.add(released);
     void released.then(() => this.releases.delete(released));
   }
@@ -1204,7 +1209,8 @@ class SagaOrchestrator implements Orchestrator {
         if (this.closed) {
           // Closed while the recovery held it: not driven, so its lease is given back at once.
           if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
-          this.giveBack(runId, lease);
+          // A cancel() accepted meanwhile goes to the store with the run, for whoever picks it up next.
+          this.giveBack(runId, lease, handle.cancelAsked);
           handle.fail(new OrchestratorClosedError(`run ${runId} was taken over by recover() but not resumed: close() was called first; it can be resumed`));
           return;
         }

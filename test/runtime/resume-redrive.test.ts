@@ -10,6 +10,7 @@ import {
   SagaFailedError,
   SagaNotRegisteredError,
   SagaShapeMismatchError,
+  StoreUnavailableError,
   type SagaEventDraft,
   type SagaStore,
 } from 'sagaflow';
@@ -282,6 +283,92 @@ describe('resume after a crash (rule 7)', () => {
     const next = await createOrchestrator({ store, sagas: [saga] }).recover();
     expect(next).toHaveLength(runIds.length);
     expect((await Promise.all(next.map((handle) => handle.outcome))).every((outcome) => outcome.status === 'completed')).toBe(true);
+  });
+
+  it('a takeover that fails with StoreUnavailableError mid-page: recover() rejects, and the page\'s runs taken over after it are driven, not held with a lease nobody keeps', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    await writeJournal(store, 'broken-1', saga, B_IN_FLIGHT);
+    await writeJournal(store, 'late-2', saga, B_IN_FLIGHT);
+    const failing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      load(runId: string) {
+        if (runId === 'broken-1') return Promise.reject(new StoreUnavailableError('memory', 'the disk went away'));
+        return store.load(runId);
+      },
+      async acquire(request: Parameters<SagaStore['acquire']>[0]) {
+        // Taken over after the other run's failure is known (a slower round trip).
+        await new Promise((resolve) => setImmediate(resolve));
+        return store.acquire(request);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: failing, sagas: [saga] });
+    await expect(orchestrator.recover()).rejects.toBeInstanceOf(StoreUnavailableError);
+    // close() waits for what is driven here: a run held and never driven would keep it waiting.
+    await orchestrator.close();
+    expect((await orchestrator.inspect('late-2')).status).toBe('completed');
+    expect(await store.leaseOf('late-2')).toBeUndefined();
+  });
+
+  it('cancel(), resume() and a second process\'s recover() while recover() holds a run: one handle, the cancel carried out, the run not taken twice', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `hold-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    let lists = 0;
+    let duringHold: Promise<void> | undefined;
+    const other = createOrchestrator({ store, sagas: [saga], ownerId: 'other-process' });
+    const probing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          // The first page is taken over and held.
+          duringHold = (async () => {
+            const held = orchestrator.resume('hold-0000');
+            await orchestrator.cancel('hold-0000', 'stop it');
+            expect(orchestrator.resume('hold-0000')).toBe(held);
+            const theirs = await other.recover();
+            expect(theirs.map((run) => run.runId)).not.toContain('hold-0000');
+            expect(theirs.skipped.find((skipped) => skipped.runId === 'hold-0000')?.reason).toBe('owned');
+          })();
+        }
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: probing, sagas: [saga] });
+    const handles = await orchestrator.recover();
+    await duringHold;
+    const outcome = await (handles.find((handle) => handle.runId === 'hold-0000') as (typeof handles)[number]).outcome;
+    expect(outcome.status).toBe('cancelled');
+    await Promise.all(handles.map((handle) => handle.outcome));
+    await orchestrator.close();
+    await other.close();
+  });
+
+  it('a cancel() of a run recover() holds, then close() before it is driven: the cancel is not lost, the next process carries it out', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `cc-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    let lists = 0;
+    let closing: Promise<void> | undefined;
+    const closesOnSecondPage: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          await orchestrator.cancel('cc-0000', 'stop it');
+          closing = orchestrator.close();
+        }
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: closesOnSecondPage, sagas: [saga] });
+    await orchestrator.recover();
+    await closing;
+    const next = createOrchestrator({ store, sagas: [saga] });
+    const recovered = await next.recover();
+    const outcome = await (recovered.find((handle) => handle.runId === 'cc-0000') as (typeof recovered)[number]).outcome;
+    expect(outcome.status).toBe('cancelled');
+    await Promise.all(recovered.map((handle) => handle.outcome));
+    await next.close();
   });
 
   it.each([
