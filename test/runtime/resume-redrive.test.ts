@@ -371,6 +371,90 @@ describe('resume after a crash (rule 7)', () => {
     await next.close();
   });
 
+  it('a run whose lease runs out while recover() holds it, taken over by another process: the holder drives nothing of it (fenced), every stage runs once', async () => {
+    let clock = 1_000_000;
+    const store = new MemoryStore({ now: () => clock });
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `lapse-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const other = createOrchestrator({ store, sagas: [saga], ownerId: 'other-process' });
+    let theirs: Awaited<ReturnType<typeof other.recover>> | undefined;
+    let lists = 0;
+    const slow: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          // The first page is held; its leases lapse (a stalled process) and another process recovers everything.
+          clock += 60_000;
+          theirs = await other.recover();
+        }
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: slow, sagas: [saga], ownerId: 'stalled-process' });
+    const ours = await orchestrator.recover();
+    const ourResults = await Promise.all(ours.map((handle) => handle.outcome.then((outcome) => outcome.status, (error: unknown) => (error as Error).name)));
+    expect(theirs).toHaveLength(runIds.length);
+    const theirOutcomes = await Promise.all((theirs ?? []).map((handle) => handle.outcome));
+    expect(theirOutcomes.every((outcome) => outcome.status === 'completed')).toBe(true);
+    expect(ourResults.every((result) => result === 'LeaseLostError')).toBe(true);
+    expect(calls.filter((call) => call.startsWith('execute:b:')).length).toBe(runIds.length);
+    expect(calls.filter((call) => call.startsWith('execute:c:')).length).toBe(runIds.length);
+    for (const runId of runIds.slice(0, 3)) {
+      const journal = (await store.load(runId)) ?? [];
+      expect(journal.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
+    }
+    await orchestrator.close();
+    await other.close();
+  });
+
+  it('two recover() calls at once: each run is picked up by one of them, and driven once', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `twice-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const [first, second] = await Promise.all([orchestrator.recover(), orchestrator.recover()]);
+    const picked = [...first, ...second].map((handle) => handle.runId).sort();
+    expect(picked).toEqual(runIds);
+    const outcomes = await Promise.all([...first, ...second].map((handle) => handle.outcome));
+    expect(outcomes.every((outcome) => outcome.status === 'completed')).toBe(true);
+    expect(calls.filter((call) => call.startsWith('execute:b:')).length).toBe(runIds.length);
+    await orchestrator.close();
+  });
+
+  it('signal() of a run recover() holds waits for it to be driven, then is journaled once and taken by the waiting stage', async () => {
+    const store = new MemoryStore();
+    const saga = defineSaga({ name: 'signalled', input })
+      .stage('a', { execute: async () => 'a-out' })
+      .waitForSignal('w', { signal: 'go', schema: z.object({ n: z.number() }) })
+      .build();
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `sig-${String(index).padStart(4, '0')}`);
+    const A_DONE: SagaEventDraft[] = [
+      { type: 'stage.started', stage: 'a', attempt: 1 },
+      { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
+    ];
+    for (const runId of runIds) await writeJournal(store, runId, saga, A_DONE);
+    let lists = 0;
+    let signalled: Promise<unknown> | undefined;
+    const probing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) signalled = orchestrator.signal('sig-0000', 'go', { n: 7 }, { signalId: 'the-one' });
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: probing, sagas: [saga] });
+    const handles = await orchestrator.recover();
+    expect(await signalled).toMatchObject({ accepted: true, signalId: 'the-one' });
+    const outcome = await (handles.find((handle) => handle.runId === 'sig-0000') as (typeof handles)[number]).outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.stages.w?.output).toEqual({ n: 7 });
+    const journal = (await store.load('sig-0000')) ?? [];
+    expect(journal.filter((event) => event.type === 'signal.received')).toHaveLength(1);
+    await orchestrator.close({ timeoutMs: 1 });
+  });
+
   it.each([
     ['only the events it had not read', true],
     ['the whole journal, from a store that ignores knownEvents', false],
