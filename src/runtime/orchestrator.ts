@@ -777,13 +777,18 @@ class SagaOrchestrator implements Orchestrator {
     }
     const handle = new RunHandle<Record<string, unknown>>(run.runId, { onError: this.onSubscriberError });
     this.active.set(run.runId, { handle });
+    let pick: PickUp;
     try {
-      return await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true, held });
+      pick = await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true, held });
     } catch (error) {
       if (this.active.get(run.runId)?.handle === handle) this.active.delete(run.runId);
+      // resume() may have handed the handle out meanwhile, and close() may wait for it.
+      handle.fail(error);
       if (error instanceof StoreUnavailableError) throw error;
       return { kind: 'skipped', skipped: { runId: run.runId, saga: run.saga, reason: 'unreadable', detail: `run ${run.runId} of saga '${run.saga}' was passed over: ${errorMessage(error)}` } };
     }
+    if (pick.kind === 'skipped') handle.fail(new RunStateError(run.saga, run.runId, 'resume', run.status, RUN_ACTION_STATUSES.resume, pick.skipped.detail));
+    return pick;
   }
 
   redrive(runId: string, options: ContinueOptions = {}): SagaRun {

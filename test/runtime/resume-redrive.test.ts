@@ -15,6 +15,7 @@ import {
   type SagaStore,
 } from 'sagaflow';
 import { collect, trace } from '../support/collect.js';
+import { deferred } from '../support/deferred.js';
 import { storeOrphanedJournal } from '../support/journal.js';
 
 const input = z.object({ id: z.string() });
@@ -369,6 +370,58 @@ describe('resume after a crash (rule 7)', () => {
     expect(outcome.status).toBe('cancelled');
     await Promise.all(recovered.map((handle) => handle.outcome));
     await next.close();
+  });
+
+  it('a close() while recover() is taking a run over: close() resolves, the run is left unowned with nothing journaled, and its handle (as resume() returned it) fails', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    await writeJournal(store, 'mid-takeover', saga, B_IN_FLIGHT);
+    const inAcquire = deferred<void>();
+    const gate = deferred<void>();
+    const gated: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      async acquire(request: Parameters<SagaStore['acquire']>[0]) {
+        inAcquire.resolve();
+        await gate.promise;
+        return store.acquire(request);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: gated, sagas: [saga] });
+    const recovering = orchestrator.recover();
+    await inAcquire.promise;
+    const seen = orchestrator.resume('mid-takeover');
+    const closing = orchestrator.close();
+    gate.resolve();
+    const recovered = await recovering;
+    await closing;
+    expect(recovered).toEqual([]);
+    await expect(seen.outcome).rejects.toBeInstanceOf(OrchestratorClosedError);
+    expect((await store.load('mid-takeover'))?.length).toBe(4);
+    expect(await store.leaseOf('mid-takeover')).toBeUndefined();
+  });
+
+  it('a run recover() passes over (another process owns it) ends the handle resume() returned meanwhile, and close() does not wait for it', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    await writeJournal(store, 'theirs', saga, B_IN_FLIGHT);
+    expect(await store.acquire({ runId: 'theirs', owner: 'other-process', leaseMs: 60_000 })).toMatchObject({ acquired: true });
+    const inAcquire = deferred<void>();
+    const gate = deferred<void>();
+    const gated: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      async acquire(request: Parameters<SagaStore['acquire']>[0]) {
+        inAcquire.resolve();
+        await gate.promise;
+        return store.acquire(request);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: gated, sagas: [saga] });
+    const recovering = orchestrator.recover();
+    await inAcquire.promise;
+    const seen = orchestrator.resume('theirs');
+    gate.resolve();
+    const recovered = await recovering;
+    expect(recovered.skipped.map((skipped) => skipped.reason)).toEqual(['owned']);
+    await expect(seen.outcome).rejects.toBeInstanceOf(RunStateError);
+    await orchestrator.close();
   });
 
   it('a run whose lease runs out while recover() holds it, taken over by another process: the holder drives nothing of it (fenced), every stage runs once', async () => {
