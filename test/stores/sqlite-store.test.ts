@@ -315,6 +315,23 @@ describe('SqliteStore', () => {
       expect(await store.prune({ olderThan: 6_000, statuses: ['completed'] })).toBe(1);
     });
 
+    it('prune never deletes a run written after olderThan, even when an older sagaflow still running on the upgraded file redrove and settled it without dating it', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const runId = uuidv7();
+      await seedRun(store, runId, 2);
+      await store.append(appendOf([{ ...eventAt(runId, 2), at: 1_000 }], 'completed'));
+      // A version 3 process (its statements prepared before the upgrade) redrives it at 5,000 and settles it at 6,000.
+      const old = rawConnection(path);
+      const insertEvent = old.prepare('INSERT INTO sagaflow_events (run_id, seq, type, body) VALUES (?, ?, ?, ?)');
+      for (const seq of [3, 4]) insertEvent.run(runId, seq, eventAt(runId, seq).type, JSON.stringify({ ...eventAt(runId, seq), at: 2_000 + seq * 1_000 }));
+      old.prepare("UPDATE sagaflow_runs SET status = 'running', events = 4, updated_at = 5000 WHERE run_id = ?").run(runId);
+      old.prepare("UPDATE sagaflow_runs SET status = 'completed', events = 5, updated_at = 6000, lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?").run(runId);
+      expect(await store.prune({ olderThan: 3_000 })).toBe(0);
+      expect(await store.load(runId)).toHaveLength(5);
+      expect(await store.prune({ olderThan: 7_000 })).toBe(1);
+    });
+
     it('resolves an append only once another connection can read it', async () => {
       const { path } = temp();
       const store = openStore({ path });
