@@ -387,8 +387,10 @@ export interface Orchestrator {
    * possible, instead of the first pages' next stages competing with the takeover of the later
    * ones. A run is held for at most a third of `leaseMs` (its lease is heartbeated only once it
    * is driven); a longer recovery drives what it holds at that point and goes on. A `close()`
-   * during the recovery gives the held runs' leases back, unresumed (their handles fail with
-   * `OrchestratorClosedError`).
+   * during the recovery gives the held runs' leases back at once, unresumed (their handles fail
+   * with `OrchestratorClosedError`; a `cancel()` asked of one meanwhile is recorded in the store).
+   * A page whose takeovers fail (`StoreUnavailableError`) rejects once every takeover of it has
+   * finished; the runs it did take over are driven.
    *
    * @throws `StoreUnavailableError` (rejects) when the store cannot list runs.
    */
@@ -663,6 +665,8 @@ class SagaOrchestrator implements Orchestrator {
   private readonly active = new Map<string, ActiveRun>();
   /** Submitted runs that a handle here follows from the store while workers drive them. */
   private readonly followed = new Map<string, { readonly handle: RunHandle<unknown>; readonly subscription: Subscription }>();
+  /** The runs each `recover()` under way holds (see `recover()`): `close()` gives them back at once. */
+  private readonly holding = new Set<Array<() => void>>();
   private closed = false;
 
   constructor(options: OrchestratorOptions) {
@@ -734,6 +738,7 @@ class SagaOrchestrator implements Orchestrator {
     // Runs taken over but not driven yet: every page is taken over before the runs go on, for at
     // most a third of a lease (a run's lease is heartbeated only once it is driven).
     const held: Array<() => void> = [];
+    this.holding.add(held);
     let holdingSince = performance.now();
     const startHeld = (): void => {
       for (const start of held.splice(0)) start();
@@ -760,6 +765,7 @@ class SagaOrchestrator implements Orchestrator {
       }
     } finally {
       // Also when a page could not be listed: what was taken over goes on (or gives its lease back).
+      this.holding.delete(held);
       startHeld();
     }
     // Not enumerable: the result stays an array of handles to anything that compares or prints it.
@@ -980,6 +986,8 @@ class SagaOrchestrator implements Orchestrator {
       follower.handle.fail(new OrchestratorClosedError(`this orchestrator stopped following run ${runId}; workers go on driving it (watch it from another orchestrator)`));
     }
     this.followed.clear();
+    // Runs a recovery holds give their leases back now (closed: none is driven), not once it next hears from the store.
+    for (const held of this.holding) for (const start of held.splice(0)) start();
     const settled = Promise.allSettled([...this.active.values()].map((run) => run.handle.outcome));
     const inTime = await settleWithin(settled, options.timeoutMs);
     if (!inTime) {

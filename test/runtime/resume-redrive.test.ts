@@ -399,6 +399,35 @@ describe('resume after a crash (rule 7)', () => {
     expect(await store.leaseOf('mid-takeover')).toBeUndefined();
   });
 
+  it('a close() while recover() holds runs and waits on the store gives the held runs back before it resolves, timeout or not', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `slow-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const listing = deferred<void>();
+    const secondPage = deferred<void>();
+    let lists = 0;
+    const stalls: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          listing.resolve();
+          await secondPage.promise;
+        }
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: stalls, sagas: [saga] });
+    const recovering = orchestrator.recover();
+    await listing.promise;
+    const held = orchestrator.resume('slow-0000');
+    await orchestrator.close({ timeoutMs: 1 });
+    expect(await store.leaseOf('slow-0000')).toBeUndefined();
+    await expect(held.outcome).rejects.toBeInstanceOf(OrchestratorClosedError);
+    secondPage.resolve();
+    expect(await recovering).toHaveLength(1_000);
+    expect((await store.load('slow-0000'))?.length).toBe(4);
+  });
+
   it('a run recover() passes over (another process owns it) ends the handle resume() returned meanwhile, and close() does not wait for it', async () => {
     const store = new MemoryStore();
     const saga = recordingSaga([]);
