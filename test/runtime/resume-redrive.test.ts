@@ -36,6 +36,20 @@ const B_IN_FLIGHT: SagaEventDraft[] = [
   { type: 'stage.started', stage: 'b', attempt: 1 },
 ];
 
+/** The store, with every takeover held at `gate` once it is asked for (`inAcquire` resolves then). */
+function gatedAcquire(store: MemoryStore): { readonly gated: SagaStore; readonly inAcquire: ReturnType<typeof deferred<void>>; readonly gate: ReturnType<typeof deferred<void>> } {
+  const inAcquire = deferred<void>();
+  const gate = deferred<void>();
+  const gated: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    async acquire(request: Parameters<SagaStore['acquire']>[0]) {
+      inAcquire.resolve();
+      await gate.promise;
+      return store.acquire(request);
+    },
+  });
+  return { gated, inAcquire, gate };
+}
+
 function recordingSaga(calls: string[], options: { failAt?: string; onFailure?: 'compensate' | 'pause' } = {}) {
   const step = (name: string) => ({
     execute: async ({ idempotencyKey, attempt }: { idempotencyKey: string; attempt: number }) => {
@@ -376,15 +390,7 @@ describe('resume after a crash (rule 7)', () => {
     const store = new MemoryStore();
     const saga = recordingSaga([]);
     await writeJournal(store, 'mid-takeover', saga, B_IN_FLIGHT);
-    const inAcquire = deferred<void>();
-    const gate = deferred<void>();
-    const gated: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
-      async acquire(request: Parameters<SagaStore['acquire']>[0]) {
-        inAcquire.resolve();
-        await gate.promise;
-        return store.acquire(request);
-      },
-    });
+    const { gated, inAcquire, gate } = gatedAcquire(store);
     const orchestrator = createOrchestrator({ store: gated, sagas: [saga] });
     const recovering = orchestrator.recover();
     await inAcquire.promise;
@@ -433,15 +439,7 @@ describe('resume after a crash (rule 7)', () => {
     const saga = recordingSaga([]);
     await writeJournal(store, 'theirs', saga, B_IN_FLIGHT);
     expect(await store.acquire({ runId: 'theirs', owner: 'other-process', leaseMs: 60_000 })).toMatchObject({ acquired: true });
-    const inAcquire = deferred<void>();
-    const gate = deferred<void>();
-    const gated: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
-      async acquire(request: Parameters<SagaStore['acquire']>[0]) {
-        inAcquire.resolve();
-        await gate.promise;
-        return store.acquire(request);
-      },
-    });
+    const { gated, inAcquire, gate } = gatedAcquire(store);
     const orchestrator = createOrchestrator({ store: gated, sagas: [saga] });
     const recovering = orchestrator.recover();
     await inAcquire.promise;
