@@ -1229,7 +1229,9 @@ class SagaOrchestrator implements Orchestrator {
         }
         this.active.delete(runId);
         handle.replay(journal);
-        const cancel = how.cancel ?? acquired.cancelRequest?.reason;
+        // A cancel() of the handle while the run was being picked up (or held) goes with run.resumed, as one asked through the store.
+        const asked = handle.takeCancelAsked();
+        const cancel = how.cancel ?? asked ?? acquired.cancelRequest?.reason;
         const interpreter = this.drive(saga as Saga, journal, lease, handle, folded);
         interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
         for (const request of acquired.signalRequests ?? []) this.deliverRequested(interpreter, request);

@@ -354,6 +354,8 @@ describe('resume after a crash (rule 7)', () => {
     await duringHold;
     const outcome = await (handles.find((handle) => handle.runId === 'hold-0000') as (typeof handles)[number]).outcome;
     expect(outcome.status).toBe('cancelled');
+    // Picked up with the cancel, as one asked through the store: run.resumed first, then run.cancelling.
+    expect(((await store.load('hold-0000')) ?? []).slice(4, 6).map((event) => event.type)).toEqual(['run.resumed', 'run.cancelling']);
     await Promise.all(handles.map((handle) => handle.outcome));
     await orchestrator.close();
     await other.close();
