@@ -1229,11 +1229,14 @@ class SagaOrchestrator implements Orchestrator {
         }
         this.active.delete(runId);
         handle.replay(journal);
-        // A cancel() of the handle while the run was being picked up (or held) goes with run.resumed, as one asked through the store.
+        // A cancel() of the handle while the run was being picked up (or held): a resume takes it with
+        // run.resumed, as one asked through the store; a redrive or compensate (whose resume decision
+        // ignores a cancel: the run was not going forward) is cancelled once it goes on again.
         const asked = handle.takeCancelAsked();
-        const cancel = how.cancel ?? asked ?? acquired.cancelRequest?.reason;
+        const cancel = how.cancel ?? (mode === 'resume' ? asked : undefined) ?? acquired.cancelRequest?.reason;
         const interpreter = this.drive(saga as Saga, journal, lease, handle, folded);
         interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
+        if (asked !== undefined && mode !== 'resume') interpreter.cancel(asked);
         for (const request of acquired.signalRequests ?? []) this.deliverRequested(interpreter, request);
         if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
       };

@@ -158,6 +158,25 @@ describe('onFailure: pause, redrive and compensate (rule 6)', () => {
     expect(await collect(missing.events$)).toEqual([]);
     await expect(orchestrator.inspect('no-such-run')).rejects.toThrow('No saga run with id no-such-run exists in this store.');
   });
+  it.each([
+    ['redrive', 'cancelled'],
+    ['compensate', 'compensated'],
+  ] as const)('a cancel() of the handle %s() returned, asked before the run is picked up, is carried out once it goes on (%s)', async (mode, status) => {
+    const calls: string[] = [];
+    const store = new MemoryStore();
+    const saga = recordingSaga(calls, { failAt: 'b', onFailure: 'pause' });
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const paused = await orchestrator.start(saga, { id: 'x' }, { runId: `paused-${mode}` }).outcome;
+    expect(paused.status).toBe('paused');
+    const run = mode === 'redrive' ? orchestrator.redrive(`paused-${mode}`) : orchestrator.compensate(`paused-${mode}`);
+    run.cancel('changed my mind');
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe(status);
+    // b is not tried again; a is compensated.
+    expect(calls.filter((call) => call.startsWith('execute:b:'))).toHaveLength(1);
+    expect(calls.filter((call) => call.startsWith('compensate:a:'))).toHaveLength(1);
+    await orchestrator.close();
+  });
 });
 
 describe('resume after a crash (rule 7)', () => {
