@@ -387,8 +387,10 @@ export interface Orchestrator {
    * possible, instead of the first pages' next stages competing with the takeover of the later
    * ones. A run is held for at most a third of `leaseMs` (its lease is heartbeated only once it
    * is driven); a longer recovery drives what it holds at that point and goes on. A `close()`
-   * during the recovery gives the held runs' leases back, unresumed (their handles fail with
-   * `OrchestratorClosedError`).
+   * during the recovery gives the held runs' leases back at once, unresumed (their handles fail
+   * with `OrchestratorClosedError`; a `cancel()` asked of one meanwhile is recorded in the store).
+   * A page whose takeovers fail (`StoreUnavailableError`) rejects once every takeover of it has
+   * finished; the runs it did take over are driven.
    *
    * @throws `StoreUnavailableError` (rejects) when the store cannot list runs.
    */
@@ -663,6 +665,8 @@ class SagaOrchestrator implements Orchestrator {
   private readonly active = new Map<string, ActiveRun>();
   /** Submitted runs that a handle here follows from the store while workers drive them. */
   private readonly followed = new Map<string, { readonly handle: RunHandle<unknown>; readonly subscription: Subscription }>();
+  /** The runs each `recover()` under way holds (see `recover()`): `close()` gives them back at once. */
+  private readonly holding = new Set<Array<() => void>>();
   private closed = false;
 
   constructor(options: OrchestratorOptions) {
@@ -734,6 +738,7 @@ class SagaOrchestrator implements Orchestrator {
     // Runs taken over but not driven yet: every page is taken over before the runs go on, for at
     // most a third of a lease (a run's lease is heartbeated only once it is driven).
     const held: Array<() => void> = [];
+    this.holding.add(held);
     let holdingSince = performance.now();
     const startHeld = (): void => {
       for (const start of held.splice(0)) start();
@@ -743,10 +748,13 @@ class SagaOrchestrator implements Orchestrator {
       for (;;) {
         const page = await this.store.listRuns({ status: UNFINISHED_RUN_STATUSES, limit: RECOVER_PAGE, ...(afterRunId === undefined ? {} : { afterRunId }) });
         // A page is picked up at once: the store can batch its takeovers (one commit on SQLite).
-        const picked = await Promise.all(page.map((run) => this.recoverOne(run, held)));
+        // Every run of the page settled before a failure is thrown: a takeover that finished after
+        // it would otherwise be held where nobody drives it (its lease kept by nobody, its handle never settled).
+        const picked = await Promise.allSettled(page.map((run) => this.recoverOne(run, held)));
         for (const pick of picked) {
-          if (pick?.kind === 'driven') handles.push(pick.handle);
-          else if (pick?.kind === 'skipped') skipped.push(pick.skipped);
+          if (pick.status === 'rejected') throw pick.reason;
+          if (pick.value?.kind === 'driven') handles.push(pick.value.handle);
+          else if (pick.value?.kind === 'skipped') skipped.push(pick.value.skipped);
         }
         if (page.length < RECOVER_PAGE || this.closed) break;
         afterRunId = page[page.length - 1]?.runId;
@@ -757,6 +765,7 @@ class SagaOrchestrator implements Orchestrator {
       }
     } finally {
       // Also when a page could not be listed: what was taken over goes on (or gives its lease back).
+      this.holding.delete(held);
       startHeld();
     }
     // Not enumerable: the result stays an array of handles to anything that compares or prints it.
@@ -774,13 +783,18 @@ class SagaOrchestrator implements Orchestrator {
     }
     const handle = new RunHandle<Record<string, unknown>>(run.runId, { onError: this.onSubscriberError });
     this.active.set(run.runId, { handle });
+    let pick: PickUp;
     try {
-      return await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true, held });
+      pick = await this.pickUp(run.runId, 'resume', {}, handle, { recovering: true, held });
     } catch (error) {
       if (this.active.get(run.runId)?.handle === handle) this.active.delete(run.runId);
+      // resume() may have handed the handle out meanwhile, and close() may wait for it.
+      handle.fail(error);
       if (error instanceof StoreUnavailableError) throw error;
       return { kind: 'skipped', skipped: { runId: run.runId, saga: run.saga, reason: 'unreadable', detail: `run ${run.runId} of saga '${run.saga}' was passed over: ${errorMessage(error)}` } };
     }
+    if (pick.kind === 'skipped') handle.fail(new RunStateError(run.saga, run.runId, 'resume', run.status, RUN_ACTION_STATUSES.resume, pick.skipped.detail));
+    return pick;
   }
 
   redrive(runId: string, options: ContinueOptions = {}): SagaRun {
@@ -972,6 +986,8 @@ class SagaOrchestrator implements Orchestrator {
       follower.handle.fail(new OrchestratorClosedError(`this orchestrator stopped following run ${runId}; workers go on driving it (watch it from another orchestrator)`));
     }
     this.followed.clear();
+    // Runs a recovery holds give their leases back now (closed: none is driven), not once it next hears from the store.
+    for (const held of this.holding) for (const start of held.splice(0)) start();
     const settled = Promise.allSettled([...this.active.values()].map((run) => run.handle.outcome));
     const inTime = await settleWithin(settled, options.timeoutMs);
     if (!inTime) {
@@ -1096,8 +1112,10 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   /** Gives a halted run's lease back, so that another process can take it over without waiting for it to expire. */
-  giveBack(runId: string, lease: LeaseToken): void {
-    const released = this.store.release(runId, lease).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
+  giveBack(runId: string, lease: LeaseToken, cancel?: string): void {
+    // A cancel asked of the run and not carried out here is recorded first, so that it is not lost with the lease.
+    const recorded = cancel === undefined ? Promise.resolve() : this.store.requestCancel(runId, cancel).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
+    const released = recorded.then(() => this.store.release(runId, lease)).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
     this.releases.add(released);
     void released.then(() => this.releases.delete(released));
   }
@@ -1204,15 +1222,21 @@ class SagaOrchestrator implements Orchestrator {
         if (this.closed) {
           // Closed while the recovery held it: not driven, so its lease is given back at once.
           if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
-          this.giveBack(runId, lease);
+          // A cancel() accepted meanwhile goes to the store with the run, for whoever picks it up next.
+          this.giveBack(runId, lease, handle.cancelAsked);
           handle.fail(new OrchestratorClosedError(`run ${runId} was taken over by recover() but not resumed: close() was called first; it can be resumed`));
           return;
         }
         this.active.delete(runId);
         handle.replay(journal);
-        const cancel = how.cancel ?? acquired.cancelRequest?.reason;
+        // A cancel() of the handle while the run was being picked up (or held): a resume takes it with
+        // run.resumed, as one asked through the store; a redrive or compensate (whose resume decision
+        // ignores a cancel: the run was not going forward) is cancelled once it goes on again.
+        const asked = handle.takeCancelAsked();
+        const cancel = how.cancel ?? (mode === 'resume' ? asked : undefined) ?? acquired.cancelRequest?.reason;
         const interpreter = this.drive(saga as Saga, journal, lease, handle, folded);
         interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
+        if (asked !== undefined && mode !== 'resume') interpreter.cancel(asked);
         for (const request of acquired.signalRequests ?? []) this.deliverRequested(interpreter, request);
         if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
       };

@@ -138,6 +138,18 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
     return this.observable$;
   }
 
+  /** The reason of a `cancel` asked before the handle was connected to whatever drives the run (see {@link RunHandle.attach}), if any. */
+  get cancelAsked(): string | undefined {
+    return this.canceller === undefined ? this.pendingCancel : undefined;
+  }
+
+  /** Takes the cancel asked before the handle was connected (see {@link RunHandle.cancelAsked}): {@link RunHandle.attach} will not replay it. */
+  takeCancelAsked(): string | undefined {
+    const reason = this.cancelAsked;
+    this.pendingCancel = undefined;
+    return reason;
+  }
+
   /** Connects the handle to whatever drives the run; replays a cancel requested before that. */
   attach(canceller: RunCanceller): void {
     this.canceller = canceller;

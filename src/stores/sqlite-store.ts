@@ -1115,14 +1115,18 @@ function prepare(db: Database.Database): Connection {
   const requestSignal = (request: SignalRequest): boolean =>
     addSignalRequest.run(JSON.stringify(request), request.runId, request.signalId).changes > 0 || lengthOf.get(request.runId) !== undefined;
 
+  // Found by settled_at (indexed); updated_at < olderThan too, which every write of this schema
+  // makes true of a run settled before olderThan: a process of schema 3 still running on an
+  // upgraded file redrives and settles runs without moving settled_at, and such a run, written
+  // since, is kept (it is not "last written before olderThan").
   const prune = db.transaction((criteria: PruneCriteria): number => {
     const select = db
       .prepare<unknown[], string>(
-        `SELECT run_id FROM sagaflow_runs WHERE status IN (${criteria.statuses.map(() => '?').join(', ')}) AND settled_at < ?
+        `SELECT run_id FROM sagaflow_runs WHERE status IN (${criteria.statuses.map(() => '?').join(', ')}) AND settled_at < ? AND updated_at < ?
          ORDER BY settled_at, run_id${criteria.limit === undefined ? '' : ' LIMIT ?'}`,
       )
       .pluck();
-    const runIds = select.all(...criteria.statuses, criteria.olderThan, ...(criteria.limit === undefined ? [] : [criteria.limit]));
+    const runIds = select.all(...criteria.statuses, criteria.olderThan, criteria.olderThan, ...(criteria.limit === undefined ? [] : [criteria.limit]));
     for (const runId of runIds) {
       deleteEvents.run(runId);
       deleteRun.run(runId);

@@ -156,6 +156,104 @@ describe('foldJournal', () => {
     expect(first.state?.stages.get('a')?.retryAt).toBeUndefined();
   });
 
+  it('runs of one saga folded interleaved, through every path that writes a stage not started yet, each end as when folded alone, and a run that never started stays pristine', () => {
+    const shape = [
+      { name: 'a', after: [], compensates: true, compensateOnFailure: false },
+      { name: 'b', after: ['a'], compensates: true, compensateOnFailure: true },
+      { name: 'c', after: ['a', 'b'], compensates: true, compensateOnFailure: false },
+      { name: 'd', after: [], compensates: false, compensateOnFailure: false },
+    ];
+    const grown = [...shape, { name: 'e', after: ['c'], compensates: true, compensateOnFailure: false }];
+    const failure = { stage: 'b', error };
+    const paths: Record<string, SagaEventDraft[]> = {
+      'retry, then a wait named on a stage that never started': [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.retrying', stage: 'a', attempt: 1, error, delayMs: 5 },
+        { type: 'wait.started', stage: 'c', kind: 'timer', dueAt: 50 },
+        { type: 'signal.received', signal: 'go', signalId: 's1', payload: { n: 1 } },
+        { type: 'stage.started', stage: 'a', attempt: 2 },
+        { type: 'stage.completed', stage: 'a', attempt: 2, durationMs: 1 },
+      ],
+      'cancel of stages that never started': [
+        { type: 'run.cancelling', reason: 'stop', by: 'external' },
+        { type: 'stage.cancelled', stage: 'b', reason: 'stop' },
+        { type: 'stage.cancelled', stage: 'c', reason: 'stop', outcomeUnknown: true },
+        { type: 'run.cancelled' },
+      ],
+      'compensation of stages that never started, failed, redriven': [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.failed', stage: 'a', attempt: 1, error },
+        { type: 'run.compensating', cause: { kind: 'failed', stage: 'a', error } },
+        { type: 'compensation.started', stage: 'b', attempt: 1 },
+        { type: 'compensation.retrying', stage: 'b', attempt: 1, error, delayMs: 3 },
+        { type: 'compensation.failed', stage: 'b', attempt: 1, error },
+        { type: 'compensation.retrying', stage: 'd', attempt: 1, error, delayMs: 3 },
+        { type: 'compensation.completed', stage: 'c', attempt: 1, durationMs: 1 },
+        { type: 'run.compensation_failed' },
+        { type: 'run.resumed', mode: 'redrive' },
+      ],
+      'paused, then redriven (recountForward)': [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.completed', stage: 'a', attempt: 1, durationMs: 1 },
+        { type: 'stage.started', stage: 'b', attempt: 1 },
+        { type: 'stage.failed', stage: 'b', attempt: 1, error },
+        { type: 'run.paused', failure },
+        { type: 'run.resumed', mode: 'redrive' },
+        { type: 'stage.started', stage: 'b', attempt: 2 },
+        { type: 'stage.completed', stage: 'b', attempt: 2, durationMs: 1 },
+      ],
+      'resumed with a grown shape': [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.completed', stage: 'a', attempt: 1, durationMs: 1 },
+        { type: 'run.resumed', mode: 'resume', version: '2', shapeHash: 'h2', shape: grown },
+        { type: 'stage.started', stage: 'b', attempt: 1 },
+        { type: 'stage.completed', stage: 'b', attempt: 1, durationMs: 1 },
+        { type: 'stage.started', stage: 'c', attempt: 1 },
+        { type: 'stage.completed', stage: 'c', attempt: 1, durationMs: 1 },
+        { type: 'stage.started', stage: 'e', attempt: 1 },
+      ],
+      'never started': [],
+    };
+    const eventsOf = (runId: string, drafts: SagaEventDraft[]): SagaEvent[] =>
+      [{ type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['a', 'b', 'c', 'd'] } as SagaEventDraft, ...drafts].map((draft, seq) => ({ ...draft, runId, saga: 's', seq, at: 100 + seq }));
+    const view = (fold: JournalFold): unknown => {
+      const state = fold.state;
+      if (state === undefined) return undefined;
+      return {
+        outcome: toOutcome(state),
+        stages: [...state.stages].map(([name, stage]) => [name, stage.status, stage.attempts, stage.waitingOn, stage.retryAt, stage.compensation?.status]),
+        ready: [...state.readyStages],
+        remaining: state.remaining,
+      };
+    };
+    const names = Object.keys(paths);
+    const first = new JournalFold({ shape });
+    first.push(eventsOf('fresh', [])[0] as SagaEvent);
+    const pristine = JSON.parse(JSON.stringify(view(first))) as unknown;
+    // Each alone first, then all of them (twice over, as two runs each) one event at a time in turn.
+    const alone = names.map((name) => {
+      const fold = new JournalFold({ shape });
+      for (const event of eventsOf(name, paths[name] as SagaEventDraft[])) fold.push(event);
+      return view(fold);
+    });
+    const folds = [...names, ...names].map(() => new JournalFold({ shape }));
+    const journals = [...names, ...names].map((name, index) => eventsOf(`${name}#${index}`, paths[name] as SagaEventDraft[]));
+    const longest = Math.max(...journals.map((events) => events.length));
+    for (let seq = 0; seq < longest; seq++) {
+      for (let index = journals.length - 1; index >= 0; index--) {
+        const event = journals[index]?.[seq];
+        if (event !== undefined) folds[index]?.push(event);
+      }
+    }
+    folds.forEach((fold, index) => {
+      const expected = JSON.parse(JSON.stringify(alone[index % names.length]).replaceAll(`"${names[index % names.length]}"`, `"${names[index % names.length]}#${index}"`)) as unknown;
+      expect(JSON.parse(JSON.stringify(view(fold))), names[index % names.length]).toEqual(expected);
+    });
+    const fresh = new JournalFold({ shape });
+    fresh.push(eventsOf('fresh', [])[0] as SagaEvent);
+    expect(JSON.parse(JSON.stringify(view(fresh)))).toEqual(pristine);
+  });
+
   it('refuses a journal that does not start with run.started', () => {
     expect(() => foldJournal([])).toThrow('A journal must start with a run.started event.');
   });

@@ -346,3 +346,112 @@ describe('outputs and input are immutable', () => {
     expect(outcome.input).toEqual({ id: 'x', cents: 1, tags: [] });
   });
 });
+
+describe('re-entrancy (recycled decision lists, deferred effects)', () => {
+  it('user code and instrumentation hooks that cancel and start other runs while a run\'s deferred effects are drained leave every run\'s journal its own and whole', async () => {
+    const store = new MemoryStore();
+    const gate = deferred<void>();
+    const victimSaga = defineSaga({ name: 'victim', input })
+      .stage('v1', { execute: () => 1 })
+      .stage('v2', { execute: async ({ signal }) => new Promise<number>((resolve, reject) => {
+        void gate.promise.then(() => resolve(2));
+        signal.addEventListener('abort', () => reject(new Error('aborted')));
+      }) })
+      .stage('v3', { execute: () => 3 })
+      .build();
+    let failedOnce = false;
+    const actorSaga = defineSaga({ name: 'actor', input })
+      .stage('x1', { execute: () => 'x1' })
+      .stage('x2', {
+        execute: () => {
+          if (!failedOnce) {
+            failedOnce = true;
+            throw new Error('once');
+          }
+          return 'x2';
+        },
+        retry: { maxAttempts: 2, initialDelayMs: 0, jitter: false },
+      })
+      .stage('x3', { execute: () => 'x3' })
+      .build();
+    const handles: { victim?: ReturnType<typeof orchestrator.start>; late?: ReturnType<typeof orchestrator.start> } = {};
+    const hooked: string[] = [];
+    const orchestrator = createOrchestrator({
+      store,
+      instrumentation: {
+        drive: (run) =>
+          run.saga !== 'actor'
+            ? undefined
+            : {
+                attempt: (attempt) => {
+                  hooked.push(`${attempt.stage}:${attempt.attempt}`);
+                  // Mid-decision: the actor's commands are being carried out.
+                  if (attempt.stage === 'x2' && attempt.attempt === 1) handles.victim?.cancel('from a hook');
+                  if (attempt.stage === 'x2' && attempt.attempt === 2) handles.late = orchestrator.start(victimSaga, { id: 'late', cents: 1 }, { runId: 'late' });
+                  return undefined;
+                },
+                event: (event) => {
+                  if (event.type === 'stage.completed' && event.stage === 'x3') handles.late?.cancel('from an event hook');
+                },
+                end: () => {
+                  hooked.push('end');
+                },
+              },
+      },
+    });
+    handles.victim = orchestrator.start(victimSaga, { id: 'victim', cents: 1 }, { runId: 'victim' });
+    // The victim waits in v2 (its v1 done) before the actor starts.
+    await new Promise<void>((resolve) => {
+      const subscription = handles.victim?.events$.subscribe((event) => {
+        if (event.type === 'stage.started' && event.stage === 'v2') {
+          resolve();
+          queueMicrotask(() => subscription?.unsubscribe());
+        }
+      });
+    });
+    const actor = orchestrator.start(actorSaga, { id: 'actor', cents: 1 }, { runId: 'actor' });
+    const outcome = await actor.outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs).toEqual({ x1: 'x1', x2: 'x2', x3: 'x3' });
+    expect((await handles.victim.outcome).status).toBe('cancelled');
+    gate.resolve();
+    expect((await (handles.late as NonNullable<typeof handles.late>).outcome).status).toBe('cancelled');
+    expect(hooked).toEqual(['x1:1', 'x2:1', 'x2:2', 'x3:1', 'end']);
+    for (const runId of ['victim', 'actor', 'late']) {
+      const journal = (await store.load(runId)) ?? [];
+      expect(journal.map((event) => event.seq)).toEqual(journal.map((_, index) => index));
+      expect(journal.every((event) => event.runId === runId)).toBe(true);
+      expect(journal.at(-1)?.type).toBe(runId === 'actor' ? 'run.completed' : 'run.cancelled');
+    }
+    await orchestrator.close();
+  });
+  it('a fan-out of synchronous stages, one failing while the effects deferred behind one write are drained: no stage after it is called, every completed one is compensated once', async () => {
+    const calls: string[] = [];
+    const step = (index: number) => ({
+      after: [] as const,
+      execute: () => {
+        calls.push(`execute:s${index}`);
+        if (index === 12) throw new Error('s12 is down');
+        return index;
+      },
+      compensate: () => {
+        calls.push(`compensate:s${index}`);
+      },
+    });
+    let builder = defineSaga({ name: 'fan', input }).stage('s0', step(0));
+    for (let index = 1; index < 30; index++) builder = builder.stage(`s${index}`, step(index));
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store });
+    const run = orchestrator.start(builder.build(), { id: 'fan', cents: 1 }, { runId: 'fan' });
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('compensated');
+    expect(calls.filter((call) => call.startsWith('execute:'))).toEqual(Array.from({ length: 13 }, (_, index) => `execute:s${index}`));
+    expect(calls.filter((call) => call.startsWith('compensate:')).sort()).toEqual(Array.from({ length: 12 }, (_, index) => `compensate:s${index}`).sort());
+    const journal = (await store.load('fan')) ?? [];
+    expect(journal.filter((event) => event.type === 'stage.started')).toHaveLength(30);
+    expect(journal.filter((event) => event.type === 'stage.cancelled').map((event) => (event as { stage: string }).stage).sort()).toEqual(
+      Array.from({ length: 17 }, (_, index) => `s${index + 13}`).sort(),
+    );
+    await orchestrator.close();
+  });
+});

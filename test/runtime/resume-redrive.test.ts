@@ -10,10 +10,12 @@ import {
   SagaFailedError,
   SagaNotRegisteredError,
   SagaShapeMismatchError,
+  StoreUnavailableError,
   type SagaEventDraft,
   type SagaStore,
 } from 'sagaflow';
 import { collect, trace } from '../support/collect.js';
+import { deferred } from '../support/deferred.js';
 import { storeOrphanedJournal } from '../support/journal.js';
 
 const input = z.object({ id: z.string() });
@@ -33,6 +35,20 @@ const B_IN_FLIGHT: SagaEventDraft[] = [
   { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
   { type: 'stage.started', stage: 'b', attempt: 1 },
 ];
+
+/** The store, with every takeover held at `gate` once it is asked for (`inAcquire` resolves then). */
+function gatedAcquire(store: MemoryStore): { readonly gated: SagaStore; readonly inAcquire: ReturnType<typeof deferred<void>>; readonly gate: ReturnType<typeof deferred<void>> } {
+  const inAcquire = deferred<void>();
+  const gate = deferred<void>();
+  const gated: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    async acquire(request: Parameters<SagaStore['acquire']>[0]) {
+      inAcquire.resolve();
+      await gate.promise;
+      return store.acquire(request);
+    },
+  });
+  return { gated, inAcquire, gate };
+}
 
 function recordingSaga(calls: string[], options: { failAt?: string; onFailure?: 'compensate' | 'pause' } = {}) {
   const step = (name: string) => ({
@@ -141,6 +157,25 @@ describe('onFailure: pause, redrive and compensate (rule 6)', () => {
     expect(await missing.outcome.catch((reason: unknown) => reason)).toBeInstanceOf(RunNotFoundError);
     expect(await collect(missing.events$)).toEqual([]);
     await expect(orchestrator.inspect('no-such-run')).rejects.toThrow('No saga run with id no-such-run exists in this store.');
+  });
+  it.each([
+    ['redrive', 'cancelled'],
+    ['compensate', 'compensated'],
+  ] as const)('a cancel() of the handle %s() returned, asked before the run is picked up, is carried out once it goes on (%s)', async (mode, status) => {
+    const calls: string[] = [];
+    const store = new MemoryStore();
+    const saga = recordingSaga(calls, { failAt: 'b', onFailure: 'pause' });
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const paused = await orchestrator.start(saga, { id: 'x' }, { runId: `paused-${mode}` }).outcome;
+    expect(paused.status).toBe('paused');
+    const run = mode === 'redrive' ? orchestrator.redrive(`paused-${mode}`) : orchestrator.compensate(`paused-${mode}`);
+    run.cancel('changed my mind');
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe(status);
+    // b is not tried again; a is compensated.
+    expect(calls.filter((call) => call.startsWith('execute:b:'))).toHaveLength(1);
+    expect(calls.filter((call) => call.startsWith('compensate:a:'))).toHaveLength(1);
+    await orchestrator.close();
   });
 });
 
@@ -282,6 +317,243 @@ describe('resume after a crash (rule 7)', () => {
     const next = await createOrchestrator({ store, sagas: [saga] }).recover();
     expect(next).toHaveLength(runIds.length);
     expect((await Promise.all(next.map((handle) => handle.outcome))).every((outcome) => outcome.status === 'completed')).toBe(true);
+  });
+
+  it('a takeover that fails with StoreUnavailableError mid-page: recover() rejects, and the page\'s runs taken over after it are driven, not held with a lease nobody keeps', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    await writeJournal(store, 'broken-1', saga, B_IN_FLIGHT);
+    await writeJournal(store, 'late-2', saga, B_IN_FLIGHT);
+    const failing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      load(runId: string) {
+        if (runId === 'broken-1') return Promise.reject(new StoreUnavailableError('memory', 'the disk went away'));
+        return store.load(runId);
+      },
+      async acquire(request: Parameters<SagaStore['acquire']>[0]) {
+        // Taken over after the other run's failure is known (a slower round trip).
+        await new Promise((resolve) => setImmediate(resolve));
+        return store.acquire(request);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: failing, sagas: [saga] });
+    await expect(orchestrator.recover()).rejects.toBeInstanceOf(StoreUnavailableError);
+    // close() waits for what is driven here: a run held and never driven would keep it waiting.
+    await orchestrator.close();
+    expect((await orchestrator.inspect('late-2')).status).toBe('completed');
+    expect(await store.leaseOf('late-2')).toBeUndefined();
+  });
+
+  it('cancel(), resume() and a second process\'s recover() while recover() holds a run: one handle, the cancel carried out, the run not taken twice', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `hold-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    let lists = 0;
+    let duringHold: Promise<void> | undefined;
+    const other = createOrchestrator({ store, sagas: [saga], ownerId: 'other-process' });
+    const probing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          // The first page is taken over and held.
+          duringHold = (async () => {
+            const held = orchestrator.resume('hold-0000');
+            await orchestrator.cancel('hold-0000', 'stop it');
+            expect(orchestrator.resume('hold-0000')).toBe(held);
+            const theirs = await other.recover();
+            expect(theirs.map((run) => run.runId)).not.toContain('hold-0000');
+            expect(theirs.skipped.find((skipped) => skipped.runId === 'hold-0000')?.reason).toBe('owned');
+          })();
+        }
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: probing, sagas: [saga] });
+    const handles = await orchestrator.recover();
+    await duringHold;
+    const outcome = await (handles.find((handle) => handle.runId === 'hold-0000') as (typeof handles)[number]).outcome;
+    expect(outcome.status).toBe('cancelled');
+    // Picked up with the cancel, as one asked through the store: run.resumed first, then run.cancelling.
+    expect(((await store.load('hold-0000')) ?? []).slice(4, 6).map((event) => event.type)).toEqual(['run.resumed', 'run.cancelling']);
+    await Promise.all(handles.map((handle) => handle.outcome));
+    await orchestrator.close();
+    await other.close();
+  });
+
+  it('a cancel() of a run recover() holds, then close() before it is driven: the cancel is not lost, the next process carries it out', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `cc-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    let lists = 0;
+    let closing: Promise<void> | undefined;
+    const closesOnSecondPage: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          await orchestrator.cancel('cc-0000', 'stop it');
+          closing = orchestrator.close();
+        }
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: closesOnSecondPage, sagas: [saga] });
+    await orchestrator.recover();
+    await closing;
+    const next = createOrchestrator({ store, sagas: [saga] });
+    const recovered = await next.recover();
+    const outcome = await (recovered.find((handle) => handle.runId === 'cc-0000') as (typeof recovered)[number]).outcome;
+    expect(outcome.status).toBe('cancelled');
+    await Promise.all(recovered.map((handle) => handle.outcome));
+    await next.close();
+  });
+
+  it('a close() while recover() is taking a run over: close() resolves, the run is left unowned with nothing journaled, and its handle (as resume() returned it) fails', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    await writeJournal(store, 'mid-takeover', saga, B_IN_FLIGHT);
+    const { gated, inAcquire, gate } = gatedAcquire(store);
+    const orchestrator = createOrchestrator({ store: gated, sagas: [saga] });
+    const recovering = orchestrator.recover();
+    await inAcquire.promise;
+    const seen = orchestrator.resume('mid-takeover');
+    const closing = orchestrator.close();
+    gate.resolve();
+    const recovered = await recovering;
+    await closing;
+    expect(recovered).toEqual([]);
+    await expect(seen.outcome).rejects.toBeInstanceOf(OrchestratorClosedError);
+    expect((await store.load('mid-takeover'))?.length).toBe(4);
+    expect(await store.leaseOf('mid-takeover')).toBeUndefined();
+  });
+
+  it('a close() while recover() holds runs and waits on the store gives the held runs back before it resolves, timeout or not', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `slow-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const listing = deferred<void>();
+    const secondPage = deferred<void>();
+    let lists = 0;
+    const stalls: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          listing.resolve();
+          await secondPage.promise;
+        }
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: stalls, sagas: [saga] });
+    const recovering = orchestrator.recover();
+    await listing.promise;
+    const held = orchestrator.resume('slow-0000');
+    await orchestrator.close({ timeoutMs: 1 });
+    expect(await store.leaseOf('slow-0000')).toBeUndefined();
+    await expect(held.outcome).rejects.toBeInstanceOf(OrchestratorClosedError);
+    secondPage.resolve();
+    expect(await recovering).toHaveLength(1_000);
+    expect((await store.load('slow-0000'))?.length).toBe(4);
+  });
+
+  it('a run recover() passes over (another process owns it) ends the handle resume() returned meanwhile, and close() does not wait for it', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    await writeJournal(store, 'theirs', saga, B_IN_FLIGHT);
+    expect(await store.acquire({ runId: 'theirs', owner: 'other-process', leaseMs: 60_000 })).toMatchObject({ acquired: true });
+    const { gated, inAcquire, gate } = gatedAcquire(store);
+    const orchestrator = createOrchestrator({ store: gated, sagas: [saga] });
+    const recovering = orchestrator.recover();
+    await inAcquire.promise;
+    const seen = orchestrator.resume('theirs');
+    gate.resolve();
+    const recovered = await recovering;
+    expect(recovered.skipped.map((skipped) => skipped.reason)).toEqual(['owned']);
+    await expect(seen.outcome).rejects.toBeInstanceOf(RunStateError);
+    await orchestrator.close();
+  });
+
+  it('a run whose lease runs out while recover() holds it, taken over by another process: the holder drives nothing of it (fenced), every stage runs once', async () => {
+    let clock = 1_000_000;
+    const store = new MemoryStore({ now: () => clock });
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `lapse-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const other = createOrchestrator({ store, sagas: [saga], ownerId: 'other-process' });
+    let theirs: Awaited<ReturnType<typeof other.recover>> | undefined;
+    let lists = 0;
+    const slow: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          // The first page is held; its leases lapse (a stalled process) and another process recovers everything.
+          clock += 60_000;
+          theirs = await other.recover();
+        }
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: slow, sagas: [saga], ownerId: 'stalled-process' });
+    const ours = await orchestrator.recover();
+    const ourResults = await Promise.all(ours.map((handle) => handle.outcome.then((outcome) => outcome.status, (error: unknown) => (error as Error).name)));
+    expect(theirs).toHaveLength(runIds.length);
+    const theirOutcomes = await Promise.all((theirs ?? []).map((handle) => handle.outcome));
+    expect(theirOutcomes.every((outcome) => outcome.status === 'completed')).toBe(true);
+    expect(ourResults.every((result) => result === 'LeaseLostError')).toBe(true);
+    expect(calls.filter((call) => call.startsWith('execute:b:')).length).toBe(runIds.length);
+    expect(calls.filter((call) => call.startsWith('execute:c:')).length).toBe(runIds.length);
+    for (const runId of runIds.slice(0, 3)) {
+      const journal = (await store.load(runId)) ?? [];
+      expect(journal.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
+    }
+    await orchestrator.close();
+    await other.close();
+  });
+
+  it('two recover() calls at once: each run is picked up by one of them, and driven once', async () => {
+    const store = new MemoryStore();
+    const calls: string[] = [];
+    const saga = recordingSaga(calls);
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `twice-${String(index).padStart(4, '0')}`);
+    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const [first, second] = await Promise.all([orchestrator.recover(), orchestrator.recover()]);
+    const picked = [...first, ...second].map((handle) => handle.runId).sort();
+    expect(picked).toEqual(runIds);
+    const outcomes = await Promise.all([...first, ...second].map((handle) => handle.outcome));
+    expect(outcomes.every((outcome) => outcome.status === 'completed')).toBe(true);
+    expect(calls.filter((call) => call.startsWith('execute:b:')).length).toBe(runIds.length);
+    await orchestrator.close();
+  });
+
+  it('signal() of a run recover() holds waits for it to be driven, then is journaled once and taken by the waiting stage', async () => {
+    const store = new MemoryStore();
+    const saga = defineSaga({ name: 'signalled', input })
+      .stage('a', { execute: async () => 'a-out' })
+      .waitForSignal('w', { signal: 'go', schema: z.object({ n: z.number() }) })
+      .build();
+    const runIds = Array.from({ length: 1_001 }, (_, index) => `sig-${String(index).padStart(4, '0')}`);
+    const A_DONE: SagaEventDraft[] = [
+      { type: 'stage.started', stage: 'a', attempt: 1 },
+      { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
+    ];
+    for (const runId of runIds) await writeJournal(store, runId, saga, A_DONE);
+    let lists = 0;
+    let signalled: Promise<unknown> | undefined;
+    const probing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+      listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) signalled = orchestrator.signal('sig-0000', 'go', { n: 7 }, { signalId: 'the-one' });
+        return store.listRuns(query);
+      },
+    });
+    const orchestrator = createOrchestrator({ store: probing, sagas: [saga] });
+    const handles = await orchestrator.recover();
+    expect(await signalled).toMatchObject({ accepted: true, signalId: 'the-one' });
+    const outcome = await (handles.find((handle) => handle.runId === 'sig-0000') as (typeof handles)[number]).outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.stages.w?.output).toEqual({ n: 7 });
+    const journal = (await store.load('sig-0000')) ?? [];
+    expect(journal.filter((event) => event.type === 'signal.received')).toHaveLength(1);
+    await orchestrator.close({ timeoutMs: 1 });
   });
 
   it.each([

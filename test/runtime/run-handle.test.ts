@@ -140,4 +140,26 @@ describe('RunHandle.cancel', () => {
     handle.cancel('after the end');
     expect(requested).toEqual(['too slow', 'cancelled']);
   });
+
+  it('cancel read first after the end, or of a failed handle, is a function that does nothing; cancelAsked is the cancel asked before attach, until attached', () => {
+    const settled = new RunHandle(RUN);
+    settled.settle(outcome);
+    const { cancel: late } = settled;
+    expect(typeof late).toBe('function');
+    late('too late');
+    const failed = new RunHandle(RUN);
+    const { cancel } = failed;
+    cancel('before the failure');
+    expect(failed.cancelAsked).toBe('before the failure');
+    failed.fail(new Error('store down'));
+    cancel('after the failure');
+    expect(failed.cancelAsked).toBe('before the failure');
+    const attached = new RunHandle(RUN);
+    attached.cancel('first');
+    const requested: string[] = [];
+    attached.attach({ cancelRequested: (reason) => void requested.push(reason) });
+    expect(attached.cancelAsked).toBeUndefined();
+    attached.cancel('second');
+    expect(requested).toEqual(['first', 'second']);
+  });
 });

@@ -248,6 +248,90 @@ describe('SqliteStore', () => {
       expect(rows.get(runId)).toBe(3);
     });
 
+    it('held appends of one batch that conflict with each other: the first at a seq wins, the rest leave no row; chained ones all commit', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const [runId, chained] = [uuidv7(), uuidv7()];
+      await seedRun(store, runId, 2);
+      await seedRun(store, chained, 2);
+      const results = await Promise.allSettled([
+        // Two writers at seq 2 under the same lease (a bug, or a replayed request): one wins.
+        store.append(appendOf(eventsFrom(runId, 2, 2))),
+        store.append(appendOf([{ ...eventAt(runId, 2), at: 99 }], 'compensating')),
+        // Past the end of the journal (a gap): its rows go in, its checked UPDATE does not match.
+        store.append(appendOf(eventsFrom(runId, 9, 2))),
+        // Three in a row, each expecting the one before: all of them.
+        store.append(appendOf(eventsFrom(chained, 2, 1))),
+        store.append(appendOf(eventsFrom(chained, 3, 2))),
+        store.append(appendOf(eventsFrom(chained, 5, 1))),
+      ]);
+      expect(results.map((result) => (result.status === 'rejected' ? (result.reason as Error).name : 'ok'))).toEqual(['ok', 'StoreConflictError', 'StoreConflictError', 'ok', 'ok', 'ok']);
+      expect(await store.load(runId)).toEqual(eventsFrom(runId, 0, 4));
+      expect(await store.load(chained)).toEqual(eventsFrom(chained, 0, 6));
+      const reader = rawConnection(path);
+      expect(reader.prepare<[string], number>('SELECT count(*) FROM sagaflow_events WHERE run_id = ?').pluck().get(runId)).toBe(4);
+      expect(reader.prepare<[string], string>('SELECT status FROM sagaflow_runs WHERE run_id = ?').pluck().get(runId)).toBe('running');
+    });
+
+    it('a held append to a run another connection settled meanwhile (lease cleared) or changed the status of is refused, and leaves no row', async () => {
+      const { path } = temp();
+      const [store, peer] = [openStore({ path }), openStore({ path })];
+      const [settled, rollingBack] = [uuidv7(), uuidv7()];
+      await seedRun(store, settled, 2);
+      await seedRun(store, rollingBack, 2);
+      // The peer (a lease-less redrive/compensate of a run it thinks unowned) writes first.
+      const db = rawConnection(path);
+      db.prepare('UPDATE sagaflow_runs SET lease_expires_at = 0 WHERE run_id IN (?, ?)').run(settled, rollingBack);
+      await peer.append(appendOf([eventAt(settled, 2)], 'completed', null));
+      await peer.append(appendOf([eventAt(rollingBack, 2)], 'compensating', null));
+      // The first owner, unaware, appends at the seq it expects, under its old lease.
+      await expect(store.append(appendOf([eventAt(settled, 2)]))).rejects.toMatchObject({ name: 'LeaseLostError' });
+      await expect(store.append(appendOf([eventAt(settled, 3)]))).rejects.toMatchObject({ name: 'LeaseLostError' });
+      await expect(store.append(appendOf([eventAt(rollingBack, 3)], 'running'))).rejects.toMatchObject({ name: 'LeaseLostError' });
+      expect(await store.load(settled)).toEqual(eventsFrom(settled, 0, 3));
+      expect(await store.load(rollingBack)).toEqual(eventsFrom(rollingBack, 0, 3));
+      expect(db.prepare<[string], number>('SELECT count(*) FROM sagaflow_events WHERE run_id = ?').pluck().get(settled)).toBe(3);
+    });
+
+    it('dates a run settled, redriven under a lease and settled again by its last settlement: settled_at is cleared while it runs, untouched by held appends', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const runId = uuidv7();
+      await seedRun(store, runId, 2);
+      await store.append(appendOf([{ ...eventAt(runId, 2), at: 1_000 }], 'paused'));
+      const settledAt = rawConnection(path).prepare<[string], number | null>('SELECT settled_at FROM sagaflow_runs WHERE run_id = ?').pluck();
+      expect(settledAt.get(runId)).toBe(1_000);
+      const taken = await store.acquire({ runId, owner: 'redriver', leaseMs: 60_000 });
+      expect(taken).toMatchObject({ acquired: true, lease: { owner: 'redriver', epoch: 2 } });
+      const lease = { owner: 'redriver', epoch: 2 };
+      await store.append(appendOf([{ ...eventAt(runId, 3), at: 2_000 }], 'running', lease));
+      expect(settledAt.get(runId)).toBeNull();
+      await store.append(appendOf([{ ...eventAt(runId, 4), at: 3_000 }], 'running', lease));
+      expect(settledAt.get(runId)).toBeNull();
+      expect(await store.prune({ olderThan: 10_000, statuses: ['paused', 'completed'] })).toBe(0);
+      await store.append(appendOf([{ ...eventAt(runId, 5), at: 5_000 }], 'completed', lease));
+      expect(settledAt.get(runId)).toBe(5_000);
+      expect(await store.prune({ olderThan: 4_000, statuses: ['paused', 'completed'] })).toBe(0);
+      expect(await store.prune({ olderThan: 6_000, statuses: ['completed'] })).toBe(1);
+    });
+
+    it('prune never deletes a run written after olderThan, even when an older sagaflow still running on the upgraded file redrove and settled it without dating it', async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const runId = uuidv7();
+      await seedRun(store, runId, 2);
+      await store.append(appendOf([{ ...eventAt(runId, 2), at: 1_000 }], 'completed'));
+      // A version 3 process (its statements prepared before the upgrade) redrives it at 5,000 and settles it at 6,000.
+      const old = rawConnection(path);
+      const insertEvent = old.prepare('INSERT INTO sagaflow_events (run_id, seq, type, body) VALUES (?, ?, ?, ?)');
+      for (const seq of [3, 4]) insertEvent.run(runId, seq, eventAt(runId, seq).type, JSON.stringify({ ...eventAt(runId, seq), at: 2_000 + seq * 1_000 }));
+      old.prepare("UPDATE sagaflow_runs SET status = 'running', events = 4, updated_at = 5000 WHERE run_id = ?").run(runId);
+      old.prepare("UPDATE sagaflow_runs SET status = 'completed', events = 5, updated_at = 6000, lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?").run(runId);
+      expect(await store.prune({ olderThan: 3_000 })).toBe(0);
+      expect(await store.load(runId)).toHaveLength(5);
+      expect(await store.prune({ olderThan: 7_000 })).toBe(1);
+    });
+
     it('resolves an append only once another connection can read it', async () => {
       const { path } = temp();
       const store = openStore({ path });
