@@ -149,7 +149,7 @@ export interface SqliteStoreSettings {
   readonly synchronous: 'off' | 'normal' | 'full' | 'extra';
   /** `PRAGMA busy_timeout`, in milliseconds. */
   readonly busyTimeoutMs: number;
-  /** `PRAGMA wal_autocheckpoint`: the WAL pages after which a commit checkpoints them into the file (4,000). */
+  /** `PRAGMA wal_autocheckpoint`: the WAL pages after which a commit checkpoints them into the file (SQLite's default, 1,000). */
   readonly walAutocheckpointPages: number;
   /** The version of sagaflow's tables in this file. */
   readonly schemaVersion: number;
@@ -158,14 +158,6 @@ export interface SqliteStoreSettings {
 /** The schema this code reads and writes: the number of {@link MIGRATIONS}. */
 const SCHEMA_VERSION = 4;
 const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
-/**
- * WAL pages after which a commit checkpoints (SQLite's default is 1,000). Many runs in flight
- * rewrite the same few pages (the tails of the tables and indexes) in every commit, so a longer
- * WAL checkpoints each of them once for more commits, with fewer fsyncs: ~8 % less CPU per event
- * at 100 concurrent runs (bench/README.md). The WAL file grows to about 16 MB (4,000 pages of 4
- * KiB) and stays that size.
- */
-const WAL_AUTOCHECKPOINT_PAGES = 4_000;
 
 /** SQLite's clock in epoch milliseconds: the one clock of a SQLite store's leases. */
 const NOW_MS = "(unixepoch('subsec') * 1000)";
@@ -790,7 +782,6 @@ export class SqliteStore implements SagaStore {
       db = new Database(this.path, { timeout: this.busyTimeoutMs });
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${this.durability === 'full' ? 'FULL' : 'NORMAL'}`);
-      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       migrate(db, this.description);
       return prepare(db);
     } catch (error) {

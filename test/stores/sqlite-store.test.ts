@@ -557,7 +557,7 @@ describe('SqliteStore', () => {
       const { path } = temp();
       const store = openStore({ path });
       expect(store.description).toBe(`sqlite:${path}`);
-      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, walAutocheckpointPages: 4_000, schemaVersion: 4 });
+      expect(await store.readSettings()).toEqual({ journalMode: 'wal', synchronous: 'full', busyTimeoutMs: 5_000, walAutocheckpointPages: 1_000, schemaVersion: 4 });
     });
 
     it('runs with synchronous NORMAL when durability is normal', async () => {
