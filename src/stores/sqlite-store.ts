@@ -1016,6 +1016,14 @@ function prepare(db: Database.Database): Connection {
     return false;
   };
 
+  // Whether an append carries a run-level event (run.compensating, run.resumed, …): those are the
+  // appends that may change the run's status, which appendHeld's checked UPDATE refuses; they go
+  // the general way at once rather than writing their rows, deleting them and writing them again.
+  const changesRun = (request: AppendRequest): boolean => {
+    for (const event of request.events) if (event.type.startsWith('run.')) return true;
+    return false;
+  };
+
   const writeBatch = db.transaction((batch: readonly QueuedSqliteWrite[]): Array<Error | undefined> => {
     const failures = new Array<Error | undefined>(batch.length);
     for (let index = 0; index < batch.length; index++) {
@@ -1025,7 +1033,7 @@ function prepare(db: Database.Database): Connection {
       try {
         if (write.kind === 'append') {
           const { request } = write;
-          if (request.lease !== undefined && isActiveStatus(request.status) && appendHeld(write, request.lease)) continue;
+          if (request.lease !== undefined && isActiveStatus(request.status) && !changesRun(request) && appendHeld(write, request.lease)) continue;
           const run = runOf.get(request.runId);
           const live = request.lease === undefined && run !== undefined && run[2] !== null && leaseLive.get(request.runId) === 1;
           const refused = appendRefusal(request, run?.[0], run?.[2], run?.[3] ?? 0, live);
