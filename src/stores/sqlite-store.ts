@@ -212,6 +212,20 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/**
+ * The query `prune` selects a slice of runs with: `statuses` placeholders, then `olderThan` twice,
+ * then the limit when `limited`. Found by `settled_at`'s index, in its order, so a slice reads
+ * about as many rows as it deletes: the status is tested with a unary `+`, which keeps SQLite's
+ * planner (with no statistics, it takes an equality as selective) off the status index, on which
+ * every slice would read and sort every settled run of those statuses.
+ *
+ * @internal
+ */
+export function pruneSelectSql(statuses: number, limited: boolean): string {
+  return `SELECT run_id FROM sagaflow_runs WHERE +status IN (${Array.from({ length: statuses }, () => '?').join(', ')}) AND settled_at < ? AND updated_at < ?
+    ORDER BY settled_at, run_id${limited ? ' LIMIT ?' : ''}`;
+}
+
 /** What the group commit writes: a new run, an append, or a lease given up (kept in call order with appends). */
 type SqliteWrite =
   | { readonly kind: 'create'; readonly event: RunStartedEvent; readonly status: RunStatus; readonly owner: string; readonly leaseMs: number; readonly body: string }
@@ -1119,12 +1133,7 @@ function prepare(db: Database.Database): Connection {
   // upgraded file redrives and settles runs without moving settled_at, and such a run, written
   // since, is kept (it is not "last written before olderThan").
   const prune = db.transaction((criteria: PruneCriteria): number => {
-    const select = db
-      .prepare<unknown[], string>(
-        `SELECT run_id FROM sagaflow_runs WHERE status IN (${criteria.statuses.map(() => '?').join(', ')}) AND settled_at < ? AND updated_at < ?
-         ORDER BY settled_at, run_id${criteria.limit === undefined ? '' : ' LIMIT ?'}`,
-      )
-      .pluck();
+    const select = db.prepare<unknown[], string>(pruneSelectSql(criteria.statuses.length, criteria.limit !== undefined)).pluck();
     const runIds = select.all(...criteria.statuses, criteria.olderThan, criteria.olderThan, ...(criteria.limit === undefined ? [] : [criteria.limit]));
     for (const runId of runIds) {
       deleteEvents.run(runId);

@@ -8,6 +8,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RunNotFoundError, StoreConflictError, StoreCorruptionError, StoreUnavailableError, type RunStartedEvent, type SagaEvent } from 'sagaflow';
 import { SqliteStore, type SqliteStoreOptions } from 'sagaflow/sqlite';
+import { pruneSelectSql } from '../../src/stores/sqlite-store.js';
 import { appendOf, createRun, describeStoreConformance, eventAt, eventsFrom, LEASE, runStarted, seedRun } from './store-conformance.js';
 import { tempDatabase, type TempDatabase } from './sqlite-temp.js';
 import { StoreProcess } from './store-process.js';
@@ -330,6 +331,26 @@ describe('SqliteStore', () => {
       expect(await store.prune({ olderThan: 3_000 })).toBe(0);
       expect(await store.load(runId)).toHaveLength(5);
       expect(await store.prune({ olderThan: 7_000 })).toBe(1);
+    });
+
+    it("prune's slice query walks the settled_at index in order (not the status index, where every slice would read and sort every settled run)", async () => {
+      const { path } = temp();
+      const store = openStore({ path });
+      const runIds = Array.from({ length: 60 }, () => uuidv7());
+      for (const [index, runId] of runIds.entries()) {
+        await seedRun(store, runId, 1);
+        await store.append(appendOf([{ ...eventAt(runId, 1), at: 1_000 + index }], 'completed'));
+      }
+      const plan = rawConnection(path)
+        .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${pruneSelectSql(3, true)}`)
+        .all('completed', 'compensated', 'cancelled', 2_000, 2_000, 10)
+        .map((row) => row.detail);
+      expect(plan.join('\n')).toContain('USING INDEX sagaflow_runs_by_settled_at');
+      expect(plan.join('\n')).not.toContain('sagaflow_runs_by_status');
+      // And it deletes the oldest first, a slice at a time.
+      expect(await store.prune({ olderThan: 1_030, limit: 10 })).toBe(10);
+      expect(await store.prune({ olderThan: 1_030, limit: 100 })).toBe(20);
+      expect((await store.listRuns()).map((run) => run.runId)).toEqual(runIds.slice(30));
     });
 
     it('resolves an append only once another connection can read it', async () => {
