@@ -233,6 +233,24 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
     expect(await upgraded.load(active)).toBeUndefined();
   });
 
+  it('prune never deletes a run written after olderThan, even when a sagaflow of schema 5 still running against the upgraded schema redrove and settled it without dating it', async () => {
+    const schema = uniqueSchema('pg_mixed');
+    extraSchemas.push(schema);
+    const store = open({ schema });
+    const runId = uuidv7();
+    await createOwned(store, runId);
+    await store.append(owned(runId, 1, [stageStarted(runId, 1)], 'completed'));
+    // A version 5 process (its statements prepared before the upgrade) redrives it at 5,000 and
+    // settles it again at 6,000: it moves status and updated_at, never settled_at.
+    await withAdminClient(url ?? '', async (client) => {
+      await client.query(`UPDATE "${schema}".runs SET status = 'running', updated_at = 5000 WHERE run_id = $1`, [runId]);
+      await client.query(`UPDATE "${schema}".runs SET status = 'completed', updated_at = 6000 WHERE run_id = $1`, [runId]);
+    });
+    await expect(store.prune({ olderThan: 3_000 })).resolves.toBe(0);
+    expect(await store.load(runId)).toHaveLength(2);
+    await expect(store.prune({ olderThan: 7_000 })).resolves.toBe(1);
+  });
+
   it('deletes a run\'s journal with the run, whoever deletes it', async () => {
     const store = open();
     const [gone, kept] = [uuidv7(), uuidv7()];
@@ -367,7 +385,7 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       await client.query('SET enable_bitmapscan = off');
       const prune = (
         await client.query(
-          `EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE status = ANY('{completed,cancelled}') AND settled_at < 5000 ORDER BY settled_at, run_id LIMIT 10`,
+          `EXPLAIN SELECT run_id FROM "${listSchema}".runs WHERE status = ANY('{completed,cancelled}') AND settled_at < 5000 AND updated_at < 5000 ORDER BY settled_at, run_id LIMIT 10`,
         )
       ).rows
         .map((row: Record<string, string>) => Object.values(row).join(''))
