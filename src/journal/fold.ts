@@ -238,7 +238,11 @@ export interface RunState {
   readonly submitted: boolean;
   /** The run's status. */
   readonly status: RunStatus;
-  /** Every stage, in declaration order. */
+  /**
+   * Every stage, in declaration order. Read a stage's state from the map when you need it rather
+   * than keeping the object: a stage that has not started is a record shared (frozen) by every
+   * run of the definition, replaced by one of the run's own when an event first names the stage.
+   */
   readonly stages: ReadonlyMap<string, StageState>;
   /** Stages in the order they completed. */
   readonly completionOrder: readonly string[];
