@@ -774,8 +774,9 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
         stage.outcomeUnknown = false;
       }
       stage.attempts = Math.max(stage.attempts, event.attempt);
-      stage.startedAt ??= event.at;
       stage.attemptStartedAt = event.at;
+      // Read back from the record, so that both fields hold the one boxed number V8 made for it.
+      stage.startedAt ??= stage.attemptStartedAt;
       stage.retryAt = undefined;
       stage.attemptEndedAt = undefined;
       return;
@@ -856,8 +857,8 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       const stage = stageOf(state, event);
       const again = stage.compensation?.status === 'running';
       const compensation = compensationNow(stage, 'running', event.attempt);
-      compensation.startedAt ??= event.at;
       compensation.attemptStartedAt = event.at;
+      compensation.startedAt ??= compensation.attemptStartedAt; // one boxed number for both, as for stage.started
       state.rollback?.started(event.stage, again);
       return;
     }
