@@ -327,8 +327,10 @@ function newStage(waitingOn: number): MutableStage {
  * Records of stages that have not started, shared by every run, by `waitingOn`; frozen, so that a
  * write the fold forgot to route through {@link ownStage} throws rather than changes every run.
  * A run's stages start out as these and get a record of their own when an event first names them
- * (see {@link stageOf}): a run in flight holds records only for the stages it reached (each is
- * 144 bytes).
+ * (see {@link stageOf}) or when their first dependency completes (see {@link completed}): a run in
+ * flight holds records only for the stages it reached or made ready (each is 144 bytes), and the
+ * shared records are those of the fan-ins the process's definitions declare, not of every count a
+ * fan-in passes through.
  */
 const NOT_STARTED: MutableStage[] = [];
 
@@ -696,9 +698,12 @@ export function initialRunState(
   const stages = new Map<string, MutableStage>();
   const readyStages = new Array<string>();
   const names = started.stages;
+  // The usual case, a run of the definition the topology indexes: its stage i is the topology's stage i.
+  const aligned = index !== undefined && index.names.length === names.length;
   for (let position = 0; position < names.length; position++) {
     const name = names[position] as string;
-    const waitingOn = index?.parents[index.indexOf.get(name) ?? -1]?.length ?? 0;
+    const at = aligned && index.names[position] === name ? position : index?.indexOf.get(name);
+    const waitingOn = at === undefined ? 0 : (index?.parents[at]?.length ?? 0);
     stages.set(name, notStarted(waitingOn));
     if (index !== undefined && waitingOn === 0) readyStages.push(name);
   }
@@ -773,8 +778,9 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
         stage.outcomeUnknown = false;
       }
       stage.attempts = Math.max(stage.attempts, event.attempt);
-      stage.startedAt ??= event.at;
       stage.attemptStartedAt = event.at;
+      // Read back from the record, so that both fields hold the one boxed number V8 made for it.
+      stage.startedAt ??= stage.attemptStartedAt;
       stage.retryAt = undefined;
       stage.attemptEndedAt = undefined;
       return;
@@ -855,8 +861,8 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       const stage = stageOf(state, event);
       const again = stage.compensation?.status === 'running';
       const compensation = compensationNow(stage, 'running', event.attempt);
-      compensation.startedAt ??= event.at;
       compensation.attemptStartedAt = event.at;
+      compensation.startedAt ??= compensation.attemptStartedAt; // one boxed number for both, as for stage.started
       state.rollback?.started(event.stage, again);
       return;
     }
@@ -934,11 +940,16 @@ function completed(state: MutableRunState, name: string): void {
   const dependents = topology.dependents[index] as readonly string[];
   for (let position = 0; position < dependents.length; position++) {
     const dependent = dependents[position] as string;
-    const record = state.stages.get(dependent);
+    let record = state.stages.get(dependent);
     if (record === undefined) continue;
-    const waitingOn = record.waitingOn - 1;
-    setWaitingOn(state, dependent, record, waitingOn);
-    if (waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') state.readyStages.push(dependent);
+    if (isShared(record)) {
+      // Its first dependency completed: the stage gets its own record now, rather than the shared
+      // record of each count it passes through (one Map write per stage instead of one per
+      // dependency plus one when it starts; a join of n stages no longer leaves n shared records).
+      record = newStage(record.waitingOn - 1);
+      state.stages.set(dependent, record);
+    } else record.waitingOn--;
+    if (record.waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') state.readyStages.push(dependent);
   }
 }
 
