@@ -36,11 +36,23 @@ const B_IN_FLIGHT: SagaEventDraft[] = [
   { type: 'stage.started', stage: 'b', attempt: 1 },
 ];
 
+/** `store` with some of its methods replaced (the rest are the store's own). */
+function storeWith(store: MemoryStore, overrides: Partial<SagaStore>): SagaStore {
+  return Object.assign(Object.create(store) as MemoryStore, overrides);
+}
+
+/** `count` runs named `prefix-0000`, `prefix-0001`, … journaled with `drafts` after run.started (more than 1,000: more than one page of recover()). */
+async function writeRuns(store: SagaStore, prefix: string, count: number, saga: Parameters<typeof writeJournal>[2], drafts: SagaEventDraft[] = B_IN_FLIGHT): Promise<string[]> {
+  const runIds = Array.from({ length: count }, (_, index) => `${prefix}-${String(index).padStart(4, '0')}`);
+  for (const runId of runIds) await writeJournal(store, runId, saga, drafts);
+  return runIds;
+}
+
 /** The store, with every takeover held at `gate` once it is asked for (`inAcquire` resolves then). */
 function gatedAcquire(store: MemoryStore): { readonly gated: SagaStore; readonly inAcquire: ReturnType<typeof deferred<void>>; readonly gate: ReturnType<typeof deferred<void>> } {
   const inAcquire = deferred<void>();
   const gate = deferred<void>();
-  const gated: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+  const gated: SagaStore = storeWith(store, {
     async acquire(request: Parameters<SagaStore['acquire']>[0]) {
       inAcquire.resolve();
       await gate.promise;
@@ -264,10 +276,9 @@ describe('resume after a crash (rule 7)', () => {
     const calls: string[] = [];
     const saga = recordingSaga(calls);
     // More than one page of recover() (1,000 runs a page).
-    const runIds = Array.from({ length: 1_201 }, (_, index) => `paged-${String(index).padStart(4, '0')}`);
-    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const runIds = await writeRuns(store, 'paged', 1_201, saga);
     let acquires = 0;
-    const observed: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    const observed: SagaStore = storeWith(store, {
       acquire(request: Parameters<SagaStore['acquire']>[0]) {
         acquires++;
         return store.acquire(request);
@@ -293,11 +304,10 @@ describe('resume after a crash (rule 7)', () => {
   it('a close() while recover() holds runs it took over gives their leases back and journals nothing: another process recovers them', async () => {
     const store = new MemoryStore();
     const saga = recordingSaga([]);
-    const runIds = Array.from({ length: 1_001 }, (_, index) => `held-${String(index).padStart(4, '0')}`);
-    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const runIds = await writeRuns(store, 'held', 1_001, saga);
     let closing: Promise<void> | undefined;
     let lists = 0;
-    const closesOnSecondPage: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    const closesOnSecondPage: SagaStore = storeWith(store, {
       listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
         // The first page is taken over (and held); the process is stopped before the second.
         if (++lists === 2) closing = orchestrator.close();
@@ -324,7 +334,7 @@ describe('resume after a crash (rule 7)', () => {
     const saga = recordingSaga([]);
     await writeJournal(store, 'broken-1', saga, B_IN_FLIGHT);
     await writeJournal(store, 'late-2', saga, B_IN_FLIGHT);
-    const failing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    const failing: SagaStore = storeWith(store, {
       load(runId: string) {
         if (runId === 'broken-1') return Promise.reject(new StoreUnavailableError('memory', 'the disk went away'));
         return store.load(runId);
@@ -347,12 +357,11 @@ describe('resume after a crash (rule 7)', () => {
     const store = new MemoryStore();
     const calls: string[] = [];
     const saga = recordingSaga(calls);
-    const runIds = Array.from({ length: 1_001 }, (_, index) => `hold-${String(index).padStart(4, '0')}`);
-    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    await writeRuns(store, 'hold', 1_001, saga);
     let lists = 0;
     let duringHold: Promise<void> | undefined;
     const other = createOrchestrator({ store, sagas: [saga], ownerId: 'other-process' });
-    const probing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    const probing: SagaStore = storeWith(store, {
       listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
         if (++lists === 2) {
           // The first page is taken over and held.
@@ -383,11 +392,10 @@ describe('resume after a crash (rule 7)', () => {
   it('a cancel() of a run recover() holds, then close() before it is driven: the cancel is not lost, the next process carries it out', async () => {
     const store = new MemoryStore();
     const saga = recordingSaga([]);
-    const runIds = Array.from({ length: 1_001 }, (_, index) => `cc-${String(index).padStart(4, '0')}`);
-    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    await writeRuns(store, 'cc', 1_001, saga);
     let lists = 0;
     let closing: Promise<void> | undefined;
-    const closesOnSecondPage: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    const closesOnSecondPage: SagaStore = storeWith(store, {
       async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
         if (++lists === 2) {
           await orchestrator.cancel('cc-0000', 'stop it');
@@ -429,12 +437,11 @@ describe('resume after a crash (rule 7)', () => {
   it('a close() while recover() holds runs and waits on the store gives the held runs back before it resolves, timeout or not', async () => {
     const store = new MemoryStore();
     const saga = recordingSaga([]);
-    const runIds = Array.from({ length: 1_001 }, (_, index) => `slow-${String(index).padStart(4, '0')}`);
-    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    await writeRuns(store, 'slow', 1_001, saga);
     const listing = deferred<void>();
     const secondPage = deferred<void>();
     let lists = 0;
-    const stalls: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    const stalls: SagaStore = storeWith(store, {
       async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
         if (++lists === 2) {
           listing.resolve();
@@ -477,12 +484,11 @@ describe('resume after a crash (rule 7)', () => {
     const store = new MemoryStore({ now: () => clock });
     const calls: string[] = [];
     const saga = recordingSaga(calls);
-    const runIds = Array.from({ length: 1_001 }, (_, index) => `lapse-${String(index).padStart(4, '0')}`);
-    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const runIds = await writeRuns(store, 'lapse', 1_001, saga);
     const other = createOrchestrator({ store, sagas: [saga], ownerId: 'other-process' });
     let theirs: Awaited<ReturnType<typeof other.recover>> | undefined;
     let lists = 0;
-    const slow: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    const slow: SagaStore = storeWith(store, {
       async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
         if (++lists === 2) {
           // The first page is held; its leases lapse (a stalled process) and another process recovers everything.
@@ -513,8 +519,7 @@ describe('resume after a crash (rule 7)', () => {
     const store = new MemoryStore();
     const calls: string[] = [];
     const saga = recordingSaga(calls);
-    const runIds = Array.from({ length: 1_001 }, (_, index) => `twice-${String(index).padStart(4, '0')}`);
-    for (const runId of runIds) await writeJournal(store, runId, saga, B_IN_FLIGHT);
+    const runIds = await writeRuns(store, 'twice', 1_001, saga);
     const orchestrator = createOrchestrator({ store, sagas: [saga] });
     const [first, second] = await Promise.all([orchestrator.recover(), orchestrator.recover()]);
     const picked = [...first, ...second].map((handle) => handle.runId).sort();
@@ -531,15 +536,14 @@ describe('resume after a crash (rule 7)', () => {
       .stage('a', { execute: async () => 'a-out' })
       .waitForSignal('w', { signal: 'go', schema: z.object({ n: z.number() }) })
       .build();
-    const runIds = Array.from({ length: 1_001 }, (_, index) => `sig-${String(index).padStart(4, '0')}`);
-    const A_DONE: SagaEventDraft[] = [
+    const aDone: SagaEventDraft[] = [
       { type: 'stage.started', stage: 'a', attempt: 1 },
       { type: 'stage.completed', stage: 'a', attempt: 1, output: 'a-out', durationMs: 1 },
     ];
-    for (const runId of runIds) await writeJournal(store, runId, saga, A_DONE);
+    await writeRuns(store, 'sig', 1_001, saga, aDone);
     let lists = 0;
     let signalled: Promise<unknown> | undefined;
-    const probing: SagaStore = Object.assign(Object.create(store) as MemoryStore, {
+    const probing: SagaStore = storeWith(store, {
       listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
         if (++lists === 2) signalled = orchestrator.signal('sig-0000', 'go', { n: 7 }, { signalId: 'the-one' });
         return store.listRuns(query);
