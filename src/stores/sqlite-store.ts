@@ -907,6 +907,12 @@ function prepare(db: Database.Database): Connection {
   const extendHeldRun = db.prepare<[number, number, string, number, string, number, string], unknown>(
     'UPDATE sagaflow_runs SET events = ?, updated_at = ? WHERE run_id = ? AND events = ? AND lease_owner = ? AND lease_epoch = ? AND status = ?',
   );
+  // The same checks, for an append that moves the run to another active status (a rollback
+  // begun, a queued run's first stage, a settled run redriven): names the status, so it is tried
+  // only once extendHeldRun matched no row.
+  const extendHeldRunWithStatus = db.prepare<[string, number, number, string, number, string, number], unknown>(
+    'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, settled_at = NULL WHERE run_id = ? AND events = ? AND lease_owner = ? AND lease_epoch = ?',
+  );
   // To another active status (a settled run redriven, a rollback begun): not settled any more.
   const extendRunWithStatus = db.prepare<[string, number, number, string], unknown>(
     'UPDATE sagaflow_runs SET status = ?, events = ?, updated_at = ?, settled_at = NULL WHERE run_id = ?',
@@ -999,12 +1005,13 @@ function prepare(db: Database.Database): Connection {
     if (journaledSignals !== undefined) dropSignalRequests.run(JSON.stringify(journaledSignals), request.runId);
   };
 
-  // The append of a run held with a lease, staying in its active status (nearly every append):
-  // its rows, then the run row extended only if the lease, the length and the status are as the
-  // append expects, which is exactly when appendRefusal accepts it and writeAppend would extend
-  // the row. Two statements for a one-event append instead of three (no read of the run row
-  // first). Anything else (a refusal, a status change, a row already at one of its seqs) undoes
-  // the rows it wrote, so nothing of it is left, and returns false: writeAppend's way decides.
+  // The append of a run held with a lease, to an active status (every append but a settling
+  // one): its rows, then the run row extended only if the lease and the length are as the append
+  // expects, which is exactly when appendRefusal accepts it and writeAppend would extend the row
+  // — first keeping the status (nearly every append), else moving it. Two statements for a
+  // one-event append instead of three (no read of the run row first). Anything else (a refusal,
+  // a row already at one of its seqs) undoes the rows it wrote, so nothing of it is left, and
+  // returns false: writeAppend's way decides.
   const appendHeld = (write: Extract<SqliteWrite, { kind: 'append' }>, lease: LeaseToken): boolean => {
     const { request, bodies } = write;
     const events = request.events;
@@ -1020,21 +1027,16 @@ function prepare(db: Database.Database): Connection {
     if (inserted === events.length) {
       const length = request.expectedSeq + events.length;
       const updatedAt = events[events.length - 1]?.at ?? 0;
-      if (extendHeldRun.run(length, updatedAt, request.runId, request.expectedSeq, lease.owner, lease.epoch, request.status).changes === 1) {
+      if (
+        extendHeldRun.run(length, updatedAt, request.runId, request.expectedSeq, lease.owner, lease.epoch, request.status).changes === 1 ||
+        extendHeldRunWithStatus.run(request.status, length, updatedAt, request.runId, request.expectedSeq, lease.owner, lease.epoch).changes === 1
+      ) {
         dropJournaledSignals(request);
         return true;
       }
     }
     // The seqs it wrote were free before (their inserts succeeded): only this append's rows go.
     if (inserted > 0) deleteEventsBetween.run(request.runId, request.expectedSeq, request.expectedSeq + inserted);
-    return false;
-  };
-
-  // Whether an append carries a run-level event (run.compensating, run.resumed, …): those are the
-  // appends that may change the run's status, which appendHeld's checked UPDATE refuses; they go
-  // the general way at once rather than writing their rows, deleting them and writing them again.
-  const changesRun = (request: AppendRequest): boolean => {
-    for (const event of request.events) if (event.type.startsWith('run.')) return true;
     return false;
   };
 
@@ -1047,7 +1049,7 @@ function prepare(db: Database.Database): Connection {
       try {
         if (write.kind === 'append') {
           const { request } = write;
-          if (request.lease !== undefined && isActiveStatus(request.status) && !changesRun(request) && appendHeld(write, request.lease)) continue;
+          if (request.lease !== undefined && isActiveStatus(request.status) && appendHeld(write, request.lease)) continue;
           const run = runOf.get(request.runId);
           const live = request.lease === undefined && run !== undefined && run[2] !== null && leaseLive.get(request.runId) === 1;
           const refused = appendRefusal(request, run?.[0], run?.[2], run?.[3] ?? 0, live);
