@@ -9,7 +9,10 @@ import {
   firstValueFrom,
   from,
   ignoreElements,
+  map,
   merge,
+  Subject,
+  takeUntil,
   takeWhile,
   throwError,
   timeout,
@@ -491,7 +494,13 @@ export interface Orchestrator {
    * the next poll. Each event is emitted once, in `seq` order. As on `events$`, a subscriber
    * that throws is reported to `onError` and never reaches the process or the run.
    *
-   * @throws {@link RunNotFoundError} (as an error notification) for an unknown run id.
+   * Such a watch belongs to this orchestrator: `close()` ends it with an
+   * {@link OrchestratorClosedError} error notification (the run goes on where it is driven), and
+   * `watch()` after `close()` errors at once. A run this orchestrator drives is waited for by
+   * `close()`, so its watch completes as the run settles.
+   *
+   * @throws {@link RunNotFoundError} (as an error notification) for an unknown run id;
+   * {@link OrchestratorClosedError} (as an error notification) once `close()` was called.
    */
   watch(runId: string, options?: WatchOptions): Observable<SagaEvent>;
   /**
@@ -500,7 +509,8 @@ export interface Orchestrator {
    * @remarks
    * `events$` completes once it resolves. It neither cancels runs nor closes the store: close the
    * store yourself afterwards. Handles that only follow submitted runs from the store reject with
-   * `OrchestratorClosedError` at once; workers keep driving those runs.
+   * `OrchestratorClosedError` at once, and `watch()` streams of runs driven elsewhere error with
+   * it; workers keep driving those runs.
    */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -668,6 +678,8 @@ class SagaOrchestrator implements Orchestrator {
   /** The runs each `recover()` under way holds (see `recover()`): `close()` gives them back at once. */
   private readonly holding = new Set<Array<() => void>>();
   private closed = false;
+  /** Emits once, when `close()` is called: what `watch()` streams of runs driven elsewhere end on. */
+  private readonly closing$ = new Subject<void>();
 
   constructor(options: OrchestratorOptions) {
     this.store = options.store ?? new MemoryStore();
@@ -973,13 +985,25 @@ class SagaOrchestrator implements Orchestrator {
     const journal$ = defer(() => {
       const local = this.active.get(runId);
       if (local !== undefined) return local.handle.events$;
-      return followRun$(this.store, runId, 0, pollIntervalMs, this.scheduler);
+      const closed = (when: string): OrchestratorClosedError =>
+        new OrchestratorClosedError(`watch() of run ${runId} ${when}; the run goes on where it is driven (watch it from another orchestrator)`);
+      if (this.closed) return throwError(() => closed('was called after close()'));
+      // A follower reads the store on timers: it ends with the orchestrator, or it would keep the
+      // process alive (and, once the store is closed too, retry its reads for ever).
+      const stopped$ = this.closing$.pipe(
+        map(() => {
+          throw closed('was still following it when close() was called');
+        }),
+      );
+      return followRun$(this.store, runId, 0, pollIntervalMs, this.scheduler).pipe(takeUntil(stopped$));
     });
     return SafeObservable.from(journal$, { onError: this.onSubscriberError, runId });
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
     this.closed = true;
+    this.closing$.next();
+    this.closing$.complete();
     // Workers drive these: there is nothing here to wait for, only a view to stop.
     for (const [runId, follower] of [...this.followed]) {
       follower.subscription.unsubscribe();

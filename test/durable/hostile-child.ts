@@ -7,7 +7,8 @@
  *
  * Usage: `node --import tsx hostile-child.ts '{"databasePath": "...", "mode": "run" | "recover"}'`, or
  * `'{"postgres": {"url": "...", "schema": "..."}, "mode": "worker"}'`: the same sagas submitted to
- * PostgreSQL and driven by a worker in this process, whose `events$` subscriber throws too.
+ * PostgreSQL and driven by a worker in this process, whose `events$` subscriber throws too; a watch
+ * of a run that stays queued is still open when the orchestrator closes.
  */
 import { z } from 'zod';
 import { createOrchestrator, createWorker, defineSaga, type SagaOutcome, type SagaRun, type SagaStore } from 'sagaflow';
@@ -52,6 +53,9 @@ const revoked = hostile('revoked-proxy', () => {
   throw revokedProxy();
 });
 const badOutput = hostile('bad-output', () => withThrowingGetter({ id: 1 }, 'total', new Error('not loaded')));
+// Submitted, but registered with no worker: it stays queued, so a watch of it is still following
+// when the orchestrator closes — which must end that watch, or its timers keep the process alive.
+const unserved = defineSaga({ name: 'unserved', input: z.object({}) }).stage('never', { execute: () => 'unreached' }).build();
 
 const store: SagaStore =
   config.postgres === undefined
@@ -66,6 +70,7 @@ const throwOnEvery = (): never => {
 orchestrator.events$.subscribe(throwOnEvery);
 
 let outcomes: SagaOutcome[];
+let lingering: Promise<string> | undefined;
 if (config.mode === 'worker') {
   const worker = createWorker({ store, sagas: [lazyBody, revoked, badOutput], leaseMs: 1_000, pollIntervalMs: 200, onError });
   worker.events$.subscribe(throwOnEvery);
@@ -83,6 +88,10 @@ if (config.mode === 'worker') {
     ),
   );
   outcomes = await Promise.all(runIds.map((runId) => orchestrator.inspect(runId)));
+  const queuedId = await orchestrator.submit(unserved, {});
+  lingering = new Promise((resolve) => {
+    orchestrator.watch(queuedId).subscribe({ error: (error: unknown) => resolve(error instanceof Error ? error.name : String(error)), complete: () => resolve('completed') });
+  });
   await worker.stop();
 } else {
   const runs: SagaRun[] =
@@ -97,4 +106,6 @@ for (const outcome of outcomes) {
 }
 await orchestrator.close();
 await store.close();
-say({ type: 'done', undone, subscriberErrors: reported.filter((line) => line.startsWith('subscriber')).length });
+say({ type: 'done', undone, subscriberErrors: reported.filter((line) => line.startsWith('subscriber')).length, lingeringWatch: await lingering });
+// The process exits by itself now: nothing of the engine's may keep it alive (the parent kills it
+// after a timeout, and a killed child fails the test).

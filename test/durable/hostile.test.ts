@@ -16,6 +16,7 @@ interface Message {
   readonly compensationOrder?: string[];
   readonly undone?: string[];
   readonly subscriberErrors?: number;
+  readonly lingeringWatch?: string;
 }
 
 /** The child lived (nothing uncaught, exit 0) and each hostile saga was rolled back: its outcomes. */
@@ -35,8 +36,8 @@ describe('values user code hands the engine cannot break it (a real process on S
   const database = tempDatabase();
   afterAll(() => database.remove());
 
-  it('a thrown error with a throwing getter, a thrown revoked Proxy, an unreadable output and throwing subscribers: every run is rolled back, the process lives', async () => {
-    const result = await runChild<Message>(child, { databasePath: database.path, mode: 'run' }, 60_000);
+  it('a thrown error with a throwing getter, a thrown revoked Proxy, an unreadable output and throwing subscribers: every run is rolled back, the process lives', { timeout: 60_000 }, async () => {
+    const result = await runChild<Message>(child, { databasePath: database.path, mode: 'run' }, 45_000);
     const outcomes = expectEveryRunRolledBack(result);
     const [lazyBody, revoked, badOutput] = outcomes.map((outcome) => serializedErrorSchema.parse(outcome.failure));
     // The readable part is kept, the unreadable one said so.
@@ -50,8 +51,8 @@ describe('values user code hands the engine cannot break it (a real process on S
     expect(done?.subscriberErrors).toBeGreaterThan(0);
   });
 
-  it('a later recover() of that store finds nothing left to do and dies of nothing (no crash loop)', async () => {
-    const result = await runChild<Message>(child, { databasePath: database.path, mode: 'recover' }, 60_000);
+  it('a later recover() of that store finds nothing left to do and dies of nothing (no crash loop)', { timeout: 60_000 }, async () => {
+    const result = await runChild<Message>(child, { databasePath: database.path, mode: 'recover' }, 45_000);
     expect(result.code, result.output).toBe(0);
     expect(result.messages.filter((message) => message.type === 'outcome')).toEqual([]);
   });
@@ -61,11 +62,15 @@ describe.runIf(postgresUrl !== undefined)('the same values in a PostgreSQL worke
   const schema = uniqueSchema('hostile');
   afterAll(() => dropSchemas(postgresUrl ?? '', schema));
 
-  it('the worker lives, every run is rolled back, every throwing subscriber is reported to onError', async () => {
-    const result = await runChild<Message>(child, { postgres: { url: postgresUrl, schema }, mode: 'worker' }, 60_000);
+  // The child is killed after 45 s, within the test's own timeout, so that a hang fails with what it printed.
+  it('the worker lives, every run is rolled back, every throwing subscriber is reported to onError, and the process exits by itself', { timeout: 60_000 }, async () => {
+    const result = await runChild<Message>(child, { postgres: { url: postgresUrl, schema }, mode: 'worker' }, 45_000);
+    expect(result.timedOut, `the child did not exit: ${JSON.stringify(result.messages)} ${result.output}`).toBe(false);
     expectEveryRunRolledBack(result);
     const done = result.messages.find((message) => message.type === 'done');
     expect(done?.undone?.sort()).toEqual(['bad-output:charge', 'lazy-body:charge', 'revoked-proxy:charge']);
     expect(done?.subscriberErrors).toBeGreaterThan(0);
+    // A watch still following a run when the orchestrator closed was ended by close().
+    expect(done?.lingeringWatch).toBe('OrchestratorClosedError');
   });
 });

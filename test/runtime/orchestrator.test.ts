@@ -1,3 +1,4 @@
+import { firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -311,6 +312,44 @@ describe('close', () => {
     expect((await store.listRuns())[0]?.status).toBe('running');
     const outcome = await createOrchestrator({ store, sagas: [saga] }).resume(run.runId).outcome;
     expect(outcome.outputs).toEqual({ a: 'resumed' });
+  });
+
+  it('ends the watches of runs driven elsewhere with OrchestratorClosedError (their poll timers with them); the run goes on', async () => {
+    const store = new MemoryStore();
+    const gate = deferred();
+    const saga = defineSaga({ name: 'elsewhere', input }).stage('wait', { execute: () => gate.promise.then(() => 'done') }).build();
+    const driver = createOrchestrator({ store });
+    const run = driver.start(saga, { id: 'x', cents: 1 });
+    await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'stage.started' && resolve()));
+
+    const watcher = createOrchestrator({ store });
+    const seen: string[] = [];
+    const started = deferred();
+    const ended = deferred<unknown>();
+    const subscription = watcher.watch(run.runId, { pollIntervalMs: 5 }).subscribe({
+      next: (event) => {
+        seen.push(event.type);
+        if (event.type === 'stage.started') started.resolve();
+      },
+      error: ended.resolve,
+      complete: () => ended.resolve('completed'),
+    });
+    await started.promise;
+    await watcher.close();
+
+    const error = await ended.promise;
+    expect(error).toBeInstanceOf(OrchestratorClosedError);
+    expect((error as Error).message).toContain(`watch() of run ${run.runId} was still following it when close() was called`);
+    expect(seen).toEqual(['run.started', 'stage.started']);
+    // Unsubscribed from its source: nothing keeps reading the store (or the process alive).
+    expect(subscription.closed).toBe(true);
+    // A watch asked for after close() errors at once.
+    await expect(firstValueFrom(watcher.watch(run.runId))).rejects.toThrow(/watch\(\) of run .+ was called after close\(\)/);
+
+    // The run itself went on, where it is driven.
+    gate.resolve();
+    expect((await run.outcome).status).toBe('completed');
+    await driver.close();
   });
 });
 
