@@ -15,6 +15,7 @@ import { filter, firstValueFrom } from 'rxjs';
 import { createOrchestrator, defineSaga, type SagaEvent, type SagaStore } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
+import { effectsTableSql } from './owner-effects.js';
 import { approval } from './wait-sagas.js';
 
 /** What the parent passes in SAGAFLOW_OWNER (JSON). */
@@ -77,8 +78,8 @@ async function openEffects(): Promise<Effects> {
   }
   const pool = new pg.Pool({ connectionString: config.store.url, max: 2 });
   const table = `"${config.store.schema}".effects`;
-  await pool.query(`CREATE SCHEMA IF NOT EXISTS "${config.store.schema}"`);
-  await pool.query(`CREATE TABLE IF NOT EXISTS ${table} (id bigserial PRIMARY KEY, run_id text, stage text, kind text, process text)`);
+  // The parent made the schema and the table (two owners creating them at once could collide).
+  await pool.query(effectsTableSql(config.store.schema));
   return {
     record: async (runId, stage, kind) => {
       await pool.query(`INSERT INTO ${table} (run_id, stage, kind, process) VALUES ($1, $2, $3, $4)`, [runId, stage, kind, config.name]);

@@ -8,6 +8,7 @@ import { SqliteStore } from 'sagaflow/sqlite';
 import { dropSchemas, postgresForTests, uniqueSchema, withAdminClient } from '../support/postgres.js';
 import { tempDatabase, type TempDatabase } from '../stores/sqlite-temp.js';
 import { deferred } from '../support/deferred.js';
+import { effectsTableSql } from './owner-effects.js';
 import type { OwnerCommand, OwnerConfig, OwnerReport } from './owner-process.js';
 import { approval } from './wait-sagas.js';
 
@@ -27,6 +28,8 @@ class Owner {
   private readonly child: ChildProcess;
   private readonly waiters = new Set<() => void>();
   private readonly exited: Promise<void>;
+  /** How the process ended, once it has: a wait for a report it can no longer send fails at once. */
+  private ended: string | undefined;
 
   constructor(
     readonly name: string,
@@ -43,7 +46,13 @@ class Owner {
       this.reports.push(report);
       for (const waiter of [...this.waiters]) waiter();
     });
-    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      this.child.once('exit', (code, signal) => {
+        this.ended = signal === null ? `exit code ${String(code)}` : `signal ${signal}`;
+        for (const waiter of [...this.waiters]) waiter();
+        resolve();
+      }),
+    );
   }
 
   send(command: OwnerCommand): void {
@@ -52,7 +61,8 @@ class Owner {
 
   /**
    * The first report (past or future) matching `match`; rejects at once on a report matching
-   * `failure` (one that means `match` will never come), rather than at the timeout.
+   * `failure` (one that means `match` will never come), or when the process has ended without
+   * sending it (its stderr is the test's), rather than at the timeout.
    */
   waitFor<T extends OwnerReport>(what: string, match: (report: OwnerReport) => report is T, options: { readonly failure?: (report: OwnerReport) => boolean; readonly timeoutMs?: number } = {}): Promise<T> {
     const { failure, timeoutMs = 60_000 } = options;
@@ -65,9 +75,15 @@ class Owner {
           return;
         }
         const found = this.reports.find(match);
-        if (found === undefined) return;
-        cleanup();
-        resolve(found);
+        if (found !== undefined) {
+          cleanup();
+          resolve(found);
+          return;
+        }
+        if (this.ended !== undefined) {
+          cleanup();
+          reject(new Error(`${this.name} ended (${this.ended}) while the test waited for ${what}. Reports: ${JSON.stringify(this.reports)}`));
+        }
       };
       const timer = setTimeout(() => {
         cleanup();
@@ -183,6 +199,9 @@ const backends: Array<[string, (() => Promise<Backend>) | undefined]> = [
           const schema = uniqueSchema('ownership');
           const reader = new PostgresStore({ connectionString: url, schema });
           await reader.listRuns({ limit: 1 });
+          // The owners' effects table, made here: two processes racing to CREATE TABLE IF NOT EXISTS
+          // can both try to create it, and one then dies of a duplicate key in pg_type.
+          await withAdminClient(url, (client) => client.query(effectsTableSql(schema)));
           return {
             store: { kind: 'postgres', url, schema },
             reader,
