@@ -19,7 +19,7 @@ export type { ReusableStage } from './definition/define-stage.js';
 export type { DeepReadonly } from './definition/deep-readonly.js';
 export { SagaBuilder } from './definition/saga-builder.js';
 export type { AncestorsOf, DeclaredStageInfo, KnownAfter, OutputsOf, ResultsOf, SagaBuilderOptions, StageAfter, StageInfo, UniqueStageName } from './definition/saga-builder.js';
-export type { AnySaga, ResolvedCompensationPolicy, Saga, SagaInput, SagaOutputs, SagaPolicies, SagaStage } from './definition/saga.js';
+export type { AnySaga, ResolvedCompensationPolicy, ResolvedSagaPolicies, Saga, SagaInput, SagaOutputs, SagaPolicies, SagaStage } from './definition/saga.js';
 export type {
   CompensateContext,
   CompensateContextBase,

@@ -20,17 +20,17 @@
  */
 export interface RetryPolicy {
   /** Attempts in all, the first included. Default 1 for `execute`, 5 for `compensate`. */
-  readonly maxAttempts?: number;
+  readonly maxAttempts?: number | undefined;
   /** Delay before the first retry, in ms. Default 100. */
-  readonly initialDelayMs?: number;
+  readonly initialDelayMs?: number | undefined;
   /** Multiplier of the delay after each retry. Default 2. */
-  readonly backoffFactor?: number;
+  readonly backoffFactor?: number | undefined;
   /** Upper bound of any delay, in ms. Default 30 000. */
-  readonly maxDelayMs?: number;
+  readonly maxDelayMs?: number | undefined;
   /** Spread delays randomly over the upper half of the backoff. Default true. */
-  readonly jitter?: boolean;
+  readonly jitter?: boolean | undefined;
   /** Decides whether an error is worth another attempt. Default: every error but `NonRetryableError`. */
-  readonly retryable?: (error: unknown) => boolean;
+  readonly retryable?: ((error: unknown) => boolean) | undefined;
 }
 
 /**

@@ -3,7 +3,7 @@ import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js'
 import type { ErrorRedactor } from '../errors/redact-error.js';
 import { identifierProblem, quoteIdentifier } from './identifier.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
-import type { Saga, SagaPolicies, SagaStage } from './saga.js';
+import type { ResolvedSagaPolicies, Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash, shapeOf } from './shape-hash.js';
 import type { StageDefinition } from './stage-definition.js';
 import { waitDefinitionProblems, waitStage, type SleepDefinition, type WaitForSignalDefinition, type WaitSpec } from './wait-stage.js';
@@ -255,7 +255,7 @@ export class SagaBuilder<
   >(
     name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
     definition: StageDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, StageAfter<TAfter, TLast>>>, TOutput, TCompensateOnFailure> & {
-      readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
+      readonly after?: (TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>) | undefined;
     },
   ): SagaBuilder<
     TInput,
@@ -301,7 +301,7 @@ export class SagaBuilder<
   >(
     name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
     definition: WaitForSignalDefinition<TOutput> & {
-      readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
+      readonly after?: (TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>) | undefined;
     },
   ): SagaBuilder<
     TInput,
@@ -338,7 +338,7 @@ export class SagaBuilder<
   sleep<const TName extends string, const TAfter extends readonly ((keyof TStages & string) | (string & {}))[]>(
     name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
     definition: SleepDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, StageAfter<TAfter, TLast>>>> & {
-      readonly after?: TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>;
+      readonly after?: (TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>) | undefined;
     },
   ): SagaBuilder<
     TInput,
@@ -437,7 +437,7 @@ export class SagaBuilder<
       });
     });
     const byName = new Map(stages.map((stage) => [stage.name, stage]));
-    const policies: Required<SagaPolicies> = Object.freeze({
+    const policies: ResolvedSagaPolicies = Object.freeze({
       concurrency: this.options.concurrency ?? Infinity,
       onFailure: this.options.onFailure ?? 'compensate',
       onCancel: this.options.onCancel ?? 'compensate',
@@ -489,12 +489,12 @@ export interface SagaBuilderOptions extends SagaPolicies {
   /** The saga's name: how runs, stores and workers refer to it. */
   readonly name: string;
   /** Default `'1'`. Recorded on every run. */
-  readonly version?: string;
+  readonly version?: string | undefined;
   /** zod schema of the input; `start` validates against it before anything is stored. */
   readonly input: ZodType;
   /**
    * Removes secrets from thrown errors before they are journaled, after the default redaction
    * (see {@link ErrorRedactor}). Must be a function.
    */
-  readonly redactError?: ErrorRedactor;
+  readonly redactError?: ErrorRedactor | undefined;
 }

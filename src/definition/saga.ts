@@ -30,18 +30,33 @@ import type { RecordedStageShape } from '../journal/saga-event.js';
  */
 export interface SagaPolicies {
   /** Max stages in flight within one run. Default `Infinity`. */
-  readonly concurrency?: number;
+  readonly concurrency?: number | undefined;
   /** `'compensate'` (default): roll back after a failure. `'pause'`: keep outputs, wait for `redrive`/`compensate`. */
-  readonly onFailure?: 'compensate' | 'pause';
+  readonly onFailure?: 'compensate' | 'pause' | undefined;
   /** `'compensate'` (default): roll back a cancelled run. `'keep'`: stop, keep outputs, compensate nothing. */
-  readonly onCancel?: 'compensate' | 'keep';
+  readonly onCancel?: 'compensate' | 'keep' | undefined;
   /**
    * `'sequential'` (default): one compensation at a time, in strict reverse completion order.
    * `'parallel'`: a compensation starts once every completed stage depending on it is
    * compensated; independent ones run concurrently.
    */
-  readonly compensation?: 'sequential' | 'parallel';
+  readonly compensation?: 'sequential' | 'parallel' | undefined;
 }
+
+/**
+ * A built saga's {@link SagaPolicies}, every default filled in.
+ *
+ * @remarks
+ * Found on {@link Saga.policies}: what `.build()` resolved from the policies passed to
+ * `defineSaga` (`concurrency` is `Infinity` when there is no limit).
+ *
+ * @example
+ * ```ts
+ * import type { ResolvedSagaPolicies } from 'sagaflow';
+ * const pausesOnFailure = (policies: ResolvedSagaPolicies) => policies.onFailure === 'pause';
+ * ```
+ */
+export type ResolvedSagaPolicies = { readonly [K in keyof SagaPolicies]-?: Exclude<SagaPolicies[K], undefined> };
 
 /**
  * The compensation policy of a built stage, defaults filled in.
@@ -152,7 +167,7 @@ export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRaw
   /** Stages in declaration order. */
   readonly stages: readonly SagaStage[];
   /** The saga's policies, defaults filled in. */
-  readonly policies: Required<SagaPolicies>;
+  readonly policies: ResolvedSagaPolicies;
   /** Looks a stage up by name. */
   readonly stage: (name: string) => SagaStage | undefined;
   /**

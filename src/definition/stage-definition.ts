@@ -217,9 +217,9 @@ export type ReadonlyResults<TResults> = { readonly [K in keyof TResults]: DeepRe
  */
 export interface CompensationPolicy {
   /** Default `{ maxAttempts: 5 }` with the usual backoff. */
-  readonly retry?: RetryPolicy;
+  readonly retry?: RetryPolicy | undefined;
   /** Per attempt; no limit by default. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
 }
 
 /**
@@ -257,26 +257,26 @@ export interface StageDefinition<TInput = unknown, TResults = {}, TOutput = unkn
    * The stages this one depends on. Omitted: the previously declared stage (a chain).
    * `[]`: a root. Fan-in: several names.
    */
-  readonly after?: readonly string[];
+  readonly after?: readonly string[] | undefined;
   /** Does the work. Its return value is the stage's output: plain JSON, or `undefined`. */
   readonly execute: (context: ExecuteContext<TInput, TResults>) => TOutput | PromiseLike<TOutput>;
   /**
    * Undoes the work. Stages without it are passed over by the rollback. Check `ctx.outcome`
    * before reading `ctx.output` (see {@link CompensateOutput}).
    */
-  readonly compensate?: (context: CompensateContext<TInput, TResults, TOutput>) => unknown;
+  readonly compensate?: ((context: CompensateContext<TInput, TResults, TOutput>) => unknown) | undefined;
   /** Validates (and may transform) what `execute` returns; a mismatch fails the stage, not retried. */
-  readonly output?: ZodType<TOutput>;
+  readonly output?: ZodType<TOutput> | undefined;
   /** Retries of `execute`. Default: one attempt. */
-  readonly retry?: RetryPolicy;
+  readonly retry?: RetryPolicy | undefined;
   /** Limit of each `execute` attempt, in ms. No limit by default. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Retries and timeout of `compensate`. */
-  readonly compensation?: CompensationPolicy;
+  readonly compensation?: CompensationPolicy | undefined;
   /**
    * Also run this stage's own `compensate` after its final failure (with `outcome: 'unknown'` and
    * `output: undefined`), for side effects whose outcome is unknown, such as a timed-out payment
    * call. Default false.
    */
-  readonly compensateOnFailure?: TCompensateOnFailure;
+  readonly compensateOnFailure?: TCompensateOnFailure | undefined;
 }

@@ -37,12 +37,14 @@ export interface WaitForSignalDefinition<TOutput> {
   /** Validates (and may transform) the payload; a payload it refuses is refused by `signal()`. */
   readonly schema: ZodType<TOutput>;
   /** How long to wait, in ms, from when the wait starts. No limit by default. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Completes the stage with this output when the wait times out, instead of failing it. */
-  readonly onTimeout?: {
-    /** The stage's output when the wait times out. */
-    readonly output: TOutput;
-  };
+  readonly onTimeout?:
+    | {
+        /** The stage's output when the wait times out. */
+        readonly output: TOutput;
+      }
+    | undefined;
 }
 
 /**
@@ -70,11 +72,11 @@ export type SleepDefinition<TInput, TResults> =
       /** How long to wait, in ms. */
       readonly durationMs: number;
       /** Not with `durationMs`. */
-      readonly until?: never;
+      readonly until?: undefined;
     }
   | {
       /** Not with `until`. */
-      readonly durationMs?: never;
+      readonly durationMs?: undefined;
       /** When to wake up: computed once, when the wait starts, and journaled. */
       readonly until: (context: ExecuteContext<TInput, TResults>) => Date | number;
     };

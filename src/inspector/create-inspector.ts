@@ -73,7 +73,7 @@ export interface Inspector {
   /** The orchestrator the inspector acts with (its actions' runs are driven by it). */
   readonly orchestrator: Orchestrator;
   /** Ends the open streams and closes the orchestrator (see the remarks). */
-  close(options?: { readonly timeoutMs?: number }): Promise<void>;
+  close(options?: { readonly timeoutMs?: number | undefined }): Promise<void>;
 }
 
 /** Runs per page of the list. */
@@ -202,7 +202,7 @@ export function createInspector(options: InspectorOptions): Inspector {
   };
   return Object.assign(inspector, {
     orchestrator,
-    async close(closeOptions: { readonly timeoutMs?: number } = {}): Promise<void> {
+    async close(closeOptions: { readonly timeoutMs?: number | undefined } = {}): Promise<void> {
       closed = true;
       for (const res of [...open]) res.end();
       open.clear();

@@ -112,13 +112,13 @@ export interface SagaSpanTarget {
  */
 export interface OpenTelemetryOptions {
   /** Where spans go. Default: the global tracer provider. */
-  readonly tracerProvider?: TracerProvider;
+  readonly tracerProvider?: TracerProvider | undefined;
   /** Where metrics go. Default: the global meter provider. */
-  readonly meterProvider?: MeterProvider;
+  readonly meterProvider?: MeterProvider | undefined;
   /** How a run's trace context is journaled and read back. Default: W3C Trace Context. */
-  readonly propagator?: TextMapPropagator;
+  readonly propagator?: TextMapPropagator | undefined;
   /** Attributes to add to each span, from the run and the attempt it is about. */
-  readonly attributes?: (target: SagaSpanTarget) => Attributes | undefined;
+  readonly attributes?: ((target: SagaSpanTarget) => Attributes | undefined) | undefined;
 }
 
 /**

@@ -61,9 +61,9 @@ export interface MemoryStoreOptions {
    * keep; when one more settles, the one that settled longest ago is forgotten. Default 10,000;
    * `Infinity` keeps every run.
    */
-  readonly maxSettledRuns?: number;
+  readonly maxSettledRuns?: number | undefined;
   /** The clock leases are measured with, in epoch ms. Default `Date.now`. */
-  readonly now?: () => number;
+  readonly now?: (() => number) | undefined;
 }
 
 interface MemoryRun {
@@ -271,7 +271,7 @@ export class MemoryStore implements SagaStore {
   }
 
   /** Counts runs per status, optionally of one saga. */
-  countRuns(query: { readonly saga?: string } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
+  countRuns(query: { readonly saga?: string | undefined } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
     const counts: Partial<Record<RunStatus, number>> = {};
     for (const run of this.runs.values()) {
       if (query.saga !== undefined && run.saga !== query.saga) continue;

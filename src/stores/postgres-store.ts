@@ -67,18 +67,18 @@ export interface PostgresStoreSettings {
    * The schema holding the store's tables, created on first use. Default `sagaflow`.
    * A plain identifier: 1–63 lowercase letters, digits and underscores, not starting with a digit.
    */
-  readonly schema?: string;
+  readonly schema?: string | undefined;
   /** Size of the pool the store creates from `connectionString`. Default 10. Ignored with `pool`. */
-  readonly maxConnections?: number;
+  readonly maxConnections?: number | undefined;
   /** How long to wait for a new connection before failing with `StoreUnavailableError`. Default 5 000 ms. */
-  readonly connectionTimeoutMs?: number;
+  readonly connectionTimeoutMs?: number | undefined;
   /** `application_name` of the store's connections, shown in `pg_stat_activity`. Default `sagaflow`. */
-  readonly applicationName?: string;
+  readonly applicationName?: string | undefined;
   /**
    * How often the `LISTEN` connection checks that the server still answers, reconnecting when it
    * does not within the same time (at most 10 s). Default 30 000 ms.
    */
-  readonly listenerPingMs?: number;
+  readonly listenerPingMs?: number | undefined;
   /**
    * The longest a statement about one run waits for that run's row while another client holds it
    * (PostgreSQL's `lock_timeout`), in ms; `0` leaves the server's own setting. Default 1 000.
@@ -90,13 +90,13 @@ export interface PostgresStoreSettings {
    * written. Applied to the pool the store creates; with a `pool` of your own, set `lock_timeout`
    * in its config.
    */
-  readonly lockTimeoutMs?: number;
+  readonly lockTimeoutMs?: number | undefined;
   /**
    * The longest any of the store's statements may run (PostgreSQL's `statement_timeout`), in ms;
    * `0` leaves the server's own setting. Default 15 000. Applied to the pool the store creates; with a `pool` of your
    * own, set `statement_timeout` in its config.
    */
-  readonly statementTimeoutMs?: number;
+  readonly statementTimeoutMs?: number | undefined;
 }
 
 /**
@@ -138,7 +138,7 @@ export interface PostgresConnectionStringOptions extends PostgresStoreSettings {
   /** Where the server is, e.g. `postgres://user:password@host:5432/database`. */
   readonly connectionString: string;
   /** Not with `connectionString`. */
-  readonly pool?: never;
+  readonly pool?: undefined;
 }
 
 /**
@@ -161,7 +161,7 @@ export interface PostgresPoolOptions extends PostgresStoreSettings {
   /** The application's pool; the store never ends it. */
   readonly pool: pg.Pool;
   /** Not with `pool`. */
-  readonly connectionString?: never;
+  readonly connectionString?: undefined;
 }
 
 /** What the append statement reports per run: its row as locked, and whether the events went in. */
@@ -577,7 +577,7 @@ export class PostgresStore implements WorkQueueStore {
    *
    * @throws `StoreUnavailableError` (rejects) when the server cannot be reached, or the store is closed.
    */
-  async countRuns(query: { readonly saga?: string } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
+  async countRuns(query: { readonly saga?: string | undefined } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
     this.assertOpen();
     if (query.saga !== undefined) assertStorableText(query.saga, 'countRuns `saga`');
     const result = await this.query<{ status: string; count: number }>(

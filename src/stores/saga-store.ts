@@ -121,7 +121,7 @@ export interface AcquireRequest {
    * the whole journal. Journals only grow, so what the caller read is still their beginning; a
    * journal now shorter than that is returned whole.
    */
-  readonly knownEvents?: number;
+  readonly knownEvents?: number | undefined;
 }
 
 /**
@@ -279,9 +279,9 @@ export interface PruneOptions {
   /** Only runs whose last event is older than this (epoch ms, or a `Date`). */
   readonly olderThan: number | Date;
   /** Only runs in these statuses. Default: `completed`, `compensated` and `cancelled`. */
-  readonly statuses?: readonly RunStatus[];
+  readonly statuses?: readonly RunStatus[] | undefined;
   /** At most this many runs in one call (oldest first). Default: all that match. */
-  readonly limit?: number;
+  readonly limit?: number | undefined;
 }
 
 /**
@@ -334,17 +334,17 @@ export interface RunSummary {
  */
 export interface ListRunsQuery {
   /** Only runs in this status, or in any of these. */
-  readonly status?: RunStatus | readonly RunStatus[];
+  readonly status?: RunStatus | readonly RunStatus[] | undefined;
   /** Only runs of this saga. */
-  readonly saga?: string;
+  readonly saga?: string | undefined;
   /** At most this many runs. Default: all. */
-  readonly limit?: number;
+  readonly limit?: number | undefined;
   /** Only runs whose id comes after this one in `order` (for paging). */
-  readonly afterRunId?: string;
+  readonly afterRunId?: string | undefined;
   /** Only runs whose id starts with this text (case-sensitive). */
-  readonly runIdPrefix?: string;
+  readonly runIdPrefix?: string | undefined;
   /** `asc` (default): oldest id first; `desc`: newest first. */
-  readonly order?: 'asc' | 'desc';
+  readonly order?: 'asc' | 'desc' | undefined;
 }
 
 /**
@@ -399,7 +399,7 @@ export interface SagaStore {
   /** Lists runs, filtered; one corrupt row never fails the listing of the others. */
   listRuns(query?: ListRunsQuery): Promise<readonly RunSummary[]>;
   /** Counts runs per status, optionally of one saga (for dashboards and the inspector). */
-  countRuns(query?: { readonly saga?: string }): Promise<Readonly<Partial<Record<RunStatus, number>>>>;
+  countRuns(query?: { readonly saga?: string | undefined }): Promise<Readonly<Partial<Record<RunStatus, number>>>>;
   /**
    * Takes a run over when nobody holds a live lease on it: bumps its epoch and makes the caller
    * its owner, atomically; or reports the live owner and changes nothing.

@@ -88,7 +88,7 @@ export interface SqliteStoreOptions {
   /** The database file. Created, with its tables, on first use. `':memory:'` keeps everything in memory. */
   readonly path: string;
   /** See {@link SqliteDurability}. Default `'full'`. */
-  readonly durability?: SqliteDurability;
+  readonly durability?: SqliteDurability | undefined;
   /**
    * How long a write waits for another connection's write transaction before failing with
    * `StoreUnavailableError`. Default 5,000 ms.
@@ -96,9 +96,9 @@ export interface SqliteStoreOptions {
    * @remarks
    * better-sqlite3 is synchronous: the wait blocks this process's event loop.
    */
-  readonly busyTimeoutMs?: number;
+  readonly busyTimeoutMs?: number | undefined;
   /** Create the file's missing parent directories on first use. Default `true`. */
-  readonly createDirectory?: boolean;
+  readonly createDirectory?: boolean | undefined;
 }
 
 /**
@@ -555,7 +555,7 @@ export class SqliteStore implements SagaStore {
    *
    * @throws `StoreUnavailableError` (rejects) when the database cannot be read, or the store is closed.
    */
-  countRuns(query: { readonly saga?: string } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
+  countRuns(query: { readonly saga?: string | undefined } = {}): Promise<Readonly<Partial<Record<RunStatus, number>>>> {
     return settle(() => {
       if (this.closed) throw this.closedError();
       const counts: Partial<Record<RunStatus, number>> = {};

@@ -43,9 +43,9 @@ export interface StageFault {
   /** How many attempts (per run) it affects; `Infinity` for all. */
   readonly times: number;
   /** For failures: the error to throw on the given attempt (1-based, per run). */
-  readonly error?: (attempt: number) => unknown;
+  readonly error?: ((attempt: number) => unknown) | undefined;
   /** For delays: how long, in ms of the orchestrator's clock. */
-  readonly delayMs?: number;
+  readonly delayMs?: number | undefined;
 }
 
 /**
@@ -86,7 +86,7 @@ export interface CrashFault {
  * const declined = failStage('charge', { error: () => new NonRetryableError('card declined') });
  * ```
  */
-export function failStage(stage: string, options: { readonly times?: number; readonly error?: (attempt: number) => unknown } = {}): StageFault {
+export function failStage(stage: string, options: { readonly times?: number | undefined; readonly error?: ((attempt: number) => unknown) | undefined } = {}): StageFault {
   return {
     kind: 'fail-stage',
     stage,
@@ -113,7 +113,7 @@ export function failStage(stage: string, options: { readonly times?: number; rea
  * const slowBank = delayStage('credit', 10_000);
  * ```
  */
-export function delayStage(stage: string, ms: number, options: { readonly times?: number } = {}): StageFault {
+export function delayStage(stage: string, ms: number, options: { readonly times?: number | undefined } = {}): StageFault {
   if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`delayStage('${stage}', ${ms}): the delay must be a finite number of ms >= 0.`);
   return { kind: 'delay-stage', stage, times: options.times ?? Infinity, delayMs: ms };
 }
@@ -132,7 +132,7 @@ export function delayStage(stage: string, ms: number, options: { readonly times?
  * const flakyRefund = failCompensation('debit', { times: 2 });
  * ```
  */
-export function failCompensation(stage: string, options: { readonly times?: number; readonly error?: (attempt: number) => unknown } = {}): StageFault {
+export function failCompensation(stage: string, options: { readonly times?: number | undefined; readonly error?: ((attempt: number) => unknown) | undefined } = {}): StageFault {
   return {
     kind: 'fail-compensation',
     stage,

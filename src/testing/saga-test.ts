@@ -30,15 +30,15 @@ import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
  */
 export interface SagaTestOptions {
   /** Sagas to register (for resume, redrive, compensate). Sagas passed to `run` are registered too. */
-  readonly sagas?: readonly AnySaga[];
+  readonly sagas?: readonly AnySaga[] | undefined;
   /** Where journals live. Default: a new `MemoryStore`. Pass a `SqliteStore` to test durability. */
-  readonly store?: SagaStore;
+  readonly store?: SagaStore | undefined;
   /** The clock. Default: a new auto-advancing {@link VirtualClock}, so no test waits for real. */
-  readonly clock?: VirtualClock;
+  readonly clock?: VirtualClock | undefined;
   /** What goes wrong. Stage faults apply to every saga run through this harness. */
-  readonly faults?: readonly Fault[];
+  readonly faults?: readonly Fault[] | undefined;
   /** Source of retry jitter. Default: always 0.5, so delays are deterministic. */
-  readonly random?: () => number;
+  readonly random?: (() => number) | undefined;
 }
 
 /**
@@ -89,7 +89,7 @@ export interface SagaTestResult<TOutputs = Record<string, unknown>> {
  */
 export interface SagaTestRunOptions extends StartOptions {
   /** Payloads by signal name, sent as soon as a stage waits for that signal. */
-  readonly signals?: Readonly<Record<string, unknown>>;
+  readonly signals?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /**

@@ -18,19 +18,19 @@ import type { TimeHold, TimeHoldingClock } from '../runtime/time-hold.js';
  */
 export interface VirtualClockOptions {
   /** The clock's start, in epoch ms. Default `Date.UTC(2026, 0, 1)`. */
-  readonly now?: number;
+  readonly now?: number | undefined;
   /**
    * Jump to the next timer whenever the program is idle (default `true`): retry backoffs and
    * timeouts elapse at once, in order. With `false`, time moves only through
    * {@link VirtualClock.advanceBy} and {@link VirtualClock.runAll}.
    */
-  readonly autoAdvance?: boolean;
+  readonly autoAdvance?: boolean | undefined;
   /**
    * How many event-loop turns without any timer being scheduled count as idle. Default 3:
    * enough for promise chains and one `setImmediate` hop (as the SQLite store's group commit
    * takes). Raise it if stages do real I/O that must finish before time moves on.
    */
-  readonly idleTurns?: number;
+  readonly idleTurns?: number | undefined;
   /**
    * How long, in real milliseconds, a pending call of user code holds virtual time. Default 2 000.
    *
@@ -40,7 +40,7 @@ export interface VirtualClockOptions {
    * is taken to hang, and time moves on, so that its timeout fires; the timeout's message then
    * says so. Raise it for stages doing slow real I/O; `0` never holds time.
    */
-  readonly realTimeHoldMs?: number;
+  readonly realTimeHoldMs?: number | undefined;
 }
 
 /**

@@ -6,7 +6,12 @@ import {
   defineSaga,
   MemoryStore,
   type CloseOptions,
+  type CompensationPolicy,
   type ContinueOptions,
+  type ListRunsQuery,
+  type PruneOptions,
+  type RetryPolicy,
+  type SagaPolicies,
   type OrchestratorOptions,
   type SagaStore,
   type SignalOptions,
@@ -16,7 +21,11 @@ import {
   type WorkerRetryOptions,
   type WorkerStopOptions,
 } from 'sagaflow';
-import { PostgresStore } from 'sagaflow/postgres';
+import { PostgresStore, type PostgresStoreSettings } from 'sagaflow/postgres';
+import { SqliteStore, type SqliteStoreOptions } from 'sagaflow/sqlite';
+import { createSagaTest, createVirtualClock, delayStage, failCompensation, failStage } from 'sagaflow/testing';
+import { openTelemetry } from 'sagaflow/otel';
+import { createInspector } from 'sagaflow/inspector';
 
 // Users with `exactOptionalPropertyTypes` write `{ store: durable ? store : undefined }`: every
 // optional property of the options the public API takes must accept `undefined` explicitly.
@@ -84,5 +93,63 @@ describe('optional options under exactOptionalPropertyTypes', () => {
     expectTypeOf<{ readonly concurrency: undefined; readonly retry: undefined }>().toExtend<Pick<WorkerOptions, 'concurrency' | 'retry'>>();
     expectTypeOf<{ readonly initialDelayMs: undefined; readonly maxDelayMs: undefined }>().toExtend<WorkerRetryOptions>();
     expectTypeOf<{ readonly timeoutMs: undefined }>().toExtend<WorkerStopOptions>();
+  });
+
+  it('accepts undefined for every optional saga, stage, policy and wait field', () => {
+    const policies: SagaPolicies = { concurrency: maybeNumber, onFailure: undefined, onCancel: undefined, compensation: undefined };
+    const retry: RetryPolicy = { maxAttempts: maybeNumber, initialDelayMs: undefined, backoffFactor: undefined, maxDelayMs: undefined, jitter: undefined, retryable: undefined };
+    const compensation: CompensationPolicy = { retry: durable ? retry : undefined, timeoutMs: maybeNumber };
+    defineSaga({ name: 'all-undefined', input: z.object({}), version: maybeString, redactError: undefined, ...policies })
+      .stage('a', { execute: async () => 1, compensate: undefined, output: undefined, retry: undefined, timeoutMs: maybeNumber, compensation, compensateOnFailure: undefined })
+      .waitForSignal('w', { signal: 'go', schema: z.object({}), timeoutMs: maybeNumber, onTimeout: undefined })
+      .sleep('s', { durationMs: 1, until: undefined })
+      .build();
+  });
+
+  it('accepts undefined for every optional store setting and store query', async () => {
+    const settings: PostgresStoreSettings = {
+      schema: maybeString,
+      maxConnections: maybeNumber,
+      connectionTimeoutMs: undefined,
+      applicationName: undefined,
+      listenerPingMs: undefined,
+      lockTimeoutMs: undefined,
+      statementTimeoutMs: undefined,
+    };
+    const postgres = new PostgresStore({ connectionString: 'postgres://127.0.0.1:1/none', pool: undefined, ...settings });
+    const sqliteOptions: SqliteStoreOptions = { path: ':memory:', durability: undefined, busyTimeoutMs: maybeNumber, createDirectory: undefined };
+    const sqlite = new SqliteStore(sqliteOptions);
+    const memory = new MemoryStore({ maxSettledRuns: maybeNumber, now: undefined });
+    const query: ListRunsQuery = { status: undefined, saga: maybeString, limit: maybeNumber, afterRunId: maybeString, runIdPrefix: undefined, order: undefined };
+    const prune: PruneOptions = { olderThan: 0, statuses: undefined, limit: maybeNumber };
+    await memory.listRuns(query);
+    await memory.countRuns({ saga: maybeString });
+    await memory.prune(prune);
+    await sqlite.close();
+    await postgres.close();
+  });
+
+  it('accepts undefined for every optional option of the test kit, OpenTelemetry and the inspector', async () => {
+    const clock = createVirtualClock({ now: maybeNumber, autoAdvance: undefined, idleTurns: undefined });
+    const kit = createSagaTest({ sagas: undefined, store: undefined, clock: durable ? clock : undefined, faults: [failStage('a', { times: maybeNumber, error: undefined }), delayStage('a', 1, { times: undefined }), failCompensation('a', { times: undefined, error: undefined })], random: undefined });
+    void kit;
+    openTelemetry({ tracerProvider: undefined, meterProvider: undefined, propagator: undefined, attributes: undefined });
+    const inspector = createInspector({ store: new MemoryStore(), sagas: undefined, readOnly: undefined, token: maybeString, allowedHosts: undefined, onError: undefined });
+    await inspector.close({ timeoutMs: maybeNumber });
+  });
+});
+
+describe('after given as undefined', () => {
+  it('is a chain, as when left out: the stage reads the previous stage\'s result', () => {
+    defineSaga({ name: 'chained', input: z.object({}) })
+      .stage('a', { execute: async () => ({ id: 'a' }) })
+      .stage('b', {
+        after: undefined,
+        execute: async ({ results }) => {
+          expectTypeOf(results.a).toEqualTypeOf<{ readonly id: string }>();
+          return results.a.id;
+        },
+      })
+      .build();
   });
 });

@@ -715,6 +715,12 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         expect(runs[5]).toEqual({ runId: runIds[5], saga: 'booking', status: 'running', events: 1, createdAt: T0, updatedAt: T0, submitted: false });
       });
 
+      it('takes a query field given as undefined as absent (exactOptionalPropertyTypes callers write them)', async () => {
+        const query = { status: undefined, saga: undefined, limit: undefined, afterRunId: undefined, runIdPrefix: undefined, order: undefined };
+        expect(await store.listRuns(query)).toEqual(await store.listRuns());
+        expect(await store.countRuns({ saga: undefined })).toEqual(await store.countRuns());
+      });
+
       it('lists an empty store as an empty list', async () => {
         const { store: empty, cleanup: cleanupEmpty } = await open();
         try {
@@ -913,6 +919,15 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         expect(await store.prune({ olderThan: T0 + 6_000, statuses: ['paused'] })).toBe(0);
         expect(await store.prune({ olderThan: T0 + 6_000, statuses: ['completed'] })).toBe(1);
         expect(await store.load(runId)).toBeUndefined();
+      });
+
+      it('takes statuses and limit given as undefined as absent: the default statuses, no limit', async () => {
+        const settled = uuidv7();
+        const paused = uuidv7();
+        await runLastWrittenAt(settled, T0 + 1_000, 'completed');
+        await runLastWrittenAt(paused, T0 + 1_000, 'paused');
+        expect(await store.prune({ olderThan: T0 + 2_000, statuses: undefined, limit: undefined })).toBe(1);
+        expect((await store.listRuns()).map((run) => run.runId)).toEqual([paused]);
       });
 
       it('deletes the oldest first within a limit', async () => {
