@@ -477,7 +477,10 @@ class SagaWorker implements Worker {
       retry({ delay: backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'claim', retryCount })) }),
       takeUntil(this.stopClaiming$),
     );
-    return claimOnce$.pipe(expand((again) => (again ? claimOnce$ : EMPTY)));
+    // Whether to claim again is decided here, where the round would otherwise end, not inside the
+    // claim: a wake-up that arrives after the claim's own last step but before its round completes
+    // is ignored by exhaustMap above, so it must be seen here (it set `rewake`).
+    return claimOnce$.pipe(expand((filled) => (this.phase === 'running' && (filled || this.rewake) ? claimOnce$ : EMPTY)));
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {
@@ -485,7 +488,7 @@ class SagaWorker implements Worker {
     return promise;
   }
 
-  /** Claims what fits; resolves to whether to claim again at once. */
+  /** Claims what fits; resolves to whether it filled every free slot (more may be waiting). */
   private async claimOnce(): Promise<boolean> {
     // One turn of the event loop first, so that a burst of wake-ups (runs settling in one append
     // statement, a batch of submits announced together) makes one claim for every slot it frees
@@ -503,7 +506,7 @@ class SagaWorker implements Worker {
     // A claim that got less than it asked for emptied the queue (for us): new work will announce itself.
     this.backlog = claimed.length === capacity;
     for (const run of claimed) this.adopt(run);
-    return this.phase === 'running' && (claimed.length === capacity || this.rewake);
+    return claimed.length === capacity;
   }
 
   /** Starts driving a claimed run under its lease. */

@@ -104,7 +104,7 @@ describe('createWorker: bad input', () => {
 });
 
 describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
-  it('makes one claim for a burst of wake-ups, not one for the first and another for the rest', async () => {
+  it('makes one claim for a burst of wake-ups, not one for the first and another for the rest, and loses none that come as a claim ends', async () => {
     // A schema of its own: nothing to claim, so every claim returns empty and only wake-ups cause them.
     const quiet = new PostgresStore({ connectionString: url ?? '', schema: `${schema}_burst`, maxConnections: 2 });
     stores.push(quiet);
@@ -122,6 +122,12 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
           return (request: Parameters<PostgresStore['claim']>[0]) => {
             const claimed = target.claim(request);
             claims.push(claimed);
+            // Three wake-ups in one turn, as a batch of submits announced by one commit arrives,
+            // at the worst moment: just after the worker's claim went on from this result (its
+            // continuation is queued before this microtask), before its claim round has ended.
+            if (claims.length === 1) {
+              void claimed.then(() => queueMicrotask(() => { for (let index = 0; index < 3; index++) wake?.({ kind: 'submitted' }); }));
+            }
             return claimed;
           };
         }
@@ -132,11 +138,8 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     const made = createWorker({ store: spy, sagas: [ledgerSaga(pool, schema, 'burst')], workerId: 'burst', pollIntervalMs: 600_000 });
     workers.push(made);
     await made.start();
-    await waitFor('the first claim', () => claims.length === 1);
-    await claims[0];
-    // Three wake-ups in one turn, as a batch of submits announced by one commit arrives.
-    for (let index = 0; index < 3; index++) wake?.({ kind: 'submitted' });
-    await waitFor('a claim for the wake-ups', () => claims.length === 2);
+    // Polling is out of the picture (600 s): only the first claim and the wake-ups cause claims.
+    await waitFor('a claim for the wake-ups', () => claims.length >= 2);
     await claims[1];
     await new Promise((resolve) => setImmediate(resolve));
     await made.stop();
