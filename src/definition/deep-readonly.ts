@@ -2,9 +2,11 @@
  * `T` with every property, at every depth, read-only, and its arrays `readonly` arrays.
  *
  * @remarks
- * The type of `ctx.input` and of each output in `ctx.results`: the run's own values, shared with its
- * journal and deeply frozen at run time, so that `ctx.input.amount = 0` or `ctx.results.quote.items.push(x)`
- * is a compile error rather than a `TypeError` in the middle of a run. Functions are left as they
+ * The type of `ctx.input`, of each output in `ctx.results`, of `compensate`'s `ctx.output`, and of
+ * the outputs on an outcome (`outcome.outputs`, a `SagaRunError`'s `outputs`) and from
+ * `orchestrator.run()`: the run's own values, shared with its journal and deeply frozen at run
+ * time, so that `ctx.input.amount = 0` or `outputs.quote.items.push(x)` is a compile error rather
+ * than a `TypeError` in the middle of a run. Functions are left as they
  * are. To change a value, copy it first: a spread (`{ ...ctx.input, amount: 0 }`,
  * `[...ctx.input.lines]`) is mutable at the level it copies; `structuredClone(ctx.input)` copies
  * every level but keeps this type (cast the copy to the input's type to change it deeply). Passing

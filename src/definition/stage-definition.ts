@@ -145,8 +145,8 @@ export type CompensateOutput<TOutput> =
   | {
       /** `execute` completed: `output` is what it returned. */
       readonly outcome: 'completed';
-      /** What this stage's `execute` returned. */
-      readonly output: TOutput;
+      /** What this stage's `execute` returned, deeply frozen: read-only at every depth (see {@link DeepReadonly}). */
+      readonly output: DeepReadonly<TOutput>;
     }
   | {
       /** Whether `execute` took effect is unknown: see the type's remarks. */

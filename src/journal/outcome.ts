@@ -1,4 +1,6 @@
 import type { SerializedError } from '../errors/serialize-error.js';
+import type { DeepReadonly } from '../definition/deep-readonly.js';
+import type { ReadonlyResults } from '../definition/stage-definition.js';
 import { assertNever, type CompensationState, type RunState, type StageState } from './fold.js';
 import type { Cancellation, StageFailure } from './saga-event.js';
 
@@ -215,8 +217,11 @@ export interface SagaOutcomeBase<TOutputs = Record<string, unknown>> {
   readonly status: RunStatus;
   /** The run's validated input. */
   readonly input: unknown;
-  /** Every stage that completed, compensated or not. */
-  readonly outputs: { [K in keyof TOutputs]?: TOutputs[K] } & {};
+  /**
+   * Every stage that completed, compensated or not. Each output is the run's own value, deeply
+   * frozen, so typed read-only at every depth ({@link DeepReadonly}): copy it to change it.
+   */
+  readonly outputs: { readonly [K in keyof TOutputs]?: DeepReadonly<TOutputs[K]> } & {};
   /** Every stage of the saga, in declaration order. */
   readonly stages: Readonly<Record<string, StageRecord>>;
   /** Stages in the order they completed. */
@@ -252,7 +257,7 @@ export interface CompletedSagaOutcome<TOutputs = Record<string, unknown>> extend
    * outcome of any saga can be handled as `SagaOutcome<unknown>` and back.)
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above; never `any` for a typed saga
-  readonly outputs: unknown extends TOutputs ? any : TOutputs;
+  readonly outputs: unknown extends TOutputs ? any : ReadonlyResults<TOutputs>;
 }
 
 /**

@@ -23,6 +23,7 @@ import {
 import { identifierProblem } from '../definition/identifier.js';
 import { continuationProblems, diffShapes } from '../definition/shape-diff.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
+import type { ReadonlyResults } from '../definition/stage-definition.js';
 import { SagaInputError, type Issue } from '../errors/definition-errors.js';
 import {
   OrchestratorClosedError,
@@ -345,7 +346,7 @@ export interface Orchestrator {
    * (a store error, `RunAlreadyExistsError` for an existing `runId`). Always a rejection, never a
    * synchronous throw.
    */
-  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): Promise<TOutputs>;
+  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): Promise<ReadonlyResults<TOutputs>>;
   /**
    * Reads a run's journal from the store and folds it into its outcome. A live run shows
    * `queued`, `running` or `compensating`.
@@ -728,7 +729,7 @@ class SagaOrchestrator implements Orchestrator {
     return handle;
   }
 
-  async run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<TOutputs> {
+  async run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options?: StartOptions): Promise<ReadonlyResults<TOutputs>> {
     const outcome = await this.start(saga, input, options).outcome;
     if (outcome.status === 'completed') return outcome.outputs;
     throw runErrorFor(outcome);

@@ -83,12 +83,12 @@ describe('hover in an editor', () => {
     expect(hover('compensateContext')).toBe('(parameter) compensateContext: CompensateContext<{ cents: number; }, {}, { entryId: string; cents: number; }>');
   });
 
-  it('shows the outputs of run() and of a narrowed run error as plain object types', () => {
+  it('shows the outputs of run() and of a narrowed run error as plain object types, read-only at every depth', () => {
     expect(hover('runOutputs')).toBe(
-      'const runOutputs: { debit: { entryId: string; cents: number; }; credit: { entryId: string; }; notify: string; }',
+      'const runOutputs: { readonly debit: { readonly entryId: string; readonly cents: number; }; readonly credit: { readonly entryId: string; }; readonly notify: string; }',
     );
     expect(hover('outputs')).toMatch(
-      /\.outputs: \{ debit\?: \{ entryId: string; cents: number; \}; credit\?: \{ entryId: string; \}; notify\?: string; \}$/,
+      /\.outputs: \{ readonly debit\?: \{ readonly entryId: string; readonly cents: number; \}; readonly credit\?: \{ readonly entryId: string; \}; readonly notify\?: string; \}$/,
     );
   });
 

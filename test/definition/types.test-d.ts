@@ -193,11 +193,11 @@ describe('type inference', () => {
         execute: async () => ({ entryId: 'e1' }),
         compensate: async (context) => {
           expectTypeOf(context.outcome).toEqualTypeOf<'completed' | 'unknown'>();
-          expectTypeOf(context.output).toEqualTypeOf<{ entryId: string } | undefined>();
+          expectTypeOf(context.output).toEqualTypeOf<{ readonly entryId: string } | undefined>();
           expectTypeOf(context.cause.kind).toEqualTypeOf<'failed' | 'cancelled'>();
           // @ts-expect-error the outcome may be unknown: output may be undefined
           void context.output.entryId;
-          if (context.outcome === 'completed') expectTypeOf(context.output).toEqualTypeOf<{ entryId: string }>();
+          if (context.outcome === 'completed') expectTypeOf(context.output).toEqualTypeOf<{ readonly entryId: string }>();
           else expectTypeOf(context.output).toEqualTypeOf<undefined>();
         },
       })
@@ -205,14 +205,14 @@ describe('type inference', () => {
         execute: async () => ({ refundId: 'r1' }),
         // Destructured, the check narrows too.
         compensate: async ({ outcome, output }) => {
-          if (outcome === 'completed') expectTypeOf(output).toEqualTypeOf<{ refundId: string }>();
+          if (outcome === 'completed') expectTypeOf(output).toEqualTypeOf<{ readonly refundId: string }>();
         },
       })
       .stage('charge', {
         execute: async () => ({ chargeId: 'c1' }),
         compensateOnFailure: true,
         compensate: async ({ output }) => {
-          expectTypeOf(output).toEqualTypeOf<{ chargeId: string } | undefined>();
+          expectTypeOf(output).toEqualTypeOf<{ readonly chargeId: string } | undefined>();
           // @ts-expect-error output may be undefined
           void output.chargeId;
         },
@@ -243,10 +243,35 @@ describe('type inference', () => {
       .stage('b', { execute: () => 'done' as const })
       .build();
     const orchestrator = createOrchestrator();
-    expectTypeOf(await orchestrator.run(saga, { from: 'a', cents: 1 })).toEqualTypeOf<{ a: { x: number }; b: 'done' }>();
+    expectTypeOf(await orchestrator.run(saga, { from: 'a', cents: 1 })).toEqualTypeOf<{ readonly a: { readonly x: number }; readonly b: 'done' }>();
     const run = orchestrator.start(saga, { from: 'a', cents: 1 });
     expectTypeOf(run.outcome).toEqualTypeOf<Promise<SagaOutcome<{ a: { x: number }; b: 'done' }>>>();
-    expectTypeOf((await run.outcome).outputs.a).toEqualTypeOf<{ x: number } | undefined>();
+    expectTypeOf((await run.outcome).outputs.a).toEqualTypeOf<{ readonly x: number } | undefined>();
+  });
+
+  it('types outputs read-only at every depth, as they are frozen at run time', async () => {
+    const saga = defineSaga({ name: 't', input })
+      .stage('a', {
+        execute: async () => ({ x: 1, items: [{ sku: 's' }] }),
+        compensate: async (context) => {
+          if (context.outcome !== 'completed') return;
+          // @ts-expect-error ctx.output is deeply frozen
+          context.output.items[0].sku = 'changed';
+        },
+      })
+      .build();
+    const orchestrator = createOrchestrator();
+    const outputs = await orchestrator.run(saga, { from: 'a', cents: 1 });
+    // @ts-expect-error run() resolves with the run's frozen outputs
+    outputs.a.x = 2;
+    // @ts-expect-error nested arrays too
+    outputs.a.items.push({ sku: 't' });
+    const outcome = await orchestrator.start(saga, { from: 'a', cents: 1 }).outcome;
+    // @ts-expect-error outcome.outputs likewise
+    if (outcome.outputs.a !== undefined) outcome.outputs.a.x = 3;
+    // A copy is mutable where it copies.
+    const copy = { ...outputs.a, x: 4 };
+    copy.x = 5;
   });
 
   it("narrows outcome.outputs to every stage's output once status is 'completed'", async () => {
@@ -259,7 +284,7 @@ describe('type inference', () => {
     void outcome.outputs.a.x;
     if (outcome.status === 'completed') {
       expectTypeOf(outcome).toEqualTypeOf<CompletedSagaOutcome<{ a: { x: number }; b: 'done' }>>();
-      expectTypeOf(outcome.outputs).toEqualTypeOf<{ a: { x: number }; b: 'done' }>();
+      expectTypeOf(outcome.outputs).toEqualTypeOf<{ readonly a: { readonly x: number }; readonly b: 'done' }>();
     } else {
       expectTypeOf(outcome.status).toEqualTypeOf<Exclude<RunStatus, 'completed'>>();
       expectTypeOf(outcome.outputs.b).toEqualTypeOf<'done' | undefined>();
@@ -281,10 +306,10 @@ describe('type inference', () => {
       if (isRunError(saga, error)) {
         expectTypeOf(error).toEqualTypeOf<AnyRunError<{ reserveInventory: { reservationId: string }; charge: { chargeId: string } }>>();
         expectTypeOf(error).toExtend<SagaRunError<{ reserveInventory: { reservationId: string }; charge: { chargeId: string } }>>();
-        expectTypeOf(error.outputs.reserveInventory).toEqualTypeOf<{ reservationId: string } | undefined>();
+        expectTypeOf(error.outputs.reserveInventory).toEqualTypeOf<{ readonly reservationId: string } | undefined>();
         // @ts-expect-error a misspelt stage name
         void error.outputs.reserveInventroy;
-        if (error instanceof SagaFailedError) expectTypeOf(error.outputs.charge).toEqualTypeOf<{ chargeId: string } | undefined>();
+        if (error instanceof SagaFailedError) expectTypeOf(error.outputs.charge).toEqualTypeOf<{ readonly chargeId: string } | undefined>();
       }
       if (error instanceof SagaFailedError) {
         // instanceof alone cannot know the saga: its outputs are untyped.
@@ -296,7 +321,7 @@ describe('type inference', () => {
   it('types runErrorFor with the outcome it is given', async () => {
     const saga = defineSaga({ name: 'order', input }).stage('a', { execute: async () => 1 }).build();
     const outcome = await createOrchestrator().start(saga, { from: 'a', cents: 1 }).outcome;
-    expectTypeOf(runErrorFor(outcome).outputs).toEqualTypeOf<{ a?: number }>();
+    expectTypeOf(runErrorFor(outcome).outputs).toEqualTypeOf<{ readonly a?: number }>();
   });
 
   it('infers the output type from an output schema', () => {
