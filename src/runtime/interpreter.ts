@@ -65,10 +65,15 @@ export class RunInterpreter implements AttemptOwner {
   private durableSeq: number;
   private lastQueuedSeq: number;
   /**
-   * Effects waiting for the events appended before them to be durable, each after the seq it
-   * waits for: `[seq, effect, seq, effect, …]` (one array, not two: it lives as long as the run).
+   * Effects waiting for the events appended before them to be durable, in groups: the seq a group
+   * waits for, then its effects: `[seq, effect, effect, seq, effect, …]` (one array, not two: it
+   * lives as long as the run). Effects waiting on events of the same unwritten batch share one
+   * group (they become durable together), so a fan-out of n stages defers n + 1 entries, not 2n:
+   * under 16,000, which keeps the array out of the large-object space for a fan-out of 10,000.
    */
   private readonly deferred = youngArray<number | Effect>(4);
+  /** Whether the last group of {@link RunInterpreter.deferred} waits on events still queued (not handed to the store yet). */
+  private deferredOpen = false;
   /** Attempts in flight, each knowing its slot (an array: cheaper than a Set for the usual handful). */
   private readonly attempts = youngArray<Attempt>(1);
   /** Pending retry timers by `phase:stage`; made for the first one. */
@@ -278,10 +283,25 @@ export class RunInterpreter implements AttemptOwner {
       } else if (this.lastQueuedSeq <= this.durableSeq) {
         this.perform(command);
       } else {
-        this.deferred.push(this.lastQueuedSeq, command);
+        this.defer(command);
       }
     }
     return appended;
+  }
+
+  /**
+   * Defers an effect until the events appended before it are durable: into the last group while
+   * that group waits on events still queued (the next write takes them all, with the ones queued
+   * since, and makes them durable at once), else into a new group waiting for the last event queued.
+   */
+  private defer(effect: Effect): void {
+    if (this.deferredOpen) {
+      this.deferred.push(effect);
+      return;
+    }
+    this.deferred.push(this.lastQueuedSeq, effect);
+    // A group waiting on the write in flight is closed at once: events queued after it go to the next write.
+    this.deferredOpen = this.queued !== undefined;
   }
 
   private perform(command: Effect): void {
@@ -356,6 +376,7 @@ export class RunInterpreter implements AttemptOwner {
     const events = this.queued;
     if (this.writing || this.ended !== undefined || events === undefined) return;
     this.queued = undefined;
+    this.deferredOpen = false;
     this.writing = true;
     this.inWrite = events;
     let write: Promise<void>;
@@ -391,10 +412,15 @@ export class RunInterpreter implements AttemptOwner {
       const deferred = this.deferred;
       let next = 0;
       try {
-        while (next < deferred.length && (deferred[next] as number) <= this.durableSeq && this.ended === undefined) {
-          const effect = deferred[next + 1] as Effect;
-          next += 2;
-          this.perform(effect);
+        while (next < deferred.length && this.ended === undefined) {
+          const entry = deferred[next] as number | Effect;
+          if (typeof entry === 'number') {
+            if (entry > this.durableSeq) break;
+            next++;
+            continue;
+          }
+          next++;
+          this.perform(entry);
         }
       } finally {
         if (next >= deferred.length) while (deferred.length > 0) deferred.pop();
@@ -443,6 +469,7 @@ export class RunInterpreter implements AttemptOwner {
     this.clearTimers();
     this.queued = undefined;
     this.deferred.length = 0;
+    this.deferredOpen = false;
     this.endScope({ kind: 'halted', error });
     this.host.halted(error);
   }
