@@ -408,7 +408,7 @@ export class RunInterpreter implements AttemptOwner {
       // In order; an effect performed here may defer more behind the next write, never before these.
       // Read with a cursor and cut once: shift() is O(1) only while V8 can trim the array's front
       // in place, which it cannot once the array is in the large-object space (a fan-out of
-      // thousands of stages defers twice as many entries); emptied with pop(), which keeps its room.
+      // more than 16,000 stages defers that many entries); emptied with pop(), which keeps its room.
       const deferred = this.deferred;
       let next = 0;
       try {
