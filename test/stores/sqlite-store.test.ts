@@ -705,7 +705,8 @@ describe('SqliteStore', () => {
       const runId = uuidv7();
       const leaseA = { owner: 'process-a', epoch: 1 };
 
-      await a.ok('create', { event: runStarted(runId), owner: { owner: 'process-a', leaseMs: 600 } });
+      // A long lease while B is shown that it cannot take the run: a loaded machine must not let it lapse.
+      await a.ok('create', { event: runStarted(runId), owner: { owner: 'process-a', leaseMs: 60_000 } });
       await a.ok('append', appendOf([eventAt(runId, 1)], 'running', leaseA));
 
       // While A's lease is live, B can neither take the run nor write to it.
@@ -718,7 +719,8 @@ describe('SqliteStore', () => {
         error: { name: 'LeaseLostError' },
       });
 
-      // A freezes (a GC pause, a stopped container) past its lease, as SQLite's clock counts.
+      // A renews for a short lease, then freezes (a GC pause, a stopped container) past it, as SQLite's clock counts.
+      expect(await a.ok('heartbeat', 'process-a', [{ runId, lease: leaseA }], 300)).toEqual({ lost: [], cancelRequests: [] });
       process.kill(a.pid, 'SIGSTOP');
       const reader = openStore({ path });
       for (let live = true; live; ) {
