@@ -64,7 +64,8 @@ describe('a signal to a run another live owner drives (SQLite)', () => {
     const ownerStore = new SqliteStore({ path });
     const senderStore = new SqliteStore({ path });
     try {
-      const owner = createOrchestrator({ store: ownerStore, sagas: [saga], leaseMs: 600 });
+      // A lease a loaded machine cannot let lapse between heartbeats (a third of it): the owner stays live throughout.
+      const owner = createOrchestrator({ store: ownerStore, sagas: [saga], leaseMs: 3_000 });
       const sender = createOrchestrator({ store: senderStore, sagas: [saga] });
       const run = owner.start(saga, { cents: 10 }, { runId: 'remote-1' });
       await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));

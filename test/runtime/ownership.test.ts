@@ -58,8 +58,9 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     const opened = deferred();
     const saga = gatedSaga('owned', { opened: opened.promise, entered: () => entered.resolve() });
     const store = new MemoryStore();
-    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 300, ownerId: 'owner' });
-    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 300, ownerId: 'other' });
+    // A lease a loaded machine cannot let lapse between heartbeats (a third of it): the owner stays live throughout.
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'owner' });
+    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'other' });
     const run = owner.start(saga, { id: '1' });
     await entered.promise;
 

@@ -205,8 +205,9 @@ describe('signals across orchestrators', () => {
   it('a signal sent by a process that does not own the run is recorded in the store, and its owner delivers it', async () => {
     const { saga } = approvalSaga();
     const store = new MemoryStore();
-    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 300 });
-    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 300 });
+    // A lease a loaded machine cannot let lapse between heartbeats (a third of it): the owner stays live throughout.
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000 });
+    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000 });
     const run = owner.start(saga, { cents: 5 });
     await waitStarted(run);
     await expect(other.signal(run.runId, 'approved', { by: 'remote' }, { signalId: 'remote-1' })).resolves.toEqual({
