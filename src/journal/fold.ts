@@ -524,9 +524,10 @@ class WorkingRunState implements MutableRunState {
   submitted: boolean;
   status: RunStatus;
   // Stage names only: even pretenured, these arrays keep nothing young alive (see youngArray in runtime/young-array.ts).
-  completionOrder = new Array<string>();
-  settleOrder = new Array<string>();
-  compensationOrder = new Array<string>();
+  // Literals: an empty `[]` has no backing store until its first push, `new Array()` makes room for 4 (48 bytes per array per run in flight).
+  completionOrder: string[] = [];
+  settleOrder: string[] = [];
+  compensationOrder: string[] = [];
   failure: StageFailure | undefined = undefined;
   cancellation: Cancellation | undefined = undefined;
   compensationCause: RollbackCause | undefined = undefined;

@@ -13,7 +13,10 @@ import { LazyAbort } from './lazy-abort.js';
 import { CompensateContextImpl, ExecuteContextImpl, StageCancelSignal } from './stage-context.js';
 import { timeHoldingClock, type TimeHold } from './time-hold.js';
 
-/** What an attempt needs from the run that makes it. */
+/**
+ * What an attempt needs from the run that makes it: the run's interpreter itself, so that a run
+ * in flight holds no object (and no callbacks) of its own for its attempts to reach it.
+ */
 export interface AttemptEnvironment {
   readonly saga: Saga;
   readonly state: MutableRunState;
@@ -24,39 +27,6 @@ export interface AttemptEnvironment {
   report(error: unknown): void;
   /** Takes an attempt's result, once: the attempt is over. */
   settled(attempt: Attempt, result: AttemptResult): void;
-}
-
-/** Who drives the attempts of a {@link DriveEnvironment}: the run's interpreter. */
-export interface AttemptOwner {
-  /** An attempt of the run settled (see {@link AttemptEnvironment.settled}). */
-  attemptSettled(attempt: Attempt, result: AttemptResult): void;
-  /** A problem with instrumentation, which never breaks the attempt. */
-  attemptProblem(error: unknown): void;
-}
-
-/**
- * The {@link AttemptEnvironment} of a drive. A class, not an object literal: it points to the
- * run's state for as long as the run lasts, and a literal's allocation site may be pretenured
- * by V8, which would keep each finished run's state alive through young collections (see
- * `youngArray` in young-array.ts). It calls its owner's methods rather than holding callbacks:
- * no closures (and their contexts) per run.
- */
-export class DriveEnvironment implements AttemptEnvironment {
-  constructor(
-    readonly saga: Saga,
-    readonly state: MutableRunState,
-    readonly scheduler: SchedulerLike,
-    readonly scope: DriveScope | undefined,
-    private readonly owner: AttemptOwner,
-  ) {}
-
-  report(error: unknown): void {
-    this.owner.attemptProblem(error);
-  }
-
-  settled(attempt: Attempt, result: AttemptResult): void {
-    this.owner.attemptSettled(attempt, result);
-  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { applyEvent, foldEvents, type MutableRunState, type RunState } from '../
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
-import { Attempt, DriveEnvironment, type AttemptOwner } from './attempt.js';
+import { Attempt, type AttemptEnvironment } from './attempt.js';
 import { decide, isAppend, recycleCommands, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
 import { prepareSignal } from './signal-delivery.js';
@@ -53,17 +53,18 @@ export interface InterpreterEnvironment {
  * run's host hears only of durable events. Every append carries the run's lease: a process that
  * lost the run writes nothing more.
  */
-export class RunInterpreter implements AttemptOwner {
+export class RunInterpreter implements AttemptEnvironment {
   readonly state: MutableRunState;
   readonly runId: string;
-  // Arrays that live as long as the run and hold its short-lived objects: never pretenured (see youngArray).
-  private readonly pendingTriggers = youngArray<Trigger>();
+  /** Triggers that came while reacting; made for the first (most runs never get one). */
+  private pendingTriggers: Trigger[] | undefined;
   private reacting = false;
   /** Events folded and not yet written; made for the first (a run waiting on user code holds none). */
   private queued: SagaEvent[] | undefined;
   private writing = false;
   private durableSeq: number;
   private lastQueuedSeq: number;
+  // Arrays that live as long as the run and hold its short-lived objects: never pretenured (see youngArray).
   /**
    * Effects waiting for the events appended before them to be durable, in groups: the seq a group
    * waits for, then its effects: `[seq, effect, effect, seq, effect, …]` (one array, not two: it
@@ -81,9 +82,8 @@ export class RunInterpreter implements AttemptOwner {
   private ended: 'settled' | 'halted' | 'parked' | undefined;
   /** Signal requests from the store this definition refused; made for the first. */
   private refusedSignals: Set<string> | undefined;
-  private scope: DriveScope | undefined;
-  /** What every attempt of this drive shares; made with the first attempt. */
-  private environment: DriveEnvironment | undefined;
+  /** The drive's instrumentation, if any (read by its attempts: see {@link AttemptEnvironment}). */
+  scope: DriveScope | undefined;
   /** The events of the write in flight. */
   private inWrite: SagaEvent[] | undefined;
   /** The journal the run was picked up with, until {@link RunInterpreter.begin} hands it to the instrumentation. */
@@ -121,8 +121,13 @@ export class RunInterpreter implements AttemptOwner {
     };
   }
 
-  /** An attempt of this run settled (its {@link DriveEnvironment} calls this; see {@link AttemptOwner}). */
-  attemptSettled(attempt: Attempt, result: AttemptResult): void {
+  /** The clock of this run's attempts (see {@link AttemptEnvironment}). */
+  get scheduler(): SchedulerLike {
+    return this.options.scheduler;
+  }
+
+  /** An attempt of this run settled (see {@link AttemptEnvironment.settled}). */
+  settled(attempt: Attempt, result: AttemptResult): void {
     // Swap-remove by the slot it was given: O(1), also for a fan-out of thousands.
     const attempts = this.attempts;
     if (attempts[attempt.slot] === attempt) {
@@ -136,8 +141,8 @@ export class RunInterpreter implements AttemptOwner {
     this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() });
   }
 
-  /** An instrumentation hook of an attempt threw: reported, never breaking the attempt (see {@link AttemptOwner}). */
-  attemptProblem(error: unknown): void {
+  /** An instrumentation hook of an attempt threw: reported, never breaking the attempt (see {@link AttemptEnvironment.report}). */
+  report(error: unknown): void {
     this.options.report(error, this.runId);
   }
 
@@ -248,13 +253,14 @@ export class RunInterpreter implements AttemptOwner {
   private react(trigger: Trigger): void {
     if (this.ended !== undefined) return;
     if (this.reacting) {
-      this.pendingTriggers.push(trigger);
+      // Never pretenured: it holds the run's short-lived triggers (see youngArray).
+      (this.pendingTriggers ??= youngArray<Trigger>()).push(trigger);
       return;
     }
     this.reacting = true;
     try {
       const now = this.options.scheduler.now();
-      for (let next: Trigger | undefined = trigger; next !== undefined && this.ended === undefined; next = this.pendingTriggers.shift()) {
+      for (let next: Trigger | undefined = trigger; next !== undefined && this.ended === undefined; next = this.pendingTriggers?.shift()) {
         for (let current: Trigger | undefined = next; current !== undefined; ) {
           const commands = decide(this.saga, this.state, current, now);
           const appended = this.execute(commands);
@@ -327,7 +333,8 @@ export class RunInterpreter implements AttemptOwner {
     const stage = this.saga.stage(name);
     if (stage === undefined) throw new TypeError(`Saga '${this.saga.name}' has no stage '${name}'.`);
     // No closure here: one would make this function allocate a context on every call.
-    const attempt = new Attempt((this.environment ??= new DriveEnvironment(this.saga, this.state, this.options.scheduler, this.scope, this)), stage, phase, number);
+    // The interpreter is its attempts' environment: nothing made per run for them to reach it.
+    const attempt = new Attempt(this, stage, phase, number);
     attempt.slot = this.attempts.length;
     this.attempts.push(attempt);
     // `execute` is never invoked once the run is stopping (the decision that stopped it may have

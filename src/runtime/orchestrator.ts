@@ -664,6 +664,8 @@ class SagaOrchestrator implements Orchestrator {
   private readonly scheduler: SchedulerLike;
   private readonly random: () => number;
   private readonly owner: string;
+  /** The lease of every run started here (epoch 1 of this owner): one frozen token shared by all, not one per run in flight. */
+  private readonly firstLease: LeaseToken;
   private readonly leaseMs: number;
   private readonly instrumentation: Instrumentation | undefined;
   private readonly onError: (error: Error, context: OrchestratorErrorContext) => void;
@@ -689,6 +691,7 @@ class SagaOrchestrator implements Orchestrator {
     this.leaseMs = positiveInteger('leaseMs', options.leaseMs ?? DEFAULT_LEASE_MS);
     this.owner = options.ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     if (identifierProblem(this.owner) !== undefined) throw new TypeError(`createOrchestrator: ownerId ${identifierProblem(this.owner) ?? ''}.`);
+    this.firstLease = Object.freeze({ owner: this.owner, epoch: 1 });
     this.instrumentation = options.instrumentation;
     this.onError = options.onError ?? defaultOnError;
     this.onSubscriberError = (error, context) => this.report(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
@@ -719,11 +722,11 @@ class SagaOrchestrator implements Orchestrator {
     }
     const signal = options.signal;
     if (signal === undefined) {
-      this.drive(saga as Saga, [started], { owner: this.owner, epoch: 1 }, handle).create(this.leaseMs);
+      this.drive(saga as Saga, [started], this.firstLease, handle).create(this.leaseMs);
       return handle;
     }
     const onAbort = (): void => handle.cancel(abortReason(signal));
-    this.drive(saga as Saga, [started], { owner: this.owner, epoch: 1 }, handle, undefined, () => signal.removeEventListener('abort', onAbort)).create(this.leaseMs);
+    this.drive(saga as Saga, [started], this.firstLease, handle, undefined, () => signal.removeEventListener('abort', onAbort)).create(this.leaseMs);
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     return handle;

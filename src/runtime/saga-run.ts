@@ -106,9 +106,6 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
       this.resolveOutcome = resolve;
       this.rejectOutcome = reject;
     });
-    // A caller who never looks at `outcome` must not crash the process with an unhandled
-    // rejection; awaiting it still rejects.
-    this.outcome.catch(ignore);
     this.onError = options.onError;
   }
 
@@ -178,6 +175,10 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   fail(error: unknown): void {
     if (this.ended) return;
     this.end();
+    // A caller who never looks at `outcome` must not crash the process with an unhandled
+    // rejection; awaiting it still rejects. Handled here, not when the handle is made: a handler
+    // on every `outcome` is a reaction and a promise more per run in flight, for the few that fail.
+    this.outcome.catch(ignore);
     this.rejectOutcome(error);
   }
 
