@@ -524,10 +524,9 @@ class WorkingRunState implements MutableRunState {
   submitted: boolean;
   status: RunStatus;
   // Stage names only: even pretenured, these arrays keep nothing young alive (see youngArray in runtime/young-array.ts).
-  // Literals: an empty `[]` has no backing store until its first push, `new Array()` makes room for 4 (48 bytes per array per run in flight).
-  completionOrder: string[] = [];
-  settleOrder: string[] = [];
-  compensationOrder: string[] = [];
+  completionOrder = new Array<string>();
+  settleOrder = new Array<string>();
+  compensationOrder = new Array<string>();
   failure: StageFailure | undefined = undefined;
   cancellation: Cancellation | undefined = undefined;
   compensationCause: RollbackCause | undefined = undefined;
