@@ -46,13 +46,12 @@ class Owner {
       this.reports.push(report);
       for (const waiter of [...this.waiters]) waiter();
     });
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => {
-        this.ended = signal === null ? `exit code ${String(code)}` : `signal ${signal}`;
-        for (const waiter of [...this.waiters]) waiter();
-        resolve();
-      }),
-    );
+    this.exited = new Promise((resolve) => this.child.once('exit', () => resolve()));
+    // 'close', not 'exit': it comes once the IPC channel is closed too, after every report sent.
+    this.child.once('close', (code, signal) => {
+      this.ended = signal === null ? `exit code ${String(code)}` : `signal ${signal}`;
+      for (const waiter of [...this.waiters]) waiter();
+    });
   }
 
   send(command: OwnerCommand): void {
