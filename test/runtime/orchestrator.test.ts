@@ -351,6 +351,32 @@ describe('close', () => {
     expect((await run.outcome).status).toBe('completed');
     await driver.close();
   });
+
+  it('closes even when a watch\'s error handler throws at the close: the throw goes to onError, never out of close()', async () => {
+    const store = new MemoryStore();
+    const gate = deferred();
+    const saga = defineSaga({ name: 'elsewhere', input }).stage('wait', { execute: () => gate.promise.then(() => 'done') }).build();
+    const driver = createOrchestrator({ store });
+    const run = driver.start(saga, { id: 'x', cents: 1 });
+    await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'stage.started' && resolve()));
+
+    const reported: unknown[] = [];
+    const watcher = createOrchestrator({ store, onError: (error, context) => context.operation === 'subscriber' && reported.push(error) });
+    const started = deferred();
+    watcher.watch(run.runId, { pollIntervalMs: 5 }).subscribe({
+      next: (event) => event.type === 'stage.started' && started.resolve(),
+      error: () => {
+        throw new Error('an error handler that throws');
+      },
+    });
+    await started.promise;
+    await expect(watcher.close()).resolves.toBeUndefined();
+    expect(reported.map((error) => (error as Error).message)).toEqual(['an error handler that throws']);
+
+    gate.resolve();
+    expect((await run.outcome).status).toBe('completed');
+    await driver.close();
+  });
 });
 
 describe('outputs and input are immutable', () => {
