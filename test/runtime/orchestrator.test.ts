@@ -273,6 +273,17 @@ describe('events$ and inspect', () => {
   });
 });
 
+/** A run another orchestrator drives on a shared MemoryStore, held in its one stage until `gate` opens. */
+async function runDrivenElsewhere() {
+  const store = new MemoryStore();
+  const gate = deferred();
+  const saga = defineSaga({ name: 'elsewhere', input }).stage('wait', { execute: () => gate.promise.then(() => 'done') }).build();
+  const driver = createOrchestrator({ store });
+  const run = driver.start(saga, { id: 'x', cents: 1 });
+  await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'stage.started' && resolve()));
+  return { store, gate, driver, run };
+}
+
 describe('close', () => {
   it('waits for active runs, then refuses new ones', async () => {
     const gate = deferred();
@@ -315,12 +326,7 @@ describe('close', () => {
   });
 
   it('ends the watches of runs driven elsewhere with OrchestratorClosedError (their poll timers with them); the run goes on', async () => {
-    const store = new MemoryStore();
-    const gate = deferred();
-    const saga = defineSaga({ name: 'elsewhere', input }).stage('wait', { execute: () => gate.promise.then(() => 'done') }).build();
-    const driver = createOrchestrator({ store });
-    const run = driver.start(saga, { id: 'x', cents: 1 });
-    await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'stage.started' && resolve()));
+    const { store, gate, driver, run } = await runDrivenElsewhere();
 
     const watcher = createOrchestrator({ store });
     const seen: string[] = [];
@@ -353,12 +359,7 @@ describe('close', () => {
   });
 
   it('closes even when a watch\'s error handler throws at the close: the throw goes to onError, never out of close()', async () => {
-    const store = new MemoryStore();
-    const gate = deferred();
-    const saga = defineSaga({ name: 'elsewhere', input }).stage('wait', { execute: () => gate.promise.then(() => 'done') }).build();
-    const driver = createOrchestrator({ store });
-    const run = driver.start(saga, { id: 'x', cents: 1 });
-    await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'stage.started' && resolve()));
+    const { store, gate, driver, run } = await runDrivenElsewhere();
 
     const reported: unknown[] = [];
     const watcher = createOrchestrator({ store, onError: (error, context) => context.operation === 'subscriber' && reported.push(error) });
