@@ -9,8 +9,8 @@ import type { BackoffPolicy } from './backoff.js';
 export interface KeptRun {
   readonly runId: string;
   readonly lease: LeaseToken;
-  /** Another process took the run over: stop driving it, write nothing more. */
-  lost(error: LeaseLostError): void;
+  /** Another process took the run over (or a newer lease of this one's did): stop driving it, write nothing more. */
+  lost(error: Error): void;
   /** `orchestrator.cancel(runId)` was called elsewhere: cancel the run. */
   cancelRequested(reason: string): void;
   /** `orchestrator.signal(runId, …)` was called elsewhere: deliver the signal (the run dedups it by id). */

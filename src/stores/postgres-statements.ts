@@ -230,9 +230,11 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         CASE WHEN created.run_id IS NULL THEN (SELECT existing.status FROM ${t.runs} AS existing WHERE existing.run_id = req.run_id) END AS existing_status,
         CASE WHEN created.run_id IS NOT NULL AND req.owner IS NULL THEN ${notify('submitted', 'req.run_id')} END AS notified
       FROM req LEFT JOIN created ON created.run_id = req.run_id`,
-    // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms. Runs ready now first (never
-    // parked: wake_at NULL), then parked runs that are due, earliest first; each from its own
-    // partial index, so that any number of parked runs costs a claim nothing.
+    // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms, $6 runs the worker drives
+    // (never claimed again by it, even with their lease lapsed: its next heartbeat renews them).
+    // Runs ready now first (never parked: wake_at NULL), then parked runs that are due, earliest
+    // first; each from its own partial index, so that any number of parked runs costs a claim
+    // nothing. A parked run has no owner, so `due` cannot hold one the worker drives.
     //
     // Named, so parsed once per connection and, after a few calls, run from a cached generic plan
     // (planning it at every call cost ~1 ms of database CPU per claim, and claims are one at a time
@@ -259,6 +261,7 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
           WHERE runs.saga = pair.saga AND runs.shape_hash = pair.shape_hash
             AND runs.submitted AND runs.status IN (${ACTIVE_SQL}) AND runs.wake_at IS NULL
             AND (runs.lease_expires_at IS NULL OR runs.lease_expires_at <= now())
+            AND runs.run_id <> ALL($6::text[])
           ORDER BY runs.run_id
           LIMIT $3
           FOR UPDATE SKIP LOCKED

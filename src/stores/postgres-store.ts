@@ -615,6 +615,7 @@ export class PostgresStore implements WorkQueueStore {
       request.limit,
       request.owner,
       request.leaseMs,
+      request.holding ?? [],
     ]);
     const journals = new Map<string, ClaimRow[]>();
     for (const row of result.rows) {

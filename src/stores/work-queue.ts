@@ -47,6 +47,13 @@ export interface ClaimRequest {
   readonly limit: number;
   /** Lease length, counted on the database clock. */
   readonly leaseMs: number;
+  /**
+   * Runs the caller drives now: never returned, even when their lease has lapsed. A worker whose
+   * event loop was blocked past its lease still drives those runs, and renews their leases with
+   * its next heartbeat unless another process took them over first; claiming one of them again
+   * would start a second driver of the same run in the same process. Default: none.
+   */
+  readonly holding?: readonly string[] | undefined;
 }
 
 /**

@@ -502,7 +502,10 @@ class SagaWorker implements Worker {
       this.backlog = true;
       return false;
     }
-    const claimed = await this.store.claim({ owner: this.id, sagas: this.registrations, limit: capacity, leaseMs: this.leaseMs });
+    // The runs it drives are never claimed again, not even when their lease lapsed while its event
+    // loop was blocked: the next heartbeat renews them (or reports them taken over).
+    const holding = [...this.held.keys()];
+    const claimed = await this.store.claim({ owner: this.id, sagas: this.registrations, limit: capacity, leaseMs: this.leaseMs, holding });
     // A claim that got less than it asked for emptied the queue (for us): new work will announce itself.
     this.backlog = claimed.length === capacity;
     for (const run of claimed) this.adopt(run);
@@ -534,6 +537,17 @@ class SagaWorker implements Worker {
       return;
     }
     const runId = run.runId;
+    const driving = this.held.get(runId);
+    if (driving !== undefined) {
+      // A store that ignored `holding` handed back a run this worker still drives: the new lease
+      // fences the old one out, so its driver stops here, before the new one starts (reported).
+      this.keeper.drop(runId, driving);
+      driving.lost(
+        new TypeError(
+          `the store handed run ${runId} back to worker ${this.id}, which still drove it under lease epoch ${driving.lease.epoch} (its claim() ignored ClaimRequest.holding): that driver stops and the run resumes under the new lease, epoch ${run.lease.epoch}`,
+        ),
+      );
+    }
     const held: HeldRun = {
       runId,
       saga: saga.name,

@@ -488,8 +488,8 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
           await client.query('BEGIN');
           try {
             await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
-            await client.query(`PREPARE plan_test_claim (text[], text[], integer, text, double precision) AS ${text}`);
-            const explained = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_test_claim ('{${SAGA}}', '{${SHAPE}}', 16, 'w', 30000)`);
+            await client.query(`PREPARE plan_test_claim (text[], text[], integer, text, double precision, text[]) AS ${text}`);
+            const explained = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_test_claim ('{${SAGA}}', '{${SHAPE}}', 16, 'w', 30000, '{q000001,q000002}')`);
             return explained.rows.map((row) => row['QUERY PLAN']).join('\n');
           } finally {
             await client.query('ROLLBACK');
@@ -593,6 +593,20 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         expect(claimed.map((run) => run.runId)).toEqual([free]);
         await client.query('ROLLBACK');
       });
+    });
+
+    it('passes over the runs a claimer says it holds, lapsed or not: its heartbeat renews them; another worker may still take them', async () => {
+      const store = open();
+      const runId = await submitRun(store);
+      const sagas = [{ name: SAGA, shapeHash: SHAPE }];
+      expect((await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 100 })).map((run) => run.runId)).toContain(runId);
+      await waitFor('the lease to expire', async () => (await store.leaseOf(runId))?.live === false);
+      expect((await store.claim({ owner: 'w1', sagas, limit: 1000, leaseMs: 60_000, holding: [runId] })).map((run) => run.runId)).not.toContain(runId);
+      expect(await store.heartbeat('w1', [{ runId, lease: { owner: 'w1', epoch: 1 } }], 100)).toEqual({ lost: [], cancelRequests: [] });
+      expect(await store.leaseOf(runId)).toMatchObject({ owner: 'w1', epoch: 1, live: true });
+      // Only the claimer's own claims pass it over: lapsed again, another worker takes it.
+      await waitFor('the lease to expire', async () => (await store.leaseOf(runId))?.live === false);
+      expect((await store.claim({ owner: 'w2', sagas, limit: 1000, leaseMs: 60_000 })).find((run) => run.runId === runId)?.lease).toEqual({ owner: 'w2', epoch: 2 });
     });
 
     it('lets another worker take over an expired lease by the database clock, and fences the old one out', async () => {

@@ -12,6 +12,7 @@ import {
   type SagaEvent,
   type Worker,
   type WorkerErrorContext,
+  type ClaimRequest,
   type WorkSignal,
 } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
@@ -249,6 +250,88 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     expect(await calls(runId, 'b')).toBe(1);
     expect(new Set((await ledgerRows(runId)).map((row) => row.kind))).toEqual(new Set(['execute']));
     await orchestrator.close();
+  });
+
+  describe('a run whose lease lapsed while its own worker still drives it', () => {
+    // The lease runs out on the database clock while the worker is inside stage b: what a worker
+    // whose event loop was blocked for longer than its lease sees. Its heartbeat comes only every
+    // 10 s, its claims every 20 ms, so the next claim is made before the lease is renewed.
+    async function lapseWhileDriving(claimStore: (store: PostgresStore) => PostgresStore) {
+      const executed: string[] = [];
+      let reachedB!: () => void;
+      const inB = new Promise<void>((resolve) => (reachedB = resolve));
+      let finishB!: () => void;
+      const bMayFinish = new Promise<void>((resolve) => (finishB = resolve));
+      const saga = defineSaga({ name: 'own-lapsed-lease', input: z.object({}) })
+        .stage('a', { execute: () => executed.push('a') })
+        .stage('b', {
+          execute: async () => {
+            executed.push('b');
+            reachedB();
+            await bMayFinish;
+          },
+        })
+        .stage('c', { execute: () => executed.push('c') })
+        .build();
+      const client = open();
+      const orchestrator = createOrchestrator({ store: client, sagas: [saga] });
+      const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
+      let claims = 0;
+      const counted = claimStore(open());
+      const counting = new Proxy(counted, {
+        get: (target, key, receiver) =>
+          key === 'claim' ? (request: ClaimRequest) => target.claim(request).finally(() => claims++) : (Reflect.get(target, key, receiver) as unknown),
+      });
+      const made = createWorker({
+        store: counting,
+        sagas: [saga],
+        workerId: 'w-lapsed',
+        leaseMs: 30_000,
+        pollIntervalMs: 20,
+        onError: (error, context) => errors.push({ error, context }),
+      });
+      workers.push(made);
+      await made.start();
+      const runId = await orchestrator.submit(saga, {});
+      await inB;
+      await pool.query(`UPDATE "${schema}".runs SET lease_expires_at = now() - interval '1 second' WHERE run_id = $1`, [runId]);
+      // Two claims made wholly after the lapse: a claim that took the run again would start stage b again.
+      const before = claims;
+      await waitFor('two claims after the lease lapsed', () => claims >= before + 2);
+      finishB();
+      const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];
+      await orchestrator.close();
+      return { runId, journal, executed, errors };
+    }
+
+    it('is not claimed again by that worker: its next heartbeat renews it, stage b runs once', async () => {
+      const { journal, executed, errors } = await lapseWhileDriving((store) => store);
+      expectSoundJournal(journal);
+      expect(foldJournal(journal).status).toBe('completed');
+      expect(journal.filter((event) => event.type === 'run.resumed')).toEqual([]);
+      expect(executed).toEqual(['a', 'b', 'c']);
+      expect(errors).toEqual([]);
+    });
+
+    it('on a store that claims it anyway, the old driver stops before the new one starts: one run.resumed, nothing journaled twice', async () => {
+      // A store that ignores `holding`, as a third-party WorkQueueStore written before it might.
+      const ignoring = (store: PostgresStore): PostgresStore =>
+        new Proxy(store, {
+          get: (target, key, receiver) =>
+            key === 'claim' ? (request: ClaimRequest) => target.claim({ ...request, holding: undefined }) : (Reflect.get(target, key, receiver) as unknown),
+        });
+      const { runId, journal, executed, errors } = await lapseWhileDriving(ignoring);
+      expectSoundJournal(journal);
+      expect(foldJournal(journal).status).toBe('completed');
+      expect(journal.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
+      // At least once: the takeover runs the stage that was in flight again, after the first driver stopped.
+      expect(executed).toEqual(['a', 'b', 'b', 'c']);
+      expect(journal.filter((event) => event.type === 'stage.completed').map((event) => event.type === 'stage.completed' && event.stage)).toEqual(['a', 'b', 'c']);
+      // Reported, naming the run and what the store did.
+      expect(errors).toHaveLength(1);
+      expect(errors[0]?.context).toEqual({ operation: 'run', runId });
+      expect(errors[0]?.error.message).toMatch(new RegExp(`store handed run ${runId} back to worker w-lapsed, which still drove it .*ignored ClaimRequest\\.holding`));
+    });
   });
 
   it('leaves a run of a saga no worker knows queued, and keeps working', async () => {
