@@ -103,17 +103,30 @@ export class StoreUnavailableError extends SagaError {
   readonly code = SagaErrorCode.StoreUnavailable;
 
   /**
+   * `true` when this process closed the store (`store.close()`): asking again will not help, so
+   * nothing retries it — a `watch()` of a run driven elsewhere ends with this error at once
+   * instead of polling. `false` for a store that may answer again (a server down, a locked file).
+   */
+  readonly closed: boolean;
+
+  /**
    * @param store - which store, e.g. `sqlite:/var/lib/app/sagas.db`.
    * @param detail - what failed and what to do about it.
-   * @param options - `cause`: the driver's error.
+   * @param options - `cause`: the driver's error; `closed`: the store was closed (see {@link StoreUnavailableError.closed}).
    */
   constructor(
     readonly store: string,
     detail: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; closed?: boolean },
   ) {
     super(`The saga store ${store} is unavailable: ${detail}.`, options);
+    this.closed = options?.closed === true;
   }
+}
+
+/** Whether `error` is a store failure worth asking again about later: unavailable, but not closed. */
+export function isTransientStoreError(error: unknown): error is StoreUnavailableError {
+  return error instanceof StoreUnavailableError && !error.closed;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { catchError, EMPTY, exhaustMap, filter, from, map, throwError, timer, type Observable, type SchedulerLike } from 'rxjs';
-import { StoreUnavailableError } from '../errors/store-errors.js';
+import { isTransientStoreError } from '../errors/store-errors.js';
 import type { SagaStore } from '../stores/saga-store.js';
 
 /**
@@ -14,7 +14,7 @@ import type { SagaStore } from '../stores/saga-store.js';
  */
 export function leaseLapses$(store: SagaStore, runId: string, pollIntervalMs: number, scheduler: SchedulerLike): Observable<void> {
   return timer(pollIntervalMs, pollIntervalMs, scheduler).pipe(
-    exhaustMap(() => from(store.leaseOf(runId)).pipe(catchError((error: unknown) => (error instanceof StoreUnavailableError ? EMPTY : throwError(() => error))))),
+    exhaustMap(() => from(store.leaseOf(runId)).pipe(catchError((error: unknown) => (isTransientStoreError(error) ? EMPTY : throwError(() => error))))),
     filter((lease) => lease?.live !== true),
     map(() => undefined),
   );

@@ -19,7 +19,7 @@ import {
   type SchedulerLike,
 } from 'rxjs';
 import { RunNotFoundError } from '../errors/run-errors.js';
-import { StoreUnavailableError } from '../errors/store-errors.js';
+import { isTransientStoreError } from '../errors/store-errors.js';
 import { isSettlingEvent, type SagaEvent } from '../journal/saga-event.js';
 import type { SagaStore } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
@@ -81,7 +81,7 @@ export function followRun$(store: SagaStore, runId: string, fromSeq: number, pol
   const load$ = defer(() => {
     dirty = false;
     return from(store.load(runId));
-  }).pipe(retry({ delay: (error: unknown) => (error instanceof StoreUnavailableError ? timer(pollIntervalMs, scheduler) : throwError(() => error)) }));
+  }).pipe(retry({ delay: (error: unknown) => (isTransientStoreError(error) ? timer(pollIntervalMs, scheduler) : throwError(() => error)) }));
   return merge(timer(0, pollIntervalMs, scheduler), wakeups$, announced$).pipe(
     tap(() => {
       dirty = true;

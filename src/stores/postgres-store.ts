@@ -1036,7 +1036,7 @@ export class PostgresStore implements WorkQueueStore {
   }
 
   private closedError(): StoreUnavailableError {
-    return new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database');
+    return new StoreUnavailableError(this.description, 'this PostgresStore was closed; create a new one to keep using the database', { closed: true });
   }
 
   /** Counts a batch write as in flight until it settles, so that `close()` can wait for it. */

@@ -834,7 +834,7 @@ export class SqliteStore implements SagaStore {
   }
 
   private closedError(): StoreUnavailableError {
-    return new StoreUnavailableError(this.description, 'the store was closed: create a new SqliteStore to use the database again');
+    return new StoreUnavailableError(this.description, 'the store was closed: create a new SqliteStore to use the database again', { closed: true });
   }
 
   private unavailable(error: unknown): Error {

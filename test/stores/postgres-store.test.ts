@@ -155,6 +155,8 @@ describe('PostgresStore configuration', () => {
     await store.close();
     await store.close();
     await expect(store.load('some-run')).rejects.toThrow(/was closed/);
+    // Closed, not unreachable: nothing retries it.
+    await expect(store.load('some-run')).rejects.toMatchObject({ constructor: StoreUnavailableError, closed: true });
   });
 });
 

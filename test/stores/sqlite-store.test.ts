@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { v7 as uuidv7 } from 'uuid';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunNotFoundError, StoreConflictError, StoreCorruptionError, StoreUnavailableError, type RunStartedEvent, type SagaEvent } from 'sagaflow';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga, RunNotFoundError, StoreConflictError, StoreCorruptionError, StoreUnavailableError, type RunStartedEvent, type SagaEvent } from 'sagaflow';
 import { SqliteStore, type SqliteStoreOptions } from 'sagaflow/sqlite';
 import { pruneSelectSql } from '../../src/stores/sqlite-store.js';
 import { appendOf, createRun, describeStoreConformance, eventAt, eventsFrom, LEASE, runStarted, seedRun } from './store-conformance.js';
@@ -644,6 +645,38 @@ describe('SqliteStore', () => {
       expect((await store.load('run-07'))?.map((event) => event.seq)).toEqual([0, 1, 2, 3, 4]);
     });
 
+    it('ends a watch() at once with the closed error when its store is closed under a live orchestrator, instead of polling on', async () => {
+      const { path } = temp();
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const saga = defineSaga({ name: 'watched-elsewhere', input: z.object({}) }).stage('wait', { execute: () => held.then(() => 'done') }).build();
+      const driver = createOrchestrator({ store: openStore({ path }) });
+      const run = driver.start(saga, {});
+      await new Promise<void>((resolve) => run.events$.subscribe((event) => event.type === 'stage.started' && resolve()));
+
+      const watcherStore = openStore({ path });
+      const watcher = createOrchestrator({ store: watcherStore });
+      let following!: () => void;
+      const followed = new Promise<void>((resolve) => (following = resolve));
+      const ended = new Promise<unknown>((resolve) =>
+        watcher.watch(run.runId, { pollIntervalMs: 5 }).subscribe({
+          next: (event) => event.type === 'stage.started' && following(),
+          error: resolve,
+          complete: () => resolve('completed'),
+        }),
+      );
+      await followed;
+      // Against the documented order (orchestrator first, then its store), as a careless shutdown does.
+      await watcherStore.close();
+      const error = await ended;
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect(error).toMatchObject({ closed: true, message: expect.stringMatching(/closed/) });
+      await watcher.close();
+      release();
+      expect((await run.outcome).status).toBe('completed');
+      await driver.close();
+    });
+
     it('commits requested appends on close, then refuses further calls; close is idempotent', async () => {
       const { path } = temp();
       const store = openStore({ path });
@@ -657,6 +690,8 @@ describe('SqliteStore', () => {
       const afterClose = store.append(appendOf([eventAt(runId, 2)]));
       await expect(afterClose).rejects.toBeInstanceOf(StoreUnavailableError);
       await expect(afterClose).rejects.toThrow(/closed/);
+      // Closed, not unreachable: nothing retries it.
+      await expect(afterClose).rejects.toMatchObject({ closed: true });
       await expect(store.load(runId)).rejects.toThrow(/closed/);
       await expect(store.listRuns()).rejects.toThrow(/closed/);
       await expect(store.acquire({ runId, owner: 'x', leaseMs: 1_000 })).rejects.toThrow(/closed/);
