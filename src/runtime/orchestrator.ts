@@ -119,7 +119,10 @@ export interface OrchestratorOptions {
  * None of these stop a run: a subscriber that throws is isolated, a failing heartbeat is retried
  * (its lease lasts `leaseMs`), a throwing instrumentation hook is ignored, a signal request
  * recorded by another process that this orchestrator's definition refuses (`signal`: unknown
- * signal, payload not of its schema, run no longer going forward) is not journaled.
+ * signal, payload not of its schema, run no longer going forward) is not journaled. `cancel`: a
+ * cancel asked of a run that this orchestrator gave back undriven (`close()` while `recover()`
+ * held it) could not be recorded in the store for the next owner, so the run goes on without it:
+ * cancel it again (`orchestrator.cancel(runId)` records it for whoever drives the run).
  *
  * @example
  * ```ts
@@ -129,7 +132,7 @@ export interface OrchestratorOptions {
  */
 export interface OrchestratorErrorContext {
   /** What failed. */
-  readonly operation: 'subscriber' | 'instrumentation' | 'heartbeat' | 'listen' | 'release' | 'signal';
+  readonly operation: 'subscriber' | 'instrumentation' | 'heartbeat' | 'listen' | 'release' | 'cancel' | 'signal';
   /** The run concerned, when there is one. */
   readonly runId?: string;
   /** For a call that is retried: which retry comes next (1 for the first). */
@@ -1142,7 +1145,7 @@ class SagaOrchestrator implements Orchestrator {
   /** Gives a halted run's lease back, so that another process can take it over without waiting for it to expire. */
   giveBack(runId: string, lease: LeaseToken, cancel?: string): void {
     // A cancel asked of the run and not carried out here is recorded first, so that it is not lost with the lease.
-    const recorded = cancel === undefined ? Promise.resolve() : this.store.requestCancel(runId, cancel).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
+    const recorded = cancel === undefined ? Promise.resolve() : this.store.requestCancel(runId, cancel).catch((error: unknown) => this.report(error, { operation: 'cancel', runId }));
     const released = recorded.then(() => this.store.release(runId, lease)).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
     this.releases.add(released);
     void released.then(() => this.releases.delete(released));

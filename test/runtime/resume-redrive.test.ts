@@ -415,6 +415,32 @@ describe('resume after a crash (rule 7)', () => {
     await next.close();
   });
 
+  it('a cancel() of a run recover() holds that the store cannot record at close(): reported as a failed cancel naming the run, the lease still given back', async () => {
+    const store = new MemoryStore();
+    const saga = recordingSaga([]);
+    await writeRuns(store, 'cf', 1_001, saga);
+    let lists = 0;
+    let closing: Promise<void> | undefined;
+    const unreachable = new StoreUnavailableError('memory:test', 'the cancel request could not be written');
+    const refusesCancels: SagaStore = storeWith(store, {
+      async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
+        if (++lists === 2) {
+          await orchestrator.cancel('cf-0000', 'stop it');
+          closing = orchestrator.close();
+        }
+        return store.listRuns(query);
+      },
+      requestCancel: () => Promise.reject(unreachable),
+    });
+    const reported: Array<{ error: Error; operation: string; runId: string | undefined }> = [];
+    const orchestrator = createOrchestrator({ store: refusesCancels, sagas: [saga], onError: (error, context) => reported.push({ error, operation: context.operation, runId: context.runId }) });
+    await orchestrator.recover();
+    await closing;
+    expect(reported).toEqual([{ error: unreachable, operation: 'cancel', runId: 'cf-0000' }]);
+    // Given back all the same: the next process takes it over at once, without the cancel.
+    expect(await store.leaseOf('cf-0000')).toBeUndefined();
+  });
+
   it('a close() while recover() is taking a run over: close() resolves, the run is left unowned with nothing journaled, and its handle (as resume() returned it) fails', async () => {
     const store = new MemoryStore();
     const saga = recordingSaga([]);
