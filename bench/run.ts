@@ -1,6 +1,6 @@
 /**
  * The benchmark runner: `npm run bench` (a human table), `npm run bench -- --json` (one JSON
- * object on stdout, progress on stderr), `--quick` (a reduced set, the same keys, under 2
+ * object on stdout, progress on stderr), `--quick` (a reduced set, the same keys, 3–5
  * minutes), `--smoke` (tiny sizes, no peer install: checks the runner works, not figures),
  * `--from=FILE` (re-render a saved result without measuring), `--skip-build` (measure dist/ as
  * it is), `--skip-install` (do not install bench/peers: the peers it needs are reported as not
@@ -60,15 +60,18 @@ const SIZES = {
     // so that a JIT-heavy engine is as warm as in the full run and the ratios agree.
     memory: { rounds: 5, count: 5_000 },
     scaling: { rounds: 5 },
-    // The durable parts: as many rounds as the full run (a median of per-round ratios needs
-    // them on a loaded machine), smaller batches where a batch is slow (PostgreSQL, the peers);
-    // the same warm-up before every batch. SQLite's parts are cheap and the disk they divide by
-    // is the noisiest thing measured (single-row commits/s moved 4,900 ↔ 6,000 between two runs
-    // minutes apart), so they are measured as long as in the full run.
-    sqlite: { durationMs: 1_500, rounds: 3, recoveryRuns: 10_000, recoveryRepeats: 2 },
+    // The durable parts: as many rounds and the same batches as the full run. Smaller batches
+    // (200 sagaflow runs, 150 per peer) made the quick ratios 25 % off the full run's on a 2 x
+    // EPYC: a worker's per-batch costs (its claim waves filling up, the first batch on a fresh
+    // pool) weighed 2 x more per saga, and a peer's too, so the two disagreed by how cold each
+    // was. SQLite's parts are cheap and the disk they divide by is the noisiest thing measured
+    // (single-row commits/s moved 4,900 ↔ 6,000 between two runs minutes apart), so they are
+    // measured as long as in the full run; recovery is repeated as often (a median of 2 is a mean).
+    // What a quick run saves: fewer in-memory rounds, and 10,000 waiting runs instead of 100,000.
+    sqlite: { durationMs: 1_500, rounds: 3, recoveryRuns: 10_000, recoveryRepeats: 3 },
     durableRounds: 3,
-    postgres: { runs: 200 },
-    peerRuns: 150,
+    postgres: { runs: 1_000 },
+    peerRuns: 500,
     sqliteRuns: 1_000,
     durableWarmup: 100,
     waits: 10_000,
