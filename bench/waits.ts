@@ -138,7 +138,7 @@ async function claimBuffers(client: pg.Client, schema: string): Promise<number> 
   try {
     const result = await client.query<{ 'QUERY PLAN': Array<{ Plan: { 'Shared Hit Blocks': number; 'Shared Read Blocks': number } }> }>(
       `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${claim}`,
-      [[waiting.name], [waiting.shapeHash], 50, 'bench-explain', 30_000],
+      [[waiting.name], [waiting.shapeHash], 50, 'bench-explain', 30_000, []],
     );
     const plan = result.rows[0]?.['QUERY PLAN'][0]?.Plan;
     return (plan?.['Shared Hit Blocks'] ?? 0) + (plan?.['Shared Read Blocks'] ?? 0);

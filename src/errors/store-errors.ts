@@ -129,6 +129,11 @@ export function isTransientStoreError(error: unknown): error is StoreUnavailable
   return error instanceof StoreUnavailableError && !error.closed;
 }
 
+/** Whether `error` says the store was closed by this process (it will never answer again). */
+export function isClosedStoreError(error: unknown): error is StoreUnavailableError {
+  return error instanceof StoreUnavailableError && error.closed;
+}
+
 /**
  * The store does not support an operation (for example worker queues on `MemoryStore`).
  *

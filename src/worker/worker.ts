@@ -19,7 +19,7 @@ import {
 } from 'rxjs';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { WorkerStoppedError } from '../errors/run-errors.js';
-import { LeaseLostError, StoreUnsupportedError } from '../errors/store-errors.js';
+import { isClosedStoreError, LeaseLostError, StoreUnsupportedError, type StoreUnavailableError } from '../errors/store-errors.js';
 import { assertNever, type MutableRunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { backoffNotifier, type BackoffPolicy } from '../runtime/backoff.js';
@@ -39,7 +39,10 @@ import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueue
  * @remarks
  * - `listen`: subscribing to the store's wake-ups (`LISTEN`); retried with backoff, polling
  *   carries on meanwhile.
- * - `claim`, `heartbeat`: retried with backoff; the worker never stops for them.
+ * - `claim`, `heartbeat`: retried with backoff; the worker never stops for them — except for a
+ *   store closed under it (`store.close()` before `worker.stop()`: a `StoreUnavailableError` whose
+ *   `closed` is `true`), which is reported once, without `retryCount`, and stops the worker as
+ *   `stop({ timeoutMs: 0 })` would.
  * - `release`: giving a lease back; retried a few times, then left to expire.
  * - `park`: giving a waiting run's lease back until its wait is due; retried a few times, then
  *   left to expire (another worker resumes the run after `leaseMs`).
@@ -61,8 +64,8 @@ export type WorkerOperation = 'listen' | 'claim' | 'heartbeat' | 'release' | 'pa
  * Where a worker's error happened, passed to {@link WorkerOptions.onError}.
  *
  * @remarks
- * `retryCount` is set when the worker will try the call again after a backoff; a `run` error or
- * the final failure of a `release` has none. Use `operation` to decide how loud to be: repeated
+ * `retryCount` is set when the worker will try the call again after a backoff; a `run` error,
+ * the final failure of a `release` and a `claim` on a closed store have none. Use `operation` to decide how loud to be: repeated
  * `claim` or `heartbeat` errors mean the store is unreachable, while a `run` error with a
  * `LeaseLostError` means another worker took that run over.
  *
@@ -473,14 +476,26 @@ class SagaWorker implements Worker {
   }
 
   private claimRound$(): Observable<boolean> {
+    const backoff = backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'claim', retryCount }));
     const claimOnce$ = defer(() => this.track(this.claimOnce())).pipe(
-      retry({ delay: backoffNotifier(this.backoff, Math.random, this.scheduler, (error, retryCount) => this.report(error, { operation: 'claim', retryCount })) }),
+      retry({ delay: (error: unknown, retryCount) => (isClosedStoreError(error) ? this.storeClosed(error) : backoff(error, retryCount)) }),
       takeUntil(this.stopClaiming$),
     );
     // Whether to claim again is decided here, where the round would otherwise end, not inside the
     // claim: a wake-up that arrives after the claim's own last step but before its round completes
     // is ignored by exhaustMap above, so it must be seen here (it set `rewake`).
     return claimOnce$.pipe(expand((filled) => (this.phase === 'running' && (filled || this.rewake) ? claimOnce$ : EMPTY)));
+  }
+
+  /**
+   * The store was closed under the running worker (closed before `stop()`): it will never answer
+   * again, so rather than retrying for ever (and keeping the process alive with its polling), the
+   * worker reports it once and stops, as `stop({ timeoutMs: 0 })` would.
+   */
+  private storeClosed(error: StoreUnavailableError): Observable<never> {
+    this.report(error, { operation: 'claim' });
+    void this.stop({ timeoutMs: 0 });
+    return EMPTY;
   }
 
   private track<T>(promise: Promise<T>): Promise<T> {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { filter, firstValueFrom, takeWhile, toArray } from 'rxjs';
+import { filter, firstValueFrom, lastValueFrom, takeWhile, toArray } from 'rxjs';
 import {
   createOrchestrator,
   createWorker,
@@ -432,6 +432,22 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     expect(journal.filter((event) => event.type === 'run.resumed')).toEqual([]);
     expect(await calls(runId, 'b')).toBe(1);
     await orchestrator.close();
+  });
+
+  it('stops by itself, reporting it once, when its store is closed under it: no claim retried for ever, nothing keeps the process alive', async () => {
+    const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
+    const store = open();
+    const careless = worker({ id: 'w-store-closed', store, pollIntervalMs: 20, errors });
+    await careless.start();
+    const ended = lastValueFrom(careless.events$, { defaultValue: undefined });
+    // Against the documented order (worker.stop(), then store.close()).
+    await store.close();
+    await ended;
+    await careless.stop();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.context).toEqual({ operation: 'claim' });
+    expect(errors[0]?.error).toMatchObject({ constructor: StoreUnavailableError, closed: true });
+    expect(careless.activeRuns).toEqual([]);
   });
 
   it('stop({ timeoutMs }) releases the runs it still holds; another worker resumes them (rule 7)', async () => {
