@@ -677,6 +677,12 @@ class SagaOrchestrator implements Orchestrator {
   private readonly environment: InterpreterEnvironment;
   /** Leases being given back; `close()` waits for them, so that another process can take those runs at once. */
   private readonly releases = new Set<Promise<void>>();
+  /**
+   * Leases of runs this orchestrator stopped driving and has not given back yet (a store failure
+   * refused the release), by run id: their epochs. The only leases held under this owner id that it
+   * may take back before they expire — another process may have been given the same `ownerId`.
+   */
+  private readonly unreturned = new Map<string, number>();
   private readonly registry = new Map<string, AnySaga[]>();
   private readonly active = new Map<string, ActiveRun>();
   /** Submitted runs that a handle here follows from the store while workers drive them. */
@@ -1146,7 +1152,15 @@ class SagaOrchestrator implements Orchestrator {
   giveBack(runId: string, lease: LeaseToken, cancel?: string): void {
     // A cancel asked of the run and not carried out here is recorded first, so that it is not lost with the lease.
     const recorded = cancel === undefined ? Promise.resolve() : this.store.requestCancel(runId, cancel).catch((error: unknown) => this.report(error, { operation: 'cancel', runId }));
-    const released = recorded.then(() => this.store.release(runId, lease)).catch((error: unknown) => this.report(error, { operation: 'release', runId }));
+    this.unreturned.set(runId, lease.epoch);
+    const released = recorded
+      .then(() => this.store.release(runId, lease))
+      .then(
+        () => {
+          if (this.unreturned.get(runId) === lease.epoch) this.unreturned.delete(runId);
+        },
+        (error: unknown) => this.report(error, { operation: 'release', runId }),
+      );
     this.releases.add(released);
     void released.then(() => this.releases.delete(released));
   }
@@ -1228,10 +1242,17 @@ class SagaOrchestrator implements Orchestrator {
     // Only what the read above did not see comes back: the journal is read and validated once.
     const takeover = { runId, owner: this.owner, leaseMs: this.leaseMs, knownEvents: loaded.journal.length };
     let acquired = await this.store.acquire(takeover);
-    if (!acquired.acquired && acquired.heldBy.owner === this.owner && this.active.get(runId)?.handle === handle) {
-      // This process owns the run but no longer drives it (it halted it, say on a store failure,
-      // and could not give the lease back): take it back.
+    if (
+      !acquired.acquired &&
+      acquired.heldBy.owner === this.owner &&
+      this.unreturned.get(runId) === acquired.heldBy.epoch &&
+      this.active.get(runId)?.handle === handle
+    ) {
+      // This orchestrator owns the run but no longer drives it (it halted it, say on a store
+      // failure, and could not give the lease back): take it back. Only a lease it knows it left
+      // behind: the same owner id in another process (a shared `ownerId`) is a live owner.
       await this.store.release(runId, { owner: this.owner, epoch: acquired.heldBy.epoch });
+      if (this.unreturned.get(runId) === acquired.heldBy.epoch) this.unreturned.delete(runId);
       acquired = await this.store.acquire(takeover);
     }
     if (!acquired.acquired) {

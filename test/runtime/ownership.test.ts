@@ -8,7 +8,9 @@ import {
   RunLeasedError,
   SagaInputError,
   StoreCorruptionError,
+  StoreUnavailableError,
   type SagaEvent,
+  type SagaStore,
 } from 'sagaflow';
 import { deferred } from '../support/deferred.js';
 import { storeOrphanedJournal } from '../support/journal.js';
@@ -80,6 +82,57 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     expect(outcome).toMatchObject({ status: 'cancelled', cancellation: { reason: 'customer asked', by: 'external' }, compensationOrder: ['charge', 'reserve'] });
     await owner.close();
     await other.close();
+  });
+
+  it('two orchestrators given the same ownerId (two replicas of one service): neither takes over the run the other drives', async () => {
+    const entered = deferred();
+    const opened = deferred();
+    const saga = gatedSaga('shared-id', { opened: opened.promise, entered: () => entered.resolve() });
+    const store = new MemoryStore();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'checkout-service' });
+    const replica = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'checkout-service' });
+    const run = owner.start(saga, { id: '1' });
+    await entered.promise;
+
+    const recovered = await replica.recover();
+    expect(recovered).toEqual([]);
+    expect(recovered.skipped.map((skipped) => skipped.reason)).toEqual(['owned']);
+    await expect(replica.resume(run.runId).outcome).rejects.toBeInstanceOf(RunLeasedError);
+    opened.resolve();
+    expect((await run.outcome).status).toBe('completed');
+    const journal = (await store.load(run.runId)) ?? [];
+    expect(journal.filter((event) => event.type === 'run.resumed')).toEqual([]);
+    expect(journal.filter((event) => event.type === 'stage.started' && event.stage === 'charge')).toHaveLength(1);
+    await owner.close();
+    await replica.close();
+  });
+
+  it('an orchestrator that could not give back the lease of a run it halted takes that run back itself, before the lease expires', async () => {
+    const saga = defineSaga({ name: 'halted', input })
+      .stage('a', { execute: () => 'A' })
+      .stage('b', { execute: () => 'B' })
+      .build();
+    const memory = new MemoryStore();
+    let [tripped, down] = [false, false];
+    const unavailable = (): Promise<never> => Promise.reject(new StoreUnavailableError('test store', 'it is down'));
+    const store: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
+      append: (request: Parameters<SagaStore['append']>[0]) => {
+        // Down at the first write of b's start: the run halts, and its lease cannot be given back.
+        if (!tripped && request.events.some((event) => event.type === 'stage.started' && event.stage === 'b')) [tripped, down] = [true, true];
+        return down ? unavailable() : memory.append(request);
+      },
+      release: (runId: string, lease: Parameters<SagaStore['release']>[1]) => (down ? unavailable() : memory.release(runId, lease)),
+    });
+    const reported: string[] = [];
+    const orchestrator = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000, onError: (_error, context) => reported.push(context.operation) });
+    const run = orchestrator.start(saga, { id: '1' });
+    await expect(run.outcome).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect.poll(() => reported).toContain('release');
+    expect((await store.leaseOf(run.runId))?.live).toBe(true);
+    down = false;
+    const outcome = await orchestrator.resume(run.runId).outcome;
+    expect(outcome).toMatchObject({ status: 'completed', completionOrder: ['a', 'b'] });
+    await orchestrator.close();
   });
 
   it('recover() says which runs it passed over: saga not registered, another shape', async () => {
