@@ -17,8 +17,13 @@ export interface RunHost {
   event(event: SagaEvent): void;
   /** The run settled: its last event is durable. Called once. */
   settled(state: RunState): void;
-  /** This process stopped driving the run without settling it (store failure, lost lease, detach). Called once. */
-  halted(error: Error): void;
+  /**
+   * This process stopped driving the run without settling it (store failure, lost lease, detach).
+   * Called once. `executing`: the run was already stopping and an `execute` call was still in
+   * flight (it ignored its aborted signal), so its outcome is unknown until it lands: the lease must
+   * not be given back early, or another process would compensate that stage before it happened.
+   */
+  halted(error: Error, executing: boolean): void;
   /**
    * The run has nothing to do but wait (see {@link restingUntil}), and everything it decided is
    * durable: the host may {@link RunInterpreter.park} it. `wakeAt` is the earliest due time of its
@@ -466,6 +471,8 @@ export class RunInterpreter implements AttemptEnvironment {
   private halt(error: Error): void {
     if (this.ended !== undefined) return;
     this.ended = 'halted';
+    // Stopping, an execute call still in flight has already ignored its aborted signal (see RunHost.halted).
+    const executing = this.state.stopping && this.attempts.some((attempt) => attempt.phase === 'execute');
     let reason: DOMException | undefined;
     const make = (): DOMException => (reason ??= new DOMException(`Saga '${this.saga.name}' run ${this.runId} stopped here: ${error.message}`, 'AbortError'));
     for (const attempt of this.attempts) {
@@ -478,7 +485,7 @@ export class RunInterpreter implements AttemptEnvironment {
     this.deferred.length = 0;
     this.deferredOpen = false;
     this.endScope({ kind: 'halted', error });
-    this.host.halted(error);
+    this.host.halted(error, executing);
   }
 
   private clearTimers(): void {

@@ -259,7 +259,9 @@ export interface CloseOptions {
   /**
    * Wait at most this long for active runs to settle; the rest are left in place (their
    * journals stay in the store and their leases are released, so another process's `recover()`
-   * takes them over at once) and their `outcome` rejects with an `OrchestratorClosedError`.
+   * takes them over at once) and their `outcome` rejects with an `OrchestratorClosedError`. A run
+   * that was stopping with a stage still executing (its aborted signal ignored) keeps its lease
+   * until it expires instead: taken over now, that stage would be compensated before it lands.
    * Default: wait for every run.
    */
   readonly timeoutMs?: number | undefined;
@@ -559,10 +561,12 @@ class DrivenRun implements ActiveRun, RunHost, KeptRun {
     this.handle.settle(toOutcome(state));
   }
 
-  halted(error: Error): void {
+  halted(error: Error, executing: boolean): void {
     this.end();
-    // Give the run back at once, unless it already belongs to someone else.
-    if (this.held && !(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError)) this.orchestrator.giveBack(this.runId, this.lease);
+    // Give the run back at once, unless it already belongs to someone else, or a stage it stopped
+    // still executes here: then the lease expires (another process would compensate that stage
+    // with an unknown outcome before it lands).
+    if (this.held && !executing && !(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError)) this.orchestrator.giveBack(this.runId, this.lease);
     this.handle.fail(error);
   }
 

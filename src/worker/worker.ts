@@ -574,9 +574,9 @@ class SagaWorker implements Worker {
       event: (event) => this.events.next(event),
       resting: (wakeAt) => this.rest(held, wakeAt),
       settled: () => this.forget(held),
-      halted: (error) => {
+      halted: (error, executing) => {
         this.forget(held);
-        this.onHalted(run, error);
+        this.onHalted(run, error, executing);
       },
     };
     const interpreter = new RunInterpreter(this.environment, saga as Saga, run.lease, held, run.events, folded);
@@ -633,7 +633,7 @@ class SagaWorker implements Worker {
     if (refused !== undefined) this.report(refused, { operation: 'signal', runId: request.runId });
   }
 
-  private onHalted(run: ClaimedRun, error: Error): void {
+  private onHalted(run: ClaimedRun, error: Error, executing: boolean): void {
     if (error instanceof LeaseLostError) {
       // Another worker owns the run now; nothing of ours to give back.
       this.tell({ type: 'lease_lost', workerId: this.id, runId: run.runId });
@@ -641,6 +641,9 @@ class SagaWorker implements Worker {
       return;
     }
     if (!(error instanceof WorkerStoppedError)) this.report(error, { operation: 'run', runId: run.runId });
+    // The run was stopping and a stage still executes here, its signal ignored: keep the lease
+    // until it expires, or the next worker would compensate that stage before it lands.
+    if (executing) return;
     // An append failed (the store went away, or worse): hand the run back so that a worker
     // resumes it from its journal as soon as the store answers, instead of after the lease.
     this.release(run.runId, run.lease);

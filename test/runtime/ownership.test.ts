@@ -4,6 +4,7 @@ import {
   createOrchestrator,
   defineSaga,
   MemoryStore,
+  OrchestratorClosedError,
   RunAlreadyExistsError,
   RunLeasedError,
   SagaInputError,
@@ -133,6 +134,55 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     const outcome = await orchestrator.resume(run.runId).outcome;
     expect(outcome).toMatchObject({ status: 'completed', completionOrder: ['a', 'b'] });
     await orchestrator.close();
+  });
+
+  it('close({ timeoutMs }) of a stopping run whose charge ignores its signal keeps the lease: nobody refunds the charge before it lands', async () => {
+    let clock = 1_000_000;
+    const store = new MemoryStore({ now: () => clock });
+    const calls: string[] = [];
+    const entered = deferred();
+    const lands = deferred();
+    const saga = defineSaga({ name: 'stubborn', input })
+      .stage('charge', {
+        after: [],
+        // Ignores its signal: the provider call goes on whatever this process does.
+        execute: async () => {
+          entered.resolve();
+          await lands.promise;
+          calls.push('charge landed');
+          return 'C';
+        },
+        compensate: ({ outcome }) => {
+          calls.push(`refund (${outcome})`);
+        },
+      })
+      .stage('check', {
+        after: [],
+        execute: async () => {
+          await entered.promise;
+          throw new Error('declined');
+        },
+      })
+      .build();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'leaving', onError: () => undefined });
+    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'other' });
+    const run = owner.start(saga, { id: '1' });
+    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'stage.failed')).toBe(true);
+    // Stopping after check's failure, charge still in flight: the owner shuts down with a bound.
+    await owner.close({ timeoutMs: 1 });
+    await expect(run.outcome).rejects.toBeInstanceOf(OrchestratorClosedError);
+
+    const early = await other.recover();
+    expect(early).toEqual([]);
+    expect(early.skipped.map((skipped) => skipped.reason)).toEqual(['owned']);
+    lands.resolve();
+    await expect.poll(() => calls).toEqual(['charge landed']);
+    // Once the lease has run out, the run is taken over, and the charge (unknown here) is refunded.
+    clock += 3_001;
+    const [recovered] = await other.recover();
+    expect((await recovered?.outcome)?.status).toBe('compensated');
+    expect(calls).toEqual(['charge landed', 'refund (unknown)']);
+    await other.close();
   });
 
   it('recover() says which runs it passed over: saga not registered, another shape', async () => {
