@@ -10,6 +10,7 @@ import type { AttemptPhase, AttemptResult } from './decider.js';
 import type { AttemptInfo, AttemptScope, DriveScope } from './instrumentation.js';
 import { copyJson } from './json-value.js';
 import { LazyAbort } from './lazy-abort.js';
+import { scheduleAfter } from './long-delay.js';
 import { CompensateContextImpl, ExecuteContextImpl, StageCancelSignal } from './stage-context.js';
 import { timeHoldingClock, type TimeHold } from './time-hold.js';
 
@@ -144,11 +145,11 @@ export class Attempt extends LazyAbort {
   /** Fails (and aborts) the attempt if it has not settled within `timeoutMs`. */
   private armTimeout(timeoutMs: number): void {
     const { saga, state, scheduler } = this.environment;
-    this.timeout = scheduler.schedule(() => {
+    this.timeout = scheduleAfter(scheduler, timeoutMs, () => {
       const error = new StageTimeoutError(saga.name, state.runId, this.stage.name, this.phase, this.attempt, timeoutMs, clockNote(scheduler));
       this.abort(() => error);
       this.fail(error);
-    }, timeoutMs);
+    });
   }
 
   /** Ends the attempt now, for a run this process stops driving: the late result is ignored. */

@@ -8,6 +8,7 @@ import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.
 import { Attempt, type AttemptEnvironment } from './attempt.js';
 import { decide, isAppend, recycleCommands, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
+import { scheduleAfter } from './long-delay.js';
 import { prepareSignal } from './signal-delivery.js';
 import { youngArray } from './young-array.js';
 
@@ -360,10 +361,11 @@ export class RunInterpreter implements AttemptEnvironment {
     timers.get(key)?.unsubscribe();
     timers.set(
       key,
-      this.options.scheduler.schedule(() => {
+      // A wait or a retry may be weeks away: longer than one Node timer holds.
+      scheduleAfter(this.options.scheduler, delayMs, () => {
         timers.delete(key);
         this.react({ type: 'timer', phase, stage });
-      }, delayMs),
+      }),
     );
   }
 

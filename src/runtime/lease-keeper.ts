@@ -4,6 +4,7 @@ import { LeaseLostError } from '../errors/store-errors.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import type { BackoffPolicy } from './backoff.js';
+import { scheduleAfter, setLongTimeout } from './long-delay.js';
 
 /** A run whose lease a process keeps, and what it does when the lease is lost or a cancel is requested. */
 export interface KeptRun {
@@ -189,11 +190,7 @@ export class LeaseKeeper {
  * is unreferenced: a heartbeat alone never keeps a process alive.
  */
 function later(scheduler: SchedulerLike, delayMs: number, work: () => void): Tick {
-  if (scheduler === asyncScheduler) {
-    const timer = setTimeout(work, delayMs);
-    timer.unref();
-    return { cancel: () => clearTimeout(timer) };
-  }
-  const subscription = scheduler.schedule(work, delayMs);
+  if (scheduler === asyncScheduler) return setLongTimeout(delayMs, work, { unref: true });
+  const subscription = scheduleAfter(scheduler, delayMs, work);
   return { cancel: () => subscription.unsubscribe() };
 }

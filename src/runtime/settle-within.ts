@@ -1,3 +1,5 @@
+import { setLongTimeout } from './long-delay.js';
+
 /**
  * Waits for `settled`, or at most `timeoutMs` of real time; resolves to whether it settled in
  * time. Without `timeoutMs`, waits for good. Shared by `orchestrator.close` and `worker.stop`.
@@ -9,13 +11,14 @@ export async function settleWithin(settled: Promise<unknown>, timeoutMs: number 
     await settled;
     return true;
   }
-  let timer: NodeJS.Timeout | undefined;
+  let timer: { cancel(): void } | undefined;
   const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
+    // Longer than one Node timer holds (Infinity included) is waited for, not cut to 1 ms.
+    if (timeoutMs !== Infinity) timer = setLongTimeout(timeoutMs, () => resolve(false));
   });
   try {
     return await Promise.race([settled.then(() => true as const), timedOut]);
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
   }
 }

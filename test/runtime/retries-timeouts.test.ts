@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, NonRetryableError, StageTimeoutError, type SagaEvent } from 'sagaflow';
 import { createVirtualClock } from 'sagaflow/testing';
@@ -207,4 +207,75 @@ describe('timeouts (virtual time)', () => {
     expect(outcome.stages.flaky).toMatchObject({ status: 'cancelled', error: { message: 'flaky' } });
     expect(clock.now()).toBeLessThan(60_000);
   });
+});
+
+describe('delays longer than one Node timer holds (2^31 - 1 ms, about 24.8 days), in real time', () => {
+  const DAY = 24 * 3_600_000;
+
+  /** Runs `body` with Node's timers faked (they fire an overflowing delay after 1 ms, as Node does). */
+  async function withFakeTimers(body: () => Promise<void>): Promise<void> {
+    vi.useFakeTimers();
+    try {
+      await body();
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
+  it('a 30-day timeout, retry delay, sleep and signal window each wait 30 days, not 1 ms', () =>
+    withFakeTimers(async () => {
+      const calls: string[] = [];
+      const slow = defineSaga({ name: 'slow-call', input })
+        .stage('call', {
+          timeoutMs: 30 * DAY,
+          execute: async () => {
+            await new Promise((resolve) => setTimeout(resolve, 40 * 24 * 3_600));
+            return 'answered';
+          },
+        })
+        .build();
+      const patient = defineSaga({ name: 'patient', input })
+        .stage('flaky', {
+          retry: { maxAttempts: 2, initialDelayMs: 30 * DAY, maxDelayMs: 30 * DAY, jitter: false },
+          execute: ({ attempt }) => {
+            calls.push(`flaky ${attempt}`);
+            if (attempt === 1) throw new Error('later');
+            return 'ok';
+          },
+        })
+        .build();
+      const coolingOff = defineSaga({ name: 'cooling-off', input })
+        .sleep('cool', { durationMs: 30 * DAY })
+        .stage('ship', { execute: () => void calls.push('shipped') })
+        .build();
+      const approval = defineSaga({ name: 'approval-window', input })
+        .waitForSignal('approve', { signal: 'ok', schema: z.object({}), timeoutMs: 30 * DAY })
+        .build();
+      const orchestrator = createOrchestrator({ sagas: [slow, patient, coolingOff, approval] });
+      const runs = [orchestrator.start(slow, { id: '1' }), orchestrator.start(patient, { id: '2' }), orchestrator.start(coolingOff, { id: '3' }), orchestrator.start(approval, { id: '4' })];
+      const statuses = runs.map(() => 'running');
+      runs.forEach((run, index) => void run.outcome.then((outcome) => (statuses[index] = outcome.status)));
+
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(statuses).toEqual(['running', 'running', 'running', 'running']);
+      expect(calls).toEqual(['flaky 1']);
+
+      await vi.advanceTimersByTimeAsync(30 * DAY);
+      expect(statuses).toEqual(['completed', 'completed', 'completed', 'compensated']);
+      expect(calls).toEqual(['flaky 1', 'flaky 2', 'shipped']);
+      await orchestrator.close();
+    }));
+
+  it('close({ timeoutMs: Infinity }) waits for the runs, like close()', () =>
+    withFakeTimers(async () => {
+      const saga = defineSaga({ name: 'finishing', input })
+        .stage('a', { execute: () => new Promise((resolve) => setTimeout(() => resolve('A'), 5_000)) })
+        .build();
+      const orchestrator = createOrchestrator();
+      const run = orchestrator.start(saga, { id: '1' });
+      const closed = orchestrator.close({ timeoutMs: Infinity });
+      await vi.advanceTimersByTimeAsync(5_000);
+      await closed;
+      expect((await run.outcome).status).toBe('completed');
+    }));
 });
