@@ -24,7 +24,7 @@ import type {
   RunSummary,
   SignalRequest,
 } from './saga-store.js';
-import { parseSignalRequests } from './signal-requests.js';
+import { parseSignalRequests, storableSignalRequest } from './signal-requests.js';
 import {
   appendRefusal,
   checkAppend,
@@ -863,7 +863,8 @@ export class PostgresStore implements WorkQueueStore {
   async requestSignal(request: SignalRequest): Promise<void> {
     this.assertOpen();
     assertStorableRunId(request.runId, 'Signal request');
-    const result = await this.query<{ found: boolean }>(`signal request for run ${request.runId}`, this.sql.requestSignal, [request.runId, JSON.stringify(request)]);
+    assertStorableText(request.signalId, `Signal request for run ${request.runId}: the signalId`);
+    const result = await this.query<{ found: boolean }>(`signal request for run ${request.runId}`, this.sql.requestSignal, [request.runId, storableSignalRequest(request)]);
     if (result.rows[0]?.found !== true) throw new RunNotFoundError(request.runId);
   }
 

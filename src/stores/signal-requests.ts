@@ -8,8 +8,23 @@ const signalRequestsSchema = z.array(
     signal: z.string().min(1),
     signalId: z.string().min(1),
     payload: z.unknown().optional(),
+    /** The payload as JSON text, where the store's JSON type could not hold it as JSON (see {@link storableSignalRequest}). */
+    payloadJson: z.string().optional(),
   }),
 );
+
+/**
+ * A signal request as JSON text for a column of PostgreSQL's `jsonb`, which refuses strings
+ * holding NUL (`\u0000`) or a lone surrogate: such a payload is kept as JSON text of its own
+ * (`payloadJson`, whose escapes are plain characters to `jsonb`); any other request is written
+ * as it always was. Internal to the stores.
+ */
+export function storableSignalRequest(request: SignalRequest): string {
+  const text = JSON.stringify(request);
+  // JSON.stringify writes NUL and lone surrogates (only those) as \u escapes.
+  if (request.payload === undefined || !/\\u(?:0000|d[89a-f])/i.test(text)) return text;
+  return JSON.stringify({ runId: request.runId, signal: request.signal, signalId: request.signalId, payloadJson: JSON.stringify(request.payload) });
+}
 
 /**
  * The signal requests a store keeps on a run, as JSON text, checked as they are read back.
@@ -26,5 +41,15 @@ export function parseSignalRequests(runId: string, text: string): SignalRequest[
   }
   const parsed = signalRequestsSchema.safeParse(value);
   if (!parsed.success) throw new StoreCorruptionError(runId, undefined, `its pending signal requests are not valid: ${parsed.error.message}`, { cause: parsed.error });
-  return parsed.data.map((request) => (request.payload === undefined ? { runId: request.runId, signal: request.signal, signalId: request.signalId } : request));
+  return parsed.data.map((request) => {
+    const { runId: id, signal, signalId, payloadJson } = request;
+    if (payloadJson !== undefined) {
+      try {
+        return { runId: id, signal, signalId, payload: JSON.parse(payloadJson) as unknown };
+      } catch (error) {
+        throw new StoreCorruptionError(runId, undefined, `the payload of its pending signal request ${signalId} is not JSON`, { cause: error });
+      }
+    }
+    return request.payload === undefined ? { runId: id, signal, signalId } : { runId: id, signal, signalId, payload: request.payload };
+  });
 }

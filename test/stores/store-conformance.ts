@@ -675,6 +675,19 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         await store.append(appendOf([{ ...received, seq: 2, signalId: 's-2', payload: { by: 'bob' } }]));
         expect(await beat()).toBeUndefined();
       });
+
+      it('hands back a payload holding NUL and lone surrogates exactly as it was sent (PostgreSQL jsonb refuses both)', async () => {
+        const runId = uuidv7();
+        await createRun(store, runStarted(runId));
+        const payload = { note: 'a\u0000b', half: 'x\ud800y', low: '\udc00', pair: '\ud83d\ude00', text: 'a \\u0000 written out' };
+        await (peer().requestSignal ?? (() => Promise.reject(new Error(`${name} has no requestSignal`)))).call(peer(), { runId, signal: 'approved', signalId: 's-odd', payload });
+        await peer().requestSignal?.({ runId, signal: 'approved', signalId: 's-plain', payload: { by: 'ann' } });
+        const beat = await store.heartbeat(OWNER, [{ runId, lease: LEASE }], LONG_LEASE_MS);
+        expect(beat.signalRequests?.map((request) => [request.signalId, request.payload])).toEqual([
+          ['s-odd', payload],
+          ['s-plain', { by: 'ann' }],
+        ]);
+      });
     });
 
     describe('listRuns', () => {
