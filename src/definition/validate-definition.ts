@@ -115,6 +115,10 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
       issues.push({ path: `stages.${label}`, message: 'a stage name must be a non-empty string' });
     } else if (problem !== undefined) {
       issues.push({ path: `stages.${label}`, message: `the stage name ${problem}` });
+    } else if (stage.name === '__proto__') {
+      // Outcomes key outputs and stage records by name: this key sets an object's prototype instead.
+      issues.push({ path: `stages.${label}`, message: "the stage name '__proto__' is reserved: as a key of outcome.outputs and outcome.stages it would set their prototype, and the stage's output would vanish from them" });
+      names.add(stage.name);
     } else if (names.has(stage.name)) {
       issues.push({ path: `stages.${label}`, message: `duplicate stage name '${stage.name}'` });
       duplicates.add(stage);

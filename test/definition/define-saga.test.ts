@@ -120,6 +120,19 @@ describe('defineSaga().build()', () => {
     expect(error.issues).toEqual([{ path: `stages."${'x'.repeat(80)}…"`, message: 'the stage name must be at most 200 characters (got 201)' }]);
   });
 
+  it("refuses the stage name '__proto__', whose output would vanish from outcome.outputs; other Object.prototype names are fine", () => {
+    const error = definitionError(() =>
+      defineSaga({ name: 'proto', input })
+        .stage('__proto__', { execute: () => ({ v: 1 }) })
+        .stage('next', { execute: noop })
+        .build(),
+    );
+    expect(error.issues).toEqual([
+      { path: 'stages.__proto__', message: expect.stringContaining("the stage name '__proto__' is reserved") as unknown },
+    ]);
+    expect(() => defineSaga({ name: 'fine', input }).stage('constructor', { execute: noop }).stage('toString', { execute: noop }).build()).not.toThrow();
+  });
+
   it('reports a dependency cycle with its path, once', () => {
     const error = definitionError(() =>
       defineSaga({ name: 'loop', input })
