@@ -14,9 +14,8 @@ import {
   Subject,
   takeUntil,
   takeWhile,
+  Observable,
   throwError,
-  timeout,
-  type Observable,
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
@@ -52,6 +51,7 @@ import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost
 import { copyJson } from './json-value.js';
 import type { KeptRun, LeaseKeeper } from './lease-keeper.js';
 import { leaseLapses$ } from './lease-lapse.js';
+import { scheduleAfter } from './long-delay.js';
 import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
@@ -951,8 +951,11 @@ class SagaOrchestrator implements Orchestrator {
           );
     const delivered$ = merge(journaled$, takenOver$);
     if (timeoutMs === undefined) return firstValueFrom(delivered$);
-    const timedOut = (): Observable<never> => throwError(() => new SignalTimeoutError(state.saga, runId, request.signal, signalId, timeoutMs, owner ?? 'a worker'));
-    return firstValueFrom(delivered$.pipe(timeout({ first: timeoutMs, scheduler: this.scheduler, with: timedOut })));
+    // Not RxJS's `timeout`: a bound of weeks is longer than one Node timer holds (see scheduleAfter).
+    const timedOut$ = new Observable<never>((subscriber) =>
+      scheduleAfter(this.scheduler, timeoutMs, () => subscriber.error(new SignalTimeoutError(state.saga, runId, request.signal, signalId, timeoutMs, owner ?? 'a worker'))),
+    );
+    return firstValueFrom(merge(delivered$, timedOut$));
   }
 
   /** Takes a run nobody drives over here (its lease, an epoch bump, `run.resumed`), delivering the signal as it is picked up. */

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, NonRetryableError, StageTimeoutError, type SagaEvent } from 'sagaflow';
+import { createOrchestrator, defineSaga, MemoryStore, NonRetryableError, StageTimeoutError, type SagaEvent } from 'sagaflow';
 import { createVirtualClock } from 'sagaflow/testing';
 import { collect } from '../support/collect.js';
 import { aborted } from '../support/deferred.js';
@@ -264,6 +264,29 @@ describe('delays longer than one Node timer holds (2^31 - 1 ms, about 24.8 days)
       expect(statuses).toEqual(['completed', 'completed', 'completed', 'compensated']);
       expect(calls).toEqual(['flaky 1', 'flaky 2', 'shipped']);
       await orchestrator.close();
+    }));
+
+  it('signal() to a run another process owns, bounded by 30 days, waits for the owner instead of timing out at once', () =>
+    withFakeTimers(async () => {
+      const saga = defineSaga({ name: 'held-for-approval', input })
+        .waitForSignal('approval', { signal: 'approve', schema: z.object({ by: z.string() }) })
+        .build();
+      const store = new MemoryStore();
+      const owner = createOrchestrator({ store, sagas: [saga], ownerId: 'owner' });
+      const sender = createOrchestrator({ store, sagas: [saga], ownerId: 'sender' });
+      const run = owner.start(saga, { id: '1' });
+      await vi.advanceTimersByTimeAsync(10);
+      let result: unknown = 'pending';
+      void sender.signal(run.runId, 'approve', { by: 'ann' }, { timeoutMs: 30 * DAY }).then(
+        (value) => (result = value),
+        (error: unknown) => (result = error),
+      );
+      // The owner delivers the request with its next heartbeat (a third of its 30 s lease).
+      await vi.advanceTimersByTimeAsync(15_000);
+      expect(result).toMatchObject({ accepted: true, delivered: 'waiting' });
+      expect((await run.outcome).status).toBe('completed');
+      await owner.close();
+      await sender.close();
     }));
 
   it('close({ timeoutMs: Infinity }) waits for the runs, like close()', () =>
