@@ -794,6 +794,11 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     }
     case 'stage.completed': {
       const stage = stageOf(state, event);
+      // Never in a journal sagaflow wrote (a stage completes from an attempt): the stage would
+      // stay ready, run again, and the run would never settle.
+      if (stage.status === 'not_started') {
+        throw new StoreCorruptionError(state.runId, event.seq, `stage.completed of stage '${event.stage}', which never started (no stage.started before it)`);
+      }
       if (state.waits !== undefined) state.waits.delete(event.stage);
       const first = stage.status !== 'completed';
       leaveFlight(state, stage);

@@ -220,4 +220,25 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     expect((error as Error).message).toContain("names stage 'a-typo', which the run's definition does not have");
     await expect(orchestrator.resume('edited-1').outcome).rejects.toBeInstanceOf(StoreCorruptionError);
   });
+
+  it('a stage.completed with no stage.started before it (a damaged journal) is a StoreCorruptionError: recover() passes the run over instead of executing the stage again and holding the run for ever', async () => {
+    const executed: string[] = [];
+    const saga = defineSaga({ name: 'damaged', input })
+      .stage('a', { execute: () => void executed.push('a') })
+      .stage('b', { execute: () => void executed.push('b') })
+      .build();
+    const store = new MemoryStore();
+    await storeOrphanedJournal(store, [
+      { type: 'run.started', runId: 'damaged-1', saga: 'damaged', seq: 0, at: 1, version: '1', shapeHash: saga.shapeHash, input: { id: '1' }, stages: ['a', 'b'], shape: saga.shape },
+      { type: 'stage.completed', runId: 'damaged-1', saga: 'damaged', seq: 1, at: 2, stage: 'a', attempt: 1, durationMs: 1 },
+    ]);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const recovered = await orchestrator.recover();
+    expect(recovered).toEqual([]);
+    expect(recovered.skipped).toEqual([{ runId: 'damaged-1', saga: 'damaged', reason: 'unreadable', detail: expect.stringContaining("stage.completed of stage 'a', which never started") as unknown }]);
+    await expect(orchestrator.inspect('damaged-1')).rejects.toMatchObject({ name: 'StoreCorruptionError', runId: 'damaged-1', seq: 1 });
+    expect(executed).toEqual([]);
+    expect(await store.load('damaged-1')).toHaveLength(2);
+    await orchestrator.close();
+  });
 });
