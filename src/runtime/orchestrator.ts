@@ -506,7 +506,8 @@ export interface Orchestrator {
    * `close()`, so its watch completes as the run settles.
    *
    * @throws {@link RunNotFoundError} (as an error notification) for an unknown run id;
-   * {@link OrchestratorClosedError} (as an error notification) once `close()` was called.
+   * {@link OrchestratorClosedError} (as an error notification) once `close()` was called;
+   * `TypeError` (as an error notification) for a `pollIntervalMs` that is not a finite number > 0.
    */
   watch(runId: string, options?: WatchOptions): Observable<SagaEvent>;
   /**
@@ -1002,6 +1003,10 @@ class SagaOrchestrator implements Orchestrator {
 
   watch(runId: string, options: WatchOptions = {}): Observable<SagaEvent> {
     const pollIntervalMs = options.pollIntervalMs ?? defaultPollIntervalMs(this.store);
+    // A negative or NaN interval polls once and then never again (the watch would never end); 0 polls in a busy loop.
+    if (!(typeof pollIntervalMs === 'number' && Number.isFinite(pollIntervalMs) && pollIntervalMs > 0)) {
+      return throwError(() => new TypeError(`watch() of run ${runId}: pollIntervalMs must be a finite number of milliseconds > 0, got ${String(pollIntervalMs)}.`));
+    }
     const journal$ = defer(() => {
       const local = this.active.get(runId);
       if (local !== undefined) return local.handle.events$;

@@ -254,6 +254,17 @@ describe('events$ and inspect', () => {
     expect(new Set(all.map((event) => event.saga))).toEqual(new Set(['first', 'second']));
   });
 
+  it('watch() refuses a pollIntervalMs that is not a finite number > 0 with a TypeError naming it, instead of never completing', async () => {
+    const orchestrator = createOrchestrator();
+    const outcome = await orchestrator.start(one(), { id: 'x', cents: 3 }).outcome;
+    for (const pollIntervalMs of [-1, Number.NaN, 0, Infinity]) {
+      const error = await collect(orchestrator.watch(outcome.runId, { pollIntervalMs })).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(TypeError);
+      expect((error as Error).message).toBe(`watch() of run ${outcome.runId}: pollIntervalMs must be a finite number of milliseconds > 0, got ${String(pollIntervalMs)}.`);
+    }
+    await orchestrator.close();
+  });
+
   it('inspect folds the stored journal into the same outcome the run resolved with', async () => {
     const orchestrator = createOrchestrator({ sagas: [] });
     const outcome = await orchestrator.start(one(), { id: 'x', cents: 4 }).outcome;
