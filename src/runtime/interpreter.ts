@@ -1,6 +1,7 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { Saga } from '../definition/saga.js';
 import { RunStateError } from '../errors/run-errors.js';
+import { StoreCorruptionError } from '../errors/store-errors.js';
 import { applyEvent, foldEvents, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
@@ -280,6 +281,27 @@ export class RunInterpreter implements AttemptEnvironment {
       this.reacting = false;
     }
     this.flush();
+    this.haltIfStalled();
+  }
+
+  /**
+   * A run that has not ended, with nothing to write, no attempt, timer or deferred effect, and no
+   * wait to rest on, would never move again: nothing left could wake it, its lease would be
+   * heartbeated for ever and `close()` would wait for it. No journal this engine writes leads
+   * there; a damaged one the fold accepted can (a compensation of a stage that never ran, say).
+   * Halted as a corrupt journal, so that nothing more is written and the run is reported.
+   */
+  private haltIfStalled(): void {
+    if (this.ended !== undefined || this.writing || this.attempts.length > 0 || this.deferred.length > 0 || this.queued !== undefined || (this.timers?.size ?? 0) > 0) return;
+    if (restingUntil(this.state) !== undefined) return;
+    const { status, stopping } = this.state;
+    this.halt(
+      new StoreCorruptionError(
+        this.runId,
+        undefined,
+        `its events leave the run ${status}${stopping ? ' and stopping' : ''} with nothing running, nothing to start and nothing to wait for, so it could never settle: no run of this engine writes such a journal (saga '${this.saga.name}')`,
+      ),
+    );
   }
 
   /** Carries out a decision's commands; returns whether it appended anything. */
@@ -445,6 +467,7 @@ export class RunInterpreter implements AttemptEnvironment {
     }
     this.flush();
     if (this.host.resting !== undefined) this.offerRest();
+    this.haltIfStalled();
   }
 
   /**

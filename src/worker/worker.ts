@@ -19,7 +19,7 @@ import {
 } from 'rxjs';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { WorkerStoppedError } from '../errors/run-errors.js';
-import { isClosedStoreError, LeaseLostError, StoreUnsupportedError, type StoreUnavailableError } from '../errors/store-errors.js';
+import { isClosedStoreError, LeaseLostError, StoreCorruptionError, StoreUnsupportedError, type StoreUnavailableError } from '../errors/store-errors.js';
 import { assertNever, type MutableRunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { backoffNotifier, type BackoffPolicy } from '../runtime/backoff.js';
@@ -642,8 +642,10 @@ class SagaWorker implements Worker {
     }
     if (!(error instanceof WorkerStoppedError)) this.report(error, { operation: 'run', runId: run.runId });
     // The run was stopping and a stage still executes here, its signal ignored: keep the lease
-    // until it expires, or the next worker would compensate that stage before it lands.
-    if (executing) return;
+    // until it expires, or the next worker would compensate that stage before it lands. A journal
+    // found corrupt while driving it: kept too, so that it comes back (and is reported) once per
+    // lease, not at every claim.
+    if (executing || error instanceof StoreCorruptionError) return;
     // An append failed (the store went away, or worse): hand the run back so that a worker
     // resumes it from its journal as soon as the store answers, instead of after the lease.
     this.release(run.runId, run.lease);

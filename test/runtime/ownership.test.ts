@@ -241,4 +241,35 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     expect(await store.load('damaged-1')).toHaveLength(2);
     await orchestrator.close();
   });
+
+  it('a damaged journal the fold accepts but that leaves the run nothing to do (a compensation of a stage that never ran): the run halts with a StoreCorruptionError, its lease is given back, close() resolves', async () => {
+    const compensated: string[] = [];
+    const saga = defineSaga({ name: 'wedged', input })
+      .stage('a', { execute: () => 'A', compensate: () => void compensated.push('a') })
+      .stage('b', { execute: () => 'B', compensate: () => void compensated.push('b') })
+      .build();
+    const store = new MemoryStore();
+    const error = { name: 'Error', message: 'x' };
+    const event = { runId: 'wedged-1', saga: 'wedged' };
+    // Found by fuzzing journals: every event is well-formed, their order is one no run writes.
+    await storeOrphanedJournal(store, [
+      { ...event, type: 'run.started', seq: 0, at: 1, version: '1', shapeHash: saga.shapeHash, input: { id: '1' }, stages: ['a', 'b'], shape: saga.shape },
+      { ...event, type: 'compensation.started', seq: 1, at: 2, stage: 'a', attempt: 1 },
+      { ...event, type: 'stage.started', seq: 2, at: 3, stage: 'b', attempt: 1 },
+      { ...event, type: 'stage.cancelled', seq: 3, at: 4, stage: 'b', reason: 'r' },
+      { ...event, type: 'stage.cancelled', seq: 4, at: 5, stage: 'a', reason: 'r' },
+      { ...event, type: 'run.compensating', seq: 5, at: 6, cause: { kind: 'failed', stage: 'b', error } },
+      { ...event, type: 'compensation.completed', seq: 6, at: 7, stage: 'a', attempt: 1, durationMs: 1 },
+    ]);
+    const orchestrator = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000 });
+    const [run] = await orchestrator.recover();
+    const failure = await run?.outcome.catch((caught: unknown) => caught);
+    expect(failure).toBeInstanceOf(StoreCorruptionError);
+    expect(failure).toMatchObject({ runId: 'wedged-1' });
+    expect((failure as Error).message).toContain("could never settle: no run of this engine writes such a journal (saga 'wedged')");
+    expect(compensated).toEqual([]);
+    // Given back at once rather than heartbeated for ever; close() does not wait for it.
+    await orchestrator.close();
+    expect(await store.leaseOf('wedged-1')).toBeUndefined();
+  });
 });
