@@ -3,6 +3,7 @@ import { StoreCorruptionError } from '../errors/store-errors.js';
 import { freezeJson } from './freeze-json.js';
 import type { Cancellation, RecordedStageShape, RollbackCause, ResumeMode, SagaEvent, StageFailure } from './saga-event.js';
 import type { RunStatus } from './outcome.js';
+import { StageTable, stageIndexOf, type StageIndex } from './stage-table.js';
 import { recordedTopology, type Topology } from './topology.js';
 
 /**
@@ -283,6 +284,24 @@ export interface RunState {
   readonly updatedAt: number;
 }
 
+/**
+ * The empty list every run's lists (`completionOrder`, `settleOrder`, `compensationOrder`,
+ * `readyStages`) are until their first entry, shared and frozen (a push the fold forgot to route
+ * through {@link own} throws rather than changes every run). A run in flight waits on user code
+ * most of the time with these empty, and an empty `new Array()` is 80 bytes (with its room for
+ * four), four per run in flight.
+ */
+const NONE: string[] = Object.freeze(new Array<string>()) as string[];
+
+/**
+ * `list`, or a list of the run's own when it is {@link NONE}: made with `new Array()`, not `[]`,
+ * whose first push makes room for 17. Stage names only: even pretenured, these arrays keep nothing
+ * young alive (see youngArray in runtime/young-array.ts).
+ */
+function own(list: string[]): string[] {
+  return list === NONE ? new Array<string>() : list;
+}
+
 type OptionalKeysOf<T> = { [K in keyof T]-?: object extends Pick<T, K> ? K : never }[keyof T];
 /**
  * The fold's working copy of a record: every field writable, and every optional field present
@@ -497,7 +516,7 @@ export interface MutableRunState
   extends Working<Omit<RunState, 'stages' | 'completionOrder' | 'settleOrder' | 'compensationOrder' | 'readyStages' | 'rollback' | 'waits' | 'signals'>> {
   waits: Map<string, WaitState> | undefined;
   signals: Map<string, { -readonly [K in keyof ReceivedSignal]: ReceivedSignal[K] }> | undefined;
-  stages: Map<string, MutableStage>;
+  stages: StageTable<MutableStage>;
   completionOrder: string[];
   settleOrder: string[];
   compensationOrder: string[];
@@ -523,10 +542,9 @@ class WorkingRunState implements MutableRunState {
   shape: readonly RecordedStageShape[] | undefined;
   submitted: boolean;
   status: RunStatus;
-  // Stage names only: even pretenured, these arrays keep nothing young alive (see youngArray in runtime/young-array.ts).
-  completionOrder = new Array<string>();
-  settleOrder = new Array<string>();
-  compensationOrder = new Array<string>();
+  completionOrder = NONE;
+  settleOrder = NONE;
+  compensationOrder = NONE;
   failure: StageFailure | undefined = undefined;
   cancellation: Cancellation | undefined = undefined;
   compensationCause: RollbackCause | undefined = undefined;
@@ -546,7 +564,7 @@ class WorkingRunState implements MutableRunState {
     started: Extract<SagaEvent, { type: 'run.started' }>,
     shape: readonly RecordedStageShape[] | undefined,
     public topology: Topology | undefined,
-    public stages: Map<string, MutableStage>,
+    public stages: StageTable<MutableStage>,
     public readyStages: string[],
   ) {
     this.runId = started.runId;
@@ -695,20 +713,27 @@ export function initialRunState(
   const shape = started.shape ?? fallbackShape;
   const index =
     shape === undefined ? undefined : topology !== undefined && (topology.shape === shape || sameStages(topology, shape)) ? topology : recordedTopology(started.shapeHash, shape);
-  const stages = new Map<string, MutableStage>();
-  const readyStages = new Array<string>();
+  let readyStages = NONE;
   const names = started.stages;
-  // The usual case, a run of the definition the topology indexes: its stage i is the topology's stage i.
-  const aligned = index !== undefined && index.names.length === names.length;
+  // The usual case, a run of the definition the topology indexes: its stage i is the topology's
+  // stage i, and the topology is the index of the run's stage table, shared with every such run.
+  const aligned = index !== undefined && (index.names === names || sameNames(index.names, names));
+  const records = new Array<MutableStage>(names.length);
   for (let position = 0; position < names.length; position++) {
     const name = names[position] as string;
-    const at = aligned && index.names[position] === name ? position : index?.indexOf.get(name);
+    const at = aligned ? position : index?.indexOf.get(name);
     const waitingOn = at === undefined ? 0 : (index?.parents[at]?.length ?? 0);
-    stages.set(name, notStarted(waitingOn));
-    if (index !== undefined && waitingOn === 0) readyStages.push(name);
+    records[position] = notStarted(waitingOn);
+    if (index !== undefined && waitingOn === 0) (readyStages = own(readyStages)).push(name);
   }
-  const state = new WorkingRunState(started, shape, index, stages, readyStages);
-  return state;
+  const stageIndex: StageIndex = aligned ? index : stageIndexOf(names);
+  return new WorkingRunState(started, shape, index, new StageTable(stageIndex, records), readyStages);
+}
+
+function sameNames(left: readonly string[], right: readonly string[]): boolean {
+  if (left.length !== right.length) return false;
+  for (let position = 0; position < left.length; position++) if (left[position] !== right[position]) return false;
+  return true;
 }
 
 function sameStages(topology: Topology, shape: readonly RecordedStageShape[]): boolean {
@@ -739,7 +764,7 @@ function settle(state: MutableRunState, stage: MutableStage, name: string): void
     const index = state.settleOrder.lastIndexOf(name);
     if (index !== -1) state.settleOrder.splice(index, 1);
   }
-  state.settleOrder.push(name);
+  (state.settleOrder = own(state.settleOrder)).push(name);
 }
 
 /** A stage's attempt or retry wait ended: it no longer counts as in flight. */
@@ -772,7 +797,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
         }
         stage.status = 'running';
         state.inFlight++;
-        removeReady(state.readyStages, event.stage);
+        removeReady(state, event.stage);
         stage.endedAt = undefined;
         stage.cancelReason = undefined;
         stage.outcomeUnknown = false;
@@ -802,7 +827,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       if (state.waits !== undefined) state.waits.delete(event.stage);
       const first = stage.status !== 'completed';
       leaveFlight(state, stage);
-      if (first) state.completionOrder.push(event.stage);
+      if (first) (state.completionOrder = own(state.completionOrder)).push(event.stage);
       settle(state, stage, event.stage);
       stage.status = 'completed';
       stage.attempts = Math.max(stage.attempts, event.attempt);
@@ -891,7 +916,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
         compensation.error = undefined;
         compensation.durationMs = event.durationMs;
       }
-      if (event.type === 'compensation.completed') state.compensationOrder.push(event.stage);
+      if (event.type === 'compensation.completed') (state.compensationOrder = own(state.compensationOrder)).push(event.stage);
       state.rollback?.settled(event.stage, wasRunning);
       return;
     }
@@ -925,7 +950,13 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
 }
 
 /** A stage started: it is no longer waiting to. Stages start in the order they became ready, so it is found at the front. */
-function removeReady(ready: string[], name: string): void {
+function removeReady(state: MutableRunState, name: string): void {
+  const ready = state.readyStages;
+  if (ready.length === 1 && ready[0] === name) {
+    // The last one: the run holds no list while it waits on its stages (see NONE).
+    state.readyStages = NONE;
+    return;
+  }
   // The usual case, the front, in O(1): V8 trims an array's front in place on shift().
   if (ready[0] === name) {
     ready.shift();
@@ -954,7 +985,7 @@ function completed(state: MutableRunState, name: string): void {
       record = newStage(record.waitingOn - 1);
       state.stages.set(dependent, record);
     } else record.waitingOn--;
-    if (record.waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') state.readyStages.push(dependent);
+    if (record.waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') (state.readyStages = own(state.readyStages)).push(dependent);
   }
 }
 
@@ -1015,7 +1046,7 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
 /** Recomputes, from the stages' statuses, which stages wait on what and which may start. */
 function recountForward(state: MutableRunState): void {
   const topology = state.topology;
-  state.readyStages.length = 0;
+  state.readyStages = NONE;
   state.remaining = 0;
   if (topology === undefined) return;
   for (let index = 0; index < topology.names.length; index++) {
@@ -1026,7 +1057,7 @@ function recountForward(state: MutableRunState): void {
     let waitingOn = 0;
     for (const parent of topology.parents[index] as readonly string[]) if (state.stages.get(parent)?.status !== 'completed') waitingOn++;
     setWaitingOn(state, name, record, waitingOn);
-    if (waitingOn === 0 && record.status !== 'running') state.readyStages.push(name);
+    if (waitingOn === 0 && record.status !== 'running') (state.readyStages = own(state.readyStages)).push(name);
   }
 }
 

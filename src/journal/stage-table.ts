@@ -1,0 +1,98 @@
+/**
+ * The names of a run's stages in order, and each one's position: what a {@link StageTable} is
+ * indexed by. A definition's `Topology` is one, shared by every run of it.
+ */
+export interface StageIndex {
+  /** Stage names, in order. */
+  readonly names: readonly string[];
+  /** Position in `names` by stage name. */
+  readonly indexOf: ReadonlyMap<string, number>;
+}
+
+/** A run's own index of `names` (a journal whose stages are not its definition's, in that order). */
+export function stageIndexOf(names: readonly string[]): StageIndex {
+  return { names, indexOf: new Map(names.map((name, position) => [name, position])) };
+}
+
+/**
+ * A run's stage records by stage name, in stage order: the fold's `RunState.stages`. Internal.
+ *
+ * @remarks
+ * A `ReadonlyMap` to its readers, but held as an array of records by position in a
+ * {@link StageIndex} that every run of a definition shares: a run in flight holds an array of
+ * one slot per stage (56 bytes for five) and this object, not a `Map`'s hash table (264 bytes
+ * for five; a run keeps its state as long as it waits on user code, so every byte counts × the
+ * runs in flight). Iteration follows the index's order: declaration order, then any stage the
+ * run was given later ({@link StageTable.set} of a name the index does not have), as a `Map`
+ * iterates in insertion order.
+ *
+ * @typeParam TRecord - the records it holds (the fold's working records).
+ */
+export class StageTable<TRecord> implements ReadonlyMap<string, TRecord> {
+  /**
+   * @param index - the stages' names and positions, shared; replaced by one of this table's own
+   *   if a stage it does not list is added.
+   * @param records - by position in `index`: one per name, owned by this table.
+   */
+  constructor(
+    private index: StageIndex,
+    private readonly records: TRecord[],
+  ) {}
+
+  /** How many stages. */
+  get size(): number {
+    return this.records.length;
+  }
+
+  /** The record of stage `name`, if the run has that stage. */
+  get(name: string): TRecord | undefined {
+    const position = this.index.indexOf.get(name);
+    return position === undefined ? undefined : this.records[position];
+  }
+
+  /** Whether the run has stage `name`. */
+  has(name: string): boolean {
+    return this.index.indexOf.has(name);
+  }
+
+  /** Sets the record of stage `name`; a stage the index does not list is added last (this table then gets an index of its own). */
+  set(name: string, record: TRecord): void {
+    const position = this.index.indexOf.get(name);
+    if (position !== undefined) {
+      this.records[position] = record;
+      return;
+    }
+    this.index = stageIndexOf([...this.index.names, name]);
+    this.records.push(record);
+  }
+
+  /** Calls `callback` with each stage's record and name, in stage order. */
+  forEach(callback: (record: TRecord, name: string, table: ReadonlyMap<string, TRecord>) => void, thisArg?: unknown): void {
+    const names = this.index.names;
+    const records = this.records;
+    for (let position = 0; position < records.length; position++) callback.call(thisArg, records[position] as TRecord, names[position] as string, this);
+  }
+
+  /** `[name, record]` of each stage, in stage order. */
+  *entries(): MapIterator<[string, TRecord]> {
+    const records = this.records;
+    // The index is read at each step: a stage added meanwhile is visited, as a Map's iterator would.
+    for (let position = 0; position < records.length; position++) yield [this.index.names[position] as string, records[position] as TRecord];
+  }
+
+  /** The stage names, in order. */
+  *keys(): MapIterator<string> {
+    for (let position = 0; position < this.records.length; position++) yield this.index.names[position] as string;
+  }
+
+  /** The records, in stage order. */
+  *values(): MapIterator<TRecord> {
+    const records = this.records;
+    for (let position = 0; position < records.length; position++) yield records[position] as TRecord;
+  }
+
+  /** As {@link StageTable.entries}. */
+  [Symbol.iterator](): MapIterator<[string, TRecord]> {
+    return this.entries();
+  }
+}
