@@ -29,65 +29,70 @@ export function stageIndexOf(names: readonly string[]): StageIndex {
  * @typeParam TRecord - the records it holds (the fold's working records).
  */
 export class StageTable<TRecord> implements ReadonlyMap<string, TRecord> {
+  // Private names, not properties: like a Map's entries, they are not seen by JSON.stringify or a spread.
+  /** The stages' names and positions, shared; replaced by one of this table's own if a stage it does not list is added. */
+  #index: StageIndex;
+  /** By position in the index: one per name, owned by this table. */
+  readonly #records: TRecord[];
+
   /**
-   * @param index - the stages' names and positions, shared; replaced by one of this table's own
-   *   if a stage it does not list is added.
-   * @param records - by position in `index`: one per name, owned by this table.
+   * @param index - the stages' names and positions (kept, not copied).
+   * @param records - one per name, by position in `index` (kept, not copied).
    */
-  constructor(
-    private index: StageIndex,
-    private readonly records: TRecord[],
-  ) {}
+  constructor(index: StageIndex, records: TRecord[]) {
+    this.#index = index;
+    this.#records = records;
+  }
 
   /** How many stages. */
   get size(): number {
-    return this.records.length;
+    return this.#records.length;
   }
 
   /** The record of stage `name`, if the run has that stage. */
   get(name: string): TRecord | undefined {
-    const position = this.index.indexOf.get(name);
-    return position === undefined ? undefined : this.records[position];
+    const position = this.#index.indexOf.get(name);
+    return position === undefined ? undefined : this.#records[position];
   }
 
   /** Whether the run has stage `name`. */
   has(name: string): boolean {
-    return this.index.indexOf.has(name);
+    return this.#index.indexOf.has(name);
   }
 
   /** Sets the record of stage `name`; a stage the index does not list is added last (this table then gets an index of its own). */
   set(name: string, record: TRecord): void {
-    const position = this.index.indexOf.get(name);
+    const position = this.#index.indexOf.get(name);
     if (position !== undefined) {
-      this.records[position] = record;
+      this.#records[position] = record;
       return;
     }
-    this.index = stageIndexOf([...this.index.names, name]);
-    this.records.push(record);
+    this.#index = stageIndexOf([...this.#index.names, name]);
+    this.#records.push(record);
   }
 
   /** Calls `callback` with each stage's record and name, in stage order. */
   forEach(callback: (record: TRecord, name: string, table: ReadonlyMap<string, TRecord>) => void, thisArg?: unknown): void {
-    const names = this.index.names;
-    const records = this.records;
+    const names = this.#index.names;
+    const records = this.#records;
     for (let position = 0; position < records.length; position++) callback.call(thisArg, records[position] as TRecord, names[position] as string, this);
   }
 
   /** `[name, record]` of each stage, in stage order. */
   *entries(): MapIterator<[string, TRecord]> {
-    const records = this.records;
+    const records = this.#records;
     // The index is read at each step: a stage added meanwhile is visited, as a Map's iterator would.
-    for (let position = 0; position < records.length; position++) yield [this.index.names[position] as string, records[position] as TRecord];
+    for (let position = 0; position < records.length; position++) yield [this.#index.names[position] as string, records[position] as TRecord];
   }
 
   /** The stage names, in order. */
   *keys(): MapIterator<string> {
-    for (let position = 0; position < this.records.length; position++) yield this.index.names[position] as string;
+    for (let position = 0; position < this.#records.length; position++) yield this.#index.names[position] as string;
   }
 
   /** The records, in stage order. */
   *values(): MapIterator<TRecord> {
-    const records = this.records;
+    const records = this.#records;
     for (let position = 0; position < records.length; position++) yield records[position] as TRecord;
   }
 

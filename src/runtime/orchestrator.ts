@@ -55,7 +55,7 @@ import { scheduleAfter } from './long-delay.js';
 import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
-import { RunHandle, type SagaRun } from './saga-run.js';
+import { RunHandle, type RunHandleOptions, type SagaRun } from './saga-run.js';
 import { settleWithin } from './settle-within.js';
 import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
@@ -669,6 +669,8 @@ class SagaOrchestrator implements Orchestrator {
   private readonly events: EventStream<SagaEvent>;
   /** Where a throwing `events$` subscriber is reported: this orchestrator's `onError`. */
   private readonly onSubscriberError: SubscriberErrorHandler;
+  /** What every handle of this orchestrator is given (one object, kept by each): see {@link RunHandleOptions}. */
+  private readonly handleOptions: RunHandleOptions;
   private readonly scheduler: SchedulerLike;
   private readonly random: () => number;
   private readonly owner: string;
@@ -710,6 +712,7 @@ class SagaOrchestrator implements Orchestrator {
     this.onError = options.onError ?? defaultOnError;
     this.onSubscriberError = (error, context) => this.report(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
     this.events = new EventStream<SagaEvent>({ onError: this.onSubscriberError, runIdOf: (event) => event.runId });
+    this.handleOptions = { onError: this.onSubscriberError, journals: this.store instanceof MemoryStore ? this.store : undefined };
     const owner = new RunOwner({
       store: this.store,
       owner: this.owner,
@@ -729,7 +732,7 @@ class SagaOrchestrator implements Orchestrator {
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options: StartOptions = {}): SagaRun<TOutputs> {
     if (this.closed) throw new OrchestratorClosedError(`start() of saga '${saga.name}' was called after close()`);
     const started = this.prepareStart(saga, input, options.runId, false);
-    const handle = new RunHandle<TOutputs>(started.runId, { onError: this.onSubscriberError });
+    const handle = new RunHandle<TOutputs>(started.runId, this.handleOptions);
     if (this.active.has(started.runId)) {
       handle.fail(new RunStateError(saga.name, started.runId, 'start', 'running', [], `a run with id ${started.runId} is already active here`));
       return handle;
@@ -811,7 +814,7 @@ class SagaOrchestrator implements Orchestrator {
     if (run.submitted && supportsWorkers(this.store)) {
       return { kind: 'skipped', skipped: { runId: run.runId, saga: run.saga, reason: 'submitted', detail: `run ${run.runId} of saga '${run.saga}' was passed over: it was submitted, so workers own it` } };
     }
-    const handle = new RunHandle<Record<string, unknown>>(run.runId, { onError: this.onSubscriberError });
+    const handle = new RunHandle<Record<string, unknown>>(run.runId, this.handleOptions);
     this.active.set(run.runId, { handle });
     let pick: PickUp;
     try {
@@ -856,7 +859,7 @@ class SagaOrchestrator implements Orchestrator {
     }
     // Nobody drives it: its process stopped. Take it over here and cancel it as it is picked up.
     if (this.active.has(runId)) return this.cancel(runId, reason);
-    const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
+    const handle = new RunHandle<Record<string, unknown>>(runId, this.handleOptions);
     this.active.set(runId, { handle });
     try {
       await this.pickUp(runId, 'resume', {}, handle, { cancel: reason });
@@ -962,7 +965,7 @@ class SagaOrchestrator implements Orchestrator {
   /** Takes a run nobody drives over here (its lease, an epoch bump, `run.resumed`), delivering the signal as it is picked up. */
   private async takeOverForSignal(request: SignalRequest): Promise<RunHandle<Record<string, unknown>>> {
     const { runId } = request;
-    const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
+    const handle = new RunHandle<Record<string, unknown>>(runId, this.handleOptions);
     this.active.set(runId, { handle });
     try {
       await this.pickUp(runId, 'resume', {}, handle, { signal: { signal: request.signal, signalId: request.signalId, payload: request.payload } });
@@ -1188,7 +1191,7 @@ class SagaOrchestrator implements Orchestrator {
 
   /** Resume, redrive or compensate a stored run: a handle at once, the checks and the takeover in the background. */
   private continueRun(runId: string, mode: ResumeMode, options: ContinueOptions): RunHandle<Record<string, unknown>> {
-    const handle = new RunHandle<Record<string, unknown>>(runId, { onError: this.onSubscriberError });
+    const handle = new RunHandle<Record<string, unknown>>(runId, this.handleOptions);
     if (this.closed) {
       handle.fail(new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`));
       return handle;

@@ -52,10 +52,29 @@ export interface SagaRun<TOutputs = Record<string, unknown>> {
   cancel(reason?: string): void;
 }
 
-/** Options of a {@link RunHandle}. */
+/**
+ * A store that keeps journals in this process's memory and lends a run's journal as it holds it
+ * (`MemoryStore`): the live array, whose first events never change.
+ */
+export interface HeldJournals {
+  /** The journal of run `runId`, live (never changed by the caller), if the store holds it. */
+  heldJournal(runId: string): readonly SagaEvent[] | undefined;
+}
+
+/**
+ * Options of a {@link RunHandle}.
+ *
+ * @remarks
+ * One object may serve every handle of an orchestrator: a handle keeps it, not a copy.
+ */
 export interface RunHandleOptions {
   /** Where an `events$` subscriber's error goes. Default: {@link reportSubscriberError}. */
-  readonly onError?: SubscriberErrorHandler;
+  readonly onError?: SubscriberErrorHandler | undefined;
+  /**
+   * The store, when it lends journals (see {@link HeldJournals}): the handle then replays `events$`
+   * from the store's journal, counting the events it was given, instead of keeping a copy of each.
+   */
+  readonly journals?: HeldJournals | undefined;
 }
 
 /** What drives a run, as its {@link RunHandle} reaches it to cancel the run. */
@@ -78,9 +97,16 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   readonly outcome: Promise<SagaOutcome<TOutputs>>;
   /** Made on first read: most handles are only awaited. */
   private observable$: Observable<SagaEvent> | undefined;
-  private readonly onError: SubscriberErrorHandler | undefined;
-  /** The events so far, until the first subscriber; then the subject holds them. */
-  private journal = new Array<SagaEvent>();
+  private readonly options: RunHandleOptions;
+  /**
+   * The events so far, until the first subscriber (then the subject holds them), are either the
+   * first `heldLength` events of the store's journal (`held`, see {@link RunHandleOptions.journals}),
+   * as long as each event pushed is the store's next one, or a copy of the handle's own (`own`,
+   * made for the first event that is not). A run in flight holds no second copy of its journal.
+   */
+  private held: readonly SagaEvent[] | undefined;
+  private heldLength = 0;
+  private own: SagaEvent[] | undefined;
   private subject: ReplaySubject<SagaEvent> | undefined;
   private ended = false;
   /**
@@ -96,17 +122,17 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
 
   /**
    * @param runId - the run's id.
-   * @param options - where `events$` subscriber errors go.
+   * @param options - where `events$` subscriber errors go, and the store's journals; kept, not copied.
    */
   constructor(
     readonly runId: string,
-    options: RunHandleOptions = {},
+    options: RunHandleOptions = NO_OPTIONS,
   ) {
     this.outcome = new Promise<SagaOutcome<TOutputs>>((resolve, reject) => {
       this.resolveOutcome = resolve;
       this.rejectOutcome = reject;
     });
-    this.onError = options.onError;
+    this.options = options;
   }
 
   /**
@@ -130,7 +156,7 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   get events$(): Observable<SagaEvent> {
     this.observable$ ??= SafeObservable.from<SagaEvent>(
       { subscribe: (observer) => this.replaySubject().subscribe(observer) },
-      { runId: this.runId, ...(this.onError === undefined ? {} : { onError: this.onError }) },
+      { runId: this.runId, ...(this.options.onError === undefined ? {} : { onError: this.options.onError }) },
     );
     return this.observable$;
   }
@@ -160,8 +186,30 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
 
   /** A durable event of the run. */
   push(event: SagaEvent): void {
-    if (this.subject === undefined) this.journal.push(event);
-    else this.subject.next(event);
+    if (this.subject !== undefined) {
+      this.subject.next(event);
+      return;
+    }
+    if (this.own === undefined) {
+      const held = this.held ?? this.heldFrom(event);
+      if (held?.[this.heldLength] === event) {
+        this.heldLength++;
+        return;
+      }
+      // Not the store's next event (a store that copies, or a run someone else writes to now): a copy from here on.
+      this.own = held === undefined ? new Array<SagaEvent>() : held.slice(0, this.heldLength);
+      this.held = undefined;
+    }
+    this.own.push(event);
+  }
+
+  /** The store's journal of the run, if it lends it and it starts with the handle's first event. */
+  private heldFrom(first: SagaEvent): readonly SagaEvent[] | undefined {
+    if (this.heldLength !== 0) return undefined;
+    const journal = this.options.journals?.heldJournal(this.runId);
+    if (journal?.[0] !== first) return undefined;
+    this.held = journal;
+    return journal;
   }
 
   /** Resolves `outcome` and completes `events$`; does nothing once the handle has ended. */
@@ -197,14 +245,21 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   private replaySubject(): ReplaySubject<SagaEvent> {
     if (this.subject === undefined) {
       const subject = new ReplaySubject<SagaEvent>();
-      for (const event of this.journal) subject.next(event);
+      const journal = this.own ?? this.held ?? NO_EVENTS;
+      const length = this.own === undefined ? this.heldLength : journal.length;
+      for (let index = 0; index < length; index++) subject.next(journal[index] as SagaEvent);
       if (this.ended) subject.complete();
       this.subject = subject;
-      this.journal = new Array<SagaEvent>();
+      this.own = undefined;
+      this.held = undefined;
+      this.heldLength = 0;
     }
     return this.subject;
   }
 }
+
+const NO_OPTIONS: RunHandleOptions = Object.freeze({});
+const NO_EVENTS: readonly SagaEvent[] = Object.freeze([]);
 
 /** What a handle's `outcome` is given so that an unobserved rejection is never unhandled: one function for all. */
 function ignore(): void {

@@ -245,6 +245,17 @@ export class MemoryStore implements SagaStore {
   }
 
   /**
+   * The journal of run `runId` as this store holds it, live: the store's own array, not a copy.
+   * Internal: a run handle replays from it instead of keeping a second copy of the journal (see
+   * `RunHandleOptions.journals`). Never change it; it only grows, and is never replaced.
+   *
+   * @internal
+   */
+  heldJournal(runId: string): readonly SagaEvent[] | undefined {
+    return this.runs.get(runId)?.events;
+  }
+
+  /**
    * Lists runs, filtered, in run-id order (`order: 'desc'` for newest first).
    *
    * @throws `TypeError` (rejects) when `limit` is not an integer >= 0, or `order` is unknown.

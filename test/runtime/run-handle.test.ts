@@ -64,6 +64,28 @@ describe('RunHandle.events$', () => {
     expect(late.completed()).toBe(true);
   });
 
+  it("with a store that lends its journal, replays the events pushed (not the store's later ones) and copies from the first event the store does not have next", () => {
+    const stored = [event(0), event(1), event(2)];
+    const handle = new RunHandle(RUN, { journals: { heldJournal: (runId) => (runId === RUN ? stored : undefined) } });
+    handle.push(stored[0] as SagaEvent);
+    handle.push(stored[1] as SagaEvent);
+    // The store has a third event the handle was not given yet: a subscriber sees only what was pushed.
+    const early = record(handle);
+    expect(early.seqs).toEqual([0, 1]);
+
+    const diverging = new RunHandle(RUN, { journals: { heldJournal: () => stored } });
+    diverging.push(stored[0] as SagaEvent);
+    diverging.push(event(1)); // an equal event, not the store's: copied from here on
+    stored.push(event(3)); // what the store holds later does not change what the handle replays
+    diverging.push(event(2));
+    diverging.settle(outcome);
+    expect(record(diverging).seqs).toEqual([0, 1, 2]);
+
+    const elsewhere = new RunHandle(RUN, { journals: { heldJournal: () => undefined } });
+    for (let seq = 0; seq < 3; seq++) elsewhere.push(event(seq));
+    expect(record(elsewhere).seqs).toEqual([0, 1, 2]);
+  });
+
   it('fail() rejects outcome and completes events$; settle after fail does nothing', async () => {
     const handle = new RunHandle(RUN);
     const watcher = record(handle);
