@@ -2,6 +2,7 @@ import { ReplaySubject, type Observable } from 'rxjs';
 import type { SagaOutcome } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
+import { youngArray } from './young-array.js';
 
 /**
  * A handle on one run, returned synchronously by `start`, `resume`, `redrive` and `compensate`.
@@ -197,7 +198,8 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
         return;
       }
       // Not the store's next event (a store that copies, or a run someone else writes to now): a copy from here on.
-      this.own = held === undefined ? new Array<SagaEvent>() : held.slice(0, this.heldLength);
+      // Never pretenured (see youngArray): it holds the run's young events.
+      this.own = held === undefined ? youngArray<SagaEvent>(4) : held.slice(0, this.heldLength);
       this.held = undefined;
     }
     this.own.push(event);
