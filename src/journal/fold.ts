@@ -719,15 +719,20 @@ export function initialRunState(
   // stage i, and the topology is the index of the run's stage table, shared with every such run.
   const aligned = index !== undefined && (index.names === names || sameNames(index.names, names));
   let starting: readonly MutableStage[];
+  let stageIndex: StageIndex;
   if (aligned) {
+    stageIndex = index;
     starting = startingRecordsOf(index);
     for (let position = 0; position < names.length; position++) {
       if ((starting[position] as MutableStage).waitingOn === 0) (readyStages = own(readyStages)).push(names[position] as string);
     }
   } else {
-    const records = new Array<MutableStage>(names.length);
-    for (let position = 0; position < names.length; position++) {
-      const name = names[position] as string;
+    // A name listed twice (a hand-edited journal) is one stage, where it was first listed, as in a Map.
+    const unique = uniqueNames(names);
+    stageIndex = stageIndexOf(unique);
+    const records = new Array<MutableStage>(unique.length);
+    for (let position = 0; position < unique.length; position++) {
+      const name = unique[position] as string;
       const at = index?.indexOf.get(name);
       const waitingOn = at === undefined ? 0 : (index?.parents[at]?.length ?? 0);
       records[position] = notStarted(waitingOn);
@@ -735,7 +740,6 @@ export function initialRunState(
     }
     starting = records;
   }
-  const stageIndex: StageIndex = aligned ? index : stageIndexOf(names);
   // A copy made by slice(), which has no allocation site: never pretenured (see youngArray in
   // runtime/young-array.ts), as it soon points at the run's young records. With `new Array(n)`, the
   // site was pretenured once 10,000 runs in flight outlived young collections, and every later run's
@@ -757,6 +761,12 @@ function startingRecordsOf(topology: Topology): readonly MutableStage[] {
     startingRecords.set(topology, records);
   }
   return records;
+}
+
+/** `names` without repeats, in the order each was first listed (`names` itself when it has none). */
+function uniqueNames(names: readonly string[]): readonly string[] {
+  const unique = new Set(names);
+  return unique.size === names.length ? names : [...unique];
 }
 
 function sameNames(left: readonly string[], right: readonly string[]): boolean {

@@ -22,6 +22,28 @@ describe('foldJournal', () => {
     expect(foldJournal([...submitted, { type: 'stage.started', stage: 'a', attempt: 1, runId: 'r', saga: 's', seq: 1, at: 1 }]).status).toBe('running');
   });
 
+  it('reads state.stages as a Map of the declared stages: a name listed twice is one stage, a stage an event adds later comes last', () => {
+    const started = journal()[0] as Extract<SagaEvent, { type: 'run.started' }>;
+    const twice = foldJournal([{ ...started, stages: ['a', 'b', 'a'] }, { type: 'stage.started', stage: 'a', attempt: 1, runId: 'r', saga: 's', seq: 1, at: 101 }]);
+    expect([...twice.stages.keys()]).toEqual(['a', 'b']);
+    expect(twice.stages.size).toBe(2);
+    expect(twice.stages.get('a')?.status).toBe('running');
+    expect([...twice.stages.values()].map((stage) => stage.status)).toEqual(['running', 'not_started']);
+    expect(JSON.stringify(twice.stages)).toBe(JSON.stringify(new Map()));
+    const entries: string[] = [];
+    twice.stages.forEach((stage, name, map) => entries.push(`${name}:${stage.status}:${map === twice.stages}`));
+    expect(entries).toEqual(['a:running:true', 'b:not_started:true']);
+    // A journal that records no shape names only the stages run.started lists; one whose definition changed
+    // without recording its shape (a 0.1 redrive) may name others, added after the declared ones.
+    const resumed = foldJournal([
+      started,
+      { type: 'run.resumed', mode: 'redrive', version: '4', shapeHash: 'h2', runId: 'r', saga: 's', seq: 1, at: 101 },
+      { type: 'stage.started', stage: 'd', attempt: 1, runId: 'r', saga: 's', seq: 2, at: 102 },
+    ]);
+    expect([...resumed.stages.keys()]).toEqual(['a', 'b', 'c', 'd']);
+    expect(resumed.stages.has('d')).toBe(true);
+  });
+
   it('derives outputs, orders and failure from a failed-then-compensated journal', () => {
     const state = foldJournal(
       journal(
