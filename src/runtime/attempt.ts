@@ -8,7 +8,7 @@ import { NonRetryableError, StageOutputError, StageTimeoutError } from '../error
 import type { MutableRunState } from '../journal/fold.js';
 import type { AttemptPhase, AttemptResult } from './decider.js';
 import type { AttemptInfo, AttemptScope, DriveScope } from './instrumentation.js';
-import { copyJson } from './json-value.js';
+import { copyJsonValue, NotJson } from './json-value.js';
 import { LazyAbort } from './lazy-abort.js';
 import { scheduleAfter } from './long-delay.js';
 import { CompensateContextImpl, ExecuteContextImpl, StageCancelSignal } from './stage-context.js';
@@ -246,9 +246,9 @@ function checkOutput(saga: Saga, runId: string, stage: SagaStage, value: unknown
     }
     output = parsed.data;
   }
-  const copy = copyJson(output, 'output');
-  if (!copy.ok) throw new StageOutputError(saga.name, runId, stage.name, copy.problem.path, copy.problem.problem);
-  return copy.value;
+  const copy = copyJsonValue(output, 'output');
+  if (copy instanceof NotJson) throw new StageOutputError(saga.name, runId, stage.name, copy.problem.path, copy.problem.problem);
+  return copy;
 }
 
 /** V8's messages for a write to a frozen object (strict mode, as ES modules are). */

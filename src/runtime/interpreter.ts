@@ -5,6 +5,7 @@ import { StoreCorruptionError } from '../errors/store-errors.js';
 import { applyEvent, foldEvents, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
+import { copiesAppends } from '../stores/memory-store.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { Attempt, type AttemptEnvironment } from './attempt.js';
 import { decide, isAppend, recycleCommands, restingUntil, STEP, type AttemptPhase, type AttemptResult, type Command, type DefinitionChange, type Effect, type Trigger } from './decider.js';
@@ -95,6 +96,14 @@ export class RunInterpreter implements AttemptEnvironment {
   private inWrite: SagaEvent[] | undefined;
   /** The journal the run was picked up with, until {@link RunInterpreter.begin} hands it to the instrumentation. */
   private journal: readonly SagaEvent[] | undefined;
+  /**
+   * Whether the store keeps nothing of an append request once `append` returns (see
+   * {@link copiesAppends}): then each write's events array is emptied and filled again by the
+   * next write. Any other store gets a new array each time.
+   */
+  private readonly recycles: boolean;
+  /** The last write's events array, emptied, for the next write to fill (see {@link RunInterpreter.recycles}). */
+  private spareQueue: SagaEvent[] | undefined;
   /** The write callbacks, made once per run rather than once per write. */
   private readonly onWritten: () => void;
   private readonly onWriteFailed: (error: unknown) => void;
@@ -120,6 +129,7 @@ export class RunInterpreter implements AttemptEnvironment {
     this.runId = this.state.runId;
     this.durableSeq = this.state.lastSeq;
     this.lastQueuedSeq = this.state.lastSeq;
+    this.recycles = copiesAppends(options.store);
     this.onWritten = () => this.written();
     this.onWriteFailed = (error) => {
       this.writing = false;
@@ -311,7 +321,7 @@ export class RunInterpreter implements AttemptEnvironment {
       const command = commands[index] as Command;
       if (isAppend(command)) {
         applyEvent(this.state, command);
-        (this.queued ??= youngArray<SagaEvent>(QUEUED_ROOM)).push(command);
+        (this.queued ??= this.takeQueue()).push(command);
         this.lastQueuedSeq = command.seq;
         appended = true;
       } else if (this.lastQueuedSeq <= this.durableSeq) {
@@ -321,6 +331,14 @@ export class RunInterpreter implements AttemptEnvironment {
       }
     }
     return appended;
+  }
+
+  /** An array for the events of the next write: the last write's, when the store let it go. */
+  private takeQueue(): SagaEvent[] {
+    const spare = this.spareQueue;
+    if (spare === undefined) return youngArray<SagaEvent>(QUEUED_ROOM);
+    this.spareQueue = undefined;
+    return spare;
   }
 
   /**
@@ -441,6 +459,7 @@ export class RunInterpreter implements AttemptEnvironment {
     try {
       for (let index = 0; index < events.length; index++) this.announce(events[index] as SagaEvent);
       this.durableSeq = (events[events.length - 1] as SagaEvent).seq;
+      if (this.recycles && events.length <= RECYCLED_ROOM) this.recycle(events);
       // In order; an effect performed here may defer more behind the next write, never before these.
       // Read with a cursor and cut once: shift() is O(1) only while V8 can trim the array's front
       // in place, which it cannot once the array is in the large-object space (a fan-out of
@@ -468,6 +487,16 @@ export class RunInterpreter implements AttemptEnvironment {
     this.flush();
     if (this.host.resting !== undefined) this.offerRest();
     this.haltIfStalled();
+  }
+
+  /**
+   * Keeps a written events array for the next write, emptied with `pop()` (which keeps its room):
+   * only for a store that kept nothing of the request, and only a small one (a fan-out's write of
+   * thousands would keep its room for as long as the run).
+   */
+  private recycle(events: SagaEvent[]): void {
+    while (events.length > 0) events.pop();
+    this.spareQueue = events;
   }
 
   /**
@@ -543,6 +572,9 @@ export class RunInterpreter implements AttemptEnvironment {
 
 /** Room for the events of one write, made with the array: a decision appends one to three. */
 const QUEUED_ROOM = 4;
+
+/** The most events a written array may hold to be reused (see `RunInterpreter.recycle`): a backing store this size or less is what an array grows to anyway. */
+const RECYCLED_ROOM = 16;
 
 /**
  * The state a run is driven from: its journal folded with the shape of `saga` (assumed for a

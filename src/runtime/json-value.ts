@@ -19,20 +19,60 @@ const MAX_DEPTH = 1_000;
 /** What {@link JsonCopier.visit} returns when the value is not JSON; the copier says why and where. */
 const NOT_JSON: unique symbol = Symbol('not JSON');
 
+/** Ancestors looked up by walking the path up to this depth; a Set beyond it. */
+const PATH_SCAN_DEPTH = 32;
+
 /**
- * One deep copy. Paths are only built for a failure, segment by segment on the way back up, so a
- * value that is JSON costs no strings.
+ * Deep copies, one at a time; reused (see {@link copyJsonValue}). Paths are only built for a
+ * failure, segment by segment on the way back up, so a value that is JSON costs no strings.
  */
 class JsonCopier {
-  private ancestors: Set<object> | undefined;
+  /** The objects from the root down to the one being copied, to find cycles. */
+  private readonly path: object[] = [];
+  /** The same objects, once the path is deeper than {@link PATH_SCAN_DEPTH}. */
+  private pathSet: Set<object> | undefined;
   private depth = 0;
   problem = '';
-  /** The failing value's path segments, innermost first. */
-  readonly segments: string[] = [];
+  /** The failing value's path segments, innermost first; made by the first failure. */
+  segments: string[] | undefined;
+
+  /** Forgets the last copy (a failed one leaves its path behind). */
+  reset(): void {
+    const path = this.path;
+    while (path.length > 0) path.pop();
+    this.pathSet = undefined;
+    this.depth = 0;
+    this.problem = '';
+    this.segments = undefined;
+  }
 
   private fail(problem: string): typeof NOT_JSON {
     this.problem = problem;
     return NOT_JSON;
+  }
+
+  /** Adds a segment of the failing value's path (called on the way back up). */
+  private segment(segment: string): typeof NOT_JSON {
+    (this.segments ??= []).push(segment);
+    return NOT_JSON;
+  }
+
+  private onPath(current: object): boolean {
+    const path = this.path;
+    if (this.pathSet !== undefined) return this.pathSet.has(current);
+    for (let index = 0; index < path.length; index++) if (path[index] === current) return true;
+    return false;
+  }
+
+  private enter(current: object): void {
+    this.path.push(current);
+    if (this.pathSet !== undefined) this.pathSet.add(current);
+    else if (this.path.length > PATH_SCAN_DEPTH) this.pathSet = new Set(this.path);
+  }
+
+  private leave(current: object): void {
+    this.path.pop();
+    this.pathSet?.delete(current);
   }
 
   visit(current: unknown): unknown {
@@ -69,10 +109,9 @@ class JsonCopier {
   }
 
   private visitObject(current: object): unknown {
-    const ancestors = (this.ancestors ??= new Set<object>());
-    if (ancestors.has(current)) return this.fail('is a circular reference');
+    if (this.onPath(current)) return this.fail('is a circular reference');
     if (Array.isArray(current)) {
-      ancestors.add(current);
+      this.enter(current);
       const copy: unknown[] = new Array<unknown>(current.length);
       for (let index = 0; index < current.length; index++) {
         let child: unknown;
@@ -81,13 +120,10 @@ class JsonCopier {
         } catch (error) {
           child = this.fail(`could not be read: reading it threw ${describeThrown(error)}`);
         }
-        if (child === NOT_JSON) {
-          this.segments.push(`[${index}]`);
-          return NOT_JSON;
-        }
+        if (child === NOT_JSON) return this.segment(`[${index}]`);
         copy[index] = child;
       }
-      ancestors.delete(current);
+      this.leave(current);
       return Object.freeze(copy);
     }
     const prototype: unknown = Object.getPrototypeOf(current);
@@ -97,26 +133,23 @@ class JsonCopier {
         `is a ${kind} instance, which does not survive a JSON round-trip (return plain objects${kind === 'Date' ? '; use an ISO string or epoch ms for dates' : ''})`,
       );
     }
-    ancestors.add(current);
+    this.enter(current);
     const copy: Record<string, unknown> = {};
     for (const key of Object.keys(current)) {
       let value: unknown;
       try {
         value = (current as Record<string, unknown>)[key];
       } catch (error) {
-        this.segments.push(keySegment(key));
-        return this.fail(`could not be read: reading it threw ${describeThrown(error)}`);
+        this.fail(`could not be read: reading it threw ${describeThrown(error)}`);
+        return this.segment(keySegment(key));
       }
       if (value === undefined) continue;
       const child = this.visit(value);
-      if (child === NOT_JSON) {
-        this.segments.push(keySegment(key));
-        return NOT_JSON;
-      }
+      if (child === NOT_JSON) return this.segment(keySegment(key));
       setField(copy, key, child);
     }
     if (Object.getOwnPropertySymbols(current).length > 0) return this.fail('has symbol keys, which JSON drops');
-    ancestors.delete(current);
+    this.leave(current);
     return Object.freeze(copy);
   }
 }
@@ -137,13 +170,39 @@ class JsonCopier {
  * all reported as a problem at their path (`output.body: could not be read: TypeError: …`).
  */
 export function copyJson(value: unknown, rootPath: string): { ok: true; value: unknown } | { ok: false; problem: JsonProblem } {
-  if (value === undefined || value === null || typeof value === 'string' || typeof value === 'boolean') return { ok: true, value };
-  if (typeof value === 'number' && Number.isFinite(value)) return { ok: true, value: value === 0 ? 0 : value };
-  const copier = new JsonCopier();
-  const copy = copier.visit(value);
-  if (copy !== NOT_JSON) return { ok: true, value: copy };
-  return { ok: false, problem: { path: rootPath + copier.segments.reverse().join(''), problem: copier.problem } };
+  const copy = copyJsonValue(value, rootPath);
+  return copy instanceof NotJson ? { ok: false, problem: copy.problem } : { ok: true, value: copy };
 }
+
+/** What {@link copyJsonValue} returns for a value that is not JSON: where, and why. */
+export class NotJson {
+  constructor(readonly problem: JsonProblem) {}
+}
+
+/**
+ * {@link copyJson} for the hot path: the copy itself, or a {@link NotJson} saying where the value
+ * stops being JSON (never a copy: a copy is a primitive or a new plain object or array), so that a
+ * value that is JSON costs no result object.
+ */
+export function copyJsonValue(value: unknown, rootPath: string): unknown {
+  if (value === undefined || value === null || typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value === 0 ? 0 : value;
+  // One copier serves every copy, taken while in use: a copy made meanwhile (by a getter of the
+  // value being copied) gets its own.
+  const copier = spareCopier ?? new JsonCopier();
+  spareCopier = undefined;
+  try {
+    const copy = copier.visit(value);
+    if (copy !== NOT_JSON) return copy;
+    return new NotJson({ path: rootPath + (copier.segments ?? []).reverse().join(''), problem: copier.problem });
+  } finally {
+    copier.reset();
+    spareCopier = copier;
+  }
+}
+
+/** The copier {@link copyJsonValue} reuses; `undefined` while a copy is being made. */
+let spareCopier: JsonCopier | undefined;
 
 /** The name of the class whose prototype this is, read without letting a getter throw. */
 function constructorName(prototype: unknown): string {

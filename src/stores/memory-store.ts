@@ -33,6 +33,16 @@ import {
   takeoverReadsFrom,
 } from './store-requests.js';
 
+/**
+ * Whether `store` is a {@link MemoryStore} whose `append` is its own, which copies the events of a
+ * request into the journal and keeps nothing of the request once it returns: a writer may then
+ * reuse the request and its `events` array for its next append (the interpreter does). Any other
+ * store may keep what it is given, so it always gets a new request and array.
+ */
+export function copiesAppends(store: SagaStore): boolean {
+  return store.append === MemoryStore.prototype.append;
+}
+
 /** Every append settles at once: one shared promise instead of one per call. */
 const SETTLED: Promise<void> = Promise.resolve();
 

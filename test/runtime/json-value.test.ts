@@ -52,6 +52,26 @@ describe('copyJson', () => {
     expect(problemOf({ array })).toEqual({ path: 'output.array[1]', problem: 'could not be read: reading it threw Error: no item' });
   });
 
+  it('a cycle, near the root and deeper than the path it scans (32 levels), is refused at its path; an object shared without a cycle is copied', () => {
+    const near: Record<string, unknown> = { a: 1 };
+    near.self = near;
+    expect(problemOf({ near })).toEqual({ path: 'output.near.self', problem: 'is a circular reference' });
+    const root: Record<string, unknown> = {};
+    let deepest = root;
+    for (let level = 0; level < 40; level++) deepest = (deepest.next = {});
+    deepest.back = root;
+    expect(problemOf(root)).toEqual({ path: `output${'.next'.repeat(40)}.back`, problem: 'is a circular reference' });
+    delete deepest.back;
+    const shared = { x: [1] };
+    deepest.left = shared;
+    deepest.right = [shared, shared];
+    const copy = copyJson({ root, shared }, 'output');
+    expect(copy.ok).toBe(true);
+    expect(JSON.parse(JSON.stringify((copy as { ok: true; value: unknown }).value))).toEqual(JSON.parse(JSON.stringify({ root, shared })));
+    // The copier is reused: a copy after a failed one starts clean.
+    expect(copyJson({ a: [near.a] }, 'output')).toEqual({ ok: true, value: { a: [1] } });
+  });
+
   it('a value nested deeper than 1,000 levels, rather than a stack overflow', () => {
     let deep: unknown = 1;
     for (let level = 0; level < 100_000; level++) deep = [deep];
