@@ -26,8 +26,12 @@ export interface AttemptEnvironment {
   readonly scope: DriveScope | undefined;
   /** Reports a problem with instrumentation (it never breaks the attempt). */
   report(error: unknown): void;
-  /** Takes an attempt's result, once: the attempt is over. */
-  settled(attempt: Attempt, result: AttemptResult): void;
+  /**
+   * Takes an attempt's result, once: the attempt is over. `at` is the clock reading the attempt
+   * ended at, when it read the clock (a success, for its duration): the run's next events are
+   * stamped with it rather than with a second reading a moment later.
+   */
+  settled(attempt: Attempt, result: AttemptResult, at?: number): void;
 }
 
 /**
@@ -163,14 +167,18 @@ export class Attempt extends LazyAbort {
     if (this.settled) return;
     const context = this.context;
     if (context instanceof ExecuteContextImpl && context.cancelReason !== undefined) return this.fail(new StageCancelSignal(context.cancelReason));
-    if (this.phase === 'compensate') return this.finish({ ok: true, output: undefined, durationMs: this.duration() });
+    if (this.phase === 'compensate') {
+      const now = this.environment.scheduler.now();
+      return this.finish({ ok: true, output: undefined, durationMs: now - this.startedAt }, now);
+    }
     let output: unknown;
     try {
       output = checkOutput(this.environment.saga, this.environment.state.runId, this.stage, value);
     } catch (error) {
       return this.fail(error);
     }
-    this.finish({ ok: true, output, durationMs: this.duration() });
+    const now = this.environment.scheduler.now();
+    this.finish({ ok: true, output, durationMs: now - this.startedAt }, now);
   }
 
   private fail(error: unknown): void {
@@ -202,7 +210,8 @@ export class Attempt extends LazyAbort {
     return redactSerializedError(serialized, { saga: saga.name, stage: this.stage.name, phase: this.phase }, saga.redactError);
   }
 
-  private finish(result: AttemptResult): void {
+  /** Reports the result, once; `at` is the clock reading it was taken at, if one was (see {@link AttemptEnvironment.settled}). */
+  private finish(result: AttemptResult, at?: number): void {
     if (this.settled) return;
     this.settled = true;
     this.timeout?.unsubscribe();
@@ -215,11 +224,7 @@ export class Attempt extends LazyAbort {
         this.environment.report(error);
       }
     }
-    this.environment.settled(this, result);
-  }
-
-  private duration(): number {
-    return this.environment.scheduler.now() - this.startedAt;
+    this.environment.settled(this, result, at);
   }
 
   private instrument(context: ExecuteContextImpl | CompensateContextImpl): AttemptScope | undefined {

@@ -144,7 +144,7 @@ export class RunInterpreter implements AttemptEnvironment {
   }
 
   /** An attempt of this run settled (see {@link AttemptEnvironment.settled}). */
-  settled(attempt: Attempt, result: AttemptResult): void {
+  settled(attempt: Attempt, result: AttemptResult, at?: number): void {
     // Swap-remove by the slot it was given: O(1), also for a fan-out of thousands.
     const attempts = this.attempts;
     if (attempts[attempt.slot] === attempt) {
@@ -155,7 +155,7 @@ export class RunInterpreter implements AttemptEnvironment {
       }
     }
     if (this.ended !== undefined) return;
-    this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() });
+    this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() }, at);
   }
 
   /** An instrumentation hook of an attempt threw: reported, never breaking the attempt (see {@link AttemptEnvironment.report}). */
@@ -267,7 +267,8 @@ export class RunInterpreter implements AttemptEnvironment {
   // ---------------------------------------------------------------------------------------------
   // Reacting: one trigger at a time, then steps until a decision appends nothing.
 
-  private react(trigger: Trigger): void {
+  /** Reacts to `trigger`, stamping events with `at` when the caller has just read the clock (else it is read here). */
+  private react(trigger: Trigger, at?: number): void {
     if (this.ended !== undefined) return;
     if (this.reacting) {
       // Never pretenured: it holds the run's short-lived triggers (see youngArray).
@@ -276,7 +277,7 @@ export class RunInterpreter implements AttemptEnvironment {
     }
     this.reacting = true;
     try {
-      const now = this.options.scheduler.now();
+      const now = at ?? this.options.scheduler.now();
       for (let next: Trigger | undefined = trigger; next !== undefined && this.ended === undefined; next = this.pendingTriggers?.shift()) {
         for (let current: Trigger | undefined = next; current !== undefined; ) {
           const commands = decide(this.saga, this.state, current, now);
