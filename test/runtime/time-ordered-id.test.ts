@@ -1,4 +1,4 @@
-import { validate, version } from 'uuid';
+import { v7, validate, version } from 'uuid';
 import { describe, expect, it } from 'vitest';
 import { timeOrderedId } from '../../src/runtime/time-ordered-id.js';
 
@@ -22,6 +22,31 @@ describe('timeOrderedId', () => {
     // uuid's counter may move the clock forward by at most a millisecond when it wraps.
     expect(ms).toBeGreaterThanOrEqual(before);
     expect(ms).toBeLessThanOrEqual(after + 1);
+  });
+
+  it("lays its bits out as uuid's v7() does, and counts up by one within a millisecond", () => {
+    const fields = (id: string): { ms: number; counter: number; random: Uint8Array } => {
+      const hex = id.replace(/-/g, '');
+      const byte = (index: number): number => Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+      const counter = (((byte(6) & 0x0f) << 28) | (byte(7) << 20) | ((byte(8) & 0x3f) << 14) | (byte(9) << 6) | (byte(10) >> 2)) >>> 0;
+      const random = new Uint8Array(16);
+      for (let index = 10; index < 16; index++) random[index] = byte(index);
+      return { ms: Number.parseInt(hex.slice(0, 12), 16), counter, random };
+    };
+    const ids = Array.from({ length: 2_000 }, () => timeOrderedId());
+    let sameMs = 0;
+    for (let index = 0; index < ids.length; index++) {
+      const id = ids[index] as string;
+      const { ms, counter, random } = fields(id);
+      // uuid's own v7(), given the same time, counter and random bits, writes the same id.
+      expect(v7({ msecs: ms, seq: counter | 0, random })).toBe(id);
+      const previous = index === 0 ? undefined : fields(ids[index - 1] as string);
+      if (previous?.ms === ms) {
+        sameMs++;
+        expect(counter).toBe((previous.counter + 1) >>> 0);
+      }
+    }
+    expect(sameMs).toBeGreaterThan(0);
   });
 
   it('returns a new string each time, not a view of a reused buffer', () => {
