@@ -56,7 +56,7 @@ import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 import { RunHandle, type RunHandleOptions, type SagaRun } from './saga-run.js';
-import { settleWithin } from './settle-within.js';
+import { checkSettleTimeout, settleWithin } from './settle-within.js';
 import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
@@ -262,7 +262,8 @@ export interface CloseOptions {
    * takes them over at once) and their `outcome` rejects with an `OrchestratorClosedError`. A run
    * that was stopping with a stage still executing (its aborted signal ignored) keeps its lease
    * until it expires instead: taken over now, that stage would be compensated before it lands.
-   * Default: wait for every run.
+   * A number >= 0 (`Infinity` waits as long as leaving it out); anything else rejects `close()`
+   * with a `TypeError` and stops nothing. Default: wait for every run.
    */
   readonly timeoutMs?: number | undefined;
 }
@@ -1029,6 +1030,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
+    checkSettleTimeout('orchestrator.close()', options.timeoutMs);
     this.closed = true;
     this.closing$.next();
     this.closing$.complete();

@@ -1,6 +1,17 @@
 import { setLongTimeout } from './long-delay.js';
 
 /**
+ * Refuses a `timeoutMs` of `close()` or `stop()` that is not a number >= 0 (NaN and negative
+ * numbers would detach every run at once, as 0 does). Shared by `orchestrator.close` and `worker.stop`.
+ *
+ * @internal
+ */
+export function checkSettleTimeout(call: string, timeoutMs: number | undefined): void {
+  if (timeoutMs === undefined || (typeof timeoutMs === 'number' && timeoutMs >= 0)) return;
+  throw new TypeError(`${call}: timeoutMs must be a number of milliseconds >= 0 (Infinity, or leaving it out: wait for every run), got ${String(timeoutMs)}; nothing was stopped.`);
+}
+
+/**
  * Waits for `settled`, or at most `timeoutMs` of real time; resolves to whether it settled in
  * time. Without `timeoutMs`, waits for good. Shared by `orchestrator.close` and `worker.stop`.
  *

@@ -28,7 +28,7 @@ import type { Instrumentation, WorkerActivity } from '../runtime/instrumentation
 import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost } from '../runtime/interpreter.js';
 import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
 import { RunOwner } from '../runtime/run-owner.js';
-import { settleWithin } from '../runtime/settle-within.js';
+import { checkSettleTimeout, settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
 
@@ -205,7 +205,8 @@ export interface WorkerStopOptions {
   /**
    * Wait at most this long for the runs the worker holds to settle; the rest are detached
    * (nothing more is written for them here) and their leases released, so another worker
-   * resumes them at once. Default: wait for every run.
+   * resumes them at once. A number >= 0 (`Infinity` waits as long as leaving it out); anything
+   * else rejects `stop()` with a `TypeError` and stops nothing. Default: wait for every run.
    */
   readonly timeoutMs?: number | undefined;
 }
@@ -409,6 +410,11 @@ class SagaWorker implements Worker {
   }
 
   stop(options: WorkerStopOptions = {}): Promise<void> {
+    try {
+      checkSettleTimeout(`worker ${this.id}: stop()`, options.timeoutMs);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     this.stopping ??= this.shutDown(options.timeoutMs);
     return this.stopping;
   }

@@ -296,6 +296,20 @@ async function runDrivenElsewhere() {
 }
 
 describe('close', () => {
+  it.each([Number.NaN, -5])('refuses timeoutMs %s with a TypeError naming it, stopping nothing (NaN and negatives used to detach every run at once)', async (timeoutMs) => {
+    const gate = deferred();
+    const saga = defineSaga({ name: 'closing-badly', input }).stage('wait', { execute: () => gate.promise }).build();
+    const orchestrator = createOrchestrator();
+    const run = orchestrator.start(saga, { id: 'x', cents: 1 });
+    await expect(orchestrator.close({ timeoutMs })).rejects.toThrow(new TypeError(`orchestrator.close(): timeoutMs must be a number of milliseconds >= 0 (Infinity, or leaving it out: wait for every run), got ${String(timeoutMs)}; nothing was stopped.`));
+    // Still open: the run goes on, and a later close() waits for it.
+    const second = orchestrator.start(saga, { id: 'y', cents: 1 });
+    gate.resolve();
+    await orchestrator.close();
+    expect((await run.outcome).status).toBe('completed');
+    expect((await second.outcome).status).toBe('completed');
+  });
+
   it('waits for active runs, then refuses new ones', async () => {
     const gate = deferred();
     const saga = defineSaga({ name: 'closing', input }).stage('wait', { execute: () => gate.promise }).build();

@@ -92,6 +92,15 @@ describe('createWorker: bad input', () => {
     }
   });
 
+  it('refuses a stop() timeoutMs that is not a number >= 0, naming the worker', async () => {
+    const store = new PostgresStore({ connectionString: 'postgres://127.0.0.1:1/none' });
+    const made = createWorker({ store, sagas: [ledgerSaga(new pg.Pool(), 'unused', 'w')], workerId: 'w-bad-stop' });
+    await expect(made.stop({ timeoutMs: Number.NaN })).rejects.toThrow(/^worker w-bad-stop: stop\(\): timeoutMs must be a number of milliseconds >= 0 .*got NaN; nothing was stopped\.$/);
+    await expect(made.stop({ timeoutMs: -1 })).rejects.toBeInstanceOf(TypeError);
+    await made.stop();
+    await store.close();
+  });
+
   it('refuses options out of range', async () => {
     const store = new PostgresStore({ connectionString: 'postgres://127.0.0.1:1/none' });
     const saga = ledgerSaga(new pg.Pool(), 'unused', 'w');
