@@ -100,4 +100,9 @@ export class StageTable<TRecord> implements ReadonlyMap<string, TRecord> {
   [Symbol.iterator](): MapIterator<[string, TRecord]> {
     return this.entries();
   }
+
+  /** What `console.log` and `util.inspect` show: the stages as a `Map` shows them (private names would show nothing). */
+  [Symbol.for('nodejs.util.inspect.custom')](): Map<string, TRecord> {
+    return new Map(this.entries());
+  }
 }

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { foldJournal, JournalFold, sagaEventSchema, toOutcome, type SagaEvent, type SagaEventDraft } from 'sagaflow';
 
@@ -30,6 +31,9 @@ describe('foldJournal', () => {
     expect(twice.stages.get('a')?.status).toBe('running');
     expect([...twice.stages.values()].map((stage) => stage.status)).toEqual(['running', 'not_started']);
     expect(JSON.stringify(twice.stages)).toBe(JSON.stringify(new Map()));
+    // console.log shows the stages, as it shows a Map's entries.
+    expect(inspect(twice.stages)).toBe(inspect(new Map([...twice.stages])));
+    expect(inspect(twice.stages)).toMatch(/^Map\(2\) {\n  'a' => /);
     const entries: string[] = [];
     twice.stages.forEach((stage, name, map) => entries.push(`${name}:${stage.status}:${map === twice.stages}`));
     expect(entries).toEqual(['a:running:true', 'b:not_started:true']);
