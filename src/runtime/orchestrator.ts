@@ -56,7 +56,7 @@ import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 import { RunHandle, type RunHandleOptions, type SagaRun } from './saga-run.js';
-import { checkSettleTimeout, settleWithin } from './settle-within.js';
+import { settleTimeoutError, settleWithin } from './settle-within.js';
 import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
@@ -1030,7 +1030,8 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async close(options: CloseOptions = {}): Promise<void> {
-    checkSettleTimeout('orchestrator.close()', options.timeoutMs);
+    const refused = settleTimeoutError('orchestrator.close()', options.timeoutMs);
+    if (refused !== undefined) throw refused;
     this.closed = true;
     this.closing$.next();
     this.closing$.complete();

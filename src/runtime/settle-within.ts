@@ -1,14 +1,14 @@
 import { setLongTimeout } from './long-delay.js';
 
 /**
- * Refuses a `timeoutMs` of `close()` or `stop()` that is not a number >= 0 (NaN and negative
+ * The error for a `timeoutMs` of `close()` or `stop()` that is not a number >= 0 (NaN and negative
  * numbers would detach every run at once, as 0 does). Shared by `orchestrator.close` and `worker.stop`.
  *
  * @internal
  */
-export function checkSettleTimeout(call: string, timeoutMs: number | undefined): void {
-  if (timeoutMs === undefined || (typeof timeoutMs === 'number' && timeoutMs >= 0)) return;
-  throw new TypeError(`${call}: timeoutMs must be a number of milliseconds >= 0 (Infinity, or leaving it out: wait for every run), got ${String(timeoutMs)}; nothing was stopped.`);
+export function settleTimeoutError(call: string, timeoutMs: number | undefined): TypeError | undefined {
+  if (timeoutMs === undefined || (typeof timeoutMs === 'number' && timeoutMs >= 0)) return undefined;
+  return new TypeError(`${call}: timeoutMs must be a number of milliseconds >= 0 (Infinity, or leaving it out: wait for every run), got ${String(timeoutMs)}; nothing was stopped.`);
 }
 
 /**

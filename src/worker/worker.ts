@@ -28,7 +28,7 @@ import type { Instrumentation, WorkerActivity } from '../runtime/instrumentation
 import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost } from '../runtime/interpreter.js';
 import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
 import { RunOwner } from '../runtime/run-owner.js';
-import { checkSettleTimeout, settleWithin } from '../runtime/settle-within.js';
+import { settleTimeoutError, settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
 
@@ -410,11 +410,8 @@ class SagaWorker implements Worker {
   }
 
   stop(options: WorkerStopOptions = {}): Promise<void> {
-    try {
-      checkSettleTimeout(`worker ${this.id}: stop()`, options.timeoutMs);
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+    const refused = settleTimeoutError(`worker ${this.id}: stop()`, options.timeoutMs);
+    if (refused !== undefined) return Promise.reject(refused);
     this.stopping ??= this.shutDown(options.timeoutMs);
     return this.stopping;
   }
