@@ -11,6 +11,7 @@ import {
   SagaNotRegisteredError,
   SagaShapeMismatchError,
   StoreUnavailableError,
+  type OrchestratorOptions,
   type SagaEventDraft,
   type SagaStore,
 } from 'sagaflow';
@@ -389,24 +390,34 @@ describe('resume after a crash (rule 7)', () => {
     await other.close();
   });
 
-  it('a cancel() of a run recover() holds, then close() before it is driven: the cancel is not lost, the next process carries it out', async () => {
+  /**
+   * recover() over 1,001 runs `prefix-0000`…, with a cancel() of the first run and a close() made
+   * while it holds the first page (as its second page is listed); resolves once close() has.
+   */
+  async function cancelThenCloseWhileHeld(prefix: string, overrides: Partial<SagaStore> = {}, onError?: OrchestratorOptions['onError']): Promise<{ store: MemoryStore; saga: ReturnType<typeof recordingSaga> }> {
     const store = new MemoryStore();
     const saga = recordingSaga([]);
-    await writeRuns(store, 'cc', 1_001, saga);
+    await writeRuns(store, prefix, 1_001, saga);
     let lists = 0;
     let closing: Promise<void> | undefined;
     const closesOnSecondPage: SagaStore = storeWith(store, {
       async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
         if (++lists === 2) {
-          await orchestrator.cancel('cc-0000', 'stop it');
+          await orchestrator.cancel(`${prefix}-0000`, 'stop it');
           closing = orchestrator.close();
         }
         return store.listRuns(query);
       },
+      ...overrides,
     });
-    const orchestrator = createOrchestrator({ store: closesOnSecondPage, sagas: [saga] });
+    const orchestrator = createOrchestrator({ store: closesOnSecondPage, sagas: [saga], ...(onError === undefined ? {} : { onError }) });
     await orchestrator.recover();
     await closing;
+    return { store, saga };
+  }
+
+  it('a cancel() of a run recover() holds, then close() before it is driven: the cancel is not lost, the next process carries it out', async () => {
+    const { store, saga } = await cancelThenCloseWhileHeld('cc');
     const next = createOrchestrator({ store, sagas: [saga] });
     const recovered = await next.recover();
     const outcome = await (recovered.find((handle) => handle.runId === 'cc-0000') as (typeof recovered)[number]).outcome;
@@ -416,26 +427,11 @@ describe('resume after a crash (rule 7)', () => {
   });
 
   it('a cancel() of a run recover() holds that the store cannot record at close(): reported as a failed cancel naming the run, the lease still given back', async () => {
-    const store = new MemoryStore();
-    const saga = recordingSaga([]);
-    await writeRuns(store, 'cf', 1_001, saga);
-    let lists = 0;
-    let closing: Promise<void> | undefined;
     const unreachable = new StoreUnavailableError('memory:test', 'the cancel request could not be written');
-    const refusesCancels: SagaStore = storeWith(store, {
-      async listRuns(query: Parameters<SagaStore['listRuns']>[0]) {
-        if (++lists === 2) {
-          await orchestrator.cancel('cf-0000', 'stop it');
-          closing = orchestrator.close();
-        }
-        return store.listRuns(query);
-      },
-      requestCancel: () => Promise.reject(unreachable),
-    });
     const reported: Array<{ error: Error; operation: string; runId: string | undefined }> = [];
-    const orchestrator = createOrchestrator({ store: refusesCancels, sagas: [saga], onError: (error, context) => reported.push({ error, operation: context.operation, runId: context.runId }) });
-    await orchestrator.recover();
-    await closing;
+    const { store } = await cancelThenCloseWhileHeld('cf', { requestCancel: () => Promise.reject(unreachable) }, (error, context) =>
+      reported.push({ error, operation: context.operation, runId: context.runId }),
+    );
     expect(reported).toEqual([{ error: unreachable, operation: 'cancel', runId: 'cf-0000' }]);
     // Given back all the same: the next process takes it over at once, without the cancel.
     expect(await store.leaseOf('cf-0000')).toBeUndefined();
