@@ -555,17 +555,8 @@ class SagaWorker implements Worker {
       return;
     }
     const runId = run.runId;
+    // A store that ignored `holding` may hand back a run this worker still drives (see below).
     const driving = this.held.get(runId);
-    if (driving !== undefined) {
-      // A store that ignored `holding` handed back a run this worker still drives: the new lease
-      // fences the old one out, so its driver stops here, before the new one starts (reported).
-      this.keeper.drop(runId, driving);
-      driving.lost(
-        new TypeError(
-          `the store handed run ${runId} back to worker ${this.id}, which still drove it under lease epoch ${driving.lease.epoch} (its claim() ignored ClaimRequest.holding): that driver stops and the run resumes under the new lease, epoch ${run.lease.epoch}`,
-        ),
-      );
-    }
     const held: HeldRun = {
       runId,
       saga: saga.name,
@@ -586,6 +577,15 @@ class SagaWorker implements Worker {
     held.interpreter = interpreter;
     this.held.set(runId, held);
     this.keeper.hold(held);
+    if (driving !== undefined) {
+      // The new lease fences the old one out: that driver stops here, reported, before the new one
+      // starts. Superseded, not halted: the run is held here again, so nothing of it is given back.
+      driving.lost(
+        new TypeError(
+          `the store handed run ${runId} back to worker ${this.id}, which still drove it under lease epoch ${driving.lease.epoch} (its claim() ignored ClaimRequest.holding): that driver stops and the run resumes under the new lease, epoch ${run.lease.epoch}`,
+        ),
+      );
+    }
     const cancel = run.cancelRequest === undefined ? undefined : { reason: run.cancelRequest.reason, by: 'external' };
     const firstClaim = run.lease.epoch === 1 && run.events.length === 1;
     this.tell({ type: 'claimed', workerId: this.id, runId, saga: saga.name, resumed: !firstClaim });
@@ -649,6 +649,9 @@ class SagaWorker implements Worker {
     // found corrupt while driving it: kept too, so that it comes back (and is reported) once per
     // lease, not at every claim.
     if (executing || error instanceof StoreCorruptionError) return;
+    // A newer driver of the run is here (a claim handed it back while this one drove it): the
+    // lease this driver held is superseded, and the run is not to be given back.
+    if (this.held.has(run.runId)) return;
     // An append failed (the store went away, or worse): hand the run back so that a worker
     // resumes it from its journal as soon as the store answers, instead of after the lease.
     this.release(run.runId, run.lease);

@@ -13,6 +13,7 @@ import {
   type Worker,
   type WorkerErrorContext,
   type ClaimRequest,
+  type LeaseToken,
   type WorkSignal,
 } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
@@ -324,12 +325,18 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
 
     it('on a store that claims it anyway, the old driver stops before the new one starts: one run.resumed, nothing journaled twice', async () => {
       // A store that ignores `holding`, as a third-party WorkQueueStore written before it might.
+      const released: number[] = [];
       const ignoring = (store: PostgresStore): PostgresStore =>
         new Proxy(store, {
-          get: (target, key, receiver) =>
-            key === 'claim' ? (request: ClaimRequest) => target.claim({ ...request, holding: undefined }) : (Reflect.get(target, key, receiver) as unknown),
+          get: (target, key, receiver) => {
+            if (key === 'claim') return (request: ClaimRequest) => target.claim({ ...request, holding: undefined });
+            if (key === 'release') return (runId: string, lease: LeaseToken) => (released.push(lease.epoch), target.release(runId, lease));
+            return Reflect.get(target, key, receiver) as unknown;
+          },
         });
       const { runId, journal, executed, errors } = await lapseWhileDriving(ignoring);
+      // The superseded driver gives nothing back: the run is held again here, under the new lease.
+      expect(released).toEqual([]);
       expectSoundJournal(journal);
       expect(foldJournal(journal).status).toBe('completed');
       expect(journal.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
