@@ -10,6 +10,26 @@ import { Subscription, type SchedulerLike } from 'rxjs';
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /**
+ * Runs `work` once `delayMs` has passed on the clock `now`, arming timers of at most
+ * {@link MAX_TIMER_MS} with `arm`: one for a delay that fits, else one step after another, each
+ * measuring what is left, until the rest fits. The shared stepping of {@link scheduleAfter} and
+ * {@link setLongTimeout}.
+ */
+function inSteps(delayMs: number, now: () => number, arm: (waitMs: number, then: () => void) => void, work: () => void): void {
+  if (!(delayMs > MAX_TIMER_MS)) {
+    arm(delayMs, work);
+    return;
+  }
+  const dueAt = now() + delayMs;
+  const step = (): void => {
+    const left = dueAt - now();
+    if (left > MAX_TIMER_MS) arm(MAX_TIMER_MS, step);
+    else arm(Math.max(0, left), work);
+  };
+  step();
+}
+
+/**
  * `scheduler.schedule(work, delayMs)` for any delay: one longer than {@link MAX_TIMER_MS} (a
  * 30-day approval window, a retry a month away) waits in steps of at most that, measured on the
  * scheduler's clock, instead of firing at once.
@@ -18,15 +38,8 @@ export const MAX_TIMER_MS = 2_147_483_647;
  */
 export function scheduleAfter(scheduler: SchedulerLike, delayMs: number, work: () => void): Subscription {
   if (!(delayMs > MAX_TIMER_MS)) return scheduler.schedule(work, delayMs);
-  const dueAt = scheduler.now() + delayMs;
-  let step: Subscription | undefined;
-  const whole = new Subscription(() => step?.unsubscribe());
-  const next = (): void => {
-    if (whole.closed) return;
-    const left = dueAt - scheduler.now();
-    step = left > MAX_TIMER_MS ? scheduler.schedule(next, MAX_TIMER_MS) : scheduler.schedule(work, Math.max(0, left));
-  };
-  next();
+  const whole = new Subscription();
+  inSteps(delayMs, () => scheduler.now(), (waitMs, then) => void whole.add(scheduler.schedule(then, waitMs)), work);
   return whole;
 }
 
@@ -37,17 +50,9 @@ export function scheduleAfter(scheduler: SchedulerLike, delayMs: number, work: (
  */
 export function setLongTimeout(delayMs: number, work: () => void, options: { readonly unref?: boolean } = {}): { cancel(): void } {
   let timer: NodeJS.Timeout | undefined;
-  const dueAt = Date.now() + delayMs;
-  const arm = (wait: number, then: () => void): void => {
-    timer = setTimeout(then, wait);
+  inSteps(delayMs, Date.now, (waitMs, then) => {
+    timer = setTimeout(then, waitMs);
     if (options.unref === true) timer.unref();
-  };
-  const next = (): void => {
-    const left = dueAt - Date.now();
-    if (left > MAX_TIMER_MS) arm(MAX_TIMER_MS, next);
-    else arm(Math.max(0, left), work);
-  };
-  if (delayMs > MAX_TIMER_MS) next();
-  else arm(delayMs, work);
+  }, work);
   return { cancel: () => clearTimeout(timer) };
 }

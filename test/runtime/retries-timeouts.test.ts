@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, MemoryStore, NonRetryableError, StageTimeoutError, type SagaEvent } from 'sagaflow';
+import { createOrchestrator, defineSaga, MemoryStore, NonRetryableError, OrchestratorClosedError, StageTimeoutError, type SagaEvent } from 'sagaflow';
 import { createVirtualClock } from 'sagaflow/testing';
 import { collect } from '../support/collect.js';
-import { aborted } from '../support/deferred.js';
+import { aborted, deferred } from '../support/deferred.js';
 
 const input = z.object({ id: z.string() });
 type Retrying = Extract<SagaEvent, { type: 'stage.retrying' }>;
@@ -287,6 +287,21 @@ describe('delays longer than one Node timer holds (2^31 - 1 ms, about 24.8 days)
       expect((await run.outcome).status).toBe('completed');
       await owner.close();
       await sender.close();
+    }));
+
+  it('close({ timeoutMs: 30 days }) waits 30 days before it leaves the runs in place, not 1 ms', () =>
+    withFakeTimers(async () => {
+      const gate = deferred();
+      const saga = defineSaga({ name: 'month-close', input }).stage('hold', { execute: () => gate.promise.then(() => 'done') }).build();
+      const orchestrator = createOrchestrator({ sagas: [saga] });
+      const run = orchestrator.start(saga, { id: 'x' });
+      let closed = false;
+      const closing = orchestrator.close({ timeoutMs: 30 * DAY }).then(() => (closed = true));
+      await vi.advanceTimersByTimeAsync(29 * DAY);
+      expect(closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(DAY + 1_000);
+      await closing;
+      await expect(run.outcome).rejects.toBeInstanceOf(OrchestratorClosedError);
     }));
 
   it('close({ timeoutMs: Infinity }) waits for the runs, like close()', () =>
