@@ -41,7 +41,7 @@ import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } 
 import { RUN_ACTION_STATUSES } from '../journal/run-actions.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
-import { MemoryStore } from '../stores/memory-store.js';
+import { LENT_JOURNAL, MemoryStore } from '../stores/memory-store.js';
 import type { LeaseToken, RunSummary, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
@@ -713,7 +713,8 @@ class SagaOrchestrator implements Orchestrator {
     this.onError = options.onError ?? defaultOnError;
     this.onSubscriberError = (error, context) => this.report(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
     this.events = new EventStream<SagaEvent>({ onError: this.onSubscriberError, runIdOf: (event) => event.runId });
-    this.handleOptions = { onError: this.onSubscriberError, journals: this.store instanceof MemoryStore ? this.store : undefined };
+    const store = this.store;
+    this.handleOptions = { onError: this.onSubscriberError, journals: store instanceof MemoryStore ? { heldJournal: (runId) => store[LENT_JOURNAL](runId) } : undefined };
     const owner = new RunOwner({
       store: this.store,
       owner: this.owner,

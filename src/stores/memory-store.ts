@@ -43,6 +43,9 @@ export function copiesAppends(store: SagaStore): boolean {
   return store.append === MemoryStore.prototype.append;
 }
 
+/** The key of {@link MemoryStore}'s internal method that lends a run's journal (see `RunHandleOptions.journals`). @internal */
+export const LENT_JOURNAL: unique symbol = Symbol('sagaflow.lentJournal');
+
 /** Every append settles at once: one shared promise instead of one per call. */
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -256,12 +259,13 @@ export class MemoryStore implements SagaStore {
 
   /**
    * The journal of run `runId` as this store holds it, live: the store's own array, not a copy.
-   * Internal: a run handle replays from it instead of keeping a second copy of the journal (see
-   * `RunHandleOptions.journals`). Never change it; it only grows, and is never replaced.
+   * Internal (a symbol, so not among the store's methods): a run handle replays from it instead of
+   * keeping a second copy of the journal (see `RunHandleOptions.journals`). Never change it; it
+   * only grows, and is never replaced.
    *
    * @internal
    */
-  heldJournal(runId: string): readonly SagaEvent[] | undefined {
+  [LENT_JOURNAL](runId: string): readonly SagaEvent[] | undefined {
     return this.runs.get(runId)?.events;
   }
 

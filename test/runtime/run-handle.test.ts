@@ -3,8 +3,11 @@
  * settle, cancel before attach, and subscribers that cannot reach the runtime.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { config, filter, map } from 'rxjs';
-import type { SagaEvent, SagaOutcome } from 'sagaflow';
+import { config, filter, firstValueFrom, map, toArray, type Observable } from 'rxjs';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga, MemoryStore, type SagaEvent, type SagaOutcome } from 'sagaflow';
+import { LENT_JOURNAL } from '../../src/stores/memory-store.js';
+import { deferred } from '../support/deferred.js';
 import { RunHandle } from '../../src/runtime/saga-run.js';
 import type { SubscriberErrorContext } from '../../src/runtime/safe-observable.js';
 
@@ -84,6 +87,26 @@ describe('RunHandle.events$', () => {
     const elsewhere = new RunHandle(RUN, { journals: { heldJournal: () => undefined } });
     for (let seq = 0; seq < 3; seq++) elsewhere.push(event(seq));
     expect(record(elsewhere).seqs).toEqual([0, 1, 2]);
+  });
+
+  it("on MemoryStore, an orchestrator's handle keeps no copy of the journal: it replays the store's own array", async () => {
+    const store = new MemoryStore();
+    const gate = deferred();
+    const saga = defineSaga({ name: 'lent', input: z.object({}) }).stage('a', { execute: () => gate.promise.then(() => 'A') }).build();
+    const orchestrator = createOrchestrator({ store });
+    const run = orchestrator.start(saga, {});
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started')));
+    const lateStarted = firstValueFrom(orchestrator.events$.pipe(filter((event) => event.type === 'stage.started' && event.runId !== run.runId)));
+    const late = orchestrator.start(saga, {});
+    await lateStarted;
+    // Nobody subscribed to the second run: its events so far are the store's journal, lent, not copied.
+    const internals = late as unknown as { held: unknown; own: unknown };
+    expect(internals.held).toBe(store[LENT_JOURNAL](late.runId));
+    expect(internals.own).toBeUndefined();
+    gate.resolve();
+    await Promise.all([run.outcome, late.outcome]);
+    expect((await collectAll(late)).map((event) => event.seq)).toEqual(((await store.load(late.runId)) ?? []).map((event) => event.seq));
+    await orchestrator.close();
   });
 
   it('fail() rejects outcome and completes events$; settle after fail does nothing', async () => {
@@ -185,3 +208,8 @@ describe('RunHandle.cancel', () => {
     expect(requested).toEqual(['first', 'second']);
   });
 });
+
+/** Every event a handle replays, to its end. */
+function collectAll(run: { readonly events$: Observable<SagaEvent> }): Promise<SagaEvent[]> {
+  return firstValueFrom(run.events$.pipe(toArray()));
+}
