@@ -931,12 +931,15 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
           await proxy.down();
           const lost = await blocked;
           expect(lost).toBeInstanceOf(StoreUnavailableError);
+          // Unreachable, not closed: whatever retries (a watch, a worker's claims) asks again.
+          expect(lost).toMatchObject({ closed: false });
           expect((lost as Error).message).toContain(`the connection to the PostgreSQL server was lost during append to run ${runId}`);
           await admin.query('ROLLBACK');
         });
         await waitFor('the idle client to notice', () => pool.idleCount === 0);
         const error: unknown = await store.append(owned(runId, 1, [stageStarted(runId, 1)])).catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect(error).toMatchObject({ closed: false });
         expect((error as Error).message).toMatch(new RegExp(`append to run ${runId} could not connect to the PostgreSQL server \\(.*ECONNREFUSED`));
         expect((error as Error).cause).toBeInstanceOf(Error);
         await expect(store.listRuns()).rejects.toBeInstanceOf(StoreUnavailableError);
