@@ -32,6 +32,23 @@ function gatedSaga(name: string, gate: { opened: Promise<void>; entered: () => v
     .build();
 }
 
+/**
+ * Two orchestrators on one MemoryStore (owner ids `ownerIds`), with a 3 s lease a loaded machine
+ * cannot let lapse between heartbeats, and a run of a gated saga the first one drives, held inside
+ * its 'charge' stage until `opened` resolves.
+ */
+async function runHeldByOne(name: string, ownerIds: readonly [string, string]) {
+  const entered = deferred();
+  const opened = deferred();
+  const saga = gatedSaga(name, { opened: opened.promise, entered: () => entered.resolve() });
+  const store = new MemoryStore();
+  const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: ownerIds[0] });
+  const other = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: ownerIds[1] });
+  const run = owner.start(saga, { id: '1' });
+  await entered.promise;
+  return { store, owner, other, run, opened };
+}
+
 describe('runs have owners (in one process, on one MemoryStore)', () => {
   it('a second start with the same run id is refused with RunAlreadyExistsError naming the run and its status; the journal is untouched', async () => {
     const saga = defineSaga({ name: 'once', input }).stage('a', { execute: () => 'A' }).build();
@@ -57,15 +74,8 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
   });
 
   it('another orchestrator cannot take over a run a live one drives: resume() is refused, recover() passes it over and says why, cancel() asks the owner', async () => {
-    const entered = deferred();
-    const opened = deferred();
-    const saga = gatedSaga('owned', { opened: opened.promise, entered: () => entered.resolve() });
-    const store = new MemoryStore();
     // A lease a loaded machine cannot let lapse between heartbeats (a third of it): the owner stays live throughout.
-    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'owner' });
-    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'other' });
-    const run = owner.start(saga, { id: '1' });
-    await entered.promise;
+    const { store, owner, other, run, opened } = await runHeldByOne('owned', ['owner', 'other']);
 
     const resumed = await other.resume(run.runId).outcome.catch((caught: unknown) => caught);
     expect(resumed).toBeInstanceOf(RunLeasedError);
@@ -86,14 +96,7 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
   });
 
   it('two orchestrators given the same ownerId (two replicas of one service): neither takes over the run the other drives', async () => {
-    const entered = deferred();
-    const opened = deferred();
-    const saga = gatedSaga('shared-id', { opened: opened.promise, entered: () => entered.resolve() });
-    const store = new MemoryStore();
-    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'checkout-service' });
-    const replica = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'checkout-service' });
-    const run = owner.start(saga, { id: '1' });
-    await entered.promise;
+    const { store, owner, other: replica, run, opened } = await runHeldByOne('shared-id', ['checkout-service', 'checkout-service']);
 
     const recovered = await replica.recover();
     expect(recovered).toEqual([]);
