@@ -80,6 +80,7 @@ export class Attempt extends LazyAbort {
   private instrumented: AttemptScope | undefined;
   private hold: TimeHold | undefined;
   private startedAt = 0;
+  private landed: (() => void) | undefined;
 
   constructor(
     private readonly environment: AttemptEnvironment,
@@ -156,15 +157,32 @@ export class Attempt extends LazyAbort {
     });
   }
 
-  /** Ends the attempt now, for a run this process stops driving: the late result is ignored. */
-  cancel(): void {
+  /** Whether the user's call was made and has not settled yet (its effect may still be on its way). */
+  get inFlight(): boolean {
+    return this.context !== undefined && !this.settled;
+  }
+
+  /**
+   * Ends the attempt now, for a run this process stops driving: the late result is ignored.
+   * `landed` is called once the user's call settles, if it is still {@link inFlight}: until then,
+   * what it does is unknown, and the run must not be handed to another process.
+   */
+  cancel(landed?: () => void): void {
+    if (this.inFlight) this.landed = landed;
     this.settled = true;
     this.timeout?.unsubscribe();
     this.hold?.release();
   }
 
+  /** The user's call of a cancelled attempt settled: tells whoever waits for it (once). */
+  private land(): void {
+    const landed = this.landed;
+    this.landed = undefined;
+    landed?.();
+  }
+
   private succeed(value: unknown): void {
-    if (this.settled) return;
+    if (this.settled) return this.land();
     const context = this.context;
     if (context instanceof ExecuteContextImpl && context.cancelReason !== undefined) return this.fail(new StageCancelSignal(context.cancelReason));
     if (this.phase === 'compensate') {
@@ -182,7 +200,7 @@ export class Attempt extends LazyAbort {
   }
 
   private fail(error: unknown): void {
-    if (this.settled) return;
+    if (this.settled) return this.land();
     const context = this.context;
     // `instanceof` asks the value for its prototype, which a revoked Proxy refuses with a throw.
     const cancel = isInstance(error, StageCancelSignal) ? error.reason : context instanceof ExecuteContextImpl ? context.cancelReason : undefined;

@@ -22,11 +22,13 @@ export interface RunHost {
   settled(state: RunState): void;
   /**
    * This process stopped driving the run without settling it (store failure, lost lease, detach).
-   * Called once. `executing`: the run was already stopping and an `execute` call was still in
-   * flight (it ignored its aborted signal), so its outcome is unknown until it lands: the lease must
-   * not be given back early, or another process would compensate that stage before it happened.
+   * Called once. `landed`: calls of user code (`execute` or `compensate`) were still in flight
+   * (their signals are aborted, but they may ignore them); it resolves once every one of them
+   * has settled. Until then their effects are unknown and may still be on their way: the lease
+   * must not be given back before, or another process would run that stage again beside this
+   * one, or compensate it before its effect landed.
    */
-  halted(error: Error, executing: boolean): void;
+  halted(error: Error, landed: Promise<void> | undefined): void;
   /**
    * The run has nothing to do but wait (see {@link restingUntil}), and everything it decided is
    * durable: the host may {@link RunInterpreter.park} it. `wakeAt` is the earliest due time of its
@@ -526,21 +528,36 @@ export class RunInterpreter implements AttemptEnvironment {
   private halt(error: Error): void {
     if (this.ended !== undefined) return;
     this.ended = 'halted';
-    // Stopping, an execute call still in flight has already ignored its aborted signal (see RunHost.halted).
-    const executing = this.state.stopping && this.attempts.some((attempt) => attempt.phase === 'execute');
     let reason: DOMException | undefined;
     const make = (): DOMException => (reason ??= new DOMException(`Saga '${this.saga.name}' run ${this.runId} stopped here: ${error.message}`, 'AbortError'));
-    for (const attempt of this.attempts) {
-      attempt.abort(make);
-      attempt.cancel();
-    }
+    const landed = this.landingOf(this.attempts);
+    for (const attempt of this.attempts) attempt.abort(make);
     this.attempts.length = 0;
     this.clearTimers();
     this.queued = undefined;
     this.deferred.length = 0;
     this.deferredOpen = false;
     this.endScope({ kind: 'halted', error });
-    this.host.halted(error, executing);
+    this.host.halted(error, landed);
+  }
+
+  /**
+   * Cancels the attempts of a run that stops here, and resolves once the user calls among them
+   * still in flight have settled (see {@link RunHost.halted}); `undefined` when none is.
+   */
+  private landingOf(attempts: readonly Attempt[]): Promise<void> | undefined {
+    let left = 0;
+    for (const attempt of attempts) if (attempt.inFlight) left++;
+    if (left === 0) {
+      for (const attempt of attempts) attempt.cancel();
+      return undefined;
+    }
+    return new Promise<void>((resolve) => {
+      const one = (): void => {
+        if (--left === 0) resolve();
+      };
+      for (const attempt of attempts) attempt.cancel(one);
+    });
   }
 
   private clearTimers(): void {

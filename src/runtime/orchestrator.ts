@@ -260,8 +260,10 @@ export interface CloseOptions {
    * Wait at most this long for active runs to settle; the rest are left in place (their
    * journals stay in the store and their leases are released, so another process's `recover()`
    * takes them over at once) and their `outcome` rejects with an `OrchestratorClosedError`. A run
-   * that was stopping with a stage still executing (its aborted signal ignored) keeps its lease
-   * until it expires instead: taken over now, that stage would be compensated before it lands.
+   * with a stage still executing or compensating here is given back only once that call settles
+   * (its signal is aborted; `close()` gives it one turn of the event loop to honour it): taken over
+   * before, the stage would run again beside it, or be compensated before its effect landed. One
+   * that ignores its signal past `close()` keeps the run's lease until the lease expires.
    * A number >= 0 (`Infinity` waits as long as leaving it out); anything else rejects `close()`
    * with a `TypeError` and stops nothing. Default: wait for every run.
    */
@@ -563,12 +565,14 @@ class DrivenRun implements ActiveRun, RunHost, KeptRun {
     this.handle.settle(toOutcome(state));
   }
 
-  halted(error: Error, executing: boolean): void {
+  halted(error: Error, landed: Promise<void> | undefined): void {
     this.end();
-    // Give the run back at once, unless it already belongs to someone else, or a stage it stopped
-    // still executes here: then the lease expires (another process would compensate that stage
-    // with an unknown outcome before it lands).
-    if (this.held && !executing && !(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError)) this.orchestrator.giveBack(this.runId, this.lease);
+    // Give the run back, unless it already belongs to someone else: at once, or once the calls of
+    // user code still in flight here have landed (see RunHost.halted).
+    if (this.held && !(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError)) {
+      if (landed === undefined) this.orchestrator.giveBack(this.runId, this.lease);
+      else this.orchestrator.giveBackOnceLanded(this.runId, this.lease, landed);
+    }
     this.handle.fail(error);
   }
 
@@ -685,6 +689,10 @@ class SagaOrchestrator implements Orchestrator {
   private readonly environment: InterpreterEnvironment;
   /** Leases being given back; `close()` waits for them, so that another process can take those runs at once. */
   private readonly releases = new Set<Promise<void>>();
+  /** Runs halted with user calls still in flight, given back once those land (see {@link giveBackOnceLanded}). */
+  private readonly landings = new Set<Promise<void>>();
+  /** Set once `close()` no longer waits for landings: a run whose calls land later keeps its lease until it expires. */
+  private landingsClosed = false;
   /**
    * Leases of runs this orchestrator stopped driving and has not given back yet (a store failure
    * refused the release), by run id: their epochs. The only leases held under this owner id that it
@@ -1055,6 +1063,10 @@ class SagaOrchestrator implements Orchestrator {
         else run.interpreter.detach(error);
       }
     }
+    // Calls of user code that the halts aborted get one turn of the event loop to land (a stage
+    // that honours its signal has by then), so that their runs are given back now, not after their leases.
+    await settleWithin(Promise.all(this.landings), 0);
+    this.landingsClosed = true;
     await Promise.all([...this.releases]);
     await this.keeper.stop();
     this.events.complete();
@@ -1182,6 +1194,19 @@ class SagaOrchestrator implements Orchestrator {
       );
     this.releases.add(released);
     void released.then(() => this.releases.delete(released));
+  }
+
+  /**
+   * Gives a halted run's lease back once the calls of user code still in flight here have landed:
+   * before, another process would run that stage again beside this one, or compensate it before
+   * its effect landed. Calls that land after `close()` leave the lease to expire.
+   */
+  giveBackOnceLanded(runId: string, lease: LeaseToken, landed: Promise<void>): void {
+    const landing = landed.then(() => {
+      if (!this.landingsClosed) this.giveBack(runId, lease);
+    });
+    this.landings.add(landing);
+    void landing.then(() => this.landings.delete(landing));
   }
 
   /** Reads and folds a stored run, with the shape of the registered definition it started on (if any): see {@link LoadedRun}. */

@@ -193,7 +193,9 @@ export interface WorkerRetryOptions {
  * runs still held at the timeout are handed over rather than failed: their signals are aborted
  * (with an `AbortError` naming a {@link WorkerStoppedError}), their leases released, and another
  * worker resumes them, re-executing any stage that was in flight (at least once, same
- * idempotency key).
+ * idempotency key). A run whose stage call ignores its aborted signal is not handed over while
+ * that call still runs here: it keeps its lease until the lease expires, so that no other worker
+ * runs the stage beside it or compensates it before its effect landed.
  *
  * @example
  * ```ts
@@ -205,7 +207,8 @@ export interface WorkerStopOptions {
   /**
    * Wait at most this long for the runs the worker holds to settle; the rest are detached
    * (nothing more is written for them here) and their leases released, so another worker
-   * resumes them at once. A number >= 0 (`Infinity` waits as long as leaving it out); anything
+   * resumes them at once — each once its stage calls in flight have settled (they get one turn of
+   * the event loop to honour their aborted signals; see the remarks). A number >= 0 (`Infinity` waits as long as leaving it out); anything
    * else rejects `stop()` with a `TypeError` and stops nothing. Default: wait for every run.
    */
   readonly timeoutMs?: number | undefined;
@@ -324,6 +327,10 @@ class SagaWorker implements Worker {
   private readonly subscription = new Subscription();
   /** Releases in progress; `stop()` waits for them. */
   private readonly releases = new Set<Promise<void>>();
+  /** Runs halted with user calls still in flight, released once those land (see `onHalted`). */
+  private readonly landings = new Set<Promise<void>>();
+  /** Set once `stop()` no longer waits for landings: a run whose calls land later keeps its lease until it expires. */
+  private landingsClosed = false;
   /** Resolved whenever a held run stops being held, so `stop()` can wait for the last one. */
   private drained: { promise: Promise<void>; resolve: () => void } | undefined;
   private claiming: Promise<unknown> | undefined;
@@ -568,9 +575,9 @@ class SagaWorker implements Worker {
       event: (event) => this.events.next(event),
       resting: (wakeAt) => this.rest(held, wakeAt),
       settled: () => this.forget(held),
-      halted: (error, executing) => {
+      halted: (error, landed) => {
         this.forget(held);
-        this.onHalted(run, error, executing);
+        this.onHalted(run, error, landed);
       },
     };
     const interpreter = new RunInterpreter(this.environment, saga as Saga, run.lease, held, run.events, folded);
@@ -636,7 +643,7 @@ class SagaWorker implements Worker {
     if (refused !== undefined) this.report(refused, { operation: 'signal', runId: request.runId });
   }
 
-  private onHalted(run: ClaimedRun, error: Error, executing: boolean): void {
+  private onHalted(run: ClaimedRun, error: Error, landed: Promise<void> | undefined): void {
     if (error instanceof LeaseLostError) {
       // Another worker owns the run now; nothing of ours to give back.
       this.tell({ type: 'lease_lost', workerId: this.id, runId: run.runId });
@@ -644,17 +651,23 @@ class SagaWorker implements Worker {
       return;
     }
     if (!(error instanceof WorkerStoppedError)) this.report(error, { operation: 'run', runId: run.runId });
-    // The run was stopping and a stage still executes here, its signal ignored: keep the lease
-    // until it expires, or the next worker would compensate that stage before it lands. A journal
-    // found corrupt while driving it: kept too, so that it comes back (and is reported) once per
-    // lease, not at every claim.
-    if (executing || error instanceof StoreCorruptionError) return;
-    // A newer driver of the run is here (a claim handed it back while this one drove it): the
-    // lease this driver held is superseded, and the run is not to be given back.
-    if (this.held.has(run.runId)) return;
-    // An append failed (the store went away, or worse): hand the run back so that a worker
-    // resumes it from its journal as soon as the store answers, instead of after the lease.
-    this.release(run.runId, run.lease);
+    // A journal found corrupt while driving it: its lease is kept, so that it comes back (and is
+    // reported) once per lease, not at every claim.
+    if (error instanceof StoreCorruptionError) return;
+    // An append failed (the store went away, or worse), or the worker stops: hand the run back so
+    // that a worker resumes it from its journal as soon as the store answers, instead of after the
+    // lease; once the calls of user code still in flight here have landed (see RunHost.halted).
+    if (landed === undefined) return this.giveBack(run);
+    const landing = landed.then(() => {
+      if (!this.landingsClosed) this.giveBack(run);
+    });
+    this.landings.add(landing);
+    void landing.then(() => this.landings.delete(landing));
+  }
+
+  /** Releases a halted run's lease, unless a newer driver of it is here (a claim handed it back while this one drove it). */
+  private giveBack(run: ClaimedRun): void {
+    if (!this.held.has(run.runId)) this.release(run.runId, run.lease);
   }
 
   private forget(run: HeldRun): void {
@@ -714,6 +727,10 @@ class SagaWorker implements Worker {
         for (const run of [...this.held.values()]) run.interpreter.detach(new WorkerStoppedError(this.id, run.saga, run.runId));
       }
     }
+    // Calls of user code that the halts aborted get one turn of the event loop to land (a stage
+    // that honours its signal has by then), so that their runs are released now, not after their leases.
+    await settleWithin(Promise.all(this.landings), 0);
+    this.landingsClosed = true;
     this.subscription.unsubscribe();
     await this.keeper.stop();
     const unlisten = this.unlisten;

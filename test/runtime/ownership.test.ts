@@ -188,6 +188,90 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     await other.close();
   });
 
+  it('close({ timeoutMs }) while a charge ignores its signal keeps the lease: no second process charges beside it; it charges again only after the lease expired', async () => {
+    let clock = 1_000_000;
+    const store = new MemoryStore({ now: () => clock });
+    let [running, most, calls] = [0, 0, 0];
+    const entered = deferred();
+    const lands = deferred();
+    const saga = defineSaga({ name: 'stubborn-forward', input })
+      .stage('charge', {
+        // Ignores its signal (the first call): the provider call goes on whatever this process does.
+        execute: async () => {
+          calls++;
+          running++;
+          most = Math.max(most, running);
+          entered.resolve();
+          if (calls === 1) await lands.promise;
+          running--;
+          return 'C';
+        },
+        compensate: () => undefined,
+      })
+      .build();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'leaving', onError: () => undefined });
+    const other = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'other' });
+    const run = owner.start(saga, { id: '1' });
+    await entered.promise;
+    await owner.close({ timeoutMs: 1 });
+    await expect(run.outcome).rejects.toBeInstanceOf(OrchestratorClosedError);
+
+    // Handed over now, the charge would run a second time while the first is still on its way.
+    const early = await other.recover();
+    expect(early).toEqual([]);
+    expect(early.skipped).toMatchObject([{ runId: run.runId, reason: 'owned' }]);
+    lands.resolve();
+    await expect.poll(() => running).toBe(0);
+    clock += 3_001;
+    const [recovered] = await other.recover();
+    expect((await recovered?.outcome)?.status).toBe('completed');
+    expect({ calls, most }).toEqual({ calls: 2, most: 1 });
+    await other.close();
+  });
+
+  it('a run halted by a store failure while a charge is in flight is given back when the charge lands, not before (and not only when its lease expires)', async () => {
+    const memory = new MemoryStore();
+    let [running, most, calls] = [0, 0, 0];
+    const lands = deferred();
+    const saga = defineSaga({ name: 'halted-in-flight', input })
+      .stage('charge', {
+        after: [],
+        execute: async () => {
+          calls++;
+          running++;
+          most = Math.max(most, running);
+          if (calls === 1) await lands.promise;
+          running--;
+          return 'C';
+        },
+      })
+      .stage('notify', { after: [], execute: () => 'N' })
+      .build();
+    let down = false;
+    const store: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
+      append: (request: Parameters<SagaStore['append']>[0]) => {
+        // Down at notify's completion, charge still in flight: the run halts here.
+        if (request.events.some((event) => event.type === 'stage.completed' && event.stage === 'notify')) down = true;
+        return down ? Promise.reject(new StoreUnavailableError('test store', 'it is down')) : memory.append(request);
+      },
+    });
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000, ownerId: 'halting', onError: () => undefined });
+    const other = createOrchestrator({ store: memory, sagas: [saga], leaseMs: 60_000, ownerId: 'other' });
+    const run = owner.start(saga, { id: '1' });
+    await expect(run.outcome).rejects.toBeInstanceOf(StoreUnavailableError);
+    down = false;
+
+    const early = await other.recover();
+    expect(early.skipped).toMatchObject([{ runId: run.runId, reason: 'owned' }]);
+    lands.resolve();
+    // Given back once the charge landed: taken over at once, a minute before the lease would expire.
+    await expect.poll(async () => (await memory.leaseOf(run.runId))?.live ?? false).toBe(false);
+    const [recovered] = await other.recover();
+    expect((await recovered?.outcome)?.status).toBe('completed');
+    expect({ calls, most }).toEqual({ calls: 2, most: 1 });
+    await Promise.all([owner.close(), other.close()]);
+  });
+
   it('recover() says which runs it passed over: saga not registered, another shape', async () => {
     const v1 = defineSaga({ name: 'shaped', input }).stage('a', { execute: () => 'A' }).stage('b', { execute: () => 'B' }).build();
     const v2 = defineSaga({ name: 'shaped', version: '2', input }).stage('a', { execute: () => 'A' }).stage('c', { execute: () => 'C' }).build();

@@ -493,6 +493,28 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     await orchestrator.close();
   });
 
+  it('stop({ timeoutMs }) with a stage still executing that ignores its signal keeps that run\'s lease until it expires: no other worker runs the stage beside it', async () => {
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client });
+    const leaving = worker({ id: 'w-stubborn', leaseMs: 3_000 });
+    await leaving.start();
+    const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), { slowStage: 'c', slowMs: 1_200, abortable: false, slowOn: 'w-stubborn' });
+    await waitFor('stage c to start', async () => (await client.load(runId))?.some((event) => event.type === 'stage.started' && event.stage === 'c') === true);
+    await leaving.stop({ timeoutMs: 50 });
+    expect(leaving.activeRuns).toEqual([]);
+    // Not released: stage c still runs in the stopped worker's process.
+    expect(await client.leaseOf(runId)).toMatchObject({ owner: 'w-stubborn', live: true });
+
+    const taker = worker({ id: 'w-after' });
+    await taker.start();
+    const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];
+    expectSoundJournal(journal);
+    expect(foldJournal(journal).status).toBe('completed');
+    expect(await calls(runId, 'c')).toBe(2);
+    expect((await ledgerRows(runId)).map((row) => row.stage)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    await orchestrator.close();
+  });
+
   it('keeps retrying an unreachable store with backoff, and starts working once it answers', async () => {
     const target = new URL(url ?? '');
     const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
