@@ -13,7 +13,7 @@ import {
   type SagaEvent,
   type SagaStore,
 } from 'sagaflow';
-import { deferred } from '../support/deferred.js';
+import { aborted, deferred } from '../support/deferred.js';
 import { storeOrphanedJournal } from '../support/journal.js';
 
 const input = z.object({ id: z.string() });
@@ -226,6 +226,36 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     const [recovered] = await other.recover();
     expect((await recovered?.outcome)?.status).toBe('completed');
     expect({ calls, most }).toEqual({ calls: 2, most: 1 });
+    await other.close();
+  });
+
+  it('close({ timeoutMs }) while a charge honours its aborted signal gives the run back before close() returns: taken over at once, charged again', async () => {
+    const store = new MemoryStore();
+    const entered = deferred();
+    let calls = 0;
+    const saga = defineSaga({ name: 'honouring', input })
+      .stage('charge', {
+        execute: async ({ signal }) => {
+          calls++;
+          if (calls === 1) {
+            entered.resolve();
+            await aborted(signal);
+            throw signal.reason;
+          }
+          return 'C';
+        },
+      })
+      .build();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000, ownerId: 'leaving', onError: () => undefined });
+    const run = owner.start(saga, { id: '1' });
+    await entered.promise;
+    await owner.close({ timeoutMs: 1 });
+    await expect(run.outcome).rejects.toBeInstanceOf(OrchestratorClosedError);
+    expect(await store.leaseOf(run.runId)).toBeUndefined();
+    const other = createOrchestrator({ store, sagas: [saga], ownerId: 'other' });
+    const [recovered] = await other.recover();
+    expect((await recovered?.outcome)?.status).toBe('completed');
+    expect(calls).toBe(2);
     await other.close();
   });
 
