@@ -291,8 +291,9 @@ export class OrchestratorClosedError extends SagaError {
  * A worker stopped (its `stop({ timeoutMs })` ran out) while it still held a run.
  *
  * @remarks
- * The run is not failed: the worker wrote nothing more for it and released its lease, so
- * another worker claims it at once and resumes it from its journal, as after a crash (a stage that
+ * The run is not failed: the worker wrote nothing more for it and released its lease (once its
+ * stage calls in flight settled; one that ignores its aborted signal keeps the lease until it
+ * expires), so another worker claims it and resumes it from its journal, as after a crash (a stage that
  * started but did not complete is executed again with the same idempotency key). It is not
  * thrown to application code: it is why the stopping worker detached the run, and its message is
  * part of the `AbortError` (a `DOMException`) that the run's in-flight `execute` and `compensate`

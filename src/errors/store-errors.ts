@@ -39,11 +39,14 @@ export class StoreConflictError extends SagaError {
 }
 
 /**
- * A journal row read back from a store is not a valid event.
+ * A journal row read back from a store is not a valid event, or the journal holds an order of
+ * events that no run writes (a stage completed that never started, a run left with nothing it
+ * could ever do).
  *
  * @remarks
- * Only the run named is affected; other runs stay usable. The message names the run and the
- * sequence number of the bad row.
+ * Only the run named is affected; other runs stay usable: `recover()` passes it over and a run
+ * found so while driven stops, rather than being driven on a guess. The message names the run
+ * and, where one is at fault, the sequence number of the bad event.
  *
  * @example
  * ```ts
