@@ -626,16 +626,21 @@ export class PostgresStore implements WorkQueueStore {
     const runs: ClaimedRun[] = [];
     for (const [runId, rows] of journals) {
       const claimed = rows[0] as ClaimRow;
+      const lease = { owner: request.owner, epoch: claimed.lease_epoch };
       let events: readonly SagaEvent[];
       try {
         events = parseJournalRows(runId, rows.map((row) => [row.seq, row.body]), claimed.next_seq) ?? [];
       } catch (error) {
-        if (error instanceof StoreCorruptionError) continue;
+        // Claimed all the same (see ClaimedRun.corruption): its lease keeps it from every claim until it expires.
+        if (error instanceof StoreCorruptionError) {
+          runs.push({ runId, lease, events: [], corruption: error });
+          continue;
+        }
         throw error;
       }
       runs.push({
         runId,
-        lease: { owner: request.owner, epoch: claimed.lease_epoch },
+        lease,
         events,
         ...(claimed.cancel_reason === null ? {} : { cancelRequest: { runId, reason: claimed.cancel_reason } }),
         ...(claimed.signal_requests === null ? {} : { signalRequests: parseSignalRequests(runId, claimed.signal_requests) }),

@@ -1,3 +1,4 @@
+import type { StoreCorruptionError } from '../errors/store-errors.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import type { CancelRequest, CreateRunRequest, LeaseToken, SagaStore, SignalRequest } from './saga-store.js';
 
@@ -82,6 +83,13 @@ export interface ClaimedRun {
   readonly cancelRequest?: CancelRequest;
   /** Signals sent with `orchestrator.signal` before the claim, for the worker to deliver. */
   readonly signalRequests?: readonly SignalRequest[];
+  /**
+   * Set when the run's journal could not be read (a row that is not a valid event): `events` is
+   * then empty. The run is claimed all the same, so that its lease keeps it from being claimed
+   * again until the lease expires; the worker reports this error (`onError`, operation `'run'`)
+   * and does not drive the run.
+   */
+  readonly corruption?: StoreCorruptionError;
 }
 
 /**

@@ -542,16 +542,25 @@ class SagaWorker implements Worker {
     let saga: AnySaga | undefined;
     let first: SagaEvent | undefined;
     let folded: MutableRunState | undefined;
-    try {
-      // Folded once: the state names the run's saga and shape, and goes on to drive it when the
-      // journal records its shape (it has since shapes were journaled; an older journal is folded
-      // again with the definition's).
-      const state = foldForDrive(run.events, undefined);
-      first = run.events[0];
-      saga = this.sagas.get(sagaKey(state.saga, state.shapeHash));
-      if (state.topology !== undefined) folded = state;
-    } catch (error) {
-      this.report(error, { operation: 'run', runId: run.runId });
+    let damaged: unknown = run.corruption;
+    if (damaged === undefined) {
+      try {
+        // Folded once: the state names the run's saga and shape, and goes on to drive it when the
+        // journal records its shape (it has since shapes were journaled; an older journal is folded
+        // again with the definition's).
+        const state = foldForDrive(run.events, undefined);
+        first = run.events[0];
+        saga = this.sagas.get(sagaKey(state.saga, state.shapeHash));
+        if (state.topology !== undefined) folded = state;
+      } catch (error) {
+        damaged = error;
+      }
+    }
+    if (damaged !== undefined) {
+      // A journal that cannot be read or folded is never driven on a guess. Its lease is kept (not
+      // heartbeated), so that it comes back, and is reported, once per lease rather than at every claim.
+      this.report(damaged, { operation: 'run', runId: run.runId });
+      return;
     }
     if (this.phase !== 'running' || saga === undefined || first === undefined) {
       // Stopped while claiming, or a run the store should not have handed us: give it back.

@@ -749,14 +749,19 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       await unsubscribeOther();
     });
 
-    it('skips a run whose journal is corrupt when claiming, leaving it leased', async () => {
+    it('claims a run whose journal is corrupt as such (no events, the StoreCorruptionError for the worker to report), leaving it leased', async () => {
       const queueSchema = `${schema}_corrupt`;
       extraSchemas.push(queueSchema);
       const store = open({ schema: queueSchema });
       const [bad, good] = [await submitRun(store), await submitRun(store)];
       await withAdminClient(url ?? '', (client) => client.query(`UPDATE "${queueSchema}".events SET event = '{}' WHERE run_id = $1`, [bad]));
       const claimed = await store.claim({ owner: 'w1', sagas: [{ name: SAGA, shapeHash: SHAPE }], limit: 10, leaseMs: 60_000 });
-      expect(claimed.map((run) => run.runId)).toEqual([good]);
+      expect(claimed.map((run) => run.runId)).toEqual([bad, good].sort());
+      const damaged = claimed.find((run) => run.runId === bad);
+      expect(damaged?.events).toEqual([]);
+      expect(damaged?.corruption).toBeInstanceOf(StoreCorruptionError);
+      expect(damaged?.corruption).toMatchObject({ runId: bad, seq: 0 });
+      expect(claimed.find((run) => run.runId === good)?.corruption).toBeUndefined();
       expect(await store.leaseOf(bad)).toMatchObject({ owner: 'w1', live: true });
     });
   });

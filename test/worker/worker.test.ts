@@ -39,11 +39,19 @@ function open(connectionString = url ?? ''): PostgresStore {
   return store;
 }
 
-function worker(options: { store?: PostgresStore; leaseMs?: number; pollIntervalMs?: number; id: string; errors?: Array<{ error: Error; context: WorkerErrorContext }> }): Worker {
+function worker(options: {
+  store?: PostgresStore;
+  leaseMs?: number;
+  pollIntervalMs?: number;
+  concurrency?: number;
+  id: string;
+  errors?: Array<{ error: Error; context: WorkerErrorContext }>;
+}): Worker {
   const made = createWorker({
     store: options.store ?? open(),
     sagas: [ledgerSaga(pool, schema, options.id)],
     workerId: options.id,
+    concurrency: options.concurrency,
     leaseMs: options.leaseMs ?? 5_000,
     pollIntervalMs: options.pollIntervalMs ?? 100,
     retry: { initialDelayMs: 50, maxDelayMs: 400 },
@@ -366,6 +374,51 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     expect(await client.leaseOf(orphan)).toBeUndefined();
     expect((await client.listRuns({ status: 'queued', saga: 'nobody-runs-this' })).map((run) => run.runId)).toEqual([orphan]);
     await orchestrator.close();
+  });
+
+  describe('a claimed run whose journal is damaged', () => {
+    /** A submitted run of the ledger saga, then `damage` (SQL, the run id as $1) done to its journal by hand: a bad restore, an edit. */
+    async function damagedRun(damage: string): Promise<{ client: PostgresStore; runId: string; orchestrator: ReturnType<typeof createOrchestrator> }> {
+      const client = open();
+      const orchestrator = createOrchestrator({ store: client });
+      const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), {});
+      await pool.query(damage, [runId]);
+      await pool.query(`UPDATE "${schema}".runs SET next_seq = (SELECT count(*) FROM "${schema}".events WHERE run_id = $1) WHERE run_id = $1`, [runId]);
+      return { client, runId, orchestrator };
+    }
+
+    it.each([
+      ['an event that is not a valid event', `INSERT INTO "${schema}".events (run_id, seq, event) SELECT run_id, 1, '{"type":"stage.started","seq":1}' FROM "${schema}".runs WHERE run_id = $1`],
+      [
+        'a stage.completed with no stage.started before it',
+        `INSERT INTO "${schema}".events (run_id, seq, event) SELECT run_id, 1, json_build_object('type', 'stage.completed', 'runId', run_id, 'saga', saga, 'seq', 1, 'at', 1, 'stage', 'a', 'attempt', 1, 'durationMs', 1, 'output', 'A') FROM "${schema}".runs WHERE run_id = $1`,
+      ],
+    ])('(%s) is reported once, naming the run, not driven, and not claimed again while its lease lasts; the worker goes on', async (_damage, damage) => {
+      const { client, runId, orchestrator } = await damagedRun(damage);
+      const store = open();
+      const claims: string[][] = [];
+      const counting = Object.assign(Object.create(store) as PostgresStore, {
+        claim: async (request: ClaimRequest) => {
+          const claimed = await store.claim(request);
+          claims.push(claimed.map((run) => run.runId));
+          return claimed;
+        },
+      });
+      const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
+      // One run at a time, polling every 20 ms: a worker that gave the run back would claim it again and again.
+      const w = worker({ id: 'w-damaged', store: counting, concurrency: 1, leaseMs: 60_000, pollIntervalMs: 20, errors });
+      await w.start();
+      const later = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), {});
+      await waitForSettled(client, [later]);
+      const settledAt = claims.length;
+      await waitFor('ten more claims', () => claims.length >= settledAt + 10);
+      expect(errors.map(({ error, context }) => [error.constructor.name, context.operation, context.runId])).toEqual([['StoreCorruptionError', 'run', runId]]);
+      expect(errors[0]?.error.message).toContain(runId);
+      expect(await client.leaseOf(runId)).toMatchObject({ owner: 'w-damaged', live: true });
+      expect(claims.flat().filter((claimed) => claimed === runId).length).toBeLessThanOrEqual(1);
+      expect((await client.load(runId).catch(() => undefined))?.some((event) => event.type === 'run.resumed')).not.toBe(true);
+      await orchestrator.close();
+    });
   });
 
   it('acts on a cancel requested before the claim: no stage runs', async () => {
