@@ -13,7 +13,7 @@ import {
 } from 'sagaflow';
 import { SqliteStore, type SqliteStoreOptions } from 'sagaflow/sqlite';
 import { collect } from '../support/collect.js';
-import { deferred, type Deferred } from '../support/deferred.js';
+import { aborted, deferred, type Deferred } from '../support/deferred.js';
 import { tempDatabase } from '../stores/sqlite-temp.js';
 
 /** A three-stage saga whose stage `b` can be held open, recording every call. */
@@ -26,11 +26,12 @@ function recordingSaga(calls: string[], hold?: { invoked: Deferred; readonly rel
       },
     })
     .stage('b', {
-      execute: async ({ attempt, idempotencyKey }) => {
+      execute: async ({ attempt, idempotencyKey, signal }) => {
         calls.push(`b:${attempt}:${idempotencyKey}`);
         if (hold !== undefined && attempt === 1) {
           hold.invoked.resolve();
-          await hold.release;
+          // Honours its signal: a process that stops here hands the run over at once.
+          await Promise.race([hold.release, aborted(signal).then((reason) => Promise.reject(reason as Error))]);
         }
         return 'B';
       },

@@ -180,7 +180,8 @@ describe('money-transfer: idempotency keys are the ledgers’ unique keys', () =
 
   it('a run resumed after a crash re-executes the started debit under the same key: alice is debited once', async () => {
     const banks = await world();
-    const store = new MemoryStore();
+    let clock = Date.now();
+    const store = new MemoryStore({ now: () => clock });
     // The first process debits, then "crashes" before it can record the stage's completion.
     let stall = true;
     const crashing: TransferWorld = {
@@ -211,6 +212,9 @@ describe('money-transfer: idempotency keys are the ledgers’ unique keys', () =
     await first.close({ timeoutMs: 10 });
     await expect(run.outcome).rejects.toThrow('was left in place and can be resumed');
     expect((await store.load(run.runId))?.map((event) => event.type)).toEqual(['run.started', 'stage.started']);
+    // Its debit call never returns: the run stays leased until the lease (30 s by default) expires, as after a crash.
+    expect(await store.leaseOf(run.runId)).toMatchObject({ live: true });
+    clock += 30_001;
 
     stall = false;
     const second = createOrchestrator({ store, sagas: [createMoneyTransfer(() => Promise.resolve(banks))] });
