@@ -327,6 +327,12 @@ class SagaWorker implements Worker {
   private readonly subscription = new Subscription();
   /** Releases in progress; `stop()` waits for them. */
   private readonly releases = new Set<Promise<void>>();
+  /**
+   * Runs whose journal proved damaged while this worker drove them (it stalled them: see
+   * `RunInterpreter`), by id: the journal's length then, and the error. Claimed again unchanged,
+   * such a run is reported, not resumed: each resume would journal one more `run.resumed`.
+   */
+  private readonly damaged = new Map<string, { readonly events: number; readonly error: Error }>();
   /** Runs halted with user calls still in flight, released once those land (see `onHalted`). */
   private readonly landings = new Set<Promise<void>>();
   /** Set once `stop()` no longer waits for landings: a run whose calls land later keeps its lease until it expires. */
@@ -543,6 +549,11 @@ class SagaWorker implements Worker {
     let first: SagaEvent | undefined;
     let folded: MutableRunState | undefined;
     let damaged: unknown = run.corruption;
+    const stalled = this.damaged.get(run.runId);
+    if (stalled !== undefined) {
+      if (damaged === undefined && stalled.events === run.events.length) damaged = stalled.error;
+      else this.damaged.delete(run.runId);
+    }
     if (damaged === undefined) {
       try {
         // Folded once: the state names the run's saga and shape, and goes on to drive it when the
@@ -586,6 +597,7 @@ class SagaWorker implements Worker {
       settled: () => this.forget(held),
       halted: (error, landed) => {
         this.forget(held);
+        if (error instanceof StoreCorruptionError) this.damaged.set(runId, { events: held.interpreter.state.lastSeq + 1, error });
         this.onHalted(run, error, landed);
       },
     };

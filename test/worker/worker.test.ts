@@ -419,6 +419,37 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
       expect((await client.load(runId).catch(() => undefined))?.some((event) => event.type === 'run.resumed')).not.toBe(true);
       await orchestrator.close();
     });
+
+    it('(valid events in an order no run writes, leaving the run nothing to do) is resumed once, then reported each time it comes back without journaling a run.resumed each time', async () => {
+      const client = open();
+      const orchestrator = createOrchestrator({ store: client });
+      const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), {});
+      // Found by fuzzing journals: a compensation of a stage that never ran, then a rollback with nothing left to do.
+      const event = { runId, saga: 'ledger' };
+      const damage = [
+        { ...event, type: 'compensation.started', seq: 1, at: 2, stage: 'a', attempt: 1 },
+        { ...event, type: 'stage.started', seq: 2, at: 3, stage: 'b', attempt: 1 },
+        { ...event, type: 'stage.cancelled', seq: 3, at: 4, stage: 'b', reason: 'r' },
+        { ...event, type: 'stage.cancelled', seq: 4, at: 5, stage: 'a', reason: 'r' },
+        { ...event, type: 'run.compensating', seq: 5, at: 6, cause: { kind: 'failed', stage: 'b', error: { name: 'Error', message: 'x' } } },
+        { ...event, type: 'compensation.completed', seq: 6, at: 7, stage: 'a', attempt: 1, durationMs: 1 },
+      ];
+      for (const damaged of damage) await pool.query(`INSERT INTO "${schema}".events (run_id, seq, event) VALUES ($1, $2, $3)`, [runId, damaged.seq, JSON.stringify(damaged)]);
+      await pool.query(`UPDATE "${schema}".runs SET next_seq = 7 WHERE run_id = $1`, [runId]);
+      const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
+      const w = worker({ id: 'w-stalled', leaseMs: 400, pollIntervalMs: 20, errors });
+      await w.start();
+      // Three claims of it, one lease apart.
+      await waitFor('three reports', () => errors.length >= 3);
+      expect(errors.slice(0, 3).map(({ error, context }) => [error.constructor.name, context.operation, context.runId])).toEqual(
+        Array.from({ length: 3 }, () => ['StoreCorruptionError', 'run', runId]),
+      );
+      expect(errors[0]?.error.message).toContain('could never settle');
+      const journal = (await client.load(runId)) ?? [];
+      expect(journal.filter((written) => written.type === 'run.resumed')).toHaveLength(1);
+      expect(journal).toHaveLength(8);
+      await orchestrator.close();
+    });
   });
 
   it('acts on a cancel requested before the claim: no stage runs', async () => {
