@@ -1,6 +1,7 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { retryDelayMs } from '../definition/retry-policy.js';
 import { LeaseLostError } from '../errors/store-errors.js';
+import { leasesRunOnWallClock } from '../stores/lease-clock.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import type { BackoffPolicy } from './backoff.js';
@@ -47,6 +48,13 @@ export class LeaseKeeper {
   private unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
   private stopped = false;
   private readonly everyMs: number;
+  /**
+   * What beats are timed on: real time when the store's leases expire in real time (SQLite,
+   * PostgreSQL, a `MemoryStore` without `now`), even when runs are driven on a virtual clock —
+   * there a beat per third of a virtual lease renews nothing about to run out, and a virtual
+   * day's wait would write 8,640 beats; otherwise the scheduler, whose clock the store's may be.
+   */
+  private readonly timers: SchedulerLike;
 
   constructor(
     private readonly store: SagaStore,
@@ -58,6 +66,7 @@ export class LeaseKeeper {
     private readonly report: LeaseProblemReporter,
   ) {
     this.everyMs = Math.max(1, Math.floor(leaseMs / 3));
+    this.timers = leasesRunOnWallClock(store) ? asyncScheduler : scheduler;
   }
 
   /** The runs held now. */
@@ -108,7 +117,7 @@ export class LeaseKeeper {
   }
 
   private arm(delayMs: number): void {
-    this.tick = later(this.scheduler, delayMs, () => {
+    this.tick = later(this.timers, delayMs, () => {
       this.tick = undefined;
       // Nothing held any more: let the timer lapse; the next hold arms it again.
       if (this.held.size > 0) void this.beat();

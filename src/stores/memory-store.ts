@@ -2,6 +2,7 @@ import { RunAlreadyExistsError, RunNotFoundError } from '../errors/run-errors.js
 import { StoreUnsupportedError } from '../errors/store-errors.js';
 import type { RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
+import { WALL_CLOCK_LEASES } from './lease-clock.js';
 import { assertStorableRunId } from './run-id.js';
 import type {
   AcquireRequest,
@@ -141,6 +142,8 @@ export class MemoryStore implements SagaStore {
   private settledCount = 0;
   private readonly maxSettledRuns: number;
   private readonly now: () => number;
+  /** Whether leases expire on `Date.now` (no `now` given), so that they are heartbeated in real time. @internal */
+  readonly [WALL_CLOCK_LEASES]: boolean;
 
   /**
    * @param options - retention and the lease clock; see {@link MemoryStoreOptions}.
@@ -156,6 +159,7 @@ export class MemoryStore implements SagaStore {
     }
     this.maxSettledRuns = maxSettledRuns;
     this.now = options.now ?? Date.now;
+    this[WALL_CLOCK_LEASES] = options.now === undefined;
   }
 
   /**

@@ -4,6 +4,7 @@ import { StoreCorruptionError, StoreUnavailableError } from '../errors/store-err
 import type { RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { GroupCommit, type QueuedWrite } from './group-commit.js';
+import { WALL_CLOCK_LEASES } from './lease-clock.js';
 import { parseJournalRows } from './journal-rows.js';
 import { describePool, isConnectionError, maskConnectionString, toStoreError, validateSchemaName } from './postgres-connection.js';
 import { WorkListener } from './postgres-listener.js';
@@ -252,6 +253,8 @@ export class PostgresStore implements WorkQueueStore {
   readonly workQueue = true as const;
   /** The schema holding the store's tables. */
   readonly schema: string;
+  /** Leases expire on the database's clock, so they are heartbeated in real time, even by an orchestrator on virtual time. @internal */
+  readonly [WALL_CLOCK_LEASES] = true;
 
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;

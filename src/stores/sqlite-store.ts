@@ -12,6 +12,7 @@ import {
 import { ACTIVE_RUN_STATUSES, type RunStatus } from '../journal/outcome.js';
 import type { RunStartedEvent, SagaEvent } from '../journal/saga-event.js';
 import { GroupCommit, type QueuedWrite } from './group-commit.js';
+import { WALL_CLOCK_LEASES } from './lease-clock.js';
 import { parseJournalRows } from './journal-rows.js';
 import { assertStorableRunId } from './run-id.js';
 import type {
@@ -317,6 +318,8 @@ export class SqliteStore implements SagaStore {
     schedule: (flush) => this.scheduleFlush(flush),
   });
   private readonly counters = { transactions: 0, creates: 0, appends: 0, events: 0, conflicts: 0 };
+  /** Leases expire on the database's clock, so they are heartbeated in real time, even by an orchestrator on virtual time. @internal */
+  readonly [WALL_CLOCK_LEASES] = true;
 
   /**
    * @param options - the file and how to treat it; see {@link SqliteStoreOptions}.

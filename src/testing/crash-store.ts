@@ -1,6 +1,7 @@
 import { SagaError, SagaErrorCode } from '../errors/saga-error.js';
 import { foldJournal } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
+import { leasesRunOnWallClock, WALL_CLOCK_LEASES } from '../stores/lease-clock.js';
 import type { AppendRequest, CreateRunRequest, LeaseToken, SagaStore } from '../stores/saga-store.js';
 import type { CrashFault } from './faults.js';
 
@@ -101,7 +102,7 @@ export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): 
     throw crashed;
   };
   const matches = (event: SagaEvent, soFar: readonly SagaEvent[]): boolean => faults.some((fault) => fault.predicate(event, soFar));
-  return {
+  const store: CrashingStore = {
     get description(): string {
       return `${inner.description} (with a simulated crash)`;
     },
@@ -172,4 +173,6 @@ export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): 
     leaseOf: (runId) => inner.leaseOf(runId),
     close: () => Promise.resolve(),
   };
+  // The leases are the wrapped store's: heartbeated on the clock they expire on.
+  return Object.assign(store, { [WALL_CLOCK_LEASES]: leasesRunOnWallClock(inner) });
 }
