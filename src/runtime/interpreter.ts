@@ -12,6 +12,7 @@ import { decide, isAppend, recycleCommands, restingUntil, STEP, type AttemptPhas
 import type { DriveInfo, DriveScope, Instrumentation } from './instrumentation.js';
 import { scheduleAfter } from './long-delay.js';
 import { prepareSignal } from './signal-delivery.js';
+import { holdTimeUntilSettled } from './time-hold.js';
 import { youngArray } from './young-array.js';
 
 /** Where a driven run reports: the run's handle (an orchestrator) or a worker. */
@@ -191,6 +192,7 @@ export class RunInterpreter implements AttemptEnvironment {
       }
       this.react({ type: 'start' });
     }, this.onWriteFailed);
+    holdTimeUntilSettled(this.options.scheduler, created);
   }
 
   /** Starts driving a stored run that has not started yet (a worker's first claim of a submitted run). */
@@ -451,6 +453,8 @@ export class RunInterpreter implements AttemptEnvironment {
       return this.onWriteFailed(error);
     }
     write.then(this.onWritten, this.onWriteFailed);
+    // Released after the callbacks above: what the write lets go on (an attempt) holds the clock first.
+    holdTimeUntilSettled(this.options.scheduler, write);
   }
 
   /** A write is durable: announce its events, perform what waited for them, write what queued meanwhile. */

@@ -39,3 +39,21 @@ export interface TimeHold {
 export function timeHoldingClock(scheduler: SchedulerLike): TimeHoldingClock | undefined {
   return typeof (scheduler as Partial<TimeHoldingClock>).holdTime === 'function' ? (scheduler as TimeHoldingClock) : undefined;
 }
+
+/**
+ * On a {@link TimeHoldingClock}, holds its time until `work` settles; on any other scheduler, does
+ * nothing. For the runtime's own store writes: virtual time must not jump while the store is still
+ * writing (a SQLite commit waits a `setImmediate`, a PostgreSQL one a round trip, both idle turns to
+ * the event loop), or a wait's timer is set after the clock moved past the instant its
+ * `wait.started` was stamped with, and `advanceBy` returns before a run got as far as it would
+ * on `MemoryStore`.
+ *
+ * @internal
+ */
+export function holdTimeUntilSettled(scheduler: SchedulerLike, work: Promise<unknown>): void {
+  const clock = timeHoldingClock(scheduler);
+  if (clock === undefined) return;
+  const hold = clock.holdTime();
+  const release = (): void => hold.release();
+  work.then(release, release);
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineSaga, MemoryStore, NonRetryableError, type SagaStore } from 'sagaflow';
+import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
 import {
   crashAfter,
@@ -13,8 +14,10 @@ import {
   failCompensation,
   failStage,
   rollbackProblems,
+  traceOf,
   withFaults,
 } from 'sagaflow/testing';
+import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 
 const effects: string[] = [];
 const transfer = defineSaga({ name: 'kit-transfer', input: z.object({ cents: z.number() }) })
@@ -201,5 +204,47 @@ describe('virtual time and real I/O', () => {
     } finally {
       await close();
     }
+  });
+});
+
+const postgresUrl = await postgresForTests();
+const writesSchema = uniqueSchema('kit_writes');
+afterAll(async () => {
+  if (postgresUrl !== undefined) await dropSchemas(postgresUrl, writesSchema);
+});
+
+describe.each<[string, boolean, () => SagaStore]>([
+  [
+    'SqliteStore',
+    true,
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sagaflow-kit-'));
+      tempDirs.push(dir);
+      return new SqliteStore({ path: join(dir, 'kit.db') });
+    },
+  ],
+  ['PostgresStore', postgresUrl !== undefined, () => new PostgresStore({ connectionString: postgresUrl ?? '', schema: writesSchema })],
+])('virtual time and store writes, on %s', (_name, available, makeStore) => {
+  const cooling = defineSaga({ name: 'kit-cooling', input: z.object({}) })
+    .stage('order', { execute: () => 'o-1' })
+    .sleep('cool-off', { durationMs: 60_000 })
+    .stage('ship', { execute: () => 's-1' })
+    .build();
+
+  it.runIf(available)('the clock stands still while the store writes: advanceBy(60 s) carries a run through its 60-second wait, as on MemoryStore', async () => {
+    const store = makeStore();
+    const clock = createVirtualClock({ autoAdvance: false });
+    const h = createSagaTest({ store, clock });
+    const running = h.run(cooling, {}, { runId: 'kit-cooling-1' });
+    // Before: the clock jumped 60 s while run.started was being written, and the wait's timer was
+    // then set for 60 s after that — advanceBy returned with the wait still pending.
+    await clock.advanceBy(60_000);
+    expect(traceOf((await store.load('kit-cooling-1')) ?? [])).toContain('run.completed');
+    const { journal } = await running;
+    const started = journal.find((event) => event.type === 'wait.started');
+    const woke = journal.find((event) => event.type === 'stage.completed' && event.stage === 'cool-off');
+    expect((woke?.at ?? 0) - (started?.at ?? 0)).toBe(60_000);
+    await h.close();
+    await store.close();
   });
 });

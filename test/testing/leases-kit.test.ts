@@ -60,9 +60,12 @@ describe.each<[string, () => SagaStore]>([
   });
 });
 
-describe('leases under virtual time, on a MemoryStore on the real clock', () => {
+describe.each<[string, () => SagaStore]>([
+  ['MemoryStore', () => new MemoryStore()],
+  ['SqliteStore', sqliteStore],
+])('advanceBy on %s, with a run on its leases in real time', (_name, makeStore) => {
   it('halfway through a 30-day virtual sleep the run is still owned: another orchestrator on the store passes it over', async () => {
-    const store = new MemoryStore();
+    const store = makeStore();
     const clock = createVirtualClock({ autoAdvance: false });
     const h = createSagaTest({ store, clock });
     const running = h.run(trial, {});
