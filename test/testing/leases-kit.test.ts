@@ -49,6 +49,42 @@ describe.each<[string, () => SagaStore]>([
     await store.close();
   });
 
+  it('a stage awaiting real I/O for longer than the lease, on a virtual clock that stands still meanwhile: the lease is renewed in real time, nobody takes the run over, the stage runs once', async () => {
+    const store = makeStore();
+    let beats = 0;
+    const heartbeat = store.heartbeat.bind(store);
+    vi.spyOn(store, 'heartbeat').mockImplementation(async (...args) => {
+      const result = await heartbeat(...args);
+      beats++;
+      return result;
+    });
+    const executions: string[] = [];
+    const skipped: string[] = [];
+    const slow = defineSaga({ name: 'kit-slow-io', input: z.object({}) })
+      .stage('call', {
+        timeoutMs: 60_000,
+        execute: async ({ runId }) => {
+          executions.push('call');
+          // Four beats, 100 ms of real time apart: past the 300 ms lease, which would have run out
+          // without them (before: no beat came while the virtual clock stood still, and it did).
+          await expect.poll(async () => beats >= 4 || (await store.leaseOf(runId))?.live !== true, { timeout: 10_000 }).toBe(true);
+          const recovered = await other.recover();
+          skipped.push(...recovered.skipped.filter((run) => run.runId === runId).map((run) => run.reason));
+          return 'done';
+        },
+      })
+      .build();
+    const other = createOrchestrator({ store, sagas: [slow], ownerId: 'other-process', leaseMs: 300 });
+    const orchestrator = createOrchestrator({ store, sagas: [slow], scheduler: createVirtualClock({ realTimeHoldMs: 60_000 }), leaseMs: 300 });
+    const outcome = await orchestrator.start(slow, {}).outcome;
+    expect(outcome.status).toBe('completed');
+    expect(skipped).toEqual(['owned']);
+    expect(executions).toEqual(['call']);
+    await orchestrator.close();
+    await other.close();
+    await store.close();
+  });
+
   it('so is a run under a crashAfter fault (the crashing store keeps its leases on the wrapped store\'s clock)', async () => {
     const store = makeStore();
     const heartbeat = vi.spyOn(store, 'heartbeat');
