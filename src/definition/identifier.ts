@@ -24,6 +24,27 @@ export function identifierProblem(value: unknown, maxLength = 200): string | und
 }
 
 /**
+ * What is wrong with a run id chosen by the caller (`start`/`run`/`submit`'s `runId`), or
+ * `undefined` when it is fine: an {@link identifierProblem}, or a control character (a newline,
+ * a tab, an escape sequence…). Run ids often come from outside (an order number in a request)
+ * and are printed in error messages, logs and the CLI's output, where a newline or an ANSI escape
+ * would forge lines or colours. Checked for new runs only: a stored run keeps the id it has.
+ *
+ * @internal
+ */
+export function runIdProblem(value: unknown): string | undefined {
+  const problem = identifierProblem(value);
+  if (problem !== undefined) return problem;
+  const control = CONTROL.exec(value as string);
+  if (control !== null) return `must not contain control characters (it holds ${JSON.stringify(control[0])} at index ${control.index})`;
+  return undefined;
+}
+
+/** C0 and C1 control characters, DEL included. */
+// eslint-disable-next-line no-control-regex -- finding them is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
  * An id or name quoted for an error message: JSON-escaped, so a NUL, a lone surrogate or a
  * newline is visible instead of corrupting the message.
  *

@@ -19,7 +19,7 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
-import { identifierProblem } from '../definition/identifier.js';
+import { identifierProblem, runIdProblem } from '../definition/identifier.js';
 import { continuationProblems, diffShapes } from '../definition/shape-diff.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import type { ReadonlyResults } from '../definition/stage-definition.js';
@@ -197,7 +197,8 @@ export type RecoverResult = SagaRun[] & {
  * `start` idempotent per business key: a second `start` with an id that already exists in the
  * store writes nothing and rejects its `outcome` with `RunAlreadyExistsError` (naming the existing
  * run's status; `RunStateError` if the run is active in this orchestrator). Ids must be
- * well-formed Unicode without NUL. Aborting
+ * well-formed Unicode without control characters (NUL, a newline, a tab, an escape…: ids are
+ * printed in messages and logs). Aborting
  * `signal` cancels like `run.cancel(reason)`, using the signal's reason as the cancellation
  * reason; with a signal already aborted, the run is cancelled before any `execute` is invoked.
  *
@@ -1094,7 +1095,7 @@ class SagaOrchestrator implements Orchestrator {
     runId: string | undefined,
     submitted: boolean,
   ): Extract<SagaEvent, { type: 'run.started' }> {
-    const idProblem = runId === undefined ? undefined : identifierProblem(runId);
+    const idProblem = runId === undefined ? undefined : runIdProblem(runId);
     if (idProblem !== undefined) throw new SagaInputError(saga.name, [{ path: 'options.runId', message: idProblem }]);
     let parsed: ReturnType<typeof saga.input.safeParse>;
     try {

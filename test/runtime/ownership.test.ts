@@ -62,15 +62,18 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     expect(await store.load('order-42')).toEqual(before);
   });
 
-  it('refuses run ids with NUL or ill-formed Unicode before anything is written', async () => {
+  it('refuses run ids with NUL, ill-formed Unicode or control characters (a forged log line, an ANSI escape) before anything is written', async () => {
     const saga = defineSaga({ name: 'ids', input }).stage('a', { execute: () => 'A' }).build();
     const store = new MemoryStore();
     const orchestrator = createOrchestrator({ store });
-    for (const runId of ['order\u000042', 'order-\ud800', '', ' ']) {
+    for (const runId of ['order\u000042', 'order-\ud800', '', ' ', 'order-1\nINFO payment approved', 'order\t1', '\u001b[31morder', 'order\u0085']) {
       expect(() => orchestrator.start(saga, { id: '1' }, { runId })).toThrow(SagaInputError);
       await expect(orchestrator.run(saga, { id: '1' }, { runId })).rejects.toBeInstanceOf(SagaInputError);
     }
     expect(await store.listRuns()).toEqual([]);
+    expect(() => orchestrator.start(saga, { id: '1' }, { runId: 'order-1\nINFO' })).toThrow(/options\.runId: must not contain control characters \(it holds "\\n" at index 7\)/);
+    // Not control characters: other Unicode is fine.
+    expect((await orchestrator.run(saga, { id: '1' }, { runId: 'bestellung-ü-🙂 1' })).a).toBe('A');
   });
 
   it('another orchestrator cannot take over a run a live one drives: resume() is refused, recover() passes it over and says why, cancel() asks the owner', async () => {
