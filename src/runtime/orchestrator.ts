@@ -367,7 +367,9 @@ export interface Orchestrator {
   /**
    * Continues an unfinished (`running` or `compensating`) run from its journal, after a crash.
    * A stage that started but did not complete is executed again (same idempotency key).
-   * Returns the existing handle if this orchestrator already drives the run.
+   * Returns the existing handle if this orchestrator already drives the run (so a stage that awaits
+   * `resume(ownRunId).outcome` of its own run waits for itself: the run cannot settle while that
+   * stage is in flight).
    *
    * @remarks
    * A run is taken over only when nobody holds a live lease on it: a run another process is
