@@ -16,10 +16,31 @@ export interface ReadFailure {
 
 /** Reads `target[key]`; a throwing getter or Proxy trap gives a {@link ReadFailure} instead. */
 export function readProperty(target: object, key: PropertyKey): { readonly failed: false; readonly value: unknown } | ReadFailure {
+  const value = readValue(target, key);
+  return value === UNREADABLE ? { failed: true, reason: unreadableReason } : { failed: false, value };
+}
+
+/**
+ * What {@link readValue} returns when the read threw; {@link unreadableReason} says why. An
+ * object only this module makes and never hands to user code, so no value read can be it (and it
+ * is compared by identity: `instanceof` would ask a revoked Proxy for its prototype, and throw).
+ */
+export const UNREADABLE: object = Object.freeze({});
+
+/** Why the last {@link readValue} that returned {@link UNREADABLE} could not read (read it at once). */
+export let unreadableReason = '';
+
+/**
+ * Reads `target[key]`, or gives {@link UNREADABLE} when a getter or Proxy trap throws: the value
+ * itself, without the result object of {@link readProperty} (the error serialiser reads five
+ * properties of every error it journals).
+ */
+export function readValue(target: object, key: PropertyKey): unknown {
   try {
-    return { failed: false, value: (target as Record<PropertyKey, unknown>)[key] };
+    return (target as Record<PropertyKey, unknown>)[key];
   } catch (error) {
-    return { failed: true, reason: describeThrown(error) };
+    unreadableReason = describeThrown(error);
+    return UNREADABLE;
   }
 }
 

@@ -1,6 +1,6 @@
 import { types } from 'node:util';
 import { z } from 'zod';
-import { describePrimitive, describeThrown, functionText, isErrorLike, readProperty, setField, symbolText } from './safe-read.js';
+import { describePrimitive, describeThrown, functionText, isErrorLike, readProperty, readValue, setField, symbolText, UNREADABLE, unreadableReason } from './safe-read.js';
 
 /**
  * An error as it is stored in the journal: plain JSON, so it survives a store round-trip.
@@ -216,46 +216,37 @@ class ErrorSerializer {
     if (!isErrorLike(thrown)) return this.nonError(thrown, ancestors, dataDepth);
     const top = ancestors.length === 0;
     const notes: Notes = {};
-    const inner = [...ancestors, thrown];
-    const text = (key: 'name' | 'message' | 'stack', limit: number): string | undefined => {
-      const read = readProperty(thrown, key);
-      if (read.failed) {
-        (notes.unreadable ??= {})[key] = read.reason;
-        return undefined;
-      }
-      if (read.value === undefined || read.value === null) return undefined;
-      const value = typeof read.value === 'string' ? read.value : safeText(read.value);
-      // The thrown error's own message and stack do not eat into the budget of its data.
-      return top ? clip(value, limit) : this.clipped(value, limit);
-    };
-    const name = text('name', 200);
-    const message = text('message', LIMITS.messageChars);
-    const stack = text('stack', LIMITS.stackChars);
+    // The objects above a field of this error, made only when a field is copied (most errors
+    // journaled have none: `name` and `code` are the own fields of a sagaflow error).
+    let inner: readonly object[] | undefined;
+    const name = this.text(thrown, 'name', 200, top, notes);
+    const message = this.text(thrown, 'message', LIMITS.messageChars, top, notes);
+    const stack = this.text(thrown, 'stack', LIMITS.stackChars, top, notes);
     const data: Record<string, unknown> = {};
-    const codeRead = readProperty(thrown, 'code');
+    const codeValue = readValue(thrown, 'code');
     let code: string | undefined;
-    if (codeRead.failed) (notes.unreadable ??= {})['code'] = codeRead.reason;
-    else if (typeof codeRead.value === 'string') code = clip(codeRead.value, 200);
-    else if (codeRead.value !== undefined) this.put(data, 'code', this.copyField(codeRead.value, dataDepth, inner));
+    if (codeValue === UNREADABLE) (notes.unreadable ??= {})['code'] = unreadableReason;
+    else if (typeof codeValue === 'string') code = clip(codeValue, 200);
+    else if (codeValue !== undefined) this.put(data, 'code', this.copyField(codeValue, dataDepth, (inner ??= [...ancestors, thrown])));
 
     const keys = ownEnumerableKeys(thrown);
     if (keys.failed) (notes.unreadable ??= {})['fields'] = keys.reason;
-    else this.copyFields(thrown, keys.value, data, dataDepth, inner);
+    else if (keys.value.some(isDataKey)) this.copyFields(thrown, keys.value, data, dataDepth, (inner ??= [...ancestors, thrown]));
     if (!keys.failed && !keys.value.includes('errors') && isAggregate(thrown)) {
       const errors = readProperty(thrown, 'errors');
-      if (!errors.failed && Array.isArray(errors.value)) this.put(data, 'errors', this.copyField(errors.value, dataDepth, inner));
+      if (!errors.failed && Array.isArray(errors.value)) this.put(data, 'errors', this.copyField(errors.value, dataDepth, (inner ??= [...ancestors, thrown])));
     }
 
-    const cause = readProperty(thrown, 'cause');
-    if (cause.failed) (notes.unreadable ??= {})['cause'] = cause.reason;
-    else if (cause.value !== undefined) {
-      if (typeof cause.value === 'object' && cause.value !== null && inner.includes(cause.value)) {
+    const cause = readValue(thrown, 'cause');
+    if (cause === UNREADABLE) (notes.unreadable ??= {})['cause'] = unreadableReason;
+    else if (cause !== undefined) {
+      if (typeof cause === 'object' && cause !== null && (cause === thrown || ancestors.includes(cause))) {
         data['cause'] = marker('circular reference');
       } else if (causeDepth >= LIMITS.causeDepth) {
         data['cause'] = marker(`cause chain longer than ${LIMITS.causeDepth} levels left out`);
         this.budget.truncated = true;
       } else {
-        data['cause'] = this.serialize(cause.value, causeDepth + 1, inner, dataDepth);
+        data['cause'] = this.serialize(cause, causeDepth + 1, (inner ??= [...ancestors, thrown]), dataDepth);
       }
     }
     this.addNotes(data, notes, top);
@@ -266,8 +257,25 @@ class ErrorSerializer {
     };
     if (code !== undefined) serialized.code = code;
     if (stack !== undefined) serialized.stack = stack;
-    if (Object.keys(data).length > 0) serialized.data = data;
+    if (hasKeys(data)) serialized.data = data;
     return serialized;
+  }
+
+  /**
+   * The error's `name`, `message` or `stack` as text, clipped; `undefined` when absent or
+   * unreadable (noted in `notes`). A method, not a closure over `serialize`'s variables: that
+   * would make a closure and a context for every error.
+   */
+  private text(thrown: Error, key: 'name' | 'message' | 'stack', limit: number, top: boolean, notes: Notes): string | undefined {
+    const read = readValue(thrown, key);
+    if (read === UNREADABLE) {
+      (notes.unreadable ??= {})[key] = unreadableReason;
+      return undefined;
+    }
+    if (read === undefined || read === null) return undefined;
+    const value = typeof read === 'string' ? read : safeText(read);
+    // The thrown error's own message and stack do not eat into the budget of its data.
+    return top ? clip(value, limit) : this.clipped(value, limit);
   }
 
   private nonError(thrown: unknown, ancestors: readonly object[], dataDepth: number): SerializedError {
@@ -471,6 +479,17 @@ function ownEnumerableKeys(value: object): { readonly failed: false; readonly va
   } catch (error) {
     return { failed: true, reason: describeThrown(error) };
   }
+}
+
+/** Whether an error's own field goes to `data` (its name, message, stack, code and cause have places of their own). */
+function isDataKey(key: string): boolean {
+  return !OWN_PLACES.has(key);
+}
+
+/** Whether `record` (a plain object of ours) has a key, without making the array `Object.keys` would. */
+function hasKeys(record: Record<string, unknown>): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
 }
 
 function isAggregate(value: object): boolean {
