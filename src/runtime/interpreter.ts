@@ -158,7 +158,25 @@ export class RunInterpreter implements AttemptEnvironment {
       }
     }
     if (this.ended !== undefined) return;
-    this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter: result.ok ? 0 : this.options.random() }, at);
+    const jitter = result.ok ? 0 : this.options.random();
+    // A trigger is read by the decision it starts and kept by nobody, unless it has to wait for
+    // the decision in progress: outside one, the spare serves (one object for every attempt of
+    // every run, instead of one per attempt), taken while in use so that a run settling meanwhile
+    // makes its own.
+    const spare = this.reacting ? undefined : spareSettled;
+    if (spare === undefined) {
+      this.react({ type: 'settled', phase: attempt.phase, stage: attempt.stage.name, attempt: attempt.attempt, result, jitter }, at);
+      return;
+    }
+    spareSettled = undefined;
+    spare.phase = attempt.phase;
+    spare.stage = attempt.stage.name;
+    spare.attempt = attempt.attempt;
+    spare.result = result;
+    spare.jitter = jitter;
+    this.react(spare, at);
+    spare.result = NO_RESULT; // keeps no user value alive
+    spareSettled = spare;
   }
 
   /** An instrumentation hook of an attempt threw: reported, never breaking the attempt (see {@link AttemptEnvironment.report}). */
@@ -591,6 +609,14 @@ export class RunInterpreter implements AttemptEnvironment {
     }
   }
 }
+
+type SettledTrigger = { -readonly [K in keyof Extract<Trigger, { type: 'settled' }>]: Extract<Trigger, { type: 'settled' }>[K] };
+
+/** What the spare settled trigger holds between uses. */
+const NO_RESULT: AttemptResult = Object.freeze({ ok: false, retryable: false, invoked: false });
+
+/** The settled trigger {@link RunInterpreter.settled} reuses; `undefined` while in use. */
+let spareSettled: SettledTrigger | undefined = { type: 'settled', phase: 'execute', stage: '', attempt: 0, result: NO_RESULT, jitter: 0 };
 
 /** Room for the events of one write, made with the array: a decision appends one to three. */
 const QUEUED_ROOM = 4;
