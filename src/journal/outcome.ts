@@ -324,19 +324,22 @@ export type SagaOutcome<TOutputs = Record<string, unknown>> = CompletedSagaOutco
  * ```
  */
 export function toOutcome<TOutputs = Record<string, unknown>>(state: RunState): SagaOutcome<TOutputs> {
-  const outputs: Record<string, unknown> = {};
-  const stages: Record<string, StageRecord> = {};
-  state.stages.forEach((stage, name) => {
-    if (stage.status === 'completed') outputs[name] = stage.output;
-    stages[name] = toStageRecord(stage);
-  });
-  const outcome = new PlainOutcome(state, outputs, stages);
+  const outcome = new PlainOutcome(state, {}, {});
+  // The outcome is the callback's `this`: a closure over the two records would be a closure and a
+  // context per outcome.
+  state.stages.forEach(addStage, outcome);
   if (state.failure !== undefined) outcome.failure = state.failure;
   if (state.cancellation !== undefined) outcome.cancellation = state.cancellation;
   return outcome as SagaOutcome<TOutputs>;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** Adds a stage's output (when it completed) and record to the outcome {@link toOutcome} is making (`this`). */
+function addStage(this: Mutable<SagaOutcomeBase>, stage: StageState, name: string): void {
+  if (stage.status === 'completed') (this.outputs as Record<string, unknown>)[name] = stage.output;
+  (this.stages as Record<string, StageRecord>)[name] = toStageRecord(stage);
+}
 
 /**
  * Makes the object {@link toOutcome} returns: a plain object (its prototype is `Object.prototype`,
