@@ -55,6 +55,16 @@ export function assertStorableText(text: string, what: string): void {
   if (!isWellFormed(text)) throw new TypeError(`${what} ${quoteId(text)} holds a lone surrogate (ill-formed Unicode), which no store can keep.`);
 }
 
+/**
+ * Whether {@link assertStorableText} accepts `text`, without making its message: for a check on
+ * a hot path whose label would cost a string per call.
+ *
+ * @internal
+ */
+export function isStorableText(text: unknown): text is string {
+  return typeof text === 'string' && !text.includes('\u0000') && isWellFormed(text);
+}
+
 /** The id as JSON (NUL and lone surrogates escaped), cut short when it is long. */
 function quoteId(value: unknown): string {
   if (typeof value !== 'string') return String(value);

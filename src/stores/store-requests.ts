@@ -2,7 +2,7 @@ import { RunNotFoundError } from '../errors/run-errors.js';
 import { LeaseLostError, RunLeasedError, StoreConflictError } from '../errors/store-errors.js';
 import { ACTIVE_RUN_STATUSES, SETTLED_RUN_STATUSES, type RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
-import { assertStorableRunId, assertStorableText, runIdProblem } from './run-id.js';
+import { assertStorableRunId, assertStorableText, isStorableText, runIdProblem } from './run-id.js';
 import type { AcquireRequest, AppendRequest, CreateRunRequest, ListRunsQuery, PruneOptions, RunSummary } from './saga-store.js';
 
 // The checks every store makes on what it is asked, in one place so that all stores refuse the
@@ -62,15 +62,17 @@ export function checkCreate(request: CreateRunRequest): RunStatus {
   if (event.type !== 'run.started' || event.seq !== 0) {
     throw new TypeError(`Create run ${runId}: a run is created with its run.started event at seq 0, not ${String(event.type)} at seq ${String(event.seq)}.`);
   }
-  assertStorableText(event.saga, `Create run ${runId}: the saga name`);
+  // The labels name the run: made only for a request that fails a check (a run created makes
+  // no strings here).
+  if (!isStorableText(event.saga)) assertStorableText(event.saga, `Create run ${runId}: the saga name`);
   if (owner === undefined) {
     if (event.submitted !== true) {
       throw new TypeError(`Create run ${runId}: a run without an owner is a submitted run, whose run.started says submitted: true.`);
     }
     return 'queued';
   }
-  checkOwner(owner.owner, `Create run ${runId}`);
-  checkLeaseMs(owner.leaseMs, `Create run ${runId}`);
+  if (owner.owner === '' || !isStorableText(owner.owner)) checkOwner(owner.owner, `Create run ${runId}`);
+  if (!isLeaseMs(owner.leaseMs)) checkLeaseMs(owner.leaseMs, `Create run ${runId}`);
   return event.submitted === true ? 'queued' : 'running';
 }
 
@@ -115,9 +117,14 @@ export function misplacedEvent(request: AppendRequest, offset: number): TypeErro
  * @internal
  */
 export function checkLeaseMs(leaseMs: number, operation: string): void {
-  if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+  if (!isLeaseMs(leaseMs)) {
     throw new TypeError(`${operation}: leaseMs must be a finite number of milliseconds > 0, not ${String(leaseMs)}.`);
   }
+}
+
+/** Whether {@link checkLeaseMs} accepts `leaseMs`: a finite number > 0. */
+function isLeaseMs(leaseMs: unknown): boolean {
+  return typeof leaseMs === 'number' && Number.isFinite(leaseMs) && leaseMs > 0;
 }
 
 /**

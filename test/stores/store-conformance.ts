@@ -208,6 +208,11 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         await expect(store.create({ event: notStarted, owner: { owner: OWNER, leaseMs: 1_000 } })).rejects.toBeInstanceOf(TypeError);
         await expect(store.create({ event: { ...runStarted(runId), seq: 3 }, owner: { owner: OWNER, leaseMs: 1_000 } })).rejects.toBeInstanceOf(TypeError);
         await expect(store.create({ event: runStarted(runId), owner: { owner: OWNER, leaseMs: 0 } })).rejects.toThrow(/leaseMs/);
+        // Each refusal names the run and what is wrong.
+        await expect(store.create({ event: { ...runStarted(runId), saga: 'a\u0000b' }, owner: { owner: OWNER, leaseMs: 1_000 } })).rejects.toThrow(`Create run ${runId}: the saga name "a\\u0000b" holds a NUL character`);
+        await expect(store.create({ event: runStarted(runId), owner: { owner: '', leaseMs: 1_000 } })).rejects.toThrow(`Create run ${runId}: the owner must be a non-empty string.`);
+        await expect(store.create({ event: runStarted(runId), owner: { owner: 'x\ud800', leaseMs: 1_000 } })).rejects.toThrow(`Create run ${runId}: the owner "x\\ud800" holds a lone surrogate`);
+        await expect(store.create({ event: runStarted(runId), owner: { owner: OWNER, leaseMs: Number.NaN } })).rejects.toThrow(`Create run ${runId}: leaseMs must be a finite number of milliseconds > 0, not NaN.`);
         expect(await store.listRuns()).toEqual([]);
       });
 
