@@ -5,8 +5,9 @@
  *
  * Its `approval` saga (from wait-sagas.ts, which the parent registers too) waits for a signal.
  *
- * Commands (parent → child): start, start-approval, recover, cancel, open (a gate a stage waits on), exit.
- * Reports (child → parent): ready, started, wait-started, outcome, failed, recovered, cancelled, error, event.
+ * Commands (parent → child): start, start-approval, recover, cancel, open (a gate a stage waits on),
+ * close (the orchestrator, with a timeout; the process lives on), exit.
+ * Reports (child → parent): ready, started, wait-started, outcome, failed, recovered, cancelled, closed, error, event.
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -32,6 +33,7 @@ export type OwnerCommand =
   | { readonly type: 'recover' }
   | { readonly type: 'cancel'; readonly runId: string; readonly reason: string }
   | { readonly type: 'open'; readonly gate: string }
+  | { readonly type: 'close'; readonly timeoutMs: number }
   | { readonly type: 'exit' };
 
 /** A report to the parent. */
@@ -43,6 +45,7 @@ export type OwnerReport =
   | { readonly type: 'failed'; readonly runId: string; readonly name: string; readonly message: string }
   | { readonly type: 'recovered'; readonly runIds: readonly string[]; readonly skipped: ReadonlyArray<{ runId: string; reason: string; detail: string }> }
   | { readonly type: 'cancelled'; readonly runId: string }
+  | { readonly type: 'closed' }
   | { readonly type: 'waiting'; readonly runId: string; readonly gate: string }
   | { readonly type: 'event'; readonly runId: string; readonly event: SagaEvent['type'] }
   | { readonly type: 'error'; readonly name: string; readonly message: string };
@@ -162,6 +165,10 @@ process.on('message', (command: OwnerCommand) => {
         case 'open':
           opened.add(command.gate);
           gates.get(command.gate)?.();
+          return;
+        case 'close':
+          await orchestrator.close({ timeoutMs: command.timeoutMs });
+          send({ type: 'closed' });
           return;
         case 'exit':
           await orchestrator.close({ timeoutMs: 1_000 });

@@ -291,6 +291,40 @@ describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend
     expect([...a.reports, ...b.reports].filter((report) => report.type === 'failed' || report.type === 'error')).toEqual([]);
   });
 
+  it.runIf(makeBackend !== undefined)(
+    'an owner that closes with a timeout while its charge is still on its way keeps the run until its lease expires: the charge is never run by two processes at once',
+    async () => {
+      const a = owner('process-a');
+      const b = owner('process-b');
+      await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
+      const runId = 'closed-mid-charge';
+      a.send({ type: 'start', runId });
+      await a.waitFor('the charge in flight', isReport('waiting', runId));
+      // A shuts its orchestrator down with a bound, its process still alive and the charge (which
+      // ignores its aborted signal) still on its way.
+      await a.ask({ type: 'close', timeoutMs: 50 }, 'closed');
+      await a.waitFor('the run left in place', isReport('failed', runId));
+
+      const early = await b.ask({ type: 'recover' }, 'recovered');
+      expect(early.runIds).not.toContain(runId);
+      expect(early.skipped.find((skipped) => skipped.runId === runId)?.reason).toBe('owned');
+
+      // The charge lands in A; the run is taken over once A's lease has expired, and charged again (same key).
+      a.send({ type: 'open', gate: `charge:${runId}` });
+      await expect.poll(async () => (await backend.effects()).some((effect) => effect.runId === runId && effect.kind === 'charge')).toBe(true);
+      b.send({ type: 'open', gate: `charge:${runId}` });
+      await expect
+        .poll(async () => (await b.ask({ type: 'recover' }, 'recovered')).runIds.includes(runId), { timeout: LEASE_MS * 10, interval: LEASE_MS / 4 })
+        .toBe(true);
+      expect(await b.waitFor('the outcome', isReport('outcome', runId))).toMatchObject({ status: 'completed' });
+      expect((await backend.effects()).filter((effect) => effect.runId === runId).map((effect) => `${effect.kind}@${effect.process}`)).toEqual([
+        'reserve@process-a',
+        'charge@process-a',
+        'charge@process-b',
+      ]);
+    },
+  );
+
   it.runIf(makeBackend !== undefined)('after its owner dies, a run is taken over only once the lease has expired; the stage in flight runs again', async () => {
     const a = owner('process-a');
     const b = owner('process-b');
