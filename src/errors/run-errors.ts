@@ -71,12 +71,15 @@ export class RunAlreadyExistsError extends SagaError {
   /**
    * @param runId - the id that is taken.
    * @param status - the existing run's status.
+   * @param saga - the existing run's saga, when the store said (every built-in store does): it may
+   * be another saga than the one whose start was refused.
    */
   constructor(
     readonly runId: string,
     readonly status: RunStatus,
+    readonly saga?: string,
   ) {
-    super(`Run ${runId} already exists (${status}); nothing was written: inspect it, or start with another runId.`);
+    super(`Run ${runId} already exists (${saga === undefined ? '' : `saga '${saga}', `}${status}); nothing was written: inspect it, or start with another runId.`);
   }
 }
 

@@ -179,7 +179,7 @@ export class MemoryStore implements SagaStore {
         throw new StoreUnsupportedError('MemoryStore', 'submitted runs', 'workers need a PostgresStore; start the run in this process instead');
       }
       const existing = this.runs.get(event.runId);
-      if (existing !== undefined) throw new RunAlreadyExistsError(event.runId, existing.status);
+      if (existing !== undefined) throw new RunAlreadyExistsError(event.runId, existing.status, existing.saga);
       this.runs.set(event.runId, {
         runId: event.runId,
         saga: event.saga,

@@ -228,6 +228,7 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
       SELECT req.run_id, created.run_id IS NOT NULL AS created,
         -- Looked up only for a run not created (the rare case), by its own probe of runs_pkey.
         CASE WHEN created.run_id IS NULL THEN (SELECT existing.status FROM ${t.runs} AS existing WHERE existing.run_id = req.run_id) END AS existing_status,
+        CASE WHEN created.run_id IS NULL THEN (SELECT existing.saga FROM ${t.runs} AS existing WHERE existing.run_id = req.run_id) END AS existing_saga,
         CASE WHEN created.run_id IS NOT NULL AND req.owner IS NULL THEN ${notify('submitted', 'req.run_id')} END AS notified
       FROM req LEFT JOIN created ON created.run_id = req.run_id`,
     // $1 saga names, $2 shape hashes, $3 limit, $4 owner, $5 lease ms, $6 runs the worker drives

@@ -460,9 +460,9 @@ export class PostgresStore implements WorkQueueStore {
       ];
       for (let index = 0; index < values.length; index++) columns[index]?.push(values[index]);
     }
-    let rows: Array<{ run_id: string; created: boolean; existing_status: string | null }>;
+    let rows: Array<{ run_id: string; created: boolean; existing_status: string | null; existing_saga: string | null }>;
     try {
-      rows = (await this.query<{ run_id: string; created: boolean; existing_status: string | null }>(operation, this.sql.create, columns)).rows;
+      rows = (await this.query<{ run_id: string; created: boolean; existing_status: string | null; existing_saga: string | null }>(operation, this.sql.create, columns)).rows;
     } catch (error) {
       if (batch.length > 1 && !(error instanceof StoreUnavailableError)) {
         await Promise.all(batch.map((item) => this.writeCreates([item])));
@@ -476,22 +476,22 @@ export class PostgresStore implements WorkQueueStore {
     for (const item of batch) {
       const row = byRun.get(item.request.request.event.runId);
       if (row?.created === true) item.resolve();
-      else if (row !== undefined && isRunStatus(row.existing_status)) item.reject(new RunAlreadyExistsError(row.run_id, row.existing_status));
+      else if (row !== undefined && isRunStatus(row.existing_status)) item.reject(new RunAlreadyExistsError(row.run_id, row.existing_status, row.existing_saga ?? undefined));
       else raced.push(item);
     }
     if (raced.length === 0) return;
     // Created by a concurrent statement committed after this one's snapshot: read its status now.
     try {
-      const now = await this.query<{ run_id: string; status: string }>(
+      const now = await this.query<{ run_id: string; status: string; saga: string }>(
         `status of runs ${raced.map((item) => item.request.request.event.runId).join(', ')}`,
-        `SELECT run_id, status FROM ${this.t.runs} WHERE run_id = ANY($1::text[])`,
+        `SELECT run_id, status, saga FROM ${this.t.runs} WHERE run_id = ANY($1::text[])`,
         [raced.map((item) => item.request.request.event.runId)],
       );
-      const statuses = new Map(now.rows.map((row) => [row.run_id, row.status]));
+      const existing = new Map(now.rows.map((row) => [row.run_id, row]));
       for (const item of raced) {
         const runId = item.request.request.event.runId;
-        const status = statuses.get(runId);
-        item.reject(new RunAlreadyExistsError(runId, isRunStatus(status) ? status : 'running'));
+        const row = existing.get(runId);
+        item.reject(new RunAlreadyExistsError(runId, isRunStatus(row?.status) ? row.status : 'running', row?.saga));
       }
     } catch (error) {
       for (const item of raced) item.reject(error);

@@ -897,7 +897,7 @@ function prepare(db: Database.Database): Connection {
   const runOf = db.prepare<[string], RunRow>('SELECT events, status, lease_owner, lease_epoch FROM sagaflow_runs WHERE run_id = ?').raw();
   // Read only for a lease-less append to a leased run, the one rule that needs the clock.
   const leaseLive = db.prepare<[string], number>(`SELECT lease_expires_at > ${NOW_MS} FROM sagaflow_runs WHERE run_id = ?`).pluck();
-  const statusOf = db.prepare<[string], string>('SELECT status FROM sagaflow_runs WHERE run_id = ?').pluck();
+  const existingRun = db.prepare<[string], { status: string; saga: string }>('SELECT status, saga FROM sagaflow_runs WHERE run_id = ?');
   const insertRun = db.prepare<[string, string, string, number, number, number, string, number], unknown>(
     `INSERT INTO sagaflow_runs (run_id, saga, status, events, created_at, updated_at, submitted, lease_owner, lease_epoch, lease_expires_at)
      VALUES (?, ?, ?, 1, ?, ?, ?, ?, 1, ${NOW_MS} + ?)`,
@@ -1059,8 +1059,8 @@ function prepare(db: Database.Database): Connection {
           if (refused !== undefined) failures[index] = refused;
           else writeAppend(write, run as RunRow);
         } else if (write.kind === 'create') {
-          const existing = statusOf.get(write.event.runId);
-          if (existing !== undefined) failures[index] = new RunAlreadyExistsError(write.event.runId, isRunStatus(existing) ? existing : 'running');
+          const existing = existingRun.get(write.event.runId);
+          if (existing !== undefined) failures[index] = new RunAlreadyExistsError(write.event.runId, isRunStatus(existing.status) ? existing.status : 'running', existing.saga);
           else writeCreate(write);
         } else {
           releaseLease.run(write.runId, write.lease.owner, write.lease.epoch);

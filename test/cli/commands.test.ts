@@ -56,7 +56,7 @@ describe('sagaflow start', () => {
     const before = await journalOf(join(work, 'start.db'), 'greet-ada');
     const again = await sagaflow(['start', 'greeting', '{"name":"Bo"}', '--sagas', fixture('greeting.mjs'), '--store', store, '--run-id', 'greet-ada'], { cwd: work });
     expect(again.code).toBe(2);
-    expect(again.stderr).toMatch(/^error: Run greet-ada already exists \(completed\)/);
+    expect(again.stderr).toMatch(/^error: Run greet-ada already exists \(saga 'greeting', completed\)/);
     expect(await journalOf(join(work, 'start.db'), 'greet-ada')).toEqual(before);
   });
 

@@ -50,15 +50,17 @@ async function runHeldByOne(name: string, ownerIds: readonly [string, string]) {
 }
 
 describe('runs have owners (in one process, on one MemoryStore)', () => {
-  it('a second start with the same run id is refused with RunAlreadyExistsError naming the run and its status; the journal is untouched', async () => {
+  it('a second start with the same run id is refused with RunAlreadyExistsError naming the run, its status and its saga (another saga\'s, here); the journal is untouched', async () => {
     const saga = defineSaga({ name: 'once', input }).stage('a', { execute: () => 'A' }).build();
+    const other = defineSaga({ name: 'other', input }).stage('a', { execute: () => 'A' }).build();
     const store = new MemoryStore();
     const orchestrator = createOrchestrator({ store });
     await orchestrator.run(saga, { id: '1' }, { runId: 'order-42' });
     const before = await store.load('order-42');
-    const error = await orchestrator.run(saga, { id: '2' }, { runId: 'order-42' }).catch((caught: unknown) => caught);
+    const error = await orchestrator.run(other, { id: '2' }, { runId: 'order-42' }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RunAlreadyExistsError);
-    expect((error as Error).message).toBe('Run order-42 already exists (completed); nothing was written: inspect it, or start with another runId.');
+    expect(error).toMatchObject({ runId: 'order-42', status: 'completed', saga: 'once' });
+    expect((error as Error).message).toBe("Run order-42 already exists (saga 'once', completed); nothing was written: inspect it, or start with another runId.");
     expect(await store.load('order-42')).toEqual(before);
   });
 

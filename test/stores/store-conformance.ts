@@ -171,15 +171,15 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         expect(await store.listRuns()).toEqual([{ runId, saga: 'conformance', status: 'running', events: 1, createdAt: T0, updatedAt: T0, submitted: false }]);
       });
 
-      it('refuses an id that exists with RunAlreadyExistsError naming the run and its status, leaving it untouched', async () => {
+      it('refuses an id that exists with RunAlreadyExistsError naming the run, its status and its saga, leaving it untouched', async () => {
         const runId = 'order-42';
-        const events = await seedRun(store, runId, 3, 'completed');
+        const events = await seedRun(store, runId, 3, 'completed', 'refunds');
         const listing = await store.listRuns();
 
         const error = await rejectionOf(createRun(store, runStarted(runId, 'conformance', { another: true }), 'someone-else'));
         expect(error).toBeInstanceOf(RunAlreadyExistsError);
-        expect(error).toMatchObject({ runId, status: 'completed', code: 'RUN_ALREADY_EXISTS' });
-        expect((error as Error).message).toContain('order-42 already exists (completed)');
+        expect(error).toMatchObject({ runId, status: 'completed', saga: 'refunds', code: 'RUN_ALREADY_EXISTS' });
+        expect((error as Error).message).toContain("order-42 already exists (saga 'refunds', completed)");
         expect(await store.load(runId)).toEqual(events);
         expect(await store.listRuns()).toEqual(listing);
         expect(await store.leaseOf(runId)).toBeUndefined();
