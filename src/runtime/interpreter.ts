@@ -86,8 +86,12 @@ export class RunInterpreter implements AttemptEnvironment {
   private readonly deferred = youngArray<number | Effect>(4);
   /** Whether the last group of {@link RunInterpreter.deferred} waits on events still queued (not handed to the store yet). */
   private deferredOpen = false;
-  /** Attempts in flight, each knowing its slot (an array: cheaper than a Set for the usual handful). */
-  private readonly attempts = youngArray<Attempt>(1);
+  /**
+   * Attempts in flight: the one attempt itself while there is one (a run waiting on user code
+   * holds no array for it), else an array of several, each knowing its slot (cheaper than a Set
+   * for the usual handful), kept until it empties.
+   */
+  private attempts: Attempt | Attempt[] | undefined;
   /** Pending retry timers by `phase:stage`; made for the first one. */
   private timers: Map<string, Subscription> | undefined;
   private ended: 'settled' | 'halted' | 'parked' | undefined;
@@ -107,7 +111,11 @@ export class RunInterpreter implements AttemptEnvironment {
   private readonly recycles: boolean;
   /** The last write's events array, emptied, for the next write to fill (see {@link RunInterpreter.recycles}). */
   private spareQueue: SagaEvent[] | undefined;
-  /** The write callbacks, made once per run rather than once per write. */
+  /**
+   * The write callbacks, made once per run rather than once per write: bound methods (48 bytes
+   * each), not arrow functions, which would add a context they share (two closures and a context
+   * are 168 bytes held by every run in flight; these, 96).
+   */
   private readonly onWritten: () => void;
   private readonly onWriteFailed: (error: unknown) => void;
 
@@ -133,12 +141,8 @@ export class RunInterpreter implements AttemptEnvironment {
     this.durableSeq = this.state.lastSeq;
     this.lastQueuedSeq = this.state.lastSeq;
     this.recycles = copiesAppends(options.store);
-    this.onWritten = () => this.written();
-    this.onWriteFailed = (error) => {
-      this.writing = false;
-      this.inWrite = undefined;
-      this.halt(asError(error));
-    };
+    this.onWritten = this.written.bind(this);
+    this.onWriteFailed = this.writeFailed.bind(this);
   }
 
   /** The clock of this run's attempts (see {@link AttemptEnvironment}). */
@@ -148,15 +152,7 @@ export class RunInterpreter implements AttemptEnvironment {
 
   /** An attempt of this run settled (see {@link AttemptEnvironment.settled}). */
   settled(attempt: Attempt, result: AttemptResult, at?: number): void {
-    // Swap-remove by the slot it was given: O(1), also for a fan-out of thousands.
-    const attempts = this.attempts;
-    if (attempts[attempt.slot] === attempt) {
-      const last = attempts.pop() as Attempt;
-      if (last !== attempt) {
-        attempts[attempt.slot] = last;
-        last.slot = attempt.slot;
-      }
-    }
+    this.removeAttempt(attempt);
     if (this.ended !== undefined) return;
     const jitter = result.ok ? 0 : this.options.random();
     // A trigger is read by the decision it starts and kept by nobody, unless it has to wait for
@@ -325,7 +321,7 @@ export class RunInterpreter implements AttemptEnvironment {
    * Halted as a corrupt journal, so that nothing more is written and the run is reported.
    */
   private haltIfStalled(): void {
-    if (this.ended !== undefined || this.writing || this.attempts.length > 0 || this.deferred.length > 0 || this.queued !== undefined || (this.timers?.size ?? 0) > 0) return;
+    if (this.ended !== undefined || this.writing || this.attempts !== undefined || this.deferred.length > 0 || this.queued !== undefined || (this.timers?.size ?? 0) > 0) return;
     if (restingUntil(this.state) !== undefined) return;
     const { status, stopping } = this.state;
     this.halt(
@@ -404,8 +400,7 @@ export class RunInterpreter implements AttemptEnvironment {
     // No closure here: one would make this function allocate a context on every call.
     // The interpreter is its attempts' environment: nothing made per run for them to reach it.
     const attempt = new Attempt(this, stage, phase, number);
-    attempt.slot = this.attempts.length;
-    this.attempts.push(attempt);
+    this.addAttempt(attempt);
     // `execute` is never invoked once the run is stopping (the decision that stopped it may have
     // been folded while this attempt waited for its stage.started to be durable).
     if (phase === 'execute' && this.state.stopping) attempt.abort(() => undefined);
@@ -415,7 +410,52 @@ export class RunInterpreter implements AttemptEnvironment {
   private abortExecutes(reason: string): void {
     let error: DOMException | undefined;
     const make = (): DOMException => (error ??= new DOMException(`Saga '${this.saga.name}' run ${this.runId} is stopping: ${reason}.`, 'AbortError'));
-    for (const attempt of this.attempts.slice()) if (attempt.phase === 'execute') attempt.abort(make);
+    for (const attempt of this.attemptsInFlight()) if (attempt.phase === 'execute') attempt.abort(make);
+  }
+
+  /** Adds an attempt to those in flight (see {@link RunInterpreter.attempts}). */
+  private addAttempt(attempt: Attempt): void {
+    const attempts = this.attempts;
+    if (attempts === undefined) {
+      this.attempts = attempt;
+      return;
+    }
+    if (attempts instanceof Attempt) {
+      // Never pretenured: it holds the run's short-lived attempts (see youngArray).
+      const several = youngArray<Attempt>(2);
+      attempts.slot = 0;
+      attempt.slot = 1;
+      several.push(attempts, attempt);
+      this.attempts = several;
+      return;
+    }
+    attempt.slot = attempts.length;
+    attempts.push(attempt);
+  }
+
+  /** Removes a settled attempt from those in flight. */
+  private removeAttempt(attempt: Attempt): void {
+    const attempts = this.attempts;
+    if (attempts === attempt) {
+      this.attempts = undefined;
+      return;
+    }
+    if (attempts === undefined || attempts instanceof Attempt) return;
+    // Swap-remove by the slot it was given: O(1), also for a fan-out of thousands.
+    if (attempts[attempt.slot] === attempt) {
+      const last = attempts.pop() as Attempt;
+      if (last !== attempt) {
+        attempts[attempt.slot] = last;
+        last.slot = attempt.slot;
+      }
+      if (attempts.length === 0) this.attempts = undefined;
+    }
+  }
+
+  /** The attempts in flight now, as a list of their own (aborting one may settle it, which changes {@link RunInterpreter.attempts}). */
+  private attemptsInFlight(): readonly Attempt[] {
+    const attempts = this.attempts;
+    return attempts === undefined ? NO_ATTEMPTS : attempts instanceof Attempt ? [attempts] : attempts.slice();
   }
 
   private startTimer(phase: AttemptPhase, stage: string, delayMs: number): void {
@@ -448,6 +488,13 @@ export class RunInterpreter implements AttemptEnvironment {
 
   // ---------------------------------------------------------------------------------------------
   // The journal: write-ahead appends, one write in flight, the rest batched behind it.
+
+  /** A write failed (rejected, or the store threw): the run stops here. */
+  private writeFailed(error: unknown): void {
+    this.writing = false;
+    this.inWrite = undefined;
+    this.halt(asError(error));
+  }
 
   private flush(): void {
     const events = this.queued;
@@ -531,7 +578,7 @@ export class RunInterpreter implements AttemptEnvironment {
    */
   offerRest(): void {
     const host = this.host;
-    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts.length > 0 || this.deferred.length > 0 || this.queued !== undefined) return;
+    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts !== undefined || this.deferred.length > 0 || this.queued !== undefined) return;
     const wakeAt = restingUntil(this.state);
     if (wakeAt !== undefined) host.resting(wakeAt);
   }
@@ -552,9 +599,10 @@ export class RunInterpreter implements AttemptEnvironment {
     this.ended = 'halted';
     let reason: DOMException | undefined;
     const make = (): DOMException => (reason ??= new DOMException(`Saga '${this.saga.name}' run ${this.runId} stopped here: ${error.message}`, 'AbortError'));
-    const landed = this.landingOf(this.attempts);
-    for (const attempt of this.attempts) attempt.abort(make);
-    this.attempts.length = 0;
+    const attempts = this.attemptsInFlight();
+    const landed = this.landingOf(attempts);
+    for (const attempt of attempts) attempt.abort(make);
+    this.attempts = undefined;
     this.clearTimers();
     this.queued = undefined;
     this.deferred.length = 0;
@@ -617,6 +665,8 @@ const NO_RESULT: AttemptResult = Object.freeze({ ok: false, retryable: false, in
 
 /** The settled trigger {@link RunInterpreter.settled} reuses; `undefined` while in use. */
 let spareSettled: SettledTrigger | undefined = { type: 'settled', phase: 'execute', stage: '', attempt: 0, result: NO_RESULT, jitter: 0 };
+
+const NO_ATTEMPTS: readonly Attempt[] = Object.freeze([]);
 
 /** Room for the events of one write, made with the array: a decision appends one to three. */
 const QUEUED_ROOM = 4;

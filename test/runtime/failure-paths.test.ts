@@ -113,6 +113,33 @@ describe('what the old pipeline framework lost', () => {
     expect(order.indexOf('stage.completed:c')).toBeLessThan(order.indexOf('run.compensating'));
   });
 
+  it('three branches in flight, the middle one fails: the first started and the last started both see their signals abort', async () => {
+    const bothStarted = deferred();
+    const reasons = new Map<string, unknown>();
+    let waiting = 0;
+    const sibling = async ({ stage, signal }: { stage: string; signal: AbortSignal }): Promise<string> => {
+      if (++waiting === 2) bothStarted.resolve();
+      reasons.set(stage, await aborted(signal));
+      return `${stage}-late`;
+    };
+    const saga = defineSaga({ name: 'three', input })
+      .stage('first', { after: [], execute: sibling })
+      .stage('middle', {
+        after: [],
+        execute: async () => {
+          await bothStarted.promise;
+          throw new Error('middle broke');
+        },
+      })
+      .stage('last', { after: [], execute: sibling })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: '1' }).outcome;
+    expect([...reasons.keys()].sort()).toEqual(['first', 'last']);
+    for (const reason of reasons.values()) expect((reason as DOMException).message).toContain("stage 'middle' failed");
+    expect(outcome.outputs).toEqual({ first: 'first-late', last: 'last-late' });
+    expect(outcome.failure?.stage).toBe('middle');
+  });
+
   it('a stage-initiated cancel and a failure give outcomes and errors of the same shape', async () => {
     const build = (how: 'fail' | 'cancel') =>
       defineSaga({ name: `same-${how}`, input })
