@@ -75,16 +75,24 @@ export class RunInterpreter implements AttemptEnvironment {
   private writing = false;
   private durableSeq: number;
   private lastQueuedSeq: number;
-  // Arrays that live as long as the run and hold its short-lived objects: never pretenured (see youngArray).
   /**
-   * Effects waiting for the events appended before them to be durable, in groups: the seq a group
-   * waits for, then its effects: `[seq, effect, effect, seq, effect, …]` (one array, not two: it
-   * lives as long as the run). Effects waiting on events of the same unwritten batch share one
-   * group (they become durable together), so a fan-out of n stages defers n + 1 entries, not 2n:
-   * under 16,000, which keeps the array out of the large-object space for a fan-out of 10,000.
+   * The one effect waiting for the events appended before it to be durable, while it is the only
+   * one (a chain's next attempt, waiting for its `stage.started`): held in two fields, so that
+   * most runs never make {@link RunInterpreter.deferred}. Empty whenever that array is not.
    */
-  private readonly deferred = youngArray<number | Effect>(4);
-  /** Whether the last group of {@link RunInterpreter.deferred} waits on events still queued (not handed to the store yet). */
+  private deferredEffect: Effect | undefined;
+  /** The seq {@link RunInterpreter.deferredEffect} waits for. */
+  private deferredSeq = 0;
+  /**
+   * Effects waiting for the events appended before them to be durable, once more than one waits,
+   * in groups: the seq a group waits for, then its effects: `[seq, effect, effect, seq, effect,
+   * …]` (one array, not two: once made, it lives as long as the run, and is never pretenured: see
+   * youngArray). Effects waiting on events of the same unwritten batch share one group (they
+   * become durable together), so a fan-out of n stages defers n + 1 entries, not 2n: under
+   * 16,000, which keeps the array out of the large-object space for a fan-out of 10,000.
+   */
+  private deferred: Array<number | Effect> | undefined;
+  /** Whether the last group deferred waits on events still queued (not handed to the store yet). */
   private deferredOpen = false;
   /**
    * Attempts in flight: the one attempt itself while there is one (a run waiting on user code
@@ -321,7 +329,7 @@ export class RunInterpreter implements AttemptEnvironment {
    * Halted as a corrupt journal, so that nothing more is written and the run is reported.
    */
   private haltIfStalled(): void {
-    if (this.ended !== undefined || this.writing || this.attempts !== undefined || this.deferred.length > 0 || this.queued !== undefined || (this.timers?.size ?? 0) > 0) return;
+    if (this.ended !== undefined || this.writing || this.attempts !== undefined || this.waitsToPerform() || this.queued !== undefined || (this.timers?.size ?? 0) > 0) return;
     if (restingUntil(this.state) !== undefined) return;
     const { status, stopping } = this.state;
     this.halt(
@@ -366,13 +374,32 @@ export class RunInterpreter implements AttemptEnvironment {
    * since, and makes them durable at once), else into a new group waiting for the last event queued.
    */
   private defer(effect: Effect): void {
-    if (this.deferredOpen) {
-      this.deferred.push(effect);
-      return;
-    }
-    this.deferred.push(this.lastQueuedSeq, effect);
+    const open = this.deferredOpen;
     // A group waiting on the write in flight is closed at once: events queued after it go to the next write.
     this.deferredOpen = this.queued !== undefined;
+    let deferred = this.deferred;
+    if (this.deferredEffect === undefined && (deferred === undefined || deferred.length === 0)) {
+      this.deferredEffect = effect;
+      this.deferredSeq = this.lastQueuedSeq;
+      return;
+    }
+    if (this.deferredEffect !== undefined) {
+      // A second effect: both go to the array, in order (made for the first time here).
+      deferred ??= this.deferred = youngArray<number | Effect>(4);
+      deferred.push(this.deferredSeq, this.deferredEffect);
+      this.deferredEffect = undefined;
+    }
+    if (open) {
+      (deferred as Array<number | Effect>).push(effect);
+      this.deferredOpen = true;
+      return;
+    }
+    (deferred as Array<number | Effect>).push(this.lastQueuedSeq, effect);
+  }
+
+  /** Whether an effect waits for its events to be durable. */
+  private waitsToPerform(): boolean {
+    return this.deferredEffect !== undefined || (this.deferred?.length ?? 0) > 0;
   }
 
   private perform(command: Effect): void {
@@ -536,22 +563,31 @@ export class RunInterpreter implements AttemptEnvironment {
       // Read with a cursor and cut once: shift() is O(1) only while V8 can trim the array's front
       // in place, which it cannot once the array is in the large-object space (a fan-out of
       // more than 16,000 stages defers that many entries); emptied with pop(), which keeps its room.
+      // The one effect deferred, while it is alone (performing it may defer the next one there again).
+      while (this.deferredEffect !== undefined && this.deferredSeq <= this.durableSeq && this.ended === undefined) {
+        const effect = this.deferredEffect;
+        this.deferredEffect = undefined;
+        this.perform(effect);
+      }
       const deferred = this.deferred;
       let next = 0;
-      try {
-        while (next < deferred.length && this.ended === undefined) {
-          const entry = deferred[next] as number | Effect;
-          if (typeof entry === 'number') {
-            if (entry > this.durableSeq) break;
+      if (deferred !== undefined) {
+        try {
+          while (next < deferred.length && this.ended === undefined) {
+            const entry = deferred[next] as number | Effect;
+            if (typeof entry === 'number') {
+              if (entry > this.durableSeq) break;
+              next++;
+              continue;
+            }
             next++;
-            continue;
+            this.perform(entry);
           }
-          next++;
-          this.perform(entry);
+        } finally {
+          // Emptied with pop(), which keeps its room.
+          if (next >= deferred.length) while (deferred.length > 0) deferred.pop();
+          else if (next > 0) deferred.splice(0, next);
         }
-      } finally {
-        if (next >= deferred.length) while (deferred.length > 0) deferred.pop();
-        else if (next > 0) deferred.splice(0, next);
       }
     } catch (error) {
       this.halt(asError(error));
@@ -578,7 +614,7 @@ export class RunInterpreter implements AttemptEnvironment {
    */
   offerRest(): void {
     const host = this.host;
-    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts !== undefined || this.deferred.length > 0 || this.queued !== undefined) return;
+    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts !== undefined || this.waitsToPerform() || this.queued !== undefined) return;
     const wakeAt = restingUntil(this.state);
     if (wakeAt !== undefined) host.resting(wakeAt);
   }
@@ -605,7 +641,8 @@ export class RunInterpreter implements AttemptEnvironment {
     this.attempts = undefined;
     this.clearTimers();
     this.queued = undefined;
-    this.deferred.length = 0;
+    this.deferredEffect = undefined;
+    if (this.deferred !== undefined) this.deferred.length = 0;
     this.deferredOpen = false;
     this.endScope({ kind: 'halted', error });
     this.host.halted(error, landed);
