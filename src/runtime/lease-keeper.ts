@@ -82,6 +82,31 @@ export class LeaseKeeper {
     if (this.unlisten === undefined) this.listen();
   }
 
+  /**
+   * Goes on keeping the lease of a run this process stopped driving while calls of its user code
+   * are still in flight here (see `RunHost.halted`), until `landed` resolves; then resolves whether
+   * the lease is still this process's to give back (neither lost nor left to expire by
+   * {@link LeaseKeeper.stop}). Until those calls land their effects are unknown: a lease left to
+   * lapse meanwhile would let another process run the stage again beside them.
+   */
+  keepUntil(runId: string, lease: LeaseToken, landed: Promise<void>): Promise<boolean> {
+    let lost = false;
+    // Only the lease: a run no longer driven here takes no cancel or signal (they stay in the store for its next owner).
+    const kept: KeptRun = {
+      runId,
+      lease,
+      lost: () => {
+        lost = true;
+      },
+      cancelRequested: () => undefined,
+    };
+    this.hold(kept);
+    return landed.then(() => {
+      this.drop(runId, kept);
+      return !lost && !this.stopped;
+    });
+  }
+
   /** Stops keeping a run's lease (it settled, or this process stopped driving it). */
   drop(runId: string, run?: KeptRun): void {
     if (run !== undefined && this.held.get(runId) !== run) return;

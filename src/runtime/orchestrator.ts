@@ -1202,11 +1202,12 @@ class SagaOrchestrator implements Orchestrator {
   /**
    * Gives a halted run's lease back once the calls of user code still in flight here have landed:
    * before, another process would run that stage again beside this one, or compensate it before
-   * its effect landed. Calls that land after `close()` leave the lease to expire.
+   * its effect landed. The lease is heartbeated meanwhile (a call may outlast it); calls that land
+   * after `close()` leave it to expire.
    */
   giveBackOnceLanded(runId: string, lease: LeaseToken, landed: Promise<void>): void {
-    const landing = landed.then(() => {
-      if (!this.landingsClosed) this.giveBack(runId, lease);
+    const landing = this.keeper.keepUntil(runId, lease, landed).then((ours) => {
+      if (ours && !this.landingsClosed) this.giveBack(runId, lease);
     });
     this.landings.add(landing);
     void landing.then(() => this.landings.delete(landing));

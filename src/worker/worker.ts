@@ -677,10 +677,11 @@ class SagaWorker implements Worker {
     if (error instanceof StoreCorruptionError) return;
     // An append failed (the store went away, or worse), or the worker stops: hand the run back so
     // that a worker resumes it from its journal as soon as the store answers, instead of after the
-    // lease; once the calls of user code still in flight here have landed (see RunHost.halted).
+    // lease; once the calls of user code still in flight here have landed (see RunHost.halted),
+    // the lease heartbeated meanwhile, as a call may outlast it.
     if (landed === undefined) return this.giveBack(run);
-    const landing = landed.then(() => {
-      if (!this.landingsClosed) this.giveBack(run);
+    const landing = this.keeper.keepUntil(run.runId, run.lease, landed).then((ours) => {
+      if (ours && !this.landingsClosed) this.giveBack(run);
     });
     this.landings.add(landing);
     void landing.then(() => this.landings.delete(landing));

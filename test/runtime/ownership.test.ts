@@ -33,6 +33,47 @@ function gatedSaga(name: string, gate: { opened: Promise<void>; entered: () => v
 }
 
 /**
+ * A saga whose 'charge' (its first call held until `lands` resolves) runs beside 'notify', and a
+ * view of `memory` that fails every append from notify's completion on, until `up()`: a run of it
+ * halts with the charge in flight. `counts`: charges called, and the most running at once.
+ */
+function haltingWithChargeInFlight(name: string, memory: MemoryStore) {
+  const counts = { running: 0, most: 0, calls: 0 };
+  const lands = deferred();
+  const saga = defineSaga({ name, input })
+    .stage('charge', {
+      after: [],
+      execute: async () => {
+        counts.calls++;
+        counts.running++;
+        counts.most = Math.max(counts.most, counts.running);
+        if (counts.calls === 1) await lands.promise;
+        counts.running--;
+        return 'C';
+      },
+    })
+    .stage('notify', { after: [], execute: () => 'N' })
+    .build();
+  let down = false;
+  const store: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
+    append: (request: Parameters<SagaStore['append']>[0]) => {
+      // Down at notify's completion, charge still in flight: the run halts here.
+      if (request.events.some((event) => event.type === 'stage.completed' && event.stage === 'notify')) down = true;
+      return down ? Promise.reject(new StoreUnavailableError('test store', 'it is down')) : memory.append(request);
+    },
+  });
+  return {
+    saga,
+    store,
+    counts,
+    lands,
+    up: () => {
+      down = false;
+    },
+  };
+}
+
+/**
  * Two orchestrators on one MemoryStore (owner ids `ownerIds`), with a 3 s lease a loaded machine
  * cannot let lapse between heartbeats, and a run of a gated saga the first one drives, held inside
  * its 'charge' stage until `opened` resolves.
@@ -266,35 +307,12 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
 
   it('a run halted by a store failure while a charge is in flight is given back when the charge lands, not before (and not only when its lease expires)', async () => {
     const memory = new MemoryStore();
-    let [running, most, calls] = [0, 0, 0];
-    const lands = deferred();
-    const saga = defineSaga({ name: 'halted-in-flight', input })
-      .stage('charge', {
-        after: [],
-        execute: async () => {
-          calls++;
-          running++;
-          most = Math.max(most, running);
-          if (calls === 1) await lands.promise;
-          running--;
-          return 'C';
-        },
-      })
-      .stage('notify', { after: [], execute: () => 'N' })
-      .build();
-    let down = false;
-    const store: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
-      append: (request: Parameters<SagaStore['append']>[0]) => {
-        // Down at notify's completion, charge still in flight: the run halts here.
-        if (request.events.some((event) => event.type === 'stage.completed' && event.stage === 'notify')) down = true;
-        return down ? Promise.reject(new StoreUnavailableError('test store', 'it is down')) : memory.append(request);
-      },
-    });
+    const { saga, store, counts, lands, up } = haltingWithChargeInFlight('halted-in-flight', memory);
     const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000, ownerId: 'halting', onError: () => undefined });
     const other = createOrchestrator({ store: memory, sagas: [saga], leaseMs: 60_000, ownerId: 'other' });
     const run = owner.start(saga, { id: '1' });
     await expect(run.outcome).rejects.toBeInstanceOf(StoreUnavailableError);
-    down = false;
+    up();
 
     const early = await other.recover();
     expect(early.skipped).toMatchObject([{ runId: run.runId, reason: 'owned' }]);
@@ -303,8 +321,53 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     await expect.poll(async () => (await memory.leaseOf(run.runId))?.live ?? false).toBe(false);
     const [recovered] = await other.recover();
     expect((await recovered?.outcome)?.status).toBe('completed');
-    expect({ calls, most }).toEqual({ calls: 2, most: 1 });
+    expect({ calls: counts.calls, most: counts.most }).toEqual({ calls: 2, most: 1 });
     await Promise.all([owner.close(), other.close()]);
+  });
+
+  it('a run halted by a store failure keeps its lease beaten while a call it left in flight runs past the lease: nobody charges beside it', async () => {
+    let clock = 1_000_000;
+    const memory = new MemoryStore({ now: () => clock });
+    const halting = haltingWithChargeInFlight('halted-long-call', memory);
+    const { saga, counts, lands } = halting;
+    const forever = deferred();
+    // Another run the halting orchestrator goes on driving, so that its heartbeats go on either way.
+    const busy = defineSaga({ name: 'kept-busy', input })
+      .stage('wait', { execute: () => forever.promise })
+      .build();
+    const beats: Array<readonly string[]> = [];
+    let beaten: (() => void) | undefined;
+    const store: SagaStore = Object.assign(Object.create(halting.store) as MemoryStore, {
+      heartbeat: async (...args: Parameters<SagaStore['heartbeat']>) => {
+        const result = await memory.heartbeat(...args);
+        beats.push(args[1].map((run) => run.runId));
+        beaten?.();
+        return result;
+      },
+    });
+    const owner = createOrchestrator({ store, sagas: [saga, busy], leaseMs: 300, ownerId: 'halting', onError: () => undefined });
+    const rival = createOrchestrator({ store: memory, sagas: [saga, busy], leaseMs: 300, ownerId: 'rival' });
+    const kept = owner.start(busy, { id: 'busy' });
+    const run = owner.start(saga, { id: '1' });
+    await expect(run.outcome).rejects.toBeInstanceOf(StoreUnavailableError);
+    halting.up();
+
+    // The charge runs on past the lease (on the store's clock); a heartbeat comes meanwhile.
+    clock += 301;
+    await new Promise<void>((resolve) => (beaten = resolve));
+    const during = await rival.recover();
+    expect(during.map((recovered) => recovered.runId)).toEqual([]);
+    expect(during.skipped.map((skipped) => [skipped.runId, skipped.reason])).toContainEqual([run.runId, 'owned']);
+    expect(beats.at(-1)).toContain(run.runId);
+    lands.resolve();
+    await expect.poll(async () => (await memory.leaseOf(run.runId))?.live ?? false).toBe(false);
+    const [recovered] = await rival.recover();
+    expect(recovered?.runId).toBe(run.runId);
+    expect((await recovered?.outcome)?.status).toBe('completed');
+    expect({ calls: counts.calls, most: counts.most }).toEqual({ calls: 2, most: 1 });
+    forever.resolve();
+    await kept.outcome;
+    await Promise.all([owner.close(), rival.close()]);
   });
 
   it('recover() says which runs it passed over: saga not registered, another shape', async () => {
