@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   EMPTY,
@@ -329,10 +329,12 @@ class SagaWorker implements Worker {
   private readonly releases = new Set<Promise<void>>();
   /**
    * Runs whose journal proved damaged while this worker drove them (it stalled them: see
-   * `RunInterpreter`), by id: the journal's length then, and the error. Claimed again unchanged,
-   * such a run is reported, not resumed: each resume would journal one more `run.resumed`.
+   * `RunInterpreter`), by id: the journal's length then, a digest of the events it was claimed
+   * with, and the error. Claimed again unchanged, such a run is reported, not resumed: each resume
+   * would journal one more `run.resumed`. Changed — appended to, or repaired in place with as many
+   * rows — it is driven again.
    */
-  private readonly damaged = new Map<string, { readonly events: number; readonly error: Error }>();
+  private readonly damaged = new Map<string, { readonly events: number; readonly claimed: number; readonly digest: string; readonly error: Error }>();
   /** Runs halted with user calls still in flight, released once those land (see `onHalted`). */
   private readonly landings = new Set<Promise<void>>();
   /** Set once `stop()` no longer waits for landings: a run whose calls land later keeps its lease until it expires. */
@@ -551,7 +553,7 @@ class SagaWorker implements Worker {
     let damaged: unknown = run.corruption;
     const stalled = this.damaged.get(run.runId);
     if (stalled !== undefined) {
-      if (damaged === undefined && stalled.events === run.events.length) damaged = stalled.error;
+      if (damaged === undefined && stalled.events === run.events.length && stalled.digest === journalDigest(run.events, stalled.claimed)) damaged = stalled.error;
       else this.damaged.delete(run.runId);
     }
     if (damaged === undefined) {
@@ -597,7 +599,9 @@ class SagaWorker implements Worker {
       settled: () => this.forget(held),
       halted: (error, landed) => {
         this.forget(held);
-        if (error instanceof StoreCorruptionError) this.damaged.set(runId, { events: held.interpreter.state.lastSeq + 1, error });
+        if (error instanceof StoreCorruptionError) {
+          this.damaged.set(runId, { events: held.interpreter.state.lastSeq + 1, claimed: run.events.length, digest: journalDigest(run.events, run.events.length), error });
+        }
         this.onHalted(run, error, landed);
       },
     };
@@ -804,3 +808,12 @@ function describeProblem(workerId: string, error: Error, context: WorkerErrorCon
   return `sagaflow worker ${workerId}: ${context.operation}${about} failed${retrying}: ${error.message}`;
 }
 
+/**
+ * A digest of a journal's first `count` events, to tell a damaged journal claimed again unchanged
+ * from one repaired in place (as many rows, one of them rewritten). Made only for runs found damaged.
+ */
+function journalDigest(events: readonly SagaEvent[], count: number): string {
+  const hash = createHash('sha256');
+  for (let index = 0; index < count && index < events.length; index++) hash.update(JSON.stringify(events[index])).update('\n');
+  return hash.digest('base64');
+}

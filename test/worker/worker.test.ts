@@ -10,6 +10,7 @@ import {
   StoreUnavailableError,
   StoreUnsupportedError,
   type SagaEvent,
+  type Orchestrator,
   type Worker,
   type WorkerErrorContext,
   type ClaimRequest,
@@ -67,6 +68,29 @@ async function ledgerRows(runId: string): Promise<Array<{ stage: string; kind: s
 
 async function calls(runId: string, stage: string): Promise<number> {
   return Number((await pool.query(`SELECT count(*) AS n FROM "${schema}".calls WHERE run_id = $1 AND stage = $2 AND kind = 'execute'`, [runId, stage])).rows[0].n);
+}
+
+/**
+ * A submitted ledger run whose journal was damaged so (found by fuzzing journals): a compensation
+ * of a stage that never ran, then a rollback with nothing left to do — seq 1 to 6, valid events
+ * the fold accepts, that leave the run nothing to do.
+ */
+async function submitStalled(): Promise<{ client: PostgresStore; orchestrator: Orchestrator; runId: string }> {
+  const client = open();
+  const orchestrator = createOrchestrator({ store: client });
+  const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), {});
+  const event = { runId, saga: 'ledger' };
+  const damage = [
+    { ...event, type: 'compensation.started', seq: 1, at: 2, stage: 'a', attempt: 1 },
+    { ...event, type: 'stage.started', seq: 2, at: 3, stage: 'b', attempt: 1 },
+    { ...event, type: 'stage.cancelled', seq: 3, at: 4, stage: 'b', reason: 'r' },
+    { ...event, type: 'stage.cancelled', seq: 4, at: 5, stage: 'a', reason: 'r' },
+    { ...event, type: 'run.compensating', seq: 5, at: 6, cause: { kind: 'failed', stage: 'b', error: { name: 'Error', message: 'x' } } },
+    { ...event, type: 'compensation.completed', seq: 6, at: 7, stage: 'a', attempt: 1, durationMs: 1 },
+  ];
+  for (const damaged of damage) await pool.query(`INSERT INTO "${schema}".events (run_id, seq, event) VALUES ($1, $2, $3)`, [runId, damaged.seq, JSON.stringify(damaged)]);
+  await pool.query(`UPDATE "${schema}".runs SET next_seq = 7 WHERE run_id = $1`, [runId]);
+  return { client, orchestrator, runId };
 }
 
 beforeAll(async () => {
@@ -421,21 +445,7 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     });
 
     it('(valid events in an order no run writes, leaving the run nothing to do) is resumed once, then reported each time it comes back without journaling a run.resumed each time', async () => {
-      const client = open();
-      const orchestrator = createOrchestrator({ store: client });
-      const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), {});
-      // Found by fuzzing journals: a compensation of a stage that never ran, then a rollback with nothing left to do.
-      const event = { runId, saga: 'ledger' };
-      const damage = [
-        { ...event, type: 'compensation.started', seq: 1, at: 2, stage: 'a', attempt: 1 },
-        { ...event, type: 'stage.started', seq: 2, at: 3, stage: 'b', attempt: 1 },
-        { ...event, type: 'stage.cancelled', seq: 3, at: 4, stage: 'b', reason: 'r' },
-        { ...event, type: 'stage.cancelled', seq: 4, at: 5, stage: 'a', reason: 'r' },
-        { ...event, type: 'run.compensating', seq: 5, at: 6, cause: { kind: 'failed', stage: 'b', error: { name: 'Error', message: 'x' } } },
-        { ...event, type: 'compensation.completed', seq: 6, at: 7, stage: 'a', attempt: 1, durationMs: 1 },
-      ];
-      for (const damaged of damage) await pool.query(`INSERT INTO "${schema}".events (run_id, seq, event) VALUES ($1, $2, $3)`, [runId, damaged.seq, JSON.stringify(damaged)]);
-      await pool.query(`UPDATE "${schema}".runs SET next_seq = 7 WHERE run_id = $1`, [runId]);
+      const { client, orchestrator, runId } = await submitStalled();
       const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
       const w = worker({ id: 'w-stalled', leaseMs: 400, pollIntervalMs: 20, errors });
       await w.start();
@@ -448,6 +458,26 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
       const journal = (await client.load(runId)) ?? [];
       expect(journal.filter((written) => written.type === 'run.resumed')).toHaveLength(1);
       expect(journal).toHaveLength(8);
+      await orchestrator.close();
+    });
+
+    it('(valid events in an order no run writes) repaired in place, the same number of rows, is driven again at its next claim', async () => {
+      const { client, orchestrator, runId } = await submitStalled();
+      const event = { runId, saga: 'ledger' };
+      const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
+      const w = worker({ id: 'w-repaired', leaseMs: 400, pollIntervalMs: 20, errors });
+      await w.start();
+      await waitFor('a report', () => errors.length >= 1);
+      expect(errors[0]?.error.name).toBe('StoreCorruptionError');
+      // An operator repairs the six rows in place (a, b and c done): still eight rows, run.resumed last.
+      const repair = ['a', 'b', 'c'].flatMap((stage, index) => [
+        { ...event, type: 'stage.started', seq: 1 + 2 * index, at: 2 + 2 * index, stage, attempt: 1 },
+        { ...event, type: 'stage.completed', seq: 2 + 2 * index, at: 3 + 2 * index, stage, attempt: 1, output: { key: `repaired-${stage}`, worker: 'operator' }, durationMs: 1 },
+      ]);
+      for (const repaired of repair) await pool.query(`UPDATE "${schema}".events SET event = $3 WHERE run_id = $1 AND seq = $2`, [runId, repaired.seq, JSON.stringify(repaired)]);
+      const journal = (await waitForSettled(client, [runId], 10_000)).get(runId) ?? [];
+      expect(journal.at(-1)?.type).toBe('run.completed');
+      expect(await calls(runId, 'd')).toBe(1);
       await orchestrator.close();
     });
   });
