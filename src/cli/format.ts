@@ -25,6 +25,20 @@ export function compactJson(value: unknown, max = 100): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
+/**
+ * Text read from a journal made safe to print as part of one line: every control character (a
+ * newline, a carriage return, an ANSI escape, DEL, C1) written as its escape (`\n`, `\u001b`).
+ * Cancel reasons and error messages come from callers, user code and the remote APIs it calls;
+ * printed raw, a newline forged a line of `show`'s timeline and an escape sequence drove the
+ * terminal (recoloured, hid or overwrote what followed).
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL_CHARACTER, (char) => ESCAPED[char] ?? `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/g;
+const ESCAPED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 /** `Name: message` of a serialized error, on one line, without a closing period (more text may follow it). */
 export function errorText(error: SerializedError): string {
   return `${error.name}: ${error.message}`.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');

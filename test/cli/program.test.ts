@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createOrchestrator, type SagaEvent } from 'sagaflow';
+import { createOrchestrator, defineSaga, NonRetryableError, type SagaEvent } from 'sagaflow';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { createVirtualClock, failStage, withFaults } from 'sagaflow/testing';
 import type { CliIo } from '../../src/cli/io.js';
@@ -14,6 +14,8 @@ import { greeting } from './fixtures/greeting.mjs';
 import { pausing } from './fixtures/pausing.mjs';
 import { slow } from './fixtures/slow.mjs';
 import { fixture, ROOT } from './support/cli-process.js';
+import { z } from 'zod';
+import { aborted, deferred } from '../support/deferred.js';
 
 /** Runs the CLI in this process with captured output: the same code as the binary, minus the process. */
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -126,6 +128,47 @@ describe('commands, in process', () => {
 
   it('--version prints the package version', async () => {
     expect(await cli('--version')).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+
+  it('show prints cancel reasons and error messages from outside with their control characters escaped: no forged line, no escape sequence reaches the terminal', async () => {
+    const path = join(work, 'hostile.db');
+    const store = new SqliteStore({ path });
+    const orchestrator = createOrchestrator({ store });
+    const declined = defineSaga({ name: 'declined', input: z.object({}) })
+      .stage('charge', {
+        // A remote API's message: a carriage return overwrites the line, then a green OK.
+        execute: () => {
+          throw new NonRetryableError('card declined\r  +1 ms   charge  attempt 1 completed \u001b[32mOK\u001b[0m');
+        },
+      })
+      .build();
+    const failed = orchestrator.start(declined, {}, { runId: 'hostile-error' });
+    await failed.outcome.catch(() => undefined);
+    const entered = deferred();
+    const held = defineSaga({ name: 'held', input: z.object({}) })
+      .stage('wait', {
+        execute: async ({ signal }) => {
+          entered.resolve();
+          await aborted(signal);
+          throw signal.reason;
+        },
+      })
+      .build();
+    const cancelled = orchestrator.start(held, {}, { runId: 'hostile-reason' });
+    await entered.promise;
+    // A reason from a request: a forged timeline line, then an escape that hides what follows.
+    cancelled.cancel('customer request\n  +9 ms   run   completed\u001b[8m');
+    await cancelled.outcome.catch(() => undefined);
+    await orchestrator.close();
+    await store.close();
+    for (const runId of ['hostile-error', 'hostile-reason']) {
+      const result = await cli('show', runId, '--store', `sqlite:${path}`);
+      expect(result.code).toBe(0);
+      // Only the line breaks of show's own lines.
+      expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+      expect(result.stdout.split('\n').filter((line) => /^\s+\+\d+ ms\s+(run|charge)\s+(completed|attempt 1 completed)/.test(line))).toEqual([]);
+    }
+    expect((await cli('show', 'hostile-reason', '--store', `sqlite:${path}`)).stdout).toContain('cancelling: customer request\\n  +9 ms   run   completed\\u001b[8m');
   });
 
   it('show --json prints the run’s journal as NDJSON events', async () => {

@@ -1,6 +1,6 @@
 import { createOrchestrator, describeWait, foldJournal, RunNotFoundError, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
-import { compactJson, errorText, formatOffset, formatTime, table } from '../format.js';
+import { compactJson, errorText, formatOffset, formatTime, printable, table } from '../format.js';
 import { describeEvent } from '../describe-event.js';
 import { writeLines, type CliIo } from '../io.js';
 import { openStore } from '../store-url.js';
@@ -40,7 +40,8 @@ export async function showCommand(runId: string, options: ShowCommandOptions, io
       writeLines(io.stdout, journal.map((event) => JSON.stringify(event)));
       return ExitCode.Completed;
     }
-    writeLines(io.stdout, [...header(outcome, journal), '', 'Timeline', ...timeline(journal), '', 'Stages', ...stageTable(outcome, journal)]);
+    // Each line printable: reasons and error messages in it come from outside (see printable).
+    writeLines(io.stdout, [...header(outcome, journal), '', 'Timeline', ...timeline(journal), '', 'Stages', ...stageTable(outcome, journal)].map(printable));
     return ExitCode.Completed;
   } finally {
     await store.close();
