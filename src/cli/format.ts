@@ -39,9 +39,9 @@ export function printable(text: string): string {
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/g;
 const ESCAPED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
-/** `Name: message` of a serialized error, on one line, without a closing period (more text may follow it). */
+/** `Name: message` of a serialized error, on one line ({@link printable}), without a closing period (more text may follow it). */
 export function errorText(error: SerializedError): string {
-  return `${error.name}: ${error.message}`.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+  return printable(`${error.name}: ${error.message}`.replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
 }
 
 /** Lays rows out in columns, each as wide as its widest cell; the last column is not padded. */

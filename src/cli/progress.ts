@@ -1,5 +1,5 @@
 import { JournalFold, stageStatusOf, type SagaEvent, type StageState, type StageStatus } from '../index.js';
-import { errorText, formatDuration, visibleLength } from './format.js';
+import { errorText, formatDuration, printable, visibleLength } from './format.js';
 
 /** Where progress is written: `process.stdout`, or a fake in tests. */
 export interface TextSink {
@@ -153,9 +153,9 @@ export class RunProgress {
       case 'run.resumed':
         return [`${event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriving' : 'rolling back'} run ${event.runId} from its journal`];
       case 'run.cancelling':
-        return [`cancelling: ${event.reason}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
+        return [`cancelling: ${printable(event.reason)}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
       case 'run.compensating':
-        return [`rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${event.cause.reason}`}`];
+        return [`rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${printable(event.cause.reason)}`}`];
       case 'run.paused':
         return [`paused: ${event.failure.stage} failed; the completed stages are kept`];
       case 'signal.received':
@@ -277,9 +277,9 @@ function runStatusText(event: SagaEvent, previous: string): string {
     case 'run.resumed':
       return event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriving' : 'compensating';
     case 'run.cancelling':
-      return `cancelling (${event.reason})`;
+      return `cancelling (${printable(event.reason)})`;
     case 'run.compensating':
-      return `rolling back (${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${event.cause.reason}`})`;
+      return `rolling back (${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${printable(event.cause.reason)}`})`;
     case 'run.paused':
       return `paused (${event.failure.stage} failed)`;
     case 'run.completed':

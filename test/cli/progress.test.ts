@@ -57,6 +57,22 @@ describe('live progress', () => {
     expect(sink.text).not.toContain('\u001b');
   });
 
+  it('prints error messages and cancel reasons with their control characters escaped: no forged line, no escape sequence of theirs', () => {
+    const hostile = { name: 'Error', message: 'declined\r  credit  ✔ completed \u001b[32mOK' };
+    const sink = new Sink(false);
+    const progress = new RunProgress(sink, ['debit', 'credit'], { tty: false, now: () => 5_000 });
+    const events = journal([
+      { type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['debit', 'credit'] },
+      { type: 'stage.started', stage: 'credit', attempt: 1 },
+      { type: 'stage.retrying', stage: 'credit', attempt: 1, error: hostile, delayMs: 100 },
+      { type: 'run.cancelling', reason: 'asked\nrun run-1 completed', by: 'external' },
+    ]);
+    for (const event of events) progress.update(event);
+    expect(sink.text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(sink.text.split('\n')).not.toContain('run run-1 completed');
+    expect(sink.text).toContain('cancelling: asked\\nrun run-1 completed');
+  });
+
   it('on a terminal, redraws one line per stage in place, with running durations ticking', () => {
     let now = 1_015;
     const sink = new Sink(true);
