@@ -565,6 +565,16 @@ class SagaWorker implements Worker {
         first = run.events[0];
         saga = this.sagas.get(sagaKey(state.saga, state.shapeHash));
         if (state.topology !== undefined) folded = state;
+        // Claimed for a saga and shape this worker registered (the run's row says so), yet its
+        // journal names others: the row and the journal disagree. Given back, it would be claimed
+        // again at once, for ever.
+        if (saga === undefined) {
+          damaged = new StoreCorruptionError(
+            run.runId,
+            0,
+            `its run.started names saga '${state.saga}' of shape ${state.shapeHash}, which this worker did not register, yet the store claimed it for this worker's registrations: what the store claims runs by and the journal disagree`,
+          );
+        }
       } catch (error) {
         damaged = error;
       }
@@ -576,10 +586,7 @@ class SagaWorker implements Worker {
       return;
     }
     if (this.phase !== 'running' || saga === undefined || first === undefined) {
-      // Stopped while claiming, or a run the store should not have handed us: give it back.
-      if (this.phase === 'running' && saga === undefined) {
-        this.report(new TypeError(`the store handed over run ${run.runId}, whose saga and shape this worker did not register`), { operation: 'claim', runId: run.runId });
-      }
+      // Stopped while claiming: give it back.
       this.release(run.runId, run.lease);
       return;
     }

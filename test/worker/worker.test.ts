@@ -417,6 +417,10 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
         'a stage.completed with no stage.started before it',
         `INSERT INTO "${schema}".events (run_id, seq, event) SELECT run_id, 1, json_build_object('type', 'stage.completed', 'runId', run_id, 'saga', saga, 'seq', 1, 'at', 1, 'stage', 'a', 'attempt', 1, 'durationMs', 1, 'output', 'A') FROM "${schema}".runs WHERE run_id = $1`,
       ],
+      [
+        'a run.started of another shape than its row says',
+        `UPDATE "${schema}".events SET event = (event::jsonb || '{"shapeHash":"edited"}'::jsonb)::json WHERE run_id = $1 AND seq = 0`,
+      ],
     ])('(%s) is reported once, naming the run, not driven, and not claimed again while its lease lasts; the worker goes on', async (_damage, damage) => {
       const { client, runId, orchestrator } = await damagedRun(damage);
       const store = open();
