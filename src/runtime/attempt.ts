@@ -165,20 +165,25 @@ export class Attempt extends LazyAbort {
   /**
    * Ends the attempt now, for a run this process stops driving: the late result is ignored.
    * `landed` is called once the user's call settles, if it is still {@link inFlight}: until then,
-   * what it does is unknown, and the run must not be handed to another process.
+   * what it does is unknown, and the run must not be handed to another process. A call waited for
+   * so keeps its `timeoutMs`: past it the call counts as landed (its result would have been
+   * ignored anyway), so a call that never settles holds its run for that long, not for ever.
    */
   cancel(landed?: () => void): void {
-    if (this.inFlight) this.landed = landed;
+    const waited = landed !== undefined && this.inFlight;
+    if (waited) this.landed = landed;
     this.settled = true;
-    this.timeout?.unsubscribe();
+    if (!waited) this.timeout?.unsubscribe();
     this.hold?.release();
   }
 
   /** The user's call of a cancelled attempt settled: tells whoever waits for it (once). */
   private land(): void {
     const landed = this.landed;
+    if (landed === undefined) return;
     this.landed = undefined;
-    landed?.();
+    this.timeout?.unsubscribe();
+    landed();
   }
 
   private succeed(value: unknown): void {

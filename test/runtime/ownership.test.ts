@@ -325,6 +325,29 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     await Promise.all([owner.close(), other.close()]);
   });
 
+  it('a call left in flight that never settles holds its halted run only for its stage timeoutMs: then the lease is given back', async () => {
+    const memory = new MemoryStore();
+    let down = false;
+    const saga = defineSaga({ name: 'hung-charge', input })
+      // Never settles, ignores its signal: a hung client.
+      .stage('charge', { after: [], timeoutMs: 300, execute: () => new Promise<never>(() => undefined) })
+      .stage('notify', { after: [], execute: () => 'N' })
+      .build();
+    const store: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
+      append: (request: Parameters<SagaStore['append']>[0]) => {
+        if (request.events.some((event) => event.type === 'stage.completed' && event.stage === 'notify')) down = true;
+        return down ? Promise.reject(new StoreUnavailableError('test store', 'it is down')) : memory.append(request);
+      },
+    });
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000, ownerId: 'hung', onError: () => undefined });
+    const run = owner.start(saga, { id: '1' });
+    await expect(run.outcome).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await memory.leaseOf(run.runId)).toMatchObject({ owner: 'hung', live: true });
+    // Past charge's 300 ms the call counts as landed (its result would be ignored): the run is given back, a minute before its lease.
+    await expect.poll(async () => memory.leaseOf(run.runId), { timeout: 10_000 }).toBeUndefined();
+    await owner.close();
+  });
+
   it('a run halted by a store failure keeps its lease beaten while a call it left in flight runs past the lease: nobody charges beside it', async () => {
     let clock = 1_000_000;
     const memory = new MemoryStore({ now: () => clock });
