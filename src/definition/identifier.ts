@@ -41,7 +41,6 @@ export function runIdProblem(value: unknown): string | undefined {
 }
 
 /** C0 and C1 control characters, DEL included. */
-// eslint-disable-next-line no-control-regex -- finding them is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**

@@ -329,7 +329,7 @@ export class RunInterpreter implements AttemptEnvironment {
    * Halted as a corrupt journal, so that nothing more is written and the run is reported.
    */
   private haltIfStalled(): void {
-    if (this.ended !== undefined || this.writing || this.attempts !== undefined || this.waitsToPerform() || this.queued !== undefined || (this.timers?.size ?? 0) > 0) return;
+    if (this.busy || (this.timers?.size ?? 0) > 0) return;
     if (restingUntil(this.state) !== undefined) return;
     const { status, stopping } = this.state;
     this.halt(
@@ -395,6 +395,14 @@ export class RunInterpreter implements AttemptEnvironment {
       return;
     }
     (deferred as Array<number | Effect>).push(this.lastQueuedSeq, effect);
+  }
+
+  /**
+   * Whether the run has ended here, or has something under way: a write, an attempt, an effect
+   * waiting for its events to be durable, or events queued. Neither stalled nor resting then.
+   */
+  private get busy(): boolean {
+    return this.ended !== undefined || this.writing || this.attempts !== undefined || this.waitsToPerform() || this.queued !== undefined;
   }
 
   /** Whether an effect waits for its events to be durable. */
@@ -614,7 +622,7 @@ export class RunInterpreter implements AttemptEnvironment {
    */
   offerRest(): void {
     const host = this.host;
-    if (host.resting === undefined || this.ended !== undefined || this.writing || this.attempts !== undefined || this.waitsToPerform() || this.queued !== undefined) return;
+    if (host.resting === undefined || this.busy) return;
     const wakeAt = restingUntil(this.state);
     if (wakeAt !== undefined) host.resting(wakeAt);
   }

@@ -56,6 +56,7 @@ import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 import { RunHandle, type RunHandleOptions, type SagaRun } from './saga-run.js';
+import { Landings } from './landings.js';
 import { settleTimeoutError, settleWithin } from './settle-within.js';
 import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
@@ -693,9 +694,7 @@ class SagaOrchestrator implements Orchestrator {
   /** Leases being given back; `close()` waits for them, so that another process can take those runs at once. */
   private readonly releases = new Set<Promise<void>>();
   /** Runs halted with user calls still in flight, given back once those land (see {@link giveBackOnceLanded}). */
-  private readonly landings = new Set<Promise<void>>();
-  /** Set once `close()` no longer waits for landings: a run whose calls land later keeps its lease until it expires. */
-  private landingsClosed = false;
+  private readonly landings: Landings;
   /**
    * Leases of runs this orchestrator stopped driving and has not given back yet (a store failure
    * refused the release), by run id: their epochs. The only leases held under this owner id that it
@@ -738,6 +737,7 @@ class SagaOrchestrator implements Orchestrator {
     });
     this.environment = owner.environment;
     this.keeper = owner.keeper;
+    this.landings = new Landings(owner.keeper);
     this.events$ = this.events.observable$;
     for (const saga of options.sagas ?? []) this.register(saga);
   }
@@ -1066,10 +1066,7 @@ class SagaOrchestrator implements Orchestrator {
         else run.interpreter.detach(error);
       }
     }
-    // Calls of user code that the halts aborted get one turn of the event loop to land (a stage
-    // that honours its signal has by then), so that their runs are given back now, not after their leases.
-    await settleWithin(Promise.all(this.landings), 0);
-    this.landingsClosed = true;
+    await this.landings.close();
     await Promise.all([...this.releases]);
     await this.keeper.stop();
     this.events.complete();
@@ -1206,11 +1203,7 @@ class SagaOrchestrator implements Orchestrator {
    * after `close()` leave it to expire.
    */
   giveBackOnceLanded(runId: string, lease: LeaseToken, landed: Promise<void>): void {
-    const landing = this.keeper.keepUntil(runId, lease, landed).then((ours) => {
-      if (ours && !this.landingsClosed) this.giveBack(runId, lease);
-    });
-    this.landings.add(landing);
-    void landing.then(() => this.landings.delete(landing));
+    this.landings.add(runId, lease, landed, () => this.giveBack(runId, lease));
   }
 
   /** Reads and folds a stored run, with the shape of the registered definition it started on (if any): see {@link LoadedRun}. */

@@ -28,6 +28,7 @@ import type { Instrumentation, WorkerActivity } from '../runtime/instrumentation
 import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost } from '../runtime/interpreter.js';
 import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
 import { RunOwner } from '../runtime/run-owner.js';
+import { Landings } from '../runtime/landings.js';
 import { settleTimeoutError, settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
@@ -336,9 +337,7 @@ class SagaWorker implements Worker {
    */
   private readonly damaged = new Map<string, { readonly events: number; readonly claimed: number; readonly digest: string; readonly error: Error }>();
   /** Runs halted with user calls still in flight, released once those land (see `onHalted`). */
-  private readonly landings = new Set<Promise<void>>();
-  /** Set once `stop()` no longer waits for landings: a run whose calls land later keeps its lease until it expires. */
-  private landingsClosed = false;
+  private readonly landings: Landings;
   /** Resolved whenever a held run stops being held, so `stop()` can wait for the last one. */
   private drained: { promise: Promise<void>; resolve: () => void } | undefined;
   private claiming: Promise<unknown> | undefined;
@@ -394,6 +393,7 @@ class SagaWorker implements Worker {
     });
     this.environment = owner.environment;
     this.keeper = owner.keeper;
+    this.landings = new Landings(owner.keeper);
   }
 
   get activeRuns(): readonly string[] {
@@ -691,11 +691,7 @@ class SagaWorker implements Worker {
     // lease; once the calls of user code still in flight here have landed (see RunHost.halted),
     // the lease heartbeated meanwhile, as a call may outlast it.
     if (landed === undefined) return this.giveBack(run);
-    const landing = this.keeper.keepUntil(run.runId, run.lease, landed).then((ours) => {
-      if (ours && !this.landingsClosed) this.giveBack(run);
-    });
-    this.landings.add(landing);
-    void landing.then(() => this.landings.delete(landing));
+    this.landings.add(run.runId, run.lease, landed, () => this.giveBack(run));
   }
 
   /** Releases a halted run's lease, unless a newer driver of it is here (a claim handed it back while this one drove it). */
@@ -760,10 +756,7 @@ class SagaWorker implements Worker {
         for (const run of [...this.held.values()]) run.interpreter.detach(new WorkerStoppedError(this.id, run.saga, run.runId));
       }
     }
-    // Calls of user code that the halts aborted get one turn of the event loop to land (a stage
-    // that honours its signal has by then), so that their runs are released now, not after their leases.
-    await settleWithin(Promise.all(this.landings), 0);
-    this.landingsClosed = true;
+    await this.landings.close();
     this.subscription.unsubscribe();
     await this.keeper.stop();
     const unlisten = this.unlisten;
