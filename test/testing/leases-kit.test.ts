@@ -32,10 +32,13 @@ const trial = defineSaga({ name: 'kit-trial', input: z.object({}) })
   .stage('bill', { execute: () => 'billed' })
   .build();
 
-describe.each<[string, () => SagaStore]>([
+/** The stores whose leases expire in real time, made fresh per test. */
+const WALL_CLOCK_STORES: ReadonlyArray<[string, () => SagaStore]> = [
   ['MemoryStore', () => new MemoryStore()],
   ['SqliteStore', sqliteStore],
-])('leases under virtual time, on %s (leases expire in real time)', (_name, makeStore) => {
+];
+
+describe.each(WALL_CLOCK_STORES)('leases under virtual time, on %s (leases expire in real time)', (_name, makeStore) => {
   it('a run that sleeps 30 virtual days is not heartbeated once per virtual 10 s (259,200 store writes): its lease is kept in real time', async () => {
     const store = makeStore();
     const heartbeat = vi.spyOn(store, 'heartbeat');
@@ -96,10 +99,7 @@ describe.each<[string, () => SagaStore]>([
   });
 });
 
-describe.each<[string, () => SagaStore]>([
-  ['MemoryStore', () => new MemoryStore()],
-  ['SqliteStore', sqliteStore],
-])('advanceBy on %s, with a run on its leases in real time', (_name, makeStore) => {
+describe.each(WALL_CLOCK_STORES)('advanceBy on %s, with a run on its leases in real time', (_name, makeStore) => {
   it('halfway through a 30-day virtual sleep the run is still owned: another orchestrator on the store passes it over', async () => {
     const store = makeStore();
     const clock = createVirtualClock({ autoAdvance: false });
