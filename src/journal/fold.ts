@@ -797,6 +797,41 @@ function stageOf(state: MutableRunState, event: SagaEvent & { readonly stage: st
   return added;
 }
 
+/**
+ * The stage an attempt's end (`stage.completed`, `stage.failed`, `stage.retrying`) names. Never in
+ * a journal sagaflow wrote: an attempt's end of a stage that is not running (the runtime ignores
+ * a late result). A stage completed that never started would stay ready and run again; one
+ * settled twice would be counted twice; either way the run could never settle.
+ */
+function runningStageOf(state: MutableRunState, event: SagaEvent & { readonly stage: string }): MutableStage {
+  const stage = stageOf(state, event);
+  if (stage.status === 'not_started') {
+    throw new StoreCorruptionError(state.runId, event.seq, `${event.type} of stage '${event.stage}', which never started (no stage.started before it)`);
+  }
+  if (stage.status !== 'running') {
+    throw new StoreCorruptionError(state.runId, event.seq, `${event.type} of stage '${event.stage}', which is ${stage.status}, not running (an attempt's end without its stage.started)`);
+  }
+  return stage;
+}
+
+/**
+ * The stage a compensation event names. Never in a journal sagaflow wrote: a compensation before
+ * the run started compensating (compensations run only in a rollback, after `run.compensating`,
+ * or after a redrive of a failed rollback), or of a stage that never started (only a stage that
+ * ran has an effect to undo). Such a journal leaves a rollback with nothing to wait for and the
+ * run unable to settle, so it is refused where it is read, before any process resumes it.
+ */
+function compensatedStageOf(state: MutableRunState, event: SagaEvent & { readonly stage: string }): MutableStage {
+  if (state.status !== 'compensating') {
+    throw new StoreCorruptionError(state.runId, event.seq, `${event.type} of stage '${event.stage}' while the run is ${state.status} (no run.compensating before it)`);
+  }
+  const stage = stageOf(state, event);
+  if (stage.attempts === 0) {
+    throw new StoreCorruptionError(state.runId, event.seq, `${event.type} of stage '${event.stage}', which never ran (no stage.started before it)`);
+  }
+  return stage;
+}
+
 /** Appends a stage to the settle order; only a stage settled twice (never in a sound journal) pays for a search. */
 function settle(state: MutableRunState, stage: MutableStage, name: string): void {
   if (stage.status === 'completed' || stage.status === 'failed' || stage.status === 'cancelled') {
@@ -828,6 +863,11 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       return;
     case 'stage.started': {
       const stage = stageOf(state, event);
+      // Never in a journal sagaflow wrote (a stage starts once the stages it runs after completed):
+      // the count of stages still to settle would go wrong, and the run never settle.
+      if (stage.status !== 'running' && stage.waitingOn > 0) {
+        throw new StoreCorruptionError(state.runId, event.seq, `stage.started of stage '${event.stage}' before the ${stage.waitingOn} stage(s) it runs after completed`);
+      }
       if (stage.status !== 'running') {
         // A re-execution after a redrive: the stage leaves its old place in the rollback order.
         if (stage.status !== 'not_started') {
@@ -850,23 +890,17 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       return;
     }
     case 'stage.retrying': {
-      const stage = stageOf(state, event);
+      const stage = runningStageOf(state, event);
       stage.error = event.error;
       stage.attemptEndedAt = event.at;
       stage.retryAt = event.at + event.delayMs;
       return;
     }
     case 'stage.completed': {
-      const stage = stageOf(state, event);
-      // Never in a journal sagaflow wrote (a stage completes from an attempt): the stage would
-      // stay ready, run again, and the run would never settle.
-      if (stage.status === 'not_started') {
-        throw new StoreCorruptionError(state.runId, event.seq, `stage.completed of stage '${event.stage}', which never started (no stage.started before it)`);
-      }
+      const stage = runningStageOf(state, event);
       if (state.waits !== undefined) state.waits.delete(event.stage);
-      const first = stage.status !== 'completed';
       leaveFlight(state, stage);
-      if (first) (state.completionOrder = own(state.completionOrder)).push(event.stage);
+      (state.completionOrder = own(state.completionOrder)).push(event.stage);
       settle(state, stage, event.stage);
       stage.status = 'completed';
       stage.attempts = Math.max(stage.attempts, event.attempt);
@@ -874,11 +908,11 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       stage.error = undefined;
       stage.endedAt = event.at;
       stage.durationMs = event.durationMs;
-      if (first) completed(state, event.stage);
+      completed(state, event.stage);
       return;
     }
     case 'stage.failed': {
-      const stage = stageOf(state, event);
+      const stage = runningStageOf(state, event);
       if (state.waits !== undefined) state.waits.delete(event.stage);
       leaveFlight(state, stage);
       settle(state, stage, event.stage);
@@ -927,7 +961,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       state.rollback = planRollback(state);
       return;
     case 'compensation.started': {
-      const stage = stageOf(state, event);
+      const stage = compensatedStageOf(state, event);
       const again = stage.compensation?.status === 'running';
       const compensation = compensationNow(stage, 'running', event.attempt);
       compensation.attemptStartedAt = event.at;
@@ -936,7 +970,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       return;
     }
     case 'compensation.retrying': {
-      const compensation = stageOf(state, event).compensation;
+      const compensation = compensatedStageOf(state, event).compensation;
       if (compensation !== undefined) {
         compensation.error = event.error;
         compensation.attemptEndedAt = event.at;
@@ -946,7 +980,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     }
     case 'compensation.completed':
     case 'compensation.failed': {
-      const stage = stageOf(state, event);
+      const stage = compensatedStageOf(state, event);
       const wasRunning = stage.compensation?.status === 'running';
       const compensation = compensationNow(stage, event.type === 'compensation.completed' ? 'completed' : 'failed', event.attempt);
       compensation.endedAt = event.at;

@@ -101,6 +101,7 @@ describe('live progress', () => {
     const sink = new Sink(true, 40);
     const progress = new RunProgress(sink, ['credit'], { tty: true, color: true });
     progress.update(rollback[0] as SagaEvent);
+    progress.update(rollback[5] as SagaEvent);
     progress.update({ ...(rollback[6] as SagaEvent) });
     const lastFrame = sink.text.slice(sink.text.lastIndexOf('\u001b[2F'));
     expect(lastFrame).toContain('\u001b[31m✖ failed');

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { foldJournal, JournalFold, sagaEventSchema, toOutcome, type SagaEvent, type SagaEventDraft } from 'sagaflow';
+import { foldJournal, JournalFold, sagaEventSchema, StoreCorruptionError, toOutcome, type SagaEvent, type SagaEventDraft } from 'sagaflow';
 
 const error = { name: 'Error', message: 'boom' };
 
@@ -206,15 +206,15 @@ describe('foldJournal', () => {
         { type: 'stage.cancelled', stage: 'c', reason: 'stop', outcomeUnknown: true },
         { type: 'run.cancelled' },
       ],
-      'compensation of stages that never started, failed, redriven': [
+      'a failed stage compensated, its compensation failed, redriven (c and d never start)': [
         { type: 'stage.started', stage: 'a', attempt: 1 },
-        { type: 'stage.failed', stage: 'a', attempt: 1, error },
-        { type: 'run.compensating', cause: { kind: 'failed', stage: 'a', error } },
+        { type: 'stage.completed', stage: 'a', attempt: 1, durationMs: 1 },
+        { type: 'stage.started', stage: 'b', attempt: 1 },
+        { type: 'stage.failed', stage: 'b', attempt: 1, error },
+        { type: 'run.compensating', cause: { kind: 'failed', stage: 'b', error } },
         { type: 'compensation.started', stage: 'b', attempt: 1 },
         { type: 'compensation.retrying', stage: 'b', attempt: 1, error, delayMs: 3 },
         { type: 'compensation.failed', stage: 'b', attempt: 1, error },
-        { type: 'compensation.retrying', stage: 'd', attempt: 1, error, delayMs: 3 },
-        { type: 'compensation.completed', stage: 'c', attempt: 1, durationMs: 1 },
         { type: 'run.compensation_failed' },
         { type: 'run.resumed', mode: 'redrive' },
       ],
@@ -278,6 +278,78 @@ describe('foldJournal', () => {
     const fresh = new JournalFold({ shape });
     fresh.push(eventsOf('fresh', [])[0] as SagaEvent);
     expect(JSON.parse(JSON.stringify(view(fresh)))).toEqual(pristine);
+  });
+
+  it.each<[string, SagaEventDraft[], number, string]>([
+    ['an attempt end of a stage that never started', [{ type: 'stage.failed', stage: 'a', attempt: 1, error }], 1, "stage.failed of stage 'a', which never started (no stage.started before it)"],
+    [
+      'a stage completed twice',
+      [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.completed', stage: 'a', attempt: 1, durationMs: 1 },
+        { type: 'stage.completed', stage: 'a', attempt: 1, durationMs: 1 },
+      ],
+      3,
+      "stage.completed of stage 'a', which is completed, not running (an attempt's end without its stage.started)",
+    ],
+    [
+      'a retry of a cancelled stage',
+      [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.cancelled', stage: 'a', reason: 'r' },
+        { type: 'stage.retrying', stage: 'a', attempt: 1, error, delayMs: 1 },
+      ],
+      3,
+      "stage.retrying of stage 'a', which is cancelled, not running",
+    ],
+    ['a stage started before the stage it runs after completed', [{ type: 'stage.started', stage: 'b', attempt: 1 }], 1, "stage.started of stage 'b' before the 1 stage(s) it runs after completed"],
+    [
+      'a stage cancelled before it could start, then started',
+      [
+        { type: 'stage.cancelled', stage: 'b', reason: 'r' },
+        { type: 'stage.started', stage: 'b', attempt: 1 },
+      ],
+      2,
+      "stage.started of stage 'b' before the 1 stage(s) it runs after completed",
+    ],
+    [
+      'a compensation before the run compensates',
+      [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.completed', stage: 'a', attempt: 1, durationMs: 1 },
+        { type: 'compensation.started', stage: 'a', attempt: 1 },
+      ],
+      3,
+      "compensation.started of stage 'a' while the run is running (no run.compensating before it)",
+    ],
+    [
+      'a compensation of a stage that never ran',
+      [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.failed', stage: 'a', attempt: 1, error },
+        { type: 'run.compensating', cause: { kind: 'failed', stage: 'a', error } },
+        { type: 'compensation.completed', stage: 'b', attempt: 1, durationMs: 1 },
+      ],
+      4,
+      "compensation.completed of stage 'b', which never ran (no stage.started before it)",
+    ],
+  ])('refuses an order of events no run writes, which would leave the run unable to settle: %s', (_, drafts, seq, problem) => {
+    const shape = [
+      { name: 'a', after: [], compensates: true, compensateOnFailure: false },
+      { name: 'b', after: ['a'], compensates: true, compensateOnFailure: false },
+    ];
+    const events = [{ type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['a', 'b'], shape } as SagaEventDraft, ...drafts].map(
+      (draft, index) => ({ ...draft, runId: 'damaged-1', saga: 's', seq: index, at: 100 + index }),
+    );
+    let refused: unknown;
+    try {
+      foldJournal(events);
+    } catch (caught) {
+      refused = caught;
+    }
+    expect(refused).toBeInstanceOf(StoreCorruptionError);
+    expect(refused).toMatchObject({ runId: 'damaged-1', seq });
+    expect((refused as Error).message).toContain(problem);
   });
 
   it('refuses a journal that does not start with run.started', () => {

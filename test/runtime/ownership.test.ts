@@ -450,7 +450,7 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     await orchestrator.close();
   });
 
-  it('a damaged journal the fold accepts but that leaves the run nothing to do (a compensation of a stage that never ran): the run halts with a StoreCorruptionError, its lease is given back, close() resolves', async () => {
+  it('a damaged journal that would leave the run nothing to do (a compensation of a stage that never ran, before any rollback): recover() passes it over as unreadable, compensates nothing, takes no lease, close() resolves', async () => {
     const compensated: string[] = [];
     const saga = defineSaga({ name: 'wedged', input })
       .stage('a', { execute: () => 'A', compensate: () => void compensated.push('a') })
@@ -470,13 +470,14 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
       { ...event, type: 'compensation.completed', seq: 6, at: 7, stage: 'a', attempt: 1, durationMs: 1 },
     ]);
     const orchestrator = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000 });
-    const [run] = await orchestrator.recover();
-    const failure = await run?.outcome.catch((caught: unknown) => caught);
-    expect(failure).toBeInstanceOf(StoreCorruptionError);
-    expect(failure).toMatchObject({ runId: 'wedged-1' });
-    expect((failure as Error).message).toContain("could never settle: no run of this engine writes such a journal (saga 'wedged')");
+    const recovered = await orchestrator.recover();
+    expect(recovered).toEqual([]);
+    expect(recovered.skipped).toEqual([
+      { runId: 'wedged-1', saga: 'wedged', reason: 'unreadable', detail: expect.stringContaining("compensation.started of stage 'a' while the run is running (no run.compensating before it)") as unknown },
+    ]);
+    await expect(orchestrator.inspect('wedged-1')).rejects.toMatchObject({ name: 'StoreCorruptionError', runId: 'wedged-1', seq: 1 });
     expect(compensated).toEqual([]);
-    // Given back at once rather than heartbeated for ever; close() does not wait for it.
+    expect(await store.load('wedged-1')).toHaveLength(7);
     await orchestrator.close();
     expect(await store.leaseOf('wedged-1')).toBeUndefined();
   });

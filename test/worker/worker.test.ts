@@ -448,7 +448,7 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
       await orchestrator.close();
     });
 
-    it('(valid events in an order no run writes, leaving the run nothing to do) is resumed once, then reported each time it comes back without journaling a run.resumed each time', async () => {
+    it('(valid events in an order no run writes: a compensation before any rollback) is refused when claimed: reported each time it comes back, never resumed', async () => {
       const { client, orchestrator, runId } = await submitStalled();
       const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
       const w = worker({ id: 'w-stalled', leaseMs: 400, pollIntervalMs: 20, errors });
@@ -458,10 +458,10 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
       expect(errors.slice(0, 3).map(({ error, context }) => [error.constructor.name, context.operation, context.runId])).toEqual(
         Array.from({ length: 3 }, () => ['StoreCorruptionError', 'run', runId]),
       );
-      expect(errors[0]?.error.message).toContain('could never settle');
+      expect(errors[0]?.error.message).toContain("corrupt at seq 1: compensation.started of stage 'a' while the run is running (no run.compensating before it)");
       const journal = (await client.load(runId)) ?? [];
-      expect(journal.filter((written) => written.type === 'run.resumed')).toHaveLength(1);
-      expect(journal).toHaveLength(8);
+      expect(journal.filter((written) => written.type === 'run.resumed')).toHaveLength(0);
+      expect(journal).toHaveLength(7);
       await orchestrator.close();
     });
 
