@@ -925,6 +925,11 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       return;
     }
     case 'stage.cancelled': {
+      // Never in a journal sagaflow wrote: a stage is cancelled only while the run stops (after
+      // run.cancelling or a stage.failed); the run would be left with nothing to do.
+      if (!state.stopping) {
+        throw new StoreCorruptionError(state.runId, event.seq, `stage.cancelled of stage '${event.stage}' while the run is not stopping (no run.cancelling or stage.failed before it)`);
+      }
       const stage = stageOf(state, event);
       if (state.waits !== undefined) state.waits.delete(event.stage);
       leaveFlight(state, stage);
@@ -956,6 +961,15 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       state.stopping = true;
       return;
     case 'run.compensating':
+      // Never in a journal sagaflow wrote: a rollback starts once the forward phase has settled
+      // (nothing in flight), once per run (a redrive of a failed rollback goes on with the same one).
+      if (state.inFlight > 0 || (state.status !== 'running' && state.status !== 'paused')) {
+        throw new StoreCorruptionError(
+          state.runId,
+          event.seq,
+          state.inFlight > 0 ? `run.compensating while ${state.inFlight} stage(s) are in flight` : `run.compensating while the run is ${state.status}`,
+        );
+      }
       state.status = 'compensating';
       state.compensationCause = event.cause;
       state.rollback = planRollback(state);

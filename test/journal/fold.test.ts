@@ -296,21 +296,52 @@ describe('foldJournal', () => {
       'a retry of a cancelled stage',
       [
         { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'run.cancelling', reason: 'r', by: 'external' },
         { type: 'stage.cancelled', stage: 'a', reason: 'r' },
         { type: 'stage.retrying', stage: 'a', attempt: 1, error, delayMs: 1 },
       ],
-      3,
+      4,
       "stage.retrying of stage 'a', which is cancelled, not running",
     ],
     ['a stage started before the stage it runs after completed', [{ type: 'stage.started', stage: 'b', attempt: 1 }], 1, "stage.started of stage 'b' before the 1 stage(s) it runs after completed"],
     [
       'a stage cancelled before it could start, then started',
       [
+        { type: 'run.cancelling', reason: 'r', by: 'external' },
         { type: 'stage.cancelled', stage: 'b', reason: 'r' },
         { type: 'stage.started', stage: 'b', attempt: 1 },
       ],
-      2,
+      3,
       "stage.started of stage 'b' before the 1 stage(s) it runs after completed",
+    ],
+    [
+      'a stage cancelled while the run is not stopping',
+      [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.cancelled', stage: 'a', reason: 'r', outcomeUnknown: true },
+      ],
+      2,
+      "stage.cancelled of stage 'a' while the run is not stopping (no run.cancelling or stage.failed before it)",
+    ],
+    [
+      'a rollback begun while a stage is in flight',
+      [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'run.compensating', cause: { kind: 'failed', stage: 'a', error } },
+      ],
+      2,
+      'run.compensating while 1 stage(s) are in flight',
+    ],
+    [
+      'a rollback begun twice',
+      [
+        { type: 'stage.started', stage: 'a', attempt: 1 },
+        { type: 'stage.failed', stage: 'a', attempt: 1, error },
+        { type: 'run.compensating', cause: { kind: 'failed', stage: 'a', error } },
+        { type: 'run.compensating', cause: { kind: 'failed', stage: 'a', error } },
+      ],
+      4,
+      'run.compensating while the run is compensating',
     ],
     [
       'a compensation before the run compensates',
