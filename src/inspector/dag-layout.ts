@@ -57,12 +57,19 @@ function computeLayout(shape: readonly RecordedStageShape[]): LayoutView {
   const graph = new dagre.graphlib.Graph({ multigraph: false });
   graph.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 56, marginx: PADDING, marginy: PADDING });
   graph.setDefaultEdgeLabel(() => ({}));
-  const names = new Set(shape.map((stage) => stage.name));
+  // dagre is given ids of its own (`s0`, `s1`…), never the names: its graph keeps nodes in plain
+  // objects and tests them with `in`, so a stage named 'constructor' or 'toString' was taken for a
+  // node already there, and its edges were written onto the global Object function.
+  const ids = new Map(shape.map((stage, index) => [stage.name, `s${index}`]));
+  const names = new Map(shape.map((stage, index) => [`s${index}`, stage.name]));
   for (const stage of shape) {
-    graph.setNode(stage.name, { width: Math.max(MIN_WIDTH, Math.ceil(stage.name.length * CHAR_WIDTH) + 2 * PADDING), height: NODE_HEIGHT });
+    graph.setNode(ids.get(stage.name) ?? '', { width: Math.max(MIN_WIDTH, Math.ceil(stage.name.length * CHAR_WIDTH) + 2 * PADDING), height: NODE_HEIGHT });
   }
   for (const stage of shape) {
-    for (const parent of stage.after) if (names.has(parent)) graph.setEdge(parent, stage.name);
+    for (const parent of stage.after) {
+      const from = ids.get(parent);
+      if (from !== undefined) graph.setEdge(from, ids.get(stage.name) ?? '');
+    }
   }
   dagre.layout(graph);
   const label = graph.graph();
@@ -71,13 +78,13 @@ function computeLayout(shape: readonly RecordedStageShape[]): LayoutView {
     width: Math.ceil(label.width ?? 0),
     height: Math.ceil(label.height ?? 0),
     nodes: shape.map((stage) => {
-      const node = graph.node(stage.name);
+      const node = graph.node(ids.get(stage.name) ?? '');
       // dagre gives the centre; the page draws from the top-left corner.
       return { name: stage.name, x: round(node.x - node.width / 2), y: round(node.y - node.height / 2), width: node.width, height: node.height };
     }),
     edges: graph.edges().map((edge) => ({
-      from: edge.v,
-      to: edge.w,
+      from: names.get(edge.v) ?? edge.v,
+      to: names.get(edge.w) ?? edge.w,
       points: (graph.edge(edge.v, edge.w).points ?? []).map((point) => ({ x: round(point.x), y: round(point.y) })),
     })),
   };

@@ -111,6 +111,22 @@ describe('the run view, read from the fold', () => {
     await orchestrator.close();
   });
 
+  it('lays out stages named like members of Object.prototype, and leaves the global Object alone', () => {
+    // dagre's graph keeps nodes in plain objects and tests them with `in`: 'constructor' was taken
+    // for a node already there, and its edges were written onto the global Object function.
+    const names = ['constructor', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__'];
+    const shape = names.map((name, index) => ({ name, after: index === 0 ? [] : [names[index - 1] ?? ''], compensates: false, compensateOnFailure: false }));
+    const before = Object.getOwnPropertyNames(Object);
+    const layout = layoutOf('shape-of-prototype-names', shape);
+    expect(Object.getOwnPropertyNames(Object)).toEqual(before);
+    expect(layout.nodes.map((node) => node.name)).toEqual(names);
+    for (const node of layout.nodes) expect([node.x, node.y, node.width, node.height].every(Number.isFinite)).toBe(true);
+    expect(layout.edges.map((edge) => `${edge.from}->${edge.to}`)).toEqual(names.slice(1).map((name, index) => `${names[index] ?? ''}->${name}`));
+    const x = (name: string): number => layout.nodes.find((node) => node.name === name)?.x ?? Number.NaN;
+    expect(x('constructor')).toBeLessThan(x('toString'));
+    expect(x('valueOf')).toBeLessThan(x('__defineGetter__'));
+  });
+
   it('ends an attempt its process never settled where the run was picked up again; keeps a live one open', () => {
     const base = { runId: 'r', saga: 's' };
     const journal = [
