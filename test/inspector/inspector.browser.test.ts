@@ -7,7 +7,7 @@ import { SqliteStore } from 'sagaflow/sqlite';
 import { deferred } from '../support/deferred.js';
 import { tempDatabase, type TempDatabase } from '../stores/sqlite-temp.js';
 import { chromiumForTests, launchBrowser, serve } from './browser.js';
-import { gates, HOSTILE, hostile, ledger, outage, pausing, slow, trip } from './sagas.js';
+import { gates, HOSTILE, hostile, ledger, outage, pausing, prototypeNames, slow, trip } from './sagas.js';
 
 // What the functions run in the page (page.evaluate) use of the DOM: the project's types are Node's.
 interface PageElement {
@@ -30,7 +30,7 @@ declare const document: {
 declare const window: Record<string, unknown>;
 
 const hasBrowser = chromiumForTests();
-const SAGAS = [trip, ledger, slow, pausing, hostile];
+const SAGAS = [trip, ledger, slow, pausing, hostile, prototypeNames];
 
 describe.skipIf(!hasBrowser)('the inspector in a real browser (headless Chromium, SQLite store)', () => {
   let db: TempDatabase;
@@ -298,6 +298,20 @@ describe.skipIf(!hasBrowser)('the inspector in a real browser (headless Chromium
       scripts: [...document.querySelectorAll('script')].map((script) => script.getAttribute('src')),
     }));
     expect(dom).toEqual({ pwned: undefined, images: 0, bold: 0, scripts: ['assets/run-page.js'] });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows stages named like members of Object.prototype: drawn, and an output only for the one that completed', async () => {
+    const prototypeNamesRun = await orchestrator.start(prototypeNames, {}).outcome;
+    expect(prototypeNamesRun.status).toBe('compensated');
+    await openRun(prototypeNamesRun.runId);
+    await page.locator('.node[data-stage="toString"]').click();
+    expect(await page.locator('#stage-title').textContent()).toBe('Stage toString');
+    // The page's outputs are a plain object: 'toString' in it is true whether or not the stage completed.
+    expect(await page.locator('#stage-fields dt').allTextContents()).not.toContain('output');
+    await page.locator('.node[data-stage="constructor"]').click();
+    expect(await page.locator('#stage-fields dt').allTextContents()).toContain('output');
+    expect(await page.locator('#stage-fields').textContent()).toContain('"made": true');
     expect(pageErrors).toEqual([]);
   });
 

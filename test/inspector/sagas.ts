@@ -66,3 +66,13 @@ export const hostile = defineSaga({ name: 'hostile', input: z.object({ note: z.s
     },
   })
   .build();
+
+/** Stages named like members of `Object.prototype`: `constructor` completes, `toString` fails (the run is rolled back). */
+export const prototypeNames = defineSaga({ name: 'prototype-names', input: z.object({}) })
+  .stage('constructor', { execute: async () => ({ made: true }), compensate: async () => undefined })
+  .stage('toString', {
+    execute: async (): Promise<string> => {
+      throw new NonRetryableError('no text today');
+    },
+  })
+  .build();

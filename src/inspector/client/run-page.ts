@@ -231,7 +231,8 @@ function drawStage(name: string): void {
   }
   if (stage.cancelReason !== undefined) rows.push(['cancelled', stage.cancelReason]);
   if (stage.error !== undefined) rows.push(['error', errorBlock(stage.error)]);
-  if (name in outputs) rows.push(['output', h('pre', { class: 'json' }, json(outputs[name]))]);
+  // Own keys only: `'toString' in outputs` is true for a stage of that name that never completed.
+  if (Object.hasOwn(outputs, name)) rows.push(['output', h('pre', { class: 'json' }, json(outputs[name]))]);
   rows.push(['compensation', compensationText(stage)]);
   if (stage.compensation?.error !== undefined) rows.push(['compensation error', errorBlock(stage.compensation.error)]);
   byId('stage-fields').replaceChildren(...rows.flatMap(([label, value]) => [h('dt', {}, label), h('dd', {}, value)]));
