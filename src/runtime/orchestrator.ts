@@ -33,6 +33,7 @@ import {
   SagaShapeMismatchError,
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
+import { isErrorLike, readString } from '../errors/safe-read.js';
 import { SignalTimeoutError } from '../errors/signal-errors.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
@@ -1471,11 +1472,16 @@ function refuseUnsafeChange(state: RunState, saga: AnySaga): void {
   });
 }
 
+/**
+ * The cancel reason of an aborted start signal: its reason when a string, an error's message, or
+ * a default. Read without running anything that may throw (a message getter, a revoked Proxy):
+ * this runs in the signal's abort listener, where a throw is an uncaught exception.
+ */
 function abortReason(signal: AbortSignal | undefined): string {
   const reason: unknown = signal?.reason;
   if (typeof reason === 'string' && reason !== '') return reason;
-  if (reason instanceof Error && reason.message !== '') return reason.message;
-  return 'the start signal was aborted';
+  const message = isErrorLike(reason) ? readString(reason, 'message') : undefined;
+  return message === undefined || message === '' ? 'the start signal was aborted' : message;
 }
 
 /** The default `onError`: a subscriber's error with its stack on stderr, anything else as one line. */

@@ -268,6 +268,29 @@ describe('cancellation', () => {
     expect(await collect(run.events$)).toHaveLength(6);
   });
 
+  it('a start signal aborted with a reason that cannot be read cancels the run with the default reason', async () => {
+    // The reason's message was read unguarded in the signal's abort listener: the getter's error
+    // was thrown from the listener (an uncaught exception in the host process) and the run went on.
+    const unreadableMessage = new Error('x');
+    Object.defineProperty(unreadableMessage, 'message', {
+      get: () => {
+        throw new Error('lazy message');
+      },
+    });
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    for (const reason of [unreadableMessage, revoked]) {
+      const controller = new AbortController();
+      const orchestrator = createOrchestrator();
+      const bRunning = deferred();
+      const run = orchestrator.start(build('keep', new Promise(() => undefined), bRunning), { id: '1' }, { signal: controller.signal });
+      await bRunning.promise;
+      controller.abort(reason);
+      expect((await run.outcome).cancellation).toEqual({ reason: 'the start signal was aborted', by: 'external' });
+      await orchestrator.close();
+    }
+  });
+
   it('orchestrator.cancel(runId) cancels a run this orchestrator drives', async () => {
     const orchestrator = createOrchestrator();
     const bRunning = deferred();
