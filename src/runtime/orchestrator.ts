@@ -56,7 +56,7 @@ import { scheduleAfter } from './long-delay.js';
 import { RunOwner } from './run-owner.js';
 import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-follower.js';
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
-import { RunHandle, type RunHandleOptions, type SagaRun } from './saga-run.js';
+import { cancelReasonProblem, RunHandle, type RunHandleOptions, type SagaRun } from './saga-run.js';
 import { Landings } from './landings.js';
 import { settleTimeoutError, settleWithin } from './settle-within.js';
 import { journalAfterTakeover } from './takeover-journal.js';
@@ -453,7 +453,8 @@ export interface Orchestrator {
    * rolling back. `reason` defaults to `'cancelled'`.
    *
    * @throws {@link RunNotFoundError}, or {@link RunStateError} when a run not driven here is not
-   * going forward (not `queued` or `running`); both as rejections.
+   * going forward (not `queued` or `running`); both as rejections. `TypeError` (rejects) when
+   * `reason` is given and is not a string: nothing is cancelled.
    */
   cancel(runId: string, reason?: string): Promise<void>;
   /**
@@ -853,6 +854,8 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async cancel(runId: string, reason = 'cancelled'): Promise<void> {
+    const problem = cancelReasonProblem(reason);
+    if (problem !== undefined) throw new TypeError(`cancel() of run ${runId}: ${problem}.`);
     const existing = this.active.get(runId);
     if (existing !== undefined) {
       existing.handle.cancel(reason);

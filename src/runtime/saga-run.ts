@@ -1,6 +1,7 @@
 import { ReplaySubject, type Observable } from 'rxjs';
 import type { SagaOutcome } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
+import { describePrimitive, describeThrown } from '../errors/safe-read.js';
 import { SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 import { youngArray } from './young-array.js';
 
@@ -49,6 +50,9 @@ export interface SagaRun<TOutputs = Record<string, unknown>> {
    * Cancels the run: in-flight stages are aborted and settled, then completed stages are
    * compensated (unless the saga says `onCancel: 'keep'`). Does nothing once the run is
    * stopping or settled.
+   *
+   * @throws `TypeError` when `reason` is given and is not a string (it is journaled as the run's
+   * `cancellation.reason`): nothing is cancelled.
    */
   cancel(reason?: string): void;
 }
@@ -147,6 +151,8 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
 
   private bindCancel(): (reason?: string) => void {
     return (reason = 'cancelled'): void => {
+      const problem = cancelReasonProblem(reason);
+      if (problem !== undefined) throw new TypeError(`cancel() of run ${this.runId}: ${problem}.`);
       if (this.ended) return;
       if (this.canceller === undefined) this.pendingCancel ??= reason;
       else this.canceller.cancelRequested(reason);
@@ -269,4 +275,17 @@ const NO_EVENTS: readonly SagaEvent[] = Object.freeze([]);
 /** What a handle's `outcome` is given so that an unobserved rejection is never unhandled: one function for all. */
 function ignore(): void {
   // Nothing: awaiting `outcome` still rejects.
+}
+
+/**
+ * What is wrong with a cancel reason given by a caller (`run.cancel`, `orchestrator.cancel`), or
+ * `undefined` when it is a string. It is journaled as the run's `cancellation.reason`, which every
+ * store reads back as text: a number or an object written there made the journal unreadable.
+ *
+ * @internal
+ */
+export function cancelReasonProblem(reason: unknown): string | undefined {
+  if (typeof reason === 'string') return undefined;
+  const got = typeof reason === 'object' && reason !== null ? describeThrown(reason) : describePrimitive(reason);
+  return `the reason must be a string (got ${got})`;
 }

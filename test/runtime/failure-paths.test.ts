@@ -9,6 +9,7 @@ import {
   SagaRunError,
   type SagaOutcome,
 } from 'sagaflow';
+import { SqliteStore } from 'sagaflow/sqlite';
 import { collect, trace } from '../support/collect.js';
 import { aborted, deferred } from '../support/deferred.js';
 
@@ -266,6 +267,27 @@ describe('cancellation', () => {
     run.cancel('too late');
     expect(outcome.status).toBe('completed');
     expect(await collect(run.events$)).toHaveLength(6);
+  });
+
+  it('a cancel reason that is not a string is refused with a TypeError naming the run: the run goes on, its journal readable', async () => {
+    // JSON.stringify journaled 42 as a number, an Error as {}: a run.cancelling event the store then
+    // called corrupt, so the run could never be read, resumed or redriven again.
+    const store = new SqliteStore({ path: ':memory:' });
+    const orchestrator = createOrchestrator({ store });
+    const bRunning = deferred();
+    const run = orchestrator.start(build('compensate', new Promise(() => undefined), bRunning), { id: '1' });
+    await bRunning.promise;
+    const hostile: unknown[] = [42, null, {}, new Error('stop it'), Symbol('why'), { toString: () => Promise.reject(new Error('no text')) }];
+    for (const reason of hostile) {
+      expect(() => (run.cancel as (reason: unknown) => void)(reason)).toThrow(new RegExp(`^cancel\\(\\) of run ${run.runId}: the reason must be a string`));
+      await expect((orchestrator.cancel as (runId: string, reason: unknown) => Promise<void>)(run.runId, reason)).rejects.toThrow(TypeError);
+    }
+    expect((await orchestrator.inspect(run.runId)).status).toBe('running');
+    run.cancel('a reason at last');
+    expect((await run.outcome).cancellation).toEqual({ reason: 'a reason at last', by: 'external' });
+    expect((await orchestrator.inspect(run.runId)).status).toBe('cancelled');
+    await orchestrator.close();
+    await store.close();
   });
 
   it('a start signal aborted with a reason that cannot be read cancels the run with the default reason', async () => {
