@@ -81,3 +81,16 @@ export class TcpProxy {
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
+
+/**
+ * A proxy, up, in front of the server a connection string names, and the same connection string
+ * through the proxy.
+ */
+export async function proxyTo(connectionString: string): Promise<{ readonly proxy: TcpProxy; readonly url: string }> {
+  const target = new URL(connectionString);
+  const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+  await proxy.up();
+  const proxied = new URL(target.href);
+  proxied.port = String(proxy.listenPort);
+  return { proxy, url: proxied.href };
+}

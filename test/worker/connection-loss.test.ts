@@ -5,7 +5,7 @@ import { createOrchestrator, createWorker, foldJournal, StoreUnavailableError, t
 import { PostgresStore } from 'sagaflow/postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { proxyTo } from '../support/tcp-proxy.js';
 import { createLedger, ledgerSaga } from './fixtures/ledger.js';
 import { expectSoundJournal, waitFor, waitForSettled } from './support.js';
 
@@ -26,18 +26,14 @@ describe.skipIf(url === undefined)('connection loss', { timeout: 60_000 }, () =>
     const direct = new PostgresStore({ connectionString: url ?? '', schema, maxConnections: 2 });
     cleanup.push(() => direct.close());
 
-    const target = new URL(url ?? '');
-    const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
-    await proxy.up();
+    const { proxy, url: proxied } = await proxyTo(url ?? '');
     cleanup.push(() => proxy.down());
-    const proxied = new URL(target.href);
-    proxied.port = String(proxy.listenPort);
 
     const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
     const workers: Worker[] = [];
     for (const id of ['cut-1', 'cut-2']) {
       // Workers reach the database through the proxy; the ledger (the outside system) does not.
-      const store = new PostgresStore({ connectionString: proxied.href, schema, maxConnections: 4, connectionTimeoutMs: 1_000 });
+      const store = new PostgresStore({ connectionString: proxied, schema, maxConnections: 4, connectionTimeoutMs: 1_000 });
       const worker = createWorker({
         store,
         sagas: [ledgerSaga(pool, schema, id)],
