@@ -158,12 +158,12 @@ export function createInspector(options: InspectorOptions): Inspector {
         return send(res, 200, 'text/html; charset=utf-8', runsListPage({ store: store.description, filter, page, counts, sagas: names, readOnly }), cookies);
       }
       case 'run': {
-        const runId = textParam(url.searchParams, 'id');
+        const runId = idParam(url.searchParams, 'id');
         if (runId === undefined) return send(res, 400, 'text/html; charset=utf-8', messagePage('No run', 'Open a run from the list.'), cookies);
         return send(res, 200, 'text/html; charset=utf-8', runPage({ runId, csrfToken: access.csrfToken(admission.session), readOnly }), cookies);
       }
       case 'stream': {
-        const runId = textParam(url.searchParams, 'id');
+        const runId = idParam(url.searchParams, 'id');
         if (runId === undefined) return sendText(res, 400, 'Which run? Pass ?id=RUN_ID.');
         if (closed) return sendText(res, 503, 'The inspector is closing.');
         const after = Number(url.searchParams.get('after') ?? '-1');
@@ -223,9 +223,19 @@ function routeOf(pathname: string): Route | undefined {
   return undefined;
 }
 
+/** A filter typed into the page: trimmed, cut to {@link MAX_TEXT}. */
 function textParam(params: URLSearchParams, name: string): string | undefined {
   const value = params.get(name)?.trim();
   return value === undefined || value === '' ? undefined : value.slice(0, MAX_TEXT);
+}
+
+/**
+ * A run id from a link (a run's page, a paging cursor): exactly as given — an id may begin or end
+ * with spaces, and a cut one would name another run.
+ */
+function idParam(params: URLSearchParams, name: string): string | undefined {
+  const value = params.get(name);
+  return value === null || value === '' ? undefined : value;
 }
 
 function filterOf(params: URLSearchParams): RunsFilter {
@@ -240,8 +250,9 @@ function filterOf(params: URLSearchParams): RunsFilter {
 }
 
 function cursorOf(params: URLSearchParams): RunsCursor {
-  const after = textParam(params, 'after');
-  if (after !== undefined) return { after };
-  const before = textParam(params, 'before');
-  return before === undefined ? undefined : { before };
+  // A cursor no store can hold (a NUL, from a crafted address) starts the list at its beginning.
+  const after = idParam(params, 'after');
+  if (after !== undefined && !after.includes('\u0000')) return { after };
+  const before = idParam(params, 'before');
+  return before === undefined || before.includes('\u0000') ? undefined : { before };
 }

@@ -27,6 +27,9 @@ export type JournalNews =
  * error. It never completes by itself: the subscriber decides when the run is over.
  */
 export function followJournal$(store: SagaStore, runId: string, fromSeq: number, pollIntervalMs: number): Observable<JournalNews> {
+  // An id no store can hold (a NUL: a crafted address) names no run. Asked, the store refuses it,
+  // which is no outage: it would be reported as one, and read again every poll, for ever.
+  if (runId.includes('\u0000')) return throwError(() => new RunNotFoundError(runId));
   return defer(() => {
     let known = Math.max(0, fromSeq);
     let failing = false;

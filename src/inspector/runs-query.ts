@@ -33,6 +33,8 @@ export interface RunsPage {
  * all the saga's runs.
  */
 export async function readRunsPage(store: SagaStore, filter: RunsFilter, cursor: RunsCursor, size: number): Promise<RunsPage> {
+  // No run id holds a NUL (stores refuse one): a prefix with one (a crafted address) matches none.
+  if (filter.runIdPrefix?.includes('\u0000') === true) return { runs: [] };
   const towardNewer = cursor !== undefined && 'after' in cursor;
   const order = towardNewer ? 'asc' : 'desc';
   const base: ListRunsQuery = {

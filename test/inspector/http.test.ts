@@ -176,6 +176,34 @@ describe('the inspector over HTTP: who gets in, which actions pass, what the str
     expect(page).toContain('&lt;b&gt;id&lt;/b&gt;');
     expect(page).not.toContain('<b>id</b>');
   });
+
+  it('opens a run whose id has spaces at its ends, and takes an address holding NUL as naming no run: no 500, no report, no endless retry', async () => {
+    const reports: Error[] = [];
+    const inspector = createInspector({ store, onError: (error) => reports.push(error) });
+    const site = await serve(inspector);
+    try {
+      const padded = await orchestrator.start(trip, { traveller: 'ann' }, { runId: ' padded ' }).outcome;
+      const list = await (await fetch(site.url)).text();
+      expect(list).toContain(`href="run?id=${encodeURIComponent(' padded ')}"`);
+      const { updates, ending } = await readStream(`${site.url}api/stream?id=${encodeURIComponent(padded.runId)}`);
+      expect(ending).toBe('end {}');
+      expect(updates[0]?.view.runId).toBe(' padded ');
+      // The cursor of a page that ends with it is the id as it is: the next page starts right after it.
+      const older = await (await fetch(`${site.url}?before=${encodeURIComponent(' padded ')}`)).text();
+      expect(older).not.toContain(`href="run?id=${encodeURIComponent(' padded ')}"`);
+
+      expect((await readStream(`${site.url}api/stream?id=%00`)).ending).toBe(`problem ${JSON.stringify({ message: 'There is no run \u0000 in this store.' })}`);
+      for (const query of ['q=%00', 'after=%00', 'before=%00', 'saga=%00']) {
+        const answer = await fetch(`${site.url}?${query}`);
+        expect([query, answer.status]).toEqual([query, 200]);
+        if (query.startsWith('q=')) expect(await answer.text()).toContain('No runs');
+      }
+      expect(reports).toEqual([]);
+    } finally {
+      await site.close();
+      await inspector.close();
+    }
+  });
 });
 
 const postgres = await postgresForTests();
