@@ -104,7 +104,7 @@ export class RunProgress {
     private readonly options: RunProgressOptions,
   ) {
     this.stageNames = [...stageNames];
-    this.width = Math.max(5, ...stageNames.map((name) => name.length));
+    this.width = Math.max(5, ...stageNames.map((name) => printable(name).length));
     this.now = options.now ?? Date.now;
     this.color = options.tty && (options.color ?? process.env['NO_COLOR'] === undefined);
     this.caughtUp = (options.liveFromSeq ?? 0) === 0;
@@ -125,7 +125,8 @@ export class RunProgress {
       this.redraw();
       this.scheduleRefresh();
     } else if (live) {
-      for (const line of changed) this.sink.write(`${line}\n`);
+      // Each line printable: names, reasons, signal ids and error messages in it come from outside (see printable).
+      for (const line of changed) this.sink.write(`${printable(line)}\n`);
     }
   }
 
@@ -153,9 +154,9 @@ export class RunProgress {
       case 'run.resumed':
         return [`${event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriving' : 'rolling back'} run ${event.runId} from its journal`];
       case 'run.cancelling':
-        return [`cancelling: ${printable(event.reason)}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
+        return [`cancelling: ${event.reason}${event.by === 'external' ? '' : ` (by stage ${event.by})`}`];
       case 'run.compensating':
-        return [`rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${printable(event.cause.reason)}`}`];
+        return [`rolling back: ${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${event.cause.reason}`}`];
       case 'run.paused':
         return [`paused: ${event.failure.stage} failed; the completed stages are kept`];
       case 'signal.received':
@@ -181,7 +182,8 @@ export class RunProgress {
     const status = color ? `\u001b[${PHASE_COLOR[phase]}m${PHASE_ICON[phase]} ${label}\u001b[0m` : `${PHASE_ICON[phase]} ${label}`;
     const attemptText = attempt === 0 ? '' : `attempt ${attempt}`;
     const durationText = duration === undefined ? '' : formatDuration(duration);
-    return `  ${name.padEnd(this.width)}  ${status}  ${attemptText.padEnd(10)}  ${durationText.padStart(8)}  ${note}`.trimEnd();
+    // The name and the note printable here, as a terminal's lines hold the view's own colour escapes.
+    return `  ${printable(name).padEnd(this.width)}  ${status}  ${attemptText.padEnd(10)}  ${durationText.padStart(8)}  ${printable(note)}`.trimEnd();
   }
 
   private details(record: StageState, phase: StagePhase, changedAt: number | undefined): { attempt: number; duration: number | undefined; note: string } {
@@ -226,12 +228,12 @@ export class RunProgress {
       return phase === 'pending' ? [] : [`${name} ${PHASE_LABEL[phase]}`];
     });
     const summary = started.join(', ');
-    this.sink.write(`  so far: ${summary === '' ? 'no stage has started' : summary}\n`);
+    this.sink.write(`  so far: ${summary === '' ? 'no stage has started' : printable(summary)}\n`);
   }
 
   private redraw(): void {
     const columns = this.sink.columns ?? 120;
-    const header = `run ${this.runId}  ${this.status}`;
+    const header = printable(`run ${this.runId}  ${this.status}`);
     const rows = [header, ...this.stageNames.map((name) => this.stageLine(name, this.color))].map((row) => fit(row, columns));
     // Back to the first line of the block drawn last time, then overwrite it line by line.
     let text = this.drawn > 0 ? `\u001b[${this.drawn}F` : '';
@@ -277,9 +279,9 @@ function runStatusText(event: SagaEvent, previous: string): string {
     case 'run.resumed':
       return event.mode === 'resume' ? 'resumed' : event.mode === 'redrive' ? 'redriving' : 'compensating';
     case 'run.cancelling':
-      return `cancelling (${printable(event.reason)})`;
+      return `cancelling (${event.reason})`;
     case 'run.compensating':
-      return `rolling back (${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${printable(event.cause.reason)}`})`;
+      return `rolling back (${event.cause.kind === 'failed' ? `${event.cause.stage} failed` : `cancelled: ${event.cause.reason}`})`;
     case 'run.paused':
       return `paused (${event.failure.stage} failed)`;
     case 'run.completed':

@@ -73,6 +73,29 @@ describe('live progress', () => {
     expect(sink.text).toContain('cancelling: asked\\nrun run-1 completed');
   });
 
+  it('prints stage and saga names, signal names and ids, and the reason on a cancelled stage’s line with their control characters escaped, plain or on a terminal', () => {
+    // A cancel reason reaches the stage's line too (stage.cancelled), and a signal id often comes
+    // from outside (a webhook's delivery id): printed raw, they forged lines and drove the terminal.
+    const forged = '\n  credit  ✔ completed \u001b[8m';
+    const events = journal([
+      { type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: [`debit${forged}`, 'credit'] },
+      { type: 'signal.received', signal: `approved${forged}`, signalId: `delivery-1${forged}`, payload: {} },
+      { type: 'stage.started', stage: `debit${forged}`, attempt: 1 },
+      { type: 'run.cancelling', reason: `asked${forged}`, by: 'external' },
+      { type: 'stage.cancelled', stage: `debit${forged}`, reason: `asked${forged}` },
+    ]).map((event) => ({ ...event, saga: `transfer${forged}` }));
+    for (const tty of [false, true]) {
+      const sink = new Sink(tty);
+      const progress = new RunProgress(sink, [`debit${forged}`, 'credit'], { tty, color: false, now: () => 5_000, refreshMs: 1_000_000 });
+      for (const event of events) progress.update(event);
+      progress.finish();
+      // On a terminal, only the progress view's own escapes: erase a line (ESC[2K), back up over the block (ESC[nF).
+      const text = tty ? sink.text.replace(/\u001b\[(2K|\d+F)/g, '') : sink.text;
+      expect([tty, text]).not.toEqual([tty, expect.stringMatching(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/)]);
+      expect(text.split('\n').map((line) => line.trim())).not.toContain('credit  ✔ completed');
+    }
+  });
+
   it('on a terminal, redraws one line per stage in place, with running durations ticking', () => {
     let now = 1_015;
     const sink = new Sink(true);
