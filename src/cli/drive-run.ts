@@ -1,5 +1,6 @@
 import { runErrorFor, SagaError, type SagaEvent, type SagaOutcome, type SagaRun } from '../index.js';
 import { CliUsageError, exitCodeFor, type ExitCode } from './exit-codes.js';
+import { printable } from './format.js';
 import { writeLines, type CliIo } from './io.js';
 import { maskUrl } from './mask-secrets.js';
 import { RunProgress } from './progress.js';
@@ -74,12 +75,16 @@ function watchInterrupts(run: SagaRun, io: CliIo): () => void {
   };
 }
 
-/** The one sentence about how a run ended. */
+/**
+ * The one sentence about how a run ended, printable: the library's message quotes error messages
+ * and cancel reasons from outside, whose control characters would forge a line or drive the
+ * terminal (see {@link printable}).
+ */
 export function outcomeSentence(outcome: SagaOutcome): string {
   if (outcome.status === 'completed') {
-    return `✔ Saga '${outcome.saga}' run ${outcome.runId} completed: ${outcome.completionOrder.join(' → ')}.`;
+    return printable(`✔ Saga '${outcome.saga}' run ${outcome.runId} completed: ${outcome.completionOrder.join(' → ')}.`);
   }
-  return `✖ ${runErrorFor(outcome).message}`;
+  return printable(`✖ ${runErrorFor(outcome).message}`);
 }
 
 /**

@@ -14,8 +14,8 @@ import { greeting } from './fixtures/greeting.mjs';
 import { pausing } from './fixtures/pausing.mjs';
 import { slow } from './fixtures/slow.mjs';
 import { fixture, ROOT } from './support/cli-process.js';
+import { heldUntilCancelled } from './support/held-saga.js';
 import { z } from 'zod';
-import { aborted, deferred } from '../support/deferred.js';
 
 /** Runs the CLI in this process with captured output: the same code as the binary, minus the process. */
 async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -144,18 +144,9 @@ describe('commands, in process', () => {
       .build();
     const failed = orchestrator.start(declined, {}, { runId: 'hostile-error' });
     await failed.outcome.catch(() => undefined);
-    const entered = deferred();
-    const held = defineSaga({ name: 'held', input: z.object({}) })
-      .stage('wait', {
-        execute: async ({ signal }) => {
-          entered.resolve();
-          await aborted(signal);
-          throw signal.reason;
-        },
-      })
-      .build();
+    const { saga: held, entered } = heldUntilCancelled('held');
     const cancelled = orchestrator.start(held, {}, { runId: 'hostile-reason' });
-    await entered.promise;
+    await entered;
     // A reason from a request: a forged timeline line, then an escape that hides what follows.
     cancelled.cancel('customer request\n  +9 ms   run   completed\u001b[8m');
     await cancelled.outcome.catch(() => undefined);
