@@ -17,6 +17,7 @@ import {
   type Observable,
   type SchedulerLike,
 } from 'rxjs';
+import { identifierProblem } from '../definition/identifier.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { WorkerStoppedError } from '../errors/run-errors.js';
 import { isClosedStoreError, LeaseLostError, StoreCorruptionError, StoreUnsupportedError, type StoreUnavailableError } from '../errors/store-errors.js';
@@ -292,7 +293,8 @@ export interface Worker {
  * (`MemoryStore`, `SqliteStore`).
  * @throws `TypeError` for options out of range: `concurrency`, `leaseMs`, `pollIntervalMs` or a
  * `retry` delay that is not a positive integer, a `parkThresholdMs` below 0 or NaN, an empty
- * `sagas`, an empty `workerId`.
+ * `sagas`, a `workerId` that is empty or blank, longer than 200 characters, or holds a NUL or a
+ * lone surrogate (as `createOrchestrator`'s `ownerId`).
  */
 export function createWorker(options: WorkerOptions): Worker {
   return new SagaWorker(options);
@@ -368,7 +370,9 @@ class SagaWorker implements Worker {
     const initialDelayMs = positiveInteger('retry.initialDelayMs', options.retry?.initialDelayMs ?? 100);
     this.backoff = { initialDelayMs, maxDelayMs: Math.max(initialDelayMs, positiveInteger('retry.maxDelayMs', options.retry?.maxDelayMs ?? 5_000)) };
     this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    if (typeof this.id !== 'string' || this.id === '') throw new TypeError('createWorker: workerId must be a non-empty string.');
+    // As an orchestrator's ownerId: the lease owner is stored, and PostgreSQL refuses a NUL in it (every claim would fail).
+    const idProblem = identifierProblem(this.id);
+    if (idProblem !== undefined) throw new TypeError(`createWorker: workerId ${idProblem}.`);
     this.onError = options.onError ?? ((error, context) => console.warn(describeProblem(this.id, error, context)));
     if (options.sagas.length === 0) throw new TypeError('createWorker: pass at least one saga in `sagas`; a worker claims only runs of the sagas it has.');
     for (const saga of options.sagas) this.sagas.set(sagaKey(saga.name, saga.shapeHash), saga);

@@ -144,6 +144,18 @@ describe('createWorker: bad input', () => {
     expect(() => createWorker({ store, sagas: [] })).toThrow(/at least one saga/);
     await store.close();
   });
+
+  it('refuses a workerId no store can keep as a lease owner, as createOrchestrator refuses such an ownerId', async () => {
+    // A NUL was taken: the worker started, and every claim failed with PostgreSQL's 'invalid byte
+    // sequence for encoding "UTF8": 0x00', its runs queued for ever.
+    const store = new PostgresStore({ connectionString: 'postgres://127.0.0.1:1/none' });
+    const saga = ledgerSaga(new pg.Pool(), 'unused', 'w');
+    expect(() => createWorker({ store, sagas: [saga], workerId: 'w\u0000x' })).toThrow(/^createWorker: workerId must not contain NUL/);
+    expect(() => createWorker({ store, sagas: [saga], workerId: 'w\ud800' })).toThrow(/^createWorker: workerId must be well-formed Unicode/);
+    expect(() => createWorker({ store, sagas: [saga], workerId: ' ' })).toThrow(/^createWorker: workerId must be a non-empty string/);
+    expect(() => createWorker({ store, sagas: [saga], workerId: 'w'.repeat(201) })).toThrow(/^createWorker: workerId must be at most 200 characters/);
+    await store.close();
+  });
 });
 
 describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
