@@ -58,6 +58,22 @@ export function isErrorLike(value: unknown): value is Error {
   }
 }
 
+/**
+ * A thrown value as an `Error` to report (to an `onError`, or as a run's halt): itself when it is
+ * one, else an `Error` whose message is the value as text (`String(value)`), or, when even that
+ * throws (a revoked Proxy, an object whose `toString` throws or that has no prototype), what was
+ * thrown. Never throws: it runs where user code's errors are reported, and a throw there took the
+ * worker's claims, or the host process, down.
+ */
+export function reportableError(thrown: unknown): Error {
+  if (isErrorLike(thrown)) return thrown;
+  try {
+    return new Error(String(thrown));
+  } catch {
+    return new Error(`A value that is not an Error was thrown: ${describeThrown(thrown)}`);
+  }
+}
+
 const MAX_REASON_CHARS = 300;
 
 /**

@@ -1,6 +1,7 @@
 import type { SchedulerLike, Subscription } from 'rxjs';
 import type { Saga } from '../definition/saga.js';
 import { RunStateError } from '../errors/run-errors.js';
+import { reportableError } from '../errors/safe-read.js';
 import { StoreCorruptionError } from '../errors/store-errors.js';
 import { applyEvent, foldEvents, type MutableRunState, type RunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
@@ -202,7 +203,7 @@ export class RunInterpreter implements AttemptEnvironment {
     try {
       created = this.options.store.create({ event: started, owner: { owner: this.lease.owner, leaseMs } });
     } catch (error) {
-      created = Promise.reject(asError(error));
+      created = Promise.reject(reportableError(error));
     }
     created.then(() => {
       this.writing = false;
@@ -210,7 +211,7 @@ export class RunInterpreter implements AttemptEnvironment {
       try {
         this.announce(started);
       } catch (error) {
-        return this.halt(asError(error));
+        return this.halt(reportableError(error));
       }
       this.react({ type: 'start' });
     }, this.onWriteFailed);
@@ -268,7 +269,7 @@ export class RunInterpreter implements AttemptEnvironment {
     } catch (error) {
       (this.refusedSignals ??= new Set()).add(request.signalId);
       // A run that no longer goes forward ignores signals, as the decider would: nothing to tell.
-      return error instanceof RunStateError ? undefined : asError(error);
+      return error instanceof RunStateError ? undefined : reportableError(error);
     }
     if (prepared.kind === 'deliver') this.signal(prepared.signal, prepared.signalId, prepared.payload);
     return undefined;
@@ -313,7 +314,7 @@ export class RunInterpreter implements AttemptEnvironment {
         }
       }
     } catch (error) {
-      this.halt(asError(error));
+      this.halt(reportableError(error));
     } finally {
       this.reacting = false;
     }
@@ -528,7 +529,7 @@ export class RunInterpreter implements AttemptEnvironment {
   private writeFailed(error: unknown): void {
     this.writing = false;
     this.inWrite = undefined;
-    this.halt(asError(error));
+    this.halt(reportableError(error));
   }
 
   private flush(): void {
@@ -598,7 +599,7 @@ export class RunInterpreter implements AttemptEnvironment {
         }
       }
     } catch (error) {
-      this.halt(asError(error));
+      this.halt(reportableError(error));
     }
     this.flush();
     if (this.host.resting !== undefined) this.offerRest();
@@ -729,8 +730,4 @@ const RECYCLED_ROOM = 16;
  */
 export function foldForDrive(journal: readonly SagaEvent[], saga: Pick<Saga, 'shape'> | undefined): MutableRunState {
   return saga === undefined ? foldEvents(journal, undefined, undefined) : foldEvents(journal, topologyOf(saga.shape), saga.shape);
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -33,7 +33,7 @@ import {
   SagaShapeMismatchError,
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
-import { isErrorLike, readString } from '../errors/safe-read.js';
+import { isErrorLike, readString, reportableError } from '../errors/safe-read.js';
 import { SignalTimeoutError } from '../errors/signal-errors.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
@@ -1086,7 +1086,7 @@ class SagaOrchestrator implements Orchestrator {
 
   private report(error: unknown, context: OrchestratorErrorContext): void {
     try {
-      this.onError(error instanceof Error ? error : new Error(String(error)), context);
+      this.onError(reportableError(error), context);
     } catch {
       // An onError that throws has nowhere left to report to.
     }

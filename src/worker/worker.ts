@@ -20,6 +20,7 @@ import {
 import { identifierProblem } from '../definition/identifier.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { WorkerStoppedError } from '../errors/run-errors.js';
+import { reportableError } from '../errors/safe-read.js';
 import { isClosedStoreError, LeaseLostError, StoreCorruptionError, StoreUnsupportedError, type StoreUnavailableError } from '../errors/store-errors.js';
 import { assertNever, type MutableRunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
@@ -771,7 +772,7 @@ class SagaWorker implements Worker {
   }
 
   private report(error: unknown, context: WorkerErrorContext): void {
-    const reported = error instanceof Error ? error : new Error(String(error));
+    const reported = reportableError(error);
     // A problem of the instrumentation itself is not told back to it.
     if (context.operation !== 'instrumentation' && context.operation !== 'subscriber') this.tell({ type: 'error', workerId: this.id, ...context, error: reported });
     try {

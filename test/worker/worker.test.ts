@@ -159,6 +159,35 @@ describe('createWorker: bad input', () => {
 });
 
 describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
+  it('a hook that throws a value that cannot be read (a revoked Proxy) is reported, and the worker goes on: its run completes', async () => {
+    // Reporting it read its prototype (instanceof Error): a worker hook's made an uncaught exception
+    // in the host process, a drive hook's failed the claim, and the run stayed queued.
+    const unreadable = (): never => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      throw proxy;
+    };
+    const saga = defineSaga({ name: 'hostile-hooks', input: z.object({}) })
+      .stage('a', { execute: () => 'A' })
+      .build();
+    const errors: Array<{ error: Error; context: WorkerErrorContext }> = [];
+    const made = createWorker({
+      store: open(),
+      sagas: [saga],
+      workerId: 'hostile-hooks',
+      pollIntervalMs: 50,
+      instrumentation: { worker: unreadable, drive: unreadable },
+      onError: (error, context) => errors.push({ error, context }),
+    });
+    workers.push(made);
+    await made.start();
+    const client = createOrchestrator({ store: open() });
+    const runId = await client.submit(saga, {});
+    await waitFor('the run to complete', async () => (await client.inspect(runId)).status === 'completed', 10_000);
+    expect(errors.filter((entry) => entry.context.operation === 'instrumentation').map((entry) => entry.error.message)).toContain('A value that is not an Error was thrown: a Proxy object');
+    await client.close();
+  });
+
   it('makes one claim for a burst of wake-ups, not one for the first and another for the rest, and loses none that come as a claim ends', async () => {
     // A schema of its own: nothing to claim, so every claim returns empty and only wake-ups cause them.
     const quiet = new PostgresStore({ connectionString: url ?? '', schema: `${schema}_burst`, maxConnections: 2 });
