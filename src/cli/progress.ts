@@ -1,4 +1,4 @@
-import { JournalFold, stageStatusOf, type SagaEvent, type StageState, type StageStatus } from '../index.js';
+import { describeWait, JournalFold, stageStatusOf, type SagaEvent, type StageState, type StageStatus } from '../index.js';
 import { errorText, formatDuration, printable, visibleLength } from './format.js';
 
 /** Where progress is written: `process.stdout`, or a fake in tests. */
@@ -90,6 +90,8 @@ export class RunProgress {
   private status = 'starting';
   private runId = '';
   private drawn = 0;
+  /** The last plain line printed per stage: an event that leaves a stage's line as it was prints nothing. */
+  private readonly printed = new Map<string, string>();
   private caughtUp: boolean;
   private timer: NodeJS.Timeout | undefined;
 
@@ -126,7 +128,13 @@ export class RunProgress {
       this.scheduleRefresh();
     } else if (live) {
       // Each line printable: names, reasons, signal ids and error messages in it come from outside (see printable).
-      for (const line of changed) this.sink.write(`${printable(line)}\n`);
+      for (const line of changed) {
+        if ('stage' in event) {
+          if (this.printed.get(event.stage) === line) continue;
+          this.printed.set(event.stage, line);
+        }
+        this.sink.write(`${printable(line)}\n`);
+      }
     }
   }
 
@@ -177,7 +185,7 @@ export class RunProgress {
   private stageLine(name: string, color: boolean, changedAt?: number): string {
     const record = this.fold.state?.stages.get(name);
     const phase = record === undefined ? 'pending' : phaseOf(record);
-    const { attempt, duration, note } = record === undefined ? { attempt: 0, duration: undefined, note: '' } : this.details(record, phase, changedAt);
+    const { attempt, duration, note } = record === undefined ? { attempt: 0, duration: undefined, note: '' } : this.details(name, record, phase, changedAt);
     const label = PHASE_LABEL[phase].padEnd(LABEL_WIDTH);
     const status = color ? `\u001b[${PHASE_COLOR[phase]}m${PHASE_ICON[phase]} ${label}\u001b[0m` : `${PHASE_ICON[phase]} ${label}`;
     const attemptText = attempt === 0 ? '' : `attempt ${attempt}`;
@@ -186,15 +194,17 @@ export class RunProgress {
     return `  ${printable(name).padEnd(this.width)}  ${status}  ${attemptText.padEnd(10)}  ${durationText.padStart(8)}  ${printable(note)}`.trimEnd();
   }
 
-  private details(record: StageState, phase: StagePhase, changedAt: number | undefined): { attempt: number; duration: number | undefined; note: string } {
+  private details(name: string, record: StageState, phase: StagePhase, changedAt: number | undefined): { attempt: number; duration: number | undefined; note: string } {
     const compensation = record.compensation;
     const span = (from: number | undefined, to: number | undefined): number | undefined => (from === undefined || to === undefined ? undefined : to - from);
     const running = (from: number | undefined): number | undefined => (changedAt !== undefined ? undefined : span(from, this.now()));
     switch (phase) {
       case 'pending':
         return { attempt: 0, duration: undefined, note: '' };
-      case 'running':
-        return { attempt: record.attempts, duration: running(record.attemptStartedAt), note: '' };
+      case 'running': {
+        const wait = this.fold.state?.waits?.get(name);
+        return { attempt: record.attempts, duration: running(record.attemptStartedAt), note: wait === undefined ? '' : `waiting for ${describeWait(wait)}` };
+      }
       case 'retrying':
         return { attempt: record.attempts, duration: span(record.attemptStartedAt, record.attemptEndedAt), note: retryNote(record) };
       case 'completed':

@@ -96,6 +96,26 @@ describe('live progress', () => {
     }
   });
 
+  it('prints a waiting stage once, with what it waits for, not a "running" line per wait event', () => {
+    const sink = new Sink(false);
+    const progress = new RunProgress(sink, ['hold', 'approval'], { tty: false, now: () => 5_000 });
+    const events = journal([
+      { type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['hold', 'approval'] },
+      { type: 'stage.started', stage: 'approval', attempt: 1 },
+      { type: 'wait.started', stage: 'approval', kind: 'signal', signal: 'approved', dueAt: Date.UTC(2026, 0, 1) },
+      { type: 'signal.received', signal: 'approved', signalId: 's-1', payload: { by: 'ann' }, stage: 'approval' },
+      { type: 'stage.completed', stage: 'approval', attempt: 1, output: { by: 'ann' }, durationMs: 20 },
+    ]);
+    for (const event of events) progress.update(event);
+    expect(sink.text.split('\n')).toEqual([
+      'run run-1 started (saga transfer v1)',
+      '  approval  ▸ running              attempt 1',
+      "  approval  ▸ running              attempt 1             waiting for signal 'approved' until 2026-01-01T00:00:00.000Z",
+      '  approval  ✔ completed            attempt 1      20 ms',
+      '',
+    ]);
+  });
+
   it('on a terminal, redraws one line per stage in place, with running durations ticking', () => {
     let now = 1_015;
     const sink = new Sink(true);
