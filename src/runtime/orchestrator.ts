@@ -1302,7 +1302,8 @@ class SagaOrchestrator implements Orchestrator {
     }
     if (!acquired.acquired) {
       const { owner, epoch, expiresAt } = acquired.heldBy;
-      const error = new RunLeasedError(runId, owner, epoch, `${mode}()`, expiresAt);
+      // recover() did not call resume(): say what it was refused as.
+      const error = new RunLeasedError(runId, owner, epoch, how.recovering === true ? 'taking it over in recover()' : `${mode}()`, expiresAt);
       if (how.recovering !== true) throw error;
       this.active.delete(runId);
       return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason: 'owned', detail: error.message } };

@@ -129,6 +129,8 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     const recovered = await other.recover();
     expect(recovered).toEqual([]);
     expect(recovered.skipped).toEqual([{ runId: run.runId, saga: 'owned', reason: 'owned', detail: expect.stringContaining('owned by owner') as unknown }]);
+    // It names what it was doing, not the resume() it was not asked for.
+    expect(recovered.skipped[0]?.detail).toContain('so taking it over in recover() was refused');
 
     // The cancel is a request: the owner carries it out (rule 1: the charge in flight settles first).
     await other.cancel(run.runId, 'customer asked');
