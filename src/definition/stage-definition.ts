@@ -262,7 +262,8 @@ export interface StageDefinition<TInput = unknown, TResults = {}, TOutput = unkn
   readonly execute: (context: ExecuteContext<TInput, TResults>) => TOutput | PromiseLike<TOutput>;
   /**
    * Undoes the work. Stages without it are passed over by the rollback. Check `ctx.outcome`
-   * before reading `ctx.output` (see {@link CompensateOutput}).
+   * before reading `ctx.output` (see {@link CompensateOutput}). What it returns is ignored: it
+   * fails (and is retried per `compensation`) only by throwing or rejecting.
    */
   readonly compensate?: ((context: CompensateContext<TInput, TResults, TOutput>) => unknown) | undefined;
   /** Validates (and may transform) what `execute` returns; a mismatch fails the stage, not retried. */
