@@ -67,6 +67,29 @@ describe('sagaflow signal', () => {
     }
   }, 120_000);
 
+  it('says which process drives the run and that it journals the signal at its next heartbeat, before waiting for it', async () => {
+    const path = join(work, 'driven.db');
+    const store = new SqliteStore({ path });
+    // This process keeps driving the run: its heartbeat, a third of the lease, delivers the signal.
+    const orchestrator = createOrchestrator({ store, sagas: [approval], leaseMs: 1_500, ownerId: 'app-1' });
+    try {
+      const run = orchestrator.start(approval, { cents: 300 }, { runId: 'driven-1' });
+      await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
+      const sent = await sagaflow(['signal', 'driven-1', 'approved', '{"by":"ann"}', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`, '--signal-id', 'ticket-3'], { cwd: work });
+      expect(sent.stderr).toBe('');
+      expect(sent.code).toBe(0);
+      expect(sent.stdout.split('\n')).toEqual([
+        'run driven-1 is driven by app-1, which journals the signal at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)',
+        "signal 'approved' (ticket-3) journaled for run driven-1: the stage waiting for it goes on",
+        '',
+      ]);
+      expect((await run.outcome).status).toBe('completed');
+    } finally {
+      await orchestrator.close();
+      await store.close();
+    }
+  }, 120_000);
+
   it.runIf(postgresUrl !== undefined)('with --timeout-ms, gives up waiting for a worker that does not come, says the request stays recorded, and a worker delivers it later', async () => {
     const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
     const orchestrator = createOrchestrator({ store, sagas: [approval] });

@@ -50,6 +50,14 @@ export async function signalCommand(runId: string, name: string, payloadText: st
     const sagas = (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);
     const orchestrator = createOrchestrator({ store, sagas });
     try {
+      // A run another live process drives gets the signal from that process, at its next
+      // heartbeat: say so before that wait, or the command looks hung for up to 10 s.
+      const lease = options.json === true ? undefined : await store.leaseOf(runId).catch(() => undefined);
+      if (lease?.live === true) {
+        writeLines(io.stdout, [
+          `run ${runId} is driven by ${lease.owner}, which journals the signal at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)${timeoutMs === undefined ? '' : `; waiting at most ${timeoutMs} ms`}`,
+        ]);
+      }
       const result = await orchestrator.signal(runId, name, payload, { signalId: options.signalId, timeoutMs });
       writeLines(
         io.stdout,
