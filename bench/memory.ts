@@ -21,8 +21,9 @@ import { pathToFileURL } from 'node:url';
 import { createOrchestrator, MemoryStore, type Orchestrator } from '../dist/index.js';
 import { createBenchSaga } from './lib/bench-saga.js';
 import { loadPeer, type SagaPeer } from './peers/index.js';
-import { CountingEffects, FAILING_STEP, STEP_COUNT, StepFailure, type SagaEffects } from './peers/peer.js';
+import { CountingEffects } from './peers/peer.js';
 import { runHandWrittenSaga } from './peers/hand-written.js';
+import { runHandWrittenJournaled } from './lib/hand-written-journaled.js';
 import { numberArgument } from './lib/sqlite-bench.js';
 import { cpuStopwatch, median, medianOfRatios, withoutSourceMaps } from './lib/stats.js';
 
@@ -67,50 +68,6 @@ export interface MemoryBenchResult {
   readonly allocations?: Record<Variant, { readonly objects: number; readonly bytes: number } | null>;
   readonly reason?: string;
 }
-
-/**
- * The hand-written saga, plus a journal of the same 21 events sagaflow writes for a failing run
- * (run.started; 5 stage.started; 4 stage.completed; stage.failed with the error's name, message
- * and stack; run.compensating; 4 compensation.started and .completed; run.compensated), each
- * with its run id, sequence number and a clock read.
- *
- * Written the efficient way: every event is a plain object literal (no spread, no
- * `Object.freeze`, which V8 makes slow), pushed on an array. This is the cheapest honest journal
- * one could write by hand, so `ratioVsHandWrittenJournaled` is the engine's own overhead over
- * journaling, not over a slow baseline.
- */
-async function runHandWrittenJournaled(effects: SagaEffects, fail: boolean, journal: object[]): Promise<void> {
-  const runId = 'r';
-  const saga = 'bench-five-steps';
-  let seq = 0;
-  journal.push({ type: 'run.started', runId, saga, seq: seq++, at: Date.now(), input: { fail } });
-  let done = 0;
-  try {
-    while (done < STEP_COUNT) {
-      const step = done + 1;
-      journal.push({ type: 'stage.started', runId, saga, seq: seq++, at: Date.now(), stage: STAGES[step] as string, attempt: 1 });
-      await effects.execute(step);
-      if (fail && step === FAILING_STEP) throw new StepFailure(step);
-      journal.push({ type: 'stage.completed', runId, saga, seq: seq++, at: Date.now(), stage: STAGES[step] as string, attempt: 1, output: step });
-      done = step;
-    }
-    journal.push({ type: 'run.completed', runId, saga, seq: seq++, at: Date.now() });
-  } catch (caught) {
-    const error = caught as Error;
-    journal.push({ type: 'stage.failed', runId, saga, seq: seq++, at: Date.now(), stage: STAGES[done + 1] as string, attempt: 1, error: { name: error.name, message: error.message, stack: error.stack } });
-    journal.push({ type: 'run.compensating', runId, saga, seq: seq++, at: Date.now(), cause: 'failure' });
-    for (let step = done; step >= 1; step--) {
-      journal.push({ type: 'compensation.started', runId, saga, seq: seq++, at: Date.now(), stage: STAGES[step] as string, attempt: 1 });
-      await effects.compensate(step);
-      journal.push({ type: 'compensation.completed', runId, saga, seq: seq++, at: Date.now(), stage: STAGES[step] as string, attempt: 1 });
-    }
-    journal.push({ type: 'run.compensated', runId, saga, seq: seq++, at: Date.now() });
-  }
-  if (journal.length !== (fail ? 21 : 11)) throw new Error(`hand-written+journal wrote ${journal.length} events`);
-}
-
-/** Stage names by step (index 0 unused). */
-const STAGES = ['', 's1', 's2', 's3', 's4', 's5'] as const;
 
 /** Sagas per variant whose allocations are counted (every allocation is sampled: slow). */
 const ALLOCATION_SAGAS = 200;

@@ -3,7 +3,8 @@
  * 10,000 stages (a chain, and a wide fan-out: one root, N − 2 parallel stages, one join), and as
  * concurrent runs of a 5-stage saga grow from 1 to 10,000; plus heap per in-flight run.
  *
- * Run alone: `node --expose-gc --import tsx bench/scaling.ts [--quick]`
+ * Run alone: `node --expose-gc --import tsx bench/scaling.ts [--quick] [--rounds=N] [--runs-only]`
+ * (`--runs-only`: the concurrent-runs curves and their heap, not the stage curves).
  * From the runner: {@link benchmarkScaling}.
  *
  * Method: each size runs until about `stagesPerSample` stages have executed (at least one run),
@@ -13,12 +14,23 @@
  * the range (×1000 from 10 to 10,000). Heap per in-flight run: every run is held inside its
  * first stage (a gate), the heap is measured after a full GC (`--expose-gc`; without it, the
  * figure is an estimate) and compared with the heap before the runs started.
+ *
+ * The lower bound of the concurrent-runs curve is measured in the same rounds, interleaved with
+ * sagaflow's (each size's two samples next to each other): the same 5-stage chain by hand with
+ * async/await, the same trivial async call per stage, and a journal of the same 12 events per run
+ * written as plain literals (bench/lib/hand-written-journaled.ts), started the same way (N at once,
+ * awaited together), every journal kept until the sample ends as the sample's MemoryStore keeps
+ * sagaflow's. Its own largest ÷ smallest is what N runs in flight cost any implementation that
+ * keeps a journal per run on this machine (the collector and the caches), not sagaflow's share.
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, MemoryStore, type AnySaga, type Orchestrator } from '../dist/index.js';
+import { journaledEvents, runHandWrittenJournaled } from './lib/hand-written-journaled.js';
 import { looseSaga } from './lib/loose-builder.js';
-import { cpuStopwatch, median } from './lib/stats.js';
+import { numberArgument } from './lib/sqlite-bench.js';
+import { cpuStopwatch, median, medianOfRatios } from './lib/stats.js';
+import { STEP_COUNT, type SagaEffects } from './peers/peer.js';
 
 /** Options of {@link benchmarkScaling}. */
 export interface ScalingBenchOptions {
@@ -30,6 +42,8 @@ export interface ScalingBenchOptions {
   readonly rounds?: number;
   /** Stages executed per sample (each sample runs at least one saga). Default 20,000. */
   readonly stagesPerSample?: number;
+  /** Measure the stage curves (chain, fan-out); when false they are empty and their ratios NaN. Default true. */
+  readonly stageCurves?: boolean;
 }
 
 /** One point of a curve. */
@@ -46,6 +60,14 @@ export interface ScalingPoint {
   readonly usPerStageMedian?: number;
 }
 
+/** A point of the hand-written baseline's concurrent-runs curve. */
+export interface HandWrittenRunsPoint extends ScalingPoint {
+  /** Heap per run with every run held inside its first stage, as sagaflow's `heapKBPerRun` (null below 100 runs). */
+  readonly heapKBPerRun: number | null;
+  /** sagaflow's µs per stage ÷ the baseline's, same size, median of per-round ratios. */
+  readonly sagaflowRatio: number | null;
+}
+
 /** What {@link benchmarkScaling} measured. */
 export interface ScalingBenchResult {
   readonly chain: readonly ScalingPoint[];
@@ -58,6 +80,15 @@ export interface ScalingBenchResult {
   readonly fanOutRatio: number;
   /** Largest ÷ smallest µs per stage over the concurrent-runs range (target ≤ 1.5). */
   readonly runsRatio: number;
+  /**
+   * The lower bound of the concurrent-runs curve, measured in the same rounds, interleaved with
+   * sagaflow's: the 5-stage chain by hand with a journal of the same 12 events per run, kept until
+   * the sample ends (see the module comment). `sagaflowRatio`: sagaflow's µs per stage ÷ this
+   * baseline's at the same size, the median of per-round ratios. Absent in results saved before it.
+   */
+  readonly runsHandWrittenJournaled?: readonly HandWrittenRunsPoint[];
+  /** Largest ÷ smallest µs per stage of {@link ScalingBenchResult.runsHandWrittenJournaled} (reported: the lower bound of `runsRatio`). */
+  readonly runsRatioHandWrittenJournaled?: number;
   /** Whether heap figures were taken after a forced GC. */
   readonly heapExact: boolean;
 }
@@ -105,16 +136,49 @@ async function sample(saga: AnySaga, concurrent: number, stagesPerSample: number
   }
 }
 
-async function curve(sizes: readonly number[], make: (size: number) => { saga: AnySaga; concurrent: number }, rounds: number, stagesPerSample: number): Promise<ScalingPoint[]> {
-  const cases = sizes.map((size) => ({ size, ...make(size), samples: [] as number[] }));
-  for (const entry of cases) await sample(entry.saga, entry.concurrent, stagesPerSample); // warm-up
+/** One implementation's cost at a size: CPU µs per stage of one sample. */
+type Sampler = (size: number) => Promise<number>;
+
+/**
+ * Samples every implementation at every size over the rounds, interleaved: each size's samplers
+ * next to each other, the whole list visited in a rotating order so that none always runs first.
+ * One curve per sampler; `samples[round]` of a size are the same round's for every sampler.
+ */
+async function curves(sizes: readonly number[], samplers: readonly Sampler[], rounds: number): Promise<Array<Array<ScalingPoint & { samples: number[] }>>> {
+  const cases = sizes.flatMap((size) => samplers.map((sampler, which) => ({ size, which, sampler, samples: [] as number[] })));
+  for (const entry of cases) await entry.sampler(entry.size); // warm-up
   for (let round = 0; round < rounds; round++) {
     for (let index = 0; index < cases.length; index++) {
       const entry = cases[(index + round) % cases.length];
-      if (entry !== undefined) entry.samples.push(await sample(entry.saga, entry.concurrent, stagesPerSample));
+      if (entry !== undefined) entry.samples.push(await entry.sampler(entry.size));
     }
   }
-  return cases.map((entry) => ({ size: entry.size, usPerStage: Math.min(...entry.samples), usPerStageMedian: median(entry.samples) }));
+  return samplers.map((_, which) =>
+    cases
+      .filter((entry) => entry.which === which)
+      .map((entry) => ({ size: entry.size, usPerStage: Math.min(...entry.samples), usPerStageMedian: median(entry.samples), samples: entry.samples })),
+  );
+}
+
+/** The trivial async call of each stage of the hand-written baseline, as the saga's `async () => 1`. */
+const NO_EFFECTS: SagaEffects = { execute: async () => undefined, compensate: async () => undefined };
+
+/** µs per stage of the hand-written journaled chain, `concurrent` runs at once, in batches as {@link sample}. */
+async function sampleHandWritten(concurrent: number, stagesPerSample: number): Promise<number> {
+  const stagesPerBatch = STEP_COUNT * concurrent;
+  const batches = Math.max(1, Math.round(stagesPerSample / stagesPerBatch));
+  // Every run's journal is kept until the sample ends, as the sample's MemoryStore keeps sagaflow's.
+  const journals: object[][] = [];
+  const start = (): Promise<void> => {
+    const journal: object[] = [];
+    journals.push(journal);
+    return runHandWrittenJournaled(NO_EFFECTS, false, journal);
+  };
+  const elapsed = cpuStopwatch();
+  for (let batch = 0; batch < batches; batch++) await Promise.all(Array.from({ length: concurrent }, start));
+  const us = elapsed() / (batches * stagesPerBatch);
+  if (journals.length !== batches * concurrent || journals[journals.length - 1]?.length !== journaledEvents(false)) throw new Error('hand-written+journal: a run is missing');
+  return us;
 }
 
 function spread(points: readonly ScalingPoint[]): number {
@@ -122,18 +186,40 @@ function spread(points: readonly ScalingPoint[]): number {
   return Math.max(...costs) / Math.min(...costs);
 }
 
-/** Heap per run with `concurrent` runs held inside their first stage, in KB. */
-async function heapPerRun(concurrent: number): Promise<number> {
+/**
+ * Heap per run with `concurrent` runs held inside their first stage, in KB: `start` starts one run
+ * whose first stage awaits what `atGate` returns (the gate, once every run has entered it).
+ */
+async function heapPerRun(concurrent: number, start: (atGate: () => Promise<void>) => Promise<unknown>): Promise<number> {
   let entered = 0;
   let allIn: () => void = () => undefined;
   const everyoneIn = new Promise<void>((resolve) => (allIn = resolve));
   let open: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (open = resolve));
+  const atGate = (): Promise<void> => {
+    if (++entered === concurrent) allIn();
+    return gate;
+  };
+  gc?.();
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  const ends = Array.from({ length: concurrent }, () => start(atGate));
+  await everyoneIn;
+  gc?.();
+  gc?.();
+  const during = process.memoryUsage().heapUsed;
+  open();
+  await Promise.all(ends);
+  return (during - before) / 1_024 / concurrent;
+}
+
+/** {@link heapPerRun} of sagaflow's 5-stage chain on a MemoryStore. */
+async function sagaflowHeapPerRun(concurrent: number): Promise<number> {
+  let atGate: () => Promise<void> = () => Promise.resolve();
   const saga = defineSaga({ name: 'held', input: noInput })
     .stage('s0', {
       execute: async () => {
-        if (++entered === concurrent) allIn();
-        await gate;
+        await atGate();
         return 1;
       },
       compensate: async () => undefined,
@@ -144,33 +230,68 @@ async function heapPerRun(concurrent: number): Promise<number> {
     .stage('s4', { ...stage, after: ['s3'] })
     .build();
   const orchestrator = createOrchestrator({ store: new MemoryStore() });
-  gc?.();
-  gc?.();
-  const before = process.memoryUsage().heapUsed;
-  const outcomes = Array.from({ length: concurrent }, () => orchestrator.start(saga, {}).outcome);
-  await everyoneIn;
-  gc?.();
-  gc?.();
-  const during = process.memoryUsage().heapUsed;
-  open();
-  await Promise.all(outcomes);
-  await orchestrator.close();
-  return (during - before) / 1_024 / concurrent;
+  try {
+    return await heapPerRun(concurrent, (gate) => {
+      atGate = gate;
+      return orchestrator.start(saga, {}).outcome;
+    });
+  } finally {
+    await orchestrator.close();
+  }
 }
 
-/** Measures the three curves; see the module comment. */
+/** {@link heapPerRun} of the hand-written journaled chain, its journals kept. */
+async function handWrittenHeapPerRun(concurrent: number): Promise<number> {
+  const journals: object[][] = [];
+  let atGate: () => Promise<void> = () => Promise.resolve();
+  // One for every run, as sagaflow's runs share their saga's stages.
+  const effects: SagaEffects = {
+    execute: async (step) => {
+      if (step === 1) await atGate();
+    },
+    compensate: NO_EFFECTS.compensate,
+  };
+  return heapPerRun(concurrent, (gate) => {
+    atGate = gate;
+    const journal: object[] = [];
+    journals.push(journal);
+    return runHandWrittenJournaled(effects, false, journal);
+  });
+}
+
+/** Measures the three curves, and the concurrent-runs curve's hand-written lower bound; see the module comment. */
 export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promise<ScalingBenchResult> {
   const rounds = options.rounds ?? 5;
   const stagesPerSample = options.stagesPerSample ?? 20_000;
   const stageCounts = options.stageCounts ?? [10, 100, 1_000, 10_000];
   const runCounts = options.runCounts ?? [1, 10, 100, 1_000, 10_000];
-  const chain = await curve(stageCounts, (size) => ({ saga: chainSaga(size), concurrent: 1 }), rounds, stagesPerSample);
-  const fanOut = await curve(stageCounts, (size) => ({ saga: fanOutSaga(size), concurrent: 1 }), rounds, stagesPerSample);
+  const stageCurve = async (make: (size: number) => AnySaga): Promise<ScalingPoint[]> => {
+    if (options.stageCurves === false) return [];
+    const sagas = new Map(stageCounts.map((size) => [size, make(size)]));
+    const [points = []] = await curves(stageCounts, [(size) => sample(sagas.get(size) as AnySaga, 1, stagesPerSample)], rounds);
+    return points.map(({ samples: _, ...point }) => point);
+  };
+  const chain = await stageCurve(chainSaga);
+  const fanOut = await stageCurve(fanOutSaga);
   const five = chainSaga(5);
-  const runsCurve = await curve(runCounts, (size) => ({ saga: five, concurrent: size }), rounds, Math.max(stagesPerSample, 5 * Math.max(...runCounts)));
-  await heapPerRun(100); // warm-up: code and caches the first measurement would count
+  const runsPerSample = Math.max(stagesPerSample, 5 * Math.max(...runCounts));
+  const [runsCurve = [], handCurve = []] = await curves(runCounts, [(size) => sample(five, size, runsPerSample), (size) => sampleHandWritten(size, runsPerSample)], rounds);
+  await sagaflowHeapPerRun(100); // warm-up: code and caches the first measurement would count
+  await handWrittenHeapPerRun(100);
   const runs = [];
-  for (const point of runsCurve) runs.push({ ...point, heapKBPerRun: point.size < 100 ? null : await heapPerRun(point.size) });
+  const runsHandWrittenJournaled: HandWrittenRunsPoint[] = [];
+  for (const [index, { samples, ...point }] of runsCurve.entries()) {
+    const handPoint = handCurve[index];
+    if (handPoint === undefined) continue;
+    const { samples: handSamples, ...hand } = handPoint;
+    const held = point.size >= 100;
+    runs.push({ ...point, heapKBPerRun: held ? await sagaflowHeapPerRun(point.size) : null });
+    runsHandWrittenJournaled.push({
+      ...hand,
+      heapKBPerRun: held ? await handWrittenHeapPerRun(point.size) : null,
+      sagaflowRatio: medianOfRatios(samples, handSamples),
+    });
+  }
   return {
     chain,
     fanOut,
@@ -178,12 +299,15 @@ export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promi
     stagesRatio: spread([...chain, ...fanOut]),
     chainRatio: spread(chain),
     fanOutRatio: spread(fanOut),
-    runsRatio: spread(runsCurve),
+    runsRatio: spread(runs),
+    runsHandWrittenJournaled,
+    runsRatioHandWrittenJournaled: spread(runsHandWrittenJournaled),
     heapExact: gc !== undefined,
   };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const quick = process.argv.includes('--quick');
-  console.dir(await benchmarkScaling(quick ? { rounds: 2, stagesPerSample: 5_000, stageCounts: [10, 100, 1_000], runCounts: [1, 10, 100, 1_000] } : {}), { depth: 4 });
+  const sizes: ScalingBenchOptions = quick ? { rounds: 2, stagesPerSample: 5_000, stageCounts: [10, 100, 1_000], runCounts: [1, 10, 100, 1_000] } : {};
+  console.dir(await benchmarkScaling({ ...sizes, rounds: numberArgument('rounds', sizes.rounds ?? 5), stageCurves: !process.argv.includes('--runs-only') }), { depth: 4 });
 }

@@ -8,7 +8,7 @@ import type { DurableSqliteBenchmarkResult } from '../durable-sqlite.js';
 import type { MemoryBenchResult } from '../memory.js';
 import type { OtelBenchResult } from '../otel.js';
 import type { PostgresBenchResult } from '../postgres.js';
-import type { ScalingBenchResult } from '../scaling.js';
+import type { HandWrittenRunsPoint, ScalingBenchResult } from '../scaling.js';
 import type { WaitsBenchResult } from '../waits.js';
 import { scalingChart } from './chart.js';
 
@@ -107,6 +107,8 @@ export function agreementKeys(results: BenchResults): string[] {
   return [
     ...targets(results).map((target) => target.key),
     'memory.ratioVsHandWrittenJournalKept',
+    // Measured since the hand-written lower bound was added to the scaling benchmark; absent before.
+    ...(results.scaling.runsRatioHandWrittenJournaled === undefined ? [] : ['scaling.runsRatioHandWrittenJournaled']),
     'otel.ratioNoop',
     'otel.ratioSdk',
     'sqlite.ratioVsDbosRollback',
@@ -187,7 +189,9 @@ export function report(results: BenchResults, quick?: BenchResults): string {
       `(${keyed(results, 'memory.ratioVsHandWrittenJournalKept')} when that journal is kept, as MemoryStore keeps it), ${keyed(results, 'memory.ratioVsNodeSagas')} × node-sagas. ` +
       `On PostgreSQL, one worker, ${postgres.concurrency} in flight, the worse of success and rollback: ${keyed(results, 'postgres.ratioVsDbos')} × DBOS, ${keyed(results, 'postgres.ratioVsRestate')} × Restate. ` +
       `Embedded SQLite: ${keyed(results, 'sqlite.ratioVsDbos')} × DBOS on PostgreSQL, ${keyed(results, 'sqlite.groupCommitRatio')} × single-row commits. ` +
-      `Scaling: ${keyed(results, 'scaling.stagesRatio')}, ${keyed(results, 'scaling.runsRatio')}; ${keyed(results, 'recovery.ms10k', 0)} ms to recover 10,000 runs. ` +
+      `Scaling: ${keyed(results, 'scaling.stagesRatio')}, ${keyed(results, 'scaling.runsRatio')}` +
+      (scaling.runsRatioHandWrittenJournaled === undefined ? '' : ` (the hand-written chain keeping the same journal, same rounds: ${keyed(results, 'scaling.runsRatioHandWrittenJournaled')})`) +
+      `; ${keyed(results, 'recovery.ms10k', 0)} ms to recover 10,000 runs. ` +
       (missed.length === 0 ? 'Every target is met.' : `Missed: ${missed.join(', ')} (reasons below, under "Reading the results").`) +
       (agreements === undefined ? '' : disagreeing.length === 0 ? ' The saved quick run agrees within 20 % on every ratio.' : ` The saved quick run differs by more than 20 % on ${disagreeing.map((row) => `\`${row.key}\``).join(', ')}.`),
     '',
@@ -214,25 +218,7 @@ export function report(results: BenchResults, quick?: BenchResults): string {
     '',
     lowerBound(memory),
     '',
-    `**Scaling** (MemoryStore; CPU µs per executed stage, the fastest of the rounds; heap with every run held inside its first stage${scaling.heapExact ? ', after a forced GC' : ''})`,
-    '',
-    markdownTable([
-      ['size', 'chain µs/stage', 'fan-out µs/stage', 'concurrent runs µs/stage', 'heap KB per in-flight run'],
-      ...[...new Set([...scaling.chain, ...scaling.runs].map((point) => point.size))]
-        .sort((a, b) => a - b)
-        .map((size) => {
-          const runs = scaling.runs.find((point) => point.size === size);
-          return [
-            size.toLocaleString('en-US'),
-            fmt(scaling.chain.find((point) => point.size === size)?.usPerStage),
-            fmt(scaling.fanOut.find((point) => point.size === size)?.usPerStage),
-            fmt(runs?.usPerStage),
-            fmt(runs?.heapKBPerRun, 1),
-          ];
-        }),
-    ]),
-    '',
-    `Largest ÷ smallest per-stage cost: stages ${fmt(scaling.stagesRatio)} (chain ${fmt(scaling.chainRatio)}, fan-out ${fmt(scaling.fanOutRatio)}), concurrent runs ${fmt(scaling.runsRatio)}.`,
+    ...scalingReport(scaling),
     '',
     '**SQLite** (`durability: full` unless said; events/s of 5-stage runs back to back on N lanes, against one single-row INSERT per commit)',
     '',
@@ -294,12 +280,49 @@ export function report(results: BenchResults, quick?: BenchResults): string {
   return lines.join('\n');
 }
 
+/**
+ * The scaling section: µs per stage by size for each curve, heap per in-flight run, and, in
+ * results that have it, the concurrent-runs curve's hand-written lower bound beside sagaflow's.
+ */
+function scalingReport(scaling: ScalingBenchResult): string[] {
+  const hand = scaling.runsHandWrittenJournaled;
+  const handAt = (size: number): HandWrittenRunsPoint | undefined => hand?.find((point) => point.size === size);
+  return [
+    `**Scaling** (MemoryStore; CPU µs per executed stage, the fastest of the rounds; heap with every run held inside its first stage${scaling.heapExact ? ', after a forced GC' : ''}` +
+      (hand === undefined
+        ? ')'
+        : '; beside the concurrent runs, measured in the same rounds, interleaved: the same 5-stage chain by hand with async/await and a journal of the same 12 events per run as plain literals, every journal kept as MemoryStore keeps them, the runs started and awaited together; "sagaflow ÷ it" is the median of per-round ratios)'),
+    '',
+    markdownTable([
+      ['size', 'chain µs/stage', 'fan-out µs/stage', 'concurrent runs µs/stage', 'heap KB per in-flight run', ...(hand === undefined ? [] : ['hand-written + kept journal, concurrent runs µs/stage', 'its heap KB per in-flight run', 'sagaflow ÷ it'])],
+      ...[...new Set([...scaling.chain, ...scaling.runs].map((point) => point.size))]
+        .sort((a, b) => a - b)
+        .map((size) => {
+          const runs = scaling.runs.find((point) => point.size === size);
+          const handPoint = handAt(size);
+          return [
+            size.toLocaleString('en-US'),
+            fmt(scaling.chain.find((point) => point.size === size)?.usPerStage),
+            fmt(scaling.fanOut.find((point) => point.size === size)?.usPerStage),
+            fmt(runs?.usPerStage),
+            fmt(runs?.heapKBPerRun, 1),
+            ...(hand === undefined ? [] : [fmt(handPoint?.usPerStage), fmt(handPoint?.heapKBPerRun, 1), fmt(handPoint?.sagaflowRatio)]),
+          ];
+        }),
+    ]),
+    '',
+    `Largest ÷ smallest per-stage cost: stages ${fmt(scaling.stagesRatio)} (chain ${fmt(scaling.chainRatio)}, fan-out ${fmt(scaling.fanOutRatio)}), concurrent runs ${fmt(scaling.runsRatio)}` +
+      (scaling.runsRatioHandWrittenJournaled === undefined ? '.' : `; the hand-written chain with a kept journal, over the same runs in the same rounds, ${fmt(scaling.runsRatioHandWrittenJournaled)} (the lower bound of the concurrent-runs ratio on this machine).`),
+  ];
+}
+
 export function chart(results: BenchResults): string {
   const { scaling } = results;
   return scalingChart('sagaflow: µs per stage as work grows (MemoryStore)', [
     { label: 'chain (stages per saga)', color: '#1f77b4', points: scaling.chain },
     { label: 'fan-out (stages per saga)', color: '#ff7f0e', points: scaling.fanOut },
     { label: 'concurrent 5-stage runs', color: '#2ca02c', points: scaling.runs },
+    ...(scaling.runsHandWrittenJournaled === undefined ? [] : [{ label: 'the same by hand, journal kept', color: '#7f7f7f', points: scaling.runsHandWrittenJournaled }]),
   ]);
 }
 

@@ -30,7 +30,7 @@ describe('bench/run.ts', () => {
     // Parked runs are held by nobody.
     expect(at(results, 'waits.postgres.heldWhileParked')).toBe(0);
     // Measured by sagaflow alone: always numbers.
-    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'scaling.stagesRatio', 'scaling.runsRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk', 'waits.memory.bytesPerWaitingRun', 'waits.postgres.parksPerSecond', 'waits.postgres.claimBuffersParked', 'waits.postgres.signalsPerSecond']) {
+    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'scaling.stagesRatio', 'scaling.runsRatio', 'scaling.runsRatioHandWrittenJournaled', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk', 'waits.memory.bytesPerWaitingRun', 'waits.postgres.parksPerSecond', 'waits.postgres.claimBuffersParked', 'waits.postgres.signalsPerSecond']) {
       const value = at(results, key);
       expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key} = ${String(value)}`).toBe(true);
     }
@@ -75,6 +75,20 @@ describe('bench/README.md', () => {
       if (value === null) expect(text).toBe('—');
       else expect(Number(text.replace(/,/g, '')), key).toBeCloseTo(value, key === 'recovery.ms10k' ? -1 : 1);
     }
+  });
+});
+
+describe('report', () => {
+  it("shows the concurrent-runs curve's hand-written lower bound beside sagaflow's when the results have it", () => {
+    const latest = JSON.parse(readFileSync(new URL('bench/results/latest.json', root), 'utf8')) as BenchResults;
+    const runsHandWrittenJournaled = latest.scaling.runs.map((point) => ({ size: point.size, usPerStage: point.usPerStage / 4, heapKBPerRun: point.heapKBPerRun === null ? null : 1.2, sagaflowRatio: 4 }));
+    const results: BenchResults = { ...latest, scaling: { ...latest.scaling, runsHandWrittenJournaled, runsRatioHandWrittenJournaled: 2.25 } };
+    const text = report(results);
+    expect(text).toContain('`scaling.runsRatio` 3.01 (the hand-written chain keeping the same journal, same rounds: `scaling.runsRatioHandWrittenJournaled` 2.25)');
+    expect(text).toContain('| size | chain µs/stage | fan-out µs/stage | concurrent runs µs/stage | heap KB per in-flight run | hand-written + kept journal, concurrent runs µs/stage | its heap KB per in-flight run | sagaflow ÷ it |');
+    expect(text).toContain('| 10,000 | 3.13 | 3.19 | 5.46 | 3.0 | 1.36 | 1.2 | 4.00 |');
+    expect(text).toContain('concurrent runs 3.01; the hand-written chain with a kept journal, over the same runs in the same rounds, 2.25');
+    expect(report(latest)).not.toContain('hand-written + kept journal, concurrent runs');
   });
 });
 
