@@ -539,47 +539,74 @@ interface ActiveRun {
 }
 
 /**
- * A run driven here, as its interpreter's host and its lease keeper's entry: one object per run
- * that reports durable events to the handle and `events$`, keeps the lease while the run is owned
- * here, and forgets the run when it ends.
+ * The handle of a run this orchestrator picks up or starts, and, once the run is driven here
+ * ({@link DrivenRun.drive}), its interpreter's host and its lease keeper's entry: reports durable
+ * events to itself and `events$`, keeps the lease while the run is owned here, and forgets the
+ * run when it ends.
+ *
+ * @remarks
+ * One object per run where there were two (the handle, and a host that reached it): 40 bytes and
+ * an object less held by every run in flight, and one object less for each event to pass through.
+ * Once the run ends it lets its interpreter go (a caller may keep a handle for as long as it likes).
  */
-class DrivenRun implements ActiveRun, RunHost, KeptRun {
-  interpreter: RunInterpreter | undefined;
-  held = false;
-  readonly runId: string;
+class DrivenRun<TOutputs = Record<string, unknown>> extends RunHandle<TOutputs> implements ActiveRun, RunHost, KeptRun {
+  interpreter: RunInterpreter | undefined = undefined;
+  /** The lease the run is driven with; {@link NO_LEASE} until it is. */
+  lease: LeaseToken = NO_LEASE;
+  /** Whether the lease keeper holds the run's lease. */
+  private leaseHeld = false;
+  private onEnd: (() => void) | undefined = undefined;
 
   constructor(
     private readonly orchestrator: SagaOrchestrator,
-    readonly handle: RunHandle<unknown>,
-    readonly lease: LeaseToken,
-    private readonly onEnd: (() => void) | undefined,
+    runId: string,
+    options: RunHandleOptions,
   ) {
-    this.runId = handle.runId;
+    super(runId, options);
+  }
+
+  /** Itself: the handle of the run (see {@link ActiveRun}). */
+  get handle(): RunHandle<unknown> {
+    return this;
+  }
+
+  /** Whether the lease keeper holds the run's lease (see {@link SagaOrchestrator.ended}). */
+  get holdsLease(): boolean {
+    return this.leaseHeld;
+  }
+
+  /** Becomes the host of `interpreter`, driving the run with `lease`; `onEnd` is called once it ends. */
+  drive(interpreter: RunInterpreter, lease: LeaseToken, onEnd: (() => void) | undefined): void {
+    this.interpreter = interpreter;
+    this.lease = lease;
+    this.onEnd = onEnd;
+    this.attach(this);
   }
 
   event(event: SagaEvent): void {
     // The lease exists once the run does: keep it from its first durable event on.
-    if (!this.held) {
-      this.held = true;
+    if (!this.leaseHeld) {
+      this.leaseHeld = true;
       this.orchestrator.owned(this);
     }
     this.orchestrator.announce(this, event);
   }
 
   settled(state: RunState): void {
-    this.end();
-    this.handle.settle(toOutcome(state));
+    this.forget();
+    // Typed with unknown outputs, as the runtime keeps them (see RunHandle's resolveOutcome).
+    (this as DrivenRun<unknown>).settle(toOutcome(state));
   }
 
   halted(error: Error, landed: Promise<void> | undefined): void {
-    this.end();
+    this.forget();
     // Give the run back, unless it already belongs to someone else: at once, or once the calls of
     // user code still in flight here have landed (see RunHost.halted).
-    if (this.held && !(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError)) {
+    if (this.leaseHeld && !(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError)) {
       if (landed === undefined) this.orchestrator.giveBack(this.runId, this.lease);
       else this.orchestrator.giveBackOnceLanded(this.runId, this.lease, landed);
     }
-    this.handle.fail(error);
+    this.fail(error);
   }
 
   lost(error: LeaseLostError): void {
@@ -595,11 +622,18 @@ class DrivenRun implements ActiveRun, RunHost, KeptRun {
     if (interpreter !== undefined) this.orchestrator.deliverRequested(interpreter, request);
   }
 
-  private end(): void {
+  private forget(): void {
     this.orchestrator.ended(this);
-    this.onEnd?.();
+    const onEnd = this.onEnd;
+    this.onEnd = undefined;
+    // A handle may be kept long after its run: it keeps nothing of the run's state.
+    this.interpreter = undefined;
+    onEnd?.();
   }
 }
+
+/** The lease of a {@link DrivenRun} not driven (yet): never a store's. */
+const NO_LEASE: LeaseToken = Object.freeze({ owner: '', epoch: 0 });
 
 /** What picking a stored run up found. */
 type PickUp =
@@ -747,7 +781,7 @@ class SagaOrchestrator implements Orchestrator {
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options: StartOptions = {}): SagaRun<TOutputs> {
     if (this.closed) throw new OrchestratorClosedError(`start() of saga '${saga.name}' was called after close()`);
     const started = this.prepareStart(saga, input, options.runId, false);
-    const handle = new RunHandle<TOutputs>(started.runId, this.handleOptions);
+    const handle = new DrivenRun<TOutputs>(this, started.runId, this.handleOptions);
     if (this.active.has(started.runId)) {
       handle.fail(new RunStateError(saga.name, started.runId, 'start', 'running', [], `a run with id ${started.runId} is already active here`));
       return handle;
@@ -829,7 +863,7 @@ class SagaOrchestrator implements Orchestrator {
     if (run.submitted && supportsWorkers(this.store)) {
       return { kind: 'skipped', skipped: { runId: run.runId, saga: run.saga, reason: 'submitted', detail: `run ${run.runId} of saga '${run.saga}' was passed over: it was submitted, so workers own it` } };
     }
-    const handle = new RunHandle<Record<string, unknown>>(run.runId, this.handleOptions);
+    const handle = new DrivenRun(this, run.runId, this.handleOptions);
     this.active.set(run.runId, { handle });
     let pick: PickUp;
     try {
@@ -876,7 +910,7 @@ class SagaOrchestrator implements Orchestrator {
     }
     // Nobody drives it: its process stopped. Take it over here and cancel it as it is picked up.
     if (this.active.has(runId)) return this.cancel(runId, reason);
-    const handle = new RunHandle<Record<string, unknown>>(runId, this.handleOptions);
+    const handle = new DrivenRun(this, runId, this.handleOptions);
     this.active.set(runId, { handle });
     try {
       await this.pickUp(runId, 'resume', {}, handle, { cancel: reason });
@@ -980,9 +1014,9 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   /** Takes a run nobody drives over here (its lease, an epoch bump, `run.resumed`), delivering the signal as it is picked up. */
-  private async takeOverForSignal(request: SignalRequest): Promise<RunHandle<Record<string, unknown>>> {
+  private async takeOverForSignal(request: SignalRequest): Promise<DrivenRun> {
     const { runId } = request;
-    const handle = new RunHandle<Record<string, unknown>>(runId, this.handleOptions);
+    const handle = new DrivenRun(this, runId, this.handleOptions);
     this.active.set(runId, { handle });
     try {
       await this.pickUp(runId, 'resume', {}, handle, { signal: { signal: request.signal, signalId: request.signalId, payload: request.payload } });
@@ -1150,12 +1184,10 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   /** Creates the interpreter of a run owned here and wires it to its handle, `events$` and the lease keeper. */
-  private drive(saga: Saga, journal: readonly SagaEvent[], lease: LeaseToken, handle: RunHandle<unknown>, folded?: MutableRunState, onEnd?: () => void): RunInterpreter {
-    const run = new DrivenRun(this, handle, lease, onEnd);
-    this.active.set(handle.runId, run);
+  private drive(saga: Saga, journal: readonly SagaEvent[], lease: LeaseToken, run: DrivenRun<unknown>, folded?: MutableRunState, onEnd?: () => void): RunInterpreter {
+    this.active.set(run.runId, run);
     const interpreter = new RunInterpreter(this.environment, saga, lease, run, journal, folded);
-    run.interpreter = interpreter;
-    handle.attach(run);
+    run.drive(interpreter, lease, onEnd);
     return interpreter;
   }
 
@@ -1166,20 +1198,20 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   /** A run driven here has ended (settled or halted): forget it, and its lease. */
-  ended(run: DrivenRun): void {
-    const runId = run.handle.runId;
+  ended(run: DrivenRun<unknown>): void {
+    const runId = run.runId;
     if (this.active.get(runId) === run) this.active.delete(runId);
-    if (run.held) this.keeper.drop(runId, run);
+    if (run.holdsLease) this.keeper.drop(runId, run);
   }
 
   /** A run driven here has its first durable event: keep its lease from now on. */
-  owned(run: DrivenRun): void {
+  owned(run: DrivenRun<unknown>): void {
     this.keeper.hold(run);
   }
 
   /** A durable event of a run driven here: to its handle, and to `events$`. */
-  announce(run: DrivenRun, event: SagaEvent): void {
-    run.handle.push(event);
+  announce(run: DrivenRun<unknown>, event: SagaEvent): void {
+    run.push(event);
     if (this.events.observed) this.events.next(event);
   }
 
@@ -1220,8 +1252,8 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   /** Resume, redrive or compensate a stored run: a handle at once, the checks and the takeover in the background. */
-  private continueRun(runId: string, mode: ResumeMode, options: ContinueOptions): RunHandle<Record<string, unknown>> {
-    const handle = new RunHandle<Record<string, unknown>>(runId, this.handleOptions);
+  private continueRun(runId: string, mode: ResumeMode, options: ContinueOptions): DrivenRun {
+    const handle = new DrivenRun(this, runId, this.handleOptions);
     if (this.closed) {
       handle.fail(new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`));
       return handle;
@@ -1251,7 +1283,7 @@ class SagaOrchestrator implements Orchestrator {
     runId: string,
     mode: ResumeMode,
     options: ContinueOptions,
-    handle: RunHandle<Record<string, unknown>>,
+    handle: DrivenRun,
     how: {
       readonly recovering?: boolean;
       /** Where a recovery collects the runs it took over, to drive them once it has taken over the rest (see `recover()`). */
