@@ -100,8 +100,6 @@ export interface RunCanceller {
  */
 export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TOutputs> {
   readonly outcome: Promise<SagaOutcome<TOutputs>>;
-  /** Made on first read: most handles are only awaited. */
-  private observable$: Observable<SagaEvent> | undefined;
   private readonly options: RunHandleOptions;
   /**
    * The events so far, until the first subscriber (then the subject holds them), are either the
@@ -112,7 +110,12 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   private held: readonly SagaEvent[] | undefined;
   private heldLength = 0;
   private own: SagaEvent[] | undefined;
-  private subject: ReplaySubject<SagaEvent> | undefined;
+  /**
+   * What few handles use — `events$`, its subject, `cancel`, a cancel asked before the handle was
+   * attached — made for the first of them: most handles are only awaited, and holding these four
+   * in one field keeps 24 bytes less per run in flight.
+   */
+  private rare: RareParts | undefined;
   private ended = false;
   /**
    * Typed with `unknown` outputs, so that the handle stays covariant in `TOutputs` (a handle of a
@@ -122,9 +125,6 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
    */
   private resolveOutcome!: (outcome: SagaOutcome<unknown> | PromiseLike<never>) => void;
   private canceller: RunCanceller | undefined;
-  /** `cancel`, made when first read. */
-  private cancelFunction: ((reason?: string) => void) | undefined;
-  private pendingCancel: string | undefined;
 
   /**
    * @param runId - the run's id.
@@ -146,7 +146,8 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
    * context, about 100 bytes per run in flight).
    */
   get cancel(): (reason?: string) => void {
-    return (this.cancelFunction ??= this.bindCancel());
+    const rare = this.rareParts();
+    return (rare.cancelFunction ??= this.bindCancel());
   }
 
   private bindCancel(): (reason?: string) => void {
@@ -154,36 +155,38 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
       const problem = cancelReasonProblem(reason);
       if (problem !== undefined) throw new TypeError(`cancel() of run ${this.runId}: ${problem}.`);
       if (this.ended) return;
-      if (this.canceller === undefined) this.pendingCancel ??= reason;
+      if (this.canceller === undefined) this.rareParts().pendingCancel ??= reason;
       else this.canceller.cancelRequested(reason);
     };
   }
 
   /** The run's journal from its first event, then live; completes after the run settles. */
   get events$(): Observable<SagaEvent> {
-    this.observable$ ??= SafeObservable.from<SagaEvent>(
+    const rare = this.rareParts();
+    rare.observable$ ??= SafeObservable.from<SagaEvent>(
       { subscribe: (observer) => this.replaySubject().subscribe(observer) },
       { runId: this.runId, ...(this.options.onError === undefined ? {} : { onError: this.options.onError }) },
     );
-    return this.observable$;
+    return rare.observable$;
   }
 
   /** The reason of a `cancel` asked before the handle was connected to whatever drives the run (see {@link RunHandle.attach}), if any. */
   get cancelAsked(): string | undefined {
-    return this.canceller === undefined ? this.pendingCancel : undefined;
+    return this.canceller === undefined ? this.rare?.pendingCancel : undefined;
   }
 
   /** Takes the cancel asked before the handle was connected (see {@link RunHandle.cancelAsked}): {@link RunHandle.attach} will not replay it. */
   takeCancelAsked(): string | undefined {
     const reason = this.cancelAsked;
-    this.pendingCancel = undefined;
+    if (this.rare !== undefined) this.rare.pendingCancel = undefined;
     return reason;
   }
 
   /** Connects the handle to whatever drives the run; replays a cancel requested before that. */
   attach(canceller: RunCanceller): void {
     this.canceller = canceller;
-    if (this.pendingCancel !== undefined) canceller.cancelRequested(this.pendingCancel);
+    const pending = this.rare?.pendingCancel;
+    if (pending !== undefined) canceller.cancelRequested(pending);
   }
 
   /** Adds the events that were already in the store when this handle picked the run up. */
@@ -193,8 +196,9 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
 
   /** A durable event of the run. */
   push(event: SagaEvent): void {
-    if (this.subject !== undefined) {
-      this.subject.next(event);
+    const subject = this.rare?.subject;
+    if (subject !== undefined) {
+      subject.next(event);
       return;
     }
     if (this.own === undefined) {
@@ -249,24 +253,42 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
   private end(): void {
     this.ended = true;
     this.canceller = undefined;
-    this.subject?.complete();
+    this.rare?.subject?.complete();
   }
 
   /** The subject of `events$`, made (with the journal so far) for the first subscriber. */
   private replaySubject(): ReplaySubject<SagaEvent> {
-    if (this.subject === undefined) {
+    const rare = this.rareParts();
+    if (rare.subject === undefined) {
       const subject = new ReplaySubject<SagaEvent>();
       const journal = this.own ?? this.held ?? NO_EVENTS;
       const length = this.own === undefined ? this.heldLength : journal.length;
       for (let index = 0; index < length; index++) subject.next(journal[index] as SagaEvent);
       if (this.ended) subject.complete();
-      this.subject = subject;
+      rare.subject = subject;
       this.own = undefined;
       this.held = undefined;
       this.heldLength = 0;
     }
-    return this.subject;
+    return rare.subject;
   }
+
+  /** {@link RunHandle.rare}, made when first needed. */
+  private rareParts(): RareParts {
+    return (this.rare ??= { observable$: undefined, subject: undefined, cancelFunction: undefined, pendingCancel: undefined });
+  }
+}
+
+/** The parts of a {@link RunHandle} few handles use (see `RunHandle.rare`). */
+interface RareParts {
+  /** `events$`, made on first read. */
+  observable$: Observable<SagaEvent> | undefined;
+  /** The subject of `events$`, made for its first subscriber. */
+  subject: ReplaySubject<SagaEvent> | undefined;
+  /** `cancel`, made when first read. */
+  cancelFunction: ((reason?: string) => void) | undefined;
+  /** A cancel asked before the handle was attached to whatever drives the run. */
+  pendingCancel: string | undefined;
 }
 
 const NO_OPTIONS: RunHandleOptions = Object.freeze({});
