@@ -322,7 +322,7 @@ export function chart(results: BenchResults): string {
     { label: 'chain (stages per saga)', color: '#1f77b4', points: scaling.chain },
     { label: 'fan-out (stages per saga)', color: '#ff7f0e', points: scaling.fanOut },
     { label: 'concurrent 5-stage runs', color: '#2ca02c', points: scaling.runs },
-    ...(scaling.runsHandWrittenJournaled === undefined ? [] : [{ label: 'the same by hand, journal kept', color: '#7f7f7f', points: scaling.runsHandWrittenJournaled }]),
+    ...(scaling.runsHandWrittenJournaled === undefined ? [] : [{ label: 'runs, by hand + journal', color: '#7f7f7f', points: scaling.runsHandWrittenJournaled }]),
   ]);
 }
 
