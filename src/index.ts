@@ -43,6 +43,7 @@ export type {
   Orchestrator,
   OrchestratorErrorContext,
   OrchestratorOptions,
+  RecoverOptions,
   RecoverResult,
   SkippedRun,
   StartOptions,

@@ -262,7 +262,7 @@ export class RunLeasedError extends SagaError {
     super(
       `Run ${runId} is owned by ${owner} (lease epoch ${epoch}${until}), so ${refused} was refused. ` +
         'If that process is alive, cancel the run with orchestrator.cancel(runId, reason), which its owner carries out, or wait until it releases the run. ' +
-        'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires (leaseMs after its last heartbeat, 30 s by default): recover() or resume() it then.',
+        'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires (leaseMs after its last heartbeat, 30 s by default): recover() or resume() it then, or call recover({ waitForLeases: true }) now, which waits for the lease to lapse.',
     );
   }
 }

@@ -192,6 +192,47 @@ export type RecoverResult = SagaRun[] & {
 };
 
 /**
+ * Options of {@link Orchestrator.recover}.
+ *
+ * @remarks
+ * Validated when `recover()` is called: an unknown option or a value of the wrong type is a
+ * `TypeError` naming it, and nothing is taken over.
+ *
+ * @example
+ * ```ts
+ * import type { Orchestrator } from 'sagaflow';
+ * declare const orchestrator: Orchestrator;
+ * // At start-up after a crash: also take over the runs the dead process left, once their leases lapse.
+ * const recovered = await orchestrator.recover({ waitForLeases: true });
+ * for (const skipped of recovered.skipped) console.warn(`not resumed: ${skipped.detail}`);
+ * ```
+ */
+export interface RecoverOptions {
+  /**
+   * Look again at the runs another process held (`'owned'`) once the leases they were held under
+   * have run out, and take over those whose lease was not renewed: their process died. Default
+   * `false`: such runs are passed over at once, and a later `recover()` takes them over.
+   *
+   * @remarks
+   * Meant for start-up after a crash: a process restarted within `leaseMs` of the one that died
+   * (a systemd or container restart, a developer's kill and run again) has a new owner id, so the
+   * dead process's runs look owned until their leases lapse. With this option the call resolves
+   * once the longest of those leases has run out (at most one lease term of the process that held
+   * it, by this process's clock, plus 250 ms for a heartbeat in flight), with every run it could
+   * take over; a run whose owner is alive (its lease renewed meanwhile) is still listed as
+   * `'owned'`. A `close()` meanwhile ends the wait: the call resolves with what it had.
+   */
+  readonly waitForLeases?: boolean;
+}
+
+/**
+ * How long after the latest lease it saw expire `recover({ waitForLeases: true })` looks again:
+ * a margin for a heartbeat in flight and for a store whose clock is a little ahead of this
+ * process's.
+ */
+const LEASE_RECHECK_MARGIN_MS = 250;
+
+/**
  * Options of {@link Orchestrator.start}.
  *
  * @remarks
@@ -409,9 +450,14 @@ export interface Orchestrator {
    * A page whose takeovers fail (`StoreUnavailableError`) rejects once every takeover of it has
    * finished; the runs it did take over are driven.
    *
-   * @throws `StoreUnavailableError` (rejects) when the store cannot list runs.
+   * Runs another live process holds are passed over as `'owned'`; so are, until their leases
+   * lapse, the runs of a process that just died: pass `{ waitForLeases: true }` (see
+   * {@link RecoverOptions.waitForLeases}) at start-up to take those over in the same call.
+   *
+   * @throws `StoreUnavailableError` (rejects) when the store cannot list runs. `TypeError` when
+   * `options` is given and is not an object of known options.
    */
-  recover(): Promise<RecoverResult>;
+  recover(options?: RecoverOptions): Promise<RecoverResult>;
   /**
    * Goes on from where a `paused` or `compensation_failed` run stopped: re-executes the stages
    * that did not complete (same idempotency keys, a fresh retry budget), or retries only the
@@ -638,7 +684,15 @@ const NO_LEASE: LeaseToken = Object.freeze({ owner: '', epoch: 0 });
 /** What picking a stored run up found. */
 type PickUp =
   | { readonly kind: 'driven'; readonly handle: RunHandle<Record<string, unknown>> }
-  | { readonly kind: 'skipped'; readonly skipped: SkippedRun };
+  | { readonly kind: 'skipped'; readonly skipped: SkippedRun; /** For `'owned'`: when the lease it is held under expires (the store's clock). */ readonly leaseExpiresAt?: number };
+
+/** What one pass of `recover()` over the store found. */
+interface RecoverPass {
+  readonly handles: SagaRun[];
+  readonly skipped: SkippedRun[];
+  /** The runs passed over as `'owned'`, with when the lease each is held under expires. */
+  readonly owned: Map<string, number>;
+}
 
 /** A stored run as read before a takeover. */
 interface LoadedRun {
@@ -814,9 +868,44 @@ class SagaOrchestrator implements Orchestrator {
     return this.continueRun(runId, 'resume', options);
   }
 
-  async recover(): Promise<RecoverResult> {
+  async recover(options: RecoverOptions = {}): Promise<RecoverResult> {
+    const problem = recoverOptionsProblem(options);
+    if (problem !== undefined) throw new TypeError(`recover(): ${problem}.`);
+    const first = await this.recoverPass(undefined);
+    let { handles, skipped } = first;
+    if (options.waitForLeases === true && first.owned.size > 0 && !this.closed) {
+      // Wait until the latest of those leases has run out, then look at those runs once more.
+      const until = Math.max(...first.owned.values());
+      await this.waitOrClose(until - this.scheduler.now() + LEASE_RECHECK_MARGIN_MS);
+      if (!this.closed) {
+        const again = await this.recoverPass(new Set(first.owned.keys()));
+        handles = [...handles, ...again.handles];
+        skipped = [...skipped.filter((run) => !first.owned.has(run.runId)), ...again.skipped];
+      }
+    }
+    // Not enumerable: the result stays an array of handles to anything that compares or prints it.
+    return Object.defineProperty(handles, 'skipped', { value: Object.freeze(skipped), enumerable: false }) as RecoverResult;
+  }
+
+  /** Resolves after `delayMs` on this orchestrator's scheduler, or at once when it closes. */
+  private waitOrClose(delayMs: number): Promise<void> {
+    if (this.closed || delayMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const closing = this.closing$.subscribe({ next: () => done(), complete: () => done() });
+      const timer = scheduleAfter(this.scheduler, delayMs, () => done());
+      function done(): void {
+        timer.unsubscribe();
+        closing.unsubscribe();
+        resolve();
+      }
+    });
+  }
+
+  /** One pass of `recover()` over the store's unfinished runs (`only`: just these). */
+  private async recoverPass(only: ReadonlySet<string> | undefined): Promise<RecoverPass> {
     const handles: SagaRun[] = [];
     const skipped: SkippedRun[] = [];
+    const owned = new Map<string, number>();
     // Runs taken over but not driven yet: every page is taken over before the runs go on, for at
     // most a third of a lease (a run's lease is heartbeated only once it is driven).
     const held: Array<() => void> = [];
@@ -832,11 +921,14 @@ class SagaOrchestrator implements Orchestrator {
         // A page is picked up at once: the store can batch its takeovers (one commit on SQLite).
         // Every run of the page settled before a failure is thrown: a takeover that finished after
         // it would otherwise be held where nobody drives it (its lease kept by nobody, its handle never settled).
-        const picked = await Promise.allSettled(page.map((run) => this.recoverOne(run, held)));
+        const picked = await Promise.allSettled(page.map((run) => (only === undefined || only.has(run.runId) ? this.recoverOne(run, held) : Promise.resolve(undefined))));
         for (const pick of picked) {
           if (pick.status === 'rejected') throw pick.reason;
           if (pick.value?.kind === 'driven') handles.push(pick.value.handle);
-          else if (pick.value?.kind === 'skipped') skipped.push(pick.value.skipped);
+          else if (pick.value?.kind === 'skipped') {
+            skipped.push(pick.value.skipped);
+            if (pick.value.leaseExpiresAt !== undefined) owned.set(pick.value.skipped.runId, pick.value.leaseExpiresAt);
+          }
         }
         if (page.length < RECOVER_PAGE || this.closed) break;
         afterRunId = page[page.length - 1]?.runId;
@@ -850,8 +942,7 @@ class SagaOrchestrator implements Orchestrator {
       this.holding.delete(held);
       startHeld();
     }
-    // Not enumerable: the result stays an array of handles to anything that compares or prints it.
-    return Object.defineProperty(handles, 'skipped', { value: Object.freeze(skipped), enumerable: false }) as RecoverResult;
+    return { handles, skipped, owned };
   }
 
   /** One run of a `recover()` page: picked up, passed over with the reason, or left (this process has it, or closed). */
@@ -1338,7 +1429,7 @@ class SagaOrchestrator implements Orchestrator {
       const error = new RunLeasedError(runId, owner, epoch, how.recovering === true ? 'taking it over in recover()' : `${mode}()`, expiresAt);
       if (how.recovering !== true) throw error;
       this.active.delete(runId);
-      return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason: 'owned', detail: error.message } };
+      return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason: 'owned', detail: error.message }, leaseExpiresAt: expiresAt };
     }
     const lease = acquired.lease;
     try {
@@ -1537,4 +1628,13 @@ function positiveInteger(name: string, value: number): number {
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** What is wrong with `recover()`'s options, if anything. */
+function recoverOptionsProblem(options: unknown): string | undefined {
+  if (typeof options !== 'object' || options === null) return `options must be an object (got ${options === null ? 'null' : typeof options})`;
+  for (const key of Object.keys(options)) if (key !== 'waitForLeases') return `unknown option '${key}' (known: waitForLeases)`;
+  const wait = (options as RecoverOptions).waitForLeases;
+  if (wait !== undefined && typeof wait !== 'boolean') return `options.waitForLeases must be a boolean (got ${typeof wait})`;
+  return undefined;
 }

@@ -30,7 +30,7 @@ export interface OwnerConfig {
 export type OwnerCommand =
   | { readonly type: 'start'; readonly runId: string }
   | { readonly type: 'start-approval'; readonly runId: string }
-  | { readonly type: 'recover' }
+  | { readonly type: 'recover'; readonly waitForLeases?: boolean }
   | { readonly type: 'cancel'; readonly runId: string; readonly reason: string }
   | { readonly type: 'open'; readonly gate: string }
   | { readonly type: 'close'; readonly timeoutMs: number }
@@ -153,7 +153,7 @@ process.on('message', (command: OwnerCommand) => {
           return;
         }
         case 'recover': {
-          const recovered = await orchestrator.recover();
+          const recovered = await orchestrator.recover(command.waitForLeases === undefined ? undefined : { waitForLeases: command.waitForLeases });
           for (const run of recovered) follow(run.runId, run.outcome);
           send({ type: 'recovered', runIds: recovered.map((run) => run.runId), skipped: recovered.skipped.map(({ runId, reason, detail }) => ({ runId, reason, detail })) });
           return;

@@ -353,6 +353,37 @@ describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend
   });
 
   it.runIf(makeBackend !== undefined)(
+    'recover({ waitForLeases: true }) right after the owner is SIGKILLed takes its run over in the same call, once the lease has lapsed; a live owner keeps its run',
+    async () => {
+      const a = owner('process-a');
+      const live = owner('process-live', LIVE_LEASE_MS);
+      await Promise.all([a.waitFor('ready', isReport('ready')), live.waitFor('ready', isReport('ready'))]);
+      const [dead, kept] = ['wait-dead-owner', 'wait-live-owner'];
+      a.send({ type: 'start', runId: dead });
+      live.send({ type: 'start', runId: kept });
+      await Promise.all([a.waitFor('the charge in flight', isReport('waiting', dead)), live.waitFor('the charge in flight', isReport('waiting', kept))]);
+      a.signal('SIGKILL');
+      // As a restarted process does at start-up, within the dead one's lease.
+      const b = owner('process-b');
+      await b.waitFor('ready', isReport('ready'));
+      const recovered = await b.ask({ type: 'recover', waitForLeases: true }, 'recovered', { failure: isReport('error') });
+      expect(recovered.runIds).toEqual([dead]);
+      expect(recovered.skipped.map(({ runId, reason }) => [runId, reason])).toEqual([[kept, 'owned']]);
+      await b.waitFor('the charge in flight again', isReport('waiting', dead));
+      b.send({ type: 'open', gate: `charge:${dead}` });
+      expect(await b.waitFor('the outcome', isReport('outcome', dead))).toMatchObject({ status: 'completed' });
+      // The live owner's run was never touched: no run.resumed, its charge still its own.
+      expect((await journal(kept)).filter((event) => event.type === 'run.resumed')).toEqual([]);
+      live.send({ type: 'open', gate: `charge:${kept}` });
+      expect(await live.waitFor('the outcome', isReport('outcome', kept))).toMatchObject({ status: 'completed' });
+      expect((await backend.effects()).filter((effect) => effect.kind === 'charge').map((effect) => `${effect.runId}@${effect.process}`)).toEqual(
+        expect.arrayContaining([`${dead}@process-b`, `${kept}@process-live`]),
+      );
+      expect((await backend.effects()).filter((effect) => effect.kind === 'charge')).toHaveLength(2);
+    },
+  );
+
+  it.runIf(makeBackend !== undefined)(
     'signal() to a run whose owner is SIGKILLed after signal() found its live lease does not hang: once the lease lapses, it takes the run over and delivers the signal',
     async () => {
       const a = owner('process-a');

@@ -28,10 +28,11 @@ describe('RunLeasedError', () => {
     expect((refused as Error).message).toBe(
       `Run ${run.runId} is owned by owner-1 (lease epoch 1, held until 2026-01-01T12:00:30.000Z), so resume() was refused. ` +
         'If that process is alive, cancel the run with orchestrator.cancel(runId, reason), which its owner carries out, or wait until it releases the run. ' +
-        'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires (leaseMs after its last heartbeat, 30 s by default): recover() or resume() it then.',
+        'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires (leaseMs after its last heartbeat, 30 s by default): recover() or resume() it then, or call recover({ waitForLeases: true }) now, which waits for the lease to lapse.',
     );
     const recovered = await other.recover();
-    expect(recovered.skipped.map((skipped) => skipped.detail)).toEqual([(refused as Error).message]);
+    // recover() says what it was refused as: its own takeover, not a resume() the application never called.
+    expect(recovered.skipped.map((skipped) => skipped.detail)).toEqual([(refused as Error).message.replace('so resume() was refused', 'so taking it over in recover() was refused')]);
 
     run.cancel('done');
     await run.outcome;

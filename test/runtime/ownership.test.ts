@@ -1,3 +1,4 @@
+import { asyncScheduler, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -91,6 +92,39 @@ async function runHeldByOne(name: string, ownerIds: readonly [string, string]) {
 }
 
 describe('runs have owners (in one process, on one MemoryStore)', () => {
+  it('recover({ waitForLeases: true }) next to a live owner lists its run as owned once that lease has run out; close() meanwhile ends the wait; bad options are a TypeError', async () => {
+    const store = new MemoryStore();
+    const gate = deferred();
+    let entered!: () => void;
+    const inFlight = new Promise<void>((resolve) => (entered = resolve));
+    const saga = gatedSaga('held-by-a', { opened: gate.promise, entered });
+    const a = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000 });
+    const run = a.start(saga, { id: '1' }, { runId: 'held-1' });
+    await inFlight;
+    // B's scheduler says when B starts waiting for A's lease (a delay of about a minute).
+    const waitScheduled = deferred();
+    const scheduler: SchedulerLike = {
+      now: () => asyncScheduler.now(),
+      schedule: ((work: (this: SchedulerAction<unknown>, state?: unknown) => void, delay?: number, state?: unknown) => {
+        if ((delay ?? 0) > 30_000) waitScheduled.resolve();
+        return asyncScheduler.schedule(work, delay, state);
+      }),
+    };
+    const b = createOrchestrator({ store, sagas: [saga], scheduler });
+    await expect(b.recover({ waitForLeases: 'yes' } as never)).rejects.toThrow('recover(): options.waitForLeases must be a boolean (got string).');
+    await expect(b.recover({ waitForLease: true } as never)).rejects.toThrow("recover(): unknown option 'waitForLease' (known: waitForLeases).");
+    // A's lease has a minute to run: only close() ends the wait (else this test times out).
+    const waiting = b.recover({ waitForLeases: true });
+    await waitScheduled.promise;
+    await b.close();
+    const recovered = await waiting;
+    expect(recovered).toEqual([]);
+    expect(recovered.skipped.map(({ runId, reason }) => [runId, reason])).toEqual([['held-1', 'owned']]);
+    gate.resolve();
+    expect((await run.outcome).status).toBe('completed');
+    await a.close();
+  });
+
   it('a second start with the same run id is refused with RunAlreadyExistsError naming the run, its status and its saga (another saga\'s, here); the journal is untouched', async () => {
     const saga = defineSaga({ name: 'once', input }).stage('a', { execute: () => 'A' }).build();
     const other = defineSaga({ name: 'other', input }).stage('a', { execute: () => 'A' }).build();
