@@ -7,10 +7,12 @@ import {
   exhaustMap,
   filter,
   firstValueFrom,
+  lastValueFrom,
   from,
   ignoreElements,
   map,
   merge,
+  retry,
   Subject,
   takeUntil,
   takeWhile,
@@ -42,10 +44,12 @@ import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } 
 import { RUN_ACTION_STATUSES } from '../journal/run-actions.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
+import { leasesRunOnWallClock } from '../stores/lease-clock.js';
 import { LENT_JOURNAL, MemoryStore } from '../stores/memory-store.js';
 import type { LeaseToken, RunSummary, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
+import { backoffNotifier, type BackoffPolicy } from './backoff.js';
 import { EventStream } from './event-stream.js';
 import { propagationCarrier, type Instrumentation } from './instrumentation.js';
 import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
@@ -821,7 +825,7 @@ class SagaOrchestrator implements Orchestrator {
       leaseMs: this.leaseMs,
       scheduler: this.scheduler,
       random: this.random,
-      backoff: { initialDelayMs: 100, maxDelayMs: 5_000 },
+      backoff: RELEASE_BACKOFF,
       instrumentation: this.instrumentation,
       report: (error, context) => this.report(error, context),
     });
@@ -1312,7 +1316,7 @@ class SagaOrchestrator implements Orchestrator {
     const recorded = cancel === undefined ? Promise.resolve() : this.store.requestCancel(runId, cancel).catch((error: unknown) => this.report(error, { operation: 'cancel', runId }));
     this.unreturned.set(runId, lease.epoch);
     const released = recorded
-      .then(() => this.store.release(runId, lease))
+      .then(() => this.releaseRetried(runId, lease))
       .then(
         () => {
           if (this.unreturned.get(runId) === lease.epoch) this.unreturned.delete(runId);
@@ -1321,6 +1325,25 @@ class SagaOrchestrator implements Orchestrator {
       );
     this.releases.add(released);
     void released.then(() => this.releases.delete(released));
+  }
+
+  /**
+   * Releases a lease, retried with backoff while the store is unavailable (a database restarting,
+   * a lost connection: a run halted by an outage gives its lease back once the store is back, as a
+   * worker does), at most {@link RELEASE_RETRIES} times; each retried failure is reported. Rejects
+   * with any other error at once, and with the last one once the retries are spent: the lease then
+   * expires (or this process takes the run back: see `unreturned`).
+   */
+  private releaseRetried(runId: string, lease: LeaseToken): Promise<void> {
+    // The clock the store's leases expire on, as the keeper's beats: real time on a durable store.
+    const timers = leasesRunOnWallClock(this.store) ? asyncScheduler : this.scheduler;
+    const wait = backoffNotifier(RELEASE_BACKOFF, this.random, timers, (error, retryCount) => this.report(error, { operation: 'release', runId, retryCount }));
+    return lastValueFrom(
+      defer(() => this.store.release(runId, lease)).pipe(
+        retry({ count: RELEASE_RETRIES, delay: (error: unknown, retryCount) => (error instanceof StoreUnavailableError && !error.closed ? wait(error, retryCount) : throwError(() => error)) }),
+      ),
+      { defaultValue: undefined },
+    );
   }
 
   /**
@@ -1598,6 +1621,11 @@ function refuseUnsafeChange(state: RunState, saga: AnySaga): void {
     uncompensatable: problems,
   });
 }
+
+/** Retries of a release that found the store unavailable: about 6 s in all, a database restart's worth. */
+const RELEASE_RETRIES = 6;
+/** The backoff of those retries: the keeper's. */
+const RELEASE_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 5_000 };
 
 /**
  * The cancel reason of an aborted start signal: its reason when a string, an error's message, or

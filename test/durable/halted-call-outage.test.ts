@@ -72,7 +72,7 @@ async function haltedByOutage(label: string) {
   notify.resolve();
   await expect(run.outcome).rejects.toBeInstanceOf(StoreUnavailableError);
   await waitFor('a heartbeat to fail', () => errors.some((entry) => entry.context.operation === 'heartbeat'));
-  return { direct, proxy, rival, run, lands, counts, owner: `halting-${label}` };
+  return { direct, proxy, rival, run, lands, counts, errors, owner: `halting-${label}` };
 }
 
 describe.skipIf(url === undefined)('a run halted by a database outage with a call in flight', { timeout: 60_000 }, () => {
@@ -113,5 +113,18 @@ describe.skipIf(url === undefined)('a run halted by a database outage with a cal
     const [recovered] = await rival.recover();
     expect((await recovered?.outcome)?.status).toBe('completed');
     expect(counts.charges).toBe(2);
+  });
+
+  it('gives the lease back once the server is back when the call landed during the outage: the release is retried, not left to expire', async () => {
+    // One release was tried, and its failure reported: the lease stayed this process's until it
+    // expired (a worker retries its releases), and the run was never given back, only left.
+    const { direct, proxy, rival, run, lands, counts, errors, owner } = await haltedByOutage('landed-away');
+    lands.resolve();
+    await waitFor('a release to fail', () => errors.some((entry) => entry.context.operation === 'release'));
+    await proxy.up();
+    await waitFor('the lease to be given back', async () => (await direct.leaseOf(run.runId)) === undefined, 10_000);
+    const [recovered] = await rival.recover();
+    expect((await recovered?.outcome)?.status).toBe('completed');
+    expect({ charges: counts.charges, owner }).toEqual({ charges: 2, owner: 'halting-landed-away' });
   });
 });
