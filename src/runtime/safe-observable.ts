@@ -1,4 +1,5 @@
 import { Observable, Subscriber, type Observer, type Operator, type OperatorFunction, type Subscribable, type Subscription, type TeardownLogic } from 'rxjs';
+import { describeThrown } from '../errors/safe-read.js';
 
 /**
  * Where an error reported to a {@link SubscriberErrorHandler} came from.
@@ -49,9 +50,17 @@ export interface SafeObservableOptions<T> {
   readonly runIdOf?: (value: T) => string | undefined;
 }
 
-/** The default {@link SubscriberErrorHandler}: says so on stderr, with the error's stack. */
+/**
+ * The default {@link SubscriberErrorHandler}: says so on stderr, with the error's stack, or with
+ * what it was when it cannot be printed (a `stack` or `message` getter that throws).
+ */
 export function reportSubscriberError(error: unknown, context: SubscriberErrorContext): void {
-  console.error(`sagaflow: an events$ subscriber threw${context.runId === undefined ? '' : ` (event of run ${context.runId})`}; the run goes on. Pass onError to handle this yourself.`, error);
+  const said = `sagaflow: an events$ subscriber threw${context.runId === undefined ? '' : ` (event of run ${context.runId})`}; the run goes on. Pass onError to handle this yourself.`;
+  try {
+    console.error(said, error);
+  } catch (printing) {
+    console.error(`${said} It threw ${describeThrown(error)} (it could not be printed: ${describeThrown(printing)}).`);
+  }
 }
 
 /** How a SafeObservable reports: never throws, whatever the handler does. */

@@ -3,7 +3,8 @@
  * rethrows a subscriber's error from a setTimeout (its `config.onUnhandledError` hook sees it
  * first): every test checks that nothing reaches it.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { format } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { config, filter, finalize, map, Observable, take, toArray, firstValueFrom, type OperatorFunction } from 'rxjs';
 import { EventStream } from '../../src/runtime/event-stream.js';
 import type { SubscriberErrorContext } from '../../src/runtime/safe-observable.js';
@@ -162,6 +163,31 @@ describe('EventStream: subscribers that throw', () => {
     });
     expect(() => emit(stream, 1)).not.toThrow();
     await afterTimers();
+    expect(unhandled).toEqual([]);
+  });
+
+  it('the default report says so on stderr even when the error cannot be printed (its stack getter throws)', async () => {
+    // console.error formats the error with its stack: a throwing getter made it throw, and the
+    // report was swallowed with it: nothing said a subscriber had failed.
+    const printed: string[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void printed.push(format(...args)));
+    try {
+      const stream = new EventStream<Tick>({});
+      stream.observable$.subscribe(() => {
+        const error = new Error('subscriber failed');
+        Object.defineProperty(error, 'stack', {
+          get: () => {
+            throw new Error('no stack today');
+          },
+        });
+        throw error;
+      });
+      emit(stream, 1);
+      await afterTimers();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(printed).toEqual([expect.stringMatching(/^sagaflow: an events\$ subscriber threw.*It threw Error: subscriber failed \(it could not be printed: Error: no stack today\)\.$/)]);
     expect(unhandled).toEqual([]);
   });
 
