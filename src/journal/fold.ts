@@ -856,7 +856,11 @@ function leaveFlight(state: MutableRunState, stage: MutableStage): void {
  */
 export function applyEvent(state: MutableRunState, event: SagaEvent): void {
   state.lastSeq = event.seq;
-  state.updatedAt = event.at;
+  // Read once: `at` is a double field of the event, and a read of it here (events of a dozen
+  // shapes meet at this load) returns it boxed, a new number object each time; every time field
+  // the event sets shares this one.
+  const at = event.at;
+  state.updatedAt = at;
   if (state.status === 'queued' && event.type !== 'run.started') state.status = 'running';
   switch (event.type) {
     case 'run.started':
@@ -882,9 +886,8 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
         stage.outcomeUnknown = false;
       }
       stage.attempts = Math.max(stage.attempts, event.attempt);
-      stage.attemptStartedAt = event.at;
-      // Read back from the record, so that both fields hold the one boxed number V8 made for it.
-      stage.startedAt ??= stage.attemptStartedAt;
+      stage.attemptStartedAt = at;
+      stage.startedAt ??= at;
       stage.retryAt = undefined;
       stage.attemptEndedAt = undefined;
       return;
@@ -892,8 +895,8 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     case 'stage.retrying': {
       const stage = runningStageOf(state, event);
       stage.error = event.error;
-      stage.attemptEndedAt = event.at;
-      stage.retryAt = event.at + event.delayMs;
+      stage.attemptEndedAt = at;
+      stage.retryAt = at + event.delayMs;
       return;
     }
     case 'stage.completed': {
@@ -906,7 +909,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       stage.attempts = Math.max(stage.attempts, event.attempt);
       if ('output' in event) stage.output = freezeJson(event.output);
       stage.error = undefined;
-      stage.endedAt = event.at;
+      stage.endedAt = at;
       stage.durationMs = event.durationMs;
       completed(state, event.stage);
       return;
@@ -919,7 +922,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       stage.status = 'failed';
       stage.attempts = Math.max(stage.attempts, event.attempt);
       stage.error = event.error;
-      stage.endedAt = event.at;
+      stage.endedAt = at;
       state.failure ??= { stage: event.stage, error: event.error };
       state.stopping = true;
       return;
@@ -938,13 +941,13 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       stage.cancelReason = event.reason;
       if (event.error !== undefined) stage.error = event.error;
       if (event.outcomeUnknown === true) stage.outcomeUnknown = true;
-      stage.endedAt = event.at;
+      stage.endedAt = at;
       return;
     }
     case 'wait.started': {
       const stage = stageOf(state, event);
       if (stage.status !== 'running') return;
-      (state.waits ??= new Map()).set(event.stage, { kind: event.kind, signal: event.signal, dueAt: event.dueAt, since: event.at });
+      (state.waits ??= new Map()).set(event.stage, { kind: event.kind, signal: event.signal, dueAt: event.dueAt, since: at });
       const consumed = event.signalId === undefined ? undefined : state.signals?.get(event.signalId);
       if (consumed !== undefined) consumed.stage = event.stage;
       return;
@@ -952,7 +955,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
     case 'signal.received': {
       const signals = (state.signals ??= new Map());
       if (!signals.has(event.signalId)) {
-        signals.set(event.signalId, { signal: event.signal, signalId: event.signalId, payload: freezeJson(event.payload), at: event.at, stage: event.stage });
+        signals.set(event.signalId, { signal: event.signal, signalId: event.signalId, payload: freezeJson(event.payload), at, stage: event.stage });
       }
       return;
     }
@@ -978,8 +981,8 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       const stage = compensatedStageOf(state, event);
       const again = stage.compensation?.status === 'running';
       const compensation = compensationNow(stage, 'running', event.attempt);
-      compensation.attemptStartedAt = event.at;
-      compensation.startedAt ??= compensation.attemptStartedAt; // one boxed number for both, as for stage.started
+      compensation.attemptStartedAt = at;
+      compensation.startedAt ??= at;
       state.rollback?.started(event.stage, again);
       return;
     }
@@ -987,8 +990,8 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       const compensation = compensatedStageOf(state, event).compensation;
       if (compensation !== undefined) {
         compensation.error = event.error;
-        compensation.attemptEndedAt = event.at;
-        compensation.retryAt = event.at + event.delayMs;
+        compensation.attemptEndedAt = at;
+        compensation.retryAt = at + event.delayMs;
       }
       return;
     }
@@ -997,7 +1000,7 @@ export function applyEvent(state: MutableRunState, event: SagaEvent): void {
       const stage = compensatedStageOf(state, event);
       const wasRunning = stage.compensation?.status === 'running';
       const compensation = compensationNow(stage, event.type === 'compensation.completed' ? 'completed' : 'failed', event.attempt);
-      compensation.endedAt = event.at;
+      compensation.endedAt = at;
       if (event.type === 'compensation.failed') compensation.error = event.error;
       else {
         compensation.error = undefined;
