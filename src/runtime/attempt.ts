@@ -79,7 +79,13 @@ export class Attempt extends LazyAbort {
   private context: ExecuteContextImpl | CompensateContextImpl | undefined;
   private instrumented: AttemptScope | undefined;
   private hold: TimeHold | undefined;
-  private startedAt = 0;
+  /**
+   * The clock reading the call was made at. Starts out `undefined`, not 0, so that V8 keeps it as a
+   * tagged field holding the number object the clock returned (`Date.now()` returns a new one each
+   * time): a field that starts as a number is kept as a double field, which makes a number object
+   * of its own with each attempt and copies the reading into it, two number objects per attempt.
+   */
+  private startedAt: number | undefined = undefined;
   private landed: (() => void) | undefined;
 
   constructor(
@@ -192,7 +198,7 @@ export class Attempt extends LazyAbort {
     if (context instanceof ExecuteContextImpl && context.cancelReason !== undefined) return this.fail(new StageCancelSignal(context.cancelReason));
     if (this.phase === 'compensate') {
       const now = this.environment.scheduler.now();
-      return this.finish({ ok: true, output: undefined, durationMs: now - this.startedAt }, now);
+      return this.finish({ ok: true, output: undefined, durationMs: now - (this.startedAt as number) }, now);
     }
     let output: unknown;
     try {
@@ -201,7 +207,7 @@ export class Attempt extends LazyAbort {
       return this.fail(error);
     }
     const now = this.environment.scheduler.now();
-    this.finish({ ok: true, output, durationMs: now - this.startedAt }, now);
+    this.finish({ ok: true, output, durationMs: now - (this.startedAt as number) }, now);
   }
 
   private fail(error: unknown): void {
