@@ -852,14 +852,14 @@ function leaveFlight(state: MutableRunState, stage: MutableStage): void {
  * Applies one event to a working state, in place: the single step of {@link foldJournal}.
  * Internal to the fold and the runtime.
  *
+ * @param at - the event's `at`. The interpreter, which stamped the event with the time it holds,
+ *   passes that time: `at` is a double field of the event, and a read of it here (events of a
+ *   dozen shapes meet at this load) returns it boxed, a new number object per event, where the
+ *   time the interpreter passes is a number object already, which every time field shares.
  * @throws `StoreCorruptionError` when the event names a stage the run's definition does not have.
  */
-export function applyEvent(state: MutableRunState, event: SagaEvent): void {
+export function applyEvent(state: MutableRunState, event: SagaEvent, at: number = event.at): void {
   state.lastSeq = event.seq;
-  // Read once: `at` is a double field of the event, and a read of it here (events of a dozen
-  // shapes meet at this load) returns it boxed, a new number object each time; every time field
-  // the event sets shares this one.
-  const at = event.at;
   state.updatedAt = at;
   if (state.status === 'queued' && event.type !== 'run.started') state.status = 'running';
   switch (event.type) {

@@ -308,7 +308,7 @@ export class RunInterpreter implements AttemptEnvironment {
       for (let next: Trigger | undefined = trigger; next !== undefined && this.ended === undefined; next = this.pendingTriggers?.shift()) {
         for (let current: Trigger | undefined = next; current !== undefined; ) {
           const commands = decide(this.saga, this.state, current, now);
-          const appended = this.execute(commands);
+          const appended = this.execute(commands, now);
           recycleCommands(commands);
           current = appended && this.ended === undefined ? STEP : undefined;
         }
@@ -342,13 +342,16 @@ export class RunInterpreter implements AttemptEnvironment {
     );
   }
 
-  /** Carries out a decision's commands; returns whether it appended anything. */
-  private execute(commands: readonly Command[]): boolean {
+  /**
+   * Carries out a decision's commands; returns whether it appended anything. `now` is the time the
+   * decision stamped its events with, folded as their `at` (see {@link applyEvent}).
+   */
+  private execute(commands: readonly Command[], now: number): boolean {
     let appended = false;
     for (let index = 0; index < commands.length; index++) {
       const command = commands[index] as Command;
       if (isAppend(command)) {
-        applyEvent(this.state, command);
+        applyEvent(this.state, command, now);
         (this.queued ??= this.takeQueue()).push(command);
         this.lastQueuedSeq = command.seq;
         appended = true;
