@@ -162,6 +162,24 @@ describe('commands, in process', () => {
     expect((await cli('show', 'hostile-reason', '--store', `sqlite:${path}`)).stdout).toContain('cancelling: customer request\\n  +9 ms   run   completed\\u001b[8m');
   });
 
+  it('show says who holds an unfinished run’s lease — a run whose process was killed looks driven until it expires — and that resume continues a run nobody holds', async () => {
+    const path = join(work, 'owned.db');
+    const store = new SqliteStore({ path });
+    const orchestrator = createOrchestrator({ store, ownerId: 'app-1' });
+    const { saga: held, entered } = heldUntilCancelled('held');
+    orchestrator.start(held, {}, { runId: 'owned-1' }).outcome.catch(() => undefined);
+    await entered;
+    const driven = await cli('show', 'owned-1', '--store', `sqlite:${path}`);
+    expect(driven.stdout).toMatch(/^ {2}owner +app-1 holds its lease until \d{4}-\d\d-\d\dT[^:]+:[^:]+:[^:]+: it renews it while it drives the run; if that process died, 'sagaflow resume owned-1 --sagas <module>' \(or recover\(\)\) continues it after then$/m);
+    // Let go without settling (its call aborted and landed): the lease is released.
+    await orchestrator.close({ timeoutMs: 0 });
+    await store.close();
+    const released = await cli('show', 'owned-1', '--store', `sqlite:${path}`);
+    expect(released.stdout).toMatch(/^ {2}status +running\n {2}owner +nobody holds it: 'sagaflow resume owned-1 --sagas <module>' \(or recover\(\)\) continues it$/m);
+    // A settled run has no owner row.
+    expect((await cli('show', completedRunId, '--store', storeUrl)).stdout).not.toMatch(/^ {2}owner /m);
+  });
+
   it('show --json prints the run’s journal as NDJSON events', async () => {
     const result = await cli('show', completedRunId, '--json', '--store', storeUrl);
     expect(result.code).toBe(0);

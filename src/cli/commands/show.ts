@@ -1,4 +1,4 @@
-import { createOrchestrator, describeWait, foldJournal, RunNotFoundError, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
+import { createOrchestrator, describeWait, foldJournal, RunNotFoundError, type LeaseInfo, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { compactJson, errorText, formatOffset, formatTime, printable, table } from '../format.js';
 import { describeEvent } from '../describe-event.js';
@@ -36,24 +36,39 @@ export async function showCommand(runId: string, options: ShowCommandOptions, io
     }
     const journal = (await store.load(runId)) ?? [];
     await orchestrator.close();
+    // Who drives an unfinished run: a run whose process was killed looks just like a driven one.
+    const lease = UNFINISHED.has(outcome.status) ? await store.leaseOf(runId).catch(() => undefined) : undefined;
     if (options.json === true) {
       writeLines(io.stdout, journal.map((event) => JSON.stringify(event)));
       return ExitCode.Completed;
     }
     // Each line printable: reasons and error messages in it come from outside (see printable).
-    writeLines(io.stdout, [...header(outcome, journal), '', 'Timeline', ...timeline(journal), '', 'Stages', ...stageTable(outcome, journal)].map(printable));
+    writeLines(io.stdout, [...header(outcome, journal, lease), '', 'Timeline', ...timeline(journal), '', 'Stages', ...stageTable(outcome, journal)].map(printable));
     return ExitCode.Completed;
   } finally {
     await store.close();
   }
 }
 
-function header(outcome: SagaOutcome, journal: readonly SagaEvent[]): string[] {
+/** The statuses of a run that some process should be driving. */
+const UNFINISHED: ReadonlySet<string> = new Set(['running', 'compensating']);
+
+/** Who holds an unfinished run's lease, and what that means for an operator. */
+function ownerText(runId: string, lease: LeaseInfo | undefined): string {
+  if (lease === undefined) return `nobody holds it: 'sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
+  const until = new Date(lease.expiresAt).toISOString();
+  return lease.live
+    ? `${lease.owner} holds its lease until ${until}: it renews it while it drives the run; if that process died, 'sagaflow resume ${runId} --sagas <module>' (or recover()) continues it after then`
+    : `nobody live: the lease of ${lease.owner} expired at ${until} (its process stopped); 'sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
+}
+
+function header(outcome: SagaOutcome, journal: readonly SagaEvent[], lease: LeaseInfo | undefined): string[] {
   const start = journal[0]?.at ?? 0;
   const end = journal[journal.length - 1]?.at ?? start;
   const rows: string[][] = [
     ['saga', `${outcome.saga} v${outcome.version}`],
     ['status', outcome.status],
+    ...(UNFINISHED.has(outcome.status) ? [['owner', ownerText(outcome.runId, lease)]] : []),
     ['started', `${formatTime(start)} (last event ${formatOffset(end, start)}, ${journal.length} events)`],
     ['input', compactJson(outcome.input, 120)],
   ];
