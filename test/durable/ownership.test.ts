@@ -376,10 +376,9 @@ describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend
       expect((await journal(kept)).filter((event) => event.type === 'run.resumed')).toEqual([]);
       live.send({ type: 'open', gate: `charge:${kept}` });
       expect(await live.waitFor('the outcome', isReport('outcome', kept))).toMatchObject({ status: 'completed' });
-      expect((await backend.effects()).filter((effect) => effect.kind === 'charge').map((effect) => `${effect.runId}@${effect.process}`)).toEqual(
-        expect.arrayContaining([`${dead}@process-b`, `${kept}@process-live`]),
-      );
-      expect((await backend.effects()).filter((effect) => effect.kind === 'charge')).toHaveLength(2);
+      // One charge each (the dead owner died before its charge landed), by the process that drove it to the end.
+      const charges = (await backend.effects()).filter((effect) => effect.kind === 'charge' && (effect.runId === dead || effect.runId === kept));
+      expect(charges.map((effect) => `${effect.runId}@${effect.process}`).sort()).toEqual([`${dead}@process-b`, `${kept}@process-live`].sort());
     },
   );
 
