@@ -46,9 +46,13 @@ const benchDir = new URL('./', import.meta.url);
 const SIZES = {
   full: {
     memory: { rounds: 7, count: 5_000 },
-    scaling: {},
+    // The scaling curves and the durable parts take more rounds than their defaults: at 3 (durable)
+    // and 5 (scaling) rounds, two runs minutes apart on an idle 2 x EPYC differed by 20-30 % on
+    // scaling.runsRatio (its 10,000-run sample is one batch, at the collector's mercy) and on two
+    // PostgreSQL ratios; a median of 5 and a fastest of 9 move less.
+    scaling: { rounds: 9 },
     sqlite: { durationMs: 1_500, rounds: 3, recoveryRuns: 10_000, recoveryRepeats: 3 },
-    durableRounds: 3,
+    durableRounds: 5,
     postgres: { runs: 1_000 },
     peerRuns: 500,
     sqliteRuns: 1_000,
@@ -59,7 +63,7 @@ const SIZES = {
     // The in-memory parts are cheap (seconds): the same batch sizes as the full run, fewer rounds,
     // so that a JIT-heavy engine is as warm as in the full run and the ratios agree.
     memory: { rounds: 5, count: 5_000 },
-    scaling: { rounds: 5 },
+    scaling: { rounds: 9 },
     // The durable parts: as many rounds and the same batches as the full run. Smaller batches
     // (200 sagaflow runs, 150 per peer) made the quick ratios 25 % off the full run's on a 2 x
     // EPYC: a worker's per-batch costs (its claim waves filling up, the first batch on a fresh
@@ -69,7 +73,7 @@ const SIZES = {
     // measured as long as in the full run; recovery is repeated as often (a median of 2 is a mean).
     // What a quick run saves: fewer in-memory rounds, and 10,000 waiting runs instead of 100,000.
     sqlite: { durationMs: 1_500, rounds: 3, recoveryRuns: 10_000, recoveryRepeats: 3 },
-    durableRounds: 3,
+    durableRounds: 5,
     postgres: { runs: 1_000 },
     peerRuns: 500,
     sqliteRuns: 1_000,
