@@ -40,6 +40,30 @@ export function runIdProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * What is wrong with a saga, version, stage or signal name, or `undefined` when it is fine: an
+ * {@link identifierProblem}, or a control character. Names come from code, but they are printed
+ * in error messages, logs and the CLI's output (where a newline or an ANSI escape forges lines or
+ * colours), and a signal's name is sent from outside by `signal()`, so a name with one is refused
+ * where the saga is defined, as run ids are where a run starts.
+ *
+ * @internal
+ */
+export function nameProblem(value: unknown): string | undefined {
+  return runIdProblem(value);
+}
+
+/**
+ * A name or id from outside quoted for a message: `'name'` when it prints as it is, else
+ * JSON-escaped (see {@link quoteIdentifier}), so that a newline or an escape sequence in it cannot
+ * forge a line of a log.
+ *
+ * @internal
+ */
+export function quoteName(value: string): string {
+  return CONTROL.test(value) || !value.isWellFormed() ? quoteIdentifier(value) : `'${value}'`;
+}
+
 /** C0 and C1 control characters, DEL included. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 

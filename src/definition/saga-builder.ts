@@ -1,7 +1,7 @@
 import type { ZodType } from 'zod';
 import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js';
 import type { ErrorRedactor } from '../errors/redact-error.js';
-import { identifierProblem, quoteIdentifier } from './identifier.js';
+import { nameProblem, quoteIdentifier } from './identifier.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { ResolvedSagaPolicies, Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash, shapeOf } from './shape-hash.js';
@@ -383,7 +383,7 @@ export class SagaBuilder<
     const sagaName =
       typeof name !== 'string' || name.trim() === ''
         ? '(unnamed)'
-        : identifierProblem(name) === undefined
+        : nameProblem(name) === undefined
           ? name
           : quoteIdentifier(name);
     const issues: Issue[] = [...validateSagaOptions(options), ...validateStages(declared)];

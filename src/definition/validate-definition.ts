@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Issue } from '../errors/definition-errors.js';
-import { identifierProblem, quoteIdentifier } from './identifier.js';
+import { nameProblem, quoteIdentifier } from './identifier.js';
 
 const isFunction = (value: unknown): boolean => typeof value === 'function';
 const isZodSchema = (value: unknown): boolean =>
@@ -51,7 +51,7 @@ const stageDefinitionSchema = z.strictObject(
 
 /** A saga name, version or stage name: stored, hashed and part of idempotency keys. */
 const identifier = z.string({ error: 'must be a non-empty string' }).superRefine((value, context) => {
-  const problem = identifierProblem(value);
+  const problem = nameProblem(value);
   if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
 });
 
@@ -109,7 +109,7 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
   /** Stages declared again under a name already taken: their own checks are about that second declaration. */
   const duplicates = new Set<DeclaredStage>();
   for (const [index, stage] of stages.entries()) {
-    const problem = identifierProblem(stage.name);
+    const problem = nameProblem(stage.name);
     const label = stageLabel(stage.name, index);
     if (typeof stage.name !== 'string' || stage.name.trim() === '') {
       issues.push({ path: `stages.${label}`, message: 'a stage name must be a non-empty string' });
@@ -129,7 +129,7 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
     if (!result.success) issues.push(...toIssues(result.error, `stages.${label}`));
   }
   for (const stage of stages) {
-    if (typeof stage.name !== 'string' || identifierProblem(stage.name) !== undefined || stage.after === undefined) continue;
+    if (typeof stage.name !== 'string' || nameProblem(stage.name) !== undefined || stage.after === undefined) continue;
     const seen = new Set<string>();
     for (const parent of stage.after) {
       // A duplicate's `after` naming its own name (by default: the previous stage, the first
@@ -139,7 +139,7 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
       } else if (parent === stage.name) {
         issues.push({ path: `stages.${stage.name}.after`, message: `stage '${stage.name}' cannot depend on itself` });
       } else if (!names.has(parent)) {
-        issues.push({ path: `stages.${stage.name}.after`, message: `unknown stage ${identifierProblem(parent) === undefined ? `'${parent}'` : quoteIdentifier(parent)}` });
+        issues.push({ path: `stages.${stage.name}.after`, message: `unknown stage ${nameProblem(parent) === undefined ? `'${parent}'` : quoteIdentifier(parent)}` });
       } else if (seen.has(parent)) {
         issues.push({ path: `stages.${stage.name}.after`, message: `'${parent}' is listed twice` });
       }
@@ -153,7 +153,7 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
 /** How a stage is named in an issue's path: its name, JSON-escaped if it is not a valid one, or its position. */
 function stageLabel(name: unknown, index: number): string {
   if (typeof name !== 'string' || name.trim() === '') return `#${index}`;
-  return identifierProblem(name) === undefined ? name : quoteIdentifier(name);
+  return nameProblem(name) === undefined ? name : quoteIdentifier(name);
 }
 
 /** Depth-first search with an explicit stack (deep chains must not overflow the call stack). */

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { describePrimitive } from '../errors/safe-read.js';
 import { WaitUntilError } from '../errors/wait-errors.js';
 import { freezeJson } from '../journal/freeze-json.js';
+import { nameProblem } from './identifier.js';
 import { copyJson } from '../runtime/json-value.js';
 import type { ExecuteContext } from './stage-definition.js';
 
@@ -137,7 +138,13 @@ const positiveDuration = z
 const signalWaitSchema = z.strictObject(
   {
     after: z.unknown().optional(),
-    signal: z.string({ error: 'must be a non-empty string' }).min(1, { error: 'must be a non-empty string' }),
+    signal: z
+      .string({ error: 'must be a non-empty string' })
+      .min(1, { error: 'must be a non-empty string' })
+      .superRefine((value, context) => {
+        const problem = nameProblem(value);
+        if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+      }),
     schema: z.custom<ZodType>(isZodSchema, { error: 'must be a zod schema' }),
     timeoutMs: positiveDuration.optional(),
     onTimeout: z.strictObject({ output: z.unknown() }, { error: 'must be an object { output }' }).optional(),

@@ -146,3 +146,18 @@ export function setField(into: Record<string, unknown>, key: string, value: unkn
   if (key === '__proto__') Object.defineProperty(into, key, { value, enumerable: true, writable: true, configurable: true });
   else into[key] = value;
 }
+
+/**
+ * Text from outside (an error's message, a cancel reason) made safe for one line of a log: every
+ * C0 or C1 control character, DEL included, written as its escape (`\n`, `\u001b`), so that a
+ * newline in it cannot forge a log line nor an escape sequence drive the terminal. Used by the
+ * default `onError` handlers, which write to the console.
+ */
+export function printableText(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (char) => {
+    const json = JSON.stringify(char).slice(1, -1);
+    return json.length > 1 ? json : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;

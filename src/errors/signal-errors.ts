@@ -1,3 +1,4 @@
+import { quoteName } from '../definition/identifier.js';
 import type { Issue } from './definition-errors.js';
 import { SagaError, SagaErrorCode } from './saga-error.js';
 
@@ -41,7 +42,7 @@ export class UnknownSignalError extends SagaError {
     }>,
   ) {
     super(
-      `Run ${runId} of saga '${saga}' has no stage waiting for signal '${signal}'; ${
+      `Run ${runId} of saga '${saga}' has no stage waiting for signal ${quoteName(signal)}; ${
         known.length === 0 ? 'the saga has no signal waits' : `it waits for ${known.map((entry) => `'${entry.signal}' (stage '${entry.stage}')`).join(', ')}`
       }.`,
     );

@@ -35,7 +35,7 @@ import {
   SagaShapeMismatchError,
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
-import { isErrorLike, readString, reportableError } from '../errors/safe-read.js';
+import { isErrorLike, printableText, readString, reportableError } from '../errors/safe-read.js';
 import { SignalTimeoutError } from '../errors/signal-errors.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
@@ -530,8 +530,9 @@ export interface Orchestrator {
    * waits for `name`; {@link SignalPayloadError} for a payload its schema refuses;
    * {@link RunStateError} for a run that is not going forward (settled, stopping, rolling back);
    * {@link RunLeasedError}; {@link SignalTimeoutError} after `options.timeoutMs`; all as
-   * rejections. `TypeError` (rejects) for an empty `signalId` or a `timeoutMs` that is not a
-   * finite number > 0.
+   * rejections. `TypeError` (rejects) for a `signalId` that is empty, over 200 characters or
+   * holds a NUL, a lone surrogate or a control character (a delivery id from outside, journaled
+   * and printed), or a `timeoutMs` that is not a finite number > 0.
    */
   signal(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult>;
   /**
@@ -1020,7 +1021,9 @@ class SagaOrchestrator implements Orchestrator {
 
   async signal(runId: string, name: string, payload?: unknown, options: SignalOptions = {}): Promise<SignalResult> {
     const signalId = options.signalId ?? timeOrderedId();
-    if (typeof signalId !== 'string' || signalId === '') throw new TypeError(`signal() of run ${runId}: signalId must be a non-empty string.`);
+    // A signal id often comes from outside (a webhook's delivery id): journaled, stored as text and printed.
+    const signalIdProblem = runIdProblem(signalId);
+    if (signalIdProblem !== undefined) throw new TypeError(`signal() of run ${runId}: signalId ${signalIdProblem}.`);
     const timeoutMs = options.timeoutMs;
     if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && Number.isFinite(timeoutMs) && timeoutMs > 0)) {
       throw new TypeError(`signal() of run ${runId}: timeoutMs must be a finite number of milliseconds > 0.`);
@@ -1639,14 +1642,18 @@ function abortReason(signal: AbortSignal | undefined): string {
   return message === undefined || message === '' ? 'the start signal was aborted' : message;
 }
 
-/** The default `onError`: a subscriber's error with its stack on stderr, anything else as one line. */
-function defaultOnError(error: Error, context: OrchestratorErrorContext): void {
+/**
+ * The default `onError`: a subscriber's error with its stack on stderr, anything else as one line,
+ * its message printable (see {@link printableText}: it may quote user code's or a remote API's
+ * text, whose newline would forge a log line). Internal; the test kit's default uses it too.
+ */
+export function defaultOnError(error: Error, context: OrchestratorErrorContext): void {
   if (context.operation === 'subscriber') {
     reportSubscriberError(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
     return;
   }
   const retry = context.retryCount === undefined ? '' : ` (retry ${context.retryCount} follows)`;
-  console.warn(`sagaflow: ${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`} failed${retry}: ${error.message}`);
+  console.warn(printableText(`sagaflow: ${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`} failed${retry}: ${error.message}`));
 }
 
 function positiveInteger(name: string, value: number): number {

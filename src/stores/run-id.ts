@@ -18,7 +18,7 @@ export const MAX_RUN_ID_LENGTH = 200;
  * ```
  */
 export function runIdProblem(runId: unknown): string | undefined {
-  if (typeof runId !== 'string') return `it is a ${runId === null ? 'null' : typeof runId}, not a string`;
+  if (typeof runId !== 'string') return `it is ${runId === null ? 'null' : runId === undefined ? 'undefined' : `${/^[aeiou]/.test(typeof runId) ? 'an' : 'a'} ${typeof runId}`}, not a string`;
   if (runId.length === 0) return 'it is empty';
   if (runId.length > MAX_RUN_ID_LENGTH) return `it is ${runId.length} characters long (at most ${MAX_RUN_ID_LENGTH})`;
   if (runId.includes('\u0000')) return 'it holds a NUL character';

@@ -2,8 +2,7 @@ import type { AnySaga, Saga } from '../definition/saga.js';
 import { foldJournal } from '../journal/fold.js';
 import { toOutcome, type SagaOutcome } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
-import { createOrchestrator, type ContinueOptions, type Orchestrator, type OrchestratorErrorContext, type StartOptions } from '../runtime/orchestrator.js';
-import { reportSubscriberError } from '../runtime/safe-observable.js';
+import { createOrchestrator, defaultOnError, type ContinueOptions, type Orchestrator, type OrchestratorErrorContext, type StartOptions } from '../runtime/orchestrator.js';
 import type { SagaRun } from '../runtime/saga-run.js';
 import type { SignalOptions, SignalResult } from '../runtime/signal-delivery.js';
 import { MemoryStore } from '../stores/memory-store.js';
@@ -236,12 +235,7 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
  */
 function reportUnlessSimulatedCrash(error: Error, context: OrchestratorErrorContext): void {
   if (error instanceof SimulatedCrashError) return;
-  if (context.operation === 'subscriber') {
-    reportSubscriberError(error, context.runId === undefined ? { operation: 'subscriber' } : { operation: 'subscriber', runId: context.runId });
-    return;
-  }
-  const retry = context.retryCount === undefined ? '' : ` (retry ${context.retryCount} follows)`;
-  console.warn(`sagaflow: ${context.operation}${context.runId === undefined ? '' : ` of run ${context.runId}`} failed${retry}: ${error.message}`);
+  defaultOnError(error, context);
 }
 
 /** Sends each named signal once a stage waits for it; a refusal shows in the run's outcome (the wait times out or never ends). */

@@ -20,7 +20,7 @@ import {
 import { identifierProblem } from '../definition/identifier.js';
 import type { AnySaga, Saga } from '../definition/saga.js';
 import { WorkerStoppedError } from '../errors/run-errors.js';
-import { reportableError } from '../errors/safe-read.js';
+import { printableText, reportableError } from '../errors/safe-read.js';
 import { isClosedStoreError, LeaseLostError, StoreCorruptionError, StoreUnsupportedError, type StoreUnavailableError } from '../errors/store-errors.js';
 import { assertNever, type MutableRunState } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
@@ -810,7 +810,8 @@ function positiveInteger(name: string, value: number): number {
 function describeProblem(workerId: string, error: Error, context: WorkerErrorContext): string {
   const about = context.runId === undefined ? '' : ` (run ${context.runId})`;
   const retrying = context.retryCount === undefined ? '' : `; retry #${context.retryCount} with backoff`;
-  return `sagaflow worker ${workerId}: ${context.operation}${about} failed${retrying}: ${error.message}`;
+  // Printable: the message may quote user code's or a remote API's text (see printableText).
+  return printableText(`sagaflow worker ${workerId}: ${context.operation}${about} failed${retrying}: ${error.message}`);
 }
 
 /**

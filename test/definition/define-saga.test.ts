@@ -120,6 +120,24 @@ describe('defineSaga().build()', () => {
     expect(error.issues).toEqual([{ path: `stages."${'x'.repeat(80)}…"`, message: 'the stage name must be at most 200 characters (got 201)' }]);
   });
 
+  it('refuses control characters in saga, version, stage and signal names (printed in messages, logs and the CLI: a newline or an escape would forge lines), each issue naming its field', () => {
+    const error = definitionError(() =>
+      defineSaga({ name: 'order\nINFO ok', version: 'v\u001b[8m', input })
+        .waitForSignal('approval', { signal: 'approved\u0085', schema: z.object({}) })
+        .stage('charge\r', { execute: noop })
+        .build(),
+    );
+    expect(error.issues).toEqual([
+      { path: 'name', message: 'must not contain control characters (it holds "\\n" at index 5)' },
+      { path: 'version', message: 'must not contain control characters (it holds "\\u001b" at index 1)' },
+      { path: 'stages."charge\\r"', message: 'the stage name must not contain control characters (it holds "\\r" at index 6)' },
+      { path: 'stages.approval.signal', message: 'must not contain control characters (it holds "\u0085" at index 8)' },
+    ]);
+    // The saga is named in the message escaped, not raw.
+    expect(error.message).not.toMatch(/[\n\u001b]/);
+    expect(() => defineSaga({ name: 'ünïcödé — fine', input }).stage('ステージ', { execute: noop }).build()).not.toThrow();
+  });
+
   it("refuses the stage name '__proto__', whose output would vanish from outcome.outputs; other Object.prototype names are fine", () => {
     const error = definitionError(() =>
       defineSaga({ name: 'proto', input })

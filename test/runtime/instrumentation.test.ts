@@ -1,8 +1,31 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, MemoryStore, type AttemptInfo } from 'sagaflow';
 
 describe('instrumentation hooks', () => {
+  it("a hook's error reaches the default onError as one printable line: a newline or an escape in its message forges no log line", async () => {
+    const printed: string[] = [];
+    const warn = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void printed.push(args.map(String).join(' ')));
+    try {
+      const saga = defineSaga({ name: 'hooked', input: z.object({}) })
+        .stage('charge', { execute: () => 'C' })
+        .build();
+      const orchestrator = createOrchestrator({
+        store: new MemoryStore(),
+        instrumentation: {
+          carrier: () => {
+            throw new Error('collector down\nsagaflow: all runs settled \u001b[8m');
+          },
+        },
+      });
+      expect((await orchestrator.start(saga, {}, { runId: 'printable-1' }).outcome).status).toBe('completed');
+      await orchestrator.close();
+      expect(printed).toEqual(['sagaflow: instrumentation of run printable-1 failed: collector down\\nsagaflow: all runs settled \\u001b[8m']);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('tell each attempt its run, saga, stage, phase and number, and its idempotency key when read', async () => {
     const seen: AttemptInfo[] = [];
     const keys: string[] = [];

@@ -43,6 +43,20 @@ describe('prepareSignal', () => {
     expect(reads() - before).toBe(1);
   });
 
+  it('an unknown signal name from outside is quoted escaped in the message: a newline in it forges no log line', () => {
+    const saga = wideSaga();
+    let refused: unknown;
+    try {
+      prepareSignal(saga, stateOf(saga), 'go\nINFO signal accepted', {}, 'x');
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(UnknownSignalError);
+    expect((refused as Error).message).toContain('has no stage waiting for signal "go\\nINFO signal accepted";');
+    expect((refused as Error).message).not.toContain('\n');
+    expect((refused as UnknownSignalError).signal).toBe('go\nINFO signal accepted');
+  });
+
   it('the index lists the known signals with their stages for an unknown one, and checks each name against its own schema', () => {
     const saga = wideSaga();
     const state = stateOf(saga);

@@ -236,6 +236,21 @@ describe('signals across orchestrators', () => {
     run.cancel('done');
     await run.outcome;
   });
+
+  it('refuses a signalId no store can keep or a log can print as it is (a webhook delivery id with a newline, a NUL), before anything is recorded', async () => {
+    const { saga } = approvalSaga();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 1 });
+    await waitStarted(run);
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'delivery-1\nINFO approved' })).rejects.toThrow(
+      `signal() of run ${run.runId}: signalId must not contain control characters (it holds "\\n" at index 10).`,
+    );
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'a\u0000b' })).rejects.toThrow('signalId must not contain NUL');
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: '' })).rejects.toThrow('signalId must be a non-empty string');
+    expect(((await orchestrator.store.load(run.runId)) ?? []).filter((event) => event.type === 'signal.received')).toEqual([]);
+    run.cancel('done');
+    await run.outcome;
+  });
 });
 
 describe('timer waits', () => {

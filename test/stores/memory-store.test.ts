@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, RunNotFoundError } from 'sagaflow';
+import { MemoryStore, RunNotFoundError, runIdProblem } from 'sagaflow';
 import { appendOf, createRun, eventAt, LEASE, OWNER, runStarted, seedRun } from './store-conformance.js';
 import { describeStoreConformance } from './store-conformance.js';
 
@@ -10,6 +10,22 @@ describeStoreConformance('MemoryStore', () => {
   let clock = Date.now();
   return Promise.resolve({ store: new MemoryStore({ now: () => clock }), advanceClock: (ms: number) => void (clock += ms) });
 }, false);
+
+describe('runIdProblem', () => {
+  it('says in a phrase why a store cannot keep an id, with the article the type takes', () => {
+    expect([undefined, null, 42, {}, 'order-42', '', 'a\u0000b', '\ud800', 'x'.repeat(201)].map((id) => runIdProblem(id))).toEqual([
+      'it is undefined, not a string',
+      'it is null, not a string',
+      'it is a number, not a string',
+      'it is an object, not a string',
+      undefined,
+      'it is empty',
+      'it holds a NUL character',
+      'it holds a lone surrogate (ill-formed Unicode)',
+      'it is 201 characters long (at most 200)',
+    ]);
+  });
+});
 
 describe('MemoryStore', () => {
   describe('retention', () => {
