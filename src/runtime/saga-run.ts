@@ -301,13 +301,19 @@ function ignore(): void {
 
 /**
  * What is wrong with a cancel reason given by a caller (`run.cancel`, `orchestrator.cancel`), or
- * `undefined` when it is a string. It is journaled as the run's `cancellation.reason`, which every
- * store reads back as text: a number or an object written there made the journal unreadable.
+ * `undefined` when it is a string a store can keep. It is journaled as the run's
+ * `cancellation.reason`, which every store reads back as text: a number or an object written there
+ * made the journal unreadable.
  *
  * @internal
  */
 export function cancelReasonProblem(reason: unknown): string | undefined {
-  if (typeof reason === 'string') return undefined;
+  if (typeof reason === 'string') {
+    // A cancel asked of a run another process drives is recorded in the store as text, which
+    // refuses these: refused here too, wherever the run is driven.
+    if (!reason.includes('\u0000') && reason.isWellFormed()) return undefined;
+    return `the reason must not hold a NUL character or a lone surrogate, which no store can keep (got ${JSON.stringify(reason.length > 80 ? `${reason.slice(0, 80)}…` : reason)})`;
+  }
   const got = typeof reason === 'object' && reason !== null ? describeThrown(reason) : describePrimitive(reason);
   return `the reason must be a string (got ${got})`;
 }

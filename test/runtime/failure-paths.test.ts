@@ -282,6 +282,11 @@ describe('cancellation', () => {
       expect(() => (run.cancel as (reason: unknown) => void)(reason)).toThrow(new RegExp(`^cancel\\(\\) of run ${run.runId}: the reason must be a string`));
       await expect((orchestrator.cancel as (runId: string, reason: unknown) => Promise<void>)(run.runId, reason)).rejects.toThrow(TypeError);
     }
+    // Nor one no store can keep as text (a cancel recorded for another process is stored so): the same answer wherever the run is driven.
+    for (const reason of ['stop\u0000now', 'half \ud800']) {
+      expect(() => run.cancel(reason)).toThrow(`cancel() of run ${run.runId}: the reason must not hold a NUL character or a lone surrogate, which no store can keep`);
+      await expect(orchestrator.cancel(run.runId, reason)).rejects.toThrow('the reason must not hold a NUL character or a lone surrogate');
+    }
     expect((await orchestrator.inspect(run.runId)).status).toBe('running');
     run.cancel('a reason at last');
     expect((await run.outcome).cancellation).toEqual({ reason: 'a reason at last', by: 'external' });
