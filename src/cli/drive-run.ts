@@ -60,7 +60,7 @@ function watchInterrupts(run: SagaRun, io: CliIo): () => void {
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) {
-      io.stderr.write(`\nLeft run ${run.runId} as it is: continue it later with 'sagaflow resume ${run.runId} --sagas <module>'.\n`);
+      io.stderr.write(`\nLeft run ${run.runId} as it is: continue it later with 'npx sagaflow resume ${run.runId} --sagas <module>'.\n`);
       process.exit(130);
     }
     interrupted = true;
@@ -101,18 +101,18 @@ export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly 
   }
   const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${hints.sagasModule}`;
   const store = hints.defaultStore ? '' : ` --store ${maskUrl(hints.store)}`;
-  const lines = [outcomeSentence(outcome), `  timeline: sagaflow show ${outcome.runId}${store}`];
+  const lines = [outcomeSentence(outcome), `  timeline: npx sagaflow show ${outcome.runId}${store}`];
   switch (outcome.status) {
     case 'paused':
-      lines.push(`  continue: sagaflow redrive ${outcome.runId} ${sagas}${store}`, `  or undo:  sagaflow compensate ${outcome.runId} ${sagas}${store}`);
+      lines.push(`  continue: npx sagaflow redrive ${outcome.runId} ${sagas}${store}`, `  or undo:  npx sagaflow compensate ${outcome.runId} ${sagas}${store}`);
       break;
     case 'compensation_failed':
-      lines.push(`  once the cause is fixed: sagaflow redrive ${outcome.runId} ${sagas}${store}`);
+      lines.push(`  once the cause is fixed: npx sagaflow redrive ${outcome.runId} ${sagas}${store}`);
       break;
     case 'queued':
     case 'running':
     case 'compensating':
-      lines.push(`  continue: sagaflow resume ${outcome.runId} ${sagas}${store}`);
+      lines.push(`  continue: npx sagaflow resume ${outcome.runId} ${sagas}${store}`);
       break;
     case 'completed':
     case 'compensated':

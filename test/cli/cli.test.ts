@@ -144,9 +144,9 @@ describe('sagaflow, run as a process', () => {
       const output = lines(pausedPlain.stdout);
       expect(output).toContain('paused: ship failed; the completed stages are kept');
       expect(output).toContain('✓ stock still held for the paused order (3 units)');
-      const undo = output.find((line) => line.startsWith('  or undo:  sagaflow compensate '));
-      expect(undo).toBe(`  or undo:  sagaflow compensate ${runId} --sagas ${builtSagas('order-fulfillment/index.js')} --store sqlite:other.db`);
-      const compensated = await sagaflow((undo ?? '').replace('  or undo:  sagaflow ', '').split(' '), { cwd: work });
+      const undo = output.find((line) => line.startsWith('  or undo:  npx sagaflow compensate '));
+      expect(undo).toBe(`  or undo:  npx sagaflow compensate ${runId} --sagas ${builtSagas('order-fulfillment/index.js')} --store sqlite:other.db`);
+      const compensated = await sagaflow((undo ?? '').replace('  or undo:  npx sagaflow ', '').split(' '), { cwd: work });
       expect(compensated.code).toBe(1);
       expect(lines(compensated.stdout)).toContain(
         `✖ Saga 'order-fulfillment-pausing' run ${runId} failed at stage 'ship' (SimulatedOutageError: the carrier is unavailable (simulated outage at 'ship')); rolled back 'charge', 'reserve'.`,
@@ -262,7 +262,7 @@ describe('sagaflow, run as a process', () => {
         () => ['runs', '--store', 'sqlite:nowhere/no-such.db'],
         () => `error: There is no saga store at sqlite:nowhere/no-such.db (no file ${join(realpathSync(work), 'nowhere', 'no-such.db')}): pass --store with the URL your runs were written to, or set SAGAFLOW_STORE.`,
       ],
-      ['an unknown run id', () => ['show', 'no-such-run'], () => "error: There is no run no-such-run in sqlite:.sagaflow/sagaflow.db: list the runs with 'sagaflow runs', and pass --store if they are elsewhere."],
+      ['an unknown run id', () => ['show', 'no-such-run'], () => "error: There is no run no-such-run in sqlite:.sagaflow/sagaflow.db: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere."],
       ['a module without sagas', () => ['graph', fixture('no-sagas.mjs')], () => `error: The module ${fixture('no-sagas.mjs')} exports no built saga (its exports: default, settings): export the result of defineSaga(…).build().`],
       [
         'a module without the run’s saga',

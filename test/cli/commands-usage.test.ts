@@ -46,7 +46,7 @@ describe('bad input: one line on stderr, exit 2', () => {
     ['start of a version the module does not export', () => ['start', 'greeting', '--saga-version', '7', '--sagas', fixture('greeting.mjs'), '--store', 'memory:'], `error: The module ${fixture('greeting.mjs')} exports saga 'greeting' in version 1, not 7: pass one of those to --saga-version.`],
     ['start --detach on a store without workers', () => ['start', 'greeting', '--detach', '--sagas', fixture('greeting.mjs'), '--store', 'memory:'], "error: --detach hands the run to workers, and memory: cannot be shared with them: use a postgres://… store with 'sagaflow worker' running, or leave --detach out to drive the run in this process."],
     ['cancel of a store that does not exist', () => ['cancel', 'run-1', '--store', missing()], /^error: There is no saga store at sqlite:.*missing\.db/],
-    ['cancel of an unknown run', () => ['cancel', 'run-1', '--store', 'memory:'], "error: There is no run run-1 in memory:: list the runs with 'sagaflow runs', and pass --store if they are elsewhere."],
+    ['cancel of an unknown run', () => ['cancel', 'run-1', '--store', 'memory:'], "error: There is no run run-1 in memory:: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere."],
   ];
   it.each(cases)('%s', async (_, argv, expected) => {
     const result = await cli(...argv());

@@ -68,7 +68,7 @@ describe('bad input: one line on stderr saying what is wrong and what to do, exi
     ['--pause on a demo without that variant', () => ['demo', 'trip-booking', '--pause'], 'error: The trip-booking demo has no pause variant: --pause works with order-fulfillment.'],
     ['an unknown --expect status', () => ['demo', 'money-transfer', '--expect', 'done'], "error: Unknown run status 'done' for --expect"],
     ['a store URL without a path', () => ['runs', '--store', 'sqlite:'], "error: The store URL 'sqlite:' has no file path: write sqlite:PATH, e.g. sqlite:.sagaflow/sagaflow.db."],
-    ['an unknown run in an empty store', () => ['show', 'run-1', '--store', 'memory:'], "error: There is no run run-1 in memory:: list the runs with 'sagaflow runs', and pass --store if they are elsewhere."],
+    ['an unknown run in an empty store', () => ['show', 'run-1', '--store', 'memory:'], "error: There is no run run-1 in memory:: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere."],
     ['a module that throws while loading', () => ['graph', fixture('broken.mjs')], `error: Loading the module ${fixture('broken.mjs')} failed (Error: the database URL is not configured): fix the error, or run it with node to see the full trace.`],
     ['a module that does not exist', () => ['graph', 'no/such/module.mjs'], 'error: Cannot find the module no/such/module.mjs: pass the path of a .js, .mjs or .ts file that exports your sagas.'],
     ['several sagas and no --export', () => ['graph', source('sagas/order-fulfillment/index.ts')], 'exports 2 sagas (orderFulfillment: saga order-fulfillment, orderFulfillmentPausing: saga order-fulfillment-pausing): pick one with --export NAME.'],
@@ -81,7 +81,7 @@ describe('bad input: one line on stderr saying what is wrong and what to do, exi
       () => ['resume', pausedRunId, '--sagas', fixture('pausing.mjs'), '--store', pausedStoreUrl],
       () =>
         `error: Cannot resume run ${pausedRunId} of saga 'pausing': it is paused, and resume needs a run that is queued, running or compensating. ` +
-        `A paused run goes on with 'sagaflow redrive ${pausedRunId} --sagas ${fixture('pausing.mjs')} --store ${pausedStoreUrl}', or rolls back with 'sagaflow compensate ${pausedRunId} --sagas ${fixture('pausing.mjs')} --store ${pausedStoreUrl}'.`,
+        `A paused run goes on with 'npx sagaflow redrive ${pausedRunId} --sagas ${fixture('pausing.mjs')} --store ${pausedStoreUrl}', or rolls back with 'npx sagaflow compensate ${pausedRunId} --sagas ${fixture('pausing.mjs')} --store ${pausedStoreUrl}'.`,
     ],
     ['a module path ending .js for a .ts file', () => ['graph', source('sagas/trip-booking/index.js')], () => `error: Cannot find the module ${source('sagas/trip-booking/index.js')}, but there is ${source('sagas/trip-booking/index.ts')}: pass that path (the CLI loads .ts files itself).`],
     ['a module path without its extension', () => ['graph', source('sagas/trip-booking/index')], () => `error: Cannot find the module ${source('sagas/trip-booking/index')}, but there is ${source('sagas/trip-booking/index.ts')}: pass that path`],
@@ -170,12 +170,12 @@ describe('commands, in process', () => {
     orchestrator.start(held, {}, { runId: 'owned-1' }).outcome.catch(() => undefined);
     await entered;
     const driven = await cli('show', 'owned-1', '--store', `sqlite:${path}`);
-    expect(driven.stdout).toMatch(/^ {2}owner +app-1 holds its lease until \d{4}-\d\d-\d\dT[^:]+:[^:]+:[^:]+: it renews it while it drives the run; if that process died, 'sagaflow resume owned-1 --sagas <module>' \(or recover\(\)\) continues it after then$/m);
+    expect(driven.stdout).toMatch(/^ {2}owner +app-1 holds its lease until \d{4}-\d\d-\d\dT[^:]+:[^:]+:[^:]+: it renews it while it drives the run; if that process died, 'npx sagaflow resume owned-1 --sagas <module>' \(or recover\(\)\) continues it after then$/m);
     // Let go without settling (its call aborted and landed): the lease is released.
     await orchestrator.close({ timeoutMs: 0 });
     await store.close();
     const released = await cli('show', 'owned-1', '--store', `sqlite:${path}`);
-    expect(released.stdout).toMatch(/^ {2}status +running\n {2}owner +nobody holds it: 'sagaflow resume owned-1 --sagas <module>' \(or recover\(\)\) continues it$/m);
+    expect(released.stdout).toMatch(/^ {2}status +running\n {2}owner +nobody holds it: 'npx sagaflow resume owned-1 --sagas <module>' \(or recover\(\)\) continues it$/m);
     // A settled run has no owner row.
     expect((await cli('show', completedRunId, '--store', storeUrl)).stdout).not.toMatch(/^ {2}owner /m);
   });
@@ -223,7 +223,7 @@ describe('resume of a run another process drives', () => {
       expect(Date.parse(held)).toBeGreaterThan(Date.now());
       expect(result.stderr).toBe(
         `error: Run ${run.runId} is owned by app-1 (lease epoch 1, held until ${held}), so it cannot be continued from here. ` +
-          `If that process is alive, it is driving the run: stop it with 'sagaflow cancel ${run.runId} --store sqlite:${path}', which its owner carries out. ` +
+          `If that process is alive, it is driving the run: stop it with 'npx sagaflow cancel ${run.runId} --store sqlite:${path}', which its owner carries out. ` +
           'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires: run this command again then.\n',
       );
     } finally {

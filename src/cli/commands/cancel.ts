@@ -44,7 +44,7 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
   try {
     const journal = await store.load(runId);
     if (journal === undefined || journal.length === 0) {
-      throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'sagaflow runs', and pass --store if they are elsewhere.`);
+      throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere.`);
     }
     if (options.sagas !== undefined) process.env['SAGAFLOW_STORE'] = options.store;
     const sagas = options.sagas === undefined ? [] : (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);
@@ -72,7 +72,7 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
       await orchestrator.close();
       writeLines(
         io.stdout,
-        json ? [JSON.stringify({ runId, cancelRequested: true, reason: why })] : [`cancel of run ${runId} recorded (${why}); follow it with 'sagaflow show ${runId}${storeHint}'`],
+        json ? [JSON.stringify({ runId, cancelRequested: true, reason: why })] : [`cancel of run ${runId} recorded (${why}); follow it with 'npx sagaflow show ${runId}${storeHint}'`],
       );
       return ExitCode.Completed;
     }

@@ -41,7 +41,7 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     const module = await loadSagaModule(options.sagas);
     const journal = await store.load(runId);
     if (journal === undefined || journal.length === 0) {
-      throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'sagaflow runs', and pass --store if they are elsewhere.`);
+      throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere.`);
     }
     const state = foldJournal(journal);
     const saga = module.sagas.find((entry) => entry.saga.name === state.saga)?.saga;
@@ -75,7 +75,7 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
     const until = refusal.expiresAt === undefined ? '' : `, held until ${new Date(refusal.expiresAt).toISOString()}`;
     return new CliUsageError(
       `Run ${runId} is owned by ${refusal.owner} (lease epoch ${refusal.epoch}${until}), so it cannot be continued from here. ` +
-        `If that process is alive, it is driving the run: stop it with 'sagaflow cancel ${runId}${store}', which its owner carries out. ` +
+        `If that process is alive, it is driving the run: stop it with 'npx sagaflow cancel ${runId}${store}', which its owner carries out. ` +
         'If it died (a crash, a SIGKILL), nothing takes the run over before its lease expires: run this command again then.',
       { cause: refusal },
     );
@@ -85,9 +85,9 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
   const tail = `${runId} --sagas ${options.sagas}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`}`;
   const next =
     refusal.status === 'paused'
-      ? `A paused run goes on with 'sagaflow redrive ${tail}', or rolls back with 'sagaflow compensate ${tail}'.`
+      ? `A paused run goes on with 'npx sagaflow redrive ${tail}', or rolls back with 'npx sagaflow compensate ${tail}'.`
       : refusal.status === 'compensation_failed'
-        ? `Once the cause is fixed, 'sagaflow redrive ${tail}' retries its failed compensations.`
+        ? `Once the cause is fixed, 'npx sagaflow redrive ${tail}' retries its failed compensations.`
         : undefined;
   return next === undefined ? error : new CliUsageError(`${error instanceof Error ? error.message : String(error)} ${next}`, { cause: refusal });
 }

@@ -28,7 +28,7 @@ export async function showCommand(runId: string, options: ShowCommandOptions, io
       outcome = await orchestrator.inspect(runId);
     } catch (error) {
       if (error instanceof RunNotFoundError) {
-        throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'sagaflow runs', and pass --store if they are elsewhere.`, {
+        throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere.`, {
           cause: error,
         });
       }
@@ -55,11 +55,11 @@ const UNFINISHED: ReadonlySet<string> = new Set(['running', 'compensating']);
 
 /** Who holds an unfinished run's lease, and what that means for an operator. */
 function ownerText(runId: string, lease: LeaseInfo | undefined): string {
-  if (lease === undefined) return `nobody holds it: 'sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
+  if (lease === undefined) return `nobody holds it: 'npx sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
   const until = new Date(lease.expiresAt).toISOString();
   return lease.live
-    ? `${lease.owner} holds its lease until ${until}: it renews it while it drives the run; if that process died, 'sagaflow resume ${runId} --sagas <module>' (or recover()) continues it after then`
-    : `nobody live: the lease of ${lease.owner} expired at ${until} (its process stopped); 'sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
+    ? `${lease.owner} holds its lease until ${until}: it renews it while it drives the run; if that process died, 'npx sagaflow resume ${runId} --sagas <module>' (or recover()) continues it after then`
+    : `nobody live: the lease of ${lease.owner} expired at ${until} (its process stopped); 'npx sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
 }
 
 function header(outcome: SagaOutcome, journal: readonly SagaEvent[], lease: LeaseInfo | undefined): string[] {

@@ -63,7 +63,7 @@ export async function startCommand(sagaName: string, inputText: string | undefin
         io.stdout,
         json
           ? [JSON.stringify({ runId, saga: saga.name, version: saga.version, status: 'queued' })]
-          : [`run ${runId} submitted (saga ${saga.name} v${saga.version}): a worker will drive it`, `  follow:  sagaflow show ${runId}${store}`, `  cancel:  sagaflow cancel ${runId}${store}`],
+          : [`run ${runId} submitted (saga ${saga.name} v${saga.version}): a worker will drive it`, `  follow:  npx sagaflow show ${runId}${store}`, `  cancel:  npx sagaflow cancel ${runId}${store}`],
       );
       return ExitCode.Completed;
     }
