@@ -856,7 +856,11 @@ function leaveFlight(state: MutableRunState, stage: MutableStage): void {
  *   passes that time: `at` is a double field of the event, and a read of it here (events of a
  *   dozen shapes meet at this load) returns it boxed, a new number object per event, where the
  *   time the interpreter passes is a number object already, which every time field shares.
- * @throws `StoreCorruptionError` when the event names a stage the run's definition does not have.
+ * @throws `StoreCorruptionError` when the event names a stage the run's definition does not have,
+ *   or comes in an order no run writes that would leave the run unable to settle (an attempt's end
+ *   of a stage not running, a stage started before its dependencies completed, a stage cancelled
+ *   while the run is not stopping, a second or premature `run.compensating`, a compensation before
+ *   the rollback or of a stage that never ran).
  */
 export function applyEvent(state: MutableRunState, event: SagaEvent, at: number = event.at): void {
   state.lastSeq = event.seq;

@@ -458,8 +458,8 @@ export interface Orchestrator {
    * lapse, the runs of a process that just died: pass `{ waitForLeases: true }` (see
    * {@link RecoverOptions.waitForLeases}) at start-up to take those over in the same call.
    *
-   * @throws `StoreUnavailableError` (rejects) when the store cannot list runs. `TypeError` when
-   * `options` is given and is not an object of known options.
+   * @throws `StoreUnavailableError` (rejects) when the store cannot list runs. `TypeError`
+   * (rejects) when `options` is given and is not an object of known options.
    */
   recover(options?: RecoverOptions): Promise<RecoverResult>;
   /**
@@ -504,7 +504,7 @@ export interface Orchestrator {
    *
    * @throws {@link RunNotFoundError}, or {@link RunStateError} when a run not driven here is not
    * going forward (not `queued` or `running`); both as rejections. `TypeError` (rejects) when
-   * `reason` is given and is not a string: nothing is cancelled.
+   * `reason` is given and is not a string, or holds a NUL or a lone surrogate: nothing is cancelled.
    */
   cancel(runId: string, reason?: string): Promise<void>;
   /**

@@ -51,8 +51,9 @@ export interface SagaRun<TOutputs = Record<string, unknown>> {
    * compensated (unless the saga says `onCancel: 'keep'`). Does nothing once the run is
    * stopping or settled.
    *
-   * @throws `TypeError` when `reason` is given and is not a string (it is journaled as the run's
-   * `cancellation.reason`): nothing is cancelled.
+   * @throws `TypeError` when `reason` is given and is not a string, or holds a NUL or a lone
+   * surrogate (it is journaled as the run's `cancellation.reason`, and stored as text when another
+   * process drives the run): nothing is cancelled.
    */
   cancel(reason?: string): void;
 }
