@@ -222,7 +222,9 @@ export interface RecoverOptions {
    * (a systemd or container restart, a developer's kill and run again) has a new owner id, so the
    * dead process's runs look owned until their leases lapse. With this option the call resolves
    * once the longest of those leases has run out (at most one lease term of the process that held
-   * it, by this process's clock, plus 250 ms for a heartbeat in flight), with every run it could
+   * it, by this process's clock, plus 250 ms for a heartbeat in flight; waited in real time when the
+   * store's leases run out in real time — `SqliteStore`, `PostgresStore`, a `MemoryStore` without
+   * `now` — even under a virtual-time `scheduler`), with every run it could
    * take over; a run whose owner is alive (its lease renewed meanwhile) is still listed as
    * `'owned'`. A `close()` meanwhile ends the wait: the call resolves with what it had.
    */
@@ -879,9 +881,12 @@ class SagaOrchestrator implements Orchestrator {
     const first = await this.recoverPass(undefined);
     let { handles, skipped } = first;
     if (options.waitForLeases === true && first.owned.size > 0 && !this.closed) {
-      // Wait until the latest of those leases has run out, then look at those runs once more.
+      // Wait until the latest of those leases has run out, then look at those runs once more: on the
+      // clock the store's leases run out on (real time on a durable store, whatever the scheduler),
+      // as the keeper beats them.
       const until = Math.max(...first.owned.values());
-      await this.waitOrClose(until - this.scheduler.now() + LEASE_RECHECK_MARGIN_MS);
+      const timers = leasesRunOnWallClock(this.store) ? asyncScheduler : this.scheduler;
+      await this.waitOrClose(timers, until - timers.now() + LEASE_RECHECK_MARGIN_MS);
       if (!this.closed) {
         const again = await this.recoverPass(new Set(first.owned.keys()));
         handles = [...handles, ...again.handles];
@@ -892,12 +897,12 @@ class SagaOrchestrator implements Orchestrator {
     return Object.defineProperty(handles, 'skipped', { value: Object.freeze(skipped), enumerable: false }) as RecoverResult;
   }
 
-  /** Resolves after `delayMs` on this orchestrator's scheduler, or at once when it closes. */
-  private waitOrClose(delayMs: number): Promise<void> {
+  /** Resolves after `delayMs` on `timers` (the clock the store's leases run out on), or at once when this orchestrator closes. */
+  private waitOrClose(timers: SchedulerLike, delayMs: number): Promise<void> {
     if (this.closed || delayMs <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const closing = this.closing$.subscribe({ next: () => done(), complete: () => done() });
-      const timer = scheduleAfter(this.scheduler, delayMs, () => done());
+      const timer = scheduleAfter(timers, delayMs, () => done());
       function done(): void {
         timer.unsubscribe();
         closing.unsubscribe();

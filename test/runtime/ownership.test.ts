@@ -1,5 +1,5 @@
-import { asyncScheduler, type SchedulerAction, type SchedulerLike } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { asyncScheduler, type SchedulerAction } from 'rxjs';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { z } from 'zod';
 import {
   createOrchestrator,
@@ -14,6 +14,7 @@ import {
   type SagaEvent,
   type SagaStore,
 } from 'sagaflow';
+import { createVirtualClock } from 'sagaflow/testing';
 import { aborted, deferred } from '../support/deferred.js';
 import { storeOrphanedJournal } from '../support/journal.js';
 
@@ -101,16 +102,16 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     const a = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000 });
     const run = a.start(saga, { id: '1' }, { runId: 'held-1' });
     await inFlight;
-    // B's scheduler says when B starts waiting for A's lease (a delay of about a minute).
+    // B waits for A's lease in real time (a MemoryStore's leases run out on Date.now): the real-time
+    // scheduler says when B starts waiting (a delay of about a minute).
     const waitScheduled = deferred();
-    const scheduler: SchedulerLike = {
-      now: () => asyncScheduler.now(),
-      schedule: ((work: (this: SchedulerAction<unknown>, state?: unknown) => void, delay?: number, state?: unknown) => {
-        if ((delay ?? 0) > 30_000) waitScheduled.resolve();
-        return asyncScheduler.schedule(work, delay, state);
-      }),
-    };
-    const b = createOrchestrator({ store, sagas: [saga], scheduler });
+    const schedule = asyncScheduler.schedule.bind(asyncScheduler);
+    const spy = vi.spyOn(asyncScheduler, 'schedule').mockImplementation(((work: (this: SchedulerAction<unknown>, state?: unknown) => void, delay?: number, state?: unknown) => {
+      if ((delay ?? 0) > 30_000) waitScheduled.resolve();
+      return schedule(work, delay, state);
+    }));
+    onTestFinished(() => spy.mockRestore());
+    const b = createOrchestrator({ store, sagas: [saga] });
     await expect(b.recover({ waitForLeases: 'yes' } as never)).rejects.toThrow('recover(): options.waitForLeases must be a boolean (got string).');
     await expect(b.recover({ waitForLease: true } as never)).rejects.toThrow("recover(): unknown option 'waitForLease' (known: waitForLeases).");
     // A's lease has a minute to run: only close() ends the wait (else this test times out).
@@ -123,6 +124,47 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     gate.resolve();
     expect((await run.outcome).status).toBe('completed');
     await a.close();
+  });
+
+  it('recover({ waitForLeases: true }) on a virtual-clock scheduler waits in real time for a lease that runs out in real time (a MemoryStore without now, as SQLite and PostgreSQL): it takes over the run of an owner that died (it looked again at once on virtual time and listed the run as owned)', async () => {
+    const memory = new MemoryStore();
+    let calls = 0;
+    const entered = deferred();
+    const saga = defineSaga({ name: 'died-holding', input })
+      .stage('charge', {
+        execute: async () => {
+          calls++;
+          if (calls === 1) {
+            entered.resolve();
+            await new Promise<never>(() => undefined); // the dead process's attempt never returns
+          }
+          return 'C';
+        },
+      })
+      .build();
+    // The owner "dies" once its charge is in flight: nothing it writes reaches the store any more,
+    // its heartbeats included, and its lease (800 ms) runs out in real time.
+    let dead = false;
+    const down = (): Promise<never> => Promise.reject(new StoreUnavailableError('test store', 'the process is dead'));
+    const view: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
+      append: (request: Parameters<SagaStore['append']>[0]) => (dead ? down() : memory.append(request)),
+      heartbeat: (...args: Parameters<SagaStore['heartbeat']>) => (dead ? down() : memory.heartbeat(...args)),
+      release: (...args: Parameters<SagaStore['release']>) => (dead ? down() : memory.release(...args)),
+    });
+    const owner = createOrchestrator({ store: view, sagas: [saga], leaseMs: 800, onError: () => undefined });
+    const run = owner.start(saga, { id: '1' }, { runId: 'died-1' });
+    await entered.promise;
+    dead = true;
+    // A new process whose scheduler is a virtual clock (it jumps to its next timer when idle).
+    const restarted = createOrchestrator({ store: memory, sagas: [saga], scheduler: createVirtualClock() });
+    const recovered = await restarted.recover({ waitForLeases: true });
+    expect(recovered.skipped.map(({ runId, reason }) => [runId, reason])).toEqual([]);
+    expect(recovered.map((handle) => handle.runId)).toEqual(['died-1']);
+    expect((await recovered[0]?.outcome)?.status).toBe('completed');
+    await restarted.close();
+    // The dead process's attempt never returns: its close() gives up on it at once.
+    void run.outcome.catch(() => undefined);
+    await owner.close({ timeoutMs: 1 }).catch(() => undefined);
   });
 
   it('a second start with the same run id is refused with RunAlreadyExistsError naming the run, its status and its saga (another saga\'s, here); the journal is untouched', async () => {
