@@ -383,6 +383,29 @@ describe('foldJournal', () => {
     expect((refused as Error).message).toContain(problem);
   });
 
+  it('accepts a journal from before shapes were journaled, redriven with a new version (run.resumed with a shapeHash and no shape), read with the definition\'s shape: a stage started after its dependency completed again after the redrive', () => {
+    // What an orchestrator's load passes when the run's last shapeHash is its definition's.
+    const shape = [
+      { name: 'a', after: [], compensates: false, compensateOnFailure: false },
+      { name: 'b', after: ['a'], compensates: false, compensateOnFailure: false },
+    ];
+    const events = [
+      { type: 'run.started', version: '1', shapeHash: 'h1', input: {}, stages: ['a', 'b'] },
+      { type: 'stage.started', stage: 'a', attempt: 1 },
+      { type: 'stage.failed', stage: 'a', attempt: 1, error },
+      { type: 'run.paused', failure: { stage: 'a', error } },
+      { type: 'run.resumed', mode: 'redrive', version: '2', shapeHash: 'h2' },
+      { type: 'stage.started', stage: 'a', attempt: 2 },
+      { type: 'stage.completed', stage: 'a', attempt: 2, durationMs: 1 },
+      { type: 'stage.started', stage: 'b', attempt: 1 },
+      { type: 'stage.completed', stage: 'b', attempt: 1, durationMs: 1 },
+      { type: 'run.completed' },
+    ].map((draft, index) => ({ ...draft, runId: 'legacy-1', saga: 's', seq: index, at: 100 + index }) as SagaEvent);
+    const state = foldJournal(events, { shape });
+    expect(state.status).toBe('completed');
+    expect(state.completionOrder).toEqual(['a', 'b']);
+  });
+
   it('refuses a journal that does not start with run.started', () => {
     expect(() => foldJournal([])).toThrow('A journal must start with a run.started event.');
   });
