@@ -883,8 +883,10 @@ class SagaOrchestrator implements Orchestrator {
     if (options.waitForLeases === true && first.owned.size > 0 && !this.closed) {
       // Wait until the latest of those leases has run out, then look at those runs once more: on the
       // clock the store's leases run out on (real time on a durable store, whatever the scheduler),
-      // as the keeper beats them.
-      const until = Math.max(...first.owned.values());
+      // as the keeper beats them. A loop, not Math.max(...values): a spread of some 125,000 owned
+      // runs overflows the stack.
+      let until = -Infinity;
+      for (const expiresAt of first.owned.values()) if (expiresAt > until) until = expiresAt;
       const timers = leasesRunOnWallClock(this.store) ? asyncScheduler : this.scheduler;
       await this.waitOrClose(timers, until - timers.now() + LEASE_RECHECK_MARGIN_MS);
       if (!this.closed) {

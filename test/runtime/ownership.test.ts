@@ -92,6 +92,21 @@ async function runHeldByOne(name: string, ownerIds: readonly [string, string]) {
   return { store, owner, other, run, opened };
 }
 
+/**
+ * Resolves once something schedules work on the real-time `asyncScheduler` more than `delayMs`
+ * ahead (recover({ waitForLeases: true }) waiting for leases that run out in real time).
+ */
+function realTimeWaitOver(delayMs: number): { readonly promise: Promise<void> } {
+  const scheduled = deferred();
+  const schedule = asyncScheduler.schedule.bind(asyncScheduler);
+  const spy = vi.spyOn(asyncScheduler, 'schedule').mockImplementation(((work: (this: SchedulerAction<unknown>, state?: unknown) => void, delay?: number, state?: unknown) => {
+    if ((delay ?? 0) > delayMs) scheduled.resolve();
+    return schedule(work, delay, state);
+  }));
+  onTestFinished(() => spy.mockRestore());
+  return scheduled;
+}
+
 describe('runs have owners (in one process, on one MemoryStore)', () => {
   it('recover({ waitForLeases: true }) next to a live owner lists its run as owned once that lease has run out; close() meanwhile ends the wait; bad options are a TypeError', async () => {
     const store = new MemoryStore();
@@ -104,13 +119,7 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     await inFlight;
     // B waits for A's lease in real time (a MemoryStore's leases run out on Date.now): the real-time
     // scheduler says when B starts waiting (a delay of about a minute).
-    const waitScheduled = deferred();
-    const schedule = asyncScheduler.schedule.bind(asyncScheduler);
-    const spy = vi.spyOn(asyncScheduler, 'schedule').mockImplementation(((work: (this: SchedulerAction<unknown>, state?: unknown) => void, delay?: number, state?: unknown) => {
-      if ((delay ?? 0) > 30_000) waitScheduled.resolve();
-      return schedule(work, delay, state);
-    }));
-    onTestFinished(() => spy.mockRestore());
+    const waitScheduled = realTimeWaitOver(30_000);
     const b = createOrchestrator({ store, sagas: [saga] });
     await expect(b.recover({ waitForLeases: 'yes' } as never)).rejects.toThrow('recover(): options.waitForLeases must be a boolean (got string).');
     await expect(b.recover({ waitForLease: true } as never)).rejects.toThrow("recover(): unknown option 'waitForLease' (known: waitForLeases).");
@@ -166,6 +175,28 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     void run.outcome.catch(() => undefined);
     await owner.close({ timeoutMs: 1 }).catch(() => undefined);
   });
+
+  it('recover({ waitForLeases: true }) with some 130,000 runs owned by a live process waits for their leases (it threw RangeError: a spread of that many arguments overflows the stack)', async () => {
+    const store = new MemoryStore();
+    const saga = defineSaga({ name: 'held-elsewhere', input: z.object({}) }).stage('a', { execute: () => 'A' }).build();
+    const count = 130_000;
+    for (let index = 0; index < count; index++) {
+      await store.create({
+        event: { type: 'run.started', runId: `run-${String(index).padStart(6, '0')}`, saga: saga.name, seq: 0, at: 1, version: saga.version, shapeHash: saga.shapeHash, shape: saga.shape, input: {}, stages: ['a'] },
+        owner: { owner: 'live-elsewhere', leaseMs: 600_000 },
+      });
+    }
+    // The wait for those 10-minute leases is scheduled in real time: close() then ends it.
+    const waitScheduled = realTimeWaitOver(300_000);
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const waiting = orchestrator.recover({ waitForLeases: true });
+    await Promise.race([waitScheduled.promise, waiting]);
+    await orchestrator.close();
+    const recovered = await waiting;
+    expect(recovered).toEqual([]);
+    expect(recovered.skipped.length).toBe(count);
+    expect(new Set(recovered.skipped.map(({ reason }) => reason))).toEqual(new Set(['owned']));
+  }, 60_000);
 
   it('a second start with the same run id is refused with RunAlreadyExistsError naming the run, its status and its saga (another saga\'s, here); the journal is untouched', async () => {
     const saga = defineSaga({ name: 'once', input }).stage('a', { execute: () => 'A' }).build();
