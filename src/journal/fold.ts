@@ -858,7 +858,7 @@ function leaveFlight(state: MutableRunState, stage: MutableStage): void {
  *   time the interpreter passes is a number object already, which every time field shares.
  * @throws `StoreCorruptionError` when the event names a stage the run's definition does not have,
  *   or comes in an order no run writes that would leave the run unable to settle (an attempt's end
- *   of a stage not running, a stage started before its dependencies completed (while the run's shape is known), a stage cancelled
+ *   of a stage not running, a stage cancelled
  *   while the run is not stopping, a second or premature `run.compensating`, a compensation before
  *   the rollback or of a stage that never ran).
  */
@@ -871,13 +871,6 @@ export function applyEvent(state: MutableRunState, event: SagaEvent, at: number 
       return;
     case 'stage.started': {
       const stage = stageOf(state, event);
-      // Never in a journal sagaflow wrote (a stage starts once the stages it runs after completed):
-      // the count of stages still to settle would go wrong, and the run never settle. Only while the
-      // run's shape is known: after a definition change from before shapes were journaled (no
-      // topology), completions no longer count down waitingOn, which says nothing then.
-      if (stage.status !== 'running' && stage.waitingOn > 0 && state.topology !== undefined) {
-        throw new StoreCorruptionError(state.runId, event.seq, `stage.started of stage '${event.stage}' before the ${stage.waitingOn} stage(s) it runs after completed`);
-      }
       if (stage.status !== 'running') {
         // A re-execution after a redrive: the stage leaves its old place in the rollback order.
         if (stage.status !== 'not_started') {

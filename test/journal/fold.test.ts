@@ -303,17 +303,6 @@ describe('foldJournal', () => {
       4,
       "stage.retrying of stage 'a', which is cancelled, not running",
     ],
-    ['a stage started before the stage it runs after completed', [{ type: 'stage.started', stage: 'b', attempt: 1 }], 1, "stage.started of stage 'b' before the 1 stage(s) it runs after completed"],
-    [
-      'a stage cancelled before it could start, then started',
-      [
-        { type: 'run.cancelling', reason: 'r', by: 'external' },
-        { type: 'stage.cancelled', stage: 'b', reason: 'r' },
-        { type: 'stage.started', stage: 'b', attempt: 1 },
-      ],
-      3,
-      "stage.started of stage 'b' before the 1 stage(s) it runs after completed",
-    ],
     [
       'a stage cancelled while the run is not stopping',
       [
