@@ -226,7 +226,9 @@ export interface RecoverOptions {
    * store's leases run out in real time — `SqliteStore`, `PostgresStore`, a `MemoryStore` without
    * `now` — even under a virtual-time `scheduler`), with every run it could
    * take over; a run whose owner is alive (its lease renewed meanwhile) is still listed as
-   * `'owned'`. A `close()` meanwhile ends the wait: the call resolves with what it had.
+   * `'owned'`, and one that finished meanwhile (its owner was alive) is in neither list. The wait
+   * is for the longest lease seen, so a live owner with a lease of minutes holds the call as long.
+   * A `close()` meanwhile ends the wait: the call resolves with what it had.
    */
   readonly waitForLeases?: boolean;
 }
