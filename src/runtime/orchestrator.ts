@@ -226,7 +226,9 @@ export interface RecoverOptions {
    * store's leases run out in real time — `SqliteStore`, `PostgresStore`, a `MemoryStore` without
    * `now` — even under a virtual-time `scheduler`), with every run it could
    * take over; a run whose owner is alive (its lease renewed meanwhile) is still listed as
-   * `'owned'`, and one that finished meanwhile (its owner was alive) is in neither list. The wait
+   * `'owned'`, and one that finished meanwhile (its owner was alive) is in neither list. A store
+   * unavailable when it looks again (a database restarting) does not undo the first look: the
+   * call resolves with the runs taken over then, and lists the others as `'owned'`, saying so. The wait
    * is for the longest lease seen, so a live owner with a lease of minutes holds the call as long.
    * A `close()` meanwhile ends the wait: the call resolves with what it had.
    */
@@ -892,9 +894,18 @@ class SagaOrchestrator implements Orchestrator {
       const timers = leasesRunOnWallClock(this.store) ? asyncScheduler : this.scheduler;
       await this.waitOrClose(timers, until - timers.now() + LEASE_RECHECK_MARGIN_MS);
       if (!this.closed) {
-        const again = await this.recoverPass(new Set(first.owned.keys()));
-        handles = [...handles, ...again.handles];
-        skipped = [...skipped.filter((run) => !first.owned.has(run.runId)), ...again.skipped];
+        try {
+          const again = await this.recoverPass(new Set(first.owned.keys()));
+          handles = [...handles, ...again.handles];
+          skipped = [...skipped.filter((run) => !first.owned.has(run.runId)), ...again.skipped];
+        } catch (error) {
+          // The store went away while we waited (a database restarting): what the first pass took
+          // over is driven here already, and its handles are the caller's; the runs looked at again
+          // stay passed over, saying why. Anything else rejects, as a first pass's failure does.
+          if (!(error instanceof StoreUnavailableError)) throw error;
+          const why = ` Looked at again once its lease had run out, the store was unavailable (${error.message}): call recover() again.`;
+          skipped = skipped.map((run) => (first.owned.has(run.runId) ? { ...run, detail: `${run.detail}${why}` } : run));
+        }
       }
     }
     // Not enumerable: the result stays an array of handles to anything that compares or prints it.

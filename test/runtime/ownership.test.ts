@@ -108,6 +108,30 @@ function realTimeWaitOver(delayMs: number): { readonly promise: Promise<void> } 
 }
 
 describe('runs have owners (in one process, on one MemoryStore)', () => {
+  it('recover({ waitForLeases: true }) whose second look finds the store unavailable (a database restarting) resolves with what its first look took over, and lists the run it waited for as owned, saying why', async () => {
+    const saga = defineSaga({ name: 'outage', input }).stage('a', { execute: () => 'A' }).build();
+    const started = (runId: string): Extract<SagaEvent, { type: 'run.started' }> => ({ type: 'run.started', runId, saga: 'outage', seq: 0, at: 1, version: saga.version, shapeHash: saga.shapeHash, input: { id: '1' }, stages: ['a'], shape: saga.shape });
+    const memory = new MemoryStore();
+    await storeOrphanedJournal(memory, [started('free-1')]);
+    // A process that died 0.3 s into its lease: nobody may take its run before the lease runs out.
+    await memory.create({ event: started('held-2'), owner: { owner: 'a-process-that-died', leaseMs: 300 } });
+    let lists = 0;
+    const store: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
+      listRuns: (query: Parameters<SagaStore['listRuns']>[0]) => {
+        lists++;
+        return lists === 1 ? memory.listRuns(query) : Promise.reject(new StoreUnavailableError('memory:', 'the database is restarting'));
+      },
+    });
+    const orchestrator = createOrchestrator({ store, sagas: [saga], onError: () => undefined });
+    const recovered = await orchestrator.recover({ waitForLeases: true });
+    expect(lists).toBe(2);
+    expect(recovered.map((run) => run.runId)).toEqual(['free-1']);
+    expect((await recovered[0]?.outcome)?.status).toBe('completed');
+    expect(recovered.skipped.map(({ runId, reason }) => [runId, reason])).toEqual([['held-2', 'owned']]);
+    expect(recovered.skipped[0]?.detail).toContain('Looked at again once its lease had run out, the store was unavailable (The saga store memory: is unavailable: the database is restarting.): call recover() again.');
+    await orchestrator.close();
+  });
+
   it('recover({ waitForLeases: true }) next to a live owner lists its run as owned once that lease has run out; close() meanwhile ends the wait; bad options are a TypeError', async () => {
     const store = new MemoryStore();
     const gate = deferred();
