@@ -13,8 +13,11 @@
  * (the benchmark subscribes and counts); the hand-written saga does neither, so two more
  * variants, hand-written plus an in-memory journal of the same 21 events written as plain
  * literals (each saga's journal dropped after it; and kept until the batch ends, as MemoryStore
- * keeps sagaflow's until pruned), show what journaling alone costs. The store is pruned between
- * batches, untimed. Afterwards, every variant's allocations per saga are counted.
+ * keeps sagaflow's until pruned), show what journaling alone costs; a fifth, the same kept journal
+ * written ahead (each decision's events appended with one awaited call before the saga goes on) and
+ * streamed to a listener, is the least of sagaflow's contract written by hand: the lower bound of
+ * the ratios to the others. The store is pruned between batches, untimed. Afterwards, every
+ * variant's allocations per saga are counted.
  */
 import { Session } from 'node:inspector/promises';
 import { pathToFileURL } from 'node:url';
@@ -23,7 +26,7 @@ import { createBenchSaga } from './lib/bench-saga.js';
 import { loadPeer, type SagaPeer } from './peers/index.js';
 import { CountingEffects } from './peers/peer.js';
 import { runHandWrittenSaga } from './peers/hand-written.js';
-import { runHandWrittenJournaled } from './lib/hand-written-journaled.js';
+import { runHandWrittenJournaled, runHandWrittenWriteAhead } from './lib/hand-written-journaled.js';
 import { numberArgument } from './lib/sqlite-bench.js';
 import { cpuStopwatch, median, medianOfRatios, withoutSourceMaps } from './lib/stats.js';
 
@@ -58,6 +61,24 @@ export interface MemoryBenchResult {
   readonly ratioVsHandWrittenJournalKept?: number;
   /** sagaflow ÷ node-sagas (below 1 is faster); null when node-sagas cannot run. */
   readonly ratioVsNodeSagas: number | null;
+  /**
+   * The hand-written saga doing the least of what a journal-first, streamed engine must
+   * (`runHandWrittenWriteAhead`: each decision's events appended with one awaited call before
+   * the saga goes on, kept, and handed to a listener): CPU µs per saga. Absent in older results.
+   */
+  readonly usHandWrittenWriteAhead?: number;
+  /** sagaflow ÷ that write-ahead saga (absent in older results). */
+  readonly ratioVsHandWrittenWriteAhead?: number;
+  /**
+   * The write-ahead saga ÷ the efficient journaled one, in the same rounds: the lower bound of
+   * `ratioVsHandWrittenJournaled` for an engine that writes ahead through an asynchronous store
+   * (absent in older results).
+   */
+  readonly writeAheadVsHandWrittenJournaled?: number;
+  /** The write-ahead saga ÷ hand-written, same rounds: the lower bound of `ratioVsHandWritten` (absent in older results). */
+  readonly writeAheadVsHandWritten?: number;
+  /** The write-ahead saga ÷ node-sagas, same rounds: the lower bound of `ratioVsNodeSagas` (absent in older results, null without node-sagas). */
+  readonly writeAheadVsNodeSagas?: number | null;
   /** node-sagas ÷ hand-written, measured in the same rounds. */
   readonly nodeSagasVsHandWritten: number | null;
   /**
@@ -72,7 +93,7 @@ export interface MemoryBenchResult {
 /** Sagas per variant whose allocations are counted (every allocation is sampled: slow). */
 const ALLOCATION_SAGAS = 200;
 
-type Variant = 'sagaflow' | 'hand-written' | 'hand-written+journal' | 'hand-written+kept journal' | 'node-sagas';
+type Variant = 'sagaflow' | 'hand-written' | 'hand-written+journal' | 'hand-written+kept journal' | 'hand-written write-ahead' | 'node-sagas';
 
 /** Measures the variants, interleaved; see the module comment. */
 export async function benchmarkMemory(options: MemoryBenchOptions = {}): Promise<MemoryBenchResult> {
@@ -88,6 +109,8 @@ async function measureMemory(options: MemoryBenchOptions): Promise<MemoryBenchRe
   const orchestrator: Orchestrator = createOrchestrator({ store });
   let streamed = 0;
   const subscription = orchestrator.events$.subscribe(() => void streamed++);
+  let listened = 0;
+  const listener = (): void => void listened++;
 
   let nodeSagas: SagaPeer | undefined;
   let reason: string | undefined;
@@ -125,10 +148,19 @@ async function measureMemory(options: MemoryBenchOptions): Promise<MemoryBenchRe
         journals.push(journal);
       }
     },
+    'hand-written write-ahead': async (count) => {
+      // Kept until the batch ends and streamed to a listener, as MemoryStore and events$ do.
+      const journals: object[][] = [];
+      for (let i = 0; i < count; i++) {
+        const journal: object[] = [];
+        await runHandWrittenWriteAhead(effects, true, journal, listener);
+        journals.push(journal);
+      }
+    },
     'node-sagas': nodeSagas === undefined ? undefined : (count) => nodeSagas.runBatch({ count, concurrency: 1, fail: true }),
   };
   const variants = (Object.keys(runners) as Variant[]).filter((variant) => runners[variant] !== undefined);
-  const us: Record<Variant, number[]> = { sagaflow: [], 'hand-written': [], 'hand-written+journal': [], 'hand-written+kept journal': [], 'node-sagas': [] };
+  const us: Record<Variant, number[]> = { sagaflow: [], 'hand-written': [], 'hand-written+journal': [], 'hand-written+kept journal': [], 'hand-written write-ahead': [], 'node-sagas': [] };
   let allocations: MemoryBenchResult['allocations'];
 
   try {
@@ -157,6 +189,7 @@ async function measureMemory(options: MemoryBenchOptions): Promise<MemoryBenchRe
   }
   const expected = 21 * (count * (rounds + 1) + ALLOCATION_SAGAS);
   if (streamed !== expected) throw new Error(`sagaflow streamed ${streamed} events, expected ${expected}`);
+  if (listened !== expected) throw new Error(`the write-ahead saga streamed ${listened} events, expected ${expected}`);
 
   const perRound = (numerator: Variant, denominator: Variant): number | null => medianOfRatios(us[numerator], us[denominator]);
   return {
@@ -170,6 +203,11 @@ async function measureMemory(options: MemoryBenchOptions): Promise<MemoryBenchRe
     ratioVsHandWritten: perRound('sagaflow', 'hand-written') ?? NaN,
     ratioVsHandWrittenJournaled: perRound('sagaflow', 'hand-written+journal') ?? NaN,
     ratioVsHandWrittenJournalKept: perRound('sagaflow', 'hand-written+kept journal') ?? NaN,
+    usHandWrittenWriteAhead: median(us['hand-written write-ahead']),
+    ratioVsHandWrittenWriteAhead: perRound('sagaflow', 'hand-written write-ahead') ?? NaN,
+    writeAheadVsHandWrittenJournaled: perRound('hand-written write-ahead', 'hand-written+journal') ?? NaN,
+    writeAheadVsHandWritten: perRound('hand-written write-ahead', 'hand-written') ?? NaN,
+    writeAheadVsNodeSagas: perRound('hand-written write-ahead', 'node-sagas'),
     ratioVsNodeSagas: perRound('sagaflow', 'node-sagas'),
     nodeSagasVsHandWritten: perRound('node-sagas', 'hand-written'),
     ...(allocations === undefined ? {} : { allocations }),
@@ -183,7 +221,7 @@ async function measureMemory(options: MemoryBenchOptions): Promise<MemoryBenchRe
  * scavenge or mark-compact frees. Runs one batch of `count` sagas per variant, warm.
  */
 async function countAllocations(variants: readonly Variant[], run: (variant: Variant) => Promise<void> | undefined, count: number): Promise<Record<Variant, { objects: number; bytes: number } | null>> {
-  const counts: Record<Variant, { objects: number; bytes: number } | null> = { sagaflow: null, 'hand-written': null, 'hand-written+journal': null, 'hand-written+kept journal': null, 'node-sagas': null };
+  const counts: Record<Variant, { objects: number; bytes: number } | null> = { sagaflow: null, 'hand-written': null, 'hand-written+journal': null, 'hand-written+kept journal': null, 'hand-written write-ahead': null, 'node-sagas': null };
   const session = new Session();
   session.connect();
   try {
