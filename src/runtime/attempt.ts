@@ -32,6 +32,14 @@ export interface AttemptEnvironment {
    * stamped with it rather than with a second reading a moment later.
    */
   settled(attempt: Attempt, result: AttemptResult, at?: number): void;
+  /**
+   * An `execute` attempt is about to fail by its timeout while its call has not settled: the call
+   * ignored its signal so far, and its effect may still be on its way. Called before the failure
+   * is reported, so that whatever the failure leads to (the stage's compensation) already knows.
+   * Returns what to call once the call has landed: settled, or counted as landed after its grace
+   * (see {@link Attempt}).
+   */
+  lingering(attempt: Attempt): () => void;
 }
 
 /**
@@ -70,6 +78,11 @@ class AttemptDescription implements AttemptInfo {
  * error's serialisation, the retry policy's `retryable`. Each is guarded, so a hostile value (a
  * throwing getter, a revoked proxy) becomes a failed attempt with a readable error, never an
  * exception in the runtime.
+ *
+ * The attempt's result and its call's settlement are two things: an `execute` that times out
+ * fails at once, while a call that ignores its signal goes on. Such a call lingers (see
+ * {@link AttemptEnvironment.lingering}) until it settles, or until one more `timeoutMs` has
+ * passed; the run neither compensates its stage nor is handed over before.
  */
 export class Attempt extends LazyAbort {
   /** Its index among its run's attempts in flight (kept by the interpreter). */
@@ -159,11 +172,24 @@ export class Attempt extends LazyAbort {
     this.timeout = scheduleAfter(scheduler, timeoutMs, () => {
       const error = new StageTimeoutError(saga.name, state.runId, this.stage.name, this.phase, this.attempt, timeoutMs, clockNote(scheduler));
       this.abort(() => error);
+      // An `execute` call that has not settled by now may still take effect: until it lands, its
+      // stage must not be compensated here, nor the run handed to another process (the
+      // environment keeps it as lingering). It gets one more `timeoutMs` to settle, as a call
+      // waited for at a handover does (see `cancel`): past that it counts as landed.
+      // (An attempt cancelled at a halt has settled already: its `landed` is the halt's, and this
+      // timeout only counts its call as landed.)
+      const lingers = this.phase === 'execute' && !this.settled;
+      if (lingers) this.landed = this.environment.lingering(this);
       this.fail(error);
+      if (lingers && this.landed !== undefined) this.timeout = scheduleAfter(scheduler, timeoutMs, () => this.land());
     });
   }
 
-  /** Whether the user's call was made and has not settled yet (its effect may still be on its way). */
+  /**
+   * Whether the user's call was made and the attempt has not settled yet (its effect may still be
+   * on its way). An `execute` attempt that timed out has settled, but its call may still be in
+   * flight: the environment keeps those (see {@link AttemptEnvironment.lingering}).
+   */
   get inFlight(): boolean {
     return this.context !== undefined && !this.settled;
   }

@@ -101,6 +101,8 @@ export class RunInterpreter implements AttemptEnvironment {
    * for the usual handful), kept until it empties.
    */
   private attempts: Attempt | Attempt[] | undefined;
+  /** Timed-out `execute` calls still in flight, and what waits for them (see {@link RunInterpreter.lingering}); undefined when none. */
+  private lingeringCalls: LingeringCalls | undefined;
   /** Pending retry timers by `phase:stage`; made for the first one. */
   private timers: Map<string, Subscription> | undefined;
   private ended: 'settled' | 'halted' | 'parked' | undefined;
@@ -157,6 +159,46 @@ export class RunInterpreter implements AttemptEnvironment {
   /** The clock of this run's attempts (see {@link AttemptEnvironment}). */
   get scheduler(): SchedulerLike {
     return this.options.scheduler;
+  }
+
+  /**
+   * An `execute` attempt of this run timed out with its call still in flight (see
+   * {@link AttemptEnvironment.lingering}): until the call lands, its stage is not compensated here
+   * (a compensation of it waits, {@link RunInterpreter.startAttempt}), the run does not rest, and
+   * a halt's landing waits for it too, so that no undo here or in another process comes before
+   * the effect it undoes.
+   */
+  lingering(attempt: Attempt): () => void {
+    (this.lingeringCalls ??= { calls: [], waiting: [], landedAfterHalt: undefined }).calls.push(attempt);
+    return () => this.landedLate(attempt);
+  }
+
+  /** A lingering call landed: compensations of its stage that waited for it go on. */
+  private landedLate(attempt: Attempt): void {
+    const lingering = this.lingeringCalls;
+    const index = lingering?.calls.indexOf(attempt) ?? -1;
+    if (lingering === undefined || index < 0) return;
+    lingering.calls.splice(index, 1);
+    if (this.ended !== undefined) {
+      if (lingering.calls.length === 0) this.lingeringCalls = undefined;
+      lingering.landedAfterHalt?.();
+      return;
+    }
+    for (const compensation of lingering.waiting.slice()) {
+      if (this.lingers(compensation.stage.name)) continue;
+      lingering.waiting.splice(lingering.waiting.indexOf(compensation), 1);
+      compensation.invoke();
+    }
+    if (lingering.calls.length === 0 && this.lingeringCalls === lingering) this.lingeringCalls = undefined;
+    if (this.host.resting !== undefined) this.offerRest();
+  }
+
+  /** Whether a timed-out `execute` call of `stage` is still in flight (see {@link RunInterpreter.lingering}). */
+  private lingers(stage: string): boolean {
+    const calls = this.lingeringCalls?.calls;
+    if (calls === undefined) return false;
+    for (const attempt of calls) if (attempt.stage.name === stage) return true;
+    return false;
   }
 
   /** An attempt of this run settled (see {@link AttemptEnvironment.settled}). */
@@ -443,6 +485,12 @@ export class RunInterpreter implements AttemptEnvironment {
     // `execute` is never invoked once the run is stopping (the decision that stopped it may have
     // been folded while this attempt waited for its stage.started to be durable).
     if (phase === 'execute' && this.state.stopping) attempt.abort(() => undefined);
+    // A compensation never starts while an `execute` call of its stage that timed out may still
+    // take effect: it waits (in flight, uninvoked) until that call lands (see `lingering`).
+    if (phase === 'compensate' && this.lingers(name)) {
+      this.lingeringCalls?.waiting.push(attempt);
+      return;
+    }
     attempt.invoke();
   }
 
@@ -626,7 +674,9 @@ export class RunInterpreter implements AttemptEnvironment {
    */
   offerRest(): void {
     const host = this.host;
-    if (host.resting === undefined || this.busy) return;
+    // A timed-out call still in flight holds the run here: parked, it could be picked up by
+    // another process and compensated before that call's effect lands.
+    if (host.resting === undefined || this.busy || this.lingeringCalls !== undefined) return;
     const wakeAt = restingUntil(this.state);
     if (wakeAt !== undefined) host.resting(wakeAt);
   }
@@ -665,8 +715,11 @@ export class RunInterpreter implements AttemptEnvironment {
    * still in flight have settled (see {@link RunHost.halted}); `undefined` when none is.
    */
   private landingOf(attempts: readonly Attempt[]): Promise<void> | undefined {
-    let left = 0;
+    // Timed-out `execute` calls still in flight count too (see `lingering`).
+    const lingering = this.lingeringCalls;
+    let left = lingering?.calls.length ?? 0;
     for (const attempt of attempts) if (attempt.inFlight) left++;
+    if (lingering !== undefined) lingering.waiting.length = 0;
     if (left === 0) {
       for (const attempt of attempts) attempt.cancel();
       return undefined;
@@ -675,6 +728,7 @@ export class RunInterpreter implements AttemptEnvironment {
       const one = (): void => {
         if (--left === 0) resolve();
       };
+      if (lingering !== undefined) lingering.landedAfterHalt = one;
       for (const attempt of attempts) attempt.cancel(one);
     });
   }
@@ -733,4 +787,14 @@ const RECYCLED_ROOM = 16;
  */
 export function foldForDrive(journal: readonly SagaEvent[], saga: Pick<Saga, 'shape'> | undefined): MutableRunState {
   return saga === undefined ? foldEvents(journal, undefined, undefined) : foldEvents(journal, topologyOf(saga.shape), saga.shape);
+}
+
+/** A run's timed-out `execute` calls still in flight (see {@link RunInterpreter.lingering}). */
+interface LingeringCalls {
+  /** The attempts whose calls have not landed. */
+  readonly calls: Attempt[];
+  /** Compensation attempts (among the run's attempts in flight) waiting, uninvoked, for a call of their stage to land. */
+  readonly waiting: Attempt[];
+  /** Once the run stopped here: counts each call landing toward the halt's landing (see `landingOf`). */
+  landedAfterHalt: (() => void) | undefined;
 }
