@@ -169,7 +169,7 @@ export class RunInterpreter implements AttemptEnvironment {
    * the effect it undoes.
    */
   lingering(attempt: Attempt): () => void {
-    (this.lingeringCalls ??= { calls: [], waiting: [], landedAfterHalt: undefined }).calls.push(attempt);
+    (this.lingeringCalls ??= { calls: [], waiting: [], landedAfterHalt: undefined, pauseHeld: false }).calls.push(attempt);
     return () => this.landedLate(attempt);
   }
 
@@ -189,7 +189,10 @@ export class RunInterpreter implements AttemptEnvironment {
       lingering.waiting.splice(lingering.waiting.indexOf(compensation), 1);
       compensation.invoke();
     }
-    if (lingering.calls.length === 0 && this.lingeringCalls === lingering) this.lingeringCalls = undefined;
+    if (lingering.calls.length === 0 && this.lingeringCalls === lingering) {
+      this.lingeringCalls = undefined;
+      if (lingering.pauseHeld) return this.react(STEP);
+    }
     if (this.host.resting !== undefined) this.offerRest();
   }
 
@@ -372,7 +375,8 @@ export class RunInterpreter implements AttemptEnvironment {
    * Halted as a corrupt journal, so that nothing more is written and the run is reported.
    */
   private haltIfStalled(): void {
-    if (this.busy || (this.timers?.size ?? 0) > 0) return;
+    // A timed-out call still in flight wakes the run when it lands (see `lingering`).
+    if (this.busy || (this.timers?.size ?? 0) > 0 || this.lingeringCalls !== undefined) return;
     if (restingUntil(this.state) !== undefined) return;
     const { status, stopping } = this.state;
     this.halt(
@@ -392,6 +396,13 @@ export class RunInterpreter implements AttemptEnvironment {
     let appended = false;
     for (let index = 0; index < commands.length; index++) {
       const command = commands[index] as Command;
+      if (command.type === 'run.paused' && this.lingeringCalls !== undefined) {
+        // A paused run is given back to the store, where an operator may redrive it (running the
+        // stage again) or compensate it from any process: not while a timed-out call may still
+        // take effect. The pause (the rest of this decision) is decided again once it has landed.
+        this.lingeringCalls.pauseHeld = true;
+        return appended;
+      }
       if (isAppend(command)) {
         applyEvent(this.state, command, now);
         (this.queued ??= this.takeQueue()).push(command);
@@ -797,4 +808,6 @@ interface LingeringCalls {
   readonly waiting: Attempt[];
   /** Once the run stopped here: counts each call landing toward the halt's landing (see `landingOf`). */
   landedAfterHalt: (() => void) | undefined;
+  /** Whether a decision to pause the run was held back until the calls land (see {@link RunInterpreter.execute}). */
+  pauseHeld: boolean;
 }

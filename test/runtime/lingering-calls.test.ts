@@ -183,4 +183,30 @@ describe('a timed-out execute whose call ignores its signal', () => {
     await expect.poll(async () => memory.leaseOf(run.runId)).toBeUndefined();
     await owner.close();
   });
+
+  it('a run that pauses on the failure (onFailure: pause) pauses only once the call has landed: no redrive from another process charges beside it', async () => {
+    const clock = manualClock();
+    const store = new MemoryStore();
+    const charge = firstCallLingers();
+    const saga = defineSaga({ name: 'lingering-pause', input, onFailure: 'pause' })
+      .stage('charge', { timeoutMs: 1_000, retry: { maxAttempts: 1 }, execute: charge.execute })
+      .build();
+    const owner = createOrchestrator({ store, sagas: [saga], scheduler: clock, ownerId: 'owner' });
+    const operator = createOrchestrator({ store, sagas: [saga], ownerId: 'operator' });
+    const run = owner.start(saga, { id: '1' });
+    await charge.entered.promise;
+    await clock.advanceBy(1_000);
+    await eventOf(run, 'stage.failed');
+    await clock.advanceBy(999);
+    // Failed, but not paused yet: the run is still this process's, so no operator can redrive it.
+    expect((await store.load(run.runId))?.map((event) => event.type)).not.toContain('run.paused');
+    expect(await store.leaseOf(run.runId)).toMatchObject({ owner: 'owner', live: true });
+    await expect(operator.redrive(run.runId).outcome).rejects.toThrow(/it is running, and redrive needs a run that is paused/);
+    charge.lands.resolve();
+    expect((await run.outcome).status).toBe('paused');
+    const redriven = operator.redrive(run.runId);
+    expect((await redriven.outcome).status).toBe('completed');
+    expect(charge.counts).toMatchObject({ calls: 2, most: 1 });
+    await Promise.all([owner.close(), operator.close()]);
+  });
 });
