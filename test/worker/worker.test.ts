@@ -23,6 +23,7 @@ import { SqliteStore } from 'sagaflow/sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { trace } from '../support/collect.js';
+import { deferred } from '../support/deferred.js';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { createLedger, ledgerSaga } from './fixtures/ledger.js';
@@ -671,6 +672,49 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     expect(foldJournal(journal).status).toBe('completed');
     expect(await calls(runId, 'c')).toBe(2);
     expect((await ledgerRows(runId)).map((row) => row.stage)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    await orchestrator.close();
+  });
+
+  it('stop({ timeoutMs }) after a stage timed out while its call ignores the signal keeps the lease until that call lands: nobody charges beside it', async () => {
+    const counts = { calls: 0, running: 0, most: 0 };
+    const timedOut = deferred();
+    const lands = deferred();
+    const saga = defineSaga({ name: 'lingering-charge', input: z.object({}) })
+      .stage('charge', {
+        timeoutMs: 1_000,
+        retry: { maxAttempts: 2, initialDelayMs: 2_000, jitter: false },
+        // The first call ignores its signal (it only notes the timeout) and settles when told to.
+        execute: async ({ attempt, signal }) => {
+          counts.calls++;
+          counts.running++;
+          counts.most = Math.max(counts.most, counts.running);
+          if (attempt === 1) {
+            signal.addEventListener('abort', () => timedOut.resolve(), { once: true });
+            await lands.promise;
+          }
+          counts.running--;
+          return 'C';
+        },
+      })
+      .build();
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client });
+    const leaving = createWorker({ store: open(), sagas: [saga], workerId: 'w-lingering', leaseMs: 5_000, pollIntervalMs: 100, onError: () => undefined });
+    workers.push(leaving);
+    await leaving.start();
+    const runId = await orchestrator.submit(saga, {});
+    // Timed out: the retry waits 2 s, the first call is still on its way. The worker stops.
+    await timedOut.promise;
+    await leaving.stop({ timeoutMs: 50 });
+    expect(await client.leaseOf(runId)).toMatchObject({ owner: 'w-lingering', live: true });
+
+    const taker = createWorker({ store: open(), sagas: [saga], workerId: 'w-taker', leaseMs: 5_000, pollIntervalMs: 100 });
+    workers.push(taker);
+    await taker.start();
+    lands.resolve();
+    const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];
+    expect(foldJournal(journal).status).toBe('completed');
+    expect(counts).toMatchObject({ calls: 2, most: 1 });
     await orchestrator.close();
   });
 
