@@ -2,6 +2,7 @@ import type { SchedulerLike, Subscription } from 'rxjs';
 import type { ResolvedRetryPolicy } from '../definition/retry-policy.js';
 import type { Saga, SagaStage } from '../definition/saga.js';
 import { SagaErrorCode } from '../errors/saga-error.js';
+import { describeThrown } from '../errors/safe-read.js';
 import { redactSerializedError } from '../errors/redact-error.js';
 import { serializeError, type SerializedError } from '../errors/serialize-error.js';
 import { NonRetryableError, StageOutputError, StageTimeoutError } from '../errors/stage-errors.js';
@@ -163,7 +164,51 @@ export class Attempt extends LazyAbort {
     const stage = this.stage;
     const user = this.phase === 'execute' ? () => stage.execute(context as ExecuteContextImpl) : () => stage.compensate?.(context as CompensateContextImpl);
     const call = hold === undefined ? user : () => hold.run(user);
-    return this.instrumented === undefined ? call() : this.instrumented.invoke(call);
+    return this.instrumented === undefined ? call() : this.invokeInstrumented(this.instrumented, call);
+  }
+
+  /**
+   * Runs the call through the hook's `invoke`, which must call it once and return what it returns.
+   * A hook that does not — throws, never calls, calls twice, returns something else — is reported
+   * and otherwise ignored: the user's call is made once, and what it returned (or threw) is the
+   * attempt's, never the hook's (a hook that skipped the call would complete the stage unrun).
+   */
+  private invokeInstrumented(instrumented: AttemptScope, call: () => unknown): unknown {
+    let made: { readonly threw: boolean; readonly value: unknown } | undefined;
+    let calls = 0;
+    const once = (): unknown => {
+      calls++;
+      if (made === undefined) {
+        try {
+          made = { threw: false, value: call() };
+        } catch (error) {
+          made = { threw: true, value: error };
+        }
+      }
+      if (made.threw) throw made.value;
+      return made.value;
+    };
+    let broken: string | undefined;
+    let cause: unknown;
+    try {
+      const returned = instrumented.invoke(once);
+      if (made === undefined) broken = 'returned without calling it';
+      else if (made.threw) broken = 'returned although the call threw';
+      else if (returned !== made.value) broken = 'returned something other than what the call returned';
+    } catch (error) {
+      // The user's own throw passed through is the attempt's failure, not the hook's.
+      if (made?.threw !== true || made.value !== error) {
+        broken = `threw ${describeThrown(error)}`;
+        cause = error;
+      }
+    }
+    if (broken === undefined && calls > 1) broken = `called it ${calls} times`;
+    if (broken !== undefined) {
+      const { saga, state } = this.environment;
+      const message = `Instrumentation's AttemptScope.invoke for stage '${this.stage.name}' (${this.phase}, attempt ${this.attempt}) of saga '${saga.name}' run ${state.runId} ${broken}; the call was made once, as without the hook.`;
+      this.environment.report(new TypeError(message, cause === undefined ? {} : { cause }));
+    }
+    return once();
   }
 
   /** Fails (and aborts) the attempt if it has not settled within `timeoutMs`. */

@@ -273,7 +273,9 @@ export interface AttemptInfo {
  *
  * @remarks
  * `invoke` must call `call` exactly once, synchronously, and return what it returns (run it inside
- * a tracing context, for instance). `end` is called once with the attempt's result, as the
+ * a tracing context, for instance). One that does not (throws, never calls, calls twice, returns
+ * something else) is reported to `onError` and otherwise ignored: the user's call is made exactly
+ * once and its own result, or its own throw, is the attempt's. `end` is called once with the attempt's result, as the
  * runtime classified it: after a timeout it is called at the timeout, even if the user's call is
  * still pending.
  *

@@ -62,3 +62,80 @@ describe('instrumentation hooks', () => {
     await orchestrator.close();
   });
 });
+
+describe('an attempt hook that breaks its invoke contract', () => {
+  // The contract: invoke calls `call` exactly once and returns what it returns. A hook that does
+  // not is reported to onError and otherwise ignored: the user's call runs once, and its result is
+  // the attempt's, as without the hook ("instrumentation can never break a run").
+  const cases: Array<{ name: string; invoke: <T>(call: () => T) => T }> = [
+    {
+      name: 'throws before calling',
+      invoke: () => {
+        throw new Error('tracer down');
+      },
+    },
+    {
+      name: 'throws after calling',
+      invoke: (call) => {
+        call();
+        throw new Error('span export failed');
+      },
+    },
+    { name: 'never calls', invoke: <T>() => undefined as T },
+    {
+      name: 'calls twice',
+      invoke: (call) => {
+        call();
+        return call();
+      },
+    },
+    { name: 'returns something else', invoke: <T>() => Promise.resolve('forged') as T },
+  ];
+
+  it.each(cases)('one that $name: the stage runs once, and its own result is kept', async ({ invoke }) => {
+    let calls = 0;
+    const saga = defineSaga({ name: 'hooked', input: z.object({}) })
+      .stage('charge', {
+        execute: async () => {
+          calls++;
+          await Promise.resolve();
+          return { chargeId: `ch_${calls}` };
+        },
+      })
+      .build();
+    const reported: string[] = [];
+    const orchestrator = createOrchestrator({
+      store: new MemoryStore(),
+      instrumentation: { drive: () => ({ attempt: () => ({ invoke, end: () => undefined }) }) },
+      onError: (error, context) => void reported.push(`${context.operation}: ${error.message}`),
+    });
+    const outcome = await orchestrator.start(saga, {}).outcome;
+    await orchestrator.close();
+    expect(calls).toBe(1);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs).toEqual({ charge: { chargeId: 'ch_1' } });
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toMatch(/^instrumentation: .*invoke/);
+  });
+
+  it("one that keeps the contract passes the user's own throw through as the stage's failure", async () => {
+    const saga = defineSaga({ name: 'hooked', input: z.object({}) })
+      .stage('charge', {
+        execute: () => {
+          throw new Error('card declined');
+        },
+      })
+      .build();
+    const reported: Error[] = [];
+    const orchestrator = createOrchestrator({
+      store: new MemoryStore(),
+      instrumentation: { drive: () => ({ attempt: () => ({ invoke: (call) => call(), end: () => undefined }) }) },
+      onError: (error) => void reported.push(error),
+    });
+    const outcome = await orchestrator.start(saga, {}).outcome;
+    await orchestrator.close();
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.failure?.error.message).toBe('card declined');
+    expect(reported).toEqual([]);
+  });
+});
