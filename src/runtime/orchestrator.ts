@@ -529,13 +529,15 @@ export interface Orchestrator {
    * over (as `recover()` would) once the owner's lease lapses, and delivers the recorded request
    * here: the call never hangs on a dead owner. A submitted run is left to workers (a worker that
    * claims it delivers the request). `options.timeoutMs` bounds the wait for another process: then
-   * it rejects with {@link SignalTimeoutError}, and the request stays recorded. See
-   * {@link SignalResult} and `docs/waits.md`.
+   * it rejects with {@link SignalTimeoutError}, and the request stays recorded; so does `close()`
+   * of this orchestrator, with {@link OrchestratorClosedError}. See {@link SignalResult} and
+   * `docs/waits.md`.
    *
    * @throws {@link RunNotFoundError}; {@link UnknownSignalError} when no stage of the run's saga
    * waits for `name`; {@link SignalPayloadError} for a payload its schema refuses;
    * {@link RunStateError} for a run that is not going forward (settled, stopping, rolling back);
-   * {@link RunLeasedError}; {@link SignalTimeoutError} after `options.timeoutMs`; all as
+   * {@link RunLeasedError}; {@link SignalTimeoutError} after `options.timeoutMs`;
+   * {@link OrchestratorClosedError} after `close()`, or when `close()` ends its wait; all as
    * rejections. `TypeError` (rejects) for a `signalId` that is empty, over 200 characters or
    * holds a NUL, a lone surrogate or a control character (a delivery id from outside, journaled
    * and printed), or a `timeoutMs` that is not a finite number > 0.
@@ -1040,6 +1042,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async signal(runId: string, name: string, payload?: unknown, options: SignalOptions = {}): Promise<SignalResult> {
+    if (this.closed) throw new OrchestratorClosedError(`signal() of run ${runId} was called after close()`);
     const signalId = options.signalId ?? timeOrderedId();
     // A signal id often comes from outside (a webhook's delivery id): journaled, stored as text and printed.
     const signalIdProblem = runIdProblem(signalId);
@@ -1122,7 +1125,21 @@ class SagaOrchestrator implements Orchestrator {
             takeWhile((result) => result === 'leased'),
             ignoreElements(),
           );
-    const delivered$ = merge(journaled$, takenOver$);
+    // It polls the store on timers: it ends with the orchestrator, as watch() does, or it would keep
+    // the process alive (and, once the store is closed too, retry its reads for ever).
+    const closed$ = defer(() => {
+      const closed = new OrchestratorClosedError(
+        `signal() of run ${runId} was still waiting for ${owner ?? 'a worker'} to journal signal ${signalId} when close() was called; the request stays recorded for whoever drives the run`,
+      );
+      return this.closed
+        ? throwError(() => closed)
+        : this.closing$.pipe(
+            map(() => {
+              throw closed;
+            }),
+          );
+    });
+    const delivered$ = merge(journaled$, takenOver$, closed$);
     if (timeoutMs === undefined) return firstValueFrom(delivered$);
     // Not RxJS's `timeout`: a bound of weeks is longer than one Node timer holds (see scheduleAfter).
     const timedOut$ = new Observable<never>((subscriber) =>

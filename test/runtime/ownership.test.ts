@@ -614,4 +614,33 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     await orchestrator.close();
     expect(await store.leaseOf('wedged-1')).toBeUndefined();
   });
+
+  it("signal() of a run another live process owns, waiting for that owner to journal it, ends with close(): rejected with OrchestratorClosedError, as watch() is (it waited, polling the store, for ever); signal() after close() is refused at once", async () => {
+    const saga = defineSaga({ name: 'approved-elsewhere', input })
+      .waitForSignal('approval', { signal: 'approved', schema: z.object({ by: z.string() }) })
+      .build();
+    const store = new MemoryStore();
+    // A live process owns the run for ten minutes (and is too busy to answer just now).
+    const started: SagaEvent = { type: 'run.started', runId: 'elsewhere-1', saga: saga.name, seq: 0, at: 1, version: '1', shapeHash: saga.shapeHash, input: { id: '1' }, stages: ['approval'], shape: saga.shape };
+    await store.create({ event: started, owner: { owner: 'a-live-process', leaseMs: 600_000 } });
+    const recorded = deferred();
+    const requestSignal = store.requestSignal.bind(store);
+    store.requestSignal = async (request) => {
+      await requestSignal(request);
+      recorded.resolve();
+    };
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const sent = orchestrator.signal('elsewhere-1', 'approved', { by: 'ann' }, { signalId: 'ticket-1' });
+    const settled = sent.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    await recorded.promise;
+    await orchestrator.close();
+    const error = await settled;
+    expect(error).toBeInstanceOf(OrchestratorClosedError);
+    expect((error as Error).message).toContain('elsewhere-1');
+    expect((await store.leaseOf('elsewhere-1'))?.owner).toBe('a-live-process');
+    await expect(orchestrator.signal('elsewhere-1', 'approved', { by: 'bob' }, { signalId: 'ticket-2' })).rejects.toBeInstanceOf(OrchestratorClosedError);
+  });
 });
