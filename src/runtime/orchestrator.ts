@@ -35,7 +35,7 @@ import {
   SagaShapeMismatchError,
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
-import { isErrorLike, printableText, readString, reportableError } from '../errors/safe-read.js';
+import { describeThrown, isErrorLike, printableText, readString, reportableError } from '../errors/safe-read.js';
 import { SignalTimeoutError } from '../errors/signal-errors.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
@@ -1274,7 +1274,7 @@ class SagaOrchestrator implements Orchestrator {
       parsed = saga.input.safeParse(input);
     } catch (error) {
       // A hostile value (a throwing getter, a revoked proxy) that the schema could not read.
-      throw new SagaInputError(saga.name, [{ path: 'input', message: `could not be read: ${errorMessage(error)}` }], { cause: error });
+      throw new SagaInputError(saga.name, [{ path: 'input', message: `could not be read: ${describeThrown(error)}` }], { cause: error });
     }
     if (!parsed.success) {
       const issues: Issue[] = parsed.error.issues.map((issue) => ({

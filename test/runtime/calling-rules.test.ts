@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, RunNotFoundError, SagaFailedError, SagaInputError } from 'sagaflow';
 import { createSagaTest } from 'sagaflow/testing';
+import { revokedProxy, withThrowingGetter } from '../support/hostile.js';
 
 const saga = defineSaga({ name: 'calling-rules', input: z.object({ cents: z.number().int() }) })
   .stage('debit', { execute: async ({ input }) => ({ entryId: `d-${input.cents}` }), compensate: async () => undefined })
@@ -46,6 +47,21 @@ describe('one rule for bad input: a function returning a promise rejects; start(
     const start = await howItFails(() => orchestrator.start(saga, bad));
     expect(start.how).toBe('threw');
     expect(start.error).toBeInstanceOf(SagaInputError);
+    expect(await orchestrator.store.listRuns({})).toEqual([]);
+    await orchestrator.close();
+  });
+
+  it.each([
+    ['a revoked Proxy', () => revokedProxy(), 'a Proxy object'],
+    ['an object with no prototype', () => Object.create(null) as object, 'an object that is not an Error'],
+    ['an Error whose message getter throws', () => withThrowingGetter(new Error('x'), 'message', new Error('no message')), 'Error'],
+  ])('an input whose getter throws %s: start() throws SagaInputError at input, saying what was thrown (it threw a TypeError from reading the thrown value)', async (_, thrown, said) => {
+    const orchestrator = createOrchestrator();
+    const hostile = withThrowingGetter({}, 'cents', thrown());
+    const start = await howItFails(() => orchestrator.start(saga, hostile as never));
+    expect(start.how).toBe('threw');
+    expect(start.error).toBeInstanceOf(SagaInputError);
+    expect((start.error as SagaInputError).issues).toEqual([{ path: 'input', message: `could not be read: ${said}` }]);
     expect(await orchestrator.store.listRuns({})).toEqual([]);
     await orchestrator.close();
   });
