@@ -79,8 +79,10 @@ const SECRET_WORD = String.raw`[\w.-]*?(?:authorization|cookies?|passwords?|pass
 
 /** Secrets inside text: what each pattern finds, and what it leaves. */
 const TEXT_SECRETS: ReadonlyArray<readonly [RegExp, string]> = [
-  // user:password@ in URLs (postgres://user:pw@host, https://user:pw@host)
-  [/\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/?#]*):[^\s@/?#]*@/gi, `$1:${REDACTED}@`],
+  // user:password@ in URLs (postgres://user:pw@host, https://user:pw@host). The scheme is bounded (no
+  // real one is near 64 characters): unbounded, a text with a word boundary at every other character
+  // ('a.a.a.…', an echoed input) was scanned to its end from each, in quadratic time.
+  [/\b([a-z][a-z0-9+.-]{0,63}:\/\/[^\s:@/?#]*):[^\s@/?#]*@/gi, `$1:${REDACTED}@`],
   // header lines: "Authorization: Bearer …", "Cookie: a=b" (raw requests, e.g. Node's ClientRequest._header)
   [/^([ \t]*(?:proxy-authorization|authorization|cookie|set-cookie|x-api-key|api-key)[ \t]*:)[^\r\n]*/gim, `$1 ${REDACTED}`],
   // credentials anywhere in text
