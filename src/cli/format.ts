@@ -41,7 +41,8 @@ const ESCAPED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\
 
 /** `Name: message` of a serialized error, on one line ({@link printable}), without a closing period (more text may follow it). */
 export function errorText(error: SerializedError): string {
-  return printable(`${error.name}: ${error.message}`.replace(/\s*\n\s*/g, ' ').replace(/\.$/, ''));
+  // From the first blank of a run only: tried from each, a long run with no newline took quadratic time.
+  return printable(`${error.name}: ${error.message}`.replace(/(?<!\s)\s*\n\s*/g, ' ').replace(/\.$/, ''));
 }
 
 /** Lays rows out in columns, each as wide as its widest cell; the last column is not padded. */

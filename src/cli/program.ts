@@ -213,7 +213,8 @@ function outputFor(io: CliIo, usage: string): OutputConfiguration {
 }
 
 function oneLine(text: string): string {
-  return text.trim().replace(/\s*\n\s*/g, ' ');
+  // From the first blank of a run only: tried from each, a long run with no newline took quadratic time.
+  return text.trim().replace(/(?<!\s)\s*\n\s*/g, ' ');
 }
 
 function reportError(error: unknown, io: CliIo): ExitCode {

@@ -164,8 +164,11 @@ export type AnyRunError<TOutputs = Record<string, unknown>> =
   | SagaCompensationError<TOutputs>;
 
 const quoted = (names: readonly string[]): string => names.map((name) => `'${name}'`).join(', ');
-/** An error message quoted inside a sentence: without its own final full stop. */
-const inner = (message: string): string => message.replace(/\.+$/, '');
+/**
+ * An error message quoted inside a sentence: without its own final full stops. Only from the first
+ * stop of a run: tried from each, a long run not at the end took quadratic time.
+ */
+const inner = (message: string): string => message.replace(/(?<!\.)\.+$/, '');
 
 /**
  * One sentence naming the saga, the run, what stopped it and what was rolled back.

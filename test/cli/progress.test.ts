@@ -73,6 +73,25 @@ describe('live progress', () => {
     expect(sink.text).toContain('cancelling: asked\\nrun run-1 completed');
   });
 
+  it("prints error messages in time linear in them: a long run of blanks with no newline (as long as a journaled message gets) took quadratic time to fold onto one line — some 0.1 s per printed attempt", () => {
+    const blanks = { name: 'Error', message: `${' \t'.repeat(5_000)}x` };
+    const sink = new Sink(false);
+    const progress = new RunProgress(sink, ['credit'], { tty: false, now: () => 5_000 });
+    const attempts = 60;
+    const events = journal([
+      { type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['credit'] },
+      ...Array.from({ length: attempts }, (_, index): SagaEventDraft[] => [
+        { type: 'stage.started', stage: 'credit', attempt: index + 1 },
+        { type: 'stage.retrying', stage: 'credit', attempt: index + 1, error: blanks, delayMs: 100 },
+      ]).flat(),
+    ]);
+    const began = performance.now();
+    for (const event of events) progress.update(event);
+    expect(performance.now() - began).toBeLessThan(2_000);
+    expect(sink.text.split('\n').filter((line) => line.includes('↻ retrying'))).toHaveLength(attempts);
+    expect(sink.text).toContain(`Error: ${' \\t'.repeat(5_000)}x`);
+  });
+
   it('prints stage and saga names, signal names and ids, and the reason on a cancelled stage’s line with their control characters escaped, plain or on a terminal', () => {
     // A cancel reason reaches the stage's line too (stage.cancelled), and a signal id often comes
     // from outside (a webhook's delivery id): printed raw, they forged lines and drove the terminal.

@@ -75,6 +75,28 @@ describe('SagaCompensationError', () => {
   });
 });
 
+describe('the sentence of a run error, for hostile error messages', () => {
+  it("takes time linear in the messages: one of many full stops not at its end ('....x', an echoed input) took quadratic time to lose its final stops — some 3 s for 50,000 characters, on every run() that rejects", () => {
+    const dots = `${'.'.repeat(50_000)}x`;
+    const began = performance.now();
+    const error = new SagaCompensationError(
+      outcome(
+        'compensation_failed',
+        {
+          reserve: { status: 'compensated', attempts: 1, compensation: { attempts: 1 } },
+          charge: { status: 'compensation_failed', attempts: 1, compensation: { attempts: 1, error: { name: 'Error', message: dots } } },
+          ship: { status: 'failed', attempts: 1 },
+        },
+        { failure: { stage: 'ship', error: { name: 'Error', message: `${dots}...` } }, compensationOrder: ['reserve'] },
+      ),
+    );
+    expect(performance.now() - began).toBeLessThan(2_000);
+    // Its final full stops, and only those, are still dropped inside the sentence.
+    expect(error.message).toContain(`(Error: ${dots}), and its rollback failed`);
+    expect(error.message).toContain(`failed after 1 attempt (Error: ${dots});`);
+  });
+});
+
 describe('SagaCancelledError', () => {
   it('says plainly that a run cancelled before any stage completed had nothing to undo', async () => {
     const run = createOrchestrator().start(saga, {}, { signal: AbortSignal.abort('customer left') });
