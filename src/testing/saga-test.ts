@@ -1,4 +1,8 @@
 import type { AnySaga, Saga } from '../definition/saga.js';
+import { quoteName } from '../definition/identifier.js';
+import { signalWaitsOf } from '../definition/signal-waits.js';
+import { RunStateError } from '../errors/run-errors.js';
+import { describeThrown, reportableError } from '../errors/safe-read.js';
 import { foldJournal } from '../journal/fold.js';
 import { toOutcome, type SagaOutcome } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
@@ -132,6 +136,8 @@ export interface SagaTest {
    * Starts a run and waits for it to settle (or crash). Rejects with `SagaInputError` for bad input.
    * `options.signals` answers the run's signal waits: each signal named there is sent (once) the
    * moment a stage starts waiting for it, before virtual time can move on to the wait's timeout.
+   * A name no stage of the saga waits for rejects with a `TypeError` before the run starts; a
+   * payload the wait's schema refuses cancels the run and rejects with that `SignalPayloadError`.
    */
   run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: SagaTestRunOptions): Promise<SagaTestResult<TOutputs>>;
   /** Sends a signal to a run (`orchestrator.signal`): a stored one, or one a `run` is driving. */
@@ -215,9 +221,12 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
     // included (what `start` throws synchronously), so `await expect(h.run(…)).rejects` works.
     run: async (saga, input, runOptions) => {
       const { signals, ...startOptions } = runOptions ?? {};
+      if (signals !== undefined) refuseUnknownSignals(saga, signals);
       const run = orchestrator.start(withInjected(saga), input, startOptions);
-      if (signals !== undefined) answerSignals(orchestrator, run, signals);
-      return settle(run);
+      const refusal = signals === undefined ? undefined : answerSignals(orchestrator, run, signals);
+      const result = await settle(run);
+      if (refusal?.error !== undefined) throw refusal.error;
+      return result;
     },
     signal: (runId, name, payload, signalOptions) => orchestrator.signal(runId, name, payload, signalOptions),
     resume: async (runId, continueOptions) => settle(orchestrator.resume(runId, withSaga(continueOptions, withInjected))),
@@ -238,12 +247,33 @@ function reportUnlessSimulatedCrash(error: Error, context: OrchestratorErrorCont
   defaultOnError(error, context);
 }
 
-/** Sends each named signal once a stage waits for it; a refusal shows in the run's outcome (the wait times out or never ends). */
-function answerSignals(orchestrator: Orchestrator, run: SagaRun<unknown>, signals: Readonly<Record<string, unknown>>): void {
+/** A name in `signals` that no stage of the saga waits for is a typo: it would never be sent. */
+function refuseUnknownSignals(saga: AnySaga, signals: Readonly<Record<string, unknown>>): void {
+  const { bySignal, known } = signalWaitsOf(saga as Saga);
+  for (const name of Object.keys(signals)) {
+    if (bySignal.has(name)) continue;
+    const waits = known.length === 0 ? 'it has no signal waits' : `it waits for ${known.map((entry) => `'${entry.signal}' (stage '${entry.stage}')`).join(', ')}`;
+    throw new TypeError(`createSagaTest().run(): options.signals names signal ${quoteName(name)}, which no stage of saga '${saga.name}' waits for (${waits}).`);
+  }
+}
+
+/**
+ * Sends each named signal once a stage waits for it. A payload the run refuses (its schema's) is
+ * the test's mistake, not an outcome: the run is cancelled, so that it neither waits for ever nor
+ * holds `close()`, and the refusal is kept for `run` to reject with. A run that stopped going
+ * forward meanwhile (`RunStateError`) just was not signalled.
+ */
+function answerSignals(orchestrator: Orchestrator, run: SagaRun<unknown>, signals: Readonly<Record<string, unknown>>): { error: Error | undefined } {
+  const refusal: { error: Error | undefined } = { error: undefined };
   run.events$.subscribe((event) => {
     if (event.type !== 'wait.started' || event.signal === undefined || event.signalId !== undefined || !Object.hasOwn(signals, event.signal)) return;
-    orchestrator.signal(run.runId, event.signal, signals[event.signal], { signalId: `test-${event.stage}-${event.seq}` }).catch(() => undefined);
+    orchestrator.signal(run.runId, event.signal, signals[event.signal], { signalId: `test-${event.stage}-${event.seq}` }).catch((error: unknown) => {
+      if (error instanceof RunStateError || refusal.error !== undefined) return;
+      refusal.error = reportableError(error);
+      run.cancel(`the test harness could not send signal ${quoteName(event.signal ?? '')}: ${describeThrown(error)}`);
+    });
   });
+  return refusal;
 }
 
 function withSaga(options: ContinueOptions | undefined, inject: (saga: AnySaga) => AnySaga): ContinueOptions {

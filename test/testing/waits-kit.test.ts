@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineSaga, MemoryStore } from 'sagaflow';
+import { defineSaga, MemoryStore, SignalPayloadError } from 'sagaflow';
 import { crashAfter, createSagaTest } from 'sagaflow/testing';
 
 const released: string[] = [];
@@ -31,6 +31,32 @@ describe('sagaflow/testing and waits', () => {
     expect(result.outcome.failure?.error.code).toBe('WAIT_TIMEOUT');
     expect(released).toEqual(['release 20']);
     expect(h.clock.now() - started).toBe(15 * 60_000);
+  });
+
+  it("run(…, { signals }) with a payload the wait's schema refuses rejects with SignalPayloadError, and leaves no run behind (a wait without timeoutMs never ended: the run, and the test, hung; close() then waited for it for ever)", async () => {
+    const forever = defineSaga({ name: 'kit-forever', input: z.object({}) })
+      .stage('hold', { execute: () => 'held', compensate: () => undefined })
+      .waitForSignal('approve', { signal: 'approved', schema: z.object({ by: z.string() }) })
+      .build();
+    const h = createSagaTest();
+    const refused = await h.run(forever, {}, { signals: { approved: { by: 42 } } }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(SignalPayloadError);
+    expect((refused as SignalPayloadError).issues[0]?.path).toBe('payload.by');
+    const [run] = await h.store.listRuns({});
+    expect(run?.status).toBe('cancelled');
+    await h.close();
+  });
+
+  it('run(…, { signals }) naming a signal no stage of the saga waits for (a typo) rejects with a TypeError before anything is started; it was never sent, and the wait timed out', async () => {
+    const h = createSagaTest();
+    await expect(h.run(approval, { cents: 40 }, { signals: { aproved: { by: 'ann' } } })).rejects.toThrow(
+      "createSagaTest().run(): options.signals names signal 'aproved', which no stage of saga 'kit-approval' waits for (it waits for 'approved' (stage 'approve')).",
+    );
+    expect(await h.store.listRuns({})).toEqual([]);
+    await h.close();
   });
 
   it('crashAfter works across a wait: a second harness on the same store resumes it, and a signal sent then completes it', async () => {
