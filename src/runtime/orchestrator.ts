@@ -40,7 +40,7 @@ import { SignalTimeoutError } from '../errors/signal-errors.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import { freezeJson } from '../journal/freeze-json.js';
-import { toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
+import { isSettledStatus, toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
 import { RUN_ACTION_STATUSES } from '../journal/run-actions.js';
 import { isSettlingEvent, type ResumeMode, type SagaEvent } from '../journal/saga-event.js';
 import { topologyOf } from '../journal/topology.js';
@@ -476,7 +476,8 @@ export interface Orchestrator {
    * @remarks
    * A submitted run is not driven here: `run.resumed` is written and the run goes back to the
    * workers' queue; the handle follows it from the store and its `outcome` resolves when a
-   * worker settles it.
+   * worker settles it. It may be called the moment `run.paused` or `run.compensation_failed` is
+   * announced (an `events$` subscriber acting on it at once): the run is durable in that status.
    *
    * Never throws: a refusal rejects the handle's `outcome` with `RunNotFoundError`,
    * `RunStateError` (the run is neither `paused` nor `compensation_failed`),
@@ -490,7 +491,8 @@ export interface Orchestrator {
    * @remarks
    * Completed stages are compensated per the saga's `compensation` policy, with the run's failure
    * as `ctx.cause`; the run ends `compensated` (or `compensation_failed`). A submitted run goes
-   * back to the workers' queue, as with {@link Orchestrator.redrive}. Never throws: a refusal
+   * back to the workers' queue, as with {@link Orchestrator.redrive}, and may be called the moment
+   * `run.paused` is announced. Never throws: a refusal
    * rejects the handle's `outcome` as for `redrive` (`RunStateError` when the run is not `paused`).
    */
   compensate(runId: string, options?: ContinueOptions): SagaRun;
@@ -1413,7 +1415,11 @@ class SagaOrchestrator implements Orchestrator {
       return handle;
     }
     const existing = this.active.get(runId);
-    if (existing !== undefined) {
+    // A run whose ending is being announced (an events$ subscriber acting on run.paused at once) is
+    // durable in that status, its lease ended with the write: it is no longer driven here. It
+    // forgets itself by identity, so the new handle may take its place now.
+    const ending = existing?.interpreter !== undefined && isSettledStatus(existing.interpreter.state.status);
+    if (existing !== undefined && !ending) {
       const status: RunStatus = existing.interpreter?.state.status ?? 'running';
       const saga = existing.interpreter?.state.saga ?? '?';
       handle.fail(new RunStateError(saga, runId, mode, status, RUN_ACTION_STATUSES[mode], `it is being driven by this orchestrator right now`));

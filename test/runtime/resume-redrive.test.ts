@@ -15,6 +15,8 @@ import {
   type SagaEventDraft,
   type SagaStore,
 } from 'sagaflow';
+import { SqliteStore } from 'sagaflow/sqlite';
+import { tempDatabase } from '../stores/sqlite-temp.js';
 import { collect, trace } from '../support/collect.js';
 import { deferred } from '../support/deferred.js';
 import { storeOrphanedJournal } from '../support/journal.js';
@@ -155,6 +157,53 @@ describe('onFailure: pause, redrive and compensate (rule 6)', () => {
     expect(trace(events).slice(0, 1)).toEqual(['run.started']);
     expect(trace(events)).toContain('run.resumed');
   });
+
+  it.each(['memory', 'sqlite'] as const)(
+    'redrive() and compensate() called by an events$ subscriber the moment run.paused or run.compensation_failed is announced go on from there (%s): they were refused with RunStateError "it is being driven by this orchestrator right now" for a run that had just stopped',
+    async (kind) => {
+      const database = kind === 'sqlite' ? tempDatabase() : undefined;
+      const store = database === undefined ? new MemoryStore() : new SqliteStore({ path: database.path });
+      const broken = { execute: true, compensate: true };
+      const saga = defineSaga({ name: 'auto-operator', input, onFailure: 'pause' })
+        .stage('a', {
+          execute: () => 'A',
+          compensate: () => {
+            if (broken.compensate) throw new Error('refund service down');
+          },
+          compensation: { retry: { maxAttempts: 1 } },
+        })
+        .stage('b', {
+          execute: () => {
+            if (broken.execute) throw new Error('b is down');
+            return 'B';
+          },
+        })
+        .build();
+      const orchestrator = createOrchestrator({ store, sagas: [saga] });
+      const acted: Array<Promise<string>> = [];
+      const statusOf = (run: { outcome: Promise<{ status: string }> }): Promise<string> =>
+        run.outcome.then(
+          (outcome) => outcome.status,
+          (error: unknown) => `rejected: ${(error as Error).message}`,
+        );
+      // An automatic operator: compensate what pauses, redrive a rollback that failed once the refund service is back.
+      orchestrator.events$.subscribe((event) => {
+        if (event.type === 'run.paused') acted.push(statusOf(orchestrator.compensate(event.runId)));
+        if (event.type === 'run.compensation_failed') {
+          broken.compensate = false;
+          acted.push(statusOf(orchestrator.redrive(event.runId)));
+        }
+      });
+      const paused = await orchestrator.start(saga, { id: '1' }).outcome;
+      expect(paused.status).toBe('paused');
+      expect(await acted[0]).toBe('compensation_failed');
+      expect(await acted[1]).toBe('compensated');
+      expect((await orchestrator.inspect(paused.runId)).compensationOrder).toEqual(['a']);
+      await orchestrator.close();
+      if (store instanceof SqliteStore) await store.close();
+      await database?.remove();
+    },
+  );
 
   it('refuses redrive of a completed run, compensate of a compensated run, and unknown ids, with named errors', async () => {
     const calls: string[] = [];
