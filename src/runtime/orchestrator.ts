@@ -253,7 +253,8 @@ const LEASE_RECHECK_MARGIN_MS = 250;
  * well-formed Unicode without control characters (NUL, a newline, a tab, an escape…: ids are
  * printed in messages and logs). Aborting
  * `signal` cancels like `run.cancel(reason)`, using the signal's reason as the cancellation
- * reason; with a signal already aborted, the run is cancelled before any `execute` is invoked.
+ * reason (a NUL or a lone surrogate in it replaced by U+FFFD, as no store keeps them); with a
+ * signal already aborted, the run is cancelled before any `execute` is invoked.
  *
  * @example
  * ```ts
@@ -1680,9 +1681,10 @@ const RELEASE_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 5_000 
  */
 function abortReason(signal: AbortSignal | undefined): string {
   const reason: unknown = signal?.reason;
-  if (typeof reason === 'string' && reason !== '') return reason;
-  const message = isErrorLike(reason) ? readString(reason, 'message') : undefined;
-  return message === undefined || message === '' ? 'the start signal was aborted' : message;
+  const text = typeof reason === 'string' ? reason : isErrorLike(reason) ? readString(reason, 'message') : undefined;
+  // A cancel reason is journaled and stored as text, which keeps no NUL and no lone surrogate:
+  // `cancel` refuses them, so the caller's abort reason is made storable rather than refused.
+  return text === undefined || text === '' ? 'the start signal was aborted' : text.replaceAll('\u0000', '\ufffd').toWellFormed();
 }
 
 /**

@@ -318,6 +318,31 @@ describe('cancellation', () => {
     }
   });
 
+  it('a start signal aborted with a reason no store can keep as text (a NUL, a lone surrogate; as a string or an Error message) cancels the run with that reason made storable, before start() or while it runs', async () => {
+    // run.cancel refuses such a reason with a TypeError (eb4cd07): thrown from the abort listener it
+    // was an uncaught exception, and from start() (a signal already aborted) it lost the handle of a
+    // run that went on, uncancelled.
+    const reasons: Array<[unknown, string]> = [
+      ['stop\u0000now', 'stop\ufffdnow'],
+      [new Error('half \ud800'), 'half \ufffd'],
+    ];
+    for (const [reason, journaled] of reasons) {
+      for (const when of ['before', 'during'] as const) {
+        const controller = new AbortController();
+        if (when === 'before') controller.abort(reason);
+        const orchestrator = createOrchestrator();
+        const bRunning = deferred();
+        const run = orchestrator.start(build('keep', new Promise(() => undefined), bRunning), { id: '1' }, { signal: controller.signal });
+        if (when === 'during') {
+          await bRunning.promise;
+          controller.abort(reason);
+        }
+        expect((await run.outcome).cancellation).toEqual({ reason: journaled, by: 'external' });
+        await orchestrator.close();
+      }
+    }
+  });
+
   it('orchestrator.cancel(runId) cancels a run this orchestrator drives', async () => {
     const orchestrator = createOrchestrator();
     const bRunning = deferred();
