@@ -47,6 +47,7 @@ describe('sagaflow/testing and waits', () => {
     expect((refused as SignalPayloadError).issues[0]?.path).toBe('payload.by');
     const [run] = await h.store.listRuns({});
     expect(run?.status).toBe('cancelled');
+    expect((await h.orchestrator.inspect(run?.runId ?? '')).cancellation).toEqual({ reason: "the test harness could not send signal 'approved'", by: 'external' });
     await h.close();
   });
 
