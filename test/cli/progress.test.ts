@@ -73,11 +73,12 @@ describe('live progress', () => {
     expect(sink.text).toContain('cancelling: asked\\nrun run-1 completed');
   });
 
-  it("prints error messages in time linear in them: a long run of blanks with no newline (as long as a journaled message gets) took quadratic time to fold onto one line — some 0.1 s per printed attempt", () => {
+  it("prints error messages made of a long run of blanks with no newline (as long as a journaled message gets), which took quadratic time to fold onto one line — some 0.1 s per printed attempt", () => {
     const blanks = { name: 'Error', message: `${' \t'.repeat(5_000)}x` };
     const sink = new Sink(false);
     const progress = new RunProgress(sink, ['credit'], { tty: false, now: () => 5_000 });
-    const attempts = 60;
+    // 600 attempts: done at once in linear time; quadratic, about a minute, past the test's timeout.
+    const attempts = 600;
     const events = journal([
       { type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['credit'] },
       ...Array.from({ length: attempts }, (_, index): SagaEventDraft[] => [
@@ -85,9 +86,7 @@ describe('live progress', () => {
         { type: 'stage.retrying', stage: 'credit', attempt: index + 1, error: blanks, delayMs: 100 },
       ]).flat(),
     ]);
-    const began = performance.now();
     for (const event of events) progress.update(event);
-    expect(performance.now() - began).toBeLessThan(2_000);
     expect(sink.text.split('\n').filter((line) => line.includes('↻ retrying'))).toHaveLength(attempts);
     expect(sink.text).toContain(`Error: ${' \\t'.repeat(5_000)}x`);
   });

@@ -95,11 +95,10 @@ describe('redactSerializedError: the default redaction', () => {
 });
 
 describe('redactText: hostile text', () => {
-  it("takes time linear in the text: 'a.a.a.…' (a word boundary at every other character) took quadratic time in the URL pattern — some 9 s for 100,000 characters, 0.4 s of blocked event loop per failed attempt at the journal's clip limits", () => {
-    const text = `token ${'a.'.repeat(50_000)}`;
-    const began = performance.now();
+  it("gets through 'a.a.a.…' (a word boundary at every other character), which the URL pattern took quadratic time on — some 9 s for 100,000 characters, 0.4 s of blocked event loop per failed attempt at the journal's clip limits", () => {
+    // 400,000 characters: done at once in linear time; quadratic, some 2 minutes, past the test's timeout.
+    const text = `token ${'a.'.repeat(200_000)}`;
     expect(redactText(text)).toBe(text);
-    expect(performance.now() - began).toBeLessThan(2_000);
     // A password in a URL whose scheme follows a word that cannot start one is still found.
     expect(redactText('1.postgres://user:pw@host and x-mysql://a:b@c')).toBe(`1.postgres://user:${REDACTED}@host and x-mysql://a:${REDACTED}@c`);
   });

@@ -76,9 +76,9 @@ describe('SagaCompensationError', () => {
 });
 
 describe('the sentence of a run error, for hostile error messages', () => {
-  it("takes time linear in the messages: one of many full stops not at its end ('....x', an echoed input) took quadratic time to lose its final stops — some 3 s for 50,000 characters, on every run() that rejects", () => {
-    const dots = `${'.'.repeat(50_000)}x`;
-    const began = performance.now();
+  it("is made for messages of many full stops not at their end ('....x', an echoed input), which took quadratic time to lose their final stops — some 3 s for 50,000 characters, on every run() that rejects", () => {
+    // 250,000 characters: done at once in linear time; quadratic, some 2 minutes, past the test's timeout.
+    const dots = `${'.'.repeat(250_000)}x`;
     const error = new SagaCompensationError(
       outcome(
         'compensation_failed',
@@ -90,7 +90,6 @@ describe('the sentence of a run error, for hostile error messages', () => {
         { failure: { stage: 'ship', error: { name: 'Error', message: `${dots}...` } }, compensationOrder: ['reserve'] },
       ),
     );
-    expect(performance.now() - began).toBeLessThan(2_000);
     // Its final full stops, and only those, are still dropped inside the sentence.
     expect(error.message).toContain(`(Error: ${dots}), and its rollback failed`);
     expect(error.message).toContain(`failed after 1 attempt (Error: ${dots});`);

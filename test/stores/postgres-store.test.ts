@@ -139,11 +139,10 @@ describe('PostgresStore configuration', () => {
     expect(new PostgresStore({ connectionString: 'postgres://db/app?password=s3cret' }).description).not.toContain('s3cret');
   });
 
-  it('fails fast with a clear StoreUnavailableError when the server cannot be reached', async () => {
-    const store = new PostgresStore({ connectionString: 'postgres://app:s3cret@127.0.0.1:1/app', connectionTimeoutMs: 2_000 });
-    const began = Date.now();
+  it('fails with a clear StoreUnavailableError when the server cannot be reached, from the refused connection itself (not a timeout)', async () => {
+    // A connection timeout longer than the test's: the error must be the refusal, not the timeout.
+    const store = new PostgresStore({ connectionString: 'postgres://app:s3cret@127.0.0.1:1/app', connectionTimeoutMs: 120_000 });
     const error: unknown = await store.load('some-run').catch((caught: unknown) => caught);
-    expect(Date.now() - began).toBeLessThan(2_000);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     const unavailable = error as StoreUnavailableError;
     expect(unavailable.message).toMatch(/^The saga store postgres:\/\/app:\*\*\*@127\.0\.0\.1:1\/app is unavailable: /);
