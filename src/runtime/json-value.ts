@@ -129,9 +129,7 @@ class JsonCopier {
     const prototype: unknown = Object.getPrototypeOf(current);
     if (prototype !== Object.prototype && prototype !== null) {
       const kind = constructorName(prototype);
-      return this.fail(
-        `is a ${kind} instance, which does not survive a JSON round-trip (return plain objects${kind === 'Date' ? '; use an ISO string or epoch ms for dates' : ''})`,
-      );
+      return this.fail(`is a ${kind} instance, which does not survive a JSON round-trip (${instanceAdvice(current, kind)})`);
     }
     this.enter(current);
     const copy: Record<string, unknown> = {};
@@ -205,6 +203,35 @@ export function copyJsonValue(value: unknown, rootPath: string): unknown {
 let spareCopier: JsonCopier | undefined;
 
 /** The name of the class whose prototype this is, read without letting a getter throw. */
+/**
+ * What to do instead of returning an instance of `kind`: a promise inside a value is a missing
+ * `await` (the stage's own promise is awaited, one nested in what it returns is not), and the
+ * usual containers have a one-call plain equivalent.
+ */
+function instanceAdvice(value: object, kind: string): string {
+  if (isThenable(value)) return 'a missing await? await it and return what it resolves to';
+  switch (kind) {
+    case 'Date':
+      return 'return plain objects; use an ISO string or epoch ms for dates';
+    case 'Map':
+      return 'return plain objects; Object.fromEntries(map) makes one of a Map with string keys';
+    case 'Set':
+      return 'return plain objects; [...set] makes an array of a Set';
+    default:
+      return 'return plain objects';
+  }
+}
+
+/** Whether a value is a promise or another thenable; a `then` that cannot be read is not one. */
+function isThenable(value: object): boolean {
+  if (value instanceof Promise) return true;
+  try {
+    return typeof (value as { then?: unknown }).then === 'function';
+  } catch {
+    return false;
+  }
+}
+
 function constructorName(prototype: unknown): string {
   try {
     const name: unknown = (prototype as { constructor?: { name?: unknown } }).constructor?.name;

@@ -27,6 +27,28 @@ describe('copyJson', () => {
     expect(problemOf({ n: 1n })?.path).toBe('output.n');
   });
 
+  it('a promise inside the value says it is a missing await; a Map and a Set say how to make plain JSON of them', () => {
+    const pending = Promise.resolve({ id: 'B1' });
+    expect(problemOf({ booking: pending })).toEqual({
+      path: 'output.booking',
+      problem: 'is a Promise instance, which does not survive a JSON round-trip (a missing await? await it and return what it resolves to)',
+    });
+    class Deferred {
+      then(resolve: (value: number) => void): void {
+        resolve(1);
+      }
+    }
+    expect(problemOf([new Deferred()])?.problem).toBe('is a Deferred instance, which does not survive a JSON round-trip (a missing await? await it and return what it resolves to)');
+    expect(problemOf({ m: new Map([['a', 1]]) })?.problem).toBe(
+      'is a Map instance, which does not survive a JSON round-trip (return plain objects; Object.fromEntries(map) makes one of a Map with string keys)',
+    );
+    expect(problemOf(new Set([1]))?.problem).toBe('is a Set instance, which does not survive a JSON round-trip (return plain objects; [...set] makes an array of a Set)');
+    class Money {
+      constructor(readonly cents: number) {}
+    }
+    expect(problemOf({ price: new Money(5) })?.problem).toBe('is a Money instance, which does not survive a JSON round-trip (return plain objects)');
+  });
+
   it('a getter that throws: a problem at its path, not an exception', () => {
     const value = { response: withThrowingGetter({ status: 500 }, 'body', new Error('body already consumed')) };
     expect(problemOf(value)).toEqual({ path: 'output.response.body', problem: 'could not be read: reading it threw Error: body already consumed' });
