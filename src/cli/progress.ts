@@ -11,8 +11,12 @@ export interface TextSink {
   readonly columns?: number;
 }
 
-/** Where one stage stands, as the progress view shows it: the fold's stage status, `pending` for `not_started`, and `retrying` while a retry waits. */
-export type StagePhase = Exclude<StageStatus, 'not_started'> | 'pending' | 'retrying';
+/**
+ * Where one stage stands, as the progress view shows it: the fold's stage status, `pending` for
+ * `not_started`, `retrying` while a retry of `execute` waits and `compensation_retrying` while a
+ * retry of `compensate` waits (a failed attempt of an undo is not the undo going on).
+ */
+export type StagePhase = Exclude<StageStatus, 'not_started'> | 'pending' | 'retrying' | 'compensation_retrying';
 
 /** Options of {@link RunProgress}. */
 export interface RunProgressOptions {
@@ -40,6 +44,7 @@ const PHASE_LABEL: Readonly<Record<StagePhase, string>> = {
   failed: 'failed',
   cancelled: 'cancelled',
   compensating: 'compensating',
+  compensation_retrying: 'compensation retry',
   compensated: 'compensated',
   compensation_failed: 'compensation failed',
 };
@@ -52,6 +57,7 @@ const PHASE_ICON: Readonly<Record<StagePhase, string>> = {
   failed: '✖',
   cancelled: '⊘',
   compensating: '↺',
+  compensation_retrying: '↻',
   compensated: '↩',
   compensation_failed: '✖',
 };
@@ -64,12 +70,13 @@ const PHASE_COLOR: Readonly<Record<StagePhase, string>> = {
   failed: '31',
   cancelled: '33',
   compensating: '35',
+  compensation_retrying: '33',
   compensated: '35',
   compensation_failed: '31',
 };
 
 const LABEL_WIDTH = Math.max(...Object.values(PHASE_LABEL).map((label) => label.length));
-const ACTIVE: ReadonlySet<StagePhase> = new Set(['running', 'retrying', 'compensating']);
+const ACTIVE: ReadonlySet<StagePhase> = new Set(['running', 'retrying', 'compensating', 'compensation_retrying']);
 
 /**
  * Live progress of one run: one line per stage with its status, attempt and duration.
@@ -217,9 +224,13 @@ export class RunProgress {
         return { attempt: record.attempts, duration: span(record.attemptStartedAt, record.endedAt), note };
       }
       case 'compensating':
-        return compensation?.retryAt !== undefined
-          ? { attempt: compensation.attempts, duration: span(compensation.attemptStartedAt, compensation.attemptEndedAt), note: retryNote(compensation) }
-          : { attempt: compensation?.attempts ?? 0, duration: running(compensation?.attemptStartedAt), note: '' };
+        return { attempt: compensation?.attempts ?? 0, duration: running(compensation?.attemptStartedAt), note: '' };
+      case 'compensation_retrying':
+        return {
+          attempt: compensation?.attempts ?? 0,
+          duration: span(compensation?.attemptStartedAt, compensation?.attemptEndedAt),
+          note: compensation === undefined ? '' : retryNote(compensation),
+        };
       case 'compensated':
         return { attempt: compensation?.attempts ?? 0, duration: compensation?.durationMs, note: '' };
       case 'compensation_failed':
@@ -267,11 +278,12 @@ export class RunProgress {
   }
 }
 
-/** Where a stage stands, as the progress view shows it: its status, a retry wait told apart. */
+/** Where a stage stands, as the progress view shows it: its status, a retry wait (of `execute` or of `compensate`) told apart. */
 function phaseOf(record: StageState): StagePhase {
   const status = stageStatusOf(record);
   if (status === 'not_started') return 'pending';
   if (status === 'running' && record.retryAt !== undefined) return 'retrying';
+  if (status === 'compensating' && record.compensation?.retryAt !== undefined) return 'compensation_retrying';
   return status;
 }
 

@@ -57,6 +57,32 @@ describe('live progress', () => {
     expect(sink.text).not.toContain('\u001b');
   });
 
+  it('prints a compensation waiting for its retry as a retry, not as the undo going on', () => {
+    const sink = new Sink(false);
+    const progress = new RunProgress(sink, ['debit', 'credit'], { tty: false, now: () => 5_000 });
+    const refundError = { name: 'Error', message: 'refund service hiccup' };
+    const events = journal([
+      { type: 'run.started', version: '1', shapeHash: 'h', input: {}, stages: ['debit', 'credit'] },
+      { type: 'stage.started', stage: 'debit', attempt: 1 },
+      { type: 'stage.completed', stage: 'debit', attempt: 1, output: { id: 1 }, durationMs: 10 },
+      { type: 'stage.started', stage: 'credit', attempt: 1 },
+      { type: 'stage.failed', stage: 'credit', attempt: 1, error },
+      { type: 'run.compensating', cause: { kind: 'failed', stage: 'credit', error } },
+      { type: 'compensation.started', stage: 'debit', attempt: 1 },
+      { type: 'compensation.retrying', stage: 'debit', attempt: 1, error: refundError, delayMs: 40 },
+      { type: 'compensation.started', stage: 'debit', attempt: 2 },
+      { type: 'compensation.completed', stage: 'debit', attempt: 2, durationMs: 10 },
+    ]);
+    for (const event of events) progress.update(event);
+    expect(sink.text.split('\n').slice(-5)).toEqual([
+      '  debit   ↺ compensating         attempt 1',
+      '  debit   ↻ compensation retry   attempt 1      10 ms  Error: refund service hiccup; next attempt in 40 ms',
+      '  debit   ↺ compensating         attempt 2',
+      '  debit   ↩ compensated          attempt 2      10 ms',
+      '',
+    ]);
+  });
+
   it('prints error messages and cancel reasons with their control characters escaped: no forged line, no escape sequence of theirs', () => {
     const hostile = { name: 'Error', message: 'declined\r  credit  ✔ completed \u001b[32mOK' };
     const sink = new Sink(false);
