@@ -222,8 +222,19 @@ export interface SagaOutcomeBase<TOutputs = Record<string, unknown>> {
    * frozen, so typed read-only at every depth ({@link DeepReadonly}): copy it to change it.
    */
   readonly outputs: { readonly [K in keyof TOutputs]?: DeepReadonly<TOutputs[K]> } & {};
-  /** Every stage of the saga, in declaration order. */
-  readonly stages: Readonly<Record<string, StageRecord>>;
+  /**
+   * Every stage of the saga, in declaration order, whether or not it ran (`not_started` if not).
+   * For a typed saga each of its stage names is a {@link StageRecord}; any other name (a misspelt
+   * one, a name held in a `string`) may be `undefined`, and is typed so, with or without
+   * `noUncheckedIndexedAccess`: `outcome.stages.cra.status` does not compile.
+   */
+  readonly stages: unknown extends TOutputs
+    ? Readonly<Record<string, StageRecord>>
+    : string extends keyof TOutputs
+      ? Readonly<Record<string, StageRecord>>
+      : [keyof TOutputs] extends [never]
+        ? Readonly<Record<string, StageRecord>>
+        : { readonly [K in keyof TOutputs]: StageRecord };
   /** Stages in the order they completed. */
   readonly completionOrder: readonly string[];
   /** Stages in the order their compensation completed. */

@@ -136,7 +136,10 @@ export class RunHandle<TOutputs = Record<string, unknown>> implements SagaRun<TO
     options: RunHandleOptions = NO_OPTIONS,
   ) {
     this.outcome = new Promise<SagaOutcome<TOutputs>>((resolve) => {
-      this.resolveOutcome = resolve;
+      // The outcome settle() passes is the run's, typed with TOutputs: `unknown` only keeps the
+      // field covariant (a typed outcome's `stages` is keyed by its stage names, which an outcome of
+      // unknown outputs is not, for a TOutputs still generic here).
+      this.resolveOutcome = resolve as (outcome: SagaOutcome<unknown> | PromiseLike<never>) => void;
     });
     this.options = options;
   }

@@ -15,6 +15,7 @@ import {
   type SagaOutcome,
   type SagaRun,
   type SagaRunError,
+  type StageRecord,
   type UniqueStageName,
 } from 'sagaflow';
 import { createSagaTest } from 'sagaflow/testing';
@@ -293,6 +294,39 @@ describe('type inference', () => {
     const untyped: SagaOutcome = outcome;
     const anySaga: SagaOutcome<unknown> = untyped;
     void anySaga;
+  });
+
+  it("keys outcome.stages by the saga's stage names: every one a StageRecord, a misspelt one a compile error", async () => {
+    const saga = defineSaga({ name: 'trip', input })
+      .stage('flight', { execute: async () => ({ pnr: 'FL1' }) })
+      .stage('car', { after: [], execute: async () => ({ rentalId: 'C1' }) })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { from: 'a', cents: 1 }).outcome;
+    // Present for every stage, whether or not it ran (not_started): no `undefined` to rule out.
+    expectTypeOf(outcome.stages.car).toEqualTypeOf<StageRecord>();
+    expectTypeOf(outcome.stages.flight.status).toEqualTypeOf<StageRecord['status']>();
+    // @ts-expect-error a misspelt stage name (with Record<string, StageRecord> it compiled and read undefined)
+    void outcome.stages.cra;
+    // Iterating still gives records, and the outcome still fits the untyped one and SagaOutcome<unknown>.
+    expectTypeOf(Object.entries(outcome.stages)).toEqualTypeOf<[string, StageRecord][]>();
+    const untyped: SagaOutcome = outcome;
+    expectTypeOf(untyped.stages['anything']).toEqualTypeOf<StageRecord | undefined>();
+    const anySaga: SagaOutcome<unknown> = outcome;
+    void anySaga;
+    // So do a run error's outcome and the test kit's.
+    try {
+      await createOrchestrator().run(saga, { from: 'a', cents: 1 });
+    } catch (error) {
+      if (isRunError(saga, error)) {
+        expectTypeOf(error.outcome.stages.car).toEqualTypeOf<StageRecord>();
+        // @ts-expect-error a misspelt stage name on the error's outcome
+        void error.outcome.stages.flihgt;
+      }
+    }
+    const tested = await createSagaTest().run(saga, { from: 'a', cents: 1 });
+    expectTypeOf(tested.outcome.stages.flight).toEqualTypeOf<StageRecord>();
+    // @ts-expect-error a misspelt stage name on the test kit's outcome
+    void tested.outcome.stages.flihgt;
   });
 
   it('types a run error of a saga with isRunError, where instanceof alone cannot', async () => {
