@@ -80,10 +80,38 @@ describe('sagaflow signal', () => {
       expect(sent.code).toBe(0);
       expect(sent.stdout.split('\n')).toEqual([
         'run driven-1 is driven by app-1, which journals the signal at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)',
+        // After a kill -9 that lease holds the command for as long as it has left: it says so.
+        expect.stringMatching(
+          /^ {2}if that process has died, this command takes the run over when its lease runs out \(at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z, in about (?:\d+ ms|[\d.]+ s)\) and drives it here until it settles$/,
+        ),
         "signal 'approved' (ticket-3) journaled for run driven-1: the stage waiting for it goes on",
         '',
       ]);
       expect((await run.outcome).status).toBe('completed');
+    } finally {
+      await orchestrator.close();
+      await store.close();
+    }
+  }, 120_000);
+
+  it('with --timeout-ms shorter than what is left of the owner\'s lease, says it gives up before a takeover could happen', async () => {
+    const path = join(work, 'driven-long.db');
+    const store = new SqliteStore({ path });
+    // A minute's lease: its heartbeat (20 s) comes after the command has given up.
+    const orchestrator = createOrchestrator({ store, sagas: [approval], leaseMs: 60_000, ownerId: 'app-2' });
+    try {
+      const run = orchestrator.start(approval, { cents: 300 }, { runId: 'driven-2' });
+      await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
+      const sent = await sagaflow(['signal', 'driven-2', 'approved', '{"by":"ann"}', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`, '--signal-id', 'ticket-4', '--timeout-ms', '300'], { cwd: work });
+      expect(sent.code).toBe(2);
+      expect(sent.stdout.split('\n')).toEqual([
+        'run driven-2 is driven by app-2, which journals the signal at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL); waiting at most 300 ms',
+        expect.stringMatching(/^ {2}if that process has died, its lease runs out after --timeout-ms \(at \d{4}-\d\d-\d\dT[\d:.]+Z\): this command gives up first, and the request stays recorded$/),
+        '',
+      ]);
+      expect(sent.stderr).toMatch(/ticket-4/);
+      run.cancel('done');
+      await run.outcome;
     } finally {
       await orchestrator.close();
       await store.close();

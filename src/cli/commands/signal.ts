@@ -1,5 +1,6 @@
 import { createOrchestrator, SagaError } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
+import { formatDuration } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
 import { openStore } from '../store-url.js';
@@ -54,8 +55,16 @@ export async function signalCommand(runId: string, name: string, payloadText: st
       // heartbeat: say so before that wait, or the command looks hung for up to 10 s.
       const lease = options.json === true ? undefined : await store.leaseOf(runId).catch(() => undefined);
       if (lease?.live === true) {
+        // After a kill -9 the dead owner's lease stays live until it runs out, with nothing printed
+        // meanwhile: say how long that is and what this command does then.
+        const left = Math.max(0, lease.expiresAt - Date.now());
+        const ifDead =
+          timeoutMs !== undefined && timeoutMs < left
+            ? `its lease runs out after --timeout-ms (at ${new Date(lease.expiresAt).toISOString()}): this command gives up first, and the request stays recorded`
+            : `this command takes the run over when its lease runs out (at ${new Date(lease.expiresAt).toISOString()}, in about ${formatDuration(left)}) and drives it here until it settles`;
         writeLines(io.stdout, [
           `run ${runId} is driven by ${lease.owner}, which journals the signal at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)${timeoutMs === undefined ? '' : `; waiting at most ${timeoutMs} ms`}`,
+          `  if that process has died, ${ifDead}`,
         ]);
       }
       const result = await orchestrator.signal(runId, name, payload, { signalId: options.signalId, timeoutMs });
