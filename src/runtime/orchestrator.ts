@@ -66,6 +66,7 @@ import { settleTimeoutError, settleWithin } from './settle-within.js';
 import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
+import { sagaArgumentProblem } from '../definition/saga-argument.js';
 
 /**
  * Options of {@link createOrchestrator}.
@@ -392,6 +393,8 @@ export interface Orchestrator {
    * @throws {@link SagaInputError} when the input does not match the saga's schema or is not
    * plain JSON, or the `runId` is invalid; nothing is stored then.
    * @throws {@link OrchestratorClosedError} after `close()`.
+   * @throws `TypeError` when `saga` is not a built saga — typically a `defineSaga(…).stage(…)` chain
+   * without its `.build()` (the message says so); nothing is stored then.
    */
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: StartOptions): SagaRun<TOutputs>;
   /**
@@ -845,7 +848,11 @@ class SagaOrchestrator implements Orchestrator {
     this.keeper = owner.keeper;
     this.landings = new Landings(owner.keeper);
     this.events$ = this.events.observable$;
-    for (const saga of options.sagas ?? []) this.register(saga);
+    (options.sagas ?? []).forEach((saga, index) => {
+      const problem = sagaArgumentProblem(saga);
+      if (problem !== undefined) throw new TypeError(`createOrchestrator: sagas[${index}]: ${problem}.`);
+      this.register(saga);
+    });
   }
 
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options: StartOptions = {}): SagaRun<TOutputs> {
@@ -1270,6 +1277,11 @@ class SagaOrchestrator implements Orchestrator {
     runId: string | undefined,
     submitted: boolean,
   ): Extract<SagaEvent, { type: 'run.started' }> {
+    // One load on the hot path; a builder without its .build() (no shapeHash) is told apart here,
+    // before the input check blames the input for the schema it does not have.
+    if (typeof (saga as { readonly shapeHash?: unknown } | null | undefined)?.shapeHash !== 'string') {
+      throw new TypeError(`${submitted ? 'submit()' : 'start() / run()'}: ${sagaArgumentProblem(saga) ?? 'the saga has no shape hash'}.`);
+    }
     const idProblem = runId === undefined ? undefined : runIdProblem(runId);
     if (idProblem !== undefined) throw new SagaInputError(saga.name, [{ path: 'options.runId', message: idProblem }]);
     let parsed: ReturnType<typeof saga.input.safeParse>;

@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import type { AnySaga, SagaStage } from '../definition/saga.js';
+import { sagaArgumentProblem } from '../definition/saga-argument.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 
 /**
@@ -186,6 +187,8 @@ export function crashAfter(predicate: (event: SagaEvent, journal: readonly SagaE
  * @throws `RangeError` when a fault names a stage the saga does not have.
  */
 export function withFaults<TSaga extends AnySaga>(saga: TSaga, faults: readonly Fault[], scheduler: SchedulerLike): TSaga {
+  const problem = sagaArgumentProblem(saga);
+  if (problem !== undefined) throw new TypeError(`withFaults: ${problem}.`);
   const stageFaults = faults.filter((fault): fault is StageFault => fault.kind !== 'crash-after');
   for (const fault of stageFaults) {
     if (saga.stage(fault.stage) === undefined) {

@@ -34,6 +34,7 @@ import { Landings } from '../runtime/landings.js';
 import { settleTimeoutError, settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
+import { sagaArgumentProblem } from '../definition/saga-argument.js';
 
 /**
  * The store call a worker was making when something went wrong, passed to
@@ -376,7 +377,11 @@ class SagaWorker implements Worker {
     if (idProblem !== undefined) throw new TypeError(`createWorker: workerId ${idProblem}.`);
     this.onError = options.onError ?? ((error, context) => console.warn(describeProblem(this.id, error, context)));
     if (options.sagas.length === 0) throw new TypeError('createWorker: pass at least one saga in `sagas`; a worker claims only runs of the sagas it has.');
-    for (const saga of options.sagas) this.sagas.set(sagaKey(saga.name, saga.shapeHash), saga);
+    options.sagas.forEach((saga, index) => {
+      const problem = sagaArgumentProblem(saga);
+      if (problem !== undefined) throw new TypeError(`createWorker: sagas[${index}]: ${problem}.`);
+      this.sagas.set(sagaKey(saga.name, saga.shapeHash), saga);
+    });
     this.registrations = [...this.sagas.values()].map((saga) => ({ name: saga.name, shapeHash: saga.shapeHash }));
     // A subscriber that throws is reported to onError and never reaches the runs this worker drives.
     this.events = new EventStream<SagaEvent>({
