@@ -13,6 +13,7 @@ import { moneyTransfer } from '../../sagas/money-transfer/index.js';
 import { greeting } from './fixtures/greeting.mjs';
 import { pausing } from './fixtures/pausing.mjs';
 import { slow } from './fixtures/slow.mjs';
+import { approval } from './fixtures/approval.mjs';
 import { fixture, ROOT } from './support/cli-process.js';
 import { heldUntilCancelled } from './support/held-saga.js';
 import { z } from 'zod';
@@ -255,6 +256,37 @@ describe('cancel of a run another process drives', () => {
       await store.close();
     }
   });
+});
+
+describe('cancel of a run whose process died', () => {
+  it('rolls the run back itself once the dead owner’s lease runs out, instead of following it forever', async () => {
+    const path = join(work, 'dead-owner', 'runs.db'); // a directory of its own, as above
+    const store = new SqliteStore({ path });
+    const orchestrator = createOrchestrator({ store, sagas: [approval], ownerId: 'app-3' });
+    const run = orchestrator.start(approval, { cents: 40 }, { runId: 'dead-owner-1' });
+    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'wait.started'), { timeout: 5_000 }).toBe(true);
+    // Let go without settling, then a lease taken by an owner that never heartbeats: a process
+    // SIGKILLed while the run waited, its lease live for another 1.5 s.
+    await orchestrator.close({ timeoutMs: 0 });
+    const taken = await store.acquire({ runId: run.runId, owner: 'killed-app', leaseMs: 1_500 });
+    expect(taken.acquired).toBe(true);
+    await store.close();
+    const result = await cli('cancel', run.runId, 'nobody approved', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`);
+    expect(result.stdout.split('\n').slice(0, 3)).toEqual([
+      `cancelling run ${run.runId} (nobody approved)`,
+      '  killed-app drives it, and carries the cancel out at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)',
+      expect.stringMatching(/^ {2}if that process has died, this command rolls the run back itself when its lease runs out \(at \d{4}-\d\d-\d\dT[\d:.]+Z\)$/),
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const reader = new SqliteStore({ path });
+    try {
+      const outcome = await createOrchestrator({ store: reader }).inspect(run.runId);
+      expect([outcome.status, outcome.cancellation?.reason, outcome.compensationOrder]).toEqual(['cancelled', 'nobody approved', ['hold']]);
+    } finally {
+      await reader.close();
+    }
+  }, 20_000);
 });
 
 describe('store URLs', () => {

@@ -1,5 +1,5 @@
-import { lastValueFrom, shareReplay } from 'rxjs';
-import { createOrchestrator, foldJournal, SagaError, SagaNotRegisteredError, type SagaRun } from '../../index.js';
+import { firstValueFrom, from, lastValueFrom, map, race, shareReplay, timer } from 'rxjs';
+import { createOrchestrator, foldJournal, SagaError, SagaNotRegisteredError, type Orchestrator, type SagaRun, type SagaStore } from '../../index.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
 import { driveRun, printOutcome } from '../drive-run.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
@@ -59,13 +59,7 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
       await orchestrator.cancel(runId, why);
     } catch (error) {
       await orchestrator.close();
-      if (error instanceof SagaNotRegisteredError) {
-        throw new CliUsageError(
-          `No live process drives run ${runId} of saga '${error.saga}', so this command must roll it back itself, and needs the saga's code: pass --sagas <module> (the module that defines '${error.saga}').`,
-          { cause: error },
-        );
-      }
-      throw error instanceof SagaError ? new CliUsageError(error.message, { cause: error }) : error;
+      throw cancelRefusal(runId, error);
     }
     if (options.wait === false) {
       // A run this process took over is rolled back before close() resolves.
@@ -80,25 +74,37 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
       writeLines(io.stdout, [
         `cancelling run ${runId} (${why})`,
         ...(lease?.live === true
-          ? [`  ${lease.owner} drives it, and carries the cancel out at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)`]
+          ? [
+              `  ${lease.owner} drives it, and carries the cancel out at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)`,
+              `  if that process has died, this command rolls the run back itself when its lease runs out (at ${new Date(lease.expiresAt).toISOString()})${options.sagas === undefined ? ', given --sagas <module>' : ''}`,
+            ]
           : []),
       ]);
     }
     const events$ = orchestrator.watch(runId).pipe(shareReplay());
+    const settled = lastValueFrom(events$, { defaultValue: undefined });
+    // A recorded cancel is carried out by the run's owner; an owner that was SIGKILLed never does,
+    // and nobody else takes the run over while its lease is live. Without this the command
+    // followed such a run forever: once the lease lapses, cancel again, which takes it over here.
+    const takeover = lease?.live === true ? cancelOnceLeaseLapses(store, orchestrator, runId, why, settled) : Promise.resolve();
     const followed: SagaRun = {
       runId,
       events$,
-      outcome: lastValueFrom(events$, { defaultValue: undefined }).then(() => orchestrator.inspect(runId)),
+      outcome: Promise.all([settled, takeover]).then(() => orchestrator.inspect(runId)),
       cancel: () => undefined,
     };
-    const outcome = await driveRun(followed, {
-      io,
-      json,
-      stageNames: foldJournal(journal).stageNames,
-      liveFromSeq: journal.length,
-      handleInterrupts: false,
-    });
-    await orchestrator.close();
+    let outcome: Awaited<SagaRun['outcome']>;
+    try {
+      outcome = await driveRun(followed, {
+        io,
+        json,
+        stageNames: foldJournal(journal).stageNames,
+        liveFromSeq: journal.length,
+        handleInterrupts: false,
+      });
+    } finally {
+      await orchestrator.close();
+    }
     if (!json) {
       io.stdout.write('\n');
       printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
@@ -106,5 +112,40 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
     return outcome.status === 'cancelled' ? ExitCode.Completed : ExitCode.NotCompleted;
   } finally {
     await store.close();
+  }
+}
+
+/** The CLI's error for a refused cancel: the advice to pass --sagas for a run this command must roll back itself. */
+function cancelRefusal(runId: string, error: unknown): unknown {
+  if (error instanceof SagaNotRegisteredError) {
+    return new CliUsageError(
+      `No live process drives run ${runId} of saga '${error.saga}', so this command must roll it back itself, and needs the saga's code: pass --sagas <module> (the module that defines '${error.saga}').`,
+      { cause: error },
+    );
+  }
+  return error instanceof SagaError ? new CliUsageError(error.message, { cause: error }) : error;
+}
+
+/**
+ * Waits for the lease of the run's owner to run out, unless the run settles first, then cancels the
+ * run again: with nobody holding it, `orchestrator.cancel` takes it over and rolls it back here. An
+ * owner that is alive renews its lease (and carries the cancel out at its next heartbeat), so the
+ * wait starts over from its new expiry.
+ */
+async function cancelOnceLeaseLapses(store: SagaStore, orchestrator: Orchestrator, runId: string, reason: string, settled: Promise<unknown>): Promise<void> {
+  const settled$ = from(settled).pipe(map(() => 'settled' as const));
+  for (;;) {
+    const lease = await store.leaseOf(runId);
+    if (lease?.live !== true) break;
+    // A little past the expiry: the store's clock decides, and the lease must be over by then.
+    const next = await firstValueFrom(race(timer(Math.max(0, lease.expiresAt - Date.now()) + 50).pipe(map(() => 'due' as const)), settled$));
+    if (next === 'settled') return;
+  }
+  const status = (await orchestrator.inspect(runId)).status;
+  if (status !== 'running' && status !== 'queued') return;
+  try {
+    await orchestrator.cancel(runId, reason);
+  } catch (error) {
+    throw cancelRefusal(runId, error);
   }
 }
