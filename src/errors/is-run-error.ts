@@ -15,7 +15,10 @@ import { SagaRunError, type AnyRunError } from './saga-run-error.js';
  * stay), by `error.code`, or by `error.outcome.status`.
  *
  * It checks the saga's name, not its version or shape: an error of a run started with another
- * version of the saga passes, and its outputs are those that version's stages produced.
+ * version of the saga passes, and its outputs are those that version's stages produced; its
+ * `outcome.stages`, typed with this version's stage names, then holds that version's stages (a
+ * stage only this version declares is absent). Compare `error.outcome.version` with
+ * `saga.version` when several versions of the saga run side by side.
  *
  * @param saga - the saga whose run may have failed.
  * @param error - anything caught.
