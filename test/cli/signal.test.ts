@@ -13,6 +13,7 @@ import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { approval } from './fixtures/approval.mjs';
+import { twoWaits } from './fixtures/two-waits.mjs';
 import { ensureBuilt, fixture, sagaflow } from './support/cli-process.js';
 
 const postgresUrl = await postgresForTests();
@@ -62,6 +63,33 @@ describe('sagaflow signal', () => {
       const outcome = await createOrchestrator({ store: reader }).inspect('wait-1');
       expect(outcome.status).toBe('completed');
       expect(outcome.outputs.pay).toBe('paid 700, approved by ann');
+    } finally {
+      await reader.close();
+    }
+  }, 120_000);
+
+  it('says when it took over a run nobody drove and goes on driving it, rather than looking hung after the signal is journaled', async () => {
+    const path = join(work, 'taken-over.db');
+    const store = new SqliteStore({ path });
+    const orchestrator = createOrchestrator({ store, sagas: [twoWaits] });
+    const run = orchestrator.start(twoWaits, {}, { runId: 'taken-1' });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
+    // This process lets the waiting run go: nobody drives it now.
+    await orchestrator.close({ timeoutMs: 0 });
+    await store.close();
+    // The command takes it over, journals 'first', and drives it into the second wait, which
+    // holds it (here until that wait times out after 1.5 s and the run rolls back).
+    const sent = await sagaflow(['signal', 'taken-1', 'first', '{}', '--sagas', fixture('two-waits.mjs'), '--store', `sqlite:${path}`, '--signal-id', 'first-1'], { cwd: work });
+    expect(sent.stderr).toBe('');
+    expect(sent.code).toBe(0);
+    expect(sent.stdout.split('\n')).toEqual([
+      "signal 'first' (first-1) journaled for run taken-1: the stage waiting for it goes on",
+      `  no live process drove run taken-1, so this command took it over and drives it on here until it settles (a later wait holds it as long); Ctrl-C leaves it for 'npx sagaflow resume taken-1 --sagas ${fixture('two-waits.mjs')}' (or recover()) once its lease runs out`,
+      '',
+    ]);
+    const reader = new SqliteStore({ path });
+    try {
+      expect((await createOrchestrator({ store: reader }).inspect('taken-1')).status).toBe('compensated');
     } finally {
       await reader.close();
     }

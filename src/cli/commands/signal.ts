@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createOrchestrator, SagaError } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { formatDuration } from '../format.js';
@@ -49,7 +51,10 @@ export async function signalCommand(runId: string, name: string, payloadText: st
   try {
     process.env['SAGAFLOW_STORE'] = options.store;
     const sagas = (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);
-    const orchestrator = createOrchestrator({ store, sagas });
+    // Its own owner id, known here: a run this command takes over (nobody drove it) is then told
+    // apart by its lease, and the user told that the command goes on driving it.
+    const ownerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    const orchestrator = createOrchestrator({ store, sagas, ownerId });
     try {
       // A run another live process drives gets the signal from that process, at its next
       // heartbeat: say so before that wait, or the command looks hung for up to 10 s.
@@ -78,6 +83,14 @@ export async function signalCommand(runId: string, name: string, payloadText: st
                 : `signal ${result.signalId} was already received by run ${runId}: nothing changed`,
             ],
       );
+      if (options.json !== true) {
+        const held = await store.leaseOf(runId).catch(() => undefined);
+        if (held?.live === true && held.owner === ownerId) {
+          writeLines(io.stdout, [
+            `  no live process drove run ${runId}, so this command took it over and drives it on here until it settles (a later wait holds it as long); Ctrl-C leaves it for 'npx sagaflow resume ${runId} --sagas ${options.sagas}' (or recover()) once its lease runs out`,
+          ]);
+        }
+      }
       return ExitCode.Completed;
     } catch (error) {
       throw error instanceof SagaError ? new CliUsageError(error.message, { cause: error }) : error;
