@@ -224,9 +224,11 @@ export interface SagaOutcomeBase<TOutputs = Record<string, unknown>> {
   readonly outputs: { readonly [K in keyof TOutputs]?: DeepReadonly<TOutputs[K]> } & {};
   /**
    * Every stage of the saga, in declaration order, whether or not it ran (`not_started` if not).
-   * For a typed saga each of its stage names is a {@link StageRecord}; any other name (a misspelt
-   * one, a name held in a `string`) may be `undefined`, and is typed so, with or without
-   * `noUncheckedIndexedAccess`: `outcome.stages.cra.status` does not compile.
+   * For a typed saga it is keyed by the saga's stage names, each a {@link StageRecord}: a misspelt
+   * name (`outcome.stages.cra`) does not compile. To look a stage up by a name held in a `string`
+   * (a loop over `completionOrder`), read it through the untyped outcome, which every typed one is:
+   * `const any: SagaOutcome = outcome; any.stages[name]` (a `StageRecord | undefined` under
+   * `noUncheckedIndexedAccess`).
    */
   readonly stages: unknown extends TOutputs
     ? Readonly<Record<string, StageRecord>>

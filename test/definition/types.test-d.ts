@@ -311,6 +311,8 @@ describe('type inference', () => {
     expectTypeOf(Object.entries(outcome.stages)).toEqualTypeOf<[string, StageRecord][]>();
     const untyped: SagaOutcome = outcome;
     expectTypeOf(untyped.stages['anything']).toEqualTypeOf<StageRecord | undefined>();
+    // A name held in a string is looked up through the untyped outcome, as the TSDoc says.
+    for (const name of outcome.completionOrder) expectTypeOf(untyped.stages[name]).toEqualTypeOf<StageRecord | undefined>();
     const anySaga: SagaOutcome<unknown> = outcome;
     void anySaga;
     // So do a run error's outcome and the test kit's.
