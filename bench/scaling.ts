@@ -15,18 +15,22 @@
  * first stage (a gate), the heap is measured after a full GC (`--expose-gc`; without it, the
  * figure is an estimate) and compared with the heap before the runs started.
  *
- * The lower bound of the concurrent-runs curve is measured in the same rounds, interleaved with
- * sagaflow's (each size's two samples next to each other): the same 5-stage chain by hand with
+ * Hand-written references of the stage curves and of the concurrent-runs curve are measured in the
+ * same rounds, interleaved with sagaflow's: for the stage curves, the same chain and fan-out by hand
+ * with a kept journal of the same events (`runHandWrittenStages`); for the concurrent runs
+ * (each size's two samples next to each other), the same 5-stage chain by hand with
  * async/await, the same trivial async call per stage, and a journal of the same 12 events per run
  * written as plain literals (bench/lib/hand-written-journaled.ts), started the same way (N at once,
  * awaited together), every journal kept until the sample ends as the sample's MemoryStore keeps
- * sagaflow's. Its own largest ÷ smallest is what N runs in flight cost any implementation that
- * keeps a journal per run on this machine (the collector and the caches), not sagaflow's share.
+ * sagaflow's. Their own largest ÷ smallest is what the sizes cost any implementation that keeps
+ * such a journal on this machine (the collector and the caches). They are references, not lower
+ * bounds of sagaflow's ratios: a cost added per stage spreads less than the baseline's; sagaflow's
+ * own part is its cost less the baseline's, size by size (bench/lib/report.ts).
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, MemoryStore, type AnySaga, type Orchestrator } from '../dist/index.js';
-import { journaledEvents, runHandWrittenJournaled } from './lib/hand-written-journaled.js';
+import { journaledEvents, runHandWrittenJournaled, runHandWrittenStages } from './lib/hand-written-journaled.js';
 import { looseSaga } from './lib/loose-builder.js';
 import { numberArgument } from './lib/sqlite-bench.js';
 import { cpuStopwatch, median, medianOfRatios } from './lib/stats.js';
@@ -81,13 +85,23 @@ export interface ScalingBenchResult {
   /** Largest ÷ smallest µs per stage over the concurrent-runs range (target ≤ 1.5). */
   readonly runsRatio: number;
   /**
-   * The lower bound of the concurrent-runs curve, measured in the same rounds, interleaved with
+   * The hand-written reference of the concurrent-runs curve, measured in the same rounds, interleaved with
    * sagaflow's: the 5-stage chain by hand with a journal of the same 12 events per run, kept until
    * the sample ends (see the module comment). `sagaflowRatio`: sagaflow's µs per stage ÷ this
    * baseline's at the same size, the median of per-round ratios. Absent in results saved before it.
    */
   readonly runsHandWrittenJournaled?: readonly HandWrittenRunsPoint[];
-  /** Largest ÷ smallest µs per stage of {@link ScalingBenchResult.runsHandWrittenJournaled} (reported: the lower bound of `runsRatio`). */
+  /**
+   * The hand-written reference of the stage curves, measured in the same rounds, interleaved with sagaflow's
+   * (each size's two samples next to each other): the same chain and fan-out by hand, each stage
+   * the same trivial async call, with a journal of the same 2 × size + 2 events as plain literals
+   * kept until the sample ends (`runHandWrittenStages`). Absent in results saved before it.
+   */
+  readonly chainHandWrittenJournaled?: readonly ScalingPoint[];
+  readonly fanOutHandWrittenJournaled?: readonly ScalingPoint[];
+  /** Largest ÷ smallest µs per stage over both hand-written stage curves (reported: a reference for `stagesRatio`, not a bound). */
+  readonly stagesRatioHandWrittenJournaled?: number;
+  /** Largest ÷ smallest µs per stage of {@link ScalingBenchResult.runsHandWrittenJournaled} (reported: a reference for `runsRatio`, not a bound). */
   readonly runsRatioHandWrittenJournaled?: number;
   /** Whether heap figures were taken after a forced GC. */
   readonly heapExact: boolean;
@@ -181,6 +195,22 @@ async function sampleHandWritten(concurrent: number, stagesPerSample: number): P
   return us;
 }
 
+/** µs per stage of the hand-written journaled saga of `size` stages, run one after the other until about `stagesPerSample` stages, as {@link sample}. */
+async function sampleHandWrittenStages(shape: 'chain' | 'fan-out', size: number, stagesPerSample: number): Promise<number> {
+  const runs = Math.max(1, Math.round(stagesPerSample / size));
+  // Every run's journal is kept until the sample ends, as the sample's MemoryStore keeps sagaflow's.
+  const journals: object[][] = [];
+  const elapsed = cpuStopwatch();
+  for (let run = 0; run < runs; run++) {
+    const journal: object[] = [];
+    journals.push(journal);
+    await runHandWrittenStages(shape, size, journal);
+  }
+  const us = elapsed() / (runs * size);
+  if (journals.length !== runs) throw new Error(`hand-written ${shape}: a run is missing`);
+  return us;
+}
+
 function spread(points: readonly ScalingPoint[]): number {
   const costs = points.map((point) => point.usPerStage);
   return Math.max(...costs) / Math.min(...costs);
@@ -259,20 +289,25 @@ async function handWrittenHeapPerRun(concurrent: number): Promise<number> {
   });
 }
 
-/** Measures the three curves, and the concurrent-runs curve's hand-written lower bound; see the module comment. */
+/** Measures the three curves, and the hand-written references beside them; see the module comment. */
 export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promise<ScalingBenchResult> {
   const rounds = options.rounds ?? 5;
   const stagesPerSample = options.stagesPerSample ?? 20_000;
   const stageCounts = options.stageCounts ?? [10, 100, 1_000, 10_000];
   const runCounts = options.runCounts ?? [1, 10, 100, 1_000, 10_000];
-  const stageCurve = async (make: (size: number) => AnySaga): Promise<ScalingPoint[]> => {
-    if (options.stageCurves === false) return [];
+  /** sagaflow's curve of one saga shape, and the hand-written one beside it (same rounds, interleaved). */
+  const stageCurve = async (make: (size: number) => AnySaga, shape: 'chain' | 'fan-out'): Promise<[ScalingPoint[], ScalingPoint[]]> => {
+    if (options.stageCurves === false) return [[], []];
     const sagas = new Map(stageCounts.map((size) => [size, make(size)]));
-    const [points = []] = await curves(stageCounts, [(size) => sample(sagas.get(size) as AnySaga, 1, stagesPerSample)], rounds);
-    return points.map(({ samples: _, ...point }) => point);
+    const [points = [], hand = []] = await curves(
+      stageCounts,
+      [(size) => sample(sagas.get(size) as AnySaga, 1, stagesPerSample), (size) => sampleHandWrittenStages(shape, size, stagesPerSample)],
+      rounds,
+    );
+    return [points.map(({ samples: _, ...point }) => point), hand.map(({ samples: _, ...point }) => point)];
   };
-  const chain = await stageCurve(chainSaga);
-  const fanOut = await stageCurve(fanOutSaga);
+  const [chain, chainHand] = await stageCurve(chainSaga, 'chain');
+  const [fanOut, fanOutHand] = await stageCurve(fanOutSaga, 'fan-out');
   const five = chainSaga(5);
   const runsPerSample = Math.max(stagesPerSample, 5 * Math.max(...runCounts));
   const [runsCurve = [], handCurve = []] = await curves(runCounts, [(size) => sample(five, size, runsPerSample), (size) => sampleHandWritten(size, runsPerSample)], rounds);
@@ -297,6 +332,7 @@ export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promi
     fanOut,
     runs,
     stagesRatio: spread([...chain, ...fanOut]),
+    ...(chainHand.length === 0 ? {} : { chainHandWrittenJournaled: chainHand, fanOutHandWrittenJournaled: fanOutHand, stagesRatioHandWrittenJournaled: spread([...chainHand, ...fanOutHand]) }),
     chainRatio: spread(chain),
     fanOutRatio: spread(fanOut),
     runsRatio: spread(runs),

@@ -117,3 +117,51 @@ export async function runHandWrittenWriteAhead(effects: SagaEffects, fail: boole
   }
   if (journal.length !== journaledEvents(fail)) throw new Error(`hand-written write-ahead wrote ${journal.length} events, expected ${journaledEvents(fail)}`);
 }
+
+/** Stage names of a hand-written saga of `size` stages, made once per size (sagaflow's are in its definition). */
+const stageNames = new Map<number, readonly string[]>();
+function namesOf(size: number): readonly string[] {
+  let names = stageNames.get(size);
+  if (names === undefined) stageNames.set(size, (names = Array.from({ length: size }, (_, index) => `s${index}`)));
+  return names;
+}
+
+/** The trivial async work of each stage, as bench/scaling.ts's stages' `async () => 1`. */
+const work = async (): Promise<number> => 1;
+
+/**
+ * A completing saga of `size` stages by hand, shaped as bench/scaling.ts's: a `chain` (each stage
+ * after the one before), or a `fan-out` (one root, `size − 2` stages at once, one join after all of
+ * them), each stage the same trivial async call; with a journal of the events sagaflow writes for
+ * it, as plain literals pushed on `journal` (kept by the caller): `run.started`, each stage's
+ * `stage.started` and `stage.completed` (with its output), `run.completed` — 2 × size + 2.
+ *
+ * bench/scaling.ts samples it beside sagaflow's stage curves, in the same rounds: its own largest
+ * ÷ smallest µs per stage is what a saga's size costs any implementation keeping such a journal
+ * on this machine, the lower bound of `scaling.stagesRatio`.
+ *
+ * @throws Error when it wrote another number of events than 2 × size + 2.
+ */
+export async function runHandWrittenStages(shape: 'chain' | 'fan-out', size: number, journal: object[]): Promise<void> {
+  const runId = 'r';
+  const saga = shape;
+  let seq = 0;
+  const names = namesOf(size);
+  const step = async (stage: string): Promise<void> => {
+    journal.push({ type: 'stage.started', runId, saga, seq: seq++, at: Date.now(), stage, attempt: 1 });
+    const output = await work();
+    journal.push({ type: 'stage.completed', runId, saga, seq: seq++, at: Date.now(), stage, attempt: 1, output });
+  };
+  journal.push({ type: 'run.started', runId, saga, seq: seq++, at: Date.now(), input: {} });
+  if (shape === 'chain') {
+    for (let index = 0; index < size; index++) await step(names[index] as string);
+  } else {
+    await step('root');
+    const fan: Array<Promise<void>> = [];
+    for (let index = 0; index < size - 2; index++) fan.push(step(names[index] as string));
+    await Promise.all(fan);
+    await step('join');
+  }
+  journal.push({ type: 'run.completed', runId, saga, seq: seq++, at: Date.now() });
+  if (journal.length !== 2 * size + 2) throw new Error(`hand-written ${shape} of ${size} stages wrote ${journal.length} events, expected ${2 * size + 2}`);
+}

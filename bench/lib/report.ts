@@ -8,7 +8,7 @@ import type { DurableSqliteBenchmarkResult } from '../durable-sqlite.js';
 import type { MemoryBenchResult } from '../memory.js';
 import type { OtelBenchResult } from '../otel.js';
 import type { PostgresBenchResult } from '../postgres.js';
-import type { HandWrittenRunsPoint, ScalingBenchResult } from '../scaling.js';
+import type { HandWrittenRunsPoint, ScalingBenchResult, ScalingPoint } from '../scaling.js';
 import type { WaitsBenchResult } from '../waits.js';
 import { scalingChart } from './chart.js';
 
@@ -75,8 +75,11 @@ export interface Target {
   readonly met: boolean | null;
   /**
    * Where the benchmark measures one, the same ratio for the least an implementation can do and
-   * still keep sagaflow's contract (a hand-written baseline measured in the same rounds): when it
-   * misses the target itself, no engine keeping that contract can meet it on this machine.
+   * still keep sagaflow's contract (a hand-written baseline measured in the same rounds): sagaflow
+   * does at least that work, so its ratio to the same denominator cannot be lower, and when the
+   * bound misses the target no engine keeping that contract can meet it on this machine. Only the
+   * in-memory ratios have one: a largest ÷ smallest over sizes (the scaling ratios) has no such
+   * bound, since an engine adding a constant per stage to a baseline spreads less than it.
    */
   readonly floor?: { readonly key: string; readonly value: number; readonly met: boolean };
 }
@@ -93,7 +96,7 @@ export function targets(results: BenchResults): Target[] {
     atMost('memory.ratioVsHandWrittenJournaled', results.memory.ratioVsHandWrittenJournaled, 1.5, 'memory.writeAheadVsHandWrittenJournaled'),
     atMost('memory.ratioVsNodeSagas', results.memory.ratioVsNodeSagas, 1, 'memory.writeAheadVsNodeSagas'),
     atMost('scaling.stagesRatio', results.scaling.stagesRatio, 1.5),
-    atMost('scaling.runsRatio', results.scaling.runsRatio, 1.5, 'scaling.runsRatioHandWrittenJournaled'),
+    atMost('scaling.runsRatio', results.scaling.runsRatio, 1.5),
     atLeast('sqlite.groupCommitRatio', results.sqlite.groupCommitRatio, 5),
     atLeast('sqlite.ratioVsDbos', results.sqlite.ratioVsDbos, 10),
     atLeast('postgres.ratioVsDbos', results.postgres.ratioVsDbos, 3),
@@ -315,11 +318,12 @@ export function report(results: BenchResults, quick?: BenchResults): string {
 
 /**
  * The scaling section: µs per stage by size for each curve, heap per in-flight run, and, in
- * results that have it, the concurrent-runs curve's hand-written lower bound beside sagaflow's.
+ * results that have them, the hand-written curves measured beside sagaflow's (references, not bounds).
  */
 function scalingReport(scaling: ScalingBenchResult): string[] {
   const hand = scaling.runsHandWrittenJournaled;
   const handAt = (size: number): HandWrittenRunsPoint | undefined => hand?.find((point) => point.size === size);
+  const handStages = scaling.chainHandWrittenJournaled !== undefined;
   return [
     `**Scaling** (MemoryStore; CPU µs per executed stage, the fastest of the rounds; heap with every run held inside its first stage${scaling.heapExact ? ', after a forced GC' : ''}` +
       (hand === undefined
@@ -327,7 +331,15 @@ function scalingReport(scaling: ScalingBenchResult): string[] {
         : '; beside the concurrent runs, measured in the same rounds, interleaved: the same 5-stage chain by hand with async/await and a journal of the same 12 events per run as plain literals, every journal kept as MemoryStore keeps them, the runs started and awaited together; "sagaflow ÷ it" is the median of per-round ratios)'),
     '',
     markdownTable([
-      ['size', 'chain µs/stage', 'fan-out µs/stage', 'concurrent runs µs/stage', 'heap KB per in-flight run', ...(hand === undefined ? [] : ['hand-written + kept journal, concurrent runs µs/stage', 'its heap KB per in-flight run', 'sagaflow ÷ it'])],
+      [
+        'size',
+        'chain µs/stage',
+        'fan-out µs/stage',
+        ...(handStages ? ['by hand + kept journal: chain µs/stage', 'fan-out µs/stage'] : []),
+        'concurrent runs µs/stage',
+        'heap KB per in-flight run',
+        ...(hand === undefined ? [] : ['hand-written + kept journal, concurrent runs µs/stage', 'its heap KB per in-flight run', 'sagaflow ÷ it']),
+      ],
       ...[...new Set([...scaling.chain, ...scaling.runs].map((point) => point.size))]
         .sort((a, b) => a - b)
         .map((size) => {
@@ -337,6 +349,9 @@ function scalingReport(scaling: ScalingBenchResult): string[] {
             size.toLocaleString('en-US'),
             fmt(scaling.chain.find((point) => point.size === size)?.usPerStage),
             fmt(scaling.fanOut.find((point) => point.size === size)?.usPerStage),
+            ...(handStages
+              ? [fmt(scaling.chainHandWrittenJournaled?.find((point) => point.size === size)?.usPerStage), fmt(scaling.fanOutHandWrittenJournaled?.find((point) => point.size === size)?.usPerStage)]
+              : []),
             fmt(runs?.usPerStage),
             fmt(runs?.heapKBPerRun, 1),
             ...(hand === undefined ? [] : [fmt(handPoint?.usPerStage), fmt(handPoint?.heapKBPerRun, 1), fmt(handPoint?.sagaflowRatio)]),
@@ -344,9 +359,32 @@ function scalingReport(scaling: ScalingBenchResult): string[] {
         }),
     ]),
     '',
-    `Largest ÷ smallest per-stage cost: stages ${fmt(scaling.stagesRatio)} (chain ${fmt(scaling.chainRatio)}, fan-out ${fmt(scaling.fanOutRatio)}), concurrent runs ${fmt(scaling.runsRatio)}` +
-      (scaling.runsRatioHandWrittenJournaled === undefined ? '.' : `; the hand-written chain with a kept journal, over the same runs in the same rounds, ${fmt(scaling.runsRatioHandWrittenJournaled)} (the lower bound of the concurrent-runs ratio on this machine).`),
+    `Largest ÷ smallest per-stage cost: stages ${fmt(scaling.stagesRatio)} (chain ${fmt(scaling.chainRatio)}, fan-out ${fmt(scaling.fanOutRatio)})` +
+      (scaling.stagesRatioHandWrittenJournaled === undefined
+        ? ''
+        : `, the same chain and fan-out by hand with a kept journal of the same events ${fmt(scaling.stagesRatioHandWrittenJournaled)}, sagaflow's own part (its µs per stage less the hand-written one's, size by size) ${fmt(ownSpread([...pairs(scaling.chain, scaling.chainHandWrittenJournaled), ...pairs(scaling.fanOut, scaling.fanOutHandWrittenJournaled)]))}`) +
+      `; concurrent runs ${fmt(scaling.runsRatio)}` +
+      (scaling.runsRatioHandWrittenJournaled === undefined
+        ? '.'
+        : `, the hand-written chain with a kept journal over the same runs ${fmt(scaling.runsRatioHandWrittenJournaled)}, sagaflow's own part ${fmt(ownSpread(pairs(scaling.runs, scaling.runsHandWrittenJournaled)))}. The hand-written curves, measured in the same rounds, show what the sizes cost on this machine (the collector, the caches) to anything keeping such a journal; they are references, not bounds: sagaflow's own part is what is left to it.`),
   ];
+}
+
+/** sagaflow's points with the hand-written baseline's of the same size, as [sagaflow, baseline] µs per stage. */
+function pairs(sagaflow: readonly ScalingPoint[], hand: readonly ScalingPoint[] | undefined): Array<readonly [number, number]> {
+  const result: Array<readonly [number, number]> = [];
+  for (const point of sagaflow) {
+    const other = hand?.find((candidate) => candidate.size === point.size);
+    if (other !== undefined) result.push([point.usPerStage, other.usPerStage]);
+  }
+  return result;
+}
+
+/** Largest ÷ smallest of sagaflow's µs per stage less the baseline's, over the sizes: how its own cost grows. */
+function ownSpread(points: ReadonlyArray<readonly [number, number]>): number | null {
+  const own = points.map(([sagaflow, hand]) => sagaflow - hand);
+  if (own.length === 0 || own.some((cost) => cost <= 0)) return null;
+  return Math.max(...own) / Math.min(...own);
 }
 
 export function chart(results: BenchResults): string {
@@ -356,6 +394,7 @@ export function chart(results: BenchResults): string {
     { label: 'fan-out (stages per saga)', color: '#ff7f0e', points: scaling.fanOut },
     { label: 'concurrent 5-stage runs', color: '#2ca02c', points: scaling.runs },
     ...(scaling.runsHandWrittenJournaled === undefined ? [] : [{ label: 'runs, by hand + journal', color: '#7f7f7f', points: scaling.runsHandWrittenJournaled }]),
+    ...(scaling.fanOutHandWrittenJournaled === undefined ? [] : [{ label: 'fan-out, by hand + journal', color: '#bcbd22', points: scaling.fanOutHandWrittenJournaled }]),
   ]);
 }
 

@@ -30,7 +30,7 @@ describe('bench/run.ts', () => {
     // Parked runs are held by nobody.
     expect(at(results, 'waits.postgres.heldWhileParked')).toBe(0);
     // Measured by sagaflow alone: always numbers.
-    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'memory.ratioVsHandWrittenWriteAhead', 'memory.writeAheadVsHandWrittenJournaled', 'memory.writeAheadVsHandWritten', 'scaling.stagesRatio', 'scaling.runsRatio', 'scaling.runsRatioHandWrittenJournaled', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk', 'waits.memory.bytesPerWaitingRun', 'waits.postgres.parksPerSecond', 'waits.postgres.claimBuffersParked', 'waits.postgres.signalsPerSecond']) {
+    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'memory.ratioVsHandWrittenWriteAhead', 'memory.writeAheadVsHandWrittenJournaled', 'memory.writeAheadVsHandWritten', 'scaling.stagesRatio', 'scaling.runsRatio', 'scaling.runsRatioHandWrittenJournaled', 'scaling.stagesRatioHandWrittenJournaled', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk', 'waits.memory.bytesPerWaitingRun', 'waits.postgres.parksPerSecond', 'waits.postgres.claimBuffersParked', 'waits.postgres.signalsPerSecond']) {
       const value = at(results, key);
       expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key} = ${String(value)}`).toBe(true);
     }
