@@ -297,10 +297,11 @@ export class SagaBuilder<
   waitForSignal<
     const TName extends string,
     TOutput,
+    TPayload,
     const TAfter extends readonly ((keyof TStages & string) | (string & {}))[],
   >(
     name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
-    definition: WaitForSignalDefinition<TOutput> & {
+    definition: WaitForSignalDefinition<TOutput, TPayload> & {
       readonly after?: (TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>) | undefined;
     },
   ): SagaBuilder<

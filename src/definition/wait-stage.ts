@@ -16,10 +16,13 @@ import type { ExecuteContext } from './stage-definition.js';
  * `schema` accepts: the stage's output is what the schema returns. With `timeoutMs`, a wait that
  * is not signalled in time fails the stage (a `WaitTimeoutError`, code `WAIT_TIMEOUT`), which
  * starts the saga's usual failure path (the rollback, or a pause); with `onTimeout` it completes
- * with `onTimeout.output` instead. A signal sent before the wait is reached is journaled and
- * buffered, and satisfies the wait as soon as it starts. A wait stage has nothing to compensate.
+ * with `onTimeout.output` instead, read by `schema` as a payload would be. A signal sent before
+ * the wait is reached is journaled and buffered, and satisfies the wait as soon as it starts. A
+ * wait stage has nothing to compensate.
  *
  * @typeParam TOutput - the payload, as the schema returns it: the stage's output.
+ * @typeParam TInput - the payload as sent, which the schema reads (the same as `TOutput` unless the
+ *   schema transforms it).
  *
  * @example
  * ```ts
@@ -32,18 +35,22 @@ import type { ExecuteContext } from './stage-definition.js';
  * };
  * ```
  */
-export interface WaitForSignalDefinition<TOutput> {
+export interface WaitForSignalDefinition<TOutput, TInput = TOutput> {
   /** The signal's name, as `orchestrator.signal` and `sagaflow signal` send it. */
   readonly signal: string;
   /** Validates (and may transform) the payload; a payload it refuses is refused by `signal()`. */
-  readonly schema: ZodType<TOutput>;
+  readonly schema: ZodType<TOutput, TInput>;
   /** How long to wait, in ms, from when the wait starts. No limit by default. */
   readonly timeoutMs?: number | undefined;
-  /** Completes the stage with this output when the wait times out, instead of failing it. */
+  /** Completes the stage when the wait times out, instead of failing it. */
   readonly onTimeout?:
     | {
-        /** The stage's output when the wait times out. */
-        readonly output: TOutput;
+        /**
+         * A payload to complete the stage with when the wait times out, as a signal would send it:
+         * `build()` reads it with `schema` (refusing one the schema refuses, naming the field) and
+         * the stage's output is what the schema returns for it.
+         */
+        readonly output: NoInfer<TInput>;
       }
     | undefined;
 }
@@ -176,12 +183,26 @@ export function waitDefinitionProblems(kind: WaitSpec['kind'], definition: unkno
   if (!result.success) return result.error.issues.map((issue) => [issue.path.map(String).join('.'), issue.message] as const);
   const given = definition as Partial<WaitForSignalDefinition<unknown>>;
   if (kind !== 'signal' || given.onTimeout === undefined) return [];
-  // The fallback is the stage's output, as a payload would be: journaled JSON of the schema's type.
-  const copy = copyJson(given.onTimeout.output, 'onTimeout.output');
-  if (!copy.ok) return [[copy.problem.path, `is not plain JSON: ${copy.problem.problem}`]];
-  const parsed = (given.schema as ZodType).safeParse(copy.value);
-  if (parsed.success) return [];
-  return parsed.error.issues.map((issue) => [['onTimeout', 'output', ...issue.path.map(String)].join('.'), `does not match the signal's schema: ${issue.message}`] as const);
+  // The fallback is a payload, as a signal would send it: JSON the schema accepts, and what the
+  // schema returns for it (the stage's output, journaled) must be JSON too.
+  const fallback = fallbackOutput(given.schema as ZodType, given.onTimeout.output);
+  return fallback.ok ? [] : fallback.problems;
+}
+
+/**
+ * What a signal wait completes with on timeout: its `onTimeout.output` read by its schema, as a
+ * payload is, and copied as plain JSON; or what is wrong with it, as `[path, message]` pairs.
+ */
+function fallbackOutput(schema: ZodType, given: unknown): { readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly problems: Array<readonly [string, string]> } {
+  const copy = copyJson(given, 'onTimeout.output');
+  if (!copy.ok) return { ok: false, problems: [[copy.problem.path, `is not plain JSON: ${copy.problem.problem}`]] };
+  const parsed = schema.safeParse(copy.value);
+  if (!parsed.success) {
+    return { ok: false, problems: parsed.error.issues.map((issue) => [['onTimeout', 'output', ...issue.path.map(String)].join('.'), `does not match the signal's schema: ${issue.message}`] as const) };
+  }
+  const output = copyJson(parsed.data, 'onTimeout.output');
+  if (!output.ok) return { ok: false, problems: [[output.problem.path, `as the signal's schema returns it, is not plain JSON: ${output.problem.problem}`]] };
+  return { ok: true, output: output.value };
 }
 
 /**
@@ -200,7 +221,7 @@ export function waitStage(
       signal: definition.signal as string,
       schema: definition.schema as ZodType,
       ...(definition.timeoutMs === undefined ? {} : { timeoutMs: definition.timeoutMs }),
-      ...(definition.onTimeout === undefined ? {} : { onTimeout: Object.freeze({ output: frozenCopy(definition.onTimeout.output) }) }),
+      ...(definition.onTimeout === undefined ? {} : { onTimeout: Object.freeze({ output: fallbackSpec(definition.schema as ZodType, definition.onTimeout.output) }) }),
     });
     const timeoutMs = definition.timeoutMs;
     return { spec, execute: () => (timeoutMs === undefined ? undefined : { delayMs: timeoutMs }) };
@@ -234,8 +255,8 @@ function instantOf(value: unknown): { readonly ok: true; readonly dueAt: number 
   return Number.isFinite(dueAt) ? { ok: true, dueAt } : { ok: false, problem: 'an invalid Date' };
 }
 
-/** A deep-frozen JSON copy of a fallback output (the value itself when it is not JSON: `build()` refuses it). */
-function frozenCopy(value: unknown): unknown {
-  const copy = copyJson(value, 'onTimeout.output');
-  return copy.ok ? freezeJson(copy.value) : value;
+/** The deep-frozen output of a fallback payload (see {@link fallbackOutput}); the value itself when it has a problem, which `build()` refuses. */
+function fallbackSpec(schema: ZodType, value: unknown): unknown {
+  const fallback = fallbackOutput(schema, value);
+  return fallback.ok ? freezeJson(fallback.output) : value;
 }

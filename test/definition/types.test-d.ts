@@ -331,6 +331,23 @@ describe('type inference', () => {
     void tested.outcome.stages.flihgt;
   });
 
+  it("types a signal wait's onTimeout.output as a payload the schema reads, and the stage's output as what it returns", () => {
+    const schema = z.object({ cents: z.string().transform(Number) });
+    const saga = defineSaga({ name: 'tip', input })
+      .waitForSignal('tip', { signal: 'tipped', schema, timeoutMs: 1, onTimeout: { output: { cents: '0' } } })
+      .stage('thank', {
+        execute: ({ results }) => {
+          expectTypeOf(results.tip.cents).toEqualTypeOf<number>();
+          return 'thanks';
+        },
+      })
+      .build();
+    void saga;
+    defineSaga({ name: 'tip-wrong', input })
+      // @ts-expect-error the schema's output is not a payload it reads (build() would refuse it)
+      .waitForSignal('tip', { signal: 'tipped', schema, timeoutMs: 1, onTimeout: { output: { cents: 0 } } });
+  });
+
   it('types a run error of a saga with isRunError, where instanceof alone cannot', async () => {
     const saga = defineSaga({ name: 'order', input })
       .stage('reserveInventory', { execute: async () => ({ reservationId: 'r' }) })

@@ -187,6 +187,25 @@ describe('signal waits', () => {
     expect(outcome.outputs.pay).toBe('paid (nobody)');
   });
 
+  it("with onTimeout and a schema that transforms the payload, the fallback is a payload as sent, and the stage's output is what the schema returns for it", async () => {
+    // Before, the fallback was typed as the schema's output but checked against its input: `{ cents: 0 }` was
+    // refused at build(), `{ cents: '0' }` was a type error, and forced through, the output held the string.
+    const saga = defineSaga({ name: 'tip', input: z.object({}) })
+      .waitForSignal('tip', { signal: 'tipped', schema: z.object({ cents: z.string().transform(Number) }), timeoutMs: 1_000, onTimeout: { output: { cents: '0' } } })
+      .stage('thank', { execute: ({ results }) => `thanks for ${results.tip.cents + 0} cents` })
+      .build();
+    const outcome = await createOrchestrator({ scheduler: createVirtualClock() }).start(saga, {}).outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs.tip).toEqual({ cents: 0 });
+    expect(outcome.outputs.thank).toBe('thanks for 0 cents');
+    // A fallback whose parsed value is not JSON is refused at build(), naming the field.
+    expect(() =>
+      defineSaga({ name: 'dated-fallback', input: z.object({}) })
+        .waitForSignal('when', { signal: 'at', schema: z.object({ at: z.string().transform((text) => new Date(text)) }), timeoutMs: 1, onTimeout: { output: { at: '2026-01-01' } } })
+        .build(),
+    ).toThrow(/stages\.when\.onTimeout\.output\.at.*as the signal's schema returns it, is not plain JSON/);
+  });
+
   it('cancel during a wait settles the wait and compensates the stages before it', async () => {
     const { saga, log } = approvalSaga();
     const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
