@@ -210,6 +210,33 @@ describe('commands, in process', () => {
   });
 });
 
+describe('runs of runs going on', () => {
+  it('adds an OWNER column when a listed run is running or compensating: the live owner and until when, an owner whose lease ran out, or nobody', async () => {
+    const path = join(work, 'owners', 'runs.db'); // a directory of its own: other tests list the SQLite files in `work`
+    const store = new SqliteStore({ path });
+    const orchestrator = createOrchestrator({ store, sagas: [approval], ownerId: 'app-4' });
+    const ids = ['owned-live', 'owned-expired', 'owned-by-nobody'];
+    for (const runId of ids) orchestrator.start(approval, { cents: 40 }, { runId });
+    await expect.poll(async () => (await Promise.all(ids.map((runId) => store.load(runId)))).every((journal) => journal?.some((event) => event.type === 'wait.started')), { timeout: 5_000 }).toBe(true);
+    // Let go without settling (the leases are given back), then leases as other processes left them.
+    await orchestrator.close({ timeoutMs: 0 });
+    expect((await store.acquire({ runId: 'owned-live', owner: 'app-5', leaseMs: 600_000 })).acquired).toBe(true);
+    expect((await store.acquire({ runId: 'owned-expired', owner: 'gone-app', leaseMs: 1 })).acquired).toBe(true);
+    await expect.poll(async () => (await store.leaseOf('owned-expired'))?.live).toBe(false);
+    await store.close();
+    const listed = (await cli('runs', '--store', `sqlite:${path}`)).stdout.split('\n');
+    expect(listed[0]).toMatch(/^RUN ID\s+SAGA\s+STATUS\s+EVENTS\s+STARTED\s+LAST EVENT\s+OWNER$/);
+    const row = (runId: string) => listed.find((line) => line.startsWith(runId)) ?? '';
+    expect(row('owned-live')).toMatch(/\s+running\s+.*\s+app-5 \(until \d{4}-\d\d-\d\d [\d:.]+Z\)$/);
+    expect(row('owned-expired')).toMatch(/\s+running\s+.*\s+nobody live \(gone-app's lease ran out \d{4}-\d\d-\d\d [\d:.]+Z\)$/);
+    expect(row('owned-by-nobody')).toMatch(/\s+running\s+.*\s+nobody$/);
+  });
+
+  it('leaves the OWNER column out when every listed run has settled', async () => {
+    expect((await cli('runs', '--store', storeUrl)).stdout.split('\n')[0]).not.toContain('OWNER');
+  });
+});
+
 describe('resume of a run another process drives', () => {
   it('says so in commands: sagaflow cancel if that process is alive, the same command again once its lease expires if it died', async () => {
     const path = join(work, 'owned', 'runs.db'); // a directory of its own: other tests list the SQLite files in `work`

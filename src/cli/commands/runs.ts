@@ -1,6 +1,6 @@
-import type { RunStatus, RunSummary } from '../../index.js';
+import type { LeaseInfo, RunStatus, RunSummary, SagaStore } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
-import { formatTime, orList, table } from '../format.js';
+import { formatTime, orList, printable, table } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { parseRunStatus } from '../run-status.js';
 import { openStore } from '../store-url.js';
@@ -58,17 +58,48 @@ export async function runsCommand(options: RunsCommandOptions, io: CliIo): Promi
       writeLines(io.stdout, [`No runs${filters.length === 0 ? '' : ` ${filters.join(' ')}`} in ${store.description}.`]);
       return ExitCode.Completed;
     }
+    // Who drives each run that is going (as `show` says for one): a column only when one is listed.
+    const owners = await ownersOf(store, runs);
     writeLines(
       io.stdout,
       table([
-        ['RUN ID', 'SAGA', 'STATUS', 'EVENTS', 'STARTED', 'LAST EVENT'],
-        ...runs.map((run) => [run.runId, run.saga, run.status, String(run.events), formatTime(run.createdAt), formatTime(run.updatedAt)]),
+        ['RUN ID', 'SAGA', 'STATUS', 'EVENTS', 'STARTED', 'LAST EVENT', ...(owners === undefined ? [] : ['OWNER'])],
+        ...runs.map((run) => [
+          run.runId,
+          run.saga,
+          run.status,
+          String(run.events),
+          formatTime(run.createdAt),
+          formatTime(run.updatedAt),
+          ...(owners === undefined ? [] : [owners.get(run.runId) ?? '']),
+        ]),
       ]),
     );
     return ExitCode.Completed;
   } finally {
     await store.close();
   }
+}
+
+/** The statuses of a run some process drives: its lease says which one (`show` has the same). */
+const DRIVEN: ReadonlySet<RunStatus> = new Set(['running', 'compensating']);
+
+/**
+ * What the OWNER column says for each listed run that is running or compensating, or `undefined`
+ * when none is (the column is left out): the live owner and until when, or that nobody live holds
+ * it (its process stopped: `resume` or `recover()` continues it). One lease read per such run.
+ */
+async function ownersOf(store: SagaStore, runs: readonly RunSummary[]): Promise<Map<string, string> | undefined> {
+  const driven = runs.filter((run) => DRIVEN.has(run.status));
+  if (driven.length === 0) return undefined;
+  const owners = new Map<string, string>();
+  for (const run of driven) owners.set(run.runId, ownerCell(await store.leaseOf(run.runId).catch(() => undefined)));
+  return owners;
+}
+
+function ownerCell(lease: LeaseInfo | undefined): string {
+  if (lease === undefined) return 'nobody';
+  return lease.live ? `${printable(lease.owner)} (until ${formatTime(lease.expiresAt)})` : `nobody live (${printable(lease.owner)}'s lease ran out ${formatTime(lease.expiresAt)})`;
 }
 
 function parseLimit(value: string | undefined): number {
