@@ -234,6 +234,11 @@ export class RunInterpreter implements AttemptEnvironment {
     this.options.report(error, this.runId);
   }
 
+  /** Whether a write of the run's events (or its creation) is in flight: once it lands, the run may have moved on, or settled. */
+  get writeInFlight(): boolean {
+    return this.writing;
+  }
+
   /** Whether this process still drives the run. */
   get active(): boolean {
     return this.ended === undefined;

@@ -319,7 +319,9 @@ export interface CloseOptions {
    * with a stage still executing or compensating here is given back only once that call settles
    * (its signal is aborted; `close()` gives it one turn of the event loop to honour it): taken over
    * before, the stage would run again beside it, or be compensated before its effect landed. One
-   * that ignores its signal past `close()` keeps the run's lease until the lease expires.
+   * that ignores its signal past `close()` keeps the run's lease until the lease expires. A run
+   * whose write was in flight is not taken back: that write may still land (or be refused once
+   * the lease is given back), and the rejection says so, to `inspect` the run.
    * A number >= 0 (`Infinity` waits as long as leaving it out); anything else rejects `close()`
    * with a `TypeError` and stops nothing. Default: wait for every run.
    */
@@ -1242,9 +1244,13 @@ class SagaOrchestrator implements Orchestrator {
     const inTime = await settleWithin(settled, options.timeoutMs);
     if (!inTime) {
       for (const [runId, run] of [...this.active]) {
-        const error = new OrchestratorClosedError(
-          `run ${runId} was still active when close() timed out after ${options.timeoutMs ?? 0} ms; it was left in place and can be resumed`,
-        );
+        // A write in flight may still land (it is not taken back): the run may then have moved on,
+        // or settled, so "left in place" would be wrong.
+        const where =
+          run.interpreter?.writeInFlight === true
+            ? `a write of its events was in flight and may still land, moving it on or settling it: inspect('${runId}') says where it ended; resume it if it is unfinished`
+            : 'it was left in place and can be resumed';
+        const error = new OrchestratorClosedError(`run ${runId} was still active when close() timed out after ${options.timeoutMs ?? 0} ms; ${where}`);
         if (run.interpreter === undefined) run.handle.fail(error);
         else run.interpreter.detach(error);
       }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   createOrchestrator,
   defineSaga,
+  LeaseLostError,
   MemoryStore,
   OrchestratorClosedError,
   RunAlreadyExistsError,
@@ -221,6 +222,41 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     expect(recovered.skipped.length).toBe(count);
     expect(new Set(recovered.skipped.map(({ reason }) => reason))).toEqual(new Set(['owned']));
   }, 60_000);
+
+  it('close({ timeoutMs }) with the run\'s settling write in flight does not say the run was left in place, but that the write may still land: here it lands after the lease was given back, is refused, and recover() completes the run', async () => {
+    const memory = new MemoryStore();
+    const writing = deferred();
+    const lands = deferred();
+    let held: Promise<void> | undefined;
+    // The write of run.completed is held: in flight when close() times out, let go after it.
+    const store: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
+      append: (request: Parameters<SagaStore['append']>[0]) => {
+        if (!request.events.some((event) => event.type === 'run.completed')) return memory.append(request);
+        writing.resolve();
+        held = lands.promise.then(() => memory.append(request));
+        return held;
+      },
+    });
+    const saga = defineSaga({ name: 'closing-mid-write', input }).stage('a', { execute: () => 'A' }).build();
+    const orchestrator = createOrchestrator({ store, sagas: [saga], onError: () => undefined });
+    const run = orchestrator.start(saga, { id: '1' });
+    await writing.promise;
+    await orchestrator.close({ timeoutMs: 1 });
+    const error: unknown = await run.outcome.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OrchestratorClosedError);
+    expect((error as Error).message).toBe(
+      `The orchestrator is closed: run ${run.runId} was still active when close() timed out after 1 ms; a write of its events was in flight and may still land, moving it on or settling it: inspect('${run.runId}') says where it ended; resume it if it is unfinished.`,
+    );
+    // Landing after close() gave the lease back, the write is fenced off; the run is where its
+    // journal ends, and resumed, it completes.
+    lands.resolve();
+    await expect(held).rejects.toBeInstanceOf(LeaseLostError);
+    const after = createOrchestrator({ store: memory, sagas: [saga] });
+    expect((await after.inspect(run.runId)).status).toBe('running');
+    const [recovered] = await after.recover();
+    expect((await recovered?.outcome)?.status).toBe('completed');
+    await after.close();
+  });
 
   it('a second start with the same run id is refused with RunAlreadyExistsError naming the run, its status and its saga (another saga\'s, here); the journal is untouched', async () => {
     const saga = defineSaga({ name: 'once', input }).stage('a', { execute: () => 'A' }).build();
