@@ -6,7 +6,7 @@ import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy }
 import type { ResolvedSagaPolicies, Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash, shapeOf } from './shape-hash.js';
 import type { StageDefinition } from './stage-definition.js';
-import { waitDefinitionProblems, waitStage, type SleepDefinition, type WaitForSignalDefinition, type WaitSpec } from './wait-stage.js';
+import { waitDefinitionProblems, waitStage, type SleepDefinition, type WaitFallback, type WaitForSignalDefinition, type WaitSpec } from './wait-stage.js';
 import { validateSagaOptions, validateStages, type DeclaredStage } from './validate-definition.js';
 
 /**
@@ -187,7 +187,7 @@ interface StageNode {
   readonly name: string;
   readonly definition: StageDefinition<never, never, unknown, boolean>;
   /** For a wait stage: what it waits for, and its definition as given (checked by `.build()`). */
-  readonly wait?: { readonly spec: WaitSpec; readonly given: unknown };
+  readonly wait?: { readonly spec: WaitSpec; readonly given: unknown; readonly fallback: WaitFallback | undefined };
 }
 
 /**
@@ -353,13 +353,13 @@ export class SagaBuilder<
   /** A wait stage's node: a stage whose `execute` only says when the wait ends. */
   private waitNode<TNext>(name: string, kind: WaitSpec['kind'], definition: object): TNext {
     const given = definition as Parameters<typeof waitStage>[1] & { readonly after?: readonly string[] };
-    const { spec, execute } = waitStage(kind, given);
+    const { spec, fallback, execute } = waitStage(kind, given);
     const stageDefinition = given.after === undefined ? { execute } : { execute, after: given.after };
     return new SagaBuilder(this.options, {
       previous: this.last,
       name,
       definition: stageDefinition as unknown as StageDefinition<never, never, unknown, boolean>,
-      wait: { spec, given: definition },
+      wait: { spec, given: definition, fallback },
     }) as TNext;
   }
 
@@ -392,7 +392,7 @@ export class SagaBuilder<
     const schemaOfSignal = new Map<string, { readonly stage: string; readonly schema: unknown }>();
     for (const node of nodes) {
       if (node.wait === undefined) continue;
-      for (const [path, message] of waitDefinitionProblems(node.wait.spec.kind, node.wait.given)) {
+      for (const [path, message] of waitDefinitionProblems(node.wait.spec.kind, node.wait.given, node.wait.fallback)) {
         issues.push({ path: ['stages', node.name, path].filter((part) => part !== '').join('.'), message });
       }
       const spec = node.wait.spec;

@@ -1,7 +1,7 @@
 import { types } from 'node:util';
 import type { ZodType } from 'zod';
 import { z } from 'zod';
-import { describePrimitive } from '../errors/safe-read.js';
+import { describePrimitive, describeThrown } from '../errors/safe-read.js';
 import { WaitUntilError } from '../errors/wait-errors.js';
 import { freezeJson } from '../journal/freeze-json.js';
 import { nameProblem } from './identifier.js';
@@ -178,25 +178,38 @@ const sleepSchema = z
  *
  * @internal
  */
-export function waitDefinitionProblems(kind: WaitSpec['kind'], definition: unknown): Array<readonly [string, string]> {
+export function waitDefinitionProblems(kind: WaitSpec['kind'], definition: unknown, fallback: WaitFallback | undefined): Array<readonly [string, string]> {
   const result = (kind === 'signal' ? signalWaitSchema : sleepSchema).safeParse(definition);
   if (!result.success) return result.error.issues.map((issue) => [issue.path.map(String).join('.'), issue.message] as const);
-  const given = definition as Partial<WaitForSignalDefinition<unknown>>;
-  if (kind !== 'signal' || given.onTimeout === undefined) return [];
-  // The fallback is a payload, as a signal would send it: JSON the schema accepts, and what the
-  // schema returns for it (the stage's output, journaled) must be JSON too.
-  const fallback = fallbackOutput(given.schema as ZodType, given.onTimeout.output);
-  return fallback.ok ? [] : fallback.problems;
+  return fallback === undefined || fallback.ok ? [] : fallback.problems;
 }
 
 /**
- * What a signal wait completes with on timeout: its `onTimeout.output` read by its schema, as a
- * payload is, and copied as plain JSON; or what is wrong with it, as `[path, message]` pairs.
+ * A signal wait's `onTimeout.output` read once, where the wait is declared ({@link waitStage}):
+ * the stage's output on timeout, or what is wrong with it, as `[path, message]` pairs that
+ * `build()` reports (after the definition's own problems, a schema that is not one included).
+ *
+ * @internal
  */
-function fallbackOutput(schema: ZodType, given: unknown): { readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly problems: Array<readonly [string, string]> } {
+export type WaitFallback = { readonly ok: true; readonly output: unknown } | { readonly ok: false; readonly problems: Array<readonly [string, string]> };
+
+/**
+ * What a signal wait completes with on timeout: its `onTimeout.output` read by its schema, as a
+ * payload is (JSON the schema accepts), and what the schema returns for it copied as plain JSON
+ * (the stage's output, journaled). Never throws: a schema that is not one, or whose transform
+ * throws, is a problem like any other.
+ */
+function fallbackOutput(schema: unknown, given: unknown): WaitFallback {
   const copy = copyJson(given, 'onTimeout.output');
   if (!copy.ok) return { ok: false, problems: [[copy.problem.path, `is not plain JSON: ${copy.problem.problem}`]] };
-  const parsed = schema.safeParse(copy.value);
+  // Not a schema: the definition's own check says so (signalWaitSchema), nothing to add here.
+  if (!isSchema(schema)) return { ok: false, problems: [] };
+  let parsed: ReturnType<ZodType['safeParse']>;
+  try {
+    parsed = schema.safeParse(copy.value);
+  } catch (error) {
+    return { ok: false, problems: [['onTimeout.output', `could not be read by the signal's schema: it threw ${describeThrown(error)}`]] };
+  }
   if (!parsed.success) {
     return { ok: false, problems: parsed.error.issues.map((issue) => [['onTimeout', 'output', ...issue.path.map(String)].join('.'), `does not match the signal's schema: ${issue.message}`] as const) };
   }
@@ -206,25 +219,28 @@ function fallbackOutput(schema: ZodType, given: unknown): { readonly ok: true; r
 }
 
 /**
- * The resolved spec and the `execute` of a wait stage: `execute` only computes when the wait ends
- * (the decider does the waiting, from the journal). Internal to the builder.
+ * The resolved spec and the `execute` of a wait stage (`execute` only computes when the wait ends:
+ * the decider does the waiting, from the journal), and a signal wait's fallback, read once (see
+ * {@link WaitFallback}). Internal to the builder.
  *
  * @internal
  */
 export function waitStage(
   kind: WaitSpec['kind'],
   definition: Partial<WaitForSignalDefinition<unknown>> & { readonly durationMs?: number; readonly until?: (context: never) => Date | number },
-): { readonly spec: WaitSpec; readonly execute: (context: ExecuteContext<unknown, Record<string, unknown>>) => WaitPlan | undefined } {
+): { readonly spec: WaitSpec; readonly fallback?: WaitFallback | undefined; readonly execute: (context: ExecuteContext<unknown, Record<string, unknown>>) => WaitPlan | undefined } {
   if (kind === 'signal') {
+    // Read once, here; build() reports its problems (see WaitFallback).
+    const fallback = definition.onTimeout === undefined ? undefined : fallbackOutput(definition.schema, definition.onTimeout.output);
     const spec: WaitSpec = Object.freeze({
       kind: 'signal',
       signal: definition.signal as string,
       schema: definition.schema as ZodType,
       ...(definition.timeoutMs === undefined ? {} : { timeoutMs: definition.timeoutMs }),
-      ...(definition.onTimeout === undefined ? {} : { onTimeout: Object.freeze({ output: fallbackSpec(definition.schema as ZodType, definition.onTimeout.output) }) }),
+      ...(fallback?.ok === true ? { onTimeout: Object.freeze({ output: freezeJson(fallback.output) }) } : {}),
     });
     const timeoutMs = definition.timeoutMs;
-    return { spec, execute: () => (timeoutMs === undefined ? undefined : { delayMs: timeoutMs }) };
+    return { spec, fallback, execute: () => (timeoutMs === undefined ? undefined : { delayMs: timeoutMs }) };
   }
   const spec: WaitSpec = Object.freeze({ kind: 'timer' });
   const { durationMs, until } = definition;
@@ -255,8 +271,10 @@ function instantOf(value: unknown): { readonly ok: true; readonly dueAt: number 
   return Number.isFinite(dueAt) ? { ok: true, dueAt } : { ok: false, problem: 'an invalid Date' };
 }
 
-/** The deep-frozen output of a fallback payload (see {@link fallbackOutput}); the value itself when it has a problem, which `build()` refuses. */
-function fallbackSpec(schema: ZodType, value: unknown): unknown {
-  const fallback = fallbackOutput(schema, value);
-  return fallback.ok ? freezeJson(fallback.output) : value;
+function isSchema(value: unknown): value is ZodType {
+  try {
+    return typeof (value as { safeParse?: unknown } | null)?.safeParse === 'function';
+  } catch {
+    return false;
+  }
 }

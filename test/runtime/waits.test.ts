@@ -8,6 +8,7 @@ import {
   NonRetryableError,
   RunNotFoundError,
   RunStateError,
+  SagaDefinitionError,
   SagaError,
   SagaErrorCode,
   SagaFailedError,
@@ -204,6 +205,26 @@ describe('signal waits', () => {
         .waitForSignal('when', { signal: 'at', schema: z.object({ at: z.string().transform((text) => new Date(text)) }), timeoutMs: 1, onTimeout: { output: { at: '2026-01-01' } } })
         .build(),
     ).toThrow(/stages\.when\.onTimeout\.output\.at.*as the signal's schema returns it, is not plain JSON/);
+  });
+
+  it('reads an onTimeout fallback once, where the wait is declared, and reports at build() a schema that is not one or whose transform throws', () => {
+    // The schema given was read at the .waitForSignal() call: a value that is not a schema threw a
+    // TypeError there, a throwing transform escaped build() raw, and every fallback was parsed twice.
+    let reads = 0;
+    const counted = z.object({ by: z.string().transform((by) => (reads++, by)) });
+    defineSaga({ name: 'counted', input: z.object({}) }).waitForSignal('w', { signal: 'a', schema: counted, timeoutMs: 1, onTimeout: { output: { by: 'nobody' } } }).build();
+    expect(reads).toBe(1);
+    const notASchema = defineSaga({ name: 'not-a-schema', input: z.object({}) }).waitForSignal('w', { signal: 'a', schema: 'nope' as never, timeoutMs: 1, onTimeout: { output: 1 } });
+    expect(() => notASchema.build()).toThrow(SagaDefinitionError);
+    expect(() => notASchema.build()).toThrow(/stages\.w\.schema: must be a zod schema/);
+    const throwing = z.object({
+      by: z.string().transform(() => {
+        throw new Error('transform blew up');
+      }),
+    });
+    expect(() => defineSaga({ name: 'throwing', input: z.object({}) }).waitForSignal('w', { signal: 'a', schema: throwing, timeoutMs: 1, onTimeout: { output: { by: 'x' } } }).build()).toThrow(
+      /stages\.w\.onTimeout\.output: could not be read by the signal's schema: it threw Error: transform blew up/,
+    );
   });
 
   it('cancel during a wait settles the wait and compensates the stages before it', async () => {
