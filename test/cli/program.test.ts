@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createOrchestrator, defineSaga, NonRetryableError, type SagaEvent } from 'sagaflow';
+import { createOrchestrator, defineSaga, NonRetryableError, StoreUnavailableError, type RunSummary, type SagaEvent, type SagaStore } from 'sagaflow';
+import { ownersOf } from '../../src/cli/commands/runs.js';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { createVirtualClock, failStage, withFaults } from 'sagaflow/testing';
 import type { CliIo } from '../../src/cli/io.js';
@@ -230,6 +231,18 @@ describe('runs of runs going on', () => {
     expect(row('owned-live')).toMatch(/\s+running\s+.*\s+app-5 \(until \d{4}-\d\d-\d\d [\d:.]+Z\)$/);
     expect(row('owned-expired')).toMatch(/\s+running\s+.*\s+nobody live \(gone-app's lease ran out \d{4}-\d\d-\d\d [\d:.]+Z\)$/);
     expect(row('owned-by-nobody')).toMatch(/\s+running\s+.*\s+nobody$/);
+  });
+
+  it('says a run\'s owner is unknown, never nobody, when its lease cannot be read (the database restarting), whatever the error', async () => {
+    const summary = (runId: string, status: RunSummary['status']): RunSummary => ({ runId, saga: 's', status, events: 3, createdAt: 1, updatedAt: 2, submitted: false });
+    const hostile = new Proxy(new Error('x'), { get: () => { throw new Error('no reading me'); } });
+    let reads = 0;
+    const down: Pick<SagaStore, 'leaseOf'> = { leaseOf: () => (reads++ === 0 ? Promise.reject(new StoreUnavailableError('test store', 'it is restarting')) : Promise.reject(hostile)) };
+    const owners = await ownersOf(down, [summary('r-1', 'running'), summary('r-2', 'compensating'), summary('r-3', 'completed')]);
+    expect(owners?.get('r-1')).toMatch(/^unknown \(its lease could not be read: StoreUnavailableError: The saga store test store is unavailable: it is restarting/);
+    expect(owners?.get('r-2')).toMatch(/^unknown \(its lease could not be read: /);
+    expect(owners?.has('r-3')).toBe(false);
+    expect(reads).toBe(2);
   });
 
   it('leaves the OWNER column out when every listed run has settled', async () => {

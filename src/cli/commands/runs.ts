@@ -1,6 +1,6 @@
-import type { LeaseInfo, RunStatus, RunSummary, SagaStore } from '../../index.js';
+import { serializeError, type LeaseInfo, type RunStatus, type RunSummary, type SagaStore } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
-import { formatTime, orList, printable, table } from '../format.js';
+import { errorText, formatTime, orList, printable, table } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { parseRunStatus } from '../run-status.js';
 import { openStore } from '../store-url.js';
@@ -87,13 +87,22 @@ const DRIVEN: ReadonlySet<RunStatus> = new Set(['running', 'compensating']);
 /**
  * What the OWNER column says for each listed run that is running or compensating, or `undefined`
  * when none is (the column is left out): the live owner and until when, or that nobody live holds
- * it (its process stopped: `resume` or `recover()` continues it). One lease read per such run.
+ * it (its process stopped: `resume` or `recover()` continues it), or that its lease could not be
+ * read (never 'nobody' then: that would send an operator to resume a run someone drives). One
+ * lease read per such run.
+ *
+ * @internal
  */
-async function ownersOf(store: SagaStore, runs: readonly RunSummary[]): Promise<Map<string, string> | undefined> {
+export async function ownersOf(store: Pick<SagaStore, 'leaseOf'>, runs: readonly RunSummary[]): Promise<Map<string, string> | undefined> {
   const driven = runs.filter((run) => DRIVEN.has(run.status));
   if (driven.length === 0) return undefined;
   const owners = new Map<string, string>();
-  for (const run of driven) owners.set(run.runId, ownerCell(await store.leaseOf(run.runId).catch(() => undefined)));
+  for (const run of driven) {
+    owners.set(
+      run.runId,
+      await store.leaseOf(run.runId).then(ownerCell, (error: unknown) => `unknown (its lease could not be read: ${errorText(serializeError(error))})`),
+    );
+  }
   return owners;
 }
 
