@@ -401,7 +401,8 @@ export class RunInterpreter implements AttemptEnvironment {
     let appended = false;
     for (let index = 0; index < commands.length; index++) {
       const command = commands[index] as Command;
-      if (command.type === 'run.paused' && this.lingeringCalls !== undefined) {
+      // The field first: it is undefined but for a run with a timed-out call in flight.
+      if (this.lingeringCalls !== undefined && command.type === 'run.paused') {
         // A paused run is given back to the store, where an operator may redrive it (running the
         // stage again) or compensate it from any process: not while a timed-out call may still
         // take effect. The pause (the rest of this decision) is decided again once it has landed.
