@@ -127,4 +127,58 @@ describe.skipIf(url === undefined)('a run halted by a database outage with a cal
     expect((await recovered?.outcome)?.status).toBe('completed');
     expect({ charges: counts.charges, owner }).toEqual({ charges: 2, owner: 'halting-landed-away' });
   });
+
+  it('keeps the lease of a run halted by the outage while a timed-out charge that ignores its signal lingers, until it lands: nobody charges beside it', async () => {
+    const direct = new PostgresStore({ connectionString: url ?? '', schema, maxConnections: 2 });
+    cleanup.push(() => direct.close());
+    const { proxy, url: proxied } = await proxyTo(url ?? '');
+    cleanup.push(() => proxy.down());
+    const store = new PostgresStore({ connectionString: proxied, schema, maxConnections: 2, connectionTimeoutMs: 1_000 });
+    cleanup.push(() => store.close());
+    const charging = deferred();
+    const lands = deferred();
+    const counts = { charges: 0, running: 0, most: 0 };
+    // The charge times out after 4 s and is retried only after a minute; its first call ignores its
+    // signal and goes on until it lands. It lingers for at most one more timeout (see lingering-calls.test.ts).
+    const saga = defineSaga({ name: 'halted-outage-lingering', input: z.object({ order: z.string() }) })
+      .stage('charge', {
+        timeoutMs: 4_000,
+        retry: { maxAttempts: 2, initialDelayMs: 60_000, jitter: false },
+        execute: async ({ attempt }) => {
+          counts.charges++;
+          counts.running++;
+          counts.most = Math.max(counts.most, counts.running);
+          if (attempt === 1) {
+            charging.resolve();
+            await lands.promise;
+          }
+          counts.running--;
+          return 'charged';
+        },
+      })
+      .build();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: LEASE_MS, ownerId: 'halting-lingering', onError: () => undefined });
+    cleanup.push(() => owner.close({ timeoutMs: 1_000 }));
+    const rival = createOrchestrator({ store: direct, sagas: [saga], leaseMs: LEASE_MS, ownerId: 'rival-lingering', onError: () => undefined });
+    cleanup.push(() => rival.close({ timeoutMs: 1_000 }));
+
+    const run = owner.start(saga, { order: 'o-1' });
+    await charging.promise;
+    // The server goes away with the charge in flight; at its timeout the retry cannot be written: the run halts here.
+    await proxy.down();
+    await expect(run.outcome).rejects.toBeInstanceOf(StoreUnavailableError);
+    await proxy.up();
+    // The call still lingers: the lease stays the halted owner's, beaten, and the rival passes the run over.
+    await waitFor('the halted owner to beat its lease again', async () => (await direct.leaseOf(run.runId))?.live === true, LEASE_MS);
+    expect(await direct.leaseOf(run.runId)).toMatchObject({ owner: 'halting-lingering', live: true });
+    const during = await rival.recover();
+    expect(during.map((recovered) => recovered.runId)).toEqual([]);
+    expect(during.skipped.map((skipped) => [skipped.runId, skipped.reason])).toContainEqual([run.runId, 'owned']);
+
+    lands.resolve();
+    await waitFor('the lease to be given back', async () => (await direct.leaseOf(run.runId)) === undefined, LEASE_MS);
+    const [recovered] = await rival.recover();
+    expect((await recovered?.outcome)?.status).toBe('completed');
+    expect(counts).toMatchObject({ charges: 2, most: 1 });
+  });
 });
