@@ -19,7 +19,7 @@ import { runDurableSqliteBenchmark } from './durable-sqlite.js';
 import { benchmarkMemory } from './memory.js';
 import { benchmarkOtel, OTEL_SIZES } from './otel.js';
 import { benchmarkWaits } from './waits.js';
-import { benchmarkScaling } from './scaling.js';
+import { benchmarkScaling, benchmarkScalingSingleThreadedGc } from './scaling.js';
 import { sqliteSagasPerSecond } from './sqlite-sagas.js';
 import { chart, README_END, README_START, report, type BenchResults, type Mode, type PerScenario, type Scenario } from './lib/report.js';
 import { median, medianOfRatios } from './lib/stats.js';
@@ -51,6 +51,9 @@ const SIZES = {
     // scaling.runsRatio (its 10,000-run sample is one batch, at the collector's mercy) and on two
     // PostgreSQL ratios; a median of 5 and a fastest of 9 move less.
     scaling: { rounds: 9 },
+    // The split of the curves into the collector's part and the rest (a child process, see
+    // benchmarkScalingSingleThreadedGc): reported, not a target, so fewer rounds.
+    scalingSplit: { rounds: 5 },
     sqlite: { durationMs: 1_500, rounds: 3, recoveryRuns: 10_000, recoveryRepeats: 3 },
     durableRounds: 5,
     postgres: { runs: 1_000 },
@@ -60,10 +63,13 @@ const SIZES = {
     waits: 100_000,
   },
   quick: {
-    // The in-memory parts are cheap (seconds): the same batch sizes as the full run, fewer rounds,
-    // so that a JIT-heavy engine is as warm as in the full run and the ratios agree.
-    memory: { rounds: 5, count: 5_000 },
+    // The in-memory parts are cheap (seconds): the same batch sizes and rounds as the full run, so
+    // that a JIT-heavy engine is as warm as in the full run and the ratios agree (5 rounds against
+    // 7 left the quick medians of the 5-µs hand-written saga 25-32 % off the full run's on a guest
+    // whose speed drifted between the two runs).
+    memory: { rounds: 7, count: 5_000 },
     scaling: { rounds: 9 },
+    scalingSplit: { rounds: 5 },
     // The durable parts: as many rounds and the same batches as the full run. Smaller batches
     // (200 sagaflow runs, 150 per peer) made the quick ratios 25 % off the full run's on a 2 x
     // EPYC: a worker's per-batch costs (its claim waves filling up, the first batch on a fresh
@@ -71,7 +77,8 @@ const SIZES = {
     // was. SQLite's parts are cheap and the disk they divide by is the noisiest thing measured
     // (single-row commits/s moved 4,900 ↔ 6,000 between two runs minutes apart), so they are
     // measured as long as in the full run; recovery is repeated as often (a median of 2 is a mean).
-    // What a quick run saves: fewer in-memory rounds, and 10,000 waiting runs instead of 100,000.
+    // What a quick run saves: 10,000 waiting runs instead of 100,000 (PostgreSQL parks about
+    // 1,000 runs a second), and fewer OpenTelemetry rounds.
     sqlite: { durationMs: 1_500, rounds: 3, recoveryRuns: 10_000, recoveryRepeats: 3 },
     durableRounds: 5,
     postgres: { runs: 1_000 },
@@ -83,6 +90,7 @@ const SIZES = {
   smoke: {
     memory: { rounds: 1, count: 100 },
     scaling: { rounds: 1, stagesPerSample: 200, stageCounts: [10, 100], runCounts: [1, 10] },
+    scalingSplit: { rounds: 1, stagesPerSample: 200, stageCounts: [10, 100], runCounts: [1, 10] },
     sqlite: { durationMs: 100, rounds: 1, recoveryRuns: 200, recoveryRepeats: 1 },
     durableRounds: 1,
     postgres: { runs: 20 },
@@ -244,6 +252,8 @@ async function measureAll(): Promise<BenchResults> {
   const otel = await benchmarkOtel(OTEL_SIZES[mode]);
   log('scaling…');
   const scaling = await benchmarkScaling(sizes.scaling);
+  log('scaling, where the time goes (the collector on the main thread alone)…');
+  const singleThreadedGc = await benchmarkScalingSingleThreadedGc(sizes.scalingSplit);
   log('SQLite group commit and recovery…');
   const { recoveryMs10k, recoveryMs10kMin, recoveryMainThreadCpuMs10k, recoveryProcessCpuMs10k, recoverCallMs10k, recoverySettledMs10k, recoveryHeapMB10k, ...sqlite } =
     await runDurableSqliteBenchmark({ ...sizes.sqlite, log: (line) => log(`  ${line}`) });
@@ -258,7 +268,7 @@ async function measureAll(): Promise<BenchResults> {
     machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', loadBefore, loadAfter: loadavg()[0] ?? 0, postgresAutocommitInsertsPerSecond: durable.autocommit },
     memory,
     otel,
-    scaling,
+    scaling: { ...scaling, singleThreadedGc },
     sqlite: { ...sqlite, ...durable.sqlite },
     postgres: durable.postgres,
     waits,

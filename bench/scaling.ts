@@ -3,8 +3,9 @@
  * 10,000 stages (a chain, and a wide fan-out: one root, N − 2 parallel stages, one join), and as
  * concurrent runs of a 5-stage saga grow from 1 to 10,000; plus heap per in-flight run.
  *
- * Run alone: `node --expose-gc --import tsx bench/scaling.ts [--quick] [--rounds=N] [--runs-only]`
- * (`--runs-only`: the concurrent-runs curves and their heap, not the stage curves).
+ * Run alone: `node --expose-gc --import tsx bench/scaling.ts [--quick] [--rounds=N] [--runs-only] [--gc-pauses]`
+ * (`--runs-only`: the concurrent-runs curves and their heap, not the stage curves; `--gc-pauses`:
+ * the collector's pauses in every sample, meaningful with `node --single-threaded-gc`).
  * From the runner: {@link benchmarkScaling}.
  *
  * Method: each size runs until about `stagesPerSample` stages have executed (at least one run),
@@ -27,13 +28,15 @@
  * bounds of sagaflow's ratios: a cost added per stage spreads less than the baseline's; sagaflow's
  * own part is its cost less the baseline's, size by size (bench/lib/report.ts).
  */
-import { pathToFileURL } from 'node:url';
+import { execFile } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { z } from 'zod';
 import { createOrchestrator, defineSaga, MemoryStore, type AnySaga, type Orchestrator } from '../dist/index.js';
 import { journaledEvents, runHandWrittenJournaled, runHandWrittenStages } from './lib/hand-written-journaled.js';
 import { looseSaga } from './lib/loose-builder.js';
 import { numberArgument } from './lib/sqlite-bench.js';
-import { cpuStopwatch, median, medianOfRatios } from './lib/stats.js';
+import { cpuStopwatch, gcPauseStopwatch, median, medianOfRatios } from './lib/stats.js';
 import { STEP_COUNT, type SagaEffects } from './peers/peer.js';
 
 /** Options of {@link benchmarkScaling}. */
@@ -48,6 +51,12 @@ export interface ScalingBenchOptions {
   readonly stagesPerSample?: number;
   /** Measure the stage curves (chain, fan-out); when false they are empty and their ratios NaN. Default true. */
   readonly stageCurves?: boolean;
+  /**
+   * Measure the collector's pauses in every sample (`gcUsPerStage`, `lessGcPauses`). Default
+   * false: they mean the collector's CPU only when it runs on the main thread alone, as in
+   * {@link benchmarkScalingSingleThreadedGc}.
+   */
+  readonly gcPauses?: boolean;
 }
 
 /** One point of a curve. */
@@ -62,6 +71,15 @@ export interface ScalingPoint {
   readonly usPerStage: number;
   /** The median over the rounds, for comparison (absent in results saved before it). */
   readonly usPerStageMedian?: number;
+  /**
+   * The garbage collector's pauses, µs per stage, the median over the rounds (wall time of the
+   * main thread's pauses, see `gcPauseStopwatch`); only when asked for (`ScalingBenchOptions.gcPauses`).
+   * The pauses are what varies most between samples, so the split is taken over medians, not
+   * from the fastest sample (which is the one the collector disturbed least).
+   */
+  readonly gcUsPerStage?: number;
+  /** CPU µs per stage less the collector's pauses in the same sample, the median over the rounds (with {@link ScalingPoint.gcUsPerStage}). */
+  readonly restUsPerStage?: number;
 }
 
 /** A point of the hand-written baseline's concurrent-runs curve. */
@@ -103,10 +121,29 @@ export interface ScalingBenchResult {
   readonly stagesRatioHandWrittenJournaled?: number;
   /** Largest ÷ smallest µs per stage of {@link ScalingBenchResult.runsHandWrittenJournaled} (reported: a reference for `runsRatio`, not a bound). */
   readonly runsRatioHandWrittenJournaled?: number;
+  /**
+   * `stagesRatio`, `runsRatio` and their hand-written references over each point's µs per stage
+   * less the collector's pauses (`restUsPerStage`, medians): how much of each spread is the
+   * collector's. Only when the pauses were measured (`ScalingBenchOptions.gcPauses`).
+   */
+  readonly lessGcPauses?: {
+    readonly stagesRatio: number;
+    readonly runsRatio: number;
+    readonly stagesRatioHandWrittenJournaled: number | null;
+    readonly runsRatioHandWrittenJournaled: number | null;
+  };
   /** Whether heap figures were taken after a forced GC. */
   readonly heapExact: boolean;
+  /**
+   * The same curves measured again in a child process whose collector runs on the main thread
+   * alone (`--single-threaded-gc`), with the collector's pauses in every sample: there the pauses
+   * are the collector's CPU time, and the rest is sagaflow's (and the baseline's) own. Reported,
+   * not a target (see {@link benchmarkScalingSingleThreadedGc}); absent in results saved before it.
+   */
+  readonly singleThreadedGc?: ScalingBenchResult;
 }
 
+const run = promisify(execFile);
 const noInput = z.object({});
 const stage = { execute: async () => 1, compensate: async () => undefined };
 
@@ -135,23 +172,45 @@ async function runOnce(orchestrator: Orchestrator, saga: AnySaga, concurrent: nu
   for (const outcome of outcomes) if (outcome.status !== 'completed') throw new Error(`${saga.name}: a run ended ${outcome.status}`);
 }
 
+/** One sample: CPU µs per stage, and the collector's pauses in it, µs per stage (when measured). */
+interface Sample {
+  readonly us: number;
+  readonly gcUs?: number;
+}
+
+/** Whether the samples measure the collector's pauses (set by {@link benchmarkScaling}). */
+let measurePauses = false;
+
+/** Times `work`, which executes `stages` stages: CPU µs, and the collector's pauses, per stage. */
+async function timed(stages: () => number, work: () => Promise<void>): Promise<Sample> {
+  const pauses = measurePauses ? gcPauseStopwatch() : undefined;
+  const elapsed = cpuStopwatch();
+  await work();
+  const us = elapsed() / stages();
+  if (pauses === undefined) return { us };
+  return { us, gcUs: (await pauses()) / stages() };
+}
+
 /** µs per stage of running `runsPerSample` batches of `concurrent` runs of `saga`. */
-async function sample(saga: AnySaga, concurrent: number, stagesPerSample: number): Promise<number> {
+async function sample(saga: AnySaga, concurrent: number, stagesPerSample: number): Promise<Sample> {
   // A fresh store per sample: MemoryStore keeps every journal, which would otherwise grow.
   const orchestrator = createOrchestrator({ store: new MemoryStore() });
   const stagesPerBatch = saga.stages.length * concurrent;
   const batches = Math.max(1, Math.round(stagesPerSample / stagesPerBatch));
   try {
-    const elapsed = cpuStopwatch();
-    for (let batch = 0; batch < batches; batch++) await runOnce(orchestrator, saga, concurrent);
-    return elapsed() / (batches * stagesPerBatch);
+    return await timed(
+      () => batches * stagesPerBatch,
+      async () => {
+        for (let batch = 0; batch < batches; batch++) await runOnce(orchestrator, saga, concurrent);
+      },
+    );
   } finally {
     await orchestrator.close();
   }
 }
 
 /** One implementation's cost at a size: CPU µs per stage of one sample. */
-type Sampler = (size: number) => Promise<number>;
+type Sampler = (size: number) => Promise<Sample>;
 
 /**
  * Samples every implementation at every size over the rounds, interleaved: each size's samplers
@@ -159,7 +218,7 @@ type Sampler = (size: number) => Promise<number>;
  * One curve per sampler; `samples[round]` of a size are the same round's for every sampler.
  */
 async function curves(sizes: readonly number[], samplers: readonly Sampler[], rounds: number): Promise<Array<Array<ScalingPoint & { samples: number[] }>>> {
-  const cases = sizes.flatMap((size) => samplers.map((sampler, which) => ({ size, which, sampler, samples: [] as number[] })));
+  const cases = sizes.flatMap((size) => samplers.map((sampler, which) => ({ size, which, sampler, samples: [] as Sample[] })));
   for (const entry of cases) await entry.sampler(entry.size); // warm-up
   for (let round = 0; round < rounds; round++) {
     for (let index = 0; index < cases.length; index++) {
@@ -170,7 +229,14 @@ async function curves(sizes: readonly number[], samplers: readonly Sampler[], ro
   return samplers.map((_, which) =>
     cases
       .filter((entry) => entry.which === which)
-      .map((entry) => ({ size: entry.size, usPerStage: Math.min(...entry.samples), usPerStageMedian: median(entry.samples), samples: entry.samples })),
+      .map((entry) => {
+        const samples = entry.samples.map((sample) => sample.us);
+        const fastest = entry.samples.reduce((best, sample) => (sample.us < best.us ? sample : best));
+        const split = measurePauses
+          ? { gcUsPerStage: median(entry.samples.map((sample) => sample.gcUs ?? 0)), restUsPerStage: median(entry.samples.map((sample) => sample.us - (sample.gcUs ?? 0))) }
+          : {};
+        return { size: entry.size, usPerStage: fastest.us, usPerStageMedian: median(samples), ...split, samples };
+      }),
   );
 }
 
@@ -178,7 +244,7 @@ async function curves(sizes: readonly number[], samplers: readonly Sampler[], ro
 const NO_EFFECTS: SagaEffects = { execute: async () => undefined, compensate: async () => undefined };
 
 /** µs per stage of the hand-written journaled chain, `concurrent` runs at once, in batches as {@link sample}. */
-async function sampleHandWritten(concurrent: number, stagesPerSample: number): Promise<number> {
+async function sampleHandWritten(concurrent: number, stagesPerSample: number): Promise<Sample> {
   const stagesPerBatch = STEP_COUNT * concurrent;
   const batches = Math.max(1, Math.round(stagesPerSample / stagesPerBatch));
   // Every run's journal is kept until the sample ends, as the sample's MemoryStore keeps sagaflow's.
@@ -188,32 +254,43 @@ async function sampleHandWritten(concurrent: number, stagesPerSample: number): P
     journals.push(journal);
     return runHandWrittenJournaled(NO_EFFECTS, false, journal);
   };
-  const elapsed = cpuStopwatch();
-  for (let batch = 0; batch < batches; batch++) await Promise.all(Array.from({ length: concurrent }, start));
-  const us = elapsed() / (batches * stagesPerBatch);
+  const result = await timed(
+    () => batches * stagesPerBatch,
+    async () => {
+      for (let batch = 0; batch < batches; batch++) await Promise.all(Array.from({ length: concurrent }, start));
+    },
+  );
   if (journals.length !== batches * concurrent || journals[journals.length - 1]?.length !== journaledEvents(false)) throw new Error('hand-written+journal: a run is missing');
-  return us;
+  return result;
 }
 
 /** µs per stage of the hand-written journaled saga of `size` stages, run one after the other until about `stagesPerSample` stages, as {@link sample}. */
-async function sampleHandWrittenStages(shape: 'chain' | 'fan-out', size: number, stagesPerSample: number): Promise<number> {
+async function sampleHandWrittenStages(shape: 'chain' | 'fan-out', size: number, stagesPerSample: number): Promise<Sample> {
   const runs = Math.max(1, Math.round(stagesPerSample / size));
   // Every run's journal is kept until the sample ends, as the sample's MemoryStore keeps sagaflow's.
   const journals: object[][] = [];
-  const elapsed = cpuStopwatch();
-  for (let run = 0; run < runs; run++) {
-    const journal: object[] = [];
-    journals.push(journal);
-    await runHandWrittenStages(shape, size, journal);
-  }
-  const us = elapsed() / (runs * size);
+  const result = await timed(
+    () => runs * size,
+    async () => {
+      for (let run = 0; run < runs; run++) {
+        const journal: object[] = [];
+        journals.push(journal);
+        await runHandWrittenStages(shape, size, journal);
+      }
+    },
+  );
   if (journals.length !== runs) throw new Error(`hand-written ${shape}: a run is missing`);
-  return us;
+  return result;
 }
 
 function spread(points: readonly ScalingPoint[]): number {
   const costs = points.map((point) => point.usPerStage);
   return Math.max(...costs) / Math.min(...costs);
+}
+
+/** {@link spread} of each point's µs per stage less the collector's pauses ({@link ScalingPoint.restUsPerStage}). */
+function spreadLessGcPauses(points: readonly ScalingPoint[]): number {
+  return spread(points.map((point) => ({ size: point.size, usPerStage: point.restUsPerStage ?? Number.NaN })));
 }
 
 /**
@@ -295,6 +372,7 @@ export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promi
   const stagesPerSample = options.stagesPerSample ?? 20_000;
   const stageCounts = options.stageCounts ?? [10, 100, 1_000, 10_000];
   const runCounts = options.runCounts ?? [1, 10, 100, 1_000, 10_000];
+  measurePauses = options.gcPauses === true;
   /** sagaflow's curve of one saga shape, and the hand-written one beside it (same rounds, interleaved). */
   const stageCurve = async (make: (size: number) => AnySaga, shape: 'chain' | 'fan-out'): Promise<[ScalingPoint[], ScalingPoint[]]> => {
     if (options.stageCurves === false) return [[], []];
@@ -338,12 +416,46 @@ export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promi
     runsRatio: spread(runs),
     runsHandWrittenJournaled,
     runsRatioHandWrittenJournaled: spread(runsHandWrittenJournaled),
+    ...(measurePauses
+      ? {
+          lessGcPauses: {
+            stagesRatio: spreadLessGcPauses([...chain, ...fanOut]),
+            runsRatio: spreadLessGcPauses(runs),
+            stagesRatioHandWrittenJournaled: chainHand.length === 0 ? null : spreadLessGcPauses([...chainHand, ...fanOutHand]),
+            runsRatioHandWrittenJournaled: spreadLessGcPauses(runsHandWrittenJournaled),
+          },
+        }
+      : {}),
     heapExact: gc !== undefined,
   };
 }
 
+/**
+ * {@link benchmarkScaling} in a child process whose garbage collector runs on the main thread
+ * alone (`node --single-threaded-gc`: no parallel scavenge, no concurrent marking or sweeping),
+ * with the collector's pauses measured in every sample. There a pause is the collector's CPU
+ * time (but for incremental marking steps, which run inside allocations and stay in the rest),
+ * so each curve splits into the collector's part and the rest: what the sizes cost the collector,
+ * and what they cost the code itself. The absolute figures are not the main run's (a collector
+ * on one thread is slower); the split is what it is for.
+ */
+export async function benchmarkScalingSingleThreadedGc(options: Omit<ScalingBenchOptions, 'gcPauses'> = {}): Promise<ScalingBenchResult> {
+  const script = fileURLToPath(import.meta.url);
+  const { stdout } = await run(process.execPath, [...process.execArgv, '--single-threaded-gc', script, '--child', JSON.stringify(options)], { maxBuffer: 16 * 1024 * 1024 });
+  return JSON.parse(stdout) as ScalingBenchResult;
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const quick = process.argv.includes('--quick');
-  const sizes: ScalingBenchOptions = quick ? { rounds: 2, stagesPerSample: 5_000, stageCounts: [10, 100, 1_000], runCounts: [1, 10, 100, 1_000] } : {};
-  console.dir(await benchmarkScaling({ ...sizes, rounds: numberArgument('rounds', sizes.rounds ?? 5), stageCurves: !process.argv.includes('--runs-only') }), { depth: 4 });
+  const child = process.argv.indexOf('--child');
+  if (child !== -1) {
+    const options = JSON.parse(process.argv[child + 1] ?? '{}') as ScalingBenchOptions;
+    process.stdout.write(JSON.stringify(await benchmarkScaling({ ...options, gcPauses: true })));
+  } else {
+    const quick = process.argv.includes('--quick');
+    const sizes: ScalingBenchOptions = quick ? { rounds: 2, stagesPerSample: 5_000, stageCounts: [10, 100, 1_000], runCounts: [1, 10, 100, 1_000] } : {};
+    console.dir(
+      await benchmarkScaling({ ...sizes, rounds: numberArgument('rounds', sizes.rounds ?? 5), stageCurves: !process.argv.includes('--runs-only'), gcPauses: process.argv.includes('--gc-pauses') }),
+      { depth: 4 },
+    );
+  }
 }

@@ -367,6 +367,36 @@ function scalingReport(scaling: ScalingBenchResult): string[] {
       (scaling.runsRatioHandWrittenJournaled === undefined
         ? '.'
         : `, the hand-written chain with a kept journal over the same runs ${fmt(scaling.runsRatioHandWrittenJournaled)}, sagaflow's own part ${fmt(ownSpread(pairs(scaling.runs, scaling.runsHandWrittenJournaled)))}. The hand-written curves, measured in the same rounds, show what the sizes cost on this machine (the collector, the caches) to anything keeping such a journal; they are references, not bounds: sagaflow's own part is what is left to it.`),
+    ...gcReport(scaling),
+  ];
+}
+
+/**
+ * How much of each curve's cost is the garbage collector's, from the curves measured again with the
+ * collector on the main thread alone (`ScalingBenchResult.singleThreadedGc`): per size of the
+ * concurrent-runs curve, the collector's CPU and the rest, and every spread less the collector.
+ * Nothing for results saved before it.
+ */
+function gcReport(scaling: ScalingBenchResult): string[] {
+  const split = scaling.singleThreadedGc;
+  const less = split?.lessGcPauses;
+  if (split === undefined || less === undefined) return [];
+  const hand = split.runsHandWrittenJournaled ?? [];
+  const cells = (point: ScalingPoint | undefined): string[] => {
+    const { usPerStageMedian: total, gcUsPerStage: collector, restUsPerStage: rest } = point ?? {};
+    if (total === undefined || collector === undefined || rest === undefined) return ['—', '—', '—'];
+    return [fmt(total), `${fmt(collector)} (${Math.round((100 * collector) / total)} %)`, fmt(rest)];
+  };
+  return [
+    '',
+    "**Where the time goes** (the same curves measured again in a process whose garbage collector runs on the main thread alone, `node --single-threaded-gc`, so that its pauses are its CPU time: CPU µs per stage, the collector's part, and the rest, each the median over the rounds, the collector's part varying most between samples; absolute figures differ from the table above, which gives the fastest round and a collector with helper threads)",
+    '',
+    markdownTable([
+      ['concurrent runs', 'sagaflow µs/stage', "the collector's", 'the rest', 'by hand + kept journal µs/stage', "the collector's", 'the rest'],
+      ...split.runs.map((point) => [point.size.toLocaleString('en-US'), ...cells(point), ...cells(hand.find((other) => other.size === point.size))]),
+    ]),
+    '',
+    `In that process, largest ÷ smallest per-stage cost: concurrent runs ${fmt(split.runsRatio)} (by hand ${fmt(split.runsRatioHandWrittenJournaled)}), stages ${fmt(split.stagesRatio)} (by hand ${fmt(split.stagesRatioHandWrittenJournaled)}); **less the collector's part**: concurrent runs ${fmt(less.runsRatio)} (by hand ${fmt(less.runsRatioHandWrittenJournaled)}), stages ${fmt(less.stagesRatio)} (by hand ${fmt(less.stagesRatioHandWrittenJournaled)}).`,
   ];
 }
 

@@ -1,4 +1,6 @@
 /** Medians, the statistic every benchmark here reports (robust to the odd slow round on shared cores). */
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { setImmediate as immediate } from 'node:timers/promises';
 
 /** The median of `values` (NaN when empty). */
 export function median(values: readonly number[]): number {
@@ -48,4 +50,38 @@ export async function withoutSourceMaps<T>(measure: () => Promise<T>): Promise<T
   } finally {
     process.setSourceMapsEnabled(enabled);
   }
+}
+
+/** The collector's pauses seen so far (start on the performance timeline, duration, in ms); see {@link gcPauseStopwatch}. */
+let pauses: Array<{ readonly start: number; readonly duration: number }> | undefined;
+
+/**
+ * A stopwatch of the garbage collector's pauses of this thread (µs): the summed `duration` of the
+ * `gc` performance entries that started while it ran. Node reports them on a timer after the
+ * collection, so reading it waits for them. It counts the pauses as the main thread sees
+ * them (wall time), not the collector's helper threads, whose CPU time {@link cpuStopwatch}
+ * counts as well: CPU time less these pauses still includes some of the collector's work. One
+ * stopwatch at a time (reading it forgets the pauses before its end).
+ *
+ * Node hands a pause to observers two immediates after the collection (the native callback's,
+ * then the observers' batch), so reading waits three.
+ */
+export function gcPauseStopwatch(): () => Promise<number> {
+  if (pauses === undefined) {
+    const seen: Array<{ readonly start: number; readonly duration: number }> = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) seen.push({ start: entry.startTime, duration: entry.duration });
+    }).observe({ entryTypes: ['gc'] });
+    pauses = seen;
+  }
+  const seen = pauses;
+  const from = performance.now();
+  return async () => {
+    const to = performance.now();
+    for (let wait = 0; wait < 3; wait++) await immediate();
+    let ms = 0;
+    for (const pause of seen) if (pause.start >= from && pause.start < to) ms += pause.duration;
+    seen.splice(0, seen.length, ...seen.filter((pause) => pause.start >= to));
+    return ms * 1_000;
+  };
 }

@@ -30,7 +30,7 @@ describe('bench/run.ts', () => {
     // Parked runs are held by nobody.
     expect(at(results, 'waits.postgres.heldWhileParked')).toBe(0);
     // Measured by sagaflow alone: always numbers.
-    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'memory.ratioVsHandWrittenWriteAhead', 'memory.writeAheadVsHandWrittenJournaled', 'memory.writeAheadVsHandWritten', 'scaling.stagesRatio', 'scaling.runsRatio', 'scaling.runsRatioHandWrittenJournaled', 'scaling.stagesRatioHandWrittenJournaled', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk', 'waits.memory.bytesPerWaitingRun', 'waits.postgres.parksPerSecond', 'waits.postgres.claimBuffersParked', 'waits.postgres.signalsPerSecond']) {
+    for (const key of ['memory.ratioVsHandWritten', 'memory.ratioVsHandWrittenJournaled', 'memory.ratioVsHandWrittenJournalKept', 'memory.ratioVsHandWrittenWriteAhead', 'memory.writeAheadVsHandWrittenJournaled', 'memory.writeAheadVsHandWritten', 'scaling.stagesRatio', 'scaling.runsRatio', 'scaling.runsRatioHandWrittenJournaled', 'scaling.stagesRatioHandWrittenJournaled', 'scaling.singleThreadedGc.runsRatio', 'scaling.singleThreadedGc.lessGcPauses.runsRatio', 'scaling.singleThreadedGc.lessGcPauses.stagesRatio', 'sqlite.groupCommitRatio', 'recovery.ms10k', 'postgres.sagasPerSecond.workers1.success', 'postgres.sagasPerSecond.workers3.rollback', 'sqlite.sagasPerSecond.rollback', 'otel.ratioNoop', 'otel.ratioSdk', 'waits.memory.bytesPerWaitingRun', 'waits.postgres.parksPerSecond', 'waits.postgres.claimBuffersParked', 'waits.postgres.signalsPerSecond']) {
       const value = at(results, key);
       expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${key} = ${String(value)}`).toBe(true);
     }
@@ -130,6 +130,34 @@ describe('report', () => {
     );
     // A spread of ratios over sizes has no lower bound: neither scaling target is marked out of reach.
     for (const key of ['scaling.stagesRatio', 'scaling.runsRatio']) expect(targets(withStages).find((target) => target.key === key)?.floor).toBeUndefined();
+  });
+
+  it("splits the curves measured with the collector on the main thread into the collector's part and the rest", () => {
+    const saved = JSON.parse(readFileSync(new URL('bench/results/latest.json', root), 'utf8')) as BenchResults;
+    const { singleThreadedGc: _split, ...scaling } = saved.scaling;
+    const before: BenchResults = { ...saved, scaling };
+    expect(report(before)).not.toContain('Where the time goes');
+    // The collector takes 5.5 of 8 µs per stage at 10,000 runs, 0.5 of 3 below; the rest is flat.
+    const split = (size: number) => (size === 10_000 ? { usPerStageMedian: 8, gcUsPerStage: 5.5, restUsPerStage: 2.5 } : { usPerStageMedian: 3, gcUsPerStage: 0.5, restUsPerStage: 2.5 });
+    const runs = scaling.runs.map((point) => ({ ...point, ...split(point.size) }));
+    const hand = runs.map((point) => ({ ...point, usPerStageMedian: 1, gcUsPerStage: 0.25, restUsPerStage: 0.75, sagaflowRatio: null }));
+    const singleThreadedGc = {
+      ...scaling,
+      runs,
+      runsHandWrittenJournaled: hand,
+      runsRatio: 2.9,
+      runsRatioHandWrittenJournaled: 1.8,
+      stagesRatio: 2.2,
+      stagesRatioHandWrittenJournaled: 2.7,
+      lessGcPauses: { runsRatio: 1, runsRatioHandWrittenJournaled: 1, stagesRatio: 1.31, stagesRatioHandWrittenJournaled: null },
+    };
+    const text = report({ ...before, scaling: { ...scaling, singleThreadedGc } });
+    expect(text).toContain("| concurrent runs | sagaflow µs/stage | the collector's | the rest | by hand + kept journal µs/stage | the collector's | the rest |");
+    expect(text).toContain('| 10,000 | 8.00 | 5.50 (69 %) | 2.50 | 1.00 | 0.25 (25 %) | 0.75 |');
+    expect(text).toContain('| 10 | 3.00 | 0.50 (17 %) | 2.50 |');
+    expect(text).toContain(
+      "largest ÷ smallest per-stage cost: concurrent runs 2.90 (by hand 1.80), stages 2.20 (by hand 2.70); **less the collector's part**: concurrent runs 1.00 (by hand 1.00), stages 1.31 (by hand —).",
+    );
   });
 });
 
