@@ -240,3 +240,20 @@ function constructorName(prototype: unknown): string {
     return 'object';
   }
 }
+
+/**
+ * Whether two JSON values (as {@link copyJson} makes them, or as read back from a store) are the
+ * same value: the same primitives (`0` and `-0` alike, as JSON writes them), arrays of equal
+ * items in order, objects with the same keys in any order (PostgreSQL's `jsonb` reorders them)
+ * holding equal values. Values nest at most 1,000 levels deep (see {@link copyJson}).
+ */
+export function sameJson(left: unknown, right: unknown): boolean {
+  if (left === right) return true;
+  if (typeof left !== 'object' || typeof right !== 'object' || left === null || right === null) return false;
+  if (Array.isArray(left)) return Array.isArray(right) && left.length === right.length && left.every((item, index) => sameJson(item, right[index]));
+  if (Array.isArray(right)) return false;
+  const leftRecord = left as Record<string, unknown>;
+  const rightRecord = right as Record<string, unknown>;
+  const keys = Object.keys(leftRecord);
+  return keys.length === Object.keys(rightRecord).length && keys.every((key) => Object.hasOwn(rightRecord, key) && sameJson(leftRecord[key], rightRecord[key]));
+}

@@ -53,7 +53,7 @@ import { backoffNotifier, type BackoffPolicy } from './backoff.js';
 import { EventStream } from './event-stream.js';
 import { propagationCarrier, type Instrumentation } from './instrumentation.js';
 import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
-import { copyJson } from './json-value.js';
+import { copyJson, sameJson } from './json-value.js';
 import type { KeptRun, LeaseKeeper } from './lease-keeper.js';
 import { leaseLapses$ } from './lease-lapse.js';
 import { scheduleAfter } from './long-delay.js';
@@ -1076,7 +1076,7 @@ class SagaOrchestrator implements Orchestrator {
       }
       const prepared = prepareSignal(interpreter.saga, interpreter.state, name, payload, signalId);
       if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
-      const durable = this.signalJournaled(local.handle.events$, runId, signalId);
+      const durable = this.signalJournaled(local.handle.events$, runId, prepared);
       interpreter.signal(prepared.signal, signalId, prepared.payload);
       return await durable;
     }
@@ -1098,8 +1098,15 @@ class SagaOrchestrator implements Orchestrator {
     }
     if (this.active.has(runId)) return this.signal(runId, name, payload, { ...options, signalId });
     // Nobody drives it: take it over here, and deliver the signal as it is picked up.
-    const handle = await this.takeOverForSignal(request);
-    return await this.signalJournaled(handle.events$, runId, signalId);
+    let handle: DrivenRun;
+    try {
+      handle = await this.takeOverForSignal(request);
+    } catch (error) {
+      // Another process took it over first (its own signal(), a recover()): that owner delivers it.
+      if (error instanceof RunLeasedError) return this.signal(runId, name, payload, { ...options, signalId });
+      throw error;
+    }
+    return await this.signalJournaled(handle.events$, runId, prepared);
   }
 
   /**
@@ -1114,7 +1121,7 @@ class SagaOrchestrator implements Orchestrator {
     const { runId, signalId } = request;
     const pollIntervalMs = defaultPollIntervalMs(this.store);
     // Followed from the end of the journal already read: the owner's appends only, not the whole journal again.
-    const journaled$ = defer(() => this.signalJournaled(followRun$(this.store, runId, state.lastSeq + 1, pollIntervalMs, this.scheduler), runId, signalId));
+    const journaled$ = defer(() => this.signalJournaled(followRun$(this.store, runId, state.lastSeq + 1, pollIntervalMs, this.scheduler), runId, request));
     const takeOver = async (): Promise<'driven' | 'leased' | 'settled'> => {
       // Picked up by this process meanwhile (a recover(), say): it delivers the recorded request.
       if (this.active.has(runId)) return 'driven';
@@ -1178,10 +1185,19 @@ class SagaOrchestrator implements Orchestrator {
   /**
    * Resolves once the run's `signal.received` with this id is durable, saying what the journal
    * did with it (a waiting stage took it, or it is buffered); rejects if the run ends without it.
+   * A signal of that id but another name or payload is another sender's, journaled first (two
+   * processes sent one `signalId` at once): this one is a duplicate, as it would be had it come
+   * second.
    */
-  private async signalJournaled(events$: Observable<SagaEvent>, runId: string, signalId: string): Promise<SignalResult> {
+  private async signalJournaled(
+    events$: Observable<SagaEvent>,
+    runId: string,
+    sent: { readonly signal: string; readonly signalId: string; readonly payload?: unknown },
+  ): Promise<SignalResult> {
+    const { signalId } = sent;
     const journaled = await firstValueFrom(events$.pipe(filter((event) => event.type === 'signal.received' && event.signalId === signalId)), { defaultValue: undefined });
     const received = journaled?.type === 'signal.received' ? journaled : (await this.load(runId)).state.signals?.get(signalId);
+    if (received !== undefined && (received.signal !== sent.signal || !sameJson(received.payload, sent.payload))) return { accepted: false, signalId, duplicate: true };
     if (received !== undefined) return { accepted: true, signalId, delivered: received.stage === undefined ? 'buffered' : 'waiting' };
     const state = (await this.load(runId)).state;
     throw new RunStateError(state.saga, runId, 'signal', state.status, ['running'], `the run stopped going forward before signal ${signalId} could be journaled`);

@@ -35,7 +35,11 @@ export type SignalResult =
       readonly delivered: 'waiting' | 'buffered';
     }
   | {
-      /** A signal with this id was journaled before: nothing changed. */
+      /**
+       * A signal with this id was journaled before: nothing changed. Also what a sender is told
+       * when another process sent the same id at the same time with another payload (or name),
+       * and the run journaled that one.
+       */
       readonly accepted: false;
       /** The signal's id. */
       readonly signalId: string;

@@ -264,6 +264,56 @@ describe('signals across orchestrators', () => {
     await Promise.all([owner.close(), other.close()]);
   });
 
+  it('one signalId sent by two processes at once with different payloads is journaled once, and the sender whose payload was dropped is told it was a duplicate', async () => {
+    const { saga } = approvalSaga();
+    const store = new MemoryStore();
+    const owner = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000 });
+    const ann = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000 });
+    const bob = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000 });
+    const run = owner.start(saga, { cents: 5 });
+    await waitStarted(run);
+    // Both are recorded in the store before the owner's next heartbeat delivers the first: one request is kept.
+    const [fromAnn, fromBob] = await Promise.all([
+      ann.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'webhook-7' }),
+      bob.signal(run.runId, 'approved', { by: 'bob' }, { signalId: 'webhook-7' }),
+    ]);
+    const outcome = await run.outcome;
+    expect(outcome.outputs.approval).toEqual({ by: 'ann' });
+    expect(fromAnn).toEqual({ accepted: true, signalId: 'webhook-7', delivered: 'waiting' });
+    // Bob's payload never made it into the run: "accepted" would be a lie (it is what a second send in one process is told).
+    expect(fromBob).toEqual({ accepted: false, signalId: 'webhook-7', duplicate: true });
+    await Promise.all([owner.close(), ann.close(), bob.close()]);
+  });
+
+  it('a signal to a run nobody drives, which another process takes over first (its own signal), is handed to that owner, not refused', async () => {
+    const saga = defineSaga({ name: 'two-approvals', input })
+      .waitForSignal('finance', { signal: 'finance', schema: z.object({ by: z.string() }), timeoutMs: 60_000 })
+      .waitForSignal('legal', { signal: 'legal', schema: z.object({ by: z.string() }), timeoutMs: 60_000, after: [] })
+      .stage('pay', { after: ['finance', 'legal'], execute: async ({ results }) => `paid (${results.finance.by}, ${results.legal.by})` })
+      .build();
+    const store = new MemoryStore();
+    const first = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000 });
+    const run = first.start(saga, { cents: 5 });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started' && event.stage === 'legal')));
+    // Its process stops without settling it: the run is left in the store, nobody's.
+    await first.close({ timeoutMs: 1 });
+    expect(await store.leaseOf(run.runId)).toBeUndefined();
+    const ann = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000 });
+    const bob = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000 });
+    // Both find the run nobody's and try to take it over; one does, the other must ask it.
+    const results = await Promise.all([
+      ann.signal(run.runId, 'finance', { by: 'ann' }, { signalId: 'finance-1' }),
+      bob.signal(run.runId, 'legal', { by: 'bob' }, { signalId: 'legal-1' }),
+    ]);
+    expect(results).toEqual([
+      { accepted: true, signalId: 'finance-1', delivered: 'waiting' },
+      { accepted: true, signalId: 'legal-1', delivered: 'waiting' },
+    ]);
+    await firstValueFrom(ann.watch(run.runId).pipe(filter((event) => event.type === 'run.completed')));
+    expect((await ann.inspect(run.runId)).outputs.pay).toBe('paid (ann, bob)');
+    await Promise.all([ann.close(), bob.close()]);
+  });
+
   it('refuses a timeoutMs that is not a finite number of milliseconds > 0, before anything is recorded', async () => {
     const { saga } = approvalSaga();
     const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
