@@ -410,7 +410,8 @@ export class MemoryStore implements SagaStore {
   }
 
   /**
-   * Deletes settled runs last written before `olderThan` (by their events' `at`), oldest first.
+   * Deletes settled runs last written before `olderThan` (by their events' `at`), oldest first;
+   * never one under a live lease (taken over to be redriven or compensated).
    *
    * @throws `TypeError` (rejects) when `statuses` names an unfinished status or `limit` is not an integer >= 0.
    */
@@ -419,8 +420,11 @@ export class MemoryStore implements SagaStore {
       const { olderThan, statuses, limit } = pruneCriteria(options);
       const wanted = new Set(statuses);
       const doomed: MemoryRun[] = [];
+      const now = this.now();
       for (const run of this.runs.values()) {
-        if (wanted.has(run.status) && updatedAt(run) < olderThan) doomed.push(run);
+        // Under a live lease, a settled run is being redriven or compensated: not deleted under its owner.
+        const leased = run.leaseOwner !== undefined && now < run.leaseExpiresAt;
+        if (wanted.has(run.status) && updatedAt(run) < olderThan && !leased) doomed.push(run);
       }
       doomed.sort((left, right) => updatedAt(left) - updatedAt(right) || compareRunIds(left.runId, right.runId));
       const deleted = limit === undefined ? doomed : doomed.slice(0, limit);

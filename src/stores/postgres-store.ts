@@ -915,9 +915,11 @@ export class PostgresStore implements WorkQueueStore {
       // Found by settled_at (indexed); updated_at < olderThan too, which every write of this schema
       // makes true of a run settled before olderThan: a process of schema 5 still running against
       // the upgraded schema redrives and settles runs without moving settled_at, and such a run,
-      // written since, is kept (it is not "last written before olderThan").
+      // written since, is kept (it is not "last written before olderThan"). A settled run under a
+      // live lease was taken over to be redriven or compensated, and is about to be written: kept.
       `WITH doomed AS (
          SELECT run_id FROM ${this.t.runs} WHERE status = ANY($1::text[]) AND settled_at < $2 AND updated_at < $2
+           AND (lease_owner IS NULL OR lease_expires_at <= now())
          ORDER BY settled_at, run_id LIMIT $3
          FOR UPDATE SKIP LOCKED
        )

@@ -267,7 +267,8 @@ export interface LeaseInfo {
  * Runs last written before `olderThan` whose status is one of `statuses` are deleted with their
  * journals. Unfinished runs (`queued`, `running`, `compensating`) are never pruned: naming one of
  * those statuses is refused with a `TypeError`. `paused` and `compensation_failed` runs wait for
- * an operator, so they are pruned only when you name them.
+ * an operator, so they are pruned only when you name them. Nor is a run under a live lease: a
+ * process took it over to redrive or compensate it and is about to write to it.
  *
  * @example
  * ```ts
@@ -437,7 +438,8 @@ export interface SagaStore {
   /** The run's lease, if anybody holds it (live or expired). */
   leaseOf(runId: string): Promise<LeaseInfo | undefined>;
   /**
-   * Deletes finished runs and their journals (retention); resolves to how many were deleted.
+   * Deletes finished runs and their journals (retention); resolves to how many were deleted. A
+   * run under a live lease (being redriven or compensated) is never deleted.
    *
    * @throws `TypeError` (rejects) when `statuses` names an unfinished status or `limit` is not an integer ≥ 0.
    */

@@ -215,7 +215,8 @@ const MIGRATIONS: readonly string[] = [
 
 /**
  * The query `prune` selects a slice of runs with: `statuses` placeholders, then `olderThan` twice,
- * then the limit when `limited`. Found by `settled_at`'s index, in its order, so a slice reads
+ * then the limit when `limited`. A run under a live lease is left alone: a settled run is leased
+ * only by a process that took it over to redrive or compensate it, and has yet to append. Found by `settled_at`'s index, in its order, so a slice reads
  * about as many rows as it deletes: the status is tested with a unary `+`, which keeps SQLite's
  * planner (with no statistics, it takes an equality as selective) off the status index, on which
  * every slice would read and sort every settled run of those statuses.
@@ -224,6 +225,7 @@ const MIGRATIONS: readonly string[] = [
  */
 export function pruneSelectSql(statuses: number, limited: boolean): string {
   return `SELECT run_id FROM sagaflow_runs WHERE +status IN (${Array.from({ length: statuses }, () => '?').join(', ')}) AND settled_at < ? AND updated_at < ?
+    AND (lease_owner IS NULL OR lease_expires_at <= ${NOW_MS})
     ORDER BY settled_at, run_id${limited ? ' LIMIT ?' : ''}`;
 }
 

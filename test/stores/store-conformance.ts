@@ -939,6 +939,29 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         expect(await store.load(runId)).toBeUndefined();
       });
 
+      it('never deletes a settled run under a live lease: one another process took over to redrive or compensate, before its first append', async () => {
+        const runId = uuidv7();
+        await runLastWrittenAt(runId, T0 + 1_000, 'paused');
+        // A redrive from another process: it took the run over, and has yet to write run.resumed.
+        const redriver = peer();
+        const taken = await redriver.acquire({ runId, owner: 'redriver', leaseMs: LONG_LEASE_MS });
+        if (!taken.acquired) throw new Error('the paused run could not be taken over');
+        expect(await store.prune({ olderThan: T0 + 2_000, statuses: ['paused'] })).toBe(0);
+        // The redrive goes on: the run is still there, whole.
+        await redriver.append(appendOf([{ ...eventAt(runId, 2), at: T0 + 3_000 }], 'running', taken.lease));
+        expect((await store.load(runId))?.map((event) => event.seq)).toEqual([0, 1, 2]);
+      });
+
+      it('deletes a settled run whose lease ran out (a redrive that died before its first append)', async () => {
+        const runId = uuidv7();
+        await runLastWrittenAt(runId, T0 + 1_000, 'paused');
+        const taken = await peer().acquire({ runId, owner: 'redriver', leaseMs: SHORT_LEASE_MS });
+        expect(taken.acquired).toBe(true);
+        await expireLease(runId);
+        expect(await store.prune({ olderThan: T0 + 2_000, statuses: ['paused'] })).toBe(1);
+        expect(await store.load(runId)).toBeUndefined();
+      });
+
       it('takes statuses and limit given as undefined as absent: the default statuses, no limit', async () => {
         const settled = uuidv7();
         const paused = uuidv7();
