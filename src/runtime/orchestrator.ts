@@ -223,7 +223,9 @@ export interface RecoverOptions {
    * (a systemd or container restart, a developer's kill and run again) has a new owner id, so the
    * dead process's runs look owned until their leases lapse. With this option the call resolves
    * once the longest of those leases has run out (at most one lease term of the process that held
-   * it, by this process's clock, plus 250 ms for a heartbeat in flight; waited in real time when the
+   * it, plus 250 ms for a heartbeat in flight; the time left is the store's, as
+   * `LeaseInfo.remainingMs` says, so a store whose clock is off this process's by seconds does not
+   * make it look too early or too late; waited in real time when the
    * store's leases run out in real time — `SqliteStore`, `PostgresStore`, a `MemoryStore` without
    * `now` — even under a virtual-time `scheduler`), with every run it could
    * take over; a run whose owner is alive (its lease renewed meanwhile) is still listed as
@@ -705,7 +707,16 @@ const NO_LEASE: LeaseToken = Object.freeze({ owner: '', epoch: 0 });
 /** What picking a stored run up found. */
 type PickUp =
   | { readonly kind: 'driven'; readonly handle: RunHandle<Record<string, unknown>> }
-  | { readonly kind: 'skipped'; readonly skipped: SkippedRun; /** For `'owned'`: when the lease it is held under expires (the store's clock). */ readonly leaseExpiresAt?: number };
+  | {
+      readonly kind: 'skipped';
+      readonly skipped: SkippedRun;
+      /**
+       * For `'owned'`: when the lease it is held under runs out, on the clock `recover()` waits on
+       * (see `leaseTimers`): the time left by the store's clock, from now, as a skewed clock would
+       * otherwise misjudge it.
+       */
+      readonly leaseRunsOutAt?: number;
+    };
 
 /** What one pass of `recover()` over the store found. */
 interface RecoverPass {
@@ -904,8 +915,8 @@ class SagaOrchestrator implements Orchestrator {
       // as the keeper beats them. A loop, not Math.max(...values): a spread of some 125,000 owned
       // runs overflows the stack.
       let until = -Infinity;
-      for (const expiresAt of first.owned.values()) if (expiresAt > until) until = expiresAt;
-      const timers = leasesRunOnWallClock(this.store) ? asyncScheduler : this.scheduler;
+      for (const runsOutAt of first.owned.values()) if (runsOutAt > until) until = runsOutAt;
+      const timers = this.leaseTimers();
       await this.waitOrClose(timers, until - timers.now() + LEASE_RECHECK_MARGIN_MS);
       if (!this.closed) {
         try {
@@ -924,6 +935,11 @@ class SagaOrchestrator implements Orchestrator {
     }
     // Not enumerable: the result stays an array of handles to anything that compares or prints it.
     return Object.defineProperty(handles, 'skipped', { value: Object.freeze(skipped), enumerable: false }) as RecoverResult;
+  }
+
+  /** The clock the store's leases run out on: real time on a durable store, whatever the scheduler. */
+  private leaseTimers(): SchedulerLike {
+    return leasesRunOnWallClock(this.store) ? asyncScheduler : this.scheduler;
   }
 
   /** Resolves after `delayMs` on `timers` (the clock the store's leases run out on), or at once when this orchestrator closes. */
@@ -966,7 +982,7 @@ class SagaOrchestrator implements Orchestrator {
           if (pick.value?.kind === 'driven') handles.push(pick.value.handle);
           else if (pick.value?.kind === 'skipped') {
             skipped.push(pick.value.skipped);
-            if (pick.value.leaseExpiresAt !== undefined) owned.set(pick.value.skipped.runId, pick.value.leaseExpiresAt);
+            if (pick.value.leaseRunsOutAt !== undefined) owned.set(pick.value.skipped.runId, pick.value.leaseRunsOutAt);
           }
         }
         if (page.length < RECOVER_PAGE || this.closed) break;
@@ -1528,12 +1544,15 @@ class SagaOrchestrator implements Orchestrator {
       acquired = await this.store.acquire(takeover);
     }
     if (!acquired.acquired) {
-      const { owner, epoch, expiresAt } = acquired.heldBy;
+      const { owner, epoch, expiresAt, remainingMs } = acquired.heldBy;
       // recover() did not call resume(): say what it was refused as.
       const error = new RunLeasedError(runId, owner, epoch, how.recovering === true ? 'taking it over in recover()' : `${mode}()`, expiresAt);
       if (how.recovering !== true) throw error;
       this.active.delete(runId);
-      return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason: 'owned', detail: error.message }, leaseExpiresAt: expiresAt };
+      // Timed from now by the store's clock where it says: its clock and this process's may disagree by seconds.
+      const timers = this.leaseTimers();
+      const leaseRunsOutAt = remainingMs === undefined ? expiresAt : timers.now() + remainingMs;
+      return { kind: 'skipped', skipped: { runId, saga: loaded.state.saga, reason: 'owned', detail: error.message }, leaseRunsOutAt };
     }
     const lease = acquired.lease;
     try {

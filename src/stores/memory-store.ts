@@ -543,7 +543,7 @@ function updatedAt(run: MemoryRun): number {
 }
 
 function leaseInfo(run: MemoryRun, now: number): LeaseInfo {
-  return { owner: run.leaseOwner ?? '', epoch: run.leaseEpoch, live: now < run.leaseExpiresAt, expiresAt: run.leaseExpiresAt };
+  return { owner: run.leaseOwner ?? '', epoch: run.leaseEpoch, live: now < run.leaseExpiresAt, expiresAt: run.leaseExpiresAt, remainingMs: Math.max(0, run.leaseExpiresAt - now) };
 }
 
 /** Runs `work` now and wraps its result or its throw in a promise, so no method throws synchronously. */

@@ -331,6 +331,7 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
         RETURNING runs.lease_epoch, runs.cancel_reason, runs.signal_requests::text AS signal_requests, runs.next_seq
       )
       SELECT current.lease_owner, current.lease_epoch, current.live, ${epochMs('current.lease_expires_at')} AS expires_at,
+        ${epochMs('current.lease_expires_at')} - ${epochMs('now()')} AS remaining_ms,
         taken.lease_epoch AS taken_epoch, taken.cancel_reason, taken.signal_requests, taken.next_seq
       FROM current LEFT JOIN taken ON true`,
     // $1 run, $2 reason: one statement, NOTIFY included, so no transaction stays open between the
@@ -374,7 +375,8 @@ export function postgresStatements(t: { readonly runs: string; readonly events: 
       WHERE runs.run_id = $1
       ORDER BY events.seq`,
     leaseOf: `
-      SELECT lease_owner, lease_epoch, lease_expires_at > now() AS live, ${epochMs('lease_expires_at')} AS expires_at
+      SELECT lease_owner, lease_epoch, lease_expires_at > now() AS live, ${epochMs('lease_expires_at')} AS expires_at,
+        ${epochMs('lease_expires_at')} - ${epochMs('now()')} AS remaining_ms
       FROM ${t.runs} WHERE run_id = $1 AND lease_owner IS NOT NULL`,
   };
   // Named, so each connection parses and plans them once rather than on every call; the name

@@ -674,6 +674,7 @@ export class PostgresStore implements WorkQueueStore {
       lease_epoch: number;
       live: boolean | null;
       expires_at: number | null;
+      remaining_ms: number | null;
       taken_epoch: number | null;
       cancel_reason: string | null;
       signal_requests: string | null;
@@ -682,7 +683,10 @@ export class PostgresStore implements WorkQueueStore {
     const row = result.rows[0];
     if (row === undefined) throw new RunNotFoundError(request.runId);
     if (row.taken_epoch === null) {
-      return { acquired: false, heldBy: { owner: row.lease_owner ?? '', epoch: row.lease_epoch, live: row.live === true, expiresAt: row.expires_at ?? 0 } };
+      return {
+        acquired: false,
+        heldBy: { owner: row.lease_owner ?? '', epoch: row.lease_epoch, live: row.live === true, expiresAt: row.expires_at ?? 0, remainingMs: Math.max(0, row.remaining_ms ?? 0) },
+      };
     }
     const lease: LeaseToken = { owner: request.owner, epoch: row.taken_epoch };
     // Read after the takeover committed: from now on only this lease can append to the run.
@@ -884,13 +888,13 @@ export class PostgresStore implements WorkQueueStore {
   async leaseOf(runId: string): Promise<LeaseInfo | undefined> {
     this.assertOpen();
     assertStorableRunId(runId, 'Lease lookup');
-    const result = await this.query<{ lease_owner: string; lease_epoch: number; live: boolean; expires_at: number }>(
+    const result = await this.query<{ lease_owner: string; lease_epoch: number; live: boolean; expires_at: number; remaining_ms: number }>(
       `lease lookup of run ${runId}`,
       this.sql.leaseOf,
       [runId],
     );
     const row = result.rows[0];
-    return row === undefined ? undefined : { owner: row.lease_owner, epoch: row.lease_epoch, live: row.live, expiresAt: row.expires_at };
+    return row === undefined ? undefined : { owner: row.lease_owner, epoch: row.lease_epoch, live: row.live, expiresAt: row.expires_at, remainingMs: Math.max(0, row.remaining_ms) };
   }
 
   /**

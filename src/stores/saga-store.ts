@@ -258,6 +258,13 @@ export interface LeaseInfo {
   readonly live: boolean;
   /** When it expires, in epoch ms by the store's clock. */
   readonly expiresAt: number;
+  /**
+   * How long it has left, in ms by the store's clock at the time of the call (0 once it has run
+   * out). Wait this long for it to run out, not `expiresAt - Date.now()`: that is off by however far
+   * this machine's clock is from the store's (a database server's). Absent from a store that does
+   * not say.
+   */
+  readonly remainingMs?: number;
 }
 
 /**

@@ -245,6 +245,8 @@ interface LeaseRow {
   readonly epoch: number;
   readonly expiresAt: number | null;
   readonly live: number | null;
+  /** What is left of the lease by SQLite's clock, in ms (negative once it ran out). */
+  readonly remaining: number | null;
   readonly cancelReason: string | null;
   readonly signalRequests: string | null;
   readonly events: number;
@@ -665,7 +667,7 @@ export class SqliteStore implements SagaStore {
       assertStorableRunId(runId, 'Lease lookup');
       const row = this.withDatabase((connection) => connection.leaseOf(runId));
       if (row?.owner === undefined || row.owner === null) return undefined;
-      return { owner: row.owner, epoch: row.epoch, live: row.live === 1, expiresAt: row.expiresAt ?? 0 };
+      return { owner: row.owner, epoch: row.epoch, live: row.live === 1, expiresAt: row.expiresAt ?? 0, remainingMs: remainingOf(row) };
     });
   }
 
@@ -935,7 +937,7 @@ function prepare(db: Database.Database): Connection {
   const selectRowsFrom = db.prepare<[string, number], unknown[]>('SELECT seq, body FROM sagaflow_events WHERE run_id = ? AND seq >= ? ORDER BY seq').raw();
   const leaseRow = db.prepare<[string], LeaseRow>(
     `SELECT lease_owner AS owner, lease_epoch AS epoch, lease_expires_at AS expiresAt, lease_expires_at > ${NOW_MS} AS live,
-       cancel_reason AS cancelReason, signal_requests AS signalRequests, events FROM sagaflow_runs WHERE run_id = ?`,
+       lease_expires_at - ${NOW_MS} AS remaining, cancel_reason AS cancelReason, signal_requests AS signalRequests, events FROM sagaflow_runs WHERE run_id = ?`,
   );
   const takeLease = db.prepare<[string, number, string], unknown>(
     `UPDATE sagaflow_runs SET lease_owner = ?, lease_epoch = lease_epoch + 1, lease_expires_at = ${NOW_MS} + ? WHERE run_id = ?`,
@@ -1086,7 +1088,7 @@ function prepare(db: Database.Database): Connection {
     const row = leaseRow.get(request.runId);
     if (row === undefined) return { found: false };
     if (row.owner !== null && row.live === 1) {
-      return { found: true, result: { acquired: false, heldBy: { owner: row.owner, epoch: row.epoch, live: true, expiresAt: row.expiresAt ?? 0 } } };
+      return { found: true, result: { acquired: false, heldBy: { owner: row.owner, epoch: row.epoch, live: true, expiresAt: row.expiresAt ?? 0, remainingMs: remainingOf(row) } } };
     }
     // Only what the caller has not read yet: journals only grow.
     const from = takeoverReadsFrom(request, row.events);
@@ -1223,4 +1225,9 @@ function prefixEnd(prefix: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** What is left of a lease by SQLite's clock, in whole ms, 0 once it ran out (see `LeaseInfo.remainingMs`). */
+function remainingOf(row: LeaseRow): number {
+  return Math.max(0, Math.ceil(row.remaining ?? 0));
 }

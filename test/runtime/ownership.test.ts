@@ -133,6 +133,21 @@ describe('runs have owners (in one process, on one MemoryStore)', () => {
     await orchestrator.close();
   });
 
+  it("recover({ waitForLeases: true }) against a store whose clock is behind this process's (a database host's clock off by seconds) waits for the dead owner's lease by the store's clock, and takes its run over", async () => {
+    const saga = defineSaga({ name: 'skewed', input }).stage('a', { execute: () => 'A' }).build();
+    // The store's clock runs 10 s behind this process's: its leases run out 10 s later by this process's clock.
+    const store = new MemoryStore({ now: () => Date.now() - 10_000 });
+    const started: Extract<SagaEvent, { type: 'run.started' }> = { type: 'run.started', runId: 'left-1', saga: 'skewed', seq: 0, at: 1, version: saga.version, shapeHash: saga.shapeHash, input: { id: '1' }, stages: ['a'], shape: saga.shape };
+    // A process that died just after starting the run: its lease has 0.3 s left, by the store's clock.
+    await store.create({ event: started, owner: { owner: 'a-process-that-died', leaseMs: 300 } });
+    const orchestrator = createOrchestrator({ store, sagas: [saga], onError: () => undefined });
+    const recovered = await orchestrator.recover({ waitForLeases: true });
+    expect(recovered.skipped.map(({ runId, reason }) => [runId, reason])).toEqual([]);
+    expect(recovered.map((run) => run.runId)).toEqual(['left-1']);
+    expect((await recovered[0]?.outcome)?.status).toBe('completed');
+    await orchestrator.close();
+  });
+
   it('recover({ waitForLeases: true }) next to a live owner lists its run as owned once that lease has run out; close() meanwhile ends the wait; bad options are a TypeError', async () => {
     const store = new MemoryStore();
     const gate = deferred();

@@ -134,7 +134,7 @@ describe('MemoryStore', () => {
       clock = 1_499;
       expect((await store.leaseOf(runId))?.live).toBe(true);
       clock = 1_500;
-      expect(await store.leaseOf(runId)).toEqual({ owner: OWNER, epoch: 1, live: false, expiresAt: 1_500 });
+      expect(await store.leaseOf(runId)).toEqual({ owner: OWNER, epoch: 1, live: false, expiresAt: 1_500, remainingMs: 0 });
       const taken = await store.acquire({ runId, owner: 'second', leaseMs: 500 });
       expect(taken).toMatchObject({ acquired: true, lease: { owner: 'second', epoch: 2 } });
       await expect(store.append(appendOf([eventAt(runId, 1)], 'running', LEASE))).rejects.toMatchObject({ name: 'LeaseLostError' });

@@ -461,6 +461,24 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         expect(await store.load(runId)).toHaveLength(3);
       });
 
+      it("says how long a lease has left by the store's own clock (remainingMs), in leaseOf and a refused takeover; 0 once it ran out", async () => {
+        const runId = uuidv7();
+        await createRun(store, runStarted(runId));
+        const lease = await store.leaseOf(runId);
+        // Measured by the store's clock, whatever this process's says: at most the lease, less only the call's own time.
+        expect(lease?.remainingMs).toBeLessThanOrEqual(LONG_LEASE_MS);
+        expect(lease?.remainingMs).toBeGreaterThan(LONG_LEASE_MS - 5_000);
+        const refused = await peer().acquire({ runId, owner: 'rival', leaseMs: LONG_LEASE_MS });
+        if (refused.acquired) throw new Error('a live lease was taken over');
+        expect(refused.heldBy.remainingMs).toBeLessThanOrEqual(LONG_LEASE_MS);
+        expect(refused.heldBy.remainingMs).toBeGreaterThan(LONG_LEASE_MS - 5_000);
+
+        const shortRun = uuidv7();
+        await createRun(store, runStarted(shortRun), OWNER, SHORT_LEASE_MS);
+        await expireLease(shortRun);
+        expect((await store.leaseOf(shortRun))?.remainingMs).toBe(0);
+      });
+
       it('checks the lease before the seq: a stale owner learns it lost the run even when its seq would fit', async () => {
         const runId = uuidv7();
         await seedRun(store, runId, 2);
@@ -484,10 +502,11 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         const before = await store.leaseOf(runId);
 
         const result = await peer().acquire({ runId, owner: 'other', leaseMs: LONG_LEASE_MS });
-        expect(result).toEqual({ acquired: false, heldBy: { owner: OWNER, epoch: 1, live: true, expiresAt: before?.expiresAt } });
+        // remainingMs goes down as the store's clock goes on: the rest of the lease is unchanged.
+        expect(result).toEqual({ acquired: false, heldBy: { owner: OWNER, epoch: 1, live: true, expiresAt: before?.expiresAt, remainingMs: expect.any(Number) } });
         // Not even its own owner takes it twice: acquire is the lock.
         expect((await store.acquire({ runId, owner: OWNER, leaseMs: LONG_LEASE_MS })).acquired).toBe(false);
-        expect(await store.leaseOf(runId)).toEqual(before);
+        expect(await store.leaseOf(runId)).toEqual({ ...before, remainingMs: expect.any(Number) });
         await store.append(appendOf([eventAt(runId, 2)]));
       });
 
