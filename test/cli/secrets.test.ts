@@ -113,6 +113,19 @@ describe('masking rules', () => {
     expect(secretsOf('postgres://u:abc@h/db')).toEqual([]);
   });
 
+  it("masks a large output in linear time: compact JSON full of URLs with ports (no whitespace, no '@'), and 'a.a.a.…@' (a word boundary at every other character)", () => {
+    // Everything the CLI prints goes through maskSecrets (`sagaflow show --json` of a run whose
+    // output lists endpoints, say). Each of these took about a minute in quadratic time, past the
+    // test's timeout (every 'scheme://user:' looked for an '@' as far as the next whitespace; every
+    // word boundary for a scheme as long as the word ran on); in linear time they are done at once.
+    const urls = JSON.stringify(Array.from({ length: 40_000 }, (_, index) => `http://host${index}:8080/orders/${index}`));
+    expect(maskSecrets(urls)).toBe(urls);
+    const dotted = `${'a.'.repeat(150_000)}@`;
+    expect(maskSecrets(dotted)).toBe(dotted);
+    // The password still runs to the last '@' of its run of text, whatever comes before it.
+    expect(maskSecrets(`${urls.slice(0, 40)} "postgres://app:p@ss/w:rd@db/app" ${'a.'.repeat(10)}`)).toBe(`${urls.slice(0, 40)} "postgres://app:***@db/app" ${'a.'.repeat(10)}`);
+  });
+
   it('finds the store URLs of a command line', () => {
     expect(storeUrlsOf(['runs', '--store', 'a', '--store=b'], { SAGAFLOW_STORE: 'c' })).toEqual(['a', 'b', 'c']);
     expect(storeUrlsOf(['runs'], {})).toEqual([]);
