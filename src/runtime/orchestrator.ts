@@ -35,7 +35,7 @@ import {
   SagaShapeMismatchError,
 } from '../errors/run-errors.js';
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
-import { describeThrown, isErrorLike, printableText, readString, reportableError } from '../errors/safe-read.js';
+import { describePrimitive, describeThrown, isErrorLike, printableText, readProperty, readString, reportableError } from '../errors/safe-read.js';
 import { SignalTimeoutError } from '../errors/signal-errors.js';
 import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
@@ -268,7 +268,11 @@ const LEASE_RECHECK_MARGIN_MS = 250;
 export interface StartOptions {
   /** The run's id. Default: a new uuid v7 (sortable by time). Must be unique in the store. */
   readonly runId?: string | undefined;
-  /** Aborting it cancels the run, like `run.cancel(reason)`. */
+  /**
+   * Aborting it cancels the run, like `run.cancel(reason)`. Anything but an AbortSignal (of any
+   * realm, or a polyfill's with `aborted` and the listener methods) is refused with `SagaInputError`
+   * before anything is stored.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -390,12 +394,13 @@ export interface Orchestrator {
    * The input is validated and `run.started` is queued before `start` returns; stages begin once it
    * is durable, and this process owns the run (a lease in the store, heartbeated) until it
    * settles. Returning a handle, it throws synchronously for what is wrong with the call itself
-   * (bad input, a bad `runId`, a closed orchestrator); other refusals arrive on the handle's
+   * (bad input, a bad `runId` or `signal`, a closed orchestrator); other refusals arrive on the handle's
    * `outcome`: `RunAlreadyExistsError` for a `runId` that already exists in the store,
    * `RunStateError` for one active here, and store errors if the journal cannot be written.
    *
    * @throws {@link SagaInputError} when the input does not match the saga's schema or is not
-   * plain JSON, or the `runId` is invalid; nothing is stored then.
+   * plain JSON, the `runId` is invalid, or `signal` is not an AbortSignal (path `options.signal`);
+   * nothing is stored then.
    * @throws {@link OrchestratorClosedError} after `close()`.
    * @throws `TypeError` when `saga` is not a built saga — typically a `defineSaga(…).stage(…)` chain
    * without its `.build()` (the message says so); nothing is stored then.
@@ -871,6 +876,9 @@ class SagaOrchestrator implements Orchestrator {
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options: StartOptions = {}): SagaRun<TOutputs> {
     if (this.closed) throw new OrchestratorClosedError(`start() of saga '${saga.name}' was called after close()`);
     const started = this.prepareStart(saga, input, options.runId, false);
+    // Checked before anything is stored: a run that started although start() threw would go on unseen.
+    const signalProblem = options.signal === undefined ? undefined : abortSignalProblem(options.signal);
+    if (signalProblem !== undefined) throw new SagaInputError(saga.name, [{ path: 'options.signal', message: signalProblem }]);
     const handle = new DrivenRun<TOutputs>(this, started.runId, this.handleOptions);
     if (this.active.has(started.runId)) {
       handle.fail(new RunStateError(saga.name, started.runId, 'start', 'running', [], `a run with id ${started.runId} is already active here`));
@@ -1726,6 +1734,21 @@ function refuseUnsafeChange(state: RunState, saga: AnySaga): void {
 const RELEASE_RETRIES = 6;
 /** The backoff of those retries: the keeper's. */
 const RELEASE_BACKOFF: BackoffPolicy = { initialDelayMs: 100, maxDelayMs: 5_000 };
+
+/**
+ * Why a start option `signal` is not an AbortSignal (of this realm or another, or a polyfill's: an
+ * object with a boolean `aborted` and the listener methods), read without letting a throwing getter
+ * or Proxy trap escape; `undefined` when it is one.
+ */
+function abortSignalProblem(signal: unknown): string | undefined {
+  if (typeof signal !== 'object' || signal === null) return `must be an AbortSignal (got ${describePrimitive(signal)})`;
+  for (const [key, type] of [['aborted', 'boolean'], ['addEventListener', 'function'], ['removeEventListener', 'function']] as const) {
+    const read = readProperty(signal, key);
+    if (read.failed) return `must be an AbortSignal (got ${describePrimitive(signal)} whose ${key} could not be read: ${read.reason})`;
+    if (typeof read.value !== type) return `must be an AbortSignal (got an object ${read.value === undefined ? 'without' : `whose ${key} is not a ${type}:`} ${read.value === undefined ? key : describePrimitive(read.value)})`;
+  }
+  return undefined;
+}
 
 /**
  * The cancel reason of an aborted start signal: its reason when a string, an error's message, or

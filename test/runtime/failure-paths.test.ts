@@ -6,6 +6,7 @@ import {
   MemoryStore,
   SagaCancelledError,
   SagaFailedError,
+  SagaInputError,
   SagaRunError,
   type SagaOutcome,
 } from 'sagaflow';
@@ -235,6 +236,39 @@ describe('cancellation', () => {
     expect(outcome.status).toBe('cancelled');
     expect(outcome.cancellation).toEqual({ reason: 'too late', by: 'external' });
     expect(ran).toBe(false);
+  });
+
+  it('a start signal that is not an AbortSignal (a plain object, a string, a Proxy that throws) is refused with SagaInputError before anything is stored or run', async () => {
+    let ran = 0;
+    const saga = defineSaga({ name: 'bad-signal', input })
+      .stage('charge', {
+        execute: () => {
+          ran++;
+          return 'charged';
+        },
+      })
+      .build();
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const hostile = new Proxy({}, { get: () => { throw new Error('trap'); } });
+    for (const [signal, got] of [
+      [{ aborted: false }, 'an object without addEventListener'],
+      ['abort', '"abort"'],
+      [hostile, 'an object whose aborted could not be read: Error: trap'],
+    ] as const) {
+      let thrown: unknown;
+      try {
+        orchestrator.start(saga, { id: '1' }, { signal: signal as unknown as AbortSignal });
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(SagaInputError);
+      expect((thrown as SagaInputError).issues).toEqual([{ path: 'options.signal', message: `must be an AbortSignal (got ${got})` }]);
+    }
+    // The caller was told start() failed: no run may go on behind its back (a retry would charge twice).
+    await orchestrator.close();
+    expect(ran).toBe(0);
+    expect(await store.listRuns()).toEqual([]);
   });
 
   it('a stage that has been announced but not yet invoked when the cancel lands is never invoked', async () => {
