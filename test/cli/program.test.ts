@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createOrchestrator, defineSaga, NonRetryableError, StoreUnavailableError, type RunSummary, type SagaEvent, type SagaStore } from 'sagaflow';
 import { ownersOf } from '../../src/cli/commands/runs.js';
 import { SqliteStore } from 'sagaflow/sqlite';
@@ -323,6 +323,39 @@ describe('cancel of a run whose process died', () => {
     try {
       const outcome = await createOrchestrator({ store: reader }).inspect(run.runId);
       expect([outcome.status, outcome.cancellation?.reason, outcome.compensationOrder]).toEqual(['cancelled', 'nobody approved', ['hold']]);
+    } finally {
+      await reader.close();
+    }
+  }, 20_000);
+});
+
+describe('cancel of a run whose process died, from a machine whose clock is behind the store’s', () => {
+  it('waits for the dead owner’s lease by the store’s clock: a clock a minute behind does not add a minute', async () => {
+    const path = join(work, 'skewed-owner', 'runs.db'); // a directory of its own, as above
+    const store = new SqliteStore({ path });
+    const orchestrator = createOrchestrator({ store, sagas: [approval], ownerId: 'app-4' });
+    const run = orchestrator.start(approval, { cents: 40 }, { runId: 'skewed-owner-1' });
+    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'wait.started'), { timeout: 5_000 }).toBe(true);
+    // A process SIGKILLed while the run waited, its lease live for another 1.5 s by the store's clock.
+    await orchestrator.close({ timeoutMs: 0 });
+    expect((await store.acquire({ runId: run.runId, owner: 'killed-app', leaseMs: 1_500 })).acquired).toBe(true);
+    await store.close();
+    // This process's clock runs a minute behind the store's (here: SQLite's, the system clock): a
+    // wait timed by it would last a minute more, past this test's timeout.
+    const realNow = Date.now.bind(Date);
+    const skewed = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 60_000);
+    let result: Awaited<ReturnType<typeof cli>>;
+    try {
+      result = await cli('cancel', run.runId, 'nobody approved', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`);
+    } finally {
+      skewed.mockRestore();
+    }
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const reader = new SqliteStore({ path });
+    try {
+      const outcome = await createOrchestrator({ store: reader }).inspect(run.runId);
+      expect([outcome.status, outcome.cancellation?.reason]).toEqual(['cancelled', 'nobody approved']);
     } finally {
       await reader.close();
     }

@@ -137,8 +137,10 @@ async function cancelOnceLeaseLapses(store: SagaStore, orchestrator: Orchestrato
   for (;;) {
     const lease = await store.leaseOf(runId);
     if (lease?.live !== true) break;
-    // A little past the expiry: the store's clock decides, and the lease must be over by then.
-    const next = await firstValueFrom(race(timer(Math.max(0, lease.expiresAt - Date.now()) + 50).pipe(map(() => 'due' as const)), settled$));
+    // A little past the expiry: the store's clock decides, and the lease must be over by then. Timed
+    // by what the store says is left, not by this machine's clock, which may be off the store's.
+    const left = lease.remainingMs ?? lease.expiresAt - Date.now();
+    const next = await firstValueFrom(race(timer(Math.max(0, left) + 50).pipe(map(() => 'due' as const)), settled$));
     if (next === 'settled') return;
   }
   const status = (await orchestrator.inspect(runId)).status;
