@@ -299,66 +299,64 @@ describe('cancel of a run another process drives', () => {
 });
 
 describe('cancel of a run whose process died', () => {
-  it('rolls the run back itself once the dead owner’s lease runs out, instead of following it forever', async () => {
-    const path = join(work, 'dead-owner', 'runs.db'); // a directory of its own, as above
+  /**
+   * A run of `approval` in a SQLite file of its own (a directory of its own, as above), waiting,
+   * and left with the lease of an owner that never heartbeats: a process SIGKILLed while the run
+   * waited, its lease live for another 1.5 s by the store's clock.
+   */
+  async function runOfDeadOwner(name: string): Promise<{ readonly path: string; readonly runId: string }> {
+    const path = join(work, name, 'runs.db');
     const store = new SqliteStore({ path });
-    const orchestrator = createOrchestrator({ store, sagas: [approval], ownerId: 'app-3' });
-    const run = orchestrator.start(approval, { cents: 40 }, { runId: 'dead-owner-1' });
+    const orchestrator = createOrchestrator({ store, sagas: [approval], ownerId: `app-of-${name}` });
+    const run = orchestrator.start(approval, { cents: 40 }, { runId: `${name}-1` });
     await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'wait.started'), { timeout: 5_000 }).toBe(true);
-    // Let go without settling, then a lease taken by an owner that never heartbeats: a process
-    // SIGKILLed while the run waited, its lease live for another 1.5 s.
+    // Let go without settling, then the dead process's lease.
     await orchestrator.close({ timeoutMs: 0 });
-    const taken = await store.acquire({ runId: run.runId, owner: 'killed-app', leaseMs: 1_500 });
-    expect(taken.acquired).toBe(true);
+    expect((await store.acquire({ runId: run.runId, owner: 'killed-app', leaseMs: 1_500 })).acquired).toBe(true);
     await store.close();
-    const result = await cli('cancel', run.runId, 'nobody approved', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`);
+    return { path, runId: run.runId };
+  }
+
+  /** The run's outcome, read from its file once the command is done. */
+  async function outcomeIn(path: string, runId: string) {
+    const reader = new SqliteStore({ path });
+    try {
+      return await createOrchestrator({ store: reader }).inspect(runId);
+    } finally {
+      await reader.close();
+    }
+  }
+
+  it('rolls the run back itself once the dead owner’s lease runs out, instead of following it forever', async () => {
+    const { path, runId } = await runOfDeadOwner('dead-owner');
+    const result = await cli('cancel', runId, 'nobody approved', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`);
     expect(result.stdout.split('\n').slice(0, 3)).toEqual([
-      `cancelling run ${run.runId} (nobody approved)`,
+      `cancelling run ${runId} (nobody approved)`,
       '  killed-app drives it, and carries the cancel out at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)',
       expect.stringMatching(/^ {2}if that process has died, this command rolls the run back itself when its lease runs out \(at \d{4}-\d\d-\d\dT[\d:.]+Z\)$/),
     ]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const reader = new SqliteStore({ path });
-    try {
-      const outcome = await createOrchestrator({ store: reader }).inspect(run.runId);
-      expect([outcome.status, outcome.cancellation?.reason, outcome.compensationOrder]).toEqual(['cancelled', 'nobody approved', ['hold']]);
-    } finally {
-      await reader.close();
-    }
+    const outcome = await outcomeIn(path, runId);
+    expect([outcome.status, outcome.cancellation?.reason, outcome.compensationOrder]).toEqual(['cancelled', 'nobody approved', ['hold']]);
   }, 20_000);
-});
 
-describe('cancel of a run whose process died, from a machine whose clock is behind the store’s', () => {
-  it('waits for the dead owner’s lease by the store’s clock: a clock a minute behind does not add a minute', async () => {
-    const path = join(work, 'skewed-owner', 'runs.db'); // a directory of its own, as above
-    const store = new SqliteStore({ path });
-    const orchestrator = createOrchestrator({ store, sagas: [approval], ownerId: 'app-4' });
-    const run = orchestrator.start(approval, { cents: 40 }, { runId: 'skewed-owner-1' });
-    await expect.poll(async () => (await store.load(run.runId))?.some((event) => event.type === 'wait.started'), { timeout: 5_000 }).toBe(true);
-    // A process SIGKILLed while the run waited, its lease live for another 1.5 s by the store's clock.
-    await orchestrator.close({ timeoutMs: 0 });
-    expect((await store.acquire({ runId: run.runId, owner: 'killed-app', leaseMs: 1_500 })).acquired).toBe(true);
-    await store.close();
+  it('waits for the dead owner’s lease by the store’s clock: a clock a minute behind the store’s does not add a minute', async () => {
+    const { path, runId } = await runOfDeadOwner('skewed-owner');
     // This process's clock runs a minute behind the store's (here: SQLite's, the system clock): a
     // wait timed by it would last a minute more, past this test's timeout.
     const realNow = Date.now.bind(Date);
     const skewed = vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 60_000);
     let result: Awaited<ReturnType<typeof cli>>;
     try {
-      result = await cli('cancel', run.runId, 'nobody approved', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`);
+      result = await cli('cancel', runId, 'nobody approved', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`);
     } finally {
       skewed.mockRestore();
     }
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const reader = new SqliteStore({ path });
-    try {
-      const outcome = await createOrchestrator({ store: reader }).inspect(run.runId);
-      expect([outcome.status, outcome.cancellation?.reason]).toEqual(['cancelled', 'nobody approved']);
-    } finally {
-      await reader.close();
-    }
+    const outcome = await outcomeIn(path, runId);
+    expect([outcome.status, outcome.cancellation?.reason]).toEqual(['cancelled', 'nobody approved']);
   }, 20_000);
 });
 
