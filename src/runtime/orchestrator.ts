@@ -540,7 +540,9 @@ export interface Orchestrator {
    * (`SagaStore.requestSignal`: its owner delivers it with its next heartbeat, and this resolves
    * once it is journaled; a store without `requestSignal` refuses with `RunLeasedError`), and so does
    * a run submitted to workers; a run nobody drives (its process stopped) is taken over here and
-   * continues in this process. If the owner dies before it journals the signal, this takes the run
+   * continues in this process; a run this process believed it drove, but which another process
+   * took over (this one froze past its lease), gets it through the store from its new owner. If the
+   * owner dies before it journals the signal, this takes the run
    * over (as `recover()` would) once the owner's lease lapses, and delivers the recorded request
    * here: the call never hangs on a dead owner. A submitted run is left to workers (a worker that
    * claims it delivers the request). `options.timeoutMs` bounds the wait for another process: then
@@ -1100,9 +1102,18 @@ class SagaOrchestrator implements Orchestrator {
       }
       const prepared = prepareSignal(interpreter.saga, interpreter.state, name, payload, signalId);
       if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
-      const durable = this.signalJournaled(local.handle.events$, runId, prepared);
+      const { handle } = local;
+      const durable = this.signalJournaled(handle.events$, runId, prepared);
       interpreter.signal(prepared.signal, signalId, prepared.payload);
-      return await durable;
+      try {
+        return await durable;
+      } catch (error) {
+        // Another process took the run over (this one froze past its lease) before the signal was
+        // journaled here: the run goes on there, and so does the signal, as to any other owner.
+        const lost = error instanceof RunStateError && (await handle.outcome.then(() => undefined, (ended: unknown) => ended)) instanceof LeaseLostError;
+        if (lost && this.active.get(runId)?.handle !== handle) return this.signal(runId, name, payload, { ...options, signalId });
+        throw error;
+      }
     }
     const { state } = await this.load(runId);
     const saga = this.sagaFor(state, undefined) as Saga;

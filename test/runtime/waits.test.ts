@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   createOrchestrator,
   defineSaga,
+  LeaseLostError,
   MemoryStore,
   NonRetryableError,
   RunNotFoundError,
@@ -312,6 +313,29 @@ describe('signals across orchestrators', () => {
     await firstValueFrom(ann.watch(run.runId).pipe(filter((event) => event.type === 'run.completed')));
     expect((await ann.inspect(run.runId)).outputs.pay).toBe('paid (ann, bob)');
     await Promise.all([ann.close(), bob.close()]);
+  });
+
+  it('a signal sent by a process whose run another process has just taken over (it froze past its lease) reaches the new owner, not a false "stopped going forward"', async () => {
+    const { saga } = approvalSaga();
+    // The store's clock, moved by hand: the first owner's lease runs out when the test says so.
+    let now = 1_000_000;
+    const store = new MemoryStore({ now: () => now });
+    // A long lease: the first owner does not heartbeat (and learn it lost the run) during the test.
+    const first = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000, ownerId: 'first' });
+    const second = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'second' });
+    const run = first.start(saga, { cents: 5 });
+    await waitStarted(run);
+    // The first owner froze past its lease; the second took the run over, and waits for the signal.
+    now += 120_000;
+    const taken = second.resume(run.runId);
+    await firstValueFrom(taken.events$.pipe(filter((event) => event.type === 'run.resumed')));
+    // The first still believes it drives the run: its append of the signal is refused (LeaseLostError).
+    await expect(first.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'late-1' })).resolves.toEqual({ accepted: true, signalId: 'late-1', delivered: 'waiting' });
+    const outcome = await taken.outcome;
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs.approval).toEqual({ by: 'ann' });
+    await expect(run.outcome).rejects.toThrow(LeaseLostError);
+    await Promise.all([first.close(), second.close()]);
   });
 
   it('refuses a timeoutMs that is not a finite number of milliseconds > 0, before anything is recorded', async () => {
