@@ -521,7 +521,9 @@ export interface Orchestrator {
    * the cancel is accepted or requested, not when the run has settled: follow it with
    * `watch(runId)` or the run's handle. For a run this orchestrator drives, it is
    * `handle.cancel(reason)`: it resolves and does nothing if that run is already stopping or
-   * rolling back. `reason` defaults to `'cancelled'`.
+   * rolling back. If another process took that run over meanwhile (this one froze past its lease),
+   * the cancel is recorded in the store for the new owner to carry out. `reason` defaults to
+   * `'cancelled'`.
    *
    * @throws {@link RunNotFoundError}, or {@link RunStateError} when a run not driven here is not
    * going forward (not `queued` or `running`); both as rejections. `TypeError` (rejects) when
@@ -632,6 +634,8 @@ class DrivenRun<TOutputs = Record<string, unknown>> extends RunHandle<TOutputs> 
   /** Whether the lease keeper holds the run's lease. */
   private leaseHeld = false;
   private onEnd: (() => void) | undefined = undefined;
+  /** The first cancel asked of the run while driven here, passed on if the run is lost before it settles. */
+  private cancelledWith: string | undefined = undefined;
 
   constructor(
     private readonly orchestrator: SagaOrchestrator,
@@ -676,6 +680,10 @@ class DrivenRun<TOutputs = Record<string, unknown>> extends RunHandle<TOutputs> 
 
   halted(error: Error, landed: Promise<void> | undefined): void {
     this.forget();
+    // Taken over by another process (this one froze past its lease) after a cancel was accepted
+    // here, whose run.cancelling may have been fenced: the new owner carries it out, as one
+    // requested through the store (a cancel it already has is a no-op there).
+    if (error instanceof LeaseLostError && this.cancelledWith !== undefined) this.orchestrator.passOnCancel(this.runId, this.cancelledWith);
     // Give the run back, unless it already belongs to someone else: at once, or once the calls of
     // user code still in flight here have landed (see RunHost.halted).
     if (this.leaseHeld && !(error instanceof LeaseLostError) && !(error instanceof RunAlreadyExistsError)) {
@@ -690,6 +698,7 @@ class DrivenRun<TOutputs = Record<string, unknown>> extends RunHandle<TOutputs> 
   }
 
   cancelRequested(reason: string): void {
+    this.cancelledWith ??= reason;
     this.interpreter?.cancel(reason);
   }
 
@@ -1425,7 +1434,7 @@ class SagaOrchestrator implements Orchestrator {
   /** Gives a halted run's lease back, so that another process can take it over without waiting for it to expire. */
   giveBack(runId: string, lease: LeaseToken, cancel?: string): void {
     // A cancel asked of the run and not carried out here is recorded first, so that it is not lost with the lease.
-    const recorded = cancel === undefined ? Promise.resolve() : this.store.requestCancel(runId, cancel).catch((error: unknown) => this.report(error, { operation: 'cancel', runId }));
+    const recorded = cancel === undefined ? Promise.resolve() : this.recordCancel(runId, cancel);
     this.unreturned.set(runId, lease.epoch);
     const released = recorded
       .then(() => this.releaseRetried(runId, lease))
@@ -1437,6 +1446,21 @@ class SagaOrchestrator implements Orchestrator {
       );
     this.releases.add(released);
     void released.then(() => this.releases.delete(released));
+  }
+
+  /**
+   * Records a cancel accepted here for a run another process took over, for that owner to carry
+   * out; `close()` waits for the write.
+   */
+  passOnCancel(runId: string, reason: string): void {
+    const recorded = this.recordCancel(runId, reason);
+    this.releases.add(recorded);
+    void recorded.then(() => this.releases.delete(recorded));
+  }
+
+  /** Records a cancel request in the store; a failure is reported, never thrown. */
+  private recordCancel(runId: string, reason: string): Promise<void> {
+    return this.store.requestCancel(runId, reason).catch((error: unknown) => this.report(error, { operation: 'cancel', runId }));
   }
 
   /**

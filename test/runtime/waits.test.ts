@@ -315,26 +315,46 @@ describe('signals across orchestrators', () => {
     await Promise.all([ann.close(), bob.close()]);
   });
 
-  it('a signal sent by a process whose run another process has just taken over (it froze past its lease) reaches the new owner, not a false "stopped going forward"', async () => {
-    const { saga } = approvalSaga();
+  /**
+   * A run of the approval saga waiting for its signal, started by `first`, which froze past its
+   * lease, and taken over by `second`: `first` still believes it drives it (a long lease: it does
+   * not heartbeat, and learn it lost the run, during the test), and its appends are fenced.
+   */
+  async function takenOverFromFrozenOwner() {
+    const { saga, log } = approvalSaga();
     // The store's clock, moved by hand: the first owner's lease runs out when the test says so.
     let now = 1_000_000;
     const store = new MemoryStore({ now: () => now });
-    // A long lease: the first owner does not heartbeat (and learn it lost the run) during the test.
     const first = createOrchestrator({ store, sagas: [saga], leaseMs: 60_000, ownerId: 'first' });
     const second = createOrchestrator({ store, sagas: [saga], leaseMs: 3_000, ownerId: 'second' });
-    const run = first.start(saga, { cents: 5 });
+    const run = first.start(saga, { cents: 7 });
     await waitStarted(run);
-    // The first owner froze past its lease; the second took the run over, and waits for the signal.
     now += 120_000;
     const taken = second.resume(run.runId);
     await firstValueFrom(taken.events$.pipe(filter((event) => event.type === 'run.resumed')));
+    return { log, first, second, run, taken };
+  }
+
+  it('a signal sent by a process whose run another process has just taken over (it froze past its lease) reaches the new owner, not a false "stopped going forward"', async () => {
+    const { first, second, run, taken } = await takenOverFromFrozenOwner();
     // The first still believes it drives the run: its append of the signal is refused (LeaseLostError).
     await expect(first.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'late-1' })).resolves.toEqual({ accepted: true, signalId: 'late-1', delivered: 'waiting' });
     const outcome = await taken.outcome;
     expect(outcome.status).toBe('completed');
     expect(outcome.outputs.approval).toEqual({ by: 'ann' });
     await expect(run.outcome).rejects.toThrow(LeaseLostError);
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('a cancel from a process whose run another process has just taken over (it froze past its lease) is carried out by the new owner, not lost', async () => {
+    const { log, first, second, run, taken } = await takenOverFromFrozenOwner();
+    // Accepted here, by a process that still believes it drives the run; its run.cancelling is fenced.
+    await first.cancel(run.runId, 'customer withdrew');
+    await expect(run.outcome).rejects.toThrow(LeaseLostError);
+    // The run waits for a signal for a minute: only the cancel, passed on through the store, ends it now.
+    const outcome = await taken.outcome;
+    expect([outcome.status, outcome.cancellation]).toEqual(['cancelled', { reason: 'customer withdrew', by: 'external' }]);
+    expect(log).toEqual(['hold 7', 'release h-7']);
     await Promise.all([first.close(), second.close()]);
   });
 
