@@ -556,7 +556,9 @@ export interface Orchestrator {
    * waits for `name`; {@link SignalPayloadError} for a payload its schema refuses;
    * {@link RunStateError} for a run that is not going forward (settled, stopping, rolling back);
    * {@link RunLeasedError}; {@link SignalTimeoutError} after `options.timeoutMs`;
-   * {@link OrchestratorClosedError} after `close()`, or when `close()` ends its wait; all as
+   * {@link OrchestratorClosedError} after `close()`, or when `close()` ends its wait; for a run
+   * driven here that halts before the signal is journaled, what halted it (a
+   * `StoreUnavailableError`, say: the run stays resumable, send the signal again); all as
    * rejections. `TypeError` (rejects) for a `signalId` that is empty, over 200 characters or
    * holds a NUL, a lone surrogate or a control character (a delivery id from outside, journaled
    * and printed), or a `timeoutMs` that is not a finite number > 0.
@@ -1117,11 +1119,14 @@ class SagaOrchestrator implements Orchestrator {
       try {
         return await durable;
       } catch (error) {
-        // Another process took the run over (this one froze past its lease) before the signal was
-        // journaled here: the run goes on there, and so does the signal, as to any other owner.
-        const lost = error instanceof RunStateError && (await handle.outcome.then(() => undefined, (ended: unknown) => ended)) instanceof LeaseLostError;
-        if (lost && this.active.get(runId)?.handle !== handle) return this.signal(runId, name, payload, { ...options, signalId });
-        throw error;
+        if (!(error instanceof RunStateError)) throw error;
+        // The run ended here without the signal. Another process took it over (this one froze past
+        // its lease): the run goes on there, and so does the signal, as to any other owner. Or it
+        // halted (the store refused an append): what halted it is the answer, not "stopped going
+        // forward"; the run is resumable, and the signal can be sent again.
+        const halted = await handle.outcome.then(() => undefined, (ended: unknown) => ended);
+        if (halted instanceof LeaseLostError && this.active.get(runId)?.handle !== handle) return this.signal(runId, name, payload, { ...options, signalId });
+        throw halted === undefined ? error : reportableError(halted);
       }
     }
     const { state } = await this.load(runId);

@@ -15,11 +15,13 @@ import {
   SagaFailedError,
   serializeError,
   SignalPayloadError,
+  StoreUnavailableError,
   UnknownSignalError,
   WaitTimeoutError,
   WaitUntilError,
   type SagaEvent,
   type SagaRun,
+  type SagaStore,
 } from 'sagaflow';
 import { createVirtualClock } from 'sagaflow/testing';
 import { collect, trace } from '../support/collect.js';
@@ -356,6 +358,27 @@ describe('signals across orchestrators', () => {
     expect([outcome.status, outcome.cancellation]).toEqual(['cancelled', { reason: 'customer withdrew', by: 'external' }]);
     expect(log).toEqual(['hold 7', 'release h-7']);
     await Promise.all([first.close(), second.close()]);
+  });
+
+  it('a signal whose append the store refuses (a database outage) rejects with that store error, not a false "stopped going forward": the run is halted, resumable, and the signal can be sent again', async () => {
+    const { saga } = approvalSaga();
+    const memory = new MemoryStore();
+    let down = false;
+    const store: SagaStore = Object.assign(Object.create(memory) as MemoryStore, {
+      append: (request: Parameters<SagaStore['append']>[0]) => (down ? Promise.reject(new StoreUnavailableError('test store', 'it is restarting')) : memory.append(request)),
+    });
+    const orchestrator = createOrchestrator({ store, sagas: [saga], onError: () => undefined });
+    const run = orchestrator.start(saga, { cents: 3 });
+    await waitStarted(run);
+    down = true;
+    const sent = orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'retry-me' });
+    await expect(run.outcome).rejects.toThrow(StoreUnavailableError);
+    // The store is back by the time the caller hears: the run is halted (still 'running' in the store), not stopped.
+    down = false;
+    await expect(sent).rejects.toThrow(StoreUnavailableError);
+    const again = await orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'retry-me' });
+    expect(again).toEqual({ accepted: true, signalId: 'retry-me', delivered: 'waiting' });
+    await orchestrator.close();
   });
 
   it('refuses a timeoutMs that is not a finite number of milliseconds > 0, before anything is recorded', async () => {
