@@ -127,6 +127,7 @@ export type {
   RunStatus,
   SagaOutcome,
   SagaOutcomeBase,
+  StageNameOf,
   StageRecord,
   StageStatus,
   UnfinishedSagaOutcome,

@@ -165,19 +165,26 @@ export interface CompensationRecord {
  * is compensated. `error` of a `cancelled` stage is what it rejected with while the run was
  * stopping, if anything. Times come from the journal's `at` (the scheduler's clock).
  *
+ * On the outcome of a typed saga's run, each record's `output` is typed with its stage's
+ * output, frozen ({@link DeepReadonly}), as `outcome.outputs` is; `StageRecord` alone
+ * (`TOutput` = `unknown`) is the record of any stage.
+ *
+ * @typeParam TOutput - the stage's output type; `unknown` for a stage of any saga.
+ *
  * @example
  * ```ts
  * import type { StageRecord } from 'sagaflow';
  * const summary = (name: string, record: StageRecord) => `${name}: ${record.status} after ${record.attempts} attempt(s)`;
+ * const pnr = (record: StageRecord<{ readonly pnr: string }>) => record.output?.pnr;
  * ```
  */
-export interface StageRecord {
+export interface StageRecord<TOutput = unknown> {
   /** The stage's status (see {@link StageStatus}). */
   readonly status: StageStatus;
   /** Attempts of `execute` so far, across retries, resumes and redrives. */
   readonly attempts: number;
   /** The stage's output, when it completed with one. Kept after it is compensated. */
-  readonly output?: unknown;
+  readonly output?: TOutput;
   /** The last error of `execute` (its final failure, or the error it rejected with while the run stopped). */
   readonly error?: SerializedError;
   /** When the stage's first attempt started (epoch ms). */
@@ -189,6 +196,31 @@ export interface StageRecord {
   /** The compensation, once one started. */
   readonly compensation?: CompensationRecord;
 }
+
+/**
+ * The names of a saga's stages, from its outputs type: `keyof TOutputs`, or `string` when the
+ * saga is not known (`SagaOutcome`, `SagaOutcome<unknown>`).
+ *
+ * @remarks
+ * How an outcome types `completionOrder`, `compensationOrder`, `failure.stage` and
+ * `cancellation.by`: for a typed saga they hold only its stage names, so a misspelt name in a
+ * comparison does not compile and a name read from them looks up `outcome.stages` directly.
+ *
+ * @typeParam TOutputs - the saga's stage outputs, keyed by stage name.
+ *
+ * @example
+ * ```ts
+ * import type { StageNameOf } from 'sagaflow';
+ * type TripStage = StageNameOf<{ flight: { pnr: string }; car: { rentalId: string } }>; // 'flight' | 'car'
+ * ```
+ */
+export type StageNameOf<TOutputs> = unknown extends TOutputs
+  ? string
+  : string extends keyof TOutputs
+    ? string
+    : [keyof TOutputs] extends [never]
+      ? string
+      : keyof TOutputs & string;
 
 /**
  * The fields every {@link SagaOutcome} has, whatever the run's status.
@@ -224,27 +256,25 @@ export interface SagaOutcomeBase<TOutputs = Record<string, unknown>> {
   readonly outputs: { readonly [K in keyof TOutputs]?: DeepReadonly<TOutputs[K]> } & {};
   /**
    * Every stage of the saga, in declaration order, whether or not it ran (`not_started` if not).
-   * For a typed saga it is keyed by the saga's stage names, each a {@link StageRecord}: a misspelt
-   * name (`outcome.stages.cra`) does not compile. To look a stage up by a name held in a `string`
-   * (a loop over `completionOrder`), read it through the untyped outcome, which every typed one is:
+   * For a typed saga it is keyed by the saga's stage names, each a {@link StageRecord} whose
+   * `output` is typed with that stage's output: a misspelt name (`outcome.stages.cra`) does not
+   * compile. A name from `completionOrder`, `compensationOrder` or `failure.stage` looks a record
+   * up directly (`outcome.stages[outcome.failure.stage]`). To look one up by a name held in a
+   * `string`, read it through the untyped outcome, which every typed one is:
    * `const any: SagaOutcome = outcome; any.stages[name]` (a `StageRecord | undefined` under
    * `noUncheckedIndexedAccess`).
    */
-  readonly stages: unknown extends TOutputs
+  readonly stages: string extends StageNameOf<TOutputs>
     ? Readonly<Record<string, StageRecord>>
-    : string extends keyof TOutputs
-      ? Readonly<Record<string, StageRecord>>
-      : [keyof TOutputs] extends [never]
-        ? Readonly<Record<string, StageRecord>>
-        : { readonly [K in keyof TOutputs]: StageRecord };
-  /** Stages in the order they completed. */
-  readonly completionOrder: readonly string[];
-  /** Stages in the order their compensation completed. */
-  readonly compensationOrder: readonly string[];
-  /** The first final failure of a stage, when the run failed. */
-  readonly failure?: StageFailure;
-  /** Why and by whom the run was cancelled, when it was. */
-  readonly cancellation?: Cancellation;
+    : { readonly [K in keyof TOutputs]: StageRecord<DeepReadonly<TOutputs[K]>> };
+  /** Stages in the order they completed (for a typed saga, typed with its stage names). */
+  readonly completionOrder: readonly StageNameOf<TOutputs>[];
+  /** Stages in the order their compensation completed (for a typed saga, typed with its stage names). */
+  readonly compensationOrder: readonly StageNameOf<TOutputs>[];
+  /** The first final failure of a stage, when the run failed (`stage` typed with the saga's stage names). */
+  readonly failure?: StageFailure<StageNameOf<TOutputs>>;
+  /** Why and by whom the run was cancelled, when it was (`by` typed with the saga's stage names). */
+  readonly cancellation?: Cancellation<StageNameOf<TOutputs>>;
 }
 
 /**
@@ -343,7 +373,7 @@ export function toOutcome<TOutputs = Record<string, unknown>>(state: RunState): 
   state.stages.forEach(addStage, outcome);
   if (state.failure !== undefined) outcome.failure = state.failure;
   if (state.cancellation !== undefined) outcome.cancellation = state.cancellation;
-  return outcome as SagaOutcome<TOutputs>;
+  return outcome as unknown as SagaOutcome<TOutputs>;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };

@@ -25,15 +25,21 @@ export type RollbackCause = FailedCause | CancelledCause;
  * already stopping are `cancelled`, with their own error on their stage record. `error` is the
  * serialised last error of the stage's last attempt.
  *
+ * On the outcome of a typed saga's run, `stage` is typed with the saga's stage names
+ * (`TStage`), so comparing it with a misspelt name does not compile.
+ *
+ * @typeParam TStage - the names `stage` can take: the saga's stage names, or any `string`.
+ *
  * @example
  * ```ts
  * import type { StageFailure } from 'sagaflow';
  * const where = (failure: StageFailure) => `${failure.stage}: ${failure.error.message}`;
+ * const refundable = (failure: StageFailure<'debit' | 'credit'>) => failure.stage === 'credit';
  * ```
  */
-export interface StageFailure {
+export interface StageFailure<TStage extends string = string> {
   /** The stage that failed. */
-  readonly stage: string;
+  readonly stage: TStage;
   /** Its final error. */
   readonly error: SerializedError;
 }
@@ -64,7 +70,10 @@ export interface FailedCause extends StageFailure {
  * `SagaOutcome.cancellation` of a cancelled run: the first accepted cancel (later ones are
  * ignored). `by` is a stage name when the stage called `ctx.cancel(reason)`; otherwise
  * `'external'`, and `reason` is the string given to `cancel` (default `'cancelled'`), or the start
- * signal's abort reason (its message when it is an `Error`).
+ * signal's abort reason (its message when it is an `Error`). On the outcome of a typed saga's run,
+ * `by` is `'external'` or one of the saga's stage names (`TStage`).
+ *
+ * @typeParam TStage - the stage names `by` can take: the saga's stage names, or any `string`.
  *
  * @example
  * ```ts
@@ -72,11 +81,11 @@ export interface FailedCause extends StageFailure {
  * const cancellation: Cancellation = { reason: 'customer request', by: 'external' };
  * ```
  */
-export interface Cancellation {
+export interface Cancellation<TStage extends string = string> {
   /** Why the run was cancelled. */
   readonly reason: string;
   /** `'external'` (run.cancel, the start signal, orchestrator.cancel), or the stage that called `ctx.cancel`. */
-  readonly by: 'external' | (string & {});
+  readonly by: 'external' | (TStage & {});
 }
 
 /**

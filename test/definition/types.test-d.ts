@@ -15,6 +15,7 @@ import {
   type SagaOutcome,
   type SagaRun,
   type SagaRunError,
+  type StageFailure,
   type StageRecord,
   type UniqueStageName,
 } from 'sagaflow';
@@ -296,19 +297,19 @@ describe('type inference', () => {
     void anySaga;
   });
 
-  it("keys outcome.stages by the saga's stage names: every one a StageRecord, a misspelt one a compile error", async () => {
+  it("keys outcome.stages by the saga's stage names: every one a StageRecord of its output, a misspelt one a compile error", async () => {
     const saga = defineSaga({ name: 'trip', input })
       .stage('flight', { execute: async () => ({ pnr: 'FL1' }) })
       .stage('car', { after: [], execute: async () => ({ rentalId: 'C1' }) })
       .build();
     const outcome = await createOrchestrator().start(saga, { from: 'a', cents: 1 }).outcome;
     // Present for every stage, whether or not it ran (not_started): no `undefined` to rule out.
-    expectTypeOf(outcome.stages.car).toEqualTypeOf<StageRecord>();
+    expectTypeOf(outcome.stages.car).toEqualTypeOf<StageRecord<{ readonly rentalId: string }>>();
     expectTypeOf(outcome.stages.flight.status).toEqualTypeOf<StageRecord['status']>();
     // @ts-expect-error a misspelt stage name (with Record<string, StageRecord> it compiled and read undefined)
     void outcome.stages.cra;
     // Iterating still gives records, and the outcome still fits the untyped one and SagaOutcome<unknown>.
-    expectTypeOf(Object.entries(outcome.stages)).toEqualTypeOf<[string, StageRecord][]>();
+    expectTypeOf(Object.entries(outcome.stages)).toEqualTypeOf<[string, StageRecord<{ readonly pnr: string }> | StageRecord<{ readonly rentalId: string }>][]>();
     const untyped: SagaOutcome = outcome;
     expectTypeOf(untyped.stages['anything']).toEqualTypeOf<StageRecord | undefined>();
     // A name held in a string is looked up through the untyped outcome, as the TSDoc says.
@@ -320,15 +321,59 @@ describe('type inference', () => {
       await createOrchestrator().run(saga, { from: 'a', cents: 1 });
     } catch (error) {
       if (isRunError(saga, error)) {
-        expectTypeOf(error.outcome.stages.car).toEqualTypeOf<StageRecord>();
+        expectTypeOf(error.outcome.stages.car).toEqualTypeOf<StageRecord<{ readonly rentalId: string }>>();
         // @ts-expect-error a misspelt stage name on the error's outcome
         void error.outcome.stages.flihgt;
       }
     }
     const tested = await createSagaTest().run(saga, { from: 'a', cents: 1 });
-    expectTypeOf(tested.outcome.stages.flight).toEqualTypeOf<StageRecord>();
+    expectTypeOf(tested.outcome.stages.flight).toEqualTypeOf<StageRecord<{ readonly pnr: string }>>();
     // @ts-expect-error a misspelt stage name on the test kit's outcome
     void tested.outcome.stages.flihgt;
+  });
+
+  it("types each stage record's output, failure.stage, cancellation.by and both orders with the saga's stages", async () => {
+    const saga = defineSaga({ name: 'trip', input })
+      .stage('flight', { execute: async () => ({ pnr: 'FL1' }) })
+      .stage('car', { after: [], execute: async () => ({ rentalId: 'C1' }) })
+      .sleep('cool-off', { durationMs: 1 })
+      .build();
+    type Stage = 'flight' | 'car' | 'cool-off';
+    const outcome = await createOrchestrator().start(saga, { from: 'a', cents: 1 }).outcome;
+    // The record's output is the stage's own, frozen (it was `unknown`: `output.pnr` did not compile).
+    expectTypeOf(outcome.stages.flight.output).toEqualTypeOf<{ readonly pnr: string } | undefined>();
+    expectTypeOf(outcome.stages['cool-off'].output).toEqualTypeOf<undefined>();
+    // @ts-expect-error a field the stage does not return
+    void outcome.stages.car.output?.pnr;
+    expectTypeOf(outcome.stages.car).toEqualTypeOf<StageRecord<{ readonly rentalId: string }>>();
+    // The names the outcome lists are the saga's stages (they were `string`).
+    expectTypeOf(outcome.completionOrder).toEqualTypeOf<readonly Stage[]>();
+    expectTypeOf(outcome.compensationOrder).toEqualTypeOf<readonly Stage[]>();
+    expectTypeOf(outcome.failure).toEqualTypeOf<StageFailure<Stage> | undefined>();
+    expectTypeOf(outcome.cancellation?.by).toEqualTypeOf<'external' | Stage | undefined>();
+    // @ts-expect-error a comparison with a misspelt stage is a compile error, not a silent `false`
+    if (outcome.failure?.stage === 'flihgt') return;
+    // So a name from either order looks its record up directly, no untyped detour.
+    for (const name of outcome.completionOrder) expectTypeOf(outcome.stages[name]).toEqualTypeOf<StageRecord<{ readonly pnr: string }> | StageRecord<{ readonly rentalId: string }> | StageRecord<undefined>>();
+    // The same on a run error's outcome and the test kit's.
+    try {
+      await createOrchestrator().run(saga, { from: 'a', cents: 1 });
+    } catch (error) {
+      if (isRunError(saga, error)) {
+        expectTypeOf(error.outcome.failure?.stage).toEqualTypeOf<Stage | undefined>();
+        expectTypeOf(error.outcome.stages.flight.output).toEqualTypeOf<{ readonly pnr: string } | undefined>();
+      }
+    }
+    const tested = await createSagaTest().run(saga, { from: 'a', cents: 1 });
+    expectTypeOf(tested.outcome.completionOrder).toEqualTypeOf<readonly Stage[]>();
+    // Untyped outcomes (inspect, resume) keep strings and unknown outputs; a typed one still fits them.
+    const untyped: SagaOutcome = outcome;
+    expectTypeOf(untyped.completionOrder).toEqualTypeOf<readonly string[]>();
+    expectTypeOf(untyped.failure).toEqualTypeOf<StageFailure | undefined>();
+    expectTypeOf(untyped.stages['anything']).toEqualTypeOf<StageRecord | undefined>();
+    expectTypeOf<StageRecord['output']>().toBeUnknown();
+    const anySaga: SagaOutcome<unknown> = outcome;
+    expectTypeOf(anySaga.completionOrder).toEqualTypeOf<readonly string[]>();
   });
 
   it("types a signal wait's onTimeout.output as a payload the schema reads, and the stage's output as what it returns", () => {
