@@ -6,19 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../src/cli/io.js';
 import { parseJsonInput } from '../../src/cli/json-input.js';
 import { parseOlderThan } from '../../src/cli/older-than.js';
-import { runCli } from '../../src/cli/program.js';
+import { cli } from './support/cli-in-process.js';
 import { fixture } from './support/cli-process.js';
-
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
 
 let work: string;
 const savedStore = process.env['SAGAFLOW_STORE'];

@@ -6,8 +6,6 @@ import { createOrchestrator, defineSaga, NonRetryableError, StoreUnavailableErro
 import { ownersOf } from '../../src/cli/commands/runs.js';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { createVirtualClock, failStage, withFaults } from 'sagaflow/testing';
-import type { CliIo } from '../../src/cli/io.js';
-import { runCli } from '../../src/cli/program.js';
 import { parseStoreUrl } from '../../src/cli/store-url.js';
 import { toDot } from '../../src/cli/graph-format.js';
 import { moneyTransfer } from '../../sagas/money-transfer/index.js';
@@ -15,18 +13,10 @@ import { greeting } from './fixtures/greeting.mjs';
 import { pausing } from './fixtures/pausing.mjs';
 import { slow } from './fixtures/slow.mjs';
 import { approval } from './fixtures/approval.mjs';
+import { cli } from './support/cli-in-process.js';
 import { fixture, ROOT } from './support/cli-process.js';
 import { heldUntilCancelled } from './support/held-saga.js';
 import { z } from 'zod';
-
-/** Runs the CLI in this process with captured output: the same code as the binary, minus the process. */
-async function cli(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = { stdout: { write: (text: string) => (stdout += text) }, stderr: { write: (text: string) => (stderr += text) } };
-  const code = await runCli(argv, io);
-  return { code, stdout, stderr };
-}
 
 const source = (path: string): string => join(ROOT, path);
 

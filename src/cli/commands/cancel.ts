@@ -7,6 +7,7 @@ import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
 import { maskUrl } from '../mask-secrets.js';
 import { openStore } from '../store-url.js';
+import { noSuchRun, resolveRunId } from '../resolve-run-id.js';
 
 /** Options of `sagaflow cancel`. */
 export interface CancelCommandOptions {
@@ -42,9 +43,10 @@ export const DEFAULT_CANCEL_REASON = 'cancelled by an operator (sagaflow cancel)
 export async function cancelCommand(runId: string, reason: string | undefined, options: CancelCommandOptions, io: CliIo): Promise<ExitCode> {
   const store = await openStore(options.store, { mustExist: true });
   try {
+    runId = await resolveRunId(store, runId);
     const journal = await store.load(runId);
     if (journal === undefined || journal.length === 0) {
-      throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere.`);
+      throw noSuchRun(store, runId);
     }
     if (options.sagas !== undefined) process.env['SAGAFLOW_STORE'] = options.store;
     const sagas = options.sagas === undefined ? [] : (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);

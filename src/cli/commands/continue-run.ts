@@ -7,6 +7,7 @@ import { loadSagaModule } from '../load-sagas.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
 import { maskUrl } from '../mask-secrets.js';
 import { openStore } from '../store-url.js';
+import { noSuchRun, resolveRunId } from '../resolve-run-id.js';
 
 /** Options of `sagaflow resume | redrive | compensate`. */
 export interface ContinueCommandOptions {
@@ -37,11 +38,12 @@ export interface ContinueCommandOptions {
 export async function continueCommand(mode: ResumeMode, runId: string, options: ContinueCommandOptions, io: CliIo): Promise<ExitCode> {
   const store = await openStore(options.store, { mustExist: true });
   try {
+    runId = await resolveRunId(store, runId);
     process.env['SAGAFLOW_STORE'] = options.store;
     const module = await loadSagaModule(options.sagas);
     const journal = await store.load(runId);
     if (journal === undefined || journal.length === 0) {
-      throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere.`);
+      throw noSuchRun(store, runId);
     }
     const state = foldJournal(journal);
     const saga = module.sagas.find((entry) => entry.saga.name === state.saga)?.saga;

@@ -1,9 +1,10 @@
 import { createOrchestrator, describeWait, foldJournal, RunNotFoundError, type LeaseInfo, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
-import { CliUsageError, ExitCode } from '../exit-codes.js';
+import { ExitCode } from '../exit-codes.js';
 import { compactJson, errorText, formatOffset, formatTime, printable, table } from '../format.js';
 import { describeEvent } from '../describe-event.js';
 import { writeLines, type CliIo } from '../io.js';
 import { openStore } from '../store-url.js';
+import { noSuchRun, resolveRunId } from '../resolve-run-id.js';
 
 /** Options of `sagaflow show`. */
 export interface ShowCommandOptions {
@@ -23,15 +24,12 @@ export async function showCommand(runId: string, options: ShowCommandOptions, io
   const store = await openStore(options.store, { mustExist: true });
   try {
     const orchestrator = createOrchestrator({ store });
+    runId = await resolveRunId(store, runId);
     let outcome: SagaOutcome;
     try {
       outcome = await orchestrator.inspect(runId);
     } catch (error) {
-      if (error instanceof RunNotFoundError) {
-        throw new CliUsageError(`There is no run ${runId} in ${store.description}: list the runs with 'npx sagaflow runs', and pass --store if they are elsewhere.`, {
-          cause: error,
-        });
-      }
+      if (error instanceof RunNotFoundError) throw noSuchRun(store, runId, { cause: error });
       throw error;
     }
     const journal = (await store.load(runId)) ?? [];

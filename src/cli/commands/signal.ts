@@ -6,6 +6,7 @@ import { formatDuration } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
 import { openStore } from '../store-url.js';
+import { resolveRunId } from '../resolve-run-id.js';
 
 /** Options of `sagaflow signal`. */
 export interface SignalCommandOptions {
@@ -49,6 +50,7 @@ export async function signalCommand(runId: string, name: string, payloadText: st
   }
   const store = await openStore(options.store, { mustExist: true });
   try {
+    runId = await resolveRunId(store, runId);
     process.env['SAGAFLOW_STORE'] = options.store;
     const sagas = (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);
     // Its own owner id, known here: a run this command takes over (nobody drove it) is then told
