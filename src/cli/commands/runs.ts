@@ -100,15 +100,20 @@ export async function ownersOf(store: Pick<SagaStore, 'leaseOf'>, runs: readonly
   for (const run of driven) {
     owners.set(
       run.runId,
-      await store.leaseOf(run.runId).then(ownerCell, (error: unknown) => `unknown (its lease could not be read: ${errorText(serializeError(error))})`),
+      await store.leaseOf(run.runId).then(
+        (lease) => ownerCell(lease, run.submitted),
+        (error: unknown) => `unknown (its lease could not be read: ${errorText(serializeError(error))})`,
+      ),
     );
   }
   return owners;
 }
 
-function ownerCell(lease: LeaseInfo | undefined): string {
-  if (lease === undefined) return 'nobody';
-  return lease.live ? `${printable(lease.owner)} (until ${formatTime(lease.expiresAt)})` : `nobody live (${printable(lease.owner)}'s lease ran out ${formatTime(lease.expiresAt)})`;
+/** A submitted run without a live lease is the workers' (parked, queued, or taken over at the next claim), not a run to resume. */
+function ownerCell(lease: LeaseInfo | undefined, submitted: boolean): string {
+  if (lease?.live === true) return `${printable(lease.owner)} (until ${formatTime(lease.expiresAt)})`;
+  if (submitted) return lease === undefined ? 'workers (parked or queued)' : `workers (${printable(lease.owner)}'s lease ran out ${formatTime(lease.expiresAt)}: a worker takes it over)`;
+  return lease === undefined ? 'nobody' : `nobody live (${printable(lease.owner)}'s lease ran out ${formatTime(lease.expiresAt)})`;
 }
 
 function parseLimit(value: string | undefined): number {

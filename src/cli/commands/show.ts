@@ -1,4 +1,4 @@
-import { createOrchestrator, describeWait, foldJournal, RunNotFoundError, type LeaseInfo, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
+import { createOrchestrator, describeWait, foldJournal, RunNotFoundError, type LeaseInfo, type RunState, type SagaEvent, type SagaOutcome, type StageRecord } from '../../index.js';
 import { ExitCode } from '../exit-codes.js';
 import { compactJson, errorText, formatOffset, formatTime, printable, table } from '../format.js';
 import { describeEvent } from '../describe-event.js';
@@ -51,22 +51,41 @@ export async function showCommand(runId: string, options: ShowCommandOptions, io
 /** The statuses of a run that some process should be driving. */
 const UNFINISHED: ReadonlySet<string> = new Set(['running', 'compensating']);
 
-/** Who holds an unfinished run's lease, and what that means for an operator. */
-function ownerText(runId: string, lease: LeaseInfo | undefined): string {
-  if (lease === undefined) return `nobody holds it: 'npx sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
+/**
+ * Who holds an unfinished run's lease, and what that means for an operator. A run submitted to
+ * workers is theirs with or without a lease: a worker parks a run that only waits (no lease, by
+ * design) and takes over one whose worker died, so nothing is to be resumed by hand.
+ */
+function ownerText(runId: string, lease: LeaseInfo | undefined, submitted: boolean, waits: readonly string[]): string {
+  const resume = `'npx sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
+  if (lease === undefined) {
+    if (!submitted) return `nobody holds it: ${resume}`;
+    return waits.length > 0
+      ? `nobody: the workers have it, parked while it waits (${waits.join('; ')}); a worker claims it again when that is due or a signal or cancel arrives for it (nothing to resume)`
+      : "nobody: the workers have it, queued for the next claim (start one with 'npx sagaflow worker --sagas <module>' if none runs; nothing to resume)";
+  }
   const until = new Date(lease.expiresAt).toISOString();
+  if (submitted) {
+    return lease.live
+      ? `${lease.owner} holds its lease until ${until}: it renews it while it drives the run; if that worker died, another worker takes the run over after then`
+      : `nobody live: the lease of ${lease.owner} expired at ${until} (its worker stopped); the next worker to claim takes it over (nothing to resume)`;
+  }
   return lease.live
-    ? `${lease.owner} holds its lease until ${until}: it renews it while it drives the run; if that process died, 'npx sagaflow resume ${runId} --sagas <module>' (or recover()) continues it after then`
-    : `nobody live: the lease of ${lease.owner} expired at ${until} (its process stopped); 'npx sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
+    ? `${lease.owner} holds its lease until ${until}: it renews it while it drives the run; if that process died, ${resume} after then`
+    : `nobody live: the lease of ${lease.owner} expired at ${until} (its process stopped); ${resume}`;
 }
 
 function header(outcome: SagaOutcome, journal: readonly SagaEvent[], lease: LeaseInfo | undefined): string[] {
   const start = journal[0]?.at ?? 0;
   const end = journal[journal.length - 1]?.at ?? start;
+  const first = journal[0];
+  const state = first?.type === 'run.started' ? foldJournal(journal) : undefined;
+  const waits = [...(state?.waits ?? [])].map(([stage, wait]) => `${stage} waits for ${describeWait(wait)}`);
+  const submitted = first?.type === 'run.started' && first.submitted === true;
   const rows: string[][] = [
     ['saga', `${outcome.saga} v${outcome.version}`],
     ['status', outcome.status],
-    ...(UNFINISHED.has(outcome.status) ? [['owner', ownerText(outcome.runId, lease)]] : []),
+    ...(UNFINISHED.has(outcome.status) ? [['owner', ownerText(outcome.runId, lease, submitted, waits)]] : []),
     ['started', `${formatTime(start)} (last event ${formatOffset(end, start)}, ${journal.length} events)`],
     ['input', compactJson(outcome.input, 120)],
   ];
@@ -74,21 +93,16 @@ function header(outcome: SagaOutcome, journal: readonly SagaEvent[], lease: Leas
   if (outcome.cancellation !== undefined) {
     rows.push(['cancelled', `${outcome.cancellation.reason}${outcome.cancellation.by === 'external' ? '' : ` (by stage ${outcome.cancellation.by})`}`]);
   }
-  rows.push(...waitRows(journal));
+  rows.push(...waits.map((wait) => ['waiting', wait]), ...bufferedRows(state));
   if (outcome.completionOrder.length > 0) rows.push(['completed', outcome.completionOrder.join(', ')]);
   if (outcome.compensationOrder.length > 0) rows.push(['rolled back', outcome.compensationOrder.join(', ')]);
   return [`Run ${outcome.runId}`, ...table(rows, '  ')];
 }
 
-/** What the run waits for and until when, and the signals it holds buffered: read from the fold. */
-function waitRows(journal: readonly SagaEvent[]): string[][] {
-  if (journal[0]?.type !== 'run.started') return [];
-  const state = foldJournal(journal);
+/** The signals the run holds buffered (no stage waits for them yet): read from the fold. */
+function bufferedRows(state: RunState | undefined): string[][] {
   const rows: string[][] = [];
-  for (const [stage, wait] of state.waits ?? []) {
-    rows.push(['waiting', `${stage} waits for ${describeWait(wait)}`]);
-  }
-  for (const signal of state.signals?.values() ?? []) {
+  for (const signal of state?.signals?.values() ?? []) {
     if (signal.stage === undefined) rows.push(['buffered', `signal '${signal.signal}' (${signal.signalId}), received ${formatTime(signal.at)}`]);
   }
   return rows;

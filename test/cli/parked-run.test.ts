@@ -1,0 +1,68 @@
+/**
+ * `sagaflow show` and `sagaflow runs` on a run a worker parked (PostgreSQL): nobody holds its
+ * lease, by design. They say the workers have it and what wakes it, not that its process stopped
+ * and `resume` should continue it (a resume of a submitted run only follows it, and hangs when no
+ * worker runs).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOrchestrator, createWorker, type WorkerActivity } from 'sagaflow';
+import { PostgresStore } from 'sagaflow/postgres';
+import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
+import { approval } from './fixtures/approval.mjs';
+import { cli } from './support/cli-in-process.js';
+
+const postgresUrl = await postgresForTests();
+const schema = uniqueSchema('cli_parked');
+let storeUrl: string;
+let parkedRunId: string;
+
+beforeAll(async () => {
+  if (postgresUrl === undefined) return;
+  storeUrl = `${postgresUrl}?schema=${schema}`;
+  const store = new PostgresStore({ connectionString: postgresUrl, schema });
+  try {
+    const orchestrator = createOrchestrator({ store, sagas: [approval] });
+    parkedRunId = await orchestrator.submit(approval, { cents: 5 });
+    let parked: () => void = () => undefined;
+    const isParked = new Promise<void>((resolve) => (parked = resolve));
+    const onActivity = (activity: WorkerActivity): void => {
+      if (activity.type === 'parked' && activity.runId === parkedRunId) parked();
+    };
+    const worker = createWorker({ store, sagas: [approval], parkThresholdMs: 0, pollIntervalMs: 50, instrumentation: { worker: onActivity } });
+    await worker.start();
+    await isParked;
+    await worker.stop();
+    await orchestrator.close();
+    expect(await store.leaseOf(parkedRunId)).toBeUndefined();
+  } finally {
+    await store.close();
+  }
+});
+
+afterAll(async () => {
+  if (postgresUrl !== undefined) await dropSchemas(postgresUrl, schema);
+});
+
+describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
+  it('show says the workers hold it parked and what wakes it, and does not send the user to resume it', async () => {
+    const result = await cli('show', parkedRunId, '--store', storeUrl);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    const owner = lines.find((line) => line.startsWith('  owner')) ?? '';
+    const waiting = lines.find((line) => line.startsWith('  waiting')) ?? '';
+    expect(waiting).toMatch(/^ {2}waiting {4}approve waits for signal 'approved' until \S+Z$/);
+    expect(owner).toBe(
+      `  owner      nobody: the workers have it, parked while it waits (${waiting.slice('  waiting    '.length)}); ` +
+        'a worker claims it again when that is due or a signal or cancel arrives for it (nothing to resume)',
+    );
+    expect(owner).not.toContain('sagaflow resume');
+  });
+
+  it('runs says the same in its OWNER column', async () => {
+    const result = await cli('runs', '--store', storeUrl);
+    expect(result.code).toBe(0);
+    const row = result.stdout.split('\n').find((line) => line.startsWith(parkedRunId)) ?? '';
+    expect(row.trimEnd().endsWith('workers (parked or queued)')).toBe(true);
+  });
+});
