@@ -5,11 +5,12 @@
  * worker runs).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrchestrator, createWorker, type WorkerActivity } from 'sagaflow';
+import { createOrchestrator, createWorker, type SagaEvent, type WorkerActivity } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { approval } from './fixtures/approval.mjs';
 import { cli } from './support/cli-in-process.js';
+import { fixture } from './support/cli-process.js';
 
 const postgresUrl = await postgresForTests();
 const schema = uniqueSchema('cli_parked');
@@ -57,6 +58,26 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
         'a worker claims it again when that is due or a signal or cancel arrives for it (nothing to resume)',
     );
     expect(owner).not.toContain('sagaflow resume');
+  });
+
+  it('resume refuses it at once, saying the workers drive it, rather than follow it silently until a worker comes', { timeout: 10_000 }, async () => {
+    const journal = async (): Promise<readonly SagaEvent[]> => {
+      const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+      try {
+        return (await store.load(parkedRunId)) ?? [];
+      } finally {
+        await store.close();
+      }
+    };
+    const before = await journal();
+    const result = await cli('resume', parkedRunId, '--sagas', fixture('approval.mjs'), '--store', storeUrl);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `error: Run ${parkedRunId} of saga 'approval' was submitted to workers, which drive it: it is parked while it waits, and a worker claims it again when its wait is due or a signal or cancel arrives for it, so there is nothing to resume. ` +
+        `Follow it with 'npx sagaflow show ${parkedRunId} --store ${storeUrl}'; send a signal with 'npx sagaflow signal', and keep a 'npx sagaflow worker' running on this store.\n`,
+    );
+    expect(await journal()).toEqual(before);
   });
 
   it('runs says the same in its OWNER column', async () => {

@@ -1,4 +1,4 @@
-import { createOrchestrator, foldJournal, RunLeasedError, RunStateError, type ResumeMode } from '../../index.js';
+import { createOrchestrator, foldJournal, RunLeasedError, RunStateError, supportsWorkers, type ResumeMode, type RunState } from '../../index.js';
 import { driveRun, finishRun } from '../drive-run.js';
 import { CliUsageError, type ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
@@ -52,6 +52,7 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
         `Run ${runId} belongs to saga '${state.saga}', which ${options.sagas} does not export (it exports ${orList(module.sagas.map((entry) => entry.saga.name))}): pass the module that defines it with --sagas.`,
       );
     }
+    if (mode === 'resume' && state.submitted && supportsWorkers(store) && UNFINISHED.has(state.status)) throw workersDriveIt(runId, state, options);
     const orchestrator = createOrchestrator({ store, sagas: module.sagas.map((entry) => entry.saga) });
     const handle = mode === 'resume' ? orchestrator.resume(runId) : mode === 'redrive' ? orchestrator.redrive(runId) : orchestrator.compensate(runId);
     const json = options.json === true;
@@ -63,6 +64,26 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
   } finally {
     await store.close();
   }
+}
+
+/** The statuses of a run that someone drives or will drive. */
+const UNFINISHED: ReadonlySet<string> = new Set(['queued', 'running', 'compensating']);
+
+/**
+ * `resume` of a run submitted to workers: the library only follows such a run (the workers own
+ * it), so the command would print nothing and wait, for ever if no worker runs, and its Ctrl-C
+ * would record a cancel. Say who drives it instead, and what the user can do.
+ */
+function workersDriveIt(runId: string, state: RunState, options: ContinueCommandOptions): CliUsageError {
+  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+  const how =
+    state.waits !== undefined && state.waits.size > 0
+      ? 'it is parked while it waits, and a worker claims it again when its wait is due or a signal or cancel arrives for it'
+      : "a worker claims it (and takes it over from a worker that stopped, once that worker's lease has run out)";
+  return new CliUsageError(
+    `Run ${runId} of saga '${state.saga}' was submitted to workers, which drive it: ${how}, so there is nothing to resume. ` +
+      `Follow it with 'npx sagaflow show ${runId}${store}'; send a signal with 'npx sagaflow signal', and keep a 'npx sagaflow worker' running on this store.`,
+  );
 }
 
 /**
