@@ -13,4 +13,4 @@
  */
 
 export { createInspector } from './inspector/create-inspector.js';
-export type { Inspector, InspectorOptions } from './inspector/create-inspector.js';
+export type { Inspector, InspectorOptions, InspectorProblemContext } from './inspector/create-inspector.js';

@@ -11,6 +11,7 @@ import {
   type SagaStore,
 } from '../index.js';
 import type { ActionName, ActionResult } from './client/view-model.js';
+import type { InspectorProblemContext } from './create-inspector.js';
 
 /** An action asked for by the page. */
 export interface ActionRequest {
@@ -52,7 +53,7 @@ export function parseActionRequest(body: string): ActionRequest | string {
  * or its saga is not registered here (a run owned by another process with a sentence of the
  * inspector's own: see {@link leasedMessage}).
  */
-export async function performAction(orchestrator: Orchestrator, store: SagaStore, request: ActionRequest, onError: (error: Error) => void): Promise<{ status: number; result: ActionResult }> {
+export async function performAction(orchestrator: Orchestrator, store: SagaStore, request: ActionRequest, onError: (error: Error, context: InspectorProblemContext) => void): Promise<{ status: number; result: ActionResult }> {
   try {
     if (request.action === 'cancel') {
       const journal = await store.load(request.runId);
@@ -72,7 +73,7 @@ export async function performAction(orchestrator: Orchestrator, store: SagaStore
     const resumed = await firstValueFrom(handle.events$.pipe(filter((event) => event.type === 'run.resumed' && event.seq >= before)), { defaultValue: undefined });
     if (resumed === undefined) await handle.outcome;
     // From here on, whatever happens belongs to the run's journal; only a failure to drive it is reported.
-    handle.outcome.catch((error: unknown) => onError(error instanceof Error ? error : new Error(String(error))));
+    handle.outcome.catch((error: unknown) => onError(error instanceof Error ? error : new Error(String(error)), { action: request.action, runId: request.runId }));
     return { status: 202, result: { ok: true, message: request.action === 'redrive' ? 'Redrive started.' : 'Rollback started.' } };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -86,7 +87,7 @@ export async function performAction(orchestrator: Orchestrator, store: SagaStore
     ) {
       return { status: 409, result: { ok: false, message } };
     }
-    onError(error instanceof Error ? error : new Error(message));
+    onError(error instanceof Error ? error : new Error(message), { action: request.action, runId: request.runId });
     return { status: 500, result: { ok: false, message } };
   }
 }

@@ -43,8 +43,59 @@ export interface InspectorOptions {
    * Default: any host (rely on `token` when the server is reachable from other machines).
    */
   readonly allowedHosts?: readonly string[] | undefined;
-  /** Where problems go that no request can report (a redriven run whose store fails). Default: `console.warn`. */
-  readonly onError?: ((error: Error) => void) | undefined;
+  /**
+   * Where problems go that no page can show (a request the store failed, a redriven run whose
+   * store fails), with what the inspector was doing. Default: one `console.warn` line saying what
+   * it was doing, the error's name, code and message, and its causes.
+   */
+  readonly onError?: ((error: Error, context: InspectorProblemContext) => void) | undefined;
+}
+
+/**
+ * What the inspector was doing when a problem reached {@link InspectorOptions.onError}.
+ *
+ * @remarks
+ * `request` when it could not answer a request (`GET /`, `GET /api/stream`); `action` and
+ * `runId` when an action on a run failed, at once or after it started (a redrive whose store
+ * went away). The error itself is passed as it was thrown, so `instanceof` checks work on it.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStore } from 'sagaflow';
+ * import { createInspector, type InspectorProblemContext } from 'sagaflow/inspector';
+ * const where = (context: InspectorProblemContext) => context.request ?? `${context.action ?? 'action'} of run ${context.runId ?? '?'}`;
+ * createInspector({ store: new MemoryStore(), onError: (error, context) => console.error(where(context), error) });
+ * ```
+ */
+export interface InspectorProblemContext {
+  /** The request it could not answer: method and path, e.g. `GET /`. */
+  readonly request?: string;
+  /** The action that failed. */
+  readonly action?: 'redrive' | 'compensate' | 'cancel';
+  /** The run the action was on. */
+  readonly runId?: string;
+}
+
+/** The default {@link InspectorOptions.onError}: one line with what was being done, the error and its causes. */
+function warnProblem(error: Error, context: InspectorProblemContext): void {
+  const doing = context.request !== undefined ? `could not answer ${context.request}` : `${context.action ?? 'action'} of run ${context.runId ?? '?'}`;
+  console.warn(`sagaflow inspector: ${doing}: ${describeChain(error)}`);
+}
+
+/** `Name (CODE): message`, then each cause (a few levels at most: a cause may point back). */
+function describeChain(error: unknown): string {
+  const parts: string[] = [];
+  for (let current: unknown = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    if (!(current instanceof Error)) {
+      const value = current;
+      parts.push(typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint' ? String(value) : `a thrown ${typeof value} that is not an Error`);
+      break;
+    }
+    const code = (current as { code?: unknown }).code;
+    parts.push(`${current.name}${typeof code === 'string' ? ` (${code})` : ''}: ${current.message}`);
+    current = current.cause;
+  }
+  return parts.join(' Caused by ');
 }
 
 /**
@@ -111,7 +162,7 @@ export function createInspector(options: InspectorOptions): Inspector {
   const { store } = options;
   const readOnly = options.readOnly === true;
   const sagas = options.sagas ?? [];
-  const onError = options.onError ?? ((error: Error) => console.warn(`sagaflow inspector: ${error.message}`));
+  const onError = options.onError ?? warnProblem;
   const orchestrator = createOrchestrator({ store, sagas: [...sagas] });
   const access = new Access(options.token, options.allowedHosts === undefined ? undefined : new Set(options.allowedHosts.map((host) => host.toLowerCase())));
   const sagaNames = new Set(sagas.map((saga) => saga.name));
@@ -195,7 +246,7 @@ export function createInspector(options: InspectorOptions): Inspector {
   const inspector = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       const problem = error instanceof Error ? error : new Error(String(error));
-      onError(problem);
+      onError(problem, { request: `${req.method ?? 'GET'} ${new URL(req.url ?? '/', 'http://inspector.invalid').pathname}` });
       if (!res.headersSent) sendText(res, 500, `The inspector could not answer: ${problem.message}`);
       else res.end();
     });
