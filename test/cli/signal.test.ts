@@ -3,9 +3,10 @@
  * a process that let it go is shown waiting, refused a bad payload, then signalled, taken over
  * and driven to completion by the command.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator } from 'sagaflow';
@@ -122,18 +123,32 @@ describe('sagaflow signal', () => {
     }
   }, 120_000);
 
-  it('with --timeout-ms shorter than what is left of the owner\'s lease, says it gives up before a takeover could happen', async () => {
-    const path = join(work, 'driven-long.db');
+  it.each([
+    ['', 'driven-2', undefined],
+    // The command's clock 10 minutes ahead of the store's (SQLite's: the system clock): the time left
+    // is the store's to say, or the lease would look run out already and the line promise a takeover.
+    [', from a machine whose clock is 10 minutes ahead of the store\'s', 'driven-3', 600_000],
+  ] as const)("with --timeout-ms shorter than what is left of the owner's lease, says it gives up before a takeover could happen%s", async (_, runId, skewMs) => {
+    const path = join(work, `${runId}.db`);
     const store = new SqliteStore({ path });
     // A minute's lease: its heartbeat (20 s) comes after the command has given up.
     const orchestrator = createOrchestrator({ store, sagas: [approval], leaseMs: 60_000, ownerId: 'app-2' });
+    let env: Record<string, string> | undefined;
+    if (skewMs !== undefined) {
+      const skew = join(work, 'clock-ahead.mjs');
+      writeFileSync(skew, `const realNow = Date.now;\nDate.now = () => realNow() + ${skewMs};\n`);
+      env = { NODE_OPTIONS: `--import=${pathToFileURL(skew).href}` };
+    }
     try {
-      const run = orchestrator.start(approval, { cents: 300 }, { runId: 'driven-2' });
+      const run = orchestrator.start(approval, { cents: 300 }, { runId });
       await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
-      const sent = await sagaflow(['signal', 'driven-2', 'approved', '{"by":"ann"}', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`, '--signal-id', 'ticket-4', '--timeout-ms', '300'], { cwd: work });
+      const sent = await sagaflow(['signal', runId, 'approved', '{"by":"ann"}', '--sagas', fixture('approval.mjs'), '--store', `sqlite:${path}`, '--signal-id', 'ticket-4', '--timeout-ms', '300'], {
+        cwd: work,
+        ...(env === undefined ? {} : { env }),
+      });
       expect(sent.code).toBe(2);
       expect(sent.stdout.split('\n')).toEqual([
-        'run driven-2 is driven by app-2, which journals the signal at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL); waiting at most 300 ms',
+        `run ${runId} is driven by app-2, which journals the signal at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL); waiting at most 300 ms`,
         expect.stringMatching(/^ {2}if that process has died, its lease runs out after --timeout-ms \(at \d{4}-\d\d-\d\dT[\d:.]+Z\): this command gives up first, and the request stays recorded$/),
         '',
       ]);

@@ -64,7 +64,8 @@ export async function signalCommand(runId: string, name: string, payloadText: st
       if (lease?.live === true) {
         // After a kill -9 the dead owner's lease stays live until it runs out, with nothing printed
         // meanwhile: say how long that is and what this command does then.
-        const left = Math.max(0, lease.expiresAt - Date.now());
+        // What the store says is left: this machine's clock may be off the store's.
+        const left = Math.max(0, lease.remainingMs ?? lease.expiresAt - Date.now());
         const ifDead =
           timeoutMs !== undefined && timeoutMs < left
             ? `its lease runs out after --timeout-ms (at ${new Date(lease.expiresAt).toISOString()}): this command gives up first, and the request stays recorded`
