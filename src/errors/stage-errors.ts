@@ -109,6 +109,7 @@ export class StageOutputError extends NonRetryableError {
    * @param stage - the stage whose output is invalid.
    * @param path - where in the output the problem is (`output`, `output.items[2].at`…).
    * @param problem - what is wrong there.
+   * @param options - `cause`: what the output's schema threw, when it could not read the output.
    */
   constructor(
     readonly saga: string,
@@ -116,8 +117,9 @@ export class StageOutputError extends NonRetryableError {
     readonly stage: string,
     readonly path: string,
     readonly problem: string,
+    options?: { cause?: unknown },
   ) {
-    super(`Stage '${stage}' of saga '${saga}' run ${runId} returned an invalid output: ${path} ${problem}.`);
+    super(`Stage '${stage}' of saga '${saga}' run ${runId} returned an invalid output: ${path} ${problem}.`, options);
   }
 }
 

@@ -343,7 +343,14 @@ export class Attempt extends LazyAbort {
 function checkOutput(saga: Saga, runId: string, stage: SagaStage, value: unknown): unknown {
   let output = value;
   if (stage.output !== undefined) {
-    const parsed = stage.output.safeParse(value);
+    let parsed: ReturnType<typeof stage.output.safeParse>;
+    try {
+      parsed = stage.output.safeParse(value);
+    } catch (error) {
+      // A getter of the value, or a refine or transform of the schema, that throws: the same every
+      // time, so not retried, and said of the stage as an output that is not JSON is.
+      throw new StageOutputError(saga.name, runId, stage.name, 'output', `could not be read by its schema: ${describeThrown(error)}`, { cause: error });
+    }
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const path = ['output', ...(issue?.path ?? []).map(String)].join('.');

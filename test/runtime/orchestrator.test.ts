@@ -80,6 +80,28 @@ describe('outputs (rule 9)', () => {
     expect(outcome.failure?.error.message).toContain(`Stage 's' of saga 'bad-output' run ${outcome.runId} returned an invalid output: ${path} ${problem}`);
   });
 
+  it('an output its schema cannot read (a getter that throws, a refine that throws) fails the stage with a StageOutputError naming it, not retried, as an output that is not JSON does', async () => {
+    let calls = 0;
+    const saga = defineSaga({ name: 'unreadable-output', input })
+      .stage('s', {
+        output: z.object({ id: z.string() }),
+        retry: { maxAttempts: 3, initialDelayMs: 0 },
+        execute: async () => {
+          calls++;
+          return {
+            get id(): string {
+              throw new Error('the session is closed');
+            },
+          };
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: 'x', cents: 1 }).outcome;
+    expect(calls).toBe(1);
+    expect(outcome.failure?.error).toMatchObject({ name: 'StageOutputError', code: 'STAGE_OUTPUT_INVALID' });
+    expect(outcome.failure?.error.message).toBe(`Stage 's' of saga 'unreadable-output' run ${outcome.runId} returned an invalid output: output could not be read by its schema: Error: the session is closed.`);
+  });
+
   it('validates with the output schema, keeps its parsed value, and copies outputs so later mutation cannot change the journal', async () => {
     const shared = { id: 'k', tags: ['a'] };
     const saga = defineSaga({ name: 'schema', input })
