@@ -17,10 +17,17 @@ export interface DriveRunOptions {
   readonly liveFromSeq?: number;
   /** Watch for Ctrl-C: the first cancels the run, the second leaves it where it is. Default true. */
   readonly handleInterrupts?: boolean;
+  /**
+   * Stops driving the run and leaves it resumable (closing the orchestrator that drives it, which
+   * gives its lease back): what SIGTERM does. Without it, SIGTERM leaves at once, as a second
+   * Ctrl-C does.
+   */
+  readonly leave?: () => Promise<void>;
 }
 
 /**
- * Follows a run to its end: live progress (or NDJSON events), Ctrl-C to cancel.
+ * Follows a run to its end: live progress (or NDJSON events), Ctrl-C to cancel, SIGTERM to leave
+ * it resumable.
  *
  * @returns the run's outcome.
  * @throws {@link CliUsageError} when the run was refused (unknown run, wrong status, another
@@ -41,37 +48,60 @@ export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<
       complete: () => resolve(),
     });
   });
-  const stopWatching = options.handleInterrupts === false ? () => undefined : watchInterrupts(run, io);
+  const interrupts = options.handleInterrupts === false ? undefined : watchInterrupts(run, io, options.leave);
   try {
     const outcome = await run.outcome;
     await eventsDone;
     return outcome;
   } catch (error) {
+    // Left on SIGTERM: the run's outcome rejects as the orchestrator closes; the process exits once it has.
+    if (interrupts?.leaving !== undefined) await interrupts.leaving;
     if (error instanceof SagaError) throw new CliUsageError(error.message, { cause: error });
     throw error;
   } finally {
-    stopWatching();
+    interrupts?.stop();
     progress?.finish();
   }
 }
 
-/** First Ctrl-C (or SIGTERM): cancel the run and let it roll back. Second: leave at once; the journal keeps the run resumable. */
-function watchInterrupts(run: SagaRun, io: CliIo): () => void {
+/** The exit code of a command that left its run on SIGTERM: 128 + 15, as a process the signal ended. */
+const LEFT_ON_SIGTERM = 143;
+
+/**
+ * Ctrl-C (SIGINT), first: cancel the run and let it roll back. SIGTERM, first: leave the run as it
+ * is, resumable (a supervisor stopping the process, a container's shutdown, `timeout`: a stop is
+ * not a decision to undo the saga). Either, second: leave at once; the journal keeps the run
+ * resumable.
+ */
+function watchInterrupts(run: SagaRun, io: CliIo, leave: (() => Promise<void>) | undefined): { readonly stop: () => void; readonly leaving: Promise<never> | undefined } {
   let interrupted = false;
+  let leaving: Promise<never> | undefined;
+  const resume = `'npx sagaflow resume ${run.runId} --sagas <module>'`;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted) {
-      io.stderr.write(`\nLeft run ${run.runId} as it is: continue it later with 'npx sagaflow resume ${run.runId} --sagas <module>'.\n`);
+      io.stderr.write(`\nLeft run ${run.runId} as it is: continue it later with ${resume}.\n`);
       process.exit(130);
     }
     interrupted = true;
+    if (signal === 'SIGTERM') {
+      io.stderr.write(`\nSIGTERM: stopping; run ${run.runId} is left as it is, to be resumed: ${resume} continues it (Ctrl-C cancels a run instead)\n`);
+      const exit = (): never => process.exit(LEFT_ON_SIGTERM);
+      leaving = (leave?.() ?? Promise.resolve()).then(exit, exit);
+      return;
+    }
     io.stderr.write(`\n${signal}: cancelling run ${run.runId} (press Ctrl-C again to leave it as it is)\n`);
     run.cancel(`interrupted by the operator (${signal})`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  return () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  return {
+    stop: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+    get leaving() {
+      return leaving;
+    },
   };
 }
 

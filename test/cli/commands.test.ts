@@ -13,6 +13,7 @@ import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { ensureBuilt, fixture, sagaflow, type CliResult } from './support/cli-process.js';
+import { slow } from './fixtures/slow.mjs';
 
 const postgresUrl = await postgresForTests();
 const schema = uniqueSchema('cli_start');
@@ -126,6 +127,41 @@ describe('sagaflow cancel', () => {
     // Only the owner wrote the rollback: one compensation of 'book', not two.
     const journal = await journalOf(path, runId);
     expect(journal.filter((event) => event.type === 'compensation.started')).toHaveLength(1);
+  }, 60_000);
+
+  it('SIGTERM (a supervisor stopping the process, `timeout`) leaves the run as it is, resumable, not rolled back (exit 143)', async () => {
+    const path = join(work, 'sigterm.db');
+    let output = '';
+    let signalled = false;
+    const result = await sagaflow(['start', 'slow', '--sagas', fixture('slow.mjs'), '--store', `sqlite:${path}`, '--run-id', 'left-by-sigterm'], {
+      cwd: work,
+      onStdout: (chunk, child) => {
+        output += chunk;
+        if (!signalled && /hold +▸ running/.test(output)) {
+          signalled = true;
+          child.kill('SIGTERM');
+        }
+      },
+    });
+    expect(result.code).toBe(143);
+    expect(result.stderr).toContain("SIGTERM: stopping; run left-by-sigterm is left as it is, to be resumed: 'npx sagaflow resume left-by-sigterm --sagas <module>'");
+    const journal = await journalOf(path, 'left-by-sigterm');
+    // Nothing undone, nothing cancelled: the journal ends inside 'hold', as a crash would leave it.
+    expect(journal.map((event) => event.type)).not.toContain('run.cancelling');
+    expect(journal.map((event) => event.type)).not.toContain('compensation.started');
+    expect(journal.at(-1)).toMatchObject({ type: 'stage.started', stage: 'hold' });
+    // Its lease was given back: another process resumes it at once, not after the lease runs out.
+    const sqlite = new SqliteStore({ path });
+    try {
+      expect((await sqlite.leaseOf('left-by-sigterm'))?.live ?? false).toBe(false);
+      const orchestrator = createOrchestrator({ store: sqlite, sagas: [slow] });
+      const resumed = orchestrator.resume('left-by-sigterm');
+      resumed.cancel('the test is done');
+      expect((await resumed.outcome).status).toBe('cancelled');
+      await orchestrator.close();
+    } finally {
+      await sqlite.close();
+    }
   }, 60_000);
 
   it('a settled run cannot be cancelled (exit 2, the library’s sentence)', async () => {

@@ -56,7 +56,7 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     const orchestrator = createOrchestrator({ store, sagas: module.sagas.map((entry) => entry.saga) });
     const handle = mode === 'resume' ? orchestrator.resume(runId) : mode === 'redrive' ? orchestrator.redrive(runId) : orchestrator.compensate(runId);
     const json = options.json === true;
-    const outcome = await driveRun(handle, { io, json, stageNames: saga.stages.map((stage) => stage.name), liveFromSeq: journal.length }).catch((error: unknown) => {
+    const outcome = await driveRun(handle, { io, json, stageNames: saga.stages.map((stage) => stage.name), liveFromSeq: journal.length, leave: () => orchestrator.close({ timeoutMs: 0 }) }).catch((error: unknown) => {
       throw withNextStep(error, runId, options);
     });
     await orchestrator.close();

@@ -84,7 +84,7 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
         ]);
       }
       const run = orchestrator.start(session.saga, session.input);
-      const outcome = await driveRun(run, { io, json, stageNames: session.saga.stages.map((stage) => stage.name) });
+      const outcome = await driveRun(run, { io, json, stageNames: session.saga.stages.map((stage) => stage.name), leave: () => orchestrator.close({ timeoutMs: 0 }) });
       await orchestrator.close();
       const checks = await session.check(outcome);
       if (!json) {

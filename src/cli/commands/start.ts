@@ -73,7 +73,7 @@ export async function startCommand(sagaName: string, inputText: string | undefin
     } catch (error) {
       throw asUsageError(error);
     }
-    const outcome = await driveRun(run, { io, json, stageNames: saga.stages.map((stage) => stage.name) });
+    const outcome = await driveRun(run, { io, json, stageNames: saga.stages.map((stage) => stage.name), leave: () => orchestrator.close({ timeoutMs: 0 }) });
     await orchestrator.close();
     return finishRun(io, outcome, json, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
   } finally {
