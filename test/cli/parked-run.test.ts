@@ -8,14 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator, createWorker, type SagaEvent, type WorkerActivity } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
+import { tmpdir } from 'node:os';
+import { filter, firstValueFrom } from 'rxjs';
 import { approval } from './fixtures/approval.mjs';
+import { stuck } from './fixtures/stuck.mjs';
 import { cli } from './support/cli-in-process.js';
-import { fixture } from './support/cli-process.js';
+import { fixture, sagaflow } from './support/cli-process.js';
 
 const postgresUrl = await postgresForTests();
 const schema = uniqueSchema('cli_parked');
 let storeUrl: string;
 let parkedRunId: string;
+/** A run submitted to workers that a worker drove until it paused (its last stage fails). */
+let pausedRunId: string;
 
 beforeAll(async () => {
   if (postgresUrl === undefined) return;
@@ -33,6 +38,13 @@ beforeAll(async () => {
     await worker.start();
     await isParked;
     await worker.stop();
+    pausedRunId = await orchestrator.submit(stuck, { name: 'Cy' });
+    const pauser = createWorker({ store, sagas: [stuck], pollIntervalMs: 50 });
+    const paused = firstValueFrom(orchestrator.watch(pausedRunId, { pollIntervalMs: 50 }).pipe(filter((event) => event.type === 'run.paused')));
+    await pauser.start();
+    await paused;
+    await pauser.stop();
+    expect((await orchestrator.inspect(pausedRunId)).status).toBe('paused');
     await orchestrator.close();
     expect(await store.leaseOf(parkedRunId)).toBeUndefined();
   } finally {
@@ -78,6 +90,34 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
         `Follow it with 'npx sagaflow show ${parkedRunId} --store ${storeUrl}'; send a signal with 'npx sagaflow signal', and keep a 'npx sagaflow worker' running on this store.\n`,
     );
     expect(await journal()).toEqual(before);
+  });
+
+  it('redrive of a paused run submitted to workers says it hands the run back to their queue and follows it, rather than wait silently', { timeout: 30_000 }, async () => {
+    let followed = false;
+    const result = await sagaflow(['redrive', pausedRunId, '--sagas', fixture('stuck.mjs'), '--store', storeUrl], {
+      cwd: tmpdir(),
+      onStdout: (chunk, child) => {
+        // The redrive is journaled: the run is back in the workers' queue, and no worker runs.
+        if (!followed && chunk.includes('from its journal')) {
+          followed = true;
+          child.kill('SIGTERM');
+        }
+      },
+    });
+    expect(result.stdout).toContain(
+      `run ${pausedRunId} was submitted to workers: the redrive hands it back to their queue, and this command follows it until a worker settles it ` +
+        `(keep a 'npx sagaflow worker --store ${storeUrl} --sagas <module>' running; Ctrl-C cancels the run, SIGTERM only stops following it)`,
+    );
+    expect(result.code).toBe(143);
+    // Redriven and left to the workers: going forward again, held by nobody until a worker claims it.
+    const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+    try {
+      expect((await store.load(pausedRunId))?.at(-1)).toMatchObject({ type: 'run.resumed', mode: 'redrive' });
+      expect((await createOrchestrator({ store }).inspect(pausedRunId)).status).toBe('running');
+      expect(await store.leaseOf(pausedRunId)).toBeUndefined();
+    } finally {
+      await store.close();
+    }
   });
 
   it('runs says the same in its OWNER column', async () => {

@@ -2,7 +2,7 @@ import { createOrchestrator, foldJournal, RunLeasedError, RunStateError, support
 import { driveRun, finishRun } from '../drive-run.js';
 import { CliUsageError, type ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
-import type { CliIo } from '../io.js';
+import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
 import { maskUrl } from '../mask-secrets.js';
@@ -56,6 +56,7 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     const orchestrator = createOrchestrator({ store, sagas: module.sagas.map((entry) => entry.saga) });
     const handle = mode === 'resume' ? orchestrator.resume(runId) : mode === 'redrive' ? orchestrator.redrive(runId) : orchestrator.compensate(runId);
     const json = options.json === true;
+    if (!json && state.submitted && supportsWorkers(store)) writeLines(io.stdout, [handedToWorkers(runId, mode, options)]);
     const outcome = await driveRun(handle, { io, json, stageNames: saga.stages.map((stage) => stage.name), liveFromSeq: journal.length, leave: () => orchestrator.close({ timeoutMs: 0 }) }).catch((error: unknown) => {
       throw withNextStep(error, runId, options);
     });
@@ -83,6 +84,19 @@ function workersDriveIt(runId: string, state: RunState, options: ContinueCommand
   return new CliUsageError(
     `Run ${runId} of saga '${state.saga}' was submitted to workers, which drive it: ${how}, so there is nothing to resume. ` +
       `Follow it with 'npx sagaflow show ${runId}${store}'; send a signal with 'npx sagaflow signal', and keep a 'npx sagaflow worker' running on this store.`,
+  );
+}
+
+/**
+ * `redrive` or `compensate` of a run submitted to workers: the library writes the decision and
+ * hands the run back to the workers' queue, and the command follows it until a worker settles
+ * it, which it would do in silence, for ever if no worker runs. Say so first.
+ */
+function handedToWorkers(runId: string, mode: ResumeMode, options: ContinueCommandOptions): string {
+  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+  return (
+    `run ${runId} was submitted to workers: the ${mode} hands it back to their queue, and this command follows it until a worker settles it ` +
+    `(keep a 'npx sagaflow worker${store} --sagas <module>' running; Ctrl-C cancels the run, SIGTERM only stops following it)`
   );
 }
 
