@@ -1,4 +1,4 @@
-import type { RunStatus, RunSummary } from '../../index.js';
+import type { RunStatus, RunSummary, SagaStore } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { formatTime, orList, table } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
@@ -44,7 +44,7 @@ export async function pruneCommand(options: PruneCommandOptions, io: CliIo): Pro
   try {
     const what = `${orList(statuses)} runs last written before ${formatTime(olderThan)}`;
     if (options.dryRun === true) {
-      const runs = await prunable(store.listRuns.bind(store), statuses, olderThan);
+      const runs = await unleased(store, await prunable(store.listRuns.bind(store), statuses, olderThan));
       if (options.json === true) {
         writeLines(io.stdout, runs.map((run) => JSON.stringify(run)));
         return ExitCode.Completed;
@@ -91,6 +91,21 @@ async function prunable(listRuns: (query: { status: readonly RunStatus[]; limit:
     if (page.length < PAGE) return runs;
     afterRunId = page[page.length - 1]?.runId;
   }
+}
+
+/**
+ * The runs `store.prune` deletes of those it would select: not a run under a live lease. A settled
+ * run is leased only when a process has taken it over to redrive or compensate it (a `paused` or
+ * `compensation_failed` one) and has yet to append, and prune keeps it; only those statuses are
+ * looked up (one lease read per run listed).
+ */
+async function unleased(store: Pick<SagaStore, 'leaseOf'>, runs: readonly RunSummary[]): Promise<RunSummary[]> {
+  const kept: RunSummary[] = [];
+  for (const run of runs) {
+    const takeable = run.status === 'paused' || run.status === 'compensation_failed';
+    if (!takeable || (await store.leaseOf(run.runId))?.live !== true) kept.push(run);
+  }
+  return kept;
 }
 
 const count = (n: number): string => `${n} run${n === 1 ? '' : 's'}`;
