@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import type { Issue } from '../errors/definition-errors.js';
 import { nameProblem, quoteIdentifier } from './identifier.js';
+import { isZodSchema } from './is-zod-schema.js';
 
 const isFunction = (value: unknown): boolean => typeof value === 'function';
-const isZodSchema = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function';
 
 const fn = z.custom<(...args: never[]) => unknown>(isFunction, { error: 'must be a function' });
 const zodSchema = z.custom<z.ZodType>(isZodSchema, { error: 'must be a zod schema' });

@@ -5,6 +5,7 @@ import { describePrimitive, describeThrown } from '../errors/safe-read.js';
 import { WaitUntilError } from '../errors/wait-errors.js';
 import { freezeJson } from '../journal/freeze-json.js';
 import { nameProblem } from './identifier.js';
+import { isZodSchema } from './is-zod-schema.js';
 import { copyJson } from '../runtime/json-value.js';
 import type { ExecuteContext } from './stage-definition.js';
 
@@ -136,8 +137,6 @@ export interface WaitPlan {
   readonly dueAt?: number;
 }
 
-const isZodSchema = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && typeof (value as { safeParse?: unknown }).safeParse === 'function';
 const positiveDuration = z
   .number({ error: 'must be a number' })
   .refine((value) => Number.isFinite(value) && value > 0, { error: 'must be a finite number of milliseconds > 0' });
@@ -203,7 +202,7 @@ function fallbackOutput(schema: unknown, given: unknown): WaitFallback {
   const copy = copyJson(given, 'onTimeout.output');
   if (!copy.ok) return { ok: false, problems: [[copy.problem.path, `is not plain JSON: ${copy.problem.problem}`]] };
   // Not a schema: the definition's own check says so (signalWaitSchema), nothing to add here.
-  if (!isSchema(schema)) return { ok: false, problems: [] };
+  if (!isZodSchema(schema)) return { ok: false, problems: [] };
   let parsed: ReturnType<ZodType['safeParse']>;
   try {
     parsed = schema.safeParse(copy.value);
@@ -269,12 +268,4 @@ function instantOf(value: unknown): { readonly ok: true; readonly dueAt: number 
   if (!types.isDate(value)) return { ok: false, problem: 'an object that is not a Date' };
   const dueAt = Date.prototype.getTime.call(value);
   return Number.isFinite(dueAt) ? { ok: true, dueAt } : { ok: false, problem: 'an invalid Date' };
-}
-
-function isSchema(value: unknown): value is ZodType {
-  try {
-    return typeof (value as { safeParse?: unknown } | null)?.safeParse === 'function';
-  } catch {
-    return false;
-  }
 }

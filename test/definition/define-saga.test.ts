@@ -76,6 +76,29 @@ describe('defineSaga().build()', () => {
     expect(error.message).toMatch(/^Saga 'broken' has \d+ definition problems: /);
   });
 
+  it('lists a schema whose reads throw (a revoked Proxy, a throwing getter) as not a schema, rather than throwing what the read threw', () => {
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const throwing = new Proxy(
+      {},
+      {
+        get() {
+          throw new Error('the session is closed');
+        },
+      },
+    );
+    const error = definitionError(() =>
+      defineSaga({ name: 'hostile-schemas', input })
+        .stage('charge', { execute: () => 1, output: revoked as never })
+        .waitForSignal('approve', { signal: 'approved', schema: throwing as never, timeoutMs: 1, onTimeout: { output: 1 } })
+        .build(),
+    );
+    expect(error.issues).toEqual([
+      { path: 'stages.charge.output', message: 'must be a zod schema' },
+      { path: 'stages.approve.schema', message: 'must be a zod schema' },
+    ]);
+  });
+
   it('reports a duplicate stage name once, without a false self-dependency for the chained duplicate', () => {
     const error = definitionError(() =>
       defineSaga({ name: 'dup', input })
