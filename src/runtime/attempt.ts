@@ -9,7 +9,7 @@ import { NonRetryableError, StageOutputError, StageTimeoutError } from '../error
 import type { MutableRunState } from '../journal/fold.js';
 import type { AttemptPhase, AttemptResult } from './decider.js';
 import type { AttemptInfo, AttemptScope, DriveScope } from './instrumentation.js';
-import { copyJsonValue, NotJson } from './json-value.js';
+import { copyJsonValue, isThenable, NotJson } from './json-value.js';
 import { LazyAbort } from './lazy-abort.js';
 import { scheduleAfter } from './long-delay.js';
 import { CompensateContextImpl, ExecuteContextImpl, StageCancelSignal } from './stage-context.js';
@@ -393,14 +393,6 @@ function isNonRetryable(error: unknown): boolean {
 function isInstance<T>(value: unknown, type: abstract new (...args: never[]) => T): value is T {
   try {
     return value instanceof type;
-  } catch {
-    return false;
-  }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  try {
-    return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
   } catch {
     return false;
   }

@@ -202,7 +202,6 @@ export function copyJsonValue(value: unknown, rootPath: string): unknown {
 /** The copier {@link copyJsonValue} reuses; `undefined` while a copy is being made. */
 let spareCopier: JsonCopier | undefined;
 
-/** The name of the class whose prototype this is, read without letting a getter throw. */
 /**
  * What to do instead of returning an instance of `kind`: a promise inside a value is a missing
  * `await` (the stage's own promise is awaited, one nested in what it returns is not), and the
@@ -222,16 +221,16 @@ function instanceAdvice(value: object, kind: string): string {
   }
 }
 
-/** Whether a value is a promise or another thenable; a `then` that cannot be read is not one. */
-function isThenable(value: object): boolean {
-  if (value instanceof Promise) return true;
+/** Whether a value is a promise or another thenable; a `then` that cannot be read (a throwing getter, a revoked Proxy) is not one. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   try {
-    return typeof (value as { then?: unknown }).then === 'function';
+    return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
   } catch {
     return false;
   }
 }
 
+/** The name of the class whose prototype this is, read without letting a getter throw. */
 function constructorName(prototype: unknown): string {
   try {
     const name: unknown = (prototype as { constructor?: { name?: unknown } }).constructor?.name;
