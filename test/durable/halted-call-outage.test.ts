@@ -23,14 +23,20 @@ afterAll(async () => {
   if (url !== undefined) await dropSchemas(url, schema);
 });
 
-/** An orchestrator reaching PostgreSQL through a proxy the test cuts, its run halted by the cut with 'charge' in flight; a rival reaching it directly. */
-async function haltedByOutage(label: string) {
+/** A store reaching PostgreSQL through a proxy the test cuts, and one reaching it directly (a rival's, or the test's own view). */
+async function storesThroughProxy() {
   const direct = new PostgresStore({ connectionString: url ?? '', schema, maxConnections: 2 });
   cleanup.push(() => direct.close());
   const { proxy, url: proxied } = await proxyTo(url ?? '');
   cleanup.push(() => proxy.down());
   const store = new PostgresStore({ connectionString: proxied, schema, maxConnections: 2, connectionTimeoutMs: 1_000 });
   cleanup.push(() => store.close());
+  return { direct, proxy, store };
+}
+
+/** An orchestrator reaching PostgreSQL through a proxy the test cuts, its run halted by the cut with 'charge' in flight; a rival reaching it directly. */
+async function haltedByOutage(label: string) {
+  const { direct, proxy, store } = await storesThroughProxy();
 
   const charging = deferred();
   const lands = deferred();
@@ -129,12 +135,7 @@ describe.skipIf(url === undefined)('a run halted by a database outage with a cal
   });
 
   it('keeps the lease of a run halted by the outage while a timed-out charge that ignores its signal lingers, until it lands: nobody charges beside it', async () => {
-    const direct = new PostgresStore({ connectionString: url ?? '', schema, maxConnections: 2 });
-    cleanup.push(() => direct.close());
-    const { proxy, url: proxied } = await proxyTo(url ?? '');
-    cleanup.push(() => proxy.down());
-    const store = new PostgresStore({ connectionString: proxied, schema, maxConnections: 2, connectionTimeoutMs: 1_000 });
-    cleanup.push(() => store.close());
+    const { direct, proxy, store } = await storesThroughProxy();
     const charging = deferred();
     const lands = deferred();
     const counts = { charges: 0, running: 0, most: 0 };
