@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import {
   asyncScheduler,
   defer,
@@ -51,6 +49,7 @@ import { supportsWorkers } from '../stores/work-queue.js';
 import { resumeEvents } from './decider.js';
 import { backoffNotifier, type BackoffPolicy } from './backoff.js';
 import { EventStream } from './event-stream.js';
+import { defaultOwnerId } from './owner-id.js';
 import { propagationCarrier, type Instrumentation } from './instrumentation.js';
 import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost } from './interpreter.js';
 import { copyJson, sameJson } from './json-value.js';
@@ -381,6 +380,12 @@ export interface WatchOptions {
 export interface Orchestrator {
   /** The store journals are kept in. */
   readonly store: SagaStore;
+  /**
+   * The id this orchestrator holds its runs' leases under (`OrchestratorOptions.ownerId`, or the
+   * default: host name, process id and a random suffix): what `store.leaseOf(runId).owner` says of
+   * a run it drives, and what `sagaflow show` and `sagaflow runs` print as its owner.
+   */
+  readonly ownerId: string;
   /** Every event of every run this orchestrator drives, live, once durable. */
   readonly events$: Observable<SagaEvent>;
   /**
@@ -823,6 +828,10 @@ class SagaOrchestrator implements Orchestrator {
   private readonly scheduler: SchedulerLike;
   private readonly random: () => number;
   private readonly owner: string;
+
+  get ownerId(): string {
+    return this.owner;
+  }
   /** The lease of every run started here (epoch 1 of this owner): one frozen token shared by all, not one per run in flight. */
   private readonly firstLease: LeaseToken;
   private readonly leaseMs: number;
@@ -856,7 +865,7 @@ class SagaOrchestrator implements Orchestrator {
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.random = options.random ?? Math.random;
     this.leaseMs = positiveInteger('leaseMs', options.leaseMs ?? DEFAULT_LEASE_MS);
-    this.owner = options.ownerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.owner = options.ownerId ?? defaultOwnerId();
     if (identifierProblem(this.owner) !== undefined) throw new TypeError(`createOrchestrator: ownerId ${identifierProblem(this.owner) ?? ''}.`);
     this.firstLease = Object.freeze({ owner: this.owner, epoch: 1 });
     this.instrumentation = options.instrumentation;

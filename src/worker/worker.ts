@@ -1,5 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
 import {
   EMPTY,
   Subject,
@@ -31,6 +30,7 @@ import { foldForDrive, RunInterpreter, type InterpreterEnvironment, type RunHost
 import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
 import { RunOwner } from '../runtime/run-owner.js';
 import { Landings } from '../runtime/landings.js';
+import { defaultOwnerId } from '../runtime/owner-id.js';
 import { settleTimeoutError, settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
@@ -371,7 +371,7 @@ class SagaWorker implements Worker {
     }
     const initialDelayMs = positiveInteger('retry.initialDelayMs', options.retry?.initialDelayMs ?? 100);
     this.backoff = { initialDelayMs, maxDelayMs: Math.max(initialDelayMs, positiveInteger('retry.maxDelayMs', options.retry?.maxDelayMs ?? 5_000)) };
-    this.id = options.workerId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.id = options.workerId ?? defaultOwnerId();
     // As an orchestrator's ownerId: the lease owner is stored, and PostgreSQL refuses a NUL in it (every claim would fail).
     const idProblem = identifierProblem(this.id);
     if (idProblem !== undefined) throw new TypeError(`createWorker: workerId ${idProblem}.`);

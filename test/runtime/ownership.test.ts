@@ -109,6 +109,25 @@ function realTimeWaitOver(delayMs: number): { readonly promise: Promise<void> } 
 }
 
 describe('runs have owners (in one process, on one MemoryStore)', () => {
+  it('says the id it holds its leases under (ownerId): the owner the store records for a run it drives, its own default unless one is given', async () => {
+    const memory = new MemoryStore();
+    let entered: () => void = () => undefined;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const gate = deferred();
+    const saga = defineSaga({ name: 'owned', input }).stage('a', { execute: async () => (entered(), await gate.promise, 'A') }).build();
+    const named = createOrchestrator({ store: memory, ownerId: 'billing-1' });
+    const defaulted = createOrchestrator({ store: memory });
+    expect(named.ownerId).toBe('billing-1');
+    expect(defaulted.ownerId).toMatch(/^.+:\d+:[0-9a-f]{6}$/);
+    expect(createOrchestrator({ store: memory }).ownerId).not.toBe(defaulted.ownerId);
+    const run = defaulted.start(saga, { id: '1' });
+    await inside;
+    expect((await memory.leaseOf(run.runId))?.owner).toBe(defaulted.ownerId);
+    gate.resolve();
+    expect((await run.outcome).status).toBe('completed');
+    await Promise.all([named.close(), defaulted.close()]);
+  });
+
   it('recover({ waitForLeases: true }) whose second look finds the store unavailable (a database restarting) resolves with what its first look took over, and lists the run it waited for as owned, saying why', async () => {
     const saga = defineSaga({ name: 'outage', input }).stage('a', { execute: () => 'A' }).build();
     const started = (runId: string): Extract<SagaEvent, { type: 'run.started' }> => ({ type: 'run.started', runId, saga: 'outage', seq: 0, at: 1, version: saga.version, shapeHash: saga.shapeHash, input: { id: '1' }, stages: ['a'], shape: saga.shape });

@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { createOrchestrator, SagaError } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { formatDuration } from '../format.js';
@@ -53,10 +51,10 @@ export async function signalCommand(runId: string, name: string, payloadText: st
     runId = await resolveRunId(store, runId);
     process.env['SAGAFLOW_STORE'] = options.store;
     const sagas = (await loadSagaModule(options.sagas)).sagas.map((entry) => entry.saga);
-    // Its own owner id, known here: a run this command takes over (nobody drove it) is then told
-    // apart by its lease, and the user told that the command goes on driving it.
-    const ownerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-    const orchestrator = createOrchestrator({ store, sagas, ownerId });
+    const orchestrator = createOrchestrator({ store, sagas });
+    // A run this command takes over (nobody drove it) is told apart by its lease: the user is then
+    // told that the command goes on driving it.
+    const { ownerId } = orchestrator;
     try {
       // A run another live process drives gets the signal from that process, at its next
       // heartbeat: say so before that wait, or the command looks hung for up to 10 s.
