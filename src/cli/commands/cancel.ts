@@ -6,6 +6,7 @@ import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
 import { maskUrl } from '../mask-secrets.js';
+import { leaseTimeLeft } from '../lease-time-left.js';
 import { openStore } from '../store-url.js';
 import { noSuchRun, resolveRunId } from '../resolve-run-id.js';
 
@@ -141,8 +142,7 @@ async function cancelOnceLeaseLapses(store: SagaStore, orchestrator: Orchestrato
     if (lease?.live !== true) break;
     // A little past the expiry: the store's clock decides, and the lease must be over by then. Timed
     // by what the store says is left, not by this machine's clock, which may be off the store's.
-    const left = lease.remainingMs ?? lease.expiresAt - Date.now();
-    const next = await firstValueFrom(race(timer(Math.max(0, left) + 50).pipe(map(() => 'due' as const)), settled$));
+    const next = await firstValueFrom(race(timer(leaseTimeLeft(lease) + 50).pipe(map(() => 'due' as const)), settled$));
     if (next === 'settled') return;
   }
   const status = (await orchestrator.inspect(runId)).status;

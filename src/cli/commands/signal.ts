@@ -3,6 +3,7 @@ import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { formatDuration } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
+import { leaseTimeLeft } from '../lease-time-left.js';
 import { openStore } from '../store-url.js';
 import { resolveRunId } from '../resolve-run-id.js';
 
@@ -62,8 +63,7 @@ export async function signalCommand(runId: string, name: string, payloadText: st
       if (lease?.live === true) {
         // After a kill -9 the dead owner's lease stays live until it runs out, with nothing printed
         // meanwhile: say how long that is and what this command does then.
-        // What the store says is left: this machine's clock may be off the store's.
-        const left = Math.max(0, lease.remainingMs ?? lease.expiresAt - Date.now());
+        const left = leaseTimeLeft(lease);
         const ifDead =
           timeoutMs !== undefined && timeoutMs < left
             ? `its lease runs out after --timeout-ms (at ${new Date(lease.expiresAt).toISOString()}): this command gives up first, and the request stays recorded`
