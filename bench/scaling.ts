@@ -9,7 +9,8 @@
  * From the runner: {@link benchmarkScaling}.
  *
  * Method: each size runs until about `stagesPerSample` stages have executed (at least one run),
- * after one warm-up sample; sizes are visited in a rotating order over the rounds, and the
+ * after one warm-up sample; sizes are visited in a rotating order over the rounds (the chain's and
+ * the fan-out's sizes in the same rounds, as `stagesRatio` divides one by the other), and the
  * per-stage cost of a size is its fastest sample over the rounds (the median is reported too). The ratio is the largest per-stage
  * cost over the smallest across a range: 1 means flat; a quadratic term would make it grow with
  * the range (×1000 from 10 to 10,000). Heap per in-flight run: every run is held inside its
@@ -209,21 +210,30 @@ async function sample(saga: AnySaga, concurrent: number, stagesPerSample: number
   }
 }
 
-/** One implementation's cost at a size: CPU µs per stage of one sample. */
-type Sampler = (size: number) => Promise<Sample>;
+/** A point of a curve to sample: its size, and whatever else tells its sampler what to run (a saga's shape). */
+interface CurvePoint {
+  readonly size: number;
+}
+
+/** One implementation's cost at a point: CPU µs per stage of one sample. */
+type Sampler<P extends CurvePoint> = (point: P) => Promise<Sample>;
 
 /**
- * Samples every implementation at every size over the rounds, interleaved: each size's samplers
+ * Samples every implementation at every point over the rounds, interleaved: each point's samplers
  * next to each other, the whole list visited in a rotating order so that none always runs first.
- * One curve per sampler; `samples[round]` of a size are the same round's for every sampler.
+ * One curve per sampler, its points in the order given; `samples[round]` of a point are the same
+ * round's for every sampler. Points that are compared with one another must be sampled in one
+ * call: the two saga shapes' points are, because `stagesRatio` divides one shape's cost by the
+ * other's, and a shape sampled minutes after the other would carry the machine's drift between
+ * them into the ratio.
  */
-async function curves(sizes: readonly number[], samplers: readonly Sampler[], rounds: number): Promise<Array<Array<ScalingPoint & { samples: number[] }>>> {
-  const cases = sizes.flatMap((size) => samplers.map((sampler, which) => ({ size, which, sampler, samples: [] as Sample[] })));
-  for (const entry of cases) await entry.sampler(entry.size); // warm-up
+async function curves<P extends CurvePoint>(points: readonly P[], samplers: readonly Sampler<P>[], rounds: number): Promise<Array<Array<ScalingPoint & { samples: number[] }>>> {
+  const cases = points.flatMap((point) => samplers.map((sampler, which) => ({ point, which, sampler, samples: [] as Sample[] })));
+  for (const entry of cases) await entry.sampler(entry.point); // warm-up
   for (let round = 0; round < rounds; round++) {
     for (let index = 0; index < cases.length; index++) {
       const entry = cases[(index + round) % cases.length];
-      if (entry !== undefined) entry.samples.push(await entry.sampler(entry.size));
+      if (entry !== undefined) entry.samples.push(await entry.sampler(entry.point));
     }
   }
   return samplers.map((_, which) =>
@@ -235,7 +245,7 @@ async function curves(sizes: readonly number[], samplers: readonly Sampler[], ro
         const split = measurePauses
           ? { gcUsPerStage: median(entry.samples.map((sample) => sample.gcUs ?? 0)), restUsPerStage: median(entry.samples.map((sample) => sample.us - (sample.gcUs ?? 0))) }
           : {};
-        return { size: entry.size, usPerStage: fastest.us, usPerStageMedian: median(samples), ...split, samples };
+        return { size: entry.point.size, usPerStage: fastest.us, usPerStageMedian: median(samples), ...split, samples };
       }),
   );
 }
@@ -373,22 +383,28 @@ export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promi
   const stageCounts = options.stageCounts ?? [10, 100, 1_000, 10_000];
   const runCounts = options.runCounts ?? [1, 10, 100, 1_000, 10_000];
   measurePauses = options.gcPauses === true;
-  /** sagaflow's curve of one saga shape, and the hand-written one beside it (same rounds, interleaved). */
-  const stageCurve = async (make: (size: number) => AnySaga, shape: 'chain' | 'fan-out'): Promise<[ScalingPoint[], ScalingPoint[]]> => {
-    if (options.stageCurves === false) return [[], []];
-    const sagas = new Map(stageCounts.map((size) => [size, make(size)]));
-    const [points = [], hand = []] = await curves(
-      stageCounts,
-      [(size) => sample(sagas.get(size) as AnySaga, 1, stagesPerSample), (size) => sampleHandWrittenStages(shape, size, stagesPerSample)],
+  /** Both shapes' curves, sagaflow's and the hand-written ones, in the same rounds (see {@link curves}). */
+  const stageCurves = async (): Promise<Record<'chain' | 'chainHand' | 'fanOut' | 'fanOutHand', ScalingPoint[]>> => {
+    if (options.stageCurves === false) return { chain: [], chainHand: [], fanOut: [], fanOutHand: [] };
+    const shapes = { chain: chainSaga, 'fan-out': fanOutSaga } as const;
+    const points = stageCounts.flatMap((size) => (['chain', 'fan-out'] as const).map((shape) => ({ shape, size, saga: shapes[shape](size) })));
+    const [sagaflowPoints = [], handPoints = []] = await curves(
+      points,
+      [({ saga }) => sample(saga, 1, stagesPerSample), ({ shape, size }) => sampleHandWrittenStages(shape, size, stagesPerSample)],
       rounds,
     );
-    return [points.map(({ samples: _, ...point }) => point), hand.map(({ samples: _, ...point }) => point)];
+    const ofShape = (curve: ReadonlyArray<ScalingPoint & { samples: number[] }>, shape: 'chain' | 'fan-out'): ScalingPoint[] =>
+      curve.filter((_, index) => points[index]?.shape === shape).map(({ samples: _, ...point }) => point);
+    return { chain: ofShape(sagaflowPoints, 'chain'), chainHand: ofShape(handPoints, 'chain'), fanOut: ofShape(sagaflowPoints, 'fan-out'), fanOutHand: ofShape(handPoints, 'fan-out') };
   };
-  const [chain, chainHand] = await stageCurve(chainSaga, 'chain');
-  const [fanOut, fanOutHand] = await stageCurve(fanOutSaga, 'fan-out');
+  const { chain, chainHand, fanOut, fanOutHand } = await stageCurves();
   const five = chainSaga(5);
   const runsPerSample = Math.max(stagesPerSample, 5 * Math.max(...runCounts));
-  const [runsCurve = [], handCurve = []] = await curves(runCounts, [(size) => sample(five, size, runsPerSample), (size) => sampleHandWritten(size, runsPerSample)], rounds);
+  const [runsCurve = [], handCurve = []] = await curves(
+    runCounts.map((size) => ({ size })),
+    [({ size }) => sample(five, size, runsPerSample), ({ size }) => sampleHandWritten(size, runsPerSample)],
+    rounds,
+  );
   await sagaflowHeapPerRun(100); // warm-up: code and caches the first measurement would count
   await handWrittenHeapPerRun(100);
   const runs = [];
