@@ -202,6 +202,7 @@ interface StageNode {
  * @typeParam TStages - what the type system knows of each declared stage.
  * @typeParam TLast - the name of the last declared stage (the default `after` of the next).
  * @typeParam TRawInput - what callers pass to `start` (before the schema's defaults and transforms).
+ * @typeParam TSignals - the payloads (as sent) of the signals its wait stages wait for, by signal name.
  *
  * @example
  * ```ts
@@ -220,6 +221,7 @@ export class SagaBuilder<
   TStages extends Record<string, StageInfo> = {},
   TLast extends string = never,
   TRawInput = TInput,
+  TSignals = {},
 > {
   /** @internal */
   private readonly options: SagaBuilderOptions;
@@ -261,7 +263,8 @@ export class SagaBuilder<
     TInput,
     TStages & { [K in TName]: DeclaredStageInfo<TOutput, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
     TName,
-    TRawInput
+    TRawInput,
+    TSignals
   > {
     return new SagaBuilder(this.options, {
       previous: this.last,
@@ -299,16 +302,18 @@ export class SagaBuilder<
     TOutput,
     TPayload,
     const TAfter extends readonly ((keyof TStages & string) | (string & {}))[],
+    const TSignal extends string = string,
   >(
     name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
-    definition: WaitForSignalDefinition<TOutput, TPayload> & {
+    definition: WaitForSignalDefinition<TOutput, TPayload, TSignal> & {
       readonly after?: (TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>) | undefined;
     },
   ): SagaBuilder<
     TInput,
     TStages & { [K in TName]: DeclaredStageInfo<TOutput, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
     TName,
-    TRawInput
+    TRawInput,
+    TSignals & { [K in TSignal]: TPayload }
   > {
     return this.waitNode(name, 'signal', definition);
   }
@@ -345,7 +350,8 @@ export class SagaBuilder<
     TInput,
     TStages & { [K in TName]: DeclaredStageInfo<undefined, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
     TName,
-    TRawInput
+    TRawInput,
+    TSignals
   > {
     return this.waitNode(name, 'timer', definition);
   }
@@ -369,7 +375,7 @@ export class SagaBuilder<
    * @throws {@link SagaDefinitionError} listing every problem: duplicate stage, unknown `after`,
    * dependency cycle (with its path), invalid policy values, unknown fields.
    */
-  build(): Saga<TInput, OutputsOf<TStages>, TRawInput> {
+  build(): Saga<TInput, OutputsOf<TStages>, TRawInput, { [K in keyof TSignals]: TSignals[K] }> {
     const nodes: StageNode[] = [];
     for (let node = this.last; node !== undefined; node = node.previous) nodes.push(node);
     nodes.reverse();

@@ -137,6 +137,8 @@ export interface SagaStage {
  * @typeParam TInput - the validated input type.
  * @typeParam TOutputs - the outputs of its stages, keyed by stage name.
  * @typeParam TRawInput - what `start` accepts, before the schema's defaults and transforms.
+ * @typeParam TSignals - the payloads (as sent) of the signals its wait stages wait for, keyed by
+ *   signal name; `unknown` when they are not known.
  *
  * @example
  * ```ts
@@ -147,7 +149,7 @@ export interface SagaStage {
  *   .build();
  * ```
  */
-export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRawInput = TInput> {
+export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRawInput = TInput, TSignals = unknown> {
   /** The saga's name: how runs, stores and workers refer to it. */
   readonly name: string;
   /** The saga's version, recorded on every run. */
@@ -177,6 +179,8 @@ export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRaw
   readonly redactError?: ErrorRedactor;
   /** Type-only marker carrying the stage outputs; always undefined at run time. */
   readonly __outputs?: TOutputs;
+  /** Type-only marker carrying the signals its waits take, by name; always undefined at run time. */
+  readonly __signals?: TSignals;
 }
 
 /**
@@ -193,7 +197,7 @@ export interface Saga<TInput = unknown, TOutputs = Record<string, unknown>, TRaw
  * type TransferInput = SagaInput<Saga<{ cents: number }, {}>>; // { cents: number }
  * ```
  */
-export type SagaInput<TSaga> = TSaga extends Saga<infer TInput, infer _TOutputs, infer _TRawInput> ? TInput : never;
+export type SagaInput<TSaga> = TSaga extends Saga<infer TInput, infer _TOutputs, infer _TRawInput, infer _TSignals> ? TInput : never;
 
 /**
  * The stage outputs of a saga, keyed by stage name.
@@ -208,7 +212,7 @@ export type SagaInput<TSaga> = TSaga extends Saga<infer TInput, infer _TOutputs,
  * type Outputs = SagaOutputs<Saga<unknown, { debit: { entryId: string } }>>; // { debit: { entryId: string } }
  * ```
  */
-export type SagaOutputs<TSaga> = TSaga extends Saga<infer _TInput, infer TOutputs, infer _TRawInput> ? TOutputs : never;
+export type SagaOutputs<TSaga> = TSaga extends Saga<infer _TInput, infer TOutputs, infer _TRawInput, infer _TSignals> ? TOutputs : never;
 
 /**
  * Any saga, whatever its input and outputs: the element type of `createOrchestrator({ sagas })`
@@ -226,4 +230,4 @@ export type SagaOutputs<TSaga> = TSaga extends Saga<infer _TInput, infer TOutput
  * ```
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds sagas of every input and output type
-export type AnySaga = Saga<any, any, any>;
+export type AnySaga = Saga<any, any, any, any>;

@@ -24,6 +24,8 @@ import type { ExecuteContext } from './stage-definition.js';
  * @typeParam TOutput - the payload, as the schema returns it: the stage's output.
  * @typeParam TInput - the payload as sent, which the schema reads (the same as `TOutput` unless the
  *   schema transforms it).
+ * @typeParam TSignal - the signal's name: the builder records it, so that the test kit's `signals`
+ *   option is typed with the names and payloads a saga waits for.
  *
  * @example
  * ```ts
@@ -36,9 +38,9 @@ import type { ExecuteContext } from './stage-definition.js';
  * };
  * ```
  */
-export interface WaitForSignalDefinition<TOutput, TInput = TOutput> {
+export interface WaitForSignalDefinition<TOutput, TInput = TOutput, TSignal extends string = string> {
   /** The signal's name, as `orchestrator.signal` and `sagaflow signal` send it. */
-  readonly signal: string;
+  readonly signal: TSignal;
   /** Validates (and may transform) the payload; a payload it refuses is refused by `signal()`. */
   readonly schema: ZodType<TOutput, TInput>;
   /** How long to wait, in ms, from when the wait starts. No limit by default. */

@@ -84,16 +84,48 @@ export interface SagaTestResult<TOutputs = Record<string, unknown>> {
  * `wait.started` for that name is durable, synchronously, so an auto-advancing virtual clock
  * cannot fire the wait's timeout first. Leave a name out to test the timeout.
  *
+ * For a saga built with `defineSaga`, `run` types `signals` with the saga's waits: a name no
+ * stage waits for, or a payload that is not what the wait's schema reads, does not compile (and
+ * is refused at run time too, for a saga whose signals are not known to the types).
+ *
+ * @typeParam TSignals - the payloads (as sent) of the saga's signals, by signal name; any name
+ *   and payload when not known.
+ *
  * @example
  * ```ts
  * import type { SagaTestRunOptions } from 'sagaflow/testing';
  * const options: SagaTestRunOptions = { signals: { approval: { approved: true, by: 'ann' } } };
  * ```
  */
-export interface SagaTestRunOptions extends StartOptions {
+export interface SagaTestRunOptions<TSignals = unknown> extends StartOptions {
   /** Payloads by signal name, sent as soon as a stage waits for that signal. */
-  readonly signals?: Readonly<Record<string, unknown>> | undefined;
+  readonly signals?: SignalPayloads<TSignals> | undefined;
 }
+
+/**
+ * The payloads a test may send to a saga's signal waits: the type of `signals` in
+ * {@link SagaTestRunOptions}.
+ *
+ * @remarks
+ * For a saga built with `defineSaga`, one optional payload per signal its wait stages wait for,
+ * typed as the wait's schema reads it (before its defaults and transforms): a misspelt name is an
+ * excess property, a payload of the wrong shape a type error. For a saga without signal waits
+ * every name reads as the message `'no stage of this saga waits for a signal'`. When the saga's
+ * signals are not known (`TSignals` is `unknown`, as for a plain `Saga`), any name and payload.
+ *
+ * @typeParam TSignals - the saga's signals: payload types keyed by signal name.
+ *
+ * @example
+ * ```ts
+ * import type { SignalPayloads } from 'sagaflow/testing';
+ * const answers: SignalPayloads<{ approved: { by: string } }> = { approved: { by: 'ann' } };
+ * ```
+ */
+export type SignalPayloads<TSignals> = unknown extends TSignals
+  ? Readonly<Record<string, unknown>>
+  : [keyof TSignals] extends [never]
+    ? { readonly [name: string]: 'no stage of this saga waits for a signal' }
+    : { readonly [K in keyof TSignals]?: TSignals[K] };
 
 /**
  * A test harness: an orchestrator on virtual time, with faults, whose runs resolve to a
@@ -139,7 +171,11 @@ export interface SagaTest {
    * A name no stage of the saga waits for rejects with a `TypeError` before the run starts; a
    * payload the wait's schema refuses cancels the run and rejects with that `SignalPayloadError`.
    */
-  run<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: NoInfer<TRawInput>, options?: SagaTestRunOptions): Promise<SagaTestResult<TOutputs>>;
+  run<TInput, TOutputs, TRawInput, TSignals>(
+    saga: Saga<TInput, TOutputs, TRawInput, TSignals>,
+    input: NoInfer<TRawInput>,
+    options?: SagaTestRunOptions<NoInfer<TSignals>>,
+  ): Promise<SagaTestResult<TOutputs>>;
   /** Sends a signal to a run (`orchestrator.signal`): a stored one, or one a `run` is driving. */
   signal(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult>;
   /** Resumes a stored run (e.g. after a `crashAfter` in another harness on the same store). */

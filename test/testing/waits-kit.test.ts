@@ -39,6 +39,7 @@ describe('sagaflow/testing and waits', () => {
       .waitForSignal('approve', { signal: 'approved', schema: z.object({ by: z.string() }) })
       .build();
     const h = createSagaTest();
+    // @ts-expect-error the payload's type is checked at compile time too; this is what untyped code meets
     const refused = await h.run(forever, {}, { signals: { approved: { by: 42 } } }).then(
       () => undefined,
       (error: unknown) => error,
@@ -53,6 +54,7 @@ describe('sagaflow/testing and waits', () => {
 
   it('run(…, { signals }) naming a signal no stage of the saga waits for (a typo) rejects with a TypeError before anything is started; it was never sent, and the wait timed out', async () => {
     const h = createSagaTest();
+    // @ts-expect-error the name is checked at compile time too; this is what untyped code meets
     await expect(h.run(approval, { cents: 40 }, { signals: { aproved: { by: 'ann' } } })).rejects.toThrow(
       "createSagaTest().run(): options.signals names signal 'aproved', which no stage of saga 'kit-approval' waits for (it waits for 'approved' (stage 'approve')).",
     );
