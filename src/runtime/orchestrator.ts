@@ -21,7 +21,7 @@ import {
 } from 'rxjs';
 import { identifierProblem, runIdProblem } from '../definition/identifier.js';
 import { continuationProblems, diffShapes } from '../definition/shape-diff.js';
-import type { AnySaga, Saga } from '../definition/saga.js';
+import type { AnySaga, Saga, SagaOutputs } from '../definition/saga.js';
 import type { ReadonlyResults } from '../definition/stage-definition.js';
 import { SagaInputError, type Issue } from '../errors/definition-errors.js';
 import {
@@ -284,6 +284,12 @@ export interface StartOptions {
  * shape changed (an added or rewired stage): the run then records that definition's version and
  * shape in its `run.resumed` event. It must have the run's saga name.
  *
+ * `saga` also types what the call returns, as `start` does: the handle's `outcome` (and the test
+ * kit's result) is typed with that saga's stages. Passing the run's own registered definition
+ * changes nothing at run time, and a stored run of another saga is refused (`SagaShapeMismatchError`).
+ *
+ * @typeParam TSaga - the saga passed as `saga`.
+ *
  * @example
  * ```ts
  * import type { ContinueOptions, Saga } from 'sagaflow';
@@ -291,14 +297,14 @@ export interface StartOptions {
  * const options: ContinueOptions = { saga: transferV2 };
  * ```
  */
-export interface ContinueOptions {
+export interface ContinueOptions<TSaga extends AnySaga = AnySaga> {
   /**
    * Continue with this definition even if its shape differs from the one the run was started
    * with. Without it, a run continues only with a registered definition of the same shape. A
    * definition that lacks (or no longer compensates) a stage the run completed is refused with
    * `SagaShapeMismatchError` naming the stages: continuing would leave them un-undone.
    */
-  readonly saga?: AnySaga | undefined;
+  readonly saga?: TSaga | undefined;
 }
 
 /**
@@ -454,7 +460,7 @@ export interface Orchestrator {
    * `RunStateError` (the run is settled or paused), `SagaNotRegisteredError`,
    * `SagaShapeMismatchError` or `OrchestratorClosedError`, and nothing is written.
    */
-  resume(runId: string, options?: ContinueOptions): SagaRun;
+  resume<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): SagaRun<SagaOutputs<TSaga>>;
   /**
    * Resumes every unfinished run in the store that nobody drives and this orchestrator has the
    * saga for; returns their handles, and says which runs it passed over and why.
@@ -502,7 +508,7 @@ export interface Orchestrator {
    * `SagaNotRegisteredError`, `SagaShapeMismatchError` or `OrchestratorClosedError`, and nothing is
    * written.
    */
-  redrive(runId: string, options?: ContinueOptions): SagaRun;
+  redrive<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): SagaRun<SagaOutputs<TSaga>>;
   /**
    * Rolls back a `paused` run.
    *
@@ -513,7 +519,7 @@ export interface Orchestrator {
    * `run.paused` is announced. Never throws: a refusal
    * rejects the handle's `outcome` as for `redrive` (`RunStateError` when the run is not `paused`).
    */
-  compensate(runId: string, options?: ContinueOptions): SagaRun;
+  compensate<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): SagaRun<SagaOutputs<TSaga>>;
   /**
    * Cancels a run by id, wherever it is driven: here, by another live process (an orchestrator or
    * a worker: it carries the cancel out within one heartbeat), or nowhere (a run whose process died
@@ -928,10 +934,11 @@ class SagaOrchestrator implements Orchestrator {
     return toOutcome((await this.load(runId)).state);
   }
 
-  resume(runId: string, options: ContinueOptions = {}): SagaRun {
+  resume<TSaga extends AnySaga = Saga>(runId: string, options: ContinueOptions<TSaga> = {}): SagaRun<SagaOutputs<TSaga>> {
     const existing = this.active.get(runId) ?? this.followed.get(runId);
-    if (existing !== undefined) return existing.handle;
-    return this.continueRun(runId, 'resume', options);
+    // The outputs are typed, not converted: the handle's outcome is the run's journal folded.
+    if (existing !== undefined) return existing.handle as SagaRun<SagaOutputs<TSaga>>;
+    return this.continueRun(runId, 'resume', options) as SagaRun<SagaOutputs<TSaga>>;
   }
 
   async recover(options: RecoverOptions = {}): Promise<RecoverResult> {
@@ -1055,12 +1062,12 @@ class SagaOrchestrator implements Orchestrator {
     return pick;
   }
 
-  redrive(runId: string, options: ContinueOptions = {}): SagaRun {
-    return this.continueRun(runId, 'redrive', options);
+  redrive<TSaga extends AnySaga = Saga>(runId: string, options: ContinueOptions<TSaga> = {}): SagaRun<SagaOutputs<TSaga>> {
+    return this.continueRun(runId, 'redrive', options) as SagaRun<SagaOutputs<TSaga>>;
   }
 
-  compensate(runId: string, options: ContinueOptions = {}): SagaRun {
-    return this.continueRun(runId, 'compensate', options);
+  compensate<TSaga extends AnySaga = Saga>(runId: string, options: ContinueOptions<TSaga> = {}): SagaRun<SagaOutputs<TSaga>> {
+    return this.continueRun(runId, 'compensate', options) as SagaRun<SagaOutputs<TSaga>>;
   }
 
   async cancel(runId: string, reason = 'cancelled'): Promise<void> {

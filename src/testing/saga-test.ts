@@ -1,4 +1,4 @@
-import type { AnySaga, Saga } from '../definition/saga.js';
+import type { AnySaga, Saga, SagaOutputs } from '../definition/saga.js';
 import { quoteName } from '../definition/identifier.js';
 import { signalWaitsOf } from '../definition/signal-waits.js';
 import { RunStateError } from '../errors/run-errors.js';
@@ -178,12 +178,15 @@ export interface SagaTest {
   ): Promise<SagaTestResult<TOutputs>>;
   /** Sends a signal to a run (`orchestrator.signal`): a stored one, or one a `run` is driving. */
   signal(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult>;
-  /** Resumes a stored run (e.g. after a `crashAfter` in another harness on the same store). */
-  resume(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
-  /** Redrives a paused or compensation_failed run. */
-  redrive(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
-  /** Rolls back a paused run. */
-  compensate(runId: string, options?: ContinueOptions): Promise<SagaTestResult>;
+  /**
+   * Resumes a stored run (e.g. after a `crashAfter` in another harness on the same store). Pass
+   * `{ saga }` to type the result with the saga's stages, as `run`'s is.
+   */
+  resume<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): Promise<SagaTestResult<SagaOutputs<TSaga>>>;
+  /** Redrives a paused or compensation_failed run. Pass `{ saga }` to type the result, as for `resume`. */
+  redrive<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): Promise<SagaTestResult<SagaOutputs<TSaga>>>;
+  /** Rolls back a paused run. Pass `{ saga }` to type the result, as for `resume`. */
+  compensate<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): Promise<SagaTestResult<SagaOutputs<TSaga>>>;
   /** Closes the orchestrator. */
   close(): Promise<void>;
 }
