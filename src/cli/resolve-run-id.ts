@@ -43,3 +43,42 @@ export async function resolveRunId(store: SagaStore, given: string): Promise<str
       'give more of the id (the first 8 characters of a uuid v7 are its start time, shared by runs started within a minute of each other).',
   );
 }
+
+/**
+ * How many characters of each listed run id {@link resolveRunId} needs to name that run: the
+ * shortest start of it that no other run in the store shares, {@link MIN_RUN_ID_PREFIX} or more
+ * (the whole id when another id starts with it: an exact id always wins).
+ *
+ * @remarks
+ * `runIds` are listed in id order, as `listRuns` returns them. Neighbours in id order are what a
+ * start must tell apart, so when the listing is every run in a stretch of the store's id order
+ * (`complete`: no filter, only a `limit`, with `before` the run just before the stretch), the
+ * listing alone says how much each id needs. A filtered listing leaves runs out between its
+ * rows: each start found from the listing is then checked against the store by a prefix query,
+ * and lengthened until it names one run.
+ */
+export async function uniqueRunIdPrefixes(
+  store: Pick<SagaStore, 'listRuns'>,
+  runIds: readonly string[],
+  context: { readonly before: string | undefined; readonly complete: boolean },
+): Promise<Map<string, number>> {
+  const lengths = new Map<string, number>();
+  for (const [index, runId] of runIds.entries()) {
+    const previous = index === 0 ? context.before : runIds[index - 1];
+    const shared = Math.max(commonStart(previous, runId), commonStart(runIds[index + 1], runId));
+    let length = Math.min(runId.length, Math.max(MIN_RUN_ID_PREFIX, shared + 1));
+    if (!context.complete) {
+      while (length < runId.length && (await store.listRuns({ runIdPrefix: runId.slice(0, length), limit: 2 })).length > 1) length++;
+    }
+    lengths.set(runId, length);
+  }
+  return lengths;
+}
+
+/** How many characters two ids share at their start (0 when there is no other id). */
+function commonStart(other: string | undefined, runId: string): number {
+  if (other === undefined) return 0;
+  let length = 0;
+  while (length < other.length && length < runId.length && other[length] === runId[length]) length++;
+  return length;
+}

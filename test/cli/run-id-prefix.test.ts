@@ -7,8 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrchestrator } from 'sagaflow';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga } from 'sagaflow';
 import { SqliteStore } from 'sagaflow/sqlite';
+import { runCli } from '../../src/cli/program.js';
 import { greeting } from './fixtures/greeting.mjs';
 import { cli } from './support/cli-in-process.js';
 import { fixture } from './support/cli-process.js';
@@ -78,3 +80,62 @@ describe('a run id given by its first characters', () => {
     expect(result.stderr).toMatch(/^error: The run id '01a249b5' is the start of 2 runs/);
   });
 });
+
+/** `sagaflow runs` as on a terminal with colours: its stdout, the escape codes kept. */
+async function runsOnTerminal(...argv: string[]): Promise<string> {
+  let stdout = '';
+  const noColor = process.env['NO_COLOR'];
+  delete process.env['NO_COLOR'];
+  try {
+    const code = await runCli(['runs', ...argv], { stdout: { write: (text: string) => (stdout += text), isTTY: true }, stderr: { write: () => true } });
+    expect(code).toBe(0);
+  } finally {
+    if (noColor !== undefined) process.env['NO_COLOR'] = noColor;
+  }
+  return stdout;
+}
+
+/** The run ids of a table printed on a terminal, each as `[prefix]rest`: the prefix is what is shown bold. */
+function markedIds(stdout: string): string[] {
+  return stdout
+    .split('\n')
+    .slice(1)
+    .filter((line) => line !== '')
+    .map((line) => (line.split('  ')[0] ?? '').replace(/\u001b\[1m(.*?)\u001b\[0m/, '[$1]').replace(/\u001b\[[0-9;]*m/g, ''));
+}
+
+describe('runs shows, on a terminal, how much of each run id the commands need', () => {
+  it('marks the shortest start of each id that names only that run (4 characters or more; an id another id starts with, in full)', async () => {
+    expect(markedIds(await runsOnTerminal('--store', storeUrl))).toEqual([
+      '[01a249b5-6]bb3-74df-a9cd-e53a28f4cc86',
+      '[01a249b5-d]dca-72a2-b7af-9986e2bc739b',
+      '[01a24c]00-1111-7222-8333-444455556666',
+      '[order-1]',
+      '[order-10]',
+    ]);
+  });
+
+  it('counts the runs the listing leaves out (--limit, --saga), so that every marked start names one run in the store', async () => {
+    expect(markedIds(await runsOnTerminal('--store', storeUrl, '--limit', '2'))).toEqual(['[order-1]', '[order-10]']);
+    const path = join(work, 'mixed.db');
+    const store = new SqliteStore({ path });
+    const other = defineSaga({ name: 'other', input: z.object({}) })
+      .stage('only', { execute: () => 1 })
+      .build();
+    const orchestrator = createOrchestrator({ store, sagas: [greeting, other] });
+    await orchestrator.start(greeting, { name: 'Ada' }, { runId: 'batch-7a' }).outcome;
+    await orchestrator.start(other, {}, { runId: 'batch-7b' }).outcome;
+    await orchestrator.start(greeting, { name: 'Ada' }, { runId: 'batch-8' }).outcome;
+    await orchestrator.close();
+    await store.close();
+    expect(markedIds(await runsOnTerminal('--store', `sqlite:${path}`, '--saga', 'other'))).toEqual(['[batch-7b]']);
+    expect(markedIds(await runsOnTerminal('--store', `sqlite:${path}`, '--saga', 'greeting'))).toEqual(['[batch-7a]', '[batch-8]']);
+  });
+
+  it('prints the ids as they are where there is no terminal (a pipe, a file: what scripts read)', async () => {
+    const listed = await cli('runs', '--store', storeUrl);
+    expect(listed.stdout).not.toContain('\u001b');
+    expect(listed.stdout).toMatch(new RegExp(`^${first}\\s+greeting\\s+completed`, 'm'));
+  });
+});
+

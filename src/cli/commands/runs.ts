@@ -2,6 +2,7 @@ import { serializeError, type LeaseInfo, type RunStatus, type RunSummary, type S
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { errorText, formatTime, orList, printable, table } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
+import { uniqueRunIdPrefixes } from '../resolve-run-id.js';
 import { parseRunStatus } from '../run-status.js';
 import { openStore } from '../store-url.js';
 
@@ -33,6 +34,8 @@ export async function runsCommand(options: RunsCommandOptions, io: CliIo): Promi
   try {
     // Runs come back in id order (uuid v7: oldest first); keep the newest `limit`.
     const runs: RunSummary[] = [];
+    // The run just before the newest `limit`: the neighbour the first listed id is told apart from.
+    let before: string | undefined;
     let afterRunId: string | undefined;
     for (;;) {
       const page = await store.listRuns({
@@ -42,7 +45,7 @@ export async function runsCommand(options: RunsCommandOptions, io: CliIo): Promi
         ...(afterRunId === undefined ? {} : { afterRunId }),
       });
       runs.push(...page);
-      if (runs.length > limit) runs.splice(0, runs.length - limit);
+      if (runs.length > limit) before = runs.splice(0, runs.length - limit).at(-1)?.runId;
       if (page.length < PAGE) break;
       afterRunId = page[page.length - 1]?.runId;
     }
@@ -60,12 +63,26 @@ export async function runsCommand(options: RunsCommandOptions, io: CliIo): Promi
     }
     // Who drives each run that is going (as `show` says for one): a column only when one is listed.
     const owners = await ownersOf(store, runs);
+    // On a terminal, the start of each id that the commands taking a run id need is shown bold.
+    const color = io.stdout.isTTY === true && process.env['NO_COLOR'] === undefined;
+    const prefixes = color
+      ? await uniqueRunIdPrefixes(
+          store,
+          runs.map((run) => run.runId),
+          { before, complete: statuses === undefined && options.saga === undefined },
+        )
+      : undefined;
+    const idCell = (runId: string): string => {
+      const length = prefixes?.get(runId);
+      if (length === undefined) return runId;
+      return `\u001b[1m${runId.slice(0, length)}\u001b[0m${length < runId.length ? `\u001b[2m${runId.slice(length)}\u001b[0m` : ''}`;
+    };
     writeLines(
       io.stdout,
       table([
         ['RUN ID', 'SAGA', 'STATUS', 'EVENTS', 'STARTED', 'LAST EVENT', ...(owners === undefined ? [] : ['OWNER'])],
         ...runs.map((run) => [
-          run.runId,
+          idCell(run.runId),
           run.saga,
           run.status,
           String(run.events),
