@@ -5,6 +5,7 @@ import { nameProblem, quoteIdentifier } from './identifier.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { ResolvedSagaPolicies, Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash, shapeOf } from './shape-hash.js';
+import type { JsonOutput } from './json-output.js';
 import type { StageDefinition } from './stage-definition.js';
 import { waitDefinitionProblems, waitStage, type SleepDefinition, type WaitFallback, type WaitForSignalDefinition, type WaitSpec } from './wait-stage.js';
 import { validateSagaOptions, validateStages, type DeclaredStage } from './validate-definition.js';
@@ -261,7 +262,7 @@ export class SagaBuilder<
     },
   ): SagaBuilder<
     TInput,
-    TStages & { [K in TName]: DeclaredStageInfo<TOutput, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
+    TStages & { [K in TName]: DeclaredStageInfo<JsonOutput<TOutput>, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
     TName,
     TRawInput,
     TSignals
@@ -310,7 +311,7 @@ export class SagaBuilder<
     },
   ): SagaBuilder<
     TInput,
-    TStages & { [K in TName]: DeclaredStageInfo<TOutput, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
+    TStages & { [K in TName]: DeclaredStageInfo<JsonOutput<TOutput>, AncestorsOf<TStages, StageAfter<TAfter, TLast>>> },
     TName,
     TRawInput,
     TSignals & { [K in TSignal]: TPayload }

@@ -1,6 +1,7 @@
 import type { ZodType } from 'zod';
 import type { RollbackCause } from '../journal/saga-event.js';
 import type { DeepReadonly } from './deep-readonly.js';
+import type { JsonOutput } from './json-output.js';
 import type { RetryPolicy } from './retry-policy.js';
 
 /**
@@ -145,8 +146,11 @@ export type CompensateOutput<TOutput> =
   | {
       /** `execute` completed: `output` is what it returned. */
       readonly outcome: 'completed';
-      /** What this stage's `execute` returned, deeply frozen: read-only at every depth (see {@link DeepReadonly}). */
-      readonly output: DeepReadonly<TOutput>;
+      /**
+       * What this stage's `execute` returned, as journaled ({@link JsonOutput}: a property that held
+       * `undefined` is dropped), deeply frozen: read-only at every depth (see {@link DeepReadonly}).
+       */
+      readonly output: DeepReadonly<JsonOutput<TOutput>>;
     }
   | {
       /** Whether `execute` took effect is unknown: see the type's remarks. */
