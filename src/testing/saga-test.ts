@@ -4,7 +4,7 @@ import { signalWaitsOf } from '../definition/signal-waits.js';
 import { RunStateError } from '../errors/run-errors.js';
 import { reportableError } from '../errors/safe-read.js';
 import { foldJournal } from '../journal/fold.js';
-import { toOutcome, type SagaOutcome } from '../journal/outcome.js';
+import { toOutcome, type SagaOutcome, type StageNameOf } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { createOrchestrator, defaultOnError, type ContinueOptions, type Orchestrator, type OrchestratorErrorContext, type StartOptions } from '../runtime/orchestrator.js';
 import type { SagaRun } from '../runtime/saga-run.js';
@@ -350,7 +350,9 @@ export function traceOf(journal: readonly SagaEvent[]): string[] {
  * points. It applies to `compensation: 'sequential'` sagas whose rollback completed; a
  * `parallel` rollback, a `compensateOnFailure` stage, a run kept by `onCancel: 'keep'` or a
  * completed run break its assumptions. Stages without `compensate` must be left out through
- * `compensates`.
+ * `compensates`. A name there that is no stage of the saga is a problem of its own (a typo would
+ * leave the stage it meant out of the check, hiding a compensation that did not run); for a typed
+ * saga's outcome it is a compile error too.
  *
  * @param compensates - the stages that have a `compensate` (default: every completed stage).
  *
@@ -362,14 +364,21 @@ export function traceOf(journal: readonly SagaEvent[]): string[] {
  * if (rollbackProblems(outcome).length > 0) throw new Error(rollbackProblems(outcome).join('\n'));
  * ```
  */
-export function rollbackProblems(outcome: SagaOutcome<unknown>, compensates?: readonly string[]): string[] {
-  const expected = outcome.completionOrder.filter((stage) => compensates === undefined || compensates.includes(stage)).reverse();
-  const actual = outcome.compensationOrder;
+export function rollbackProblems<TOutputs = unknown>(outcome: SagaOutcome<TOutputs>, compensates?: readonly NoInfer<StageNameOf<TOutputs>>[]): string[] {
+  const { completionOrder, compensationOrder: actual }: SagaOutcome<unknown> = outcome;
+  const stages: Readonly<Record<string, unknown>> = outcome.stages;
+  const listed: readonly string[] | undefined = compensates;
   const problems: string[] = [];
+  for (const name of listed ?? []) {
+    if (Object.hasOwn(stages, name)) continue;
+    problems.push(`compensates names ${quoteName(name)}, which is not a stage of saga '${outcome.saga}' (its stages: ${Object.keys(stages).join(', ')})`);
+  }
+  const expected = completionOrder.filter((stage) => listed === undefined || listed.includes(stage)).reverse();
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
     problems.push(`expected compensations ${JSON.stringify(expected)} (reverse completion order), got ${JSON.stringify(actual)}`);
   }
-  for (const [stage, record] of Object.entries(outcome.stages)) {
+  const records: SagaOutcome<unknown>['stages'] = outcome.stages;
+  for (const [stage, record] of Object.entries(records)) {
     if (record.status === 'completed' && outcome.status !== 'completed' && expected.includes(stage)) {
       problems.push(`stage '${stage}' completed but was not compensated`);
     }

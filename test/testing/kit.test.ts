@@ -74,6 +74,19 @@ describe('fault injection', () => {
     expect(result.outcome.compensationOrder).toEqual(['debit']);
   });
 
+  it("rollbackProblems refuses a name in `compensates` that is no stage of the saga: a typo left that stage out of the check, and a stage left uncompensated passed", async () => {
+    const harness = createSagaTest({ faults: [failStage('notify', { error: () => new NonRetryableError('mail down') })] });
+    const { outcome } = await harness.run(transfer, { cents: 5 });
+    expect(outcome.compensationOrder).toEqual(['credit', 'debit']);
+    // As if the rollback had forgotten credit: the check must say so, whatever the spelling.
+    const forgotten = { ...outcome, compensationOrder: ['debit' as const] };
+    expect(rollbackProblems(forgotten, ['debit', 'credit'])).toEqual(['expected compensations ["credit","debit"] (reverse completion order), got ["debit"]']);
+    // @ts-expect-error 'crdit' is not a stage of the saga
+    expect(rollbackProblems(forgotten, ['debit', 'crdit'])).toEqual([
+      "compensates names 'crdit', which is not a stage of saga 'kit-transfer' (its stages: debit, credit, notify)",
+    ]);
+  });
+
   it('delayStage past timeoutMs times the attempt out; the next attempt runs undelayed', async () => {
     const harness = createSagaTest({ faults: [delayStage('credit', 60_000, { times: 1 })] });
     const result = await harness.run(transfer, { cents: 5 });
