@@ -105,7 +105,11 @@ export interface CompensateContextBase<TInput, TResults> {
    * (a store failure, a lost lease, a `close` or `stop` timeout); never by a cancellation.
    */
   readonly signal: AbortSignal;
-  /** Why the run is rolling back. */
+  /**
+   * Why the run is rolling back. `cause.stage` (and `cause.by`) is a `string`, not the union of the
+   * saga's stage names: this context is typed where the stage is declared, before the stages
+   * declared after it, any of which may be the one that failed.
+   */
   readonly cause: RollbackCause;
 }
 
