@@ -11,7 +11,7 @@
  * `[...ctx.input.lines]`) is mutable at the level it copies; `structuredClone(ctx.input)` copies
  * every level but keeps this type (cast the copy to the input's type to change it deeply). Passing
  * a value where a mutable array is expected (`string[]`) needs such a copy too, or a parameter
- * typed `readonly string[]`.
+ * typed `readonly string[]`. A recursive type (a JSON value's, such as Prisma's `JsonValue`) works too.
  *
  * @typeParam T - the value's type.
  *
@@ -24,6 +24,12 @@
  */
 export type DeepReadonly<T> = T extends (...args: never[]) => unknown
   ? T
-  : T extends object
-    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
-    : T;
+  : T extends readonly (infer TElement)[]
+    ? // An array as a `readonly` array type, whose element type is resolved lazily: a recursive type
+      // (a JSON value's) is not expanded for ever. A tuple keeps its positions.
+      number extends T['length']
+      ? readonly DeepReadonly<TElement>[]
+      : { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T extends object
+      ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+      : T;

@@ -14,7 +14,8 @@
  * so `ctx.results`, `compensate`'s `ctx.output`, what `orchestrator.run()` resolves with and
  * `outcome.outputs` are typed with it. A stage whose whole output is `undefined` keeps its key on
  * the outputs; arrays keep their elements' types (`undefined` in an array is refused at run time).
- * An output type without such properties is left as it is.
+ * An output type without such properties is left as it is; a recursive type (a JSON value's, such
+ * as Prisma's `JsonValue`) works too.
  *
  * @typeParam T - what `execute` returns.
  *
@@ -26,8 +27,14 @@
  */
 export type JsonOutput<T> = T extends (...args: never[]) => unknown
   ? T
-  : T extends readonly unknown[]
-    ? { [K in keyof T]: JsonOutput<T[K]> }
+  : T extends readonly (infer TElement)[]
+    ? // An array as an array type, whose element type is resolved lazily: a recursive type (a JSON
+      // value's) is not expanded for ever. A tuple keeps its positions.
+      number extends T['length']
+      ? T extends unknown[]
+        ? JsonOutput<TElement>[]
+        : readonly JsonOutput<TElement>[]
+      : { [K in keyof T]: JsonOutput<T[K]> }
     : T extends object
       ? // The keys whose property may hold `undefined`: none leaves the type as it is.
         { [K in keyof T]-?: undefined extends T[K] ? K : never }[keyof T] extends infer TDropped

@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, type JsonOutput } from 'sagaflow';
+import { createOrchestrator, defineSaga, type DeepReadonly, type JsonOutput } from 'sagaflow';
 import { createSagaTest } from 'sagaflow/testing';
 
 // A stage's output is journaled as JSON, on every run: a property whose value is `undefined` is
@@ -47,5 +47,17 @@ describe("an output's properties whose value may be undefined are optional", () 
     expectTypeOf<JsonOutput<{ a: string; list: { c: number | undefined }[] }>>().toEqualTypeOf<{ a: string; list: { c?: number }[] }>();
     expectTypeOf<JsonOutput<{ a: string }>>().toEqualTypeOf<{ a: string }>();
     expectTypeOf<JsonOutput<string | undefined>>().toEqualTypeOf<string | undefined>();
+  });
+
+  it("takes a recursive output type (a JSON value's, as Prisma's JsonValue) without expanding it for ever", () => {
+    type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+    const tree = defineSaga({ name: 'tree', input: z.object({}) })
+      .stage('read', { execute: (): Json => ({ a: [1, { b: null }] }) })
+      .stage('use', { execute: ({ results }) => (Array.isArray(results.read) ? results.read.length : 0) })
+      .build();
+    expectTypeOf<JsonOutput<Json>>().toEqualTypeOf<Json>();
+    expectTypeOf<DeepReadonly<Json>>().toExtend<DeepReadonly<Json> | string>();
+    const read = async () => (await createOrchestrator().run(tree, {})).read;
+    void read;
   });
 });
