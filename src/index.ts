@@ -17,7 +17,7 @@ export { defineSaga } from './definition/define-saga.js';
 export { defineStage } from './definition/define-stage.js';
 export type { ReusableStage } from './definition/define-stage.js';
 export type { DeepReadonly } from './definition/deep-readonly.js';
-export type { JsonOutput } from './definition/json-output.js';
+export type { JsonOutput, OutputJsonProblem } from './definition/json-output.js';
 export { SagaBuilder } from './definition/saga-builder.js';
 export type { AncestorsOf, DeclaredStageInfo, KnownAfter, OutputsOf, ResultsOf, SagaBuilderOptions, StageAfter, StageInfo, UniqueStageName } from './definition/saga-builder.js';
 export type { AnySaga, ResolvedCompensationPolicy, ResolvedSagaPolicies, Saga, SagaInput, SagaOutputs, SagaPolicies, SagaStage } from './definition/saga.js';

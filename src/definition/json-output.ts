@@ -47,3 +47,58 @@ export type JsonOutput<T> = T extends (...args: never[]) => unknown
             : never
         : never
       : T;
+
+/**
+ * Why an output of type `T` would not survive a JSON round-trip, as a message naming the path
+ * (`'output.quote.validUntil is a Date instance, …'`), or `never` when its type shows no reason.
+ *
+ * @remarks
+ * Outputs are journaled as JSON, so a stage that returns a `Date`, a `Map` or `Set`, a `bigint`, a
+ * function, a Promise (a missing `await`: `return { booking: api.book() }`) or an array that may
+ * hold `undefined` fails at run time, not retried, with a `StageOutputError`: in production, after
+ * the call it returns from has taken effect. `.stage()` checks the type `execute` returns with
+ * this, and a problem is a compile error on the stage's name whose message is this text. What a
+ * type cannot show (`NaN`, a class instance typed as a plain object, a cycle) is still refused at
+ * run time only. Types it cannot see into (`unknown`, `any`) pass; past ten levels deep (a
+ * recursive type) nothing more is checked.
+ *
+ * @typeParam T - what `execute` returns.
+ * @typeParam TPath - the path of `T` in the output, for the message.
+ * @typeParam TDepth - how deep the type being checked sits (internal: leave it out).
+ *
+ * @example
+ * ```ts
+ * import type { OutputJsonProblem } from 'sagaflow';
+ * type Problem = OutputJsonProblem<{ validUntil: Date }>;
+ * // 'output.validUntil is a Date instance, which does not survive a JSON round-trip (use an ISO string or epoch ms for dates)'
+ * ```
+ */
+export type OutputJsonProblem<T, TPath extends string = 'output', TDepth extends readonly unknown[] = []> = TDepth['length'] extends 10
+  ? never
+  : 0 extends 1 & T
+    ? never
+    : unknown extends T
+      ? never
+      : T extends string | number | boolean | null | undefined | void
+        ? never
+        : T extends bigint
+          ? `${TPath} is a bigint, which JSON cannot represent (convert it to a string)`
+          : T extends PromiseLike<unknown>
+            ? `${TPath} is a Promise, which does not survive a JSON round-trip (a missing await? await it and return what it resolves to)`
+            : T extends (...args: never[]) => unknown
+              ? `${TPath} is a function, which JSON cannot represent`
+              : T extends Date
+                ? `${TPath} is a Date instance, which does not survive a JSON round-trip (use an ISO string or epoch ms for dates)`
+                : T extends ReadonlyMap<unknown, unknown>
+                  ? `${TPath} is a Map instance, which does not survive a JSON round-trip (Object.fromEntries(map) makes a plain object of a Map with string keys)`
+                  : T extends ReadonlySet<unknown>
+                    ? `${TPath} is a Set instance, which does not survive a JSON round-trip ([...set] makes an array of a Set)`
+                    : T extends readonly (infer TElement)[]
+                      ? unknown extends TElement
+                        ? never
+                        : undefined extends TElement
+                          ? `${TPath}[] may be undefined, which an array cannot hold in JSON (it would read back as null: use null)`
+                          : OutputJsonProblem<TElement, `${TPath}[]`, [...TDepth, unknown]>
+                      : T extends object
+                        ? { [K in keyof T & string]-?: OutputJsonProblem<T[K], `${TPath}.${K}`, [...TDepth, unknown]> }[keyof T & string]
+                        : never;

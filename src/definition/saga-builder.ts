@@ -5,7 +5,7 @@ import { nameProblem, quoteIdentifier } from './identifier.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { ResolvedSagaPolicies, Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash, shapeOf } from './shape-hash.js';
-import type { JsonOutput } from './json-output.js';
+import type { JsonOutput, OutputJsonProblem } from './json-output.js';
 import type { StageDefinition } from './stage-definition.js';
 import { waitDefinitionProblems, waitStage, type SleepDefinition, type WaitFallback, type WaitForSignalDefinition, type WaitSpec } from './wait-stage.js';
 import { validateSagaOptions, validateStages, type DeclaredStage } from './validate-definition.js';
@@ -245,6 +245,9 @@ export class SagaBuilder<
    * all at once by `.build()`.
    *
    * @param name - unique within the saga: a name declared before is a compile error (see {@link UniqueStageName}) and a `.build()` error.
+   * So is an `execute` whose output type would not survive a JSON round-trip (a `Date`, a Promise
+   * from a missing `await`…): the message on the name says where and what to return instead
+   * (see {@link OutputJsonProblem}); at run time such an output fails the stage, not retried.
    * @param definition - the stage (inline, or made by {@link defineStage}).
    */
   stage<
@@ -256,7 +259,10 @@ export class SagaBuilder<
     const TAfter extends readonly ((keyof TStages & string) | (string & {}))[],
     TCompensateOnFailure extends boolean = false,
   >(
-    name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
+    name: TName &
+      NoInfer<UniqueStageName<TName, keyof TStages & string>> &
+      // An output type that would not survive JSON brands the name with the problem, as its message.
+      NoInfer<[OutputJsonProblem<TOutput>] extends [never] ? unknown : { readonly [K in OutputJsonProblem<TOutput>]: true }>,
     definition: StageDefinition<TInput, ResultsOf<TStages, AncestorsOf<TStages, StageAfter<TAfter, TLast>>>, TOutput, TCompensateOnFailure> & {
       readonly after?: (TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>) | undefined;
     },
