@@ -291,6 +291,8 @@ export class SagaBuilder<
    * buffered. `after` works as for {@link SagaBuilder.stage}. See `docs/waits.md`.
    *
    * @param name - unique within the saga: a name declared before is a compile error (see {@link UniqueStageName}) and a `.build()` error.
+   * So is a `schema` whose output would not survive a JSON round-trip (`z.coerce.date()`): every
+   * signal would be refused (see {@link OutputJsonProblem}).
    * @param definition - the signal's name, its payload schema, and an optional timeout.
    *
    * @example
@@ -311,7 +313,10 @@ export class SagaBuilder<
     const TAfter extends readonly ((keyof TStages & string) | (string & {}))[],
     const TSignal extends string = string,
   >(
-    name: TName & NoInfer<UniqueStageName<TName, keyof TStages & string>>,
+    name: TName &
+      NoInfer<UniqueStageName<TName, keyof TStages & string>> &
+      // A schema that returns what JSON cannot hold (a Date) would refuse every signal: brand the name.
+      NoInfer<[OutputJsonProblem<TOutput, 'payload'>] extends [never] ? unknown : { readonly [K in OutputJsonProblem<TOutput, 'payload'>]: true }>,
     definition: WaitForSignalDefinition<TOutput, TPayload, TSignal> & {
       readonly after?: (TAfter & NoInfer<KnownAfter<TAfter, keyof TStages & string, TName>>) | undefined;
     },

@@ -98,6 +98,13 @@ describe('an output that is not plain JSON does not compile', () => {
       .build();
   });
 
+  it("refuses a signal wait whose schema returns what JSON cannot hold: every signal would be refused, and the wait could only time out", () => {
+    const builder = defineSaga({ name: 'wait-not-json', input: z.object({}) });
+    // @ts-expect-error payload.at is a Date (the schema coerces the string sent to one)
+    builder.waitForSignal('approval', { signal: 'approved', schema: z.object({ at: z.coerce.date() }) });
+    builder.waitForSignal('approval', { signal: 'approved', schema: z.object({ at: z.iso.datetime() }) });
+  });
+
   it('names the path and the fix in the message', () => {
     type Message = OutputJsonProblem<{ quote: { validUntil: Date } }>;
     expectTypeOf<Message>().toEqualTypeOf<'output.quote.validUntil is a Date instance, which does not survive a JSON round-trip (use an ISO string or epoch ms for dates)'>();

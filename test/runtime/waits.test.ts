@@ -205,6 +205,7 @@ describe('signal waits', () => {
     // A fallback whose parsed value is not JSON is refused at build(), naming the field.
     expect(() =>
       defineSaga({ name: 'dated-fallback', input: z.object({}) })
+        // @ts-expect-error a schema that returns a Date is a compile error too; this is what untyped code meets
         .waitForSignal('when', { signal: 'at', schema: z.object({ at: z.string().transform((text) => new Date(text)) }), timeoutMs: 1, onTimeout: { output: { at: '2026-01-01' } } })
         .build(),
     ).toThrow(/stages\.when\.onTimeout\.output\.at.*as the signal's schema returns it, is not plain JSON/);
