@@ -201,6 +201,20 @@ describe('commands, in process', () => {
   });
 });
 
+describe('runs --saga with a name no run has', () => {
+  it('says which sagas the store has runs of: a misspelt name listed nothing, as if the store had no runs', async () => {
+    const result = await cli('runs', '--store', storeUrl, '--saga', 'greting');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(`No runs of saga 'greting' in ${storeUrl}; sagas with runs there: 'greeting'.\n`);
+  });
+
+  it('says nothing more when the saga has runs, only none with the status asked for', async () => {
+    expect((await cli('runs', '--store', storeUrl, '--saga', 'greeting', '--status', 'paused')).stdout).toBe(
+      `No runs of saga 'greeting' with status paused in ${storeUrl}.\n`,
+    );
+  });
+});
+
 describe('runs of runs going on', () => {
   it('adds an OWNER column when a listed run is running or compensating: the live owner and until when, an owner whose lease ran out, or nobody', async () => {
     const path = join(work, 'owners', 'runs.db'); // a directory of its own: other tests list the SQLite files in `work`

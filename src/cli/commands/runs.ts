@@ -58,7 +58,9 @@ export async function runsCommand(options: RunsCommandOptions, io: CliIo): Promi
         ...(options.saga === undefined ? [] : [`of saga '${options.saga}'`]),
         ...(statuses === undefined ? [] : [`with status ${orList(statuses)}`]),
       ];
-      writeLines(io.stdout, [`No runs${filters.length === 0 ? '' : ` ${filters.join(' ')}`} in ${store.description}.`]);
+      const others = options.saga === undefined ? [] : await otherSagas(store, options.saga);
+      const hint = others.length === 0 ? '' : `; sagas with runs there: ${others.map((name) => `'${printable(name)}'`).join(', ')}`;
+      writeLines(io.stdout, [`No runs${filters.length === 0 ? '' : ` ${filters.join(' ')}`} in ${store.description}${hint}.`]);
       return ExitCode.Completed;
     }
     // Who drives each run that is going (as `show` says for one): a column only when one is listed.
@@ -96,6 +98,19 @@ export async function runsCommand(options: RunsCommandOptions, io: CliIo): Promi
   } finally {
     await store.close();
   }
+}
+
+/** How many of the newest runs {@link otherSagas} looks at. */
+const SAGAS_SAMPLED = 1_000;
+
+/**
+ * The sagas of the store's newest runs, sorted, when `saga` is not among them (else none): for a
+ * `--saga` that listed nothing, the names a misspelt one was meant to be. One query of the newest
+ * {@link SAGAS_SAMPLED} runs, not a scan of the store.
+ */
+async function otherSagas(store: SagaStore, saga: string): Promise<string[]> {
+  const names = new Set((await store.listRuns({ order: 'desc', limit: SAGAS_SAMPLED })).map((run) => run.saga));
+  return names.has(saga) ? [] : [...names].sort();
 }
 
 /** The statuses of a run some process drives: its lease says which one (`show` has the same). */
