@@ -444,7 +444,8 @@ export interface Orchestrator {
   /**
    * Continues an unfinished (`running` or `compensating`) run from its journal, after a crash.
    * A stage that started but did not complete is executed again (same idempotency key).
-   * Returns the existing handle if this orchestrator already drives the run (so a stage that awaits
+   * Returns the existing handle if this orchestrator already drives the run (refused with
+   * `SagaShapeMismatchError` when `{ saga }` is of another saga, as for a stored run; so a stage that awaits
    * `resume(ownRunId).outcome` of its own run waits for itself: the run cannot settle while that
    * stage is in flight).
    *
@@ -936,8 +937,17 @@ class SagaOrchestrator implements Orchestrator {
 
   resume<TSaga extends AnySaga = Saga>(runId: string, options: ContinueOptions<TSaga> = {}): SagaRun<SagaOutputs<TSaga>> {
     const existing = this.active.get(runId) ?? this.followed.get(runId);
-    // The outputs are typed, not converted: the handle's outcome is the run's journal folded.
-    if (existing !== undefined) return existing.handle as SagaRun<SagaOutputs<TSaga>>;
+    if (existing !== undefined) {
+      // A saga of another name is refused as for a stored run: the handle would be typed with it.
+      const driven = 'interpreter' in existing ? existing.interpreter?.state : undefined;
+      if (options.saga !== undefined && driven !== undefined && options.saga.name !== driven.saga) {
+        const refused = new DrivenRun(this, runId, this.handleOptions);
+        refused.fail(otherSagaError(driven, options.saga));
+        return refused as SagaRun<SagaOutputs<TSaga>>;
+      }
+      // The outputs are typed, not converted: the handle's outcome is the run's journal folded.
+      return existing.handle as SagaRun<SagaOutputs<TSaga>>;
+    }
     return this.continueRun(runId, 'resume', options) as SagaRun<SagaOutputs<TSaga>>;
   }
 
@@ -1697,7 +1707,7 @@ class SagaOrchestrator implements Orchestrator {
     if (mode !== 'resume') {
       const explicit = options.saga;
       if (explicit !== undefined && explicit.name !== state.saga) {
-        throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, `${explicit.version} of saga '${explicit.name}'`, explicit.shapeHash);
+        throw otherSagaError(state, explicit);
       }
       // Without an explicit definition the run keeps its shape: workers claim it by that shape,
       // whatever versions this process has registered.
@@ -1756,7 +1766,7 @@ class SagaOrchestrator implements Orchestrator {
   private sagaFor(state: RunState, explicit: AnySaga | undefined): AnySaga {
     if (explicit !== undefined) {
       if (explicit.name !== state.saga) {
-        throw new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, `${explicit.version} of saga '${explicit.name}'`, explicit.shapeHash);
+        throw otherSagaError(state, explicit);
       }
       this.register(explicit);
       return explicit;
@@ -1849,4 +1859,9 @@ function recoverOptionsProblem(options: unknown): string | undefined {
   const wait = (options as RecoverOptions).waitForLeases;
   if (wait !== undefined && typeof wait !== 'boolean') return `options.waitForLeases must be a boolean (got ${typeof wait})`;
   return undefined;
+}
+
+/** The refusal of a run continued with the definition of another saga (`{ saga }` of another name). */
+function otherSagaError(state: Pick<RunState, 'saga' | 'runId' | 'version' | 'shapeHash'>, explicit: AnySaga): SagaShapeMismatchError {
+  return new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, `${explicit.version} of saga '${explicit.name}'`, explicit.shapeHash);
 }

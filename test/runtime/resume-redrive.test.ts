@@ -1,3 +1,4 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -672,6 +673,29 @@ describe('resume after a crash (rule 7)', () => {
     const second = orchestrator.resume('dup');
     expect(second).toBe(first);
     expect((await first.outcome).status).toBe('completed');
+  });
+});
+
+describe('resume() of a run this orchestrator drives, given { saga }', () => {
+  it("refuses a saga of another name, as for a stored run, instead of returning the run's handle typed with that saga", async () => {
+    const waiting = defineSaga({ name: 'waiting', input })
+      .waitForSignal('approval', { signal: 'approved', schema: z.object({}) })
+      .build();
+    const other = defineSaga({ name: 'other', input })
+      .stage('x', { execute: async () => ({ entryId: 'x' }) })
+      .build();
+    const orchestrator = createOrchestrator({ sagas: [waiting, other] });
+    const run = orchestrator.start(waiting, { id: '1' }, { runId: 'driven-here' });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'wait.started')));
+    expect(orchestrator.resume('driven-here', { saga: waiting })).toBe(run);
+    const asOther = orchestrator.resume('driven-here', { saga: other });
+    expect(asOther).not.toBe(run);
+    const refused = await asOther.outcome.catch((reason: unknown) => reason);
+    expect(refused).toBeInstanceOf(SagaShapeMismatchError);
+    expect((refused as SagaShapeMismatchError).saga).toBe('waiting');
+    run.cancel('done');
+    expect((await run.outcome).status).toBe('cancelled');
+    await orchestrator.close();
   });
 });
 
