@@ -365,21 +365,21 @@ export function traceOf(journal: readonly SagaEvent[]): string[] {
  * ```
  */
 export function rollbackProblems<TOutputs = unknown>(outcome: SagaOutcome<TOutputs>, compensates?: readonly NoInfer<StageNameOf<TOutputs>>[]): string[] {
-  const { completionOrder, compensationOrder: actual }: SagaOutcome<unknown> = outcome;
-  const stages: Readonly<Record<string, unknown>> = outcome.stages;
+  // Read through the untyped outcome, which every typed one is: stage names as strings.
+  const run: SagaOutcome<unknown> = outcome;
   const listed: readonly string[] | undefined = compensates;
   const problems: string[] = [];
   for (const name of listed ?? []) {
-    if (Object.hasOwn(stages, name)) continue;
-    problems.push(`compensates names ${quoteName(name)}, which is not a stage of saga '${outcome.saga}' (its stages: ${Object.keys(stages).join(', ')})`);
+    if (Object.hasOwn(run.stages, name)) continue;
+    problems.push(`compensates names ${quoteName(name)}, which is not a stage of saga '${run.saga}' (its stages: ${Object.keys(run.stages).join(', ')})`);
   }
-  const expected = completionOrder.filter((stage) => listed === undefined || listed.includes(stage)).reverse();
+  const expected = run.completionOrder.filter((stage) => listed === undefined || listed.includes(stage)).reverse();
+  const actual = run.compensationOrder;
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
     problems.push(`expected compensations ${JSON.stringify(expected)} (reverse completion order), got ${JSON.stringify(actual)}`);
   }
-  const records: SagaOutcome<unknown>['stages'] = outcome.stages;
-  for (const [stage, record] of Object.entries(records)) {
-    if (record.status === 'completed' && outcome.status !== 'completed' && expected.includes(stage)) {
+  for (const [stage, record] of Object.entries(run.stages)) {
+    if (record.status === 'completed' && run.status !== 'completed' && expected.includes(stage)) {
       problems.push(`stage '${stage}' completed but was not compensated`);
     }
   }
