@@ -297,7 +297,7 @@ export interface StartOptions {
  * const options: ContinueOptions = { saga: transferV2 };
  * ```
  */
-export interface ContinueOptions<TSaga extends AnySaga = AnySaga> {
+export interface ContinueOptions<TSaga extends AnySaga = Saga> {
   /**
    * Continue with this definition even if its shape differs from the one the run was started
    * with. Without it, a run continues only with a registered definition of the same shape. A

@@ -316,7 +316,7 @@ function answerSignals(orchestrator: Orchestrator, run: SagaRun<unknown>, signal
   return refusal;
 }
 
-function withSaga(options: ContinueOptions | undefined, inject: (saga: AnySaga) => AnySaga): ContinueOptions {
+function withSaga<TSaga extends AnySaga>(options: ContinueOptions<TSaga> | undefined, inject: (saga: TSaga) => TSaga): ContinueOptions<TSaga> {
   return options?.saga === undefined ? {} : { saga: inject(options.saga) };
 }
 

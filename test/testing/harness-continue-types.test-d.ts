@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, type SagaRun } from 'sagaflow';
+import { createOrchestrator, defineSaga, type ContinueOptions, type SagaRun } from 'sagaflow';
 import { createSagaTest, type SagaTestResult } from 'sagaflow/testing';
 
 // A resumed, redriven or compensated run's result is typed like run()'s when the call says which
@@ -37,5 +37,11 @@ describe("the orchestrator's resume, redrive and compensate type their handle th
     expectTypeOf(orchestrator.redrive('r', { saga: plain })).toEqualTypeOf<SagaRun<{ a: { entryId: string } }>>();
     expectTypeOf(orchestrator.compensate('r', { saga: plain })).toEqualTypeOf<SagaRun<{ a: { entryId: string } }>>();
     expectTypeOf(orchestrator.resume('r')).toEqualTypeOf<SagaRun>();
+  });
+
+  it('stays untyped, never `any`, for options typed ContinueOptions (a saga the type does not name)', async () => {
+    const options: ContinueOptions = { saga: plain };
+    expectTypeOf(createOrchestrator({ sagas: [plain] }).redrive('r', options)).toEqualTypeOf<SagaRun>();
+    expectTypeOf(await createSagaTest({ sagas: [plain] }).redrive('r', options)).toEqualTypeOf<SagaTestResult>();
   });
 });
