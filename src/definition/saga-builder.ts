@@ -2,6 +2,7 @@ import type { ZodType } from 'zod';
 import { SagaDefinitionError, type Issue } from '../errors/definition-errors.js';
 import type { ErrorRedactor } from '../errors/redact-error.js';
 import { nameProblem, quoteIdentifier } from './identifier.js';
+import { readDefinition, SAGA_OPTION_FIELDS, STAGE_FIELDS, underUnreadable, WAIT_FIELDS } from './read-definition.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { ResolvedSagaPolicies, Saga, SagaPolicies, SagaStage } from './saga.js';
 import { shapeHash, shapeOf } from './shape-hash.js';
@@ -187,8 +188,11 @@ interface StageNode {
   readonly previous: StageNode | undefined;
   readonly name: string;
   readonly definition: StageDefinition<never, never, unknown, boolean>;
-  /** For a wait stage: what it waits for, and its definition as given (checked by `.build()`). */
-  readonly wait?: { readonly spec: WaitSpec; readonly given: unknown; readonly fallback: WaitFallback | undefined };
+  /**
+   * For a wait stage: what it waits for, its definition as read (checked by `.build()`), and the
+   * fields of it that could not be read.
+   */
+  readonly wait?: { readonly spec: WaitSpec; readonly given: unknown; readonly fallback: WaitFallback | undefined; readonly unreadable: readonly Issue[] };
 }
 
 /**
@@ -370,14 +374,16 @@ export class SagaBuilder<
 
   /** A wait stage's node: a stage whose `execute` only says when the wait ends. */
   private waitNode<TNext>(name: string, kind: WaitSpec['kind'], definition: object): TNext {
-    const given = definition as Parameters<typeof waitStage>[1] & { readonly after?: readonly string[] };
+    // Read once, here: the wait's spec is made now, and build() reports what could not be read.
+    const read = readDefinition(definition, WAIT_FIELDS, '');
+    const given = (typeof read.value === 'object' && read.value !== null ? read.value : {}) as Parameters<typeof waitStage>[1] & { readonly after?: readonly string[] };
     const { spec, fallback, execute } = waitStage(kind, given);
     const stageDefinition = given.after === undefined ? { execute } : { execute, after: given.after };
     return new SagaBuilder(this.options, {
       previous: this.last,
       name,
       definition: stageDefinition as unknown as StageDefinition<never, never, unknown, boolean>,
-      wait: { spec, given: definition, fallback },
+      wait: { spec, given: read.value, fallback, unreadable: read.unreadable },
     }) as TNext;
   }
 
@@ -392,25 +398,41 @@ export class SagaBuilder<
     for (let node = this.last; node !== undefined; node = node.previous) nodes.push(node);
     nodes.reverse();
 
-    const declared: DeclaredStage[] = nodes.map((node, index) => ({
-      name: node.name,
-      definition: node.definition,
-      after: declaredAfter(node, index === 0 ? undefined : nodes[index - 1]?.name),
-    }));
-    const options = this.options as unknown;
-    const name: unknown = this.options.name;
+    // Every definition object read once, into plain data: checked and built from the same values.
+    const declared: DeclaredStage[] = nodes.map((node, index) => {
+      const read = node.wait === undefined ? readDefinition(node.definition, STAGE_FIELDS, '') : { value: node.definition, unreadable: [] };
+      return {
+        name: node.name,
+        definition: read.value,
+        unreadable: read.unreadable,
+        after: declaredAfter(read.value, index === 0 ? undefined : nodes[index - 1]?.name),
+      };
+    });
+    const optionsRead = readDefinition(this.options, SAGA_OPTION_FIELDS, '');
+    const options = (optionsRead.value ?? {}) as Partial<SagaBuilderOptions>;
+    const name: unknown = options.name;
     const sagaName =
       typeof name !== 'string' || name.trim() === ''
         ? '(unnamed)'
         : nameProblem(name) === undefined
           ? name
           : quoteIdentifier(name);
-    const issues: Issue[] = [...validateSagaOptions(options), ...validateStages(declared)];
+    const issues: Issue[] = [
+      ...optionsRead.unreadable.map((issue) => (issue.path === '' ? { path: '', message: `the saga's options ${issue.message}` } : issue)),
+      ...validateSagaOptions(optionsRead.value).filter((issue) => !underUnreadable(issue, optionsRead.unreadable)),
+      ...validateStages(declared),
+    ];
     // One payload schema per signal name: whichever wait a signal ends, it was checked against it.
     const schemaOfSignal = new Map<string, { readonly stage: string; readonly schema: unknown }>();
     for (const node of nodes) {
       if (node.wait === undefined) continue;
-      for (const [path, message] of waitDefinitionProblems(node.wait.spec.kind, node.wait.given, node.wait.fallback)) {
+      const waitIssues = [
+        ...node.wait.unreadable,
+        ...waitDefinitionProblems(node.wait.spec.kind, node.wait.given, node.wait.fallback)
+          .map(([path, message]) => ({ path, message }))
+          .filter((issue) => !underUnreadable(issue, node.wait?.unreadable ?? [])),
+      ];
+      for (const { path, message } of waitIssues) {
         issues.push({ path: ['stages', node.name, path].filter((part) => part !== '').join('.'), message });
       }
       const spec = node.wait.spec;
@@ -432,7 +454,7 @@ export class SagaBuilder<
       for (const parent of stage.after ?? []) dependents.get(parent)?.push(stage.name as string);
     }
     const stages: SagaStage[] = declared.map((stage, index) => {
-      const definition = nodes[index]?.definition as StageDefinition<never, never, unknown, boolean>;
+      const definition = stage.definition as StageDefinition<never, never, unknown, boolean>;
       const name = stage.name as string;
       const compensationPolicy = definition.compensation;
       return Object.freeze({
@@ -457,29 +479,30 @@ export class SagaBuilder<
     });
     const byName = new Map(stages.map((stage) => [stage.name, stage]));
     const policies: ResolvedSagaPolicies = Object.freeze({
-      concurrency: this.options.concurrency ?? Infinity,
-      onFailure: this.options.onFailure ?? 'compensate',
-      onCancel: this.options.onCancel ?? 'compensate',
-      compensation: this.options.compensation ?? 'sequential',
+      concurrency: options.concurrency ?? Infinity,
+      onFailure: options.onFailure ?? 'compensate',
+      onCancel: options.onCancel ?? 'compensate',
+      compensation: options.compensation ?? 'sequential',
     });
+    const sagaNameChecked = options.name as string;
     // One frozen shape per definition: journaled on every run, and the key of its shared index.
     const shape = Object.freeze(shapeOf({ stages }).map((stage) => Object.freeze({ ...stage, after: Object.freeze(stage.after) })));
     return Object.freeze({
-      name: this.options.name,
-      version: this.options.version ?? '1',
-      shapeHash: shapeHash(this.options.name, shape),
+      name: sagaNameChecked,
+      version: options.version ?? '1',
+      shapeHash: shapeHash(sagaNameChecked, shape),
       shape,
-      input: this.options.input as ZodType<TInput, TRawInput>,
+      input: options.input as ZodType<TInput, TRawInput>,
       stages: Object.freeze(stages),
       policies,
       stage: (name: string) => byName.get(name),
-      ...(this.options.redactError === undefined ? {} : { redactError: this.options.redactError }),
+      ...(options.redactError === undefined ? {} : { redactError: options.redactError }),
     });
   }
 }
 
-function declaredAfter(node: StageNode, previous: string | undefined): readonly string[] | undefined {
-  const after = (node.definition as { after?: unknown } | undefined)?.after;
+function declaredAfter(definition: unknown, previous: string | undefined): readonly string[] | undefined {
+  const after = typeof definition === 'object' && definition !== null ? (definition as { after?: unknown }).after : undefined;
   if (after === undefined) return previous === undefined ? [] : [previous];
   if (!Array.isArray(after) || !after.every((parent) => typeof parent === 'string')) return undefined;
   return after;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Issue } from '../errors/definition-errors.js';
 import { nameProblem, quoteIdentifier } from './identifier.js';
 import { isZodSchema } from './is-zod-schema.js';
+import { underUnreadable } from './read-definition.js';
 
 const isFunction = (value: unknown): boolean => typeof value === 'function';
 
@@ -93,6 +94,8 @@ export function validateSagaOptions(options: unknown): Issue[] {
 export interface DeclaredStage {
   readonly name: unknown;
   readonly definition: unknown;
+  /** Fields of the definition whose read threw (see `readDefinition`), with paths relative to the stage. */
+  readonly unreadable: readonly Issue[];
   /** Dependencies after defaults; undefined when `after` itself is invalid. */
   readonly after: readonly string[] | undefined;
 }
@@ -125,7 +128,8 @@ export function validateStages(stages: readonly DeclaredStage[]): Issue[] {
       names.add(stage.name);
     }
     const result = stageDefinitionSchema.safeParse(stage.definition);
-    if (!result.success) issues.push(...toIssues(result.error, `stages.${label}`));
+    const own = result.success ? [] : toIssues(result.error, '').filter((issue) => !underUnreadable(issue, stage.unreadable));
+    for (const issue of [...stage.unreadable, ...own]) issues.push({ path: issue.path === '' ? `stages.${label}` : `stages.${label}.${issue.path}`, message: issue.message });
   }
   for (const stage of stages) {
     if (typeof stage.name !== 'string' || nameProblem(stage.name) !== undefined || stage.after === undefined) continue;

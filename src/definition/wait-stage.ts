@@ -232,7 +232,9 @@ export function waitStage(
 ): { readonly spec: WaitSpec; readonly fallback?: WaitFallback | undefined; readonly execute: (context: ExecuteContext<unknown, Record<string, unknown>>) => WaitPlan | undefined } {
   if (kind === 'signal') {
     // Read once, here; build() reports its problems (see WaitFallback).
-    const fallback = definition.onTimeout === undefined ? undefined : fallbackOutput(definition.schema, definition.onTimeout.output);
+    // Not an object (null included): the definition's own check says so (signalWaitSchema).
+    const onTimeout: unknown = definition.onTimeout;
+    const fallback = typeof onTimeout !== 'object' || onTimeout === null ? undefined : fallbackOutput(definition.schema, (onTimeout as { readonly output?: unknown }).output);
     const spec: WaitSpec = Object.freeze({
       kind: 'signal',
       signal: definition.signal as string,

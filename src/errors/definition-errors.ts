@@ -38,8 +38,9 @@ function listIssues(issues: readonly Issue[]): string {
  * integer ≥ 1, negative delays, `backoffFactor` < 1, `timeoutMs` ≤ 0, `concurrency` not an
  * integer ≥ 1 or `Infinity`), an empty `name` or `version`, a saga name, version or stage name
  * that holds a NUL character or ill-formed Unicode (a lone surrogate) or is longer than 200
- * characters (they are stored and hashed), a missing `execute` or input schema, and unknown
- * (misspelt) fields.
+ * characters (they are stored and hashed), a missing `execute` or input schema, unknown
+ * (misspelt) fields, and a definition object or field whose read throws (a revoked Proxy, a
+ * throwing getter: the issue names the field, `could not be read: …`).
  * Fix the definition: there is nothing to retry.
  *
  * @example

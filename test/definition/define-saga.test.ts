@@ -99,6 +99,75 @@ describe('defineSaga().build()', () => {
     ]);
   });
 
+  it('lists a policy object or field whose read throws (a revoked Proxy, a throwing getter) as an issue naming its field, rather than throwing what the read threw', () => {
+    const revoked = (): never => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy as never;
+    };
+    const throwingGetter = (field: string): PropertyDescriptor => ({
+      enumerable: true,
+      get() {
+        throw new Error(`${field} is gone`);
+      },
+    });
+    const revokedProxy = "could not be read: TypeError: Cannot perform 'IsArray' on a proxy that has been revoked";
+    const error = definitionError(() =>
+      defineSaga(Object.defineProperties({ name: 'hostile-policies', input }, { onFailure: throwingGetter('onFailure') }) as never)
+        .stage('reserve', { execute: () => 1, retry: revoked() })
+        .stage('charge', Object.defineProperties({ execute: () => 2 }, { timeoutMs: throwingGetter('timeoutMs') }))
+        .stage('refund', { execute: () => 3, compensate: noop, compensation: { retry: Object.defineProperties({}, { maxAttempts: throwingGetter('maxAttempts') }) } })
+        .stage('notify', { execute: () => 4, after: revoked() })
+        .stage('audit', revoked())
+        .waitForSignal('approve', revoked())
+        .build(),
+    );
+    expect(error.issues).toEqual([
+      { path: 'onFailure', message: 'could not be read: Error: onFailure is gone' },
+      { path: 'stages.reserve.retry', message: revokedProxy },
+      { path: 'stages.charge.timeoutMs', message: 'could not be read: Error: timeoutMs is gone' },
+      { path: 'stages.refund.compensation.retry.maxAttempts', message: 'could not be read: Error: maxAttempts is gone' },
+      { path: 'stages.notify.after', message: revokedProxy },
+      { path: 'stages.audit', message: revokedProxy },
+      { path: 'stages.approve', message: revokedProxy },
+    ]);
+    expect(error.message).toContain("Saga 'hostile-policies' has 7 definition problems");
+    // The whole options object unreadable: the saga is unnamed, the issue says what could not be read.
+    expect(definitionError(() => defineSaga(revoked()).stage('a', { execute: noop }).build()).issues).toEqual([
+      { path: '', message: `the saga's options ${revokedProxy}` },
+    ]);
+  });
+
+  it('reads each policy field once: a getter cannot pass the checks with one value and build the saga with another', () => {
+    let reads = 0;
+    const saga = defineSaga({ name: 'two-faced', input })
+      .stage('charge', {
+        execute: () => 1,
+        get timeoutMs() {
+          reads++;
+          return reads === 1 ? 5_000 : -1;
+        },
+      })
+      .build();
+    expect(saga.stages[0]?.timeoutMs).toBe(5_000);
+    expect(reads).toBe(1);
+  });
+
+  it('lists null given as a wait definition, its onTimeout or the saga options as a problem of that field, not a TypeError', () => {
+    expect(definitionError(() => defineSaga(null as never).stage('a', { execute: noop }).build()).issues).toEqual([{ path: '', message: 'must be an object' }]);
+    const error = definitionError(() =>
+      defineSaga({ name: 'null-waits', input })
+        .stage('a', { execute: noop })
+        .waitForSignal('approve', null as never)
+        .waitForSignal('confirm', { signal: 'confirmed', schema: z.object({}), timeoutMs: 1, onTimeout: null as never })
+        .build(),
+    );
+    expect(error.issues).toEqual([
+      { path: 'stages.approve', message: 'must be an object with a signal name and a schema' },
+      { path: 'stages.confirm.onTimeout', message: 'must be an object { output }' },
+    ]);
+  });
+
   it('reports a duplicate stage name once, without a false self-dependency for the chained duplicate', () => {
     const error = definitionError(() =>
       defineSaga({ name: 'dup', input })
