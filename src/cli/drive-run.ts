@@ -4,6 +4,7 @@ import { printable } from './format.js';
 import { writeLines, type CliIo } from './io.js';
 import { maskUrl } from './mask-secrets.js';
 import { RunProgress } from './progress.js';
+import { settlesWithin, STORE_GRACE_MS } from './store-grace.js';
 
 /** Options of {@link driveRun}. */
 export interface DriveRunOptions {
@@ -85,8 +86,11 @@ function watchInterrupts(run: SagaRun, io: CliIo, leave: (() => Promise<void>) |
     interrupted = true;
     if (signal === 'SIGTERM') {
       io.stderr.write(`\nSIGTERM: stopping; run ${run.runId} is left as it is, to be resumed: ${resume} continues it (Ctrl-C cancels a run instead)\n`);
-      const exit = (): never => process.exit(LEFT_ON_SIGTERM);
-      leaving = (leave?.() ?? Promise.resolve()).then(exit, exit);
+      // A store that does not answer must not hold the process: the lease then expires on its own.
+      leaving = settlesWithin(leave?.() ?? Promise.resolve(), STORE_GRACE_MS).then((inTime) => {
+        if (!inTime) io.stderr.write(`the store did not answer within ${STORE_GRACE_MS / 1_000} s: run ${run.runId} keeps its lease until it expires, then ${resume} continues it\n`);
+        return process.exit(LEFT_ON_SIGTERM);
+      });
       return;
     }
     io.stderr.write(`\n${signal}: cancelling run ${run.runId} (press Ctrl-C again to leave it as it is)\n`);

@@ -3,6 +3,7 @@ import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
 import { maskUrl } from '../mask-secrets.js';
+import { settlesWithin, STORE_GRACE_MS } from '../store-grace.js';
 import { openStore, parseStoreUrl } from '../store-url.js';
 
 /** Options of `sagaflow worker`. */
@@ -54,11 +55,18 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIo): P
       process.once('SIGTERM', resolve);
     });
     writeLines(io.stdout, [`${signal}: stopping; active runs get up to ${STOP_TIMEOUT_MS / 1_000} s to settle`]);
-    await worker.stop({ timeoutMs: STOP_TIMEOUT_MS });
-    writeLines(io.stdout, ['worker stopped']);
+    // Giving the leases back needs the store: one that does not answer must not hold the process.
+    const held = worker.activeRuns;
+    if (await settlesWithin(worker.stop({ timeoutMs: STOP_TIMEOUT_MS }), STOP_TIMEOUT_MS + STORE_GRACE_MS)) {
+      writeLines(io.stdout, ['worker stopped']);
+    } else {
+      writeLines(io.stderr, [
+        `the store did not answer within ${STORE_GRACE_MS / 1_000} s of the stop: the leases of ${held.length === 0 ? 'its runs' : `run${held.length === 1 ? '' : 's'} ${held.join(', ')}`} expire on their own, and other workers take the runs over then`,
+      ]);
+    }
     return ExitCode.Completed;
   } finally {
-    await store.close();
+    await settlesWithin(store.close(), STORE_GRACE_MS);
   }
 }
 
