@@ -73,7 +73,7 @@ const NETWORK_ERROR_CODES = new Set([
 ]);
 
 // pg's own messages when a socket dies or a connection attempt times out.
-const CONNECTION_LOST_MESSAGE = /connection terminated|timeout exceeded when trying to connect|not queryable|connection ended|connection timeout/i;
+const CONNECTION_LOST_MESSAGE = /connection terminated|timeout exceeded when trying to connect|not queryable|connection ended|connection timeout|query read timeout/i;
 
 type Diagnosis = 'unreachable' | 'lost' | 'rejected' | 'authentication' | 'no-database';
 

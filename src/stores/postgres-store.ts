@@ -96,6 +96,12 @@ export interface PostgresStoreSettings {
    * The longest any of the store's statements may run (PostgreSQL's `statement_timeout`), in ms;
    * `0` leaves the server's own setting. Default 15 000. Applied to the pool the store creates; with a `pool` of your
    * own, set `statement_timeout` in its config.
+   *
+   * @remarks
+   * A server that went silent (a host gone, a network partition) cannot enforce it, so the store
+   * also gives up a statement that got no answer within `statementTimeoutMs` + `connectionTimeoutMs`
+   * (pg's client-side `query_timeout`): a `StoreUnavailableError`, and that connection is dropped.
+   * Not with `0`, nor with a `pool` of your own (set `query_timeout` in its config).
    */
   readonly statementTimeoutMs?: number | undefined;
 }
@@ -258,6 +264,15 @@ export class PostgresStore implements WorkQueueStore {
 
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
+  /**
+   * How long a statement may go without an answer before its connection is given up for dead
+   * (pg's client-side `query_timeout`): the statement's own limit, plus the connection timeout
+   * for the network. The server's `statement_timeout` cannot end a wait for a server that went
+   * silent (a host gone, a network partition): without this, such a call never settled, and
+   * neither did `close({ timeoutMs })` or `stop({ timeoutMs })` waiting for it. Only on the pool
+   * the store creates, whose `statement_timeout` it knows, and unless that is disabled (`0`).
+   */
+  private readonly answerTimeoutMs: number | undefined;
   private readonly listener: WorkListener;
   private readonly channel: string;
   private readonly t: { readonly runs: string; readonly events: string };
@@ -302,6 +317,7 @@ export class PostgresStore implements WorkQueueStore {
     if (options.pool !== undefined) {
       this.pool = options.pool;
       this.ownsPool = false;
+      this.answerTimeoutMs = undefined;
       this.description = describePool(options.pool.options);
       const poolOptions = options.pool.options;
       listenConfig = {
@@ -325,6 +341,7 @@ export class PostgresStore implements WorkQueueStore {
       };
       this.pool = new pg.Pool(config);
       this.ownsPool = true;
+      this.answerTimeoutMs = statementTimeoutMs === 0 ? undefined : statementTimeoutMs + connectionTimeoutMillis;
       this.description = maskConnectionString(options.connectionString);
       listenConfig = config;
     }
@@ -1005,9 +1022,18 @@ export class PostgresStore implements WorkQueueStore {
   private async query<TRow extends pg.QueryResultRow>(operation: string, statement: string | NamedStatement, values: unknown[]): Promise<pg.QueryResult<TRow>> {
     if (this.ended) throw this.closedError();
     await this.ensureReady();
+    const query: pg.QueryConfig & { readonly query_timeout?: number } = {
+      ...(typeof statement === 'string' ? { text: statement } : statement),
+      values,
+      ...(this.answerTimeoutMs === undefined ? {} : { query_timeout: this.answerTimeoutMs }),
+    };
     try {
-      return await this.pool.query<TRow>(typeof statement === 'string' ? { text: statement, values } : { ...statement, values });
+      return await this.pool.query<TRow>(query);
     } catch (error) {
+      // pg's words for it; the pool has dropped that connection.
+      if (error instanceof Error && error.message === 'Query read timeout') {
+        throw toStoreError(new Error(`Query read timeout: the server did not answer within ${this.answerTimeoutMs ?? 0} ms`, { cause: error }), this.description, operation);
+      }
       throw toStoreError(error, this.description, operation);
     }
   }

@@ -1,4 +1,6 @@
 import {
+  createOrchestrator,
+  defineSaga,
   LeaseLostError,
   RunAlreadyExistsError,
   RunLeasedError,
@@ -15,6 +17,8 @@ import {
 } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import pg from 'pg';
+import { filter, firstValueFrom } from 'rxjs';
+import { z } from 'zod';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresStatements } from '../../src/stores/postgres-statements.js';
@@ -108,6 +112,19 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
     if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}.`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/**
+ * A store that reaches the test server through a {@link TcpProxy} the test can black-hole, with
+ * short statement and connection limits, so that a silent server is given up in well under a second.
+ */
+async function storeThroughProxy(): Promise<{ readonly proxy: TcpProxy; readonly store: PostgresStore }> {
+  const target = new URL(url ?? '');
+  const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+  await proxy.up();
+  const proxied = new URL(target.href);
+  proxied.port = String(proxy.listenPort);
+  return { proxy, store: new PostgresStore({ connectionString: proxied.href, schema, statementTimeoutMs: 300, connectionTimeoutMs: 300 }) };
 }
 
 /** Resolves with the first signal matching `match`, from a listener subscribed before `act` runs. */
@@ -970,6 +987,49 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         expect(pool.ended).toBe(false);
         expect(pool.listenerCount('error')).toBe(0);
         await pool.end();
+        await proxy.down();
+      }
+    });
+
+    it('gives up a statement the server never answers (a host gone silent) after its statement limit, with a StoreUnavailableError, and goes on once the network heals', async () => {
+      const { proxy, store } = await storeThroughProxy();
+      try {
+        const runId = uuidv7();
+        await createOwned(store, runId);
+        // The pooled connection is kept, and goes silent: no error, no close, no answer. The
+        // server's statement_timeout cannot help; only the client can tell.
+        proxy.blackhole();
+        const error = await store.release(runId, APP).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as Error).message).toContain(`the connection to the PostgreSQL server was lost during release of run ${runId} (Query read timeout: the server did not answer within 600 ms)`);
+        proxy.heal();
+        // The silent connection was dropped, not handed out again: the next call gets a new one.
+        await store.release(runId, APP);
+        expect((await store.leaseOf(runId))?.live ?? false).toBe(false);
+      } finally {
+        await store.close();
+        await proxy.down();
+      }
+    });
+
+    it('lets orchestrator.close({ timeoutMs: 0 }) resolve while the server is silent: the lease it cannot give back is left to expire, and the run stays resumable', async () => {
+      const { proxy, store } = await storeThroughProxy();
+      // A stage that honours its aborted signal: the run is given back (its lease released) at once.
+      const saga = defineSaga({ name: 'held-in-outage', input: z.object({}) })
+        .stage('book', { execute: () => 'booked', compensate: () => undefined })
+        .stage('hold', { execute: ({ signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))) })
+        .build();
+      const orchestrator = createOrchestrator({ store, sagas: [saga], onError: () => undefined });
+      try {
+        const run = orchestrator.start(saga, {});
+        await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started' && event.stage === 'hold')));
+        proxy.blackhole();
+        await orchestrator.close({ timeoutMs: 0 });
+        await expect(run.outcome).rejects.toThrow(/still active when close\(\) timed out/);
+        const journal = (await open().load(run.runId)) ?? [];
+        expect(journal.at(-1)).toMatchObject({ type: 'stage.started', stage: 'hold' });
+      } finally {
+        await store.close();
         await proxy.down();
       }
     });
