@@ -3,7 +3,8 @@ import { describeThrown, setField } from '../errors/safe-read.js';
 import { isZodSchema } from './is-zod-schema.js';
 
 /**
- * Reading what user code hands `defineSaga`, `.stage()`, `.waitForSignal()` and `.sleep()`: every
+ * Reading what user code hands `defineSaga`, `.stage()`, `.waitForSignal()` and `.sleep()` (and
+ * the options of `orchestrator.start()`, `run()` and `submit()`): every
  * read of a definition object may run a getter or a Proxy trap, and so may throw (a revoked Proxy,
  * a getter that throws) or answer differently the next time. The builder reads each definition
  * once, here, into plain data: a read that throws becomes an issue naming its field, which
@@ -62,6 +63,9 @@ export const STAGE_FIELDS: DefinitionFields = {
   compensation: { retry: RETRY_FIELDS, timeoutMs: 'value' },
   compensateOnFailure: 'value',
 };
+
+/** The fields of the options of `orchestrator.start()`, `run()` and `submit()`. */
+export const START_OPTION_FIELDS: DefinitionFields = { runId: 'value', signal: 'value' };
 
 /** The fields of a wait stage's definition (`waitForSignal` or `sleep`). */
 export const WAIT_FIELDS: DefinitionFields = {

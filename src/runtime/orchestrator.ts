@@ -66,6 +66,7 @@ import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
 import { sagaArgumentProblem } from '../definition/saga-argument.js';
+import { readDefinition, START_OPTION_FIELDS } from '../definition/read-definition.js';
 
 /**
  * Options of {@link createOrchestrator}.
@@ -410,8 +411,9 @@ export interface Orchestrator {
    * `RunStateError` for one active here, and store errors if the journal cannot be written.
    *
    * @throws {@link SagaInputError} when the input does not match the saga's schema or is not
-   * plain JSON, the `runId` is invalid, or `signal` is not an AbortSignal (path `options.signal`);
-   * nothing is stored then.
+   * plain JSON, the `runId` is invalid, `signal` is not an AbortSignal (path `options.signal`), or
+   * the options cannot be read (a revoked Proxy, a throwing getter: `options.runId: could not be
+   * read: …`); nothing is stored then.
    * @throws {@link OrchestratorClosedError} after `close()`.
    * @throws `TypeError` when `saga` is not a built saga — typically a `defineSaga(…).stage(…)` chain
    * without its `.build()` (the message says so); nothing is stored then.
@@ -904,16 +906,16 @@ class SagaOrchestrator implements Orchestrator {
 
   start<TInput, TOutputs, TRawInput>(saga: Saga<TInput, TOutputs, TRawInput>, input: TRawInput, options: StartOptions = {}): SagaRun<TOutputs> {
     if (this.closed) throw new OrchestratorClosedError(`start() of saga '${saga.name}' was called after close()`);
-    const started = this.prepareStart(saga, input, options.runId, false);
+    const { started, signal: givenSignal } = this.prepareStart(saga, input, options, false);
     // Checked before anything is stored: a run that started although start() threw would go on unseen.
-    const signalProblem = options.signal === undefined ? undefined : abortSignalProblem(options.signal);
+    const signalProblem = givenSignal === undefined ? undefined : abortSignalProblem(givenSignal);
     if (signalProblem !== undefined) throw new SagaInputError(saga.name, [{ path: 'options.signal', message: signalProblem }]);
     const handle = new DrivenRun<TOutputs>(this, started.runId, this.handleOptions);
     if (this.active.has(started.runId)) {
       handle.fail(new RunStateError(saga.name, started.runId, 'start', 'running', [], `a run with id ${started.runId} is already active here`));
       return handle;
     }
-    const signal = options.signal;
+    const signal = givenSignal as AbortSignal | undefined;
     if (signal === undefined) {
       this.drive(saga as Saga, [started], this.firstLease, handle).create(this.leaseMs);
       return handle;
@@ -1284,7 +1286,7 @@ class SagaOrchestrator implements Orchestrator {
     options: { readonly runId?: string | undefined } = {},
   ): Promise<string> {
     if (this.closed) throw new OrchestratorClosedError(`submit() of saga '${saga.name}' was called after close()`);
-    const started = this.prepareStart(saga, input, options.runId, true);
+    const { started } = this.prepareStart(saga, input, options, true);
     const store = this.store;
     if (!supportsWorkers(store)) {
       throw new StoreUnsupportedError(store.description, 'submit()', 'workers need a store they can share, such as PostgresStore; use start() to run in this process');
@@ -1371,14 +1373,18 @@ class SagaOrchestrator implements Orchestrator {
   private prepareStart<TInput, TOutputs, TRawInput>(
     saga: Saga<TInput, TOutputs, TRawInput>,
     input: TRawInput,
-    runId: string | undefined,
+    options: unknown,
     submitted: boolean,
-  ): Extract<SagaEvent, { type: 'run.started' }> {
+  ): { readonly started: Extract<SagaEvent, { type: 'run.started' }>; readonly signal: unknown } {
     // One load on the hot path; a builder without its .build() (no shapeHash) is told apart here,
     // before the input check blames the input for the schema it does not have.
     if (typeof (saga as { readonly shapeHash?: unknown } | null | undefined)?.shapeHash !== 'string') {
       throw new TypeError(`${submitted ? 'submit()' : 'start() / run()'}: ${sagaArgumentProblem(saga) ?? 'the saga has no shape hash'}.`);
     }
+    // Read once, guarded: a throwing getter or a revoked Proxy is a problem of its field, like any other.
+    const read = readDefinition(options ?? {}, START_OPTION_FIELDS, 'options');
+    if (read.unreadable.length > 0) throw new SagaInputError(saga.name, read.unreadable);
+    const { runId, signal } = (read.value ?? {}) as { readonly runId?: string; readonly signal?: unknown };
     const idProblem = runId === undefined ? undefined : runIdProblem(runId);
     if (idProblem !== undefined) throw new SagaInputError(saga.name, [{ path: 'options.runId', message: idProblem }]);
     let parsed: ReturnType<typeof saga.input.safeParse>;
@@ -1415,7 +1421,7 @@ class SagaOrchestrator implements Orchestrator {
     };
     const event = submitted ? { ...started, submitted: true } : started;
     const context = this.carrierFor(event);
-    return context === undefined ? event : { ...event, context };
+    return { started: context === undefined ? event : { ...event, context }, signal };
   }
 
   /** The propagation carrier the instrumentation journals with a new run (its trace context), if any. */

@@ -8,6 +8,7 @@ import {
   SagaFailedError,
   SagaInputError,
   SagaRunError,
+  type Saga,
   type SagaOutcome,
 } from 'sagaflow';
 import { SqliteStore } from 'sagaflow/sqlite';
@@ -25,6 +26,19 @@ async function rejection(promise: Promise<unknown>): Promise<SagaRunError> {
   return error as SagaRunError;
 }
 
+/** A one-stage saga that counts the calls of its stage: a refused start() must not have run it. */
+function countingSaga(name: string): { readonly saga: Saga<{ id: string }, { charge: string }, { id: string }>; readonly calls: () => number } {
+  let ran = 0;
+  const saga = defineSaga({ name, input })
+    .stage('charge', {
+      execute: () => {
+        ran++;
+        return 'charged';
+      },
+    })
+    .build();
+  return { saga, calls: () => ran };
+}
 describe('what the old pipeline framework lost', () => {
   it('chain A→B with B failing: A’s output is on the error and on the outcome, and A is compensated', async () => {
     const undone: string[] = [];
@@ -239,15 +253,7 @@ describe('cancellation', () => {
   });
 
   it('a start signal that is not an AbortSignal (a plain object, a string, a Proxy that throws) is refused with SagaInputError before anything is stored or run', async () => {
-    let ran = 0;
-    const saga = defineSaga({ name: 'bad-signal', input })
-      .stage('charge', {
-        execute: () => {
-          ran++;
-          return 'charged';
-        },
-      })
-      .build();
+    const { saga, calls } = countingSaga('bad-signal');
     const store = new MemoryStore();
     const orchestrator = createOrchestrator({ store, sagas: [saga] });
     const hostile = new Proxy({}, { get: () => { throw new Error('trap'); } });
@@ -267,7 +273,44 @@ describe('cancellation', () => {
     }
     // The caller was told start() failed: no run may go on behind its back (a retry would charge twice).
     await orchestrator.close();
-    expect(ran).toBe(0);
+    expect(calls()).toBe(0);
+    expect(await store.listRuns()).toEqual([]);
+  });
+
+  it('start(), run() and submit() options whose reads throw (a revoked Proxy, a throwing getter) are refused with a SagaInputError naming the field, before anything is stored or run', async () => {
+    const { saga, calls } = countingSaga('hostile-options');
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store, sagas: [saga] });
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const throwing = (field: string): object =>
+      Object.defineProperty({}, field, {
+        enumerable: true,
+        get() {
+          throw new Error(`${field} is gone`);
+        },
+      });
+    const refusal = async (call: () => unknown): Promise<unknown> => {
+      try {
+        await call();
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const cases = [
+      [() => orchestrator.start(saga, { id: '1' }, revoked), { path: 'options', message: "could not be read: TypeError: Cannot perform 'IsArray' on a proxy that has been revoked" }],
+      [() => orchestrator.start(saga, { id: '1' }, throwing('runId')), { path: 'options.runId', message: 'could not be read: Error: runId is gone' }],
+      [() => orchestrator.run(saga, { id: '1' }, throwing('signal')), { path: 'options.signal', message: 'could not be read: Error: signal is gone' }],
+      [() => orchestrator.submit(saga, { id: '1' }, throwing('runId')), { path: 'options.runId', message: 'could not be read: Error: runId is gone' }],
+    ] as const;
+    for (const [call, issue] of cases) {
+      const thrown = await refusal(call);
+      expect(thrown).toBeInstanceOf(SagaInputError);
+      expect((thrown as SagaInputError).issues).toEqual([issue]);
+    }
+    await orchestrator.close();
+    expect(calls()).toBe(0);
     expect(await store.listRuns()).toEqual([]);
   });
 
