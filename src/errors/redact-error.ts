@@ -147,11 +147,11 @@ export function redactSerializedError(error: SerializedError, context: ErrorReda
   try {
     result = redactor(JSON.parse(JSON.stringify(redacted)) as SerializedError, context);
   } catch (thrown) {
-    return withFailureNote(redacted, `the redactError hook of saga '${context.saga}' threw ${describeThrown(thrown)} for stage '${context.stage}'`);
+    return withSerializationNote(redacted, { redactErrorFailed: `the redactError hook of saga '${context.saga}' threw ${describeThrown(thrown)} for stage '${context.stage}'` });
   }
   const checked = asSerializedError(result);
   if (typeof checked === 'string') {
-    return withFailureNote(redacted, `the redactError hook of saga '${context.saga}' returned ${checked} for stage '${context.stage}'`);
+    return withSerializationNote(redacted, { redactErrorFailed: `the redactError hook of saga '${context.saga}' returned ${checked} for stage '${context.stage}'` });
   }
   return checked;
 }
@@ -216,7 +216,13 @@ function asSerializedError(value: unknown): SerializedError | string {
   return parsed.data;
 }
 
-function withFailureNote(error: SerializedError, why: string): SerializedError {
+/**
+ * The error with `note` added to its {@link SerializationNotes} (`data.$sagaflow`), next to what
+ * is noted there already.
+ *
+ * @internal
+ */
+export function withSerializationNote(error: SerializedError, note: SerializationNotes): SerializedError {
   const notes = (error.data?.[SERIALIZATION_NOTES_KEY] ?? {}) as SerializationNotes;
-  return { ...error, data: { ...error.data, [SERIALIZATION_NOTES_KEY]: { ...notes, redactErrorFailed: why } } };
+  return { ...error, data: { ...error.data, [SERIALIZATION_NOTES_KEY]: { ...notes, ...note } } };
 }

@@ -81,6 +81,8 @@ export const SERIALIZATION_NOTES_KEY = '$sagaflow';
  *   parts were replaced by `[sagaflow: …]` strings saying what was left out.
  * - `redactErrorFailed`: the saga's `redactError` hook threw or returned something that is not a
  *   serialised error; the default redaction was kept.
+ * - `retryableFailed`: the retry policy's `retryable` threw for this error (saying what it threw);
+ *   the error was treated as not retryable.
  *
  * @example
  * ```ts
@@ -95,6 +97,8 @@ export interface SerializationNotes {
   readonly truncated?: true;
   /** Why the saga's `redactError` hook's result was not used. */
   readonly redactErrorFailed?: string;
+  /** What the retry policy's `retryable` threw for this error, which was then not retried. */
+  readonly retryableFailed?: string;
 }
 
 /** How much of a thrown value is kept: the journal holds every retry's error. */

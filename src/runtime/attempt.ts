@@ -3,7 +3,7 @@ import type { ResolvedRetryPolicy } from '../definition/retry-policy.js';
 import type { Saga, SagaStage } from '../definition/saga.js';
 import { SagaErrorCode } from '../errors/saga-error.js';
 import { describeThrown } from '../errors/safe-read.js';
-import { redactSerializedError } from '../errors/redact-error.js';
+import { redactSerializedError, redactText, withSerializationNote } from '../errors/redact-error.js';
 import { serializeError, type SerializedError } from '../errors/serialize-error.js';
 import { NonRetryableError, StageOutputError, StageTimeoutError } from '../errors/stage-errors.js';
 import type { MutableRunState } from '../journal/fold.js';
@@ -288,7 +288,11 @@ export class Attempt extends LazyAbort {
     const cancel = isInstance(error, StageCancelSignal) ? error.reason : context instanceof ExecuteContextImpl ? context.cancelReason : undefined;
     if (cancel !== undefined) return this.finish({ ok: false, retryable: false, cancel, invoked: true, error: this.journalError(error) });
     const policy = this.phase === 'execute' ? this.stage.retry : this.stage.compensation.retry;
-    this.finish({ ok: false, retryable: isRetryable(policy, error), invoked: true, error: this.journalError(error) });
+    const verdict = retryVerdict(policy, error);
+    const journaled = this.journalError(error);
+    // A broken predicate must not hide why a (perhaps transient) error was not retried.
+    const noted = verdict.predicateThrew === undefined ? journaled : withSerializationNote(journaled, { retryableFailed: redactText(`the retry policy's retryable threw ${verdict.predicateThrew}; the error was treated as not retryable`) });
+    this.finish({ ok: false, retryable: verdict.retryable, invoked: true, error: noted });
   }
 
   /**
@@ -366,13 +370,14 @@ function checkOutput(saga: Saga, runId: string, stage: SagaStage, value: unknown
 /** V8's messages for a write to a frozen object (strict mode, as ES modules are). */
 const FROZEN_WRITE = /object is not extensible|read[- ]only property|Cannot assign to read only|Cannot delete property|Cannot add property/;
 
-function isRetryable(policy: ResolvedRetryPolicy, error: unknown): boolean {
-  if (isNonRetryable(error)) return false;
-  if (policy.retryable === undefined) return true;
+/** Whether the error is retried, and, when the policy's `retryable` threw, what it threw (the error is then not retried). */
+function retryVerdict(policy: ResolvedRetryPolicy, error: unknown): { readonly retryable: boolean; readonly predicateThrew?: string } {
+  if (isNonRetryable(error)) return { retryable: false };
+  if (policy.retryable === undefined) return { retryable: true };
   try {
-    return policy.retryable(error) === true;
-  } catch {
-    return false;
+    return { retryable: policy.retryable(error) === true };
+  } catch (thrown) {
+    return { retryable: false, predicateThrew: describeThrown(thrown) };
   }
 }
 

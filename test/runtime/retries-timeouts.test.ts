@@ -75,6 +75,27 @@ describe('retries (virtual time: no real waiting)', () => {
     expect(predicate.failure?.error.name).toBe('RangeError');
   });
 
+  it('a retryable() that throws does not retry the error, and the journaled error says why it was not retried (naming what the predicate threw)', async () => {
+    const clock = createVirtualClock();
+    let attempts = 0;
+    // A predicate written for HTTP errors, meeting a network error that has no response.
+    const saga = defineSaga({ name: 'broken-predicate', input })
+      .stage('charge', {
+        retry: { maxAttempts: 5, retryable: (error) => (error as { response: { status: number } }).response.status >= 500 },
+        execute: async () => {
+          attempts++;
+          throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator({ scheduler: clock }).start(saga, { id: '1' }).outcome;
+    expect(attempts).toBe(1);
+    expect(outcome.failure?.error).toMatchObject({ name: 'Error', message: 'socket hang up', code: 'ECONNRESET' });
+    expect(outcome.failure?.error.data?.['$sagaflow']).toEqual({
+      retryableFailed: "the retry policy's retryable threw TypeError: Cannot read properties of undefined (reading 'status'); the error was treated as not retryable",
+    });
+  });
+
   it('never retries a NonRetryableError thrown by another copy of sagaflow (matched by its code)', async () => {
     // A saga module built against a second install (a global CLI running a project's sagas)
     // throws that copy's NonRetryableError: not `instanceof` this copy's class, same code.
