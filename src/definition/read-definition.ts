@@ -4,7 +4,8 @@ import { isZodSchema } from './is-zod-schema.js';
 
 /**
  * Reading what user code hands `defineSaga`, `.stage()`, `.waitForSignal()` and `.sleep()` (and
- * the options of `orchestrator.start()`, `run()` and `submit()`): every
+ * the options of `orchestrator.start()`, `run()`, `submit()`, `createOrchestrator()` and
+ * `createWorker()`): every
  * read of a definition object may run a getter or a Proxy trap, and so may throw (a revoked Proxy,
  * a getter that throws) or answer differently the next time. The builder reads each definition
  * once, here, into plain data: a read that throws becomes an issue naming its field, which
@@ -66,6 +67,44 @@ export const STAGE_FIELDS: DefinitionFields = {
 
 /** The fields of the options of `orchestrator.start()`, `run()` and `submit()`. */
 export const START_OPTION_FIELDS: DefinitionFields = { runId: 'value', signal: 'value' };
+
+/** The fields of `createOrchestrator`'s options. */
+export const ORCHESTRATOR_OPTION_FIELDS: DefinitionFields = {
+  store: 'value',
+  sagas: 'array',
+  scheduler: 'value',
+  random: 'value',
+  leaseMs: 'value',
+  ownerId: 'value',
+  instrumentation: 'value',
+  onError: 'value',
+};
+
+/** The fields of `createWorker`'s options. */
+export const WORKER_OPTION_FIELDS: DefinitionFields = {
+  store: 'value',
+  sagas: 'array',
+  concurrency: 'value',
+  leaseMs: 'value',
+  pollIntervalMs: 'value',
+  parkThresholdMs: 'value',
+  workerId: 'value',
+  retry: { initialDelayMs: 'value', maxDelayMs: 'value' },
+  scheduler: 'value',
+  instrumentation: 'value',
+  onError: 'value',
+};
+
+/**
+ * The options of a factory (`createOrchestrator`, `createWorker`) read once into plain data; a
+ * read that throws is a `TypeError` naming the field (`createWorker: options.leaseMs could not be
+ * read: …`), as every other problem with these options is.
+ */
+export function readOptions(call: string, options: unknown, fields: DefinitionFields): unknown {
+  const read = readDefinition(options ?? {}, fields, 'options');
+  if (read.unreadable.length > 0) throw new TypeError(`${call}: ${read.unreadable.map((issue) => `${issue.path} ${issue.message}`).join('; ')}.`);
+  return read.value ?? {};
+}
 
 /** The fields of a wait stage's definition (`waitForSignal` or `sleep`). */
 export const WAIT_FIELDS: DefinitionFields = {

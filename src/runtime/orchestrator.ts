@@ -66,7 +66,7 @@ import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
 import { sagaArgumentProblem } from '../definition/saga-argument.js';
-import { readDefinition, START_OPTION_FIELDS } from '../definition/read-definition.js';
+import { ORCHESTRATOR_OPTION_FIELDS, readDefinition, readOptions, START_OPTION_FIELDS } from '../definition/read-definition.js';
 
 /**
  * Options of {@link createOrchestrator}.
@@ -790,6 +790,10 @@ interface LoadedRun {
  *   void orchestrator.close({ timeoutMs: 10_000 }).then(() => store.close());
  * });
  * ```
+ *
+ * @throws `TypeError` for a `leaseMs` that is not a positive integer, an invalid `ownerId`, an
+ * entry of `sagas` that is not a built saga, and options whose reads throw (a revoked Proxy, a
+ * throwing getter: `createOrchestrator: options.leaseMs could not be read: …`).
  */
 export function createOrchestrator(options: OrchestratorOptions = {}): Orchestrator {
   return new SagaOrchestrator(options);
@@ -869,7 +873,8 @@ class SagaOrchestrator implements Orchestrator {
   /** Emits once, when `close()` is called: what `watch()` streams of runs driven elsewhere end on. */
   private readonly closing$ = new Subject<void>();
 
-  constructor(options: OrchestratorOptions) {
+  constructor(given: OrchestratorOptions) {
+    const options = readOptions('createOrchestrator', given, ORCHESTRATOR_OPTION_FIELDS) as OrchestratorOptions;
     this.store = options.store ?? new MemoryStore();
     this.scheduler = options.scheduler ?? asyncScheduler;
     this.random = options.random ?? Math.random;

@@ -35,6 +35,7 @@ import { settleTimeoutError, settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
 import { sagaArgumentProblem } from '../definition/saga-argument.js';
+import { readOptions, WORKER_OPTION_FIELDS } from '../definition/read-definition.js';
 
 /**
  * The store call a worker was making when something went wrong, passed to
@@ -296,7 +297,8 @@ export interface Worker {
  * @throws `TypeError` for options out of range: `concurrency`, `leaseMs`, `pollIntervalMs` or a
  * `retry` delay that is not a positive integer, a `parkThresholdMs` below 0 or NaN, an empty
  * `sagas`, a `workerId` that is empty or blank, longer than 200 characters, or holds a NUL or a
- * lone surrogate (as `createOrchestrator`'s `ownerId`).
+ * lone surrogate (as `createOrchestrator`'s `ownerId`), and options whose reads throw (a revoked
+ * Proxy, a throwing getter: `createWorker: options.leaseMs could not be read: …`).
  */
 export function createWorker(options: WorkerOptions): Worker {
   return new SagaWorker(options);
@@ -353,7 +355,8 @@ class SagaWorker implements Worker {
   private phase: WorkerPhase = 'idle';
   private stopping: Promise<void> | undefined;
 
-  constructor(options: WorkerOptions) {
+  constructor(given: WorkerOptions) {
+    const options = readOptions('createWorker', given, WORKER_OPTION_FIELDS) as WorkerOptions;
     if (!supportsWorkers(options.store)) {
       throw new StoreUnsupportedError(
         options.store.description,

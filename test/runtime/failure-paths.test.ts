@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   createOrchestrator,
+  createWorker,
   defineSaga,
   MemoryStore,
   SagaCancelledError,
@@ -312,6 +313,23 @@ describe('cancellation', () => {
     await orchestrator.close();
     expect(calls()).toBe(0);
     expect(await store.listRuns()).toEqual([]);
+  });
+
+  it('createOrchestrator() and createWorker() options whose reads throw are refused with a TypeError naming the field, not what the read threw', () => {
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const queue = Object.assign(new MemoryStore(), { workQueue: true });
+    const { saga } = countingSaga('hostile-factory-options');
+    const leaseGetter = (): { readonly leaseMs: number } => ({
+      get leaseMs(): number {
+        throw new Error('leaseMs is gone');
+      },
+    });
+    expect(() => createOrchestrator(revoked)).toThrow(new TypeError("createOrchestrator: options could not be read: TypeError: Cannot perform 'IsArray' on a proxy that has been revoked."));
+    expect(() => createOrchestrator({ sagas: revoked as never })).toThrow(new TypeError("createOrchestrator: options.sagas could not be read: TypeError: Cannot perform 'IsArray' on a proxy that has been revoked."));
+    expect(() => createOrchestrator(leaseGetter())).toThrow(new TypeError('createOrchestrator: options.leaseMs could not be read: Error: leaseMs is gone.'));
+    expect(() => createWorker({ store: queue, sagas: [saga], retry: revoked })).toThrow(new TypeError("createWorker: options.retry could not be read: TypeError: Cannot perform 'IsArray' on a proxy that has been revoked."));
+    expect(() => createWorker(Object.assign(leaseGetter(), { store: queue, sagas: [saga] }))).toThrow(new TypeError('createWorker: options.leaseMs could not be read: Error: leaseMs is gone.'));
   });
 
   it('a stage that has been announced but not yet invoked when the cancel lands is never invoked', async () => {
