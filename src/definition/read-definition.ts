@@ -96,15 +96,21 @@ export const WORKER_OPTION_FIELDS: DefinitionFields = {
 };
 
 /**
- * The options of a factory (`createOrchestrator`, `createWorker`) read once into plain data; a
- * read that throws is a `TypeError` naming the field (`createWorker: options.leaseMs could not be
- * read: …`), as every other problem with these options is.
+ * Options (of `createOrchestrator`, `createWorker`, `signal()`, `close()`, `stop()`) read once into
+ * plain data; a read that throws is a `TypeError` naming the field (`createWorker: options.leaseMs
+ * could not be read: …`), as every other problem with these options is.
  */
 export function readOptions(call: string, options: unknown, fields: DefinitionFields): unknown {
   const read = readDefinition(options ?? {}, fields, 'options');
   if (read.unreadable.length > 0) throw new TypeError(`${call}: ${read.unreadable.map((issue) => `${issue.path} ${issue.message}`).join('; ')}.`);
   return read.value ?? {};
 }
+
+/** The fields of the options of `orchestrator.signal()`. */
+export const SIGNAL_OPTION_FIELDS: DefinitionFields = { signalId: 'value', timeoutMs: 'value' };
+
+/** The fields of the options of `orchestrator.close()` and `worker.stop()`. */
+export const SETTLE_OPTION_FIELDS: DefinitionFields = { timeoutMs: 'value' };
 
 /** The fields of a wait stage's definition (`waitForSignal` or `sleep`). */
 export const WAIT_FIELDS: DefinitionFields = {

@@ -66,7 +66,7 @@ import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
 import { sagaArgumentProblem } from '../definition/saga-argument.js';
-import { ORCHESTRATOR_OPTION_FIELDS, readDefinition, readOptions, START_OPTION_FIELDS } from '../definition/read-definition.js';
+import { ORCHESTRATOR_OPTION_FIELDS, readDefinition, readOptions, SETTLE_OPTION_FIELDS, SIGNAL_OPTION_FIELDS, START_OPTION_FIELDS } from '../definition/read-definition.js';
 
 /**
  * Options of {@link createOrchestrator}.
@@ -334,8 +334,8 @@ export interface CloseOptions {
    * that ignores its signal past `close()` keeps the run's lease until the lease expires. A run
    * whose write was in flight is not taken back: that write may still land (or be refused once
    * the lease is given back), and the rejection says so, to `inspect` the run.
-   * A number >= 0 (`Infinity` waits as long as leaving it out); anything else rejects `close()`
-   * with a `TypeError` and stops nothing. Default: wait for every run.
+   * A number >= 0 (`Infinity` waits as long as leaving it out); anything else, or options whose
+   * reads throw, rejects `close()` with a `TypeError` and stops nothing. Default: wait for every run.
    */
   readonly timeoutMs?: number | undefined;
 }
@@ -575,7 +575,8 @@ export interface Orchestrator {
    * `StoreUnavailableError`, say: the run stays resumable, send the signal again); all as
    * rejections. `TypeError` (rejects) for a `signalId` that is empty, over 200 characters or
    * holds a NUL, a lone surrogate or a control character (a delivery id from outside, journaled
-   * and printed), or a `timeoutMs` that is not a finite number > 0.
+   * and printed), a `timeoutMs` that is not a finite number > 0, or options whose reads throw
+   * (a revoked Proxy, a throwing getter), naming the field.
    */
   signal(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult>;
   /**
@@ -1123,8 +1124,9 @@ class SagaOrchestrator implements Orchestrator {
     }
   }
 
-  async signal(runId: string, name: string, payload?: unknown, options: SignalOptions = {}): Promise<SignalResult> {
+  async signal(runId: string, name: string, payload?: unknown, given: SignalOptions = {}): Promise<SignalResult> {
     if (this.closed) throw new OrchestratorClosedError(`signal() of run ${runId} was called after close()`);
+    const options = readOptions(`signal() of run ${runId}`, given, SIGNAL_OPTION_FIELDS) as SignalOptions;
     const signalId = options.signalId ?? timeOrderedId();
     // A signal id often comes from outside (a webhook's delivery id): journaled, stored as text and printed.
     const signalIdProblem = runIdProblem(signalId);
@@ -1324,7 +1326,8 @@ class SagaOrchestrator implements Orchestrator {
     return SafeObservable.from(journal$, { onError: this.onSubscriberError, runId });
   }
 
-  async close(options: CloseOptions = {}): Promise<void> {
+  async close(given: CloseOptions = {}): Promise<void> {
+    const options = readOptions('orchestrator.close()', given, SETTLE_OPTION_FIELDS) as CloseOptions;
     const refused = settleTimeoutError('orchestrator.close()', options.timeoutMs);
     if (refused !== undefined) throw refused;
     this.closed = true;

@@ -35,7 +35,7 @@ import { settleTimeoutError, settleWithin } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
 import { sagaArgumentProblem } from '../definition/saga-argument.js';
-import { readOptions, WORKER_OPTION_FIELDS } from '../definition/read-definition.js';
+import { readOptions, SETTLE_OPTION_FIELDS, WORKER_OPTION_FIELDS } from '../definition/read-definition.js';
 
 /**
  * The store call a worker was making when something went wrong, passed to
@@ -214,7 +214,7 @@ export interface WorkerStopOptions {
    * (nothing more is written for them here) and their leases released, so another worker
    * resumes them at once — each once its stage calls in flight have settled (they get one turn of
    * the event loop to honour their aborted signals; see the remarks). A number >= 0 (`Infinity` waits as long as leaving it out); anything
-   * else rejects `stop()` with a `TypeError` and stops nothing. Default: wait for every run.
+   * else, or options whose reads throw, rejects `stop()` with a `TypeError` and stops nothing. Default: wait for every run.
    */
   readonly timeoutMs?: number | undefined;
 }
@@ -437,7 +437,13 @@ class SagaWorker implements Worker {
     this.subscription.add(this.claims$().subscribe());
   }
 
-  stop(options: WorkerStopOptions = {}): Promise<void> {
+  stop(given: WorkerStopOptions = {}): Promise<void> {
+    let options: WorkerStopOptions;
+    try {
+      options = readOptions(`worker ${this.id}: stop()`, given, SETTLE_OPTION_FIELDS) as WorkerStopOptions;
+    } catch (error) {
+      return Promise.reject(reportableError(error));
+    }
     const refused = settleTimeoutError(`worker ${this.id}: stop()`, options.timeoutMs);
     if (refused !== undefined) return Promise.reject(refused);
     this.stopping ??= this.shutDown(options.timeoutMs);

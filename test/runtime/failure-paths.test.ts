@@ -332,6 +332,25 @@ describe('cancellation', () => {
     expect(() => createWorker(Object.assign(leaseGetter(), { store: queue, sagas: [saga] }))).toThrow(new TypeError('createWorker: options.leaseMs could not be read: Error: leaseMs is gone.'));
   });
 
+  it('signal(), close() and a worker\'s stop() options whose reads throw are refused with a TypeError naming the field; nothing is signalled or stopped', async () => {
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const unreadable = "could not be read: TypeError: Cannot perform 'IsArray' on a proxy that has been revoked";
+    const orchestrator = createOrchestrator();
+    await expect(orchestrator.signal('run-1', 'approved', {}, revoked)).rejects.toThrow(new TypeError(`signal() of run run-1: options ${unreadable}.`));
+    const timeoutGetter = {
+      get timeoutMs(): number {
+        throw new Error('timeoutMs is gone');
+      },
+    };
+    await expect(orchestrator.close(timeoutGetter)).rejects.toThrow(new TypeError('orchestrator.close(): options.timeoutMs could not be read: Error: timeoutMs is gone.'));
+    const worker = createWorker({ store: Object.assign(new MemoryStore(), { workQueue: true }), sagas: [countingSaga('stop-options').saga], workerId: 'w-1' });
+    await expect(worker.stop(revoked)).rejects.toThrow(new TypeError(`worker w-1: stop(): options ${unreadable}.`));
+    // Refused calls stopped nothing: the orchestrator still takes runs.
+    expect((await orchestrator.run(countingSaga('still-open').saga, { id: '1' })).charge).toBe('charged');
+    await orchestrator.close();
+  });
+
   it('a stage that has been announced but not yet invoked when the cancel lands is never invoked', async () => {
     let invoked = false;
     const saga = defineSaga({ name: 'announced', input })
