@@ -4,8 +4,7 @@ import { isZodSchema } from './is-zod-schema.js';
 
 /**
  * Reading what user code hands `defineSaga`, `.stage()`, `.waitForSignal()` and `.sleep()` (and
- * the options of `orchestrator.start()`, `run()`, `submit()`, `createOrchestrator()` and
- * `createWorker()`): every
+ * the options of `createOrchestrator()`, `createWorker()`, `signal()`, `close()` and `stop()`): every
  * read of a definition object may run a getter or a Proxy trap, and so may throw (a revoked Proxy,
  * a getter that throws) or answer differently the next time. The builder reads each definition
  * once, here, into plain data: a read that throws becomes an issue naming its field, which
@@ -64,9 +63,6 @@ export const STAGE_FIELDS: DefinitionFields = {
   compensation: { retry: RETRY_FIELDS, timeoutMs: 'value' },
   compensateOnFailure: 'value',
 };
-
-/** The fields of the options of `orchestrator.start()`, `run()` and `submit()`. */
-export const START_OPTION_FIELDS: DefinitionFields = { runId: 'value', signal: 'value' };
 
 /** The fields of `createOrchestrator`'s options. */
 export const ORCHESTRATOR_OPTION_FIELDS: DefinitionFields = {

@@ -300,7 +300,7 @@ describe('cancellation', () => {
       return undefined;
     };
     const cases = [
-      [() => orchestrator.start(saga, { id: '1' }, revoked), { path: 'options', message: "could not be read: TypeError: Cannot perform 'IsArray' on a proxy that has been revoked" }],
+      [() => orchestrator.start(saga, { id: '1' }, revoked), { path: 'options.runId', message: "could not be read: TypeError: Cannot perform 'get' on a proxy that has been revoked" }],
       [() => orchestrator.start(saga, { id: '1' }, throwing('runId')), { path: 'options.runId', message: 'could not be read: Error: runId is gone' }],
       [() => orchestrator.run(saga, { id: '1' }, throwing('signal')), { path: 'options.signal', message: 'could not be read: Error: signal is gone' }],
       [() => orchestrator.submit(saga, { id: '1' }, throwing('runId')), { path: 'options.runId', message: 'could not be read: Error: runId is gone' }],
