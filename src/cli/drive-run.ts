@@ -19,6 +19,13 @@ export interface DriveRunOptions {
   /** Watch for Ctrl-C: the first cancels the run, the second leaves it where it is. Default true. */
   readonly handleInterrupts?: boolean;
   /**
+   * What the first Ctrl-C does: `'cancel'` the run (default), or `'leave'` it as SIGTERM does, for
+   * a command that is already cancelling it (`sagaflow cancel`).
+   */
+  readonly onCtrlC?: 'cancel' | 'leave';
+  /** What the message on leaving says of the run after "stopping; ". Default: it is left as it is, and `sagaflow resume` continues it. */
+  readonly leftNote?: string;
+  /**
    * Stops driving the run and leaves it resumable (closing the orchestrator that drives it, which
    * gives its lease back): what SIGTERM does. Without it, SIGTERM leaves at once, as a second
    * Ctrl-C does.
@@ -49,10 +56,13 @@ export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<
       complete: () => resolve(),
     });
   });
-  const interrupts = options.handleInterrupts === false ? undefined : watchInterrupts(run, io, options.leave);
+  const interrupts = options.handleInterrupts === false ? undefined : watchInterrupts(run, io, options);
   try {
     const outcome = await run.outcome;
     await eventsDone;
+    // Left on a signal meanwhile (a followed run's outcome resolves as its follower closes): the
+    // process exits once the leave is done, with its code, not with this outcome's.
+    if (interrupts?.leaving !== undefined) await interrupts.leaving;
     return outcome;
   } catch (error) {
     // Left on SIGTERM: the run's outcome rejects as the orchestrator closes; the process exits once it has.
@@ -65,8 +75,8 @@ export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<
   }
 }
 
-/** The exit code of a command that left its run on SIGTERM: 128 + 15, as a process the signal ended. */
-const LEFT_ON_SIGTERM = 143;
+/** The exit code of a command that left its run on a signal: 128 + its number, as a process the signal ended. */
+const LEFT_ON: Readonly<Record<'SIGTERM' | 'SIGINT', number>> = { SIGTERM: 143, SIGINT: 130 };
 
 /**
  * Ctrl-C (SIGINT), first: cancel the run and let it roll back. SIGTERM, first: leave the run as it
@@ -74,7 +84,11 @@ const LEFT_ON_SIGTERM = 143;
  * not a decision to undo the saga). Either, second: leave at once; the journal keeps the run
  * resumable.
  */
-function watchInterrupts(run: SagaRun, io: CliIo, leave: (() => Promise<void>) | undefined): { readonly stop: () => void; readonly leaving: Promise<never> | undefined } {
+function watchInterrupts(
+  run: SagaRun,
+  io: CliIo,
+  options: Pick<DriveRunOptions, 'leave' | 'onCtrlC' | 'leftNote'>,
+): { readonly stop: () => void; readonly leaving: Promise<never> | undefined } {
   let interrupted = false;
   let leaving: Promise<never> | undefined;
   const resume = `'npx sagaflow resume ${run.runId} --sagas <module>'`;
@@ -84,12 +98,13 @@ function watchInterrupts(run: SagaRun, io: CliIo, leave: (() => Promise<void>) |
       process.exit(130);
     }
     interrupted = true;
-    if (signal === 'SIGTERM') {
-      io.stderr.write(`\nSIGTERM: stopping; run ${run.runId} is left as it is, to be resumed: ${resume} continues it (Ctrl-C cancels a run instead)\n`);
+    if (signal === 'SIGTERM' || options.onCtrlC === 'leave') {
+      const note = options.leftNote ?? `run ${run.runId} is left as it is, to be resumed: ${resume} continues it (Ctrl-C cancels a run instead)`;
+      io.stderr.write(`\n${signal}: stopping; ${note}\n`);
       // A store that does not answer must not hold the process: the lease then expires on its own.
-      leaving = settlesWithin(leave?.() ?? Promise.resolve(), STORE_GRACE_MS).then((inTime) => {
+      leaving = settlesWithin(options.leave?.() ?? Promise.resolve(), STORE_GRACE_MS).then((inTime) => {
         if (!inTime) io.stderr.write(`the store did not answer within ${STORE_GRACE_MS / 1_000} s: run ${run.runId} keeps its lease until it expires, then ${resume} continues it\n`);
-        return process.exit(LEFT_ON_SIGTERM);
+        return process.exit(LEFT_ON[signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT']);
       });
       return;
     }

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator, type SagaEvent } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
@@ -14,6 +15,7 @@ import { SqliteStore } from 'sagaflow/sqlite';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
 import { ensureBuilt, fixture, sagaflow, type CliResult } from './support/cli-process.js';
 import { slow } from './fixtures/slow.mjs';
+import { slowUndo } from './fixtures/slow-undo.mjs';
 
 const postgresUrl = await postgresForTests();
 const schema = uniqueSchema('cli_start');
@@ -158,6 +160,53 @@ describe('sagaflow cancel', () => {
       const resumed = orchestrator.resume('left-by-sigterm');
       resumed.cancel('the test is done');
       expect((await resumed.outcome).status).toBe('cancelled');
+      await orchestrator.close();
+    } finally {
+      await sqlite.close();
+    }
+  }, 60_000);
+
+  it('sagaflow cancel stopped by SIGTERM while it rolls back a run it took over gives the lease back: the rollback is left resumable, not held until the lease runs out (exit 143)', async () => {
+    const path = join(work, 'cancel-sigterm.db');
+    const runId = 'cancel-left-by-sigterm';
+    // A run nobody drives: started here and left inside 'hold' (close({ timeoutMs: 0 }) gives its lease back).
+    const first = new SqliteStore({ path });
+    try {
+      const orchestrator = createOrchestrator({ store: first, sagas: [slowUndo] });
+      const run = orchestrator.start(slowUndo, {}, { runId });
+      run.outcome.catch(() => undefined);
+      await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started' && event.stage === 'hold')));
+      await orchestrator.close({ timeoutMs: 0 });
+    } finally {
+      await first.close();
+    }
+    let output = '';
+    let signalled = false;
+    const result = await sagaflow(['cancel', runId, 'changed my mind', '--sagas', fixture('slow-undo.mjs'), '--store', `sqlite:${path}`], {
+      cwd: work,
+      env: { SLOW_UNDO: '1' },
+      onStdout: (chunk, child) => {
+        output += chunk;
+        if (!signalled && /book +↺ compensating/.test(output)) {
+          signalled = true;
+          child.kill('SIGTERM');
+        }
+      },
+    });
+    expect(result.code).toBe(143);
+    expect(result.stderr).toContain(`SIGTERM: stopping; run ${runId} is still being cancelled: its owner goes on with the rollback, or, if this command had taken it over, 'npx sagaflow resume ${runId} --sagas <module>' continues it`);
+    const journal = await journalOf(path, runId);
+    // The command had taken the run over and begun undoing 'book', which it left unfinished.
+    expect(journal.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
+    expect(journal.at(-1)).toMatchObject({ type: 'compensation.started', stage: 'book' });
+    const sqlite = new SqliteStore({ path });
+    try {
+      // Given back: the next process goes on with the rollback at once, not after the lease runs out.
+      expect((await sqlite.leaseOf(runId))?.live ?? false).toBe(false);
+      const orchestrator = createOrchestrator({ store: sqlite, sagas: [slowUndo] });
+      const outcome = await orchestrator.resume(runId).outcome;
+      expect(outcome.status).toBe('cancelled');
+      expect(outcome.compensationOrder).toEqual(['book']);
       await orchestrator.close();
     } finally {
       await sqlite.close();

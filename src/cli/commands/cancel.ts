@@ -103,7 +103,11 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
         json,
         stageNames: foldJournal(journal).stageNames,
         liveFromSeq: journal.length,
-        handleInterrupts: false,
+        // Stopping this command (SIGTERM, Ctrl-C) stops only its part: following the run, and a
+        // rollback it took over, whose lease it gives back for the next process to go on with.
+        onCtrlC: 'leave',
+        leave: () => orchestrator.close({ timeoutMs: 0 }),
+        leftNote: `run ${runId} is still being cancelled: its owner goes on with the rollback, or, if this command had taken it over, 'npx sagaflow resume ${runId} --sagas <module>' continues it`,
       });
     } finally {
       await orchestrator.close();
