@@ -268,8 +268,7 @@ export class PostgresStore implements WorkQueueStore {
    * How long a statement may go without an answer before its connection is given up for dead
    * (pg's client-side `query_timeout`): the statement's own limit, plus the connection timeout
    * for the network. The server's `statement_timeout` cannot end a wait for a server that went
-   * silent (a host gone, a network partition): without this, such a call never settled, and
-   * neither did `close({ timeoutMs })` or `stop({ timeoutMs })` waiting for it. Only on the pool
+   * silent (a host gone, a network partition): without this, such a call never settled. Only on the pool
    * the store creates, whose `statement_timeout` it knows, and unless that is disabled (`0`).
    */
   private readonly answerTimeoutMs: number | undefined;
