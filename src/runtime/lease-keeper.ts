@@ -46,6 +46,8 @@ export class LeaseKeeper {
   private again = false;
   private failures = 0;
   private unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
+  /** The listen's unsubscribe, once it is set up (see {@link LeaseKeeper.stop}). */
+  private listening: (() => Promise<void>) | undefined;
   private stopped = false;
   private readonly everyMs: number;
   /**
@@ -136,7 +138,11 @@ export class LeaseKeeper {
     this.held.clear();
     this.tick?.cancel();
     this.tick = undefined;
-    const unlisten = await this.unlisten;
+    // A listen still being set up is not waited for: against a server gone silent it may never
+    // be, and stop() (so close() and a worker's stop()) would wait for ever. Once it is set up, it
+    // sees `stopped` and unsubscribes at once (listen()).
+    const unlisten = this.listening;
+    this.listening = undefined;
     this.unlisten = undefined;
     await unlisten?.().catch(() => undefined);
   }
@@ -206,7 +212,10 @@ export class LeaseKeeper {
       })
       .then(
         (unlisten) => {
-          if (!this.stopped) return unlisten;
+          if (!this.stopped) {
+            this.listening = unlisten;
+            return unlisten;
+          }
           void unlisten().catch(() => undefined);
           return undefined;
         },

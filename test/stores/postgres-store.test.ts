@@ -1,4 +1,6 @@
 import {
+  createOrchestrator,
+  defineSaga,
   LeaseLostError,
   RunAlreadyExistsError,
   RunLeasedError,
@@ -15,6 +17,8 @@ import {
 } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import pg from 'pg';
+import { filter, firstValueFrom } from 'rxjs';
+import { z } from 'zod';
 import { v7 as uuidv7 } from 'uuid';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresStatements } from '../../src/stores/postgres-statements.js';
@@ -1002,6 +1006,28 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         // The silent connection was dropped, not handed out again: the next call gets a new one.
         await store.release(runId, APP);
         expect((await store.leaseOf(runId))?.live ?? false).toBe(false);
+      } finally {
+        await store.close();
+        await proxy.down();
+      }
+    });
+
+    it('lets orchestrator.close({ timeoutMs: 0 }) resolve while the server is silent: the lease it cannot give back is left to expire, and the run stays resumable', async () => {
+      const { proxy, store } = await storeThroughProxy();
+      // A stage that honours its aborted signal: the run is given back (its lease released) at once.
+      const saga = defineSaga({ name: 'held-in-outage', input: z.object({}) })
+        .stage('book', { execute: () => 'booked', compensate: () => undefined })
+        .stage('hold', { execute: ({ signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))) })
+        .build();
+      const orchestrator = createOrchestrator({ store, sagas: [saga], onError: () => undefined });
+      try {
+        const run = orchestrator.start(saga, {});
+        await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started' && event.stage === 'hold')));
+        proxy.blackhole();
+        await orchestrator.close({ timeoutMs: 0 });
+        await expect(run.outcome).rejects.toThrow(/still active when close\(\) timed out/);
+        const journal = (await open().load(run.runId)) ?? [];
+        expect(journal.at(-1)).toMatchObject({ type: 'stage.started', stage: 'hold' });
       } finally {
         await store.close();
         await proxy.down();
