@@ -370,12 +370,22 @@ function checkOutput(saga: Saga, runId: string, stage: SagaStage, value: unknown
 /** V8's messages for a write to a frozen object (strict mode, as ES modules are). */
 const FROZEN_WRITE = /object is not extensible|read[- ]only property|Cannot assign to read only|Cannot delete property|Cannot add property/;
 
+/** What {@link retryVerdict} answers: whether the error is retried, and what the policy's `retryable` threw, if it threw. */
+interface RetryVerdict {
+  readonly retryable: boolean;
+  readonly predicateThrew?: string;
+}
+
+/** The verdicts with nothing to report, shared: a failed attempt allocates one only when `retryable` threw. */
+const RETRY: RetryVerdict = Object.freeze({ retryable: true });
+const NO_RETRY: RetryVerdict = Object.freeze({ retryable: false });
+
 /** Whether the error is retried, and, when the policy's `retryable` threw, what it threw (the error is then not retried). */
-function retryVerdict(policy: ResolvedRetryPolicy, error: unknown): { readonly retryable: boolean; readonly predicateThrew?: string } {
-  if (isNonRetryable(error)) return { retryable: false };
-  if (policy.retryable === undefined) return { retryable: true };
+function retryVerdict(policy: ResolvedRetryPolicy, error: unknown): RetryVerdict {
+  if (isNonRetryable(error)) return NO_RETRY;
+  if (policy.retryable === undefined) return RETRY;
   try {
-    return { retryable: policy.retryable(error) === true };
+    return policy.retryable(error) === true ? RETRY : NO_RETRY;
   } catch (thrown) {
     return { retryable: false, predicateThrew: describeThrown(thrown) };
   }
