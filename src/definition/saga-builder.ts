@@ -5,6 +5,8 @@ import { nameProblem, quoteIdentifier } from './identifier.js';
 import { readDefinition, SAGA_OPTION_FIELDS, STAGE_FIELDS, underUnreadable, WAIT_FIELDS } from './read-definition.js';
 import { COMPENSATE_RETRY_DEFAULTS, EXECUTE_RETRY_DEFAULTS, resolveRetryPolicy } from './retry-policy.js';
 import type { ResolvedSagaPolicies, Saga, SagaPolicies, SagaStage } from './saga.js';
+import { positionOf } from '../journal/stage-table.js';
+import { topologyOf } from '../journal/topology.js';
 import { shapeHash, shapeOf } from './shape-hash.js';
 import type { JsonOutput, OutputJsonProblem } from './json-output.js';
 import type { StageDefinition } from './stage-definition.js';
@@ -477,7 +479,6 @@ export class SagaBuilder<
         ...(nodes[index]?.wait === undefined ? {} : { wait: nodes[index].wait.spec }),
       });
     });
-    const byName = new Map(stages.map((stage) => [stage.name, stage]));
     const policies: ResolvedSagaPolicies = Object.freeze({
       concurrency: options.concurrency ?? Infinity,
       onFailure: options.onFailure ?? 'compensate',
@@ -487,6 +488,9 @@ export class SagaBuilder<
     const sagaNameChecked = options.name as string;
     // One frozen shape per definition: journaled on every run, and the key of its shared index.
     const shape = Object.freeze(shapeOf({ stages }).map((stage) => Object.freeze({ ...stage, after: Object.freeze(stage.after) })));
+    // Stage i of the shape is stages[i]: a lookup by name goes through the index every run of the
+    // definition shares, whose last answer is usually the stage the run's state was just read for.
+    const topology = topologyOf(shape);
     return Object.freeze({
       name: sagaNameChecked,
       version: options.version ?? '1',
@@ -495,7 +499,10 @@ export class SagaBuilder<
       input: options.input as ZodType<TInput, TRawInput>,
       stages: Object.freeze(stages),
       policies,
-      stage: (name: string) => byName.get(name),
+      stage: (name: string) => {
+        const position = positionOf(topology, name);
+        return position === undefined ? undefined : stages[position];
+      },
       ...(options.redactError === undefined ? {} : { redactError: options.redactError }),
     });
   }

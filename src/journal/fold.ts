@@ -3,7 +3,7 @@ import { StoreCorruptionError } from '../errors/store-errors.js';
 import { freezeJson } from './freeze-json.js';
 import type { Cancellation, RecordedStageShape, RollbackCause, ResumeMode, SagaEvent, StageFailure } from './saga-event.js';
 import type { RunStatus } from './outcome.js';
-import { StageTable, stageIndexOf, type StageIndex } from './stage-table.js';
+import { positionOf, StageTable, stageIndexOf, type StageIndex } from './stage-table.js';
 import { recordedTopology, type Topology } from './topology.js';
 
 /**
@@ -1059,7 +1059,7 @@ function removeReady(state: MutableRunState, name: string): void {
 function completed(state: MutableRunState, name: string): void {
   const topology = state.topology;
   if (topology === undefined) return;
-  const index = topology.indexOf.get(name);
+  const index = positionOf(topology, name);
   if (index === undefined) return;
   state.remaining--;
   const dependents = topology.dependents[index] as readonly string[];
