@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineSaga } from 'sagaflow';
@@ -22,6 +23,34 @@ describe('positionOf', () => {
     expect(positionOf(index, 'z')).toBeUndefined();
     expect(positionOf(index, 'b')).toBe(1);
     expect(positionOf(index, '__proto__')).toBeUndefined();
+  });
+
+  it('answers what the index\'s Map answers, for any sequence of lookups in several indexes (names repeated or not)', () => {
+    const name = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'join', '__proto__');
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(name, { maxLength: 8 }), { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.nat(), name), { maxLength: 60 }),
+        (lists, lookups) => {
+          // A list with a name twice is a hand-edited journal's: its Map keeps the last position.
+          const indexes = lists.map((names) => ({ names, indexOf: new Map(names.map((stage, position) => [stage, position])) }));
+          for (const [which, stage] of lookups) {
+            const index = indexes[which % indexes.length]!;
+            expect(positionOf(index, stage)).toBe(index.indexOf.get(stage));
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('answers for a fan-in\'s pattern: the parallel stages in order, each followed by the join', () => {
+    const names = ['root', ...Array.from({ length: 50 }, (_, position) => `w${position}`), 'join'];
+    const index = stageIndexOf(names);
+    for (let position = 1; position <= 50; position++) {
+      expect(positionOf(index, `w${position - 1}`)).toBe(position);
+      expect(positionOf(index, 'join')).toBe(51);
+    }
   });
 });
 
