@@ -184,7 +184,7 @@ export {
 export { NonRetryableError, StageOutputError, StageResultAccessError, StageTimeoutError } from './errors/stage-errors.js';
 export { SERIALIZATION_NOTES_KEY, serializeError, serializedErrorSchema } from './errors/serialize-error.js';
 export type { SerializationNotes, SerializedError } from './errors/serialize-error.js';
-export { REDACTED, redactSerializedError } from './errors/redact-error.js';
+export { REDACTED, redactSerializedError, WITHHELD_ERROR_MESSAGE } from './errors/redact-error.js';
 export type { ErrorRedactionContext, ErrorRedactor } from './errors/redact-error.js';
 export type {
   ClaimedRun,

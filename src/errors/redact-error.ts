@@ -32,9 +32,11 @@ export interface ErrorRedactionContext {
  * It receives a copy of the error that the default redaction ({@link redactSerializedError}) has
  * already been applied to, and returns what is journaled: a {@link SerializedError} (plain
  * JSON). Return the error unchanged, change fields, or drop `data` entirely. It must not throw;
- * if it does, or returns something that is not a serialised error, the default-redacted error is
- * journaled instead, with `data.$sagaflow.redactErrorFailed` saying why. It runs for every
- * journaled error (each retry too), so keep it cheap and synchronous.
+ * if it does, or returns something that is not a serialised error, the journal fails closed: it
+ * keeps the error's `name` and `code` only, with {@link WITHHELD_ERROR_MESSAGE} as its message and
+ * `data.$sagaflow.redactErrorFailed` saying why (message, stack and `data` may hold what the hook
+ * was there to remove). It runs for every journaled error (each retry too), so keep it cheap and
+ * synchronous.
  *
  * @example
  * ```ts
@@ -123,8 +125,10 @@ export function redactText(text: string): string {
  *   `Basic …` credentials, secret query parameters (`?token=…`) and `"password": "…"` in JSON text.
  *
  * Then `redactor` (the saga's `redactError`), if given, receives a copy of that and returns what
- * is journaled; if it throws or returns something that is not a serialised error, the
- * default-redacted error is kept, with `data.$sagaflow.redactErrorFailed` saying why.
+ * is journaled; if it throws or returns something that is not a serialised error, only the error's
+ * `name` and `code` are kept, with {@link WITHHELD_ERROR_MESSAGE} as its message and
+ * `data.$sagaflow.redactErrorFailed` saying why (it fails closed: what the hook was given to
+ * remove is not journaled).
  *
  * @param error - the serialised error.
  * @param context - where it was thrown, passed to `redactor`.
@@ -147,13 +151,45 @@ export function redactSerializedError(error: SerializedError, context: ErrorReda
   try {
     result = redactor(JSON.parse(JSON.stringify(redacted)) as SerializedError, context);
   } catch (thrown) {
-    return withSerializationNote(redacted, { redactErrorFailed: `the redactError hook of saga '${context.saga}' threw ${describeThrown(thrown)} for stage '${context.stage}'` });
+    return withheld(redacted, `the redactError hook of saga '${context.saga}' threw ${describeThrown(thrown)} for stage '${context.stage}'`);
   }
   const checked = asSerializedError(result);
   if (typeof checked === 'string') {
-    return withSerializationNote(redacted, { redactErrorFailed: `the redactError hook of saga '${context.saga}' returned ${checked} for stage '${context.stage}'` });
+    return withheld(redacted, `the redactError hook of saga '${context.saga}' returned ${checked} for stage '${context.stage}'`);
   }
   return checked;
+}
+
+/**
+ * The message journaled in place of an error's own when the saga's `redactError` hook failed.
+ *
+ * @remarks
+ * The hook is there to remove what the default redaction does not know about, so when it throws
+ * or returns something that is not a serialised error, nothing it might have removed is journaled:
+ * the error keeps its `name` and `code`, this message, and `data.$sagaflow.redactErrorFailed`
+ * saying why (see {@link redactSerializedError}).
+ *
+ * @example
+ * ```ts
+ * import { WITHHELD_ERROR_MESSAGE, type SagaOutcome } from 'sagaflow';
+ * const hookFailed = (outcome: SagaOutcome) => outcome.failure?.error.message === WITHHELD_ERROR_MESSAGE;
+ * ```
+ */
+export const WITHHELD_ERROR_MESSAGE = "[withheld: the saga's redactError hook failed; see data.$sagaflow.redactErrorFailed]";
+
+/**
+ * What is journaled when the saga's hook failed: it was given to remove what the default
+ * redaction does not know about, so nothing it might have removed is kept (message, stack,
+ * `data`); the error's `name` and `code`, sagaflow's own notes, and why.
+ */
+function withheld(error: SerializedError, why: string): SerializedError {
+  const notes = error.data?.[SERIALIZATION_NOTES_KEY] as SerializationNotes | undefined;
+  return {
+    name: error.name,
+    message: WITHHELD_ERROR_MESSAGE,
+    ...(error.code === undefined ? {} : { code: error.code }),
+    data: { [SERIALIZATION_NOTES_KEY]: { ...notes, redactErrorFailed: why } },
+  };
 }
 
 /** The default redaction alone (see {@link redactSerializedError}). */

@@ -80,7 +80,7 @@ export const SERIALIZATION_NOTES_KEY = '$sagaflow';
  * - `truncated`: the error was larger than the journal keeps (see {@link serializeError}) and
  *   parts were replaced by `[sagaflow: …]` strings saying what was left out.
  * - `redactErrorFailed`: the saga's `redactError` hook threw or returned something that is not a
- *   serialised error; the default redaction was kept.
+ *   serialised error; only the error's `name` and `code` were kept (see `WITHHELD_ERROR_MESSAGE`).
  * - `retryableFailed`: the retry policy's `retryable` threw for this error (saying what it threw);
  *   the error was treated as not retryable.
  *

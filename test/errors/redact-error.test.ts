@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
+  createOrchestrator,
   defineSaga,
+  MemoryStore,
   REDACTED,
   redactSerializedError,
   SagaDefinitionError,
   SERIALIZATION_NOTES_KEY,
   serializedErrorSchema,
   serializeError,
+  WITHHELD_ERROR_MESSAGE,
   type ErrorRedactor,
   type SerializedError,
 } from 'sagaflow';
@@ -118,20 +121,43 @@ describe('redactSerializedError: the saga hook', () => {
     expect(result.message).toBe('Request failed with status code 401');
   });
 
-  it('a hook that throws, even a revoked Proxy: the default-redacted error, with a note', () => {
+  it('a hook that throws, even a revoked Proxy: fails closed, keeping only name and code, with a note', () => {
     for (const thrown of [new Error('hook bug'), revokedProxy()]) {
-      const result = journaled(axiosLikeError(), (error) => {
-        (error.data as Record<string, unknown>)['config'] = 'mutated before throwing';
+      // What only the hook knows to remove: a customer's card number in the message, stack and data.
+      const secret = Object.assign(new Error('card 4111111111111111 declined'), { code: 'E_DECLINED', customer: { card: '4111111111111111' } });
+      const result = journaled(secret, (error) => {
+        (error.data as Record<string, unknown>)['customer'] = 'mutated before throwing';
         throw thrown;
       });
-      expect((result.data?.['config'] as { headers: unknown }).headers).toMatchObject({ Authorization: REDACTED });
-      expect(result.data?.[SERIALIZATION_NOTES_KEY]).toEqual({
-        redactErrorFailed: expect.stringMatching(/^the redactError hook of saga 'checkout' threw (Error: hook bug|a Proxy object) for stage 'charge'$/) as unknown,
+      expect(JSON.stringify(result)).not.toContain('4111111111111111');
+      expect(result).toEqual({
+        name: 'Error',
+        code: 'E_DECLINED',
+        message: WITHHELD_ERROR_MESSAGE,
+        data: {
+          [SERIALIZATION_NOTES_KEY]: {
+            redactErrorFailed: expect.stringMatching(/^the redactError hook of saga 'checkout' threw (Error: hook bug|a Proxy object) for stage 'charge'$/) as unknown,
+          },
+        },
       });
     }
   });
 
-  it('a hook that returns something else than a serialised error: the default-redacted error, with a note', async () => {
+  it('a failed hook keeps sagaflow\'s own notes on the error', () => {
+    const unreadable = new Error('boom');
+    Object.defineProperty(unreadable, 'message', {
+      get() {
+        throw new Error('getter bug');
+      },
+    });
+    const result = journaled(unreadable, () => {
+      throw new Error('hook bug');
+    });
+    const notes = result.data?.[SERIALIZATION_NOTES_KEY] as Record<string, unknown>;
+    expect(Object.keys(notes).sort()).toEqual(['redactErrorFailed', 'unreadable']);
+  });
+
+  it('a hook that returns something else than a serialised error: fails closed, with a note', async () => {
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
@@ -145,7 +171,8 @@ describe('redactSerializedError: the saga hook', () => {
       ];
       for (const [returned, why] of cases) {
         const result = journaled(new Error('boom'), () => returned as SerializedError);
-        expect(result.message).toBe('boom');
+        expect(result.message).toBe(WITHHELD_ERROR_MESSAGE);
+        expect(result.stack).toBeUndefined();
         expect((result.data?.[SERIALIZATION_NOTES_KEY] as { redactErrorFailed: string }).redactErrorFailed).toMatch(why);
       }
       await new Promise((resolve) => setImmediate(resolve));
@@ -176,5 +203,37 @@ describe('defineSaga({ redactError })', () => {
     } catch (error) {
       expect((error as SagaDefinitionError).issues).toEqual([{ path: 'redactError', message: 'must be a function' }]);
     }
+  });
+});
+
+describe('a run whose redactError hook throws', () => {
+  it('journals the failure withheld, and rolls back as it would have', async () => {
+    const store = new MemoryStore();
+    const orchestrator = createOrchestrator({ store });
+    const undone: string[] = [];
+    const saga = defineSaga({
+      name: 'hook-bug',
+      input: z.object({}),
+      redactError: (error) => {
+        if (error.data?.['customer'] !== undefined) throw new TypeError('the hook did not expect a customer');
+        return error;
+      },
+    })
+      .stage('reserve', { execute: async () => ({ reserved: true }), compensate: async () => void undone.push('reserve') })
+      .stage('charge', {
+        execute: async () => {
+          throw Object.assign(new Error('card 4111111111111111 declined'), { customer: { card: '4111111111111111' } });
+        },
+      })
+      .build();
+    const run = orchestrator.start(saga, {});
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('compensated');
+    expect(undone).toEqual(['reserve']);
+    expect(outcome.outputs).toEqual({ reserve: { reserved: true } });
+    expect(outcome.failure?.stage).toBe('charge');
+    expect(outcome.failure?.error.message).toBe(WITHHELD_ERROR_MESSAGE);
+    expect(JSON.stringify(await store.load(run.runId))).not.toContain('4111111111111111');
+    await orchestrator.close();
   });
 });
