@@ -154,6 +154,18 @@ export function toStoreError(error: unknown, store: string, operation: string): 
   return new StoreUnavailableError(store, detail, { cause: error });
 }
 
+/**
+ * pg's `Query read timeout` (its client-side `query_timeout` fired) with how long was waited, for
+ * {@link toStoreError}'s message; other errors are returned unchanged.
+ * Internal to the PostgreSQL store.
+ *
+ * @internal
+ */
+export function withReadTimeout(error: unknown, timeoutMs: number | undefined): unknown {
+  if (!(error instanceof Error) || error.message !== 'Query read timeout') return error;
+  return new Error(`Query read timeout: the server did not answer within ${timeoutMs ?? 0} ms`, { cause: error });
+}
+
 function describeCause(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return describeCause(error.errors[0]);
   if (!(error instanceof Error)) return String(error);

@@ -17,6 +17,11 @@ export interface WorkListenerOptions {
   readonly pingIntervalMs?: number;
   /** How long a check may take before the connection is given up for dead. Default 10 000 ms. */
   readonly pingTimeoutMs?: number;
+  /**
+   * How long `LISTEN` may go without an answer before the connection is given up for dead (the
+   * connect itself is bounded by `clientConfig.connectionTimeoutMillis`). Default `pingTimeoutMs`.
+   */
+  readonly answerTimeoutMs?: number;
 }
 
 interface Subscription {
@@ -36,6 +41,8 @@ interface Subscription {
  * A listening connection is idle for long stretches, and firewalls and NAT gateways drop idle
  * connections without telling either end; TCP keepalive notices only after many minutes. So the
  * listener pings the server every `pingIntervalMs` and reconnects when a ping does not answer.
+ * Setting up (connect, then `LISTEN`) is bounded the same way, so a server that went silent fails
+ * a subscription, or a reconnect that then tries again, instead of holding it for ever.
  *
  * @internal
  */
@@ -45,6 +52,8 @@ export class WorkListener {
   private readonly maxRetryMs: number;
   private readonly pingIntervalMs: number;
   private readonly pingTimeoutMs: number;
+  /** How long `LISTEN` may go without an answer; see {@link WorkListenerOptions.answerTimeoutMs}. */
+  readonly answerTimeoutMs: number;
   private pingTimer: NodeJS.Timeout | undefined;
   private wanted = false;
   private client: pg.Client | undefined;
@@ -57,6 +66,7 @@ export class WorkListener {
     this.maxRetryMs = options.maxRetryMs ?? 5_000;
     this.pingIntervalMs = options.pingIntervalMs ?? 30_000;
     this.pingTimeoutMs = options.pingTimeoutMs ?? 10_000;
+    this.answerTimeoutMs = options.answerTimeoutMs ?? this.pingTimeoutMs;
   }
 
   /** Whether the connection is up and listening (for tests and diagnostics). */
@@ -126,10 +136,13 @@ export class WorkListener {
     client.on('notification', (message) => this.dispatch(message));
     try {
       await client.connect();
-      await client.query(`LISTEN "${this.options.channel}"`);
+      // A server gone silent never answers: without a limit of our own this would wait for good,
+      // and with it every subscriber and every reconnect after it.
+      const listen: pg.QueryConfig & { readonly query_timeout: number } = { text: `LISTEN "${this.options.channel}"`, query_timeout: this.answerTimeoutMs };
+      await client.query(listen);
       if (gone) throw new Error('Connection terminated while starting to listen');
     } catch (error) {
-      await client.end().catch(() => undefined);
+      await endWithin(client, 0);
       throw error;
     }
     if (!this.wanted || this.client !== undefined) {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { StoreUnavailableError } from '../errors/store-errors.js';
+import { isConnectionError } from './postgres-connection.js';
 import { ACTIVE_RUN_STATUSES } from '../journal/outcome.js';
 
 // The claim index's predicate: migration 1 spelled these out, and must keep meaning what it meant.
@@ -123,44 +124,64 @@ const ADVISORY_LOCK_CLASS = 0x53414741;
  * CREATE privileges can use a schema an administrator prepared. Otherwise DDL runs in one
  * transaction under an advisory lock: a second process waits, then sees the tables made.
  *
+ * @param answerTimeoutMs - how long a statement may go without an answer (pg's `query_timeout`),
+ * as the store's own statements; lock waits get `lock_timeout` more, migration steps no limit.
  * @throws StoreUnavailableError when the schema was created by a newer sagaflow.
+ * @throws pg's `Query read timeout` error when a statement got no answer in time: drop the client.
  *
  * @internal
  */
-export async function ensureSchema(client: pg.ClientBase, schema: string, store: string): Promise<void> {
-  const current = await readVersion(client, schema);
+export async function ensureSchema(client: pg.ClientBase, schema: string, store: string, answerTimeoutMs?: number): Promise<void> {
+  // Every statement but a migration's own gets a client-side limit (pg's query_timeout), which
+  // a server gone silent cannot escape: the quick ones the store's, the ones that may wait for
+  // a lock also the lock_timeout set below. A migration step (an index built on a big table) has
+  // no limit, as on the server (statement_timeout 0).
+  const quick = timeoutConfig(answerTimeoutMs);
+  const locking = timeoutConfig(answerTimeoutMs === undefined ? undefined : MIGRATION_LOCK_TIMEOUT_MS + answerTimeoutMs);
+  const current = await readVersion(client, schema, quick);
   if (current === SCHEMA_VERSION) return;
   if (current !== undefined && current > SCHEMA_VERSION) throw newerSchema(store, schema, current);
 
-  await client.query('BEGIN');
+  await client.query({ text: 'BEGIN', ...quick });
   try {
     // DDL waits for other sessions (the advisory lock of a concurrent migration, running
     // statements on the tables): the store's short lock and statement timeouts are for its runs.
-    await client.query("SET LOCAL lock_timeout = '60s'");
-    await client.query('SET LOCAL statement_timeout = 0');
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [ADVISORY_LOCK_CLASS, schema]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS "${schema}".schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    const locked = (await readVersion(client, schema)) ?? 0;
+    await client.query({ text: `SET LOCAL lock_timeout = '${MIGRATION_LOCK_TIMEOUT_MS}ms'`, ...quick });
+    await client.query({ text: 'SET LOCAL statement_timeout = 0', ...quick });
+    await client.query({ text: 'SELECT pg_advisory_xact_lock($1, hashtext($2))', values: [ADVISORY_LOCK_CLASS, schema], ...locking });
+    await client.query({ text: `CREATE SCHEMA IF NOT EXISTS "${schema}"`, ...locking });
+    await client.query({
+      text: `CREATE TABLE IF NOT EXISTS "${schema}".schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+      ...locking,
+    });
+    const locked = (await readVersion(client, schema, locking)) ?? 0;
     if (locked > SCHEMA_VERSION) throw newerSchema(store, schema, locked);
     const steps = migrations(schema);
     for (let version = locked + 1; version <= SCHEMA_VERSION; version++) {
       for (const statement of steps[version - 1] ?? []) await client.query(statement);
-      await client.query(`INSERT INTO "${schema}".schema_version (version) VALUES ($1)`, [version]);
+      await client.query({ text: `INSERT INTO "${schema}".schema_version (version) VALUES ($1)`, values: [version], ...locking });
     }
-    await client.query('COMMIT');
+    await client.query({ text: 'COMMIT', ...locking });
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // A connection that failed or went silent is dropped by the caller, which rolls back; a
+    // ROLLBACK sent on it would only queue behind the statement that got no answer.
+    if (!isConnectionError(error)) await client.query({ text: 'ROLLBACK', ...quick }).catch(() => undefined);
     throw error;
   }
 }
 
-async function readVersion(client: pg.ClientBase, schema: string): Promise<number | undefined> {
-  const table = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [`"${schema}".schema_version`]);
+/** How long a migration's statements wait for a lock another session holds (lock_timeout). */
+const MIGRATION_LOCK_TIMEOUT_MS = 60_000;
+
+/** pg's client-side query_timeout, when there is one. */
+function timeoutConfig(ms: number | undefined): { readonly query_timeout?: number } {
+  return ms === undefined ? {} : { query_timeout: ms };
+}
+
+async function readVersion(client: pg.ClientBase, schema: string, timeout: { readonly query_timeout?: number }): Promise<number | undefined> {
+  const table = await client.query<{ exists: boolean }>({ text: 'SELECT to_regclass($1) IS NOT NULL AS exists', values: [`"${schema}".schema_version`], ...timeout });
   if (table.rows[0]?.exists !== true) return undefined;
-  const result = await client.query<{ version: number | null }>(`SELECT max(version) AS version FROM "${schema}".schema_version`);
+  const result = await client.query<{ version: number | null }>({ text: `SELECT max(version) AS version FROM "${schema}".schema_version`, ...timeout });
   return result.rows[0]?.version ?? undefined;
 }
 

@@ -6,7 +6,7 @@ import type { SagaEvent } from '../journal/saga-event.js';
 import { GroupCommit, type QueuedWrite } from './group-commit.js';
 import { WALL_CLOCK_LEASES } from './lease-clock.js';
 import { parseJournalRows } from './journal-rows.js';
-import { describePool, isConnectionError, maskConnectionString, toStoreError, validateSchemaName } from './postgres-connection.js';
+import { describePool, isConnectionError, maskConnectionString, toStoreError, validateSchemaName, withReadTimeout } from './postgres-connection.js';
 import { WorkListener } from './postgres-listener.js';
 import { ensureSchema } from './postgres-schema.js';
 import { postgresStatements, type NamedStatement, type PostgresStatements } from './postgres-statements.js';
@@ -101,7 +101,9 @@ export interface PostgresStoreSettings {
    * A server that went silent (a host gone, a network partition) cannot enforce it, so the store
    * also gives up a statement that got no answer within `statementTimeoutMs` + `connectionTimeoutMs`
    * (pg's client-side `query_timeout`): a `StoreUnavailableError`, and that connection is dropped.
-   * Not with `0`, nor with a `pool` of your own (set `query_timeout` in its config).
+   * Not with `0`, nor with a `pool` of your own (set `query_timeout` in its config). The same
+   * limit bounds the schema check on first use and the `LISTEN` of `onWork`'s connection (with
+   * `0` or a pool of your own: its `query_timeout`, else the `listenerPingMs` check's limit).
    */
   readonly statementTimeoutMs?: number | undefined;
 }
@@ -349,11 +351,14 @@ export class PostgresStore implements WorkQueueStore {
     // fresh one, and a query that fails reports StoreUnavailableError.
     this.pool.on('error', ignoreIdleClientError);
     const pingIntervalMs = options.listenerPingMs ?? 30_000;
+    const pingTimeoutMs = Math.min(pingIntervalMs, 10_000);
     this.listener = new WorkListener({
       clientConfig: { ...listenConfig, keepAlive: true },
       channel: this.channel,
       pingIntervalMs,
-      pingTimeoutMs: Math.min(pingIntervalMs, 10_000),
+      pingTimeoutMs,
+      // LISTEN is as quick as the ping: with no statement limit known, the ping's limit bounds it.
+      answerTimeoutMs: this.answerTimeoutMs ?? listenConfig.query_timeout ?? pingTimeoutMs,
     });
   }
 
@@ -984,7 +989,7 @@ export class PostgresStore implements WorkQueueStore {
     try {
       return await this.listener.subscribe(listener);
     } catch (error) {
-      throw toStoreError(error, this.description, 'listening for work');
+      throw toStoreError(withReadTimeout(error, this.listener.answerTimeoutMs), this.description, 'listening for work');
     }
   }
 
@@ -1029,11 +1034,8 @@ export class PostgresStore implements WorkQueueStore {
     try {
       return await this.pool.query<TRow>(query);
     } catch (error) {
-      // pg's words for it; the pool has dropped that connection.
-      if (error instanceof Error && error.message === 'Query read timeout') {
-        throw toStoreError(new Error(`Query read timeout: the server did not answer within ${this.answerTimeoutMs ?? 0} ms`, { cause: error }), this.description, operation);
-      }
-      throw toStoreError(error, this.description, operation);
+      // A read timeout is pg's words for a silent server; the pool has dropped that connection.
+      throw toStoreError(withReadTimeout(error, this.answerTimeoutMs), this.description, operation);
     }
   }
 
@@ -1054,10 +1056,11 @@ export class PostgresStore implements WorkQueueStore {
       };
       client.on('error', onError);
       try {
-        await ensureSchema(client, this.schema, this.description);
+        await ensureSchema(client, this.schema, this.description, this.answerTimeoutMs);
       } catch (error) {
+        // A statement with no answer in time is a lost connection too: released with it, the client is dropped.
         if (isConnectionError(error)) connectionError ??= error;
-        throw toStoreError(error, this.description, `creating the tables in schema ${this.schema}`);
+        throw toStoreError(withReadTimeout(error, this.answerTimeoutMs), this.description, `creating the tables in schema ${this.schema}`);
       } finally {
         client.off('error', onError);
         client.release(connectionError === undefined ? undefined : toError(connectionError));

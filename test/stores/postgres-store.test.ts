@@ -118,13 +118,13 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
  * A store that reaches the test server through a {@link TcpProxy} the test can black-hole, with
  * short statement and connection limits, so that a silent server is given up in well under a second.
  */
-async function storeThroughProxy(): Promise<{ readonly proxy: TcpProxy; readonly store: PostgresStore }> {
+async function storeThroughProxy(extra: { readonly listenerPingMs?: number } = {}): Promise<{ readonly proxy: TcpProxy; readonly store: PostgresStore }> {
   const target = new URL(url ?? '');
   const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
   await proxy.up();
   const proxied = new URL(target.href);
   proxied.port = String(proxy.listenPort);
-  return { proxy, store: new PostgresStore({ connectionString: proxied.href, schema, statementTimeoutMs: 300, connectionTimeoutMs: 300 }) };
+  return { proxy, store: new PostgresStore({ connectionString: proxied.href, schema, statementTimeoutMs: 300, connectionTimeoutMs: 300, ...extra }) };
 }
 
 /** Resolves with the first signal matching `match`, from a listener subscribed before `act` runs. */
@@ -1028,6 +1028,60 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
         await expect(run.outcome).rejects.toThrow(/still active when close\(\) timed out/);
         const journal = (await open().load(run.runId)) ?? [];
         expect(journal.at(-1)).toMatchObject({ type: 'stage.started', stage: 'hold' });
+      } finally {
+        await store.close();
+        await proxy.down();
+      }
+    });
+
+    it('fails a subscription whose LISTEN the server never answers with a StoreUnavailableError within the statement limit, and subscribes once the network heals', { timeout: 15_000 }, async () => {
+      const { proxy, store } = await storeThroughProxy();
+      const direct = open();
+      try {
+        await store.listRuns();
+        // The listening connection is made, then the server goes silent just as LISTEN is sent.
+        proxy.blackholeOnce('LISTEN');
+        const error = await store.onWork(() => undefined).catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as Error).message).toContain('the connection to the PostgreSQL server was lost during listening for work (Query read timeout: the server did not answer within 600 ms)');
+        const signals: WorkSignal[] = [];
+        await store.onWork((signal) => signals.push(signal));
+        const submitted = await submitRun(direct);
+        await nextSignal(signals, (signal) => signal.runId === submitted);
+      } finally {
+        await store.close();
+        await proxy.down();
+      }
+    });
+
+    it('keeps reconnecting a LISTEN connection whose new LISTEN the server never answers, until the network heals', { timeout: 15_000 }, async () => {
+      const { proxy, store } = await storeThroughProxy({ listenerPingMs: 150 });
+      const direct = open();
+      try {
+        const signals: WorkSignal[] = [];
+        await store.onWork((signal) => signals.push(signal));
+        // The listening connection goes silent (its ping tells); the reconnect's LISTEN gets no answer either.
+        proxy.blackholeOnce('LISTEN');
+        proxy.blackhole();
+        proxy.heal();
+        await nextSignal(signals, (signal) => signal.kind === 'reconnected');
+        const submitted = await submitRun(direct);
+        await nextSignal(signals, (signal) => signal.runId === submitted);
+      } finally {
+        await store.close();
+        await proxy.down();
+      }
+    });
+
+    it("fails the first call whose schema check the server never answers with a StoreUnavailableError within the statement limit, and goes on once the network heals", { timeout: 15_000 }, async () => {
+      const { proxy, store } = await storeThroughProxy();
+      try {
+        // The store's first call checks the schema's version on a pooled connection that goes silent.
+        proxy.blackholeOnce('to_regclass');
+        const error = await store.listRuns().catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect((error as Error).message).toContain(`the connection to the PostgreSQL server was lost during creating the tables in schema ${schema} (Query read timeout: the server did not answer within 600 ms)`);
+        await store.listRuns();
       } finally {
         await store.close();
         await proxy.down();

@@ -7,9 +7,10 @@ import net from 'node:net';
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
-  private readonly pipes = new Set<{ readonly downstream: net.Socket; readonly upstream: net.Socket }>();
+  private readonly pipes = new Set<Pipe>();
   private port = 0;
   private blackholed = false;
+  private trap: Buffer | undefined;
 
   constructor(
     private readonly targetHost: string,
@@ -30,7 +31,8 @@ export class TcpProxy {
       // A black hole accepts connections and never answers.
       if (this.blackholed) return;
       const upstream = net.connect(this.targetPort, this.targetHost);
-      this.pipes.add({ downstream, upstream });
+      const pipe: Pipe = { downstream, upstream, dead: false };
+      this.pipes.add(pipe);
       for (const socket of [downstream, upstream]) {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
@@ -39,7 +41,16 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      downstream.pipe(upstream);
+      // Client bytes are passed on by hand, so that a trap can stop them before they reach the server.
+      downstream.on('data', (chunk: Buffer) => {
+        if (pipe.dead) return;
+        if (this.trap !== undefined && chunk.includes(this.trap)) {
+          this.trap = undefined;
+          this.cut(pipe);
+          return;
+        }
+        upstream.write(chunk);
+      });
       upstream.pipe(downstream);
     });
     await new Promise<void>((resolve, reject) => {
@@ -57,18 +68,30 @@ export class TcpProxy {
    */
   blackhole(): void {
     this.blackholed = true;
-    for (const { downstream, upstream } of this.pipes) {
-      downstream.unpipe(upstream);
-      upstream.unpipe(downstream);
-      downstream.pause();
-      upstream.pause();
-    }
+    for (const pipe of this.pipes) this.cut(pipe);
     this.pipes.clear();
+  }
+
+  /**
+   * Black-holes the next connection, open or new, whose client sends `marker` (a statement's text,
+   * such as `LISTEN`), from that message on: the message never reaches the server and nothing more
+   * moves on that connection, as if the server went silent just then. Every other connection, and
+   * any later one sending the same, goes through. One trap at a time.
+   */
+  blackholeOnce(marker: string): void {
+    this.trap = Buffer.from(marker);
   }
 
   /** Lets new connections through again (the black-holed ones stay dead). */
   heal(): void {
     this.blackholed = false;
+  }
+
+  private cut(pipe: Pipe): void {
+    pipe.dead = true;
+    pipe.upstream.unpipe(pipe.downstream);
+    pipe.downstream.pause();
+    pipe.upstream.pause();
   }
 
   /** Refuses new connections and cuts every open one, as a crashed server would. */
@@ -78,8 +101,16 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
     this.pipes.clear();
+    this.trap = undefined;
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+interface Pipe {
+  readonly downstream: net.Socket;
+  readonly upstream: net.Socket;
+  /** Black-holed: no byte moves either way any more. */
+  dead: boolean;
 }
 
 /**
