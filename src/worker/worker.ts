@@ -215,6 +215,13 @@ export interface WorkerStopOptions {
    * resumes them at once — each once its stage calls in flight have settled (they get one turn of
    * the event loop to honour their aborted signals; see the remarks). A number >= 0 (`Infinity` waits as long as leaving it out); anything
    * else, or options whose reads throw, rejects `stop()` with a `TypeError` and stops nothing. Default: wait for every run.
+   *
+   * @remarks
+   * With a finite timeout, `stop()` also waits for the store (a claim in flight, the releases of
+   * leases) at most 5 s more each: a store that does not answer (a database host gone silent, a
+   * network partition) cannot hold it for ever. A lease whose release got no answer by then simply
+   * expires, and the run is resumed from its journal after that; the release goes on in the
+   * background, its failure reported to `onError`.
    */
   readonly timeoutMs?: number | undefined;
 }
@@ -763,8 +770,11 @@ class SagaWorker implements Worker {
     const wasRunning = this.phase === 'running';
     this.phase = 'stopping';
     this.stopClaiming$.next();
+    // With a timeout, a store that does not answer (a server gone silent) cannot hold stop() for ever.
+    const storeWaitMs = timeoutMs === undefined || timeoutMs === Infinity ? timeoutMs : STOP_STORE_GRACE_MS;
     if (wasRunning) {
-      await this.claiming;
+      // A claim that lands after this gives its runs back (see adopt).
+      await settleWithin(this.claiming ?? Promise.resolve(), storeWaitMs);
       // Runs that only wait are parked rather than waited for: another worker picks each up when due.
       for (const run of [...this.held.values()]) run.interpreter.offerRest();
       if (this.held.size > 0) {
@@ -780,7 +790,8 @@ class SagaWorker implements Worker {
     await this.keeper.stop();
     const unlisten = this.unlisten;
     this.unlisten = undefined;
-    await Promise.all([unlisten?.().catch(() => undefined), ...this.releases]);
+    // A release not answered in time goes on in the background; if it never lands, the lease expires.
+    await settleWithin(Promise.all([unlisten?.().catch(() => undefined), ...this.releases]), storeWaitMs);
     this.phase = 'stopped';
     this.events.complete();
   }
@@ -807,6 +818,12 @@ class SagaWorker implements Worker {
     }
   }
 }
+
+/**
+ * How long `stop({ timeoutMs })` waits for the store past its timeout (a claim in flight, the
+ * releases of leases) before resolving anyway: as the CLI's grace for a store that does not answer.
+ */
+const STOP_STORE_GRACE_MS = 5_000;
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

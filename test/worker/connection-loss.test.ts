@@ -1,7 +1,8 @@
 // The database goes away in the middle of a load (every connection cut, new ones refused) and
 // comes back: workers retry with backoff, hand back the runs whose appends failed, and finish.
 import pg from 'pg';
-import { createOrchestrator, createWorker, foldJournal, StoreUnavailableError, type Worker, type WorkerErrorContext } from 'sagaflow';
+import { createOrchestrator, createWorker, defineSaga, foldJournal, StoreUnavailableError, type Worker, type WorkerErrorContext } from 'sagaflow';
+import { z } from 'zod';
 import { PostgresStore } from 'sagaflow/postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
@@ -79,5 +80,31 @@ describe.skipIf(url === undefined)('connection loss', { timeout: 60_000 }, () =>
     const effects = await pool.query(`SELECT count(*) AS n FROM "${schema}".ledger WHERE run_id = ANY($1::text[])`, [runIds]);
     expect(Number(effects.rows[0].n)).toBe(32 * 5 + 8 * (3 + 3));
     await orchestrator.close();
+  });
+});
+
+describe.skipIf(url === undefined)('a server gone silent', () => {
+  it('lets worker.stop({ timeoutMs }) resolve while the server driving its run is silent (black-holed), leaving the lease to expire', { timeout: 15_000 }, async () => {
+    const { proxy, url: proxied } = await proxyTo(url ?? '');
+    // The store's defaults: a statement with no answer is given up after 20 s.
+    const store = new PostgresStore({ connectionString: proxied, schema });
+    cleanup.push(() => store.close());
+    // Cut first (cleanup runs backwards), so that closing the store does not wait on the silence.
+    cleanup.push(() => proxy.down());
+    const direct = new PostgresStore({ connectionString: url ?? '', schema });
+    cleanup.push(() => direct.close());
+    const saga = defineSaga({ name: 'held-by-silent-server', input: z.object({}) })
+      .stage('book', { execute: () => 'booked', compensate: () => undefined })
+      .stage('hold', { execute: ({ signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))) })
+      .build();
+    const worker = createWorker({ store, sagas: [saga], workerId: 'silenced', pollIntervalMs: 100, onError: () => undefined });
+    await worker.start();
+    const runId = await createOrchestrator({ store: direct }).submit(saga, {});
+    await waitFor('the worker to start the held stage', async () => ((await direct.load(runId)) ?? []).some((event) => event.type === 'stage.started' && event.stage === 'hold'));
+    proxy.blackhole();
+    await worker.stop({ timeoutMs: 50 });
+    // Nothing was lost: the journal stands where the run was, and its lease, not given back, expires.
+    expect(((await direct.load(runId)) ?? []).at(-1)).toMatchObject({ type: 'stage.started', stage: 'hold' });
+    expect(await direct.leaseOf(runId)).toMatchObject({ owner: 'silenced', live: true });
   });
 });
