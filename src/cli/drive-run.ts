@@ -4,6 +4,7 @@ import { printable } from './format.js';
 import { writeLines, type CliIo } from './io.js';
 import { maskUrl } from './mask-secrets.js';
 import { RunProgress } from './progress.js';
+import { onStopSignals, STOPPED_EXIT_CODE } from './stop-signals.js';
 import { settlesWithin, STORE_GRACE_MS } from './store-grace.js';
 
 /** Options of {@link driveRun}. */
@@ -75,9 +76,6 @@ export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<
   }
 }
 
-/** The exit code of a command that left its run on a signal: 128 + its number, as a process the signal ended. */
-const LEFT_ON: Readonly<Record<'SIGTERM' | 'SIGINT', number>> = { SIGTERM: 143, SIGINT: 130 };
-
 /**
  * Ctrl-C (SIGINT), first: cancel the run and let it roll back. SIGTERM, first: leave the run as it
  * is, resumable (a supervisor stopping the process, a container's shutdown, `timeout`: a stop is
@@ -104,20 +102,16 @@ function watchInterrupts(
       // A store that does not answer must not hold the process: the lease then expires on its own.
       leaving = settlesWithin(options.leave?.() ?? Promise.resolve(), STORE_GRACE_MS).then((inTime) => {
         if (!inTime) io.stderr.write(`the store did not answer within ${STORE_GRACE_MS / 1_000} s: run ${run.runId} keeps its lease until it expires, then ${resume} continues it\n`);
-        return process.exit(LEFT_ON[signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT']);
+        return process.exit(STOPPED_EXIT_CODE[signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT']);
       });
       return;
     }
     io.stderr.write(`\n${signal}: cancelling run ${run.runId} (press Ctrl-C again to leave it as it is)\n`);
     run.cancel(`interrupted by the operator (${signal})`);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = onStopSignals(onSignal);
   return {
-    stop: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
+    stop,
     get leaving() {
       return leaving;
     },

@@ -4,15 +4,17 @@
  *
  * Needs the merged runtime (store ownership, cancel requests, prune).
  */
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import { filter, firstValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator, type SagaEvent } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
 import { SqliteStore } from 'sagaflow/sqlite';
-import { dropSchemas, postgresForTests, uniqueSchema } from '../support/postgres.js';
+import { dropSchemas, postgresForTests, uniqueSchema, withAdminClient } from '../support/postgres.js';
 import { ensureBuilt, fixture, sagaflow, type CliResult } from './support/cli-process.js';
 import { slow } from './fixtures/slow.mjs';
 import { slowUndo } from './fixtures/slow-undo.mjs';
@@ -212,6 +214,65 @@ describe('sagaflow cancel', () => {
       await sqlite.close();
     }
   }, 60_000);
+
+  it.runIf(postgresUrl !== undefined)(
+    "sagaflow cancel stopped by SIGTERM while its takeover waits for the run's row, locked by another session, exits 143 saying the cancel was not recorded; nothing is written or held",
+    async () => {
+      const runId = 'cancel-row-locked';
+      const url = `${postgresUrl ?? ''}?schema=${schema}`;
+      // A run nobody drives: started here and left inside 'hold' (close({ timeoutMs: 0 }) gives its lease back).
+      const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+      try {
+        const first = createOrchestrator({ store, sagas: [slowUndo] });
+        const run = first.start(slowUndo, {}, { runId });
+        run.outcome.catch(() => undefined);
+        await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started' && event.stage === 'hold')));
+        await first.close({ timeoutMs: 0 });
+        const before = (await store.load(runId)) ?? [];
+        const admin = new pg.Client({ connectionString: postgresUrl ?? '' });
+        await admin.connect();
+        let result: CliResult;
+        try {
+          // Another session holds the run's row (an operator's open transaction, a frozen process).
+          await admin.query('BEGIN');
+          await admin.query(`SELECT 1 FROM "${schema}".runs WHERE run_id = $1 FOR UPDATE`, [runId]);
+          let child: ChildProcess | undefined;
+          const cancel = sagaflow(['cancel', runId, 'changed my mind', '--sagas', fixture('slow-undo.mjs'), '--store', url], {
+            cwd: work,
+            env: { SLOW_UNDO: '1' },
+            onSpawn: (spawned) => (child = spawned),
+          });
+          // Watched from outside the holder's transaction, whose view of pg_stat_activity is a snapshot.
+          await withAdminClient(postgresUrl ?? '', async (watcher) => {
+            let waiter: number | undefined;
+            while (waiter === undefined) {
+              const waiting = await watcher.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, [`%"${schema}".runs%`]);
+              waiter = waiting.rows[0]?.pid;
+            }
+          });
+          // The command's takeover waits for the row (for lock_timeout, 1 s): stop it there.
+          child?.kill('SIGTERM');
+          result = await cancel;
+        } finally {
+          await admin.query('ROLLBACK').catch(() => undefined);
+          await admin.end();
+        }
+        expect(result.code).toBe(143);
+        expect(result.stderr).toMatch(new RegExp(`SIGTERM: stopping; the cancel of run ${runId} was not recorded \\(.*lock_timeout.*\\): run this command again`));
+        // Nothing written, nothing held: the run is where it was, and the next cancel takes it over.
+        expect(await store.load(runId)).toEqual(before);
+        expect((await store.leaseOf(runId))?.live ?? false).toBe(false);
+        const orchestrator = createOrchestrator({ store, sagas: [slowUndo] });
+        await orchestrator.cancel(runId, 'the test is done');
+        // Taken over here: rolled back before close() resolves.
+        await orchestrator.close();
+        expect((await orchestrator.inspect(runId)).status).toBe('cancelled');
+      } finally {
+        await store.close();
+      }
+    },
+    60_000,
+  );
 
   it('a settled run cannot be cancelled (exit 2, the library’s sentence)', async () => {
     const store = `sqlite:${join(work, 'start.db')}`;

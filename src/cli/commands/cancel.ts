@@ -1,6 +1,9 @@
 import { firstValueFrom, from, lastValueFrom, map, race, shareReplay, timer } from 'rxjs';
 import { createOrchestrator, foldJournal, SagaError, SagaNotRegisteredError, type Orchestrator, type SagaRun, type SagaStore } from '../../index.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
+import { printable } from '../format.js';
+import { onStopSignals, STOPPED_EXIT_CODE } from '../stop-signals.js';
+import { settlesWithin, STORE_GRACE_MS } from '../store-grace.js';
 import { driveRun, printOutcome } from '../drive-run.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { writeLines, type CliIo } from '../io.js';
@@ -58,12 +61,19 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
     // Read before the cancel: a live lease means another process drives the run and carries the
     // cancel out itself, at its next heartbeat, so the wait that follows is not a hang.
     const lease = await store.leaseOf(runId).catch(() => undefined);
+    const cancelling = orchestrator.cancel(runId, why);
+    const stopping = stopWhileCancelling(runId, io, cancelling, () => orchestrator.close({ timeoutMs: 0 }));
     try {
-      await orchestrator.cancel(runId, why);
+      await cancelling;
     } catch (error) {
+      // Stopped meanwhile: the process exits once the stop is done, with its code.
+      if (stopping.leaving !== undefined) await stopping.leaving;
+      stopping.stop();
       await orchestrator.close();
       throw cancelRefusal(runId, error);
     }
+    if (stopping.leaving !== undefined) await stopping.leaving;
+    stopping.stop();
     if (options.wait === false) {
       // A run this process took over is rolled back before close() resolves.
       await orchestrator.close();
@@ -131,6 +141,65 @@ function cancelRefusal(runId: string, error: unknown): unknown {
     );
   }
   return error instanceof SagaError ? new CliUsageError(error.message, { cause: error }) : error;
+}
+
+/** How the cancel that a stopped command waited for ended. */
+type CancelEnd = { readonly kind: 'recorded' } | { readonly kind: 'refused'; readonly error: unknown } | { readonly kind: 'unanswered' };
+
+/**
+ * Stops the command on SIGTERM or Ctrl-C while `orchestrator.cancel` is under way (until the run is
+ * followed, when driveRun watches the signals), without dying mid-statement: the cancel may be
+ * waiting for the run's row (another session holds it, for up to the store's lock timeout), and a
+ * takeover that landed after the process died would keep the run's lease until it runs out. So it
+ * waits for the cancel (at most the store grace), gives back a run it took over (`leave`), says
+ * what became of the cancel, and exits 143 (130 for Ctrl-C). A second signal leaves at once.
+ */
+function stopWhileCancelling(
+  runId: string,
+  io: CliIo,
+  cancelling: Promise<void>,
+  leave: () => Promise<void>,
+): { readonly stop: () => void; readonly leaving: Promise<never> | undefined } {
+  let end: CancelEnd = { kind: 'unanswered' };
+  cancelling.then(
+    () => (end = { kind: 'recorded' }),
+    (error: unknown) => (end = { kind: 'refused', error }),
+  );
+  let leaving: Promise<never> | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const code = STOPPED_EXIT_CODE[signal === 'SIGTERM' ? 'SIGTERM' : 'SIGINT'];
+    if (leaving !== undefined) {
+      io.stderr.write(`\n${signal}: leaving at once; 'npx sagaflow show ${runId}' tells whether the cancel was recorded\n`);
+      process.exit(code);
+    }
+    leaving = (async () => {
+      await settlesWithin(cancelling, STORE_GRACE_MS);
+      // A run taken over here is given back (its compensation in flight aborted), not held until its lease runs out.
+      const left = await settlesWithin(leave(), STORE_GRACE_MS);
+      io.stderr.write(`\n${signal}: stopping; ${stoppedNote(runId, end, left)}\n`);
+      return process.exit(code);
+    })();
+  };
+  const stop = onStopSignals(onSignal);
+  return {
+    stop,
+    get leaving() {
+      return leaving;
+    },
+  };
+}
+
+/** What a command stopped while cancelling says of the cancel, printable (an error's message comes from outside). */
+function stoppedNote(runId: string, end: CancelEnd, left: boolean): string {
+  const unanswered = left ? '' : `; the store did not answer within ${STORE_GRACE_MS / 1_000} s, so a lease taken here expires on its own first`;
+  switch (end.kind) {
+    case 'recorded':
+      return `run ${runId} is being cancelled: its owner goes on with the rollback, or, if this command had taken it over, 'npx sagaflow resume ${runId} --sagas <module>' continues it${unanswered}`;
+    case 'refused':
+      return printable(`the cancel of run ${runId} was not recorded (${(end.error instanceof Error ? end.error.message : String(end.error)).replace(/\.$/, '')}): run this command again`);
+    case 'unanswered':
+      return `the store did not answer the cancel of run ${runId} within ${STORE_GRACE_MS / 1_000} s: it may still be recorded; 'npx sagaflow show ${runId}' tells, and this command can be run again`;
+  }
 }
 
 /**

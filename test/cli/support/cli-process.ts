@@ -54,6 +54,8 @@ export interface CliOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Called with every chunk of stdout, and the child, as they come. */
   readonly onStdout?: (chunk: string, child: ReturnType<typeof spawn>) => void;
+  /** Called with the child once it is spawned (to signal a command that prints nothing first). */
+  readonly onSpawn?: (child: ReturnType<typeof spawn>) => void;
 }
 
 /** Runs the built CLI as a real process (not a TTY) and collects its output. */
@@ -62,6 +64,7 @@ export function sagaflow(args: readonly string[], options: CliOptions): Promise<
   if (options.env?.['SAGAFLOW_STORE'] === undefined) delete env['SAGAFLOW_STORE'];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    options.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
