@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga } from 'sagaflow';
+import { createOrchestrator, defineSaga, MemoryStore, type SagaStore } from 'sagaflow';
+import { uniqueRunIdPrefixes } from '../../src/cli/resolve-run-id.js';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { runCli } from '../../src/cli/program.js';
 import { greeting } from './fixtures/greeting.mjs';
@@ -130,6 +131,35 @@ describe('runs shows, on a terminal, how much of each run id the commands need',
     await store.close();
     expect(markedIds(await runsOnTerminal('--store', `sqlite:${path}`, '--saga', 'other'))).toEqual(['[batch-7b]']);
     expect(markedIds(await runsOnTerminal('--store', `sqlite:${path}`, '--saga', 'greeting'))).toEqual(['[batch-7a]', '[batch-8]']);
+  });
+
+  it('finds the starts of a filtered listing with a bounded number of store calls, whatever the number of rows', async () => {
+    const store = new MemoryStore();
+    // 120 runs whose ids share long starts with their neighbours, an id other ids start with
+    // ('job-010'), and a listing (every third run) that leaves out the neighbours.
+    const ids = [...Array.from({ length: 119 }, (_, index) => `job-${String(index).padStart(3, '0')}-${index % 2 === 0 ? 'even' : 'odd'}`), 'job-010'].sort();
+    for (const runId of ids) {
+      await store.create({
+        event: { type: 'run.started', runId, saga: 'greeting', seq: 0, at: 1, version: '1', shapeHash: 'shape', input: {}, stages: ['hello'] },
+        owner: { owner: 'test', leaseMs: 60_000 },
+      });
+    }
+    let calls = 0;
+    const counted: Pick<SagaStore, 'listRuns'> = {
+      listRuns: (query) => {
+        calls++;
+        return store.listRuns(query);
+      },
+    };
+    const listed = ids.filter((_, index) => index % 3 === 1);
+    const lengths = await uniqueRunIdPrefixes(counted, listed, { before: undefined, complete: false });
+    // The shortest start (4 characters or more) that no other id in the store shares; the whole id when another starts with it.
+    const unique = (runId: string): number => {
+      for (let length = 4; length < runId.length; length++) if (ids.filter((id) => id.startsWith(runId.slice(0, length))).length === 1) return length;
+      return runId.length;
+    };
+    expect(Object.fromEntries(lengths)).toEqual(Object.fromEntries(listed.map((runId) => [runId, unique(runId)])));
+    expect(calls).toBeLessThanOrEqual(10);
   });
 
   it('prints the ids as they are where there is no terminal (a pipe, a file: what scripts read)', async () => {
