@@ -8,7 +8,12 @@ import { firstValueFrom, from, map, race, timer } from 'rxjs';
  */
 export const STORE_GRACE_MS = 5_000;
 
-/** Whether `work` settles (resolves or rejects) within `ms`; never rejects. */
+/**
+ * Whether `work` settles (resolves or rejects) within `ms`; never rejects.
+ *
+ * @remarks
+ * Not the runtime's `settleWithin`, which the CLI may not import (public API only) and which differs: it rejects with what `work` threw, where here a store call that failed has finished as surely as one that succeeded.
+ */
 export function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   const settled = work.then(
     () => true,
