@@ -61,7 +61,7 @@ import { defaultPollIntervalMs, followRun$, WATCH_RENEW_MS } from './run-followe
 import { reportSubscriberError, SafeObservable, type SubscriberErrorHandler } from './safe-observable.js';
 import { cancelReasonProblem, RunHandle, type RunHandleOptions, type SagaRun } from './saga-run.js';
 import { Landings } from './landings.js';
-import { settleTimeoutError, settleWithin } from './settle-within.js';
+import { settleTimeoutError, settleWithin, storeGraceFor } from './settle-within.js';
 import { journalAfterTakeover } from './takeover-journal.js';
 import { timeOrderedId } from './time-ordered-id.js';
 import { prepareSignal, type SignalOptions, type SignalResult } from './signal-delivery.js';
@@ -336,6 +336,13 @@ export interface CloseOptions {
    * the lease is given back), and the rejection says so, to `inspect` the run.
    * A number >= 0 (`Infinity` waits as long as leaving it out); anything else, or options whose
    * reads throw, rejects `close()` with a `TypeError` and stops nothing. Default: wait for every run.
+   *
+   * @remarks
+   * With a finite timeout, `close()` also waits for the store's answers to the releases of leases
+   * (and to cancels recorded for another owner to carry out) at most 5 s more: a store that does
+   * not answer (a database host gone silent, a network partition) cannot hold it for ever. A lease
+   * whose release got no answer by then expires, and the run is resumed from its journal after
+   * that; the write goes on in the background, its failure reported to `onError`.
    */
   readonly timeoutMs?: number | undefined;
 }
@@ -1357,7 +1364,9 @@ class SagaOrchestrator implements Orchestrator {
       }
     }
     await this.landings.close();
-    await Promise.all([...this.releases]);
+    // With a timeout, a store that does not answer (a server gone silent) cannot hold close() for
+    // ever: a release not answered in time goes on in the background; if it never lands, the lease expires.
+    await settleWithin(Promise.all([...this.releases]), storeGraceFor(options.timeoutMs));
     await this.keeper.stop();
     this.events.complete();
   }

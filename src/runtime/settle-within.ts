@@ -12,6 +12,21 @@ export function settleTimeoutError(call: string, timeoutMs: number | undefined):
 }
 
 /**
+ * How long `orchestrator.close({ timeoutMs })` and `worker.stop({ timeoutMs })` wait for the store
+ * past their timeout (a claim in flight, the releases of leases) before resolving anyway: a store
+ * that does not answer (a database host gone silent, a network partition) cannot hold them for
+ * ever. As the CLI's grace for a store that does not answer.
+ *
+ * @internal
+ */
+export const STORE_GRACE_MS = 5_000;
+
+/** The bound on waits for the store in a `close()` or `stop()` with `timeoutMs`: {@link STORE_GRACE_MS}, none without a finite timeout. */
+export function storeGraceFor(timeoutMs: number | undefined): number | undefined {
+  return timeoutMs === undefined || timeoutMs === Infinity ? timeoutMs : STORE_GRACE_MS;
+}
+
+/**
  * Waits for `settled`, or at most `timeoutMs` of real time; resolves to whether it settled in
  * time. Without `timeoutMs`, waits for good. Shared by `orchestrator.close` and `worker.stop`.
  *

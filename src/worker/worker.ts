@@ -31,7 +31,7 @@ import type { KeptRun, LeaseKeeper } from '../runtime/lease-keeper.js';
 import { RunOwner } from '../runtime/run-owner.js';
 import { Landings } from '../runtime/landings.js';
 import { defaultOwnerId } from '../runtime/owner-id.js';
-import { settleTimeoutError, settleWithin } from '../runtime/settle-within.js';
+import { settleTimeoutError, settleWithin, storeGraceFor } from '../runtime/settle-within.js';
 import type { LeaseToken, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers, type ClaimedRun, type SagaRegistration, type WorkQueueStore, type WorkSignal } from '../stores/work-queue.js';
 import { sagaArgumentProblem } from '../definition/saga-argument.js';
@@ -771,7 +771,7 @@ class SagaWorker implements Worker {
     this.phase = 'stopping';
     this.stopClaiming$.next();
     // With a timeout, a store that does not answer (a server gone silent) cannot hold stop() for ever.
-    const storeWaitMs = timeoutMs === undefined || timeoutMs === Infinity ? timeoutMs : STOP_STORE_GRACE_MS;
+    const storeWaitMs = storeGraceFor(timeoutMs);
     if (wasRunning) {
       // A claim that lands after this gives its runs back (see adopt).
       await settleWithin(this.claiming ?? Promise.resolve(), storeWaitMs);
@@ -818,12 +818,6 @@ class SagaWorker implements Worker {
     }
   }
 }
-
-/**
- * How long `stop({ timeoutMs })` waits for the store past its timeout (a claim in flight, the
- * releases of leases) before resolving anyway: as the CLI's grace for a store that does not answer.
- */
-const STOP_STORE_GRACE_MS = 5_000;
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

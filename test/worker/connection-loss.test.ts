@@ -83,28 +83,53 @@ describe.skipIf(url === undefined)('connection loss', { timeout: 60_000 }, () =>
   });
 });
 
+/**
+ * A store through a proxy that can silence the server (with the store's default timeouts: a
+ * statement with no answer is given up after 20 s, a release tried 7 times), a direct store to
+ * check on it, and a saga held in its second stage until its signal is aborted.
+ */
+async function silenceable(sagaName: string) {
+  const { proxy, url: proxied } = await proxyTo(url ?? '');
+  const store = new PostgresStore({ connectionString: proxied, schema });
+  cleanup.push(() => store.close());
+  // Cut first (cleanup runs backwards), so that closing the store does not wait on the silence.
+  cleanup.push(() => proxy.down());
+  const direct = new PostgresStore({ connectionString: url ?? '', schema });
+  cleanup.push(() => direct.close());
+  const saga = defineSaga({ name: sagaName, input: z.object({}) })
+    .stage('book', { execute: () => 'booked', compensate: () => undefined })
+    .stage('hold', { execute: ({ signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))) })
+    .build();
+  const holding = (runId: string) =>
+    waitFor('the run to start the held stage', async () => ((await direct.load(runId)) ?? []).some((event) => event.type === 'stage.started' && event.stage === 'hold'));
+  // Nothing was lost: the journal stands where the run was, and its lease, not given back, expires.
+  const leftInPlace = async (runId: string, owner?: string) => {
+    expect(((await direct.load(runId)) ?? []).at(-1)).toMatchObject({ type: 'stage.started', stage: 'hold' });
+    expect(await direct.leaseOf(runId)).toMatchObject({ ...(owner === undefined ? {} : { owner }), live: true });
+  };
+  return { proxy, store, direct, saga, holding, leftInPlace };
+}
+
 describe.skipIf(url === undefined)('a server gone silent', () => {
   it('lets worker.stop({ timeoutMs }) resolve while the server driving its run is silent (black-holed), leaving the lease to expire', { timeout: 15_000 }, async () => {
-    const { proxy, url: proxied } = await proxyTo(url ?? '');
-    // The store's defaults: a statement with no answer is given up after 20 s.
-    const store = new PostgresStore({ connectionString: proxied, schema });
-    cleanup.push(() => store.close());
-    // Cut first (cleanup runs backwards), so that closing the store does not wait on the silence.
-    cleanup.push(() => proxy.down());
-    const direct = new PostgresStore({ connectionString: url ?? '', schema });
-    cleanup.push(() => direct.close());
-    const saga = defineSaga({ name: 'held-by-silent-server', input: z.object({}) })
-      .stage('book', { execute: () => 'booked', compensate: () => undefined })
-      .stage('hold', { execute: ({ signal }) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error))) })
-      .build();
+    const { proxy, store, direct, saga, holding, leftInPlace } = await silenceable('held-by-silent-server');
     const worker = createWorker({ store, sagas: [saga], workerId: 'silenced', pollIntervalMs: 100, onError: () => undefined });
     await worker.start();
     const runId = await createOrchestrator({ store: direct }).submit(saga, {});
-    await waitFor('the worker to start the held stage', async () => ((await direct.load(runId)) ?? []).some((event) => event.type === 'stage.started' && event.stage === 'hold'));
+    await holding(runId);
     proxy.blackhole();
     await worker.stop({ timeoutMs: 50 });
-    // Nothing was lost: the journal stands where the run was, and its lease, not given back, expires.
-    expect(((await direct.load(runId)) ?? []).at(-1)).toMatchObject({ type: 'stage.started', stage: 'hold' });
-    expect(await direct.leaseOf(runId)).toMatchObject({ owner: 'silenced', live: true });
+    await leftInPlace(runId, 'silenced');
+  });
+
+  it('lets orchestrator.close({ timeoutMs: 0 }) resolve while the server driving its run is silent, leaving the lease to expire', { timeout: 15_000 }, async () => {
+    const { proxy, store, saga, holding, leftInPlace } = await silenceable('driven-into-silence');
+    const orchestrator = createOrchestrator({ store, sagas: [saga], onError: () => undefined });
+    const run = orchestrator.start(saga, {});
+    await holding(run.runId);
+    proxy.blackhole();
+    await orchestrator.close({ timeoutMs: 0 });
+    await expect(run.outcome).rejects.toThrow(/still active when close\(\) timed out/);
+    await leftInPlace(run.runId);
   });
 });
