@@ -1062,19 +1062,31 @@ function completed(state: MutableRunState, name: string): void {
   const index = positionOf(topology, name);
   if (index === undefined) return;
   state.remaining--;
-  const dependents = topology.dependents[index] as readonly string[];
-  for (let position = 0; position < dependents.length; position++) {
-    const dependent = dependents[position] as string;
-    let record = state.stages.get(dependent);
-    if (record === undefined) continue;
-    if (isShared(record)) {
-      // Its first dependency completed: the stage gets its own record now, rather than the shared
-      // record of each count it passes through (one Map write per stage instead of one per
-      // dependency plus one when it starts; a join of n stages no longer leaves n shared records).
-      record = newStage(record.waitingOn - 1);
-      state.stages.set(dependent, record);
-    } else record.waitingOn--;
-    if (record.waitingOn === 0 && record.status !== 'completed' && record.status !== 'running') (state.readyStages = own(state.readyStages)).push(dependent);
+  let through: number[] | undefined;
+  let at: number | undefined = index;
+  while (at !== undefined) {
+    const dependents = topology.dependents[at] as readonly string[];
+    for (let position = 0; position < dependents.length; position++) {
+      const dependent = dependents[position] as string;
+      let record = state.stages.get(dependent);
+      if (record === undefined) continue;
+      if (record.status === 'completed') {
+        // Only after a change of definition that put this stage before one that had completed
+        // (see recountForward): what waits on that completed stage waits, through it, on this one.
+        const next = topology.indexOf.get(dependent);
+        if (next !== undefined) (through ??= []).push(next);
+        continue;
+      }
+      if (isShared(record)) {
+        // Its first dependency completed: the stage gets its own record now, rather than the shared
+        // record of each count it passes through (one Map write per stage instead of one per
+        // dependency plus one when it starts; a join of n stages no longer leaves n shared records).
+        record = newStage(record.waitingOn - 1);
+        state.stages.set(dependent, record);
+      } else record.waitingOn--;
+      if (record.waitingOn === 0 && record.status !== 'running') (state.readyStages = own(state.readyStages)).push(dependent);
+    }
+    at = through?.pop();
   }
 }
 
@@ -1132,22 +1144,69 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
   }
 }
 
-/** Recomputes, from the stages' statuses, which stages wait on what and which may start. */
+/**
+ * Recomputes, from the stages' statuses, which stages wait on what and which may start.
+ *
+ * @remarks
+ * A stage waits on each dependency that has not completed. After a change of definition, a
+ * completed stage may depend on one that has not (a stage put before it): a stage after it then
+ * waits, through it, on that one too, so that it starts only once every ancestor completed and its
+ * `results` hold them all. `waitingOn` counts such waits once per path ({@link completed} releases
+ * them path by path).
+ */
 function recountForward(state: MutableRunState): void {
   const topology = state.topology;
   state.readyStages = NONE;
   state.remaining = 0;
   if (topology === undefined) return;
+  const through = pendingPathsThrough(state, topology);
   for (let index = 0; index < topology.names.length; index++) {
     const name = topology.names[index] as string;
     const record = state.stages.get(name);
     if (record === undefined || record.status === 'completed') continue;
     state.remaining++;
     let waitingOn = 0;
-    for (const parent of topology.parents[index] as readonly string[]) if (state.stages.get(parent)?.status !== 'completed') waitingOn++;
+    for (const parent of topology.parents[index] as readonly string[]) {
+      const at = topology.indexOf.get(parent);
+      waitingOn += at === undefined ? (state.stages.get(parent)?.status === 'completed' ? 0 : 1) : (through[at] as number);
+    }
     setWaitingOn(state, name, record, waitingOn);
     if (waitingOn === 0 && record.status !== 'running') (state.readyStages = own(state.readyStages)).push(name);
   }
+}
+
+/**
+ * Per stage of the topology: 1 for a stage that has not completed; for a completed one, the number
+ * of paths from it, up through completed stages, to a stage that has not (0 in every run whose
+ * definition did not change: a stage completes only after its dependencies). In dependency order.
+ */
+function pendingPathsThrough(state: MutableRunState, topology: Topology): number[] {
+  const count = topology.names.length;
+  const through = new Array<number>(count).fill(0);
+  const unvisitedParents = topology.parents.map((parents) => parents.length);
+  const queue: number[] = [];
+  for (let index = 0; index < count; index++) if (unvisitedParents[index] === 0) queue.push(index);
+  for (let head = 0; head < queue.length; head++) {
+    const index = queue[head] as number;
+    const name = topology.names[index] as string;
+    if (state.stages.get(name)?.status !== 'completed') through[index] = 1;
+    else {
+      let paths = 0;
+      for (const parent of topology.parents[index] as readonly string[]) {
+        const at = topology.indexOf.get(parent);
+        paths += at === undefined ? 0 : (through[at] as number);
+      }
+      through[index] = paths;
+    }
+    for (const dependent of topology.dependents[index] as readonly string[]) {
+      const at = topology.indexOf.get(dependent);
+      if (at === undefined) continue;
+      const left = (unvisitedParents[at] as number) - 1;
+      unvisitedParents[at] = left;
+      if (left === 0) queue.push(at);
+    }
+  }
+  return through;
 }
 
 /**

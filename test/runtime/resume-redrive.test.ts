@@ -728,6 +728,49 @@ describe('definition shape (rule 8)', () => {
     expect(events.find((event) => event.type === 'run.resumed')).toMatchObject({ mode: 'redrive', version: '2', shapeHash: v2.shapeHash });
   });
 
+  it('a redrive onto a definition that puts a new stage before a completed one starts no dependant of that stage before the new stage completes', async () => {
+    // v2 inserts `z` before `a`, which completed on v1: `b` (after `a`) has `z` as an ancestor in
+    // v2, so it must not start before `z` completes, or its `results.z` would be missing.
+    const store = new MemoryStore();
+    const v1 = defineSaga({ name: 'inserted', version: '1', input, onFailure: 'pause' })
+      .stage('a', { execute: async () => 'A' })
+      .stage('b', {
+        execute: async () => {
+          throw new Error('b down');
+        },
+      })
+      .build();
+    const zRuns = deferred<void>();
+    const seen: unknown[] = [];
+    const v2 = defineSaga({ name: 'inserted', version: '2', input, onFailure: 'pause' })
+      .stage('z', {
+        after: [],
+        execute: async () => {
+          await zRuns.promise;
+          return 'Z';
+        },
+      })
+      .stage('a', { after: ['z'], execute: async () => 'A' })
+      .stage('b', {
+        execute: async ({ results }) => {
+          seen.push({ a: results.a, z: results.z });
+          return 'B';
+        },
+      })
+      .build();
+    const paused = await createOrchestrator({ store, sagas: [v1] }).start(v1, { id: '1' }).outcome;
+    expect(paused.status).toBe('paused');
+    const later = createOrchestrator({ store, sagas: [v2] });
+    const run = later.redrive(paused.runId, { saga: v2 });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started' && event.stage === 'z')));
+    zRuns.resolve();
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('completed');
+    expect(seen).toEqual([{ a: 'A', z: 'Z' }]);
+    expect(outcome.completionOrder).toEqual(['a', 'z', 'b']);
+    await later.close();
+  });
+
   it('with both versions registered, a run continues with the one it started with', async () => {
     const store = new MemoryStore();
     const calls: string[] = [];
