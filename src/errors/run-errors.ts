@@ -145,6 +145,8 @@ export class RunStateError extends SagaError {
 export interface SagaShapeMismatchDetails {
   /** How the shapes differ. */
   readonly changes?: ShapeChanges;
+  /** The name of the definition passed as `{ saga }`, when it is another saga's (then the error is that refusal). */
+  readonly givenSaga?: string;
   /** Stages the definition could not compensate. */
   readonly uncompensatable?: readonly ContinuationProblem[];
 }
@@ -187,6 +189,8 @@ export class SagaShapeMismatchError extends SagaError {
   readonly changes: ShapeChanges | undefined;
   /** The run's stages the definition could not compensate; empty unless that is why it was refused. */
   readonly uncompensatable: readonly ContinuationProblem[];
+  /** The saga of the definition passed as `{ saga }` when it is not the run's saga; `undefined` otherwise. */
+  readonly givenSaga: string | undefined;
 
   /**
    * @param saga - the saga's name.
@@ -209,13 +213,17 @@ export class SagaShapeMismatchError extends SagaError {
     const changes = details.changes;
     const uncompensatable = details.uncompensatable ?? [];
     const differences = changes !== undefined && hasShapeChanges(changes) ? describeShapeChanges(changes) : undefined;
+    const givenSaga = details.givenSaga !== undefined && details.givenSaga !== saga ? details.givenSaga : undefined;
     super(
-      uncompensatable.length > 0
+      givenSaga !== undefined
+        ? `Run ${runId} of saga '${saga}' cannot continue with the definition passed as { saga }, which is saga '${givenSaga}' (version ${sagaVersion}, shape ${sagaShapeHash.slice(0, 12)}): a run goes on with a definition of its own saga; pass a version of saga '${saga}'.`
+        : uncompensatable.length > 0
         ? `Run ${runId} of saga '${saga}' cannot continue with version ${sagaVersion} (shape ${sagaShapeHash.slice(0, 12)}): ${describeContinuationProblems(uncompensatable)} could then never be compensated${differences === undefined ? '' : ` (${differences})`}; continue it with a definition that keeps ${uncompensatable.length === 1 ? 'that stage and its' : 'those stages and their'} compensate, or roll it back with the definition it ran on.`
         : `Run ${runId} of saga '${saga}' was started with version ${runVersion} (shape ${runShapeHash.slice(0, 12)}), but the registered definition is version ${sagaVersion} (shape ${sagaShapeHash.slice(0, 12)}) with different stages${differences === undefined ? '' : ` (${differences})`}: register the original definition, or pass { saga } explicitly to continue with the new one.`,
     );
     this.changes = changes;
     this.uncompensatable = uncompensatable;
+    this.givenSaga = givenSaga;
   }
 }
 

@@ -1897,5 +1897,5 @@ function startOption(saga: string, options: unknown, field: 'runId' | 'signal'):
 
 /** The refusal of a run continued with the definition of another saga (`{ saga }` of another name). */
 function otherSagaError(state: Pick<RunState, 'saga' | 'runId' | 'version' | 'shapeHash'>, explicit: AnySaga): SagaShapeMismatchError {
-  return new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, `${explicit.version} of saga '${explicit.name}'`, explicit.shapeHash);
+  return new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, explicit.version, explicit.shapeHash, { givenSaga: explicit.name });
 }

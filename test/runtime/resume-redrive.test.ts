@@ -693,6 +693,11 @@ describe('resume() of a run this orchestrator drives, given { saga }', () => {
     const refused = await asOther.outcome.catch((reason: unknown) => reason);
     expect(refused).toBeInstanceOf(SagaShapeMismatchError);
     expect((refused as SagaShapeMismatchError).saga).toBe('waiting');
+    // Passing { saga } is what it did: the error must not tell it to do so, but why it cannot work.
+    expect((refused as SagaShapeMismatchError).sagaVersion).toBe('1');
+    expect((refused as Error).message).toBe(
+      `Run driven-here of saga 'waiting' cannot continue with the definition passed as { saga }, which is saga 'other' (version 1, shape ${other.shapeHash.slice(0, 12)}): a run goes on with a definition of its own saga; pass a version of saga 'waiting'.`,
+    );
     run.cancel('done');
     expect((await run.outcome).status).toBe('cancelled');
     await orchestrator.close();
