@@ -68,6 +68,16 @@ export function quoteName(value: string): string {
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
+ * The first control character of a text (C0, DEL or C1) and where it is, or `undefined`.
+ *
+ * @internal
+ */
+export function firstControlCharacter(value: string): { readonly character: string; readonly index: number } | undefined {
+  const control = CONTROL.exec(value);
+  return control === null ? undefined : { character: control[0], index: control.index };
+}
+
+/**
  * An id or name quoted for an error message: JSON-escaped, so a NUL, a lone surrogate or a
  * newline is visible instead of corrupting the message.
  *

@@ -1,23 +1,46 @@
+import { firstControlCharacter } from '../definition/identifier.js';
+
 /** The longest run id a store accepts, in UTF-16 code units. */
 export const MAX_RUN_ID_LENGTH = 200;
 
 /**
- * Why a run id cannot be stored, or `undefined` when it can.
+ * Why a run id cannot be used for a new run, or `undefined` when it can.
  *
  * @remarks
- * Every store keeps run ids as text that must come back unchanged: PostgreSQL's `text` refuses
- * NUL, SQLite and the `pg` driver replace a lone surrogate with U+FFFD (so the id would come back
- * changed), and an empty or very long id is never a real business key. The stores call it before
- * they write or look anything up; you need it only to check ids of your own up front.
+ * What `start`, `run` and `submit` refuse as their `runId` option (with a `SagaInputError`), so an
+ * id it accepts can be started. Every store keeps run ids as text that must come back unchanged:
+ * PostgreSQL's `text` refuses NUL, SQLite and the `pg` driver replace a lone surrogate with U+FFFD
+ * (so the id would come back changed), and an empty or very long id is never a real business key.
+ * A new run's id must also not be blank or hold a control character (a newline, a tab, an ANSI
+ * escape): ids often come from outside and are printed in messages, logs and the CLI's output,
+ * where one would forge lines or colours. Use it to check ids of your own up front.
  *
  * @example
  * ```ts
  * import { runIdProblem } from 'sagaflow';
  * runIdProblem('order-42'); // undefined
  * runIdProblem('a\u0000b'); // 'it holds a NUL character'
+ * runIdProblem('a\nb'); // 'it holds a control character (U+000A at index 1)'
  * ```
  */
 export function runIdProblem(runId: unknown): string | undefined {
+  const problem = storableRunIdProblem(runId);
+  if (problem !== undefined) return problem;
+  const id = runId as string;
+  if (id.trim() === '') return 'it is blank (white space only)';
+  const control = firstControlCharacter(id);
+  // As a code point: JSON.stringify would leave a C1 character (U+0085) as it is.
+  if (control !== undefined) return `it holds a control character (U+${control.character.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at index ${control.index})`;
+  return undefined;
+}
+
+/**
+ * Why a store cannot keep a run id, or `undefined` when it can: {@link runIdProblem} without the
+ * checks only new runs get (a stored run keeps the id it has).
+ *
+ * @internal
+ */
+export function storableRunIdProblem(runId: unknown): string | undefined {
   if (typeof runId !== 'string') return `it is ${runId === null ? 'null' : runId === undefined ? 'undefined' : `${/^[aeiou]/.test(typeof runId) ? 'an' : 'a'} ${typeof runId}`}, not a string`;
   if (runId.length === 0) return 'it is empty';
   if (runId.length > MAX_RUN_ID_LENGTH) return `it is ${runId.length} characters long (at most ${MAX_RUN_ID_LENGTH})`;
@@ -30,7 +53,7 @@ export function runIdProblem(runId: unknown): string | undefined {
  * Throws a `TypeError` naming the run id (JSON-escaped) when a store cannot keep it.
  *
  * @remarks
- * See {@link runIdProblem} for what is refused and why. Internal to the stores.
+ * See {@link storableRunIdProblem} for what is refused and why. Internal to the stores.
  *
  * @param runId - the id to check.
  * @param operation - what was being done, e.g. `create`, for the message.
@@ -39,7 +62,7 @@ export function runIdProblem(runId: unknown): string | undefined {
  * @internal
  */
 export function assertStorableRunId(runId: string, operation: string): void {
-  const problem = runIdProblem(runId);
+  const problem = storableRunIdProblem(runId);
   if (problem !== undefined) throw new TypeError(`${operation}: run id ${quoteId(runId)} cannot be stored: ${problem}.`);
 }
 

@@ -2,7 +2,7 @@ import { RunNotFoundError } from '../errors/run-errors.js';
 import { LeaseLostError, RunLeasedError, StoreConflictError } from '../errors/store-errors.js';
 import { ACTIVE_RUN_STATUSES, SETTLED_RUN_STATUSES, type RunStatus } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
-import { assertStorableRunId, assertStorableText, isStorableText, runIdProblem } from './run-id.js';
+import { assertStorableRunId, assertStorableText, isStorableText, storableRunIdProblem } from './run-id.js';
 import type { AcquireRequest, AppendRequest, CreateRunRequest, ListRunsQuery, PruneOptions, RunSummary } from './saga-store.js';
 
 // The checks every store makes on what it is asked, in one place so that all stores refuse the
@@ -368,11 +368,11 @@ export async function collectSummaries(
 }
 
 /**
- * Tells whether a run id can be stored, so could name a run (see {@link runIdProblem}): the SQL
+ * Tells whether a run id can be stored, so could name a run (see {@link storableRunIdProblem}): the SQL
  * stores leave other ids out of heartbeats (reported lost) and releases (nothing to release).
  *
  * @internal
  */
 export function isStorableRunId(runId: string): boolean {
-  return runIdProblem(runId) === undefined;
+  return storableRunIdProblem(runId) === undefined;
 }

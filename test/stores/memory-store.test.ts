@@ -2,7 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { v7 as uuidv7 } from 'uuid';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore, RunNotFoundError, runIdProblem } from 'sagaflow';
+import { z } from 'zod';
+import { createOrchestrator, defineSaga, MemoryStore, RunNotFoundError, runIdProblem, SagaInputError } from 'sagaflow';
 import { appendOf, createRun, eventAt, LEASE, OWNER, runStarted, seedRun } from './store-conformance.js';
 import { describeStoreConformance } from './store-conformance.js';
 
@@ -24,6 +25,32 @@ describe('runIdProblem', () => {
       'it holds a lone surrogate (ill-formed Unicode)',
       'it is 201 characters long (at most 200)',
     ]);
+  });
+
+  it('refuses every id start() refuses, so that an id it accepts can be started', async () => {
+    const saga = defineSaga({ name: 'ids', input: z.object({}) }).stage('a', { execute: () => 'A' }).build();
+    const orchestrator = createOrchestrator();
+    const ids = ['order-42', ' ', '\t', 'a\nb', 'a\u001b[31mb', 'a\u0085b', ' padded '];
+    const startRefuses = ids.map((id) => {
+      try {
+        orchestrator.start(saga, {}, { runId: id });
+        return false;
+      } catch (error) {
+        expect(error).toBeInstanceOf(SagaInputError);
+        return true;
+      }
+    });
+    expect(startRefuses).toEqual([false, true, true, true, true, true, false]);
+    expect(ids.map((id) => runIdProblem(id))).toEqual([
+      undefined,
+      'it is blank (white space only)',
+      'it is blank (white space only)',
+      'it holds a control character (U+000A at index 1)',
+      'it holds a control character (U+001B at index 1)',
+      'it holds a control character (U+0085 at index 1)',
+      undefined,
+    ]);
+    await orchestrator.close();
   });
 });
 
