@@ -156,7 +156,7 @@ export function decide(saga: Saga, state: RunState, trigger: Trigger, now: numbe
       timerFired(saga, state, trigger, decision);
       break;
     case 'signal':
-      signalReceived(state, trigger, decision);
+      signalReceived(saga, state, trigger, decision);
       break;
     case 'cancel':
       cancel(state, trigger.reason, trigger.by, decision);
@@ -622,8 +622,15 @@ function waitDue(saga: Saga, state: RunState, name: string, record: StageState, 
 /**
  * A signal: journaled once per `signalId` while the run goes forward, and delivered to the first
  * stage waiting for its name, or buffered until one does.
+ *
+ * @remarks
+ * A signal that comes at or after the wait's `dueAt` is late, whether or not its timer has fired:
+ * the wait times out first, as it would in a process that drove the run throughout. That is what
+ * happens when nobody drove the run past its deadline (its process stopped) and a signal takes it
+ * over, or is delivered as a worker claims it: the signal then goes where any signal after the
+ * timeout goes (buffered if the run goes on with `onTimeout`, not journaled if it rolls back).
  */
-function signalReceived(state: RunState, trigger: Extract<Trigger, { type: 'signal' }>, decision: Decision): void {
+function signalReceived(saga: Saga, state: RunState, trigger: Extract<Trigger, { type: 'signal' }>, decision: Decision): void {
   if (state.signals?.has(trigger.signalId) === true) return;
   if (state.stopping || (state.status !== 'running' && state.status !== 'queued')) return;
   const { signal, signalId, payload } = trigger;
@@ -639,6 +646,15 @@ function signalReceived(state: RunState, trigger: Extract<Trigger, { type: 'sign
     }
   }
   const record = waiting === undefined ? undefined : state.stages.get(waiting);
+  if (waiting !== undefined && wait !== undefined && record !== undefined && wait.dueAt !== undefined && wait.dueAt <= decision.now) {
+    decision.push({ type: 'clear-timer', phase: 'execute', stage: waiting });
+    waitDue(saga, state, waiting, record, wait, decision);
+    // Timed out without a fallback, the wait failed and the run stops: a signal is journaled only while it goes forward.
+    const spec = saga.stage(waiting)?.wait;
+    if (spec?.kind !== 'signal' || spec.onTimeout === undefined) return;
+    decision.append(payload === undefined ? { type: 'signal.received', signal, signalId } : { type: 'signal.received', signal, signalId, payload });
+    return;
+  }
   if (waiting === undefined || wait === undefined || record === undefined) {
     decision.append(payload === undefined ? { type: 'signal.received', signal, signalId } : { type: 'signal.received', signal, signalId, payload });
     return;

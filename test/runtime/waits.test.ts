@@ -319,6 +319,45 @@ describe('signals across orchestrators', () => {
   });
 
   /**
+   * A run of the approval saga left waiting (60 s timeout) by a process that stopped, and a
+   * process two hours later: the wait's deadline passed while nobody drove the run.
+   */
+  async function leftWaitingPastItsDeadline(onTimeout?: { output: { by: string } }) {
+    const { saga, log } = approvalSaga(onTimeout === undefined ? {} : { onTimeout });
+    const store = new MemoryStore();
+    const startedAt = Date.UTC(2026, 0, 1);
+    const first = createOrchestrator({ store, sagas: [saga], scheduler: createVirtualClock({ now: startedAt, autoAdvance: false }) });
+    const run = first.start(saga, { cents: 5 });
+    await waitStarted(run);
+    await first.close({ timeoutMs: 1 });
+    const later = createOrchestrator({ store, sagas: [saga], scheduler: createVirtualClock({ now: startedAt + 2 * 3_600_000 }) });
+    return { log, run, later };
+  }
+
+  it('a signal sent after the deadline of a wait nobody drove is late: the wait times out, as it would have in a live process, and the signal is refused', async () => {
+    const { log, run, later } = await leftWaitingPastItsDeadline();
+    // signal() takes the run over to deliver it; the deadline passed two hours ago.
+    const refused = await later.signal(run.runId, 'approved', { by: 'late-ann' }, { signalId: 'late' }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RunStateError);
+    const outcome = await later.inspect(run.runId);
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.failure?.error.code).toBe(SagaErrorCode.WaitTimeout);
+    expect(outcome.outputs).not.toHaveProperty('approval');
+    expect(log).toEqual(['hold 5', 'release h-5']);
+    await later.close();
+  });
+
+  it('with onTimeout, a signal sent after the deadline of a wait nobody drove is buffered: the wait completes with the fallback', async () => {
+    const { log, run, later } = await leftWaitingPastItsDeadline({ output: { by: 'nobody' } });
+    const late = await later.signal(run.runId, 'approved', { by: 'late-ann' }, { signalId: 'late' });
+    expect(late).toEqual({ accepted: true, signalId: 'late', delivered: 'buffered' });
+    await firstValueFrom(later.watch(run.runId).pipe(filter((event) => event.type === 'run.completed')));
+    expect((await later.inspect(run.runId)).outputs.approval).toEqual({ by: 'nobody' });
+    expect(log).toEqual(['hold 5', 'pay, approved by nobody']);
+    await later.close();
+  });
+
+  /**
    * A run of the approval saga waiting for its signal, started by `first`, which froze past its
    * lease, and taken over by `second`: `first` still believes it drives it (a long lease: it does
    * not heartbeat, and learn it lost the run, during the test), and its appends are fenced.
