@@ -883,6 +883,9 @@ export function applyEvent(state: MutableRunState, event: SagaEvent, at: number 
         stage.endedAt = undefined;
         stage.cancelReason = undefined;
         stage.outcomeUnknown = false;
+      } else if (state.readyStages.length > 0) {
+        // A stage in flight at a takeover, held there and made ready since (see completed()).
+        removeReady(state, event.stage);
       }
       stage.attempts = Math.max(stage.attempts, event.attempt);
       stage.attemptStartedAt = at;
@@ -1084,7 +1087,10 @@ function completed(state: MutableRunState, name: string): void {
         record = newStage(record.waitingOn - 1);
         state.stages.set(dependent, record);
       } else record.waitingOn--;
-      if (record.waitingOn === 0 && record.status !== 'running') (state.readyStages = own(state.readyStages)).push(dependent);
+      // A dependent that is 'running' here (not a wait, which goes on) was in flight when its
+      // process stopped, and was held at the takeover because a change of definition put this
+      // stage before it: it runs again now.
+      if (record.waitingOn === 0 && (record.status !== 'running' || state.waits?.has(dependent) !== true)) (state.readyStages = own(state.readyStages)).push(dependent);
     }
     at = through?.pop();
   }

@@ -407,7 +407,7 @@ function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, 
   );
   switch (trigger.mode) {
     case 'resume':
-      return pickUpInterrupted(state, trigger.cancel, decision);
+      return pickUpInterrupted(state, trigger.cancel, trigger.change, decision);
     case 'redrive':
       return;
     case 'compensate':
@@ -424,9 +424,17 @@ function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, 
  * nobody knows whether it took effect, and it is settled as outcome-unknown, to be compensated
  * with no output. A wait before a retry goes on for what is left of it; one already over starts
  * its attempt in this decision, so that it is under way before anything else can settle the run.
+ * A stage that waits on a dependency that has not completed (only after a change of definition)
+ * runs again once it is ready, as any other.
  */
-function pickUpInterrupted(state: RunState, cancelRequest: { readonly reason: string; readonly by: string } | undefined, decision: Decision): void {
+function pickUpInterrupted(
+  state: RunState,
+  cancelRequest: { readonly reason: string; readonly by: string } | undefined,
+  change: DefinitionChange | undefined,
+  decision: Decision,
+): void {
   if (state.status === 'queued' || state.status === 'running') {
+    const pending = change === undefined ? undefined : withPendingAncestors(state, change.shape);
     let stopping = state.stopping;
     if (!stopping && cancelRequest !== undefined) {
       decision.append({ type: 'run.cancelling', reason: cancelRequest.reason, by: cancelRequest.by });
@@ -440,6 +448,10 @@ function pickUpInterrupted(state: RunState, cancelRequest: { readonly reason: st
         // A wait goes on for what is left of it; it holds no attempt to re-run.
         if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
         else if (wait.dueAt !== undefined) decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: Math.max(0, wait.dueAt - decision.now) });
+      } else if (!stopping && pending?.has(name) === true) {
+        // The new definition puts a stage that has not completed before this one: it runs again
+        // once that stage completes (the fold makes it ready then), not before.
+        continue;
       } else if (record.retryAt !== undefined && (stopping || record.retryAt > decision.now)) {
         if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
         else decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: record.retryAt - decision.now });
@@ -595,6 +607,30 @@ function beginWait(state: RunState, name: string, attempt: number, wait: WaitSpe
   }
   decision.append(dueAt === undefined ? { type: 'wait.started', stage: name, kind: 'signal', signal: wait.signal } : { type: 'wait.started', stage: name, kind: 'signal', signal: wait.signal, dueAt });
   if (dueAt !== undefined) decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: Math.max(0, dueAt - decision.now) });
+}
+
+/**
+ * The stages of `shape` with an ancestor that has not completed in `state`: after a change of
+ * definition, a stage in flight at the takeover may now come after a stage that never ran.
+ */
+function withPendingAncestors(state: RunState, shape: readonly RecordedStageShape[]): ReadonlySet<string> {
+  const parents = new Map(shape.map((stage) => [stage.name, stage.after]));
+  const pending = new Set<string>();
+  for (const stage of shape) {
+    const seen = new Set<string>();
+    const stack = [...stage.after];
+    while (stack.length > 0) {
+      const name = stack.pop() as string;
+      if (seen.has(name)) continue;
+      seen.add(name);
+      if (state.stages.get(name)?.status !== 'completed') {
+        pending.add(stage.name);
+        break;
+      }
+      stack.push(...(parents.get(name) ?? []));
+    }
+  }
+  return pending;
 }
 
 /** A wait's time came: a timer completes its stage; a signal wait times out (its fallback, or a failure). */

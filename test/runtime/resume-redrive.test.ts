@@ -776,6 +776,42 @@ describe('definition shape (rule 8)', () => {
     await later.close();
   });
 
+  it('a resume onto a definition that puts a new stage before the stage in flight at the crash runs that stage again only after the new one', async () => {
+    // v1: a → b, the process stopped while b ran. v2 puts z between them: b must not run again
+    // before z completes, or its `results.z` would be missing.
+    const store = new MemoryStore();
+    const v1 = recordingSaga([]);
+    await writeJournal(store, 'in-flight', v1, B_IN_FLIGHT);
+    const zRuns = deferred<void>();
+    const seen: unknown[] = [];
+    const v2 = defineSaga({ name: 'journaled', version: '2', input })
+      .stage('a', { execute: async () => 'a-out', compensate: async () => undefined })
+      .stage('z', {
+        execute: async () => {
+          await zRuns.promise;
+          return 'Z';
+        },
+      })
+      .stage('b', {
+        execute: async ({ results }) => {
+          seen.push({ a: results.a, z: results.z });
+          return 'B';
+        },
+        compensate: async () => undefined,
+      })
+      .stage('c', { execute: async () => 'C', compensate: async () => undefined })
+      .build();
+    const later = createOrchestrator({ store, sagas: [v2] });
+    const run = later.resume('in-flight', { saga: v2 });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started' && event.stage === 'z')));
+    zRuns.resolve();
+    const outcome = await run.outcome;
+    expect(outcome.status).toBe('completed');
+    expect(seen).toEqual([{ a: 'a-out', z: 'Z' }]);
+    expect(outcome.completionOrder).toEqual(['a', 'z', 'b', 'c']);
+    await later.close();
+  });
+
   it('with both versions registered, a run continues with the one it started with', async () => {
     const store = new MemoryStore();
     const calls: string[] = [];
