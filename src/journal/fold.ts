@@ -883,9 +883,11 @@ export function applyEvent(state: MutableRunState, event: SagaEvent, at: number 
         stage.endedAt = undefined;
         stage.cancelReason = undefined;
         stage.outcomeUnknown = false;
-      } else if (state.readyStages.length > 0) {
-        // A stage in flight at a takeover, held there and made ready since (see completed()).
+      } else if (state.readyStages.length > 0 && state.readyStages.includes(event.stage)) {
+        // A stage in flight at a takeover, held there and made ready since (see completed()): in
+        // flight again.
         removeReady(state, event.stage);
+        state.inFlight++;
       }
       stage.attempts = Math.max(stage.attempts, event.attempt);
       stage.attemptStartedAt = at;
@@ -936,8 +938,10 @@ export function applyEvent(state: MutableRunState, event: SagaEvent, at: number 
         throw new StoreCorruptionError(state.runId, event.seq, `stage.cancelled of stage '${event.stage}' while the run is not stopping (no run.cancelling or stage.failed before it)`);
       }
       const stage = stageOf(state, event);
+      const held = isHeld(state, event.stage, stage);
       if (state.waits !== undefined) state.waits.delete(event.stage);
       leaveFlight(state, stage);
+      if (held) state.inFlight++;
       if (stage.attempts > 0) settle(state, stage, event.stage);
       stage.status = 'cancelled';
       stage.cancelReason = event.reason;
@@ -1125,6 +1129,7 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
   }
   switch (event.mode) {
     case 'resume':
+      if (event.shapeHash === undefined) recountInFlight(state);
       return;
     case 'redrive':
       if (state.status === 'paused') {
@@ -1179,6 +1184,28 @@ function recountForward(state: MutableRunState): void {
     setWaitingOn(state, name, record, waitingOn);
     if (waitingOn === 0 && record.status !== 'running') (state.readyStages = own(state.readyStages)).push(name);
   }
+  recountInFlight(state);
+}
+
+/**
+ * Counts the stages in flight again at a takeover: every running stage but the held ones (see
+ * {@link isHeld}), which have no attempt and take no slot of the saga's concurrency.
+ */
+function recountInFlight(state: MutableRunState): void {
+  let inFlight = 0;
+  for (const [name, record] of state.stages) if (record.status === 'running' && !isHeld(state, name, record)) inFlight++;
+  state.inFlight = inFlight;
+}
+
+/**
+ * Whether a stage is held: it was in flight when its process stopped, and at the takeover it
+ * waits on a stage that has not completed (a change of definition put one before it; or a damaged
+ * journal started it early). It is `running` with no attempt, not in flight, and runs again once
+ * it is ready (see completed()). Never so in a journal sagaflow wrote without a change of
+ * definition: a stage starts only once its dependencies completed.
+ */
+function isHeld(state: MutableRunState, name: string, record: MutableStage): boolean {
+  return record.status === 'running' && record.waitingOn > 0 && state.lastResumeMode !== undefined && state.waits?.has(name) !== true;
 }
 
 /**

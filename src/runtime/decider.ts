@@ -448,7 +448,7 @@ function pickUpInterrupted(
         // A wait goes on for what is left of it; it holds no attempt to re-run.
         if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
         else if (wait.dueAt !== undefined) decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: Math.max(0, wait.dueAt - decision.now) });
-      } else if (!stopping && pending?.has(name) === true) {
+      } else if (!stopping && (pending === undefined ? record.waitingOn > 0 : pending.has(name))) {
         // The new definition puts a stage that has not completed before this one: it runs again
         // once that stage completes (the fold makes it ready then), not before.
         continue;
@@ -566,10 +566,17 @@ function cancel(state: RunState, reason: string, by: string, decision: Decision)
 function stopOthers(state: RunState, except: string | undefined, reason: string, decision: Decision): void {
   decision.push({ type: 'abort', reason });
   // Only stages in flight can be waiting to retry: most stops find none without looking further.
-  if (state.inFlight <= (except === undefined ? 0 : 1)) return;
+  // A held stage (only in a run resumed on another definition) is not in flight: look for it too.
+  if (state.inFlight <= (except === undefined ? 0 : 1) && state.lastResumeMode === undefined) return;
   const waits = state.waits;
   for (const [name, record] of state.stages) {
-    if (name === except || record.status !== 'running' || (record.retryAt === undefined && waits?.has(name) !== true)) continue;
+    if (name === except || record.status !== 'running') continue;
+    if (record.retryAt === undefined && waits?.has(name) !== true) {
+      if (record.waitingOn === 0) continue;
+      // Held since the takeover: its attempt in the process that stopped may have taken effect.
+      decision.append({ type: 'stage.cancelled', stage: name, reason, outcomeUnknown: true });
+      continue;
+    }
     decision.push({ type: 'clear-timer', phase: 'execute', stage: name });
     decision.append({ type: 'stage.cancelled', stage: name, reason });
   }

@@ -5,6 +5,7 @@ import {
   createOrchestrator,
   defineSaga,
   MemoryStore,
+  NonRetryableError,
   OrchestratorClosedError,
   RunNotFoundError,
   RunStateError,
@@ -809,6 +810,36 @@ describe('definition shape (rule 8)', () => {
     expect(outcome.status).toBe('completed');
     expect(seen).toEqual([{ a: 'a-out', z: 'Z' }]);
     expect(outcome.completionOrder).toEqual(['a', 'z', 'b', 'c']);
+    await later.close();
+  });
+
+  it('a stage held at such a resume takes no slot of concurrency 1, and, when the new stage fails, is rolled back as outcome-unknown', async () => {
+    const store = new MemoryStore();
+    await writeJournal(store, 'held', recordingSaga([]), B_IN_FLIGHT);
+    const undone: string[] = [];
+    const step = (name: string) => ({
+      execute: async () => `${name}-out`,
+      compensate: async ({ output }: { output: unknown }) => {
+        undone.push(`${name}:${String(output)}`);
+      },
+    });
+    const v2 = defineSaga({ name: 'journaled', version: '2', input, concurrency: 1 })
+      .stage('a', step('a'))
+      .stage('z', {
+        execute: async () => {
+          throw new NonRetryableError('z is down');
+        },
+      })
+      .stage('b', step('b'))
+      .stage('c', step('c'))
+      .build();
+    const later = createOrchestrator({ store, sagas: [v2] });
+    const outcome = await later.resume('held', { saga: v2 }).outcome;
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.failure?.stage).toBe('z');
+    expect(outcome.stages.b).toMatchObject({ status: 'compensated', attempts: 1 });
+    // b ran in the process that stopped: it may have taken effect, so it is undone (with no output) before a.
+    expect(undone).toEqual(['b:undefined', 'a:a-out']);
     await later.close();
   });
 
