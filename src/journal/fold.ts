@@ -1069,34 +1069,58 @@ function completed(state: MutableRunState, name: string): void {
   const index = positionOf(topology, name);
   if (index === undefined) return;
   state.remaining--;
-  let through: number[] | undefined;
-  let at: number | undefined = index;
-  while (at !== undefined) {
-    const dependents = topology.dependents[at] as readonly string[];
-    for (let position = 0; position < dependents.length; position++) {
-      const dependent = dependents[position] as string;
-      let record = state.stages.get(dependent);
+  const dependents = topology.dependents[index] as readonly string[];
+  let completedDependents: number[] | undefined;
+  for (let position = 0; position < dependents.length; position++) {
+    const dependent = dependents[position] as string;
+    const record = state.stages.get(dependent);
+    if (record === undefined) continue;
+    if (record.status === 'completed') {
+      // Only after a change of definition that put this stage before one that had completed
+      // (see recountForward): what waits on that completed stage waits, through it, on this one.
+      const at = positionOf(topology, dependent);
+      if (at !== undefined) (completedDependents ??= []).push(at);
+      continue;
+    }
+    release(state, dependent, record);
+  }
+  if (completedDependents !== undefined) releaseThroughCompleted(state, topology, dependents, completedDependents);
+}
+
+/** `dependent` waits on one stage fewer, and is ready once it waits on none. */
+function release(state: MutableRunState, dependent: string, record: MutableStage): void {
+  if (isShared(record)) {
+    // Its first dependency completed: the stage gets its own record now, rather than the shared
+    // record of each count it passes through (one Map write per stage instead of one per
+    // dependency plus one when it starts; a join of n stages no longer leaves n shared records).
+    record = newStage(record.waitingOn - 1);
+    state.stages.set(dependent, record);
+  } else record.waitingOn--;
+  // A dependent that is 'running' here (not a wait, which goes on) was in flight when its
+  // process stopped, and was held at the takeover because a change of definition put this
+  // stage before it: it runs again now.
+  if (record.waitingOn === 0 && (record.status !== 'running' || state.waits?.has(dependent) !== true)) (state.readyStages = own(state.readyStages)).push(dependent);
+}
+
+/**
+ * A stage completed that completed stages depend on (`walk`, by position; after a change of
+ * definition only): every stage that has not completed and is reached from it through completed
+ * stages waits on it once (see {@link waitsThrough}) and is released once, however many paths lead
+ * there. `direct` are the completed stage's own dependents, already released entry by entry.
+ */
+function releaseThroughCompleted(state: MutableRunState, topology: Topology, direct: readonly string[], walk: number[]): void {
+  const seen = new Set<string>(direct);
+  for (let at = walk.pop(); at !== undefined; at = walk.pop()) {
+    for (const dependent of topology.dependents[at] as readonly string[]) {
+      if (seen.has(dependent)) continue;
+      seen.add(dependent);
+      const record = state.stages.get(dependent);
       if (record === undefined) continue;
       if (record.status === 'completed') {
-        // Only after a change of definition that put this stage before one that had completed
-        // (see recountForward): what waits on that completed stage waits, through it, on this one.
-        const next = topology.indexOf.get(dependent);
-        if (next !== undefined) (through ??= []).push(next);
-        continue;
-      }
-      if (isShared(record)) {
-        // Its first dependency completed: the stage gets its own record now, rather than the shared
-        // record of each count it passes through (one Map write per stage instead of one per
-        // dependency plus one when it starts; a join of n stages no longer leaves n shared records).
-        record = newStage(record.waitingOn - 1);
-        state.stages.set(dependent, record);
-      } else record.waitingOn--;
-      // A dependent that is 'running' here (not a wait, which goes on) was in flight when its
-      // process stopped, and was held at the takeover because a change of definition put this
-      // stage before it: it runs again now.
-      if (record.waitingOn === 0 && (record.status !== 'running' || state.waits?.has(dependent) !== true)) (state.readyStages = own(state.readyStages)).push(dependent);
+        const next = positionOf(topology, dependent);
+        if (next !== undefined) walk.push(next);
+      } else release(state, dependent, record);
     }
-    at = through?.pop();
   }
 }
 
@@ -1159,32 +1183,107 @@ function applyResumed(state: MutableRunState, event: Extract<SagaEvent, { type: 
  * Recomputes, from the stages' statuses, which stages wait on what and which may start.
  *
  * @remarks
- * A stage waits on each dependency that has not completed. After a change of definition, a
- * completed stage may depend on one that has not (a stage put before it): a stage after it then
- * waits, through it, on that one too, so that it starts only once every ancestor completed and its
- * `results` hold them all. `waitingOn` counts such waits once per path ({@link completed} releases
- * them path by path).
+ * A stage waits on each dependency that has not completed (once per entry of its `after`). After
+ * a change of definition, a completed stage may depend on one that has not (a stage put before
+ * it): a stage after it then waits, through it, on that one too, so that it starts only once every
+ * ancestor completed and its `results` hold them all. Such a wait is counted once per stage waited
+ * on, however many paths of completed stages lead to it ({@link completed} releases it once): a
+ * count per path would grow as 2^n over n diamonds of completed stages.
  */
 function recountForward(state: MutableRunState): void {
   const topology = state.topology;
   state.readyStages = NONE;
   state.remaining = 0;
   if (topology === undefined) return;
-  const through = pendingPathsThrough(state, topology);
+  const waitingAbove = completedWaitingAbove(state, topology);
   for (let index = 0; index < topology.names.length; index++) {
     const name = topology.names[index] as string;
     const record = state.stages.get(name);
     if (record === undefined || record.status === 'completed') continue;
     state.remaining++;
-    let waitingOn = 0;
-    for (const parent of topology.parents[index] as readonly string[]) {
-      const at = topology.indexOf.get(parent);
-      waitingOn += at === undefined ? (state.stages.get(parent)?.status === 'completed' ? 0 : 1) : (through[at] as number);
-    }
+    const waitingOn = waitsThrough(state, topology, index, waitingAbove);
     setWaitingOn(state, name, record, waitingOn);
     if (waitingOn === 0 && record.status !== 'running') (state.readyStages = own(state.readyStages)).push(name);
   }
   recountInFlight(state);
+}
+
+/**
+ * How many stages the stage at `index` waits on: its dependencies that have not completed, one
+ * per entry of its `after`, and (with `waitingAbove`) each further stage that has not completed
+ * and is reached up through completed dependencies that wait on one (once each).
+ */
+function waitsThrough(state: MutableRunState, topology: Topology, index: number, waitingAbove: readonly boolean[] | undefined): number {
+  const parents = topology.parents[index] as readonly string[];
+  let waitingOn = 0;
+  let walk: number[] | undefined;
+  for (const parent of parents) {
+    if (state.stages.get(parent)?.status !== 'completed') waitingOn++;
+    else if (waitingAbove !== undefined) {
+      const at = positionOf(topology, parent);
+      if (at !== undefined && waitingAbove[at] === true) (walk ??= []).push(at);
+    }
+  }
+  if (walk === undefined) return waitingOn;
+  const direct = new Set(parents);
+  const seen = new Set(walk);
+  const further = new Set<string>();
+  for (let at = walk.pop(); at !== undefined; at = walk.pop()) {
+    for (const parent of topology.parents[at] as readonly string[]) {
+      if (state.stages.get(parent)?.status !== 'completed') {
+        if (!direct.has(parent)) further.add(parent);
+        continue;
+      }
+      const next = positionOf(topology, parent);
+      if (next !== undefined && waitingAbove?.[next] === true && !seen.has(next)) {
+        seen.add(next);
+        walk.push(next);
+      }
+    }
+  }
+  return waitingOn + further.size;
+}
+
+/**
+ * Per stage of the topology (by position): whether it completed while a stage it depends on,
+ * directly or through completed stages, has not; `undefined` when no stage did, as in every run
+ * whose definition did not change (a stage completes only after its dependencies). Iterative,
+ * as chains can be deep; a cycle (a hand-edited shape) is cut where it closes.
+ */
+function completedWaitingAbove(state: MutableRunState, topology: Topology): boolean[] | undefined {
+  const count = topology.names.length;
+  const above = new Array<boolean>(count).fill(false);
+  const visit = new Uint8Array(count); // 0: not yet, 1: its parents being visited, 2: done
+  let any = false;
+  for (let root = 0; root < count; root++) {
+    if (visit[root] !== 0) continue;
+    const stack = [root];
+    while (stack.length > 0) {
+      const at = stack[stack.length - 1] as number;
+      const parents = topology.parents[at] as readonly string[];
+      if (visit[at] === 0) {
+        visit[at] = 1;
+        for (const parent of parents) {
+          const next = positionOf(topology, parent);
+          if (next !== undefined && visit[next] === 0) stack.push(next);
+        }
+        continue;
+      }
+      stack.pop();
+      if (visit[at] === 2) continue;
+      visit[at] = 2;
+      if (state.stages.get(topology.names[at] as string)?.status !== 'completed') continue;
+      for (const parent of parents) {
+        const next = positionOf(topology, parent);
+        if (state.stages.get(parent)?.status !== 'completed' || (next !== undefined && above[next] === true)) {
+          above[at] = true;
+          any = true;
+          break;
+        }
+      }
+    }
+  }
+  return any ? above : undefined;
 }
 
 /**
@@ -1208,39 +1307,6 @@ function isHeld(state: MutableRunState, name: string, record: MutableStage): boo
   return record.status === 'running' && record.waitingOn > 0 && state.lastResumeMode !== undefined && state.waits?.has(name) !== true;
 }
 
-/**
- * Per stage of the topology: 1 for a stage that has not completed; for a completed one, the number
- * of paths from it, up through completed stages, to a stage that has not (0 in every run whose
- * definition did not change: a stage completes only after its dependencies). In dependency order.
- */
-function pendingPathsThrough(state: MutableRunState, topology: Topology): number[] {
-  const count = topology.names.length;
-  const through = new Array<number>(count).fill(0);
-  const unvisitedParents = topology.parents.map((parents) => parents.length);
-  const queue: number[] = [];
-  for (let index = 0; index < count; index++) if (unvisitedParents[index] === 0) queue.push(index);
-  for (let head = 0; head < queue.length; head++) {
-    const index = queue[head] as number;
-    const name = topology.names[index] as string;
-    if (state.stages.get(name)?.status !== 'completed') through[index] = 1;
-    else {
-      let paths = 0;
-      for (const parent of topology.parents[index] as readonly string[]) {
-        const at = topology.indexOf.get(parent);
-        paths += at === undefined ? 0 : (through[at] as number);
-      }
-      through[index] = paths;
-    }
-    for (const dependent of topology.dependents[index] as readonly string[]) {
-      const at = topology.indexOf.get(dependent);
-      if (at === undefined) continue;
-      const left = (unvisitedParents[at] as number) - 1;
-      unvisitedParents[at] = left;
-      if (left === 0) queue.push(at);
-    }
-  }
-  return through;
-}
 
 /**
  * What a rollback must compensate, from the settle order: completed stages that have a

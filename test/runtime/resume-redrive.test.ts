@@ -13,6 +13,7 @@ import {
   SagaNotRegisteredError,
   SagaShapeMismatchError,
   StoreUnavailableError,
+  type AnySaga,
   type OrchestratorOptions,
   type SagaEventDraft,
   type SagaStore,
@@ -21,6 +22,12 @@ import { SqliteStore } from 'sagaflow/sqlite';
 import { tempDatabase } from '../stores/sqlite-temp.js';
 import { collect, trace } from '../support/collect.js';
 import { deferred } from '../support/deferred.js';
+
+/** A builder without per-stage types, for stage names computed in a loop. */
+interface LooseBuilder {
+  stage(name: string, definition: object): LooseBuilder;
+  build(): AnySaga;
+}
 import { storeOrphanedJournal } from '../support/journal.js';
 
 const input = z.object({ id: z.string() });
@@ -774,6 +781,43 @@ describe('definition shape (rule 8)', () => {
     expect(outcome.status).toBe('completed');
     expect(seen).toEqual([{ a: 'A', z: 'Z' }]);
     expect(outcome.completionOrder).toEqual(['a', 'z', 'b']);
+    await later.close();
+  });
+
+  it('a redrive onto a definition that puts a new stage before a completed chain of 40 diamonds releases the failed stage once, not once per path (2^40)', { timeout: 20_000 }, async () => {
+    // v1: a, then 40 diamonds (b_i and c_i after the previous join, d_i after both), then f, which
+    // fails: the run pauses with 121 stages completed. v2 puts z before a. f waits on z through
+    // 2^40 paths of completed stages; counting or releasing its wait path by path would never end.
+    const store = new MemoryStore();
+    const build = (version: string, withZ: boolean, f: () => Promise<string>) => {
+      let saga = defineSaga({ name: 'diamonds', version, input, onFailure: 'pause' }) as unknown as LooseBuilder;
+      if (withZ) saga = saga.stage('z', { after: [], execute: async () => 'Z' });
+      saga = saga.stage('a', { after: withZ ? ['z'] : [], execute: async () => 'A' });
+      let join = 'a';
+      for (let diamond = 0; diamond < 40; diamond++) {
+        saga = saga.stage(`b${diamond}`, { after: [join], execute: async () => 1 }).stage(`c${diamond}`, { after: [join], execute: async () => 1 });
+        join = `d${diamond}`;
+        saga = saga.stage(join, { after: [`b${diamond}`, `c${diamond}`], execute: async () => 1 });
+      }
+      return saga.stage('f', { after: [join], execute: f }).build();
+    };
+    const v1 = build('1', false, async () => {
+      throw new Error('f down');
+    });
+    const seen: unknown[] = [];
+    const v2 = build('2', true, async () => {
+      seen.push('f');
+      return 'F';
+    });
+    const paused = await createOrchestrator({ store, sagas: [v1] }).start(v1, { id: '1' }).outcome;
+    expect(paused.status).toBe('paused');
+    const later = createOrchestrator({ store, sagas: [v2] });
+    const outcome = await later.redrive(paused.runId, { saga: v2 }).outcome;
+    expect(outcome.status).toBe('completed');
+    expect(seen).toEqual(['f']);
+    expect(outcome.completionOrder.slice(-2)).toEqual(['z', 'f']);
+    // The journal folds (as inspect and the CLI fold it) to the same end.
+    expect((await later.inspect(paused.runId)).status).toBe('completed');
     await later.close();
   });
 
