@@ -6,6 +6,7 @@ import { maskUrl } from './mask-secrets.js';
 import { RunProgress } from './progress.js';
 import { onStopSignals, STOPPED_EXIT_CODE } from './stop-signals.js';
 import { settlesWithin, STORE_GRACE_MS } from './store-grace.js';
+import { shellWord } from './shell-word.js';
 
 /** Options of {@link driveRun}. */
 export interface DriveRunOptions {
@@ -142,8 +143,8 @@ export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly 
     writeLines(io.stdout, [outcomeSentence(outcome), '  (the memory: store keeps the run only while this process lives)']);
     return;
   }
-  const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${hints.sagasModule}`;
-  const store = hints.defaultStore ? '' : ` --store ${maskUrl(hints.store)}`;
+  const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${shellWord(hints.sagasModule)}`;
+  const store = hints.defaultStore ? '' : ` --store ${shellWord(maskUrl(hints.store))}`;
   const lines = [outcomeSentence(outcome), `  timeline: npx sagaflow show ${outcome.runId}${store}`];
   switch (outcome.status) {
     case 'paused':

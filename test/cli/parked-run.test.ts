@@ -14,6 +14,7 @@ import { approval } from './fixtures/approval.mjs';
 import { stuck } from './fixtures/stuck.mjs';
 import { cli } from './support/cli-in-process.js';
 import { fixture, sagaflow } from './support/cli-process.js';
+import { shellWord } from '../../src/cli/shell-word.js';
 
 const postgresUrl = await postgresForTests();
 const schema = uniqueSchema('cli_parked');
@@ -87,7 +88,7 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(
       `error: Run ${parkedRunId} of saga 'approval' was submitted to workers, which drive it: it is parked while it waits, and a worker claims it again when its wait is due or a signal or cancel arrives for it, so there is nothing to resume. ` +
-        `Follow it with 'npx sagaflow show ${parkedRunId} --store ${storeUrl}'; send a signal with 'npx sagaflow signal', and keep a 'npx sagaflow worker' running on this store.\n`,
+        `Follow it with 'npx sagaflow show ${parkedRunId} --store ${shellWord(storeUrl)}'; send a signal with 'npx sagaflow signal', and keep a 'npx sagaflow worker' running on this store.\n`,
     );
     expect(await journal()).toEqual(before);
   });
@@ -106,7 +107,7 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
     });
     expect(result.stdout).toContain(
       `run ${pausedRunId} was submitted to workers: the redrive hands it back to their queue, and this command follows it until a worker settles it ` +
-        `(keep a 'npx sagaflow worker --store ${storeUrl} --sagas <module>' running; Ctrl-C cancels the run, SIGTERM only stops following it)`,
+        `(keep a 'npx sagaflow worker --store ${shellWord(storeUrl)} --sagas <module>' running; Ctrl-C cancels the run, SIGTERM only stops following it)`,
     );
     expect(result.code).toBe(143);
     // Redriven and left to the workers: going forward again, held by nobody until a worker claims it.

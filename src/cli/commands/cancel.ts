@@ -12,6 +12,7 @@ import { maskUrl } from '../mask-secrets.js';
 import { leaseTimeLeft } from '../lease-time-left.js';
 import { openStore } from '../store-url.js';
 import { noSuchRun, resolveRunId } from '../resolve-run-id.js';
+import { shellWord } from '../shell-word.js';
 
 /** Options of `sagaflow cancel`. */
 export interface CancelCommandOptions {
@@ -57,7 +58,7 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
     const orchestrator = createOrchestrator({ store, sagas });
     const why = reason ?? DEFAULT_CANCEL_REASON;
     const json = options.json === true;
-    const storeHint = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+    const storeHint = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
     // Read before the cancel: a live lease means another process drives the run and carries the
     // cancel out itself, at its next heartbeat, so the wait that follows is not a hang.
     const lease = await store.leaseOf(runId).catch(() => undefined);

@@ -8,6 +8,7 @@ import { DEFAULT_STORE_URL } from '../defaults.js';
 import { maskUrl } from '../mask-secrets.js';
 import { openStore } from '../store-url.js';
 import { noSuchRun, resolveRunId } from '../resolve-run-id.js';
+import { shellWord } from '../shell-word.js';
 
 /** Options of `sagaflow resume | redrive | compensate`. */
 export interface ContinueCommandOptions {
@@ -76,7 +77,7 @@ const UNFINISHED: ReadonlySet<string> = new Set(['queued', 'running', 'compensat
  * would record a cancel. Say who drives it instead, and what the user can do.
  */
 function workersDriveIt(runId: string, state: RunState, options: ContinueCommandOptions): CliUsageError {
-  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
   const how =
     state.waits !== undefined && state.waits.size > 0
       ? 'it is parked while it waits, and a worker claims it again when its wait is due or a signal or cancel arrives for it'
@@ -93,7 +94,7 @@ function workersDriveIt(runId: string, state: RunState, options: ContinueCommand
  * it, which it would do in silence, for ever if no worker runs. Say so first.
  */
 function handedToWorkers(runId: string, mode: ResumeMode, options: ContinueCommandOptions): string {
-  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
   return (
     `run ${runId} was submitted to workers: the ${mode} hands it back to their queue, and this command follows it until a worker settles it ` +
     `(keep a 'npx sagaflow worker${store} --sagas <module>' running; Ctrl-C cancels the run, SIGTERM only stops following it)`
@@ -108,7 +109,7 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
   const refusal = error instanceof CliUsageError ? error.cause : error;
   if (refusal instanceof RunLeasedError) {
     // The library's sentence speaks of orchestrator.cancel() and recover(): say it in commands.
-    const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+    const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
     const until = refusal.expiresAt === undefined ? '' : `, held until ${new Date(refusal.expiresAt).toISOString()}`;
     return new CliUsageError(
       `Run ${runId} is owned by ${refusal.owner} (lease epoch ${refusal.epoch}${until}), so it cannot be continued from here. ` +
@@ -119,7 +120,7 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
   }
   // A status that is allowed was refused for another reason (the run is being driven elsewhere).
   if (!(refusal instanceof RunStateError) || refusal.allowed.includes(refusal.status)) return error;
-  const tail = `${runId} --sagas ${options.sagas}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`}`;
+  const tail = `${runId} --sagas ${shellWord(options.sagas)}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`}`;
   const next =
     refusal.status === 'paused'
       ? `A paused run goes on with 'npx sagaflow redrive ${tail}', or rolls back with 'npx sagaflow compensate ${tail}'.`

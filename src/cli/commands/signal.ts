@@ -6,6 +6,7 @@ import { loadSagaModule } from '../load-sagas.js';
 import { leaseTimeLeft } from '../lease-time-left.js';
 import { openStore } from '../store-url.js';
 import { resolveRunId } from '../resolve-run-id.js';
+import { shellWord } from '../shell-word.js';
 
 /** Options of `sagaflow signal`. */
 export interface SignalCommandOptions {
@@ -88,7 +89,7 @@ export async function signalCommand(runId: string, name: string, payloadText: st
         const held = await store.leaseOf(runId).catch(() => undefined);
         if (held?.live === true && held.owner === ownerId) {
           writeLines(io.stdout, [
-            `  no live process drove run ${runId}, so this command took it over and drives it on here until it settles (a later wait holds it as long); Ctrl-C leaves it for 'npx sagaflow resume ${runId} --sagas ${options.sagas}' (or recover()) once its lease runs out`,
+            `  no live process drove run ${runId}, so this command took it over and drives it on here until it settles (a later wait holds it as long); Ctrl-C leaves it for 'npx sagaflow resume ${runId} --sagas ${shellWord(options.sagas)}' (or recover()) once its lease runs out`,
           ]);
         }
       }

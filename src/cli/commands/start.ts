@@ -8,6 +8,7 @@ import { parseJsonInput } from '../json-input.js';
 import { loadSagaModule, type SagaModule } from '../load-sagas.js';
 import { maskUrl } from '../mask-secrets.js';
 import { openStore } from '../store-url.js';
+import { shellWord } from '../shell-word.js';
 
 /** Options of `sagaflow start`. */
 export interface StartCommandOptions {
@@ -58,7 +59,7 @@ export async function startCommand(sagaName: string, inputText: string | undefin
         throw asUsageError(error);
       });
       await orchestrator.close();
-      const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${maskUrl(options.store)}`;
+      const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
       writeLines(
         io.stdout,
         json
