@@ -23,16 +23,17 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('shellWord', () => {
-  it('leaves plain words alone and single-quotes anything a shell would split, glob or expand', () => {
+  it('leaves plain words alone and quotes anything a shell would split, glob or expand', () => {
     expect(shellWord('sqlite:.sagaflow/sagaflow.db')).toBe('sqlite:.sagaflow/sagaflow.db');
     expect(shellWord('postgres://app@db:5432/app')).toBe('postgres://app@db:5432/app');
-    expect(shellWord('postgres://app@db:5432/app?schema=orders')).toBe("'postgres://app@db:5432/app?schema=orders'");
-    expect(shellWord('postgres://app:***@db/app?sslmode=require&schema=x')).toBe("'postgres://app:***@db/app?sslmode=require&schema=x'");
-    expect(shellWord("sqlite:my runs/o'brien.db")).toBe("'sqlite:my runs/o'\\''brien.db'");
+    expect(shellWord('postgres://app@db:5432/app?schema=orders')).toBe('"postgres://app@db:5432/app?schema=orders"');
+    expect(shellWord('postgres://app:***@db/app?sslmode=require&schema=x')).toBe('"postgres://app:***@db/app?sslmode=require&schema=x"');
+    expect(shellWord("sqlite:my runs/o'brien.db")).toBe('"sqlite:my runs/o\'brien.db"');
+    expect(shellWord('sqlite:$HOME/a "b".db')).toBe("'sqlite:$HOME/a \"b\".db'");
   });
 
   it('is read back by sh as the same word', () => {
-    for (const word of ['a b', 'x?y&z', "it's", '$HOME', '`id`', '*', 'plain']) {
+    for (const word of ['a b', 'x?y&z', "it's", '$HOME', '`id`', '*', 'plain', 'a\\b', "it's $HOME", 'wow!', '"q"']) {
       expect(execFileSync('sh', ['-c', `printf %s ${shellWord(word)}`], { encoding: 'utf8' })).toBe(word);
     }
   });
