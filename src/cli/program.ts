@@ -161,10 +161,15 @@ function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
     command(program, io, mode)
       .description(description)
       .argument('<runId>', 'the run (see sagaflow runs)')
-      .requiredOption('--sagas <module>', 'the .js, .mjs or .ts module exporting the run’s saga')
+      .option(
+        '--sagas <module>',
+        mode === 'resume'
+          ? 'the .js, .mjs or .ts module exporting the run’s saga (required)'
+          : 'the .js, .mjs or .ts module exporting the run’s saga (not needed for a run submitted to workers: they drive it)',
+      )
       .addOption(storeOption())
       .option('--json', 'print the events this command adds as NDJSON instead of progress')
-      .action(async (runId: string, options: { sagas: string; store: string; json?: boolean }) => {
+      .action(async (runId: string, options: { sagas?: string; store: string; json?: boolean }) => {
         const { continueCommand } = await import('./commands/continue-run.js');
         done(await continueCommand(mode, runId, options, io));
       });

@@ -243,7 +243,7 @@ describe('sagaflow, run as a process', () => {
   describe.concurrent('bad input: one line on stderr saying what is wrong and what to do, exit 2', () => {
     const cases: Array<[string, () => string[], () => string]> = [
       ['usage: an unknown command', () => ['frobnicate'], () => "error: unknown command 'frobnicate' (see 'sagaflow --help')"],
-      ['usage: a required option missing', () => ['redrive', 'some-run'], () => "error: required option '--sagas <module>' not specified (see 'sagaflow redrive --help')"],
+      ['usage: a required option missing', () => ['signal', 'some-run', 'approval'], () => "error: required option '--sagas <module>' not specified (see 'sagaflow signal --help')"],
       ['an unknown demo', () => ['demo', 'bank-heist'], () => "error: Unknown demo 'bank-heist': choose money-transfer, trip-booking or order-fulfillment."],
       ['an unknown stage', () => ['demo', 'money-transfer', '--fail-at', 'refund'], () => "error: The money-transfer demo has no stage 'refund': --fail-at takes debit, credit or notify."],
       ['an unknown store URL', () => ['demo', 'money-transfer', '--store', 'mysql://db/app'], () => "error: Unknown store URL 'mysql://db/app': use memory:, sqlite:PATH (e.g. sqlite:.sagaflow/sagaflow.db) or postgres://user@host:5432/database."],

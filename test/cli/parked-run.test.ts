@@ -4,6 +4,8 @@
  * and `resume` should continue it (a resume of a submitted run only follows it, and hangs when no
  * worker runs).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOrchestrator, createWorker, type SagaEvent, type WorkerActivity } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
@@ -22,6 +24,8 @@ let storeUrl: string;
 let parkedRunId: string;
 /** A run submitted to workers that a worker drove until it paused (its last stage fails). */
 let pausedRunId: string;
+/** Another such run, for a rollback asked without the saga's module. */
+let secondPausedRunId: string;
 
 beforeAll(async () => {
   if (postgresUrl === undefined) return;
@@ -40,12 +44,16 @@ beforeAll(async () => {
     await isParked;
     await worker.stop();
     pausedRunId = await orchestrator.submit(stuck, { name: 'Cy' });
+    secondPausedRunId = await orchestrator.submit(stuck, { name: 'Di' });
     const pauser = createWorker({ store, sagas: [stuck], pollIntervalMs: 50 });
-    const paused = firstValueFrom(orchestrator.watch(pausedRunId, { pollIntervalMs: 50 }).pipe(filter((event) => event.type === 'run.paused')));
+    const paused = Promise.all(
+      [pausedRunId, secondPausedRunId].map((runId) => firstValueFrom(orchestrator.watch(runId, { pollIntervalMs: 50 }).pipe(filter((event) => event.type === 'run.paused')))),
+    );
     await pauser.start();
     await paused;
     await pauser.stop();
     expect((await orchestrator.inspect(pausedRunId)).status).toBe('paused');
+    expect((await orchestrator.inspect(secondPausedRunId)).status).toBe('paused');
     await orchestrator.close();
     expect(await store.leaseOf(parkedRunId)).toBeUndefined();
   } finally {
@@ -118,6 +126,45 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
       expect(await store.leaseOf(pausedRunId)).toBeUndefined();
     } finally {
       await store.close();
+    }
+  });
+
+  it('compensate of a paused run submitted to workers needs no --sagas: the workers roll it back, as from the library and the inspector', { timeout: 30_000 }, async () => {
+    let followed = false;
+    const result = await sagaflow(['compensate', secondPausedRunId, '--store', storeUrl], {
+      cwd: tmpdir(),
+      onStdout: (chunk, child) => {
+        if (!followed && chunk.includes('from its journal')) {
+          followed = true;
+          child.kill('SIGTERM');
+        }
+      },
+    });
+    expect(result.stderr).not.toContain('error:');
+    expect(result.stdout).toContain(`run ${secondPausedRunId} was submitted to workers: the compensate hands it back to their queue`);
+    expect(result.code).toBe(143);
+    const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+    try {
+      expect((await store.load(secondPausedRunId))?.some((event) => event.type === 'run.resumed' && event.mode === 'compensate')).toBe(true);
+      expect((await createOrchestrator({ store }).inspect(secondPausedRunId)).status).toBe('compensating');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('redrive of a run this command would drive itself, without --sagas, says to pass the module that defines its saga', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sagaflow-no-sagas-'));
+    try {
+      const store = `sqlite:${join(dir, 'runs.db')}`;
+      const started = await sagaflow(['start', 'stuck', '{"name":"Ed"}', '--sagas', fixture('stuck.mjs'), '--store', store, '--run-id', 'stuck-ed'], { cwd: dir });
+      expect(started.code).toBe(1);
+      const result = await cli('redrive', 'stuck-ed', '--store', store);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toBe(
+        "error: Run stuck-ed of saga 'stuck' was not submitted to workers, so this command redrives it itself, and needs the saga's code: pass --sagas <module> (the module that defines 'stuck').\n",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

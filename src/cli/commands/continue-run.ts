@@ -1,4 +1,4 @@
-import { createOrchestrator, foldJournal, RunLeasedError, RunStateError, supportsWorkers, type ResumeMode, type RunState } from '../../index.js';
+import { createOrchestrator, foldJournal, type AnySaga, RunLeasedError, RunStateError, supportsWorkers, type ResumeMode, type RunState } from '../../index.js';
 import { driveRun, finishRun } from '../drive-run.js';
 import { CliUsageError, type ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
@@ -12,8 +12,11 @@ import { shellWord } from '../shell-word.js';
 
 /** Options of `sagaflow resume | redrive | compensate`. */
 export interface ContinueCommandOptions {
-  /** The module exporting the run's saga. */
-  readonly sagas: string;
+  /**
+   * The module exporting the run's saga: required unless the run was submitted to workers and
+   * the command hands it back to them (`redrive`, `compensate`).
+   */
+  readonly sagas?: string | undefined;
   /** The store URL. */
   readonly store: string;
   /** NDJSON events instead of progress. */
@@ -40,25 +43,39 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
   const store = await openStore(options.store, { mustExist: true });
   try {
     runId = await resolveRunId(store, runId);
-    process.env['SAGAFLOW_STORE'] = options.store;
-    const module = await loadSagaModule(options.sagas);
     const journal = await store.load(runId);
     if (journal === undefined || journal.length === 0) {
       throw noSuchRun(store, runId);
     }
     const state = foldJournal(journal);
-    const saga = module.sagas.find((entry) => entry.saga.name === state.saga)?.saga;
-    if (saga === undefined) {
+    if (mode === 'resume' && state.submitted && supportsWorkers(store) && UNFINISHED.has(state.status)) throw workersDriveIt(runId, state, options);
+    // A redrive or rollback of a submitted run only writes the decision: the workers drive it,
+    // with their own definitions, so the saga's code is not needed here (as from the library).
+    const toWorkers = mode !== 'resume' && state.submitted && supportsWorkers(store);
+    let sagas: AnySaga[] = [];
+    let stageNames: readonly string[] = [...state.stages.keys()];
+    if (options.sagas !== undefined) {
+      process.env['SAGAFLOW_STORE'] = options.store;
+      const module = await loadSagaModule(options.sagas);
+      const saga = module.sagas.find((entry) => entry.saga.name === state.saga)?.saga;
+      if (saga === undefined) {
+        throw new CliUsageError(
+          `Run ${runId} belongs to saga '${state.saga}', which ${options.sagas} does not export (it exports ${orList(module.sagas.map((entry) => entry.saga.name))}): pass the module that defines it with --sagas.`,
+        );
+      }
+      sagas = module.sagas.map((entry) => entry.saga);
+      stageNames = saga.stages.map((stage) => stage.name);
+    } else if (!toWorkers) {
+      const why = state.submitted ? 'its store has no workers' : 'was not submitted to workers';
       throw new CliUsageError(
-        `Run ${runId} belongs to saga '${state.saga}', which ${options.sagas} does not export (it exports ${orList(module.sagas.map((entry) => entry.saga.name))}): pass the module that defines it with --sagas.`,
+        `Run ${runId} of saga '${state.saga}' ${state.submitted ? `was submitted to workers, but ${why}` : why}, so this command ${VERB[mode]} it itself, and needs the saga's code: pass --sagas <module> (the module that defines '${state.saga}').`,
       );
     }
-    if (mode === 'resume' && state.submitted && supportsWorkers(store) && UNFINISHED.has(state.status)) throw workersDriveIt(runId, state, options);
-    const orchestrator = createOrchestrator({ store, sagas: module.sagas.map((entry) => entry.saga) });
+    const orchestrator = createOrchestrator({ store, sagas });
     const handle = mode === 'resume' ? orchestrator.resume(runId) : mode === 'redrive' ? orchestrator.redrive(runId) : orchestrator.compensate(runId);
     const json = options.json === true;
     if (!json && state.submitted && supportsWorkers(store)) writeLines(io.stdout, [handedToWorkers(runId, mode, options)]);
-    const outcome = await driveRun(handle, { io, json, stageNames: saga.stages.map((stage) => stage.name), liveFromSeq: journal.length, leave: () => orchestrator.close({ timeoutMs: 0 }) }).catch((error: unknown) => {
+    const outcome = await driveRun(handle, { io, json, stageNames, liveFromSeq: journal.length, leave: () => orchestrator.close({ timeoutMs: 0 }) }).catch((error: unknown) => {
       throw withNextStep(error, runId, options);
     });
     await orchestrator.close();
@@ -67,6 +84,9 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     await store.close();
   }
 }
+
+/** What each command does to a run, for its messages. */
+const VERB: Readonly<Record<ResumeMode, string>> = { resume: 'resumes', redrive: 'redrives', compensate: 'rolls back' };
 
 /** The statuses of a run that someone drives or will drive. */
 const UNFINISHED: ReadonlySet<string> = new Set(['queued', 'running', 'compensating']);
@@ -120,7 +140,7 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
   }
   // A status that is allowed was refused for another reason (the run is being driven elsewhere).
   if (!(refusal instanceof RunStateError) || refusal.allowed.includes(refusal.status)) return error;
-  const tail = `${runId} --sagas ${shellWord(options.sagas)}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`}`;
+  const tail = `${runId} --sagas ${options.sagas === undefined ? '<module>' : shellWord(options.sagas)}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`}`;
   const next =
     refusal.status === 'paused'
       ? `A paused run goes on with 'npx sagaflow redrive ${tail}', or rolls back with 'npx sagaflow compensate ${tail}'.`
