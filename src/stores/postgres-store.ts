@@ -209,6 +209,14 @@ type QueuedPark = QueuedWrite<ParkRequest, ParkResult>;
 const DEFAULT_LOCK_TIMEOUT_MS = 1_000;
 const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
 
+/** A store's description with its schema, when that is not the default one. */
+function withSchema(description: string, schema: string): string {
+  return schema === DEFAULT_SCHEMA ? description : `${description} (schema ${schema})`;
+}
+
+/** The schema a store uses when its options name none. */
+const DEFAULT_SCHEMA = 'sagaflow';
+
 /**
  * Keeps journals in PostgreSQL and shares runs between worker processes: the distributed store.
  *
@@ -255,7 +263,11 @@ const DEFAULT_STATEMENT_TIMEOUT_MS = 15_000;
  * ```
  */
 export class PostgresStore implements WorkQueueStore {
-  /** The connection string with its password masked, e.g. `postgres://app:***@db:5432/app`. */
+  /**
+   * The connection string with its password masked, e.g. `postgres://app:***@db:5432/app`, and
+   * the schema when it is not the default (`postgres://app:***@db:5432/app (schema orders)`), so
+   * that messages about two schemas of one database tell them apart.
+   */
   readonly description: string;
   /** Marks the store as worker-capable. */
   readonly workQueue = true as const;
@@ -304,7 +316,7 @@ export class PostgresStore implements WorkQueueStore {
    * >= 0, or no connection is given.
    */
   constructor(options: PostgresStoreOptions) {
-    this.schema = validateSchemaName(options.schema ?? 'sagaflow');
+    this.schema = validateSchemaName(options.schema ?? DEFAULT_SCHEMA);
     this.t = { runs: `"${this.schema}".runs`, events: `"${this.schema}".events` };
     // One channel per schema; NOTIFY refuses names over 63 bytes, LISTEN would silently truncate.
     this.channel = `sagaflow_${this.schema}`.slice(0, 63);
@@ -319,7 +331,7 @@ export class PostgresStore implements WorkQueueStore {
       this.pool = options.pool;
       this.ownsPool = false;
       this.answerTimeoutMs = undefined;
-      this.description = describePool(options.pool.options);
+      this.description = withSchema(describePool(options.pool.options), this.schema);
       const poolOptions = options.pool.options;
       listenConfig = {
         ...poolOptions,
@@ -343,7 +355,7 @@ export class PostgresStore implements WorkQueueStore {
       this.pool = new pg.Pool(config);
       this.ownsPool = true;
       this.answerTimeoutMs = statementTimeoutMs === 0 ? undefined : statementTimeoutMs + connectionTimeoutMillis;
-      this.description = maskConnectionString(options.connectionString);
+      this.description = withSchema(maskConnectionString(options.connectionString), this.schema);
       listenConfig = config;
     }
     // Idle pooled clients report a dropped connection as a pool 'error' event, which would

@@ -156,6 +156,14 @@ describe('PostgresStore configuration', () => {
     expect(new PostgresStore({ connectionString: 'postgres://db/app?password=s3cret' }).description).not.toContain('s3cret');
   });
 
+  it('names a schema other than the default in its description, so that two schemas of one database are told apart', () => {
+    expect(new PostgresStore({ connectionString: 'postgres://app:s3cret@db:5432/app', schema: 'orders' }).description).toBe('postgres://app:***@db:5432/app (schema orders)');
+    expect(new PostgresStore({ connectionString: 'postgres://app@db:5432/app', schema: 'sagaflow' }).description).toBe('postgres://app@db:5432/app');
+    const pool = new pg.Pool({ host: 'db', database: 'app', user: 'app' });
+    expect(new PostgresStore({ pool, schema: 'orders' }).description).toMatch(/ \(schema orders\)$/);
+    void pool.end();
+  });
+
   it('fails with a clear StoreUnavailableError when the server cannot be reached, from the refused connection itself (not a timeout)', async () => {
     // A connection timeout longer than the test's: the error must be the refusal, not the timeout.
     const store = new PostgresStore({ connectionString: 'postgres://app:s3cret@127.0.0.1:1/app', connectionTimeoutMs: 120_000 });
