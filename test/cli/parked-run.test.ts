@@ -168,6 +168,35 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
     }
   });
 
+  it('cancel of a queued run submitted to workers says the workers carry it out, then follows it until a worker has', { timeout: 30_000 }, async () => {
+    const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+    let worker: ReturnType<typeof createWorker> | undefined;
+    try {
+      // No worker runs yet: the run stays queued, and the cancel waits for the worker that claims it.
+      const queuedRunId = await createOrchestrator({ store }).submit(stuck, { name: 'Fay' });
+      let started: Promise<void> | undefined;
+      const result = await sagaflow(['cancel', queuedRunId, '--store', storeUrl], {
+        cwd: tmpdir(),
+        onStdout: (chunk) => {
+          if (started === undefined && chunk.includes('was submitted to workers')) {
+            worker = createWorker({ store, sagas: [stuck], pollIntervalMs: 50 });
+            started = worker.start();
+          }
+        },
+      });
+      expect(result.stdout).toContain(
+        `  run ${queuedRunId} was submitted to workers: the worker that claims it carries the cancel out (a queued run before any stage starts, a parked one woken at once), ` +
+          `and this command follows it until then (keep a 'npx sagaflow worker --store ${shellWord(storeUrl)} --sagas <module>' running)`,
+      );
+      expect(result.stdout).toContain(`✖ Saga 'stuck' run ${queuedRunId} was cancelled`);
+      expect(result.code).toBe(0);
+      expect((await store.load(queuedRunId))?.some((event) => event.type.startsWith('stage.'))).toBe(false);
+    } finally {
+      await worker?.stop();
+      await store.close();
+    }
+  });
+
   it('runs says the same in its OWNER column', async () => {
     const result = await cli('runs', '--store', storeUrl);
     expect(result.code).toBe(0);

@@ -1,5 +1,5 @@
 import { firstValueFrom, from, lastValueFrom, map, race, shareReplay, timer } from 'rxjs';
-import { createOrchestrator, foldJournal, SagaError, SagaNotRegisteredError, type Orchestrator, type SagaRun, type SagaStore } from '../../index.js';
+import { createOrchestrator, foldJournal, SagaError, SagaNotRegisteredError, supportsWorkers, type Orchestrator, type SagaRun, type SagaStore } from '../../index.js';
 import { DEFAULT_STORE_URL } from '../defaults.js';
 import { printable } from '../format.js';
 import { onStopSignals, STOPPED_EXIT_CODE } from '../stop-signals.js';
@@ -84,9 +84,19 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
       );
       return ExitCode.Completed;
     }
+    const state = foldJournal(journal);
+    // A submitted run nobody holds (queued, or parked while it waits) is cancelled by the worker
+    // that claims it: this command only follows it, and must say so rather than wait in silence.
+    const toWorkers = state.submitted && supportsWorkers(store) && lease?.live !== true;
     if (!json) {
       writeLines(io.stdout, [
         `cancelling run ${runId} (${why})`,
+        ...(toWorkers
+          ? [
+              `  run ${runId} was submitted to workers: the worker that claims it carries the cancel out (a queued run before any stage starts, a parked one woken at once), ` +
+                `and this command follows it until then (keep a 'npx sagaflow worker${storeHint} --sagas <module>' running)`,
+            ]
+          : []),
         ...(lease?.live === true
           ? [
               `  ${lease.owner} drives it, and carries the cancel out at its next heartbeat (a third of its lease: 10 s by default; at once on PostgreSQL)`,
@@ -112,13 +122,15 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
       outcome = await driveRun(followed, {
         io,
         json,
-        stageNames: foldJournal(journal).stageNames,
+        stageNames: state.stageNames,
         liveFromSeq: journal.length,
         // Stopping this command (SIGTERM, Ctrl-C) stops only its part: following the run, and a
         // rollback it took over, whose lease it gives back for the next process to go on with.
         onCtrlC: 'leave',
         leave: () => orchestrator.close({ timeoutMs: 0 }),
-        leftNote: `run ${runId} is still being cancelled: its owner goes on with the rollback, or, if this command had taken it over, 'npx sagaflow resume ${runId} --sagas <module>' continues it`,
+        leftNote: toWorkers
+          ? `run ${runId} is still being cancelled: a worker carries the cancel out when it claims the run; follow it with 'npx sagaflow show ${runId}${storeHint}'`
+          : `run ${runId} is still being cancelled: its owner goes on with the rollback, or, if this command had taken it over, 'npx sagaflow resume ${runId} --sagas <module>' continues it`,
       });
     } finally {
       await orchestrator.close();
