@@ -197,6 +197,21 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
     }
   });
 
+  it('show of a run submitted to workers that none has claimed yet says the workers have it, queued, and that one with its saga must run', async () => {
+    const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+    try {
+      const queuedRunId = await createOrchestrator({ store }).submit(stuck, { name: 'Gus' });
+      const result = await cli('show', queuedRunId, '--store', storeUrl);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('  status   queued\n');
+      expect(result.stdout).toContain(
+        "  owner    nobody: the workers have it, queued for the next claim by a worker with saga 'stuck' v1 (start one with 'npx sagaflow worker --sagas <module>' if none runs; nothing to resume)\n",
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   it('runs says the same in its OWNER column', async () => {
     const result = await cli('runs', '--store', storeUrl);
     expect(result.code).toBe(0);

@@ -49,20 +49,21 @@ export async function showCommand(runId: string, options: ShowCommandOptions, io
 }
 
 /** The statuses of a run that some process should be driving. */
-const UNFINISHED: ReadonlySet<string> = new Set(['running', 'compensating']);
+const UNFINISHED: ReadonlySet<string> = new Set(['queued', 'running', 'compensating']);
 
 /**
  * Who holds an unfinished run's lease, and what that means for an operator. A run submitted to
  * workers is theirs with or without a lease: a worker parks a run that only waits (no lease, by
  * design) and takes over one whose worker died, so nothing is to be resumed by hand.
  */
-function ownerText(runId: string, lease: LeaseInfo | undefined, submitted: boolean, waits: readonly string[]): string {
+function ownerText(outcome: SagaOutcome, lease: LeaseInfo | undefined, submitted: boolean, waits: readonly string[]): string {
+  const runId = outcome.runId;
   const resume = `'npx sagaflow resume ${runId} --sagas <module>' (or recover()) continues it`;
   if (lease === undefined) {
     if (!submitted) return `nobody holds it: ${resume}`;
     return waits.length > 0
       ? `nobody: the workers have it, parked while it waits (${waits.join('; ')}); a worker claims it again when that is due or a signal or cancel arrives for it (nothing to resume)`
-      : "nobody: the workers have it, queued for the next claim (start one with 'npx sagaflow worker --sagas <module>' if none runs; nothing to resume)";
+      : `nobody: the workers have it, queued for the next claim by a worker with saga '${outcome.saga}' v${outcome.version} (start one with 'npx sagaflow worker --sagas <module>' if none runs; nothing to resume)`;
   }
   const until = new Date(lease.expiresAt).toISOString();
   if (submitted) {
@@ -85,7 +86,7 @@ function header(outcome: SagaOutcome, journal: readonly SagaEvent[], lease: Leas
   const rows: string[][] = [
     ['saga', `${outcome.saga} v${outcome.version}`],
     ['status', outcome.status],
-    ...(UNFINISHED.has(outcome.status) ? [['owner', ownerText(outcome.runId, lease, submitted, waits)]] : []),
+    ...(UNFINISHED.has(outcome.status) ? [['owner', ownerText(outcome, lease, submitted, waits)]] : []),
     ['started', `${formatTime(start)} (last event ${formatOffset(end, start)}, ${journal.length} events)`],
     ['input', compactJson(outcome.input, 120)],
   ];
