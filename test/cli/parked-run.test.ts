@@ -61,6 +61,16 @@ beforeAll(async () => {
   }
 });
 
+/** A run of `stuck` submitted while no worker runs: it stays queued. */
+async function submitQueued(name: string): Promise<string> {
+  const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+  try {
+    return await createOrchestrator({ store }).submit(stuck, { name });
+  } finally {
+    await store.close();
+  }
+}
+
 afterAll(async () => {
   if (postgresUrl !== undefined) await dropSchemas(postgresUrl, schema);
 });
@@ -198,18 +208,25 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
   });
 
   it('show of a run submitted to workers that none has claimed yet says the workers have it, queued, and that one with its saga must run', async () => {
-    const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
-    try {
-      const queuedRunId = await createOrchestrator({ store }).submit(stuck, { name: 'Gus' });
-      const result = await cli('show', queuedRunId, '--store', storeUrl);
-      expect(result.code).toBe(0);
-      expect(result.stdout).toContain('  status   queued\n');
-      expect(result.stdout).toContain(
-        "  owner    nobody: the workers have it, queued for the next claim by a worker with saga 'stuck' v1 (start one with 'npx sagaflow worker --sagas <module>' if none runs; nothing to resume)\n",
-      );
-    } finally {
-      await store.close();
-    }
+    const queuedRunId = await submitQueued('Gus');
+    const result = await cli('show', queuedRunId, '--store', storeUrl);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('  status   queued\n');
+    expect(result.stdout).toContain(
+      "  owner    nobody: the workers have it, queued for the next claim by a worker with saga 'stuck' v1 (start one with 'npx sagaflow worker --sagas <module>' if none runs; nothing to resume)\n",
+    );
+  });
+
+  it('redrive of a submitted run still queued is refused without first saying it was handed back to the queue, and says what a queued run needs', async () => {
+    const queuedRunId = await submitQueued('Hal');
+    const result = await cli('redrive', queuedRunId, '--store', storeUrl);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `error: Cannot redrive run ${queuedRunId} of saga 'stuck': it is queued, and redrive needs a run that is paused or compensation_failed. ` +
+        `A queued run waits for a worker with saga 'stuck' v1 to claim it: keep a 'npx sagaflow worker --store ${shellWord(storeUrl)} --sagas <module>' running, ` +
+        `or cancel it with 'npx sagaflow cancel ${queuedRunId} --store ${shellWord(storeUrl)}' (the worker that claims it carries the cancel out).\n`,
+    );
   });
 
   it('runs says the same in its OWNER column', async () => {

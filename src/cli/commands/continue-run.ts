@@ -1,4 +1,4 @@
-import { createOrchestrator, foldJournal, type AnySaga, RunLeasedError, RunStateError, supportsWorkers, type ResumeMode, type RunState } from '../../index.js';
+import { createOrchestrator, foldJournal, type AnySaga, RUN_ACTION_STATUSES, RunLeasedError, RunStateError, supportsWorkers, type ResumeMode, type RunState } from '../../index.js';
 import { driveRun, finishRun } from '../drive-run.js';
 import { CliUsageError, type ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
@@ -74,9 +74,10 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     const orchestrator = createOrchestrator({ store, sagas });
     const handle = mode === 'resume' ? orchestrator.resume(runId) : mode === 'redrive' ? orchestrator.redrive(runId) : orchestrator.compensate(runId);
     const json = options.json === true;
-    if (!json && state.submitted && supportsWorkers(store)) writeLines(io.stdout, [handedToWorkers(runId, mode, options)]);
+    // Said only of a run the library will hand back: a refused one (a queued run) gets the refusal alone.
+    if (!json && toWorkers && RUN_ACTION_STATUSES[mode].includes(state.status)) writeLines(io.stdout, [handedToWorkers(runId, mode, options)]);
     const outcome = await driveRun(handle, { io, json, stageNames, liveFromSeq: journal.length, leave: () => orchestrator.close({ timeoutMs: 0 }) }).catch((error: unknown) => {
-      throw withNextStep(error, runId, options);
+      throw withNextStep(error, runId, options, state);
     });
     await orchestrator.close();
     return finishRun(io, outcome, json, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
@@ -125,7 +126,7 @@ function handedToWorkers(runId: string, mode: ResumeMode, options: ContinueComma
  * A refusal because of the run's status says which command does apply: `resume` on a paused run
  * is a natural first guess, and the library's sentence only says what `resume` needs.
  */
-function withNextStep(error: unknown, runId: string, options: ContinueCommandOptions): unknown {
+function withNextStep(error: unknown, runId: string, options: ContinueCommandOptions, state: RunState): unknown {
   const refusal = error instanceof CliUsageError ? error.cause : error;
   if (refusal instanceof RunLeasedError) {
     // The library's sentence speaks of orchestrator.cancel() and recover(): say it in commands.
@@ -141,8 +142,12 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
   // A status that is allowed was refused for another reason (the run is being driven elsewhere).
   if (!(refusal instanceof RunStateError) || refusal.allowed.includes(refusal.status)) return error;
   const tail = `${runId} --sagas ${options.sagas === undefined ? '<module>' : shellWord(options.sagas)}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`}`;
+  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
   const next =
-    refusal.status === 'paused'
+    refusal.status === 'queued' && state.submitted
+      ? `A queued run waits for a worker with saga '${state.saga}' v${state.version} to claim it: keep a 'npx sagaflow worker${store} --sagas <module>' running, ` +
+        `or cancel it with 'npx sagaflow cancel ${runId}${store}' (the worker that claims it carries the cancel out).`
+      : refusal.status === 'paused'
       ? `A paused run goes on with 'npx sagaflow redrive ${tail}', or rolls back with 'npx sagaflow compensate ${tail}'.`
       : refusal.status === 'compensation_failed'
         ? `Once the cause is fixed, 'npx sagaflow redrive ${tail}' retries its failed compensations.`
