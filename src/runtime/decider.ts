@@ -398,6 +398,19 @@ export function resumeEvents(state: RunState, trigger: Extract<Trigger, { type: 
   return decision.take().filter(isAppend);
 }
 
+/**
+ * The events that cancel a submitted run no stage of which has started (it is `queued`, its
+ * journal only `run.started` and perhaps `run.resumed`): the run stops with nothing to undo, so
+ * whatever its definition's policies say, it is cancelled at once. For an operator's cancel of
+ * such a run, which needs no definition (no worker may have it: its saga retired).
+ */
+export function cancelUnstartedEvents(state: RunState, reason: string, now: number): SagaEvent[] {
+  const decision = new Decision().begin(state, now);
+  decision.append({ type: 'run.cancelling', reason, by: 'external' });
+  decision.settle('run.cancelled');
+  return decision.take().filter(isAppend);
+}
+
 function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, decision: Decision): void {
   const change = trigger.change;
   decision.append(

@@ -35,7 +35,7 @@ import {
 import { SagaCancelledError, SagaCompensationError, SagaFailedError, type SagaRunError } from '../errors/saga-run-error.js';
 import { describePrimitive, describeThrown, isErrorLike, printableText, readProperty, readString, reportableError } from '../errors/safe-read.js';
 import { SignalTimeoutError } from '../errors/signal-errors.js';
-import { LeaseLostError, RunLeasedError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
+import { LeaseLostError, RunLeasedError, StoreConflictError, StoreUnavailableError, StoreUnsupportedError } from '../errors/store-errors.js';
 import { applyEvent, foldJournal, initialRunState, type MutableRunState, type RunState } from '../journal/fold.js';
 import { freezeJson } from '../journal/freeze-json.js';
 import { isSettledStatus, toOutcome, UNFINISHED_RUN_STATUSES, type RunStatus, type SagaOutcome } from '../journal/outcome.js';
@@ -46,7 +46,7 @@ import { leasesRunOnWallClock } from '../stores/lease-clock.js';
 import { LENT_JOURNAL, MemoryStore } from '../stores/memory-store.js';
 import type { LeaseToken, RunSummary, SagaStore, SignalRequest } from '../stores/saga-store.js';
 import { supportsWorkers } from '../stores/work-queue.js';
-import { resumeEvents } from './decider.js';
+import { cancelUnstartedEvents, resumeEvents } from './decider.js';
 import { backoffNotifier, type BackoffPolicy } from './backoff.js';
 import { EventStream } from './event-stream.js';
 import { defaultOwnerId } from './owner-id.js';
@@ -545,6 +545,12 @@ export interface Orchestrator {
    * rolling back. If another process took that run over meanwhile (this one froze past its lease),
    * the cancel is recorded in the store for the new owner to carry out. `reason` defaults to
    * `'cancelled'`.
+   *
+   * A run submitted to workers that none has started (`queued`, no stage started) has nothing to
+   * undo: it is cancelled here at once (`run.cancelling`, `run.cancelled`), with no saga definition
+   * and no worker needed, so a run of a saga no worker registers (retired, say) can be ended too.
+   * If a worker claims it meanwhile, the store refuses that write and the cancel is recorded for
+   * the worker instead.
    *
    * @throws {@link RunNotFoundError}, or {@link RunStateError} when a run not driven here is not
    * going forward (not `queued` or `running`); both as rejections. `TypeError` (rejects) when
@@ -1103,7 +1109,7 @@ class SagaOrchestrator implements Orchestrator {
       existing.handle.cancel(reason);
       return;
     }
-    const { state } = await this.load(runId);
+    const { state, journal } = await this.load(runId);
     // Already on its way to an ending (stopping after a failure or a cancel, or rolling back):
     // a cancel has nothing left to do, as for a run driven here.
     if (state.status === 'compensating' || ((state.status === 'running' || state.status === 'queued') && state.stopping)) return;
@@ -1111,6 +1117,23 @@ class SagaOrchestrator implements Orchestrator {
       throw new RunStateError(state.saga, runId, 'cancel', state.status, RUN_ACTION_STATUSES.cancel);
     }
     const lease = await this.store.leaseOf(runId);
+    if (lease?.live !== true && state.submitted && supportsWorkers(this.store) && isUnstarted(state, journal)) {
+      // Queued, no stage started: nothing to undo, and perhaps no worker with its saga to claim it.
+      // Cancelled here, by an append the store refuses once a worker holds the run (it claimed it
+      // meanwhile: then that worker carries the cancel out).
+      const events = cancelUnstartedEvents(state, reason, this.scheduler.now());
+      const settled = foldJournal([...journal, ...events]);
+      try {
+        await this.store.append({ runId, saga: state.saga, expectedSeq: journal.length, events, status: settled.status });
+        return;
+      } catch (error) {
+        if (!(error instanceof RunLeasedError || error instanceof StoreConflictError)) throw error;
+      }
+      // Cancelled by another process meanwhile: done. Claimed by a worker: it carries the cancel out.
+      if ((await this.load(runId)).state.status === 'cancelled') return;
+      await this.store.requestCancel(runId, reason);
+      return;
+    }
     if (lease?.live === true || (state.submitted && supportsWorkers(this.store))) {
       // Its owner carries it out (contract: nobody acts on a run under a live lease).
       await this.store.requestCancel(runId, reason);
@@ -1804,6 +1827,13 @@ class SagaOrchestrator implements Orchestrator {
       changes: diffShapes(state.shape, registered.shape),
     });
   }
+}
+
+/** Whether a run is queued with no stage started: its journal holds `run.started` and `run.resumed` events only. */
+function isUnstarted(state: RunState, journal: readonly SagaEvent[]): boolean {
+  if (state.status !== 'queued') return false;
+  for (const event of journal) if (event.type !== 'run.started' && event.type !== 'run.resumed') return false;
+  return true;
 }
 
 /**

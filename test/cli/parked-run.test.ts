@@ -178,29 +178,50 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
     }
   });
 
-  it('cancel of a queued run submitted to workers says the workers carry it out, then follows it until a worker has', { timeout: 30_000 }, async () => {
+  it('cancel of a queued run submitted to workers, no stage of which has started, cancels it at once, with no worker running', { timeout: 30_000 }, async () => {
+    const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
+    try {
+      // No worker runs (none may ever have its saga): nothing to undo, so the command cancels it itself.
+      const queuedRunId = await createOrchestrator({ store }).submit(stuck, { name: 'Fay' });
+      const result = await sagaflow(['cancel', queuedRunId, '--store', storeUrl], { cwd: tmpdir() });
+      expect(result.stdout).toContain(`cancelling run ${queuedRunId}`);
+      expect(result.stdout).not.toContain('the worker that claims it carries the cancel out');
+      expect(result.stdout).toContain(`✖ Saga 'stuck' run ${queuedRunId} was cancelled`);
+      expect(result.code).toBe(0);
+      expect(((await store.load(queuedRunId)) ?? []).map((event) => event.type)).toEqual(['run.started', 'run.cancelling', 'run.cancelled']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('cancel of a run a worker parked says the worker that claims it carries the cancel out, and follows it until one has', { timeout: 30_000 }, async () => {
     const store = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
     let worker: ReturnType<typeof createWorker> | undefined;
     try {
-      // No worker runs yet: the run stays queued, and the cancel waits for the worker that claims it.
-      const queuedRunId = await createOrchestrator({ store }).submit(stuck, { name: 'Fay' });
+      const orchestrator = createOrchestrator({ store, sagas: [approval] });
+      const runId = await orchestrator.submit(approval, { cents: 7 });
+      let parked: () => void = () => undefined;
+      const isParked = new Promise<void>((resolve) => (parked = resolve));
+      const parker = createWorker({ store, sagas: [approval], parkThresholdMs: 0, pollIntervalMs: 50, instrumentation: { worker: (activity) => activity.type === 'parked' && activity.runId === runId && parked() } });
+      await parker.start();
+      await isParked;
+      await parker.stop();
       let started: Promise<void> | undefined;
-      const result = await sagaflow(['cancel', queuedRunId, '--store', storeUrl], {
+      const result = await sagaflow(['cancel', runId, '--store', storeUrl], {
         cwd: tmpdir(),
         onStdout: (chunk) => {
           if (started === undefined && chunk.includes('was submitted to workers')) {
-            worker = createWorker({ store, sagas: [stuck], pollIntervalMs: 50 });
+            worker = createWorker({ store, sagas: [approval], pollIntervalMs: 50 });
             started = worker.start();
           }
         },
       });
       expect(result.stdout).toContain(
-        `  run ${queuedRunId} was submitted to workers: the worker that claims it carries the cancel out (a queued run before any stage starts, a parked one woken at once), ` +
+        `  run ${runId} was submitted to workers: the worker that claims it carries the cancel out (a parked run is woken by the cancel at once), ` +
           `and this command follows it until then (keep a 'npx sagaflow worker --store ${shellWord(storeUrl)} --sagas <module>' running)`,
       );
-      expect(result.stdout).toContain(`✖ Saga 'stuck' run ${queuedRunId} was cancelled`);
+      expect(result.stdout).toContain(`run ${runId} was cancelled`);
       expect(result.code).toBe(0);
-      expect((await store.load(queuedRunId))?.some((event) => event.type.startsWith('stage.'))).toBe(false);
     } finally {
       await worker?.stop();
       await store.close();

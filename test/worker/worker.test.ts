@@ -528,11 +528,29 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     });
   });
 
+  it('cancel() of a submitted run no stage of which has started cancels it at once, with no worker: nothing to undo, and perhaps no worker with its saga', async () => {
+    const client = open();
+    const orchestrator = createOrchestrator({ store: client });
+    // A saga no worker registers (retired, say): without this, the run would wait for ever.
+    const retired = defineSaga({ name: 'retired-saga', input: z.object({}) })
+      .stage('charge', { execute: () => 'charged', compensate: () => undefined })
+      .build();
+    const runId = await orchestrator.submit(retired, {});
+    await orchestrator.cancel(runId, 'saga retired');
+    const journal = (await client.load(runId)) ?? [];
+    expect(trace(journal)).toEqual(['run.started', 'run.cancelling', 'run.cancelled']);
+    expect(await orchestrator.inspect(runId)).toMatchObject({ status: 'cancelled', cancellation: { reason: 'saga retired', by: 'external' } });
+    expect((await client.listRuns({ status: 'queued' })).map((run) => run.runId)).not.toContain(runId);
+    await expect(orchestrator.cancel(runId)).rejects.toBeInstanceOf(RunStateError);
+    await orchestrator.close();
+  });
+
   it('acts on a cancel requested before the claim: no stage runs', async () => {
     const client = open();
     const orchestrator = createOrchestrator({ store: client });
     const runId = await orchestrator.submit(ledgerSaga(pool, schema, 'client'), {});
-    await orchestrator.cancel(runId, 'customer changed their mind');
+    // Recorded for the worker that claims the run (as cancel() does once a worker holds it).
+    await client.requestCancel(runId, 'customer changed their mind');
     const w1 = worker({ id: 'w-cancel-early' });
     await w1.start();
     const journal = (await waitForSettled(client, [runId])).get(runId) ?? [];

@@ -85,15 +85,17 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
       return ExitCode.Completed;
     }
     const state = foldJournal(journal);
-    // A submitted run nobody holds (queued, or parked while it waits) is cancelled by the worker
-    // that claims it: this command only follows it, and must say so rather than wait in silence.
-    const toWorkers = state.submitted && supportsWorkers(store) && lease?.live !== true;
+    // A submitted run nobody holds (parked while it waits) is cancelled by the worker that claims
+    // it: this command only follows it, and must say so rather than wait in silence. One queued
+    // with no stage started was cancelled by cancel() itself (nothing to undo): nothing to wait for.
+    const cancelledAtOnce = foldJournal((await store.load(runId)) ?? journal).status === 'cancelled';
+    const toWorkers = state.submitted && supportsWorkers(store) && lease?.live !== true && !cancelledAtOnce;
     if (!json) {
       writeLines(io.stdout, [
         `cancelling run ${runId} (${why})`,
         ...(toWorkers
           ? [
-              `  run ${runId} was submitted to workers: the worker that claims it carries the cancel out (a queued run before any stage starts, a parked one woken at once), ` +
+              `  run ${runId} was submitted to workers: the worker that claims it carries the cancel out (a parked run is woken by the cancel at once), ` +
                 `and this command follows it until then (keep a 'npx sagaflow worker${storeHint} --sagas <module>' running)`,
             ]
           : []),
