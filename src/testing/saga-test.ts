@@ -13,6 +13,7 @@ import { MemoryStore } from '../stores/memory-store.js';
 import type { SagaStore } from '../stores/saga-store.js';
 import { crashingStore, SimulatedCrashError } from './crash-store.js';
 import { withFaults, type CrashFault, type Fault } from './faults.js';
+import { UNANSWERED_SIGNAL_WARNING_MS, warnOfUnansweredSignals } from './unanswered-signals.js';
 import { createVirtualClock, type VirtualClock } from './virtual-clock.js';
 
 /**
@@ -42,6 +43,15 @@ export interface SagaTestOptions {
   readonly faults?: readonly Fault[] | undefined;
   /** Source of retry jitter. Default: always 0.5, so delays are deterministic. */
   readonly random?: (() => number) | undefined;
+  /**
+   * How long, in real milliseconds, a run of `run()` may wait for a signal that nothing will send
+   * before the harness warns on the console: a signal wait with no `timeoutMs` whose signal the
+   * `signals` option does not answer, with no other event of the run meanwhile. Such a run waits
+   * until the test sends the signal itself (`h.signal`), or for ever, and a test that forgot
+   * `signals` would otherwise hang silently until its runner's timeout. The run is not changed.
+   * Default 2 000; `0` (or `Infinity`) never warns. A number >= 0, or `createSagaTest` throws a `TypeError`.
+   */
+  readonly unansweredSignalWarningMs?: number | undefined;
 }
 
 /**
@@ -216,6 +226,10 @@ export interface SagaTest {
  * ```
  */
 export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
+  const warningMs = options.unansweredSignalWarningMs ?? UNANSWERED_SIGNAL_WARNING_MS;
+  if (typeof warningMs !== 'number' || !(warningMs >= 0)) {
+    throw new TypeError(`createSagaTest(): unansweredSignalWarningMs must be a number of milliseconds >= 0 (0: never warn), got ${String(warningMs)}.`);
+  }
   const clock = options.clock ?? createVirtualClock();
   const durable = options.store ?? new MemoryStore();
   const faults = options.faults ?? [];
@@ -263,6 +277,7 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
       if (signals !== undefined) refuseUnknownSignals(saga, signals);
       const run = orchestrator.start(withInjected(saga), input, startOptions);
       const refusal = signals === undefined ? undefined : answerSignals(orchestrator, run, signals);
+      warnOfUnansweredSignals(run, saga.name, new Set(signals === undefined ? [] : Object.keys(signals)), warningMs, (message) => console.warn(message));
       const result = await settle(run);
       if (refusal?.error !== undefined) throw refusal.error;
       return result;

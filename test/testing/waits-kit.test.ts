@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineSaga, MemoryStore, SignalPayloadError } from 'sagaflow';
 import { crashAfter, createSagaTest } from 'sagaflow/testing';
@@ -75,5 +75,36 @@ describe('sagaflow/testing and waits', () => {
     expect(result.outcome.status).toBe('completed');
     expect(result.outcome.outputs.pay).toBe('paid, approved by bob');
     expect(result.journal.filter((event) => event.type === 'wait.started' && event.stage === 'approve')).toHaveLength(1);
+  });
+
+  it('warns on the console when a run waits for a signal with no timeout that run()\'s signals does not answer (a test that forgot it hung silently until its timeout); the run goes on when the test sends it', async () => {
+    const forever = defineSaga({ name: 'kit-unanswered', input: z.object({}) })
+      .stage('hold', { execute: () => 'held', compensate: () => undefined })
+      .waitForSignal('approve', { signal: 'approved', schema: z.object({ by: z.string() }) })
+      .build();
+    let warned: (message: string) => void = () => undefined;
+    const warning = new Promise<string>((resolve) => (warned = resolve));
+    const warn = vi.spyOn(console, 'warn').mockImplementation((message: unknown) => warned(String(message)));
+    try {
+      const h = createSagaTest({ unansweredSignalWarningMs: 20 });
+      const pending = h.run(forever, {}, { runId: 'forgot-signals' });
+      expect(await warning).toBe(
+        "sagaflow/testing: run forgot-signals of saga 'kit-unanswered' has waited 20 ms (real time) for signal 'approved' (stage 'approve'), with no timeoutMs, and run()'s signals option does not answer it: " +
+          'it waits until something sends it (h.signal(runId, name, payload)), or for ever. Pass signals: { name: payload } to run(), or give the wait a timeoutMs.',
+      );
+      // Nothing was changed: the test may still send it.
+      await h.signal('forgot-signals', 'approved', { by: 'ann' });
+      expect((await pending).outcome.status).toBe('completed');
+      expect(warn).toHaveBeenCalledTimes(1);
+      await h.close();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('refuses an unansweredSignalWarningMs that is not a number >= 0', () => {
+    for (const bad of [-1, Number.NaN, '2000']) {
+      expect(() => createSagaTest({ unansweredSignalWarningMs: bad as number })).toThrow(/unansweredSignalWarningMs must be a number of milliseconds >= 0/);
+    }
   });
 });
