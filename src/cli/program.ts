@@ -195,7 +195,9 @@ function buildProgram(io: CliIo, done: (code: ExitCode) => void): Command {
     .option('--concurrency <n>', 'runs driven at once', '10')
     .option('--lease-ms <ms>', 'lease length; heartbeats every third of it', '30000')
     .option('--park-threshold-ms <ms>', "park a run that only waits, for longer than this (0: every wait; 'never')", '2000')
-    .action(async (options: { sagas: string; store: string; concurrency?: string; leaseMs?: string; parkThresholdMs?: string }) => {
+    .option('--poll-interval-ms <ms>', 'how often to look for work when no announcement comes', '1000')
+    .option('--worker-id <id>', 'the id its leases and logs carry (default: host and process)')
+    .action(async (options: { sagas: string; store: string; concurrency?: string; leaseMs?: string; parkThresholdMs?: string; pollIntervalMs?: string; workerId?: string }) => {
       const { workerCommand } = await import('./commands/worker.js');
       done(await workerCommand(options, io));
     });

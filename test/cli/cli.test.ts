@@ -294,12 +294,18 @@ describe.skipIf(postgresUrl === undefined)('sagaflow on PostgreSQL, as a process
     await runs.close();
   });
 
+  it('worker refuses a --worker-id the fleet could not tell apart, naming the option', async () => {
+    const result = await sagaflow(['worker', '--store', store(), '--sagas', fixture('greeting.mjs'), '--worker-id', '   '], { cwd: work });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('error: --worker-id must be a non-empty string.\n');
+  });
+
   it('worker claims a submitted run, drives it, and stops on Ctrl-C', async () => {
     const queue = new PostgresStore({ connectionString: postgresUrl ?? '', schema });
     const orchestrator = createOrchestrator({ store: queue, sagas: [greeting] });
     const runId = await orchestrator.submit(greeting, { name: 'Ada' });
     let stopping = false;
-    const result = await sagaflow(['worker', '--store', store(), '--sagas', fixture('greeting.mjs'), '--lease-ms', '3000'], {
+    const result = await sagaflow(['worker', '--store', store(), '--sagas', fixture('greeting.mjs'), '--lease-ms', '3000', '--worker-id', 'cli-worker-1', '--poll-interval-ms', '200'], {
       cwd: work,
       onStdout: (chunk, child) => {
         if (stopping || !chunk.includes('worker polling')) return;
@@ -311,7 +317,7 @@ describe.skipIf(postgresUrl === undefined)('sagaflow on PostgreSQL, as a process
       },
     });
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('waits over 2000 ms parked');
+    expect(result.stdout).toContain('(worker cli-worker-1, polling every 200 ms, concurrency 10, lease 3000 ms, waits over 2000 ms parked)');
     expect(result.stdout).toContain('worker stopped');
     await orchestrator.close();
     await queue.close();

@@ -1,4 +1,4 @@
-import { createWorker, supportsWorkers } from '../../index.js';
+import { createWorker, supportsWorkers, type Worker, type WorkerOptions } from '../../index.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
@@ -18,6 +18,10 @@ export interface WorkerCommandOptions {
   readonly leaseMs?: string;
   /** Park waits longer than this many ms (`never`: keep every wait). */
   readonly parkThresholdMs?: string;
+  /** How often to look for work when no announcement comes, in ms. */
+  readonly pollIntervalMs?: string;
+  /** The worker's id in leases, logs and `sagaflow show`'s owner line (default: host and process). */
+  readonly workerId?: string;
 }
 
 const STOP_TIMEOUT_MS = 30_000;
@@ -34,6 +38,7 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIo): P
   const concurrency = positiveInteger(options.concurrency, '--concurrency', 10);
   const leaseMs = positiveInteger(options.leaseMs, '--lease-ms', 30_000);
   const parkThresholdMs = parkThreshold(options.parkThresholdMs);
+  const pollIntervalMs = positiveInteger(options.pollIntervalMs, '--poll-interval-ms', 1_000);
   if (parseStoreUrl(options.store).kind !== 'postgres') {
     throw new CliUsageError(`The worker needs a store it can share with other processes, and ${maskUrl(options.store)} is not one: pass --store postgres://user@host:5432/database.`);
   }
@@ -45,10 +50,11 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIo): P
     process.env['SAGAFLOW_STORE'] = options.store;
     const module = await loadSagaModule(options.sagas);
     const sagas = module.sagas.map((entry) => entry.saga);
-    const worker = createWorker({ store, sagas, concurrency, leaseMs, parkThresholdMs });
+    const worker = newWorker({ store, sagas, concurrency, leaseMs, parkThresholdMs, pollIntervalMs, ...(options.workerId === undefined ? {} : { workerId: options.workerId }) });
     await worker.start();
     writeLines(io.stdout, [
-      `worker polling ${store.description} for ${sagas.map((saga) => `${saga.name} v${saga.version}`).join(', ')} (concurrency ${concurrency}, lease ${leaseMs} ms, ${parkThresholdMs === Number.POSITIVE_INFINITY ? 'waiting runs kept' : `waits over ${parkThresholdMs} ms parked`}); Ctrl-C to stop`,
+      `worker polling ${store.description} for ${sagas.map((saga) => `${saga.name} v${saga.version}`).join(', ')} ` +
+        `(worker ${worker.id}, polling every ${pollIntervalMs} ms, concurrency ${concurrency}, lease ${leaseMs} ms, ${parkThresholdMs === Number.POSITIVE_INFINITY ? 'waiting runs kept' : `waits over ${parkThresholdMs} ms parked`}); Ctrl-C to stop`,
     ]);
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGINT', resolve);
@@ -67,6 +73,17 @@ export async function workerCommand(options: WorkerCommandOptions, io: CliIo): P
     return ExitCode.Completed;
   } finally {
     await settlesWithin(store.close(), STORE_GRACE_MS);
+  }
+}
+
+/** `createWorker`, with a `--worker-id` it refuses reported as the option's problem. */
+function newWorker(options: WorkerOptions): Worker {
+  try {
+    return createWorker(options);
+  } catch (error) {
+    const prefix = 'createWorker: workerId ';
+    if (error instanceof TypeError && error.message.startsWith(prefix)) throw new CliUsageError(`--worker-id ${error.message.slice(prefix.length)}`);
+    throw error;
   }
 }
 
