@@ -233,6 +233,8 @@ describe.runIf(postgresUrl !== undefined)('a run parked by a worker', () => {
     const result = await cli('show', queuedRunId, '--store', storeUrl);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('  status   queued\n');
+    // One event so far, run.started: not '1 events'.
+    expect(result.stdout).toMatch(/, 1 event\)\n/);
     expect(result.stdout).toContain(
       "  owner    nobody: the workers have it, queued for the next claim by a worker with saga 'stuck' v1 (start one with 'npx sagaflow worker --sagas <module>' if none runs; nothing to resume)\n",
     );

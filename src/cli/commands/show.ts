@@ -87,7 +87,7 @@ function header(outcome: SagaOutcome, journal: readonly SagaEvent[], lease: Leas
     ['saga', `${outcome.saga} v${outcome.version}`],
     ['status', outcome.status],
     ...(UNFINISHED.has(outcome.status) ? [['owner', ownerText(outcome, lease, submitted, waits)]] : []),
-    ['started', `${formatTime(start)} (last event ${formatOffset(end, start)}, ${journal.length} events)`],
+    ['started', `${formatTime(start)} (last event ${formatOffset(end, start)}, ${journal.length} event${journal.length === 1 ? '' : 's'})`],
     ['input', compactJson(outcome.input, 120)],
   ];
   if (outcome.failure !== undefined) rows.push(['failure', `${outcome.failure.stage}: ${errorText(outcome.failure.error)}`]);
