@@ -1,4 +1,5 @@
 import { SagaError, SagaErrorCode } from '../errors/saga-error.js';
+import { describeThrown } from '../errors/safe-read.js';
 import { foldJournal } from '../journal/fold.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { leasesRunOnWallClock, WALL_CLOCK_LEASES } from '../stores/lease-clock.js';
@@ -101,7 +102,15 @@ export function crashingStore(inner: SagaStore, faults: readonly CrashFault[]): 
     await Promise.all(held.map(([runId, lease]) => inner.release(runId, lease).catch(() => undefined)));
     throw crashed;
   };
-  const matches = (event: SagaEvent, soFar: readonly SagaEvent[]): boolean => faults.some((fault) => fault.predicate(event, soFar));
+  const matches = (event: SagaEvent, soFar: readonly SagaEvent[]): boolean =>
+    faults.some((fault) => {
+      try {
+        return fault.predicate(event, soFar);
+      } catch (error) {
+        // The test's own code: say whose it is and where, rather than pass the raw error on as the store's.
+        throw new TypeError(`crashAfter: its predicate threw ${describeThrown(error)} on ${event.type} (seq ${event.seq}) of run ${event.runId}; fix the predicate.`, { cause: error });
+      }
+    });
   const store: CrashingStore = {
     get description(): string {
       return `${inner.description} (with a simulated crash)`;

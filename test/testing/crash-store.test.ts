@@ -49,4 +49,19 @@ describe('crashingStore', () => {
     expect(await durable.load(runId)).toEqual([runStarted(runId)]);
     expect(await durable.leaseOf(runId)).toBeUndefined();
   });
+
+  it('reports a predicate that throws as the test\'s own mistake, naming crashAfter and the event, not as the store\'s error', async () => {
+    const store = crashingStore(new MemoryStore(), [
+      crashAfter((event) => {
+        if (event.type === 'stage.started') throw new Error('predicate bug');
+        return false;
+      }),
+    ]);
+    const runId = uuidv7();
+    await store.create({ event: runStarted(runId), owner: { owner: OWNER, leaseMs: 60_000 } });
+    const error = await store.append(appendOf(eventsFrom(runId, 1, 1))).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(TypeError);
+    expect((error as Error).message).toBe(`crashAfter: its predicate threw Error: predicate bug on stage.started (seq 1) of run ${runId}; fix the predicate.`);
+    expect(((error as Error).cause as Error).message).toBe('predicate bug');
+  });
 });
