@@ -113,7 +113,10 @@ export function prepareSignal(saga: Saga, state: RunState, signal: string, paylo
   try {
     parsed = schema.safeParse(payload);
   } catch (error) {
-    throw new SignalPayloadError(saga.name, state.runId, signal, target.name, [{ path: 'payload', message: `could not be read: ${describeThrown(error)}` }], { cause: error });
+    // The schema does not say where: the guarded copy finds the field that cannot be read.
+    const located = copyJson(payload, 'payload');
+    const issue = !located.ok && located.problem.problem.startsWith('could not be read') ? { path: located.problem.path, message: located.problem.problem } : { path: 'payload', message: `could not be read: ${describeThrown(error)}` };
+    throw new SignalPayloadError(saga.name, state.runId, signal, target.name, [issue], { cause: error });
   }
   if (!parsed.success) {
     const issues: Issue[] = parsed.error.issues.map((issue) => ({ path: ['payload', ...issue.path.map(String)].join('.'), message: issue.message }));

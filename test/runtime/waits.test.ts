@@ -141,6 +141,8 @@ describe('signal waits', () => {
     const unreadable = await orchestrator.signal(run.runId, 'approved', hostile).catch((error: unknown) => error);
     expect(unreadable).toBeInstanceOf(SignalPayloadError);
     expect((unreadable as SignalPayloadError).issues[0]?.message).toMatch(/^could not be read: /);
+    // Named at the field whose getter threw, as a payload the schema refuses is.
+    expect((unreadable as SignalPayloadError).issues[0]?.path).toBe('payload.by');
     const unknown = await orchestrator.signal(run.runId, 'aproved', { by: 'ann' }).catch((error: unknown) => error);
     expect(unknown).toBeInstanceOf(UnknownSignalError);
     expect((unknown as UnknownSignalError).message).toContain("it waits for 'approved' (stage 'approval')");
