@@ -19,8 +19,8 @@ export default tseslint.config(
     },
   },
   {
-    // cli/ only calls the public API (architecture rule): the entry points, never the internals.
-    files: ['src/cli/**/*.ts'],
+    // cli/ and inspector/ only call the public API (architecture rule): the entry points, never the internals.
+    files: ['src/cli/**/*.ts', 'src/inspector/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -28,7 +28,7 @@ export default tseslint.config(
           patterns: [
             {
               group: ['definition', 'runtime', 'journal', 'stores', 'errors', 'worker', 'testing'].flatMap((folder) => [`../${folder}/*`, `../../${folder}/*`]),
-              message: 'src/cli only uses the public API: import from ../index.js, ../sqlite.js, ../postgres.js or ../testing.js.',
+              message: 'src/cli and src/inspector only use the public API: import from ../index.js, ../sqlite.js, ../postgres.js or ../testing.js.',
             },
           ],
         },

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Subscription } from 'rxjs';
-import { describeThrown } from '../errors/safe-read.js';
-import { JournalFold, RunNotFoundError, type RunState, type SagaEvent, type SagaStore } from '../index.js';
+import { JournalFold, RunNotFoundError, serializeError, type RunState, type SagaEvent, type SagaStore } from '../index.js';
 import type { RunUpdate, StageView, StoreState } from './client/view-model.js';
 import { layoutOf } from './dag-layout.js';
 import { startEventStream } from './http.js';
@@ -182,4 +181,13 @@ function baselineOf(state: RunState, journal: readonly SagaEvent[], actions: Act
   const stages = new Map<string, string>();
   changedStages(runViewOf(state, journal, actions, state.updatedAt).stages, stages);
   return { seq: state.lastSeq, shapeHash: state.shapeHash, completed: state.completionOrder.length, stages };
+}
+
+/**
+ * One line for what was thrown: its name and message, through the public `serializeError`, which
+ * never throws (a thrown value whose `toString` throws, a revoked Proxy).
+ */
+function describeThrown(thrown: unknown): string {
+  const error = serializeError(thrown);
+  return `${error.name}: ${error.message}`;
 }

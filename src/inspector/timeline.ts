@@ -1,6 +1,5 @@
-import type { SagaEvent } from '../index.js';
+import { describeWait, type SagaEvent } from '../index.js';
 import type { BarOutcome, TimelineBar, TimelineMark, TimelineView } from './client/view-model.js';
-import { describeWait } from '../journal/describe-wait.js';
 
 type Lane = TimelineBar['lane'];
 type MutableBar = { -readonly [K in keyof TimelineBar]: TimelineBar[K] };
