@@ -6,6 +6,7 @@ import type { SerializedError } from '../errors/serialize-error.js';
 import { journaledWaitTimeout } from '../errors/wait-errors.js';
 import { assertNever, type RunState, type StageState, type WaitState } from '../journal/fold.js';
 import type { RecordedStageShape, ResumeMode, RollbackCause, SagaEvent, SagaEventDraft } from '../journal/saga-event.js';
+import { ancestorsOf } from './results-view.js';
 import { youngArray } from './young-array.js';
 
 /**
@@ -146,7 +147,7 @@ export function decide(saga: Saga, state: RunState, trigger: Trigger, now: numbe
       step(saga, state, decision);
       break;
     case 'resume':
-      resume(state, trigger, decision);
+      resume(saga, state, trigger, decision);
       break;
     case 'settled':
       if (trigger.phase === 'execute') executeSettled(saga, state, trigger, decision);
@@ -394,7 +395,7 @@ function rollBack(saga: Saga, state: RunState, decision: Decision): void {
  */
 export function resumeEvents(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, now: number): SagaEvent[] {
   const decision = new Decision().begin(state, now);
-  resume(state, trigger, decision);
+  resume(undefined, state, trigger, decision);
   return decision.take().filter(isAppend);
 }
 
@@ -411,7 +412,8 @@ export function cancelUnstartedEvents(state: RunState, reason: string, now: numb
   return decision.take().filter(isAppend);
 }
 
-function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, decision: Decision): void {
+/** `saga` is the definition the run goes on with; `undefined` for a hand-back, which picks nothing up. */
+function resume(saga: Saga | undefined, state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, decision: Decision): void {
   const change = trigger.change;
   decision.append(
     change === undefined
@@ -420,7 +422,7 @@ function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, 
   );
   switch (trigger.mode) {
     case 'resume':
-      return pickUpInterrupted(state, trigger.cancel, trigger.change, decision);
+      return pickUpInterrupted(saga, state, trigger.cancel, trigger.change, decision);
     case 'redrive':
       return;
     case 'compensate':
@@ -441,13 +443,13 @@ function resume(state: RunState, trigger: Extract<Trigger, { type: 'resume' }>, 
  * runs again once it is ready, as any other.
  */
 function pickUpInterrupted(
+  saga: Saga | undefined,
   state: RunState,
   cancelRequest: { readonly reason: string; readonly by: string } | undefined,
   change: DefinitionChange | undefined,
   decision: Decision,
 ): void {
   if (state.status === 'queued' || state.status === 'running') {
-    const pending = change === undefined ? undefined : withPendingAncestors(state, change.shape);
     let stopping = state.stopping;
     if (!stopping && cancelRequest !== undefined) {
       decision.append({ type: 'run.cancelling', reason: cancelRequest.reason, by: cancelRequest.by });
@@ -461,7 +463,7 @@ function pickUpInterrupted(
         // A wait goes on for what is left of it; it holds no attempt to re-run.
         if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
         else if (wait.dueAt !== undefined) decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: Math.max(0, wait.dueAt - decision.now) });
-      } else if (!stopping && (pending === undefined ? record.waitingOn > 0 : pending.has(name))) {
+      } else if (!stopping && (change === undefined || saga === undefined ? record.waitingOn > 0 : hasPendingAncestor(saga, state, name))) {
         // The new definition puts a stage that has not completed before this one: it runs again
         // once that stage completes (the fold makes it ready then), not before.
         continue;
@@ -630,27 +632,16 @@ function beginWait(state: RunState, name: string, attempt: number, wait: WaitSpe
 }
 
 /**
- * The stages of `shape` with an ancestor that has not completed in `state`: after a change of
- * definition, a stage in flight at the takeover may now come after a stage that never ran.
+ * Whether stage `name` of `saga` has an ancestor that has not completed in `state`: after a change
+ * of definition, a stage in flight at the takeover may now come after a stage that never ran.
+ * The state is the one before the change is folded, so the definition's ancestry is read, not the
+ * fold's counts; `ancestorsOf` caches it per definition.
  */
-function withPendingAncestors(state: RunState, shape: readonly RecordedStageShape[]): ReadonlySet<string> {
-  const parents = new Map(shape.map((stage) => [stage.name, stage.after]));
-  const pending = new Set<string>();
-  for (const stage of shape) {
-    const seen = new Set<string>();
-    const stack = [...stage.after];
-    while (stack.length > 0) {
-      const name = stack.pop() as string;
-      if (seen.has(name)) continue;
-      seen.add(name);
-      if (state.stages.get(name)?.status !== 'completed') {
-        pending.add(stage.name);
-        break;
-      }
-      stack.push(...(parents.get(name) ?? []));
-    }
-  }
-  return pending;
+function hasPendingAncestor(saga: Saga, state: RunState, name: string): boolean {
+  const stage = saga.stage(name);
+  if (stage === undefined) return false;
+  for (const ancestor of ancestorsOf(saga, stage)) if (state.stages.get(ancestor)?.status !== 'completed') return true;
+  return false;
 }
 
 /** A wait's time came: a timer completes its stage; a signal wait times out (its fallback, or a failure). */
