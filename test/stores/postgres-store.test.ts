@@ -118,6 +118,21 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
  * A store that reaches the test server through a {@link TcpProxy} the test can black-hole, with
  * short statement and connection limits, so that a silent server is given up in well under a second.
  */
+/**
+ * Listens on `store`, lets `silence` cut its listening connection off, heals the network, and
+ * expects the listener to reconnect and then to hear a run submitted through a direct store.
+ */
+async function expectListenerBack(store: PostgresStore, proxy: TcpProxy, silence: () => void): Promise<void> {
+  const direct = open();
+  const signals: WorkSignal[] = [];
+  await store.onWork((signal) => signals.push(signal));
+  silence();
+  proxy.heal();
+  await nextSignal(signals, (signal) => signal.kind === 'reconnected');
+  const submitted = await submitRun(direct);
+  await nextSignal(signals, (signal) => signal.runId === submitted);
+}
+
 async function storeThroughProxy(extra: { readonly listenerPingMs?: number } = {}): Promise<{ readonly proxy: TcpProxy; readonly store: PostgresStore }> {
   const target = new URL(url ?? '');
   const proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
@@ -1064,17 +1079,12 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
 
     it('keeps reconnecting a LISTEN connection whose new LISTEN the server never answers, until the network heals', { timeout: 15_000 }, async () => {
       const { proxy, store } = await storeThroughProxy({ listenerPingMs: 150 });
-      const direct = open();
       try {
-        const signals: WorkSignal[] = [];
-        await store.onWork((signal) => signals.push(signal));
         // The listening connection goes silent (its ping tells); the reconnect's LISTEN gets no answer either.
-        proxy.blackholeOnce('LISTEN');
-        proxy.blackhole();
-        proxy.heal();
-        await nextSignal(signals, (signal) => signal.kind === 'reconnected');
-        const submitted = await submitRun(direct);
-        await nextSignal(signals, (signal) => signal.runId === submitted);
+        await expectListenerBack(store, proxy, () => {
+          proxy.blackholeOnce('LISTEN');
+          proxy.blackhole();
+        });
       } finally {
         await store.close();
         await proxy.down();
@@ -1103,17 +1113,10 @@ describe.skipIf(url === undefined)('PostgresStore on a real server', () => {
       const proxied = new URL(target.href);
       proxied.port = String(proxy.listenPort);
       const store = new PostgresStore({ connectionString: proxied.href, schema, listenerPingMs: 150, connectionTimeoutMs: 1_000 });
-      const direct = open();
       try {
-        const signals: WorkSignal[] = [];
-        await store.onWork((signal) => signals.push(signal));
         // Like a firewall dropping an idle connection: no error, no close, just silence. Only the
         // listener's ping can tell; after it, the listener reconnects through the healed network.
-        proxy.blackhole();
-        proxy.heal();
-        await nextSignal(signals, (signal) => signal.kind === 'reconnected');
-        const submitted = await submitRun(direct);
-        await nextSignal(signals, (signal) => signal.runId === submitted);
+        await expectListenerBack(store, proxy, () => proxy.blackhole());
       } finally {
         await store.close();
         await proxy.down();
