@@ -545,6 +545,32 @@ describe.skipIf(url === undefined)('workers on PostgreSQL', () => {
     await orchestrator.close();
   });
 
+  it('cancel() of such a run that a worker claims at that very moment leaves the cancel to that worker: the store refuses the write, the request is recorded', async () => {
+    const client = open();
+    const retired = defineSaga({ name: 'claimed-meanwhile', input: z.object({}) })
+      .stage('charge', { execute: () => 'charged', compensate: () => undefined })
+      .build();
+    const runId = await createOrchestrator({ store: client }).submit(retired, {});
+    // A worker claims the run after cancel() looked at its lease (which this store says is free) and before it writes.
+    const claimed = await client.acquire({ runId, owner: 'claimer', leaseMs: 60_000 });
+    if (!claimed.acquired) throw new Error('the claim failed');
+    const late = new Proxy(client, {
+      get(target, key) {
+        if (key === 'leaseOf') return async () => undefined;
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const orchestrator = createOrchestrator({ store: late });
+    await orchestrator.cancel(runId, 'claimed meanwhile');
+    // Nothing written past the worker's lease; the worker finds the request when it next takes the run.
+    expect(trace((await client.load(runId)) ?? [])).toEqual(['run.started']);
+    await client.release(runId, claimed.lease);
+    const next = await client.acquire({ runId, owner: 'next', leaseMs: 60_000 });
+    expect(next).toMatchObject({ acquired: true, cancelRequest: { reason: 'claimed meanwhile' } });
+    await orchestrator.close();
+  });
+
   it('acts on a cancel requested before the claim: no stage runs', async () => {
     const client = open();
     const orchestrator = createOrchestrator({ store: client });
