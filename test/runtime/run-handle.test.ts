@@ -10,6 +10,7 @@ import { LENT_JOURNAL } from '../../src/stores/memory-store.js';
 import { deferred } from '../support/deferred.js';
 import { RunHandle } from '../../src/runtime/saga-run.js';
 import type { SubscriberErrorContext } from '../../src/runtime/safe-observable.js';
+import { flushZeroDelayTimers } from '../support/flush-timers.js';
 
 const RUN = 'run-1';
 const event = (seq: number): SagaEvent =>
@@ -28,7 +29,6 @@ beforeEach(() => {
 afterEach(() => {
   config.onUnhandledError = previous;
 });
-const afterTimers = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 
 function record(handle: RunHandle): { seqs: number[]; completed: () => boolean } {
   const seqs: number[] = [];
@@ -143,7 +143,7 @@ describe('RunHandle.events$', () => {
       for (let seq = 0; seq < 3; seq++) handle.push(event(seq));
       handle.settle(outcome);
     }).not.toThrow();
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(watcher.seqs).toEqual([0, 1, 2]);
     expect(watcher.completed()).toBe(true);
     expect(reports).toEqual([
@@ -166,7 +166,7 @@ describe('RunHandle.events$', () => {
     const watcher = record(handle);
     expect(watcher.seqs).toEqual([0, 1, 2]);
     expect(reports).toHaveLength(3);
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(unhandled).toEqual([]);
   });
 });

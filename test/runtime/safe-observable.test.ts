@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { config, filter, finalize, map, Observable, take, toArray, firstValueFrom, type OperatorFunction } from 'rxjs';
 import { EventStream } from '../../src/runtime/event-stream.js';
 import type { SubscriberErrorContext } from '../../src/runtime/safe-observable.js';
+import { flushZeroDelayTimers } from '../support/flush-timers.js';
 
 interface Tick {
   readonly runId: string;
@@ -25,8 +26,6 @@ afterEach(() => {
   config.onUnhandledError = previous;
 });
 
-/** RxJS reports unhandled errors from a setTimeout: let any such timer run. */
-const afterTimers = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
 
 function streamWithReports(): { stream: EventStream<Tick>; reports: Array<{ error: unknown; context: SubscriberErrorContext }> } {
   const reports: Array<{ error: unknown; context: SubscriberErrorContext }> = [];
@@ -39,6 +38,13 @@ const emit = (stream: EventStream<Tick>, count: number): void => {
 };
 
 describe('EventStream: subscribers that throw', () => {
+  it('(the check the tests below rely on) an error RxJS reports from a timer is seen once the zero-delay timers are flushed', async () => {
+    new Observable<number>((subscriber) => subscriber.error(new Error('nobody listens'))).subscribe();
+    expect(unhandled).toEqual([]);
+    await flushZeroDelayTimers();
+    expect(unhandled.map((error) => (error as Error).message)).toEqual(['nobody listens']);
+  });
+
   it('a subscriber that throws in next: reported with the run of the event; the others get every event; next never throws', async () => {
     const { stream, reports } = streamWithReports();
     const before: number[] = [];
@@ -51,7 +57,7 @@ describe('EventStream: subscribers that throw', () => {
     stream.observable$.subscribe({ next: (tick) => after.push(tick.n), complete: () => (completed = true) });
     expect(() => emit(stream, 3)).not.toThrow();
     stream.complete();
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(before).toEqual([1, 2, 3]);
     expect(after).toEqual([1, 2, 3]);
     expect(completed).toBe(true);
@@ -78,7 +84,7 @@ describe('EventStream: subscribers that throw', () => {
     stream.observable$.subscribe((tick) => others.push(tick.n));
     emit(stream, 3);
     stream.complete();
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(mapped).toEqual([10]);
     expect(others).toEqual([1, 2, 3]);
     expect(reports.map(({ error }) => (error as Error).message)).toEqual(['projection failed']);
@@ -99,7 +105,7 @@ describe('EventStream: subscribers that throw', () => {
     });
     emit(stream, 3);
     expect(() => stream.complete()).not.toThrow();
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(others).toEqual([1, 2, 3]);
     expect(reports.map(({ error }) => (error as Error).message)).toEqual(['odd 1', 'odd 3', 'complete failed']);
     expect(unhandled).toEqual([]);
@@ -128,7 +134,7 @@ describe('EventStream: subscribers that throw', () => {
     stream.observable$.subscribe((tick) => last.push(tick.n));
     expect(() => emit(stream, 3)).not.toThrow();
     stream.complete();
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(first).toEqual([1, 2, 3]);
     expect(last).toEqual([1, 2, 3]);
     const messages = reports.map(({ error }) => (error instanceof Error ? error.message : String(error)));
@@ -147,7 +153,7 @@ describe('EventStream: subscribers that throw', () => {
     });
     emit(stream, 2);
     stream.complete();
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(reports.map(({ error }) => (error as Error).message)).toEqual(['custom 2', 'custom 4']);
     expect(unhandled).toEqual([]);
   });
@@ -162,7 +168,7 @@ describe('EventStream: subscribers that throw', () => {
       throw new Error('subscriber failed');
     });
     expect(() => emit(stream, 1)).not.toThrow();
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(unhandled).toEqual([]);
   });
 
@@ -183,7 +189,7 @@ describe('EventStream: subscribers that throw', () => {
         throw error;
       });
       emit(stream, 1);
-      await afterTimers();
+      await flushZeroDelayTimers();
     } finally {
       spy.mockRestore();
     }
@@ -239,7 +245,7 @@ describe('orchestrator.watch(runId): subscribers that throw', () => {
       });
     });
     const missing = await firstValueFrom(watcher.watch('no-such-run')).catch((error: unknown) => error);
-    await afterTimers();
+    await flushZeroDelayTimers();
     expect(seen).toBe(4);
     expect(reports).toEqual([...Array.from({ length: 4 }, () => ({ message: 'next throws', runId: run.runId })), { message: 'complete throws', runId: run.runId }]);
     expect(missing).toBeInstanceOf(RunNotFoundError);
