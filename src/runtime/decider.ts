@@ -91,8 +91,11 @@ export type Trigger =
     }
   /** A retry delay elapsed. */
   | { readonly type: 'timer'; readonly phase: AttemptPhase; readonly stage: string }
-  /** A signal for the run, its payload already validated (see `orchestrator.signal`). */
-  | { readonly type: 'signal'; readonly signal: string; readonly signalId: string; readonly payload: unknown }
+  /**
+   * A signal for the run, its payload already validated (see `orchestrator.signal`). `sentAt`: when
+   * a request recorded through the store was sent (its `requestedAt`); absent, the signal is sent now.
+   */
+  | { readonly type: 'signal'; readonly signal: string; readonly signalId: string; readonly payload: unknown; readonly sentAt?: number }
   /** A cancellation: `by` is `'external'` or the stage that called `ctx.cancel`. */
   | { readonly type: 'cancel'; readonly reason: string; readonly by: string }
   /** Re-evaluates the state after the last decision's events were folded. */
@@ -671,11 +674,13 @@ function waitDue(saga: Saga, state: RunState, name: string, record: StageState, 
  * stage waiting for its name, or buffered until one does.
  *
  * @remarks
- * A signal that comes at or after the wait's `dueAt` is late, whether or not its timer has fired:
- * the wait times out first, as it would in a process that drove the run throughout. That is what
+ * A signal sent at or after the wait's `dueAt` is late, whether or not its timer has fired: the
+ * wait times out first, as it would in a process that drove the run throughout. That is what
  * happens when nobody drove the run past its deadline (its process stopped) and a signal takes it
  * over, or is delivered as a worker claims it: the signal then goes where any signal after the
  * timeout goes (buffered if the run goes on with `onTimeout`, not journaled if it rolls back).
+ * A request recorded through the store was sent at its `requestedAt` (`sentAt`): one sent before
+ * the deadline, for an owner that froze or died before journaling it, is on time.
  */
 function signalReceived(saga: Saga, state: RunState, trigger: Extract<Trigger, { type: 'signal' }>, decision: Decision): void {
   if (state.signals?.has(trigger.signalId) === true) return;
@@ -693,7 +698,7 @@ function signalReceived(saga: Saga, state: RunState, trigger: Extract<Trigger, {
     }
   }
   const record = waiting === undefined ? undefined : state.stages.get(waiting);
-  if (waiting !== undefined && wait !== undefined && record !== undefined && wait.dueAt !== undefined && wait.dueAt <= decision.now) {
+  if (waiting !== undefined && wait !== undefined && record !== undefined && wait.dueAt !== undefined && wait.dueAt <= Math.min(trigger.sentAt ?? decision.now, decision.now)) {
     decision.push({ type: 'clear-timer', phase: 'execute', stage: waiting });
     waitDue(saga, state, waiting, record, wait, decision);
     // Timed out without a fallback, the wait failed and the run stops: a signal is journaled only while it goes forward.

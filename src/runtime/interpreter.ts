@@ -292,9 +292,12 @@ export class RunInterpreter implements AttemptEnvironment {
     this.react({ type: 'cancel', reason, by });
   }
 
-  /** Delivers a signal whose payload is already validated (see `prepareSignal`). */
-  signal(signal: string, signalId: string, payload: unknown): void {
-    this.react({ type: 'signal', signal, signalId, payload });
+  /**
+   * Delivers a signal whose payload is already validated (see `prepareSignal`); `sentAt`, when it
+   * was sent, if not now (a request recorded through the store: its `requestedAt`).
+   */
+  signal(signal: string, signalId: string, payload: unknown, sentAt?: number): void {
+    this.react(sentAt === undefined ? { type: 'signal', signal, signalId, payload } : { type: 'signal', signal, signalId, payload, sentAt });
   }
 
   /** The signal ids done with: journaled, or refused by this definition (see {@link RunInterpreter.signalRequested}). */
@@ -321,7 +324,7 @@ export class RunInterpreter implements AttemptEnvironment {
       // A run that no longer goes forward ignores signals, as the decider would: nothing to tell.
       return error instanceof RunStateError ? undefined : reportableError(error);
     }
-    if (prepared.kind === 'deliver') this.signal(prepared.signal, prepared.signalId, prepared.payload);
+    if (prepared.kind === 'deliver') this.signal(prepared.signal, prepared.signalId, prepared.payload, request.requestedAt);
     return undefined;
   }
 

@@ -1198,7 +1198,7 @@ class SagaOrchestrator implements Orchestrator {
     const saga = this.sagaFor(state, undefined) as Saga;
     const prepared = prepareSignal(saga, state, name, payload, signalId);
     if (prepared.kind === 'duplicate') return { accepted: false, signalId, duplicate: true };
-    const request: SignalRequest = { runId, signal: prepared.signal, signalId, ...(prepared.payload === undefined ? {} : { payload: prepared.payload }) };
+    const request: SignalRequest = { runId, signal: prepared.signal, signalId, ...(prepared.payload === undefined ? {} : { payload: prepared.payload }), requestedAt: this.scheduler.now() };
     const toWorkers = state.submitted && supportsWorkers(this.store);
     const lease = toWorkers ? undefined : await this.store.leaseOf(runId);
     if (toWorkers || lease?.live === true) {
@@ -1287,7 +1287,7 @@ class SagaOrchestrator implements Orchestrator {
     const handle = new DrivenRun(this, runId, this.handleOptions);
     this.active.set(runId, { handle });
     try {
-      await this.pickUp(runId, 'resume', {}, handle, { signal: { signal: request.signal, signalId: request.signalId, payload: request.payload } });
+      await this.pickUp(runId, 'resume', {}, handle, { signal: request });
     } catch (error) {
       if (this.active.get(runId)?.handle === handle) this.active.delete(runId);
       handle.fail(error);
@@ -1621,7 +1621,7 @@ class SagaOrchestrator implements Orchestrator {
       /** Where a recovery collects the runs it took over, to drive them once it has taken over the rest (see `recover()`). */
       readonly held?: Array<() => void>;
       readonly cancel?: string;
-      readonly signal?: { readonly signal: string; readonly signalId: string; readonly payload: unknown };
+      readonly signal?: SignalRequest;
     },
   ): Promise<PickUp> {
     const loaded = await this.load(runId);
@@ -1703,7 +1703,7 @@ class SagaOrchestrator implements Orchestrator {
         interpreter.resume(mode, change, cancel === undefined ? undefined : { reason: cancel, by: 'external' });
         if (asked !== undefined && mode !== 'resume') interpreter.cancel(asked);
         for (const request of acquired.signalRequests ?? []) this.deliverRequested(interpreter, request);
-        if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload);
+        if (how.signal !== undefined) interpreter.signal(how.signal.signal, how.signal.signalId, how.signal.payload, how.signal.requestedAt);
       };
       if (how.held === undefined) start();
       else how.held.push(start);

@@ -208,6 +208,14 @@ export interface SignalRequest {
   readonly signalId: string;
   /** The validated payload (plain JSON); absent for none. */
   readonly payload?: unknown;
+  /**
+   * When the signal was sent (ms since the epoch, by the sending process's clock, as `at` of the
+   * events it journals). A wait whose deadline is later than this takes the signal even when the
+   * run's owner journals it after the deadline: it was sent in time (its owner froze or died first,
+   * or no worker was up). Absent in requests recorded before sagaflow stamped them: those count as
+   * sent when they are journaled.
+   */
+  readonly requestedAt?: number;
 }
 
 /**

@@ -10,6 +10,7 @@ const signalRequestsSchema = z.array(
     payload: z.unknown().optional(),
     /** The payload as JSON text, where the store's JSON type could not hold it as JSON (see {@link storableSignalRequest}). */
     payloadJson: z.string().optional(),
+    requestedAt: z.number().optional(),
   }),
 );
 
@@ -23,7 +24,8 @@ export function storableSignalRequest(request: SignalRequest): string {
   const text = JSON.stringify(request);
   // JSON.stringify writes NUL and lone surrogates (only those) as \u escapes.
   if (request.payload === undefined || !/\\u(?:0000|d[89a-f])/i.test(text)) return text;
-  return JSON.stringify({ runId: request.runId, signal: request.signal, signalId: request.signalId, payloadJson: JSON.stringify(request.payload) });
+  const { runId, signal, signalId, requestedAt } = request;
+  return JSON.stringify({ runId, signal, signalId, payloadJson: JSON.stringify(request.payload), ...(requestedAt === undefined ? {} : { requestedAt }) });
 }
 
 /**
@@ -41,15 +43,16 @@ export function parseSignalRequests(runId: string, text: string): SignalRequest[
   }
   const parsed = signalRequestsSchema.safeParse(value);
   if (!parsed.success) throw new StoreCorruptionError(runId, undefined, `its pending signal requests are not valid: ${parsed.error.message}`, { cause: parsed.error });
-  return parsed.data.map((request) => {
-    const { runId: id, signal, signalId, payloadJson } = request;
+  return parsed.data.map((request): SignalRequest => {
+    const { runId: id, signal, signalId, payloadJson, requestedAt } = request;
+    const sent = requestedAt === undefined ? { runId: id, signal, signalId } : { runId: id, signal, signalId, requestedAt };
     if (payloadJson !== undefined) {
       try {
-        return { runId: id, signal, signalId, payload: JSON.parse(payloadJson) as unknown };
+        return { ...sent, payload: JSON.parse(payloadJson) as unknown };
       } catch (error) {
         throw new StoreCorruptionError(runId, undefined, `the payload of its pending signal request ${signalId} is not JSON`, { cause: error });
       }
     }
-    return request.payload === undefined ? { runId: id, signal, signalId } : { runId: id, signal, signalId, payload: request.payload };
+    return request.payload === undefined ? sent : { ...sent, payload: request.payload };
   });
 }

@@ -86,6 +86,24 @@ describe('wait stages: state × trigger → commands', () => {
     ]);
   });
 
+  it('past the deadline, a signal is late unless it was sent before it (a request recorded in time, journaled later): sentAt decides, not when it is delivered', () => {
+    const state = stateOf(approval, ...waiting);
+    const pastDeadline = 61_000 + 3_600_000;
+    const sentAt = (at: number): Trigger => ({ type: 'signal', signal: 'approved', signalId: 's1', payload: { by: 'ann' }, sentAt: at });
+    // Sent a second before the deadline, delivered an hour after it: the wait takes it.
+    expect(summary(decide(approval, state, sentAt(60_000), pastDeadline))).toEqual([
+      { type: 'signal.received', signal: 'approved', signalId: 's1', payload: { by: 'ann' }, stage: 'approval' },
+      { type: 'clear-timer', phase: 'execute', stage: 'approval' },
+      { type: 'stage.completed', stage: 'approval', attempt: 1, output: { by: 'ann' }, durationMs: pastDeadline - 1_003 },
+    ]);
+    // Sent at the deadline, or sent now (no sentAt): the wait times out first, and the signal is not journaled.
+    for (const trigger of [sentAt(61_000), signal('s1')]) {
+      expect(summary(decide(approval, state, trigger, pastDeadline)).map((command) => (command as { type: string }).type)).toEqual(['clear-timer', 'stage.failed', 'abort']);
+    }
+    // A stamp later than the deciding process's clock (another machine's clock ahead) counts as now.
+    expect(summary(decide(approval, state, sentAt(pastDeadline + 60_000), NOW))[0]).toMatchObject({ type: 'signal.received', stage: 'approval' });
+  });
+
   it('a duplicate signal id changes nothing, before or after the wait', () => {
     const delivered = stateOf(approval, ...waiting, { type: 'signal.received', signal: 'approved', signalId: 's1', payload: { by: 'ann' }, stage: 'approval' });
     expect(decide(approval, delivered, signal('s1', { by: 'bob' }), NOW)).toEqual([]);

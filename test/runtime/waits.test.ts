@@ -359,6 +359,37 @@ describe('signals across orchestrators', () => {
     await later.close();
   });
 
+  it('a signal recorded in time for an owner that froze is on time, though the run is taken over past the deadline: the signal wins, as it was sent before the timeout', async () => {
+    const { saga, log } = approvalSaga();
+    const startedAt = Date.UTC(2026, 0, 1);
+    // The store's clock and the sender's; the owner's own clock never moves (it froze: no timer of its fires).
+    const clock = createVirtualClock({ now: startedAt, autoAdvance: false });
+    const store = new MemoryStore({ now: () => clock.now() });
+    const frozen = createOrchestrator({ store, sagas: [saga], leaseMs: 120_000, scheduler: createVirtualClock({ now: startedAt, autoAdvance: false }) });
+    const run = frozen.start(saga, { cents: 5 });
+    await waitStarted(run);
+    // 10 s into the 60-s wait: the owner's lease is live, so the request is recorded for it.
+    await clock.advanceBy(10_000);
+    const recorded = deferred();
+    const requestSignal = store.requestSignal.bind(store);
+    store.requestSignal = async (request) => {
+      await requestSignal(request);
+      recorded.resolve();
+    };
+    const sender = createOrchestrator({ store, sagas: [saga], scheduler: clock });
+    const sent = sender.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'in-time' }).catch((error: unknown) => error);
+    await recorded.promise;
+    // The owner never journals it. Its lease lapses 2 min in, past the wait's deadline: the sender takes the run over.
+    await clock.advanceBy(130_000);
+    expect(await sent).toEqual({ accepted: true, signalId: 'in-time', delivered: 'waiting' });
+    const outcome = await sender.inspect(run.runId);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.outputs.approval).toEqual({ by: 'ann' });
+    expect(log).toEqual(['hold 5', 'pay, approved by ann']);
+    await sender.close();
+    await frozen.close({ timeoutMs: 1 });
+  });
+
   /**
    * A run of the approval saga waiting for its signal, started by `first`, which froze past its
    * lease, and taken over by `second`: `first` still believes it drives it (a long lease: it does

@@ -700,16 +700,20 @@ export function describeStoreConformance(name: string, open: OpenStore, rowsOnDi
         expect(await beat()).toBeUndefined();
       });
 
-      it('hands back a payload holding NUL and lone surrogates exactly as it was sent (PostgreSQL jsonb refuses both)', async () => {
+      it('hands back a payload holding NUL and lone surrogates exactly as it was sent (PostgreSQL jsonb refuses both), and when each request was sent', async () => {
         const runId = uuidv7();
         await createRun(store, runStarted(runId));
         const payload = { note: 'a\u0000b', half: 'x\ud800y', low: '\udc00', pair: '\ud83d\ude00', text: 'a \\u0000 written out' };
-        await (peer().requestSignal ?? (() => Promise.reject(new Error(`${name} has no requestSignal`)))).call(peer(), { runId, signal: 'approved', signalId: 's-odd', payload });
-        await peer().requestSignal?.({ runId, signal: 'approved', signalId: 's-plain', payload: { by: 'ann' } });
+        await (peer().requestSignal ?? (() => Promise.reject(new Error(`${name} has no requestSignal`)))).call(peer(), { runId, signal: 'approved', signalId: 's-odd', payload, requestedAt: 1_001 });
+        await peer().requestSignal?.({ runId, signal: 'approved', signalId: 's-plain', payload: { by: 'ann' }, requestedAt: 1_002 });
+        await peer().requestSignal?.({ runId, signal: 'approved', signalId: 's-none', requestedAt: 1_003 });
+        await peer().requestSignal?.({ runId, signal: 'approved', signalId: 's-unstamped' });
         const beat = await store.heartbeat(OWNER, [{ runId, lease: LEASE }], LONG_LEASE_MS);
-        expect(beat.signalRequests?.map((request) => [request.signalId, request.payload])).toEqual([
-          ['s-odd', payload],
-          ['s-plain', { by: 'ann' }],
+        expect(beat.signalRequests?.map((request) => [request.signalId, request.payload, request.requestedAt])).toEqual([
+          ['s-odd', payload, 1_001],
+          ['s-plain', { by: 'ann' }, 1_002],
+          ['s-none', undefined, 1_003],
+          ['s-unstamped', undefined, undefined],
         ]);
       });
     });

@@ -2,6 +2,7 @@
  * Waits on PostgreSQL with workers: signals sent from another process reach the worker that owns
  * the run (or the one that claims it later), and a timer wait survives a change of worker.
  */
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createOrchestrator, createWorker, defineSaga, SignalTimeoutError, type Worker } from 'sagaflow';
@@ -34,9 +35,12 @@ const coolOff = defineSaga({ name: 'pg-cool-off', input: z.object({ cents: z.num
   .stage('release', { execute: () => 'released' })
   .build();
 
-function worker(id: string, leaseMs = 3_000): Worker {
-  return createWorker({ store: open(), sagas: [approval, coolOff], workerId: id, leaseMs, pollIntervalMs: 100 });
+function worker(id: string, leaseMs = 3_000, scheduler?: SchedulerLike): Worker {
+  return createWorker({ store: open(), sagas: [approval, coolOff], workerId: id, leaseMs, pollIntervalMs: 100, scheduler });
 }
+
+/** Real time, read `ms` later than it is: a worker started that much later, as far as any deadline goes. */
+const clockAhead = (ms: number): SchedulerLike => ({ now: () => Date.now() + ms, schedule: asyncScheduler.schedule.bind(asyncScheduler) });
 
 describe.runIf(url !== undefined)('waits with workers on PostgreSQL', () => {
   it('a signal from another process reaches the worker that owns the run; one sent before the claim is delivered on claim', async () => {
@@ -78,6 +82,31 @@ describe.runIf(url !== undefined)('waits with workers on PostgreSQL', () => {
       expect((await sender.inspect(runId)).outputs).toMatchObject({ pay: 'approved by ops' });
     } finally {
       await w.stop({ timeoutMs: 1_000 });
+      await sender.close();
+    }
+  }, 60_000);
+
+  it('a signal sent in time while no worker runs (a deploy) is on time for the worker that claims the run after the deadline', async () => {
+    const store = open();
+    const sender = createOrchestrator({ store, sagas: [approval] });
+    const first = worker('waits-w5');
+    await first.start();
+    const runId = await sender.submit(approval, { cents: 5 });
+    await waitFor('the run waits', async () => ((await store.load(runId)) ?? []).some((event) => event.type === 'wait.started'));
+    await first.stop({ timeoutMs: 0 });
+    // Ten minutes to approve; approved at once, while no worker runs: the request is recorded for the next.
+    const unserved = await sender.signal(runId, 'approved', { by: 'ops' }, { signalId: 'in-time-1', timeoutMs: 300 }).catch((error: unknown) => error);
+    expect(unserved).toBeInstanceOf(SignalTimeoutError);
+    // The next worker comes up two hours later, long past the wait's deadline.
+    const next = worker('waits-w6', 3_000, clockAhead(2 * 3_600_000));
+    await next.start();
+    try {
+      const journal = (await waitForSettled(store, [runId])).get(runId) ?? [];
+      expect(journal.flatMap((event) => (event.type === 'signal.received' ? [event.signalId] : []))).toEqual(['in-time-1']);
+      const outcome = await sender.inspect(runId);
+      expect([outcome.status, outcome.outputs.pay]).toEqual(['completed', 'approved by ops']);
+    } finally {
+      await next.stop({ timeoutMs: 1_000 });
       await sender.close();
     }
   }, 60_000);
