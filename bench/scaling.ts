@@ -81,6 +81,12 @@ export interface ScalingPoint {
   readonly gcUsPerStage?: number;
   /** CPU µs per stage less the collector's pauses in the same sample, the median over the rounds (with {@link ScalingPoint.gcUsPerStage}). */
   readonly restUsPerStage?: number;
+  /**
+   * Every round's sample, CPU µs per stage, in round order (`samples[r]` of every point of one
+   * call of `curves` are the same round's): the raw data, for any other statistic. Absent in
+   * results saved before it.
+   */
+  readonly samples?: readonly number[];
 }
 
 /** A point of the hand-written baseline's concurrent-runs curve. */
@@ -227,7 +233,7 @@ type Sampler<P extends CurvePoint> = (point: P) => Promise<Sample>;
  * other's, and a shape sampled minutes after the other would carry the machine's drift between
  * them into the ratio.
  */
-async function curves<P extends CurvePoint>(points: readonly P[], samplers: readonly Sampler<P>[], rounds: number): Promise<Array<Array<ScalingPoint & { samples: number[] }>>> {
+async function curves<P extends CurvePoint>(points: readonly P[], samplers: readonly Sampler<P>[], rounds: number): Promise<Array<Array<ScalingPoint & { readonly samples: readonly number[] }>>> {
   const cases = points.flatMap((point) => samplers.map((sampler, which) => ({ point, which, sampler, samples: [] as Sample[] })));
   for (const entry of cases) await entry.sampler(entry.point); // warm-up
   for (let round = 0; round < rounds; round++) {
@@ -393,8 +399,7 @@ export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promi
       [({ saga }) => sample(saga, 1, stagesPerSample), ({ shape, size }) => sampleHandWrittenStages(shape, size, stagesPerSample)],
       rounds,
     );
-    const ofShape = (curve: ReadonlyArray<ScalingPoint & { samples: number[] }>, shape: 'chain' | 'fan-out'): ScalingPoint[] =>
-      curve.filter((_, index) => points[index]?.shape === shape).map(({ samples: _, ...point }) => point);
+    const ofShape = (curve: readonly ScalingPoint[], shape: 'chain' | 'fan-out'): ScalingPoint[] => curve.filter((_, index) => points[index]?.shape === shape);
     return { chain: ofShape(sagaflowPoints, 'chain'), chainHand: ofShape(handPoints, 'chain'), fanOut: ofShape(sagaflowPoints, 'fan-out'), fanOutHand: ofShape(handPoints, 'fan-out') };
   };
   const { chain, chainHand, fanOut, fanOutHand } = await stageCurves();
@@ -409,16 +414,15 @@ export async function benchmarkScaling(options: ScalingBenchOptions = {}): Promi
   await handWrittenHeapPerRun(100);
   const runs = [];
   const runsHandWrittenJournaled: HandWrittenRunsPoint[] = [];
-  for (const [index, { samples, ...point }] of runsCurve.entries()) {
-    const handPoint = handCurve[index];
-    if (handPoint === undefined) continue;
-    const { samples: handSamples, ...hand } = handPoint;
+  for (const [index, point] of runsCurve.entries()) {
+    const hand = handCurve[index];
+    if (hand === undefined) continue;
     const held = point.size >= 100;
     runs.push({ ...point, heapKBPerRun: held ? await sagaflowHeapPerRun(point.size) : null });
     runsHandWrittenJournaled.push({
       ...hand,
       heapKBPerRun: held ? await handWrittenHeapPerRun(point.size) : null,
-      sagaflowRatio: medianOfRatios(samples, handSamples),
+      sagaflowRatio: medianOfRatios(point.samples, hand.samples),
     });
   }
   return {
