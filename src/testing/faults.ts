@@ -77,7 +77,9 @@ export interface CrashFault {
  * @remarks
  * Combine with the stage's `retry` policy to test recovery (`times` below `maxAttempts`) or a
  * rollback (`times` at or above it). The error defaults to an `Error` naming the stage and
- * attempt; pass `error` to throw something specific, such as a `NonRetryableError`.
+ * attempt; pass `error` to throw something specific, such as a `NonRetryableError`. `error` chooses
+ * what is thrown, not whether: every attempt up to `times` fails, and an `error` that returns
+ * `undefined` fails its attempt with a `TypeError` that says so.
  *
  * @example
  * ```ts
@@ -125,7 +127,8 @@ export function delayStage(stage: string, ms: number, options: { readonly times?
  *
  * @remarks
  * A compensation is retried with its own policy (default 5 attempts): `times` below that tests
- * recovery; `Infinity` ends the run `compensation_failed`.
+ * recovery; `Infinity` ends the run `compensation_failed`. `error` chooses what is thrown, as for
+ * {@link failStage}; one that returns `undefined` fails the attempt with a `TypeError` that says so.
  *
  * @example
  * ```ts
@@ -219,7 +222,7 @@ function wrapStage(stage: SagaStage, faults: readonly StageFault[], scheduler: S
     for (const fault of faults) {
       if (call > fault.times) continue;
       if (fault.kind === 'delay-stage') await sleep(scheduler, fault.delayMs ?? 0, context.signal);
-      if (fault.kind === 'fail-stage') throw fault.error?.(call);
+      if (fault.kind === 'fail-stage') throw injectedError(fault, call);
     }
     return stage.execute(context);
   };
@@ -230,10 +233,26 @@ function wrapStage(stage: SagaStage, faults: readonly StageFault[], scheduler: S
       ? compensate
       : async (context) => {
           const call = nextCall(compensateCalls, context.runId);
-          for (const fault of compensateFaults) if (call <= fault.times) throw fault.error?.(call);
+          for (const fault of compensateFaults) if (call <= fault.times) throw injectedError(fault, call);
           return await compensate(context);
         };
   return Object.freeze({ ...stage, execute, ...(wrappedCompensate === undefined ? {} : { compensate: wrappedCompensate }) });
+}
+
+/**
+ * What a failing fault throws on `call`: what its `error` option returns. `undefined` is refused with
+ * a `TypeError` that says what the option means, since the likely cause is an `error` written to let
+ * some attempts through (it cannot: every attempt up to `times` fails), and a bare `undefined` thrown
+ * would be journaled as "A non-Error value was thrown", naming neither the fault nor the stage.
+ */
+function injectedError(fault: StageFault, call: number): unknown {
+  const error = fault.error?.(call);
+  if (error !== undefined) return error;
+  const [factory, runs] = fault.kind === 'fail-compensation' ? ['failCompensation', 'compensate'] : ['failStage', 'execute'];
+  const which = fault.times === Infinity ? 'every attempt' : fault.times === 1 ? 'attempt 1' : `attempts 1 to ${fault.times}`;
+  return new TypeError(
+    `${factory}('${fault.stage}'): its error option returned undefined for attempt ${call}; return the error to throw. A ${factory} fault fails every attempt up to \`times\` (here ${which}), before the stage's ${runs} runs.`,
+  );
 }
 
 function sleep(scheduler: SchedulerLike, ms: number, signal: AbortSignal): Promise<void> {

@@ -115,6 +115,24 @@ describe('fault injection', () => {
     );
   });
 
+  it("an `error` option that returns nothing fails the attempt with a TypeError naming the fault, the stage and the attempt, not a bare 'undefined was thrown'", async () => {
+    // The mistake: expecting `error` to choose which attempts fail (only the 2nd here). Every attempt up to `times` fails.
+    const onlySecond = failStage('credit', { times: 2, error: (attempt) => (attempt === 2 ? new NonRetryableError('declined') : undefined) });
+    const { journal } = await createSagaTest({ faults: [onlySecond] }).run(transfer, { cents: 4 });
+    const retried = journal.find((event) => event.type === 'stage.retrying');
+    expect(retried?.type === 'stage.retrying' ? retried.error : undefined).toMatchObject({
+      name: 'TypeError',
+      message:
+        "failStage('credit'): its error option returned undefined for attempt 1; return the error to throw. A failStage fault fails every attempt up to `times` (here attempts 1 to 2), before the stage's execute runs.",
+    });
+    const undo = failCompensation('debit', { times: 1, error: () => undefined });
+    const rolledBack = await createSagaTest({ faults: [failStage('notify'), undo] }).run(transfer, { cents: 4 });
+    const compensationRetry = rolledBack.journal.find((event) => event.type === 'compensation.retrying');
+    expect(compensationRetry?.type === 'compensation.retrying' ? compensationRetry.error.message : undefined).toBe(
+      "failCompensation('debit'): its error option returned undefined for attempt 1; return the error to throw. A failCompensation fault fails every attempt up to `times` (here attempt 1), before the stage's compensate runs.",
+    );
+  });
+
   it('keeps the shape hash: a faulty copy resumes as the original', () => {
     expect(withFaults(transfer, [failStage('credit')], createVirtualClock()).shapeHash).toBe(transfer.shapeHash);
   });
