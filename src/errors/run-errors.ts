@@ -264,7 +264,7 @@ export class SagaNotRegisteredError extends SagaError {
     readonly registered: readonly string[],
   ) {
     super(
-      `Run ${runId} belongs to saga '${saga}', which is not registered (registered: ${registered.length > 0 ? registered.join(', ') : 'none'}): pass it in createOrchestrator({ sagas }).`,
+      `Run ${runId} belongs to saga '${saga}', which is not registered (registered: ${registered.length > 0 ? registered.join(', ') : 'none'}): pass it in the sagas option (createOrchestrator({ sagas }), createSagaTest({ sagas }), --sagas on the command line), or as { saga } to resume, redrive or compensate.`,
     );
   }
 }

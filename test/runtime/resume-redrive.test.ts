@@ -903,7 +903,7 @@ describe('definition shape (rule 8)', () => {
     const error = await createOrchestrator({ store }).resume('orphan').outcome.catch((reason: unknown) => reason);
     expect(error).toBeInstanceOf(SagaNotRegisteredError);
     expect((error as Error).message).toBe(
-      "Run orphan belongs to saga 'journaled', which is not registered (registered: none): pass it in createOrchestrator({ sagas }).",
+      "Run orphan belongs to saga 'journaled', which is not registered (registered: none): pass it in the sagas option (createOrchestrator({ sagas }), createSagaTest({ sagas }), --sagas on the command line), or as { saga } to resume, redrive or compensate.",
     );
   });
 });

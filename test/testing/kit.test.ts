@@ -133,6 +133,15 @@ describe('fault injection', () => {
     );
   });
 
+  it('a harness resuming a run of a saga it was not given says how to give it: createSagaTest({ sagas }) or { saga }', async () => {
+    const store = new MemoryStore();
+    const crashed = await createSagaTest({ store, faults: [crashAfter((event) => event.type === 'stage.completed')] }).run(transfer, { cents: 2 });
+    const error = await createSagaTest({ store }).resume(crashed.runId).catch((reason: unknown) => reason);
+    expect((error as Error).message).toBe(
+      `Run ${crashed.runId} belongs to saga 'kit-transfer', which is not registered (registered: none): pass it in the sagas option (createOrchestrator({ sagas }), createSagaTest({ sagas }), --sagas on the command line), or as { saga } to resume, redrive or compensate.`,
+    );
+  });
+
   it('keeps the shape hash: a faulty copy resumes as the original', () => {
     expect(withFaults(transfer, [failStage('credit')], createVirtualClock()).shapeHash).toBe(transfer.shapeHash);
   });
