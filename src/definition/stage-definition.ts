@@ -285,7 +285,9 @@ export interface StageDefinition<TInput = unknown, TResults = {}, TOutput = unkn
   /**
    * Also run this stage's own `compensate` after its final failure (with `outcome: 'unknown'` and
    * `output: undefined`), for side effects whose outcome is unknown, such as a timed-out payment
-   * call. Default false.
+   * call. It also runs when the stage rejected in flight because the run was stopping (another
+   * branch failed, or a cancel: its `signal` aborted and it was recorded `cancelled`), since an
+   * aborted request may have reached the other side. Default false.
    */
   readonly compensateOnFailure?: TCompensateOnFailure | undefined;
 }

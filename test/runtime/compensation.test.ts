@@ -111,6 +111,53 @@ describe('compensation: sequential (default)', () => {
     expect(outcome.outputs).toEqual({ reserve: { holdId: 'h1' } });
     expect(outcome.compensationOrder).toEqual(['charge', 'reserve']);
   });
+
+  it('compensateOnFailure also covers a stage aborted in flight when another branch fails: recorded cancelled, its compensate runs with outcome unknown', async () => {
+    const calls: Array<{ stage: string; outcome: string; cause: unknown }> = [];
+    // An email that may have gone out before its request was aborted: only compensateOnFailure undoes it.
+    const emailStage = (compensateOnFailure: boolean, inFlight: Deferred<void>) => ({
+      after: ['root' as const],
+      compensateOnFailure,
+      execute: ({ signal }: { signal: AbortSignal }) =>
+        new Promise<{ messageId: string }>((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(new Error('request aborted, mail may be sent')));
+          inFlight.resolve();
+        }),
+      compensate: ({ stage, outcome, cause }: { stage: string; outcome: string; cause: unknown }) => void calls.push({ stage, outcome, cause }),
+    });
+    const saga = (compensateOnFailure: boolean, inFlight = deferred<void>()) =>
+      defineSaga({ name: 'order', input })
+        .stage('root', { execute: async () => ({ ok: true }) })
+        .stage('email', emailStage(compensateOnFailure, inFlight))
+        .stage('ship', {
+          after: ['root'],
+          execute: async () => {
+            await inFlight.promise;
+            throw new Error('no courier');
+          },
+        })
+        .build();
+    const covered = await createOrchestrator().start(saga(true), { id: '1' }).outcome;
+    expect(covered.stages.email?.status).toBe('compensated');
+    expect(covered.compensationOrder).toEqual(['email']);
+    expect(calls).toMatchObject([{ stage: 'email', outcome: 'unknown', cause: { kind: 'failed', stage: 'ship' } }]);
+
+    calls.length = 0;
+    const plain = await createOrchestrator().start(saga(false), { id: '2' }).outcome;
+    expect(plain.stages.email?.status).toBe('cancelled');
+    expect(plain.compensationOrder).toEqual([]);
+    expect(calls).toEqual([]);
+
+    // An external cancel aborts it the same way.
+    const inFlight = deferred<void>();
+    const alone = defineSaga({ name: 'mail', input }).stage('email', { ...emailStage(true, inFlight), after: [] }).build();
+    const run = createOrchestrator().start(alone, { id: '3' });
+    await inFlight.promise;
+    run.cancel('customer changed their mind');
+    const cancelled = await run.outcome;
+    expect([cancelled.status, cancelled.stages.email?.status]).toEqual(['cancelled', 'compensated']);
+    expect(calls).toMatchObject([{ stage: 'email', outcome: 'unknown', cause: { kind: 'cancelled', reason: 'customer changed their mind', by: 'external' } }]);
+  });
 });
 
 describe('compensation: parallel', () => {
