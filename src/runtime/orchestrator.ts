@@ -1443,7 +1443,7 @@ class SagaOrchestrator implements Orchestrator {
       throw new SagaInputError(saga.name, issues, { cause: parsed.error });
     }
     const copy = copyJson(parsed.data, 'input');
-    if (!copy.ok) throw new SagaInputError(saga.name, [{ path: copy.problem.path, message: copy.problem.problem }]);
+    if (!copy.ok) throw new SagaInputError(saga.name, [{ path: copy.problem.path, message: copy.problem.problem + inputSchemaAdvice(copy.problem.problem) }]);
     // Frozen once here: every stage reads it, and the fold finds it frozen already.
     freezeJson(copy.value);
     this.register(saga);
@@ -1929,3 +1929,16 @@ function startOption(saga: string, options: unknown, field: 'runId' | 'signal'):
 function otherSagaError(state: Pick<RunState, 'saga' | 'runId' | 'version' | 'shapeHash'>, explicit: AnySaga): SagaShapeMismatchError {
   return new SagaShapeMismatchError(state.saga, state.runId, state.version, state.shapeHash, explicit.version, explicit.shapeHash, { givenSaga: explicit.name });
 }
+
+/**
+ * What to add to a problem of an input that passed its schema but is not JSON: the value is what
+ * the schema returned (a `z.coerce.date()`, a transform to a class), so the fix is in the schema,
+ * which the JSON copier's advice ("return plain objects", written for stage outputs) does not say.
+ */
+function inputSchemaAdvice(problem: string): string {
+  const advice = "; the input is journaled as the saga's input schema returns it, so the schema must return plain JSON";
+  return problem.includes('is a Date instance')
+    ? `${advice}: for a date, validate an ISO string (z.iso.datetime()) rather than z.date() or z.coerce.date(), and convert it in the stage`
+    : advice;
+}
+

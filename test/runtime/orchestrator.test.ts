@@ -39,6 +39,13 @@ describe('input', () => {
     );
   });
 
+  it('says that it is the input schema that must produce JSON, when it parses a valid input into a Date (z.coerce.date())', () => {
+    const saga = defineSaga({ name: 'deliveries', input: z.object({ at: z.coerce.date() }) }).stage('a', { execute: async () => 1 }).build();
+    expect(() => createOrchestrator().start(saga, { at: '2026-01-01' })).toThrow(
+      "Invalid input for saga 'deliveries': input.at: is a Date instance, which does not survive a JSON round-trip (return plain objects; use an ISO string or epoch ms for dates); the input is journaled as the saga's input schema returns it, so the schema must return plain JSON: for a date, validate an ISO string (z.iso.datetime()) rather than z.date() or z.coerce.date(), and convert it in the stage.",
+    );
+  });
+
   it('applies the schema’s defaults and transforms, and stores the parsed input', async () => {
     const saga = defineSaga({ name: 'defaults', input: z.object({ id: z.string(), currency: z.string().default('EUR') }) })
       .stage('a', { execute: async ({ input: given }) => given.currency })
