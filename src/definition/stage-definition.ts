@@ -274,7 +274,14 @@ export interface StageDefinition<TInput = unknown, TResults = {}, TOutput = unkn
    * fails (and is retried per `compensation`) only by throwing or rejecting.
    */
   readonly compensate?: ((context: CompensateContext<TInput, TResults, TOutput>) => unknown) | undefined;
-  /** Validates (and may transform) what `execute` returns; a mismatch fails the stage, not retried. */
+  /**
+   * Validates (and may transform) what `execute` returns; a mismatch fails the stage, not retried.
+   * The journaled output is what the schema returns, but the stage's output type (in `results`,
+   * `outputs` and `compensate`'s `output`) stays what `execute` returns: a `.default()` or a
+   * transform that adds fields is not seen by the types, and one that changes a field's type
+   * (`z.string().transform(Number)`) does not compile. (A wait's `schema`, unlike this one, does
+   * type the stage's output.)
+   */
   readonly output?: ZodType<TOutput> | undefined;
   /** Retries of `execute`. Default: one attempt. */
   readonly retry?: RetryPolicy | undefined;

@@ -422,6 +422,21 @@ describe('type inference', () => {
     expectTypeOf(runErrorFor(outcome).outputs).toEqualTypeOf<{ readonly a?: number }>();
   });
 
+  it('types a stage with an output schema by what execute returns, not by what the schema returns (as its TSDoc says)', () => {
+    defineSaga({ name: 't', input })
+      .stage('a', { output: z.object({ id: z.string(), n: z.number().default(3) }), execute: async () => ({ id: 'x' }) })
+      .stage('b', {
+        execute: ({ results }) => {
+          expectTypeOf(results.a).toEqualTypeOf<{ readonly id: string }>(); // at run time { id: 'x', n: 3 }
+        },
+      });
+    defineSaga({ name: 't', input }).stage('a', {
+      // @ts-expect-error a transform to another type does not compile: the output type is what execute returns
+      output: z.object({ cents: z.string().transform(Number) }),
+      execute: async () => ({ cents: '12' }),
+    });
+  });
+
   it('infers the output type from an output schema', () => {
     defineSaga({ name: 't', input })
       .stage('a', { output: z.object({ id: z.string() }), execute: async () => ({ id: 'x' }) })
