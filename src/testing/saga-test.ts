@@ -369,7 +369,8 @@ export function traceOf(journal: readonly SagaEvent[]): string[] {
  * leave the stage it meant out of the check, hiding a compensation that did not run); for a typed
  * saga's outcome it is a compile error too.
  *
- * @param compensates - the stages that have a `compensate` (default: every completed stage).
+ * @param compensates - the stages that have a `compensate` (default: every completed stage, so a
+ * saga with a wait or a sleep stage, which never compensates, needs the list).
  *
  * @example
  * ```ts
@@ -391,11 +392,15 @@ export function rollbackProblems<TOutputs = unknown>(outcome: SagaOutcome<TOutpu
   const expected = run.completionOrder.filter((stage) => listed === undefined || listed.includes(stage)).reverse();
   const actual = run.compensationOrder;
   if (JSON.stringify(actual) !== JSON.stringify(expected)) {
-    problems.push(`expected compensations ${JSON.stringify(expected)} (reverse completion order), got ${JSON.stringify(actual)}`);
+    const order = listed === undefined ? 'reverse completion order of every completed stage, as no `compensates` list was given' : 'reverse completion order';
+    problems.push(`expected compensations ${JSON.stringify(expected)} (${order}), got ${JSON.stringify(actual)}`);
   }
   for (const [stage, record] of Object.entries(run.stages)) {
     if (record.status === 'completed' && run.status !== 'completed' && expected.includes(stage)) {
-      problems.push(`stage '${stage}' completed but was not compensated`);
+      // Without a list every completed stage is expected to compensate; a stage with nothing to undo (a wait or a
+      // sleep, or one declared without compensate) was rightly passed over, and only the list can say so.
+      const hint = listed === undefined ? ': if it has no compensate (a wait or a sleep never has one), pass `compensates`, the stages that have one' : '';
+      problems.push(`stage '${stage}' completed but was not compensated${hint}`);
     }
   }
   return problems;

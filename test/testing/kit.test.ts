@@ -87,6 +87,21 @@ describe('fault injection', () => {
     ]);
   });
 
+  it('rollbackProblems without `compensates` says, for a stage it expected compensated, that a stage with nothing to compensate (a wait) must be left out through it', async () => {
+    const held = defineSaga({ name: 'kit-held', input: z.object({}) })
+      .stage('reserve', { execute: async () => ({ holdId: 'h' }), compensate: async () => undefined })
+      .waitForSignal('paid', { signal: 'paid', schema: z.object({}), timeoutMs: 1_000 })
+      .stage('ship', { execute: async () => 1 })
+      .build();
+    const { outcome } = await createSagaTest({ faults: [failStage('ship')] }).run(held, {}, { signals: { paid: {} } });
+    expect(outcome.compensationOrder).toEqual(['reserve']); // a correct rollback
+    expect(rollbackProblems(outcome)).toEqual([
+      'expected compensations ["paid","reserve"] (reverse completion order of every completed stage, as no `compensates` list was given), got ["reserve"]',
+      "stage 'paid' completed but was not compensated: if it has no compensate (a wait or a sleep never has one), pass `compensates`, the stages that have one",
+    ]);
+    expect(rollbackProblems(outcome, ['reserve'])).toEqual([]);
+  });
+
   it('delayStage past timeoutMs times the attempt out; the next attempt runs undelayed', async () => {
     const harness = createSagaTest({ faults: [delayStage('credit', 60_000, { times: 1 })] });
     const result = await harness.run(transfer, { cents: 5 });
