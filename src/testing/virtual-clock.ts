@@ -1,4 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+// Node's own timers and monotonic clock, not the globals: a test that installed fake timers
+// (vi.useFakeTimers(), jest's, @sinonjs/fake-timers) replaces the globals (Date included), and the
+// clock's idle turns and real-time holds would then never elapse, hanging every run in silence.
+import { performance } from 'node:perf_hooks';
+import { clearTimeout, setImmediate, setTimeout } from 'node:timers';
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import type { TimeHold, TimeHoldingClock } from '../runtime/time-hold.js';
 
@@ -125,7 +130,7 @@ class VirtualAction<T> extends Subscription implements SchedulerAction<T> {
 /** One call of user code holding virtual time (see {@link VirtualClockOptions.realTimeHoldMs}). */
 class Hold implements TimeHold {
   /** Real time the hold began (or last resumed). */
-  since = Date.now();
+  since = performance.now();
   /** Timers of this clock the held call is waiting on: while any is pending, the hold does not block. */
   waitingOnClock = 0;
   released = false;
@@ -188,7 +193,7 @@ class VirtualClockImpl implements VirtualClock, TimeHoldingClock {
   /** Real ms until the oldest blocking hold expires; 0 when nothing blocks time. */
   private heldFor(): number {
     let wait = 0;
-    const now = Date.now();
+    const now = performance.now();
     for (const hold of this.holds) {
       if (hold.waitingOnClock > 0) continue;
       const left = hold.since + this.realTimeHoldMs - now;
@@ -234,7 +239,7 @@ class VirtualClockImpl implements VirtualClock, TimeHoldingClock {
       if (!waiting) return;
       waiting = false;
       hold.waitingOnClock--;
-      hold.since = Date.now();
+      hold.since = performance.now();
       this.holdChanged(hold);
     };
     const action = new VirtualAction<T>(this, function (this: SchedulerAction<T>, value?: T) {

@@ -224,6 +224,25 @@ describe.each<[string, () => SagaStore]>([
   });
 });
 
+describe('vitest fake timers', () => {
+  it("a harness run settles under vi.useFakeTimers(): the virtual clock's own turns and waits use Node's real timers, not the faked globals", async () => {
+    vi.useFakeTimers(); // as a test (or a setup file) of the user's may have done
+    try {
+      const { outcome } = await createSagaTest({ faults: [failStage('credit', { times: 1 })] }).run(transfer, { cents: 3 });
+      expect(outcome.status).toBe('completed');
+      expect(outcome.stages.credit?.attempts).toBe(2);
+      // A call that hangs still times out once realTimeHoldMs of real time passed, though Date is faked (frozen) too.
+      const hanging = defineSaga({ name: 'kit-hangs', input: z.object({}) })
+        .stage('hang', { timeoutMs: 1_000, execute: () => new Promise<never>(() => undefined) })
+        .build();
+      const hung = await createSagaTest({ clock: createVirtualClock({ realTimeHoldMs: 50 }) }).run(hanging, {});
+      expect(hung.outcome.failure?.error.message).toContain('timed out after 1000 ms of virtual time (a call of user code was still pending after 50 ms of real time');
+    } finally {
+      vi.useRealTimers();
+    }
+  }, 10_000);
+});
+
 describe('virtual time and real I/O', () => {
   const io = async () => {
     const { readFile } = await import('node:fs/promises');
