@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineSaga, MemoryStore, NonRetryableError, type SagaStore } from 'sagaflow';
 import { PostgresStore } from 'sagaflow/postgres';
@@ -225,6 +225,12 @@ describe.each<[string, () => SagaStore]>([
 });
 
 describe('vitest fake timers', () => {
+  // Also here, not only in the test's finally: a run that hangs never reaches its finally, and the fake
+  // timers would then stay installed for the tests after it.
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("a harness run settles under vi.useFakeTimers(): the virtual clock's own turns and waits use Node's real timers, not the faked globals", async () => {
     vi.useFakeTimers(); // as a test (or a setup file) of the user's may have done
     try {
