@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, MemoryStore, SagaCompensationError, type SagaEvent } from 'sagaflow';
+import { createOrchestrator, defineSaga, MemoryStore, runErrorFor, SagaCancelledError, SagaCompensationError, type SagaEvent } from 'sagaflow';
 import { collect, trace } from '../support/collect.js';
 import { deferred, type Deferred } from '../support/deferred.js';
 
@@ -214,6 +214,42 @@ describe('compensation: parallel', () => {
   });
 });
 
+describe('what compensate returns', () => {
+  it('is not used: a compensation that returns { ok: false }, false or a value nobody can read (a revoked Proxy) has succeeded, and nothing of it is journaled', async () => {
+    const { proxy: unreadable, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const calls: string[] = [];
+    // Synchronous: an async function returning the revoked Proxy would itself reject (resolving
+    // a promise with an object reads its `then`), and a rejection is a failed compensation.
+    const undo = (name: string, returned: unknown) => (): Promise<void> => {
+      calls.push(name);
+      return returned as Promise<void>;
+    };
+    const saga = defineSaga({ name: 'returns', input })
+      .stage('a', { execute: async () => 'A', compensate: undo('a', { ok: false }) })
+      .stage('b', { execute: async () => 'B', compensate: undo('b', false) })
+      .stage('c', { execute: async () => 'C', compensate: undo('c', unreadable) })
+      .stage('d', {
+        execute: async () => {
+          throw new Error('d failed');
+        },
+      })
+      .build();
+    const run = createOrchestrator().start(saga, { id: '1' });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('compensated');
+    expect(outcome.compensationOrder).toEqual(['c', 'b', 'a']);
+    expect(calls).toEqual(['c', 'b', 'a']);
+    const completed = events.filter((event) => event.type === 'compensation.completed');
+    expect(completed.map((event) => [event.stage, event.attempt])).toEqual([
+      ['c', 1],
+      ['b', 1],
+      ['a', 1],
+    ]);
+    for (const event of completed) expect(Object.keys(event).sort()).toEqual(['at', 'attempt', 'durationMs', 'runId', 'saga', 'seq', 'stage', 'type']);
+  });
+});
+
 describe('a compensation that exhausts its retries', () => {
   const build = (attemptsUntilHealthy: { remaining: number }, calls: string[]) =>
     defineSaga({ name: 'stuck', input })
@@ -260,5 +296,33 @@ describe('a compensation that exhausts its retries', () => {
     const resumed = events.find((event): event is Extract<SagaEvent, { type: 'run.resumed' }> => event.type === 'run.resumed');
     expect(resumed?.mode).toBe('redrive');
     expect(after.failure?.stage).toBe('c');
+  });
+
+  it('after a cancellation: the run ends compensation_failed with its cancellation, and a successful redrive ends it cancelled again', async () => {
+    const healthy = { value: false };
+    const saga = defineSaga({ name: 'stuck-cancel', input })
+      .stage('a', {
+        execute: async () => 'A',
+        compensation: { retry: { maxAttempts: 1 } },
+        compensate: async () => {
+          if (!healthy.value) throw new Error('refund service down');
+        },
+      })
+      .stage('b', { execute: async ({ cancel }) => cancel('customer left') })
+      .build();
+    const orchestrator = createOrchestrator({ sagas: [saga] });
+    const error = await orchestrator.run(saga, { id: '1' }).catch((reason: unknown) => reason);
+    expect(error).toBeInstanceOf(SagaCompensationError);
+    const stuck = (error as SagaCompensationError).outcome;
+    expect(stuck).toMatchObject({ status: 'compensation_failed', cancellation: { reason: 'customer left', by: 'b' }, compensationOrder: [] });
+    expect(stuck.failure).toBeUndefined();
+
+    healthy.value = true;
+    const after = await orchestrator.redrive(stuck.runId).outcome;
+    expect(after).toMatchObject({ status: 'cancelled', cancellation: { reason: 'customer left', by: 'b' }, compensationOrder: ['a'], outputs: { a: 'A' } });
+    expect(after.failure).toBeUndefined();
+    expect(runErrorFor(after)).toBeInstanceOf(SagaCancelledError);
+    expect(await orchestrator.inspect(stuck.runId)).toEqual(after);
+    await orchestrator.close();
   });
 });

@@ -409,7 +409,7 @@ describe('cancellation', () => {
     await store.close();
   });
 
-  it('a start signal aborted with a reason that cannot be read cancels the run with the default reason', async () => {
+  it('a start signal aborted with a reason that is neither a string nor an Error, or that cannot be read, cancels the run with the default reason', async () => {
     // The reason's message was read unguarded in the signal's abort listener: the getter's error
     // was thrown from the listener (an uncaught exception in the host process) and the run went on.
     const unreadableMessage = new Error('x');
@@ -420,7 +420,7 @@ describe('cancellation', () => {
     });
     const { proxy: revoked, revoke } = Proxy.revocable({}, {});
     revoke();
-    for (const reason of [unreadableMessage, revoked]) {
+    for (const reason of [unreadableMessage, revoked, 504, { status: 504 }]) {
       const controller = new AbortController();
       const orchestrator = createOrchestrator();
       const bRunning = deferred();

@@ -283,6 +283,34 @@ describe('events$ and inspect', () => {
     expect(new Set(all.map((event) => event.saga))).toEqual(new Set(['first', 'second']));
   });
 
+  it('orchestrator.events$ is live only (no replay of runs that ended before) and completes when close() resolves, not before: a run close() waits for still reaches it', async () => {
+    const orchestrator = createOrchestrator();
+    const before = await orchestrator.start(one('before'), { id: 'x', cents: 1 }).outcome;
+    const gate = deferred();
+    const invoked = deferred();
+    const saga = defineSaga({ name: 'during-close', input })
+      .stage('wait', {
+        execute: async () => {
+          invoked.resolve();
+          await gate.promise;
+        },
+      })
+      .build();
+    const seen: SagaEvent[] = [];
+    let completed = false;
+    orchestrator.events$.subscribe({ next: (event) => seen.push(event), complete: () => (completed = true) });
+    const run = orchestrator.start(saga, { id: 'y', cents: 2 });
+    await invoked.promise;
+    const closed = orchestrator.close();
+    expect(completed).toBe(false);
+    gate.resolve();
+    await closed;
+    expect(completed).toBe(true);
+    expect(seen.some((event) => event.runId === before.runId)).toBe(false);
+    expect(trace(seen)).toEqual(['run.started', 'stage.started:wait', 'stage.completed:wait', 'run.completed']);
+    expect(new Set(seen.map((event) => event.runId))).toEqual(new Set([run.runId]));
+  });
+
   it('watch() refuses a pollIntervalMs that is not a finite number > 0 with a TypeError naming it, instead of never completing', async () => {
     const orchestrator = createOrchestrator();
     const outcome = await orchestrator.start(one(), { id: 'x', cents: 3 }).outcome;
