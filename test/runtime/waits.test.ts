@@ -30,7 +30,7 @@ import { deferred } from '../support/deferred.js';
 const input = z.object({ cents: z.number() });
 
 /** hold (compensates) → approval (signal 'approved', 60 s) → pay */
-function approvalSaga(options: { hold?: () => Promise<void>; onTimeout?: { output: { by: string } } } = {}) {
+function approvalSaga(options: { hold?: () => Promise<void>; release?: () => Promise<void>; onTimeout?: { output: { by: string } } } = {}) {
   const log: string[] = [];
   const saga = defineSaga({ name: 'approval', input })
     .stage('hold', {
@@ -40,6 +40,7 @@ function approvalSaga(options: { hold?: () => Promise<void>; onTimeout?: { outpu
         return { holdId: `h-${input.cents}` };
       },
       compensate: async ({ output }) => {
+        await options.release?.();
         log.push(`release ${output?.holdId ?? '?'}`);
       },
     })
@@ -154,6 +155,45 @@ describe('signal waits', () => {
     await expect(orchestrator.signal(run.runId, 'approved', { by: 'again' })).rejects.toBeInstanceOf(RunStateError);
   });
 
+  it('refuses a signal to a run that is stopping or rolling back with RunStateError, and journals nothing of it', async () => {
+    const slow = deferred();
+    const slowStarted = deferred();
+    const undo = deferred();
+    const undoStarted = deferred();
+    const saga = defineSaga({ name: 'stopping', input })
+      .stage('hold', {
+        after: [],
+        execute: async () => 'held',
+        compensate: async () => {
+          undoStarted.resolve();
+          await undo.promise;
+        },
+      })
+      .stage('slow', {
+        after: [],
+        execute: async () => {
+          slowStarted.resolve();
+          await slow.promise; // ignores its signal: the run stays stopping until it settles
+        },
+      })
+      .waitForSignal('approval', { signal: 'approved', schema: z.object({ by: z.string() }), after: ['hold'] })
+      .build();
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 1 });
+    await Promise.all([waitStarted(run), slowStarted.promise]);
+    await orchestrator.cancel(run.runId, 'customer withdrew');
+    const stopping = await orchestrator.signal(run.runId, 'approved', { by: 'ann' }).catch((error: unknown) => error);
+    expect(stopping).toBeInstanceOf(RunStateError);
+    slow.resolve();
+    await undoStarted.promise;
+    expect((await orchestrator.inspect(run.runId)).status).toBe('compensating');
+    const rollingBack = await orchestrator.signal(run.runId, 'approved', { by: 'ann' }).catch((error: unknown) => error);
+    expect(rollingBack).toBeInstanceOf(RunStateError);
+    undo.resolve();
+    expect((await run.outcome).status).toBe('cancelled');
+    expect((await collect(run.events$)).filter((event) => event.type === 'signal.received')).toEqual([]);
+  });
+
   it('a wait that times out fails its stage and rolls back the stages before it', async () => {
     const clock = createVirtualClock({ now: 0, autoAdvance: false });
     const { saga, log } = approvalSaga();
@@ -233,15 +273,28 @@ describe('signal waits', () => {
     );
   });
 
-  it('cancel during a wait settles the wait and compensates the stages before it', async () => {
-    const { saga, log } = approvalSaga();
-    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+  it('cancel during a wait settles the wait, clears its timer and compensates the stages before it', async () => {
+    const releasing = deferred();
+    const release = deferred();
+    const { saga, log } = approvalSaga({
+      release: () => {
+        releasing.resolve();
+        return release.promise;
+      },
+    });
+    const clock = createVirtualClock({ autoAdvance: false });
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: clock });
     const run = orchestrator.start(saga, { cents: 40 });
     await waitStarted(run);
+    expect(clock.pendingTimers).toBe(1);
     await orchestrator.cancel(run.runId, 'customer withdrew');
+    await releasing.promise;
+    expect(clock.pendingTimers).toBe(0); // during the rollback, not only once the run has ended
+    release.resolve();
     const outcome = await run.outcome;
     expect(outcome.status).toBe('cancelled');
     expect(outcome.stages.approval?.status).toBe('cancelled');
+    expect(clock.pendingTimers).toBe(0);
     expect(outcome.compensationOrder).toEqual(['hold']);
     expect(log).toEqual(['hold 40', 'release h-40']);
   });
@@ -500,6 +553,33 @@ describe('timer waits', () => {
       ['until', 60_000],
     ]);
     expect(events.find((event) => event.type === 'stage.started' && event.stage === 'after')?.at).toBe(60_000);
+  });
+});
+
+describe('sleeps at the edges', () => {
+  it('an instant in the past completes the wait at once', async () => {
+    const clock = createVirtualClock({ now: 50_000, autoAdvance: false });
+    const saga = defineSaga({ name: 'overdue', input: z.object({ releaseAt: z.number() }) })
+      .sleep('until', { until: ({ input }) => input.releaseAt })
+      .build();
+    const run = createOrchestrator({ sagas: [saga], scheduler: clock }).start(saga, { releaseAt: 10_000 });
+    const outcome = await run.outcome; // the clock never advances: a timer would never fire
+    expect(outcome.status).toBe('completed');
+    expect(clock.now()).toBe(50_000);
+    expect((await collect(run.events$)).find((event) => event.type === 'wait.started')).toMatchObject({ stage: 'until', dueAt: 10_000 });
+  });
+
+  it('a waiting stage counts as in flight for the saga’s concurrency', async () => {
+    const clock = createVirtualClock({ now: 0 });
+    const saga = defineSaga({ name: 'one-at-a-time', input, concurrency: 1 })
+      .sleep('cool-off', { durationMs: 1_000, after: [] })
+      .stage('work', { after: [], execute: async () => 'done' })
+      .build();
+    const run = createOrchestrator({ sagas: [saga], scheduler: clock }).start(saga, { cents: 1 });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('completed');
+    expect(trace(events).slice(1, 5)).toEqual(['stage.started:cool-off', 'wait.started:cool-off', 'stage.completed:cool-off', 'stage.started:work']);
+    expect(events.find((event) => event.type === 'stage.started' && event.stage === 'work')?.at).toBe(1_000);
   });
 });
 
