@@ -1,3 +1,4 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -5,6 +6,7 @@ import {
   createWorker,
   defineSaga,
   MemoryStore,
+  NonRetryableError,
   SagaCancelledError,
   SagaFailedError,
   SagaInputError,
@@ -464,6 +466,59 @@ describe('cancellation', () => {
     await bRunning.promise;
     await orchestrator.cancel(run.runId, 'by id');
     expect((await run.outcome).cancellation).toEqual({ reason: 'by id', by: 'external' });
+  });
+});
+
+describe('a cancel of a run that is already stopping or rolling back', () => {
+  it('resolves and changes nothing, from the owner and from another orchestrator on the store: the failure stays the run’s ending', async () => {
+    const slow = deferred();
+    const undoing = deferred();
+    const undo = deferred();
+    const saga = defineSaga({ name: 'late-cancel', input })
+      .stage('a', {
+        after: [],
+        execute: async () => 'A',
+        compensate: async () => {
+          undoing.resolve();
+          await undo.promise;
+        },
+      })
+      .stage('b', {
+        after: ['a'],
+        execute: async () => {
+          await slow.promise; // ignores its signal: the run stays stopping until it settles
+          return 'B';
+        },
+      })
+      .stage('c', {
+        after: ['a'],
+        execute: async () => {
+          throw new NonRetryableError('c failed');
+        },
+      })
+      .build();
+    const store = new MemoryStore();
+    const owner = createOrchestrator({ store, sagas: [saga] });
+    const other = createOrchestrator({ store, sagas: [saga] });
+    const run = owner.start(saga, { id: '1' });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.failed')));
+    await expect(owner.inspect(run.runId)).resolves.toMatchObject({ status: 'running', failure: { stage: 'c' } });
+    await expect(other.cancel(run.runId, 'too late (stopping)')).resolves.toBeUndefined();
+    await expect(owner.cancel(run.runId, 'too late (stopping)')).resolves.toBeUndefined();
+    slow.resolve();
+    await undoing.promise;
+    await expect(owner.inspect(run.runId)).resolves.toMatchObject({ status: 'compensating' });
+    await expect(other.cancel(run.runId, 'too late (rolling back)')).resolves.toBeUndefined();
+    await expect(owner.cancel(run.runId, 'too late (rolling back)')).resolves.toBeUndefined();
+    run.cancel('too late (rolling back)');
+    undo.resolve();
+    const outcome = await run.outcome;
+    expect(outcome).toMatchObject({ status: 'compensated', failure: { stage: 'c' }, compensationOrder: ['a'], outputs: { a: 'A', b: 'B' } });
+    expect(outcome.cancellation).toBeUndefined();
+    const journal = await collect(run.events$);
+    expect(journal.filter((event) => event.type === 'run.cancelling')).toEqual([]);
+    expect(await store.load(run.runId)).toHaveLength(journal.length);
+    await Promise.all([owner.close(), other.close()]);
   });
 });
 
