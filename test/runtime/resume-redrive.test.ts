@@ -153,6 +153,31 @@ describe('onFailure: pause, redrive and compensate (rule 6)', () => {
     await Promise.all([first.close(), other.close()]);
   });
 
+  it('watch() of a run another orchestrator drives completes once the run pauses, its journal ending at run.paused', async () => {
+    const gate = deferred();
+    const store = new MemoryStore();
+    const saga = defineSaga({ name: 'pause-watched', input, onFailure: 'pause' })
+      .stage('a', { execute: async () => 'A' })
+      .stage('b', {
+        execute: async (): Promise<string> => {
+          await gate.promise;
+          throw new Error('b is down');
+        },
+      })
+      .build();
+    const driver = createOrchestrator({ store, sagas: [saga] });
+    const watcher = createOrchestrator({ store, sagas: [saga] });
+    const run = driver.start(saga, { id: '1' });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started' && event.stage === 'b')));
+    const watched = collect(watcher.watch(run.runId, { pollIntervalMs: 5 }));
+    gate.resolve();
+    expect((await run.outcome).status).toBe('paused');
+    const events = await watched;
+    expect(events.at(-1)?.type).toBe('run.paused');
+    expect(events.map((event) => event.seq)).toEqual([...Array(events.length).keys()]);
+    await Promise.all([driver.close(), watcher.close()]);
+  });
+
   it('compensate rolls a paused run back', async () => {
     const calls: string[] = [];
     const saga = recordingSaga(calls, { failAt: 'c', onFailure: 'pause' });

@@ -520,7 +520,7 @@ describe('signals across orchestrators', () => {
     await run.outcome;
   });
 
-  it('refuses a signalId no store can keep or a log can print as it is (a webhook delivery id with a newline, a NUL), before anything is recorded', async () => {
+  it('refuses a signalId no store can keep or a log can print as it is (a webhook delivery id with a newline, a NUL, empty, over 200 characters, a lone surrogate), before anything is recorded', async () => {
     const { saga } = approvalSaga();
     const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
     const run = orchestrator.start(saga, { cents: 1 });
@@ -530,6 +530,12 @@ describe('signals across orchestrators', () => {
     );
     await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'a\u0000b' })).rejects.toThrow('signalId must not contain NUL');
     await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: '' })).rejects.toThrow('signalId must be a non-empty string');
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'x'.repeat(201) })).rejects.toThrow(
+      `signal() of run ${run.runId}: signalId must be at most 200 characters (got 201).`,
+    );
+    await expect(orchestrator.signal(run.runId, 'approved', { by: 'ann' }, { signalId: 'half \ud800' })).rejects.toThrow(
+      'signalId must be well-formed Unicode (it holds a lone surrogate)',
+    );
     expect(((await orchestrator.store.load(run.runId)) ?? []).filter((event) => event.type === 'signal.received')).toEqual([]);
     run.cancel('done');
     await run.outcome;
