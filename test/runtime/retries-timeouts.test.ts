@@ -119,6 +119,41 @@ describe('retries (virtual time: no real waiting)', () => {
     expect(outcome.failure?.error).toMatchObject({ name: 'NonRetryableError', code: 'NON_RETRYABLE' });
   });
 
+  it('retries whatever was thrown as it would a plain Error: a revoked Proxy, a string, and an error its redactError hook fails on', async () => {
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const thrown: unknown[] = [revoked, 'socket hang up', new Error('secret body')];
+    let calls = 0;
+    const saga = defineSaga({
+      name: 'hostile-retries',
+      input,
+      redactError: (error) => {
+        if (error.message === 'secret body') throw new Error('hook broke');
+        return error;
+      },
+    })
+      .stage('call', {
+        retry: { maxAttempts: 4, initialDelayMs: 10, jitter: false },
+        execute: async () => {
+          const next = thrown[calls++];
+          if (next !== undefined) throw next;
+          return 'answered';
+        },
+      })
+      .build();
+    const run = createOrchestrator({ scheduler: createVirtualClock({ now: 0 }) }).start(saga, { id: '1' });
+    const [outcome, events] = await Promise.all([run.outcome, collect(run.events$)]);
+    expect(outcome.status).toBe('completed');
+    expect(outcome.stages.call?.attempts).toBe(4);
+    const retries = events.filter((event): event is Retrying => event.type === 'stage.retrying');
+    expect(retries.map((event) => [event.attempt, event.error.name, event.delayMs])).toEqual([
+      [1, 'UnreadableError', 10],
+      [2, 'NonErrorThrown', 20],
+      [3, 'Error', 40],
+    ]);
+    expect(retries[2]?.error.message).toMatch(/^\[withheld: the saga's redactError hook failed/);
+  });
+
   it('retries a compensation with its own policy', async () => {
     const clock = createVirtualClock({ now: 0 });
     let tries = 0;
