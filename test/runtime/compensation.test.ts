@@ -86,25 +86,25 @@ describe('compensation: sequential (default)', () => {
     expect(trace(events).filter((entry) => entry.endsWith(':log'))).toEqual(['stage.started:log', 'stage.completed:log']);
   });
 
-  it('compensateOnFailure: the failed stage’s own compensate runs with output undefined, first, as if it completed when it failed', async () => {
-    const calls: Array<{ stage: string; output: unknown; cause: unknown }> = [];
+  it('compensateOnFailure: the failed stage’s own compensate runs with outcome unknown and output undefined, first, as if it completed when it failed', async () => {
+    const calls: Array<{ stage: string; outcome: string; output: unknown; cause: unknown }> = [];
     const saga = defineSaga({ name: 'charge', input })
       .stage('reserve', {
         execute: async () => ({ holdId: 'h1' }),
-        compensate: async ({ stage, output, cause }) => void calls.push({ stage, output, cause }),
+        compensate: async ({ stage, outcome, output, cause }) => void calls.push({ stage, outcome, output, cause }),
       })
       .stage('charge', {
         compensateOnFailure: true,
         execute: async (): Promise<{ chargeId: string }> => {
           throw new Error('gateway timeout, charge state unknown');
         },
-        compensate: async ({ stage, output, cause }) => void calls.push({ stage, output, cause }),
+        compensate: async ({ stage, outcome, output, cause }) => void calls.push({ stage, outcome, output, cause }),
       })
       .build();
     const outcome = await createOrchestrator().start(saga, { id: '1' }).outcome;
-    expect(calls.map((call) => [call.stage, call.output])).toEqual([
-      ['charge', undefined],
-      ['reserve', { holdId: 'h1' }],
+    expect(calls.map((call) => [call.stage, call.outcome, call.output])).toEqual([
+      ['charge', 'unknown', undefined],
+      ['reserve', 'completed', { holdId: 'h1' }],
     ]);
     expect(calls[0]?.cause).toMatchObject({ kind: 'failed', stage: 'charge', error: { message: 'gateway timeout, charge state unknown' } });
     expect(outcome.stages.charge?.status).toBe('compensated');
@@ -296,6 +296,41 @@ describe('a compensation that exhausts its retries', () => {
     const resumed = events.find((event): event is Extract<SagaEvent, { type: 'run.resumed' }> => event.type === 'run.resumed');
     expect(resumed?.mode).toBe('redrive');
     expect(after.failure?.stage).toBe('c');
+  });
+
+  it('gives a compensation one idempotencyKey across its retries and a redrive, not the execute key, which it gets as executeIdempotencyKey', async () => {
+    const keys: string[] = [];
+    let executeKey = '';
+    const healthy = { value: false };
+    const saga = defineSaga({ name: 'undo-keys', input })
+      .stage('a', {
+        execute: async ({ idempotencyKey }) => {
+          executeKey = idempotencyKey;
+          return 'A';
+        },
+        compensation: { retry: { maxAttempts: 2, initialDelayMs: 0, jitter: false } },
+        compensate: async ({ idempotencyKey, executeIdempotencyKey }) => {
+          keys.push(`${idempotencyKey} ${executeIdempotencyKey}`);
+          if (!healthy.value) throw new Error('refund service down');
+        },
+      })
+      .stage('b', {
+        execute: async () => {
+          throw new Error('b failed');
+        },
+      })
+      .build();
+    const orchestrator = createOrchestrator({ sagas: [saga] });
+    const stuck = await orchestrator.start(saga, { id: '1' }).outcome;
+    expect(stuck.status).toBe('compensation_failed');
+    healthy.value = true;
+    expect((await orchestrator.redrive(stuck.runId).outcome).status).toBe('compensated');
+    expect(keys).toHaveLength(3);
+    expect(new Set(keys).size).toBe(1);
+    const [key, given] = (keys[0] ?? '').split(' ');
+    expect(key).not.toBe(executeKey);
+    expect(given).toBe(executeKey);
+    await orchestrator.close();
   });
 
   it('after a cancellation: the run ends compensation_failed with its cancellation, and a successful redrive ends it cancelled again', async () => {

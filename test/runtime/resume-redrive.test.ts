@@ -294,12 +294,12 @@ describe('resume after a crash (rule 7)', () => {
     expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index));
   });
 
-  it('settles a stage in flight while the run was stopping as unknown and compensates it with output undefined', async () => {
+  it('settles a stage in flight while the run was stopping as unknown and compensates it with outcome unknown and output undefined', async () => {
     const store = new MemoryStore();
     const calls: string[] = [];
     const saga = defineSaga({ name: 'journaled', input })
       .stage('a', { execute: async () => 'a-out', compensate: async ({ output }) => void calls.push(`compensate:a:${String(output)}`) })
-      .stage('b', { after: ['a'], execute: async () => 'b-out', compensate: async ({ output }) => void calls.push(`compensate:b:${String(output)}`) })
+      .stage('b', { after: ['a'], execute: async () => 'b-out', compensate: async ({ outcome, output }) => void calls.push(`compensate:b:${outcome}:${String(output)}`) })
       .stage('c', { after: ['a'], execute: async () => 'c-out', compensate: async () => void calls.push('compensate:c') })
       .build();
     await writeJournal(store, 'crashed-2', saga, [
@@ -313,7 +313,7 @@ describe('resume after a crash (rule 7)', () => {
     expect(outcome.status).toBe('compensated');
     expect(outcome.stages.b?.status).toBe('compensated');
     expect(outcome.stages.b?.cancelReason).toContain('outcome is unknown');
-    expect(calls).toEqual(['compensate:b:undefined', 'compensate:a:a-out']);
+    expect(calls).toEqual(['compensate:b:unknown:undefined', 'compensate:a:a-out']);
   });
 
   it('resumes an interrupted rollback: a completed compensation is never run again, the interrupted one is', async () => {
