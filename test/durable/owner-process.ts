@@ -117,7 +117,8 @@ const payment = defineSaga({ name: 'payment', input: z.object({ cents: z.number(
       await effects.record(runId, 'charge', 'charge');
       return { chargeId: `ch-${runId}` };
     },
-    compensate: async ({ runId }) => effects.record(runId, 'charge', 'refund'),
+    // An unknown outcome (the charge was in flight in a process that died) is recorded as such.
+    compensate: async ({ runId, outcome }) => effects.record(runId, 'charge', outcome === 'completed' ? 'refund' : 'refund (outcome unknown)'),
   })
   .build();
 

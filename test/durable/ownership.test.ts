@@ -353,6 +353,35 @@ describe.each(backends)('ownership of in-process runs: %s', (_label, makeBackend
   });
 
   it.runIf(makeBackend !== undefined)(
+    'cancel(runId) of a run whose owner was SIGKILLed mid-charge, once its lease has expired: this process takes it over and rolls it back; the charge is not run again, and is compensated as outcome unknown',
+    async () => {
+      const a = owner('process-a');
+      const b = owner('process-b');
+      await Promise.all([a.waitFor('ready', isReport('ready')), b.waitFor('ready', isReport('ready'))]);
+      const runId = 'cancel-after-owner-died';
+      a.send({ type: 'start', runId });
+      await a.waitFor('the charge in flight', isReport('waiting', runId));
+      a.signal('SIGKILL');
+      await expect.poll(async () => (await backend.reader.leaseOf(runId))?.live ?? false, { timeout: LEASE_MS * 10, interval: LEASE_MS / 4 }).toBe(false);
+
+      await b.ask({ type: 'cancel', runId, reason: 'owner gone' }, 'cancelled', { failure: isReport('error') });
+      // The charge running again here (its gate reached in this process) would be a failure.
+      await b.waitFor('the rollback, by this process', isEvent('run.cancelled', runId), { failure: (report) => isReport('error')(report) || isReport('waiting', runId)(report) });
+      const events = await journal(runId);
+      expect(events.filter((event) => event.type === 'run.resumed')).toHaveLength(1);
+      expect(events.find((event) => event.type === 'run.cancelling')).toMatchObject({ reason: 'owner gone', by: 'external' });
+      expect(events.filter((event) => event.type === 'stage.started' && event.stage === 'charge')).toHaveLength(1);
+      const outcome = await createOrchestrator({ store: backend.reader }).inspect(runId);
+      expect(outcome).toMatchObject({ status: 'cancelled', cancellation: { reason: 'owner gone', by: 'external' }, compensationOrder: ['charge', 'reserve'] });
+      expect((await backend.effects()).filter((effect) => effect.runId === runId).map((effect) => `${effect.kind}@${effect.process}`)).toEqual([
+        'reserve@process-a',
+        'refund (outcome unknown)@process-b',
+        'release@process-b',
+      ]);
+    },
+  );
+
+  it.runIf(makeBackend !== undefined)(
     'recover({ waitForLeases: true }) right after the owner is SIGKILLed takes its run over in the same call, once the lease has lapsed; a live owner keeps its run',
     async () => {
       const a = owner('process-a');
