@@ -113,6 +113,25 @@ describe('signal waits', () => {
     expect(wait).toMatchObject({ kind: 'signal', signal: 'approved', signalId: (received as { signalId: string }).signalId });
   });
 
+  it('without a signalId, each call is a new signal: the same payload sent twice is journaled twice, under two ids', async () => {
+    const gate = deferred();
+    const { saga } = approvalSaga({ hold: () => gate.promise });
+    const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
+    const run = orchestrator.start(saga, { cents: 3 });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started')));
+    const first = await orchestrator.signal(run.runId, 'approved', { by: 'ann' });
+    const second = await orchestrator.signal(run.runId, 'approved', { by: 'ann' });
+    expect([first, second]).toEqual([
+      { accepted: true, signalId: expect.any(String), delivered: 'buffered' },
+      { accepted: true, signalId: expect.any(String), delivered: 'buffered' },
+    ]);
+    expect(first.signalId).not.toBe(second.signalId);
+    gate.resolve();
+    expect((await run.outcome).status).toBe('completed');
+    const received = (await collect(run.events$)).filter((event) => event.type === 'signal.received');
+    expect(received.map((event) => event.signalId)).toEqual([first.signalId, second.signalId]);
+  });
+
   it('a duplicate signalId is a no-op: journaled once, reported as a duplicate', async () => {
     const { saga } = approvalSaga();
     const orchestrator = createOrchestrator({ sagas: [saga], scheduler: createVirtualClock({ autoAdvance: false }) });
