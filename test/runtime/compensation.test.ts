@@ -197,6 +197,30 @@ describe('compensation: parallel', () => {
     expect(outcome.compensationOrder.at(-1)).toBe('a');
   });
 
+  it('starts a compensation once its dependents’ compensations settled, failed ones included', async () => {
+    const log: string[] = [];
+    const saga = defineSaga({ name: 'par-failed', input, compensation: 'parallel' })
+      .stage('a', { execute: async () => 'a', compensate: async () => void log.push('a') })
+      .stage('b', {
+        execute: async () => 'b',
+        compensation: { retry: { maxAttempts: 2, initialDelayMs: 0, jitter: false } },
+        compensate: async () => {
+          log.push('b');
+          throw new Error('refund service down');
+        },
+      })
+      .stage('boom', {
+        execute: async () => {
+          throw new Error('boom');
+        },
+      })
+      .build();
+    const outcome = await createOrchestrator().start(saga, { id: '1' }).outcome;
+    expect(log).toEqual(['b', 'b', 'a']);
+    expect(outcome).toMatchObject({ status: 'compensation_failed', compensationOrder: ['a'] });
+    expect(outcome.stages.b?.status).toBe('compensation_failed');
+  });
+
   it('waits through stages that have nothing to compensate', async () => {
     const log: string[] = [];
     const saga = defineSaga({ name: 'par-skip', input, compensation: 'parallel' })
