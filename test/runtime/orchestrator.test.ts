@@ -1,4 +1,4 @@
-import { firstValueFrom } from 'rxjs';
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -9,6 +9,9 @@ import {
   SagaInputError,
   type SagaEvent,
 } from 'sagaflow';
+import { SqliteStore } from 'sagaflow/sqlite';
+import { createVirtualClock } from 'sagaflow/testing';
+import { tempDatabase } from '../stores/sqlite-temp.js';
 import { collect, trace } from '../support/collect.js';
 import { deferred } from '../support/deferred.js';
 
@@ -309,6 +312,55 @@ describe('events$ and inspect', () => {
     expect(seen.some((event) => event.runId === before.runId)).toBe(false);
     expect(trace(seen)).toEqual(['run.started', 'stage.started:wait', 'stage.completed:wait', 'run.completed']);
     expect(new Set(seen.map((event) => event.runId))).toEqual(new Set([run.runId]));
+  });
+
+  it('watch() of a run driven elsewhere, on a store without notifications, reads the store every 250 ms by default (on the orchestrator’s scheduler)', async () => {
+    const database = tempDatabase();
+    const driverStore = new SqliteStore({ path: database.path });
+    const watcherStore = new SqliteStore({ path: database.path });
+    let loads = 0;
+    // Counts the watcher's reads of the journal: each poll is one.
+    const counted = new Proxy(watcherStore, {
+      get(target, key) {
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (key === 'load') loads++;
+          return (value as (...given: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const gate = deferred();
+    const saga = defineSaga({ name: 'polled', input }).stage('a', { execute: () => gate.promise }).build();
+    const driver = createOrchestrator({ store: driverStore, sagas: [saga] });
+    const run = driver.start(saga, { id: 'x', cents: 1 });
+    await firstValueFrom(run.events$.pipe(filter((event) => event.type === 'stage.started')));
+    const clock = createVirtualClock({ now: 0, autoAdvance: false });
+    const watcher = createOrchestrator({ store: counted, sagas: [saga], scheduler: clock });
+    const received: SagaEvent[] = [];
+    const started = deferred();
+    const ended = deferred();
+    watcher.watch(run.runId).subscribe({
+      next: (event) => {
+        received.push(event);
+        if (event.type === 'stage.started') started.resolve();
+      },
+      complete: () => ended.resolve(),
+    });
+    await clock.advanceBy(0);
+    await started.promise; // the first read, at once
+    gate.resolve();
+    await run.outcome;
+    const before = loads;
+    await clock.advanceBy(249);
+    expect(loads).toBe(before);
+    await clock.advanceBy(1);
+    expect(loads).toBe(before + 1);
+    await ended.promise;
+    expect(trace(received)).toEqual(['run.started', 'stage.started:a', 'stage.completed:a', 'run.completed']);
+    await Promise.all([driver.close(), watcher.close()]);
+    await Promise.all([driverStore.close(), watcherStore.close()]);
+    await database.remove();
   });
 
   it('watch() refuses a pollIntervalMs that is not a finite number > 0 with a TypeError naming it, instead of never completing', async () => {
