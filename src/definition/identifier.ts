@@ -36,8 +36,18 @@ export function runIdProblem(value: unknown): string | undefined {
   const problem = identifierProblem(value);
   if (problem !== undefined) return problem;
   const control = CONTROL.exec(value as string);
-  if (control !== null) return `must not contain control characters (it holds ${JSON.stringify(control[0])} at index ${control.index})`;
+  if (control !== null) return `must not contain control characters (it holds ${escapedControl(control[0])} at index ${control.index})`;
   return undefined;
+}
+
+/**
+ * A control character as a message shows it: JSON's escape (`"\n"`, `"\u001b"`), and `"\u0085"`
+ * for DEL and the C1 controls, which `JSON.stringify` leaves raw (a raw NEL breaks the line it is
+ * printed on, the very thing the refusal is for).
+ */
+function escapedControl(character: string): string {
+  const code = character.charCodeAt(0);
+  return code < 0x7f ? JSON.stringify(character) : `"\\u${code.toString(16).padStart(4, '0')}"`;
 }
 
 /**

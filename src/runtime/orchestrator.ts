@@ -953,6 +953,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async inspect(runId: string): Promise<SagaOutcome> {
+    assertRunIdArgument('inspect()', runId);
     return toOutcome((await this.load(runId)).state);
   }
 
@@ -1102,6 +1103,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async cancel(runId: string, reason = 'cancelled'): Promise<void> {
+    assertRunIdArgument('cancel()', runId);
     const problem = cancelReasonProblem(reason);
     if (problem !== undefined) throw new TypeError(`cancel() of run ${runId}: ${problem}.`);
     const existing = this.active.get(runId);
@@ -1155,6 +1157,7 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   async signal(runId: string, name: string, payload?: unknown, given: SignalOptions = {}): Promise<SignalResult> {
+    assertRunIdArgument('signal()', runId);
     if (this.closed) throw new OrchestratorClosedError(`signal() of run ${runId} was called after close()`);
     const options = readOptions(`signal() of run ${runId}`, given, SIGNAL_OPTION_FIELDS) as SignalOptions;
     const signalId = options.signalId ?? timeOrderedId();
@@ -1333,6 +1336,8 @@ class SagaOrchestrator implements Orchestrator {
   }
 
   watch(runId: string, options: WatchOptions = {}): Observable<SagaEvent> {
+    const runIdError = runIdArgumentError('watch()', runId);
+    if (runIdError !== undefined) return throwError(() => runIdError);
     const pollIntervalMs = options.pollIntervalMs ?? defaultPollIntervalMs(this.store);
     // A negative or NaN interval polls once and then never again (the watch would never end); 0 polls in a busy loop.
     if (!(typeof pollIntervalMs === 'number' && Number.isFinite(pollIntervalMs) && pollIntervalMs > 0)) {
@@ -1418,7 +1423,14 @@ class SagaOrchestrator implements Orchestrator {
   ): { readonly started: Extract<SagaEvent, { type: 'run.started' }>; readonly signal: unknown } {
     // One load on the hot path; a builder without its .build() (no shapeHash) is told apart here,
     // before the input check blames the input for the schema it does not have.
-    if (typeof (saga as { readonly shapeHash?: unknown } | null | undefined)?.shapeHash !== 'string') {
+    let shapeHash: unknown;
+    try {
+      shapeHash = (saga as { readonly shapeHash?: unknown } | null | undefined)?.shapeHash;
+    } catch (error) {
+      // A revoked Proxy, or a getter that throws: not a saga, and nothing to read its name from.
+      throw new TypeError(`${submitted ? 'submit()' : 'start() / run()'}: the saga argument could not be read (${describeThrown(error)}): pass what defineSaga(…).stage(…).build() returns.`);
+    }
+    if (typeof shapeHash !== 'string') {
       throw new TypeError(`${submitted ? 'submit()' : 'start() / run()'}: ${sagaArgumentProblem(saga) ?? 'the saga has no shape hash'}.`);
     }
     // Read once, guarded: a throwing getter or a revoked Proxy is a problem of its field, like any
@@ -1582,6 +1594,11 @@ class SagaOrchestrator implements Orchestrator {
   /** Resume, redrive or compensate a stored run: a handle at once, the checks and the takeover in the background. */
   private continueRun(runId: string, mode: ResumeMode, options: ContinueOptions): DrivenRun {
     const handle = new DrivenRun(this, runId, this.handleOptions);
+    const runIdError = runIdArgumentError(`${mode}()`, runId);
+    if (runIdError !== undefined) {
+      handle.fail(runIdError);
+      return handle;
+    }
     if (this.closed) {
       handle.fail(new OrchestratorClosedError(`${mode}() of run ${runId} was called after close()`));
       return handle;
@@ -1942,3 +1959,18 @@ function inputSchemaAdvice(problem: string): string {
     : advice;
 }
 
+/**
+ * The `TypeError` for a run id argument that is not a string, naming the call; `undefined` for a
+ * string (whose own problems, such as one no store can hold, are found where it is used). Checked
+ * before anything prints the id: a revoked Proxy throws as it is turned into text.
+ */
+function runIdArgumentError(call: string, runId: unknown): TypeError | undefined {
+  if (typeof runId === 'string') return undefined;
+  return new TypeError(`${call}: the run id must be a string (a run's runId), got ${typeof runId === 'object' && runId !== null ? 'an object' : describePrimitive(runId)}.`);
+}
+
+/** Throws {@link runIdArgumentError}'s error, if any. */
+function assertRunIdArgument(call: string, runId: unknown): asserts runId is string {
+  const error = runIdArgumentError(call, runId);
+  if (error !== undefined) throw error;
+}

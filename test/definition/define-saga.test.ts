@@ -223,7 +223,7 @@ describe('defineSaga().build()', () => {
       { path: 'name', message: 'must not contain control characters (it holds "\\n" at index 5)' },
       { path: 'version', message: 'must not contain control characters (it holds "\\u001b" at index 1)' },
       { path: 'stages."charge\\r"', message: 'the stage name must not contain control characters (it holds "\\r" at index 6)' },
-      { path: 'stages.approval.signal', message: 'must not contain control characters (it holds "\u0085" at index 8)' },
+      { path: 'stages.approval.signal', message: 'must not contain control characters (it holds "\\u0085" at index 8)' },
     ]);
     // The saga is named in the message escaped, not raw.
     expect(error.message).not.toMatch(/[\n\u001b]/);

@@ -87,6 +87,41 @@ describe('one rule for bad input: a function returning a promise rejects; start(
 });
 
 describe('run() rejects on every ending but completed; start().outcome resolves for every ending', () => {
+  it('a run id that is not a string (a number, undefined, a revoked Proxy) is refused by each call, naming it; a saga that cannot be read, by run() and submit()', async () => {
+    const orchestrator = createOrchestrator({ sagas: [saga] });
+    for (const [given, shown] of [
+      [123, '123'],
+      [undefined, 'undefined'],
+      [revokedProxy(), 'an object'],
+    ] as const) {
+      const runId = given as unknown as string;
+      const calls = {
+        'inspect()': () => orchestrator.inspect(runId),
+        'cancel()': () => orchestrator.cancel(runId),
+        'signal()': () => orchestrator.signal(runId, 'approved'),
+        'resume()': () => orchestrator.resume(runId).outcome,
+        'redrive()': () => orchestrator.redrive(runId).outcome,
+        'compensate()': () => orchestrator.compensate(runId).outcome,
+        'watch()': () => new Promise((resolve, reject) => orchestrator.watch(runId).subscribe({ complete: () => resolve(undefined), error: reject })),
+      };
+      for (const [call, make] of Object.entries(calls)) {
+        const { how, error } = await howItFails(make);
+        expect([call, how]).toEqual([call, 'rejected']);
+        expect(error).toBeInstanceOf(TypeError);
+        expect((error as Error).message).toBe(`${call}: the run id must be a string (a run's runId), got ${shown}.`);
+      }
+    }
+    for (const [call, make] of [
+      ['start() / run()', () => orchestrator.run(revokedProxy() as unknown as typeof saga, { cents: 1 })],
+      ['submit()', () => orchestrator.submit(revokedProxy() as unknown as typeof saga, { cents: 1 })],
+    ] as const) {
+      const { how, error } = await howItFails(make);
+      expect(how).toBe('rejected');
+      expect((error as Error).message).toMatch(new RegExp(`^${call.replace(/[()/]/g, '\\$&')}: the saga argument could not be read \\(TypeError: Cannot perform 'get' on a proxy that has been revoked\\): pass what defineSaga`));
+    }
+    await orchestrator.close();
+  });
+
   it('the same failed run: run() rejects with SagaFailedError, start().outcome resolves with status compensated', async () => {
     const orchestrator = createOrchestrator();
     const rejected = await howItFails(() => orchestrator.run(saga, { cents: 500 }));
