@@ -267,9 +267,10 @@ export class Attempt extends LazyAbort {
     if (this.settled) return this.land();
     const context = this.context;
     if (context instanceof ExecuteContextImpl && context.cancelReason !== undefined) return this.fail(new StageCancelSignal(context.cancelReason));
+    // Never negative, which the event schema refuses: a wall clock may be stepped back during the call.
     if (this.phase === 'compensate') {
       const now = this.environment.scheduler.now();
-      return this.finish({ ok: true, output: undefined, durationMs: now - (this.startedAt as number) }, now);
+      return this.finish({ ok: true, output: undefined, durationMs: Math.max(0, now - (this.startedAt as number)) }, now);
     }
     let output: unknown;
     try {
@@ -278,7 +279,7 @@ export class Attempt extends LazyAbort {
       return this.fail(error);
     }
     const now = this.environment.scheduler.now();
-    this.finish({ ok: true, output, durationMs: now - (this.startedAt as number) }, now);
+    this.finish({ ok: true, output, durationMs: Math.max(0, now - (this.startedAt as number)) }, now);
   }
 
   private fail(error: unknown): void {

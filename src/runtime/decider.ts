@@ -440,8 +440,9 @@ function resume(saga: Saga | undefined, state: RunState, trigger: Extract<Trigge
  * After a crash: what was in flight in the process that stopped is in flight nowhere. An attempt
  * that had started runs again (same idempotency key), unless the run was already stopping: then
  * nobody knows whether it took effect, and it is settled as outcome-unknown, to be compensated
- * with no output. A wait before a retry goes on for what is left of it; one already over starts
- * its attempt in this decision, so that it is under way before anything else can settle the run.
+ * with no output. A wait before a retry goes on for what is left of it (never more than its whole
+ * delay: see `retryWaitLeft`); one already over starts its attempt in this decision, so that it
+ * is under way before anything else can settle the run.
  * A stage that waits on a dependency that has not completed (only after a change of definition)
  * runs again once it is ready, as any other.
  */
@@ -472,7 +473,7 @@ function pickUpInterrupted(
         continue;
       } else if (record.retryAt !== undefined && (stopping || record.retryAt > decision.now)) {
         if (stopping) decision.append({ type: 'stage.cancelled', stage: name, reason });
-        else decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: record.retryAt - decision.now });
+        else decision.push({ type: 'timer', phase: 'execute', stage: name, delayMs: retryWaitLeft(record, decision.now) });
       } else if (stopping) {
         decision.append({
           type: 'stage.cancelled',
@@ -491,12 +492,25 @@ function pickUpInterrupted(
       const compensation = record.compensation;
       if (compensation?.status !== 'running') continue;
       if (compensation.retryAt !== undefined && compensation.retryAt > decision.now) {
-        decision.push({ type: 'timer', phase: 'compensate', stage: name, delayMs: compensation.retryAt - decision.now });
+        decision.push({ type: 'timer', phase: 'compensate', stage: name, delayMs: retryWaitLeft(compensation, decision.now) });
       } else {
         decision.startCompensation(name, record);
       }
     }
   }
+}
+
+/**
+ * What is left of a wait before a retry that was journaled due at `retryAt` (after the attempt
+ * that ended at `attemptEndedAt`): until then on this process's clock, but never longer than the
+ * whole delay. Another process wrote `retryAt` on its own clock; one whose clock is behind would
+ * otherwise wait the skew on top of the delay (an hour behind, a 1 s backoff took an hour).
+ */
+function retryWaitLeft(record: { readonly retryAt?: number | undefined; readonly attemptEndedAt?: number | undefined }, now: number): number {
+  const retryAt = record.retryAt ?? now;
+  const left = retryAt - now;
+  const whole = record.attemptEndedAt === undefined ? left : retryAt - record.attemptEndedAt;
+  return Math.max(0, Math.min(left, whole));
 }
 
 function executeSettled(saga: Saga, state: RunState, trigger: Extract<Trigger, { type: 'settled' }>, decision: Decision): void {
@@ -654,7 +668,7 @@ function waitDue(saga: Saga, state: RunState, name: string, record: StageState, 
     decision.append({ type: 'stage.cancelled', stage: name, reason: stopReason(state) });
     return;
   }
-  const durationMs = decision.now - wait.since;
+  const durationMs = waitedFor(wait, decision.now);
   if (wait.kind === 'timer') {
     decision.stageCompleted(name, record.attempts, undefined, durationMs);
     return;
@@ -667,6 +681,15 @@ function waitDue(saga: Saga, state: RunState, name: string, record: StageState, 
   const timeoutMs = (spec?.kind === 'signal' ? spec.timeoutMs : undefined) ?? (wait.dueAt ?? decision.now) - wait.since;
   decision.stageFailed(name, record.attempts, journaledWaitTimeout(saga.name, state.runId, name, wait.signal ?? '?', timeoutMs));
   stopOthers(state, name, `stage '${name}' failed`, decision);
+}
+
+/**
+ * How long a wait that ends `now` lasted: never negative, which the event schema refuses (the
+ * journal could no longer be read back). The process ending the wait may not be the one that
+ * started it, and its clock may be behind that one's.
+ */
+function waitedFor(wait: WaitState, now: number): number {
+  return Math.max(0, now - wait.since);
 }
 
 /**
@@ -713,7 +736,7 @@ function signalReceived(saga: Saga, state: RunState, trigger: Extract<Trigger, {
   }
   decision.append(payload === undefined ? { type: 'signal.received', signal, signalId, stage: waiting } : { type: 'signal.received', signal, signalId, payload, stage: waiting });
   if (wait.dueAt !== undefined) decision.push({ type: 'clear-timer', phase: 'execute', stage: waiting });
-  decision.stageCompleted(waiting, record.attempts, payload, decision.now - wait.since);
+  decision.stageCompleted(waiting, record.attempts, payload, waitedFor(wait, decision.now));
 }
 
 function mayRetry(policy: ResolvedRetryPolicy, retryable: boolean, attemptsThisBudget: number): boolean {
