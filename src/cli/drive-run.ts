@@ -1,4 +1,5 @@
-import { runErrorFor, SagaError, type SagaEvent, type SagaOutcome, type SagaRun } from '../index.js';
+import { foldJournal, runErrorFor, SagaError, StoreUnavailableError, type LeaseInfo, type SagaEvent, type SagaOutcome, type SagaRun } from '../index.js';
+import { leaseTimeLeft } from './lease-time-left.js';
 import { CliUsageError, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { printable } from './format.js';
 import { writeLines, type CliIo } from './io.js';
@@ -33,6 +34,25 @@ export interface DriveRunOptions {
    * Ctrl-C does.
    */
   readonly leave?: () => Promise<void>;
+  /**
+   * Where the run is kept and the module of its saga: when the store fails mid-run (locked, full,
+   * unreachable), the error then says that the run stopped, resumable, and the command that
+   * continues it. Without it (or on `memory:`), the store's error alone.
+   */
+  readonly resumeHints?: OutcomeHints & {
+    /** The store's `leaseOf`: whether this process could give the run's lease back, and if not, until when it holds. */
+    readonly leaseOf: (runId: string) => Promise<LeaseInfo | undefined>;
+  };
+}
+
+/** Where a run is kept and the module of its saga, for the commands printed about it (see {@link printOutcome}). */
+export interface OutcomeHints {
+  /** The store URL the run is in (`memory:` gets no follow-up commands: the run is gone with this process). */
+  readonly store: string;
+  /** Whether it is the CLI's default, so the commands need no `--store`. */
+  readonly defaultStore: boolean;
+  /** The module for `--sagas`. */
+  readonly sagasModule?: string;
 }
 
 /**
@@ -48,9 +68,12 @@ export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<
   const liveFromSeq = options.liveFromSeq ?? 0;
   const progress = json ? undefined : new RunProgress(io.stdout, options.stageNames, { tty: io.stdout.isTTY === true, liveFromSeq });
   // events$ completes once the run settles (or is no longer driven here), which ends the subscription.
+  // Kept to say where the run stopped if the store fails (a CLI run is small).
+  const seen: SagaEvent[] = [];
   const eventsDone = new Promise<void>((resolve) => {
     run.events$.subscribe({
       next: (event: SagaEvent) => {
+        seen.push(event);
         if (progress !== undefined) progress.update(event);
         else if (event.seq >= liveFromSeq) io.stdout.write(`${JSON.stringify(event)}\n`);
       },
@@ -69,12 +92,56 @@ export async function driveRun(run: SagaRun, options: DriveRunOptions): Promise<
   } catch (error) {
     // Left on SIGTERM: the run's outcome rejects as the orchestrator closes; the process exits once it has.
     if (interrupts?.leaving !== undefined) await interrupts.leaving;
-    if (error instanceof SagaError) throw new CliUsageError(error.message, { cause: error });
-    throw error;
+    if (!(error instanceof SagaError)) throw error;
+    const hints = options.resumeHints;
+    const stopped = isStoppedMidRun(seen, error, hints) ? await stoppedMidRun(run.runId, seen, hints, options.leave) : '';
+    throw new CliUsageError(`${error.message}${stopped}`, { cause: error });
   } finally {
     interrupts?.stop();
     progress?.finish();
   }
+}
+
+/** Whether `error` stopped a stored run that `sagaflow resume` can continue (see {@link stoppedMidRun}). */
+function isStoppedMidRun(seen: readonly SagaEvent[], error: SagaError, hints: DriveRunOptions['resumeHints']): hints is NonNullable<DriveRunOptions['resumeHints']> {
+  return error instanceof StoreUnavailableError && hints !== undefined && !hints.store.startsWith('memory:') && seen[0]?.type === 'run.started';
+}
+
+/**
+ * What an operator must know when the store failed while the run was under way here (the file
+ * locked or full, the server gone): the run is stored and stopped where its journal ends, nothing
+ * journaled is lost, and `sagaflow resume` continues it once the store is back — at once if this
+ * process gave the run's lease back (it tries, for the store grace), else once the lease expires.
+ * The store's own sentence ends "then retry", and running the same `start` again would start a
+ * second run beside this one.
+ */
+async function stoppedMidRun(runId: string, seen: readonly SagaEvent[], hints: NonNullable<DriveRunOptions['resumeHints']>, leave: DriveRunOptions['leave']): Promise<string> {
+  let inFlight: string[] = [];
+  try {
+    const state = foldJournal(seen);
+    inFlight = [...state.stages].filter(([, stage]) => stage.status === 'running' || stage.compensation?.status === 'running').map(([name]) => `'${name}'`);
+  } catch {
+    // Only said when known.
+  }
+  // Gives the lease back if the store lets it (a lock released meanwhile); a read works even while the file is locked.
+  await settlesWithin(leave?.() ?? Promise.resolve(), STORE_GRACE_MS);
+  const lease = await hints.leaseOf(runId).catch(() => undefined);
+  const when =
+    lease?.live === true
+      ? `once its lease, which this process could not give back, has expired (in ${Math.ceil(leaseTimeLeft(lease) / 1_000)} s, at ${new Date(lease.expiresAt).toISOString()})`
+      : 'once the store can be written again';
+  const where = inFlight.length === 0 ? '' : ` with ${inFlight.join(', ')} in flight`;
+  return (
+    ` Run ${runId} stopped here${where}; what it journaled is kept. Continue it with '${resumeCommand(runId, hints)}' ${when}` +
+    ' (starting the saga again would start a second run beside it).'
+  );
+}
+
+/** `npx sagaflow resume <runId> --sagas … [--store …]`, shell-quoted. */
+function resumeCommand(runId: string, hints: OutcomeHints): string {
+  const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${shellWord(hints.sagasModule)}`;
+  const store = hints.defaultStore ? '' : ` --store ${shellWord(maskUrl(hints.store))}`;
+  return `npx sagaflow resume ${runId} ${sagas}${store}`;
 }
 
 /**
@@ -138,7 +205,7 @@ export function outcomeSentence(outcome: SagaOutcome): string {
  * the run is gone with this process); `defaultStore`: whether it is the CLI's default, so
  * the commands need no `--store`; `sagasModule`: the module for `--sagas`.
  */
-export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly store: string; readonly defaultStore: boolean; readonly sagasModule?: string }): void {
+export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: OutcomeHints): void {
   if (hints.store.startsWith('memory:')) {
     writeLines(io.stdout, [outcomeSentence(outcome), '  (the memory: store keeps the run only while this process lives)']);
     return;
@@ -156,7 +223,7 @@ export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: { readonly 
     case 'queued':
     case 'running':
     case 'compensating':
-      lines.push(`  continue: npx sagaflow resume ${outcome.runId} ${sagas}${store}`);
+      lines.push(`  continue: ${resumeCommand(outcome.runId, hints)}`);
       break;
     case 'completed':
     case 'compensated':

@@ -76,11 +76,13 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     const json = options.json === true;
     // Said only of a run the library will hand back: a refused one (a queued run) gets the refusal alone.
     if (!json && toWorkers && RUN_ACTION_STATUSES[mode].includes(state.status)) writeLines(io.stdout, [handedToWorkers(runId, mode, options)]);
-    const outcome = await driveRun(handle, { io, json, stageNames, liveFromSeq: journal.length, leave: () => orchestrator.close({ timeoutMs: 0 }) }).catch((error: unknown) => {
+    const hints = { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) };
+    // A run handed to the workers is not driven here: a store failure stops only the following.
+    const outcome = await driveRun(handle, { io, json, stageNames, liveFromSeq: journal.length, leave: () => orchestrator.close({ timeoutMs: 0 }), ...(toWorkers ? {} : { resumeHints: { ...hints, leaseOf: (id: string) => store.leaseOf(id) } }) }).catch((error: unknown) => {
       throw withNextStep(error, runId, options, state);
     });
     await orchestrator.close();
-    return finishRun(io, outcome, json, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
+    return finishRun(io, outcome, json, hints);
   } finally {
     await store.close();
   }

@@ -84,12 +84,13 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
         ]);
       }
       const run = orchestrator.start(session.saga, session.input);
-      const outcome = await driveRun(run, { io, json, stageNames: session.saga.stages.map((stage) => stage.name), leave: () => orchestrator.close({ timeoutMs: 0 }) });
+      const hints = { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: shortPath(demo.sagasModule) };
+      const outcome = await driveRun(run, { io, json, stageNames: session.saga.stages.map((stage) => stage.name), leave: () => orchestrator.close({ timeoutMs: 0 }), resumeHints: { ...hints, leaseOf: (id: string) => store.leaseOf(id) } });
       await orchestrator.close();
       const checks = await session.check(outcome);
       if (!json) {
         io.stdout.write('\n');
-        printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: shortPath(demo.sagasModule) });
+        printOutcome(io, outcome, hints);
         if (outcome.status === 'paused' && options.failAt !== undefined) {
           writeLines(io.stdout, ["  (the simulated outage ends with this command: a redrive from now on finds the system back)"]);
         }

@@ -74,9 +74,10 @@ export async function startCommand(sagaName: string, inputText: string | undefin
     } catch (error) {
       throw asUsageError(error);
     }
-    const outcome = await driveRun(run, { io, json, stageNames: saga.stages.map((stage) => stage.name), leave: () => orchestrator.close({ timeoutMs: 0 }) });
+    const hints = { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) };
+    const outcome = await driveRun(run, { io, json, stageNames: saga.stages.map((stage) => stage.name), leave: () => orchestrator.close({ timeoutMs: 0 }), resumeHints: { ...hints, leaseOf: (id: string) => store.leaseOf(id) } });
     await orchestrator.close();
-    return finishRun(io, outcome, json, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
+    return finishRun(io, outcome, json, hints);
   } finally {
     await store.close();
   }
