@@ -901,7 +901,12 @@ const base = {
 };
 const stage = z.string().min(1);
 const attempt = z.number().int().positive();
-const durationMs = z.number().nonnegative();
+/**
+ * A duration is never journaled negative (it is clamped where it is measured), but an earlier
+ * sagaflow wrote one when a process's clock was behind the one that started the wait, or was
+ * stepped back (NTP) during a call: such an event reads as 0 ms, so that its journal stays readable.
+ */
+const durationMs = z.number().transform((ms) => (ms < 0 ? 0 : ms));
 const delayMs = z.number().nonnegative();
 
 const stageShapeSchema = z.object({

@@ -6,9 +6,10 @@
  * nor wait for a retry for the skew on top of its delay.
  */
 import { asyncScheduler, filter, firstValueFrom, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import Database from 'better-sqlite3';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
-import { createOrchestrator, defineSaga, MemoryStore, type AnySaga, type SagaEvent, type SagaStore } from 'sagaflow';
+import { createOrchestrator, defineSaga, MemoryStore, sagaEventSchema, type AnySaga, type SagaEvent, type SagaStore } from 'sagaflow';
 import { SqliteStore } from 'sagaflow/sqlite';
 import { createVirtualClock, type VirtualClock } from 'sagaflow/testing';
 import { tempDatabase } from '../stores/sqlite-temp.js';
@@ -159,5 +160,35 @@ describe('a wall clock stepped back while a stage runs', () => {
     expect(state.status).toBe('compensated');
     const journal = (await store.load(outcome.runId)) ?? [];
     for (const event of journal) if ('durationMs' in event) expect(event.durationMs).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe('a journal an earlier sagaflow wrote with a negative duration', () => {
+  it('is read back, the duration as 0 ms, by load and inspect (which refused the whole journal)', async () => {
+    const database = tempDatabase();
+    onTestFinished(database.remove);
+    const saga = defineSaga({ name: 'old-skew', input })
+      .waitForSignal('approval', { signal: 'approval', schema: z.object({ by: z.string() }), timeoutMs: 60_000 })
+      .stage('charge', { execute: () => 'charged' })
+      .build();
+    const store = new SqliteStore({ path: database.path });
+    onTestFinished(() => store.close());
+    const first = processAt(store, saga, T, false);
+    const run = first.orchestrator.start(saga, {});
+    await firstValueFrom(run.events$.pipe(filter((event: SagaEvent) => event.type === 'wait.started')));
+    await first.orchestrator.signal(run.runId, 'approval', { by: 'ada' });
+    const approved = await firstValueFrom(run.events$.pipe(filter((event: SagaEvent) => event.type === 'stage.completed' && event.stage === 'approval')));
+    await first.orchestrator.close({ timeoutMs: 0 });
+    // What the unfixed decider journaled when a process an hour behind took the wait over.
+    const raw = new Database(database.path);
+    const row = raw.prepare('SELECT body FROM sagaflow_events WHERE run_id = ? AND seq = ?').get(run.runId, approved.seq) as { body: string };
+    raw.prepare('UPDATE sagaflow_events SET body = ? WHERE run_id = ? AND seq = ?').run(JSON.stringify({ ...(JSON.parse(row.body) as object), durationMs: -HOUR }), run.runId, approved.seq);
+    raw.close();
+
+    expect((await store.load(run.runId))?.find((event) => event.seq === approved.seq)).toMatchObject({ type: 'stage.completed', stage: 'approval', durationMs: 0 });
+    const later = processAt(store, saga, T + 1_000);
+    const outcome = await later.orchestrator.inspect(run.runId);
+    expect([outcome.status, outcome.outputs.charge, outcome.stages.approval?.status]).toEqual(['completed', 'charged', 'completed']);
+    expect(sagaEventSchema.parse({ ...approved, durationMs: -1 })).toMatchObject({ durationMs: 0 });
   });
 });
