@@ -30,4 +30,4 @@ export type { CrashFault, Fault, StageFault } from './testing/faults.js';
 export { crashingStore, SimulatedCrashError } from './testing/crash-store.js';
 export type { CrashingStore } from './testing/crash-store.js';
 export { createSagaTest, rollbackProblems, traceOf } from './testing/saga-test.js';
-export type { SagaTest, SagaTestOptions, SagaTestResult, SagaTestRunOptions, SignalPayloads } from './testing/saga-test.js';
+export type { SagaTest, SagaTestContinueOptions, SagaTestOptions, SagaTestResult, SagaTestRunOptions, SignalPayloads } from './testing/saga-test.js';

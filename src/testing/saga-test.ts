@@ -113,6 +113,30 @@ export interface SagaTestRunOptions<TSignals = unknown> extends StartOptions {
 }
 
 /**
+ * Options of {@link SagaTest.resume}, `redrive` and `compensate`: the orchestrator's, and the
+ * signals to answer the run's waits with.
+ *
+ * @remarks
+ * `signals` answers waits as in {@link SagaTestRunOptions}: each signal named there is sent once
+ * to every wait for it that is still open when the run is picked up (the wait a `crashAfter` left
+ * it in) or that starts later, before an auto-advancing virtual clock can time the wait out. With
+ * `{ saga }` the names and payloads are typed with the saga's waits, and a name no stage of it
+ * waits for is refused before the run is picked up.
+ *
+ * @typeParam TSaga - the saga given as `{ saga }`, when the call says which saga the run is of.
+ *
+ * @example
+ * ```ts
+ * import type { SagaTestContinueOptions } from 'sagaflow/testing';
+ * const options: SagaTestContinueOptions = { signals: { approved: { by: 'ann' } } };
+ * ```
+ */
+export interface SagaTestContinueOptions<TSaga extends AnySaga = Saga> extends ContinueOptions<TSaga> {
+  /** Payloads by signal name, sent to each wait for that signal, open or to come. */
+  readonly signals?: SignalPayloads<TSaga extends Saga<infer _TInput, infer _TOutputs, infer _TRawInput, infer TSignals> ? TSignals : unknown> | undefined;
+}
+
+/**
  * The payloads a test may send to a saga's signal waits: the type of `signals` in
  * {@link SagaTestRunOptions}.
  *
@@ -190,11 +214,12 @@ export interface SagaTest {
   signal(runId: string, name: string, payload?: unknown, options?: SignalOptions): Promise<SignalResult>;
   /**
    * Resumes a stored run (e.g. after a `crashAfter` in another harness on the same store). Pass
-   * `{ saga }` to type the result with the saga's stages, as `run`'s is.
+   * `{ saga }` to type the result with the saga's stages, as `run`'s is; `signals` answers its
+   * waits, the one it was left in included (see {@link SagaTestContinueOptions}).
    */
-  resume<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): Promise<SagaTestResult<SagaOutputs<TSaga>>>;
-  /** Redrives a paused or compensation_failed run. Pass `{ saga }` to type the result, as for `resume`. */
-  redrive<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): Promise<SagaTestResult<SagaOutputs<TSaga>>>;
+  resume<TSaga extends AnySaga = Saga>(runId: string, options?: SagaTestContinueOptions<TSaga>): Promise<SagaTestResult<SagaOutputs<TSaga>>>;
+  /** Redrives a paused or compensation_failed run. Pass `{ saga }` to type the result, and `signals`, as for `resume`. */
+  redrive<TSaga extends AnySaga = Saga>(runId: string, options?: SagaTestContinueOptions<TSaga>): Promise<SagaTestResult<SagaOutputs<TSaga>>>;
   /** Rolls back a paused run. Pass `{ saga }` to type the result, as for `resume`. */
   compensate<TSaga extends AnySaga = Saga>(runId: string, options?: ContinueOptions<TSaga>): Promise<SagaTestResult<SagaOutputs<TSaga>>>;
   /** Closes the orchestrator. */
@@ -266,6 +291,19 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
     return { runId: run.runId, outcome, journal, trace: traceOf(journal), crashed };
   };
 
+  /** `resume` or `redrive`, answering the run's signal waits with `signals`, as `run` does. */
+  const answered = async <TSaga extends AnySaga>(mode: 'resume' | 'redrive', runId: string, given: SagaTestContinueOptions<TSaga> | undefined): Promise<SagaTestResult<SagaOutputs<TSaga>>> => {
+    const { signals, ...continueOptions } = given ?? {};
+    if (signals !== undefined && continueOptions.saga !== undefined) refuseUnknownSignals(continueOptions.saga, signals, `${mode}()`);
+    // The journal so far: the waits it left open are answered as the run is picked up, not as its replay goes by.
+    const journal = signals === undefined ? undefined : ((await durable.load(runId)) ?? []);
+    const run = orchestrator[mode](runId, withSaga(continueOptions, withInjected));
+    const refusal = signals === undefined ? undefined : answerSignals(orchestrator, run, signals, journal);
+    const result = await settle(run);
+    if (refusal?.error !== undefined) throw refusal.error;
+    return result;
+  };
+
   return {
     orchestrator,
     store: durable,
@@ -274,7 +312,7 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
     // included (what `start` throws synchronously), so `await expect(h.run(…)).rejects` works.
     run: async (saga, input, runOptions) => {
       const { signals, ...startOptions } = runOptions ?? {};
-      if (signals !== undefined) refuseUnknownSignals(saga, signals);
+      if (signals !== undefined) refuseUnknownSignals(saga, signals, 'run()');
       const run = orchestrator.start(withInjected(saga), input, startOptions);
       const refusal = signals === undefined ? undefined : answerSignals(orchestrator, run, signals);
       warnOfUnansweredSignals(run, saga.name, new Set(signals === undefined ? [] : Object.keys(signals)), warningMs, (message) => console.warn(message));
@@ -283,8 +321,8 @@ export function createSagaTest(options: SagaTestOptions = {}): SagaTest {
       return result;
     },
     signal: (runId, name, payload, signalOptions) => orchestrator.signal(runId, name, payload, signalOptions),
-    resume: async (runId, continueOptions) => settle(orchestrator.resume(runId, withSaga(continueOptions, withInjected))),
-    redrive: async (runId, continueOptions) => settle(orchestrator.redrive(runId, withSaga(continueOptions, withInjected))),
+    resume: async (runId, continueOptions) => answered('resume', runId, continueOptions),
+    redrive: async (runId, continueOptions) => answered('redrive', runId, continueOptions),
     compensate: async (runId, continueOptions) => settle(orchestrator.compensate(runId, withSaga(continueOptions, withInjected))),
     close: () => orchestrator.close(),
   };
@@ -302,12 +340,12 @@ function reportUnlessSimulatedCrash(error: Error, context: OrchestratorErrorCont
 }
 
 /** A name in `signals` that no stage of the saga waits for is a typo: it would never be sent. */
-function refuseUnknownSignals(saga: AnySaga, signals: Readonly<Record<string, unknown>>): void {
+function refuseUnknownSignals(saga: AnySaga, signals: Readonly<Record<string, unknown>>, call: string): void {
   const { bySignal, known } = signalWaitsOf(saga as Saga);
   for (const name of Object.keys(signals)) {
     if (bySignal.has(name)) continue;
     const waits = known.length === 0 ? 'it has no signal waits' : `it waits for ${known.map((entry) => `'${entry.signal}' (stage '${entry.stage}')`).join(', ')}`;
-    throw new TypeError(`createSagaTest().run(): options.signals names signal ${quoteName(name)}, which no stage of saga '${saga.name}' waits for (${waits}).`);
+    throw new TypeError(`createSagaTest().${call}: options.signals names signal ${quoteName(name)}, which no stage of saga '${saga.name}' waits for (${waits}).`);
   }
 }
 
@@ -317,18 +355,44 @@ function refuseUnknownSignals(saga: AnySaga, signals: Readonly<Record<string, un
  * holds `close()`, and the refusal is kept for `run` to reject with. A run that stopped going
  * forward meanwhile (`RunStateError`) just was not signalled.
  */
-function answerSignals(orchestrator: Orchestrator, run: SagaRun<unknown>, signals: Readonly<Record<string, unknown>>): { error: Error | undefined } {
+function answerSignals(orchestrator: Orchestrator, run: SagaRun<unknown>, signals: Readonly<Record<string, unknown>>, journal?: readonly SagaEvent[]): { error: Error | undefined } {
   const refusal: { error: Error | undefined } = { error: undefined };
-  run.events$.subscribe((event) => {
-    if (event.type !== 'wait.started' || event.signal === undefined || event.signalId !== undefined || !Object.hasOwn(signals, event.signal)) return;
-    orchestrator.signal(run.runId, event.signal, signals[event.signal], { signalId: `test-${event.stage}-${event.seq}` }).catch((error: unknown) => {
+  const answer = (wait: Extract<SagaEvent, { type: 'wait.started' }>): void => {
+    if (wait.signal === undefined || wait.signalId !== undefined || !Object.hasOwn(signals, wait.signal)) return;
+    orchestrator.signal(run.runId, wait.signal, signals[wait.signal], { signalId: `test-${wait.stage}-${wait.seq}` }).catch((error: unknown) => {
       if (error instanceof RunStateError || refusal.error !== undefined) return;
       refusal.error = reportableError(error);
       // The reason names the signal only (quoted printable): the error, which run() rejects with, may hold any text.
-      run.cancel(`the test harness could not send signal ${quoteName(event.signal ?? '')}`);
+      run.cancel(`the test harness could not send signal ${quoteName(wait.signal ?? '')}`);
     });
+  };
+  // A run picked up again: the waits its journal left open are answered now; its replay is not (a wait it replays may be over).
+  const replayedUpTo = journal === undefined ? -1 : (journal[journal.length - 1]?.seq ?? -1);
+  if (journal !== undefined) for (const wait of openWaits(journal)) answer(wait);
+  run.events$.subscribe((event) => {
+    if (event.type === 'wait.started' && event.seq > replayedUpTo) answer(event);
   });
   return refusal;
+}
+
+/** The waits a journal leaves open: started, and their stage not completed, failed or cancelled since. */
+function openWaits(journal: readonly SagaEvent[]): Array<Extract<SagaEvent, { type: 'wait.started' }>> {
+  const open = new Map<string, Extract<SagaEvent, { type: 'wait.started' }>>();
+  for (const event of journal) {
+    switch (event.type) {
+      case 'wait.started':
+        open.set(event.stage, event);
+        break;
+      case 'stage.completed':
+      case 'stage.failed':
+      case 'stage.cancelled':
+        open.delete(event.stage);
+        break;
+      default:
+        break;
+    }
+  }
+  return [...open.values()];
 }
 
 function withSaga<TSaga extends AnySaga>(options: ContinueOptions<TSaga> | undefined, inject: (saga: TSaga) => TSaga): ContinueOptions<TSaga> {

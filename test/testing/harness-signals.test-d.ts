@@ -34,6 +34,17 @@ describe('the test kit types signals with the saga', () => {
     await harness.run(plain, {}, { signals: { approved: { by: 'ann' } } });
   });
 
+  it('types the signals of resume() and redrive() with the saga given as { saga }, and takes any without it', async () => {
+    const harness = createSagaTest({ sagas: [payout] });
+    await harness.resume('r', { saga: payout, signals: { approved: { by: 'ann' } } });
+    await harness.redrive('r', { saga: payout, signals: { reviewed: {} } });
+    await harness.resume('r', { signals: { anything: 1 } });
+    // @ts-expect-error 'aproved' is not a signal the saga waits for
+    await harness.resume('r', { saga: payout, signals: { aproved: { by: 'ann' } } });
+    // @ts-expect-error `by` is a string
+    await harness.redrive('r', { saga: payout, signals: { approved: { by: 1 } } });
+  });
+
   it("refuses a payload the wait's schema would refuse", async () => {
     const harness = createSagaTest();
     // @ts-expect-error `by` is a string

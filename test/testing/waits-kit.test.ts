@@ -1,7 +1,8 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { defineSaga, MemoryStore, SignalPayloadError } from 'sagaflow';
-import { crashAfter, createSagaTest } from 'sagaflow/testing';
+import { crashAfter, createSagaTest, createVirtualClock } from 'sagaflow/testing';
 
 const released: string[] = [];
 const approval = defineSaga({ name: 'kit-approval', input: z.object({ cents: z.number() }) })
@@ -75,6 +76,39 @@ describe('sagaflow/testing and waits', () => {
     expect(result.outcome.status).toBe('completed');
     expect(result.outcome.outputs.pay).toBe('paid, approved by bob');
     expect(result.journal.filter((event) => event.type === 'wait.started' && event.stage === 'approve')).toHaveLength(1);
+  });
+
+  it('resume(runId, { signals }) answers the wait a crash left open, before an auto-advancing clock times it out, and does not answer a wait its replay shows was already over', async () => {
+    const approver = z.object({ by: z.string() });
+    const twice = defineSaga({ name: 'kit-twice', input: z.object({ cents: z.number() }) })
+      .stage('hold', { execute: ({ input }) => ({ held: input.cents }), compensate: () => undefined })
+      .waitForSignal('first', { signal: 'approved', schema: approver, timeoutMs: 15 * 60_000 })
+      .waitForSignal('second', { signal: 'approved', schema: approver, timeoutMs: 15 * 60_000 })
+      .waitForSignal('third', { signal: 'approved', schema: approver, timeoutMs: 15 * 60_000 })
+      .stage('pay', { execute: ({ results }) => `paid, approved by ${results.first.by}, ${results.second.by} and ${results.third.by}` })
+      .build();
+    const store = new MemoryStore();
+    // The first wait is answered by the test's own signal; the process dies as the second starts.
+    const first = createSagaTest({ store, faults: [crashAfter((event) => event.type === 'wait.started' && event.stage === 'second')], clock: createVirtualClock({ autoAdvance: false }) });
+    const firstWait = firstValueFrom(first.orchestrator.events$.pipe(filter((event) => event.type === 'wait.started' && event.stage === 'first')));
+    const pending = first.run(twice, { cents: 5 }, { runId: 'kit-twice-1' });
+    await firstWait;
+    await first.signal('kit-twice-1', 'approved', { by: 'ann' }, { signalId: 'ann-1' });
+    const crashed = await pending;
+    expect(crashed.crashed).toBe(true);
+
+    // A harness whose clock jumps: without the answer, the resumed wait would time out at once.
+    const h = createSagaTest({ store, sagas: [twice] });
+    const resumed = await h.resume(crashed.runId, { saga: twice, signals: { approved: { by: 'bob' } } });
+    expect(resumed.outcome.status).toBe('completed');
+    // The open wait is answered as the run is picked up, the third as it starts. The first, which its replay shows
+    // answered already, is not: such an answer (test-first-…) was buffered, and taken by the third wait.
+    const received = resumed.journal.flatMap((event) => (event.type === 'signal.received' ? [`${event.stage ?? 'buffered'} ${event.signalId}`] : []));
+    expect(received).toEqual(['first ann-1', expect.stringMatching(/^second test-second-\d+$/), expect.stringMatching(/^third test-third-\d+$/)]);
+    expect(resumed.outcome.outputs.pay).toBe('paid, approved by ann, bob and bob');
+    await expect(h.resume(crashed.runId, { saga: twice, signals: { aproved: { by: 'bob' } } as never })).rejects.toThrow(
+      "createSagaTest().resume(): options.signals names signal 'aproved', which no stage of saga 'kit-twice' waits for",
+    );
   });
 
   it('warns on the console when a run waits for a signal with no timeout that run()\'s signals does not answer (a test that forgot it hung silently until its timeout); the run goes on when the test sends it', async () => {
