@@ -1,5 +1,6 @@
 import { foldJournal, runErrorFor, SagaError, StoreUnavailableError, type LeaseInfo, type SagaEvent, type SagaOutcome, type SagaRun } from '../index.js';
 import { leaseTimeLeft } from './lease-time-left.js';
+import { DEFAULT_STORE_URL } from './defaults.js';
 import { CliUsageError, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { printable } from './format.js';
 import { writeLines, type CliIo } from './io.js';
@@ -43,6 +44,19 @@ export interface DriveRunOptions {
     /** The store's `leaseOf`: whether this process could give the run's lease back, and if not, until when it holds. */
     readonly leaseOf: (runId: string) => Promise<LeaseInfo | undefined>;
   };
+}
+
+/**
+ * ` --store <url>` (the URL masked and shell-quoted) for a command printed about a run kept in
+ * `store`; empty for the CLI's default store, which needs no flag.
+ */
+export function storeFlag(store: string): string {
+  return store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(store))}`;
+}
+
+/** The {@link OutcomeHints} of a command on the store `store`, given `--sagas` (or a demo's module) or not. */
+export function outcomeHints(store: string, sagasModule: string | undefined): OutcomeHints {
+  return { store, defaultStore: store === DEFAULT_STORE_URL, ...(sagasModule === undefined ? {} : { sagasModule }) };
 }
 
 /** Where a run is kept and the module of its saga, for the commands printed about it (see {@link printOutcome}). */
@@ -140,8 +154,7 @@ async function stoppedMidRun(runId: string, seen: readonly SagaEvent[], hints: N
 /** `npx sagaflow resume <runId> --sagas … [--store …]`, shell-quoted. */
 function resumeCommand(runId: string, hints: OutcomeHints): string {
   const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${shellWord(hints.sagasModule)}`;
-  const store = hints.defaultStore ? '' : ` --store ${shellWord(maskUrl(hints.store))}`;
-  return `npx sagaflow resume ${runId} ${sagas}${store}`;
+  return `npx sagaflow resume ${runId} ${sagas}${hints.defaultStore ? '' : storeFlag(hints.store)}`;
 }
 
 /**
@@ -211,7 +224,7 @@ export function printOutcome(io: CliIo, outcome: SagaOutcome, hints: OutcomeHint
     return;
   }
   const sagas = hints.sagasModule === undefined ? '--sagas <module>' : `--sagas ${shellWord(hints.sagasModule)}`;
-  const store = hints.defaultStore ? '' : ` --store ${shellWord(maskUrl(hints.store))}`;
+  const store = hints.defaultStore ? '' : storeFlag(hints.store);
   const lines = [outcomeSentence(outcome), `  timeline: npx sagaflow show ${outcome.runId}${store}`];
   switch (outcome.status) {
     case 'paused':

@@ -1,18 +1,15 @@
 import { firstValueFrom, from, lastValueFrom, map, race, shareReplay, timer } from 'rxjs';
 import { createOrchestrator, foldJournal, SagaError, SagaNotRegisteredError, supportsWorkers, type Orchestrator, type SagaRun, type SagaStore } from '../../index.js';
-import { DEFAULT_STORE_URL } from '../defaults.js';
 import { printable } from '../format.js';
 import { onStopSignals, STOPPED_EXIT_CODE } from '../stop-signals.js';
 import { settlesWithin, STORE_GRACE_MS } from '../store-grace.js';
-import { driveRun, printOutcome } from '../drive-run.js';
+import { driveRun, outcomeHints, printOutcome, storeFlag } from '../drive-run.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
-import { maskUrl } from '../mask-secrets.js';
 import { leaseTimeLeft } from '../lease-time-left.js';
 import { openStore } from '../store-url.js';
 import { noSuchRun, resolveRunId } from '../resolve-run-id.js';
-import { shellWord } from '../shell-word.js';
 
 /** Options of `sagaflow cancel`. */
 export interface CancelCommandOptions {
@@ -58,7 +55,7 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
     const orchestrator = createOrchestrator({ store, sagas });
     const why = reason ?? DEFAULT_CANCEL_REASON;
     const json = options.json === true;
-    const storeHint = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
+    const storeHint = storeFlag(options.store);
     // Read before the cancel: a live lease means another process drives the run and carries the
     // cancel out itself, at its next heartbeat, so the wait that follows is not a hang.
     const lease = await store.leaseOf(runId).catch(() => undefined);
@@ -139,7 +136,7 @@ export async function cancelCommand(runId: string, reason: string | undefined, o
     }
     if (!json) {
       io.stdout.write('\n');
-      printOutcome(io, outcome, { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) });
+      printOutcome(io, outcome, outcomeHints(options.store, options.sagas));
     }
     return outcome.status === 'cancelled' ? ExitCode.Completed : ExitCode.NotCompleted;
   } finally {

@@ -1,11 +1,9 @@
 import { createOrchestrator, foldJournal, type AnySaga, RUN_ACTION_STATUSES, RunLeasedError, RunStateError, supportsWorkers, type ResumeMode, type RunState } from '../../index.js';
-import { driveRun, finishRun } from '../drive-run.js';
+import { driveRun, finishRun, outcomeHints, storeFlag } from '../drive-run.js';
 import { CliUsageError, type ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { loadSagaModule } from '../load-sagas.js';
-import { DEFAULT_STORE_URL } from '../defaults.js';
-import { maskUrl } from '../mask-secrets.js';
 import { openStore } from '../store-url.js';
 import { noSuchRun, resolveRunId } from '../resolve-run-id.js';
 import { shellWord } from '../shell-word.js';
@@ -76,7 +74,7 @@ export async function continueCommand(mode: ResumeMode, runId: string, options: 
     const json = options.json === true;
     // Said only of a run the library will hand back: a refused one (a queued run) gets the refusal alone.
     if (!json && toWorkers && RUN_ACTION_STATUSES[mode].includes(state.status)) writeLines(io.stdout, [handedToWorkers(runId, mode, options)]);
-    const hints = { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) };
+    const hints = outcomeHints(options.store, options.sagas);
     // A run handed to the workers is not driven here: a store failure stops only the following.
     const outcome = await driveRun(handle, { io, json, stageNames, liveFromSeq: journal.length, leave: () => orchestrator.close({ timeoutMs: 0 }), ...(toWorkers ? {} : { resumeHints: { ...hints, leaseOf: (id: string) => store.leaseOf(id) } }) }).catch((error: unknown) => {
       throw withNextStep(error, runId, options, state);
@@ -100,7 +98,7 @@ const UNFINISHED: ReadonlySet<string> = new Set(['queued', 'running', 'compensat
  * would record a cancel. Say who drives it instead, and what the user can do.
  */
 function workersDriveIt(runId: string, state: RunState, options: ContinueCommandOptions): CliUsageError {
-  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
+  const store = storeFlag(options.store);
   const how =
     state.waits !== undefined && state.waits.size > 0
       ? 'it is parked while it waits, and a worker claims it again when its wait is due or a signal or cancel arrives for it'
@@ -117,7 +115,7 @@ function workersDriveIt(runId: string, state: RunState, options: ContinueCommand
  * it, which it would do in silence, for ever if no worker runs. Say so first.
  */
 function handedToWorkers(runId: string, mode: ResumeMode, options: ContinueCommandOptions): string {
-  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
+  const store = storeFlag(options.store);
   return (
     `run ${runId} was submitted to workers: the ${mode} hands it back to their queue, and this command follows it until a worker settles it ` +
     `(keep a 'npx sagaflow worker${store} --sagas <module>' running; Ctrl-C cancels the run, SIGTERM only stops following it)`
@@ -132,7 +130,7 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
   const refusal = error instanceof CliUsageError ? error.cause : error;
   if (refusal instanceof RunLeasedError) {
     // The library's sentence speaks of orchestrator.cancel() and recover(): say it in commands.
-    const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
+    const store = storeFlag(options.store);
     const until = refusal.expiresAt === undefined ? '' : `, held until ${new Date(refusal.expiresAt).toISOString()}`;
     return new CliUsageError(
       `Run ${runId} is owned by ${refusal.owner} (lease epoch ${refusal.epoch}${until}), so it cannot be continued from here. ` +
@@ -143,8 +141,8 @@ function withNextStep(error: unknown, runId: string, options: ContinueCommandOpt
   }
   // A status that is allowed was refused for another reason (the run is being driven elsewhere).
   if (!(refusal instanceof RunStateError) || refusal.allowed.includes(refusal.status)) return error;
-  const tail = `${runId} --sagas ${options.sagas === undefined ? '<module>' : shellWord(options.sagas)}${options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`}`;
-  const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
+  const tail = `${runId} --sagas ${options.sagas === undefined ? '<module>' : shellWord(options.sagas)}${storeFlag(options.store)}`;
+  const store = storeFlag(options.store);
   const next =
     refusal.status === 'queued' && state.submitted
       ? `A queued run waits for a worker with saga '${state.saga}' v${state.version} to claim it: keep a 'npx sagaflow worker${store} --sagas <module>' running, ` +

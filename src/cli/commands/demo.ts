@@ -6,7 +6,6 @@ import { orList } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { parseRunStatus } from '../run-status.js';
 import { parseStoreUrl } from '../store-url.js';
-import { DEFAULT_STORE_URL } from '../defaults.js';
 
 /** A path relative to the current directory when it is inside it, for commands to copy. */
 function shortPath(path: string): string {
@@ -50,7 +49,7 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
   parseStoreUrl(options.store);
 
   // Loaded once the arguments are known to be good, so that a usage error answers at once.
-  const [{ createOrchestrator }, { driveRun, printOutcome }, { openStore }] = await Promise.all([
+  const [{ createOrchestrator }, { driveRun, outcomeHints, printOutcome }, { openStore }] = await Promise.all([
     import('../../index.js'),
     import('../drive-run.js'),
     import('../store-url.js'),
@@ -84,7 +83,7 @@ export async function demoCommand(name: string, options: DemoCommandOptions, io:
         ]);
       }
       const run = orchestrator.start(session.saga, session.input);
-      const hints = { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, sagasModule: shortPath(demo.sagasModule) };
+      const hints = outcomeHints(options.store, shortPath(demo.sagasModule));
       const outcome = await driveRun(run, { io, json, stageNames: session.saga.stages.map((stage) => stage.name), leave: () => orchestrator.close({ timeoutMs: 0 }), resumeHints: { ...hints, leaseOf: (id: string) => store.leaseOf(id) } });
       await orchestrator.close();
       const checks = await session.check(outcome);

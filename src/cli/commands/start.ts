@@ -1,14 +1,11 @@
 import { createOrchestrator, SagaError, supportsWorkers, type AnySaga, type SagaRun } from '../../index.js';
-import { DEFAULT_STORE_URL } from '../defaults.js';
-import { driveRun, finishRun } from '../drive-run.js';
+import { driveRun, finishRun, outcomeHints, storeFlag } from '../drive-run.js';
 import { CliUsageError, ExitCode } from '../exit-codes.js';
 import { orList } from '../format.js';
 import { writeLines, type CliIo } from '../io.js';
 import { parseJsonInput } from '../json-input.js';
 import { loadSagaModule, type SagaModule } from '../load-sagas.js';
-import { maskUrl } from '../mask-secrets.js';
 import { openStore } from '../store-url.js';
-import { shellWord } from '../shell-word.js';
 
 /** Options of `sagaflow start`. */
 export interface StartCommandOptions {
@@ -59,7 +56,7 @@ export async function startCommand(sagaName: string, inputText: string | undefin
         throw asUsageError(error);
       });
       await orchestrator.close();
-      const store = options.store === DEFAULT_STORE_URL ? '' : ` --store ${shellWord(maskUrl(options.store))}`;
+      const store = storeFlag(options.store);
       writeLines(
         io.stdout,
         json
@@ -74,7 +71,7 @@ export async function startCommand(sagaName: string, inputText: string | undefin
     } catch (error) {
       throw asUsageError(error);
     }
-    const hints = { store: options.store, defaultStore: options.store === DEFAULT_STORE_URL, ...(options.sagas === undefined ? {} : { sagasModule: options.sagas }) };
+    const hints = outcomeHints(options.store, options.sagas);
     const outcome = await driveRun(run, { io, json, stageNames: saga.stages.map((stage) => stage.name), leave: () => orchestrator.close({ timeoutMs: 0 }), resumeHints: { ...hints, leaseOf: (id: string) => store.leaseOf(id) } });
     await orchestrator.close();
     return finishRun(io, outcome, json, hints);
