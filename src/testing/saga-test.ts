@@ -3,7 +3,7 @@ import { quoteName } from '../definition/identifier.js';
 import { signalWaitsOf } from '../definition/signal-waits.js';
 import { RunStateError } from '../errors/run-errors.js';
 import { reportableError } from '../errors/safe-read.js';
-import { foldJournal } from '../journal/fold.js';
+import { foldJournal, type WaitState } from '../journal/fold.js';
 import { toOutcome, type SagaOutcome, type StageNameOf } from '../journal/outcome.js';
 import type { SagaEvent } from '../journal/saga-event.js';
 import { createOrchestrator, defaultOnError, type ContinueOptions, type Orchestrator, type OrchestratorErrorContext, type StartOptions } from '../runtime/orchestrator.js';
@@ -357,42 +357,35 @@ function refuseUnknownSignals(saga: AnySaga, signals: Readonly<Record<string, un
  */
 function answerSignals(orchestrator: Orchestrator, run: SagaRun<unknown>, signals: Readonly<Record<string, unknown>>, journal?: readonly SagaEvent[]): { error: Error | undefined } {
   const refusal: { error: Error | undefined } = { error: undefined };
-  const answer = (wait: Extract<SagaEvent, { type: 'wait.started' }>): void => {
-    if (wait.signal === undefined || wait.signalId !== undefined || !Object.hasOwn(signals, wait.signal)) return;
-    orchestrator.signal(run.runId, wait.signal, signals[wait.signal], { signalId: `test-${wait.stage}-${wait.seq}` }).catch((error: unknown) => {
+  // One id per wait (its stage and the seq it is answered from): sent again, the run journals it once.
+  const answer = (stage: string, signal: string | undefined, seq: number): void => {
+    if (signal === undefined || !Object.hasOwn(signals, signal)) return;
+    orchestrator.signal(run.runId, signal, signals[signal], { signalId: `test-${stage}-${seq}` }).catch((error: unknown) => {
       if (error instanceof RunStateError || refusal.error !== undefined) return;
       refusal.error = reportableError(error);
       // The reason names the signal only (quoted printable): the error, which run() rejects with, may hold any text.
-      run.cancel(`the test harness could not send signal ${quoteName(wait.signal ?? '')}`);
+      run.cancel(`the test harness could not send signal ${quoteName(signal)}`);
     });
   };
-  // A run picked up again: the waits its journal left open are answered now; its replay is not (a wait it replays may be over).
+  // A run picked up again: the waits the fold of its journal leaves open are answered now; its replay is not (a wait it replays may be over).
   const replayedUpTo = journal === undefined ? -1 : (journal[journal.length - 1]?.seq ?? -1);
-  if (journal !== undefined) for (const wait of openWaits(journal)) answer(wait);
+  if (journal !== undefined && journal.length > 0) {
+    for (const [stage, wait] of openWaitsOf(journal)) if (wait.kind === 'signal') answer(stage, wait.signal, replayedUpTo);
+  }
   run.events$.subscribe((event) => {
-    if (event.type === 'wait.started' && event.seq > replayedUpTo) answer(event);
+    // A wait satisfied as it starts by a buffered signal (signalId) needs no answer.
+    if (event.type === 'wait.started' && event.seq > replayedUpTo && event.signalId === undefined) answer(event.stage, event.signal, event.seq);
   });
   return refusal;
 }
 
-/** The waits a journal leaves open: started, and their stage not completed, failed or cancelled since. */
-function openWaits(journal: readonly SagaEvent[]): Array<Extract<SagaEvent, { type: 'wait.started' }>> {
-  const open = new Map<string, Extract<SagaEvent, { type: 'wait.started' }>>();
-  for (const event of journal) {
-    switch (event.type) {
-      case 'wait.started':
-        open.set(event.stage, event);
-        break;
-      case 'stage.completed':
-      case 'stage.failed':
-      case 'stage.cancelled':
-        open.delete(event.stage);
-        break;
-      default:
-        break;
-    }
+/** The waits a stored journal leaves open, from its fold; none when it cannot be folded (the resume says why). */
+function openWaitsOf(journal: readonly SagaEvent[]): ReadonlyMap<string, WaitState> {
+  try {
+    return foldJournal(journal).waits ?? new Map<string, WaitState>();
+  } catch {
+    return new Map<string, WaitState>();
   }
-  return [...open.values()];
 }
 
 function withSaga<TSaga extends AnySaga>(options: ContinueOptions<TSaga> | undefined, inject: (saga: TSaga) => TSaga): ContinueOptions<TSaga> {
