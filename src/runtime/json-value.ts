@@ -33,6 +33,8 @@ class JsonCopier {
   private pathSet: Set<object> | undefined;
   private depth = 0;
   problem = '';
+  /** The failing value's class, when it failed as an instance of one (see {@link copyJson}'s `instance`). */
+  instance: string | undefined;
   /** The failing value's path segments, innermost first; made by the first failure. */
   segments: string[] | undefined;
 
@@ -43,6 +45,7 @@ class JsonCopier {
     this.pathSet = undefined;
     this.depth = 0;
     this.problem = '';
+    this.instance = undefined;
     this.segments = undefined;
   }
 
@@ -129,6 +132,7 @@ class JsonCopier {
     const prototype: unknown = Object.getPrototypeOf(current);
     if (prototype !== Object.prototype && prototype !== null) {
       const kind = constructorName(prototype);
+      this.instance = kind;
       return this.fail(`is a ${kind} instance, which does not survive a JSON round-trip (${instanceAdvice(current, kind)})`);
     }
     this.enter(current);
@@ -166,15 +170,22 @@ class JsonCopier {
  * It never throws: a getter or a Proxy trap that throws (a revoked Proxy), a `toJSON` is not
  * called (a class instance is refused before), and a value nested deeper than 1,000 levels are
  * all reported as a problem at their path (`output.body: could not be read: TypeError: …`).
+ * `instance` names the failing value's class when it is an instance of one (`'Date'`), for advice
+ * that depends on where the value came from.
  */
-export function copyJson(value: unknown, rootPath: string): { ok: true; value: unknown } | { ok: false; problem: JsonProblem } {
+export function copyJson(value: unknown, rootPath: string): { ok: true; value: unknown } | { ok: false; problem: JsonProblem; instance?: string } {
   const copy = copyJsonValue(value, rootPath);
-  return copy instanceof NotJson ? { ok: false, problem: copy.problem } : { ok: true, value: copy };
+  if (!(copy instanceof NotJson)) return { ok: true, value: copy };
+  return copy.instance === undefined ? { ok: false, problem: copy.problem } : { ok: false, problem: copy.problem, instance: copy.instance };
 }
 
 /** What {@link copyJsonValue} returns for a value that is not JSON: where, and why. */
 export class NotJson {
-  constructor(readonly problem: JsonProblem) {}
+  constructor(
+    readonly problem: JsonProblem,
+    /** The failing value's class, when it is an instance of one. */
+    readonly instance?: string,
+  ) {}
 }
 
 /**
@@ -192,7 +203,7 @@ export function copyJsonValue(value: unknown, rootPath: string): unknown {
   try {
     const copy = copier.visit(value);
     if (copy !== NOT_JSON) return copy;
-    return new NotJson({ path: rootPath + (copier.segments ?? []).reverse().join(''), problem: copier.problem });
+    return new NotJson({ path: rootPath + (copier.segments ?? []).reverse().join(''), problem: copier.problem }, copier.instance);
   } finally {
     copier.reset();
     spareCopier = copier;

@@ -1455,7 +1455,7 @@ class SagaOrchestrator implements Orchestrator {
       throw new SagaInputError(saga.name, issues, { cause: parsed.error });
     }
     const copy = copyJson(parsed.data, 'input');
-    if (!copy.ok) throw new SagaInputError(saga.name, [{ path: copy.problem.path, message: copy.problem.problem + inputSchemaAdvice(copy.problem.problem) }]);
+    if (!copy.ok) throw new SagaInputError(saga.name, [{ path: copy.problem.path, message: copy.problem.problem + inputSchemaAdvice(copy.instance) }]);
     // Frozen once here: every stage reads it, and the fold finds it frozen already.
     freezeJson(copy.value);
     this.register(saga);
@@ -1952,9 +1952,9 @@ function otherSagaError(state: Pick<RunState, 'saga' | 'runId' | 'version' | 'sh
  * the schema returned (a `z.coerce.date()`, a transform to a class), so the fix is in the schema,
  * which the JSON copier's advice ("return plain objects", written for stage outputs) does not say.
  */
-function inputSchemaAdvice(problem: string): string {
+function inputSchemaAdvice(instance: string | undefined): string {
   const advice = "; the input is journaled as the saga's input schema returns it, so the schema must return plain JSON";
-  return problem.includes('is a Date instance')
+  return instance === 'Date'
     ? `${advice}: for a date, validate an ISO string (z.iso.datetime()) rather than z.date() or z.coerce.date(), and convert it in the stage`
     : advice;
 }
